@@ -1,0 +1,1 @@
+"""The bridge node: virtual bridges and Conversion Services."""

@@ -1,0 +1,48 @@
+"""The bridge node: Conversion Services behind a gRPC server (only gateways may call it)."""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+
+from bridge.conversion import GltfValidator
+from bridge.service import BridgeService
+from bridge.servicer import BridgeServicer
+from mmmfed.api.v1 import bridge_pb2_grpc
+from mmmfed.config import BridgeConfig
+from mmmfed.server import NodeServer
+from mmmfed.tls import AccessPolicy, authorize_roles
+
+SERVICE = "mmmfed.api.v1.Bridge"
+
+
+class BridgeNode:
+    """A bridge (``start()``/``stop()``, stop idempotent)."""
+
+    def __init__(self, config: BridgeConfig) -> None:
+        self.config = config
+        validator = GltfValidator(node_modules_dir=config.node_modules_dir)
+        self.service = BridgeService(config.bridge_id, validator)
+        servicer = BridgeServicer(self.service, max_item_bytes=config.max_item_bytes)
+        self.server = NodeServer(
+            listen=config.listen,
+            tls=config.tls,
+            registrars=[partial(bridge_pb2_grpc.add_BridgeServicer_to_server, servicer)],
+            service_names=[SERVICE],
+            policy=AccessPolicy({SERVICE: authorize_roles("gateway", "operator")}),
+        )
+
+    async def start(self) -> str:
+        return await self.server.start()
+
+    async def stop(self) -> None:
+        await self.server.stop()
+
+    async def run_forever(self) -> None:
+        await self.start()
+        try:
+            await self.server.wait()
+        except asyncio.CancelledError:
+            pass
+        finally:
+            await self.stop()

@@ -1,0 +1,166 @@
+"""The bridge's business logic: manifesto V, virtual bridges (FGMV-43 MBMF) and the Conversion
+Service (AVCF; MMM-TEC Convert) producing a new Item whose SourceItemID is the original and
+whose Trace names the bridge."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+
+from bridge.conversion import ConversionReport, ConversionTarget, GltfValidator, convert
+from mmmfed.api.v1 import manifesto_pb2 as mpb
+from mmmfed.errors import InvalidInput, NotFound
+from mmmfed.glb import inspect_glb
+from mmmfed.items import (
+    FORMAT_GLB,
+    FORMAT_VRM_0,
+    FORMAT_VRM_1,
+    DataBinding,
+    Item,
+    build_item,
+    new_id,
+    parse_item,
+    sha256_hex,
+)
+
+VRM_DROPS = (
+    "VRM humanoid bone map",
+    "spring bones",
+    "look-at",
+    "first-person settings",
+    "MToon shading (approximated by PBR)",
+    "expressions / blend shape groups (morph targets kept)",
+)
+# (from format, to format, what cannot be carried)
+CONVERSION_PAIRS = (
+    (FORMAT_VRM_0, FORMAT_GLB, VRM_DROPS),
+    (FORMAT_VRM_1, FORMAT_GLB, VRM_DROPS),
+    (FORMAT_GLB, FORMAT_GLB, ()),
+)
+NO_TEXTURE_LIMIT_PX = 16384
+NO_TRIANGLE_LIMIT = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Converted:
+    """A converted Item, its data, and the report of what was kept and dropped."""
+
+    item: Item
+    data: bytes
+    report: ConversionReport
+
+
+def target_of(feature: mpb.Feature) -> ConversionTarget:
+    """The ConversionTarget for a peer's accepted feature: its triangle budget, its texture
+    format (PNG when accepted, to keep alpha, else JPEG) and its texture size (0 = no limit)."""
+    c = feature.constraints
+    formats = set(c.texture_formats)
+    texture_format = "png" if not formats or "image/png" in formats else "jpeg"
+    if formats and not formats & {"image/png", "image/jpeg"}:
+        raise InvalidInput(
+            f"no texture format the bridge writes is accepted ({', '.join(sorted(formats))})",
+            reason="QUALIFIER_NOT_SUPPORTED",
+        )
+    return ConversionTarget(
+        max_triangles=c.max_triangles or NO_TRIANGLE_LIMIT,
+        texture_format=texture_format,
+        max_texture_px=c.max_texture_px or NO_TEXTURE_LIMIT_PX,
+    )
+
+
+class BridgeService:
+    """Conversion Services of one bridge node."""
+
+    def __init__(self, bridge_id: str, validator: GltfValidator) -> None:
+        self.bridge_id = bridge_id
+        self._validator = validator
+        self._process_id = new_id(bridge_id, "processes/service", "conversion")
+        self._virtual_bridges: dict[str, tuple[str, str]] = {}
+
+    def manifesto(self) -> mpb.Manifesto:
+        """Manifesto V of the bridge: its conversion pairs (FGMV-43 9.5)."""
+        return mpb.Manifesto(
+            manifesto_id=f"urn:uuid:{uuid.uuid4()}",
+            kind=mpb.MANIFESTO_KIND_BRIDGE,
+            issuer_id=self.bridge_id,
+            conversions=[
+                mpb.ConversionPair(
+                    item_type="ITM",
+                    from_qualifier=mpb.Qualifier(sub_type="Persona", format=src),
+                    to_qualifier=mpb.Qualifier(sub_type="Persona", format=dst),
+                    drops=drops,
+                )
+                for src, dst, drops in CONVERSION_PAIRS
+            ],
+            issued_at_ms=int(time.time() * 1000),
+        )
+
+    def create_virtual_bridge(
+        self, from_id: str, to_id: str, features: list[mpb.NegotiatedFeature]
+    ) -> tuple[str, mpb.Manifesto]:
+        """MBMF: a virtual bridge from ``from_id`` to ``to_id`` for ``features``; returns its id
+        and offer manifesto V (only the pairs those features use). InvalidInput
+        ``QUALIFIER_NOT_SUPPORTED`` if a feature needs a pair this bridge lacks."""
+        pairs = []
+        supported = {(s, d): drops for s, d, drops in CONVERSION_PAIRS}
+        for row in features:
+            key = (row.offered.qualifier.format, row.target.qualifier.format)
+            if key not in supported:
+                raise InvalidInput(f"this bridge does not convert {key[0]} to {key[1]}", reason="QUALIFIER_NOT_SUPPORTED")
+            pairs.append(
+                mpb.ConversionPair(
+                    item_type=row.offered.item_type, from_qualifier=row.offered.qualifier,
+                    to_qualifier=row.target.qualifier, drops=supported[key],
+                )
+            )
+        vb_id = f"urn:uuid:{uuid.uuid4()}"
+        self._virtual_bridges[vb_id] = (from_id, to_id)
+        offer_v = mpb.Manifesto(
+            manifesto_id=f"urn:uuid:{uuid.uuid4()}", kind=mpb.MANIFESTO_KIND_OFFER_V, issuer_id=self.bridge_id,
+            peer_id=to_id, conversions=pairs, virtual_bridge_id=vb_id, issued_at_ms=int(time.time() * 1000),
+        )
+        return vb_id, offer_v
+
+    def check_request(self, vb_id: str, item_json: bytes, target: mpb.Feature) -> Item:
+        """Check a Convert header before data arrives. NotFound ``UNKNOWN_VIRTUAL_BRIDGE``;
+        InvalidInput ``ITEM_MALFORMED`` / ``QUALIFIER_NOT_SUPPORTED``."""
+        if vb_id not in self._virtual_bridges:
+            raise NotFound(f"no virtual bridge {vb_id}; negotiate first", reason="UNKNOWN_VIRTUAL_BRIDGE")
+        item = parse_item(item_json)
+        if item.data is None:
+            raise InvalidInput("Item has no data to convert", reason="ITEM_MALFORMED")
+        if (item.format, target.qualifier.format) not in {(s, d) for s, d, _ in CONVERSION_PAIRS}:
+            raise InvalidInput(
+                f"this bridge does not convert {item.format or 'an unnamed format'} to {target.qualifier.format}",
+                reason="QUALIFIER_NOT_SUPPORTED",
+            )
+        return item
+
+    async def convert(self, source: Item, data: bytes, target: mpb.Feature) -> Converted:
+        """Convert ``data`` (the source Item's, digest already checked) for ``target``.
+
+        Raises ConversionRefused (INVALID_ARGUMENT, reasons ``GLTF_VALIDATION_FAILED``,
+        ``NOT_GLB``, ``TRIANGLE_BUDGET_UNREACHABLE``...) for input it will not convert (AVIR-202).
+        """
+        out, report = await convert(data, target_of(target), validator=self._validator)
+        facts = inspect_glb(out)
+        descr = dict(source.doc.get("DescrMetadata") or {})
+        descr["ConvertedBy"] = self.bridge_id
+        item = build_item(
+            m_instance_id=source.m_instance_id,
+            item_type=str(source.doc.get("ItemType", "ITM")),
+            qualifier={"SubType": "Persona", "Format": facts.format, "Attributes": facts.attributes()},
+            data=DataBinding(len(out), sha256_hex(out), "model/gltf-binary"),
+            producer_process_id=self._process_id,
+            source_item_id=source.item_id,
+            capabilities=list(source.doc.get("ICapabilities") or []),
+            descr=descr,
+            trace=list(source.doc.get("Trace") or []),
+        )
+        return Converted(item, out, report)
+
+
+def report_json(report: ConversionReport) -> bytes:
+    return json.dumps(report.to_dict(), sort_keys=True).encode()

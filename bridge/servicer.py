@@ -1,0 +1,59 @@
+"""gRPC servicer of the bridge node: decode, call :class:`BridgeService`, encode."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+
+from bridge.service import BridgeService, report_json
+from mmmfed.api.v1 import bridge_pb2 as bpb
+from mmmfed.api.v1 import bridge_pb2_grpc
+from mmmfed.api.v1 import item_pb2 as itpb
+from mmmfed.api.v1 import manifesto_pb2 as mpb
+from mmmfed.store import BlobWriter
+from mmmfed.streams import chunked, split_header
+
+
+class BridgeServicer(bridge_pb2_grpc.BridgeServicer):
+    """Implements ``mmmfed.api.v1.Bridge``."""
+
+    def __init__(self, service: BridgeService, *, max_item_bytes: int, tmp_dir: Path | None = None) -> None:
+        self._service = service
+        self._max_bytes = max_item_bytes
+        self._tmp = tmp_dir or Path(tempfile.gettempdir()) / "mmmfed-bridge"
+
+    async def GetManifesto(self, request: bpb.GetBridgeManifestoRequest, context: grpc.aio.ServicerContext) -> mpb.Manifesto:
+        return self._service.manifesto()
+
+    async def CreateVirtualBridge(
+        self, request: bpb.CreateVirtualBridgeRequest, context: grpc.aio.ServicerContext
+    ) -> bpb.CreateVirtualBridgeResponse:
+        vb_id, offer_v = self._service.create_virtual_bridge(
+            request.from_m_instance_id, request.to_m_instance_id, list(request.features)
+        )
+        return bpb.CreateVirtualBridgeResponse(virtual_bridge_id=vb_id, offer_v=offer_v)
+
+    async def Convert(
+        self, request_iterator: AsyncIterator[bpb.ConvertRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[bpb.ConvertResponse]:
+        header, chunks = await split_header(request_iterator)
+        source = self._service.check_request(header.virtual_bridge_id, header.item.item_json, header.target)
+        binding = source.data
+        assert binding is not None  # check_request guarantees it
+        writer = BlobWriter(self._tmp, expected_size=binding.size, expected_sha256=binding.sha256, max_bytes=self._max_bytes)
+        with writer:
+            async for chunk in chunks:
+                writer.write(chunk)
+            staged = writer.finish()
+        try:
+            data = staged.path.read_bytes()
+        finally:
+            staged.path.unlink(missing_ok=True)
+        converted = await self._service.convert(source, data, header.target)
+        yield bpb.ConvertResponse(item=itpb.ItemEnvelope(item_json=converted.item.raw))
+        for chunk in chunked(converted.data):
+            yield bpb.ConvertResponse(chunk=chunk)
+        yield bpb.ConvertResponse(report_json=report_json(converted.report))

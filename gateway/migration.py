@@ -1,0 +1,291 @@
+"""Avatar migration, FGMV-43 9.1 steps 1-4 (AVIFC: AVTF transfer, AVCF conversion).
+
+Home side (A): export from the instance (RI-1), convert through the bridge when the answer
+manifesto routes the Persona's Qualifier via a bridge, stream to the peer gateway (RE-1). Bytes
+are streamed through, never stored and forwarded whole. A refusal (AVIR-202) names its reason
+and comes with the peer's default avatar (AVIR-001).
+Visiting side (B): check the header and the peer's identity, stream through to the instance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import grpc
+
+from gateway.channels import Channels
+from gateway.negotiation import NegotiationService
+from mmmfed.api.v1 import bridge_pb2 as bpb
+from mmmfed.api.v1 import gateway_pb2 as gpb
+from mmmfed.api.v1 import instance_pb2 as ipb
+from mmmfed.api.v1 import item_pb2 as itpb
+from mmmfed.api.v1 import manifesto_pb2 as mpb
+from mmmfed.errors import FailedPrecondition, InvalidInput, MmmfedError, PermissionDenied, RemoteError
+from mmmfed.items import Item, instance_of, parse_item
+from mmmfed.manifesto import violations
+from mmmfed.rpc import call, decode_rpc_error
+from mmmfed.streams import RequestPump
+
+# Codes by which a bridge or the peer refuses the avatar itself (AVIR-202), as opposed to
+# failures of the request or the network, which are returned as errors.
+REFUSAL_CODES = frozenset(
+    {
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.DATA_LOSS,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+    }
+)
+
+
+@dataclass
+class _Timer:
+    steps: list[tuple[str, float]] = field(default_factory=list)
+    _t: float = field(default_factory=time.perf_counter)
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.steps.append((step, now - self._t))
+        self._t = now
+
+
+def _facts(item: Item) -> dict[str, object]:
+    attrs = item.qualifier.get("Attributes") or {}
+    data = item.data
+    facts: dict[str, object] = {"bytes": data.size if data else 0}
+    for key, attr in (("triangles", "Triangles"), ("max_texture_px", "MaxTexturePx")):
+        if str(attrs.get(attr, "")).isdigit():
+            facts[key] = int(attrs[attr])
+    if "TextureFormats" in attrs:
+        facts["texture_formats"] = [f for f in str(attrs["TextureFormats"]).split(",") if f]
+    return facts
+
+
+def choose_route(persona: Item, answer: mpb.Manifesto) -> mpb.NegotiatedFeature:
+    """The answer row this Persona travels by: DIRECT when its actual Qualifier attributes fit
+    the peer's constraints, else VIA_BRIDGE when negotiated. Raises InvalidInput with reason
+    ``QUALIFIER_NOT_SUPPORTED`` or ``CONSTRAINTS_NOT_MET`` (AVIR-202) otherwise."""
+    rows = [
+        r for r in answer.negotiated
+        if r.offered.qualifier.format == persona.format and r.offered.qualifier.sub_type == "Persona"
+    ]
+    problems: list[str] = []
+    for row in rows:
+        if row.route == mpb.FEATURE_ROUTE_DIRECT:
+            problems = violations(_facts(persona), row.target.constraints)
+            if not problems:
+                return row
+    for row in rows:
+        if row.route == mpb.FEATURE_ROUTE_VIA_BRIDGE:
+            return row
+    if problems:
+        raise InvalidInput(f"{answer.issuer_id} limits are exceeded: {'; '.join(problems)}", reason="CONSTRAINTS_NOT_MET")
+    raise InvalidInput(
+        f"{answer.issuer_id} accepts no Persona in {persona.format}, directly or through a bridge",
+        reason="QUALIFIER_NOT_SUPPORTED",
+    )
+
+
+class MigrationService:
+    """Both sides of avatar migration for one gateway."""
+
+    def __init__(self, m_instance_id: str, channels: Channels, negotiation: NegotiationService) -> None:
+        self._id = m_instance_id
+        self._channels = channels
+        self._negotiation = negotiation
+
+    # -- home side (A) -------------------------------------------------------------------
+    async def migrate(self, user_process_id: str, peer_id: str) -> gpb.MigrateAvatarResponse:
+        """FGMV-43 9.1 steps 1-4 for ``user_process_id`` to ``peer_id``.
+
+        Returns MIGRATED, or REFUSED with the reason (AVIR-202) and the peer's default avatar
+        (AVIR-001). Raises FailedPrecondition ``NOT_NEGOTIATED``, NotFound (user, peer) and
+        Unavailable/RemoteError for failures that are not refusals of the avatar.
+        """
+        if instance_of(user_process_id) != self._id:
+            raise InvalidInput(f"{user_process_id} is not a User of {self._id}", reason="NOT_HOME_USER")
+        answer = self._negotiation.answer_for(peer_id)
+        peer = self._channels.peer(peer_id)
+        timer = _Timer()
+        export = self._channels.instance().ExportAvatar(ipb.ExportAvatarRequest(user_process_id=user_process_id))
+        try:
+            first = await export.read()
+        except grpc.aio.AioRpcError as err:
+            raise decode_rpc_error(err) from err
+        if first is grpc.aio.EOF or first.WhichOneof("part") != "envelope":
+            raise FailedPrecondition("instance export did not start with the Persona", reason="EXPORT_FAILED")
+        home = parse_item(first.envelope.item_json)
+        response = gpb.MigrateAvatarResponse(home_persona=first.envelope)
+        timer.lap("export (9.1 step 1)")
+        try:
+            row = choose_route(home, answer)
+            chunks = _chunks_of(export)
+            report: dict[str, bytes] = {}
+            if row.route == mpb.FEATURE_ROUTE_VIA_BRIDGE:
+                envelope, chunks = await self._convert(home, row, answer.virtual_bridge_id, chunks, report)
+                timer.lap("convert via bridge (9.1 step 3)")
+                response.route = "via bridge"
+            else:
+                envelope = first.envelope
+                response.route = "direct"
+            sent = _Counter()
+            header = gpb.TransferAvatarHeader(
+                transfer_id=f"urn:uuid:{uuid.uuid4()}", home_user_process_id=user_process_id, persona=envelope,
+                home_item_id=home.item_id, answer_manifesto_id=answer.manifesto_id,
+            )
+            pump = RequestPump(_transfer_stream(header, chunks, sent))
+            result = await call(lambda: pump.result(peer.TransferAvatar(pump.requests())), attempts=1)
+            timer.lap("transfer and import at peer (9.1 steps 2, 4)")
+        except MmmfedError as err:
+            export.cancel()
+            if isinstance(err, RemoteError) and err.code not in REFUSAL_CODES:
+                raise
+            return await self._refused(response, err, user_process_id, peer_id, timer)
+        response.outcome = gpb.MIGRATION_OUTCOME_MIGRATED
+        response.roaming_user_process_id = result.roaming_user_process_id
+        response.peer_persona.CopyFrom(result.persona)
+        response.bytes_sent = sent.n
+        if "report" in report:
+            response.conversion_report_json = report["report"]
+        response.timings.extend(gpb.StepTiming(step=s, seconds=t) for s, t in timer.steps)
+        return response
+
+    async def _convert(
+        self, home: Item, row: mpb.NegotiatedFeature, vb_id: str, chunks: AsyncIterator[bytes], report: dict[str, bytes]
+    ) -> tuple[itpb.ItemEnvelope, AsyncIterator[bytes]]:
+        """Stream the Persona into the bridge's Conversion Service; returns the converted Item
+        and an iterator over its data (the report lands in ``report['report']`` at the end)."""
+        stub = self._channels.bridge(row.bridge_id)
+        header = bpb.ConvertHeader(virtual_bridge_id=vb_id, item=itpb.ItemEnvelope(item_json=home.raw), target=row.target)
+
+        async def requests() -> AsyncIterator[bpb.ConvertRequest]:
+            yield bpb.ConvertRequest(header=header)
+            async for chunk in chunks:
+                yield bpb.ConvertRequest(chunk=chunk)
+
+        pump = RequestPump(requests())
+        stream = stub.Convert(pump.requests())
+        pump.call = stream
+
+        async def read() -> bpb.ConvertResponse | object:
+            try:
+                return await stream.read()
+            except grpc.aio.AioRpcError as err:
+                raise decode_rpc_error(err) from err
+            except asyncio.CancelledError:
+                if pump.error is not None:
+                    raise pump.error from None
+                raise
+
+        first = await read()
+        if first is grpc.aio.EOF or first.WhichOneof("part") != "item":
+            raise FailedPrecondition("bridge did not answer with the converted Item", reason="BRIDGE_PROTOCOL")
+
+        async def converted() -> AsyncIterator[bytes]:
+            while True:
+                message = await read()
+                if message is grpc.aio.EOF:
+                    return
+                kind = message.WhichOneof("part")
+                if kind == "chunk":
+                    yield message.chunk
+                elif kind == "report_json":
+                    report["report"] = message.report_json
+
+        return first.item, converted()
+
+    async def _refused(
+        self, response: gpb.MigrateAvatarResponse, err: MmmfedError, user_process_id: str, peer_id: str, timer: _Timer
+    ) -> gpb.MigrateAvatarResponse:
+        """AVIR-202: name the reason; AVIR-001: ask the peer for its default avatar."""
+        response.outcome = gpb.MIGRATION_OUTCOME_REFUSED
+        response.refusal_reason = err.reason
+        response.refusal_message = err.message
+        timer.lap("refused (AVIR-202)")
+        peer = self._channels.peer(peer_id)
+        request = gpb.OfferDefaultAvatarRequest(home_user_process_id=user_process_id, refusal_reason=err.reason)
+        try:
+            offer = await call(lambda: peer.OfferDefaultAvatar(request))
+            response.default_avatar.CopyFrom(offer.persona)
+            timer.lap("default avatar offered (AVIR-001)")
+        except RemoteError as offer_err:
+            if offer_err.reason != "NO_DEFAULT_AVATAR":
+                raise
+        response.timings.extend(gpb.StepTiming(step=s, seconds=t) for s, t in timer.steps)
+        return response
+
+    # -- visiting side (B) ---------------------------------------------------------------
+    async def accept_transfer(
+        self, header: gpb.TransferAvatarHeader, chunks: AsyncIterator[bytes], peer_id: str
+    ) -> gpb.TransferAvatarResponse:
+        """RE-1: check the transfer comes from the User's home gateway under a negotiated
+        answer, then stream it through to the instance (RI-1 ImportAvatar).
+
+        Raises PermissionDenied ``ORIGIN_MISMATCH`` when the authenticated peer is not the
+        User's home, FailedPrecondition ``NOT_NEGOTIATED``; the instance's refusals pass through.
+        """
+        if instance_of(header.home_user_process_id) != peer_id:
+            raise PermissionDenied(
+                f"{peer_id} may not transfer avatars of {header.home_user_process_id}", reason="ORIGIN_MISMATCH"
+            )
+        persona = parse_item(header.persona.item_json)
+        if persona.m_instance_id != peer_id:
+            raise PermissionDenied(f"Persona belongs to {persona.m_instance_id}, sent by {peer_id}", reason="ORIGIN_MISMATCH")
+        self._negotiation.answer_for(peer_id)
+        import_header = ipb.ImportAvatarHeader(
+            home_user_process_id=header.home_user_process_id, home_m_instance_id=peer_id, persona=header.persona,
+            home_item_id=header.home_item_id, transfer_id=header.transfer_id,
+        )
+
+        async def requests() -> AsyncIterator[ipb.ImportAvatarRequest]:
+            yield ipb.ImportAvatarRequest(header=import_header)
+            async for chunk in chunks:
+                yield ipb.ImportAvatarRequest(chunk=chunk)
+
+        stub = self._channels.instance()
+        pump = RequestPump(requests())
+        result = await call(lambda: pump.result(stub.ImportAvatar(pump.requests())), attempts=1)
+        return gpb.TransferAvatarResponse(
+            roaming_user_process_id=result.roaming_user_process_id, persona=result.persona,
+            bytes_received=result.bytes_received,
+        )
+
+    async def offer_default(self, home_user_process_id: str, peer_id: str) -> gpb.OfferDefaultAvatarResponse:
+        """AVIR-001: the instance's default avatar for a visitor from ``peer_id``."""
+        if instance_of(home_user_process_id) != peer_id:
+            raise PermissionDenied(f"{peer_id} may not ask for {home_user_process_id}", reason="ORIGIN_MISMATCH")
+        stub = self._channels.instance()
+        result = await call(lambda: stub.GetDefaultAvatar(ipb.GetDefaultAvatarRequest(home_user_process_id=home_user_process_id)))
+        return gpb.OfferDefaultAvatarResponse(persona=result.persona)
+
+
+class _Counter:
+    n = 0
+
+
+async def _chunks_of(export: grpc.aio.UnaryStreamCall) -> AsyncIterator[bytes]:
+    while True:
+        try:
+            part = await export.read()
+        except grpc.aio.AioRpcError as err:
+            raise decode_rpc_error(err) from err
+        if part is grpc.aio.EOF:
+            return
+        if part.WhichOneof("part") != "chunk":
+            raise FailedPrecondition("instance export sent a second envelope", reason="EXPORT_FAILED")
+        yield part.chunk
+
+
+async def _transfer_stream(
+    header: gpb.TransferAvatarHeader, chunks: AsyncIterator[bytes], sent: _Counter
+) -> AsyncIterator[gpb.TransferAvatarRequest]:
+    yield gpb.TransferAvatarRequest(header=header)
+    async for chunk in chunks:
+        sent.n += len(chunk)
+        yield gpb.TransferAvatarRequest(chunk=chunk)
+
+

@@ -1,0 +1,163 @@
+"""Manifesto registration and negotiation, FGMV-43 9.5 (IMFC: MPMF and MBMF).
+
+Offering side (A): fetch B's manifesto, compare feature by feature, ask a bridge for a virtual
+bridge for the bridged features, send offer manifestos A and V, store B's answer manifesto.
+Answering side (B): check each offered row against its own platform manifesto and the bridge's
+offer V, and answer with what it accepts.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import defaultdict
+
+from gateway.channels import Channels
+from mmmfed.api.v1 import bridge_pb2 as bpb
+from mmmfed.api.v1 import gateway_pb2 as gpb
+from mmmfed.api.v1 import manifesto_pb2 as mpb
+from mmmfed.errors import FailedPrecondition, InvalidInput
+from mmmfed.manifesto import compare, violations, produced_facts
+from mmmfed.rpc import call
+from mmmfed.store import Store
+
+NS_PLATFORM = "manifesto/platform"
+NS_ANSWER = "manifesto/answer"
+NS_OFFER = "manifesto/offer"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class NegotiationService:
+    """Holds this gateway's platform manifesto and negotiated answers (in the store)."""
+
+    def __init__(self, m_instance_id: str, store: Store, channels: Channels) -> None:
+        self._id = m_instance_id
+        self._store = store
+        self._channels = channels
+
+    # -- RI-5 ---------------------------------------------------------------------------
+    def register(self, manifesto: mpb.Manifesto) -> str:
+        """Store the platform's manifesto (9.5 step 1). InvalidInput ``MANIFESTO_INVALID`` if it
+        is not a PLATFORM manifesto issued by this gateway's instance."""
+        if manifesto.kind != mpb.MANIFESTO_KIND_PLATFORM or manifesto.issuer_id != self._id:
+            raise InvalidInput(
+                f"expected a PLATFORM manifesto issued by {self._id}", reason="MANIFESTO_INVALID"
+            )
+        if not manifesto.manifesto_id:
+            raise InvalidInput("manifesto_id is empty", reason="MANIFESTO_INVALID")
+        self._store.put_document(NS_PLATFORM, self._id, manifesto.SerializeToString())
+        return manifesto.manifesto_id
+
+    def platform(self) -> mpb.Manifesto:
+        """The registered platform manifesto; FailedPrecondition ``MANIFESTO_NOT_REGISTERED``."""
+        raw = self._store.get_document(NS_PLATFORM, self._id)
+        if raw is None:
+            raise FailedPrecondition(
+                f"{self._id} has not registered its manifesto with its gateway yet",
+                reason="MANIFESTO_NOT_REGISTERED",
+            )
+        return mpb.Manifesto.FromString(raw)
+
+    def answer_for(self, peer_id: str) -> mpb.Manifesto:
+        """The answer manifesto negotiated with ``peer_id``; FailedPrecondition ``NOT_NEGOTIATED``."""
+        raw = self._store.get_document(NS_ANSWER, peer_id)
+        if raw is None:
+            raise FailedPrecondition(
+                f"no manifesto negotiated with {peer_id}; run Negotiate first", reason="NOT_NEGOTIATED"
+            )
+        return mpb.Manifesto.FromString(raw)
+
+    # -- offering side (A) -------------------------------------------------------------
+    async def negotiate(self, peer_id: str) -> gpb.NegotiateResponse:
+        """FGMV-43 9.5 steps 2-8 towards ``peer_id``; stores and returns offers and answer."""
+        mine = self.platform()
+        peer = self._channels.peer(peer_id)
+        theirs = await call(lambda: peer.GetManifesto(gpb.GetPeerManifestoRequest()))
+        if theirs.issuer_id != peer_id:
+            raise InvalidInput(f"peer manifesto is issued by {theirs.issuer_id}, not {peer_id}", reason="ORIGIN_MISMATCH")
+        conversions: dict[str, list[mpb.ConversionPair]] = {}
+        for bridge_id in sorted(self._channels.bridges):
+            stub = self._channels.bridge(bridge_id)
+            v = await call(lambda stub=stub: stub.GetManifesto(bpb.GetBridgeManifestoRequest()))
+            conversions[bridge_id] = list(v.conversions)
+        table = compare(list(mine.produces), list(theirs.accepts), conversions)
+        offer_v = mpb.Manifesto()
+        by_bridge: dict[str, list[mpb.NegotiatedFeature]] = defaultdict(list)
+        for row in table:
+            if row.route == mpb.FEATURE_ROUTE_VIA_BRIDGE:
+                by_bridge[row.bridge_id].append(row)
+        for bridge_id, rows in by_bridge.items():  # one virtual bridge per bridge used
+            stub = self._channels.bridge(bridge_id)
+            request = bpb.CreateVirtualBridgeRequest(from_m_instance_id=self._id, to_m_instance_id=peer_id, features=rows)
+            created = await call(lambda stub=stub, request=request: stub.CreateVirtualBridge(request))
+            offer_v = created.offer_v
+        offer_a = mpb.Manifesto(
+            manifesto_id=f"urn:uuid:{uuid.uuid4()}", kind=mpb.MANIFESTO_KIND_OFFER_A, issuer_id=self._id,
+            peer_id=peer_id, produces=[r.offered for r in table if r.route != mpb.FEATURE_ROUTE_UNSUPPORTED],
+            profiles=mine.profiles, policies=mine.policies, issued_at_ms=_now_ms(),
+            virtual_bridge_id=offer_v.virtual_bridge_id, negotiated=table,
+        )
+        request = gpb.OfferManifestosRequest(offer_a=offer_a, offer_v=offer_v)
+        answer = await call(lambda: peer.OfferManifestos(request))
+        if answer.kind != mpb.MANIFESTO_KIND_ANSWER or answer.issuer_id != peer_id:
+            raise InvalidInput("peer did not answer with its ANSWER manifesto", reason="MANIFESTO_INVALID")
+        self._store.put_document(NS_OFFER, peer_id, request.SerializeToString())
+        self._store.put_document(NS_ANSWER, peer_id, answer.SerializeToString())
+        return gpb.NegotiateResponse(offer_a=offer_a, offer_v=offer_v, answer=answer)
+
+    # -- answering side (B) ------------------------------------------------------------
+    def answer(self, offer_a: mpb.Manifesto, offer_v: mpb.Manifesto, peer_id: str) -> mpb.Manifesto:
+        """Answer offers A and V from ``peer_id`` (9.5 steps 6-7) and store the answer.
+
+        Each row is checked here, not taken on trust: DIRECT rows must fit this instance's
+        accepted features; VIA_BRIDGE rows must target an accepted feature with this instance's
+        constraints and name a conversion offer V carries. Rows that fail become UNSUPPORTED.
+        """
+        if offer_a.kind != mpb.MANIFESTO_KIND_OFFER_A or offer_a.issuer_id != peer_id:
+            raise InvalidInput(f"offer A must be an OFFER_A manifesto issued by {peer_id}", reason="MANIFESTO_INVALID")
+        if offer_a.peer_id != self._id:
+            raise InvalidInput(f"offer A is addressed to {offer_a.peer_id}, not {self._id}", reason="MANIFESTO_INVALID")
+        mine = self.platform()
+        bridged = {
+            (p.item_type, p.from_qualifier.format, p.to_qualifier.format) for p in offer_v.conversions
+        }
+        rows = []
+        for row in offer_a.negotiated:
+            rows.append(self._check_row(row, list(mine.accepts), bridged, offer_v.issuer_id))
+        answer = mpb.Manifesto(
+            manifesto_id=f"urn:uuid:{uuid.uuid4()}", kind=mpb.MANIFESTO_KIND_ANSWER, issuer_id=self._id,
+            peer_id=peer_id, accepts=mine.accepts, profiles=mine.profiles, policies=mine.policies,
+            issued_at_ms=_now_ms(), virtual_bridge_id=offer_v.virtual_bridge_id, negotiated=rows,
+        )
+        self._store.put_document(NS_ANSWER, peer_id, answer.SerializeToString())
+        return answer
+
+    @staticmethod
+    def _check_row(
+        row: mpb.NegotiatedFeature, accepts: list[mpb.Feature], bridged: set[tuple[str, str, str]], bridge_id: str
+    ) -> mpb.NegotiatedFeature:
+        out = mpb.NegotiatedFeature()
+        out.CopyFrom(row)
+        key = (row.offered.item_type, row.offered.qualifier.sub_type)
+        if row.route == mpb.FEATURE_ROUTE_DIRECT:
+            for a in accepts:
+                if (a.item_type, a.qualifier.sub_type, a.qualifier.format) == (*key, row.offered.qualifier.format):
+                    if not violations(produced_facts(row.offered.constraints), a.constraints):
+                        out.target.CopyFrom(a)
+                        return out
+        elif row.route == mpb.FEATURE_ROUTE_VIA_BRIDGE:
+            conv = (row.offered.item_type, row.offered.qualifier.format, row.target.qualifier.format)
+            for a in accepts:
+                same = (a.item_type, a.qualifier.sub_type, a.qualifier.format) == (*key, row.target.qualifier.format)
+                if same and conv in bridged and row.bridge_id == bridge_id:
+                    out.target.CopyFrom(a)  # this instance's constraints, not the offer's
+                    return out
+        else:
+            return out
+        out.route = mpb.FEATURE_ROUTE_UNSUPPORTED
+        out.ClearField("target")
+        out.detail = f"not accepted by the answering instance: {row.detail}"
+        return out

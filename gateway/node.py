@@ -1,0 +1,72 @@
+"""The gateway node: store, channels, negotiation and migration services, gRPC server."""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+
+from gateway.channels import Channels
+from gateway.migration import MigrationService
+from gateway.negotiation import NegotiationService
+from gateway.servicer import FederationServicer, PlatformGatewayServicer
+from mmmfed.api.v1 import gateway_pb2_grpc
+from mmmfed.config import GatewayConfig
+from mmmfed.server import NodeServer
+from mmmfed.store import SqliteStore
+from mmmfed.tls import AccessPolicy, any_of, authorize_names, authorize_roles
+
+PLATFORM = "mmmfed.api.v1.PlatformGateway"
+FEDERATION = "mmmfed.api.v1.Federation"
+
+
+class GatewayNode:
+    """A Resolution gateway for one M-Instance (``start()``/``stop()``, stop idempotent).
+
+    RI methods are open to this gateway's own instance (its TLS name) and operator
+    certificates; RE methods to gateway certificates (then checked against configured peers).
+    """
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = SqliteStore(config.data_dir)
+        self.channels = Channels(config.tls, instance=config.instance, peers=config.peers, bridges=config.bridges)
+        self.negotiation = NegotiationService(config.m_instance_id, self.store, self.channels)
+        self.migration = MigrationService(config.m_instance_id, self.channels, self.negotiation)
+        platform_callers = any_of(
+            authorize_names([config.instance.tls_name, *config.platform_clients]), authorize_roles("operator")
+        )
+        policy = AccessPolicy({PLATFORM: platform_callers, FEDERATION: authorize_roles("gateway")})
+        self.server = NodeServer(
+            listen=config.listen,
+            tls=config.tls,
+            registrars=[
+                partial(
+                    gateway_pb2_grpc.add_PlatformGatewayServicer_to_server,
+                    PlatformGatewayServicer(self.negotiation, self.migration),
+                ),
+                partial(
+                    gateway_pb2_grpc.add_FederationServicer_to_server,
+                    FederationServicer(self.negotiation, self.migration, self.channels),
+                ),
+            ],
+            service_names=[PLATFORM, FEDERATION],
+            policy=policy,
+        )
+
+    async def start(self) -> str:
+        return await self.server.start()
+
+    async def stop(self) -> None:
+        await self.server.stop()
+        await self.channels.close()
+        self.store.close()
+
+    async def run_forever(self) -> None:
+        await self.start()
+        try:
+            await self.server.wait()
+        except asyncio.CancelledError:
+            pass
+        finally:
+            await self.stop()

@@ -1,0 +1,76 @@
+"""gRPC servicers of the gateway: PlatformGateway (RI-1, RI-5) and Federation (RE-1, RE-5)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from gateway.channels import Channels
+from gateway.migration import MigrationService
+from gateway.negotiation import NegotiationService
+from mmmfed.api.v1 import gateway_pb2 as gpb
+from mmmfed.api.v1 import gateway_pb2_grpc
+from mmmfed.api.v1 import manifesto_pb2 as mpb
+from mmmfed.errors import PermissionDenied
+from mmmfed.streams import split_header
+from mmmfed.tls import peer_identities
+
+
+class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
+    """RI side: called by this gateway's own instance and operators."""
+
+    def __init__(self, negotiation: NegotiationService, migration: MigrationService) -> None:
+        self._negotiation = negotiation
+        self._migration = migration
+
+    async def RegisterManifesto(
+        self, request: mpb.Manifesto, context: grpc.aio.ServicerContext
+    ) -> gpb.RegisterManifestoResponse:
+        return gpb.RegisterManifestoResponse(manifesto_id=self._negotiation.register(request))
+
+    async def Negotiate(self, request: gpb.NegotiateRequest, context: grpc.aio.ServicerContext) -> gpb.NegotiateResponse:
+        return await self._negotiation.negotiate(request.peer_m_instance_id)
+
+    async def MigrateAvatar(
+        self, request: gpb.MigrateAvatarRequest, context: grpc.aio.ServicerContext
+    ) -> gpb.MigrateAvatarResponse:
+        return await self._migration.migrate(request.user_process_id, request.peer_m_instance_id)
+
+
+class FederationServicer(gateway_pb2_grpc.FederationServicer):
+    """RE side: called by peer gateways. The peer's M-Instance is the one whose configured
+    gateway certificate name the verified client certificate carries."""
+
+    def __init__(self, negotiation: NegotiationService, migration: MigrationService, channels: Channels) -> None:
+        self._negotiation = negotiation
+        self._migration = migration
+        self._channels = channels
+
+    def _peer(self, context: grpc.aio.ServicerContext) -> str:
+        for ident in peer_identities(context):
+            m_instance = self._channels.instance_of_peer_name(ident.name)
+            if ident.role == "gateway" and m_instance is not None:
+                return m_instance
+        raise PermissionDenied("the calling gateway is not a configured peer", reason="UNKNOWN_PEER")
+
+    async def GetManifesto(self, request: gpb.GetPeerManifestoRequest, context: grpc.aio.ServicerContext) -> mpb.Manifesto:
+        self._peer(context)
+        return self._negotiation.platform()
+
+    async def OfferManifestos(
+        self, request: gpb.OfferManifestosRequest, context: grpc.aio.ServicerContext
+    ) -> mpb.Manifesto:
+        return self._negotiation.answer(request.offer_a, request.offer_v, self._peer(context))
+
+    async def TransferAvatar(
+        self, request_iterator: AsyncIterator[gpb.TransferAvatarRequest], context: grpc.aio.ServicerContext
+    ) -> gpb.TransferAvatarResponse:
+        peer = self._peer(context)
+        header, chunks = await split_header(request_iterator)
+        return await self._migration.accept_transfer(header, chunks, peer)
+
+    async def OfferDefaultAvatar(
+        self, request: gpb.OfferDefaultAvatarRequest, context: grpc.aio.ServicerContext
+    ) -> gpb.OfferDefaultAvatarResponse:
+        return await self._migration.offer_default(request.home_user_process_id, self._peer(context))

@@ -1,0 +1,288 @@
+"""Avatars of the reference M-Instance: registration of humans, export and import (RI-1).
+
+Plain class over a :class:`~mmmfed.store.Store`; the gRPC servicer only decodes and encodes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mmmfed.config import InstanceConfig
+from mmmfed.errors import AlreadyExists, FailedPrecondition, InvalidInput, NotFound
+from mmmfed.glb import GlbFacts, inspect_glb
+from mmmfed.items import (
+    DataBinding,
+    Item,
+    build_item,
+    instance_of,
+    new_id,
+    parse_item,
+)
+from mmmfed.manifesto import feature_from_config, violations
+from mmmfed.store import StagedBlob, Store
+from mmmfed.streams import CHUNK_BYTES
+
+PERSONA = "Persona"
+_HUMAN_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What registering a human created (Items, exact bytes)."""
+
+    user: Item
+    account: Item
+    personal_profile: Item
+    persona: Item
+
+
+@dataclass(frozen=True)
+class Imported:
+    roaming_user: Item
+    persona: Item
+    bytes_received: int
+
+
+def facts_of(glb: GlbFacts) -> dict[str, Any]:
+    """Qualifier facts in the shape :func:`mmmfed.manifesto.violations` reads."""
+    return {
+        "triangles": glb.triangles,
+        "max_texture_px": glb.max_texture_px,
+        "bytes": glb.size,
+        "texture_formats": list(glb.texture_formats),
+    }
+
+
+def _declared_facts(item: Item) -> dict[str, Any]:
+    attrs = item.qualifier.get("Attributes") or {}
+    data = item.data
+    try:
+        return {
+            "triangles": int(attrs["Triangles"]),
+            "max_texture_px": int(attrs.get("MaxTexturePx", 0)),
+            "bytes": data.size if data else 0,
+            "texture_formats": [f for f in str(attrs.get("TextureFormats", "")).split(",") if f],
+        }
+    except (KeyError, ValueError) as err:
+        raise InvalidInput(
+            "Persona ItemQualifier.Attributes must state Triangles (and may state MaxTexturePx, "
+            "TextureFormats)",
+            reason="ITEM_MALFORMED",
+        ) from err
+
+
+class AvatarService:
+    """Register humans, and export and import Personae (FGMV-43 9.1 steps 1 and 4)."""
+
+    def __init__(self, config: InstanceConfig, store: Store) -> None:
+        self._cfg = config
+        self._store = store
+        self._id = config.m_instance_id
+        self._process_id = new_id(self._id, "processes/service", "avatar-service")
+        self._produces = [feature_from_config(f) for f in config.manifesto.produces]
+        self._accepts = [feature_from_config(f) for f in config.manifesto.accepts]
+
+    # -- registration -------------------------------------------------------------------
+    def stage(self, *, expected_size: int | None = None, expected_sha256: str | None = None) -> Any:
+        return self._store.stage_blob(
+            expected_size=expected_size, expected_sha256=expected_sha256, max_bytes=self._cfg.max_item_bytes
+        )
+
+    def register_human(
+        self, *, human_name: str, display_name: str, file_name: str, licence: str, blob: StagedBlob
+    ) -> Registration:
+        """Create a User Process, an Account, a Personal Profile and a Persona Item.
+
+        Raises InvalidInput: ``BAD_HUMAN_NAME``, ``GLB_MALFORMED``/``GLB_TRUNCATED`` (the file),
+        ``QUALIFIER_NOT_SUPPORTED`` (a format this instance does not produce). AlreadyExists if
+        the human is registered. On error the staged file is removed and nothing is stored.
+        """
+        try:
+            if not _HUMAN_NAME.match(human_name):
+                raise InvalidInput(
+                    f"human name {human_name!r} must be 1-63 of a-z 0-9 . _ -", reason="BAD_HUMAN_NAME"
+                )
+            user_id = new_id(self._id, "processes/user", human_name)
+            if self._store.find_items(item_type="PRC", owner_id=user_id):
+                raise AlreadyExists(f"{user_id} is already registered", metadata={"process_id": user_id})
+            glb = inspect_glb(blob.path.read_bytes())
+            if not any(f.qualifier.format == glb.format for f in self._produces):
+                raise InvalidInput(
+                    f"{glb.format} is not a format this M-Instance produces", reason="QUALIFIER_NOT_SUPPORTED"
+                )
+        except BaseException:
+            blob.path.unlink(missing_ok=True)
+            raise
+        persona = build_item(
+            m_instance_id=self._id,
+            item_type="ITM",
+            qualifier={"SubType": PERSONA, "Format": glb.format, "Attributes": glb.attributes()},
+            data=DataBinding(blob.size, blob.sha256, "model/gltf-binary"),
+            producer_process_id=self._process_id,
+            capabilities=[{"ProcessID": user_id, "Rights": ["MM-Add", "MM-Animate", "MM-Move", "Convert"]}],
+            descr={"Name": f"{display_name}'s avatar", "FileName": file_name, "Licence": licence},
+        )
+        user = build_item(
+            m_instance_id=self._id, item_type="PRC", qualifier={"SubType": "User"},
+            producer_process_id=self._process_id,
+            extra={"ProcessID": user_id, "ProcessType": "User", "HumanID": human_name},
+            descr={"Name": display_name},
+        )
+        account = build_item(
+            m_instance_id=self._id, item_type="ACC", qualifier={"SubType": "Account"},
+            producer_process_id=self._process_id,
+            extra={"AccountID": new_id(self._id, "accounts"), "ProcessID": user_id, "AccountType": "Basic"},
+        )
+        profile = build_item(
+            m_instance_id=self._id, item_type="PPR", qualifier={"SubType": "PersonalProfile"},
+            producer_process_id=self._process_id,
+            extra={"ProcessID": user_id, "Personae": [persona.item_id]},
+            descr={"Name": display_name},
+        )
+        self._store.put_item(persona, item_type="ITM", owner_id=user_id, blob=blob)
+        for item in (user, account, profile):
+            self._store.put_item(item, item_type=str(item.doc["ItemType"]), owner_id=user_id)
+        return Registration(user, account, profile, persona)
+
+    # -- export (RI-1, 9.1 step 1) ---------------------------------------------------------
+    def persona_of(self, user_process_id: str) -> Item:
+        """The User's current Persona; NotFound (``USER_NOT_FOUND`` / ``PERSONA_NOT_FOUND``)."""
+        if not self._store.find_items(item_type="PRC", owner_id=user_process_id):
+            raise NotFound(f"no User {user_process_id} here", reason="USER_NOT_FOUND")
+        personae = [
+            i for i in self._store.find_items(item_type="ITM", owner_id=user_process_id)
+            if i.qualifier.get("SubType") == PERSONA
+        ]
+        if not personae:
+            raise NotFound(f"User {user_process_id} has no Persona", reason="PERSONA_NOT_FOUND")
+        return personae[-1]
+
+    def export(self, user_process_id: str) -> tuple[Item, Iterator[bytes]]:
+        """The Persona Item and its data in chunks (FGMV-43 9.1 step 1)."""
+        persona = self.persona_of(user_process_id)
+        if instance_of(user_process_id) != self._id:
+            raise FailedPrecondition(
+                f"{user_process_id} is roaming here; export it from its home instance",
+                reason="NOT_HOME_USER",
+            )
+        binding = persona.data
+        assert binding is not None  # every Persona is stored with its data
+        return persona, self._store.read_blob(binding.sha256, chunk_bytes=CHUNK_BYTES)
+
+    # -- import (RI-1, 9.1 step 4) ---------------------------------------------------------
+    def check_incoming(self, persona_json: bytes, home_user_process_id: str) -> Item:
+        """Check a foreign Persona before its data arrives: well-formed, from the User's home
+        instance, a Qualifier this instance accepts, within its constraints (AVIR-202 reasons).
+
+        Raises InvalidInput: ``ITEM_MALFORMED``, ``BAD_IDENTIFIER``, ``ORIGIN_MISMATCH``,
+        ``QUALIFIER_NOT_SUPPORTED`` (MMM QualNS), ``CONSTRAINTS_NOT_MET``.
+        """
+        persona = parse_item(persona_json)
+        home = instance_of(home_user_process_id)
+        if home == self._id:
+            raise InvalidInput(f"{home_user_process_id} is a local User, not a visitor", reason="ORIGIN_MISMATCH")
+        if persona.m_instance_id != home:
+            raise InvalidInput(
+                f"Persona belongs to {persona.m_instance_id}, the User's home is {home}", reason="ORIGIN_MISMATCH"
+            )
+        if persona.data is None or persona.qualifier.get("SubType") != PERSONA:
+            raise InvalidInput("Item is not a Persona with data", reason="ITEM_MALFORMED")
+        self._check_accepted(persona.format, _declared_facts(persona))
+        return persona
+
+    def _check_accepted(self, fmt: str, facts: dict[str, Any]) -> None:
+        matching = [a for a in self._accepts if a.qualifier.format == fmt and a.qualifier.sub_type == PERSONA]
+        if not matching:
+            raise InvalidInput(
+                f"this M-Instance does not accept Personae in {fmt or 'an unnamed format'}",
+                reason="QUALIFIER_NOT_SUPPORTED",
+                metadata={"format": fmt, "pa_status": "QualNS"},
+            )
+        problems = violations(facts, matching[0].constraints)
+        if problems:
+            raise InvalidInput(
+                f"Persona exceeds this M-Instance's constraints: {'; '.join(problems)}",
+                reason="CONSTRAINTS_NOT_MET",
+            )
+
+    def complete_import(self, persona: Item, home_user_process_id: str, blob: StagedBlob) -> Imported:
+        """Check the received data is the declared format, then store the Persona and bind it to
+        a roaming User whose ProcessID is the home one (IDIR-101, IDIR-103)."""
+        try:
+            glb = inspect_glb(blob.path.read_bytes())
+            if glb.format != persona.format:
+                raise InvalidInput(
+                    f"data is {glb.format}, the Item declares {persona.format}", reason="QUALIFIER_MISMATCH"
+                )
+            self._check_accepted(glb.format, facts_of(glb))
+        except BaseException:
+            blob.path.unlink(missing_ok=True)
+            raise
+        roaming = self._roaming_user(home_user_process_id)
+        self._store.put_item(persona, item_type="ITM", owner_id=home_user_process_id, blob=blob)
+        return Imported(roaming, persona, blob.size)
+
+    def _roaming_user(self, home_user_process_id: str) -> Item:
+        existing = self._store.find_items(item_type="PRC", owner_id=home_user_process_id)
+        if existing:
+            return existing[0]
+        user = build_item(
+            m_instance_id=self._id, item_type="PRC", qualifier={"SubType": "User"},
+            producer_process_id=self._process_id,
+            extra={
+                "ProcessID": home_user_process_id,
+                "ProcessType": "User",
+                "Roaming": {"HomeMInstanceID": instance_of(home_user_process_id), "Kind": "registered roaming"},
+            },
+        )
+        self._store.put_item(user, item_type="PRC", owner_id=home_user_process_id)
+        return user
+
+    def read_item(self, item_id: str) -> tuple[Item, Iterator[bytes]]:
+        """A stored Item and its data in chunks (none for an Item without data);
+        NotFound (``ITEM_NOT_FOUND``)."""
+        item = self._store.get_item(item_id)
+        binding = item.data
+        if binding is None:
+            return item, iter(())
+        return item, self._store.read_blob(binding.sha256, chunk_bytes=CHUNK_BYTES)
+
+    # -- default avatar (AVIR-001) ---------------------------------------------------------
+    def default_avatar(self) -> Item:
+        """This instance's default avatar; FailedPrecondition ``NO_DEFAULT_AVATAR`` if none."""
+        found = self._store.find_items(item_type="ITM", owner_id=self._process_id)
+        if not found:
+            raise FailedPrecondition("this M-Instance has no default avatar", reason="NO_DEFAULT_AVATAR")
+        return found[-1]
+
+    def install_default_avatar(self, path: Path) -> Item:
+        """Register ``path`` (GLB) as the default avatar, once; returns the Item."""
+        existing = self._store.find_items(item_type="ITM", owner_id=self._process_id)
+        if existing:
+            return existing[-1]
+        data = path.read_bytes()
+        with self.stage(expected_size=len(data)) as writer:
+            writer.write(data)
+            blob = writer.finish()
+        glb = inspect_glb(data)
+        item = build_item(
+            m_instance_id=self._id, item_type="ITM",
+            qualifier={"SubType": PERSONA, "Format": glb.format, "Attributes": glb.attributes()},
+            data=DataBinding(blob.size, blob.sha256, "model/gltf-binary"),
+            producer_process_id=self._process_id,
+            descr={"Name": "default avatar", "FileName": path.name},
+        )
+        self._store.put_item(item, item_type="ITM", owner_id=self._process_id, blob=blob)
+        return item
+
+
+async def receive(chunks: AsyncIterator[bytes], writer: Any) -> StagedBlob:
+    """Write every chunk to ``writer`` (a BlobWriter) and finish it; abort on any error."""
+    with writer:
+        async for chunk in chunks:
+            writer.write(chunk)
+        return writer.finish()

@@ -1,0 +1,76 @@
+"""The M-Instance node: store, services, gRPC server, and manifesto registration (RI-5)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from functools import partial
+
+from instance.avatars import AvatarService
+from instance.servicer import InstanceServicer
+from mmmfed.api.v1 import gateway_pb2_grpc, instance_pb2_grpc
+from mmmfed.config import InstanceConfig
+from mmmfed.errors import MmmfedError
+from mmmfed.manifesto import platform_manifesto
+from mmmfed.rpc import call
+from mmmfed.server import NodeServer
+from mmmfed.store import SqliteStore
+from mmmfed.tls import AccessPolicy, authorize_roles, secure_channel
+
+log = logging.getLogger(__name__)
+SERVICE = "mmmfed.api.v1.Instance"
+
+
+class InstanceNode:
+    """A reference M-Instance: ``start()`` serves and registers the manifesto with the
+    gateway (FGMV-43 9.5 step 1); ``stop()`` is idempotent."""
+
+    def __init__(self, config: InstanceConfig) -> None:
+        self.config = config
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = SqliteStore(config.data_dir)
+        self.avatars = AvatarService(config, self.store)
+        self.manifesto = platform_manifesto(config.m_instance_id, config.manifesto)
+        servicer = InstanceServicer(self.avatars, self.manifesto)
+        # Its gateway and operators (registration) call it; other instances never do.
+        policy = AccessPolicy({SERVICE: authorize_roles("gateway", "operator")})
+        self.server = NodeServer(
+            listen=config.listen,
+            tls=config.tls,
+            registrars=[partial(instance_pb2_grpc.add_InstanceServicer_to_server, servicer)],
+            service_names=[SERVICE],
+            policy=policy,
+        )
+
+    async def start(self) -> str:
+        if self.config.default_avatar is not None:
+            self.avatars.install_default_avatar(self.config.default_avatar)
+        return await self.server.start()
+
+    async def register_manifesto(self, *, attempts: int = 20) -> str:
+        """RI-5: register this instance's manifesto with its gateway; returns its id.
+
+        Retries while the gateway is UNAVAILABLE (it may start after the instance).
+        """
+        if self.config.gateway is None:
+            raise MmmfedError("no gateway configured", reason="NO_GATEWAY")
+        async with secure_channel(self.config.tls, self.config.gateway) as channel:
+            stub = gateway_pb2_grpc.PlatformGatewayStub(channel)
+            resp = await call(lambda: stub.RegisterManifesto(self.manifesto), attempts=attempts)
+        log.info("manifesto registered", extra={"manifesto_id": resp.manifesto_id})
+        return str(resp.manifesto_id)
+
+    async def stop(self) -> None:
+        await self.server.stop()
+        self.store.close()
+
+    async def run_forever(self) -> None:
+        await self.start()
+        if self.config.gateway is not None:
+            await self.register_manifesto()
+        try:
+            await self.server.wait()
+        except asyncio.CancelledError:
+            pass
+        finally:
+            await self.stop()

@@ -1,0 +1,5 @@
+"""``python -m mmmfed`` runs the CLI (same as the ``mmmfed`` console script)."""
+
+from mmmfed.cli import app
+
+app()

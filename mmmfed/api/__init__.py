@@ -1,0 +1,1 @@
+"""Generated wire contract packages (see scripts/gen_protos.py)."""

@@ -1,0 +1,141 @@
+from mmmfed.api.v1 import item_pb2 as _item_pb2
+from mmmfed.api.v1 import manifesto_pb2 as _manifesto_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class MigrationOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MIGRATION_OUTCOME_UNSPECIFIED: _ClassVar[MigrationOutcome]
+    MIGRATION_OUTCOME_MIGRATED: _ClassVar[MigrationOutcome]
+    MIGRATION_OUTCOME_REFUSED: _ClassVar[MigrationOutcome]
+MIGRATION_OUTCOME_UNSPECIFIED: MigrationOutcome
+MIGRATION_OUTCOME_MIGRATED: MigrationOutcome
+MIGRATION_OUTCOME_REFUSED: MigrationOutcome
+
+class RegisterManifestoResponse(_message.Message):
+    __slots__ = ("manifesto_id",)
+    MANIFESTO_ID_FIELD_NUMBER: _ClassVar[int]
+    manifesto_id: str
+    def __init__(self, manifesto_id: _Optional[str] = ...) -> None: ...
+
+class NegotiateRequest(_message.Message):
+    __slots__ = ("peer_m_instance_id",)
+    PEER_M_INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    peer_m_instance_id: str
+    def __init__(self, peer_m_instance_id: _Optional[str] = ...) -> None: ...
+
+class NegotiateResponse(_message.Message):
+    __slots__ = ("offer_a", "offer_v", "answer")
+    OFFER_A_FIELD_NUMBER: _ClassVar[int]
+    OFFER_V_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    offer_a: _manifesto_pb2.Manifesto
+    offer_v: _manifesto_pb2.Manifesto
+    answer: _manifesto_pb2.Manifesto
+    def __init__(self, offer_a: _Optional[_Union[_manifesto_pb2.Manifesto, _Mapping]] = ..., offer_v: _Optional[_Union[_manifesto_pb2.Manifesto, _Mapping]] = ..., answer: _Optional[_Union[_manifesto_pb2.Manifesto, _Mapping]] = ...) -> None: ...
+
+class MigrateAvatarRequest(_message.Message):
+    __slots__ = ("user_process_id", "peer_m_instance_id")
+    USER_PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    PEER_M_INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    user_process_id: str
+    peer_m_instance_id: str
+    def __init__(self, user_process_id: _Optional[str] = ..., peer_m_instance_id: _Optional[str] = ...) -> None: ...
+
+class StepTiming(_message.Message):
+    __slots__ = ("step", "seconds")
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    step: str
+    seconds: float
+    def __init__(self, step: _Optional[str] = ..., seconds: _Optional[float] = ...) -> None: ...
+
+class MigrateAvatarResponse(_message.Message):
+    __slots__ = ("outcome", "roaming_user_process_id", "home_persona", "peer_persona", "route", "conversion_report_json", "refusal_reason", "refusal_message", "default_avatar", "timings", "bytes_sent")
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    ROAMING_USER_PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    HOME_PERSONA_FIELD_NUMBER: _ClassVar[int]
+    PEER_PERSONA_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_FIELD_NUMBER: _ClassVar[int]
+    CONVERSION_REPORT_JSON_FIELD_NUMBER: _ClassVar[int]
+    REFUSAL_REASON_FIELD_NUMBER: _ClassVar[int]
+    REFUSAL_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_AVATAR_FIELD_NUMBER: _ClassVar[int]
+    TIMINGS_FIELD_NUMBER: _ClassVar[int]
+    BYTES_SENT_FIELD_NUMBER: _ClassVar[int]
+    outcome: MigrationOutcome
+    roaming_user_process_id: str
+    home_persona: _item_pb2.ItemEnvelope
+    peer_persona: _item_pb2.ItemEnvelope
+    route: str
+    conversion_report_json: bytes
+    refusal_reason: str
+    refusal_message: str
+    default_avatar: _item_pb2.ItemEnvelope
+    timings: _containers.RepeatedCompositeFieldContainer[StepTiming]
+    bytes_sent: int
+    def __init__(self, outcome: _Optional[_Union[MigrationOutcome, str]] = ..., roaming_user_process_id: _Optional[str] = ..., home_persona: _Optional[_Union[_item_pb2.ItemEnvelope, _Mapping]] = ..., peer_persona: _Optional[_Union[_item_pb2.ItemEnvelope, _Mapping]] = ..., route: _Optional[str] = ..., conversion_report_json: _Optional[bytes] = ..., refusal_reason: _Optional[str] = ..., refusal_message: _Optional[str] = ..., default_avatar: _Optional[_Union[_item_pb2.ItemEnvelope, _Mapping]] = ..., timings: _Optional[_Iterable[_Union[StepTiming, _Mapping]]] = ..., bytes_sent: _Optional[int] = ...) -> None: ...
+
+class GetPeerManifestoRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class OfferManifestosRequest(_message.Message):
+    __slots__ = ("offer_a", "offer_v")
+    OFFER_A_FIELD_NUMBER: _ClassVar[int]
+    OFFER_V_FIELD_NUMBER: _ClassVar[int]
+    offer_a: _manifesto_pb2.Manifesto
+    offer_v: _manifesto_pb2.Manifesto
+    def __init__(self, offer_a: _Optional[_Union[_manifesto_pb2.Manifesto, _Mapping]] = ..., offer_v: _Optional[_Union[_manifesto_pb2.Manifesto, _Mapping]] = ...) -> None: ...
+
+class TransferAvatarHeader(_message.Message):
+    __slots__ = ("transfer_id", "home_user_process_id", "persona", "home_item_id", "answer_manifesto_id")
+    TRANSFER_ID_FIELD_NUMBER: _ClassVar[int]
+    HOME_USER_PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    PERSONA_FIELD_NUMBER: _ClassVar[int]
+    HOME_ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_MANIFESTO_ID_FIELD_NUMBER: _ClassVar[int]
+    transfer_id: str
+    home_user_process_id: str
+    persona: _item_pb2.ItemEnvelope
+    home_item_id: str
+    answer_manifesto_id: str
+    def __init__(self, transfer_id: _Optional[str] = ..., home_user_process_id: _Optional[str] = ..., persona: _Optional[_Union[_item_pb2.ItemEnvelope, _Mapping]] = ..., home_item_id: _Optional[str] = ..., answer_manifesto_id: _Optional[str] = ...) -> None: ...
+
+class TransferAvatarRequest(_message.Message):
+    __slots__ = ("header", "chunk")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    header: TransferAvatarHeader
+    chunk: bytes
+    def __init__(self, header: _Optional[_Union[TransferAvatarHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+
+class TransferAvatarResponse(_message.Message):
+    __slots__ = ("roaming_user_process_id", "persona", "bytes_received")
+    ROAMING_USER_PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    PERSONA_FIELD_NUMBER: _ClassVar[int]
+    BYTES_RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    roaming_user_process_id: str
+    persona: _item_pb2.ItemEnvelope
+    bytes_received: int
+    def __init__(self, roaming_user_process_id: _Optional[str] = ..., persona: _Optional[_Union[_item_pb2.ItemEnvelope, _Mapping]] = ..., bytes_received: _Optional[int] = ...) -> None: ...
+
+class OfferDefaultAvatarRequest(_message.Message):
+    __slots__ = ("home_user_process_id", "refusal_reason")
+    HOME_USER_PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    REFUSAL_REASON_FIELD_NUMBER: _ClassVar[int]
+    home_user_process_id: str
+    refusal_reason: str
+    def __init__(self, home_user_process_id: _Optional[str] = ..., refusal_reason: _Optional[str] = ...) -> None: ...
+
+class OfferDefaultAvatarResponse(_message.Message):
+    __slots__ = ("persona",)
+    PERSONA_FIELD_NUMBER: _ClassVar[int]
+    persona: _item_pb2.ItemEnvelope
+    def __init__(self, persona: _Optional[_Union[_item_pb2.ItemEnvelope, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,157 @@
+"""The ``mmmfed`` command line (typer + rich): the composition root that starts nodes.
+
+Commands: ``serve instance|gateway|bridge``, ``certs init``, ``convert``, ``demo``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from mmmfed.errors import MmmfedError
+
+app = typer.Typer(help="mmmfed: the federation gateway for independent M-Instances.", no_args_is_help=True)
+certs_app = typer.Typer(help="Federation CA and node certificates (mutual TLS).", no_args_is_help=True)
+app.add_typer(certs_app, name="certs")
+err_console = Console(stderr=True)
+
+
+class NodeKind(enum.StrEnum):
+    instance = "instance"
+    gateway = "gateway"
+    bridge = "bridge"
+
+
+def _fail(err: MmmfedError) -> typer.Exit:
+    err_console.print(f"[bold red]error[/] {err.reason}: {err.message}")
+    return typer.Exit(code=2)
+
+
+@app.command()
+def serve(
+    kind: Annotated[NodeKind, typer.Argument(help="which node to run")],
+    config: Annotated[Path, typer.Option("--config", help="node configuration, .json or .toml")],
+) -> None:
+    """Run one node (instance, gateway or bridge) as this process until SIGTERM or Ctrl-C."""
+    from mmmfed.config import BridgeConfig, GatewayConfig, InstanceConfig, load_config
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        if kind is NodeKind.instance:
+            from instance.node import InstanceNode
+
+            node: object = InstanceNode(load_config(config, InstanceConfig))
+        elif kind is NodeKind.gateway:
+            from gateway.node import GatewayNode
+
+            node = GatewayNode(load_config(config, GatewayConfig))
+        else:
+            from bridge.node import BridgeNode
+
+            node = BridgeNode(load_config(config, BridgeConfig))
+    except MmmfedError as err:
+        raise _fail(err) from err
+
+    async def main() -> None:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)  # type: ignore[union-attr]
+        try:
+            await node.run_forever()  # type: ignore[attr-defined]
+        except asyncio.CancelledError:
+            pass
+
+    asyncio.run(main())
+
+
+@certs_app.command("init")
+def certs_init(
+    directory: Annotated[Path, typer.Argument(help="empty directory for ca.pem and node files")],
+    node: Annotated[
+        list[str] | None,
+        typer.Option("--node", help="NAME=ROLE (role: instance, gateway, bridge, operator); repeatable"),
+    ] = None,
+) -> None:
+    """Make a federation CA and one certificate per node (ECDSA P-256, mutual TLS).
+
+    Without --node, makes the loopback federation of ``mmmfed demo``.
+    """
+    from certs import NodeRole, write_federation
+    from mmmfed.cli.loopback import A, B, BRIDGE, OPERATOR
+
+    nodes: dict[str, NodeRole] = {}
+    if node:
+        for spec in node:
+            name, _, role = spec.partition("=")
+            try:
+                nodes[name] = NodeRole(role)
+            except ValueError as err:
+                err_console.print(f"[red]--node {spec!r}: role must be one of {[r.value for r in NodeRole]}[/]")
+                raise typer.Exit(code=2) from err
+    else:
+        nodes = {
+            f"instance.{A}": NodeRole.INSTANCE, f"gateway.{A}": NodeRole.GATEWAY,
+            f"instance.{B}": NodeRole.INSTANCE, f"gateway.{B}": NodeRole.GATEWAY,
+            BRIDGE: NodeRole.BRIDGE, OPERATOR: NodeRole.OPERATOR,
+        }
+    try:
+        paths = write_federation(directory, nodes)
+    except FileExistsError as err:
+        err_console.print(f"[red]{err}[/]")
+        raise typer.Exit(code=2) from err
+    Console().print(f"wrote {directory / 'ca.pem'} and {len(paths)} node certificates")
+
+
+class TextureFormat(enum.StrEnum):
+    jpeg = "jpeg"
+    png = "png"
+
+
+@app.command()
+def convert(
+    source: Annotated[Path, typer.Argument(help="VRM 0.x / 1.0 or glTF binary file", exists=True, dir_okay=False)],
+    out: Annotated[Path, typer.Option("--out", help="output .glb")],
+    max_triangles: Annotated[int, typer.Option("--max-triangles", min=1)],
+    texture_format: Annotated[TextureFormat, typer.Option("--texture-format")] = TextureFormat.jpeg,
+    max_texture_px: Annotated[int, typer.Option("--max-texture-px", min=1)] = 1024,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Run the bridge's Conversion Service locally on one file and print its report."""
+    from bridge.conversion import ConversionTarget, GltfValidator
+    from bridge.conversion import convert as run_conversion
+    from mmmfed.cli.render import conversion_table
+
+    target = ConversionTarget(
+        max_triangles=max_triangles, texture_format=texture_format.value, max_texture_px=max_texture_px
+    )
+    try:
+        data, report = asyncio.run(run_conversion(source.read_bytes(), target, validator=GltfValidator()))
+    except MmmfedError as err:
+        raise _fail(err) from err
+    out.write_bytes(data)
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+    else:
+        Console().print(conversion_table(source.name, report.to_dict()))
+        Console().print(f"wrote {out} ({len(data):,} bytes)")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="where to write the converted GLBs")] = Path("demo-out"),
+) -> None:
+    """Federate a.example and b.example through gateways and a bridge on loopback, each node its
+    own process, and migrate real avatars; print a report and stop every process."""
+    from mmmfed.cli.demo import run_demo
+
+    raise typer.Exit(code=run_demo(out))

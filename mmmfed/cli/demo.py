@@ -1,0 +1,161 @@
+"""``mmmfed demo``: two M-Instances, their gateways and a bridge, each its own process on
+loopback; negotiate (FGMV-43 9.5), register three humans at a.example, migrate their avatars to
+b.example (9.1), print a report, write the converted GLBs, and stop every process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.rule import Rule
+
+from mmmfed.api.v1 import gateway_pb2 as gpb
+from mmmfed.cli.loopback import A, B, LoopbackPlan, plan, samples_dir
+from mmmfed.cli.render import conversion_table, feature_table, migration_table
+from mmmfed.client import OperatorClient, read_item, wait_serving
+from mmmfed.config import PeerAddress
+from mmmfed.errors import MmmfedError
+
+# (human name, avatar file under ../shared/samples, licence / credit)
+DEMO_HUMANS = (
+    ("godette", "vrm/godot-vrm_Godette/Godette_vrm_v4.vrm", "CC-BY 3.0, Godette by the godot-vrm project"),
+    (
+        "mtoon",
+        "vrm/vrm-specification_VRMC_materials_mtoon_UV_Animation_Test/VRMC_materials_mtoon_UV_Animation_Test.vrm",
+        "VRM Public License 1.0",
+    ),
+    ("sphere", "vrm/VRM-Addon-for-Blender_tests/sphere.vrm", "CC0"),
+)
+
+
+class Processes:
+    """The node processes the demo started; ``stop()`` ends every one (TERM, then KILL)."""
+
+    def __init__(self, logs: Path) -> None:
+        self._logs = logs
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, kind: str, config_path: Path) -> None:
+        log = open(self._logs / f"{name}.log", "wb")  # noqa: SIM115 - owned by the process
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "mmmfed", "serve", kind, "--config", str(config_path)],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        log.close()
+
+    def check_alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.returncode}; see {self._logs / (name + '.log')}")
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def _write_configs(p: LoopbackPlan, workdir: Path) -> dict[str, tuple[str, Path]]:
+    out = {}
+    for name, cfg in p.nodes().items():
+        path = workdir / f"{name}.json"
+        path.write_text(cfg.model_dump_json(indent=2))
+        out[name] = (cfg.kind, path)
+    return out
+
+
+async def _scenario(p: LoopbackPlan, procs: Processes, out: Path, console: Console) -> int:
+    tls = p.operator_tls
+    for cfg in p.nodes().values():
+        await wait_serving(tls, PeerAddress(tls_name=cfg.tls_name, address=cfg.listen))
+    procs.check_alive()
+    samples = samples_dir()
+    async with OperatorClient(
+        tls,
+        instance=PeerAddress(tls_name=p.instance_a.tls_name, address=p.instance_a.listen),
+        gateway=PeerAddress(tls_name=p.gateway_a.tls_name, address=p.gateway_a.listen),
+    ) as at_a, OperatorClient(
+        tls,
+        instance=PeerAddress(tls_name=p.instance_b.tls_name, address=p.instance_b.listen),
+        gateway=PeerAddress(tls_name=p.gateway_b.tls_name, address=p.gateway_b.listen),
+    ) as at_b:
+        console.print(Rule("1. Manifesto negotiation (FGMV-43 9.5)"))
+        t0 = time.perf_counter()
+        negotiated = await at_a.negotiate(B)
+        console.print(feature_table(negotiated.answer))
+        console.print(
+            f"virtual bridge {negotiated.answer.virtual_bridge_id or '-'}; answer manifesto "
+            f"{negotiated.answer.manifesto_id} stored at gateway.{A} ({time.perf_counter() - t0:.3f} s)"
+        )
+
+        console.print(Rule(f"2. Registration of humans at {A}"))
+        users = []
+        for human, rel, licence in DEMO_HUMANS:
+            reg = await at_a.register_human(human, samples / rel, licence=licence)
+            facts = json.loads(reg.persona.item_json)
+            console.print(
+                f"{reg.user_process_id}: Persona {facts['ItemID']} "
+                f"({facts['ItemQualifier']['Format']}, {facts['ItemData']['Size']:,} bytes)"
+            )
+            users.append((human, Path(rel).name, reg.user_process_id))
+
+        console.print(Rule(f"3. Avatar migration {A} -> {B} (FGMV-43 9.1 steps 1-4)"))
+        rows: list[tuple[str, gpb.MigrateAvatarResponse]] = []
+        out.mkdir(parents=True, exist_ok=True)
+        for human, file_name, user_id in users:
+            result = await at_a.migrate(user_id, B)
+            rows.append((file_name, result))
+            if result.conversion_report_json:
+                console.print(conversion_table(file_name, json.loads(result.conversion_report_json)))
+            if result.outcome == gpb.MIGRATION_OUTCOME_MIGRATED:
+                item_id = json.loads(result.peer_persona.item_json)["ItemID"]
+                _, data = await read_item(at_b.instance, item_id)
+                target = out / f"{human}.glb"
+                target.write_bytes(data)
+                console.print(f"wrote {target} ({len(data):,} bytes, read back from {B})")
+        console.print(migration_table(rows))
+    migrated = sum(r.outcome == gpb.MIGRATION_OUTCOME_MIGRATED for _, r in rows)
+    console.print(f"[bold]{migrated} of {len(rows)} avatars migrated; converted files in {out}[/]")
+    return 0
+
+
+def run_demo(out: Path) -> int:
+    """Run the demo; returns the process exit code (0 on success). Stops every process it
+    started, whatever happens."""
+    console = Console()
+    with tempfile.TemporaryDirectory(prefix="mmmfed-demo-") as tmp:
+        workdir = Path(tmp)
+        p = plan(workdir)
+        configs = _write_configs(p, workdir)
+        procs = Processes(workdir)
+        console.print(Rule("mmmfed demo: a.example and b.example federate on loopback"))
+        try:
+            for name, (kind, path) in configs.items():
+                procs.start(name, kind, path)
+            console.print(
+                "started " + ", ".join(f"{n} (pid {pr.pid})" for n, pr in procs.procs.items())
+            )
+            return asyncio.run(_scenario(p, procs, out.resolve(), console))
+        except (MmmfedError, RuntimeError) as err:
+            console.print(f"[bold red]demo failed:[/] {err}")
+            for log in sorted(workdir.glob("*.log")):
+                tail = log.read_text(errors="replace").splitlines()[-15:]
+                console.print(f"[dim]--- {log.name}[/]\n" + "\n".join(tail))
+            return 1
+        finally:
+            procs.stop()
+            console.print(f"stopped {len(procs.procs)} node processes")

@@ -1,0 +1,105 @@
+"""The operator's client: register humans at an instance, negotiate and migrate through a
+gateway, read Items back. Every failed call raises :class:`~mmmfed.errors.RemoteError`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from mmmfed.api.v1 import gateway_pb2 as gpb
+from mmmfed.api.v1 import gateway_pb2_grpc, instance_pb2_grpc
+from mmmfed.api.v1 import instance_pb2 as ipb
+from mmmfed.api.v1 import item_pb2 as itpb
+from mmmfed.config import PeerAddress, TlsConfig
+from mmmfed.errors import FailedPrecondition, RemoteError, Unavailable
+from mmmfed.rpc import call, decode_rpc_error
+from mmmfed.streams import chunked
+from mmmfed.tls import secure_channel
+
+
+async def wait_serving(tls: TlsConfig, peer: PeerAddress, *, timeout_s: float = 20.0) -> None:
+    """Wait until ``peer``'s health service says SERVING; Unavailable after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    async with secure_channel(tls, peer) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while True:
+            try:
+                resp = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+                if resp.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.aio.AioRpcError:
+                pass
+            if time.monotonic() > deadline:
+                raise Unavailable(f"{peer.tls_name} at {peer.address} did not become ready in {timeout_s} s")
+            await asyncio.sleep(0.1)
+
+
+class OperatorClient:
+    """Channels to one instance and its gateway, as an operator certificate holder."""
+
+    def __init__(self, tls: TlsConfig, *, instance: PeerAddress, gateway: PeerAddress) -> None:
+        self._instance_channel = secure_channel(tls, instance)
+        self._gateway_channel = secure_channel(tls, gateway)
+        self.instance = instance_pb2_grpc.InstanceStub(self._instance_channel)
+        self.gateway = gateway_pb2_grpc.PlatformGatewayStub(self._gateway_channel)
+
+    async def close(self) -> None:
+        await self._instance_channel.close()
+        await self._gateway_channel.close()
+
+    async def __aenter__(self) -> OperatorClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def register_human(self, human_name: str, avatar: Path, *, display_name: str = "", licence: str = "") -> ipb.RegisterHumanResponse:
+        """Register a human with ``avatar`` (a VRM or GLB file) at the instance."""
+        data = avatar.read_bytes()
+        header = ipb.RegisterHumanHeader(
+            human_name=human_name, display_name=display_name or human_name, file_name=avatar.name, licence=licence
+        )
+
+        async def requests() -> AsyncIterator[ipb.RegisterHumanRequest]:
+            yield ipb.RegisterHumanRequest(header=header)
+            for chunk in chunked(data):
+                yield ipb.RegisterHumanRequest(chunk=chunk)
+
+        return await call(lambda: self.instance.RegisterHuman(requests()), attempts=1)
+
+    async def negotiate(self, peer_id: str, *, wait_registered_s: float = 15.0) -> gpb.NegotiateResponse:
+        """Negotiate with ``peer_id``, waiting while a manifesto is not yet registered."""
+        deadline = time.monotonic() + wait_registered_s
+        while True:
+            try:
+                return await call(lambda: self.gateway.Negotiate(gpb.NegotiateRequest(peer_m_instance_id=peer_id)))
+            except RemoteError as err:
+                if err.reason != "MANIFESTO_NOT_REGISTERED" or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
+
+    async def migrate(self, user_process_id: str, peer_id: str) -> gpb.MigrateAvatarResponse:
+        request = gpb.MigrateAvatarRequest(user_process_id=user_process_id, peer_m_instance_id=peer_id)
+        return await call(lambda: self.gateway.MigrateAvatar(request), attempts=1)
+
+
+async def read_item(stub: instance_pb2_grpc.InstanceStub, item_id: str) -> tuple[itpb.ItemEnvelope, bytes]:
+    """An Item's envelope and its whole data from an instance."""
+    envelope: itpb.ItemEnvelope | None = None
+    parts: list[bytes] = []
+    try:
+        async for part in stub.ReadItem(ipb.ReadItemRequest(item_id=item_id)):
+            if part.WhichOneof("part") == "envelope":
+                envelope = part.envelope
+            else:
+                parts.append(part.chunk)
+    except grpc.aio.AioRpcError as err:
+        raise decode_rpc_error(err) from err
+    if envelope is None:
+        raise FailedPrecondition(f"instance sent no envelope for {item_id}", reason="READ_FAILED")
+    return envelope, b"".join(parts)

@@ -1,0 +1,137 @@
+"""Node configuration: pydantic models validated once at start-up.
+
+One loader, :func:`load_config`: a JSON or TOML file, then environment overrides
+(``MMMFED_LISTEN``, ``MMMFED_DATA_DIR``), then what the caller passes. Units are in field names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mmmfed.errors import InvalidInput
+
+MiB = 1024 * 1024
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TlsConfig(_Frozen):
+    """Paths of the federation CA certificate and this node's certificate and key (PEM)."""
+
+    ca_cert: Path
+    cert: Path
+    key: Path
+
+
+class PeerAddress(_Frozen):
+    """Where a peer node listens and the TLS name its certificate carries."""
+
+    tls_name: str
+    address: str  # "host:port"
+
+
+class ConstraintsConfig(_Frozen):
+    """Constraints on accepted Items; 0 / empty means no limit (manifesto Constraints)."""
+
+    max_triangles: int = Field(default=0, ge=0)
+    texture_formats: list[str] = Field(default_factory=list)
+    max_texture_px: int = Field(default=0, ge=0)
+    max_bytes: int = Field(default=0, ge=0)
+
+
+class FeatureConfig(_Frozen):
+    """One Item type and Qualifier format a platform produces or accepts."""
+
+    item_type: str = "ITM"
+    sub_type: str = "Persona"
+    format: str
+    constraints: ConstraintsConfig = Field(default_factory=ConstraintsConfig)
+
+
+class ManifestoConfig(_Frozen):
+    """What an M-Instance produces and accepts (FGMV-43 9.5 step 1)."""
+
+    produces: list[FeatureConfig]
+    accepts: list[FeatureConfig]
+    profiles: list[str] = Field(default_factory=lambda: ["Baseline"])
+    policies: dict[str, str] = Field(default_factory=dict)
+
+
+class InstanceConfig(_Frozen):
+    """A reference M-Instance node (``mmmfed serve instance``)."""
+
+    kind: Literal["instance"] = "instance"
+    m_instance_id: str
+    tls_name: str
+    listen: str = "127.0.0.1:0"
+    data_dir: Path
+    tls: TlsConfig
+    gateway: PeerAddress | None = None
+    manifesto: ManifestoConfig
+    default_avatar: Path | None = None
+    max_item_bytes: int = Field(default=256 * MiB, gt=0)
+
+
+class GatewayConfig(_Frozen):
+    """A Resolution gateway node (``mmmfed serve gateway``), one per M-Instance."""
+
+    kind: Literal["gateway"] = "gateway"
+    m_instance_id: str
+    tls_name: str
+    listen: str = "127.0.0.1:0"
+    data_dir: Path
+    tls: TlsConfig
+    instance: PeerAddress
+    peers: dict[str, PeerAddress] = Field(default_factory=dict)
+    bridges: dict[str, PeerAddress] = Field(default_factory=dict)
+    max_item_bytes: int = Field(default=256 * MiB, gt=0)
+    # TLS names allowed to call RI methods (its own instance and operators).
+    platform_clients: list[str] = Field(default_factory=list)
+
+
+class BridgeConfig(_Frozen):
+    """A bridge node (``mmmfed serve bridge``) running Conversion Services."""
+
+    kind: Literal["bridge"] = "bridge"
+    bridge_id: str
+    tls_name: str
+    listen: str = "127.0.0.1:0"
+    tls: TlsConfig
+    node_modules_dir: Path | None = None
+    max_item_bytes: int = Field(default=256 * MiB, gt=0)
+
+
+NodeConfig = InstanceConfig | GatewayConfig | BridgeConfig
+C = TypeVar("C", InstanceConfig, GatewayConfig, BridgeConfig)
+
+
+def load_config(path: Path, model: type[C]) -> C:
+    """Load and validate a node configuration.
+
+    Args:
+        path: a ``.json`` or ``.toml`` file.
+        model: the node's config class.
+    Raises:
+        InvalidInput (reason ``CONFIG_INVALID``): unreadable file or a field that fails
+            validation; the message names the field.
+    """
+    try:
+        text = path.read_text()
+        raw = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except (OSError, ValueError) as err:
+        raise InvalidInput(f"cannot read config {path}: {err}", reason="CONFIG_INVALID") from err
+    for env, key in (("MMMFED_LISTEN", "listen"), ("MMMFED_DATA_DIR", "data_dir")):
+        if env in os.environ and key in model.model_fields:
+            raw[key] = os.environ[env]
+    try:
+        return model.model_validate(raw)
+    except ValueError as err:
+        raise InvalidInput(f"invalid config {path}: {err}", reason="CONFIG_INVALID") from err

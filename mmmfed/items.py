@@ -1,0 +1,199 @@
+"""MMM-ITM Items: identifiers, building, parsing, and the data binding (size + sha-256 digest).
+
+An Item is a JSON document with the MMM-TEC V2.2 Item fields (Header, MInstanceID, ItemID,
+SourceItemID, ICapabilities, ItemData, ItemQualifier, ItemStatus, DataExchangeMetadata, Trace,
+DescrMetadata). It travels as its exact bytes (``ItemEnvelope.item_json``); receivers parse those
+bytes and never re-serialise them. Large data (3D files) is bound by ``ItemData.Size`` and
+``ItemData.Digest`` = ``{"Algorithm": "sha-256", "Value": <hex>}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mmmfed.errors import InvalidInput
+
+ITEM_HEADER = "MMM-ITM-V2.2"
+MAX_ITEM_JSON_BYTES = 256 * 1024
+_INSTANCE_ID = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")
+
+# Qualifier formats (ItemQualifier.Format) of avatar data.
+FORMAT_VRM_0 = "VRM/0.x"
+FORMAT_VRM_1 = "VRM/1.0"
+FORMAT_GLB = "glTF/2.0-binary"
+KNOWN_FORMATS = frozenset({FORMAT_VRM_0, FORMAT_VRM_1, FORMAT_GLB})
+
+
+def check_instance_id(m_instance_id: str) -> str:
+    """Return ``m_instance_id`` if it is a lower-case FQDN (IDIR-105..107), else raise
+    InvalidInput (reason ``BAD_INSTANCE_ID``)."""
+    if not _INSTANCE_ID.match(m_instance_id):
+        raise InvalidInput(
+            f"M-Instance id {m_instance_id!r} is not a lower-case fully qualified domain name",
+            reason="BAD_INSTANCE_ID",
+        )
+    return m_instance_id
+
+
+def new_id(m_instance_id: str, kind: str, local: str | None = None) -> str:
+    """A globally unique identifier ``mmm://<m_instance_id>/<kind>/<local>`` (IDIR-101, -103).
+
+    ``kind`` is e.g. ``items`` or ``processes/user``; ``local`` defaults to a random UUID.
+    """
+    return f"mmm://{check_instance_id(m_instance_id)}/{kind}/{local or uuid.uuid4()}"
+
+
+def instance_of(identifier: str) -> str:
+    """The M-Instance id an ``mmm://`` identifier belongs to; InvalidInput if it has none."""
+    if not identifier.startswith("mmm://"):
+        raise InvalidInput(f"{identifier!r} is not an mmm:// identifier", reason="BAD_IDENTIFIER")
+    return check_instance_id(identifier.removeprefix("mmm://").partition("/")[0])
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def now_iso() -> str:
+    """UTC now as RFC 3339 with milliseconds, e.g. ``2026-11-25T05:00:00.123Z``."""
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
+
+
+@dataclass(frozen=True)
+class DataBinding:
+    """What an Item says about its data: byte size, sha-256 hex digest and media type."""
+
+    size: int
+    sha256: str
+    media_type: str
+
+
+@dataclass(frozen=True)
+class Item:
+    """A parsed Item: the exact bytes received and the decoded document."""
+
+    raw: bytes
+    doc: Mapping[str, Any]
+
+    @property
+    def item_id(self) -> str:
+        return str(self.doc["ItemID"])
+
+    @property
+    def m_instance_id(self) -> str:
+        return str(self.doc["MInstanceID"])
+
+    @property
+    def qualifier(self) -> Mapping[str, Any]:
+        return self.doc.get("ItemQualifier") or {}
+
+    @property
+    def format(self) -> str:
+        return str(self.qualifier.get("Format", ""))
+
+    @property
+    def data(self) -> DataBinding | None:
+        """The data binding, or None for an Item without streamed data."""
+        data = self.doc.get("ItemData")
+        if not isinstance(data, Mapping) or "Digest" not in data:
+            return None
+        return DataBinding(int(data["Size"]), str(data["Digest"]["Value"]), str(data.get("MediaType", "")))
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise InvalidInput(f"duplicate JSON key {key!r}", reason="ITEM_MALFORMED")
+        out[key] = value
+    return out
+
+
+def _no_constants(name: str) -> Any:
+    raise InvalidInput(f"JSON constant {name} is not allowed", reason="ITEM_MALFORMED")
+
+
+def parse_item(raw: bytes) -> Item:
+    """Parse an Item from its exact bytes and check its required fields.
+
+    Raises InvalidInput with reason ``ITEM_MALFORMED`` (not UTF-8 JSON, duplicate keys, NaN,
+    too large, missing or mistyped fields) or ``BAD_IDENTIFIER``.
+    """
+    if len(raw) > MAX_ITEM_JSON_BYTES:
+        raise InvalidInput(f"Item document of {len(raw)} bytes exceeds {MAX_ITEM_JSON_BYTES}", reason="ITEM_MALFORMED")
+    try:
+        doc = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InvalidInput(f"Item is not UTF-8 JSON: {err}", reason="ITEM_MALFORMED") from err
+    if not isinstance(doc, dict):
+        raise InvalidInput("Item must be a JSON object", reason="ITEM_MALFORMED")
+    if doc.get("Header") != ITEM_HEADER:
+        raise InvalidInput(f"Item Header must be {ITEM_HEADER!r}", reason="ITEM_MALFORMED")
+    for field in ("MInstanceID", "ItemID"):
+        if not isinstance(doc.get(field), str):
+            raise InvalidInput(f"Item field {field} is missing or not a string", reason="ITEM_MALFORMED")
+    check_instance_id(doc["MInstanceID"])
+    if instance_of(doc["ItemID"]) != doc["MInstanceID"]:
+        raise InvalidInput(
+            f"ItemID {doc['ItemID']} does not belong to MInstanceID {doc['MInstanceID']}",
+            reason="BAD_IDENTIFIER",
+        )
+    item = Item(raw=raw, doc=doc)
+    data = doc.get("ItemData")
+    if data is not None:
+        try:
+            binding = item.data
+            if binding is not None and (binding.size < 0 or len(binding.sha256) != 64):
+                raise ValueError("bad size or digest")
+        except (KeyError, TypeError, ValueError) as err:
+            raise InvalidInput(f"ItemData binding is malformed: {err}", reason="ITEM_MALFORMED") from err
+    return item
+
+
+def build_item(
+    *,
+    m_instance_id: str,
+    item_id: str | None = None,
+    item_type: str,
+    qualifier: Mapping[str, Any],
+    data: DataBinding | None = None,
+    producer_process_id: str,
+    source_item_id: str | None = None,
+    capabilities: list[Mapping[str, Any]] | None = None,
+    descr: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+    trace: list[Mapping[str, Any]] | None = None,
+) -> Item:
+    """Build an Item (MMM-ITM) and serialise it once; the returned ``raw`` is what travels.
+
+    ``trace`` is the Trace of the source Item, if any; this producer's entry is appended.
+    """
+    doc: dict[str, Any] = {
+        "Header": ITEM_HEADER,
+        "MInstanceID": m_instance_id,
+        "ItemID": item_id or new_id(m_instance_id, "items"),
+        "ItemType": item_type,
+        "SourceItemID": source_item_id,
+        "ICapabilities": capabilities or [],
+        "ItemQualifier": dict(qualifier),
+        "ItemStatus": "Final",
+        "Trace": [*(trace or []), {"ProcessID": producer_process_id, "Time": now_iso()}],
+        "DescrMetadata": dict(descr or {}),
+    }
+    if data is not None:
+        doc["ItemData"] = {
+            "MediaType": data.media_type,
+            "Size": data.size,
+            "Digest": {"Algorithm": "sha-256", "Value": data.sha256},
+        }
+    doc.update(extra or {})
+    raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+    return Item(raw=raw, doc=doc)

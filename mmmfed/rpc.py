@@ -1,0 +1,143 @@
+"""The one place where domain errors meet gRPC.
+
+Server side: :class:`GuardInterceptor` checks the peer's access (mTLS identity) before any
+handler runs, and maps :class:`~mmmfed.errors.MmmfedError` to a gRPC status with a
+``google.rpc.ErrorInfo`` detail. Client side: :func:`decode_rpc_error` turns an ``AioRpcError``
+back into a :class:`~mmmfed.errors.RemoteError` keeping the peer's code and reason.
+
+Retries: clients retry only ``UNAVAILABLE`` (see :data:`RETRYABLE_CODES`) with exponential
+backoff; every other code is final, because the request itself was refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+
+from mmmfed.errors import ERROR_DOMAIN, MmmfedError, RemoteError
+from mmmfed.tls import AccessPolicy
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_CODES = frozenset({grpc.StatusCode.UNAVAILABLE})
+_STATUS_KEY = "grpc-status-details-bin"
+T = TypeVar("T")
+
+
+def _status_metadata(err: MmmfedError) -> tuple[tuple[str, bytes], ...]:
+    info = error_details_pb2.ErrorInfo(reason=err.reason, domain=ERROR_DOMAIN, metadata=err.metadata)
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    status = status_pb2.Status(code=err.code.value[0], message=err.message, details=[detail])
+    return ((_STATUS_KEY, status.SerializeToString()),)
+
+
+async def abort_with(context: grpc.aio.ServicerContext, err: MmmfedError) -> None:
+    """Abort the RPC with ``err``'s status code, message and ErrorInfo (never returns)."""
+    await context.abort(err.code, f"{err.reason}: {err.message}", trailing_metadata=_status_metadata(err))
+
+
+class GuardInterceptor(grpc.aio.ServerInterceptor):
+    """Authorize every call by its peer's certificate, then map domain errors to statuses."""
+
+    def __init__(self, policy: AccessPolicy) -> None:
+        self._policy = policy
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        method = handler_call_details.method
+        policy = self._policy
+
+        if handler.response_streaming:
+            inner_stream = handler.unary_stream or handler.stream_stream
+
+            async def stream_behaviour(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+                try:
+                    policy.check(method, context)
+                    async for response in inner_stream(request, context):
+                        yield response
+                except MmmfedError as err:
+                    log.info("refused", extra={"method": method, "reason": err.reason})
+                    await abort_with(context, err)
+
+            factory = (
+                grpc.unary_stream_rpc_method_handler
+                if handler.unary_stream
+                else grpc.stream_stream_rpc_method_handler
+            )
+            return factory(
+                stream_behaviour,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+
+        inner_unary = handler.unary_unary or handler.stream_unary
+
+        async def unary_behaviour(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            try:
+                policy.check(method, context)
+                return await inner_unary(request, context)
+            except MmmfedError as err:
+                log.info("refused", extra={"method": method, "reason": err.reason})
+                await abort_with(context, err)
+
+        factory = (
+            grpc.unary_unary_rpc_method_handler
+            if handler.unary_unary
+            else grpc.stream_unary_rpc_method_handler
+        )
+        return factory(
+            unary_behaviour,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+def error_info(err: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo | None:
+    """The ``google.rpc.ErrorInfo`` detail of a failed call, if the server sent one."""
+    for key, value in err.trailing_metadata() or ():
+        if key == _STATUS_KEY:
+            status = status_pb2.Status.FromString(value)
+            for detail in status.details:
+                info = error_details_pb2.ErrorInfo()
+                if detail.Unpack(info):
+                    return info
+    return None
+
+
+def decode_rpc_error(err: grpc.aio.AioRpcError) -> RemoteError:
+    """Map a failed call back to a domain error, keeping the peer's code, reason and message."""
+    info = error_info(err)
+    reason = info.reason if info else err.code().name
+    details = err.details() or ""
+    message = details.removeprefix(f"{reason}: ")
+    return RemoteError(message, code=err.code(), reason=reason, metadata=dict(info.metadata) if info else None)
+
+
+async def call(coro_factory: Callable[[], Awaitable[T]], *, attempts: int = 4, base_delay_s: float = 0.1) -> T:
+    """Await ``coro_factory()``; on ``AioRpcError`` raise :class:`RemoteError` (``from`` it).
+
+    Retries only :data:`RETRYABLE_CODES`, with exponential backoff from ``base_delay_s``;
+    pass ``attempts=1`` for calls that must not be repeated (streams already consumed).
+    """
+    for attempt in range(attempts):
+        try:
+            return await coro_factory()
+        except grpc.aio.AioRpcError as err:
+            if err.code() in RETRYABLE_CODES and attempt + 1 < attempts:
+                await asyncio.sleep(base_delay_s * 2**attempt)
+                continue
+            raise decode_rpc_error(err) from err
+    raise AssertionError("unreachable")
