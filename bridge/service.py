@@ -108,18 +108,27 @@ class BridgeService:
         for row in features:
             key = (row.offered.qualifier.format, row.target.qualifier.format)
             if key not in supported:
-                raise InvalidInput(f"this bridge does not convert {key[0]} to {key[1]}", reason="QUALIFIER_NOT_SUPPORTED")
+                raise InvalidInput(
+                    f"this bridge does not convert {key[0]} to {key[1]}", reason="QUALIFIER_NOT_SUPPORTED"
+                )
             pairs.append(
                 mpb.ConversionPair(
-                    item_type=row.offered.item_type, from_qualifier=row.offered.qualifier,
-                    to_qualifier=row.target.qualifier, drops=supported[key],
+                    item_type=row.offered.item_type,
+                    from_qualifier=row.offered.qualifier,
+                    to_qualifier=row.target.qualifier,
+                    drops=supported[key],
                 )
             )
         vb_id = f"urn:uuid:{uuid.uuid4()}"
         self._virtual_bridges[vb_id] = (from_id, to_id)
         offer_v = mpb.Manifesto(
-            manifesto_id=f"urn:uuid:{uuid.uuid4()}", kind=mpb.MANIFESTO_KIND_OFFER_V, issuer_id=self.bridge_id,
-            peer_id=to_id, conversions=pairs, virtual_bridge_id=vb_id, issued_at_ms=int(time.time() * 1000),
+            manifesto_id=f"urn:uuid:{uuid.uuid4()}",
+            kind=mpb.MANIFESTO_KIND_OFFER_V,
+            issuer_id=self.bridge_id,
+            peer_id=to_id,
+            conversions=pairs,
+            virtual_bridge_id=vb_id,
+            issued_at_ms=int(time.time() * 1000),
         )
         return vb_id, offer_v
 

@@ -25,7 +25,9 @@ class BridgeServicer(bridge_pb2_grpc.BridgeServicer):
         self._max_bytes = max_item_bytes
         self._tmp = tmp_dir or Path(tempfile.gettempdir()) / "mmmfed-bridge"
 
-    async def GetManifesto(self, request: bpb.GetBridgeManifestoRequest, context: grpc.aio.ServicerContext) -> mpb.Manifesto:
+    async def GetManifesto(
+        self, request: bpb.GetBridgeManifestoRequest, context: grpc.aio.ServicerContext
+    ) -> mpb.Manifesto:
         return self._service.manifesto()
 
     async def CreateVirtualBridge(
@@ -43,7 +45,9 @@ class BridgeServicer(bridge_pb2_grpc.BridgeServicer):
         source = self._service.check_request(header.virtual_bridge_id, header.item.item_json, header.target)
         binding = source.data
         assert binding is not None  # check_request guarantees it
-        writer = BlobWriter(self._tmp, expected_size=binding.size, expected_sha256=binding.sha256, max_bytes=self._max_bytes)
+        writer = BlobWriter(
+            self._tmp, expected_size=binding.size, expected_sha256=binding.sha256, max_bytes=self._max_bytes
+        )
         with writer:
             async for chunk in chunks:
                 writer.write(chunk)

@@ -70,7 +70,8 @@ def choose_route(persona: Item, answer: mpb.Manifesto) -> mpb.NegotiatedFeature:
     the peer's constraints, else VIA_BRIDGE when negotiated. Raises InvalidInput with reason
     ``QUALIFIER_NOT_SUPPORTED`` or ``CONSTRAINTS_NOT_MET`` (AVIR-202) otherwise."""
     rows = [
-        r for r in answer.negotiated
+        r
+        for r in answer.negotiated
         if r.offered.qualifier.format == persona.format and r.offered.qualifier.sub_type == "Persona"
     ]
     problems: list[str] = []
@@ -83,7 +84,9 @@ def choose_route(persona: Item, answer: mpb.Manifesto) -> mpb.NegotiatedFeature:
         if row.route == mpb.FEATURE_ROUTE_VIA_BRIDGE:
             return row
     if problems:
-        raise InvalidInput(f"{answer.issuer_id} limits are exceeded: {'; '.join(problems)}", reason="CONSTRAINTS_NOT_MET")
+        raise InvalidInput(
+            f"{answer.issuer_id} limits are exceeded: {'; '.join(problems)}", reason="CONSTRAINTS_NOT_MET"
+        )
     raise InvalidInput(
         f"{answer.issuer_id} accepts no Persona in {persona.format}, directly or through a bridge",
         reason="QUALIFIER_NOT_SUPPORTED",
@@ -134,8 +137,11 @@ class MigrationService:
                 response.route = "direct"
             sent = _Counter()
             header = gpb.TransferAvatarHeader(
-                transfer_id=f"urn:uuid:{uuid.uuid4()}", home_user_process_id=user_process_id, persona=envelope,
-                home_item_id=home.item_id, answer_manifesto_id=answer.manifesto_id,
+                transfer_id=f"urn:uuid:{uuid.uuid4()}",
+                home_user_process_id=user_process_id,
+                persona=envelope,
+                home_item_id=home.item_id,
+                answer_manifesto_id=answer.manifesto_id,
             )
             pump = RequestPump(_transfer_stream(header, chunks, sent))
             result = await call(lambda: pump.result(peer.TransferAvatar(pump.requests())), attempts=1)
@@ -160,7 +166,9 @@ class MigrationService:
         """Stream the Persona into the bridge's Conversion Service; returns the converted Item
         and an iterator over its data (the report lands in ``report['report']`` at the end)."""
         stub = self._channels.bridge(row.bridge_id)
-        header = bpb.ConvertHeader(virtual_bridge_id=vb_id, item=itpb.ItemEnvelope(item_json=home.raw), target=row.target)
+        header = bpb.ConvertHeader(
+            virtual_bridge_id=vb_id, item=itpb.ItemEnvelope(item_json=home.raw), target=row.target
+        )
 
         async def requests() -> AsyncIterator[bpb.ConvertRequest]:
             yield bpb.ConvertRequest(header=header)
@@ -234,11 +242,16 @@ class MigrationService:
             )
         persona = parse_item(header.persona.item_json)
         if persona.m_instance_id != peer_id:
-            raise PermissionDenied(f"Persona belongs to {persona.m_instance_id}, sent by {peer_id}", reason="ORIGIN_MISMATCH")
+            raise PermissionDenied(
+                f"Persona belongs to {persona.m_instance_id}, sent by {peer_id}", reason="ORIGIN_MISMATCH"
+            )
         self._negotiation.answer_for(peer_id)
         import_header = ipb.ImportAvatarHeader(
-            home_user_process_id=header.home_user_process_id, home_m_instance_id=peer_id, persona=header.persona,
-            home_item_id=header.home_item_id, transfer_id=header.transfer_id,
+            home_user_process_id=header.home_user_process_id,
+            home_m_instance_id=peer_id,
+            persona=header.persona,
+            home_item_id=header.home_item_id,
+            transfer_id=header.transfer_id,
         )
 
         async def requests() -> AsyncIterator[ipb.ImportAvatarRequest]:
@@ -250,7 +263,8 @@ class MigrationService:
         pump = RequestPump(requests())
         result = await call(lambda: pump.result(stub.ImportAvatar(pump.requests())), attempts=1)
         return gpb.TransferAvatarResponse(
-            roaming_user_process_id=result.roaming_user_process_id, persona=result.persona,
+            roaming_user_process_id=result.roaming_user_process_id,
+            persona=result.persona,
             bytes_received=result.bytes_received,
         )
 
@@ -259,7 +273,9 @@ class MigrationService:
         if instance_of(home_user_process_id) != peer_id:
             raise PermissionDenied(f"{peer_id} may not ask for {home_user_process_id}", reason="ORIGIN_MISMATCH")
         stub = self._channels.instance()
-        result = await call(lambda: stub.GetDefaultAvatar(ipb.GetDefaultAvatarRequest(home_user_process_id=home_user_process_id)))
+        result = await call(
+            lambda: stub.GetDefaultAvatar(ipb.GetDefaultAvatarRequest(home_user_process_id=home_user_process_id))
+        )
         return gpb.OfferDefaultAvatarResponse(persona=result.persona)
 
 
@@ -287,5 +303,3 @@ async def _transfer_stream(
     async for chunk in chunks:
         sent.n += len(chunk)
         yield gpb.TransferAvatarRequest(chunk=chunk)
-
-

@@ -17,7 +17,7 @@ from mmmfed.api.v1 import bridge_pb2 as bpb
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.errors import FailedPrecondition, InvalidInput
-from mmmfed.manifesto import compare, violations, produced_facts
+from mmmfed.manifesto import compare, produced_facts, violations
 from mmmfed.rpc import call
 from mmmfed.store import Store
 
@@ -43,9 +43,7 @@ class NegotiationService:
         """Store the platform's manifesto (9.5 step 1). InvalidInput ``MANIFESTO_INVALID`` if it
         is not a PLATFORM manifesto issued by this gateway's instance."""
         if manifesto.kind != mpb.MANIFESTO_KIND_PLATFORM or manifesto.issuer_id != self._id:
-            raise InvalidInput(
-                f"expected a PLATFORM manifesto issued by {self._id}", reason="MANIFESTO_INVALID"
-            )
+            raise InvalidInput(f"expected a PLATFORM manifesto issued by {self._id}", reason="MANIFESTO_INVALID")
         if not manifesto.manifesto_id:
             raise InvalidInput("manifesto_id is empty", reason="MANIFESTO_INVALID")
         self._store.put_document(NS_PLATFORM, self._id, manifesto.SerializeToString())
@@ -77,7 +75,9 @@ class NegotiationService:
         peer = self._channels.peer(peer_id)
         theirs = await call(lambda: peer.GetManifesto(gpb.GetPeerManifestoRequest()))
         if theirs.issuer_id != peer_id:
-            raise InvalidInput(f"peer manifesto is issued by {theirs.issuer_id}, not {peer_id}", reason="ORIGIN_MISMATCH")
+            raise InvalidInput(
+                f"peer manifesto is issued by {theirs.issuer_id}, not {peer_id}", reason="ORIGIN_MISMATCH"
+            )
         conversions: dict[str, list[mpb.ConversionPair]] = {}
         for bridge_id in sorted(self._channels.bridges):
             stub = self._channels.bridge(bridge_id)
@@ -91,14 +91,22 @@ class NegotiationService:
                 by_bridge[row.bridge_id].append(row)
         for bridge_id, rows in by_bridge.items():  # one virtual bridge per bridge used
             stub = self._channels.bridge(bridge_id)
-            request = bpb.CreateVirtualBridgeRequest(from_m_instance_id=self._id, to_m_instance_id=peer_id, features=rows)
+            request = bpb.CreateVirtualBridgeRequest(
+                from_m_instance_id=self._id, to_m_instance_id=peer_id, features=rows
+            )
             created = await call(lambda stub=stub, request=request: stub.CreateVirtualBridge(request))
             offer_v = created.offer_v
         offer_a = mpb.Manifesto(
-            manifesto_id=f"urn:uuid:{uuid.uuid4()}", kind=mpb.MANIFESTO_KIND_OFFER_A, issuer_id=self._id,
-            peer_id=peer_id, produces=[r.offered for r in table if r.route != mpb.FEATURE_ROUTE_UNSUPPORTED],
-            profiles=mine.profiles, policies=mine.policies, issued_at_ms=_now_ms(),
-            virtual_bridge_id=offer_v.virtual_bridge_id, negotiated=table,
+            manifesto_id=f"urn:uuid:{uuid.uuid4()}",
+            kind=mpb.MANIFESTO_KIND_OFFER_A,
+            issuer_id=self._id,
+            peer_id=peer_id,
+            produces=[r.offered for r in table if r.route != mpb.FEATURE_ROUTE_UNSUPPORTED],
+            profiles=mine.profiles,
+            policies=mine.policies,
+            issued_at_ms=_now_ms(),
+            virtual_bridge_id=offer_v.virtual_bridge_id,
+            negotiated=table,
         )
         request = gpb.OfferManifestosRequest(offer_a=offer_a, offer_v=offer_v)
         answer = await call(lambda: peer.OfferManifestos(request))
@@ -121,16 +129,21 @@ class NegotiationService:
         if offer_a.peer_id != self._id:
             raise InvalidInput(f"offer A is addressed to {offer_a.peer_id}, not {self._id}", reason="MANIFESTO_INVALID")
         mine = self.platform()
-        bridged = {
-            (p.item_type, p.from_qualifier.format, p.to_qualifier.format) for p in offer_v.conversions
-        }
+        bridged = {(p.item_type, p.from_qualifier.format, p.to_qualifier.format) for p in offer_v.conversions}
         rows = []
         for row in offer_a.negotiated:
             rows.append(self._check_row(row, list(mine.accepts), bridged, offer_v.issuer_id))
         answer = mpb.Manifesto(
-            manifesto_id=f"urn:uuid:{uuid.uuid4()}", kind=mpb.MANIFESTO_KIND_ANSWER, issuer_id=self._id,
-            peer_id=peer_id, accepts=mine.accepts, profiles=mine.profiles, policies=mine.policies,
-            issued_at_ms=_now_ms(), virtual_bridge_id=offer_v.virtual_bridge_id, negotiated=rows,
+            manifesto_id=f"urn:uuid:{uuid.uuid4()}",
+            kind=mpb.MANIFESTO_KIND_ANSWER,
+            issuer_id=self._id,
+            peer_id=peer_id,
+            accepts=mine.accepts,
+            profiles=mine.profiles,
+            policies=mine.policies,
+            issued_at_ms=_now_ms(),
+            virtual_bridge_id=offer_v.virtual_bridge_id,
+            negotiated=rows,
         )
         self._store.put_document(NS_ANSWER, peer_id, answer.SerializeToString())
         return answer
@@ -144,10 +157,10 @@ class NegotiationService:
         key = (row.offered.item_type, row.offered.qualifier.sub_type)
         if row.route == mpb.FEATURE_ROUTE_DIRECT:
             for a in accepts:
-                if (a.item_type, a.qualifier.sub_type, a.qualifier.format) == (*key, row.offered.qualifier.format):
-                    if not violations(produced_facts(row.offered.constraints), a.constraints):
-                        out.target.CopyFrom(a)
-                        return out
+                same = (a.item_type, a.qualifier.sub_type, a.qualifier.format) == (*key, row.offered.qualifier.format)
+                if same and not violations(produced_facts(row.offered.constraints), a.constraints):
+                    out.target.CopyFrom(a)
+                    return out
         elif row.route == mpb.FEATURE_ROUTE_VIA_BRIDGE:
             conv = (row.offered.item_type, row.offered.qualifier.format, row.target.qualifier.format)
             for a in accepts:

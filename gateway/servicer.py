@@ -29,7 +29,9 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
     ) -> gpb.RegisterManifestoResponse:
         return gpb.RegisterManifestoResponse(manifesto_id=self._negotiation.register(request))
 
-    async def Negotiate(self, request: gpb.NegotiateRequest, context: grpc.aio.ServicerContext) -> gpb.NegotiateResponse:
+    async def Negotiate(
+        self, request: gpb.NegotiateRequest, context: grpc.aio.ServicerContext
+    ) -> gpb.NegotiateResponse:
         return await self._negotiation.negotiate(request.peer_m_instance_id)
 
     async def MigrateAvatar(
@@ -54,7 +56,9 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
                 return m_instance
         raise PermissionDenied("the calling gateway is not a configured peer", reason="UNKNOWN_PEER")
 
-    async def GetManifesto(self, request: gpb.GetPeerManifestoRequest, context: grpc.aio.ServicerContext) -> mpb.Manifesto:
+    async def GetManifesto(
+        self, request: gpb.GetPeerManifestoRequest, context: grpc.aio.ServicerContext
+    ) -> mpb.Manifesto:
         self._peer(context)
         return self._negotiation.platform()
 

@@ -69,8 +69,7 @@ def _declared_facts(item: Item) -> dict[str, Any]:
         }
     except (KeyError, ValueError) as err:
         raise InvalidInput(
-            "Persona ItemQualifier.Attributes must state Triangles (and may state MaxTexturePx, "
-            "TextureFormats)",
+            "Persona ItemQualifier.Attributes must state Triangles (and may state MaxTexturePx, TextureFormats)",
             reason="ITEM_MALFORMED",
         ) from err
 
@@ -103,9 +102,7 @@ class AvatarService:
         """
         try:
             if not _HUMAN_NAME.match(human_name):
-                raise InvalidInput(
-                    f"human name {human_name!r} must be 1-63 of a-z 0-9 . _ -", reason="BAD_HUMAN_NAME"
-                )
+                raise InvalidInput(f"human name {human_name!r} must be 1-63 of a-z 0-9 . _ -", reason="BAD_HUMAN_NAME")
             user_id = new_id(self._id, "processes/user", human_name)
             if self._store.find_items(item_type="PRC", owner_id=user_id):
                 raise AlreadyExists(f"{user_id} is already registered", metadata={"process_id": user_id})
@@ -127,18 +124,24 @@ class AvatarService:
             descr={"Name": f"{display_name}'s avatar", "FileName": file_name, "Licence": licence},
         )
         user = build_item(
-            m_instance_id=self._id, item_type="PRC", qualifier={"SubType": "User"},
+            m_instance_id=self._id,
+            item_type="PRC",
+            qualifier={"SubType": "User"},
             producer_process_id=self._process_id,
             extra={"ProcessID": user_id, "ProcessType": "User", "HumanID": human_name},
             descr={"Name": display_name},
         )
         account = build_item(
-            m_instance_id=self._id, item_type="ACC", qualifier={"SubType": "Account"},
+            m_instance_id=self._id,
+            item_type="ACC",
+            qualifier={"SubType": "Account"},
             producer_process_id=self._process_id,
             extra={"AccountID": new_id(self._id, "accounts"), "ProcessID": user_id, "AccountType": "Basic"},
         )
         profile = build_item(
-            m_instance_id=self._id, item_type="PPR", qualifier={"SubType": "PersonalProfile"},
+            m_instance_id=self._id,
+            item_type="PPR",
+            qualifier={"SubType": "PersonalProfile"},
             producer_process_id=self._process_id,
             extra={"ProcessID": user_id, "Personae": [persona.item_id]},
             descr={"Name": display_name},
@@ -154,7 +157,8 @@ class AvatarService:
         if not self._store.find_items(item_type="PRC", owner_id=user_process_id):
             raise NotFound(f"no User {user_process_id} here", reason="USER_NOT_FOUND")
         personae = [
-            i for i in self._store.find_items(item_type="ITM", owner_id=user_process_id)
+            i
+            for i in self._store.find_items(item_type="ITM", owner_id=user_process_id)
             if i.qualifier.get("SubType") == PERSONA
         ]
         if not personae:
@@ -231,7 +235,9 @@ class AvatarService:
         if existing:
             return existing[0]
         user = build_item(
-            m_instance_id=self._id, item_type="PRC", qualifier={"SubType": "User"},
+            m_instance_id=self._id,
+            item_type="PRC",
+            qualifier={"SubType": "User"},
             producer_process_id=self._process_id,
             extra={
                 "ProcessID": home_user_process_id,
@@ -270,7 +276,8 @@ class AvatarService:
             blob = writer.finish()
         glb = inspect_glb(data)
         item = build_item(
-            m_instance_id=self._id, item_type="ITM",
+            m_instance_id=self._id,
+            item_type="ITM",
             qualifier={"SubType": PERSONA, "Format": glb.format, "Attributes": glb.attributes()},
             data=DataBinding(blob.size, blob.sha256, "model/gltf-binary"),
             producer_process_id=self._process_id,

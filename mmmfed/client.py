@@ -58,9 +58,11 @@ class OperatorClient:
     async def __aexit__(self, *_: object) -> None:
         await self.close()
 
-    async def register_human(self, human_name: str, avatar: Path, *, display_name: str = "", licence: str = "") -> ipb.RegisterHumanResponse:
+    async def register_human(
+        self, human_name: str, avatar: Path, *, display_name: str = "", licence: str = ""
+    ) -> ipb.RegisterHumanResponse:
         """Register a human with ``avatar`` (a VRM or GLB file) at the instance."""
-        data = avatar.read_bytes()
+        data = await asyncio.to_thread(avatar.read_bytes)
         header = ipb.RegisterHumanHeader(
             human_name=human_name, display_name=display_name or human_name, file_name=avatar.name, licence=licence
         )

@@ -54,9 +54,7 @@ def split_glb(data: bytes) -> tuple[dict[str, Any], bytes]:
     if version != 2:
         raise _bad(f"GLB version {version} is not 2")
     if length > len(data):
-        raise InvalidInput(
-            f"GLB declares {length} bytes but only {len(data)} arrived", reason="GLB_TRUNCATED"
-        )
+        raise InvalidInput(f"GLB declares {length} bytes but only {len(data)} arrived", reason="GLB_TRUNCATED")
     offset, doc, bin_chunk = 12, None, b""
     while offset + 8 <= length:
         chunk_len, chunk_type = struct.unpack_from("<II", data, offset)

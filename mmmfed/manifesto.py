@@ -124,7 +124,9 @@ def compare_feature(
         misfit = violations(produced_facts(offered.constraints), accepted.constraints)
         if not misfit:
             return mpb.NegotiatedFeature(
-                offered=offered, route=mpb.FEATURE_ROUTE_DIRECT, target=accepted,
+                offered=offered,
+                route=mpb.FEATURE_ROUTE_DIRECT,
+                target=accepted,
                 detail=f"peer accepts {offered.qualifier.format} as produced",
             )
     for bridge_id, pairs in sorted(bridges.items()):
@@ -133,18 +135,22 @@ def compare_feature(
                 continue
             for accepted in accepts:
                 if (accepted.item_type, accepted.qualifier.sub_type, accepted.qualifier.format) == (
-                    pair.item_type, pair.to_qualifier.sub_type, pair.to_qualifier.format
+                    pair.item_type,
+                    pair.to_qualifier.sub_type,
+                    pair.to_qualifier.format,
                 ):
                     why = f"; {'; '.join(misfit)}" if misfit else ""
                     return mpb.NegotiatedFeature(
-                        offered=offered, route=mpb.FEATURE_ROUTE_VIA_BRIDGE, target=accepted,
+                        offered=offered,
+                        route=mpb.FEATURE_ROUTE_VIA_BRIDGE,
+                        target=accepted,
                         bridge_id=bridge_id,
-                        detail=f"{bridge_id} converts {offered.qualifier.format} to "
-                        f"{accepted.qualifier.format}{why}",
+                        detail=f"{bridge_id} converts {offered.qualifier.format} to {accepted.qualifier.format}{why}",
                     )
     reason = "; ".join(misfit) if misfit else f"peer does not accept {offered.qualifier.format}"
     return mpb.NegotiatedFeature(
-        offered=offered, route=mpb.FEATURE_ROUTE_UNSUPPORTED,
+        offered=offered,
+        route=mpb.FEATURE_ROUTE_UNSUPPORTED,
         detail=f"{reason}, and no bridge converts it",
     )
 

@@ -73,9 +73,7 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
                     await abort_with(context, err)
 
             factory = (
-                grpc.unary_stream_rpc_method_handler
-                if handler.unary_stream
-                else grpc.stream_stream_rpc_method_handler
+                grpc.unary_stream_rpc_method_handler if handler.unary_stream else grpc.stream_stream_rpc_method_handler
             )
             return factory(
                 stream_behaviour,
@@ -93,11 +91,7 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
                 log.info("refused", extra={"method": method, "reason": err.reason})
                 await abort_with(context, err)
 
-        factory = (
-            grpc.unary_unary_rpc_method_handler
-            if handler.unary_unary
-            else grpc.stream_unary_rpc_method_handler
-        )
+        factory = grpc.unary_unary_rpc_method_handler if handler.unary_unary else grpc.stream_unary_rpc_method_handler
         return factory(
             unary_behaviour,
             request_deserializer=handler.request_deserializer,

@@ -46,9 +46,7 @@ class NodeServer:
         self._registrars = registrars
         self._service_names = list(service_names)
         anyone = authorize_roles(*ALL_ROLES)
-        self._policy = AccessPolicy(
-            {**policy.by_service, health.SERVICE_NAME: anyone, reflection.SERVICE_NAME: anyone}
-        )
+        self._policy = AccessPolicy({**policy.by_service, health.SERVICE_NAME: anyone, reflection.SERVICE_NAME: anyone})
         self._server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer()
         self.port = 0

@@ -15,7 +15,9 @@ CHUNK_BYTES = 1024 * 1024
 M = TypeVar("M")
 
 
-async def split_header(requests: AsyncIterator[Any], *, header_field: str = "header") -> tuple[Any, AsyncIterator[bytes]]:
+async def split_header(
+    requests: AsyncIterator[Any], *, header_field: str = "header"
+) -> tuple[Any, AsyncIterator[bytes]]:
     """Read the first message of a ``oneof part {header; chunk}`` stream.
 
     Returns (header, the remaining chunks as bytes). Raises InvalidInput (``STREAM_ORDER``) if the

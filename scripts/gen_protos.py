@@ -54,8 +54,11 @@ def main() -> int:
         names = {p.name for p in generated if p.suffix in {".py", ".pyi"}}
         if ns.check:
             existing = {p.name for p in target.glob("*.py*") if p.name != "__init__.py"} | {"__init__.py"}
-            differ = [n for n in sorted(names) if not (target / n).exists()
-                      or not filecmp.cmp(Path(tmp) / PACKAGE_DIR / n, target / n, shallow=False)]
+            differ = [
+                n
+                for n in sorted(names)
+                if not (target / n).exists() or not filecmp.cmp(Path(tmp) / PACKAGE_DIR / n, target / n, shallow=False)
+            ]
             extra = sorted(existing - names)
             if differ or extra:
                 print(f"generated code is stale: differs {differ}, not generated {extra}")

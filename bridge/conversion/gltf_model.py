@@ -106,9 +106,7 @@ def _load_buffers(doc: Json, bin_chunk: bytes | None) -> list[bytes]:
             except binascii.Error as err:
                 raise _refuse(f"buffer {i} has a bad data URI: {err}") from err
         else:
-            raise ConversionRefused(
-                f"buffer {i} uses external uri {uri!r}", reason=UNSUPPORTED_INPUT
-            )
+            raise ConversionRefused(f"buffer {i} uses external uri {uri!r}", reason=UNSUPPORTED_INPUT)
     return out
 
 
@@ -143,9 +141,7 @@ def _layout(dtype: np.dtype[Any], atype: str) -> tuple[int, list[int], int]:
     return col * rows, [c * col for c in range(rows)], rows
 
 
-def _strided(
-    raw: bytes, offset: int, stride: int, count: int, dtype: np.dtype[Any], atype: str
-) -> np.ndarray:
+def _strided(raw: bytes, offset: int, stride: int, count: int, dtype: np.dtype[Any], atype: str) -> np.ndarray:
     size, cols, per_col = _layout(dtype, atype)
     if count and offset + (count - 1) * stride + size > len(raw):
         raise _refuse("accessor reads past the end of its bufferView")
@@ -189,9 +185,7 @@ def read_accessor(glb: Glb, index: int) -> np.ndarray:
     return out
 
 
-def _apply_sparse(
-    glb: Glb, sparse: Json, out: np.ndarray, dtype: np.dtype[Any], atype: str
-) -> np.ndarray:
+def _apply_sparse(glb: Glb, sparse: Json, out: np.ndarray, dtype: np.dtype[Any], atype: str) -> np.ndarray:
     try:
         n = int(sparse["count"])
         idx_info, val_info = sparse["indices"], sparse["values"]
@@ -200,9 +194,7 @@ def _apply_sparse(
         val_raw = buffer_view_bytes(glb, val_info["bufferView"])
     except (KeyError, TypeError, ValueError) as err:
         raise _refuse(f"sparse accessor is malformed: {err}") from err
-    idx = _strided(
-        idx_raw, int(idx_info.get("byteOffset", 0)), idx_dtype.itemsize, n, idx_dtype, "SCALAR"
-    )
+    idx = _strided(idx_raw, int(idx_info.get("byteOffset", 0)), idx_dtype.itemsize, n, idx_dtype, "SCALAR")
     size = _layout(dtype, atype)[0]
     vals = _strided(val_raw, int(val_info.get("byteOffset", 0)), size, n, dtype, atype)
     idx = idx[:, 0].astype(np.int64)
@@ -267,12 +259,8 @@ class GlbBuilder:
         packed = np.zeros((count, stride), dtype=np.uint8)
         for c, off in enumerate(cols):
             column = array[:, c * per_col : (c + 1) * per_col]
-            packed[:, off : off + per_col * array.dtype.itemsize] = column.view(np.uint8).reshape(
-                count, -1
-            )
-        view = self.add_view(
-            packed.tobytes(), target=target, stride=stride if stride != size else None
-        )
+            packed[:, off : off + per_col * array.dtype.itemsize] = column.view(np.uint8).reshape(count, -1)
+        view = self.add_view(packed.tobytes(), target=target, stride=stride if stride != size else None)
         acc: Json = {
             "bufferView": view,
             "componentType": DTYPE_COMPONENTS[array.dtype.newbyteorder("<")],

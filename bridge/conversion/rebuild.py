@@ -43,12 +43,8 @@ def decode_meshes(glb: Glb, doc: Json) -> list[list[Primitive]]:
             for p, prim in enumerate(mesh["primitives"]):
                 attrs = {name: _attribute(glb, i) for name, i in prim["attributes"].items()}
                 if "POSITION" not in attrs:
-                    raise ConversionRefused(
-                        f"mesh {m} primitive {p} has no POSITION", reason=UNSUPPORTED_INPUT
-                    )
-                targets = [
-                    {n: _attribute(glb, i) for n, i in t.items()} for t in prim.get("targets") or []
-                ]
+                    raise ConversionRefused(f"mesh {m} primitive {p} has no POSITION", reason=UNSUPPORTED_INPUT)
+                targets = [{n: _attribute(glb, i) for n, i in t.items()} for t in prim.get("targets") or []]
                 indices = None
                 if "indices" in prim:
                     indices = read_accessor(glb, prim["indices"]).ravel().astype(np.uint32)
@@ -83,9 +79,7 @@ class Rebuilder:
         self._builder = GlbBuilder()
         self._copied: dict[tuple[int, bool], int] = {}
 
-    def _write(
-        self, attr: Attribute, *, target: int | None, bounds: bool, source: Json | None
-    ) -> int:
+    def _write(self, attr: Attribute, *, target: int | None, bounds: bool, source: Json | None) -> int:
         index = self._builder.add_accessor(
             attr.data,
             atype=attr.atype,
@@ -109,9 +103,7 @@ class Rebuilder:
     def write_primitive(self, prim: Primitive, src: Json) -> Json:
         """Write ``prim``'s data; returns its JSON (material, extras, extensions kept)."""
         accessors = self._glb.doc["accessors"]
-        out = {
-            k: v for k, v in src.items() if k not in ("attributes", "indices", "targets", "mode")
-        }
+        out = {k: v for k, v in src.items() if k not in ("attributes", "indices", "targets", "mode")}
         out["attributes"] = {
             name: self._write(
                 a,
@@ -124,9 +116,7 @@ class Rebuilder:
         if prim.targets:
             out["targets"] = [
                 {
-                    name: self._write(
-                        a, target=ARRAY_BUFFER, bounds=name == "POSITION", source=None
-                    )
+                    name: self._write(a, target=ARRAY_BUFFER, bounds=name == "POSITION", source=None)
                     for name, a in t.items()
                 }
                 for t in prim.targets
@@ -134,9 +124,7 @@ class Rebuilder:
         if prim.indices is not None:
             dtype = np.uint16 if prim.vertex_count <= 65535 else np.uint32
             idx = Attribute(prim.indices.astype(dtype).reshape(-1, 1), "SCALAR")
-            out["indices"] = self._write(
-                idx, target=ELEMENT_ARRAY_BUFFER, bounds=False, source=None
-            )
+            out["indices"] = self._write(idx, target=ELEMENT_ARRAY_BUFFER, bounds=False, source=None)
         if prim.mode != TRIANGLES:
             out["mode"] = prim.mode
         return out

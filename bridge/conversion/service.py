@@ -48,9 +48,7 @@ def _first_messages(result: ValidationResult) -> str:
     return "; ".join(result.messages[:_SHOWN_MESSAGES])
 
 
-async def convert(
-    data: bytes, target: ConversionTarget, *, validator: GltfValidator
-) -> tuple[bytes, ConversionReport]:
+async def convert(data: bytes, target: ConversionTarget, *, validator: GltfValidator) -> tuple[bytes, ConversionReport]:
     """Convert a VRM 0.x, VRM 1.0 or glTF 2.0 binary into a plain glTF 2.0 GLB fitting ``target``.
 
     Args:
@@ -81,9 +79,7 @@ async def convert(
     converted = await asyncio.to_thread(_convert_sync, glb, len(data), target)
     result = await validator.validate(converted.data)
     if result.errors:
-        raise ConversionOutputInvalid(
-            f"converted file has {result.errors} validator errors: {_first_messages(result)}"
-        )
+        raise ConversionOutputInvalid(f"converted file has {result.errors} validator errors: {_first_messages(result)}")
     converted.report.validator_errors = result.errors
     converted.report.validator_warnings = result.warnings
     return converted.data, converted.report
@@ -119,9 +115,7 @@ def _convert_sync(glb: Glb, bytes_in: int, target: ConversionTarget) -> _Convert
     return _Converted(out, report)
 
 
-def _write_meshes(
-    doc: Json, meshes: list[list[Primitive]], rebuilder: Rebuilder, report: ConversionReport
-) -> None:
+def _write_meshes(doc: Json, meshes: list[list[Primitive]], rebuilder: Rebuilder, report: ConversionReport) -> None:
     emptied = 0
     for m, (mesh, prims) in enumerate(zip(doc.get("meshes") or [], meshes, strict=True)):
         kept = []
@@ -148,9 +142,7 @@ def _write_images(
     alpha_images = 0
     made_opaque: list[str] = []
     for i, image in enumerate(doc.get("images") or []):
-        encoded = reencode_image(
-            image_bytes(glb, image, i), fmt=target.texture_format, max_px=target.max_texture_px
-        )
+        encoded = reencode_image(image_bytes(glb, image, i), fmt=target.texture_format, max_px=target.max_texture_px)
         for key in ("uri", "bufferView", "mimeType"):
             image.pop(key, None)
         image["bufferView"] = rebuilder.add_image(encoded.data)
@@ -164,9 +156,7 @@ def _write_images(
                 "to": f"{encoded.mime_type} {w_out}x{h_out}",
             }
         )
-        blended = [
-            m for m in users.get(i, []) if materials[m].get("alphaMode") in ("BLEND", "MASK")
-        ]
+        blended = [m for m in users.get(i, []) if materials[m].get("alphaMode") in ("BLEND", "MASK")]
         if encoded.alpha_dropped and blended:
             alpha_images += 1
             made_opaque.extend(_settle_alpha_mode(materials, blended))

@@ -85,14 +85,9 @@ def _remap(prim: Primitive, keep: np.ndarray, indices: np.ndarray) -> Primitive:
 def to_indexed_triangles(prim: Primitive) -> Primitive:
     """Strips and fans become triangle lists (winding kept); every triangle primitive gets
     indices; vertices identical in every attribute and morph target are welded."""
-    if (
-        prim.mode not in (TRIANGLES, TRIANGLE_STRIP, TRIANGLE_FAN)
-        or "POSITION" not in prim.attributes
-    ):
+    if prim.mode not in (TRIANGLES, TRIANGLE_STRIP, TRIANGLE_FAN) or "POSITION" not in prim.attributes:
         return prim
-    idx = (
-        prim.indices if prim.indices is not None else np.arange(prim.vertex_count, dtype=np.uint32)
-    )
+    idx = prim.indices if prim.indices is not None else np.arange(prim.vertex_count, dtype=np.uint32)
     idx = idx.astype(np.uint32)
     if prim.mode == TRIANGLE_STRIP:
         i = np.arange(max(len(idx) - 2, 0))
@@ -109,12 +104,8 @@ def to_indexed_triangles(prim: Primitive) -> Primitive:
         i = np.arange(1, max(len(idx) - 1, 1))
         idx = np.stack([np.full(len(i), idx[0] if len(idx) else 0), idx[i], idx[i + 1]], 1).ravel()
     idx = idx[: len(idx) // 3 * 3]
-    columns = [a.data for a in prim.attributes.values()] + [
-        a.data for t in prim.targets for a in t.values()
-    ]
-    rows = np.concatenate(
-        [np.ascontiguousarray(c).view(np.uint8).reshape(len(c), -1) for c in columns], axis=1
-    )
+    columns = [a.data for a in prim.attributes.values()] + [a.data for t in prim.targets for a in t.values()]
+    rows = np.concatenate([np.ascontiguousarray(c).view(np.uint8).reshape(len(c), -1) for c in columns], axis=1)
     _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
     order = np.argsort(first)  # keep the original vertex order
     rank = np.empty_like(order)
@@ -133,25 +124,19 @@ def compact(prim: Primitive) -> Primitive:
 def _position_ids(prims: list[Primitive]) -> list[np.ndarray]:
     """Per primitive, a welded id per vertex: equal ids = equal positions (across prims)."""
     sizes = [p.vertex_count for p in prims]
-    allpos = (
-        np.concatenate([p.positions() for p in prims]) if prims else np.zeros((0, 3), np.float32)
-    )
+    allpos = np.concatenate([p.positions() for p in prims]) if prims else np.zeros((0, 3), np.float32)
     _, ids = np.unique(allpos, axis=0, return_inverse=True)
     return np.split(ids.ravel(), np.cumsum(sizes)[:-1])
 
 
-def boundary_edges(
-    prims: list[Primitive], triangles: list[np.ndarray] | None = None
-) -> set[tuple[int, int]]:
+def boundary_edges(prims: list[Primitive], triangles: list[np.ndarray] | None = None) -> set[tuple[int, int]]:
     """Edges used by exactly one triangle, vertices welded by position across ``prims``.
 
     ``triangles`` optionally replaces each primitive's indices (same vertex sets).
     """
     ids = _position_ids(prims)
     tris = triangles if triangles is not None else [p.indices for p in prims]
-    welded = [
-        i[t.reshape(-1, 3)] for i, t in zip(ids, tris, strict=True) if t is not None and len(t)
-    ]
+    welded = [i[t.reshape(-1, 3)] for i, t in zip(ids, tris, strict=True) if t is not None and len(t)]
     if not welded:
         return set()
     t = np.concatenate(welded)
@@ -183,9 +168,7 @@ def _simplify_one(prim: Primitive, scale: float, error: float, options: int) -> 
     return dest[:n].copy()
 
 
-def simplify_mesh(
-    prims: list[Primitive], scale: float, error: float
-) -> tuple[list[np.ndarray], bool]:
+def simplify_mesh(prims: list[Primitive], scale: float, error: float) -> tuple[list[np.ndarray], bool]:
     """Simplified indices of each triangle primitive of one mesh (others unchanged).
 
     Tries without options, then with SIMPLIFY_LOCK_BORDER if the first result adds a boundary
@@ -196,17 +179,12 @@ def simplify_mesh(
     before = boundary_edges(tri)
     result: list[np.ndarray] = []
     for options in (0, meshoptimizer.SIMPLIFY_LOCK_BORDER):
-        result = [
-            _drop_degenerate(_simplify_one(p, scale, error, options), i)
-            for p, i in zip(tri, ids, strict=True)
-        ]
+        result = [_drop_degenerate(_simplify_one(p, scale, error, options), i) for p, i in zip(tri, ids, strict=True)]
         if boundary_edges(tri, result) <= before:
             break
     locked = options != 0
     it = iter(result)
-    return [
-        next(it) if p.mode == TRIANGLES and p.indices is not None else p.indices for p in prims
-    ], locked
+    return [next(it) if p.mode == TRIANGLES and p.indices is not None else p.indices for p in prims], locked
 
 
 def simplify_to_budget(
@@ -225,12 +203,7 @@ def simplify_to_budget(
 
     def total(tris_per_mesh: list[list[np.ndarray | None]]) -> int:
         return sum(
-            w
-            * sum(
-                len(t) // 3
-                for t, p in zip(ts, m, strict=True)
-                if t is not None and p.mode == TRIANGLES
-            )
+            w * sum(len(t) // 3 for t, p in zip(ts, m, strict=True) if t is not None and p.mode == TRIANGLES)
             for w, ts, m in zip(instances, tris_per_mesh, meshes, strict=True)
         )
 
@@ -250,9 +223,7 @@ def simplify_to_budget(
                 info.locked_meshes = [i for i, r in enumerate(runs) if r[1]]
                 out = [
                     [
-                        compact(replace(p, indices=t))
-                        if t is not None and len(t)
-                        else replace(p, indices=t)
+                        compact(replace(p, indices=t)) if t is not None and len(t) else replace(p, indices=t)
                         for p, t in zip(m, r[0], strict=True)
                     ]
                     for m, r in zip(meshes, runs, strict=True)

@@ -32,6 +32,4 @@ class ConversionTarget:
         if self.max_texture_px < 1:
             raise InvalidInput(f"max_texture_px must be >= 1, got {self.max_texture_px}")
         if self.texture_format not in ("jpeg", "png"):
-            raise InvalidInput(
-                f"texture_format must be 'jpeg' or 'png', got {self.texture_format!r}"
-            )
+            raise InvalidInput(f"texture_format must be 'jpeg' or 'png', got {self.texture_format!r}")

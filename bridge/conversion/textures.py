@@ -51,13 +51,9 @@ def reencode_image(data: bytes, *, fmt: str, max_px: int) -> ReencodedImage:
             opened.load()
             img = opened.copy()
     except (UnidentifiedImageError, OSError, ValueError) as err:
-        raise ConversionRefused(
-            f"image cannot be decoded: {err}", reason=UNSUPPORTED_INPUT
-        ) from err
+        raise ConversionRefused(f"image cannot be decoded: {err}", reason=UNSUPPORTED_INPUT) from err
     if detected not in ("PNG", "JPEG"):
-        raise ConversionRefused(
-            f"image format {detected} is not PNG or JPEG", reason=UNSUPPORTED_INPUT
-        )
+        raise ConversionRefused(f"image format {detected} is not PNG or JPEG", reason=UNSUPPORTED_INPUT)
     mime = "image/png" if detected == "PNG" else "image/jpeg"
     if img.mode == "P" and "transparency" in img.info:
         img = img.convert("RGBA")  # palette transparency: make alpha explicit

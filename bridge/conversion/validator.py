@@ -75,18 +75,14 @@ class GltfValidator:
         node: str = "node",
         max_issues: int = 100,
     ) -> None:
-        self._node_modules = (
-            Path(node_modules_dir) if node_modules_dir is not None else find_node_modules()
-        )
+        self._node_modules = Path(node_modules_dir) if node_modules_dir is not None else find_node_modules()
         self._node = node
         self._max_issues = max_issues
 
     def _command(self) -> tuple[list[str], dict[str, str]]:
         if self._node_modules is None or not (self._node_modules / _PACKAGE).is_dir():
             where = self._node_modules or f"${_ENV_VAR}, the working directory or its parents"
-            raise ValidatorUnavailable(
-                f"npm package {_PACKAGE} not found in {where}: {_SETUP_HINT}"
-            )
+            raise ValidatorUnavailable(f"npm package {_PACKAGE} not found in {where}: {_SETUP_HINT}")
         env = {**os.environ, "NODE_PATH": str(self._node_modules)}
         return [self._node, str(_SCRIPT), str(self._max_issues)], env
 
@@ -124,18 +120,14 @@ class GltfValidator:
     def _parse(self, returncode: int | None, stdout: bytes, stderr: bytes) -> ValidationResult:
         detail = stderr.decode("utf-8", "replace").strip()
         if returncode == _EXIT_REFUSED:
-            return ValidationResult(
-                errors=1, warnings=0, infos=0, messages=(f"INVALID_FORMAT at /: {detail}",)
-            )
+            return ValidationResult(errors=1, warnings=0, infos=0, messages=(f"INVALID_FORMAT at /: {detail}",))
         if returncode == _EXIT_MISSING_PACKAGE:
             raise ValidatorUnavailable(f"{detail}; {_SETUP_HINT}")
         if returncode != 0:
             raise ValidatorUnavailable(f"validator exited with {returncode}: {detail[-500:]}")
         try:
             report = json.loads(stdout)
-            messages = tuple(
-                f"{m['code']} at {m['pointer'] or '/'}: {m['message']}" for m in report["messages"]
-            )
+            messages = tuple(f"{m['code']} at {m['pointer'] or '/'}: {m['message']}" for m in report["messages"])
             return ValidationResult(
                 errors=int(report["numErrors"]),
                 warnings=int(report["numWarnings"]),

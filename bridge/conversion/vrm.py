@@ -86,14 +86,10 @@ def check_required_extensions(doc: Json) -> None:
     required = set(doc.get("extensionsRequired") or [])
     undecodable = sorted(used & _UNDECODABLE)
     if undecodable:
-        raise ConversionRefused(
-            f"cannot decode extension(s) {undecodable}", reason=UNSUPPORTED_INPUT
-        )
+        raise ConversionRefused(f"cannot decode extension(s) {undecodable}", reason=UNSUPPORTED_INPUT)
     unknown = sorted(r for r in required if r not in KEPT_EXTENSIONS and not _is_vrm_extension(r))
     if unknown:
-        raise ConversionRefused(
-            f"required extension(s) {unknown} not supported", reason=UNSUPPORTED_INPUT
-        )
+        raise ConversionRefused(f"required extension(s) {unknown} not supported", reason=UNSUPPORTED_INPUT)
 
 
 def _count(n: int, what: str) -> str:
@@ -243,17 +239,13 @@ def fix_facing(doc: Json) -> bool:
         if not scene_roots:
             continue
         if disjoint:
-            nodes.append(
-                {"name": "vrm0_facing_fix", "rotation": HALF_TURN_Y, "children": scene_roots}
-            )
+            nodes.append({"name": "vrm0_facing_fix", "rotation": HALF_TURN_Y, "children": scene_roots})
             skinned = [n for n in scene["nodes"] if n not in scene_roots]
             scene["nodes"] = [len(nodes) - 1, *skinned]
         else:
             for r in scene_roots:
                 if r not in wrapped:
-                    nodes.append(
-                        {"name": "vrm0_facing_fix", "rotation": HALF_TURN_Y, "children": [r]}
-                    )
+                    nodes.append({"name": "vrm0_facing_fix", "rotation": HALF_TURN_Y, "children": [r]})
                     wrapped[r] = len(nodes) - 1
             scene["nodes"] = [wrapped.get(r, r) for r in scene["nodes"]]
         changed = True

@@ -6,6 +6,7 @@ Commands: ``serve instance|gateway|bridge``, ``certs init``, ``convert``, ``demo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import json
 import logging
@@ -66,10 +67,8 @@ def serve(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, task.cancel)  # type: ignore[union-attr]
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await node.run_forever()  # type: ignore[attr-defined]
-        except asyncio.CancelledError:
-            pass
 
     asyncio.run(main())
 
@@ -87,7 +86,7 @@ def certs_init(
     Without --node, makes the loopback federation of ``mmmfed demo``.
     """
     from certs import NodeRole, write_federation
-    from mmmfed.cli.loopback import A, B, BRIDGE, OPERATOR
+    from mmmfed.cli.loopback import BRIDGE, OPERATOR, A, B
 
     nodes: dict[str, NodeRole] = {}
     if node:
@@ -100,9 +99,12 @@ def certs_init(
                 raise typer.Exit(code=2) from err
     else:
         nodes = {
-            f"instance.{A}": NodeRole.INSTANCE, f"gateway.{A}": NodeRole.GATEWAY,
-            f"instance.{B}": NodeRole.INSTANCE, f"gateway.{B}": NodeRole.GATEWAY,
-            BRIDGE: NodeRole.BRIDGE, OPERATOR: NodeRole.OPERATOR,
+            f"instance.{A}": NodeRole.INSTANCE,
+            f"gateway.{A}": NodeRole.GATEWAY,
+            f"instance.{B}": NodeRole.INSTANCE,
+            f"gateway.{B}": NodeRole.GATEWAY,
+            BRIDGE: NodeRole.BRIDGE,
+            OPERATOR: NodeRole.OPERATOR,
         }
     try:
         paths = write_federation(directory, nodes)

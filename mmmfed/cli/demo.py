@@ -19,7 +19,7 @@ from rich.rule import Rule
 
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.cli.loopback import A, B, LoopbackPlan, plan, samples_dir
-from mmmfed.cli.render import conversion_table, feature_table, migration_table
+from mmmfed.cli.render import feature_table, migration_detail, migration_summary
 from mmmfed.client import OperatorClient, read_item, wait_serving
 from mmmfed.config import PeerAddress
 from mmmfed.errors import MmmfedError
@@ -47,7 +47,9 @@ class Processes:
         log = open(self._logs / f"{name}.log", "wb")  # noqa: SIM115 - owned by the process
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "mmmfed", "serve", kind, "--config", str(config_path)],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
 
@@ -84,15 +86,18 @@ async def _scenario(p: LoopbackPlan, procs: Processes, out: Path, console: Conso
         await wait_serving(tls, PeerAddress(tls_name=cfg.tls_name, address=cfg.listen))
     procs.check_alive()
     samples = samples_dir()
-    async with OperatorClient(
-        tls,
-        instance=PeerAddress(tls_name=p.instance_a.tls_name, address=p.instance_a.listen),
-        gateway=PeerAddress(tls_name=p.gateway_a.tls_name, address=p.gateway_a.listen),
-    ) as at_a, OperatorClient(
-        tls,
-        instance=PeerAddress(tls_name=p.instance_b.tls_name, address=p.instance_b.listen),
-        gateway=PeerAddress(tls_name=p.gateway_b.tls_name, address=p.gateway_b.listen),
-    ) as at_b:
+    async with (
+        OperatorClient(
+            tls,
+            instance=PeerAddress(tls_name=p.instance_a.tls_name, address=p.instance_a.listen),
+            gateway=PeerAddress(tls_name=p.gateway_a.tls_name, address=p.gateway_a.listen),
+        ) as at_a,
+        OperatorClient(
+            tls,
+            instance=PeerAddress(tls_name=p.instance_b.tls_name, address=p.instance_b.listen),
+            gateway=PeerAddress(tls_name=p.gateway_b.tls_name, address=p.gateway_b.listen),
+        ) as at_b,
+    ):
         console.print(Rule("1. Manifesto negotiation (FGMV-43 9.5)"))
         t0 = time.perf_counter()
         negotiated = await at_a.negotiate(B)
@@ -115,19 +120,18 @@ async def _scenario(p: LoopbackPlan, procs: Processes, out: Path, console: Conso
 
         console.print(Rule(f"3. Avatar migration {A} -> {B} (FGMV-43 9.1 steps 1-4)"))
         rows: list[tuple[str, gpb.MigrateAvatarResponse]] = []
-        out.mkdir(parents=True, exist_ok=True)
         for human, file_name, user_id in users:
             result = await at_a.migrate(user_id, B)
             rows.append((file_name, result))
-            if result.conversion_report_json:
-                console.print(conversion_table(file_name, json.loads(result.conversion_report_json)))
+            console.print(migration_detail(f"{file_name} ({user_id})", result))
             if result.outcome == gpb.MIGRATION_OUTCOME_MIGRATED:
                 item_id = json.loads(result.peer_persona.item_json)["ItemID"]
                 _, data = await read_item(at_b.instance, item_id)
                 target = out / f"{human}.glb"
-                target.write_bytes(data)
+                await asyncio.to_thread(target.write_bytes, data)
                 console.print(f"wrote {target} ({len(data):,} bytes, read back from {B})")
-        console.print(migration_table(rows))
+        console.print(Rule("Summary"))
+        console.print(migration_summary(rows))
     migrated = sum(r.outcome == gpb.MIGRATION_OUTCOME_MIGRATED for _, r in rows)
     console.print(f"[bold]{migrated} of {len(rows)} avatars migrated; converted files in {out}[/]")
     return 0
@@ -136,20 +140,24 @@ async def _scenario(p: LoopbackPlan, procs: Processes, out: Path, console: Conso
 def run_demo(out: Path) -> int:
     """Run the demo; returns the process exit code (0 on success). Stops every process it
     started, whatever happens."""
-    console = Console()
+    console = Console(width=max(110, Console().width))
     with tempfile.TemporaryDirectory(prefix="mmmfed-demo-") as tmp:
         workdir = Path(tmp)
         p = plan(workdir)
         configs = _write_configs(p, workdir)
         procs = Processes(workdir)
+        # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so the finally below stops the nodes.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         console.print(Rule("mmmfed demo: a.example and b.example federate on loopback"))
         try:
             for name, (kind, path) in configs.items():
                 procs.start(name, kind, path)
-            console.print(
-                "started " + ", ".join(f"{n} (pid {pr.pid})" for n, pr in procs.procs.items())
-            )
+            console.print("started " + ", ".join(f"{n} (pid {pr.pid})" for n, pr in procs.procs.items()))
+            out.mkdir(parents=True, exist_ok=True)
             return asyncio.run(_scenario(p, procs, out.resolve(), console))
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted[/]")
+            return 130
         except (MmmfedError, RuntimeError) as err:
             console.print(f"[bold red]demo failed:[/] {err}")
             for log in sorted(workdir.glob("*.log")):

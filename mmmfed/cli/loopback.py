@@ -102,9 +102,12 @@ def plan(workdir: Path, *, default_avatar: Path | None = None, max_item_bytes: i
     Ports are picked free now; the caller starts the nodes soon after.
     """
     names = {
-        f"instance.{A}": NodeRole.INSTANCE, f"gateway.{A}": NodeRole.GATEWAY,
-        f"instance.{B}": NodeRole.INSTANCE, f"gateway.{B}": NodeRole.GATEWAY,
-        BRIDGE: NodeRole.BRIDGE, OPERATOR: NodeRole.OPERATOR,
+        f"instance.{A}": NodeRole.INSTANCE,
+        f"gateway.{A}": NodeRole.GATEWAY,
+        f"instance.{B}": NodeRole.INSTANCE,
+        f"gateway.{B}": NodeRole.GATEWAY,
+        BRIDGE: NodeRole.BRIDGE,
+        OPERATOR: NodeRole.OPERATOR,
     }
     certs = workdir / "certs"
     write_federation(certs, names)
@@ -114,7 +117,11 @@ def plan(workdir: Path, *, default_avatar: Path | None = None, max_item_bytes: i
 
     p_ia, p_ib, p_ga, p_gb, p_br = free_ports(5)
     addr = {
-        f"instance.{A}": p_ia, f"instance.{B}": p_ib, f"gateway.{A}": p_ga, f"gateway.{B}": p_gb, BRIDGE: p_br,
+        f"instance.{A}": p_ia,
+        f"instance.{B}": p_ib,
+        f"gateway.{A}": p_ga,
+        f"gateway.{B}": p_gb,
+        BRIDGE: p_br,
     }
 
     def peer(name: str) -> PeerAddress:
@@ -127,16 +134,28 @@ def plan(workdir: Path, *, default_avatar: Path | None = None, max_item_bytes: i
 
     def instance(m: str, manifesto: ManifestoConfig, default: Path | None) -> InstanceConfig:
         return InstanceConfig(
-            m_instance_id=m, tls_name=f"instance.{m}", listen=f"127.0.0.1:{addr[f'instance.{m}']}",
-            data_dir=workdir / f"instance-{m}", tls=tls(f"instance.{m}"), gateway=peer(f"gateway.{m}"),
-            manifesto=manifesto, default_avatar=default, **limits,
+            m_instance_id=m,
+            tls_name=f"instance.{m}",
+            listen=f"127.0.0.1:{addr[f'instance.{m}']}",
+            data_dir=workdir / f"instance-{m}",
+            tls=tls(f"instance.{m}"),
+            gateway=peer(f"gateway.{m}"),
+            manifesto=manifesto,
+            default_avatar=default,
+            **limits,
         )
 
     def gateway(m: str, other: str) -> GatewayConfig:
         return GatewayConfig(
-            m_instance_id=m, tls_name=f"gateway.{m}", listen=f"127.0.0.1:{addr[f'gateway.{m}']}",
-            data_dir=workdir / f"gateway-{m}", tls=tls(f"gateway.{m}"), instance=peer(f"instance.{m}"),
-            peers={other: peer(f"gateway.{other}")}, bridges={BRIDGE: peer(BRIDGE)}, **limits,
+            m_instance_id=m,
+            tls_name=f"gateway.{m}",
+            listen=f"127.0.0.1:{addr[f'gateway.{m}']}",
+            data_dir=workdir / f"gateway-{m}",
+            tls=tls(f"gateway.{m}"),
+            instance=peer(f"instance.{m}"),
+            peers={other: peer(f"gateway.{other}")},
+            bridges={BRIDGE: peer(BRIDGE)},
+            **limits,
         )
 
     return LoopbackPlan(
@@ -144,8 +163,6 @@ def plan(workdir: Path, *, default_avatar: Path | None = None, max_item_bytes: i
         instance_b=instance(B, _gltf_manifesto(), default_avatar),
         gateway_a=gateway(A, B),
         gateway_b=gateway(B, A),
-        bridge=BridgeConfig(
-            bridge_id=BRIDGE, tls_name=BRIDGE, listen=f"127.0.0.1:{p_br}", tls=tls(BRIDGE), **limits
-        ),
+        bridge=BridgeConfig(bridge_id=BRIDGE, tls_name=BRIDGE, listen=f"127.0.0.1:{p_br}", tls=tls(BRIDGE), **limits),
         operator_tls=tls(OPERATOR),
     )

@@ -28,8 +28,8 @@ def _constraints(c: mpb.Constraints) -> str:
 def feature_table(answer: mpb.Manifesto) -> Table:
     """The negotiated feature table (FGMV-43 9.5) as the answering instance agreed it."""
     table = Table(title=f"Negotiated features: {answer.peer_id} -> {answer.issuer_id} (answer manifesto)")
-    for col in ("Item type", "Qualifier offered", "Route", "Peer accepts", "Why"):
-        table.add_column(col)
+    for col in ("Item", "Offered", "Route", "Peer accepts", "Why"):
+        table.add_column(col, overflow="fold")
     for row in answer.negotiated:
         route = ROUTE_NAMES.get(row.route, "?")
         q = row.offered.qualifier
@@ -37,14 +37,16 @@ def feature_table(answer: mpb.Manifesto) -> Table:
             f"{row.target.qualifier.format} ({_constraints(row.target.constraints)})" if row.HasField("target") else "-"
         )
         table.add_row(
-            row.offered.item_type, f"{q.sub_type} {q.format}", f"[{_ROUTE_STYLE[route]}]{route}[/]", accepts, row.detail
+            f"{row.offered.item_type} {q.sub_type}", q.format, f"[{_ROUTE_STYLE[route]}]{route}[/]", accepts, row.detail
         )
     return table
 
 
 def conversion_table(name: str, report: dict[str, Any]) -> Table:
     """One conversion report: sizes, triangles, textures, kept and dropped."""
-    table = Table(title=f"Conversion of {name} ({report.get('source_format', '?')} -> glTF 2.0 binary)", show_header=False)
+    table = Table(
+        title=f"Conversion of {name} ({report.get('source_format', '?')} -> glTF 2.0 binary)", show_header=False
+    )
     table.add_column(style="bold")
     table.add_column()
     table.add_row("bytes", f"{report['bytes_in']:,} -> {report['bytes_out']:,}")
@@ -71,24 +73,63 @@ def _item_facts(item_json: bytes) -> tuple[str, int, int]:
     )
 
 
-def migration_table(rows: list[tuple[str, gpb.MigrateAvatarResponse]]) -> Table:
-    """Per avatar: outcome, route, format/bytes/triangles before and after, time per step."""
+def _short(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def migration_detail(name: str, r: gpb.MigrateAvatarResponse) -> Table:
+    """One avatar's migration: outcome, route, before/after, conversion report, time per step."""
+    table = Table(title=f"{name}", show_header=False, title_justify="left")
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    fmt, size, tris = _item_facts(r.home_persona.item_json)
+    table.add_row("home Persona", f"{fmt}, {size:,} bytes, {tris:,} triangles")
+    if r.outcome == gpb.MIGRATION_OUTCOME_MIGRATED:
+        fmt2, size2, tris2 = _item_facts(r.peer_persona.item_json)
+        table.add_row("outcome", f"[green]migrated[/] ({r.route})")
+        table.add_row("at peer", f"{fmt2}, {size2:,} bytes, {tris2:,} triangles")
+        table.add_row("roaming User", r.roaming_user_process_id)
+        doc = json.loads(r.peer_persona.item_json)
+        if doc.get("SourceItemID"):
+            table.add_row(
+                "provenance",
+                f"SourceItemID {doc['SourceItemID']}; Trace: "
+                + " -> ".join(t["ProcessID"] for t in doc.get("Trace", [])),
+            )
+    else:
+        table.add_row("outcome", f"[red]refused[/] (AVIR-202): {r.refusal_reason}")
+        table.add_row("reason", _short(r.refusal_message))
+        if r.default_avatar.item_json:
+            d = json.loads(r.default_avatar.item_json)
+            table.add_row("offered instead", f"default avatar {d['ItemID']} (AVIR-001)")
+    if r.conversion_report_json:
+        rep = json.loads(r.conversion_report_json)
+        for tex in rep.get("textures", []):
+            table.add_row("texture", f"{tex.get('name') or '?'}: {tex.get('from')} -> {tex.get('to')}")
+        if rep.get("facing_fixed"):
+            table.add_row("facing", "turned to +Z (VRM 0.x faces -Z)")
+        table.add_row("kept", "\n".join(rep.get("kept", [])) or "-")
+        table.add_row("dropped", "\n".join(rep.get("dropped", [])) or "-")
+        table.add_row(
+            "glTF validator", f"{rep.get('validator_errors')} errors, {rep.get('validator_warnings')} warnings"
+        )
+    table.add_row("steps", "\n".join(f"{t.seconds * 1000:8.1f} ms  {t.step}" for t in r.timings))
+    return table
+
+
+def migration_summary(rows: list[tuple[str, gpb.MigrateAvatarResponse]]) -> Table:
+    """One line per avatar: outcome, bytes and triangles before -> after, total time."""
     table = Table(title="Avatar migrations a.example -> b.example (FGMV-43 9.1)")
-    for col in ("Avatar", "Outcome", "Before", "After", "Steps (s)"):
-        table.add_column(col)
+    for col in ("Avatar", "Outcome", "Bytes", "Triangles", "Time"):
+        table.add_column(col, overflow="fold")
     for name, r in rows:
-        fmt, size, tris = _item_facts(r.home_persona.item_json)
-        before = f"{fmt}\n{size:,} B, {tris:,} tris"
-        steps = "\n".join(f"{t.step}: {t.seconds:.3f}" for t in r.timings)
+        _, size, tris = _item_facts(r.home_persona.item_json)
+        total = f"{sum(t.seconds for t in r.timings) * 1000:.0f} ms"
         if r.outcome == gpb.MIGRATION_OUTCOME_MIGRATED:
-            fmt2, size2, tris2 = _item_facts(r.peer_persona.item_json)
-            outcome = f"[green]migrated[/] ({r.route})\nroaming User {r.roaming_user_process_id}"
-            after = f"{fmt2}\n{size2:,} B, {tris2:,} tris"
+            _, size2, tris2 = _item_facts(r.peer_persona.item_json)
+            table.add_row(
+                name, f"[green]migrated[/] {r.route}", f"{size:,} -> {size2:,}", f"{tris:,} -> {tris2:,}", total
+            )
         else:
-            outcome = f"[red]refused[/] {r.refusal_reason} (AVIR-202)\n{r.refusal_message}"
-            if r.default_avatar.item_json:
-                d = json.loads(r.default_avatar.item_json)
-                outcome += f"\ndefault avatar offered (AVIR-001): {d['ItemID']}"
-            after = "-"
-        table.add_row(name, outcome, before, after, steps)
+            table.add_row(name, f"[red]refused[/] {r.refusal_reason}", f"{size:,}", f"{tris:,}", total)
     return table

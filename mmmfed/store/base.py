@@ -61,8 +61,7 @@ class BlobWriter:
         if self.size > limit:
             self.abort()
             raise TooLarge(
-                f"stream sent more than {limit} bytes (declared {self._expected_size}, "
-                f"node limit {self._max_bytes})",
+                f"stream sent more than {limit} bytes (declared {self._expected_size}, node limit {self._max_bytes})",
                 reason="STREAM_TOO_LARGE",
                 metadata={"limit_bytes": str(limit)},
             )
@@ -103,9 +102,7 @@ class BlobWriter:
 class Store(Protocol):
     """What nodes need of durable state. Items are stored with their exact bytes."""
 
-    def stage_blob(
-        self, *, expected_size: int | None, expected_sha256: str | None, max_bytes: int
-    ) -> BlobWriter:
+    def stage_blob(self, *, expected_size: int | None, expected_sha256: str | None, max_bytes: int) -> BlobWriter:
         """A writer for incoming Item data (see :class:`BlobWriter`)."""
         ...
 
@@ -134,11 +131,9 @@ class Store(Protocol):
         """Insert or replace a small document (manifestos, agreements)."""
         ...
 
-    def get_document(self, namespace: str, key: str) -> bytes | None:
-        ...
+    def get_document(self, namespace: str, key: str) -> bytes | None: ...
 
-    def close(self) -> None:
-        ...
+    def close(self) -> None: ...
 
 
 def fsync_rename(src: Path, dst: Path) -> None:

@@ -49,9 +49,7 @@ class SqliteStore:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
 
-    def stage_blob(
-        self, *, expected_size: int | None, expected_sha256: str | None, max_bytes: int
-    ) -> BlobWriter:
+    def stage_blob(self, *, expected_size: int | None, expected_sha256: str | None, max_bytes: int) -> BlobWriter:
         return BlobWriter(self._tmp, expected_size=expected_size, expected_sha256=expected_sha256, max_bytes=max_bytes)
 
     def put_item(self, item: Item, *, item_type: str, owner_id: str | None, blob: StagedBlob | None = None) -> None:
@@ -107,7 +105,9 @@ class SqliteStore:
         self._db.execute("INSERT OR REPLACE INTO documents VALUES (?, ?, ?)", (namespace, key, value))
 
     def get_document(self, namespace: str, key: str) -> bytes | None:
-        row = self._db.execute("SELECT value FROM documents WHERE namespace = ? AND key = ?", (namespace, key)).fetchone()
+        row = self._db.execute(
+            "SELECT value FROM documents WHERE namespace = ? AND key = ?", (namespace, key)
+        ).fetchone()
         return bytes(row[0]) if row else None
 
     def close(self) -> None:

@@ -25,9 +25,7 @@ from bridge.conversion import (
 from bridge.conversion.gltf_model import Glb, buffer_view_bytes, parse_glb, read_accessor
 
 SAMPLES = Path(__file__).parents[2].parent / "shared" / "samples"
-pytestmark = pytest.mark.skipif(
-    not SAMPLES.is_dir(), reason=f"sample assets not found at {SAMPLES}"
-)
+pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"sample assets not found at {SAMPLES}")
 
 GODETTE = "vrm/godot-vrm_Godette/Godette_vrm_v4.vrm"
 CASES = [  # (file, source format, has enough triangles to halve)
@@ -35,8 +33,7 @@ CASES = [  # (file, source format, has enough triangles to halve)
     ("vrm/UniVRM_EmissionMigration/EmissionMigration_v0.107.0.vrm", "VRM 0.x", True),
     ("vrm/VRM-Addon-for-Blender_tests/pose_rotation_scale_shape_key_skinned.vrm", "VRM 0.x", False),
     (
-        "vrm/vrm-specification_VRMC_materials_mtoon_UV_Animation_Test/"
-        "VRMC_materials_mtoon_UV_Animation_Test.vrm",
+        "vrm/vrm-specification_VRMC_materials_mtoon_UV_Animation_Test/VRMC_materials_mtoon_UV_Animation_Test.vrm",
         "VRM 1.0",
         False,
     ),
@@ -70,17 +67,12 @@ def pack_gltf(path: Path) -> bytes:
 def drawn_triangles(glb: Glb) -> int:
     """Triangles of every mesh, once per node instancing it (once if no node does)."""
     doc = glb.doc
-    uses = [
-        sum(1 for n in doc.get("nodes", []) if n.get("mesh") == m) or 1
-        for m in range(len(doc.get("meshes", [])))
-    ]
+    uses = [sum(1 for n in doc.get("nodes", []) if n.get("mesh") == m) or 1 for m in range(len(doc.get("meshes", [])))]
     total = 0
     for mesh, n in zip(doc.get("meshes", []), uses, strict=True):
         for prim in mesh["primitives"]:
             assert prim.get("mode", 4) == 4
-            count = doc["accessors"][
-                prim["indices"] if "indices" in prim else prim["attributes"]["POSITION"]
-            ]["count"]
+            count = doc["accessors"][prim["indices"] if "indices" in prim else prim["attributes"]["POSITION"]]["count"]
             total += n * (count // 3)
     return total
 
@@ -131,9 +123,7 @@ def world_positions(doc: dict[str, Any]) -> dict[int, np.ndarray]:
     return out
 
 
-@pytest.mark.parametrize(
-    ("name", "source_format", "halve"), CASES, ids=[Path(c[0]).stem for c in CASES]
-)
+@pytest.mark.parametrize(("name", "source_format", "halve"), CASES, ids=[Path(c[0]).stem for c in CASES])
 async def test_sample_converts_to_valid_plain_gltf(
     name: str, source_format: str, halve: bool, validator: GltfValidator
 ) -> None:
@@ -158,9 +148,7 @@ async def test_sample_converts_to_valid_plain_gltf(
     assert (report.bytes_in, report.bytes_out) == (len(data), len(out))
     assert not {n for n in extension_names(doc) if n == "VRM" or n.startswith("VRMC_")}
     assert not {n for n in doc.get("extensionsUsed", []) if n == "VRM" or n.startswith("VRMC_")}
-    assert [len(s["joints"]) for s in doc.get("skins", [])] == [
-        len(s["joints"]) for s in src.doc.get("skins", [])
-    ]
+    assert [len(s["joints"]) for s in doc.get("skins", [])] == [len(s["joints"]) for s in src.doc.get("skins", [])]
     assert morph_counts(doc) == morph_counts(src.doc)
     assert len(doc.get("animations", [])) == len(src.doc.get("animations", []))
     for image in doc.get("images", []):
@@ -218,8 +206,7 @@ async def test_png_target_keeps_alpha_material(validator: GltfValidator) -> None
     assert "BLEND" in {m.get("alphaMode") for m in doc["materials"]}
     assert not [d for d in report.dropped if d.startswith("alpha")]
     assert all(
-        t["to"].startswith("image/png") and max(map(int, t["to"].split()[1].split("x"))) <= 256
-        for t in report.textures
+        t["to"].startswith("image/png") and max(map(int, t["to"].split()[1].split("x"))) <= 256 for t in report.textures
     )
     assert report.triangles_out == report.triangles_in
 
@@ -254,10 +241,7 @@ async def test_sphere_refused_by_validator(validator: GltfValidator) -> None:
 
     assert info.value.reason == GLTF_VALIDATION_FAILED
     assert "1984 errors" in info.value.message
-    assert (
-        "ACCESSOR_VECTOR3_NON_UNIT at /meshes/0/primitives/0/attributes/NORMAL"
-        in info.value.message
-    )
+    assert "ACCESSOR_VECTOR3_NON_UNIT at /meshes/0/primitives/0/attributes/NORMAL" in info.value.message
 
 
 @pytest.mark.parametrize("cut", [0, 11, 20, 1000, -1])

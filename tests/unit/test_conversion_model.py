@@ -27,9 +27,7 @@ def accessor_arrays(draw: st.DrawFn) -> tuple[np.ndarray, str, int | None]:
     dtype = draw(st.sampled_from(list(COMPONENT_DTYPES.values())))
     atype = draw(st.sampled_from(list(TYPE_SIZES)))
     count = draw(st.integers(min_value=1, max_value=20))
-    elements = (
-        st.floats(width=32, allow_nan=False, allow_infinity=False) if dtype.kind == "f" else None
-    )
+    elements = st.floats(width=32, allow_nan=False, allow_infinity=False) if dtype.kind == "f" else None
     array = draw(hnp.arrays(dtype, (count, TYPE_SIZES[atype]), elements=elements))
     target = draw(st.sampled_from([None, ARRAY_BUFFER]))
     return array, atype, target
@@ -62,9 +60,7 @@ def test_sparse_accessor_densified() -> None:
         "indices": {"bufferView": idx_view, "componentType": 5123},
         "values": {"bufferView": val_view},
     }
-    builder.accessors.append(
-        {"bufferView": 0, "componentType": 5126, "count": 4, "type": "VEC3", "sparse": sparse}
-    )
+    builder.accessors.append({"bufferView": 0, "componentType": 5126, "count": 4, "type": "VEC3", "sparse": sparse})
     builder.accessors.append({"componentType": 5126, "count": 4, "type": "VEC3", "sparse": sparse})
     glb = parse_glb(builder.build({"asset": {"version": "2.0"}}))
 
@@ -81,9 +77,7 @@ def test_interleaved_view_decoded_with_stride() -> None:
     """Two accessors interleaved in one bufferView (byteStride, byteOffset) decode separately."""
     pos = np.arange(9, dtype=np.float32).reshape(3, 3)
     uv = (np.arange(6, dtype=np.uint16) * 1000).reshape(3, 2)
-    rows = np.concatenate(
-        [pos.view(np.uint8).reshape(3, 12), uv.view(np.uint8).reshape(3, 4)], axis=1
-    )
+    rows = np.concatenate([pos.view(np.uint8).reshape(3, 12), uv.view(np.uint8).reshape(3, 4)], axis=1)
     builder = GlbBuilder()
     view = builder.add_view(rows.tobytes(), target=ARRAY_BUFFER, stride=16)
     builder.accessors += [

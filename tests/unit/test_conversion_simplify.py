@@ -18,15 +18,11 @@ from bridge.conversion.simplify import (
 )
 
 SAMPLES = Path(__file__).parents[2].parent / "shared" / "samples"
-pytestmark = pytest.mark.skipif(
-    not SAMPLES.is_dir(), reason=f"sample assets not found at {SAMPLES}"
-)
+pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"sample assets not found at {SAMPLES}")
 GODETTE = SAMPLES / "vrm/godot-vrm_Godette/Godette_vrm_v4.vrm"
 
 
-def position_boundary(
-    positions: list[np.ndarray], triangles: list[np.ndarray]
-) -> set[frozenset[bytes]]:
+def position_boundary(positions: list[np.ndarray], triangles: list[np.ndarray]) -> set[frozenset[bytes]]:
     """Boundary edges (used by one triangle) as pairs of positions, welded across primitives."""
     uses: dict[frozenset[bytes], int] = {}
     for pos, tris in zip(positions, triangles, strict=True):
@@ -63,9 +59,7 @@ def test_godette_simplification_opens_no_seam() -> None:
 
     assert sum(p.triangles for m in simplified for p in m) <= total // 2
     for before, after in zip(meshes, simplified, strict=True):
-        edges_before = position_boundary(
-            [p.positions() for p in before], [p.indices for p in before]
-        )
+        edges_before = position_boundary([p.positions() for p in before], [p.indices for p in before])
         edges_after = position_boundary([p.positions() for p in after], [p.indices for p in after])
         assert edges_after <= edges_before
     # The check has teeth: without locked borders meshoptimizer slides Godette's open borders.
@@ -105,14 +99,8 @@ def test_compaction_keeps_attributes_and_targets_consistent() -> None:
         src_rows = {r.tobytes() for r in keys[name]}
         assert all(r.tobytes() in src_rows for r in attr.data)
     for t_in, t_out in zip(face.targets, out.targets, strict=True):
-        pairs_in = {
-            (p.tobytes(), d.tobytes())
-            for p, d in zip(face.positions(), t_in["POSITION"].data, strict=True)
-        }
-        pairs_out = {
-            (p.tobytes(), d.tobytes())
-            for p, d in zip(out.positions(), t_out["POSITION"].data, strict=True)
-        }
+        pairs_in = {(p.tobytes(), d.tobytes()) for p, d in zip(face.positions(), t_in["POSITION"].data, strict=True)}
+        pairs_out = {(p.tobytes(), d.tobytes()) for p, d in zip(out.positions(), t_out["POSITION"].data, strict=True)}
         assert pairs_out <= pairs_in
 
 

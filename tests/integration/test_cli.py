@@ -1,0 +1,89 @@
+"""The command line as an operator runs it: demo, convert, certs init."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import GODETTE, SPHERE, needs_samples
+from cryptography import x509
+
+from mmmfed.glb import inspect_glb
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def mmmfed(*args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "160"}
+    return subprocess.run(
+        [sys.executable, "-m", "mmmfed", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout_s, env=env
+    )
+
+
+@needs_samples
+def test_demo_migrates_godette_refuses_sphere_and_stops_every_process(tmp_path: Path) -> None:
+    """`mmmfed demo` prints the report, writes Godette converted within b's budget, refuses
+    sphere.vrm with the validator's reason, exits 0 and leaves no node process running."""
+    out = tmp_path / "out"
+    result = mmmfed("demo", "--out", str(out))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    text = result.stdout
+    assert "Negotiated features" in text and "via bridge" in text and "unsupported" in text
+    assert "GLTF_VALIDATION_FAILED" in text and "1984 errors" in text
+    assert "default avatar" in text
+    assert "0 errors, 0 warnings" in text
+    assert "2 of 3 avatars migrated" in text
+    godette = inspect_glb((out / "godette.glb").read_bytes())
+    assert godette.format == "glTF/2.0-binary" and godette.triangles <= 1500
+    pids = [int(p) for p in re.findall(r"pid (\d+)", text)]
+    assert len(pids) == 5
+    assert not [p for p in pids if Path(f"/proc/{p}").exists()], "node processes left running"
+
+
+@needs_samples
+def test_convert_writes_a_valid_glb_within_budget(tmp_path: Path) -> None:
+    """`mmmfed convert` runs the Conversion Service locally and prints its report."""
+    out = tmp_path / "g.glb"
+    result = mmmfed(
+        "convert",
+        str(GODETTE),
+        "--max-triangles",
+        "2000",
+        "--texture-format",
+        "png",
+        "--max-texture-px",
+        "256",
+        "--out",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "0 errors" in result.stdout
+    facts = inspect_glb(out.read_bytes())
+    assert facts.triangles <= 2000 and facts.max_texture_px <= 256 and facts.texture_formats == ("image/png",)
+
+
+@needs_samples
+def test_convert_refuses_sphere_with_the_reason(tmp_path: Path) -> None:
+    """`mmmfed convert` exits non-zero on input the validator rejects, naming the reason."""
+    out = tmp_path / "s.glb"
+    result = mmmfed("convert", str(SPHERE), "--max-triangles", "500", "--out", str(out))
+    assert result.returncode == 2
+    assert "GLTF_VALIDATION_FAILED" in result.stderr and "1984" in result.stderr
+    assert not out.exists()
+
+
+def test_certs_init_makes_a_ca_and_node_certificates_and_never_overwrites(tmp_path: Path) -> None:
+    """`mmmfed certs init` writes a CA and node certificates naming role and name; a second run
+    into the same directory is refused."""
+    pki = tmp_path / "pki"
+    result = mmmfed("certs", "init", str(pki), "--node", "gateway.x.example=gateway")
+    assert result.returncode == 0, result.stderr
+    cert = x509.load_pem_x509_certificate((pki / "gateway.x.example.pem").read_bytes())
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "mmmfed://gateway/gateway.x.example" in sans.get_values_for_type(x509.UniformResourceIdentifier)
+    assert oct((pki / "gateway.x.example.key").stat().st_mode & 0o777) == "0o600"
+    again = mmmfed("certs", "init", str(pki))
+    assert again.returncode == 2 and "exists" in again.stderr

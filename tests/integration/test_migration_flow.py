@@ -1,0 +1,111 @@
+"""The demo flow end to end over real gRPC and mutual TLS: FGMV-43 9.5 negotiation, then 9.1
+avatar migration with conversion through the bridge, refusal (AVIR-202) with a default avatar
+(AVIR-001), and a roaming User keeping its home identifier (IDIR-101, IDIR-103)."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import BOX, GODETTE, SPHERE, VRM1, needs_samples
+
+from bridge.conversion import GltfValidator
+from mmmfed.api.v1 import gateway_pb2 as gpb
+from mmmfed.api.v1 import manifesto_pb2 as mpb
+from mmmfed.cli.loopback import B_MAX_TEXTURE_PX, B_MAX_TRIANGLES
+from mmmfed.client import read_item
+from mmmfed.glb import inspect_glb, split_glb
+from mmmfed.items import sha256_hex
+from mmmfed.testing import Federation
+
+pytestmark = needs_samples
+
+
+async def test_negotiation_stores_answer_with_all_three_routes(federation: Federation) -> None:
+    """Negotiation gives direct, via-bridge and unsupported rows, and both gateways keep the answer."""
+    result = await federation.at_a.negotiate("b.example")
+    routes = {row.offered.qualifier.format: row.route for row in result.answer.negotiated}
+    assert routes == {
+        "VRM/0.x": mpb.FEATURE_ROUTE_VIA_BRIDGE,
+        "VRM/1.0": mpb.FEATURE_ROUTE_VIA_BRIDGE,
+        "glTF/2.0-binary": mpb.FEATURE_ROUTE_DIRECT,
+        "USDZ/1.0": mpb.FEATURE_ROUTE_UNSUPPORTED,
+    }
+    assert result.offer_v.kind == mpb.MANIFESTO_KIND_OFFER_V and result.offer_v.virtual_bridge_id
+    assert result.answer.virtual_bridge_id == result.offer_v.virtual_bridge_id
+    stored_a = federation.nodes["gateway-a"].store.get_document("manifesto/answer", "b.example")
+    stored_b = federation.nodes["gateway-b"].store.get_document("manifesto/answer", "a.example")
+    assert mpb.Manifesto.FromString(stored_a).manifesto_id == result.answer.manifesto_id
+    assert mpb.Manifesto.FromString(stored_b).manifesto_id == result.answer.manifesto_id
+
+
+async def test_godette_migrates_through_the_bridge(federation: Federation) -> None:
+    """Godette (VRM 0.x) reaches b.example as valid glTF within b's budget, bound to a roaming
+    User that keeps its home id, with SourceItemID and a Trace naming the bridge."""
+    await federation.at_a.negotiate("b.example")
+    reg = await federation.at_a.register_human("godette", GODETTE)
+    result = await federation.at_a.migrate(reg.user_process_id, "b.example")
+
+    assert result.outcome == gpb.MIGRATION_OUTCOME_MIGRATED, result.refusal_message
+    assert result.route == "via bridge"
+    assert result.roaming_user_process_id == "mmm://a.example/processes/user/godette"
+    persona = json.loads(result.peer_persona.item_json)
+    home = json.loads(reg.persona.item_json)
+    assert persona["SourceItemID"] == home["ItemID"]
+    assert persona["Trace"][-1]["ProcessID"].startswith("mmm://bridge.example/")
+    assert persona["ItemQualifier"]["Format"] == "glTF/2.0-binary"
+
+    envelope, data = await read_item(federation.at_b.instance, persona["ItemID"])
+    assert envelope.item_json == result.peer_persona.item_json
+    assert sha256_hex(data) == persona["ItemData"]["Digest"]["Value"]
+    facts = inspect_glb(data)
+    assert facts.triangles <= B_MAX_TRIANGLES
+    assert facts.texture_formats == ("image/jpeg",) and facts.max_texture_px <= B_MAX_TEXTURE_PX
+    doc, _ = split_glb(data)
+    assert not any(k.startswith("VRM") for k in doc.get("extensions", {}))
+    assert (await GltfValidator().validate(data)).errors == 0
+
+    report = json.loads(result.conversion_report_json)
+    assert report["validator_errors"] == 0
+    assert any("spring bones" in d for d in report["dropped"])
+    assert any("humanoid" in d for d in report["dropped"])
+    assert any("skin" in k for k in report["kept"])
+
+    roaming = federation.nodes["instance-b"].store.find_items(item_type="PRC", owner_id=reg.user_process_id)
+    assert len(roaming) == 1 and roaming[0].doc["Roaming"]["HomeMInstanceID"] == "a.example"
+
+
+async def test_vrm1_migrates_through_the_bridge(federation: Federation) -> None:
+    """A VRM 1.0 avatar is converted to plain glTF with JPEG textures and migrated."""
+    await federation.at_a.negotiate("b.example")
+    reg = await federation.at_a.register_human("mtoon", VRM1)
+    result = await federation.at_a.migrate(reg.user_process_id, "b.example")
+    assert result.outcome == gpb.MIGRATION_OUTCOME_MIGRATED, result.refusal_message
+    attrs = json.loads(result.peer_persona.item_json)["ItemQualifier"]["Attributes"]
+    assert attrs["TextureFormats"] == "image/jpeg"
+
+
+async def test_sphere_is_refused_with_the_validator_reason_and_default_avatar(federation: Federation) -> None:
+    """sphere.vrm is refused with the validator's reason (AVIR-202); b offers its default
+    avatar (AVIR-001); nothing of it is stored at b."""
+    await federation.at_a.negotiate("b.example")
+    reg = await federation.at_a.register_human("sphere", SPHERE)
+    before = len(federation.nodes["instance-b"].store.find_items())
+    result = await federation.at_a.migrate(reg.user_process_id, "b.example")
+    assert result.outcome == gpb.MIGRATION_OUTCOME_REFUSED
+    assert result.refusal_reason == "GLTF_VALIDATION_FAILED"
+    assert "1984 errors" in result.refusal_message
+    default = json.loads(result.default_avatar.item_json)
+    assert default["MInstanceID"] == "b.example" and default["DescrMetadata"]["FileName"] == BOX.name
+    assert len(federation.nodes["instance-b"].store.find_items()) == before
+
+
+async def test_migration_before_negotiation_is_refused(federation: Federation) -> None:
+    """Without an answer manifesto there is no migration (FGMV-43 9.5 precedes 9.1)."""
+    import pytest
+
+    from mmmfed.errors import RemoteError
+
+    reg = await federation.at_a.register_human("godette", GODETTE)
+    with pytest.raises(RemoteError) as err:
+        await federation.at_a.migrate(reg.user_process_id, "b.example")
+    assert err.value.reason == "NOT_NEGOTIATED"

@@ -1,0 +1,63 @@
+"""Items: identifiers (IDIR-101, -103, -105..107), parsing of exact bytes, data binding."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mmmfed.errors import InvalidInput
+from mmmfed.items import DataBinding, build_item, instance_of, new_id, parse_item
+
+
+def test_identifiers_keep_their_instance() -> None:
+    """An identifier made for an M-Instance names that instance (IDIR-101, IDIR-103)."""
+    ident = new_id("a.example", "processes/user", "alice")
+    assert ident == "mmm://a.example/processes/user/alice"
+    assert instance_of(ident) == "a.example"
+
+
+@pytest.mark.parametrize("bad", ["A.example", "localhost", "a..example", "-a.example", ""])
+def test_instance_ids_must_be_fqdns(bad: str) -> None:
+    """M-Instance ids are lower-case fully qualified domain names (IDIR-105..107)."""
+    with pytest.raises(InvalidInput) as err:
+        new_id(bad, "items")
+    assert err.value.reason == "BAD_INSTANCE_ID"
+
+
+@given(name=st.text(min_size=0, max_size=40), size=st.integers(min_value=0, max_value=2**40))
+def test_build_then_parse_round_trips(name: str, size: int) -> None:
+    """An Item parsed from the bytes it was built as gives the same document and binding."""
+    item = build_item(
+        m_instance_id="a.example",
+        item_type="ITM",
+        qualifier={"SubType": "Persona", "Format": "VRM/0.x"},
+        data=DataBinding(size, "ab" * 32, "model/gltf-binary"),
+        producer_process_id="mmm://a.example/p/x",
+        descr={"Name": name},
+    )
+    parsed = parse_item(item.raw)
+    assert parsed.doc == item.doc
+    assert parsed.data == DataBinding(size, "ab" * 32, "model/gltf-binary")
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"not json", "ITEM_MALFORMED"),
+        (b'{"Header":"MMM-ITM-V2.2","Header":"x"}', "ITEM_MALFORMED"),
+        (
+            b'{"Header":"MMM-ITM-V2.2","MInstanceID":"a.example","ItemID":"mmm://a.example/items/1","N":NaN}',
+            "ITEM_MALFORMED",
+        ),
+        (b'{"Header":"MMM-ITM-V2.2","MInstanceID":"a.example","ItemID":"mmm://b.example/items/1"}', "BAD_IDENTIFIER"),
+        (b'{"Header":"MMM-ITM-V2.2","MInstanceID":"a.example"}', "ITEM_MALFORMED"),
+        (b"[]", "ITEM_MALFORMED"),
+        (b"\xff\xfe", "ITEM_MALFORMED"),
+    ],
+)
+def test_malformed_items_are_refused(raw: bytes, reason: str) -> None:
+    """Malformed Item bytes raise InvalidInput with a stable reason, never another exception."""
+    with pytest.raises(InvalidInput) as err:
+        parse_item(raw)
+    assert err.value.reason == reason
