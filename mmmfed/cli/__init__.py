@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import enum
 import json
-import logging
 import signal
 import sys
 from pathlib import Path
@@ -44,8 +43,9 @@ def serve(
 ) -> None:
     """Run one node (instance, gateway or bridge) as this process until SIGTERM or Ctrl-C."""
     from mmmfed.config import BridgeConfig, GatewayConfig, InstanceConfig, load_config
+    from mmmfed.logs import configure
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure()
     try:
         if kind is NodeKind.instance:
             from instance.node import InstanceNode
