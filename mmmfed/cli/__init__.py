@@ -86,7 +86,7 @@ def certs_init(
     Without --node, makes the loopback federation of ``mmmfed demo``.
     """
     from certs import NodeRole, write_federation
-    from mmmfed.cli.loopback import BRIDGE, OPERATOR, A, B
+    from mmmfed.cli.loopback import node_roles
 
     nodes: dict[str, NodeRole] = {}
     if node:
@@ -98,14 +98,7 @@ def certs_init(
                 err_console.print(f"[red]--node {spec!r}: role must be one of {[r.value for r in NodeRole]}[/]")
                 raise typer.Exit(code=2) from err
     else:
-        nodes = {
-            f"instance.{A}": NodeRole.INSTANCE,
-            f"gateway.{A}": NodeRole.GATEWAY,
-            f"instance.{B}": NodeRole.INSTANCE,
-            f"gateway.{B}": NodeRole.GATEWAY,
-            BRIDGE: NodeRole.BRIDGE,
-            OPERATOR: NodeRole.OPERATOR,
-        }
+        nodes = node_roles()
     try:
         paths = write_federation(directory, nodes)
     except FileExistsError as err:

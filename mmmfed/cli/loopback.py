@@ -96,12 +96,9 @@ def _gltf_manifesto() -> ManifestoConfig:
     )
 
 
-def plan(workdir: Path, *, default_avatar: Path | None = None, max_item_bytes: int | None = None) -> LoopbackPlan:
-    """Make certificates under ``workdir/certs`` and the configuration of every node.
-
-    Ports are picked free now; the caller starts the nodes soon after.
-    """
-    names = {
+def node_roles() -> dict[str, NodeRole]:
+    """TLS name -> role of every node of the loopback federation (and its operator)."""
+    return {
         f"instance.{A}": NodeRole.INSTANCE,
         f"gateway.{A}": NodeRole.GATEWAY,
         f"instance.{B}": NodeRole.INSTANCE,
@@ -109,6 +106,14 @@ def plan(workdir: Path, *, default_avatar: Path | None = None, max_item_bytes: i
         BRIDGE: NodeRole.BRIDGE,
         OPERATOR: NodeRole.OPERATOR,
     }
+
+
+def plan(workdir: Path, *, default_avatar: Path | None = None, max_item_bytes: int | None = None) -> LoopbackPlan:
+    """Make certificates under ``workdir/certs`` and the configuration of every node.
+
+    Ports are picked free now; the caller starts the nodes soon after.
+    """
+    names = node_roles()
     certs = workdir / "certs"
     write_federation(certs, names)
 
