@@ -5,6 +5,7 @@ Plain class over a :class:`~mmmfed.store.Store`; the gRPC servicer only decodes 
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import Any
 
 from mmmfed.config import InstanceConfig
 from mmmfed.errors import AlreadyExists, FailedPrecondition, InvalidInput, NotFound
-from mmmfed.glb import GlbFacts, inspect_glb
+from mmmfed.glb import GlbFacts, inspect_glb, inspect_glb_file
 from mmmfed.items import (
     DataBinding,
     Item,
@@ -23,7 +24,7 @@ from mmmfed.items import (
     parse_item,
 )
 from mmmfed.manifesto import feature_from_config, violations
-from mmmfed.store import StagedBlob, Store
+from mmmfed.store import BlobWriter, StagedBlob, Store
 from mmmfed.streams import CHUNK_BYTES
 
 PERSONA = "Persona"
@@ -106,7 +107,7 @@ class AvatarService:
             user_id = new_id(self._id, "processes/user", human_name)
             if self._store.find_items(item_type="PRC", owner_id=user_id):
                 raise AlreadyExists(f"{user_id} is already registered", metadata={"process_id": user_id})
-            glb = inspect_glb(blob.path.read_bytes())
+            glb = inspect_glb_file(blob.path)
             if not any(f.qualifier.format == glb.format for f in self._produces):
                 raise InvalidInput(
                     f"{glb.format} is not a format this M-Instance produces", reason="QUALIFIER_NOT_SUPPORTED"
@@ -217,7 +218,7 @@ class AvatarService:
         """Check the received data is the declared format, then store the Persona and bind it to
         a roaming User whose ProcessID is the home one (IDIR-101, IDIR-103)."""
         try:
-            glb = inspect_glb(blob.path.read_bytes())
+            glb = inspect_glb_file(blob.path)
             if glb.format != persona.format:
                 raise InvalidInput(
                     f"data is {glb.format}, the Item declares {persona.format}", reason="QUALIFIER_MISMATCH"
@@ -287,9 +288,24 @@ class AvatarService:
         return item
 
 
-async def receive(chunks: AsyncIterator[bytes], writer: Any) -> StagedBlob:
-    """Write every chunk to ``writer`` (a BlobWriter) and finish it; abort on any error."""
+async def receive(chunks: AsyncIterator[bytes], writer: BlobWriter) -> StagedBlob:
+    """Write every chunk to ``writer`` and finish it; abort (remove the file) on any error.
+
+    Hashing and writing chunk N run in a worker thread while chunk N+1 is received (both
+    release the GIL), so a large Item streams at the pace of the slower of the two.
+    """
     with writer:
-        async for chunk in chunks:
-            writer.write(chunk)
-        return writer.finish()
+        pending: asyncio.Future[None] | None = None
+        try:
+            async for chunk in chunks:
+                writer.admit(len(chunk))  # refuse an oversized stream as it arrives
+                if pending is not None:
+                    await pending
+                pending = asyncio.ensure_future(asyncio.to_thread(writer.write_admitted, chunk))
+            if pending is not None:
+                await pending
+        except BaseException:
+            if pending is not None and not pending.done():
+                await asyncio.wait([pending])
+            raise
+        return await asyncio.to_thread(writer.finish)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from PIL import Image
 
@@ -45,33 +48,61 @@ def _bad(msg: str) -> InvalidInput:
     return InvalidInput(msg, reason="GLB_MALFORMED")
 
 
-def split_glb(data: bytes) -> tuple[dict[str, Any], bytes]:
-    """Return (glTF JSON, BIN chunk) of a GLB; InvalidInput ``GLB_MALFORMED`` or
-    ``GLB_TRUNCATED`` when the header or a chunk is wrong or cut short."""
-    if len(data) < 12 or data[:4] != GLB_MAGIC:
+class _Reader:
+    """Random access to a GLB's bytes, from memory or from an open file (no full read)."""
+
+    def __init__(self, size: int, read: Callable[[int, int], bytes]) -> None:
+        self.size = size
+        self.read = read
+
+    @classmethod
+    def of_bytes(cls, data: bytes) -> _Reader:
+        view = memoryview(data)
+        return cls(len(data), lambda offset, n: bytes(view[offset : offset + n]))
+
+    @classmethod
+    def of_file(cls, fh: BinaryIO) -> _Reader:
+        def read(offset: int, n: int) -> bytes:
+            fh.seek(offset)
+            return fh.read(n)
+
+        return cls(os.fstat(fh.fileno()).st_size, read)
+
+
+def _layout(src: _Reader) -> tuple[dict[str, Any], int, int]:
+    """(glTF JSON, offset of the BIN chunk's data, its length); BIN length 0 if absent."""
+    header = src.read(0, 12)
+    if len(header) < 12 or header[:4] != GLB_MAGIC:
         raise _bad("not a glTF binary: missing 'glTF' magic")
-    version, length = struct.unpack_from("<II", data, 4)
+    version, length = struct.unpack_from("<II", header, 4)
     if version != 2:
         raise _bad(f"GLB version {version} is not 2")
-    if length > len(data):
-        raise InvalidInput(f"GLB declares {length} bytes but only {len(data)} arrived", reason="GLB_TRUNCATED")
-    offset, doc, bin_chunk = 12, None, b""
+    if length > src.size:
+        raise InvalidInput(f"GLB declares {length} bytes but only {src.size} arrived", reason="GLB_TRUNCATED")
+    offset, doc, bin_at, bin_len = 12, None, 0, 0
     while offset + 8 <= length:
-        chunk_len, chunk_type = struct.unpack_from("<II", data, offset)
+        chunk_len, chunk_type = struct.unpack("<II", src.read(offset, 8))
         start, end = offset + 8, offset + 8 + chunk_len
         if end > length:
             raise InvalidInput("GLB chunk runs past the end of the file", reason="GLB_TRUNCATED")
         if chunk_type == _CHUNK_JSON and doc is None:
             try:
-                doc = json.loads(data[start:end])
+                doc = json.loads(src.read(start, chunk_len))
             except (UnicodeDecodeError, json.JSONDecodeError) as err:
                 raise _bad(f"GLB JSON chunk is not JSON: {err}") from err
-        elif chunk_type == _CHUNK_BIN and not bin_chunk:
-            bin_chunk = data[start:end]
+        elif chunk_type == _CHUNK_BIN and not bin_len:
+            bin_at, bin_len = start, chunk_len
         offset = end
     if not isinstance(doc, dict):
         raise _bad("GLB has no JSON chunk")
-    return doc, bin_chunk
+    return doc, bin_at, bin_len
+
+
+def split_glb(data: bytes) -> tuple[dict[str, Any], bytes]:
+    """Return (glTF JSON, BIN chunk) of a GLB; InvalidInput ``GLB_MALFORMED`` or
+    ``GLB_TRUNCATED`` when the header or a chunk is wrong or cut short."""
+    doc, bin_at, bin_len = _layout(_Reader.of_bytes(data))
+    return doc, data[bin_at : bin_at + bin_len]
 
 
 def qualifier_format(doc: dict[str, Any]) -> str:
@@ -100,8 +131,20 @@ def count_triangles(doc: dict[str, Any]) -> int:
 
 
 def inspect_glb(data: bytes) -> GlbFacts:
-    """Qualify a GLB/VRM file. Raises InvalidInput (``GLB_MALFORMED``/``GLB_TRUNCATED``)."""
-    doc, bin_chunk = split_glb(data)
+    """Qualify a GLB/VRM file held in memory. Raises InvalidInput (``GLB_MALFORMED`` /
+    ``GLB_TRUNCATED``)."""
+    return _inspect(_Reader.of_bytes(data))
+
+
+def inspect_glb_file(path: Path) -> GlbFacts:
+    """Qualify a GLB/VRM file on disk, reading only its header, JSON chunk and images (a
+    large file is not read whole). Errors as :func:`inspect_glb`."""
+    with open(path, "rb") as fh:
+        return _inspect(_Reader.of_file(fh))
+
+
+def _inspect(src: _Reader) -> GlbFacts:
+    doc, bin_at, bin_len = _layout(src)
     formats: set[str] = set()
     max_px = 0
     views = doc.get("bufferViews") or []
@@ -111,8 +154,10 @@ def inspect_glb(data: bytes) -> GlbFacts:
             if "bufferView" not in image:
                 continue
             view = views[image["bufferView"]]
-            start = int(view.get("byteOffset", 0))
-            blob = bin_chunk[start : start + int(view["byteLength"])]
+            start, length = int(view.get("byteOffset", 0)), int(view["byteLength"])
+            if start < 0 or length < 0 or start + length > bin_len:
+                raise ValueError(f"image bufferView {image['bufferView']} lies outside the BIN chunk")
+            blob = src.read(bin_at + start, length)
             with Image.open(io.BytesIO(blob)) as img:
                 formats.add(Image.MIME.get(img.format or "", image.get("mimeType", "")))
                 max_px = max(max_px, *img.size)
@@ -123,5 +168,5 @@ def inspect_glb(data: bytes) -> GlbFacts:
         triangles=triangles,
         texture_formats=tuple(sorted(formats)),
         max_texture_px=max_px,
-        size=len(data),
+        size=src.size,
     )

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,8 +16,9 @@ from rich.rule import Rule
 
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.cli.loopback import A, B, LoopbackPlan, plan, samples_dir
+from mmmfed.cli.processes import NodeProcesses
 from mmmfed.cli.render import feature_table, migration_detail, migration_summary
-from mmmfed.client import OperatorClient, read_item, wait_serving
+from mmmfed.client import OperatorClient, read_item
 from mmmfed.config import PeerAddress
 from mmmfed.errors import MmmfedError
 
@@ -36,55 +34,9 @@ DEMO_HUMANS = (
 )
 
 
-class Processes:
-    """The node processes the demo started; ``stop()`` ends every one (TERM, then KILL)."""
-
-    def __init__(self, logs: Path) -> None:
-        self._logs = logs
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str, kind: str, config_path: Path) -> None:
-        log = open(self._logs / f"{name}.log", "wb")  # noqa: SIM115 - owned by the process
-        self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "mmmfed", "serve", kind, "--config", str(config_path)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-
-    def check_alive(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with {proc.returncode}; see {self._logs / (name + '.log')}")
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-
-
-def _write_configs(p: LoopbackPlan, workdir: Path) -> dict[str, tuple[str, Path]]:
-    out = {}
-    for name, cfg in p.nodes().items():
-        path = workdir / f"{name}.json"
-        path.write_text(cfg.model_dump_json(indent=2))
-        out[name] = (cfg.kind, path)
-    return out
-
-
-async def _scenario(p: LoopbackPlan, procs: Processes, out: Path, console: Console) -> int:
+async def _scenario(p: LoopbackPlan, procs: NodeProcesses, out: Path, console: Console) -> int:
     tls = p.operator_tls
-    for cfg in p.nodes().values():
-        await wait_serving(tls, PeerAddress(tls_name=cfg.tls_name, address=cfg.listen))
-    procs.check_alive()
+    await procs.wait_ready(p)
     samples = samples_dir()
     async with (
         OperatorClient(
@@ -144,14 +96,12 @@ def run_demo(out: Path) -> int:
     with tempfile.TemporaryDirectory(prefix="mmmfed-demo-") as tmp:
         workdir = Path(tmp)
         p = plan(workdir)
-        configs = _write_configs(p, workdir)
-        procs = Processes(workdir)
+        procs = NodeProcesses(workdir)
         # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so the finally below stops the nodes.
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         console.print(Rule("mmmfed demo: a.example and b.example federate on loopback"))
         try:
-            for name, (kind, path) in configs.items():
-                procs.start(name, kind, path)
+            procs.start_plan(p, workdir)
             console.print("started " + ", ".join(f"{n} (pid {pr.pid})" for n, pr in procs.procs.items()))
             out.mkdir(parents=True, exist_ok=True)
             return asyncio.run(_scenario(p, procs, out.resolve(), console))
@@ -160,9 +110,8 @@ def run_demo(out: Path) -> int:
             return 130
         except (MmmfedError, RuntimeError) as err:
             console.print(f"[bold red]demo failed:[/] {err}")
-            for log in sorted(workdir.glob("*.log")):
-                tail = log.read_text(errors="replace").splitlines()[-15:]
-                console.print(f"[dim]--- {log.name}[/]\n" + "\n".join(tail))
+            for name, tail in procs.log_tails().items():
+                console.print(f"[dim]--- {name}[/]\n{tail}")
             return 1
         finally:
             procs.stop()

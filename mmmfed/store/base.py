@@ -56,7 +56,14 @@ class BlobWriter:
         self.size = 0
 
     def write(self, chunk: bytes) -> None:
-        self.size += len(chunk)
+        """Admit, hash and write ``chunk`` (see :meth:`admit` and :meth:`write_admitted`)."""
+        self.admit(len(chunk))
+        self.write_admitted(chunk)
+
+    def admit(self, n: int) -> None:
+        """Count ``n`` more bytes; TooLarge (``STREAM_TOO_LARGE``) at once, file removed, if
+        that passes the declared size or the node's limit. Cheap: call it as bytes arrive."""
+        self.size += n
         limit = min(self._max_bytes, self._expected_size if self._expected_size is not None else self._max_bytes)
         if self.size > limit:
             self.abort()
@@ -65,6 +72,10 @@ class BlobWriter:
                 reason="STREAM_TOO_LARGE",
                 metadata={"limit_bytes": str(limit)},
             )
+
+    def write_admitted(self, chunk: bytes) -> None:
+        """Hash and write a chunk already counted by :meth:`admit` (safe in a worker thread:
+        one call at a time, in order)."""
         self._hash.update(chunk)
         self._fh.write(chunk)
 
