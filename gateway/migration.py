@@ -111,8 +111,8 @@ class MigrationService:
         """
         if instance_of(user_process_id) != self._id:
             raise InvalidInput(f"{user_process_id} is not a User of {self._id}", reason="NOT_HOME_USER")
-        answer = self._negotiation.answer_for(peer_id)
         peer = self._channels.peer(peer_id)
+        answer = self._negotiation.answer_for(peer_id)
         timer = _Timer()
         export = self._channels.instance().ExportAvatar(ipb.ExportAvatarRequest(user_process_id=user_process_id))
         try:

@@ -15,7 +15,7 @@ from mmmfed.manifesto import platform_manifesto
 from mmmfed.rpc import call
 from mmmfed.server import NodeServer
 from mmmfed.store import SqliteStore
-from mmmfed.tls import AccessPolicy, authorize_roles, secure_channel
+from mmmfed.tls import AccessPolicy, any_of, authorize_names, authorize_roles, secure_channel
 
 log = logging.getLogger(__name__)
 SERVICE = "mmmfed.api.v1.Instance"
@@ -32,8 +32,10 @@ class InstanceNode:
         self.avatars = AvatarService(config, self.store)
         self.manifesto = platform_manifesto(config.m_instance_id, config.manifesto)
         servicer = InstanceServicer(self.avatars, self.manifesto)
-        # Its gateway and operators (registration) call it; other instances never do.
-        policy = AccessPolicy({SERVICE: authorize_roles("gateway", "operator")})
+        # Only its own gateway and operators call it: another M-Instance's gateway must go
+        # through this instance's gateway, which checks origin and the negotiated answer.
+        own_gateway = [config.gateway.tls_name] if config.gateway is not None else []
+        policy = AccessPolicy({SERVICE: any_of(authorize_names(own_gateway), authorize_roles("operator"))})
         self.server = NodeServer(
             listen=config.listen,
             tls=config.tls,

@@ -25,6 +25,8 @@ from mmmfed.tls import AccessPolicy
 
 log = logging.getLogger(__name__)
 
+# How long a refused client stream is read on before the refusal is sent (see drain()).
+DRAIN_TIMEOUT_S = 2.0
 RETRYABLE_CODES = frozenset({grpc.StatusCode.UNAVAILABLE})
 _STATUS_KEY = "grpc-status-details-bin"
 T = TypeVar("T")
@@ -41,6 +43,24 @@ def _status_metadata(err: MmmfedError) -> tuple[tuple[str, bytes], ...]:
 async def abort_with(context: grpc.aio.ServicerContext, err: MmmfedError) -> None:
     """Abort the RPC with ``err``'s status code, message and ErrorInfo (never returns)."""
     await context.abort(err.code, f"{err.reason}: {err.message}", trailing_metadata=_status_metadata(err))
+
+
+async def drain(requests: AsyncIterator[Any], *, timeout_s: float = DRAIN_TIMEOUT_S) -> None:
+    """Read and drop what a client still sends before the server answers with an error.
+
+    A grpc.aio client whose stream is ended by the server while it is still sending may see
+    INTERNAL ("Internal error from Core") instead of the real status (grpc/grpc#36066). Reading
+    the rest of the stream, for at most ``timeout_s``, lets the refusal and its reason through.
+    """
+
+    async def consume() -> None:
+        async for _ in requests:
+            pass
+
+    try:
+        await asyncio.wait_for(consume(), timeout_s)
+    except (TimeoutError, grpc.RpcError) as err:
+        log.debug("stopped draining a refused stream", extra={"cause": type(err).__name__})
 
 
 class GuardInterceptor(grpc.aio.ServerInterceptor):
@@ -70,6 +90,8 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
                         yield response
                 except MmmfedError as err:
                     log.info("refused", extra={"method": method, "reason": err.reason})
+                    if handler.request_streaming:
+                        await drain(request)
                     await abort_with(context, err)
 
             factory = (
@@ -89,6 +111,8 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
                 return await inner_unary(request, context)
             except MmmfedError as err:
                 log.info("refused", extra={"method": method, "reason": err.reason})
+                if handler.request_streaming:
+                    await drain(request)
                 await abort_with(context, err)
 
         factory = grpc.unary_unary_rpc_method_handler if handler.unary_unary else grpc.stream_unary_rpc_method_handler
