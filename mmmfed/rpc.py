@@ -26,7 +26,7 @@ from mmmfed.tls import AccessPolicy
 log = logging.getLogger(__name__)
 
 # How long a refused client stream is read on before the refusal is sent (see drain()).
-DRAIN_TIMEOUT_S = 2.0
+DRAIN_TIMEOUT_S = 0.5
 RETRYABLE_CODES = frozenset({grpc.StatusCode.UNAVAILABLE})
 _STATUS_KEY = "grpc-status-details-bin"
 T = TypeVar("T")
@@ -45,13 +45,34 @@ async def abort_with(context: grpc.aio.ServicerContext, err: MmmfedError) -> Non
     await context.abort(err.code, f"{err.reason}: {err.message}", trailing_metadata=_status_metadata(err))
 
 
-async def drain(requests: AsyncIterator[Any], *, timeout_s: float = DRAIN_TIMEOUT_S) -> None:
+class TrackedRequests:
+    """A request stream that knows whether a reader is waiting on it (one reader at a time)."""
+
+    def __init__(self, requests: AsyncIterator[Any]) -> None:
+        self._requests = requests
+        self.reading = False
+
+    def __aiter__(self) -> TrackedRequests:
+        return self
+
+    async def __anext__(self) -> Any:
+        self.reading = True
+        try:
+            return await anext(self._requests)
+        finally:
+            self.reading = False
+
+
+async def drain(requests: TrackedRequests, *, timeout_s: float = DRAIN_TIMEOUT_S) -> None:
     """Read and drop what a client still sends before the server answers with an error.
 
     A grpc.aio client whose stream is ended by the server while it is still sending may see
     INTERNAL ("Internal error from Core") instead of the real status (grpc/grpc#36066). Reading
     the rest of the stream, for at most ``timeout_s``, lets the refusal and its reason through.
+    Nothing is read while another reader (e.g. a relay forwarding the stream) is waiting on it.
     """
+    if requests.reading:
+        return
 
     async def consume() -> None:
         async for _ in requests:
@@ -84,6 +105,8 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
             inner_stream = handler.unary_stream or handler.stream_stream
 
             async def stream_behaviour(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+                if handler.request_streaming:
+                    request = TrackedRequests(request)
                 try:
                     policy.check(method, context)
                     async for response in inner_stream(request, context):
@@ -106,6 +129,8 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
         inner_unary = handler.unary_unary or handler.stream_unary
 
         async def unary_behaviour(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            if handler.request_streaming:
+                request = TrackedRequests(request)
             try:
                 policy.check(method, context)
                 return await inner_unary(request, context)
