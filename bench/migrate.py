@@ -125,21 +125,36 @@ def big_avatar(small: bytes, size_bytes: int, *, seed: int) -> bytes:
 
 
 # -- the baseline: a raw client stream to a server process that counts bytes ----------------
-def start_raw_servers(procs: NodeProcesses, fed: LoopbackPlan, work: Path) -> tuple[PeerAddress, PeerAddress]:
-    """Start the counting sink and a relay to it, each its own process holding gateway B's
-    certificate; returns their addresses (clients present gateway A's certificate)."""
+def start_raw_servers(procs: NodeProcesses, fed: LoopbackPlan, work: Path) -> dict[str, PeerAddress]:
+    """Start the baseline servers, each its own process holding gateway B's certificate:
+    ``sink`` (counts bytes), ``durable`` (hashes, writes and fsyncs them) and ``relay`` (a bare
+    pass-through to ``sink``). Clients present gateway A's certificate."""
     tls_path = work / "rawsink-tls.json"
     tls_path.write_text(fed.gateway_b.tls.model_dump_json())
-    sink_port, relay_port = free_ports(2)
+    store_dir = work / "durable-sink"
+    store_dir.mkdir()
     script = str(Path(__file__).resolve().parent / "rawsink.py")
-    sink = PeerAddress(tls_name=fed.gateway_b.tls_name, address=f"127.0.0.1:{sink_port}")
-    relay = PeerAddress(tls_name=fed.gateway_b.tls_name, address=f"127.0.0.1:{relay_port}")
     base = [sys.executable, script, "--tls", str(tls_path)]
-    procs.start("rawsink", [*base, "--listen", sink.address])
+    addresses = {
+        name: PeerAddress(tls_name=fed.gateway_b.tls_name, address=f"127.0.0.1:{port}")
+        for name, port in zip(("sink", "durable", "relay"), free_ports(3), strict=True)
+    }
+    procs.start("rawsink", [*base, "--listen", addresses["sink"].address])
+    procs.start("rawdurable", [*base, "--listen", addresses["durable"].address, "--store-dir", str(store_dir)])
+    relay_to = addresses["sink"]
     procs.start(
-        "rawrelay", [*base, "--listen", relay.address, "--relay-to", sink.address, "--relay-name", sink.tls_name]
+        "rawrelay",
+        [
+            *base,
+            "--listen",
+            addresses["relay"].address,
+            "--relay-to",
+            relay_to.address,
+            "--relay-name",
+            relay_to.tls_name,
+        ],
     )
-    return sink, relay
+    return addresses
 
 
 async def wait_raw(channel: grpc.aio.Channel, *, timeout_s: float = 20.0) -> None:
@@ -234,9 +249,14 @@ def report(size: int, runs: dict[str, list[float]], steps: dict[str, list[float]
         console.print(f"  migration step (gateway A's timer) {step}: median {median:.3f} s")
     raw = _rate(size, statistics.median(runs["raw stream"]))
     mig = _rate(size, statistics.median(runs["migrate (direct)"]))
+    durable = _rate(size, statistics.median(runs["raw stream into a durable file"]))
     ratio = mig / raw
     met = "met" if ratio >= TARGET_RATIO else "NOT met"
     print(f"migrate: {mig:.1f} MB/s, raw stream: {raw:.1f} MB/s, ratio {ratio:.2f} (target >= {TARGET_RATIO}: {met})")
+    print(
+        f"raw stream into a durable file (sha-256 + write + fsync, the least an importing instance "
+        f"does): {durable:.1f} MB/s; migrate / that: {mig / durable:.2f}"
+    )
 
 
 async def bench(size_mb: int, runs: int) -> None:
@@ -249,18 +269,19 @@ async def bench(size_mb: int, runs: int) -> None:
         channels: list[grpc.aio.Channel] = []
         try:
             procs.start_plan(fed, work)
-            sink, relay = start_raw_servers(procs, fed, work)
+            raw_servers = start_raw_servers(procs, fed, work)
             await procs.wait_ready(fed)
             at_a = OperatorClient(fed.operator_tls, instance=peer(fed.instance_a), gateway=peer(fed.gateway_a))
-            channels = [secure_channel(fed.gateway_a.tls, sink), secure_channel(fed.gateway_a.tls, relay)]
+            channels = [secure_channel(fed.gateway_a.tls, raw_servers[n]) for n in ("sink", "durable", "relay")]
             for channel in channels:
                 await wait_raw(channel)
-            direct, relayed = (c.stream_unary(f"/{SERVICE}/{COUNT}") for c in channels)
+            direct, durable, relayed = (c.stream_unary(f"/{SERVICE}/{COUNT}") for c in channels)
             users = await prepare(at_a, small, size_mb * MB, runs + 1, work)
             migrations = Migrations(at_a, users, len(data))
             paths: dict[str, Callable[[], Awaitable[float]]] = {
                 "raw stream": lambda: stream_raw(direct, data),
                 "raw stream via 1 relay": lambda: stream_raw(relayed, data),
+                "raw stream into a durable file": lambda: stream_raw(durable, data),
                 "migrate (direct)": migrations.one,
             }
             for run in paths.values():  # warm-up: connect channels, first handshakes
