@@ -33,12 +33,15 @@ class BridgeNode:
         )
 
     async def start(self) -> str:
+        """Serve; returns the bound "host:port"."""
         return await self.server.start()
 
     async def stop(self) -> None:
+        """Stop serving (idempotent, graceful)."""
         await self.server.stop()
 
     async def run_forever(self) -> None:
+        """Serve until cancelled (SIGTERM in ``mmmfed serve``), then stop."""
         await self.start()
         try:
             await self.server.wait()

@@ -28,11 +28,15 @@ class BridgeServicer(bridge_pb2_grpc.BridgeServicer):
     async def GetManifesto(
         self, request: bpb.GetBridgeManifestoRequest, context: grpc.aio.ServicerContext
     ) -> mpb.Manifesto:
+        """Manifesto V of this bridge (FGMV-43 9.5)."""
         return self._service.manifesto()
 
     async def CreateVirtualBridge(
         self, request: bpb.CreateVirtualBridgeRequest, context: grpc.aio.ServicerContext
     ) -> bpb.CreateVirtualBridgeResponse:
+        """MBMF: a virtual bridge for the offered features; INVALID_ARGUMENT QUALIFIER_NOT_SUPPORTED
+        for a pair it lacks.
+        """
         vb_id, offer_v = self._service.create_virtual_bridge(
             request.from_m_instance_id, request.to_m_instance_id, list(request.features)
         )
@@ -41,6 +45,10 @@ class BridgeServicer(bridge_pb2_grpc.BridgeServicer):
     async def Convert(
         self, request_iterator: AsyncIterator[bpb.ConvertRequest], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[bpb.ConvertResponse]:
+        """Conversion Service (AVCF, 9.1 step 3): header, data in; converted Item, data, report out.
+        INVALID_ARGUMENT (GLTF_VALIDATION_FAILED, NOT_GLB, ...), DATA_LOSS (DIGEST_MISMATCH),
+        RESOURCE_EXHAUSTED (STREAM_TOO_LARGE), NOT_FOUND (UNKNOWN_VIRTUAL_BRIDGE).
+        """
         header, chunks = await split_header(request_iterator)
         source = self._service.check_request(header.virtual_bridge_id, header.item.item_json, header.target)
         binding = source.data

@@ -37,6 +37,7 @@ class Channels:
         return self._open[key]
 
     def instance(self) -> instance_pb2_grpc.InstanceStub:
+        """The Instance stub of this gateway's own M-Instance (RI-1)."""
         return instance_pb2_grpc.InstanceStub(self._channel(self._instance))
 
     def peer(self, m_instance_id: str) -> gateway_pb2_grpc.FederationStub:
@@ -49,6 +50,7 @@ class Channels:
         return gateway_pb2_grpc.FederationStub(self._channel(self.peers[m_instance_id]))
 
     def bridge(self, bridge_id: str) -> bridge_pb2_grpc.BridgeStub:
+        """The Bridge stub of a configured bridge; NotFound ``UNKNOWN_BRIDGE`` otherwise."""
         if bridge_id not in self.bridges:
             raise NotFound(f"no bridge {bridge_id} configured", reason="UNKNOWN_BRIDGE")
         return bridge_pb2_grpc.BridgeStub(self._channel(self.bridges[bridge_id]))
@@ -58,6 +60,7 @@ class Channels:
         return next((m for m, p in self.peers.items() if p.tls_name == tls_name), None)
 
     async def close(self) -> None:
+        """Close every open channel (idempotent)."""
         channels, self._open = list(self._open.values()), {}
         for channel in channels:
             await channel.close()

@@ -55,14 +55,17 @@ class GatewayNode:
         )
 
     async def start(self) -> str:
+        """Serve; returns the bound "host:port"."""
         return await self.server.start()
 
     async def stop(self) -> None:
+        """Stop serving, close channels and the store (idempotent)."""
         await self.server.stop()
         await self.channels.close()
         self.store.close()
 
     async def run_forever(self) -> None:
+        """Serve until cancelled (SIGTERM in ``mmmfed serve``), then stop."""
         await self.start()
         try:
             await self.server.wait()

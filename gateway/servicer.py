@@ -27,16 +27,23 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
     async def RegisterManifesto(
         self, request: mpb.Manifesto, context: grpc.aio.ServicerContext
     ) -> gpb.RegisterManifestoResponse:
+        """RI-5, FGMV-43 9.5 step 1; INVALID_ARGUMENT MANIFESTO_INVALID."""
         return gpb.RegisterManifestoResponse(manifesto_id=self._negotiation.register(request))
 
     async def Negotiate(
         self, request: gpb.NegotiateRequest, context: grpc.aio.ServicerContext
     ) -> gpb.NegotiateResponse:
+        """RI-5, FGMV-43 9.5 steps 2-8; NOT_FOUND UNKNOWN_PEER, FAILED_PRECONDITION
+        MANIFESTO_NOT_REGISTERED.
+        """
         return await self._negotiation.negotiate(request.peer_m_instance_id)
 
     async def MigrateAvatar(
         self, request: gpb.MigrateAvatarRequest, context: grpc.aio.ServicerContext
     ) -> gpb.MigrateAvatarResponse:
+        """RI-1, FGMV-43 9.1 steps 1-4; a refused avatar is an answer (REFUSED, AVIR-202/AVIR-001), not
+        an error.
+        """
         return await self._migration.migrate(request.user_process_id, request.peer_m_instance_id)
 
 
@@ -59,17 +66,22 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
     async def GetManifesto(
         self, request: gpb.GetPeerManifestoRequest, context: grpc.aio.ServicerContext
     ) -> mpb.Manifesto:
+        """RE-5: this platform's manifesto, to configured peer gateways only."""
         self._peer(context)
         return self._negotiation.platform()
 
     async def OfferManifestos(
         self, request: gpb.OfferManifestosRequest, context: grpc.aio.ServicerContext
     ) -> mpb.Manifesto:
+        """RE-5, FGMV-43 9.5 steps 6-7: offers A and V in, answer out."""
         return self._negotiation.answer(request.offer_a, request.offer_v, self._peer(context))
 
     async def TransferAvatar(
         self, request_iterator: AsyncIterator[gpb.TransferAvatarRequest], context: grpc.aio.ServicerContext
     ) -> gpb.TransferAvatarResponse:
+        """RE-1, FGMV-43 9.1 steps 2-4: stream through to the instance; PERMISSION_DENIED
+        ORIGIN_MISMATCH, FAILED_PRECONDITION NOT_NEGOTIATED, and the instance's refusals.
+        """
         peer = self._peer(context)
         header, chunks = await split_header(request_iterator)
         return await self._migration.accept_transfer(header, chunks, peer)
@@ -77,4 +89,5 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
     async def OfferDefaultAvatar(
         self, request: gpb.OfferDefaultAvatarRequest, context: grpc.aio.ServicerContext
     ) -> gpb.OfferDefaultAvatarResponse:
+        """RE-1, AVIR-001: the instance's default avatar for a refused visitor."""
         return await self._migration.offer_default(request.home_user_process_id, self._peer(context))

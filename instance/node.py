@@ -45,6 +45,7 @@ class InstanceNode:
         )
 
     async def start(self) -> str:
+        """Install the default avatar (once) and serve; returns the bound "host:port"."""
         if self.config.default_avatar is not None:
             self.avatars.install_default_avatar(self.config.default_avatar)
         return await self.server.start()
@@ -63,10 +64,12 @@ class InstanceNode:
         return str(resp.manifesto_id)
 
     async def stop(self) -> None:
+        """Stop serving and close the store (idempotent)."""
         await self.server.stop()
         self.store.close()
 
     async def run_forever(self) -> None:
+        """Serve, register the manifesto with the gateway (RI-5), run until cancelled."""
         await self.start()
         if self.config.gateway is not None:
             await self.register_manifesto()

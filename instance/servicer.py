@@ -29,6 +29,9 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
     async def RegisterHuman(
         self, request_iterator: AsyncIterator[ipb.RegisterHumanRequest], context: grpc.aio.ServicerContext
     ) -> ipb.RegisterHumanResponse:
+        """Register a human from a streamed avatar file; INVALID_ARGUMENT (GLB_*, BAD_HUMAN_NAME,
+        QUALIFIER_NOT_SUPPORTED), ALREADY_EXISTS, RESOURCE_EXHAUSTED.
+        """
         header, chunks = await split_header(request_iterator)
         blob = await receive(chunks, self._avatars.stage())
         reg = self._avatars.register_human(
@@ -48,6 +51,9 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
     async def ExportAvatar(
         self, request: ipb.ExportAvatarRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[itpb.ItemPart]:
+        """RI-1, FGMV-43 9.1 step 1: the Persona envelope, then its data; NOT_FOUND USER_NOT_FOUND /
+        PERSONA_NOT_FOUND.
+        """
         persona, chunks = self._avatars.export(request.user_process_id)
         yield itpb.ItemPart(envelope=envelope(persona))
         for chunk in chunks:
@@ -56,6 +62,9 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
     async def ImportAvatar(
         self, request_iterator: AsyncIterator[ipb.ImportAvatarRequest], context: grpc.aio.ServicerContext
     ) -> ipb.ImportAvatarResponse:
+        """RI-1, FGMV-43 9.1 step 4: header checked before data (QualNS, constraints), data checked as
+        it arrives (size, digest) and after (GLB, format).
+        """
         header, chunks = await split_header(request_iterator)
         persona = self._avatars.check_incoming(header.persona.item_json, header.home_user_process_id)
         binding = persona.data
@@ -72,14 +81,17 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
     async def GetDefaultAvatar(
         self, request: ipb.GetDefaultAvatarRequest, context: grpc.aio.ServicerContext
     ) -> ipb.GetDefaultAvatarResponse:
+        """RI-1, AVIR-001; FAILED_PRECONDITION NO_DEFAULT_AVATAR."""
         return ipb.GetDefaultAvatarResponse(persona=envelope(self._avatars.default_avatar()))
 
     async def GetManifesto(self, request: ipb.GetManifestoRequest, context: grpc.aio.ServicerContext) -> mpb.Manifesto:
+        """This instance's platform manifesto (FGMV-43 9.5 step 1)."""
         return self._manifesto
 
     async def ReadItem(
         self, request: ipb.ReadItemRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[itpb.ItemPart]:
+        """A stored Item's envelope, then its data; NOT_FOUND ITEM_NOT_FOUND."""
         item, chunks = self._avatars.read_item(request.item_id)
         yield itpb.ItemPart(envelope=envelope(item))
         for chunk in chunks:

@@ -86,6 +86,7 @@ class OperatorClient:
                 await asyncio.sleep(0.1)
 
     async def migrate(self, user_process_id: str, peer_id: str) -> gpb.MigrateAvatarResponse:
+        """Migrate a User's avatar to ``peer_id`` (FGMV-43 9.1); a refusal is a REFUSED answer."""
         request = gpb.MigrateAvatarRequest(user_process_id=user_process_id, peer_m_instance_id=peer_id)
         return await call(lambda: self.gateway.MigrateAvatar(request), attempts=1)
 

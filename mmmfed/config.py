@@ -109,7 +109,6 @@ class BridgeConfig(_Frozen):
     max_item_bytes: int = Field(default=256 * MiB, gt=0)
 
 
-NodeConfig = InstanceConfig | GatewayConfig | BridgeConfig
 C = TypeVar("C", InstanceConfig, GatewayConfig, BridgeConfig)
 
 

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 
 from mmmfed.api.v1 import manifesto_pb2 as mpb
-from mmmfed.config import ConstraintsConfig, FeatureConfig, ManifestoConfig
+from mmmfed.config import FeatureConfig, ManifestoConfig
 
 ROUTE_NAMES = {
     mpb.FEATURE_ROUTE_DIRECT: "direct",
@@ -22,6 +22,7 @@ ROUTE_NAMES = {
 
 
 def feature_from_config(cfg: FeatureConfig) -> mpb.Feature:
+    """The manifesto Feature of a configured Item type, Qualifier and Constraints."""
     c = cfg.constraints
     return mpb.Feature(
         item_type=cfg.item_type,
@@ -32,15 +33,6 @@ def feature_from_config(cfg: FeatureConfig) -> mpb.Feature:
             max_texture_px=c.max_texture_px,
             max_bytes=c.max_bytes,
         ),
-    )
-
-
-def constraints_from_proto(c: mpb.Constraints) -> ConstraintsConfig:
-    return ConstraintsConfig(
-        max_triangles=c.max_triangles,
-        texture_formats=list(c.texture_formats),
-        max_texture_px=c.max_texture_px,
-        max_bytes=c.max_bytes,
     )
 
 

@@ -56,6 +56,7 @@ class RequestPump:
         self.call: Any = None
 
     async def requests(self) -> AsyncIterator[Any]:
+        """The source's messages, for the call; stops (and cancels the call) if the source fails."""
         try:
             async for message in self._source:
                 yield message
