@@ -24,7 +24,7 @@ from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import instance_pb2 as ipb
 from mmmfed.api.v1 import item_pb2 as itpb
 from mmmfed.api.v1 import manifesto_pb2 as mpb
-from mmmfed.errors import FailedPrecondition, InvalidInput, MmmfedError, PermissionDenied, RemoteError
+from mmmfed.errors import InvalidInput, MmmfedError, PermissionDenied, RemoteError
 from mmmfed.items import Item, instance_of, parse_item
 from mmmfed.manifesto import violations
 from mmmfed.rpc import call, decode_rpc_error
@@ -120,7 +120,7 @@ class MigrationService:
         except grpc.aio.AioRpcError as err:
             raise decode_rpc_error(err) from err
         if first is grpc.aio.EOF or first.WhichOneof("part") != "envelope":
-            raise FailedPrecondition("instance export did not start with the Persona", reason="EXPORT_FAILED")
+            raise MmmfedError("instance export did not start with the Persona", reason="EXPORT_FAILED")
         home = parse_item(first.envelope.item_json)
         response = gpb.MigrateAvatarResponse(home_persona=first.envelope)
         timer.lap("export (9.1 step 1)")
@@ -148,8 +148,8 @@ class MigrationService:
             timer.lap("transfer and import at peer (9.1 steps 2, 4)")
         except MmmfedError as err:
             export.cancel()
-            if isinstance(err, RemoteError) and err.code not in REFUSAL_CODES:
-                raise
+            if err.code not in REFUSAL_CODES:
+                raise  # the request or a node failed: an error, not a refusal of the avatar
             return await self._refused(response, err, user_process_id, peer_id, timer)
         response.outcome = gpb.MIGRATION_OUTCOME_MIGRATED
         response.roaming_user_process_id = result.roaming_user_process_id
@@ -191,7 +191,7 @@ class MigrationService:
 
         first = await read()
         if first is grpc.aio.EOF or first.WhichOneof("part") != "item":
-            raise FailedPrecondition("bridge did not answer with the converted Item", reason="BRIDGE_PROTOCOL")
+            raise MmmfedError("bridge did not answer with the converted Item", reason="BRIDGE_PROTOCOL")
 
         async def converted() -> AsyncIterator[bytes]:
             while True:
@@ -279,8 +279,11 @@ class MigrationService:
         return gpb.OfferDefaultAvatarResponse(persona=result.persona)
 
 
+@dataclass
 class _Counter:
-    n = 0
+    """Bytes sent so far on a stream."""
+
+    n: int = 0
 
 
 async def _chunks_of(export: grpc.aio.UnaryStreamCall) -> AsyncIterator[bytes]:
@@ -292,7 +295,7 @@ async def _chunks_of(export: grpc.aio.UnaryStreamCall) -> AsyncIterator[bytes]:
         if part is grpc.aio.EOF:
             return
         if part.WhichOneof("part") != "chunk":
-            raise FailedPrecondition("instance export sent a second envelope", reason="EXPORT_FAILED")
+            raise MmmfedError("instance export sent a second envelope", reason="EXPORT_FAILED")
         yield part.chunk
 
 
