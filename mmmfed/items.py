@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mmmfed.errors import InvalidInput
+from mmmfed.strictjson import parse_json
 
 ITEM_HEADER = "MMM-ITM-V2.2"
 MAX_ITEM_JSON_BYTES = 256 * 1024
@@ -108,31 +109,14 @@ class Item:
         return DataBinding(int(data["Size"]), str(data["Digest"]["Value"]), str(data.get("MediaType", "")))
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise InvalidInput(f"duplicate JSON key {key!r}", reason="ITEM_MALFORMED")
-        out[key] = value
-    return out
-
-
-def _no_constants(name: str) -> Any:
-    raise InvalidInput(f"JSON constant {name} is not allowed", reason="ITEM_MALFORMED")
-
-
 def parse_item(raw: bytes) -> Item:
     """Parse an Item from its exact bytes and check its required fields.
 
-    Raises InvalidInput with reason ``ITEM_MALFORMED`` (not UTF-8 JSON, duplicate keys, NaN,
-    too large, missing or mistyped fields) or ``BAD_IDENTIFIER``.
+    Raises InvalidInput: the ``JSON_*`` reasons of :func:`parse_json` (strict intake: size,
+    UTF-8, duplicate keys, NaN, I-JSON number range, lone surrogates, depth), then
+    ``ITEM_MALFORMED`` (missing or mistyped fields) or ``BAD_IDENTIFIER``.
     """
-    if len(raw) > MAX_ITEM_JSON_BYTES:
-        raise InvalidInput(f"Item document of {len(raw)} bytes exceeds {MAX_ITEM_JSON_BYTES}", reason="ITEM_MALFORMED")
-    try:
-        doc = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InvalidInput(f"Item is not UTF-8 JSON: {err}", reason="ITEM_MALFORMED") from err
+    doc = parse_json(raw, max_bytes=MAX_ITEM_JSON_BYTES)
     if not isinstance(doc, dict):
         raise InvalidInput("Item must be a JSON object", reason="ITEM_MALFORMED")
     if doc.get("Header") != ITEM_HEADER:
@@ -150,9 +134,12 @@ def parse_item(raw: bytes) -> Item:
     data = doc.get("ItemData")
     if data is not None:
         try:
+            size = data["Size"]
+            if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+                raise ValueError(f"Size must be a non-negative integer, not {size!r}")
             binding = item.data
-            if binding is not None and (binding.size < 0 or len(binding.sha256) != 64):
-                raise ValueError("bad size or digest")
+            if binding is not None and len(binding.sha256) != 64:
+                raise ValueError("Digest.Value must be 64 hex digits")
         except (KeyError, TypeError, ValueError) as err:
             raise InvalidInput(f"ItemData binding is malformed: {err}", reason="ITEM_MALFORMED") from err
     return item

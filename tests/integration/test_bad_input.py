@@ -87,8 +87,13 @@ def chunks_of(data: bytes) -> list[bytes]:
 
 
 async def send(
-    tls: TlsConfig, cfg: Any, stub: Callable[[grpc.aio.Channel], Any], method: str,
-    messages: Iterable[Any], *, hold: bool = False,
+    tls: TlsConfig,
+    cfg: Any,
+    stub: Callable[[grpc.aio.Channel], Any],
+    method: str,
+    messages: Iterable[Any],
+    *,
+    hold: bool = False,
 ) -> Any:
     """Call the client-streaming ``method`` of ``cfg``'s node presenting ``tls``.
 
@@ -114,8 +119,10 @@ async def send(
 def transfer_header(item: Item, home_user: str = HOME_USER) -> gpb.TransferAvatarRequest:
     return gpb.TransferAvatarRequest(
         header=gpb.TransferAvatarHeader(
-            transfer_id=f"urn:uuid:{uuid.uuid4()}", home_user_process_id=home_user,
-            persona=itpb.ItemEnvelope(item_json=item.raw), home_item_id=item.item_id,
+            transfer_id=f"urn:uuid:{uuid.uuid4()}",
+            home_user_process_id=home_user,
+            persona=itpb.ItemEnvelope(item_json=item.raw),
+            home_item_id=item.item_id,
         )
     )
 
@@ -123,8 +130,10 @@ def transfer_header(item: Item, home_user: str = HOME_USER) -> gpb.TransferAvata
 def import_header(item: Item, home_user: str = HOME_USER) -> ipb.ImportAvatarRequest:
     return ipb.ImportAvatarRequest(
         header=ipb.ImportAvatarHeader(
-            home_user_process_id=home_user, home_m_instance_id=A,
-            persona=itpb.ItemEnvelope(item_json=item.raw), home_item_id=item.item_id,
+            home_user_process_id=home_user,
+            home_m_instance_id=A,
+            persona=itpb.ItemEnvelope(item_json=item.raw),
+            home_item_id=item.item_id,
             transfer_id=f"urn:uuid:{uuid.uuid4()}",
         )
     )
@@ -161,9 +170,7 @@ def deliver(request: pytest.FixtureRequest) -> Deliver:
     return route
 
 
-async def refused(
-    call: Awaitable[Any], code: grpc.StatusCode, reason: str, *mentions: str
-) -> grpc.aio.AioRpcError:
+async def refused(call: Awaitable[Any], code: grpc.StatusCode, reason: str, *mentions: str) -> grpc.aio.AioRpcError:
     """Await ``call``; assert it fails with ``code`` and ErrorInfo ``reason``, and that its
     message mentions each of ``mentions``."""
     with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -235,7 +242,10 @@ async def test_truncated_glb_is_refused(negotiated: Federation, deliver: Deliver
     cut = good_glb[: len(good_glb) // 2]
     await refused(
         deliver(fed, persona(cut), chunks_of(cut)),
-        grpc.StatusCode.INVALID_ARGUMENT, "GLB_TRUNCATED", str(len(good_glb)), str(len(cut)),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "GLB_TRUNCATED",
+        str(len(good_glb)),
+        str(len(cut)),
     )
     await assert_nothing_stored(fed, before)
 
@@ -246,7 +256,10 @@ async def test_digest_mismatch_is_data_loss(negotiated: Federation, deliver: Del
     wrong = sha256_hex(b"not the avatar")
     await refused(
         deliver(fed, persona(good_glb, digest=wrong), chunks_of(good_glb)),
-        grpc.StatusCode.DATA_LOSS, "DIGEST_MISMATCH", wrong, sha256_hex(good_glb),
+        grpc.StatusCode.DATA_LOSS,
+        "DIGEST_MISMATCH",
+        wrong,
+        sha256_hex(good_glb),
     )
     await assert_nothing_stored(fed, before)
 
@@ -257,7 +270,10 @@ async def test_short_stream_is_data_loss(negotiated: Federation, deliver: Delive
     sent = good_glb[:-100]
     await refused(
         deliver(fed, persona(good_glb), chunks_of(sent)),
-        grpc.StatusCode.DATA_LOSS, "SIZE_MISMATCH", str(len(sent)), str(len(good_glb)),
+        grpc.StatusCode.DATA_LOSS,
+        "SIZE_MISMATCH",
+        str(len(sent)),
+        str(len(good_glb)),
     )
     await assert_nothing_stored(fed, before)
 
@@ -270,7 +286,9 @@ async def test_stream_longer_than_declared_is_refused(
     fed, before = negotiated, stored(negotiated)
     err = await refused(
         deliver(fed, persona(good_glb), [*chunks_of(good_glb), bytes(10)], hold=True),
-        grpc.StatusCode.RESOURCE_EXHAUSTED, "STREAM_TOO_LARGE", str(len(good_glb)),
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "STREAM_TOO_LARGE",
+        str(len(good_glb)),
     )
     info = error_info(err)
     assert info is not None and info.metadata["limit_bytes"] == str(len(good_glb))
@@ -283,7 +301,10 @@ async def test_data_of_another_format_is_refused(negotiated: Federation, deliver
     vrm = GODETTE.read_bytes()
     await refused(
         deliver(fed, persona(vrm), chunked(vrm)),
-        grpc.StatusCode.INVALID_ARGUMENT, "QUALIFIER_MISMATCH", "VRM/0.x", FORMAT_GLB,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "QUALIFIER_MISMATCH",
+        "VRM/0.x",
+        FORMAT_GLB,
     )
     await assert_nothing_stored(fed, before)
 
@@ -295,7 +316,9 @@ async def test_understated_attributes_are_checked_on_the_data(negotiated: Federa
     png_box = BOX.read_bytes()
     await refused(
         deliver(fed, persona(png_box), chunks_of(png_box)),
-        grpc.StatusCode.INVALID_ARGUMENT, "CONSTRAINTS_NOT_MET", "image/png",
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "CONSTRAINTS_NOT_MET",
+        "image/png",
     )
     await assert_nothing_stored(fed, before)
 
@@ -307,7 +330,9 @@ async def test_unknown_qualifier_is_qualns(negotiated: Federation, deliver: Deli
     fed, before = negotiated, stored(negotiated)
     err = await refused(
         deliver(fed, persona(good_glb, fmt="FBX/7.4"), [], hold=True),
-        grpc.StatusCode.INVALID_ARGUMENT, "QUALIFIER_NOT_SUPPORTED", "FBX/7.4",
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "QUALIFIER_NOT_SUPPORTED",
+        "FBX/7.4",
     )
     info = error_info(err)
     assert info is not None
@@ -324,7 +349,10 @@ async def test_declared_constraints_over_the_limit_are_refused(
     attributes = {**GOOD_ATTRIBUTES, "Triangles": "90000"}
     await refused(
         deliver(fed, persona(good_glb, attributes=attributes), [], hold=True),
-        grpc.StatusCode.INVALID_ARGUMENT, "CONSTRAINTS_NOT_MET", "90000", "1500",
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "CONSTRAINTS_NOT_MET",
+        "90000",
+        "1500",
     )
     await assert_nothing_stored(fed, before)
 
@@ -334,24 +362,30 @@ def _item_with_duplicate_header(good: Item) -> bytes:
 
 
 @pytest.mark.parametrize(
-    ("make_json", "mentions"),
+    ("make_json", "reason", "mentions"),
     [
-        pytest.param(_item_with_duplicate_header, "duplicate JSON key 'Header'", id="duplicate-keys"),
-        pytest.param(lambda good: b"<Item/>", "not UTF-8 JSON", id="not-json"),
-        pytest.param(lambda good: good.raw.replace(b'"Size":', b'"Size":NaN,"X":'), "NaN", id="nan"),
-        pytest.param(lambda good: json.dumps([good.doc]).encode(), "JSON object", id="not-an-object"),
-        pytest.param(lambda good: good.raw.replace(b'"Size":', b'"Size":-'), "bad size", id="negative-size"),
+        pytest.param(_item_with_duplicate_header, "JSON_DUPLICATE_KEY", '"Header" twice', id="duplicate-keys"),
+        pytest.param(lambda good: b"<Item/>", "JSON_SYNTAX", "byte 0", id="not-json"),
+        pytest.param(lambda good: good.raw.replace(b'"Size":', b'"Size":NaN,"X":'), "JSON_NON_FINITE", "NaN", id="nan"),
+        pytest.param(lambda good: json.dumps([good.doc]).encode(), "ITEM_MALFORMED", "JSON object", id="not-an-object"),
+        pytest.param(
+            lambda good: good.raw.replace(b'"Size":', b'"Size":-'), "ITEM_MALFORMED", "non-negative", id="negative-size"
+        ),
     ],
 )
 async def test_malformed_item_json_is_refused(
-    negotiated: Federation, deliver: Deliver, good_glb: bytes, make_json: Callable[[Item], bytes], mentions: str
+    negotiated: Federation,
+    deliver: Deliver,
+    good_glb: bytes,
+    make_json: Callable[[Item], bytes],
+    reason: str,
+    mentions: str,
 ) -> None:
-    """Item JSON that is not a single well-formed object is refused ITEM_MALFORMED on the header."""
+    """Item JSON that is not a single well-formed object is refused on the header, with the
+    strict-intake reason (JSON_*) or ITEM_MALFORMED."""
     fed, before = negotiated, stored(negotiated)
     bad = Item(raw=make_json(persona(good_glb)), doc={"ItemID": f"mmm://{A}/items/x"})
-    await refused(
-        deliver(fed, bad, [], hold=True), grpc.StatusCode.INVALID_ARGUMENT, "ITEM_MALFORMED", mentions
-    )
+    await refused(deliver(fed, bad, [], hold=True), grpc.StatusCode.INVALID_ARGUMENT, reason, mentions)
     await assert_nothing_stored(fed, before)
 
 
@@ -403,7 +437,10 @@ async def test_declared_size_over_node_limit_is_refused_before_data(
     fed, before = small_limit, stored(small_limit)
     err = await refused(
         deliver(fed, persona(good_glb, size=200_000), [], hold=True),
-        grpc.StatusCode.RESOURCE_EXHAUSTED, "STREAM_TOO_LARGE", "200000", "100000",
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "STREAM_TOO_LARGE",
+        "200000",
+        "100000",
     )
     info = error_info(err)
     assert info is not None and info.metadata["limit_bytes"] == "100000"
@@ -438,9 +475,7 @@ async def test_migrate_before_negotiate_is_refused(federation: Federation) -> No
     assert federation.at_a is not None
     user = (await federation.at_a.register_human("alice", BOX)).user_process_id
     before = stored(federation)
-    await refused(
-        migrate(federation, user, B), grpc.StatusCode.FAILED_PRECONDITION, "NOT_NEGOTIATED", B, "Negotiate"
-    )
+    await refused(migrate(federation, user, B), grpc.StatusCode.FAILED_PRECONDITION, "NOT_NEGOTIATED", B, "Negotiate")
     await assert_nothing_stored(federation, before)
 
 
@@ -457,7 +492,9 @@ async def test_negotiate_with_unknown_peer_is_not_found(federation: Federation) 
     request = gpb.NegotiateRequest(peer_m_instance_id="c.example")
     await refused(
         federation.at_a.gateway.Negotiate(request, timeout=CALL_TIMEOUT_S),
-        grpc.StatusCode.NOT_FOUND, "UNKNOWN_PEER", "c.example",
+        grpc.StatusCode.NOT_FOUND,
+        "UNKNOWN_PEER",
+        "c.example",
     )
 
 

@@ -44,16 +44,16 @@ def test_build_then_parse_round_trips(name: str, size: int) -> None:
 @pytest.mark.parametrize(
     ("raw", "reason"),
     [
-        (b"not json", "ITEM_MALFORMED"),
-        (b'{"Header":"MMM-ITM-V2.2","Header":"x"}', "ITEM_MALFORMED"),
+        (b"not json", "JSON_SYNTAX"),
+        (b'{"Header":"MMM-ITM-V2.2","Header":"x"}', "JSON_DUPLICATE_KEY"),
         (
             b'{"Header":"MMM-ITM-V2.2","MInstanceID":"a.example","ItemID":"mmm://a.example/items/1","N":NaN}',
-            "ITEM_MALFORMED",
+            "JSON_NON_FINITE",
         ),
         (b'{"Header":"MMM-ITM-V2.2","MInstanceID":"a.example","ItemID":"mmm://b.example/items/1"}', "BAD_IDENTIFIER"),
         (b'{"Header":"MMM-ITM-V2.2","MInstanceID":"a.example"}', "ITEM_MALFORMED"),
         (b"[]", "ITEM_MALFORMED"),
-        (b"\xff\xfe", "ITEM_MALFORMED"),
+        (b"\xff\xfe", "JSON_NOT_UTF8"),
     ],
 )
 def test_malformed_items_are_refused(raw: bytes, reason: str) -> None:
