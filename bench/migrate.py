@@ -52,7 +52,7 @@ if not __package__:  # run as a script (python bench/migrate.py): make `bench` i
 from bench.rawsink import COUNT, SERVICE
 from bridge.conversion import ConversionTarget, GltfValidator, convert
 from mmmfed.api.v1 import gateway_pb2 as gpb
-from mmmfed.cli.loopback import B_MAX_TEXTURE_PX, B_MAX_TRIANGLES, B, LoopbackPlan, free_ports, plan, samples_dir
+from mmmfed.cli.loopback import B_MAX_TEXTURE_PX, B_MAX_TRIANGLES, B, LoopbackPlan, PortReservation, plan, samples_dir
 from mmmfed.cli.processes import NodeProcesses
 from mmmfed.client import OperatorClient
 from mmmfed.config import PeerAddress
@@ -125,19 +125,23 @@ def big_avatar(small: bytes, size_bytes: int, *, seed: int) -> bytes:
 
 
 # -- the baseline: a raw client stream to a server process that counts bytes ----------------
-def start_raw_servers(procs: NodeProcesses, fed: LoopbackPlan, work: Path) -> dict[str, PeerAddress]:
+def start_raw_servers(
+    procs: NodeProcesses, fed: LoopbackPlan, work: Path
+) -> tuple[dict[str, PeerAddress], PortReservation]:
     """Start the baseline servers, each its own process holding gateway B's certificate:
     ``sink`` (counts bytes), ``durable`` (hashes, writes and fsyncs them) and ``relay`` (a bare
-    pass-through to ``sink``). Clients present gateway A's certificate."""
+    pass-through to ``sink``), and their reserved ports (release once they serve). Clients
+    present gateway A's certificate."""
     tls_path = work / "rawsink-tls.json"
     tls_path.write_text(fed.gateway_b.tls.model_dump_json())
     store_dir = work / "durable-sink"
     store_dir.mkdir()
     script = str(Path(__file__).resolve().parent / "rawsink.py")
     base = [sys.executable, script, "--tls", str(tls_path)]
+    ports = PortReservation(3)
     addresses = {
         name: PeerAddress(tls_name=fed.gateway_b.tls_name, address=f"127.0.0.1:{port}")
-        for name, port in zip(("sink", "durable", "relay"), free_ports(3), strict=True)
+        for name, port in zip(("sink", "durable", "relay"), ports.ports, strict=True)
     }
     procs.start("rawsink", [*base, "--listen", addresses["sink"].address])
     procs.start("rawdurable", [*base, "--listen", addresses["durable"].address, "--store-dir", str(store_dir)])
@@ -154,7 +158,7 @@ def start_raw_servers(procs: NodeProcesses, fed: LoopbackPlan, work: Path) -> di
             relay_to.tls_name,
         ],
     )
-    return addresses
+    return addresses, ports
 
 
 async def wait_raw(channel: grpc.aio.Channel, *, timeout_s: float = 20.0) -> None:
@@ -269,12 +273,13 @@ async def bench(size_mb: int, runs: int) -> None:
         channels: list[grpc.aio.Channel] = []
         try:
             procs.start_plan(fed, work)
-            raw_servers = start_raw_servers(procs, fed, work)
+            raw_servers, raw_ports = start_raw_servers(procs, fed, work)
             await procs.wait_ready(fed)
             at_a = OperatorClient(fed.operator_tls, instance=peer(fed.instance_a), gateway=peer(fed.gateway_a))
             channels = [secure_channel(fed.gateway_a.tls, raw_servers[n]) for n in ("sink", "durable", "relay")]
             for channel in channels:
                 await wait_raw(channel)
+            raw_ports.release()
             direct, durable, relayed = (c.stream_unary(f"/{SERVICE}/{COUNT}") for c in channels)
             users = await prepare(at_a, small, size_mb * MB, runs + 1, work)
             migrations = Migrations(at_a, users, len(data))

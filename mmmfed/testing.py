@@ -30,6 +30,7 @@ class Federation:
     at_b: OperatorClient | None = None
 
     async def start(self) -> Federation:
+        """Start every node of the plan in this process and register both manifestos."""
         from bridge.node import BridgeNode
         from gateway.node import GatewayNode
         from instance.node import InstanceNode
@@ -44,6 +45,7 @@ class Federation:
         }
         for node in self.nodes.values():
             await node.start()
+        p.ports.release()
         await self.nodes["instance-a"].register_manifesto()
         await self.nodes["instance-b"].register_manifesto()
         self.at_a = OperatorClient(p.operator_tls, instance=peer(p.instance_a), gateway=peer(p.gateway_a))
@@ -51,6 +53,8 @@ class Federation:
         return self
 
     async def stop(self) -> None:
+        """Close the clients and stop every node (idempotent)."""
+        self.plan.ports.release()
         for client in (self.at_a, self.at_b):
             if client is not None:
                 await client.close()

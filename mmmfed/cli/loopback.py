@@ -8,7 +8,6 @@ triangle budget with JPEG textures up to 512 px, so VRM avatars go through the b
 from __future__ import annotations
 
 import socket
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,13 +38,27 @@ def samples_dir() -> Path:
     return Path(os.environ.get("MMMFED_SAMPLES", SAMPLES))
 
 
-def free_ports(n: int) -> list[int]:
-    """``n`` distinct free TCP ports on 127.0.0.1 (bound together, then released)."""
-    with ExitStack() as stack:
-        socks = [stack.enter_context(socket.socket()) for _ in range(n)]
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
+class PortReservation:
+    """``n`` free TCP ports on 127.0.0.1, held until the nodes bind them.
+
+    Each port stays bound (SO_REUSEPORT, not listening) so no other process's ``bind`` can take
+    it in the meantime; gRPC servers bind with SO_REUSEPORT too, so they can bind beside it and
+    only they accept connections. ``release()`` (idempotent) once the nodes serve.
+    """
+
+    def __init__(self, n: int) -> None:
+        self._socks: list[socket.socket] = []
+        for _ in range(n):
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind(("127.0.0.1", 0))
+            self._socks.append(sock)
+        self.ports = [sock.getsockname()[1] for sock in self._socks]
+
+    def release(self) -> None:
+        socks, self._socks = self._socks, []
+        for sock in socks:
+            sock.close()
 
 
 @dataclass(frozen=True)
@@ -58,6 +71,7 @@ class LoopbackPlan:
     gateway_b: GatewayConfig
     bridge: BridgeConfig
     operator_tls: TlsConfig
+    ports: PortReservation
 
     def nodes(self) -> dict[str, InstanceConfig | GatewayConfig | BridgeConfig]:
         return {
@@ -111,7 +125,7 @@ def node_roles() -> dict[str, NodeRole]:
 def plan(workdir: Path, *, default_avatar: Path | None = None, max_item_bytes: int | None = None) -> LoopbackPlan:
     """Make certificates under ``workdir/certs`` and the configuration of every node.
 
-    Ports are picked free now; the caller starts the nodes soon after.
+    Ports are reserved now (``plan.ports``); release them once the nodes serve.
     """
     names = node_roles()
     certs = workdir / "certs"
@@ -120,7 +134,8 @@ def plan(workdir: Path, *, default_avatar: Path | None = None, max_item_bytes: i
     def tls(name: str) -> TlsConfig:
         return TlsConfig(ca_cert=certs / "ca.pem", cert=certs / f"{name}.pem", key=certs / f"{name}.key")
 
-    p_ia, p_ib, p_ga, p_gb, p_br = free_ports(5)
+    ports = PortReservation(5)
+    p_ia, p_ib, p_ga, p_gb, p_br = ports.ports
     addr = {
         f"instance.{A}": p_ia,
         f"instance.{B}": p_ib,
@@ -170,4 +185,5 @@ def plan(workdir: Path, *, default_avatar: Path | None = None, max_item_bytes: i
         gateway_b=gateway(B, A),
         bridge=BridgeConfig(bridge_id=BRIDGE, tls_name=BRIDGE, listen=f"127.0.0.1:{p_br}", tls=tls(BRIDGE), **limits),
         operator_tls=tls(OPERATOR),
+        ports=ports,
     )

@@ -42,6 +42,7 @@ class NodeProcesses:
         """Wait until every node of ``plan`` answers health SERVING; RuntimeError if one died."""
         for cfg in plan.nodes().values():
             await wait_serving(plan.operator_tls, PeerAddress(tls_name=cfg.tls_name, address=cfg.listen))
+        plan.ports.release()
         self.check_alive()
 
     def check_alive(self) -> None:
