@@ -1,6 +1,7 @@
 """The ``mmmfed`` command line (typer + rich): the composition root that starts nodes.
 
-Commands: ``serve instance|gateway|bridge``, ``certs init``, ``convert``, ``demo``.
+Commands: ``serve instance|gateway|bridge``, ``certs init``, ``keys generate``,
+``item sign|verify``, ``convert``, ``demo``.
 """
 
 from __future__ import annotations
@@ -16,12 +17,17 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from mmmfed.cli.item_cmd import item_app
+from mmmfed.cli.keys_cmd import keys_app
 from mmmfed.errors import MmmfedError
 
 app = typer.Typer(help="mmmfed: the federation gateway for independent M-Instances.", no_args_is_help=True)
 certs_app = typer.Typer(help="Federation CA and node certificates (mutual TLS).", no_args_is_help=True)
 app.add_typer(certs_app, name="certs")
+app.add_typer(keys_app, name="keys")
+app.add_typer(item_app, name="item")
 err_console = Console(stderr=True)
 
 
@@ -32,7 +38,8 @@ class NodeKind(enum.StrEnum):
 
 
 def _fail(err: MmmfedError) -> typer.Exit:
-    err_console.print(f"[bold red]error[/] {err.reason}: {err.message}")
+    # The message may hold did:key ids or paths with brackets: no emoji codes, no markup.
+    err_console.print(f"[bold red]error[/] {escape(err.reason)}: {escape(err.message)}", emoji=False)
     return typer.Exit(code=2)
 
 

@@ -1,0 +1,169 @@
+"""``mmmfed item sign|verify``: W3C Data Integrity proofs (``DataIntegrityProof``, cryptosuite
+``eddsa-jcs-2022``, W3C vc-di-eddsa section 3.3) on Item files, with keys from :mod:`mmmfed.keyfile`.
+
+Items are read with the strict intake of :func:`mmmfed.items.parse_item` (I-JSON, no duplicate
+members, ...): input it refuses exits 2 with its reason, before any key is used. Proofs are made
+and checked by :mod:`mmmfed.proofs`; signing adds to the proof set (W3C vc-data-integrity 4.3),
+verifying checks every proof (4.5) and shows one verdict per proof.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.table import Table
+    from rich.text import Text
+
+    from mmmfed.proofs import VerificationResult
+
+item_app = typer.Typer(help="Sign and verify Items (W3C Data Integrity, eddsa-jcs-2022).", no_args_is_help=True)
+PROOF_PURPOSE = "assertionMethod"
+
+
+def _read_item(path: Path) -> dict[str, Any]:
+    """The Item document in ``path``, through the strict intake (InvalidInput with its reason)."""
+    from mmmfed.items import MAX_ITEM_JSON_BYTES, parse_item
+
+    with path.open("rb") as fh:
+        raw = fh.read(MAX_ITEM_JSON_BYTES + 1)  # parse_item refuses anything longer
+    return dict(parse_item(raw).doc)
+
+
+@item_app.command("sign")
+def item_sign(
+    item: Annotated[Path, typer.Argument(help="Item JSON file", exists=True, dir_okay=False)],
+    key: Annotated[Path, typer.Option("--key", help="private key file (keys generate)", exists=True, dir_okay=False)],
+    out: Annotated[Path | None, typer.Option("--out", help="new file for the signed Item (default: stdout)")] = None,
+    verification_method: Annotated[
+        str | None,
+        typer.Option("--verification-method", help="URL proofs name for the key (default: its did:key method)"),
+    ] = None,
+) -> None:
+    """Add an eddsa-jcs-2022 DataIntegrityProof to ITEM and write the signed Item.
+
+    The proof (vc-di-eddsa 3.3.1) has proofPurpose assertionMethod, created = now (UTC, seconds)
+    and verificationMethod = the key's did:key method, so it verifies with no key file (the issue's
+    "a file signed with a key from `mmmfed keys generate` verifies on its own"); with
+    --verification-method, verifiers need the public key file (item verify --keys). An Item that
+    already has proofs keeps them and gets one more (proof set, vc-data-integrity 4.3).
+    """
+    import datetime
+    import json
+
+    from rich.markup import escape
+
+    from mmmfed.cli import _fail, err_console
+    from mmmfed.errors import MmmfedError
+    from mmmfed.keyfile import load_signing_key
+    from mmmfed.proofs import sign_document
+
+    created = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        document = _read_item(item)
+        signing_key = load_signing_key(key)
+        method = verification_method or signing_key.verification_method
+        signed = sign_document(
+            document, key=signing_key, verification_method=method, created=created, proof_purpose=PROOF_PURPOSE
+        )
+    except MmmfedError as err:
+        raise _fail(err) from err
+    data = (json.dumps(signed, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    if out is None:
+        sys.stdout.buffer.write(data)
+        return
+    try:
+        with out.open("xb") as fh:
+            fh.write(data)
+    except OSError as err:
+        reason = "exists; choose another --out" if isinstance(err, FileExistsError) else err.strerror
+        err_console.print(f"[bold red]error[/] cannot write {escape(str(out))}: {reason}", highlight=False, emoji=False)
+        raise typer.Exit(code=2) from err
+    err_console.print(f"wrote {out}, signed by {method}", markup=False, highlight=False, emoji=False)
+
+
+@item_app.command("verify")
+def item_verify(
+    signed: Annotated[Path, typer.Argument(help="signed Item JSON file", exists=True, dir_okay=False)],
+    keys: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--keys",
+            help="public key file (KEY.pub.json) for a non-did:key method; repeatable",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Verify every proof on SIGNED (vc-di-eddsa 3.3.2, vc-data-integrity 4.5); print a verdict
+    and the reason per proof. Exits 0 only if every proof verified, 2 otherwise.
+
+    did:key methods resolve on their own; --keys maps each file's "id" to its key. Each proof must
+    have proofPurpose assertionMethod (an Item's proof asserts the Item).
+    """
+    from rich.console import Console
+
+    from mmmfed.cli import _fail
+    from mmmfed.errors import MmmfedError
+    from mmmfed.keyfile import keyring, load_public_key_file
+    from mmmfed.proofs import verify_document
+
+    try:
+        document = _read_item(signed)
+        resolve = keyring([load_public_key_file(path) for path in keys or []])
+    except MmmfedError as err:
+        raise _fail(err) from err
+    result = verify_document(document, resolve_key=resolve, expected_proof_purpose=PROOF_PURPOSE)
+    console = Console(emoji=False, highlight=False)
+    if result.proofs:
+        console.print(_proof_table(document, result))
+    console.print(_verdict(_shown(str(signed)), result), soft_wrap=True)  # one line, so the method stays whole
+    if not result.verified:
+        raise typer.Exit(code=2)
+
+
+def _verdict(name: str, result: VerificationResult) -> Text:
+    """``VERIFIED <file>: n of n proofs, by <methods>`` or ``NOT VERIFIED <file>: <reason> (proof i, <method>)``."""
+    from rich.text import Text
+
+    if result.verified:
+        methods = ", ".join(dict.fromkeys(_shown(check.verification_method) for check in result.proofs))
+        count = len(result.proofs)
+        return Text.assemble(("VERIFIED", "bold green"), f" {name}: {count} of {count} proofs, by {methods}")
+    failed = result.failed[0] if result.failed else None
+    where = f" (proof {failed.index}, {_shown(failed.verification_method)})" if failed else ""
+    return Text.assemble(("NOT VERIFIED", "bold red"), f" {name}: {result.reason}{where}")
+
+
+def _proof_table(document: dict[str, Any], result: VerificationResult) -> Table:
+    """One row per proof: method, purpose, created, and VERIFIED or the reason."""
+    from rich.table import Table
+    from rich.text import Text
+
+    proofs = document["proof"] if isinstance(document["proof"], list) else [document["proof"]]
+    table = Table(title="Proofs (eddsa-jcs-2022)")
+    table.add_column("#", justify="right")
+    for name in ("verification method", "purpose", "created", "result"):
+        table.add_column(name, overflow="fold")
+    for check in result.proofs:
+        proof = proofs[check.index]
+        table.add_row(
+            str(check.index),
+            Text(_shown(proof.get("verificationMethod"))),
+            Text(_shown(proof.get("proofPurpose"))),
+            Text(_shown(proof.get("created"))),
+            Text(check.reason, style="green" if check.verified else "bold red"),
+        )
+    return table
+
+
+def _shown(value: object, *, limit: int = 300) -> str:
+    """A value from the file as safe text: strings with control characters escaped, else "-"."""
+    if not isinstance(value, str):
+        return "-"
+    text = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in value[:limit])
+    return text + ("..." if len(value) > limit else "")
