@@ -10,6 +10,8 @@ from bridge.service import BridgeService
 from bridge.servicer import BridgeServicer
 from mmmfed.api.v1 import bridge_pb2_grpc
 from mmmfed.config import BridgeConfig
+from mmmfed.keyfile import load_signing_key
+from mmmfed.proofs import SigningKey
 from mmmfed.server import NodeServer
 from mmmfed.tls import AccessPolicy, authorize_roles
 
@@ -22,7 +24,8 @@ class BridgeNode:
     def __init__(self, config: BridgeConfig) -> None:
         self.config = config
         validator = GltfValidator(node_modules_dir=config.node_modules_dir)
-        self.service = BridgeService(config.bridge_id, validator)
+        key = load_signing_key(config.signing_key) if config.signing_key else SigningKey.generate()
+        self.service = BridgeService(config.bridge_id, validator, key)
         servicer = BridgeServicer(self.service, max_item_bytes=config.max_item_bytes)
         self.server = NodeServer(
             listen=config.listen,

@@ -1,6 +1,7 @@
 """The bridge's business logic: manifesto V, virtual bridges (FGMV-43 MBMF) and the Conversion
-Service (AVCF; MMM-TEC Convert) producing a new Item whose SourceItemID is the original and
-whose Trace names the bridge."""
+Service (AVCF; MMM-TEC Convert) producing a new Item whose SourceItemID is the original, whose
+Trace names the bridge, which embeds the original (with its proof) as ``SourceItem`` and which
+the bridge signs with its own key (did:key, announced in manifesto V)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 
 from bridge.conversion import ConversionReport, ConversionTarget, GltfValidator, convert
 from mmmfed.api.v1 import manifesto_pb2 as mpb
+from mmmfed.did import multibase_encode
 from mmmfed.errors import InvalidInput, NotFound
 from mmmfed.glb import inspect_glb
 from mmmfed.items import (
@@ -23,7 +25,9 @@ from mmmfed.items import (
     new_id,
     parse_item,
     sha256_hex,
+    sign_item,
 )
+from mmmfed.proofs import SigningKey
 
 VRM_DROPS = (
     "VRM humanoid bone map",
@@ -73,9 +77,10 @@ def target_of(feature: mpb.Feature) -> ConversionTarget:
 class BridgeService:
     """Conversion Services of one bridge node."""
 
-    def __init__(self, bridge_id: str, validator: GltfValidator) -> None:
+    def __init__(self, bridge_id: str, validator: GltfValidator, key: SigningKey) -> None:
         self.bridge_id = bridge_id
         self._validator = validator
+        self._key = key
         self._process_id = new_id(bridge_id, "processes/service", "conversion")
         self._virtual_bridges: dict[str, tuple[str, str]] = {}
 
@@ -95,6 +100,15 @@ class BridgeService:
                 for src, dst, drops in CONVERSION_PAIRS
             ],
             issued_at_ms=int(time.time() * 1000),
+            keys=[self.verification_key()],
+        )
+
+    def verification_key(self) -> mpb.VerificationKey:
+        """The key this bridge signs converted Items with (did:key), as manifestos carry it."""
+        return mpb.VerificationKey(
+            key_id=self._key.did,
+            verification_method=self._key.verification_method,
+            public_key_multibase=multibase_encode(self._key.public_key_bytes),
         )
 
     def create_virtual_bridge(
@@ -129,6 +143,7 @@ class BridgeService:
             conversions=pairs,
             virtual_bridge_id=vb_id,
             issued_at_ms=int(time.time() * 1000),
+            keys=[self.verification_key()],
         )
         return vb_id, offer_v
 
@@ -167,8 +182,11 @@ class BridgeService:
             capabilities=list(source.doc.get("ICapabilities") or []),
             descr=descr,
             trace=list(source.doc.get("Trace") or []),
+            # The original, with its proof, so the receiver verifies who produced the data too.
+            extra={"SourceItem": dict(source.doc)},
         )
-        return Converted(item, out, report)
+        signed = sign_item(item, key=self._key, verification_method=self._key.verification_method)
+        return Converted(signed, out, report)
 
 
 def report_json(report: ConversionReport) -> bytes:

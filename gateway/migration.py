@@ -19,13 +19,15 @@ import grpc
 
 from gateway.channels import Channels
 from gateway.negotiation import NegotiationService
+from gateway.verification import ForeignItemVerifier
 from mmmfed.api.v1 import bridge_pb2 as bpb
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import instance_pb2 as ipb
 from mmmfed.api.v1 import item_pb2 as itpb
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.errors import InvalidInput, MmmfedError, PermissionDenied, RemoteError
-from mmmfed.items import Item, instance_of, parse_item
+from mmmfed.items import Item, instance_of, parse_item, sign_item
+from mmmfed.keys import InstanceKeyStore
 from mmmfed.manifesto import violations
 from mmmfed.rpc import call, decode_rpc_error
 from mmmfed.streams import RequestPump
@@ -96,10 +98,20 @@ def choose_route(persona: Item, answer: mpb.Manifesto) -> mpb.NegotiatedFeature:
 class MigrationService:
     """Both sides of avatar migration for one gateway."""
 
-    def __init__(self, m_instance_id: str, channels: Channels, negotiation: NegotiationService) -> None:
+    def __init__(
+        self,
+        m_instance_id: str,
+        channels: Channels,
+        negotiation: NegotiationService,
+        *,
+        keys: InstanceKeyStore,
+        verifier: ForeignItemVerifier,
+    ) -> None:
         self._id = m_instance_id
         self._channels = channels
         self._negotiation = negotiation
+        self._keys = keys
+        self._verifier = verifier
 
     # -- home side (A) -------------------------------------------------------------------
     async def migrate(self, user_process_id: str, peer_id: str) -> gpb.MigrateAvatarResponse:
@@ -121,8 +133,9 @@ class MigrationService:
             raise decode_rpc_error(err) from err
         if first is grpc.aio.EOF or first.WhichOneof("part") != "envelope":
             raise MmmfedError("instance export did not start with the Persona", reason="EXPORT_FAILED")
-        home = parse_item(first.envelope.item_json)
-        response = gpb.MigrateAvatarResponse(home_persona=first.envelope)
+        record, key = self._keys.current()
+        home = sign_item(parse_item(first.envelope.item_json), key=key, verification_method=self._keys.method(record))
+        response = gpb.MigrateAvatarResponse(home_persona=itpb.ItemEnvelope(item_json=home.raw))
         timer.lap("export (9.1 step 1)")
         try:
             row = choose_route(home, answer)
@@ -133,7 +146,7 @@ class MigrationService:
                 timer.lap("convert via bridge (9.1 step 3)")
                 response.route = "via bridge"
             else:
-                envelope = first.envelope
+                envelope = itpb.ItemEnvelope(item_json=home.raw)
                 response.route = "direct"
             sent = _Counter()
             header = gpb.TransferAvatarHeader(
@@ -231,7 +244,9 @@ class MigrationService:
         self, header: gpb.TransferAvatarHeader, chunks: AsyncIterator[bytes], peer_id: str
     ) -> gpb.TransferAvatarResponse:
         """RE-1: check the transfer comes from the User's home gateway under a negotiated
-        answer, then stream it through to the instance (RI-1 ImportAvatar).
+        answer and that the Persona verifies (signed by the peer, or by an agreed bridge over the
+        peer's signed original: :class:`ForeignItemVerifier`), then stream it through to the
+        instance (RI-1 ImportAvatar).
 
         Raises PermissionDenied ``ORIGIN_MISMATCH`` when the authenticated peer is not the
         User's home, FailedPrecondition ``NOT_NEGOTIATED``; the instance's refusals pass through.
@@ -240,12 +255,10 @@ class MigrationService:
             raise PermissionDenied(
                 f"{peer_id} may not transfer avatars of {header.home_user_process_id}", reason="ORIGIN_MISMATCH"
             )
-        persona = parse_item(header.persona.item_json)
-        if persona.m_instance_id != peer_id:
-            raise PermissionDenied(
-                f"Persona belongs to {persona.m_instance_id}, sent by {peer_id}", reason="ORIGIN_MISMATCH"
-            )
         self._negotiation.answer_for(peer_id)
+        await self._verifier.verify_persona(
+            header.persona.item_json, peer_id=peer_id, bridge_keys=self._negotiation.bridge_keys(peer_id)
+        )
         import_header = ipb.ImportAvatarHeader(
             home_user_process_id=header.home_user_process_id,
             home_m_instance_id=peer_id,

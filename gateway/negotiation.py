@@ -16,6 +16,7 @@ from gateway.channels import Channels
 from mmmfed.api.v1 import bridge_pb2 as bpb
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import manifesto_pb2 as mpb
+from mmmfed.did import public_key_from_verification_method
 from mmmfed.errors import FailedPrecondition, InvalidInput
 from mmmfed.manifesto import compare, produced_facts, violations
 from mmmfed.rpc import call
@@ -67,6 +68,19 @@ class NegotiationService:
                 f"no manifesto negotiated with {peer_id}; run Negotiate first", reason="NOT_NEGOTIATED"
             )
         return mpb.Manifesto.FromString(raw)
+
+    def bridge_keys(self, peer_id: str) -> dict[str, bytes]:
+        """did:key verification method -> public key of the bridge keys in offer manifesto V of
+        the negotiation with ``peer_id`` (empty if it used no bridge)."""
+        raw = self._store.get_document(NS_OFFER, peer_id)
+        if raw is None:
+            return {}
+        offer_v = gpb.OfferManifestosRequest.FromString(raw).offer_v
+        return {
+            k.verification_method: public_key_from_verification_method(k.verification_method)
+            for k in offer_v.keys
+            if k.verification_method.startswith("did:key:")
+        }
 
     # -- offering side (A) -------------------------------------------------------------
     async def negotiate(self, peer_id: str) -> gpb.NegotiateResponse:
@@ -145,6 +159,8 @@ class NegotiationService:
             virtual_bridge_id=offer_v.virtual_bridge_id,
             negotiated=rows,
         )
+        offers = gpb.OfferManifestosRequest(offer_a=offer_a, offer_v=offer_v)
+        self._store.put_document(NS_OFFER, peer_id, offers.SerializeToString())
         self._store.put_document(NS_ANSWER, peer_id, answer.SerializeToString())
         return answer
 

@@ -6,11 +6,17 @@ import asyncio
 from functools import partial
 
 from gateway.channels import Channels
+from gateway.keyring import Keyring
 from gateway.migration import MigrationService
 from gateway.negotiation import NegotiationService
 from gateway.servicer import FederationServicer, PlatformGatewayServicer
+from gateway.verification import ForeignItemVerifier
+from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc
+from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.config import GatewayConfig
+from mmmfed.keys import InstanceKeyStore
+from mmmfed.rpc import call
 from mmmfed.server import NodeServer
 from mmmfed.store import SqliteStore
 from mmmfed.tls import AccessPolicy, any_of, authorize_names, authorize_roles
@@ -31,8 +37,16 @@ class GatewayNode:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = SqliteStore(config.data_dir)
         self.channels = Channels(config.tls, instance=config.instance, peers=config.peers, bridges=config.bridges)
+        self.keys = InstanceKeyStore(config.data_dir / "keys", config.m_instance_id)
+        self.keyring = Keyring(self._fetch_keys)
         self.negotiation = NegotiationService(config.m_instance_id, self.store, self.channels)
-        self.migration = MigrationService(config.m_instance_id, self.channels, self.negotiation)
+        self.migration = MigrationService(
+            config.m_instance_id,
+            self.channels,
+            self.negotiation,
+            keys=self.keys,
+            verifier=ForeignItemVerifier(self.keyring),
+        )
         platform_callers = any_of(
             authorize_names([config.instance.tls_name, *config.platform_clients]), authorize_roles("operator")
         )
@@ -47,15 +61,21 @@ class GatewayNode:
                 ),
                 partial(
                     gateway_pb2_grpc.add_FederationServicer_to_server,
-                    FederationServicer(self.negotiation, self.migration, self.channels),
+                    FederationServicer(self.negotiation, self.migration, self.channels, self.keys),
                 ),
             ],
             service_names=[PLATFORM, FEDERATION],
             policy=policy,
         )
 
+    async def _fetch_keys(self, m_instance_id: str) -> mpb.KeySet:
+        stub = self.channels.peer(m_instance_id)
+        return await call(lambda: stub.GetKeys(gpb.GetKeysRequest()))
+
     async def start(self) -> str:
-        """Serve; returns the bound "host:port"."""
+        """Make the instance's first signing key if it has none, then serve; returns the bound
+        "host:port"."""
+        self.keys.ensure_key()
         return await self.server.start()
 
     async def stop(self) -> None:

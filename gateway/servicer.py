@@ -13,6 +13,7 @@ from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.errors import PermissionDenied
+from mmmfed.keys import InstanceKeyStore
 from mmmfed.streams import split_header
 from mmmfed.tls import peer_identities
 
@@ -51,10 +52,13 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
     """RE side: called by peer gateways. The peer's M-Instance is the one whose configured
     gateway certificate name the verified client certificate carries."""
 
-    def __init__(self, negotiation: NegotiationService, migration: MigrationService, channels: Channels) -> None:
+    def __init__(
+        self, negotiation: NegotiationService, migration: MigrationService, channels: Channels, keys: InstanceKeyStore
+    ) -> None:
         self._negotiation = negotiation
         self._migration = migration
         self._channels = channels
+        self._keys = keys
 
     def _peer(self, context: grpc.aio.ServicerContext) -> str:
         for ident in peer_identities(context):
@@ -68,7 +72,9 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
     ) -> mpb.Manifesto:
         """RE-5: this platform's manifesto, to configured peer gateways only."""
         self._peer(context)
-        return self._negotiation.platform()
+        manifesto = self._negotiation.platform()
+        manifesto.keys.extend(key_set(self._keys).keys)
+        return manifesto
 
     async def OfferManifestos(
         self, request: gpb.OfferManifestosRequest, context: grpc.aio.ServicerContext
@@ -91,3 +97,26 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
     ) -> gpb.OfferDefaultAvatarResponse:
         """RE-1, AVIR-001: the instance's default avatar for a refused visitor."""
         return await self._migration.offer_default(request.home_user_process_id, self._peer(context))
+
+    async def GetKeys(self, request: gpb.GetKeysRequest, context: grpc.aio.ServicerContext) -> mpb.KeySet:
+        """RE-5 key service: every verification key of this M-Instance, current and past."""
+        self._peer(context)
+        return key_set(self._keys)
+
+
+def key_set(keys: InstanceKeyStore) -> mpb.KeySet:
+    """The published KeySet of an instance key store."""
+    return mpb.KeySet(
+        m_instance_id=keys.m_instance_id,
+        keys=[
+            mpb.VerificationKey(
+                key_id=r.key_id,
+                verification_method=keys.method(r),
+                public_key_multibase=r.public_key_multibase,
+                valid_from_ms=r.valid_from_ms,
+                valid_until_ms=r.valid_until_ms,
+                revoked_at_ms=r.revoked_at_ms,
+            )
+            for r in keys.records()
+        ],
+    )

@@ -107,6 +107,8 @@ class BridgeConfig(_Frozen):
     tls: TlsConfig
     node_modules_dir: Path | None = None
     max_item_bytes: int = Field(default=256 * MiB, gt=0)
+    # Key that signs converted Items (PKCS#8 from `mmmfed keys generate`); None: a new key per run.
+    signing_key: Path | None = None
 
 
 C = TypeVar("C", InstanceConfig, GatewayConfig, BridgeConfig)

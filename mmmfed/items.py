@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mmmfed.errors import InvalidInput
+from mmmfed.proofs import SigningKey, sign_document
 from mmmfed.strictjson import parse_json
 
 ITEM_HEADER = "MMM-ITM-V2.2"
@@ -184,3 +185,17 @@ def build_item(
     doc.update(extra or {})
     raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
     return Item(raw=raw, doc=doc)
+
+
+def proof_time(at: float | None = None) -> str:
+    """A proof ``created`` value: UTC, seconds precision (an XML Schema dateTimeStamp)."""
+    t = time.time() if at is None else at
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def sign_item(item: Item, *, key: SigningKey, verification_method: str) -> Item:
+    """``item`` with a Data Integrity proof (eddsa-jcs-2022, assertionMethod) added by ``key``,
+    serialised once: the returned ``raw`` is what travels. An Item that already has proofs gets
+    one more (a proof set)."""
+    doc = sign_document(item.doc, key=key, verification_method=verification_method, created=proof_time())
+    return Item(raw=json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode(), doc=doc)

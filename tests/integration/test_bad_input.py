@@ -28,7 +28,7 @@ from mmmfed.api.v1 import item_pb2 as itpb
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.cli.loopback import A, B, samples_dir
 from mmmfed.config import TlsConfig
-from mmmfed.items import FORMAT_GLB, DataBinding, Item, build_item, sha256_hex
+from mmmfed.items import FORMAT_GLB, DataBinding, Item, build_item, sha256_hex, sign_item
 from mmmfed.rpc import error_info
 from mmmfed.streams import chunked
 from mmmfed.testing import Federation, peer, start_federation
@@ -153,8 +153,18 @@ async def import_avatar(fed: Federation, messages: Iterable[Any], *, hold: bool 
     return await send(p.gateway_b.tls, p.instance_b, stub, "ImportAvatar", messages, hold=hold)
 
 
+def signed_by_a(fed: Federation, item: Item) -> Item:
+    """``item`` signed with gateway A's current instance key, as gateway A sends Items."""
+    keys = fed.nodes["gateway-a"].keys
+    record, key = keys.current()
+    return sign_item(item, key=key, verification_method=keys.method(record))
+
+
 async def via_gateway(fed: Federation, item: Item, chunks: Iterable[bytes], *, hold: bool = False) -> Any:
-    messages = [transfer_header(item), *(gpb.TransferAvatarRequest(chunk=c) for c in chunks)]
+    """TransferAvatar at gateway B as gateway A sends it: the Persona signed by a.example (an
+    Item that is not a whole Item document, for malformed-JSON cases, is sent as it is)."""
+    sent = signed_by_a(fed, item) if "Header" in item.doc else item
+    messages = [transfer_header(sent), *(gpb.TransferAvatarRequest(chunk=c) for c in chunks)]
     return await transfer(fed, messages, hold=hold)
 
 
@@ -230,7 +240,8 @@ async def test_correct_persona_is_imported_and_stored(
     assert result.roaming_user_process_id == HOME_USER
     assert result.bytes_received == len(good_glb)
     store = fed.nodes["instance-b"].store
-    assert store.get_item(item.item_id).raw == item.raw
+    kept = store.get_item(item.item_id)
+    assert {k: v for k, v in kept.doc.items() if k != "proof"} == item.doc  # a gateway adds a.example's proof
     assert b"".join(store.read_blob(sha256_hex(good_glb), chunk_bytes=CHUNK_BYTES)) == good_glb
     assert [u.doc["ProcessID"] for u in store.find_items(item_type="PRC", owner_id=HOME_USER)] == [HOME_USER]
 
@@ -411,7 +422,8 @@ async def test_second_header_mid_stream_is_refused(negotiated: Federation, good_
     fed, before = negotiated, stored(negotiated)
     item = persona(good_glb)
     first = chunks_of(good_glb)[0]
-    messages = [transfer_header(item), gpb.TransferAvatarRequest(chunk=first), transfer_header(item)]
+    signed = signed_by_a(fed, item)
+    messages = [transfer_header(signed), gpb.TransferAvatarRequest(chunk=first), transfer_header(signed)]
     await refused(transfer(fed, messages, hold=True), grpc.StatusCode.INVALID_ARGUMENT, "STREAM_ORDER", "header")
     await assert_nothing_stored(fed, before)
 
@@ -538,7 +550,7 @@ async def test_early_refusal_reaches_a_client_still_sending(negotiated: Federati
     of the stream before answering instead of letting grpc.aio report INTERNAL (grpc#36066)."""
     fed, before = negotiated, stored(negotiated)
     data = bytes(2 * 1024 * 1024)
-    item = persona(data, fmt="FBX/7.4")
+    item = signed_by_a(fed, persona(data, fmt="FBX/7.4"))
     for _ in range(20):
         messages = [transfer_header(item), *(gpb.TransferAvatarRequest(chunk=c) for c in chunked(data, 65536))]
         await refused(transfer(fed, messages), grpc.StatusCode.INVALID_ARGUMENT, "QUALIFIER_NOT_SUPPORTED")

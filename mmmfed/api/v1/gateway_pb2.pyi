@@ -18,6 +18,10 @@ MIGRATION_OUTCOME_UNSPECIFIED: MigrationOutcome
 MIGRATION_OUTCOME_MIGRATED: MigrationOutcome
 MIGRATION_OUTCOME_REFUSED: MigrationOutcome
 
+class GetKeysRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class RegisterManifestoResponse(_message.Message):
     __slots__ = ("manifesto_id",)
     MANIFESTO_ID_FIELD_NUMBER: _ClassVar[int]

@@ -224,6 +224,11 @@ class FederationStub:
                 request_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.OfferDefaultAvatarRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.OfferDefaultAvatarResponse.FromString,
                 _registered_method=True)
+        self.GetKeys = channel.unary_unary(
+                '/mmmfed.api.v1.Federation/GetKeys',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetKeysRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_manifesto__pb2.KeySet.FromString,
+                _registered_method=True)
 
 
 class FederationServicer:
@@ -259,6 +264,13 @@ class FederationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetKeys(self, request, context):
+        """RE-5 key service: this M-Instance's verification keys, current and past.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FederationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -281,6 +293,11 @@ def add_FederationServicer_to_server(servicer, server):
                     servicer.OfferDefaultAvatar,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.OfferDefaultAvatarRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.OfferDefaultAvatarResponse.SerializeToString,
+            ),
+            'GetKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetKeys,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetKeysRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_manifesto__pb2.KeySet.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -392,6 +409,33 @@ class Federation:
             '/mmmfed.api.v1.Federation/OfferDefaultAvatar',
             mmmfed_dot_api_dot_v1_dot_gateway__pb2.OfferDefaultAvatarRequest.SerializeToString,
             mmmfed_dot_api_dot_v1_dot_gateway__pb2.OfferDefaultAvatarResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Federation/GetKeys',
+            mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetKeysRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_manifesto__pb2.KeySet.FromString,
             options,
             channel_credentials,
             insecure,

@@ -85,7 +85,7 @@ class ConversionPair(_message.Message):
     def __init__(self, item_type: _Optional[str] = ..., from_qualifier: _Optional[_Union[Qualifier, _Mapping]] = ..., to_qualifier: _Optional[_Union[Qualifier, _Mapping]] = ..., drops: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Manifesto(_message.Message):
-    __slots__ = ("manifesto_id", "kind", "issuer_id", "produces", "accepts", "profiles", "policies", "conversions", "issued_at_ms", "peer_id", "virtual_bridge_id", "negotiated")
+    __slots__ = ("manifesto_id", "kind", "issuer_id", "produces", "accepts", "profiles", "policies", "conversions", "issued_at_ms", "peer_id", "virtual_bridge_id", "negotiated", "keys")
     class PoliciesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -105,6 +105,7 @@ class Manifesto(_message.Message):
     PEER_ID_FIELD_NUMBER: _ClassVar[int]
     VIRTUAL_BRIDGE_ID_FIELD_NUMBER: _ClassVar[int]
     NEGOTIATED_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
     manifesto_id: str
     kind: ManifestoKind
     issuer_id: str
@@ -117,7 +118,8 @@ class Manifesto(_message.Message):
     peer_id: str
     virtual_bridge_id: str
     negotiated: _containers.RepeatedCompositeFieldContainer[NegotiatedFeature]
-    def __init__(self, manifesto_id: _Optional[str] = ..., kind: _Optional[_Union[ManifestoKind, str]] = ..., issuer_id: _Optional[str] = ..., produces: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., accepts: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., profiles: _Optional[_Iterable[str]] = ..., policies: _Optional[_Mapping[str, str]] = ..., conversions: _Optional[_Iterable[_Union[ConversionPair, _Mapping]]] = ..., issued_at_ms: _Optional[int] = ..., peer_id: _Optional[str] = ..., virtual_bridge_id: _Optional[str] = ..., negotiated: _Optional[_Iterable[_Union[NegotiatedFeature, _Mapping]]] = ...) -> None: ...
+    keys: _containers.RepeatedCompositeFieldContainer[VerificationKey]
+    def __init__(self, manifesto_id: _Optional[str] = ..., kind: _Optional[_Union[ManifestoKind, str]] = ..., issuer_id: _Optional[str] = ..., produces: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., accepts: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., profiles: _Optional[_Iterable[str]] = ..., policies: _Optional[_Mapping[str, str]] = ..., conversions: _Optional[_Iterable[_Union[ConversionPair, _Mapping]]] = ..., issued_at_ms: _Optional[int] = ..., peer_id: _Optional[str] = ..., virtual_bridge_id: _Optional[str] = ..., negotiated: _Optional[_Iterable[_Union[NegotiatedFeature, _Mapping]]] = ..., keys: _Optional[_Iterable[_Union[VerificationKey, _Mapping]]] = ...) -> None: ...
 
 class NegotiatedFeature(_message.Message):
     __slots__ = ("offered", "route", "target", "detail", "bridge_id")
@@ -132,3 +134,27 @@ class NegotiatedFeature(_message.Message):
     detail: str
     bridge_id: str
     def __init__(self, offered: _Optional[_Union[Feature, _Mapping]] = ..., route: _Optional[_Union[FeatureRoute, str]] = ..., target: _Optional[_Union[Feature, _Mapping]] = ..., detail: _Optional[str] = ..., bridge_id: _Optional[str] = ...) -> None: ...
+
+class VerificationKey(_message.Message):
+    __slots__ = ("key_id", "verification_method", "public_key_multibase", "valid_from_ms", "valid_until_ms", "revoked_at_ms")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    VERIFICATION_METHOD_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_MULTIBASE_FIELD_NUMBER: _ClassVar[int]
+    VALID_FROM_MS_FIELD_NUMBER: _ClassVar[int]
+    VALID_UNTIL_MS_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    verification_method: str
+    public_key_multibase: str
+    valid_from_ms: int
+    valid_until_ms: int
+    revoked_at_ms: int
+    def __init__(self, key_id: _Optional[str] = ..., verification_method: _Optional[str] = ..., public_key_multibase: _Optional[str] = ..., valid_from_ms: _Optional[int] = ..., valid_until_ms: _Optional[int] = ..., revoked_at_ms: _Optional[int] = ...) -> None: ...
+
+class KeySet(_message.Message):
+    __slots__ = ("m_instance_id", "keys")
+    M_INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    m_instance_id: str
+    keys: _containers.RepeatedCompositeFieldContainer[VerificationKey]
+    def __init__(self, m_instance_id: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[VerificationKey, _Mapping]]] = ...) -> None: ...

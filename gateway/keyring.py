@@ -1,0 +1,116 @@
+"""The gateway's keyring: peers' verification keys, fetched from their key services (RE-5),
+cached, de-duplicated, and refreshed when a key id is unknown (rate-limited) or the cache is old.
+
+A rotation at a peer therefore needs nobody on this side: the first Item signed with the new key
+makes the keyring refresh. Revocations are seen at the next refresh (at most ``max_age_s`` late).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from mmmfed.api.v1 import manifesto_pb2 as mpb
+from mmmfed.errors import MmmfedError, NotFound, PermissionDenied
+from mmmfed.keys import PublicKeyRecord, parse_did_web_method
+
+Fetch = Callable[[str], Awaitable[mpb.KeySet]]
+
+
+@dataclass
+class _Entry:
+    keys: dict[str, PublicKeyRecord] = field(default_factory=dict)
+    fetched_at: float = float("-inf")
+    inflight: asyncio.Future[None] | None = None
+
+
+class KeyUnavailable(MmmfedError):
+    """A verification key could not be used (gRPC PERMISSION_DENIED): unknown, revoked, or not
+    valid at the signing time. Reasons ``KEY_UNKNOWN``, ``KEY_REVOKED``, ``KEY_NOT_VALID_AT_TIME``,
+    ``KEY_METHOD_MALFORMED``."""
+
+    code = PermissionDenied.code
+
+
+class Keyring:
+    """Resolves ``did:web:<instance>#<key id>`` to an Ed25519 public key valid at a time.
+
+    Args:
+        fetch: M-Instance id -> its KeySet (the peer gateway's GetKeys); errors propagate.
+        min_refresh_s: an unknown key id refreshes a peer at most this often.
+        max_age_s: cached keys older than this are refreshed before use (revocations).
+        clock: monotonic seconds (tests pass a fake).
+    """
+
+    def __init__(
+        self,
+        fetch: Fetch,
+        *,
+        min_refresh_s: float = 5.0,
+        max_age_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._fetch = fetch
+        self._min_refresh_s = min_refresh_s
+        self._max_age_s = max_age_s
+        self._clock = clock
+        self._entries: dict[str, _Entry] = {}
+        self.fetches = 0
+
+    async def resolve(self, verification_method: str, *, at_ms: int, expected_instance: str) -> bytes:
+        """The public key of ``verification_method`` if it belongs to ``expected_instance`` and
+        may verify a signature made at ``at_ms`` (Unix ms). Raises KeyUnavailable."""
+        try:
+            m_instance, key_id = parse_did_web_method(verification_method)
+        except MmmfedError as err:
+            raise KeyUnavailable(err.message, reason="KEY_METHOD_MALFORMED") from err
+        if m_instance != expected_instance:
+            raise KeyUnavailable(
+                f"{verification_method} is a key of {m_instance}, not of {expected_instance}", reason="KEY_UNKNOWN"
+            )
+        entry = self._entries.setdefault(m_instance, _Entry())
+        age = self._clock() - entry.fetched_at
+        stale = age > self._max_age_s
+        unknown = key_id not in entry.keys and age >= self._min_refresh_s
+        if stale or unknown:
+            await self._refresh(m_instance, entry)
+        record = entry.keys.get(key_id)
+        if record is None:
+            raise KeyUnavailable(f"{m_instance} publishes no key {key_id}", reason="KEY_UNKNOWN")
+        problem = record.usable_at(at_ms)
+        if problem is not None:
+            raise KeyUnavailable(f"key {verification_method} cannot verify a signature made at {at_ms}", reason=problem)
+        return record.public_key
+
+    async def _refresh(self, m_instance: str, entry: _Entry) -> None:
+        """Fetch once even when many resolutions wait for the same peer (single flight)."""
+        if entry.inflight is not None:
+            await asyncio.shield(entry.inflight)
+            return
+        entry.inflight = asyncio.get_running_loop().create_future()
+        try:
+            self.fetches += 1
+            key_set = await self._fetch(m_instance)
+            if key_set.m_instance_id != m_instance:
+                raise NotFound(f"key service answered for {key_set.m_instance_id}", reason="KEY_UNKNOWN")
+            entry.keys = {
+                k.key_id: PublicKeyRecord(
+                    key_id=k.key_id,
+                    public_key_multibase=k.public_key_multibase,
+                    valid_from_ms=k.valid_from_ms,
+                    valid_until_ms=k.valid_until_ms,
+                    revoked_at_ms=k.revoked_at_ms,
+                )
+                for k in key_set.keys
+            }
+            entry.fetched_at = self._clock()
+            entry.inflight.set_result(None)
+        except BaseException as err:
+            entry.fetched_at = self._clock()  # rate-limit retries after a failure too
+            entry.inflight.set_exception(err)
+            entry.inflight.exception()  # retrieved: waiters re-raise it, nobody logs it as lost
+            raise
+        finally:
+            entry.inflight = None

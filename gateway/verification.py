@@ -1,0 +1,131 @@
+"""Verification of foreign Items at the gateway (issue "Federated trust", item 6, first steps).
+
+For a Persona arriving from a peer (RE-1): strict parse (:func:`mmmfed.items.parse_json`); origin
+equals the authenticated channel peer; every Data Integrity proof (eddsa-jcs-2022) verifies with
+a key the peer publishes (did:web, through the keyring) that was valid when the proof was
+``created`` and is not revoked; ``created`` not in the future beyond the clock skew. A Persona a
+bridge converted carries the bridge's proof (did:key, one of the keys the bridge announced in
+offer manifesto V) and the original Item under ``SourceItem``, whose own proof must verify with
+the peer's key: the receiver checks both who produced the data and who converted it.
+
+Each failure raises a :class:`ForeignItemRefused` (gRPC PERMISSION_DENIED) with a specific reason
+before anything is stored.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from gateway.keyring import Keyring, KeyUnavailable
+from mmmfed.errors import PermissionDenied
+from mmmfed.items import Item, parse_item
+from mmmfed.proofs import VerificationResult, verify_document
+
+DEFAULT_SKEW_S = 300.0
+
+
+class ForeignItemRefused(PermissionDenied):
+    """A foreign Item failed verification (PERMISSION_DENIED); the reason says which check."""
+
+
+def created_ms(proof: Mapping[str, Any]) -> int:
+    """The proof's ``created`` time as Unix ms; ForeignItemRefused ``PROOF_MALFORMED``."""
+    created = proof.get("created")
+    try:
+        parsed = datetime.datetime.fromisoformat(str(created).replace("Z", "+00:00"))
+    except ValueError as err:
+        raise ForeignItemRefused(f"proof created {created!r} is not a time", reason="PROOF_MALFORMED") from err
+    if parsed.tzinfo is None:
+        raise ForeignItemRefused(f"proof created {created!r} has no time zone", reason="PROOF_MALFORMED")
+    return int(parsed.timestamp() * 1000)
+
+
+def _proofs(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    proof = doc.get("proof")
+    if not proof:
+        raise ForeignItemRefused("the Item carries no proof", reason="PROOF_MISSING")
+    proofs = proof if isinstance(proof, list) else [proof]
+    if not all(isinstance(p, Mapping) for p in proofs):
+        raise ForeignItemRefused("proof must be an object or a list of objects", reason="PROOF_MALFORMED")
+    return proofs
+
+
+class ForeignItemVerifier:
+    """Checks foreign Items before a gateway lets them in.
+
+    Args:
+        keyring: resolves peers' did:web keys.
+        skew_s: tolerated clock difference for proof ``created`` times, seconds.
+        clock: wall-clock seconds (tests pass a fake).
+    """
+
+    def __init__(self, keyring: Keyring, *, skew_s: float = DEFAULT_SKEW_S, clock: Callable[[], float] = time.time):
+        self._keyring = keyring
+        self._skew_ms = int(skew_s * 1000)
+        self._clock = clock
+
+    async def verify_persona(self, raw: bytes, *, peer_id: str, bridge_keys: Mapping[str, bytes]) -> Item:
+        """Verify a Persona sent by ``peer_id`` (exact bytes received).
+
+        Args:
+            bridge_keys: did:key verification method -> public key of bridges that may have
+                converted it (from offer manifesto V of the agreement with the peer).
+        Raises ForeignItemRefused: ``ORIGIN_MISMATCH``, ``PROOF_MISSING``, ``PROOF_MALFORMED``,
+        ``PROOF_FROM_FUTURE``, ``KEY_UNKNOWN``, ``KEY_REVOKED``, ``KEY_NOT_VALID_AT_TIME``,
+        ``BRIDGE_NOT_ALLOWED``, ``SOURCE_MISMATCH``, ``SIGNATURE_INVALID`` (or the proof library's
+        other reasons); InvalidInput for malformed JSON (the ``JSON_*`` reasons).
+        """
+        item = parse_item(raw)
+        if item.m_instance_id != peer_id:
+            raise ForeignItemRefused(
+                f"Item belongs to {item.m_instance_id} but came from {peer_id}", reason="ORIGIN_MISMATCH"
+            )
+        source = item.doc.get("SourceItem")
+        if source is None:
+            await self._verify_signed_by_peer(item.doc, peer_id)
+            return item
+        if not isinstance(source, Mapping) or source.get("ItemID") != item.doc.get("SourceItemID"):
+            raise ForeignItemRefused("SourceItem does not match SourceItemID", reason="SOURCE_MISMATCH")
+        if source.get("MInstanceID") != peer_id:
+            raise ForeignItemRefused(f"the original Item is not {peer_id}'s", reason="ORIGIN_MISMATCH")
+        self._verify_signed_by_bridge(item.doc, bridge_keys)
+        await self._verify_signed_by_peer(source, peer_id)
+        return item
+
+    async def _verify_signed_by_peer(self, doc: Mapping[str, Any], peer_id: str) -> None:
+        keys: dict[str, bytes] = {}
+        now_ms = int(self._clock() * 1000)
+        for proof in _proofs(doc):
+            method = str(proof.get("verificationMethod", ""))
+            at_ms = created_ms(proof)
+            if at_ms > now_ms + self._skew_ms:
+                raise ForeignItemRefused(
+                    f"proof created {proof.get('created')} is in the future", reason="PROOF_FROM_FUTURE"
+                )
+            try:
+                keys[method] = await self._keyring.resolve(method, at_ms=at_ms, expected_instance=peer_id)
+            except KeyUnavailable as err:
+                raise ForeignItemRefused(err.message, reason=err.reason) from err
+        _raise_unless(verify_document(doc, resolve_key=keys.__getitem__, expected_proof_purpose="assertionMethod"))
+
+    @staticmethod
+    def _verify_signed_by_bridge(doc: Mapping[str, Any], bridge_keys: Mapping[str, bytes]) -> None:
+        for proof in _proofs(doc):
+            if proof.get("verificationMethod") not in bridge_keys:
+                raise ForeignItemRefused(
+                    f"{proof.get('verificationMethod')} is not a bridge of the negotiated agreement",
+                    reason="BRIDGE_NOT_ALLOWED",
+                )
+        _raise_unless(
+            verify_document(doc, resolve_key=bridge_keys.__getitem__, expected_proof_purpose="assertionMethod")
+        )
+
+
+def _raise_unless(result: VerificationResult) -> None:
+    if not result.verified:
+        raise ForeignItemRefused(
+            f"proof by {result.verification_method} does not verify: {result.reason}", reason=result.reason
+        )

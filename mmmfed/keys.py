@@ -1,0 +1,161 @@
+"""An M-Instance's signing keys, held by its gateway (issue "Federated trust", item 4).
+
+Layout under ``<data_dir>/keys/``: ``keys.json`` (the public record of every key: id, public key,
+valid from/until, revoked at; Unix milliseconds, 0 = open) and ``<key id>.pem`` (PKCS#8, 0600).
+The gateway re-reads ``keys.json`` when it changes, so ``mmmfed keys rotate|revoke`` take effect
+without a restart. Verification methods are ``did:web:<m_instance_id>#<key id>``.
+
+Rotation ends the current key's validity now and makes a new one current: Items signed while the
+old key was valid keep verifying (a verifier checks the key at the Item's Trace time). Revocation
+sets ``revoked_at_ms``: anything signed with the key at or after that time fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+
+from mmmfed.did import multibase_decode, multibase_encode
+from mmmfed.errors import FailedPrecondition, InvalidInput, NotFound
+from mmmfed.items import check_instance_id
+from mmmfed.keyfile import load_signing_key
+from mmmfed.proofs import SigningKey
+
+
+def now_ms() -> int:
+    """Now, Unix ms, rounded down to the second: proofs say when they were created to the second,
+    so key validity changes on whole seconds too."""
+    return int(time.time()) * 1000
+
+
+def did_web_method(m_instance_id: str, key_id: str) -> str:
+    """``did:web:<m_instance_id>#<key_id>``: the verification method of an instance key."""
+    return f"did:web:{check_instance_id(m_instance_id)}#{key_id}"
+
+
+def parse_did_web_method(method: str) -> tuple[str, str]:
+    """(M-Instance id, key id) of ``did:web:<host>#<key id>``; InvalidInput ``KEY_METHOD_MALFORMED``."""
+    if not method.startswith("did:web:") or "#" not in method:
+        raise InvalidInput(f"{method!r} is not a did:web verification method", reason="KEY_METHOD_MALFORMED")
+    host, _, key_id = method.removeprefix("did:web:").partition("#")
+    if not key_id or len(key_id) > 64:
+        raise InvalidInput(f"{method!r} has no usable key id", reason="KEY_METHOD_MALFORMED")
+    try:
+        return check_instance_id(host), key_id
+    except InvalidInput as err:
+        raise InvalidInput(f"{method!r}: {err.message}", reason="KEY_METHOD_MALFORMED") from err
+
+
+@dataclass(frozen=True)
+class PublicKeyRecord:
+    """One published verification key of an M-Instance (times in Unix ms; 0 = open/none)."""
+
+    key_id: str
+    public_key_multibase: str
+    valid_from_ms: int
+    valid_until_ms: int = 0
+    revoked_at_ms: int = 0
+
+    @property
+    def public_key(self) -> bytes:
+        return multibase_decode(self.public_key_multibase)
+
+    def usable_at(self, at_ms: int) -> str | None:
+        """None if a signature made at ``at_ms`` may verify with this key, else the reason:
+        ``KEY_REVOKED`` or ``KEY_NOT_VALID_AT_TIME``."""
+        if self.revoked_at_ms and at_ms >= self.revoked_at_ms:
+            return "KEY_REVOKED"
+        if at_ms < self.valid_from_ms or (self.valid_until_ms and at_ms >= self.valid_until_ms):
+            return "KEY_NOT_VALID_AT_TIME"
+        return None
+
+
+class InstanceKeyStore:
+    """The keys of one M-Instance in ``directory`` (see the module docstring)."""
+
+    def __init__(self, directory: Path, m_instance_id: str) -> None:
+        self.directory = directory
+        self.m_instance_id = check_instance_id(m_instance_id)
+        self._index = directory / "keys.json"
+        self._cache: tuple[float, list[PublicKeyRecord]] | None = None
+
+    # -- reading ------------------------------------------------------------------------
+    def records(self) -> list[PublicKeyRecord]:
+        """Every key, oldest first (re-read when ``keys.json`` changes)."""
+        try:
+            mtime = self._index.stat().st_mtime_ns
+        except FileNotFoundError:
+            return []
+        if self._cache is None or self._cache[0] != mtime:
+            raw = json.loads(self._index.read_text())
+            self._cache = (mtime, [PublicKeyRecord(**r) for r in raw["keys"]])
+        return list(self._cache[1])
+
+    def current(self, at_ms: int | None = None) -> tuple[PublicKeyRecord, SigningKey]:
+        """The newest key usable now, and its private key; FailedPrecondition ``NO_SIGNING_KEY``."""
+        at = now_ms() if at_ms is None else at_ms
+        for record in reversed(self.records()):
+            if record.usable_at(at) is None:
+                return record, load_signing_key(self.directory / f"{record.key_id}.pem")
+        raise FailedPrecondition(
+            f"{self.m_instance_id} has no usable signing key; run `mmmfed keys rotate`", reason="NO_SIGNING_KEY"
+        )
+
+    def method(self, record: PublicKeyRecord) -> str:
+        return did_web_method(self.m_instance_id, record.key_id)
+
+    # -- changing -----------------------------------------------------------------------
+    def rotate(self, *, at_ms: int | None = None) -> PublicKeyRecord:
+        """Make a new current key, valid from ``at_ms``; the previous current key stays valid
+        for what it signed before (its validity ends at ``at_ms``)."""
+        at = now_ms() if at_ms is None else at_ms
+        self.directory.mkdir(parents=True, exist_ok=True)
+        key = SigningKey.generate()
+        record = PublicKeyRecord(
+            key_id=f"k-{uuid.uuid4().hex[:12]}",
+            public_key_multibase=multibase_encode(key.public_key_bytes),
+            valid_from_ms=at,
+        )
+        pem = key.private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        fd = os.open(self.directory / f"{record.key_id}.pem", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+        records = [
+            r if r.valid_until_ms or r.revoked_at_ms else PublicKeyRecord(**{**asdict(r), "valid_until_ms": at})
+            for r in self.records()
+        ]
+        self._write([*records, record])
+        return record
+
+    def revoke(self, key_id: str, *, at_ms: int | None = None) -> PublicKeyRecord:
+        """Revoke ``key_id`` from ``at_ms`` on; NotFound ``KEY_UNKNOWN``."""
+        at = now_ms() if at_ms is None else at_ms
+        records = self.records()
+        if not any(r.key_id == key_id for r in records):
+            raise NotFound(f"{self.m_instance_id} has no key {key_id}", reason="KEY_UNKNOWN")
+        updated = [PublicKeyRecord(**{**asdict(r), "revoked_at_ms": at}) if r.key_id == key_id else r for r in records]
+        self._write(updated)
+        return next(r for r in updated if r.key_id == key_id)
+
+    def ensure_key(self) -> PublicKeyRecord:
+        """The current key, made if there is none yet (first start of a gateway)."""
+        try:
+            return self.current()[0]
+        except FailedPrecondition:
+            return self.rotate()
+
+    def _write(self, records: list[PublicKeyRecord]) -> None:
+        tmp = self._index.with_suffix(".tmp")
+        tmp.write_text(
+            json.dumps({"m_instance_id": self.m_instance_id, "keys": [asdict(r) for r in records]}, indent=2)
+        )
+        os.replace(tmp, self._index)
+        self._cache = None
