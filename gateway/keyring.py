@@ -53,7 +53,7 @@ class Keyring:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._fetch = fetch
-        self._min_refresh_s = min_refresh_s
+        self.min_refresh_s = min_refresh_s
         self._max_age_s = max_age_s
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
@@ -73,7 +73,7 @@ class Keyring:
         entry = self._entries.setdefault(m_instance, _Entry())
         age = self._clock() - entry.fetched_at
         stale = age > self._max_age_s
-        unknown = key_id not in entry.keys and age >= self._min_refresh_s
+        unknown = key_id not in entry.keys and age >= self.min_refresh_s
         if stale or unknown:
             await self._refresh(m_instance, entry)
         record = entry.keys.get(key_id)

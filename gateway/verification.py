@@ -1,6 +1,7 @@
 """Verification of foreign Items at the gateway (issue "Federated trust", item 6, first steps).
 
-For a Persona arriving from a peer (RE-1): strict parse (:func:`mmmfed.items.parse_json`); origin
+For a Persona arriving from a peer (RE-1): strict parse (:func:`mmmfed.items.parse_json`); the
+JSON Schema (2020-12) of its Item type (:func:`mmmfed.schemas.validate_item`); origin
 equals the authenticated channel peer; every Data Integrity proof (eddsa-jcs-2022) verifies with
 a key the peer publishes (did:web, through the keyring) that was valid when the proof was
 ``created`` and is not revoked; ``created`` not in the future beyond the clock skew. A Persona a
@@ -23,6 +24,7 @@ from gateway.keyring import Keyring, KeyUnavailable
 from mmmfed.errors import PermissionDenied
 from mmmfed.items import Item, parse_item
 from mmmfed.proofs import VerificationResult, verify_document
+from mmmfed.schemas import validate_item
 
 DEFAULT_SKEW_S = 300.0
 
@@ -76,9 +78,11 @@ class ForeignItemVerifier:
         Raises ForeignItemRefused: ``ORIGIN_MISMATCH``, ``PROOF_MISSING``, ``PROOF_MALFORMED``,
         ``PROOF_FROM_FUTURE``, ``KEY_UNKNOWN``, ``KEY_REVOKED``, ``KEY_NOT_VALID_AT_TIME``,
         ``BRIDGE_NOT_ALLOWED``, ``SOURCE_MISMATCH``, ``SIGNATURE_INVALID`` (or the proof library's
-        other reasons); InvalidInput for malformed JSON (the ``JSON_*`` reasons).
+        other reasons); InvalidInput for malformed JSON (the ``JSON_*`` reasons) and
+        ``SCHEMA_VIOLATION`` / ``ITEM_TYPE_UNKNOWN``.
         """
         item = parse_item(raw)
+        validate_item(item.doc)
         if item.m_instance_id != peer_id:
             raise ForeignItemRefused(
                 f"Item belongs to {item.m_instance_id} but came from {peer_id}", reason="ORIGIN_MISMATCH"

@@ -36,7 +36,7 @@ KNOWN_FORMATS = frozenset({FORMAT_VRM_0, FORMAT_VRM_1, FORMAT_GLB})
 def check_instance_id(m_instance_id: str) -> str:
     """Return ``m_instance_id`` if it is a lower-case FQDN (IDIR-105..107), else raise
     InvalidInput (reason ``BAD_INSTANCE_ID``)."""
-    if not _INSTANCE_ID.match(m_instance_id):
+    if not _INSTANCE_ID.fullmatch(m_instance_id):
         raise InvalidInput(
             f"M-Instance id {m_instance_id!r} is not a lower-case fully qualified domain name",
             reason="BAD_INSTANCE_ID",

@@ -1,0 +1,181 @@
+"""JSON Schemas (draft 2020-12) of the Items mmmfed builds, and :func:`validate_item`.
+
+One schema file per Item type code (``ITM.json``, ``PRC.json``, ``ACC.json``, ``PPR.json``), each
+``$ref``-ing ``item-base.json`` for the MMM-ITM fields every Item shares (MMM-TEC V2.2) and closing
+the object with ``unevaluatedProperties: false``. ``$id`` URIs are
+``https://mmmfed.dev/schemas/v1/<name>.json``; they are names, never fetched: the ``$ref`` s resolve
+in a :class:`referencing.Registry` holding only these files (an unknown reference raises, nothing
+is retrieved).
+
+The schemas check shape: required fields, types, ``mmm://`` and FQDN identifiers, lower-case hex64
+digests, RFC 3339 times, bounds on strings and arrays. Cross-field rules (ItemID belongs to
+MInstanceID, the data matches Size and Digest, proofs verify) stay in :mod:`mmmfed.items`,
+the data stream and :mod:`mmmfed.proofs`.
+
+Two places where this validator is stricter than the JSON Schema spec, to match
+:func:`mmmfed.items.parse_item` and :mod:`mmmfed.strictjson`:
+
+* ``integer`` excludes floats with an integral value (``1.0``, ``1e2``), which 2020-12 accepts.
+* ``format: date-time`` is always asserted, by a checker here (jsonschema skips it silently when the
+  optional ``rfc3339-validator`` package is missing).
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import json
+import re
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError
+from jsonschema.exceptions import best_match, relevance
+from jsonschema.protocols import Validator
+from jsonschema.validators import extend
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+
+from mmmfed.errors import InvalidInput
+
+SCHEMA_BASE_URI = "https://mmmfed.dev/schemas/v1/"
+BASE_SCHEMA = "item-base"
+_MAX_DETAIL_CHARS = 400
+_MAX_VALUE_CHARS = 60
+
+_RFC3339 = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]+)?(?:[Zz]|[+-]([0-9]{2}):([0-9]{2}))",
+    re.ASCII,
+)
+
+
+def _is_strict_integer(_checker: object, instance: object) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_ItemValidator = extend(
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_strict_integer),
+)
+
+
+def is_date_time(value: object) -> bool:
+    """RFC 3339 ``date-time`` (section 5.6) with a real calendar date; leap second ``:60`` allowed.
+    Non-strings pass, as JSON Schema formats apply to strings only."""
+    if not isinstance(value, str):
+        return True
+    m = _RFC3339.fullmatch(value)
+    if m is None:
+        return False
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    off_h, off_m = (int(g) if g else 0 for g in m.groups()[6:])
+    try:
+        datetime.date(year, month, day)
+    except ValueError:
+        return False
+    return hour <= 23 and minute <= 59 and second <= 60 and off_h <= 23 and off_m <= 59
+
+
+@functools.cache
+def _format_checker() -> FormatChecker:
+    checker = FormatChecker(formats=())
+    checker.checks("date-time")(is_date_time)
+    return checker
+
+
+@functools.cache
+def _schemas() -> Mapping[str, Mapping[str, Any]]:
+    """Every schema file of this package by name (``ITM``, ``item-base``...), loaded once."""
+    found = {}
+    for entry in resources.files(__package__).iterdir():
+        if entry.name.endswith(".json"):
+            found[entry.name.removesuffix(".json")] = json.loads(entry.read_text(encoding="utf-8"))
+    return found
+
+
+@functools.cache
+def item_types() -> frozenset[str]:
+    """The Item type codes that have a schema."""
+    return frozenset(name for name in _schemas() if name != BASE_SCHEMA)
+
+
+def item_schema(item_type: str) -> dict[str, Any]:
+    """A copy of the schema of ``item_type`` (or of ``"item-base"``); KeyError if there is none."""
+    return json.loads(json.dumps(_schemas()[item_type]))
+
+
+def _without_dialect(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """``schema`` without ``$schema``: jsonschema switches to the stock validator class of a
+    ``$schema`` it meets behind a ``$ref``, which would drop the strict ``integer`` above. The
+    dialect is still 2020-12: the registry's resources and the validator class say so."""
+    return {key: value for key, value in schema.items() if key != "$schema"}
+
+
+@functools.cache
+def _registry() -> Registry[Any]:
+    return Registry().with_resources(
+        (schema["$id"], DRAFT202012.create_resource(_without_dialect(schema))) for schema in _schemas().values()
+    )
+
+
+@functools.cache
+def _validator(item_type: str) -> Validator:
+    """The compiled validator of a known ``item_type`` (callers check membership first, so the
+    cache holds at most one entry per schema file)."""
+    schema = _without_dialect(_schemas()[item_type])
+    return _ItemValidator(schema, registry=_registry(), format_checker=_format_checker())
+
+
+def _short(text: str, limit: int = 256) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _detail(error: ValidationError) -> str:
+    """``<keyword>: <jsonschema's message>``, with the offending value cut short: a message goes
+    back to the peer and must not echo a megabyte it sent."""
+    message, shown = error.message, repr(error.instance)
+    if len(shown) > _MAX_VALUE_CHARS and message.startswith(shown):
+        message = _short(shown, _MAX_VALUE_CHARS) + message[len(shown) :]
+    return f"{error.validator}: {_short(message, _MAX_DETAIL_CHARS)}"
+
+
+def _relevance(error: ValidationError) -> tuple[Any, ...]:
+    """Prefer an error about a named field over ``unevaluatedProperties`` on its parent, which
+    jsonschema also reports when a ``$ref`` above failed (annotations of failed subschemas drop)."""
+    return (error.validator != "unevaluatedProperties", *relevance(error))
+
+
+def _violation(item_type: str, path: str, detail: str) -> InvalidInput:
+    return InvalidInput(
+        f"{item_type or 'Item'} Item does not match its schema at {path}: {detail}",
+        reason="SCHEMA_VIOLATION",
+        metadata={"item_type": item_type, "path": path},
+    )
+
+
+def validate_item(doc: Mapping[str, Any]) -> None:
+    """Check an Item document (as :func:`mmmfed.strictjson.parse_json` gives it) against the
+    schema of its ItemType.
+
+    Raises InvalidInput: ``SCHEMA_VIOLATION`` (message names the JSON path, e.g.
+    ``$.ItemData.Size``, and what failed; metadata ``item_type`` and ``path``), or
+    ``ITEM_TYPE_UNKNOWN`` (an ItemType string with no schema; metadata ``item_type``).
+    """
+    if not isinstance(doc, Mapping):
+        raise _violation("", "$", f"an Item is a JSON object, not {type(doc).__name__}")
+    item_type = doc.get("ItemType")
+    if not isinstance(item_type, str):
+        raise _violation("", "$.ItemType", "ItemType is missing or not a string")
+    if item_type not in item_types():
+        shown = _short(item_type, 32)
+        raise InvalidInput(
+            f"no schema for ItemType {shown!r}; known: {', '.join(sorted(item_types()))}",
+            reason="ITEM_TYPE_UNKNOWN",
+            metadata={"item_type": shown},
+        )
+    instance = doc if isinstance(doc, dict) else dict(doc)
+    error = best_match(_validator(item_type).iter_errors(instance), key=_relevance)
+    if error is None:
+        return
+    raise _violation(item_type, _short(error.json_path), _detail(error))

@@ -1,0 +1,143 @@
+"""A hostile peer over real mTLS: forged, tampered, unknown-key, revoked-key, future-dated and
+wrongly bridged Personae are refused by the receiving gateway with their reason, and nothing is
+stored (issue "Federated trust", items 4 and 6; FGMV-43 GPIR-003)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+import pytest
+from test_bad_input import (
+    assert_nothing_stored,
+    chunks_of,
+    good_glb,  # noqa: F401 - fixture
+    negotiated,  # noqa: F401 - fixture
+    persona,
+    refused,
+    signed_by_a,
+    stored,
+    transfer,
+    transfer_header,
+)
+
+from mmmfed.api.v1 import gateway_pb2 as gpb
+from mmmfed.items import Item, proof_time, sign_item
+from mmmfed.keys import did_web_method
+from mmmfed.proofs import SigningKey, sign_document
+from mmmfed.testing import Federation
+
+DENIED = grpc.StatusCode.PERMISSION_DENIED
+
+
+def _item(doc: dict[str, Any]) -> Item:
+    return Item(raw=json.dumps(doc, separators=(",", ":")).encode(), doc=doc)
+
+
+async def _send(fed: Federation, item: Item, data: bytes) -> Any:
+    return await transfer(fed, [transfer_header(item), *(gpb.TransferAvatarRequest(chunk=c) for c in chunks_of(data))])
+
+
+def _signed_as(key: SigningKey, method: str, item: Item, *, created: str | None = None) -> Item:
+    doc = sign_document(item.doc, key=key, verification_method=method, created=created or proof_time())
+    return _item(doc)
+
+
+def _self_signed(item: Item) -> Item:
+    stranger = SigningKey.generate()
+    return _signed_as(stranger, stranger.verification_method, item)
+
+
+def _tamper(item: Item) -> Item:
+    doc = json.loads(item.raw)
+    doc["DescrMetadata"] = {"Name": "not what was signed"}
+    return _item(doc)
+
+
+CASES: dict[str, tuple[Callable[[Federation, Item], Item], str]] = {
+    "unsigned": (lambda fed, item: item, "PROOF_MISSING"),
+    "tampered after signing": (lambda fed, item: _tamper(signed_by_a(fed, item)), "SIGNATURE_INVALID"),
+    "a stranger's did:key": (lambda fed, item: _self_signed(item), "KEY_METHOD_MALFORMED"),
+    "a key a.example never published": (
+        lambda fed, item: _signed_as(SigningKey.generate(), did_web_method("a.example", "k-forged"), item),
+        "KEY_UNKNOWN",
+    ),
+    "a.example's method, another key": (
+        lambda fed, item: _signed_as(
+            SigningKey.generate(), fed.nodes["gateway-a"].keys.method(fed.nodes["gateway-a"].keys.records()[0]), item
+        ),
+        "SIGNATURE_INVALID",
+    ),
+    "dated an hour ahead": (
+        lambda fed, item: _signed_as(
+            fed.nodes["gateway-a"].keys.current()[1],
+            fed.nodes["gateway-a"].keys.method(fed.nodes["gateway-a"].keys.current()[0]),
+            item,
+            created=proof_time(time.time() + 3600),
+        ),
+        "PROOF_FROM_FUTURE",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+async def test_forged_personae_are_refused_and_nothing_is_stored(
+    negotiated: Federation,  # noqa: F811 - fixture
+    good_glb: bytes,  # noqa: F811 - fixture
+    case: str,
+) -> None:
+    """Each forgery is refused PERMISSION_DENIED with its own reason before any byte is stored."""
+    fed, before = negotiated, stored(negotiated)
+    make, reason = CASES[case]
+    await refused(_send(fed, make(fed, persona(good_glb)), good_glb), DENIED, reason)
+    await assert_nothing_stored(fed, before)
+
+
+async def test_revoked_key_fails_for_what_it_signs_after_revocation(
+    negotiated: Federation,  # noqa: F811 - fixture
+    good_glb: bytes,  # noqa: F811 - fixture
+) -> None:
+    """An Item signed with a key after its revocation is refused KEY_REVOKED, seen by the peer's
+    keyring once it refreshes (here: the key id is new to it, so it fetches)."""
+    fed, before = negotiated, stored(negotiated)
+    keys = fed.nodes["gateway-a"].keys
+    fresh = keys.rotate()
+    _, key = keys.current()
+    keys.revoke(fresh.key_id, at_ms=int(time.time() - 5) * 1000)
+    item = _signed_as(key, keys.method(fresh), persona(good_glb))
+    await refused(_send(fed, item, good_glb), DENIED, "KEY_REVOKED")
+    await assert_nothing_stored(fed, before)
+
+
+async def test_rotation_needs_nobody_on_the_receiving_side(
+    negotiated: Federation,  # noqa: F811 - fixture
+    good_glb: bytes,  # noqa: F811 - fixture
+) -> None:
+    """After a.example rotates its key, b.example's keyring fetches the new key by itself and
+    the next Persona is imported."""
+    fed = negotiated
+    fed.nodes["gateway-b"].keyring.min_refresh_s = 0.0  # the default 5 s interval would only delay the test
+    fed.nodes["gateway-a"].keys.rotate()
+    result = await _send(fed, signed_by_a(fed, persona(good_glb)), good_glb)
+    assert result.bytes_received == len(good_glb)
+
+
+async def test_bridge_proofs_must_come_from_the_agreed_bridge(
+    negotiated: Federation,  # noqa: F811 - fixture
+    good_glb: bytes,  # noqa: F811 - fixture
+) -> None:
+    """A 'converted' Persona signed by a bridge key not in offer manifesto V is refused
+    BRIDGE_NOT_ALLOWED; one whose embedded original was altered fails the bridge's proof."""
+    fed, before = negotiated, stored(negotiated)
+    original = signed_by_a(fed, persona(good_glb, attributes={"Triangles": "12"}))
+    converted = persona(good_glb)
+    doc = {**converted.doc, "SourceItemID": original.item_id, "SourceItem": dict(original.doc)}
+    await refused(_send(fed, _self_signed(_item(doc)), good_glb), DENIED, "BRIDGE_NOT_ALLOWED")
+    bridge_key = fed.nodes["bridge"].service._key
+    forged_source = {**doc, "SourceItem": {**original.doc, "DescrMetadata": {"Name": "swapped"}}}
+    bridged = sign_item(_item(forged_source), key=bridge_key, verification_method=bridge_key.verification_method)
+    await refused(_send(fed, bridged, good_glb), DENIED, "SIGNATURE_INVALID")
+    await assert_nothing_stored(fed, before)
