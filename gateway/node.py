@@ -14,6 +14,7 @@ from gateway.verification import ForeignItemVerifier
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc
 from mmmfed.api.v1 import manifesto_pb2 as mpb
+from mmmfed.audit import SqliteAuditLog
 from mmmfed.config import GatewayConfig
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.rpc import call
@@ -38,6 +39,7 @@ class GatewayNode:
         self.store = SqliteStore(config.data_dir)
         self.channels = Channels(config.tls, instance=config.instance, peers=config.peers, bridges=config.bridges)
         self.keys = InstanceKeyStore(config.data_dir / "keys", config.m_instance_id)
+        self.audit = SqliteAuditLog(config.data_dir / "audit.sqlite3")
         self.keyring = Keyring(self._fetch_keys)
         self.negotiation = NegotiationService(config.m_instance_id, self.store, self.channels)
         self.migration = MigrationService(
@@ -61,7 +63,7 @@ class GatewayNode:
                 ),
                 partial(
                     gateway_pb2_grpc.add_FederationServicer_to_server,
-                    FederationServicer(self.negotiation, self.migration, self.channels, self.keys),
+                    FederationServicer(self.negotiation, self.migration, self.channels, self.keys, self.audit),
                 ),
             ],
             service_names=[PLATFORM, FEDERATION],
@@ -83,6 +85,7 @@ class GatewayNode:
         await self.server.stop()
         await self.channels.close()
         self.store.close()
+        self.audit.close()
 
     async def run_forever(self) -> None:
         """Serve until cancelled (SIGTERM in ``mmmfed serve``), then stop."""

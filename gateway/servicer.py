@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import grpc
@@ -12,8 +13,11 @@ from gateway.negotiation import NegotiationService
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc
 from mmmfed.api.v1 import manifesto_pb2 as mpb
-from mmmfed.errors import PermissionDenied
+from mmmfed.audit import ACCEPTED, AGREEMENT_ACCEPTED, AGREEMENT_REJECTED, REFUSED, AuditLog
+from mmmfed.errors import MmmfedError, PermissionDenied
 from mmmfed.keys import InstanceKeyStore
+from mmmfed.manifesto import ROUTE_NAMES
+from mmmfed.proofs import canonicalize
 from mmmfed.streams import split_header
 from mmmfed.tls import peer_identities
 
@@ -53,12 +57,18 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
     gateway certificate name the verified client certificate carries."""
 
     def __init__(
-        self, negotiation: NegotiationService, migration: MigrationService, channels: Channels, keys: InstanceKeyStore
+        self,
+        negotiation: NegotiationService,
+        migration: MigrationService,
+        channels: Channels,
+        keys: InstanceKeyStore,
+        audit: AuditLog,
     ) -> None:
         self._negotiation = negotiation
         self._migration = migration
         self._channels = channels
         self._keys = keys
+        self._audit = audit
 
     def _peer(self, context: grpc.aio.ServicerContext) -> str:
         for ident in peer_identities(context):
@@ -79,8 +89,22 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
     async def OfferManifestos(
         self, request: gpb.OfferManifestosRequest, context: grpc.aio.ServicerContext
     ) -> mpb.Manifesto:
-        """RE-5, FGMV-43 9.5 steps 6-7: offers A and V in, answer out."""
-        return self._negotiation.answer(request.offer_a, request.offer_v, self._peer(context))
+        """RE-5, FGMV-43 9.5 steps 6-7: offers A and V in, answer out; audited (LAF)."""
+        peer = self._peer(context)
+        try:
+            answer = self._negotiation.answer(request.offer_a, request.offer_v, peer)
+        except MmmfedError as err:
+            self._audit.append(
+                AGREEMENT_REJECTED,
+                peer_id=peer,
+                subject=request.offer_a.manifesto_id,
+                reason=err.reason,
+                details={"message": err.message[:500]},
+            )
+            raise
+        routes = {r.offered.qualifier.format: ROUTE_NAMES.get(r.route, "?") for r in answer.negotiated}
+        self._audit.append(AGREEMENT_ACCEPTED, peer_id=peer, subject=answer.manifesto_id, details={"routes": routes})
+        return answer
 
     async def TransferAvatar(
         self, request_iterator: AsyncIterator[gpb.TransferAvatarRequest], context: grpc.aio.ServicerContext
@@ -89,8 +113,19 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         ORIGIN_MISMATCH, FAILED_PRECONDITION NOT_NEGOTIATED, and the instance's refusals.
         """
         peer = self._peer(context)
-        header, chunks = await split_header(request_iterator)
-        return await self._migration.accept_transfer(header, chunks, peer)
+        subject = ""
+        try:
+            header, chunks = await split_header(request_iterator)
+            subject = header.transfer_id
+            result = await self._migration.accept_transfer(header, chunks, peer)
+        except MmmfedError as err:
+            details = {"rpc": "TransferAvatar", "message": err.message[:500]}
+            self._audit.append(REFUSED, peer_id=peer, subject=subject, reason=err.reason, details=details)
+            raise
+        item_id = json.loads(result.persona.item_json)["ItemID"]
+        details = {"rpc": "TransferAvatar", "transfer_id": subject, "bytes": result.bytes_received}
+        self._audit.append(ACCEPTED, peer_id=peer, subject=item_id, details=details)
+        return result
 
     async def OfferDefaultAvatar(
         self, request: gpb.OfferDefaultAvatarRequest, context: grpc.aio.ServicerContext
@@ -102,6 +137,33 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         """RE-5 key service: every verification key of this M-Instance, current and past."""
         self._peer(context)
         return key_set(self._keys)
+
+    async def GetAuditEntries(
+        self, request: gpb.GetAuditEntriesRequest, context: grpc.aio.ServicerContext
+    ) -> gpb.GetAuditEntriesResponse:
+        """RE-5 LAF (FGMV-43 7.5.3): the calling peer's part of this gateway's audit log, with the
+        head (seq, hash) to anchor it. Each entry's hash can be recomputed by the peer."""
+        peer = self._peer(context)
+        entries = self._audit.entries(peer_id=peer, since_seq=request.since_seq, limit=request.limit or 1000)
+        head = self._audit.head()
+        return gpb.GetAuditEntriesResponse(
+            entries=[
+                gpb.AuditEntry(
+                    seq=e.seq,
+                    time_ms=e.time_ms,
+                    event=e.event,
+                    peer_id=e.peer_id,
+                    subject=e.subject,
+                    reason=e.reason,
+                    details_json=canonicalize(e.details),
+                    prev_hash=e.prev_hash,
+                    hash=e.hash,
+                )
+                for e in entries
+            ],
+            head_seq=head.seq if head else 0,
+            head_hash=head.hash if head else "",
+        )
 
 
 def key_set(keys: InstanceKeyStore) -> mpb.KeySet:

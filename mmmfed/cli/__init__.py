@@ -1,7 +1,7 @@
 """The ``mmmfed`` command line (typer + rich): the composition root that starts nodes.
 
-Commands: ``serve instance|gateway|bridge``, ``certs init``, ``keys generate``,
-``item sign|verify``, ``convert``, ``demo``.
+Commands: ``serve instance|gateway|bridge``, ``certs init``, ``keys generate|rotate|revoke|list``,
+``item sign|verify``, ``audit show|verify``, ``convert``, ``demo``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from mmmfed.cli.audit_cmd import audit_app
 from mmmfed.cli.item_cmd import item_app
 from mmmfed.cli.keys_cmd import keys_app
 from mmmfed.errors import MmmfedError
@@ -28,6 +29,7 @@ certs_app = typer.Typer(help="Federation CA and node certificates (mutual TLS)."
 app.add_typer(certs_app, name="certs")
 app.add_typer(keys_app, name="keys")
 app.add_typer(item_app, name="item")
+app.add_typer(audit_app, name="audit")
 err_console = Console(stderr=True)
 
 

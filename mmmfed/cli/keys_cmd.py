@@ -1,17 +1,30 @@
-"""``mmmfed keys generate``: a standalone Ed25519 signing key in key files (:mod:`mmmfed.keyfile`).
+"""``mmmfed keys generate|rotate|revoke|list`` (issue "Federated trust", item 4; FGMV-43 GPIR-003).
 
-Instance keys (rotate, revoke, list through the gateway's key service) are not here yet.
+``generate`` makes a standalone Ed25519 signing key in key files (:mod:`mmmfed.keyfile`).
+``rotate``, ``revoke`` and ``list`` manage the M-Instance's own signing keys, which its gateway
+holds in ``<gateway data_dir>/keys`` (:class:`mmmfed.keys.InstanceKeyStore`); they take the
+gateway's configuration file. The running gateway re-reads ``keys.json`` when it changes, so a
+rotation or revocation takes effect without a restart.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-keys_app = typer.Typer(help="Standalone Ed25519 signing keys (key files).", no_args_is_help=True)
+if TYPE_CHECKING:
+    from mmmfed.keys import InstanceKeyStore, PublicKeyRecord
+
+keys_app = typer.Typer(
+    help="Signing keys: standalone key files (generate) and the M-Instance's keys (rotate, revoke, list).",
+    no_args_is_help=True,
+)
+GatewayConfigOption = Annotated[
+    Path, typer.Option("--config", help="the gateway's configuration, .json or .toml", dir_okay=False)
+]
 
 
 @keys_app.command("generate")
@@ -50,3 +63,192 @@ def keys_generate(
     err_console.print(
         f"wrote {private_path} (private, 0600) and {public_path} (public)", markup=False, highlight=False, emoji=False
     )
+
+
+# -- the M-Instance's keys, held by its gateway ------------------------------------------------
+
+
+def _open_store(config: Path) -> InstanceKeyStore:
+    """The key store of the gateway configured in ``config`` (``<data_dir>/keys``, as the gateway
+    opens it); exits 2 with ``CONFIG_INVALID`` (or the id's reason) on a bad configuration."""
+    from mmmfed.cli import _fail
+    from mmmfed.config import GatewayConfig, load_config
+    from mmmfed.errors import MmmfedError
+    from mmmfed.keys import InstanceKeyStore
+
+    try:
+        gateway = load_config(config, GatewayConfig)
+        return InstanceKeyStore(gateway.data_dir / "keys", gateway.m_instance_id)
+    except MmmfedError as err:
+        raise _fail(err) from err
+
+
+def _cannot_write(store: InstanceKeyStore, err: OSError) -> typer.Exit:
+    from rich.markup import escape
+
+    from mmmfed.cli import err_console
+
+    err_console.print(f"[bold red]error[/] cannot write {escape(str(store.directory))}: {err.strerror}", emoji=False)
+    return typer.Exit(code=2)
+
+
+def _now_ms() -> int:
+    from mmmfed.keys import now_ms
+
+    return now_ms()
+
+
+def _rfc3339(ms: int) -> str | None:
+    """``2025-01-31T12:00:00Z`` for Unix ms (whole seconds, UTC); None for 0 (open / never)."""
+    import datetime
+
+    if not ms:
+        return None
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_rfc3339(text: str) -> int:
+    """Unix ms of an RFC 3339 time with an offset, rounded down to the second (key validity changes
+    on whole seconds, :func:`mmmfed.keys.now_ms`); InvalidInput ``TIME_INVALID``."""
+    import datetime
+
+    from mmmfed.errors import InvalidInput
+
+    try:
+        when = datetime.datetime.fromisoformat(text)
+    except ValueError as err:
+        raise InvalidInput(f"--at {text!r} is not an RFC 3339 time", reason="TIME_INVALID") from err
+    if when.tzinfo is None:
+        raise InvalidInput(f"--at {text!r} has no offset; add Z or +HH:MM", reason="TIME_INVALID")
+    return int(when.timestamp()) * 1000
+
+
+def _statuses(records: list[PublicKeyRecord], at_ms: int) -> dict[str, str]:
+    """key id -> ``current`` (the key the gateway signs with at ``at_ms``, as in
+    :meth:`InstanceKeyStore.current`), ``revoked`` (revoked by then) or ``retired``."""
+    current = next((r.key_id for r in reversed(records) if r.usable_at(at_ms) is None), None)
+    return {
+        r.key_id: "current" if r.key_id == current else "revoked" if r.usable_at(at_ms) == "KEY_REVOKED" else "retired"
+        for r in records
+    }
+
+
+@keys_app.command("rotate")
+def keys_rotate(config: GatewayConfigOption) -> None:
+    """Make a new current signing key for the gateway's M-Instance (issue item 4; FGMV-43 GPIR-003).
+
+    Prints the new key id and its did:web verification method. The previous key's validity ends
+    now: it stays valid for what it signed before, so Items signed with it keep verifying.
+    """
+    store = _open_store(config)
+    previous = _statuses(store.records(), _now_ms())
+    try:
+        record = store.rotate()
+    except OSError as err:
+        raise _cannot_write(store, err) from err
+    lines = [f"new current key {record.key_id}", f"method {store.method(record)}"]
+    lines += [
+        f"previous key {key_id} stays valid for what it signed before {_rfc3339(record.valid_from_ms)}"
+        for key_id, status in previous.items()
+        if status == "current"
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="key id, as `mmmfed keys list` shows it")],
+    config: GatewayConfigOption,
+    at: Annotated[str | None, typer.Option("--at", help="RFC 3339 time the revocation starts (default: now)")] = None,
+) -> None:
+    """Revoke KEY_ID from now, or from --at (issue item 4; FGMV-43 GPIR-003).
+
+    Anything signed with the key at or after that time fails to verify. Exits 2 with KEY_UNKNOWN
+    for a key id the M-Instance does not have.
+
+    A key already revoked at or before that time is left as it is (a later time never shortens a
+    revocation). Revoking the current key leaves the gateway with no signing key until
+    `mmmfed keys rotate`.
+    """
+    from mmmfed.cli import _fail, err_console
+    from mmmfed.errors import MmmfedError, NotFound
+
+    store = _open_store(config)
+    try:
+        at_ms = _now_ms() if at is None else _parse_rfc3339(at)
+        existing = next((r for r in store.records() if r.key_id == key_id), None)
+        if existing is None:
+            raise NotFound(
+                f"{store.m_instance_id} has no key {key_id!r}; `mmmfed keys list` shows its keys", reason="KEY_UNKNOWN"
+            )
+        if existing.revoked_at_ms and existing.revoked_at_ms <= at_ms:
+            sys.stdout.write(f"{key_id} was already revoked at {_rfc3339(existing.revoked_at_ms)}; unchanged\n")
+            return
+        record = store.revoke(key_id, at_ms=at_ms)
+    except MmmfedError as err:
+        raise _fail(err) from err
+    except OSError as err:
+        raise _cannot_write(store, err) from err
+    sys.stdout.write(
+        f"revoked {record.key_id} ({store.method(record)}) from {_rfc3339(record.revoked_at_ms)}: "
+        "signatures made with it at or after then fail\n"
+    )
+    if "current" not in _statuses(store.records(), _now_ms()).values():
+        err_console.print(
+            f"{store.m_instance_id} has no usable signing key now; run `mmmfed keys rotate`",
+            markup=False,
+            highlight=False,
+            emoji=False,
+        )
+
+
+@keys_app.command("list")
+def keys_list(
+    config: GatewayConfigOption,
+    as_json: Annotated[bool, typer.Option("--json", help="print the keys as JSON")] = False,
+) -> None:
+    """Show the M-Instance's keys, oldest first (issue item 4; FGMV-43 GPIR-003).
+
+    A table (or JSON) of key id, did:web verification method, valid from / until, revoked at and
+    status: current (the key the gateway signs with now), retired or revoked.
+    """
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    store = _open_store(config)
+    records = store.records()
+    statuses = _statuses(records, _now_ms())
+    rows = [
+        {
+            "key_id": r.key_id,
+            "method": store.method(r),
+            "public_key_multibase": r.public_key_multibase,
+            "valid_from": _rfc3339(r.valid_from_ms),
+            "valid_until": _rfc3339(r.valid_until_ms),
+            "revoked_at": _rfc3339(r.revoked_at_ms),
+            "status": statuses[r.key_id],
+        }
+        for r in records
+    ]
+    if as_json:
+        sys.stdout.write(json.dumps({"m_instance_id": store.m_instance_id, "keys": rows}, indent=2) + "\n")
+        return
+    if not rows:
+        sys.stdout.write(f"{store.m_instance_id} has no keys yet: the gateway makes one when it starts\n")
+        return
+    table = Table(title=f"Signing keys of {store.m_instance_id}")
+    for column in ("key id", "method", "valid from", "valid until", "revoked at", "status"):
+        table.add_column(column, no_wrap=column != "method")
+    style = {"current": "green", "retired": "dim", "revoked": "red"}
+    for row in rows:
+        table.add_row(
+            row["key_id"],
+            row["method"],
+            row["valid_from"] or "-",
+            row["valid_until"] or "-",
+            row["revoked_at"] or "-",
+            f"[{style[row['status']]}]{row['status']}[/]",
+        )
+    Console(emoji=False, highlight=False).print(table)

@@ -25,10 +25,13 @@ from test_bad_input import (
 )
 
 from mmmfed.api.v1 import gateway_pb2 as gpb
+from mmmfed.api.v1 import gateway_pb2_grpc
+from mmmfed.audit import entry_hash
 from mmmfed.items import Item, proof_time, sign_item
 from mmmfed.keys import did_web_method
 from mmmfed.proofs import SigningKey, sign_document
-from mmmfed.testing import Federation
+from mmmfed.testing import Federation, peer
+from mmmfed.tls import secure_channel
 
 DENIED = grpc.StatusCode.PERMISSION_DENIED
 
@@ -141,3 +144,43 @@ async def test_bridge_proofs_must_come_from_the_agreed_bridge(
     bridged = sign_item(_item(forged_source), key=bridge_key, verification_method=bridge_key.verification_method)
     await refused(_send(fed, bridged, good_glb), DENIED, "SIGNATURE_INVALID")
     await assert_nothing_stored(fed, before)
+
+
+async def test_accepts_and_refusals_are_audited_and_the_peer_can_read_its_part(
+    negotiated: Federation,  # noqa: F811 - fixture
+    good_glb: bytes,  # noqa: F811 - fixture
+) -> None:
+    """Gateway B's hash-chained audit log records the agreement, an accepted Persona and a
+    refused one with its reason; gateway A reads its part over RE-5 and recomputes every hash
+    (LAF, FGMV-43 7.5.3)."""
+    fed = negotiated
+    accepted = signed_by_a(fed, persona(good_glb))
+    await _send(fed, accepted, good_glb)
+    await refused(_send(fed, persona(good_glb), good_glb), DENIED, "PROOF_MISSING")
+
+    audit = fed.nodes["gateway-b"].audit
+    events = [(e.event, e.peer_id, e.reason) for e in audit.entries()]
+    assert events == [
+        ("AGREEMENT_ACCEPTED", "a.example", ""),
+        ("ACCEPTED", "a.example", ""),
+        ("REFUSED", "a.example", "PROOF_MISSING"),
+    ]
+    assert audit.entries()[1].subject == accepted.item_id
+    assert audit.verify().ok
+
+    async with secure_channel(fed.plan.gateway_a.tls, peer(fed.plan.gateway_b)) as channel:
+        part = await gateway_pb2_grpc.FederationStub(channel).GetAuditEntries(gpb.GetAuditEntriesRequest())
+    assert [e.event for e in part.entries] == ["AGREEMENT_ACCEPTED", "ACCEPTED", "REFUSED"]
+    assert part.head_hash == audit.head().hash
+    for e in part.entries:
+        fields = {
+            "seq": e.seq,
+            "time_ms": e.time_ms,
+            "event": e.event,
+            "peer_id": e.peer_id,
+            "subject": e.subject,
+            "reason": e.reason,
+            "details": json.loads(e.details_json),
+            "prev_hash": e.prev_hash,
+        }
+        assert entry_hash(fields) == e.hash

@@ -18,6 +18,46 @@ MIGRATION_OUTCOME_UNSPECIFIED: MigrationOutcome
 MIGRATION_OUTCOME_MIGRATED: MigrationOutcome
 MIGRATION_OUTCOME_REFUSED: MigrationOutcome
 
+class GetAuditEntriesRequest(_message.Message):
+    __slots__ = ("since_seq", "limit")
+    SINCE_SEQ_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    since_seq: int
+    limit: int
+    def __init__(self, since_seq: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class AuditEntry(_message.Message):
+    __slots__ = ("seq", "time_ms", "event", "peer_id", "subject", "reason", "details_json", "prev_hash", "hash")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    PEER_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DETAILS_JSON_FIELD_NUMBER: _ClassVar[int]
+    PREV_HASH_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    time_ms: int
+    event: str
+    peer_id: str
+    subject: str
+    reason: str
+    details_json: bytes
+    prev_hash: str
+    hash: str
+    def __init__(self, seq: _Optional[int] = ..., time_ms: _Optional[int] = ..., event: _Optional[str] = ..., peer_id: _Optional[str] = ..., subject: _Optional[str] = ..., reason: _Optional[str] = ..., details_json: _Optional[bytes] = ..., prev_hash: _Optional[str] = ..., hash: _Optional[str] = ...) -> None: ...
+
+class GetAuditEntriesResponse(_message.Message):
+    __slots__ = ("entries", "head_seq", "head_hash")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    HEAD_SEQ_FIELD_NUMBER: _ClassVar[int]
+    HEAD_HASH_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[AuditEntry]
+    head_seq: int
+    head_hash: str
+    def __init__(self, entries: _Optional[_Iterable[_Union[AuditEntry, _Mapping]]] = ..., head_seq: _Optional[int] = ..., head_hash: _Optional[str] = ...) -> None: ...
+
 class GetKeysRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

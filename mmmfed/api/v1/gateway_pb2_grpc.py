@@ -229,6 +229,11 @@ class FederationStub:
                 request_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetKeysRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_manifesto__pb2.KeySet.FromString,
                 _registered_method=True)
+        self.GetAuditEntries = channel.unary_unary(
+                '/mmmfed.api.v1.Federation/GetAuditEntries',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetAuditEntriesRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetAuditEntriesResponse.FromString,
+                _registered_method=True)
 
 
 class FederationServicer:
@@ -271,6 +276,13 @@ class FederationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetAuditEntries(self, request, context):
+        """RE-5 log and audit (LAF, FGMV-43 7.5.3): the caller's part of this gateway's audit log.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FederationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -298,6 +310,11 @@ def add_FederationServicer_to_server(servicer, server):
                     servicer.GetKeys,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetKeysRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_manifesto__pb2.KeySet.SerializeToString,
+            ),
+            'GetAuditEntries': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAuditEntries,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetAuditEntriesRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetAuditEntriesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -436,6 +453,33 @@ class Federation:
             '/mmmfed.api.v1.Federation/GetKeys',
             mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetKeysRequest.SerializeToString,
             mmmfed_dot_api_dot_v1_dot_manifesto__pb2.KeySet.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAuditEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Federation/GetAuditEntries',
+            mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetAuditEntriesRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetAuditEntriesResponse.FromString,
             options,
             channel_credentials,
             insecure,
