@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import grpc
 
 from gateway.channels import Channels
+from gateway.envelope import EnvelopeChecker, make_envelope, new_transfer_id
 from gateway.negotiation import NegotiationService
 from gateway.verification import ForeignItemVerifier
 from mmmfed.api.v1 import bridge_pb2 as bpb
@@ -106,12 +106,14 @@ class MigrationService:
         *,
         keys: InstanceKeyStore,
         verifier: ForeignItemVerifier,
+        envelopes: EnvelopeChecker,
     ) -> None:
         self._id = m_instance_id
         self._channels = channels
         self._negotiation = negotiation
         self._keys = keys
         self._verifier = verifier
+        self._envelopes = envelopes
 
     # -- home side (A) -------------------------------------------------------------------
     async def migrate(self, user_process_id: str, peer_id: str) -> gpb.MigrateAvatarResponse:
@@ -149,8 +151,12 @@ class MigrationService:
                 envelope = itpb.ItemEnvelope(item_json=home.raw)
                 response.route = "direct"
             sent = _Counter()
+            transfer_id = new_transfer_id()
             header = gpb.TransferAvatarHeader(
-                transfer_id=f"urn:uuid:{uuid.uuid4()}",
+                transfer_id=transfer_id,
+                envelope_json=make_envelope(
+                    keys=self._keys, destination=peer_id, transfer_id=transfer_id, item_json=envelope.item_json
+                ),
                 home_user_process_id=user_process_id,
                 persona=envelope,
                 home_item_id=home.item_id,
@@ -258,6 +264,9 @@ class MigrationService:
         self._negotiation.answer_for(peer_id)
         await self._verifier.verify_persona(
             header.persona.item_json, peer_id=peer_id, bridge_keys=self._negotiation.bridge_keys(peer_id)
+        )
+        await self._envelopes.check(
+            header.envelope_json, peer_id=peer_id, transfer_id=header.transfer_id, item_json=header.persona.item_json
         )
         import_header = ipb.ImportAvatarHeader(
             home_user_process_id=header.home_user_process_id,

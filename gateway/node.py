@@ -6,6 +6,7 @@ import asyncio
 from functools import partial
 
 from gateway.channels import Channels
+from gateway.envelope import EnvelopeChecker
 from gateway.keyring import Keyring
 from gateway.migration import MigrationService
 from gateway.negotiation import NegotiationService
@@ -48,6 +49,7 @@ class GatewayNode:
             self.negotiation,
             keys=self.keys,
             verifier=ForeignItemVerifier(self.keyring),
+            envelopes=EnvelopeChecker(config.m_instance_id, self.keyring, self.store),
         )
         platform_callers = any_of(
             authorize_names([config.instance.tls_name, *config.platform_clients]), authorize_roles("operator")

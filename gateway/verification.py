@@ -89,17 +89,19 @@ class ForeignItemVerifier:
             )
         source = item.doc.get("SourceItem")
         if source is None:
-            await self._verify_signed_by_peer(item.doc, peer_id)
+            await self.verify_signed_by_peer(item.doc, peer_id)
             return item
         if not isinstance(source, Mapping) or source.get("ItemID") != item.doc.get("SourceItemID"):
             raise ForeignItemRefused("SourceItem does not match SourceItemID", reason="SOURCE_MISMATCH")
         if source.get("MInstanceID") != peer_id:
             raise ForeignItemRefused(f"the original Item is not {peer_id}'s", reason="ORIGIN_MISMATCH")
         self._verify_signed_by_bridge(item.doc, bridge_keys)
-        await self._verify_signed_by_peer(source, peer_id)
+        await self.verify_signed_by_peer(source, peer_id)
         return item
 
-    async def _verify_signed_by_peer(self, doc: Mapping[str, Any], peer_id: str) -> None:
+    async def verify_signed_by_peer(self, doc: Mapping[str, Any], peer_id: str) -> None:
+        """Every proof on ``doc`` verifies with a key ``peer_id`` published, valid when the proof
+        was created (raises ForeignItemRefused)."""
         keys: dict[str, bytes] = {}
         now_ms = int(self._clock() * 1000)
         for proof in _proofs(doc):

@@ -25,6 +25,12 @@ CREATE TABLE IF NOT EXISTS items (
     created_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS items_by_owner ON items(owner_id, item_type);
+CREATE TABLE IF NOT EXISTS nonces (
+    namespace TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    keep_until_ms INTEGER NOT NULL,
+    PRIMARY KEY (namespace, nonce)
+);
 CREATE TABLE IF NOT EXISTS documents (
     namespace TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -109,6 +115,11 @@ class SqliteStore:
             "SELECT value FROM documents WHERE namespace = ? AND key = ?", (namespace, key)
         ).fetchone()
         return bytes(row[0]) if row else None
+
+    def claim_nonce(self, namespace: str, nonce: str, *, keep_until_ms: int, now_ms: int) -> bool:
+        self._db.execute("DELETE FROM nonces WHERE keep_until_ms < ?", (now_ms,))
+        cursor = self._db.execute("INSERT OR IGNORE INTO nonces VALUES (?, ?, ?)", (namespace, nonce, keep_until_ms))
+        return cursor.rowcount == 1
 
     def close(self) -> None:
         self._db.close()

@@ -20,6 +20,7 @@ import grpc
 import pytest
 
 from bridge.conversion import ConversionTarget, GltfValidator, convert
+from gateway.envelope import make_envelope
 from mmmfed.api.v1 import bridge_pb2 as bpb
 from mmmfed.api.v1 import bridge_pb2_grpc, gateway_pb2_grpc, instance_pb2_grpc
 from mmmfed.api.v1 import gateway_pb2 as gpb
@@ -139,11 +140,28 @@ def import_header(item: Item, home_user: str = HOME_USER) -> ipb.ImportAvatarReq
     )
 
 
-async def transfer(fed: Federation, messages: Iterable[Any], *, hold: bool = False) -> Any:
-    """Federation.TransferAvatar at gateway B, presenting gateway A's certificate."""
+def with_envelope(fed: Federation, message: gpb.TransferAvatarRequest) -> gpb.TransferAvatarRequest:
+    """A header as gateway A sends it: with its signed transfer envelope (replay protection)."""
+    if message.WhichOneof("part") != "header" or message.header.envelope_json:
+        return message
+    header = gpb.TransferAvatarHeader()
+    header.CopyFrom(message.header)
+    header.envelope_json = make_envelope(
+        keys=fed.nodes["gateway-a"].keys,
+        destination="b.example",
+        transfer_id=header.transfer_id,
+        item_json=header.persona.item_json,
+    )
+    return gpb.TransferAvatarRequest(header=header)
+
+
+async def transfer(fed: Federation, messages: Iterable[Any], *, hold: bool = False, envelope: bool = True) -> Any:
+    """Federation.TransferAvatar at gateway B, presenting gateway A's certificate; headers get
+    gateway A's signed envelope unless ``envelope`` is False or they carry one."""
     p = fed.plan
     stub = gateway_pb2_grpc.FederationStub
-    return await send(p.gateway_a.tls, p.gateway_b, stub, "TransferAvatar", messages, hold=hold)
+    sent = [with_envelope(fed, m) for m in messages] if envelope else messages
+    return await send(p.gateway_a.tls, p.gateway_b, stub, "TransferAvatar", sent, hold=hold)
 
 
 async def import_avatar(fed: Federation, messages: Iterable[Any], *, hold: bool = False) -> Any:

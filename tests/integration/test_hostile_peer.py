@@ -24,6 +24,7 @@ from test_bad_input import (
     transfer_header,
 )
 
+from gateway.envelope import make_envelope
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc
 from mmmfed.audit import entry_hash
@@ -40,8 +41,9 @@ def _item(doc: dict[str, Any]) -> Item:
     return Item(raw=json.dumps(doc, separators=(",", ":")).encode(), doc=doc)
 
 
-async def _send(fed: Federation, item: Item, data: bytes) -> Any:
-    return await transfer(fed, [transfer_header(item), *(gpb.TransferAvatarRequest(chunk=c) for c in chunks_of(data))])
+async def _send(fed: Federation, item: Item, data: bytes, *, envelope: bool = True) -> Any:
+    messages = [transfer_header(item), *(gpb.TransferAvatarRequest(chunk=c) for c in chunks_of(data))]
+    return await transfer(fed, messages, envelope=envelope)
 
 
 def _signed_as(key: SigningKey, method: str, item: Item, *, created: str | None = None) -> Item:
@@ -111,7 +113,8 @@ async def test_revoked_key_fails_for_what_it_signs_after_revocation(
     _, key = keys.current()
     keys.revoke(fresh.key_id, at_ms=int(time.time() - 5) * 1000)
     item = _signed_as(key, keys.method(fresh), persona(good_glb))
-    await refused(_send(fed, item, good_glb), DENIED, "KEY_REVOKED")
+    # a.example now has no usable key, so no envelope either: the Persona's proof is checked first
+    await refused(_send(fed, item, good_glb, envelope=False), DENIED, "KEY_REVOKED")
     await assert_nothing_stored(fed, before)
 
 
@@ -184,3 +187,67 @@ async def test_accepts_and_refusals_are_audited_and_the_peer_can_read_its_part(
             "prev_hash": e.prev_hash,
         }
         assert entry_hash(fields) == e.hash
+
+
+def _header_with(fed: Federation, item: Item, **envelope: Any) -> gpb.TransferAvatarRequest:
+    """A header whose envelope is made with ``envelope`` overrides (destination, item_json, ...)."""
+    message = transfer_header(item)
+    options = {
+        "keys": fed.nodes["gateway-a"].keys,
+        "destination": "b.example",
+        "transfer_id": message.header.transfer_id,
+        "item_json": item.raw,
+        **envelope,
+    }
+    message.header.envelope_json = make_envelope(**options)
+    return message
+
+
+def _tampered_envelope(fed: Federation, item: Item) -> gpb.TransferAvatarRequest:
+    message = _header_with(fed, item)
+    doc = json.loads(message.header.envelope_json)
+    doc["ExpiresAtMs"] += 3_600_000
+    message.header.envelope_json = json.dumps(doc).encode()
+    return message
+
+
+ENVELOPE_CASES: dict[str, tuple[Callable[[Federation, Item], gpb.TransferAvatarRequest], str]] = {
+    "no envelope": (lambda fed, item: transfer_header(item), "ENVELOPE_MISSING"),
+    "for another destination": (
+        lambda fed, item: _header_with(fed, item, destination="c.example"),
+        "ENVELOPE_MISMATCH",
+    ),
+    "for other Item bytes": (lambda fed, item: _header_with(fed, item, item_json=b"{}"), "ENVELOPE_MISMATCH"),
+    "expired": (lambda fed, item: _header_with(fed, item, lifetime_s=-600), "ENVELOPE_EXPIRED"),
+    "extended after signing": (_tampered_envelope, "SIGNATURE_INVALID"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ENVELOPE_CASES))
+async def test_bad_envelopes_are_refused(
+    negotiated: Federation,  # noqa: F811 - fixture
+    good_glb: bytes,  # noqa: F811 - fixture
+    case: str,
+) -> None:
+    """A transfer whose envelope is missing, bound to something else, expired or altered is
+    refused with its reason, and nothing is stored (replay protection)."""
+    fed, before = negotiated, stored(negotiated)
+    make, reason = ENVELOPE_CASES[case]
+    header = make(fed, signed_by_a(fed, persona(good_glb)))
+    messages = [header, *(gpb.TransferAvatarRequest(chunk=c) for c in chunks_of(good_glb))]
+    await refused(transfer(fed, messages, envelope=False), DENIED, reason)
+    await assert_nothing_stored(fed, before)
+
+
+async def test_a_replayed_transfer_is_refused(
+    negotiated: Federation,  # noqa: F811 - fixture
+    good_glb: bytes,  # noqa: F811 - fixture
+) -> None:
+    """The same signed transfer sent twice is accepted once and refused REPLAYED the second time."""
+    fed = negotiated
+    header = _header_with(fed, signed_by_a(fed, persona(good_glb)))
+    messages = [header, *(gpb.TransferAvatarRequest(chunk=c) for c in chunks_of(good_glb))]
+    await transfer(fed, messages, envelope=False)
+    before = stored(fed)
+    await refused(transfer(fed, messages, envelope=False), DENIED, "REPLAYED")
+    await assert_nothing_stored(fed, before)

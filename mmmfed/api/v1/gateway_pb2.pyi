@@ -139,18 +139,20 @@ class OfferManifestosRequest(_message.Message):
     def __init__(self, offer_a: _Optional[_Union[_manifesto_pb2.Manifesto, _Mapping]] = ..., offer_v: _Optional[_Union[_manifesto_pb2.Manifesto, _Mapping]] = ...) -> None: ...
 
 class TransferAvatarHeader(_message.Message):
-    __slots__ = ("transfer_id", "home_user_process_id", "persona", "home_item_id", "answer_manifesto_id")
+    __slots__ = ("transfer_id", "home_user_process_id", "persona", "home_item_id", "answer_manifesto_id", "envelope_json")
     TRANSFER_ID_FIELD_NUMBER: _ClassVar[int]
     HOME_USER_PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
     PERSONA_FIELD_NUMBER: _ClassVar[int]
     HOME_ITEM_ID_FIELD_NUMBER: _ClassVar[int]
     ANSWER_MANIFESTO_ID_FIELD_NUMBER: _ClassVar[int]
+    ENVELOPE_JSON_FIELD_NUMBER: _ClassVar[int]
     transfer_id: str
     home_user_process_id: str
     persona: _item_pb2.ItemEnvelope
     home_item_id: str
     answer_manifesto_id: str
-    def __init__(self, transfer_id: _Optional[str] = ..., home_user_process_id: _Optional[str] = ..., persona: _Optional[_Union[_item_pb2.ItemEnvelope, _Mapping]] = ..., home_item_id: _Optional[str] = ..., answer_manifesto_id: _Optional[str] = ...) -> None: ...
+    envelope_json: bytes
+    def __init__(self, transfer_id: _Optional[str] = ..., home_user_process_id: _Optional[str] = ..., persona: _Optional[_Union[_item_pb2.ItemEnvelope, _Mapping]] = ..., home_item_id: _Optional[str] = ..., answer_manifesto_id: _Optional[str] = ..., envelope_json: _Optional[bytes] = ...) -> None: ...
 
 class TransferAvatarRequest(_message.Message):
     __slots__ = ("header", "chunk")
