@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import grpc
 
+from gateway.agreements import AVATAR_ACTION
 from gateway.channels import Channels
 from gateway.envelope import EnvelopeChecker, make_envelope, new_transfer_id
 from gateway.negotiation import NegotiationService
@@ -127,6 +128,12 @@ class MigrationService:
             raise InvalidInput(f"{user_process_id} is not a User of {self._id}", reason="NOT_HOME_USER")
         peer = self._channels.peer(peer_id)
         answer = self._negotiation.answer_for(peer_id)
+        agreements = self._negotiation.agreements
+        agreements.require_active(peer_id, item_type="ITM", action=AVATAR_ACTION)
+
+        def still_agreed() -> None:  # checked for every chunk: a revocation stops in-flight work
+            agreements.require_active(peer_id, item_type="ITM", action=AVATAR_ACTION)
+
         timer = _Timer()
         export = self._channels.instance().ExportAvatar(ipb.ExportAvatarRequest(user_process_id=user_process_id))
         try:
@@ -162,7 +169,7 @@ class MigrationService:
                 home_item_id=home.item_id,
                 answer_manifesto_id=answer.manifesto_id,
             )
-            pump = RequestPump(_transfer_stream(header, chunks, sent))
+            pump = RequestPump(_transfer_stream(header, chunks, sent, still_agreed))
             result = await call(lambda: pump.result(peer.TransferAvatar(pump.requests())), attempts=1)
             timer.lap("transfer and import at peer (9.1 steps 2, 4)")
         except MmmfedError as err:
@@ -262,6 +269,8 @@ class MigrationService:
                 f"{peer_id} may not transfer avatars of {header.home_user_process_id}", reason="ORIGIN_MISMATCH"
             )
         self._negotiation.answer_for(peer_id)
+        agreements = self._negotiation.agreements
+        agreements.require_active(peer_id, item_type="ITM", action=AVATAR_ACTION)
         await self._verifier.verify_persona(
             header.persona.item_json, peer_id=peer_id, bridge_keys=self._negotiation.bridge_keys(peer_id)
         )
@@ -279,6 +288,8 @@ class MigrationService:
         async def requests() -> AsyncIterator[ipb.ImportAvatarRequest]:
             yield ipb.ImportAvatarRequest(header=import_header)
             async for chunk in chunks:
+                # a revocation stops in-flight work: the instance then drops what it received
+                agreements.require_active(peer_id, item_type="ITM", action=AVATAR_ACTION)
                 yield ipb.ImportAvatarRequest(chunk=chunk)
 
         stub = self._channels.instance()
@@ -322,9 +333,10 @@ async def _chunks_of(export: grpc.aio.UnaryStreamCall) -> AsyncIterator[bytes]:
 
 
 async def _transfer_stream(
-    header: gpb.TransferAvatarHeader, chunks: AsyncIterator[bytes], sent: _Counter
+    header: gpb.TransferAvatarHeader, chunks: AsyncIterator[bytes], sent: _Counter, check: Callable[[], None]
 ) -> AsyncIterator[gpb.TransferAvatarRequest]:
     yield gpb.TransferAvatarRequest(header=header)
     async for chunk in chunks:
+        check()
         sent.n += len(chunk)
         yield gpb.TransferAvatarRequest(chunk=chunk)

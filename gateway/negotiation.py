@@ -12,6 +12,7 @@ import time
 import uuid
 from collections import defaultdict
 
+from gateway.agreements import AgreementBook
 from gateway.channels import Channels
 from mmmfed.api.v1 import bridge_pb2 as bpb
 from mmmfed.api.v1 import gateway_pb2 as gpb
@@ -34,10 +35,11 @@ def _now_ms() -> int:
 class NegotiationService:
     """Holds this gateway's platform manifesto and negotiated answers (in the store)."""
 
-    def __init__(self, m_instance_id: str, store: Store, channels: Channels) -> None:
+    def __init__(self, m_instance_id: str, store: Store, channels: Channels, agreements: AgreementBook) -> None:
         self._id = m_instance_id
         self._store = store
         self._channels = channels
+        self.agreements = agreements
 
     # -- RI-5 ---------------------------------------------------------------------------
     def register(self, manifesto: mpb.Manifesto) -> str:
@@ -123,16 +125,24 @@ class NegotiationService:
             negotiated=table,
         )
         request = gpb.OfferManifestosRequest(offer_a=offer_a, offer_v=offer_v)
-        answer = await call(lambda: peer.OfferManifestos(request))
+        offered = await call(lambda: peer.OfferManifestos(request))
+        answer = offered.answer
         if answer.kind != mpb.MANIFESTO_KIND_ANSWER or answer.issuer_id != peer_id:
             raise InvalidInput("peer did not answer with its ANSWER manifesto", reason="MANIFESTO_INVALID")
+        countersigned = await self.agreements.countersign(offered.agreement_json, answer, peer_id)
+        message = gpb.AgreementMessage(agreement_json=countersigned)
+        confirmed = await call(lambda: peer.ConfirmAgreement(message))
+        self.agreements.activate(confirmed.agreement_json, peer_id)
         self._store.put_document(NS_OFFER, peer_id, request.SerializeToString())
         self._store.put_document(NS_ANSWER, peer_id, answer.SerializeToString())
-        return gpb.NegotiateResponse(offer_a=offer_a, offer_v=offer_v, answer=answer)
+        return gpb.NegotiateResponse(
+            offer_a=offer_a, offer_v=offer_v, answer=answer, agreement_json=confirmed.agreement_json
+        )
 
     # -- answering side (B) ------------------------------------------------------------
-    def answer(self, offer_a: mpb.Manifesto, offer_v: mpb.Manifesto, peer_id: str) -> mpb.Manifesto:
-        """Answer offers A and V from ``peer_id`` (9.5 steps 6-7) and store the answer.
+    def answer(self, offer_a: mpb.Manifesto, offer_v: mpb.Manifesto, peer_id: str) -> gpb.OfferManifestosResponse:
+        """Answer offers A and V from ``peer_id`` (9.5 steps 6-7), store the answer, and propose
+        the trust agreement it makes, signed by this instance.
 
         Each row is checked here, not taken on trust: DIRECT rows must fit this instance's
         accepted features; VIA_BRIDGE rows must target an accepted feature with this instance's
@@ -162,7 +172,9 @@ class NegotiationService:
         offers = gpb.OfferManifestosRequest(offer_a=offer_a, offer_v=offer_v)
         self._store.put_document(NS_OFFER, peer_id, offers.SerializeToString())
         self._store.put_document(NS_ANSWER, peer_id, answer.SerializeToString())
-        return answer
+        return gpb.OfferManifestosResponse(
+            answer=answer, agreement_json=self.agreements.propose(answer, offer_v, peer_id)
+        )
 
     @staticmethod
     def _check_row(

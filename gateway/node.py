@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from functools import partial
 
+from gateway.agreements import AgreementBook
 from gateway.channels import Channels
 from gateway.envelope import EnvelopeChecker
 from gateway.keyring import Keyring
@@ -42,13 +43,15 @@ class GatewayNode:
         self.keys = InstanceKeyStore(config.data_dir / "keys", config.m_instance_id)
         self.audit = SqliteAuditLog(config.data_dir / "audit.sqlite3")
         self.keyring = Keyring(self._fetch_keys)
-        self.negotiation = NegotiationService(config.m_instance_id, self.store, self.channels)
+        verifier = ForeignItemVerifier(self.keyring)
+        self.agreements = AgreementBook(config.m_instance_id, self.store, self.keys, verifier)
+        self.negotiation = NegotiationService(config.m_instance_id, self.store, self.channels, self.agreements)
         self.migration = MigrationService(
             config.m_instance_id,
             self.channels,
             self.negotiation,
             keys=self.keys,
-            verifier=ForeignItemVerifier(self.keyring),
+            verifier=verifier,
             envelopes=EnvelopeChecker(config.m_instance_id, self.keyring, self.store),
         )
         platform_callers = any_of(
@@ -61,7 +64,7 @@ class GatewayNode:
             registrars=[
                 partial(
                     gateway_pb2_grpc.add_PlatformGatewayServicer_to_server,
-                    PlatformGatewayServicer(self.negotiation, self.migration),
+                    PlatformGatewayServicer(self.negotiation, self.migration, self.channels, self.audit),
                 ),
                 partial(
                     gateway_pb2_grpc.add_FederationServicer_to_server,

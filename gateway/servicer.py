@@ -13,11 +13,20 @@ from gateway.negotiation import NegotiationService
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc
 from mmmfed.api.v1 import manifesto_pb2 as mpb
-from mmmfed.audit import ACCEPTED, AGREEMENT_ACCEPTED, AGREEMENT_REJECTED, REFUSED, AuditLog
+from mmmfed.audit import (
+    ACCEPTED,
+    AGREEMENT_ACCEPTED,
+    AGREEMENT_PROPOSED,
+    AGREEMENT_REJECTED,
+    AGREEMENT_REVOKED,
+    REFUSED,
+    AuditLog,
+)
 from mmmfed.errors import MmmfedError, PermissionDenied
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.manifesto import ROUTE_NAMES
 from mmmfed.proofs import canonicalize
+from mmmfed.rpc import call
 from mmmfed.streams import split_header
 from mmmfed.tls import peer_identities
 
@@ -25,9 +34,13 @@ from mmmfed.tls import peer_identities
 class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
     """RI side: called by this gateway's own instance and operators."""
 
-    def __init__(self, negotiation: NegotiationService, migration: MigrationService) -> None:
+    def __init__(
+        self, negotiation: NegotiationService, migration: MigrationService, channels: Channels, audit: AuditLog
+    ) -> None:
         self._negotiation = negotiation
         self._migration = migration
+        self._channels = channels
+        self._audit = audit
 
     async def RegisterManifesto(
         self, request: mpb.Manifesto, context: grpc.aio.ServicerContext
@@ -50,6 +63,21 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         an error.
         """
         return await self._migration.migrate(request.user_process_id, request.peer_m_instance_id)
+
+    async def RevokeAgreement(
+        self, request: gpb.RevokePeerAgreementRequest, context: grpc.aio.ServicerContext
+    ) -> gpb.AgreementMessage:
+        """RI-5: revoke the trust agreement with a peer: at once here (audited), then at the peer
+        (RE-5). NOT_FOUND NO_AGREEMENT; UNAVAILABLE if the peer cannot be told (revoked here)."""
+        peer_id = request.peer_m_instance_id
+        revoked = self._negotiation.agreements.revoke(peer_id, reason=request.reason)
+        agreement_id = json.loads(revoked)["AgreementID"]
+        details = {"by": "operator", "reason": request.reason[:500]}
+        self._audit.append(AGREEMENT_REVOKED, peer_id=peer_id, subject=agreement_id, details=details)
+        stub = self._channels.peer(peer_id)
+        notice = gpb.RevokeAgreementRequest(agreement_id=agreement_id, reason=request.reason)
+        await call(lambda: stub.RevokeAgreement(notice))
+        return gpb.AgreementMessage(agreement_json=revoked)
 
 
 class FederationServicer(gateway_pb2_grpc.FederationServicer):
@@ -92,7 +120,7 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         """RE-5, FGMV-43 9.5 steps 6-7: offers A and V in, answer out; audited (LAF)."""
         peer = self._peer(context)
         try:
-            answer = self._negotiation.answer(request.offer_a, request.offer_v, peer)
+            response = self._negotiation.answer(request.offer_a, request.offer_v, peer)
         except MmmfedError as err:
             self._audit.append(
                 AGREEMENT_REJECTED,
@@ -102,9 +130,36 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
                 details={"message": err.message[:500]},
             )
             raise
+        answer = response.answer
         routes = {r.offered.qualifier.format: ROUTE_NAMES.get(r.route, "?") for r in answer.negotiated}
-        self._audit.append(AGREEMENT_ACCEPTED, peer_id=peer, subject=answer.manifesto_id, details={"routes": routes})
-        return answer
+        agreement_id = json.loads(response.agreement_json)["AgreementID"]
+        details = {"routes": routes, "answer_manifesto_id": answer.manifesto_id}
+        self._audit.append(AGREEMENT_PROPOSED, peer_id=peer, subject=agreement_id, details=details)
+        return response
+
+    async def ConfirmAgreement(
+        self, request: gpb.AgreementMessage, context: grpc.aio.ServicerContext
+    ) -> gpb.AgreementMessage:
+        """RE-5: the proposer's countersignature; the agreement becomes ACTIVE (audited)."""
+        peer = self._peer(context)
+        try:
+            confirmed = await self._negotiation.agreements.confirm(request.agreement_json, peer)
+        except MmmfedError as err:
+            self._audit.append(AGREEMENT_REJECTED, peer_id=peer, subject="", reason=err.reason)
+            raise
+        agreement_id = json.loads(confirmed)["AgreementID"]
+        self._audit.append(AGREEMENT_ACCEPTED, peer_id=peer, subject=agreement_id)
+        return gpb.AgreementMessage(agreement_json=confirmed)
+
+    async def RevokeAgreement(
+        self, request: gpb.RevokeAgreementRequest, context: grpc.aio.ServicerContext
+    ) -> gpb.AgreementMessage:
+        """RE-5: the peer revoked the agreement; it stops here too, at once (audited)."""
+        peer = self._peer(context)
+        revoked = self._negotiation.agreements.revoke(peer, reason=request.reason, agreement_id=request.agreement_id)
+        details = {"by": peer, "reason": request.reason[:500]}
+        self._audit.append(AGREEMENT_REVOKED, peer_id=peer, subject=request.agreement_id, details=details)
+        return gpb.AgreementMessage(agreement_json=revoked)
 
     async def TransferAvatar(
         self, request_iterator: AsyncIterator[gpb.TransferAvatarRequest], context: grpc.aio.ServicerContext

@@ -21,9 +21,12 @@ async def test_audit_show_and_verify_then_detect_tampering(federation: Federatio
     shown = mmmfed("audit", "show", "--config", str(config), "--json")
     assert shown.returncode == 0, shown.stderr
     entries = [json.loads(line) for line in shown.stdout.splitlines()]
-    assert [(e["event"], e["peer_id"]) for e in entries] == [("AGREEMENT_ACCEPTED", "a.example")]
+    assert [(e["event"], e["peer_id"]) for e in entries] == [
+        ("AGREEMENT_PROPOSED", "a.example"),
+        ("AGREEMENT_ACCEPTED", "a.example"),
+    ]
     ok = mmmfed("audit", "verify", "--config", str(config))
-    assert ok.returncode == 0 and ok.stdout.startswith("VERIFIED 1 entries"), ok.stdout + ok.stderr
+    assert ok.returncode == 0 and ok.stdout.startswith("VERIFIED 2 entries"), ok.stdout + ok.stderr
 
     db = sqlite3.connect(federation.plan.gateway_b.data_dir / "audit.sqlite3")
     triggers = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")]

@@ -108,6 +108,7 @@ async def test_revoked_key_fails_for_what_it_signs_after_revocation(
     """An Item signed with a key after its revocation is refused KEY_REVOKED, seen by the peer's
     keyring once it refreshes (here: the key id is new to it, so it fetches)."""
     fed, before = negotiated, stored(negotiated)
+    fed.nodes["gateway-b"].keyring.min_refresh_s = 0.0  # the default 5 s interval would only delay the test
     keys = fed.nodes["gateway-a"].keys
     fresh = keys.rotate()
     _, key = keys.current()
@@ -164,16 +165,17 @@ async def test_accepts_and_refusals_are_audited_and_the_peer_can_read_its_part(
     audit = fed.nodes["gateway-b"].audit
     events = [(e.event, e.peer_id, e.reason) for e in audit.entries()]
     assert events == [
+        ("AGREEMENT_PROPOSED", "a.example", ""),
         ("AGREEMENT_ACCEPTED", "a.example", ""),
         ("ACCEPTED", "a.example", ""),
         ("REFUSED", "a.example", "PROOF_MISSING"),
     ]
-    assert audit.entries()[1].subject == accepted.item_id
+    assert audit.entries()[2].subject == accepted.item_id
     assert audit.verify().ok
 
     async with secure_channel(fed.plan.gateway_a.tls, peer(fed.plan.gateway_b)) as channel:
         part = await gateway_pb2_grpc.FederationStub(channel).GetAuditEntries(gpb.GetAuditEntriesRequest())
-    assert [e.event for e in part.entries] == ["AGREEMENT_ACCEPTED", "ACCEPTED", "REFUSED"]
+    assert [e.event for e in part.entries] == ["AGREEMENT_PROPOSED", "AGREEMENT_ACCEPTED", "ACCEPTED", "REFUSED"]
     assert part.head_hash == audit.head().hash
     for e in part.entries:
         fields = {

@@ -79,7 +79,7 @@ async def pki(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[
     monkeypatch.setattr(authority, "make_ca", keep_ca)
     fed = await start_federation(tmp_path)
     try:
-        (_, ca_cert, ca_key), = made
+        ((_, ca_cert, ca_key),) = made
         yield Pki(fed, ca_cert, ca_key, tmp_path)
     finally:
         await fed.stop()
@@ -140,7 +140,8 @@ def persona(m_instance_id: str = A) -> tuple[Item, bytes]:
     """A Persona Item of ``m_instance_id`` and the one-triangle GLB it binds."""
     data = one_triangle_glb()
     item = build_item(
-        m_instance_id=m_instance_id, item_type="ITM",
+        m_instance_id=m_instance_id,
+        item_type="ITM",
         qualifier={"SubType": "Persona", "Format": FORMAT_GLB, "Attributes": {"Triangles": "1"}},
         data=DataBinding(len(data), sha256_hex(data), "model/gltf-binary"),
         producer_process_id=f"mmm://{m_instance_id}/processes/service/avatar-service",
@@ -151,8 +152,10 @@ def persona(m_instance_id: str = A) -> tuple[Item, bytes]:
 async def transfer_to_b(tls: TlsConfig, fed: Federation, home_user: str, item: Item) -> Any:
     """Federation.TransferAvatar at gateway B presenting ``tls``: the header, then wait (no data)."""
     header = gpb.TransferAvatarHeader(
-        transfer_id=f"urn:uuid:{uuid.uuid4()}", home_user_process_id=home_user,
-        persona=itpb.ItemEnvelope(item_json=item.raw), home_item_id=item.item_id,
+        transfer_id=f"urn:uuid:{uuid.uuid4()}",
+        home_user_process_id=home_user,
+        persona=itpb.ItemEnvelope(item_json=item.raw),
+        home_item_id=item.item_id,
     )
     messages = [gpb.TransferAvatarRequest(header=header)]
     release = asyncio.Event()
@@ -303,8 +306,10 @@ async def test_instance_refuses_import_from_a_gateway_not_its_own(federation: Fe
     mallory = "mmm://c.example/processes/user/mallory"
     item, data = persona("c.example")
     header = ipb.ImportAvatarHeader(
-        home_user_process_id=mallory, home_m_instance_id="c.example",
-        persona=itpb.ItemEnvelope(item_json=item.raw), home_item_id=item.item_id,
+        home_user_process_id=mallory,
+        home_m_instance_id="c.example",
+        persona=itpb.ItemEnvelope(item_json=item.raw),
+        home_item_id=item.item_id,
     )
     answered = asyncio.Event()
 
@@ -351,7 +356,10 @@ async def test_transfer_refuses_spoofed_origin(
     item, _ = persona(persona_of)
     await refused(
         transfer_to_b(fed.plan.gateway_a.tls, fed, home_user, item),
-        grpc.StatusCode.PERMISSION_DENIED, "ORIGIN_MISMATCH", A, mentions,
+        grpc.StatusCode.PERMISSION_DENIED,
+        "ORIGIN_MISMATCH",
+        A,
+        mentions,
     )
     assert items_at_b(fed) == before
 
@@ -363,7 +371,9 @@ async def test_transfer_before_negotiation_is_refused(federation: Federation) ->
     item, _ = persona(A)
     await refused(
         transfer_to_b(federation.plan.gateway_a.tls, federation, f"mmm://{A}/processes/user/alice", item),
-        grpc.StatusCode.FAILED_PRECONDITION, "NOT_NEGOTIATED", A,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "NOT_NEGOTIATED",
+        A,
     )
     assert items_at_b(federation) == before
 

@@ -75,14 +75,24 @@ class NegotiateRequest(_message.Message):
     def __init__(self, peer_m_instance_id: _Optional[str] = ...) -> None: ...
 
 class NegotiateResponse(_message.Message):
-    __slots__ = ("offer_a", "offer_v", "answer")
+    __slots__ = ("offer_a", "offer_v", "answer", "agreement_json")
     OFFER_A_FIELD_NUMBER: _ClassVar[int]
     OFFER_V_FIELD_NUMBER: _ClassVar[int]
     ANSWER_FIELD_NUMBER: _ClassVar[int]
+    AGREEMENT_JSON_FIELD_NUMBER: _ClassVar[int]
     offer_a: _manifesto_pb2.Manifesto
     offer_v: _manifesto_pb2.Manifesto
     answer: _manifesto_pb2.Manifesto
-    def __init__(self, offer_a: _Optional[_Union[_manifesto_pb2.Manifesto, _Mapping]] = ..., offer_v: _Optional[_Union[_manifesto_pb2.Manifesto, _Mapping]] = ..., answer: _Optional[_Union[_manifesto_pb2.Manifesto, _Mapping]] = ...) -> None: ...
+    agreement_json: bytes
+    def __init__(self, offer_a: _Optional[_Union[_manifesto_pb2.Manifesto, _Mapping]] = ..., offer_v: _Optional[_Union[_manifesto_pb2.Manifesto, _Mapping]] = ..., answer: _Optional[_Union[_manifesto_pb2.Manifesto, _Mapping]] = ..., agreement_json: _Optional[bytes] = ...) -> None: ...
+
+class RevokePeerAgreementRequest(_message.Message):
+    __slots__ = ("peer_m_instance_id", "reason")
+    PEER_M_INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    peer_m_instance_id: str
+    reason: str
+    def __init__(self, peer_m_instance_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class MigrateAvatarRequest(_message.Message):
     __slots__ = ("user_process_id", "peer_m_instance_id")
@@ -129,6 +139,28 @@ class MigrateAvatarResponse(_message.Message):
 class GetPeerManifestoRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class OfferManifestosResponse(_message.Message):
+    __slots__ = ("answer", "agreement_json")
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    AGREEMENT_JSON_FIELD_NUMBER: _ClassVar[int]
+    answer: _manifesto_pb2.Manifesto
+    agreement_json: bytes
+    def __init__(self, answer: _Optional[_Union[_manifesto_pb2.Manifesto, _Mapping]] = ..., agreement_json: _Optional[bytes] = ...) -> None: ...
+
+class AgreementMessage(_message.Message):
+    __slots__ = ("agreement_json",)
+    AGREEMENT_JSON_FIELD_NUMBER: _ClassVar[int]
+    agreement_json: bytes
+    def __init__(self, agreement_json: _Optional[bytes] = ...) -> None: ...
+
+class RevokeAgreementRequest(_message.Message):
+    __slots__ = ("agreement_id", "reason")
+    AGREEMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    agreement_id: str
+    reason: str
+    def __init__(self, agreement_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class OfferManifestosRequest(_message.Message):
     __slots__ = ("offer_a", "offer_v")

@@ -52,6 +52,11 @@ class PlatformGatewayStub:
                 request_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.MigrateAvatarRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.MigrateAvatarResponse.FromString,
                 _registered_method=True)
+        self.RevokeAgreement = channel.unary_unary(
+                '/mmmfed.api.v1.PlatformGateway/RevokeAgreement',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.RevokePeerAgreementRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.AgreementMessage.FromString,
+                _registered_method=True)
 
 
 class PlatformGatewayServicer:
@@ -81,6 +86,13 @@ class PlatformGatewayServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RevokeAgreement(self, request, context):
+        """RI-5: revoke the trust agreement with a peer (and tell the peer).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlatformGatewayServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -98,6 +110,11 @@ def add_PlatformGatewayServicer_to_server(servicer, server):
                     servicer.MigrateAvatar,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.MigrateAvatarRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.MigrateAvatarResponse.SerializeToString,
+            ),
+            'RevokeAgreement': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeAgreement,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.RevokePeerAgreementRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.AgreementMessage.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -193,6 +210,33 @@ class PlatformGateway:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def RevokeAgreement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.PlatformGateway/RevokeAgreement',
+            mmmfed_dot_api_dot_v1_dot_gateway__pb2.RevokePeerAgreementRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_gateway__pb2.AgreementMessage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class FederationStub:
     """Federation is what gateways call on each other (RE-1, RE-5).
@@ -212,7 +256,17 @@ class FederationStub:
         self.OfferManifestos = channel.unary_unary(
                 '/mmmfed.api.v1.Federation/OfferManifestos',
                 request_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.OfferManifestosRequest.SerializeToString,
-                response_deserializer=mmmfed_dot_api_dot_v1_dot_manifesto__pb2.Manifesto.FromString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.OfferManifestosResponse.FromString,
+                _registered_method=True)
+        self.ConfirmAgreement = channel.unary_unary(
+                '/mmmfed.api.v1.Federation/ConfirmAgreement',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.AgreementMessage.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.AgreementMessage.FromString,
+                _registered_method=True)
+        self.RevokeAgreement = channel.unary_unary(
+                '/mmmfed.api.v1.Federation/RevokeAgreement',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.RevokeAgreementRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.AgreementMessage.FromString,
                 _registered_method=True)
         self.TransferAvatar = channel.stream_unary(
                 '/mmmfed.api.v1.Federation/TransferAvatar',
@@ -249,6 +303,21 @@ class FederationServicer:
 
     def OfferManifestos(self, request, context):
         """RE-5: offer manifestos A and V in, answer manifesto out (FGMV-43 9.5 steps 6-7).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfirmAgreement(self, request, context):
+        """RE-5: the proposer countersigns the trust agreement the answering side signed; both then
+        hold it, signed by both, as ACTIVE.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeAgreement(self, request, context):
+        """RE-5: the peer revoked the agreement; traffic under it stops in both directions at once.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -294,7 +363,17 @@ def add_FederationServicer_to_server(servicer, server):
             'OfferManifestos': grpc.unary_unary_rpc_method_handler(
                     servicer.OfferManifestos,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.OfferManifestosRequest.FromString,
-                    response_serializer=mmmfed_dot_api_dot_v1_dot_manifesto__pb2.Manifesto.SerializeToString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.OfferManifestosResponse.SerializeToString,
+            ),
+            'ConfirmAgreement': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmAgreement,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.AgreementMessage.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.AgreementMessage.SerializeToString,
+            ),
+            'RevokeAgreement': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeAgreement,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.RevokeAgreementRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.AgreementMessage.SerializeToString,
             ),
             'TransferAvatar': grpc.stream_unary_rpc_method_handler(
                     servicer.TransferAvatar,
@@ -371,7 +450,61 @@ class Federation:
             target,
             '/mmmfed.api.v1.Federation/OfferManifestos',
             mmmfed_dot_api_dot_v1_dot_gateway__pb2.OfferManifestosRequest.SerializeToString,
-            mmmfed_dot_api_dot_v1_dot_manifesto__pb2.Manifesto.FromString,
+            mmmfed_dot_api_dot_v1_dot_gateway__pb2.OfferManifestosResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmAgreement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Federation/ConfirmAgreement',
+            mmmfed_dot_api_dot_v1_dot_gateway__pb2.AgreementMessage.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_gateway__pb2.AgreementMessage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeAgreement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Federation/RevokeAgreement',
+            mmmfed_dot_api_dot_v1_dot_gateway__pb2.RevokeAgreementRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_gateway__pb2.AgreementMessage.FromString,
             options,
             channel_credentials,
             insecure,

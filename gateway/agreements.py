@@ -1,0 +1,162 @@
+"""Trust agreements (issue "Federated trust", item 5): the final negotiated manifesto of FGMV-43
+9.5 as a JSON document signed by both M-Instances, with a scope and a validity period.
+
+Lifecycle: the answering side (B) builds the agreement from its answer manifesto and signs it
+(PROPOSED at B); the proposer (A) verifies B's proof, countersigns, and sends it back
+(ConfirmAgreement); B verifies both proofs and both hold it ACTIVE. Either side may revoke it,
+and tells the other; after ``ValidUntilMs`` it has expired. A new negotiation supersedes it.
+Only traffic inside an ACTIVE agreement, within its scope (Item types, Actions), is sent or
+accepted, checked before a transfer and again for every chunk while it streams, so revoking
+stops in-flight work in both directions at once.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from gateway.verification import ForeignItemVerifier
+from mmmfed.api.v1 import manifesto_pb2 as mpb
+from mmmfed.errors import FailedPrecondition, InvalidInput, NotFound
+from mmmfed.items import parse_json, proof_time
+from mmmfed.keys import InstanceKeyStore
+from mmmfed.manifesto import ROUTE_NAMES
+from mmmfed.proofs import sign_document
+from mmmfed.store import Store
+
+AGREEMENT_TYPE = "mmmfed/TrustAgreement/v1"
+NS = "agreement"
+PROPOSED, ACTIVE, REVOKED = "PROPOSED", "ACTIVE", "REVOKED"
+DEFAULT_VALIDITY_S = 30 * 24 * 3600
+# The Action under which an avatar (a Persona Item) enters the peer's M-Environment.
+AVATAR_ACTION = "MM-Add"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _signed(doc: Mapping[str, Any], keys: InstanceKeyStore) -> dict[str, Any]:
+    record, key = keys.current()
+    return sign_document(doc, key=key, verification_method=keys.method(record), created=proof_time())
+
+
+def _bytes(doc: Mapping[str, Any]) -> bytes:
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+class AgreementBook:
+    """The agreements of one gateway, one per peer, in its store."""
+
+    def __init__(self, m_instance_id: str, store: Store, keys: InstanceKeyStore, verifier: ForeignItemVerifier) -> None:
+        self._id = m_instance_id
+        self._store = store
+        self._keys = keys
+        self._verifier = verifier
+
+    # -- records --------------------------------------------------------------------------
+    def record(self, peer_id: str) -> dict[str, Any]:
+        """{"Status", "Document"} of the agreement with ``peer_id``; NotFound ``NO_AGREEMENT``."""
+        raw = self._store.get_document(NS, peer_id)
+        if raw is None:
+            raise NotFound(f"no trust agreement with {peer_id}; negotiate first", reason="NO_AGREEMENT")
+        return dict(json.loads(raw))
+
+    def _put(self, peer_id: str, status: str, doc: Mapping[str, Any], **extra: Any) -> None:
+        self._store.put_document(NS, peer_id, _bytes({"Status": status, "Document": doc, **extra}))
+
+    def require_active(self, peer_id: str, *, item_type: str, action: str) -> str:
+        """The AgreementID if an ACTIVE, unexpired agreement with ``peer_id`` covers ``item_type``
+        and ``action``; else FailedPrecondition ``NO_AGREEMENT`` (NotFound), ``AGREEMENT_PROPOSED``,
+        ``AGREEMENT_REVOKED``, ``AGREEMENT_EXPIRED`` or ``OUT_OF_AGREEMENT``."""
+        rec = self.record(peer_id)
+        doc = rec["Document"]
+        if rec["Status"] != ACTIVE:
+            reason = "AGREEMENT_REVOKED" if rec["Status"] == REVOKED else "AGREEMENT_PROPOSED"
+            raise FailedPrecondition(f"the trust agreement with {peer_id} is {rec['Status']}", reason=reason)
+        if _now_ms() >= int(doc["ValidUntilMs"]):
+            raise FailedPrecondition(f"the trust agreement with {peer_id} has expired", reason="AGREEMENT_EXPIRED")
+        scope = doc["Scope"]
+        if item_type not in scope["ItemTypes"] or action not in scope["Actions"]:
+            raise FailedPrecondition(
+                f"{action} on {item_type} Items is outside the trust agreement with {peer_id}",
+                reason="OUT_OF_AGREEMENT",
+            )
+        return str(doc["AgreementID"])
+
+    # -- answering side (B) ------------------------------------------------------------
+    def propose(self, answer: mpb.Manifesto, offer_v: mpb.Manifesto, peer_id: str) -> bytes:
+        """Build the agreement from ``answer`` (proposer ``peer_id``), sign it, keep it PROPOSED."""
+        rows = [r for r in answer.negotiated if r.route != mpb.FEATURE_ROUTE_UNSUPPORTED]
+        now = _now_ms()
+        doc = {
+            "Type": AGREEMENT_TYPE,
+            "AgreementID": f"urn:uuid:{uuid.uuid4()}",
+            "Parties": [peer_id, self._id],
+            "AnswerManifestoID": answer.manifesto_id,
+            "Scope": {
+                "ItemTypes": sorted({r.offered.item_type for r in rows}),
+                "Actions": [AVATAR_ACTION],
+                "Features": sorted(
+                    f"{r.offered.item_type} {r.offered.qualifier.format} {ROUTE_NAMES[r.route]}" for r in rows
+                ),
+                "Profiles": list(answer.profiles),
+                "Policies": dict(answer.policies),
+                "Bridges": sorted(k.verification_method for k in offer_v.keys),
+            },
+            "ValidFromMs": now,
+            "ValidUntilMs": now + DEFAULT_VALIDITY_S * 1000,
+        }
+        signed = _signed(doc, self._keys)
+        self._put(peer_id, PROPOSED, signed)
+        return _bytes(signed)
+
+    async def confirm(self, agreement_json: bytes, peer_id: str) -> bytes:
+        """The proposer's countersigned agreement: must be the one proposed here, with a valid
+        proof by each party; then ACTIVE. FailedPrecondition ``AGREEMENT_MISMATCH``."""
+        doc = parse_json(agreement_json)
+        rec = self.record(peer_id)
+        mine = rec["Document"]
+        if not isinstance(doc, dict) or {k: v for k, v in doc.items() if k != "proof"} != {
+            k: v for k, v in mine.items() if k != "proof"
+        }:
+            raise FailedPrecondition("the agreement differs from the one proposed", reason="AGREEMENT_MISMATCH")
+        proofs = doc.get("proof") if isinstance(doc.get("proof"), list) else []
+        theirs = [p for p in proofs if str(p.get("verificationMethod", "")).startswith(f"did:web:{peer_id}#")]
+        if rec["Status"] != PROPOSED or mine["proof"] not in proofs or len(theirs) != 1:
+            raise FailedPrecondition("the agreement must carry both parties' proofs", reason="AGREEMENT_MISMATCH")
+        await self._verifier.verify_signed_by_peer({**doc, "proof": theirs[0]}, peer_id)
+        self._put(peer_id, ACTIVE, doc)
+        return _bytes(doc)
+
+    # -- proposing side (A) ------------------------------------------------------------
+    async def countersign(self, agreement_json: bytes, answer: mpb.Manifesto, peer_id: str) -> bytes:
+        """Check the peer's signed agreement matches its answer, countersign it (ACTIVE once the
+        peer confirms: :meth:`activate`)."""
+        doc = parse_json(agreement_json)
+        if not isinstance(doc, dict) or doc.get("Type") != AGREEMENT_TYPE:
+            raise InvalidInput("the peer's agreement is not a trust agreement", reason="AGREEMENT_MISMATCH")
+        if doc.get("Parties") != [self._id, peer_id] or doc.get("AnswerManifestoID") != answer.manifesto_id:
+            raise InvalidInput("the peer's agreement does not match its answer", reason="AGREEMENT_MISMATCH")
+        await self._verifier.verify_signed_by_peer(doc, peer_id)
+        signed = _signed(doc, self._keys)
+        self._put(peer_id, PROPOSED, signed)
+        return _bytes(signed)
+
+    def activate(self, agreement_json: bytes, peer_id: str) -> None:
+        """Record the agreement the peer confirmed as ACTIVE."""
+        self._put(peer_id, ACTIVE, parse_json(agreement_json))
+
+    # -- both sides ------------------------------------------------------------------------
+    def revoke(self, peer_id: str, *, reason: str, agreement_id: str | None = None) -> bytes:
+        """Mark the agreement with ``peer_id`` REVOKED (if ``agreement_id`` is given it must
+        match: FailedPrecondition ``AGREEMENT_MISMATCH``)."""
+        rec = self.record(peer_id)
+        doc = rec["Document"]
+        if agreement_id is not None and doc.get("AgreementID") != agreement_id:
+            raise FailedPrecondition(f"no agreement {agreement_id} with {peer_id}", reason="AGREEMENT_MISMATCH")
+        self._put(peer_id, REVOKED, doc, RevokedAtMs=_now_ms(), RevocationReason=reason[:500])
+        return _bytes(doc)

@@ -1,0 +1,118 @@
+"""Trust agreements (issue "Federated trust", item 5): signed by both M-Instances, enforced in both
+directions, revocable at once (in-flight work included), expiring, renegotiable."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+from conftest import GODETTE, needs_samples
+from test_bad_input import (
+    assert_nothing_stored,
+    chunks_of,
+    good_glb,  # noqa: F401 - fixture
+    negotiated,  # noqa: F401 - fixture
+    persona,
+    refused,
+    signed_by_a,
+    stored,
+    transfer,
+    transfer_header,
+    with_envelope,
+)
+
+from gateway.agreements import ACTIVE, NS, REVOKED
+from mmmfed.api.v1 import gateway_pb2 as gpb
+from mmmfed.api.v1 import gateway_pb2_grpc
+from mmmfed.errors import RemoteError
+from mmmfed.proofs import verify_document
+from mmmfed.testing import Federation, peer
+from mmmfed.tls import secure_channel
+
+pytestmark = needs_samples
+
+
+async def test_negotiation_leaves_one_agreement_signed_by_both(federation: Federation) -> None:
+    """Both gateways hold the same ACTIVE agreement, with one valid proof by each instance's key."""
+    result = await federation.at_a.negotiate("b.example")
+    doc = json.loads(result.agreement_json)
+    assert doc["Parties"] == ["a.example", "b.example"] and doc["Scope"]["ItemTypes"] == ["ITM"]
+    methods = sorted(p["verificationMethod"].split("#")[0] for p in doc["proof"])
+    assert methods == ["did:web:a.example", "did:web:b.example"]
+    keys = {}
+    for name in ("gateway-a", "gateway-b"):
+        store = federation.nodes[name].keys
+        record = store.records()[-1]
+        keys[store.method(record)] = record.public_key
+    assert verify_document(doc, resolve_key=keys.__getitem__).verified
+    for name, other in (("gateway-a", "b.example"), ("gateway-b", "a.example")):
+        record = federation.nodes[name].agreements.record(other)
+        assert record["Status"] == ACTIVE and record["Document"] == doc
+
+
+async def test_revocation_stops_traffic_both_ways_and_is_audited(federation: Federation) -> None:
+    """After a.example's operator revokes, both sides hold it REVOKED: a.example sends nothing
+    and b.example accepts nothing; both audit logs say so. A new negotiation restores it."""
+    await federation.at_a.negotiate("b.example")
+    reg = await federation.at_a.register_human("godette", GODETTE)
+    request = gpb.RevokePeerAgreementRequest(peer_m_instance_id="b.example", reason="operator test")
+    await federation.at_a.gateway.RevokeAgreement(request)
+    for name, other in (("gateway-a", "b.example"), ("gateway-b", "a.example")):
+        assert federation.nodes[name].agreements.record(other)["Status"] == REVOKED
+        assert federation.nodes[name].audit.entries()[-1].event == "AGREEMENT_REVOKED"
+    with pytest.raises(RemoteError) as err:
+        await federation.at_a.migrate(reg.user_process_id, "b.example")
+    assert err.value.reason == "AGREEMENT_REVOKED"
+
+    await federation.at_a.negotiate("b.example")
+    result = await federation.at_a.migrate(reg.user_process_id, "b.example")
+    assert result.outcome == gpb.MIGRATION_OUTCOME_MIGRATED
+
+
+async def test_incoming_traffic_outside_an_active_agreement_is_refused(
+    negotiated: Federation,  # noqa: F811 - fixture
+    good_glb: bytes,  # noqa: F811 - fixture
+) -> None:
+    """b.example refuses a transfer once it revoked the agreement itself, or once it expired."""
+    fed, before = negotiated, stored(negotiated)
+    book = fed.nodes["gateway-b"].agreements
+    record = book.record("a.example")
+    expired = {**record, "Document": {**record["Document"], "ValidUntilMs": 1}}
+    fed.nodes["gateway-b"].store.put_document(NS, "a.example", json.dumps(expired).encode())
+    messages = [transfer_header(signed_by_a(fed, persona(good_glb))), *map(_chunk, chunks_of(good_glb))]
+    await refused(transfer(fed, messages), grpc.StatusCode.FAILED_PRECONDITION, "AGREEMENT_EXPIRED")
+    book.revoke("a.example", reason="test")
+    messages = [transfer_header(signed_by_a(fed, persona(good_glb))), *map(_chunk, chunks_of(good_glb))]
+    await refused(transfer(fed, messages), grpc.StatusCode.FAILED_PRECONDITION, "AGREEMENT_REVOKED")
+    await assert_nothing_stored(fed, before)
+
+
+def _chunk(data: bytes) -> gpb.TransferAvatarRequest:
+    return gpb.TransferAvatarRequest(chunk=data)
+
+
+async def test_revocation_stops_a_transfer_in_flight(
+    negotiated: Federation,  # noqa: F811 - fixture
+    good_glb: bytes,  # noqa: F811 - fixture
+) -> None:
+    """A transfer already streaming when b.example revokes is cut off: refused
+    AGREEMENT_REVOKED, and the part received is dropped."""
+    fed, before = negotiated, stored(negotiated)
+    header = with_envelope(fed, transfer_header(signed_by_a(fed, persona(good_glb))))
+    chunks = chunks_of(good_glb)
+
+    async def stream() -> AsyncIterator[gpb.TransferAvatarRequest]:
+        yield header
+        yield _chunk(chunks[0])
+        await asyncio.sleep(0.2)
+        fed.nodes["gateway-b"].agreements.revoke("a.example", reason="revoked mid-transfer")
+        for chunk in chunks[1:]:
+            yield _chunk(chunk)
+
+    async with secure_channel(fed.plan.gateway_a.tls, peer(fed.plan.gateway_b)) as channel:
+        call = gateway_pb2_grpc.FederationStub(channel).TransferAvatar(stream(), timeout=15)
+        await refused(call, grpc.StatusCode.FAILED_PRECONDITION, "AGREEMENT_REVOKED")
+    await assert_nothing_stored(fed, before)
