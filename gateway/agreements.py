@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gateway.verification import ForeignItemVerifier
@@ -29,6 +29,7 @@ from mmmfed.store import Store
 
 AGREEMENT_TYPE = "mmmfed/TrustAgreement/v1"
 NS = "agreement"
+NS_CONSENT = "agreement/consent"
 PROPOSED, ACTIVE, REVOKED = "PROPOSED", "ACTIVE", "REVOKED"
 DEFAULT_VALIDITY_S = 30 * 24 * 3600
 # The Action under which an avatar (a Persona Item) enters the peer's M-Environment.
@@ -48,14 +49,37 @@ def _bytes(doc: Mapping[str, Any]) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
+def record_consent(store: Store, peer_id: str) -> None:
+    """The operator accepts agreements proposed by ``peer_id`` (``mmmfed agreement accept``)."""
+    store.put_document(NS_CONSENT, peer_id, _bytes({"AcceptedAtMs": _now_ms()}))
+
+
+def all_agreements(store: Store) -> dict[str, dict[str, Any]]:
+    """Every agreement record ({"Status", "Document", ...}) in ``store``, by peer."""
+    return {peer: json.loads(raw) for peer, raw in store.list_documents(NS).items()}
+
+
 class AgreementBook:
     """The agreements of one gateway, one per peer, in its store."""
 
-    def __init__(self, m_instance_id: str, store: Store, keys: InstanceKeyStore, verifier: ForeignItemVerifier) -> None:
+    def __init__(
+        self,
+        m_instance_id: str,
+        store: Store,
+        keys: InstanceKeyStore,
+        verifier: ForeignItemVerifier,
+        *,
+        accept_from: Iterable[str] = (),
+    ) -> None:
         self._id = m_instance_id
         self._store = store
         self._keys = keys
         self._verifier = verifier
+        self._accept_from = frozenset(accept_from)
+
+    def all(self) -> dict[str, dict[str, Any]]:
+        """Every agreement record, by peer."""
+        return all_agreements(self._store)
 
     # -- records --------------------------------------------------------------------------
     def record(self, peer_id: str) -> dict[str, Any]:
@@ -89,7 +113,17 @@ class AgreementBook:
 
     # -- answering side (B) ------------------------------------------------------------
     def propose(self, answer: mpb.Manifesto, offer_v: mpb.Manifesto, peer_id: str) -> bytes:
-        """Build the agreement from ``answer`` (proposer ``peer_id``), sign it, keep it PROPOSED."""
+        """Build the agreement from ``answer`` (proposer ``peer_id``), sign it, keep it PROPOSED.
+
+        FailedPrecondition ``AGREEMENT_NOT_ACCEPTED`` unless this instance's operator accepts
+        agreements from ``peer_id`` (config ``accept_agreements_from`` or ``mmmfed agreement
+        accept``)."""
+        if peer_id not in self._accept_from and self._store.get_document(NS_CONSENT, peer_id) is None:
+            raise FailedPrecondition(
+                f"{self._id}'s operator has not accepted agreements with {peer_id}; "
+                f"they run `mmmfed agreement accept {peer_id}`",
+                reason="AGREEMENT_NOT_ACCEPTED",
+            )
         rows = [r for r in answer.negotiated if r.route != mpb.FEATURE_ROUTE_UNSUPPORTED]
         now = _now_ms()
         doc = {

@@ -44,7 +44,9 @@ class GatewayNode:
         self.audit = SqliteAuditLog(config.data_dir / "audit.sqlite3")
         self.keyring = Keyring(self._fetch_keys)
         verifier = ForeignItemVerifier(self.keyring)
-        self.agreements = AgreementBook(config.m_instance_id, self.store, self.keys, verifier)
+        self.agreements = AgreementBook(
+            config.m_instance_id, self.store, self.keys, verifier, accept_from=config.accept_agreements_from
+        )
         self.negotiation = NegotiationService(config.m_instance_id, self.store, self.channels, self.agreements)
         self.migration = MigrationService(
             config.m_instance_id,

@@ -95,6 +95,9 @@ class GatewayConfig(_Frozen):
     max_item_bytes: int = Field(default=256 * MiB, gt=0)
     # TLS names allowed to call RI methods (its own instance and operators).
     platform_clients: list[str] = Field(default_factory=list)
+    # Peers whose trust agreement proposals this instance accepts without an operator's
+    # `mmmfed agreement accept PEER` first.
+    accept_agreements_from: list[str] = Field(default_factory=list)
 
 
 class BridgeConfig(_Frozen):

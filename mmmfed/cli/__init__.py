@@ -1,7 +1,7 @@
 """The ``mmmfed`` command line (typer + rich): the composition root that starts nodes.
 
 Commands: ``serve instance|gateway|bridge``, ``certs init``, ``keys generate|rotate|revoke|list``,
-``item sign|verify``, ``audit show|verify``, ``convert``, ``demo``.
+``item sign|verify``, ``agreement propose|accept|show|revoke``, ``audit show|verify``, ``convert``, ``demo``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from mmmfed.cli.agreement_cmd import agreement_app
 from mmmfed.cli.audit_cmd import audit_app
 from mmmfed.cli.item_cmd import item_app
 from mmmfed.cli.keys_cmd import keys_app
@@ -30,6 +31,7 @@ app.add_typer(certs_app, name="certs")
 app.add_typer(keys_app, name="keys")
 app.add_typer(item_app, name="item")
 app.add_typer(audit_app, name="audit")
+app.add_typer(agreement_app, name="agreement")
 err_console = Console(stderr=True)
 
 

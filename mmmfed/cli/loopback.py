@@ -175,6 +175,7 @@ def plan(workdir: Path, *, default_avatar: Path | None = None, max_item_bytes: i
             instance=peer(f"instance.{m}"),
             peers={other: peer(f"gateway.{other}")},
             bridges={BRIDGE: peer(BRIDGE)},
+            accept_agreements_from=[other],  # the demo's operators agreed to federate up front
             **limits,
         )
 

@@ -144,6 +144,10 @@ class Store(Protocol):
 
     def get_document(self, namespace: str, key: str) -> bytes | None: ...
 
+    def list_documents(self, namespace: str) -> dict[str, bytes]:
+        """Every document in ``namespace``, by key."""
+        ...
+
     def claim_nonce(self, namespace: str, nonce: str, *, keep_until_ms: int, now_ms: int) -> bool:
         """Record ``nonce`` until ``keep_until_ms``; False if it is already recorded (a replay).
         Atomic: of two concurrent claims exactly one wins. Drops nonces kept past ``now_ms``."""

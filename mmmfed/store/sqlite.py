@@ -116,6 +116,10 @@ class SqliteStore:
         ).fetchone()
         return bytes(row[0]) if row else None
 
+    def list_documents(self, namespace: str) -> dict[str, bytes]:
+        rows = self._db.execute("SELECT key, value FROM documents WHERE namespace = ? ORDER BY key", (namespace,))
+        return {str(k): bytes(v) for k, v in rows.fetchall()}
+
     def claim_nonce(self, namespace: str, nonce: str, *, keep_until_ms: int, now_ms: int) -> bool:
         self._db.execute("DELETE FROM nonces WHERE keep_until_ms < ?", (now_ms,))
         cursor = self._db.execute("INSERT OR IGNORE INTO nonces VALUES (?, ?, ?)", (namespace, nonce, keep_until_ms))

@@ -1,0 +1,138 @@
+"""``mmmfed agreement propose|accept|show|revoke``: an operator's view of trust agreements
+(issue "Federated trust", item 5; FGMV-43 9.5).
+
+``accept`` and ``show`` read and write the gateway's store directly; ``propose`` and ``revoke`` ask
+the running gateway over RI-5 with an operator certificate of the federation, because they talk
+to the peer too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+agreement_app = typer.Typer(help="Trust agreements with peer M-Instances.", no_args_is_help=True)
+ConfigOption = Annotated[Path, typer.Option("--config", help="the gateway's configuration, .json or .toml")]
+CertOption = Annotated[Path, typer.Option("--cert", help="operator certificate (PEM) from `mmmfed certs init`")]
+KeyOption = Annotated[Path, typer.Option("--key", help="its private key (PEM)")]
+
+
+def _config(path: Path) -> Any:
+    from mmmfed.cli import _fail
+    from mmmfed.config import GatewayConfig, load_config
+    from mmmfed.errors import MmmfedError
+
+    try:
+        return load_config(path, GatewayConfig)
+    except MmmfedError as err:
+        raise _fail(err) from err
+
+
+def _when(ms: int | None) -> str:
+    if not ms:
+        return "-"
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+async def _call(config: Any, cert: Path, key: Path, method: str, request: Any) -> Any:
+    from mmmfed.api.v1 import gateway_pb2_grpc
+    from mmmfed.config import PeerAddress, TlsConfig
+    from mmmfed.rpc import call
+    from mmmfed.tls import secure_channel
+
+    tls = TlsConfig(ca_cert=config.tls.ca_cert, cert=cert, key=key)
+    async with secure_channel(tls, PeerAddress(tls_name=config.tls_name, address=config.listen)) as channel:
+        stub = gateway_pb2_grpc.PlatformGatewayStub(channel)
+        return await call(lambda: getattr(stub, method)(request))
+
+
+def _remote(config: Any, cert: Path, key: Path, method: str, request: Any) -> Any:
+    from mmmfed.cli import _fail
+    from mmmfed.errors import MmmfedError
+
+    try:
+        return asyncio.run(_call(config, cert, key, method, request))
+    except MmmfedError as err:
+        raise _fail(err) from err
+
+
+@agreement_app.command("propose")
+def agreement_propose(peer: str, config: ConfigOption, cert: CertOption, key: KeyOption) -> None:
+    """Negotiate with PEER (FGMV-43 9.5) and conclude a trust agreement signed by both."""
+    from mmmfed.api.v1 import gateway_pb2 as gpb
+
+    result = _remote(_config(config), cert, key, "Negotiate", gpb.NegotiateRequest(peer_m_instance_id=peer))
+    doc = json.loads(result.agreement_json)
+    typer.echo(f"ACTIVE {doc['AgreementID']} with {peer} until {_when(doc['ValidUntilMs'])}")
+    typer.echo(f"scope: {', '.join(doc['Scope']['Features'])}")
+
+
+@agreement_app.command("accept")
+def agreement_accept(peer: str, config: ConfigOption) -> None:
+    """Accept trust agreements that PEER proposes (takes effect at once, no restart)."""
+    from gateway.agreements import record_consent
+    from mmmfed.store import SqliteStore
+
+    cfg = _config(config)
+    store = SqliteStore(cfg.data_dir)
+    try:
+        record_consent(store, peer)
+    finally:
+        store.close()
+    typer.echo(f"{cfg.m_instance_id} now accepts trust agreements proposed by {peer}")
+
+
+@agreement_app.command("show")
+def agreement_show(config: ConfigOption, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List this gateway's trust agreements: peer, status, id, validity, scope, signers."""
+    from gateway.agreements import all_agreements
+    from mmmfed.store import SqliteStore
+
+    cfg = _config(config)
+    store = SqliteStore(cfg.data_dir)
+    try:
+        records = all_agreements(store)
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps(records, indent=2, sort_keys=True))
+        return
+    table = Table(title=f"trust agreements of {cfg.m_instance_id}")
+    for col in ("peer", "status", "agreement", "valid until", "scope", "signed by"):
+        table.add_column(col, overflow="fold")
+    for peer_id, rec in records.items():
+        doc = rec["Document"]
+        proofs = doc.get("proof") if isinstance(doc.get("proof"), list) else [doc.get("proof")]
+        signers = ", ".join(str(p.get("verificationMethod", "")).split("#")[0] for p in proofs if p)
+        table.add_row(
+            peer_id,
+            rec["Status"],
+            doc["AgreementID"],
+            _when(doc["ValidUntilMs"]),
+            "\n".join(doc["Scope"]["Features"]),
+            signers,
+        )
+    Console().print(table)
+
+
+@agreement_app.command("revoke")
+def agreement_revoke(
+    peer: str,
+    config: ConfigOption,
+    cert: CertOption,
+    key: KeyOption,
+    reason: Annotated[str, typer.Option("--reason")] = "revoked by the operator",
+) -> None:
+    """Revoke the trust agreement with PEER, here and at the peer, at once (in-flight work too)."""
+    from mmmfed.api.v1 import gateway_pb2 as gpb
+
+    request = gpb.RevokePeerAgreementRequest(peer_m_instance_id=peer, reason=reason)
+    result = _remote(_config(config), cert, key, "RevokeAgreement", request)
+    typer.echo(f"REVOKED {json.loads(result.agreement_json)['AgreementID']} with {peer}")
