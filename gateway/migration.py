@@ -244,8 +244,10 @@ class MigrationService:
         request = gpb.OfferDefaultAvatarRequest(home_user_process_id=user_process_id, refusal_reason=err.reason)
         try:
             offer = await call(lambda: peer.OfferDefaultAvatar(request))
+            # a foreign Item like any other: verified before it is offered to the User
+            await self._verifier.verify_persona(offer.persona.item_json, peer_id=peer_id, bridge_keys={})
             response.default_avatar.CopyFrom(offer.persona)
-            timer.lap("default avatar offered (AVIR-001)")
+            timer.lap("default avatar offered and verified (AVIR-001)")
         except RemoteError as offer_err:
             if offer_err.reason != "NO_DEFAULT_AVATAR":
                 raise
@@ -302,14 +304,17 @@ class MigrationService:
         )
 
     async def offer_default(self, home_user_process_id: str, peer_id: str) -> gpb.OfferDefaultAvatarResponse:
-        """AVIR-001: the instance's default avatar for a visitor from ``peer_id``."""
+        """AVIR-001: the instance's default avatar for a visitor from ``peer_id``, signed by this
+        instance's key (the requesting gateway verifies it like any foreign Item)."""
         if instance_of(home_user_process_id) != peer_id:
             raise PermissionDenied(f"{peer_id} may not ask for {home_user_process_id}", reason="ORIGIN_MISMATCH")
         stub = self._channels.instance()
         result = await call(
             lambda: stub.GetDefaultAvatar(ipb.GetDefaultAvatarRequest(home_user_process_id=home_user_process_id))
         )
-        return gpb.OfferDefaultAvatarResponse(persona=result.persona)
+        record, key = self._keys.current()
+        signed = sign_item(parse_item(result.persona.item_json), key=key, verification_method=self._keys.method(record))
+        return gpb.OfferDefaultAvatarResponse(persona=itpb.ItemEnvelope(item_json=signed.raw))
 
 
 @dataclass

@@ -54,6 +54,9 @@ async def _scenario(p: LoopbackPlan, procs: NodeProcesses, out: Path, console: C
         t0 = time.perf_counter()
         negotiated = await at_a.negotiate(B)
         console.print(feature_table(negotiated.answer))
+        agreement = json.loads(negotiated.agreement_json)
+        signers = ", ".join(p["verificationMethod"] for p in agreement["proof"])
+        console.print(f"trust agreement {agreement['AgreementID']} ACTIVE, signed by {signers}")
         console.print(
             f"virtual bridge {negotiated.answer.virtual_bridge_id or '-'}; answer manifesto "
             f"{negotiated.answer.manifesto_id} stored at gateway.{A} ({time.perf_counter() - t0:.3f} s)"
@@ -92,7 +95,7 @@ async def _scenario(p: LoopbackPlan, procs: NodeProcesses, out: Path, console: C
 def run_demo(out: Path) -> int:
     """Run the demo; returns the process exit code (0 on success). Stops every process it
     started, whatever happens."""
-    console = Console(width=max(110, Console().width))
+    console = Console(width=max(110, Console().width), emoji=False)
     with tempfile.TemporaryDirectory(prefix="mmmfed-demo-") as tmp:
         workdir = Path(tmp)
         p = plan(workdir)

@@ -77,11 +77,23 @@ def _short(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _signers(doc: dict[str, Any]) -> list[str]:
+    proof = doc.get("proof") or []
+    proofs = proof if isinstance(proof, list) else [proof]
+    out = []
+    for p in proofs:
+        method = str(p.get("verificationMethod", "?"))
+        if method.startswith("did:key:"):  # the fragment repeats the key: show its start only
+            method = method.split("#")[0][:24] + "…"
+        out.append(method)
+    return out
+
+
 def migration_detail(name: str, r: gpb.MigrateAvatarResponse) -> Table:
     """One avatar's migration: outcome, route, before/after, conversion report, time per step."""
     table = Table(title=f"{name}", show_header=False, title_justify="left")
     table.add_column(style="bold", no_wrap=True)
-    table.add_column()
+    table.add_column(overflow="fold")
     fmt, size, tris = _item_facts(r.home_persona.item_json)
     table.add_row("home Persona", f"{fmt}, {size:,} bytes, {tris:,} triangles")
     if r.outcome == gpb.MIGRATION_OUTCOME_MIGRATED:
@@ -90,6 +102,10 @@ def migration_detail(name: str, r: gpb.MigrateAvatarResponse) -> Table:
         table.add_row("at peer", f"{fmt2}, {size2:,} bytes, {tris2:,} triangles")
         table.add_row("roaming User", r.roaming_user_process_id)
         doc = json.loads(r.peer_persona.item_json)
+        verified = f"signed by {', '.join(_signers(doc))}"
+        if isinstance(doc.get("SourceItem"), dict):
+            verified += f"; original signed by {', '.join(_signers(doc['SourceItem']))}"
+        table.add_row("verified at peer", verified + " (eddsa-jcs-2022, keys valid when signed)")
         if doc.get("SourceItemID"):
             table.add_row(
                 "provenance",
@@ -102,6 +118,7 @@ def migration_detail(name: str, r: gpb.MigrateAvatarResponse) -> Table:
         if r.default_avatar.item_json:
             d = json.loads(r.default_avatar.item_json)
             table.add_row("offered instead", f"default avatar {d['ItemID']} (AVIR-001)")
+            table.add_row("verified here", f"signed by {', '.join(_signers(d))}")
     if r.conversion_report_json:
         rep = json.loads(r.conversion_report_json)
         for tex in rep.get("textures", []):

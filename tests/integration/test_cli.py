@@ -25,8 +25,9 @@ def mmmfed(*args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[st
 
 @needs_samples
 def test_demo_migrates_godette_refuses_sphere_and_stops_every_process(tmp_path: Path) -> None:
-    """`mmmfed demo` prints the report, writes Godette converted within b's budget, refuses
-    sphere.vrm with the validator's reason, exits 0 and leaves no node process running."""
+    """`mmmfed demo` prints the report, concludes a trust agreement signed by both, verifies every
+    foreign Item, writes Godette converted within b's budget, refuses sphere.vrm with the
+    validator's reason, exits 0 and leaves no node process running."""
     out = tmp_path / "out"
     result = mmmfed("demo", "--out", str(out))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -36,6 +37,8 @@ def test_demo_migrates_godette_refuses_sphere_and_stops_every_process(tmp_path: 
     assert "default avatar" in text
     assert "0 errors, 0 warnings" in text
     assert "2 of 3 avatars migrated" in text
+    assert "ACTIVE, signed by" in text and text.count("verified at peer") == 2  # every foreign Item verified
+    assert "verified here" in text  # the default avatar b.example offered, verified at a.example
     godette = inspect_glb((out / "godette.glb").read_bytes())
     assert godette.format == "glTF/2.0-binary" and godette.triangles <= 1500
     pids = [int(p) for p in re.findall(r"pid (\d+)", text)]
