@@ -20,6 +20,7 @@ from mmmfed.audit import SqliteAuditLog
 from mmmfed.config import GatewayConfig
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.rpc import call
+from mmmfed.rules import Rules
 from mmmfed.server import NodeServer
 from mmmfed.store import SqliteStore
 from mmmfed.tls import AccessPolicy, any_of, authorize_names, authorize_roles
@@ -43,7 +44,7 @@ class GatewayNode:
         self.keys = InstanceKeyStore(config.data_dir / "keys", config.m_instance_id)
         self.audit = SqliteAuditLog(config.data_dir / "audit.sqlite3")
         self.keyring = Keyring(self._fetch_keys)
-        verifier = ForeignItemVerifier(self.keyring)
+        verifier = ForeignItemVerifier(self.keyring, rules=Rules(config.rules))
         self.agreements = AgreementBook(
             config.m_instance_id, self.store, self.keys, verifier, accept_from=config.accept_agreements_from
         )

@@ -1,7 +1,8 @@
 """Verification of foreign Items at the gateway (issue "Federated trust", item 6, first steps).
 
 For a Persona arriving from a peer (RE-1): strict parse (:func:`mmmfed.items.parse_json`); the
-JSON Schema (2020-12) of its Item type (:func:`mmmfed.schemas.validate_item`); origin
+JSON Schema (2020-12) of its Item type (:func:`mmmfed.schemas.validate_item`); the local Rules
+in force at the Effective Time (:mod:`mmmfed.rules`); origin
 equals the authenticated channel peer; every Data Integrity proof (eddsa-jcs-2022) verifies with
 a key the peer publishes (did:web, through the keyring) that was valid when the proof was
 ``created`` and is not revoked; ``created`` not in the future beyond the clock skew. A Persona a
@@ -24,6 +25,7 @@ from gateway.keyring import Keyring, KeyUnavailable
 from mmmfed.errors import PermissionDenied
 from mmmfed.items import Item, parse_item
 from mmmfed.proofs import VerificationResult, verify_document
+from mmmfed.rules import Rules
 from mmmfed.schemas import validate_item
 
 DEFAULT_SKEW_S = 300.0
@@ -64,8 +66,16 @@ class ForeignItemVerifier:
         clock: wall-clock seconds (tests pass a fake).
     """
 
-    def __init__(self, keyring: Keyring, *, skew_s: float = DEFAULT_SKEW_S, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        keyring: Keyring,
+        *,
+        rules: Rules | None = None,
+        skew_s: float = DEFAULT_SKEW_S,
+        clock: Callable[[], float] = time.time,
+    ):
         self._keyring = keyring
+        self._rules = rules or Rules([])
         self._skew_ms = int(skew_s * 1000)
         self._clock = clock
 
@@ -77,7 +87,7 @@ class ForeignItemVerifier:
                 converted it (from offer manifesto V of the agreement with the peer).
         Raises ForeignItemRefused: ``ORIGIN_MISMATCH``, ``PROOF_MISSING``, ``PROOF_MALFORMED``,
         ``PROOF_FROM_FUTURE``, ``KEY_UNKNOWN``, ``KEY_REVOKED``, ``KEY_NOT_VALID_AT_TIME``,
-        ``BRIDGE_NOT_ALLOWED``, ``SOURCE_MISMATCH``, ``SIGNATURE_INVALID`` (or the proof library's
+        ``BRIDGE_NOT_ALLOWED``, ``SOURCE_MISMATCH``, ``RULE_VIOLATION``, ``SIGNATURE_INVALID`` (or the proof library's
         other reasons); InvalidInput for malformed JSON (the ``JSON_*`` reasons) and
         ``SCHEMA_VIOLATION`` / ``ITEM_TYPE_UNKNOWN``.
         """
@@ -87,6 +97,8 @@ class ForeignItemVerifier:
             raise ForeignItemRefused(
                 f"Item belongs to {item.m_instance_id} but came from {peer_id}", reason="ORIGIN_MISMATCH"
             )
+        # The Effective Time is the receipt: the Rules version in force now applies.
+        self._rules.check(item, origin=peer_id, at_ms=int(self._clock() * 1000))
         source = item.doc.get("SourceItem")
         if source is None:
             await self.verify_signed_by_peer(item.doc, peer_id)

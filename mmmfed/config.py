@@ -15,6 +15,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from mmmfed.errors import InvalidInput
+from mmmfed.rules import RuleSet
 
 MiB = 1024 * 1024
 
@@ -95,6 +96,8 @@ class GatewayConfig(_Frozen):
     max_item_bytes: int = Field(default=256 * MiB, gt=0)
     # TLS names allowed to call RI methods (its own instance and operators).
     platform_clients: list[str] = Field(default_factory=list)
+    # Versions of the local Rules applied to foreign Items (mmmfed.rules; MMM-TEC Rules).
+    rules: list[RuleSet] = Field(default_factory=list)
     # Peers whose trust agreement proposals this instance accepts without an operator's
     # `mmmfed agreement accept PEER` first.
     accept_agreements_from: list[str] = Field(default_factory=list)

@@ -4,8 +4,11 @@ directions, revocable at once (in-flight work included), expiring, renegotiable.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import grpc
 import pytest
@@ -27,8 +30,10 @@ from test_bad_input import (
 from gateway.agreements import ACTIVE, NS, REVOKED
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc
+from mmmfed.cli.loopback import plan
 from mmmfed.errors import RemoteError
 from mmmfed.proofs import verify_document
+from mmmfed.rules import RuleSet
 from mmmfed.testing import Federation, peer
 from mmmfed.tls import secure_channel
 
@@ -116,3 +121,25 @@ async def test_revocation_stops_a_transfer_in_flight(
         call = gateway_pb2_grpc.FederationStub(channel).TransferAvatar(stream(), timeout=15)
         await refused(call, grpc.StatusCode.FAILED_PRECONDITION, "AGREEMENT_REVOKED")
     await assert_nothing_stored(fed, before)
+
+
+async def test_local_rules_apply_from_their_effective_time(tmp_path: Path, good_glb: bytes) -> None:  # noqa: F811
+    """b.example accepts under its Rules version in force and refuses RULE_VIOLATION once a
+    version refusing a.example is in force (a change effective later changes nothing now)."""
+    now_ms = int(time.time() * 1000)
+    later = RuleSet(version_id="2027-refuse-a", effective_from_ms=now_ms + 3_600_000, refuse_origins=["a.example"])
+    earlier = RuleSet(version_id="2026-refuse-a", effective_from_ms=0, refuse_origins=["a.example"])
+    for rules, refused_by in (([later], None), ([earlier], "2026-refuse-a")):
+        p = plan(tmp_path / (refused_by or "accepting"))
+        p = dataclasses.replace(p, gateway_b=p.gateway_b.model_copy(update={"rules": rules}))
+        fed = await Federation(p).start()
+        try:
+            await fed.at_a.negotiate("b.example")
+            messages = [transfer_header(signed_by_a(fed, persona(good_glb))), *map(_chunk, chunks_of(good_glb))]
+            if refused_by is None:
+                assert (await transfer(fed, messages)).bytes_received == len(good_glb)
+            else:
+                err = await refused(transfer(fed, messages), grpc.StatusCode.PERMISSION_DENIED, "RULE_VIOLATION")
+                assert refused_by in (err.details() or "")
+        finally:
+            await fed.stop()
