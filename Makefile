@@ -26,6 +26,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/migrate.py
+	$(BIN)/python bench/verify.py
 
 protos: setup
 	$(BIN)/python scripts/gen_protos.py
