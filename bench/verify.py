@@ -13,7 +13,7 @@ has its own ItemID, digest, size, user and names.
 Baselines, timed in the same rounds (interleaved, on the same Items):
 
 * raw Ed25519 with libsodium (PyNaCl ``VerifyKey.verify``, the fastest verify here) and with
-  ``cryptography`` (OpenSSL ``Ed25519PublicKey.verify``, what ``mmmfed.proofs`` calls), each on
+  ``cryptography`` (OpenSSL ``Ed25519PublicKey.verify``; ``mmmfed.proofs`` calls libsodium), each on
   the 64-byte message the Item's proof signed (DI-EDDSA 3.3.4 hashData) and its signature: the
   work no verifier can skip.
 * Matrix's ``signedjson.sign.verify_signed_json`` on the same Persona documents signed the Matrix
@@ -238,7 +238,7 @@ async def steps_us(corpus: Corpus, keyring: Keyring, *, passes: int = 3) -> dict
         "verify_document (all of it)": each(verify, docs),
         "  canonicalize(document)": each(canonicalize, unsigned),
         "  multibase_decode(proofValue)": each(multibase_decode, [p["proofValue"] for p in proofs]),
-        "  ed25519_verify (strict, OpenSSL)": each(strict_verify, corpus.signed_messages),
+        "  ed25519_verify (strict, libsodium)": each(strict_verify, corpus.signed_messages),
     }
     out: dict[str, float] = {}
     for name, run in steps.items():

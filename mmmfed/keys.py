@@ -17,6 +17,7 @@ import os
 import time
 import uuid
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -62,8 +63,9 @@ class PublicKeyRecord:
     valid_until_ms: int = 0
     revoked_at_ms: int = 0
 
-    @property
+    @cached_property
     def public_key(self) -> bytes:
+        """The 32-byte Ed25519 public key (decoded once)."""
         return multibase_decode(self.public_key_multibase)
 
     def usable_at(self, at_ms: int) -> str | None:

@@ -35,20 +35,20 @@ transitively, are valid too (VC-DI 4.5).
 
 Ed25519 verification is strict (:func:`ed25519_verify`): canonical S (S < L, RFC 8032 5.1.7),
 canonical point encodings of A and R (y < p, RFC 8032 5.1.3) and neither A nor R one of the eight
-small-order points in any encoding; then ``cryptography`` (OpenSSL, cofactorless) does the actual
-check. The small-order test compares the encoded y coordinate (sign bit cleared) with the five y
+small-order points in any encoding; then libsodium (PyNaCl's ``crypto_sign_open``, cofactorless,
+itself refusing non-canonical S and small-order points) does the actual check. The small-order test compares the encoded y coordinate (sign bit cleared) with the five y
 values the eight small-order points have: 0 and p-1 and 1 (orders 4, 2, 1) and the two order-8
 values listed in C2SP/CCTV ed25519/README.md "Low-order edwards25519 point encodings" (the same
 set libsodium's ``ge25519_has_small_order`` blocks). Non-canonical encodings of those points have
 y >= p (refused by the canonical check) or x = 0 with the sign bit set (y = 1 or p-1: refused by
 the y test). Points with a small-order component but a prime-order part are not refused (no block
-list can find them, CCTV README); OpenSSL's cofactorless equation then applies to them.
+list can find them, CCTV README); libsodium's cofactorless equation then applies to them.
 
 Verification never raises for anything a peer sends: :class:`VerificationResult` carries a stable
 ``reason``. Signing raises :class:`~mmmfed.errors.InvalidInput` for bad arguments (reasons
 ``PROOF_GENERATION_ERROR``, ``PROOF_MALFORMED``, ``PREVIOUS_PROOF_MISSING``, ``DOCUMENT_MALFORMED``,
 ``NOT_CANONICALIZABLE``, ``KEY_MALFORMED``). Cost: one JCS + SHA-256 of the document and of the proof
-per proof, plus one Ed25519 verify (~60 us with OpenSSL). JCS of an Item takes ~3 us on
+per proof, plus one Ed25519 verify (~39 us with libsodium). JCS of an Item takes ~3 us on
 :func:`canonicalize`'s fast path (``orjson``) instead of ~40 us with ``rfc8785``.
 """
 
@@ -64,9 +64,10 @@ from typing import Any
 
 import orjson
 import rfc8785
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from nacl.bindings import crypto_sign_open
+from nacl.exceptions import BadSignatureError
 
 from mmmfed.did import (
     DID_KEY_PREFIX,
@@ -131,7 +132,7 @@ def ed25519_verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
         public_key: 32-byte encoded A. message: any bytes. signature: 64 bytes, R || S.
 
     Returns False, never raises, for: arguments that are not bytes-like, wrong lengths, S >= L,
-    a non-canonical (y >= p) or small-order A or R, and any signature OpenSSL rejects.
+    a non-canonical (y >= p) or small-order A or R, and any signature libsodium rejects.
     """
     if not all(isinstance(v, bytes | bytearray | memoryview) for v in (public_key, message, signature)):
         return False
@@ -142,9 +143,9 @@ def ed25519_verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
         return False
     if not (_strict_point(public_key) and _strict_point(signature[:32])):
         return False
-    try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, bytes(message))
-    except (InvalidSignature, ValueError):
+    try:  # libsodium: ~39 us against OpenSSL's ~62 us here, and as strict (it also refuses these)
+        crypto_sign_open(bytes(signature) + bytes(message), bytes(public_key))
+    except (BadSignatureError, ValueError, TypeError):
         return False
     return True
 
