@@ -14,9 +14,53 @@ from dataclasses import dataclass, field
 
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.errors import MmmfedError, NotFound, PermissionDenied
-from mmmfed.keys import PublicKeyRecord, parse_did_web_method
+from mmmfed.items import parse_json
+from mmmfed.keys import PublicKeyRecord, did_web_method, parse_did_web_method
+from mmmfed.proofs import verify_document
 
 Fetch = Callable[[str], Awaitable[mpb.KeySet]]
+KEY_SET_TYPE = "mmmfed/KeySet/v1"
+
+
+def verified_key_set(key_set: mpb.KeySet, m_instance: str) -> list[PublicKeyRecord]:
+    """The keys of a peer's KeySet, from its signed JSON form: it must name ``m_instance`` and
+    carry a valid proof by one of the keys it lists. The mTLS channel already authenticates the
+    peer's gateway; the signed form makes the list verifiable evidence of its own. Raises
+    KeyUnavailable ``KEY_SET_INVALID``."""
+
+    def invalid(message: str) -> KeyUnavailable:
+        return KeyUnavailable(f"key set of {m_instance}: {message}", reason="KEY_SET_INVALID")
+
+    try:
+        doc = parse_json(key_set.signed_json)
+    except MmmfedError as err:
+        raise invalid(err.message) from err
+    if not isinstance(doc, dict) or doc.get("Type") != KEY_SET_TYPE or doc.get("MInstanceID") != m_instance:
+        raise invalid("not a signed key set of this M-Instance")
+    try:
+        records = [
+            PublicKeyRecord(
+                key_id=str(k["key_id"]),
+                public_key_multibase=str(k["public_key_multibase"]),
+                valid_from_ms=int(k.get("valid_from_ms", 0)),
+                valid_until_ms=int(k.get("valid_until_ms", 0)),
+                revoked_at_ms=int(k.get("revoked_at_ms", 0)),
+            )
+            for k in doc["Keys"]
+        ]
+        by_method = {did_web_method(m_instance, r.key_id): r.public_key for r in records}
+    except (KeyError, TypeError, ValueError, MmmfedError) as err:
+        raise invalid(f"malformed keys: {err}") from err
+
+    def resolve(method: str) -> bytes:
+        if method not in by_method:
+            raise LookupError(method)
+        return by_method[method]
+
+    result = verify_document(doc, resolve_key=resolve, expected_proof_purpose="assertionMethod")
+    if not result.verified:
+        raise invalid(f"its proof does not verify: {result.reason}")
+    return records
 
 
 @dataclass
@@ -95,16 +139,7 @@ class Keyring:
             key_set = await self._fetch(m_instance)
             if key_set.m_instance_id != m_instance:
                 raise NotFound(f"key service answered for {key_set.m_instance_id}", reason="KEY_UNKNOWN")
-            entry.keys = {
-                k.key_id: PublicKeyRecord(
-                    key_id=k.key_id,
-                    public_key_multibase=k.public_key_multibase,
-                    valid_from_ms=k.valid_from_ms,
-                    valid_until_ms=k.valid_until_ms,
-                    revoked_at_ms=k.revoked_at_ms,
-                )
-                for k in key_set.keys
-            }
+            entry.keys = {r.key_id: r for r in verified_key_set(key_set, m_instance)}
             entry.fetched_at = self._clock()
             entry.inflight.set_result(None)
         except BaseException as err:

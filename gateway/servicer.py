@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 
 import grpc
+from google.protobuf.json_format import MessageToDict
 
 from gateway.channels import Channels
+from gateway.keyring import KEY_SET_TYPE
 from gateway.migration import MigrationService
 from gateway.negotiation import NegotiationService
 from mmmfed.api.v1 import gateway_pb2 as gpb
@@ -23,9 +26,11 @@ from mmmfed.audit import (
     AuditLog,
 )
 from mmmfed.errors import MmmfedError, PermissionDenied
+from mmmfed.items import proof_time
+from mmmfed.keyfile import load_signing_key
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.manifesto import ROUTE_NAMES
-from mmmfed.proofs import canonicalize
+from mmmfed.proofs import canonicalize, sign_document
 from mmmfed.rpc import call
 from mmmfed.streams import split_header
 from mmmfed.tls import peer_identities
@@ -111,7 +116,9 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         """RE-5: this platform's manifesto, to configured peer gateways only."""
         self._peer(context)
         manifesto = self._negotiation.platform()
-        manifesto.keys.extend(key_set(self._keys).keys)
+        published = key_set(self._keys)
+        manifesto.keys.extend(published.keys)
+        manifesto.signed_keys_json = published.signed_json
         return manifesto
 
     async def OfferManifestos(
@@ -222,18 +229,32 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
 
 
 def key_set(keys: InstanceKeyStore) -> mpb.KeySet:
-    """The published KeySet of an instance key store."""
-    return mpb.KeySet(
-        m_instance_id=keys.m_instance_id,
-        keys=[
-            mpb.VerificationKey(
-                key_id=r.key_id,
-                verification_method=keys.method(r),
-                public_key_multibase=r.public_key_multibase,
-                valid_from_ms=r.valid_from_ms,
-                valid_until_ms=r.valid_until_ms,
-                revoked_at_ms=r.revoked_at_ms,
-            )
-            for r in keys.records()
-        ],
-    )
+    """The published KeySet of an instance key store, with its signed JSON form (signed by the
+    current key, or by the newest one when every key is revoked, so revocations still travel)."""
+    records = keys.records()
+    published = [
+        mpb.VerificationKey(
+            key_id=r.key_id,
+            verification_method=keys.method(r),
+            public_key_multibase=r.public_key_multibase,
+            valid_from_ms=r.valid_from_ms,
+            valid_until_ms=r.valid_until_ms,
+            revoked_at_ms=r.revoked_at_ms,
+        )
+        for r in records
+    ]
+    signed = b""
+    if records:
+        try:
+            signer, key = keys.current()
+        except MmmfedError:
+            signer, key = records[-1], load_signing_key(keys.directory / f"{records[-1].key_id}.pem")
+        doc = {
+            "Type": KEY_SET_TYPE,
+            "MInstanceID": keys.m_instance_id,
+            "Keys": [MessageToDict(k, preserving_proto_field_name=True) for k in published],
+            "IssuedAtMs": int(time.time() * 1000),
+        }
+        proof_doc = sign_document(doc, key=key, verification_method=keys.method(signer), created=proof_time())
+        signed = json.dumps(proof_doc, separators=(",", ":")).encode()
+    return mpb.KeySet(m_instance_id=keys.m_instance_id, keys=published, signed_json=signed)

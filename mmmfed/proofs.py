@@ -36,13 +36,14 @@ transitively, are valid too (VC-DI 4.5).
 Ed25519 verification is strict (:func:`ed25519_verify`): canonical S (S < L, RFC 8032 5.1.7),
 canonical point encodings of A and R (y < p, RFC 8032 5.1.3) and neither A nor R one of the eight
 small-order points in any encoding; then libsodium (PyNaCl's ``crypto_sign_open``, cofactorless,
-itself refusing non-canonical S and small-order points) does the actual check. The small-order test compares the encoded y coordinate (sign bit cleared) with the five y
-values the eight small-order points have: 0 and p-1 and 1 (orders 4, 2, 1) and the two order-8
-values listed in C2SP/CCTV ed25519/README.md "Low-order edwards25519 point encodings" (the same
-set libsodium's ``ge25519_has_small_order`` blocks). Non-canonical encodings of those points have
-y >= p (refused by the canonical check) or x = 0 with the sign bit set (y = 1 or p-1: refused by
-the y test). Points with a small-order component but a prime-order part are not refused (no block
-list can find them, CCTV README); libsodium's cofactorless equation then applies to them.
+itself refusing non-canonical S and small-order points) does the actual check. The small-order
+test compares the encoded y coordinate (sign bit cleared) with the five y values the eight
+small-order points have: 0 and p-1 and 1 (orders 4, 2, 1) and the two order-8 values listed in
+C2SP/CCTV ed25519/README.md "Low-order edwards25519 point encodings" (the same set libsodium's
+``ge25519_has_small_order`` blocks). Non-canonical encodings of those points have y >= p (refused
+by the canonical check) or x = 0 with the sign bit set (y = 1 or p-1: refused by the y test).
+Points with a small-order component but a prime-order part are not refused (no block list can
+find them, CCTV README); libsodium's cofactorless equation then applies to them.
 
 Verification never raises for anything a peer sends: :class:`VerificationResult` carries a stable
 ``reason``. Signing raises :class:`~mmmfed.errors.InvalidInput` for bad arguments (reasons

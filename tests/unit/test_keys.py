@@ -4,6 +4,7 @@ signing time, caching, single flight and rate-limited refresh (issue "Federated 
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,10 @@ import pytest
 from gateway.keyring import Keyring, KeyUnavailable
 from gateway.servicer import key_set
 from mmmfed.api.v1 import manifesto_pb2 as mpb
+from mmmfed.did import multibase_encode
 from mmmfed.errors import FailedPrecondition, NotFound
 from mmmfed.keys import InstanceKeyStore, did_web_method, parse_did_web_method
+from mmmfed.proofs import SigningKey
 
 T0 = 1_800_000_000_000  # Unix ms
 
@@ -124,3 +127,24 @@ async def test_keyring_refuses_other_instances_keys_and_bad_times(tmp_path: Path
         with pytest.raises(KeyUnavailable) as err:
             await ring.resolve(method, **kwargs)
         assert err.value.reason == reason
+
+
+async def test_a_key_set_must_be_signed_by_one_of_its_keys(tmp_path: Path) -> None:
+    """The keyring takes a peer's keys only from its signed key set: unsigned, altered or
+    signed-by-a-stranger sets are refused KEY_SET_INVALID."""
+    store = InstanceKeyStore(tmp_path, "a.example")
+    key = store.rotate(at_ms=T0)
+    good = key_set(store)
+    doc = json.loads(good.signed_json)
+    doc["Keys"][0]["public_key_multibase"] = multibase_encode(SigningKey.generate().public_key_bytes)
+    altered = mpb.KeySet(m_instance_id="a.example", keys=good.keys, signed_json=json.dumps(doc).encode())
+    unsigned = mpb.KeySet(m_instance_id="a.example", keys=good.keys)
+    for bad in (altered, unsigned):
+
+        async def fetch(m_instance_id: str, bad: mpb.KeySet = bad) -> mpb.KeySet:
+            return bad
+
+        ring = Keyring(fetch)
+        with pytest.raises(KeyUnavailable) as err:
+            await ring.resolve(did_web_method("a.example", key.key_id), at_ms=T0 + 1, expected_instance="a.example")
+        assert err.value.reason == "KEY_SET_INVALID"

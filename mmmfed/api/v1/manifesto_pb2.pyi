@@ -85,7 +85,7 @@ class ConversionPair(_message.Message):
     def __init__(self, item_type: _Optional[str] = ..., from_qualifier: _Optional[_Union[Qualifier, _Mapping]] = ..., to_qualifier: _Optional[_Union[Qualifier, _Mapping]] = ..., drops: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Manifesto(_message.Message):
-    __slots__ = ("manifesto_id", "kind", "issuer_id", "produces", "accepts", "profiles", "policies", "conversions", "issued_at_ms", "peer_id", "virtual_bridge_id", "negotiated", "keys")
+    __slots__ = ("manifesto_id", "kind", "issuer_id", "produces", "accepts", "profiles", "policies", "conversions", "issued_at_ms", "peer_id", "virtual_bridge_id", "negotiated", "keys", "signed_keys_json")
     class PoliciesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -106,6 +106,7 @@ class Manifesto(_message.Message):
     VIRTUAL_BRIDGE_ID_FIELD_NUMBER: _ClassVar[int]
     NEGOTIATED_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_KEYS_JSON_FIELD_NUMBER: _ClassVar[int]
     manifesto_id: str
     kind: ManifestoKind
     issuer_id: str
@@ -119,7 +120,8 @@ class Manifesto(_message.Message):
     virtual_bridge_id: str
     negotiated: _containers.RepeatedCompositeFieldContainer[NegotiatedFeature]
     keys: _containers.RepeatedCompositeFieldContainer[VerificationKey]
-    def __init__(self, manifesto_id: _Optional[str] = ..., kind: _Optional[_Union[ManifestoKind, str]] = ..., issuer_id: _Optional[str] = ..., produces: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., accepts: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., profiles: _Optional[_Iterable[str]] = ..., policies: _Optional[_Mapping[str, str]] = ..., conversions: _Optional[_Iterable[_Union[ConversionPair, _Mapping]]] = ..., issued_at_ms: _Optional[int] = ..., peer_id: _Optional[str] = ..., virtual_bridge_id: _Optional[str] = ..., negotiated: _Optional[_Iterable[_Union[NegotiatedFeature, _Mapping]]] = ..., keys: _Optional[_Iterable[_Union[VerificationKey, _Mapping]]] = ...) -> None: ...
+    signed_keys_json: bytes
+    def __init__(self, manifesto_id: _Optional[str] = ..., kind: _Optional[_Union[ManifestoKind, str]] = ..., issuer_id: _Optional[str] = ..., produces: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., accepts: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., profiles: _Optional[_Iterable[str]] = ..., policies: _Optional[_Mapping[str, str]] = ..., conversions: _Optional[_Iterable[_Union[ConversionPair, _Mapping]]] = ..., issued_at_ms: _Optional[int] = ..., peer_id: _Optional[str] = ..., virtual_bridge_id: _Optional[str] = ..., negotiated: _Optional[_Iterable[_Union[NegotiatedFeature, _Mapping]]] = ..., keys: _Optional[_Iterable[_Union[VerificationKey, _Mapping]]] = ..., signed_keys_json: _Optional[bytes] = ...) -> None: ...
 
 class NegotiatedFeature(_message.Message):
     __slots__ = ("offered", "route", "target", "detail", "bridge_id")
@@ -152,9 +154,11 @@ class VerificationKey(_message.Message):
     def __init__(self, key_id: _Optional[str] = ..., verification_method: _Optional[str] = ..., public_key_multibase: _Optional[str] = ..., valid_from_ms: _Optional[int] = ..., valid_until_ms: _Optional[int] = ..., revoked_at_ms: _Optional[int] = ...) -> None: ...
 
 class KeySet(_message.Message):
-    __slots__ = ("m_instance_id", "keys")
+    __slots__ = ("m_instance_id", "keys", "signed_json")
     M_INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_JSON_FIELD_NUMBER: _ClassVar[int]
     m_instance_id: str
     keys: _containers.RepeatedCompositeFieldContainer[VerificationKey]
-    def __init__(self, m_instance_id: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[VerificationKey, _Mapping]]] = ...) -> None: ...
+    signed_json: bytes
+    def __init__(self, m_instance_id: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[VerificationKey, _Mapping]]] = ..., signed_json: _Optional[bytes] = ...) -> None: ...
