@@ -56,10 +56,18 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
     async def Negotiate(
         self, request: gpb.NegotiateRequest, context: grpc.aio.ServicerContext
     ) -> gpb.NegotiateResponse:
-        """RI-5, FGMV-43 9.5 steps 2-8; NOT_FOUND UNKNOWN_PEER, FAILED_PRECONDITION
-        MANIFESTO_NOT_REGISTERED.
+        """RI-5, FGMV-43 9.5 steps 2-8, ending in a trust agreement signed by both (audited);
+        NOT_FOUND UNKNOWN_PEER, FAILED_PRECONDITION MANIFESTO_NOT_REGISTERED / AGREEMENT_NOT_ACCEPTED.
         """
-        return await self._negotiation.negotiate(request.peer_m_instance_id)
+        peer_id = request.peer_m_instance_id
+        try:
+            result = await self._negotiation.negotiate(peer_id)
+        except MmmfedError as err:
+            self._audit.append(AGREEMENT_REJECTED, peer_id=peer_id, subject="", reason=err.reason)
+            raise
+        agreement_id = json.loads(result.agreement_json)["AgreementID"]
+        self._audit.append(AGREEMENT_ACCEPTED, peer_id=peer_id, subject=agreement_id)
+        return result
 
     async def MigrateAvatar(
         self, request: gpb.MigrateAvatarRequest, context: grpc.aio.ServicerContext
@@ -67,7 +75,24 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         """RI-1, FGMV-43 9.1 steps 1-4; a refused avatar is an answer (REFUSED, AVIR-202/AVIR-001), not
         an error.
         """
-        return await self._migration.migrate(request.user_process_id, request.peer_m_instance_id)
+        peer_id = request.peer_m_instance_id
+        try:
+            result = await self._migration.migrate(request.user_process_id, peer_id)
+        except MmmfedError as err:
+            details = {"rpc": "MigrateAvatar", "message": err.message[:500]}
+            self._audit.append(
+                REFUSED, peer_id=peer_id, subject=request.user_process_id, reason=err.reason, details=details
+            )
+            raise
+        if result.outcome == gpb.MIGRATION_OUTCOME_MIGRATED:
+            details = {"rpc": "MigrateAvatar", "route": result.route, "bytes": result.bytes_sent}
+            self._audit.append(ACCEPTED, peer_id=peer_id, subject=request.user_process_id, details=details)
+        else:
+            details = {"rpc": "MigrateAvatar", "message": result.refusal_message[:500]}
+            self._audit.append(
+                REFUSED, peer_id=peer_id, subject=request.user_process_id, reason=result.refusal_reason, details=details
+            )
+        return result
 
     async def RevokeAgreement(
         self, request: gpb.RevokePeerAgreementRequest, context: grpc.aio.ServicerContext

@@ -70,6 +70,9 @@ async def test_godette_migrates_through_the_bridge(federation: Federation) -> No
     assert any("humanoid" in d for d in report["dropped"])
     assert any("skin" in k for k in report["kept"])
 
+    home_log = [(e.event, e.peer_id) for e in federation.nodes["gateway-a"].audit.entries()]
+    assert home_log == [("AGREEMENT_ACCEPTED", "b.example"), ("ACCEPTED", "b.example")]  # LAF at home too
+
     roaming = federation.nodes["instance-b"].store.find_items(item_type="PRC", owner_id=reg.user_process_id)
     assert len(roaming) == 1 and roaming[0].doc["Roaming"]["HomeMInstanceID"] == "a.example"
 
@@ -97,6 +100,8 @@ async def test_sphere_is_refused_with_the_validator_reason_and_default_avatar(fe
     default = json.loads(result.default_avatar.item_json)
     assert default["MInstanceID"] == "b.example" and default["DescrMetadata"]["FileName"] == BOX.name
     assert len(federation.nodes["instance-b"].store.find_items()) == before
+    refusal = federation.nodes["gateway-a"].audit.entries()[-1]
+    assert (refusal.event, refusal.reason) == ("REFUSED", "GLTF_VALIDATION_FAILED")
 
 
 async def test_migration_before_negotiation_is_refused(federation: Federation) -> None:
