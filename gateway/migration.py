@@ -308,6 +308,7 @@ class MigrationService:
         instance's key (the requesting gateway verifies it like any foreign Item)."""
         if instance_of(home_user_process_id) != peer_id:
             raise PermissionDenied(f"{peer_id} may not ask for {home_user_process_id}", reason="ORIGIN_MISMATCH")
+        self._negotiation.agreements.require_active(peer_id, item_type="ITM", action=AVATAR_ACTION)
         stub = self._channels.instance()
         result = await call(
             lambda: stub.GetDefaultAvatar(ipb.GetDefaultAvatarRequest(home_user_process_id=home_user_process_id))
