@@ -1,0 +1,287 @@
+"""MMM-TEC V2.2 data types for Process Actions: Actions, Rights, Processes, PA Status, Profiles.
+
+Names follow ``/work/shared/TERMS.md`` and the MMM-TEC overview (``spec/000_*``): a Process Action
+Request is "deontic verb + Action + set of Complements (Nil/At/From/To/With) + Item or ProcessID";
+its PA Status is Ack, Request (with a Value) or Error with one of nine codes. Rights carry a
+DeonticVerb (May | May Not | Must), the Process Action they cover and a Level (Internal | Acquired |
+Granted).
+
+Every class here is an immutable value. :class:`Right` checks its own fields (it is built by a
+Rights manager); :class:`ProcessActionRequest` does not, because the engine must answer a malformed
+request with Error FaultyReq instead of raising.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from mmmfed.errors import InvalidInput
+
+ANY_TARGET = "*"
+"""A Right whose target is ``"*"`` covers its Action on every Item and Process."""
+
+
+class Action(StrEnum):
+    """The Actions of MMM-TEC V2.2 (AnyAction); values are the spec's spelling."""
+
+    AUTHENTICATE = "Authenticate"
+    AUTHOR = "Author"
+    CONVERT = "Convert"
+    DISCOVER = "Discover"
+    EXECUTE = "Execute"
+    HIDE = "Hide"
+    IDENTIFY = "Identify"
+    INFORM = "Inform"
+    INTERPRET = "Interpret"
+    MM_ADD = "MM-Add"
+    MM_ANIMATE = "MM-Animate"
+    MM_CAPTURE = "MM-Capture"
+    MM_MOVE = "MM-Move"
+    MM_SEND = "MM-Send"
+    MODIFY = "Modify"
+    MU_ACTUATE = "MU-Actuate"
+    MU_ADD = "MU-Add"
+    MU_ANIMATE = "MU-Animate"
+    MU_MOVE = "MU-Move"
+    MU_SEND = "MU-Send"
+    POST = "Post"
+    PROPERTY_MANAGE = "Property Manage"
+    REGISTER = "Register"
+    RESOLVE = "Resolve"
+    RIGHTS_MANAGE = "Rights Manage"
+    TRANSACT = "Transact"
+    UM_CAPTURE = "UM-Capture"
+    UM_SEND = "UM-Send"
+    VALIDATE = "Validate"
+
+
+ACTIONS_WITHOUT_TARGET: frozenset[Action] = frozenset({Action.REGISTER, Action.DISCOVER})
+"""Actions a request may make without a Nil Complement: a Process Registers itself, and Discover
+is a query. Every other Action acts on an Item or Process named by the request's Nil Complement."""
+
+
+class DeonticVerb(StrEnum):
+    """Permission, Prohibition or Obligation."""
+
+    MAY = "May"
+    MAY_NOT = "May Not"
+    MUST = "Must"
+
+
+class RightLevel(StrEnum):
+    """Where a Right comes from: assigned at Registration, obtained by the Process, or given to it."""
+
+    INTERNAL = "Internal"
+    ACQUIRED = "Acquired"
+    GRANTED = "Granted"
+
+
+@dataclass(frozen=True, slots=True)
+class Right:
+    """One Right: ``holder_id`` May / May Not / Must perform ``action`` on ``target_id``.
+
+    Valid from ``valid_from_ms`` (inclusive) until ``valid_until_ms`` (exclusive; None: no end),
+    both Unix ms. ``granted_by`` is the ProcessID that gave it (the M-Instance for Internal Rights).
+
+    Raises:
+        InvalidInput: an empty id, a wrong enum type or an empty validity window.
+    """
+
+    rights_id: str
+    holder_id: str
+    verb: DeonticVerb
+    action: Action
+    target_id: str
+    level: RightLevel
+    granted_by: str
+    valid_from_ms: int = 0
+    valid_until_ms: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("rights_id", "holder_id", "target_id", "granted_by"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise InvalidInput(f"Right {name} must be a non-empty string", metadata={"field": name})
+        for name, kind in (("verb", DeonticVerb), ("action", Action), ("level", RightLevel)):
+            if not isinstance(getattr(self, name), kind):
+                raise InvalidInput(f"Right {name} must be a {kind.__name__}", metadata={"field": name})
+        if self.valid_until_ms is not None and self.valid_until_ms <= self.valid_from_ms:
+            raise InvalidInput(
+                f"Right {self.rights_id} ends ({self.valid_until_ms}) before it starts ({self.valid_from_ms})",
+                metadata={"rights_id": self.rights_id},
+            )
+
+    def in_force(self, at_ms: int) -> bool:
+        """Whether ``at_ms`` lies in the validity window."""
+        return self.valid_from_ms <= at_ms and (self.valid_until_ms is None or at_ms < self.valid_until_ms)
+
+    def covers(self, action: Action, target_id: str | None, at_ms: int) -> bool:
+        """Whether this Right speaks about ``action`` on ``target_id`` (None: no target) at ``at_ms``."""
+        if self.action is not action or not self.in_force(at_ms):
+            return False
+        return self.target_id == ANY_TARGET or self.target_id == target_id
+
+
+class ProcessType(StrEnum):
+    APP = "App"
+    DEVICE = "Device"
+    SERVICE = "Service"
+    USER = "User"
+
+
+@dataclass(frozen=True, slots=True)
+class Process:
+    """A Process and the Actions it can perform (its Capabilities)."""
+
+    process_id: str
+    type: ProcessType
+    capabilities: frozenset[Action] = field(default_factory=frozenset)
+
+
+class PAErrorCode(StrEnum):
+    """The PA Status error codes of MMM-TEC V2.2."""
+
+    CLASH = "Clash"
+    FAULTY_REQ = "FaultyReq"
+    INC_ID = "IncID"
+    INC_DQ = "IncDQ"
+    INS_RIGHTS = "InsRights"
+    INS_VALUE = "InsValue"
+    LOC_OOR = "LocOOR"
+    POST_REF = "PostRef"
+    QUAL_NS = "QualNS"
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """An Amount in a Currency, in the currency's minor unit (no floats for money)."""
+
+    amount_minor: int
+    currency_id: str
+
+
+class PAStatusKind(StrEnum):
+    ACK = "Ack"
+    REQUEST = "Request"
+    ERROR = "Error"
+
+
+@dataclass(frozen=True, slots=True)
+class PAStatus:
+    """The outcome of a Process Action Request. Build with :meth:`ack`, :meth:`request`, :meth:`error`."""
+
+    kind: PAStatusKind
+    value: Value | None = None
+    error: PAErrorCode | None = None
+    reason: str = ""
+
+    @classmethod
+    def ack(cls) -> PAStatus:
+        return cls(PAStatusKind.ACK)
+
+    @classmethod
+    def request(cls, value: Value, reason: str = "") -> PAStatus:
+        """The requested Process asks to be paid ``value`` first."""
+        return cls(PAStatusKind.REQUEST, value=value, reason=reason)
+
+    @classmethod
+    def fail(cls, code: PAErrorCode, reason: str) -> PAStatus:
+        return cls(PAStatusKind.ERROR, error=code, reason=reason)
+
+    @property
+    def is_ack(self) -> bool:
+        return self.kind is PAStatusKind.ACK
+
+
+class ComplementKind(StrEnum):
+    NIL = "Nil"
+    AT = "At"
+    FROM = "From"
+    TO = "To"
+    WITH = "With"
+    OF = "Of"
+
+
+@dataclass(frozen=True, slots=True)
+class Complement:
+    """A Complement naming an Item or a Process (``ref_id``); Nil names the Action's direct object."""
+
+    kind: ComplementKind
+    ref_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessActionRequest:
+    """``source_id`` asks ``destination_id`` to perform ``verb`` ``action`` with ``complements`` at ``time_ms``.
+
+    ``payment`` is the Value the source offers when the destination charges for the Action.
+    Not validated on construction: the engine answers a malformed request with Error FaultyReq.
+    """
+
+    verb: DeonticVerb
+    action: Action
+    source_id: str
+    destination_id: str
+    complements: tuple[Complement, ...] = ()
+    time_ms: int = 0
+    payment: Value | None = None
+
+
+_BASELINE: frozenset[Action] = frozenset(
+    {
+        Action.REGISTER,
+        Action.AUTHENTICATE,
+        Action.IDENTIFY,
+        Action.AUTHOR,
+        Action.MODIFY,
+        Action.CONVERT,
+        Action.DISCOVER,
+        Action.INFORM,
+        Action.POST,
+        Action.HIDE,
+        Action.VALIDATE,
+        Action.MM_ADD,
+        Action.MM_MOVE,
+        Action.MM_SEND,
+        Action.MM_ANIMATE,
+        Action.MU_ACTUATE,
+        Action.MU_ADD,
+        Action.RESOLVE,
+        Action.RIGHTS_MANAGE,
+    }
+)
+_FINANCE = _BASELINE | {Action.TRANSACT}
+_MANAGEMENT = _FINANCE | {Action.EXECUTE, Action.INTERPRET, Action.PROPERTY_MANAGE}
+_HIGH = frozenset(Action)
+
+
+class Profile(StrEnum):
+    """MMM-TEC Profiles and the Actions each supports.
+
+    The overview (``spec/000_*``) says only: "A Profile includes only a subset of the Actions and
+    Items ... Baseline Profile enables basic applications such as lecture, meeting, and hang-out.
+    Finance Profile enables trading activities. Management Profile enables a controlled ecosystem
+    with more advanced functionalities. High Profile enables all the functionalities of the
+    Management Profile with a few additional functionalities of its own." Its Figure 1, which lists
+    the Actions, is not in the stored text. So: Baseline is the list chosen for this project;
+    Finance adds Transact ("trading"); Management adds Execute, Interpret and Property Manage (our
+    reading of "controlled ecosystem"; an assumption); High supports every V2.2 Action (it is a
+    superset of Management). Each Profile includes the one before it.
+    """
+
+    BASELINE = "Baseline"
+    FINANCE = "Finance"
+    MANAGEMENT = "Management"
+    HIGH = "High"
+
+    @property
+    def actions(self) -> frozenset[Action]:
+        return _PROFILE_ACTIONS[self]
+
+
+_PROFILE_ACTIONS: dict[Profile, frozenset[Action]] = {
+    Profile.BASELINE: _BASELINE,
+    Profile.FINANCE: _FINANCE,
+    Profile.MANAGEMENT: _MANAGEMENT,
+    Profile.HIGH: _HIGH,
+}
