@@ -98,7 +98,8 @@ class AvatarService:
         """Create a User Process, an Account, a Personal Profile and a Persona Item.
 
         Raises InvalidInput: ``BAD_HUMAN_NAME``, ``GLB_MALFORMED``/``GLB_TRUNCATED`` (the file),
-        ``QUALIFIER_NOT_SUPPORTED`` (a format this instance does not produce). AlreadyExists if
+        ``QUALIFIER_NOT_SUPPORTED`` (a format this instance does not produce),
+        ``CONSTRAINTS_NOT_MET`` (outside the limits its manifesto promises for that format). AlreadyExists if
         the human is registered. On error the staged file is removed and nothing is stored.
         """
         try:
@@ -108,9 +109,19 @@ class AvatarService:
             if self._store.find_items(item_type="PRC", owner_id=user_id):
                 raise AlreadyExists(f"{user_id} is already registered", metadata={"process_id": user_id})
             glb = inspect_glb_file(blob.path)
-            if not any(f.qualifier.format == glb.format for f in self._produces):
+            produced = [
+                f for f in self._produces if f.qualifier.format == glb.format and f.qualifier.sub_type == PERSONA
+            ]
+            if not produced:
                 raise InvalidInput(
                     f"{glb.format} is not a format this M-Instance produces", reason="QUALIFIER_NOT_SUPPORTED"
+                )
+            # What the manifesto promises peers: a Persona this instance registers fits its own limits.
+            problems = violations(facts_of(glb), produced[0].constraints)
+            if problems:
+                raise InvalidInput(
+                    f"this M-Instance promises {glb.format} Personae within limits: {'; '.join(problems)}",
+                    reason="CONSTRAINTS_NOT_MET",
                 )
         except BaseException:
             blob.path.unlink(missing_ok=True)

@@ -503,7 +503,7 @@ async def migrate(fed: Federation, user: str, peer_id: str) -> gpb.MigrateAvatar
 async def test_migrate_before_negotiate_is_refused(federation: Federation) -> None:
     """MigrateAvatar before Negotiate is refused FAILED_PRECONDITION NOT_NEGOTIATED, naming the peer."""
     assert federation.at_a is not None
-    user = (await federation.at_a.register_human("alice", BOX)).user_process_id
+    user = (await federation.at_a.register_human("alice", GODETTE)).user_process_id
     before = stored(federation)
     await refused(migrate(federation, user, B), grpc.StatusCode.FAILED_PRECONDITION, "NOT_NEGOTIATED", B, "Negotiate")
     await assert_nothing_stored(federation, before)
@@ -531,7 +531,7 @@ async def test_negotiate_with_unknown_peer_is_not_found(federation: Federation) 
 async def test_migrate_to_unknown_peer_is_not_found(negotiated: Federation) -> None:
     """MigrateAvatar to an M-Instance no gateway is configured for is refused NOT_FOUND UNKNOWN_PEER."""
     assert negotiated.at_a is not None
-    user = (await negotiated.at_a.register_human("alice", BOX)).user_process_id
+    user = (await negotiated.at_a.register_human("alice", GODETTE)).user_process_id
     await refused(migrate(negotiated, user, "c.example"), grpc.StatusCode.NOT_FOUND, "UNKNOWN_PEER", "c.example")
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import BOX, GODETTE, SPHERE, VRM1, needs_samples
+from conftest import BOX, FOX, GODETTE, SPHERE, VRM1, needs_samples
 
 from bridge.conversion import GltfValidator
 from mmmfed.api.v1 import gateway_pb2 as gpb
@@ -114,3 +114,17 @@ async def test_migration_before_negotiation_is_refused(federation: Federation) -
     with pytest.raises(RemoteError) as err:
         await federation.at_a.migrate(reg.user_process_id, "b.example")
     assert err.value.reason == "NOT_NEGOTIATED"
+
+
+async def test_registration_keeps_the_manifestos_promises(federation: Federation) -> None:
+    """a.example promises glTF Personae of at most 1,000 triangles with JPEG textures up to
+    512 px: Fox.glb (PNG 1024 px) is refused CONSTRAINTS_NOT_MET and nothing is stored."""
+    import pytest
+
+    from mmmfed.errors import RemoteError
+
+    before = len(federation.nodes["instance-a"].store.find_items())
+    with pytest.raises(RemoteError) as err:
+        await federation.at_a.register_human("fox", FOX)
+    assert err.value.reason == "CONSTRAINTS_NOT_MET" and "1024" in err.value.message
+    assert len(federation.nodes["instance-a"].store.find_items()) == before
