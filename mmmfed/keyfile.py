@@ -3,7 +3,7 @@
 Format (chosen so that the secret is in a standard format other tools read, e.g. ``openssl pkey``):
 
 * ``KEY.pem``: the private key as unencrypted PKCS#8 PEM (RFC 5958; Ed25519 in PKCS#8 per RFC 8410
-  section 7, ``-----BEGIN PRIVATE KEY-----``), mode 0600. It holds no id: the signer's public key
+  section 7, a PEM ``PRIVATE KEY`` block), mode 0600. It holds no id: the signer's public key
   and did:key follow from it.
 * ``KEY.pub.json`` (same name, ``.pem`` replaced by ``.pub.json``): the public key as a verification
   method in the ``Multikey`` shape (W3C Controlled Identifiers 1.0 section 2.2.2; vc-di-eddsa

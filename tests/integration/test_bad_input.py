@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import grpc
 import pytest
+from rpcassert import refused
 
 from bridge.conversion import ConversionTarget, GltfValidator, convert
 from gateway.envelope import make_envelope
@@ -198,17 +199,6 @@ def deliver(request: pytest.FixtureRequest) -> Deliver:
     return route
 
 
-async def refused(call: Awaitable[Any], code: grpc.StatusCode, reason: str, *mentions: str) -> grpc.aio.AioRpcError:
-    """Await ``call``; assert it fails with ``code`` and ErrorInfo ``reason``, and that its
-    message mentions each of ``mentions``."""
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call
-    err = caught.value
-    info = error_info(err)
-    assert (err.code(), info.reason if info else None) == (code, reason), err.details()
-    for fact in mentions:
-        assert fact in (err.details() or ""), f"{fact!r} not in {err.details()!r}"
-    return err
 
 
 @dataclass(frozen=True)

