@@ -59,6 +59,16 @@ def instance_of(identifier: str) -> str:
     return check_instance_id(identifier.removeprefix("mmm://").partition("/")[0])
 
 
+def instance_or_none(identifier: object) -> str | None:
+    """The M-Instance id of ``identifier`` if it is a string ``mmm://`` id, else None (never raises)."""
+    if not isinstance(identifier, str):
+        return None
+    try:
+        return instance_of(identifier)
+    except InvalidInput:
+        return None
+
+
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

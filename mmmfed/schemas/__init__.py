@@ -1,6 +1,6 @@
 """JSON Schemas (draft 2020-12) of the Items mmmfed builds, and :func:`validate_item`.
 
-One schema file per Item type code (``ITM.json``, ``PRC.json``, ``ACC.json``, ``PPR.json``), each
+One schema file per Item type code (``ITM.json``, ``PRC.json``, ``RUL.json``, ``TRA.json``...), each
 ``$ref``-ing ``item-base.json`` for the MMM-ITM fields every Item shares (MMM-TEC V2.2) and closing
 the object with ``unevaluatedProperties: false``. ``$id`` URIs are
 ``https://mmmfed.dev/schemas/v1/<name>.json``; they are names, never fetched: the ``$ref`` s resolve

@@ -129,7 +129,7 @@ def test_each_schema_is_valid_draft_2020_12(name: str) -> None:
 
 def test_there_is_a_schema_for_each_type_the_reference_instance_stores() -> None:
     """ITM, PRC, ACC and PPR (instance/avatars.py) each have a schema."""
-    assert {"ITM", "PRC", "ACC", "PPR"} <= item_types()
+    assert {"ITM", "PRC", "ACC", "PPR", "RUL", "RGT", "WAL", "TRA", "ACD", "FBR", "FDR"} <= item_types()
 
 
 # -- every Item the project builds validates ----------------------------------------------------
@@ -302,7 +302,7 @@ def test_items_without_a_type_are_refused(doc: Any, path: str) -> None:
     assert (err.reason, err.metadata["path"]) == ("SCHEMA_VIOLATION", path)
 
 
-@pytest.mark.parametrize("item_type", ["RGT", "itm", "", "X" * 10_000])
+@pytest.mark.parametrize("item_type", ["SCF", "itm", "", "X" * 10_000])
 def test_unknown_item_types_are_refused(item_type: str) -> None:
     """An ItemType without a schema raises ITEM_TYPE_UNKNOWN, and compiles nothing."""
     before = _validator.cache_info().currsize
