@@ -24,61 +24,62 @@ _sym_db = _symbol_database.Default()
 
 from mmmfed.api.v1 import item_pb2 as mmmfed_dot_api_dot_v1_dot_item__pb2
 from mmmfed.api.v1 import manifesto_pb2 as mmmfed_dot_api_dot_v1_dot_manifesto__pb2
+from mmmfed.api.v1 import process_action_pb2 as mmmfed_dot_api_dot_v1_dot_process__action__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bmmmfed/api/v1/gateway.proto\x12\rmmmfed.api.v1\x1a\x18mmmfed/api/v1/item.proto\x1a\x1dmmmfed/api/v1/manifesto.proto\":\n\x16GetAuditEntriesRequest\x12\x11\n\tsince_seq\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\"\xa2\x01\n\nAuditEntry\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x0f\n\x07time_ms\x18\x02 \x01(\x03\x12\r\n\x05\x65vent\x18\x03 \x01(\t\x12\x0f\n\x07peer_id\x18\x04 \x01(\t\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x14\n\x0c\x64\x65tails_json\x18\x07 \x01(\x0c\x12\x11\n\tprev_hash\x18\x08 \x01(\t\x12\x0c\n\x04hash\x18\t \x01(\t\"j\n\x17GetAuditEntriesResponse\x12*\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x19.mmmfed.api.v1.AuditEntry\x12\x10\n\x08head_seq\x18\x02 \x01(\x04\x12\x11\n\thead_hash\x18\x03 \x01(\t\"\x10\n\x0eGetKeysRequest\"1\n\x19RegisterManifestoResponse\x12\x14\n\x0cmanifesto_id\x18\x01 \x01(\t\".\n\x10NegotiateRequest\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\"\xab\x01\n\x11NegotiateResponse\x12)\n\x07offer_a\x18\x01 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12)\n\x07offer_v\x18\x02 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12(\n\x06\x61nswer\x18\x03 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12\x16\n\x0e\x61greement_json\x18\x04 \x01(\x0c\"H\n\x1aRevokePeerAgreementRequest\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"K\n\x14MigrateAvatarRequest\x12\x17\n\x0fuser_process_id\x18\x01 \x01(\t\x12\x1a\n\x12peer_m_instance_id\x18\x02 \x01(\t\"+\n\nStepTiming\x12\x0c\n\x04step\x18\x01 \x01(\t\x12\x0f\n\x07seconds\x18\x02 \x01(\x01\"\xa5\x03\n\x15MigrateAvatarResponse\x12\x30\n\x07outcome\x18\x01 \x01(\x0e\x32\x1f.mmmfed.api.v1.MigrationOutcome\x12\x1f\n\x17roaming_user_process_id\x18\x02 \x01(\t\x12\x31\n\x0chome_persona\x18\x03 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\x31\n\x0cpeer_persona\x18\x04 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\r\n\x05route\x18\x05 \x01(\t\x12\x1e\n\x16\x63onversion_report_json\x18\x06 \x01(\x0c\x12\x16\n\x0erefusal_reason\x18\x07 \x01(\t\x12\x17\n\x0frefusal_message\x18\x08 \x01(\t\x12\x33\n\x0e\x64\x65\x66\x61ult_avatar\x18\t \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12*\n\x07timings\x18\n \x03(\x0b\x32\x19.mmmfed.api.v1.StepTiming\x12\x12\n\nbytes_sent\x18\x0b \x01(\x04\"\x19\n\x17GetPeerManifestoRequest\"[\n\x17OfferManifestosResponse\x12(\n\x06\x61nswer\x18\x01 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12\x16\n\x0e\x61greement_json\x18\x02 \x01(\x0c\"*\n\x10\x41greementMessage\x12\x16\n\x0e\x61greement_json\x18\x01 \x01(\x0c\">\n\x16RevokeAgreementRequest\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"n\n\x16OfferManifestosRequest\x12)\n\x07offer_a\x18\x01 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12)\n\x07offer_v\x18\x02 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\"\xc1\x01\n\x14TransferAvatarHeader\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x1c\n\x14home_user_process_id\x18\x02 \x01(\t\x12,\n\x07persona\x18\x03 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\x14\n\x0chome_item_id\x18\x04 \x01(\t\x12\x1b\n\x13\x61nswer_manifesto_id\x18\x05 \x01(\t\x12\x15\n\renvelope_json\x18\x06 \x01(\x0c\"g\n\x15TransferAvatarRequest\x12\x35\n\x06header\x18\x01 \x01(\x0b\x32#.mmmfed.api.v1.TransferAvatarHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\x7f\n\x16TransferAvatarResponse\x12\x1f\n\x17roaming_user_process_id\x18\x01 \x01(\t\x12,\n\x07persona\x18\x02 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\x16\n\x0e\x62ytes_received\x18\x03 \x01(\x04\"Q\n\x19OfferDefaultAvatarRequest\x12\x1c\n\x14home_user_process_id\x18\x01 \x01(\t\x12\x16\n\x0erefusal_reason\x18\x02 \x01(\t\"J\n\x1aOfferDefaultAvatarResponse\x12,\n\x07persona\x18\x01 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope*t\n\x10MigrationOutcome\x12!\n\x1dMIGRATION_OUTCOME_UNSPECIFIED\x10\x00\x12\x1e\n\x1aMIGRATION_OUTCOME_MIGRATED\x10\x01\x12\x1d\n\x19MIGRATION_OUTCOME_REFUSED\x10\x02\x32\xf5\x02\n\x0fPlatformGateway\x12W\n\x11RegisterManifesto\x12\x18.mmmfed.api.v1.Manifesto\x1a(.mmmfed.api.v1.RegisterManifestoResponse\x12N\n\tNegotiate\x12\x1f.mmmfed.api.v1.NegotiateRequest\x1a .mmmfed.api.v1.NegotiateResponse\x12Z\n\rMigrateAvatar\x12#.mmmfed.api.v1.MigrateAvatarRequest\x1a$.mmmfed.api.v1.MigrateAvatarResponse\x12]\n\x0fRevokeAgreement\x12).mmmfed.api.v1.RevokePeerAgreementRequest\x1a\x1f.mmmfed.api.v1.AgreementMessage2\xe0\x05\n\nFederation\x12P\n\x0cGetManifesto\x12&.mmmfed.api.v1.GetPeerManifestoRequest\x1a\x18.mmmfed.api.v1.Manifesto\x12`\n\x0fOfferManifestos\x12%.mmmfed.api.v1.OfferManifestosRequest\x1a&.mmmfed.api.v1.OfferManifestosResponse\x12T\n\x10\x43onfirmAgreement\x12\x1f.mmmfed.api.v1.AgreementMessage\x1a\x1f.mmmfed.api.v1.AgreementMessage\x12Y\n\x0fRevokeAgreement\x12%.mmmfed.api.v1.RevokeAgreementRequest\x1a\x1f.mmmfed.api.v1.AgreementMessage\x12_\n\x0eTransferAvatar\x12$.mmmfed.api.v1.TransferAvatarRequest\x1a%.mmmfed.api.v1.TransferAvatarResponse(\x01\x12i\n\x12OfferDefaultAvatar\x12(.mmmfed.api.v1.OfferDefaultAvatarRequest\x1a).mmmfed.api.v1.OfferDefaultAvatarResponse\x12?\n\x07GetKeys\x12\x1d.mmmfed.api.v1.GetKeysRequest\x1a\x15.mmmfed.api.v1.KeySet\x12`\n\x0fGetAuditEntries\x12%.mmmfed.api.v1.GetAuditEntriesRequest\x1a&.mmmfed.api.v1.GetAuditEntriesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bmmmfed/api/v1/gateway.proto\x12\rmmmfed.api.v1\x1a\x18mmmfed/api/v1/item.proto\x1a\x1dmmmfed/api/v1/manifesto.proto\x1a\"mmmfed/api/v1/process_action.proto\":\n\x16GetAuditEntriesRequest\x12\x11\n\tsince_seq\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\"\xa2\x01\n\nAuditEntry\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x0f\n\x07time_ms\x18\x02 \x01(\x03\x12\r\n\x05\x65vent\x18\x03 \x01(\t\x12\x0f\n\x07peer_id\x18\x04 \x01(\t\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x14\n\x0c\x64\x65tails_json\x18\x07 \x01(\x0c\x12\x11\n\tprev_hash\x18\x08 \x01(\t\x12\x0c\n\x04hash\x18\t \x01(\t\"j\n\x17GetAuditEntriesResponse\x12*\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x19.mmmfed.api.v1.AuditEntry\x12\x10\n\x08head_seq\x18\x02 \x01(\x04\x12\x11\n\thead_hash\x18\x03 \x01(\t\"\x10\n\x0eGetKeysRequest\"1\n\x19RegisterManifestoResponse\x12\x14\n\x0cmanifesto_id\x18\x01 \x01(\t\".\n\x10NegotiateRequest\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\"\xab\x01\n\x11NegotiateResponse\x12)\n\x07offer_a\x18\x01 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12)\n\x07offer_v\x18\x02 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12(\n\x06\x61nswer\x18\x03 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12\x16\n\x0e\x61greement_json\x18\x04 \x01(\x0c\"H\n\x1aRevokePeerAgreementRequest\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"K\n\x14MigrateAvatarRequest\x12\x17\n\x0fuser_process_id\x18\x01 \x01(\t\x12\x1a\n\x12peer_m_instance_id\x18\x02 \x01(\t\"+\n\nStepTiming\x12\x0c\n\x04step\x18\x01 \x01(\t\x12\x0f\n\x07seconds\x18\x02 \x01(\x01\"\xa5\x03\n\x15MigrateAvatarResponse\x12\x30\n\x07outcome\x18\x01 \x01(\x0e\x32\x1f.mmmfed.api.v1.MigrationOutcome\x12\x1f\n\x17roaming_user_process_id\x18\x02 \x01(\t\x12\x31\n\x0chome_persona\x18\x03 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\x31\n\x0cpeer_persona\x18\x04 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\r\n\x05route\x18\x05 \x01(\t\x12\x1e\n\x16\x63onversion_report_json\x18\x06 \x01(\x0c\x12\x16\n\x0erefusal_reason\x18\x07 \x01(\t\x12\x17\n\x0frefusal_message\x18\x08 \x01(\t\x12\x33\n\x0e\x64\x65\x66\x61ult_avatar\x18\t \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12*\n\x07timings\x18\n \x03(\x0b\x32\x19.mmmfed.api.v1.StepTiming\x12\x12\n\nbytes_sent\x18\x0b \x01(\x04\"\x19\n\x17GetPeerManifestoRequest\"[\n\x17OfferManifestosResponse\x12(\n\x06\x61nswer\x18\x01 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12\x16\n\x0e\x61greement_json\x18\x02 \x01(\x0c\"*\n\x10\x41greementMessage\x12\x16\n\x0e\x61greement_json\x18\x01 \x01(\x0c\">\n\x16RevokeAgreementRequest\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"n\n\x16OfferManifestosRequest\x12)\n\x07offer_a\x18\x01 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12)\n\x07offer_v\x18\x02 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\"\xc1\x01\n\x14TransferAvatarHeader\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x1c\n\x14home_user_process_id\x18\x02 \x01(\t\x12,\n\x07persona\x18\x03 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\x14\n\x0chome_item_id\x18\x04 \x01(\t\x12\x1b\n\x13\x61nswer_manifesto_id\x18\x05 \x01(\t\x12\x15\n\renvelope_json\x18\x06 \x01(\x0c\"g\n\x15TransferAvatarRequest\x12\x35\n\x06header\x18\x01 \x01(\x0b\x32#.mmmfed.api.v1.TransferAvatarHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\x7f\n\x16TransferAvatarResponse\x12\x1f\n\x17roaming_user_process_id\x18\x01 \x01(\t\x12,\n\x07persona\x18\x02 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\x16\n\x0e\x62ytes_received\x18\x03 \x01(\x04\"Q\n\x19OfferDefaultAvatarRequest\x12\x1c\n\x14home_user_process_id\x18\x01 \x01(\t\x12\x16\n\x0erefusal_reason\x18\x02 \x01(\t\"J\n\x1aOfferDefaultAvatarResponse\x12,\n\x07persona\x18\x01 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope*t\n\x10MigrationOutcome\x12!\n\x1dMIGRATION_OUTCOME_UNSPECIFIED\x10\x00\x12\x1e\n\x1aMIGRATION_OUTCOME_MIGRATED\x10\x01\x12\x1d\n\x19MIGRATION_OUTCOME_REFUSED\x10\x02\x32\xcb\x03\n\x0fPlatformGateway\x12W\n\x11RegisterManifesto\x12\x18.mmmfed.api.v1.Manifesto\x1a(.mmmfed.api.v1.RegisterManifestoResponse\x12N\n\tNegotiate\x12\x1f.mmmfed.api.v1.NegotiateRequest\x1a .mmmfed.api.v1.NegotiateResponse\x12Z\n\rMigrateAvatar\x12#.mmmfed.api.v1.MigrateAvatarRequest\x1a$.mmmfed.api.v1.MigrateAvatarResponse\x12]\n\x0fRevokeAgreement\x12).mmmfed.api.v1.RevokePeerAgreementRequest\x1a\x1f.mmmfed.api.v1.AgreementMessage\x12T\n\x07Resolve\x12#.mmmfed.api.v1.ProcessActionRequest\x1a$.mmmfed.api.v1.ProcessActionResponse2\xc3\x06\n\nFederation\x12P\n\x0cGetManifesto\x12&.mmmfed.api.v1.GetPeerManifestoRequest\x1a\x18.mmmfed.api.v1.Manifesto\x12`\n\x0fOfferManifestos\x12%.mmmfed.api.v1.OfferManifestosRequest\x1a&.mmmfed.api.v1.OfferManifestosResponse\x12T\n\x10\x43onfirmAgreement\x12\x1f.mmmfed.api.v1.AgreementMessage\x1a\x1f.mmmfed.api.v1.AgreementMessage\x12\x61\n\x14\x46orwardProcessAction\x12#.mmmfed.api.v1.ProcessActionRequest\x1a$.mmmfed.api.v1.ProcessActionResponse\x12Y\n\x0fRevokeAgreement\x12%.mmmfed.api.v1.RevokeAgreementRequest\x1a\x1f.mmmfed.api.v1.AgreementMessage\x12_\n\x0eTransferAvatar\x12$.mmmfed.api.v1.TransferAvatarRequest\x1a%.mmmfed.api.v1.TransferAvatarResponse(\x01\x12i\n\x12OfferDefaultAvatar\x12(.mmmfed.api.v1.OfferDefaultAvatarRequest\x1a).mmmfed.api.v1.OfferDefaultAvatarResponse\x12?\n\x07GetKeys\x12\x1d.mmmfed.api.v1.GetKeysRequest\x1a\x15.mmmfed.api.v1.KeySet\x12`\n\x0fGetAuditEntries\x12%.mmmfed.api.v1.GetAuditEntriesRequest\x1a&.mmmfed.api.v1.GetAuditEntriesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mmmfed.api.v1.gateway_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MIGRATIONOUTCOME']._serialized_start=2276
-  _globals['_MIGRATIONOUTCOME']._serialized_end=2392
-  _globals['_GETAUDITENTRIESREQUEST']._serialized_start=103
-  _globals['_GETAUDITENTRIESREQUEST']._serialized_end=161
-  _globals['_AUDITENTRY']._serialized_start=164
-  _globals['_AUDITENTRY']._serialized_end=326
-  _globals['_GETAUDITENTRIESRESPONSE']._serialized_start=328
-  _globals['_GETAUDITENTRIESRESPONSE']._serialized_end=434
-  _globals['_GETKEYSREQUEST']._serialized_start=436
-  _globals['_GETKEYSREQUEST']._serialized_end=452
-  _globals['_REGISTERMANIFESTORESPONSE']._serialized_start=454
-  _globals['_REGISTERMANIFESTORESPONSE']._serialized_end=503
-  _globals['_NEGOTIATEREQUEST']._serialized_start=505
-  _globals['_NEGOTIATEREQUEST']._serialized_end=551
-  _globals['_NEGOTIATERESPONSE']._serialized_start=554
-  _globals['_NEGOTIATERESPONSE']._serialized_end=725
-  _globals['_REVOKEPEERAGREEMENTREQUEST']._serialized_start=727
-  _globals['_REVOKEPEERAGREEMENTREQUEST']._serialized_end=799
-  _globals['_MIGRATEAVATARREQUEST']._serialized_start=801
-  _globals['_MIGRATEAVATARREQUEST']._serialized_end=876
-  _globals['_STEPTIMING']._serialized_start=878
-  _globals['_STEPTIMING']._serialized_end=921
-  _globals['_MIGRATEAVATARRESPONSE']._serialized_start=924
-  _globals['_MIGRATEAVATARRESPONSE']._serialized_end=1345
-  _globals['_GETPEERMANIFESTOREQUEST']._serialized_start=1347
-  _globals['_GETPEERMANIFESTOREQUEST']._serialized_end=1372
-  _globals['_OFFERMANIFESTOSRESPONSE']._serialized_start=1374
-  _globals['_OFFERMANIFESTOSRESPONSE']._serialized_end=1465
-  _globals['_AGREEMENTMESSAGE']._serialized_start=1467
-  _globals['_AGREEMENTMESSAGE']._serialized_end=1509
-  _globals['_REVOKEAGREEMENTREQUEST']._serialized_start=1511
-  _globals['_REVOKEAGREEMENTREQUEST']._serialized_end=1573
-  _globals['_OFFERMANIFESTOSREQUEST']._serialized_start=1575
-  _globals['_OFFERMANIFESTOSREQUEST']._serialized_end=1685
-  _globals['_TRANSFERAVATARHEADER']._serialized_start=1688
-  _globals['_TRANSFERAVATARHEADER']._serialized_end=1881
-  _globals['_TRANSFERAVATARREQUEST']._serialized_start=1883
-  _globals['_TRANSFERAVATARREQUEST']._serialized_end=1986
-  _globals['_TRANSFERAVATARRESPONSE']._serialized_start=1988
-  _globals['_TRANSFERAVATARRESPONSE']._serialized_end=2115
-  _globals['_OFFERDEFAULTAVATARREQUEST']._serialized_start=2117
-  _globals['_OFFERDEFAULTAVATARREQUEST']._serialized_end=2198
-  _globals['_OFFERDEFAULTAVATARRESPONSE']._serialized_start=2200
-  _globals['_OFFERDEFAULTAVATARRESPONSE']._serialized_end=2274
-  _globals['_PLATFORMGATEWAY']._serialized_start=2395
-  _globals['_PLATFORMGATEWAY']._serialized_end=2768
-  _globals['_FEDERATION']._serialized_start=2771
-  _globals['_FEDERATION']._serialized_end=3507
+  _globals['_MIGRATIONOUTCOME']._serialized_start=2312
+  _globals['_MIGRATIONOUTCOME']._serialized_end=2428
+  _globals['_GETAUDITENTRIESREQUEST']._serialized_start=139
+  _globals['_GETAUDITENTRIESREQUEST']._serialized_end=197
+  _globals['_AUDITENTRY']._serialized_start=200
+  _globals['_AUDITENTRY']._serialized_end=362
+  _globals['_GETAUDITENTRIESRESPONSE']._serialized_start=364
+  _globals['_GETAUDITENTRIESRESPONSE']._serialized_end=470
+  _globals['_GETKEYSREQUEST']._serialized_start=472
+  _globals['_GETKEYSREQUEST']._serialized_end=488
+  _globals['_REGISTERMANIFESTORESPONSE']._serialized_start=490
+  _globals['_REGISTERMANIFESTORESPONSE']._serialized_end=539
+  _globals['_NEGOTIATEREQUEST']._serialized_start=541
+  _globals['_NEGOTIATEREQUEST']._serialized_end=587
+  _globals['_NEGOTIATERESPONSE']._serialized_start=590
+  _globals['_NEGOTIATERESPONSE']._serialized_end=761
+  _globals['_REVOKEPEERAGREEMENTREQUEST']._serialized_start=763
+  _globals['_REVOKEPEERAGREEMENTREQUEST']._serialized_end=835
+  _globals['_MIGRATEAVATARREQUEST']._serialized_start=837
+  _globals['_MIGRATEAVATARREQUEST']._serialized_end=912
+  _globals['_STEPTIMING']._serialized_start=914
+  _globals['_STEPTIMING']._serialized_end=957
+  _globals['_MIGRATEAVATARRESPONSE']._serialized_start=960
+  _globals['_MIGRATEAVATARRESPONSE']._serialized_end=1381
+  _globals['_GETPEERMANIFESTOREQUEST']._serialized_start=1383
+  _globals['_GETPEERMANIFESTOREQUEST']._serialized_end=1408
+  _globals['_OFFERMANIFESTOSRESPONSE']._serialized_start=1410
+  _globals['_OFFERMANIFESTOSRESPONSE']._serialized_end=1501
+  _globals['_AGREEMENTMESSAGE']._serialized_start=1503
+  _globals['_AGREEMENTMESSAGE']._serialized_end=1545
+  _globals['_REVOKEAGREEMENTREQUEST']._serialized_start=1547
+  _globals['_REVOKEAGREEMENTREQUEST']._serialized_end=1609
+  _globals['_OFFERMANIFESTOSREQUEST']._serialized_start=1611
+  _globals['_OFFERMANIFESTOSREQUEST']._serialized_end=1721
+  _globals['_TRANSFERAVATARHEADER']._serialized_start=1724
+  _globals['_TRANSFERAVATARHEADER']._serialized_end=1917
+  _globals['_TRANSFERAVATARREQUEST']._serialized_start=1919
+  _globals['_TRANSFERAVATARREQUEST']._serialized_end=2022
+  _globals['_TRANSFERAVATARRESPONSE']._serialized_start=2024
+  _globals['_TRANSFERAVATARRESPONSE']._serialized_end=2151
+  _globals['_OFFERDEFAULTAVATARREQUEST']._serialized_start=2153
+  _globals['_OFFERDEFAULTAVATARREQUEST']._serialized_end=2234
+  _globals['_OFFERDEFAULTAVATARRESPONSE']._serialized_start=2236
+  _globals['_OFFERDEFAULTAVATARRESPONSE']._serialized_end=2310
+  _globals['_PLATFORMGATEWAY']._serialized_start=2431
+  _globals['_PLATFORMGATEWAY']._serialized_end=2890
+  _globals['_FEDERATION']._serialized_start=2893
+  _globals['_FEDERATION']._serialized_end=3728
 # @@protoc_insertion_point(module_scope)

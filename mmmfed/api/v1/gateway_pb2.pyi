@@ -1,5 +1,6 @@
 from mmmfed.api.v1 import item_pb2 as _item_pb2
 from mmmfed.api.v1 import manifesto_pb2 as _manifesto_pb2
+from mmmfed.api.v1 import process_action_pb2 as _process_action_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor

@@ -5,6 +5,7 @@ import warnings
 
 from mmmfed.api.v1 import gateway_pb2 as mmmfed_dot_api_dot_v1_dot_gateway__pb2
 from mmmfed.api.v1 import manifesto_pb2 as mmmfed_dot_api_dot_v1_dot_manifesto__pb2
+from mmmfed.api.v1 import process_action_pb2 as mmmfed_dot_api_dot_v1_dot_process__action__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -57,6 +58,11 @@ class PlatformGatewayStub:
                 request_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.RevokePeerAgreementRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.AgreementMessage.FromString,
                 _registered_method=True)
+        self.Resolve = channel.unary_unary(
+                '/mmmfed.api.v1.PlatformGateway/Resolve',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_process__action__pb2.ProcessActionRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_process__action__pb2.ProcessActionResponse.FromString,
+                _registered_method=True)
 
 
 class PlatformGatewayServicer:
@@ -93,6 +99,16 @@ class PlatformGatewayServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Resolve(self, request, context):
+        """RI-1: Resolution of a Process Action for a Process of another M-Instance (MMM-TEC
+        Resolution): the gateway signs the carried Items with the instance key and forwards the
+        request to the destination's gateway; the response and PA Status come back. FAILED_PRECONDITION
+        without an active trust agreement covering Process Actions; UNAVAILABLE if the peer is down.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlatformGatewayServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -115,6 +131,11 @@ def add_PlatformGatewayServicer_to_server(servicer, server):
                     servicer.RevokeAgreement,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.RevokePeerAgreementRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.AgreementMessage.SerializeToString,
+            ),
+            'Resolve': grpc.unary_unary_rpc_method_handler(
+                    servicer.Resolve,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_process__action__pb2.ProcessActionRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_process__action__pb2.ProcessActionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -237,6 +258,33 @@ class PlatformGateway:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def Resolve(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.PlatformGateway/Resolve',
+            mmmfed_dot_api_dot_v1_dot_process__action__pb2.ProcessActionRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_process__action__pb2.ProcessActionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class FederationStub:
     """Federation is what gateways call on each other (RE-1, RE-5).
@@ -262,6 +310,11 @@ class FederationStub:
                 '/mmmfed.api.v1.Federation/ConfirmAgreement',
                 request_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.AgreementMessage.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.AgreementMessage.FromString,
+                _registered_method=True)
+        self.ForwardProcessAction = channel.unary_unary(
+                '/mmmfed.api.v1.Federation/ForwardProcessAction',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_process__action__pb2.ProcessActionRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_process__action__pb2.ProcessActionResponse.FromString,
                 _registered_method=True)
         self.RevokeAgreement = channel.unary_unary(
                 '/mmmfed.api.v1.Federation/RevokeAgreement',
@@ -311,6 +364,15 @@ class FederationServicer:
     def ConfirmAgreement(self, request, context):
         """RE-5: the proposer countersigns the trust agreement the answering side signed; both then
         hold it, signed by both, as ACTIVE.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ForwardProcessAction(self, request, context):
+        """RE-1: a Process Action from a Process of the calling gateway's M-Instance: verified (origin is
+        the mTLS peer, an active agreement covers it, every carried Item passes the verification
+        pipeline) and decided by this gateway's M-Instance.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -369,6 +431,11 @@ def add_FederationServicer_to_server(servicer, server):
                     servicer.ConfirmAgreement,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.AgreementMessage.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.AgreementMessage.SerializeToString,
+            ),
+            'ForwardProcessAction': grpc.unary_unary_rpc_method_handler(
+                    servicer.ForwardProcessAction,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_process__action__pb2.ProcessActionRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_process__action__pb2.ProcessActionResponse.SerializeToString,
             ),
             'RevokeAgreement': grpc.unary_unary_rpc_method_handler(
                     servicer.RevokeAgreement,
@@ -478,6 +545,33 @@ class Federation:
             '/mmmfed.api.v1.Federation/ConfirmAgreement',
             mmmfed_dot_api_dot_v1_dot_gateway__pb2.AgreementMessage.SerializeToString,
             mmmfed_dot_api_dot_v1_dot_gateway__pb2.AgreementMessage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ForwardProcessAction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Federation/ForwardProcessAction',
+            mmmfed_dot_api_dot_v1_dot_process__action__pb2.ProcessActionRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_process__action__pb2.ProcessActionResponse.FromString,
             options,
             channel_credentials,
             insecure,

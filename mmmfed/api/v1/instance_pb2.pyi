@@ -1,11 +1,41 @@
 from mmmfed.api.v1 import item_pb2 as _item_pb2
 from mmmfed.api.v1 import manifesto_pb2 as _manifesto_pb2
+from mmmfed.api.v1 import process_action_pb2 as _process_action_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class ActRequest(_message.Message):
+    __slots__ = ("request", "origin_m_instance_id")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_M_INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    request: _process_action_pb2.ProcessActionRequest
+    origin_m_instance_id: str
+    def __init__(self, request: _Optional[_Union[_process_action_pb2.ProcessActionRequest, _Mapping]] = ..., origin_m_instance_id: _Optional[str] = ...) -> None: ...
+
+class QueryActivityRequest(_message.Message):
+    __slots__ = ("process_id", "item_id", "since_ms", "until_ms", "limit")
+    PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    SINCE_MS_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_MS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    process_id: str
+    item_id: str
+    since_ms: int
+    until_ms: int
+    limit: int
+    def __init__(self, process_id: _Optional[str] = ..., item_id: _Optional[str] = ..., since_ms: _Optional[int] = ..., until_ms: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class QueryActivityResponse(_message.Message):
+    __slots__ = ("records_json",)
+    RECORDS_JSON_FIELD_NUMBER: _ClassVar[int]
+    records_json: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, records_json: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class RegisterHumanHeader(_message.Message):
     __slots__ = ("human_name", "display_name", "file_name", "licence")

@@ -6,6 +6,7 @@ import warnings
 from mmmfed.api.v1 import instance_pb2 as mmmfed_dot_api_dot_v1_dot_instance__pb2
 from mmmfed.api.v1 import item_pb2 as mmmfed_dot_api_dot_v1_dot_item__pb2
 from mmmfed.api.v1 import manifesto_pb2 as mmmfed_dot_api_dot_v1_dot_manifesto__pb2
+from mmmfed.api.v1 import process_action_pb2 as mmmfed_dot_api_dot_v1_dot_process__action__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -67,6 +68,16 @@ class InstanceStub:
                 request_serializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.ReadItemRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_item__pb2.ItemPart.FromString,
                 _registered_method=True)
+        self.Act = channel.unary_unary(
+                '/mmmfed.api.v1.Instance/Act',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.ActRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_process__action__pb2.ProcessActionResponse.FromString,
+                _registered_method=True)
+        self.QueryActivity = channel.unary_unary(
+                '/mmmfed.api.v1.Instance/QueryActivity',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.QueryActivityRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.QueryActivityResponse.FromString,
+                _registered_method=True)
 
 
 class InstanceServicer:
@@ -118,6 +129,25 @@ class InstanceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Act(self, request, context):
+        """Inter-Process Protocol: a Process asks another to perform a Process Action (MMM-TEC). A
+        request for a Process of another M-Instance is resolved through this instance's gateway
+        (RI-1, then RE-1 at the peer). Refusals are PA Status Errors, not gRPC errors; gRPC errors
+        mean the request could not be decided (INVALID_ARGUMENT for a malformed message,
+        PERMISSION_DENIED for an origin set by anyone but this instance's gateway, UNAVAILABLE when
+        the gateway cannot be reached).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QueryActivity(self, request, context):
+        """Activity Data: the recorded Process Actions, by Process, Item and time (MMM-TEC ACD).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InstanceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -150,6 +180,16 @@ def add_InstanceServicer_to_server(servicer, server):
                     servicer.ReadItem,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.ReadItemRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_item__pb2.ItemPart.SerializeToString,
+            ),
+            'Act': grpc.unary_unary_rpc_method_handler(
+                    servicer.Act,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.ActRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_process__action__pb2.ProcessActionResponse.SerializeToString,
+            ),
+            'QueryActivity': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueryActivity,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.QueryActivityRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.QueryActivityResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -315,6 +355,60 @@ class Instance:
             '/mmmfed.api.v1.Instance/ReadItem',
             mmmfed_dot_api_dot_v1_dot_instance__pb2.ReadItemRequest.SerializeToString,
             mmmfed_dot_api_dot_v1_dot_item__pb2.ItemPart.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Act(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Instance/Act',
+            mmmfed_dot_api_dot_v1_dot_instance__pb2.ActRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_process__action__pb2.ProcessActionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueryActivity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Instance/QueryActivity',
+            mmmfed_dot_api_dot_v1_dot_instance__pb2.QueryActivityRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_instance__pb2.QueryActivityResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -24,31 +24,35 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"mmmfed/api/v1/process_action.proto\x12\rmmmfed.api.v1\"l\n\nComplement\x12+\n\x04kind\x18\x01 \x01(\x0e\x32\x1d.mmmfed.api.v1.ComplementKind\x12\x11\n\x07item_id\x18\x02 \x01(\tH\x00\x12\x14\n\nprocess_id\x18\x03 \x01(\tH\x00\x42\x08\n\x06target\"I\n\x07IfEvent\x12\x1b\n\x11process_action_id\x18\x01 \x01(\tH\x00\x12\x14\n\nat_time_ms\x18\x02 \x01(\x03H\x00\x42\x0b\n\tcondition\"\xc3\x02\n\x14ProcessActionRequest\x12\x0e\n\x06header\x18\x01 \x01(\t\x12\x15\n\rm_instance_id\x18\x02 \x01(\t\x12\x19\n\x11process_action_id\x18\x03 \x01(\t\x12\x19\n\x11source_process_id\x18\x04 \x01(\t\x12\x1e\n\x16\x64\x65stination_process_id\x18\x05 \x01(\t\x12\x30\n\x0c\x64\x65ontic_verb\x18\x06 \x01(\x0e\x32\x1a.mmmfed.api.v1.DeonticVerb\x12\x0e\n\x06\x61\x63tion\x18\x07 \x01(\t\x12\x31\n\x0erq_complements\x18\x08 \x03(\x0b\x32\x19.mmmfed.api.v1.Complement\x12(\n\x08if_event\x18\t \x01(\x0b\x32\x16.mmmfed.api.v1.IfEvent\x12\x0f\n\x07time_ms\x18\n \x01(\x03\"2\n\x05Value\x12\x14\n\x0c\x61mount_minor\x18\x01 \x01(\x03\x12\x13\n\x0b\x63urrency_id\x18\x02 \x01(\t\"u\n\x08PAStatus\x12\r\n\x03\x61\x63k\x18\x01 \x01(\x08H\x00\x12\'\n\x07request\x18\x02 \x01(\x0b\x32\x14.mmmfed.api.v1.ValueH\x00\x12\'\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x16.mmmfed.api.v1.PAErrorH\x00\x42\x08\n\x06status\"C\n\x07PAError\x12(\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x1a.mmmfed.api.v1.PAErrorCode\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xa2\x01\n\x15ProcessActionResponse\x12\x19\n\x11process_action_id\x18\x01 \x01(\t\x12\x31\n\x0ers_complements\x18\x02 \x03(\x0b\x32\x19.mmmfed.api.v1.Complement\x12*\n\tpa_status\x18\x03 \x01(\x0b\x32\x17.mmmfed.api.v1.PAStatus\x12\x0f\n\x07time_ms\x18\x04 \x01(\x03*r\n\x0b\x44\x65onticVerb\x12\x1c\n\x18\x44\x45ONTIC_VERB_UNSPECIFIED\x10\x00\x12\x14\n\x10\x44\x45ONTIC_VERB_MAY\x10\x01\x12\x18\n\x14\x44\x45ONTIC_VERB_MAY_NOT\x10\x02\x12\x15\n\x11\x44\x45ONTIC_VERB_MUST\x10\x03*\xc6\x01\n\x0e\x43omplementKind\x12\x1f\n\x1b\x43OMPLEMENT_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43OMPLEMENT_KIND_NIL\x10\x01\x12\x16\n\x12\x43OMPLEMENT_KIND_AT\x10\x02\x12\x18\n\x14\x43OMPLEMENT_KIND_FROM\x10\x03\x12\x16\n\x12\x43OMPLEMENT_KIND_TO\x10\x04\x12\x18\n\x14\x43OMPLEMENT_KIND_WITH\x10\x05\x12\x16\n\x12\x43OMPLEMENT_KIND_OF\x10\x06*\xa4\x02\n\x0bPAErrorCode\x12\x1d\n\x19PA_ERROR_CODE_UNSPECIFIED\x10\x00\x12\x17\n\x13PA_ERROR_CODE_CLASH\x10\x01\x12\x1c\n\x18PA_ERROR_CODE_FAULTY_REQ\x10\x02\x12\x18\n\x14PA_ERROR_CODE_INC_ID\x10\x03\x12\x18\n\x14PA_ERROR_CODE_INC_DQ\x10\x04\x12\x1c\n\x18PA_ERROR_CODE_INS_RIGHTS\x10\x05\x12\x1b\n\x17PA_ERROR_CODE_INS_VALUE\x10\x06\x12\x19\n\x15PA_ERROR_CODE_LOC_OOR\x10\x07\x12\x1a\n\x16PA_ERROR_CODE_POST_REF\x10\x08\x12\x19\n\x15PA_ERROR_CODE_QUAL_NS\x10\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"mmmfed/api/v1/process_action.proto\x12\rmmmfed.api.v1\"l\n\nComplement\x12+\n\x04kind\x18\x01 \x01(\x0e\x32\x1d.mmmfed.api.v1.ComplementKind\x12\x11\n\x07item_id\x18\x02 \x01(\tH\x00\x12\x14\n\nprocess_id\x18\x03 \x01(\tH\x00\x42\x08\n\x06target\"z\n\x07IfEvent\x12\x1b\n\x11process_action_id\x18\x01 \x01(\tH\x00\x12\x14\n\nat_time_ms\x18\x02 \x01(\x03H\x00\x12/\n\ton_action\x18\x03 \x01(\x0b\x32\x1a.mmmfed.api.v1.ActionEventH\x00\x42\x0b\n\tcondition\".\n\x0b\x41\x63tionEvent\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12\x0f\n\x07item_id\x18\x02 \x01(\t\"\x8b\x01\n\tRightSpec\x12\x30\n\x0c\x64\x65ontic_verb\x18\x01 \x01(\x0e\x32\x1a.mmmfed.api.v1.DeonticVerb\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\r\n\x05level\x18\x03 \x01(\t\x12\x15\n\rvalid_from_ms\x18\x04 \x01(\x03\x12\x16\n\x0evalid_until_ms\x18\x05 \x01(\x03\"\xa8\x03\n\x14ProcessActionRequest\x12\x0e\n\x06header\x18\x01 \x01(\t\x12\x15\n\rm_instance_id\x18\x02 \x01(\t\x12\x19\n\x11process_action_id\x18\x03 \x01(\t\x12\x19\n\x11source_process_id\x18\x04 \x01(\t\x12\x1e\n\x16\x64\x65stination_process_id\x18\x05 \x01(\t\x12\x30\n\x0c\x64\x65ontic_verb\x18\x06 \x01(\x0e\x32\x1a.mmmfed.api.v1.DeonticVerb\x12\x0e\n\x06\x61\x63tion\x18\x07 \x01(\t\x12\x31\n\x0erq_complements\x18\x08 \x03(\x0b\x32\x19.mmmfed.api.v1.Complement\x12(\n\x08if_event\x18\t \x01(\x0b\x32\x16.mmmfed.api.v1.IfEvent\x12\x0f\n\x07time_ms\x18\n \x01(\x03\x12%\n\x07payment\x18\x0b \x01(\x0b\x32\x14.mmmfed.api.v1.Value\x12(\n\x06rights\x18\x0c \x03(\x0b\x32\x18.mmmfed.api.v1.RightSpec\x12\x12\n\nitems_json\x18\r \x03(\x0c\"2\n\x05Value\x12\x14\n\x0c\x61mount_minor\x18\x01 \x01(\x03\x12\x13\n\x0b\x63urrency_id\x18\x02 \x01(\t\"u\n\x08PAStatus\x12\r\n\x03\x61\x63k\x18\x01 \x01(\x08H\x00\x12\'\n\x07request\x18\x02 \x01(\x0b\x32\x14.mmmfed.api.v1.ValueH\x00\x12\'\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x16.mmmfed.api.v1.PAErrorH\x00\x42\x08\n\x06status\"C\n\x07PAError\x12(\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x1a.mmmfed.api.v1.PAErrorCode\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xcd\x01\n\x15ProcessActionResponse\x12\x19\n\x11process_action_id\x18\x01 \x01(\t\x12\x31\n\x0ers_complements\x18\x02 \x03(\x0b\x32\x19.mmmfed.api.v1.Complement\x12*\n\tpa_status\x18\x03 \x01(\x0b\x32\x17.mmmfed.api.v1.PAStatus\x12\x0f\n\x07time_ms\x18\x04 \x01(\x03\x12\x12\n\nitems_json\x18\x05 \x03(\x0c\x12\x15\n\rm_instance_id\x18\x06 \x01(\t*r\n\x0b\x44\x65onticVerb\x12\x1c\n\x18\x44\x45ONTIC_VERB_UNSPECIFIED\x10\x00\x12\x14\n\x10\x44\x45ONTIC_VERB_MAY\x10\x01\x12\x18\n\x14\x44\x45ONTIC_VERB_MAY_NOT\x10\x02\x12\x15\n\x11\x44\x45ONTIC_VERB_MUST\x10\x03*\xc6\x01\n\x0e\x43omplementKind\x12\x1f\n\x1b\x43OMPLEMENT_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43OMPLEMENT_KIND_NIL\x10\x01\x12\x16\n\x12\x43OMPLEMENT_KIND_AT\x10\x02\x12\x18\n\x14\x43OMPLEMENT_KIND_FROM\x10\x03\x12\x16\n\x12\x43OMPLEMENT_KIND_TO\x10\x04\x12\x18\n\x14\x43OMPLEMENT_KIND_WITH\x10\x05\x12\x16\n\x12\x43OMPLEMENT_KIND_OF\x10\x06*\xa4\x02\n\x0bPAErrorCode\x12\x1d\n\x19PA_ERROR_CODE_UNSPECIFIED\x10\x00\x12\x17\n\x13PA_ERROR_CODE_CLASH\x10\x01\x12\x1c\n\x18PA_ERROR_CODE_FAULTY_REQ\x10\x02\x12\x18\n\x14PA_ERROR_CODE_INC_ID\x10\x03\x12\x18\n\x14PA_ERROR_CODE_INC_DQ\x10\x04\x12\x1c\n\x18PA_ERROR_CODE_INS_RIGHTS\x10\x05\x12\x1b\n\x17PA_ERROR_CODE_INS_VALUE\x10\x06\x12\x19\n\x15PA_ERROR_CODE_LOC_OOR\x10\x07\x12\x1a\n\x16PA_ERROR_CODE_POST_REF\x10\x08\x12\x19\n\x15PA_ERROR_CODE_QUAL_NS\x10\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mmmfed.api.v1.process_action_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DEONTICVERB']._serialized_start=969
-  _globals['_DEONTICVERB']._serialized_end=1083
-  _globals['_COMPLEMENTKIND']._serialized_start=1086
-  _globals['_COMPLEMENTKIND']._serialized_end=1284
-  _globals['_PAERRORCODE']._serialized_start=1287
-  _globals['_PAERRORCODE']._serialized_end=1579
+  _globals['_DEONTICVERB']._serialized_start=1352
+  _globals['_DEONTICVERB']._serialized_end=1466
+  _globals['_COMPLEMENTKIND']._serialized_start=1469
+  _globals['_COMPLEMENTKIND']._serialized_end=1667
+  _globals['_PAERRORCODE']._serialized_start=1670
+  _globals['_PAERRORCODE']._serialized_end=1962
   _globals['_COMPLEMENT']._serialized_start=53
   _globals['_COMPLEMENT']._serialized_end=161
   _globals['_IFEVENT']._serialized_start=163
-  _globals['_IFEVENT']._serialized_end=236
-  _globals['_PROCESSACTIONREQUEST']._serialized_start=239
-  _globals['_PROCESSACTIONREQUEST']._serialized_end=562
-  _globals['_VALUE']._serialized_start=564
-  _globals['_VALUE']._serialized_end=614
-  _globals['_PASTATUS']._serialized_start=616
-  _globals['_PASTATUS']._serialized_end=733
-  _globals['_PAERROR']._serialized_start=735
-  _globals['_PAERROR']._serialized_end=802
-  _globals['_PROCESSACTIONRESPONSE']._serialized_start=805
-  _globals['_PROCESSACTIONRESPONSE']._serialized_end=967
+  _globals['_IFEVENT']._serialized_end=285
+  _globals['_ACTIONEVENT']._serialized_start=287
+  _globals['_ACTIONEVENT']._serialized_end=333
+  _globals['_RIGHTSPEC']._serialized_start=336
+  _globals['_RIGHTSPEC']._serialized_end=475
+  _globals['_PROCESSACTIONREQUEST']._serialized_start=478
+  _globals['_PROCESSACTIONREQUEST']._serialized_end=902
+  _globals['_VALUE']._serialized_start=904
+  _globals['_VALUE']._serialized_end=954
+  _globals['_PASTATUS']._serialized_start=956
+  _globals['_PASTATUS']._serialized_end=1073
+  _globals['_PAERROR']._serialized_start=1075
+  _globals['_PAERROR']._serialized_end=1142
+  _globals['_PROCESSACTIONRESPONSE']._serialized_start=1145
+  _globals['_PROCESSACTIONRESPONSE']._serialized_end=1350
 # @@protoc_insertion_point(module_scope)

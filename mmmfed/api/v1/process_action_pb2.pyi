@@ -69,15 +69,39 @@ class Complement(_message.Message):
     def __init__(self, kind: _Optional[_Union[ComplementKind, str]] = ..., item_id: _Optional[str] = ..., process_id: _Optional[str] = ...) -> None: ...
 
 class IfEvent(_message.Message):
-    __slots__ = ("process_action_id", "at_time_ms")
+    __slots__ = ("process_action_id", "at_time_ms", "on_action")
     PROCESS_ACTION_ID_FIELD_NUMBER: _ClassVar[int]
     AT_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    ON_ACTION_FIELD_NUMBER: _ClassVar[int]
     process_action_id: str
     at_time_ms: int
-    def __init__(self, process_action_id: _Optional[str] = ..., at_time_ms: _Optional[int] = ...) -> None: ...
+    on_action: ActionEvent
+    def __init__(self, process_action_id: _Optional[str] = ..., at_time_ms: _Optional[int] = ..., on_action: _Optional[_Union[ActionEvent, _Mapping]] = ...) -> None: ...
+
+class ActionEvent(_message.Message):
+    __slots__ = ("action", "item_id")
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    action: str
+    item_id: str
+    def __init__(self, action: _Optional[str] = ..., item_id: _Optional[str] = ...) -> None: ...
+
+class RightSpec(_message.Message):
+    __slots__ = ("deontic_verb", "action", "level", "valid_from_ms", "valid_until_ms")
+    DEONTIC_VERB_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    VALID_FROM_MS_FIELD_NUMBER: _ClassVar[int]
+    VALID_UNTIL_MS_FIELD_NUMBER: _ClassVar[int]
+    deontic_verb: DeonticVerb
+    action: str
+    level: str
+    valid_from_ms: int
+    valid_until_ms: int
+    def __init__(self, deontic_verb: _Optional[_Union[DeonticVerb, str]] = ..., action: _Optional[str] = ..., level: _Optional[str] = ..., valid_from_ms: _Optional[int] = ..., valid_until_ms: _Optional[int] = ...) -> None: ...
 
 class ProcessActionRequest(_message.Message):
-    __slots__ = ("header", "m_instance_id", "process_action_id", "source_process_id", "destination_process_id", "deontic_verb", "action", "rq_complements", "if_event", "time_ms")
+    __slots__ = ("header", "m_instance_id", "process_action_id", "source_process_id", "destination_process_id", "deontic_verb", "action", "rq_complements", "if_event", "time_ms", "payment", "rights", "items_json")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     M_INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
     PROCESS_ACTION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -88,6 +112,9 @@ class ProcessActionRequest(_message.Message):
     RQ_COMPLEMENTS_FIELD_NUMBER: _ClassVar[int]
     IF_EVENT_FIELD_NUMBER: _ClassVar[int]
     TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_FIELD_NUMBER: _ClassVar[int]
+    RIGHTS_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_JSON_FIELD_NUMBER: _ClassVar[int]
     header: str
     m_instance_id: str
     process_action_id: str
@@ -98,7 +125,10 @@ class ProcessActionRequest(_message.Message):
     rq_complements: _containers.RepeatedCompositeFieldContainer[Complement]
     if_event: IfEvent
     time_ms: int
-    def __init__(self, header: _Optional[str] = ..., m_instance_id: _Optional[str] = ..., process_action_id: _Optional[str] = ..., source_process_id: _Optional[str] = ..., destination_process_id: _Optional[str] = ..., deontic_verb: _Optional[_Union[DeonticVerb, str]] = ..., action: _Optional[str] = ..., rq_complements: _Optional[_Iterable[_Union[Complement, _Mapping]]] = ..., if_event: _Optional[_Union[IfEvent, _Mapping]] = ..., time_ms: _Optional[int] = ...) -> None: ...
+    payment: Value
+    rights: _containers.RepeatedCompositeFieldContainer[RightSpec]
+    items_json: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, header: _Optional[str] = ..., m_instance_id: _Optional[str] = ..., process_action_id: _Optional[str] = ..., source_process_id: _Optional[str] = ..., destination_process_id: _Optional[str] = ..., deontic_verb: _Optional[_Union[DeonticVerb, str]] = ..., action: _Optional[str] = ..., rq_complements: _Optional[_Iterable[_Union[Complement, _Mapping]]] = ..., if_event: _Optional[_Union[IfEvent, _Mapping]] = ..., time_ms: _Optional[int] = ..., payment: _Optional[_Union[Value, _Mapping]] = ..., rights: _Optional[_Iterable[_Union[RightSpec, _Mapping]]] = ..., items_json: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class Value(_message.Message):
     __slots__ = ("amount_minor", "currency_id")
@@ -127,13 +157,17 @@ class PAError(_message.Message):
     def __init__(self, code: _Optional[_Union[PAErrorCode, str]] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ProcessActionResponse(_message.Message):
-    __slots__ = ("process_action_id", "rs_complements", "pa_status", "time_ms")
+    __slots__ = ("process_action_id", "rs_complements", "pa_status", "time_ms", "items_json", "m_instance_id")
     PROCESS_ACTION_ID_FIELD_NUMBER: _ClassVar[int]
     RS_COMPLEMENTS_FIELD_NUMBER: _ClassVar[int]
     PA_STATUS_FIELD_NUMBER: _ClassVar[int]
     TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    M_INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
     process_action_id: str
     rs_complements: _containers.RepeatedCompositeFieldContainer[Complement]
     pa_status: PAStatus
     time_ms: int
-    def __init__(self, process_action_id: _Optional[str] = ..., rs_complements: _Optional[_Iterable[_Union[Complement, _Mapping]]] = ..., pa_status: _Optional[_Union[PAStatus, _Mapping]] = ..., time_ms: _Optional[int] = ...) -> None: ...
+    items_json: _containers.RepeatedScalarFieldContainer[bytes]
+    m_instance_id: str
+    def __init__(self, process_action_id: _Optional[str] = ..., rs_complements: _Optional[_Iterable[_Union[Complement, _Mapping]]] = ..., pa_status: _Optional[_Union[PAStatus, _Mapping]] = ..., time_ms: _Optional[int] = ..., items_json: _Optional[_Iterable[bytes]] = ..., m_instance_id: _Optional[str] = ...) -> None: ...
