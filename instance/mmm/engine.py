@@ -1,34 +1,49 @@
-"""Decide the PA Status of a Process Action Request from the Profile, Capabilities and Rights.
+"""The Process Action engine of the reference M-Instance (MMM-TEC V2.2 Inter-Process Protocol).
 
-The checks run in this order and the first that fails gives the answer:
+:meth:`ProcessActionEngine.handle` decides one request and answers with a PA Status. The checks
+run in this order; the first that fails gives the answer and nothing changes:
 
-1. Error FaultyReq: the request is malformed (wrong field types, an empty id, a negative time, a
-   deontic verb other than May, more than one Nil Complement, or no Nil Complement for an Action
-   that acts on an Item or Process; see :data:`~instance.mmm.model.ACTIONS_WITHOUT_TARGET`).
-2. Error IncID: the source or destination ProcessID is not a Process of this M-Instance.
-3. Error LocOOR: the Action is outside the M-Instance's Profile or the destination Process's
-   Capabilities. MMM-TEC names no code for "not supported here"; QualNS is about Qualifiers the
-   Process cannot handle, so we read LocOOR ("out of range") as "outside what this Process / this
-   Profile can reach" (a project choice).
-4. Error InsRights: no May Right of the source covers (Action, target) at the request's time, or a
-   May Not Right covers it (May Not wins over May). The target is the Nil Complement's id (None
-   for Actions without a target: only ``"*"`` Rights cover those).
-5. Request with a Value: the destination charges for the Action and the request offers no payment;
-   Error InsValue if the offered payment is in another Currency or smaller than the price.
-6. Ack.
+1. The same ProcessActionID seen before: the same request gets the same response again (a retry);
+   different content under that id is Error Clash.
+2. Error FaultyReq: malformed (types, ids, a May Not request, Complements, payment).
+3. Error IncID: the source is not a Process of this M-Instance (or, through Resolution, of the
+   M-Instance the request came from), or the destination is not a Process of this M-Instance.
+4. Error FaultyReq: the Action is outside this M-Instance's Profile, has no handler here, or is
+   not among the destination's Capabilities (MMM-TEC names no code for "not supported"; the
+   reason says which).
+5. Error InsRights: through Resolution, the Rules do not let Processes of other M-Instances ask
+   for this Action (a broken Rule: a Fault Detection Report); or the Process whose authority the
+   Action needs (``actions/authority.py``) holds no May Right covering each Item it touches, or a
+   May Not Right covers one.
+6. The Action's handler (``actions/``): its own checks (IncID, Clash, IncDQ, LocOOR, PostRef,
+   QualNS, InsValue...), Rules it enforces (a broken one raises a Fault Behaviour Report, or a
+   Fault Detection Report for a Process of another M-Instance).
+7. The destination's price (Service Pricing Model): Request with a Value when unpaid; InsValue or
+   Clash for a wrong or reused payment.
+8. Ack: the handler's changes are applied, in order.
 
-Out of scope, on purpose: Must obligations (a Must Right neither permits nor forbids here, and a
-Must request is FaultyReq), If Events, Items' own Capabilities, and the codes Clash, IncDQ,
-PostRef and QualNS, which need Items and Qualifiers this module does not hold.
-
-:meth:`ProcessActionEngine.evaluate` never raises for a bad request; :meth:`grant` and
-:meth:`revoke` (Rights Manage) raise :class:`~mmmfed.errors.MmmfedError` subclasses.
+A request with an If Event is checked up to step 4 and then deferred (Ack, reason "deferred"):
+it runs when the event happens, a Process Action being performed (by ProcessActionID, or any
+with a given Action on a given Item) or the clock reaching a Time (:meth:`tick`). A Must request
+that ends in an Error, now or when triggered, raises a Fault Behaviour Report: an obligation not
+met. Every decision, performed or refused, is appended to the Activity Data before the answer is
+returned; on start, :meth:`replay` rebuilds the World from it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import hashlib
+import json
+from dataclasses import replace
+from typing import Any
 
+from instance.mmm.actions import HANDLERS, ActionContext, Handler
+from instance.mmm.actions.authority import authority, rights_targets
+from instance.mmm.actions.base import BrokenRule
+from instance.mmm.actions.value import payment_status, price_of
+from instance.mmm.activity import ActivityLog
+from instance.mmm.codec import request_from_json, request_to_json
+from instance.mmm.itemdocs import iso, item_doc, local_part
 from instance.mmm.model import (
     ACTIONS_WITHOUT_TARGET,
     Action,
@@ -37,135 +52,321 @@ from instance.mmm.model import (
     DeonticVerb,
     PAErrorCode,
     PAStatus,
-    Process,
     ProcessActionRequest,
-    Profile,
-    Right,
+    ProcessActionResponse,
     Value,
 )
-from mmmfed.errors import AlreadyExists, NotFound
+from instance.mmm.world import World
+from mmmfed.errors import InvalidInput
+from mmmfed.items import instance_or_none as _instance
 
-PriceList = Mapping[tuple[str, Action], Value]
-"""What a destination Process charges for an Action: (ProcessID, Action) -> Value."""
+MAX_TRIGGER_DEPTH = 8
+"""A Process Action triggered by a triggered one ... at most this deep; deeper ones stay pending."""
 
 
 class ProcessActionEngine:
-    """Evaluates Process Action Requests for one M-Instance (see the module docstring for the rules).
+    """Decides Process Action requests for one World and records them in its Activity Data."""
 
-    Args:
-        profile: the MMM-TEC Profile the M-Instance implements.
-        processes: its Processes (ProcessIDs must be unique).
-        rights: the Rights in force at start; each holder must be one of ``processes``.
-        prices: optional per-Process, per-Action prices (keyword-only).
-    """
+    def __init__(self, world: World, activity: ActivityLog, *, handlers: dict[Action, Handler] | None = None) -> None:
+        self.world = world
+        self.activity = activity
+        self._handlers = HANDLERS if handlers is None else handlers
+        self._replaying = False
 
-    def __init__(
-        self,
-        profile: Profile,
-        processes: Iterable[Process],
-        rights: Iterable[Right] = (),
-        *,
-        prices: PriceList | None = None,
-    ) -> None:
-        self.profile = profile
-        self._processes: dict[str, Process] = {}
-        for process in processes:
-            if process.process_id in self._processes:
-                raise AlreadyExists(f"Process {process.process_id} is given twice")
-            self._processes[process.process_id] = process
-        self._prices: dict[tuple[str, Action], Value] = dict(prices or {})
-        self._rights: dict[str, Right] = {}
-        for right in rights:
-            self.grant(right)
+    # Public API
 
-    # Rights Manage
-
-    def grant(self, right: Right) -> None:
-        """Add ``right``. Raises NotFound for an unknown holder, AlreadyExists for a taken RightsID."""
-        if right.holder_id not in self._processes:
-            raise NotFound(f"no Process {right.holder_id} to hold Right {right.rights_id}")
-        if right.rights_id in self._rights:
-            raise AlreadyExists(f"Right {right.rights_id} already exists", metadata={"rights_id": right.rights_id})
-        self._rights[right.rights_id] = right
-
-    def revoke(self, rights_id: str) -> Right:
-        """Remove and return the Right ``rights_id``. Raises NotFound if there is none."""
-        try:
-            return self._rights.pop(rights_id)
-        except KeyError:
-            raise NotFound(f"no Right {rights_id}", metadata={"rights_id": rights_id}) from None
-
-    def rights_of(self, holder_id: str) -> tuple[Right, ...]:
-        """The Rights ``holder_id`` holds now, in grant order."""
-        return tuple(r for r in self._rights.values() if r.holder_id == holder_id)
-
-    # Evaluation
-
-    def evaluate(self, request: ProcessActionRequest) -> PAStatus:
-        """The PA Status of ``request``; never raises for a bad request."""
+    def handle(self, request: ProcessActionRequest, *, origin: str | None = None) -> ProcessActionResponse:
+        """Decide ``request`` (see the module docstring). ``origin`` is the M-Instance a request
+        came from through Resolution (its gateway verified it and its carried Items); None for a
+        local Process. Never raises for a bad request: the PA Status says what is wrong."""
         if not isinstance(request, ProcessActionRequest):
-            return PAStatus.fail(PAErrorCode.FAULTY_REQ, "not a Process Action Request")
-        problem = _malformed(request)
-        if problem is not None:
-            return PAStatus.fail(PAErrorCode.FAULTY_REQ, problem)
-        for role, process_id in (("source", request.source_id), ("destination", request.destination_id)):
-            if process_id not in self._processes:
-                return PAStatus.fail(PAErrorCode.INC_ID, f"unknown {role} Process {process_id}")
-        action = request.action
-        if action not in self.profile.actions:
-            return PAStatus.fail(PAErrorCode.LOC_OOR, f"{action.value} is not in the {self.profile.value} Profile")
-        if action not in self._processes[request.destination_id].capabilities:
-            return PAStatus.fail(PAErrorCode.LOC_OOR, f"{action.value} is not a Capability of {request.destination_id}")
-        target_id = _target(request.complements)
-        refusal = self._rights_refusal(request.source_id, action, target_id, request.time_ms)
-        if refusal is not None:
-            return PAStatus.fail(PAErrorCode.INS_RIGHTS, refusal)
-        return self._payment_status(request)
+            # Nothing to record: the wire codec only ever builds ProcessActionRequests.
+            return ProcessActionResponse("", PAStatus.fail(PAErrorCode.FAULTY_REQ, "not a Process Action Request"))
+        return self._run(request, origin=origin, trigger=None, depth=0)
 
-    def _rights_refusal(self, source_id: str, action: Action, target_id: str | None, at_ms: int) -> str | None:
-        covering = [r for r in self.rights_of(source_id) if r.covers(action, target_id, at_ms)]
-        on = target_id or "(no target)"
-        forbidding = [r.rights_id for r in covering if r.verb is DeonticVerb.MAY_NOT]
-        if forbidding:
-            return f"{source_id} May Not {action.value} {on} at {at_ms} (Right {forbidding[0]})"
-        if not any(r.verb is DeonticVerb.MAY for r in covering):
-            return f"no May Right of {source_id} covers {action.value} {on} at {at_ms}"
+    def tick(self, now_ms: int) -> list[ProcessActionResponse]:
+        """Run the deferred requests whose If Event Time is at or before ``now_ms`` (Unix ms), in
+        time order. Returns their responses."""
+        due = sorted(
+            (req.if_event.at_time_ms, pa_id)
+            for pa_id, (req, _) in self.world.pending.items()
+            if req.if_event is not None and req.if_event.at_time_ms is not None and req.if_event.at_time_ms <= now_ms
+        )
+        return [self._fire(pa_id, trigger="time", at_ms=at_ms, depth=0) for at_ms, pa_id in due]
+
+    def replay(self) -> int:
+        """Rebuild the World by deciding the recorded requests again, in order, without recording
+        them or firing triggers (each triggered request has its own record). Returns how many."""
+        self._replaying = True
+        count = 0
+        try:
+            for record in list(self.activity):
+                if record.trigger == "resolution":
+                    continue  # decided by another M-Instance: nothing changed here
+                try:
+                    request = request_from_json(record.request)
+                except InvalidInput:
+                    continue  # a malformed request was refused and changed nothing
+                if record.trigger is not None:
+                    self.world.pending.pop(request.process_action_id, None)
+                self._run(request, origin=record.origin, trigger=record.trigger, depth=0)
+                count += 1
+        finally:
+            self._replaying = False
+        return count
+
+    # Pipeline
+
+    def _run(
+        self, request: ProcessActionRequest, *, origin: str | None, trigger: str | None, depth: int
+    ) -> ProcessActionResponse:
+        problem = malformed(request)
+        if problem is not None:
+            return self._finish(request, origin, trigger, PAStatus.fail(PAErrorCode.FAULTY_REQ, problem), None, depth)
+        fingerprint = _fingerprint(request, origin)
+        if trigger is None and request.process_action_id in self.world.seen:
+            seen_print, seen_response = self.world.seen[request.process_action_id]
+            if seen_print == fingerprint:
+                return seen_response
+            clash = PAStatus.fail(
+                PAErrorCode.CLASH, f"ProcessActionID {request.process_action_id} was used for another request"
+            )
+            return self._finish(request, origin, trigger, clash, None, depth, remember=False)
+        status = self._admit(request, origin)
+        if status is None and request.if_event is not None and trigger is None:
+            return self._defer(request, origin, fingerprint, depth)
+        ctx = None
+        if status is None:
+            ctx = ActionContext(self.world, request, self.world.rules.in_force(request.time_ms), origin)
+            status = self._decide(ctx)
+        return self._finish(request, origin, trigger, status, ctx, depth, fingerprint=fingerprint)
+
+    def _admit(self, request: ProcessActionRequest, origin: str | None) -> PAStatus | None:
+        """Steps 3 and 4: ids, Profile, handler and Capabilities."""
+        world = self.world
+        if origin is None:
+            if not world.is_local(request.source_id) or request.source_id not in world.processes:
+                return PAStatus.fail(
+                    PAErrorCode.INC_ID, f"{request.source_id} is not a Process of {world.m_instance_id}"
+                )
+            if not world.is_local(request.destination_id):
+                return PAStatus.fail(
+                    PAErrorCode.INC_ID,
+                    f"{request.destination_id} is not a Process of {world.m_instance_id}; ask it through Resolution",
+                )
+        elif _instance(request.source_id) != origin:
+            return PAStatus.fail(
+                PAErrorCode.INC_ID, f"{request.source_id} is not a Process of {origin}, where the request came from"
+            )
+        destination = world.processes.get(request.destination_id)
+        if destination is None or not world.is_local(request.destination_id):
+            return PAStatus.fail(PAErrorCode.INC_ID, f"no Process {request.destination_id} in {world.m_instance_id}")
+        action = request.action
+        if action not in world.profile.actions:
+            return PAStatus.fail(
+                PAErrorCode.FAULTY_REQ,
+                f"{action.value} is not in the {world.profile.value} Profile of {world.m_instance_id}",
+            )
+        if action not in self._handlers:
+            return PAStatus.fail(PAErrorCode.FAULTY_REQ, f"{world.m_instance_id} does not perform {action.value}")
+        if action not in destination.capabilities:
+            return PAStatus.fail(
+                PAErrorCode.FAULTY_REQ, f"{action.value} is not a Capability of {request.destination_id}"
+            )
         return None
 
-    def _payment_status(self, request: ProcessActionRequest) -> PAStatus:
-        price = self._prices.get((request.destination_id, request.action))
-        if price is None:
-            return PAStatus.ack()
-        paid = request.payment
-        if paid is None:
-            return PAStatus.request(price, f"{request.destination_id} charges for {request.action.value}")
-        if paid.currency_id != price.currency_id or paid.amount_minor < price.amount_minor:
-            return PAStatus.fail(
-                PAErrorCode.INS_VALUE,
-                f"offered {paid.amount_minor} {paid.currency_id}, price {price.amount_minor} {price.currency_id}",
+    def _decide(self, ctx: ActionContext) -> PAStatus:
+        """Steps 5 to 7."""
+        request = ctx.request
+        if ctx.origin is not None and request.action not in ctx.rules.foreign_actions:
+            return ctx.break_rule(
+                "ForeignProcessActions",
+                PAErrorCode.INS_RIGHTS,
+                f"Rules version {ctx.rules.version_id} do not let Processes of other M-Instances "
+                f"ask for {request.action.value}",
             )
-        return PAStatus.ack()
+        holder = authority(request)
+        for target in rights_targets(request):
+            if not ctx.holds(holder, request.action, target):
+                on = target or '(anything: a "*" Right)'
+                return PAStatus.fail(
+                    PAErrorCode.INS_RIGHTS, f"{holder} holds no May Right to {request.action.value} {on}"
+                )
+        status = self._handlers[request.action](ctx)
+        if status is None:
+            price = price_of(ctx)
+            if price is not None:
+                status = payment_status(ctx, price)
+        return status or PAStatus.ack()
+
+    def _defer(
+        self, request: ProcessActionRequest, origin: str | None, fingerprint: str, depth: int
+    ) -> ProcessActionResponse:
+        event = request.if_event
+        assert event is not None
+        self.world.pending[request.process_action_id] = (request, origin)
+        if event.process_action_id is not None:
+            when = f"Process Action {event.process_action_id} is performed"
+        elif event.at_time_ms is not None:
+            when = f"{iso(event.at_time_ms)}"
+        else:
+            when = f"a Process performs {event.action.value if event.action else '?'}" + (
+                f" on {event.item_id}" if event.item_id else ""
+            )
+        status = PAStatus.ack(f"deferred until {when}")
+        response = self._finish(request, origin, None, status, None, depth, fingerprint=fingerprint)
+        if not self._replaying:
+            seen = self.world.seen.get(event.process_action_id or "")
+            if seen is not None and seen[1].status.is_ack:
+                self._fire(
+                    request.process_action_id, trigger=event.process_action_id, at_ms=request.time_ms, depth=depth + 1
+                )
+            elif event.at_time_ms is not None and event.at_time_ms <= request.time_ms:
+                self._fire(request.process_action_id, trigger="time", at_ms=request.time_ms, depth=depth + 1)
+        return response
+
+    def _fire(self, pa_id: str, *, trigger: str | None, at_ms: int, depth: int) -> ProcessActionResponse:
+        request, origin = self.world.pending.pop(pa_id)
+        fired = replace(request, if_event=None, time_ms=max(at_ms, request.time_ms))
+        return self._run(fired, origin=origin, trigger=trigger or "time", depth=depth)
+
+    def _finish(
+        self,
+        request: ProcessActionRequest,
+        origin: str | None,
+        trigger: str | None,
+        status: PAStatus,
+        ctx: ActionContext | None,
+        depth: int,
+        *,
+        fingerprint: str | None = None,
+        remember: bool = True,
+    ) -> ProcessActionResponse:
+        """Apply (if Ack), report (if a Rule or an obligation was broken), record, answer, trigger."""
+        complements: list[Complement] = []
+        items: list[dict[str, Any]] = []
+        if ctx is not None and status.is_ack:
+            for effect in ctx.effects:
+                effect()
+            complements, items = list(ctx.rs), list(ctx.out_items)
+        broken = ctx.broken if ctx is not None and not status.is_ack else None
+        if broken is None and not status.is_ack and request.verb is DeonticVerb.MUST and status.error is not None:
+            broken = BrokenRule("Obligation", f"{request.source_id} Must {request.action.value} but: {status.reason}")
+        if broken is not None:
+            report = self._report(request, origin, broken, status)
+            complements.append(Complement(ComplementKind.WITH, report["ItemID"]))
+            items.append(report)
+        time_ms = request.time_ms if _valid_time(request.time_ms) else 0  # a malformed request's time is not echoed
+        response = ProcessActionResponse(request.process_action_id, status, tuple(complements), tuple(items), time_ms)
+        if remember and fingerprint is not None and trigger is None:
+            self.world.seen[request.process_action_id] = (fingerprint, response)
+        if not self._replaying:
+            rules = self.world.rules.in_force(time_ms)
+            refs = [c.ref_id for c in (*_complements(request), *complements)]
+            self.activity.append(
+                describe(request),
+                request,
+                response,
+                trigger=trigger,
+                origin=origin,
+                rules_version=rules.version_id,
+                refs=[request.source_id, request.destination_id, *refs],
+            )
+            if status.is_ack and ctx is not None and depth < MAX_TRIGGER_DEPTH:
+                self._trigger(request, depth)
+        return response
+
+    def _trigger(self, done: ProcessActionRequest, depth: int) -> None:
+        touched = {done.complement(ComplementKind.NIL), done.complement(ComplementKind.AT)}
+        for pa_id, (pending, _) in list(self.world.pending.items()):
+            event = pending.if_event
+            if event is None or pa_id not in self.world.pending:
+                continue
+            if event.process_action_id == done.process_action_id or (
+                event.action is done.action and (event.item_id is None or event.item_id in touched)
+            ):
+                self._fire(pa_id, trigger=done.process_action_id, at_ms=done.time_ms, depth=depth + 1)
+
+    def _report(
+        self, request: ProcessActionRequest, origin: str | None, broken: BrokenRule, status: PAStatus
+    ) -> dict[str, Any]:
+        """A Fault Behaviour Report (a Process of this M-Instance) or a Fault Detection Report (of
+        another), kept as an Item of this M-Instance."""
+        world = self.world
+        foreign = origin is not None or not world.is_local(request.source_id)
+        report_id = world.id("reports", f"{local_part(request.process_action_id)}-{len(world.reports) + 1}")
+        fields: dict[str, Any] = {
+            "ReportID": report_id,
+            "FaultyProcessID": request.source_id,
+            "ProcessActionID": request.process_action_id,
+            "RulesVersionID": world.rules.in_force(request.time_ms).version_id,
+            "Rule": broken.rule,
+            "Description": broken.description[:1024] or status.reason[:1024] or broken.rule,
+            "Time": iso(request.time_ms),
+        }
+        if foreign:
+            fields["ReportedMInstanceID"] = _instance(request.source_id) or origin
+            fields["ReportingMInstanceID"] = world.m_instance_id
+        doc = item_doc(
+            m_instance_id=world.m_instance_id,
+            item_id=report_id,
+            item_type="FDR" if foreign else "FBR",
+            sub_type="FaultDetectionReport" if foreign else "FaultBehaviourReport",
+            producer_id=world.id("processes", "manager"),
+            time_ms=request.time_ms,
+            fields=fields,
+        )
+        world.items[report_id] = doc
+        world.reports.append(report_id)
+        return doc
 
 
-def _target(complements: tuple[Complement, ...]) -> str | None:
-    return next((c.ref_id for c in complements if c.kind is ComplementKind.NIL), None)
+def _complements(request: ProcessActionRequest) -> tuple[Complement, ...]:
+    raw = request.complements if isinstance(request.complements, tuple) else ()
+    return tuple(c for c in raw if isinstance(c, Complement) and isinstance(c.ref_id, str))
+
+
+def _fingerprint(request: ProcessActionRequest, origin: str | None) -> str:
+    body = json.dumps([origin, request_to_json(request)], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def describe(request: ProcessActionRequest) -> dict[str, Any]:
+    """The request's JSON form, or a best-effort description of a malformed one."""
+    try:
+        return request_to_json(request)
+    except (AttributeError, TypeError, ValueError):
+        return {"Malformed": repr(request)[:2000]}
+
+
+def _valid_time(value: object) -> bool:
+    """A time in Unix milliseconds: a non-negative int (not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _nonempty_str(value: object) -> bool:
     return isinstance(value, str) and bool(value)
 
 
-def _malformed(request: ProcessActionRequest) -> str | None:
+def malformed(request: object) -> str | None:
     """Why ``request`` is malformed, or None."""
+    if not isinstance(request, ProcessActionRequest):
+        return "not a Process Action Request"
     if not isinstance(request.verb, DeonticVerb):
         return "unknown deontic verb"
-    if request.verb is not DeonticVerb.MAY:
-        return f"a request with {request.verb.value} is not evaluated (only May requests; no Must obligations)"
+    if request.verb is DeonticVerb.MAY_NOT:
+        return "a May Not request asks for nothing; a prohibition is a Right, given with Rights Manage"
     if not isinstance(request.action, Action):
         return "unknown Action"
     if not (_nonempty_str(request.source_id) and _nonempty_str(request.destination_id)):
         return "source and destination ProcessIDs must be non-empty strings"
-    if isinstance(request.time_ms, bool) or not isinstance(request.time_ms, int) or request.time_ms < 0:
+    if _instance(request.source_id) is None or _instance(request.destination_id) is None:
+        return "source and destination ProcessIDs must be mmm:// ids"
+    if not _nonempty_str(request.process_action_id) or _instance(request.process_action_id) is None:
+        return "the ProcessActionID must be an mmm:// id"
+    if _instance(request.process_action_id) != _instance(request.source_id):
+        return "the ProcessActionID must be an id of the requesting Process's M-Instance"
+    if not _valid_time(request.time_ms):
         return "time_ms must be a non-negative integer"
     if not isinstance(request.complements, tuple) or not all(
         isinstance(c, Complement) and isinstance(c.kind, ComplementKind) and _nonempty_str(c.ref_id)
@@ -186,4 +387,14 @@ def _malformed(request: ProcessActionRequest) -> str | None:
         and _nonempty_str(paid.currency_id)
     ):
         return "payment must be a Value with a non-negative integer amount and a Currency"
+    event = request.if_event
+    if event is not None:
+        given = [x for x in (event.process_action_id, event.at_time_ms, event.action) if x is not None]
+        if len(given) != 1 or (
+            event.at_time_ms is not None
+            and (isinstance(event.at_time_ms, bool) or not isinstance(event.at_time_ms, int))
+        ):
+            return "an If Event is exactly one of a ProcessActionID, a Time or an Action"
+    if not isinstance(request.items, tuple) or len(request.items) > 32:
+        return "a request carries at most 32 Items"
     return None

@@ -13,8 +13,10 @@ request with Error FaultyReq instead of raising.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from mmmfed.errors import InvalidInput
 
@@ -131,11 +133,18 @@ class ProcessType(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Process:
-    """A Process and the Actions it can perform (its Capabilities)."""
+    """A Process and the Actions it can perform (its Capabilities).
+
+    ``wallet_id`` names its Wallet, if it has one; ``account_type`` is its Account type (Users).
+    A Process of another M-Instance (its id names that instance) is known here only through
+    Resolution or a Right granted to it.
+    """
 
     process_id: str
     type: ProcessType
     capabilities: frozenset[Action] = field(default_factory=frozenset)
+    wallet_id: str | None = None
+    account_type: str | None = None
 
 
 class PAErrorCode(StrEnum):
@@ -176,8 +185,8 @@ class PAStatus:
     reason: str = ""
 
     @classmethod
-    def ack(cls) -> PAStatus:
-        return cls(PAStatusKind.ACK)
+    def ack(cls, reason: str = "") -> PAStatus:
+        return cls(PAStatusKind.ACK, reason=reason)
 
     @classmethod
     def request(cls, value: Value, reason: str = "") -> PAStatus:
@@ -204,17 +213,52 @@ class ComplementKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Complement:
-    """A Complement naming an Item or a Process (``ref_id``); Nil names the Action's direct object."""
+    """A Complement naming an Item (``is_process`` False) or a Process (``ref_id``); Nil names the
+    Action's direct object (NilItem / NilProcess, AtItem, ToProcess, ... in MMM-TEC)."""
 
     kind: ComplementKind
     ref_id: str
+    is_process: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IfEvent:
+    """The condition of a deferred request (MMM-TEC "If Event"): exactly one of
+
+    * ``process_action_id``: when that Process Action is performed (Ack);
+    * ``at_time_ms``: when the M-Instance's clock reaches this Unix time (ms);
+    * ``action`` (and optionally ``item_id``): when any Process Action with this Action (on this
+      Item, named by its Nil or At Complement) is performed.
+    """
+
+    process_action_id: str | None = None
+    at_time_ms: int | None = None
+    action: Action | None = None
+    item_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RightSpec:
+    """A Right asked for in a Rights Manage request: the holder is the request's To (grant) or From
+    (withdraw) Process, the target its Nil Item or Process."""
+
+    verb: DeonticVerb
+    action: Action
+    level: RightLevel = RightLevel.GRANTED
+    valid_from_ms: int = 0
+    valid_until_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ProcessActionRequest:
     """``source_id`` asks ``destination_id`` to perform ``verb`` ``action`` with ``complements`` at ``time_ms``.
 
-    ``payment`` is the Value the source offers when the destination charges for the Action.
+    ``process_action_id`` is the request's ProcessActionID (an ``mmm://`` id of the source's
+    M-Instance; a retry reuses it). ``payment`` is the Value the source offers when the destination
+    charges for the Action (its With Complement names the Transaction that paid it). ``rights``
+    are the Rights a Rights Manage request grants or withdraws. ``items`` are the Items the request
+    carries (drafts for Register, Author and Modify; the source M-Instance's signed Items when the
+    request comes through Resolution), as parsed JSON objects. ``if_event`` defers the request.
     Not validated on construction: the engine answers a malformed request with Error FaultyReq.
     """
 
@@ -225,6 +269,30 @@ class ProcessActionRequest:
     complements: tuple[Complement, ...] = ()
     time_ms: int = 0
     payment: Value | None = None
+    process_action_id: str = ""
+    if_event: IfEvent | None = None
+    rights: tuple[RightSpec, ...] = ()
+    items: tuple[Mapping[str, Any], ...] = ()
+
+    def complement(self, kind: ComplementKind) -> str | None:
+        """The id named by the first Complement of ``kind``, or None."""
+        return next((c.ref_id for c in self.complements if c.kind is kind), None)
+
+    def carried(self, item_id: str) -> Mapping[str, Any] | None:
+        """The carried Item whose ItemID is ``item_id``, or None."""
+        return next((i for i in self.items if isinstance(i, Mapping) and i.get("ItemID") == item_id), None)
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessActionResponse:
+    """The answer to a request: its PA Status, the RS Complements naming what it produced or found,
+    and those Items (JSON objects), at ``time_ms`` (Unix ms)."""
+
+    process_action_id: str
+    status: PAStatus
+    complements: tuple[Complement, ...] = ()
+    items: tuple[Mapping[str, Any], ...] = ()
+    time_ms: int = 0
 
 
 _BASELINE: frozenset[Action] = frozenset(

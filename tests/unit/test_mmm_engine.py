@@ -1,293 +1,572 @@
-"""Process Action evaluation (MMM-TEC V2.2): PA Status from Profile, Capabilities and Rights."""
+"""The Process Action engine's pipeline (instance/mmm/engine.py, MMM-TEC V2.2 Inter-Process
+Protocol): check order and PA Status codes, idempotency by ProcessActionID, Activity Data, a refused
+request changing nothing, and rebuilding the World from the Activity Data on restart."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from mmm_helpers import (
+    ACTIVITY,
+    EUR,
+    PARCEL1,
+    REGISTRATION,
+    ROOM1,
+    SQUARE,
+    START_MS,
+    assert_error,
+    author,
+    code,
+    make_engine,
+    may,
+    message,
+    new_pa_id,
+    register,
+    req,
+    snapshot,
+)
 
+from instance.mmm.activity import ActivityLog
 from instance.mmm.engine import ProcessActionEngine
 from instance.mmm.model import (
-    ANY_TARGET,
     Action,
     Complement,
     ComplementKind,
     DeonticVerb,
+    IfEvent,
     PAErrorCode,
-    PAStatus,
     PAStatusKind,
-    Process,
     ProcessActionRequest,
-    ProcessType,
     Profile,
-    Right,
     RightLevel,
+    RightSpec,
     Value,
 )
-from mmmfed.errors import AlreadyExists, InvalidInput, NotFound
+from instance.mmm.seed import new_world
 
-USER = Process("mmm://a/p/user", ProcessType.USER)
-AUTHOR = Process("mmm://a/p/author", ProcessType.SERVICE, frozenset({Action.AUTHOR, Action.MM_ADD, Action.TRANSACT}))
-ITEM = "mmm://a/i/chair"
-EUR = "EUR"
+T = START_MS + 100
 
 
-def may(action: Action = Action.MM_ADD, target: str = ITEM, *, rid: str = "r1", **kw: object) -> Right:
-    return Right(rid, USER.process_id, DeonticVerb.MAY, action, target, RightLevel.INTERNAL, "mmm://a", **kw)  # type: ignore[arg-type]
+@pytest.fixture
+def engine() -> ProcessActionEngine:
+    return make_engine()
 
 
-def may_not(action: Action = Action.MM_ADD, target: str = ITEM, *, rid: str = "r2") -> Right:
-    return Right(rid, USER.process_id, DeonticVerb.MAY_NOT, action, target, RightLevel.GRANTED, AUTHOR.process_id)
+def placing(engine: ProcessActionEngine) -> ProcessActionRequest:
+    """A well-formed request u1 is allowed to make: place its Persona at the MM-Square."""
+    u1 = register(engine, "u1")
+    return req(u1.id, u1.id, Action.MM_ADD, nil=u1.persona, at=SQUARE, time_ms=T)
 
 
-def req(action: Action = Action.MM_ADD, target: str | None = ITEM, *, time_ms: int = 5_000, **kw: object):
-    complements = (Complement(ComplementKind.NIL, target),) if target else ()
-    fields = {
-        "verb": DeonticVerb.MAY,
-        "action": action,
-        "source_id": USER.process_id,
-        "destination_id": AUTHOR.process_id,
-        "complements": (*complements, Complement(ComplementKind.AT, "mmm://a/loc/1")),
-        "time_ms": time_ms,
-    }
-    fields.update(kw)
-    return ProcessActionRequest(**fields)  # type: ignore[arg-type]
+# 2. FaultyReq: malformed requests
 
 
-def engine(*rights: Right, profile: Profile = Profile.BASELINE, **kw: object) -> ProcessActionEngine:
-    return ProcessActionEngine(profile, [USER, AUTHOR], rights, **kw)  # type: ignore[arg-type]
+def _two_nils(r: ProcessActionRequest) -> dict[str, Any]:
+    return {"complements": (*r.complements, Complement(ComplementKind.NIL, PARCEL1))}
 
 
-def error_of(status: PAStatus) -> PAErrorCode | None:
-    assert status.kind is PAStatusKind.ERROR, status
-    assert status.reason
-    return status.error
+def _no_nil(r: ProcessActionRequest) -> dict[str, Any]:
+    return {"complements": tuple(c for c in r.complements if c.kind is not ComplementKind.NIL)}
 
 
-# PA Status code paths
+MALFORMED: dict[str, Any] = {
+    "May Not verb": lambda r: {"verb": DeonticVerb.MAY_NOT},
+    "ProcessActionID of another M-Instance": lambda r: {"process_action_id": "mmm://b.example/pa/1"},
+    "empty ProcessActionID": lambda r: {"process_action_id": ""},
+    "two Nil Complements": _two_nils,
+    "no Nil Complement": _no_nil,
+    "Complement with an empty id": lambda r: {"complements": (Complement(ComplementKind.NIL, ""),)},
+    "Complements not a tuple": lambda r: {"complements": list(r.complements)},
+    "negative time": lambda r: {"time_ms": -1},
+    "float time": lambda r: {"time_ms": 1.5},
+    "bool time": lambda r: {"time_ms": True},
+    "negative payment": lambda r: {"payment": Value(-1, EUR)},
+    "float payment": lambda r: {"payment": Value(1.5, EUR)},  # type: ignore[arg-type]
+    "payment without Currency": lambda r: {"payment": Value(5, "")},
+    "If Event with two conditions": lambda r: {
+        "if_event": IfEvent(process_action_id="mmm://a.example/pa/x", at_time_ms=T + 10)
+    },
+    "If Event with no condition": lambda r: {"if_event": IfEvent()},
+    "If Event with a float Time": lambda r: {"if_event": IfEvent(at_time_ms=1.5)},  # type: ignore[arg-type]
+    "33 carried Items": lambda r: {"items": tuple({"ItemID": f"x{i}"} for i in range(33))},
+}
 
 
-def test_a_may_right_in_force_gives_ack() -> None:
-    """A May Right on the Item, in force, with the Action in Profile and Capabilities: Ack."""
-    assert engine(may()).evaluate(req()) == PAStatus.ack()
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_request_is_faultyreq_and_changes_nothing(engine: ProcessActionEngine, case: str) -> None:
+    """A malformed request (MMM-TEC request syntax violated) is answered Error FaultyReq, is
+    recorded in the Activity Data, and leaves the World unchanged."""
+    good = placing(engine)
+    bad = replace(good, **MALFORMED[case](good))
+    before, records = snapshot(engine.world), len(engine.activity)
+    response = engine.handle(bad)
+    assert_error(response, PAErrorCode.FAULTY_REQ)
+    assert snapshot(engine.world) == before
+    assert len(engine.activity) == records + 1
+    assert engine.activity.query(limit=100_000)[-1].error == "FaultyReq"
 
 
-def test_a_wildcard_right_covers_every_target() -> None:
-    """A May Right on "*" covers the Action on any Item."""
-    assert engine(may(target=ANY_TARGET)).evaluate(req(target="mmm://a/i/other")).is_ack
+NOT_MMM_IDS: dict[str, Any] = {
+    "ProcessActionID that is not an mmm:// id": {"process_action_id": "pa-1"},
+    "source that is not an mmm:// id": {"source_id": "user1"},
+    "destination that is not an mmm:// id": {"destination_id": "user1"},
+    "deontic verb that is not a DeonticVerb": {"verb": "May"},
+    "Action that is not an Action": {"action": "MM-Add"},
+    "ProcessActionID None": {"process_action_id": None},
+    "source None": {"source_id": None},
+}
 
 
-def test_a_right_on_another_item_does_not_cover() -> None:
-    """A May Right on one Item does not cover another: InsRights."""
-    assert error_of(engine(may()).evaluate(req(target="mmm://a/i/other"))) is PAErrorCode.INS_RIGHTS
+@pytest.mark.parametrize("case", sorted(NOT_MMM_IDS))
+def test_badly_typed_request_is_faultyreq_never_an_exception(engine: ProcessActionEngine, case: str) -> None:
+    """ProcessActionRequest is not validated on construction; the engine "never raises for a bad
+    request: the PA Status says what is wrong" (engine.handle). Ids that are not mmm:// ids and
+    fields of the wrong type are Error FaultyReq, recorded, and change nothing."""
+    good = placing(engine)
+    bad = replace(good, **NOT_MMM_IDS[case])
+    before = snapshot(engine.world)
+    response = engine.handle(bad)
+    assert_error(response, PAErrorCode.FAULTY_REQ)
+    assert snapshot(engine.world) == before
 
 
-def test_no_rights_gives_ins_rights() -> None:
-    """Without any Right the source may do nothing."""
-    assert error_of(engine().evaluate(req())) is PAErrorCode.INS_RIGHTS
+def test_a_request_that_is_not_a_request_object_is_faultyreq(engine: ProcessActionEngine) -> None:
+    """engine.handle of something that is not a ProcessActionRequest answers FaultyReq
+    (malformed(): "not a Process Action Request") rather than raising."""
+    response = engine.handle("MM-Add my Persona please")  # type: ignore[arg-type]
+    assert_error(response, PAErrorCode.FAULTY_REQ)
 
 
-def test_may_not_beats_may() -> None:
-    """A May Not covering the same Action and target wins over a May, even a wildcard one."""
-    status = engine(may(target=ANY_TARGET), may_not()).evaluate(req())
-    assert error_of(status) is PAErrorCode.INS_RIGHTS
-    assert "r2" in status.reason
+# 3. IncID: sources and destinations
 
 
-def test_a_must_right_neither_permits_nor_forbids() -> None:
-    """Must obligations are out of scope: a Must Right alone does not permit."""
-    must = replace(may(), verb=DeonticVerb.MUST)
-    assert error_of(engine(must).evaluate(req())) is PAErrorCode.INS_RIGHTS
+def test_unknown_source_is_incid(engine: ProcessActionEngine) -> None:
+    """A source that is no Process of this M-Instance: Error IncID, nothing changes."""
+    good = placing(engine)
+    before = snapshot(engine.world)
+    response = engine.handle(replace(good, source_id="mmm://a.example/processes/ghost"))
+    assert_error(response, PAErrorCode.INC_ID)
+    assert "ghost" in response.status.reason
+    assert snapshot(engine.world) == before
 
 
-@pytest.mark.parametrize("time_ms", [999, 2_000, 2_001])
-def test_a_right_outside_its_validity_window_does_not_count(time_ms: int) -> None:
-    """Valid from 1000 inclusive until 2000 exclusive: before or after, InsRights."""
-    right = may(valid_from_ms=1_000, valid_until_ms=2_000)
-    assert error_of(engine(right).evaluate(req(time_ms=time_ms))) is PAErrorCode.INS_RIGHTS
-    assert engine(right).evaluate(req(time_ms=1_000)).is_ack
-    assert engine(right).evaluate(req(time_ms=1_999)).is_ack
+def test_unknown_destination_is_incid(engine: ProcessActionEngine) -> None:
+    """A destination that is no Process of this M-Instance: Error IncID."""
+    good = placing(engine)
+    response = engine.handle(replace(good, destination_id="mmm://a.example/processes/ghost"))
+    assert_error(response, PAErrorCode.INC_ID)
+    assert engine.world.placements == {}
 
 
-def test_an_expired_may_not_no_longer_forbids() -> None:
-    """A May Not outside its window does not override a May in force."""
-    forbid = Right("r2", USER.process_id, DeonticVerb.MAY_NOT, Action.MM_ADD, ITEM, RightLevel.GRANTED, "x", 0, 1_000)
-    assert engine(may(), forbid).evaluate(req(time_ms=1_000)).is_ack
+def test_local_request_to_a_process_of_another_m_instance_is_incid(engine: ProcessActionEngine) -> None:
+    """A local Process asking a Process of another M-Instance directly (not through Resolution):
+    Error IncID, whose reason points at Resolution."""
+    good = placing(engine)
+    response = engine.handle(replace(good, destination_id="mmm://b.example/processes/u9"))
+    assert_error(response, PAErrorCode.INC_ID)
+    assert "Resolution" in response.status.reason
+    assert engine.world.placements == {}
 
 
-@pytest.mark.parametrize(
-    "change",
-    [
-        {"verb": DeonticVerb.MAY_NOT},
-        {"verb": DeonticVerb.MUST},
-        {"verb": "Might"},
-        {"action": "Teleport"},
-        {"source_id": ""},
-        {"destination_id": None},
-        {"time_ms": -1},
-        {"time_ms": True},
-        {"complements": [Complement(ComplementKind.NIL, ITEM)]},
-        {"complements": (Complement(ComplementKind.NIL, ""),)},
-        {"complements": (Complement(ComplementKind.NIL, ITEM), Complement(ComplementKind.NIL, ITEM))},
-        {"complements": (Complement(ComplementKind.TO, ITEM),)},
-        {"complements": ()},
-        {"payment": Value(-1, EUR)},
-        {"payment": 10},
-    ],
-)
-def test_malformed_requests_give_faulty_req(change: dict[str, object]) -> None:
-    """Bad verbs, Actions, ids, times, Complements or payments give FaultyReq, never an exception."""
-    assert error_of(engine(may()).evaluate(replace(req(), **change))) is PAErrorCode.FAULTY_REQ  # type: ignore[arg-type]
+def test_source_of_another_m_instance_without_resolution_is_incid(engine: ProcessActionEngine) -> None:
+    """A request whose source is a Process of another M-Instance, handed in as local (origin None)
+    with a ProcessActionID of that M-Instance: Error IncID."""
+    good = placing(engine)
+    response = engine.handle(
+        replace(good, source_id="mmm://b.example/processes/u9", process_action_id="mmm://b.example/pa/1")
+    )
+    assert_error(response, PAErrorCode.INC_ID)
 
 
-def test_a_non_request_gives_faulty_req() -> None:
-    """Anything that is not a ProcessActionRequest is FaultyReq."""
-    assert error_of(engine().evaluate("MM-Add chair")) is PAErrorCode.FAULTY_REQ  # type: ignore[arg-type]
+def test_resolved_request_whose_source_is_not_of_its_origin_is_incid(engine: ProcessActionEngine) -> None:
+    """Through Resolution (origin b.example), a source of c.example: Error IncID."""
+    u1 = register(engine, "u1")
+    response = engine.handle(
+        req("mmm://c.example/processes/x", u1.id, Action.DISCOVER, of=u1.id, time_ms=T),
+        origin="b.example",
+    )
+    assert_error(response, PAErrorCode.INC_ID)
 
 
-def test_register_needs_no_target_and_only_wildcard_rights_cover_it() -> None:
-    """Register has no Nil Complement: a "*" May Right covers it; a Right on an Item does not."""
-    registrar = Process("mmm://a/p/reg", ProcessType.SERVICE, frozenset({Action.REGISTER}))
-    request = req(Action.REGISTER, None, destination_id=registrar.process_id, complements=())
-    rights = [may(Action.REGISTER, ANY_TARGET)]
-    assert ProcessActionEngine(Profile.BASELINE, [USER, registrar], rights).evaluate(request).is_ack
-    narrow = [may(Action.REGISTER, ITEM)]
-    status = ProcessActionEngine(Profile.BASELINE, [USER, registrar], narrow).evaluate(request)
-    assert error_of(status) is PAErrorCode.INS_RIGHTS
+# 4. FaultyReq: Profile, handler, Capabilities
 
 
-@pytest.mark.parametrize("field", ["source_id", "destination_id"])
-def test_unknown_process_ids_give_inc_id(field: str) -> None:
-    """A source or destination that is not a Process of the M-Instance: IncID."""
-    status = engine(may()).evaluate(replace(req(), **{field: "mmm://a/p/ghost"}))
-    assert error_of(status) is PAErrorCode.INC_ID
+def test_action_outside_the_profile_is_faultyreq_naming_the_profile() -> None:
+    """A Baseline-Profile M-Instance asked to Transact (a Finance Action): Error FaultyReq whose
+    reason names the Profile; never an exception, nothing moves."""
+    engine = make_engine(profile=Profile.BASELINE)
+    u1, u2 = register(engine, "u1"), register(engine, "u2")
+    assert Action.TRANSACT not in engine.world.profile.actions
+    before = snapshot(engine.world)
+    response = engine.handle(
+        req(u1.id, u1.id, Action.TRANSACT, nil=u1.wallet, to=u2.id, payment=Value(100, EUR), time_ms=T)
+    )
+    assert_error(response, PAErrorCode.FAULTY_REQ)
+    assert "Transact" in response.status.reason and "Baseline Profile" in response.status.reason
+    assert snapshot(engine.world) == before
 
 
-def test_an_action_outside_the_profile_gives_loc_oor() -> None:
-    """Transact is not in Baseline (LocOOR) but is in Finance, with the same Rights."""
-    rights = (may(Action.TRANSACT),)
-    assert error_of(engine(*rights).evaluate(req(Action.TRANSACT))) is PAErrorCode.LOC_OOR
-    assert engine(*rights, profile=Profile.FINANCE).evaluate(req(Action.TRANSACT)).is_ack
+def test_action_in_the_profile_without_a_handler_is_faultyreq() -> None:
+    """A High-Profile M-Instance asked to Execute (in the Profile, no handler): Error FaultyReq
+    naming the Action, not an exception."""
+    engine = make_engine(profile=Profile.HIGH)
+    u1 = register(engine, "u1")
+    response = engine.handle(req(u1.id, u1.id, Action.EXECUTE, nil=u1.persona, time_ms=T))
+    assert_error(response, PAErrorCode.FAULTY_REQ)
+    assert "Execute" in response.status.reason
 
 
-def test_an_action_outside_the_destination_capabilities_gives_loc_oor() -> None:
-    """The destination cannot Modify, whatever the source's Rights."""
-    assert error_of(engine(may(Action.MODIFY)).evaluate(req(Action.MODIFY))) is PAErrorCode.LOC_OOR
+def test_action_outside_the_destination_capabilities_is_faultyreq(engine: ProcessActionEngine) -> None:
+    """The Registration Service cannot MM-Add: Error FaultyReq whose reason says it is not a
+    Capability of the destination."""
+    u1 = register(engine, "u1")
+    response = engine.handle(req(u1.id, REGISTRATION, Action.MM_ADD, nil=u1.persona, at=SQUARE, time_ms=T))
+    assert_error(response, PAErrorCode.FAULTY_REQ)
+    assert "Capability" in response.status.reason and REGISTRATION in response.status.reason
+    assert engine.world.placements == {}
 
 
-def test_profiles_nest_and_baseline_is_as_documented() -> None:
-    """Each Profile includes the one before; Baseline has 19 Actions, Finance adds Transact, High has all."""
-    assert len(Profile.BASELINE.actions) == 19
-    assert Profile.FINANCE.actions - Profile.BASELINE.actions == {Action.TRANSACT}
-    assert Profile.BASELINE.actions < Profile.FINANCE.actions < Profile.MANAGEMENT.actions < Profile.HIGH.actions
-    assert Profile.HIGH.actions == frozenset(Action)
+# Check order
 
 
-def test_a_priced_action_requests_a_value_then_acks_when_paid() -> None:
-    """The destination charges: Request with the price; enough payment: Ack; too little or wrong Currency: InsValue."""
-    price = Value(250, EUR)
-    eng = engine(may(), prices={(AUTHOR.process_id, Action.MM_ADD): price})
-    assert eng.evaluate(req()) == PAStatus.request(price, eng.evaluate(req()).reason)
-    assert eng.evaluate(req()).value == price
-    assert eng.evaluate(req(payment=Value(250, EUR))).is_ack
-    assert error_of(eng.evaluate(req(payment=Value(249, EUR)))) is PAErrorCode.INS_VALUE
-    assert error_of(eng.evaluate(req(payment=Value(250, "USD")))) is PAErrorCode.INS_VALUE
+def test_faultyreq_comes_before_incid(engine: ProcessActionEngine) -> None:
+    """Malformed (two Nils) and an unknown source: the malformed check (step 2) answers."""
+    good = placing(engine)
+    bad = replace(good, source_id="mmm://a.example/processes/ghost", **_two_nils(good))
+    assert code(engine.handle(bad)) == "FaultyReq"
 
 
-def test_rights_are_checked_before_payment() -> None:
-    """A source without Rights gets InsRights, not a payment Request."""
-    eng = engine(prices={(AUTHOR.process_id, Action.MM_ADD): Value(1, EUR)})
-    assert error_of(eng.evaluate(req())) is PAErrorCode.INS_RIGHTS
+def test_incid_comes_before_profile() -> None:
+    """Unknown source and an Action outside the Profile: IncID (step 3) before FaultyReq (step 4)."""
+    engine = make_engine(profile=Profile.BASELINE)
+    u1 = register(engine, "u1")
+    response = engine.handle(
+        req("mmm://a.example/processes/ghost", u1.id, Action.TRANSACT, nil=u1.wallet, to=u1.id, time_ms=T)
+    )
+    assert code(response) == "IncID"
 
 
-# Rights Manage
+def test_capabilities_come_before_rights(engine: ProcessActionEngine) -> None:
+    """Asking the Registration Service to place someone else's Persona in a Room u1 has no Right
+    on: FaultyReq (Capabilities, step 4) before InsRights (step 5)."""
+    u1, u2 = register(engine, "u1"), register(engine, "u2")
+    response = engine.handle(req(u1.id, REGISTRATION, Action.MM_ADD, nil=u2.persona, at=ROOM1, time_ms=T))
+    assert code(response) == "FaultyReq"
 
 
-def test_grant_and_revoke_change_the_answer() -> None:
-    """Granting a May Right allows the Action; revoking it takes the permission back."""
-    eng = engine()
-    eng.grant(may())
-    assert eng.evaluate(req()).is_ack
-    assert eng.revoke("r1") == may()
-    assert error_of(eng.evaluate(req())) is PAErrorCode.INS_RIGHTS
+def test_rights_come_before_the_handler(engine: ProcessActionEngine) -> None:
+    """MM-Add At an M-Location of another M-Instance, without a Right there: InsRights (step 5)
+    is answered before the handler's LocOOR (step 6)."""
+    u1 = register(engine, "u1")
+    response = engine.handle(
+        req(u1.id, u1.id, Action.MM_ADD, nil=u1.persona, at="mmm://b.example/locations/plaza", time_ms=T)
+    )
+    assert code(response) == "InsRights"
 
 
-def test_rights_manage_errors() -> None:
-    """Duplicate RightsID, unknown holder, unknown revoke and an empty window are refused."""
-    eng = engine(may())
-    with pytest.raises(AlreadyExists):
-        eng.grant(may())
-    with pytest.raises(NotFound):
-        eng.grant(replace(may(rid="r9"), holder_id="mmm://a/p/ghost"))
-    with pytest.raises(NotFound):
-        eng.revoke("nope")
-    with pytest.raises(InvalidInput):
-        may(valid_from_ms=5, valid_until_ms=5)
-    with pytest.raises(AlreadyExists):
-        ProcessActionEngine(Profile.BASELINE, [USER, USER])
+def test_handler_comes_before_the_price(engine: ProcessActionEngine) -> None:
+    """A priced Action the handler refuses (Discover Of an unknown Process) is an Error, not a
+    Request for payment (step 6 before step 7)."""
+    u1 = register(engine, "u1")
+    engine.world.prices[(ACTIVITY, Action.DISCOVER)] = Value(5, EUR)
+    response = engine.handle(req(u1.id, ACTIVITY, Action.DISCOVER, of="mmm://a.example/processes/ghost", time_ms=T))
+    assert code(response) == "IncID"
 
 
-# Property: no sequence of grant/revoke/evaluate lets a Process exceed its Rights
+# 1. Idempotency by ProcessActionID
 
-TARGETS = [ITEM, "mmm://a/i/table"]
-ACTIONS = [Action.MM_ADD, Action.AUTHOR, Action.MODIFY, Action.TRANSACT]
-right_specs = st.tuples(
-    st.sampled_from([DeonticVerb.MAY, DeonticVerb.MAY_NOT, DeonticVerb.MUST]),
-    st.sampled_from(ACTIONS),
-    st.sampled_from([*TARGETS, ANY_TARGET]),
-    st.integers(0, 10),
-    st.one_of(st.none(), st.integers(1, 10)),
-)
-operations = st.lists(
-    st.one_of(
-        st.tuples(st.just("grant"), right_specs),
-        st.tuples(st.just("revoke"), st.integers(0, 12)),
-        st.tuples(
-            st.just("evaluate"), st.tuples(st.sampled_from(ACTIONS), st.sampled_from(TARGETS), st.integers(0, 12))
+
+def test_retry_with_the_same_id_gets_the_same_response_and_one_record(engine: ProcessActionEngine) -> None:
+    """The same request under the same ProcessActionID, sent twice: the identical response, one
+    Activity record, the Action performed once."""
+    good = placing(engine)
+    records = len(engine.activity)
+    first = engine.handle(good)
+    after_first = snapshot(engine.world)
+    second = engine.handle(good)
+    assert code(first) == "Ack"
+    assert second == first
+    assert len(engine.activity) == records + 1
+    assert snapshot(engine.world) == after_first
+
+
+def test_retry_of_a_refused_request_gets_the_same_refusal(engine: ProcessActionEngine) -> None:
+    """A refused request retried under its ProcessActionID gets the same Error, recorded once."""
+    u1 = register(engine, "u1")
+    refused = req(u1.id, u1.id, Action.MM_ADD, nil=u1.persona, at=ROOM1, time_ms=T)
+    first = engine.handle(refused)
+    records = len(engine.activity)
+    assert engine.handle(refused) == first
+    assert code(first) == "InsRights"
+    assert len(engine.activity) == records
+
+
+def test_same_id_with_different_content_is_clash_and_changes_nothing(engine: ProcessActionEngine) -> None:
+    """A ProcessActionID reused for another request: Error Clash; the World is unchanged and the
+    first request's answer is still the one a retry gets."""
+    good = placing(engine)
+    first = engine.handle(good)
+    before = snapshot(engine.world)
+    other = replace(
+        good,
+        complements=(
+            Complement(ComplementKind.NIL, good.complements[0].ref_id),
+            Complement(ComplementKind.AT, PARCEL1),
         ),
-    ),
-    max_size=30,
-)
+    )
+    clash = engine.handle(other)
+    assert_error(clash, PAErrorCode.CLASH)
+    assert snapshot(engine.world) == before
+    assert engine.world.placements == {good.complements[0].ref_id: SQUARE}
+    assert engine.handle(good) == first
 
 
-def expected_allowed(rights: dict[str, tuple], action: Action, target: str, t: int, profile: Profile) -> bool:
-    """Independent model: in Profile, in Capabilities, some May in force covers, no May Not in force covers."""
-    if action not in profile.actions or action not in AUTHOR.capabilities:
-        return False
-    live = [
-        verb
-        for verb, r_action, r_target, start, end in rights.values()
-        if r_action == action and r_target in (target, "*") and start <= t and (end is None or t < end)
+def test_same_id_at_another_time_is_clash(engine: ProcessActionEngine) -> None:
+    """The request time is part of the request: the same id at another time is a Clash."""
+    good = placing(engine)
+    engine.handle(good)
+    assert code(engine.handle(replace(good, time_ms=good.time_ms + 1))) == "Clash"
+
+
+# Activity Data
+
+
+def test_every_decision_is_recorded(engine: ProcessActionEngine) -> None:
+    """Every decision, Ack, Request or Error, is appended to the Activity Data with its PA Status,
+    error code, Rules version and the request and response in JSON form."""
+    u1, u2 = register(engine, "u1"), register(engine, "u2")
+    engine.world.prices[(ACTIVITY, Action.DISCOVER)] = Value(5, EUR)
+    sent = [
+        req(u1.id, u1.id, Action.MM_ADD, nil=u1.persona, at=SQUARE, time_ms=T),
+        req(u2.id, u2.id, Action.MM_ADD, nil=u2.persona, at=ROOM1, time_ms=T + 1),
+        req(u1.id, ACTIVITY, Action.DISCOVER, of=u2.id, time_ms=T + 2),
+        replace(req(u1.id, u1.id, Action.MM_MOVE, nil=u1.persona, at=PARCEL1, time_ms=T + 3), time_ms=-5),
     ]
-    return "May" in live and "May Not" not in live
+    before = len(engine.activity)
+    responses = [engine.handle(r) for r in sent]
+    records = engine.activity.query(limit=100_000)[before:]
+    assert [code(r) for r in responses] == ["Ack", "InsRights", "Request", "FaultyReq"]
+    assert [r.process_action_id for r in records] == [r.process_action_id for r in sent]
+    assert [r.status for r in records] == ["Ack", "Error", "Request", "Error"]
+    assert [r.error for r in records] == [None, "InsRights", None, "FaultyReq"]
+    assert all(r.rules_version == "v1" and r.trigger is None for r in records)
+    assert records[0].request["Action"] == "MM-Add"
+    assert records[0].response["PAStatus"] == {"Status": "Ack"}
+    assert records[2].response["PAStatus"]["Value"] == {"Amount": 5, "CurrencyID": EUR}
 
 
-@settings(max_examples=300, deadline=None)
-@given(ops=operations, profile=st.sampled_from(list(Profile)))
-def test_no_sequence_of_grants_and_revokes_exceeds_rights(ops: list[tuple], profile: Profile) -> None:
-    """After any grant/revoke history, evaluate Acks exactly when the Rights in force allow the Action."""
-    eng = ProcessActionEngine(profile, [USER, AUTHOR])
-    model: dict[str, tuple] = {}
-    for n, (op, arg) in enumerate(ops):
-        if op == "grant":
-            verb, action, target, start, length = arg
-            end = None if length is None else start + length
-            rid = f"r{n}"
-            eng.grant(Right(rid, USER.process_id, verb, action, target, RightLevel.GRANTED, "x", start, end))
-            model[rid] = (verb.value, action, target, start, end)
-        elif op == "revoke":
-            rid = f"r{arg}"
-            if rid in model:
-                del model[rid]
-                eng.revoke(rid)
-            else:
-                with pytest.raises(NotFound):
-                    eng.revoke(rid)
-        else:
-            action, target, t = arg
-            status = eng.evaluate(req(action, target, time_ms=t))
-            assert status.is_ack == expected_allowed(model, action, target, t, profile), (status, model)
-            if not status.is_ack:
-                assert status.error in {PAErrorCode.INS_RIGHTS, PAErrorCode.LOC_OOR}
+def test_activity_is_queryable_by_process_item_and_time(engine: ProcessActionEngine) -> None:
+    """Activity Data can be asked for by Process (source or destination), by Item (named by any
+    Complement of the request or the response) and by a time window [since_ms, until_ms)."""
+    u1, u2 = register(engine, "u1"), register(engine, "u2")
+    note = message("note", "hello", producer=u1.id)
+    author(engine, u1.id, note, time_ms=T)
+    engine.handle(req(u1.id, u2.id, Action.MM_SEND, nil=note["ItemID"], to=u2.id, time_ms=T + 10))
+    engine.handle(req(u2.id, u2.id, Action.MM_ADD, nil=u2.persona, at=SQUARE, time_ms=T + 20))
+    engine.handle(req(u2.id, u2.id, Action.MM_ADD, nil=u2.persona, at=ROOM1, time_ms=T + 30))
+
+    by_u1 = engine.activity.query(process_id=u1.id)
+    assert [(r.action, r.time_ms) for r in by_u1] == [("Author", T), ("MM-Send", T + 10)]
+    by_u2 = engine.activity.query(process_id=u2.id)
+    assert [(r.action, r.time_ms) for r in by_u2] == [("MM-Send", T + 10), ("MM-Add", T + 20), ("MM-Add", T + 30)]
+    by_note = engine.activity.query(item_id=note["ItemID"])
+    assert [r.action for r in by_note] == ["Author", "MM-Send"]
+    by_persona = engine.activity.query(item_id=u2.persona)
+    assert [r.action for r in by_persona] == ["Register", "MM-Add", "MM-Add"]  # Register names it in RS
+    window = engine.activity.query(since_ms=T + 10, until_ms=T + 30)
+    assert [r.time_ms for r in window] == [T + 10, T + 20]
+    assert [r.error for r in engine.activity.query(process_id=u2.id, since_ms=T + 30)] == ["InsRights"]
+
+
+def test_activity_record_as_acd_item(engine: ProcessActionEngine) -> None:
+    """A record becomes an ACD Item naming the Process Action, its PA Status and Rules version."""
+    good = placing(engine)
+    engine.handle(good)
+    record = engine.activity.query(limit=100_000)[-1]
+    doc = ActivityLog.to_item(record, "a.example")
+    assert doc["ItemType"] == "ACD"
+    assert doc["ProcessActionID"] == good.process_action_id
+    assert doc["PAStatus"] == {"Status": "Ack"}
+    assert doc["RulesVersionID"] == "v1"
+    assert doc["Targets"] == [good.complements[0].ref_id, SQUARE]
+
+
+# A refused request leaves the World unchanged
+
+
+def test_refusals_leave_the_world_unchanged(engine: ProcessActionEngine) -> None:
+    """Requests refused at each step (Clash, FaultyReq, IncID, InsRights, InsValue, LocOOR, Request)
+    change no Right, placement, Item, Wallet, Transaction or pending request."""
+    u1, u2 = register(engine, "u1"), register(engine, "u2")
+    engine.handle(req(u1.id, u1.id, Action.MM_ADD, nil=u1.persona, at=SQUARE, time_ms=T))
+    engine.world.prices[(ACTIVITY, Action.DISCOVER)] = Value(5, EUR)
+    before = snapshot(engine.world)
+    refused = [
+        req(u1.id, u1.id, Action.MM_ADD, nil=u1.persona, at=PARCEL1, time_ms=T + 1),  # Clash: already placed
+        req(u1.id, u1.id, Action.MM_MOVE, nil=u1.persona, at=ROOM1, time_ms=T + 2),  # InsRights
+        req(u2.id, u2.id, Action.MODIFY, nil=u1.persona, items=[], time_ms=T + 3),  # InsRights
+        req(u1.id, u1.id, Action.TRANSACT, nil=u1.wallet, to=u2.id, payment=Value(10**9, EUR), time_ms=T + 4),
+        req(u1.id, u1.id, Action.TRANSACT, nil=u2.wallet, to=u1.id, payment=Value(1, EUR), time_ms=T + 5),
+        req(u1.id, u1.id, Action.RIGHTS_MANAGE, nil=u1.persona, to=u2.id, rights=[may(Action.TRANSACT)], time_ms=T + 6),
+        req(u1.id, u1.id, Action.RIGHTS_MANAGE, nil=ROOM1, to=u1.id, rights=[may(Action.MM_ADD)], time_ms=T + 7),
+        req(u1.id, ACTIVITY, Action.DISCOVER, of=u2.id, time_ms=T + 8),  # Request(Value)
+        req(u1.id, "mmm://a.example/processes/ghost", Action.MM_MOVE, nil=u1.persona, at=PARCEL1, time_ms=T + 9),
+        req(u1.id, u1.id, Action.TRANSACT, nil=u1.wallet, to=u2.id, time_ms=T + 10),  # FaultyReq: no Value
+    ]
+    codes = [code(engine.handle(r)) for r in refused]
+    assert codes == [
+        "Clash",
+        "InsRights",
+        "InsRights",
+        "InsValue",
+        "InsRights",
+        "InsRights",
+        "InsRights",
+        "Request",
+        "IncID",
+        "FaultyReq",
+    ]
+    assert snapshot(engine.world) == before
+
+
+def test_a_refused_request_with_an_if_event_is_not_deferred(engine: ProcessActionEngine) -> None:
+    """A deferred request is checked up to step 4 first: one to an unknown destination is IncID
+    and is not left pending."""
+    u1 = register(engine, "u1")
+    response = engine.handle(
+        req(
+            u1.id,
+            "mmm://a.example/processes/ghost",
+            Action.MM_ADD,
+            nil=u1.persona,
+            at=SQUARE,
+            time_ms=T,
+            if_event=IfEvent(at_time_ms=T + 10),
+        )
+    )
+    assert code(response) == "IncID"
+    assert engine.world.pending == {}
+
+
+# Restart: replay of the Activity Data
+
+
+def _run_sequence(engine: ProcessActionEngine) -> list[tuple[ProcessActionRequest, Any]]:
+    """A sequence touching Rights, placements, Wallets, pending requests and refusals."""
+    u1, u2 = register(engine, "u1"), register(engine, "u2", time_ms=START_MS + 1)
+    acquire = [
+        RightSpec(DeonticVerb.MAY, a, RightLevel.ACQUIRED)
+        for a in (Action.MM_ADD, Action.MM_MOVE, Action.RIGHTS_MANAGE)
+    ]
+    sent = [
+        req(u1.id, pid_author(), Action.RIGHTS_MANAGE, nil=ROOM1, to=u1.id, rights=acquire, time_ms=T),
+        req(u1.id, u1.id, Action.MM_ADD, nil=u1.persona, at=SQUARE, time_ms=T + 1),
+        req(u1.id, u1.id, Action.MM_MOVE, nil=u1.persona, at=ROOM1, time_ms=T + 2),
+        req(u1.id, u1.id, Action.RIGHTS_MANAGE, nil=ROOM1, to=u2.id, rights=[may(Action.MM_ADD)], time_ms=T + 3),
+        req(u2.id, u2.id, Action.MM_ADD, nil=u2.persona, at=ROOM1, time_ms=T + 4),
+        req(u1.id, u1.id, Action.TRANSACT, nil=u1.wallet, to=u2.id, payment=Value(250, EUR), time_ms=T + 5),
+        req(
+            u2.id, u2.id, Action.MM_MOVE, nil=u2.persona, at=SQUARE, time_ms=T + 6, if_event=IfEvent(at_time_ms=T + 50)
+        ),
+        req(
+            u2.id,
+            u2.id,
+            Action.MM_MOVE,
+            nil=u2.persona,
+            at=PARCEL1,
+            time_ms=T + 7,
+            if_event=IfEvent(at_time_ms=T + 5000),
+        ),
+        req(u1.id, u1.id, Action.RIGHTS_MANAGE, nil=ROOM1, frm=u2.id, time_ms=T + 60),
+        req(u2.id, u2.id, Action.MM_MOVE, nil=u2.persona, at=ROOM1, time_ms=T + 61),  # InsRights now
+        req(u1.id, u1.id, Action.TRANSACT, nil=u1.wallet, to=u2.id, payment=Value(10**9, EUR), time_ms=T + 62),
+    ]
+    out = []
+    for i, r in enumerate(sent):
+        out.append((r, engine.handle(r)))
+        if i == 7:
+            engine.tick(T + 50)
+    return out
+
+
+def pid_author() -> str:
+    return "mmm://a.example/processes/author"
+
+
+def test_replay_rebuilds_the_world_from_the_activity_data(tmp_path: Path) -> None:
+    """Restart: a new World and engine on the same Activity Data file, after replay(), hold the
+    same Rights, placements, Wallets, Transactions, pending requests and seen ProcessActionIDs, and
+    a retried ProcessActionID still gets its old response without a new record."""
+    path = tmp_path / "activity.sqlite"
+    first = ProcessActionEngine(new_world("a.example"), ActivityLog(path))
+    sent = _run_sequence(first)
+    assert [code(resp) for _, resp in sent] == [
+        "Ack",
+        "Ack",
+        "Ack",
+        "Ack",
+        "Ack",
+        "Ack",
+        "Ack",
+        "Ack",
+        "Ack",
+        "InsRights",
+        "InsValue",
+    ]
+    assert len(first.world.pending) == 1
+    state, seen, records = snapshot(first.world), dict(first.world.seen), len(first.activity)
+    first.activity.close()
+
+    activity = ActivityLog(path)
+    second = ProcessActionEngine(new_world("a.example"), activity)
+    assert second.replay() == records
+    assert len(activity) == records  # replay records nothing
+    assert snapshot(second.world) == state
+    assert second.world.rights == state["rights"]
+    assert second.world.placements == state["placements"]
+    assert second.world.wallets == state["wallets"]
+    assert second.world.pending.keys() == state["pending"].keys()
+    assert second.world.seen == seen
+    for request, response in sent:
+        assert second.handle(request) == response
+    assert len(activity) == records
+
+    # the pending request still fires after the restart
+    fired = second.tick(T + 5000)
+    assert [code(r) for r in fired] == ["Ack"]
+    assert second.world.placements["mmm://a.example/personae/u2"] == PARCEL1
+
+
+def test_replay_keeps_clash_answers_and_new_ids_work(tmp_path: Path) -> None:
+    """After a restart a reused ProcessActionID with other content is still a Clash, and a new
+    request is decided against the rebuilt World."""
+    path = tmp_path / "activity.sqlite"
+    first = ProcessActionEngine(new_world("a.example"), ActivityLog(path))
+    good = placing(first)
+    first.handle(good)
+    first.activity.close()
+    second = ProcessActionEngine(new_world("a.example"), ActivityLog(path))
+    second.replay()
+    assert code(second.handle(replace(good, time_ms=good.time_ms + 1))) == "Clash"
+    moved = second.handle(
+        replace(
+            good,
+            action=Action.MM_MOVE,
+            process_action_id=new_pa_id(good.source_id),
+            complements=(good.complements[0], Complement(ComplementKind.AT, PARCEL1)),
+        )
+    )
+    assert code(moved) == "Ack"
+    assert second.world.placements[good.complements[0].ref_id] == PARCEL1
+
+
+def test_response_status_kinds_are_typed(engine: ProcessActionEngine) -> None:
+    """A response carries its ProcessActionID and time and an Ack status with no error code."""
+    good = placing(engine)
+    response = engine.handle(good)
+    assert response.process_action_id == good.process_action_id
+    assert response.time_ms == good.time_ms
+    assert response.status.kind is PAStatusKind.ACK and response.status.error is None

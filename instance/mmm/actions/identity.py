@@ -1,0 +1,171 @@
+"""Register, Authenticate and Identify (MMM-TEC Actions; phase 0 "User registration").
+
+Register: a human, through an App, asks the Registration Service to Register them with their
+Personal Profile. The request carries a PPR Item naming the new User's ProcessID and Personae, the
+Persona Items (Sub-Type Persona), and optionally an ACC Item naming the Account type (default
+``Basic``). The Registration Service creates the Account, the User and Device Processes, a Wallet
+if the Account type opens one, and the Internal Rights the Rules give that Account type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from instance.mmm.actions.base import ActionContext
+from instance.mmm.actions.content import store_new_item
+from instance.mmm.actions.ownership import owner_rights, registration_rights
+from instance.mmm.itemdocs import item_doc, schema_problem, sub_type
+from instance.mmm.model import (
+    Action,
+    ComplementKind,
+    PAErrorCode,
+    PAStatus,
+    Process,
+    ProcessType,
+)
+
+DEFAULT_ACCOUNT_TYPE = "Basic"
+DEVICE_CAPABILITIES: frozenset[Action] = frozenset(
+    {Action.MU_ACTUATE, Action.MU_ADD, Action.UM_CAPTURE, Action.UM_SEND, Action.MM_SEND}
+)
+
+
+def _carried_of_type(ctx: ActionContext, item_type: str) -> Mapping[str, Any] | None:
+    return next((i for i in ctx.request.items if isinstance(i, Mapping) and i.get("ItemType") == item_type), None)
+
+
+def register(ctx: ActionContext) -> PAStatus | None:
+    """Register a human: see the module docstring. RS: Nil User, To Device, Of Account, With Personae."""
+    world = ctx.world
+    profile = _carried_of_type(ctx, "PPR")
+    if profile is None:
+        return ctx.refuse(PAErrorCode.FAULTY_REQ, "Register carries the human's Personal Profile (a PPR Item)")
+    problem = schema_problem(profile)
+    if problem is not None:
+        return ctx.refuse(PAErrorCode.INC_DQ, f"Personal Profile: {problem}")
+    user_id = profile["ProcessID"]
+    prefix = world.id("processes", "")
+    if not user_id.startswith(prefix) or "/" in user_id[len(prefix) :]:
+        return ctx.refuse(PAErrorCode.INC_ID, f"a User registered here is named {prefix}<name>, not {user_id}")
+    human_id = user_id[len(prefix) :]
+    if user_id in world.processes or world.id("processes", f"{human_id}-device") in world.processes:
+        return ctx.refuse(PAErrorCode.CLASH, f"{user_id} is already registered")
+    account = _carried_of_type(ctx, "ACC")
+    account_type = account.get("AccountType") if account is not None else DEFAULT_ACCOUNT_TYPE
+    if account_type not in ctx.rules.account_types:
+        return ctx.refuse(
+            PAErrorCode.INC_DQ,
+            f"Account type {account_type!r} is not in Rules version {ctx.rules.version_id} "
+            f"(known: {', '.join(sorted(ctx.rules.account_types))})",
+        )
+    personae = []
+    for persona_id in profile["Personae"]:
+        persona = ctx.request.carried(persona_id)
+        if persona is None:
+            return ctx.refuse(
+                PAErrorCode.INC_ID, f"Persona {persona_id} is named in the Personal Profile but not carried"
+            )
+        problem = schema_problem(persona)
+        if problem is not None or sub_type(persona) != "Persona" or persona.get("ItemType") != "ITM":
+            return ctx.refuse(
+                PAErrorCode.INC_DQ, f"Persona {persona_id}: {problem or 'not an ITM Item of Sub-Type Persona'}"
+            )
+        if not world.is_local(persona_id) or persona_id in world.items:
+            return ctx.refuse(PAErrorCode.CLASH, f"Persona {persona_id} is taken or not an id of {world.m_instance_id}")
+        personae.append(dict(persona))
+
+    device_id = world.id("processes", f"{human_id}-device")
+    account_id = world.id("accounts", human_id)
+    opening = ctx.rules.account_types[account_type].opening
+    wallet_id = world.id("wallets", human_id) if opening is not None else None
+    tag = ctx.request.process_action_id
+    user = Process(user_id, ProcessType.USER, world.profile.actions, wallet_id=wallet_id, account_type=account_type)
+    device = Process(device_id, ProcessType.DEVICE, DEVICE_CAPABILITIES & world.profile.actions)
+    registrar = ctx.destination
+
+    def apply() -> None:
+        world.processes[user_id] = user
+        world.processes[device_id] = device
+        for right in registration_rights(
+            world, ctx.rules, user_id, account_type, wallet_id=wallet_id, at_ms=ctx.now, tag=f"{tag}#user"
+        ):
+            world.rights[right.rights_id] = right
+        for index, persona in enumerate(personae):
+            pid = persona["ItemID"]
+            for right in owner_rights(world, ctx.rules, user_id, pid, at_ms=ctx.now, tag=f"{tag}#persona{index}"):
+                world.rights[right.rights_id] = right
+            persona["ICapabilities"] = world.capabilities_doc(pid)
+            world.items[pid] = persona
+        if wallet_id is not None and opening is not None:
+            world.wallets[wallet_id] = {opening.currency_id: opening.amount_minor}
+            world.items[wallet_id] = item_doc(
+                m_instance_id=world.m_instance_id,
+                item_id=wallet_id,
+                item_type="WAL",
+                sub_type="Wallet",
+                producer_id=registrar,
+                time_ms=ctx.now,
+                fields={
+                    "WalletID": wallet_id,
+                    "OwnerProcessID": user_id,
+                    "Balances": [{"Amount": opening.amount_minor, "CurrencyID": opening.currency_id}],
+                },
+            )
+        for pid, kind in ((user_id, "User"), (device_id, "Device")):
+            fields: dict[str, Any] = {"ProcessID": pid, "ProcessType": kind}
+            if kind == "User":
+                fields["HumanID"] = human_id
+                if wallet_id is not None:
+                    fields["WalletID"] = wallet_id
+            world.items[pid] = item_doc(
+                m_instance_id=world.m_instance_id,
+                item_id=pid,
+                item_type="PRC",
+                sub_type=kind,
+                producer_id=registrar,
+                time_ms=ctx.now,
+                fields=fields,
+            )
+        world.items[account_id] = item_doc(
+            m_instance_id=world.m_instance_id,
+            item_id=account_id,
+            item_type="ACC",
+            sub_type="Account",
+            producer_id=registrar,
+            time_ms=ctx.now,
+            fields={"AccountID": account_id, "ProcessID": user_id, "AccountType": account_type},
+        )
+        world.items[profile["ItemID"]] = dict(profile)
+
+    ctx.then(apply)
+    ctx.produce(ComplementKind.NIL, user_id, is_process=True)
+    ctx.produce(ComplementKind.TO, device_id, is_process=True)
+    ctx.produce(ComplementKind.OF, account_id)
+    for persona in personae:
+        ctx.produce(ComplementKind.WITH, persona["ItemID"])
+    return None
+
+
+def authenticate(ctx: ActionContext) -> PAStatus | None:
+    """Authenticate the Nil Process: a Process of this M-Instance, or the requesting Process of the
+    M-Instance the request came from (its gateway authenticated it by mTLS under a trust
+    agreement). RS: Nil Process, with its PRC Item when it is held here."""
+    process_id = ctx.target()
+    assert process_id is not None
+    if process_id in ctx.world.processes and ctx.world.is_local(process_id):
+        ctx.produce(ComplementKind.NIL, process_id, is_process=True, item=ctx.world.items.get(process_id))
+        return None
+    if ctx.origin is not None and process_id == ctx.source:
+        ctx.produce(ComplementKind.NIL, process_id, is_process=True)
+        return None
+    return ctx.refuse(PAErrorCode.INC_ID, f"{process_id} is not a Process this M-Instance can authenticate")
+
+
+def identify(ctx: ActionContext) -> PAStatus | None:
+    """Identify data captured from the Universe as an Item: the carried draft named by Nil, with
+    an ItemData binding, becomes an Item of this M-Instance owned by the source. RS: Nil Item."""
+    draft = ctx.request.carried(ctx.target() or "")
+    if draft is not None and "ItemData" not in draft:
+        return ctx.refuse(PAErrorCode.INC_DQ, "Identify turns captured data into an Item: the draft needs ItemData")
+    return store_new_item(ctx)

@@ -1,0 +1,237 @@
+"""Activity Data: the record of every Process Action an M-Instance decided, performed or refused
+(MMM-TEC: "Activity Data (logs) can be collected and be verified").
+
+SQLite (``<data_dir>/activity.sqlite``, WAL, append-only by convention): one row per decision
+with the request and response in their JSON form (``instance/mmm/codec.py``), and one row per
+Item or Process the request names, so records can be asked for by Process (source or
+destination), by Item and by time. The rows are also what the engine replays on restart.
+:meth:`ActivityLog.to_item` gives a record as an ACD Item.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from instance.mmm.codec import response_to_json
+from instance.mmm.itemdocs import iso, item_doc, local_part
+from instance.mmm.model import ProcessActionRequest, ProcessActionResponse
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS activity (
+    seq INTEGER PRIMARY KEY,
+    pa_id TEXT NOT NULL,
+    time_ms INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    action TEXT NOT NULL,
+    verb TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    reason TEXT NOT NULL,
+    trigger TEXT,
+    origin TEXT,
+    rules_version TEXT NOT NULL,
+    request TEXT NOT NULL,
+    response TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS activity_ref (seq INTEGER NOT NULL, ref TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS activity_ref_by_ref ON activity_ref(ref, seq);
+CREATE INDEX IF NOT EXISTS activity_by_time ON activity(time_ms);
+CREATE INDEX IF NOT EXISTS activity_by_source ON activity(source, seq);
+CREATE INDEX IF NOT EXISTS activity_by_destination ON activity(destination, seq);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityRecord:
+    """One decided Process Action: ``status`` is Ack, Request or Error (``error`` its code)."""
+
+    seq: int
+    process_action_id: str
+    time_ms: int
+    source_id: str
+    destination_id: str
+    action: str
+    verb: str
+    status: str
+    error: str | None
+    reason: str
+    trigger: str | None
+    origin: str | None
+    rules_version: str
+    request: dict[str, Any]
+    response: dict[str, Any]
+
+
+class ActivityLog:
+    """Activity Data in SQLite at ``path`` (``":memory:"`` for a throwaway log)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def append(
+        self,
+        request_json: dict[str, Any],
+        request: ProcessActionRequest,
+        response: ProcessActionResponse,
+        *,
+        trigger: str | None,
+        origin: str | None,
+        rules_version: str,
+        refs: list[str],
+    ) -> int:
+        """Record one decision durably (committed before the response leaves). Returns its seq."""
+        status = response.status
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            cur = self._db.execute(
+                "INSERT INTO activity (pa_id, time_ms, source, destination, action, verb, status, error, reason,"
+                " trigger, origin, rules_version, request, response) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    _text(request.process_action_id),
+                    response.time_ms,
+                    _text(request.source_id),
+                    _text(request.destination_id),
+                    _text(request.action),
+                    _text(request.verb),
+                    status.kind.value,
+                    status.error.value if status.error else None,
+                    status.reason,
+                    trigger,
+                    origin,
+                    rules_version,
+                    json.dumps(request_json, separators=(",", ":"), ensure_ascii=False),
+                    json.dumps(_response_json(response), separators=(",", ":"), ensure_ascii=False),
+                ),
+            )
+            seq = int(cur.lastrowid or 0)
+            self._db.executemany(
+                "INSERT INTO activity_ref (seq, ref) VALUES (?, ?)",
+                [(seq, r) for r in sorted({r for r in refs if isinstance(r, str)})],
+            )
+        return seq
+
+    def query(
+        self,
+        *,
+        process_id: str | None = None,
+        item_id: str | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        limit: int = 1000,
+    ) -> list[ActivityRecord]:
+        """Records in order, filtered by Process (as source or destination), Item (named by any
+        Complement), and time window ``[since_ms, until_ms)``; at most ``limit`` (1..100000)."""
+        where, args = [], []
+        if process_id is not None:
+            where.append("(source = ? OR destination = ?)")
+            args += [process_id, process_id]
+        if item_id is not None:
+            where.append("seq IN (SELECT seq FROM activity_ref WHERE ref = ?)")
+            args.append(item_id)
+        if since_ms is not None:
+            where.append("time_ms >= ?")
+            args.append(since_ms)
+        if until_ms is not None:
+            where.append("time_ms < ?")
+            args.append(until_ms)
+        sql = "SELECT * FROM activity" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq LIMIT ?"
+        args.append(max(1, min(limit, 100_000)))
+        return [_record(row) for row in self._db.execute(sql, args)]
+
+    def __iter__(self) -> Iterator[ActivityRecord]:
+        for row in self._db.execute("SELECT * FROM activity ORDER BY seq"):
+            yield _record(row)
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM activity").fetchone()[0])
+
+    @staticmethod
+    def to_item(record: ActivityRecord, m_instance_id: str) -> dict[str, Any]:
+        """The record as an ACD Item (``mmmfed/schemas/ACD.json``)."""
+        targets = [c.get("ItemID") or c.get("ProcessID") for c in record.request.get("RQComplements", [])]
+        fields: dict[str, Any] = {
+            "ProcessActionID": record.process_action_id,
+            "Time": iso(record.time_ms),
+            "SourceProcessID": record.source_id,
+            "DestinationProcessID": record.destination_id,
+            "Action": record.action,
+            "DeonticVerb": record.verb,
+            "Targets": [t for t in targets if t][:16],
+            "PAStatus": record.response["PAStatus"],
+            "RulesVersionID": record.rules_version,
+        }
+        if record.trigger is not None:
+            fields["Trigger"] = record.trigger
+        return item_doc(
+            m_instance_id=m_instance_id,
+            item_id=f"mmm://{m_instance_id}/activity/{local_part(record.process_action_id)}-{record.seq}",
+            item_type="ACD",
+            sub_type="ActivityData",
+            producer_id=record.destination_id,
+            time_ms=record.time_ms,
+            fields=fields,
+        )
+
+
+def _text(value: object) -> str:
+    """A field of a request as text: an enum's value, a string as it is, anything else (a malformed
+    request's field) as a short repr, so that refused requests are recorded too."""
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, str):
+        return value
+    return repr(value)[:256]
+
+
+def _response_json(response: ProcessActionResponse) -> dict[str, Any]:
+    return response_to_json(response)
+
+
+def _record(row: tuple[Any, ...]) -> ActivityRecord:
+    (
+        seq,
+        pa_id,
+        time_ms,
+        source,
+        destination,
+        action,
+        verb,
+        status,
+        error,
+        reason,
+        trigger,
+        origin,
+        rules_version,
+        request,
+        response,
+    ) = row
+    return ActivityRecord(
+        seq,
+        pa_id,
+        time_ms,
+        source,
+        destination,
+        action,
+        verb,
+        status,
+        error,
+        reason,
+        trigger,
+        origin,
+        rules_version,
+        json.loads(request),
+        json.loads(response),
+    )

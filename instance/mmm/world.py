@@ -1,0 +1,172 @@
+"""The state of one M-Instance that Process Actions act on: Processes, Items, Rights, M-Locations,
+Wallets and the records Actions leave (placements, messages, renderings, presence).
+
+A plain container with small, total helpers. It has no checks of its own: the engine and the
+Action handlers (``instance/mmm/actions``) decide what may change, and change it only after
+every check passed, so a refused request leaves it untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from instance.mmm.model import (
+    ANY_TARGET,
+    Action,
+    DeonticVerb,
+    Process,
+    ProcessActionRequest,
+    ProcessActionResponse,
+    Profile,
+    Right,
+    Value,
+)
+from instance.mmm.rulebook import RuleBook
+from mmmfed.items import instance_or_none
+
+
+@dataclass(slots=True)
+class Rendering:
+    """An Item rendered to the Universe by a Device (MU-Actuate) or placed there (MU-Add)."""
+
+    device_id: str
+    item_id: str
+    action: Action
+    u_location: str | None
+    time_ms: int
+
+
+@dataclass(slots=True)
+class World:
+    """One M-Instance's state (see the module docstring). Ids are ``mmm://`` ids."""
+
+    m_instance_id: str
+    profile: Profile
+    rules: RuleBook
+    processes: dict[str, Process] = field(default_factory=dict)
+    items: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rights: dict[str, Right] = field(default_factory=dict)
+    locations: dict[str, str | None] = field(default_factory=dict)
+    """M-Location ItemID -> the M-Location it lies in (None: top level)."""
+    placements: dict[str, str] = field(default_factory=dict)
+    """Placed ItemID -> M-Location ItemID (MM-Add, MM-Move)."""
+    placed_by: dict[str, str] = field(default_factory=dict)
+    public_locations: set[str] = field(default_factory=set)
+    wallets: dict[str, dict[str, int]] = field(default_factory=dict)
+    """WalletID -> CurrencyID -> Amount (minor units)."""
+    transactions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    consumed: set[str] = field(default_factory=set)
+    """TransactionIDs already used to pay for a Process Action (each pays once)."""
+    prices: dict[tuple[str, Action], Value] = field(default_factory=dict)
+    foreign_prices: dict[tuple[str, Action], Value] = field(default_factory=dict)
+    offers: dict[str, str] = field(default_factory=dict)
+    """ItemID -> the Service that grants Rights on it to whoever asks (parcels, rooms)."""
+    conversions: dict[str, frozenset[tuple[str, str]]] = field(default_factory=dict)
+    """Conversion Service ProcessID -> the (from Format, to Format) pairs it converts."""
+    presence: dict[str, bool] = field(default_factory=dict)
+    inboxes: dict[str, list[str]] = field(default_factory=dict)
+    renderings: list[Rendering] = field(default_factory=list)
+    animations: dict[str, str] = field(default_factory=dict)
+    hidden: set[str] = field(default_factory=set)
+    posted: dict[str, str] = field(default_factory=dict)
+    validated: dict[str, str] = field(default_factory=dict)
+    pending: dict[str, tuple[ProcessActionRequest, str | None]] = field(default_factory=dict)
+    """Deferred requests (If Event, Must obligations) by ProcessActionID, with their origin."""
+    seen: dict[str, tuple[str, ProcessActionResponse]] = field(default_factory=dict)
+    """ProcessActionID -> (request fingerprint, response): a retry gets the same answer."""
+    reports: list[str] = field(default_factory=list)
+    """ItemIDs of the Fault Behaviour / Fault Detection Reports raised, in order."""
+
+    # Identity
+
+    def is_local(self, identifier: str) -> bool:
+        """Whether ``identifier`` names something of this M-Instance."""
+        return instance_or_none(identifier) == self.m_instance_id
+
+    def id(self, kind: str, local: str) -> str:
+        """``mmm://<this M-Instance>/<kind>/<local>``."""
+        return f"mmm://{self.m_instance_id}/{kind}/{local}"
+
+    # Rights
+
+    def rights_of(self, holder_id: str) -> list[Right]:
+        return [r for r in self.rights.values() if r.holder_id == holder_id]
+
+    def covering(self, holder_id: str, action: Action, target_id: str | None, at_ms: int) -> list[Right]:
+        """The Rights of ``holder_id`` that speak about ``action`` on ``target_id`` at ``at_ms``."""
+        return [r for r in self.rights_of(holder_id) if r.covers(action, target_id, at_ms)]
+
+    def may(self, holder_id: str, action: Action, target_id: str | None, at_ms: int) -> bool:
+        """A May Right covers it and no May Not Right does (May Not wins)."""
+        covering = self.covering(holder_id, action, target_id, at_ms)
+        return any(r.verb is DeonticVerb.MAY for r in covering) and not any(
+            r.verb is DeonticVerb.MAY_NOT for r in covering
+        )
+
+    def owner_rights(
+        self,
+        holder_id: str,
+        target_id: str,
+        actions: frozenset[Action],
+        *,
+        granted_by: str,
+        at_ms: int,
+        level: Any,
+        tag: str,
+    ) -> list[Right]:
+        """May Rights of ``holder_id`` on ``target_id`` for ``actions`` (ids derived from ``tag``)."""
+        return [
+            Right(f"{tag}#{action.value}", holder_id, DeonticVerb.MAY, action, target_id, level, granted_by, at_ms)
+            for action in sorted(actions)
+        ]
+
+    def capabilities_doc(self, item_id: str) -> list[dict[str, Any]]:
+        """The ICapabilities of ``item_id``: who holds May Rights on it now, and for what."""
+        by_holder: dict[str, set[str]] = {}
+        for right in self.rights.values():
+            if right.target_id == item_id and right.verb is DeonticVerb.MAY:
+                by_holder.setdefault(right.holder_id, set()).add(right.action.value)
+        return [{"ProcessID": pid, "Rights": sorted(names)} for pid, names in sorted(by_holder.items())]
+
+    # Wallets
+
+    def balance(self, wallet_id: str, currency_id: str) -> int:
+        return self.wallets.get(wallet_id, {}).get(currency_id, 0)
+
+    def move_value(self, payer_wallet: str, payee_wallet: str, value: Value) -> None:
+        """Debit one Wallet and credit the other by ``value`` (amounts are integers, never floats)."""
+        payer = self.wallets.setdefault(payer_wallet, {})
+        payer[value.currency_id] = payer.get(value.currency_id, 0) - value.amount_minor
+        payee = self.wallets.setdefault(payee_wallet, {})
+        payee[value.currency_id] = payee.get(value.currency_id, 0) + value.amount_minor
+
+    def clearing_wallet(self, m_instance_id: str) -> str:
+        """The Wallet that holds what this M-Instance owes to or is owed by ``m_instance_id``."""
+        return self.id("wallets", f"clearing-{m_instance_id}")
+
+    def location_chain(self, location_id: str) -> list[str]:
+        """``location_id`` and the M-Locations that contain it, innermost first."""
+        chain: list[str] = []
+        current: str | None = location_id
+        while current is not None and current not in chain:
+            chain.append(current)
+            current = self.locations.get(current)
+        return chain
+
+
+def right_summary(right: Right) -> Mapping[str, Any]:
+    """A Right as plain JSON (for RS Items and reports)."""
+    return {
+        "RightsID": right.rights_id,
+        "HolderID": right.holder_id,
+        "DeonticVerb": right.verb.value,
+        "Action": right.action.value,
+        "TargetID": right.target_id,
+        "Level": right.level.value,
+        "GrantedBy": right.granted_by,
+    }
+
+
+__all__ = ["ANY_TARGET", "Rendering", "World", "right_summary"]
