@@ -34,6 +34,9 @@ PROPOSED, ACTIVE, REVOKED = "PROPOSED", "ACTIVE", "REVOKED"
 DEFAULT_VALIDITY_S = 30 * 24 * 3600
 # The Action under which an avatar (a Persona Item) enters the peer's M-Environment.
 AVATAR_ACTION = "MM-Add"
+RESOLVE_ACTION = "Resolve"
+"""Process Actions forwarded between the M-Instances (MMM-TEC Resolution), on PAC Items."""
+PROCESS_ACTION_TYPE = "PAC"
 
 
 def _now_ms() -> int:
@@ -132,8 +135,8 @@ class AgreementBook:
             "Parties": [peer_id, self._id],
             "AnswerManifestoID": answer.manifesto_id,
             "Scope": {
-                "ItemTypes": sorted({r.offered.item_type for r in rows}),
-                "Actions": [AVATAR_ACTION],
+                "ItemTypes": sorted({r.offered.item_type for r in rows} | {PROCESS_ACTION_TYPE}),
+                "Actions": [AVATAR_ACTION, RESOLVE_ACTION],
                 "Features": sorted(
                     f"{r.offered.item_type} {r.offered.qualifier.format} {ROUTE_NAMES[r.route]}" for r in rows
                 ),

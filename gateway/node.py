@@ -11,6 +11,7 @@ from gateway.envelope import EnvelopeChecker
 from gateway.keyring import Keyring
 from gateway.migration import MigrationService
 from gateway.negotiation import NegotiationService
+from gateway.resolution import ResolutionService
 from gateway.servicer import FederationServicer, PlatformGatewayServicer
 from gateway.verification import ForeignItemVerifier
 from mmmfed.api.v1 import gateway_pb2 as gpb
@@ -57,6 +58,14 @@ class GatewayNode:
             verifier=verifier,
             envelopes=EnvelopeChecker(config.m_instance_id, self.keyring, self.store),
         )
+        self.resolution = ResolutionService(
+            config.m_instance_id,
+            channels=self.channels,
+            agreements=self.agreements,
+            keys=self.keys,
+            verifier=verifier,
+            audit=self.audit,
+        )
         platform_callers = any_of(
             authorize_names([config.instance.tls_name, *config.platform_clients]), authorize_roles("operator")
         )
@@ -67,11 +76,15 @@ class GatewayNode:
             registrars=[
                 partial(
                     gateway_pb2_grpc.add_PlatformGatewayServicer_to_server,
-                    PlatformGatewayServicer(self.negotiation, self.migration, self.channels, self.audit),
+                    PlatformGatewayServicer(
+                        self.negotiation, self.migration, self.channels, self.audit, self.resolution
+                    ),
                 ),
                 partial(
                     gateway_pb2_grpc.add_FederationServicer_to_server,
-                    FederationServicer(self.negotiation, self.migration, self.channels, self.keys, self.audit),
+                    FederationServicer(
+                        self.negotiation, self.migration, self.channels, self.keys, self.audit, self.resolution
+                    ),
                 ),
             ],
             service_names=[PLATFORM, FEDERATION],

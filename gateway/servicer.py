@@ -13,9 +13,11 @@ from gateway.channels import Channels
 from gateway.keyring import KEY_SET_TYPE
 from gateway.migration import MigrationService
 from gateway.negotiation import NegotiationService
+from gateway.resolution import ResolutionService
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc
 from mmmfed.api.v1 import manifesto_pb2 as mpb
+from mmmfed.api.v1 import process_action_pb2 as papb
 from mmmfed.audit import (
     ACCEPTED,
     AGREEMENT_ACCEPTED,
@@ -40,12 +42,25 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
     """RI side: called by this gateway's own instance and operators."""
 
     def __init__(
-        self, negotiation: NegotiationService, migration: MigrationService, channels: Channels, audit: AuditLog
+        self,
+        negotiation: NegotiationService,
+        migration: MigrationService,
+        channels: Channels,
+        audit: AuditLog,
+        resolution: ResolutionService,
     ) -> None:
         self._negotiation = negotiation
         self._migration = migration
         self._channels = channels
         self._audit = audit
+        self._resolution = resolution
+
+    async def Resolve(
+        self, request: papb.ProcessActionRequest, context: grpc.aio.ServicerContext
+    ) -> papb.ProcessActionResponse:
+        """RI-1, MMM-TEC Resolution: forward a local Process's request to a peer's Process
+        (gateway/resolution.py); a refusal comes back as a PA Status."""
+        return await self._resolution.send(request)
 
     async def RegisterManifesto(
         self, request: mpb.Manifesto, context: grpc.aio.ServicerContext
@@ -121,12 +136,21 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         channels: Channels,
         keys: InstanceKeyStore,
         audit: AuditLog,
+        resolution: ResolutionService,
     ) -> None:
         self._negotiation = negotiation
         self._migration = migration
         self._channels = channels
         self._keys = keys
         self._audit = audit
+        self._resolution = resolution
+
+    async def ForwardProcessAction(
+        self, request: papb.ProcessActionRequest, context: grpc.aio.ServicerContext
+    ) -> papb.ProcessActionResponse:
+        """RE-1, MMM-TEC Resolution: a peer's Process asks a Process here; verified, then decided
+        by this M-Instance (gateway/resolution.py)."""
+        return await self._resolution.receive(request, self._peer(context))
 
     def _peer(self, context: grpc.aio.ServicerContext) -> str:
         for ident in peer_identities(context):

@@ -6,7 +6,12 @@ import asyncio
 import logging
 from functools import partial
 
+import grpc
+
 from instance.avatars import AvatarService
+from instance.mmm.model import ProcessActionRequest, ProcessActionResponse
+from instance.mmm.wire import request_to_proto, response_from_proto
+from instance.process_actions import ProcessActionService
 from instance.servicer import InstanceServicer
 from mmmfed.api.v1 import gateway_pb2_grpc, instance_pb2_grpc
 from mmmfed.config import InstanceConfig
@@ -31,10 +36,19 @@ class InstanceNode:
         self.store = SqliteStore(config.data_dir)
         self.avatars = AvatarService(config, self.store)
         self.manifesto = platform_manifesto(config.m_instance_id, config.manifesto)
-        servicer = InstanceServicer(self.avatars, self.manifesto)
+        self.process_actions = ProcessActionService(
+            config.m_instance_id,
+            data_dir=config.data_dir,
+            resolver=self._resolve if config.gateway is not None else None,
+        )
+        own_gateway = [config.gateway.tls_name] if config.gateway is not None else []
+        servicer = InstanceServicer(
+            self.avatars, self.manifesto, self.process_actions, own_gateway=own_gateway[0] if own_gateway else None
+        )
+        self._gateway_channel: grpc.aio.Channel | None = None
+        self._clock: asyncio.Task[None] | None = None
         # Only its own gateway and operators call it: another M-Instance's gateway must go
         # through this instance's gateway, which checks origin and the negotiated answer.
-        own_gateway = [config.gateway.tls_name] if config.gateway is not None else []
         policy = AccessPolicy({SERVICE: any_of(authorize_names(own_gateway), authorize_roles("operator"))})
         self.server = NodeServer(
             listen=config.listen,
@@ -48,7 +62,18 @@ class InstanceNode:
         """Install the default avatar (once) and serve; returns the bound "host:port"."""
         if self.config.default_avatar is not None:
             self.avatars.install_default_avatar(self.config.default_avatar)
-        return await self.server.start()
+        address = await self.server.start()
+        self._clock = asyncio.create_task(self.process_actions.run_clock())
+        return address
+
+    async def _resolve(self, request: ProcessActionRequest) -> ProcessActionResponse:
+        """Send a request for a Process of another M-Instance through this instance's gateway (RI-1)."""
+        assert self.config.gateway is not None
+        if self._gateway_channel is None:
+            self._gateway_channel = secure_channel(self.config.tls, self.config.gateway)
+        stub = gateway_pb2_grpc.PlatformGatewayStub(self._gateway_channel)
+        message = request_to_proto(request, m_instance_id=self.config.m_instance_id)
+        return response_from_proto(await call(lambda: stub.Resolve(message)))
 
     async def register_manifesto(self, *, attempts: int = 20) -> str:
         """RI-5: register this instance's manifesto with its gateway; returns its id.
@@ -66,6 +91,13 @@ class InstanceNode:
     async def stop(self) -> None:
         """Stop serving and close the store (idempotent)."""
         await self.server.stop()
+        if self._clock is not None:
+            self._clock.cancel()
+            self._clock = None
+        if self._gateway_channel is not None:
+            await self._gateway_channel.close()
+            self._gateway_channel = None
+        self.process_actions.close()
         self.store.close()
 
     async def run_forever(self) -> None:

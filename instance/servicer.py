@@ -1,18 +1,26 @@
-"""gRPC servicer of the reference M-Instance: decode, call :class:`AvatarService`, encode."""
+"""gRPC servicer of the reference M-Instance: decode, call :class:`AvatarService` or
+:class:`ProcessActionService`, encode."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import grpc
 
 from instance.avatars import AvatarService, receive
+from instance.mmm.activity import ActivityLog
+from instance.mmm.wire import request_from_proto, response_to_proto
+from instance.process_actions import ProcessActionService
 from mmmfed.api.v1 import instance_pb2 as ipb
 from mmmfed.api.v1 import instance_pb2_grpc
 from mmmfed.api.v1 import item_pb2 as itpb
 from mmmfed.api.v1 import manifesto_pb2 as mpb
+from mmmfed.api.v1 import process_action_pb2 as papb
+from mmmfed.errors import InvalidInput, PermissionDenied
 from mmmfed.items import Item
 from mmmfed.streams import split_header
+from mmmfed.tls import peer_identities
 
 
 def envelope(item: Item) -> itpb.ItemEnvelope:
@@ -22,9 +30,53 @@ def envelope(item: Item) -> itpb.ItemEnvelope:
 class InstanceServicer(instance_pb2_grpc.InstanceServicer):
     """Implements ``mmmfed.api.v1.Instance`` (RI-1 and registration)."""
 
-    def __init__(self, avatars: AvatarService, manifesto: mpb.Manifesto) -> None:
+    def __init__(
+        self,
+        avatars: AvatarService,
+        manifesto: mpb.Manifesto,
+        process_actions: ProcessActionService,
+        *,
+        own_gateway: str | None,
+    ) -> None:
         self._avatars = avatars
         self._manifesto = manifesto
+        self._process_actions = process_actions
+        self._own_gateway = own_gateway
+
+    async def Act(self, request: ipb.ActRequest, context: grpc.aio.ServicerContext) -> papb.ProcessActionResponse:
+        """Inter-Process Protocol (MMM-TEC): decide a Process Action here or resolve it at another
+        M-Instance. Refusals are PA Status Errors; INVALID_ARGUMENT PROCESS_ACTION_MALFORMED /
+        JSON_* for an undecodable message; PERMISSION_DENIED ORIGIN_NOT_GATEWAY when anyone but this
+        instance's gateway sets an origin; the gateway's error when Resolution fails."""
+        origin = request.origin_m_instance_id or None
+        if origin is not None and not any(p.name == self._own_gateway for p in peer_identities(context)):
+            raise PermissionDenied(
+                "only this M-Instance's gateway passes on requests of other M-Instances", reason="ORIGIN_NOT_GATEWAY"
+            )
+        decided = await self._process_actions.act(request_from_proto(request.request), origin=origin)
+        return response_to_proto(decided, m_instance_id=self._process_actions.m_instance_id)
+
+    async def QueryActivity(
+        self, request: ipb.QueryActivityRequest, context: grpc.aio.ServicerContext
+    ) -> ipb.QueryActivityResponse:
+        """Activity Data as ACD Items, oldest first; INVALID_ARGUMENT ACTIVITY_QUERY_MALFORMED for a
+        negative window or limit."""
+        if request.since_ms < 0 or request.until_ms < 0 or request.limit < 0:
+            raise InvalidInput("times and limit must not be negative", reason="ACTIVITY_QUERY_MALFORMED")
+        records = self._process_actions.activity.query(
+            process_id=request.process_id or None,
+            item_id=request.item_id or None,
+            since_ms=request.since_ms or None,
+            until_ms=request.until_ms or None,
+            limit=request.limit or 1000,
+        )
+        m_instance_id = self._process_actions.m_instance_id
+        return ipb.QueryActivityResponse(
+            records_json=[
+                json.dumps(ActivityLog.to_item(r, m_instance_id), separators=(",", ":"), ensure_ascii=False).encode()
+                for r in records
+            ]
+        )
 
     async def RegisterHuman(
         self, request_iterator: AsyncIterator[ipb.RegisterHumanRequest], context: grpc.aio.ServicerContext

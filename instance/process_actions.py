@@ -1,0 +1,169 @@
+"""The M-Instance's Inter-Process Protocol service: decides Process Actions here, or resolves
+them through the gateway when the destination is a Process of another M-Instance.
+
+:class:`ProcessActionService` owns the engine (``instance/mmm``), its World and Activity Data
+(``<data_dir>/activity.sqlite``, replayed on start), and runs deferred requests when their Time
+comes (:meth:`run_clock`). A request for a Process of another M-Instance (MMM-TEC Resolution):
+
+1. is checked here first: well formed, from a local Process, and carrying only Items of this
+   M-Instance on which the source holds a Right (nothing leaves that the source may not use);
+2. gets the Items its Complements name attached, with their current ICapabilities (the Rights
+   the other M-Instance will read);
+3. goes to this instance's gateway (``PlatformGateway.Resolve``), which signs the Items and
+   forwards it; the response and PA Status come back and are recorded in Activity Data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from instance.mmm.activity import ActivityLog
+from instance.mmm.engine import ProcessActionEngine, describe, malformed
+from instance.mmm.model import PAErrorCode, PAStatus, ProcessActionRequest, ProcessActionResponse, Profile
+from instance.mmm.seed import new_world
+from mmmfed.items import instance_or_none
+
+log = logging.getLogger(__name__)
+Resolver = Callable[[ProcessActionRequest], Awaitable[ProcessActionResponse]]
+RESOLUTION_TRIGGER = "resolution"
+"""Activity Data ``trigger`` of a request sent to another M-Instance (never replayed here)."""
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class ProcessActionService:
+    """Decides Process Actions for one M-Instance; see the module docstring.
+
+    Args:
+        m_instance_id: this M-Instance.
+        data_dir: where ``activity.sqlite`` lives (None: a throwaway in-memory log).
+        resolver: sends a request to another M-Instance (through the gateway); None refuses such
+            requests with IncID.
+        profile: the MMM-TEC Profile this M-Instance implements.
+    """
+
+    def __init__(
+        self,
+        m_instance_id: str,
+        *,
+        data_dir: Path | None,
+        resolver: Resolver | None,
+        profile: Profile = Profile.FINANCE,
+    ) -> None:
+        self.m_instance_id = m_instance_id
+        self.activity = ActivityLog(data_dir / "activity.sqlite" if data_dir is not None else ":memory:")
+        self.engine = ProcessActionEngine(new_world(m_instance_id, profile=profile), self.activity)
+        replayed = self.engine.replay()
+        if replayed:
+            log.info("activity data replayed", extra={"records": replayed})
+        self._resolver = resolver
+        self._lock = asyncio.Lock()
+
+    @property
+    def world(self) -> Any:
+        return self.engine.world
+
+    async def act(self, request: ProcessActionRequest, *, origin: str | None = None) -> ProcessActionResponse:
+        """Decide ``request`` here, or resolve it at the destination's M-Instance.
+        ``origin``: set only for a request that came through this instance's gateway."""
+        if origin is None and self._is_foreign(request.destination_id):
+            return await self._resolve(request)
+        async with self._lock:
+            return self.engine.handle(request, origin=origin)
+
+    def close(self) -> None:
+        self.activity.close()
+
+    async def run_clock(self, *, period_s: float = 1.0, clock: Callable[[], int] = _now_ms) -> None:
+        """Run deferred requests whose Time has come, every ``period_s`` seconds, until cancelled."""
+        while True:
+            async with self._lock:
+                for response in self.engine.tick(clock()):
+                    log.info(
+                        "deferred process action ran",
+                        extra={
+                            "process_action_id": response.process_action_id,
+                            "pa_status": response.status.kind.value,
+                        },
+                    )
+            await asyncio.sleep(period_s)
+
+    def _is_foreign(self, identifier: object) -> bool:
+        found = instance_or_none(identifier)
+        return found is not None and found != self.m_instance_id
+
+    async def _resolve(self, request: ProcessActionRequest) -> ProcessActionResponse:
+        refusal = self._outbound_refusal(request)
+        if refusal is not None:
+            response = ProcessActionResponse(request.process_action_id, refusal, time_ms=request.time_ms)
+        else:
+            assert self._resolver is not None
+            outgoing = replace(request, items=self._attach(request))
+            response = await self._resolver(outgoing)
+            request = outgoing
+        self._record(request, response)
+        return response
+
+    def _outbound_refusal(self, request: ProcessActionRequest) -> PAStatus | None:
+        world = self.engine.world
+        problem = malformed(request)
+        if problem is not None:
+            return PAStatus.fail(PAErrorCode.FAULTY_REQ, problem)
+        if self._resolver is None:
+            return PAStatus.fail(
+                PAErrorCode.INC_ID, f"{self.m_instance_id} has no gateway to reach {request.destination_id}"
+            )
+        if request.source_id not in world.processes or not world.is_local(request.source_id):
+            return PAStatus.fail(PAErrorCode.INC_ID, f"{request.source_id} is not a Process of {self.m_instance_id}")
+        for doc in request.items:
+            if not world.is_local(str(doc.get("ItemID", ""))):
+                return PAStatus.fail(
+                    PAErrorCode.INC_ID, f"a request leaving {self.m_instance_id} carries only its Items"
+                )
+        return None
+
+    def _attach(self, request: ProcessActionRequest) -> tuple[dict[str, Any], ...]:
+        """The carried Items plus the Items of this M-Instance the Complements name and the source
+        holds a Right on, each with its current ICapabilities."""
+        world = self.engine.world
+        carried = {str(doc.get("ItemID")): dict(doc) for doc in request.items}
+        for complement in request.complements:
+            ref = complement.ref_id
+            if complement.is_process or ref in carried or ref not in world.items or not world.is_local(ref):
+                continue
+            if (
+                not any(r.target_id == ref for r in world.rights_of(request.source_id))
+                and world.transactions.get(ref, {}).get("PayerProcessID") != request.source_id
+            ):
+                continue
+            doc = dict(world.items[ref])
+            if doc.get("ItemType") == "ITM":
+                doc["ICapabilities"] = world.capabilities_doc(ref)
+            carried[ref] = doc
+        return tuple(carried.values())
+
+    def _record(self, request: ProcessActionRequest, response: ProcessActionResponse) -> None:
+        refs = [
+            request.source_id,
+            request.destination_id,
+            *(c.ref_id for c in request.complements),
+            *(c.ref_id for c in response.complements),
+        ]
+        rules = self.engine.world.rules.in_force(response.time_ms)
+        self.activity.append(
+            describe(request),
+            request,
+            response,
+            trigger=RESOLUTION_TRIGGER,
+            origin=None,
+            rules_version=rules.version_id,
+            refs=refs,
+        )
