@@ -23,6 +23,8 @@ from mmmfed.cli.agreement_cmd import agreement_app
 from mmmfed.cli.audit_cmd import audit_app
 from mmmfed.cli.item_cmd import item_app
 from mmmfed.cli.keys_cmd import keys_app
+from mmmfed.cli.pa_cmd import activity_app, pa_app
+from mmmfed.cli.scenario_cmd import scenario_app
 from mmmfed.errors import MmmfedError
 
 app = typer.Typer(help="mmmfed: the federation gateway for independent M-Instances.", no_args_is_help=True)
@@ -32,6 +34,9 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(item_app, name="item")
 app.add_typer(audit_app, name="audit")
 app.add_typer(agreement_app, name="agreement")
+app.add_typer(pa_app, name="pa")
+app.add_typer(activity_app, name="activity")
+app.add_typer(scenario_app, name="scenario")
 err_console = Console(stderr=True)
 
 
