@@ -286,13 +286,15 @@ class ProcessActionRequest:
 @dataclass(frozen=True, slots=True)
 class ProcessActionResponse:
     """The answer to a request: its PA Status, the RS Complements naming what it produced or found,
-    and those Items (JSON objects), at ``time_ms`` (Unix ms)."""
+    and those Items (JSON objects), at ``time_ms`` (Unix ms). ``decided_by`` is the M-Instance that
+    decided a request resolved elsewhere (empty: decided here)."""
 
     process_action_id: str
     status: PAStatus
     complements: tuple[Complement, ...] = ()
     items: tuple[Mapping[str, Any], ...] = ()
     time_ms: int = 0
+    decided_by: str = ""
 
 
 _BASELINE: frozenset[Action] = frozenset(

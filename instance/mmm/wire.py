@@ -189,7 +189,8 @@ def request_to_proto(r: ProcessActionRequest, *, m_instance_id: str = "") -> pap
 
 
 def response_to_proto(r: ProcessActionResponse, *, m_instance_id: str) -> papb.ProcessActionResponse:
-    """Encode ``r`` as decided by ``m_instance_id``."""
+    """Encode ``r`` as decided by ``m_instance_id`` (or by ``r.decided_by``, for a response that
+    came back through Resolution)."""
     status = papb.PAStatus()
     if r.status.kind is PAStatusKind.ACK:
         status.ack = True
@@ -207,7 +208,7 @@ def response_to_proto(r: ProcessActionResponse, *, m_instance_id: str) -> papb.P
         pa_status=status,
         time_ms=r.time_ms,
         items_json=[_json_bytes(i) for i in r.items],
-        m_instance_id=m_instance_id,
+        m_instance_id=r.decided_by or m_instance_id,
     )
 
 
@@ -231,4 +232,5 @@ def response_from_proto(msg: papb.ProcessActionResponse) -> ProcessActionRespons
         complements=tuple(_complement(c, f"rs_complements[{i}]") for i, c in enumerate(msg.rs_complements)),
         items=_items(msg.items_json, "items_json"),
         time_ms=msg.time_ms,
+        decided_by=msg.m_instance_id,
     )
