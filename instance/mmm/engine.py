@@ -9,7 +9,7 @@ run in this order; the first that fails gives the answer and nothing changes:
 3. Error IncID: the source is not a Process of this M-Instance (or, through Resolution, of the
    M-Instance the request came from), or the destination is not a Process of this M-Instance.
 4. Error FaultyReq: the Action is outside this M-Instance's Profile, has no handler here, or is
-   not among the destination's Capabilities (MMM-TEC names no code for "not supported"; the
+   not among the destination's Capabilities, or a carried Item's type is outside the Profile (MMM-TEC names no code for "not supported"; the
    reason says which).
 5. Error InsRights: through Resolution, the Rules do not let Processes of other M-Instances ask
    for this Action (a broken Rule: a Fault Detection Report); or the Process whose authority the
@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import replace
+from collections.abc import Mapping
 from typing import Any
 
 from instance.mmm.actions import HANDLERS, ActionContext, Handler
@@ -173,6 +174,13 @@ class ProcessActionEngine:
             return PAStatus.fail(
                 PAErrorCode.FAULTY_REQ, f"{action.value} is not a Capability of {request.destination_id}"
             )
+        for doc in request.items:
+            item_type = doc.get("ItemType") if isinstance(doc, Mapping) else None
+            if isinstance(item_type, str) and not world.profile.supports_item_type(item_type):
+                return PAStatus.fail(
+                    PAErrorCode.FAULTY_REQ,
+                    f"{item_type} Items are not in the {world.profile.value} Profile of {world.m_instance_id}",
+                )
         return None
 
     def _decide(self, ctx: ActionContext) -> PAStatus:

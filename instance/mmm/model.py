@@ -297,6 +297,10 @@ class ProcessActionResponse:
     decided_by: str = ""
 
 
+FINANCIAL_ITEM_TYPES: frozenset[str] = frozenset({"ASS", "TRA", "VAL", "WAL", "CUO", "SPM", "MKC", "FER"})
+"""Asset, Transaction, Value, Wallet, Currency Object, Service Pricing Model, Market Classes and
+Financial Error Report: the Items of trading, outside the Baseline Profile."""
+
 _BASELINE: frozenset[Action] = frozenset(
     {
         Action.REGISTER,
@@ -347,6 +351,11 @@ class Profile(StrEnum):
     @property
     def actions(self) -> frozenset[Action]:
         return _PROFILE_ACTIONS[self]
+
+    def supports_item_type(self, item_type: str) -> bool:
+        """Whether Items of ``item_type`` (a TERMS.md code such as ``WAL``) exist in this Profile:
+        the Baseline Profile has no trading, so none of the financial Item types."""
+        return self is not Profile.BASELINE or item_type not in FINANCIAL_ITEM_TYPES
 
 
 _PROFILE_ACTIONS: dict[Profile, frozenset[Action]] = {

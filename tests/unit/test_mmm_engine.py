@@ -20,6 +20,7 @@ from mmm_helpers import (
     assert_error,
     author,
     code,
+    item_draft,
     make_engine,
     may,
     message,
@@ -207,6 +208,22 @@ def test_action_outside_the_profile_is_faultyreq_naming_the_profile() -> None:
     assert_error(response, PAErrorCode.FAULTY_REQ)
     assert "Transact" in response.status.reason and "Baseline Profile" in response.status.reason
     assert snapshot(engine.world) == before
+
+
+def test_baseline_profile_has_no_financial_items() -> None:
+    """The Baseline Profile bounds Items too: a Registration opens no Wallet there, and a request
+    carrying a Transaction Item (TRA) is Error FaultyReq naming the Profile, changing nothing; the
+    Finance Profile opens the Wallet the Rules give."""
+    baseline, finance = make_engine(profile=Profile.BASELINE), make_engine(profile=Profile.FINANCE)
+    u1, f1 = register(baseline, "u1"), register(finance, "u1")
+    assert u1.wallet not in baseline.world.items and baseline.world.processes[u1.id].wallet_id is None
+    assert finance.world.items[f1.wallet]["ItemType"] == "WAL"
+    transaction = item_draft("tx1", producer=u1.id, item_type="TRA", sub_type="Transaction")
+    before = snapshot(baseline.world)
+    response = baseline.handle(req(u1.id, u1.id, Action.AUTHOR, nil=transaction["ItemID"], items=[transaction]))
+    assert_error(response, PAErrorCode.FAULTY_REQ)
+    assert "TRA Items are not in the Baseline Profile" in response.status.reason
+    assert snapshot(baseline.world) == before
 
 
 def test_action_in_the_profile_without_a_handler_is_faultyreq() -> None:

@@ -78,6 +78,8 @@ def register(ctx: ActionContext) -> PAStatus | None:
     device_id = world.id("processes", f"{human_id}-device")
     account_id = world.id("accounts", human_id)
     opening = ctx.rules.account_types[account_type].opening
+    if not world.profile.supports_item_type("WAL"):
+        opening = None  # no Wallets in a Profile without trading
     wallet_id = world.id("wallets", human_id) if opening is not None else None
     tag = ctx.request.process_action_id
     user = Process(user_id, ProcessType.USER, world.profile.actions, wallet_id=wallet_id, account_type=account_type)
