@@ -9,8 +9,8 @@ run in this order; the first that fails gives the answer and nothing changes:
 3. Error IncID: the source is not a Process of this M-Instance (or, through Resolution, of the
    M-Instance the request came from), or the destination is not a Process of this M-Instance.
 4. Error FaultyReq: the Action is outside this M-Instance's Profile, has no handler here, or is
-   not among the destination's Capabilities, or a carried Item's type is outside the Profile (MMM-TEC names no code for "not supported"; the
-   reason says which).
+   not among the destination's Capabilities, or a carried Item's type is outside the Profile
+   (MMM-TEC names no code for "not supported"; the reason says which).
 5. Error InsRights: through Resolution, the Rules do not let Processes of other M-Instances ask
    for this Action (a broken Rule: a Fault Detection Report); or the Process whose authority the
    Action needs (``actions/authority.py``) holds no May Right covering each Item it touches, or a
@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import replace
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from instance.mmm.actions import HANDLERS, ActionContext, Handler
