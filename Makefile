@@ -3,9 +3,17 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test bench protos lint clean
+.PHONY: setup system-tools demo test bench protos lint clean
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed node_modules/.installed system-tools
+
+# Debian tools the tests run for real: redis-server (gateway replicas' shared state) and promtool
+# (package prometheus, checks the metrics output). Installed only when missing (root, as on the
+# machines the README names).
+system-tools:
+	@command -v redis-server >/dev/null && command -v promtool >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    redis-server prometheus >/dev/null; }
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
