@@ -1,7 +1,8 @@
 """Node configuration: pydantic models validated once at start-up.
 
 One loader, :func:`load_config`: a JSON or TOML file, then environment overrides
-(``MMMFED_LISTEN``, ``MMMFED_DATA_DIR``), then what the caller passes. Units are in field names.
+(``MMMFED_LISTEN``, ``MMMFED_DATA_DIR``, ``MMMFED_METRICS_LISTEN``, ``MMMFED_REDIS_URL``), then
+what the caller passes. Units are in field names.
 """
 
 from __future__ import annotations
@@ -66,6 +67,32 @@ class ManifestoConfig(_Frozen):
     policies: dict[str, str] = Field(default_factory=dict)
 
 
+class ObservabilityConfig(_Frozen):
+    """What every node exposes to its operators: Prometheus metrics over HTTP and its log format."""
+
+    # "host:port" of the HTTP endpoint serving /metrics (Prometheus text format); None: no endpoint.
+    metrics_listen: str | None = None
+    # "json": one JSON object per line (time, level, logger, event and the extra fields);
+    # "keyvalue": ``time level logger event key=value ...`` for people at a terminal.
+    log_format: Literal["json", "keyvalue"] = "json"
+
+
+class StoreConfig(_Frozen):
+    """Where a gateway keeps its shared state (manifestos, agreements, key cache, replay nonces,
+    transfer journals, audit chain head). "sqlite": embedded, one node (the default, and the demo's);
+    "redis": shared by every replica of one M-Instance's gateway (see the README on durability)."""
+
+    backend: Literal["sqlite", "redis"] = "sqlite"
+    # redis://[user:password@]host:port/db or rediss://... (TLS); required for backend "redis".
+    redis_url: str | None = None
+    # Prefix of every key, so several M-Instances can share one Redis.
+    redis_key_prefix: str = "mmmfed"
+    # Before a write that ownership of record depends on is acknowledged: WAIT for this many
+    # Redis replicas (0: none) and WAITAOF for the local AOF fsync, at most wait_timeout_ms each.
+    redis_wait_replicas: int = Field(default=0, ge=0)
+    redis_wait_timeout_ms: int = Field(default=1000, gt=0)
+
+
 class InstanceConfig(_Frozen):
     """A reference M-Instance node (``mmmfed serve instance``)."""
 
@@ -79,6 +106,7 @@ class InstanceConfig(_Frozen):
     manifesto: ManifestoConfig
     default_avatar: Path | None = None
     max_item_bytes: int = Field(default=256 * MiB, gt=0)
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
 
 
 class GatewayConfig(_Frozen):
@@ -101,6 +129,8 @@ class GatewayConfig(_Frozen):
     # Peers whose trust agreement proposals this instance accepts without an operator's
     # `mmmfed agreement accept PEER` first.
     accept_agreements_from: list[str] = Field(default_factory=list)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
 
 
 class BridgeConfig(_Frozen):
@@ -115,6 +145,7 @@ class BridgeConfig(_Frozen):
     max_item_bytes: int = Field(default=256 * MiB, gt=0)
     # Key that signs converted Items (PKCS#8 from `mmmfed keys generate`); None: a new key per run.
     signing_key: Path | None = None
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
 
 
 C = TypeVar("C", InstanceConfig, GatewayConfig, BridgeConfig)
@@ -135,9 +166,17 @@ def load_config(path: Path, model: type[C]) -> C:
         raw = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
     except (OSError, ValueError) as err:
         raise InvalidInput(f"cannot read config {path}: {err}", reason="CONFIG_INVALID") from err
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"invalid config {path}: the top level is not an object", reason="CONFIG_INVALID")
     for env, key in (("MMMFED_LISTEN", "listen"), ("MMMFED_DATA_DIR", "data_dir")):
         if env in os.environ and key in model.model_fields:
             raw[key] = os.environ[env]
+    for env, section, key in (
+        ("MMMFED_METRICS_LISTEN", "observability", "metrics_listen"),
+        ("MMMFED_REDIS_URL", "store", "redis_url"),
+    ):
+        if env in os.environ and section in model.model_fields:
+            raw[section] = {**(raw.get(section) or {}), key: os.environ[env]}
     try:
         return model.model_validate(raw)
     except ValueError as err:
