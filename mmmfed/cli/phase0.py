@@ -151,6 +151,16 @@ def persona_draft(m_instance_id: str, human: str, avatar: Path, *, time_ms: int)
     return doc
 
 
+def registration_items(m_instance_id: str, human: str, avatar: Path, *, time_ms: int) -> list[dict[str, Any]]:
+    """What a Register request carries for ``human``: the Personal Profile (PPR) naming the User
+    Process ``mmm://<m_instance_id>/processes/<human>`` and its Persona, a Basic Account (ACC), and
+    the Persona (ITM) made from ``avatar``."""
+    return [
+        *_profile(m_instance_id, human, time_ms=time_ms),
+        persona_draft(m_instance_id, human, avatar, time_ms=time_ms),
+    ]
+
+
 def _profile(m_instance_id: str, human: str, *, time_ms: int) -> list[dict[str, Any]]:
     user = f"mmm://{m_instance_id}/processes/{human}"
     profile = item_doc(
@@ -208,7 +218,7 @@ async def run_phase0(
     square2 = f"mmm://{home2}/locations/mm-square"
 
     for m, human, avatar in ((a, f"user1-{tag}", avatars[0]), (home2, f"user2-{tag}", avatars[1])):
-        items = [*_profile(m, human, time_ms=run.clock_ms), persona_draft(m, human, avatar, time_ms=run.clock_ms)]
+        items = registration_items(m, human, avatar, time_ms=run.clock_ms)
         await run.step(
             f"{human} Registers with {m} through the Registration Service",
             m,
@@ -326,4 +336,4 @@ async def run_phase0(
     return run.results
 
 
-__all__ = ["PAStatusKind", "StepResult", "iso", "persona_draft", "run_phase0"]
+__all__ = ["PAStatusKind", "StepResult", "iso", "persona_draft", "registration_items", "run_phase0"]

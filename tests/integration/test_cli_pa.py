@@ -13,7 +13,7 @@ from pathlib import Path
 from conftest import GODETTE, needs_samples
 from test_cli import mmmfed as run_cli
 
-from mmmfed.cli.phase0 import persona_draft
+from mmmfed.cli.phase0 import registration_items
 from mmmfed.testing import Federation
 
 pytestmark = needs_samples
@@ -32,34 +32,13 @@ async def mmmfed(*args: str) -> subprocess.CompletedProcess[str]:
 def _registration_file(tmp_path: Path) -> Path:
     """A Register request in the JSON form of instance/mmm/codec.py, carrying the human's
     Personal Profile, Account and Persona drafts (Godette, a real VRM)."""
-    now = int(time.time() * 1000)
-    persona = persona_draft(A, "cli-user", GODETTE, time_ms=now)
-    base = {k: persona[k] for k in ("Header", "MInstanceID", "SourceItemID", "ICapabilities", "ItemStatus", "Trace")}
-    profile = {
-        **base,
-        "ItemID": f"mmm://{A}/profiles/cli-user",
-        "ItemType": "PPR",
-        "ItemQualifier": {"SubType": "PersonalProfile"},
-        "DescrMetadata": {},
-        "ProcessID": USER,
-        "Personae": [PERSONA],
-    }
-    account = {
-        **base,
-        "ItemID": f"mmm://{A}/accounts/cli-user",
-        "ItemType": "ACC",
-        "ItemQualifier": {"SubType": "Account"},
-        "DescrMetadata": {},
-        "AccountID": f"mmm://{A}/accounts/cli-user",
-        "ProcessID": USER,
-        "AccountType": "Basic",
-    }
+    items = registration_items(A, "cli-user", GODETTE, time_ms=int(time.time() * 1000))
     request = {
         "DeonticVerb": "May",
         "Action": "Register",
         "SourceProcessID": APP,
         "DestinationProcessID": REGISTRATION,
-        "Items": [profile, account, persona],
+        "Items": items,
     }
     path = tmp_path / "register.json"
     path.write_text(json.dumps(request))

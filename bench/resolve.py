@@ -1,0 +1,389 @@
+"""A cross-instance Process Action round trip (MMM-TEC Resolution), beside the same call without
+the gateways, through two nginx ``grpc_pass`` proxies, and through two bare Python proxies.
+
+What is measured (issue 6, item 5): a Process of a.example asks b.example's Resolution Service to
+Resolve an id, carrying one Item of a.example (a Message). Paths, every leg gRPC over mutual TLS
+on loopback, every node its own process (``mmmfed serve``), the client this process:
+
+* ``gateways``: client -> gateway A (PlatformGateway.Resolve: agreement check, signs the Item) ->
+  gateway B (Federation.ForwardProcessAction: origin, agreement, the Item's schema, Rules and
+  eddsa-jcs-2022 proof verified) -> instance B (Instance.Act: decided and recorded durably).
+* ``direct``: client -> instance B (Instance.Act), the same request from a User of b.example
+  with the same Item, unsigned: the baseline the round trip is held to.
+* ``nginx``: client -> nginx -> nginx -> instance B, ``grpc_pass`` over TLS with client
+  certificates and upstream keepalive: two hops that only forward.
+* ``python relays``: client -> relay -> relay -> instance B (bench/relay.py, grpc.aio, bytes in,
+  bytes out): two bare Python pass-through hops.
+
+Figures: p50 and p99 of sequential calls; requests/s with ``--in-flight`` calls in flight; and
+for the gateway path the CPU time of each gateway process per request (from /proc, user +
+system) during the throughput phase. Ratios are to the direct call measured in the same run.
+Targets (issue 6): CPU per verified request at a gateway <= 500 us; the gateway path's
+throughput >= the Python relays'; its p50 <= 3.5 x the direct call's.
+
+Every request is decided for real (and recorded in b.example's Activity Data with an fsync), so
+each path carries the same instance cost. Exits non-zero if a call fails, 0 otherwise, whether or
+not a target is met.
+
+Run (from the checkout):  .venv/bin/python bench/resolve.py [--calls 300] [--total 2000]
+                                                            [--in-flight 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from rich.console import Console
+from rich.table import Table
+
+if not __package__:  # run as a script (python bench/resolve.py): make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from instance.mmm.itemdocs import item_doc
+from instance.mmm.model import Action, Complement, ComplementKind, DeonticVerb, ProcessActionRequest
+from instance.mmm.wire import request_to_proto
+from mmmfed.api.v1 import gateway_pb2_grpc, instance_pb2_grpc
+from mmmfed.api.v1 import instance_pb2 as ipb
+from mmmfed.api.v1 import process_action_pb2 as papb
+from mmmfed.cli.loopback import A, B, LoopbackPlan, PortReservation, plan, samples_dir
+from mmmfed.cli.phase0 import registration_items
+from mmmfed.cli.processes import NodeProcesses
+from mmmfed.client import OperatorClient
+from mmmfed.config import PeerAddress, TlsConfig
+from mmmfed.testing import peer
+from mmmfed.tls import secure_channel
+
+LOCAL_USER = f"mmm://{B}/processes/bench-user"
+"""The source of the local paths: a User of b.example (Users hold Resolve by their Account type)."""
+VISITOR = f"mmm://{A}/processes/app"
+"""The source of the gateway path: a Process of a.example (b's Rules let visitors Resolve)."""
+CPU_TARGET_US = 500.0
+P50_TARGET_RATIO = 3.5
+Call = Callable[[], Awaitable[papb.ProcessActionResponse]]
+
+
+# -- requests -----------------------------------------------------------------------------
+def _message(n: int) -> dict[str, object]:
+    """A small Message Item of a.example (~600 bytes of JSON), as a Process would carry it."""
+    return item_doc(
+        m_instance_id=A,
+        item_id=f"mmm://{A}/messages/bench-{n}",
+        item_type="ITM",
+        sub_type="Message",
+        producer_id=f"mmm://{A}/processes/app",
+        time_ms=int(time.time() * 1000),
+        fields={"Content": {"Text": "Is mmm://b.example/processes/registration where it says it is?"}},
+        descr={"Name": f"bench message {n}"},
+    )
+
+
+def _request(source: str, n: int) -> papb.ProcessActionRequest:
+    """Resolve b.example's Registration Service, asked of b.example's Resolution Service by
+    ``source`` (a ProcessID), carrying one Message Item."""
+    source_instance = source.removeprefix("mmm://").split("/", 1)[0]
+    request = ProcessActionRequest(
+        DeonticVerb.MAY,
+        Action.RESOLVE,
+        source,
+        f"mmm://{B}/processes/resolution",
+        (Complement(ComplementKind.NIL, f"mmm://{B}/processes/registration", is_process=True),),
+        int(time.time() * 1000),
+        process_action_id=f"mmm://{source_instance}/pa/bench-{uuid.uuid4().hex}",
+        items=(_message(n),),
+    )
+    return request_to_proto(request, m_instance_id=source_instance)
+
+
+def _registration() -> papb.ProcessActionRequest:
+    """The App of b.example asks its Registration Service to Register bench-user (with the
+    BoxTextured sample as Persona)."""
+    avatar = samples_dir() / "gltf" / "BoxTextured" / "BoxTextured.glb"
+    request = ProcessActionRequest(
+        DeonticVerb.MAY,
+        Action.REGISTER,
+        f"mmm://{B}/processes/app",
+        f"mmm://{B}/processes/registration",
+        (),
+        int(time.time() * 1000),
+        process_action_id=f"mmm://{B}/pa/bench-register",
+        items=tuple(registration_items(B, "bench-user", avatar, time_ms=int(time.time() * 1000))),
+    )
+    return request_to_proto(request, m_instance_id=B)
+
+
+# -- the proxies ----------------------------------------------------------------------------
+@dataclass
+class Proxies:
+    """Two chains of two proxies in front of instance B: nginx and bare Python relays."""
+
+    nginx_entry: PeerAddress
+    relay_entry: PeerAddress
+    procs: list[subprocess.Popen[bytes]]
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _nginx_conf(workdir: Path, name: str, listen: int, server: TlsConfig, upstream: PeerAddress) -> Path:
+    """One nginx proxying every gRPC call to ``upstream`` over TLS with a client certificate."""
+    root = workdir / name
+    root.mkdir()
+    conf = root / "nginx.conf"
+    conf.write_text(f"""
+worker_processes 1;
+daemon off;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {root}/body;
+  proxy_temp_path {root}/proxy;
+  fastcgi_temp_path {root}/fastcgi;
+  uwsgi_temp_path {root}/uwsgi;
+  scgi_temp_path {root}/scgi;
+  upstream next {{ server {upstream.address}; keepalive 64; }}
+  server {{
+    listen 127.0.0.1:{listen} ssl http2;
+    ssl_certificate {server.cert};
+    ssl_certificate_key {server.key};
+    ssl_client_certificate {server.ca_cert};
+    ssl_verify_client on;
+    location / {{
+      grpc_pass grpcs://next;
+      grpc_ssl_certificate {server.cert};
+      grpc_ssl_certificate_key {server.key};
+      grpc_ssl_trusted_certificate {server.ca_cert};
+      grpc_ssl_verify on;
+      grpc_ssl_name {upstream.tls_name};
+      grpc_ssl_server_name on;
+    }}
+  }}
+}}
+""")
+    return conf
+
+
+def start_proxies(workdir: Path, p: LoopbackPlan) -> Proxies:
+    """nginx -> nginx -> instance B and relay -> relay -> instance B. The hop next to instance B
+    presents gateway B's certificate (instance B admits only its gateway and operators); the
+    first hop presents gateway A's."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        raise SystemExit("nginx not found: install Debian's nginx (apt-get install nginx-light)")
+    ports = PortReservation(4)
+    n1, n2, r1, r2 = ports.ports
+    ports.release()
+    instance_b = peer(p.instance_b)
+    tls_a, tls_b = p.gateway_a.tls, p.gateway_b.tls
+    procs = []
+    hop2 = PeerAddress(tls_name=p.gateway_b.tls_name, address=f"127.0.0.1:{n2}")
+    for name, port, tls, upstream in (("nginx2", n2, tls_b, instance_b), ("nginx1", n1, tls_a, hop2)):
+        conf = _nginx_conf(workdir, name, port, tls, upstream)
+        procs.append(subprocess.Popen([nginx, "-c", str(conf), "-p", str(conf.parent)], stderr=subprocess.DEVNULL))
+    relay_hop2 = PeerAddress(tls_name=p.gateway_b.tls_name, address=f"127.0.0.1:{r2}")
+    for name, port, tls, upstream in (("relay2", r2, tls_b, instance_b), ("relay1", r1, tls_a, relay_hop2)):
+        tls_file = workdir / f"{name}-tls.json"
+        tls_file.write_text(tls.model_dump_json())
+        argv = [sys.executable, str(Path(__file__).with_name("relay.py")), "--tls", str(tls_file)]
+        argv += ["--listen", f"127.0.0.1:{port}", "--relay-to", upstream.address, "--relay-name", upstream.tls_name]
+        procs.append(subprocess.Popen(argv))
+    return Proxies(
+        nginx_entry=PeerAddress(tls_name=p.gateway_a.tls_name, address=f"127.0.0.1:{n1}"),
+        relay_entry=PeerAddress(tls_name=p.gateway_a.tls_name, address=f"127.0.0.1:{r1}"),
+        procs=procs,
+    )
+
+
+# -- measuring ------------------------------------------------------------------------------
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far, in seconds (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Figures:
+    p50_us: float
+    p99_us: float
+    per_s: float
+    cpu_us: dict[str, float]
+
+
+def _check(response: papb.ProcessActionResponse) -> None:
+    if response.pa_status.WhichOneof("status") != "ack":
+        raise RuntimeError(f"expected Ack, got {response.pa_status}")
+
+
+async def measure(call: Call, *, calls: int, total: int, in_flight: int, pids: dict[str, int]) -> Figures:
+    """Warm up, then ``calls`` sequential calls (latency), then ``total`` calls with ``in_flight``
+    in flight (throughput and CPU of ``pids`` per call)."""
+    for _ in range(30):
+        _check(await call())
+    latencies = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        _check(await call())
+        latencies.append((time.perf_counter() - start) * 1e6)
+    latencies.sort()
+    queue = iter(range(total))
+
+    async def worker() -> None:
+        for _ in queue:
+            _check(await call())
+
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    start = time.perf_counter()
+    async with asyncio.TaskGroup() as tasks:
+        for _ in range(in_flight):
+            tasks.create_task(worker())
+    elapsed = time.perf_counter() - start
+    cpu = {name: (cpu_seconds(pid) - before[name]) / total * 1e6 for name, pid in pids.items()}
+    return Figures(statistics.median(latencies), latencies[int(len(latencies) * 0.99) - 1], total / elapsed, cpu)
+
+
+async def run(args: argparse.Namespace, workdir: Path, console: Console) -> int:
+    p = plan(workdir)
+    procs = NodeProcesses(workdir)
+    proxies: Proxies | None = None
+    try:
+        procs.start_plan(p, workdir)
+        await procs.wait_ready(p)
+        proxies = start_proxies(workdir, p)
+        op = p.operator_tls
+        async with OperatorClient(op, instance=peer(p.instance_a), gateway=peer(p.gateway_a)) as at_a:
+            await at_a.negotiate(B)
+        async with OperatorClient(op, instance=peer(p.instance_b), gateway=peer(p.gateway_b)) as at_b:
+            _check(await at_b.instance.Act(ipb.ActRequest(request=_registration())))
+        channels = {
+            "direct": secure_channel(op, peer(p.instance_b)),
+            "gateways": secure_channel(op, peer(p.gateway_a)),
+            "nginx": secure_channel(op, proxies.nginx_entry),
+            "python relays": secure_channel(op, proxies.relay_entry),
+        }
+        counter = iter(range(10**9))
+        resolve = gateway_pb2_grpc.PlatformGatewayStub(channels["gateways"]).Resolve
+        act = {
+            name: instance_pb2_grpc.InstanceStub(channels[name]).Act for name in ("direct", "nginx", "python relays")
+        }
+
+        def local(name: str) -> Call:
+            return lambda: act[name](ipb.ActRequest(request=_request(LOCAL_USER, next(counter))))
+
+        paths: dict[str, Call] = {
+            "direct": local("direct"),
+            "gateways": lambda: resolve(_request(VISITOR, next(counter))),
+            "nginx": local("nginx"),
+            "python relays": local("python relays"),
+        }
+        pids = {"gateway A": procs.procs["gateway-a"].pid, "gateway B": procs.procs["gateway-b"].pid}
+        pids["instance B"] = procs.procs["instance-b"].pid
+        figures: dict[str, Figures] = {}
+        for name, call in paths.items():
+            console.print(f"measuring {name} ...")
+            figures[name] = await measure(call, calls=args.calls, total=args.total, in_flight=args.in_flight, pids=pids)
+        for channel in channels.values():
+            await channel.close()
+    except (grpc.aio.AioRpcError, RuntimeError) as err:
+        console.print(f"[bold red]bench failed:[/] {err}")
+        for name, tail in procs.log_tails().items():
+            console.print(f"--- {name}\n{tail}")
+        return 1
+    finally:
+        if proxies is not None:
+            proxies.stop()
+        procs.stop()
+    report(figures, args, console)
+    return 0
+
+
+def report(figures: dict[str, Figures], args: argparse.Namespace, console: Console) -> None:
+    """The table of figures with ratios to the direct call, and the targets' verdicts."""
+    direct = figures["direct"]
+    table = Table(
+        "path", "p50 us", "p99 us", "req/s", "p50 / direct", "req/s / direct", title="Process Action round trip"
+    )
+    for name, f in figures.items():
+        table.add_row(
+            name,
+            f"{f.p50_us:,.0f}",
+            f"{f.p99_us:,.0f}",
+            f"{f.per_s:,.0f}",
+            f"{f.p50_us / direct.p50_us:.2f}x",
+            f"{f.per_s / direct.per_s:.2f}x",
+        )
+    console.print(table)
+    g = figures["gateways"]
+    cpu = Table("process", "CPU us per request (gateway path)", "CPU us per request (direct path)", title="CPU")
+    for name in g.cpu_us:
+        cpu.add_row(name, f"{g.cpu_us[name]:,.0f}", f"{direct.cpu_us[name]:,.0f}")
+    console.print(cpu)
+    verdicts = [
+        (
+            "gateway B CPU per verified request",
+            f"{g.cpu_us['gateway B']:,.0f} us",
+            g.cpu_us["gateway B"] <= CPU_TARGET_US,
+            f"<= {CPU_TARGET_US:.0f} us",
+        ),
+        (
+            "gateway A CPU per signed request",
+            f"{g.cpu_us['gateway A']:,.0f} us",
+            g.cpu_us["gateway A"] <= CPU_TARGET_US,
+            f"<= {CPU_TARGET_US:.0f} us",
+        ),
+        (
+            "throughput vs python relays",
+            f"{g.per_s / figures['python relays'].per_s:.2f}x",
+            g.per_s >= figures["python relays"].per_s,
+            ">= 1.00x",
+        ),
+        (
+            "p50 vs direct",
+            f"{g.p50_us / direct.p50_us:.2f}x",
+            g.p50_us <= P50_TARGET_RATIO * direct.p50_us,
+            f"<= {P50_TARGET_RATIO}x",
+        ),
+    ]
+    targets = Table("target", "measured", "bar", "met", title="Targets (issue 6)")
+    for what, measured, met, bar in verdicts:
+        targets.add_row(what, measured, bar, "[green]yes[/]" if met else "[red]no[/]")
+    console.print(targets)
+    console.print(
+        f"{args.calls} sequential calls, then {args.total} with {args.in_flight} in flight, per path; "
+        f"2 cores shared by client, nodes and proxies."
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=300, help="sequential calls per path (latency)")
+    parser.add_argument("--total", type=int, default=2000, help="calls per path for throughput")
+    parser.add_argument("--in-flight", type=int, default=64)
+    args = parser.parse_args()
+    console = Console(width=140)
+    with tempfile.TemporaryDirectory(prefix="mmmfed-bench-resolve-") as tmp:
+        code = asyncio.run(run(args, Path(tmp), console))
+    raise SystemExit(code)
+
+
+if __name__ == "__main__":
+    main()
