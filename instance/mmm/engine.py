@@ -224,8 +224,7 @@ class ProcessActionEngine:
         status = PAStatus.ack(f"deferred until {when}")
         response = self._finish(request, origin, None, status, None, depth, fingerprint=fingerprint)
         if not self._replaying:
-            seen = self.world.seen.get(event.process_action_id or "")
-            if seen is not None and seen[1].status.is_ack:
+            if event.process_action_id in self.world.performed:
                 self._fire(
                     request.process_action_id, trigger=event.process_action_id, at_ms=request.time_ms, depth=depth + 1
                 )
@@ -256,6 +255,7 @@ class ProcessActionEngine:
         if ctx is not None and status.is_ack:
             for effect in ctx.effects:
                 effect()
+            self.world.performed.add(request.process_action_id)
             complements, items = list(ctx.rs), list(ctx.out_items)
         broken = ctx.broken if ctx is not None and not status.is_ack else None
         if broken is None and not status.is_ack and request.verb is DeonticVerb.MUST and status.error is not None:

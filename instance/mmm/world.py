@@ -76,6 +76,9 @@ class World:
     """Deferred requests (If Event, Must obligations) by ProcessActionID, with their origin."""
     seen: dict[str, tuple[str, ProcessActionResponse]] = field(default_factory=dict)
     """ProcessActionID -> (request fingerprint, response): a retry gets the same answer."""
+    performed: set[str] = field(default_factory=set)
+    """ProcessActionIDs performed (Ack and done, not merely deferred): an If Event on a
+    ProcessActionID waits for one of these."""
     reports: list[str] = field(default_factory=list)
     """ItemIDs of the Fault Behaviour / Fault Detection Reports raised, in order."""
 

@@ -14,8 +14,9 @@ assign Internal Rights at Registration).
 
 A Process grants on its own initiative (source = destination). A Service that offers an Item
 (``World.offers``: parcels, rooms) also grants Rights on it to a Process that asks for itself,
-possibly for a price (Service Pricing Model). Withdrawing removes the Rights the grantor gave the
-From Process on the target (those for the listed Actions, or all of them).
+possibly for a price (Service Pricing Model). Withdrawing removes the Granted Rights the grantor
+gave the From Process on the target (those for the listed Actions, or all of them); an Acquired
+Right is final: the previous holder cannot take back what it transferred.
 """
 
 from __future__ import annotations
@@ -127,7 +128,10 @@ def _withdraw(ctx: ActionContext, target: str, holder: str) -> PAStatus | None:
     gone = [
         r.rights_id
         for r in world.rights_of(holder)
-        if r.target_id == target and r.granted_by == grantor and (not actions or r.action in actions)
+        if r.target_id == target
+        and r.granted_by == grantor
+        and r.level is not RightLevel.ACQUIRED  # a transfer is final: only Granted Rights are withdrawn
+        and (not actions or r.action in actions)
     ]
     if not gone:
         return ctx.refuse(PAErrorCode.CLASH, f"{holder} holds no Rights on {target} given by {grantor} to withdraw")
