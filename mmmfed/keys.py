@@ -86,6 +86,9 @@ class InstanceKeyStore:
         self.m_instance_id = check_instance_id(m_instance_id)
         self._index = directory / "keys.json"
         self._cache: tuple[float, list[PublicKeyRecord]] | None = None
+        # key_id -> its private key, loaded once: a key file never changes (ids are new per key;
+        # revocation and expiry live in keys.json, checked on every ``current``).
+        self._signing_keys: dict[str, SigningKey] = {}
 
     # -- reading ------------------------------------------------------------------------
     def records(self) -> list[PublicKeyRecord]:
@@ -104,7 +107,10 @@ class InstanceKeyStore:
         at = now_ms() if at_ms is None else at_ms
         for record in reversed(self.records()):
             if record.usable_at(at) is None:
-                return record, load_signing_key(self.directory / f"{record.key_id}.pem")
+                key = self._signing_keys.get(record.key_id)
+                if key is None:
+                    key = self._signing_keys[record.key_id] = load_signing_key(self.directory / f"{record.key_id}.pem")
+                return record, key
         raise FailedPrecondition(
             f"{self.m_instance_id} has no usable signing key; run `mmmfed keys rotate`", reason="NO_SIGNING_KEY"
         )
