@@ -25,7 +25,7 @@ from mmmfed.items import parse_json, proof_time
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.manifesto import ROUTE_NAMES
 from mmmfed.proofs import sign_document
-from mmmfed.store import Store
+from mmmfed.store import SharedState
 
 AGREEMENT_TYPE = "mmmfed/TrustAgreement/v1"
 NS = "agreement"
@@ -52,23 +52,24 @@ def _bytes(doc: Mapping[str, Any]) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def record_consent(store: Store, peer_id: str) -> None:
+async def record_consent(store: SharedState, peer_id: str) -> None:
     """The operator accepts agreements proposed by ``peer_id`` (``mmmfed agreement accept``)."""
-    store.put_document(NS_CONSENT, peer_id, _bytes({"AcceptedAtMs": _now_ms()}))
+    await store.put_document(NS_CONSENT, peer_id, _bytes({"AcceptedAtMs": _now_ms()}))
 
 
-def all_agreements(store: Store) -> dict[str, dict[str, Any]]:
+async def all_agreements(store: SharedState) -> dict[str, dict[str, Any]]:
     """Every agreement record ({"Status", "Document", ...}) in ``store``, by peer."""
-    return {peer: json.loads(raw) for peer, raw in store.list_documents(NS).items()}
+    return {peer: json.loads(raw) for peer, raw in (await store.list_documents(NS)).items()}
 
 
 class AgreementBook:
-    """The agreements of one gateway, one per peer, in its store."""
+    """The agreements of one gateway, one per peer, in its shared state (every replica of the
+    gateway reads and writes the same records)."""
 
     def __init__(
         self,
         m_instance_id: str,
-        store: Store,
+        store: SharedState,
         keys: InstanceKeyStore,
         verifier: ForeignItemVerifier,
         *,
@@ -80,26 +81,26 @@ class AgreementBook:
         self._verifier = verifier
         self._accept_from = frozenset(accept_from)
 
-    def all(self) -> dict[str, dict[str, Any]]:
+    async def all(self) -> dict[str, dict[str, Any]]:
         """Every agreement record, by peer."""
-        return all_agreements(self._store)
+        return await all_agreements(self._store)
 
     # -- records --------------------------------------------------------------------------
-    def record(self, peer_id: str) -> dict[str, Any]:
+    async def record(self, peer_id: str) -> dict[str, Any]:
         """{"Status", "Document"} of the agreement with ``peer_id``; NotFound ``NO_AGREEMENT``."""
-        raw = self._store.get_document(NS, peer_id)
+        raw = await self._store.get_document(NS, peer_id)
         if raw is None:
             raise NotFound(f"no trust agreement with {peer_id}; negotiate first", reason="NO_AGREEMENT")
         return dict(json.loads(raw))
 
-    def _put(self, peer_id: str, status: str, doc: Mapping[str, Any], **extra: Any) -> None:
-        self._store.put_document(NS, peer_id, _bytes({"Status": status, "Document": doc, **extra}))
+    async def _put(self, peer_id: str, status: str, doc: Mapping[str, Any], **extra: Any) -> None:
+        await self._store.put_document(NS, peer_id, _bytes({"Status": status, "Document": doc, **extra}))
 
-    def require_active(self, peer_id: str, *, item_type: str, action: str) -> str:
+    async def require_active(self, peer_id: str, *, item_type: str, action: str) -> str:
         """The AgreementID if an ACTIVE, unexpired agreement with ``peer_id`` covers ``item_type``
         and ``action``; else FailedPrecondition ``NO_AGREEMENT`` (NotFound), ``AGREEMENT_PROPOSED``,
         ``AGREEMENT_REVOKED``, ``AGREEMENT_EXPIRED`` or ``OUT_OF_AGREEMENT``."""
-        rec = self.record(peer_id)
+        rec = await self.record(peer_id)
         doc = rec["Document"]
         if rec["Status"] != ACTIVE:
             reason = "AGREEMENT_REVOKED" if rec["Status"] == REVOKED else "AGREEMENT_PROPOSED"
@@ -115,13 +116,13 @@ class AgreementBook:
         return str(doc["AgreementID"])
 
     # -- answering side (B) ------------------------------------------------------------
-    def propose(self, answer: mpb.Manifesto, offer_v: mpb.Manifesto, peer_id: str) -> bytes:
+    async def propose(self, answer: mpb.Manifesto, offer_v: mpb.Manifesto, peer_id: str) -> bytes:
         """Build the agreement from ``answer`` (proposer ``peer_id``), sign it, keep it PROPOSED.
 
         FailedPrecondition ``AGREEMENT_NOT_ACCEPTED`` unless this instance's operator accepts
         agreements from ``peer_id`` (config ``accept_agreements_from`` or ``mmmfed agreement
         accept``)."""
-        if peer_id not in self._accept_from and self._store.get_document(NS_CONSENT, peer_id) is None:
+        if peer_id not in self._accept_from and await self._store.get_document(NS_CONSENT, peer_id) is None:
             raise FailedPrecondition(
                 f"{self._id}'s operator has not accepted agreements with {peer_id}; "
                 f"they run `mmmfed agreement accept {peer_id}`",
@@ -148,14 +149,14 @@ class AgreementBook:
             "ValidUntilMs": now + DEFAULT_VALIDITY_S * 1000,
         }
         signed = _signed(doc, self._keys)
-        self._put(peer_id, PROPOSED, signed)
+        await self._put(peer_id, PROPOSED, signed)
         return _bytes(signed)
 
     async def confirm(self, agreement_json: bytes, peer_id: str) -> bytes:
         """The proposer's countersigned agreement: must be the one proposed here, with a valid
         proof by each party; then ACTIVE. FailedPrecondition ``AGREEMENT_MISMATCH``."""
         doc = parse_json(agreement_json)
-        rec = self.record(peer_id)
+        rec = await self.record(peer_id)
         mine = rec["Document"]
         if not isinstance(doc, dict) or {k: v for k, v in doc.items() if k != "proof"} != {
             k: v for k, v in mine.items() if k != "proof"
@@ -166,7 +167,7 @@ class AgreementBook:
         if rec["Status"] != PROPOSED or mine["proof"] not in proofs or len(theirs) != 1:
             raise FailedPrecondition("the agreement must carry both parties' proofs", reason="AGREEMENT_MISMATCH")
         await self._verifier.verify_signed_by_peer({**doc, "proof": theirs[0]}, peer_id)
-        self._put(peer_id, ACTIVE, doc)
+        await self._put(peer_id, ACTIVE, doc)
         return _bytes(doc)
 
     # -- proposing side (A) ------------------------------------------------------------
@@ -180,20 +181,20 @@ class AgreementBook:
             raise InvalidInput("the peer's agreement does not match its answer", reason="AGREEMENT_MISMATCH")
         await self._verifier.verify_signed_by_peer(doc, peer_id)
         signed = _signed(doc, self._keys)
-        self._put(peer_id, PROPOSED, signed)
+        await self._put(peer_id, PROPOSED, signed)
         return _bytes(signed)
 
-    def activate(self, agreement_json: bytes, peer_id: str) -> None:
+    async def activate(self, agreement_json: bytes, peer_id: str) -> None:
         """Record the agreement the peer confirmed as ACTIVE."""
-        self._put(peer_id, ACTIVE, parse_json(agreement_json))
+        await self._put(peer_id, ACTIVE, parse_json(agreement_json))
 
     # -- both sides ------------------------------------------------------------------------
-    def revoke(self, peer_id: str, *, reason: str, agreement_id: str | None = None) -> bytes:
+    async def revoke(self, peer_id: str, *, reason: str, agreement_id: str | None = None) -> bytes:
         """Mark the agreement with ``peer_id`` REVOKED (if ``agreement_id`` is given it must
         match: FailedPrecondition ``AGREEMENT_MISMATCH``)."""
-        rec = self.record(peer_id)
+        rec = await self.record(peer_id)
         doc = rec["Document"]
         if agreement_id is not None and doc.get("AgreementID") != agreement_id:
             raise FailedPrecondition(f"no agreement {agreement_id} with {peer_id}", reason="AGREEMENT_MISMATCH")
-        self._put(peer_id, REVOKED, doc, RevokedAtMs=_now_ms(), RevocationReason=reason[:500])
+        await self._put(peer_id, REVOKED, doc, RevokedAtMs=_now_ms(), RevocationReason=reason[:500])
         return _bytes(doc)

@@ -21,7 +21,7 @@ from gateway.verification import ForeignItemRefused, ForeignItemVerifier
 from mmmfed.items import parse_json, proof_time, sha256_hex
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.proofs import sign_document
-from mmmfed.store import Store
+from mmmfed.store import SharedState
 
 ENVELOPE_TYPE = "mmmfed/TransferEnvelope/v1"
 DEFAULT_LIFETIME_S = 120.0
@@ -62,6 +62,8 @@ class EnvelopeChecker:
 
     Args:
         m_instance_id: this gateway's M-Instance (the expected destination).
+        store: the shared state whose nonces every replica of this gateway claims, so a transfer
+            id is accepted by one replica once (issue 6 item 1).
         skew_s: tolerated clock difference, seconds.
         clock: wall-clock seconds (tests pass a fake).
     """
@@ -70,7 +72,7 @@ class EnvelopeChecker:
         self,
         m_instance_id: str,
         keyring: Keyring,
-        store: Store,
+        store: SharedState,
         *,
         skew_s: float = 60.0,
         clock: Callable[[], float] = time.time,
@@ -118,5 +120,6 @@ class EnvelopeChecker:
         if expires - issued > MAX_LIFETIME_S * 1000:
             raise ForeignItemRefused(f"envelopes may live at most {MAX_LIFETIME_S:.0f} s", reason="ENVELOPE_TOO_LONG")
         key = f"{peer_id} {transfer_id}"
-        if not self._store.claim_nonce(NONCE_NAMESPACE, key, keep_until_ms=expires + self._skew_ms, now_ms=now_ms):
+        keep_until_ms = expires + self._skew_ms
+        if not await self._store.claim_nonce(NONCE_NAMESPACE, key, keep_until_ms=keep_until_ms, now_ms=now_ms):
             raise ForeignItemRefused(f"transfer {transfer_id} was already received", reason="REPLAYED")

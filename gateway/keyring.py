@@ -3,14 +3,22 @@ cached, de-duplicated, and refreshed when a key id is unknown (rate-limited) or 
 
 A rotation at a peer therefore needs nobody on this side: the first Item signed with the new key
 makes the keyring refresh. Revocations are seen at the next refresh (at most ``max_age_s`` late).
+
+Replicas of one gateway share what they fetched (issue 6 item 1): given a ``cache`` (the gateway's
+:class:`mmmfed.store.SharedState`), a refresh first looks there, and a fetch is written there with
+a TTL of ``max_age_s``, as the verified records with the wall-clock time they were fetched, so
+keys are never used later than ``max_age_s`` after a peer published them, whichever replica
+fetched them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.errors import MmmfedError, NotFound, PermissionDenied
@@ -20,6 +28,15 @@ from mmmfed.proofs import verify_document
 
 Fetch = Callable[[str], Awaitable[mpb.KeySet]]
 KEY_SET_TYPE = "mmmfed/KeySet/v1"
+CACHE_NAMESPACE = "keyring"
+
+
+class KeyCache(Protocol):
+    """Where replicas share fetched key sets (:class:`mmmfed.store.SharedState` is one)."""
+
+    async def put_cached(self, namespace: str, key: str, value: bytes, *, ttl_ms: int) -> None: ...
+
+    async def get_cached(self, namespace: str, key: str) -> bytes | None: ...
 
 
 def verified_key_set(key_set: mpb.KeySet, m_instance: str) -> list[PublicKeyRecord]:
@@ -86,6 +103,8 @@ class Keyring:
         min_refresh_s: an unknown key id refreshes a peer at most this often.
         max_age_s: cached keys older than this are refreshed before use (revocations).
         clock: monotonic seconds (tests pass a fake).
+        cache: the key cache shared by this gateway's replicas (None: this process only).
+        wall_clock: Unix seconds, to age entries of ``cache`` (tests pass a fake).
     """
 
     def __init__(
@@ -95,8 +114,12 @@ class Keyring:
         min_refresh_s: float = 5.0,
         max_age_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        cache: KeyCache | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._fetch = fetch
+        self._cache = cache
+        self._wall_clock = wall_clock
         self.min_refresh_s = min_refresh_s
         self._max_age_s = max_age_s
         self._clock = clock
@@ -119,7 +142,7 @@ class Keyring:
         stale = age > self._max_age_s
         unknown = key_id not in entry.keys and age >= self.min_refresh_s
         if stale or unknown:
-            await self._refresh(m_instance, entry)
+            await self._refresh(m_instance, entry, key_id)
         record = entry.keys.get(key_id)
         if record is None:
             raise KeyUnavailable(f"{m_instance} publishes no key {key_id}", reason="KEY_UNKNOWN")
@@ -128,19 +151,25 @@ class Keyring:
             raise KeyUnavailable(f"key {verification_method} cannot verify a signature made at {at_ms}", reason=problem)
         return record.public_key
 
-    async def _refresh(self, m_instance: str, entry: _Entry) -> None:
-        """Fetch once even when many resolutions wait for the same peer (single flight)."""
+    async def _refresh(self, m_instance: str, entry: _Entry, key_id: str) -> None:
+        """Take the replicas' shared copy if it is young enough and knows ``key_id``, else fetch;
+        once even when many resolutions wait for the same peer (single flight)."""
         if entry.inflight is not None:
             await asyncio.shield(entry.inflight)
             return
         entry.inflight = asyncio.get_running_loop().create_future()
         try:
-            self.fetches += 1
-            key_set = await self._fetch(m_instance)
-            if key_set.m_instance_id != m_instance:
-                raise NotFound(f"key service answered for {key_set.m_instance_id}", reason="KEY_UNKNOWN")
-            entry.keys = {r.key_id: r for r in verified_key_set(key_set, m_instance)}
-            entry.fetched_at = self._clock()
+            shared = await self._shared(m_instance)
+            if shared is not None and key_id in shared[0]:
+                entry.keys, age_s = shared
+            else:
+                self.fetches += 1
+                key_set = await self._fetch(m_instance)
+                if key_set.m_instance_id != m_instance:
+                    raise NotFound(f"key service answered for {key_set.m_instance_id}", reason="KEY_UNKNOWN")
+                entry.keys, age_s = {r.key_id: r for r in verified_key_set(key_set, m_instance)}, 0.0
+                await self._share(m_instance, entry.keys)
+            entry.fetched_at = self._clock() - age_s
             entry.inflight.set_result(None)
         except BaseException as err:
             entry.fetched_at = self._clock()  # rate-limit retries after a failure too
@@ -149,3 +178,24 @@ class Keyring:
             raise
         finally:
             entry.inflight = None
+
+    async def _shared(self, m_instance: str) -> tuple[dict[str, PublicKeyRecord], float] | None:
+        """The replicas' copy of ``m_instance``'s keys and its age (seconds), if any and younger
+        than ``max_age_s``."""
+        if self._cache is None:
+            return None
+        raw = await self._cache.get_cached(CACHE_NAMESPACE, m_instance)
+        if raw is None:
+            return None
+        doc = json.loads(raw)
+        age_s = max(0.0, self._wall_clock() - doc["FetchedAtMs"] / 1000)
+        if age_s >= self._max_age_s:
+            return None
+        return {k["key_id"]: PublicKeyRecord(**k) for k in doc["Keys"]}, age_s
+
+    async def _share(self, m_instance: str, keys: dict[str, PublicKeyRecord]) -> None:
+        if self._cache is None:
+            return
+        doc = {"FetchedAtMs": int(self._wall_clock() * 1000), "Keys": [asdict(r) for r in keys.values()]}
+        ttl_ms = max(1, int(self._max_age_s * 1000))
+        await self._cache.put_cached(CACHE_NAMESPACE, m_instance, json.dumps(doc).encode(), ttl_ms=ttl_ms)

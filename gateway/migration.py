@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import grpc
@@ -127,12 +127,12 @@ class MigrationService:
         if instance_of(user_process_id) != self._id:
             raise InvalidInput(f"{user_process_id} is not a User of {self._id}", reason="NOT_HOME_USER")
         peer = self._channels.peer(peer_id)
-        answer = self._negotiation.answer_for(peer_id)
+        answer = await self._negotiation.answer_for(peer_id)
         agreements = self._negotiation.agreements
-        agreements.require_active(peer_id, item_type="ITM", action=AVATAR_ACTION)
+        await agreements.require_active(peer_id, item_type="ITM", action=AVATAR_ACTION)
 
-        def still_agreed() -> None:  # checked for every chunk: a revocation stops in-flight work
-            agreements.require_active(peer_id, item_type="ITM", action=AVATAR_ACTION)
+        async def still_agreed() -> None:  # checked for every chunk: a revocation stops in-flight work
+            await agreements.require_active(peer_id, item_type="ITM", action=AVATAR_ACTION)
 
         timer = _Timer()
         export = self._channels.instance().ExportAvatar(ipb.ExportAvatarRequest(user_process_id=user_process_id))
@@ -270,11 +270,11 @@ class MigrationService:
             raise PermissionDenied(
                 f"{peer_id} may not transfer avatars of {header.home_user_process_id}", reason="ORIGIN_MISMATCH"
             )
-        self._negotiation.answer_for(peer_id)
+        await self._negotiation.answer_for(peer_id)
         agreements = self._negotiation.agreements
-        agreements.require_active(peer_id, item_type="ITM", action=AVATAR_ACTION)
+        await agreements.require_active(peer_id, item_type="ITM", action=AVATAR_ACTION)
         await self._verifier.verify_persona(
-            header.persona.item_json, peer_id=peer_id, bridge_keys=self._negotiation.bridge_keys(peer_id)
+            header.persona.item_json, peer_id=peer_id, bridge_keys=await self._negotiation.bridge_keys(peer_id)
         )
         await self._envelopes.check(
             header.envelope_json, peer_id=peer_id, transfer_id=header.transfer_id, item_json=header.persona.item_json
@@ -291,7 +291,7 @@ class MigrationService:
             yield ipb.ImportAvatarRequest(header=import_header)
             async for chunk in chunks:
                 # a revocation stops in-flight work: the instance then drops what it received
-                agreements.require_active(peer_id, item_type="ITM", action=AVATAR_ACTION)
+                await agreements.require_active(peer_id, item_type="ITM", action=AVATAR_ACTION)
                 yield ipb.ImportAvatarRequest(chunk=chunk)
 
         stub = self._channels.instance()
@@ -308,7 +308,7 @@ class MigrationService:
         instance's key (the requesting gateway verifies it like any foreign Item)."""
         if instance_of(home_user_process_id) != peer_id:
             raise PermissionDenied(f"{peer_id} may not ask for {home_user_process_id}", reason="ORIGIN_MISMATCH")
-        self._negotiation.agreements.require_active(peer_id, item_type="ITM", action=AVATAR_ACTION)
+        await self._negotiation.agreements.require_active(peer_id, item_type="ITM", action=AVATAR_ACTION)
         stub = self._channels.instance()
         result = await call(
             lambda: stub.GetDefaultAvatar(ipb.GetDefaultAvatarRequest(home_user_process_id=home_user_process_id))
@@ -339,10 +339,13 @@ async def _chunks_of(export: grpc.aio.UnaryStreamCall) -> AsyncIterator[bytes]:
 
 
 async def _transfer_stream(
-    header: gpb.TransferAvatarHeader, chunks: AsyncIterator[bytes], sent: _Counter, check: Callable[[], None]
+    header: gpb.TransferAvatarHeader,
+    chunks: AsyncIterator[bytes],
+    sent: _Counter,
+    check: Callable[[], Awaitable[None]],
 ) -> AsyncIterator[gpb.TransferAvatarRequest]:
     yield gpb.TransferAvatarRequest(header=header)
     async for chunk in chunks:
-        check()
+        await check()
         sent.n += len(chunk)
         yield gpb.TransferAvatarRequest(chunk=chunk)

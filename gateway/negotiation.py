@@ -21,7 +21,7 @@ from mmmfed.did import public_key_from_verification_method
 from mmmfed.errors import FailedPrecondition, InvalidInput
 from mmmfed.manifesto import compare, produced_facts, violations
 from mmmfed.rpc import call
-from mmmfed.store import Store
+from mmmfed.store import SharedState
 
 NS_PLATFORM = "manifesto/platform"
 NS_ANSWER = "manifesto/answer"
@@ -33,28 +33,28 @@ def _now_ms() -> int:
 
 
 class NegotiationService:
-    """Holds this gateway's platform manifesto and negotiated answers (in the store)."""
+    """Holds this gateway's platform manifesto and negotiated answers (in the shared state)."""
 
-    def __init__(self, m_instance_id: str, store: Store, channels: Channels, agreements: AgreementBook) -> None:
+    def __init__(self, m_instance_id: str, store: SharedState, channels: Channels, agreements: AgreementBook) -> None:
         self._id = m_instance_id
         self._store = store
         self._channels = channels
         self.agreements = agreements
 
     # -- RI-5 ---------------------------------------------------------------------------
-    def register(self, manifesto: mpb.Manifesto) -> str:
+    async def register(self, manifesto: mpb.Manifesto) -> str:
         """Store the platform's manifesto (9.5 step 1). InvalidInput ``MANIFESTO_INVALID`` if it
         is not a PLATFORM manifesto issued by this gateway's instance."""
         if manifesto.kind != mpb.MANIFESTO_KIND_PLATFORM or manifesto.issuer_id != self._id:
             raise InvalidInput(f"expected a PLATFORM manifesto issued by {self._id}", reason="MANIFESTO_INVALID")
         if not manifesto.manifesto_id:
             raise InvalidInput("manifesto_id is empty", reason="MANIFESTO_INVALID")
-        self._store.put_document(NS_PLATFORM, self._id, manifesto.SerializeToString())
+        await self._store.put_document(NS_PLATFORM, self._id, manifesto.SerializeToString())
         return manifesto.manifesto_id
 
-    def platform(self) -> mpb.Manifesto:
+    async def platform(self) -> mpb.Manifesto:
         """The registered platform manifesto; FailedPrecondition ``MANIFESTO_NOT_REGISTERED``."""
-        raw = self._store.get_document(NS_PLATFORM, self._id)
+        raw = await self._store.get_document(NS_PLATFORM, self._id)
         if raw is None:
             raise FailedPrecondition(
                 f"{self._id} has not registered its manifesto with its gateway yet",
@@ -62,19 +62,19 @@ class NegotiationService:
             )
         return mpb.Manifesto.FromString(raw)
 
-    def answer_for(self, peer_id: str) -> mpb.Manifesto:
+    async def answer_for(self, peer_id: str) -> mpb.Manifesto:
         """The answer manifesto negotiated with ``peer_id``; FailedPrecondition ``NOT_NEGOTIATED``."""
-        raw = self._store.get_document(NS_ANSWER, peer_id)
+        raw = await self._store.get_document(NS_ANSWER, peer_id)
         if raw is None:
             raise FailedPrecondition(
                 f"no manifesto negotiated with {peer_id}; run Negotiate first", reason="NOT_NEGOTIATED"
             )
         return mpb.Manifesto.FromString(raw)
 
-    def bridge_keys(self, peer_id: str) -> dict[str, bytes]:
+    async def bridge_keys(self, peer_id: str) -> dict[str, bytes]:
         """did:key verification method -> public key of the bridge keys in offer manifesto V of
         the negotiation with ``peer_id`` (empty if it used no bridge)."""
-        raw = self._store.get_document(NS_OFFER, peer_id)
+        raw = await self._store.get_document(NS_OFFER, peer_id)
         if raw is None:
             return {}
         offer_v = gpb.OfferManifestosRequest.FromString(raw).offer_v
@@ -87,7 +87,7 @@ class NegotiationService:
     # -- offering side (A) -------------------------------------------------------------
     async def negotiate(self, peer_id: str) -> gpb.NegotiateResponse:
         """FGMV-43 9.5 steps 2-8 towards ``peer_id``; stores and returns offers and answer."""
-        mine = self.platform()
+        mine = await self.platform()
         peer = self._channels.peer(peer_id)
         theirs = await call(lambda: peer.GetManifesto(gpb.GetPeerManifestoRequest()))
         if theirs.issuer_id != peer_id:
@@ -132,15 +132,15 @@ class NegotiationService:
         countersigned = await self.agreements.countersign(offered.agreement_json, answer, peer_id)
         message = gpb.AgreementMessage(agreement_json=countersigned)
         confirmed = await call(lambda: peer.ConfirmAgreement(message))
-        self.agreements.activate(confirmed.agreement_json, peer_id)
-        self._store.put_document(NS_OFFER, peer_id, request.SerializeToString())
-        self._store.put_document(NS_ANSWER, peer_id, answer.SerializeToString())
+        await self.agreements.activate(confirmed.agreement_json, peer_id)
+        await self._store.put_document(NS_OFFER, peer_id, request.SerializeToString())
+        await self._store.put_document(NS_ANSWER, peer_id, answer.SerializeToString())
         return gpb.NegotiateResponse(
             offer_a=offer_a, offer_v=offer_v, answer=answer, agreement_json=confirmed.agreement_json
         )
 
     # -- answering side (B) ------------------------------------------------------------
-    def answer(self, offer_a: mpb.Manifesto, offer_v: mpb.Manifesto, peer_id: str) -> gpb.OfferManifestosResponse:
+    async def answer(self, offer_a: mpb.Manifesto, offer_v: mpb.Manifesto, peer_id: str) -> gpb.OfferManifestosResponse:
         """Answer offers A and V from ``peer_id`` (9.5 steps 6-7), store the answer, and propose
         the trust agreement it makes, signed by this instance.
 
@@ -152,7 +152,7 @@ class NegotiationService:
             raise InvalidInput(f"offer A must be an OFFER_A manifesto issued by {peer_id}", reason="MANIFESTO_INVALID")
         if offer_a.peer_id != self._id:
             raise InvalidInput(f"offer A is addressed to {offer_a.peer_id}, not {self._id}", reason="MANIFESTO_INVALID")
-        mine = self.platform()
+        mine = await self.platform()
         bridged = {(p.item_type, p.from_qualifier.format, p.to_qualifier.format) for p in offer_v.conversions}
         rows = []
         for row in offer_a.negotiated:
@@ -170,10 +170,10 @@ class NegotiationService:
             negotiated=rows,
         )
         offers = gpb.OfferManifestosRequest(offer_a=offer_a, offer_v=offer_v)
-        self._store.put_document(NS_OFFER, peer_id, offers.SerializeToString())
-        self._store.put_document(NS_ANSWER, peer_id, answer.SerializeToString())
+        await self._store.put_document(NS_OFFER, peer_id, offers.SerializeToString())
+        await self._store.put_document(NS_ANSWER, peer_id, answer.SerializeToString())
         return gpb.OfferManifestosResponse(
-            answer=answer, agreement_json=self.agreements.propose(answer, offer_v, peer_id)
+            answer=answer, agreement_json=await self.agreements.propose(answer, offer_v, peer_id)
         )
 
     @staticmethod

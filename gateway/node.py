@@ -17,13 +17,12 @@ from gateway.verification import ForeignItemVerifier
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc
 from mmmfed.api.v1 import manifesto_pb2 as mpb
-from mmmfed.audit import SqliteAuditLog
 from mmmfed.config import GatewayConfig
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.rpc import call
 from mmmfed.rules import Rules
 from mmmfed.server import NodeServer
-from mmmfed.store import SqliteStore
+from mmmfed.store import open_gateway_state
 from mmmfed.tls import AccessPolicy, any_of, authorize_names, authorize_roles
 
 PLATFORM = "mmmfed.api.v1.PlatformGateway"
@@ -40,11 +39,10 @@ class GatewayNode:
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = SqliteStore(config.data_dir)
+        self.store, self.audit = open_gateway_state(config)  # config.store: sqlite, or redis for replicas
         self.channels = Channels(config.tls, instance=config.instance, peers=config.peers, bridges=config.bridges)
         self.keys = InstanceKeyStore(config.data_dir / "keys", config.m_instance_id)
-        self.audit = SqliteAuditLog(config.data_dir / "audit.sqlite3")
-        self.keyring = Keyring(self._fetch_keys)
+        self.keyring = Keyring(self._fetch_keys, cache=self.store)
         verifier = ForeignItemVerifier(self.keyring, rules=Rules(config.rules))
         self.agreements = AgreementBook(
             config.m_instance_id, self.store, self.keys, verifier, accept_from=config.accept_agreements_from
@@ -98,6 +96,7 @@ class GatewayNode:
     async def start(self) -> str:
         """Make the instance's first signing key if it has none, then serve; returns the bound
         "host:port"."""
+        await self.store.start()  # STORE_NOT_DURABLE: refuse to serve
         self.keys.ensure_key()
         return await self.server.start()
 
@@ -105,8 +104,8 @@ class GatewayNode:
         """Stop serving, close channels and the store (idempotent)."""
         await self.server.stop()
         await self.channels.close()
-        self.store.close()
-        self.audit.close()
+        await self.store.close()
+        await self.audit.close()
 
     async def run_forever(self) -> None:
         """Serve until cancelled (SIGTERM in ``mmmfed serve``), then stop."""

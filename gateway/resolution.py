@@ -20,11 +20,12 @@ from gateway.channels import Channels
 from gateway.verification import ForeignItemVerifier
 from mmmfed.api.v1 import instance_pb2 as ipb
 from mmmfed.api.v1 import process_action_pb2 as papb
-from mmmfed.audit import ACCEPTED, REFUSED, AuditLog
+from mmmfed.audit import ACCEPTED, REFUSED
 from mmmfed.errors import InvalidInput, MmmfedError, PermissionDenied
 from mmmfed.items import instance_or_none, parse_item, sign_item
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.rpc import call
+from mmmfed.store import SharedAuditLog
 
 MAX_CARRIED_ITEMS = 32
 
@@ -54,7 +55,7 @@ class ResolutionService:
         agreements: AgreementBook,
         keys: InstanceKeyStore,
         verifier: ForeignItemVerifier,
-        audit: AuditLog,
+        audit: SharedAuditLog,
     ) -> None:
         self._id = m_instance_id
         self._channels = channels
@@ -84,7 +85,7 @@ class ResolutionService:
             raise InvalidInput(
                 f"a request carries at most {MAX_CARRIED_ITEMS} Items", reason="PROCESS_ACTION_MALFORMED"
             )
-        self._agreements.require_active(peer, item_type=PROCESS_ACTION_TYPE, action=RESOLVE_ACTION)
+        await self._agreements.require_active(peer, item_type=PROCESS_ACTION_TYPE, action=RESOLVE_ACTION)
         record, key = self._keys.current()
         method = self._keys.method(record)
         signed = [sign_item(parse_item(raw), key=key, verification_method=method).raw for raw in request.items_json]
@@ -96,7 +97,7 @@ class ResolutionService:
         try:
             response: papb.ProcessActionResponse = await call(lambda: stub.ForwardProcessAction(outgoing))
         except MmmfedError as err:
-            self._audit.append(
+            await self._audit.append(
                 REFUSED,
                 peer_id=peer,
                 subject=request.process_action_id,
@@ -104,7 +105,7 @@ class ResolutionService:
                 details={"direction": "out", "action": request.action},
             )
             raise
-        self._audit.append(
+        await self._audit.append(
             ACCEPTED,
             peer_id=peer,
             subject=request.process_action_id,
@@ -134,11 +135,11 @@ class ResolutionService:
                 raise InvalidInput(
                     f"a request carries at most {MAX_CARRIED_ITEMS} Items", reason="PROCESS_ACTION_MALFORMED"
                 )
-            self._agreements.require_active(peer, item_type=PROCESS_ACTION_TYPE, action=RESOLVE_ACTION)
+            await self._agreements.require_active(peer, item_type=PROCESS_ACTION_TYPE, action=RESOLVE_ACTION)
             for raw in request.items_json:
                 await self._verifier.verify_persona(raw, peer_id=peer, bridge_keys={})
         except MmmfedError as err:
-            self._audit.append(
+            await self._audit.append(
                 REFUSED,
                 peer_id=peer,
                 subject=request.process_action_id,
@@ -150,7 +151,7 @@ class ResolutionService:
         response: papb.ProcessActionResponse = await call(
             lambda: stub.Act(ipb.ActRequest(request=request, origin_m_instance_id=peer))
         )
-        self._audit.append(
+        await self._audit.append(
             ACCEPTED,
             peer_id=peer,
             subject=request.process_action_id,

@@ -25,7 +25,6 @@ from mmmfed.audit import (
     AGREEMENT_REJECTED,
     AGREEMENT_REVOKED,
     REFUSED,
-    AuditLog,
 )
 from mmmfed.errors import MmmfedError, PermissionDenied
 from mmmfed.items import proof_time
@@ -34,6 +33,7 @@ from mmmfed.keys import InstanceKeyStore
 from mmmfed.manifesto import ROUTE_NAMES
 from mmmfed.proofs import canonicalize, sign_document
 from mmmfed.rpc import call
+from mmmfed.store import SharedAuditLog
 from mmmfed.streams import split_header
 from mmmfed.tls import peer_identities
 
@@ -46,7 +46,7 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         negotiation: NegotiationService,
         migration: MigrationService,
         channels: Channels,
-        audit: AuditLog,
+        audit: SharedAuditLog,
         resolution: ResolutionService,
     ) -> None:
         self._negotiation = negotiation
@@ -66,7 +66,7 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         self, request: mpb.Manifesto, context: grpc.aio.ServicerContext
     ) -> gpb.RegisterManifestoResponse:
         """RI-5, FGMV-43 9.5 step 1; INVALID_ARGUMENT MANIFESTO_INVALID."""
-        return gpb.RegisterManifestoResponse(manifesto_id=self._negotiation.register(request))
+        return gpb.RegisterManifestoResponse(manifesto_id=await self._negotiation.register(request))
 
     async def Negotiate(
         self, request: gpb.NegotiateRequest, context: grpc.aio.ServicerContext
@@ -78,10 +78,10 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         try:
             result = await self._negotiation.negotiate(peer_id)
         except MmmfedError as err:
-            self._audit.append(AGREEMENT_REJECTED, peer_id=peer_id, subject="", reason=err.reason)
+            await self._audit.append(AGREEMENT_REJECTED, peer_id=peer_id, subject="", reason=err.reason)
             raise
         agreement_id = json.loads(result.agreement_json)["AgreementID"]
-        self._audit.append(AGREEMENT_ACCEPTED, peer_id=peer_id, subject=agreement_id)
+        await self._audit.append(AGREEMENT_ACCEPTED, peer_id=peer_id, subject=agreement_id)
         return result
 
     async def MigrateAvatar(
@@ -95,16 +95,16 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
             result = await self._migration.migrate(request.user_process_id, peer_id)
         except MmmfedError as err:
             details = {"rpc": "MigrateAvatar", "message": err.message[:500]}
-            self._audit.append(
+            await self._audit.append(
                 REFUSED, peer_id=peer_id, subject=request.user_process_id, reason=err.reason, details=details
             )
             raise
         if result.outcome == gpb.MIGRATION_OUTCOME_MIGRATED:
             details = {"rpc": "MigrateAvatar", "route": result.route, "bytes": result.bytes_sent}
-            self._audit.append(ACCEPTED, peer_id=peer_id, subject=request.user_process_id, details=details)
+            await self._audit.append(ACCEPTED, peer_id=peer_id, subject=request.user_process_id, details=details)
         else:
             details = {"rpc": "MigrateAvatar", "message": result.refusal_message[:500]}
-            self._audit.append(
+            await self._audit.append(
                 REFUSED, peer_id=peer_id, subject=request.user_process_id, reason=result.refusal_reason, details=details
             )
         return result
@@ -115,10 +115,10 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         """RI-5: revoke the trust agreement with a peer: at once here (audited), then at the peer
         (RE-5). NOT_FOUND NO_AGREEMENT; UNAVAILABLE if the peer cannot be told (revoked here)."""
         peer_id = request.peer_m_instance_id
-        revoked = self._negotiation.agreements.revoke(peer_id, reason=request.reason)
+        revoked = await self._negotiation.agreements.revoke(peer_id, reason=request.reason)
         agreement_id = json.loads(revoked)["AgreementID"]
         details = {"by": "operator", "reason": request.reason[:500]}
-        self._audit.append(AGREEMENT_REVOKED, peer_id=peer_id, subject=agreement_id, details=details)
+        await self._audit.append(AGREEMENT_REVOKED, peer_id=peer_id, subject=agreement_id, details=details)
         stub = self._channels.peer(peer_id)
         notice = gpb.RevokeAgreementRequest(agreement_id=agreement_id, reason=request.reason)
         await call(lambda: stub.RevokeAgreement(notice))
@@ -135,7 +135,7 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         migration: MigrationService,
         channels: Channels,
         keys: InstanceKeyStore,
-        audit: AuditLog,
+        audit: SharedAuditLog,
         resolution: ResolutionService,
     ) -> None:
         self._negotiation = negotiation
@@ -164,7 +164,7 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
     ) -> mpb.Manifesto:
         """RE-5: this platform's manifesto, to configured peer gateways only."""
         self._peer(context)
-        manifesto = self._negotiation.platform()
+        manifesto = await self._negotiation.platform()
         published = key_set(self._keys)
         manifesto.keys.extend(published.keys)
         manifesto.signed_keys_json = published.signed_json
@@ -176,9 +176,9 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         """RE-5, FGMV-43 9.5 steps 6-7: offers A and V in, answer out; audited (LAF)."""
         peer = self._peer(context)
         try:
-            response = self._negotiation.answer(request.offer_a, request.offer_v, peer)
+            response = await self._negotiation.answer(request.offer_a, request.offer_v, peer)
         except MmmfedError as err:
-            self._audit.append(
+            await self._audit.append(
                 AGREEMENT_REJECTED,
                 peer_id=peer,
                 subject=request.offer_a.manifesto_id,
@@ -190,7 +190,7 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         routes = {r.offered.qualifier.format: ROUTE_NAMES.get(r.route, "?") for r in answer.negotiated}
         agreement_id = json.loads(response.agreement_json)["AgreementID"]
         details = {"routes": routes, "answer_manifesto_id": answer.manifesto_id}
-        self._audit.append(AGREEMENT_PROPOSED, peer_id=peer, subject=agreement_id, details=details)
+        await self._audit.append(AGREEMENT_PROPOSED, peer_id=peer, subject=agreement_id, details=details)
         return response
 
     async def ConfirmAgreement(
@@ -201,10 +201,10 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         try:
             confirmed = await self._negotiation.agreements.confirm(request.agreement_json, peer)
         except MmmfedError as err:
-            self._audit.append(AGREEMENT_REJECTED, peer_id=peer, subject="", reason=err.reason)
+            await self._audit.append(AGREEMENT_REJECTED, peer_id=peer, subject="", reason=err.reason)
             raise
         agreement_id = json.loads(confirmed)["AgreementID"]
-        self._audit.append(AGREEMENT_ACCEPTED, peer_id=peer, subject=agreement_id)
+        await self._audit.append(AGREEMENT_ACCEPTED, peer_id=peer, subject=agreement_id)
         return gpb.AgreementMessage(agreement_json=confirmed)
 
     async def RevokeAgreement(
@@ -212,9 +212,11 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
     ) -> gpb.AgreementMessage:
         """RE-5: the peer revoked the agreement; it stops here too, at once (audited)."""
         peer = self._peer(context)
-        revoked = self._negotiation.agreements.revoke(peer, reason=request.reason, agreement_id=request.agreement_id)
+        revoked = await self._negotiation.agreements.revoke(
+            peer, reason=request.reason, agreement_id=request.agreement_id
+        )
         details = {"by": peer, "reason": request.reason[:500]}
-        self._audit.append(AGREEMENT_REVOKED, peer_id=peer, subject=request.agreement_id, details=details)
+        await self._audit.append(AGREEMENT_REVOKED, peer_id=peer, subject=request.agreement_id, details=details)
         return gpb.AgreementMessage(agreement_json=revoked)
 
     async def TransferAvatar(
@@ -231,11 +233,11 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
             result = await self._migration.accept_transfer(header, chunks, peer)
         except MmmfedError as err:
             details = {"rpc": "TransferAvatar", "message": err.message[:500]}
-            self._audit.append(REFUSED, peer_id=peer, subject=subject, reason=err.reason, details=details)
+            await self._audit.append(REFUSED, peer_id=peer, subject=subject, reason=err.reason, details=details)
             raise
         item_id = json.loads(result.persona.item_json)["ItemID"]
         details = {"rpc": "TransferAvatar", "transfer_id": subject, "bytes": result.bytes_received}
-        self._audit.append(ACCEPTED, peer_id=peer, subject=item_id, details=details)
+        await self._audit.append(ACCEPTED, peer_id=peer, subject=item_id, details=details)
         return result
 
     async def OfferDefaultAvatar(
@@ -255,8 +257,8 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         """RE-5 LAF (FGMV-43 7.5.3): the calling peer's part of this gateway's audit log, with the
         head (seq, hash) to anchor it. Each entry's hash can be recomputed by the peer."""
         peer = self._peer(context)
-        entries = self._audit.entries(peer_id=peer, since_seq=request.since_seq, limit=request.limit or 1000)
-        head = self._audit.head()
+        entries = await self._audit.entries(peer_id=peer, since_seq=request.since_seq, limit=request.limit or 1000)
+        head = await self._audit.head()
         return gpb.GetAuditEntriesResponse(
             entries=[
                 gpb.AuditEntry(

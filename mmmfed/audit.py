@@ -42,10 +42,10 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 from mmmfed.errors import DataIntegrityError, InvalidInput
 from mmmfed.proofs import canonicalize
@@ -157,8 +157,87 @@ def check_chain(entries: Iterable[AuditEntry], *, first_seq: int = 1, prev_hash:
     return _walk(entries, first_seq=first_seq, prev_hash=prev_hash)
 
 
+@dataclass(frozen=True)
+class AuditDraft:
+    """An entry checked and canonicalised, waiting for its place in the chain (``seq`` and
+    ``prev_hash``): every backend builds entries this way, so they hash alike."""
+
+    time_ms: int
+    event: str
+    peer_id: str
+    subject: str
+    reason: str
+    details_json: str  # the JCS text of ``details``, as stored
+
+    def place(self, seq: int, prev_hash: str) -> AuditEntry:
+        """The entry at ``seq`` after the entry whose hash is ``prev_hash``, with its hash."""
+        values = (seq, self.time_ms, self.event, self.peer_id, self.subject, self.reason)
+        fields: dict[str, Any] = dict(zip(_FIELDS[:6], values, strict=True))
+        fields.update(details=_load_details(self.details_json), prev_hash=prev_hash)
+        return AuditEntry(**fields, hash=entry_hash(fields))
+
+
+def draft_entry(
+    event: str,
+    *,
+    peer_id: str,
+    subject: str,
+    reason: str = "",
+    details: Mapping[str, Any] | None = None,
+    time_ms: int | None = None,
+) -> AuditDraft:
+    """Check an entry's fields before anything is written (``time_ms`` defaults to now, Unix ms).
+
+    Raises InvalidInput ``AUDIT_ENTRY_MALFORMED`` or ``NOT_CANONICALIZABLE`` (see
+    :meth:`AuditLog.append`)."""
+    when = int(time.time() * 1000) if time_ms is None else time_ms
+    _check_append(event, peer_id=peer_id, subject=subject, reason=reason, details=details, time_ms=when)
+    details_json = canonicalize(dict(details or {})).decode()
+    return AuditDraft(when, event, peer_id, subject, reason, details_json)
+
+
+def entry_row(entry: AuditEntry) -> tuple[Any, ...]:
+    """How a backend stores ``entry``: its nine fields in order, ``details`` as JCS text."""
+    return tuple(
+        canonicalize(entry.details).decode() if name == "details" else getattr(entry, name) for name in _FIELDS
+    )
+
+
+def entry_from_row(row: Sequence[Any]) -> AuditEntry:
+    """A stored row (:func:`entry_row`) as an entry; DataIntegrityError ``AUDIT_LOG_CORRUPT`` if it
+    cannot be one."""
+    return _decode(tuple(row))
+
+
+def check_rows(rows: Iterable[Sequence[Any] | None], *, first_seq: int, prev_hash: str) -> VerifyResult:
+    """:func:`check_chain` over stored rows (None or a row that cannot be read: ``HASH_MISMATCH``
+    at that place) - what a backend's ``verify`` walks."""
+
+    def decoded(row: Sequence[Any] | None, at: int) -> AuditEntry | _Unreadable:
+        if row is None or len(row) != len(_FIELDS):
+            return _Unreadable(at, "the stored row is not an audit entry")
+        return _decode_or_none(tuple(row))
+
+    return _walk((decoded(row, first_seq + i) for i, row in enumerate(rows)), first_seq=first_seq, prev_hash=prev_hash)
+
+
+def check_entries_query(*, peer_id: object, since_seq: object, limit: object) -> None:
+    """The arguments of :meth:`AuditLog.entries`; InvalidInput ``AUDIT_QUERY_MALFORMED``."""
+    if peer_id is not None and not isinstance(peer_id, str):
+        raise InvalidInput("peer_id must be a string or None", reason="AUDIT_QUERY_MALFORMED")
+    if not _is_int(since_seq) or not _is_int(limit) or limit < 1:
+        raise InvalidInput("since_seq must be an int and limit a positive int", reason="AUDIT_QUERY_MALFORMED")
+
+
+def check_verify_from(from_seq: object) -> None:
+    """The argument of :meth:`AuditLog.verify`; InvalidInput ``AUDIT_QUERY_MALFORMED``."""
+    if not _is_int(from_seq) or from_seq < 1:
+        raise InvalidInput("from_seq must be an int >= 1", reason="AUDIT_QUERY_MALFORMED")
+
+
 class AuditLog(Protocol):
-    """The LAF log (FGMV-43 7.5.3). Implementations: :class:`SqliteAuditLog` (a Redis one later)."""
+    """The LAF log (FGMV-43 7.5.3), synchronous: :class:`SqliteAuditLog`. Gateways use its async
+    form, :class:`mmmfed.store.SharedAuditLog` (embedded over this one, or on Redis for replicas)."""
 
     def append(
         self,
@@ -223,20 +302,17 @@ class SqliteAuditLog:
         details: Mapping[str, Any] | None = None,
         time_ms: int | None = None,
     ) -> AuditEntry:
-        when = int(time.time() * 1000) if time_ms is None else time_ms
-        _check_append(event, peer_id=peer_id, subject=subject, reason=reason, details=details, time_ms=when)
-        details_json = canonicalize(dict(details or {})).decode()  # NOT_CANONICALIZABLE before any write
+        # AUDIT_ENTRY_MALFORMED / NOT_CANONICALIZABLE before any write
+        draft = draft_entry(event, peer_id=peer_id, subject=subject, reason=reason, details=details, time_ms=time_ms)
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 last = self._db.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
                 seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
-                values = (seq, when, event, peer_id, subject, reason, _load_details(details_json), prev_hash)
-                fields: dict[str, Any] = dict(zip(_FIELDS[:-1], values, strict=True))
-                entry = AuditEntry(**fields, hash=entry_hash(fields))
+                entry = draft.place(seq, prev_hash)
                 self._db.execute(
                     "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (seq, when, event, peer_id, subject, reason, details_json, prev_hash, entry.hash),
+                    (seq, draft.time_ms, event, peer_id, subject, reason, draft.details_json, prev_hash, entry.hash),
                 )
                 self._db.execute("COMMIT")
             except BaseException:
@@ -246,10 +322,7 @@ class SqliteAuditLog:
         return entry
 
     def entries(self, *, peer_id: str | None = None, since_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
-        if peer_id is not None and not isinstance(peer_id, str):
-            raise InvalidInput("peer_id must be a string or None", reason="AUDIT_QUERY_MALFORMED")
-        if not _is_int(since_seq) or not _is_int(limit) or limit < 1:
-            raise InvalidInput("since_seq must be an int and limit a positive int", reason="AUDIT_QUERY_MALFORMED")
+        check_entries_query(peer_id=peer_id, since_seq=since_seq, limit=limit)
         with self._lock:
             rows = self._db.execute(
                 f"SELECT {', '.join(_FIELDS)} FROM audit_log WHERE seq > ?1 AND (?2 IS NULL OR peer_id = ?2)"
@@ -264,8 +337,7 @@ class SqliteAuditLog:
         return _decode(row) if row else None
 
     def verify(self, *, from_seq: int = 1) -> VerifyResult:
-        if not _is_int(from_seq) or from_seq < 1:
-            raise InvalidInput("from_seq must be an int >= 1", reason="AUDIT_QUERY_MALFORMED")
+        check_verify_from(from_seq)
         # A read-only connection of its own: one WAL snapshot, and appends are not held up by the walk.
         uri = f"{self._path.resolve().as_uri()}?mode=ro"
         reader = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=self._busy_timeout_s)
@@ -321,7 +393,7 @@ def _walk(items: Iterable[AuditEntry | _Unreadable], *, first_seq: int, prev_has
     return VerifyResult(True, VERIFIED, None, checked, expected - 1, last_hash)
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

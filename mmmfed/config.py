@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mmmfed.errors import InvalidInput
 from mmmfed.rules import RuleSet
@@ -91,6 +91,13 @@ class StoreConfig(_Frozen):
     # Redis replicas (0: none) and WAITAOF for the local AOF fsync, at most wait_timeout_ms each.
     redis_wait_replicas: int = Field(default=0, ge=0)
     redis_wait_timeout_ms: int = Field(default=1000, gt=0)
+
+    @model_validator(mode="after")
+    def _redis_needs_url(self) -> StoreConfig:
+        """Backend "redis" needs ``redis_url`` (or ``MMMFED_REDIS_URL``); ValueError otherwise."""
+        if self.backend == "redis" and not self.redis_url:
+            raise ValueError('store.backend "redis" needs store.redis_url (or MMMFED_REDIS_URL)')
+        return self
 
 
 class InstanceConfig(_Frozen):

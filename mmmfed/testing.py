@@ -65,3 +65,97 @@ class Federation:
 async def start_federation(workdir: Path, **plan_options: Any) -> Federation:
     """Make certificates and configs under ``workdir`` and start every node in-process."""
     return await Federation(plan(workdir, **plan_options)).start()
+
+
+class RedisServer:
+    """A real ``redis-server`` for tests of the Redis backend (issue 6 item 1): bound to 127.0.0.1
+    on a free port, protected mode on, everything it writes (AOF in ``appendonlydir``, its log)
+    in ``directory``, no RDB snapshots (``--save ""``), AOF with ``appendfsync always`` (what
+    ownership of record needs without WAITAOF; see the README).
+
+    ``start()`` returns once it answers PING (RuntimeError if it cannot start within
+    ``start_timeout_s`` seconds; FileNotFoundError if ``redis-server`` is not installed).
+    ``stop()`` sends SIGTERM and waits (idempotent); ``kill()`` sends SIGKILL, as a crash would.
+    Both keep ``directory``, so ``start()`` again reloads the same AOF on the same port.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        executable: str = "redis-server",
+        appendfsync: str = "always",
+        start_timeout_s: float = 10.0,
+    ) -> None:
+        self.directory = directory
+        self.executable = executable
+        self.appendfsync = appendfsync
+        self.start_timeout_s = start_timeout_s
+        self.port = 0
+        self._process: Any = None
+
+    @property
+    def url(self) -> str:
+        """``redis://127.0.0.1:<port>/0``."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        import shutil
+        import socket
+        import subprocess
+        import time
+
+        binary = shutil.which(self.executable)
+        if binary is None:
+            raise FileNotFoundError(f"{self.executable} is not installed (Debian: apt-get install redis-server)")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for attempt in range(3):  # a free port may be taken between choosing and binding it
+            if not self.port or attempt:
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", 0))
+                    self.port = probe.getsockname()[1]
+            args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--protected-mode", "yes"]
+            args += ["--dir", str(self.directory), "--logfile", str(self.directory / "redis.log")]
+            args += ["--appendonly", "yes", "--appendfsync", self.appendfsync, "--save", ""]
+            args += ["--daemonize", "no"]
+            self._process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+            deadline = time.monotonic() + self.start_timeout_s
+            while self._process.poll() is None and time.monotonic() < deadline:
+                if self._answers_ping():
+                    return self
+                time.sleep(0.02)
+            self.stop()
+        log = (self.directory / "redis.log").read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"redis-server did not answer PING on 127.0.0.1:{self.port}: {log}")
+
+    def _answers_ping(self) -> bool:
+        import socket
+
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
+                conn.sendall(b"PING\r\n")
+                return conn.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        self._end(kill=False)
+
+    def kill(self) -> None:
+        self._end(kill=True)
+
+    def _end(self, *, kill: bool) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        if kill:
+            process.kill()
+        else:
+            process.terminate()
+        process.wait(timeout=30)
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()

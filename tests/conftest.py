@@ -3,13 +3,13 @@ certificates generated per test into tmp_path)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from mmmfed.cli.loopback import samples_dir
-from mmmfed.testing import Federation, start_federation
+from mmmfed.testing import Federation, RedisServer, start_federation
 
 SAMPLES = samples_dir()
 GODETTE = SAMPLES / "vrm" / "godot-vrm_Godette" / "Godette_vrm_v4.vrm"
@@ -36,3 +36,14 @@ async def federation(tmp_path: Path) -> AsyncIterator[Federation]:
         yield fed
     finally:
         await fed.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real redis-server on a free 127.0.0.1 port, AOF with appendfsync always, all its files in
+    tmp_path (mmmfed.testing.RedisServer); stopped (SIGTERM, wait) at teardown."""
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,9 +1,10 @@
 """``mmmfed agreement propose|accept|show|revoke``: an operator's view of trust agreements
 (issue "Federated trust", item 5; FGMV-43 9.5).
 
-``accept`` and ``show`` read and write the gateway's store directly; ``propose`` and ``revoke`` ask
-the running gateway over RI-5 with an operator certificate of the federation, because they talk
-to the peer too.
+``accept`` and ``show`` read and write the gateway's shared state directly (its SQLite store, or
+the Redis its replicas share: ``store`` in the configuration); ``propose`` and ``revoke`` ask the
+running gateway over RI-5 with an operator certificate of the federation, because they talk to
+the peer too.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -74,18 +76,39 @@ def agreement_propose(peer: str, config: ConfigOption, cert: CertOption, key: Ke
     typer.echo(f"scope: {', '.join(doc['Scope']['Features'])}")
 
 
+async def _with_state(cfg: Any, use: Callable[[Any], Awaitable[Any]]) -> Any:
+    """``await use(state)`` on the gateway's shared state (``cfg.store``), closed afterwards."""
+    from mmmfed.store import EmbeddedState, SqliteStore
+
+    if cfg.store.backend == "redis":
+        from mmmfed.store.redis import open_redis_state
+
+        state: Any = open_redis_state(cfg.store, m_instance_id=cfg.m_instance_id)[0]  # closing it closes both
+    else:
+        state = EmbeddedState(SqliteStore(cfg.data_dir))
+    try:
+        return await use(state)
+    finally:
+        await state.close()
+
+
+def _on_state(cfg: Any, use: Callable[[Any], Awaitable[Any]]) -> Any:
+    from mmmfed.cli import _fail
+    from mmmfed.errors import MmmfedError
+
+    try:
+        return asyncio.run(_with_state(cfg, use))
+    except MmmfedError as err:
+        raise _fail(err) from err
+
+
 @agreement_app.command("accept")
 def agreement_accept(peer: str, config: ConfigOption) -> None:
     """Accept trust agreements that PEER proposes (takes effect at once, no restart)."""
     from gateway.agreements import record_consent
-    from mmmfed.store import SqliteStore
 
     cfg = _config(config)
-    store = SqliteStore(cfg.data_dir)
-    try:
-        record_consent(store, peer)
-    finally:
-        store.close()
+    _on_state(cfg, lambda state: record_consent(state, peer))
     typer.echo(f"{cfg.m_instance_id} now accepts trust agreements proposed by {peer}")
 
 
@@ -93,14 +116,9 @@ def agreement_accept(peer: str, config: ConfigOption) -> None:
 def agreement_show(config: ConfigOption, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List this gateway's trust agreements: peer, status, id, validity, scope, signers."""
     from gateway.agreements import all_agreements
-    from mmmfed.store import SqliteStore
 
     cfg = _config(config)
-    store = SqliteStore(cfg.data_dir)
-    try:
-        records = all_agreements(store)
-    finally:
-        store.close()
+    records = _on_state(cfg, all_agreements)
     if as_json:
         typer.echo(json.dumps(records, indent=2, sort_keys=True))
         return

@@ -54,7 +54,7 @@ async def test_negotiation_leaves_one_agreement_signed_by_both(federation: Feder
         keys[store.method(record)] = record.public_key
     assert verify_document(doc, resolve_key=keys.__getitem__).verified
     for name, other in (("gateway-a", "b.example"), ("gateway-b", "a.example")):
-        record = federation.nodes[name].agreements.record(other)
+        record = await federation.nodes[name].agreements.record(other)
         assert record["Status"] == ACTIVE and record["Document"] == doc
 
 
@@ -66,8 +66,8 @@ async def test_revocation_stops_traffic_both_ways_and_is_audited(federation: Fed
     request = gpb.RevokePeerAgreementRequest(peer_m_instance_id="b.example", reason="operator test")
     await federation.at_a.gateway.RevokeAgreement(request)
     for name, other in (("gateway-a", "b.example"), ("gateway-b", "a.example")):
-        assert federation.nodes[name].agreements.record(other)["Status"] == REVOKED
-        assert federation.nodes[name].audit.entries()[-1].event == "AGREEMENT_REVOKED"
+        assert (await federation.nodes[name].agreements.record(other))["Status"] == REVOKED
+        assert (await federation.nodes[name].audit.entries())[-1].event == "AGREEMENT_REVOKED"
     with pytest.raises(RemoteError) as err:
         await federation.at_a.migrate(reg.user_process_id, "b.example")
     assert err.value.reason == "AGREEMENT_REVOKED"
@@ -84,12 +84,12 @@ async def test_incoming_traffic_outside_an_active_agreement_is_refused(
     """b.example refuses a transfer once it revoked the agreement itself, or once it expired."""
     fed, before = negotiated, stored(negotiated)
     book = fed.nodes["gateway-b"].agreements
-    record = book.record("a.example")
+    record = await book.record("a.example")
     expired = {**record, "Document": {**record["Document"], "ValidUntilMs": 1}}
-    fed.nodes["gateway-b"].store.put_document(NS, "a.example", json.dumps(expired).encode())
+    await fed.nodes["gateway-b"].store.put_document(NS, "a.example", json.dumps(expired).encode())
     messages = [transfer_header(signed_by_a(fed, persona(good_glb))), *map(_chunk, chunks_of(good_glb))]
     await refused(transfer(fed, messages), grpc.StatusCode.FAILED_PRECONDITION, "AGREEMENT_EXPIRED")
-    book.revoke("a.example", reason="test")
+    await book.revoke("a.example", reason="test")
     messages = [transfer_header(signed_by_a(fed, persona(good_glb))), *map(_chunk, chunks_of(good_glb))]
     await refused(transfer(fed, messages), grpc.StatusCode.FAILED_PRECONDITION, "AGREEMENT_REVOKED")
     await assert_nothing_stored(fed, before)
@@ -113,7 +113,7 @@ async def test_revocation_stops_a_transfer_in_flight(
         yield header
         yield _chunk(chunks[0])
         await asyncio.sleep(0.2)
-        fed.nodes["gateway-b"].agreements.revoke("a.example", reason="revoked mid-transfer")
+        await fed.nodes["gateway-b"].agreements.revoke("a.example", reason="revoked mid-transfer")
         for chunk in chunks[1:]:
             yield _chunk(chunk)
 

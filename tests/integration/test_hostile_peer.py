@@ -163,20 +163,20 @@ async def test_accepts_and_refusals_are_audited_and_the_peer_can_read_its_part(
     await refused(_send(fed, persona(good_glb), good_glb), DENIED, "PROOF_MISSING")
 
     audit = fed.nodes["gateway-b"].audit
-    events = [(e.event, e.peer_id, e.reason) for e in audit.entries()]
+    events = [(e.event, e.peer_id, e.reason) for e in await audit.entries()]
     assert events == [
         ("AGREEMENT_PROPOSED", "a.example", ""),
         ("AGREEMENT_ACCEPTED", "a.example", ""),
         ("ACCEPTED", "a.example", ""),
         ("REFUSED", "a.example", "PROOF_MISSING"),
     ]
-    assert audit.entries()[2].subject == accepted.item_id
-    assert audit.verify().ok
+    assert (await audit.entries())[2].subject == accepted.item_id
+    assert (await audit.verify()).ok
 
     async with secure_channel(fed.plan.gateway_a.tls, peer(fed.plan.gateway_b)) as channel:
         part = await gateway_pb2_grpc.FederationStub(channel).GetAuditEntries(gpb.GetAuditEntriesRequest())
     assert [e.event for e in part.entries] == ["AGREEMENT_PROPOSED", "AGREEMENT_ACCEPTED", "ACCEPTED", "REFUSED"]
-    assert part.head_hash == audit.head().hash
+    assert part.head_hash == (await audit.head()).hash
     for e in part.entries:
         fields = {
             "seq": e.seq,

@@ -32,8 +32,8 @@ async def test_negotiation_stores_answer_with_all_three_routes(federation: Feder
     }
     assert result.offer_v.kind == mpb.MANIFESTO_KIND_OFFER_V and result.offer_v.virtual_bridge_id
     assert result.answer.virtual_bridge_id == result.offer_v.virtual_bridge_id
-    stored_a = federation.nodes["gateway-a"].store.get_document("manifesto/answer", "b.example")
-    stored_b = federation.nodes["gateway-b"].store.get_document("manifesto/answer", "a.example")
+    stored_a = await federation.nodes["gateway-a"].store.get_document("manifesto/answer", "b.example")
+    stored_b = await federation.nodes["gateway-b"].store.get_document("manifesto/answer", "a.example")
     assert mpb.Manifesto.FromString(stored_a).manifesto_id == result.answer.manifesto_id
     assert mpb.Manifesto.FromString(stored_b).manifesto_id == result.answer.manifesto_id
 
@@ -70,7 +70,7 @@ async def test_godette_migrates_through_the_bridge(federation: Federation) -> No
     assert any("humanoid" in d for d in report["dropped"])
     assert any("skin" in k for k in report["kept"])
 
-    home_log = [(e.event, e.peer_id) for e in federation.nodes["gateway-a"].audit.entries()]
+    home_log = [(e.event, e.peer_id) for e in await federation.nodes["gateway-a"].audit.entries()]
     assert home_log == [("AGREEMENT_ACCEPTED", "b.example"), ("ACCEPTED", "b.example")]  # LAF at home too
 
     roaming = federation.nodes["instance-b"].store.find_items(item_type="PRC", owner_id=reg.user_process_id)
@@ -100,7 +100,7 @@ async def test_sphere_is_refused_with_the_validator_reason_and_default_avatar(fe
     default = json.loads(result.default_avatar.item_json)
     assert default["MInstanceID"] == "b.example" and default["DescrMetadata"]["FileName"] == BOX.name
     assert len(federation.nodes["instance-b"].store.find_items()) == before
-    refusal = federation.nodes["gateway-a"].audit.entries()[-1]
+    refusal = (await federation.nodes["gateway-a"].audit.entries())[-1]
     assert (refusal.event, refusal.reason) == ("REFUSED", "GLTF_VALIDATION_FAILED")
 
 

@@ -93,8 +93,6 @@ def channel_without_certificate(ca_cert: Path, to: PeerAddress) -> grpc.aio.Chan
     return grpc.aio.secure_channel(to.address, creds, options=options)
 
 
-
-
 async def stream_then_wait(messages: Iterable[Any], release: asyncio.Event) -> AsyncIterator[Any]:
     """Send ``messages``, then keep the stream open until ``release``: a refusal must not wait
     for more, and the client writes nothing while the server refuses (grpc/grpc#36066)."""
@@ -194,8 +192,8 @@ async def test_gateway_refuses_client_without_valid_certificate(
         stub = gateway_pb2_grpc.PlatformGatewayStub(channel)
         call = stub.Negotiate(gpb.NegotiateRequest(peer_m_instance_id=B), timeout=CALL_TIMEOUT_S)
         await refused(call, grpc.StatusCode.UNAVAILABLE, None)
-    assert fed.nodes["gateway-a"].store.get_document("manifesto/answer", B) is None
-    assert fed.nodes["gateway-b"].store.get_document("manifesto/answer", A) is None
+    assert await fed.nodes["gateway-a"].store.get_document("manifesto/answer", B) is None
+    assert await fed.nodes["gateway-b"].store.get_document("manifesto/answer", A) is None
 
 
 @pytest.mark.parametrize("client", BAD_CLIENTS)
@@ -275,7 +273,7 @@ async def test_service_refuses_a_role_it_is_not_open_to(federation: Federation, 
     info = error_info(err)
     assert info is not None and info.metadata["method"] == case.method
     assert info.metadata["peer"].partition("/")[2] == _tls_of(fed, case.caller).cert.stem
-    assert fed.nodes["gateway-a"].store.get_document("manifesto/answer", B) is None
+    assert await fed.nodes["gateway-a"].store.get_document("manifesto/answer", B) is None
 
 
 async def test_gateway_refuses_gateway_that_is_not_a_configured_peer(pki: Pki) -> None:

@@ -89,7 +89,7 @@ async def test_grpcurl_negotiates_a_manifesto_exchange(federation: Federation) -
     assert answer["answer"]["kind"] == "MANIFESTO_KIND_ANSWER" and answer["answer"]["issuer_id"] == "b.example"
     agreement = json.loads(base64.b64decode(answer["agreement_json"]))
     for name, other in (("gateway-a", "b.example"), ("gateway-b", "a.example")):
-        record = federation.nodes[name].agreements.record(other)
+        record = await federation.nodes[name].agreements.record(other)
         assert record["Status"] == ACTIVE and record["Document"] == agreement
 
 

@@ -92,13 +92,14 @@ async def test_node_operator_negotiates_and_both_gateways_hold_the_agreement(fed
     direct = next(row for row in answer["negotiated"] if row["route"] == "FEATURE_ROUTE_DIRECT")
     assert direct["target"]["constraints"]["max_triangles"] == 1500  # b.example's own limit
 
-    assert federation.nodes["gateway-a"].negotiation.answer_for("b.example").manifesto_id == answer["manifesto_id"]
+    stored = await federation.nodes["gateway-a"].negotiation.answer_for("b.example")
+    assert stored.manifesto_id == answer["manifesto_id"]
     agreement = out["agreement"]
     assert agreement["Parties"] == ["a.example", "b.example"]
     assert agreement["AnswerManifestoID"] == answer["manifesto_id"]
     assert signers(agreement) == ["did:web:a.example", "did:web:b.example"]
     for name, other in (("gateway-a", "b.example"), ("gateway-b", "a.example")):
-        record = federation.nodes[name].agreements.record(other)
+        record = await federation.nodes[name].agreements.record(other)
         assert record["Status"] == ACTIVE and record["Document"] == agreement
 
 
@@ -138,7 +139,7 @@ async def test_node_peer_gateway_offers_manifestos_over_re5(federation: Federati
     )
     assert routes(answer) == {GLB: "FEATURE_ROUTE_DIRECT", VRM1: "FEATURE_ROUTE_UNSUPPORTED"}
     gateway_b = federation.nodes["gateway-b"]
-    assert gateway_b.negotiation.answer_for("a.example").manifesto_id == answer["manifesto_id"]
+    assert (await gateway_b.negotiation.answer_for("a.example")).manifesto_id == answer["manifesto_id"]
 
     agreement = out["agreement"]
     assert agreement["Parties"] == ["a.example", "b.example"] and signers(agreement) == ["did:web:b.example"]
@@ -146,7 +147,7 @@ async def test_node_peer_gateway_offers_manifestos_over_re5(federation: Federati
     keys = gateway_b.keys
     published = {keys.method(record): record.public_key for record in keys.records()}
     assert verify_document(agreement, resolve_key=published.__getitem__).verified  # b.example's proof, intact
-    assert gateway_b.agreements.record("a.example") == {"Status": PROPOSED, "Document": agreement}
+    assert await gateway_b.agreements.record("a.example") == {"Status": PROPOSED, "Document": agreement}
 
 
 async def test_node_client_is_refused_with_status_and_reason(federation: Federation) -> None:
@@ -165,7 +166,7 @@ async def test_node_client_is_refused_with_status_and_reason(federation: Federat
         "metadata": {"method": method, "peer": "operator/operator.example"},
     }
     assert method in denied["details"]
-    assert federation.nodes["gateway-b"].agreements.all() == {}
+    assert await federation.nodes["gateway-b"].agreements.all() == {}
 
     code, unknown = await node_client(plan.gateway_a, plan.operator_tls, "negotiate", "c.example")
     assert code == 3

@@ -1,0 +1,203 @@
+"""What the replicas of one M-Instance's gateway share (issue 6 item 1), behind one async interface.
+
+A gateway keeps four kinds of shared state: small documents (manifestos, agreements, consents),
+replay nonces, the hash-chained audit log (LAF, FGMV-43 7.5.3) and the cache of peers' keys.
+:class:`SharedState` and :class:`SharedAuditLog` say what each backend must guarantee:
+
+- ``embedded`` (config ``store.backend = "sqlite"``, the default): :class:`EmbeddedState` and
+  :class:`EmbeddedAuditLog` wrap :class:`~mmmfed.store.SqliteStore` and
+  :class:`~mmmfed.audit.SqliteAuditLog` in ``data_dir`` (one node; SQLite calls are short, so
+  they run on the event loop).
+- ``redis``: :mod:`mmmfed.store.redis`, for several replicas behind one address.
+
+:func:`open_gateway_state` picks the backend from a gateway's configuration.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from mmmfed.audit import AuditEntry, SqliteAuditLog, VerifyResult
+from mmmfed.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from mmmfed.config import GatewayConfig
+
+_EXPIRY = struct.Struct(">q")  # embedded cache entries: Unix ms of expiry, then the value
+
+
+class SharedState(Protocol):
+    """Documents, replay nonces and a TTL cache shared by every replica of one gateway (issue 6 item 1).
+
+    Writes that ownership of record depends on (documents, nonce claims) are durable when they
+    return: a backend that cannot make them so raises Unavailable ``STORE_WRITE_NOT_DURABLE``
+    rather than acknowledge them; a backend that cannot be reached raises Unavailable
+    ``STORE_UNAVAILABLE``.
+    """
+
+    async def start(self) -> None:
+        """Connect and check the backend keeps acknowledged writes (FailedPrecondition
+        ``STORE_NOT_DURABLE`` if it does not). Gateways call it before serving."""
+        ...
+
+    async def put_document(self, namespace: str, key: str, value: bytes) -> None:
+        """Insert or replace a small document (manifestos, agreements), durably."""
+        ...
+
+    async def get_document(self, namespace: str, key: str) -> bytes | None:
+        """The document, or None."""
+        ...
+
+    async def list_documents(self, namespace: str) -> dict[str, bytes]:
+        """Every document in ``namespace``, by key, in key order."""
+        ...
+
+    async def claim_nonce(self, namespace: str, nonce: str, *, keep_until_ms: int, now_ms: int) -> bool:
+        """Record ``nonce`` until ``keep_until_ms`` (Unix ms; ``now_ms`` is the caller's clock);
+        False if it is already recorded (a replay). Atomic across replicas: of concurrent claims
+        of one nonce exactly one returns True, and only once the claim is durable."""
+        ...
+
+    async def put_cached(self, namespace: str, key: str, value: bytes, *, ttl_ms: int) -> None:
+        """Cache ``value`` for ``ttl_ms`` milliseconds (> 0); not durable (peers' keys)."""
+        ...
+
+    async def get_cached(self, namespace: str, key: str) -> bytes | None:
+        """The cached value, or None once its TTL has passed or if it was never cached."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections (idempotent)."""
+        ...
+
+
+class SharedAuditLog(Protocol):
+    """The async form of :class:`mmmfed.audit.AuditLog` (LAF, FGMV-43 7.5.3): ONE hash chain,
+    whatever the number of replicas appending to it; arguments, results and errors are those of
+    the sync protocol. ``append`` returns once the entry is durable."""
+
+    async def append(
+        self,
+        event: str,
+        *,
+        peer_id: str,
+        subject: str,
+        reason: str = "",
+        details: Mapping[str, Any] | None = None,
+        time_ms: int | None = None,
+    ) -> AuditEntry:
+        """Add one entry after the head, atomically across replicas; returns it as stored."""
+        ...
+
+    async def entries(self, *, peer_id: str | None = None, since_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
+        """Entries with ``seq > since_seq``, oldest first, at most ``limit`` (of ``peer_id`` only if given)."""
+        ...
+
+    async def head(self) -> AuditEntry | None:
+        """The newest entry, None if the log is empty."""
+        ...
+
+    async def verify(self, *, from_seq: int = 1) -> VerifyResult:
+        """Walk the whole chain from ``from_seq`` (see :class:`mmmfed.audit.VerifyResult`)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections (idempotent)."""
+        ...
+
+
+class EmbeddedState:
+    """:class:`SharedState` over :class:`SqliteStore` (one node: SQLite in ``data_dir``).
+
+    Documents and nonces are the store's own; cached values are documents in namespace
+    ``cache/<namespace>`` prefixed with their expiry (wall-clock Unix ms from ``clock_s``, seconds),
+    so every connection to the same directory sees them. The store's sync methods stay for the
+    instance.
+    """
+
+    def __init__(self, store: SqliteStore, *, clock_s: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._clock_s = clock_s
+
+    async def start(self) -> None:
+        """Nothing to check: SQLite runs with ``synchronous=FULL``."""
+
+    async def put_document(self, namespace: str, key: str, value: bytes) -> None:
+        self._store.put_document(namespace, key, value)
+
+    async def get_document(self, namespace: str, key: str) -> bytes | None:
+        return self._store.get_document(namespace, key)
+
+    async def list_documents(self, namespace: str) -> dict[str, bytes]:
+        return self._store.list_documents(namespace)
+
+    async def claim_nonce(self, namespace: str, nonce: str, *, keep_until_ms: int, now_ms: int) -> bool:
+        return self._store.claim_nonce(namespace, nonce, keep_until_ms=keep_until_ms, now_ms=now_ms)
+
+    async def put_cached(self, namespace: str, key: str, value: bytes, *, ttl_ms: int) -> None:
+        expires_ms = int(self._clock_s() * 1000) + ttl_ms
+        self._store.put_document(f"cache/{namespace}", key, _EXPIRY.pack(expires_ms) + value)
+
+    async def get_cached(self, namespace: str, key: str) -> bytes | None:
+        raw = self._store.get_document(f"cache/{namespace}", key)
+        if raw is None or len(raw) < _EXPIRY.size:
+            return None
+        (expires_ms,) = _EXPIRY.unpack_from(raw)
+        return raw[_EXPIRY.size :] if int(self._clock_s() * 1000) < expires_ms else None
+
+    async def close(self) -> None:
+        self._store.close()
+
+
+class EmbeddedAuditLog:
+    """:class:`SharedAuditLog` over :class:`SqliteAuditLog` (``data_dir/audit.sqlite3``)."""
+
+    def __init__(self, log: SqliteAuditLog) -> None:
+        self._log = log
+
+    async def append(
+        self,
+        event: str,
+        *,
+        peer_id: str,
+        subject: str,
+        reason: str = "",
+        details: Mapping[str, Any] | None = None,
+        time_ms: int | None = None,
+    ) -> AuditEntry:
+        return self._log.append(
+            event, peer_id=peer_id, subject=subject, reason=reason, details=details, time_ms=time_ms
+        )
+
+    async def entries(self, *, peer_id: str | None = None, since_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
+        return self._log.entries(peer_id=peer_id, since_seq=since_seq, limit=limit)
+
+    async def head(self) -> AuditEntry | None:
+        return self._log.head()
+
+    async def verify(self, *, from_seq: int = 1) -> VerifyResult:
+        return self._log.verify(from_seq=from_seq)
+
+    async def close(self) -> None:
+        self._log.close()
+
+
+def open_gateway_state(config: GatewayConfig) -> tuple[SharedState, SharedAuditLog]:
+    """The shared state and audit log of the gateway configured by ``config`` (``config.store``):
+    SQLite files in ``config.data_dir``, or Redis keys under ``<redis_key_prefix>:{<M-Instance>}``.
+    Nothing is contacted yet: call ``start()`` on the state before serving."""
+    if config.store.backend == "redis":
+        from mmmfed.store.redis import open_redis_state
+
+        return open_redis_state(config.store, m_instance_id=config.m_instance_id)
+    return embedded_state(config.data_dir)
+
+
+def embedded_state(data_dir: Path) -> tuple[EmbeddedState, EmbeddedAuditLog]:
+    """The embedded backend in ``data_dir`` (``store.sqlite3``, ``audit.sqlite3``), created if absent."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return EmbeddedState(SqliteStore(data_dir)), EmbeddedAuditLog(SqliteAuditLog(data_dir / "audit.sqlite3"))

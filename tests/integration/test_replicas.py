@@ -1,0 +1,190 @@
+"""Three replicas of b.example's gateway behind one Redis (issue 6 item 1): an agreement made
+through one is ACTIVE on all, a.example's avatars are accepted by each, a transfer is accepted
+once whichever replicas it is replayed to, and every replica reads ONE audit chain that verifies
+(LAF, FGMV-43 7.5.3). Real redis-server, real gRPC over mTLS, the loopback federation."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from rpcassert import refused
+from test_bad_input import (
+    assert_nothing_stored,
+    chunks_of,
+    good_glb,  # noqa: F401 - fixture
+    persona,
+    send,
+    signed_by_a,
+    stored,
+    transfer_header,
+    with_envelope,
+)
+from test_cli_agreements import mmmfed
+
+from gateway.agreements import ACTIVE
+from gateway.node import GatewayNode
+from mmmfed.api.v1 import gateway_pb2 as gpb
+from mmmfed.api.v1 import gateway_pb2_grpc
+from mmmfed.cli.loopback import A, B, plan
+from mmmfed.config import GatewayConfig, StoreConfig
+from mmmfed.rpc import error_info
+from mmmfed.testing import Federation, RedisServer, peer
+from mmmfed.tls import secure_channel
+
+DENIED = grpc.StatusCode.PERMISSION_DENIED
+
+
+@dataclass
+class Replicas:
+    """The federation, b.example's three gateway replicas (the first is the plan's
+    ``gateway-b``) and their configurations with the addresses they serve on."""
+
+    fed: Federation
+    nodes: list[GatewayNode]
+    configs: list[GatewayConfig]
+
+
+@pytest.fixture
+async def replicas(tmp_path: Path, redis_server: RedisServer) -> AsyncIterator[Replicas]:
+    """The loopback federation with b.example's gateway on Redis, plus two more replicas: the same
+    configuration (and data_dir, so the same instance keys) but for their listen port."""
+    p = plan(tmp_path / "fed")
+    store = StoreConfig(backend="redis", redis_url=redis_server.url)
+    p = dataclasses.replace(p, gateway_b=p.gateway_b.model_copy(update={"store": store}))
+    fed = Federation(p)
+    extra: list[GatewayNode] = []
+    try:
+        await fed.start()
+        configs = [p.gateway_b]
+        for _ in range(2):
+            extra.append(GatewayNode(p.gateway_b.model_copy(update={"listen": "127.0.0.1:0"})))
+            configs.append(p.gateway_b.model_copy(update={"listen": await extra[-1].start()}))
+        yield Replicas(fed, [fed.nodes["gateway-b"], *extra], configs)
+    finally:
+        for node in extra:
+            await node.stop()
+        await fed.stop()
+
+
+def _transfer(r: Replicas, glb: bytes) -> list[Any]:
+    """A transfer as gateway A sends it: header with its signed envelope, then the chunks."""
+    header = with_envelope(r.fed, transfer_header(signed_by_a(r.fed, persona(glb))))
+    return [header, *(gpb.TransferAvatarRequest(chunk=c) for c in chunks_of(glb))]
+
+
+async def _send_to(r: Replicas, replica: int, messages: list[Any]) -> Any:
+    """TransferAvatar at one replica, presenting gateway A's certificate."""
+    tls, stub = r.fed.plan.gateway_a.tls, gateway_pb2_grpc.FederationStub
+    return await send(tls, r.configs[replica], stub, "TransferAvatar", messages)
+
+
+def _reason(err: grpc.aio.AioRpcError) -> str | None:
+    info = error_info(err)
+    return info.reason if info else None
+
+
+async def _one_chain(r: Replicas) -> list[Any]:
+    """The audit chain as every replica reads it (asserting they all read the same, verified
+    chain, locally and over RE-5); returns its entries."""
+    entries = await r.nodes[0].audit.entries()
+    for node, config in zip(r.nodes, r.configs, strict=True):
+        result = await node.audit.verify()
+        assert result.ok and result.checked == len(entries), result
+        assert await node.audit.entries() == entries
+        async with secure_channel(r.fed.plan.gateway_a.tls, peer(config)) as channel:
+            part = await gateway_pb2_grpc.FederationStub(channel).GetAuditEntries(gpb.GetAuditEntriesRequest())
+        assert (part.head_seq, part.head_hash) == (entries[-1].seq, entries[-1].hash)
+    assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
+    return entries
+
+
+async def test_an_agreement_made_through_one_replica_is_active_on_every_replica(replicas: Replicas) -> None:
+    """a.example negotiates through replica 1; replicas 2 and 3 hold the same ACTIVE agreement,
+    signed by both, and the same answer manifesto."""
+    r = replicas
+    result = await r.fed.at_a.negotiate(B)
+    doc = json.loads(result.agreement_json)
+    for node in r.nodes:
+        record = await node.agreements.record(A)
+        assert record["Status"] == ACTIVE and record["Document"] == doc
+        assert (await node.negotiation.answer_for(A)).manifesto_id == result.answer.manifesto_id
+    assert [e.event for e in await _one_chain(r)] == ["AGREEMENT_PROPOSED", "AGREEMENT_ACCEPTED"]
+
+
+async def test_migrations_are_accepted_by_each_replica_in_one_audit_chain(
+    replicas: Replicas,
+    good_glb: bytes,  # noqa: F811 - fixture
+    tmp_path: Path,
+) -> None:
+    """a.example's gateway migrates one avatar to each replica in turn (its channel to b.example
+    pointed at replica 1, 2, 3), then transfers reach the three at once: all are accepted,
+    replicas 2 and 3 verify with the keys replica 1 fetched (no fetch of their own), and the
+    chain every replica reads verifies and holds each accept once."""
+    r = replicas
+    await r.fed.at_a.negotiate(B)
+    avatar = tmp_path / "visitor.glb"
+    avatar.write_bytes(good_glb)
+    home = r.fed.nodes["gateway-a"]
+    accepted = []
+    for i, config in enumerate(r.configs):
+        home.channels.peers[B] = peer(config)  # a.example's gateway now reaches replica i + 1
+        registered = await r.fed.at_a.register_human(f"visitor{i}", avatar)
+        result = await r.fed.at_a.migrate(registered.user_process_id, B)
+        assert result.outcome == gpb.MIGRATION_OUTCOME_MIGRATED, result.refusal_message
+        accepted.append(json.loads(result.peer_persona.item_json)["ItemID"])
+    assert [node.keyring.fetches for node in r.nodes[1:]] == [0, 0]
+
+    transfers = [_transfer(r, good_glb) for _ in r.configs]
+    results = await asyncio.gather(*(_send_to(r, i, messages) for i, messages in enumerate(transfers)))
+    accepted += [json.loads(result.persona.item_json)["ItemID"] for result in results]
+
+    entries = await _one_chain(r)
+    subjects = [e.subject for e in entries if e.event == "ACCEPTED"]
+    assert sorted(subjects) == sorted(accepted) and len(set(accepted)) == 6
+
+
+async def test_a_transfer_accepted_by_one_replica_is_refused_as_replayed_by_the_others(
+    replicas: Replicas,
+    good_glb: bytes,  # noqa: F811 - fixture
+    tmp_path: Path,
+) -> None:
+    """The same signed transfer accepted by replica 1 is refused REPLAYED by replicas 2 and 3,
+    storing nothing; one sent to the three at once is accepted by exactly one. The audit chain,
+    read from any replica (and by `mmmfed audit verify` on the Redis configuration), verifies and
+    holds each accept once."""
+    r = replicas
+    await r.fed.at_a.negotiate(B)
+    messages = _transfer(r, good_glb)
+    first = await _send_to(r, 0, messages)
+    assert first.bytes_received == len(good_glb)
+    before = stored(r.fed)
+    for replica in (1, 2):
+        await refused(_send_to(r, replica, messages), DENIED, "REPLAYED")
+    await assert_nothing_stored(r.fed, before)
+
+    racing = _transfer(r, good_glb)
+    outcomes = await asyncio.gather(*(_send_to(r, i, racing) for i in range(3)), return_exceptions=True)
+    winners = [o for o in outcomes if not isinstance(o, BaseException)]
+    losers = [o for o in outcomes if isinstance(o, grpc.aio.AioRpcError)]
+    assert len(winners) == 1 and len(losers) == 2, outcomes
+    assert [(err.code(), _reason(err)) for err in losers] == [(DENIED, "REPLAYED")] * 2
+
+    entries = await _one_chain(r)
+    accepted = [e.subject for e in entries if e.event == "ACCEPTED"]
+    assert len(accepted) == len(set(accepted)) == 2
+    assert [e.reason for e in entries if e.event == "REFUSED"] == ["REPLAYED"] * 4
+
+    config = tmp_path / "gateway-b.json"
+    config.write_text(r.configs[1].model_dump_json())
+    verified = await mmmfed("audit", "verify", "--config", str(config))
+    assert verified.returncode == 0 and verified.stdout.startswith(f"VERIFIED {len(entries)} entries"), verified
+    shown = await mmmfed("agreement", "show", "--config", str(config), "--json")
+    assert json.loads(shown.stdout)[A]["Status"] == ACTIVE, shown.stderr
