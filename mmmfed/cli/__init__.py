@@ -86,7 +86,10 @@ def serve(
         with contextlib.suppress(asyncio.CancelledError):
             await node.run_forever()  # type: ignore[attr-defined]
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except MmmfedError as err:  # e.g. STORE_NOT_DURABLE at start-up: a reason, not a traceback
+        raise _fail(err) from err
 
 
 @certs_app.command("init")
