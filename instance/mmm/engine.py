@@ -256,7 +256,7 @@ class ProcessActionEngine:
             for effect in ctx.effects:
                 effect()
             self.world.performed.add(request.process_action_id)
-            complements, items = list(ctx.rs), list(ctx.out_items)
+            complements, items = list(ctx.rs), [dict(i) for i in ctx.out_items]
         broken = ctx.broken if ctx is not None and not status.is_ack else None
         if broken is None and not status.is_ack and request.verb is DeonticVerb.MUST and status.error is not None:
             broken = BrokenRule("Obligation", f"{request.source_id} Must {request.action.value} but: {status.reason}")

@@ -83,7 +83,7 @@ class ActionContext:
         """Name ``ref_id`` in the response, with the Item itself if given."""
         self.rs.append(Complement(kind, ref_id, is_process=is_process))
         if item is not None:
-            self.out_items.append(dict(item))
+            self.out_items.append(item)  # copied by the engine once the effects are applied
 
     def foreign_item(self, item_id: str) -> Mapping[str, Any] | None:
         """A carried Item of the origin M-Instance (verified by this M-Instance's gateway), or None."""
@@ -113,9 +113,9 @@ class ActionContext:
             return True
         if any(r.verb is DeonticVerb.MAY_NOT for r in self.world.covering(holder_id, action, target_id, self.now)):
             return False
-        if target_id is None:
-            visitor = self.origin is not None and not self.world.is_local(holder_id)
-            return visitor and action in self.rules.foreign_actions
+        visitor = self.origin is not None and not self.world.is_local(holder_id)
+        if target_id is None or (action is Action.AUTHENTICATE and target_id == holder_id):
+            return visitor and action in self.rules.foreign_actions  # a visitor may ask to be authenticated
         if action in (Action.MM_ADD, Action.MM_MOVE) and target_id in self.world.public_locations:
             return not self.world.is_local(holder_id)  # visitors walk where every User may
         doc = self.foreign_item(target_id)

@@ -49,7 +49,7 @@ def store_new_item(ctx: ActionContext) -> PAStatus | None:
     parent = None
     if sub_type(doc) == LOCATION:
         parent = (doc.get("Content") or {}).get("Parent")
-        if parent is not None and parent not in world.locations:
+        if parent is not None and (not isinstance(parent, str) or parent not in world.locations):
             return ctx.refuse(
                 PAErrorCode.LOC_OOR, f"M-Location {item_id} lies in {parent}, which is not an M-Location here"
             )

@@ -51,7 +51,14 @@ def register(ctx: ActionContext) -> PAStatus | None:
     human_id = user_id[len(prefix) :]
     if user_id in world.processes or world.id("processes", f"{human_id}-device") in world.processes:
         return ctx.refuse(PAErrorCode.CLASH, f"{user_id} is already registered")
+    if profile["ItemID"] in world.items or not world.is_local(profile["ItemID"]):
+        return ctx.refuse(
+            PAErrorCode.CLASH, f"Personal Profile {profile['ItemID']} is taken or not an id of {world.m_instance_id}"
+        )
     account = _carried_of_type(ctx, "ACC")
+    problem = schema_problem(account) if account is not None else None
+    if problem is not None:
+        return ctx.refuse(PAErrorCode.INC_DQ, f"Account: {problem}")
     account_type = account.get("AccountType") if account is not None else DEFAULT_ACCOUNT_TYPE
     if account_type not in ctx.rules.account_types:
         return ctx.refuse(

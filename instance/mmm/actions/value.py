@@ -16,8 +16,9 @@ carried through Resolution, which its gateway verified). Each Transaction pays o
 from __future__ import annotations
 
 from instance.mmm.actions.base import ActionContext
-from instance.mmm.itemdocs import iso, item_doc, local_part
+from instance.mmm.itemdocs import iso, item_doc, local_part, schema_problem
 from instance.mmm.model import ComplementKind, PAErrorCode, PAStatus, Value
+from mmmfed.items import instance_or_none
 
 
 def transact(ctx: ActionContext) -> PAStatus | None:
@@ -38,13 +39,16 @@ def transact(ctx: ActionContext) -> PAStatus | None:
         return ctx.refuse(
             PAErrorCode.INS_VALUE, f"{wallet_id} holds {balance} {paid.currency_id}, less than {paid.amount_minor}"
         )
+    payee_instance = instance_or_none(payee)
+    if payee_instance is None:
+        return ctx.refuse(PAErrorCode.INC_ID, f"{payee} is not a ProcessID")
     if world.is_local(payee):
         receiver = world.processes.get(payee)
         if receiver is None or receiver.wallet_id is None:
             return ctx.refuse(PAErrorCode.INC_ID, f"{payee} has no Wallet here")
         payee_wallet = receiver.wallet_id
     else:
-        payee_wallet = world.clearing_wallet(payee.removeprefix("mmm://").split("/", 1)[0])
+        payee_wallet = world.clearing_wallet(payee_instance)
     transaction_id = world.id("transactions", local_part(ctx.request.process_action_id))
     if transaction_id in world.transactions:
         return ctx.refuse(PAErrorCode.CLASH, f"Transaction {transaction_id} already exists")
@@ -58,7 +62,7 @@ def transact(ctx: ActionContext) -> PAStatus | None:
         "ProcessActionID": ctx.request.process_action_id,
     }
     if not world.is_local(payee):
-        fields["PayeeMInstanceID"] = payee.removeprefix("mmm://").split("/", 1)[0]
+        fields["PayeeMInstanceID"] = payee_instance
     doc = item_doc(
         m_instance_id=world.m_instance_id,
         item_id=transaction_id,
@@ -108,6 +112,9 @@ def payment_status(ctx: ActionContext, price: Value) -> PAStatus | None:
         return ctx.refuse(
             PAErrorCode.INC_ID, f"no Transaction {transaction_id} here or carried from the payer's M-Instance"
         )
+    problem = schema_problem(doc)
+    if problem is not None:
+        return ctx.refuse(PAErrorCode.INC_DQ, f"Transaction {transaction_id}: {problem}")
     value = doc["Value"]
     if (
         doc["Status"] != "Final"
