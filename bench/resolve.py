@@ -18,6 +18,14 @@ on loopback, every node its own process (``mmmfed serve``), the client this proc
 Figures: p50 and p99 of sequential calls; requests/s with ``--in-flight`` calls in flight; and
 for the gateway path the CPU time of each gateway process per request (from /proc, user +
 system) during the throughput phase. Ratios are to the direct call measured in the same run.
+
+Then the gateway path again with each gateway as R replicas on one Redis (``--replicas``, default
+1, 2 and 3): R processes of gateway A and R of gateway B, every one with ``store.backend``
+"redis" (AOF, appendfsync always: the settings ownership of record needs) and the instance's
+keys; replica A_i forwards to B_i and the client spreads its calls over the A replicas. The
+agreement is negotiated once, through A_1 and B_1, and the others read it from Redis. Redis
+round trips per request are Redis's own count of commands processed (INFO stats) over the
+throughput phase.
 Targets (issue 6): CPU per verified request at a gateway <= 500 us; the gateway path's
 throughput >= the Python relays'; its p50 <= 3.5 x the direct call's.
 
@@ -26,7 +34,7 @@ each path carries the same instance cost. Exits non-zero if a call fails, 0 othe
 not a target is met.
 
 Run (from the checkout):  .venv/bin/python bench/resolve.py [--calls 300] [--total 2000]
-                                                            [--in-flight 64]
+                                                            [--in-flight 64] [--replicas 1,2,3]
 """
 
 from __future__ import annotations
@@ -61,10 +69,11 @@ from mmmfed.cli.loopback import A, B, LoopbackPlan, PortReservation, plan, sampl
 from mmmfed.cli.phase0 import registration_items
 from mmmfed.cli.processes import NodeProcesses
 from mmmfed.client import OperatorClient
-from mmmfed.config import PeerAddress, TlsConfig
-from mmmfed.testing import peer
+from mmmfed.config import PeerAddress, StoreConfig, TlsConfig
+from mmmfed.testing import RedisServer, peer
 from mmmfed.tls import secure_channel
 
+NODES = {"gateway A": "gateway-a", "gateway B": "gateway-b", "instance B": "instance-b"}
 LOCAL_USER = f"mmm://{B}/processes/bench-user"
 """The source of the local paths: a User of b.example (Users hold Resolve by their Account type)."""
 VISITOR = f"mmm://{A}/processes/app"
@@ -234,9 +243,9 @@ def _check(response: papb.ProcessActionResponse) -> None:
         raise RuntimeError(f"expected Ack, got {response.pa_status}")
 
 
-async def measure(call: Call, *, calls: int, total: int, in_flight: int, pids: dict[str, int]) -> Figures:
+async def measure(call: Call, *, calls: int, total: int, in_flight: int, pids: dict[str, list[int]]) -> Figures:
     """Warm up, then ``calls`` sequential calls (latency), then ``total`` calls with ``in_flight``
-    in flight (throughput and CPU of ``pids`` per call)."""
+    in flight (throughput, and CPU per call of each named group of processes ``pids``, summed)."""
     for _ in range(30):
         _check(await call())
     latencies = []
@@ -251,13 +260,13 @@ async def measure(call: Call, *, calls: int, total: int, in_flight: int, pids: d
         for _ in queue:
             _check(await call())
 
-    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    before = {name: sum(cpu_seconds(pid) for pid in group) for name, group in pids.items()}
     start = time.perf_counter()
     async with asyncio.TaskGroup() as tasks:
         for _ in range(in_flight):
             tasks.create_task(worker())
     elapsed = time.perf_counter() - start
-    cpu = {name: (cpu_seconds(pid) - before[name]) / total * 1e6 for name, pid in pids.items()}
+    cpu = {name: (sum(cpu_seconds(pid) for pid in group) - before[name]) / total * 1e6 for name, group in pids.items()}
     return Figures(statistics.median(latencies), latencies[int(len(latencies) * 0.99) - 1], total / elapsed, cpu)
 
 
@@ -295,8 +304,7 @@ async def run(args: argparse.Namespace, workdir: Path, console: Console) -> int:
             "nginx": local("nginx"),
             "python relays": local("python relays"),
         }
-        pids = {"gateway A": procs.procs["gateway-a"].pid, "gateway B": procs.procs["gateway-b"].pid}
-        pids["instance B"] = procs.procs["instance-b"].pid
+        pids = {name: [procs.procs[node].pid] for name, node in NODES.items()}
         figures: dict[str, Figures] = {}
         for name, call in paths.items():
             console.print(f"measuring {name} ...")
@@ -312,8 +320,100 @@ async def run(args: argparse.Namespace, workdir: Path, console: Console) -> int:
         if proxies is not None:
             proxies.stop()
         procs.stop()
+    replicated: dict[int, tuple[Figures, float]] = {}
+    for count in args.replicas:
+        console.print(f"measuring gateways as {count} replica(s) each on Redis ...")
+        try:
+            replicated[count] = await run_replicas(args, workdir, count, console)
+        except (grpc.aio.AioRpcError, RuntimeError) as err:
+            console.print(f"[bold red]bench failed with {count} replicas:[/] {err}")
+            return 1
     report(figures, args, console)
+    report_replicas(replicated, figures, console)
     return 0
+
+
+def redis_commands(server: RedisServer) -> int:
+    """Redis's count of commands processed so far (INFO stats ``total_commands_processed``)."""
+    import redis
+
+    client = redis.Redis.from_url(server.url)
+    try:
+        return int(client.info("stats")["total_commands_processed"])
+    finally:
+        client.close()
+
+
+async def run_replicas(
+    args: argparse.Namespace, workdir: Path, replicas: int, console: Console
+) -> tuple[Figures, float]:
+    """The gateway path with ``replicas`` replicas of each gateway on one Redis (module docstring).
+    Returns the figures (CPU summed over each gateway's replicas) and Redis commands per request."""
+    root = workdir / f"replicas-{replicas}"
+    root.mkdir()
+    p = plan(root)
+    redis_server = RedisServer(root / "redis").start()
+    procs = NodeProcesses(root)
+    try:
+        store = StoreConfig(backend="redis", redis_url=redis_server.url)
+        # Replica 0 listens where the instances expect their gateways (they register their
+        # manifestos there, and every replica reads them from Redis); the others on new ports.
+        ports = PortReservation(2 * (replicas - 1))
+        a_ports = [int(p.gateway_a.listen.rsplit(":", 1)[1]), *ports.ports[: replicas - 1]]
+        b_ports = [int(p.gateway_b.listen.rsplit(":", 1)[1]), *ports.ports[replicas - 1 :]]
+        ports.release()
+        p.ports.release()
+        for name, cfg in p.nodes().items():
+            if not name.startswith("gateway"):
+                path = root / f"{name}.json"
+                path.write_text(cfg.model_dump_json(indent=2))
+                procs.start(name, ["serve", cfg.kind, "--config", str(path)])
+        entries = []
+        for i in range(replicas):
+            b_addr = PeerAddress(tls_name=p.gateway_b.tls_name, address=f"127.0.0.1:{b_ports[i]}")
+            gb = p.gateway_b.model_copy(update={"listen": b_addr.address, "store": store})
+            ga = p.gateway_a.model_copy(
+                update={"listen": f"127.0.0.1:{a_ports[i]}", "store": store, "peers": {B: b_addr}}
+            )
+            for name, cfg in ((f"gateway-b{i}", gb), (f"gateway-a{i}", ga)):
+                path = root / f"{name}.json"
+                path.write_text(cfg.model_dump_json(indent=2))
+                procs.start(name, ["serve", "gateway", "--config", str(path)])
+            entries.append(PeerAddress(tls_name=p.gateway_a.tls_name, address=ga.listen))
+        from mmmfed.client import wait_serving
+
+        for cfg in (p.instance_a, p.instance_b, p.bridge):
+            await wait_serving(p.operator_tls, peer(cfg))
+        for i in range(replicas):
+            for address in (entries[i].address, f"127.0.0.1:{b_ports[i]}"):
+                name = p.gateway_a.tls_name if address == entries[i].address else p.gateway_b.tls_name
+                await wait_serving(p.operator_tls, PeerAddress(tls_name=name, address=address))
+        procs.check_alive()
+        op = p.operator_tls
+        async with OperatorClient(op, instance=peer(p.instance_a), gateway=entries[0]) as at_a:
+            await at_a.negotiate(B)
+        channels = [secure_channel(op, entry) for entry in entries]
+        stubs = [gateway_pb2_grpc.PlatformGatewayStub(c).Resolve for c in channels]
+        counter = iter(range(10**9))
+
+        def call() -> Awaitable[papb.ProcessActionResponse]:
+            n = next(counter)
+            return stubs[n % replicas](_request(VISITOR, n))
+
+        pids = {
+            "gateway A": [procs.procs[f"gateway-a{i}"].pid for i in range(replicas)],
+            "gateway B": [procs.procs[f"gateway-b{i}"].pid for i in range(replicas)],
+        }
+        before = redis_commands(redis_server)
+        figures = await measure(call, calls=args.calls, total=args.total, in_flight=args.in_flight, pids=pids)
+        commands = redis_commands(redis_server) - before
+        per_request = commands / (30 + args.calls + args.total)
+        for channel in channels:
+            await channel.close()
+        return figures, per_request
+    finally:
+        procs.stop()
+        redis_server.stop()
 
 
 def report(figures: dict[str, Figures], args: argparse.Namespace, console: Console) -> None:
@@ -373,11 +473,56 @@ def report(figures: dict[str, Figures], args: argparse.Namespace, console: Conso
     )
 
 
+def report_replicas(
+    replicated: dict[int, tuple[Figures, float]], figures: dict[str, Figures], console: Console
+) -> None:
+    """The gateway path with R replicas per gateway on Redis, beside the single-node SQLite run."""
+    if not replicated:
+        return
+    one = figures["gateways"]
+    table = Table(
+        "replicas per gateway",
+        "p50 us",
+        "p99 us",
+        "req/s",
+        "req/s / 1 node (sqlite)",
+        "gateway B CPU us/request",
+        "Redis commands / request",
+        title="Gateway path, replicas on one Redis (appendfsync always)",
+    )
+    table.add_row(
+        "1 (sqlite, above)",
+        f"{one.p50_us:,.0f}",
+        f"{one.p99_us:,.0f}",
+        f"{one.per_s:,.0f}",
+        "1.00x",
+        f"{one.cpu_us['gateway B']:,.0f}",
+        "0",
+    )
+    for count, (f, commands) in sorted(replicated.items()):
+        table.add_row(
+            f"{count} (redis)",
+            f"{f.p50_us:,.0f}",
+            f"{f.p99_us:,.0f}",
+            f"{f.per_s:,.0f}",
+            f"{f.per_s / one.per_s:.2f}x",
+            f"{f.cpu_us['gateway B']:,.0f}",
+            f"{commands:.1f}",
+        )
+    console.print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=300, help="sequential calls per path (latency)")
     parser.add_argument("--total", type=int, default=2000, help="calls per path for throughput")
     parser.add_argument("--in-flight", type=int, default=64)
+    parser.add_argument(
+        "--replicas",
+        type=lambda text: [int(x) for x in text.split(",") if x],
+        default=[1, 2, 3],
+        help="replica counts per gateway on Redis, e.g. 1,2,3 ('' to skip)",
+    )
     args = parser.parse_args()
     console = Console(width=140)
     with tempfile.TemporaryDirectory(prefix="mmmfed-bench-resolve-") as tmp:
