@@ -304,22 +304,41 @@ class SqliteAuditLog:
     ) -> AuditEntry:
         # AUDIT_ENTRY_MALFORMED / NOT_CANONICALIZABLE before any write
         draft = draft_entry(event, peer_id=peer_id, subject=subject, reason=reason, details=details, time_ms=time_ms)
+        return self.append_drafts([draft])[0]
+
+    def append_drafts(self, drafts: Sequence[AuditDraft]) -> list[AuditEntry]:
+        """Append ``drafts`` in order in ONE transaction (one fsync: a group commit), chained to
+        the head and to each other; all or none are written. Returns the entries, in order."""
+        entries = []
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 last = self._db.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
                 seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
-                entry = draft.place(seq, prev_hash)
-                self._db.execute(
-                    "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (seq, draft.time_ms, event, peer_id, subject, reason, draft.details_json, prev_hash, entry.hash),
-                )
+                for draft in drafts:
+                    entry = draft.place(seq, prev_hash)
+                    self._db.execute(
+                        "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            seq,
+                            draft.time_ms,
+                            entry.event,
+                            entry.peer_id,
+                            entry.subject,
+                            entry.reason,
+                            draft.details_json,
+                            prev_hash,
+                            entry.hash,
+                        ),
+                    )
+                    entries.append(entry)
+                    seq, prev_hash = seq + 1, entry.hash
                 self._db.execute("COMMIT")
             except BaseException:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise
-        return entry
+        return entries
 
     def entries(self, *, peer_id: str | None = None, since_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
         check_entries_query(peer_id=peer_id, since_seq=since_seq, limit=limit)

@@ -15,13 +15,14 @@ replay nonces, the hash-chained audit log (LAF, FGMV-43 7.5.3) and the cache of 
 
 from __future__ import annotations
 
+import asyncio
 import struct
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from mmmfed.audit import AuditEntry, SqliteAuditLog, VerifyResult
+from mmmfed.audit import AuditDraft, AuditEntry, SqliteAuditLog, VerifyResult, draft_entry
 from mmmfed.store.sqlite import SqliteStore
 
 if TYPE_CHECKING:
@@ -154,10 +155,19 @@ class EmbeddedState:
 
 
 class EmbeddedAuditLog:
-    """:class:`SharedAuditLog` over :class:`SqliteAuditLog` (``data_dir/audit.sqlite3``)."""
+    """:class:`SharedAuditLog` over :class:`SqliteAuditLog` (``data_dir/audit.sqlite3``).
+
+    Appends are group-committed: an append waits for its entry to be written and fsynced, but the
+    writing runs in a worker thread (the event loop goes on serving) and takes every entry queued
+    meanwhile in one transaction, so N concurrent appends cost one fsync, not N. An entry is
+    still durable before ``append`` returns it; a failed batch fails each of its appends (one
+    transaction: none of them is written).
+    """
 
     def __init__(self, log: SqliteAuditLog) -> None:
         self._log = log
+        self._queued: list[tuple[AuditDraft, asyncio.Future[AuditEntry]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def append(
         self,
@@ -169,9 +179,25 @@ class EmbeddedAuditLog:
         details: Mapping[str, Any] | None = None,
         time_ms: int | None = None,
     ) -> AuditEntry:
-        return self._log.append(
-            event, peer_id=peer_id, subject=subject, reason=reason, details=details, time_ms=time_ms
-        )
+        # AUDIT_ENTRY_MALFORMED / NOT_CANONICALIZABLE here, before anything is queued
+        draft = draft_entry(event, peer_id=peer_id, subject=subject, reason=reason, details=details, time_ms=time_ms)
+        written: asyncio.Future[AuditEntry] = asyncio.get_running_loop().create_future()
+        self._queued.append((draft, written))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_queued())
+        return await asyncio.shield(written)  # a cancelled caller does not unwrite its entry
+
+    async def _write_queued(self) -> None:
+        while self._queued:
+            batch, self._queued = self._queued, []
+            try:
+                entries = await asyncio.to_thread(self._log.append_drafts, [draft for draft, _ in batch])
+            except Exception as err:  # each waiting append raises it; nothing of the batch was written
+                for _, written in batch:
+                    written.set_exception(err)
+                continue
+            for (_, written), entry in zip(batch, entries, strict=True):
+                written.set_result(entry)
 
     async def entries(self, *, peer_id: str | None = None, since_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
         return self._log.entries(peer_id=peer_id, since_seq=since_seq, limit=limit)
@@ -183,6 +209,8 @@ class EmbeddedAuditLog:
         return self._log.verify(from_seq=from_seq)
 
     async def close(self) -> None:
+        if self._writer is not None:
+            await self._writer  # what was queued is written before the file closes
         self._log.close()
 
 

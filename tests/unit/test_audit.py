@@ -367,3 +367,34 @@ def test_changing_any_field_of_any_entry_fails_verify(appends: list[dict[str, An
             result = log.verify()
             assert not result.ok
             assert (result.reason, result.broken_seq) == (SEQ_GAP if name == "seq" else HASH_MISMATCH, target.seq)
+
+
+async def test_concurrent_appends_are_group_committed_into_one_chain(tmp_path: Path) -> None:
+    """The gateway's embedded audit log writes concurrent appends in one transaction (one
+    fsync for the batch, in a worker thread): 50 appends at once give seq 1..50 in one valid
+    chain, each caller gets its own entry back, and far fewer transactions than appends ran."""
+    import asyncio
+
+    from mmmfed.store.shared import EmbeddedAuditLog
+
+    log = SqliteAuditLog(tmp_path / "audit.sqlite3")
+    transactions = []
+    original = log.append_drafts
+
+    def counting(drafts: Any) -> list[AuditEntry]:
+        transactions.append(len(drafts))
+        return original(drafts)
+
+    log.append_drafts = counting  # type: ignore[method-assign]
+    shared = EmbeddedAuditLog(log)
+    entries = await asyncio.gather(
+        *(shared.append(ACCEPTED, peer_id="b.example", subject=f"item-{i}") for i in range(50))
+    )
+    assert [e.subject for e in entries] == [f"item-{i}" for i in range(50)]
+    assert sorted(e.seq for e in entries) == list(range(1, 51))
+    assert sum(transactions) == 50 and len(transactions) < 50
+    assert (await shared.verify()).ok
+    with pytest.raises(InvalidInput):
+        await shared.append("", peer_id="b.example", subject="x")  # refused before anything is queued
+    assert (await shared.head()).seq == 50  # type: ignore[union-attr]
+    await shared.close()
