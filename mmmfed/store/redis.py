@@ -13,10 +13,12 @@ M-Instance, so the audit script's keys live together):
 ``...:audit:peer:<peer id>``      sorted set of the seqs of that peer's entries
 
 The chain. The entry hash (SHA-256 of JCS) is computed by the gateway, not by Redis, so an append
-is a compare-and-set: read the head, build the entry after it, and run :data:`_APPEND_LUA`, which
-appends only if the head is still the one read (else the replica reads the new head and tries
-again). Appends of one replica are serialised by a local lock, so retries only happen between
-replicas and each failed attempt means another replica's entry went in: the chain never forks.
+is a compare-and-set: take the head, build the entries after it, and run :data:`_APPEND_LUA`, which
+appends them only if the head is still the one taken (else the replica reads the new head and
+tries again). A replica writes one batch at a time (a group commit: what is queued meanwhile goes
+in the next batch, one script call and one durability wait for all), first trusting the head it
+last wrote, so an uncontended append costs one round trip; retries only happen between replicas
+and each failed attempt means another replica's entries went in: the chain never forks.
 
 Durability. Writes that ownership of record depends on (documents: agreements and consents;
 nonce claims; audit appends) are acknowledged only once durable: with Redis >= 7.2 each is
@@ -44,6 +46,7 @@ from mmmfed.audit import (
     GENESIS_HASH,
     SEQ_GAP,
     VERIFIED,
+    AuditDraft,
     AuditEntry,
     VerifyResult,
     check_entries_query,
@@ -69,13 +72,17 @@ local head = redis.call('GET', KEYS[1]) or ''
 if head ~= ARGV[1] then return 0 end
 local seq = tonumber(ARGV[2])
 if redis.call('LLEN', KEYS[2]) ~= seq - 1 then return -1 end
-redis.call('RPUSH', KEYS[2], ARGV[3])
-redis.call('ZADD', KEYS[3], seq, ARGV[2])
-redis.call('SET', KEYS[1], ARGV[4])
+for i = 4, #ARGV do
+  redis.call('RPUSH', KEYS[2], ARGV[i])
+  redis.call('ZADD', KEYS[i - 1], seq + i - 4, tostring(seq + i - 4))
+end
+redis.call('SET', KEYS[1], ARGV[3])
 return 1
 """
-"""KEYS: head, log, peer index. ARGV: the head read ("" when empty), new seq, new row, new head.
-Returns 1 (appended), 0 (the head moved: read it again) or -1 (the list and its head disagree)."""
+"""A batch of entries appended after the head, atomically. KEYS: head, log, then the peer index
+of each entry. ARGV: the head expected ("" when empty), the first new seq, the new head, then the
+rows in order. Returns 1 (appended), 0 (the head moved: read it again) or -1 (the list and its
+head disagree)."""
 
 
 @asynccontextmanager
@@ -256,7 +263,9 @@ class RedisAuditLog:
     def __init__(self, shared: _Redis) -> None:
         self._r = shared
         self._append_script = shared.client.register_script(_APPEND_LUA)
-        self._lock = asyncio.Lock()
+        self._queued: list[tuple[AuditDraft, asyncio.Future[AuditEntry]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._last_head: bytes | None = None  # the head this replica last wrote or read
         self._head, self._log = shared.key("audit", "head"), shared.key("audit", "log")
 
     async def append(
@@ -269,26 +278,59 @@ class RedisAuditLog:
         details: Mapping[str, Any] | None = None,
         time_ms: int | None = None,
     ) -> AuditEntry:
+        # AUDIT_ENTRY_MALFORMED / NOT_CANONICALIZABLE here, before anything is queued
         draft = draft_entry(event, peer_id=peer_id, subject=subject, reason=reason, details=details, time_ms=time_ms)
-        keys = [self._head, self._log, self._r.key("audit", "peer", peer_id)]
-        async with self._lock:
-            for _ in range(MAX_APPEND_ATTEMPTS):
+        written: asyncio.Future[AuditEntry] = asyncio.get_running_loop().create_future()
+        self._queued.append((draft, written))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_queued())
+        return await asyncio.shield(written)  # a cancelled caller does not unwrite its entry
+
+    async def _write_queued(self) -> None:
+        """Group commit: every draft queued while a batch was being written goes in the next one
+        (one script call and one durability wait per batch)."""
+        while self._queued:
+            batch, self._queued = self._queued, []
+            try:
+                entries = await self._append_batch([draft for draft, _ in batch])
+            except Exception as err:  # each waiting append raises it; nothing of the batch was written
+                for _, written in batch:
+                    written.set_exception(err)
+                continue
+            for (_, written), entry in zip(batch, entries, strict=True):
+                written.set_result(entry)
+
+    async def _append_batch(self, drafts: list[AuditDraft]) -> list[AuditEntry]:
+        """Compare-and-set ``drafts`` after the head. The first attempt trusts the head this
+        replica last saw (no read while it is the only writer); a moved head is read again."""
+        keys = [self._head, self._log, *(self._r.key("audit", "peer", d.peer_id) for d in drafts)]
+        head = self._last_head
+        for attempt in range(MAX_APPEND_ATTEMPTS):
+            if head is None or attempt:
                 async with _reachable("audit head"):
                     head = await self._r.client.get(self._head)
-                seq, prev_hash = _parse_head(head)
-                entry = draft.place(seq + 1, prev_hash)
-                row = json.dumps(entry_row(entry), separators=(",", ":"))
-                args = [_text(head) if head is not None else "", entry.seq, row, f"{entry.seq} {entry.hash}"]
-                replies, wait = await self._r.durable(
-                    lambda pipe, args=args: self._append_script(keys=keys, args=args, client=pipe)
+            seq, prev_hash = _parse_head(head)
+            entries = []
+            for draft in drafts:
+                seq += 1
+                entries.append(draft.place(seq, prev_hash))
+                prev_hash = entries[-1].hash
+            rows = [json.dumps(entry_row(e), separators=(",", ":")) for e in entries]
+            new_head = f"{entries[-1].seq} {entries[-1].hash}"
+            args = [_text(head) if head is not None else "", entries[0].seq, new_head, *rows]
+            replies, wait = await self._r.durable(
+                lambda pipe, args=args: self._append_script(keys=keys, args=args, client=pipe)
+            )
+            if replies[0] == 1:
+                self._r.confirm(wait)
+                self._last_head = new_head.encode()
+                return entries
+            if replies[0] == -1:
+                self._last_head = None
+                raise DataIntegrityError(
+                    f"audit log {self._log} does not end at its head {_text(head)!r}", reason="AUDIT_LOG_CORRUPT"
                 )
-                if replies[0] == 1:
-                    self._r.confirm(wait)
-                    return entry
-                if replies[0] == -1:
-                    raise DataIntegrityError(
-                        f"audit log {self._log} does not end at its head {_text(head)!r}", reason="AUDIT_LOG_CORRUPT"
-                    )
+        self._last_head = None
         raise Unavailable(
             f"{MAX_APPEND_ATTEMPTS} appends in a row lost the race to other replicas", reason="AUDIT_APPEND_CONTENDED"
         )
@@ -334,6 +376,8 @@ class RedisAuditLog:
                 checked, first, prev_hash = checked + result.checked, result.head_seq + 1, result.head_hash
 
     async def close(self) -> None:
+        if self._writer is not None:
+            await self._writer  # what was queued is written before the connection closes
         await self._r.client.aclose()
 
 
