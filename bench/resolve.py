@@ -16,8 +16,9 @@ on loopback, every node its own process (``mmmfed serve``), the client this proc
   bytes out): two bare Python pass-through hops.
 
 Figures: p50 and p99 of sequential calls; requests/s with ``--in-flight`` calls in flight; and
-for the gateway path the CPU time of each gateway process per request (from /proc, user +
-system) during the throughput phase. Ratios are to the direct call measured in the same run.
+the CPU time per request of each gateway, of instance B and of each bare relay (from /proc,
+user + system) during each throughput phase: a relay hop's CPU is what gRPC alone costs a
+Python hop, the floor under a gateway's. Ratios are to the direct call measured in the same run.
 
 Then the gateway path again with each gateway as R replicas on one Redis (``--replicas``, default
 1, 2 and 3): R processes of gateway A and R of gateway B, every one with ``store.backend``
@@ -305,6 +306,7 @@ async def run(args: argparse.Namespace, workdir: Path, console: Console) -> int:
             "python relays": local("python relays"),
         }
         pids = {name: [procs.procs[node].pid] for name, node in NODES.items()}
+        pids["relay hop 1"], pids["relay hop 2"] = [proxies.procs[3].pid], [proxies.procs[2].pid]
         figures: dict[str, Figures] = {}
         for name, call in paths.items():
             console.print(f"measuring {name} ...")
@@ -433,9 +435,9 @@ def report(figures: dict[str, Figures], args: argparse.Namespace, console: Conso
         )
     console.print(table)
     g = figures["gateways"]
-    cpu = Table("process", "CPU us per request (gateway path)", "CPU us per request (direct path)", title="CPU")
+    cpu = Table("process", *(f"{path} path" for path in figures), title="CPU us per request (user + system)")
     for name in g.cpu_us:
-        cpu.add_row(name, f"{g.cpu_us[name]:,.0f}", f"{direct.cpu_us[name]:,.0f}")
+        cpu.add_row(name, *(f"{f.cpu_us[name]:,.0f}" for f in figures.values()))
     console.print(cpu)
     verdicts = [
         (
