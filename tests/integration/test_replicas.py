@@ -188,3 +188,22 @@ async def test_a_transfer_accepted_by_one_replica_is_refused_as_replayed_by_the_
     assert verified.returncode == 0 and verified.stdout.startswith(f"VERIFIED {len(entries)} entries"), verified
     shown = await mmmfed("agreement", "show", "--config", str(config), "--json")
     assert json.loads(shown.stdout)[A]["Status"] == ACTIVE, shown.stderr
+
+
+async def test_serve_refuses_a_redis_that_could_lose_acknowledged_writes(tmp_path: Path) -> None:
+    """`mmmfed serve gateway` on a Redis with appendfsync everysec and no WAITAOF (Redis 7.0)
+    exits 2 with the reason STORE_NOT_DURABLE and what to change, not a traceback: ownership of
+    record must not rest on writes Redis could still lose (issue 6 item 1)."""
+    server = RedisServer(tmp_path / "redis", appendfsync="everysec").start()
+    try:
+        p = plan(tmp_path / "fed")
+        p.ports.release()
+        config = tmp_path / "gateway-b.json"
+        store = StoreConfig(backend="redis", redis_url=server.url)
+        config.write_text(p.gateway_b.model_copy(update={"store": store}).model_dump_json())
+        result = await mmmfed("serve", "gateway", "--config", str(config))
+    finally:
+        server.stop()
+    assert result.returncode == 2, result.stderr
+    assert "STORE_NOT_DURABLE" in result.stderr and "appendfsync always" in result.stderr
+    assert "Traceback" not in result.stderr
