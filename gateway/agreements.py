@@ -98,9 +98,12 @@ class AgreementBook:
 
     async def require_active(self, peer_id: str, *, item_type: str, action: str) -> str:
         """The AgreementID if an ACTIVE, unexpired agreement with ``peer_id`` covers ``item_type``
-        and ``action``; else FailedPrecondition ``NO_AGREEMENT`` (NotFound), ``AGREEMENT_PROPOSED``,
+        and ``action``; else FailedPrecondition ``NO_AGREEMENT`` (negotiate first), ``AGREEMENT_PROPOSED``,
         ``AGREEMENT_REVOKED``, ``AGREEMENT_EXPIRED`` or ``OUT_OF_AGREEMENT``."""
-        rec = await self.record(peer_id)
+        try:
+            rec = await self.record(peer_id)
+        except NotFound as err:
+            raise FailedPrecondition(err.message, reason="NO_AGREEMENT") from err
         doc = rec["Document"]
         if rec["Status"] != ACTIVE:
             reason = "AGREEMENT_REVOKED" if rec["Status"] == REVOKED else "AGREEMENT_PROPOSED"

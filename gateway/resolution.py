@@ -85,18 +85,18 @@ class ResolutionService:
             raise InvalidInput(
                 f"a request carries at most {MAX_CARRIED_ITEMS} Items", reason="PROCESS_ACTION_MALFORMED"
             )
-        await self._agreements.require_active(peer, item_type=PROCESS_ACTION_TYPE, action=RESOLVE_ACTION)
-        record, key = self._keys.current()
-        method = self._keys.method(record)
-        signed = [sign_item(parse_item(raw), key=key, verification_method=method).raw for raw in request.items_json]
-        outgoing = papb.ProcessActionRequest()
-        outgoing.CopyFrom(request)
-        del outgoing.items_json[:]
-        outgoing.items_json.extend(signed)
-        stub = self._channels.peer(peer)
         try:
+            await self._agreements.require_active(peer, item_type=PROCESS_ACTION_TYPE, action=RESOLVE_ACTION)
+            record, key = self._keys.current()
+            method = self._keys.method(record)
+            signed = [sign_item(parse_item(raw), key=key, verification_method=method).raw for raw in request.items_json]
+            outgoing = papb.ProcessActionRequest()
+            outgoing.CopyFrom(request)
+            del outgoing.items_json[:]
+            outgoing.items_json.extend(signed)
+            stub = self._channels.peer(peer)
             response: papb.ProcessActionResponse = await call(lambda: stub.ForwardProcessAction(outgoing))
-        except MmmfedError as err:
+        except MmmfedError as err:  # refused here (agreement, keys, Items) or by the peer: audited either way
             await self._audit.append(
                 REFUSED,
                 peer_id=peer,

@@ -124,27 +124,38 @@ class ProcessActionService:
         if request.source_id not in world.processes or not world.is_local(request.source_id):
             return PAStatus.fail(PAErrorCode.INC_ID, f"{request.source_id} is not a Process of {self.m_instance_id}")
         for doc in request.items:
-            if not world.is_local(str(doc.get("ItemID", ""))):
+            item_id = str(doc.get("ItemID", ""))
+            if not world.is_local(item_id):
                 return PAStatus.fail(
                     PAErrorCode.INC_ID, f"a request leaving {self.m_instance_id} carries only its Items"
                 )
+            if not self._may_carry(request.source_id, item_id):
+                return PAStatus.fail(
+                    PAErrorCode.INS_RIGHTS, f"{request.source_id} holds no Right on {item_id}: it cannot carry it"
+                )
         return None
 
-    def _attach(self, request: ProcessActionRequest) -> tuple[dict[str, Any], ...]:
-        """The carried Items plus the Items of this M-Instance the Complements name and the source
-        holds a Right on, each with its current ICapabilities."""
+    def _may_carry(self, source: str, item_id: str) -> bool:
+        """Whether ``item_id`` is an Item held here on which ``source`` holds a Right (or a
+        Transaction it paid with): only such Items leave, signed by this M-Instance."""
         world = self.engine.world
-        carried = {str(doc.get("ItemID")): dict(doc) for doc in request.items}
-        for complement in request.complements:
-            ref = complement.ref_id
-            if complement.is_process or ref in carried or ref not in world.items or not world.is_local(ref):
+        return item_id in world.items and (
+            any(r.target_id == item_id for r in world.rights_of(source))
+            or world.transactions.get(item_id, {}).get("PayerProcessID") == source
+        )
+
+    def _attach(self, request: ProcessActionRequest) -> tuple[dict[str, Any], ...]:
+        """The carried Items and the Items of this M-Instance the Complements name, each as this
+        M-Instance holds it (never the client's copy) with its current ICapabilities, if the source
+        may carry it (:meth:`_may_carry`)."""
+        world = self.engine.world
+        refs = [str(doc.get("ItemID")) for doc in request.items]
+        refs += [c.ref_id for c in request.complements if not c.is_process]
+        carried: dict[str, dict[str, Any]] = {}
+        for ref in refs:
+            if ref in carried or not world.is_local(ref) or not self._may_carry(request.source_id, ref):
                 continue
-            if (
-                not any(r.target_id == ref for r in world.rights_of(request.source_id))
-                and world.transactions.get(ref, {}).get("PayerProcessID") != request.source_id
-            ):
-                continue
-            doc = dict(world.items[ref])
+            doc = dict(world.items[ref])  # the Item as held here, never the client's copy
             if doc.get("ItemType") == "ITM":
                 doc["ICapabilities"] = world.capabilities_doc(ref)
             carried[ref] = doc
