@@ -11,6 +11,7 @@ from bridge.servicer import BridgeServicer
 from mmmfed.api.v1 import bridge_pb2_grpc
 from mmmfed.config import BridgeConfig
 from mmmfed.keyfile import load_signing_key
+from mmmfed.metrics import NodeMetrics
 from mmmfed.proofs import SigningKey
 from mmmfed.server import NodeServer
 from mmmfed.tls import AccessPolicy, authorize_roles
@@ -23,16 +24,19 @@ class BridgeNode:
 
     def __init__(self, config: BridgeConfig) -> None:
         self.config = config
+        self.metrics = NodeMetrics()  # this node's own registry, served at observability.metrics_listen
         validator = GltfValidator(node_modules_dir=config.node_modules_dir)
         key = load_signing_key(config.signing_key) if config.signing_key else SigningKey.generate()
-        self.service = BridgeService(config.bridge_id, validator, key)
-        servicer = BridgeServicer(self.service, max_item_bytes=config.max_item_bytes)
+        self.service = BridgeService(config.bridge_id, validator, key, metrics=self.metrics)
+        servicer = BridgeServicer(self.service, max_item_bytes=config.max_item_bytes, metrics=self.metrics)
         self.server = NodeServer(
             listen=config.listen,
             tls=config.tls,
             registrars=[partial(bridge_pb2_grpc.add_BridgeServicer_to_server, servicer)],
             service_names=[SERVICE],
             policy=AccessPolicy({SERVICE: authorize_roles("gateway", "operator")}),
+            metrics=self.metrics,
+            metrics_listen=config.observability.metrics_listen,
         )
 
     async def start(self) -> str:

@@ -1,7 +1,8 @@
 """The bridge's business logic: manifesto V, virtual bridges (FGMV-43 MBMF) and the Conversion
 Service (AVCF; MMM-TEC Convert) producing a new Item whose SourceItemID is the original, whose
 Trace names the bridge, which embeds the original (with its proof) as ``SourceItem`` and which
-the bridge signs with its own key (did:key, announced in manifesto V)."""
+the bridge signs with its own key (did:key, announced in manifesto V). Each conversion's duration
+counts in ``mmmfed_conversion_duration_seconds{outcome}`` (issue 6, item 2)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from bridge.conversion import ConversionReport, ConversionTarget, GltfValidator, convert
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.did import multibase_encode
-from mmmfed.errors import InvalidInput, NotFound
+from mmmfed.errors import InvalidInput, MmmfedError, NotFound
 from mmmfed.glb import inspect_glb
 from mmmfed.items import (
     FORMAT_GLB,
@@ -27,6 +28,7 @@ from mmmfed.items import (
     sha256_hex,
     sign_item,
 )
+from mmmfed.metrics import NodeMetrics
 from mmmfed.proofs import SigningKey
 
 VRM_DROPS = (
@@ -77,7 +79,10 @@ def target_of(feature: mpb.Feature) -> ConversionTarget:
 class BridgeService:
     """Conversion Services of one bridge node."""
 
-    def __init__(self, bridge_id: str, validator: GltfValidator, key: SigningKey) -> None:
+    def __init__(
+        self, bridge_id: str, validator: GltfValidator, key: SigningKey, *, metrics: NodeMetrics | None = None
+    ) -> None:
+        self._metrics = metrics if metrics is not None else NodeMetrics()
         self.bridge_id = bridge_id
         self._validator = validator
         self._key = key
@@ -167,8 +172,18 @@ class BridgeService:
 
         Raises ConversionRefused (INVALID_ARGUMENT, reasons ``GLTF_VALIDATION_FAILED``,
         ``NOT_GLB``, ``TRIANGLE_BUDGET_UNREACHABLE``...) for input it will not convert (AVIR-202).
+        The time it takes counts in ``mmmfed_conversion_duration_seconds`` with outcome converted,
+        refused (a domain error: the input or the target) or error (anything else).
         """
-        out, report = await convert(data, target_of(target), validator=self._validator)
+        started, outcome = time.perf_counter(), "error"
+        try:
+            out, report = await convert(data, target_of(target), validator=self._validator)
+            outcome = "converted"
+        except MmmfedError:
+            outcome = "refused"
+            raise
+        finally:
+            self._metrics.conversion_duration.labels(outcome=outcome).observe(time.perf_counter() - started)
         facts = inspect_glb(out)
         descr = dict(source.doc.get("DescrMetadata") or {})
         descr["ConvertedBy"] = self.bridge_id

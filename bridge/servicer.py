@@ -1,4 +1,5 @@
-"""gRPC servicer of the bridge node: decode, call :class:`BridgeService`, encode."""
+"""gRPC servicer of the bridge node: decode, call :class:`BridgeService`, encode; the Item data
+streamed in and out counts in ``mmmfed_transferred_bytes_total{direction}`` (issue 6, item 2)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from mmmfed.api.v1 import bridge_pb2 as bpb
 from mmmfed.api.v1 import bridge_pb2_grpc
 from mmmfed.api.v1 import item_pb2 as itpb
 from mmmfed.api.v1 import manifesto_pb2 as mpb
+from mmmfed.metrics import RECEIVED, SENT, NodeMetrics
 from mmmfed.store import BlobWriter
 from mmmfed.streams import chunked, split_header
 
@@ -20,7 +22,15 @@ from mmmfed.streams import chunked, split_header
 class BridgeServicer(bridge_pb2_grpc.BridgeServicer):
     """Implements ``mmmfed.api.v1.Bridge``."""
 
-    def __init__(self, service: BridgeService, *, max_item_bytes: int, tmp_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        service: BridgeService,
+        *,
+        max_item_bytes: int,
+        tmp_dir: Path | None = None,
+        metrics: NodeMetrics | None = None,
+    ) -> None:
+        self._metrics = metrics if metrics is not None else NodeMetrics()
         self._service = service
         self._max_bytes = max_item_bytes
         self._tmp = tmp_dir or Path(tempfile.gettempdir()) / "mmmfed-bridge"
@@ -56,8 +66,10 @@ class BridgeServicer(bridge_pb2_grpc.BridgeServicer):
         writer = BlobWriter(
             self._tmp, expected_size=binding.size, expected_sha256=binding.sha256, max_bytes=self._max_bytes
         )
+        received = self._metrics.transferred_bytes.labels(direction=RECEIVED)
         with writer:
             async for chunk in chunks:
+                received.inc(len(chunk))
                 writer.write(chunk)
             staged = writer.finish()
         try:
@@ -66,6 +78,8 @@ class BridgeServicer(bridge_pb2_grpc.BridgeServicer):
             staged.path.unlink(missing_ok=True)
         converted = await self._service.convert(source, data, header.target)
         yield bpb.ConvertResponse(item=itpb.ItemEnvelope(item_json=converted.item.raw))
+        sent = self._metrics.transferred_bytes.labels(direction=SENT)
         for chunk in chunked(converted.data):
+            sent.inc(len(chunk))
             yield bpb.ConvertResponse(chunk=chunk)
         yield bpb.ConvertResponse(report_json=report_json(converted.report))

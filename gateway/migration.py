@@ -5,6 +5,11 @@ manifesto routes the Persona's Qualifier via a bridge, stream to the peer gatewa
 are streamed through, never stored and forwarded whole. A refusal (AVIR-202) names its reason
 and comes with the peer's default avatar (AVIR-001).
 Visiting side (B): check the header and the peer's identity, stream through to the instance.
+
+Metrics (issue 6, item 2): ``mmmfed_migration_duration_seconds{side, outcome}`` on both sides,
+``mmmfed_transferred_bytes_total{direction}`` for the data streamed to (sent) and from (received) a
+peer gateway, and origin and envelope refusals in ``mmmfed_verification_refusals_total{reason}``
+(the verifier counts its own).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from gateway.agreements import AVATAR_ACTION
 from gateway.channels import Channels
 from gateway.envelope import EnvelopeChecker, make_envelope, new_transfer_id
 from gateway.negotiation import NegotiationService
-from gateway.verification import ForeignItemVerifier
+from gateway.verification import NOT_REFUSALS, ForeignItemVerifier, refusals_counted
 from mmmfed.api.v1 import bridge_pb2 as bpb
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import instance_pb2 as ipb
@@ -30,6 +35,7 @@ from mmmfed.errors import InvalidInput, MmmfedError, PermissionDenied, RemoteErr
 from mmmfed.items import Item, instance_of, parse_item, sign_item
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.manifesto import violations
+from mmmfed.metrics import RECEIVED, SENT, NodeMetrics
 from mmmfed.rpc import call, decode_rpc_error
 from mmmfed.streams import RequestPump
 
@@ -108,7 +114,9 @@ class MigrationService:
         keys: InstanceKeyStore,
         verifier: ForeignItemVerifier,
         envelopes: EnvelopeChecker,
+        metrics: NodeMetrics | None = None,
     ) -> None:
+        self._metrics = metrics if metrics is not None else NodeMetrics()
         self._id = m_instance_id
         self._channels = channels
         self._negotiation = negotiation
@@ -122,8 +130,19 @@ class MigrationService:
 
         Returns MIGRATED, or REFUSED with the reason (AVIR-202) and the peer's default avatar
         (AVIR-001). Raises FailedPrecondition ``NOT_NEGOTIATED``, NotFound (user, peer) and
-        Unavailable/RemoteError for failures that are not refusals of the avatar.
+        Unavailable/RemoteError for failures that are not refusals of the avatar. Its duration
+        counts in ``mmmfed_migration_duration_seconds{side="home"}`` with outcome migrated,
+        refused or error.
         """
+        started, outcome = time.perf_counter(), "error"
+        try:
+            response = await self._migrate(user_process_id, peer_id)
+            outcome = "migrated" if response.outcome == gpb.MIGRATION_OUTCOME_MIGRATED else "refused"
+            return response
+        finally:
+            self._metrics.migration_duration.labels(side="home", outcome=outcome).observe(time.perf_counter() - started)
+
+    async def _migrate(self, user_process_id: str, peer_id: str) -> gpb.MigrateAvatarResponse:
         if instance_of(user_process_id) != self._id:
             raise InvalidInput(f"{user_process_id} is not a User of {self._id}", reason="NOT_HOME_USER")
         peer = self._channels.peer(peer_id)
@@ -169,7 +188,8 @@ class MigrationService:
                 home_item_id=home.item_id,
                 answer_manifesto_id=answer.manifesto_id,
             )
-            pump = RequestPump(_transfer_stream(header, chunks, sent, still_agreed))
+            sent_bytes = self._metrics.transferred_bytes.labels(direction=SENT)
+            pump = RequestPump(_transfer_stream(header, chunks, sent, still_agreed, sent_bytes.inc))
             result = await call(lambda: pump.result(peer.TransferAvatar(pump.requests())), attempts=1)
             timer.lap("transfer and import at peer (9.1 steps 2, 4)")
         except MmmfedError as err:
@@ -265,20 +285,43 @@ class MigrationService:
 
         Raises PermissionDenied ``ORIGIN_MISMATCH`` when the authenticated peer is not the
         User's home, FailedPrecondition ``NOT_NEGOTIATED``; the instance's refusals pass through.
+        Its duration counts in ``mmmfed_migration_duration_seconds{side="visiting"}`` with outcome
+        migrated, refused (a MmmfedError whose code is not in NOT_REFUSALS) or error.
         """
-        if instance_of(header.home_user_process_id) != peer_id:
-            raise PermissionDenied(
-                f"{peer_id} may not transfer avatars of {header.home_user_process_id}", reason="ORIGIN_MISMATCH"
+        started, outcome = time.perf_counter(), "error"
+        try:
+            response = await self._accept_transfer(header, chunks, peer_id)
+            outcome = "migrated"
+            return response
+        except MmmfedError as err:
+            outcome = "error" if err.code in NOT_REFUSALS else "refused"
+            raise
+        finally:
+            self._metrics.migration_duration.labels(side="visiting", outcome=outcome).observe(
+                time.perf_counter() - started
             )
+
+    async def _accept_transfer(
+        self, header: gpb.TransferAvatarHeader, chunks: AsyncIterator[bytes], peer_id: str
+    ) -> gpb.TransferAvatarResponse:
+        with refusals_counted(self._metrics):
+            if instance_of(header.home_user_process_id) != peer_id:
+                raise PermissionDenied(
+                    f"{peer_id} may not transfer avatars of {header.home_user_process_id}", reason="ORIGIN_MISMATCH"
+                )
         await self._negotiation.answer_for(peer_id)
         agreements = self._negotiation.agreements
         await agreements.require_active(peer_id, item_type="ITM", action=AVATAR_ACTION)
         await self._verifier.verify_persona(
             header.persona.item_json, peer_id=peer_id, bridge_keys=await self._negotiation.bridge_keys(peer_id)
         )
-        await self._envelopes.check(
-            header.envelope_json, peer_id=peer_id, transfer_id=header.transfer_id, item_json=header.persona.item_json
-        )
+        with refusals_counted(self._metrics):  # envelope, digest of the exact bytes, replay (GPIR-003)
+            await self._envelopes.check(
+                header.envelope_json,
+                peer_id=peer_id,
+                transfer_id=header.transfer_id,
+                item_json=header.persona.item_json,
+            )
         import_header = ipb.ImportAvatarHeader(
             home_user_process_id=header.home_user_process_id,
             home_m_instance_id=peer_id,
@@ -287,9 +330,12 @@ class MigrationService:
             transfer_id=header.transfer_id,
         )
 
+        received_bytes = self._metrics.transferred_bytes.labels(direction=RECEIVED)
+
         async def requests() -> AsyncIterator[ipb.ImportAvatarRequest]:
             yield ipb.ImportAvatarRequest(header=import_header)
             async for chunk in chunks:
+                received_bytes.inc(len(chunk))
                 # a revocation stops in-flight work: the instance then drops what it received
                 await agreements.require_active(peer_id, item_type="ITM", action=AVATAR_ACTION)
                 yield ipb.ImportAvatarRequest(chunk=chunk)
@@ -343,9 +389,11 @@ async def _transfer_stream(
     chunks: AsyncIterator[bytes],
     sent: _Counter,
     check: Callable[[], Awaitable[None]],
+    count_bytes: Callable[[int], None],
 ) -> AsyncIterator[gpb.TransferAvatarRequest]:
     yield gpb.TransferAvatarRequest(header=header)
     async for chunk in chunks:
         await check()
         sent.n += len(chunk)
+        count_bytes(len(chunk))
         yield gpb.TransferAvatarRequest(chunk=chunk)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import Counter
 from functools import partial
 
-from gateway.agreements import AgreementBook
+from gateway.agreements import ACTIVE, PROPOSED, REVOKED, AgreementBook
 from gateway.channels import Channels
 from gateway.envelope import EnvelopeChecker
 from gateway.keyring import Keyring
@@ -19,6 +21,7 @@ from mmmfed.api.v1 import gateway_pb2_grpc
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.config import GatewayConfig
 from mmmfed.keys import InstanceKeyStore
+from mmmfed.metrics import NodeMetrics
 from mmmfed.rpc import call
 from mmmfed.rules import Rules
 from mmmfed.server import NodeServer
@@ -27,6 +30,18 @@ from mmmfed.tls import AccessPolicy, any_of, authorize_names, authorize_roles
 
 PLATFORM = "mmmfed.api.v1.PlatformGateway"
 FEDERATION = "mmmfed.api.v1.Federation"
+EXPIRED = "EXPIRED"  # an ACTIVE agreement past its ValidUntilMs
+
+
+async def agreement_states(book: AgreementBook) -> dict[str, int]:
+    """{state: number of agreements} from the book's records (PROPOSED, ACTIVE, REVOKED, EXPIRED),
+    read at scrape time for ``mmmfed_agreements{state}``."""
+    now_ms = int(time.time() * 1000)
+    states: Counter[str] = Counter()
+    for record in (await book.all()).values():
+        expired = record["Status"] == ACTIVE and now_ms >= int(record["Document"]["ValidUntilMs"])
+        states[EXPIRED if expired else str(record["Status"])] += 1
+    return dict(states)
 
 
 class GatewayNode:
@@ -38,14 +53,23 @@ class GatewayNode:
 
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
+        self.metrics = NodeMetrics()  # this node's own registry, served at observability.metrics_listen
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.store, self.audit = open_gateway_state(config)  # config.store: sqlite, or redis for replicas
         self.channels = Channels(config.tls, instance=config.instance, peers=config.peers, bridges=config.bridges)
         self.keys = InstanceKeyStore(config.data_dir / "keys", config.m_instance_id)
         self.keyring = Keyring(self._fetch_keys, cache=self.store)
-        verifier = ForeignItemVerifier(self.keyring, rules=Rules(config.rules))
+        verifier = ForeignItemVerifier(self.keyring, rules=Rules(config.rules), metrics=self.metrics)
         self.agreements = AgreementBook(
             config.m_instance_id, self.store, self.keys, verifier, accept_from=config.accept_agreements_from
+        )
+        self.metrics.add_state_gauge(
+            "mmmfed_agreements",
+            "Trust agreements of this M-Instance by state (PROPOSED, ACTIVE, REVOKED, EXPIRED), read from its "
+            "shared state at scrape time (every replica reports the same).",
+            label="state",
+            states=(PROPOSED, ACTIVE, REVOKED, EXPIRED),
+            read=partial(agreement_states, self.agreements),
         )
         self.negotiation = NegotiationService(config.m_instance_id, self.store, self.channels, self.agreements)
         self.migration = MigrationService(
@@ -55,6 +79,7 @@ class GatewayNode:
             keys=self.keys,
             verifier=verifier,
             envelopes=EnvelopeChecker(config.m_instance_id, self.keyring, self.store),
+            metrics=self.metrics,
         )
         self.resolution = ResolutionService(
             config.m_instance_id,
@@ -87,6 +112,8 @@ class GatewayNode:
             ],
             service_names=[PLATFORM, FEDERATION],
             policy=policy,
+            metrics=self.metrics,
+            metrics_listen=config.observability.metrics_listen,
         )
 
     async def _fetch_keys(self, m_instance_id: str) -> mpb.KeySet:

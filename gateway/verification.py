@@ -11,24 +11,39 @@ offer manifesto V) and the original Item under ``SourceItem``, whose own proof m
 the peer's key: the receiver checks both who produced the data and who converted it.
 
 Each failure raises a :class:`ForeignItemRefused` (gRPC PERMISSION_DENIED) with a specific reason
-before anything is stored.
+before anything is stored, and counts in ``mmmfed_verification_refusals_total{reason}`` (issue 6,
+item 2) of the node's metrics.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import grpc
+
 from gateway.keyring import Keyring, KeyUnavailable
-from mmmfed.errors import PermissionDenied
+from mmmfed.errors import MmmfedError, PermissionDenied
 from mmmfed.items import Item, parse_item
+from mmmfed.metrics import NodeMetrics
 from mmmfed.proofs import VerificationResult, verify_document
 from mmmfed.rules import Rules
 from mmmfed.schemas import validate_item
 
 DEFAULT_SKEW_S = 300.0
+# Failures that say nothing about the Item (a key service unreachable, a bug): not refusals.
+NOT_REFUSALS = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNKNOWN,
+    }
+)
 
 
 class ForeignItemRefused(PermissionDenied):
@@ -57,6 +72,18 @@ def _proofs(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return proofs
 
 
+@contextlib.contextmanager
+def refusals_counted(metrics: NodeMetrics) -> Iterator[None]:
+    """Count a refusal raised inside the block in ``mmmfed_verification_refusals_total`` by its
+    reason, then re-raise it. Errors whose code is in :data:`NOT_REFUSALS` are not counted."""
+    try:
+        yield
+    except MmmfedError as err:
+        if err.code not in NOT_REFUSALS:
+            metrics.verification_refusals.labels(reason=err.reason).inc()
+        raise
+
+
 class ForeignItemVerifier:
     """Checks foreign Items before a gateway lets them in.
 
@@ -64,6 +91,8 @@ class ForeignItemVerifier:
         keyring: resolves peers' did:web keys.
         skew_s: tolerated clock difference for proof ``created`` times, seconds.
         clock: wall-clock seconds (tests pass a fake).
+        metrics: the node's metrics, where refusals of :meth:`verify_persona` and
+            :meth:`verify_signed_by_peer` count by reason (None: counted nowhere anyone reads).
     """
 
     def __init__(
@@ -73,7 +102,9 @@ class ForeignItemVerifier:
         rules: Rules | None = None,
         skew_s: float = DEFAULT_SKEW_S,
         clock: Callable[[], float] = time.time,
+        metrics: NodeMetrics | None = None,
     ):
+        self._metrics = metrics if metrics is not None else NodeMetrics()
         self._keyring = keyring
         self._rules = rules or Rules([])
         self._skew_ms = int(skew_s * 1000)
@@ -89,8 +120,12 @@ class ForeignItemVerifier:
         ``PROOF_FROM_FUTURE``, ``KEY_UNKNOWN``, ``KEY_REVOKED``, ``KEY_NOT_VALID_AT_TIME``,
         ``BRIDGE_NOT_ALLOWED``, ``SOURCE_MISMATCH``, ``RULE_VIOLATION``, ``SIGNATURE_INVALID`` (or the proof library's
         other reasons); InvalidInput for malformed JSON (the ``JSON_*`` reasons) and
-        ``SCHEMA_VIOLATION`` / ``ITEM_TYPE_UNKNOWN``.
+        ``SCHEMA_VIOLATION`` / ``ITEM_TYPE_UNKNOWN``. Each counts as a refusal by its reason.
         """
+        with refusals_counted(self._metrics):
+            return await self._verify_persona(raw, peer_id=peer_id, bridge_keys=bridge_keys)
+
+    async def _verify_persona(self, raw: bytes, *, peer_id: str, bridge_keys: Mapping[str, bytes]) -> Item:
         item = parse_item(raw)
         validate_item(item.doc)
         if item.m_instance_id != peer_id:
@@ -101,19 +136,23 @@ class ForeignItemVerifier:
         self._rules.check(item, origin=peer_id, at_ms=int(self._clock() * 1000))
         source = item.doc.get("SourceItem")
         if source is None:
-            await self.verify_signed_by_peer(item.doc, peer_id)
+            await self._verify_signed_by_peer(item.doc, peer_id)
             return item
         if not isinstance(source, Mapping) or source.get("ItemID") != item.doc.get("SourceItemID"):
             raise ForeignItemRefused("SourceItem does not match SourceItemID", reason="SOURCE_MISMATCH")
         if source.get("MInstanceID") != peer_id:
             raise ForeignItemRefused(f"the original Item is not {peer_id}'s", reason="ORIGIN_MISMATCH")
         self._verify_signed_by_bridge(item.doc, bridge_keys)
-        await self.verify_signed_by_peer(source, peer_id)
+        await self._verify_signed_by_peer(source, peer_id)
         return item
 
     async def verify_signed_by_peer(self, doc: Mapping[str, Any], peer_id: str) -> None:
         """Every proof on ``doc`` verifies with a key ``peer_id`` published, valid when the proof
-        was created (raises ForeignItemRefused)."""
+        was created (raises ForeignItemRefused, counted as a refusal by its reason)."""
+        with refusals_counted(self._metrics):
+            await self._verify_signed_by_peer(doc, peer_id)
+
+    async def _verify_signed_by_peer(self, doc: Mapping[str, Any], peer_id: str) -> None:
         keys: dict[str, bytes] = {}
         now_ms = int(self._clock() * 1000)
         for proof in _proofs(doc):

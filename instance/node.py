@@ -17,6 +17,7 @@ from mmmfed.api.v1 import gateway_pb2_grpc, instance_pb2_grpc
 from mmmfed.config import InstanceConfig
 from mmmfed.errors import MmmfedError
 from mmmfed.manifesto import platform_manifesto
+from mmmfed.metrics import NodeMetrics
 from mmmfed.rpc import call
 from mmmfed.server import NodeServer
 from mmmfed.store import SqliteStore
@@ -32,6 +33,7 @@ class InstanceNode:
 
     def __init__(self, config: InstanceConfig) -> None:
         self.config = config
+        self.metrics = NodeMetrics()  # this node's own registry, served at observability.metrics_listen
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = SqliteStore(config.data_dir)
         self.avatars = AvatarService(config, self.store)
@@ -56,6 +58,8 @@ class InstanceNode:
             registrars=[partial(instance_pb2_grpc.add_InstanceServicer_to_server, servicer)],
             service_names=[SERVICE],
             policy=policy,
+            metrics=self.metrics,
+            metrics_listen=config.observability.metrics_listen,
         )
 
     async def start(self) -> str:

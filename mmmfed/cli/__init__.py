@@ -57,24 +57,30 @@ def serve(
     kind: Annotated[NodeKind, typer.Argument(help="which node to run")],
     config: Annotated[Path, typer.Option("--config", help="node configuration, .json or .toml")],
 ) -> None:
-    """Run one node (instance, gateway or bridge) as this process until SIGTERM or Ctrl-C."""
-    from mmmfed.config import BridgeConfig, GatewayConfig, InstanceConfig, load_config
+    """Run one node (instance, gateway or bridge) as this process until SIGTERM or Ctrl-C.
+
+    Logs go to stderr in the config's observability.log_format (json by default); with
+    observability.metrics_listen (or MMMFED_METRICS_LISTEN) the node also serves /metrics over HTTP."""
+    from mmmfed.config import BridgeConfig, C, GatewayConfig, InstanceConfig, load_config
     from mmmfed.logs import configure
 
-    configure()
+    def logging_as(node_config: C) -> C:  # the config's log format (json or keyvalue), from the start
+        configure(log_format=node_config.observability.log_format)
+        return node_config
+
     try:
         if kind is NodeKind.instance:
             from instance.node import InstanceNode
 
-            node: object = InstanceNode(load_config(config, InstanceConfig))
+            node: object = InstanceNode(logging_as(load_config(config, InstanceConfig)))
         elif kind is NodeKind.gateway:
             from gateway.node import GatewayNode
 
-            node = GatewayNode(load_config(config, GatewayConfig))
+            node = GatewayNode(logging_as(load_config(config, GatewayConfig)))
         else:
             from bridge.node import BridgeNode
 
-            node = BridgeNode(load_config(config, BridgeConfig))
+            node = BridgeNode(logging_as(load_config(config, BridgeConfig)))
     except MmmfedError as err:
         raise _fail(err) from err
 
