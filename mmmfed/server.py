@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
+from google.protobuf import descriptor, descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -42,6 +43,29 @@ def _final_code(err: BaseException | None, context: grpc.aio.ServicerContext) ->
     if isinstance(err, asyncio.CancelledError | GeneratorExit):
         return grpc.StatusCode.CANCELLED
     return grpc.StatusCode.UNKNOWN
+
+
+class MethodAwarePool:
+    """The default descriptor pool for server reflection, that also finds the file declaring a
+    method: ``grpcurl describe pkg.Service.Method`` asks reflection for the file containing that
+    symbol, and protobuf's pool knows messages, enums, fields and services but not methods. Any
+    other attribute is the pool's own."""
+
+    def __init__(self, pool: descriptor_pool.DescriptorPool) -> None:
+        self._pool = pool
+
+    def FindFileContainingSymbol(self, symbol: str) -> descriptor.FileDescriptor:
+        try:
+            return self._pool.FindFileContainingSymbol(symbol)
+        except KeyError:
+            service_name, _, method = symbol.rpartition(".")
+            service = self._pool.FindServiceByName(service_name)  # KeyError: reflection answers NOT_FOUND
+            if method not in service.methods_by_name:
+                raise
+            return service.file
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pool, name)
 
 
 class WriteStyleStreams(grpc.aio.ServerInterceptor):
@@ -221,7 +245,9 @@ class NodeServer:
             register(server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(
-            [*self._service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+            [*self._service_names, health.SERVICE_NAME, reflection.SERVICE_NAME],
+            server,
+            pool=MethodAwarePool(descriptor_pool.Default()),  # type: ignore[arg-type]
         )
         self.port = server.add_secure_port(self._listen, server_credentials(self._tls))
         await server.start()

