@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
@@ -52,12 +52,12 @@ from mmmfed.audit import (
     check_entries_query,
     check_rows,
     check_verify_from,
-    draft_entry,
     entry_from_row,
     entry_row,
 )
 from mmmfed.config import StoreConfig
 from mmmfed.errors import DataIntegrityError, FailedPrecondition, Unavailable
+from mmmfed.store.shared import GroupCommit
 
 log = logging.getLogger(__name__)
 
@@ -263,42 +263,10 @@ class RedisAuditLog:
     def __init__(self, shared: _Redis) -> None:
         self._r = shared
         self._append_script = shared.client.register_script(_APPEND_LUA)
-        self._queued: list[tuple[AuditDraft, asyncio.Future[AuditEntry]]] = []
-        self._writer: asyncio.Task[None] | None = None
         self._last_head: bytes | None = None  # the head this replica last wrote or read
+        self._group = GroupCommit(self._append_batch)  # one batch, one script call, one wait
+        self.append = self._group.append
         self._head, self._log = shared.key("audit", "head"), shared.key("audit", "log")
-
-    async def append(
-        self,
-        event: str,
-        *,
-        peer_id: str,
-        subject: str,
-        reason: str = "",
-        details: Mapping[str, Any] | None = None,
-        time_ms: int | None = None,
-    ) -> AuditEntry:
-        # AUDIT_ENTRY_MALFORMED / NOT_CANONICALIZABLE here, before anything is queued
-        draft = draft_entry(event, peer_id=peer_id, subject=subject, reason=reason, details=details, time_ms=time_ms)
-        written: asyncio.Future[AuditEntry] = asyncio.get_running_loop().create_future()
-        self._queued.append((draft, written))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_queued())
-        return await asyncio.shield(written)  # a cancelled caller does not unwrite its entry
-
-    async def _write_queued(self) -> None:
-        """Group commit: every draft queued while a batch was being written goes in the next one
-        (one script call and one durability wait per batch)."""
-        while self._queued:
-            batch, self._queued = self._queued, []
-            try:
-                entries = await self._append_batch([draft for draft, _ in batch])
-            except Exception as err:  # each waiting append raises it; nothing of the batch was written
-                for _, written in batch:
-                    written.set_exception(err)
-                continue
-            for (_, written), entry in zip(batch, entries, strict=True):
-                written.set_result(entry)
 
     async def _append_batch(self, drafts: list[AuditDraft]) -> list[AuditEntry]:
         """Compare-and-set ``drafts`` after the head. The first attempt trusts the head this
@@ -376,8 +344,7 @@ class RedisAuditLog:
                 checked, first, prev_hash = checked + result.checked, result.head_seq + 1, result.head_hash
 
     async def close(self) -> None:
-        if self._writer is not None:
-            await self._writer  # what was queued is written before the connection closes
+        await self._group.drain()  # what was queued is written before the connection closes
         await self._r.client.aclose()
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -154,18 +154,15 @@ class EmbeddedState:
         self._store.close()
 
 
-class EmbeddedAuditLog:
-    """:class:`SharedAuditLog` over :class:`SqliteAuditLog` (``data_dir/audit.sqlite3``).
+class GroupCommit:
+    """Group commit of audit appends, for every backend: ``append`` checks the entry (raising
+    InvalidInput ``AUDIT_ENTRY_MALFORMED`` / ``NOT_CANONICALIZABLE`` before anything is queued),
+    queues it, and returns it once ``write_batch`` has written it durably. One batch is written
+    at a time; what is queued meanwhile goes in the next, so N concurrent appends cost one write.
+    A failed batch fails each of its appends (``write_batch`` writes all or none)."""
 
-    Appends are group-committed: an append waits for its entry to be written and fsynced, but the
-    writing runs in a worker thread (the event loop goes on serving) and takes every entry queued
-    meanwhile in one transaction, so N concurrent appends cost one fsync, not N. An entry is
-    still durable before ``append`` returns it; a failed batch fails each of its appends (one
-    transaction: none of them is written).
-    """
-
-    def __init__(self, log: SqliteAuditLog) -> None:
-        self._log = log
+    def __init__(self, write_batch: Callable[[list[AuditDraft]], Awaitable[list[AuditEntry]]]) -> None:
+        self._write_batch = write_batch
         self._queued: list[tuple[AuditDraft, asyncio.Future[AuditEntry]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -179,7 +176,6 @@ class EmbeddedAuditLog:
         details: Mapping[str, Any] | None = None,
         time_ms: int | None = None,
     ) -> AuditEntry:
-        # AUDIT_ENTRY_MALFORMED / NOT_CANONICALIZABLE here, before anything is queued
         draft = draft_entry(event, peer_id=peer_id, subject=subject, reason=reason, details=details, time_ms=time_ms)
         written: asyncio.Future[AuditEntry] = asyncio.get_running_loop().create_future()
         self._queued.append((draft, written))
@@ -191,13 +187,32 @@ class EmbeddedAuditLog:
         while self._queued:
             batch, self._queued = self._queued, []
             try:
-                entries = await asyncio.to_thread(self._log.append_drafts, [draft for draft, _ in batch])
+                entries = await self._write_batch([draft for draft, _ in batch])
             except Exception as err:  # each waiting append raises it; nothing of the batch was written
                 for _, written in batch:
                     written.set_exception(err)
                 continue
             for (_, written), entry in zip(batch, entries, strict=True):
                 written.set_result(entry)
+
+    async def drain(self) -> None:
+        """Wait until what was queued is written (before closing)."""
+        if self._writer is not None:
+            await self._writer
+
+
+class EmbeddedAuditLog:
+    """:class:`SharedAuditLog` over :class:`SqliteAuditLog` (``data_dir/audit.sqlite3``).
+
+    Appends are group-committed (:class:`GroupCommit`): each waits for its entry to be written and
+    fsynced, but the writing runs in a worker thread (the event loop goes on serving) and takes
+    every entry queued meanwhile in one transaction, so N concurrent appends cost one fsync.
+    """
+
+    def __init__(self, log: SqliteAuditLog) -> None:
+        self._log = log
+        self._group = GroupCommit(lambda drafts: asyncio.to_thread(log.append_drafts, drafts))
+        self.append = self._group.append
 
     async def entries(self, *, peer_id: str | None = None, since_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
         return self._log.entries(peer_id=peer_id, since_seq=since_seq, limit=limit)
@@ -209,8 +224,7 @@ class EmbeddedAuditLog:
         return self._log.verify(from_seq=from_seq)
 
     async def close(self) -> None:
-        if self._writer is not None:
-            await self._writer  # what was queued is written before the file closes
+        await self._group.drain()  # what was queued is written before the file closes
         self._log.close()
 
 
