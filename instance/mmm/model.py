@@ -221,6 +221,28 @@ class Complement:
     is_process: bool = False
 
 
+def complements(
+    *,
+    nil: str | None = None,
+    at: str | None = None,
+    to: str | None = None,
+    frm: str | None = None,
+    of: str | None = None,
+    with_: str | None = None,
+) -> tuple[Complement, ...]:
+    """The Complements given, in the order Nil, At, To, From, Of, With; an id with a
+    ``/processes/`` segment names a Process (the ids this project makes), any other an Item."""
+    given = (
+        (ComplementKind.NIL, nil),
+        (ComplementKind.AT, at),
+        (ComplementKind.TO, to),
+        (ComplementKind.FROM, frm),
+        (ComplementKind.OF, of),
+        (ComplementKind.WITH, with_),
+    )
+    return tuple(Complement(kind, ref, is_process="/processes/" in ref) for kind, ref in given if ref is not None)
+
+
 @dataclass(frozen=True, slots=True)
 class IfEvent:
     """The condition of a deferred request (MMM-TEC "If Event"): exactly one of

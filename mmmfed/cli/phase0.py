@@ -31,8 +31,6 @@ from typing import Any
 from instance.mmm.itemdocs import iso, item_doc
 from instance.mmm.model import (
     Action,
-    Complement,
-    ComplementKind,
     DeonticVerb,
     PAErrorCode,
     PAStatusKind,
@@ -41,6 +39,7 @@ from instance.mmm.model import (
     RightLevel,
     RightSpec,
     Value,
+    complements,
 )
 from mmmfed.glb import inspect_glb_file
 
@@ -98,24 +97,13 @@ class _Run:
         rights: Sequence[RightSpec] = (),
         payment: Value | None = None,
     ) -> ProcessActionRequest:
-        complements = []
-        for kind, ref in (
-            (ComplementKind.NIL, nil),
-            (ComplementKind.AT, at),
-            (ComplementKind.TO, to),
-            (ComplementKind.FROM, frm),
-            (ComplementKind.OF, of),
-            (ComplementKind.WITH, with_),
-        ):
-            if ref is not None:
-                complements.append(Complement(kind, ref, is_process="/processes/" in ref))
         self.clock_ms += 1000
         return ProcessActionRequest(
             DeonticVerb.MAY,
             action,
             source,
             destination,
-            tuple(complements),
+            complements(nil=nil, at=at, to=to, frm=frm, of=of, with_=with_),
             self.clock_ms,
             payment,
             process_action_id=self.pa_id(source),

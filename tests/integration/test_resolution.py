@@ -22,7 +22,6 @@ from rpcassert import refused
 from instance.mmm.itemdocs import item_doc
 from instance.mmm.model import (
     Action,
-    Complement,
     ComplementKind,
     DeonticVerb,
     PAErrorCode,
@@ -30,6 +29,7 @@ from instance.mmm.model import (
     ProcessActionRequest,
     ProcessActionResponse,
     Value,
+    complements,
 )
 from instance.mmm.wire import request_to_proto, response_from_proto
 from mmmfed.api.v1 import gateway_pb2 as gpb
@@ -64,14 +64,12 @@ def _pa(
     payment: Value | None = None,
 ) -> ProcessActionRequest:
     """A May request with a fresh ProcessActionID of the source's M-Instance."""
-    refs = ((ComplementKind.NIL, nil), (ComplementKind.TO, to), (ComplementKind.OF, of), (ComplementKind.WITH, with_))
-    complements = tuple(Complement(k, r, is_process="/processes/" in r) for k, r in refs if r is not None)
     return ProcessActionRequest(
         DeonticVerb.MAY,
         action,
         source,
         destination,
-        complements,
+        complements(nil=nil, to=to, of=of, with_=with_),
         int(time.time() * 1000),
         payment,
         process_action_id=f"mmm://{_instance(source)}/pa/res-{next(_ids)}",

@@ -18,8 +18,6 @@ from instance.mmm.engine import ProcessActionEngine
 from instance.mmm.itemdocs import item_doc
 from instance.mmm.model import (
     Action,
-    Complement,
-    ComplementKind,
     DeonticVerb,
     IfEvent,
     PAErrorCode,
@@ -29,6 +27,7 @@ from instance.mmm.model import (
     Profile,
     RightSpec,
     Value,
+    complements,
 )
 from instance.mmm.seed import new_world
 from instance.mmm.world import World
@@ -102,24 +101,12 @@ def req(
 ) -> ProcessActionRequest:
     """A request as ``mmmfed/cli/phase0.py`` builds them (a Complement naming ``/processes/`` names
     a Process)."""
-    complements = tuple(
-        Complement(kind, ref, is_process="/processes/" in ref)
-        for kind, ref in (
-            (ComplementKind.NIL, nil),
-            (ComplementKind.AT, at),
-            (ComplementKind.TO, to),
-            (ComplementKind.FROM, frm),
-            (ComplementKind.OF, of),
-            (ComplementKind.WITH, with_),
-        )
-        if ref is not None
-    )
     return ProcessActionRequest(
         verb,
         action,
         source,
         destination,
-        complements,
+        complements(nil=nil, at=at, to=to, frm=frm, of=of, with_=with_),
         time_ms,
         payment,
         process_action_id=pa_id or new_pa_id(source),
