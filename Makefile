@@ -33,8 +33,11 @@ test: setup
 	$(BIN)/python -m pytest
 
 bench: setup
+	@command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq --no-install-recommends nginx-light >/dev/null; }
 	$(BIN)/python bench/migrate.py
 	$(BIN)/python bench/verify.py
+	$(BIN)/python bench/resolve.py
 
 protos: setup
 	$(BIN)/python scripts/gen_protos.py

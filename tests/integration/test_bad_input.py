@@ -199,8 +199,6 @@ def deliver(request: pytest.FixtureRequest) -> Deliver:
     return route
 
 
-
-
 @dataclass(frozen=True)
 class Stored:
     """What an instance holds: its ItemIDs and its committed blob files."""
