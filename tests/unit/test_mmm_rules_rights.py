@@ -506,3 +506,34 @@ def test_a_refused_must_request_with_an_if_event_is_reported_not_deferred(engine
     assert snapshot(engine.world) == before and engine.world.pending == {}
     assert report(engine, refused)["Rule"] == "Obligation"
     assert engine.tick(T + 10) == []
+
+
+def test_a_may_not_right_is_not_transferred(engine: ProcessActionEngine) -> None:
+    """A May Not Right given at Level Acquired could never be withdrawn (a transfer is final), so
+    a delegate could lock an owner out of its own Item for good: Rights Manage refuses it
+    FaultyReq and changes nothing; at Level Granted it is given, and withdrawn."""
+    u1, u2 = register(engine, "u1"), register(engine, "u2")
+    note = message("note-u1", "mine", producer=u1.id)
+    author(engine, u1.id, note)
+    assert code(grant(engine, u1.id, note["ItemID"], u2.id, may(Action.RIGHTS_MANAGE))) == "Ack"
+    before = snapshot(engine.world)
+    locked = grant(engine, u2.id, note["ItemID"], u1.id, may_not(Action.MODIFY, level=RightLevel.ACQUIRED))
+    assert_error(locked, PAErrorCode.FAULTY_REQ)
+    assert snapshot(engine.world) == before
+    assert code(grant(engine, u2.id, note["ItemID"], u1.id, may_not(Action.MODIFY))) == "Ack"
+    lifted = engine.handle(req(u2.id, u2.id, Action.RIGHTS_MANAGE, nil=note["ItemID"], frm=u1.id))
+    assert code(lifted) == "Ack"
+    assert engine.world.may(u1.id, Action.MODIFY, note["ItemID"], START_MS)
+
+
+def test_sending_an_item_to_oneself_gives_no_right_to_render_it(engine: ProcessActionEngine) -> None:
+    """MM-Send gives the receiving User the Right to render what it received, but a Process that
+    sends an Item to itself gains nothing: May MM-Send alone does not become May MU-Actuate."""
+    u1, u2 = register(engine, "u1"), register(engine, "u2")
+    note = message("note-u1", "mine", producer=u1.id)
+    author(engine, u1.id, note)
+    assert code(grant(engine, u1.id, note["ItemID"], u2.id, may(Action.MM_SEND))) == "Ack"
+    sent = engine.handle(req(u2.id, u2.id, Action.MM_SEND, nil=note["ItemID"], to=u2.id))
+    assert code(sent) == "Ack"
+    assert not engine.world.may(u2.id, Action.MU_ACTUATE, note["ItemID"], START_MS)
+    assert_error(engine.handle(req(u2.id, u2.device, Action.MU_ACTUATE, nil=note["ItemID"])), PAErrorCode.INS_RIGHTS)

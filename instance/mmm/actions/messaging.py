@@ -43,7 +43,7 @@ def mm_send(ctx: ActionContext) -> PAStatus | None:
     seen = world.owner_rights(
         to,
         item_id,
-        frozenset({Action.MU_ACTUATE}) if receiver is ProcessType.USER else frozenset(),
+        frozenset({Action.MU_ACTUATE}) if receiver is ProcessType.USER and to != ctx.source else frozenset(),
         granted_by=ctx.source,
         at_ms=ctx.now,
         level=RightLevel.ACQUIRED,

@@ -72,6 +72,11 @@ def _grant(ctx: ActionContext, target: str, holder: str) -> PAStatus | None:
                 PAErrorCode.FAULTY_REQ,
                 f"a {spec.verb.value} Right at Level {spec.level.value} is not granted by Rights Manage",
             )
+        if spec.verb is DeonticVerb.MAY_NOT and spec.level is RightLevel.ACQUIRED:
+            return ctx.refuse(
+                PAErrorCode.FAULTY_REQ,
+                "a May Not Right is not transferred: give it at Level Granted, so its grantor can withdraw it",
+            )
         if spec.verb is DeonticVerb.MAY and not ctx.holds(grantor, spec.action, target):
             return ctx.refuse(
                 PAErrorCode.INS_RIGHTS,
