@@ -37,6 +37,9 @@ AVATAR_ACTION = "MM-Add"
 RESOLVE_ACTION = "Resolve"
 """Process Actions forwarded between the M-Instances (MMM-TEC Resolution), on PAC Items."""
 PROCESS_ACTION_TYPE = "PAC"
+ASSET_ACTION = "Transact"
+"""Asset transfers between the M-Instances (FGMV-43 9.2), on ASS Items."""
+ASSET_TYPE = "ASS"
 
 
 def _now_ms() -> int:
@@ -139,8 +142,8 @@ class AgreementBook:
             "Parties": [peer_id, self._id],
             "AnswerManifestoID": answer.manifesto_id,
             "Scope": {
-                "ItemTypes": sorted({r.offered.item_type for r in rows} | {PROCESS_ACTION_TYPE}),
-                "Actions": [AVATAR_ACTION, RESOLVE_ACTION],
+                "ItemTypes": sorted({r.offered.item_type for r in rows} | {PROCESS_ACTION_TYPE, ASSET_TYPE}),
+                "Actions": [AVATAR_ACTION, RESOLVE_ACTION, ASSET_ACTION],
                 "Features": sorted(
                     f"{r.offered.item_type} {r.offered.qualifier.format} {ROUTE_NAMES[r.route]}" for r in rows
                 ),

@@ -83,10 +83,13 @@ class EnvelopeChecker:
         self._skew_ms = int(skew_s * 1000)
         self._clock = clock
 
-    async def check(self, envelope_json: bytes, *, peer_id: str, transfer_id: str, item_json: bytes) -> None:
+    async def check(
+        self, envelope_json: bytes, *, peer_id: str, transfer_id: str, item_json: bytes, claim: bool = True
+    ) -> None:
         """Raise ForeignItemRefused unless the envelope is signed by ``peer_id``, binds this
         transfer and these exact Item bytes to this destination, is within its validity, and its
-        transfer id was never seen. Reasons: ``ENVELOPE_MISSING``, ``ENVELOPE_MISMATCH``,
+        transfer id was never seen (``claim=False`` skips that last check, for messages the
+        receiver applies idempotently by transfer id, such as asset offers and decisions). Reasons: ``ENVELOPE_MISSING``, ``ENVELOPE_MISMATCH``,
         ``ENVELOPE_EXPIRED``, ``ENVELOPE_FROM_FUTURE``, ``ENVELOPE_TOO_LONG``, ``REPLAYED``, and the
         proof reasons of :class:`ForeignItemVerifier` (``SIGNATURE_INVALID``, ``KEY_*``...)."""
         if not envelope_json:
@@ -119,6 +122,8 @@ class EnvelopeChecker:
             raise ForeignItemRefused(f"the envelope expired {now_ms - expires} ms ago", reason="ENVELOPE_EXPIRED")
         if expires - issued > MAX_LIFETIME_S * 1000:
             raise ForeignItemRefused(f"envelopes may live at most {MAX_LIFETIME_S:.0f} s", reason="ENVELOPE_TOO_LONG")
+        if not claim:
+            return
         key = f"{peer_id} {transfer_id}"
         keep_until_ms = expires + self._skew_ms
         if not await self._store.claim_nonce(NONCE_NAMESPACE, key, keep_until_ms=keep_until_ms, now_ms=now_ms):

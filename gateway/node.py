@@ -9,6 +9,7 @@ from functools import partial
 
 from gateway.agreements import ACTIVE, PROPOSED, REVOKED, AgreementBook
 from gateway.channels import Channels
+from gateway.assets import AssetRelay
 from gateway.envelope import EnvelopeChecker
 from gateway.keyring import Keyring
 from gateway.migration import MigrationService
@@ -81,6 +82,16 @@ class GatewayNode:
             envelopes=EnvelopeChecker(config.m_instance_id, self.keyring, self.store),
             metrics=self.metrics,
         )
+        self.assets = AssetRelay(
+            config.m_instance_id,
+            self.channels,
+            self.agreements,
+            keys=self.keys,
+            verifier=verifier,
+            envelopes=EnvelopeChecker(config.m_instance_id, self.keyring, self.store),
+            audit=self.audit,
+            metrics=self.metrics,
+        )
         self.resolution = ResolutionService(
             config.m_instance_id,
             channels=self.channels,
@@ -100,13 +111,19 @@ class GatewayNode:
                 partial(
                     gateway_pb2_grpc.add_PlatformGatewayServicer_to_server,
                     PlatformGatewayServicer(
-                        self.negotiation, self.migration, self.channels, self.audit, self.resolution
+                        self.negotiation, self.migration, self.channels, self.audit, self.resolution, self.assets
                     ),
                 ),
                 partial(
                     gateway_pb2_grpc.add_FederationServicer_to_server,
                     FederationServicer(
-                        self.negotiation, self.migration, self.channels, self.keys, self.audit, self.resolution
+                        self.negotiation,
+                        self.migration,
+                        self.channels,
+                        self.keys,
+                        self.audit,
+                        self.resolution,
+                        self.assets,
                     ),
                 ),
             ],

@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator
 import grpc
 from google.protobuf.json_format import MessageToDict
 
+from gateway.assets import AssetRelay
 from gateway.channels import Channels
 from gateway.keyring import KEY_SET_TYPE
 from gateway.migration import MigrationService
 from gateway.negotiation import NegotiationService
 from gateway.resolution import ResolutionService
+from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc
 from mmmfed.api.v1 import manifesto_pb2 as mpb
@@ -48,12 +50,30 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         channels: Channels,
         audit: SharedAuditLog,
         resolution: ResolutionService,
+        assets: AssetRelay,
     ) -> None:
         self._negotiation = negotiation
         self._migration = migration
         self._channels = channels
         self._audit = audit
         self._resolution = resolution
+        self._assets = assets
+
+    async def SendAssetOffer(self, request: apb.AssetOffer, context: grpc.aio.ServicerContext) -> apb.AssetOfferAck:
+        """RI-1, ASTF (FGMV-43 9.2 step 4): sign and forward the instance's offer (gateway/assets.py)."""
+        return await self._assets.send_offer(request)
+
+    async def SendAssetDecision(
+        self, request: apb.AssetDecision, context: grpc.aio.ServicerContext
+    ) -> apb.AssetDecisionAck:
+        """RI-1 (9.2 steps 7-8): sign and forward the instance's decision, audit a commit once."""
+        return await self._assets.send_decision(request)
+
+    async def GetPeerAssetHistory(
+        self, request: gpb.PeerAssetHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> apb.AssetHistoryResponse:
+        """RI-1, ASIR-103: an Asset's history and current owner at a peer M-Instance."""
+        return await self._assets.peer_history(request.peer_m_instance_id, request.asset_id)
 
     async def Resolve(
         self, request: papb.ProcessActionRequest, context: grpc.aio.ServicerContext
@@ -137,6 +157,7 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         keys: InstanceKeyStore,
         audit: SharedAuditLog,
         resolution: ResolutionService,
+        assets: AssetRelay,
     ) -> None:
         self._negotiation = negotiation
         self._migration = migration
@@ -144,6 +165,23 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         self._keys = keys
         self._audit = audit
         self._resolution = resolution
+        self._assets = assets
+
+    async def OfferAsset(self, request: apb.AssetOffer, context: grpc.aio.ServicerContext) -> apb.AssetOfferAck:
+        """RE-1, ASTF (FGMV-43 9.2 steps 4-6): verify a peer's offer and stage it here."""
+        return await self._assets.receive_offer(request, self._peer(context))
+
+    async def DecideAssetTransfer(
+        self, request: apb.AssetDecision, context: grpc.aio.ServicerContext
+    ) -> apb.AssetDecisionAck:
+        """RE-1 (9.2 steps 7-8): verify the origin's decision and apply it here."""
+        return await self._assets.receive_decision(request, self._peer(context))
+
+    async def GetAssetHistory(
+        self, request: apb.AssetHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> apb.AssetHistoryResponse:
+        """RE-1, ASIR-103: an Asset's history and current owner here."""
+        return await self._assets.history(request.asset_id, self._peer(context))
 
     async def ForwardProcessAction(
         self, request: papb.ProcessActionRequest, context: grpc.aio.ServicerContext

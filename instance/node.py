@@ -8,6 +8,8 @@ from functools import partial
 
 import grpc
 
+from instance.assets.ledger import AssetLedger
+from instance.assets.transfers import TransferService
 from instance.avatars import AvatarService
 from instance.mmm.model import ProcessActionRequest, ProcessActionResponse
 from instance.mmm.wire import request_to_proto, response_from_proto
@@ -16,6 +18,7 @@ from instance.servicer import InstanceServicer
 from mmmfed.api.v1 import gateway_pb2_grpc, instance_pb2_grpc
 from mmmfed.config import InstanceConfig
 from mmmfed.errors import MmmfedError
+from mmmfed.exchange import ExchangePolicy
 from mmmfed.manifesto import platform_manifesto
 from mmmfed.metrics import NodeMetrics
 from mmmfed.rpc import call
@@ -24,6 +27,17 @@ from mmmfed.store import SqliteStore
 from mmmfed.tls import AccessPolicy, any_of, authorize_names, authorize_roles, secure_channel
 
 log = logging.getLogger(__name__)
+
+
+def asset_policies(config: InstanceConfig) -> dict[str, str]:
+    """Manifesto policies of the asset ledger: ``asset.currency`` and, per peer,
+    ``asset.exchange.<peer>`` ("to=BCU rate=3/2 fee_bp=50 rounding=half_even")."""
+    assets = config.assets
+    policies = {"asset.currency": assets.currency_id}
+    for peer, policy in assets.exchange.items():
+        described = ExchangePolicy.from_config(policy, from_currency=assets.currency_id, source="").describe()
+        policies[f"asset.exchange.{peer}"] = described
+    return policies
 SERVICE = "mmmfed.api.v1.Instance"
 
 
@@ -38,16 +52,30 @@ class InstanceNode:
         self.store = SqliteStore(config.data_dir)
         self.avatars = AvatarService(config, self.store)
         self.manifesto = platform_manifesto(config.m_instance_id, config.manifesto)
+        self.manifesto.policies.update(asset_policies(config))  # ASEF: what peers may expect (9.2)
         self.process_actions = ProcessActionService(
             config.m_instance_id,
             data_dir=config.data_dir,
             resolver=self._resolve if config.gateway is not None else None,
         )
+        self._gateway_channel: grpc.aio.Channel | None = None
+        self.ledger = AssetLedger(
+            config.data_dir / "assets.sqlite3", m_instance_id=config.m_instance_id, currency_id=config.assets.currency_id
+        )
+        self.assets = TransferService(
+            self.ledger,
+            config.assets,
+            config.manifesto,
+            self._gateway_stub if config.gateway is not None else None,
+        )
         own_gateway = [config.gateway.tls_name] if config.gateway is not None else []
         servicer = InstanceServicer(
-            self.avatars, self.manifesto, self.process_actions, own_gateway=own_gateway[0] if own_gateway else None
+            self.avatars,
+            self.manifesto,
+            self.process_actions,
+            self.assets,
+            own_gateway=own_gateway[0] if own_gateway else None,
         )
-        self._gateway_channel: grpc.aio.Channel | None = None
         self._clock: asyncio.Task[None] | None = None
         # Only its own gateway and operators call it: another M-Instance's gateway must go
         # through this instance's gateway, which checks origin and the negotiated answer.
@@ -68,14 +96,19 @@ class InstanceNode:
             self.avatars.install_default_avatar(self.config.default_avatar)
         address = await self.server.start()
         self._clock = asyncio.create_task(self.process_actions.run_clock())
+        self.assets.recover()  # every transfer not yet acknowledged is driven on to a terminal state
         return address
 
-    async def _resolve(self, request: ProcessActionRequest) -> ProcessActionResponse:
-        """Send a request for a Process of another M-Instance through this instance's gateway (RI-1)."""
+    def _gateway_stub(self) -> gateway_pb2_grpc.PlatformGatewayStub:
+        """A stub on this instance's gateway (RI-1), over one channel made on first use."""
         assert self.config.gateway is not None
         if self._gateway_channel is None:
             self._gateway_channel = secure_channel(self.config.tls, self.config.gateway)
-        stub = gateway_pb2_grpc.PlatformGatewayStub(self._gateway_channel)
+        return gateway_pb2_grpc.PlatformGatewayStub(self._gateway_channel)
+
+    async def _resolve(self, request: ProcessActionRequest) -> ProcessActionResponse:
+        """Send a request for a Process of another M-Instance through this instance's gateway (RI-1)."""
+        stub = self._gateway_stub()
         message = request_to_proto(request, m_instance_id=self.config.m_instance_id)
         return response_from_proto(await call(lambda: stub.Resolve(message)))
 
@@ -95,6 +128,7 @@ class InstanceNode:
     async def stop(self) -> None:
         """Stop serving and close the store (idempotent)."""
         await self.server.stop()
+        await self.assets.stop()
         if self._clock is not None:
             self._clock.cancel()
             self._clock = None
@@ -102,6 +136,7 @@ class InstanceNode:
             await self._gateway_channel.close()
             self._gateway_channel = None
         self.process_actions.close()
+        self.ledger.close()
         self.store.close()
 
     async def run_forever(self) -> None:

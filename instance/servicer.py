@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
 import grpc
 
+from instance.assets.transfers import TransferService
 from instance.avatars import AvatarService, receive
 from instance.mmm.activity import ActivityLog
 from instance.mmm.wire import request_from_proto, response_to_proto
 from instance.process_actions import ProcessActionService
+from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import instance_pb2 as ipb
 from mmmfed.api.v1 import instance_pb2_grpc
 from mmmfed.api.v1 import item_pb2 as itpb
@@ -35,9 +38,11 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
         avatars: AvatarService,
         manifesto: mpb.Manifesto,
         process_actions: ProcessActionService,
+        assets: TransferService,
         *,
         own_gateway: str | None,
     ) -> None:
+        self._assets = assets
         self._avatars = avatars
         self._manifesto = manifesto
         self._process_actions = process_actions
@@ -148,3 +153,58 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
         yield itpb.ItemPart(envelope=envelope(item))
         for chunk in chunks:
             yield itpb.ItemPart(chunk=chunk)
+
+    # -- assets (FGMV-43 9.2) --------------------------------------------------------------
+    def _from_own_gateway(self, context: grpc.aio.ServicerContext) -> None:
+        if not any(p.name == self._own_gateway for p in peer_identities(context)):
+            raise PermissionDenied(
+                "only this M-Instance's gateway passes on offers and decisions of other M-Instances",
+                reason="ORIGIN_NOT_GATEWAY",
+            )
+
+    async def RegisterAsset(self, request: apb.RegisterAssetRequest, context: grpc.aio.ServicerContext) -> apb.AssetView:
+        """Mint an Asset (9.2 step 1); INVALID_ARGUMENT BAD_PROCESS_ID / ASSET_TOO_LARGE / ASSET_MALFORMED."""
+        return await asyncio.to_thread(self._assets.ledger.register_asset, request)
+
+    async def FundWallet(self, request: apb.FundWalletRequest, context: grpc.aio.ServicerContext) -> apb.WalletView:
+        """Issue currency from the treasury to a Process's Wallet; INVALID_ARGUMENT AMOUNT_INVALID."""
+        return await asyncio.to_thread(self._assets.ledger.fund, request.holder_process_id, request.amount)
+
+    async def GetWallet(self, request: apb.GetWalletRequest, context: grpc.aio.ServicerContext) -> apb.WalletView:
+        """A Wallet's balance in this M-Instance's currency (0 for an unknown holder)."""
+        return await asyncio.to_thread(self._assets.ledger.wallet, request.holder_process_id)
+
+    async def GetLedger(self, request: apb.GetLedgerRequest, context: grpc.aio.ServicerContext) -> apb.Ledger:
+        """Every Asset, Wallet and transfer of this M-Instance's ledger."""
+        return await asyncio.to_thread(self._assets.ledger.snapshot)
+
+    async def TransferAsset(
+        self, request: apb.TransferAssetRequest, context: grpc.aio.ServicerContext
+    ) -> apb.AssetTransferView:
+        """9.2 step 2 (see :meth:`TransferService.transfer` for the statuses)."""
+        return await self._assets.transfer(request)
+
+    async def GetAssetTransfer(
+        self, request: apb.GetAssetTransferRequest, context: grpc.aio.ServicerContext
+    ) -> apb.AssetTransferView:
+        """One transfer of the journal; NOT_FOUND TRANSFER_NOT_FOUND."""
+        return await asyncio.to_thread(self._assets.ledger.transfer, request.transfer_id)
+
+    async def AssetHistory(
+        self, request: apb.AssetHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> apb.AssetHistoryResponse:
+        """ASIR-103/105: the Asset, its Provenance and transfers; NOT_FOUND ASSET_NOT_FOUND."""
+        return await asyncio.to_thread(self._assets.ledger.history, request.asset_id)
+
+    async def StageAsset(self, request: apb.AssetOffer, context: grpc.aio.ServicerContext) -> apb.AssetOfferAck:
+        """9.2 steps 5-6, from this instance's gateway only (PERMISSION_DENIED ORIGIN_NOT_GATEWAY);
+        see :meth:`TransferService.stage`."""
+        self._from_own_gateway(context)
+        return await self._assets.stage(request)
+
+    async def DecideAssetTransfer(
+        self, request: apb.AssetDecision, context: grpc.aio.ServicerContext
+    ) -> apb.AssetDecisionAck:
+        """9.2 step 7, from this instance's gateway only; see :meth:`TransferService.decide`."""
+        self._from_own_gateway(context)
+        return await self._assets.decide(request)

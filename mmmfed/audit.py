@@ -92,6 +92,7 @@ CREATE TRIGGER IF NOT EXISTS audit_log_extends_chain BEFORE INSERT ON audit_log
 WHEN NEW.seq IS NOT COALESCE((SELECT MAX(seq) FROM audit_log), 0) + 1
   OR NEW.prev_hash IS NOT COALESCE((SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1), '{GENESIS_HASH}')
 BEGIN SELECT RAISE(ABORT, 'audit log insert does not extend the chain'); END;
+CREATE TABLE IF NOT EXISTS audit_once (once TEXT PRIMARY KEY, seq INTEGER NOT NULL) STRICT;
 """
 
 
@@ -168,6 +169,7 @@ class AuditDraft:
     subject: str
     reason: str
     details_json: str  # the JCS text of ``details``, as stored
+    once: str = ""  # an idempotency key: an entry with this key is written at most once (not hashed)
 
     def place(self, seq: int, prev_hash: str) -> AuditEntry:
         """The entry at ``seq`` after the entry whose hash is ``prev_hash``, with its hash."""
@@ -185,6 +187,7 @@ def draft_entry(
     reason: str = "",
     details: Mapping[str, Any] | None = None,
     time_ms: int | None = None,
+    once: str = "",
 ) -> AuditDraft:
     """Check an entry's fields before anything is written (``time_ms`` defaults to now, Unix ms).
 
@@ -193,7 +196,9 @@ def draft_entry(
     when = int(time.time() * 1000) if time_ms is None else time_ms
     _check_append(event, peer_id=peer_id, subject=subject, reason=reason, details=details, time_ms=when)
     details_json = canonicalize(dict(details or {})).decode()
-    return AuditDraft(when, event, peer_id, subject, reason, details_json)
+    if not isinstance(once, str) or len(once) > 1024:
+        raise InvalidInput("once must be a string of at most 1024 characters", reason="AUDIT_ENTRY_MALFORMED")
+    return AuditDraft(when, event, peer_id, subject, reason, details_json, once)
 
 
 def entry_row(entry: AuditEntry) -> tuple[Any, ...]:
@@ -308,7 +313,9 @@ class SqliteAuditLog:
 
     def append_drafts(self, drafts: Sequence[AuditDraft]) -> list[AuditEntry]:
         """Append ``drafts`` in order in ONE transaction (one fsync: a group commit), chained to
-        the head and to each other; all or none are written. Returns the entries, in order."""
+        the head and to each other; all or none are written. Returns the entries, in order. A
+        draft whose ``once`` key was written before (or earlier in the batch) is not written
+        again: its place in the result is the entry written with that key."""
         entries = []
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
@@ -316,6 +323,13 @@ class SqliteAuditLog:
                 last = self._db.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
                 seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
                 for draft in drafts:
+                    if draft.once:
+                        done = self._db.execute("SELECT seq FROM audit_once WHERE once = ?", (draft.once,)).fetchone()
+                        if done is not None:
+                            row = self._db.execute(f"SELECT {', '.join(_FIELDS)} FROM audit_log WHERE seq = ?", done).fetchone()
+                            entries.append(_decode(row))
+                            continue
+                        self._db.execute("INSERT INTO audit_once VALUES (?, ?)", (draft.once, seq))
                     entry = draft.place(seq, prev_hash)
                     self._db.execute(
                         "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -100,6 +100,29 @@ class StoreConfig(_Frozen):
         return self
 
 
+class ExchangePolicyConfig(_Frozen):
+    """ASEF policy (FGMV-43 9.2 steps 3, 5) for payments to one peer M-Instance: the origin's
+    currency is exchanged into ``to_currency`` at ``rate`` (destination minor units per origin
+    minor unit, an exact fraction "p/q"), after a fee of ``fee_bp`` basis points of the amount
+    paid (rounded up: the fee is never under-declared), the result rounded by ``rounding``."""
+
+    to_currency: str = Field(pattern=r"^[A-Z][A-Z0-9-]{1,15}$")
+    rate: str = Field(pattern=r"^[1-9][0-9]{0,17}(/[1-9][0-9]{0,17})?$")
+    fee_bp: int = Field(default=0, ge=0, le=10_000)
+    rounding: Literal["half_even", "down", "up"] = "half_even"
+
+
+class AssetsConfig(_Frozen):
+    """The M-Instance's asset ledger (FGMV-43 9.2): its currency, exchange policies by peer
+    M-Instance id, and how long a transfer may take and how its messages are retried."""
+
+    currency_id: str = Field(default="MMC", pattern=r"^[A-Z][A-Z0-9-]{1,15}$")
+    exchange: dict[str, ExchangePolicyConfig] = Field(default_factory=dict)
+    transfer_timeout_ms: int = Field(default=60_000, gt=0)
+    retry_initial_ms: int = Field(default=50, gt=0)
+    retry_max_ms: int = Field(default=2_000, gt=0)
+
+
 class InstanceConfig(_Frozen):
     """A reference M-Instance node (``mmmfed serve instance``)."""
 
@@ -114,6 +137,7 @@ class InstanceConfig(_Frozen):
     default_avatar: Path | None = None
     max_item_bytes: int = Field(default=256 * MiB, gt=0)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    assets: AssetsConfig = Field(default_factory=AssetsConfig)
 
 
 class GatewayConfig(_Frozen):

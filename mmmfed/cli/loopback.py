@@ -13,6 +13,8 @@ from pathlib import Path
 
 from certs import NodeRole, write_federation
 from mmmfed.config import (
+    AssetsConfig,
+    ExchangePolicyConfig,
     BridgeConfig,
     ConstraintsConfig,
     FeatureConfig,
@@ -28,6 +30,15 @@ A, B, BRIDGE = "a.example", "b.example", "bridge.example"
 OPERATOR = "operator.example"
 B_MAX_TRIANGLES = 1500
 B_MAX_TEXTURE_PX = 512
+# Each M-Instance has its own currency; payments are exchanged by the origin's policy (ASEF).
+ASSETS = {
+    A: AssetsConfig(
+        currency_id="ACU", exchange={B: ExchangePolicyConfig(to_currency="BCU", rate="3/2", fee_bp=50)}
+    ),
+    B: AssetsConfig(
+        currency_id="BCU", exchange={A: ExchangePolicyConfig(to_currency="ACU", rate="2/3", fee_bp=50)}
+    ),
+}
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
 
 
@@ -83,6 +94,11 @@ class LoopbackPlan:
         }
 
 
+# Both accept Assets whose data is a glTF binary model (FGMV-43 9.2); a.example also produces USDZ
+# Assets, which b.example refuses (QUALIFIER_NOT_SUPPORTED).
+GLB_ASSET = FeatureConfig(item_type="ASS", sub_type="Model", format=FORMAT_GLB)
+
+
 def _vrm_manifesto() -> ManifestoConfig:
     persona = [FeatureConfig(format=f) for f in (FORMAT_VRM_0, FORMAT_VRM_1)]
     light_gltf = FeatureConfig(
@@ -92,7 +108,7 @@ def _vrm_manifesto() -> ManifestoConfig:
     usdz = FeatureConfig(item_type="ASS", sub_type="Model", format="USDZ/1.0")
     return ManifestoConfig(
         produces=[*persona, light_gltf, usdz],
-        accepts=[*persona, FeatureConfig(format=FORMAT_GLB)],
+        accepts=[*persona, FeatureConfig(format=FORMAT_GLB), GLB_ASSET],
         profiles=["Baseline"],
         policies={"avatar.kinds": "home,registered roaming"},
     )
@@ -104,7 +120,7 @@ def _gltf_manifesto() -> ManifestoConfig:
     )
     return ManifestoConfig(
         produces=[FeatureConfig(format=FORMAT_GLB, constraints=limits)],
-        accepts=[FeatureConfig(format=FORMAT_GLB, constraints=limits)],
+        accepts=[FeatureConfig(format=FORMAT_GLB, constraints=limits), GLB_ASSET],
         profiles=["Baseline"],
         policies={"avatar.default": "offered on refusal (AVIR-001)"},
     )
@@ -154,6 +170,7 @@ def plan(workdir: Path, *, default_avatar: Path | None = None, max_item_bytes: i
 
     def instance(m: str, manifesto: ManifestoConfig, default: Path | None) -> InstanceConfig:
         return InstanceConfig(
+            assets=ASSETS[m],
             m_instance_id=m,
             tls_name=f"instance.{m}",
             listen=f"127.0.0.1:{addr[f'instance.{m}']}",

@@ -72,17 +72,25 @@ local head = redis.call('GET', KEYS[1]) or ''
 if head ~= ARGV[1] then return 0 end
 local seq = tonumber(ARGV[2])
 if redis.call('LLEN', KEYS[2]) ~= seq - 1 then return -1 end
-for i = 4, #ARGV do
-  redis.call('RPUSH', KEYS[2], ARGV[i])
-  redis.call('ZADD', KEYS[i - 1], seq + i - 4, tostring(seq + i - 4))
+local n = tonumber(ARGV[4])
+for i = 1, n do
+  local once = ARGV[4 + n + i]
+  if once ~= '' and redis.call('HEXISTS', KEYS[3], once) == 1 then return 0 end
+end
+for i = 1, n do
+  redis.call('RPUSH', KEYS[2], ARGV[4 + i])
+  redis.call('ZADD', KEYS[3 + i], seq + i - 1, tostring(seq + i - 1))
+  local once = ARGV[4 + n + i]
+  if once ~= '' then redis.call('HSET', KEYS[3], once, seq + i - 1) end
 end
 redis.call('SET', KEYS[1], ARGV[3])
 return 1
 """
-"""A batch of entries appended after the head, atomically. KEYS: head, log, then the peer index
-of each entry. ARGV: the head expected ("" when empty), the first new seq, the new head, then the
-rows in order. Returns 1 (appended), 0 (the head moved: read it again) or -1 (the list and its
-head disagree)."""
+"""A batch of entries appended after the head, atomically. KEYS: head, log, the once-key hash,
+then the peer index of each entry. ARGV: the head expected ("" when empty), the first new seq,
+the new head, the number n of entries, the n rows in order, then their n once keys ("" for
+none). Returns 1 (appended), 0 (the head moved, or a once key was written meanwhile: read again)
+or -1 (the list and its head disagree)."""
 
 
 @asynccontextmanager
@@ -267,32 +275,64 @@ class RedisAuditLog:
         self._group = GroupCommit(self._append_batch)  # one batch, one script call, one wait
         self.append = self._group.append
         self._head, self._log = shared.key("audit", "head"), shared.key("audit", "log")
+        self._once = shared.key("audit", "once")
+
+    async def _written_once(self, drafts: list[AuditDraft]) -> dict[str, AuditEntry]:
+        """The entries already written under the ``once`` keys of ``drafts``."""
+        keys = sorted({d.once for d in drafts if d.once})
+        if not keys:
+            return {}
+        async with _reachable("audit once keys"):
+            seqs = await self._r.client.hmget(self._once, keys)
+            found = {k: int(v) for k, v in zip(keys, seqs, strict=True) if v is not None}
+            rows = {k: await self._r.client.lindex(self._log, seq - 1) for k, seq in found.items()}
+        return {k: _entry(raw) for k, raw in rows.items()}
 
     async def _append_batch(self, drafts: list[AuditDraft]) -> list[AuditEntry]:
         """Compare-and-set ``drafts`` after the head. The first attempt trusts the head this
-        replica last saw (no read while it is the only writer); a moved head is read again."""
-        keys = [self._head, self._log, *(self._r.key("audit", "peer", d.peer_id) for d in drafts)]
+        replica last saw (no read while it is the only writer); a moved head is read again.
+        A draft whose ``once`` key is already written is not written again (see the script)."""
         head = self._last_head
         for attempt in range(MAX_APPEND_ATTEMPTS):
             if head is None or attempt:
                 async with _reachable("audit head"):
                     head = await self._r.client.get(self._head)
+            written = await self._written_once(drafts) if attempt else {}
             seq, prev_hash = _parse_head(head)
-            entries = []
+            result: list[AuditEntry | None] = []
+            entries, fresh = [], []
             for draft in drafts:
+                if draft.once in written:
+                    result.append(written[draft.once])
+                    continue
+                if draft.once and any(d.once == draft.once for d in fresh):
+                    result.append(None)  # a repeat within the batch: the first one's entry
+                    continue
                 seq += 1
                 entries.append(draft.place(seq, prev_hash))
+                fresh.append(draft)
+                result.append(entries[-1])
                 prev_hash = entries[-1].hash
+            if not entries:
+                return self._fill_repeats(drafts, result)
+            keys = [self._head, self._log, self._once, *(self._r.key("audit", "peer", d.peer_id) for d in fresh)]
             rows = [json.dumps(entry_row(e), separators=(",", ":")) for e in entries]
             new_head = f"{entries[-1].seq} {entries[-1].hash}"
-            args = [_text(head) if head is not None else "", entries[0].seq, new_head, *rows]
+            args = [
+                _text(head) if head is not None else "",
+                entries[0].seq,
+                new_head,
+                len(entries),
+                *rows,
+                *(d.once for d in fresh),
+            ]
             replies, wait = await self._r.durable(
-                lambda pipe, args=args: self._append_script(keys=keys, args=args, client=pipe)
+                lambda pipe, args=args, keys=keys: self._append_script(keys=keys, args=args, client=pipe)
             )
             if replies[0] == 1:
                 self._r.confirm(wait)
                 self._last_head = new_head.encode()
-                return entries
+                return self._fill_repeats(drafts, result)
             if replies[0] == -1:
                 self._last_head = None
                 raise DataIntegrityError(
@@ -302,6 +342,17 @@ class RedisAuditLog:
         raise Unavailable(
             f"{MAX_APPEND_ATTEMPTS} appends in a row lost the race to other replicas", reason="AUDIT_APPEND_CONTENDED"
         )
+
+    @staticmethod
+    def _fill_repeats(drafts: list[AuditDraft], result: list[AuditEntry | None]) -> list[AuditEntry]:
+        first: dict[str, AuditEntry] = {}
+        out = []
+        for draft, entry in zip(drafts, result, strict=True):
+            entry = entry if entry is not None else first[draft.once]
+            if draft.once:
+                first.setdefault(draft.once, entry)
+            out.append(entry)
+        return out
 
     async def entries(self, *, peer_id: str | None = None, since_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
         check_entries_query(peer_id=peer_id, since_seq=since_seq, limit=limit)

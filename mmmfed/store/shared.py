@@ -90,8 +90,11 @@ class SharedAuditLog(Protocol):
         reason: str = "",
         details: Mapping[str, Any] | None = None,
         time_ms: int | None = None,
+        once: str = "",
     ) -> AuditEntry:
-        """Add one entry after the head, atomically across replicas; returns it as stored."""
+        """Add one entry after the head, atomically across replicas; returns it as stored. With
+        ``once`` (an idempotency key, e.g. "ASSET_COMMITTED <transfer id>") the entry is written
+        at most once whatever the retries and replicas: a repeat returns the entry written first."""
         ...
 
     async def entries(self, *, peer_id: str | None = None, since_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
@@ -175,8 +178,11 @@ class GroupCommit:
         reason: str = "",
         details: Mapping[str, Any] | None = None,
         time_ms: int | None = None,
+        once: str = "",
     ) -> AuditEntry:
-        draft = draft_entry(event, peer_id=peer_id, subject=subject, reason=reason, details=details, time_ms=time_ms)
+        draft = draft_entry(
+            event, peer_id=peer_id, subject=subject, reason=reason, details=details, time_ms=time_ms, once=once
+        )
         written: asyncio.Future[AuditEntry] = asyncio.get_running_loop().create_future()
         self._queued.append((draft, written))
         if self._writer is None or self._writer.done():

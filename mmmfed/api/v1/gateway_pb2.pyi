@@ -1,3 +1,4 @@
+from mmmfed.api.v1 import asset_pb2 as _asset_pb2
 from mmmfed.api.v1 import item_pb2 as _item_pb2
 from mmmfed.api.v1 import manifesto_pb2 as _manifesto_pb2
 from mmmfed.api.v1 import process_action_pb2 as _process_action_pb2
@@ -218,3 +219,11 @@ class OfferDefaultAvatarResponse(_message.Message):
     PERSONA_FIELD_NUMBER: _ClassVar[int]
     persona: _item_pb2.ItemEnvelope
     def __init__(self, persona: _Optional[_Union[_item_pb2.ItemEnvelope, _Mapping]] = ...) -> None: ...
+
+class PeerAssetHistoryRequest(_message.Message):
+    __slots__ = ("peer_m_instance_id", "asset_id")
+    PEER_M_INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    peer_m_instance_id: str
+    asset_id: str
+    def __init__(self, peer_m_instance_id: _Optional[str] = ..., asset_id: _Optional[str] = ...) -> None: ...

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from mmmfed.api.v1 import asset_pb2 as mmmfed_dot_api_dot_v1_dot_asset__pb2
 from mmmfed.api.v1 import gateway_pb2 as mmmfed_dot_api_dot_v1_dot_gateway__pb2
 from mmmfed.api.v1 import manifesto_pb2 as mmmfed_dot_api_dot_v1_dot_manifesto__pb2
 from mmmfed.api.v1 import process_action_pb2 as mmmfed_dot_api_dot_v1_dot_process__action__pb2
@@ -63,6 +64,21 @@ class PlatformGatewayStub:
                 request_serializer=mmmfed_dot_api_dot_v1_dot_process__action__pb2.ProcessActionRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_process__action__pb2.ProcessActionResponse.FromString,
                 _registered_method=True)
+        self.SendAssetOffer = channel.unary_unary(
+                '/mmmfed.api.v1.PlatformGateway/SendAssetOffer',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetOffer.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetOfferAck.FromString,
+                _registered_method=True)
+        self.SendAssetDecision = channel.unary_unary(
+                '/mmmfed.api.v1.PlatformGateway/SendAssetDecision',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetDecision.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetDecisionAck.FromString,
+                _registered_method=True)
+        self.GetPeerAssetHistory = channel.unary_unary(
+                '/mmmfed.api.v1.PlatformGateway/GetPeerAssetHistory',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.PeerAssetHistoryRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetHistoryResponse.FromString,
+                _registered_method=True)
 
 
 class PlatformGatewayServicer:
@@ -109,6 +125,28 @@ class PlatformGatewayServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SendAssetOffer(self, request, context):
+        """RI-1, ASTF (FGMV-43 9.2 step 4): the instance's offer of an Asset to a peer. The gateway
+        signs the Asset Item and an envelope binding the transfer, and forwards it (RE-1 OfferAsset).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SendAssetDecision(self, request, context):
+        """RI-1: the instance's decision on a transfer; COMMIT's Transaction is signed here.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPeerAssetHistory(self, request, context):
+        """RI-1, ASIR-103: an Asset's history and current owner as a peer M-Instance holds it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlatformGatewayServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -136,6 +174,21 @@ def add_PlatformGatewayServicer_to_server(servicer, server):
                     servicer.Resolve,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_process__action__pb2.ProcessActionRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_process__action__pb2.ProcessActionResponse.SerializeToString,
+            ),
+            'SendAssetOffer': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendAssetOffer,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetOffer.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetOfferAck.SerializeToString,
+            ),
+            'SendAssetDecision': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendAssetDecision,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetDecision.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetDecisionAck.SerializeToString,
+            ),
+            'GetPeerAssetHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPeerAssetHistory,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.PeerAssetHistoryRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetHistoryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -285,6 +338,87 @@ class PlatformGateway:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def SendAssetOffer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.PlatformGateway/SendAssetOffer',
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetOffer.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetOfferAck.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SendAssetDecision(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.PlatformGateway/SendAssetDecision',
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetDecision.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetDecisionAck.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPeerAssetHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.PlatformGateway/GetPeerAssetHistory',
+            mmmfed_dot_api_dot_v1_dot_gateway__pb2.PeerAssetHistoryRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class FederationStub:
     """Federation is what gateways call on each other (RE-1, RE-5).
@@ -340,6 +474,21 @@ class FederationStub:
                 '/mmmfed.api.v1.Federation/GetAuditEntries',
                 request_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetAuditEntriesRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetAuditEntriesResponse.FromString,
+                _registered_method=True)
+        self.OfferAsset = channel.unary_unary(
+                '/mmmfed.api.v1.Federation/OfferAsset',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetOffer.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetOfferAck.FromString,
+                _registered_method=True)
+        self.DecideAssetTransfer = channel.unary_unary(
+                '/mmmfed.api.v1.Federation/DecideAssetTransfer',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetDecision.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetDecisionAck.FromString,
+                _registered_method=True)
+        self.GetAssetHistory = channel.unary_unary(
+                '/mmmfed.api.v1.Federation/GetAssetHistory',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetHistoryRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetHistoryResponse.FromString,
                 _registered_method=True)
 
 
@@ -414,6 +563,28 @@ class FederationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def OfferAsset(self, request, context):
+        """RE-1, ASTF (FGMV-43 9.2 steps 4-6): an Asset offered by the calling gateway's M-Instance:
+        origin, agreement, envelope and the signed Asset Item are verified, then staged here.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecideAssetTransfer(self, request, context):
+        """RE-1 (9.2 steps 7-8): the origin's decision on a transfer offered before.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAssetHistory(self, request, context):
+        """RE-1, ASIR-103: an Asset's history and current owner here.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FederationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -461,6 +632,21 @@ def add_FederationServicer_to_server(servicer, server):
                     servicer.GetAuditEntries,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetAuditEntriesRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetAuditEntriesResponse.SerializeToString,
+            ),
+            'OfferAsset': grpc.unary_unary_rpc_method_handler(
+                    servicer.OfferAsset,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetOffer.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetOfferAck.SerializeToString,
+            ),
+            'DecideAssetTransfer': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecideAssetTransfer,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetDecision.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetDecisionAck.SerializeToString,
+            ),
+            'GetAssetHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAssetHistory,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetHistoryRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetHistoryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -707,6 +893,87 @@ class Federation:
             '/mmmfed.api.v1.Federation/GetAuditEntries',
             mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetAuditEntriesRequest.SerializeToString,
             mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetAuditEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OfferAsset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Federation/OfferAsset',
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetOffer.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetOfferAck.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecideAssetTransfer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Federation/DecideAssetTransfer',
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetDecision.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetDecisionAck.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAssetHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Federation/GetAssetHistory',
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetHistoryRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetHistoryResponse.FromString,
             options,
             channel_credentials,
             insecure,

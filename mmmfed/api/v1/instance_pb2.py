@@ -22,46 +22,47 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from mmmfed.api.v1 import asset_pb2 as mmmfed_dot_api_dot_v1_dot_asset__pb2
 from mmmfed.api.v1 import item_pb2 as mmmfed_dot_api_dot_v1_dot_item__pb2
 from mmmfed.api.v1 import manifesto_pb2 as mmmfed_dot_api_dot_v1_dot_manifesto__pb2
 from mmmfed.api.v1 import process_action_pb2 as mmmfed_dot_api_dot_v1_dot_process__action__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cmmmfed/api/v1/instance.proto\x12\rmmmfed.api.v1\x1a\x18mmmfed/api/v1/item.proto\x1a\x1dmmmfed/api/v1/manifesto.proto\x1a\"mmmfed/api/v1/process_action.proto\"`\n\nActRequest\x12\x34\n\x07request\x18\x01 \x01(\x0b\x32#.mmmfed.api.v1.ProcessActionRequest\x12\x1c\n\x14origin_m_instance_id\x18\x02 \x01(\t\"n\n\x14QueryActivityRequest\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x0f\n\x07item_id\x18\x02 \x01(\t\x12\x10\n\x08since_ms\x18\x03 \x01(\x03\x12\x10\n\x08until_ms\x18\x04 \x01(\x03\x12\r\n\x05limit\x18\x05 \x01(\x05\"-\n\x15QueryActivityResponse\x12\x14\n\x0crecords_json\x18\x01 \x03(\x0c\"c\n\x13RegisterHumanHeader\x12\x12\n\nhuman_name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\tfile_name\x18\x03 \x01(\t\x12\x0f\n\x07licence\x18\x04 \x01(\t\"e\n\x14RegisterHumanRequest\x12\x34\n\x06header\x18\x01 \x01(\x0b\x32\".mmmfed.api.v1.RegisterHumanHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\x8f\x01\n\x15RegisterHumanResponse\x12\x17\n\x0fuser_process_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\x1b\n\x13personal_profile_id\x18\x03 \x01(\t\x12,\n\x07persona\x18\x04 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\".\n\x13\x45xportAvatarRequest\x12\x17\n\x0fuser_process_id\x18\x01 \x01(\t\"\xa7\x01\n\x12ImportAvatarHeader\x12\x1c\n\x14home_user_process_id\x18\x01 \x01(\t\x12\x1a\n\x12home_m_instance_id\x18\x02 \x01(\t\x12,\n\x07persona\x18\x03 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\x14\n\x0chome_item_id\x18\x04 \x01(\t\x12\x13\n\x0btransfer_id\x18\x05 \x01(\t\"c\n\x13ImportAvatarRequest\x12\x33\n\x06header\x18\x01 \x01(\x0b\x32!.mmmfed.api.v1.ImportAvatarHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"}\n\x14ImportAvatarResponse\x12\x1f\n\x17roaming_user_process_id\x18\x01 \x01(\t\x12,\n\x07persona\x18\x02 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\x16\n\x0e\x62ytes_received\x18\x03 \x01(\x04\"7\n\x17GetDefaultAvatarRequest\x12\x1c\n\x14home_user_process_id\x18\x01 \x01(\t\"H\n\x18GetDefaultAvatarResponse\x12,\n\x07persona\x18\x01 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\"\x15\n\x13GetManifestoRequest\"\"\n\x0fReadItemRequest\x12\x0f\n\x07item_id\x18\x01 \x01(\t2\xb0\x05\n\x08Instance\x12\\\n\rRegisterHuman\x12#.mmmfed.api.v1.RegisterHumanRequest\x1a$.mmmfed.api.v1.RegisterHumanResponse(\x01\x12M\n\x0c\x45xportAvatar\x12\".mmmfed.api.v1.ExportAvatarRequest\x1a\x17.mmmfed.api.v1.ItemPart0\x01\x12Y\n\x0cImportAvatar\x12\".mmmfed.api.v1.ImportAvatarRequest\x1a#.mmmfed.api.v1.ImportAvatarResponse(\x01\x12\x63\n\x10GetDefaultAvatar\x12&.mmmfed.api.v1.GetDefaultAvatarRequest\x1a\'.mmmfed.api.v1.GetDefaultAvatarResponse\x12L\n\x0cGetManifesto\x12\".mmmfed.api.v1.GetManifestoRequest\x1a\x18.mmmfed.api.v1.Manifesto\x12\x45\n\x08ReadItem\x12\x1e.mmmfed.api.v1.ReadItemRequest\x1a\x17.mmmfed.api.v1.ItemPart0\x01\x12\x46\n\x03\x41\x63t\x12\x19.mmmfed.api.v1.ActRequest\x1a$.mmmfed.api.v1.ProcessActionResponse\x12Z\n\rQueryActivity\x12#.mmmfed.api.v1.QueryActivityRequest\x1a$.mmmfed.api.v1.QueryActivityResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cmmmfed/api/v1/instance.proto\x12\rmmmfed.api.v1\x1a\x19mmmfed/api/v1/asset.proto\x1a\x18mmmfed/api/v1/item.proto\x1a\x1dmmmfed/api/v1/manifesto.proto\x1a\"mmmfed/api/v1/process_action.proto\"`\n\nActRequest\x12\x34\n\x07request\x18\x01 \x01(\x0b\x32#.mmmfed.api.v1.ProcessActionRequest\x12\x1c\n\x14origin_m_instance_id\x18\x02 \x01(\t\"n\n\x14QueryActivityRequest\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x0f\n\x07item_id\x18\x02 \x01(\t\x12\x10\n\x08since_ms\x18\x03 \x01(\x03\x12\x10\n\x08until_ms\x18\x04 \x01(\x03\x12\r\n\x05limit\x18\x05 \x01(\x05\"-\n\x15QueryActivityResponse\x12\x14\n\x0crecords_json\x18\x01 \x03(\x0c\"c\n\x13RegisterHumanHeader\x12\x12\n\nhuman_name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\tfile_name\x18\x03 \x01(\t\x12\x0f\n\x07licence\x18\x04 \x01(\t\"e\n\x14RegisterHumanRequest\x12\x34\n\x06header\x18\x01 \x01(\x0b\x32\".mmmfed.api.v1.RegisterHumanHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\x8f\x01\n\x15RegisterHumanResponse\x12\x17\n\x0fuser_process_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\x1b\n\x13personal_profile_id\x18\x03 \x01(\t\x12,\n\x07persona\x18\x04 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\".\n\x13\x45xportAvatarRequest\x12\x17\n\x0fuser_process_id\x18\x01 \x01(\t\"\xa7\x01\n\x12ImportAvatarHeader\x12\x1c\n\x14home_user_process_id\x18\x01 \x01(\t\x12\x1a\n\x12home_m_instance_id\x18\x02 \x01(\t\x12,\n\x07persona\x18\x03 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\x14\n\x0chome_item_id\x18\x04 \x01(\t\x12\x13\n\x0btransfer_id\x18\x05 \x01(\t\"c\n\x13ImportAvatarRequest\x12\x33\n\x06header\x18\x01 \x01(\x0b\x32!.mmmfed.api.v1.ImportAvatarHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"}\n\x14ImportAvatarResponse\x12\x1f\n\x17roaming_user_process_id\x18\x01 \x01(\t\x12,\n\x07persona\x18\x02 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\x16\n\x0e\x62ytes_received\x18\x03 \x01(\x04\"7\n\x17GetDefaultAvatarRequest\x12\x1c\n\x14home_user_process_id\x18\x01 \x01(\t\"H\n\x18GetDefaultAvatarResponse\x12,\n\x07persona\x18\x01 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\"\x15\n\x13GetManifestoRequest\"\"\n\x0fReadItemRequest\x12\x0f\n\x07item_id\x18\x01 \x01(\t2\x85\x0b\n\x08Instance\x12\\\n\rRegisterHuman\x12#.mmmfed.api.v1.RegisterHumanRequest\x1a$.mmmfed.api.v1.RegisterHumanResponse(\x01\x12M\n\x0c\x45xportAvatar\x12\".mmmfed.api.v1.ExportAvatarRequest\x1a\x17.mmmfed.api.v1.ItemPart0\x01\x12Y\n\x0cImportAvatar\x12\".mmmfed.api.v1.ImportAvatarRequest\x1a#.mmmfed.api.v1.ImportAvatarResponse(\x01\x12\x63\n\x10GetDefaultAvatar\x12&.mmmfed.api.v1.GetDefaultAvatarRequest\x1a\'.mmmfed.api.v1.GetDefaultAvatarResponse\x12L\n\x0cGetManifesto\x12\".mmmfed.api.v1.GetManifestoRequest\x1a\x18.mmmfed.api.v1.Manifesto\x12\x45\n\x08ReadItem\x12\x1e.mmmfed.api.v1.ReadItemRequest\x1a\x17.mmmfed.api.v1.ItemPart0\x01\x12\x46\n\x03\x41\x63t\x12\x19.mmmfed.api.v1.ActRequest\x1a$.mmmfed.api.v1.ProcessActionResponse\x12Z\n\rQueryActivity\x12#.mmmfed.api.v1.QueryActivityRequest\x1a$.mmmfed.api.v1.QueryActivityResponse\x12N\n\rRegisterAsset\x12#.mmmfed.api.v1.RegisterAssetRequest\x1a\x18.mmmfed.api.v1.AssetView\x12I\n\nFundWallet\x12 .mmmfed.api.v1.FundWalletRequest\x1a\x19.mmmfed.api.v1.WalletView\x12G\n\tGetWallet\x12\x1f.mmmfed.api.v1.GetWalletRequest\x1a\x19.mmmfed.api.v1.WalletView\x12\x43\n\tGetLedger\x12\x1f.mmmfed.api.v1.GetLedgerRequest\x1a\x15.mmmfed.api.v1.Ledger\x12V\n\rTransferAsset\x12#.mmmfed.api.v1.TransferAssetRequest\x1a .mmmfed.api.v1.AssetTransferView\x12\\\n\x10GetAssetTransfer\x12&.mmmfed.api.v1.GetAssetTransferRequest\x1a .mmmfed.api.v1.AssetTransferView\x12W\n\x0c\x41ssetHistory\x12\".mmmfed.api.v1.AssetHistoryRequest\x1a#.mmmfed.api.v1.AssetHistoryResponse\x12\x45\n\nStageAsset\x12\x19.mmmfed.api.v1.AssetOffer\x1a\x1c.mmmfed.api.v1.AssetOfferAck\x12T\n\x13\x44\x65\x63ideAssetTransfer\x12\x1c.mmmfed.api.v1.AssetDecision\x1a\x1f.mmmfed.api.v1.AssetDecisionAckb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mmmfed.api.v1.instance_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACTREQUEST']._serialized_start=140
-  _globals['_ACTREQUEST']._serialized_end=236
-  _globals['_QUERYACTIVITYREQUEST']._serialized_start=238
-  _globals['_QUERYACTIVITYREQUEST']._serialized_end=348
-  _globals['_QUERYACTIVITYRESPONSE']._serialized_start=350
-  _globals['_QUERYACTIVITYRESPONSE']._serialized_end=395
-  _globals['_REGISTERHUMANHEADER']._serialized_start=397
-  _globals['_REGISTERHUMANHEADER']._serialized_end=496
-  _globals['_REGISTERHUMANREQUEST']._serialized_start=498
-  _globals['_REGISTERHUMANREQUEST']._serialized_end=599
-  _globals['_REGISTERHUMANRESPONSE']._serialized_start=602
-  _globals['_REGISTERHUMANRESPONSE']._serialized_end=745
-  _globals['_EXPORTAVATARREQUEST']._serialized_start=747
-  _globals['_EXPORTAVATARREQUEST']._serialized_end=793
-  _globals['_IMPORTAVATARHEADER']._serialized_start=796
-  _globals['_IMPORTAVATARHEADER']._serialized_end=963
-  _globals['_IMPORTAVATARREQUEST']._serialized_start=965
-  _globals['_IMPORTAVATARREQUEST']._serialized_end=1064
-  _globals['_IMPORTAVATARRESPONSE']._serialized_start=1066
-  _globals['_IMPORTAVATARRESPONSE']._serialized_end=1191
-  _globals['_GETDEFAULTAVATARREQUEST']._serialized_start=1193
-  _globals['_GETDEFAULTAVATARREQUEST']._serialized_end=1248
-  _globals['_GETDEFAULTAVATARRESPONSE']._serialized_start=1250
-  _globals['_GETDEFAULTAVATARRESPONSE']._serialized_end=1322
-  _globals['_GETMANIFESTOREQUEST']._serialized_start=1324
-  _globals['_GETMANIFESTOREQUEST']._serialized_end=1345
-  _globals['_READITEMREQUEST']._serialized_start=1347
-  _globals['_READITEMREQUEST']._serialized_end=1381
-  _globals['_INSTANCE']._serialized_start=1384
-  _globals['_INSTANCE']._serialized_end=2072
+  _globals['_ACTREQUEST']._serialized_start=167
+  _globals['_ACTREQUEST']._serialized_end=263
+  _globals['_QUERYACTIVITYREQUEST']._serialized_start=265
+  _globals['_QUERYACTIVITYREQUEST']._serialized_end=375
+  _globals['_QUERYACTIVITYRESPONSE']._serialized_start=377
+  _globals['_QUERYACTIVITYRESPONSE']._serialized_end=422
+  _globals['_REGISTERHUMANHEADER']._serialized_start=424
+  _globals['_REGISTERHUMANHEADER']._serialized_end=523
+  _globals['_REGISTERHUMANREQUEST']._serialized_start=525
+  _globals['_REGISTERHUMANREQUEST']._serialized_end=626
+  _globals['_REGISTERHUMANRESPONSE']._serialized_start=629
+  _globals['_REGISTERHUMANRESPONSE']._serialized_end=772
+  _globals['_EXPORTAVATARREQUEST']._serialized_start=774
+  _globals['_EXPORTAVATARREQUEST']._serialized_end=820
+  _globals['_IMPORTAVATARHEADER']._serialized_start=823
+  _globals['_IMPORTAVATARHEADER']._serialized_end=990
+  _globals['_IMPORTAVATARREQUEST']._serialized_start=992
+  _globals['_IMPORTAVATARREQUEST']._serialized_end=1091
+  _globals['_IMPORTAVATARRESPONSE']._serialized_start=1093
+  _globals['_IMPORTAVATARRESPONSE']._serialized_end=1218
+  _globals['_GETDEFAULTAVATARREQUEST']._serialized_start=1220
+  _globals['_GETDEFAULTAVATARREQUEST']._serialized_end=1275
+  _globals['_GETDEFAULTAVATARRESPONSE']._serialized_start=1277
+  _globals['_GETDEFAULTAVATARRESPONSE']._serialized_end=1349
+  _globals['_GETMANIFESTOREQUEST']._serialized_start=1351
+  _globals['_GETMANIFESTOREQUEST']._serialized_end=1372
+  _globals['_READITEMREQUEST']._serialized_start=1374
+  _globals['_READITEMREQUEST']._serialized_end=1408
+  _globals['_INSTANCE']._serialized_start=1411
+  _globals['_INSTANCE']._serialized_end=2824
 # @@protoc_insertion_point(module_scope)

@@ -1,3 +1,4 @@
+from mmmfed.api.v1 import asset_pb2 as _asset_pb2
 from mmmfed.api.v1 import item_pb2 as _item_pb2
 from mmmfed.api.v1 import manifesto_pb2 as _manifesto_pb2
 from mmmfed.api.v1 import process_action_pb2 as _process_action_pb2

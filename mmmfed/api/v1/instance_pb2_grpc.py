@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from mmmfed.api.v1 import asset_pb2 as mmmfed_dot_api_dot_v1_dot_asset__pb2
 from mmmfed.api.v1 import instance_pb2 as mmmfed_dot_api_dot_v1_dot_instance__pb2
 from mmmfed.api.v1 import item_pb2 as mmmfed_dot_api_dot_v1_dot_item__pb2
 from mmmfed.api.v1 import manifesto_pb2 as mmmfed_dot_api_dot_v1_dot_manifesto__pb2
@@ -78,6 +79,51 @@ class InstanceStub:
                 request_serializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.QueryActivityRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.QueryActivityResponse.FromString,
                 _registered_method=True)
+        self.RegisterAsset = channel.unary_unary(
+                '/mmmfed.api.v1.Instance/RegisterAsset',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.RegisterAssetRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetView.FromString,
+                _registered_method=True)
+        self.FundWallet = channel.unary_unary(
+                '/mmmfed.api.v1.Instance/FundWallet',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.FundWalletRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.WalletView.FromString,
+                _registered_method=True)
+        self.GetWallet = channel.unary_unary(
+                '/mmmfed.api.v1.Instance/GetWallet',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.GetWalletRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.WalletView.FromString,
+                _registered_method=True)
+        self.GetLedger = channel.unary_unary(
+                '/mmmfed.api.v1.Instance/GetLedger',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.GetLedgerRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.Ledger.FromString,
+                _registered_method=True)
+        self.TransferAsset = channel.unary_unary(
+                '/mmmfed.api.v1.Instance/TransferAsset',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.TransferAssetRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetTransferView.FromString,
+                _registered_method=True)
+        self.GetAssetTransfer = channel.unary_unary(
+                '/mmmfed.api.v1.Instance/GetAssetTransfer',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.GetAssetTransferRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetTransferView.FromString,
+                _registered_method=True)
+        self.AssetHistory = channel.unary_unary(
+                '/mmmfed.api.v1.Instance/AssetHistory',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetHistoryRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetHistoryResponse.FromString,
+                _registered_method=True)
+        self.StageAsset = channel.unary_unary(
+                '/mmmfed.api.v1.Instance/StageAsset',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetOffer.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetOfferAck.FromString,
+                _registered_method=True)
+        self.DecideAssetTransfer = channel.unary_unary(
+                '/mmmfed.api.v1.Instance/DecideAssetTransfer',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetDecision.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetDecisionAck.FromString,
+                _registered_method=True)
 
 
 class InstanceServicer:
@@ -148,6 +194,70 @@ class InstanceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RegisterAsset(self, request, context):
+        """Asset ledger (FGMV-43 9.2, ASIFC). Operators: mint an Asset Item for an owner Process (9.2
+        step 1 "assetization"), issue currency to a Wallet, read Wallets and the whole ledger.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FundWallet(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetWallet(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLedger(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TransferAsset(self, request, context):
+        """9.2 step 2: the owner Process transfers an Asset (and a payment) to a Process of another
+        M-Instance. Returns once the transfer is journalled and the Asset locked (PENDING); the
+        instance then drives it to a terminal state, across restarts. PERMISSION_DENIED
+        NO_TRANSACT_RIGHT, FAILED_PRECONDITION ASSET_LOCKED / ASSET_MIGRATED / INSUFFICIENT_FUNDS /
+        NO_EXCHANGE_POLICY, NOT_FOUND ASSET_NOT_FOUND, ALREADY_EXISTS TRANSFER_ID_REUSED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAssetTransfer(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AssetHistory(self, request, context):
+        """ASIR-103, ASIR-105: an Asset's current owner or new home, its Provenance and transfers.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StageAsset(self, request, context):
+        """RI-1, called by this instance's gateway only: stage an Asset offered by another M-Instance
+        (9.2 step 6) and apply the origin's decision (9.2 step 7).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecideAssetTransfer(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InstanceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -190,6 +300,51 @@ def add_InstanceServicer_to_server(servicer, server):
                     servicer.QueryActivity,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.QueryActivityRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.QueryActivityResponse.SerializeToString,
+            ),
+            'RegisterAsset': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterAsset,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.RegisterAssetRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetView.SerializeToString,
+            ),
+            'FundWallet': grpc.unary_unary_rpc_method_handler(
+                    servicer.FundWallet,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.FundWalletRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.WalletView.SerializeToString,
+            ),
+            'GetWallet': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWallet,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.GetWalletRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.WalletView.SerializeToString,
+            ),
+            'GetLedger': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLedger,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.GetLedgerRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.Ledger.SerializeToString,
+            ),
+            'TransferAsset': grpc.unary_unary_rpc_method_handler(
+                    servicer.TransferAsset,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.TransferAssetRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetTransferView.SerializeToString,
+            ),
+            'GetAssetTransfer': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAssetTransfer,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.GetAssetTransferRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetTransferView.SerializeToString,
+            ),
+            'AssetHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssetHistory,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetHistoryRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetHistoryResponse.SerializeToString,
+            ),
+            'StageAsset': grpc.unary_unary_rpc_method_handler(
+                    servicer.StageAsset,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetOffer.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetOfferAck.SerializeToString,
+            ),
+            'DecideAssetTransfer': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecideAssetTransfer,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetDecision.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetDecisionAck.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -409,6 +564,249 @@ class Instance:
             '/mmmfed.api.v1.Instance/QueryActivity',
             mmmfed_dot_api_dot_v1_dot_instance__pb2.QueryActivityRequest.SerializeToString,
             mmmfed_dot_api_dot_v1_dot_instance__pb2.QueryActivityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterAsset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Instance/RegisterAsset',
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.RegisterAssetRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FundWallet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Instance/FundWallet',
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.FundWalletRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.WalletView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWallet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Instance/GetWallet',
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.GetWalletRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.WalletView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLedger(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Instance/GetLedger',
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.GetLedgerRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.Ledger.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransferAsset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Instance/TransferAsset',
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.TransferAssetRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetTransferView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAssetTransfer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Instance/GetAssetTransfer',
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.GetAssetTransferRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetTransferView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssetHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Instance/AssetHistory',
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetHistoryRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StageAsset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Instance/StageAsset',
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetOffer.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetOfferAck.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecideAssetTransfer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Instance/DecideAssetTransfer',
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetDecision.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetDecisionAck.FromString,
             options,
             channel_credentials,
             insecure,

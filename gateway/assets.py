@@ -1,0 +1,220 @@
+"""ASTF in the MIFM (FGMV-43 9.2 steps 4-8): the gateway's part of asset transfers.
+
+Sending side (RI-1 from its own M-Instance, then RE-1): check the trust agreement covers Assets,
+sign the Asset Item (offers) or the Transaction Item (COMMIT decisions) with the M-Instance key,
+add an envelope binding origin, destination, transfer id and the offer's content digest, and
+forward to the peer's gateway. Receiving side (RE-1): the caller is the origin (mTLS), the
+agreement is active, the envelope and the signed Items verify; then the M-Instance stages the
+offer or applies the decision, idempotently by transfer id. So envelopes are checked without
+claiming a replay nonce: a repeated message is a harmless duplicate, answered from the journal.
+
+Each committed transfer is audited once by each gateway (event ``ASSET_COMMITTED``, subject the
+transfer id, idempotency key ``ASSET_COMMITTED <transfer id>``), whatever the retries, crashes
+and replicas. Decisions pass even when the agreement was revoked after the offer: a revocation
+stops new transfers, while a transfer already staged must still reach one owner of record.
+"""
+
+from __future__ import annotations
+
+from gateway.agreements import ASSET_ACTION, ASSET_TYPE, AgreementBook
+from gateway.channels import Channels
+from gateway.envelope import EnvelopeChecker, make_envelope
+from gateway.verification import ForeignItemVerifier, refusals_counted
+from mmmfed.api.v1 import asset_pb2 as apb
+from mmmfed.audit import REFUSED
+from mmmfed.crashpoints import crashpoint
+from mmmfed.errors import InvalidInput, MmmfedError, PermissionDenied
+from mmmfed.items import instance_of, parse_item, sign_item
+from mmmfed.keys import InstanceKeyStore
+from mmmfed.metrics import NodeMetrics
+from mmmfed.rpc import call
+from mmmfed.store import SharedAuditLog
+
+ASSET_COMMITTED = "ASSET_COMMITTED"
+ASSET_ABORTED = "ASSET_ABORTED"
+_KINDS = {apb.ASSET_DECISION_KIND_COMMIT: "COMMIT", apb.ASSET_DECISION_KIND_ABORT: "ABORT"}
+
+
+def bound_bytes(kind: str, content_digest: str) -> bytes:
+    """What an asset message's envelope binds in its ItemSHA256: the kind of message (OFFER,
+    COMMIT, ABORT) and the offer's content digest."""
+    return f"{kind} {content_digest}".encode()
+
+
+def _peer_of(process_id: str, field: str) -> str:
+    try:
+        return instance_of(process_id)
+    except InvalidInput as err:
+        raise InvalidInput(f"{field} is not an mmm:// id: {err.message}", reason="BAD_PROCESS_ID") from err
+
+
+class AssetRelay:
+    """Both sides of the ASTF relay for one gateway (see the module doc)."""
+
+    def __init__(
+        self,
+        m_instance_id: str,
+        channels: Channels,
+        agreements: AgreementBook,
+        *,
+        keys: InstanceKeyStore,
+        verifier: ForeignItemVerifier,
+        envelopes: EnvelopeChecker,
+        audit: SharedAuditLog,
+        metrics: NodeMetrics,
+    ) -> None:
+        self._id = m_instance_id
+        self._channels = channels
+        self._agreements = agreements
+        self._keys = keys
+        self._verifier = verifier
+        self._envelopes = envelopes
+        self._audit = audit
+        self._metrics = metrics
+
+    def _sign(self, item_json: bytes) -> bytes:
+        record, key = self._keys.current()
+        return sign_item(parse_item(item_json), key=key, verification_method=self._keys.method(record)).raw
+
+    # -- sending side ---------------------------------------------------------------------
+    async def send_offer(self, offer: apb.AssetOffer) -> apb.AssetOfferAck:
+        """RI-1 -> RE-1 (9.2 step 4). FAILED_PRECONDITION (agreement: ``NO_AGREEMENT``,
+        ``AGREEMENT_REVOKED``, ``OUT_OF_AGREEMENT``...), NOT_FOUND ``UNKNOWN_PEER``, INVALID_ARGUMENT
+        ``BAD_PROCESS_ID``, and the peer's refusals, passed through with their reasons."""
+        peer = _peer_of(offer.destination_process_id, "destination_process_id")
+        if peer == self._id:
+            raise InvalidInput("an Asset offer goes to another M-Instance", reason="BAD_PROCESS_ID")
+        await self._agreements.require_active(peer, item_type=ASSET_TYPE, action=ASSET_ACTION)
+        out = apb.AssetOffer()
+        out.CopyFrom(offer)
+        out.ClearField("origin_m_instance_id")
+        out.asset.item_json = self._sign(offer.asset.item_json)
+        out.envelope_json = make_envelope(
+            keys=self._keys,
+            destination=peer,
+            transfer_id=offer.transfer_id,
+            item_json=bound_bytes("OFFER", offer.content_digest),
+        )
+        stub = self._channels.peer(peer)
+        crashpoint("gateway.offer.before_forward")
+        ack: apb.AssetOfferAck = await call(lambda: stub.OfferAsset(out), attempts=1)
+        crashpoint("gateway.offer.after_forward")
+        return ack
+
+    async def send_decision(self, decision: apb.AssetDecision) -> apb.AssetDecisionAck:
+        """RI-1 -> RE-1 (9.2 steps 7-8): sign the COMMIT's Transaction, forward, and audit the
+        commit once. INVALID_ARGUMENT ``DECISION_INVALID`` / ``TRANSACTION_MISSING``; the peer's
+        errors pass through."""
+        kind = _KINDS.get(decision.decision)
+        if kind is None:
+            raise InvalidInput("decision must be COMMIT or ABORT", reason="DECISION_INVALID")
+        peer = decision.destination_m_instance_id
+        out = apb.AssetDecision()
+        out.CopyFrom(decision)
+        out.ClearField("origin_m_instance_id")
+        if kind == "COMMIT":
+            if not decision.transaction.item_json:
+                raise InvalidInput("a COMMIT carries its Transaction", reason="TRANSACTION_MISSING")
+            out.transaction.item_json = self._sign(decision.transaction.item_json)
+        out.envelope_json = make_envelope(
+            keys=self._keys,
+            destination=peer,
+            transfer_id=decision.transfer_id,
+            item_json=bound_bytes(kind, decision.content_digest),
+        )
+        stub = self._channels.peer(peer)
+        ack: apb.AssetDecisionAck = await call(lambda: stub.DecideAssetTransfer(out), attempts=1)
+        await self._audit_decision(ack, peer=peer, direction="out")
+        return ack
+
+    async def _audit_decision(self, ack: apb.AssetDecisionAck, *, peer: str, direction: str) -> None:
+        event = ASSET_COMMITTED if ack.state == "COMMITTED" else ASSET_ABORTED
+        crashpoint("gateway.decision.before_audit")
+        await self._audit.append(
+            event,
+            peer_id=peer,
+            subject=ack.transfer_id,
+            details={"direction": direction},
+            once=f"{event} {ack.transfer_id}",
+        )
+        crashpoint("gateway.decision.after_audit")
+
+    async def peer_history(self, peer: str, asset_id: str) -> apb.AssetHistoryResponse:
+        """RI-1 -> RE-1, ASIR-103: an Asset's history and current owner at ``peer``, as the peer
+        answers it (FAILED_PRECONDITION without an agreement covering Assets)."""
+        await self._agreements.require_active(peer, item_type=ASSET_TYPE, action=ASSET_ACTION)
+        stub = self._channels.peer(peer)
+        request = apb.AssetHistoryRequest(asset_id=asset_id)
+        history: apb.AssetHistoryResponse = await call(lambda: stub.GetAssetHistory(request))
+        return history
+
+    # -- receiving side -------------------------------------------------------------------
+    async def receive_offer(self, offer: apb.AssetOffer, peer: str) -> apb.AssetOfferAck:
+        """RE-1 (9.2 steps 5-6): verify, then stage at this M-Instance. PERMISSION_DENIED
+        ``ORIGIN_MISMATCH``; FAILED_PRECONDITION (agreement); the verification pipeline's refusals
+        of the Asset Item and of the envelope; then the instance's refusals (see
+        ``TransferService.stage``). Refusals are audited."""
+        try:
+            with refusals_counted(self._metrics):
+                if _peer_of(offer.source_process_id, "source_process_id") != peer:
+                    raise PermissionDenied(
+                        f"{offer.source_process_id[:256]} is not a Process of {peer}, the calling gateway's",
+                        reason="ORIGIN_MISMATCH",
+                    )
+            await self._agreements.require_active(peer, item_type=ASSET_TYPE, action=ASSET_ACTION)
+            await self._verifier.verify_persona(offer.asset.item_json, peer_id=peer, bridge_keys={})
+            with refusals_counted(self._metrics):
+                await self._envelopes.check(
+                    offer.envelope_json,
+                    peer_id=peer,
+                    transfer_id=offer.transfer_id,
+                    item_json=bound_bytes("OFFER", offer.content_digest),
+                    claim=False,
+                )
+        except MmmfedError as err:
+            details = {"direction": "in", "action": "OfferAsset"}
+            await self._audit.append(REFUSED, peer_id=peer, subject=offer.transfer_id, reason=err.reason, details=details)
+            raise
+        inward = apb.AssetOffer()
+        inward.CopyFrom(offer)
+        inward.origin_m_instance_id = peer
+        stub = self._channels.instance()
+        crashpoint("gateway.offer.before_forward")
+        ack: apb.AssetOfferAck = await call(lambda: stub.StageAsset(inward), attempts=1)
+        crashpoint("gateway.offer.after_forward")
+        return ack
+
+    async def receive_decision(self, decision: apb.AssetDecision, peer: str) -> apb.AssetDecisionAck:
+        """RE-1 (9.2 step 7): the envelope and, for COMMIT, the Transaction signed by ``peer``
+        verify; then the instance applies it, and a commit is audited once."""
+        kind = _KINDS.get(decision.decision)
+        if kind is None:
+            raise InvalidInput("decision must be COMMIT or ABORT", reason="DECISION_INVALID")
+        with refusals_counted(self._metrics):
+            await self._envelopes.check(
+                decision.envelope_json,
+                peer_id=peer,
+                transfer_id=decision.transfer_id,
+                item_json=bound_bytes(kind, decision.content_digest),
+                claim=False,
+            )
+        if kind == "COMMIT":
+            tra = await self._verifier.verify_persona(decision.transaction.item_json, peer_id=peer, bridge_keys={})
+            if tra.doc.get("TransferID") != decision.transfer_id:
+                raise InvalidInput("the Transaction is not this transfer's", reason="TRANSACTION_MISMATCH")
+        inward = apb.AssetDecision()
+        inward.CopyFrom(decision)
+        inward.origin_m_instance_id = peer
+        stub = self._channels.instance()
+        ack: apb.AssetDecisionAck = await call(lambda: stub.DecideAssetTransfer(inward), attempts=1)
+        await self._audit_decision(ack, peer=peer, direction="in")
+        return ack
+
+    async def history(self, asset_id: str, peer: str) -> apb.AssetHistoryResponse:
+        """RE-1, ASIR-103: an Asset's history here, for a peer under an active agreement."""
+        await self._agreements.require_active(peer, item_type=ASSET_TYPE, action=ASSET_ACTION)
+        stub = self._channels.instance()
+        request = apb.AssetHistoryRequest(asset_id=asset_id)
+        history: apb.AssetHistoryResponse = await call(lambda: stub.AssetHistory(request))
+        return history
+
