@@ -174,7 +174,10 @@ class TransferService:
                 raise
             except Exception:  # a defect must not end the driver: the transfer would be stuck
                 log.exception("asset transfer driver error", extra={"transfer_id": transfer_id})
-            await asyncio.sleep(delay_ms * random.uniform(0.5, 1.0) / 1000)
+            pause_ms = delay_ms * random.uniform(0.5, 1.0)
+            if view.state == PENDING:  # wake up at the expiry, to abort on time
+                pause_ms = min(pause_ms, max(0, view.expires_at_ms - self._clock_ms()))
+            await asyncio.sleep(pause_ms / 1000)
             delay_ms = min(delay_ms * 2, self._config.retry_max_ms)
 
     async def _offer_and_decide(self, view: apb.AssetTransferView) -> None:

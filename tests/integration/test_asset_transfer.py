@@ -1,0 +1,352 @@
+"""Asset migration, FGMV-43 9.2, over real gRPC and mTLS between two M-Instances and their gateways:
+the flow with and without currency exchange (ASEF), duplicate and reordered messages, expiry,
+and refusals that change nothing (ASIR-001, ASIR-103, ASIR-105)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import grpc
+import pytest
+
+from gateway.assets import ASSET_COMMITTED
+from gateway.node import GatewayNode
+from instance.assets import offers
+from mmmfed.api.v1 import asset_pb2 as apb
+from mmmfed.api.v1 import gateway_pb2 as gpb
+from mmmfed.items import parse_item
+from mmmfed.proofs import verify_document
+from mmmfed.testing import Federation
+from tests.conftest import BOX, needs_samples
+from tests.integration.rpcassert import refused
+
+pytestmark = [needs_samples]
+A, B = "a.example", "b.example"
+ALICE, CAROL = "mmm://a.example/processes/user/alice", "mmm://a.example/processes/user/carol"
+BOB = "mmm://b.example/processes/user/bob"
+GLB = "glTF/2.0-binary"
+
+
+async def _ready(fed: Federation) -> None:
+    assert fed.at_a is not None and fed.at_b is not None
+    await fed.at_a.negotiate(B)
+
+
+async def _register(fed: Federation, *, owner: str = ALICE, fmt: str = GLB, data: bytes | None = None) -> str:
+    assert fed.at_a is not None
+    view = await fed.at_a.instance.RegisterAsset(
+        apb.RegisterAssetRequest(
+            owner_process_id=owner,
+            format=fmt,
+            media_type="model/gltf-binary",
+            data=BOX.read_bytes() if data is None else data,
+            market_class="collectible",
+            title="BoxTextured",
+        )
+    )
+    return str(json.loads(view.asset.item_json)["AssetID"])
+
+
+async def _until_terminal(fed: Federation, transfer_id: str, timeout_s: float = 20.0) -> apb.AssetTransferView:
+    assert fed.at_a is not None
+    deadline = time.monotonic() + timeout_s
+    while True:
+        view = await fed.at_a.instance.GetAssetTransfer(apb.GetAssetTransferRequest(transfer_id=transfer_id))
+        if view.terminal or time.monotonic() > deadline:
+            return view
+        await asyncio.sleep(0.05)
+
+
+async def _ledgers(fed: Federation) -> tuple[apb.Ledger, apb.Ledger]:
+    assert fed.at_a is not None and fed.at_b is not None
+    return (
+        await fed.at_a.instance.GetLedger(apb.GetLedgerRequest()),
+        await fed.at_b.instance.GetLedger(apb.GetLedgerRequest()),
+    )
+
+
+def _balances(ledger: apb.Ledger) -> dict[str, int]:
+    return {w.holder: w.balance.amount_minor for w in ledger.wallets}
+
+
+async def _audit(fed: Federation, node: str, event: str) -> list[Any]:
+    return [e for e in await fed.nodes[node].audit.entries(limit=10_000) if e.event == event]
+
+
+async def _transfer(fed: Federation, asset_id: str, **fields: Any) -> apb.AssetTransferView:
+    assert fed.at_a is not None
+    request = apb.TransferAssetRequest(asset_id=asset_id, source_process_id=ALICE, destination_process_id=BOB)
+    for key, value in fields.items():
+        setattr(request, key, value)
+    return await fed.at_a.instance.TransferAsset(request)
+
+
+async def test_asset_migrates_with_one_owner_of_record_and_shared_provenance(federation: Federation) -> None:
+    """9.2 steps 2-9 without a payment: the Asset is MIGRATED at a.example with a pointer to its new
+    home, OWNED by bob at b.example (SourceItemID = the home AssetID), and the same Transaction,
+    signed by a.example, closes the Provenance on both sides; each gateway audits the commit once;
+    the history at the peer can be asked through the gateway (ASIR-103)."""
+    fed = federation
+    await _ready(fed)
+    asset_id = await _register(fed)
+    begun = await _transfer(fed, asset_id)
+    assert begun.state == "PENDING"
+    done = await _until_terminal(fed, begun.transfer_id)
+    assert (done.state, done.transaction_status, done.terminal) == ("COMPLETED", "Final", True)
+
+    ledger_a, ledger_b = await _ledgers(fed)
+    (home,) = ledger_a.assets
+    (moved,) = ledger_b.assets
+    moved_doc = json.loads(moved.asset.item_json)
+    assert (home.state, home.owner_process_id, home.migrated_to) == ("MIGRATED", "", done.destination_asset_id)
+    assert (moved.state, moved.owner_process_id) == ("OWNED", BOB)
+    assert moved_doc["AssetID"] == done.destination_asset_id and moved_doc["SourceItemID"] == asset_id
+    assert moved_doc["ICapabilities"] == [{"ProcessID": BOB, "Rights": list(offers.ASSET_RIGHTS)}]
+
+    assert fed.at_a is not None and fed.at_b is not None
+    history_a = await fed.at_a.instance.AssetHistory(apb.AssetHistoryRequest(asset_id=asset_id))
+    history_b = await fed.at_b.instance.AssetHistory(apb.AssetHistoryRequest(asset_id=done.destination_asset_id))
+    assert history_a.provenance[-1].item_json == history_b.provenance[-1].item_json
+    tra = parse_item(history_b.provenance[-1].item_json)
+    assert (tra.doc["TransactionID"], tra.doc["Status"]) == (offers.transaction_id(A, begun.transfer_id), "Final")
+    assert (tra.doc["PayerProcessID"], tra.doc["PayeeProcessID"], tra.doc["AssetID"]) == (ALICE, BOB, asset_id)
+    keys = fed.nodes["gateway-a"].keys
+    record = keys.current()[0]
+    proof = verify_document(tra.doc, resolve_key={keys.method(record): record.public_key}.__getitem__)
+    assert proof.verified  # signed by a.example's key (b.example's gateway verified it before storing)
+    # the home Provenance: the registration (first), then the transfer (last), on both sides
+    assert json.loads(history_a.asset.asset.item_json)["Provenance"] == moved_doc["Provenance"]
+    assert moved_doc["Provenance"][-1] == tra.doc["TransactionID"] and len(moved_doc["Provenance"]) == 2
+
+    for node in ("gateway-a", "gateway-b"):
+        assert [e.subject for e in await _audit(fed, node, ASSET_COMMITTED)] == [begun.transfer_id]
+    remote = await fed.at_a.gateway.GetPeerAssetHistory(
+        gpb.PeerAssetHistoryRequest(peer_m_instance_id=B, asset_id=done.destination_asset_id)
+    )
+    assert remote.asset.owner_process_id == BOB and remote.provenance[-1].item_json == history_b.provenance[-1].item_json
+
+
+async def test_payment_is_exchanged_and_value_is_conserved(federation: Federation) -> None:
+    """9.2 steps 3, 5 (ASEF): 1001 ACU paid; the 50 bp fee is rounded up (6), 995 ACU are exchanged
+    at 3/2 = 1492.5, rounded half to even: 1492 BCU. Every M-Instance's ledger still sums to 0, and
+    the Transaction records the exchange."""
+    fed = federation
+    await _ready(fed)
+    assert fed.at_a is not None
+    asset_id = await _register(fed)
+    await fed.at_a.instance.FundWallet(apb.FundWalletRequest(holder_process_id=ALICE, amount=5000))
+    begun = await _transfer(fed, asset_id, payment_amount=1001)
+    assert begun.exchange.fee.amount_minor == 6 and begun.exchange.received.amount_minor == 1492
+    done = await _until_terminal(fed, begun.transfer_id)
+    assert done.state == "COMPLETED"
+    ledger_a, ledger_b = await _ledgers(fed)
+    a, b = _balances(ledger_a), _balances(ledger_b)
+    assert a == {"treasury": -5000, ALICE: 3999, "escrow": 0, "exchange-fees": 6, "settlement:b.example": 995}
+    assert b == {BOB: 1492, "settlement:a.example": -1492}
+    assert sum(a.values()) == 0 and sum(b.values()) == 0
+    history = await fed.at_a.instance.AssetHistory(apb.AssetHistoryRequest(asset_id=asset_id))
+    tra = parse_item(history.provenance[-1].item_json)
+    assert tra.doc["Value"] == {"Amount": 1001, "CurrencyID": "ACU"}
+    assert tra.doc["Exchange"]["Received"] == {"Amount": 1492, "CurrencyID": "BCU"}
+    assert tra.doc["Exchange"]["Rate"] == "3/2" and tra.doc["Exchange"]["Fee"]["Amount"] == 6
+
+
+async def test_transfer_id_is_idempotent_and_reuse_with_other_content_is_refused(federation: Federation) -> None:
+    """The same transfer id and request return the same transfer (no second lock or payment);
+    the same id for another request is ALREADY_EXISTS TRANSFER_ID_REUSED and changes nothing."""
+    fed = federation
+    await _ready(fed)
+    assert fed.at_a is not None
+    asset_id = await _register(fed)
+    await fed.at_a.instance.FundWallet(apb.FundWalletRequest(holder_process_id=ALICE, amount=100))
+    first = await _transfer(fed, asset_id, transfer_id="urn:test:once", payment_amount=100)
+    again = await _transfer(fed, asset_id, transfer_id="urn:test:once", payment_amount=100)
+    assert again.transfer_id == first.transfer_id == "urn:test:once"
+    await _until_terminal(fed, "urn:test:once")
+    before = await _ledgers(fed)
+    await refused(
+        _transfer(fed, asset_id, transfer_id="urn:test:once", payment_amount=99),
+        grpc.StatusCode.ALREADY_EXISTS,
+        "TRANSFER_ID_REUSED",
+    )
+    assert await _ledgers(fed) == before
+    assert _balances(before[0])[ALICE] == 0  # paid once
+
+
+async def test_refusals_change_nothing(federation: Federation) -> None:
+    """A Process without the Transact Right (PERMISSION_DENIED NO_TRANSACT_RIGHT), a payment
+    beyond the Wallet (INSUFFICIENT_FUNDS), an unknown Asset, a local destination: each refused
+    with its status and the ledgers unchanged."""
+    fed = federation
+    await _ready(fed)
+    assert fed.at_a is not None
+    asset_id = await _register(fed)
+    await fed.at_a.instance.FundWallet(apb.FundWalletRequest(holder_process_id=ALICE, amount=10))
+    before = await _ledgers(fed)
+    stub = fed.at_a.instance
+    await refused(
+        stub.TransferAsset(
+            apb.TransferAssetRequest(asset_id=asset_id, source_process_id=CAROL, destination_process_id=BOB)
+        ),
+        grpc.StatusCode.PERMISSION_DENIED,
+        "NO_TRANSACT_RIGHT",
+        CAROL,
+    )
+    await refused(_transfer(fed, asset_id, payment_amount=11), grpc.StatusCode.FAILED_PRECONDITION, "INSUFFICIENT_FUNDS")
+    await refused(
+        _transfer(fed, "mmm://a.example/assets/none"), grpc.StatusCode.NOT_FOUND, "ASSET_NOT_FOUND"
+    )
+    await refused(
+        stub.TransferAsset(
+            apb.TransferAssetRequest(asset_id=asset_id, source_process_id=ALICE, destination_process_id=CAROL)
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "BAD_PROCESS_ID",
+    )
+    assert await _ledgers(fed) == before
+
+
+async def test_locked_asset_refused_then_expiry_unlocks_and_refunds(federation: Federation) -> None:
+    """With b.example's gateway down, a transfer stays PENDING (retried with backoff) and the Asset
+    is LOCKED: a second transfer is FAILED_PRECONDITION ASSET_LOCKED. When the transfer expires it
+    is aborted: unlocked, payment refunded, Transaction Failed; once b.example is back it
+    acknowledges the abort and the transfer is terminal (FAILED)."""
+    fed = federation
+    await _ready(fed)
+    assert fed.at_a is not None
+    asset_id = await _register(fed)
+    await fed.at_a.instance.FundWallet(apb.FundWalletRequest(holder_process_id=ALICE, amount=50))
+    await fed.nodes["gateway-b"].stop()
+    begun = await _transfer(fed, asset_id, payment_amount=50, timeout_ms=1500)
+    ledger_a, _ = await _ledgers(fed)
+    assert ledger_a.assets[0].state == "LOCKED" and _balances(ledger_a)["escrow"] == 50
+    await refused(_transfer(fed, asset_id), grpc.StatusCode.FAILED_PRECONDITION, "ASSET_LOCKED", begun.transfer_id)
+
+    await asyncio.sleep(2.0)
+    aborting = await fed.at_a.instance.GetAssetTransfer(apb.GetAssetTransferRequest(transfer_id=begun.transfer_id))
+    assert (aborting.state, aborting.transaction_status, aborting.reason) == ("ABORTING", "Failed", "TRANSFER_EXPIRED")
+    ledger_a, _ = await _ledgers(fed)
+    assert ledger_a.assets[0].state == "OWNED" and _balances(ledger_a)[ALICE] == 50
+
+    fed.nodes["gateway-b"] = GatewayNode(fed.plan.gateway_b)
+    await fed.nodes["gateway-b"].start()
+    done = await _until_terminal(fed, begun.transfer_id)
+    assert (done.state, done.terminal) == ("FAILED", True)
+    _, ledger_b = await _ledgers(fed)
+    assert [(t.state, t.reason) for t in ledger_b.transfers] == [("ABORTED", "ABORTED_BEFORE_STAGED")]
+    assert not ledger_b.assets
+
+
+async def test_destination_refuses_asset_type(federation: Federation) -> None:
+    """b.example accepts Assets only as glTF binary: a USDZ Asset is refused at staging
+    (QUALIFIER_NOT_SUPPORTED); the origin records the reason, the Transaction is Rejected, and
+    the Asset is its owner's again, with nothing at b.example."""
+    fed = federation
+    await _ready(fed)
+    asset_id = await _register(fed, fmt="USDZ/1.0")
+    begun = await _transfer(fed, asset_id)
+    done = await _until_terminal(fed, begun.transfer_id)
+    assert (done.state, done.transaction_status, done.reason) == ("CANCELLED", "Rejected", "QUALIFIER_NOT_SUPPORTED")
+    ledger_a, ledger_b = await _ledgers(fed)
+    assert (ledger_a.assets[0].state, ledger_a.assets[0].owner_process_id) == ("OWNED", ALICE)
+    assert not ledger_b.assets
+    assert await _audit(fed, "gateway-b", ASSET_COMMITTED) == []
+
+
+def _offer(fed: Federation, view: apb.AssetView, data: bytes, transfer_id: str, **changes: Any) -> apb.AssetOffer:
+    offer = apb.AssetOffer(
+        transfer_id=transfer_id,
+        source_process_id=ALICE,
+        destination_process_id=BOB,
+        asset=view.asset,
+        asset_data=data,
+        expires_at_ms=int(time.time() * 1000) + 60_000,
+    )
+    for key, value in changes.items():
+        setattr(offer, key, value)
+    offer.content_digest = offers.content_digest(offer)
+    return offer
+
+
+def _decision(offer: apb.AssetOffer, kind: int) -> apb.AssetDecision:
+    decision = apb.AssetDecision(
+        transfer_id=offer.transfer_id, decision=kind, content_digest=offer.content_digest, destination_m_instance_id=B
+    )
+    if kind == apb.ASSET_DECISION_KIND_COMMIT:
+        tra = offers.transaction_item(
+            m_instance_id=A,
+            transaction_id=offers.transaction_id(A, offer.transfer_id),
+            payer_process_id=ALICE,
+            payee_process_id=BOB,
+            value=(0, "ACU"),
+            status="Final",
+            transfer_id=offer.transfer_id,
+        )
+        decision.transaction.item_json = tra.raw
+    return decision
+
+
+async def test_duplicate_and_reordered_messages_are_harmless(federation: Federation) -> None:
+    """RE-1 messages sent as a.example's gateway sends them: a repeated offer is answered from the
+    journal (duplicate, nothing staged twice); a repeated COMMIT credits and audits once; an ABORT
+    that overtakes its offer leaves a tombstone, so the late offer is answered ABORTED; a COMMIT
+    for a transfer never staged is FAILED_PRECONDITION TRANSFER_UNKNOWN; an offer reusing a
+    transfer id for other content is ALREADY_EXISTS TRANSFER_ID_REUSED."""
+    fed = federation
+    await _ready(fed)
+    assert fed.at_a is not None
+    relay = fed.nodes["gateway-a"].assets
+    asset_id = await _register(fed)
+    view = await fed.at_a.instance.AssetHistory(apb.AssetHistoryRequest(asset_id=asset_id))
+    data = BOX.read_bytes()
+
+    offer = _offer(fed, view.asset, data, "urn:test:dup")
+    first = await relay.send_offer(offer)
+    second = await relay.send_offer(offer)
+    assert (first.state, first.duplicate, second.state, second.duplicate) == ("STAGED", False, "STAGED", True)
+    assert second.destination_asset_id == first.destination_asset_id
+    commit = _decision(offer, apb.ASSET_DECISION_KIND_COMMIT)
+    one, two = await relay.send_decision(commit), await relay.send_decision(commit)
+    assert (one.state, one.duplicate, two.state, two.duplicate) == ("COMMITTED", False, "COMMITTED", True)
+    assert one.transaction.item_json == two.transaction.item_json
+    _, ledger_b = await _ledgers(fed)
+    assert [a.owner_process_id for a in ledger_b.assets] == [BOB]
+    assert [e.subject for e in await _audit(fed, "gateway-b", ASSET_COMMITTED)] == ["urn:test:dup"]
+    assert (await relay.send_offer(offer)).state == "COMMITTED"  # a late duplicate offer
+
+    late = _offer(fed, view.asset, data, "urn:test:late")
+    ack = await relay.send_decision(_decision(late, apb.ASSET_DECISION_KIND_ABORT))
+    assert ack.state == "ABORTED"
+    assert (await relay.send_offer(late)).state == "ABORTED"
+    with pytest.raises(Exception) as caught:
+        await relay.send_decision(_decision(_offer(fed, view.asset, data, "urn:test:never"), apb.ASSET_DECISION_KIND_COMMIT))
+    assert getattr(caught.value, "reason", "") == "TRANSFER_UNKNOWN"
+    with pytest.raises(Exception) as caught:
+        await relay.send_offer(_offer(fed, view.asset, data, "urn:test:dup", expires_at_ms=int(time.time() * 1000) + 5))
+    assert getattr(caught.value, "reason", "") == "TRANSFER_ID_REUSED"
+    _, after = await _ledgers(fed)
+    assert [a.owner_process_id for a in after.assets] == [BOB]
+
+
+async def test_tampered_offer_is_refused(federation: Federation) -> None:
+    """Data that does not match the Asset's ItemData digest is DATA_LOSS DIGEST_MISMATCH; an
+    expired offer FAILED_PRECONDITION TRANSFER_EXPIRED; nothing is staged."""
+    fed = federation
+    await _ready(fed)
+    assert fed.at_a is not None
+    relay = fed.nodes["gateway-a"].assets
+    asset_id = await _register(fed)
+    view = await fed.at_a.instance.AssetHistory(apb.AssetHistoryRequest(asset_id=asset_id))
+    data = BOX.read_bytes()
+    for offer, reason in (
+        (_offer(fed, view.asset, data[:-1] + b"x", "urn:test:tampered"), "DIGEST_MISMATCH"),
+        (_offer(fed, view.asset, data, "urn:test:expired", expires_at_ms=int(time.time() * 1000) - 1), "TRANSFER_EXPIRED"),
+    ):
+        with pytest.raises(Exception) as caught:
+            await relay.send_offer(offer)
+        assert getattr(caught.value, "reason", "") == reason
+    _, ledger_b = await _ledgers(fed)
+    assert not ledger_b.transfers and not ledger_b.assets
