@@ -144,6 +144,31 @@ async def test_concurrent_replicas_append_one_valid_chain(backend: Backend) -> N
     assert (await audit.verify(from_seq=31)).checked == 30
 
 
+async def test_an_entry_with_a_once_key_is_written_once_across_replicas_and_retries(backend: Backend) -> None:
+    """Issue 5: "the audit log shows each commit once". Three replicas each append the same commit
+    twice, all at once, beside plain entries: one entry carries the key, every repeat returns
+    that entry, and the chain stays valid; a later repeat (a retry after a crash) writes nothing."""
+    replicas = await _started(backend, 3)
+
+    async def commit(r: int) -> object:
+        return await replicas[r][1].append(
+            "ASSET_COMMITTED", peer_id=PEER, subject="urn:t:1", details={"r": r}, once="ASSET_COMMITTED urn:t:1"
+        )
+
+    async def plain(r: int, i: int) -> object:
+        return await replicas[r][1].append("ACCEPTED", peer_id=PEER, subject=f"plain-{r}-{i}")
+
+    results = await asyncio.gather(*(commit(r) for r in range(3) for _ in range(2)), *(plain(r, i) for r in range(3) for i in range(3)))
+    commits = results[:6]
+    audit = replicas[0][1]
+    entries = await audit.entries()
+    assert [e.subject for e in entries].count("urn:t:1") == 1 and len(entries) == 10
+    assert all(c == commits[0] for c in commits)
+    assert (await audit.verify()).ok
+    again = await replicas[2][1].append("ASSET_COMMITTED", peer_id=PEER, subject="urn:t:1", once="ASSET_COMMITTED urn:t:1")
+    assert again == commits[0] and len(await audit.entries()) == 10
+
+
 async def test_malformed_entries_and_queries_are_refused_and_change_nothing(backend: Backend) -> None:
     """A malformed entry or query is refused with its reason on both backends alike, and the
     chain is unchanged."""
