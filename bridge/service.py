@@ -45,6 +45,10 @@ CONVERSION_PAIRS = (
     (FORMAT_VRM_1, FORMAT_GLB, VRM_DROPS),
     (FORMAT_GLB, FORMAT_GLB, ()),
 )
+CONVERTED_KINDS = (("ITM", "Persona"), ("ASS", "Model"))
+"""What the pairs apply to: avatars (Persona Items, FGMV-43 9.1) and 3D model Assets (9.2)."""
+# An Asset's economic fields travel with its conversion (the converted Item is the same Asset).
+ASSET_FIELDS = ("AssetDate", "OwnerProcessID", "Provenance", "MarketClass", "ValueMetadata", "CurrencyID")
 NO_TEXTURE_LIMIT_PX = 16384
 NO_TRIANGLE_LIMIT = 2**31 - 1
 
@@ -97,11 +101,12 @@ class BridgeService:
             issuer_id=self.bridge_id,
             conversions=[
                 mpb.ConversionPair(
-                    item_type="ITM",
-                    from_qualifier=mpb.Qualifier(sub_type="Persona", format=src),
-                    to_qualifier=mpb.Qualifier(sub_type="Persona", format=dst),
+                    item_type=item_type,
+                    from_qualifier=mpb.Qualifier(sub_type=sub_type, format=src),
+                    to_qualifier=mpb.Qualifier(sub_type=sub_type, format=dst),
                     drops=drops,
                 )
+                for item_type, sub_type in CONVERTED_KINDS
                 for src, dst, drops in CONVERSION_PAIRS
             ],
             issued_at_ms=int(time.time() * 1000),
@@ -187,10 +192,20 @@ class BridgeService:
         facts = inspect_glb(out)
         descr = dict(source.doc.get("DescrMetadata") or {})
         descr["ConvertedBy"] = self.bridge_id
+        item_type = str(source.doc.get("ItemType", "ITM"))
+        extra: dict[str, object] = {"SourceItem": dict(source.doc)}
+        item_id = new_id(source.m_instance_id, "items")
+        if item_type == "ASS":  # the converted Item is the same Asset, in another Qualifier
+            extra.update({k: source.doc[k] for k in ASSET_FIELDS if k in source.doc}, AssetID=item_id)
         item = build_item(
             m_instance_id=source.m_instance_id,
-            item_type=str(source.doc.get("ItemType", "ITM")),
-            qualifier={"SubType": "Persona", "Format": facts.format, "Attributes": facts.attributes()},
+            item_id=item_id,
+            item_type=item_type,
+            qualifier={
+                "SubType": str(source.qualifier.get("SubType", "Persona")),
+                "Format": facts.format,
+                "Attributes": facts.attributes(),
+            },
             data=DataBinding(len(out), sha256_hex(out), "model/gltf-binary"),
             producer_process_id=self._process_id,
             source_item_id=source.item_id,
@@ -198,7 +213,7 @@ class BridgeService:
             descr=descr,
             trace=list(source.doc.get("Trace") or []),
             # The original, with its proof, so the receiver verifies who produced the data too.
-            extra={"SourceItem": dict(source.doc)},
+            extra=extra,
         )
         signed = sign_item(item, key=self._key, verification_method=self._key.verification_method)
         return Converted(signed, out, report)

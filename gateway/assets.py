@@ -1,9 +1,10 @@
 """ASTF in the MIFM (FGMV-43 9.2 steps 4-8): the gateway's part of asset transfers.
 
 Sending side (RI-1 from its own M-Instance, then RE-1): check the trust agreement covers Assets,
-sign the Asset Item (offers) or the Transaction Item (COMMIT decisions) with the M-Instance key,
-add an envelope binding origin, destination, transfer id and the offer's content digest, and
-forward to the peer's gateway. Receiving side (RE-1): the caller is the origin (mTLS), the
+route the Asset by the answer manifesto (through a bridge's Conversion Service when the peer
+accepts its Qualifier only converted, as avatars go in 9.1 step 3), sign the Asset Item (offers)
+or the Transaction Item (COMMIT decisions) with the M-Instance key, add an envelope binding origin,
+destination, transfer id and the offer's content digest, and forward to the peer's gateway. Receiving side (RE-1): the caller is the origin (mTLS), the
 agreement is active, the envelope and the signed Items verify; then the M-Instance stages the
 offer or applies the decision, idempotently by transfer id. So envelopes are checked without
 claiming a replay nonce: a repeated message is a harmless duplicate, answered from the journal.
@@ -16,15 +17,20 @@ stops new transfers, while a transfer already staged must still reach one owner 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from gateway.agreements import ASSET_ACTION, ASSET_TYPE, AgreementBook
+from gateway.bridging import choose_route, convert_via_bridge
 from gateway.channels import Channels
 from gateway.envelope import EnvelopeChecker, make_envelope
+from gateway.negotiation import NegotiationService
 from gateway.verification import ForeignItemVerifier, refusals_counted
 from mmmfed.api.v1 import asset_pb2 as apb
+from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.audit import REFUSED
 from mmmfed.crashpoints import crashpoint
 from mmmfed.errors import InvalidInput, MmmfedError, PermissionDenied
-from mmmfed.items import instance_of, parse_item, sign_item
+from mmmfed.items import Item, instance_of, parse_item, sign_item
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.metrics import NodeMetrics
 from mmmfed.rpc import call
@@ -32,6 +38,7 @@ from mmmfed.store import SharedAuditLog
 
 ASSET_COMMITTED = "ASSET_COMMITTED"
 ASSET_ABORTED = "ASSET_ABORTED"
+CHUNK_BYTES = 1024 * 1024
 _KINDS = {apb.ASSET_DECISION_KIND_COMMIT: "COMMIT", apb.ASSET_DECISION_KIND_ABORT: "ABORT"}
 
 
@@ -55,7 +62,7 @@ class AssetRelay:
         self,
         m_instance_id: str,
         channels: Channels,
-        agreements: AgreementBook,
+        negotiation: NegotiationService,
         *,
         keys: InstanceKeyStore,
         verifier: ForeignItemVerifier,
@@ -65,7 +72,8 @@ class AssetRelay:
     ) -> None:
         self._id = m_instance_id
         self._channels = channels
-        self._agreements = agreements
+        self._negotiation = negotiation
+        self._agreements: AgreementBook = negotiation.agreements
         self._keys = keys
         self._verifier = verifier
         self._envelopes = envelopes
@@ -88,7 +96,13 @@ class AssetRelay:
         out = apb.AssetOffer()
         out.CopyFrom(offer)
         out.ClearField("origin_m_instance_id")
-        out.asset.item_json = self._sign(offer.asset.item_json)
+        home = parse_item(self._sign(offer.asset.item_json))
+        out.asset.item_json = home.raw
+        answer = await self._negotiation.answer_for(peer)
+        row = choose_route(home, answer, item_type=ASSET_TYPE, sub_type=str(home.qualifier.get("SubType", "")))
+        if row.route == mpb.FEATURE_ROUTE_VIA_BRIDGE:  # 9.2 with the AVCF of 9.1 step 3: converted on the way
+            converted, data = await self._convert(home, offer.asset_data, row, answer.virtual_bridge_id)
+            out.asset.item_json, out.asset_data = converted, data
         out.envelope_json = make_envelope(
             keys=self._keys,
             destination=peer,
@@ -100,6 +114,17 @@ class AssetRelay:
         ack: apb.AssetOfferAck = await call(lambda: stub.OfferAsset(out), attempts=1)
         crashpoint("gateway.offer.after_forward")
         return ack
+
+    async def _convert(self, home: Item, data: bytes, row: mpb.NegotiatedFeature, vb_id: str) -> tuple[bytes, bytes]:
+        """The bridge's conversion of an Asset and its data (the Item embeds ``home``)."""
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for at in range(0, len(data), CHUNK_BYTES):
+                yield data[at : at + CHUNK_BYTES]
+
+        stub = self._channels.bridge(row.bridge_id)
+        item, converted = await convert_via_bridge(stub, home, row, vb_id, chunks(), {})
+        return item.item_json, b"".join([chunk async for chunk in converted])
 
     async def send_decision(self, decision: apb.AssetDecision) -> apb.AssetDecisionAck:
         """RI-1 -> RE-1 (9.2 steps 7-8): sign the COMMIT's Transaction, forward, and audit the
@@ -162,7 +187,8 @@ class AssetRelay:
                         reason="ORIGIN_MISMATCH",
                     )
             await self._agreements.require_active(peer, item_type=ASSET_TYPE, action=ASSET_ACTION)
-            await self._verifier.verify_persona(offer.asset.item_json, peer_id=peer, bridge_keys={})
+            bridge_keys = await self._negotiation.bridge_keys(peer)  # a conversion is signed by an agreed bridge
+            await self._verifier.verify_persona(offer.asset.item_json, peer_id=peer, bridge_keys=bridge_keys)
             with refusals_counted(self._metrics):
                 await self._envelopes.check(
                     offer.envelope_json,
@@ -173,7 +199,9 @@ class AssetRelay:
                 )
         except MmmfedError as err:
             details = {"direction": "in", "action": "OfferAsset"}
-            await self._audit.append(REFUSED, peer_id=peer, subject=offer.transfer_id, reason=err.reason, details=details)
+            await self._audit.append(
+                REFUSED, peer_id=peer, subject=offer.transfer_id, reason=err.reason, details=details
+            )
             raise
         inward = apb.AssetOffer()
         inward.CopyFrom(offer)
@@ -217,4 +245,3 @@ class AssetRelay:
         request = apb.AssetHistoryRequest(asset_id=asset_id)
         history: apb.AssetHistoryResponse = await call(lambda: stub.AssetHistory(request))
         return history
-

@@ -89,8 +89,9 @@ class EnvelopeChecker:
         """Raise ForeignItemRefused unless the envelope is signed by ``peer_id``, binds this
         transfer and these exact Item bytes to this destination, is within its validity, and its
         transfer id was never seen (``claim=False`` skips that last check, for messages the
-        receiver applies idempotently by transfer id, such as asset offers and decisions). Reasons: ``ENVELOPE_MISSING``, ``ENVELOPE_MISMATCH``,
-        ``ENVELOPE_EXPIRED``, ``ENVELOPE_FROM_FUTURE``, ``ENVELOPE_TOO_LONG``, ``REPLAYED``, and the
+        receiver applies idempotently by transfer id, such as asset offers and decisions).
+        Reasons: ``ENVELOPE_MISSING``, ``ENVELOPE_MISMATCH``, ``ENVELOPE_EXPIRED``,
+        ``ENVELOPE_FROM_FUTURE``, ``ENVELOPE_TOO_LONG``, ``REPLAYED``, and the
         proof reasons of :class:`ForeignItemVerifier` (``SIGNATURE_INVALID``, ``KEY_*``...)."""
         if not envelope_json:
             raise ForeignItemRefused("the transfer carries no envelope", reason="ENVELOPE_MISSING")

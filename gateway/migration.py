@@ -14,7 +14,6 @@ peer gateway, and origin and envelope refusals in ``mmmfed_verification_refusals
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,19 +21,18 @@ from dataclasses import dataclass, field
 import grpc
 
 from gateway.agreements import AVATAR_ACTION
+from gateway.bridging import choose_route, convert_via_bridge
 from gateway.channels import Channels
 from gateway.envelope import EnvelopeChecker, make_envelope, new_transfer_id
 from gateway.negotiation import NegotiationService
 from gateway.verification import NOT_REFUSALS, ForeignItemVerifier, refusals_counted
-from mmmfed.api.v1 import bridge_pb2 as bpb
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import instance_pb2 as ipb
 from mmmfed.api.v1 import item_pb2 as itpb
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.errors import InvalidInput, MmmfedError, PermissionDenied, RemoteError
-from mmmfed.items import Item, instance_of, parse_item, sign_item
+from mmmfed.items import instance_of, parse_item, sign_item
 from mmmfed.keys import InstanceKeyStore
-from mmmfed.manifesto import violations
 from mmmfed.metrics import RECEIVED, SENT, NodeMetrics
 from mmmfed.rpc import call, decode_rpc_error
 from mmmfed.streams import RequestPump
@@ -60,46 +58,6 @@ class _Timer:
         now = time.perf_counter()
         self.steps.append((step, now - self._t))
         self._t = now
-
-
-def _facts(item: Item) -> dict[str, object]:
-    attrs = item.qualifier.get("Attributes") or {}
-    data = item.data
-    facts: dict[str, object] = {"bytes": data.size if data else 0}
-    for key, attr in (("triangles", "Triangles"), ("max_texture_px", "MaxTexturePx")):
-        if str(attrs.get(attr, "")).isdigit():
-            facts[key] = int(attrs[attr])
-    if "TextureFormats" in attrs:
-        facts["texture_formats"] = [f for f in str(attrs["TextureFormats"]).split(",") if f]
-    return facts
-
-
-def choose_route(persona: Item, answer: mpb.Manifesto) -> mpb.NegotiatedFeature:
-    """The answer row this Persona travels by: DIRECT when its actual Qualifier attributes fit
-    the peer's constraints, else VIA_BRIDGE when negotiated. Raises InvalidInput with reason
-    ``QUALIFIER_NOT_SUPPORTED`` or ``CONSTRAINTS_NOT_MET`` (AVIR-202) otherwise."""
-    rows = [
-        r
-        for r in answer.negotiated
-        if r.offered.qualifier.format == persona.format and r.offered.qualifier.sub_type == "Persona"
-    ]
-    problems: list[str] = []
-    for row in rows:
-        if row.route == mpb.FEATURE_ROUTE_DIRECT:
-            problems = violations(_facts(persona), row.target.constraints)
-            if not problems:
-                return row
-    for row in rows:
-        if row.route == mpb.FEATURE_ROUTE_VIA_BRIDGE:
-            return row
-    if problems:
-        raise InvalidInput(
-            f"{answer.issuer_id} limits are exceeded: {'; '.join(problems)}", reason="CONSTRAINTS_NOT_MET"
-        )
-    raise InvalidInput(
-        f"{answer.issuer_id} accepts no Persona in {persona.format}, directly or through a bridge",
-        reason="QUALIFIER_NOT_SUPPORTED",
-    )
 
 
 class MigrationService:
@@ -170,7 +128,8 @@ class MigrationService:
             chunks = _chunks_of(export)
             report: dict[str, bytes] = {}
             if row.route == mpb.FEATURE_ROUTE_VIA_BRIDGE:
-                envelope, chunks = await self._convert(home, row, answer.virtual_bridge_id, chunks, report)
+                stub = self._channels.bridge(row.bridge_id)
+                envelope, chunks = await convert_via_bridge(stub, home, row, answer.virtual_bridge_id, chunks, report)
                 timer.lap("convert via bridge (9.1 step 3)")
                 response.route = "via bridge"
             else:
@@ -205,52 +164,6 @@ class MigrationService:
             response.conversion_report_json = report["report"]
         response.timings.extend(gpb.StepTiming(step=s, seconds=t) for s, t in timer.steps)
         return response
-
-    async def _convert(
-        self, home: Item, row: mpb.NegotiatedFeature, vb_id: str, chunks: AsyncIterator[bytes], report: dict[str, bytes]
-    ) -> tuple[itpb.ItemEnvelope, AsyncIterator[bytes]]:
-        """Stream the Persona into the bridge's Conversion Service; returns the converted Item
-        and an iterator over its data (the report lands in ``report['report']`` at the end)."""
-        stub = self._channels.bridge(row.bridge_id)
-        header = bpb.ConvertHeader(
-            virtual_bridge_id=vb_id, item=itpb.ItemEnvelope(item_json=home.raw), target=row.target
-        )
-
-        async def requests() -> AsyncIterator[bpb.ConvertRequest]:
-            yield bpb.ConvertRequest(header=header)
-            async for chunk in chunks:
-                yield bpb.ConvertRequest(chunk=chunk)
-
-        pump = RequestPump(requests())
-        stream = stub.Convert(pump.requests())
-        pump.call = stream
-
-        async def read() -> bpb.ConvertResponse | object:
-            try:
-                return await stream.read()
-            except grpc.aio.AioRpcError as err:
-                raise decode_rpc_error(err) from err
-            except asyncio.CancelledError:
-                if pump.error is not None:
-                    raise pump.error from None
-                raise
-
-        first = await read()
-        if first is grpc.aio.EOF or first.WhichOneof("part") != "item":
-            raise MmmfedError("bridge did not answer with the converted Item", reason="BRIDGE_PROTOCOL")
-
-        async def converted() -> AsyncIterator[bytes]:
-            while True:
-                message = await read()
-                if message is grpc.aio.EOF:
-                    return
-                kind = message.WhichOneof("part")
-                if kind == "chunk":
-                    yield message.chunk
-                elif kind == "report_json":
-                    report["report"] = message.report_json
-
-        return first.item, converted()
 
     async def _refused(
         self, response: gpb.MigrateAvatarResponse, err: MmmfedError, user_process_id: str, peer_id: str, timer: _Timer

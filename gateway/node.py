@@ -8,8 +8,8 @@ from collections import Counter
 from functools import partial
 
 from gateway.agreements import ACTIVE, PROPOSED, REVOKED, AgreementBook
-from gateway.channels import Channels
 from gateway.assets import AssetRelay
+from gateway.channels import Channels
 from gateway.envelope import EnvelopeChecker
 from gateway.keyring import Keyring
 from gateway.migration import MigrationService
@@ -85,7 +85,7 @@ class GatewayNode:
         self.assets = AssetRelay(
             config.m_instance_id,
             self.channels,
-            self.agreements,
+            self.negotiation,
             keys=self.keys,
             verifier=verifier,
             envelopes=EnvelopeChecker(config.m_instance_id, self.keyring, self.store),

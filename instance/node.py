@@ -38,6 +38,8 @@ def asset_policies(config: InstanceConfig) -> dict[str, str]:
         described = ExchangePolicy.from_config(policy, from_currency=assets.currency_id, source="").describe()
         policies[f"asset.exchange.{peer}"] = described
     return policies
+
+
 SERVICE = "mmmfed.api.v1.Instance"
 
 
@@ -60,7 +62,9 @@ class InstanceNode:
         )
         self._gateway_channel: grpc.aio.Channel | None = None
         self.ledger = AssetLedger(
-            config.data_dir / "assets.sqlite3", m_instance_id=config.m_instance_id, currency_id=config.assets.currency_id
+            config.data_dir / "assets.sqlite3",
+            m_instance_id=config.m_instance_id,
+            currency_id=config.assets.currency_id,
         )
         self.assets = TransferService(
             self.ledger,

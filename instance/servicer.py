@@ -162,7 +162,9 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
                 reason="ORIGIN_NOT_GATEWAY",
             )
 
-    async def RegisterAsset(self, request: apb.RegisterAssetRequest, context: grpc.aio.ServicerContext) -> apb.AssetView:
+    async def RegisterAsset(
+        self, request: apb.RegisterAssetRequest, context: grpc.aio.ServicerContext
+    ) -> apb.AssetView:
         """Mint an Asset (9.2 step 1); INVALID_ARGUMENT BAD_PROCESS_ID / ASSET_TOO_LARGE / ASSET_MALFORMED."""
         return await asyncio.to_thread(self._assets.ledger.register_asset, request)
 

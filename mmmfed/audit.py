@@ -326,7 +326,9 @@ class SqliteAuditLog:
                     if draft.once:
                         done = self._db.execute("SELECT seq FROM audit_once WHERE once = ?", (draft.once,)).fetchone()
                         if done is not None:
-                            row = self._db.execute(f"SELECT {', '.join(_FIELDS)} FROM audit_log WHERE seq = ?", done).fetchone()
+                            row = self._db.execute(
+                                f"SELECT {', '.join(_FIELDS)} FROM audit_log WHERE seq = ?", done
+                            ).fetchone()
                             entries.append(_decode(row))
                             continue
                         self._db.execute("INSERT INTO audit_once VALUES (?, ?)", (draft.once, seq))

@@ -71,7 +71,9 @@ def round_fraction(value: Fraction, rounding: str) -> int:
         return math.ceil(value)
     if rounding == "half_even":
         return round(value)  # Fraction.__round__ rounds half to even, exactly
-    raise InvalidInput(f"rounding must be one of {', '.join(ROUNDINGS)}, not {rounding!r}", reason="EXCHANGE_POLICY_INVALID")
+    raise InvalidInput(
+        f"rounding must be one of {', '.join(ROUNDINGS)}, not {rounding!r}", reason="EXCHANGE_POLICY_INVALID"
+    )
 
 
 def exchange(paid: int, policy: ExchangePolicy) -> Exchanged:
@@ -81,7 +83,9 @@ def exchange(paid: int, policy: ExchangePolicy) -> Exchanged:
     ``EXCHANGE_POLICY_INVALID`` for a rate that is not positive, and ``AMOUNT_TOO_SMALL`` when
     nothing would arrive (the fee takes it all, or the result rounds to 0)."""
     if not isinstance(paid, int) or isinstance(paid, bool) or not 1 <= paid <= MAX_AMOUNT:
-        raise InvalidInput(f"a payment must be a whole number of minor units in [1, 2^53-1], not {paid!r}", reason="AMOUNT_INVALID")
+        raise InvalidInput(
+            f"a payment must be a whole number of minor units in [1, 2^53-1], not {paid!r}", reason="AMOUNT_INVALID"
+        )
     if policy.rate <= 0 or not 0 <= policy.fee_bp <= 10_000:
         raise InvalidInput(f"exchange policy {policy.describe()} is not usable", reason="EXCHANGE_POLICY_INVALID")
     fee = -((-paid * policy.fee_bp) // 10_000)  # ceiling division, integers only

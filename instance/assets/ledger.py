@@ -148,7 +148,9 @@ class AssetLedger:
         except InvalidInput:
             local = False
         if not local:
-            raise InvalidInput(f"{field} {process_id[:256]!r} is not a Process of {self.m_instance_id}", reason="BAD_PROCESS_ID")
+            raise InvalidInput(
+                f"{field} {process_id[:256]!r} is not a Process of {self.m_instance_id}", reason="BAD_PROCESS_ID"
+            )
 
     def fund(self, holder_process_id: str, amount: int) -> apb.WalletView:
         """Issue ``amount`` minor units from the treasury to a Process's Wallet. InvalidInput
@@ -197,7 +199,12 @@ class AssetLedger:
         )
         price = None
         if request.price.amount_minor:
-            price = {"Price": {"Amount": request.price.amount_minor, "CurrencyID": request.price.currency_id or self.currency_id}}
+            price = {
+                "Price": {
+                    "Amount": request.price.amount_minor,
+                    "CurrencyID": request.price.currency_id or self.currency_id,
+                }
+            }
         item = offers.asset_item(
             m_instance_id=self.m_instance_id,
             asset_id=asset_id,
@@ -245,7 +252,9 @@ class AssetLedger:
         """ASIR-103/105: the Asset, its Provenance (Transactions, oldest first) and its transfers."""
         view = self.asset(asset_id)
         with self._read() as db:
-            prov = db.execute("SELECT item_json FROM provenance WHERE asset_id = ? ORDER BY seq", (asset_id,)).fetchall()
+            prov = db.execute(
+                "SELECT item_json FROM provenance WHERE asset_id = ? ORDER BY seq", (asset_id,)
+            ).fetchall()
             rows = db.execute(
                 f"SELECT {_TRANSFER_COLUMNS} FROM transfers WHERE asset_id = ? OR destination_asset_id = ? "
                 "ORDER BY created_ms",
@@ -277,7 +286,9 @@ class AssetLedger:
     def transfer(self, transfer_id: str) -> apb.AssetTransferView:
         """NotFound ``TRANSFER_NOT_FOUND``."""
         with self._read() as db:
-            row = db.execute(f"SELECT {_TRANSFER_COLUMNS} FROM transfers WHERE transfer_id = ?", (transfer_id,)).fetchone()
+            row = db.execute(
+                f"SELECT {_TRANSFER_COLUMNS} FROM transfers WHERE transfer_id = ?", (transfer_id,)
+            ).fetchone()
         if row is None:
             raise NotFound(f"no transfer {transfer_id[:256]!r} at {self.m_instance_id}", reason="TRANSFER_NOT_FOUND")
         return _transfer_view(row)
@@ -353,7 +364,10 @@ class AssetLedger:
         view = self.asset(asset_id)
         item = parse_item(view.asset.item_json)
         rights = {
-            r for cap in item.doc.get("ICapabilities", []) if cap.get("ProcessID") == source_process_id for r in cap.get("Rights", [])
+            r
+            for cap in item.doc.get("ICapabilities", [])
+            if cap.get("ProcessID") == source_process_id
+            for r in cap.get("Rights", [])
         }
         holder = view.owner_process_id == source_process_id or view.state == MIGRATED  # MIGRATED: said below
         if "Transact" not in rights or not holder:
@@ -376,9 +390,7 @@ class AssetLedger:
             if self._existing_in(db, transfer_id, request_digest) is not None:
                 pass  # a concurrent call with this id won the race: it is the same transfer
             else:
-                state = db.execute(
-                    "SELECT state, owner FROM assets WHERE asset_id = ?", (asset_id,)
-                ).fetchone()
+                state = db.execute("SELECT state, owner FROM assets WHERE asset_id = ?", (asset_id,)).fetchone()
                 self._check_transferable(apb.AssetView(state=state[0], owner_process_id=state[1]), asset_id=asset_id)
                 paid = record.paid.amount_minor
                 if paid and self._balance(db, source_process_id) < paid:
@@ -417,15 +429,21 @@ class AssetLedger:
     def _check_transferable(self, view: apb.AssetView, *, asset_id: str = "") -> None:
         name = asset_id or offers_asset_id(view)
         if view.state == LOCKED:
-            raise FailedPrecondition(f"{name} is locked by transfer {view.locked_by or 'in flight'}", reason="ASSET_LOCKED")
+            raise FailedPrecondition(
+                f"{name} is locked by transfer {view.locked_by or 'in flight'}", reason="ASSET_LOCKED"
+            )
         if view.state == MIGRATED:
-            raise FailedPrecondition(f"{name} has migrated to {view.migrated_to or 'another M-Instance'}", reason="ASSET_MIGRATED")
+            raise FailedPrecondition(
+                f"{name} has migrated to {view.migrated_to or 'another M-Instance'}", reason="ASSET_MIGRATED"
+            )
 
     def _existing(self, transfer_id: str, request_digest: str) -> apb.AssetTransferView | None:
         with self._read() as db:
             return self._existing_in(db, transfer_id, request_digest)
 
-    def _existing_in(self, db: sqlite3.Connection, transfer_id: str, request_digest: str) -> apb.AssetTransferView | None:
+    def _existing_in(
+        self, db: sqlite3.Connection, transfer_id: str, request_digest: str
+    ) -> apb.AssetTransferView | None:
         row = db.execute("SELECT request_digest FROM transfers WHERE transfer_id = ?", (transfer_id,)).fetchone()
         if row is None:
             return None
@@ -433,7 +451,9 @@ class AssetLedger:
             raise AlreadyExists(
                 f"transfer id {transfer_id} names another transfer; use a new id", reason="TRANSFER_ID_REUSED"
             )
-        found = db.execute(f"SELECT {_TRANSFER_COLUMNS} FROM transfers WHERE transfer_id = ?", (transfer_id,)).fetchone()
+        found = db.execute(
+            f"SELECT {_TRANSFER_COLUMNS} FROM transfers WHERE transfer_id = ?", (transfer_id,)
+        ).fetchone()
         return _transfer_view(found)
 
     def decide_commit(self, transfer_id: str, *, destination_asset_id: str, transaction_json: bytes) -> None:
@@ -510,7 +530,9 @@ class AssetLedger:
             "SELECT 1 FROM provenance WHERE asset_id = ? AND transaction_id = ?", (asset_id, tra_id)
         ).fetchone():
             return
-        (seq,) = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM provenance WHERE asset_id = ?", (asset_id,)).fetchone()
+        (seq,) = db.execute(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM provenance WHERE asset_id = ?", (asset_id,)
+        ).fetchone()
         db.execute("INSERT INTO provenance VALUES (?, ?, ?, ?)", (asset_id, seq, tra_id, transaction_json))
         raw = db.execute("SELECT item_json FROM assets WHERE asset_id = ?", (asset_id,)).fetchone()
         if raw is not None:
@@ -518,7 +540,9 @@ class AssetLedger:
             db.execute("UPDATE assets SET item_json = ? WHERE asset_id = ?", (updated.raw, asset_id))
 
     # -- destination ---------------------------------------------------------------------
-    def stage(self, offer: apb.AssetOffer, *, origin: str, staged_item: bytes, destination_asset_id: str) -> apb.AssetOfferAck:
+    def stage(
+        self, offer: apb.AssetOffer, *, origin: str, staged_item: bytes, destination_asset_id: str
+    ) -> apb.AssetOfferAck:
         """9.2 step 6: hold the offered Asset (not owned yet) under its transfer id. A known
         transfer id with the same content digest returns the recorded state (``duplicate``);
         with another digest AlreadyExists ``TRANSFER_ID_REUSED``. The caller checked the offer
@@ -532,7 +556,7 @@ class AssetLedger:
             if known is not None:
                 return known
             now = self._clock_ms()
-            item = parse_item(offer.asset.item_json)
+            item = offers.origin_item(parse_item(offer.asset.item_json))
             db.execute(
                 "INSERT INTO transfers (transfer_id, role, state, tx_status, asset_id, destination_asset_id, "
                 "source_process_id, destination_process_id, peer, request_digest, content_digest, offer, staged_item, "
@@ -564,7 +588,8 @@ class AssetLedger:
 
     def _dest_known(self, db: sqlite3.Connection, transfer_id: str, digest: str) -> apb.AssetOfferAck | None:
         row = db.execute(
-            "SELECT role, state, content_digest, destination_asset_id FROM transfers WHERE transfer_id = ?", (transfer_id,)
+            "SELECT role, state, content_digest, destination_asset_id FROM transfers WHERE transfer_id = ?",
+            (transfer_id,),
         ).fetchone()
         if row is None:
             return None
@@ -572,7 +597,9 @@ class AssetLedger:
             raise AlreadyExists(f"transfer id {transfer_id} names another transfer", reason="TRANSFER_ID_REUSED")
         return apb.AssetOfferAck(transfer_id=transfer_id, state=row[1], destination_asset_id=row[3], duplicate=True)
 
-    def apply_decision(self, decision: apb.AssetDecision, *, origin: str, transaction_json: bytes) -> apb.AssetDecisionAck:
+    def apply_decision(
+        self, decision: apb.AssetDecision, *, origin: str, transaction_json: bytes
+    ) -> apb.AssetDecisionAck:
         """9.2 step 7: COMMIT makes the staged Asset owned here by the destination Process (the
         signed Transaction joins its Provenance; the payee is credited from the origin's
         settlement account); ABORT drops it (or leaves a tombstone for a transfer never staged).
@@ -603,7 +630,9 @@ class AssetLedger:
                 return apb.AssetDecisionAck(transfer_id=decision.transfer_id, state=ABORTED)
             role, state, digest, offer_raw, staged, dest_asset_id, payee, recorded_tra = row
             if role != DESTINATION or (digest and digest != decision.content_digest):
-                raise AlreadyExists(f"transfer id {decision.transfer_id} names another transfer", reason="TRANSFER_ID_REUSED")
+                raise AlreadyExists(
+                    f"transfer id {decision.transfer_id} names another transfer", reason="TRANSFER_ID_REUSED"
+                )
             if state == wanted:
                 return apb.AssetDecisionAck(
                     transfer_id=decision.transfer_id,
@@ -613,7 +642,8 @@ class AssetLedger:
                 )
             if state != STAGED:
                 raise FailedPrecondition(
-                    f"transfer {decision.transfer_id} is already {state}; {wanted} conflicts", reason="DECISION_CONFLICT"
+                    f"transfer {decision.transfer_id} is already {state}; {wanted} conflicts",
+                    reason="DECISION_CONFLICT",
                 )
             if commit:
                 offer = apb.AssetOffer.FromString(bytes(offer_raw))
@@ -628,7 +658,13 @@ class AssetLedger:
             db.execute(
                 "UPDATE transfers SET state = ?, tx_status = ?, terminal = 1, transaction_json = ?, updated_ms = ? "
                 "WHERE transfer_id = ?",
-                (wanted, "Final" if commit else "Cancelled", transaction_json if commit else b"", now, decision.transfer_id),
+                (
+                    wanted,
+                    "Final" if commit else "Cancelled",
+                    transaction_json if commit else b"",
+                    now,
+                    decision.transfer_id,
+                ),
             )
         return apb.AssetDecisionAck(
             transfer_id=decision.transfer_id,
@@ -662,7 +698,25 @@ def _asset_view(row: tuple[object, ...]) -> apb.AssetView:
 
 
 def _transfer_view(row: tuple[object, ...]) -> apb.AssetTransferView:
-    (tid, role, state, tx_status, asset_id, dest_asset_id, src, dst, peer, offer_raw, created, updated, expires, reason, message, terminal, attempts) = row
+    (
+        tid,
+        role,
+        state,
+        tx_status,
+        asset_id,
+        dest_asset_id,
+        src,
+        dst,
+        peer,
+        offer_raw,
+        created,
+        updated,
+        expires,
+        reason,
+        message,
+        terminal,
+        attempts,
+    ) = row
     offer = apb.AssetOffer.FromString(bytes(offer_raw)) if offer_raw else apb.AssetOffer()  # type: ignore[arg-type]
     return apb.AssetTransferView(
         transfer_id=str(tid),

@@ -3,8 +3,10 @@ transfer id names, the Transaction id, and the Asset and Transaction Items.
 
 The content digest is the sha-256 (hex) of the JCS of the offer's content: transfer id, the two
 Processes, the Asset's ItemID and data digest, the exchange record and the expiry. It leaves out
-the Item's proofs (the origin's gateway adds one), so the origin's instance and the destination
-compute the same digest; the Item itself is bound by the origin's signature.
+the Item's proofs (the origin's gateway adds one) and reads the origin's Item even when a bridge
+converted it on the way (:func:`origin_item`), so the origin's instance and the destination
+compute the same digest; the Items themselves are bound by the origin's and the bridge's
+signatures.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ ASSET_RIGHTS = ("Transact", "MM-Add", "Author")
 def content_digest(offer: apb.AssetOffer) -> str:
     """sha-256 hex of the JCS of the offer's content (see the module doc). Raises InvalidInput
     (the ``JSON_*`` reasons, ``ITEM_MALFORMED``) when the carried Asset Item does not parse."""
-    item = parse_item(offer.asset.item_json)
+    item = origin_item(parse_item(offer.asset.item_json))
     binding = item.data
     ex = offer.exchange
     content = {
@@ -49,6 +51,14 @@ def content_digest(offer: apb.AssetOffer) -> str:
         "ExpiresAtMs": offer.expires_at_ms,
     }
     return sha256_hex(rfc8785.dumps(content))
+
+
+def origin_item(item: Item) -> Item:
+    """The origin's Asset Item: ``item`` itself, or the original a bridge's conversion embeds."""
+    source = item.doc.get("SourceItem")
+    if isinstance(source, Mapping):
+        return Item(raw=json.dumps(source, ensure_ascii=False, separators=(",", ":")).encode(), doc=source)
+    return item
 
 
 def transaction_id(origin_m_instance_id: str, transfer_id: str) -> str:
@@ -128,7 +138,10 @@ def asset_item(
 def with_provenance(item: Item, transaction_ids: Sequence[str]) -> Item:
     """``item`` (an unsigned ASS Item) with ``transaction_ids`` appended to its Provenance."""
     doc = dict(item.doc)
-    doc["Provenance"] = [*doc.get("Provenance", []), *[t for t in transaction_ids if t not in doc.get("Provenance", [])]]
+    doc["Provenance"] = [
+        *doc.get("Provenance", []),
+        *[t for t in transaction_ids if t not in doc.get("Provenance", [])],
+    ]
     raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
     return Item(raw=raw, doc=doc)
 

@@ -123,7 +123,9 @@ class TransferService:
                 f"{self._id} declares no exchange policy for payments to {peer}", reason="NO_EXCHANGE_POLICY"
             )
         source = f"manifesto {self._id} asset.exchange.{peer}"
-        done = exchange(amount, ExchangePolicy.from_config(policy, from_currency=self._config.currency_id, source=source))
+        done = exchange(
+            amount, ExchangePolicy.from_config(policy, from_currency=self._config.currency_id, source=source)
+        )
         return offers.exchange_record(done)
 
     def recover(self) -> int:
@@ -141,7 +143,9 @@ class TransferService:
             return
         task = asyncio.create_task(self._drive(transfer_id), name=f"asset-transfer {transfer_id}")
         self._drivers[transfer_id] = task
-        task.add_done_callback(lambda t, tid=transfer_id: self._drivers.pop(tid, None) if self._drivers.get(tid) is t else None)
+        task.add_done_callback(
+            lambda t, tid=transfer_id: self._drivers.pop(tid, None) if self._drivers.get(tid) is t else None
+        )
 
     async def stop(self) -> None:
         """Cancel the drivers (their transfers resume at the next start: the journal is durable)."""
@@ -168,7 +172,12 @@ class TransferService:
             except RemoteError as err:
                 log.info(
                     "asset transfer retry",
-                    extra={"transfer_id": transfer_id, "state": view.state, "reason": err.reason, "code": err.code.name},
+                    extra={
+                        "transfer_id": transfer_id,
+                        "state": view.state,
+                        "reason": err.reason,
+                        "code": err.code.name,
+                    },
                 )
             except asyncio.CancelledError:
                 raise
@@ -280,7 +289,7 @@ class TransferService:
             data=item.data,
             currency_id=self._config.currency_id,
             provenance=[*item.doc.get("Provenance", []), offers.transaction_id(origin, offer.transfer_id)],
-            source_item_id=item.item_id,
+            source_item_id=offers.origin_item(item).item_id,
             trace=[{"ProcessID": t["ProcessID"], "Time": t["Time"]} for t in item.doc.get("Trace", [])],
             market_class=str(item.doc.get("MarketClass", "")),
             value_metadata=item.doc.get("ValueMetadata"),
@@ -312,12 +321,12 @@ class TransferService:
         if binding is None and offer.asset_data:
             raise InvalidInput("data sent for an Asset without ItemData", reason="ASSET_MALFORMED")
         ex = offer.exchange
-        if ex.paid.amount_minor or ex.received.amount_minor:
-            if ex.received.currency_id != self._config.currency_id or ex.received.amount_minor <= 0:
-                raise FailedPrecondition(
-                    f"{self._id} pays out in {self._config.currency_id}, not {ex.received.currency_id or 'nothing'}",
-                    reason="CURRENCY_NOT_ACCEPTED",
-                )
+        pays = ex.paid.amount_minor or ex.received.amount_minor
+        if pays and (ex.received.currency_id != self._config.currency_id or ex.received.amount_minor <= 0):
+            raise FailedPrecondition(
+                f"{self._id} pays out in {self._config.currency_id}, not {ex.received.currency_id or 'nothing'}",
+                reason="CURRENCY_NOT_ACCEPTED",
+            )
 
     async def decide(self, decision: apb.AssetDecision) -> apb.AssetDecisionAck:
         """9.2 step 7: apply the origin's decision (see :meth:`AssetLedger.apply_decision`).
@@ -334,4 +343,3 @@ class TransferService:
         if decision.decision not in (apb.ASSET_DECISION_KIND_COMMIT, apb.ASSET_DECISION_KIND_ABORT):
             raise InvalidInput("decision must be COMMIT or ABORT", reason="DECISION_INVALID")
         return await asyncio.to_thread(self.ledger.apply_decision, decision, origin=origin, transaction_json=tra)
-

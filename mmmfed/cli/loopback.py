@@ -14,9 +14,9 @@ from pathlib import Path
 from certs import NodeRole, write_federation
 from mmmfed.config import (
     AssetsConfig,
-    ExchangePolicyConfig,
     BridgeConfig,
     ConstraintsConfig,
+    ExchangePolicyConfig,
     FeatureConfig,
     GatewayConfig,
     InstanceConfig,
@@ -94,8 +94,9 @@ class LoopbackPlan:
         }
 
 
-# Both accept Assets whose data is a glTF binary model (FGMV-43 9.2); a.example also produces USDZ
-# Assets, which b.example refuses (QUALIFIER_NOT_SUPPORTED).
+# Both produce and accept Assets whose data is a glTF binary model (FGMV-43 9.2). a.example also
+# produces VRM Assets, which reach b.example converted by the bridge, and USDZ Assets, which
+# b.example refuses (QUALIFIER_NOT_SUPPORTED).
 GLB_ASSET = FeatureConfig(item_type="ASS", sub_type="Model", format=FORMAT_GLB)
 
 
@@ -106,8 +107,9 @@ def _vrm_manifesto() -> ManifestoConfig:
         constraints=ConstraintsConfig(max_triangles=1000, texture_formats=["image/jpeg"], max_texture_px=512),
     )
     usdz = FeatureConfig(item_type="ASS", sub_type="Model", format="USDZ/1.0")
+    vrm_assets = [FeatureConfig(item_type="ASS", sub_type="Model", format=f) for f in (FORMAT_VRM_0, FORMAT_VRM_1)]
     return ManifestoConfig(
-        produces=[*persona, light_gltf, usdz],
+        produces=[*persona, light_gltf, usdz, GLB_ASSET, *vrm_assets],
         accepts=[*persona, FeatureConfig(format=FORMAT_GLB), GLB_ASSET],
         profiles=["Baseline"],
         policies={"avatar.kinds": "home,registered roaming"},
@@ -119,7 +121,7 @@ def _gltf_manifesto() -> ManifestoConfig:
         max_triangles=B_MAX_TRIANGLES, texture_formats=["image/jpeg"], max_texture_px=B_MAX_TEXTURE_PX
     )
     return ManifestoConfig(
-        produces=[FeatureConfig(format=FORMAT_GLB, constraints=limits)],
+        produces=[FeatureConfig(format=FORMAT_GLB, constraints=limits), GLB_ASSET],
         accepts=[FeatureConfig(format=FORMAT_GLB, constraints=limits), GLB_ASSET],
         profiles=["Baseline"],
         policies={"avatar.default": "offered on refusal (AVIR-001)"},

@@ -11,6 +11,8 @@ from typing import Any
 
 import grpc
 import pytest
+from conftest import BOX, SPHERE, VRM1, needs_samples
+from rpcassert import refused
 
 from gateway.assets import ASSET_COMMITTED
 from gateway.node import GatewayNode
@@ -20,8 +22,6 @@ from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.items import parse_item
 from mmmfed.proofs import verify_document
 from mmmfed.testing import Federation
-from tests.conftest import BOX, needs_samples
-from tests.integration.rpcassert import refused
 
 pytestmark = [needs_samples]
 A, B = "a.example", "b.example"
@@ -126,7 +126,9 @@ async def test_asset_migrates_with_one_owner_of_record_and_shared_provenance(fed
     remote = await fed.at_a.gateway.GetPeerAssetHistory(
         gpb.PeerAssetHistoryRequest(peer_m_instance_id=B, asset_id=done.destination_asset_id)
     )
-    assert remote.asset.owner_process_id == BOB and remote.provenance[-1].item_json == history_b.provenance[-1].item_json
+    assert (
+        remote.asset.owner_process_id == BOB and remote.provenance[-1].item_json == history_b.provenance[-1].item_json
+    )
 
 
 async def test_payment_is_exchanged_and_value_is_conserved(federation: Federation) -> None:
@@ -195,10 +197,10 @@ async def test_refusals_change_nothing(federation: Federation) -> None:
         "NO_TRANSACT_RIGHT",
         CAROL,
     )
-    await refused(_transfer(fed, asset_id, payment_amount=11), grpc.StatusCode.FAILED_PRECONDITION, "INSUFFICIENT_FUNDS")
     await refused(
-        _transfer(fed, "mmm://a.example/assets/none"), grpc.StatusCode.NOT_FOUND, "ASSET_NOT_FOUND"
+        _transfer(fed, asset_id, payment_amount=11), grpc.StatusCode.FAILED_PRECONDITION, "INSUFFICIENT_FUNDS"
     )
+    await refused(_transfer(fed, "mmm://a.example/assets/none"), grpc.StatusCode.NOT_FOUND, "ASSET_NOT_FOUND")
     await refused(
         stub.TransferAsset(
             apb.TransferAssetRequest(asset_id=asset_id, source_process_id=ALICE, destination_process_id=CAROL)
@@ -254,6 +256,42 @@ async def test_destination_refuses_asset_type(federation: Federation) -> None:
     assert (ledger_a.assets[0].state, ledger_a.assets[0].owner_process_id) == ("OWNED", ALICE)
     assert not ledger_b.assets
     assert await _audit(fed, "gateway-b", ASSET_COMMITTED) == []
+
+
+async def test_asset_in_a_qualifier_the_destination_lacks_goes_through_the_bridge(federation: Federation) -> None:
+    """b.example accepts Assets only as glTF binary; a VRM Asset travels through the bridge's
+    Conversion Service (the answer row is VIA_BRIDGE). b.example verifies the bridge's signature
+    over a.example's signed original, and owns a glTF binary Asset whose SourceItemID is the home
+    AssetID; the offer's content digest still names the original, so the transfer completes. An
+    Asset the bridge refuses to convert (its glTF does not validate) is Rejected with the bridge's
+    reason and stays its owner's."""
+    fed = federation
+    await _ready(fed)
+    asset_id = await _register(fed, fmt="VRM/1.0", data=VRM1.read_bytes())
+    begun = await _transfer(fed, asset_id)
+    done = await _until_terminal(fed, begun.transfer_id, timeout_s=60)
+    assert (done.state, done.reason) == ("COMPLETED", "")
+    _, ledger_b = await _ledgers(fed)
+    (moved,) = ledger_b.assets
+    doc = json.loads(moved.asset.item_json)
+    assert doc["ItemQualifier"]["Format"] == GLB and doc["SourceItemID"] == asset_id
+    assert doc["DescrMetadata"]["ConvertedBy"] == "bridge.example"
+    assert fed.at_b is not None
+    history = await fed.at_b.instance.AssetHistory(apb.AssetHistoryRequest(asset_id=doc["AssetID"]))
+    assert history.asset.owner_process_id == BOB and len(history.provenance) == 1
+    data = fed.nodes["instance-b"].ledger.asset_data(doc["AssetID"])
+    assert data[:4] == b"glTF" and len(data) == doc["ItemData"]["Size"]
+
+    refused_id = await _register(fed, owner=CAROL, fmt="VRM/0.x", data=SPHERE.read_bytes())
+    assert fed.at_a is not None
+    begun = await fed.at_a.instance.TransferAsset(
+        apb.TransferAssetRequest(asset_id=refused_id, source_process_id=CAROL, destination_process_id=BOB)
+    )
+    done = await _until_terminal(fed, begun.transfer_id, timeout_s=60)
+    assert (done.state, done.transaction_status, done.reason) == ("CANCELLED", "Rejected", "GLTF_VALIDATION_FAILED")
+    ledger_a, ledger_b = await _ledgers(fed)
+    assert [(a.state, a.owner_process_id) for a in ledger_a.assets if a.owner_process_id == CAROL] == [("OWNED", CAROL)]
+    assert len(ledger_b.assets) == 1  # the converted one only
 
 
 def _offer(fed: Federation, view: apb.AssetView, data: bytes, transfer_id: str, **changes: Any) -> apb.AssetOffer:
@@ -322,7 +360,9 @@ async def test_duplicate_and_reordered_messages_are_harmless(federation: Federat
     assert ack.state == "ABORTED"
     assert (await relay.send_offer(late)).state == "ABORTED"
     with pytest.raises(Exception) as caught:
-        await relay.send_decision(_decision(_offer(fed, view.asset, data, "urn:test:never"), apb.ASSET_DECISION_KIND_COMMIT))
+        await relay.send_decision(
+            _decision(_offer(fed, view.asset, data, "urn:test:never"), apb.ASSET_DECISION_KIND_COMMIT)
+        )
     assert getattr(caught.value, "reason", "") == "TRANSFER_UNKNOWN"
     with pytest.raises(Exception) as caught:
         await relay.send_offer(_offer(fed, view.asset, data, "urn:test:dup", expires_at_ms=int(time.time() * 1000) + 5))
@@ -343,7 +383,10 @@ async def test_tampered_offer_is_refused(federation: Federation) -> None:
     data = BOX.read_bytes()
     for offer, reason in (
         (_offer(fed, view.asset, data[:-1] + b"x", "urn:test:tampered"), "DIGEST_MISMATCH"),
-        (_offer(fed, view.asset, data, "urn:test:expired", expires_at_ms=int(time.time() * 1000) - 1), "TRANSFER_EXPIRED"),
+        (
+            _offer(fed, view.asset, data, "urn:test:expired", expires_at_ms=int(time.time() * 1000) - 1),
+            "TRANSFER_EXPIRED",
+        ),
     ):
         with pytest.raises(Exception) as caught:
             await relay.send_offer(offer)

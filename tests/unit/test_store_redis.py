@@ -158,14 +158,18 @@ async def test_an_entry_with_a_once_key_is_written_once_across_replicas_and_retr
     async def plain(r: int, i: int) -> object:
         return await replicas[r][1].append("ACCEPTED", peer_id=PEER, subject=f"plain-{r}-{i}")
 
-    results = await asyncio.gather(*(commit(r) for r in range(3) for _ in range(2)), *(plain(r, i) for r in range(3) for i in range(3)))
+    results = await asyncio.gather(
+        *(commit(r) for r in range(3) for _ in range(2)), *(plain(r, i) for r in range(3) for i in range(3))
+    )
     commits = results[:6]
     audit = replicas[0][1]
     entries = await audit.entries()
     assert [e.subject for e in entries].count("urn:t:1") == 1 and len(entries) == 10
     assert all(c == commits[0] for c in commits)
     assert (await audit.verify()).ok
-    again = await replicas[2][1].append("ASSET_COMMITTED", peer_id=PEER, subject="urn:t:1", once="ASSET_COMMITTED urn:t:1")
+    again = await replicas[2][1].append(
+        "ASSET_COMMITTED", peer_id=PEER, subject="urn:t:1", once="ASSET_COMMITTED urn:t:1"
+    )
     assert again == commits[0] and len(await audit.entries()) == 10
 
 
