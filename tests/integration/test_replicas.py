@@ -207,3 +207,47 @@ async def test_serve_refuses_a_redis_that_could_lose_acknowledged_writes(tmp_pat
     assert result.returncode == 2, result.stderr
     assert "STORE_NOT_DURABLE" in result.stderr and "appendfsync always" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_an_asset_offered_and_committed_through_every_replica_at_once_moves_once(
+    replicas: Replicas,
+) -> None:
+    """Issue 5 across replicas: a.example's gateway sends the same Asset offer, then the same
+    COMMIT, to the three replicas at once (as retries after a lost answer would). b.example stages
+    and commits it once: one Asset owned by bob, one credit, and ONE ``ASSET_COMMITTED`` entry in
+    the chain every replica reads."""
+    from test_asset_transfer import ALICE, BOB, _decision, _offer, _register
+
+    from gateway.assets import ASSET_COMMITTED
+    from mmmfed.api.v1 import asset_pb2 as apb
+
+    r = replicas
+    await r.fed.at_a.negotiate(B)
+    asset_id = await _register(r.fed)
+    view = await r.fed.at_a.instance.AssetHistory(apb.AssetHistoryRequest(asset_id=asset_id))
+    offer = _offer(r.fed, view.asset, _data(r, asset_id), "urn:test:replicas")
+    home = r.fed.nodes["gateway-a"]
+
+    async def at_every_replica(send: Any) -> list[Any]:
+        tasks = []
+        for config in r.configs:
+            home.channels.peers[B] = peer(config)  # each call binds its stub before its first await
+            tasks.append(asyncio.create_task(send()))
+            await asyncio.sleep(0)
+        return await asyncio.gather(*tasks)
+
+    staged = await at_every_replica(lambda: home.assets.send_offer(offer))
+    assert {s.state for s in staged} == {"STAGED"} and sum(not s.duplicate for s in staged) == 1
+    commit = _decision(offer, apb.ASSET_DECISION_KIND_COMMIT)
+    committed = await at_every_replica(lambda: home.assets.send_decision(commit))
+    assert {c.state for c in committed} == {"COMMITTED"} and sum(not c.duplicate for c in committed) == 1
+
+    ledger = await r.fed.at_b.instance.GetLedger(apb.GetLedgerRequest())
+    assert [(a.state, a.owner_process_id) for a in ledger.assets] == [("OWNED", BOB)]
+    assert [(t.state, t.source_process_id) for t in ledger.transfers] == [("COMMITTED", ALICE)]
+    entries = await _one_chain(r)
+    assert [e.subject for e in entries if e.event == ASSET_COMMITTED] == ["urn:test:replicas"]
+
+
+def _data(r: Replicas, asset_id: str) -> bytes:
+    return r.fed.nodes["instance-a"].ledger.asset_data(asset_id)
