@@ -1,18 +1,19 @@
 """ASTF in the MIFM (FGMV-43 9.2 steps 4-8): the gateway's part of asset transfers.
 
 Sending side (RI-1 from its own M-Instance, then RE-1): check the trust agreement covers Assets,
-route the Asset by the answer manifesto (through a bridge's Conversion Service when the peer
-accepts its Qualifier only converted, as avatars go in 9.1 step 3), sign the Asset Item (offers)
-or the Transaction Item (COMMIT decisions) with the M-Instance key, add an envelope binding origin,
-destination, transfer id and the offer's content digest, and forward to the peer's gateway. Receiving side (RE-1): the caller is the origin (mTLS), the
-agreement is active, the envelope and the signed Items verify; then the M-Instance stages the
-offer or applies the decision, idempotently by transfer id. So envelopes are checked without
-claiming a replay nonce: a repeated message is a harmless duplicate, answered from the journal.
+route the Asset by the answer manifesto (through a bridge's Conversion Service when the peer accepts
+its Qualifier only converted, as avatars go in 9.1 step 3), sign the Asset Item (offers) or the
+Transaction Item (COMMIT decisions) with the M-Instance key, add an envelope binding origin,
+destination, transfer id and the offer's content digest, and forward to the peer's gateway.
+Receiving side (RE-1): the caller is the origin (mTLS), the agreement is active, the envelope and
+the signed Items verify; then the M-Instance stages the offer or applies the decision, idempotently
+by transfer id. So envelopes are checked without claiming a replay nonce: a repeated message is a
+harmless duplicate, answered from the journal.
 
 Each committed transfer is audited once by each gateway (event ``ASSET_COMMITTED``, subject the
-transfer id, idempotency key ``ASSET_COMMITTED <transfer id>``), whatever the retries, crashes
-and replicas. Decisions pass even when the agreement was revoked after the offer: a revocation
-stops new transfers, while a transfer already staged must still reach one owner of record.
+transfer id, idempotency key ``ASSET_COMMITTED <transfer id>``), whatever the retries, crashes and
+replicas. Decisions pass even when the agreement was revoked after the offer: a revocation stops new
+transfers, while a transfer already staged must still reach one owner of record.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The ``mmmfed`` command line (typer + rich): the composition root that starts nodes.
 
 Commands: ``serve instance|gateway|bridge``, ``certs init``, ``keys generate|rotate|revoke|list``,
-``item sign|verify``, ``agreement propose|accept|show|revoke``, ``audit show|verify``, ``convert``, ``demo``.
+``item sign|verify``, ``agreement propose|accept|show|revoke``, ``audit show|verify``,
+``asset register|fund|transfer|status|history|ledger``, ``convert``, ``demo``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from mmmfed.cli.agreement_cmd import agreement_app
+from mmmfed.cli.asset_cmd import asset_app
 from mmmfed.cli.audit_cmd import audit_app
 from mmmfed.cli.item_cmd import item_app
 from mmmfed.cli.keys_cmd import keys_app
@@ -37,6 +39,7 @@ app.add_typer(agreement_app, name="agreement")
 app.add_typer(pa_app, name="pa")
 app.add_typer(activity_app, name="activity")
 app.add_typer(scenario_app, name="scenario")
+app.add_typer(asset_app, name="asset")
 err_console = Console(stderr=True)
 
 

@@ -32,12 +32,8 @@ B_MAX_TRIANGLES = 1500
 B_MAX_TEXTURE_PX = 512
 # Each M-Instance has its own currency; payments are exchanged by the origin's policy (ASEF).
 ASSETS = {
-    A: AssetsConfig(
-        currency_id="ACU", exchange={B: ExchangePolicyConfig(to_currency="BCU", rate="3/2", fee_bp=50)}
-    ),
-    B: AssetsConfig(
-        currency_id="BCU", exchange={A: ExchangePolicyConfig(to_currency="ACU", rate="2/3", fee_bp=50)}
-    ),
+    A: AssetsConfig(currency_id="ACU", exchange={B: ExchangePolicyConfig(to_currency="BCU", rate="3/2", fee_bp=50)}),
+    B: AssetsConfig(currency_id="BCU", exchange={A: ExchangePolicyConfig(to_currency="ACU", rate="2/3", fee_bp=50)}),
 }
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
 
