@@ -70,13 +70,17 @@ def test_a_policy_with_another_rounding_rule_is_refused() -> None:
     rounding=st.sampled_from(["half_even", "down", "up"]),
 )
 def test_value_is_conserved_apart_from_the_declared_fee(paid: int, p: int, q: int, fee_bp: int, rounding: str) -> None:
-    """paid = fee + exchanged exactly; the fee is never under-declared and never exceeds the
+    """Amounts that fit are exchanged and the others refused with the right reason; paid = fee +
+    exchanged exactly; the fee is never under-declared and never exceeds the
     policy by a whole minor unit; received is within one minor unit of exchanged x rate, on the
     side the rounding rule says."""
     try:
         done = exchange(paid, _policy(rate=f"{p}/{q}", fee_bp=fee_bp, rounding=rounding))
-    except InvalidInput as err:
-        assert err.reason == "AMOUNT_TOO_SMALL"
+    except InvalidInput as err:  # nothing would arrive, or more than an I-JSON integer holds
+        fee = -((-paid * fee_bp) // 10_000)
+        exact = (paid - fee) * Fraction(p, q)
+        assert err.reason == ("AMOUNT_TOO_SMALL" if exact < 1 else "AMOUNT_INVALID"), (err.reason, exact)
+        assert exact < 1 or exact > MAX_AMOUNT - 1
         return
     assert done.fee + done.exchanged == paid
     exact_fee = Fraction(paid * fee_bp, 10_000)
