@@ -73,13 +73,14 @@ class GatewayNode:
             read=partial(agreement_states, self.agreements),
         )
         self.negotiation = NegotiationService(config.m_instance_id, self.store, self.channels, self.agreements)
+        envelopes = EnvelopeChecker(config.m_instance_id, self.keyring, self.store)
         self.migration = MigrationService(
             config.m_instance_id,
             self.channels,
             self.negotiation,
             keys=self.keys,
             verifier=verifier,
-            envelopes=EnvelopeChecker(config.m_instance_id, self.keyring, self.store),
+            envelopes=envelopes,
             metrics=self.metrics,
         )
         self.assets = AssetRelay(
@@ -88,7 +89,7 @@ class GatewayNode:
             self.negotiation,
             keys=self.keys,
             verifier=verifier,
-            envelopes=EnvelopeChecker(config.m_instance_id, self.keyring, self.store),
+            envelopes=envelopes,
             audit=self.audit,
             metrics=self.metrics,
         )

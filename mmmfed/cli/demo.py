@@ -14,13 +14,16 @@ from pathlib import Path
 from rich.console import Console
 from rich.rule import Rule
 
+from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import gateway_pb2 as gpb
+from mmmfed.cli.asset_render import exchange_line
 from mmmfed.cli.loopback import A, B, LoopbackPlan, plan, samples_dir
 from mmmfed.cli.processes import NodeProcesses
 from mmmfed.cli.render import feature_table, migration_detail, migration_summary
 from mmmfed.client import OperatorClient, read_item
 from mmmfed.config import PeerAddress
 from mmmfed.errors import MmmfedError
+from mmmfed.items import FORMAT_GLB
 
 # (human name, avatar file under ../shared/samples, licence / credit)
 DEMO_HUMANS = (
@@ -85,11 +88,49 @@ async def _scenario(p: LoopbackPlan, procs: NodeProcesses, out: Path, console: C
                 target = out / f"{human}.glb"
                 await asyncio.to_thread(target.write_bytes, data)
                 console.print(f"wrote {target} ({len(data):,} bytes, read back from {B})")
+        console.print(Rule(f"4. Asset migration {A} -> {B} with a payment (FGMV-43 9.2, ASEF)"))
+        await _asset_step(at_a, at_b, users[0][2], samples, console)
         console.print(Rule("Summary"))
         console.print(migration_summary(rows))
     migrated = sum(r.outcome == gpb.MIGRATION_OUTCOME_MIGRATED for _, r in rows)
     console.print(f"[bold]{migrated} of {len(rows)} avatars migrated; converted files in {out}[/]")
     return 0
+
+
+async def _asset_step(at_a: OperatorClient, at_b: OperatorClient, owner: str, samples: Path, console: Console) -> None:
+    """Register a glTF model as an Asset of ``owner``, fund it, and migrate it to bob at b.example
+    with a payment exchanged by a.example's policy; print the journal's progress and outcome."""
+    box = samples / "gltf" / "BoxTextured" / "BoxTextured.glb"
+    data = await asyncio.to_thread(box.read_bytes)
+    registered = await at_a.instance.RegisterAsset(
+        apb.RegisterAssetRequest(owner_process_id=owner, format=FORMAT_GLB, media_type="model/gltf-binary", data=data)
+    )
+    asset_id = json.loads(registered.asset.item_json)["AssetID"]
+    await at_a.instance.FundWallet(apb.FundWalletRequest(holder_process_id=owner, amount=5000))
+    console.print(f"Asset {asset_id} ({box.name}, {len(data):,} bytes) owned by {owner}; Wallet funded 5,000 ACU")
+    bob = f"mmm://{B}/processes/user/bob"
+    view = await at_a.instance.TransferAsset(
+        apb.TransferAssetRequest(
+            asset_id=asset_id, source_process_id=owner, destination_process_id=bob, payment_amount=1001
+        )
+    )
+    states = [view.state]
+    deadline = time.monotonic() + 30
+    while not view.terminal and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        view = await at_a.instance.GetAssetTransfer(apb.GetAssetTransferRequest(transfer_id=view.transfer_id))
+        if view.state != states[-1]:
+            states.append(view.state)
+    console.print(f"transfer {view.transfer_id}: {' -> '.join(states)} (Transaction {view.transaction_status})")
+    console.print(exchange_line(view.exchange))
+    if view.state == "COMPLETED":
+        home = await at_b.instance.AssetHistory(apb.AssetHistoryRequest(asset_id=view.destination_asset_id))
+        console.print(
+            f"owner of record now {home.asset.owner_process_id} at {B} ({view.destination_asset_id}); "
+            f"{A} keeps it as MIGRATED with that pointer; Provenance closed by one signed Transaction"
+        )
+    else:
+        console.print(f"[bold red]not completed[/]: {view.reason}: {view.message}", emoji=False)
 
 
 def run_demo(out: Path) -> int:

@@ -27,7 +27,8 @@ def mmmfed(*args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[st
 def test_demo_migrates_godette_refuses_sphere_and_stops_every_process(tmp_path: Path) -> None:
     """`mmmfed demo` prints the report, concludes a trust agreement signed by both, verifies every
     foreign Item, writes Godette converted within b's budget, refuses sphere.vrm with the
-    validator's reason, exits 0 and leaves no node process running."""
+    validator's reason, migrates an Asset with an exchanged payment, exits 0 and leaves no node
+    process running."""
     out = tmp_path / "out"
     result = mmmfed("demo", "--out", str(out))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -39,6 +40,8 @@ def test_demo_migrates_godette_refuses_sphere_and_stops_every_process(tmp_path: 
     assert "2 of 3 avatars migrated" in text
     assert "ACTIVE, signed by" in text and text.count("verified at peer") == 2  # every foreign Item verified
     assert "verified here" in text  # the default avatar b.example offered, verified at a.example
+    assert "PENDING -> COMPLETED" in text or "PENDING -> COMMITTED -> COMPLETED" in text
+    assert "received 1,492 BCU" in text and "owner of record now mmm://b.example/processes/user/bob" in text
     godette = inspect_glb((out / "godette.glb").read_bytes())
     assert godette.format == "glTF/2.0-binary" and godette.triangles <= 1500
     pids = [int(p) for p in re.findall(r"pid (\d+)", text)]
