@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import random
@@ -51,6 +50,7 @@ from gateway.assets import ASSET_COMMITTED
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.audit import SqliteAuditLog
 from mmmfed.cli.loopback import A, B, LoopbackPlan, plan, samples_dir
+from mmmfed.cli.processes import stop_processes
 from mmmfed.client import OperatorClient, wait_serving
 from mmmfed.config import InstanceConfig, PeerAddress
 from mmmfed.crashpoints import DESTINATION_POINTS, ENV, GATEWAY_POINTS, ORIGIN_POINTS
@@ -304,17 +304,7 @@ class Cluster:
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """SIGTERM every node, SIGKILL its process group after ``timeout_s`` (idempotent)."""
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_processes(self.procs.values(), timeout_s=timeout_s)
 
 
 # -- the rounds ------------------------------------------------------------------------------

@@ -6,11 +6,13 @@ started (SIGTERM, then SIGKILL of its process group after a grace period).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from mmmfed.cli.loopback import LoopbackPlan
@@ -58,14 +60,22 @@ class NodeProcesses:
         }
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop every process (idempotent): SIGTERM, then SIGKILL after ``timeout_s``."""
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
+        """Stop every process (idempotent): see :func:`stop_processes`."""
+        stop_processes(self.procs.values(), timeout_s=timeout_s)
+
+
+def stop_processes(procs: Iterable[subprocess.Popen[bytes]], *, timeout_s: float = 10.0) -> None:
+    """SIGTERM each process still running, then SIGKILL its process group (each was started in a
+    session of its own) if it has not exited after ``timeout_s`` in all. Idempotent."""
+    procs = list(procs)
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            proc.wait()
