@@ -5,12 +5,17 @@ Channels are reused (a new mTLS handshake costs ~2.6 ms, PERF-FACTS); ``close()`
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import grpc
 
 from mmmfed.api.v1 import bridge_pb2_grpc, gateway_pb2_grpc, instance_pb2_grpc
 from mmmfed.config import PeerAddress, TlsConfig
 from mmmfed.errors import NotFound
 from mmmfed.tls import secure_channel
+
+T = TypeVar("T")
 
 
 class Channels:
@@ -29,16 +34,23 @@ class Channels:
         self.peers = dict(peers)
         self.bridges = dict(bridges)
         self._open: dict[tuple[str, str], grpc.aio.Channel] = {}
+        self._stubs: dict[tuple[type, str, str], Any] = {}
 
-    def _channel(self, peer: PeerAddress) -> grpc.aio.Channel:
-        key = (peer.tls_name, peer.address)
-        if key not in self._open:
-            self._open[key] = secure_channel(self._tls, peer)
-        return self._open[key]
+    def _stub(self, kind: Callable[[grpc.aio.Channel], T], peer: PeerAddress) -> T:
+        """One ``kind`` stub per node, made once: a stub builds a callable per method of its
+        service (dozens for Instance), which cost more than the call itself when made per call."""
+        key = (kind, peer.tls_name, peer.address)
+        stub = self._stubs.get(key)
+        if stub is None:
+            channel_key = (peer.tls_name, peer.address)
+            if channel_key not in self._open:
+                self._open[channel_key] = secure_channel(self._tls, peer)
+            stub = self._stubs[key] = kind(self._open[channel_key])
+        return stub
 
     def instance(self) -> instance_pb2_grpc.InstanceStub:
         """The Instance stub of this gateway's own M-Instance (RI-1)."""
-        return instance_pb2_grpc.InstanceStub(self._channel(self._instance))
+        return self._stub(instance_pb2_grpc.InstanceStub, self._instance)
 
     def peer(self, m_instance_id: str) -> gateway_pb2_grpc.FederationStub:
         """The Federation stub of a peer's gateway; NotFound ``UNKNOWN_PEER`` if not configured."""
@@ -47,13 +59,13 @@ class Channels:
                 f"no gateway configured for M-Instance {m_instance_id}; add it under 'peers'",
                 reason="UNKNOWN_PEER",
             )
-        return gateway_pb2_grpc.FederationStub(self._channel(self.peers[m_instance_id]))
+        return self._stub(gateway_pb2_grpc.FederationStub, self.peers[m_instance_id])
 
     def bridge(self, bridge_id: str) -> bridge_pb2_grpc.BridgeStub:
         """The Bridge stub of a configured bridge; NotFound ``UNKNOWN_BRIDGE`` otherwise."""
         if bridge_id not in self.bridges:
             raise NotFound(f"no bridge {bridge_id} configured", reason="UNKNOWN_BRIDGE")
-        return bridge_pb2_grpc.BridgeStub(self._channel(self.bridges[bridge_id]))
+        return self._stub(bridge_pb2_grpc.BridgeStub, self.bridges[bridge_id])
 
     def instance_of_peer_name(self, tls_name: str) -> str | None:
         """The M-Instance whose gateway presents certificate name ``tls_name``, if any."""
@@ -61,6 +73,6 @@ class Channels:
 
     async def close(self) -> None:
         """Close every open channel (idempotent)."""
-        channels, self._open = list(self._open.values()), {}
+        channels, self._open, self._stubs = list(self._open.values()), {}, {}
         for channel in channels:
             await channel.close()

@@ -11,7 +11,7 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import grpc
@@ -22,7 +22,7 @@ from grpc_reflection.v1alpha import reflection
 from mmmfed.config import TlsConfig
 from mmmfed.errors import MmmfedError
 from mmmfed.metrics import MetricsEndpoint, NodeMetrics
-from mmmfed.rpc import GuardInterceptor
+from mmmfed.rpc import GuardInterceptor, WrappingInterceptor
 from mmmfed.tls import CHANNEL_OPTIONS, AccessPolicy, authorize_roles, server_credentials
 
 log = logging.getLogger(__name__)
@@ -68,19 +68,14 @@ class MethodAwarePool:
         return getattr(self._pool, name)
 
 
-class WriteStyleStreams(grpc.aio.ServerInterceptor):
+class WriteStyleStreams(WrappingInterceptor):
     """Innermost interceptor: a streaming handler written as a coroutine that sends with
     ``context.write`` (grpc_health's ``Health/Watch``) becomes an async generator yielding nothing,
     so the interceptors around it, which iterate a handler's responses, can run it. Without it
     ``Watch`` failed UNKNOWN ("'async for' requires an object with __aiter__ method")."""
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        if handler is None or not handler.response_streaming:
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        if not handler.response_streaming:
             return handler
         inner = handler.unary_stream or handler.stream_stream
 
@@ -102,7 +97,7 @@ class WriteStyleStreams(grpc.aio.ServerInterceptor):
         )
 
 
-class MetricsInterceptor(grpc.aio.ServerInterceptor):
+class MetricsInterceptor(WrappingInterceptor):
     """Counts every served call by full method name (``/mmmfed.api.v1.Federation/TransferAvatar``)
     and final status code (``mmmfed_grpc_requests_total``) and observes its duration in seconds
     (``mmmfed_grpc_request_duration_seconds``); unary and streaming alike (issue 6, item 2).
@@ -115,22 +110,17 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
     """
 
     def __init__(self, metrics: NodeMetrics) -> None:
+        super().__init__()
         self._metrics = metrics
 
     def _record(self, method: str, code: grpc.StatusCode, started: float) -> None:
         self._metrics.grpc_requests.labels(method=method, code=code.name).inc()
         self._metrics.grpc_request_duration.labels(method=method).observe(time.perf_counter() - started)
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            self._metrics.grpc_requests.labels(method=UNKNOWN_METHOD, code=grpc.StatusCode.UNIMPLEMENTED.name).inc()
-            return handler
-        method = handler_call_details.method
+    def unhandled(self, method: str) -> None:
+        self._metrics.grpc_requests.labels(method=UNKNOWN_METHOD, code=grpc.StatusCode.UNIMPLEMENTED.name).inc()
+
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         record = self._record
         kwargs = {
             "request_deserializer": handler.request_deserializer,
