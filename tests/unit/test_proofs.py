@@ -29,6 +29,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from mmmfed.did import (
+    BASE58BTC_ALPHABET,
     base58btc_decode,
     base58btc_encode,
     did_key,
@@ -314,6 +315,18 @@ def test_base58btc_round_trips_with_leading_zeros(data: bytes) -> None:
     text = base58btc_encode(data)
     assert base58btc_decode(text) == data
     assert len(text) - len(text.lstrip("1")) == len(data) - len(data.lstrip(b"\x00"))
+
+
+@given(data=st.binary(max_size=130))
+def test_base58btc_is_the_digit_by_digit_definition(data: bytes) -> None:
+    """The chunked conversion writes what the textbook definition (draft-msporny-base58-03
+    section 3: repeated division by 58, one digit at a time) writes, at every length."""
+    zeros = len(data) - len(data.lstrip(b"\x00"))
+    n, digits = int.from_bytes(data, "big"), []
+    while n:
+        n, digit = divmod(n, 58)
+        digits.append(BASE58BTC_ALPHABET[digit])
+    assert base58btc_encode(data) == "1" * zeros + "".join(reversed(digits))
 
 
 @pytest.mark.parametrize(
