@@ -8,6 +8,13 @@ and tells the other; after ``ValidUntilMs`` it has expired. A new negotiation su
 Only traffic inside an ACTIVE agreement, within its scope (Item types, Actions), is sent or
 accepted, checked before a transfer and again for every chunk while it streams, so revoking
 stops in-flight work in both directions at once.
+
+That check runs on every request, so it reads the agreement from memory while the shared state
+vouches that no document changed since it was read (:mod:`mmmfed.store.changes`): on one node the
+SQLite file says so, with no delay; replicas on Redis hear every replica's writes on a
+subscription within milliseconds, and if the subscription breaks they read Redis on every check
+again within ``max_staleness_s`` (1 s). So a revocation needs no Redis round trip per request to
+stop traffic everywhere.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 from gateway.verification import ForeignItemVerifier
@@ -83,6 +90,8 @@ class AgreementBook:
         self._keys = keys
         self._verifier = verifier
         self._accept_from = frozenset(accept_from)
+        # peer -> (the state's documents token when read, the record): require_active's copies
+        self._in_force: dict[str, tuple[Hashable, dict[str, Any]]] = {}
 
     async def all(self) -> dict[str, dict[str, Any]]:
         """Every agreement record, by peer."""
@@ -96,6 +105,23 @@ class AgreementBook:
             raise NotFound(f"no trust agreement with {peer_id}; negotiate first", reason="NO_AGREEMENT")
         return dict(json.loads(raw))
 
+    async def _record_in_force(self, peer_id: str) -> dict[str, Any] | None:
+        """The record :meth:`require_active` checks, read on every request: from memory while the
+        shared state's documents token is the one it was read under (nothing changed since, on
+        any replica: :mod:`mmmfed.store.changes`), else read again. None if there is none."""
+        token = self._store.documents_token()
+        if token is not None:
+            kept = self._in_force.get(peer_id)
+            if kept is not None and kept[0] == token:
+                return kept[1]
+        raw = await self._store.get_document(NS, peer_id)
+        if raw is None:
+            return None
+        rec = dict(json.loads(raw))
+        if token is not None and self._store.documents_token() == token:  # nothing changed while reading
+            self._in_force[peer_id] = (token, rec)
+        return rec
+
     async def _put(self, peer_id: str, status: str, doc: Mapping[str, Any], **extra: Any) -> None:
         await self._store.put_document(NS, peer_id, _bytes({"Status": status, "Document": doc, **extra}))
 
@@ -103,10 +129,9 @@ class AgreementBook:
         """The AgreementID if an ACTIVE, unexpired agreement with ``peer_id`` covers ``item_type``
         and ``action``; else FailedPrecondition ``NO_AGREEMENT`` (negotiate first), ``AGREEMENT_PROPOSED``,
         ``AGREEMENT_REVOKED``, ``AGREEMENT_EXPIRED`` or ``OUT_OF_AGREEMENT``."""
-        try:
-            rec = await self.record(peer_id)
-        except NotFound as err:
-            raise FailedPrecondition(err.message, reason="NO_AGREEMENT") from err
+        rec = await self._record_in_force(peer_id)
+        if rec is None:
+            raise FailedPrecondition(f"no trust agreement with {peer_id}; negotiate first", reason="NO_AGREEMENT")
         doc = rec["Document"]
         if rec["Status"] != ACTIVE:
             reason = "AGREEMENT_REVOKED" if rec["Status"] == REVOKED else "AGREEMENT_PROPOSED"

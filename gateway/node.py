@@ -56,7 +56,9 @@ class GatewayNode:
         self.config = config
         self.metrics = NodeMetrics()  # this node's own registry, served at observability.metrics_listen
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store, self.audit = open_gateway_state(config)  # config.store: sqlite, or redis for replicas
+        round_trips = self.metrics.store_round_trips
+        # config.store: sqlite, or redis for replicas
+        self.store, self.audit = open_gateway_state(config, on_round_trip=lambda op: round_trips.labels(op=op).inc())
         self.channels = Channels(config.tls, instance=config.instance, peers=config.peers, bridges=config.bridges)
         self.keys = InstanceKeyStore(config.data_dir / "keys", config.m_instance_id)
         self.keyring = Keyring(self._fetch_keys, cache=self.store)

@@ -139,6 +139,13 @@ class NodeMetrics:
             ["direction"],
             registry=r,
         )
+        self.store_round_trips = Counter(
+            "mmmfed_store_round_trips",
+            "Round trips from this gateway to its shared store on Redis (one command or one pipeline), by what "
+            'they were for ("document read", "audit append", "change feed ping", ...); zero on the embedded store.',
+            ["op"],
+            registry=r,
+        )
 
     def add_state_gauge(
         self, name: str, documentation: str, *, label: str, states: Sequence[str], read: StateReader

@@ -32,8 +32,12 @@ GET append*`` and refuses to start (FailedPrecondition ``STORE_NOT_DURABLE``) ot
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import json
 import logging
+import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -57,6 +61,7 @@ from mmmfed.audit import (
 )
 from mmmfed.config import StoreConfig
 from mmmfed.errors import DataIntegrityError, FailedPrecondition, Unavailable
+from mmmfed.store.changes import DEFAULT_MAX_STALENESS_S, DocumentChanges
 from mmmfed.store.shared import GroupCommit
 
 log = logging.getLogger(__name__)
@@ -186,18 +191,35 @@ class _Redis:
     """A client, its key space and its durability, shared by :class:`RedisState` and
     :class:`RedisAuditLog` of one gateway."""
 
-    def __init__(self, client: aioredis.Redis, *, base: str, durability: RedisDurability) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        base: str,
+        durability: RedisDurability,
+        on_round_trip: Callable[[str], None] | None = None,
+    ) -> None:
         self.client = client
         self.base = base
         self.durability = durability
+        self.round_trips: collections.Counter[str] = collections.Counter()
+        self._on_round_trip = on_round_trip
 
     def key(self, *parts: str) -> str:
         return ":".join((self.base, *parts))
 
-    async def durable(self, write: Callable[[Any], Awaitable[Any] | Any]) -> tuple[list[Any], Any]:
-        """Run ``write(pipeline)`` and then the durability wait on one connection; returns the
-        write's replies and the wait's reply (None if none was needed). The caller confirms the
-        wait (:meth:`RedisDurability.confirm`) when its write changed something."""
+    def sent(self, op: str) -> None:
+        """Count one round trip to Redis (a command or a pipeline), by what it was for; the
+        gateway exports the counts as ``mmmfed_store_round_trips_total{op}``."""
+        self.round_trips[op] += 1
+        if self._on_round_trip is not None:
+            self._on_round_trip(op)
+
+    async def durable(self, op: str, write: Callable[[Any], Awaitable[Any] | Any]) -> tuple[list[Any], Any]:
+        """Run ``write(pipeline)`` and then the durability wait on one connection, one round trip
+        counted as ``op``; returns the write's replies and the wait's reply (None if none was
+        needed). The caller confirms the wait (:meth:`RedisDurability.confirm`) when its write
+        changed something."""
         if self.durability.mode is None:
             await self.durability.check(self.client)
         async with _reachable("write"), self.client.pipeline(transaction=False) as pipe:
@@ -205,6 +227,7 @@ class _Redis:
             if asyncio.iscoroutine(queued):
                 await queued
             waited = self.durability.add_wait(pipe)
+            self.sent(op)
             replies = await pipe.execute()
         return (replies[:-1], replies[-1]) if waited else (replies, None)
 
@@ -217,33 +240,106 @@ class RedisState:
     """:class:`mmmfed.store.SharedState` on Redis for gateway replicas (issue 6 item 1; module
     docstring): documents in hashes, nonces by ``SET NX PX``, cached values with ``PX`` TTLs."""
 
-    def __init__(self, shared: _Redis) -> None:
+    def __init__(self, shared: _Redis, *, max_staleness_s: float = DEFAULT_MAX_STALENESS_S) -> None:
         self._r = shared
+        self.changes = DocumentChanges(max_staleness_s=max_staleness_s)
+        self._changes_channel = shared.key("doc-changes")
+        self._watch: asyncio.Task[None] | None = None
+        self._closing = False
 
     async def start(self) -> None:
-        """PING, then check durability (FailedPrecondition ``STORE_NOT_DURABLE``)."""
+        """PING, check durability (FailedPrecondition ``STORE_NOT_DURABLE``), then follow the
+        replicas' document changes (:meth:`documents_token`) until :meth:`close`."""
         async with _reachable("PING"):
+            self._r.sent("ping")
             await self._r.client.ping()
         await self._r.durability.check(self._r.client)
+        if self._watch is None:
+            self._watch = asyncio.create_task(self._follow_changes(), name="redis document changes")
 
     async def put_document(self, namespace: str, key: str, value: bytes) -> None:
-        _, wait = await self._r.durable(lambda pipe: pipe.hset(self._r.key("doc", namespace), key, value))
+        """HSET and PUBLISH on the changes channel in one round trip: every replica following it
+        drops what it cached before answering from memory again."""
+
+        def write(pipe: Any) -> None:
+            pipe.hset(self._r.key("doc", namespace), key, value)
+            pipe.publish(self._changes_channel, f"{namespace} {key}")
+
+        _, wait = await self._r.durable("document write", write)
         self._r.confirm(wait)
 
     async def get_document(self, namespace: str, key: str) -> bytes | None:
         async with _reachable("read"):
+            self._r.sent("document read")
             value = await self._r.client.hget(self._r.key("doc", namespace), key)
         return bytes(value) if value is not None else None
 
     async def list_documents(self, namespace: str) -> dict[str, bytes]:
         async with _reachable("read"):
+            self._r.sent("document read")
             raw = await self._r.client.hgetall(self._r.key("doc", namespace))
         return {_text(k): bytes(raw[k]) for k in sorted(raw, key=_text)}
+
+    def documents_token(self) -> int | None:
+        """The change feed's generation while the subscription is fresh, else None
+        (:class:`~mmmfed.store.changes.DocumentChanges`); None before :meth:`start`."""
+        return self.changes.token()
+
+    async def _follow_changes(self) -> None:
+        """Follow the changes channel until cancelled; after a failure (connection lost, Redis
+        restarting) follow it again after a pause. The feed is not fresh meanwhile, so caches
+        read Redis every time."""
+        interval = self.changes.max_staleness_s / 4
+        while not self._closing:
+            try:
+                await self._follow_subscription(interval)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # anything: the feed must never stop without saying so
+                log.warning("redis change feed lost", extra={"cause": f"{type(err).__name__}: {err}"})
+            finally:
+                self.changes.lost()
+            await asyncio.sleep(interval)
+
+    async def _follow_subscription(self, interval: float) -> None:
+        """One subscription: every published change and every (re)subscription, which may have
+        missed some, voids the tokens handed out; a PING every ``interval`` seconds keeps the
+        feed fresh while Redis answers. Pings unanswered for 4 staleness periods end it
+        (RedisConnectionError)."""
+        pubsub = self._r.client.pubsub()
+        try:
+            await pubsub.subscribe(self._changes_channel)
+            unanswered: dict[int, float] = {}  # serial -> when sent; Redis answers in order
+            serial, pinged = 0, -math.inf
+            # Cancelling alone is not enough to stop this loop: redis-py's read with a timeout can
+            # take a cancellation that arrives as its timeout expires for the timeout (seen here).
+            while not self._closing:
+                now = time.monotonic()
+                if unanswered and now - min(unanswered.values()) > 4 * self.changes.max_staleness_s:
+                    raise redis_errors.ConnectionError("the change feed's pings went unanswered")
+                if now - pinged >= interval:
+                    serial, pinged = serial + 1, now
+                    unanswered[serial] = now
+                    self._r.sent("change feed ping")
+                    await pubsub.ping(str(serial))
+                message = await pubsub.get_message(timeout=interval)
+                if message is None:
+                    continue
+                if message["type"] != "pong":  # a change, or the subscription (re)made
+                    self.changes.changed()
+                    continue
+                answered = int(_text(message["data"]) or 0)
+                if answered in unanswered:
+                    self.changes.confirmed(unanswered[answered])
+                unanswered = {k: t for k, t in unanswered.items() if k > answered}
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
 
     async def claim_nonce(self, namespace: str, nonce: str, *, keep_until_ms: int, now_ms: int) -> bool:
         ttl_ms = max(1, keep_until_ms - now_ms)  # relative: Redis's clock need not be the gateway's
         key = self._r.key("nonce", namespace, nonce)
-        replies, wait = await self._r.durable(lambda pipe: pipe.set(key, b"1", nx=True, px=ttl_ms))
+        replies, wait = await self._r.durable("nonce claim", lambda pipe: pipe.set(key, b"1", nx=True, px=ttl_ms))
         if not replies[0]:
             return False
         self._r.confirm(wait)
@@ -251,14 +347,23 @@ class RedisState:
 
     async def put_cached(self, namespace: str, key: str, value: bytes, *, ttl_ms: int) -> None:
         async with _reachable("cache"):
+            self._r.sent("cache write")
             await self._r.client.set(self._r.key("cache", namespace, key), value, px=max(1, ttl_ms))
 
     async def get_cached(self, namespace: str, key: str) -> bytes | None:
         async with _reachable("cache"):
+            self._r.sent("cache read")
             value = await self._r.client.get(self._r.key("cache", namespace, key))
         return bytes(value) if value is not None else None
 
     async def close(self) -> None:
+        """Stop following changes and release the connections (idempotent)."""
+        watch, self._watch = self._watch, None
+        self._closing = True
+        if watch is not None:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
         await self._r.client.aclose()
 
 
@@ -283,9 +388,13 @@ class RedisAuditLog:
         if not keys:
             return {}
         async with _reachable("audit once keys"):
+            self._r.sent("audit read")
             seqs = await self._r.client.hmget(self._once, keys)
             found = {k: int(v) for k, v in zip(keys, seqs, strict=True) if v is not None}
-            rows = {k: await self._r.client.lindex(self._log, seq - 1) for k, seq in found.items()}
+            rows = {}
+            for k, seq in found.items():
+                self._r.sent("audit read")
+                rows[k] = await self._r.client.lindex(self._log, seq - 1)
         return {k: _entry(raw) for k, raw in rows.items()}
 
     async def _append_batch(self, drafts: list[AuditDraft]) -> list[AuditEntry]:
@@ -296,6 +405,7 @@ class RedisAuditLog:
         for attempt in range(MAX_APPEND_ATTEMPTS):
             if head is None or attempt:
                 async with _reachable("audit head"):
+                    self._r.sent("audit read")
                     head = await self._r.client.get(self._head)
             written = await self._written_once(drafts) if attempt else {}
             seq, prev_hash = _parse_head(head)
@@ -327,7 +437,8 @@ class RedisAuditLog:
                 *(d.once for d in fresh),
             ]
             replies, wait = await self._r.durable(
-                lambda pipe, args=args, keys=keys: self._append_script(keys=keys, args=args, client=pipe)
+                "audit append",
+                lambda pipe, args=args, keys=keys: self._append_script(keys=keys, args=args, client=pipe),
             )
             if replies[0] == 1:
                 self._r.confirm(wait)
@@ -358,6 +469,7 @@ class RedisAuditLog:
         check_entries_query(peer_id=peer_id, since_seq=since_seq, limit=limit)
         start = max(0, since_seq)
         async with _reachable("audit read"):
+            self._r.sent("audit read")
             if peer_id is None:
                 rows = await self._r.client.lrange(self._log, start, start + limit - 1)
             else:
@@ -366,11 +478,13 @@ class RedisAuditLog:
                 async with self._r.client.pipeline(transaction=False) as pipe:
                     for seq in seqs:
                         pipe.lindex(self._log, int(seq) - 1)
+                    self._r.sent("audit read")
                     rows = await pipe.execute()
         return [_entry(raw) for raw in rows]
 
     async def head(self) -> AuditEntry | None:
         async with _reachable("audit read"):
+            self._r.sent("audit read")
             raw = await self._r.client.lindex(self._log, -1)
         return _entry(raw) if raw is not None else None
 
@@ -379,6 +493,7 @@ class RedisAuditLog:
         prev_hash = GENESIS_HASH
         async with _reachable("audit read"):
             if from_seq > 1:
+                self._r.sent("audit read")
                 before = _row(await self._r.client.lindex(self._log, from_seq - 2))
                 if before is None:
                     message = f"entry {from_seq - 1}, before from_seq, is missing or unreadable"
@@ -386,6 +501,7 @@ class RedisAuditLog:
                 prev_hash = _text(before[-1])
             checked, first = 0, from_seq
             while True:  # page by page: the list only grows, so pages never disagree
+                self._r.sent("audit read")
                 page = await self._r.client.lrange(self._log, first - 1, first - 1 + VERIFY_PAGE - 1)
                 if not page:
                     return VerifyResult(True, VERIFIED, None, checked, first - 1, prev_hash)
@@ -426,14 +542,18 @@ def _entry(raw: bytes | None) -> AuditEntry:
     return entry_from_row(row)
 
 
-def open_redis_state(config: StoreConfig, *, m_instance_id: str) -> tuple[RedisState, RedisAuditLog]:
+def open_redis_state(
+    config: StoreConfig, *, m_instance_id: str, on_round_trip: Callable[[str], None] | None = None
+) -> tuple[RedisState, RedisAuditLog]:
     """State and audit log of ``m_instance_id``'s gateway on the Redis at ``config.redis_url``,
     sharing one client (connections are opened on first use; ``RedisState.start`` checks
-    durability). FailedPrecondition ``STORE_NOT_CONFIGURED`` without a URL."""
+    durability). ``on_round_trip(op)`` is called for every round trip to Redis. FailedPrecondition
+    ``STORE_NOT_CONFIGURED`` without a URL."""
     if not config.redis_url:
         raise FailedPrecondition("store.backend is redis but store.redis_url is empty", reason="STORE_NOT_CONFIGURED")
     timeout_s = config.redis_wait_timeout_ms / 1000 + 5.0  # a WAIT may block that long before answering
     client = aioredis.Redis.from_url(config.redis_url, socket_timeout=timeout_s, socket_connect_timeout=5.0)
     durability = RedisDurability(wait_replicas=config.redis_wait_replicas, wait_timeout_ms=config.redis_wait_timeout_ms)
-    shared = _Redis(client, base=f"{config.redis_key_prefix}:{{{m_instance_id}}}", durability=durability)
+    base = f"{config.redis_key_prefix}:{{{m_instance_id}}}"
+    shared = _Redis(client, base=base, durability=durability, on_round_trip=on_round_trip)
     return RedisState(shared), RedisAuditLog(shared)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -55,6 +55,12 @@ class SharedState(Protocol):
 
     async def list_documents(self, namespace: str) -> dict[str, bytes]:
         """Every document in ``namespace``, by key, in key order."""
+        ...
+
+    def documents_token(self) -> Hashable | None:
+        """A value that stays the same only while no document has changed (in any namespace,
+        by any replica), or None when this node cannot vouch for that now. A cache of documents
+        answers from memory only under the token it read them with (:mod:`mmmfed.store.changes`)."""
         ...
 
     async def claim_nonce(self, namespace: str, nonce: str, *, keep_until_ms: int, now_ms: int) -> bool:
@@ -126,11 +132,13 @@ class EmbeddedState:
     def __init__(self, store: SqliteStore, *, clock_s: Callable[[], float] = time.time) -> None:
         self._store = store
         self._clock_s = clock_s
+        self._writes = 0  # documents this process wrote (SQLite's data_version counts the others')
 
     async def start(self) -> None:
         """Nothing to check: SQLite runs with ``synchronous=FULL``."""
 
     async def put_document(self, namespace: str, key: str, value: bytes) -> None:
+        self._writes += 1
         self._store.put_document(namespace, key, value)
 
     async def get_document(self, namespace: str, key: str) -> bytes | None:
@@ -138,6 +146,10 @@ class EmbeddedState:
 
     async def list_documents(self, namespace: str) -> dict[str, bytes]:
         return self._store.list_documents(namespace)
+
+    def documents_token(self) -> tuple[int, int]:
+        """This process's document writes and SQLite's data_version (others' commits to the file)."""
+        return self._writes, self._store.data_version()
 
     async def claim_nonce(self, namespace: str, nonce: str, *, keep_until_ms: int, now_ms: int) -> bool:
         return self._store.claim_nonce(namespace, nonce, keep_until_ms=keep_until_ms, now_ms=now_ms)
@@ -234,14 +246,17 @@ class EmbeddedAuditLog:
         self._log.close()
 
 
-def open_gateway_state(config: GatewayConfig) -> tuple[SharedState, SharedAuditLog]:
+def open_gateway_state(
+    config: GatewayConfig, *, on_round_trip: Callable[[str], None] | None = None
+) -> tuple[SharedState, SharedAuditLog]:
     """The shared state and audit log of the gateway configured by ``config`` (``config.store``):
-    SQLite files in ``config.data_dir``, or Redis keys under ``<redis_key_prefix>:{<M-Instance>}``.
-    Nothing is contacted yet: call ``start()`` on the state before serving."""
+    SQLite files in ``config.data_dir``, or Redis keys under ``<redis_key_prefix>:{<M-Instance>}``
+    (``on_round_trip(op)`` is called for each round trip to Redis). Nothing is contacted yet: call
+    ``start()`` on the state before serving."""
     if config.store.backend == "redis":
         from mmmfed.store.redis import open_redis_state
 
-        return open_redis_state(config.store, m_instance_id=config.m_instance_id)
+        return open_redis_state(config.store, m_instance_id=config.m_instance_id, on_round_trip=on_round_trip)
     return embedded_state(config.data_dir)
 
 

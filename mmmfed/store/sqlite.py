@@ -116,6 +116,11 @@ class SqliteStore:
         ).fetchone()
         return bytes(row[0]) if row else None
 
+    def data_version(self) -> int:
+        """SQLite's ``PRAGMA data_version`` of this connection: it moves whenever another
+        connection (another process) has committed to the file since the last look."""
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
     def list_documents(self, namespace: str) -> dict[str, bytes]:
         rows = self._db.execute("SELECT key, value FROM documents WHERE namespace = ? ORDER BY key", (namespace,))
         return {str(k): bytes(v) for k, v in rows.fetchall()}

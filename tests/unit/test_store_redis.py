@@ -15,14 +15,17 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
+from gateway.agreements import ACTIVE, NS, AgreementBook
 from gateway.keyring import Keyring
 from gateway.servicer import key_set
+from gateway.verification import ForeignItemVerifier
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.audit import HASH_MISMATCH
 from mmmfed.config import GatewayConfig, StoreConfig, load_config
 from mmmfed.errors import FailedPrecondition, InvalidInput, Unavailable
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.store import SharedAuditLog, SharedState, embedded_state
+from mmmfed.store.changes import DocumentChanges
 from mmmfed.store.redis import open_redis_state
 from mmmfed.testing import RedisServer
 
@@ -83,6 +86,121 @@ async def test_documents_round_trip_between_replicas(backend: Backend) -> None:
     assert list(await one.list_documents("agreement")) == sorted([PEER, "c.example"])
     assert await one.get_document("agreement/consent", PEER) is None
     assert await one.list_documents("manifesto/answer") == {}
+
+
+# -- documents read on every request: the agreement in force ---------------------------------
+def _book(state: SharedState, tmp_path: Path) -> AgreementBook:
+    """An AgreementBook of b.example on ``state`` (its keys and verifier are never used here)."""
+    keys = InstanceKeyStore(tmp_path / "keys", "b.example")
+    return AgreementBook("b.example", state, keys, ForeignItemVerifier(Keyring(_no_fetch)))
+
+
+async def _no_fetch(m_instance: str) -> mpb.KeySet:
+    raise AssertionError("no key is fetched here")
+
+
+def _active() -> bytes:
+    doc = {
+        "AgreementID": "urn:uuid:agreement-1",
+        "ValidUntilMs": int(time.time() * 1000) + 3_600_000,
+        "Scope": {"ItemTypes": ["PAC"], "Actions": ["Resolve"]},
+    }
+    return json.dumps({"Status": ACTIVE, "Document": doc}).encode()
+
+
+def _count_reads(state: SharedState) -> list[str]:
+    """Record every document read of ``state`` (one entry per read)."""
+    reads: list[str] = []
+    read = state.get_document
+
+    async def counted(namespace: str, key: str) -> bytes | None:
+        reads.append(f"{namespace} {key}")
+        return await read(namespace, key)
+
+    state.get_document = counted  # type: ignore[method-assign]
+    return reads
+
+
+async def _until(condition: Callable[[], bool], *, within_s: float = 5.0) -> None:
+    deadline = time.monotonic() + within_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.005)
+
+
+async def test_the_agreement_in_force_is_read_once_and_a_revocation_anywhere_stops_it(
+    backend: Backend, tmp_path: Path
+) -> None:
+    """Replica one reads the agreement once and then answers from memory (no read, so no Redis
+    round trip, per request); when replica two revokes it, replica one refuses the next request:
+    on SQLite at once (the file says it changed), on Redis as soon as the published change
+    arrives (here: within 1 s, in practice milliseconds)."""
+    (one, _), (two, _) = await _started(backend, 2)
+    await _until(lambda: one.documents_token() is not None)  # Redis: the change feed is followed
+    await two.put_document(NS, PEER, _active())
+    book_one, book_two = _book(one, tmp_path), _book(two, tmp_path)
+    reads = _count_reads(one)
+    for _ in range(20):
+        assert await book_one.require_active(PEER, item_type="PAC", action="Resolve") == "urn:uuid:agreement-1"
+    assert reads == [f"{NS} {PEER}"]
+
+    token = one.documents_token()
+    await book_two.revoke(PEER, reason="operator revoked it")
+    if backend.name == "redis":
+        await _until(lambda: one.documents_token() != token, within_s=1.0)
+    else:
+        assert one.documents_token() != token  # nothing to wait for
+    with pytest.raises(FailedPrecondition) as refused:
+        await book_one.require_active(PEER, item_type="PAC", action="Resolve")
+    assert refused.value.reason == "AGREEMENT_REVOKED"
+    assert reads == [f"{NS} {PEER}"] * 2
+
+
+async def test_a_replica_whose_change_feed_breaks_reads_again_until_it_is_back(redis_server: RedisServer) -> None:
+    """Redis drops replica one's subscription (CLIENT KILL): it may have missed changes, so the
+    token it answered under is void at once or within the staleness bound; it subscribes again
+    and vouches again, under a new token."""
+    config = StoreConfig(backend="redis", redis_url=redis_server.url)
+    state, audit = open_redis_state(config, m_instance_id="b.example")
+    admin = aioredis.Redis.from_url(redis_server.url)
+    try:
+        await state.start()
+        await _until(lambda: state.documents_token() is not None)
+        before = state.documents_token()
+        assert await admin.client_kill_filter(_type="pubsub") >= 1
+        await _until(lambda: state.documents_token() != before, within_s=2 * state.changes.max_staleness_s)
+        await _until(lambda: state.documents_token() is not None)
+        assert state.documents_token() != before
+    finally:
+        await admin.aclose()
+        await state.close()
+        await audit.close()
+
+
+def test_the_change_feed_vouches_only_for_what_a_recent_ping_covers() -> None:
+    """DocumentChanges: no token until a PING is answered; a token while the newest answered
+    PING is at most max_staleness_s old; a change or a lost subscription voids every token."""
+    now = [100.0]
+    changes = DocumentChanges(max_staleness_s=1.0, clock=lambda: now[0])
+    assert changes.token() is None
+    changes.confirmed(sent_at=99.5)
+    first = changes.token()
+    assert first is not None
+    now[0] = 100.49
+    assert changes.token() == first
+    now[0] = 100.51  # the ping answered was sent 1.01 s ago
+    assert changes.token() is None
+    changes.confirmed(sent_at=100.5)
+    assert changes.token() == first  # nothing changed meanwhile: the same token
+    changes.changed()
+    assert changes.token() not in (None, first)
+    second = changes.token()
+    changes.lost()
+    assert changes.token() is None
+    changes.confirmed(sent_at=100.51)
+    assert changes.token() not in (None, first, second)
+    with pytest.raises(ValueError):
+        DocumentChanges(max_staleness_s=0)
 
 
 # -- replay nonces -------------------------------------------------------------------------
