@@ -25,10 +25,12 @@ Then the gateway path again with each gateway as R replicas on one Redis (``--re
 "redis" (AOF, appendfsync always: the settings ownership of record needs) and the instance's
 keys; replica A_i forwards to B_i and the client spreads its calls over the A replicas. The
 agreement is negotiated once, through A_1 and B_1, and the others read it from Redis. Redis
-round trips per request are Redis's own count of commands processed (INFO stats) over the
-throughput phase.
-Targets (issue 6): CPU per verified request at a gateway <= 500 us; the gateway path's
-throughput >= the Python relays'; its p50 <= 3.5 x the direct call's.
+round trips per request are what each gateway counted (``mmmfed_store_round_trips_total`` on its
+/metrics, summed over its replicas; a command or a pipeline is one); Redis commands per request
+are Redis's own count (INFO stats), which includes the commands the audit script runs inside
+Redis. Both over every call of the run (warm-up, sequential and throughput).
+Targets (issue 6): CPU per verified request at a gateway <= 500 us with at most one Redis round
+trip; the gateway path's throughput >= the Python relays'; its p50 <= 3.5 x the direct call's.
 
 Every request is decided for real (and recorded in b.example's Activity Data with an fsync), so
 each path carries the same instance cost. Exits non-zero if a call fails, 0 otherwise, whether or
@@ -49,12 +51,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
 
@@ -70,7 +74,7 @@ from mmmfed.cli.loopback import A, B, LoopbackPlan, PortReservation, plan, sampl
 from mmmfed.cli.phase0 import registration_items
 from mmmfed.cli.processes import NodeProcesses
 from mmmfed.client import OperatorClient
-from mmmfed.config import PeerAddress, StoreConfig, TlsConfig
+from mmmfed.config import ObservabilityConfig, PeerAddress, StoreConfig, TlsConfig
 from mmmfed.testing import RedisServer, peer
 from mmmfed.tls import secure_channel
 
@@ -325,7 +329,7 @@ async def run(args: argparse.Namespace, workdir: Path, console: Console) -> int:
         if proxies is not None:
             proxies.stop()
         procs.stop()
-    replicated: dict[int, tuple[Figures, float]] = {}
+    replicated: dict[int, ReplicaFigures] = {}
     for count in args.replicas:
         console.print(f"measuring gateways as {count} replica(s) each on Redis ...")
         try:
@@ -336,6 +340,33 @@ async def run(args: argparse.Namespace, workdir: Path, console: Console) -> int:
     report(figures, args, console)
     report_replicas(replicated, figures, console)
     return 0
+
+
+@dataclass
+class ReplicaFigures:
+    """The gateway path with R replicas: its figures, Redis's own count of commands run per
+    request (commands inside the audit script included), and the round trips each gateway made
+    to Redis per request (its ``mmmfed_store_round_trips_total``, summed over its replicas)."""
+
+    figures: Figures
+    commands_per_request: float
+    round_trips_per_request: dict[str, float]
+
+
+def _metrics_at(port: int) -> ObservabilityConfig:
+    return ObservabilityConfig(metrics_listen=f"127.0.0.1:{port}")
+
+
+def store_round_trips(ports: list[int]) -> float:
+    """``mmmfed_store_round_trips_total`` summed over the nodes serving /metrics on ``ports``."""
+    total = 0.0
+    for port in ports:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            text = response.read().decode()
+        for family in text_string_to_metric_families(text):
+            if family.name == "mmmfed_store_round_trips":
+                total += sum(sample.value for sample in family.samples if sample.name.endswith("_total"))
+    return total
 
 
 def redis_commands(server: RedisServer) -> int:
@@ -363,9 +394,10 @@ async def run_replicas(
         store = StoreConfig(backend="redis", redis_url=redis_server.url)
         # Replica 0 listens where the instances expect their gateways (they register their
         # manifestos there, and every replica reads them from Redis); the others on new ports.
-        ports = PortReservation(2 * (replicas - 1))
+        ports = PortReservation(2 * (replicas - 1) + 2 * replicas)
         a_ports = [int(p.gateway_a.listen.rsplit(":", 1)[1]), *ports.ports[: replicas - 1]]
-        b_ports = [int(p.gateway_b.listen.rsplit(":", 1)[1]), *ports.ports[replicas - 1 :]]
+        b_ports = [int(p.gateway_b.listen.rsplit(":", 1)[1]), *ports.ports[replicas - 1 : 2 * (replicas - 1)]]
+        metrics_ports = {"gateway A": ports.ports[-2 * replicas : -replicas], "gateway B": ports.ports[-replicas:]}
         ports.release()
         p.ports.release()
         for name, cfg in p.nodes().items():
@@ -376,9 +408,20 @@ async def run_replicas(
         entries = []
         for i in range(replicas):
             b_addr = PeerAddress(tls_name=p.gateway_b.tls_name, address=f"127.0.0.1:{b_ports[i]}")
-            gb = p.gateway_b.model_copy(update={"listen": b_addr.address, "store": store})
+            gb = p.gateway_b.model_copy(
+                update={
+                    "listen": b_addr.address,
+                    "store": store,
+                    "observability": _metrics_at(metrics_ports["gateway B"][i]),
+                }
+            )
             ga = p.gateway_a.model_copy(
-                update={"listen": f"127.0.0.1:{a_ports[i]}", "store": store, "peers": {B: b_addr}}
+                update={
+                    "listen": f"127.0.0.1:{a_ports[i]}",
+                    "store": store,
+                    "peers": {B: b_addr},
+                    "observability": _metrics_at(metrics_ports["gateway A"][i]),
+                }
             )
             for name, cfg in ((f"gateway-b{i}", gb), (f"gateway-a{i}", ga)):
                 path = root / f"{name}.json"
@@ -410,12 +453,16 @@ async def run_replicas(
             "gateway B": [procs.procs[f"gateway-b{i}"].pid for i in range(replicas)],
         }
         before = redis_commands(redis_server)
+        trips_before = {name: store_round_trips(ports) for name, ports in metrics_ports.items()}
         figures = await measure(call, calls=args.calls, total=args.total, in_flight=args.in_flight, pids=pids)
-        commands = redis_commands(redis_server) - before
-        per_request = commands / (30 + args.calls + args.total)
+        requests = 30 + args.calls + args.total
+        commands = (redis_commands(redis_server) - before) / requests
+        trips = {
+            name: (store_round_trips(ports) - trips_before[name]) / requests for name, ports in metrics_ports.items()
+        }
         for channel in channels:
             await channel.close()
-        return figures, per_request
+        return ReplicaFigures(figures, commands, trips)
     finally:
         procs.stop()
         redis_server.stop()
@@ -483,9 +530,7 @@ def report(figures: dict[str, Figures], args: argparse.Namespace, console: Conso
     )
 
 
-def report_replicas(
-    replicated: dict[int, tuple[Figures, float]], figures: dict[str, Figures], console: Console
-) -> None:
+def report_replicas(replicated: dict[int, ReplicaFigures], figures: dict[str, Figures], console: Console) -> None:
     """The gateway path with R replicas per gateway on Redis, beside the single-node SQLite run."""
     if not replicated:
         return
@@ -497,6 +542,7 @@ def report_replicas(
         "req/s",
         "req/s / 1 node (sqlite)",
         "gateway B CPU us/request",
+        "Redis round trips / request (A, B)",
         "Redis commands / request",
         title="Gateway path, replicas on one Redis (appendfsync always)",
     )
@@ -507,9 +553,11 @@ def report_replicas(
         f"{one.per_s:,.0f}",
         "1.00x",
         f"{one.cpu_us['gateway B']:,.0f}",
+        "0, 0",
         "0",
     )
-    for count, (f, commands) in sorted(replicated.items()):
+    for count, r in sorted(replicated.items()):
+        f, trips = r.figures, r.round_trips_per_request
         table.add_row(
             f"{count} (redis)",
             f"{f.p50_us:,.0f}",
@@ -517,7 +565,8 @@ def report_replicas(
             f"{f.per_s:,.0f}",
             f"{f.per_s / one.per_s:.2f}x",
             f"{f.cpu_us['gateway B']:,.0f}",
-            f"{commands:.1f}",
+            f"{trips['gateway A']:.2f}, {trips['gateway B']:.2f}",
+            f"{r.commands_per_request:.1f}",
         )
     console.print(table)
 
