@@ -57,11 +57,13 @@ async def _call(config: Any, cert: Path, key: Path, method: str, request: Any) -
 
 def _remote(config: Any, cert: Path, key: Path, method: str, request: Any) -> Any:
     from mmmfed.cli import _fail
-    from mmmfed.errors import MmmfedError
+    from mmmfed.errors import InvalidInput, MmmfedError
 
     try:
         return asyncio.run(_call(config, cert, key, method, request))
-    except MmmfedError as err:
+    except (MmmfedError, OSError) as err:
+        if isinstance(err, OSError):
+            err = InvalidInput(f"cannot read {err.filename}: {err.strerror}", reason="FILE_UNREADABLE")
         raise _fail(err) from err
 
 

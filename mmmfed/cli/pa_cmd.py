@@ -213,7 +213,7 @@ def activity_show(
     """Show the M-Instance's Activity Data (every Process Action performed or refused)."""
     from mmmfed.api.v1 import instance_pb2 as ipb
     from mmmfed.cli import _fail
-    from mmmfed.errors import MmmfedError
+    from mmmfed.errors import InvalidInput, MmmfedError
 
     cfg = _config(config)
     try:
@@ -221,7 +221,9 @@ def activity_show(
             process_id=process or "", item_id=item or "", since_ms=_ms(since), until_ms=_ms(until), limit=limit
         )
         reply = asyncio.run(_instance_call(cfg, cert, key, "QueryActivity", query))
-    except MmmfedError as err:
+    except (MmmfedError, OSError) as err:
+        if isinstance(err, OSError):
+            err = InvalidInput(f"cannot read {err.filename}: {err.strerror}", reason="FILE_UNREADABLE")
         raise _fail(err) from err
     records = [json.loads(raw) for raw in reply.records_json]
     if as_json:

@@ -31,6 +31,11 @@ async def test_an_agreement_needs_the_peers_consent_then_lives_and_is_revoked(tm
         config_b.write_text(p.gateway_b.model_dump_json())
         operator = ["--cert", str(p.operator_tls.cert), "--key", str(p.operator_tls.key)]
 
+        keyless = ["--cert", str(p.operator_tls.cert), "--key", str(tmp_path / "no-such.key")]
+        unreadable = await mmmfed("agreement", "propose", "b.example", "--config", str(config_a), *keyless)
+        assert unreadable.returncode == 2 and "FILE_UNREADABLE" in unreadable.stderr, unreadable.stderr
+        assert "Traceback" not in unreadable.stderr
+
         refused = await mmmfed("agreement", "propose", "b.example", "--config", str(config_a), *operator)
         assert refused.returncode == 2 and "AGREEMENT_NOT_ACCEPTED" in refused.stderr, refused.stderr
 

@@ -150,3 +150,8 @@ async def test_pa_send_refuses_bad_input_before_sending(federation: Federation, 
     shown = await mmmfed("activity", "show", *operator, "--json")
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.strip() == ""
+
+    keyless = [*operator[: operator.index("--key") + 1], str(tmp_path / "no-such.key")]
+    unreadable = await mmmfed("activity", "show", *keyless)
+    assert unreadable.returncode == 2 and "FILE_UNREADABLE" in unreadable.stderr, unreadable.stderr
+    assert "Traceback" not in unreadable.stderr
