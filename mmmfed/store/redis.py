@@ -74,13 +74,13 @@ VERIFY_PAGE = 1000
 
 _APPEND_LUA = """
 local head = redis.call('GET', KEYS[1]) or ''
-if head ~= ARGV[1] then return 0 end
+if head ~= ARGV[1] then return {0, head} end
 local seq = tonumber(ARGV[2])
 if redis.call('LLEN', KEYS[2]) ~= seq - 1 then return -1 end
 local n = tonumber(ARGV[4])
 for i = 1, n do
   local once = ARGV[4 + n + i]
-  if once ~= '' and redis.call('HEXISTS', KEYS[3], once) == 1 then return 0 end
+  if once ~= '' and redis.call('HEXISTS', KEYS[3], once) == 1 then return {0, head} end
 end
 for i = 1, n do
   redis.call('RPUSH', KEYS[2], ARGV[4 + i])
@@ -94,8 +94,9 @@ return 1
 """A batch of entries appended after the head, atomically. KEYS: head, log, the once-key hash,
 then the peer index of each entry. ARGV: the head expected ("" when empty), the first new seq,
 the new head, the number n of entries, the n rows in order, then their n once keys ("" for
-none). Returns 1 (appended), 0 (the head moved, or a once key was written meanwhile: read again)
-or -1 (the list and its head disagree)."""
+none). Returns 1 (appended), {0, the head now} (the head moved, or a once key was written
+meanwhile: build the batch again after that head, without reading it) or -1 (the list and its
+head disagree)."""
 
 
 @asynccontextmanager
@@ -403,7 +404,7 @@ class RedisAuditLog:
         A draft whose ``once`` key is already written is not written again (see the script)."""
         head = self._last_head
         for attempt in range(MAX_APPEND_ATTEMPTS):
-            if head is None or attempt:
+            if head is None:
                 async with _reachable("audit head"):
                     self._r.sent("audit read")
                     head = await self._r.client.get(self._head)
@@ -449,6 +450,9 @@ class RedisAuditLog:
                 raise DataIntegrityError(
                     f"audit log {self._log} does not end at its head {_text(head)!r}", reason="AUDIT_LOG_CORRUPT"
                 )
+            # another replica appended first: its reply carries the head to build on (b"": none yet)
+            lost = replies[0]
+            head = (bytes(lost[1]) or None) if isinstance(lost, list) and len(lost) == 2 else None
         self._last_head = None
         raise Unavailable(
             f"{MAX_APPEND_ATTEMPTS} appends in a row lost the race to other replicas", reason="AUDIT_APPEND_CONTENDED"
