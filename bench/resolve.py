@@ -28,7 +28,8 @@ agreement is negotiated once, through A_1 and B_1, and the others read it from R
 round trips per request are what each gateway counted (``mmmfed_store_round_trips_total`` on its
 /metrics, summed over its replicas; a command or a pipeline is one); Redis commands per request
 are Redis's own count (INFO stats), which includes the commands the audit script runs inside
-Redis. Both over every call of the run (warm-up, sequential and throughput).
+Redis. Both over the throughput phase (at load, where a replica's audit appends are batched; a
+call alone costs one round trip, two when the previous call went through another replica).
 Targets (issue 6): CPU per verified request at a gateway <= 500 us with at most one Redis round
 trip; the gateway path's throughput >= the Python relays'; its p50 <= 3.5 x the direct call's.
 
@@ -54,7 +55,8 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import grpc
@@ -242,6 +244,8 @@ class Figures:
     p99_us: float
     per_s: float
     cpu_us: dict[str, float]
+    counted: dict[str, float] = field(default_factory=dict)
+    """Per call of the throughput phase, of each counter given to :func:`measure`."""
 
 
 def _check(response: papb.ProcessActionResponse) -> None:
@@ -249,9 +253,19 @@ def _check(response: papb.ProcessActionResponse) -> None:
         raise RuntimeError(f"expected Ack, got {response.pa_status}")
 
 
-async def measure(call: Call, *, calls: int, total: int, in_flight: int, pids: dict[str, list[int]]) -> Figures:
+async def measure(
+    call: Call,
+    *,
+    calls: int,
+    total: int,
+    in_flight: int,
+    pids: dict[str, list[int]],
+    counters: dict[str, Callable[[], float]] | None = None,
+) -> Figures:
     """Warm up, then ``calls`` sequential calls (latency), then ``total`` calls with ``in_flight``
-    in flight (throughput, and CPU per call of each named group of processes ``pids``, summed)."""
+    in flight (throughput, and CPU per call of each named group of processes ``pids``, summed,
+    and the growth per call of each of ``counters``, read before and after)."""
+    counters = counters or {}
     for _ in range(30):
         _check(await call())
     latencies = []
@@ -267,13 +281,16 @@ async def measure(call: Call, *, calls: int, total: int, in_flight: int, pids: d
             _check(await call())
 
     before = {name: sum(cpu_seconds(pid) for pid in group) for name, group in pids.items()}
+    counted_before = {name: read() for name, read in counters.items()}
     start = time.perf_counter()
     async with asyncio.TaskGroup() as tasks:
         for _ in range(in_flight):
             tasks.create_task(worker())
     elapsed = time.perf_counter() - start
     cpu = {name: (sum(cpu_seconds(pid) for pid in group) - before[name]) / total * 1e6 for name, group in pids.items()}
-    return Figures(statistics.median(latencies), latencies[int(len(latencies) * 0.99) - 1], total / elapsed, cpu)
+    counted = {name: (read() - counted_before[name]) / total for name, read in counters.items()}
+    p50, p99 = statistics.median(latencies), latencies[int(len(latencies) * 0.99) - 1]
+    return Figures(p50, p99, total / elapsed, cpu, counted)
 
 
 async def run(args: argparse.Namespace, workdir: Path, console: Console) -> int:
@@ -369,13 +386,13 @@ def store_round_trips(ports: list[int]) -> float:
     return total
 
 
-def redis_commands(server: RedisServer) -> int:
+def redis_commands(server: RedisServer) -> float:
     """Redis's count of commands processed so far (INFO stats ``total_commands_processed``)."""
     import redis
 
     client = redis.Redis.from_url(server.url)
     try:
-        return int(client.info("stats")["total_commands_processed"])
+        return float(client.info("stats")["total_commands_processed"])
     finally:
         client.close()
 
@@ -452,17 +469,17 @@ async def run_replicas(
             "gateway A": [procs.procs[f"gateway-a{i}"].pid for i in range(replicas)],
             "gateway B": [procs.procs[f"gateway-b{i}"].pid for i in range(replicas)],
         }
-        before = redis_commands(redis_server)
-        trips_before = {name: store_round_trips(ports) for name, ports in metrics_ports.items()}
-        figures = await measure(call, calls=args.calls, total=args.total, in_flight=args.in_flight, pids=pids)
-        requests = 30 + args.calls + args.total
-        commands = (redis_commands(redis_server) - before) / requests
-        trips = {
-            name: (store_round_trips(ports) - trips_before[name]) / requests for name, ports in metrics_ports.items()
+        counters: dict[str, Callable[[], float]] = {
+            name: partial(store_round_trips, ports) for name, ports in metrics_ports.items()
         }
+        counters["redis commands"] = partial(redis_commands, redis_server)
+        figures = await measure(
+            call, calls=args.calls, total=args.total, in_flight=args.in_flight, pids=pids, counters=counters
+        )
         for channel in channels:
             await channel.close()
-        return ReplicaFigures(figures, commands, trips)
+        trips = {name: figures.counted[name] for name in metrics_ports}
+        return ReplicaFigures(figures, figures.counted["redis commands"], trips)
     finally:
         procs.stop()
         redis_server.stop()
