@@ -32,7 +32,6 @@ GET append*`` and refuses to start (FailedPrecondition ``STORE_NOT_DURABLE``) ot
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import json
 import logging
@@ -203,7 +202,6 @@ class _Redis:
         self.client = client
         self.base = base
         self.durability = durability
-        self.round_trips: collections.Counter[str] = collections.Counter()
         self._on_round_trip = on_round_trip
 
     def key(self, *parts: str) -> str:
@@ -212,7 +210,6 @@ class _Redis:
     def sent(self, op: str) -> None:
         """Count one round trip to Redis (a command or a pipeline), by what it was for; the
         gateway exports the counts as ``mmmfed_store_round_trips_total{op}``."""
-        self.round_trips[op] += 1
         if self._on_round_trip is not None:
             self._on_round_trip(op)
 
