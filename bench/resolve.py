@@ -18,7 +18,9 @@ on loopback, every node its own process (``mmmfed serve``), the client this proc
 Figures: p50 and p99 of sequential calls; requests/s with ``--in-flight`` calls in flight; and
 the CPU time per request of each gateway, of instance B and of each bare relay (from /proc,
 user + system) during each throughput phase: a relay hop's CPU is what gRPC alone costs a
-Python hop, the floor under a gateway's. Ratios are to the direct call measured in the same run.
+Python hop, the floor under a gateway's. Every path is measured ``--rounds`` times (default 3),
+the paths taking turns, and each figure is the median of its rounds: on a shared machine one
+slow spell otherwise decides a ratio. Ratios are to the direct call measured in the same run.
 
 Then the gateway path again with each gateway as R replicas on one Redis (``--replicas``, default
 1, 2 and 3): R processes of gateway A and R of gateway B, every one with ``store.backend``
@@ -38,7 +40,7 @@ each path carries the same instance cost. Exits non-zero if a call fails, 0 othe
 not a target is met.
 
 Run (from the checkout):  .venv/bin/python bench/resolve.py [--calls 300] [--total 2000]
-                                                            [--in-flight 64] [--replicas 1,2,3]
+                                  [--in-flight 64] [--rounds 3] [--replicas 1,2,3] [--paths ...]
 """
 
 from __future__ import annotations
@@ -253,6 +255,22 @@ def _check(response: papb.ProcessActionResponse) -> None:
         raise RuntimeError(f"expected Ack, got {response.pa_status}")
 
 
+def median_figures(rounds: list[Figures]) -> Figures:
+    """Each figure's median over ``rounds`` of one path (the rounds of all paths interleave, so
+    a slower spell of a shared machine weighs on every path alike)."""
+
+    def med(values: list[float]) -> float:
+        return statistics.median(values)
+
+    return Figures(
+        med([f.p50_us for f in rounds]),
+        med([f.p99_us for f in rounds]),
+        med([f.per_s for f in rounds]),
+        {name: med([f.cpu_us[name] for f in rounds]) for name in rounds[0].cpu_us},
+        {name: med([f.counted[name] for f in rounds]) for name in rounds[0].counted},
+    )
+
+
 async def measure(
     call: Call,
     *,
@@ -329,12 +347,14 @@ async def run(args: argparse.Namespace, workdir: Path, console: Console) -> int:
         }
         pids = {name: [procs.procs[node].pid] for name, node in NODES.items()}
         pids["relay hop 1"], pids["relay hop 2"] = [proxies.procs[3].pid], [proxies.procs[2].pid]
-        figures: dict[str, Figures] = {}
-        for name, call in paths.items():
-            if name not in args.paths:
-                continue
-            console.print(f"measuring {name} ...")
-            figures[name] = await measure(call, calls=args.calls, total=args.total, in_flight=args.in_flight, pids=pids)
+        rounds: dict[str, list[Figures]] = {name: [] for name in paths if name in args.paths}
+        for i in range(args.rounds):
+            for name in rounds:
+                console.print(f"measuring {name} (round {i + 1} of {args.rounds}) ...")
+                rounds[name].append(
+                    await measure(paths[name], calls=args.calls, total=args.total, in_flight=args.in_flight, pids=pids)
+                )
+        figures = {name: median_figures(measured) for name, measured in rounds.items()}
         for channel in channels.values():
             await channel.close()
     except (grpc.aio.AioRpcError, RuntimeError) as err:
@@ -542,7 +562,8 @@ def report(figures: dict[str, Figures], args: argparse.Namespace, console: Conso
         targets.add_row(what, measured, bar, "[green]yes[/]" if met else "[red]no[/]")
     console.print(targets)
     console.print(
-        f"{args.calls} sequential calls, then {args.total} with {args.in_flight} in flight, per path; "
+        f"{args.calls} sequential calls, then {args.total} with {args.in_flight} in flight, per path and round; "
+        f"medians of {args.rounds} rounds taken in turn; "
         f"2 cores shared by client, nodes and proxies."
     )
 
@@ -593,6 +614,12 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=300, help="sequential calls per path (latency)")
     parser.add_argument("--total", type=int, default=2000, help="calls per path for throughput")
     parser.add_argument("--in-flight", type=int, default=64)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="measure every path this many times, in turn, and report each figure's median",
+    )
     parser.add_argument(
         "--replicas",
         type=lambda text: [int(x) for x in text.split(",") if x],
