@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,6 +95,7 @@ def issue_node(
     *,
     valid_days: int = 90,
     not_before: dt.datetime | None = None,
+    extra_uris: Sequence[str] = (),
 ) -> Issued:
     """Issue a node certificate usable as both TLS server and client (mutual TLS).
 
@@ -101,6 +103,7 @@ def issue_node(
         name: the node's TLS name, e.g. ``gateway.a.example`` (a DNS name).
         role: what the node is; written as URI SAN ``mmmfed://<role>/<name>``.
         not_before: start of validity (tests pass a past time to make an expired certificate).
+        extra_uris: further URI subjectAltNames, e.g. a bridge's ``did:key:...`` (its signing key).
     """
     key = ec.generate_private_key(ec.SECP256R1())
     start = not_before or dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
@@ -118,6 +121,7 @@ def issue_node(
                 [
                     x509.DNSName(name),
                     x509.UniformResourceIdentifier(f"{URI_SCHEME}://{role.value}/{name}"),
+                    *(x509.UniformResourceIdentifier(uri) for uri in extra_uris),
                 ]
             ),
             critical=False,
