@@ -287,7 +287,7 @@ class Cluster:
         """Wait until ``node`` serves; RuntimeError (naming its log) if it exits first."""
         cfg = self.configs[node]
         peer = PeerAddress(tls_name=cfg.tls_name, address=cfg.listen)
-        ready = asyncio.create_task(wait_serving(self.plan.operator_tls, peer, timeout_s=timeout_s))
+        ready = asyncio.create_task(wait_serving(self.plan.operator_for(cfg), peer, timeout_s=timeout_s))
         try:
             while not ready.done():
                 if self.procs[node].poll() is not None:
@@ -370,7 +370,7 @@ class Chaos:
         p = self.cluster.plan
         inst, gw = (p.instance_a, p.gateway_a) if m_id == A else (p.instance_b, p.gateway_b)
         self.clients[m_id] = OperatorClient(
-            p.operator_tls,
+            p.operators[m_id],
             instance=PeerAddress(tls_name=inst.tls_name, address=inst.listen),
             gateway=PeerAddress(tls_name=gw.tls_name, address=gw.listen),
         )

@@ -444,7 +444,7 @@ async def run_replicas(
                 procs.start(name, ["serve", cfg.kind, "--config", str(path)])
         entries = []
         for i in range(replicas):
-            b_addr = PeerAddress(tls_name=p.gateway_b.tls_name, address=f"127.0.0.1:{b_ports[i]}")
+            b_addr = p.gateway_a.peers[B].model_copy(update={"address": f"127.0.0.1:{b_ports[i]}"})
             gb = p.gateway_b.model_copy(
                 update={
                     "listen": b_addr.address,
@@ -468,11 +468,11 @@ async def run_replicas(
         from mmmfed.client import wait_serving
 
         for cfg in (p.instance_a, p.instance_b, p.bridge):
-            await wait_serving(p.operator_tls, peer(cfg))
+            await wait_serving(p.operator_for(cfg), peer(cfg))
         for i in range(replicas):
             for address in (entries[i].address, f"127.0.0.1:{b_ports[i]}"):
-                name = p.gateway_a.tls_name if address == entries[i].address else p.gateway_b.tls_name
-                await wait_serving(p.operator_tls, PeerAddress(tls_name=name, address=address))
+                gateway = p.gateway_a if address == entries[i].address else p.gateway_b
+                await wait_serving(p.operator_for(gateway), PeerAddress(tls_name=gateway.tls_name, address=address))
         procs.check_alive()
         op = p.operator_tls
         async with OperatorClient(op, instance=peer(p.instance_a), gateway=entries[0]) as at_a:

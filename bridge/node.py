@@ -1,4 +1,5 @@
-"""The bridge node: Conversion Services behind a gRPC server (only gateways may call it)."""
+"""The bridge node: Conversion Services behind a gRPC server (only the gateways of the M-Instances it
+serves, each from its own trust domain, and its own operators may call it)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from mmmfed.keyfile import load_signing_key
 from mmmfed.metrics import NodeMetrics
 from mmmfed.proofs import SigningKey
 from mmmfed.server import NodeServer
-from mmmfed.tls import AccessPolicy, authorize_roles
+from mmmfed.tls import AccessPolicy, any_of, own_roles, peer_gateways, trust_domains
 
 SERVICE = "mmmfed.api.v1.Bridge"
 
@@ -28,13 +29,18 @@ class BridgeNode:
         validator = GltfValidator(node_modules_dir=config.node_modules_dir)
         key = load_signing_key(config.signing_key) if config.signing_key else SigningKey.generate()
         self.service = BridgeService(config.bridge_id, validator, key, metrics=self.metrics)
+        # Its own trust domain (operators) and, per M-Instance it serves, that M-Instance's bundle
+        # for its gateway only (BUNDLE_INVALID: exit 2).
+        own = config.trust_domain or config.bridge_id
+        self.domains = trust_domains(own, config.tls, {m: g.bundle for m, g in config.gateways.items()})
+        gateways = peer_gateways({m: g.tls_name for m, g in config.gateways.items()})
         servicer = BridgeServicer(self.service, max_item_bytes=config.max_item_bytes, metrics=self.metrics)
         self.server = NodeServer(
             listen=config.listen,
             tls=config.tls,
             registrars=[partial(bridge_pb2_grpc.add_BridgeServicer_to_server, servicer)],
             service_names=[SERVICE],
-            policy=AccessPolicy({SERVICE: authorize_roles("gateway", "operator")}),
+            policy=AccessPolicy(self.domains, {SERVICE: any_of(gateways, own_roles("operator"))}),
             metrics=self.metrics,
             metrics_listen=config.observability.metrics_listen,
         )

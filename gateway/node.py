@@ -9,6 +9,7 @@ from functools import partial
 
 from gateway.agreements import ACTIVE, PROPOSED, REVOKED, AgreementBook
 from gateway.assets import AssetRelay
+from gateway.bundles import BundleFollower
 from gateway.channels import Channels
 from gateway.envelope import EnvelopeChecker
 from gateway.keyring import Keyring
@@ -27,7 +28,8 @@ from mmmfed.rpc import call
 from mmmfed.rules import Rules
 from mmmfed.server import NodeServer
 from mmmfed.store import open_gateway_state
-from mmmfed.tls import AccessPolicy, any_of, authorize_names, authorize_roles
+from mmmfed.tls import AccessPolicy, any_of, own_names, own_roles, peer_gateways, trust_domains
+from mmmfed.trust import TrustBundle
 
 PLATFORM = "mmmfed.api.v1.PlatformGateway"
 FEDERATION = "mmmfed.api.v1.Federation"
@@ -48,8 +50,9 @@ async def agreement_states(book: AgreementBook) -> dict[str, int]:
 class GatewayNode:
     """A Resolution gateway for one M-Instance (``start()``/``stop()``, stop idempotent).
 
-    RI methods are open to this gateway's own instance (its TLS name) and operator
-    certificates; RE methods to gateway certificates (then checked against configured peers).
+    RI methods are open to this gateway's own instance (its TLS name), its platform clients and
+    operator certificates, all of its own trust domain; RE methods to each configured peer's
+    gateway, identified by that peer's bundle.
     """
 
     def __init__(self, config: GatewayConfig) -> None:
@@ -59,7 +62,17 @@ class GatewayNode:
         round_trips = self.metrics.store_round_trips
         # config.store: sqlite, or redis for replicas
         self.store, self.audit = open_gateway_state(config, on_round_trip=lambda op: round_trips.labels(op=op).inc())
-        self.channels = Channels(config.tls, instance=config.instance, peers=config.peers, bridges=config.bridges)
+        # Its own trust domain, and one per peer M-Instance and per bridge (BUNDLE_INVALID: exit 2).
+        # A bridge's bundle is its own trust domain's (or this M-Instance's, for a bridge its operator runs).
+        others = {
+            TrustBundle.named_domain(b.bundle) or name: b.bundle for name, b in config.bridges.items() if b.bundle
+        }
+        others.update({name: entry.bundle for name, entry in config.peers.items() if entry.bundle})
+        self.domains = trust_domains(config.m_instance_id, config.tls, others)
+        self.channels = Channels(
+            config.tls, instance=config.instance, peers=config.peers, bridges=config.bridges, domains=self.domains
+        )
+        self.bundles = BundleFollower(config, self.domains, self.channels)
         self.keys = InstanceKeyStore(config.data_dir / "keys", config.m_instance_id)
         self.keyring = Keyring(self._fetch_keys, cache=self.store)
         verifier = ForeignItemVerifier(self.keyring, rules=Rules(config.rules), metrics=self.metrics)
@@ -103,10 +116,13 @@ class GatewayNode:
             verifier=verifier,
             audit=self.audit,
         )
+        # RI: its own instance, platform clients and operators, all of its own trust domain only.
+        # RE: a peer's gateway, from that peer's bundle and under the TLS name configured for it.
         platform_callers = any_of(
-            authorize_names([config.instance.tls_name, *config.platform_clients]), authorize_roles("operator")
+            own_names([config.instance.tls_name, *config.platform_clients]), own_roles("operator")
         )
-        policy = AccessPolicy({PLATFORM: platform_callers, FEDERATION: authorize_roles("gateway")})
+        peer_callers = peer_gateways({m: p.tls_name for m, p in config.peers.items()})
+        policy = AccessPolicy(self.domains, {PLATFORM: platform_callers, FEDERATION: peer_callers})
         self.server = NodeServer(
             listen=config.listen,
             tls=config.tls,
@@ -120,6 +136,8 @@ class GatewayNode:
                 partial(
                     gateway_pb2_grpc.add_FederationServicer_to_server,
                     FederationServicer(
+                        config,
+                        self.domains,
                         self.negotiation,
                         self.migration,
                         self.channels,
@@ -145,10 +163,13 @@ class GatewayNode:
         "host:port"."""
         await self.store.start()  # STORE_NOT_DURABLE: refuse to serve
         self.keys.ensure_key()
-        return await self.server.start()
+        address = await self.server.start()
+        self.bundles.start()
+        return address
 
     async def stop(self) -> None:
         """Stop serving, close channels and the store (idempotent)."""
+        await self.bundles.stop()
         await self.server.stop()
         await self.channels.close()
         await self.store.close()

@@ -10,6 +10,7 @@ import grpc
 from google.protobuf.json_format import MessageToDict
 
 from gateway.assets import AssetRelay
+from gateway.bundles import own_bundle
 from gateway.channels import Channels
 from gateway.keyring import KEY_SET_TYPE
 from gateway.migration import MigrationService
@@ -28,6 +29,7 @@ from mmmfed.audit import (
     AGREEMENT_REVOKED,
     REFUSED,
 )
+from mmmfed.config import GatewayConfig
 from mmmfed.errors import MmmfedError, PermissionDenied
 from mmmfed.items import proof_time
 from mmmfed.keyfile import load_signing_key
@@ -37,7 +39,7 @@ from mmmfed.proofs import canonicalize, sign_document
 from mmmfed.rpc import call
 from mmmfed.store import SharedAuditLog
 from mmmfed.streams import split_header
-from mmmfed.tls import peer_identities
+from mmmfed.trust import TrustDomains
 
 
 class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
@@ -151,6 +153,8 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
 
     def __init__(
         self,
+        config: GatewayConfig,
+        domains: TrustDomains,
         negotiation: NegotiationService,
         migration: MigrationService,
         channels: Channels,
@@ -159,6 +163,8 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         resolution: ResolutionService,
         assets: AssetRelay,
     ) -> None:
+        self._config = config
+        self._domains = domains
         self._negotiation = negotiation
         self._migration = migration
         self._channels = channels
@@ -191,11 +197,19 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         return await self._resolution.receive(request, self._peer(context))
 
     def _peer(self, context: grpc.aio.ServicerContext) -> str:
-        for ident in peer_identities(context):
-            m_instance = self._channels.instance_of_peer_name(ident.name)
-            if ident.role == "gateway" and m_instance is not None:
-                return m_instance
+        """The calling peer's M-Instance: the trust domain whose bundle issued its certificate,
+        when that is a configured peer and the certificate is its gateway's."""
+        caller = self._domains.identify(context)
+        for domain in caller.trust_domains:
+            peer = self._channels.peers.get(domain)
+            if peer is not None and any(i.role == "gateway" and i.name == peer.tls_name for i in caller.identities):
+                return domain
         raise PermissionDenied("the calling gateway is not a configured peer", reason="UNKNOWN_PEER")
+
+    async def GetBundle(self, request: gpb.GetBundleRequest, context: grpc.aio.ServicerContext) -> gpb.TrustBundle:
+        """RE-5 bundle endpoint: this M-Instance's CA bundle as ``tls.ca_cert`` holds it now."""
+        self._peer(context)
+        return own_bundle(self._config)
 
     async def GetManifesto(
         self, request: gpb.GetPeerManifestoRequest, context: grpc.aio.ServicerContext

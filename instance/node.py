@@ -24,7 +24,7 @@ from mmmfed.metrics import NodeMetrics
 from mmmfed.rpc import call
 from mmmfed.server import NodeServer
 from mmmfed.store import SqliteStore
-from mmmfed.tls import AccessPolicy, any_of, authorize_names, authorize_roles, secure_channel
+from mmmfed.tls import AccessPolicy, any_of, own_names, own_roles, secure_channel, trust_domains
 
 log = logging.getLogger(__name__)
 
@@ -73,17 +73,20 @@ class InstanceNode:
             self._gateway_stub if config.gateway is not None else None,
         )
         own_gateway = [config.gateway.tls_name] if config.gateway is not None else []
+        # Its own trust domain only: no other domain's certificate completes a handshake here.
+        self.domains = trust_domains(config.m_instance_id, config.tls)
         servicer = InstanceServicer(
             self.avatars,
             self.manifesto,
             self.process_actions,
             self.assets,
             own_gateway=own_gateway[0] if own_gateway else None,
+            domains=self.domains,
         )
         self._clock: asyncio.Task[None] | None = None
         # Only its own gateway and operators call it: another M-Instance's gateway must go
         # through this instance's gateway, which checks origin and the negotiated answer.
-        policy = AccessPolicy({SERVICE: any_of(authorize_names(own_gateway), authorize_roles("operator"))})
+        policy = AccessPolicy(self.domains, {SERVICE: any_of(own_names(own_gateway), own_roles("operator"))})
         self.server = NodeServer(
             listen=config.listen,
             tls=config.tls,

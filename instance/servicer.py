@@ -23,7 +23,7 @@ from mmmfed.api.v1 import process_action_pb2 as papb
 from mmmfed.errors import InvalidInput, PermissionDenied
 from mmmfed.items import Item
 from mmmfed.streams import split_header
-from mmmfed.tls import peer_identities
+from mmmfed.trust import TrustDomains
 
 
 def envelope(item: Item) -> itpb.ItemEnvelope:
@@ -41,12 +41,14 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
         assets: TransferService,
         *,
         own_gateway: str | None,
+        domains: TrustDomains,
     ) -> None:
         self._assets = assets
         self._avatars = avatars
         self._manifesto = manifesto
         self._process_actions = process_actions
         self._own_gateway = own_gateway
+        self._domains = domains
 
     async def Act(self, request: ipb.ActRequest, context: grpc.aio.ServicerContext) -> papb.ProcessActionResponse:
         """Inter-Process Protocol (MMM-TEC): decide a Process Action here or resolve it at another
@@ -54,7 +56,7 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
         JSON_* for an undecodable message; PERMISSION_DENIED ORIGIN_NOT_GATEWAY when anyone but this
         instance's gateway sets an origin; the gateway's error when Resolution fails."""
         origin = request.origin_m_instance_id or None
-        if origin is not None and not any(p.name == self._own_gateway for p in peer_identities(context)):
+        if origin is not None and not self._is_own_gateway(context):
             raise PermissionDenied(
                 "only this M-Instance's gateway passes on requests of other M-Instances", reason="ORIGIN_NOT_GATEWAY"
             )
@@ -155,8 +157,13 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
             yield itpb.ItemPart(chunk=chunk)
 
     # -- assets (FGMV-43 9.2) --------------------------------------------------------------
+    def _is_own_gateway(self, context: grpc.aio.ServicerContext) -> bool:
+        """True when the caller is this M-Instance's gateway (its own trust domain, its TLS name)."""
+        caller = self._domains.identify(context)
+        return caller.own and any(i.name == self._own_gateway and i.role == "gateway" for i in caller.identities)
+
     def _from_own_gateway(self, context: grpc.aio.ServicerContext) -> None:
-        if not any(p.name == self._own_gateway for p in peer_identities(context)):
+        if not self._is_own_gateway(context):
             raise PermissionDenied(
                 "only this M-Instance's gateway passes on offers and decisions of other M-Instances",
                 reason="ORIGIN_NOT_GATEWAY",

@@ -26,7 +26,9 @@ class _Frozen(BaseModel):
 
 
 class TlsConfig(_Frozen):
-    """Paths of the federation CA certificate and this node's certificate and key (PEM)."""
+    """Paths (PEM) of this node's own trust domain's CA bundle (``ca.pem`` from ``mmmfed certs
+    init``; during a CA rotation it holds the old and the new CA) and of this node's certificate
+    and key, issued by that CA."""
 
     ca_cert: Path
     cert: Path
@@ -34,10 +36,21 @@ class TlsConfig(_Frozen):
 
 
 class PeerAddress(_Frozen):
-    """Where a peer node listens and the TLS name its certificate carries."""
+    """Where a node listens, the TLS name its certificate carries and, for a node of another trust
+    domain (a peer M-Instance's gateway, a bridge), that trust domain's CA bundle (PEM): the only
+    CAs trusted for it. ``bundle`` None: a node of this node's own trust domain."""
 
     tls_name: str
     address: str  # "host:port"
+    bundle: Path | None = None
+
+
+class GatewayTrust(_Frozen):
+    """A gateway allowed to call a bridge: the TLS name its certificate carries and its
+    M-Instance's CA bundle (PEM)."""
+
+    tls_name: str
+    bundle: Path
 
 
 class ConstraintsConfig(_Frozen):
@@ -150,10 +163,16 @@ class GatewayConfig(_Frozen):
     data_dir: Path
     tls: TlsConfig
     instance: PeerAddress
+    # M-Instance id -> its gateway, with its CA bundle (`mmmfed peer add`).
     peers: dict[str, PeerAddress] = Field(default_factory=dict)
+    # bridge id -> the bridge, with its CA bundle.
     bridges: dict[str, PeerAddress] = Field(default_factory=dict)
+    # How often each peer's current CA bundle is fetched over RE-5 (GetBundle), so a rotation it
+    # publishes ahead reaches this gateway with no one acting here; 0: never.
+    bundle_refresh_s: float = Field(default=300.0, ge=0)
     max_item_bytes: int = Field(default=256 * MiB, gt=0)
-    # TLS names allowed to call RI methods (its own instance and operators).
+    # TLS names of this trust domain, besides its instance and operator certificates, allowed to
+    # call RI methods (platform services of the M-Instance).
     platform_clients: list[str] = Field(default_factory=list)
     # Versions of the local Rules applied to foreign Items (mmmfed.rules; MMM-TEC Rules).
     rules: list[RuleSet] = Field(default_factory=list)
@@ -162,6 +181,20 @@ class GatewayConfig(_Frozen):
     accept_agreements_from: list[str] = Field(default_factory=list)
     store: StoreConfig = Field(default_factory=StoreConfig)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+
+    @model_validator(mode="after")
+    def _other_domains_need_bundles(self) -> GatewayConfig:
+        """Every peer and bridge is another trust domain: its CA bundle is required (ValueError)."""
+        for section, entries in (("peers", self.peers), ("bridges", self.bridges)):
+            for name, entry in entries.items():
+                if entry.bundle is None:
+                    raise ValueError(
+                        f"{section}.{name}.bundle is missing: give the CA bundle (ca.pem) of {name}'s trust "
+                        f"domain, e.g. `mmmfed peer add {name} --endpoint HOST:PORT --bundle {name}-ca.pem`"
+                    )
+        if self.m_instance_id in self.peers:
+            raise ValueError(f"peers.{self.m_instance_id}: an M-Instance is not its own peer")
+        return self
 
 
 class BridgeConfig(_Frozen):
@@ -172,6 +205,11 @@ class BridgeConfig(_Frozen):
     tls_name: str
     listen: str = "127.0.0.1:0"
     tls: TlsConfig
+    # The trust domain whose CA issued this bridge's certificate: the bridge's own (default: its id)
+    # or, for a bridge an M-Instance's operator runs, that M-Instance's id.
+    trust_domain: str | None = None
+    # M-Instance id -> its gateway's TLS name and CA bundle: the gateways that may call this bridge.
+    gateways: dict[str, GatewayTrust] = Field(default_factory=dict)
     node_modules_dir: Path | None = None
     max_item_bytes: int = Field(default=256 * MiB, gt=0)
     # Key that signs converted Items (PKCS#8 from `mmmfed keys generate`); None: a new key per run.

@@ -23,11 +23,10 @@ from mmmfed.config import TlsConfig
 from mmmfed.errors import MmmfedError
 from mmmfed.metrics import MetricsEndpoint, NodeMetrics
 from mmmfed.rpc import GuardInterceptor, WrappingInterceptor
-from mmmfed.tls import CHANNEL_OPTIONS, AccessPolicy, authorize_roles, server_credentials
+from mmmfed.tls import CHANNEL_OPTIONS, AccessPolicy, anyone_known, server_credentials
 
 log = logging.getLogger(__name__)
 
-ALL_ROLES = ("instance", "gateway", "bridge", "operator")
 Registrar = Callable[[grpc.aio.Server], None]
 UNKNOWN_METHOD = "unknown"
 
@@ -168,7 +167,8 @@ class NodeServer:
     Args:
         registrars: functions adding servicers (``add_XServicer_to_server`` partials).
         service_names: full names of those services, for health and reflection.
-        policy: which peers may call which service (health and reflection: any federation peer).
+        policy: which peers may call which service (health and reflection: any certificate of a
+            trust domain the node holds); its trust domains give the server's TLS roots.
         metrics: the node's metrics (its own registry); a new one if None.
         metrics_listen: "host:port" of the node's /metrics endpoint (``observability.metrics_listen``;
             port 0 picks a free one, then read :attr:`metrics_port`); None: no endpoint.
@@ -189,8 +189,11 @@ class NodeServer:
         self._tls = tls
         self._registrars = registrars
         self._service_names = list(service_names)
-        anyone = authorize_roles(*ALL_ROLES)
-        self._policy = AccessPolicy({**policy.by_service, health.SERVICE_NAME: anyone, reflection.SERVICE_NAME: anyone})
+        self._policy = AccessPolicy(
+            policy.domains,
+            {**policy.by_service, health.SERVICE_NAME: anyone_known, reflection.SERVICE_NAME: anyone_known},
+            policy.by_method,
+        )
         self._server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer()
         self.metrics = metrics if metrics is not None else NodeMetrics()
@@ -239,7 +242,7 @@ class NodeServer:
             server,
             pool=MethodAwarePool(descriptor_pool.Default()),  # type: ignore[arg-type]
         )
-        self.port = server.add_secure_port(self._listen, server_credentials(self._tls))
+        self.port = server.add_secure_port(self._listen, server_credentials(self._tls, self._policy.domains))
         await server.start()
         self._server = server
         for name in ["", *self._service_names]:

@@ -10,14 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mmmfed.cli.loopback import LoopbackPlan, plan
+from mmmfed.cli.loopback import A, B, LoopbackPlan, plan
 from mmmfed.client import OperatorClient
 from mmmfed.config import PeerAddress
 
 
 def peer(cfg: Any) -> PeerAddress:
-    """The address of a node config (instance, gateway or bridge)."""
-    return PeerAddress(tls_name=cfg.tls_name, address=cfg.listen)
+    """The address of a node config (instance, gateway or bridge), trusting the CA of the node's
+    own trust domain (``cfg.tls.ca_cert``) for its server certificate."""
+    return PeerAddress(tls_name=cfg.tls_name, address=cfg.listen, bundle=cfg.tls.ca_cert)
 
 
 @dataclass
@@ -48,8 +49,8 @@ class Federation:
         p.ports.release()
         await self.nodes["instance-a"].register_manifesto()
         await self.nodes["instance-b"].register_manifesto()
-        self.at_a = OperatorClient(p.operator_tls, instance=peer(p.instance_a), gateway=peer(p.gateway_a))
-        self.at_b = OperatorClient(p.operator_tls, instance=peer(p.instance_b), gateway=peer(p.gateway_b))
+        self.at_a = OperatorClient(p.operators[A], instance=peer(p.instance_a), gateway=peer(p.gateway_a))
+        self.at_b = OperatorClient(p.operators[B], instance=peer(p.instance_b), gateway=peer(p.gateway_b))
         return self
 
     async def stop(self) -> None:

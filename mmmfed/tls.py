@@ -1,20 +1,43 @@
-"""Mutual TLS for every node: server and channel credentials, and peer authorizers.
+"""Mutual TLS for every node: server and channel credentials, and authorizers scoped to trust domains.
 
-A peer without a client certificate from the federation CA never completes the TLS handshake,
-so it is refused before any handler runs. Authorizers then decide, from the URI subjectAltName
-``mmmfed://<role>/<name>`` of the verified peer certificate, what the peer may call
-(py-spiffe's ``authorize_id`` / ``authorize_member_of`` style: small and composable).
+A client without a certificate from a CA the node holds never completes the TLS handshake, so it
+is refused before any handler runs. Then, per call, :class:`AccessPolicy` asks
+:meth:`mmmfed.trust.TrustDomains.identify` who the client is (which trust domain issued its
+certificate, and its ``mmmfed://<role>/<name>`` identities) and lets the service's or method's
+authorizer decide (py-spiffe's ``authorize_id`` / ``authorize_member_of`` style: small and
+composable). Roles of the node's own trust domain are admitted only from its own CA; a peer's
+gateway only from that peer's bundle and under the TLS name configured for it.
+
+Outgoing channels trust exactly one trust domain: the peer's bundle when the peer is another
+M-Instance or a bridge (``PeerAddress.bundle``), this node's own CA otherwise.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 
 from mmmfed.config import PeerAddress, TlsConfig
 from mmmfed.errors import PermissionDenied
+from mmmfed.trust import Caller, PeerIdentity, TrustBundle, TrustDomains, bundles_from
+
+__all__ = [
+    "CHANNEL_OPTIONS",
+    "AccessPolicy",
+    "Authorizer",
+    "Caller",
+    "PeerIdentity",
+    "any_of",
+    "own_names",
+    "own_roles",
+    "peer_gateways",
+    "secure_channel",
+    "server_credentials",
+    "trust_domains",
+]
 
 # Messages up to this size; Item data is streamed in chunks far below it.
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -28,28 +51,40 @@ CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = (
 )
 
 
-@dataclass(frozen=True)
-class PeerIdentity:
-    """The verified identity of a TLS peer: its role and name from ``mmmfed://role/name``."""
-
-    role: str
-    name: str
-
-
-def server_credentials(tls: TlsConfig) -> grpc.ServerCredentials:
-    """Server credentials that require and verify a client certificate from the CA."""
-    return grpc.ssl_server_credentials(
-        [(tls.key.read_bytes(), tls.cert.read_bytes())],
-        root_certificates=tls.ca_cert.read_bytes(),
-        require_client_auth=True,
-    )
+def trust_domains(own_domain: str, tls: TlsConfig, others: Mapping[str, Path] | None = None) -> TrustDomains:
+    """The trust domains of a node: its own (``tls.ca_cert``) and one per entry of ``others``
+    (trust domain id -> CA bundle path). InvalidInput ``BUNDLE_INVALID`` names the file at fault."""
+    own = TrustBundle.load(tls.ca_cert, trust_domain=own_domain)
+    return TrustDomains.of(own, bundles_from(others or {}))
 
 
-def secure_channel(tls: TlsConfig, peer: PeerAddress) -> grpc.aio.Channel:
-    """An aio channel to ``peer`` presenting this node's certificate; the server must present
-    a certificate for ``peer.tls_name`` issued by the federation CA."""
+def server_credentials(tls: TlsConfig, domains: TrustDomains) -> grpc.ServerCredentials:
+    """Server credentials requiring a client certificate from a CA of ``domains``.
+
+    Dynamic: each new handshake asks for the current roots, so a peer bundle replaced at run time
+    (:meth:`TrustDomains.set_peer`) takes effect without a restart."""
+    key, cert = tls.key.read_bytes(), tls.cert.read_bytes()
+    seen = {"version": -1}
+
+    def configuration() -> grpc.ServerCertificateConfiguration:
+        seen["version"] = domains.version
+        return grpc.ssl_server_certificate_configuration([(key, cert)], root_certificates=domains.server_roots())
+
+    def fetch() -> grpc.ServerCertificateConfiguration | None:
+        return configuration() if domains.version != seen["version"] else None  # None: keep the current one
+
+    return grpc.dynamic_ssl_server_credentials(configuration(), fetch, require_client_authentication=True)
+
+
+def secure_channel(tls: TlsConfig, peer: PeerAddress, *, roots: bytes | None = None) -> grpc.aio.Channel:
+    """An aio channel to ``peer`` presenting this node's certificate.
+
+    The server must present a certificate for ``peer.tls_name`` issued by a CA of ``roots`` (PEM),
+    else of ``peer.bundle`` (the peer's trust domain) when set, else of this node's own CA."""
+    if roots is None:
+        roots = peer.bundle.read_bytes() if peer.bundle is not None else tls.ca_cert.read_bytes()
     creds = grpc.ssl_channel_credentials(
-        root_certificates=tls.ca_cert.read_bytes(),
+        root_certificates=roots,
         private_key=tls.key.read_bytes(),
         certificate_chain=tls.cert.read_bytes(),
     )
@@ -57,56 +92,66 @@ def secure_channel(tls: TlsConfig, peer: PeerAddress) -> grpc.aio.Channel:
     return grpc.aio.secure_channel(peer.address, creds, options=options)
 
 
-def peer_identities(context: grpc.aio.ServicerContext) -> list[PeerIdentity]:
-    """The ``mmmfed://role/name`` identities of the verified client certificate (may be empty)."""
-    auth = context.auth_context()
-    out = []
-    for raw in auth.get("x509_subject_alternative_name", []):
-        value = raw.decode() if isinstance(raw, bytes) else str(raw)
-        if value.startswith("mmmfed://"):
-            role, _, name = value.removeprefix("mmmfed://").partition("/")
-            out.append(PeerIdentity(role=role, name=name))
-    return out
+Authorizer = Callable[[Caller], bool]
 
 
-Authorizer = Callable[[Sequence[PeerIdentity]], bool]
-
-
-def authorize_roles(*roles: str) -> Authorizer:
-    """Allow a peer whose certificate carries one of ``roles``."""
+def own_roles(*roles: str) -> Authorizer:
+    """Allow a certificate of this node's own trust domain carrying one of ``roles``."""
     allowed = frozenset(roles)
-    return lambda ids: any(i.role in allowed for i in ids)
+    return lambda caller: caller.own and any(i.role in allowed for i in caller.identities)
 
 
-def authorize_names(names: Iterable[str]) -> Authorizer:
-    """Allow a peer whose certificate names one of ``names`` (TLS names)."""
+def own_names(names: Iterable[str]) -> Authorizer:
+    """Allow a certificate of this node's own trust domain naming one of ``names`` (TLS names)."""
     allowed = frozenset(names)
-    return lambda ids: any(i.name in allowed for i in ids)
+    return lambda caller: caller.own and any(i.name in allowed for i in caller.identities)
+
+
+def peer_gateways(tls_names: Mapping[str, str], *, role: str = "gateway") -> Authorizer:
+    """Allow a peer's node: a certificate issued by the bundle of trust domain ``d`` (a key of
+    ``tls_names``), with role ``role`` and the TLS name ``tls_names[d]`` configured for it."""
+    expected = dict(tls_names)
+
+    def check(caller: Caller) -> bool:
+        names = {expected[d] for d in caller.trust_domains if d in expected}
+        return any(i.role == role and i.name in names for i in caller.identities)
+
+    return check
 
 
 def any_of(*authorizers: Authorizer) -> Authorizer:
-    """Allow a peer that any of ``authorizers`` allows."""
-    return lambda ids: any(a(ids) for a in authorizers)
+    """Allow a caller that any of ``authorizers`` allows."""
+    return lambda caller: any(a(caller) for a in authorizers)
+
+
+def anyone_known(caller: Caller) -> bool:
+    """Allow any certificate issued by a bundle the node holds (health checks, reflection)."""
+    return caller.trust_domain is not None
 
 
 @dataclass(frozen=True)
 class AccessPolicy:
-    """Which authorizer guards each gRPC service (full name, e.g. ``mmmfed.api.v1.Bridge``).
+    """Which authorizer guards each gRPC service (full name, e.g. ``mmmfed.api.v1.Bridge``) and,
+    where a method differs from its service, each method (``/mmmfed.api.v1.Service/Method``).
 
-    A method of a service without an entry is denied.
+    A method whose service has no entry and that has none of its own is denied.
     """
 
+    domains: TrustDomains
     by_service: dict[str, Authorizer]
+    by_method: dict[str, Authorizer] = field(default_factory=dict)
 
-    def check(self, method: str, context: grpc.aio.ServicerContext) -> None:
-        """Raise PermissionDenied (reason ``PEER_NOT_ALLOWED``) unless the peer may call
+    def check(self, method: str, context: grpc.aio.ServicerContext) -> Caller:
+        """The caller, or PermissionDenied (reason ``PEER_NOT_ALLOWED``) unless it may call
         ``method`` (``/package.Service/Method``)."""
-        service = method.lstrip("/").partition("/")[0]
-        authorizer = self.by_service.get(service)
-        ids = peer_identities(context)
-        if authorizer is None or not authorizer(ids):
-            who = ", ".join(f"{i.role}/{i.name}" for i in ids) or "no mmmfed identity"
+        authorizer = self.by_method.get(method)
+        if authorizer is None:
+            authorizer = self.by_service.get(method.lstrip("/").partition("/")[0])
+        caller = self.domains.identify(context)
+        if authorizer is None or not authorizer(caller):
+            who = caller.describe()
             raise PermissionDenied(
-                f"peer ({who}) may not call {method}",
-                metadata={"method": method, "peer": who},
+                f"{who} may not call {method}; only the roles this node admits from that trust domain may",
+                metadata={"method": method, "peer": who, "trust_domain": caller.trust_domain or ""},
             )
+        return caller

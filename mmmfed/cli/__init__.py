@@ -1,6 +1,7 @@
 """The ``mmmfed`` command line (typer + rich): the composition root that starts nodes.
 
-Commands: ``serve instance|gateway|bridge``, ``certs init``, ``keys generate|rotate|revoke|list``,
+Commands: ``serve instance|gateway|bridge``, ``certs init|issue|csr|sign|renew|show``, ``peer add|list``,
+``keys generate|rotate|revoke|list``,
 ``item sign|verify``, ``agreement propose|accept|show|revoke``, ``audit show|verify``,
 ``asset register|fund|transfer|status|history|ledger``, ``convert``, ``demo``.
 """
@@ -23,14 +24,15 @@ from rich.markup import escape
 from mmmfed.cli.agreement_cmd import agreement_app
 from mmmfed.cli.asset_cmd import asset_app
 from mmmfed.cli.audit_cmd import audit_app
+from mmmfed.cli.certs_cmd import certs_app
 from mmmfed.cli.item_cmd import item_app
 from mmmfed.cli.keys_cmd import keys_app
 from mmmfed.cli.pa_cmd import activity_app, pa_app
+from mmmfed.cli.peer_cmd import peer_app
 from mmmfed.cli.scenario_cmd import scenario_app
 from mmmfed.errors import MmmfedError
 
 app = typer.Typer(help="mmmfed: the federation gateway for independent M-Instances.", no_args_is_help=True)
-certs_app = typer.Typer(help="Federation CA and node certificates (mutual TLS).", no_args_is_help=True)
 app.add_typer(certs_app, name="certs")
 app.add_typer(keys_app, name="keys")
 app.add_typer(item_app, name="item")
@@ -40,6 +42,7 @@ app.add_typer(pa_app, name="pa")
 app.add_typer(activity_app, name="activity")
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(asset_app, name="asset")
+app.add_typer(peer_app, name="peer")
 err_console = Console(stderr=True)
 
 
@@ -99,40 +102,6 @@ def serve(
         asyncio.run(main())
     except MmmfedError as err:  # e.g. STORE_NOT_DURABLE at start-up: a reason, not a traceback
         raise _fail(err) from err
-
-
-@certs_app.command("init")
-def certs_init(
-    directory: Annotated[Path, typer.Argument(help="empty directory for ca.pem and node files")],
-    node: Annotated[
-        list[str] | None,
-        typer.Option("--node", help="NAME=ROLE (role: instance, gateway, bridge, operator); repeatable"),
-    ] = None,
-) -> None:
-    """Make a federation CA and one certificate per node (ECDSA P-256, mutual TLS).
-
-    Without --node, makes the loopback federation of ``mmmfed demo``.
-    """
-    from certs import NodeRole, write_federation
-    from mmmfed.cli.loopback import node_roles
-
-    nodes: dict[str, NodeRole] = {}
-    if node:
-        for spec in node:
-            name, _, role = spec.partition("=")
-            try:
-                nodes[name] = NodeRole(role)
-            except ValueError as err:
-                err_console.print(f"[red]--node {spec!r}: role must be one of {[r.value for r in NodeRole]}[/]")
-                raise typer.Exit(code=2) from err
-    else:
-        nodes = node_roles()
-    try:
-        paths = write_federation(directory, nodes)
-    except FileExistsError as err:
-        err_console.print(f"[red]{err}[/]")
-        raise typer.Exit(code=2) from err
-    Console().print(f"wrote {directory / 'ca.pem'} and {len(paths)} node certificates")
 
 
 class TextureFormat(enum.StrEnum):

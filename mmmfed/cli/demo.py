@@ -38,17 +38,16 @@ DEMO_HUMANS = (
 
 
 async def _scenario(p: LoopbackPlan, procs: NodeProcesses, out: Path, console: Console) -> int:
-    tls = p.operator_tls
     await procs.wait_ready(p)
     samples = samples_dir()
     async with (
         OperatorClient(
-            tls,
+            p.operators[A],
             instance=PeerAddress(tls_name=p.instance_a.tls_name, address=p.instance_a.listen),
             gateway=PeerAddress(tls_name=p.gateway_a.tls_name, address=p.gateway_a.listen),
         ) as at_a,
         OperatorClient(
-            tls,
+            p.operators[B],
             instance=PeerAddress(tls_name=p.instance_b.tls_name, address=p.instance_b.listen),
             gateway=PeerAddress(tls_name=p.gateway_b.tls_name, address=p.gateway_b.listen),
         ) as at_b,

@@ -3,6 +3,12 @@
 Used by ``mmmfed demo`` (each node its own process), the tests (in-process nodes) and the
 benchmarks. a.example accepts and produces VRM; b.example accepts only glTF binary under a
 triangle budget with JPEG textures up to 512 px, so VRM avatars go through the bridge.
+
+Three trust domains, as three operators would have them: a.example, b.example and
+bridge.example each make their own CA (``<workdir>/<domain>/pki/``: ``ca.pem``, ``ca.key``, its
+nodes' certificates, ``operator.pem`` + ``operator.key``) and exchange only ``ca.pem`` bundles:
+a's gateway trusts b's bundle for b's gateway and the bridge's for the bridge; the bridge trusts
+each M-Instance's bundle for its gateway.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from certs import NodeRole, write_federation
+from certs import NodeRole, init_trust_domain
 from mmmfed.config import (
     AssetsConfig,
     BridgeConfig,
@@ -19,6 +25,7 @@ from mmmfed.config import (
     ExchangePolicyConfig,
     FeatureConfig,
     GatewayConfig,
+    GatewayTrust,
     InstanceConfig,
     ManifestoConfig,
     PeerAddress,
@@ -27,7 +34,15 @@ from mmmfed.config import (
 from mmmfed.items import FORMAT_GLB, FORMAT_VRM_0, FORMAT_VRM_1
 
 A, B, BRIDGE = "a.example", "b.example", "bridge.example"
-OPERATOR = "operator.example"
+DOMAINS = (A, B, BRIDGE)
+
+
+def operator_name(trust_domain: str) -> str:
+    """The TLS name of a trust domain's operator certificate, e.g. ``operator.a.example``."""
+    return f"operator.{trust_domain}"
+
+
+OPERATOR = operator_name(A)
 B_MAX_TRIANGLES = 1500
 B_MAX_TEXTURE_PX = 512
 # Each M-Instance has its own currency; payments are exchanged by the origin's policy (ASEF).
@@ -70,15 +85,35 @@ class PortReservation:
 
 @dataclass(frozen=True)
 class LoopbackPlan:
-    """Configurations of every node, and the operator's TLS material."""
+    """Configurations of every node, and each trust domain's PKI directory and operator."""
 
     instance_a: InstanceConfig
     instance_b: InstanceConfig
     gateway_a: GatewayConfig
     gateway_b: GatewayConfig
     bridge: BridgeConfig
-    operator_tls: TlsConfig
+    operators: dict[str, TlsConfig]
+    pki: dict[str, Path]
     ports: PortReservation
+    workdir: Path
+
+    @property
+    def operator_tls(self) -> TlsConfig:
+        """a.example's operator."""
+        return self.operators[A]
+
+    def config_paths(self) -> dict[str, Path]:
+        """Where each node's configuration file goes: ``<workdir>/<domain>/<kind>.json``."""
+        return {
+            name: self.workdir
+            / (cfg.bridge_id if isinstance(cfg, BridgeConfig) else cfg.m_instance_id)
+            / f"{cfg.kind}.json"
+            for name, cfg in self.nodes().items()
+        }
+
+    def operator_for(self, node: InstanceConfig | GatewayConfig | BridgeConfig) -> TlsConfig:
+        """The operator of ``node``'s trust domain (the only operator it admits)."""
+        return self.operators[node.bridge_id if isinstance(node, BridgeConfig) else node.m_instance_id]
 
     def nodes(self) -> dict[str, InstanceConfig | GatewayConfig | BridgeConfig]:
         return {
@@ -124,29 +159,34 @@ def _gltf_manifesto() -> ManifestoConfig:
     )
 
 
-def node_roles() -> dict[str, NodeRole]:
-    """TLS name -> role of every node of the loopback federation (and its operator)."""
+def node_roles(trust_domain: str) -> dict[str, NodeRole]:
+    """TLS name -> role of every node of one trust domain of the loopback federation (and its
+    operator)."""
+    if trust_domain == BRIDGE:
+        return {BRIDGE: NodeRole.BRIDGE, operator_name(BRIDGE): NodeRole.OPERATOR}
     return {
-        f"instance.{A}": NodeRole.INSTANCE,
-        f"gateway.{A}": NodeRole.GATEWAY,
-        f"instance.{B}": NodeRole.INSTANCE,
-        f"gateway.{B}": NodeRole.GATEWAY,
-        BRIDGE: NodeRole.BRIDGE,
-        OPERATOR: NodeRole.OPERATOR,
+        f"instance.{trust_domain}": NodeRole.INSTANCE,
+        f"gateway.{trust_domain}": NodeRole.GATEWAY,
+        operator_name(trust_domain): NodeRole.OPERATOR,
     }
 
 
 def plan(workdir: Path, *, default_avatar: Path | None = None, max_item_bytes: int | None = None) -> LoopbackPlan:
-    """Make certificates under ``workdir/certs`` and the configuration of every node.
+    """Make each trust domain's PKI under ``workdir/<domain>/pki`` and the configuration of every
+    node (data under ``workdir/<domain>/``).
 
     Ports are reserved now (``plan.ports``); release them once the nodes serve.
     """
-    names = node_roles()
-    certs = workdir / "certs"
-    write_federation(certs, names)
+    pki = {domain: workdir / domain / "pki" for domain in DOMAINS}
+    for domain in DOMAINS:
+        nodes = {name: role.value for name, role in node_roles(domain).items()}
+        init_trust_domain(pki[domain], domain, nodes, stems={operator_name(domain): "operator"})
+    domain_of = {name: domain for domain in DOMAINS for name in node_roles(domain)}
 
     def tls(name: str) -> TlsConfig:
-        return TlsConfig(ca_cert=certs / "ca.pem", cert=certs / f"{name}.pem", key=certs / f"{name}.key")
+        directory = pki[domain_of[name]]
+        stem = "operator" if name.startswith("operator.") else name
+        return TlsConfig(ca_cert=directory / "ca.pem", cert=directory / f"{stem}.pem", key=directory / f"{stem}.key")
 
     ports = PortReservation(5)
     p_ia, p_ib, p_ga, p_gb, p_br = ports.ports
@@ -158,8 +198,9 @@ def plan(workdir: Path, *, default_avatar: Path | None = None, max_item_bytes: i
         BRIDGE: p_br,
     }
 
-    def peer(name: str) -> PeerAddress:
-        return PeerAddress(tls_name=name, address=f"127.0.0.1:{addr[name]}")
+    def peer(name: str, *, other_domain: bool = False) -> PeerAddress:
+        bundle = pki[domain_of[name]] / "ca.pem" if other_domain else None
+        return PeerAddress(tls_name=name, address=f"127.0.0.1:{addr[name]}", bundle=bundle)
 
     limits = {"max_item_bytes": max_item_bytes} if max_item_bytes else {}
     if default_avatar is None:
@@ -172,7 +213,7 @@ def plan(workdir: Path, *, default_avatar: Path | None = None, max_item_bytes: i
             m_instance_id=m,
             tls_name=f"instance.{m}",
             listen=f"127.0.0.1:{addr[f'instance.{m}']}",
-            data_dir=workdir / f"instance-{m}",
+            data_dir=workdir / m / "instance-data",
             tls=tls(f"instance.{m}"),
             gateway=peer(f"gateway.{m}"),
             manifesto=manifesto,
@@ -185,11 +226,11 @@ def plan(workdir: Path, *, default_avatar: Path | None = None, max_item_bytes: i
             m_instance_id=m,
             tls_name=f"gateway.{m}",
             listen=f"127.0.0.1:{addr[f'gateway.{m}']}",
-            data_dir=workdir / f"gateway-{m}",
+            data_dir=workdir / m / "gateway-data",
             tls=tls(f"gateway.{m}"),
             instance=peer(f"instance.{m}"),
-            peers={other: peer(f"gateway.{other}")},
-            bridges={BRIDGE: peer(BRIDGE)},
+            peers={other: peer(f"gateway.{other}", other_domain=True)},
+            bridges={BRIDGE: peer(BRIDGE, other_domain=True)},
             accept_agreements_from=[other],  # the demo's operators agreed to federate up front
             **limits,
         )
@@ -199,7 +240,16 @@ def plan(workdir: Path, *, default_avatar: Path | None = None, max_item_bytes: i
         instance_b=instance(B, _gltf_manifesto(), default_avatar),
         gateway_a=gateway(A, B),
         gateway_b=gateway(B, A),
-        bridge=BridgeConfig(bridge_id=BRIDGE, tls_name=BRIDGE, listen=f"127.0.0.1:{p_br}", tls=tls(BRIDGE), **limits),
-        operator_tls=tls(OPERATOR),
+        bridge=BridgeConfig(
+            bridge_id=BRIDGE,
+            tls_name=BRIDGE,
+            listen=f"127.0.0.1:{p_br}",
+            tls=tls(BRIDGE),
+            gateways={m: GatewayTrust(tls_name=f"gateway.{m}", bundle=pki[m] / "ca.pem") for m in (A, B)},
+            **limits,
+        ),
+        operators={domain: tls(operator_name(domain)) for domain in DOMAINS},
+        pki=pki,
         ports=ports,
+        workdir=workdir,
     )

@@ -34,16 +34,19 @@ class NodeProcesses:
             self.procs[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def start_plan(self, plan: LoopbackPlan, workdir: Path) -> None:
-        """Write each node's config under ``workdir`` and start it with ``mmmfed serve``."""
+        """Write each node's config (``plan.config_paths()``) and start it with ``mmmfed serve``;
+        logs go to ``workdir/<node>.log``."""
+        paths = plan.config_paths()
         for name, cfg in plan.nodes().items():
-            path = workdir / f"{name}.json"
+            path = paths[name]
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(cfg.model_dump_json(indent=2))
             self.start(name, ["serve", cfg.kind, "--config", str(path)])
 
     async def wait_ready(self, plan: LoopbackPlan) -> None:
         """Wait until every node of ``plan`` answers health SERVING; RuntimeError if one died."""
         for cfg in plan.nodes().values():
-            await wait_serving(plan.operator_tls, PeerAddress(tls_name=cfg.tls_name, address=cfg.listen))
+            await wait_serving(plan.operator_for(cfg), PeerAddress(tls_name=cfg.tls_name, address=cfg.listen))
         plan.ports.release()
         self.check_alive()
 

@@ -79,10 +79,9 @@ async def _run(p: LoopbackPlan, procs: NodeProcesses, *, federated: bool, consol
     from mmmfed.testing import peer
 
     await procs.wait_ready(p)
-    tls = p.operator_tls
     async with (
-        OperatorClient(tls, instance=peer(p.instance_a), gateway=peer(p.gateway_a)) as at_a,
-        OperatorClient(tls, instance=peer(p.instance_b), gateway=peer(p.gateway_b)) as at_b,
+        OperatorClient(p.operators[A], instance=peer(p.instance_a), gateway=peer(p.gateway_a)) as at_a,
+        OperatorClient(p.operators[B], instance=peer(p.instance_b), gateway=peer(p.gateway_b)) as at_b,
     ):
         if federated:
             negotiated = await at_a.negotiate(B)

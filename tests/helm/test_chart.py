@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from bridge.node import BridgeNode
-from certs import NodeRole, write_federation
+from certs import init_trust_domain
 from mmmfed.config import BridgeConfig, GatewayConfig, InstanceConfig
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "mmmfed"
@@ -432,11 +432,13 @@ async def test_probe_script_checks_health_of_a_real_node_over_mtls(tmp_path: Pat
     docs = render({})
     script = tmp_path / "health_probe.py"
     script.write_text(find(docs, "ConfigMap", f"{PREFIX}-probe")["data"]["health_probe.py"])
-    write_federation(tmp_path / "pki", {"bridge.example": NodeRole.BRIDGE})
-    write_federation(tmp_path / "other", {"bridge.example": NodeRole.BRIDGE})
+    # The in-chart bridge belongs to the release's M-Instance's trust domain (a.example).
+    init_trust_domain(tmp_path / "pki", "a.example", {"bridge.example": "bridge"})
+    init_trust_domain(tmp_path / "other", "a.example", {"bridge.example": "bridge"})
     raw = node_config(docs, "bridge")
     tls = {"ca_cert": "ca.pem", "cert": "bridge.example.pem", "key": "bridge.example.key"}
     raw["tls"] = {k: str(tmp_path / "pki" / v) for k, v in tls.items()}
+    raw["gateways"] = {m: {**g, "bundle": str(tmp_path / "pki" / "ca.pem")} for m, g in raw["gateways"].items()}
     raw["listen"] = "127.0.0.1:0"
     raw["observability"] = {**raw.get("observability", {}), "metrics_listen": "127.0.0.1:0"}  # 9464 may be taken
     node = BridgeNode(BridgeConfig.model_validate(raw))

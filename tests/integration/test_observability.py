@@ -22,7 +22,7 @@ from rpcassert import refused
 from test_bad_input import persona, transfer, transfer_header
 
 from bridge.node import BridgeNode
-from certs import NodeRole, write_federation
+from certs import init_trust_domain
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc
 from mmmfed.cli.loopback import B, plan
@@ -178,7 +178,7 @@ async def test_a_peer_the_access_policy_refuses_counts_permission_denied(observe
 def _bridge_config(tmp_path: Path, metrics_listen: str | None) -> BridgeConfig:
     pki = tmp_path / "pki"
     if not pki.exists():
-        write_federation(pki, {"bridge.example": NodeRole.BRIDGE, "operator.example": NodeRole.OPERATOR})
+        init_trust_domain(pki, "bridge.example", {"bridge.example": "bridge", "operator.example": "operator"})
     return BridgeConfig(
         bridge_id="bridge.example",
         tls_name="bridge.example",

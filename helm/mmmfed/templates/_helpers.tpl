@@ -110,7 +110,15 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- $bridges := deepCopy $g.bridges }}
 {{- if .Values.bridge.enabled }}
-{{- $_ := set $bridges .Values.bridge.bridgeId (dict "tls_name" .Values.bridge.tlsName "address" (include "mmmfed.grpcAddress" (dict "ctx" . "component" "bridge"))) }}
+{{- $_ := set $bridges .Values.bridge.bridgeId (dict "tls_name" .Values.bridge.tlsName "address" (include "mmmfed.grpcAddress" (dict "ctx" . "component" "bridge")) "bundle" "/etc/mmmfed/tls/ca.pem") }}
+{{- end }}
+{{- $peers := dict }}
+{{- range $id, $p := $g.peers }}
+{{- $entry := deepCopy $p }}
+{{- if not (hasKey $entry "bundle") }}
+{{- $_ := set $entry "bundle" (printf "/etc/mmmfed/tls/peers/%s.pem" $id) }}
+{{- end }}
+{{- $_ := set $peers $id $entry }}
 {{- end }}
 {{- $cfg := dict
   "kind" "gateway"
@@ -120,7 +128,7 @@ app.kubernetes.io/component: {{ .component }}
   "data_dir" (include "mmmfed.dataDir" .)
   "tls" (include "mmmfed.tlsConfig" . | fromJson)
   "instance" (dict "tls_name" .Values.instance.tlsName "address" (include "mmmfed.grpcAddress" (dict "ctx" . "component" "instance")))
-  "peers" $g.peers
+  "peers" $peers
   "bridges" $bridges
   "max_item_bytes" (int64 $g.maxItemBytes)
   "platform_clients" $g.platformClients
@@ -159,6 +167,8 @@ app.kubernetes.io/component: {{ .component }}
 {{- $cfg := dict
   "kind" "bridge"
   "bridge_id" $b.bridgeId
+  "trust_domain" .Values.mInstanceId
+  "gateways" (dict .Values.mInstanceId (dict "tls_name" .Values.gateway.tlsName "bundle" "/etc/mmmfed/tls/ca.pem"))
   "tls_name" $b.tlsName
   "listen" (printf "0.0.0.0:%d" (int .Values.ports.grpc))
   "tls" (include "mmmfed.tlsConfig" . | fromJson)
@@ -199,6 +209,15 @@ script and /tmp. Include with (dict "ctx" $ "component" "gateway" "secret" NAME)
               path: tls.crt
             - key: tls.key
               path: tls.key
+      {{- if and (eq .component "gateway") .ctx.Values.gateway.peers }}
+      - secret:
+          name: {{ .ctx.Values.gateway.peerBundlesSecret }}
+          items:
+            {{- range $id, $_ := .ctx.Values.gateway.peers }}
+            - key: {{ $id }}.pem
+              path: peers/{{ $id }}.pem
+            {{- end }}
+      {{- end }}
 - name: probe
   configMap:
     name: {{ include "mmmfed.fullname" .ctx }}-probe

@@ -28,15 +28,15 @@ from mmmfed.api.v1 import manifesto_pb2 as mmmfed_dot_api_dot_v1_dot_manifesto__
 from mmmfed.api.v1 import process_action_pb2 as mmmfed_dot_api_dot_v1_dot_process__action__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bmmmfed/api/v1/gateway.proto\x12\rmmmfed.api.v1\x1a\x19mmmfed/api/v1/asset.proto\x1a\x18mmmfed/api/v1/item.proto\x1a\x1dmmmfed/api/v1/manifesto.proto\x1a\"mmmfed/api/v1/process_action.proto\":\n\x16GetAuditEntriesRequest\x12\x11\n\tsince_seq\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\"\xa2\x01\n\nAuditEntry\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x0f\n\x07time_ms\x18\x02 \x01(\x03\x12\r\n\x05\x65vent\x18\x03 \x01(\t\x12\x0f\n\x07peer_id\x18\x04 \x01(\t\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x14\n\x0c\x64\x65tails_json\x18\x07 \x01(\x0c\x12\x11\n\tprev_hash\x18\x08 \x01(\t\x12\x0c\n\x04hash\x18\t \x01(\t\"j\n\x17GetAuditEntriesResponse\x12*\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x19.mmmfed.api.v1.AuditEntry\x12\x10\n\x08head_seq\x18\x02 \x01(\x04\x12\x11\n\thead_hash\x18\x03 \x01(\t\"\x10\n\x0eGetKeysRequest\"1\n\x19RegisterManifestoResponse\x12\x14\n\x0cmanifesto_id\x18\x01 \x01(\t\".\n\x10NegotiateRequest\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\"\xab\x01\n\x11NegotiateResponse\x12)\n\x07offer_a\x18\x01 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12)\n\x07offer_v\x18\x02 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12(\n\x06\x61nswer\x18\x03 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12\x16\n\x0e\x61greement_json\x18\x04 \x01(\x0c\"H\n\x1aRevokePeerAgreementRequest\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"K\n\x14MigrateAvatarRequest\x12\x17\n\x0fuser_process_id\x18\x01 \x01(\t\x12\x1a\n\x12peer_m_instance_id\x18\x02 \x01(\t\"+\n\nStepTiming\x12\x0c\n\x04step\x18\x01 \x01(\t\x12\x0f\n\x07seconds\x18\x02 \x01(\x01\"\xa5\x03\n\x15MigrateAvatarResponse\x12\x30\n\x07outcome\x18\x01 \x01(\x0e\x32\x1f.mmmfed.api.v1.MigrationOutcome\x12\x1f\n\x17roaming_user_process_id\x18\x02 \x01(\t\x12\x31\n\x0chome_persona\x18\x03 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\x31\n\x0cpeer_persona\x18\x04 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\r\n\x05route\x18\x05 \x01(\t\x12\x1e\n\x16\x63onversion_report_json\x18\x06 \x01(\x0c\x12\x16\n\x0erefusal_reason\x18\x07 \x01(\t\x12\x17\n\x0frefusal_message\x18\x08 \x01(\t\x12\x33\n\x0e\x64\x65\x66\x61ult_avatar\x18\t \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12*\n\x07timings\x18\n \x03(\x0b\x32\x19.mmmfed.api.v1.StepTiming\x12\x12\n\nbytes_sent\x18\x0b \x01(\x04\"\x19\n\x17GetPeerManifestoRequest\"[\n\x17OfferManifestosResponse\x12(\n\x06\x61nswer\x18\x01 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12\x16\n\x0e\x61greement_json\x18\x02 \x01(\x0c\"*\n\x10\x41greementMessage\x12\x16\n\x0e\x61greement_json\x18\x01 \x01(\x0c\">\n\x16RevokeAgreementRequest\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"n\n\x16OfferManifestosRequest\x12)\n\x07offer_a\x18\x01 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12)\n\x07offer_v\x18\x02 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\"\xc1\x01\n\x14TransferAvatarHeader\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x1c\n\x14home_user_process_id\x18\x02 \x01(\t\x12,\n\x07persona\x18\x03 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\x14\n\x0chome_item_id\x18\x04 \x01(\t\x12\x1b\n\x13\x61nswer_manifesto_id\x18\x05 \x01(\t\x12\x15\n\renvelope_json\x18\x06 \x01(\x0c\"g\n\x15TransferAvatarRequest\x12\x35\n\x06header\x18\x01 \x01(\x0b\x32#.mmmfed.api.v1.TransferAvatarHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\x7f\n\x16TransferAvatarResponse\x12\x1f\n\x17roaming_user_process_id\x18\x01 \x01(\t\x12,\n\x07persona\x18\x02 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\x16\n\x0e\x62ytes_received\x18\x03 \x01(\x04\"Q\n\x19OfferDefaultAvatarRequest\x12\x1c\n\x14home_user_process_id\x18\x01 \x01(\t\x12\x16\n\x0erefusal_reason\x18\x02 \x01(\t\"J\n\x1aOfferDefaultAvatarResponse\x12,\n\x07persona\x18\x01 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\"G\n\x17PeerAssetHistoryRequest\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\x12\x10\n\x08\x61sset_id\x18\x02 \x01(\t*t\n\x10MigrationOutcome\x12!\n\x1dMIGRATION_OUTCOME_UNSPECIFIED\x10\x00\x12\x1e\n\x1aMIGRATION_OUTCOME_MIGRATED\x10\x01\x12\x1d\n\x19MIGRATION_OUTCOME_REFUSED\x10\x02\x32\xce\x05\n\x0fPlatformGateway\x12W\n\x11RegisterManifesto\x12\x18.mmmfed.api.v1.Manifesto\x1a(.mmmfed.api.v1.RegisterManifestoResponse\x12N\n\tNegotiate\x12\x1f.mmmfed.api.v1.NegotiateRequest\x1a .mmmfed.api.v1.NegotiateResponse\x12Z\n\rMigrateAvatar\x12#.mmmfed.api.v1.MigrateAvatarRequest\x1a$.mmmfed.api.v1.MigrateAvatarResponse\x12]\n\x0fRevokeAgreement\x12).mmmfed.api.v1.RevokePeerAgreementRequest\x1a\x1f.mmmfed.api.v1.AgreementMessage\x12T\n\x07Resolve\x12#.mmmfed.api.v1.ProcessActionRequest\x1a$.mmmfed.api.v1.ProcessActionResponse\x12I\n\x0eSendAssetOffer\x12\x19.mmmfed.api.v1.AssetOffer\x1a\x1c.mmmfed.api.v1.AssetOfferAck\x12R\n\x11SendAssetDecision\x12\x1c.mmmfed.api.v1.AssetDecision\x1a\x1f.mmmfed.api.v1.AssetDecisionAck\x12\x62\n\x13GetPeerAssetHistory\x12&.mmmfed.api.v1.PeerAssetHistoryRequest\x1a#.mmmfed.api.v1.AssetHistoryResponse2\xbc\x08\n\nFederation\x12P\n\x0cGetManifesto\x12&.mmmfed.api.v1.GetPeerManifestoRequest\x1a\x18.mmmfed.api.v1.Manifesto\x12`\n\x0fOfferManifestos\x12%.mmmfed.api.v1.OfferManifestosRequest\x1a&.mmmfed.api.v1.OfferManifestosResponse\x12T\n\x10\x43onfirmAgreement\x12\x1f.mmmfed.api.v1.AgreementMessage\x1a\x1f.mmmfed.api.v1.AgreementMessage\x12\x61\n\x14\x46orwardProcessAction\x12#.mmmfed.api.v1.ProcessActionRequest\x1a$.mmmfed.api.v1.ProcessActionResponse\x12Y\n\x0fRevokeAgreement\x12%.mmmfed.api.v1.RevokeAgreementRequest\x1a\x1f.mmmfed.api.v1.AgreementMessage\x12_\n\x0eTransferAvatar\x12$.mmmfed.api.v1.TransferAvatarRequest\x1a%.mmmfed.api.v1.TransferAvatarResponse(\x01\x12i\n\x12OfferDefaultAvatar\x12(.mmmfed.api.v1.OfferDefaultAvatarRequest\x1a).mmmfed.api.v1.OfferDefaultAvatarResponse\x12?\n\x07GetKeys\x12\x1d.mmmfed.api.v1.GetKeysRequest\x1a\x15.mmmfed.api.v1.KeySet\x12`\n\x0fGetAuditEntries\x12%.mmmfed.api.v1.GetAuditEntriesRequest\x1a&.mmmfed.api.v1.GetAuditEntriesResponse\x12\x45\n\nOfferAsset\x12\x19.mmmfed.api.v1.AssetOffer\x1a\x1c.mmmfed.api.v1.AssetOfferAck\x12T\n\x13\x44\x65\x63ideAssetTransfer\x12\x1c.mmmfed.api.v1.AssetDecision\x1a\x1f.mmmfed.api.v1.AssetDecisionAck\x12Z\n\x0fGetAssetHistory\x12\".mmmfed.api.v1.AssetHistoryRequest\x1a#.mmmfed.api.v1.AssetHistoryResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bmmmfed/api/v1/gateway.proto\x12\rmmmfed.api.v1\x1a\x19mmmfed/api/v1/asset.proto\x1a\x18mmmfed/api/v1/item.proto\x1a\x1dmmmfed/api/v1/manifesto.proto\x1a\"mmmfed/api/v1/process_action.proto\":\n\x16GetAuditEntriesRequest\x12\x11\n\tsince_seq\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\"\xa2\x01\n\nAuditEntry\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x0f\n\x07time_ms\x18\x02 \x01(\x03\x12\r\n\x05\x65vent\x18\x03 \x01(\t\x12\x0f\n\x07peer_id\x18\x04 \x01(\t\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x14\n\x0c\x64\x65tails_json\x18\x07 \x01(\x0c\x12\x11\n\tprev_hash\x18\x08 \x01(\t\x12\x0c\n\x04hash\x18\t \x01(\t\"j\n\x17GetAuditEntriesResponse\x12*\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x19.mmmfed.api.v1.AuditEntry\x12\x10\n\x08head_seq\x18\x02 \x01(\x04\x12\x11\n\thead_hash\x18\x03 \x01(\t\"\x10\n\x0eGetKeysRequest\"\x12\n\x10GetBundleRequest\"O\n\x0bTrustBundle\x12\x14\n\x0ctrust_domain\x18\x01 \x01(\t\x12\x12\n\nbundle_pem\x18\x02 \x01(\x0c\x12\x16\n\x0erefresh_hint_s\x18\x03 \x01(\x03\"1\n\x19RegisterManifestoResponse\x12\x14\n\x0cmanifesto_id\x18\x01 \x01(\t\".\n\x10NegotiateRequest\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\"\xab\x01\n\x11NegotiateResponse\x12)\n\x07offer_a\x18\x01 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12)\n\x07offer_v\x18\x02 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12(\n\x06\x61nswer\x18\x03 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12\x16\n\x0e\x61greement_json\x18\x04 \x01(\x0c\"H\n\x1aRevokePeerAgreementRequest\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"K\n\x14MigrateAvatarRequest\x12\x17\n\x0fuser_process_id\x18\x01 \x01(\t\x12\x1a\n\x12peer_m_instance_id\x18\x02 \x01(\t\"+\n\nStepTiming\x12\x0c\n\x04step\x18\x01 \x01(\t\x12\x0f\n\x07seconds\x18\x02 \x01(\x01\"\xa5\x03\n\x15MigrateAvatarResponse\x12\x30\n\x07outcome\x18\x01 \x01(\x0e\x32\x1f.mmmfed.api.v1.MigrationOutcome\x12\x1f\n\x17roaming_user_process_id\x18\x02 \x01(\t\x12\x31\n\x0chome_persona\x18\x03 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\x31\n\x0cpeer_persona\x18\x04 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\r\n\x05route\x18\x05 \x01(\t\x12\x1e\n\x16\x63onversion_report_json\x18\x06 \x01(\x0c\x12\x16\n\x0erefusal_reason\x18\x07 \x01(\t\x12\x17\n\x0frefusal_message\x18\x08 \x01(\t\x12\x33\n\x0e\x64\x65\x66\x61ult_avatar\x18\t \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12*\n\x07timings\x18\n \x03(\x0b\x32\x19.mmmfed.api.v1.StepTiming\x12\x12\n\nbytes_sent\x18\x0b \x01(\x04\"\x19\n\x17GetPeerManifestoRequest\"[\n\x17OfferManifestosResponse\x12(\n\x06\x61nswer\x18\x01 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12\x16\n\x0e\x61greement_json\x18\x02 \x01(\x0c\"*\n\x10\x41greementMessage\x12\x16\n\x0e\x61greement_json\x18\x01 \x01(\x0c\">\n\x16RevokeAgreementRequest\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"n\n\x16OfferManifestosRequest\x12)\n\x07offer_a\x18\x01 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12)\n\x07offer_v\x18\x02 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\"\xc1\x01\n\x14TransferAvatarHeader\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x1c\n\x14home_user_process_id\x18\x02 \x01(\t\x12,\n\x07persona\x18\x03 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\x14\n\x0chome_item_id\x18\x04 \x01(\t\x12\x1b\n\x13\x61nswer_manifesto_id\x18\x05 \x01(\t\x12\x15\n\renvelope_json\x18\x06 \x01(\x0c\"g\n\x15TransferAvatarRequest\x12\x35\n\x06header\x18\x01 \x01(\x0b\x32#.mmmfed.api.v1.TransferAvatarHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\x7f\n\x16TransferAvatarResponse\x12\x1f\n\x17roaming_user_process_id\x18\x01 \x01(\t\x12,\n\x07persona\x18\x02 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\x16\n\x0e\x62ytes_received\x18\x03 \x01(\x04\"Q\n\x19OfferDefaultAvatarRequest\x12\x1c\n\x14home_user_process_id\x18\x01 \x01(\t\x12\x16\n\x0erefusal_reason\x18\x02 \x01(\t\"J\n\x1aOfferDefaultAvatarResponse\x12,\n\x07persona\x18\x01 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\"G\n\x17PeerAssetHistoryRequest\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\x12\x10\n\x08\x61sset_id\x18\x02 \x01(\t*t\n\x10MigrationOutcome\x12!\n\x1dMIGRATION_OUTCOME_UNSPECIFIED\x10\x00\x12\x1e\n\x1aMIGRATION_OUTCOME_MIGRATED\x10\x01\x12\x1d\n\x19MIGRATION_OUTCOME_REFUSED\x10\x02\x32\xce\x05\n\x0fPlatformGateway\x12W\n\x11RegisterManifesto\x12\x18.mmmfed.api.v1.Manifesto\x1a(.mmmfed.api.v1.RegisterManifestoResponse\x12N\n\tNegotiate\x12\x1f.mmmfed.api.v1.NegotiateRequest\x1a .mmmfed.api.v1.NegotiateResponse\x12Z\n\rMigrateAvatar\x12#.mmmfed.api.v1.MigrateAvatarRequest\x1a$.mmmfed.api.v1.MigrateAvatarResponse\x12]\n\x0fRevokeAgreement\x12).mmmfed.api.v1.RevokePeerAgreementRequest\x1a\x1f.mmmfed.api.v1.AgreementMessage\x12T\n\x07Resolve\x12#.mmmfed.api.v1.ProcessActionRequest\x1a$.mmmfed.api.v1.ProcessActionResponse\x12I\n\x0eSendAssetOffer\x12\x19.mmmfed.api.v1.AssetOffer\x1a\x1c.mmmfed.api.v1.AssetOfferAck\x12R\n\x11SendAssetDecision\x12\x1c.mmmfed.api.v1.AssetDecision\x1a\x1f.mmmfed.api.v1.AssetDecisionAck\x12\x62\n\x13GetPeerAssetHistory\x12&.mmmfed.api.v1.PeerAssetHistoryRequest\x1a#.mmmfed.api.v1.AssetHistoryResponse2\x86\t\n\nFederation\x12P\n\x0cGetManifesto\x12&.mmmfed.api.v1.GetPeerManifestoRequest\x1a\x18.mmmfed.api.v1.Manifesto\x12`\n\x0fOfferManifestos\x12%.mmmfed.api.v1.OfferManifestosRequest\x1a&.mmmfed.api.v1.OfferManifestosResponse\x12T\n\x10\x43onfirmAgreement\x12\x1f.mmmfed.api.v1.AgreementMessage\x1a\x1f.mmmfed.api.v1.AgreementMessage\x12\x61\n\x14\x46orwardProcessAction\x12#.mmmfed.api.v1.ProcessActionRequest\x1a$.mmmfed.api.v1.ProcessActionResponse\x12Y\n\x0fRevokeAgreement\x12%.mmmfed.api.v1.RevokeAgreementRequest\x1a\x1f.mmmfed.api.v1.AgreementMessage\x12_\n\x0eTransferAvatar\x12$.mmmfed.api.v1.TransferAvatarRequest\x1a%.mmmfed.api.v1.TransferAvatarResponse(\x01\x12i\n\x12OfferDefaultAvatar\x12(.mmmfed.api.v1.OfferDefaultAvatarRequest\x1a).mmmfed.api.v1.OfferDefaultAvatarResponse\x12?\n\x07GetKeys\x12\x1d.mmmfed.api.v1.GetKeysRequest\x1a\x15.mmmfed.api.v1.KeySet\x12`\n\x0fGetAuditEntries\x12%.mmmfed.api.v1.GetAuditEntriesRequest\x1a&.mmmfed.api.v1.GetAuditEntriesResponse\x12\x45\n\nOfferAsset\x12\x19.mmmfed.api.v1.AssetOffer\x1a\x1c.mmmfed.api.v1.AssetOfferAck\x12T\n\x13\x44\x65\x63ideAssetTransfer\x12\x1c.mmmfed.api.v1.AssetDecision\x1a\x1f.mmmfed.api.v1.AssetDecisionAck\x12Z\n\x0fGetAssetHistory\x12\".mmmfed.api.v1.AssetHistoryRequest\x1a#.mmmfed.api.v1.AssetHistoryResponse\x12H\n\tGetBundle\x12\x1f.mmmfed.api.v1.GetBundleRequest\x1a\x1a.mmmfed.api.v1.TrustBundleb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mmmfed.api.v1.gateway_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MIGRATIONOUTCOME']._serialized_start=2412
-  _globals['_MIGRATIONOUTCOME']._serialized_end=2528
+  _globals['_MIGRATIONOUTCOME']._serialized_start=2513
+  _globals['_MIGRATIONOUTCOME']._serialized_end=2629
   _globals['_GETAUDITENTRIESREQUEST']._serialized_start=166
   _globals['_GETAUDITENTRIESREQUEST']._serialized_end=224
   _globals['_AUDITENTRY']._serialized_start=227
@@ -45,44 +45,48 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETAUDITENTRIESRESPONSE']._serialized_end=497
   _globals['_GETKEYSREQUEST']._serialized_start=499
   _globals['_GETKEYSREQUEST']._serialized_end=515
-  _globals['_REGISTERMANIFESTORESPONSE']._serialized_start=517
-  _globals['_REGISTERMANIFESTORESPONSE']._serialized_end=566
-  _globals['_NEGOTIATEREQUEST']._serialized_start=568
-  _globals['_NEGOTIATEREQUEST']._serialized_end=614
-  _globals['_NEGOTIATERESPONSE']._serialized_start=617
-  _globals['_NEGOTIATERESPONSE']._serialized_end=788
-  _globals['_REVOKEPEERAGREEMENTREQUEST']._serialized_start=790
-  _globals['_REVOKEPEERAGREEMENTREQUEST']._serialized_end=862
-  _globals['_MIGRATEAVATARREQUEST']._serialized_start=864
-  _globals['_MIGRATEAVATARREQUEST']._serialized_end=939
-  _globals['_STEPTIMING']._serialized_start=941
-  _globals['_STEPTIMING']._serialized_end=984
-  _globals['_MIGRATEAVATARRESPONSE']._serialized_start=987
-  _globals['_MIGRATEAVATARRESPONSE']._serialized_end=1408
-  _globals['_GETPEERMANIFESTOREQUEST']._serialized_start=1410
-  _globals['_GETPEERMANIFESTOREQUEST']._serialized_end=1435
-  _globals['_OFFERMANIFESTOSRESPONSE']._serialized_start=1437
-  _globals['_OFFERMANIFESTOSRESPONSE']._serialized_end=1528
-  _globals['_AGREEMENTMESSAGE']._serialized_start=1530
-  _globals['_AGREEMENTMESSAGE']._serialized_end=1572
-  _globals['_REVOKEAGREEMENTREQUEST']._serialized_start=1574
-  _globals['_REVOKEAGREEMENTREQUEST']._serialized_end=1636
-  _globals['_OFFERMANIFESTOSREQUEST']._serialized_start=1638
-  _globals['_OFFERMANIFESTOSREQUEST']._serialized_end=1748
-  _globals['_TRANSFERAVATARHEADER']._serialized_start=1751
-  _globals['_TRANSFERAVATARHEADER']._serialized_end=1944
-  _globals['_TRANSFERAVATARREQUEST']._serialized_start=1946
-  _globals['_TRANSFERAVATARREQUEST']._serialized_end=2049
-  _globals['_TRANSFERAVATARRESPONSE']._serialized_start=2051
-  _globals['_TRANSFERAVATARRESPONSE']._serialized_end=2178
-  _globals['_OFFERDEFAULTAVATARREQUEST']._serialized_start=2180
-  _globals['_OFFERDEFAULTAVATARREQUEST']._serialized_end=2261
-  _globals['_OFFERDEFAULTAVATARRESPONSE']._serialized_start=2263
-  _globals['_OFFERDEFAULTAVATARRESPONSE']._serialized_end=2337
-  _globals['_PEERASSETHISTORYREQUEST']._serialized_start=2339
-  _globals['_PEERASSETHISTORYREQUEST']._serialized_end=2410
-  _globals['_PLATFORMGATEWAY']._serialized_start=2531
-  _globals['_PLATFORMGATEWAY']._serialized_end=3249
-  _globals['_FEDERATION']._serialized_start=3252
-  _globals['_FEDERATION']._serialized_end=4336
+  _globals['_GETBUNDLEREQUEST']._serialized_start=517
+  _globals['_GETBUNDLEREQUEST']._serialized_end=535
+  _globals['_TRUSTBUNDLE']._serialized_start=537
+  _globals['_TRUSTBUNDLE']._serialized_end=616
+  _globals['_REGISTERMANIFESTORESPONSE']._serialized_start=618
+  _globals['_REGISTERMANIFESTORESPONSE']._serialized_end=667
+  _globals['_NEGOTIATEREQUEST']._serialized_start=669
+  _globals['_NEGOTIATEREQUEST']._serialized_end=715
+  _globals['_NEGOTIATERESPONSE']._serialized_start=718
+  _globals['_NEGOTIATERESPONSE']._serialized_end=889
+  _globals['_REVOKEPEERAGREEMENTREQUEST']._serialized_start=891
+  _globals['_REVOKEPEERAGREEMENTREQUEST']._serialized_end=963
+  _globals['_MIGRATEAVATARREQUEST']._serialized_start=965
+  _globals['_MIGRATEAVATARREQUEST']._serialized_end=1040
+  _globals['_STEPTIMING']._serialized_start=1042
+  _globals['_STEPTIMING']._serialized_end=1085
+  _globals['_MIGRATEAVATARRESPONSE']._serialized_start=1088
+  _globals['_MIGRATEAVATARRESPONSE']._serialized_end=1509
+  _globals['_GETPEERMANIFESTOREQUEST']._serialized_start=1511
+  _globals['_GETPEERMANIFESTOREQUEST']._serialized_end=1536
+  _globals['_OFFERMANIFESTOSRESPONSE']._serialized_start=1538
+  _globals['_OFFERMANIFESTOSRESPONSE']._serialized_end=1629
+  _globals['_AGREEMENTMESSAGE']._serialized_start=1631
+  _globals['_AGREEMENTMESSAGE']._serialized_end=1673
+  _globals['_REVOKEAGREEMENTREQUEST']._serialized_start=1675
+  _globals['_REVOKEAGREEMENTREQUEST']._serialized_end=1737
+  _globals['_OFFERMANIFESTOSREQUEST']._serialized_start=1739
+  _globals['_OFFERMANIFESTOSREQUEST']._serialized_end=1849
+  _globals['_TRANSFERAVATARHEADER']._serialized_start=1852
+  _globals['_TRANSFERAVATARHEADER']._serialized_end=2045
+  _globals['_TRANSFERAVATARREQUEST']._serialized_start=2047
+  _globals['_TRANSFERAVATARREQUEST']._serialized_end=2150
+  _globals['_TRANSFERAVATARRESPONSE']._serialized_start=2152
+  _globals['_TRANSFERAVATARRESPONSE']._serialized_end=2279
+  _globals['_OFFERDEFAULTAVATARREQUEST']._serialized_start=2281
+  _globals['_OFFERDEFAULTAVATARREQUEST']._serialized_end=2362
+  _globals['_OFFERDEFAULTAVATARRESPONSE']._serialized_start=2364
+  _globals['_OFFERDEFAULTAVATARRESPONSE']._serialized_end=2438
+  _globals['_PEERASSETHISTORYREQUEST']._serialized_start=2440
+  _globals['_PEERASSETHISTORYREQUEST']._serialized_end=2511
+  _globals['_PLATFORMGATEWAY']._serialized_start=2632
+  _globals['_PLATFORMGATEWAY']._serialized_end=3350
+  _globals['_FEDERATION']._serialized_start=3353
+  _globals['_FEDERATION']._serialized_end=4511
 # @@protoc_insertion_point(module_scope)

@@ -64,6 +64,20 @@ class GetKeysRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class GetBundleRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class TrustBundle(_message.Message):
+    __slots__ = ("trust_domain", "bundle_pem", "refresh_hint_s")
+    TRUST_DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    BUNDLE_PEM_FIELD_NUMBER: _ClassVar[int]
+    REFRESH_HINT_S_FIELD_NUMBER: _ClassVar[int]
+    trust_domain: str
+    bundle_pem: bytes
+    refresh_hint_s: int
+    def __init__(self, trust_domain: _Optional[str] = ..., bundle_pem: _Optional[bytes] = ..., refresh_hint_s: _Optional[int] = ...) -> None: ...
+
 class RegisterManifestoResponse(_message.Message):
     __slots__ = ("manifesto_id",)
     MANIFESTO_ID_FIELD_NUMBER: _ClassVar[int]

@@ -490,6 +490,11 @@ class FederationStub:
                 request_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetHistoryRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetHistoryResponse.FromString,
                 _registered_method=True)
+        self.GetBundle = channel.unary_unary(
+                '/mmmfed.api.v1.Federation/GetBundle',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetBundleRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.TrustBundle.FromString,
+                _registered_method=True)
 
 
 class FederationServicer:
@@ -585,6 +590,15 @@ class FederationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetBundle(self, request, context):
+        """RE-5 bundle endpoint: this M-Instance's trust domain bundle (its CA certificates), read over a
+        channel the caller already authenticates with the bundle it holds, so a CA rotation published
+        ahead reaches peers with no one acting on their side.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FederationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -647,6 +661,11 @@ def add_FederationServicer_to_server(servicer, server):
                     servicer.GetAssetHistory,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetHistoryRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetHistoryResponse.SerializeToString,
+            ),
+            'GetBundle': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBundle,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetBundleRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.TrustBundle.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -974,6 +993,33 @@ class Federation:
             '/mmmfed.api.v1.Federation/GetAssetHistory',
             mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetHistoryRequest.SerializeToString,
             mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBundle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Federation/GetBundle',
+            mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetBundleRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_gateway__pb2.TrustBundle.FromString,
             options,
             channel_credentials,
             insecure,
