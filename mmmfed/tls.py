@@ -149,9 +149,10 @@ class AccessPolicy:
             authorizer = self.by_service.get(method.lstrip("/").partition("/")[0])
         caller = self.domains.identify(context)
         if authorizer is None or not authorizer(caller):
-            who = caller.describe()
+            who = ", ".join(f"{i.role}/{i.name}" for i in caller.identities) or "no mmmfed identity"
             raise PermissionDenied(
-                f"{who} may not call {method}; only the roles this node admits from that trust domain may",
+                f"peer ({caller.describe()}) may not call {method}; this node admits only its own trust domain's "
+                "roles and each peer's gateway",
                 metadata={"method": method, "peer": who, "trust_domain": caller.trust_domain or ""},
             )
         return caller

@@ -82,14 +82,18 @@ def test_convert_refuses_sphere_with_the_reason(tmp_path: Path) -> None:
 
 
 def test_certs_init_makes_a_ca_and_node_certificates_and_never_overwrites(tmp_path: Path) -> None:
-    """`mmmfed certs init` writes a CA and node certificates naming role and name; a second run
-    into the same directory is refused."""
+    """`mmmfed certs init` writes a trust domain's CA (its key kept, 0600) and node certificates
+    naming role and name; a second run into the same directory is refused (issue 12 item 1)."""
     pki = tmp_path / "pki"
-    result = mmmfed("certs", "init", str(pki), "--node", "gateway.x.example=gateway")
+    result = mmmfed("certs", "init", str(pki), "--m-instance", "x.example", "--node", "gateway.x.example=gateway")
     assert result.returncode == 0, result.stderr
+    assert oct((pki / "ca.key").stat().st_mode & 0o777) == "0o600"
+    ca = x509.load_pem_x509_certificate((pki / "ca.pem").read_bytes())
+    ca_sans = ca.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert ca_sans.get_values_for_type(x509.UniformResourceIdentifier) == ["mmmfed://trust-domain/x.example"]
     cert = x509.load_pem_x509_certificate((pki / "gateway.x.example.pem").read_bytes())
     sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert "mmmfed://gateway/gateway.x.example" in sans.get_values_for_type(x509.UniformResourceIdentifier)
     assert oct((pki / "gateway.x.example.key").stat().st_mode & 0o777) == "0o600"
-    again = mmmfed("certs", "init", str(pki))
+    again = mmmfed("certs", "init", str(pki), "--m-instance", "x.example")
     assert again.returncode == 2 and "exists" in again.stderr

@@ -30,7 +30,7 @@ def _operator(federation: Federation, tmp_path: Path, which: str) -> list[str]:
     cfg = federation.plan.instance_a if which == A else federation.plan.instance_b
     config = tmp_path / f"instance-{which}.json"
     config.write_text(cfg.model_dump_json())
-    tls = federation.plan.operator_tls
+    tls = federation.plan.operator_for(cfg)
     return ["--config", str(config), "--cert", str(tls.cert), "--key", str(tls.key)]
 
 

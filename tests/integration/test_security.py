@@ -22,10 +22,11 @@ import grpc
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rpcassert import refused
 
-from certs import NodeRole, authority, issue_node, make_ca
+from certs import CertificateAuthority, NodeRole, issue_node, make_ca
 from certs.authority import Issued
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc, instance_pb2_grpc
@@ -47,7 +48,7 @@ INSTANCE = "/mmmfed.api.v1.Instance"
 # -- fixtures and helpers ------------------------------------------------------------------------
 @dataclass
 class Pki:
-    """The running federation and its CA, to issue more certificates for tests."""
+    """The running federation and a.example's CA, to issue more certificates for tests."""
 
     fed: Federation
     ca_cert: x509.Certificate
@@ -55,7 +56,7 @@ class Pki:
     workdir: Path
 
     def client_tls(self, label: str, issued: Issued) -> TlsConfig:
-        """TlsConfig presenting ``issued`` and trusting the federation CA (so that servers verify)."""
+        """TlsConfig presenting ``issued`` (servers are verified with the bundle of the node called)."""
         directory = self.workdir / "test-clients"
         directory.mkdir(exist_ok=True)
         cert, key = directory / f"{label}.pem", directory / f"{label}.key"
@@ -64,24 +65,17 @@ class Pki:
         return TlsConfig(ca_cert=self.fed.plan.operator_tls.ca_cert, cert=cert, key=key)
 
     def issue(self, label: str, name: str, role: NodeRole, **validity: Any) -> TlsConfig:
-        """A certificate from the federation CA (``validity``: ``not_before``, ``valid_days``)."""
+        """A certificate from a.example's CA (``validity``: ``not_before``, ``valid_days``)."""
         return self.client_tls(label, issue_node(self.ca_cert, self.ca_key, name, role, **validity))
 
 
 @pytest.fixture
-async def pki(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Pki]:
-    """The loopback federation, keeping hold of the CA key ``plan()`` makes and never writes."""
-    made: list[tuple[Issued, x509.Certificate, ec.EllipticCurvePrivateKey]] = []
-
-    def keep_ca(*args: Any, **kwargs: Any) -> tuple[Issued, x509.Certificate, ec.EllipticCurvePrivateKey]:
-        made.append(make_ca(*args, **kwargs))
-        return made[-1]
-
-    monkeypatch.setattr(authority, "make_ca", keep_ca)
+async def pki(tmp_path: Path) -> AsyncIterator[Pki]:
+    """The loopback federation and a.example's CA (its key, which `certs init` keeps)."""
     fed = await start_federation(tmp_path)
     try:
-        ((_, ca_cert, ca_key),) = made
-        yield Pki(fed, ca_cert, ca_key, tmp_path)
+        ca = CertificateAuthority.load(fed.plan.pki[A])
+        yield Pki(fed, ca.cert, ca.key, tmp_path)
     finally:
         await fed.stop()
 
@@ -163,7 +157,7 @@ def _no_certificate(pki: Pki, to: PeerAddress) -> grpc.aio.Channel:
 
 
 def _wrong_ca(pki: Pki, to: PeerAddress) -> grpc.aio.Channel:
-    _, other_ca, other_key = make_ca("not the federation CA")
+    _, other_ca, other_key = make_ca("not-a-trusted-domain.example")
     wrong_ca = pki.client_tls("wrong_ca", issue_node(other_ca, other_key, OPERATOR, NodeRole.OPERATOR))
     return secure_channel(wrong_ca, to)
 
@@ -253,8 +247,7 @@ DENIED = [
     Denied("instance_b", "gateway_a", f"{PLATFORM}/Negotiate", _negotiate),
     Denied("operator_tls", "gateway_b", f"{FEDERATION}/GetManifesto", _peer_manifesto),
     Denied("instance_a", "gateway_b", f"{FEDERATION}/GetManifesto", _peer_manifesto),
-    Denied("bridge", "instance_a", f"{INSTANCE}/GetManifesto", _instance_manifesto),
-    Denied("instance_a", "instance_b", f"{INSTANCE}/GetManifesto", _instance_manifesto),
+    Denied("instance_a", "instance_a", f"{INSTANCE}/GetManifesto", _instance_manifesto),
 ]
 
 
@@ -272,22 +265,25 @@ async def test_service_refuses_a_role_it_is_not_open_to(federation: Federation, 
         err = await refused(case.call(channel), grpc.StatusCode.PERMISSION_DENIED, "PEER_NOT_ALLOWED", case.method)
     info = error_info(err)
     assert info is not None and info.metadata["method"] == case.method
-    assert info.metadata["peer"].partition("/")[2] == _tls_of(fed, case.caller).cert.stem
+    cert = x509.load_pem_x509_certificate(_tls_of(fed, case.caller).cert.read_bytes())
+    name = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    assert info.metadata["peer"].partition("/")[2] == name
     assert await fed.nodes["gateway-a"].store.get_document("manifesto/answer", B) is None
 
 
 async def test_gateway_refuses_gateway_that_is_not_a_configured_peer(pki: Pki) -> None:
-    """A gateway certificate of the federation CA for an M-Instance gateway B has no peer entry
-    for is refused PERMISSION_DENIED UNKNOWN_PEER on the Federation service."""
+    """A gateway certificate that a peer's CA (a.example's) issued under a name other than the one
+    gateway B has configured for that peer is refused PERMISSION_DENIED PEER_NOT_ALLOWED on the
+    Federation service: a peer's CA vouches for that peer's gateway only."""
     stranger = pki.issue("gateway.c.example", "gateway.c.example", NodeRole.GATEWAY)
     async with secure_channel(stranger, peer(pki.fed.plan.gateway_b)) as channel:
-        await refused(_peer_manifesto(channel), grpc.StatusCode.PERMISSION_DENIED, "UNKNOWN_PEER", "peer")
+        await refused(_peer_manifesto(channel), grpc.StatusCode.PERMISSION_DENIED, "PEER_NOT_ALLOWED", "peer")
 
 
 async def test_instance_refuses_import_from_a_gateway_not_its_own(federation: Federation) -> None:
-    """Instance B refuses ImportAvatar from gateway A (PERMISSION_DENIED PEER_NOT_ALLOWED): only
-    its own gateway and operators may call it, so gateway B's origin checks cannot be bypassed
-    (FGMV-43 GPIR-003)."""
+    """Instance B refuses ImportAvatar from gateway A: only its own gateway and operators may call
+    it, and a's certificate is of another trust domain, so the handshake fails (UNAVAILABLE) and
+    gateway B's origin checks cannot be bypassed (FGMV-43 GPIR-003)."""
     p, before = federation.plan, items_at_b(federation)
     mallory = "mmm://c.example/processes/user/mallory"
     item, data = persona("c.example")
@@ -312,7 +308,7 @@ async def test_instance_refuses_import_from_a_gateway_not_its_own(federation: Fe
             call.add_done_callback(lambda _: answered.set())
             return await call
 
-    await refused(import_at_b(), grpc.StatusCode.PERMISSION_DENIED, "PEER_NOT_ALLOWED", f"{INSTANCE}/ImportAvatar")
+    await refused(import_at_b(), grpc.StatusCode.UNAVAILABLE, None)
     assert items_at_b(federation) == before
 
 
@@ -367,8 +363,10 @@ async def test_transfer_before_negotiation_is_refused(federation: Federation) ->
 # -- health --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("node", ["instance_a", "instance_b", "gateway_a", "gateway_b", "bridge"])
 async def test_health_answers_serving_to_an_operator(federation: Federation, node: str) -> None:
-    """Every node's grpc.health.v1 service answers SERVING to an operator certificate."""
+    """Every node's grpc.health.v1 service answers SERVING to an operator certificate of its
+    trust domain."""
     p = federation.plan
-    async with secure_channel(p.operator_tls, peer(getattr(p, node))) as channel:
+    cfg = getattr(p, node)
+    async with secure_channel(p.operator_for(cfg), peer(cfg)) as channel:
         reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=CALL_TIMEOUT_S)
     assert reply.status == health_pb2.HealthCheckResponse.SERVING

@@ -108,4 +108,4 @@ async def test_grpcurl_is_refused_without_a_client_certificate_or_the_role(feder
     denied = await grpcurl(federation, "mmmfed.api.v1.Federation/GetManifesto")
     assert denied.returncode == 64 + 7, denied.stderr  # grpcurl exits 64 + the status code
     assert "Code: PermissionDenied" in denied.stderr
-    assert '"reason":"PEER_NOT_ALLOWED"' in denied.stderr and "operator/operator.example" in denied.stderr
+    assert '"reason":"PEER_NOT_ALLOWED"' in denied.stderr and "operator/operator.a.example" in denied.stderr

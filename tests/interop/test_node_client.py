@@ -31,10 +31,11 @@ GLB, VRM1 = "glTF/2.0-binary", "VRM/1.0"
 async def node_client(
     gateway: GatewayConfig, tls: TlsConfig, *operation: str, stdin: dict[str, Any] | None = None
 ) -> tuple[int, dict[str, Any]]:
-    """Exit status and JSON answer of ``node node_client.mjs`` calling ``gateway`` with ``tls``."""
+    """Exit status and JSON answer of ``node node_client.mjs`` calling ``gateway`` with ``tls``
+    (trusting the gateway's own trust domain's CA for its server certificate)."""
     assert NODE is not None
     command = [NODE, str(SCRIPT), "--address", gateway.listen, "--tls-name", gateway.tls_name]
-    command += ["--ca", str(tls.ca_cert), "--cert", str(tls.cert), "--key", str(tls.key), *operation]
+    command += ["--ca", str(gateway.tls.ca_cert), "--cert", str(tls.cert), "--key", str(tls.key), *operation]
     proc = await asyncio.to_thread(
         subprocess.run,
         command,
@@ -163,7 +164,7 @@ async def test_node_client_is_refused_with_status_and_reason(federation: Federat
     assert denied["error_info"] == {
         "reason": "PEER_NOT_ALLOWED",
         "domain": "mmmfed.dev",
-        "metadata": {"method": method, "peer": "operator/operator.example"},
+        "metadata": {"method": method, "peer": "operator/operator.a.example", "trust_domain": "a.example"},
     }
     assert method in denied["details"]
     assert await federation.nodes["gateway-b"].agreements.all() == {}
