@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,8 +136,13 @@ def issue_node(
     return Issued(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
 
 
-def write_federation(directory: Path, nodes: dict[str, NodeRole]) -> dict[str, Path]:
+def write_federation(
+    directory: Path, nodes: dict[str, NodeRole], *, extra_uris: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, Path]:
     """Write ``ca.pem`` and ``<name>.pem`` + ``<name>.key`` for each node into ``directory``.
+
+    ``extra_uris``: node name -> further URI subjectAltNames of its certificate (a bridge's
+    did:key, issue 12 item 5).
 
     The CA key is not written: nodes only need the CA certificate, and a new federation is made
     by running this again. Private keys are written with mode 0600. Returns name -> cert path.
@@ -150,7 +155,7 @@ def write_federation(directory: Path, nodes: dict[str, NodeRole]) -> dict[str, P
     (directory / "ca.pem").write_bytes(ca.cert_pem)
     paths: dict[str, Path] = {}
     for name, role in nodes.items():
-        issued = issue_node(ca_cert, ca_key, name, role)
+        issued = issue_node(ca_cert, ca_key, name, role, extra_uris=(extra_uris or {}).get(name, ()))
         cert_path = directory / f"{name}.pem"
         key_path = directory / f"{name}.key"
         cert_path.write_bytes(issued.cert_pem)

@@ -171,10 +171,14 @@ class BridgeConfig(_Frozen):
     bridge_id: str
     tls_name: str
     listen: str = "127.0.0.1:0"
+    # Where the bridge keeps its signing key (signing-key.pem, made once, 0600) and its virtual
+    # bridges (virtual-bridges.sqlite), so it is the same bridge after a restart (issue 12 item 5).
+    data_dir: Path
     tls: TlsConfig
     node_modules_dir: Path | None = None
     max_item_bytes: int = Field(default=256 * MiB, gt=0)
-    # Key that signs converted Items (PKCS#8 from `mmmfed keys generate`); None: a new key per run.
+    # Key that signs manifesto V and converted Items (PKCS#8 from `mmmfed keys generate`);
+    # None: the key in data_dir. Either way the certificate must bind its did:key.
     signing_key: Path | None = None
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
 

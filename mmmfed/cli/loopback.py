@@ -11,6 +11,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from bridge.identity import bridge_key_and_did
 from certs import NodeRole, write_federation
 from mmmfed.config import (
     AssetsConfig,
@@ -143,7 +144,9 @@ def plan(workdir: Path, *, default_avatar: Path | None = None, max_item_bytes: i
     """
     names = node_roles()
     certs = workdir / "certs"
-    write_federation(certs, names)
+    # The bridge's key first (in its data_dir), so its certificate binds its did:key (issue 12 item 5).
+    bridge_dir = workdir / f"bridge-{BRIDGE}"
+    write_federation(certs, names, extra_uris={BRIDGE: [bridge_key_and_did(bridge_dir)]})
 
     def tls(name: str) -> TlsConfig:
         return TlsConfig(ca_cert=certs / "ca.pem", cert=certs / f"{name}.pem", key=certs / f"{name}.key")
@@ -199,7 +202,14 @@ def plan(workdir: Path, *, default_avatar: Path | None = None, max_item_bytes: i
         instance_b=instance(B, _gltf_manifesto(), default_avatar),
         gateway_a=gateway(A, B),
         gateway_b=gateway(B, A),
-        bridge=BridgeConfig(bridge_id=BRIDGE, tls_name=BRIDGE, listen=f"127.0.0.1:{p_br}", tls=tls(BRIDGE), **limits),
+        bridge=BridgeConfig(
+            bridge_id=BRIDGE,
+            tls_name=BRIDGE,
+            listen=f"127.0.0.1:{p_br}",
+            data_dir=bridge_dir,
+            tls=tls(BRIDGE),
+            **limits,
+        ),
         operator_tls=tls(OPERATOR),
         ports=ports,
     )

@@ -161,6 +161,7 @@ app.kubernetes.io/component: {{ .component }}
   "bridge_id" $b.bridgeId
   "tls_name" $b.tlsName
   "listen" (printf "0.0.0.0:%d" (int .Values.ports.grpc))
+  "data_dir" (include "mmmfed.dataDir" .)
   "tls" (include "mmmfed.tlsConfig" . | fromJson)
   "max_item_bytes" (int64 $b.maxItemBytes)
   "observability" (include "mmmfed.observability" . | fromJson)
