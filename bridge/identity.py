@@ -16,6 +16,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from mmmfed.config import BridgeConfig
 from mmmfed.errors import InvalidInput
 from mmmfed.items import proof_time
 from mmmfed.keyfile import load_signing_key, write_key_files
@@ -37,6 +38,18 @@ def bridge_key(data_dir: Path) -> SigningKey:
     if not path.exists():
         write_key_files(path, SigningKey.generate(), created=proof_time())
     return load_signing_key(path)
+
+
+def configured_key(config: BridgeConfig) -> SigningKey:
+    """The key a configured bridge signs with: ``config.signing_key`` when set, else the one in
+    ``config.data_dir`` (made the first time). InvalidInput ``KEY_FILE_INVALID`` or
+    ``DATA_DIR_INVALID`` (a data_dir that cannot be made or read), naming the path."""
+    if config.signing_key:
+        return load_signing_key(config.signing_key)
+    try:
+        return bridge_key(config.data_dir)
+    except OSError as err:
+        raise InvalidInput(f"cannot use data_dir {config.data_dir}: {err}", reason="DATA_DIR_INVALID") from err
 
 
 def bridge_key_and_did(data_dir: Path) -> str:

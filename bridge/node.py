@@ -15,14 +15,13 @@ from functools import partial
 from cryptography import x509
 
 from bridge.conversion import GltfValidator
-from bridge.identity import VIRTUAL_BRIDGES_FILE, VirtualBridgeStore, bridge_key
+from bridge.identity import VIRTUAL_BRIDGES_FILE, VirtualBridgeStore, configured_key
 from bridge.service import BridgeService
 from bridge.servicer import BridgeServicer
 from mmmfed.api.v1 import bridge_pb2_grpc
 from mmmfed.bridge_identity import certificate_did_keys
 from mmmfed.config import BridgeConfig
 from mmmfed.errors import InvalidInput
-from mmmfed.keyfile import load_signing_key
 from mmmfed.metrics import NodeMetrics
 from mmmfed.proofs import SigningKey
 from mmmfed.server import NodeServer
@@ -35,10 +34,7 @@ log = logging.getLogger(__name__)
 def _identity(config: BridgeConfig) -> tuple[SigningKey, str]:
     """The bridge's signing key and its certificate PEM; InvalidInput ``DATA_DIR_INVALID`` /
     ``CONFIG_INVALID`` for a data_dir or certificate it cannot use."""
-    try:
-        key = load_signing_key(config.signing_key) if config.signing_key else bridge_key(config.data_dir)
-    except OSError as err:
-        raise InvalidInput(f"cannot use data_dir {config.data_dir}: {err}", reason="DATA_DIR_INVALID") from err
+    key = configured_key(config)
     try:
         pem = config.tls.cert.read_text()
         leaf = x509.load_pem_x509_certificate(pem.encode())

@@ -23,6 +23,7 @@ from rich.markup import escape
 from mmmfed.cli.agreement_cmd import agreement_app
 from mmmfed.cli.asset_cmd import asset_app
 from mmmfed.cli.audit_cmd import audit_app
+from mmmfed.cli.bridge_cmd import bridge_app
 from mmmfed.cli.item_cmd import item_app
 from mmmfed.cli.keys_cmd import keys_app
 from mmmfed.cli.pa_cmd import activity_app, pa_app
@@ -40,6 +41,7 @@ app.add_typer(pa_app, name="pa")
 app.add_typer(activity_app, name="activity")
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(asset_app, name="asset")
+app.add_typer(bridge_app, name="bridge")
 err_console = Console(stderr=True)
 
 
