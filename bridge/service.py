@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from bridge.conversion import ConversionReport, ConversionTarget, GltfValidator, convert
 from bridge.identity import VirtualBridge, VirtualBridgeStore
 from mmmfed.api.v1 import manifesto_pb2 as mpb
-from mmmfed.bridge_identity import sign_bridge_manifesto, verification_key
+from mmmfed.bridge_identity import sign_bridge_manifesto
 from mmmfed.errors import InvalidInput, MmmfedError, NotFound, PermissionDenied
 from mmmfed.glb import inspect_glb
 from mmmfed.items import (
@@ -135,10 +135,6 @@ class BridgeService:
                 issued_at_ms=int(time.time() * 1000),
             )
         )
-
-    def verification_key(self) -> mpb.VerificationKey:
-        """The key this bridge signs converted Items with (did:key), as manifestos carry it."""
-        return verification_key(self._key)
 
     def create_virtual_bridge(
         self, from_id: str, to_id: str, features: list[mpb.NegotiatedFeature]
