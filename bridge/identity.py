@@ -73,11 +73,16 @@ class VirtualBridge:
 class VirtualBridgeStore:
     """Virtual bridges of one bridge node in SQLite (module docstring); ``close()`` when done.
 
-    Raises InvalidInput ``DATA_DIR_INVALID`` at opening when the file is not such a database.
+    Raises InvalidInput ``DATA_DIR_INVALID`` at opening when the file is not such a database or
+    its directory cannot be made (it is made, mode 0700, when missing).
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as err:
+            raise InvalidInput(f"cannot make {path.parent}: {err.strerror}", reason="DATA_DIR_INVALID") from err
         try:
             self._db = sqlite3.connect(path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -88,7 +93,7 @@ class VirtualBridgeStore:
             )
         except sqlite3.DatabaseError as err:
             raise InvalidInput(
-                f"{path} is not the bridge's virtual bridge database ({err}); move it away or fix data_dir",
+                f"cannot use {path} as the bridge's virtual bridge database ({err}); move it away or fix data_dir",
                 reason="DATA_DIR_INVALID",
             ) from err
 

@@ -4,6 +4,7 @@ certificate must bind the did:key that signs."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from collections.abc import Sequence
@@ -169,5 +170,21 @@ async def test_bridge_certificate_not_binding_its_key_is_refused(tmp_path: Path,
         err = await remote_error(fed.at_a.negotiate(B))
         assert (err.code, err.reason) == (grpc.StatusCode.PERMISSION_DENIED, "BRIDGE_IDENTITY_MISMATCH"), err.message
         assert "did:key" in err.message
+    finally:
+        await fed.stop()
+
+
+async def test_peer_not_trusting_the_bridge_answers_its_rows_unsupported(tmp_path: Path) -> None:
+    """b.example, with no bridge configured, cannot check the bridge's certificate: it answers
+    the bridged rows UNSUPPORTED and keeps no bridge key, so no Item that bridge converted is
+    accepted; the direct rows are still accepted."""
+    p = plan(tmp_path)
+    p = dataclasses.replace(p, gateway_b=p.gateway_b.model_copy(update={"bridges": {}}))
+    fed = await Federation(p).start()
+    try:
+        negotiated = await fed.at_a.negotiate(B)
+        routes = {row.route for row in negotiated.answer.negotiated}
+        assert mpb.FEATURE_ROUTE_VIA_BRIDGE not in routes and mpb.FEATURE_ROUTE_DIRECT in routes
+        assert await fed.nodes["gateway-b"].negotiation.bridge_keys("a.example") == {}
     finally:
         await fed.stop()

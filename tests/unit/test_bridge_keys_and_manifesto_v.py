@@ -107,6 +107,14 @@ def test_virtual_bridges_are_read_back_by_a_new_store(tmp_path: Path) -> None:
     second.close()
 
 
+def test_virtual_bridge_store_makes_its_directory(tmp_path: Path) -> None:
+    """A data_dir not made yet (signing_key configured, so no key was made there) is made."""
+    store = VirtualBridgeStore(tmp_path / "new" / "vb.sqlite")
+    store.add(VirtualBridge("urn:uuid:vb", "a.example", "b.example", 1))
+    assert store.get("urn:uuid:vb") is not None
+    store.close()
+
+
 def test_a_corrupt_virtual_bridge_file_is_refused_at_opening(tmp_path: Path) -> None:
     """A file that is not SQLite is refused DATA_DIR_INVALID and left as it is."""
     path = tmp_path / "vb.sqlite"
