@@ -1,23 +1,52 @@
 """The bridge node: Conversion Services behind a gRPC server (only the gateways of the M-Instances it
-serves, each from its own trust domain, and its own operators may call it)."""
+serves, each from its own trust domain, and its own operators may call it).
+
+Its identity is stable (issue 12 item 5): the signing key is ``config.signing_key`` or the one
+kept in ``config.data_dir`` (bridge/identity.py), and so are its virtual bridges. A certificate
+that does not bind the key's did:key is logged at start (WARNING); gateways refuse that bridge
+(``BRIDGE_IDENTITY_MISMATCH``, mmmfed/bridge_identity.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from functools import partial
 
+from cryptography import x509
+
 from bridge.conversion import GltfValidator
+from bridge.identity import VIRTUAL_BRIDGES_FILE, VirtualBridgeStore, configured_key
 from bridge.service import BridgeService
 from bridge.servicer import BridgeServicer
 from mmmfed.api.v1 import bridge_pb2_grpc
+from mmmfed.bridge_identity import certificate_did_keys
 from mmmfed.config import BridgeConfig
-from mmmfed.keyfile import load_signing_key
+from mmmfed.errors import InvalidInput
 from mmmfed.metrics import NodeMetrics
 from mmmfed.proofs import SigningKey
 from mmmfed.server import NodeServer
 from mmmfed.tls import AccessPolicy, any_of, own_roles, peer_gateways, trust_domains
 
 SERVICE = "mmmfed.api.v1.Bridge"
+log = logging.getLogger(__name__)
+
+
+def _identity(config: BridgeConfig) -> tuple[SigningKey, str]:
+    """The bridge's signing key and its certificate PEM; InvalidInput ``DATA_DIR_INVALID`` /
+    ``CONFIG_INVALID`` for a data_dir or certificate it cannot use."""
+    key = configured_key(config)
+    try:
+        pem = config.tls.cert.read_text()
+        leaf = x509.load_pem_x509_certificate(pem.encode())
+    except (OSError, ValueError) as err:
+        raise InvalidInput(f"cannot read certificate {config.tls.cert}: {err}", reason="CONFIG_INVALID") from err
+    if certificate_did_keys(leaf) != [key.did]:
+        log.warning(
+            "bridge certificate does not bind the signing key; gateways will refuse this bridge",
+            extra={"certificate": str(config.tls.cert), "did": key.did, "bound": certificate_did_keys(leaf)},
+        )
+    return key, pem
 
 
 class BridgeNode:
@@ -27,8 +56,16 @@ class BridgeNode:
         self.config = config
         self.metrics = NodeMetrics()  # this node's own registry, served at observability.metrics_listen
         validator = GltfValidator(node_modules_dir=config.node_modules_dir)
-        key = load_signing_key(config.signing_key) if config.signing_key else SigningKey.generate()
-        self.service = BridgeService(config.bridge_id, validator, key, metrics=self.metrics)
+        key, certificate_pem = _identity(config)
+        self.virtual_bridges = VirtualBridgeStore(config.data_dir / VIRTUAL_BRIDGES_FILE)
+        self.service = BridgeService(
+            config.bridge_id,
+            validator,
+            key,
+            certificate_pem=certificate_pem,
+            virtual_bridges=self.virtual_bridges,
+            metrics=self.metrics,
+        )
         # Its own trust domain (operators) and, per M-Instance it serves, that M-Instance's bundle
         # for its gateway only (BUNDLE_INVALID: exit 2).
         own = config.trust_domain or config.bridge_id
@@ -50,8 +87,9 @@ class BridgeNode:
         return await self.server.start()
 
     async def stop(self) -> None:
-        """Stop serving (idempotent, graceful)."""
+        """Stop serving (idempotent, graceful), then close the virtual bridge store."""
         await self.server.stop()
+        self.virtual_bridges.close()
 
     async def run_forever(self) -> None:
         """Serve until cancelled (SIGTERM in ``mmmfed serve``), then stop."""

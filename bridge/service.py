@@ -2,7 +2,11 @@
 Service (AVCF; MMM-TEC Convert) producing a new Item whose SourceItemID is the original, whose
 Trace names the bridge, which embeds the original (with its proof) as ``SourceItem`` and which
 the bridge signs with its own key (did:key, announced in manifesto V). Each conversion's duration
-counts in ``mmmfed_conversion_duration_seconds{outcome}`` (issue 6, item 2)."""
+counts in ``mmmfed_conversion_duration_seconds{outcome}`` (issue 6, item 2).
+
+Manifesto V (BRIDGE and OFFER_V) is signed by the bridge's key and carries its certificate, which
+binds that key (mmmfed/bridge_identity.py); virtual bridges are kept in the bridge's data_dir
+(bridge/identity.py), so they outlive a restart (issue 12 item 5)."""
 
 from __future__ import annotations
 
@@ -12,9 +16,10 @@ import uuid
 from dataclasses import dataclass
 
 from bridge.conversion import ConversionReport, ConversionTarget, GltfValidator, convert
+from bridge.identity import VirtualBridge, VirtualBridgeStore
 from mmmfed.api.v1 import manifesto_pb2 as mpb
-from mmmfed.did import multibase_encode
-from mmmfed.errors import InvalidInput, MmmfedError, NotFound
+from mmmfed.bridge_identity import sign_bridge_manifesto
+from mmmfed.errors import InvalidInput, MmmfedError, NotFound, PermissionDenied
 from mmmfed.glb import inspect_glb
 from mmmfed.items import (
     FORMAT_GLB,
@@ -25,6 +30,7 @@ from mmmfed.items import (
     build_item,
     new_id,
     parse_item,
+    proof_time,
     sha256_hex,
     sign_item,
 )
@@ -84,49 +90,59 @@ class BridgeService:
     """Conversion Services of one bridge node."""
 
     def __init__(
-        self, bridge_id: str, validator: GltfValidator, key: SigningKey, *, metrics: NodeMetrics | None = None
+        self,
+        bridge_id: str,
+        validator: GltfValidator,
+        key: SigningKey,
+        *,
+        certificate_pem: str,
+        virtual_bridges: VirtualBridgeStore,
+        metrics: NodeMetrics | None = None,
     ) -> None:
+        """``key`` signs manifesto V and converted Items; ``certificate_pem`` is the bridge's TLS
+        certificate (binding ``key``'s did:key), carried in manifesto V; ``virtual_bridges``
+        keeps the virtual bridges made."""
         self._metrics = metrics if metrics is not None else NodeMetrics()
         self.bridge_id = bridge_id
         self._validator = validator
         self._key = key
+        self._certificate_pem = certificate_pem
         self._process_id = new_id(bridge_id, "processes/service", "conversion")
-        self._virtual_bridges: dict[str, tuple[str, str]] = {}
+        self._virtual_bridges = virtual_bridges
 
-    def manifesto(self) -> mpb.Manifesto:
-        """Manifesto V of the bridge: its conversion pairs (FGMV-43 9.5)."""
-        return mpb.Manifesto(
-            manifesto_id=f"urn:uuid:{uuid.uuid4()}",
-            kind=mpb.MANIFESTO_KIND_BRIDGE,
-            issuer_id=self.bridge_id,
-            conversions=[
-                mpb.ConversionPair(
-                    item_type=item_type,
-                    from_qualifier=mpb.Qualifier(sub_type=sub_type, format=src),
-                    to_qualifier=mpb.Qualifier(sub_type=sub_type, format=dst),
-                    drops=drops,
-                )
-                for item_type, sub_type in CONVERTED_KINDS
-                for src, dst, drops in CONVERSION_PAIRS
-            ],
-            issued_at_ms=int(time.time() * 1000),
-            keys=[self.verification_key()],
+    def _signed(self, manifesto: mpb.Manifesto) -> mpb.Manifesto:
+        return sign_bridge_manifesto(
+            manifesto, key=self._key, certificate_pem=self._certificate_pem, created=proof_time()
         )
 
-    def verification_key(self) -> mpb.VerificationKey:
-        """The key this bridge signs converted Items with (did:key), as manifestos carry it."""
-        return mpb.VerificationKey(
-            key_id=self._key.did,
-            verification_method=self._key.verification_method,
-            public_key_multibase=multibase_encode(self._key.public_key_bytes),
+    def manifesto(self) -> mpb.Manifesto:
+        """Manifesto V of the bridge: its conversion pairs (FGMV-43 9.5), signed by its key."""
+        return self._signed(
+            mpb.Manifesto(
+                manifesto_id=f"urn:uuid:{uuid.uuid4()}",
+                kind=mpb.MANIFESTO_KIND_BRIDGE,
+                issuer_id=self.bridge_id,
+                conversions=[
+                    mpb.ConversionPair(
+                        item_type=item_type,
+                        from_qualifier=mpb.Qualifier(sub_type=sub_type, format=src),
+                        to_qualifier=mpb.Qualifier(sub_type=sub_type, format=dst),
+                        drops=drops,
+                    )
+                    for item_type, sub_type in CONVERTED_KINDS
+                    for src, dst, drops in CONVERSION_PAIRS
+                ],
+                issued_at_ms=int(time.time() * 1000),
+            )
         )
 
     def create_virtual_bridge(
         self, from_id: str, to_id: str, features: list[mpb.NegotiatedFeature]
     ) -> tuple[str, mpb.Manifesto]:
         """MBMF: a virtual bridge from ``from_id`` to ``to_id`` for ``features``; returns its id
-        and offer manifesto V (only the pairs those features use). InvalidInput
-        ``QUALIFIER_NOT_SUPPORTED`` if a feature needs a pair this bridge lacks."""
+        and offer manifesto V (only the pairs those features use), signed. The virtual bridge is
+        stored before its id is returned. InvalidInput ``QUALIFIER_NOT_SUPPORTED`` if a feature
+        needs a pair this bridge lacks (nothing stored then)."""
         pairs = []
         supported = {(s, d): drops for s, d, drops in CONVERSION_PAIRS}
         for row in features:
@@ -144,7 +160,7 @@ class BridgeService:
                 )
             )
         vb_id = f"urn:uuid:{uuid.uuid4()}"
-        self._virtual_bridges[vb_id] = (from_id, to_id)
+        now_ms = int(time.time() * 1000)
         offer_v = mpb.Manifesto(
             manifesto_id=f"urn:uuid:{uuid.uuid4()}",
             kind=mpb.MANIFESTO_KIND_OFFER_V,
@@ -152,17 +168,25 @@ class BridgeService:
             peer_id=to_id,
             conversions=pairs,
             virtual_bridge_id=vb_id,
-            issued_at_ms=int(time.time() * 1000),
-            keys=[self.verification_key()],
+            issued_at_ms=now_ms,
         )
-        return vb_id, offer_v
+        signed = self._signed(offer_v)
+        self._virtual_bridges.add(VirtualBridge(vb_id, from_id, to_id, now_ms))
+        return vb_id, signed
 
     def check_request(self, vb_id: str, item_json: bytes, target: mpb.Feature) -> Item:
         """Check a Convert header before data arrives. NotFound ``UNKNOWN_VIRTUAL_BRIDGE``;
-        InvalidInput ``ITEM_MALFORMED`` / ``QUALIFIER_NOT_SUPPORTED``."""
-        if vb_id not in self._virtual_bridges:
+        PermissionDenied ``VIRTUAL_BRIDGE_MISMATCH`` (the Item is not of the M-Instance the
+        virtual bridge converts from); InvalidInput ``ITEM_MALFORMED`` / ``QUALIFIER_NOT_SUPPORTED``."""
+        vb = self._virtual_bridges.get(vb_id)
+        if vb is None:
             raise NotFound(f"no virtual bridge {vb_id}; negotiate first", reason="UNKNOWN_VIRTUAL_BRIDGE")
         item = parse_item(item_json)
+        if item.m_instance_id != vb.from_m_instance_id:
+            raise PermissionDenied(
+                f"virtual bridge {vb_id} converts Items of {vb.from_m_instance_id}, not of {item.m_instance_id}",
+                reason="VIRTUAL_BRIDGE_MISMATCH",
+            )
         if item.data is None:
             raise InvalidInput("Item has no data to convert", reason="ITEM_MALFORMED")
         if (item.format, target.qualifier.format) not in {(s, d) for s, d, _ in CONVERSION_PAIRS}:

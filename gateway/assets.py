@@ -102,7 +102,7 @@ class AssetRelay:
         answer = await self._negotiation.answer_for(peer)
         row = choose_route(home, answer, item_type=ASSET_TYPE, sub_type=str(home.qualifier.get("SubType", "")))
         if row.route == mpb.FEATURE_ROUTE_VIA_BRIDGE:  # 9.2 with the AVCF of 9.1 step 3: converted on the way
-            converted, data = await self._convert(home, offer.asset_data, row, answer.virtual_bridge_id)
+            converted, data = await self._convert(home, offer.asset_data, row, answer.virtual_bridge_id, peer)
             out.asset.item_json, out.asset_data = converted, data
         out.envelope_json = make_envelope(
             keys=self._keys,
@@ -116,15 +116,19 @@ class AssetRelay:
         crashpoint("gateway.offer.after_forward")
         return ack
 
-    async def _convert(self, home: Item, data: bytes, row: mpb.NegotiatedFeature, vb_id: str) -> tuple[bytes, bytes]:
-        """The bridge's conversion of an Asset and its data (the Item embeds ``home``)."""
+    async def _convert(
+        self, home: Item, data: bytes, row: mpb.NegotiatedFeature, vb_id: str, peer: str
+    ) -> tuple[bytes, bytes]:
+        """The bridge's conversion of an Asset and its data (the Item embeds ``home``), signed by
+        the bridge key negotiated with ``peer``."""
 
         async def chunks() -> AsyncIterator[bytes]:
             for at in range(0, len(data), CHUNK_BYTES):
                 yield data[at : at + CHUNK_BYTES]
 
         stub = self._channels.bridge(row.bridge_id)
-        item, converted = await convert_via_bridge(stub, home, row, vb_id, chunks(), {})
+        bridge_keys = await self._negotiation.bridge_keys(peer)
+        item, converted = await convert_via_bridge(stub, home, row, vb_id, chunks(), {}, bridge_keys=bridge_keys)
         return item.item_json, b"".join([chunk async for chunk in converted])
 
     async def send_decision(self, decision: apb.AssetDecision) -> apb.AssetDecisionAck:

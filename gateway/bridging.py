@@ -5,10 +5,11 @@ Assets whose Qualifier the peer does not accept)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import grpc
 
+from gateway.bridge_trust import check_converted
 from mmmfed.api.v1 import bridge_pb2 as bpb
 from mmmfed.api.v1 import bridge_pb2_grpc
 from mmmfed.api.v1 import item_pb2 as itpb
@@ -72,12 +73,16 @@ async def convert_via_bridge(
     vb_id: str,
     chunks: AsyncIterator[bytes],
     report: dict[str, bytes],
+    *,
+    bridge_keys: Mapping[str, bytes],
 ) -> tuple[itpb.ItemEnvelope, AsyncIterator[bytes]]:
     """Stream ``home`` and its data into the bridge's Conversion Service for ``row.target``;
     returns the converted Item (signed by the bridge, embedding ``home``) and an iterator over its
     data (the conversion report lands in ``report['report']`` at the end). The bridge's refusals
     come back as RemoteError with its code and reason; MmmfedError ``BRIDGE_PROTOCOL`` when it
-    does not answer with an Item first."""
+    does not answer with an Item first; BridgeIdentityRefused ``BRIDGE_IDENTITY_MISMATCH`` when
+    the Item is not signed by a key of ``bridge_keys`` (the verified offer manifesto V's, issue 12
+    item 5), before any of its data is read."""
     header = bpb.ConvertHeader(virtual_bridge_id=vb_id, item=itpb.ItemEnvelope(item_json=home.raw), target=row.target)
 
     async def requests() -> AsyncIterator[bpb.ConvertRequest]:
@@ -102,6 +107,11 @@ async def convert_via_bridge(
     first = await read()
     if first is grpc.aio.EOF or first.WhichOneof("part") != "item":
         raise MmmfedError("bridge did not answer with the converted Item", reason="BRIDGE_PROTOCOL")
+    try:
+        check_converted(first.item.item_json, bridge_keys, row.bridge_id)
+    except MmmfedError:
+        stream.cancel()
+        raise
 
     async def converted() -> AsyncIterator[bytes]:
         while True:

@@ -129,7 +129,10 @@ class MigrationService:
             report: dict[str, bytes] = {}
             if row.route == mpb.FEATURE_ROUTE_VIA_BRIDGE:
                 stub = self._channels.bridge(row.bridge_id)
-                envelope, chunks = await convert_via_bridge(stub, home, row, answer.virtual_bridge_id, chunks, report)
+                bridge_keys = await self._negotiation.bridge_keys(peer_id)
+                envelope, chunks = await convert_via_bridge(
+                    stub, home, row, answer.virtual_bridge_id, chunks, report, bridge_keys=bridge_keys
+                )
                 timer.lap("convert via bridge (9.1 step 3)")
                 response.route = "via bridge"
             else:

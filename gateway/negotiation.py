@@ -4,6 +4,12 @@ Offering side (A): fetch B's manifesto, compare feature by feature, ask a bridge
 bridge for the bridged features, send offer manifestos A and V, store B's answer manifesto.
 Answering side (B): check each offered row against its own platform manifesto and the bridge's
 offer V, and answer with what it accepts.
+
+Manifesto V is used only once verified (issue 12 item 5, gateway/bridge_trust.py): signed by the
+bridge's did:key, which its certificate (chaining to the bridge's bundle, for its TLS name) binds.
+A refuses a bridge whose manifesto V or offer V does not verify; B refuses a relayed offer V of a
+bridge it trusts that does not verify, and treats the bridged rows of a bridge it does not know
+as unsupported.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import uuid
 from collections import defaultdict
 
 from gateway.agreements import AgreementBook
+from gateway.bridge_trust import BridgeTrust, same_bridge
 from gateway.channels import Channels
 from mmmfed.api.v1 import bridge_pb2 as bpb
 from mmmfed.api.v1 import gateway_pb2 as gpb
@@ -35,11 +42,20 @@ def _now_ms() -> int:
 class NegotiationService:
     """Holds this gateway's platform manifesto and negotiated answers (in the shared state)."""
 
-    def __init__(self, m_instance_id: str, store: SharedState, channels: Channels, agreements: AgreementBook) -> None:
+    def __init__(
+        self,
+        m_instance_id: str,
+        store: SharedState,
+        channels: Channels,
+        agreements: AgreementBook,
+        *,
+        bridge_trust: BridgeTrust,
+    ) -> None:
         self._id = m_instance_id
         self._store = store
         self._channels = channels
         self.agreements = agreements
+        self._bridges = bridge_trust
 
     # -- RI-5 ---------------------------------------------------------------------------
     async def register(self, manifesto: mpb.Manifesto) -> str:
@@ -73,7 +89,8 @@ class NegotiationService:
 
     async def bridge_keys(self, peer_id: str) -> dict[str, bytes]:
         """did:key verification method -> public key of the bridge keys in offer manifesto V of
-        the negotiation with ``peer_id`` (empty if it used no bridge)."""
+        the negotiation with ``peer_id`` (empty if it used no bridge). Only a verified offer V is
+        stored, so these are the keys the bridge's certificate binds."""
         raw = await self._store.get_document(NS_OFFER, peer_id)
         if raw is None:
             return {}
@@ -86,7 +103,9 @@ class NegotiationService:
 
     # -- offering side (A) -------------------------------------------------------------
     async def negotiate(self, peer_id: str) -> gpb.NegotiateResponse:
-        """FGMV-43 9.5 steps 2-8 towards ``peer_id``; stores and returns offers and answer."""
+        """FGMV-43 9.5 steps 2-8 towards ``peer_id``; stores and returns offers and answer.
+        Each bridge's manifesto V and offer V must verify (BridgeIdentityRefused otherwise,
+        nothing stored)."""
         mine = await self.platform()
         peer = self._channels.peer(peer_id)
         theirs = await call(lambda: peer.GetManifesto(gpb.GetPeerManifestoRequest()))
@@ -95,10 +114,12 @@ class NegotiationService:
                 f"peer manifesto is issued by {theirs.issuer_id}, not {peer_id}", reason="ORIGIN_MISMATCH"
             )
         conversions: dict[str, list[mpb.ConversionPair]] = {}
+        identities = {}
         for bridge_id in sorted(self._channels.bridges):
             stub = self._channels.bridge(bridge_id)
             v = await call(lambda stub=stub: stub.GetManifesto(bpb.GetBridgeManifestoRequest()))
-            conversions[bridge_id] = list(v.conversions)
+            identities[bridge_id] = self._bridges.verify(v, bridge_id, kind=mpb.MANIFESTO_KIND_BRIDGE)
+            conversions[bridge_id] = list(identities[bridge_id].manifesto.conversions)
         table = compare(list(mine.produces), list(theirs.accepts), conversions)
         offer_v = mpb.Manifesto()
         by_bridge: dict[str, list[mpb.NegotiatedFeature]] = defaultdict(list)
@@ -111,7 +132,9 @@ class NegotiationService:
                 from_m_instance_id=self._id, to_m_instance_id=peer_id, features=rows
             )
             created = await call(lambda stub=stub, request=request: stub.CreateVirtualBridge(request))
-            offer_v = created.offer_v
+            verified = self._bridges.verify(created.offer_v, bridge_id, kind=mpb.MANIFESTO_KIND_OFFER_V)
+            same_bridge(verified, identities[bridge_id])
+            offer_v = verified.manifesto
         offer_a = mpb.Manifesto(
             manifesto_id=f"urn:uuid:{uuid.uuid4()}",
             kind=mpb.MANIFESTO_KIND_OFFER_A,
@@ -147,12 +170,15 @@ class NegotiationService:
         Each row is checked here, not taken on trust: DIRECT rows must fit this instance's
         accepted features; VIA_BRIDGE rows must target an accepted feature with this instance's
         constraints and name a conversion offer V carries. Rows that fail become UNSUPPORTED.
+        Offer V of a bridge this gateway trusts must verify (BridgeIdentityRefused, nothing
+        stored); one of a bridge it does not know is not used (its rows become UNSUPPORTED).
         """
         if offer_a.kind != mpb.MANIFESTO_KIND_OFFER_A or offer_a.issuer_id != peer_id:
             raise InvalidInput(f"offer A must be an OFFER_A manifesto issued by {peer_id}", reason="MANIFESTO_INVALID")
         if offer_a.peer_id != self._id:
             raise InvalidInput(f"offer A is addressed to {offer_a.peer_id}, not {self._id}", reason="MANIFESTO_INVALID")
         mine = await self.platform()
+        offer_v = self._checked_offer_v(offer_v)
         bridged = {(p.item_type, p.from_qualifier.format, p.to_qualifier.format) for p in offer_v.conversions}
         rows = []
         for row in offer_a.negotiated:
@@ -175,6 +201,13 @@ class NegotiationService:
         return gpb.OfferManifestosResponse(
             answer=answer, agreement_json=await self.agreements.propose(answer, offer_v, peer_id)
         )
+
+    def _checked_offer_v(self, offer_v: mpb.Manifesto) -> mpb.Manifesto:
+        """The verified (signed) offer V, or an empty one when no bridge is offered or the bridge
+        is not one this gateway trusts."""
+        if offer_v == mpb.Manifesto() or not self._bridges.knows(offer_v.issuer_id):
+            return mpb.Manifesto()
+        return self._bridges.verify(offer_v, offer_v.issuer_id, kind=mpb.MANIFESTO_KIND_OFFER_V).manifesto
 
     @staticmethod
     def _check_row(

@@ -9,6 +9,7 @@ from functools import partial
 
 from gateway.agreements import ACTIVE, PROPOSED, REVOKED, AgreementBook
 from gateway.assets import AssetRelay
+from gateway.bridge_trust import BridgeTrust
 from gateway.bundles import BundleFollower
 from gateway.channels import Channels
 from gateway.envelope import EnvelopeChecker
@@ -87,7 +88,13 @@ class GatewayNode:
             states=(PROPOSED, ACTIVE, REVOKED, EXPIRED),
             read=partial(agreement_states, self.agreements),
         )
-        self.negotiation = NegotiationService(config.m_instance_id, self.store, self.channels, self.agreements)
+        self.negotiation = NegotiationService(
+            config.m_instance_id,
+            self.store,
+            self.channels,
+            self.agreements,
+            bridge_trust=BridgeTrust.from_config(config),  # issue 12 item 5: manifesto V verified
+        )
         envelopes = EnvelopeChecker(config.m_instance_id, self.keyring, self.store)
         self.migration = MigrationService(
             config.m_instance_id,

@@ -204,6 +204,9 @@ class BridgeConfig(_Frozen):
     bridge_id: str
     tls_name: str
     listen: str = "127.0.0.1:0"
+    # Where the bridge keeps its signing key (signing-key.pem, made once, 0600) and its virtual
+    # bridges (virtual-bridges.sqlite), so it is the same bridge after a restart (issue 12 item 5).
+    data_dir: Path
     tls: TlsConfig
     # The trust domain whose CA issued this bridge's certificate: the bridge's own (default: its id)
     # or, for a bridge an M-Instance's operator runs, that M-Instance's id.
@@ -212,7 +215,8 @@ class BridgeConfig(_Frozen):
     gateways: dict[str, GatewayTrust] = Field(default_factory=dict)
     node_modules_dir: Path | None = None
     max_item_bytes: int = Field(default=256 * MiB, gt=0)
-    # Key that signs converted Items (PKCS#8 from `mmmfed keys generate`); None: a new key per run.
+    # Key that signs manifesto V and converted Items (PKCS#8 from `mmmfed keys generate`);
+    # None: the key in data_dir. Either way the certificate must bind its did:key.
     signing_key: Path | None = None
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
 

@@ -17,6 +17,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from bridge.identity import bridge_key_and_did
 from certs import NodeRole, init_trust_domain
 from mmmfed.config import (
     AssetsConfig,
@@ -178,9 +179,12 @@ def plan(workdir: Path, *, default_avatar: Path | None = None, max_item_bytes: i
     Ports are reserved now (``plan.ports``); release them once the nodes serve.
     """
     pki = {domain: workdir / domain / "pki" for domain in DOMAINS}
+    # The bridge's key first (in its data_dir), so its certificate binds its did:key (issue 12 item 5).
+    bridge_dir = workdir / BRIDGE / "bridge-data"
+    bound = {BRIDGE: [bridge_key_and_did(bridge_dir)]}
     for domain in DOMAINS:
         nodes = {name: role.value for name, role in node_roles(domain).items()}
-        init_trust_domain(pki[domain], domain, nodes, stems={operator_name(domain): "operator"})
+        init_trust_domain(pki[domain], domain, nodes, stems={operator_name(domain): "operator"}, extra_uris=bound)
     domain_of = {name: domain for domain in DOMAINS for name in node_roles(domain)}
 
     def tls(name: str) -> TlsConfig:
@@ -244,6 +248,7 @@ def plan(workdir: Path, *, default_avatar: Path | None = None, max_item_bytes: i
             bridge_id=BRIDGE,
             tls_name=BRIDGE,
             listen=f"127.0.0.1:{p_br}",
+            data_dir=bridge_dir,
             tls=tls(BRIDGE),
             gateways={m: GatewayTrust(tls_name=f"gateway.{m}", bundle=pki[m] / "ca.pem") for m in (A, B)},
             **limits,

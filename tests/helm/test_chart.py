@@ -440,6 +440,7 @@ async def test_probe_script_checks_health_of_a_real_node_over_mtls(tmp_path: Pat
     raw["tls"] = {k: str(tmp_path / "pki" / v) for k, v in tls.items()}
     raw["gateways"] = {m: {**g, "bundle": str(tmp_path / "pki" / "ca.pem")} for m, g in raw["gateways"].items()}
     raw["listen"] = "127.0.0.1:0"
+    raw["data_dir"] = str(tmp_path / "bridge-data")  # the chart's /var/lib/mmmfed is the pod's volume
     raw["observability"] = {**raw.get("observability", {}), "metrics_listen": "127.0.0.1:0"}  # 9464 may be taken
     node = BridgeNode(BridgeConfig.model_validate(raw))
     bound = await node.start()

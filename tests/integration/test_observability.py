@@ -183,6 +183,7 @@ def _bridge_config(tmp_path: Path, metrics_listen: str | None) -> BridgeConfig:
         bridge_id="bridge.example",
         tls_name="bridge.example",
         listen="127.0.0.1:0",
+        data_dir=tmp_path / "bridge-data",
         tls=TlsConfig(ca_cert=pki / "ca.pem", cert=pki / "bridge.example.pem", key=pki / "bridge.example.key"),
         observability=ObservabilityConfig(metrics_listen=metrics_listen),
     )

@@ -171,6 +171,7 @@ app.kubernetes.io/component: {{ .component }}
   "gateways" (dict .Values.mInstanceId (dict "tls_name" .Values.gateway.tlsName "bundle" "/etc/mmmfed/tls/ca.pem"))
   "tls_name" $b.tlsName
   "listen" (printf "0.0.0.0:%d" (int .Values.ports.grpc))
+  "data_dir" (include "mmmfed.dataDir" .)
   "tls" (include "mmmfed.tlsConfig" . | fromJson)
   "max_item_bytes" (int64 $b.maxItemBytes)
   "observability" (include "mmmfed.observability" . | fromJson)

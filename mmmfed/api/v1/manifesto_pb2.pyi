@@ -85,7 +85,7 @@ class ConversionPair(_message.Message):
     def __init__(self, item_type: _Optional[str] = ..., from_qualifier: _Optional[_Union[Qualifier, _Mapping]] = ..., to_qualifier: _Optional[_Union[Qualifier, _Mapping]] = ..., drops: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Manifesto(_message.Message):
-    __slots__ = ("manifesto_id", "kind", "issuer_id", "produces", "accepts", "profiles", "policies", "conversions", "issued_at_ms", "peer_id", "virtual_bridge_id", "negotiated", "keys", "signed_keys_json")
+    __slots__ = ("manifesto_id", "kind", "issuer_id", "produces", "accepts", "profiles", "policies", "conversions", "issued_at_ms", "peer_id", "virtual_bridge_id", "negotiated", "keys", "signed_keys_json", "signed_json", "certificate_pem")
     class PoliciesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -107,6 +107,8 @@ class Manifesto(_message.Message):
     NEGOTIATED_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
     SIGNED_KEYS_JSON_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_JSON_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_PEM_FIELD_NUMBER: _ClassVar[int]
     manifesto_id: str
     kind: ManifestoKind
     issuer_id: str
@@ -121,7 +123,9 @@ class Manifesto(_message.Message):
     negotiated: _containers.RepeatedCompositeFieldContainer[NegotiatedFeature]
     keys: _containers.RepeatedCompositeFieldContainer[VerificationKey]
     signed_keys_json: bytes
-    def __init__(self, manifesto_id: _Optional[str] = ..., kind: _Optional[_Union[ManifestoKind, str]] = ..., issuer_id: _Optional[str] = ..., produces: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., accepts: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., profiles: _Optional[_Iterable[str]] = ..., policies: _Optional[_Mapping[str, str]] = ..., conversions: _Optional[_Iterable[_Union[ConversionPair, _Mapping]]] = ..., issued_at_ms: _Optional[int] = ..., peer_id: _Optional[str] = ..., virtual_bridge_id: _Optional[str] = ..., negotiated: _Optional[_Iterable[_Union[NegotiatedFeature, _Mapping]]] = ..., keys: _Optional[_Iterable[_Union[VerificationKey, _Mapping]]] = ..., signed_keys_json: _Optional[bytes] = ...) -> None: ...
+    signed_json: bytes
+    certificate_pem: str
+    def __init__(self, manifesto_id: _Optional[str] = ..., kind: _Optional[_Union[ManifestoKind, str]] = ..., issuer_id: _Optional[str] = ..., produces: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., accepts: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., profiles: _Optional[_Iterable[str]] = ..., policies: _Optional[_Mapping[str, str]] = ..., conversions: _Optional[_Iterable[_Union[ConversionPair, _Mapping]]] = ..., issued_at_ms: _Optional[int] = ..., peer_id: _Optional[str] = ..., virtual_bridge_id: _Optional[str] = ..., negotiated: _Optional[_Iterable[_Union[NegotiatedFeature, _Mapping]]] = ..., keys: _Optional[_Iterable[_Union[VerificationKey, _Mapping]]] = ..., signed_keys_json: _Optional[bytes] = ..., signed_json: _Optional[bytes] = ..., certificate_pem: _Optional[str] = ...) -> None: ...
 
 class NegotiatedFeature(_message.Message):
     __slots__ = ("offered", "route", "target", "detail", "bridge_id")
