@@ -143,9 +143,14 @@ def convert(
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="where to write the converted GLBs")] = Path("demo-out"),
+    config_dir: Annotated[
+        Path | None,
+        typer.Option("--config-dir", help="keep each trust domain's PKI, configurations and data here (new or empty)"),
+    ] = None,
 ) -> None:
-    """Federate a.example and b.example through gateways and a bridge on loopback, each node its
-    own process, and migrate real avatars; print a report and stop every process."""
+    """Federate a.example and b.example (each its own trust domain, and the bridge a third)
+    through gateways and a bridge on loopback, each node its own process, and migrate real
+    avatars; print a report and stop every process."""
     from mmmfed.cli.demo import run_demo
 
-    raise typer.Exit(code=run_demo(out))
+    raise typer.Exit(code=run_demo(out, config_dir))

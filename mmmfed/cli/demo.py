@@ -5,6 +5,7 @@ b.example (9.1), print a report, write the converted GLBs, and stop every proces
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import tempfile
@@ -17,7 +18,7 @@ from rich.rule import Rule
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.cli.asset_render import exchange_line
-from mmmfed.cli.loopback import A, B, LoopbackPlan, plan, samples_dir
+from mmmfed.cli.loopback import BRIDGE, A, B, LoopbackPlan, plan, samples_dir
 from mmmfed.cli.processes import NodeProcesses
 from mmmfed.cli.render import feature_table, migration_detail, migration_summary
 from mmmfed.client import OperatorClient, read_item
@@ -132,17 +133,52 @@ async def _asset_step(at_a: OperatorClient, at_b: OperatorClient, owner: str, sa
         console.print(f"[bold red]not completed[/]: {view.reason}: {view.message}", emoji=False)
 
 
-def run_demo(out: Path) -> int:
-    """Run the demo; returns the process exit code (0 on success). Stops every process it
-    started, whatever happens."""
+def _kept(p: LoopbackPlan, console: Console) -> None:
+    """Say where the configurations and PKI of each trust domain are, and how to serve them."""
+    console.print(Rule(f"kept in {p.workdir}"))
+    for name, path in p.config_paths().items():
+        kind = p.nodes()[name].kind
+        console.print(f"mmmfed serve {kind} --config {path}", markup=False, highlight=False)
+    for domain, directory in p.pki.items():
+        console.print(
+            f"{domain}: CA {directory / 'ca.pem'} (its key ca.key stays here), operator "
+            f"--cert {directory / 'operator.pem'} --key {directory / 'operator.key'}",
+            markup=False,
+            highlight=False,
+        )
+
+
+def run_demo(out: Path, config_dir: Path | None = None) -> int:
+    """Run the demo; returns the process exit code (0 on success, 2 if ``config_dir`` is not an
+    empty or new directory). Stops every process it started, whatever happens.
+
+    With ``config_dir``, what it made stays there: per trust domain ``<domain>/pki/`` (``ca.pem``,
+    ``ca.key``, node certificates, ``operator.pem`` + ``operator.key``), ``<domain>/instance.json``
+    and ``gateway.json`` (``bridge.example/bridge.json``), and the nodes' data."""
     console = Console(width=max(110, Console().width), emoji=False)
-    with tempfile.TemporaryDirectory(prefix="mmmfed-demo-") as tmp:
-        workdir = Path(tmp)
+    if config_dir is not None and config_dir.exists() and (not config_dir.is_dir() or any(config_dir.iterdir())):
+        Console(stderr=True).print(
+            f"error CONFIG_DIR_NOT_EMPTY: --config-dir {config_dir} exists and is not an empty directory; "
+            "choose a new one (the demo never overwrites a PKI)",
+            markup=False,
+            highlight=False,
+        )
+        return 2
+    with contextlib.ExitStack() as stack:
+        if config_dir is None:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mmmfed-demo-")))
+        else:
+            config_dir.mkdir(parents=True, exist_ok=True)
+            workdir = config_dir.resolve()
         p = plan(workdir)
         procs = NodeProcesses(workdir)
         # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so the finally below stops the nodes.
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         console.print(Rule("mmmfed demo: a.example and b.example federate on loopback"))
+        console.print(
+            f"three trust domains, {A}, {B} and {BRIDGE}, each with its own CA; they exchange only "
+            "their ca.pem bundles"
+        )
         try:
             procs.start_plan(p, workdir)
             console.print("started " + ", ".join(f"{n} (pid {pr.pid})" for n, pr in procs.procs.items()))
@@ -159,3 +195,6 @@ def run_demo(out: Path) -> int:
         finally:
             procs.stop()
             console.print(f"stopped {len(procs.procs)} node processes")
+            if config_dir is not None:
+                _kept(p, console)
+    return 1
