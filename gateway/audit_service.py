@@ -1,0 +1,138 @@
+"""The audit log over RE-5 (LAF, FGMV-43 7.5.3; issue 12 item 7): what a peer may read of ours,
+and what we keep of theirs.
+
+Serving (:class:`AuditService`). A peer reads only its own entries (``peer_id`` = its M-Instance,
+the one its verified gateway certificate names), in pages of at most :data:`MAX_AUDIT_PAGE`
+entries whatever it asks, each answer with the head as a signed checkpoint
+(:mod:`mmmfed.audit.checkpoint`); ``GetAuditCheckpoint`` gives the checkpoint alone.
+
+Keeping (:class:`PeerCheckpoints`). We fetch a peer's checkpoint, verify it with the peer's keys
+(the keyring, i.e. its RE-5 key service), check it against the last one we kept of that peer
+(never fewer entries; one head per size) and keep it in the gateway's shared state (namespace
+``audit-checkpoints``, key the peer's M-Instance id: both backends, every replica). A checkpoint
+that contradicts the kept one is refused and the kept one stays: it is the evidence.
+"""
+
+from __future__ import annotations
+
+from gateway.channels import Channels
+from gateway.keyring import Keyring, KeyUnavailable
+from mmmfed.api.v1 import gateway_pb2 as gpb
+from mmmfed.audit import MAX_SAFE_INT
+from mmmfed.audit.checkpoint import (
+    CHECKPOINT_SIGNATURE_INVALID,
+    Checkpoint,
+    CheckpointRefused,
+    check_successor,
+    parse_checkpoint,
+    proof_method_and_time,
+    sign_checkpoint,
+    verify_checkpoint,
+)
+from mmmfed.keys import InstanceKeyStore
+from mmmfed.proofs import canonicalize
+from mmmfed.rpc import call
+from mmmfed.store import SharedAuditLog, SharedState
+
+MAX_AUDIT_PAGE = 500
+CHECKPOINT_NAMESPACE = "audit-checkpoints"
+
+
+class AuditService:
+    """Answers RE-5 audit calls for the calling peer ``peer`` (already authenticated)."""
+
+    def __init__(self, audit: SharedAuditLog, keys: InstanceKeyStore) -> None:
+        self._audit = audit
+        self._keys = keys
+
+    async def page(self, peer: str, *, since_seq: int, limit: int) -> gpb.GetAuditEntriesResponse:
+        """``peer``'s entries with seq > ``since_seq``, oldest first, at most ``min(limit or
+        MAX_AUDIT_PAGE, MAX_AUDIT_PAGE)``; ``next_since_seq`` is the last seq when the page is
+        full (there may be more), else 0. The head and its signed checkpoint are read after the
+        entries, so they cover them."""
+        size = min(limit or MAX_AUDIT_PAGE, MAX_AUDIT_PAGE)
+        entries = await self._audit.entries(peer_id=peer, since_seq=min(since_seq, MAX_SAFE_INT), limit=size)
+        head = await self._audit.head()
+        return gpb.GetAuditEntriesResponse(
+            entries=[
+                gpb.AuditEntry(
+                    seq=e.seq,
+                    time_ms=e.time_ms,
+                    event=e.event,
+                    peer_id=e.peer_id,
+                    subject=e.subject,
+                    reason=e.reason,
+                    details_json=canonicalize(e.details),
+                    prev_hash=e.prev_hash,
+                    hash=e.hash,
+                )
+                for e in entries
+            ],
+            head_seq=head.seq if head else 0,
+            head_hash=head.hash if head else "",
+            checkpoint_json=sign_checkpoint(self._keys, head),
+            next_since_seq=entries[-1].seq if len(entries) == size else 0,
+        )
+
+    async def checkpoint(self) -> gpb.AuditCheckpoint:
+        """The log's head now, signed (FailedPrecondition ``NO_SIGNING_KEY`` without a key)."""
+        return gpb.AuditCheckpoint(signed_json=sign_checkpoint(self._keys, await self._audit.head()))
+
+
+class PeerCheckpoints:
+    """The last checkpoint this gateway saw of each peer (module docstring)."""
+
+    def __init__(self, channels: Channels, keyring: Keyring, state: SharedState) -> None:
+        self._channels = channels
+        self._keyring = keyring
+        self._state = state
+
+    async def verified(self, raw: bytes, peer: str) -> Checkpoint:
+        """``raw`` as ``peer``'s checkpoint, its proof checked with ``peer``'s keys valid when it
+        was made. InvalidInput ``CHECKPOINT_MALFORMED``; CheckpointRefused
+        ``CHECKPOINT_SIGNATURE_INVALID`` (also when the keyring will not give the key)."""
+        checkpoint = parse_checkpoint(raw)
+        method, at_ms = proof_method_and_time(checkpoint)
+        try:
+            key = await self._keyring.resolve(method, at_ms=at_ms, expected_instance=peer)
+        except KeyUnavailable as err:  # unknown, revoked or not valid then: not a signature of peer's
+            message = f"audit checkpoint refused: {err.message}"
+            raise CheckpointRefused(message, reason=CHECKPOINT_SIGNATURE_INVALID) from err
+        verify_checkpoint(checkpoint, m_instance_id=peer, resolve_key=lambda m: _only(m, method, key))
+        return checkpoint
+
+    async def fetch(self, peer: str) -> Checkpoint:
+        """Fetch ``peer``'s checkpoint (RE-5 ``GetAuditCheckpoint``), verify it, check it against
+        the one kept, keep it and return it. Raises as :meth:`verified`, AuditTailBroken
+        ``AUDIT_TRUNCATED`` / ``AUDIT_REWRITTEN`` (the kept one stays), and the call's errors."""
+        stub = self._channels.peer(peer)
+        answer = await call(lambda: stub.GetAuditCheckpoint(gpb.GetAuditCheckpointRequest()))
+        return await self.keep(answer.signed_json, peer)
+
+    async def keep(self, raw: bytes, peer: str) -> Checkpoint:
+        """Verify ``raw`` as ``peer``'s checkpoint (e.g. one from a GetAuditEntries answer), check
+        it against the one kept, and keep it (one signed before the kept one is checked against
+        it, not kept). Raises as :meth:`fetch`."""
+        checkpoint = await self.verified(raw, peer)
+        last = await self.last(peer)
+        if last is not None and checkpoint.time_ms < last.time_ms:
+            check_successor(checkpoint, last)  # an older statement: it must not contradict the kept one
+            return last
+        if last is not None:
+            check_successor(last, checkpoint)
+            if checkpoint.size == last.size:
+                return last
+        await self._state.put_document(CHECKPOINT_NAMESPACE, peer, checkpoint.signed_json)
+        return checkpoint
+
+    async def last(self, peer: str) -> Checkpoint | None:
+        """The checkpoint kept of ``peer``, None if none yet (it was verified when kept)."""
+        raw = await self._state.get_document(CHECKPOINT_NAMESPACE, peer)
+        return parse_checkpoint(raw) if raw is not None else None
+
+
+def _only(method: str, expected: str, key: bytes) -> bytes:
+    if method != expected:
+        raise LookupError(method)
+    return key
+
