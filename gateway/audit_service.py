@@ -15,6 +15,8 @@ that contradicts the kept one is refused and the kept one stays: it is the evide
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from gateway.channels import Channels
 from gateway.keyring import Keyring, KeyUnavailable
 from mmmfed.api.v1 import gateway_pb2 as gpb
@@ -79,11 +81,28 @@ class AuditService:
         return gpb.AuditCheckpoint(signed_json=sign_checkpoint(self._keys, await self._audit.head()))
 
 
-class PeerCheckpoints:
-    """The last checkpoint this gateway saw of each peer (module docstring)."""
+FetchCheckpoint = Callable[[str], Awaitable[bytes]]
 
-    def __init__(self, channels: Channels, keyring: Keyring, state: SharedState) -> None:
-        self._channels = channels
+
+def checkpoint_fetcher(channels: Channels) -> FetchCheckpoint:
+    """M-Instance id -> the signed checkpoint its gateway answers to RE-5 ``GetAuditCheckpoint``
+    (the call's errors propagate; NotFound ``UNKNOWN_PEER`` for a peer not configured)."""
+
+    async def fetch(peer: str) -> bytes:
+        stub = channels.peer(peer)
+        answer: gpb.AuditCheckpoint = await call(lambda: stub.GetAuditCheckpoint(gpb.GetAuditCheckpointRequest()))
+        return answer.signed_json
+
+    return fetch
+
+
+class PeerCheckpoints:
+    """The last checkpoint this gateway saw of each peer (module docstring). ``fetch`` gets a
+    peer's signed checkpoint (:func:`checkpoint_fetcher`), ``keyring`` its keys, ``state`` keeps
+    them."""
+
+    def __init__(self, fetch: FetchCheckpoint, keyring: Keyring, state: SharedState) -> None:
+        self._fetch = fetch
         self._keyring = keyring
         self._state = state
 
@@ -105,9 +124,7 @@ class PeerCheckpoints:
         """Fetch ``peer``'s checkpoint (RE-5 ``GetAuditCheckpoint``), verify it, check it against
         the one kept, keep it and return it. Raises as :meth:`verified`, AuditTailBroken
         ``AUDIT_TRUNCATED`` / ``AUDIT_REWRITTEN`` (the kept one stays), and the call's errors."""
-        stub = self._channels.peer(peer)
-        answer = await call(lambda: stub.GetAuditCheckpoint(gpb.GetAuditCheckpointRequest()))
-        return await self.keep(answer.signed_json, peer)
+        return await self.keep(await self._fetch(peer), peer)
 
     async def keep(self, raw: bytes, peer: str) -> Checkpoint:
         """Verify ``raw`` as ``peer``'s checkpoint (e.g. one from a GetAuditEntries answer), check

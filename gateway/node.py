@@ -9,11 +9,13 @@ from functools import partial
 
 from gateway.agreements import ACTIVE, PROPOSED, REVOKED, AgreementBook
 from gateway.assets import AssetRelay
+from gateway.audit_service import PeerCheckpoints, checkpoint_fetcher
 from gateway.channels import Channels
 from gateway.envelope import EnvelopeChecker
 from gateway.keyring import Keyring
 from gateway.migration import MigrationService
 from gateway.negotiation import NegotiationService
+from gateway.refusals import CoalescingAuditLog
 from gateway.resolution import ResolutionService
 from gateway.servicer import FederationServicer, PlatformGatewayServicer
 from gateway.verification import ForeignItemVerifier
@@ -58,10 +60,12 @@ class GatewayNode:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         round_trips = self.metrics.store_round_trips
         # config.store: sqlite, or redis for replicas
-        self.store, self.audit = open_gateway_state(config, on_round_trip=lambda op: round_trips.labels(op=op).inc())
+        self.store, log = open_gateway_state(config, on_round_trip=lambda op: round_trips.labels(op=op).inc())
+        self.audit = CoalescingAuditLog(log)  # a peer's refusals are coalesced (issue 12 item 7)
         self.channels = Channels(config.tls, instance=config.instance, peers=config.peers, bridges=config.bridges)
         self.keys = InstanceKeyStore(config.data_dir / "keys", config.m_instance_id)
         self.keyring = Keyring(self._fetch_keys, cache=self.store)
+        self.peer_checkpoints = PeerCheckpoints(checkpoint_fetcher(self.channels), self.keyring, self.store)
         verifier = ForeignItemVerifier(self.keyring, rules=Rules(config.rules), metrics=self.metrics)
         self.agreements = AgreementBook(
             config.m_instance_id, self.store, self.keys, verifier, accept_from=config.accept_agreements_from
