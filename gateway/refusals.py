@@ -44,7 +44,7 @@ class _Window:
     started: float  # monotonic seconds
     started_ms: int  # Unix ms
     written: int = 0
-    last: AuditEntry | None = None
+    last: asyncio.Future[AuditEntry] | None = None  # the window's latest refusal write
     suppressed: Counter[str] = field(default_factory=Counter)
     flusher: asyncio.Task[None] | None = None
 
@@ -85,8 +85,8 @@ class CoalescingAuditLog:
         once: str = "",
     ) -> AuditEntry:
         """As :meth:`SharedAuditLog.append`; a refusal beyond the window's allowance is counted,
-        not written, and the entry returned is the last refusal of that peer written in this
-        window (the count follows in its ``REFUSALS_SUPPRESSED`` entry)."""
+        not written, and the entry returned is the latest refusal of that peer written in this
+        window, once written (the count follows in its ``REFUSALS_SUPPRESSED`` entry)."""
         if event not in COALESCED_EVENTS or not peer_id:
             return await self._log.append(
                 event, peer_id=peer_id, subject=subject, reason=reason, details=details, time_ms=time_ms, once=once
@@ -99,13 +99,14 @@ class CoalescingAuditLog:
             if window.flusher is None:
                 delay = max(0.0, window.started + self._window_s - self._clock())
                 window.flusher = asyncio.create_task(self._flush_later(peer_id, window, delay))
-            return window.last
+            return await asyncio.shield(window.last)
         window.written += 1
-        entry = await self._log.append(
-            event, peer_id=peer_id, subject=subject, reason=reason, details=details, time_ms=time_ms, once=once
+        window.last = asyncio.ensure_future(
+            self._log.append(
+                event, peer_id=peer_id, subject=subject, reason=reason, details=details, time_ms=time_ms, once=once
+            )
         )
-        window.last = entry
-        return entry
+        return await asyncio.shield(window.last)  # a cancelled caller does not unwrite it
 
     async def _window_of(self, peer_id: str) -> _Window:
         """The peer's current window; an ended one is closed (its count written) first."""

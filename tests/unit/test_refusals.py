@@ -131,3 +131,21 @@ def test_bad_limits_are_refused(tmp_path: Path) -> None:
         CoalescingAuditLog(inner, per_window=0)
     with pytest.raises(ValueError, match="window_s"):
         CoalescingAuditLog(inner, window_s=0)
+
+
+async def test_concurrent_refusals_are_bounded_too(tmp_path: Path) -> None:
+    """Item 7.5: 1,000 refusals arriving at once (their writes still in flight) are bounded the
+    same way: the allowance is taken before the write is awaited."""
+    inner = EmbeddedAuditLog(SqliteAuditLog(tmp_path / "audit.sqlite3"))
+    log = CoalescingAuditLog(inner, per_window=10, clock=FakeClock())
+    try:
+        returned = await asyncio.gather(
+            *(log.append(REFUSED, peer_id="a.example", subject=f"t{i}", reason="R") for i in range(1000))
+        )
+        written = await inner.entries()
+        assert len(written) == 10
+        assert {e.seq for e in returned} <= {e.seq for e in written}
+        await log.flush()
+        assert (await inner.entries())[-1].details["count"] == 990
+    finally:
+        await log.close()
