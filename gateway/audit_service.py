@@ -31,6 +31,7 @@ from mmmfed.audit.checkpoint import (
     sign_checkpoint,
     verify_checkpoint,
 )
+from mmmfed.errors import FailedPrecondition
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.proofs import canonicalize
 from mmmfed.rpc import call
@@ -51,10 +52,17 @@ class AuditService:
         """``peer``'s entries with seq > ``since_seq``, oldest first, at most ``min(limit or
         MAX_AUDIT_PAGE, MAX_AUDIT_PAGE)``; ``next_since_seq`` is the last seq when the page is
         full (there may be more), else 0. The head and its signed checkpoint are read after the
-        entries, so they cover them."""
+        entries, so they cover them; ``checkpoint_json`` is empty when the M-Instance has no usable
+        key (``NO_SIGNING_KEY``: the entries are served all the same)."""
         size = min(limit or MAX_AUDIT_PAGE, MAX_AUDIT_PAGE)
         entries = await self._audit.entries(peer_id=peer, since_seq=min(since_seq, MAX_SAFE_INT), limit=size)
         head = await self._audit.head()
+        try:
+            checkpoint = sign_checkpoint(self._keys, head)
+        except FailedPrecondition as err:  # NO_SIGNING_KEY: every key revoked; the entries still go out
+            if err.reason != "NO_SIGNING_KEY":
+                raise
+            checkpoint = b""
         return gpb.GetAuditEntriesResponse(
             entries=[
                 gpb.AuditEntry(
@@ -72,7 +80,7 @@ class AuditService:
             ],
             head_seq=head.seq if head else 0,
             head_hash=head.hash if head else "",
-            checkpoint_json=sign_checkpoint(self._keys, head),
+            checkpoint_json=checkpoint,
             next_since_seq=entries[-1].seq if len(entries) == size else 0,
         )
 

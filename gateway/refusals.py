@@ -37,6 +37,7 @@ COALESCED_EVENTS = frozenset({REFUSED, AGREEMENT_REJECTED})
 MAX_REASONS = 16
 DEFAULT_PER_WINDOW = 10
 DEFAULT_WINDOW_S = 60.0
+MAX_OPEN_WINDOWS = 1024
 
 
 @dataclass
@@ -109,7 +110,12 @@ class CoalescingAuditLog:
         return await asyncio.shield(window.last)  # a cancelled caller does not unwrite it
 
     async def _window_of(self, peer_id: str) -> _Window:
-        """The peer's current window; an ended one is closed (its count written) first."""
+        """The peer's current window; an ended one is closed (its count written) first. Past
+        :data:`MAX_OPEN_WINDOWS` peers, every ended window is closed, so the table stays small."""
+        if len(self._windows) >= MAX_OPEN_WINDOWS:
+            ended = [(p, w) for p, w in self._windows.items() if self._clock() - w.started >= self._window_s]
+            for other, window in ended:
+                await self._close_window(other, window)
         window = self._windows.get(peer_id)
         if window is not None and self._clock() - window.started >= self._window_s:
             await self._close_window(peer_id, window)

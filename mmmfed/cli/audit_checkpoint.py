@@ -44,9 +44,11 @@ def read_checkpoint_file(path: Path) -> Checkpoint:
         raise _fail(err) from err
 
 
-async def verify_with_checkpoint(log: SharedAuditLog, cfg: GatewayConfig, held: Checkpoint | None) -> dict[str, Any]:
+async def verify_with_checkpoint(
+    log: SharedAuditLog, keys: InstanceKeyStore, held: Checkpoint | None
+) -> dict[str, Any]:
     """Walk the whole chain, then (with ``held``) check ``held``'s signature against this
-    M-Instance's keys and the log against ``held``. Returns ``{"ok", "reason", "broken_seq",
+    M-Instance's published ``keys`` and the log against ``held``. Returns ``{"ok", "reason", "broken_seq",
     "checked", "head_seq", "head_hash", "message"}`` (plus ``"checkpoint_size"`` and ``"grown"``
     when ``held`` holds); a checkpoint failure is reported before a chain break."""
     result = await log.verify()
@@ -61,10 +63,9 @@ async def verify_with_checkpoint(log: SharedAuditLog, cfg: GatewayConfig, held: 
     }
     if held is None:
         return outcome
-    keys = InstanceKeyStore(cfg.data_dir / "keys", cfg.m_instance_id)
     try:
         _, at_ms = proof_method_and_time(held)
-        verify_checkpoint(held, m_instance_id=cfg.m_instance_id, resolve_key=own_key_resolver(keys, at_ms=at_ms))
+        verify_checkpoint(held, m_instance_id=keys.m_instance_id, resolve_key=own_key_resolver(keys, at_ms=at_ms))
         at_size = await log.entries(since_seq=held.size - 1, limit=1) if held.size else []
         check_log_against(held, entry_at_size=at_size[0] if at_size else None, head=await log.head())
     except (CheckpointRefused, AuditTailBroken) as err:
@@ -74,10 +75,15 @@ async def verify_with_checkpoint(log: SharedAuditLog, cfg: GatewayConfig, held: 
     return {**outcome, "checkpoint_size": held.size, "grown": result.head_seq - held.size}
 
 
+def instance_keys(cfg: GatewayConfig) -> InstanceKeyStore:
+    """The keys the gateway configured by ``cfg`` signs with (``<data_dir>/keys``)."""
+    return InstanceKeyStore(cfg.data_dir / "keys", cfg.m_instance_id)
+
+
 async def sign_own_checkpoint(log: SharedAuditLog, cfg: GatewayConfig) -> bytes:
     """A signed checkpoint of ``log``'s head now, by the M-Instance's current key
     (FailedPrecondition ``NO_SIGNING_KEY`` if the gateway never made one)."""
-    return sign_checkpoint(InstanceKeyStore(cfg.data_dir / "keys", cfg.m_instance_id), await log.head())
+    return sign_checkpoint(instance_keys(cfg), await log.head())
 
 
 async def fetch_peer_checkpoint(cfg: GatewayConfig, peer: str) -> bytes:

@@ -106,12 +106,12 @@ def audit_verify(
     still holds what F (signed by this M-Instance) says: not fewer entries (AUDIT_TRUNCATED), the
     same entry at F's size (AUDIT_REWRITTEN); growth since F must chain on. Exit 0 if so, else 2
     with the reason."""
-    from mmmfed.cli.audit_checkpoint import read_checkpoint_file, verify_with_checkpoint
+    from mmmfed.cli.audit_checkpoint import instance_keys, read_checkpoint_file, verify_with_checkpoint
 
     held = read_checkpoint_file(checkpoint) if checkpoint is not None else None
 
     async def run(log: Any, cfg: Any) -> dict[str, Any]:
-        return await verify_with_checkpoint(log, cfg, held)
+        return await verify_with_checkpoint(log, instance_keys(cfg), held)
 
     outcome = _read(config, run, with_config=True)
     if as_json:

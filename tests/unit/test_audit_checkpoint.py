@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 
 from gateway.audit_service import MAX_AUDIT_PAGE, AuditService, PeerCheckpoints
 from gateway.keyring import Keyring
@@ -30,9 +31,13 @@ from mmmfed.audit.checkpoint import (
     sign_checkpoint,
     verify_checkpoint,
 )
+from mmmfed.cli.audit_checkpoint import verify_with_checkpoint
+from mmmfed.config import StoreConfig
 from mmmfed.errors import InvalidInput
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.store import EmbeddedAuditLog, EmbeddedState, SqliteStore
+from mmmfed.store.redis import open_redis_state
+from mmmfed.testing import RedisServer
 
 TRIGGERS = ("audit_log_no_update", "audit_log_no_delete", "audit_log_extends_chain")
 
@@ -261,3 +266,39 @@ async def test_peer_keeps_the_last_checkpoint_and_refuses_a_contradicting_one(
     with pytest.raises(CheckpointRefused) as refused:
         await peer.keep(big, "c.example")
     assert refused.value.reason == CHECKPOINT_SIGNATURE_INVALID
+
+
+async def test_truncated_and_rewritten_redis_tail_fails_checkpoint_verify(
+    keys: InstanceKeyStore, redis_server: RedisServer
+) -> None:
+    """Items 7.1/7.3 on the Redis backend: the chain its replicas share is held to a checkpoint
+    the same way (what `audit verify --checkpoint` runs): growth holds, a cut tail is
+    AUDIT_TRUNCATED, a tail cut and appended again is AUDIT_REWRITTEN."""
+    config = StoreConfig(backend="redis", redis_url=redis_server.url)
+    log = open_redis_state(config, m_instance_id="b.example")[1]
+    admin = aioredis.Redis.from_url(redis_server.url)
+    base = "mmmfed:{b.example}:audit"
+    try:
+        for i in range(5):
+            await log.append(ACCEPTED, peer_id="a.example", subject=f"item-{i}")
+        held = _verify_own(sign_checkpoint(keys, await log.head()), keys)
+        await log.append(ACCEPTED, peer_id="a.example", subject="later")
+        assert (await verify_with_checkpoint(log, keys, held))["ok"]
+
+        await admin.ltrim(f"{base}:log", 0, 2)  # keep entries 1-3: the tail is cut
+        third = (await log.entries(since_seq=2, limit=1))[0]
+        await admin.set(f"{base}:head", f"3 {third.hash}")
+        fresh = open_redis_state(config, m_instance_id="b.example")[1]  # a replica that never saw the cut head
+        try:
+            cut = await verify_with_checkpoint(fresh, keys, held)
+            assert (cut["ok"], cut["reason"]) == (False, AUDIT_TRUNCATED), cut
+            await fresh.append(REFUSED, peer_id="a.example", subject="forged-4", reason="EDITED")
+            await fresh.append(REFUSED, peer_id="a.example", subject="forged-5", reason="EDITED")
+            assert (await fresh.verify()).ok
+            rewritten = await verify_with_checkpoint(fresh, keys, held)
+            assert (rewritten["ok"], rewritten["reason"]) == (False, AUDIT_REWRITTEN), rewritten
+        finally:
+            await fresh.close()
+    finally:
+        await admin.aclose()
+        await log.close()
