@@ -6,7 +6,8 @@ the one its verified gateway certificate names), in pages of at most :data:`MAX_
 entries whatever it asks, each answer with the head as a signed checkpoint
 (:mod:`mmmfed.audit.checkpoint`); ``GetAuditCheckpoint`` gives the checkpoint alone.
 
-Keeping (:class:`PeerCheckpoints`). We fetch a peer's checkpoint, verify it with the peer's keys
+Keeping (:class:`PeerCheckpoints`). Every 5 minutes, and on ``mmmfed audit checkpoint --peer``,
+we fetch each configured peer's checkpoint, verify it with the peer's keys
 (the keyring, i.e. its RE-5 key service), check it against the last one we kept of that peer
 (never fewer entries; one head per size) and keep it in the gateway's shared state (namespace
 ``audit-checkpoints``, key the peer's M-Instance id: both backends, every replica). A checkpoint
@@ -15,7 +16,9 @@ that contradicts the kept one is refused and the kept one stays: it is the evide
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
 
 from gateway.channels import Channels
 from gateway.keyring import Keyring, KeyUnavailable
@@ -31,7 +34,7 @@ from mmmfed.audit.checkpoint import (
     sign_checkpoint,
     verify_checkpoint,
 )
-from mmmfed.errors import FailedPrecondition
+from mmmfed.errors import FailedPrecondition, MmmfedError
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.proofs import canonicalize
 from mmmfed.rpc import call
@@ -39,6 +42,9 @@ from mmmfed.store import SharedAuditLog, SharedState
 
 MAX_AUDIT_PAGE = 500
 CHECKPOINT_NAMESPACE = "audit-checkpoints"
+DEFAULT_FETCH_PERIOD_S = 300.0
+
+log = logging.getLogger(__name__)
 
 
 class AuditService:
@@ -149,6 +155,25 @@ class PeerCheckpoints:
                 return last
         await self._state.put_document(CHECKPOINT_NAMESPACE, peer, checkpoint.signed_json)
         return checkpoint
+
+    async def fetch_all(self, peers: Iterable[str]) -> dict[str, Checkpoint | str]:
+        """:meth:`fetch` each of ``peers`` in turn: peer -> the checkpoint kept, or the reason it
+        was not (logged as a warning: a peer down, or one whose log contradicts what it signed)."""
+        outcome: dict[str, Checkpoint | str] = {}
+        for peer in peers:
+            try:
+                outcome[peer] = await self.fetch(peer)
+            except MmmfedError as err:
+                log.warning("peer audit checkpoint not kept", extra={"peer": peer, "reason": err.reason})
+                outcome[peer] = err.reason
+        return outcome
+
+    async def run(self, peers: Callable[[], Iterable[str]], *, period_s: float = DEFAULT_FETCH_PERIOD_S) -> None:
+        """Every ``period_s`` seconds (first after one period), :meth:`fetch_all` of ``peers()``,
+        until cancelled (the gateway runs this from start to stop)."""
+        while True:
+            await asyncio.sleep(period_s)
+            await self.fetch_all(peers())
 
     async def last(self, peer: str) -> Checkpoint | None:
         """The checkpoint kept of ``peer``, None if none yet (it was verified when kept)."""

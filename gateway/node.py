@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 from functools import partial
@@ -66,6 +67,7 @@ class GatewayNode:
         self.keys = InstanceKeyStore(config.data_dir / "keys", config.m_instance_id)
         self.keyring = Keyring(self._fetch_keys, cache=self.store)
         self.peer_checkpoints = PeerCheckpoints(checkpoint_fetcher(self.channels), self.keyring, self.store)
+        self._checkpoint_watch: asyncio.Task[None] | None = None
         verifier = ForeignItemVerifier(self.keyring, rules=Rules(config.rules), metrics=self.metrics)
         self.agreements = AgreementBook(
             config.m_instance_id, self.store, self.keys, verifier, accept_from=config.accept_agreements_from
@@ -149,11 +151,19 @@ class GatewayNode:
         "host:port"."""
         await self.store.start()  # STORE_NOT_DURABLE: refuse to serve
         self.keys.ensure_key()
-        return await self.server.start()
+        address = await self.server.start()
+        # keep each peer's signed audit checkpoint, every 5 minutes (issue 12 item 7)
+        self._checkpoint_watch = asyncio.create_task(self.peer_checkpoints.run(lambda: list(self.channels.peers)))
+        return address
 
     async def stop(self) -> None:
         """Stop serving, close channels and the store (idempotent)."""
         await self.server.stop()
+        if self._checkpoint_watch is not None:
+            self._checkpoint_watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpoint_watch
+            self._checkpoint_watch = None
         await self.channels.close()
         await self.store.close()
         await self.audit.close()

@@ -188,3 +188,21 @@ async def test_thousand_refusals_by_one_peer_make_bounded_entries(federation: Fe
     assert len(entries) <= 2 * 11  # one window, or two if the run straddled its end
     assert len(written) + sum(counts) == 1000
     assert (await audit_b.verify()).ok
+
+
+async def test_peer_gateway_catches_a_truncated_tail_from_the_next_checkpoint(federation: Federation) -> None:
+    """Item 7.2: a's gateway keeps b's checkpoint (what its 5-minute watch does); after b's tail
+    is cut, b's next checkpoint signs fewer entries: a refuses it with AUDIT_TRUNCATED and keeps
+    the one it had, the evidence. A peer that is not configured is named, not fatal."""
+    await federation.at_a.negotiate("b.example")
+    await _refuse(federation, 3)
+    peer_checkpoints = federation.nodes["gateway-a"].peer_checkpoints
+    first = await peer_checkpoints.fetch_all(["b.example", "nowhere.example"])
+    assert first["nowhere.example"] == "UNKNOWN_PEER"
+    kept = first["b.example"]
+    assert not isinstance(kept, str) and kept.size == 5
+
+    _attack(federation.plan.gateway_b.data_dir / "audit.sqlite3", "DELETE FROM audit_log WHERE seq >= 4")
+    again = await peer_checkpoints.fetch_all(["b.example"])
+    assert again == {"b.example": "AUDIT_TRUNCATED"}
+    assert await peer_checkpoints.last("b.example") == kept
