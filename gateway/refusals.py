@@ -119,7 +119,7 @@ class CoalescingAuditLog:
         window = self._windows.get(peer_id)
         if window is not None and self._clock() - window.started >= self._window_s:
             await self._close_window(peer_id, window)
-            window = None
+            window = self._windows.get(peer_id)  # another refusal may have opened the next one meanwhile
         if window is None:
             window = self._windows[peer_id] = _Window(self._clock(), self._wall_clock_ms())
         return window

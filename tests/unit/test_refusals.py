@@ -149,3 +149,23 @@ async def test_concurrent_refusals_are_bounded_too(tmp_path: Path) -> None:
         assert (await inner.entries())[-1].details["count"] == 990
     finally:
         await log.close()
+
+
+async def test_concurrent_refusals_at_a_window_end_open_one_next_window(tmp_path: Path) -> None:
+    """Item 7.5: refusals arriving together just after a window ended share ONE next window
+    (its allowance), while the ended window's count is being written."""
+    clock = FakeClock()
+    inner = EmbeddedAuditLog(SqliteAuditLog(tmp_path / "audit.sqlite3"))
+    log = CoalescingAuditLog(inner, per_window=2, window_s=60.0, clock=clock)
+    try:
+        for _ in range(5):
+            await log.append(REFUSED, peer_id="a.example", subject="", reason="R")
+        clock.now += 61
+        await asyncio.gather(*(log.append(REFUSED, peer_id="a.example", subject="", reason="R") for _ in range(100)))
+        await log.flush()
+        events = [(e.event, e.details.get("count")) for e in await inner.entries()]
+        assert events == [(REFUSED, None)] * 2 + [(REFUSALS_SUPPRESSED, 3)] + [(REFUSED, None)] * 2 + [
+            (REFUSALS_SUPPRESSED, 98)
+        ]
+    finally:
+        await log.close()
