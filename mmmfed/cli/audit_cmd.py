@@ -34,7 +34,7 @@ audit_app = typer.Typer(
 ConfigOption = Annotated[Path, typer.Option("--config", help="the gateway's configuration, .json or .toml")]
 
 
-def _read(config: Path, use: Callable[[Any], Awaitable[Any]], *, with_config: bool = False) -> Any:
+def _read(config: Path, use: Callable[..., Awaitable[Any]], *, with_config: bool = False) -> Any:
     """``await use(log)`` on the audit log of the gateway configured in ``config`` (exit 2 with the
     reason if it cannot be read); ``await use(log, cfg)`` with ``with_config``."""
     from mmmfed.audit import SqliteAuditLog
