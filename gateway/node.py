@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 from functools import partial
 
 from gateway.agreements import ACTIVE, PROPOSED, REVOKED, AgreementBook
 from gateway.assets import AssetRelay
+from gateway.audit_service import PeerCheckpoints, checkpoint_fetcher
 from gateway.bridge_trust import BridgeTrust
 from gateway.bundles import BundleFollower
 from gateway.channels import Channels
@@ -16,6 +18,7 @@ from gateway.envelope import EnvelopeChecker
 from gateway.keyring import Keyring
 from gateway.migration import MigrationService
 from gateway.negotiation import NegotiationService
+from gateway.refusals import CoalescingAuditLog
 from gateway.resolution import ResolutionService
 from gateway.servicer import FederationServicer, PlatformGatewayServicer
 from gateway.verification import ForeignItemVerifier
@@ -62,7 +65,8 @@ class GatewayNode:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         round_trips = self.metrics.store_round_trips
         # config.store: sqlite, or redis for replicas
-        self.store, self.audit = open_gateway_state(config, on_round_trip=lambda op: round_trips.labels(op=op).inc())
+        self.store, log = open_gateway_state(config, on_round_trip=lambda op: round_trips.labels(op=op).inc())
+        self.audit = CoalescingAuditLog(log)  # a peer's refusals are coalesced (issue 12 item 7)
         # Its own trust domain, and one per peer M-Instance and per bridge (BUNDLE_INVALID: exit 2).
         # A bridge's bundle is its own trust domain's (or this M-Instance's, for a bridge its operator runs).
         others = {
@@ -76,6 +80,8 @@ class GatewayNode:
         self.bundles = BundleFollower(config, self.domains, self.channels)
         self.keys = InstanceKeyStore(config.data_dir / "keys", config.m_instance_id)
         self.keyring = Keyring(self._fetch_keys, cache=self.store)
+        self.peer_checkpoints = PeerCheckpoints(checkpoint_fetcher(self.channels), self.keyring, self.store)
+        self._checkpoint_watch: asyncio.Task[None] | None = None
         verifier = ForeignItemVerifier(self.keyring, rules=Rules(config.rules), metrics=self.metrics)
         self.agreements = AgreementBook(
             config.m_instance_id, self.store, self.keys, verifier, accept_from=config.accept_agreements_from
@@ -172,12 +178,19 @@ class GatewayNode:
         self.keys.ensure_key()
         address = await self.server.start()
         self.bundles.start()
+        # keep each peer's signed audit checkpoint, every 5 minutes (issue 12 item 7)
+        self._checkpoint_watch = asyncio.create_task(self.peer_checkpoints.run(lambda: list(self.channels.peers)))
         return address
 
     async def stop(self) -> None:
         """Stop serving, close channels and the store (idempotent)."""
         await self.bundles.stop()
         await self.server.stop()
+        if self._checkpoint_watch is not None:
+            self._checkpoint_watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpoint_watch
+            self._checkpoint_watch = None
         await self.channels.close()
         await self.store.close()
         await self.audit.close()

@@ -10,6 +10,7 @@ import grpc
 from google.protobuf.json_format import MessageToDict
 
 from gateway.assets import AssetRelay
+from gateway.audit_service import AuditService
 from gateway.bundles import own_bundle
 from gateway.channels import Channels
 from gateway.keyring import KEY_SET_TYPE
@@ -35,7 +36,7 @@ from mmmfed.items import proof_time
 from mmmfed.keyfile import load_signing_key
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.manifesto import ROUTE_NAMES
-from mmmfed.proofs import canonicalize, sign_document
+from mmmfed.proofs import sign_document
 from mmmfed.rpc import call
 from mmmfed.store import SharedAuditLog
 from mmmfed.streams import split_header
@@ -170,6 +171,7 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         self._channels = channels
         self._keys = keys
         self._audit = audit
+        self._audit_rpc = AuditService(audit, keys)
         self._resolution = resolution
         self._assets = assets
 
@@ -306,30 +308,18 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
     async def GetAuditEntries(
         self, request: gpb.GetAuditEntriesRequest, context: grpc.aio.ServicerContext
     ) -> gpb.GetAuditEntriesResponse:
-        """RE-5 LAF (FGMV-43 7.5.3): the calling peer's part of this gateway's audit log, with the
-        head (seq, hash) to anchor it. Each entry's hash can be recomputed by the peer."""
+        """RE-5 LAF (FGMV-43 7.5.3; issue 12 item 7): the calling peer's own entries of this
+        gateway's audit log, at most 500 a page whatever it asks, with the head and its signed
+        checkpoint (gateway/audit_service.py). Each entry's hash can be recomputed by the peer."""
         peer = self._peer(context)
-        entries = await self._audit.entries(peer_id=peer, since_seq=request.since_seq, limit=request.limit or 1000)
-        head = await self._audit.head()
-        return gpb.GetAuditEntriesResponse(
-            entries=[
-                gpb.AuditEntry(
-                    seq=e.seq,
-                    time_ms=e.time_ms,
-                    event=e.event,
-                    peer_id=e.peer_id,
-                    subject=e.subject,
-                    reason=e.reason,
-                    details_json=canonicalize(e.details),
-                    prev_hash=e.prev_hash,
-                    hash=e.hash,
-                )
-                for e in entries
-            ],
-            head_seq=head.seq if head else 0,
-            head_hash=head.hash if head else "",
-        )
+        return await self._audit_rpc.page(peer, since_seq=request.since_seq, limit=request.limit)
 
+    async def GetAuditCheckpoint(
+        self, request: gpb.GetAuditCheckpointRequest, context: grpc.aio.ServicerContext
+    ) -> gpb.AuditCheckpoint:
+        """RE-5 LAF (issue 12 item 7): this gateway's audit chain head, signed, for the peer to keep."""
+        self._peer(context)
+        return await self._audit_rpc.checkpoint()
 
 def key_set(keys: InstanceKeyStore) -> mpb.KeySet:
     """The published KeySet of an instance key store, with its signed JSON form (signed by the

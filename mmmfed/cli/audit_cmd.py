@@ -1,8 +1,16 @@
-"""``mmmfed audit show|verify``: read a gateway's hash-chained audit log (LAF, FGMV-43 7.5.3).
+"""``mmmfed audit show|verify|checkpoint``: a gateway's hash-chained audit log (LAF, FGMV-43
+7.5.3) and its signed checkpoints (issue 12 item 7).
 
-Both take the gateway's configuration file and read the log directly while the gateway runs:
+Each takes the gateway's configuration file and reads the log directly while the gateway runs:
 ``<data_dir>/audit.sqlite3`` (it allows concurrent readers), or the chain its replicas share in
-Redis when the configuration's ``store.backend`` is ``redis``.
+Redis when the configuration's ``store.backend`` is ``redis``. Checkpoints are signed with, and
+verified against, the M-Instance's keys in ``<data_dir>/keys``.
+
+Exit codes: 0 verified / done; 2 for anything not done: a file or log that cannot be read, a
+malformed checkpoint (``CHECKPOINT_MALFORMED``), and every failed verification, as ``audit
+verify`` always did (the chain's ``SEQ_GAP``/``HASH_MISMATCH``/``LINK_BROKEN``, the checkpoint's
+``CHECKPOINT_SIGNATURE_INVALID``, ``AUDIT_TRUNCATED``, ``AUDIT_REWRITTEN``); the reason is on
+stderr (or in the ``--json`` object on stdout).
 """
 
 from __future__ import annotations
@@ -19,13 +27,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-audit_app = typer.Typer(help="The gateway's audit log: show entries, verify the hash chain.", no_args_is_help=True)
+audit_app = typer.Typer(
+    help="The gateway's audit log: show entries, verify the hash chain, sign or fetch checkpoints.",
+    no_args_is_help=True,
+)
 ConfigOption = Annotated[Path, typer.Option("--config", help="the gateway's configuration, .json or .toml")]
 
 
-def _read(config: Path, use: Callable[[Any], Awaitable[Any]]) -> Any:
+def _read(config: Path, use: Callable[..., Awaitable[Any]], *, with_config: bool = False) -> Any:
     """``await use(log)`` on the audit log of the gateway configured in ``config`` (exit 2 with the
-    reason if it cannot be read)."""
+    reason if it cannot be read); ``await use(log, cfg)`` with ``with_config``."""
     from mmmfed.audit import SqliteAuditLog
     from mmmfed.cli import _fail
     from mmmfed.config import GatewayConfig, load_config
@@ -49,7 +60,7 @@ def _read(config: Path, use: Callable[[Any], Awaitable[Any]]) -> Any:
 
     async def run() -> Any:
         try:
-            return await use(log)
+            return await (use(log, cfg) if with_config else use(log))
         finally:
             await log.close()
 
@@ -83,12 +94,65 @@ def audit_show(
 
 
 @audit_app.command("verify")
-def audit_verify(config: ConfigOption) -> None:
-    """Recompute every hash and link of the chain; exit 0 if intact, 2 with the first broken
-    entry otherwise."""
-    result = _read(config, lambda log: log.verify())
-    if result.ok:
-        typer.echo(f"VERIFIED {result.checked} entries; head {result.head_seq} {result.head_hash}")
+def audit_verify(
+    config: ConfigOption,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option("--checkpoint", help="a signed checkpoint JSON file: the log must still hold it"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="the outcome as one JSON object")] = False,
+) -> None:
+    """Recompute every hash and link of the chain; with ``--checkpoint F``, also check the log
+    still holds what F (signed by this M-Instance) says: not fewer entries (AUDIT_TRUNCATED), the
+    same entry at F's size (AUDIT_REWRITTEN); growth since F must chain on. Exit 0 if so, else 2
+    with the reason."""
+    from mmmfed.cli.audit_checkpoint import instance_keys, read_checkpoint_file, verify_with_checkpoint
+
+    held = read_checkpoint_file(checkpoint) if checkpoint is not None else None
+
+    async def run(log: Any, cfg: Any) -> dict[str, Any]:
+        return await verify_with_checkpoint(log, instance_keys(cfg), held)
+
+    outcome = _read(config, run, with_config=True)
+    if as_json:
+        typer.echo(json.dumps(outcome, sort_keys=True))
+    elif outcome["ok"]:
+        typer.echo(f"VERIFIED {outcome['checked']} entries; head {outcome['head_seq']} {outcome['head_hash']}")
+        if held is not None:
+            typer.echo(f"HOLDS the checkpoint of {held.size} entries ({outcome['grown']} appended since)")
+    elif outcome["broken_seq"] is not None:
+        typer.echo(f"BROKEN at entry {outcome['broken_seq']}: {outcome['reason']}: {outcome['message']}", err=True)
+    else:
+        typer.echo(f"BROKEN: {outcome['reason']}: {outcome['message']}", err=True)
+    if not outcome["ok"]:
+        raise typer.Exit(code=2)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    config: ConfigOption,
+    out: Annotated[Path | None, typer.Option("--out", help="write the signed JSON here (else stdout)")] = None,
+    peer: Annotated[
+        str | None,
+        typer.Option("--peer", help="fetch this peer M-Instance's checkpoint (RE-5), verify and keep it"),
+    ] = None,
+) -> None:
+    """Sign a checkpoint of this gateway's audit chain (head hash, size, time) with the
+    M-Instance's key, or with ``--peer`` fetch a peer's, verify it with the peer's keys and check
+    it against the last one kept of that peer (then keep it). Exit 0, else 2 with the reason."""
+    from mmmfed.cli.audit_checkpoint import fetch_peer_checkpoint, sign_own_checkpoint
+
+    if peer is None:
+        raw = _read(config, sign_own_checkpoint, with_config=True)
+    else:
+        raw = _read(config, lambda log, cfg: fetch_peer_checkpoint(cfg, peer), with_config=True)
+    if out is None:
+        typer.echo(raw.decode())
         return
-    typer.echo(f"BROKEN at entry {result.broken_seq}: {result.reason}: {result.message}", err=True)
-    raise typer.Exit(code=2)
+    try:
+        out.write_bytes(raw)
+    except OSError as err:
+        Console(stderr=True).print(f"[red]cannot write {escape(str(out))}: {escape(err.strerror or str(err))}[/]")
+        raise typer.Exit(code=2) from err
+    doc = json.loads(raw)
+    typer.echo(f"CHECKPOINT of {doc['MInstanceID']}: {doc['Size']} entries, head {doc['HeadHash']} -> {out}")

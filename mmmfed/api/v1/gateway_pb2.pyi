@@ -51,14 +51,28 @@ class AuditEntry(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., time_ms: _Optional[int] = ..., event: _Optional[str] = ..., peer_id: _Optional[str] = ..., subject: _Optional[str] = ..., reason: _Optional[str] = ..., details_json: _Optional[bytes] = ..., prev_hash: _Optional[str] = ..., hash: _Optional[str] = ...) -> None: ...
 
 class GetAuditEntriesResponse(_message.Message):
-    __slots__ = ("entries", "head_seq", "head_hash")
+    __slots__ = ("entries", "head_seq", "head_hash", "checkpoint_json", "next_since_seq")
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     HEAD_SEQ_FIELD_NUMBER: _ClassVar[int]
     HEAD_HASH_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_JSON_FIELD_NUMBER: _ClassVar[int]
+    NEXT_SINCE_SEQ_FIELD_NUMBER: _ClassVar[int]
     entries: _containers.RepeatedCompositeFieldContainer[AuditEntry]
     head_seq: int
     head_hash: str
-    def __init__(self, entries: _Optional[_Iterable[_Union[AuditEntry, _Mapping]]] = ..., head_seq: _Optional[int] = ..., head_hash: _Optional[str] = ...) -> None: ...
+    checkpoint_json: bytes
+    next_since_seq: int
+    def __init__(self, entries: _Optional[_Iterable[_Union[AuditEntry, _Mapping]]] = ..., head_seq: _Optional[int] = ..., head_hash: _Optional[str] = ..., checkpoint_json: _Optional[bytes] = ..., next_since_seq: _Optional[int] = ...) -> None: ...
+
+class GetAuditCheckpointRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class AuditCheckpoint(_message.Message):
+    __slots__ = ("signed_json",)
+    SIGNED_JSON_FIELD_NUMBER: _ClassVar[int]
+    signed_json: bytes
+    def __init__(self, signed_json: _Optional[bytes] = ...) -> None: ...
 
 class GetKeysRequest(_message.Message):
     __slots__ = ()

@@ -495,6 +495,11 @@ class FederationStub:
                 request_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetBundleRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.TrustBundle.FromString,
                 _registered_method=True)
+        self.GetAuditCheckpoint = channel.unary_unary(
+                '/mmmfed.api.v1.Federation/GetAuditCheckpoint',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetAuditCheckpointRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.AuditCheckpoint.FromString,
+                _registered_method=True)
 
 
 class FederationServicer:
@@ -599,6 +604,14 @@ class FederationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetAuditCheckpoint(self, request, context):
+        """RE-5 LAF (issue 12 item 7): this gateway's audit chain head, signed by its M-Instance's key,
+        for the peer to keep and hold it to (mmmfed/audit/checkpoint.py).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FederationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -666,6 +679,11 @@ def add_FederationServicer_to_server(servicer, server):
                     servicer.GetBundle,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetBundleRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.TrustBundle.SerializeToString,
+            ),
+            'GetAuditCheckpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAuditCheckpoint,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetAuditCheckpointRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.AuditCheckpoint.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1020,6 +1038,33 @@ class Federation:
             '/mmmfed.api.v1.Federation/GetBundle',
             mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetBundleRequest.SerializeToString,
             mmmfed_dot_api_dot_v1_dot_gateway__pb2.TrustBundle.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAuditCheckpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Federation/GetAuditCheckpoint',
+            mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetAuditCheckpointRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_gateway__pb2.AuditCheckpoint.FromString,
             options,
             channel_credentials,
             insecure,
