@@ -1,9 +1,13 @@
-"""``mmmfed peer add|list``: the peer M-Instances a gateway federates with, each with its bundle.
+"""``mmmfed peer add|list``: the other trust domains a node deals with, each with its bundle.
 
-``add`` writes one entry under ``peers`` of a gateway's JSON configuration: where the peer's
-gateway listens, the TLS name its certificate carries, and the CA bundle of the peer's trust
-domain (its ``ca.pem``), which is checked now (it must be CA certificates of that domain) and
-again when the gateway starts. The gateway trusts that bundle for that peer's gateway only.
+``add`` writes one entry into a node's JSON configuration, with the CA bundle of the other trust
+domain (its ``ca.pem``), which is checked now (CA certificates of that domain) and again when the
+node starts; the node trusts that bundle for that one node only:
+
+* gateway config, ``peers``: a peer M-Instance's gateway (``--endpoint``, TLS name);
+* gateway config with ``--bridge``, ``bridges``: a bridge (``--endpoint``, TLS name);
+* bridge config, ``gateways``: an M-Instance whose gateway may call the bridge (TLS name).
+
 Exit 0 done, 2 not done because of the input.
 """
 
@@ -33,55 +37,67 @@ def _read(config: Path) -> dict[str, object]:
             f"{config}: `peer add` edits JSON configurations; add the entry to this file by hand",
             reason="CONFIG_INVALID",
         )
-    from mmmfed.config import GatewayConfig, load_config
+    from mmmfed.config import BridgeConfig, GatewayConfig, load_config
 
-    load_config(config, GatewayConfig)  # CONFIG_INVALID names the field at fault
-    raw = json.loads(config.read_text())
-    assert isinstance(raw, dict)
+    try:
+        raw = json.loads(config.read_text())
+    except (OSError, ValueError) as err:
+        raise InvalidInput(f"cannot read config {config}: {err}", reason="CONFIG_INVALID") from err
+    if not isinstance(raw, dict) or raw.get("kind", "gateway") not in ("gateway", "bridge"):
+        raise InvalidInput(f"{config} is not a gateway or bridge configuration", reason="CONFIG_INVALID")
+    load_config(config, BridgeConfig if raw.get("kind") == "bridge" else GatewayConfig)  # names the field at fault
     return raw
 
 
 @peer_app.command("add")
 def peer_add(
-    m_instance: Annotated[str, typer.Argument(help="the peer's M-Instance id, e.g. b.example")],
+    m_instance: Annotated[str, typer.Argument(help="the peer's id: an M-Instance id, or a bridge id with --bridge")],
     config: ConfigOption,
-    endpoint: Annotated[str, typer.Option("--endpoint", help="HOST:PORT of the peer's gateway")],
-    bundle: Annotated[Path, typer.Option("--bundle", help="the peer's CA bundle (its ca.pem)", dir_okay=False)],
-    tls_name: Annotated[
-        str | None, typer.Option("--tls-name", help="its gateway's TLS name (default gateway.ID)")
-    ] = None,
-    replace: Annotated[bool, typer.Option("--replace", help="replace an existing entry for this peer")] = False,
+    bundle: Annotated[
+        Path, typer.Option("--bundle", help="the peer's trust domain's CA bundle (its ca.pem)", dir_okay=False)
+    ],
+    endpoint: Annotated[str | None, typer.Option("--endpoint", help="HOST:PORT of the peer's node")] = None,
+    tls_name: Annotated[str | None, typer.Option("--tls-name", help="its node's TLS name (default gateway.ID)")] = None,
+    bridge: Annotated[bool, typer.Option("--bridge", help="a bridge for this gateway, under 'bridges'")] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="replace an existing entry")] = False,
 ) -> None:
-    """Add (or with --replace, change) a peer of the gateway configured in --config."""
+    """Add (or with --replace, change) a peer of the node configured in --config: a peer
+    M-Instance's gateway (gateway config), a bridge (gateway config, --bridge) or a gateway that
+    may call this bridge (bridge config; --endpoint is not needed there)."""
     from mmmfed.cli import _fail
-    from mmmfed.config import GatewayConfig, load_config
+    from mmmfed.config import BridgeConfig, GatewayConfig, load_config
     from mmmfed.trust import TrustBundle
 
     try:
-        host, sep, port = endpoint.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise InvalidInput(
-                f"--endpoint {endpoint!r}: write HOST:PORT, e.g. gw.b.example:7443", reason="ENDPOINT_INVALID"
-            )
         raw = _read(config)
-        if m_instance == raw.get("m_instance_id"):
-            raise InvalidInput(f"{m_instance} is this gateway's own M-Instance, not a peer", reason="PEER_INVALID")
-        TrustBundle.load(bundle, trust_domain=m_instance)  # BUNDLE_INVALID: not that domain's CA
-        peers = raw.setdefault("peers", {})
-        assert isinstance(peers, dict)
-        if m_instance in peers and not replace:
+        is_bridge_config = raw.get("kind") == "bridge"
+        own = raw.get("bridge_id" if is_bridge_config else "m_instance_id")
+        entry: dict[str, str] = {"tls_name": tls_name or (m_instance if bridge else f"gateway.{m_instance}")}
+        if not is_bridge_config:
+            host, sep, port = (endpoint or "").rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise InvalidInput(
+                    f"--endpoint {endpoint!r}: write HOST:PORT, e.g. gw.b.example:7443", reason="ENDPOINT_INVALID"
+                )
+            entry["address"] = str(endpoint)
+        if m_instance == own:
+            raise InvalidInput(f"{m_instance} is this node's own id, not a peer", reason="PEER_INVALID")
+        domain = (TrustBundle.named_domain(bundle) or m_instance) if bridge else m_instance
+        TrustBundle.load(bundle, trust_domain=domain)  # BUNDLE_INVALID: not that domain's CA
+        entry["bundle"] = str(bundle.resolve())
+        section = "gateways" if is_bridge_config else "bridges" if bridge else "peers"
+        entries = raw.setdefault(section, {})
+        assert isinstance(entries, dict)
+        if m_instance in entries and not replace:
             raise InvalidInput(
-                f"{config} already has peer {m_instance}; pass --replace to change it", reason="PEER_EXISTS"
+                f"{config} already has {m_instance} under {section}; pass --replace to change it",
+                reason="PEER_EXISTS",
             )
-        peers[m_instance] = {
-            "tls_name": tls_name or f"gateway.{m_instance}",
-            "address": endpoint,
-            "bundle": str(bundle.resolve()),
-        }
+        entries[m_instance] = entry
         tmp = config.with_name(f".{config.name}.new")
         tmp.write_text(json.dumps(raw, indent=2) + "\n")
         try:
-            load_config(tmp, GatewayConfig)
+            load_config(tmp, BridgeConfig if is_bridge_config else GatewayConfig)
         except MmmfedError:
             tmp.unlink()
             raise
@@ -89,7 +105,7 @@ def peer_add(
     except MmmfedError as err:
         raise _fail(err) from err
     Console().print(
-        f"{config}: peer {m_instance} at {endpoint}, trusted by {bundle}; restart the gateway to use it",
+        f"{config}: {section}.{m_instance} trusted by {bundle}; restart the node to use it",
         markup=False,
         highlight=False,
     )
@@ -114,7 +130,8 @@ def peer_list(
         for name, entry in entries.items():
             assert entry.bundle is not None  # GatewayConfig requires it
             try:
-                state = f"{len(TrustBundle.load(entry.bundle, trust_domain=name).cas)} CA"
+                domain = (TrustBundle.named_domain(entry.bundle) or name) if kind == "bridge" else name
+                state = f"{len(TrustBundle.load(entry.bundle, trust_domain=domain).cas)} CA"
             except MmmfedError as err:
                 state = err.reason
             rows.append(
