@@ -213,7 +213,10 @@ def start_proxies(workdir: Path, p: LoopbackPlan) -> Proxies:
     n1, n2, r1, r2 = ports.ports
     ports.release()
     instance_b = peer(p.instance_b)
-    tls_a, tls_b = p.gateway_a.tls, p.gateway_b.tls
+    # The baseline hops trust both M-Instances' CAs (their trust set is not what is measured).
+    roots = workdir / "relay-roots.pem"
+    roots.write_bytes(p.gateway_a.tls.ca_cert.read_bytes() + p.gateway_b.tls.ca_cert.read_bytes())
+    tls_a, tls_b = (cfg.tls.model_copy(update={"ca_cert": roots}) for cfg in (p.gateway_a, p.gateway_b))
     procs = []
     hop2 = PeerAddress(tls_name=p.gateway_b.tls_name, address=f"127.0.0.1:{n2}")
     for name, port, tls, upstream in (("nginx2", n2, tls_b, instance_b), ("nginx1", n1, tls_a, hop2)):
@@ -322,10 +325,11 @@ async def run(args: argparse.Namespace, workdir: Path, console: Console) -> int:
         op = p.operator_tls
         async with OperatorClient(op, instance=peer(p.instance_a), gateway=peer(p.gateway_a)) as at_a:
             await at_a.negotiate(B)
-        async with OperatorClient(op, instance=peer(p.instance_b), gateway=peer(p.gateway_b)) as at_b:
+        op_b = p.operators[B]
+        async with OperatorClient(op_b, instance=peer(p.instance_b), gateway=peer(p.gateway_b)) as at_b:
             _check(await at_b.instance.Act(ipb.ActRequest(request=_registration())))
         channels = {
-            "direct": secure_channel(op, peer(p.instance_b)),
+            "direct": secure_channel(op_b, peer(p.instance_b)),
             "gateways": secure_channel(op, peer(p.gateway_a)),
             "nginx": secure_channel(op, proxies.nginx_entry),
             "python relays": secure_channel(op, proxies.relay_entry),

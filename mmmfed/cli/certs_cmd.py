@@ -58,6 +58,14 @@ def _run(action: Callable[[], None]) -> None:
         raise _fail(InvalidInput(f"{err.filename}: {err.strerror}", reason="FILE_UNWRITABLE")) from err
 
 
+def _read_input(path: Path) -> bytes:
+    """The bytes of an input file; InvalidInput ``FILE_UNREADABLE`` naming it."""
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise InvalidInput(f"cannot read {path}: {err.strerror}", reason="FILE_UNREADABLE") from err
+
+
 def _parse_nodes(specs: list[str]) -> dict[str, str]:
     nodes: dict[str, str] = {}
     for spec in specs:
@@ -178,10 +186,7 @@ def certs_sign(
 
     def action() -> None:
         ca = CertificateAuthority.load(directory, passphrase=_passphrase(passphrase_file))
-        try:
-            csr = request.read_bytes()
-        except OSError as err:
-            raise InvalidInput(f"cannot read {request}: {err.strerror}", reason="FILE_UNREADABLE") from err
+        csr = _read_input(request)
         write_public(out, sign_request(ca.cert, ca.key, csr, valid_days=days, source=str(request)), exclusive=True)
         Console().print(f"wrote {out} ({ca.trust_domain}, {days} days)", markup=False, highlight=False)
 
@@ -204,10 +209,7 @@ def certs_renew(
 
     def action() -> None:
         ca = CertificateAuthority.load(directory, passphrase=_passphrase(passphrase_file))
-        try:
-            old = cert.read_bytes()
-        except OSError as err:
-            raise InvalidInput(f"cannot read {cert}: {err.strerror}", reason="FILE_UNREADABLE") from err
+        old = _read_input(cert)
         new = renew(ca.cert, ca.key, old, valid_days=days, source=str(cert))
         target = out or cert
         tmp = target.with_name(target.name + ".new")
@@ -232,9 +234,7 @@ def certs_show(
 
     def action() -> None:
         try:
-            certs = x509.load_pem_x509_certificates(path.read_bytes())
-        except OSError as err:
-            raise InvalidInput(f"cannot read {path}: {err.strerror}", reason="FILE_UNREADABLE") from err
+            certs = x509.load_pem_x509_certificates(_read_input(path))
         except ValueError as err:
             raise InvalidInput(f"{path} holds no PEM certificate ({err})", reason="CERT_INVALID") from err
         rows = [
