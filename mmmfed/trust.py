@@ -31,7 +31,6 @@ from pathlib import Path
 import grpc
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.x509.oid import ExtensionOID
 
 from mmmfed.errors import InvalidInput
 
@@ -83,7 +82,7 @@ class Caller:
 
 def _uris(cert: x509.Certificate) -> list[str]:
     try:
-        san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return []
     return list(san.get_values_for_type(x509.UniformResourceIdentifier))

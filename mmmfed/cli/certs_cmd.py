@@ -15,7 +15,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -237,7 +237,7 @@ def certs_show(
             certs = x509.load_pem_x509_certificates(_read_input(path))
         except ValueError as err:
             raise InvalidInput(f"{path} holds no PEM certificate ({err})", reason="CERT_INVALID") from err
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "subject": c.subject.rfc4514_string(),
                 "issuer": c.issuer.rfc4514_string(),

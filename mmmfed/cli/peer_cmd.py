@@ -37,7 +37,6 @@ def _read(config: Path) -> dict[str, object]:
             f"{config}: `peer add` edits JSON configurations; add the entry to this file by hand",
             reason="CONFIG_INVALID",
         )
-    from mmmfed.config import BridgeConfig, GatewayConfig, load_config
 
     try:
         raw = json.loads(config.read_text())
@@ -45,8 +44,17 @@ def _read(config: Path) -> dict[str, object]:
         raise InvalidInput(f"cannot read config {config}: {err}", reason="CONFIG_INVALID") from err
     if not isinstance(raw, dict) or raw.get("kind", "gateway") not in ("gateway", "bridge"):
         raise InvalidInput(f"{config} is not a gateway or bridge configuration", reason="CONFIG_INVALID")
-    load_config(config, BridgeConfig if raw.get("kind") == "bridge" else GatewayConfig)  # names the field at fault
+    _validate(config, bridge=raw.get("kind") == "bridge")  # CONFIG_INVALID names the field at fault
     return raw
+
+
+def _validate(config: Path, *, bridge: bool) -> None:
+    from mmmfed.config import BridgeConfig, GatewayConfig, load_config
+
+    if bridge:
+        load_config(config, BridgeConfig)
+    else:
+        load_config(config, GatewayConfig)
 
 
 @peer_app.command("add")
@@ -65,7 +73,6 @@ def peer_add(
     M-Instance's gateway (gateway config), a bridge (gateway config, --bridge) or a gateway that
     may call this bridge (bridge config; --endpoint is not needed there)."""
     from mmmfed.cli import _fail
-    from mmmfed.config import BridgeConfig, GatewayConfig, load_config
     from mmmfed.trust import TrustBundle
 
     try:
@@ -97,7 +104,7 @@ def peer_add(
         tmp = config.with_name(f".{config.name}.new")
         tmp.write_text(json.dumps(raw, indent=2) + "\n")
         try:
-            load_config(tmp, BridgeConfig if is_bridge_config else GatewayConfig)
+            _validate(tmp, bridge=is_bridge_config)
         except MmmfedError:
             tmp.unlink()
             raise
