@@ -26,7 +26,7 @@ from mmmfed.errors import InvalidInput
 from mmmfed.metrics import NodeMetrics
 from mmmfed.proofs import SigningKey
 from mmmfed.server import NodeServer
-from mmmfed.tls import AccessPolicy, any_of, own_roles, peer_gateways, trust_domains
+from mmmfed.tls import AccessPolicy, any_of, node_trust_domains, own_roles, peer_gateways
 
 SERVICE = "mmmfed.api.v1.Bridge"
 log = logging.getLogger(__name__)
@@ -68,8 +68,7 @@ class BridgeNode:
         )
         # Its own trust domain (operators) and, per M-Instance it serves, that M-Instance's bundle
         # for its gateway only (BUNDLE_INVALID: exit 2).
-        own = config.trust_domain or config.bridge_id
-        self.domains = trust_domains(own, config.tls, {m: g.bundle for m, g in config.gateways.items()})
+        self.domains = node_trust_domains(config)
         gateways = peer_gateways({m: g.tls_name for m, g in config.gateways.items()})
         servicer = BridgeServicer(self.service, max_item_bytes=config.max_item_bytes, metrics=self.metrics)
         self.server = NodeServer(

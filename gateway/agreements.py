@@ -62,9 +62,22 @@ def _bytes(doc: Mapping[str, Any]) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-async def record_consent(store: SharedState, peer_id: str) -> None:
-    """The operator accepts agreements proposed by ``peer_id`` (``mmmfed agreement accept``)."""
-    await store.put_document(NS_CONSENT, peer_id, _bytes({"AcceptedAtMs": _now_ms()}))
+async def record_consent(store: SharedState, peer_id: str, *, accepted: bool = True) -> None:
+    """The operator accepts (``mmmfed agreement accept``) or no longer accepts (``agreement
+    withdraw``) agreements proposed by ``peer_id``; agreements already ACTIVE are not touched."""
+    key = "AcceptedAtMs" if accepted else "WithdrawnAtMs"
+    await store.put_document(NS_CONSENT, peer_id, _bytes({key: _now_ms()}))
+
+
+async def all_consents(store: SharedState) -> dict[str, dict[str, Any]]:
+    """Every consent record by peer: ``{"AcceptedAtMs": ms}`` or ``{"WithdrawnAtMs": ms}``."""
+    return {peer: json.loads(raw) for peer, raw in (await store.list_documents(NS_CONSENT)).items()}
+
+
+async def has_consent(store: SharedState, peer_id: str) -> bool:
+    """True while the operator's last word on ``peer_id`` is an acceptance."""
+    raw = await store.get_document(NS_CONSENT, peer_id)
+    return raw is not None and "AcceptedAtMs" in json.loads(raw)
 
 
 async def all_agreements(store: SharedState) -> dict[str, dict[str, Any]]:
@@ -153,7 +166,7 @@ class AgreementBook:
         FailedPrecondition ``AGREEMENT_NOT_ACCEPTED`` unless this instance's operator accepts
         agreements from ``peer_id`` (config ``accept_agreements_from`` or ``mmmfed agreement
         accept``)."""
-        if peer_id not in self._accept_from and await self._store.get_document(NS_CONSENT, peer_id) is None:
+        if peer_id not in self._accept_from and not await has_consent(self._store, peer_id):
             raise FailedPrecondition(
                 f"{self._id}'s operator has not accepted agreements with {peer_id}; "
                 f"they run `mmmfed agreement accept {peer_id}`",

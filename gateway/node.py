@@ -32,8 +32,7 @@ from mmmfed.rpc import call
 from mmmfed.rules import Rules
 from mmmfed.server import NodeServer
 from mmmfed.store import open_gateway_state
-from mmmfed.tls import AccessPolicy, any_of, own_names, own_roles, peer_gateways, trust_domains
-from mmmfed.trust import TrustBundle
+from mmmfed.tls import AccessPolicy, any_of, node_trust_domains, own_names, own_roles, peer_gateways
 
 PLATFORM = "mmmfed.api.v1.PlatformGateway"
 FEDERATION = "mmmfed.api.v1.Federation"
@@ -68,12 +67,7 @@ class GatewayNode:
         self.store, log = open_gateway_state(config, on_round_trip=lambda op: round_trips.labels(op=op).inc())
         self.audit = CoalescingAuditLog(log)  # a peer's refusals are coalesced (issue 12 item 7)
         # Its own trust domain, and one per peer M-Instance and per bridge (BUNDLE_INVALID: exit 2).
-        # A bridge's bundle is its own trust domain's (or this M-Instance's, for a bridge its operator runs).
-        others = {
-            TrustBundle.named_domain(b.bundle) or name: b.bundle for name, b in config.bridges.items() if b.bundle
-        }
-        others.update({name: entry.bundle for name, entry in config.peers.items() if entry.bundle})
-        self.domains = trust_domains(config.m_instance_id, config.tls, others)
+        self.domains = node_trust_domains(config)
         self.channels = Channels(
             config.tls, instance=config.instance, peers=config.peers, bridges=config.bridges, domains=self.domains
         )

@@ -24,7 +24,7 @@ from mmmfed.metrics import NodeMetrics
 from mmmfed.rpc import call
 from mmmfed.server import NodeServer
 from mmmfed.store import SqliteStore
-from mmmfed.tls import AccessPolicy, any_of, own_names, own_roles, secure_channel, trust_domains
+from mmmfed.tls import AccessPolicy, any_of, node_trust_domains, own_names, own_roles, secure_channel
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class InstanceNode:
         )
         own_gateway = [config.gateway.tls_name] if config.gateway is not None else []
         # Its own trust domain only: no other domain's certificate completes a handshake here.
-        self.domains = trust_domains(config.m_instance_id, config.tls)
+        self.domains = node_trust_domains(config)
         servicer = InstanceServicer(
             self.avatars,
             self.manifesto,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import grpc
 
-from mmmfed.config import PeerAddress, TlsConfig
+from mmmfed.config import BridgeConfig, GatewayConfig, InstanceConfig, PeerAddress, TlsConfig
 from mmmfed.errors import PermissionDenied
 from mmmfed.trust import Caller, PeerIdentity, TrustBundle, TrustDomains, bundles_from
 
@@ -31,6 +31,7 @@ __all__ = [
     "Caller",
     "PeerIdentity",
     "any_of",
+    "node_trust_domains",
     "own_names",
     "own_roles",
     "peer_gateways",
@@ -56,6 +57,22 @@ def trust_domains(own_domain: str, tls: TlsConfig, others: Mapping[str, Path] | 
     (trust domain id -> CA bundle path). InvalidInput ``BUNDLE_INVALID`` names the file at fault."""
     own = TrustBundle.load(tls.ca_cert, trust_domain=own_domain)
     return TrustDomains.of(own, bundles_from(others or {}))
+
+
+def node_trust_domains(config: InstanceConfig | GatewayConfig | BridgeConfig) -> TrustDomains:
+    """The trust domains a node's configuration names (validated at start-up and by ``mmmfed
+    config check``): an instance, only its own; a gateway, its own, each peer's (``peers``) and
+    each bridge's (``bridges``: the bridge's own domain, or this M-Instance's for a bridge its
+    operator runs); a bridge, its own (``trust_domain``, default its id) and each gateway's
+    M-Instance (``gateways``). InvalidInput ``BUNDLE_INVALID`` names the file at fault."""
+    if isinstance(config, BridgeConfig):
+        others = {m: g.bundle for m, g in config.gateways.items()}
+        return trust_domains(config.trust_domain or config.bridge_id, config.tls, others)
+    if isinstance(config, InstanceConfig):
+        return trust_domains(config.m_instance_id, config.tls)
+    bridges = {TrustBundle.named_domain(b.bundle) or n: b.bundle for n, b in config.bridges.items() if b.bundle}
+    peers = {n: p.bundle for n, p in config.peers.items() if p.bundle}
+    return trust_domains(config.m_instance_id, config.tls, {**bridges, **peers})
 
 
 def server_credentials(tls: TlsConfig, domains: TrustDomains) -> grpc.ServerCredentials:

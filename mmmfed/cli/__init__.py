@@ -26,6 +26,7 @@ from mmmfed.cli.asset_cmd import asset_app
 from mmmfed.cli.audit_cmd import audit_app
 from mmmfed.cli.bridge_cmd import bridge_app
 from mmmfed.cli.certs_cmd import certs_app
+from mmmfed.cli.config_cmd import config_app
 from mmmfed.cli.item_cmd import item_app
 from mmmfed.cli.keys_cmd import keys_app
 from mmmfed.cli.pa_cmd import activity_app, pa_app
@@ -44,8 +45,26 @@ app.add_typer(activity_app, name="activity")
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(asset_app, name="asset")
 app.add_typer(peer_app, name="peer")
+app.add_typer(config_app, name="config")
 app.add_typer(bridge_app, name="bridge")
 err_console = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"mmmfed {version('mmmfed')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    """mmmfed: the federation gateway for independent M-Instances."""
 
 
 class NodeKind(enum.StrEnum):

@@ -1,4 +1,4 @@
-"""``mmmfed agreement propose|accept|show|revoke``: an operator's view of trust agreements
+"""``mmmfed agreement propose|accept|withdraw|consents|show|revoke``: an operator's view of trust agreements
 (issue "Federated trust", item 5; FGMV-43 9.5).
 
 ``accept`` and ``show`` read and write the gateway's shared state directly (its SQLite store, or
@@ -104,14 +104,74 @@ def _on_state(cfg: Any, use: Callable[[Any], Awaitable[Any]]) -> Any:
         raise _fail(err) from err
 
 
+def _configured_peer(cfg: Any, peer: str, *, force: bool) -> None:
+    """Exit 2 (PEER_NOT_CONFIGURED) unless ``peer`` is under ``peers`` of the configuration or
+    ``force`` is given: consent to a typo is not stored."""
+    from mmmfed.cli import _fail
+    from mmmfed.errors import InvalidInput
+
+    if peer not in cfg.peers and not force:
+        known = ", ".join(sorted(cfg.peers)) or "none"
+        raise _fail(
+            InvalidInput(
+                f"{peer} is not a configured peer (peers: {known}); add it with `mmmfed peer add`, "
+                "or pass --force to record it anyway",
+                reason="PEER_NOT_CONFIGURED",
+            )
+        )
+
+
+ForceOption = Annotated[bool, typer.Option("--force", help="record it even if PEER is not a configured peer")]
+
+
 @agreement_app.command("accept")
-def agreement_accept(peer: str, config: ConfigOption) -> None:
+def agreement_accept(peer: str, config: ConfigOption, force: ForceOption = False) -> None:
     """Accept trust agreements that PEER proposes (takes effect at once, no restart)."""
     from gateway.agreements import record_consent
 
     cfg = _config(config)
+    _configured_peer(cfg, peer, force=force)
     _on_state(cfg, lambda state: record_consent(state, peer))
     typer.echo(f"{cfg.m_instance_id} now accepts trust agreements proposed by {peer}")
+
+
+@agreement_app.command("withdraw")
+def agreement_withdraw(peer: str, config: ConfigOption, force: ForceOption = False) -> None:
+    """No longer accept agreements PEER proposes (an ACTIVE agreement stays until revoked)."""
+    from gateway.agreements import record_consent
+
+    cfg = _config(config)
+    _configured_peer(cfg, peer, force=force)
+    _on_state(cfg, lambda state: record_consent(state, peer, accepted=False))
+    typer.echo(f"{cfg.m_instance_id} no longer accepts trust agreements proposed by {peer}")
+
+
+@agreement_app.command("consents")
+def agreement_consents(config: ConfigOption, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Which peers' proposals this M-Instance accepts: by configuration (accept_agreements_from)
+    or by an operator's `agreement accept`, and withdrawals."""
+    from gateway.agreements import all_consents
+
+    cfg = _config(config)
+    stored: dict[str, dict[str, Any]] = _on_state(cfg, all_consents)
+    rows = [{"peer": p, "accepted": True, "by": "configuration", "at": None} for p in cfg.accept_agreements_from]
+    for peer, doc in sorted(stored.items()):
+        accepted = "AcceptedAtMs" in doc
+        rows.append(
+            {
+                "peer": peer,
+                "accepted": accepted,
+                "by": "operator",
+                "at": doc.get("AcceptedAtMs") or doc.get("WithdrawnAtMs"),
+            }
+        )
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("peer", "accepts", "by", "since", box=None)
+    for row in rows:
+        table.add_row(row["peer"], "yes" if row["accepted"] else "withdrawn", row["by"], _when(row["at"]))
+    Console().print(table)
 
 
 @agreement_app.command("show")

@@ -1,0 +1,101 @@
+"""Operator commands that read configurations only: `config check`, `agreement accept|withdraw|
+consents` refusing consent to a peer that is not configured, and `--version` (issue 13 items 3-4)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from certs import CertificateAuthority, NodeRole
+from mmmfed.cli.loopback import A, B, LoopbackPlan, plan
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def mmmfed(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "80"}
+    return subprocess.run(
+        [sys.executable, "-m", "mmmfed", *args], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env
+    )
+
+
+def _configs(tmp_path: Path) -> tuple[LoopbackPlan, dict[str, Path]]:
+    p = plan(tmp_path / "fed")
+    p.ports.release()
+    paths = p.config_paths()
+    for name, cfg in p.nodes().items():
+        paths[name].parent.mkdir(parents=True, exist_ok=True)
+        paths[name].write_text(cfg.model_dump_json(indent=2))
+    return p, paths
+
+
+def test_config_check_passes_every_node_of_the_loopback_federation(tmp_path: Path) -> None:
+    """Each node's configuration checks out, naming its trust domain and the others it trusts."""
+    _, paths = _configs(tmp_path)
+    for name, path in paths.items():
+        done = mmmfed("config", "check", str(path), "--json")
+        assert done.returncode == 0, (name, done.stdout, done.stderr)
+        facts = json.loads(done.stdout)
+        if name == "gateway-a":
+            assert (facts["trust_domain"], facts["other_trust_domains"]) == (A, [B, "bridge.example"])
+
+
+def test_config_check_names_what_is_wrong_and_changes_nothing(tmp_path: Path) -> None:
+    """A field of the wrong type, a certificate of another trust domain, a peer bundle that is
+    not that peer's CA: exit 2, the reason, the field or file, no traceback; --json errors too."""
+    p, paths = _configs(tmp_path)
+    gateway = paths["gateway-a"]
+    raw = json.loads(gateway.read_text())
+
+    bad = tmp_path / "bad-listen.json"
+    bad.write_text(json.dumps({**raw, "max_item_bytes": "lots"}))
+    done = mmmfed("config", "check", str(bad), "--json")
+    assert done.returncode == 2 and json.loads(done.stdout)["error"] == "CONFIG_INVALID"
+    assert "max_item_bytes" in json.loads(done.stdout)["message"]
+
+    b_ca = CertificateAuthority.load(p.pki[B])
+    b_ca.issue_files(f"gateway.{A}", NodeRole.GATEWAY, tmp_path / "forged", valid_days=1, extra_uris=[])
+    forged = tmp_path / "forged.json"
+    tls = {
+        **raw["tls"],
+        "cert": str(tmp_path / "forged" / f"gateway.{A}.pem"),
+        "key": str(tmp_path / "forged" / f"gateway.{A}.key"),
+    }
+    forged.write_text(json.dumps({**raw, "tls": tls}))
+    done = mmmfed("config", "check", str(forged))
+    assert done.returncode == 2 and "CERT_INVALID" in done.stderr and "not issued by this node's own CA" in done.stderr
+
+    wrong_bundle = tmp_path / "wrong-bundle.json"
+    peers = {B: {**raw["peers"][B], "bundle": str(p.pki[A] / "ca.pem")}}
+    wrong_bundle.write_text(json.dumps({**raw, "peers": peers}))
+    done = mmmfed("config", "check", str(wrong_bundle))
+    assert done.returncode == 2 and "BUNDLE_INVALID" in done.stderr
+    for text in (done.stdout, done.stderr):
+        assert "Traceback" not in text
+
+
+def test_consent_to_a_peer_that_is_not_configured_is_refused_unless_forced(tmp_path: Path) -> None:
+    """`agreement accept x.exampel` (a typo) exits 2 PEER_NOT_CONFIGURED and stores nothing;
+    accept b.example, withdraw it, and `consents` shows both the configuration's and the
+    operator's word."""
+    _, paths = _configs(tmp_path)
+    gateway = str(paths["gateway-a"])
+    typo = mmmfed("agreement", "accept", "x.exampel", "--config", gateway)
+    assert typo.returncode == 2 and "PEER_NOT_CONFIGURED" in typo.stderr and B in typo.stderr
+    assert mmmfed("agreement", "accept", B, "--config", gateway).returncode == 0
+    rows = json.loads(mmmfed("agreement", "consents", "--config", gateway, "--json").stdout)
+    assert {"peer": B, "accepted": True, "by": "operator"}.items() <= rows[-1].items()
+    assert mmmfed("agreement", "withdraw", B, "--config", gateway).returncode == 0
+    rows = json.loads(mmmfed("agreement", "consents", "--config", gateway, "--json").stdout)
+    assert [r["peer"] for r in rows if r["by"] == "operator"] == [B] and rows[-1]["accepted"] is False
+    assert {"peer": B, "by": "configuration"}.items() <= rows[0].items()  # accept_agreements_from
+    forced = mmmfed("agreement", "accept", "x.exampel", "--config", gateway, "--force")
+    assert forced.returncode == 0
+
+
+def test_version() -> None:
+    done = mmmfed("--version")
+    assert done.returncode == 0 and done.stdout.startswith("mmmfed ")
