@@ -192,12 +192,59 @@ def error_info(err: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo | None:
     return None
 
 
+# What grpc's C core says when a TLS handshake fails, and what it means for the client.
+_TLS_FAILURES: tuple[tuple[str, str, str], ...] = (
+    (
+        "certificate has expired",
+        "TLS_SERVER_CERT_EXPIRED",
+        "this client refused the server's certificate: it has expired; the server's operator renews it "
+        "(`mmmfed certs renew`)",
+    ),
+    (
+        "Hostname Verification Check failed",
+        "TLS_SERVER_NAME_MISMATCH",
+        "this client refused the server's certificate: it is not for the TLS name this client expects; check the "
+        "address and tls_name in the configuration",
+    ),
+    (
+        "CERTIFICATE_VERIFY_FAILED",
+        "TLS_SERVER_CERT_UNTRUSTED",
+        "this client refused the server's certificate: no CA of the bundle this client trusts for that node issued "
+        "it; check the node's bundle (`peers.<id>.bundle`, or the own ca.pem) with `mmmfed certs show`",
+    ),
+    (
+        "Socket closed",
+        "TLS_CLIENT_CERT_REFUSED",
+        "the server closed the connection during the TLS handshake: it refused this client's certificate (issued "
+        "by a CA it holds no bundle of, expired, or missing); use a certificate of the server's own trust domain, "
+        "or of a peer it was configured with",
+    ),
+)
+
+
+def explain_unavailable(details: str) -> tuple[str, str] | None:
+    """(reason, message) for an UNAVAILABLE call whose ``details`` show a failed TLS handshake,
+    saying which side refused whose certificate and why; None for anything else."""
+    if "failed to connect" not in details:  # a call cut off later is not a refused handshake
+        return None
+    for needle, reason, message in _TLS_FAILURES:
+        if needle in details:
+            return reason, f"{message} ({details[-160:]})"
+    return None
+
+
 def decode_rpc_error(err: grpc.aio.AioRpcError) -> RemoteError:
-    """Map a failed call back to a domain error, keeping the peer's code, reason and message."""
+    """Map a failed call back to a domain error, keeping the peer's code, reason and message. A
+    failed TLS handshake (UNAVAILABLE with no ErrorInfo) gets a ``TLS_*`` reason that says which
+    side refused whose certificate (:func:`explain_unavailable`)."""
     info = error_info(err)
     reason = info.reason if info else err.code().name
     details = err.details() or ""
     message = details.removeprefix(f"{reason}: ")
+    if info is None and err.code() == grpc.StatusCode.UNAVAILABLE:
+        explained = explain_unavailable(details)
+        if explained is not None:
+            reason, message = explained
     return RemoteError(message, code=err.code(), reason=reason, metadata=dict(info.metadata) if info else None)
 
 

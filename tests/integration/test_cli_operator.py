@@ -9,8 +9,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from certs import CertificateAuthority, NodeRole
+from mmmfed.api.v1 import instance_pb2 as ipb
+from mmmfed.api.v1 import instance_pb2_grpc
 from mmmfed.cli.loopback import A, B, LoopbackPlan, plan
+from mmmfed.errors import RemoteError
+from mmmfed.rpc import call
+from mmmfed.testing import Federation, peer
+from mmmfed.tls import secure_channel
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -99,3 +107,31 @@ def test_consent_to_a_peer_that_is_not_configured_is_refused_unless_forced(tmp_p
 def test_version() -> None:
     done = mmmfed("--version")
     assert done.returncode == 0 and done.stdout.startswith("mmmfed ")
+
+
+async def test_a_refused_handshake_says_which_side_refused_whose_certificate(federation: Federation) -> None:
+    """A client whose certificate the server's trust domains did not issue learns that the server
+    refused its certificate (TLS_CLIENT_CERT_REFUSED); a client holding the wrong bundle for the
+    server learns that it refused the server's (TLS_SERVER_CERT_UNTRUSTED); with a wrong TLS name,
+    TLS_SERVER_NAME_MISMATCH. Not a bare "UNAVAILABLE ... Socket closed"."""
+    p = federation.plan
+    cases = [
+        (p.operators[A], peer(p.instance_b), "TLS_CLIENT_CERT_REFUSED"),
+        (
+            p.operators[A],
+            peer(p.instance_a).model_copy(update={"bundle": p.pki[B] / "ca.pem"}),
+            "TLS_SERVER_CERT_UNTRUSTED",
+        ),
+        (
+            p.operators[A],
+            peer(p.instance_a).model_copy(update={"tls_name": f"gateway.{A}"}),
+            "TLS_SERVER_NAME_MISMATCH",
+        ),
+    ]
+    for tls, to, reason in cases:
+        async with secure_channel(tls, to) as channel:
+            stub = instance_pb2_grpc.InstanceStub(channel)
+            with pytest.raises(RemoteError) as err:
+                await call(lambda stub=stub: stub.GetManifesto(ipb.GetManifestoRequest(), timeout=10), attempts=1)
+        assert err.value.reason == reason, err.value.message
+        assert "certificate" in err.value.message
