@@ -166,10 +166,13 @@ def demo(
         Path | None,
         typer.Option("--config-dir", help="keep each trust domain's PKI, configurations and data here (new or empty)"),
     ] = None,
+    keep_running: Annotated[
+        bool, typer.Option("--keep-running", help="after the demo, keep every node serving until Ctrl-C or SIGTERM")
+    ] = False,
 ) -> None:
     """Federate a.example and b.example (each its own trust domain, and the bridge a third)
     through gateways and a bridge on loopback, each node its own process, and migrate real
     avatars; print a report and stop every process."""
     from mmmfed.cli.demo import run_demo
 
-    raise typer.Exit(code=run_demo(out, config_dir))
+    raise typer.Exit(code=run_demo(out, config_dir, keep_running=keep_running))

@@ -148,9 +148,36 @@ def _kept(p: LoopbackPlan, console: Console) -> None:
         )
 
 
-def run_demo(out: Path, config_dir: Path | None = None) -> int:
+def _serving(p: LoopbackPlan, console: Console) -> None:
+    """Tell the operator how to talk to each M-Instance of the live federation."""
+    console.print(Rule("the federation keeps serving; Ctrl-C (or SIGTERM) stops every node"))
+    paths = p.config_paths()
+    for m, (instance, gateway) in {A: ("instance-a", "gateway-a"), B: ("instance-b", "gateway-b")}.items():
+        op = p.operators[m]
+        console.print(
+            f"{m}: instance --config {paths[instance]}  gateway --config {paths[gateway]}\n"
+            f"    --cert {op.cert} --key {op.key}",
+            markup=False,
+            highlight=False,
+        )
+
+
+def _keep_running(p: LoopbackPlan, procs: NodeProcesses, console: Console) -> int:
+    """Serve until SIGINT or SIGTERM (0), or until a node dies (1, naming its log)."""
+    _serving(p, console)
+    try:
+        while True:
+            time.sleep(0.5)
+            procs.check_alive()
+    except KeyboardInterrupt:
+        console.print("stopping the federation")
+        return 0
+
+
+def run_demo(out: Path, config_dir: Path | None = None, *, keep_running: bool = False) -> int:
     """Run the demo; returns the process exit code (0 on success, 2 if ``config_dir`` is not an
-    empty or new directory). Stops every process it started, whatever happens.
+    empty or new directory). Stops every process it started, whatever happens; with
+    ``keep_running``, only once SIGINT or SIGTERM arrives after the demo succeeded (exit 0).
 
     With ``config_dir``, what it made stays there: per trust domain ``<domain>/pki/`` (``ca.pem``,
     ``ca.key``, node certificates, ``operator.pem`` + ``operator.key``), ``<domain>/instance.json``
@@ -183,7 +210,8 @@ def run_demo(out: Path, config_dir: Path | None = None) -> int:
             procs.start_plan(p, workdir)
             console.print("started " + ", ".join(f"{n} (pid {pr.pid})" for n, pr in procs.procs.items()))
             out.mkdir(parents=True, exist_ok=True)
-            return asyncio.run(_scenario(p, procs, out.resolve(), console))
+            code = asyncio.run(_scenario(p, procs, out.resolve(), console))
+            return _keep_running(p, procs, console) if keep_running and code == 0 else code
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]")
             return 130

@@ -97,3 +97,73 @@ def test_certs_init_makes_a_ca_and_node_certificates_and_never_overwrites(tmp_pa
     assert oct((pki / "gateway.x.example.key").stat().st_mode & 0o777) == "0o600"
     again = mmmfed("certs", "init", str(pki), "--m-instance", "x.example")
     assert again.returncode == 2 and "exists" in again.stderr
+
+
+@needs_samples
+def test_demo_keep_running_serves_until_sigterm_then_stops_every_node(tmp_path: Path) -> None:
+    """`mmmfed demo --config-dir DIR --keep-running` keeps the federation serving after the demo
+    and prints each M-Instance's --config, --cert and --key; an operator's command works against
+    it; SIGTERM stops every node and the demo exits 0 (issue 13 item 2, issue 12 item 9)."""
+    import json
+    import signal
+    import time
+
+    config_dir = tmp_path / "fed"
+    env = {**os.environ, "COLUMNS": "200"}
+    demo = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mmmfed",
+            "demo",
+            "--out",
+            str(tmp_path / "out"),
+            "--config-dir",
+            str(config_dir),
+            "--keep-running",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 240
+        assert demo.stdout is not None
+        while time.monotonic() < deadline:
+            line = demo.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("b.example: instance --config"):
+                lines.append(demo.stdout.readline())
+                break
+        text = "".join(lines)
+        assert "keeps serving" in text, text[-3000:]
+        op = config_dir / "a.example" / "pki"
+        ledger = mmmfed(
+            "asset",
+            "ledger",
+            "--config",
+            str(config_dir / "a.example" / "instance.json"),
+            "--cert",
+            str(op / "operator.pem"),
+            "--key",
+            str(op / "operator.key"),
+            "--json",
+        )
+        assert ledger.returncode == 0, ledger.stderr
+        assert json.loads(ledger.stdout)["m_instance_id"] == "a.example"
+        demo.send_signal(signal.SIGTERM)
+        rest, _ = demo.communicate(timeout=60)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    assert demo.returncode == 0, rest[-2000:]
+    pids = [int(p) for p in re.findall(r"pid (\d+)", text)]
+    assert len(pids) == 5 and not [p for p in pids if Path(f"/proc/{p}").exists()], "node processes left running"
+    assert (config_dir / "a.example" / "pki" / "ca.key").is_file() and (
+        config_dir / "b.example" / "gateway.json"
+    ).is_file()
