@@ -24,6 +24,7 @@ from rich.markup import escape
 from mmmfed.cli.agreement_cmd import agreement_app
 from mmmfed.cli.asset_cmd import asset_app
 from mmmfed.cli.audit_cmd import audit_app
+from mmmfed.cli.avatar_cmd import avatar_app
 from mmmfed.cli.bridge_cmd import bridge_app
 from mmmfed.cli.certs_cmd import certs_app
 from mmmfed.cli.config_cmd import config_app
@@ -45,6 +46,7 @@ app.add_typer(activity_app, name="activity")
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(asset_app, name="asset")
 app.add_typer(peer_app, name="peer")
+app.add_typer(avatar_app, name="avatar")
 app.add_typer(config_app, name="config")
 app.add_typer(bridge_app, name="bridge")
 err_console = Console(stderr=True)

@@ -20,13 +20,11 @@ peer crosses the federation (it needs an active agreement and is audited there).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import shlex
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -49,6 +47,7 @@ from mmmfed.cli.asset_render import (
     transfer_table,
     value_dict,
 )
+from mmmfed.cli.operator_session import OperatorSession, once, open_session, run, stub
 
 asset_app = typer.Typer(
     help="Assets, Wallets and Asset migration between M-Instances (FGMV-43 9.2).", no_args_is_help=True
@@ -63,69 +62,6 @@ EXPIRY_GRACE_S = 5.0
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class _Operator:
-    """Where the M-Instance (and its gateway) listen, and the operator's TLS material."""
-
-    config: Any  # InstanceConfig
-    config_path: Path
-    cert: Path
-    key: Path
-
-    def flags(self) -> str:
-        """``--config --cert --key`` as given, for the commands we suggest."""
-        config, cert, key = (shlex.quote(str(p)) for p in (self.config_path, self.cert, self.key))
-        return f"--config {config} --cert {cert} --key {key}"
-
-
-def _operator(config: Path, cert: Path, key: Path) -> _Operator:
-    from mmmfed.cli.pa_cmd import _config
-
-    return _Operator(_config(config), config, cert, key)
-
-
-@contextlib.asynccontextmanager
-async def _stub(op: _Operator, *, gateway: bool = False) -> AsyncIterator[Any]:
-    """An Instance stub (or, ``gateway=True``, a PlatformGateway stub for the M-Instance's own gateway)."""
-    from mmmfed.api.v1 import gateway_pb2_grpc, instance_pb2_grpc
-    from mmmfed.config import PeerAddress, TlsConfig
-    from mmmfed.errors import InvalidInput
-    from mmmfed.tls import secure_channel
-
-    cfg = op.config
-    tls = TlsConfig(ca_cert=cfg.tls.ca_cert, cert=op.cert, key=op.key)
-    if gateway:
-        if cfg.gateway is None:
-            raise InvalidInput(f"{cfg.m_instance_id}'s configuration names no gateway", reason="NO_GATEWAY")
-        async with secure_channel(tls, cfg.gateway) as channel:
-            yield gateway_pb2_grpc.PlatformGatewayStub(channel)
-        return
-    async with secure_channel(tls, PeerAddress(tls_name=cfg.tls_name, address=cfg.listen)) as channel:
-        yield instance_pb2_grpc.InstanceStub(channel)
-
-
-async def _once(op: _Operator, method: str, request: Any, *, attempts: int, gateway: bool = False) -> Any:
-    """One RPC; ``attempts`` > 1 only for calls that are safe to repeat (reads, idempotent ids)."""
-    from mmmfed.rpc import call
-
-    async with _stub(op, gateway=gateway) as stub:
-        return await call(lambda: getattr(stub, method)(request), attempts=attempts)
-
-
-def _run(work: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run(work)``; a domain error (refusal, no connection) or an unreadable certificate
-    or key is exit 2 with its reason."""
-    from mmmfed.cli import _fail
-    from mmmfed.errors import InvalidInput, MmmfedError
-
-    try:
-        return asyncio.run(work)
-    except MmmfedError as err:
-        raise _fail(err) from err
-    except OSError as err:  # reading --cert, --key or the CA named in the configuration
-        raise _fail(InvalidInput(f"cannot read {err.filename}: {err.strerror}", reason="FILE_UNREADABLE")) from err
-
-
 # -- plain dicts for --json (proto field names; integers stay integers) -----------------------
 
 
@@ -136,7 +72,7 @@ def _echo_json(doc: Any) -> None:
 # -- for people ---------------------------------------------------------------------------------
 
 
-def _print_outcome(view: Any, op: _Operator, *, as_json: bool, table: bool) -> None:
+def _print_outcome(view: Any, op: OperatorSession, *, as_json: bool, table: bool) -> None:
     if as_json:
         _echo_json(transfer_dict(view))
         return
@@ -173,7 +109,7 @@ def asset_register(
     from mmmfed.errors import InvalidInput, MmmfedError
     from mmmfed.glb import inspect_glb
 
-    op = _operator(config, cert, key)
+    op = open_session(config, cert, key)
     try:
         data = file.read_bytes()
     except OSError as err:
@@ -194,7 +130,7 @@ def asset_register(
         price=papb.Value(amount_minor=price, currency_id=op.config.assets.currency_id) if price else None,
         title=title,
     )
-    view = _run(_once(op, "RegisterAsset", request, attempts=1))  # not idempotent: never repeated
+    view = run(once(op, "RegisterAsset", request, attempts=1))  # not idempotent: never repeated
     if as_json:
         _echo_json(asset_dict(view))
         return
@@ -217,9 +153,9 @@ def asset_fund(
     """Issue AMOUNT of this M-Instance's currency to HOLDER's Wallet and print its balance."""
     from mmmfed.api.v1 import asset_pb2 as apb
 
-    op = _operator(config, cert, key)
+    op = open_session(config, cert, key)
     request = apb.FundWalletRequest(holder_process_id=holder, amount=amount)
-    wallet = _run(_once(op, "FundWallet", request, attempts=1))  # not idempotent: never repeated
+    wallet = run(once(op, "FundWallet", request, attempts=1))  # not idempotent: never repeated
     if as_json:
         _echo_json({"holder": wallet.holder, "balance": value_dict(wallet.balance)})
     else:
@@ -227,7 +163,7 @@ def asset_fund(
 
 
 async def _transfer(
-    op: _Operator, request: Any, *, wait: bool, wait_s: float | None, progress: Callable[[Any], None]
+    op: OperatorSession, request: Any, *, wait: bool, wait_s: float | None, progress: Callable[[Any], None]
 ) -> Any:
     """TransferAsset, then GetAssetTransfer every POLL_INTERVAL_S until terminal or the deadline.
 
@@ -237,9 +173,9 @@ async def _transfer(
     from mmmfed.errors import RemoteError
     from mmmfed.rpc import call
 
-    async with _stub(op) as stub:
+    async with stub(op) as instance:
         # Safe to repeat on UNAVAILABLE: the transfer id is fixed, the same request is the same transfer.
-        view = await call(lambda: stub.TransferAsset(request), attempts=4)
+        view = await call(lambda: instance.TransferAsset(request), attempts=4)
         progress(view)
         if not wait:
             return view
@@ -249,7 +185,7 @@ async def _transfer(
         while not view.terminal and time.monotonic() < deadline:
             await asyncio.sleep(POLL_INTERVAL_S)
             try:
-                view = await call(lambda: stub.GetAssetTransfer(poll))
+                view = await call(lambda: instance.GetAssetTransfer(poll))
             except RemoteError as err:
                 Console(stderr=True).print(f"[yellow]poll failed[/] {escape(str(err))}", emoji=False)
                 if err.code.name != "UNAVAILABLE":
@@ -283,7 +219,7 @@ def asset_transfer(
     journalled state (normally 4, PENDING)."""
     from mmmfed.api.v1 import asset_pb2 as apb
 
-    op = _operator(config, cert, key)
+    op = open_session(config, cert, key)
     tid = transfer_id or f"urn:uuid:{uuid.uuid4()}"
     request = apb.TransferAssetRequest(
         transfer_id=tid,
@@ -310,7 +246,7 @@ def asset_transfer(
 
     try:
         with status:
-            view = _run(_transfer(op, request, wait=not no_wait, wait_s=wait_s, progress=progress))
+            view = run(_transfer(op, request, wait=not no_wait, wait_s=wait_s, progress=progress))
     except KeyboardInterrupt:
         check = f"mmmfed asset status {shlex.quote(tid)} {op.flags()}"
         err_console.print(escape(f"interrupted; if accepted, the transfer carries on: {check}"), emoji=False)
@@ -330,8 +266,8 @@ def asset_status(
     """Show one transfer of this M-Instance's journal (either role). Exit codes as ``transfer``."""
     from mmmfed.api.v1 import asset_pb2 as apb
 
-    op = _operator(config, cert, key)
-    view = _run(_once(op, "GetAssetTransfer", apb.GetAssetTransferRequest(transfer_id=transfer_id), attempts=4))
+    op = open_session(config, cert, key)
+    view = run(once(op, "GetAssetTransfer", apb.GetAssetTransferRequest(transfer_id=transfer_id), attempts=4))
     _print_outcome(view, op, as_json=as_json, table=True)
     raise typer.Exit(code=exit_code(view))
 
@@ -354,12 +290,12 @@ def asset_history(
     from mmmfed.api.v1 import gateway_pb2 as gpb
     from mmmfed.items import instance_or_none
 
-    op = _operator(config, cert, key)
+    op = open_session(config, cert, key)
     if peer:
         request: Any = gpb.PeerAssetHistoryRequest(peer_m_instance_id=peer, asset_id=asset_id)
-        history = _run(_once(op, "GetPeerAssetHistory", request, attempts=4, gateway=True))
+        history = run(once(op, "GetPeerAssetHistory", request, attempts=4, gateway=True))
     else:
-        history = _run(_once(op, "AssetHistory", apb.AssetHistoryRequest(asset_id=asset_id), attempts=4))
+        history = run(once(op, "AssetHistory", apb.AssetHistoryRequest(asset_id=asset_id), attempts=4))
     if as_json:
         _echo_json({"m_instance_id": peer or op.config.m_instance_id, **history_dict(history)})
         return
@@ -378,8 +314,8 @@ def asset_ledger(config: ConfigOption, cert: CertOption, key: KeyOption, as_json
     """Every Asset, Wallet (ledger accounts included) and transfer of this M-Instance's ledger."""
     from mmmfed.api.v1 import asset_pb2 as apb
 
-    op = _operator(config, cert, key)
-    ledger = _run(_once(op, "GetLedger", apb.GetLedgerRequest(), attempts=4))
+    op = open_session(config, cert, key)
+    ledger = run(once(op, "GetLedger", apb.GetLedgerRequest(), attempts=4))
     if as_json:
         _echo_json(ledger_dict(ledger))
         return

@@ -3,6 +3,7 @@ consents` refusing consent to a peer that is not configured, and `--version` (is
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import GODETTE, SPHERE, needs_samples
 
 from certs import CertificateAuthority, NodeRole
 from mmmfed.api.v1 import instance_pb2 as ipb
@@ -135,3 +137,41 @@ async def test_a_refused_handshake_says_which_side_refused_whose_certificate(fed
                 await call(lambda stub=stub: stub.GetManifesto(ipb.GetManifestoRequest(), timeout=10), attempts=1)
         assert err.value.reason == reason, err.value.message
         assert "certificate" in err.value.message
+
+
+@needs_samples
+async def test_avatar_register_and_migrate_from_the_cli(federation: Federation, tmp_path: Path) -> None:
+    """An operator registers Godette at a.example with `avatar register` and migrates her with
+    `avatar migrate --to b.example` (exit 0: it lives at b.example, converted by the bridge);
+    sphere.vrm, which the validator rejects, is refused with the reason and the default avatar
+    offered (exit 3); an unknown Process is exit 2 (FGMV-43 9.1 from the command line)."""
+    assert federation.at_a is not None
+    await federation.at_a.negotiate(B)
+    cfg = federation.plan.instance_a
+    config = tmp_path / "instance-a.json"
+    config.write_text(cfg.model_dump_json())
+    op = federation.plan.operators[A]
+    at_a = ["--config", str(config), "--cert", str(op.cert), "--key", str(op.key)]
+
+    async def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return await asyncio.to_thread(mmmfed, *args)
+
+    done = await cli("avatar", "register", *at_a, "--file", str(GODETTE), "--human", "godette", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    godette = json.loads(done.stdout)["user_process_id"]
+    moved = await cli("avatar", "migrate", godette, "--to", B, *at_a)
+    assert moved.returncode == 0, moved.stdout + moved.stderr
+    assert f"MIGRATED: it lives at {B} as {godette}" in " ".join(moved.stdout.split())  # IDIR-101: home id kept
+
+    sphere = json.loads(
+        (await cli("avatar", "register", *at_a, "--file", str(SPHERE), "--human", "s", "--json")).stdout
+    )
+    refused_cli = await cli("avatar", "migrate", sphere["user_process_id"], "--to", B, *at_a, "--json")
+    assert refused_cli.returncode == 3, refused_cli.stdout + refused_cli.stderr
+    view = json.loads(refused_cli.stdout)
+    assert view["outcome"] == "REFUSED" and view["refusal"]["reason"] == "GLTF_VALIDATION_FAILED"
+    assert view["default_avatar_id"]
+
+    unknown = await cli("avatar", "migrate", f"mmm://{A}/processes/user/nobody", "--to", B, *at_a, "--json")
+    assert unknown.returncode == 2 and json.loads(unknown.stdout)["error"] == "USER_NOT_FOUND"
+    assert "Traceback" not in unknown.stdout + unknown.stderr
