@@ -11,7 +11,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from bridge.conversion import ConversionReport, ConversionTarget, GltfValidator, convert
+from bridge.conversion import ConversionLimits, ConversionReport, ConversionTarget, GltfValidator, convert
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.did import multibase_encode
 from mmmfed.errors import InvalidInput, MmmfedError, NotFound
@@ -84,8 +84,15 @@ class BridgeService:
     """Conversion Services of one bridge node."""
 
     def __init__(
-        self, bridge_id: str, validator: GltfValidator, key: SigningKey, *, metrics: NodeMetrics | None = None
+        self,
+        bridge_id: str,
+        validator: GltfValidator,
+        key: SigningKey,
+        *,
+        metrics: NodeMetrics | None = None,
+        limits: ConversionLimits | None = None,
     ) -> None:
+        self._limits = limits if limits is not None else ConversionLimits()
         self._metrics = metrics if metrics is not None else NodeMetrics()
         self.bridge_id = bridge_id
         self._validator = validator
@@ -176,13 +183,14 @@ class BridgeService:
         """Convert ``data`` (the source Item's, digest already checked) for ``target``.
 
         Raises ConversionRefused (INVALID_ARGUMENT, reasons ``GLTF_VALIDATION_FAILED``,
-        ``NOT_GLB``, ``TRIANGLE_BUDGET_UNREACHABLE``...) for input it will not convert (AVIR-202).
+        ``NOT_GLB``, ``TRIANGLE_BUDGET_UNREACHABLE``, ``IMAGE_TOO_LARGE``...) for input it will not
+        convert (AVIR-202); ValidatorTimeout / ConversionTimeout (DEADLINE_EXCEEDED) past the limits.
         The time it takes counts in ``mmmfed_conversion_duration_seconds`` with outcome converted,
         refused (a domain error: the input or the target) or error (anything else).
         """
         started, outcome = time.perf_counter(), "error"
         try:
-            out, report = await convert(data, target_of(target), validator=self._validator)
+            out, report = await convert(data, target_of(target), validator=self._validator, limits=self._limits)
             outcome = "converted"
         except MmmfedError:
             outcome = "refused"
