@@ -155,6 +155,7 @@ def write_federation(directory: Path, nodes: dict[str, NodeRole]) -> dict[str, P
         key_path = directory / f"{name}.key"
         cert_path.write_bytes(issued.cert_pem)
         fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # O_CREAT's mode applies only to a new file: an existing one keeps its own
         with os.fdopen(fd, "wb") as fh:
             fh.write(issued.key_pem)
         paths[name] = cert_path
