@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import grpc
 
 from mmmfed.config import PeerAddress, TlsConfig
+from mmmfed.deadlines import default_deadlines
 from mmmfed.errors import PermissionDenied
 
 # Messages up to this size; Item data is streamed in chunks far below it.
@@ -47,14 +48,15 @@ def server_credentials(tls: TlsConfig) -> grpc.ServerCredentials:
 
 def secure_channel(tls: TlsConfig, peer: PeerAddress) -> grpc.aio.Channel:
     """An aio channel to ``peer`` presenting this node's certificate; the server must present
-    a certificate for ``peer.tls_name`` issued by the federation CA."""
+    a certificate for ``peer.tls_name`` issued by the federation CA. Every call on it has a
+    deadline (:mod:`mmmfed.deadlines`; issue 12 item 6)."""
     creds = grpc.ssl_channel_credentials(
         root_certificates=tls.ca_cert.read_bytes(),
         private_key=tls.key.read_bytes(),
         certificate_chain=tls.cert.read_bytes(),
     )
     options = (*CHANNEL_OPTIONS, ("grpc.ssl_target_name_override", peer.tls_name))
-    return grpc.aio.secure_channel(peer.address, creds, options=options)
+    return grpc.aio.secure_channel(peer.address, creds, options=options, interceptors=default_deadlines())
 
 
 def peer_identities(context: grpc.aio.ServicerContext) -> list[PeerIdentity]:
