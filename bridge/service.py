@@ -6,6 +6,7 @@ counts in ``mmmfed_conversion_duration_seconds{outcome}`` (issue 6, item 2)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -197,7 +198,7 @@ class BridgeService:
             raise
         finally:
             self._metrics.conversion_duration.labels(outcome=outcome).observe(time.perf_counter() - started)
-        facts = inspect_glb(out)
+        facts = await asyncio.to_thread(inspect_glb, out)  # off the event loop
         descr = dict(source.doc.get("DescrMetadata") or {})
         descr["ConvertedBy"] = self.bridge_id
         item_type = str(source.doc.get("ItemType", "ITM"))
