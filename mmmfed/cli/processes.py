@@ -34,7 +34,9 @@ class NodeProcesses:
             self.procs[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def start_plan(self, plan: LoopbackPlan, workdir: Path) -> None:
-        """Write each node's config under ``workdir`` and start it with ``mmmfed serve``."""
+        """Write each node's config under ``workdir`` and start it with ``mmmfed serve``; the plan's
+        reserved ports are released first (serving sockets have no SO_REUSEPORT to bind beside them)."""
+        plan.ports.release()
         for name, cfg in plan.nodes().items():
             path = workdir / f"{name}.json"
             path.write_text(cfg.model_dump_json(indent=2))
