@@ -383,11 +383,11 @@ class Chaos:
 
     async def setup(self) -> None:
         """Start every node, negotiate both ways, fund the Processes, mint Assets on both sides."""
+        self.cluster.plan.ports.release()  # before binding: serving sockets have no SO_REUSEPORT
         for node in self.cluster.configs:
             self.cluster.start(node)
         for node in self.cluster.configs:
             await self.cluster.wait_ready(node)
-        self.cluster.plan.ports.release()
         for m_id in (A, B):
             self._connect(m_id)
         await self.clients[A].negotiate(B)

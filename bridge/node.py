@@ -15,7 +15,7 @@ from functools import partial
 
 from cryptography import x509
 
-from bridge.conversion import GltfValidator
+from bridge.conversion import ConversionLimits, GltfValidator
 from bridge.identity import VIRTUAL_BRIDGES_FILE, VirtualBridgeStore, configured_key
 from bridge.service import BridgeService
 from bridge.servicer import BridgeServicer
@@ -55,7 +55,12 @@ class BridgeNode:
     def __init__(self, config: BridgeConfig) -> None:
         self.config = config
         self.metrics = NodeMetrics()  # this node's own registry, served at observability.metrics_listen
-        validator = GltfValidator(node_modules_dir=config.node_modules_dir)
+        validator = GltfValidator(node_modules_dir=config.node_modules_dir, timeout_s=config.validator_timeout_s)
+        limits = ConversionLimits(
+            max_image_side_px=config.max_image_side_px,
+            max_image_pixels=config.max_image_pixels,
+            conversion_timeout_s=config.conversion_timeout_s,
+        )
         key, certificate_pem = _identity(config)
         self.virtual_bridges = VirtualBridgeStore(config.data_dir / VIRTUAL_BRIDGES_FILE)
         self.service = BridgeService(
@@ -65,12 +70,14 @@ class BridgeNode:
             certificate_pem=certificate_pem,
             virtual_bridges=self.virtual_bridges,
             metrics=self.metrics,
+            limits=limits,
         )
         # Its own trust domain (operators) and, per M-Instance it serves, that M-Instance's bundle
         # for its gateway only (BUNDLE_INVALID: exit 2).
         self.domains = node_trust_domains(config)
         gateways = peer_gateways({m: g.tls_name for m, g in config.gateways.items()})
         servicer = BridgeServicer(self.service, max_item_bytes=config.max_item_bytes, metrics=self.metrics)
+        self._servicer = servicer
         self.server = NodeServer(
             listen=config.listen,
             tls=config.tls,
@@ -79,6 +86,7 @@ class BridgeNode:
             policy=AccessPolicy(self.domains, {SERVICE: any_of(gateways, own_roles("operator"))}),
             metrics=self.metrics,
             metrics_listen=config.observability.metrics_listen,
+            maximum_concurrent_rpcs=config.maximum_concurrent_rpcs,
         )
 
     async def start(self) -> str:
@@ -89,6 +97,7 @@ class BridgeNode:
         """Stop serving (idempotent, graceful), then close the virtual bridge store."""
         await self.server.stop()
         self.virtual_bridges.close()
+        self._servicer.close()
 
     async def run_forever(self) -> None:
         """Serve until cancelled (SIGTERM in ``mmmfed serve``), then stop."""

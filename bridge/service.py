@@ -10,12 +10,13 @@ binds that key (mmmfed/bridge_identity.py); virtual bridges are kept in the brid
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
 from dataclasses import dataclass
 
-from bridge.conversion import ConversionReport, ConversionTarget, GltfValidator, convert
+from bridge.conversion import ConversionLimits, ConversionReport, ConversionTarget, GltfValidator, convert
 from bridge.identity import VirtualBridge, VirtualBridgeStore
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.bridge_identity import sign_bridge_manifesto
@@ -98,10 +99,12 @@ class BridgeService:
         certificate_pem: str,
         virtual_bridges: VirtualBridgeStore,
         metrics: NodeMetrics | None = None,
+        limits: ConversionLimits | None = None,
     ) -> None:
         """``key`` signs manifesto V and converted Items; ``certificate_pem`` is the bridge's TLS
         certificate (binding ``key``'s did:key), carried in manifesto V; ``virtual_bridges``
-        keeps the virtual bridges made."""
+        keeps the virtual bridges made; ``limits`` bound what a conversion may spend."""
+        self._limits = limits if limits is not None else ConversionLimits()
         self._metrics = metrics if metrics is not None else NodeMetrics()
         self.bridge_id = bridge_id
         self._validator = validator
@@ -200,20 +203,21 @@ class BridgeService:
         """Convert ``data`` (the source Item's, digest already checked) for ``target``.
 
         Raises ConversionRefused (INVALID_ARGUMENT, reasons ``GLTF_VALIDATION_FAILED``,
-        ``NOT_GLB``, ``TRIANGLE_BUDGET_UNREACHABLE``...) for input it will not convert (AVIR-202).
+        ``NOT_GLB``, ``TRIANGLE_BUDGET_UNREACHABLE``, ``IMAGE_TOO_LARGE``...) for input it will not
+        convert (AVIR-202); ValidatorTimeout / ConversionTimeout (DEADLINE_EXCEEDED) past the limits.
         The time it takes counts in ``mmmfed_conversion_duration_seconds`` with outcome converted,
         refused (a domain error: the input or the target) or error (anything else).
         """
         started, outcome = time.perf_counter(), "error"
         try:
-            out, report = await convert(data, target_of(target), validator=self._validator)
+            out, report = await convert(data, target_of(target), validator=self._validator, limits=self._limits)
             outcome = "converted"
         except MmmfedError:
             outcome = "refused"
             raise
         finally:
             self._metrics.conversion_duration.labels(outcome=outcome).observe(time.perf_counter() - started)
-        facts = inspect_glb(out)
+        facts = await asyncio.to_thread(inspect_glb, out)  # off the event loop
         descr = dict(source.doc.get("DescrMetadata") or {})
         descr["ConvertedBy"] = self.bridge_id
         item_type = str(source.doc.get("ItemType", "ITM"))

@@ -3,6 +3,7 @@ streamed in and out counts in ``mmmfed_transferred_bytes_total{direction}`` (iss
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -33,7 +34,16 @@ class BridgeServicer(bridge_pb2_grpc.BridgeServicer):
         self._metrics = metrics if metrics is not None else NodeMetrics()
         self._service = service
         self._max_bytes = max_item_bytes
-        self._tmp = tmp_dir or Path(tempfile.gettempdir()) / "mmmfed-bridge"
+        # A private (0700) directory of its own, not a fixed name in /tmp another user could
+        # make first (issue 12 item 6); removed by close().
+        self._own_tmp = tmp_dir is None
+        self._tmp = tmp_dir or Path(tempfile.mkdtemp(prefix="mmmfed-bridge-"))
+
+    def close(self) -> None:
+        """Remove the temporary directory this servicer made (idempotent)."""
+        if self._own_tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._own_tmp = False
 
     async def GetManifesto(
         self, request: bpb.GetBridgeManifestoRequest, context: grpc.aio.ServicerContext

@@ -26,6 +26,7 @@ from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.config import GatewayConfig
+from mmmfed.datadir import DataDirLock
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.metrics import NodeMetrics
 from mmmfed.rpc import call
@@ -62,6 +63,9 @@ class GatewayNode:
         self.config = config
         self.metrics = NodeMetrics()  # this node's own registry, served at observability.metrics_listen
         config.data_dir.mkdir(parents=True, exist_ok=True)
+        # DATA_DIR_LOCKED when another node holds it. Replicas on Redis share the state in Redis
+        # and may share a data dir (it then holds only the instance keys): no lock for them.
+        self._data_lock = DataDirLock(config.data_dir) if config.store.backend == "sqlite" else None
         round_trips = self.metrics.store_round_trips
         # config.store: sqlite, or redis for replicas
         self.store, log = open_gateway_state(config, on_round_trip=lambda op: round_trips.labels(op=op).inc())
@@ -159,6 +163,7 @@ class GatewayNode:
             policy=policy,
             metrics=self.metrics,
             metrics_listen=config.observability.metrics_listen,
+            maximum_concurrent_rpcs=config.maximum_concurrent_rpcs,
         )
 
     async def _fetch_keys(self, m_instance_id: str) -> mpb.KeySet:
@@ -188,6 +193,8 @@ class GatewayNode:
         await self.channels.close()
         await self.store.close()
         await self.audit.close()
+        if self._data_lock is not None:
+            self._data_lock.release()
 
     async def run_forever(self) -> None:
         """Serve until cancelled (SIGTERM in ``mmmfed serve``), then stop."""

@@ -93,7 +93,14 @@ class AvatarService:
         )
 
     def register_human(
-        self, *, human_name: str, display_name: str, file_name: str, licence: str, blob: StagedBlob
+        self,
+        *,
+        human_name: str,
+        display_name: str,
+        file_name: str,
+        licence: str,
+        blob: StagedBlob,
+        facts: GlbFacts | None = None,
     ) -> Registration:
         """Create a User Process, an Account, a Personal Profile and a Persona Item.
 
@@ -101,6 +108,7 @@ class AvatarService:
         ``QUALIFIER_NOT_SUPPORTED`` (a format this instance does not produce),
         ``CONSTRAINTS_NOT_MET`` (outside the limits its manifesto promises for that format). AlreadyExists if
         the human is registered. On error the staged file is removed and nothing is stored.
+        ``facts``: the file's, from :meth:`inspect_staged` (read here when None).
         """
         try:
             if not _HUMAN_NAME.match(human_name):
@@ -108,7 +116,7 @@ class AvatarService:
             user_id = new_id(self._id, "processes/user", human_name)
             if self._store.find_items(item_type="PRC", owner_id=user_id):
                 raise AlreadyExists(f"{user_id} is already registered", metadata={"process_id": user_id})
-            glb = inspect_glb_file(blob.path)
+            glb = facts if facts is not None else inspect_glb_file(blob.path)
             produced = [
                 f for f in self._produces if f.qualifier.format == glb.format and f.qualifier.sub_type == PERSONA
             ]
@@ -225,11 +233,24 @@ class AvatarService:
                 reason="CONSTRAINTS_NOT_MET",
             )
 
-    def complete_import(self, persona: Item, home_user_process_id: str, blob: StagedBlob) -> Imported:
-        """Check the received data is the declared format, then store the Persona and bind it to
-        a roaming User whose ProcessID is the home one (IDIR-101, IDIR-103)."""
+    async def inspect_staged(self, blob: StagedBlob) -> GlbFacts:
+        """The staged file's GLB facts, read in a worker thread so a large JSON chunk does not
+        block the event loop (issue 12 item 6). On error (InvalidInput ``GLB_MALFORMED`` /
+        ``GLB_TRUNCATED``) the staged file is removed."""
         try:
-            glb = inspect_glb_file(blob.path)
+            return await asyncio.to_thread(inspect_glb_file, blob.path)
+        except BaseException:
+            blob.path.unlink(missing_ok=True)
+            raise
+
+    def complete_import(
+        self, persona: Item, home_user_process_id: str, blob: StagedBlob, *, facts: GlbFacts | None = None
+    ) -> Imported:
+        """Check the received data is the declared format, then store the Persona and bind it to
+        a roaming User whose ProcessID is the home one (IDIR-101, IDIR-103). ``facts``: the
+        file's, from :meth:`inspect_staged` (read here when None)."""
+        try:
+            glb = facts if facts is not None else inspect_glb_file(blob.path)
             if glb.format != persona.format:
                 raise InvalidInput(
                     f"data is {glb.format}, the Item declares {persona.format}", reason="QUALIFIER_MISMATCH"

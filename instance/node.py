@@ -17,6 +17,7 @@ from instance.process_actions import ProcessActionService
 from instance.servicer import InstanceServicer
 from mmmfed.api.v1 import gateway_pb2_grpc, instance_pb2_grpc
 from mmmfed.config import InstanceConfig
+from mmmfed.datadir import DataDirLock
 from mmmfed.errors import MmmfedError
 from mmmfed.exchange import ExchangePolicy
 from mmmfed.manifesto import platform_manifesto
@@ -50,7 +51,7 @@ class InstanceNode:
     def __init__(self, config: InstanceConfig) -> None:
         self.config = config
         self.metrics = NodeMetrics()  # this node's own registry, served at observability.metrics_listen
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self._data_lock = DataDirLock(config.data_dir)  # DATA_DIR_LOCKED: another node holds it
         self.store = SqliteStore(config.data_dir)
         self.avatars = AvatarService(config, self.store)
         self.manifesto = platform_manifesto(config.m_instance_id, config.manifesto)
@@ -95,6 +96,7 @@ class InstanceNode:
             policy=policy,
             metrics=self.metrics,
             metrics_listen=config.observability.metrics_listen,
+            maximum_concurrent_rpcs=config.maximum_concurrent_rpcs,
         )
 
     async def start(self) -> str:
@@ -145,6 +147,7 @@ class InstanceNode:
         self.process_actions.close()
         self.ledger.close()
         self.store.close()
+        self._data_lock.release()
 
     async def run_forever(self) -> None:
         """Serve, register the manifesto with the gateway (RI-5), run until cancelled."""

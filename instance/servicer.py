@@ -93,12 +93,14 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
         """
         header, chunks = await split_header(request_iterator)
         blob = await receive(chunks, self._avatars.stage())
+        facts = await self._avatars.inspect_staged(blob)  # off the event loop
         reg = self._avatars.register_human(
             human_name=header.human_name,
             display_name=header.display_name or header.human_name,
             file_name=header.file_name,
             licence=header.licence,
             blob=blob,
+            facts=facts,
         )
         return ipb.RegisterHumanResponse(
             user_process_id=str(reg.user.doc["ProcessID"]),
@@ -130,7 +132,8 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
         assert binding is not None  # check_incoming guarantees it
         writer = self._avatars.stage(expected_size=binding.size, expected_sha256=binding.sha256)
         blob = await receive(chunks, writer)
-        imported = self._avatars.complete_import(persona, header.home_user_process_id, blob)
+        facts = await self._avatars.inspect_staged(blob)  # off the event loop
+        imported = self._avatars.complete_import(persona, header.home_user_process_id, blob, facts=facts)
         return ipb.ImportAvatarResponse(
             roaming_user_process_id=str(imported.roaming_user.doc["ProcessID"]),
             persona=envelope(imported.persona),

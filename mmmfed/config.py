@@ -19,6 +19,9 @@ from mmmfed.errors import InvalidInput
 from mmmfed.rules import RuleSet
 
 MiB = 1024 * 1024
+# Calls a node's gRPC server runs at once; beyond it a call is answered RESOURCE_EXHAUSTED
+# (issue 12 item 6: what a peer can make us spend).
+DEFAULT_MAXIMUM_CONCURRENT_RPCS = 256
 
 
 class _Frozen(BaseModel):
@@ -151,6 +154,8 @@ class InstanceConfig(_Frozen):
     max_item_bytes: int = Field(default=256 * MiB, gt=0)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     assets: AssetsConfig = Field(default_factory=AssetsConfig)
+    # Calls served at once; more are answered RESOURCE_EXHAUSTED (issue 12 item 6).
+    maximum_concurrent_rpcs: int = Field(default=DEFAULT_MAXIMUM_CONCURRENT_RPCS, gt=0)
 
 
 class GatewayConfig(_Frozen):
@@ -181,6 +186,8 @@ class GatewayConfig(_Frozen):
     accept_agreements_from: list[str] = Field(default_factory=list)
     store: StoreConfig = Field(default_factory=StoreConfig)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    # Calls served at once; more are answered RESOURCE_EXHAUSTED (issue 12 item 6).
+    maximum_concurrent_rpcs: int = Field(default=DEFAULT_MAXIMUM_CONCURRENT_RPCS, gt=0)
 
     @model_validator(mode="after")
     def _other_domains_need_bundles(self) -> GatewayConfig:
@@ -219,6 +226,16 @@ class BridgeConfig(_Frozen):
     # None: the key in data_dir. Either way the certificate must bind its did:key.
     signing_key: Path | None = None
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    # Calls served at once; more are answered RESOURCE_EXHAUSTED (issue 12 item 6).
+    maximum_concurrent_rpcs: int = Field(default=DEFAULT_MAXIMUM_CONCURRENT_RPCS, gt=0)
+    # What one conversion may cost (issue 12 item 6): input images larger than these are refused
+    # IMAGE_TOO_LARGE from their headers, before decoding; the validator is killed after
+    # validator_timeout_s (VALIDATOR_TIMEOUT), a conversion ends after conversion_timeout_s
+    # (CONVERSION_TIMEOUT).
+    max_image_side_px: int = Field(default=8192, gt=0)
+    max_image_pixels: int = Field(default=8192 * 8192, gt=0)
+    validator_timeout_s: float = Field(default=60.0, gt=0)
+    conversion_timeout_s: float = Field(default=300.0, gt=0)
 
 
 C = TypeVar("C", InstanceConfig, GatewayConfig, BridgeConfig)

@@ -113,6 +113,7 @@ def _create(path: Path, data: bytes, *, mode: int) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     except FileExistsError as err:
         raise AlreadyExists(f"{path} exists; key files are never overwritten", reason="KEY_FILE_EXISTS") from err
+    os.fchmod(fd, mode)  # exactly ``mode``, whatever the umask (issue 12 item 6)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
 

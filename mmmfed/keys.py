@@ -134,6 +134,7 @@ class InstanceKeyStore:
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
         fd = os.open(self.directory / f"{record.key_id}.pem", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.fchmod(fd, 0o600)  # exactly 0600, whatever the umask (issue 12 item 6)
         with os.fdopen(fd, "wb") as fh:
             fh.write(pem)
         records = [

@@ -19,7 +19,7 @@ from google.protobuf import descriptor, descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from mmmfed.config import TlsConfig
+from mmmfed.config import DEFAULT_MAXIMUM_CONCURRENT_RPCS, TlsConfig
 from mmmfed.errors import MmmfedError
 from mmmfed.metrics import MetricsEndpoint, NodeMetrics
 from mmmfed.rpc import GuardInterceptor, WrappingInterceptor
@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 Registrar = Callable[[grpc.aio.Server], None]
 UNKNOWN_METHOD = "unknown"
+# No SO_REUSEPORT on serving sockets: a second node on a port in use fails to bind (LISTEN_FAILED)
+# instead of silently sharing the port's traffic (issue 12 item 6).
+SERVER_OPTIONS = (*CHANNEL_OPTIONS, ("grpc.so_reuseport", 0))
 
 
 def _final_code(err: BaseException | None, context: grpc.aio.ServicerContext) -> grpc.StatusCode:
@@ -172,6 +175,8 @@ class NodeServer:
         metrics: the node's metrics (its own registry); a new one if None.
         metrics_listen: "host:port" of the node's /metrics endpoint (``observability.metrics_listen``;
             port 0 picks a free one, then read :attr:`metrics_port`); None: no endpoint.
+        maximum_concurrent_rpcs: calls served at once; gRPC answers RESOURCE_EXHAUSTED beyond it
+            (issue 12 item 6; the node config's ``maximum_concurrent_rpcs``).
     """
 
     def __init__(
@@ -184,8 +189,10 @@ class NodeServer:
         policy: AccessPolicy,
         metrics: NodeMetrics | None = None,
         metrics_listen: str | None = None,
+        maximum_concurrent_rpcs: int = DEFAULT_MAXIMUM_CONCURRENT_RPCS,
     ) -> None:
         self._listen = listen
+        self._maximum_concurrent_rpcs = maximum_concurrent_rpcs
         self._tls = tls
         self._registrars = registrars
         self._service_names = list(service_names)
@@ -210,7 +217,8 @@ class NodeServer:
     async def start(self) -> str:
         """Serve /metrics (when configured), then bind and start serving gRPC; returns the bound
         gRPC "host:port". MmmfedError ``METRICS_LISTEN_FAILED`` if the metrics address cannot be
-        bound (then nothing is left serving)."""
+        bound, ``LISTEN_FAILED`` if the gRPC address cannot (in use: no SO_REUSEPORT, so another
+        node never shares it); then nothing is left serving."""
         endpoint = None
         if self._metrics_listen is not None:
             endpoint = MetricsEndpoint(self.metrics, self._metrics_listen)
@@ -233,7 +241,11 @@ class NodeServer:
     async def _start_grpc(self) -> None:
         # Outermost first: metrics see the status the guard gives; the guard sees write-style streams as generators.
         interceptors = [MetricsInterceptor(self.metrics), GuardInterceptor(self._policy), WriteStyleStreams()]
-        server = grpc.aio.server(interceptors=interceptors, options=CHANNEL_OPTIONS)
+        server = grpc.aio.server(
+            interceptors=interceptors,
+            options=SERVER_OPTIONS,
+            maximum_concurrent_rpcs=self._maximum_concurrent_rpcs,
+        )
         for register in self._registrars:
             register(server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
@@ -242,7 +254,16 @@ class NodeServer:
             server,
             pool=MethodAwarePool(descriptor_pool.Default()),  # type: ignore[arg-type]
         )
-        self.port = server.add_secure_port(self._listen, server_credentials(self._tls, self._policy.domains))
+        try:
+            self.port = server.add_secure_port(self._listen, server_credentials(self._tls, self._policy.domains))
+        except RuntimeError as err:  # grpc: "Failed to bind to address ..."
+            await server.stop(None)
+            raise MmmfedError(
+                f"cannot listen on {self._listen}: the address is in use (another node?) or not this host's; "
+                "stop the other process or set another `listen` address",
+                reason="LISTEN_FAILED",
+                metadata={"listen": self._listen},
+            ) from err
         await server.start()
         self._server = server
         for name in ["", *self._service_names]:

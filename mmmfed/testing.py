@@ -44,9 +44,9 @@ class Federation:
             "instance-a": InstanceNode(p.instance_a),
             "instance-b": InstanceNode(p.instance_b),
         }
+        p.ports.release()  # just before binding: serving sockets have no SO_REUSEPORT to bind beside it
         for node in self.nodes.values():
             await node.start()
-        p.ports.release()
         await self.nodes["instance-a"].register_manifesto()
         await self.nodes["instance-b"].register_manifesto()
         self.at_a = OperatorClient(p.operators[A], instance=peer(p.instance_a), gateway=peer(p.gateway_a))
@@ -160,3 +160,47 @@ class RedisServer:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+def solid_png(width_px: int, height_px: int, rgb: tuple[int, int, int] = (200, 120, 40)) -> bytes:
+    """An RGB PNG of one colour, written row by row (memory stays at one row: a 12000x12000
+    image, 432 MB decoded, is about 0.5 MB encoded). For texture-bomb tests (issue 12 item 6)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    row = b"\x00" + bytes(rgb) * width_px  # filter type 0, then the pixels
+    packer = zlib.compressobj(9)
+    idat = b"".join(packer.compress(row) for _ in range(height_px)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width_px, height_px, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def with_texture(glb: bytes, image: bytes, *, mime_type: str = "image/png") -> bytes:
+    """``glb`` with its first image's bytes replaced by ``image`` (appended to the BIN chunk in
+    a new bufferView; the old one is left unused, which the glTF validator reports as info only)."""
+    import json
+    import struct
+
+    json_len = struct.unpack_from("<I", glb, 12)[0]
+    doc = json.loads(glb[20 : 20 + json_len])
+    bin_start = 20 + json_len
+    bin_len = struct.unpack_from("<I", glb, bin_start)[0]
+    binary = bytearray(glb[bin_start + 8 : bin_start + 8 + bin_len])
+    binary += b"\0" * (-len(binary) % 4)
+    doc["bufferViews"].append({"buffer": 0, "byteOffset": len(binary), "byteLength": len(image)})
+    doc["images"][0] = {"bufferView": len(doc["bufferViews"]) - 1, "mimeType": mime_type}
+    binary += image + b"\0" * (-len(image) % 4)
+    doc["buffers"][0]["byteLength"] = len(binary)
+    body = json.dumps(doc).encode()
+    body += b" " * (-len(body) % 4)
+    total = 12 + 8 + len(body) + 8 + len(binary)
+    return (
+        struct.pack("<III", 0x46546C67, 2, total)
+        + struct.pack("<II", len(body), 0x4E4F534A)
+        + body
+        + struct.pack("<II", len(binary), 0x004E4942)
+        + bytes(binary)
+    )

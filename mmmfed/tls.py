@@ -21,6 +21,7 @@ from pathlib import Path
 import grpc
 
 from mmmfed.config import BridgeConfig, GatewayConfig, InstanceConfig, PeerAddress, TlsConfig
+from mmmfed.deadlines import default_deadlines
 from mmmfed.errors import PermissionDenied
 from mmmfed.trust import Caller, PeerIdentity, TrustBundle, TrustDomains, bundles_from
 
@@ -106,7 +107,7 @@ def secure_channel(tls: TlsConfig, peer: PeerAddress, *, roots: bytes | None = N
         certificate_chain=tls.cert.read_bytes(),
     )
     options = (*CHANNEL_OPTIONS, ("grpc.ssl_target_name_override", peer.tls_name))
-    return grpc.aio.secure_channel(peer.address, creds, options=options)
+    return grpc.aio.secure_channel(peer.address, creds, options=options, interceptors=default_deadlines())
 
 
 Authorizer = Callable[[Caller], bool]

@@ -7,13 +7,17 @@ checked with the Khronos glTF validator (Node.js, npm ``gltf-validator``).
 
 from bridge.conversion.errors import (
     GLTF_VALIDATION_FAILED,
+    IMAGE_TOO_LARGE,
     NOT_GLB,
     TRIANGLE_BUDGET_UNREACHABLE,
     UNSUPPORTED_INPUT,
     ConversionOutputInvalid,
     ConversionRefused,
+    ConversionTimeout,
+    ValidatorTimeout,
     ValidatorUnavailable,
 )
+from bridge.conversion.limits import ConversionLimits
 from bridge.conversion.report import ConversionReport
 from bridge.conversion.service import convert
 from bridge.conversion.target import ConversionTarget
@@ -21,15 +25,19 @@ from bridge.conversion.validator import GltfValidator, ValidationResult
 
 __all__ = [
     "GLTF_VALIDATION_FAILED",
+    "IMAGE_TOO_LARGE",
     "NOT_GLB",
     "TRIANGLE_BUDGET_UNREACHABLE",
     "UNSUPPORTED_INPUT",
+    "ConversionLimits",
     "ConversionOutputInvalid",
     "ConversionRefused",
     "ConversionReport",
     "ConversionTarget",
+    "ConversionTimeout",
     "GltfValidator",
     "ValidationResult",
+    "ValidatorTimeout",
     "ValidatorUnavailable",
     "convert",
 ]

@@ -15,8 +15,10 @@ from bridge.conversion.errors import (
     TRIANGLE_BUDGET_UNREACHABLE,
     ConversionOutputInvalid,
     ConversionRefused,
+    ConversionTimeout,
 )
 from bridge.conversion.gltf_model import Glb, Json, parse_glb
+from bridge.conversion.limits import ConversionLimits, check_image
 from bridge.conversion.rebuild import (
     Rebuilder,
     count_instances,
@@ -48,26 +50,58 @@ def _first_messages(result: ValidationResult) -> str:
     return "; ".join(result.messages[:_SHOWN_MESSAGES])
 
 
-async def convert(data: bytes, target: ConversionTarget, *, validator: GltfValidator) -> tuple[bytes, ConversionReport]:
+async def convert(
+    data: bytes, target: ConversionTarget, *, validator: GltfValidator, limits: ConversionLimits | None = None
+) -> tuple[bytes, ConversionReport]:
     """Convert a VRM 0.x, VRM 1.0 or glTF 2.0 binary into a plain glTF 2.0 GLB fitting ``target``.
 
     Args:
         data: the input GLB bytes (.vrm or .glb).
         target: triangle budget, texture format and largest texture side.
-        validator: runs the Khronos glTF validator on the input and on the output.
+        validator: runs the Khronos glTF validator on the input and on the output (with its own
+            time limit).
+        limits: image sizes and the time the whole conversion may take (issue 12 item 6);
+            :class:`ConversionLimits` defaults when None.
 
     Returns:
         (output GLB bytes, report). The output validates with 0 errors.
 
     Raises:
         ConversionRefused: reasons NOT_GLB, GLTF_VALIDATION_FAILED (with the error count and
-            first messages), TRIANGLE_BUDGET_UNREACHABLE, UNSUPPORTED_INPUT (FGMV-43 AVIR-202).
+            first messages), TRIANGLE_BUDGET_UNREACHABLE, UNSUPPORTED_INPUT (FGMV-43 AVIR-202),
+            IMAGE_TOO_LARGE (an image header over ``limits``, refused before anything is decoded
+            or validated).
         ValidatorUnavailable: Node.js or gltf-validator missing.
+        ValidatorTimeout: a validator run took longer than its time limit (it was killed).
+        ConversionTimeout: the whole conversion took longer than ``limits.conversion_timeout_s``
+            (a worker thread already converting finishes in the background; its result is dropped).
         ConversionOutputInvalid: the output failed validation (a bug in this service).
 
-    CPU-heavy work runs in a worker thread (``asyncio.to_thread``).
+    Parsing and CPU-heavy work run in a worker thread (``asyncio.to_thread``).
     """
+    limits = limits if limits is not None else ConversionLimits()
+    try:
+        return await asyncio.wait_for(_convert(data, target, validator, limits), limits.conversion_timeout_s)
+    except TimeoutError as err:
+        raise ConversionTimeout(
+            f"the conversion did not finish within {limits.conversion_timeout_s} s; the input is too costly"
+        ) from err
+
+
+def _parse_and_check_images(data: bytes, limits: ConversionLimits) -> Glb:
+    """Parse the GLB and refuse it if any image header is over ``limits`` (nothing decoded)."""
     glb = parse_glb(data)
+    for i, image in enumerate(glb.doc.get("images") or []):
+        name = f"image {i}" + (f" ({image['name']})" if isinstance(image, dict) and image.get("name") else "")
+        if isinstance(image, dict):
+            check_image(image_bytes(glb, image, i), limits, name=name)
+    return glb
+
+
+async def _convert(
+    data: bytes, target: ConversionTarget, validator: GltfValidator, limits: ConversionLimits
+) -> tuple[bytes, ConversionReport]:
+    glb = await asyncio.to_thread(_parse_and_check_images, data, limits)
     checked = await validator.validate(data)
     if checked.errors:
         raise ConversionRefused(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
-from bridge.conversion.errors import UNSUPPORTED_INPUT, ConversionRefused
+from bridge.conversion.errors import IMAGE_TOO_LARGE, UNSUPPORTED_INPUT, ConversionRefused
 
 MIME_TYPES = {"jpeg": "image/jpeg", "png": "image/png"}
 _PIL_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG"}
@@ -42,14 +42,20 @@ def reencode_image(data: bytes, *, fmt: str, max_px: int) -> ReencodedImage:
     encode as ``fmt`` ("jpeg" or "png"). An image already in ``fmt`` that fits is kept as is.
     The input type is detected from the bytes, not from the glTF ``mimeType``.
 
+    Callers check the header's size first (:func:`bridge.conversion.limits.check_image`).
+
     Raises:
         ConversionRefused(UNSUPPORTED_INPUT): not a PNG or JPEG image Pillow can decode.
+        ConversionRefused(IMAGE_TOO_LARGE): Pillow's decompression-bomb guard refused it.
     """
     try:
         with Image.open(io.BytesIO(data)) as opened:
             detected = opened.format
             opened.load()
             img = opened.copy()
+    except Image.DecompressionBombError as err:  # callers check sizes first (limits.check_image)
+        message = f"image refused by the decompression-bomb guard: {err}"
+        raise ConversionRefused(message, reason=IMAGE_TOO_LARGE) from err
     except (UnidentifiedImageError, OSError, ValueError) as err:
         raise ConversionRefused(f"image cannot be decoded: {err}", reason=UNSUPPORTED_INPUT) from err
     if detected not in ("PNG", "JPEG"):

@@ -12,7 +12,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from bridge.conversion.errors import ValidatorUnavailable
+from bridge.conversion.errors import ValidatorTimeout, ValidatorUnavailable
 
 _SCRIPT = Path(__file__).with_name("validate.cjs")
 _PACKAGE = "gltf-validator"
@@ -20,6 +20,7 @@ _ENV_VAR = "MMMFED_NODE_MODULES"
 _SETUP_HINT = "run `make setup` (or `npm ci` in the project root) to install the glTF validator"
 _EXIT_REFUSED = 2
 _EXIT_MISSING_PACKAGE = 3
+DEFAULT_VALIDATOR_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,12 @@ class GltfValidator:
             when None.
         node: the Node.js executable.
         max_issues: how many messages a report keeps (counts are always complete).
+        timeout_s: wall-clock seconds one run may take; then the process is killed (issue 12
+            item 6; ``BridgeConfig.validator_timeout_s``).
 
     Raises (from ``validate``/``validate_sync``):
         ValidatorUnavailable: node or gltf-validator is missing, or the validator crashed.
+        ValidatorTimeout: the run took longer than ``timeout_s`` (DEADLINE_EXCEEDED).
     """
 
     def __init__(
@@ -74,10 +78,18 @@ class GltfValidator:
         node_modules_dir: str | os.PathLike[str] | None = None,
         node: str = "node",
         max_issues: int = 100,
+        timeout_s: float = DEFAULT_VALIDATOR_TIMEOUT_S,
     ) -> None:
         self._node_modules = Path(node_modules_dir) if node_modules_dir is not None else find_node_modules()
         self._node = node
         self._max_issues = max_issues
+        self.timeout_s = timeout_s
+
+    def _timed_out(self) -> ValidatorTimeout:
+        return ValidatorTimeout(
+            f"the glTF validator did not finish within {self.timeout_s} s and was stopped; "
+            "the input is too costly to validate (or raise validator_timeout_s)"
+        )
 
     def _command(self) -> tuple[list[str], dict[str, str]]:
         if self._node_modules is None or not (self._node_modules / _PACKAGE).is_dir():
@@ -100,11 +112,13 @@ class GltfValidator:
         except OSError as err:
             raise ValidatorUnavailable(f"cannot run {self._node!r}: {err}; {_SETUP_HINT}") from err
         try:
-            stdout, stderr = await proc.communicate(data)
-        except asyncio.CancelledError:
+            stdout, stderr = await asyncio.wait_for(proc.communicate(data), self.timeout_s)
+        except (asyncio.CancelledError, TimeoutError) as err:
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
+            if isinstance(err, TimeoutError):
+                raise self._timed_out() from err
             raise
         return self._parse(proc.returncode, stdout, stderr)
 
@@ -112,7 +126,11 @@ class GltfValidator:
         """Blocking variant of :meth:`validate` for scripts and tests."""
         cmd, env = self._command()
         try:
-            proc = subprocess.run(cmd, input=data, capture_output=True, env=env, check=False)
+            proc = subprocess.run(
+                cmd, input=data, capture_output=True, env=env, check=False, timeout=self.timeout_s
+            )  # on expiry run() kills the process
+        except subprocess.TimeoutExpired as err:
+            raise self._timed_out() from err
         except OSError as err:
             raise ValidatorUnavailable(f"cannot run {self._node!r}: {err}; {_SETUP_HINT}") from err
         return self._parse(proc.returncode, proc.stdout, proc.stderr)

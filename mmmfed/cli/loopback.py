@@ -65,8 +65,8 @@ class PortReservation:
     """``n`` free TCP ports on 127.0.0.1, held until the nodes bind them.
 
     Each port stays bound (SO_REUSEPORT, not listening) so no other process's ``bind`` can take
-    it in the meantime; gRPC servers bind with SO_REUSEPORT too, so they can bind beside it and
-    only they accept connections. ``release()`` (idempotent) once the nodes serve.
+    it in the meantime. Nodes' serving sockets have no SO_REUSEPORT (a second node on a used
+    port must fail), so ``release()`` (idempotent) just before the nodes start.
     """
 
     def __init__(self, n: int) -> None:
@@ -176,7 +176,7 @@ def plan(workdir: Path, *, default_avatar: Path | None = None, max_item_bytes: i
     """Make each trust domain's PKI under ``workdir/<domain>/pki`` and the configuration of every
     node (data under ``workdir/<domain>/``).
 
-    Ports are reserved now (``plan.ports``); release them once the nodes serve.
+    Ports are reserved now (``plan.ports``); release them just before the nodes start.
     """
     pki = {domain: workdir / domain / "pki" for domain in DOMAINS}
     # The bridge's key first (in its data_dir), so its certificate binds its did:key (issue 12 item 5).

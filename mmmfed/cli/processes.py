@@ -35,7 +35,9 @@ class NodeProcesses:
 
     def start_plan(self, plan: LoopbackPlan, workdir: Path) -> None:
         """Write each node's config (``plan.config_paths()``) and start it with ``mmmfed serve``;
-        logs go to ``workdir/<node>.log``."""
+        logs go to ``workdir/<node>.log``. The plan's reserved ports are released first (serving
+        sockets have no SO_REUSEPORT to bind beside them)."""
+        plan.ports.release()
         paths = plan.config_paths()
         for name, cfg in plan.nodes().items():
             path = paths[name]

@@ -46,9 +46,11 @@ class BlobWriter:
                 reason="STREAM_TOO_LARGE",
                 metadata={"limit_bytes": str(max_bytes)},
             )
-        tmp_dir.mkdir(parents=True, exist_ok=True)
+        tmp_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.path = tmp_dir / f"{uuid.uuid4().hex}.part"
-        self._fh = open(self.path, "wb")  # noqa: SIM115 - closed in finish/abort
+        # Private (0600), and never through a file or link someone placed there (O_EXCL).
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._fh = os.fdopen(fd, "wb")
         self._hash = hashlib.sha256()
         self._expected_size = expected_size
         self._expected_sha256 = expected_sha256
