@@ -276,14 +276,14 @@ def keys_list(
     for column in ("key id", "method", "valid from", "valid until", "revoked at", "status"):
         table.add_column(column, no_wrap=column != "method")
     style = {"current": "green", "retired": "dim", "revoked": "red"}
-    for row in rows:
+    for r, row in zip(records, rows, strict=True):
+        status = statuses[r.key_id]
         table.add_row(
             row["key_id"],
             row["method"],
             row["valid_from"] or "-",
             row["valid_until"] or "-",
             row["revoked_at"] or "-",
-            f"[{style[row['status']]}]{row['status']}[/]"
-            + (f" ({row['revocation_reason']})" if row["revocation_reason"] else ""),
+            f"[{style[status]}]{status}[/]" + (f" ({r.revocation_reason})" if r.revocation_reason else ""),
         )
     Console(emoji=False, highlight=False).print(table)
