@@ -201,6 +201,7 @@ class AssetRelay:
                     transfer_id=offer.transfer_id,
                     item_json=bound_bytes("OFFER", offer.content_digest),
                     claim=False,
+                    items=(offer.asset.item_json,),  # its proofs dated with the envelope (issue 12 item 4)
                 )
         except MmmfedError as err:
             details = {"direction": "in", "action": "OfferAsset"}
@@ -230,6 +231,7 @@ class AssetRelay:
                 transfer_id=decision.transfer_id,
                 item_json=bound_bytes(kind, decision.content_digest),
                 claim=False,
+                items=(decision.transaction.item_json,) if kind == "COMMIT" and decision.transaction.item_json else (),
             )
         if kind == "COMMIT":
             tra = await self._verifier.verify_persona(decision.transaction.item_json, peer_id=peer, bridge_keys={})

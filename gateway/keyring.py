@@ -2,7 +2,10 @@
 cached, de-duplicated, and refreshed when a key id is unknown (rate-limited) or the cache is old.
 
 A rotation at a peer therefore needs nobody on this side: the first Item signed with the new key
-makes the keyring refresh. Revocations are seen at the next refresh (at most ``max_age_s`` late).
+makes the keyring refresh. Revocations are seen at the next refresh (at most ``max_age_s`` late),
+with their reason (issue 12 item 4): a key revoked as ``compromised`` resolves for nothing checked
+from its revocation on, whatever the proof's ``created``; a ``superseded`` one still resolves for
+proofs created before it (:meth:`mmmfed.keys.PublicKeyRecord.usable_at`).
 
 Replicas of one gateway share what they fetched (issue 6 item 1): given a ``cache`` (the gateway's
 :class:`mmmfed.store.SharedState`), a refresh first looks there, and a fetch is written there with
@@ -23,12 +26,14 @@ from typing import Protocol
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.errors import MmmfedError, NotFound, PermissionDenied
 from mmmfed.items import parse_json
-from mmmfed.keys import PublicKeyRecord, did_web_method, parse_did_web_method
+from mmmfed.keys import COMPROMISED, SUPERSEDED, PublicKeyRecord, did_web_method, parse_did_web_method
 from mmmfed.proofs import verify_document
 
 Fetch = Callable[[str], Awaitable[mpb.KeySet]]
 KEY_SET_TYPE = "mmmfed/KeySet/v1"
 CACHE_NAMESPACE = "keyring"
+# KeySet's signed JSON carries VerificationKey.revocation_reason by its enum name (MessageToDict).
+_WIRE_REASONS = {"KEY_REVOCATION_REASON_COMPROMISED": COMPROMISED, "KEY_REVOCATION_REASON_SUPERSEDED": SUPERSEDED}
 
 
 class KeyCache(Protocol):
@@ -41,7 +46,8 @@ class KeyCache(Protocol):
 
 def verified_key_set(key_set: mpb.KeySet, m_instance: str) -> list[PublicKeyRecord]:
     """The keys of a peer's KeySet, from its signed JSON form: it must name ``m_instance`` and
-    carry a valid proof by one of the keys it lists. The mTLS channel already authenticates the
+    carry a valid proof by one of the keys it lists. Each record keeps the revocation reason the
+    peer published (``compromised`` for a revoked key without one). The mTLS channel already authenticates the
     peer's gateway; the signed form makes the list verifiable evidence of its own. Raises
     KeyUnavailable ``KEY_SET_INVALID``."""
 
@@ -55,14 +61,10 @@ def verified_key_set(key_set: mpb.KeySet, m_instance: str) -> list[PublicKeyReco
     if not isinstance(doc, dict) or doc.get("Type") != KEY_SET_TYPE or doc.get("MInstanceID") != m_instance:
         raise invalid("not a signed key set of this M-Instance")
     try:
+        # a revoked key without a reason (an older peer) or with one we do not know reads as
+        # compromised: PublicKeyRecord.from_json fails closed
         records = [
-            PublicKeyRecord(
-                key_id=str(k["key_id"]),
-                public_key_multibase=str(k["public_key_multibase"]),
-                valid_from_ms=int(k.get("valid_from_ms", 0)),
-                valid_until_ms=int(k.get("valid_until_ms", 0)),
-                revoked_at_ms=int(k.get("revoked_at_ms", 0)),
-            )
+            PublicKeyRecord.from_json({**k, "revocation_reason": _WIRE_REASONS.get(str(k.get("revocation_reason")))})
             for k in doc["Keys"]
         ]
         by_method = {did_web_method(m_instance, r.key_id): r.public_key for r in records}
@@ -121,14 +123,19 @@ class Keyring:
         self._cache = cache
         self._wall_clock = wall_clock
         self.min_refresh_s = min_refresh_s
-        self._max_age_s = max_age_s
+        self.max_age_s = max_age_s
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
         self.fetches = 0
 
-    async def resolve(self, verification_method: str, *, at_ms: int, expected_instance: str) -> bytes:
+    async def resolve(
+        self, verification_method: str, *, at_ms: int, expected_instance: str, now_ms: int | None = None
+    ) -> bytes:
         """The public key of ``verification_method`` if it belongs to ``expected_instance`` and
-        may verify a signature made at ``at_ms`` (Unix ms). Raises KeyUnavailable."""
+        may verify, at ``now_ms`` (Unix ms, the verifier's clock; default ``wall_clock``), a
+        signature made at ``at_ms`` (Unix ms, the proof's ``created``): a key revoked as
+        ``compromised`` verifies nothing from its revocation on (issue 12 item 4). Raises
+        KeyUnavailable."""
         try:
             m_instance, key_id = parse_did_web_method(verification_method)
         except MmmfedError as err:
@@ -139,17 +146,27 @@ class Keyring:
             )
         entry = self._entries.setdefault(m_instance, _Entry())
         age = self._clock() - entry.fetched_at
-        stale = age > self._max_age_s
+        stale = age > self.max_age_s
         unknown = key_id not in entry.keys and age >= self.min_refresh_s
         if stale or unknown:
             await self._refresh(m_instance, entry, key_id)
         record = entry.keys.get(key_id)
         if record is None:
             raise KeyUnavailable(f"{m_instance} publishes no key {key_id}", reason="KEY_UNKNOWN")
-        problem = record.usable_at(at_ms)
+        checked_at_ms = int(self._wall_clock() * 1000) if now_ms is None else now_ms
+        problem = record.usable_at(at_ms, verified_at_ms=checked_at_ms)
         if problem is not None:
-            raise KeyUnavailable(f"key {verification_method} cannot verify a signature made at {at_ms}", reason=problem)
+            revoked = f" (it was {record.describe_revocation()})" if problem == "KEY_REVOKED" else ""
+            raise KeyUnavailable(
+                f"key {verification_method} cannot verify a signature made at {at_ms}{revoked}", reason=problem
+            )
         return record.public_key
+
+    def cached(self, m_instance: str) -> dict[str, PublicKeyRecord]:
+        """key id -> record of what this keyring holds for ``m_instance`` now (a copy; empty
+        before its first fetch): for diagnostics and tests."""
+        entry = self._entries.get(m_instance)
+        return dict(entry.keys) if entry is not None else {}
 
     async def _refresh(self, m_instance: str, entry: _Entry, key_id: str) -> None:
         """Take the replicas' shared copy if it is young enough and knows ``key_id``, else fetch;
@@ -189,13 +206,13 @@ class Keyring:
             return None
         doc = json.loads(raw)
         age_s = max(0.0, self._wall_clock() - doc["FetchedAtMs"] / 1000)
-        if age_s >= self._max_age_s:
+        if age_s >= self.max_age_s:
             return None
-        return {k["key_id"]: PublicKeyRecord(**k) for k in doc["Keys"]}, age_s
+        return {k["key_id"]: PublicKeyRecord.from_json(k) for k in doc["Keys"]}, age_s
 
     async def _share(self, m_instance: str, keys: dict[str, PublicKeyRecord]) -> None:
         if self._cache is None:
             return
         doc = {"FetchedAtMs": int(self._wall_clock() * 1000), "Keys": [asdict(r) for r in keys.values()]}
-        ttl_ms = max(1, int(self._max_age_s * 1000))
+        ttl_ms = max(1, int(self.max_age_s * 1000))
         await self._cache.put_cached(CACHE_NAMESPACE, m_instance, json.dumps(doc).encode(), ttl_ms=ttl_ms)

@@ -237,6 +237,7 @@ class MigrationService:
                 peer_id=peer_id,
                 transfer_id=header.transfer_id,
                 item_json=header.persona.item_json,
+                items=(header.persona.item_json,),  # its proofs dated with the envelope (issue 12 item 4)
             )
         import_header = ipb.ImportAvatarHeader(
             home_user_process_id=header.home_user_process_id,

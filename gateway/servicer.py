@@ -34,7 +34,7 @@ from mmmfed.config import GatewayConfig
 from mmmfed.errors import MmmfedError, PermissionDenied
 from mmmfed.items import proof_time
 from mmmfed.keyfile import load_signing_key
-from mmmfed.keys import InstanceKeyStore
+from mmmfed.keys import COMPROMISED, SUPERSEDED, InstanceKeyStore
 from mmmfed.manifesto import ROUTE_NAMES
 from mmmfed.proofs import sign_document
 from mmmfed.rpc import call
@@ -321,9 +321,13 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         self._peer(context)
         return await self._audit_rpc.checkpoint()
 
+_WIRE_REASON = {COMPROMISED: mpb.KEY_REVOCATION_REASON_COMPROMISED, SUPERSEDED: mpb.KEY_REVOCATION_REASON_SUPERSEDED}
+
+
 def key_set(keys: InstanceKeyStore) -> mpb.KeySet:
     """The published KeySet of an instance key store, with its signed JSON form (signed by the
-    current key, or by the newest one when every key is revoked, so revocations still travel)."""
+    current key, or by the newest one when every key is revoked, so revocations still travel).
+    Each revoked key carries its revocation reason (issue 12 item 4)."""
     records = keys.records()
     published = [
         mpb.VerificationKey(
@@ -333,6 +337,7 @@ def key_set(keys: InstanceKeyStore) -> mpb.KeySet:
             valid_from_ms=r.valid_from_ms,
             valid_until_ms=r.valid_until_ms,
             revoked_at_ms=r.revoked_at_ms,
+            revocation_reason=_WIRE_REASON.get(r.revocation_reason, mpb.KEY_REVOCATION_REASON_UNSPECIFIED),
         )
         for r in records
     ]

@@ -5,7 +5,10 @@ JSON Schema (2020-12) of its Item type (:func:`mmmfed.schemas.validate_item`); t
 in force at the Effective Time (:mod:`mmmfed.rules`); origin
 equals the authenticated channel peer; every Data Integrity proof (eddsa-jcs-2022) verifies with
 a key the peer publishes (did:web, through the keyring) that was valid when the proof was
-``created`` and is not revoked; ``created`` not in the future beyond the clock skew. A Persona a
+``created`` and is not revoked (a key revoked as ``compromised`` verifies nothing checked after its
+revocation, whatever ``created`` says: issue 12 item 4); ``created`` not in the future beyond the
+clock skew (and, for what travels in a transfer envelope, within its issued-at:
+:mod:`gateway.envelope`). A Persona a
 bridge converted carries the bridge's proof (did:key, one of the keys the bridge announced in
 offer manifesto V) and the original Item under ``SourceItem``, whose own proof must verify with
 the peer's key: the receiver checks both who produced the data and who converted it.
@@ -163,7 +166,9 @@ class ForeignItemVerifier:
                     f"proof created {proof.get('created')} is in the future", reason="PROOF_FROM_FUTURE"
                 )
             try:
-                keys[method] = await self._keyring.resolve(method, at_ms=at_ms, expected_instance=peer_id)
+                keys[method] = await self._keyring.resolve(
+                    method, at_ms=at_ms, expected_instance=peer_id, now_ms=now_ms
+                )
             except KeyUnavailable as err:
                 raise ForeignItemRefused(err.message, reason=err.reason) from err
         _raise_unless(verify_document(doc, resolve_key=keys.__getitem__, expected_proof_purpose="assertionMethod"))

@@ -1,13 +1,29 @@
 """An M-Instance's signing keys, held by its gateway (issue "Federated trust", item 4).
 
 Layout under ``<data_dir>/keys/``: ``keys.json`` (the public record of every key: id, public key,
-valid from/until, revoked at; Unix milliseconds, 0 = open) and ``<key id>.pem`` (PKCS#8, 0600).
+valid from/until, revoked at; Unix milliseconds, 0 = open; revocation reason) and ``<key id>.pem``
+(PKCS#8, 0600).
 The gateway re-reads ``keys.json`` when it changes, so ``mmmfed keys rotate|revoke`` take effect
 without a restart. Verification methods are ``did:web:<m_instance_id>#<key id>``.
 
 Rotation ends the current key's validity now and makes a new one current: Items signed while the
-old key was valid keep verifying (a verifier checks the key at the Item's Trace time). Revocation
-sets ``revoked_at_ms``: anything signed with the key at or after that time fails.
+old key was valid keep verifying (a verifier checks the key at the Item's Trace time). That is a
+``superseded`` retirement by construction: it sets ``valid_until_ms``, never ``revoked_at_ms``.
+
+Revocation (issue 12 item 4, the reasons of RFC 5280 5.3.1 / W3C status lists) sets
+``revoked_at_ms`` and a reason:
+
+- ``compromised`` (the default of ``mmmfed keys revoke``): the key may be in other hands, so its
+  proofs' ``created`` proves nothing. From ``revoked_at_ms`` on, nothing signed with it verifies,
+  whatever its ``created`` (a backdated proof included).
+- ``superseded``: retired in favour of another key; proofs created before ``revoked_at_ms`` still
+  verify, later ones fail (what rotation does through ``valid_until_ms``).
+
+A revoked record without a reason (``keys.json`` or a peer's key set written before reasons
+existed) reads as ``compromised``: such a revocation was an operator's explicit ``keys revoke``
+(rotation never set ``revoked_at_ms``), and of the two readings it is the one that fails closed.
+An unknown reason reads as ``compromised`` too. A revocation is never weakened: ``compromised``
+stays ``compromised``, and a revocation time only ever moves earlier.
 """
 
 from __future__ import annotations
@@ -16,9 +32,11 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
@@ -27,6 +45,10 @@ from mmmfed.errors import FailedPrecondition, InvalidInput, NotFound
 from mmmfed.items import check_instance_id
 from mmmfed.keyfile import load_signing_key
 from mmmfed.proofs import SigningKey
+
+COMPROMISED = "compromised"
+SUPERSEDED = "superseded"
+REVOCATION_REASONS = (COMPROMISED, SUPERSEDED)
 
 
 def now_ms() -> int:
@@ -55,27 +77,70 @@ def parse_did_web_method(method: str) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class PublicKeyRecord:
-    """One published verification key of an M-Instance (times in Unix ms; 0 = open/none)."""
+    """One published verification key of an M-Instance (times in Unix ms; 0 = open/none).
+
+    ``revocation_reason`` is ``compromised`` or ``superseded`` when ``revoked_at_ms`` is set, ""
+    otherwise; build records from JSON with :meth:`from_json`, which reads a missing or unknown
+    reason of a revoked key as ``compromised`` (see the module docstring)."""
 
     key_id: str
     public_key_multibase: str
     valid_from_ms: int
     valid_until_ms: int = 0
     revoked_at_ms: int = 0
+    revocation_reason: str = ""
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> PublicKeyRecord:
+        """A record from its JSON object (``keys.json``, a key cache entry, a peer's key set).
+
+        Raises KeyError (a field missing), TypeError or ValueError (not a number)."""
+        revoked_at_ms = int(raw.get("revoked_at_ms", 0) or 0)
+        reason = str(raw.get("revocation_reason", "") or "").lower()
+        if not revoked_at_ms:
+            reason = ""
+        elif reason not in REVOCATION_REASONS:
+            reason = COMPROMISED  # written before reasons existed, or a reason we do not know: fail closed
+        return cls(
+            key_id=str(raw["key_id"]),
+            public_key_multibase=str(raw["public_key_multibase"]),
+            valid_from_ms=int(raw.get("valid_from_ms", 0) or 0),
+            valid_until_ms=int(raw.get("valid_until_ms", 0) or 0),
+            revoked_at_ms=revoked_at_ms,
+            revocation_reason=reason,
+        )
 
     @cached_property
     def public_key(self) -> bytes:
         """The 32-byte Ed25519 public key (decoded once)."""
         return multibase_decode(self.public_key_multibase)
 
-    def usable_at(self, at_ms: int) -> str | None:
-        """None if a signature made at ``at_ms`` may verify with this key, else the reason:
-        ``KEY_REVOKED`` or ``KEY_NOT_VALID_AT_TIME``."""
-        if self.revoked_at_ms and at_ms >= self.revoked_at_ms:
-            return "KEY_REVOKED"
+    @property
+    def compromised(self) -> bool:
+        """True if the key is revoked for any reason but ``superseded`` (fails closed)."""
+        return bool(self.revoked_at_ms) and self.revocation_reason != SUPERSEDED
+
+    def usable_at(self, at_ms: int, *, verified_at_ms: int | None = None) -> str | None:
+        """None if a signature made at ``at_ms`` (the proof's ``created``, Unix ms) may verify with
+        this key when checked at ``verified_at_ms`` (Unix ms, the verifier's clock; default
+        ``at_ms``), else the reason: ``KEY_REVOKED`` or ``KEY_NOT_VALID_AT_TIME``.
+
+        A ``compromised`` key verifies nothing once ``verified_at_ms`` reaches ``revoked_at_ms``,
+        whatever ``at_ms`` says (issue 12 item 4: a backdated ``created`` does not help); a
+        ``superseded`` one still verifies signatures made before ``revoked_at_ms``."""
+        if self.revoked_at_ms:
+            checked_at = at_ms if verified_at_ms is None else verified_at_ms
+            if at_ms >= self.revoked_at_ms or (self.compromised and checked_at >= self.revoked_at_ms):
+                return "KEY_REVOKED"
         if at_ms < self.valid_from_ms or (self.valid_until_ms and at_ms >= self.valid_until_ms):
             return "KEY_NOT_VALID_AT_TIME"
         return None
+
+    def describe_revocation(self) -> str:
+        """``revoked (compromised) at <ms>``-style words for messages ("" if not revoked)."""
+        if not self.revoked_at_ms:
+            return ""
+        return f"revoked ({self.revocation_reason or COMPROMISED}) at {self.revoked_at_ms} ms"
 
 
 class InstanceKeyStore:
@@ -99,7 +164,7 @@ class InstanceKeyStore:
             return []
         if self._cache is None or self._cache[0] != mtime:
             raw = json.loads(self._index.read_text())
-            self._cache = (mtime, [PublicKeyRecord(**r) for r in raw["keys"]])
+            self._cache = (mtime, [PublicKeyRecord.from_json(r) for r in raw["keys"]])
         return list(self._cache[1])
 
     def current(self, at_ms: int | None = None) -> tuple[PublicKeyRecord, SigningKey]:
@@ -144,15 +209,30 @@ class InstanceKeyStore:
         self._write([*records, record])
         return record
 
-    def revoke(self, key_id: str, *, at_ms: int | None = None) -> PublicKeyRecord:
-        """Revoke ``key_id`` from ``at_ms`` on; NotFound ``KEY_UNKNOWN``."""
+    def revoke(self, key_id: str, *, at_ms: int | None = None, reason: str = COMPROMISED) -> PublicKeyRecord:
+        """Revoke ``key_id`` from ``at_ms`` (Unix ms; default now) for ``reason`` (``compromised``
+        or ``superseded``: see the module docstring) and return the record as it then stands.
+
+        Never weakens a revocation: a key already revoked keeps the earlier of the two times, and a
+        ``compromised`` key stays ``compromised`` (``superseded`` becomes ``compromised`` when
+        asked). Raises NotFound ``KEY_UNKNOWN``, InvalidInput ``REVOCATION_REASON_UNKNOWN``."""
+        if reason not in REVOCATION_REASONS:
+            raise InvalidInput(
+                f"revocation reason {reason!r} is not one of {', '.join(REVOCATION_REASONS)}",
+                reason="REVOCATION_REASON_UNKNOWN",
+            )
         at = now_ms() if at_ms is None else at_ms
         records = self.records()
-        if not any(r.key_id == key_id for r in records):
+        existing = next((r for r in records if r.key_id == key_id), None)
+        if existing is None:
             raise NotFound(f"{self.m_instance_id} has no key {key_id}", reason="KEY_UNKNOWN")
-        updated = [PublicKeyRecord(**{**asdict(r), "revoked_at_ms": at}) if r.key_id == key_id else r for r in records]
-        self._write(updated)
-        return next(r for r in updated if r.key_id == key_id)
+        if existing.revoked_at_ms:
+            at = min(at, existing.revoked_at_ms)
+            reason = COMPROMISED if existing.compromised else reason
+        revoked = PublicKeyRecord(**{**asdict(existing), "revoked_at_ms": at, "revocation_reason": reason})
+        if revoked != existing:
+            self._write([revoked if r.key_id == key_id else r for r in records])
+        return revoked
 
     def ensure_key(self) -> PublicKeyRecord:
         """The current key, made if there is none yet (first start of a gateway)."""

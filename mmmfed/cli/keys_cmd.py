@@ -9,6 +9,7 @@ rotation or revocation takes effect without a restart.
 
 from __future__ import annotations
 
+import enum
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -22,6 +23,15 @@ keys_app = typer.Typer(
     help="Signing keys: standalone key files (generate) and the M-Instance's keys (rotate, revoke, list).",
     no_args_is_help=True,
 )
+
+
+class RevocationReason(enum.StrEnum):
+    """``keys revoke --reason``: the values of :data:`mmmfed.keys.REVOCATION_REASONS`."""
+
+    compromised = "compromised"
+    superseded = "superseded"
+
+
 GatewayConfigOption = Annotated[
     Path, typer.Option("--config", help="the gateway's configuration, .json or .toml", dir_okay=False)
 ]
@@ -138,7 +148,8 @@ def keys_rotate(config: GatewayConfigOption) -> None:
     """Make a new current signing key for the gateway's M-Instance (issue item 4; FGMV-43 GPIR-003).
 
     Prints the new key id and its did:web verification method. The previous key's validity ends
-    now: it stays valid for what it signed before, so Items signed with it keep verifying.
+    now, a superseded retirement: it stays valid for what it signed before, so Items signed with
+    it keep verifying. If it may be in other hands, revoke it too (`keys revoke`, compromised).
     """
     store = _open_store(config)
     previous = _statuses(store.records(), _now_ms())
@@ -160,15 +171,28 @@ def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="key id, as `mmmfed keys list` shows it")],
     config: GatewayConfigOption,
     at: Annotated[str | None, typer.Option("--at", help="RFC 3339 time the revocation starts (default: now)")] = None,
+    reason: Annotated[
+        RevocationReason,
+        typer.Option(
+            "--reason",
+            help="compromised (default): nothing signed with the key verifies from then on, whatever its "
+            "proof's created; superseded: what it signed before keeps verifying",
+        ),
+    ] = RevocationReason.compromised,
 ) -> None:
-    """Revoke KEY_ID from now, or from --at (issue item 4; FGMV-43 GPIR-003).
+    """Revoke KEY_ID from now, or from --at, as compromised or superseded (issue 12 item 4; FGMV-43 GPIR-003).
 
-    Anything signed with the key at or after that time fails to verify. Exits 2 with KEY_UNKNOWN
-    for a key id the M-Instance does not have.
+    compromised, the default because it is the safe one when in doubt: from that time on no proof
+    by the key verifies anywhere, even one whose created claims an earlier time (a backdated
+    proof). superseded: signatures made with the key before that time keep verifying, later ones
+    fail (use it to retire a key that is not in other hands; `mmmfed keys rotate` retires the
+    current key that way by itself). Exits 2 with KEY_UNKNOWN for a key id the M-Instance does
+    not have.
 
-    A key already revoked at or before that time is left as it is (a later time never shortens a
-    revocation). Revoking the current key leaves the gateway with no signing key until
-    `mmmfed keys rotate`.
+    A revocation is never weakened: a key already revoked keeps the earlier time, and a
+    compromised key stays compromised (a superseded one becomes compromised when asked). A request
+    that would change nothing leaves the key as it is. Revoking the current key leaves the gateway
+    with no signing key until `mmmfed keys rotate`.
     """
     from mmmfed.cli import _fail, err_console
     from mmmfed.errors import MmmfedError, NotFound
@@ -181,18 +205,26 @@ def keys_revoke(
             raise NotFound(
                 f"{store.m_instance_id} has no key {key_id!r}; `mmmfed keys list` shows its keys", reason="KEY_UNKNOWN"
             )
-        if existing.revoked_at_ms and existing.revoked_at_ms <= at_ms:
-            sys.stdout.write(f"{key_id} was already revoked at {_rfc3339(existing.revoked_at_ms)}; unchanged\n")
-            return
-        record = store.revoke(key_id, at_ms=at_ms)
+        record = store.revoke(key_id, at_ms=at_ms, reason=reason.value)
     except MmmfedError as err:
         raise _fail(err) from err
     except OSError as err:
         raise _cannot_write(store, err) from err
-    sys.stdout.write(
-        f"revoked {record.key_id} ({store.method(record)}) from {_rfc3339(record.revoked_at_ms)}: "
-        "signatures made with it at or after then fail\n"
-    )
+    if record == existing:
+        sys.stdout.write(
+            f"{key_id} was already revoked ({record.revocation_reason}) at {_rfc3339(record.revoked_at_ms)}; "
+            "unchanged\n"
+        )
+    else:
+        meaning = (
+            "nothing signed with it verifies from then on, whatever its proof's created"
+            if record.compromised
+            else "signatures made with it at or after then fail"
+        )
+        sys.stdout.write(
+            f"revoked {record.key_id} ({store.method(record)}) from {_rfc3339(record.revoked_at_ms)} "
+            f"as {record.revocation_reason}: {meaning}\n"
+        )
     if "current" not in _statuses(store.records(), _now_ms()).values():
         err_console.print(
             f"{store.m_instance_id} has no usable signing key now; run `mmmfed keys rotate`",
@@ -209,8 +241,9 @@ def keys_list(
 ) -> None:
     """Show the M-Instance's keys, oldest first (issue item 4; FGMV-43 GPIR-003).
 
-    A table (or JSON) of key id, did:web verification method, valid from / until, revoked at and
-    status: current (the key the gateway signs with now), retired or revoked.
+    A table (or JSON) of key id, did:web verification method, valid from / until, revoked at, the
+    revocation reason (compromised or superseded; issue 12 item 4) and status: current (the key
+    the gateway signs with now), retired or revoked.
     """
     import json
 
@@ -228,6 +261,7 @@ def keys_list(
             "valid_from": _rfc3339(r.valid_from_ms),
             "valid_until": _rfc3339(r.valid_until_ms),
             "revoked_at": _rfc3339(r.revoked_at_ms),
+            "revocation_reason": r.revocation_reason or None,
             "status": statuses[r.key_id],
         }
         for r in records
@@ -242,13 +276,14 @@ def keys_list(
     for column in ("key id", "method", "valid from", "valid until", "revoked at", "status"):
         table.add_column(column, no_wrap=column != "method")
     style = {"current": "green", "retired": "dim", "revoked": "red"}
-    for row in rows:
+    for r, row in zip(records, rows, strict=True):
+        status = statuses[r.key_id]
         table.add_row(
             row["key_id"],
             row["method"],
             row["valid_from"] or "-",
             row["valid_until"] or "-",
             row["revoked_at"] or "-",
-            f"[{style[row['status']]}]{row['status']}[/]",
+            f"[{style[status]}]{status}[/]" + (f" ({r.revocation_reason})" if r.revocation_reason else ""),
         )
     Console(emoji=False, highlight=False).print(table)

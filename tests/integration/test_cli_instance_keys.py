@@ -128,3 +128,62 @@ def test_a_missing_or_invalid_config_is_config_invalid(rotated: Rotated, tmp_pat
     not_gateway.write_text(json.dumps({**json.loads(rotated.config.read_text()), "kind": "instance"}))
     invalid = mmmfed("keys", "rotate", "--config", not_gateway)
     assert invalid.returncode == 2 and "CONFIG_INVALID" in invalid.stderr and invalid.stdout == ""
+
+
+def _copy(rotated: Rotated, tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the rotated gateway's data dir and a config naming it: (config, keys directory)."""
+    data_dir = tmp_path / "gateway-a"
+    shutil.copytree(rotated.gateway.data_dir, data_dir)
+    config = tmp_path / "gateway-a.json"
+    config.write_text(rotated.gateway.model_copy(update={"data_dir": data_dir}).model_dump_json())
+    return config, data_dir / "keys"
+
+
+def test_revoke_reason_defaults_to_compromised_and_list_shows_it(rotated: Rotated, tmp_path: Path) -> None:
+    """Issue 12 item 4: revoke without --reason revokes as compromised (the safe default), says
+    what that means, and keys list (JSON and table) shows the reason."""
+    config, keys = _copy(rotated, tmp_path)
+    first = rotated.listed["keys"][0]
+    result = mmmfed("keys", "revoke", first["key_id"], "--config", config)
+    assert result.returncode == 0, result.stderr
+    assert "as compromised: nothing signed with it verifies from then on" in result.stdout
+    record = next(r for r in InstanceKeyStore(keys, A).records() if r.key_id == first["key_id"])
+    assert record.revocation_reason == "compromised"
+    listed = json.loads(mmmfed("keys", "list", "--config", config, "--json").stdout)
+    assert [(k["status"], k["revocation_reason"]) for k in listed["keys"]] == [
+        ("revoked", "compromised"),
+        ("current", None),
+    ]
+    table = mmmfed("keys", "list", "--config", config).stdout
+    assert "revoked (compromised)" in next(line for line in table.splitlines() if first["key_id"] + " " in line)
+
+
+def test_revoke_superseded_can_become_compromised_never_the_reverse(rotated: Rotated, tmp_path: Path) -> None:
+    """Issue 12 item 4: --reason superseded retires the key; the same again changes nothing; a
+    later compromised revocation upgrades it; superseded after that changes nothing ("unchanged")
+    and keys.json keeps compromised."""
+    config, keys = _copy(rotated, tmp_path)
+    key_id, at = rotated.listed["keys"][0]["key_id"], rotated.listed["keys"][1]["valid_from"]
+    superseded = mmmfed("keys", "revoke", key_id, "--config", config, "--reason", "superseded", "--at", at)
+    assert superseded.returncode == 0, superseded.stderr
+    assert f"from {at} as superseded: signatures made with it at or after then fail" in superseded.stdout
+    again = mmmfed("keys", "revoke", key_id, "--config", config, "--reason", "superseded")
+    assert again.returncode == 0 and f"already revoked (superseded) at {at}; unchanged" in again.stdout
+    compromised = mmmfed("keys", "revoke", key_id, "--config", config, "--reason", "compromised")
+    assert compromised.returncode == 0 and f"from {at} as compromised" in compromised.stdout
+    index = keys / "keys.json"
+    before = index.read_bytes()
+    weaker = mmmfed("keys", "revoke", key_id, "--config", config, "--reason", "superseded")
+    assert weaker.returncode == 0 and f"already revoked (compromised) at {at}; unchanged" in weaker.stdout
+    assert index.read_bytes() == before
+
+
+def test_revoke_with_an_unknown_reason_exits_2_and_changes_nothing(rotated: Rotated) -> None:
+    """--reason other than compromised|superseded exits 2 with one message and no traceback."""
+    index = rotated.gateway.data_dir / "keys" / "keys.json"
+    before = index.read_bytes()
+    key_id = rotated.listed["keys"][0]["key_id"]
+    result = mmmfed("keys", "revoke", key_id, "--config", rotated.config, "--reason", "lost")
+    assert result.returncode == 2 and result.stdout == ""
+    assert "--reason" in result.stderr and "Traceback" not in result.stderr
+    assert index.read_bytes() == before

@@ -22,6 +22,12 @@ class FeatureRoute(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FEATURE_ROUTE_DIRECT: _ClassVar[FeatureRoute]
     FEATURE_ROUTE_VIA_BRIDGE: _ClassVar[FeatureRoute]
     FEATURE_ROUTE_UNSUPPORTED: _ClassVar[FeatureRoute]
+
+class KeyRevocationReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    KEY_REVOCATION_REASON_UNSPECIFIED: _ClassVar[KeyRevocationReason]
+    KEY_REVOCATION_REASON_COMPROMISED: _ClassVar[KeyRevocationReason]
+    KEY_REVOCATION_REASON_SUPERSEDED: _ClassVar[KeyRevocationReason]
 MANIFESTO_KIND_UNSPECIFIED: ManifestoKind
 MANIFESTO_KIND_PLATFORM: ManifestoKind
 MANIFESTO_KIND_OFFER_A: ManifestoKind
@@ -32,6 +38,9 @@ FEATURE_ROUTE_UNSPECIFIED: FeatureRoute
 FEATURE_ROUTE_DIRECT: FeatureRoute
 FEATURE_ROUTE_VIA_BRIDGE: FeatureRoute
 FEATURE_ROUTE_UNSUPPORTED: FeatureRoute
+KEY_REVOCATION_REASON_UNSPECIFIED: KeyRevocationReason
+KEY_REVOCATION_REASON_COMPROMISED: KeyRevocationReason
+KEY_REVOCATION_REASON_SUPERSEDED: KeyRevocationReason
 
 class Qualifier(_message.Message):
     __slots__ = ("sub_type", "format", "attributes")
@@ -142,20 +151,22 @@ class NegotiatedFeature(_message.Message):
     def __init__(self, offered: _Optional[_Union[Feature, _Mapping]] = ..., route: _Optional[_Union[FeatureRoute, str]] = ..., target: _Optional[_Union[Feature, _Mapping]] = ..., detail: _Optional[str] = ..., bridge_id: _Optional[str] = ...) -> None: ...
 
 class VerificationKey(_message.Message):
-    __slots__ = ("key_id", "verification_method", "public_key_multibase", "valid_from_ms", "valid_until_ms", "revoked_at_ms")
+    __slots__ = ("key_id", "verification_method", "public_key_multibase", "valid_from_ms", "valid_until_ms", "revoked_at_ms", "revocation_reason")
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     VERIFICATION_METHOD_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_MULTIBASE_FIELD_NUMBER: _ClassVar[int]
     VALID_FROM_MS_FIELD_NUMBER: _ClassVar[int]
     VALID_UNTIL_MS_FIELD_NUMBER: _ClassVar[int]
     REVOKED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    REVOCATION_REASON_FIELD_NUMBER: _ClassVar[int]
     key_id: str
     verification_method: str
     public_key_multibase: str
     valid_from_ms: int
     valid_until_ms: int
     revoked_at_ms: int
-    def __init__(self, key_id: _Optional[str] = ..., verification_method: _Optional[str] = ..., public_key_multibase: _Optional[str] = ..., valid_from_ms: _Optional[int] = ..., valid_until_ms: _Optional[int] = ..., revoked_at_ms: _Optional[int] = ...) -> None: ...
+    revocation_reason: KeyRevocationReason
+    def __init__(self, key_id: _Optional[str] = ..., verification_method: _Optional[str] = ..., public_key_multibase: _Optional[str] = ..., valid_from_ms: _Optional[int] = ..., valid_until_ms: _Optional[int] = ..., revoked_at_ms: _Optional[int] = ..., revocation_reason: _Optional[_Union[KeyRevocationReason, str]] = ...) -> None: ...
 
 class KeySet(_message.Message):
     __slots__ = ("m_instance_id", "keys", "signed_json")
