@@ -2,10 +2,12 @@
 three trust domains: a.example, b.example (the partner) and c.example (a domain no one federates
 with). Each test names the hole it closes and checks that nothing changed.
 
-The other holes have their own suites: unjournalled offers and exchange mismatches
-(test_asset_transfer_hostile.py), backdated proofs by a compromised key (test_key_revocation.py),
-texture bombs and a second node on a used port or data dir (test_limits.py), a truncated audit
-tail (test_cli_audit_checkpoint.py); the whole matrix of roles is test_authorization_table.py.
+The other holes have their own suites: unjournalled offers, exchange mismatches and transfers
+that always end (test_asset_authority.py), backdated proofs by a compromised key
+(test_backdated_proofs.py), texture bombs and a second node on a used port or data dir
+(test_limits.py), a truncated or rewritten audit tail (test_cli_audit_checkpoint.py), bridges'
+identity (test_bridge_identity.py), CA rotation (test_trust_domains.py); the whole matrix of
+roles is test_authorization_table.py.
 """
 
 from __future__ import annotations
