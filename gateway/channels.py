@@ -48,6 +48,11 @@ class Channels:
             stub = self._stubs[key] = kind(self._open[channel_key])
         return stub
 
+    @property
+    def instance_name(self) -> str:
+        """The TLS name of this gateway's own M-Instance (the only caller of RI-1 asset methods)."""
+        return self._instance.tls_name
+
     def instance(self) -> instance_pb2_grpc.InstanceStub:
         """The Instance stub of this gateway's own M-Instance (RI-1)."""
         return self._stub(instance_pb2_grpc.InstanceStub, self._instance)

@@ -59,14 +59,27 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         self._resolution = resolution
         self._assets = assets
 
+    def _from_own_instance(self, context: grpc.aio.ServicerContext) -> None:
+        """Issue 12 item 3: only this gateway's own M-Instance (its TLS identity, not an operator)
+        hands over offers and decisions to sign; PERMISSION_DENIED ``NOT_OWN_INSTANCE``."""
+        if not any(i.role == "instance" and i.name == self._channels.instance_name for i in peer_identities(context)):
+            raise PermissionDenied(
+                f"only {self._channels.instance_name}, this gateway's M-Instance, sends asset offers and decisions",
+                reason="NOT_OWN_INSTANCE",
+            )
+
     async def SendAssetOffer(self, request: apb.AssetOffer, context: grpc.aio.ServicerContext) -> apb.AssetOfferAck:
-        """RI-1, ASTF (FGMV-43 9.2 step 4): sign and forward the instance's offer (gateway/assets.py)."""
+        """RI-1, ASTF (FGMV-43 9.2 step 4): sign and forward the instance's offer as journalled
+        (gateway/assets.py); PERMISSION_DENIED NOT_OWN_INSTANCE, FAILED_PRECONDITION NOT_JOURNALLED."""
+        self._from_own_instance(context)
         return await self._assets.send_offer(request)
 
     async def SendAssetDecision(
         self, request: apb.AssetDecision, context: grpc.aio.ServicerContext
     ) -> apb.AssetDecisionAck:
-        """RI-1 (9.2 steps 7-8): sign and forward the instance's decision, audit a commit once."""
+        """RI-1 (9.2 steps 7-8): sign and forward the instance's decision as journalled, audit a
+        commit once; PERMISSION_DENIED NOT_OWN_INSTANCE, FAILED_PRECONDITION NOT_JOURNALLED."""
+        self._from_own_instance(context)
         return await self._assets.send_decision(request)
 
     async def GetPeerAssetHistory(
