@@ -61,10 +61,12 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
 
     def _from_own_instance(self, context: grpc.aio.ServicerContext) -> None:
         """Issue 12 item 3: only this gateway's own M-Instance (its TLS identity, not an operator)
-        hands over offers and decisions to sign; PERMISSION_DENIED ``NOT_OWN_INSTANCE``."""
+        hands over what the gateway signs: asset offers and decisions read back from its journal,
+        and Process Actions whose carried Items it attached from its store; PERMISSION_DENIED
+        ``NOT_OWN_INSTANCE``."""
         if not any(i.role == "instance" and i.name == self._channels.instance_name for i in peer_identities(context)):
             raise PermissionDenied(
-                f"only {self._channels.instance_name}, this gateway's M-Instance, sends asset offers and decisions",
+                f"only {self._channels.instance_name}, this gateway's M-Instance, hands over what this gateway signs",
                 reason="NOT_OWN_INSTANCE",
             )
 
@@ -92,7 +94,10 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         self, request: papb.ProcessActionRequest, context: grpc.aio.ServicerContext
     ) -> papb.ProcessActionResponse:
         """RI-1, MMM-TEC Resolution: forward a local Process's request to a peer's Process
-        (gateway/resolution.py); a refusal comes back as a PA Status."""
+        (gateway/resolution.py); a refusal comes back as a PA Status. Only from this gateway's
+        own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE): it attaches the carried Items as its
+        store holds them (instance/process_actions.py), and this gateway signs those."""
+        self._from_own_instance(context)
         return await self._resolution.send(request)
 
     async def RegisterManifesto(
