@@ -366,7 +366,8 @@ async def test_duplicate_and_reordered_messages_are_harmless(federation: Federat
         )
     assert getattr(caught.value, "reason", "") == "TRANSFER_UNKNOWN"
     with pytest.raises(Exception) as caught:
-        await relay._forward_offer(_offer(fed, view.asset, data, "urn:test:dup", expires_at_ms=int(time.time() * 1000) + 5))
+        reused = _offer(fed, view.asset, data, "urn:test:dup", expires_at_ms=int(time.time() * 1000) + 5)
+        await relay._forward_offer(reused)
     assert getattr(caught.value, "reason", "") == "TRANSFER_ID_REUSED"
     _, after = await _ledgers(fed)
     assert [a.owner_process_id for a in after.assets] == [BOB]
