@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from gateway.agreements import ASSET_ACTION, ASSET_TYPE, AgreementBook
+from gateway.asset_checks import NOT_JOURNALLED, check_exchange, journalled_decision, journalled_offer
 from gateway.bridging import choose_route, convert_via_bridge
 from gateway.channels import Channels
 from gateway.envelope import EnvelopeChecker, make_envelope
@@ -30,7 +31,7 @@ from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.audit import REFUSED
 from mmmfed.crashpoints import crashpoint
-from mmmfed.errors import InvalidInput, MmmfedError, PermissionDenied
+from mmmfed.errors import FailedPrecondition, InvalidInput, MmmfedError, NotFound, PermissionDenied
 from mmmfed.items import Item, instance_of, parse_item, sign_item
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.metrics import NodeMetrics
@@ -86,10 +87,32 @@ class AssetRelay:
         return sign_item(parse_item(item_json), key=key, verification_method=self._keys.method(record)).raw
 
     # -- sending side ---------------------------------------------------------------------
+    async def _record(self, transfer_id: str) -> apb.AssetTransferRecord:
+        """The transfer as this M-Instance journalled it (RI-1 GetTransferRecord); a transfer it
+        does not hold is FAILED_PRECONDITION ``NOT_JOURNALLED`` (issue 12 item 3)."""
+        stub = self._channels.instance()
+        request = apb.GetAssetTransferRequest(transfer_id=transfer_id)
+        try:
+            record: apb.AssetTransferRecord = await call(lambda: stub.GetTransferRecord(request))
+        except MmmfedError as err:
+            if err.reason != "TRANSFER_NOT_FOUND":
+                raise
+            raise FailedPrecondition(
+                f"{self._id} journalled no transfer {transfer_id[:256]}: nothing to sign", reason=NOT_JOURNALLED
+            ) from err
+        return record
+
     async def send_offer(self, offer: apb.AssetOffer) -> apb.AssetOfferAck:
-        """RI-1 -> RE-1 (9.2 step 4). FAILED_PRECONDITION (agreement: ``NO_AGREEMENT``,
-        ``AGREEMENT_REVOKED``, ``OUT_OF_AGREEMENT``...), NOT_FOUND ``UNKNOWN_PEER``, INVALID_ARGUMENT
-        ``BAD_PROCESS_ID``, and the peer's refusals, passed through with their reasons."""
+        """RI-1 -> RE-1 (9.2 step 4), for an offer exactly as this M-Instance journalled it
+        (FAILED_PRECONDITION ``NOT_JOURNALLED`` otherwise: nothing is signed). FAILED_PRECONDITION
+        (agreement: ``NO_AGREEMENT``, ``AGREEMENT_REVOKED``, ``OUT_OF_AGREEMENT``...), NOT_FOUND
+        ``UNKNOWN_PEER``, INVALID_ARGUMENT ``BAD_PROCESS_ID``, and the peer's refusals, passed
+        through with their reasons."""
+        offer = journalled_offer(offer, await self._record(offer.transfer_id))
+        return await self._forward_offer(offer)
+
+    async def _forward_offer(self, offer: apb.AssetOffer) -> apb.AssetOfferAck:
+        """Sign and forward ``offer``: only ever one :meth:`send_offer` read from the journal."""
         peer = _peer_of(offer.destination_process_id, "destination_process_id")
         if peer == self._id:
             raise InvalidInput("an Asset offer goes to another M-Instance", reason="BAD_PROCESS_ID")
@@ -132,12 +155,19 @@ class AssetRelay:
         return item.item_json, b"".join([chunk async for chunk in converted])
 
     async def send_decision(self, decision: apb.AssetDecision) -> apb.AssetDecisionAck:
-        """RI-1 -> RE-1 (9.2 steps 7-8): sign the COMMIT's Transaction, forward, and audit the
-        commit once. INVALID_ARGUMENT ``DECISION_INVALID`` / ``TRANSACTION_MISSING``; the peer's
-        errors pass through."""
+        """RI-1 -> RE-1 (9.2 steps 7-8): for a decision exactly as this M-Instance journalled it
+        (FAILED_PRECONDITION ``NOT_JOURNALLED`` otherwise: nothing is signed), sign the COMMIT's
+        Transaction, forward, and audit the commit once. INVALID_ARGUMENT ``DECISION_INVALID``;
+        the peer's errors pass through."""
         kind = _KINDS.get(decision.decision)
         if kind is None:
             raise InvalidInput("decision must be COMMIT or ABORT", reason="DECISION_INVALID")
+        decision = journalled_decision(decision, kind, await self._record(decision.transfer_id))
+        return await self._forward_decision(decision)
+
+    async def _forward_decision(self, decision: apb.AssetDecision) -> apb.AssetDecisionAck:
+        """Sign and forward ``decision``: only ever one :meth:`send_decision` read from the journal."""
+        kind = _KINDS[decision.decision]
         peer = decision.destination_m_instance_id
         out = apb.AssetDecision()
         out.CopyFrom(decision)
@@ -203,6 +233,8 @@ class AssetRelay:
                     claim=False,
                     items=(offer.asset.item_json,),  # its proofs dated with the envelope (issue 12 item 4)
                 )
+                policies = await self._negotiation.peer_policies(peer)
+                check_exchange(offer.exchange, policies, origin=peer, destination=self._id)
         except MmmfedError as err:
             details = {"direction": "in", "action": "OfferAsset"}
             await self._audit.append(
@@ -246,9 +278,13 @@ class AssetRelay:
         return ack
 
     async def history(self, asset_id: str, peer: str) -> apb.AssetHistoryResponse:
-        """RE-1, ASIR-103: an Asset's history here, for a peer under an active agreement."""
+        """RE-1, ASIR-103: an Asset's history here, for a peer under an active agreement that was
+        a party to it (origin or destination of one of its transfers, issue 12 item 3). To any
+        other peer NOT_FOUND ``ASSET_NOT_FOUND``, as for an Asset that does not exist: nothing leaks."""
         await self._agreements.require_active(peer, item_type=ASSET_TYPE, action=ASSET_ACTION)
         stub = self._channels.instance()
         request = apb.AssetHistoryRequest(asset_id=asset_id)
         history: apb.AssetHistoryResponse = await call(lambda: stub.AssetHistory(request))
+        if not any(t.peer_m_instance_id == peer for t in history.transfers):
+            raise NotFound(f"no Asset {asset_id[:256]!r} at {self._id}", reason="ASSET_NOT_FOUND")
         return history

@@ -101,6 +101,22 @@ class NegotiationService:
             if k.verification_method.startswith("did:key:")
         }
 
+    async def peer_policies(self, peer_id: str) -> dict[str, str]:
+        """The policies ``peer_id`` published in the negotiation with it (its answer when this
+        gateway offered, its offer A when this gateway answered), e.g. ``asset.currency`` and
+        ``asset.exchange.<this M-Instance>``; empty if not negotiated (issue 12 item 3)."""
+        raw = await self._store.get_document(NS_ANSWER, peer_id)
+        if raw is not None:
+            answer = mpb.Manifesto.FromString(raw)
+            if answer.issuer_id == peer_id:
+                return dict(answer.policies)
+        raw = await self._store.get_document(NS_OFFER, peer_id)
+        if raw is not None:
+            offer_a = gpb.OfferManifestosRequest.FromString(raw).offer_a
+            if offer_a.issuer_id == peer_id:
+                return dict(offer_a.policies)
+        return {}
+
     # -- offering side (A) -------------------------------------------------------------
     async def negotiate(self, peer_id: str) -> gpb.NegotiateResponse:
         """FGMV-43 9.5 steps 2-8 towards ``peer_id``; stores and returns offers and answer.

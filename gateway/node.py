@@ -141,7 +141,13 @@ class GatewayNode:
                 partial(
                     gateway_pb2_grpc.add_PlatformGatewayServicer_to_server,
                     PlatformGatewayServicer(
-                        self.negotiation, self.migration, self.channels, self.audit, self.resolution, self.assets
+                        self.negotiation,
+                        self.migration,
+                        self.channels,
+                        self.audit,
+                        self.resolution,
+                        self.assets,
+                        domains=self.domains,
                     ),
                 ),
                 partial(

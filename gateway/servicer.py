@@ -54,7 +54,10 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         audit: SharedAuditLog,
         resolution: ResolutionService,
         assets: AssetRelay,
+        *,
+        domains: TrustDomains,
     ) -> None:
+        self._domains = domains
         self._negotiation = negotiation
         self._migration = migration
         self._channels = channels
@@ -62,14 +65,31 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         self._resolution = resolution
         self._assets = assets
 
+    def _from_own_instance(self, context: grpc.aio.ServicerContext) -> None:
+        """Issue 12 item 3: only this gateway's own M-Instance (its TLS identity, not an operator)
+        hands over what the gateway signs: asset offers and decisions read back from its journal,
+        and Process Actions whose carried Items it attached from its store; PERMISSION_DENIED
+        ``NOT_OWN_INSTANCE``."""
+        caller = self._domains.identify(context)
+        name = self._channels.instance_name
+        if not caller.own or not any(i.role == "instance" and i.name == name for i in caller.identities):
+            raise PermissionDenied(
+                f"only {self._channels.instance_name}, this gateway's M-Instance, hands over what this gateway signs",
+                reason="NOT_OWN_INSTANCE",
+            )
+
     async def SendAssetOffer(self, request: apb.AssetOffer, context: grpc.aio.ServicerContext) -> apb.AssetOfferAck:
-        """RI-1, ASTF (FGMV-43 9.2 step 4): sign and forward the instance's offer (gateway/assets.py)."""
+        """RI-1, ASTF (FGMV-43 9.2 step 4): sign and forward the instance's offer as journalled
+        (gateway/assets.py); PERMISSION_DENIED NOT_OWN_INSTANCE, FAILED_PRECONDITION NOT_JOURNALLED."""
+        self._from_own_instance(context)
         return await self._assets.send_offer(request)
 
     async def SendAssetDecision(
         self, request: apb.AssetDecision, context: grpc.aio.ServicerContext
     ) -> apb.AssetDecisionAck:
-        """RI-1 (9.2 steps 7-8): sign and forward the instance's decision, audit a commit once."""
+        """RI-1 (9.2 steps 7-8): sign and forward the instance's decision as journalled, audit a
+        commit once; PERMISSION_DENIED NOT_OWN_INSTANCE, FAILED_PRECONDITION NOT_JOURNALLED."""
+        self._from_own_instance(context)
         return await self._assets.send_decision(request)
 
     async def GetPeerAssetHistory(
@@ -82,7 +102,10 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         self, request: papb.ProcessActionRequest, context: grpc.aio.ServicerContext
     ) -> papb.ProcessActionResponse:
         """RI-1, MMM-TEC Resolution: forward a local Process's request to a peer's Process
-        (gateway/resolution.py); a refusal comes back as a PA Status."""
+        (gateway/resolution.py); a refusal comes back as a PA Status. Only from this gateway's
+        own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE): it attaches the carried Items as its
+        store holds them (instance/process_actions.py), and this gateway signs those."""
+        self._from_own_instance(context)
         return await self._resolution.send(request)
 
     async def RegisterManifesto(

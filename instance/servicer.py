@@ -220,3 +220,11 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
         """9.2 step 7, from this instance's gateway only; see :meth:`TransferService.decide`."""
         self._from_own_gateway(context)
         return await self._assets.decide(request)
+
+    async def GetTransferRecord(
+        self, request: apb.GetAssetTransferRequest, context: grpc.aio.ServicerContext
+    ) -> apb.AssetTransferRecord:
+        """Issue 12 item 3: an origin transfer as journalled, for this instance's gateway only
+        (PERMISSION_DENIED ORIGIN_NOT_GATEWAY), to sign from; NOT_FOUND TRANSFER_NOT_FOUND."""
+        self._from_own_gateway(context)
+        return await asyncio.to_thread(self._assets.ledger.record, request.transfer_id)

@@ -42,6 +42,24 @@ class ExchangePolicy:
         from, e.g. "manifesto a.example asset.exchange.b.example")."""
         return cls(from_currency, config.to_currency, Fraction(config.rate), config.fee_bp, config.rounding, source)
 
+    @classmethod
+    def parse(cls, described: str, *, from_currency: str, source: str) -> ExchangePolicy:
+        """The policy a manifesto policy value declares (the inverse of :meth:`describe`), as a
+        destination reads the origin's ``asset.exchange.<peer>`` (issue 12 item 3). Raises
+        InvalidInput ``EXCHANGE_POLICY_INVALID`` for a value that is not one."""
+        try:
+            fields = dict(part.split("=", 1) for part in described.split())
+            policy = cls(
+                from_currency, fields["to"], Fraction(fields["rate"]), int(fields["fee_bp"]), fields["rounding"], source
+            )
+        except (KeyError, ValueError, ZeroDivisionError) as err:
+            raise InvalidInput(
+                f"{described[:200]!r} is not an exchange policy", reason="EXCHANGE_POLICY_INVALID"
+            ) from err
+        if policy.rounding not in ROUNDINGS or not from_currency or not policy.to_currency:
+            raise InvalidInput(f"{described[:200]!r} is not an exchange policy", reason="EXCHANGE_POLICY_INVALID")
+        return policy
+
     def describe(self) -> str:
         """The policy as a manifesto policy value: "to=BCU rate=3/2 fee_bp=50 rounding=half_even"."""
         return f"to={self.to_currency} rate={self.rate} fee_bp={self.fee_bp} rounding={self.rounding}"

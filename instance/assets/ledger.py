@@ -301,6 +301,19 @@ class AssetLedger:
             raise NotFound(f"no transfer {transfer_id[:256]!r}", reason="TRANSFER_NOT_FOUND")
         return apb.AssetOffer.FromString(bytes(row[0]))
 
+    def record(self, transfer_id: str) -> apb.AssetTransferRecord:
+        """An origin transfer as journalled, with its Asset's data: what this M-Instance's gateway
+        may sign for it (issue 12 item 3). NotFound ``TRANSFER_NOT_FOUND`` (also for a transfer
+        of which this M-Instance is the destination)."""
+        view = self.transfer(transfer_id)
+        if view.role != ORIGIN:
+            raise NotFound(f"no transfer {transfer_id[:256]!r} from {self.m_instance_id}", reason="TRANSFER_NOT_FOUND")
+        offer = self.offer_of(transfer_id)
+        with self._read() as db:
+            row = db.execute("SELECT data FROM assets WHERE asset_id = ?", (view.asset_id,)).fetchone()
+        offer.asset_data = bytes(row[0]) if row else b""
+        return apb.AssetTransferRecord(view=view, offer=offer, transaction_json=self.transaction_of(transfer_id))
+
     def transaction_of(self, transfer_id: str) -> bytes:
         with self._read() as db:
             row = db.execute("SELECT transaction_json FROM transfers WHERE transfer_id = ?", (transfer_id,)).fetchone()
@@ -523,6 +536,17 @@ class AssetLedger:
                 (state, self._clock_ms(), transfer_id),
             )
 
+    def give_up(self, transfer_id: str, *, reason: str, message: str) -> None:
+        """An ABORT that can never be delivered (the peer is not configured any more, issue 12
+        item 8): ABORTING -> FAILED, terminal. The Asset was unlocked and the payment refunded
+        when the abort was decided; no-op in any other state."""
+        with self._write("origin.ack") as db:
+            db.execute(
+                "UPDATE transfers SET state = ?, tx_status = 'Failed', terminal = 1, reason = ?, message = ?, "
+                "updated_ms = ? WHERE transfer_id = ? AND state = ?",
+                (FAILED, reason, message[:1024], self._clock_ms(), transfer_id, ABORTING),
+            )
+
     def _append_provenance(self, db: sqlite3.Connection, asset_id: str, transaction_json: bytes) -> None:
         tra = parse_item(transaction_json)
         tra_id = str(tra.doc.get("TransactionID", tra.item_id))
@@ -605,13 +629,14 @@ class AssetLedger:
         settlement account); ABORT drops it (or leaves a tombstone for a transfer never staged).
         A repeated decision returns the recorded outcome (``duplicate``). FailedPrecondition
         ``TRANSFER_UNKNOWN`` (COMMIT of a transfer never staged), ``DECISION_CONFLICT``
-        (the opposite decision was recorded), AlreadyExists ``TRANSFER_ID_REUSED``."""
+        (the opposite decision was recorded), AlreadyExists ``TRANSFER_ID_REUSED``, PermissionDenied
+        ``ORIGIN_MISMATCH`` when ``origin`` is not the M-Instance that offered (or tombstoned) it."""
         commit = decision.decision == apb.ASSET_DECISION_KIND_COMMIT
         wanted = COMMITTED if commit else ABORTED
         with self._write("destination.decide") as db:
             row = db.execute(
                 "SELECT role, state, content_digest, offer, staged_item, destination_asset_id, destination_process_id, "
-                "transaction_json FROM transfers WHERE transfer_id = ?",
+                "transaction_json, peer FROM transfers WHERE transfer_id = ?",
                 (decision.transfer_id,),
             ).fetchone()
             now = self._clock_ms()
@@ -628,7 +653,11 @@ class AssetLedger:
                     (decision.transfer_id, DESTINATION, ABORTED, origin, decision.content_digest, now, now),
                 )
                 return apb.AssetDecisionAck(transfer_id=decision.transfer_id, state=ABORTED)
-            role, state, digest, offer_raw, staged, dest_asset_id, payee, recorded_tra = row
+            role, state, digest, offer_raw, staged, dest_asset_id, payee, recorded_tra, peer = row
+            if role == DESTINATION and peer != origin:  # staged or tombstoned for another origin
+                raise PermissionDenied(
+                    f"{origin} did not offer transfer {decision.transfer_id}", reason="ORIGIN_MISMATCH"
+                )
             if role != DESTINATION or (digest and digest != decision.content_digest):
                 raise AlreadyExists(
                     f"transfer id {decision.transfer_id} names another transfer", reason="TRANSFER_ID_REUSED"

@@ -4,7 +4,8 @@ Origin (9.2 steps 2-4, 9): :meth:`TransferService.transfer` journals the transfe
 Asset, then a driver task sends the offer through this instance's gateway, decides (COMMIT once
 the destination staged it; ABORT when it refused, or when the transfer expired first), and
 repeats the decision until the destination acknowledges it. Failures of the network or of a node
-are retried with exponential backoff and jitter; refusals are final. On start,
+are retried with exponential backoff and jitter; refusals are final, and a peer that is gone
+(:data:`PEER_GONE`) ends the transfer FAILED with the payment refunded. On start,
 :meth:`TransferService.recover` restarts a driver for every transfer not yet acknowledged, so
 every transfer reaches a terminal state across crashes and restarts.
 
@@ -54,6 +55,13 @@ REFUSALS = frozenset(
         grpc.StatusCode.UNAUTHENTICATED,
     }
 )
+# Reasons that say the peer cannot take part any more (issue 12 item 8): it is not configured, or
+# no agreement with it is in force. An offer refused so makes the transfer FAILED (refunded); an
+# ABORT that cannot be delivered for one of them ends the transfer FAILED instead of retrying for
+# ever. Every other error of a decision (UNAVAILABLE, DEADLINE_EXCEEDED, a node restarting...) is
+# retried with backoff: a COMMIT is always retried, since only its delivery gives the Asset an
+# owner of record at the destination.
+PEER_GONE = frozenset({"UNKNOWN_PEER", "NO_AGREEMENT", "AGREEMENT_REVOKED", "AGREEMENT_EXPIRED"})
 CALL_TIMEOUT_S = 5.0
 
 
@@ -209,8 +217,9 @@ class TransferService:
         except RemoteError as err:
             if err.code not in REFUSALS:
                 raise
+            status = "Failed" if err.reason in PEER_GONE else "Rejected"
             await asyncio.to_thread(
-                self.ledger.decide_abort, tid, tx_status="Rejected", reason=err.reason, message=err.message
+                self.ledger.decide_abort, tid, tx_status=status, reason=err.reason, message=err.message
             )
             return
         if ack.state == "ABORTED":
@@ -251,7 +260,14 @@ class TransferService:
         if commit:
             decision.transaction.item_json = await asyncio.to_thread(self.ledger.transaction_of, tid)
         await asyncio.to_thread(self.ledger.count_attempt, tid)
-        ack = await self._rpc(lambda stub: stub.SendAssetDecision(decision, timeout=CALL_TIMEOUT_S))
+        try:
+            ack = await self._rpc(lambda stub: stub.SendAssetDecision(decision, timeout=CALL_TIMEOUT_S))
+        except RemoteError as err:
+            if commit or err.reason not in PEER_GONE:
+                raise
+            message = f"the ABORT cannot reach {view.peer_m_instance_id}: {err.message}"
+            await asyncio.to_thread(self.ledger.give_up, tid, reason=err.reason, message=message)
+            return
         await asyncio.to_thread(self.ledger.acknowledged, tid, transaction_json=ack.transaction.item_json)
 
     async def _rpc(self, use: Callable[[gateway_pb2_grpc.PlatformGatewayStub], object]) -> object:

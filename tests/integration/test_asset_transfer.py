@@ -328,7 +328,8 @@ def _decision(offer: apb.AssetOffer, kind: int) -> apb.AssetDecision:
 
 
 async def test_duplicate_and_reordered_messages_are_harmless(federation: Federation) -> None:
-    """RE-1 messages sent as a.example's gateway sends them: a repeated offer is answered from the
+    """RE-1 messages signed and sent as a.example's gateway does once its journal check passed
+    (``_forward_*``, the destination's view of a correct origin): a repeated offer is answered from the
     journal (duplicate, nothing staged twice); a repeated COMMIT credits and audits once; an ABORT
     that overtakes its offer leaves a tombstone, so the late offer is answered ABORTED; a COMMIT
     for a transfer never staged is FAILED_PRECONDITION TRANSFER_UNKNOWN; an offer reusing a
@@ -342,30 +343,31 @@ async def test_duplicate_and_reordered_messages_are_harmless(federation: Federat
     data = BOX.read_bytes()
 
     offer = _offer(fed, view.asset, data, "urn:test:dup")
-    first = await relay.send_offer(offer)
-    second = await relay.send_offer(offer)
+    first = await relay._forward_offer(offer)
+    second = await relay._forward_offer(offer)
     assert (first.state, first.duplicate, second.state, second.duplicate) == ("STAGED", False, "STAGED", True)
     assert second.destination_asset_id == first.destination_asset_id
     commit = _decision(offer, apb.ASSET_DECISION_KIND_COMMIT)
-    one, two = await relay.send_decision(commit), await relay.send_decision(commit)
+    one, two = await relay._forward_decision(commit), await relay._forward_decision(commit)
     assert (one.state, one.duplicate, two.state, two.duplicate) == ("COMMITTED", False, "COMMITTED", True)
     assert one.transaction.item_json == two.transaction.item_json
     _, ledger_b = await _ledgers(fed)
     assert [a.owner_process_id for a in ledger_b.assets] == [BOB]
     assert [e.subject for e in await _audit(fed, "gateway-b", ASSET_COMMITTED)] == ["urn:test:dup"]
-    assert (await relay.send_offer(offer)).state == "COMMITTED"  # a late duplicate offer
+    assert (await relay._forward_offer(offer)).state == "COMMITTED"  # a late duplicate offer
 
     late = _offer(fed, view.asset, data, "urn:test:late")
-    ack = await relay.send_decision(_decision(late, apb.ASSET_DECISION_KIND_ABORT))
+    ack = await relay._forward_decision(_decision(late, apb.ASSET_DECISION_KIND_ABORT))
     assert ack.state == "ABORTED"
-    assert (await relay.send_offer(late)).state == "ABORTED"
+    assert (await relay._forward_offer(late)).state == "ABORTED"
     with pytest.raises(Exception) as caught:
-        await relay.send_decision(
+        await relay._forward_decision(
             _decision(_offer(fed, view.asset, data, "urn:test:never"), apb.ASSET_DECISION_KIND_COMMIT)
         )
     assert getattr(caught.value, "reason", "") == "TRANSFER_UNKNOWN"
     with pytest.raises(Exception) as caught:
-        await relay.send_offer(_offer(fed, view.asset, data, "urn:test:dup", expires_at_ms=int(time.time() * 1000) + 5))
+        reused = _offer(fed, view.asset, data, "urn:test:dup", expires_at_ms=int(time.time() * 1000) + 5)
+        await relay._forward_offer(reused)
     assert getattr(caught.value, "reason", "") == "TRANSFER_ID_REUSED"
     _, after = await _ledgers(fed)
     assert [a.owner_process_id for a in after.assets] == [BOB]
@@ -389,7 +391,7 @@ async def test_tampered_offer_is_refused(federation: Federation) -> None:
         ),
     ):
         with pytest.raises(Exception) as caught:
-            await relay.send_offer(offer)
+            await relay._forward_offer(offer)
         assert getattr(caught.value, "reason", "") == reason
     _, ledger_b = await _ledgers(fed)
     assert not ledger_b.transfers and not ledger_b.assets

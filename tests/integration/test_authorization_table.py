@@ -7,7 +7,10 @@ Cells:
   answers to an empty request, it is not PEER_NOT_ALLOWED and not a refused handshake);
 - ``denied``: PERMISSION_DENIED, reason PEER_NOT_ALLOWED, before any handler runs;
 - ``handshake``: UNAVAILABLE: the node holds no bundle that issued the certificate, so the TLS
-  handshake fails.
+  handshake fails;
+- ``refused:REASON``: the guard admits the caller, but the method's handler admits fewer (only
+  the own instance hands a gateway what it signs, issue 12 item 3; only the own gateway passes on
+  what another M-Instance sent): PERMISSION_DENIED with that reason, nothing done.
 Impersonations are rows of their own: b's CA issuing ``gateway.a.example`` or
 ``operator.a.example``, and c's CA issuing ``gateway.b.example``.
 """
@@ -85,11 +88,27 @@ ALLOWED = {
 }
 
 
-def expected(row: Row, service: str) -> str:
+# Methods whose handler admits fewer callers than their service's guard, and its reason for the rest.
+NOT_OWN_INSTANCE = ({"a/instance"}, "NOT_OWN_INSTANCE")
+ORIGIN_NOT_GATEWAY = ({"a/gateway"}, "ORIGIN_NOT_GATEWAY")
+HANDLER_ONLY = {
+    ("PlatformGateway", "SendAssetOffer"): NOT_OWN_INSTANCE,
+    ("PlatformGateway", "SendAssetDecision"): NOT_OWN_INSTANCE,
+    ("PlatformGateway", "Resolve"): NOT_OWN_INSTANCE,
+    ("Instance", "GetTransferRecord"): ORIGIN_NOT_GATEWAY,
+    ("Instance", "StageAsset"): ORIGIN_NOT_GATEWAY,
+    ("Instance", "DecideAssetTransfer"): ORIGIN_NOT_GATEWAY,
+}
+
+
+def expected(row: Row, service: str, method: str) -> str:
     """The cell's outcome, from the rules above."""
     if row.domain not in TRUSTED[TARGET_OF[service]]:
         return HANDSHAKE
-    return OK if row.label in ALLOWED[service] else DENIED
+    if row.label not in ALLOWED[service]:
+        return DENIED
+    only = HANDLER_ONLY.get((service, method))
+    return OK if only is None or row.label in only[0] else f"refused:{only[1]}"
 
 
 def cells() -> Iterator[tuple[str, MethodDescriptor]]:
@@ -156,8 +175,8 @@ async def _outcome(channel: grpc.aio.Channel, service: str, method: MethodDescri
         reason = info.reason if info else ""
         if err.code() == grpc.StatusCode.UNAVAILABLE and not reason:
             return HANDSHAKE, err.code().name
-        if err.code() == grpc.StatusCode.PERMISSION_DENIED and reason == "PEER_NOT_ALLOWED":
-            return DENIED, reason
+        if err.code() == grpc.StatusCode.PERMISSION_DENIED:
+            return (DENIED if reason == "PEER_NOT_ALLOWED" else f"refused:{reason}"), err.details() or ""
         return OK, f"{err.code().name} {reason}"
     return OK, "OK"
 
@@ -180,7 +199,7 @@ async def test_every_rpc_admits_exactly_the_roles_of_the_right_trust_domain(
                     if TARGET_OF[service] != target:
                         continue
                     got, detail = await _outcome(channel, service, method)
-                    want = expected(row, service)
+                    want = expected(row, service, method.name)
                     if got != want:
                         wrong.append(f"{row.label} -> {service}/{method.name}: {got} ({detail}), expected {want}")
     assert not wrong, "\n".join(wrong)

@@ -236,10 +236,10 @@ async def test_an_asset_offered_and_committed_through_every_replica_at_once_move
             await asyncio.sleep(0)
         return await asyncio.gather(*tasks)
 
-    staged = await at_every_replica(lambda: home.assets.send_offer(offer))
+    staged = await at_every_replica(lambda: home.assets._forward_offer(offer))
     assert {s.state for s in staged} == {"STAGED"} and sum(not s.duplicate for s in staged) == 1
     commit = _decision(offer, apb.ASSET_DECISION_KIND_COMMIT)
-    committed = await at_every_replica(lambda: home.assets.send_decision(commit))
+    committed = await at_every_replica(lambda: home.assets._forward_decision(commit))
     assert {c.state for c in committed} == {"COMMITTED"} and sum(not c.duplicate for c in committed) == 1
 
     ledger = await r.fed.at_b.instance.GetLedger(apb.GetLedgerRequest())

@@ -269,15 +269,27 @@ async def test_after_revocation_nothing_crosses(federation: Federation) -> None:
 
 
 async def test_gateway_a_sends_only_requests_of_a_processes(federation: Federation) -> None:
-    """MMM-TEC Resolution, FGMV-43 RI-1: PlatformGateway.Resolve called with a source that is not a
-    Process of a.example is INVALID_ARGUMENT PROCESS_ACTION_MALFORMED; nothing reaches b.example."""
+    """MMM-TEC Resolution, FGMV-43 RI-1: PlatformGateway.Resolve called by a.example's instance with
+    a source that is not a Process of a.example is INVALID_ARGUMENT PROCESS_ACTION_MALFORMED; called
+    with an operator certificate, PERMISSION_DENIED NOT_OWN_INSTANCE (issue 12 item 3: the gateway
+    signs only Items its instance attached); nothing reaches b.example."""
+    from mmmfed.api.v1 import gateway_pb2_grpc
+    from mmmfed.testing import peer
+    from mmmfed.tls import secure_channel
+
     message = await _users(federation)
     at_b = await _activity(federation, B)
     assert federation.at_a is not None
-    for source in (f"mmm://{B}/processes/user2", "mmm://c.example/processes/mallory"):
-        request = _pa(source, U2, Action.MM_SEND, nil=message["ItemID"], to=U2)
-        call = federation.at_a.gateway.Resolve(request_to_proto(request))
-        await refused(call, grpc.StatusCode.INVALID_ARGUMENT, "PROCESS_ACTION_MALFORMED", source)
+    own = _pa(U1, U2, Action.MM_SEND, nil=message["ItemID"], to=U2)
+    call = federation.at_a.gateway.Resolve(request_to_proto(own))
+    await refused(call, grpc.StatusCode.PERMISSION_DENIED, "NOT_OWN_INSTANCE")
+    plan = federation.plan
+    async with secure_channel(plan.instance_a.tls, peer(plan.gateway_a)) as channel:
+        as_instance = gateway_pb2_grpc.PlatformGatewayStub(channel)
+        for source in (f"mmm://{B}/processes/user2", "mmm://c.example/processes/mallory"):
+            request = _pa(source, U2, Action.MM_SEND, nil=message["ItemID"], to=U2)
+            call = as_instance.Resolve(request_to_proto(request))
+            await refused(call, grpc.StatusCode.INVALID_ARGUMENT, "PROCESS_ACTION_MALFORMED", source)
     assert await _activity(federation, B) == at_b
 
 

@@ -91,3 +91,27 @@ def test_value_is_conserved_apart_from_the_declared_fee(paid: int, p: int, q: in
         assert done.received <= exact
     if rounding == "up":
         assert done.received >= exact
+
+
+@given(
+    p=st.integers(1, 10**6),
+    q=st.integers(1, 10**6),
+    fee_bp=st.integers(0, 10_000),
+    rounding=st.sampled_from(["half_even", "down", "up"]),
+)
+def test_a_published_policy_parses_back_to_itself(p: int, q: int, fee_bp: int, rounding: str) -> None:
+    """Issue 12 item 3: what a destination reads from ``asset.exchange.<peer>`` is the policy the
+    origin described (describe, then parse)."""
+    policy = ExchangePolicy("ACU", "BCU", Fraction(p, q), fee_bp, rounding, "")
+    assert ExchangePolicy.parse(policy.describe(), from_currency="ACU", source="") == policy
+
+
+@pytest.mark.parametrize(
+    "described", ["", "to=BCU", "to=BCU rate=x fee_bp=1 rounding=up", "to=BCU rate=1/0 fee_bp=1 rounding=up",
+                  "to=BCU rate=1 fee_bp=1 rounding=sideways", "nonsense"]
+)
+def test_a_policy_value_that_is_not_one_is_refused(described: str) -> None:
+    """A malformed ``asset.exchange.<peer>`` value is InvalidInput EXCHANGE_POLICY_INVALID."""
+    with pytest.raises(InvalidInput) as caught:
+        ExchangePolicy.parse(described, from_currency="ACU", source="")
+    assert caught.value.reason == "EXCHANGE_POLICY_INVALID"

@@ -160,6 +160,16 @@ class AssetTransferView(_message.Message):
     attempts: int
     def __init__(self, transfer_id: _Optional[str] = ..., role: _Optional[str] = ..., state: _Optional[str] = ..., transaction_status: _Optional[str] = ..., asset_id: _Optional[str] = ..., destination_asset_id: _Optional[str] = ..., source_process_id: _Optional[str] = ..., destination_process_id: _Optional[str] = ..., peer_m_instance_id: _Optional[str] = ..., exchange: _Optional[_Union[ExchangeRecord, _Mapping]] = ..., created_ms: _Optional[int] = ..., updated_ms: _Optional[int] = ..., expires_at_ms: _Optional[int] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., terminal: _Optional[bool] = ..., attempts: _Optional[int] = ...) -> None: ...
 
+class AssetTransferRecord(_message.Message):
+    __slots__ = ("view", "offer", "transaction_json")
+    VIEW_FIELD_NUMBER: _ClassVar[int]
+    OFFER_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_JSON_FIELD_NUMBER: _ClassVar[int]
+    view: AssetTransferView
+    offer: AssetOffer
+    transaction_json: bytes
+    def __init__(self, view: _Optional[_Union[AssetTransferView, _Mapping]] = ..., offer: _Optional[_Union[AssetOffer, _Mapping]] = ..., transaction_json: _Optional[bytes] = ...) -> None: ...
+
 class RegisterAssetRequest(_message.Message):
     __slots__ = ("owner_process_id", "sub_type", "format", "media_type", "data", "market_class", "price", "title")
     OWNER_PROCESS_ID_FIELD_NUMBER: _ClassVar[int]

@@ -124,6 +124,11 @@ class InstanceStub:
                 request_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetDecision.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetDecisionAck.FromString,
                 _registered_method=True)
+        self.GetTransferRecord = channel.unary_unary(
+                '/mmmfed.api.v1.Instance/GetTransferRecord',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.GetAssetTransferRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetTransferRecord.FromString,
+                _registered_method=True)
 
 
 class InstanceServicer:
@@ -258,6 +263,15 @@ class InstanceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetTransferRecord(self, request, context):
+        """RI-1, called by this instance's gateway only (issue 12 item 3): the journalled offer and
+        decision of one origin transfer, which are all the gateway may sign for it. NOT_FOUND
+        TRANSFER_NOT_FOUND; PERMISSION_DENIED ORIGIN_NOT_GATEWAY for any other caller.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InstanceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -345,6 +359,11 @@ def add_InstanceServicer_to_server(servicer, server):
                     servicer.DecideAssetTransfer,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetDecision.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetDecisionAck.SerializeToString,
+            ),
+            'GetTransferRecord': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTransferRecord,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.GetAssetTransferRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetTransferRecord.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -807,6 +826,33 @@ class Instance:
             '/mmmfed.api.v1.Instance/DecideAssetTransfer',
             mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetDecision.SerializeToString,
             mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetDecisionAck.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTransferRecord(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Instance/GetTransferRecord',
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.GetAssetTransferRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetTransferRecord.FromString,
             options,
             channel_credentials,
             insecure,
