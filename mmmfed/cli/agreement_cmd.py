@@ -3,7 +3,7 @@
 
 ``accept`` and ``show`` read and write the gateway's shared state directly (its SQLite store, or
 the Redis its replicas share: ``store`` in the configuration); ``propose`` and ``revoke`` ask the
-running gateway over RI-5 with an operator certificate of the federation, because they talk to
+running gateway over RI-5 with an operator certificate of the M-Instance's trust domain, because they talk to
 the peer too.
 """
 
@@ -22,7 +22,10 @@ from rich.table import Table
 
 agreement_app = typer.Typer(help="Trust agreements with peer M-Instances.", no_args_is_help=True)
 ConfigOption = Annotated[Path, typer.Option("--config", help="the gateway's configuration, .json or .toml")]
-CertOption = Annotated[Path, typer.Option("--cert", help="operator certificate (PEM) from `mmmfed certs init`")]
+CertOption = Annotated[
+    Path,
+    typer.Option("--cert", help="operator certificate (PEM) of the M-Instance's trust domain (`mmmfed certs init`)"),
+]
 KeyOption = Annotated[Path, typer.Option("--key", help="its private key (PEM)")]
 
 

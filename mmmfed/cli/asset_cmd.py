@@ -1,6 +1,6 @@
 """``mmmfed asset register|fund|transfer|status|history|ledger``: an operator's view of Asset
 migration (FGMV-43 9.2, ASIFC) at a running M-Instance, over the Instance service with an operator
-certificate of the federation (``--config`` is the M-Instance's configuration, as for ``pa send``).
+certificate of its trust domain (``--config`` is the M-Instance's configuration, as for ``pa send``).
 
 Money is integers in minor units of the M-Instance's currency (``AssetsConfig.currency_id``).
 ``--json`` prints machine-readable output on stdout; progress goes to stderr.
@@ -53,7 +53,10 @@ asset_app = typer.Typer(
     help="Assets, Wallets and Asset migration between M-Instances (FGMV-43 9.2).", no_args_is_help=True
 )
 ConfigOption = Annotated[Path, typer.Option("--config", help="the M-Instance's configuration, .json or .toml")]
-CertOption = Annotated[Path, typer.Option("--cert", help="operator certificate (PEM) from `mmmfed certs init`")]
+CertOption = Annotated[
+    Path,
+    typer.Option("--cert", help="operator certificate (PEM) of the M-Instance's trust domain (`mmmfed certs init`)"),
+]
 KeyOption = Annotated[Path, typer.Option("--key", help="its private key (PEM)")]
 JsonOption = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
 POLL_INTERVAL_S = 0.15

@@ -1,6 +1,6 @@
 """``mmmfed pa send`` and ``mmmfed activity show``: issue a Process Action to a running M-Instance
 and read its Activity Data (issue "MMM-TEC core", item 7), over the Instance service with an
-operator certificate of the federation.
+operator certificate of the M-Instance's trust domain.
 
 A request comes from a JSON file in the form of ``instance/mmm/codec.py`` (``--file``), or from
 flags; flags given with ``--file`` override its fields. A request for a Process of another
@@ -25,7 +25,10 @@ from rich.table import Table
 pa_app = typer.Typer(help="Process Actions (MMM-TEC Inter-Process Protocol).", no_args_is_help=True)
 activity_app = typer.Typer(help="Activity Data of an M-Instance.", no_args_is_help=True)
 ConfigOption = Annotated[Path, typer.Option("--config", help="the M-Instance's configuration, .json or .toml")]
-CertOption = Annotated[Path, typer.Option("--cert", help="operator certificate (PEM) from `mmmfed certs init`")]
+CertOption = Annotated[
+    Path,
+    typer.Option("--cert", help="operator certificate (PEM) of the M-Instance's trust domain (`mmmfed certs init`)"),
+]
 KeyOption = Annotated[Path, typer.Option("--key", help="its private key (PEM)")]
 EXIT_REQUEST = 3
 EXIT_ERROR = 4
