@@ -8,9 +8,19 @@ from __future__ import annotations
 import json
 
 import grpc
+from assetflow import (
+    ALICE,
+    BOB,
+    make_decision,
+    make_offer,
+    negotiate_a_with_b,
+    read_ledgers,
+    register_asset,
+    start_transfer,
+    wait_terminal,
+)
 from conftest import BOX, needs_samples
 from rpcassert import refused
-from test_asset_transfer import ALICE, BOB, _decision, _ledgers, _offer, _ready, _register, _transfer, _until_terminal
 
 from instance.assets import offers
 from mmmfed.api.v1 import asset_pb2 as apb
@@ -32,7 +42,7 @@ def _as(fed: Federation, node: str) -> tuple[grpc.aio.Channel, gateway_pb2_grpc.
 
 
 async def _unchanged_owner(fed: Federation, asset_id: str) -> None:
-    ledger_a, ledger_b = await _ledgers(fed)
+    ledger_a, ledger_b = await read_ledgers(fed)
     assert [(a.state, a.owner_process_id) for a in ledger_a.assets] == [("OWNED", ALICE)]
     assert not ledger_b.assets and not ledger_b.transfers and not ledger_b.wallets
     assert [json_id(a) for a in ledger_a.assets] == [asset_id]
@@ -48,12 +58,12 @@ async def test_fgmv43_9_2_gateway_refuses_unjournalled_offer(federation: Federat
     instance identity FAILED_PRECONDITION NOT_JOURNALLED. Nothing is signed or staged: a still
     owns the Asset, b has no record of it."""
     fed = federation
-    await _ready(fed)
+    await negotiate_a_with_b(fed)
     assert fed.at_a is not None
-    asset_id = await _register(fed)
+    asset_id = await register_asset(fed)
     view = await fed.at_a.instance.AssetHistory(apb.AssetHistoryRequest(asset_id=asset_id))
-    offer = _offer(fed, view.asset, BOX.read_bytes(), "urn:test:forged")
-    commit = _decision(offer, apb.ASSET_DECISION_KIND_COMMIT)
+    offer = make_offer(fed, view.asset, BOX.read_bytes(), "urn:test:forged")
+    commit = make_decision(offer, apb.ASSET_DECISION_KIND_COMMIT)
 
     await refused(fed.at_a.gateway.SendAssetOffer(offer), grpc.StatusCode.PERMISSION_DENIED, "NOT_OWN_INSTANCE")
     await refused(fed.at_a.gateway.SendAssetDecision(commit), grpc.StatusCode.PERMISSION_DENIED, "NOT_OWN_INSTANCE")
@@ -73,11 +83,11 @@ async def test_fgmv43_9_2_gateway_signs_only_the_journalled_decision(federation:
     again (a duplicate), but a COMMIT whose Transaction names another payee, an ABORT of the
     committed transfer, and the offer again (no longer PENDING) are NOT_JOURNALLED."""
     fed = federation
-    await _ready(fed)
+    await negotiate_a_with_b(fed)
     assert fed.at_a is not None
-    asset_id = await _register(fed)
-    begun = await _transfer(fed, asset_id)
-    assert (await _until_terminal(fed, begun.transfer_id)).state == "COMPLETED"
+    asset_id = await register_asset(fed)
+    begun = await start_transfer(fed, asset_id)
+    assert (await wait_terminal(fed, begun.transfer_id)).state == "COMPLETED"
     record = fed.nodes["instance-a"].ledger.record(begun.transfer_id)
     commit = apb.AssetDecision(
         transfer_id=begun.transfer_id,
@@ -100,7 +110,7 @@ async def test_fgmv43_9_2_gateway_signs_only_the_journalled_decision(federation:
         for wrong in (forged, abort):
             await refused(as_instance.SendAssetDecision(wrong), grpc.StatusCode.FAILED_PRECONDITION, "NOT_JOURNALLED")
         await refused(as_instance.SendAssetOffer(record.offer), grpc.StatusCode.FAILED_PRECONDITION, "NOT_JOURNALLED")
-    _, ledger_b = await _ledgers(fed)
+    _, ledger_b = await read_ledgers(fed)
     assert [a.owner_process_id for a in ledger_b.assets] == [BOB]
 
 
@@ -123,17 +133,17 @@ async def test_fgmv43_9_2_exchange_mismatch_is_refused_and_nothing_is_credited(f
     for 1 ACU paid, or another rate, are FAILED_PRECONDITION EXCHANGE_MISMATCH at b: nothing staged,
     no Wallet changed. The exchange a's published policy gives (1001 ACU: fee 6, 1492 BCU) stages."""
     fed = federation
-    await _ready(fed)
+    await negotiate_a_with_b(fed)
     assert fed.at_a is not None
     relay = fed.nodes["gateway-a"].assets
-    asset_id = await _register(fed)
+    asset_id = await register_asset(fed)
     view = await fed.at_a.instance.AssetHistory(apb.AssetHistoryRequest(asset_id=asset_id))
     data = BOX.read_bytes()
     for tid, offer in (
-        ("urn:test:bomb", _paying(_offer(fed, view.asset, data, "urn:test:bomb"), paid=1, fee=0, received=10**15)),
+        ("urn:test:bomb", _paying(make_offer(fed, view.asset, data, "urn:test:bomb"), paid=1, fee=0, received=10**15)),
         (
             "urn:test:rate",
-            _paying(_offer(fed, view.asset, data, "urn:test:rate"), paid=1001, fee=6, received=2985, rate="3/1"),
+            _paying(make_offer(fed, view.asset, data, "urn:test:rate"), paid=1001, fee=6, received=2985, rate="3/1"),
         ),
     ):
         try:
@@ -142,9 +152,9 @@ async def test_fgmv43_9_2_exchange_mismatch_is_refused_and_nothing_is_credited(f
             assert (err.code, err.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "EXCHANGE_MISMATCH"), tid
         else:
             raise AssertionError(f"{tid} was staged")
-    _, ledger_b = await _ledgers(fed)
+    _, ledger_b = await read_ledgers(fed)
     assert not ledger_b.transfers and not ledger_b.assets and not ledger_b.wallets
-    fair = _paying(_offer(fed, view.asset, data, "urn:test:fair"), paid=1001, fee=6, received=1492)
+    fair = _paying(make_offer(fed, view.asset, data, "urn:test:fair"), paid=1001, fee=6, received=1492)
     assert (await relay._forward_offer(fair)).state == "STAGED"
 
 
@@ -152,20 +162,20 @@ async def test_fgmv43_9_2_decision_only_from_the_origin(federation: Federation) 
     """At b.example, a COMMIT or ABORT of a transfer a.example staged, or of one a.example
     tombstoned, is PERMISSION_DENIED ORIGIN_MISMATCH when it comes from c.example: nothing changes."""
     fed = federation
-    await _ready(fed)
+    await negotiate_a_with_b(fed)
     assert fed.at_a is not None
     relay = fed.nodes["gateway-a"].assets
-    asset_id = await _register(fed)
+    asset_id = await register_asset(fed)
     view = await fed.at_a.instance.AssetHistory(apb.AssetHistoryRequest(asset_id=asset_id))
-    staged = _offer(fed, view.asset, BOX.read_bytes(), "urn:test:staged")
+    staged = make_offer(fed, view.asset, BOX.read_bytes(), "urn:test:staged")
     assert (await relay._forward_offer(staged)).state == "STAGED"
-    tombstoned = _offer(fed, view.asset, BOX.read_bytes(), "urn:test:tomb")
-    assert (await relay._forward_decision(_decision(tombstoned, apb.ASSET_DECISION_KIND_ABORT))).state == "ABORTED"
-    before = await _ledgers(fed)
+    tombstoned = make_offer(fed, view.asset, BOX.read_bytes(), "urn:test:tomb")
+    assert (await relay._forward_decision(make_decision(tombstoned, apb.ASSET_DECISION_KIND_ABORT))).state == "ABORTED"
+    before = await read_ledgers(fed)
     destination = fed.nodes["instance-b"].assets
     for offer in (staged, tombstoned):
         for kind in (apb.ASSET_DECISION_KIND_COMMIT, apb.ASSET_DECISION_KIND_ABORT):
-            decision = _decision(offer, kind)
+            decision = make_decision(offer, kind)
             decision.origin_m_instance_id = "c.example"
             try:
                 await destination.decide(decision)
@@ -173,14 +183,14 @@ async def test_fgmv43_9_2_decision_only_from_the_origin(federation: Federation) 
                 assert (err.code, err.reason) == (grpc.StatusCode.PERMISSION_DENIED, "ORIGIN_MISMATCH")
             else:
                 raise AssertionError(f"c.example decided {offer.transfer_id}")
-    assert await _ledgers(fed) == before
+    assert await read_ledgers(fed) == before
 
 
 async def test_fgmv43_9_2_history_only_to_a_party(federation: Federation) -> None:
     """b.example answers a.example the history of an Asset it never transferred with a.example
     NOT_FOUND ASSET_NOT_FOUND, as for an Asset that does not exist (the same message shape)."""
     fed = federation
-    await _ready(fed)
+    await negotiate_a_with_b(fed)
     assert fed.at_a is not None and fed.at_b is not None
     own = await fed.at_b.instance.RegisterAsset(
         apb.RegisterAssetRequest(owner_process_id=BOB, format="glTF/2.0-binary", data=BOX.read_bytes())
@@ -200,28 +210,28 @@ async def test_fgmv43_9_2_transfer_to_a_peer_that_is_gone_ends_failed_refunded(f
     gateway is removed from a's peers, and to b.example after the agreement was revoked, each
     ends FAILED (terminal) with the Asset OWNED by alice and her Wallet as it was."""
     fed = federation
-    await _ready(fed)
+    await negotiate_a_with_b(fed)
     assert fed.at_a is not None
     await fed.at_a.instance.FundWallet(apb.FundWalletRequest(holder_process_id=ALICE, amount=500))
 
-    asset_id = await _register(fed)
-    begun = await _transfer(fed, asset_id, destination_process_id="mmm://c.example/processes/user/carl")
-    done = await _until_terminal(fed, begun.transfer_id)
+    asset_id = await register_asset(fed)
+    begun = await start_transfer(fed, asset_id, destination_process_id="mmm://c.example/processes/user/carl")
+    done = await wait_terminal(fed, begun.transfer_id)
     assert (done.state, done.terminal, done.reason) == ("FAILED", True, "UNKNOWN_PEER"), done
 
     gateway_a = fed.nodes["gateway-a"]
     b_gateway = gateway_a.channels.peers.pop(B)
-    begun = await _transfer(fed, asset_id, payment_amount=100)
-    done = await _until_terminal(fed, begun.transfer_id)
+    begun = await start_transfer(fed, asset_id, payment_amount=100)
+    done = await wait_terminal(fed, begun.transfer_id)
     assert (done.state, done.terminal, done.reason) == ("FAILED", True, "UNKNOWN_PEER"), done
     gateway_a.channels.peers[B] = b_gateway
 
     await fed.at_a.gateway.RevokeAgreement(gpb.RevokePeerAgreementRequest(peer_m_instance_id=B, reason="test"))
-    begun = await _transfer(fed, asset_id, payment_amount=200)
-    done = await _until_terminal(fed, begun.transfer_id)
+    begun = await start_transfer(fed, asset_id, payment_amount=200)
+    done = await wait_terminal(fed, begun.transfer_id)
     assert (done.state, done.terminal, done.reason) == ("FAILED", True, "AGREEMENT_REVOKED"), done
 
-    ledger_a, ledger_b = await _ledgers(fed)
+    ledger_a, ledger_b = await read_ledgers(fed)
     assert [(a.state, a.owner_process_id) for a in ledger_a.assets] == [("OWNED", ALICE)]
     balances = {w.holder: w.balance.amount_minor for w in ledger_a.wallets}
     assert (balances[ALICE], balances.get("escrow", 0)) == (500, 0)

@@ -7,10 +7,23 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any
 
 import grpc
 import pytest
+from assetflow import (
+    ALICE,
+    BOB,
+    GLB,
+    audit_events,
+    make_decision,
+    make_offer,
+    negotiate_a_with_b,
+    read_ledgers,
+    register_asset,
+    start_transfer,
+    wait_terminal,
+    wallet_balances,
+)
 from conftest import BOX, SPHERE, VRM1, needs_samples
 from rpcassert import refused
 
@@ -25,63 +38,7 @@ from mmmfed.testing import Federation
 
 pytestmark = [needs_samples]
 A, B = "a.example", "b.example"
-ALICE, CAROL = "mmm://a.example/processes/user/alice", "mmm://a.example/processes/user/carol"
-BOB = "mmm://b.example/processes/user/bob"
-GLB = "glTF/2.0-binary"
-
-
-async def _ready(fed: Federation) -> None:
-    assert fed.at_a is not None and fed.at_b is not None
-    await fed.at_a.negotiate(B)
-
-
-async def _register(fed: Federation, *, owner: str = ALICE, fmt: str = GLB, data: bytes | None = None) -> str:
-    assert fed.at_a is not None
-    view = await fed.at_a.instance.RegisterAsset(
-        apb.RegisterAssetRequest(
-            owner_process_id=owner,
-            format=fmt,
-            media_type="model/gltf-binary",
-            data=BOX.read_bytes() if data is None else data,
-            market_class="collectible",
-            title="BoxTextured",
-        )
-    )
-    return str(json.loads(view.asset.item_json)["AssetID"])
-
-
-async def _until_terminal(fed: Federation, transfer_id: str, timeout_s: float = 20.0) -> apb.AssetTransferView:
-    assert fed.at_a is not None
-    deadline = time.monotonic() + timeout_s
-    while True:
-        view = await fed.at_a.instance.GetAssetTransfer(apb.GetAssetTransferRequest(transfer_id=transfer_id))
-        if view.terminal or time.monotonic() > deadline:
-            return view
-        await asyncio.sleep(0.05)
-
-
-async def _ledgers(fed: Federation) -> tuple[apb.Ledger, apb.Ledger]:
-    assert fed.at_a is not None and fed.at_b is not None
-    return (
-        await fed.at_a.instance.GetLedger(apb.GetLedgerRequest()),
-        await fed.at_b.instance.GetLedger(apb.GetLedgerRequest()),
-    )
-
-
-def _balances(ledger: apb.Ledger) -> dict[str, int]:
-    return {w.holder: w.balance.amount_minor for w in ledger.wallets}
-
-
-async def _audit(fed: Federation, node: str, event: str) -> list[Any]:
-    return [e for e in await fed.nodes[node].audit.entries(limit=10_000) if e.event == event]
-
-
-async def _transfer(fed: Federation, asset_id: str, **fields: Any) -> apb.AssetTransferView:
-    assert fed.at_a is not None
-    request = apb.TransferAssetRequest(asset_id=asset_id, source_process_id=ALICE, destination_process_id=BOB)
-    for key, value in fields.items():
-        setattr(request, key, value)
-    return await fed.at_a.instance.TransferAsset(request)
+CAROL = "mmm://a.example/processes/user/carol"
 
 
 async def test_asset_migrates_with_one_owner_of_record_and_shared_provenance(federation: Federation) -> None:
@@ -90,14 +47,14 @@ async def test_asset_migrates_with_one_owner_of_record_and_shared_provenance(fed
     signed by a.example, closes the Provenance on both sides; each gateway audits the commit once;
     the history at the peer can be asked through the gateway (ASIR-103)."""
     fed = federation
-    await _ready(fed)
-    asset_id = await _register(fed)
-    begun = await _transfer(fed, asset_id)
+    await negotiate_a_with_b(fed)
+    asset_id = await register_asset(fed)
+    begun = await start_transfer(fed, asset_id)
     assert begun.state == "PENDING"
-    done = await _until_terminal(fed, begun.transfer_id)
+    done = await wait_terminal(fed, begun.transfer_id)
     assert (done.state, done.transaction_status, done.terminal) == ("COMPLETED", "Final", True)
 
-    ledger_a, ledger_b = await _ledgers(fed)
+    ledger_a, ledger_b = await read_ledgers(fed)
     (home,) = ledger_a.assets
     (moved,) = ledger_b.assets
     moved_doc = json.loads(moved.asset.item_json)
@@ -122,7 +79,7 @@ async def test_asset_migrates_with_one_owner_of_record_and_shared_provenance(fed
     assert moved_doc["Provenance"][-1] == tra.doc["TransactionID"] and len(moved_doc["Provenance"]) == 2
 
     for node in ("gateway-a", "gateway-b"):
-        assert [e.subject for e in await _audit(fed, node, ASSET_COMMITTED)] == [begun.transfer_id]
+        assert [e.subject for e in await audit_events(fed, node, ASSET_COMMITTED)] == [begun.transfer_id]
     remote = await fed.at_a.gateway.GetPeerAssetHistory(
         gpb.PeerAssetHistoryRequest(peer_m_instance_id=B, asset_id=done.destination_asset_id)
     )
@@ -136,16 +93,16 @@ async def test_payment_is_exchanged_and_value_is_conserved(federation: Federatio
     at 3/2 = 1492.5, rounded half to even: 1492 BCU. Every M-Instance's ledger still sums to 0, and
     the Transaction records the exchange."""
     fed = federation
-    await _ready(fed)
+    await negotiate_a_with_b(fed)
     assert fed.at_a is not None
-    asset_id = await _register(fed)
+    asset_id = await register_asset(fed)
     await fed.at_a.instance.FundWallet(apb.FundWalletRequest(holder_process_id=ALICE, amount=5000))
-    begun = await _transfer(fed, asset_id, payment_amount=1001)
+    begun = await start_transfer(fed, asset_id, payment_amount=1001)
     assert begun.exchange.fee.amount_minor == 6 and begun.exchange.received.amount_minor == 1492
-    done = await _until_terminal(fed, begun.transfer_id)
+    done = await wait_terminal(fed, begun.transfer_id)
     assert done.state == "COMPLETED"
-    ledger_a, ledger_b = await _ledgers(fed)
-    a, b = _balances(ledger_a), _balances(ledger_b)
+    ledger_a, ledger_b = await read_ledgers(fed)
+    a, b = wallet_balances(ledger_a), wallet_balances(ledger_b)
     assert a == {"treasury": -5000, ALICE: 3999, "escrow": 0, "exchange-fees": 6, "settlement:b.example": 995}
     assert b == {BOB: 1492, "settlement:a.example": -1492}
     assert sum(a.values()) == 0 and sum(b.values()) == 0
@@ -160,22 +117,22 @@ async def test_transfer_id_is_idempotent_and_reuse_with_other_content_is_refused
     """The same transfer id and request return the same transfer (no second lock or payment);
     the same id for another request is ALREADY_EXISTS TRANSFER_ID_REUSED and changes nothing."""
     fed = federation
-    await _ready(fed)
+    await negotiate_a_with_b(fed)
     assert fed.at_a is not None
-    asset_id = await _register(fed)
+    asset_id = await register_asset(fed)
     await fed.at_a.instance.FundWallet(apb.FundWalletRequest(holder_process_id=ALICE, amount=100))
-    first = await _transfer(fed, asset_id, transfer_id="urn:test:once", payment_amount=100)
-    again = await _transfer(fed, asset_id, transfer_id="urn:test:once", payment_amount=100)
+    first = await start_transfer(fed, asset_id, transfer_id="urn:test:once", payment_amount=100)
+    again = await start_transfer(fed, asset_id, transfer_id="urn:test:once", payment_amount=100)
     assert again.transfer_id == first.transfer_id == "urn:test:once"
-    await _until_terminal(fed, "urn:test:once")
-    before = await _ledgers(fed)
+    await wait_terminal(fed, "urn:test:once")
+    before = await read_ledgers(fed)
     await refused(
-        _transfer(fed, asset_id, transfer_id="urn:test:once", payment_amount=99),
+        start_transfer(fed, asset_id, transfer_id="urn:test:once", payment_amount=99),
         grpc.StatusCode.ALREADY_EXISTS,
         "TRANSFER_ID_REUSED",
     )
-    assert await _ledgers(fed) == before
-    assert _balances(before[0])[ALICE] == 0  # paid once
+    assert await read_ledgers(fed) == before
+    assert wallet_balances(before[0])[ALICE] == 0  # paid once
 
 
 async def test_refusals_change_nothing(federation: Federation) -> None:
@@ -183,11 +140,11 @@ async def test_refusals_change_nothing(federation: Federation) -> None:
     beyond the Wallet (INSUFFICIENT_FUNDS), an unknown Asset, a local destination: each refused
     with its status and the ledgers unchanged."""
     fed = federation
-    await _ready(fed)
+    await negotiate_a_with_b(fed)
     assert fed.at_a is not None
-    asset_id = await _register(fed)
+    asset_id = await register_asset(fed)
     await fed.at_a.instance.FundWallet(apb.FundWalletRequest(holder_process_id=ALICE, amount=10))
-    before = await _ledgers(fed)
+    before = await read_ledgers(fed)
     stub = fed.at_a.instance
     await refused(
         stub.TransferAsset(
@@ -198,9 +155,9 @@ async def test_refusals_change_nothing(federation: Federation) -> None:
         CAROL,
     )
     await refused(
-        _transfer(fed, asset_id, payment_amount=11), grpc.StatusCode.FAILED_PRECONDITION, "INSUFFICIENT_FUNDS"
+        start_transfer(fed, asset_id, payment_amount=11), grpc.StatusCode.FAILED_PRECONDITION, "INSUFFICIENT_FUNDS"
     )
-    await refused(_transfer(fed, "mmm://a.example/assets/none"), grpc.StatusCode.NOT_FOUND, "ASSET_NOT_FOUND")
+    await refused(start_transfer(fed, "mmm://a.example/assets/none"), grpc.StatusCode.NOT_FOUND, "ASSET_NOT_FOUND")
     await refused(
         stub.TransferAsset(
             apb.TransferAssetRequest(asset_id=asset_id, source_process_id=ALICE, destination_process_id=CAROL)
@@ -208,7 +165,7 @@ async def test_refusals_change_nothing(federation: Federation) -> None:
         grpc.StatusCode.INVALID_ARGUMENT,
         "BAD_PROCESS_ID",
     )
-    assert await _ledgers(fed) == before
+    assert await read_ledgers(fed) == before
 
 
 async def test_locked_asset_refused_then_expiry_unlocks_and_refunds(federation: Federation) -> None:
@@ -217,27 +174,27 @@ async def test_locked_asset_refused_then_expiry_unlocks_and_refunds(federation: 
     is aborted: unlocked, payment refunded, Transaction Failed; once b.example is back it
     acknowledges the abort and the transfer is terminal (FAILED)."""
     fed = federation
-    await _ready(fed)
+    await negotiate_a_with_b(fed)
     assert fed.at_a is not None
-    asset_id = await _register(fed)
+    asset_id = await register_asset(fed)
     await fed.at_a.instance.FundWallet(apb.FundWalletRequest(holder_process_id=ALICE, amount=50))
     await fed.nodes["gateway-b"].stop()
-    begun = await _transfer(fed, asset_id, payment_amount=50, timeout_ms=1500)
-    ledger_a, _ = await _ledgers(fed)
-    assert ledger_a.assets[0].state == "LOCKED" and _balances(ledger_a)["escrow"] == 50
-    await refused(_transfer(fed, asset_id), grpc.StatusCode.FAILED_PRECONDITION, "ASSET_LOCKED", begun.transfer_id)
+    begun = await start_transfer(fed, asset_id, payment_amount=50, timeout_ms=1500)
+    ledger_a, _ = await read_ledgers(fed)
+    assert ledger_a.assets[0].state == "LOCKED" and wallet_balances(ledger_a)["escrow"] == 50
+    await refused(start_transfer(fed, asset_id), grpc.StatusCode.FAILED_PRECONDITION, "ASSET_LOCKED", begun.transfer_id)
 
     await asyncio.sleep(2.0)
     aborting = await fed.at_a.instance.GetAssetTransfer(apb.GetAssetTransferRequest(transfer_id=begun.transfer_id))
     assert (aborting.state, aborting.transaction_status, aborting.reason) == ("ABORTING", "Failed", "TRANSFER_EXPIRED")
-    ledger_a, _ = await _ledgers(fed)
-    assert ledger_a.assets[0].state == "OWNED" and _balances(ledger_a)[ALICE] == 50
+    ledger_a, _ = await read_ledgers(fed)
+    assert ledger_a.assets[0].state == "OWNED" and wallet_balances(ledger_a)[ALICE] == 50
 
     fed.nodes["gateway-b"] = GatewayNode(fed.plan.gateway_b)
     await fed.nodes["gateway-b"].start()
-    done = await _until_terminal(fed, begun.transfer_id)
+    done = await wait_terminal(fed, begun.transfer_id)
     assert (done.state, done.terminal) == ("FAILED", True)
-    _, ledger_b = await _ledgers(fed)
+    _, ledger_b = await read_ledgers(fed)
     assert [(t.state, t.reason) for t in ledger_b.transfers] == [("ABORTED", "ABORTED_BEFORE_STAGED")]
     assert not ledger_b.assets
 
@@ -247,15 +204,15 @@ async def test_destination_refuses_asset_type(federation: Federation) -> None:
     (QUALIFIER_NOT_SUPPORTED); the origin records the reason, the Transaction is Rejected, and
     the Asset is its owner's again, with nothing at b.example."""
     fed = federation
-    await _ready(fed)
-    asset_id = await _register(fed, fmt="USDZ/1.0")
-    begun = await _transfer(fed, asset_id)
-    done = await _until_terminal(fed, begun.transfer_id)
+    await negotiate_a_with_b(fed)
+    asset_id = await register_asset(fed, fmt="USDZ/1.0")
+    begun = await start_transfer(fed, asset_id)
+    done = await wait_terminal(fed, begun.transfer_id)
     assert (done.state, done.transaction_status, done.reason) == ("CANCELLED", "Rejected", "QUALIFIER_NOT_SUPPORTED")
-    ledger_a, ledger_b = await _ledgers(fed)
+    ledger_a, ledger_b = await read_ledgers(fed)
     assert (ledger_a.assets[0].state, ledger_a.assets[0].owner_process_id) == ("OWNED", ALICE)
     assert not ledger_b.assets
-    assert await _audit(fed, "gateway-b", ASSET_COMMITTED) == []
+    assert await audit_events(fed, "gateway-b", ASSET_COMMITTED) == []
 
 
 async def test_asset_in_a_qualifier_the_destination_lacks_goes_through_the_bridge(federation: Federation) -> None:
@@ -266,12 +223,12 @@ async def test_asset_in_a_qualifier_the_destination_lacks_goes_through_the_bridg
     Asset the bridge refuses to convert (its glTF does not validate) is Rejected with the bridge's
     reason and stays its owner's."""
     fed = federation
-    await _ready(fed)
-    asset_id = await _register(fed, fmt="VRM/1.0", data=VRM1.read_bytes())
-    begun = await _transfer(fed, asset_id)
-    done = await _until_terminal(fed, begun.transfer_id, timeout_s=60)
+    await negotiate_a_with_b(fed)
+    asset_id = await register_asset(fed, fmt="VRM/1.0", data=VRM1.read_bytes())
+    begun = await start_transfer(fed, asset_id)
+    done = await wait_terminal(fed, begun.transfer_id, timeout_s=60)
     assert (done.state, done.reason) == ("COMPLETED", "")
-    _, ledger_b = await _ledgers(fed)
+    _, ledger_b = await read_ledgers(fed)
     (moved,) = ledger_b.assets
     doc = json.loads(moved.asset.item_json)
     assert doc["ItemQualifier"]["Format"] == GLB and doc["SourceItemID"] == asset_id
@@ -282,49 +239,16 @@ async def test_asset_in_a_qualifier_the_destination_lacks_goes_through_the_bridg
     data = fed.nodes["instance-b"].ledger.asset_data(doc["AssetID"])
     assert data[:4] == b"glTF" and len(data) == doc["ItemData"]["Size"]
 
-    refused_id = await _register(fed, owner=CAROL, fmt="VRM/0.x", data=SPHERE.read_bytes())
+    refused_id = await register_asset(fed, owner=CAROL, fmt="VRM/0.x", data=SPHERE.read_bytes())
     assert fed.at_a is not None
     begun = await fed.at_a.instance.TransferAsset(
         apb.TransferAssetRequest(asset_id=refused_id, source_process_id=CAROL, destination_process_id=BOB)
     )
-    done = await _until_terminal(fed, begun.transfer_id, timeout_s=60)
+    done = await wait_terminal(fed, begun.transfer_id, timeout_s=60)
     assert (done.state, done.transaction_status, done.reason) == ("CANCELLED", "Rejected", "GLTF_VALIDATION_FAILED")
-    ledger_a, ledger_b = await _ledgers(fed)
+    ledger_a, ledger_b = await read_ledgers(fed)
     assert [(a.state, a.owner_process_id) for a in ledger_a.assets if a.owner_process_id == CAROL] == [("OWNED", CAROL)]
     assert len(ledger_b.assets) == 1  # the converted one only
-
-
-def _offer(fed: Federation, view: apb.AssetView, data: bytes, transfer_id: str, **changes: Any) -> apb.AssetOffer:
-    offer = apb.AssetOffer(
-        transfer_id=transfer_id,
-        source_process_id=ALICE,
-        destination_process_id=BOB,
-        asset=view.asset,
-        asset_data=data,
-        expires_at_ms=int(time.time() * 1000) + 60_000,
-    )
-    for key, value in changes.items():
-        setattr(offer, key, value)
-    offer.content_digest = offers.content_digest(offer)
-    return offer
-
-
-def _decision(offer: apb.AssetOffer, kind: int) -> apb.AssetDecision:
-    decision = apb.AssetDecision(
-        transfer_id=offer.transfer_id, decision=kind, content_digest=offer.content_digest, destination_m_instance_id=B
-    )
-    if kind == apb.ASSET_DECISION_KIND_COMMIT:
-        tra = offers.transaction_item(
-            m_instance_id=A,
-            transaction_id=offers.transaction_id(A, offer.transfer_id),
-            payer_process_id=ALICE,
-            payee_process_id=BOB,
-            value=(0, "ACU"),
-            status="Final",
-            transfer_id=offer.transfer_id,
-        )
-        decision.transaction.item_json = tra.raw
-    return decision
 
 
 async def test_duplicate_and_reordered_messages_are_harmless(federation: Federation) -> None:
@@ -335,41 +259,41 @@ async def test_duplicate_and_reordered_messages_are_harmless(federation: Federat
     for a transfer never staged is FAILED_PRECONDITION TRANSFER_UNKNOWN; an offer reusing a
     transfer id for other content is ALREADY_EXISTS TRANSFER_ID_REUSED."""
     fed = federation
-    await _ready(fed)
+    await negotiate_a_with_b(fed)
     assert fed.at_a is not None
     relay = fed.nodes["gateway-a"].assets
-    asset_id = await _register(fed)
+    asset_id = await register_asset(fed)
     view = await fed.at_a.instance.AssetHistory(apb.AssetHistoryRequest(asset_id=asset_id))
     data = BOX.read_bytes()
 
-    offer = _offer(fed, view.asset, data, "urn:test:dup")
+    offer = make_offer(fed, view.asset, data, "urn:test:dup")
     first = await relay._forward_offer(offer)
     second = await relay._forward_offer(offer)
     assert (first.state, first.duplicate, second.state, second.duplicate) == ("STAGED", False, "STAGED", True)
     assert second.destination_asset_id == first.destination_asset_id
-    commit = _decision(offer, apb.ASSET_DECISION_KIND_COMMIT)
+    commit = make_decision(offer, apb.ASSET_DECISION_KIND_COMMIT)
     one, two = await relay._forward_decision(commit), await relay._forward_decision(commit)
     assert (one.state, one.duplicate, two.state, two.duplicate) == ("COMMITTED", False, "COMMITTED", True)
     assert one.transaction.item_json == two.transaction.item_json
-    _, ledger_b = await _ledgers(fed)
+    _, ledger_b = await read_ledgers(fed)
     assert [a.owner_process_id for a in ledger_b.assets] == [BOB]
-    assert [e.subject for e in await _audit(fed, "gateway-b", ASSET_COMMITTED)] == ["urn:test:dup"]
+    assert [e.subject for e in await audit_events(fed, "gateway-b", ASSET_COMMITTED)] == ["urn:test:dup"]
     assert (await relay._forward_offer(offer)).state == "COMMITTED"  # a late duplicate offer
 
-    late = _offer(fed, view.asset, data, "urn:test:late")
-    ack = await relay._forward_decision(_decision(late, apb.ASSET_DECISION_KIND_ABORT))
+    late = make_offer(fed, view.asset, data, "urn:test:late")
+    ack = await relay._forward_decision(make_decision(late, apb.ASSET_DECISION_KIND_ABORT))
     assert ack.state == "ABORTED"
     assert (await relay._forward_offer(late)).state == "ABORTED"
     with pytest.raises(Exception) as caught:
         await relay._forward_decision(
-            _decision(_offer(fed, view.asset, data, "urn:test:never"), apb.ASSET_DECISION_KIND_COMMIT)
+            make_decision(make_offer(fed, view.asset, data, "urn:test:never"), apb.ASSET_DECISION_KIND_COMMIT)
         )
     assert getattr(caught.value, "reason", "") == "TRANSFER_UNKNOWN"
     with pytest.raises(Exception) as caught:
-        reused = _offer(fed, view.asset, data, "urn:test:dup", expires_at_ms=int(time.time() * 1000) + 5)
+        reused = make_offer(fed, view.asset, data, "urn:test:dup", expires_at_ms=int(time.time() * 1000) + 5)
         await relay._forward_offer(reused)
     assert getattr(caught.value, "reason", "") == "TRANSFER_ID_REUSED"
-    _, after = await _ledgers(fed)
+    _, after = await read_ledgers(fed)
     assert [a.owner_process_id for a in after.assets] == [BOB]
 
 
@@ -377,21 +301,21 @@ async def test_tampered_offer_is_refused(federation: Federation) -> None:
     """Data that does not match the Asset's ItemData digest is DATA_LOSS DIGEST_MISMATCH; an
     expired offer FAILED_PRECONDITION TRANSFER_EXPIRED; nothing is staged."""
     fed = federation
-    await _ready(fed)
+    await negotiate_a_with_b(fed)
     assert fed.at_a is not None
     relay = fed.nodes["gateway-a"].assets
-    asset_id = await _register(fed)
+    asset_id = await register_asset(fed)
     view = await fed.at_a.instance.AssetHistory(apb.AssetHistoryRequest(asset_id=asset_id))
     data = BOX.read_bytes()
     for offer, reason in (
-        (_offer(fed, view.asset, data[:-1] + b"x", "urn:test:tampered"), "DIGEST_MISMATCH"),
+        (make_offer(fed, view.asset, data[:-1] + b"x", "urn:test:tampered"), "DIGEST_MISMATCH"),
         (
-            _offer(fed, view.asset, data, "urn:test:expired", expires_at_ms=int(time.time() * 1000) - 1),
+            make_offer(fed, view.asset, data, "urn:test:expired", expires_at_ms=int(time.time() * 1000) - 1),
             "TRANSFER_EXPIRED",
         ),
     ):
         with pytest.raises(Exception) as caught:
             await relay._forward_offer(offer)
         assert getattr(caught.value, "reason", "") == reason
-    _, ledger_b = await _ledgers(fed)
+    _, ledger_b = await read_ledgers(fed)
     assert not ledger_b.transfers and not ledger_b.assets

@@ -74,7 +74,7 @@ async def replicas(tmp_path: Path, redis_server: RedisServer) -> AsyncIterator[R
         await fed.stop()
 
 
-def _transfer(r: Replicas, glb: bytes) -> list[Any]:
+def start_transfer(r: Replicas, glb: bytes) -> list[Any]:
     """A transfer as gateway A sends it: header with its signed envelope, then the chunks."""
     header = with_envelope(r.fed, transfer_header(signed_by_a(r.fed, persona(glb))))
     return [header, *(gpb.TransferAvatarRequest(chunk=c) for c in chunks_of(glb))]
@@ -142,7 +142,7 @@ async def test_migrations_are_accepted_by_each_replica_in_one_audit_chain(
         accepted.append(json.loads(result.peer_persona.item_json)["ItemID"])
     assert [node.keyring.fetches for node in r.nodes[1:]] == [0, 0]
 
-    transfers = [_transfer(r, good_glb) for _ in r.configs]
+    transfers = [start_transfer(r, good_glb) for _ in r.configs]
     results = await asyncio.gather(*(_send_to(r, i, messages) for i, messages in enumerate(transfers)))
     accepted += [json.loads(result.persona.item_json)["ItemID"] for result in results]
 
@@ -162,7 +162,7 @@ async def test_a_transfer_accepted_by_one_replica_is_refused_as_replayed_by_the_
     holds each accept once."""
     r = replicas
     await r.fed.at_a.negotiate(B)
-    messages = _transfer(r, good_glb)
+    messages = start_transfer(r, good_glb)
     first = await _send_to(r, 0, messages)
     assert first.bytes_received == len(good_glb)
     before = stored(r.fed)
@@ -170,7 +170,7 @@ async def test_a_transfer_accepted_by_one_replica_is_refused_as_replayed_by_the_
         await refused(_send_to(r, replica, messages), DENIED, "REPLAYED")
     await assert_nothing_stored(r.fed, before)
 
-    racing = _transfer(r, good_glb)
+    racing = start_transfer(r, good_glb)
     outcomes = await asyncio.gather(*(_send_to(r, i, racing) for i in range(3)), return_exceptions=True)
     winners = [o for o in outcomes if not isinstance(o, BaseException)]
     losers = [o for o in outcomes if isinstance(o, grpc.aio.AioRpcError)]
@@ -216,16 +216,16 @@ async def test_an_asset_offered_and_committed_through_every_replica_at_once_move
     COMMIT, to the three replicas at once (as retries after a lost answer would). b.example stages
     and commits it once: one Asset owned by bob, one credit, and ONE ``ASSET_COMMITTED`` entry in
     the chain every replica reads."""
-    from test_asset_transfer import ALICE, BOB, _decision, _offer, _register
+    from assetflow import ALICE, BOB, make_decision, make_offer, register_asset
 
     from gateway.assets import ASSET_COMMITTED
     from mmmfed.api.v1 import asset_pb2 as apb
 
     r = replicas
     await r.fed.at_a.negotiate(B)
-    asset_id = await _register(r.fed)
+    asset_id = await register_asset(r.fed)
     view = await r.fed.at_a.instance.AssetHistory(apb.AssetHistoryRequest(asset_id=asset_id))
-    offer = _offer(r.fed, view.asset, _data(r, asset_id), "urn:test:replicas")
+    offer = make_offer(r.fed, view.asset, _data(r, asset_id), "urn:test:replicas")
     home = r.fed.nodes["gateway-a"]
 
     async def at_every_replica(send: Any) -> list[Any]:
@@ -238,7 +238,7 @@ async def test_an_asset_offered_and_committed_through_every_replica_at_once_move
 
     staged = await at_every_replica(lambda: home.assets._forward_offer(offer))
     assert {s.state for s in staged} == {"STAGED"} and sum(not s.duplicate for s in staged) == 1
-    commit = _decision(offer, apb.ASSET_DECISION_KIND_COMMIT)
+    commit = make_decision(offer, apb.ASSET_DECISION_KIND_COMMIT)
     committed = await at_every_replica(lambda: home.assets._forward_decision(commit))
     assert {c.state for c in committed} == {"COMMITTED"} and sum(not c.duplicate for c in committed) == 1
 
