@@ -101,10 +101,6 @@ class Channels:
             raise NotFound(f"no bridge {bridge_id} configured", reason="UNKNOWN_BRIDGE")
         return self._stub(bridge_pb2_grpc.BridgeStub, self.bridges[bridge_id])
 
-    def instance_of_peer_name(self, tls_name: str) -> str | None:
-        """The M-Instance whose gateway presents certificate name ``tls_name``, if any."""
-        return next((m for m, p in self.peers.items() if p.tls_name == tls_name), None)
-
     async def close(self) -> None:
         """Close every open channel (idempotent)."""
         channels, self._open, self._stubs = list(self._open.values()), {}, {}
