@@ -68,9 +68,9 @@ from rich.table import Table
 
 if not __package__:  # run as a script (python bench/resolve.py): make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from instance.mmm.itemdocs import item_doc
-from instance.mmm.model import Action, Complement, ComplementKind, DeonticVerb, ProcessActionRequest
-from instance.mmm.wire import request_to_proto
+from instance.world.itemdocs import item_doc
+from instance.world.model import Action, Complement, ComplementKind, DeonticVerb, ProcessActionRequest
+from instance.world.wire import request_to_proto
 from mmmfed.api.v1 import gateway_pb2_grpc, instance_pb2_grpc
 from mmmfed.api.v1 import instance_pb2 as ipb
 from mmmfed.api.v1 import process_action_pb2 as papb

@@ -1,7 +1,7 @@
 """The M-Instance's Inter-Process Protocol service: decides Process Actions here, or resolves
 them through the gateway when the destination is a Process of another M-Instance.
 
-:class:`ProcessActionService` owns the engine (``instance/mmm``), its World and Activity Data
+:class:`ProcessActionService` owns the engine (``instance/world``), its World and Activity Data
 (``<data_dir>/activity.sqlite``, replayed on start), and runs deferred requests when their Time
 comes (:meth:`run_clock`). A request for a Process of another M-Instance (MMM-TEC Resolution):
 
@@ -23,10 +23,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from instance.mmm.activity import ActivityLog
-from instance.mmm.engine import ProcessActionEngine, describe, malformed
-from instance.mmm.model import PAErrorCode, PAStatus, ProcessActionRequest, ProcessActionResponse, Profile
-from instance.mmm.seed import new_world
+from instance.world.activity import ActivityLog
+from instance.world.engine import ProcessActionEngine, describe, malformed
+from instance.world.model import PAErrorCode, PAStatus, ProcessActionRequest, ProcessActionResponse, Profile
+from instance.world.seed import new_world
 from mmmfed.items import instance_or_none
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 and read its Activity Data (issue "MMM-TEC core", item 7), over the Instance service with an
 operator certificate of the M-Instance's trust domain.
 
-A request comes from a JSON file in the form of ``instance/mmm/codec.py`` (``--file``), or from
+A request comes from a JSON file in the form of ``instance/world/codec.py`` (``--file``), or from
 flags; flags given with ``--file`` override its fields. A request for a Process of another
 M-Instance is resolved by the M-Instance through its gateway. The exit code is 0 for Ack,
 3 for Request (pay first), 4 for a PA Status Error, 2 when the request could not be sent.
@@ -75,7 +75,7 @@ def build_request(
 ) -> dict[str, Any]:
     """The request's JSON form: ``base`` (from ``--file``) with the flags applied. Raises
     InvalidInput (via the codec) when the result is not a valid request."""
-    from instance.mmm.codec import request_from_json
+    from instance.world.codec import request_from_json
     from mmmfed.errors import InvalidInput
     from mmmfed.items import parse_json
 
@@ -131,7 +131,7 @@ def pa_send(
     config: ConfigOption,
     cert: CertOption,
     key: KeyOption,
-    file: Annotated[Path | None, typer.Option("--file", help="request in JSON (instance/mmm/codec.py)")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="request in JSON (instance/world/codec.py)")] = None,
     source: Annotated[str | None, typer.Option("--source", help="requesting ProcessID")] = None,
     destination: Annotated[str | None, typer.Option("--destination", help="requested ProcessID")] = None,
     action: Annotated[str | None, typer.Option("--action", help="MMM-TEC Action, e.g. MM-Add")] = None,
@@ -148,9 +148,9 @@ def pa_send(
     as_json: Annotated[bool, typer.Option("--json", help="print the response as JSON")] = False,
 ) -> None:
     """Issue a Process Action to the M-Instance of CONFIG and print the response and PA Status."""
-    from instance.mmm.codec import request_from_json, response_to_json
-    from instance.mmm.model import PAStatusKind
-    from instance.mmm.wire import request_to_proto, response_from_proto
+    from instance.world.codec import request_from_json, response_to_json
+    from instance.world.model import PAStatusKind
+    from instance.world.wire import request_to_proto, response_from_proto
     from mmmfed.api.v1 import instance_pb2 as ipb
     from mmmfed.cli import _fail
     from mmmfed.errors import InvalidInput, MmmfedError
@@ -196,7 +196,7 @@ def _ms(text: str | None) -> int:
         return 0
     if text.isdigit():
         return int(text)
-    from instance.mmm.itemdocs import millis
+    from instance.world.itemdocs import millis
 
     return millis(text)
 

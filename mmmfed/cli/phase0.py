@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from instance.mmm.itemdocs import iso, item_doc
-from instance.mmm.model import (
+from instance.world.itemdocs import iso, item_doc
+from instance.world.model import (
     Action,
     DeonticVerb,
     PAErrorCode,

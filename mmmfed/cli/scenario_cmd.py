@@ -72,8 +72,8 @@ async def _activity_table(stub: object, m_instance_id: str) -> Table:
 
 
 async def _run(p: LoopbackPlan, procs: NodeProcesses, *, federated: bool, console: Console) -> int:
-    from instance.mmm.model import ProcessActionRequest, ProcessActionResponse
-    from instance.mmm.wire import request_to_proto, response_from_proto
+    from instance.world.model import ProcessActionRequest, ProcessActionResponse
+    from instance.world.wire import request_to_proto, response_from_proto
     from mmmfed.api.v1 import instance_pb2 as ipb
     from mmmfed.client import OperatorClient
     from mmmfed.testing import peer

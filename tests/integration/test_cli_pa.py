@@ -30,7 +30,7 @@ async def mmmfed(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _registration_file(tmp_path: Path) -> Path:
-    """A Register request in the JSON form of instance/mmm/codec.py, carrying the human's
+    """A Register request in the JSON form of instance/world/codec.py, carrying the human's
     Personal Profile, Account and Persona drafts (Godette, a real VRM)."""
     items = registration_items(A, "cli-user", GODETTE, time_ms=int(time.time() * 1000))
     request = {

@@ -8,8 +8,8 @@ import time
 
 from conftest import FOX, GODETTE, needs_samples
 
-from instance.mmm.model import ProcessActionRequest, ProcessActionResponse
-from instance.mmm.wire import request_to_proto, response_from_proto
+from instance.world.model import ProcessActionRequest, ProcessActionResponse
+from instance.world.wire import request_to_proto, response_from_proto
 from mmmfed.api.v1 import instance_pb2 as ipb
 from mmmfed.cli.phase0 import StepResult, run_phase0
 from mmmfed.testing import Federation

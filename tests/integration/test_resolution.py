@@ -19,8 +19,8 @@ import grpc
 from conftest import FOX, GODETTE
 from rpcassert import refused
 
-from instance.mmm.itemdocs import item_doc
-from instance.mmm.model import (
+from instance.world.itemdocs import item_doc
+from instance.world.model import (
     Action,
     ComplementKind,
     DeonticVerb,
@@ -31,7 +31,7 @@ from instance.mmm.model import (
     Value,
     complements,
 )
-from instance.mmm.wire import request_to_proto, response_from_proto
+from instance.world.wire import request_to_proto, response_from_proto
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc, instance_pb2_grpc
 from mmmfed.api.v1 import instance_pb2 as ipb
@@ -43,7 +43,7 @@ from mmmfed.tls import secure_channel
 A, B = "a.example", "b.example"
 U1, U2 = f"mmm://{A}/processes/user1", f"mmm://{B}/processes/user2"
 B_ACTIVITY = f"mmm://{B}/processes/activity"
-PRICE = Value(5, "EUR")  # what b.example's Activity Service charges a visitor for Discover (instance/mmm/seed.py)
+PRICE = Value(5, "EUR")  # what b.example's Activity Service charges a visitor for Discover (instance/world/seed.py)
 _ids = itertools.count(1)
 
 

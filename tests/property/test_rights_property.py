@@ -1,4 +1,4 @@
-"""Property test of the reference M-Instance's Process Action engine (``instance/mmm/engine.py``): no
+"""Property test of the reference M-Instance's Process Action engine (``instance/world/engine.py``): no
 sequence of requests lets a Process perform an Action its Rights do not allow.
 
 Hypothesis drives one seeded World (``a.example``: its Services and M-Locations, three registered
@@ -17,7 +17,7 @@ happens, through a subclass that watches ``_run``):
   Register, and no Wallet goes negative.
 
 The Rights are read here from ``World.rights`` and the documented reading of whose authority an
-Action needs (``instance/mmm/actions/authority.py``), not through the engine's own helpers. Local
+Action needs (``instance/world/actions/authority.py``), not through the engine's own helpers. Local
 Processes only: the exceptions ``ActionContext.holds`` makes for visitors of other M-Instances do
 not arise. The test also asserts that a real share of the requests is performed (about a third)
 and that each kind of Action is, so that it cannot pass by refusing everything.
@@ -37,11 +37,11 @@ from hypothesis import HealthCheck, Phase, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
 
-from instance.mmm.actions.authority import authority, rights_targets
-from instance.mmm.activity import ActivityLog
-from instance.mmm.engine import ProcessActionEngine
-from instance.mmm.itemdocs import item_doc
-from instance.mmm.model import (
+from instance.world.actions.authority import authority, rights_targets
+from instance.world.activity import ActivityLog
+from instance.world.engine import ProcessActionEngine
+from instance.world.itemdocs import item_doc
+from instance.world.model import (
     ANY_TARGET,
     Action,
     Complement,
@@ -55,8 +55,8 @@ from instance.mmm.model import (
     RightSpec,
     Value,
 )
-from instance.mmm.seed import new_world
-from instance.mmm.world import World
+from instance.world.seed import new_world
+from instance.world.world import World
 
 M = "a.example"
 EUR = "EUR"

@@ -1,5 +1,5 @@
 """Shared helpers for the tests of the reference M-Instance's Process Action engine
-(``instance/mmm``): ids of the seeded World, request builders, Registration of Users, Item drafts
+(``instance/world``): ids of the seeded World, request builders, Registration of Users, Item drafts
 and a snapshot of the World's state to compare before and after a request."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from instance.mmm.activity import ActivityLog
-from instance.mmm.engine import ProcessActionEngine
-from instance.mmm.itemdocs import item_doc
-from instance.mmm.model import (
+from instance.world.activity import ActivityLog
+from instance.world.engine import ProcessActionEngine
+from instance.world.itemdocs import item_doc
+from instance.world.model import (
     Action,
     DeonticVerb,
     IfEvent,
@@ -29,8 +29,8 @@ from instance.mmm.model import (
     Value,
     complements,
 )
-from instance.mmm.seed import new_world
-from instance.mmm.world import World
+from instance.world.seed import new_world
+from instance.world.world import World
 from mmmfed.cli.phase0 import persona_draft
 
 M = "a.example"

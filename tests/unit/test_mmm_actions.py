@@ -1,4 +1,4 @@
-"""The Action handlers of the reference M-Instance's Process Action engine (instance/mmm/actions,
+"""The Action handlers of the reference M-Instance's Process Action engine (instance/world/actions,
 MMM-TEC V2.2 Actions): for each Action, what a performed request changes in the World and names in
 its RS Complements, and the PA Status error code of each refusal, which leaves the World unchanged.
 
@@ -47,8 +47,8 @@ from mmm_helpers import (
     snapshot,
 )
 
-from instance.mmm.engine import ProcessActionEngine
-from instance.mmm.model import (
+from instance.world.engine import ProcessActionEngine
+from instance.world.model import (
     Action,
     DeonticVerb,
     PAErrorCode,
@@ -60,8 +60,8 @@ from instance.mmm.model import (
     RightSpec,
     Value,
 )
-from instance.mmm.seed import rules_item
-from instance.mmm.world import Rendering
+from instance.world.seed import rules_item
+from instance.world.world import Rendering
 
 T = START_MS + 100
 VISITOR = "mmm://b.example/processes/v1"

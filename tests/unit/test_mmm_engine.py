@@ -1,4 +1,4 @@
-"""The Process Action engine's pipeline (instance/mmm/engine.py, MMM-TEC V2.2 Inter-Process
+"""The Process Action engine's pipeline (instance/world/engine.py, MMM-TEC V2.2 Inter-Process
 Protocol): check order and PA Status codes, idempotency by ProcessActionID, Activity Data, a refused
 request changing nothing, and rebuilding the World from the Activity Data on restart."""
 
@@ -30,9 +30,9 @@ from mmm_helpers import (
     snapshot,
 )
 
-from instance.mmm.activity import ActivityLog
-from instance.mmm.engine import ProcessActionEngine
-from instance.mmm.model import (
+from instance.world.activity import ActivityLog
+from instance.world.engine import ProcessActionEngine
+from instance.world.model import (
     Action,
     Complement,
     ComplementKind,
@@ -46,7 +46,7 @@ from instance.mmm.model import (
     RightSpec,
     Value,
 )
-from instance.mmm.seed import new_world
+from instance.world.seed import new_world
 
 T = START_MS + 100
 

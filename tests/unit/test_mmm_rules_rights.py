@@ -1,5 +1,5 @@
 """Rights Levels, Rules versions and deferred Process Actions of the reference M-Instance
-(instance/mmm: actions/rights.py, rulebook.py, engine.py; MMM-TEC V2.2 Rights, Rules and If Events)."""
+(instance/world: actions/rights.py, rulebook.py, engine.py; MMM-TEC V2.2 Rights, Rules and If Events)."""
 
 from __future__ import annotations
 
@@ -34,8 +34,8 @@ from mmm_helpers import (
     snapshot,
 )
 
-from instance.mmm.engine import ProcessActionEngine
-from instance.mmm.model import (
+from instance.world.engine import ProcessActionEngine
+from instance.world.model import (
     ANY_TARGET,
     Action,
     ComplementKind,
@@ -48,7 +48,7 @@ from instance.mmm.model import (
     RightLevel,
     RightSpec,
 )
-from instance.mmm.seed import FOREIGN_ACTIONS, USER_INTERNAL_RIGHTS, rules_item
+from instance.world.seed import FOREIGN_ACTIONS, USER_INTERNAL_RIGHTS, rules_item
 
 T = START_MS + 100
 NOTICE = 60_000  # MinNoticeMs of the seeded Rules (seed.rules_item)

@@ -9,9 +9,9 @@ signed ICapabilities, can be placed too: the M-Instance then holds a copy while 
 
 from __future__ import annotations
 
-from instance.mmm.actions.base import ActionContext
-from instance.mmm.model import Action, ComplementKind, PAErrorCode, PAStatus, ProcessType
-from instance.mmm.world import Rendering
+from instance.world.actions.base import ActionContext
+from instance.world.model import Action, ComplementKind, PAErrorCode, PAStatus, ProcessType
+from instance.world.world import Rendering
 
 
 def _location(ctx: ActionContext) -> tuple[str | None, PAStatus | None]:

@@ -11,9 +11,9 @@ sender): a message is sent to be seen.
 
 from __future__ import annotations
 
-from instance.mmm.actions.base import ActionContext
-from instance.mmm.itemdocs import local_part, sub_type
-from instance.mmm.model import Action, ComplementKind, PAErrorCode, PAStatus, ProcessType, RightLevel
+from instance.world.actions.base import ActionContext
+from instance.world.itemdocs import local_part, sub_type
+from instance.world.model import Action, ComplementKind, PAErrorCode, PAStatus, ProcessType, RightLevel
 
 
 def mm_send(ctx: ActionContext) -> PAStatus | None:

@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from instance.mmm.itemdocs import capabilities_of
-from instance.mmm.model import (
+from instance.world.itemdocs import capabilities_of
+from instance.world.model import (
     Action,
     Complement,
     ComplementKind,
@@ -23,8 +23,8 @@ from instance.mmm.model import (
     PAStatus,
     ProcessActionRequest,
 )
-from instance.mmm.rulebook import RulesVersion
-from instance.mmm.world import World
+from instance.world.rulebook import RulesVersion
+from instance.world.world import World
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ the At M-Location (entering Room1 needs a Right on Room1); nothing for Actions t
 
 from __future__ import annotations
 
-from instance.mmm.model import Action, ComplementKind, ProcessActionRequest
+from instance.world.model import Action, ComplementKind, ProcessActionRequest
 
 DESTINATION_AUTHORITY: frozenset[Action] = frozenset({Action.REGISTER, Action.RIGHTS_MANAGE})
 UNTARGETED: frozenset[Action] = frozenset(

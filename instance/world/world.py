@@ -2,7 +2,7 @@
 Wallets and the records Actions leave (placements, messages, renderings, presence).
 
 A plain container with small, total helpers. It has no checks of its own: the engine and the
-Action handlers (``instance/mmm/actions``) decide what may change, and change it only after
+Action handlers (``instance/world/actions``) decide what may change, and change it only after
 every check passed, so a refused request leaves it untouched.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from instance.mmm.model import (
+from instance.world.model import (
     ANY_TARGET,
     Action,
     DeonticVerb,
@@ -23,7 +23,7 @@ from instance.mmm.model import (
     Right,
     Value,
 )
-from instance.mmm.rulebook import RuleBook
+from instance.world.rulebook import RuleBook
 from mmmfed.items import instance_or_none
 
 

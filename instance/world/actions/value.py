@@ -15,9 +15,9 @@ carried through Resolution, which its gateway verified). Each Transaction pays o
 
 from __future__ import annotations
 
-from instance.mmm.actions.base import ActionContext
-from instance.mmm.itemdocs import iso, item_doc, local_part, schema_problem
-from instance.mmm.model import ComplementKind, PAErrorCode, PAStatus, Value
+from instance.world.actions.base import ActionContext
+from instance.world.itemdocs import iso, item_doc, local_part, schema_problem
+from instance.world.model import ComplementKind, PAErrorCode, PAStatus, Value
 from mmmfed.items import instance_or_none
 
 

@@ -6,14 +6,14 @@ Action in the Profile without a handler here is refused by the engine (FaultyReq
 
 from __future__ import annotations
 
-from instance.mmm.actions.base import ActionContext, Handler
-from instance.mmm.actions.content import author, convert, discover, hide, inform, modify, post, validate
-from instance.mmm.actions.identity import authenticate, identify, register
-from instance.mmm.actions.messaging import mm_send
-from instance.mmm.actions.placement import PLACEMENT_ACTIONS
-from instance.mmm.actions.rights import rights_manage
-from instance.mmm.actions.value import transact
-from instance.mmm.model import Action, ComplementKind, PAErrorCode, PAStatus
+from instance.world.actions.base import ActionContext, Handler
+from instance.world.actions.content import author, convert, discover, hide, inform, modify, post, validate
+from instance.world.actions.identity import authenticate, identify, register
+from instance.world.actions.messaging import mm_send
+from instance.world.actions.placement import PLACEMENT_ACTIONS
+from instance.world.actions.rights import rights_manage
+from instance.world.actions.value import transact
+from instance.world.model import Action, ComplementKind, PAErrorCode, PAStatus
 
 
 def resolve(ctx: ActionContext) -> PAStatus | None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from instance.mmm.actions.base import ActionContext
-from instance.mmm.actions.ownership import owner_rights
-from instance.mmm.itemdocs import iso, item_doc, local_part, schema_problem, sub_type
-from instance.mmm.model import ComplementKind, PAErrorCode, PAStatus
-from instance.mmm.rulebook import RulesVersion
+from instance.world.actions.base import ActionContext
+from instance.world.actions.ownership import owner_rights
+from instance.world.itemdocs import iso, item_doc, local_part, schema_problem, sub_type
+from instance.world.model import ComplementKind, PAErrorCode, PAStatus
+from instance.world.rulebook import RulesVersion
 
 RESERVED_ITEM_TYPES = frozenset({"PRC", "ACC", "PPR", "RGT", "RUL", "ACD", "FBR", "FDR", "WAL", "TRA", "PAC"})
 LOCATION = "M-Location"
@@ -77,7 +77,7 @@ def author(ctx: ActionContext) -> PAStatus | None:
 
 def modify(ctx: ActionContext) -> PAStatus | None:
     """Replace the Nil Item by the carried new version (same ItemID and ItemType). Modifying the
-    Rules Item is the Rules change procedure (see :mod:`instance.mmm.rulebook`). RS: Nil Item."""
+    Rules Item is the Rules change procedure (see :mod:`instance.world.rulebook`). RS: Nil Item."""
     world = ctx.world
     item_id = ctx.target()
     current = world.items.get(item_id or "")

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from instance.mmm.itemdocs import millis, schema_problem
-from instance.mmm.model import Action, Value
+from instance.world.itemdocs import millis, schema_problem
+from instance.world.model import Action, Value
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from instance.mmm.actions.base import ActionContext
-from instance.mmm.actions.content import store_new_item
-from instance.mmm.actions.ownership import owner_rights, registration_rights
-from instance.mmm.itemdocs import item_doc, schema_problem, sub_type
-from instance.mmm.model import (
+from instance.world.actions.base import ActionContext
+from instance.world.actions.content import store_new_item
+from instance.world.actions.ownership import owner_rights, registration_rights
+from instance.world.itemdocs import item_doc, schema_problem, sub_type
+from instance.world.model import (
     Action,
     ComplementKind,
     PAErrorCode,

@@ -9,9 +9,9 @@ Transact on its own Wallet, and ``"*"`` for the Actions that create or find.
 
 from __future__ import annotations
 
-from instance.mmm.model import ANY_TARGET, Action, DeonticVerb, Right, RightLevel
-from instance.mmm.rulebook import RulesVersion
-from instance.mmm.world import World
+from instance.world.model import ANY_TARGET, Action, DeonticVerb, Right, RightLevel
+from instance.world.rulebook import RulesVersion
+from instance.world.world import World
 
 ITEM_ACTIONS: frozenset[Action] = frozenset(
     {

@@ -38,14 +38,14 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from instance.mmm.actions import HANDLERS, ActionContext, Handler
-from instance.mmm.actions.authority import authority, rights_targets
-from instance.mmm.actions.base import BrokenRule
-from instance.mmm.actions.value import payment_status, price_of
-from instance.mmm.activity import ActivityLog
-from instance.mmm.codec import request_from_json, request_to_json
-from instance.mmm.itemdocs import iso, item_doc, local_part
-from instance.mmm.model import (
+from instance.world.actions import HANDLERS, ActionContext, Handler
+from instance.world.actions.authority import authority, rights_targets
+from instance.world.actions.base import BrokenRule
+from instance.world.actions.value import payment_status, price_of
+from instance.world.activity import ActivityLog
+from instance.world.codec import request_from_json, request_to_json
+from instance.world.itemdocs import iso, item_doc, local_part
+from instance.world.model import (
     ACTIONS_WITHOUT_TARGET,
     Action,
     Complement,
@@ -57,7 +57,7 @@ from instance.mmm.model import (
     ProcessActionResponse,
     Value,
 )
-from instance.mmm.world import World
+from instance.world.world import World
 from mmmfed.errors import InvalidInput
 from mmmfed.items import instance_or_none as _instance
 

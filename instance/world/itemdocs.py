@@ -12,7 +12,7 @@ import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from instance.mmm.model import Action
+from instance.world.model import Action
 from mmmfed.errors import InvalidInput
 from mmmfed.schemas import validate_item
 

@@ -2,7 +2,7 @@
 (MMM-TEC: "Activity Data (logs) can be collected and be verified").
 
 SQLite (``<data_dir>/activity.sqlite``, WAL, append-only by convention): one row per decision
-with the request and response in their JSON form (``instance/mmm/codec.py``), and one row per
+with the request and response in their JSON form (``instance/world/codec.py``), and one row per
 Item or Process the request names, so records can be asked for by Process (source or
 destination), by Item and by time. The rows are also what the engine replays on restart.
 :meth:`ActivityLog.to_item` gives a record as an ACD Item.
@@ -18,9 +18,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from instance.mmm.codec import response_to_json
-from instance.mmm.itemdocs import iso, item_doc, local_part
-from instance.mmm.model import ProcessActionRequest, ProcessActionResponse
+from instance.world.codec import response_to_json
+from instance.world.itemdocs import iso, item_doc, local_part
+from instance.world.model import ProcessActionRequest, ProcessActionResponse
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS activity (

@@ -1,4 +1,4 @@
-"""Process Action requests and responses between the model (``instance/mmm/model.py``) and the
+"""Process Action requests and responses between the model (``instance/world/model.py``) and the
 protobuf messages of ``proto/mmmfed/api/v1/process_action.proto``.
 
 Decoding is strict: an unknown deontic verb, Action, Complement kind or Rights Level, an Item
@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from instance.mmm.model import (
+from instance.world.model import (
     Action,
     Complement,
     ComplementKind,

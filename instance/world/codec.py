@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from instance.mmm.model import (
+from instance.world.model import (
     Action,
     Complement,
     ComplementKind,

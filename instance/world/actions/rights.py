@@ -21,9 +21,9 @@ Right is final: the previous holder cannot take back what it transferred.
 
 from __future__ import annotations
 
-from instance.mmm.actions.base import ActionContext
-from instance.mmm.itemdocs import iso, item_doc, local_part
-from instance.mmm.model import (
+from instance.world.actions.base import ActionContext
+from instance.world.itemdocs import iso, item_doc, local_part
+from instance.world.model import (
     ComplementKind,
     DeonticVerb,
     PAErrorCode,
