@@ -11,10 +11,10 @@ import grpc
 from instance.assets.ledger import AssetLedger
 from instance.assets.transfers import TransferService
 from instance.avatars import AvatarService
-from instance.world.model import ProcessActionRequest, ProcessActionResponse
-from instance.world.wire import request_to_proto, response_from_proto
 from instance.process_actions import ProcessActionService
 from instance.servicer import InstanceServicer
+from instance.world.model import ProcessActionRequest, ProcessActionResponse
+from instance.world.wire import request_to_proto, response_from_proto
 from mmmfed.api.v1 import gateway_pb2_grpc, instance_pb2_grpc
 from mmmfed.config import InstanceConfig
 from mmmfed.datadir import DataDirLock

@@ -11,9 +11,9 @@ import grpc
 
 from instance.assets.transfers import TransferService
 from instance.avatars import AvatarService, receive
+from instance.process_actions import ProcessActionService
 from instance.world.activity import ActivityLog
 from instance.world.wire import request_from_proto, response_to_proto
-from instance.process_actions import ProcessActionService
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import instance_pb2 as ipb
 from mmmfed.api.v1 import instance_pb2_grpc

@@ -25,7 +25,17 @@ charges Processes of other M-Instances 0.05 for a presence query (Service Pricin
 from __future__ import annotations
 
 from instance.world.itemdocs import iso, item_doc
-from instance.world.model import ANY_TARGET, Action, DeonticVerb, Process, ProcessType, Profile, Right, RightLevel, Value
+from instance.world.model import (
+    ANY_TARGET,
+    Action,
+    DeonticVerb,
+    Process,
+    ProcessType,
+    Profile,
+    Right,
+    RightLevel,
+    Value,
+)
 from instance.world.rulebook import RuleBook, RulesVersion
 from instance.world.world import World
 
