@@ -145,7 +145,7 @@ def _statuses(records: list[PublicKeyRecord], at_ms: int) -> dict[str, str]:
 
 @keys_app.command("rotate")
 def keys_rotate(config: GatewayConfigOption) -> None:
-    """Make a new current signing key for the gateway's M-Instance (issue item 4; FGMV-43 GPIR-003).
+    """Make a new current signing key for the gateway's M-Instance (FGMV-43 GPIR-003).
 
     Prints the new key id and its did:web verification method. The previous key's validity ends
     now, a superseded retirement: it stays valid for what it signed before, so Items signed with
@@ -180,7 +180,7 @@ def keys_revoke(
         ),
     ] = RevocationReason.compromised,
 ) -> None:
-    """Revoke KEY_ID from now, or from --at, as compromised or superseded (issue 12 item 4; FGMV-43 GPIR-003).
+    """Revoke KEY_ID from now, or from --at, as compromised or superseded (FGMV-43 GPIR-003).
 
     compromised, the default because it is the safe one when in doubt: from that time on no proof
     by the key verifies anywhere, even one whose created claims an earlier time (a backdated
@@ -239,10 +239,10 @@ def keys_list(
     config: GatewayConfigOption,
     as_json: Annotated[bool, typer.Option("--json", help="print the keys as JSON")] = False,
 ) -> None:
-    """Show the M-Instance's keys, oldest first (issue item 4; FGMV-43 GPIR-003).
+    """Show the M-Instance's keys, oldest first (FGMV-43 GPIR-003).
 
     A table (or JSON) of key id, did:web verification method, valid from / until, revoked at, the
-    revocation reason (compromised or superseded; issue 12 item 4) and status: current (the key
+    revocation reason (compromised or superseded) and status: current (the key
     the gateway signs with now), retired or revoked.
     """
     import json
