@@ -10,6 +10,7 @@ verifying checks every proof (4.5) and shows one verdict per proof.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -47,9 +48,9 @@ def item_sign(
     """Add an eddsa-jcs-2022 DataIntegrityProof to ITEM and write the signed Item.
 
     The proof (vc-di-eddsa 3.3.1) has proofPurpose assertionMethod, created = now (UTC, seconds)
-    and verificationMethod = the key's did:key method, so it verifies with no key file (the issue's
-    "a file signed with a key from `mmmfed keys generate` verifies on its own"); with
-    --verification-method, verifiers need the public key file (item verify --keys). An Item that
+    and verificationMethod = the key's did:key method, so it verifies with no key file; with
+    --verification-method, verifiers need the public key file or the M-Instance's DID document
+    (item verify --keys). An Item that
     already has proofs keeps them and gets one more (proof set, vc-data-integrity 4.3).
     """
     import datetime
@@ -93,7 +94,7 @@ def item_verify(
         list[Path] | None,
         typer.Option(
             "--keys",
-            help="public key file (KEY.pub.json) for a non-did:key method; repeatable",
+            help="public key file (KEY.pub.json) or an M-Instance's DID document (keys export); repeatable",
             exists=True,
             dir_okay=False,
         ),
@@ -102,28 +103,112 @@ def item_verify(
     """Verify every proof on SIGNED (vc-di-eddsa 3.3.2, vc-data-integrity 4.5); print a verdict
     and the reason per proof. Exits 0 only if every proof verified, 2 otherwise.
 
-    did:key methods resolve on their own; --keys maps each file's "id" to its key. Each proof must
-    have proofPurpose assertionMethod (an Item's proof asserts the Item).
+    did:key methods resolve on their own; --keys maps each file's "id" to its key, or each
+    verification method of a DID document (`mmmfed keys export`) to its key, honouring its
+    expiry and revocation: a proof created at or after a key's revocation or expiry, or made with
+    a key revoked as compromised, is KEY_REVOKED or KEY_NOT_VALID_AT_TIME. Each proof must have
+    proofPurpose assertionMethod (an Item's proof asserts the Item).
     """
     from rich.console import Console
 
     from mmmfed.cli import _fail
     from mmmfed.errors import MmmfedError
-    from mmmfed.keyfile import keyring, load_public_key_file
     from mmmfed.proofs import verify_document
 
     try:
         document = _read_item(signed)
-        resolve = keyring([load_public_key_file(path) for path in keys or []])
+        resolve, refusals = _resolver(document, keys or [])
     except MmmfedError as err:
         raise _fail(err) from err
-    result = verify_document(document, resolve_key=resolve, expected_proof_purpose=PROOF_PURPOSE)
+    result = _with_refusals(
+        verify_document(document, resolve_key=resolve, expected_proof_purpose=PROOF_PURPOSE), refusals
+    )
     console = Console(emoji=False, highlight=False)
     if result.proofs:
         console.print(_proof_table(document, result))
     console.print(_verdict(_shown(str(signed)), result), soft_wrap=True)  # one line, so the method stays whole
     if not result.verified:
         raise typer.Exit(code=2)
+
+
+def _resolver(document: dict[str, Any], paths: list[Path]) -> tuple[Callable[[str], bytes], dict[str, str]]:
+    """``resolve_key`` over the key files and DID documents in ``paths``, and the refusal of each
+    proof method whose DID document key was not usable when the proof was created
+    (method -> ``KEY_REVOKED`` / ``KEY_NOT_VALID_AT_TIME``; such methods do not resolve).
+
+    Raises InvalidInput (``KEY_FILE_INVALID``, ``KEY_ID_CONFLICT``) naming the file."""
+    from mmmfed.did_document import (
+        MAX_DID_DOCUMENT_BYTES,
+        DocumentKey,
+        is_did_document,
+        load_did_document,
+        parse_rfc3339_ms,
+    )
+    from mmmfed.errors import InvalidInput
+    from mmmfed.keyfile import PublicKeyFile, keyring, load_public_key_file
+    from mmmfed.strictjson import parse_json
+
+    files: list[PublicKeyFile] = []
+    document_keys: dict[str, DocumentKey] = {}
+    for path in paths:
+        try:
+            data = path.read_bytes()
+            doc = parse_json(data, max_bytes=MAX_DID_DOCUMENT_BYTES)
+        except (OSError, InvalidInput):
+            data, doc = None, None  # load_public_key_file says what is wrong with the file
+        if data is not None and is_did_document(doc):
+            for key in load_did_document(path, data):
+                seen = document_keys.setdefault(key.id, key)
+                if seen.public_key != key.public_key:
+                    raise InvalidInput(
+                        f"{seen.path} and {path} give {key.id!r} different keys; pass only the right one",
+                        reason="KEY_ID_CONFLICT",
+                    )
+        else:
+            files.append(load_public_key_file(path))
+    files += [PublicKeyFile(id=k.id, public_key=k.public_key, path=k.path) for k in document_keys.values()]
+    usable = keyring(files)
+    refusals: dict[str, str] = {}
+    proofs = document.get("proof")
+    for proof in proofs if isinstance(proofs, list) else [proofs]:
+        if not isinstance(proof, dict):
+            continue  # a malformed proof the verifier reports
+        method, created = proof.get("verificationMethod"), proof.get("created")
+        found = document_keys.get(method) if isinstance(method, str) else None
+        if found is None or not isinstance(created, str):
+            continue  # no time rules for this method, or a malformed proof the verifier reports
+        try:
+            refusal = found.refusal_at(parse_rfc3339_ms(created))
+        except ValueError:
+            continue
+        if refusal is not None:
+            refusals[found.id] = refusal
+
+    def resolve(method: str) -> bytes:
+        if method in refusals:
+            raise KeyError(method)
+        return usable(method)
+
+    return resolve, refusals
+
+
+def _with_refusals(result: VerificationResult, refusals: dict[str, str]) -> VerificationResult:
+    """``result`` with each proof left KEY_UNRESOLVED because its key was not usable at its
+    ``created`` time given that refusal instead."""
+    import dataclasses
+
+    from mmmfed.proofs import KEY_UNRESOLVED
+
+    checks = tuple(
+        dataclasses.replace(check, reason=refusals[check.verification_method])
+        if check.reason == KEY_UNRESOLVED and check.verification_method in refusals
+        else check
+        for check in result.proofs
+    )
+    failed = [check for check in checks if not check.verified]
+    if not failed:
+        return result
+    return dataclasses.replace(result, reason=failed[0].reason, proofs=checks)
 
 
 def _verdict(name: str, result: VerificationResult) -> Text:

@@ -1,7 +1,7 @@
-"""``mmmfed keys generate|rotate|revoke|list`` (issue "Federated trust", item 4; FGMV-43 GPIR-003).
+"""``mmmfed keys generate|rotate|revoke|list|export`` (FGMV-43 GPIR-003).
 
 ``generate`` makes a standalone Ed25519 signing key in key files (:mod:`mmmfed.keyfile`).
-``rotate``, ``revoke`` and ``list`` manage the M-Instance's own signing keys, which its gateway
+``rotate``, ``revoke``, ``list`` and ``export`` manage the M-Instance's own signing keys, which its gateway
 holds in ``<gateway data_dir>/keys`` (:class:`mmmfed.keys.InstanceKeyStore`); they take the
 gateway's configuration file. The running gateway re-reads ``keys.json`` when it changes, so a
 rotation or revocation takes effect without a restart.
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from mmmfed.keys import InstanceKeyStore, PublicKeyRecord
 
 keys_app = typer.Typer(
-    help="Signing keys: standalone key files (generate) and the M-Instance's keys (rotate, revoke, list).",
+    help="Signing keys: standalone key files (generate) and the M-Instance's keys (rotate, revoke, list, export).",
     no_args_is_help=True,
 )
 
@@ -47,8 +47,7 @@ def keys_generate(
 ) -> None:
     """Make a new Ed25519 key: OUT (PKCS#8 PEM, mode 0600) and OUT.pub.json (public key, Multikey).
 
-    Prints the key's did:key verification method: proofs naming it verify with no key file
-    (the issue's "a file signed with a key from `mmmfed keys generate` verifies on its own").
+    Prints the key's did:key verification method: proofs naming it verify with no key file.
     Never overwrites: exits 2 if either file exists.
     """
     import datetime
@@ -287,3 +286,55 @@ def keys_list(
             f"[{style[status]}]{status}[/]" + (f" ({r.revocation_reason})" if r.revocation_reason else ""),
         )
     Console(emoji=False, highlight=False).print(table)
+
+
+@keys_app.command("export")
+def keys_export(
+    config: GatewayConfigOption,
+    out: Annotated[Path, typer.Option("--out", help="file to write the DID document to (replaced if it exists)")],
+) -> None:
+    """Write the M-Instance's public keys as its did:web DID document, for verifiers outside the
+    federation: `mmmfed item verify --keys FILE` takes it (W3C DID Core; FGMV-43 GPIR-003).
+
+    Every key the M-Instance published is listed, with its expiry and revocation; a key revoked as
+    compromised verifies nothing, one revoked as superseded still verifies what it signed before.
+    The file holds public keys only. Prints where it was written and how many keys it lists.
+    """
+    import json
+    import os
+    import tempfile
+
+    from rich.markup import escape
+
+    from mmmfed.cli import err_console
+    from mmmfed.did_document import instance_did_document
+
+    store = _open_store(config)
+    records = store.records()
+    if not records:
+        err_console.print(
+            f"[bold red]error[/] NO_KEYS: {escape(store.m_instance_id)} has no keys yet; start its gateway "
+            "(it makes the first) or run `mmmfed keys rotate`",
+            emoji=False,
+        )
+        raise typer.Exit(code=2)
+    document = json.dumps(instance_did_document(store.m_instance_id, records), indent=2) + "\n"
+    target = out.resolve()
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(document)
+            os.chmod(tmp, 0o644)  # public keys: readable by whoever verifies
+            os.replace(tmp, target)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as err:
+        err_console.print(
+            f"[bold red]error[/] FILE_UNWRITABLE: cannot write {escape(str(out))}: {err.strerror}; "
+            "choose an --out in a directory you can write",
+            emoji=False,
+        )
+        raise typer.Exit(code=2) from err
+    sys.stdout.write(f"wrote {out}: did:web:{store.m_instance_id} with {len(records)} key(s)\n")

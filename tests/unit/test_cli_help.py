@@ -12,8 +12,8 @@ import typer.main
 
 from mmmfed.cli import app
 
-# "issue 12", "issue item 4", 'issue "Federated trust"', "item 7": project bookkeeping, not help.
-_BOOKKEEPING = re.compile(r"\bissue\s+(\d|item\b|\")|\bitem\s+\d", re.IGNORECASE)
+# "issue 12", "issue item 4", 'issue "Federated trust"', "the issue's", "item 7": project bookkeeping.
+_BOOKKEEPING = re.compile(r"\bissue\s+(\d|item\b|\")|\bissue's|\bthe issue\b|\bitem\s+\d", re.IGNORECASE)
 
 
 def _commands(command: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
