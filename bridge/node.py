@@ -56,6 +56,7 @@ class BridgeNode:
         self.config = config
         self.metrics = NodeMetrics()  # this node's own registry, served at observability.metrics_listen
         validator = GltfValidator(node_modules_dir=config.node_modules_dir, timeout_s=config.validator_timeout_s)
+        self._validator = validator
         limits = ConversionLimits(
             max_image_side_px=config.max_image_side_px,
             max_image_pixels=config.max_image_pixels,
@@ -94,8 +95,10 @@ class BridgeNode:
         return await self.server.start()
 
     async def stop(self) -> None:
-        """Stop serving (idempotent, graceful), then close the virtual bridge store."""
+        """Stop serving (idempotent, graceful), then end the validator worker and close the virtual
+        bridge store."""
         await self.server.stop()
+        await self._validator.close()
         self.virtual_bridges.close()
         self._servicer.close()
 
