@@ -52,6 +52,7 @@ if not __package__:  # run as a script (python bench/migrate.py): make `bench` i
 from bench.rawsink import COUNT, SERVICE
 from bridge.conversion import ConversionTarget, GltfValidator, convert
 from mmmfed.api.v1 import gateway_pb2 as gpb
+from mmmfed.cli.inprocess import peer
 from mmmfed.cli.loopback import B_MAX_TEXTURE_PX, B_MAX_TRIANGLES, B, LoopbackPlan, PortReservation, plan, samples_dir
 from mmmfed.cli.processes import NodeProcesses
 from mmmfed.client import OperatorClient
@@ -60,7 +61,6 @@ from mmmfed.errors import MmmfedError
 from mmmfed.glb import GLB_MAGIC, inspect_glb, split_glb
 from mmmfed.items import FORMAT_GLB
 from mmmfed.streams import CHUNK_BYTES, chunked
-from mmmfed.testing import peer
 from mmmfed.tls import secure_channel
 
 MB = 1_000_000

@@ -74,12 +74,13 @@ from instance.world.wire import request_to_proto
 from mmmfed.api.v1 import gateway_pb2_grpc, instance_pb2_grpc
 from mmmfed.api.v1 import instance_pb2 as ipb
 from mmmfed.api.v1 import process_action_pb2 as papb
+from mmmfed.cli.inprocess import peer
 from mmmfed.cli.loopback import A, B, LoopbackPlan, PortReservation, plan, samples_dir
 from mmmfed.cli.phase0 import registration_items
 from mmmfed.cli.processes import NodeProcesses
 from mmmfed.client import OperatorClient
 from mmmfed.config import ObservabilityConfig, PeerAddress, StoreConfig, TlsConfig
-from mmmfed.testing import RedisServer, peer
+from mmmfed.testing import RedisServer
 from mmmfed.tls import secure_channel
 
 NODES = {"gateway A": "gateway-a", "gateway B": "gateway-b", "instance B": "instance-b"}

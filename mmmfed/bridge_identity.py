@@ -10,7 +10,7 @@ gateway trusts:
 2. **Manifesto V is signed by it.** Each BRIDGE and OFFER_V manifesto carries ``certificate_pem``
    (that certificate) and ``signed_json``: a ``mmmfed/BridgeManifesto/v1`` document holding the
    manifesto (every field but ``signed_json``, as protobuf JSON with proto field names) with an
-   eddsa-jcs-2022 proof (mmmfed/proofs.py) by the did:key's verification method.
+   eddsa-jcs-2022 proof (mmmfed/proofs/) by the did:key's verification method.
 3. **The gateway checks both** (:func:`verify_bridge_manifesto`): the certificate chains to the
    bundle the gateway holds for that bridge, is valid now and is for the bridge's TLS name; it
    carries exactly one did:key URI SAN; the manifesto lists that key and no other; the proof

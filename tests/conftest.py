@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from mmmfed.cli.inprocess import Federation, start_federation
 from mmmfed.cli.loopback import samples_dir
-from mmmfed.testing import Federation, RedisServer, start_federation
+from mmmfed.testing import RedisServer
 
 SAMPLES = samples_dir()
 GODETTE = SAMPLES / "vrm" / "godot-vrm_Godette" / "Godette_vrm_v4.vrm"

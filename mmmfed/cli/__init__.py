@@ -19,7 +19,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from mmmfed.cli.agreement_cmd import agreement_app
 from mmmfed.cli.asset_cmd import asset_app
@@ -27,6 +26,7 @@ from mmmfed.cli.audit_cmd import audit_app
 from mmmfed.cli.avatar_cmd import avatar_app
 from mmmfed.cli.bridge_cmd import bridge_app
 from mmmfed.cli.certs_cmd import certs_app
+from mmmfed.cli.common import fail
 from mmmfed.cli.config_cmd import config_app
 from mmmfed.cli.item_cmd import item_app
 from mmmfed.cli.keys_cmd import keys_app
@@ -49,7 +49,6 @@ app.add_typer(peer_app, name="peer")
 app.add_typer(avatar_app, name="avatar")
 app.add_typer(config_app, name="config")
 app.add_typer(bridge_app, name="bridge")
-err_console = Console(stderr=True)
 
 
 def _version(value: bool) -> None:
@@ -73,12 +72,6 @@ class NodeKind(enum.StrEnum):
     instance = "instance"
     gateway = "gateway"
     bridge = "bridge"
-
-
-def _fail(err: MmmfedError) -> typer.Exit:
-    # The message may hold did:key ids or paths with brackets: no emoji codes, no markup.
-    err_console.print(f"[bold red]error[/] {escape(err.reason)}: {escape(err.message)}", emoji=False)
-    return typer.Exit(code=2)
 
 
 @app.command()
@@ -111,7 +104,7 @@ def serve(
 
             node = BridgeNode(logging_as(load_config(config, BridgeConfig)))
     except MmmfedError as err:
-        raise _fail(err) from err
+        raise fail(err) from err
 
     async def main() -> None:
         task = asyncio.current_task()
@@ -124,7 +117,7 @@ def serve(
     try:
         asyncio.run(main())
     except MmmfedError as err:  # e.g. STORE_NOT_DURABLE at start-up: a reason, not a traceback
-        raise _fail(err) from err
+        raise fail(err) from err
 
 
 class TextureFormat(enum.StrEnum):
@@ -152,7 +145,7 @@ def convert(
     try:
         data, report = asyncio.run(run_conversion(source.read_bytes(), target, validator=GltfValidator()))
     except MmmfedError as err:
-        raise _fail(err) from err
+        raise fail(err) from err
     out.write_bytes(data)
     if as_json:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")

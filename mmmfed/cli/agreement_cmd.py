@@ -30,14 +30,14 @@ KeyOption = Annotated[Path, typer.Option("--key", help="its private key (PEM)")]
 
 
 def _config(path: Path) -> Any:
-    from mmmfed.cli import _fail
+    from mmmfed.cli.common import fail
     from mmmfed.config import GatewayConfig, load_config
     from mmmfed.errors import MmmfedError
 
     try:
         return load_config(path, GatewayConfig)
     except MmmfedError as err:
-        raise _fail(err) from err
+        raise fail(err) from err
 
 
 def _when(ms: int | None) -> str:
@@ -59,7 +59,7 @@ async def _call(config: Any, cert: Path, key: Path, method: str, request: Any) -
 
 
 def _remote(config: Any, cert: Path, key: Path, method: str, request: Any) -> Any:
-    from mmmfed.cli import _fail
+    from mmmfed.cli.common import fail
     from mmmfed.errors import InvalidInput, MmmfedError
 
     try:
@@ -67,7 +67,7 @@ def _remote(config: Any, cert: Path, key: Path, method: str, request: Any) -> An
     except (MmmfedError, OSError) as err:
         if isinstance(err, OSError):
             err = InvalidInput(f"cannot read {err.filename}: {err.strerror}", reason="FILE_UNREADABLE")
-        raise _fail(err) from err
+        raise fail(err) from err
 
 
 @agreement_app.command("propose")
@@ -98,24 +98,24 @@ async def _with_state(cfg: Any, use: Callable[[Any], Awaitable[Any]]) -> Any:
 
 
 def _on_state(cfg: Any, use: Callable[[Any], Awaitable[Any]]) -> Any:
-    from mmmfed.cli import _fail
+    from mmmfed.cli.common import fail
     from mmmfed.errors import MmmfedError
 
     try:
         return asyncio.run(_with_state(cfg, use))
     except MmmfedError as err:
-        raise _fail(err) from err
+        raise fail(err) from err
 
 
 def _configured_peer(cfg: Any, peer: str, *, force: bool) -> None:
     """Exit 2 (PEER_NOT_CONFIGURED) unless ``peer`` is under ``peers`` of the configuration or
     ``force`` is given: consent to a typo is not stored."""
-    from mmmfed.cli import _fail
+    from mmmfed.cli.common import fail
     from mmmfed.errors import InvalidInput
 
     if peer not in cfg.peers and not force:
         known = ", ".join(sorted(cfg.peers)) or "none"
-        raise _fail(
+        raise fail(
             InvalidInput(
                 f"{peer} is not a configured peer (peers: {known}); add it with `mmmfed peer add`, "
                 "or pass --force to record it anyway",

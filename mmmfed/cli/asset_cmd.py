@@ -108,7 +108,7 @@ def asset_register(
     its content; any other file needs --format."""
     from mmmfed.api.v1 import asset_pb2 as apb
     from mmmfed.api.v1 import process_action_pb2 as papb
-    from mmmfed.cli import _fail
+    from mmmfed.cli.common import fail
     from mmmfed.errors import InvalidInput, MmmfedError
     from mmmfed.glb import inspect_glb
 
@@ -116,12 +116,12 @@ def asset_register(
     try:
         data = file.read_bytes()
     except OSError as err:
-        raise _fail(InvalidInput(f"cannot read {file}: {err.strerror}", reason="FILE_UNREADABLE")) from err
+        raise fail(InvalidInput(f"cannot read {file}: {err.strerror}", reason="FILE_UNREADABLE")) from err
     if fmt is None:
         try:
             fmt = inspect_glb(data).format
         except MmmfedError as err:
-            raise _fail(InvalidInput(f"{file}: {err.message}; give --format", reason="FORMAT_UNKNOWN")) from err
+            raise fail(InvalidInput(f"{file}: {err.message}; give --format", reason="FORMAT_UNKNOWN")) from err
         media_type = media_type or "model/gltf-binary"
     request = apb.RegisterAssetRequest(
         owner_process_id=owner,

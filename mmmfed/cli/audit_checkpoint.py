@@ -31,7 +31,7 @@ from mmmfed.store import SharedAuditLog
 def read_checkpoint_file(path: Path) -> Checkpoint:
     """The checkpoint in ``path`` (signature not yet checked); exit 2 if it cannot be read or is
     not one (``CHECKPOINT_MALFORMED``)."""
-    from mmmfed.cli import _fail
+    from mmmfed.cli.common import fail
 
     try:
         raw = path.read_bytes()
@@ -41,7 +41,7 @@ def read_checkpoint_file(path: Path) -> Checkpoint:
     try:
         return parse_checkpoint(raw)
     except MmmfedError as err:
-        raise _fail(err) from err
+        raise fail(err) from err
 
 
 async def verify_with_checkpoint(

@@ -38,7 +38,7 @@ def _read(config: Path, use: Callable[..., Awaitable[Any]], *, with_config: bool
     """``await use(log)`` on the audit log of the gateway configured in ``config`` (exit 2 with the
     reason if it cannot be read); ``await use(log, cfg)`` with ``with_config``."""
     from mmmfed.audit import SqliteAuditLog
-    from mmmfed.cli import _fail
+    from mmmfed.cli.common import fail
     from mmmfed.config import GatewayConfig, load_config
     from mmmfed.errors import MmmfedError
     from mmmfed.store import EmbeddedAuditLog
@@ -46,7 +46,7 @@ def _read(config: Path, use: Callable[..., Awaitable[Any]], *, with_config: bool
     try:
         cfg = load_config(config, GatewayConfig)
     except MmmfedError as err:
-        raise _fail(err) from err
+        raise fail(err) from err
     if cfg.store.backend == "redis":
         from mmmfed.store.redis import open_redis_state
 
@@ -67,7 +67,7 @@ def _read(config: Path, use: Callable[..., Awaitable[Any]], *, with_config: bool
     try:
         return asyncio.run(run())
     except MmmfedError as err:
-        raise _fail(err) from err
+        raise fail(err) from err
 
 
 @audit_app.command("show")

@@ -27,7 +27,7 @@ def bridge_identity(
     must carry exactly this did as a URI subjectAltName or gateways refuse the bridge
     (BRIDGE_IDENTITY_MISMATCH). Exits 2 on a bad configuration or key file."""
     from bridge.identity import KEY_FILE, configured_key
-    from mmmfed.cli import _fail
+    from mmmfed.cli.common import fail
     from mmmfed.config import BridgeConfig, load_config
     from mmmfed.errors import MmmfedError
 
@@ -36,7 +36,7 @@ def bridge_identity(
         key_file = cfg.signing_key or cfg.data_dir / KEY_FILE
         key = configured_key(cfg)
     except MmmfedError as err:
-        raise _fail(err) from err
+        raise fail(err) from err
     if as_json:
         out = {"did": key.did, "verification_method": key.verification_method, "key_file": str(key_file)}
         typer.echo(json.dumps(out, indent=2))

@@ -48,14 +48,14 @@ def _passphrase(path: Path | None) -> bytes | None:
 
 def _run(action: Callable[[], None]) -> None:
     """Run ``action``; a MmmfedError ends the command with exit 2 and its one message."""
-    from mmmfed.cli import _fail
+    from mmmfed.cli.common import fail
 
     try:
         action()
     except MmmfedError as err:
-        raise _fail(err) from err
+        raise fail(err) from err
     except OSError as err:
-        raise _fail(InvalidInput(f"{err.filename}: {err.strerror}", reason="FILE_UNWRITABLE")) from err
+        raise fail(InvalidInput(f"{err.filename}: {err.strerror}", reason="FILE_UNWRITABLE")) from err
 
 
 def _read_input(path: Path) -> bytes:

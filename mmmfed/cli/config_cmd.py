@@ -95,7 +95,7 @@ def config_check(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON, errors included")] = False,
 ) -> None:
     """Validate a configuration and the trust material it names, without starting the node."""
-    from mmmfed.cli import _fail
+    from mmmfed.cli.common import fail
 
     try:
         cfg = load_any(path)
@@ -104,7 +104,7 @@ def config_check(
         if as_json:
             sys.stdout.write(json.dumps({"error": err.reason, "message": err.message}) + "\n")
             raise typer.Exit(code=2) from err
-        raise _fail(err) from err
+        raise fail(err) from err
     if as_json:
         sys.stdout.write(json.dumps(facts, indent=2) + "\n")
         return

@@ -58,7 +58,7 @@ def item_sign(
 
     from rich.markup import escape
 
-    from mmmfed.cli import _fail, err_console
+    from mmmfed.cli.common import err_console, fail
     from mmmfed.errors import MmmfedError
     from mmmfed.keyfile import load_signing_key
     from mmmfed.proofs import sign_document
@@ -72,7 +72,7 @@ def item_sign(
             document, key=signing_key, verification_method=method, created=created, proof_purpose=PROOF_PURPOSE
         )
     except MmmfedError as err:
-        raise _fail(err) from err
+        raise fail(err) from err
     data = (json.dumps(signed, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
     if out is None:
         sys.stdout.buffer.write(data)
@@ -111,7 +111,7 @@ def item_verify(
     """
     from rich.console import Console
 
-    from mmmfed.cli import _fail
+    from mmmfed.cli.common import fail
     from mmmfed.errors import MmmfedError
     from mmmfed.proofs import verify_document
 
@@ -119,7 +119,7 @@ def item_verify(
         document = _read_item(signed)
         resolve, refusals = _resolver(document, keys or [])
     except MmmfedError as err:
-        raise _fail(err) from err
+        raise fail(err) from err
     result = _with_refusals(
         verify_document(document, resolve_key=resolve, expected_proof_purpose=PROOF_PURPOSE), refusals
     )

@@ -54,7 +54,7 @@ def keys_generate(
 
     from rich.markup import escape
 
-    from mmmfed.cli import _fail, err_console
+    from mmmfed.cli.common import err_console, fail
     from mmmfed.errors import MmmfedError
     from mmmfed.keyfile import write_key_files
     from mmmfed.proofs import SigningKey
@@ -64,7 +64,7 @@ def keys_generate(
     try:
         private_path, public_path = write_key_files(out, key, created=created, key_id=key_id)
     except MmmfedError as err:
-        raise _fail(err) from err
+        raise fail(err) from err
     except OSError as err:
         err_console.print(f"[bold red]error[/] cannot write {escape(str(out))}: {err.strerror}", emoji=False)
         raise typer.Exit(code=2) from err
@@ -80,7 +80,7 @@ def keys_generate(
 def _open_store(config: Path) -> InstanceKeyStore:
     """The key store of the gateway configured in ``config`` (``<data_dir>/keys``, as the gateway
     opens it); exits 2 with ``CONFIG_INVALID`` (or the id's reason) on a bad configuration."""
-    from mmmfed.cli import _fail
+    from mmmfed.cli.common import fail
     from mmmfed.config import GatewayConfig, load_config
     from mmmfed.errors import MmmfedError
     from mmmfed.keys import InstanceKeyStore
@@ -89,13 +89,13 @@ def _open_store(config: Path) -> InstanceKeyStore:
         gateway = load_config(config, GatewayConfig)
         return InstanceKeyStore(gateway.data_dir / "keys", gateway.m_instance_id)
     except MmmfedError as err:
-        raise _fail(err) from err
+        raise fail(err) from err
 
 
 def _cannot_write(store: InstanceKeyStore, err: OSError) -> typer.Exit:
     from rich.markup import escape
 
-    from mmmfed.cli import err_console
+    from mmmfed.cli.common import err_console
 
     err_console.print(f"[bold red]error[/] cannot write {escape(str(store.directory))}: {err.strerror}", emoji=False)
     return typer.Exit(code=2)
@@ -193,7 +193,7 @@ def keys_revoke(
     that would change nothing leaves the key as it is. Revoking the current key leaves the gateway
     with no signing key until `mmmfed keys rotate`.
     """
-    from mmmfed.cli import _fail, err_console
+    from mmmfed.cli.common import err_console, fail
     from mmmfed.errors import MmmfedError, NotFound
 
     store = _open_store(config)
@@ -206,7 +206,7 @@ def keys_revoke(
             )
         record = store.revoke(key_id, at_ms=at_ms, reason=reason.value)
     except MmmfedError as err:
-        raise _fail(err) from err
+        raise fail(err) from err
     except OSError as err:
         raise _cannot_write(store, err) from err
     if record == existing:
@@ -306,7 +306,7 @@ def keys_export(
 
     from rich.markup import escape
 
-    from mmmfed.cli import err_console
+    from mmmfed.cli.common import err_console
     from mmmfed.did_document import instance_did_document
 
     store = _open_store(config)

@@ -71,12 +71,12 @@ async def once(op: OperatorSession, method: str, request: Any, *, attempts: int,
 def run(work: Coroutine[Any, Any, T]) -> T:
     """``asyncio.run(work)``; a domain error (refusal, no connection) or an unreadable certificate
     or key is exit 2 with its reason."""
-    from mmmfed.cli import _fail
+    from mmmfed.cli.common import fail
     from mmmfed.errors import InvalidInput, MmmfedError
 
     try:
         return asyncio.run(work)
     except MmmfedError as err:
-        raise _fail(err) from err
+        raise fail(err) from err
     except OSError as err:  # reading --cert, --key or the CA named in the configuration
-        raise _fail(InvalidInput(f"cannot read {err.filename}: {err.strerror}", reason="FILE_UNREADABLE")) from err
+        raise fail(InvalidInput(f"cannot read {err.filename}: {err.strerror}", reason="FILE_UNREADABLE")) from err

@@ -35,14 +35,14 @@ EXIT_ERROR = 4
 
 
 def _config(path: Path) -> Any:
-    from mmmfed.cli import _fail
+    from mmmfed.cli.common import fail
     from mmmfed.config import InstanceConfig, load_config
     from mmmfed.errors import MmmfedError
 
     try:
         return load_config(path, InstanceConfig)
     except MmmfedError as err:
-        raise _fail(err) from err
+        raise fail(err) from err
 
 
 async def _instance_call(config: Any, cert: Path, key: Path, method: str, request: Any) -> Any:
@@ -152,7 +152,7 @@ def pa_send(
     from instance.world.model import PAStatusKind
     from instance.world.wire import request_to_proto, response_from_proto
     from mmmfed.api.v1 import instance_pb2 as ipb
-    from mmmfed.cli import _fail
+    from mmmfed.cli.common import fail
     from mmmfed.errors import InvalidInput, MmmfedError
     from mmmfed.items import parse_json
 
@@ -178,7 +178,7 @@ def pa_send(
     except (MmmfedError, OSError) as err:
         if isinstance(err, OSError):
             err = InvalidInput(f"cannot read {err.filename}: {err.strerror}", reason="FILE_UNREADABLE")
-        raise _fail(err) from err
+        raise fail(err) from err
     if as_json:
         typer.echo(json.dumps({"DecidedBy": reply.m_instance_id, **response_to_json(response)}, indent=2))
     else:
@@ -215,7 +215,7 @@ def activity_show(
 ) -> None:
     """Show the M-Instance's Activity Data (every Process Action performed or refused)."""
     from mmmfed.api.v1 import instance_pb2 as ipb
-    from mmmfed.cli import _fail
+    from mmmfed.cli.common import fail
     from mmmfed.errors import InvalidInput, MmmfedError
 
     cfg = _config(config)
@@ -227,7 +227,7 @@ def activity_show(
     except (MmmfedError, OSError) as err:
         if isinstance(err, OSError):
             err = InvalidInput(f"cannot read {err.filename}: {err.strerror}", reason="FILE_UNREADABLE")
-        raise _fail(err) from err
+        raise fail(err) from err
     records = [json.loads(raw) for raw in reply.records_json]
     if as_json:
         for record in records:

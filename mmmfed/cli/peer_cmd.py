@@ -72,7 +72,7 @@ def peer_add(
     """Add (or with --replace, change) a peer of the node configured in --config: a peer
     M-Instance's gateway (gateway config), a bridge (gateway config, --bridge) or a gateway that
     may call this bridge (bridge config; --endpoint is not needed there)."""
-    from mmmfed.cli import _fail
+    from mmmfed.cli.common import fail
     from mmmfed.trust import TrustBundle
 
     try:
@@ -110,7 +110,7 @@ def peer_add(
             raise
         os.replace(tmp, config)
     except MmmfedError as err:
-        raise _fail(err) from err
+        raise fail(err) from err
     Console().print(
         f"{config}: {section}.{m_instance} trusted by {bundle}; restart the node to use it",
         markup=False,
@@ -124,14 +124,14 @@ def peer_list(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """The peers (and bridges) of the gateway configured in --config, with their bundles."""
-    from mmmfed.cli import _fail
+    from mmmfed.cli.common import fail
     from mmmfed.config import GatewayConfig, load_config
     from mmmfed.trust import TrustBundle
 
     try:
         gateway = load_config(config, GatewayConfig)
     except MmmfedError as err:
-        raise _fail(err) from err
+        raise fail(err) from err
     rows = []
     for kind, entries in (("peer", gateway.peers), ("bridge", gateway.bridges)):
         for name, entry in entries.items():

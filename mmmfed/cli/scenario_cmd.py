@@ -75,8 +75,8 @@ async def _run(p: LoopbackPlan, procs: NodeProcesses, *, federated: bool, consol
     from instance.world.model import ProcessActionRequest, ProcessActionResponse
     from instance.world.wire import request_to_proto, response_from_proto
     from mmmfed.api.v1 import instance_pb2 as ipb
+    from mmmfed.cli.inprocess import peer
     from mmmfed.client import OperatorClient
-    from mmmfed.testing import peer
 
     await procs.wait_ready(p)
     async with (

@@ -18,11 +18,12 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
-from collections.abc import Awaitable, Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from mmmfed.audit import AuditDraft, AuditEntry, SqliteAuditLog, VerifyResult, draft_entry
+from mmmfed.audit import AuditEntry, SqliteAuditLog, VerifyResult
+from mmmfed.store.group_commit import GroupCommit
 from mmmfed.store.sqlite import SqliteStore
 
 if TYPE_CHECKING:
@@ -167,56 +168,6 @@ class EmbeddedState:
 
     async def close(self) -> None:
         self._store.close()
-
-
-class GroupCommit:
-    """Group commit of audit appends, for every backend: ``append`` checks the entry (raising
-    InvalidInput ``AUDIT_ENTRY_MALFORMED`` / ``NOT_CANONICALIZABLE`` before anything is queued),
-    queues it, and returns it once ``write_batch`` has written it durably. One batch is written
-    at a time; what is queued meanwhile goes in the next, so N concurrent appends cost one write.
-    A failed batch fails each of its appends (``write_batch`` writes all or none)."""
-
-    def __init__(self, write_batch: Callable[[list[AuditDraft]], Awaitable[list[AuditEntry]]]) -> None:
-        self._write_batch = write_batch
-        self._queued: list[tuple[AuditDraft, asyncio.Future[AuditEntry]]] = []
-        self._writer: asyncio.Task[None] | None = None
-
-    async def append(
-        self,
-        event: str,
-        *,
-        peer_id: str,
-        subject: str,
-        reason: str = "",
-        details: Mapping[str, Any] | None = None,
-        time_ms: int | None = None,
-        once: str = "",
-    ) -> AuditEntry:
-        draft = draft_entry(
-            event, peer_id=peer_id, subject=subject, reason=reason, details=details, time_ms=time_ms, once=once
-        )
-        written: asyncio.Future[AuditEntry] = asyncio.get_running_loop().create_future()
-        self._queued.append((draft, written))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_queued())
-        return await asyncio.shield(written)  # a cancelled caller does not unwrite its entry
-
-    async def _write_queued(self) -> None:
-        while self._queued:
-            batch, self._queued = self._queued, []
-            try:
-                entries = await self._write_batch([draft for draft, _ in batch])
-            except Exception as err:  # each waiting append raises it; nothing of the batch was written
-                for _, written in batch:
-                    written.set_exception(err)
-                continue
-            for (_, written), entry in zip(batch, entries, strict=True):
-                written.set_result(entry)
-
-    async def drain(self) -> None:
-        """Wait until what was queued is written (before closing)."""
-        if self._writer is not None:
-            await self._writer
 
 
 class EmbeddedAuditLog:

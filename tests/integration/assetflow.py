@@ -13,7 +13,7 @@ from conftest import BOX
 
 from instance.assets import offers
 from mmmfed.api.v1 import asset_pb2 as apb
-from mmmfed.testing import Federation
+from mmmfed.cli.inprocess import Federation
 
 A, B = "a.example", "b.example"
 ALICE = "mmm://a.example/processes/user/alice"

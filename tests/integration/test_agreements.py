@@ -30,11 +30,11 @@ from test_bad_input import (
 from gateway.agreements import ACTIVE, NS, REVOKED
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc
+from mmmfed.cli.inprocess import Federation, peer
 from mmmfed.cli.loopback import plan
 from mmmfed.errors import RemoteError
 from mmmfed.proofs import verify_document
 from mmmfed.rules import RuleSet
-from mmmfed.testing import Federation, peer
 from mmmfed.tls import secure_channel
 
 pytestmark = needs_samples

@@ -27,8 +27,8 @@ from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc
 from mmmfed.api.v1 import process_action_pb2 as papb
+from mmmfed.cli.inprocess import Federation, peer
 from mmmfed.errors import MmmfedError
-from mmmfed.testing import Federation, peer
 from mmmfed.tls import secure_channel
 
 pytestmark = [needs_samples]

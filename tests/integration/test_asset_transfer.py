@@ -32,9 +32,9 @@ from gateway.node import GatewayNode
 from instance.assets import offers
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import gateway_pb2 as gpb
+from mmmfed.cli.inprocess import Federation
 from mmmfed.items import parse_item
 from mmmfed.proofs import verify_document
-from mmmfed.testing import Federation
 
 pytestmark = [needs_samples]
 A, B = "a.example", "b.example"

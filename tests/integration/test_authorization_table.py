@@ -29,10 +29,10 @@ from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 
 from certs import CertificateAuthority, NodeRole, init_trust_domain
 from mmmfed.api.v1 import bridge_pb2, gateway_pb2, instance_pb2
+from mmmfed.cli.inprocess import Federation, peer, start_federation
 from mmmfed.cli.loopback import BRIDGE, A, B
 from mmmfed.config import PeerAddress, TlsConfig
 from mmmfed.rpc import error_info
-from mmmfed.testing import Federation, peer, start_federation
 from mmmfed.tls import secure_channel
 
 C = "c.example"

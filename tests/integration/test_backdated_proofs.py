@@ -28,10 +28,10 @@ from gateway.keyring import verified_key_set
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc
 from mmmfed.api.v1 import manifesto_pb2 as mpb
+from mmmfed.cli.inprocess import Federation, peer
 from mmmfed.items import Item, proof_time
 from mmmfed.keys import COMPROMISED, SUPERSEDED, PublicKeyRecord, now_ms
 from mmmfed.proofs import sign_document
-from mmmfed.testing import Federation, peer
 from mmmfed.tls import secure_channel
 
 DENIED = grpc.StatusCode.PERMISSION_DENIED

@@ -28,12 +28,12 @@ from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import instance_pb2 as ipb
 from mmmfed.api.v1 import item_pb2 as itpb
 from mmmfed.api.v1 import manifesto_pb2 as mpb
+from mmmfed.cli.inprocess import Federation, peer, start_federation
 from mmmfed.cli.loopback import A, B, samples_dir
 from mmmfed.config import TlsConfig
 from mmmfed.items import FORMAT_GLB, DataBinding, Item, build_item, sha256_hex, sign_item
 from mmmfed.rpc import error_info
 from mmmfed.streams import chunked
-from mmmfed.testing import Federation, peer, start_federation
 from mmmfed.tls import secure_channel
 
 SAMPLES = samples_dir()

@@ -22,12 +22,12 @@ from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.bridge_identity import sign_bridge_manifesto
+from mmmfed.cli.inprocess import Federation, peer
 from mmmfed.cli.loopback import BRIDGE, plan
 from mmmfed.errors import RemoteError
 from mmmfed.items import proof_time
 from mmmfed.keyfile import write_key_files
 from mmmfed.proofs import SigningKey
-from mmmfed.testing import Federation, peer
 from mmmfed.tls import secure_channel
 
 pytestmark = needs_samples

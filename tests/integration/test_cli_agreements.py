@@ -10,8 +10,8 @@ from pathlib import Path
 
 from test_cli import mmmfed as run_cli
 
+from mmmfed.cli.inprocess import Federation
 from mmmfed.cli.loopback import plan
-from mmmfed.testing import Federation
 
 
 async def mmmfed(*args: str) -> subprocess.CompletedProcess[str]:

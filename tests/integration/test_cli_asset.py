@@ -12,7 +12,7 @@ from pathlib import Path
 from conftest import BOX, needs_samples
 from test_cli import mmmfed as run_cli
 
-from mmmfed.testing import Federation
+from mmmfed.cli.inprocess import Federation
 
 pytestmark = needs_samples
 A, B = "a.example", "b.example"

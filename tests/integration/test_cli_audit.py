@@ -8,7 +8,7 @@ from pathlib import Path
 
 from test_cli import mmmfed
 
-from mmmfed.testing import Federation
+from mmmfed.cli.inprocess import Federation
 
 
 async def test_audit_show_and_verify_then_detect_tampering(federation: Federation, tmp_path: Path) -> None:

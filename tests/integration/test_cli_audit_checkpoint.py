@@ -17,7 +17,7 @@ from gateway.refusals import REFUSALS_SUPPRESSED
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import process_action_pb2 as papb
 from mmmfed.audit import ACCEPTED, REFUSED, entry_hash
-from mmmfed.testing import Federation
+from mmmfed.cli.inprocess import Federation
 
 
 def _configs(federation: Federation, tmp_path: Path) -> tuple[Path, Path]:

@@ -16,10 +16,10 @@ from conftest import GODETTE, SPHERE, needs_samples
 from certs import CertificateAuthority, NodeRole
 from mmmfed.api.v1 import instance_pb2 as ipb
 from mmmfed.api.v1 import instance_pb2_grpc
+from mmmfed.cli.inprocess import Federation, peer
 from mmmfed.cli.loopback import A, B, LoopbackPlan, plan
 from mmmfed.errors import RemoteError
 from mmmfed.rpc import call
-from mmmfed.testing import Federation, peer
 from mmmfed.tls import secure_channel
 
 ROOT = Path(__file__).resolve().parents[2]

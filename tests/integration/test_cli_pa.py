@@ -13,8 +13,8 @@ from pathlib import Path
 from conftest import GODETTE, needs_samples
 from test_cli import mmmfed as run_cli
 
+from mmmfed.cli.inprocess import Federation
 from mmmfed.cli.phase0 import registration_items
-from mmmfed.testing import Federation
 
 pytestmark = needs_samples
 A = "a.example"

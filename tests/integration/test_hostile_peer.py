@@ -28,10 +28,10 @@ from gateway.envelope import make_envelope
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc
 from mmmfed.audit import entry_hash
+from mmmfed.cli.inprocess import Federation, peer
 from mmmfed.items import Item, proof_time, sign_item
 from mmmfed.keys import did_web_method
 from mmmfed.proofs import SigningKey, sign_document
-from mmmfed.testing import Federation, peer
 from mmmfed.tls import secure_channel
 
 DENIED = grpc.StatusCode.PERMISSION_DENIED

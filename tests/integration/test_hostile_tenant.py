@@ -22,9 +22,9 @@ from certs import NodeRole, init_trust_domain
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc, instance_pb2_grpc
+from mmmfed.cli.inprocess import Federation, peer
 from mmmfed.cli.loopback import A, B
 from mmmfed.config import TlsConfig
-from mmmfed.testing import Federation, peer
 from mmmfed.tls import secure_channel
 
 C = "c.example"

@@ -23,12 +23,13 @@ from mmmfed.api.v1 import bridge_pb2_grpc, gateway_pb2_grpc
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import item_pb2 as itpb
 from mmmfed.api.v1 import manifesto_pb2 as mpb
+from mmmfed.cli.inprocess import Federation, peer
 from mmmfed.cli.loopback import A, samples_dir
 from mmmfed.errors import RemoteError
 from mmmfed.items import FORMAT_GLB, DataBinding, build_item, sha256_hex
 from mmmfed.rpc import call
 from mmmfed.streams import chunked
-from mmmfed.testing import Federation, peer, solid_png, with_texture
+from mmmfed.testing import solid_png, with_texture
 from mmmfed.tls import node_trust_domains, secure_channel, server_credentials
 
 ROOT = Path(__file__).parents[2]

@@ -11,11 +11,11 @@ from conftest import BOX, FOX, GODETTE, SPHERE, VRM1, needs_samples
 from bridge.conversion import GltfValidator
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import manifesto_pb2 as mpb
+from mmmfed.cli.inprocess import Federation
 from mmmfed.cli.loopback import B_MAX_TEXTURE_PX, B_MAX_TRIANGLES
 from mmmfed.client import read_item
 from mmmfed.glb import inspect_glb, split_glb
 from mmmfed.items import sha256_hex
-from mmmfed.testing import Federation
 
 pytestmark = needs_samples
 

@@ -25,10 +25,10 @@ from bridge.node import BridgeNode
 from certs import init_trust_domain
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc
+from mmmfed.cli.inprocess import Federation, peer
 from mmmfed.cli.loopback import B, plan
 from mmmfed.config import BridgeConfig, ObservabilityConfig, TlsConfig
 from mmmfed.errors import MmmfedError, RemoteError
-from mmmfed.testing import Federation, peer
 from mmmfed.tls import secure_channel
 
 NODES = ("instance-a", "instance-b", "gateway-a", "gateway-b", "bridge")

