@@ -129,20 +129,26 @@ def _position_ids(prims: list[Primitive]) -> list[np.ndarray]:
     return np.split(ids.ravel(), np.cumsum(sizes)[:-1])
 
 
-def boundary_edges(prims: list[Primitive], triangles: list[np.ndarray] | None = None) -> set[tuple[int, int]]:
+def boundary_edges(
+    prims: list[Primitive], triangles: list[np.ndarray] | None = None, ids: list[np.ndarray] | None = None
+) -> set[tuple[int, int]]:
     """Edges used by exactly one triangle, vertices welded by position across ``prims``.
 
-    ``triangles`` optionally replaces each primitive's indices (same vertex sets).
+    ``triangles`` optionally replaces each primitive's indices (same vertex sets); ``ids`` are
+    the primitives' :func:`_position_ids` if the caller has them already (they depend on the
+    vertices only, so one mesh's simplification attempts share them).
     """
-    ids = _position_ids(prims)
+    ids = _position_ids(prims) if ids is None else ids
     tris = triangles if triangles is not None else [p.indices for p in prims]
     welded = [i[t.reshape(-1, 3)] for i, t in zip(ids, tris, strict=True) if t is not None and len(t)]
     if not welded:
         return set()
-    t = np.concatenate(welded)
+    t = np.concatenate(welded).astype(np.int64)
     edges = np.sort(np.concatenate([t[:, [0, 1]], t[:, [1, 2]], t[:, [2, 0]]]), axis=1)
-    unique, counts = np.unique(edges, axis=0, return_counts=True)
-    return {(int(a), int(b)) for a, b in unique[counts == 1]}
+    # One int64 key per edge (welded ids are < 2**31): a 1-D unique sorts far faster than rows.
+    keys, counts = np.unique((edges[:, 0] << 32) | edges[:, 1], return_counts=True)
+    once = keys[counts == 1]
+    return {(int(a), int(b)) for a, b in zip(once >> 32, once & 0xFFFFFFFF, strict=True)}
 
 
 def _drop_degenerate(tris: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -168,19 +174,39 @@ def _simplify_one(prim: Primitive, scale: float, error: float, options: int) -> 
     return dest[:n].copy()
 
 
-def simplify_mesh(prims: list[Primitive], scale: float, error: float) -> tuple[list[np.ndarray], bool]:
+@dataclass(frozen=True)
+class MeshTopology:
+    """What every simplification attempt of one mesh shares: its triangle primitives, their
+    welded position ids and its boundary edges before simplification."""
+
+    triangles: list[Primitive]
+    ids: list[np.ndarray]
+    boundary: set[tuple[int, int]]
+
+    @classmethod
+    def of(cls, prims: list[Primitive]) -> MeshTopology:
+        tri = [p for p in prims if p.mode == TRIANGLES and p.indices is not None]
+        ids = _position_ids(tri)
+        return cls(tri, ids, boundary_edges(tri, ids=ids))
+
+
+def simplify_mesh(
+    prims: list[Primitive], scale: float, error: float, topology: MeshTopology | None = None
+) -> tuple[list[np.ndarray], bool]:
     """Simplified indices of each triangle primitive of one mesh (others unchanged).
 
     Tries without options, then with SIMPLIFY_LOCK_BORDER if the first result adds a boundary
-    edge in position space. Returns (indices per primitive, borders locked).
+    edge in position space. Returns (indices per primitive, borders locked). ``topology`` is
+    :meth:`MeshTopology.of` ``prims``, if the caller keeps it across attempts.
     """
-    tri = [p for p in prims if p.mode == TRIANGLES and p.indices is not None]
-    ids = _position_ids(tri)
-    before = boundary_edges(tri)
+    topo = MeshTopology.of(prims) if topology is None else topology
     result: list[np.ndarray] = []
     for options in (0, meshoptimizer.SIMPLIFY_LOCK_BORDER):
-        result = [_drop_degenerate(_simplify_one(p, scale, error, options), i) for p, i in zip(tri, ids, strict=True)]
-        if boundary_edges(tri, result) <= before:
+        result = [
+            _drop_degenerate(_simplify_one(p, scale, error, options), i)
+            for p, i in zip(topo.triangles, topo.ids, strict=True)
+        ]
+        if boundary_edges(topo.triangles, result, ids=topo.ids) <= topo.boundary:
             break
     locked = options != 0
     it = iter(result)
@@ -212,10 +238,11 @@ def simplify_to_budget(
     if current <= budget:
         return [[compact(p) for p in m] for m in meshes], info
     best = current
+    topologies = [MeshTopology.of(m) for m in meshes]  # once per mesh, not once per attempt
     for error in ERROR_STEPS:
         scale, last = budget / current, None
         for _ in range(_RETRIES_PER_STEP):
-            runs = [simplify_mesh(m, scale, error) for m in meshes]
+            runs = [simplify_mesh(m, scale, error, t) for m, t in zip(meshes, topologies, strict=True)]
             got = total([r[0] for r in runs])
             best = min(best, got)
             if got <= budget:
