@@ -1,5 +1,5 @@
 """``python -m mmmfed`` runs the CLI (same as the ``mmmfed`` console script)."""
 
-from mmmfed.cli import app
+from mmmfed.cli import run
 
-app()
+run()

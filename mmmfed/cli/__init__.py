@@ -171,3 +171,24 @@ def demo(
     from mmmfed.cli.demo import run_demo
 
     raise typer.Exit(code=run_demo(out, config_dir, keep_running=keep_running))
+
+
+def run() -> None:
+    """The ``mmmfed`` console script (and ``python -m mmmfed``): the app, except that under
+    ``--json`` a usage mistake (unknown option, missing argument, bad value) is also JSON on
+    stdout, ``{"error": "USAGE_ERROR", "message": ...}``, with the same exit code (2)."""
+    from typer.exceptions import TyperException
+
+    from mmmfed.cli.common import json_requested, write_json_error
+
+    if not json_requested():
+        app()
+        return
+    try:
+        code = app(standalone_mode=False)
+    except TyperException as err:  # the CLI parser's usage errors (click's ClickException)
+        format_message = getattr(err, "format_message", None)
+        write_json_error("USAGE_ERROR", format_message() if callable(format_message) else str(err))
+        sys.exit(int(getattr(err, "exit_code", 2)))
+    sys.exit(code if isinstance(code, int) else 0)
+

@@ -7,10 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import typer
-from rich.console import Console
-from rich.markup import escape
-
 from mmmfed.audit.checkpoint import (
     AuditTailBroken,
     Checkpoint,
@@ -31,13 +27,12 @@ from mmmfed.store import SharedAuditLog
 def read_checkpoint_file(path: Path) -> Checkpoint:
     """The checkpoint in ``path`` (signature not yet checked); exit 2 if it cannot be read or is
     not one (``CHECKPOINT_MALFORMED``)."""
-    from mmmfed.cli.common import fail
+    from mmmfed.cli.common import fail, refuse
 
     try:
         raw = path.read_bytes()
     except OSError as err:
-        Console(stderr=True).print(f"[red]cannot read {escape(str(path))}: {escape(err.strerror or str(err))}[/]")
-        raise typer.Exit(code=2) from err
+        raise refuse("FILE_UNREADABLE", f"cannot read {path}: {err.strerror or err}; pass the checkpoint file") from err
     try:
         return parse_checkpoint(raw)
     except MmmfedError as err:

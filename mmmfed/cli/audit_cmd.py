@@ -27,6 +27,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from mmmfed.cli.common import fail, refuse
+
 audit_app = typer.Typer(
     help="The gateway's audit log: show entries, verify the hash chain, sign or fetch checkpoints.",
     no_args_is_help=True,
@@ -38,7 +40,6 @@ def _read(config: Path, use: Callable[..., Awaitable[Any]], *, with_config: bool
     """``await use(log)`` on the audit log of the gateway configured in ``config`` (exit 2 with the
     reason if it cannot be read); ``await use(log, cfg)`` with ``with_config``."""
     from mmmfed.audit import SqliteAuditLog
-    from mmmfed.cli.common import fail
     from mmmfed.config import GatewayConfig, load_config
     from mmmfed.errors import MmmfedError
     from mmmfed.store import EmbeddedAuditLog
@@ -54,8 +55,10 @@ def _read(config: Path, use: Callable[..., Awaitable[Any]], *, with_config: bool
     else:
         path = cfg.data_dir / "audit.sqlite3"
         if not path.exists():
-            Console(stderr=True).print(f"[red]no audit log at {escape(str(path))}: has this gateway run?[/]")
-            raise typer.Exit(code=2)
+            raise refuse(
+                "AUDIT_LOG_MISSING",
+                f"no audit log at {path}: start this gateway once, or check data_dir in {config}",
+            )
         log = EmbeddedAuditLog(SqliteAuditLog(path))
 
     async def run() -> Any:
@@ -152,7 +155,6 @@ def audit_checkpoint(
     try:
         out.write_bytes(raw)
     except OSError as err:
-        Console(stderr=True).print(f"[red]cannot write {escape(str(out))}: {escape(err.strerror or str(err))}[/]")
-        raise typer.Exit(code=2) from err
+        raise refuse("FILE_UNWRITABLE", f"cannot write {out}: {err.strerror or err}; choose another --out") from err
     doc = json.loads(raw)
     typer.echo(f"CHECKPOINT of {doc['MInstanceID']}: {doc['Size']} entries, head {doc['HeadHash']} -> {out}")

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from mmmfed.cli.common import fail, refuse
 from mmmfed.cli.operator_session import OperatorSession, open_session, run, stub
 
 avatar_app = typer.Typer(
@@ -41,11 +42,9 @@ def _json_errors(as_json: bool, work: Any) -> Any:
     try:
         return asyncio.run(work)
     except MmmfedError as err:
-        sys.stdout.write(json.dumps({"error": err.reason, "message": err.message}) + "\n")
-        raise typer.Exit(code=2) from err
+        raise fail(err) from err
     except OSError as err:
-        sys.stdout.write(json.dumps({"error": "FILE_UNREADABLE", "message": f"cannot read {err.filename}"}) + "\n")
-        raise typer.Exit(code=2) from err
+        raise refuse("FILE_UNREADABLE", f"cannot read {err.filename}: {err.strerror}") from err
 
 
 async def _register(op: OperatorSession, human: str, avatar: Path, display_name: str, licence: str) -> Any:

@@ -101,9 +101,6 @@ def config_check(
         cfg = load_any(path)
         facts = {"config": str(path), "kind": cfg.kind, **check_node_tls(cfg)}
     except MmmfedError as err:
-        if as_json:
-            sys.stdout.write(json.dumps({"error": err.reason, "message": err.message}) + "\n")
-            raise typer.Exit(code=2) from err
         raise fail(err) from err
     if as_json:
         sys.stdout.write(json.dumps(facts, indent=2) + "\n")

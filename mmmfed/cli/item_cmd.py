@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from mmmfed.cli.common import fail, refuse
+
 if TYPE_CHECKING:
     from rich.table import Table
     from rich.text import Text
@@ -56,9 +58,7 @@ def item_sign(
     import datetime
     import json
 
-    from rich.markup import escape
-
-    from mmmfed.cli.common import err_console, fail
+    from mmmfed.cli.common import err_console
     from mmmfed.errors import MmmfedError
     from mmmfed.keyfile import load_signing_key
     from mmmfed.proofs import sign_document
@@ -81,9 +81,9 @@ def item_sign(
         with out.open("xb") as fh:
             fh.write(data)
     except OSError as err:
-        reason = "exists; choose another --out" if isinstance(err, FileExistsError) else err.strerror
-        err_console.print(f"[bold red]error[/] cannot write {escape(str(out))}: {reason}", highlight=False, emoji=False)
-        raise typer.Exit(code=2) from err
+        if isinstance(err, FileExistsError):
+            raise refuse("FILE_EXISTS", f"{out} exists; choose another --out (signing never overwrites)") from err
+        raise refuse("FILE_UNWRITABLE", f"cannot write {out}: {err.strerror}; choose another --out") from err
     err_console.print(f"wrote {out}, signed by {method}", markup=False, highlight=False, emoji=False)
 
 
@@ -99,6 +99,7 @@ def item_verify(
             dir_okay=False,
         ),
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the verdict and each proof's result as JSON")] = False,
 ) -> None:
     """Verify every proof on SIGNED (vc-di-eddsa 3.3.2, vc-data-integrity 4.5); print a verdict
     and the reason per proof. Exits 0 only if every proof verified, 2 otherwise.
@@ -108,10 +109,14 @@ def item_verify(
     expiry and revocation: a proof created at or after a key's revocation or expiry, or made with
     a key revoked as compromised, is KEY_REVOKED or KEY_NOT_VALID_AT_TIME. Each proof must have
     proofPurpose assertionMethod (an Item's proof asserts the Item).
+
+    --json prints {"file", "verified", "reason", "proofs": [{"index", "id", "verification_method",
+    "verified", "reason"}]}, with the same exit code.
     """
+    import json
+
     from rich.console import Console
 
-    from mmmfed.cli.common import fail
     from mmmfed.errors import MmmfedError
     from mmmfed.proofs import verify_document
 
@@ -123,6 +128,22 @@ def item_verify(
     result = _with_refusals(
         verify_document(document, resolve_key=resolve, expected_proof_purpose=PROOF_PURPOSE), refusals
     )
+    if as_json:
+        proofs = [
+            {
+                "index": c.index,
+                "id": c.proof_id,
+                "verification_method": c.verification_method,
+                "verified": c.verified,
+                "reason": c.reason,
+            }
+            for c in result.proofs
+        ]
+        verdict = {"file": str(signed), "verified": result.verified, "reason": result.reason, "proofs": proofs}
+        sys.stdout.write(json.dumps(verdict, indent=2) + "\n")
+        if not result.verified:
+            raise typer.Exit(code=2)
+        return
     console = Console(emoji=False, highlight=False)
     if result.proofs:
         console.print(_proof_table(document, result))

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from mmmfed.cli.common import fail, refuse
+
 if TYPE_CHECKING:
     from mmmfed.keys import InstanceKeyStore, PublicKeyRecord
 
@@ -52,9 +54,7 @@ def keys_generate(
     """
     import datetime
 
-    from rich.markup import escape
-
-    from mmmfed.cli.common import err_console, fail
+    from mmmfed.cli.common import err_console
     from mmmfed.errors import MmmfedError
     from mmmfed.keyfile import write_key_files
     from mmmfed.proofs import SigningKey
@@ -66,8 +66,7 @@ def keys_generate(
     except MmmfedError as err:
         raise fail(err) from err
     except OSError as err:
-        err_console.print(f"[bold red]error[/] cannot write {escape(str(out))}: {err.strerror}", emoji=False)
-        raise typer.Exit(code=2) from err
+        raise refuse("FILE_UNWRITABLE", f"cannot write {out}: {err.strerror}; choose another --out") from err
     sys.stdout.write(key.verification_method + "\n")
     err_console.print(
         f"wrote {private_path} (private, 0600) and {public_path} (public)", markup=False, highlight=False, emoji=False
@@ -80,7 +79,6 @@ def keys_generate(
 def _open_store(config: Path) -> InstanceKeyStore:
     """The key store of the gateway configured in ``config`` (``<data_dir>/keys``, as the gateway
     opens it); exits 2 with ``CONFIG_INVALID`` (or the id's reason) on a bad configuration."""
-    from mmmfed.cli.common import fail
     from mmmfed.config import GatewayConfig, load_config
     from mmmfed.errors import MmmfedError
     from mmmfed.keys import InstanceKeyStore
@@ -93,12 +91,12 @@ def _open_store(config: Path) -> InstanceKeyStore:
 
 
 def _cannot_write(store: InstanceKeyStore, err: OSError) -> typer.Exit:
-    from rich.markup import escape
+    from mmmfed.cli.common import refuse
 
-    from mmmfed.cli.common import err_console
-
-    err_console.print(f"[bold red]error[/] cannot write {escape(str(store.directory))}: {err.strerror}", emoji=False)
-    return typer.Exit(code=2)
+    return refuse(
+        "FILE_UNWRITABLE",
+        f"cannot write {store.directory}: {err.strerror}; run as the gateway's user, or check its data_dir",
+    )
 
 
 def _now_ms() -> int:
@@ -193,7 +191,7 @@ def keys_revoke(
     that would change nothing leaves the key as it is. Revoking the current key leaves the gateway
     with no signing key until `mmmfed keys rotate`.
     """
-    from mmmfed.cli.common import err_console, fail
+    from mmmfed.cli.common import err_console
     from mmmfed.errors import MmmfedError, NotFound
 
     store = _open_store(config)
@@ -304,20 +302,16 @@ def keys_export(
     import os
     import tempfile
 
-    from rich.markup import escape
-
-    from mmmfed.cli.common import err_console
     from mmmfed.did_document import instance_did_document
 
     store = _open_store(config)
     records = store.records()
     if not records:
-        err_console.print(
-            f"[bold red]error[/] NO_KEYS: {escape(store.m_instance_id)} has no keys yet; start its gateway "
-            "(it makes the first) or run `mmmfed keys rotate`",
-            emoji=False,
+        raise refuse(
+            "NO_KEYS",
+            f"{store.m_instance_id} has no keys yet; start its gateway (it makes the first) "
+            "or run `mmmfed keys rotate`",
         )
-        raise typer.Exit(code=2)
     document = json.dumps(instance_did_document(store.m_instance_id, records), indent=2) + "\n"
     target = out.resolve()
     try:
@@ -331,10 +325,7 @@ def keys_export(
             os.unlink(tmp)
             raise
     except OSError as err:
-        err_console.print(
-            f"[bold red]error[/] FILE_UNWRITABLE: cannot write {escape(str(out))}: {err.strerror}; "
-            "choose an --out in a directory you can write",
-            emoji=False,
-        )
-        raise typer.Exit(code=2) from err
+        raise refuse(
+            "FILE_UNWRITABLE", f"cannot write {out}: {err.strerror}; choose an --out in a directory you can write"
+        ) from err
     sys.stdout.write(f"wrote {out}: did:web:{store.m_instance_id} with {len(records)} key(s)\n")
