@@ -12,7 +12,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from conftest import GODETTE, needs_samples
+from sample_assets import GODETTE, needs_samples
 from test_bad_input import (
     assert_nothing_stored,
     chunks_of,

@@ -24,8 +24,8 @@ from assetflow import (
     wait_terminal,
     wallet_balances,
 )
-from conftest import BOX, SPHERE, VRM1, needs_samples
 from rpcassert import refused
+from sample_assets import BOX, SPHERE, VRM1, needs_samples
 
 from gateway.assets import ASSET_COMMITTED
 from gateway.node import GatewayNode

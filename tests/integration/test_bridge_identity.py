@@ -12,8 +12,8 @@ from typing import Any
 
 import grpc
 import pytest
-from conftest import GODETTE, VRM1, needs_samples
 from rpcassert import refused
+from sample_assets import GODETTE, VRM1, needs_samples
 
 from bridge.identity import bridge_key
 from bridge.node import BridgeNode

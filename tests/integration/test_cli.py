@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import GODETTE, SPHERE, needs_samples
 from cryptography import x509
+from sample_assets import GODETTE, SPHERE, needs_samples
 
 from mmmfed.glb import inspect_glb
 

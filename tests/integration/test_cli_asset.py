@@ -9,7 +9,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from conftest import BOX, needs_samples
+from sample_assets import BOX, needs_samples
 from test_cli import mmmfed as run_cli
 
 from mmmfed.testing import Federation

@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import GODETTE, needs_samples
+from sample_assets import GODETTE, needs_samples
 from test_cli import mmmfed as run_cli
 
 from mmmfed.cli.phase0 import registration_items

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BOX, needs_samples
 from hypothesis import given
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
+from sample_assets import BOX, needs_samples
 
 from instance.avatars import AvatarService
 from mmmfed.config import FeatureConfig, InstanceConfig, ManifestoConfig, TlsConfig
