@@ -11,7 +11,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from test_cli import mmmfed
+from cliproc import mmmfed
 
 from gateway.refusals import REFUSALS_SUPPRESSED
 from mmmfed.api.v1 import gateway_pb2 as gpb
