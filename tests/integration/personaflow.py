@@ -53,6 +53,7 @@ def persona(
 
 
 def chunks_of(data: bytes) -> list[bytes]:
+    """``data`` in CHUNK_BYTES slices, so a refusal can come mid-stream."""
     return list(chunked(data, CHUNK_BYTES))
 
 
@@ -87,6 +88,7 @@ async def send(
 
 
 def transfer_header(item: Item, home_user: str = HOME_USER) -> gpb.TransferAvatarRequest:
+    """The first message of a TransferAvatar stream for ``item`` (a fresh transfer id, no envelope yet)."""
     return gpb.TransferAvatarRequest(
         header=gpb.TransferAvatarHeader(
             transfer_id=f"urn:uuid:{uuid.uuid4()}",
@@ -98,6 +100,7 @@ def transfer_header(item: Item, home_user: str = HOME_USER) -> gpb.TransferAvata
 
 
 def import_header(item: Item, home_user: str = HOME_USER) -> ipb.ImportAvatarRequest:
+    """The first message of an ImportAvatar stream for ``item`` from a.example (a fresh transfer id)."""
     return ipb.ImportAvatarRequest(
         header=ipb.ImportAvatarHeader(
             home_user_process_id=home_user,
@@ -156,6 +159,7 @@ class Stored:
 
 
 def stored(fed: Federation, node: str = "instance-b") -> Stored:
+    """What ``node`` holds now: its ItemIDs and its committed blob files."""
     blobs = Path(fed.nodes[node].config.data_dir) / "blobs"
     return Stored(
         items=frozenset(i.item_id for i in fed.nodes[node].store.find_items()),
