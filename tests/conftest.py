@@ -1,32 +1,20 @@
-"""Shared fixtures: sample files and an in-process loopback federation (real gRPC, real mTLS,
-certificates generated per test into tmp_path)."""
+"""Shared fixtures: an in-process loopback federation (real gRPC, real mTLS, certificates generated
+per test into tmp_path) and a real redis-server. The sample assets are in sample_assets.py."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from mmmfed.cli.inprocess import Federation, start_federation
-from mmmfed.cli.loopback import samples_dir
 from mmmfed.testing import RedisServer
 
-SAMPLES = samples_dir()
-GODETTE = SAMPLES / "vrm" / "godot-vrm_Godette" / "Godette_vrm_v4.vrm"
-VRM1 = (
-    SAMPLES
-    / "vrm"
-    / "vrm-specification_VRMC_materials_mtoon_UV_Animation_Test"
-    / "VRMC_materials_mtoon_UV_Animation_Test.vrm"
-)
-SPHERE = SAMPLES / "vrm" / "VRM-Addon-for-Blender_tests" / "sphere.vrm"
-BOX = SAMPLES / "gltf" / "BoxTextured" / "BoxTextured.glb"
-FOX = SAMPLES / "gltf" / "Fox" / "Fox.glb"
-
-needs_samples = pytest.mark.skipif(
-    not SAMPLES.is_dir(), reason=f"real sample assets not found at {SAMPLES} (../shared/samples)"
-)
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # `bench` is not an installed package: test modules import it from the checkout
+    sys.path.insert(0, str(REPO))
 
 
 @pytest.fixture

@@ -10,17 +10,14 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from conftest import needs_samples
+from sample_assets import needs_samples
+
+from bench.chaos_transfer import ALL_POINTS, Violations, check_invariants
+from mmmfed.api.v1 import asset_pb2 as apb
+from mmmfed.api.v1 import item_pb2 as itpb
+from mmmfed.api.v1 import process_action_pb2 as papb
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:  # `bench` is not an installed package: import it from the checkout
-    sys.path.insert(0, str(REPO))
-
-from bench.chaos_transfer import ALL_POINTS, Violations, check_invariants  # noqa: E402
-from mmmfed.api.v1 import asset_pb2 as apb  # noqa: E402
-from mmmfed.api.v1 import item_pb2 as itpb  # noqa: E402
-from mmmfed.api.v1 import process_action_pb2 as papb  # noqa: E402
-
 A, B = "a.example", "b.example"
 P1, Q1 = f"mmm://{A}/processes/p1", f"mmm://{B}/processes/q1"
 A1, A2, B1 = f"mmm://{A}/assets/1", f"mmm://{A}/assets/2", f"mmm://{B}/assets/1"

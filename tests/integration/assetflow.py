@@ -9,7 +9,7 @@ import json
 import time
 from typing import Any
 
-from conftest import BOX
+from sample_assets import BOX
 
 from instance.assets import offers
 from mmmfed.api.v1 import asset_pb2 as apb

@@ -12,20 +12,18 @@ from pathlib import Path
 
 import grpc
 import pytest
-from conftest import GODETTE, needs_samples
-from test_bad_input import (
+from personaflow import (
     assert_nothing_stored,
     chunks_of,
-    good_glb,  # noqa: F401 - fixture
-    negotiated,  # noqa: F401 - fixture
     persona,
-    refused,
     signed_by_a,
     stored,
     transfer,
     transfer_header,
     with_envelope,
 )
+from rpcassert import refused
+from sample_assets import GODETTE, needs_samples
 
 from gateway.agreements import ACTIVE, NS, REVOKED
 from mmmfed.api.v1 import gateway_pb2 as gpb
@@ -79,8 +77,8 @@ async def test_revocation_stops_traffic_both_ways_and_is_audited(federation: Fed
 
 
 async def test_incoming_traffic_outside_an_active_agreement_is_refused(
-    negotiated: Federation,  # noqa: F811 - fixture
-    good_glb: bytes,  # noqa: F811 - fixture
+    negotiated: Federation,
+    good_glb: bytes,
 ) -> None:
     """b.example refuses a transfer once it revoked the agreement itself, or once it expired."""
     fed, before = negotiated, stored(negotiated)
@@ -101,8 +99,8 @@ def _chunk(data: bytes) -> gpb.TransferAvatarRequest:
 
 
 async def test_revocation_stops_a_transfer_in_flight(
-    negotiated: Federation,  # noqa: F811 - fixture
-    good_glb: bytes,  # noqa: F811 - fixture
+    negotiated: Federation,
+    good_glb: bytes,
 ) -> None:
     """A transfer already streaming when b.example revokes is cut off: refused
     AGREEMENT_REVOKED, and the part received is dropped."""
@@ -124,7 +122,7 @@ async def test_revocation_stops_a_transfer_in_flight(
     await assert_nothing_stored(fed, before)
 
 
-async def test_local_rules_apply_from_their_effective_time(tmp_path: Path, good_glb: bytes) -> None:  # noqa: F811
+async def test_local_rules_apply_from_their_effective_time(tmp_path: Path, good_glb: bytes) -> None:
     """b.example accepts under its Rules version in force and refuses RULE_VIOLATION once a
     version refusing a.example is in force (a change effective later changes nothing now)."""
     now_ms = int(time.time() * 1000)

@@ -19,8 +19,8 @@ from assetflow import (
     start_transfer,
     wait_terminal,
 )
-from conftest import BOX, needs_samples
 from rpcassert import refused
+from sample_assets import BOX, needs_samples
 
 from instance.assets import offers
 from mmmfed.api.v1 import asset_pb2 as apb

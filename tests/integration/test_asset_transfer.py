@@ -24,8 +24,8 @@ from assetflow import (
     wait_terminal,
     wallet_balances,
 )
-from conftest import BOX, SPHERE, VRM1, needs_samples
 from rpcassert import refused
+from sample_assets import BOX, SPHERE, VRM1, needs_samples
 
 from gateway.assets import ASSET_COMMITTED
 from gateway.node import GatewayNode
@@ -33,6 +33,7 @@ from instance.assets import offers
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.cli.inprocess import Federation
+from mmmfed.errors import RemoteError
 from mmmfed.items import parse_item
 from mmmfed.proofs import verify_document
 
@@ -284,15 +285,15 @@ async def test_duplicate_and_reordered_messages_are_harmless(federation: Federat
     ack = await relay._forward_decision(make_decision(late, apb.ASSET_DECISION_KIND_ABORT))
     assert ack.state == "ABORTED"
     assert (await relay._forward_offer(late)).state == "ABORTED"
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(RemoteError) as caught:
         await relay._forward_decision(
             make_decision(make_offer(fed, view.asset, data, "urn:test:never"), apb.ASSET_DECISION_KIND_COMMIT)
         )
-    assert getattr(caught.value, "reason", "") == "TRANSFER_UNKNOWN"
-    with pytest.raises(Exception) as caught:
+    assert (caught.value.code, caught.value.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "TRANSFER_UNKNOWN")
+    with pytest.raises(RemoteError) as caught:
         reused = make_offer(fed, view.asset, data, "urn:test:dup", expires_at_ms=int(time.time() * 1000) + 5)
         await relay._forward_offer(reused)
-    assert getattr(caught.value, "reason", "") == "TRANSFER_ID_REUSED"
+    assert (caught.value.code, caught.value.reason) == (grpc.StatusCode.ALREADY_EXISTS, "TRANSFER_ID_REUSED")
     _, after = await read_ledgers(fed)
     assert [a.owner_process_id for a in after.assets] == [BOB]
 
@@ -307,15 +308,20 @@ async def test_tampered_offer_is_refused(federation: Federation) -> None:
     asset_id = await register_asset(fed)
     view = await fed.at_a.instance.AssetHistory(apb.AssetHistoryRequest(asset_id=asset_id))
     data = BOX.read_bytes()
-    for offer, reason in (
-        (make_offer(fed, view.asset, data[:-1] + b"x", "urn:test:tampered"), "DIGEST_MISMATCH"),
+    for offer, code, reason in (
+        (
+            make_offer(fed, view.asset, data[:-1] + b"x", "urn:test:tampered"),
+            grpc.StatusCode.DATA_LOSS,
+            "DIGEST_MISMATCH",
+        ),
         (
             make_offer(fed, view.asset, data, "urn:test:expired", expires_at_ms=int(time.time() * 1000) - 1),
+            grpc.StatusCode.FAILED_PRECONDITION,
             "TRANSFER_EXPIRED",
         ),
     ):
-        with pytest.raises(Exception) as caught:
+        with pytest.raises(RemoteError) as caught:
             await relay._forward_offer(offer)
-        assert getattr(caught.value, "reason", "") == reason
+        assert (caught.value.code, caught.value.reason) == (code, reason)
     _, ledger_b = await read_ledgers(fed)
     assert not ledger_b.transfers and not ledger_b.assets

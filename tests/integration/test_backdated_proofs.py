@@ -11,17 +11,8 @@ import time
 from typing import Any
 
 import grpc
-from test_bad_input import (
-    assert_nothing_stored,
-    chunks_of,
-    good_glb,  # noqa: F401 - fixture
-    negotiated,  # noqa: F401 - fixture
-    persona,
-    refused,
-    stored,
-    transfer,
-    transfer_header,
-)
+from personaflow import assert_nothing_stored, chunks_of, persona, stored, transfer, transfer_header
+from rpcassert import refused
 
 from gateway.envelope import make_envelope
 from gateway.keyring import verified_key_set
@@ -90,8 +81,8 @@ def _revoke_and_rotate(fed: Federation, record: PublicKeyRecord, reason: str) ->
 
 
 async def test_backdated_proof_by_compromised_key_refused(
-    negotiated: Federation,  # noqa: F811 - fixture
-    good_glb: bytes,  # noqa: F811 - fixture
+    negotiated: Federation,
+    good_glb: bytes,
 ) -> None:
     """Issue 12 item 4: b.example imports a Persona signed with a.example's key; a.example revokes
     the key as compromised; a Persona whose proof (and envelope) that key dates ten minutes before
@@ -115,8 +106,8 @@ async def test_backdated_proof_by_compromised_key_refused(
 
 
 async def test_backdated_proof_by_superseded_key_verifies(
-    negotiated: Federation,  # noqa: F811 - fixture
-    good_glb: bytes,  # noqa: F811 - fixture
+    negotiated: Federation,
+    good_glb: bytes,
 ) -> None:
     """Issue 12 item 4: the same backdated transfer by a key a.example retired as superseded is
     imported (rotation: what the key signed before keeps verifying), while a Persona it signs
@@ -137,8 +128,8 @@ async def test_backdated_proof_by_superseded_key_verifies(
 
 
 async def test_proof_outside_envelope_issued_at_refused(
-    negotiated: Federation,  # noqa: F811 - fixture
-    good_glb: bytes,  # noqa: F811 - fixture
+    negotiated: Federation,
+    good_glb: bytes,
 ) -> None:
     """Issue 12 item 4: a Persona whose proof, by a valid unrevoked key, is dated ten minutes
     before its envelope's issued-at is refused PERMISSION_DENIED PROOF_CREATED_OUTSIDE_ENVELOPE
@@ -164,7 +155,7 @@ async def test_proof_outside_envelope_issued_at_refused(
 
 
 async def test_peer_keyring_learns_revocation_reason_through_get_keys(
-    negotiated: Federation,  # noqa: F811 - fixture
+    negotiated: Federation,
 ) -> None:
     """Issue 12 item 4, RE-5: a.example's key service, called by b.example's gateway over mTLS,
     publishes each revoked key's reason in the KeySet and in its signed JSON form."""

@@ -12,8 +12,8 @@ from typing import Any
 
 import grpc
 import pytest
-from conftest import GODETTE, VRM1, needs_samples
 from rpcassert import refused
+from sample_assets import GODETTE, VRM1, needs_samples
 
 from bridge.identity import bridge_key
 from bridge.node import BridgeNode
@@ -24,7 +24,7 @@ from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.bridge_identity import sign_bridge_manifesto
 from mmmfed.cli.inprocess import Federation, peer
 from mmmfed.cli.loopback import BRIDGE, plan
-from mmmfed.errors import RemoteError
+from mmmfed.errors import FailedPrecondition, RemoteError
 from mmmfed.items import proof_time
 from mmmfed.keyfile import write_key_files
 from mmmfed.proofs import SigningKey
@@ -114,8 +114,9 @@ async def test_unsigned_or_tampered_bridge_manifesto_is_refused(
     monkeypatch.setattr(service, "manifesto", served)
     err = await remote_error(fed.at_a.negotiate(B))
     assert (err.code, err.reason) == (grpc.StatusCode.PERMISSION_DENIED, "BRIDGE_MANIFESTO_SIGNATURE_INVALID")
-    with pytest.raises(Exception, match="NOT_NEGOTIATED"):
+    with pytest.raises(FailedPrecondition, match="NOT_NEGOTIATED") as caught:
         await fed.nodes["gateway-a"].negotiation.answer_for(B)
+    assert caught.value.reason == "NOT_NEGOTIATED"
 
 
 @pytest.mark.parametrize(

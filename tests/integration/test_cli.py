@@ -8,19 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import GODETTE, SPHERE, needs_samples
+from cliproc import mmmfed
 from cryptography import x509
+from sample_assets import GODETTE, SPHERE, needs_samples
 
 from mmmfed.glb import inspect_glb
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def mmmfed(*args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "160"}
-    return subprocess.run(
-        [sys.executable, "-m", "mmmfed", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout_s, env=env
-    )
 
 
 @needs_samples

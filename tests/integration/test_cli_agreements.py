@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
-import subprocess
 from pathlib import Path
 
-from test_cli import mmmfed as run_cli
+from cliproc import mmmfed_in_thread as mmmfed
 
 from mmmfed.cli.inprocess import Federation
 from mmmfed.cli.loopback import plan
-
-
-async def mmmfed(*args: str) -> subprocess.CompletedProcess[str]:
-    """The CLI in a worker thread, so the in-process gateways it calls keep serving."""
-    return await asyncio.to_thread(run_cli, *args)
 
 
 async def test_an_agreement_needs_the_peers_consent_then_lives_and_is_revoked(tmp_path: Path) -> None:

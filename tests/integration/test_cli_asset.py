@@ -4,13 +4,11 @@ gateway (ASIR-103), and refusals that exit 2 and change nothing."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import subprocess
 from pathlib import Path
 
-from conftest import BOX, needs_samples
-from test_cli import mmmfed as run_cli
+from cliproc import mmmfed_in_thread as mmmfed
+from sample_assets import BOX, needs_samples
 
 from mmmfed.cli.inprocess import Federation
 
@@ -18,11 +16,6 @@ pytestmark = needs_samples
 A, B = "a.example", "b.example"
 ALICE, CAROL = f"mmm://{A}/processes/user/alice", f"mmm://{A}/processes/user/carol"
 BOB = f"mmm://{B}/processes/user/bob"
-
-
-async def mmmfed(*args: str) -> subprocess.CompletedProcess[str]:
-    """The CLI in a worker thread, so the in-process nodes it calls keep serving."""
-    return await asyncio.to_thread(run_cli, *args)
 
 
 def _operator(federation: Federation, tmp_path: Path, which: str) -> list[str]:

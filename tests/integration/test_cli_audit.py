@@ -6,7 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from test_cli import mmmfed
+from cliproc import mmmfed
 
 from mmmfed.cli.inprocess import Federation
 

@@ -10,8 +10,8 @@ import sqlite3
 from pathlib import Path
 
 import grpc
-import pytest
-from test_cli import mmmfed
+from cliproc import mmmfed
+from rpcassert import refused
 
 from gateway.refusals import REFUSALS_SUPPRESSED
 from mmmfed.api.v1 import gateway_pb2 as gpb
@@ -68,8 +68,11 @@ async def _refuse(federation: Federation, n: int) -> None:
     stub = federation.nodes["gateway-a"].channels.peer("b.example")
 
     async def one() -> None:
-        with pytest.raises(grpc.aio.AioRpcError):
-            await stub.ForwardProcessAction(papb.ProcessActionRequest())
+        await refused(
+            stub.ForwardProcessAction(papb.ProcessActionRequest()),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "PROCESS_ACTION_MALFORMED",
+        )
 
     for start in range(0, n, 50):
         await asyncio.gather(*(one() for _ in range(min(50, n - start))))

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import GODETTE, SPHERE, needs_samples
+from sample_assets import GODETTE, SPHERE, needs_samples
 
 from certs import CertificateAuthority, NodeRole
 from mmmfed.api.v1 import instance_pb2 as ipb

@@ -4,14 +4,12 @@ before anything is sent."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import subprocess
 import time
 from pathlib import Path
 
-from conftest import GODETTE, needs_samples
-from test_cli import mmmfed as run_cli
+from cliproc import mmmfed_in_thread as mmmfed
+from sample_assets import GODETTE, needs_samples
 
 from mmmfed.cli.inprocess import Federation
 from mmmfed.cli.phase0 import registration_items
@@ -22,11 +20,6 @@ APP, REGISTRATION = f"mmm://{A}/processes/app", f"mmm://{A}/processes/registrati
 USER = f"mmm://{A}/processes/cli-user"
 PERSONA = f"mmm://{A}/personae/cli-user"
 SQUARE, ROOM1 = f"mmm://{A}/locations/mm-square", f"mmm://{A}/locations/room-1"
-
-
-async def mmmfed(*args: str) -> subprocess.CompletedProcess[str]:
-    """The CLI in a worker thread, so the in-process nodes it calls keep serving."""
-    return await asyncio.to_thread(run_cli, *args)
 
 
 def _registration_file(tmp_path: Path) -> Path:

@@ -11,18 +11,16 @@ from typing import Any
 
 import grpc
 import pytest
-from test_bad_input import (
+from personaflow import (
     assert_nothing_stored,
     chunks_of,
-    good_glb,  # noqa: F401 - fixture
-    negotiated,  # noqa: F401 - fixture
     persona,
-    refused,
     signed_by_a,
     stored,
     transfer,
     transfer_header,
 )
+from rpcassert import refused
 
 from gateway.envelope import make_envelope
 from mmmfed.api.v1 import gateway_pb2 as gpb
@@ -90,8 +88,8 @@ CASES: dict[str, tuple[Callable[[Federation, Item], Item], str]] = {
 
 @pytest.mark.parametrize("case", sorted(CASES))
 async def test_forged_personae_are_refused_and_nothing_is_stored(
-    negotiated: Federation,  # noqa: F811 - fixture
-    good_glb: bytes,  # noqa: F811 - fixture
+    negotiated: Federation,
+    good_glb: bytes,
     case: str,
 ) -> None:
     """Each forgery is refused PERMISSION_DENIED with its own reason before any byte is stored."""
@@ -102,8 +100,8 @@ async def test_forged_personae_are_refused_and_nothing_is_stored(
 
 
 async def test_revoked_key_fails_for_what_it_signs_after_revocation(
-    negotiated: Federation,  # noqa: F811 - fixture
-    good_glb: bytes,  # noqa: F811 - fixture
+    negotiated: Federation,
+    good_glb: bytes,
 ) -> None:
     """An Item signed with a key after its revocation is refused KEY_REVOKED, seen by the peer's
     keyring once it refreshes (here: the key id is new to it, so it fetches)."""
@@ -120,8 +118,8 @@ async def test_revoked_key_fails_for_what_it_signs_after_revocation(
 
 
 async def test_rotation_needs_nobody_on_the_receiving_side(
-    negotiated: Federation,  # noqa: F811 - fixture
-    good_glb: bytes,  # noqa: F811 - fixture
+    negotiated: Federation,
+    good_glb: bytes,
 ) -> None:
     """After a.example rotates its key, b.example's keyring fetches the new key by itself and
     the next Persona is imported."""
@@ -133,8 +131,8 @@ async def test_rotation_needs_nobody_on_the_receiving_side(
 
 
 async def test_bridge_proofs_must_come_from_the_agreed_bridge(
-    negotiated: Federation,  # noqa: F811 - fixture
-    good_glb: bytes,  # noqa: F811 - fixture
+    negotiated: Federation,
+    good_glb: bytes,
 ) -> None:
     """A 'converted' Persona signed by a bridge key not in offer manifesto V is refused
     BRIDGE_NOT_ALLOWED; one whose embedded original was altered fails the bridge's proof."""
@@ -151,8 +149,8 @@ async def test_bridge_proofs_must_come_from_the_agreed_bridge(
 
 
 async def test_accepts_and_refusals_are_audited_and_the_peer_can_read_its_part(
-    negotiated: Federation,  # noqa: F811 - fixture
-    good_glb: bytes,  # noqa: F811 - fixture
+    negotiated: Federation,
+    good_glb: bytes,
 ) -> None:
     """Gateway B's hash-chained audit log records the agreement, an accepted Persona and a
     refused one with its reason; gateway A reads its part over RE-5 and recomputes every hash
@@ -227,8 +225,8 @@ ENVELOPE_CASES: dict[str, tuple[Callable[[Federation, Item], gpb.TransferAvatarR
 
 @pytest.mark.parametrize("case", sorted(ENVELOPE_CASES))
 async def test_bad_envelopes_are_refused(
-    negotiated: Federation,  # noqa: F811 - fixture
-    good_glb: bytes,  # noqa: F811 - fixture
+    negotiated: Federation,
+    good_glb: bytes,
     case: str,
 ) -> None:
     """A transfer whose envelope is missing, bound to something else, expired or altered is
@@ -242,8 +240,8 @@ async def test_bad_envelopes_are_refused(
 
 
 async def test_a_replayed_transfer_is_refused(
-    negotiated: Federation,  # noqa: F811 - fixture
-    good_glb: bytes,  # noqa: F811 - fixture
+    negotiated: Federation,
+    good_glb: bytes,
 ) -> None:
     """The same signed transfer sent twice is accepted once and refused REPLAYED the second time."""
     fed = negotiated

@@ -33,11 +33,10 @@ TIMEOUT_S = 10.0
 
 
 @pytest.fixture
-async def agreed(federation: Federation) -> Federation:
-    """The loopback federation with an ACTIVE trust agreement between a.example and b.example."""
-    assert federation.at_a is not None
-    await federation.at_a.negotiate(B)
-    return federation
+def agreed(negotiated: Federation) -> Federation:
+    """The loopback federation with an ACTIVE trust agreement between a.example and b.example
+    (Negotiate concludes it: the shared ``negotiated`` fixture)."""
+    return negotiated
 
 
 def _c_operator(tmp_path: Path) -> TlsConfig:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import BOX, FOX, GODETTE, SPHERE, VRM1, needs_samples
+from sample_assets import BOX, FOX, GODETTE, SPHERE, VRM1, needs_samples
 
 from bridge.conversion import GltfValidator
 from mmmfed.api.v1 import gateway_pb2 as gpb

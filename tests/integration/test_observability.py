@@ -15,11 +15,11 @@ from pathlib import Path
 
 import grpc
 import pytest
-from conftest import GODETTE
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from personaflow import persona, transfer, transfer_header
 from prometheus_client.parser import text_string_to_metric_families
 from rpcassert import refused
-from test_bad_input import persona, transfer, transfer_header
+from sample_assets import GODETTE
 
 from bridge.node import BridgeNode
 from certs import init_trust_domain

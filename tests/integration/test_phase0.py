@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 
-from conftest import FOX, GODETTE, needs_samples
+from sample_assets import FOX, GODETTE, needs_samples
 
 from instance.world.model import ProcessActionRequest, ProcessActionResponse
 from instance.world.wire import request_to_proto, response_from_proto

@@ -15,11 +15,10 @@ from typing import Any
 
 import grpc
 import pytest
-from rpcassert import refused
-from test_bad_input import (
+from cliproc import mmmfed_in_thread as mmmfed
+from personaflow import (
     assert_nothing_stored,
     chunks_of,
-    good_glb,  # noqa: F401 - fixture
     persona,
     send,
     signed_by_a,
@@ -27,7 +26,7 @@ from test_bad_input import (
     transfer_header,
     with_envelope,
 )
-from test_cli_agreements import mmmfed
+from rpcassert import refused
 
 from gateway.agreements import ACTIVE
 from gateway.node import GatewayNode
@@ -122,7 +121,7 @@ async def test_an_agreement_made_through_one_replica_is_active_on_every_replica(
 
 async def test_migrations_are_accepted_by_each_replica_in_one_audit_chain(
     replicas: Replicas,
-    good_glb: bytes,  # noqa: F811 - fixture
+    good_glb: bytes,
     tmp_path: Path,
 ) -> None:
     """a.example's gateway migrates one avatar to each replica in turn (its channel to b.example
@@ -154,7 +153,7 @@ async def test_migrations_are_accepted_by_each_replica_in_one_audit_chain(
 
 async def test_a_transfer_accepted_by_one_replica_is_refused_as_replayed_by_the_others(
     replicas: Replicas,
-    good_glb: bytes,  # noqa: F811 - fixture
+    good_glb: bytes,
     tmp_path: Path,
 ) -> None:
     """The same signed transfer accepted by replica 1 is refused REPLAYED by replicas 2 and 3,

@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import grpc
-from conftest import FOX, GODETTE
 from rpcassert import refused
+from sample_assets import FOX, GODETTE
 
 from instance.world.itemdocs import item_doc
 from instance.world.model import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import GODETTE, needs_samples
+from sample_assets import GODETTE, needs_samples
 
 from instance.node import InstanceNode
 from mmmfed.api.v1 import gateway_pb2 as gpb

@@ -313,14 +313,6 @@ async def test_instance_refuses_import_from_a_gateway_not_its_own(federation: Fe
 
 
 # -- origin: the authenticated gateway may only send its own M-Instance's Users ----------------
-@pytest.fixture
-async def negotiated(federation: Federation) -> Federation:
-    """The loopback federation after a.example negotiated with b.example."""
-    assert federation.at_a is not None
-    await federation.at_a.negotiate(B)
-    return federation
-
-
 @pytest.mark.parametrize(
     ("home_user", "persona_of", "mentions"),
     [

@@ -22,7 +22,7 @@ from mmmfed.api.v1 import gateway_pb2_grpc
 from mmmfed.cli.inprocess import Federation, peer
 from mmmfed.cli.loopback import A, B
 from mmmfed.config import TlsConfig
-from mmmfed.errors import MmmfedError
+from mmmfed.errors import RemoteError
 from mmmfed.tls import secure_channel
 from mmmfed.trust import TrustBundle
 
@@ -89,9 +89,9 @@ async def test_a_bundle_of_another_trust_domain_is_not_adopted(federation: Feder
     before = gateway_a.domains.peer_bundle(B).pem
     foreign, _, _ = make_ca("c.example")
     (p.pki[B] / "ca.pem").write_bytes(foreign.cert_pem)
-    with pytest.raises(MmmfedError) as err:
+    with pytest.raises(RemoteError) as err:  # b's gateway refuses to serve a CA that is not its domain's
         await gateway_a.bundles.refresh(B)
-    assert err.value.reason == "BUNDLE_INVALID"
+    assert (err.value.code, err.value.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "BUNDLE_INVALID")
     assert gateway_a.domains.peer_bundle(B).pem == before
 
 

@@ -74,5 +74,6 @@ def test_only_the_journalled_offer_and_decision_are_signed() -> None:
         assert caught.value.reason == "NOT_JOURNALLED"
     record.view.state = "ABORTING"
     assert journalled_decision(abort, "ABORT", record) == abort
-    with pytest.raises(FailedPrecondition):
+    with pytest.raises(FailedPrecondition) as caught:
         journalled_offer(offer, record)
+    assert caught.value.reason == "NOT_JOURNALLED"

@@ -116,8 +116,9 @@ def test_verify_from_seq_trusts_the_entries_before_it(log_path: Path) -> None:
         assert log.verify(from_seq=7).ok and log.verify(from_seq=7).checked == 0
         beyond = log.verify(from_seq=9)
         assert (beyond.ok, beyond.reason, beyond.broken_seq) == (False, SEQ_GAP, 8)
-        with pytest.raises(InvalidInput):
+        with pytest.raises(InvalidInput) as err:
             log.verify(from_seq=0)
+        assert err.value.reason == "AUDIT_QUERY_MALFORMED"
 
 
 @pytest.mark.parametrize(
@@ -160,8 +161,9 @@ def test_a_peer_gets_only_its_entries_page_by_page(log_path: Path) -> None:
         assert log.entries(peer_id="c.example") == []
         assert [e.seq for e in log.entries(since_seq=7)] == [8, 9, 10]
         for bad in ({"limit": 0}, {"since_seq": "1"}, {"peer_id": 3}):
-            with pytest.raises(InvalidInput):
+            with pytest.raises(InvalidInput) as err:
                 log.entries(**bad)
+            assert err.value.reason == "AUDIT_QUERY_MALFORMED"
 
 
 def test_a_peer_checks_each_entry_it_is_served(log_path: Path) -> None:
@@ -394,7 +396,8 @@ async def test_concurrent_appends_are_group_committed_into_one_chain(tmp_path: P
     assert sorted(e.seq for e in entries) == list(range(1, 51))
     assert sum(transactions) == 50 and len(transactions) < 50
     assert (await shared.verify()).ok
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as err:
         await shared.append("", peer_id="b.example", subject="x")  # refused before anything is queued
+    assert err.value.reason == "AUDIT_ENTRY_MALFORMED"
     assert (await shared.head()).seq == 50  # type: ignore[union-attr]
     await shared.close()

@@ -123,8 +123,9 @@ async def test_validator_is_killed_at_its_time_limit() -> None:
         await validator.validate(data)
     assert (info.value.reason, info.value.code.name) == ("VALIDATOR_TIMEOUT", "DEADLINE_EXCEEDED")
     assert child_pids() <= before
-    with pytest.raises(ValidatorTimeout):
+    with pytest.raises(ValidatorTimeout) as info:
         validator.validate_sync(data)
+    assert info.value.reason == "VALIDATOR_TIMEOUT"
     assert child_pids() <= before
 
 

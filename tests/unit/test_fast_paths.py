@@ -28,7 +28,7 @@ import pytest
 import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_schemas import BUILDERS, REFUSED
+from itemcases import BUILDERS, REFUSED
 
 from mmmfed.errors import InvalidInput
 from mmmfed.items import Item

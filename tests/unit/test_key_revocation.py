@@ -194,8 +194,9 @@ async def test_shared_key_cache_keeps_the_reason(tmp_path: Path) -> None:
         del k["revocation_reason"]
     cache.values[f"keyring {A}"] = json.dumps(entry).encode()
     ring = Keyring(fetch, cache=cache, wall_clock=clock)
-    with pytest.raises(KeyUnavailable):
+    with pytest.raises(KeyUnavailable) as err:
         await ring.resolve(method, at_ms=BACKDATED, expected_instance=A)
+    assert err.value.reason == "KEY_REVOKED"
     assert ring.cached(A)[key_id].revocation_reason == COMPROMISED
     assert fetches == [A]
 

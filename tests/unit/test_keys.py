@@ -13,7 +13,7 @@ from gateway.keyring import Keyring, KeyUnavailable
 from gateway.servicer import key_set
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.did import multibase_encode
-from mmmfed.errors import FailedPrecondition, NotFound
+from mmmfed.errors import FailedPrecondition, InvalidInput, NotFound
 from mmmfed.keys import InstanceKeyStore, did_web_method, parse_did_web_method
 from mmmfed.proofs import SigningKey
 
@@ -44,23 +44,25 @@ def test_a_second_store_sees_changes_without_restart(tmp_path: Path) -> None:
 def test_revocation_and_errors(tmp_path: Path) -> None:
     """A revoked key fails from its revocation time; unknown ids and empty stores say so."""
     store = InstanceKeyStore(tmp_path, "a.example")
-    with pytest.raises(FailedPrecondition):
+    with pytest.raises(FailedPrecondition) as no_key:
         store.current(T0)
+    assert no_key.value.reason == "NO_SIGNING_KEY"
     key = store.rotate(at_ms=T0)
     revoked = store.revoke(key.key_id, at_ms=T0 + 5_000)
     assert revoked.usable_at(T0 + 4_000) is None
     assert revoked.usable_at(T0 + 5_000) == "KEY_REVOKED"
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as unknown:
         store.revoke("k-nope")
+    assert unknown.value.reason == "KEY_UNKNOWN"
 
 
 def test_did_web_methods_round_trip() -> None:
     """Instance keys are named did:web:<instance>#<key id>; malformed ones are refused."""
     assert parse_did_web_method(did_web_method("a.example", "k-1")) == ("a.example", "k-1")
     for bad in ("did:key:z6Mk#z6Mk", "did:web:a.example", "did:web:A_B#k", "did:web:a.example#"):
-        with pytest.raises(Exception) as err:
+        with pytest.raises(InvalidInput) as err:
             parse_did_web_method(bad)
-        assert getattr(err.value, "reason", "") == "KEY_METHOD_MALFORMED"
+        assert err.value.reason == "KEY_METHOD_MALFORMED"
 
 
 class FakePeer:

@@ -35,7 +35,6 @@ from mmm_helpers import (
     item_draft,
     loc,
     location_draft,
-    make_engine,
     may,
     may_not,
     message,
@@ -73,11 +72,6 @@ Users = tuple[User, User]
 Case = Callable[[Engine, User, User], ProcessActionRequest]
 """Sets the World up (u1 and u2 registered) and builds a request that must be refused."""
 REFUSALS: dict[str, tuple[Case, PAErrorCode]] = {}
-
-
-@pytest.fixture
-def engine() -> Engine:
-    return make_engine()
 
 
 @pytest.fixture

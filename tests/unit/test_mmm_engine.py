@@ -51,11 +51,6 @@ from instance.world.seed import new_world
 T = START_MS + 100
 
 
-@pytest.fixture
-def engine() -> ProcessActionEngine:
-    return make_engine()
-
-
 def placing(engine: ProcessActionEngine) -> ProcessActionRequest:
     """A well-formed request u1 is allowed to make: place its Persona at the MM-Square."""
     u1 = register(engine, "u1")

@@ -23,7 +23,6 @@ from mmm_helpers import (
     author,
     code,
     grant,
-    make_engine,
     may,
     may_not,
     message,
@@ -55,11 +54,6 @@ NOTICE = 60_000  # MinNoticeMs of the seeded Rules (seed.rules_item)
 E = T + NOTICE  # the Effective Time of a Rules version announced at T with the least notice allowed
 VISITOR = "mmm://b.example/processes/v1"
 PUBLIC = {SQUARE, *(f"mmm://a.example/locations/parcel-{i}" for i in range(1, 5))}
-
-
-@pytest.fixture
-def engine() -> ProcessActionEngine:
-    return make_engine()
 
 
 def put(user: User, at: str, *, action: Action = Action.MM_ADD, **kw: Any) -> ProcessActionRequest:

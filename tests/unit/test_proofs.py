@@ -558,8 +558,9 @@ def test_sign_document_refuses_what_jcs_cannot_represent() -> None:
     with pytest.raises(InvalidInput) as err:
         _signed({**ITEM, "x": float("nan")})
     assert err.value.reason == "NOT_CANONICALIZABLE"
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as err:
         _signed({**ITEM, "proof": "junk"})
+    assert err.value.reason == "PROOF_MALFORMED"
 
 
 # ----------------------------------------------------------------------------- proof sets and chains

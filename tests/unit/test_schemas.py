@@ -9,112 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BOX, needs_samples
 from hypothesis import given
 from hypothesis import strategies as st
+from itemcases import BUILDERS, REFUSED, SERVICE, A, B, account, converted_persona, persona, personal_profile, user
 from jsonschema import Draft202012Validator
+from sample_assets import BOX, needs_samples
 
 from instance.avatars import AvatarService
 from mmmfed.config import FeatureConfig, InstanceConfig, ManifestoConfig, TlsConfig
 from mmmfed.errors import InvalidInput
-from mmmfed.items import FORMAT_GLB, FORMAT_VRM_0, DataBinding, Item, build_item, new_id, parse_item
+from mmmfed.items import FORMAT_GLB, Item, build_item, new_id, parse_item
 from mmmfed.proofs import SigningKey, sign_document
 from mmmfed.schemas import BASE_SCHEMA, SCHEMA_BASE_URI, _validator, item_schema, item_types, validate_item
 from mmmfed.store import SqliteStore
-
-A, B, BRIDGE = "a.example", "b.example", "bridge.example"
-SERVICE = new_id(A, "processes/service", "avatar-service")
-USER = new_id(A, "processes/user", "alice")
-DIGEST = "0123456789abcdef" * 4
-ATTRIBUTES = {"Triangles": "12", "TextureFormats": "image/png,image/jpeg", "MaxTexturePx": "256"}
-
-
-def _persona(descr: dict[str, Any] | None = None) -> Item:
-    """A Persona as AvatarService.register_human builds it."""
-    return build_item(
-        m_instance_id=A,
-        item_type="ITM",
-        qualifier={"SubType": "Persona", "Format": FORMAT_VRM_0, "Attributes": ATTRIBUTES},
-        data=DataBinding(4096, DIGEST, "model/gltf-binary"),
-        producer_process_id=SERVICE,
-        capabilities=[{"ProcessID": USER, "Rights": ["MM-Add", "MM-Animate", "MM-Move", "Convert"]}],
-        descr={"Name": "Alice's avatar", "FileName": "alice.vrm", "Licence": "CC-BY-4.0"} if descr is None else descr,
-    )
-
-
-def _user() -> Item:
-    return build_item(
-        m_instance_id=A,
-        item_type="PRC",
-        qualifier={"SubType": "User"},
-        producer_process_id=SERVICE,
-        extra={"ProcessID": USER, "ProcessType": "User", "HumanID": "alice"},
-        descr={"Name": "Alice"},
-    )
-
-
-def _roaming_user() -> Item:
-    """The User Process instance B makes for a visitor from A (AvatarService._roaming_user)."""
-    return build_item(
-        m_instance_id=B,
-        item_type="PRC",
-        qualifier={"SubType": "User"},
-        producer_process_id=new_id(B, "processes/service", "avatar-service"),
-        extra={
-            "ProcessID": USER,
-            "ProcessType": "User",
-            "Roaming": {"HomeMInstanceID": A, "Kind": "registered roaming"},
-        },
-    )
-
-
-def _account() -> Item:
-    return build_item(
-        m_instance_id=A,
-        item_type="ACC",
-        qualifier={"SubType": "Account"},
-        producer_process_id=SERVICE,
-        extra={"AccountID": new_id(A, "accounts"), "ProcessID": USER, "AccountType": "Basic"},
-    )
-
-
-def _profile() -> Item:
-    return build_item(
-        m_instance_id=A,
-        item_type="PPR",
-        qualifier={"SubType": "PersonalProfile"},
-        producer_process_id=SERVICE,
-        extra={"ProcessID": USER, "Personae": [_persona().item_id]},
-        descr={"Name": "Alice"},
-    )
-
-
-def _converted(source: Item | None = None) -> Item:
-    """A Persona converted by the bridge (BridgeService.convert): SourceItemID, Trace extended,
-    DescrMetadata.ConvertedBy."""
-    source = source or _persona()
-    descr = dict(source.doc["DescrMetadata"]) | {"ConvertedBy": BRIDGE}
-    return build_item(
-        m_instance_id=source.m_instance_id,
-        item_type=str(source.doc["ItemType"]),
-        qualifier={"SubType": "Persona", "Format": FORMAT_GLB, "Attributes": {**ATTRIBUTES, "TextureFormats": ""}},
-        data=DataBinding(1024, "f" * 64, "model/gltf-binary"),
-        producer_process_id=new_id(BRIDGE, "processes/service", "conversion"),
-        source_item_id=source.item_id,
-        capabilities=list(source.doc["ICapabilities"]),
-        descr=descr,
-        trace=list(source.doc["Trace"]),
-    )
-
-
-BUILDERS: dict[str, Callable[[], Item]] = {
-    "persona": _persona,
-    "user": _user,
-    "roaming user": _roaming_user,
-    "account": _account,
-    "personal profile": _profile,
-    "converted persona": lambda: _converted(),
-}
 
 
 # -- the schemas themselves ---------------------------------------------------------------------
@@ -144,8 +51,8 @@ def test_items_the_project_builds_validate(kind: str) -> None:
 
 def test_converted_persona_keeps_its_source_and_trace() -> None:
     """The bridge's output names its source Item and has both producers in its Trace."""
-    source = _persona()
-    doc = _converted(source).doc
+    source = persona()
+    doc = converted_persona(source).doc
     validate_item(doc)
     assert doc["SourceItemID"] == source.item_id
     assert doc["Trace"][0] == source.doc["Trace"][0]
@@ -157,7 +64,7 @@ def test_signed_items_validate() -> None:
     key = SigningKey.from_seed(bytes(range(32)))
     vm = key.verification_method
     once = sign_document(
-        _persona().doc, key=key, verification_method=vm, created="2026-01-02T03:04:05Z", proof_id="urn:uuid:p1"
+        persona().doc, key=key, verification_method=vm, created="2026-01-02T03:04:05Z", proof_id="urn:uuid:p1"
     )
     validate_item(once)
     twice = sign_document(
@@ -202,7 +109,7 @@ def test_items_of_a_real_registration_and_visit_validate(tmp_path: Path) -> None
 
 
 # -- refusals -----------------------------------------------------------------------------------
-def _mutated(change: Callable[[dict[str, Any]], object], builder: Callable[[], Item] = _persona) -> dict[str, Any]:
+def _mutated(change: Callable[[dict[str, Any]], object], builder: Callable[[], Item] = persona) -> dict[str, Any]:
     doc = copy.deepcopy(dict(builder().doc))
     change(doc)
     return doc
@@ -212,65 +119,6 @@ def _refusal(doc: Any) -> InvalidInput:
     with pytest.raises(InvalidInput) as err:
         validate_item(doc)
     return err.value
-
-
-REFUSED: list[tuple[str, Callable[[dict[str, Any]], object], str]] = [
-    ("missing ItemID", lambda d: d.pop("ItemID"), "$"),
-    ("ItemID not mmm://", lambda d: d.update(ItemID="https://a.example/items/1"), "$.ItemID"),
-    ("ItemID upper-case host", lambda d: d.update(ItemID="mmm://A.example/items/1"), "$.ItemID"),
-    ("ItemID single-label host", lambda d: d.update(ItemID="mmm://localhost/items/1"), "$.ItemID"),
-    ("ItemID dot-dot segment", lambda d: d.update(ItemID="mmm://a.example/items/.."), "$.ItemID"),
-    ("ItemID trailing newline", lambda d: d.update(ItemID=d["ItemID"] + "\n"), "$.ItemID"),
-    ("MInstanceID not an FQDN", lambda d: d.update(MInstanceID="a..example"), "$.MInstanceID"),
-    ("MInstanceID trailing newline", lambda d: d.update(MInstanceID="a.example\n"), "$.MInstanceID"),
-    ("wrong Header", lambda d: d.update(Header="MMM-ITM-V2.1"), "$.Header"),
-    ("ItemStatus unknown", lambda d: d.update(ItemStatus="Draft"), "$.ItemStatus"),
-    ("SourceItemID malformed", lambda d: d.update(SourceItemID="item-1"), "$.SourceItemID"),
-    ("Size negative", lambda d: d["ItemData"].update(Size=-1), "$.ItemData.Size"),
-    ("Size fractional", lambda d: d["ItemData"].update(Size=1.5), "$.ItemData.Size"),
-    ("Size integral float", lambda d: d["ItemData"].update(Size=4096.0), "$.ItemData.Size"),
-    ("Size bool", lambda d: d["ItemData"].update(Size=True), "$.ItemData.Size"),
-    ("Size beyond I-JSON", lambda d: d["ItemData"].update(Size=2**53), "$.ItemData.Size"),
-    ("Size string", lambda d: d["ItemData"].update(Size="4096"), "$.ItemData.Size"),
-    ("Digest short", lambda d: d["ItemData"]["Digest"].update(Value="ab" * 31), "$.ItemData.Digest.Value"),
-    ("Digest upper-case", lambda d: d["ItemData"]["Digest"].update(Value="AB" * 32), "$.ItemData.Digest.Value"),
-    ("Digest not hex", lambda d: d["ItemData"]["Digest"].update(Value="g" * 64), "$.ItemData.Digest.Value"),
-    ("Digest algorithm", lambda d: d["ItemData"]["Digest"].update(Algorithm="md5"), "$.ItemData.Digest.Algorithm"),
-    ("Persona without data", lambda d: d.pop("ItemData"), "$"),
-    ("Trace Time not a date", lambda d: d["Trace"][0].update(Time="yesterday"), "$.Trace[0].Time"),
-    ("Trace Time no such day", lambda d: d["Trace"][0].update(Time="2026-02-30T00:00:00Z"), "$.Trace[0].Time"),
-    ("Trace Time no zone", lambda d: d["Trace"][0].update(Time="2026-01-02T03:04:05"), "$.Trace[0].Time"),
-    ("Trace Time a number", lambda d: d["Trace"][0].update(Time=1700000000), "$.Trace[0].Time"),
-    ("Trace empty", lambda d: d.update(Trace=[]), "$.Trace"),
-    ("ItemQualifier a string", lambda d: d.update(ItemQualifier="Persona"), "$.ItemQualifier"),
-    ("ItemQualifier extra member", lambda d: d["ItemQualifier"].update(Owner="x"), "$.ItemQualifier"),
-    (
-        "Attributes value a number",
-        lambda d: d["ItemQualifier"]["Attributes"].update(Triangles=12),
-        "$.ItemQualifier.Attributes.Triangles",
-    ),
-    (
-        "Persona without Triangles",
-        lambda d: d["ItemQualifier"]["Attributes"].pop("Triangles"),
-        "$.ItemQualifier.Attributes",
-    ),
-    ("DescrMetadata a list", lambda d: d.update(DescrMetadata=["x"]), "$.DescrMetadata"),
-    ("ICapabilities an object", lambda d: d.update(ICapabilities={"ProcessID": USER}), "$.ICapabilities"),
-    ("Rights unknown action", lambda d: d["ICapabilities"][0].update(Rights=["Own"]), "$.ICapabilities[0].Rights[0]"),
-    ("unknown top-level member", lambda d: d.update(Owner=USER), "$"),
-    ("Name oversized", lambda d: d["DescrMetadata"].update(Name="x" * 1025), "$.DescrMetadata.Name"),
-    ("Licence oversized", lambda d: d["DescrMetadata"].update(Licence="x" * 4097), "$.DescrMetadata.Licence"),
-    ("open value oversized", lambda d: d["DescrMetadata"].update(Note="x" * 4097), "$.DescrMetadata.Note"),
-    (
-        "Attributes value oversized",
-        lambda d: d["ItemQualifier"]["Attributes"].update(Extra="x" * 1025),
-        "$.ItemQualifier.Attributes.Extra",
-    ),
-    ("ItemID oversized", lambda d: d.update(ItemID=f"mmm://{A}/items/" + "a/" * 300 + "a"), "$.ItemID"),
-    ("too many capabilities", lambda d: d.update(ICapabilities=d["ICapabilities"] * 65), "$.ICapabilities"),
-    ("Trace too long", lambda d: d.update(Trace=d["Trace"] * 65), "$.Trace"),
-    ("proof not a DataIntegrityProof", lambda d: d.update(proof={"type": "Ed25519Signature2020"}), "$.proof.type"),
-]
 
 
 @pytest.mark.parametrize(("change", "path"), [(c, p) for _, c, p in REFUSED], ids=[n for n, _, _ in REFUSED])
@@ -314,7 +162,7 @@ def test_unknown_item_types_are_refused(item_type: str) -> None:
 
 def test_an_item_with_another_types_fields_is_refused() -> None:
     """Type confusion: a PRC's fields on an Account, or a Persona relabelled as a Process, fail."""
-    err = _refusal(_mutated(lambda d: d.update(HumanID="alice"), _account))
+    err = _refusal(_mutated(lambda d: d.update(HumanID="alice"), account))
     assert (err.reason, err.metadata) == ("SCHEMA_VIOLATION", {"item_type": "ACC", "path": "$"})
     err = _refusal(_mutated(lambda d: d.update(ItemType="PRC")))
     assert err.metadata["item_type"] == "PRC"
@@ -333,17 +181,17 @@ def test_an_item_with_another_types_fields_is_refused() -> None:
 )
 def test_malformed_user_processes_are_refused(change: Callable[[dict[str, Any]], object], path: str) -> None:
     """A User Process is local (HumanID) or roaming (Roaming), never both or neither."""
-    err = _refusal(_mutated(change, _user))
+    err = _refusal(_mutated(change, user))
     assert (err.reason, err.metadata) == ("SCHEMA_VIOLATION", {"item_type": "PRC", "path": path})
 
 
 def test_malformed_profiles_and_accounts_are_refused() -> None:
     """A Personal Profile lists mmm:// Personae, once each; an Account names its AccountID."""
-    err = _refusal(_mutated(lambda d: d.update(Personae=["persona-1"]), _profile))
+    err = _refusal(_mutated(lambda d: d.update(Personae=["persona-1"]), personal_profile))
     assert err.metadata == {"item_type": "PPR", "path": "$.Personae[0]"}
-    err = _refusal(_mutated(lambda d: d.update(Personae=d["Personae"] * 2), _profile))
+    err = _refusal(_mutated(lambda d: d.update(Personae=d["Personae"] * 2), personal_profile))
     assert err.metadata == {"item_type": "PPR", "path": "$.Personae"}
-    err = _refusal(_mutated(lambda d: d.pop("AccountID"), _account))
+    err = _refusal(_mutated(lambda d: d.pop("AccountID"), account))
     assert err.metadata == {"item_type": "ACC", "path": "$"}
 
 
@@ -358,7 +206,7 @@ _DESCR_KEYS = st.one_of(
 def test_any_descriptive_metadata_text_validates(descr: dict[str, str]) -> None:
     """A Persona built with any DescrMetadata text (within the documented bounds) validates,
     as built and as parsed back from its bytes."""
-    item = _persona(descr)
+    item = persona(descr)
     validate_item(item.doc)
     validate_item(parse_item(item.raw).doc)
 

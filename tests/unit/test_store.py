@@ -51,8 +51,9 @@ def test_staged_data_is_committed_with_its_item(tmp_path: Path) -> None:
     writer.write(data)
     store.put_item(item, item_type="ITM", owner_id=None, blob=writer.finish())
     assert b"".join(store.read_blob(item.data.sha256, chunk_bytes=1000)) == data
-    with pytest.raises(AlreadyExists):
+    with pytest.raises(AlreadyExists) as err:
         store.put_item(item, item_type="ITM", owner_id=None)
+    assert err.value.reason == "ALREADY_EXISTS"
     assert len(store.find_items()) == 1
 
 
@@ -83,6 +84,7 @@ def test_bad_streams_leave_nothing(tmp_path: Path, declared: int, sent: bytes, e
 def test_declared_size_over_limit_is_refused_before_data(tmp_path: Path) -> None:
     """A declared size above the node's limit is refused before any byte is written."""
     store = SqliteStore(tmp_path)
-    with pytest.raises(TooLarge):
+    with pytest.raises(TooLarge) as err:
         store.stage_blob(expected_size=101, expected_sha256="0" * 64, max_bytes=100)
+    assert err.value.reason == "STREAM_TOO_LARGE"
     assert list((tmp_path / "blobs" / "tmp").iterdir()) == []

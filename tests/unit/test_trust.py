@@ -76,8 +76,9 @@ def test_set_peer_replaces_one_bundle_and_forgets_earlier_identifications() -> N
     assert domains.set_peer(rotated) is True and domains.version == version + 1
     assert domains.identify_pem(leaf.cert_pem).trust_domain is None
     assert domains.set_peer(rotated) is False
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as err:
         domains.set_peer(own)
+    assert err.value.reason == "BUNDLE_INVALID"
 
 
 def test_bundles_are_kept_apart() -> None:

@@ -1,0 +1,16 @@
+"""Fixtures shared by the unit tests (helpers that are not fixtures are in mmm_helpers.py and the
+other support modules next to this file)."""
+
+from __future__ import annotations
+
+import pytest
+from mmm_helpers import make_engine
+
+from instance.world.engine import ProcessActionEngine
+
+
+@pytest.fixture
+def engine() -> ProcessActionEngine:
+    """A fresh seeded World of a.example (Profile FINANCE) and its Process Action engine, Activity
+    Data in memory (mmm_helpers.make_engine)."""
+    return make_engine()
