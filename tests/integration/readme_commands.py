@@ -178,7 +178,8 @@ class Result:
     stderr: str
 
     def __str__(self) -> str:
-        return f"$ mmmfed {shlex.join(self.argv)}\nexit {self.returncode}\n--- stdout\n{self.stdout}--- stderr\n{self.stderr}"
+        head = f"$ mmmfed {shlex.join(self.argv)}\nexit {self.returncode}"
+        return f"{head}\n--- stdout\n{self.stdout}--- stderr\n{self.stderr}"
 
 
 def _child(argv: list[str], cwd: str, out: str, err: str, stdin: str | None, env: dict[str, str]) -> None:

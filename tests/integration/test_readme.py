@@ -11,7 +11,7 @@ bridge's configurations; the gateway's and bridge's without peers, which the sec
 add`` lines add), ``OP.pem`` + ``OP.key`` (a.example's operator), ``b-ca.pem``, ``a-ca.pem``,
 ``bridge-ca.pem`` (the trust domains' bundles), ``box.glb`` and ``avatar.vrm`` (samples),
 ``pass`` and ``ca-pass`` (passphrases), and each file the section writes with a here-document.
-Placeholders (ASSET_ID, TRANSFER_ID, PERSONA_ID, KEY_ID, PEER, ``${DID%%#*}``) are replaced by
+Placeholders (ASSET_ID, NEW_ASSET_ID, TRANSFER_ID, KEY_ID, PEER, ``${DID%%#*}``) are replaced by
 values the federation or an earlier command gave.
 
 :data:`CASES` says, for each README command, the exit code the README implies and something
@@ -30,13 +30,12 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import BOX, GODETTE, needs_samples
 from readme_commands import CommandRunner, ReadmeCommand, Result, readme_commands, readme_files
 
-from mmmfed.cli.loopback import A, B, BRIDGE, samples_dir
+from mmmfed.cli.loopback import BRIDGE, A, B, samples_dir
 from mmmfed.testing import Federation, start_federation
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,7 +148,9 @@ def _signed(live: Live, result: Result) -> None:
 
 
 OP = "--config instance.json --cert OP.pem --key OP.key"
-FED_OP = "--config fed/a.example/instance.json --cert fed/a.example/pki/operator.pem --key fed/a.example/pki/operator.key"
+FED_OP = (
+    "--config fed/a.example/instance.json --cert fed/a.example/pki/operator.pem --key fed/a.example/pki/operator.key"
+)
 ALICE, BOB = (f"mmm://{m}/processes/user/{u}" for m, u in ((A, "alice"), (B, "bob")))
 USER1, PERSONA1 = f"mmm://{A}/processes/user1", f"mmm://{A}/personae/user1"
 GODETTE_PATH = "../shared/samples/vrm/godot-vrm_Godette/Godette_vrm_v4.vrm"
@@ -164,7 +165,8 @@ CASES: dict[str, Case] = {
     f"mmmfed activity show {OP} --process {USER1}": Case(r"MM-Add"),
     # Asset migration
     f"mmmfed asset register {OP} --owner {ALICE} --file box.glb": Case(
-        r"owned by mmm://a\.example/processes/user/alice", after=_keep("ASSET_ID", r"(?m)^(mmm://a\.example/assets/\S+)")
+        r"owned by mmm://a\.example/processes/user/alice",
+        after=_keep("ASSET_ID", r"(?m)^(mmm://a\.example/assets/\S+)"),
     ),
     f"mmmfed asset fund {OP} --holder {ALICE} --amount 5000": Case(r"5,?000"),
     "mmmfed agreement propose b.example --config gateway.json --cert OP.pem --key OP.key": Case(
@@ -174,14 +176,18 @@ CASES: dict[str, Case] = {
         r"COMPLETED", after=_keep("TRANSFER_ID", r"transfer (urn:uuid:[0-9a-f-]+)")
     ),
     f"mmmfed asset status TRANSFER_ID {OP}": Case(r"COMPLETED"),
-    f"mmmfed asset history ASSET_ID {OP}": Case(r"MIGRATED|b\.example"),
-    f"mmmfed asset history ASSET_ID {OP} --peer b.example": Case(re.escape(BOB)),
+    f"mmmfed asset history ASSET_ID {OP}": Case(
+        r"MIGRATED", after=_keep("NEW_ASSET_ID", r"(mmm://b\.example/assets/[0-9a-f-]+)")
+    ),
+    f"mmmfed asset history NEW_ASSET_ID {OP} --peer b.example": Case(re.escape(BOB)),
     f"mmmfed asset ledger {OP} --json": Case(r"m_instance_id", check=_ledger),
     # Operator guide
     "mmmfed certs init ./pki --m-instance x.example": Case(r"trust domain x\.example: wrote pki/ca\.pem"),
     "mmmfed certs init ./pki-enc --m-instance x.example --passphrase-file pass --node gateway.x.example=gateway"
     " --node ops.x.example=operator": Case(r"trust domain x\.example: wrote pki-enc/ca\.pem"),
-    "mmmfed certs issue ./pki --name alice.ops.x.example --role operator": Case(r"wrote pki/alice\.ops\.x\.example\.pem"),
+    "mmmfed certs issue ./pki --name alice.ops.x.example --role operator": Case(
+        r"wrote pki/alice\.ops\.x\.example\.pem"
+    ),
     "mmmfed certs csr --name gateway.x.example --role gateway --key-out gw.key --out gw.csr": Case(r"wrote gw\.key"),
     "mmmfed certs sign ./pki gw.csr --out gw.pem": Case(r"wrote gw\.pem \(x\.example"),
     "mmmfed certs renew ./pki gw.pem --days 90": Case(r"wrote gw\.pem \(90 days\)"),
@@ -197,11 +203,19 @@ CASES: dict[str, Case] = {
     "mmmfed keys list --config gateway.json": Case(r"did:web:a\.example#\S+\s.*current"),
     "mmmfed keys rotate --config gateway.json": Case(r"new current key"),
     "mmmfed keys revoke KEY_ID --config gateway.json": Case(r"revoked \S+ .* as compromised", before=_retired_key),
-    "mmmfed keys revoke KEY_ID --reason superseded --config gateway.json": Case(r"revoked \S+ .* as superseded", before=_retired_key),
+    "mmmfed keys revoke KEY_ID --reason superseded --config gateway.json": Case(
+        r"revoked \S+ .* as superseded", before=_retired_key
+    ),
     "mmmfed agreement accept PEER --config gateway.json": Case(r"now accepts trust agreements proposed by b\.example"),
-    "mmmfed agreement propose PEER --config gateway.json --cert OP.pem --key OP.key": Case(r"ACTIVE \S+ with b\.example"),
-    "mmmfed agreement revoke PEER --config gateway.json --cert OP.pem --key OP.key": Case(r"REVOKED \S+ with b\.example"),
-    "mmmfed agreement withdraw PEER --config gateway.json": Case(r"no longer accepts trust agreements proposed by b\.example"),
+    "mmmfed agreement propose PEER --config gateway.json --cert OP.pem --key OP.key": Case(
+        r"ACTIVE \S+ with b\.example"
+    ),
+    "mmmfed agreement revoke PEER --config gateway.json --cert OP.pem --key OP.key": Case(
+        r"REVOKED \S+ with b\.example"
+    ),
+    "mmmfed agreement withdraw PEER --config gateway.json": Case(
+        r"no longer accepts trust agreements proposed by b\.example"
+    ),
     "mmmfed agreement consents --config gateway.json": Case(r"b\.example\s+withdrawn\s+operator"),
     "mmmfed agreement show --config gateway.json": Case(r"b\.example\s.*REVOKED"),
     "mmmfed audit show --config gateway.json": Case(r"AGREEMENT"),
@@ -229,7 +243,9 @@ CASES: dict[str, Case] = {
     "mmmfed peer add bridge.example --bridge --config gateway.json --endpoint bridge.example:7444"
     " --bundle bridge-ca.pem": Case(r"bridges\.bridge\.example trusted by bridge-ca\.pem"),
     "mmmfed peer add a.example --config bridge.json --bundle a-ca.pem": Case(r"a\.example trusted by a-ca\.pem"),
-    "mmmfed agreement accept b.example --config gateway.json": Case(r"now accepts trust agreements proposed by b\.example"),
+    "mmmfed agreement accept b.example --config gateway.json": Case(
+        r"now accepts trust agreements proposed by b\.example"
+    ),
     # Alice's own nodes serve with the federation's PKI: her operator's pki/ is fed/a.example/pki.
     "mmmfed agreement propose b.example --config gateway.json --cert pki/operator.pem --key pki/operator.key": Case(
         r"ACTIVE \S+ with b\.example", cwd="fed/a.example"
@@ -298,7 +314,7 @@ def _argv(live: Live, words: list[str]) -> list[str]:
     samples = "../shared/samples/"
     out = []
     for word in words:
-        if word in {"ASSET_ID", "TRANSFER_ID", "PERSONA_ID", "KEY_ID", "PROCESS_ID"}:
+        if word in {"ASSET_ID", "NEW_ASSET_ID", "TRANSFER_ID", "KEY_ID"}:
             word = live.values[word]
         elif word == "PEER":
             word = B
