@@ -168,6 +168,21 @@ def readme_commands(readme: Path) -> list[ReadmeCommand]:
     return commands
 
 
+def readme_other_lines(readme: Path) -> list[tuple[int, str]]:
+    """The shell lines of ```sh blocks that run something other than ``mmmfed`` (``make``,
+    ``kubectl`` ...): (README line, the line without its comment). Variable assignments of literal
+    text, here-documents and comment lines are left out."""
+    found: list[tuple[int, str]] = []
+    for _section, first_line, block in _blocks(readme):
+        for line_no, line in _logical_lines(_heredocs(block, first_line)[1], first_line):
+            if re.fullmatch(r'([A-Z_]+)="([^"$]*)"\s*(#.*)?', line.strip()) or _command_words(line) is not None:
+                continue
+            words = shlex.split(line, comments=True)
+            if words:
+                found.append((line_no, shlex.join(words)))
+    return found
+
+
 @dataclass(frozen=True)
 class Result:
     """What one command did: its exit code and what it wrote."""

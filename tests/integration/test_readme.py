@@ -33,7 +33,14 @@ from pathlib import Path
 
 import pytest
 from conftest import BOX, GODETTE, needs_samples
-from readme_commands import CommandRunner, ReadmeCommand, Result, readme_commands, readme_files
+from readme_commands import (
+    CommandRunner,
+    ReadmeCommand,
+    Result,
+    readme_commands,
+    readme_files,
+    readme_other_lines,
+)
 
 from mmmfed.cli.loopback import BRIDGE, A, B, samples_dir
 from mmmfed.testing import Federation, start_federation
@@ -51,6 +58,17 @@ COVERED_ELSEWHERE = {
     "mmmfed demo --config-dir fed --keep-running": (
         "tests/integration/test_cli.py::test_demo_keep_running_serves_until_sigterm_then_stops_every_node"
     ),
+}
+
+# Shell lines that run something else than mmmfed, by their first words, and what covers them.
+OTHER_LINES = {
+    "make demo": "tests/integration/test_cli.py::test_demo_migrates_godette_refuses_sphere_and_stops_every_process",
+    "make test": "the whole suite, this module included",
+    "helm install": "tests/helm/test_chart.py (lints and renders the chart, checks every manifest)",
+    # No cluster here: test_readme_commands_run_as_written checks that the files these lines read
+    # were made by the README's mmmfed lines before them.
+    "kubectl create secret": "test_readme_commands_run_as_written (the files it reads exist)",
+    "kubectl get configmap": "test_readme_commands_run_as_written (_gw_json writes what its jq makes)",
 }
 
 
@@ -350,6 +368,41 @@ def test_every_readme_command_is_exercised() -> None:
     assert not missing, "README commands no test runs (add a case to CASES):\n" + "\n".join(missing)
     assert not stale, "cases for commands the README no longer shows:\n" + "\n".join(stale)
     assert not CASES.keys() & COVERED_ELSEWHERE.keys()
+    unknown = [f"README line {n}: {line}" for n, line in readme_other_lines(README) if not _other_covered(line)]
+    assert not unknown, "README shell lines no test covers (add them to OTHER_LINES):\n" + "\n".join(unknown)
+
+
+def _other_covered(line: str) -> bool:
+    return any(line == prefix or line.startswith(prefix + " ") for prefix in OTHER_LINES)
+
+
+def test_readme_commands_are_found_as_a_shell_reads_them(tmp_path: Path) -> None:
+    """Continuations, comments, $VAR of the block, a|b subcommands, [--optional] parts, redirects
+    and here-documents are read as the README means them."""
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "# Top\n\n## Guide\n\n```sh\n"
+        'OP="--config i.json --cert OP.pem --key OP.key"   # who\n'
+        "# a comment, not a heading\n"
+        ".venv/bin/mmmfed audit show|verify --config g.json   # both\n"
+        ".venv/bin/mmmfed asset history X $OP \\\n    [--peer b.example]\n"
+        'cat > f.json <<\'EOF\'\n{"a": "it\'s"}\nEOF\n'
+        "DID=$(.venv/bin/mmmfed keys generate --out k.pem)\n"
+        ".venv/bin/mmmfed item sign --key k.pem f.json > s.json\n"
+        "make demo\n```\n"
+    )
+    shown = [(c.section, c.line, c.text) for c in readme_commands(readme)]
+    assert shown == [
+        ("Guide", 8, "mmmfed audit show --config g.json"),
+        ("Guide", 8, "mmmfed audit verify --config g.json"),
+        ("Guide", 9, "mmmfed asset history X --config i.json --cert OP.pem --key OP.key"),
+        ("Guide", 9, "mmmfed asset history X --config i.json --cert OP.pem --key OP.key --peer b.example"),
+        ("Guide", 14, "mmmfed keys generate --out k.pem"),
+        ("Guide", 15, "mmmfed item sign --key k.pem f.json '>' s.json"),
+    ]
+    files = readme_files(readme)
+    assert [(f.name, f.content, f.line) for f in files] == [("f.json", '{"a": "it\'s"}\n', 11)]
+    assert readme_other_lines(readme) == [(16, "make demo")]
 
 
 @needs_samples
@@ -370,11 +423,17 @@ def test_readme_commands_run_as_written(live: Live) -> None:
         if result.returncode != case.code or not re.search(case.expect, output):
             failures.append(f"README line {command.line}: expected exit {case.code} and /{case.expect}/\n{result}")
             continue
-        assert "Traceback" not in output, result
+        if "Traceback" in output:
+            failures.append(f"README line {command.line}: a traceback\n{result}")
         for step in (case.check, case.after):
             if step is not None:
                 try:
                     step(live, result)
                 except (AssertionError, KeyError, ValueError) as err:
                     failures.append(f"README line {command.line}: {err!r}\n{result}")
+    kubernetes = _section_dir(live, "Deploying on Kubernetes")
+    for line_no, line in readme_other_lines(README):
+        for path in re.findall(r"--(?:from-file=(?:[\w.-]+=)?|cert=|key=)(\S+)", line):
+            if not (kubernetes / path).exists():
+                failures.append(f"README line {line_no}: {line}\n  reads {path}, which no README command made")
     assert not failures, "\n\n".join(failures)
