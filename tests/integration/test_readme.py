@@ -83,7 +83,7 @@ class Live:
 
     @property
     def workdir(self) -> Path:
-        return self.fed.plan.workdir
+        return Path(self.fed.plan.workdir)
 
     def mmmfed(self, *argv: str, cwd: Path | None = None) -> Result:
         """A support step (not a README command), e.g. to set a precondition."""
