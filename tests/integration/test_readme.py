@@ -248,7 +248,8 @@ CASES: dict[str, Case] = {
     "mmmfed keys generate --out signer.pem": Case(r"did:key:z6Mk"),
     "mmmfed item sign --key signer.pem item.json '>' signed.json": Case(r"eddsa-jcs-2022", check=_signed),
     "mmmfed item verify signed.json": Case(r"VERIFIED signed\.json: 1 of 1 proofs, by did:key:z6Mk"),
-    # A live local federation, by hand (the module's federation is where the demo's would be)
+    # A live local federation, by hand (the module's federation is where the demo's would be; the
+    # demo leaves an agreement in force, which the Operator guide's `agreement revoke` ended here)
     f"mmmfed avatar register {FED_OP} --file {GODETTE_PATH} --human gd": Case(
         r"mmm://a\.example/processes/user/gd", cwd="."
     ),
