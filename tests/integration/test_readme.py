@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import BOX, GODETTE, needs_samples
 from readme_commands import (
     CommandRunner,
     ReadmeCommand,
@@ -41,9 +40,10 @@ from readme_commands import (
     readme_files,
     readme_other_lines,
 )
+from sample_assets import BOX, GODETTE, needs_samples
 
+from mmmfed.cli.inprocess import Federation, start_federation
 from mmmfed.cli.loopback import BRIDGE, A, B, samples_dir
-from mmmfed.testing import Federation, start_federation
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
