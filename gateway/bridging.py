@@ -67,7 +67,7 @@ def choose_route(
 
 
 async def convert_via_bridge(
-    stub: bridge_pb2_grpc.BridgeStub,
+    stub: bridge_pb2_grpc.BridgeAsyncStub,
     home: Item,
     row: mpb.NegotiatedFeature,
     vb_id: str,
