@@ -70,7 +70,7 @@ _CHUNK_JSON = 0x4E4F534A
 _CHUNK_BIN = 0x004E4942
 _SINK = "/mmmfed.bench.RawSink/Count"
 _RELAY = "/mmmfed.bench.RawSink/Relay"
-Stream = grpc.aio.StreamUnaryMultiCallable
+Stream = grpc.aio.StreamUnaryMultiCallable[bytes, bytes]  # identity (de)serializers: bytes
 
 
 # -- the avatar ---------------------------------------------------------------------------
@@ -280,7 +280,8 @@ async def bench(size_mb: int, runs: int) -> None:
             for channel in channels:
                 await wait_raw(channel)
             raw_ports.release()
-            direct, durable, relayed = (c.stream_unary(f"/{SERVICE}/{COUNT}") for c in channels)
+            streams: list[Stream] = [c.stream_unary(f"/{SERVICE}/{COUNT}") for c in channels]
+            direct, durable, relayed = streams
             users = await prepare(at_a, small, size_mb * MB, runs + 1, work)
             migrations = Migrations(at_a, users, len(data))
             paths: dict[str, Callable[[], Awaitable[float]]] = {

@@ -17,7 +17,7 @@ import grpc
 #: none reads or writes messages through it, so its request and response types stay open.
 ServicerContext: TypeAlias = grpc.aio.ServicerContext[Any, Any]
 #: A method handler of any method: interceptors see every service's messages.
-MethodHandler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
+MethodHandler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"  # a string: not subscriptable at run time
 #: A unary-unary or stream-unary behaviour as grpc.aio calls it (request or request stream, context).
 UnaryBehaviour: TypeAlias = Callable[[Any, ServicerContext], Awaitable[Any]]
 #: A unary-stream or stream-stream behaviour as grpc.aio calls it: an async iterator of responses.
