@@ -131,16 +131,20 @@ def start_raw_servers(
     """Start the baseline servers, each its own process holding gateway B's certificate:
     ``sink`` (counts bytes), ``durable`` (hashes, writes and fsyncs them) and ``relay`` (a bare
     pass-through to ``sink``), and their reserved ports (release once they serve). Clients
-    present gateway A's certificate."""
+    present gateway A's certificate: the servers trust both M-Instances' CAs (own first), and the
+    returned addresses carry B's CA, which clients check the servers' certificate against."""
+    roots = work / "rawsink-roots.pem"
+    roots.write_bytes(fed.gateway_b.tls.ca_cert.read_bytes() + fed.gateway_a.tls.ca_cert.read_bytes())
     tls_path = work / "rawsink-tls.json"
-    tls_path.write_text(fed.gateway_b.tls.model_dump_json())
+    tls_path.write_text(fed.gateway_b.tls.model_copy(update={"ca_cert": roots}).model_dump_json())
     store_dir = work / "durable-sink"
     store_dir.mkdir()
     script = str(Path(__file__).resolve().parent / "rawsink.py")
     base = [sys.executable, script, "--tls", str(tls_path)]
     ports = PortReservation(3)
+    b_ca = fed.gateway_b.tls.ca_cert
     addresses = {
-        name: PeerAddress(tls_name=fed.gateway_b.tls_name, address=f"127.0.0.1:{port}")
+        name: PeerAddress(tls_name=fed.gateway_b.tls_name, address=f"127.0.0.1:{port}", bundle=b_ca)
         for name, port in zip(("sink", "durable", "relay"), ports.ports, strict=True)
     }
     procs.start("rawsink", [*base, "--listen", addresses["sink"].address])

@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import os
 import signal
+import sys
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -21,6 +22,9 @@ from typing import Any, BinaryIO
 
 import grpc
 
+if not __package__:  # run as a script: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.hop_trust import hop_trust
 from mmmfed.config import PeerAddress, TlsConfig
 from mmmfed.rpc_types import ServicerContext
 from mmmfed.tls import CHANNEL_OPTIONS, secure_channel, server_credentials
@@ -77,7 +81,7 @@ async def serve(tls: TlsConfig, listen: str, relay_to: PeerAddress | None, store
     server = grpc.aio.server(options=CHANNEL_OPTIONS)
     handler: grpc.RpcMethodHandler[bytes, bytes] = grpc.stream_unary_rpc_method_handler(behaviour)  # identity: bytes
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, {COUNT: handler}),))
-    server.add_secure_port(listen, server_credentials(tls))
+    server.add_secure_port(listen, server_credentials(tls, hop_trust(tls)))
     await server.start()
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

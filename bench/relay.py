@@ -12,10 +12,14 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import sys
 from pathlib import Path
 
 import grpc
 
+if not __package__:  # run as a script: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.hop_trust import hop_trust
 from mmmfed.config import PeerAddress, TlsConfig
 from mmmfed.rpc_types import MethodHandler, ServicerContext
 from mmmfed.tls import CHANNEL_OPTIONS, secure_channel, server_credentials
@@ -56,7 +60,7 @@ async def serve(tls: TlsConfig, listen: str, upstream: PeerAddress) -> None:
     channel = secure_channel(tls, upstream)
     server = grpc.aio.server(options=CHANNEL_OPTIONS)
     server.add_generic_rpc_handlers((_Forward(channel),))
-    server.add_secure_port(listen, server_credentials(tls))
+    server.add_secure_port(listen, server_credentials(tls, hop_trust(tls)))
     await server.start()
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
