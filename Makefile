@@ -29,7 +29,8 @@ node_modules/.installed: package.json package-lock.json
 demo: setup
 	$(BIN)/mmmfed demo --out demo-out
 
-test: setup
+# Lint first, so CI (which runs `make test`) checks ruff and mypy strict too.
+test: setup lint
 	$(BIN)/python -m pytest
 
 bench: setup
@@ -42,8 +43,10 @@ bench: setup
 protos: setup
 	$(BIN)/python scripts/gen_protos.py
 
+# ruff, then mypy strict over the hand-written code ([tool.mypy] in pyproject.toml).
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) node_modules demo-out

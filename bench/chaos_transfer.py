@@ -527,7 +527,9 @@ class Chaos:
         """TransferAsset (again, same id, while it fails UNAVAILABLE), restarting dead nodes,
         until both sides hold the transfer terminal or the round's deadline passes."""
         deadline = time.monotonic() + self.round_timeout_s
-        submitted, notes, restarted = False, [], []
+        submitted = False
+        notes: list[str] = []
+        restarted: list[str] = []
         while time.monotonic() < deadline:
             restarted += await self._restart_dead()
             if not submitted:

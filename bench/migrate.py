@@ -70,7 +70,7 @@ _CHUNK_JSON = 0x4E4F534A
 _CHUNK_BIN = 0x004E4942
 _SINK = "/mmmfed.bench.RawSink/Count"
 _RELAY = "/mmmfed.bench.RawSink/Relay"
-Stream = grpc.aio.StreamUnaryMultiCallable
+Stream = grpc.aio.StreamUnaryMultiCallable[bytes, bytes]  # identity (de)serializers: bytes
 
 
 # -- the avatar ---------------------------------------------------------------------------
@@ -131,16 +131,20 @@ def start_raw_servers(
     """Start the baseline servers, each its own process holding gateway B's certificate:
     ``sink`` (counts bytes), ``durable`` (hashes, writes and fsyncs them) and ``relay`` (a bare
     pass-through to ``sink``), and their reserved ports (release once they serve). Clients
-    present gateway A's certificate."""
+    present gateway A's certificate: the servers trust both M-Instances' CAs (own first), and the
+    returned addresses carry B's CA, which clients check the servers' certificate against."""
+    roots = work / "rawsink-roots.pem"
+    roots.write_bytes(fed.gateway_b.tls.ca_cert.read_bytes() + fed.gateway_a.tls.ca_cert.read_bytes())
     tls_path = work / "rawsink-tls.json"
-    tls_path.write_text(fed.gateway_b.tls.model_dump_json())
+    tls_path.write_text(fed.gateway_b.tls.model_copy(update={"ca_cert": roots}).model_dump_json())
     store_dir = work / "durable-sink"
     store_dir.mkdir()
     script = str(Path(__file__).resolve().parent / "rawsink.py")
     base = [sys.executable, script, "--tls", str(tls_path)]
     ports = PortReservation(3)
+    b_ca = fed.gateway_b.tls.ca_cert
     addresses = {
-        name: PeerAddress(tls_name=fed.gateway_b.tls_name, address=f"127.0.0.1:{port}")
+        name: PeerAddress(tls_name=fed.gateway_b.tls_name, address=f"127.0.0.1:{port}", bundle=b_ca)
         for name, port in zip(("sink", "durable", "relay"), ports.ports, strict=True)
     }
     procs.start("rawsink", [*base, "--listen", addresses["sink"].address])
@@ -280,7 +284,8 @@ async def bench(size_mb: int, runs: int) -> None:
             for channel in channels:
                 await wait_raw(channel)
             raw_ports.release()
-            direct, durable, relayed = (c.stream_unary(f"/{SERVICE}/{COUNT}") for c in channels)
+            streams: list[Stream] = [c.stream_unary(f"/{SERVICE}/{COUNT}") for c in channels]
+            direct, durable, relayed = streams
             users = await prepare(at_a, small, size_mb * MB, runs + 1, work)
             migrations = Migrations(at_a, users, len(data))
             paths: dict[str, Callable[[], Awaitable[float]]] = {

@@ -14,20 +14,25 @@ import contextlib
 import hashlib
 import os
 import signal
+import sys
 import uuid
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import grpc
 
+if not __package__:  # run as a script: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.hop_trust import hop_trust
 from mmmfed.config import PeerAddress, TlsConfig
+from mmmfed.rpc_types import ServicerContext
 from mmmfed.tls import CHANNEL_OPTIONS, secure_channel, server_credentials
 
 SERVICE, COUNT = "mmmfed.bench.RawSink", "Count"
 
 
-async def _count(requests: AsyncIterable[bytes], context: grpc.aio.ServicerContext) -> bytes:
+async def _count(requests: AsyncIterable[bytes], context: ServicerContext) -> bytes:
     n = 0
     async for chunk in requests:
         n += len(chunk)
@@ -38,7 +43,7 @@ def _durable_sink(directory: Path) -> Callable[..., Awaitable[bytes]]:
     """A sink that does what any importing instance must: hash the bytes (sha-256), write
     them to a file and fsync it (then removes the file)."""
 
-    async def store(requests: AsyncIterable[bytes], context: grpc.aio.ServicerContext) -> bytes:
+    async def store(requests: AsyncIterable[bytes], context: ServicerContext) -> bytes:
         path = directory / f"{uuid.uuid4().hex}.part"
         digest, n = hashlib.sha256(), 0
         fh = await asyncio.to_thread(open, path, "wb")
@@ -65,16 +70,18 @@ async def serve(tls: TlsConfig, listen: str, relay_to: PeerAddress | None, store
     """Serve ``/mmmfed.bench.RawSink/Count`` (bytes in, byte count out) until SIGTERM."""
     behaviour: Callable[..., Awaitable[bytes]] = _count if store_dir is None else _durable_sink(store_dir)
     if relay_to is not None:
-        upstream = secure_channel(tls, relay_to).stream_unary(f"/{SERVICE}/{COUNT}")
+        upstream: grpc.aio.StreamUnaryMultiCallable[bytes, bytes] = secure_channel(tls, relay_to).stream_unary(
+            f"/{SERVICE}/{COUNT}"
+        )
 
-        async def relay(requests: AsyncIterable[bytes], context: grpc.aio.ServicerContext) -> bytes:
+        async def relay(requests: AsyncIterator[bytes], context: ServicerContext) -> bytes:
             return await upstream(requests)
 
         behaviour = relay
     server = grpc.aio.server(options=CHANNEL_OPTIONS)
-    handler = grpc.stream_unary_rpc_method_handler(behaviour)  # identity (de)serializers: bytes
+    handler: grpc.RpcMethodHandler[bytes, bytes] = grpc.stream_unary_rpc_method_handler(behaviour)  # identity: bytes
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, {COUNT: handler}),))
-    server.add_secure_port(listen, server_credentials(tls))
+    server.add_secure_port(listen, server_credentials(tls, hop_trust(tls)))
     await server.start()
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

@@ -12,11 +12,16 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import sys
 from pathlib import Path
 
 import grpc
 
+if not __package__:  # run as a script: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.hop_trust import hop_trust
 from mmmfed.config import PeerAddress, TlsConfig
+from mmmfed.rpc_types import MethodHandler, ServicerContext
 from mmmfed.tls import CHANNEL_OPTIONS, secure_channel, server_credentials
 
 
@@ -25,9 +30,9 @@ class _Forward(grpc.GenericRpcHandler):
 
     def __init__(self, upstream: grpc.aio.Channel) -> None:
         self._upstream = upstream
-        self._handlers: dict[str, grpc.RpcMethodHandler] = {}
+        self._handlers: dict[str, MethodHandler] = {}
 
-    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> MethodHandler:
         """The forwarding handler of the method, made once per method (as the gateway makes its
         stubs and wrapped handlers once), so the baseline pays nothing a proxy need not."""
         method = handler_call_details.method
@@ -36,10 +41,11 @@ class _Forward(grpc.GenericRpcHandler):
             handler = self._handlers[method] = self._forwarding(method)
         return handler
 
-    def _forwarding(self, method: str) -> grpc.RpcMethodHandler:
-        call = self._upstream.unary_unary(method)  # identity (de)serializers: bytes
+    def _forwarding(self, method: str) -> MethodHandler:
+        # identity (de)serializers: bytes
+        call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = self._upstream.unary_unary(method)
 
-        async def forward(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        async def forward(request: bytes, context: ServicerContext) -> bytes:
             try:
                 return await call(request)
             except grpc.aio.AioRpcError as err:
@@ -54,7 +60,7 @@ async def serve(tls: TlsConfig, listen: str, upstream: PeerAddress) -> None:
     channel = secure_channel(tls, upstream)
     server = grpc.aio.server(options=CHANNEL_OPTIONS)
     server.add_generic_rpc_handlers((_Forward(channel),))
-    server.add_secure_port(listen, server_credentials(tls))
+    server.add_secure_port(listen, server_credentials(tls, hop_trust(tls)))
     await server.start()
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

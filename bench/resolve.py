@@ -424,7 +424,7 @@ def redis_commands(server: RedisServer) -> float:
 
 async def run_replicas(
     args: argparse.Namespace, workdir: Path, replicas: int, console: Console
-) -> tuple[Figures, float]:
+) -> ReplicaFigures:
     """The gateway path with ``replicas`` replicas of each gateway on one Redis (module docstring).
     Returns the figures (CPU summed over each gateway's replicas) and Redis commands per request."""
     root = workdir / f"replicas-{replicas}"

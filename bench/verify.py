@@ -48,6 +48,7 @@ from typing import Any
 import nacl.signing
 import signedjson.key
 import signedjson.sign
+import signedjson.types
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from rich.console import Console
 from rich.table import Table
@@ -106,7 +107,7 @@ class Corpus:
     signed_messages: list[tuple[bytes, bytes]]
     matrix_docs: list[dict[str, Any]]
     matrix_raws: list[bytes]
-    matrix_key: nacl.signing.VerifyKey
+    matrix_key: signedjson.types.VerifyKey
 
 
 def make_corpus(keys: InstanceKeyStore, count: int, *, seed: int = 0) -> Corpus:

@@ -15,6 +15,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Literal
 
 from bridge.conversion import ConversionLimits, ConversionReport, ConversionTarget, GltfValidator, convert
 from bridge.identity import VirtualBridge, VirtualBridgeStore
@@ -74,7 +75,7 @@ def target_of(feature: mpb.Feature) -> ConversionTarget:
     format (PNG when accepted, to keep alpha, else JPEG) and its texture size (0 = no limit)."""
     c = feature.constraints
     formats = set(c.texture_formats)
-    texture_format = "png" if not formats or "image/png" in formats else "jpeg"
+    texture_format: Literal["jpeg", "png"] = "png" if not formats or "image/png" in formats else "jpeg"
     if formats and not formats & {"image/png", "image/jpeg"}:
         raise InvalidInput(
             f"no texture format the bridge writes is accepted ({', '.join(sorted(formats))})",

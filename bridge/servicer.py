@@ -8,14 +8,13 @@ import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import grpc
-
 from bridge.service import BridgeService, report_json
 from mmmfed.api.v1 import bridge_pb2 as bpb
 from mmmfed.api.v1 import bridge_pb2_grpc
 from mmmfed.api.v1 import item_pb2 as itpb
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.metrics import RECEIVED, SENT, NodeMetrics
+from mmmfed.rpc_types import ServicerContext
 from mmmfed.store import BlobWriter
 from mmmfed.streams import chunked, split_header
 
@@ -46,13 +45,13 @@ class BridgeServicer(bridge_pb2_grpc.BridgeServicer):
             self._own_tmp = False
 
     async def GetManifesto(
-        self, request: bpb.GetBridgeManifestoRequest, context: grpc.aio.ServicerContext
+        self, request: bpb.GetBridgeManifestoRequest, context: ServicerContext
     ) -> mpb.Manifesto:
         """Manifesto V of this bridge (FGMV-43 9.5)."""
         return self._service.manifesto()
 
     async def CreateVirtualBridge(
-        self, request: bpb.CreateVirtualBridgeRequest, context: grpc.aio.ServicerContext
+        self, request: bpb.CreateVirtualBridgeRequest, context: ServicerContext
     ) -> bpb.CreateVirtualBridgeResponse:
         """MBMF: a virtual bridge for the offered features; INVALID_ARGUMENT QUALIFIER_NOT_SUPPORTED
         for a pair it lacks.
@@ -63,7 +62,7 @@ class BridgeServicer(bridge_pb2_grpc.BridgeServicer):
         return bpb.CreateVirtualBridgeResponse(virtual_bridge_id=vb_id, offer_v=offer_v)
 
     async def Convert(
-        self, request_iterator: AsyncIterator[bpb.ConvertRequest], context: grpc.aio.ServicerContext
+        self, request_iterator: AsyncIterator[bpb.ConvertRequest], context: ServicerContext
     ) -> AsyncIterator[bpb.ConvertResponse]:
         """Conversion Service (AVCF, 9.1 step 3): header, data in; converted Item, data, report out.
         INVALID_ARGUMENT (GLTF_VALIDATION_FAILED, NOT_GLB, ...), DATA_LOSS (DIGEST_MISMATCH),

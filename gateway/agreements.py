@@ -28,11 +28,12 @@ from typing import Any
 from gateway.verification import ForeignItemVerifier
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.errors import FailedPrecondition, InvalidInput, NotFound
-from mmmfed.items import parse_json, proof_time
+from mmmfed.items import proof_time
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.manifesto import ROUTE_NAMES
 from mmmfed.proofs import sign_document
 from mmmfed.store import SharedState
+from mmmfed.strictjson import parse_json
 
 AGREEMENT_TYPE = "mmmfed/TrustAgreement/v1"
 NS = "agreement"
@@ -206,7 +207,8 @@ class AgreementBook:
             k: v for k, v in mine.items() if k != "proof"
         }:
             raise FailedPrecondition("the agreement differs from the one proposed", reason="AGREEMENT_MISMATCH")
-        proofs = doc.get("proof") if isinstance(doc.get("proof"), list) else []
+        proof = doc.get("proof")
+        proofs = proof if isinstance(proof, list) else []
         theirs = [p for p in proofs if str(p.get("verificationMethod", "")).startswith(f"did:web:{peer_id}#")]
         if rec["Status"] != PROPOSED or mine["proof"] not in proofs or len(theirs) != 1:
             raise FailedPrecondition("the agreement must carry both parties' proofs", reason="AGREEMENT_MISMATCH")

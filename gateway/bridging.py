@@ -21,10 +21,10 @@ from mmmfed.rpc import decode_rpc_error
 from mmmfed.streams import RequestPump
 
 
-def _facts(item: Item) -> dict[str, object]:
+def _facts(item: Item) -> dict[str, int | list[str]]:
     attrs = item.qualifier.get("Attributes") or {}
     data = item.data
-    facts: dict[str, object] = {"bytes": data.size if data else 0}
+    facts: dict[str, int | list[str]] = {"bytes": data.size if data else 0}
     for key, attr in (("triangles", "Triangles"), ("max_texture_px", "MaxTexturePx")):
         if str(attrs.get(attr, "")).isdigit():
             facts[key] = int(attrs[attr])
@@ -67,7 +67,7 @@ def choose_route(
 
 
 async def convert_via_bridge(
-    stub: bridge_pb2_grpc.BridgeStub,
+    stub: bridge_pb2_grpc.BridgeAsyncStub,
     home: Item,
     row: mpb.NegotiatedFeature,
     vb_id: str,
@@ -105,7 +105,7 @@ async def convert_via_bridge(
             raise
 
     first = await read()
-    if first is grpc.aio.EOF or first.WhichOneof("part") != "item":
+    if not isinstance(first, bpb.ConvertResponse) or first.WhichOneof("part") != "item":  # or EOF
         raise MmmfedError("bridge did not answer with the converted Item", reason="BRIDGE_PROTOCOL")
     try:
         check_converted(first.item.item_json, bridge_keys, row.bridge_id)
@@ -116,7 +116,7 @@ async def convert_via_bridge(
     async def converted() -> AsyncIterator[bytes]:
         while True:
             message = await read()
-            if message is grpc.aio.EOF:
+            if not isinstance(message, bpb.ConvertResponse):  # grpc.aio.EOF
                 return
             kind = message.WhichOneof("part")
             if kind == "chunk":

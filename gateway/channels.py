@@ -48,7 +48,7 @@ class Channels:
         self.peers = dict(peers)
         self.bridges = dict(bridges)
         self._open: dict[tuple[str, str], grpc.aio.Channel] = {}
-        self._stubs: dict[tuple[type, str, str], Any] = {}
+        self._stubs: dict[tuple[Callable[[grpc.aio.Channel], object], str, str], Any] = {}
         self._closing: set[asyncio.Future[None]] = set()
 
     def _stub(self, kind: Callable[[grpc.aio.Channel], T], peer: PeerAddress, roots: bytes | None = None) -> T:
@@ -79,11 +79,11 @@ class Channels:
         """The TLS name of this gateway's own M-Instance (the only caller of RI-1 asset methods)."""
         return self._instance.tls_name
 
-    def instance(self) -> instance_pb2_grpc.InstanceStub:
+    def instance(self) -> instance_pb2_grpc.InstanceAsyncStub:
         """The Instance stub of this gateway's own M-Instance (RI-1)."""
         return self._stub(instance_pb2_grpc.InstanceStub, self._instance)
 
-    def peer(self, m_instance_id: str) -> gateway_pb2_grpc.FederationStub:
+    def peer(self, m_instance_id: str) -> gateway_pb2_grpc.FederationAsyncStub:
         """The Federation stub of a peer's gateway; NotFound ``UNKNOWN_PEER`` if not configured."""
         if m_instance_id not in self.peers:
             raise NotFound(
@@ -95,7 +95,7 @@ class Channels:
             gateway_pb2_grpc.FederationStub, self.peers[m_instance_id], roots=bundle.pem if bundle else None
         )
 
-    def bridge(self, bridge_id: str) -> bridge_pb2_grpc.BridgeStub:
+    def bridge(self, bridge_id: str) -> bridge_pb2_grpc.BridgeAsyncStub:
         """The Bridge stub of a configured bridge; NotFound ``UNKNOWN_BRIDGE`` otherwise."""
         if bridge_id not in self.bridges:
             raise NotFound(f"no bridge {bridge_id} configured", reason="UNKNOWN_BRIDGE")

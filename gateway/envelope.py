@@ -25,10 +25,11 @@ from typing import Any
 
 from gateway.keyring import Keyring
 from gateway.verification import ForeignItemRefused, ForeignItemVerifier, created_ms
-from mmmfed.items import parse_json, proof_time, sha256_hex
+from mmmfed.items import proof_time, sha256_hex
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.proofs import sign_document
 from mmmfed.store import SharedState
+from mmmfed.strictjson import parse_json
 
 ENVELOPE_TYPE = "mmmfed/TransferEnvelope/v1"
 DEFAULT_LIFETIME_S = 120.0

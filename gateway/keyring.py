@@ -25,9 +25,9 @@ from typing import Protocol
 
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.errors import MmmfedError, NotFound, PermissionDenied
-from mmmfed.items import parse_json
 from mmmfed.keys import COMPROMISED, SUPERSEDED, PublicKeyRecord, did_web_method, parse_did_web_method
 from mmmfed.proofs import verify_document
+from mmmfed.strictjson import parse_json
 
 Fetch = Callable[[str], Awaitable[mpb.KeySet]]
 KEY_SET_TYPE = "mmmfed/KeySet/v1"

@@ -117,7 +117,7 @@ class MigrationService:
             first = await export.read()
         except grpc.aio.AioRpcError as err:
             raise decode_rpc_error(err) from err
-        if first is grpc.aio.EOF or first.WhichOneof("part") != "envelope":
+        if not isinstance(first, itpb.ItemPart) or first.WhichOneof("part") != "envelope":  # or EOF
             raise MmmfedError("instance export did not start with the Persona", reason="EXPORT_FAILED")
         record, key = self._keys.current()
         home = sign_item(parse_item(first.envelope.item_json), key=key, verification_method=self._keys.method(record))
@@ -288,13 +288,15 @@ class _Counter:
     n: int = 0
 
 
-async def _chunks_of(export: grpc.aio.UnaryStreamCall) -> AsyncIterator[bytes]:
+async def _chunks_of(
+    export: grpc.aio.UnaryStreamCall[ipb.ExportAvatarRequest, itpb.ItemPart],
+) -> AsyncIterator[bytes]:
     while True:
         try:
             part = await export.read()
         except grpc.aio.AioRpcError as err:
             raise decode_rpc_error(err) from err
-        if part is grpc.aio.EOF:
+        if not isinstance(part, itpb.ItemPart):  # grpc.aio.EOF
             return
         if part.WhichOneof("part") != "chunk":
             raise MmmfedError("instance export sent a second envelope", reason="EXPORT_FAILED")

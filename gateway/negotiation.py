@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import defaultdict
+from functools import partial
 
 from gateway.agreements import AgreementBook
 from gateway.bridge_trust import BridgeTrust, same_bridge
@@ -133,7 +134,7 @@ class NegotiationService:
         identities = {}
         for bridge_id in sorted(self._channels.bridges):
             stub = self._channels.bridge(bridge_id)
-            v = await call(lambda stub=stub: stub.GetManifesto(bpb.GetBridgeManifestoRequest()))
+            v = await call(partial(stub.GetManifesto, bpb.GetBridgeManifestoRequest()))
             identities[bridge_id] = self._bridges.verify(v, bridge_id, kind=mpb.MANIFESTO_KIND_BRIDGE)
             conversions[bridge_id] = list(identities[bridge_id].manifesto.conversions)
         table = compare(list(mine.produces), list(theirs.accepts), conversions)
@@ -144,10 +145,10 @@ class NegotiationService:
                 by_bridge[row.bridge_id].append(row)
         for bridge_id, rows in by_bridge.items():  # one virtual bridge per bridge used
             stub = self._channels.bridge(bridge_id)
-            request = bpb.CreateVirtualBridgeRequest(
+            create = bpb.CreateVirtualBridgeRequest(
                 from_m_instance_id=self._id, to_m_instance_id=peer_id, features=rows
             )
-            created = await call(lambda stub=stub, request=request: stub.CreateVirtualBridge(request))
+            created = await call(partial(stub.CreateVirtualBridge, create))
             verified = self._bridges.verify(created.offer_v, bridge_id, kind=mpb.MANIFESTO_KIND_OFFER_V)
             same_bridge(verified, identities[bridge_id])
             offer_v = verified.manifesto

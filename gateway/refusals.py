@@ -114,8 +114,8 @@ class CoalescingAuditLog:
         :data:`MAX_OPEN_WINDOWS` peers, every ended window is closed, so the table stays small."""
         if len(self._windows) >= MAX_OPEN_WINDOWS:
             ended = [(p, w) for p, w in self._windows.items() if self._clock() - w.started >= self._window_s]
-            for other, window in ended:
-                await self._close_window(other, window)
+            for other, ended_window in ended:
+                await self._close_window(other, ended_window)
         window = self._windows.get(peer_id)
         if window is not None and self._clock() - window.started >= self._window_s:
             await self._close_window(peer_id, window)

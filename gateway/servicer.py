@@ -6,7 +6,6 @@ import json
 import time
 from collections.abc import AsyncIterator
 
-import grpc
 from google.protobuf.json_format import MessageToDict
 
 from gateway.assets import AssetRelay
@@ -38,6 +37,7 @@ from mmmfed.keys import COMPROMISED, SUPERSEDED, InstanceKeyStore
 from mmmfed.manifesto import ROUTE_NAMES
 from mmmfed.proofs import sign_document
 from mmmfed.rpc import call
+from mmmfed.rpc_types import ServicerContext
 from mmmfed.store import SharedAuditLog
 from mmmfed.streams import split_header
 from mmmfed.trust import TrustDomains
@@ -65,7 +65,7 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         self._resolution = resolution
         self._assets = assets
 
-    def _from_own_instance(self, context: grpc.aio.ServicerContext) -> None:
+    def _from_own_instance(self, context: ServicerContext) -> None:
         """Issue 12 item 3: only this gateway's own M-Instance (its TLS identity, not an operator)
         hands over what the gateway signs: asset offers and decisions read back from its journal,
         and Process Actions whose carried Items it attached from its store; PERMISSION_DENIED
@@ -78,14 +78,14 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
                 reason="NOT_OWN_INSTANCE",
             )
 
-    async def SendAssetOffer(self, request: apb.AssetOffer, context: grpc.aio.ServicerContext) -> apb.AssetOfferAck:
+    async def SendAssetOffer(self, request: apb.AssetOffer, context: ServicerContext) -> apb.AssetOfferAck:
         """RI-1, ASTF (FGMV-43 9.2 step 4): sign and forward the instance's offer as journalled
         (gateway/assets.py); PERMISSION_DENIED NOT_OWN_INSTANCE, FAILED_PRECONDITION NOT_JOURNALLED."""
         self._from_own_instance(context)
         return await self._assets.send_offer(request)
 
     async def SendAssetDecision(
-        self, request: apb.AssetDecision, context: grpc.aio.ServicerContext
+        self, request: apb.AssetDecision, context: ServicerContext
     ) -> apb.AssetDecisionAck:
         """RI-1 (9.2 steps 7-8): sign and forward the instance's decision as journalled, audit a
         commit once; PERMISSION_DENIED NOT_OWN_INSTANCE, FAILED_PRECONDITION NOT_JOURNALLED."""
@@ -93,13 +93,13 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         return await self._assets.send_decision(request)
 
     async def GetPeerAssetHistory(
-        self, request: gpb.PeerAssetHistoryRequest, context: grpc.aio.ServicerContext
+        self, request: gpb.PeerAssetHistoryRequest, context: ServicerContext
     ) -> apb.AssetHistoryResponse:
         """RI-1, ASIR-103: an Asset's history and current owner at a peer M-Instance."""
         return await self._assets.peer_history(request.peer_m_instance_id, request.asset_id)
 
     async def Resolve(
-        self, request: papb.ProcessActionRequest, context: grpc.aio.ServicerContext
+        self, request: papb.ProcessActionRequest, context: ServicerContext
     ) -> papb.ProcessActionResponse:
         """RI-1, MMM-TEC Resolution: forward a local Process's request to a peer's Process
         (gateway/resolution.py); a refusal comes back as a PA Status. Only from this gateway's
@@ -109,13 +109,13 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         return await self._resolution.send(request)
 
     async def RegisterManifesto(
-        self, request: mpb.Manifesto, context: grpc.aio.ServicerContext
+        self, request: mpb.Manifesto, context: ServicerContext
     ) -> gpb.RegisterManifestoResponse:
         """RI-5, FGMV-43 9.5 step 1; INVALID_ARGUMENT MANIFESTO_INVALID."""
         return gpb.RegisterManifestoResponse(manifesto_id=await self._negotiation.register(request))
 
     async def Negotiate(
-        self, request: gpb.NegotiateRequest, context: grpc.aio.ServicerContext
+        self, request: gpb.NegotiateRequest, context: ServicerContext
     ) -> gpb.NegotiateResponse:
         """RI-5, FGMV-43 9.5 steps 2-8, ending in a trust agreement signed by both (audited);
         NOT_FOUND UNKNOWN_PEER, FAILED_PRECONDITION MANIFESTO_NOT_REGISTERED / AGREEMENT_NOT_ACCEPTED.
@@ -131,7 +131,7 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         return result
 
     async def MigrateAvatar(
-        self, request: gpb.MigrateAvatarRequest, context: grpc.aio.ServicerContext
+        self, request: gpb.MigrateAvatarRequest, context: ServicerContext
     ) -> gpb.MigrateAvatarResponse:
         """RI-1, FGMV-43 9.1 steps 1-4; a refused avatar is an answer (REFUSED, AVIR-202/AVIR-001), not
         an error.
@@ -140,7 +140,7 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         try:
             result = await self._migration.migrate(request.user_process_id, peer_id)
         except MmmfedError as err:
-            details = {"rpc": "MigrateAvatar", "message": err.message[:500]}
+            details: dict[str, object] = {"rpc": "MigrateAvatar", "message": err.message[:500]}
             await self._audit.append(
                 REFUSED, peer_id=peer_id, subject=request.user_process_id, reason=err.reason, details=details
             )
@@ -156,7 +156,7 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         return result
 
     async def RevokeAgreement(
-        self, request: gpb.RevokePeerAgreementRequest, context: grpc.aio.ServicerContext
+        self, request: gpb.RevokePeerAgreementRequest, context: ServicerContext
     ) -> gpb.AgreementMessage:
         """RI-5: revoke the trust agreement with a peer: at once here (audited), then at the peer
         (RE-5). NOT_FOUND NO_AGREEMENT; UNAVAILABLE if the peer cannot be told (revoked here)."""
@@ -198,30 +198,30 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         self._resolution = resolution
         self._assets = assets
 
-    async def OfferAsset(self, request: apb.AssetOffer, context: grpc.aio.ServicerContext) -> apb.AssetOfferAck:
+    async def OfferAsset(self, request: apb.AssetOffer, context: ServicerContext) -> apb.AssetOfferAck:
         """RE-1, ASTF (FGMV-43 9.2 steps 4-6): verify a peer's offer and stage it here."""
         return await self._assets.receive_offer(request, self._peer(context))
 
     async def DecideAssetTransfer(
-        self, request: apb.AssetDecision, context: grpc.aio.ServicerContext
+        self, request: apb.AssetDecision, context: ServicerContext
     ) -> apb.AssetDecisionAck:
         """RE-1 (9.2 steps 7-8): verify the origin's decision and apply it here."""
         return await self._assets.receive_decision(request, self._peer(context))
 
     async def GetAssetHistory(
-        self, request: apb.AssetHistoryRequest, context: grpc.aio.ServicerContext
+        self, request: apb.AssetHistoryRequest, context: ServicerContext
     ) -> apb.AssetHistoryResponse:
         """RE-1, ASIR-103: an Asset's history and current owner here."""
         return await self._assets.history(request.asset_id, self._peer(context))
 
     async def ForwardProcessAction(
-        self, request: papb.ProcessActionRequest, context: grpc.aio.ServicerContext
+        self, request: papb.ProcessActionRequest, context: ServicerContext
     ) -> papb.ProcessActionResponse:
         """RE-1, MMM-TEC Resolution: a peer's Process asks a Process here; verified, then decided
         by this M-Instance (gateway/resolution.py)."""
         return await self._resolution.receive(request, self._peer(context))
 
-    def _peer(self, context: grpc.aio.ServicerContext) -> str:
+    def _peer(self, context: ServicerContext) -> str:
         """The calling peer's M-Instance: the trust domain whose bundle issued its certificate,
         when that is a configured peer and the certificate is its gateway's."""
         caller = self._domains.identify(context)
@@ -231,13 +231,13 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
                 return domain
         raise PermissionDenied("the calling gateway is not a configured peer", reason="UNKNOWN_PEER")
 
-    async def GetBundle(self, request: gpb.GetBundleRequest, context: grpc.aio.ServicerContext) -> gpb.TrustBundle:
+    async def GetBundle(self, request: gpb.GetBundleRequest, context: ServicerContext) -> gpb.TrustBundle:
         """RE-5 bundle endpoint: this M-Instance's CA bundle as ``tls.ca_cert`` holds it now."""
         self._peer(context)
         return own_bundle(self._config)
 
     async def GetManifesto(
-        self, request: gpb.GetPeerManifestoRequest, context: grpc.aio.ServicerContext
+        self, request: gpb.GetPeerManifestoRequest, context: ServicerContext
     ) -> mpb.Manifesto:
         """RE-5: this platform's manifesto, to configured peer gateways only."""
         self._peer(context)
@@ -248,8 +248,8 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         return manifesto
 
     async def OfferManifestos(
-        self, request: gpb.OfferManifestosRequest, context: grpc.aio.ServicerContext
-    ) -> mpb.Manifesto:
+        self, request: gpb.OfferManifestosRequest, context: ServicerContext
+    ) -> gpb.OfferManifestosResponse:
         """RE-5, FGMV-43 9.5 steps 6-7: offers A and V in, answer out; audited (LAF)."""
         peer = self._peer(context)
         try:
@@ -271,7 +271,7 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         return response
 
     async def ConfirmAgreement(
-        self, request: gpb.AgreementMessage, context: grpc.aio.ServicerContext
+        self, request: gpb.AgreementMessage, context: ServicerContext
     ) -> gpb.AgreementMessage:
         """RE-5: the proposer's countersignature; the agreement becomes ACTIVE (audited)."""
         peer = self._peer(context)
@@ -285,7 +285,7 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         return gpb.AgreementMessage(agreement_json=confirmed)
 
     async def RevokeAgreement(
-        self, request: gpb.RevokeAgreementRequest, context: grpc.aio.ServicerContext
+        self, request: gpb.RevokeAgreementRequest, context: ServicerContext
     ) -> gpb.AgreementMessage:
         """RE-5: the peer revoked the agreement; it stops here too, at once (audited)."""
         peer = self._peer(context)
@@ -297,7 +297,7 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         return gpb.AgreementMessage(agreement_json=revoked)
 
     async def TransferAvatar(
-        self, request_iterator: AsyncIterator[gpb.TransferAvatarRequest], context: grpc.aio.ServicerContext
+        self, request_iterator: AsyncIterator[gpb.TransferAvatarRequest], context: ServicerContext
     ) -> gpb.TransferAvatarResponse:
         """RE-1, FGMV-43 9.1 steps 2-4: stream through to the instance; PERMISSION_DENIED
         ORIGIN_MISMATCH, FAILED_PRECONDITION NOT_NEGOTIATED, and the instance's refusals.
@@ -309,7 +309,7 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
             subject = header.transfer_id
             result = await self._migration.accept_transfer(header, chunks, peer)
         except MmmfedError as err:
-            details = {"rpc": "TransferAvatar", "message": err.message[:500]}
+            details: dict[str, object] = {"rpc": "TransferAvatar", "message": err.message[:500]}
             await self._audit.append(REFUSED, peer_id=peer, subject=subject, reason=err.reason, details=details)
             raise
         item_id = json.loads(result.persona.item_json)["ItemID"]
@@ -318,18 +318,18 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         return result
 
     async def OfferDefaultAvatar(
-        self, request: gpb.OfferDefaultAvatarRequest, context: grpc.aio.ServicerContext
+        self, request: gpb.OfferDefaultAvatarRequest, context: ServicerContext
     ) -> gpb.OfferDefaultAvatarResponse:
         """RE-1, AVIR-001: the instance's default avatar for a refused visitor."""
         return await self._migration.offer_default(request.home_user_process_id, self._peer(context))
 
-    async def GetKeys(self, request: gpb.GetKeysRequest, context: grpc.aio.ServicerContext) -> mpb.KeySet:
+    async def GetKeys(self, request: gpb.GetKeysRequest, context: ServicerContext) -> mpb.KeySet:
         """RE-5 key service: every verification key of this M-Instance, current and past."""
         self._peer(context)
         return key_set(self._keys)
 
     async def GetAuditEntries(
-        self, request: gpb.GetAuditEntriesRequest, context: grpc.aio.ServicerContext
+        self, request: gpb.GetAuditEntriesRequest, context: ServicerContext
     ) -> gpb.GetAuditEntriesResponse:
         """RE-5 LAF (FGMV-43 7.5.3; issue 12 item 7): the calling peer's own entries of this
         gateway's audit log, at most 500 a page whatever it asks, with the head and its signed
@@ -338,7 +338,7 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         return await self._audit_rpc.page(peer, since_seq=request.since_seq, limit=request.limit)
 
     async def GetAuditCheckpoint(
-        self, request: gpb.GetAuditCheckpointRequest, context: grpc.aio.ServicerContext
+        self, request: gpb.GetAuditCheckpointRequest, context: ServicerContext
     ) -> gpb.AuditCheckpoint:
         """RE-5 LAF (issue 12 item 7): this gateway's audit chain head, signed, for the peer to keep."""
         self._peer(context)

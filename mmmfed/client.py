@@ -29,7 +29,9 @@ async def wait_serving(tls: TlsConfig, peer: PeerAddress, *, timeout_s: float = 
         stub = health_pb2_grpc.HealthStub(channel)
         while True:
             try:
-                resp = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+                resp = await stub.Check(  # type: ignore[attr-defined]  # types-grpcio-health-checking's HealthStub lists no methods
+                    health_pb2.HealthCheckRequest(), timeout=1.0
+                )
                 if resp.status == health_pb2.HealthCheckResponse.SERVING:
                     return
             except grpc.aio.AioRpcError:
@@ -91,7 +93,7 @@ class OperatorClient:
         return await call(lambda: self.gateway.MigrateAvatar(request), attempts=1)
 
 
-async def read_item(stub: instance_pb2_grpc.InstanceStub, item_id: str) -> tuple[itpb.ItemEnvelope, bytes]:
+async def read_item(stub: instance_pb2_grpc.InstanceAsyncStub, item_id: str) -> tuple[itpb.ItemEnvelope, bytes]:
     """An Item's envelope and its whole data from an instance."""
     envelope: itpb.ItemEnvelope | None = None
     parts: list[bytes] = []

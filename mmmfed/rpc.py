@@ -21,6 +21,7 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 from mmmfed.errors import ERROR_DOMAIN, MmmfedError, RemoteError
+from mmmfed.rpc_types import MethodHandler, ServicerContext, aio_stream, aio_unary
 from mmmfed.tls import AccessPolicy
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ def _status_metadata(err: MmmfedError) -> tuple[tuple[str, bytes], ...]:
     return ((_STATUS_KEY, status.SerializeToString()),)
 
 
-async def abort_with(context: grpc.aio.ServicerContext, err: MmmfedError) -> None:
+async def abort_with(context: ServicerContext, err: MmmfedError) -> None:
     """Abort the RPC with ``err``'s status code, message and ErrorInfo (never returns)."""
     await context.abort(err.code, f"{err.reason}: {err.message}", trailing_metadata=_status_metadata(err))
 
@@ -95,9 +96,9 @@ class WrappingInterceptor(grpc.aio.ServerInterceptor):
     MAX_WRAPPED = 1024
 
     def __init__(self) -> None:
-        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+        self._wrapped: dict[str, tuple[MethodHandler, MethodHandler]] = {}
 
-    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    def wrap(self, method: str, handler: MethodHandler) -> MethodHandler:
         """The handler serving ``method`` (``/package.Service/Method``) around ``handler``."""
         raise NotImplementedError
 
@@ -106,9 +107,9 @@ class WrappingInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[MethodHandler | None]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> MethodHandler | None:
         handler = await continuation(handler_call_details)
         method = handler_call_details.method
         if handler is None:
@@ -130,13 +131,13 @@ class GuardInterceptor(WrappingInterceptor):
         super().__init__()
         self._policy = policy
 
-    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    def wrap(self, method: str, handler: MethodHandler) -> MethodHandler:
         policy = self._policy
 
         if handler.response_streaming:
-            inner_stream = handler.unary_stream or handler.stream_stream
+            inner_stream = aio_stream(handler)
 
-            async def stream_behaviour(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            async def stream_behaviour(request: Any, context: ServicerContext) -> AsyncIterator[Any]:
                 if handler.request_streaming:
                     request = TrackedRequests(request)
                 try:
@@ -158,9 +159,9 @@ class GuardInterceptor(WrappingInterceptor):
                 response_serializer=handler.response_serializer,
             )
 
-        inner_unary = handler.unary_unary or handler.stream_unary
+        inner_unary = aio_unary(handler)
 
-        async def unary_behaviour(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def unary_behaviour(request: Any, context: ServicerContext) -> Any:
             if handler.request_streaming:
                 request = TrackedRequests(request)
             try:

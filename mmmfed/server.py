@@ -11,8 +11,8 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, cast
 
 import grpc
 from google.protobuf import descriptor, descriptor_pool
@@ -23,6 +23,7 @@ from mmmfed.config import DEFAULT_MAXIMUM_CONCURRENT_RPCS, TlsConfig
 from mmmfed.errors import MmmfedError
 from mmmfed.metrics import MetricsEndpoint, NodeMetrics
 from mmmfed.rpc import GuardInterceptor, WrappingInterceptor
+from mmmfed.rpc_types import MethodHandler, ServicerContext, aio_stream, aio_unary
 from mmmfed.tls import CHANNEL_OPTIONS, AccessPolicy, anyone_known, server_credentials
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ UNKNOWN_METHOD = "unknown"
 SERVER_OPTIONS = (*CHANNEL_OPTIONS, ("grpc.so_reuseport", 0))
 
 
-def _final_code(err: BaseException | None, context: grpc.aio.ServicerContext) -> grpc.StatusCode:
+def _final_code(err: BaseException | None, context: ServicerContext) -> grpc.StatusCode:
     """The status a call ends with: the context's (abort, set_code) or OK when it returned;
     CANCELLED when it was cancelled or closed; UNKNOWN (what grpc answers) for another exception."""
     if err is None or isinstance(err, grpc.aio.AbortError):
@@ -76,12 +77,16 @@ class WriteStyleStreams(WrappingInterceptor):
     so the interceptors around it, which iterate a handler's responses, can run it. Without it
     ``Watch`` failed UNKNOWN ("'async for' requires an object with __aiter__ method")."""
 
-    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    def wrap(self, method: str, handler: MethodHandler) -> MethodHandler:
         if not handler.response_streaming:
             return handler
-        inner = handler.unary_stream or handler.stream_stream
+        # A write-style behaviour is a coroutine, not the async iterator aio_stream() would say.
+        inner = cast(
+            Callable[[Any, ServicerContext], AsyncIterator[Any] | Awaitable[None]],
+            handler.unary_stream or handler.stream_stream,
+        )
 
-        async def behaviour(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async def behaviour(request: Any, context: ServicerContext) -> AsyncIterator[Any]:
             responses = inner(request, context)
             if inspect.isawaitable(responses):
                 await responses  # it writes its responses itself
@@ -122,7 +127,7 @@ class MetricsInterceptor(WrappingInterceptor):
     def unhandled(self, method: str) -> None:
         self._metrics.grpc_requests.labels(method=UNKNOWN_METHOD, code=grpc.StatusCode.UNIMPLEMENTED.name).inc()
 
-    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    def wrap(self, method: str, handler: MethodHandler) -> MethodHandler:
         record = self._record
         kwargs = {
             "request_deserializer": handler.request_deserializer,
@@ -130,9 +135,9 @@ class MetricsInterceptor(WrappingInterceptor):
         }
 
         if handler.response_streaming:
-            inner_stream = handler.unary_stream or handler.stream_stream
+            inner_stream = aio_stream(handler)
 
-            async def stream_behaviour(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            async def stream_behaviour(request: Any, context: ServicerContext) -> AsyncIterator[Any]:
                 started, failure = time.perf_counter(), None
                 try:
                     async for response in inner_stream(request, context):
@@ -147,9 +152,9 @@ class MetricsInterceptor(WrappingInterceptor):
                 return grpc.unary_stream_rpc_method_handler(stream_behaviour, **kwargs)
             return grpc.stream_stream_rpc_method_handler(stream_behaviour, **kwargs)
 
-        inner_unary = handler.unary_unary or handler.stream_unary
+        inner_unary = aio_unary(handler)
 
-        async def unary_behaviour(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def unary_behaviour(request: Any, context: ServicerContext) -> Any:
             started, failure = time.perf_counter(), None
             try:
                 return await inner_unary(request, context)

@@ -23,6 +23,7 @@ import grpc
 from mmmfed.config import BridgeConfig, GatewayConfig, InstanceConfig, PeerAddress, TlsConfig
 from mmmfed.deadlines import default_deadlines
 from mmmfed.errors import PermissionDenied
+from mmmfed.rpc_types import ServicerContext
 from mmmfed.trust import Caller, PeerIdentity, TrustBundle, TrustDomains, bundles_from
 
 __all__ = [
@@ -91,7 +92,11 @@ def server_credentials(tls: TlsConfig, domains: TrustDomains) -> grpc.ServerCred
     def fetch() -> grpc.ServerCertificateConfiguration | None:
         return configuration() if domains.version != seen["version"] else None  # None: keep the current one
 
-    return grpc.dynamic_ssl_server_credentials(configuration(), fetch, require_client_authentication=True)
+    return grpc.dynamic_ssl_server_credentials(
+        configuration(),
+        fetch,  # type: ignore[arg-type]  # grpc documents None as "keep the current one"; the stubs omit it
+        require_client_authentication=True,
+    )
 
 
 def secure_channel(tls: TlsConfig, peer: PeerAddress, *, roots: bytes | None = None) -> grpc.aio.Channel:
@@ -159,7 +164,7 @@ class AccessPolicy:
     by_service: dict[str, Authorizer]
     by_method: dict[str, Authorizer] = field(default_factory=dict)
 
-    def check(self, method: str, context: grpc.aio.ServicerContext) -> Caller:
+    def check(self, method: str, context: ServicerContext) -> Caller:
         """The caller, or PermissionDenied (reason ``PEER_NOT_ALLOWED``) unless it may call
         ``method`` (``/package.Service/Method``)."""
         authorizer = self.by_method.get(method)

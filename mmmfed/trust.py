@@ -28,11 +28,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import grpc
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
 from mmmfed.errors import InvalidInput
+from mmmfed.rpc_types import ServicerContext
 
 URI_SCHEME = "mmmfed"
 TRUST_DOMAIN_PREFIX = f"{URI_SCHEME}://trust-domain/"
@@ -292,9 +292,9 @@ class TrustDomains:
                 self._cache.popitem(last=False)
         return caller
 
-    def identify(self, context: grpc.aio.ServicerContext) -> Caller:
+    def identify(self, context: ServicerContext) -> Caller:
         """Who the client of ``context`` is (its certificate as the TLS layer verified it)."""
-        pems = context.auth_context().get("x509_pem_cert") or []
+        pems = list(context.auth_context().get("x509_pem_cert") or ())
         if not pems:
             return Caller(trust_domains=(), own=False)
         return self.identify_pem(bytes(pems[0]))

@@ -1,6 +1,8 @@
 """Regenerate the wire contract's Python code from proto/ into mmmfed/api/v1/.
 
-Run with the pinned grpcio-tools (see pyproject.toml):  python scripts/gen_protos.py
+Run with the pinned grpcio-tools and mypy-protobuf (see pyproject.toml):  python scripts/gen_protos.py
+Writes the messages (``*_pb2.py``), the gRPC stubs (``*_pb2_grpc.py``) and, through mypy-protobuf's
+protoc plugins, their typed stubs (``*_pb2.pyi``, ``*_pb2_grpc.pyi``) that mypy strict checks callers against.
 ``--check`` regenerates into a temporary folder and exits 1 if anything differs (used by tests).
 Generated files are never edited by hand.
 """
@@ -19,22 +21,39 @@ PROTO_ROOT = ROOT / "proto"
 PACKAGE_DIR = Path("mmmfed") / "api" / "v1"
 
 
+def _plugin(name: str) -> str:
+    """Path of a protoc plugin script installed beside this interpreter (mypy-protobuf's), else on PATH.
+
+    Raises SystemExit if it is not installed (``pip install -e '.[dev]'`` brings it).
+    """
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if found is None:
+        raise SystemExit(f"{name} not found: install the dev dependencies (mypy-protobuf)")
+    return found
+
+
 def generate(out_root: Path) -> list[Path]:
-    """Run protoc (from grpcio-tools) on every .proto; returns the generated files' paths."""
+    """Run protoc (from grpcio-tools) on every .proto; returns the generated files' paths.
+
+    The mypy-protobuf plugins are named by path, so that a venv not on PATH still finds them.
+    """
     from grpc_tools import protoc  # dev dependency, imported only here
 
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / PACKAGE_DIR).glob("*.proto"))
     include = Path(protoc.__file__).parent / "_proto"
     args = [
-        "protoc",
         f"-I{PROTO_ROOT}",
         f"-I{include}",
+        f"--plugin=protoc-gen-mypy={_plugin('protoc-gen-mypy')}",
+        f"--plugin=protoc-gen-mypy_grpc={_plugin('protoc-gen-mypy_grpc')}",
         f"--python_out={out_root}",
-        f"--pyi_out={out_root}",
+        f"--mypy_out={out_root}",
         f"--grpc_python_out={out_root}",
+        f"--mypy_grpc_out={out_root}",
         *protos,
     ]
-    if protoc.main(args) != 0:
+    if protoc.main(["protoc", *args]) != 0:
         raise SystemExit("protoc failed")
     out_dir = out_root / PACKAGE_DIR
     for pkg in (out_root / "mmmfed", out_root / "mmmfed" / "api", out_dir):

@@ -121,7 +121,7 @@ def buffer_view_bytes(glb: Glb, index: int) -> bytes:
     """Bytes of bufferView ``index``. Raises ConversionRefused(NOT_GLB) if out of range."""
     try:
         view = glb.doc["bufferViews"][index]
-        buf = glb.buffers[view["buffer"]]
+        buf: bytes = glb.buffers[view["buffer"]]
         start = int(view.get("byteOffset", 0))
         end = start + int(view["byteLength"])
     except (KeyError, IndexError, TypeError, ValueError) as err:

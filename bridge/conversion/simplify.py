@@ -154,7 +154,8 @@ def boundary_edges(
 def _drop_degenerate(tris: np.ndarray, ids: np.ndarray) -> np.ndarray:
     w = ids[tris.reshape(-1, 3)]
     keep = (w[:, 0] != w[:, 1]) & (w[:, 1] != w[:, 2]) & (w[:, 0] != w[:, 2])
-    return tris.reshape(-1, 3)[keep].ravel()
+    kept: np.ndarray = tris.reshape(-1, 3)[keep]
+    return kept.ravel()
 
 
 def _simplify_one(prim: Primitive, scale: float, error: float, options: int) -> np.ndarray:
@@ -192,7 +193,7 @@ class MeshTopology:
 
 def simplify_mesh(
     prims: list[Primitive], scale: float, error: float, topology: MeshTopology | None = None
-) -> tuple[list[np.ndarray], bool]:
+) -> tuple[list[np.ndarray | None], bool]:
     """Simplified indices of each triangle primitive of one mesh (others unchanged).
 
     Tries without options, then with SIMPLIFY_LOCK_BORDER if the first result adds a boundary

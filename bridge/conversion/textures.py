@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import cast
 
 from PIL import Image, UnidentifiedImageError
 
@@ -33,7 +34,7 @@ class ReencodedImage:
 def _has_alpha(img: Image.Image) -> bool:
     if img.mode not in ("RGBA", "LA", "PA"):
         return False
-    low, _ = img.getchannel("A").getextrema()
+    low, _ = cast(tuple[int, int], img.getchannel("A").getextrema())  # one band: (min, max)
     return bool(low < 255)
 
 

@@ -112,9 +112,9 @@ def _describe_vrm0(vrm: Json, doc: Json) -> list[str]:
     other = sum(1 for p in props if p.get("shader") not in (None, "VRM_USE_GLTFSHADER")) - mtoon
     if other > 0:
         dropped.append(f"VRM shader properties on {other} materials")
-    groups = (vrm.get("blendShapeMaster") or {}).get("blendShapeGroups") or []
-    if groups:
-        dropped.append(_count(len(groups), "blend shape groups"))
+    shape_groups = (vrm.get("blendShapeMaster") or {}).get("blendShapeGroups") or []
+    if shape_groups:
+        dropped.append(_count(len(shape_groups), "blend shape groups"))
     first = vrm.get("firstPerson") or {}
     if first.get("lookAtTypeName") or first.get("lookAtHorizontalInner"):
         dropped.append(f"look-at ({first.get('lookAtTypeName', 'Bone')})")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from bridge.identity import bridge_key_and_did
 from certs import NodeRole, init_trust_domain
@@ -172,6 +173,12 @@ def node_roles(trust_domain: str) -> dict[str, NodeRole]:
     }
 
 
+class _Limits(TypedDict, total=False):
+    """Optional limits every node of the plan is given (absent: the node's default)."""
+
+    max_item_bytes: int
+
+
 def plan(workdir: Path, *, default_avatar: Path | None = None, max_item_bytes: int | None = None) -> LoopbackPlan:
     """Make each trust domain's PKI under ``workdir/<domain>/pki`` and the configuration of every
     node (data under ``workdir/<domain>/``).
@@ -206,7 +213,7 @@ def plan(workdir: Path, *, default_avatar: Path | None = None, max_item_bytes: i
         bundle = pki[domain_of[name]] / "ca.pem" if other_domain else None
         return PeerAddress(tls_name=name, address=f"127.0.0.1:{addr[name]}", bundle=bundle)
 
-    limits = {"max_item_bytes": max_item_bytes} if max_item_bytes else {}
+    limits: _Limits = {"max_item_bytes": max_item_bytes} if max_item_bytes else {}
     if default_avatar is None:
         candidate = samples_dir() / "gltf" / "BoxTextured" / "BoxTextured.glb"
         default_avatar = candidate if candidate.exists() else None

@@ -77,7 +77,7 @@ def build_request(
     InvalidInput (via the codec) when the result is not a valid request."""
     from instance.world.codec import request_from_json
     from mmmfed.errors import InvalidInput
-    from mmmfed.items import parse_json
+    from mmmfed.strictjson import parse_json
 
     raw = dict(base)
     for field, value in (
@@ -154,7 +154,7 @@ def pa_send(
     from mmmfed.api.v1 import instance_pb2 as ipb
     from mmmfed.cli.common import fail
     from mmmfed.errors import InvalidInput, MmmfedError
-    from mmmfed.items import parse_json
+    from mmmfed.strictjson import parse_json
 
     cfg = _config(config)
     try:

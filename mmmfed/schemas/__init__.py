@@ -38,7 +38,7 @@ import json
 import re
 from collections.abc import Mapping
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import jsonschema_rs
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError
@@ -65,7 +65,8 @@ def _is_strict_integer(_checker: object, instance: object) -> bool:
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
-_ItemValidator = extend(
+# types-jsonschema leaves extend() unannotated; it returns a validator class.
+_ItemValidator: type[Validator] = extend(  # type: ignore[no-untyped-call]  # unannotated in the stubs
     Draft202012Validator,
     type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_strict_integer),
 )
@@ -113,7 +114,8 @@ def item_types() -> frozenset[str]:
 
 def item_schema(item_type: str) -> dict[str, Any]:
     """A copy of the schema of ``item_type`` (or of ``"item-base"``); KeyError if there is none."""
-    return json.loads(json.dumps(_schemas()[item_type]))
+    copy: dict[str, Any] = json.loads(json.dumps(_schemas()[item_type]))
+    return copy
 
 
 def _without_dialect(schema: Mapping[str, Any]) -> dict[str, Any]:
@@ -205,7 +207,8 @@ def _detail(error: ValidationError) -> str:
 def _relevance(error: ValidationError) -> tuple[Any, ...]:
     """Prefer an error about a named field over ``unevaluatedProperties`` on its parent, which
     jsonschema also reports when a ``$ref`` above failed (annotations of failed subschemas drop)."""
-    return (error.validator != "unevaluatedProperties", *relevance(error))
+    # jsonschema's relevance key is a tuple; its stub promises only something comparable.
+    return (error.validator != "unevaluatedProperties", *cast(tuple[Any, ...], relevance(error)))
 
 
 def _violation(item_type: str, path: str, detail: str) -> InvalidInput:
