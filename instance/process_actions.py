@@ -79,6 +79,12 @@ class ProcessActionService:
         async with self._lock:
             return self.engine.handle(request, origin=origin)
 
+    def decide(self, request: ProcessActionRequest) -> ProcessActionResponse:
+        """Decide a request of a local Process here, at once (no Resolution): for services of
+        this M-Instance that act through the World (``RegisterHuman`` sends Register). Call on
+        the event loop's thread: the engine is not shared with worker threads."""
+        return self.engine.handle(request)
+
     def close(self) -> None:
         self.activity.close()
 
