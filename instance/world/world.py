@@ -146,8 +146,9 @@ class World:
         payee[value.currency_id] = payee.get(value.currency_id, 0) + value.amount_minor
 
     def clearing_wallet(self, m_instance_id: str) -> str:
-        """The Wallet that holds what this M-Instance owes to or is owed by ``m_instance_id``."""
-        return self.id("wallets", f"clearing-{m_instance_id}")
+        """The Wallet that holds what this M-Instance owes to or is owed by ``m_instance_id``
+        (:func:`settlement_account`, the one name the World and the asset ledger use)."""
+        return settlement_account(m_instance_id)
 
     def location_chain(self, location_id: str) -> list[str]:
         """``location_id`` and the M-Locations that contain it, innermost first."""
@@ -157,6 +158,13 @@ class World:
             chain.append(current)
             current = self.locations.get(current)
         return chain
+
+
+def settlement_account(m_instance_id: str) -> str:
+    """The account of what crossed between this M-Instance and ``m_instance_id``
+    (``settlement:<m>``): the World's clearing Wallet for it and the asset ledger's settlement
+    account are this one account."""
+    return f"settlement:{m_instance_id}"
 
 
 def right_summary(right: Right) -> Mapping[str, Any]:
@@ -172,4 +180,4 @@ def right_summary(right: Right) -> Mapping[str, Any]:
     }
 
 
-__all__ = ["ANY_TARGET", "Rendering", "World", "right_summary"]
+__all__ = ["ANY_TARGET", "Rendering", "World", "right_summary", "settlement_account"]
