@@ -22,7 +22,7 @@ from instance.assets.states import MAX_ASSET_BYTES, TREASURY
 from instance.assets.store import TRANSFER_COLUMNS, asset_view, insert_asset, transfer_view
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import item_pb2 as itpb
-from mmmfed.errors import InvalidInput, NotFound
+from mmmfed.errors import InvalidInput
 from mmmfed.items import DataBinding, new_id, sha256_hex
 from mmmfed.schemas import validate_item
 
@@ -97,23 +97,6 @@ class AssetLedger(OriginJournal, DestinationJournal):
             insert_asset(db, asset_id, item.raw, request.data, owner, self._clock_ms())
             db.execute("INSERT INTO provenance VALUES (?, 1, ?, ?)", (asset_id, mint.item_id, mint.raw))
         return self.asset(asset_id)
-
-    def asset(self, asset_id: str) -> apb.AssetView:
-        """NotFound ``ASSET_NOT_FOUND``."""
-        with self._read() as db:
-            row = db.execute(
-                "SELECT item_json, state, owner, migrated_to, locked_by FROM assets WHERE asset_id = ?", (asset_id,)
-            ).fetchone()
-        if row is None:
-            raise NotFound(f"no Asset {asset_id[:256]!r} at {self.m_instance_id}", reason="ASSET_NOT_FOUND")
-        return asset_view(row)
-
-    def asset_data(self, asset_id: str) -> bytes:
-        with self._read() as db:
-            row = db.execute("SELECT data FROM assets WHERE asset_id = ?", (asset_id,)).fetchone()
-        if row is None:
-            raise NotFound(f"no Asset {asset_id[:256]!r} at {self.m_instance_id}", reason="ASSET_NOT_FOUND")
-        return bytes(row[0])
 
     def history(self, asset_id: str) -> apb.AssetHistoryResponse:
         """ASIR-103/105: the Asset, its Provenance (Transactions, oldest first) and its transfers."""

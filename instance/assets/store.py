@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from instance.assets import offers
 from instance.assets.states import AssetState, Role, TransferState, TxStatus
@@ -195,6 +196,24 @@ class LedgerStore:
             updated = offers.with_provenance(parse_item(bytes(raw[0])), [tra_id])
             db.execute("UPDATE assets SET item_json = ? WHERE asset_id = ?", (updated.raw, asset_id))
 
+    def asset(self, asset_id: str) -> apb.AssetView:
+        """The Asset as the ledger holds it; NotFound ``ASSET_NOT_FOUND``."""
+        with self._read() as db:
+            row = db.execute(
+                "SELECT item_json, state, owner, migrated_to, locked_by FROM assets WHERE asset_id = ?", (asset_id,)
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no Asset {asset_id[:256]!r} at {self.m_instance_id}", reason="ASSET_NOT_FOUND")
+        return asset_view(row)
+
+    def asset_data(self, asset_id: str) -> bytes:
+        """The Asset's data; NotFound ``ASSET_NOT_FOUND``."""
+        with self._read() as db:
+            row = db.execute("SELECT data FROM assets WHERE asset_id = ?", (asset_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no Asset {asset_id[:256]!r} at {self.m_instance_id}", reason="ASSET_NOT_FOUND")
+        return bytes(row[0])
+
     def transfer(self, transfer_id: str) -> apb.AssetTransferView:
         """NotFound ``TRANSFER_NOT_FOUND``."""
         with self._read() as db:
@@ -213,11 +232,11 @@ def offers_asset_id(view: apb.AssetView) -> str:
     return "the Asset"
 
 
-def asset_view(row: tuple[object, ...]) -> apb.AssetView:
+def asset_view(row: tuple[Any, ...]) -> apb.AssetView:
     """An ``assets`` row (item_json, state, owner, migrated_to, locked_by) as an AssetView."""
     item_json, state, owner, migrated_to, locked_by = row
     return apb.AssetView(
-        asset=itpb.ItemEnvelope(item_json=bytes(item_json)),  # type: ignore[arg-type]
+        asset=itpb.ItemEnvelope(item_json=bytes(item_json)),
         state=str(state),
         owner_process_id=str(owner),
         migrated_to=str(migrated_to),
@@ -225,7 +244,7 @@ def asset_view(row: tuple[object, ...]) -> apb.AssetView:
     )
 
 
-def transfer_view(row: tuple[object, ...]) -> apb.AssetTransferView:
+def transfer_view(row: tuple[Any, ...]) -> apb.AssetTransferView:
     """A ``transfers`` row (:data:`TRANSFER_COLUMNS`) as an AssetTransferView."""
     (
         tid,
@@ -246,7 +265,7 @@ def transfer_view(row: tuple[object, ...]) -> apb.AssetTransferView:
         terminal,
         attempts,
     ) = row
-    offer = apb.AssetOffer.FromString(bytes(offer_raw)) if offer_raw else apb.AssetOffer()  # type: ignore[arg-type]
+    offer = apb.AssetOffer.FromString(bytes(offer_raw)) if offer_raw else apb.AssetOffer()
     return apb.AssetTransferView(
         transfer_id=str(tid),
         role=str(role),
@@ -258,11 +277,11 @@ def transfer_view(row: tuple[object, ...]) -> apb.AssetTransferView:
         destination_process_id=str(dst),
         peer_m_instance_id=str(peer),
         exchange=offer.exchange,
-        created_ms=int(created),  # type: ignore[call-overload]
-        updated_ms=int(updated),  # type: ignore[call-overload]
-        expires_at_ms=int(expires),  # type: ignore[call-overload]
+        created_ms=int(created),
+        updated_ms=int(updated),
+        expires_at_ms=int(expires),
         reason=str(reason),
         message=str(message),
         terminal=bool(terminal),
-        attempts=int(attempts),  # type: ignore[call-overload]
+        attempts=int(attempts),
     )
