@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS transfers (
     expires_ms INTEGER NOT NULL, reason TEXT NOT NULL DEFAULT '', message TEXT NOT NULL DEFAULT '',
     terminal INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS transfers_by_asset ON transfers (asset_id);
+CREATE TABLE IF NOT EXISTS payments (
+    transaction_id TEXT PRIMARY KEY, payer TEXT NOT NULL, payee TEXT NOT NULL, amount INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS provenance (
     asset_id TEXT NOT NULL, seq INTEGER NOT NULL, transaction_id TEXT NOT NULL, item_json BLOB NOT NULL,
     PRIMARY KEY (asset_id, seq), UNIQUE (asset_id, transaction_id));
@@ -170,6 +172,30 @@ class LedgerStore:
             raise InvalidInput(
                 f"{field} {process_id[:256]!r} is not a Process of {self.m_instance_id}", reason="BAD_PROCESS_ID"
             )
+
+    def balance(self, holder: str) -> int:
+        """The balance of ``holder``'s Wallet (or a ledger account) in minor units (0 if unknown)."""
+        with self._read() as db:
+            return self._balance(db, holder)
+
+    def paid(self, transaction_id: str) -> bool:
+        """Whether the payment of Transaction ``transaction_id`` is already written."""
+        with self._read() as db:
+            row = db.execute("SELECT 1 FROM payments WHERE transaction_id = ?", (transaction_id,)).fetchone()
+        return row is not None
+
+    def pay(self, transaction_id: str, payer: str, payee: str, amount: int) -> None:
+        """Move ``amount`` minor units from ``payer``'s Wallet to ``payee``'s for the Transaction
+        ``transaction_id`` (MMM-TEC Transact), in one durable write, once: a Transaction already
+        paid is not paid again (a replayed or retried decision). Crash points ``wallet.pay.before``
+        / ``wallet.pay.after``."""
+        with self._write("wallet.pay") as db:
+            inserted = db.execute(
+                "INSERT INTO payments VALUES (?, ?, ?, ?) ON CONFLICT(transaction_id) DO NOTHING",
+                (transaction_id, payer, payee, amount),
+            ).rowcount
+            if inserted:
+                self._move(db, payer, payee, amount)
 
     def wallet(self, holder: str) -> apb.WalletView:
         """A Wallet's (or ledger account's) balance in this M-Instance's currency (0 if unknown)."""

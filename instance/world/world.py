@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from instance.world.model import (
     ANY_TARGET,
@@ -36,6 +36,26 @@ class Rendering:
     action: Action
     u_location: str | None
     time_ms: int
+
+
+class WalletLedger(Protocol):
+    """The durable store of the Wallets in one currency (the asset ledger's, in a node): the
+    Wallet ``asset fund`` (FundWallet) funds is the one a Transact in that currency pays from.
+    Holders are ProcessIDs and :func:`settlement_account` names."""
+
+    currency_id: str
+
+    def balance(self, holder: str) -> int:
+        """The holder's balance in minor units (0 if unknown)."""
+        ...
+
+    def paid(self, transaction_id: str) -> bool:
+        """Whether the Transaction's payment is written."""
+        ...
+
+    def pay(self, transaction_id: str, payer: str, payee: str, amount: int) -> None:
+        """Pay once per Transaction, in one durable write."""
+        ...
 
 
 @dataclass(slots=True)
@@ -81,6 +101,8 @@ class World:
     ProcessActionID waits for one of these."""
     reports: list[str] = field(default_factory=list)
     """ItemIDs of the Fault Behaviour / Fault Detection Reports raised, in order."""
+    ledger: WalletLedger | None = None
+    """Where the Wallets in the ledger's currency are kept (None: every currency in ``wallets``)."""
 
     # Identity
 
@@ -180,4 +202,4 @@ def right_summary(right: Right) -> Mapping[str, Any]:
     }
 
 
-__all__ = ["ANY_TARGET", "Rendering", "World", "right_summary", "settlement_account"]
+__all__ = ["ANY_TARGET", "Rendering", "WalletLedger", "World", "right_summary", "settlement_account"]
