@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from instance.assets import offers
-from instance.assets.states import AssetState, Role, TransferState, TxStatus
+from instance.assets.states import TREASURY, AssetState, Role, TransferState, TxStatus
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import item_pb2 as itpb
 from mmmfed.api.v1 import process_action_pb2 as papb
@@ -196,6 +196,10 @@ class LedgerStore:
             ).rowcount
             if inserted:
                 self._move(db, payer, payee, amount)
+
+    def issue(self, transaction_id: str, holder: str, amount: int) -> None:
+        """Issue ``amount`` from the treasury to ``holder`` for ``transaction_id`` (once; see :meth:`pay`)."""
+        self.pay(transaction_id, TREASURY, holder, amount)
 
     def wallet(self, holder: str) -> apb.WalletView:
         """A Wallet's (or ledger account's) balance in this M-Instance's currency (0 if unknown)."""

@@ -57,6 +57,10 @@ class WalletLedger(Protocol):
         """Pay once per Transaction, in one durable write."""
         ...
 
+    def issue(self, transaction_id: str, holder: str, amount: int) -> None:
+        """Issue currency to ``holder`` (an opening balance) once per Transaction."""
+        ...
+
 
 @dataclass(slots=True)
 class World:

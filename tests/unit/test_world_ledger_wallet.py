@@ -40,3 +40,16 @@ def test_transact_in_the_ledger_currency_pays_once_and_replays(tmp_path: Path) -
     assert ledger.balance(alice.id) == 600
     again.close()
     ledger.close()
+
+
+def test_opening_balance_in_the_ledger_currency_is_issued_once(tmp_path: Path) -> None:
+    """Rules v1 open a Basic Account's Wallet with 100.00 EUR: with the ledger in EUR the opening
+    is issued to the ledger's Wallet of the User, once, also after a replay."""
+    ledger = AssetLedger(tmp_path / "assets.sqlite3", m_instance_id=M, currency_id="EUR")
+    service = _service(tmp_path, ledger)
+    alice = register(service.engine, "alice")
+    assert (ledger.balance(alice.id), ledger.balance("treasury")) == (10_000, -10_000)
+    service.close()
+    _service(tmp_path, ledger).close()  # replays Register
+    assert (ledger.balance(alice.id), ledger.balance("treasury")) == (10_000, -10_000)
+    ledger.close()

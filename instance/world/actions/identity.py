@@ -15,7 +15,7 @@ from typing import Any
 from instance.world.actions.base import ActionContext
 from instance.world.actions.content import store_new_item
 from instance.world.actions.ownership import owner_rights, registration_rights
-from instance.world.itemdocs import item_doc, schema_problem, sub_type
+from instance.world.itemdocs import item_doc, local_part, schema_problem, sub_type
 from instance.world.model import (
     Action,
     ComplementKind,
@@ -116,7 +116,12 @@ def register(ctx: ActionContext) -> PAStatus | None:
             persona["ICapabilities"] = world.capabilities_doc(pid)
             world.items[pid] = persona
         if wallet_id is not None and opening is not None:
-            world.wallets[wallet_id] = {opening.currency_id: opening.amount_minor}
+            ledger = world.ledger
+            if ledger is not None and opening.currency_id == ledger.currency_id:  # the ledger keeps it
+                ledger.issue(world.id("transactions", f"{local_part(tag)}-opening"), user_id, opening.amount_minor)
+                world.wallets[wallet_id] = {}
+            else:
+                world.wallets[wallet_id] = {opening.currency_id: opening.amount_minor}
             world.items[wallet_id] = item_doc(
                 m_instance_id=world.m_instance_id,
                 item_id=wallet_id,
