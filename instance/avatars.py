@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from instance.process_actions import ProcessActionService
+from instance.world.model import Action, ComplementKind, DeonticVerb, PAErrorCode, ProcessActionRequest
 from mmmfed.config import InstanceConfig
 from mmmfed.errors import AlreadyExists, FailedPrecondition, InvalidInput, NotFound
 from mmmfed.glb import GlbFacts, inspect_glb, inspect_glb_file
@@ -20,6 +23,8 @@ from mmmfed.items import (
     Item,
     build_item,
     instance_of,
+    item_document,
+    item_of,
     new_id,
     parse_item,
 )
@@ -78,9 +83,10 @@ def _declared_facts(item: Item) -> dict[str, Any]:
 class AvatarService:
     """Register humans, and export and import Personae (FGMV-43 9.1 steps 1 and 4)."""
 
-    def __init__(self, config: InstanceConfig, store: Store) -> None:
+    def __init__(self, config: InstanceConfig, store: Store, process_actions: ProcessActionService) -> None:
         self._cfg = config
         self._store = store
+        self._process_actions = process_actions
         self._id = config.m_instance_id
         self._process_id = new_id(self._id, "processes/service", "avatar-service")
         self._produces = [feature_from_config(f) for f in config.manifesto.produces]
@@ -102,7 +108,9 @@ class AvatarService:
         blob: StagedBlob,
         facts: GlbFacts | None = None,
     ) -> Registration:
-        """Create a User Process, an Account, a Personal Profile and a Persona Item.
+        """Register a human: the convenience RPC sends the World's Register Process Action, so the
+        User is a Process the Process Action engine knows (FGMV-43 9.1; MMM-TEC Register), and
+        stores the Persona's data.
 
         Raises InvalidInput: ``BAD_HUMAN_NAME``, ``GLB_MALFORMED``/``GLB_TRUNCATED`` (the file),
         ``QUALIFIER_NOT_SUPPORTED`` (a format this instance does not produce),
@@ -114,7 +122,7 @@ class AvatarService:
             if not _HUMAN_NAME.match(human_name):
                 raise InvalidInput(f"human name {human_name!r} must be 1-63 of a-z 0-9 . _ -", reason="BAD_HUMAN_NAME")
             user_id = new_id(self._id, "processes/user", human_name)
-            if self._store.find_items(item_type="PRC", owner_id=user_id):
+            if user_id in self._process_actions.world.processes:
                 raise AlreadyExists(f"{user_id} is already registered", metadata={"process_id": user_id})
             glb = facts if facts is not None else inspect_glb_file(blob.path)
             produced = [
@@ -134,47 +142,80 @@ class AvatarService:
         except BaseException:
             blob.path.unlink(missing_ok=True)
             raise
-        persona = build_item(
+        try:
+            registration = self._register(user_id, display_name, file_name, licence, glb, blob)
+        except BaseException:
+            blob.path.unlink(missing_ok=True)
+            raise
+        persona = registration.persona
+        self._store.put_item(persona, item_type="ITM", owner_id=user_id, blob=blob)
+        return registration
+
+    def _register(
+        self, user_id: str, display_name: str, file_name: str, licence: str, glb: GlbFacts, blob: StagedBlob
+    ) -> Registration:
+        """Send the World's Register Process Action (the App asks the Registration Service) with
+        the Personal Profile and Persona drafts; the World creates the User and Device Processes,
+        the Account, the Wallet and the Rights (``instance/world/actions/identity.py``).
+
+        Raises AlreadyExists (PA Status Error Clash), InvalidInput ``PA_<code>`` for any other
+        Error."""
+        persona_id = new_id(self._id, "items")
+        persona = item_document(
             m_instance_id=self._id,
+            item_id=persona_id,
             item_type="ITM",
             qualifier={"SubType": PERSONA, "Format": glb.format, "Attributes": glb.attributes()},
             data=DataBinding(blob.size, blob.sha256, "model/gltf-binary"),
             producer_process_id=self._process_id,
-            capabilities=[{"ProcessID": user_id, "Rights": ["MM-Add", "MM-Animate", "MM-Move", "Convert"]}],
             descr={"Name": f"{display_name}'s avatar", "FileName": file_name, "Licence": licence},
         )
-        user = build_item(
+        profile = item_document(
             m_instance_id=self._id,
-            item_type="PRC",
-            qualifier={"SubType": "User"},
-            producer_process_id=self._process_id,
-            extra={"ProcessID": user_id, "ProcessType": "User", "HumanID": human_name},
-            descr={"Name": display_name},
-        )
-        account = build_item(
-            m_instance_id=self._id,
-            item_type="ACC",
-            qualifier={"SubType": "Account"},
-            producer_process_id=self._process_id,
-            extra={"AccountID": new_id(self._id, "accounts"), "ProcessID": user_id, "AccountType": "Basic"},
-        )
-        profile = build_item(
-            m_instance_id=self._id,
+            item_id=new_id(self._id, "profiles"),
             item_type="PPR",
             qualifier={"SubType": "PersonalProfile"},
             producer_process_id=self._process_id,
-            extra={"ProcessID": user_id, "Personae": [persona.item_id]},
+            extra={"ProcessID": user_id, "Personae": [persona_id]},
             descr={"Name": display_name},
         )
-        self._store.put_item(persona, item_type="ITM", owner_id=user_id, blob=blob)
-        for item in (user, account, profile):
-            self._store.put_item(item, item_type=str(item.doc["ItemType"]), owner_id=user_id)
-        return Registration(user, account, profile, persona)
+        app, registration = (new_id(self._id, "processes", name) for name in ("app", "registration"))
+        request = ProcessActionRequest(
+            DeonticVerb.MAY,
+            Action.REGISTER,
+            app,
+            registration,
+            time_ms=int(time.time() * 1000),
+            process_action_id=new_id(self._id, "process-actions"),
+            items=(profile, persona),
+        )
+        response = self._process_actions.decide(request)
+        status = response.status
+        if not status.is_ack:
+            code = status.error.value if status.error is not None else status.kind.value
+            if status.error is PAErrorCode.CLASH:
+                raise AlreadyExists(
+                    f"{user_id} is already registered: {status.reason}", metadata={"process_id": user_id}
+                )
+            raise InvalidInput(
+                f"Register refused ({code}): {status.reason}",
+                reason="REGISTRATION_REFUSED",
+                metadata={"pa_status": code},
+            )
+        items = self._process_actions.world.items
+        account_id = next(c.ref_id for c in response.complements if c.kind is ComplementKind.OF)  # Ack: named
+        return Registration(
+            user=item_of(items[user_id]),
+            account=item_of(items[account_id]),
+            personal_profile=item_of(items[str(profile["ItemID"])]),
+            persona=item_of(items[persona_id]),
+        )
 
     # -- export (RI-1, 9.1 step 1) ---------------------------------------------------------
     def persona_of(self, user_process_id: str) -> Item:
         """The User's current Persona; NotFound (``USER_NOT_FOUND`` / ``PERSONA_NOT_FOUND``)."""
-        if not self._store.find_items(item_type="PRC", owner_id=user_process_id):
+        known = user_process_id in self._process_actions.world.processes
+        if not known and not self._store.find_items(item_type="PRC", owner_id=user_process_id):
             raise NotFound(f"no User {user_process_id} here", reason="USER_NOT_FOUND")
         personae = [
             i

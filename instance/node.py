@@ -53,20 +53,21 @@ class InstanceNode:
         self.metrics = NodeMetrics()  # this node's own registry, served at observability.metrics_listen
         self._data_lock = DataDirLock(config.data_dir)  # DATA_DIR_LOCKED: another node holds it
         self.store = SqliteStore(config.data_dir)
-        self.avatars = AvatarService(config, self.store)
         self.manifesto = platform_manifesto(config.m_instance_id, config.manifesto)
         self.manifesto.policies.update(asset_policies(config))  # ASEF: what peers may expect (9.2)
-        self.process_actions = ProcessActionService(
-            config.m_instance_id,
-            data_dir=config.data_dir,
-            resolver=self._resolve if config.gateway is not None else None,
-        )
-        self._gateway_channel: grpc.aio.Channel | None = None
         self.ledger = AssetLedger(
             config.data_dir / "assets.sqlite3",
             m_instance_id=config.m_instance_id,
             currency_id=config.assets.currency_id,
         )
+        self.process_actions = ProcessActionService(
+            config.m_instance_id,
+            data_dir=config.data_dir,
+            resolver=self._resolve if config.gateway is not None else None,
+            ledger=self.ledger,  # one Wallet per Process: FundWallet funds what Transact pays from
+        )
+        self.avatars = AvatarService(config, self.store, self.process_actions)
+        self._gateway_channel: grpc.aio.Channel | None = None
         self.assets = TransferService(
             self.ledger,
             config.assets,

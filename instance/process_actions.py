@@ -27,6 +27,7 @@ from instance.world.activity import ActivityLog
 from instance.world.engine import ProcessActionEngine, describe, malformed
 from instance.world.model import PAErrorCode, PAStatus, ProcessActionRequest, ProcessActionResponse, Profile
 from instance.world.seed import new_world
+from instance.world.world import WalletLedger
 from mmmfed.items import instance_or_none
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ class ProcessActionService:
         resolver: sends a request to another M-Instance (through the gateway); None refuses such
             requests with IncID.
         profile: the MMM-TEC Profile this M-Instance implements.
+        ledger: the durable Wallets in the asset ledger's currency (``World.ledger``), attached
+            before Activity Data is replayed.
     """
 
     def __init__(
@@ -57,10 +60,13 @@ class ProcessActionService:
         data_dir: Path | None,
         resolver: Resolver | None,
         profile: Profile = Profile.FINANCE,
+        ledger: WalletLedger | None = None,
     ) -> None:
         self.m_instance_id = m_instance_id
         self.activity = ActivityLog(data_dir / "activity.sqlite" if data_dir is not None else ":memory:")
-        self.engine = ProcessActionEngine(new_world(m_instance_id, profile=profile), self.activity)
+        world = new_world(m_instance_id, profile=profile)
+        world.ledger = ledger
+        self.engine = ProcessActionEngine(world, self.activity)
         replayed = self.engine.replay()
         if replayed:
             log.info("activity data replayed", extra={"records": replayed})
@@ -78,6 +84,12 @@ class ProcessActionService:
             return await self._resolve(request)
         async with self._lock:
             return self.engine.handle(request, origin=origin)
+
+    def decide(self, request: ProcessActionRequest) -> ProcessActionResponse:
+        """Decide a request of a local Process here, at once (no Resolution): for services of
+        this M-Instance that act through the World (``RegisterHuman`` sends Register). Call on
+        the event loop's thread: the engine is not shared with worker threads."""
+        return self.engine.handle(request)
 
     def close(self) -> None:
         self.activity.close()

@@ -156,6 +156,56 @@ def parse_item(raw: bytes) -> Item:
     return item
 
 
+def item_document(
+    *,
+    m_instance_id: str,
+    item_id: str | None = None,
+    item_type: str,
+    qualifier: Mapping[str, Any],
+    data: DataBinding | None = None,
+    producer_process_id: str,
+    time: str | None = None,
+    source_item_id: str | None = None,
+    capabilities: list[Mapping[str, Any]] | None = None,
+    descr: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+    trace: list[Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The one builder of Item documents (MMM-ITM, MMM-TEC V2.2): the base fields, then ``extra``
+    (the Item type's own fields). Every Item of the project is built here, by :func:`build_item`
+    (which serialises it) or by the World's ``instance.world.itemdocs.item_doc``.
+
+    ``time`` is the Trace entry's RFC 3339 time (now when None); ``trace`` is the Trace of the
+    source Item, if any, to which this producer's entry is appended.
+    """
+    doc: dict[str, Any] = {
+        "Header": ITEM_HEADER,
+        "MInstanceID": m_instance_id,
+        "ItemID": item_id or new_id(m_instance_id, "items"),
+        "ItemType": item_type,
+        "SourceItemID": source_item_id,
+        "ICapabilities": list(capabilities or []),
+        "ItemQualifier": dict(qualifier),
+        "ItemStatus": "Final",
+        "Trace": [*(trace or []), {"ProcessID": producer_process_id, "Time": time or now_iso()}],
+        "DescrMetadata": dict(descr or {}),
+    }
+    if data is not None:
+        doc["ItemData"] = {
+            "MediaType": data.media_type,
+            "Size": data.size,
+            "Digest": {"Algorithm": "sha-256", "Value": data.sha256},
+        }
+    doc.update(extra or {})
+    return doc
+
+
+def item_of(doc: Mapping[str, Any]) -> Item:
+    """``doc`` serialised once (compact UTF-8 JSON): the returned ``raw`` is what travels."""
+    raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+    return Item(raw=raw, doc=doc)
+
+
 def build_item(
     *,
     m_instance_id: str,
@@ -170,31 +220,24 @@ def build_item(
     extra: Mapping[str, Any] | None = None,
     trace: list[Mapping[str, Any]] | None = None,
 ) -> Item:
-    """Build an Item (MMM-ITM) and serialise it once; the returned ``raw`` is what travels.
-
-    ``trace`` is the Trace of the source Item, if any; this producer's entry is appended.
-    """
-    doc: dict[str, Any] = {
-        "Header": ITEM_HEADER,
-        "MInstanceID": m_instance_id,
-        "ItemID": item_id or new_id(m_instance_id, "items"),
-        "ItemType": item_type,
-        "SourceItemID": source_item_id,
-        "ICapabilities": capabilities or [],
-        "ItemQualifier": dict(qualifier),
-        "ItemStatus": "Final",
-        "Trace": [*(trace or []), {"ProcessID": producer_process_id, "Time": now_iso()}],
-        "DescrMetadata": dict(descr or {}),
-    }
-    if data is not None:
-        doc["ItemData"] = {
-            "MediaType": data.media_type,
-            "Size": data.size,
-            "Digest": {"Algorithm": "sha-256", "Value": data.sha256},
-        }
-    doc.update(extra or {})
-    raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
-    return Item(raw=raw, doc=doc)
+    """Build an Item with :func:`item_document` and serialise it once; the returned ``raw`` is
+    what travels. ``trace`` is the Trace of the source Item, if any; this producer's entry is
+    appended."""
+    return item_of(
+        item_document(
+            m_instance_id=m_instance_id,
+            item_id=item_id,
+            item_type=item_type,
+            qualifier=qualifier,
+            data=data,
+            producer_process_id=producer_process_id,
+            source_item_id=source_item_id,
+            capabilities=capabilities,
+            descr=descr,
+            extra=extra,
+            trace=trace,
+        )
+    )
 
 
 def proof_time(at: float | None = None) -> str:

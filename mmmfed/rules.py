@@ -7,12 +7,28 @@ therefore takes effect at its Effective Time, not before, and never retroactivel
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from mmmfed.errors import PermissionDenied
 from mmmfed.items import Item
+
+V = TypeVar("V")
+
+
+def in_force(versions: Sequence[V], at_ms: int, *, effective_ms: Callable[[V], int]) -> V | None:
+    """The Rules version in force at the Effective Time ``at_ms`` (Unix ms): the latest of
+    ``versions`` (sorted by ``effective_ms``) whose Effective Time is not after ``at_ms``; None
+    before the first. The one Rules-in-force function of the project (MMM-TEC Rules: Version ID
+    and Effective Time): the gateway's :class:`Rules` and the M-Instance's RuleBook both use it."""
+    current = None
+    for version in versions:
+        if effective_ms(version) > at_ms:
+            break
+        current = version
+    return current
 
 
 class RuleSet(BaseModel):
@@ -42,12 +58,7 @@ class Rules:
 
     def in_force(self, at_ms: int) -> RuleSet | None:
         """The version in force at ``at_ms`` (Unix ms), or None before the first one."""
-        current = None
-        for version in self._versions:
-            if version.effective_from_ms > at_ms:
-                break
-            current = version
-        return current
+        return in_force(self._versions, at_ms, effective_ms=lambda v: v.effective_from_ms)
 
     def check(self, item: Item, *, origin: str, at_ms: int) -> str | None:
         """Raise RuleViolation if ``item`` from ``origin`` breaks the version in force at

@@ -26,12 +26,8 @@ from collections.abc import Callable
 import grpc
 
 from instance.assets import offers
-from instance.assets.ledger import (
-    ABORTING,
-    COMMITTED,
-    PENDING,
-    AssetLedger,
-)
+from instance.assets.ledger import AssetLedger
+from instance.assets.states import TransferState, TxStatus
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import gateway_pb2_grpc
 from mmmfed.config import AssetsConfig, ManifestoConfig
@@ -171,9 +167,9 @@ class TransferService:
             if view.terminal:
                 return
             try:
-                if view.state == PENDING:
+                if view.state == TransferState.PENDING:
                     await self._offer_and_decide(view)
-                elif view.state in (COMMITTED, ABORTING):
+                elif view.state in (TransferState.COMMITTED, TransferState.ABORTING):
                     await self._send_decision(view)
                 delay_ms = self._config.retry_initial_ms
                 continue
@@ -192,7 +188,7 @@ class TransferService:
             except Exception:  # a defect must not end the driver: the transfer would be stuck
                 log.exception("asset transfer driver error", extra={"transfer_id": transfer_id})
             pause_ms = delay_ms * random.uniform(0.5, 1.0)
-            if view.state == PENDING:  # wake up at the expiry, to abort on time
+            if view.state == TransferState.PENDING:  # wake up at the expiry, to abort on time
                 pause_ms = min(pause_ms, max(0, view.expires_at_ms - self._clock_ms()))
             await asyncio.sleep(pause_ms / 1000)
             delay_ms = min(delay_ms * 2, self._config.retry_max_ms)
@@ -203,7 +199,7 @@ class TransferService:
             await asyncio.to_thread(
                 self.ledger.decide_abort,
                 tid,
-                tx_status="Failed",
+                tx_status=TxStatus.FAILED,
                 reason="TRANSFER_EXPIRED",
                 message="the transfer could not complete before it expired",
             )
@@ -217,7 +213,7 @@ class TransferService:
         except RemoteError as err:
             if err.code not in REFUSALS:
                 raise
-            status = "Failed" if err.reason in PEER_GONE else "Rejected"
+            status = TxStatus.FAILED if err.reason in PEER_GONE else TxStatus.REJECTED
             await asyncio.to_thread(
                 self.ledger.decide_abort, tid, tx_status=status, reason=err.reason, message=err.message
             )
@@ -226,7 +222,7 @@ class TransferService:
             await asyncio.to_thread(
                 self.ledger.decide_abort,
                 tid,
-                tx_status="Cancelled",
+                tx_status=TxStatus.CANCELLED,
                 reason="DESTINATION_ABORTED",
                 message="the destination had already recorded this transfer as aborted",
             )
@@ -250,7 +246,7 @@ class TransferService:
     async def _send_decision(self, view: apb.AssetTransferView) -> None:
         tid = view.transfer_id
         offer = await asyncio.to_thread(self.ledger.offer_of, tid)
-        commit = view.state == COMMITTED
+        commit = view.state == TransferState.COMMITTED
         decision = apb.AssetDecision(
             transfer_id=tid,
             decision=apb.ASSET_DECISION_KIND_COMMIT if commit else apb.ASSET_DECISION_KIND_ABORT,

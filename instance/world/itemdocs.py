@@ -14,9 +14,8 @@ from typing import Any
 
 from instance.world.model import Action
 from mmmfed.errors import InvalidInput
+from mmmfed.items import item_document
 from mmmfed.schemas import validate_item
-
-ITEM_HEADER = "MMM-ITM-V2.2"
 
 
 def iso(ms: int) -> str:
@@ -49,27 +48,27 @@ def item_doc(
     source_item_id: str | None = None,
     descr: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An Item document: the base fields, then ``fields`` (the Item type's own).
+    """An Item document built by the kernel's one Item builder (:func:`mmmfed.items.item_document`)
+    with the Trace time ``time_ms`` (Unix ms) and Qualifier Sub-Type ``sub_type``; ``fields`` are
+    the Item type's own.
 
     ``capabilities`` maps ProcessID -> the Actions it may perform on the Item (ICapabilities).
     """
-    doc: dict[str, Any] = {
-        "Header": ITEM_HEADER,
-        "MInstanceID": m_instance_id,
-        "ItemID": item_id,
-        "ItemType": item_type,
-        "SourceItemID": source_item_id,
-        "ICapabilities": [
+    return item_document(
+        m_instance_id=m_instance_id,
+        item_id=item_id,
+        item_type=item_type,
+        qualifier={"SubType": sub_type},
+        producer_process_id=producer_id,
+        time=iso(time_ms),
+        source_item_id=source_item_id,
+        capabilities=[
             {"ProcessID": pid, "Rights": sorted({a.value for a in actions})}
             for pid, actions in (capabilities or {}).items()
         ],
-        "ItemQualifier": {"SubType": sub_type},
-        "ItemStatus": "Final",
-        "Trace": [{"ProcessID": producer_id, "Time": iso(time_ms)}],
-        "DescrMetadata": dict(descr or {}),
-    }
-    doc.update(fields or {})
-    return doc
+        descr=descr,
+        extra=fields,
+    )
 
 
 def local_part(identifier: str) -> str:

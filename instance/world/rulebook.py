@@ -16,6 +16,7 @@ from typing import Any
 
 from instance.world.itemdocs import millis, schema_problem
 from instance.world.model import Action, Value
+from mmmfed.rules import in_force
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +79,7 @@ class RuleBook:
 
     def in_force(self, at_ms: int) -> RulesVersion:
         """The version in force at ``at_ms`` (the first one before its own Effective Time too)."""
-        current = self._versions[0]
-        for version in self._versions[1:]:
-            if version.effective_ms > at_ms:
-                break
-            current = version
-        return current
+        return in_force(self._versions, at_ms, effective_ms=lambda v: v.effective_ms) or self._versions[0]
 
     @property
     def versions(self) -> tuple[RulesVersion, ...]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from instance.world.model import (
     ANY_TARGET,
@@ -36,6 +36,30 @@ class Rendering:
     action: Action
     u_location: str | None
     time_ms: int
+
+
+class WalletLedger(Protocol):
+    """The durable store of the Wallets in one currency (the asset ledger's, in a node): the
+    Wallet ``asset fund`` (FundWallet) funds is the one a Transact in that currency pays from.
+    Holders are ProcessIDs and :func:`settlement_account` names."""
+
+    currency_id: str
+
+    def balance(self, holder: str) -> int:
+        """The holder's balance in minor units (0 if unknown)."""
+        ...
+
+    def paid(self, transaction_id: str) -> bool:
+        """Whether the Transaction's payment is written."""
+        ...
+
+    def pay(self, transaction_id: str, payer: str, payee: str, amount: int) -> None:
+        """Pay once per Transaction, in one durable write."""
+        ...
+
+    def issue(self, transaction_id: str, holder: str, amount: int) -> None:
+        """Issue currency to ``holder`` (an opening balance) once per Transaction."""
+        ...
 
 
 @dataclass(slots=True)
@@ -81,6 +105,8 @@ class World:
     ProcessActionID waits for one of these."""
     reports: list[str] = field(default_factory=list)
     """ItemIDs of the Fault Behaviour / Fault Detection Reports raised, in order."""
+    ledger: WalletLedger | None = None
+    """Where the Wallets in the ledger's currency are kept (None: every currency in ``wallets``)."""
 
     # Identity
 
@@ -146,8 +172,9 @@ class World:
         payee[value.currency_id] = payee.get(value.currency_id, 0) + value.amount_minor
 
     def clearing_wallet(self, m_instance_id: str) -> str:
-        """The Wallet that holds what this M-Instance owes to or is owed by ``m_instance_id``."""
-        return self.id("wallets", f"clearing-{m_instance_id}")
+        """The Wallet that holds what this M-Instance owes to or is owed by ``m_instance_id``
+        (:func:`settlement_account`, the one name the World and the asset ledger use)."""
+        return settlement_account(m_instance_id)
 
     def location_chain(self, location_id: str) -> list[str]:
         """``location_id`` and the M-Locations that contain it, innermost first."""
@@ -157,6 +184,13 @@ class World:
             chain.append(current)
             current = self.locations.get(current)
         return chain
+
+
+def settlement_account(m_instance_id: str) -> str:
+    """The account of what crossed between this M-Instance and ``m_instance_id``
+    (``settlement:<m>``): the World's clearing Wallet for it and the asset ledger's settlement
+    account are this one account."""
+    return f"settlement:{m_instance_id}"
 
 
 def right_summary(right: Right) -> Mapping[str, Any]:
@@ -172,4 +206,4 @@ def right_summary(right: Right) -> Mapping[str, Any]:
     }
 
 
-__all__ = ["ANY_TARGET", "Rendering", "World", "right_summary"]
+__all__ = ["ANY_TARGET", "Rendering", "WalletLedger", "World", "right_summary", "settlement_account"]

@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator
 from sample_assets import BOX, needs_samples
 
 from instance.avatars import AvatarService
+from instance.process_actions import ProcessActionService
 from mmmfed.config import FeatureConfig, InstanceConfig, ManifestoConfig, TlsConfig
 from mmmfed.errors import InvalidInput
 from mmmfed.items import FORMAT_GLB, Item, build_item, new_id, parse_item
@@ -88,7 +89,7 @@ def test_items_of_a_real_registration_and_visit_validate(tmp_path: Path) -> None
             tls=TlsConfig(ca_cert=tmp_path / "ca.pem", cert=tmp_path / "c.pem", key=tmp_path / "k.pem"),
             manifesto=ManifestoConfig(produces=[glb], accepts=[glb]),
         )
-        return AvatarService(cfg, SqliteStore(cfg.data_dir))
+        return AvatarService(cfg, SqliteStore(cfg.data_dir), ProcessActionService(m, data_dir=None, resolver=None))
 
     def staged(svc: AvatarService) -> Any:
         data = BOX.read_bytes()

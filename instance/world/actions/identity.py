@@ -15,7 +15,7 @@ from typing import Any
 from instance.world.actions.base import ActionContext
 from instance.world.actions.content import store_new_item
 from instance.world.actions.ownership import owner_rights, registration_rights
-from instance.world.itemdocs import item_doc, schema_problem, sub_type
+from instance.world.itemdocs import item_doc, local_part, schema_problem, sub_type
 from instance.world.model import (
     Action,
     ComplementKind,
@@ -35,6 +35,13 @@ def _carried_of_type(ctx: ActionContext, item_type: str) -> Mapping[str, Any] | 
     return next((i for i in ctx.request.items if isinstance(i, Mapping) and i.get("ItemType") == item_type), None)
 
 
+def _user_local(local: str) -> str | None:
+    """The local part of a User's ProcessID (``<name>``, or ``user/<name>`` as ``RegisterHuman``
+    names it), or None when it is neither."""
+    name = local.removeprefix("user/")
+    return local if name and "/" not in name else None
+
+
 def register(ctx: ActionContext) -> PAStatus | None:
     """Register a human: see the module docstring. RS: Nil User, To Device, Of Account, With Personae."""
     world = ctx.world
@@ -46,9 +53,11 @@ def register(ctx: ActionContext) -> PAStatus | None:
         return ctx.refuse(PAErrorCode.INC_DQ, f"Personal Profile: {problem}")
     user_id = profile["ProcessID"]
     prefix = world.id("processes", "")
-    if not user_id.startswith(prefix) or "/" in user_id[len(prefix) :]:
-        return ctx.refuse(PAErrorCode.INC_ID, f"a User registered here is named {prefix}<name>, not {user_id}")
-    human_id = user_id[len(prefix) :]
+    human_id = _user_local(user_id[len(prefix) :]) if user_id.startswith(prefix) else None
+    if human_id is None:
+        return ctx.refuse(
+            PAErrorCode.INC_ID, f"a User registered here is named {prefix}<name> or {prefix}user/<name>, not {user_id}"
+        )
     if user_id in world.processes or world.id("processes", f"{human_id}-device") in world.processes:
         return ctx.refuse(PAErrorCode.CLASH, f"{user_id} is already registered")
     if profile["ItemID"] in world.items or not world.is_local(profile["ItemID"]):
@@ -107,7 +116,12 @@ def register(ctx: ActionContext) -> PAStatus | None:
             persona["ICapabilities"] = world.capabilities_doc(pid)
             world.items[pid] = persona
         if wallet_id is not None and opening is not None:
-            world.wallets[wallet_id] = {opening.currency_id: opening.amount_minor}
+            ledger = world.ledger
+            if ledger is not None and opening.currency_id == ledger.currency_id:  # the ledger keeps it
+                ledger.issue(world.id("transactions", f"{local_part(tag)}-opening"), user_id, opening.amount_minor)
+                world.wallets[wallet_id] = {}
+            else:
+                world.wallets[wallet_id] = {opening.currency_id: opening.amount_minor}
             world.items[wallet_id] = item_doc(
                 m_instance_id=world.m_instance_id,
                 item_id=wallet_id,
@@ -124,7 +138,7 @@ def register(ctx: ActionContext) -> PAStatus | None:
         for pid, kind in ((user_id, "User"), (device_id, "Device")):
             fields: dict[str, Any] = {"ProcessID": pid, "ProcessType": kind}
             if kind == "User":
-                fields["HumanID"] = human_id
+                fields["HumanID"] = human_id.rsplit("/", 1)[-1]
                 if wallet_id is not None:
                     fields["WalletID"] = wallet_id
             world.items[pid] = item_doc(

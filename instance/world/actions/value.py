@@ -1,6 +1,9 @@
 """Transact, and paying for a Process Action (MMM-TEC Service Pricing Model; basic, one Currency).
 
-Transact: the source pays ``payment`` from the Nil Wallet (its own) To a Process. A payee of this
+Transact: the source pays ``payment`` from the Nil Wallet (its own) To a Process. A payment in
+the asset ledger's currency (``World.ledger``) is paid from and to the ledger's Wallets, the ones
+``asset fund`` funds: one Wallet per Process, one durable write per Transaction (paid once, so a
+replayed or retried decision does not pay twice). A payee of this
 M-Instance is credited at once; for a payee of another M-Instance the Value goes to this
 M-Instance's clearing Wallet for that M-Instance, which owes it there (settling between
 M-Instances and exchanging currencies are FGMV-43 9.2 / ASEF work). Either way the result is a
@@ -34,7 +37,14 @@ def transact(ctx: ActionContext) -> PAStatus | None:
         return ctx.refuse(PAErrorCode.INS_RIGHTS, f"{wallet_id} is not the Wallet of {ctx.source}")
     if paid.amount_minor <= 0:
         return ctx.refuse(PAErrorCode.FAULTY_REQ, "a Transaction moves a positive amount")
-    balance = world.balance(wallet_id, paid.currency_id)
+    transaction_id = world.id("transactions", local_part(ctx.request.process_action_id))
+    ledger = world.ledger if world.ledger is not None and paid.currency_id == world.ledger.currency_id else None
+    if ledger is not None and ledger.paid(transaction_id):
+        balance = paid.amount_minor  # decided and paid before (a replay, or a retry after a crash)
+    elif ledger is not None:
+        balance = ledger.balance(ctx.source)
+    else:
+        balance = world.balance(wallet_id, paid.currency_id)
     if balance < paid.amount_minor:
         return ctx.refuse(
             PAErrorCode.INS_VALUE, f"{wallet_id} holds {balance} {paid.currency_id}, less than {paid.amount_minor}"
@@ -49,7 +59,6 @@ def transact(ctx: ActionContext) -> PAStatus | None:
         payee_wallet = receiver.wallet_id
     else:
         payee_wallet = world.clearing_wallet(payee_instance)
-    transaction_id = world.id("transactions", local_part(ctx.request.process_action_id))
     if transaction_id in world.transactions:
         return ctx.refuse(PAErrorCode.CLASH, f"Transaction {transaction_id} already exists")
     fields = {
@@ -73,8 +82,14 @@ def transact(ctx: ActionContext) -> PAStatus | None:
         fields=fields,
     )
 
+    payer = ctx.source
+    ledger_payee = payee if world.is_local(payee) else payee_wallet  # a Process, or settlement:<m>
+
     def apply() -> None:
-        world.move_value(wallet_id, payee_wallet, paid)
+        if ledger is not None:
+            ledger.pay(transaction_id, payer, ledger_payee, paid.amount_minor)
+        else:
+            world.move_value(wallet_id, payee_wallet, paid)
         world.transactions[transaction_id] = doc
         world.items[transaction_id] = doc
 
