@@ -109,7 +109,7 @@ class InstanceNode:
         self.assets.recover()  # every transfer not yet acknowledged is driven on to a terminal state
         return address
 
-    def _gateway_stub(self) -> gateway_pb2_grpc.PlatformGatewayStub:
+    def _gateway_stub(self) -> gateway_pb2_grpc.PlatformGatewayAsyncStub:
         """A stub on this instance's gateway (RI-1), over one channel made on first use."""
         assert self.config.gateway is not None
         if self._gateway_channel is None:

@@ -7,8 +7,6 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 
-import grpc
-
 from instance.assets.transfers import TransferService
 from instance.avatars import AvatarService, receive
 from instance.process_actions import ProcessActionService
@@ -22,6 +20,7 @@ from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.api.v1 import process_action_pb2 as papb
 from mmmfed.errors import InvalidInput, PermissionDenied
 from mmmfed.items import Item
+from mmmfed.rpc_types import ServicerContext
 from mmmfed.streams import split_header
 from mmmfed.trust import TrustDomains
 
@@ -50,7 +49,7 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
         self._own_gateway = own_gateway
         self._domains = domains
 
-    async def Act(self, request: ipb.ActRequest, context: grpc.aio.ServicerContext) -> papb.ProcessActionResponse:
+    async def Act(self, request: ipb.ActRequest, context: ServicerContext) -> papb.ProcessActionResponse:
         """Inter-Process Protocol (MMM-TEC): decide a Process Action here or resolve it at another
         M-Instance. Refusals are PA Status Errors; INVALID_ARGUMENT PROCESS_ACTION_MALFORMED /
         JSON_* for an undecodable message; PERMISSION_DENIED ORIGIN_NOT_GATEWAY when anyone but this
@@ -64,7 +63,7 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
         return response_to_proto(decided, m_instance_id=self._process_actions.m_instance_id)
 
     async def QueryActivity(
-        self, request: ipb.QueryActivityRequest, context: grpc.aio.ServicerContext
+        self, request: ipb.QueryActivityRequest, context: ServicerContext
     ) -> ipb.QueryActivityResponse:
         """Activity Data as ACD Items, oldest first; INVALID_ARGUMENT ACTIVITY_QUERY_MALFORMED for a
         negative window or limit."""
@@ -86,7 +85,7 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
         )
 
     async def RegisterHuman(
-        self, request_iterator: AsyncIterator[ipb.RegisterHumanRequest], context: grpc.aio.ServicerContext
+        self, request_iterator: AsyncIterator[ipb.RegisterHumanRequest], context: ServicerContext
     ) -> ipb.RegisterHumanResponse:
         """Register a human from a streamed avatar file; INVALID_ARGUMENT (GLB_*, BAD_HUMAN_NAME,
         QUALIFIER_NOT_SUPPORTED), ALREADY_EXISTS, RESOURCE_EXHAUSTED.
@@ -110,7 +109,7 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
         )
 
     async def ExportAvatar(
-        self, request: ipb.ExportAvatarRequest, context: grpc.aio.ServicerContext
+        self, request: ipb.ExportAvatarRequest, context: ServicerContext
     ) -> AsyncIterator[itpb.ItemPart]:
         """RI-1, FGMV-43 9.1 step 1: the Persona envelope, then its data; NOT_FOUND USER_NOT_FOUND /
         PERSONA_NOT_FOUND.
@@ -121,7 +120,7 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
             yield itpb.ItemPart(chunk=chunk)
 
     async def ImportAvatar(
-        self, request_iterator: AsyncIterator[ipb.ImportAvatarRequest], context: grpc.aio.ServicerContext
+        self, request_iterator: AsyncIterator[ipb.ImportAvatarRequest], context: ServicerContext
     ) -> ipb.ImportAvatarResponse:
         """RI-1, FGMV-43 9.1 step 4: header checked before data (QualNS, constraints), data checked as
         it arrives (size, digest) and after (GLB, format).
@@ -141,17 +140,17 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
         )
 
     async def GetDefaultAvatar(
-        self, request: ipb.GetDefaultAvatarRequest, context: grpc.aio.ServicerContext
+        self, request: ipb.GetDefaultAvatarRequest, context: ServicerContext
     ) -> ipb.GetDefaultAvatarResponse:
         """RI-1, AVIR-001; FAILED_PRECONDITION NO_DEFAULT_AVATAR."""
         return ipb.GetDefaultAvatarResponse(persona=envelope(self._avatars.default_avatar()))
 
-    async def GetManifesto(self, request: ipb.GetManifestoRequest, context: grpc.aio.ServicerContext) -> mpb.Manifesto:
+    async def GetManifesto(self, request: ipb.GetManifestoRequest, context: ServicerContext) -> mpb.Manifesto:
         """This instance's platform manifesto (FGMV-43 9.5 step 1)."""
         return self._manifesto
 
     async def ReadItem(
-        self, request: ipb.ReadItemRequest, context: grpc.aio.ServicerContext
+        self, request: ipb.ReadItemRequest, context: ServicerContext
     ) -> AsyncIterator[itpb.ItemPart]:
         """A stored Item's envelope, then its data; NOT_FOUND ITEM_NOT_FOUND."""
         item, chunks = self._avatars.read_item(request.item_id)
@@ -160,12 +159,12 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
             yield itpb.ItemPart(chunk=chunk)
 
     # -- assets (FGMV-43 9.2) --------------------------------------------------------------
-    def _is_own_gateway(self, context: grpc.aio.ServicerContext) -> bool:
+    def _is_own_gateway(self, context: ServicerContext) -> bool:
         """True when the caller is this M-Instance's gateway (its own trust domain, its TLS name)."""
         caller = self._domains.identify(context)
         return caller.own and any(i.name == self._own_gateway and i.role == "gateway" for i in caller.identities)
 
-    def _from_own_gateway(self, context: grpc.aio.ServicerContext) -> None:
+    def _from_own_gateway(self, context: ServicerContext) -> None:
         if not self._is_own_gateway(context):
             raise PermissionDenied(
                 "only this M-Instance's gateway passes on offers and decisions of other M-Instances",
@@ -173,56 +172,56 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
             )
 
     async def RegisterAsset(
-        self, request: apb.RegisterAssetRequest, context: grpc.aio.ServicerContext
+        self, request: apb.RegisterAssetRequest, context: ServicerContext
     ) -> apb.AssetView:
         """Mint an Asset (9.2 step 1); INVALID_ARGUMENT BAD_PROCESS_ID / ASSET_TOO_LARGE / ASSET_MALFORMED."""
         return await asyncio.to_thread(self._assets.ledger.register_asset, request)
 
-    async def FundWallet(self, request: apb.FundWalletRequest, context: grpc.aio.ServicerContext) -> apb.WalletView:
+    async def FundWallet(self, request: apb.FundWalletRequest, context: ServicerContext) -> apb.WalletView:
         """Issue currency from the treasury to a Process's Wallet; INVALID_ARGUMENT AMOUNT_INVALID."""
         return await asyncio.to_thread(self._assets.ledger.fund, request.holder_process_id, request.amount)
 
-    async def GetWallet(self, request: apb.GetWalletRequest, context: grpc.aio.ServicerContext) -> apb.WalletView:
+    async def GetWallet(self, request: apb.GetWalletRequest, context: ServicerContext) -> apb.WalletView:
         """A Wallet's balance in this M-Instance's currency (0 for an unknown holder)."""
         return await asyncio.to_thread(self._assets.ledger.wallet, request.holder_process_id)
 
-    async def GetLedger(self, request: apb.GetLedgerRequest, context: grpc.aio.ServicerContext) -> apb.Ledger:
+    async def GetLedger(self, request: apb.GetLedgerRequest, context: ServicerContext) -> apb.Ledger:
         """Every Asset, Wallet and transfer of this M-Instance's ledger."""
         return await asyncio.to_thread(self._assets.ledger.snapshot)
 
     async def TransferAsset(
-        self, request: apb.TransferAssetRequest, context: grpc.aio.ServicerContext
+        self, request: apb.TransferAssetRequest, context: ServicerContext
     ) -> apb.AssetTransferView:
         """9.2 step 2 (see :meth:`TransferService.transfer` for the statuses)."""
         return await self._assets.transfer(request)
 
     async def GetAssetTransfer(
-        self, request: apb.GetAssetTransferRequest, context: grpc.aio.ServicerContext
+        self, request: apb.GetAssetTransferRequest, context: ServicerContext
     ) -> apb.AssetTransferView:
         """One transfer of the journal; NOT_FOUND TRANSFER_NOT_FOUND."""
         return await asyncio.to_thread(self._assets.ledger.transfer, request.transfer_id)
 
     async def AssetHistory(
-        self, request: apb.AssetHistoryRequest, context: grpc.aio.ServicerContext
+        self, request: apb.AssetHistoryRequest, context: ServicerContext
     ) -> apb.AssetHistoryResponse:
         """ASIR-103/105: the Asset, its Provenance and transfers; NOT_FOUND ASSET_NOT_FOUND."""
         return await asyncio.to_thread(self._assets.ledger.history, request.asset_id)
 
-    async def StageAsset(self, request: apb.AssetOffer, context: grpc.aio.ServicerContext) -> apb.AssetOfferAck:
+    async def StageAsset(self, request: apb.AssetOffer, context: ServicerContext) -> apb.AssetOfferAck:
         """9.2 steps 5-6, from this instance's gateway only (PERMISSION_DENIED ORIGIN_NOT_GATEWAY);
         see :meth:`TransferService.stage`."""
         self._from_own_gateway(context)
         return await self._assets.stage(request)
 
     async def DecideAssetTransfer(
-        self, request: apb.AssetDecision, context: grpc.aio.ServicerContext
+        self, request: apb.AssetDecision, context: ServicerContext
     ) -> apb.AssetDecisionAck:
         """9.2 step 7, from this instance's gateway only; see :meth:`TransferService.decide`."""
         self._from_own_gateway(context)
         return await self._assets.decide(request)
 
     async def GetTransferRecord(
-        self, request: apb.GetAssetTransferRequest, context: grpc.aio.ServicerContext
+        self, request: apb.GetAssetTransferRequest, context: ServicerContext
     ) -> apb.AssetTransferRecord:
         """Issue 12 item 3: an origin transfer as journalled, for this instance's gateway only
         (PERMISSION_DENIED ORIGIN_NOT_GATEWAY), to sign from; NOT_FOUND TRANSFER_NOT_FOUND."""

@@ -33,7 +33,7 @@ def content_digest(offer: apb.AssetOffer) -> str:
     item = origin_item(parse_item(offer.asset.item_json))
     binding = item.data
     ex = offer.exchange
-    content = {
+    content: dict[str, Any] = {
         "TransferID": offer.transfer_id,
         "SourceProcessID": offer.source_process_id,
         "DestinationProcessID": offer.destination_process_id,

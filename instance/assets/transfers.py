@@ -17,11 +17,13 @@ holds it; :meth:`decide` applies the origin's decision. Both are idempotent by t
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import grpc
 
@@ -37,6 +39,7 @@ from mmmfed.items import Item, instance_of, parse_item, sha256_hex
 from mmmfed.rpc import decode_rpc_error
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # gRPC codes by which the destination (or a gateway) refuses an offer for good: the origin aborts.
 REFUSALS = frozenset(
@@ -80,7 +83,7 @@ class TransferService:
         ledger: AssetLedger,
         config: AssetsConfig,
         manifesto: ManifestoConfig,
-        gateway: Callable[[], gateway_pb2_grpc.PlatformGatewayStub] | None,
+        gateway: Callable[[], gateway_pb2_grpc.PlatformGatewayAsyncStub] | None,
         *,
         clock_ms: Callable[[], int] = _now_ms,
     ) -> None:
@@ -147,9 +150,12 @@ class TransferService:
             return
         task = asyncio.create_task(self._drive(transfer_id), name=f"asset-transfer {transfer_id}")
         self._drivers[transfer_id] = task
-        task.add_done_callback(
-            lambda t, tid=transfer_id: self._drivers.pop(tid, None) if self._drivers.get(tid) is t else None
-        )
+        task.add_done_callback(functools.partial(self._forget_driver, transfer_id))
+
+    def _forget_driver(self, transfer_id: str, task: asyncio.Task[None]) -> None:
+        """Done callback of a driver: drop it, unless a newer driver of the transfer replaced it."""
+        if self._drivers.get(transfer_id) is task:
+            self._drivers.pop(transfer_id, None)
 
     async def stop(self) -> None:
         """Cancel the drivers (their transfers resume at the next start: the journal is durable)."""
@@ -266,10 +272,10 @@ class TransferService:
             return
         await asyncio.to_thread(self.ledger.acknowledged, tid, transaction_json=ack.transaction.item_json)
 
-    async def _rpc(self, use: Callable[[gateway_pb2_grpc.PlatformGatewayStub], object]) -> object:
+    async def _rpc(self, use: Callable[[gateway_pb2_grpc.PlatformGatewayAsyncStub], Awaitable[T]]) -> T:
         assert self._gateway is not None
         try:
-            return await use(self._gateway())  # type: ignore[misc]
+            return await use(self._gateway())
         except grpc.aio.AioRpcError as err:
             raise decode_rpc_error(err) from err
 

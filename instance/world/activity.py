@@ -134,7 +134,8 @@ class ActivityLog:
     ) -> list[ActivityRecord]:
         """Records in order, filtered by Process (as source or destination), Item (named by any
         Complement), and time window ``[since_ms, until_ms)``; at most ``limit`` (1..100000)."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[str | int] = []
         if process_id is not None:
             where.append("(source = ? OR destination = ?)")
             args += [process_id, process_id]

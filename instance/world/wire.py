@@ -30,7 +30,7 @@ from instance.world.model import (
 )
 from mmmfed.api.v1 import process_action_pb2 as papb
 from mmmfed.errors import InvalidInput
-from mmmfed.items import parse_json
+from mmmfed.strictjson import parse_json
 
 _VERBS = {
     papb.DEONTIC_VERB_MAY: DeonticVerb.MAY,
@@ -200,7 +200,12 @@ def response_to_proto(r: ProcessActionResponse, *, m_instance_id: str) -> papb.P
         )
     else:
         status.error.CopyFrom(
-            papb.PAError(code=_ERROR_CODES.get(r.status.error, papb.PA_ERROR_CODE_UNSPECIFIED), reason=r.status.reason)
+            papb.PAError(
+                code=papb.PA_ERROR_CODE_UNSPECIFIED
+                if r.status.error is None
+                else _ERROR_CODES.get(r.status.error, papb.PA_ERROR_CODE_UNSPECIFIED),
+                reason=r.status.reason,
+            )
         )
     return papb.ProcessActionResponse(
         process_action_id=r.process_action_id,

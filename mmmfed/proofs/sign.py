@@ -67,7 +67,7 @@ def sign_document(
     if not isinstance(document, Mapping):
         raise InvalidInput("a document to sign is a JSON object", reason=DOCUMENT_MALFORMED)
     _check_sign_options(key, verification_method, created, proof_purpose, proof_id)
-    secured = _json_copy(dict(document))
+    secured: dict[str, Any] = _json_copy(dict(document))
     input_document = {k: v for k, v in secured.items() if k != "proof"}
     options: dict[str, Any] = {"type": PROOF_TYPE}
     if proof_id is not None:

@@ -50,7 +50,7 @@ from mmmfed.config import StoreConfig
 from mmmfed.errors import FailedPrecondition
 from mmmfed.store.changes import DEFAULT_MAX_STALENESS_S, DocumentChanges
 from mmmfed.store.redis_audit import RedisAuditLog
-from mmmfed.store.redis_client import GatewayRedis, RedisDurability, as_text, log, reachable
+from mmmfed.store.redis_client import GatewayRedis, RedisDurability, as_bytes, as_text, log, reachable
 
 __all__ = ["RedisAuditLog", "RedisDurability", "RedisState", "open_redis_state"]
 
@@ -91,13 +91,13 @@ class RedisState:
         async with reachable("read"):
             self._r.sent("document read")
             value = await self._r.client.hget(self._r.key("doc", namespace), key)
-        return bytes(value) if value is not None else None
+        return as_bytes(value) if value is not None else None
 
     async def list_documents(self, namespace: str) -> dict[str, bytes]:
         async with reachable("read"):
             self._r.sent("document read")
             raw = await self._r.client.hgetall(self._r.key("doc", namespace))
-        return {as_text(k): bytes(raw[k]) for k in sorted(raw, key=as_text)}
+        return {as_text(k): as_bytes(raw[k]) for k in sorted(raw, key=as_text)}
 
     def documents_token(self) -> int | None:
         """The change feed's generation while the subscription is fresh, else None
@@ -153,7 +153,7 @@ class RedisState:
                 unanswered = {k: t for k, t in unanswered.items() if k > answered}
         finally:
             with contextlib.suppress(Exception):
-                await pubsub.aclose()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves PubSub.aclose unannotated
 
     async def claim_nonce(self, namespace: str, nonce: str, *, keep_until_ms: int, now_ms: int) -> bool:
         ttl_ms = max(1, keep_until_ms - now_ms)  # relative: Redis's clock need not be the gateway's
@@ -173,7 +173,7 @@ class RedisState:
         async with reachable("cache"):
             self._r.sent("cache read")
             value = await self._r.client.get(self._r.key("cache", namespace, key))
-        return bytes(value) if value is not None else None
+        return as_bytes(value) if value is not None else None
 
     async def close(self) -> None:
         """Stop following changes and release the connections (idempotent)."""

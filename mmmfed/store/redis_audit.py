@@ -5,6 +5,7 @@ to ONE chain by compare-and-set (:data:`_APPEND_LUA`; keys and the reasoning in 
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import replace
 from typing import Any
@@ -65,7 +66,7 @@ class RedisAuditLog:
     def __init__(self, shared: GatewayRedis) -> None:
         self._r = shared
         self._append_script = shared.client.register_script(_APPEND_LUA)
-        self._last_head: bytes | None = None  # the head this replica last wrote or read
+        self._last_head: bytes | str | None = None  # the head this replica last wrote or read
         self._group = GroupCommit(self._append_batch)  # one batch, one script call, one wait
         self.append = self._group.append
         self._head, self._log = shared.key("audit", "head"), shared.key("audit", "log")
@@ -99,7 +100,8 @@ class RedisAuditLog:
             written = await self._written_once(drafts) if attempt else {}
             seq, prev_hash = _parse_head(head)
             result: list[AuditEntry | None] = []
-            entries, fresh = [], []
+            entries: list[AuditEntry] = []
+            fresh: list[AuditDraft] = []
             for draft in drafts:
                 if draft.once in written:
                     result.append(written[draft.once])
@@ -126,8 +128,7 @@ class RedisAuditLog:
                 *(d.once for d in fresh),
             ]
             replies, wait = await self._r.durable(
-                "audit append",
-                lambda pipe, args=args, keys=keys: self._append_script(keys=keys, args=args, client=pipe),
+                "audit append", functools.partial(self._append_with, keys=keys, args=args)
             )
             if replies[0] == 1:
                 self._r.confirm(wait)
@@ -145,6 +146,10 @@ class RedisAuditLog:
         raise Unavailable(
             f"{MAX_APPEND_ATTEMPTS} appends in a row lost the race to other replicas", reason="AUDIT_APPEND_CONTENDED"
         )
+
+    def _append_with(self, pipe: Any, *, keys: list[str], args: list[Any]) -> Any:
+        """The append script on ``pipe`` (the write :meth:`GatewayRedis.durable` runs)."""
+        return self._append_script(keys=keys, args=args, client=pipe)
 
     @staticmethod
     def _fill_repeats(drafts: list[AuditDraft], result: list[AuditEntry | None]) -> list[AuditEntry]:
@@ -169,7 +174,7 @@ class RedisAuditLog:
                 seqs = await self._r.client.zrangebyscore(index, f"({start}", "+inf", start=0, num=limit)
                 async with self._r.client.pipeline(transaction=False) as pipe:
                     for seq in seqs:
-                        pipe.lindex(self._log, int(seq) - 1)
+                        pipe.lindex(self._log, int(as_text(seq)) - 1)
                     self._r.sent("audit read")
                     rows = await pipe.execute()
         return [_entry(raw) for raw in rows]
@@ -207,7 +212,7 @@ class RedisAuditLog:
         await self._r.client.aclose()
 
 
-def _parse_head(raw: bytes | None) -> tuple[int, str]:
+def _parse_head(raw: bytes | str | None) -> tuple[int, str]:
     if raw is None:
         return 0, GENESIS_HASH
     seq, _, hash_hex = as_text(raw).partition(" ")
@@ -216,7 +221,7 @@ def _parse_head(raw: bytes | None) -> tuple[int, str]:
     return int(seq), hash_hex
 
 
-def _row(raw: bytes | None) -> list[Any] | None:
+def _row(raw: bytes | str | None) -> list[Any] | None:
     """A stored entry as its row, None if it is missing or not a JSON array."""
     if raw is None:
         return None
@@ -227,7 +232,7 @@ def _row(raw: bytes | None) -> list[Any] | None:
     return row if isinstance(row, list) else None
 
 
-def _entry(raw: bytes | None) -> AuditEntry:
+def _entry(raw: bytes | str | None) -> AuditEntry:
     row = _row(raw)
     if row is None or len(row) != 9:
         raise DataIntegrityError("an audit log entry in Redis cannot be read", reason="AUDIT_LOG_CORRUPT")

@@ -39,6 +39,11 @@ def as_text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def as_bytes(value: Any) -> bytes:
+    """A Redis reply as bytes (the client returns bytes; its types also allow str)."""
+    return value.encode() if isinstance(value, str) else bytes(value)
+
+
 class RedisDurability:
     """How one gateway makes Redis writes durable before acknowledging them (:mod:`mmmfed.store.redis`
     docstring, "Durability").

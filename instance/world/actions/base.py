@@ -48,7 +48,7 @@ class ActionContext:
     Items); None for a request of a local Process."""
     effects: list[Callable[[], None]] = field(default_factory=list)
     rs: list[Complement] = field(default_factory=list)
-    out_items: list[dict[str, Any]] = field(default_factory=list)
+    out_items: list[Mapping[str, Any]] = field(default_factory=list)
     broken: BrokenRule | None = None
 
     @property

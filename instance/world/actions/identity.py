@@ -69,7 +69,7 @@ def register(ctx: ActionContext) -> PAStatus | None:
     if problem is not None:
         return ctx.refuse(PAErrorCode.INC_DQ, f"Account: {problem}")
     account_type = account.get("AccountType") if account is not None else DEFAULT_ACCOUNT_TYPE
-    if account_type not in ctx.rules.account_types:
+    if not isinstance(account_type, str) or account_type not in ctx.rules.account_types:
         return ctx.refuse(
             PAErrorCode.INC_DQ,
             f"Account type {account_type!r} is not in Rules version {ctx.rules.version_id} "

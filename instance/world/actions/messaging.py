@@ -11,6 +11,8 @@ sender): a message is sent to be seen.
 
 from __future__ import annotations
 
+from typing import Any
+
 from instance.world.actions.base import ActionContext
 from instance.world.itemdocs import local_part, sub_type
 from instance.world.model import Action, ComplementKind, PAErrorCode, PAStatus, ProcessType, RightLevel
@@ -28,7 +30,8 @@ def mm_send(ctx: ActionContext) -> PAStatus | None:
     to = ctx.target(ComplementKind.TO) or ctx.destination
     if to not in world.processes or not world.is_local(to):
         return ctx.refuse(PAErrorCode.INC_ID, f"MM-Send needs a To Process of {world.m_instance_id}, not {to}")
-    content = doc.get("Content") if isinstance(doc.get("Content"), dict) else {}
+    raw_content = doc.get("Content")
+    content: dict[str, Any] = raw_content if isinstance(raw_content, dict) else {}
     text = content.get("Text")
     if sub_type(doc) == "Message" and isinstance(text, str) and len(text) > ctx.rules.max_message_chars:
         return ctx.break_rule(
