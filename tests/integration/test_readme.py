@@ -248,6 +248,10 @@ CASES: dict[str, Case] = {
     "mmmfed keys generate --out signer.pem": Case(r"did:key:z6Mk"),
     "mmmfed item sign --key signer.pem item.json '>' signed.json": Case(r"eddsa-jcs-2022", check=_signed),
     "mmmfed item verify signed.json": Case(r"VERIFIED signed\.json: 1 of 1 proofs, by did:key:z6Mk"),
+    "mmmfed keys export --config gateway.json --out did.json": Case(
+        r"wrote did\.json: did:web:a\.example with \d+ key"
+    ),
+    "mmmfed item verify signed.json --keys did.json --json": Case(r'"verified": true'),
     # A live local federation, by hand (the module's federation is where the demo's would be; the
     # demo leaves an agreement in force, which the Operator guide's `agreement revoke` ended here)
     f"mmmfed avatar register {FED_OP} --file {GODETTE_PATH} --human gd": Case(
