@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import GODETTE, needs_samples
+from sample_assets import GODETTE, needs_samples
 
 from instance.world.model import (
     Action,
@@ -20,7 +20,7 @@ from instance.world.model import (
 from instance.world.wire import request_to_proto, response_from_proto
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import instance_pb2 as ipb
-from mmmfed.testing import Federation
+from mmmfed.cli.inprocess import Federation
 
 A = "a.example"
 
