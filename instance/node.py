@@ -18,11 +18,11 @@ from instance.world.wire import request_to_proto, response_from_proto
 from mmmfed.api.v1 import gateway_pb2_grpc, instance_pb2_grpc
 from mmmfed.config import InstanceConfig
 from mmmfed.datadir import DataDirLock
-from mmmfed.errors import MmmfedError
+from mmmfed.errors import MmmfedError, RemoteError
 from mmmfed.exchange import ExchangePolicy
 from mmmfed.manifesto import platform_manifesto
 from mmmfed.metrics import NodeMetrics
-from mmmfed.rpc import call
+from mmmfed.rpc import RETRYABLE_CODES, call
 from mmmfed.server import NodeServer
 from mmmfed.store import SqliteStore
 from mmmfed.tls import AccessPolicy, any_of, node_trust_domains, own_names, own_roles, secure_channel
@@ -135,6 +135,34 @@ class InstanceNode:
         log.info("manifesto registered", extra={"manifesto_id": resp.manifesto_id})
         return str(resp.manifesto_id)
 
+    async def register_when_gateway_answers(self, *, max_delay_s: float = 10.0) -> str:
+        """RI-5 :meth:`register_manifesto`, retried for as long as the gateway is unreachable
+        (UNAVAILABLE: not started yet, or restarting), with a backoff from 0.1 s doubling up to
+        ``max_delay_s``. Each wait is logged (``waiting for the gateway``, at most one line per
+        ``max_delay_s`` once the backoff is at its cap) with the reason the call failed, so an
+        operator sees why the instance is not yet federated. Cancellation (SIGTERM) ends the wait.
+        Any other refusal (e.g. PERMISSION_DENIED: the gateway does not admit this instance's
+        certificate) is raised as its RemoteError."""
+        assert self.config.gateway is not None
+        delay_s = 0.1
+        while True:
+            try:
+                return await self.register_manifesto(attempts=1)
+            except RemoteError as err:
+                if err.code not in RETRYABLE_CODES:
+                    raise
+                log.warning(
+                    "waiting for the gateway",
+                    extra={
+                        "gateway": self.config.gateway.address,
+                        "reason": err.reason,
+                        "detail": err.message[:300],
+                        "retry_in_s": round(delay_s, 1),
+                    },
+                )
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, max_delay_s)
+
     async def stop(self) -> None:
         """Stop serving and close the store (idempotent)."""
         await self.server.stop()
@@ -153,9 +181,9 @@ class InstanceNode:
     async def run_forever(self) -> None:
         """Serve, register the manifesto with the gateway (RI-5), run until cancelled."""
         await self.start()
-        if self.config.gateway is not None:
-            await self.register_manifesto()
         try:
+            if self.config.gateway is not None:
+                await self.register_when_gateway_answers()
             await self.server.wait()
         except asyncio.CancelledError:
             pass

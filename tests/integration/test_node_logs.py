@@ -1,5 +1,7 @@
 """A node's logs are one JSON object per line, even when a caller fails its TLS handshake (which
-gRPC's C core would otherwise report with a raw text line of its own on stderr)."""
+gRPC's C core would otherwise report with a raw text line of its own on stderr), and they say what
+the node is waiting for: an instance whose gateway is not up logs that it waits, and stops cleanly
+on SIGTERM while it waits (FGMV-43 9.5 step 1, RI-5 manifesto registration)."""
 
 from __future__ import annotations
 
@@ -82,3 +84,36 @@ def test_gateway_logs_stay_json_when_a_caller_fails_the_tls_handshake(tmp_path: 
             continue
         assert {"time", "level", "logger", "event"} <= set(entry), line
     assert not_json == [], f"non-JSON lines in the gateway's log: {not_json[:5]}"
+
+
+def test_instance_waiting_for_its_gateway_says_so_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """`mmmfed serve instance` with its gateway not running: it serves, logs "waiting for the
+    gateway" with the gateway's address and the reason, at a bounded rate, and SIGTERM during the
+    wait ends it with exit 0, every line JSON."""
+    p = plan(tmp_path)
+    p.ports.release()
+    config = tmp_path / "instance.json"
+    config.write_text(p.instance_a.model_dump_json())
+    instance = subprocess.Popen(
+        [sys.executable, "-m", "mmmfed", "serve", "instance", "--config", str(config)],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=os.environ.copy(),
+    )
+    try:
+        lines = _wait_for_event(instance, "waiting for the gateway")
+        time.sleep(2)  # a few more retries
+        instance.send_signal(signal.SIGTERM)
+        _, rest = instance.communicate(timeout=30)
+    finally:
+        if instance.poll() is None:
+            instance.kill()
+    assert instance.returncode == 0, rest[-2000:]
+    records = [json.loads(line) for line in lines + rest.splitlines() if line.strip()]
+    waits = [r for r in records if r["event"] == "waiting for the gateway"]
+    assert p.instance_a.gateway is not None
+    assert waits and waits[0]["gateway"] == p.instance_a.gateway.address and waits[0]["reason"]
+    assert len(waits) <= 8, f"{len(waits)} wait lines in about 2 s: the backoff should space them"
+    assert not [r for r in records if r["level"] in ("ERROR", "CRITICAL")], records
