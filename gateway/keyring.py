@@ -31,6 +31,9 @@ from mmmfed.strictjson import parse_json
 
 Fetch = Callable[[str], Awaitable[mpb.KeySet]]
 KEY_SET_TYPE = "mmmfed/KeySet/v1"
+# An unknown key id makes the keyring fetch a peer's key set again at most this often (seconds):
+# a key the peer made just after our last fetch is learned within this time.
+MIN_REFRESH_S = 5.0
 CACHE_NAMESPACE = "keyring"
 # KeySet's signed JSON carries VerificationKey.revocation_reason by its enum name (MessageToDict).
 _WIRE_REASONS = {"KEY_REVOCATION_REASON_COMPROMISED": COMPROMISED, "KEY_REVOCATION_REASON_SUPERSEDED": SUPERSEDED}
@@ -113,7 +116,7 @@ class Keyring:
         self,
         fetch: Fetch,
         *,
-        min_refresh_s: float = 5.0,
+        min_refresh_s: float = MIN_REFRESH_S,
         max_age_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
         cache: KeyCache | None = None,
