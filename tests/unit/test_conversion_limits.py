@@ -6,6 +6,7 @@ whole conversion. The texture bomb is BoxTextured.glb with its texture replaced 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -96,21 +97,37 @@ async def test_configured_limit_refuses_a_small_texture(tmp_path: Path) -> None:
     assert info.value.reason == IMAGE_TOO_LARGE
 
 
+# Runs COMMAND (argv as JSON) with stderr to STDERR_PATH and prints "<exit code> <peak RSS KiB>". The
+# measuring parent is this small process, not pytest: a child forked from a large process can report
+# the parent's resident pages (shared until exec) as its own peak.
+_MEASURE = """
+import json, resource, subprocess, sys
+with open(sys.argv[2], "wb") as stderr:
+    code = subprocess.run(json.loads(sys.argv[1]), stdout=subprocess.DEVNULL, stderr=stderr).returncode
+print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
 def test_cli_refuses_the_bomb_within_600_mb(bomb_path: Path, tmp_path: Path) -> None:
     """`mmmfed convert BOMB.glb` exits 2 naming IMAGE_TOO_LARGE, with no traceback and no output
     file, and its process peaks under 600 MB (before the limit: about 1.2 GB)."""
     out, stderr_path = tmp_path / "x.glb", tmp_path / "stderr.txt"
     command = [sys.executable, "-m", "mmmfed", "convert", str(bomb_path), "--out", str(out), "--max-triangles", "1000"]
-    with stderr_path.open("wb") as stderr:
-        proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr, env=os.environ.copy())
-        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage (and its children's)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    measured = subprocess.run(
+        [sys.executable, "-c", _MEASURE, json.dumps(command), str(stderr_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        check=True,
+    )
+    returncode, peak_kib = (int(field) for field in measured.stdout.split())
     message = stderr_path.read_text()
-    assert proc.returncode == 2, message
+    assert returncode == 2, message
     assert "IMAGE_TOO_LARGE" in message
     assert "Traceback" not in message
     assert not out.exists()
-    assert usage.ru_maxrss * 1024 < PEAK_RSS_LIMIT_BYTES, usage.ru_maxrss  # Linux: ru_maxrss in KiB
+    assert peak_kib * 1024 < PEAK_RSS_LIMIT_BYTES, peak_kib  # Linux: ru_maxrss in KiB
 
 
 async def test_validator_is_killed_at_its_time_limit() -> None:
