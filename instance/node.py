@@ -11,6 +11,7 @@ import grpc
 from instance.assets.ledger import AssetLedger
 from instance.assets.transfers import TransferService
 from instance.avatars import AvatarService
+from instance.database import Database
 from instance.process_actions import ProcessActionService
 from instance.servicer import InstanceServicer
 from instance.world.model import ProcessActionRequest, ProcessActionResponse
@@ -55,14 +56,16 @@ class InstanceNode:
         self.store = SqliteStore(config.data_dir)
         self.manifesto = platform_manifesto(config.m_instance_id, config.manifesto)
         self.manifesto.policies.update(asset_policies(config))  # ASEF: what peers may expect (9.2)
+        # One database: Activity Data and the asset ledger commit each decision together.
+        self.database = Database.in_dir(config.data_dir)
         self.ledger = AssetLedger(
-            config.data_dir / "assets.sqlite3",
+            self.database,
             m_instance_id=config.m_instance_id,
             currency_id=config.assets.currency_id,
         )
         self.process_actions = ProcessActionService(
             config.m_instance_id,
-            data_dir=config.data_dir,
+            database=self.database,
             resolver=self._resolve if config.gateway is not None else None,
             ledger=self.ledger,  # one Wallet per Process: FundWallet funds what Transact pays from
         )
@@ -174,7 +177,7 @@ class InstanceNode:
             await self._gateway_channel.close()
             self._gateway_channel = None
         self.process_actions.close()
-        self.ledger.close()
+        self.database.close()
         self.store.close()
         self._data_lock.release()
 

@@ -2,8 +2,8 @@
 them through the gateway when the destination is a Process of another M-Instance.
 
 :class:`ProcessActionService` owns the engine (``instance/world``), its World and Activity Data
-(``<data_dir>/activity.sqlite``, replayed on start), and runs deferred requests when their Time
-comes (:meth:`run_clock`). A request for a Process of another M-Instance (MMM-TEC Resolution):
+(in the M-Instance's one database beside the asset ledger, replayed on start), and runs deferred
+requests when their Time comes (:meth:`run_clock`). A request for a Process of another M-Instance (MMM-TEC Resolution):
 
 1. is checked here first: well formed, from a local Process, and carrying only Items of this
    M-Instance on which the source holds a Right (nothing leaves that the source may not use);
@@ -20,9 +20,9 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
+from instance.database import Database
 from instance.world.activity import ActivityLog
 from instance.world.engine import ProcessActionEngine, describe, malformed
 from instance.world.model import PAErrorCode, PAStatus, ProcessActionRequest, ProcessActionResponse, Profile
@@ -45,7 +45,8 @@ class ProcessActionService:
 
     Args:
         m_instance_id: this M-Instance.
-        data_dir: where ``activity.sqlite`` lives (None: a throwaway in-memory log).
+        database: the M-Instance's one database (:class:`~instance.database.Database`), where
+            Activity Data is kept beside the asset ledger (None: a throwaway in-memory one).
         resolver: sends a request to another M-Instance (through the gateway); None refuses such
             requests with IncID.
         profile: the MMM-TEC Profile this M-Instance implements.
@@ -57,13 +58,14 @@ class ProcessActionService:
         self,
         m_instance_id: str,
         *,
-        data_dir: Path | None,
+        database: Database | None,
         resolver: Resolver | None,
         profile: Profile = Profile.FINANCE,
         ledger: WalletLedger | None = None,
     ) -> None:
         self.m_instance_id = m_instance_id
-        self.activity = ActivityLog(data_dir / "activity.sqlite" if data_dir is not None else ":memory:")
+        self._owns_database = database is None
+        self.activity = ActivityLog(database if database is not None else Database(":memory:"))
         world = new_world(m_instance_id, profile=profile)
         world.ledger = ledger
         self.engine = ProcessActionEngine(world, self.activity)
@@ -92,7 +94,9 @@ class ProcessActionService:
         return self.engine.handle(request)
 
     def close(self) -> None:
-        self.activity.close()
+        """Close the database if this service made it (a shared one is closed by its owner)."""
+        if self._owns_database:
+            self.activity.close()
 
     async def run_clock(self, *, period_s: float = 1.0, clock: Callable[[], int] = _now_ms) -> None:
         """Run deferred requests whose Time has come, every ``period_s`` seconds, until cancelled."""

@@ -149,9 +149,7 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
         """This instance's platform manifesto (FGMV-43 9.5 step 1)."""
         return self._manifesto
 
-    async def ReadItem(
-        self, request: ipb.ReadItemRequest, context: ServicerContext
-    ) -> AsyncIterator[itpb.ItemPart]:
+    async def ReadItem(self, request: ipb.ReadItemRequest, context: ServicerContext) -> AsyncIterator[itpb.ItemPart]:
         """A stored Item's envelope, then its data; NOT_FOUND ITEM_NOT_FOUND."""
         item, chunks = self._avatars.read_item(request.item_id)
         yield itpb.ItemPart(envelope=envelope(item))
@@ -171,9 +169,7 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
                 reason="ORIGIN_NOT_GATEWAY",
             )
 
-    async def RegisterAsset(
-        self, request: apb.RegisterAssetRequest, context: ServicerContext
-    ) -> apb.AssetView:
+    async def RegisterAsset(self, request: apb.RegisterAssetRequest, context: ServicerContext) -> apb.AssetView:
         """Mint an Asset (9.2 step 1); INVALID_ARGUMENT BAD_PROCESS_ID / ASSET_TOO_LARGE / ASSET_MALFORMED."""
         return await asyncio.to_thread(self._assets.ledger.register_asset, request)
 
@@ -189,9 +185,7 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
         """Every Asset, Wallet and transfer of this M-Instance's ledger."""
         return await asyncio.to_thread(self._assets.ledger.snapshot)
 
-    async def TransferAsset(
-        self, request: apb.TransferAssetRequest, context: ServicerContext
-    ) -> apb.AssetTransferView:
+    async def TransferAsset(self, request: apb.TransferAssetRequest, context: ServicerContext) -> apb.AssetTransferView:
         """9.2 step 2 (see :meth:`TransferService.transfer` for the statuses)."""
         return await self._assets.transfer(request)
 
@@ -213,9 +207,7 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
         self._from_own_gateway(context)
         return await self._assets.stage(request)
 
-    async def DecideAssetTransfer(
-        self, request: apb.AssetDecision, context: ServicerContext
-    ) -> apb.AssetDecisionAck:
+    async def DecideAssetTransfer(self, request: apb.AssetDecision, context: ServicerContext) -> apb.AssetDecisionAck:
         """9.2 step 7, from this instance's gateway only; see :meth:`TransferService.decide`."""
         self._from_own_gateway(context)
         return await self._assets.decide(request)

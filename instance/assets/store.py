@@ -1,6 +1,6 @@
-"""The durable store of the asset ledger: one SQLite file (WAL, ``synchronous=FULL``), and the
-rows it keeps (persistence only: the rules of a transfer are in ``origin.py`` and
-``destination.py``).
+"""The durable store of the asset ledger: its tables in the M-Instance's one database
+(:class:`instance.database.Database`), and the rows it keeps (persistence only: the rules of a
+transfer are in ``origin.py`` and ``destination.py``).
 
 Every state change is ONE transaction (:meth:`LedgerStore._write`) that changes the journal, the
 Asset and the Wallets together, so a crash (SIGKILL, power cut) leaves either the state before or
@@ -12,20 +12,19 @@ each of these writes. Each kind of row is written by one SQL statement (:func:`i
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from instance.assets import offers
 from instance.assets.states import TREASURY, AssetState, Role, TransferState, TxStatus
+from instance.database import Database
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import item_pb2 as itpb
 from mmmfed.api.v1 import process_action_pb2 as papb
-from mmmfed.crashpoints import crashpoint
 from mmmfed.errors import InvalidInput, NotFound
 from mmmfed.items import instance_of, parse_item
 
@@ -108,48 +107,36 @@ def insert_asset(db: sqlite3.Connection, asset_id: str, item_json: bytes, data: 
 
 
 class LedgerStore:
-    """The ledger's SQLite file at ``path``. Thread-safe; every method is one short transaction
-    (call from a worker thread in async code). Errors leave nothing written."""
+    """The ledger's tables in ``database`` (the M-Instance's one
+    :class:`~instance.database.Database`, or one of its own at a path). Thread-safe; every method
+    is one short transaction (call from a worker thread in async code), or joins the decision
+    that is open on this thread. Errors leave nothing written."""
 
     def __init__(
-        self, path: Path, *, m_instance_id: str, currency_id: str, clock_ms: Callable[[], int] = now_ms
+        self,
+        database: Database | Path,
+        *,
+        m_instance_id: str,
+        currency_id: str,
+        clock_ms: Callable[[], int] = now_ms,
     ) -> None:
         self.m_instance_id = m_instance_id
         self.currency_id = currency_id
         self._clock_ms = clock_ms
-        self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        self.database = database if isinstance(database, Database) else Database(database)
+        self.database.ensure_schema(_SCHEMA)
 
     def close(self) -> None:
-        """Close the database (idempotent only in the sense that a second call raises nothing useful)."""
-        with self._lock:
-            self._db.close()
+        """Close the database (a second call does nothing)."""
+        self.database.close()
 
-    @contextmanager
-    def _write(self, point: str | None = None) -> Iterator[sqlite3.Connection]:
-        """One atomic, durable write; crash points ``<point>.before`` / ``<point>.after``."""
-        if point:
-            crashpoint(f"{point}.before")
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
-        if point:
-            crashpoint(f"{point}.after")
+    def _write(self, point: str | None = None) -> AbstractContextManager[sqlite3.Connection]:
+        """One atomic, durable write; crash points ``<point>.before`` / ``<point>.after`` (see
+        :meth:`instance.database.Database.write`: inside a decision it joins it)."""
+        return self.database.write(point)
 
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            yield self._db
+    def _read(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self.database.read()
 
     # -- wallets -------------------------------------------------------------------------
     def _move(self, db: sqlite3.Connection, payer: str, payee: str, amount: int) -> None:

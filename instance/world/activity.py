@@ -1,7 +1,8 @@
 """Activity Data: the record of every Process Action an M-Instance decided, performed or refused
 (MMM-TEC: "Activity Data (logs) can be collected and be verified").
 
-SQLite (``<data_dir>/activity.sqlite``, WAL, append-only by convention): one row per decision
+Tables of the M-Instance's one database (:class:`instance.database.Database`,
+``<data_dir>/m-instance.sqlite3``), append-only by convention: one row per decision
 with the request and response in their JSON form (``instance/world/codec.py``), and one row per
 Item or Process the request names, so records can be asked for by Process (source or
 destination), by Item and by time. The rows are also what the engine replays on restart.
@@ -13,11 +14,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from instance.database import Database
 from instance.world.codec import response_to_json
 from instance.world.itemdocs import iso, item_doc, local_part
 from instance.world.model import ProcessActionRequest, ProcessActionResponse
@@ -70,16 +73,20 @@ class ActivityRecord:
 
 
 class ActivityLog:
-    """Activity Data in SQLite at ``path`` (``":memory:"`` for a throwaway log)."""
+    """Activity Data in ``database`` (the M-Instance's one :class:`~instance.database.Database`),
+    or in a database of its own at a path (``":memory:"`` for a throwaway log)."""
 
-    def __init__(self, path: Path | str) -> None:
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+    def __init__(self, database: Database | Path | str) -> None:
+        self.database = database if isinstance(database, Database) else Database(database)
+        self.database.ensure_schema(_SCHEMA)
 
     def close(self) -> None:
-        self._db.close()
+        self.database.close()
+
+    def decision(self, point: str | None = None) -> AbstractContextManager[sqlite3.Connection]:
+        """One transaction for a decision: its effects on the durable stores of this database and
+        its record (:meth:`append`) commit together. Crash points ``<point>.before/.after``."""
+        return self.database.write(point)
 
     def append(
         self,
@@ -94,9 +101,8 @@ class ActivityLog:
     ) -> int:
         """Record one decision durably (committed before the response leaves). Returns its seq."""
         status = response.status
-        with self._db:
-            self._db.execute("BEGIN IMMEDIATE")
-            cur = self._db.execute(
+        with self.database.write() as db:
+            cur = db.execute(
                 "INSERT INTO activity (pa_id, time_ms, source, destination, action, verb, status, error, reason,"
                 " trigger, origin, rules_version, request, response) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
@@ -117,7 +123,7 @@ class ActivityLog:
                 ),
             )
             seq = int(cur.lastrowid or 0)
-            self._db.executemany(
+            db.executemany(
                 "INSERT INTO activity_ref (seq, ref) VALUES (?, ?)",
                 [(seq, r) for r in sorted({r for r in refs if isinstance(r, str)})],
             )
@@ -150,14 +156,18 @@ class ActivityLog:
             args.append(until_ms)
         sql = "SELECT * FROM activity" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq LIMIT ?"
         args.append(max(1, min(limit, 100_000)))
-        return [_record(row) for row in self._db.execute(sql, args)]
+        with self.database.read() as db:
+            return [_record(row) for row in db.execute(sql, args).fetchall()]
 
     def __iter__(self) -> Iterator[ActivityRecord]:
-        for row in self._db.execute("SELECT * FROM activity ORDER BY seq"):
+        with self.database.read() as db:
+            rows = db.execute("SELECT * FROM activity ORDER BY seq").fetchall()
+        for row in rows:
             yield _record(row)
 
     def __len__(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM activity").fetchone()[0])
+        with self.database.read() as db:
+            return int(db.execute("SELECT COUNT(*) FROM activity").fetchone()[0])
 
     @staticmethod
     def to_item(record: ActivityRecord, m_instance_id: str) -> dict[str, Any]:

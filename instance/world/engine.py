@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import replace
 from typing import Any
 
@@ -249,7 +250,28 @@ class ProcessActionEngine:
         fingerprint: str | None = None,
         remember: bool = True,
     ) -> ProcessActionResponse:
-        """Apply (if Ack), report (if a Rule or an obligation was broken), record, answer, trigger."""
+        """Apply (if Ack), report (if a Rule or an obligation was broken), record, answer, trigger.
+
+        The effects on the durable stores and the Activity Data record are one transaction of the
+        M-Instance's database (crash points ``<ctx.durable_point>.before/.after``)."""
+        point = ctx.durable_point if ctx is not None and status.is_ack else None
+        with nullcontext() if self._replaying else self.activity.decision(point):
+            response = self._decided(request, origin, trigger, status, ctx, fingerprint=fingerprint, remember=remember)
+        if not self._replaying and status.is_ack and ctx is not None and depth < MAX_TRIGGER_DEPTH:
+            self._trigger(request, depth)
+        return response
+
+    def _decided(
+        self,
+        request: ProcessActionRequest,
+        origin: str | None,
+        trigger: str | None,
+        status: PAStatus,
+        ctx: ActionContext | None,
+        *,
+        fingerprint: str | None,
+        remember: bool,
+    ) -> ProcessActionResponse:
         complements: list[Complement] = []
         items: list[dict[str, Any]] = []
         if ctx is not None and status.is_ack:
@@ -280,8 +302,6 @@ class ProcessActionEngine:
                 rules_version=rules.version_id,
                 refs=[request.source_id, request.destination_id, *refs],
             )
-            if status.is_ack and ctx is not None and depth < MAX_TRIGGER_DEPTH:
-                self._trigger(request, depth)
         return response
 
     def _trigger(self, done: ProcessActionRequest, depth: int) -> None:

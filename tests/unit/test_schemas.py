@@ -89,7 +89,7 @@ def test_items_of_a_real_registration_and_visit_validate(tmp_path: Path) -> None
             tls=TlsConfig(ca_cert=tmp_path / "ca.pem", cert=tmp_path / "c.pem", key=tmp_path / "k.pem"),
             manifesto=ManifestoConfig(produces=[glb], accepts=[glb]),
         )
-        return AvatarService(cfg, SqliteStore(cfg.data_dir), ProcessActionService(m, data_dir=None, resolver=None))
+        return AvatarService(cfg, SqliteStore(cfg.data_dir), ProcessActionService(m, database=None, resolver=None))
 
     def staged(svc: AvatarService) -> Any:
         data = BOX.read_bytes()

@@ -14,15 +14,15 @@ from instance.world.model import Action, Value
 CURRENCY = "ACU"
 
 
-def _service(data_dir: Path, ledger: AssetLedger) -> ProcessActionService:
-    return ProcessActionService(M, data_dir=data_dir, resolver=None, ledger=ledger)
+def _service(ledger: AssetLedger) -> ProcessActionService:
+    return ProcessActionService(M, database=ledger.database, resolver=None, ledger=ledger)
 
 
 def test_transact_in_the_ledger_currency_pays_once_and_replays(tmp_path: Path) -> None:
     """MMM-TEC Transact: FundWallet's Wallet pays; after a restart the replayed decision finds the
     Transaction paid and pays nothing again, and the World still holds the Transaction."""
     ledger = AssetLedger(tmp_path / "assets.sqlite3", m_instance_id=M, currency_id=CURRENCY)
-    service = _service(tmp_path, ledger)
+    service = _service(ledger)
     alice, bob = register(service.engine, "alice"), register(service.engine, "bob")
     ledger.fund(alice.id, 1000)
     pay = req(alice.id, alice.id, Action.TRANSACT, nil=alice.wallet, to=bob.id, payment=Value(400, CURRENCY))
@@ -32,7 +32,7 @@ def test_transact_in_the_ledger_currency_pays_once_and_replays(tmp_path: Path) -
     assert code(service.decide(over)) == "InsValue"
     service.close()
 
-    again = _service(tmp_path, ledger)  # replays Activity Data
+    again = _service(ledger)  # replays Activity Data
     assert (ledger.balance(alice.id), ledger.balance(bob.id)) == (600, 400)
     transactions = again.world.transactions
     assert [t["Value"]["Amount"] for t in transactions.values() if t["PayerProcessID"] == alice.id] == [400]
@@ -46,10 +46,10 @@ def test_opening_balance_in_the_ledger_currency_is_issued_once(tmp_path: Path) -
     """Rules v1 open a Basic Account's Wallet with 100.00 EUR: with the ledger in EUR the opening
     is issued to the ledger's Wallet of the User, once, also after a replay."""
     ledger = AssetLedger(tmp_path / "assets.sqlite3", m_instance_id=M, currency_id="EUR")
-    service = _service(tmp_path, ledger)
+    service = _service(ledger)
     alice = register(service.engine, "alice")
     assert (ledger.balance(alice.id), ledger.balance("treasury")) == (10_000, -10_000)
     service.close()
-    _service(tmp_path, ledger).close()  # replays Register
+    _service(ledger).close()  # replays Register
     assert (ledger.balance(alice.id), ledger.balance("treasury")) == (10_000, -10_000)
     ledger.close()

@@ -50,6 +50,9 @@ class ActionContext:
     rs: list[Complement] = field(default_factory=list)
     out_items: list[Mapping[str, Any]] = field(default_factory=list)
     broken: BrokenRule | None = None
+    durable_point: str | None = None
+    """The crash point name of the decision's one durable write when its effects write to the
+    M-Instance's database (e.g. ``wallet.pay``; :mod:`mmmfed.crashpoints`)."""
 
     @property
     def now(self) -> int:

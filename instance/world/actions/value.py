@@ -82,6 +82,8 @@ def transact(ctx: ActionContext) -> PAStatus | None:
         fields=fields,
     )
 
+    if ledger is not None:
+        ctx.durable_point = "wallet.pay"  # the payment and its record: one write of the database
     payer = ctx.source
     ledger_payee = payee if world.is_local(payee) else payee_wallet  # a Process, or settlement:<m>
 
