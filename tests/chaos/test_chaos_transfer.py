@@ -1,6 +1,6 @@
 """Crash testing of asset migration (issue 5, item 6): the invariant checker of
-bench/chaos_transfer.py on fabricated ledgers, and a short run of the harness against real node
-processes killed at every crash point."""
+bench/chaos_transfer.py (in bench/chaos_invariants.py) on fabricated ledgers, and a short run of
+the harness against real node processes killed at every crash point."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from pathlib import Path
 
 from sample_assets import needs_samples
 
-from bench.chaos_transfer import ALL_POINTS, Violations, check_invariants
+from bench.chaos_driver import ALL_POINTS
+from bench.chaos_invariants import Violations, check_invariants
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import item_pb2 as itpb
 from mmmfed.api.v1 import process_action_pb2 as papb
