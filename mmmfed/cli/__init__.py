@@ -193,4 +193,3 @@ def run() -> None:
         write_json_error("USAGE_ERROR", format_message() if callable(format_message) else str(err))
         sys.exit(int(getattr(err, "exit_code", 2)))
     sys.exit(code if isinstance(code, int) else 0)
-
