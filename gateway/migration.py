@@ -24,6 +24,7 @@ from gateway.agreements import AVATAR_ACTION
 from gateway.bridging import choose_route, convert_via_bridge
 from gateway.channels import Channels
 from gateway.envelope import EnvelopeChecker, make_envelope, new_transfer_id
+from gateway.in_flight import HOME, VISITING, InFlightMigrations, Migration
 from gateway.negotiation import NegotiationService
 from gateway.verification import NOT_REFUSALS, ForeignItemVerifier, refusals_counted
 from mmmfed.api.v1 import gateway_pb2 as gpb
@@ -81,6 +82,7 @@ class MigrationService:
         self._keys = keys
         self._verifier = verifier
         self._envelopes = envelopes
+        self.in_flight = InFlightMigrations()  # what GetStatus reports as running now
 
     # -- home side (A) -------------------------------------------------------------------
     async def migrate(self, user_process_id: str, peer_id: str) -> gpb.MigrateAvatarResponse:
@@ -94,13 +96,14 @@ class MigrationService:
         """
         started, outcome = time.perf_counter(), "error"
         try:
-            response = await self._migrate(user_process_id, peer_id)
+            with self.in_flight.track(HOME, user_process_id, peer_id) as running:
+                response = await self._migrate(user_process_id, peer_id, running)
             outcome = "migrated" if response.outcome == gpb.MIGRATION_OUTCOME_MIGRATED else "refused"
             return response
         finally:
             self._metrics.migration_duration.labels(side="home", outcome=outcome).observe(time.perf_counter() - started)
 
-    async def _migrate(self, user_process_id: str, peer_id: str) -> gpb.MigrateAvatarResponse:
+    async def _migrate(self, user_process_id: str, peer_id: str, running: Migration) -> gpb.MigrateAvatarResponse:
         if instance_of(user_process_id) != self._id:
             raise InvalidInput(f"{user_process_id} is not a User of {self._id}", reason="NOT_HOME_USER")
         peer = self._channels.peer(peer_id)
@@ -139,7 +142,7 @@ class MigrationService:
                 envelope = itpb.ItemEnvelope(item_json=home.raw)
                 response.route = "direct"
             sent = _Counter()
-            transfer_id = new_transfer_id()
+            transfer_id = running.transfer_id = new_transfer_id()
             header = gpb.TransferAvatarHeader(
                 transfer_id=transfer_id,
                 envelope_json=make_envelope(
@@ -206,7 +209,9 @@ class MigrationService:
         """
         started, outcome = time.perf_counter(), "error"
         try:
-            response = await self._accept_transfer(header, chunks, peer_id)
+            with self.in_flight.track(VISITING, header.home_user_process_id, peer_id) as running:
+                running.transfer_id = header.transfer_id
+                response = await self._accept_transfer(header, chunks, peer_id)
             outcome = "migrated"
             return response
         except MmmfedError as err:

@@ -79,6 +79,23 @@ class NegotiationService:
             )
         return mpb.Manifesto.FromString(raw)
 
+    async def registered_id(self) -> str:
+        """The id of the registered platform manifesto, or "" if none is registered."""
+        raw = await self._store.get_document(NS_PLATFORM, self._id)
+        return mpb.Manifesto.FromString(raw).manifesto_id if raw is not None else ""
+
+    async def negotiated(self) -> dict[str, tuple[mpb.Manifesto, mpb.Manifesto]]:
+        """peer -> (answer manifesto, offer manifesto V) of the last negotiation with it, either
+        side's (an empty Manifesto where there is none; offer V is empty when no bridge was used)."""
+        answers = await self._store.list_documents(NS_ANSWER)
+        offers = await self._store.list_documents(NS_OFFER)
+        out = {}
+        for peer in sorted(answers.keys() | offers.keys()):
+            answer = mpb.Manifesto.FromString(answers[peer]) if peer in answers else mpb.Manifesto()
+            offer = gpb.OfferManifestosRequest.FromString(offers[peer]) if peer in offers else None
+            out[peer] = (answer, offer.offer_v if offer is not None else mpb.Manifesto())
+        return out
+
     async def answer_for(self, peer_id: str) -> mpb.Manifesto:
         """The answer manifesto negotiated with ``peer_id``; FailedPrecondition ``NOT_NEGOTIATED``."""
         raw = await self._store.get_document(NS_ANSWER, peer_id)

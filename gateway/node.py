@@ -21,6 +21,7 @@ from gateway.negotiation import NegotiationService
 from gateway.refusals import CoalescingAuditLog
 from gateway.resolution import ResolutionService
 from gateway.servicer import FederationServicer, PlatformGatewayServicer
+from gateway.status import GatewayStatusService
 from gateway.verification import ForeignItemVerifier
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc
@@ -127,6 +128,14 @@ class GatewayNode:
             verifier=verifier,
             audit=self.audit,
         )
+        self.status = GatewayStatusService(
+            config.m_instance_id,
+            negotiation=self.negotiation,
+            agreements=self.agreements,
+            channels=self.channels,
+            migrations=self.migration.in_flight,
+            audit=self.audit,
+        )
         # RI: its own instance, platform clients and operators, all of its own trust domain only.
         # RE: a peer's gateway, from that peer's bundle and under the TLS name configured for it.
         platform_callers = any_of(
@@ -148,6 +157,7 @@ class GatewayNode:
                         self.resolution,
                         self.assets,
                         domains=self.domains,
+                        status=self.status,
                     ),
                 ),
                 partial(

@@ -16,6 +16,7 @@ from gateway.keyring import KEY_SET_TYPE
 from gateway.migration import MigrationService
 from gateway.negotiation import NegotiationService
 from gateway.resolution import ResolutionService
+from gateway.status import GatewayStatusService
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc
@@ -56,8 +57,10 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         assets: AssetRelay,
         *,
         domains: TrustDomains,
+        status: GatewayStatusService,
     ) -> None:
         self._domains = domains
+        self._status = status
         self._negotiation = negotiation
         self._migration = migration
         self._channels = channels
@@ -84,9 +87,7 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         self._from_own_instance(context)
         return await self._assets.send_offer(request)
 
-    async def SendAssetDecision(
-        self, request: apb.AssetDecision, context: ServicerContext
-    ) -> apb.AssetDecisionAck:
+    async def SendAssetDecision(self, request: apb.AssetDecision, context: ServicerContext) -> apb.AssetDecisionAck:
         """RI-1 (9.2 steps 7-8): sign and forward the instance's decision as journalled, audit a
         commit once; PERMISSION_DENIED NOT_OWN_INSTANCE, FAILED_PRECONDITION NOT_JOURNALLED."""
         self._from_own_instance(context)
@@ -98,9 +99,7 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         """RI-1, ASIR-103: an Asset's history and current owner at a peer M-Instance."""
         return await self._assets.peer_history(request.peer_m_instance_id, request.asset_id)
 
-    async def Resolve(
-        self, request: papb.ProcessActionRequest, context: ServicerContext
-    ) -> papb.ProcessActionResponse:
+    async def Resolve(self, request: papb.ProcessActionRequest, context: ServicerContext) -> papb.ProcessActionResponse:
         """RI-1, MMM-TEC Resolution: forward a local Process's request to a peer's Process
         (gateway/resolution.py); a refusal comes back as a PA Status. Only from this gateway's
         own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE): it attaches the carried Items as its
@@ -114,9 +113,7 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         """RI-5, FGMV-43 9.5 step 1; INVALID_ARGUMENT MANIFESTO_INVALID."""
         return gpb.RegisterManifestoResponse(manifesto_id=await self._negotiation.register(request))
 
-    async def Negotiate(
-        self, request: gpb.NegotiateRequest, context: ServicerContext
-    ) -> gpb.NegotiateResponse:
+    async def Negotiate(self, request: gpb.NegotiateRequest, context: ServicerContext) -> gpb.NegotiateResponse:
         """RI-5, FGMV-43 9.5 steps 2-8, ending in a trust agreement signed by both (audited);
         NOT_FOUND UNKNOWN_PEER, FAILED_PRECONDITION MANIFESTO_NOT_REGISTERED / AGREEMENT_NOT_ACCEPTED.
         """
@@ -154,6 +151,11 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
                 REFUSED, peer_id=peer_id, subject=request.user_process_id, reason=result.refusal_reason, details=details
             )
         return result
+
+    async def GetStatus(self, request: gpb.GetGatewayStatusRequest, context: ServicerContext) -> gpb.GatewayStatus:
+        """RI-5: what this gateway holds now (gateway/status.py), for its own M-Instance and
+        operators only: the service's guard, as for RevokeAgreement, admits no peer."""
+        return await self._status.status()
 
     async def RevokeAgreement(
         self, request: gpb.RevokePeerAgreementRequest, context: ServicerContext
@@ -202,9 +204,7 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         """RE-1, ASTF (FGMV-43 9.2 steps 4-6): verify a peer's offer and stage it here."""
         return await self._assets.receive_offer(request, self._peer(context))
 
-    async def DecideAssetTransfer(
-        self, request: apb.AssetDecision, context: ServicerContext
-    ) -> apb.AssetDecisionAck:
+    async def DecideAssetTransfer(self, request: apb.AssetDecision, context: ServicerContext) -> apb.AssetDecisionAck:
         """RE-1 (9.2 steps 7-8): verify the origin's decision and apply it here."""
         return await self._assets.receive_decision(request, self._peer(context))
 
@@ -236,9 +236,7 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         self._peer(context)
         return own_bundle(self._config)
 
-    async def GetManifesto(
-        self, request: gpb.GetPeerManifestoRequest, context: ServicerContext
-    ) -> mpb.Manifesto:
+    async def GetManifesto(self, request: gpb.GetPeerManifestoRequest, context: ServicerContext) -> mpb.Manifesto:
         """RE-5: this platform's manifesto, to configured peer gateways only."""
         self._peer(context)
         manifesto = await self._negotiation.platform()
@@ -270,9 +268,7 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         await self._audit.append(AGREEMENT_PROPOSED, peer_id=peer, subject=agreement_id, details=details)
         return response
 
-    async def ConfirmAgreement(
-        self, request: gpb.AgreementMessage, context: ServicerContext
-    ) -> gpb.AgreementMessage:
+    async def ConfirmAgreement(self, request: gpb.AgreementMessage, context: ServicerContext) -> gpb.AgreementMessage:
         """RE-5: the proposer's countersignature; the agreement becomes ACTIVE (audited)."""
         peer = self._peer(context)
         try:
@@ -343,6 +339,7 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         """RE-5 LAF (issue 12 item 7): this gateway's audit chain head, signed, for the peer to keep."""
         self._peer(context)
         return await self._audit_rpc.checkpoint()
+
 
 _WIRE_REASON = {COMPROMISED: mpb.KEY_REVOCATION_REASON_COMPROMISED, SUPERSEDED: mpb.KEY_REVOCATION_REASON_SUPERSEDED}
 

@@ -3,7 +3,7 @@
 Commands: ``serve instance|gateway|bridge``, ``certs init|issue|csr|sign|renew|show``, ``peer add|list``,
 ``keys generate|rotate|revoke|list``,
 ``item sign|verify``, ``agreement propose|accept|show|revoke``, ``audit show|verify``,
-``asset register|fund|transfer|status|history|ledger``, ``convert``, ``demo``.
+``asset register|fund|transfer|status|history|ledger``, ``status``, ``convert``, ``demo``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from mmmfed.cli.keys_cmd import keys_app
 from mmmfed.cli.pa_cmd import activity_app, pa_app
 from mmmfed.cli.peer_cmd import peer_app
 from mmmfed.cli.scenario_cmd import scenario_app
+from mmmfed.cli.status_cmd import status
 from mmmfed.errors import MmmfedError
 
 app = typer.Typer(help="mmmfed: the federation gateway for independent M-Instances.", no_args_is_help=True)
@@ -49,6 +50,7 @@ app.add_typer(peer_app, name="peer")
 app.add_typer(avatar_app, name="avatar")
 app.add_typer(config_app, name="config")
 app.add_typer(bridge_app, name="bridge")
+app.command("status")(status)
 
 
 def _version(value: bool) -> None:
@@ -191,4 +193,3 @@ def run() -> None:
         write_json_error("USAGE_ERROR", format_message() if callable(format_message) else str(err))
         sys.exit(int(getattr(err, "exit_code", 2)))
     sys.exit(code if isinstance(code, int) else 0)
-

@@ -38,7 +38,12 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     loopback.ports.release()
     (root / "gateway.json").write_text(loopback.gateway_a.model_dump_json())
     (root / "instance.json").write_text(loopback.instance_a.model_dump_json())
-    item = build_item(m_instance_id="a.example", item_type="Avatar", qualifier={"Format": "VRM/1.0"}, producer_process_id="mmm://a.example/x")
+    item = build_item(
+        m_instance_id="a.example",
+        item_type="Avatar",
+        qualifier={"Format": "VRM/1.0"},
+        producer_process_id="mmm://a.example/x",
+    )
     (root / "item.json").write_bytes(item.raw)
     return root
 
@@ -51,6 +56,14 @@ CASES = {
     "audit_show_no_log_yet": (["audit", "show", "--config", "{w}/gateway.json", "--json"], "AUDIT_LOG_MISSING"),
     "unknown_option": (["keys", "list", "--config", "{w}/gateway.json", "--bogus", "--json"], "USAGE_ERROR"),
     "missing_required_option": (["asset", "ledger", "--json"], "USAGE_ERROR"),
+    "status_missing_config": (
+        ["status", "--config", "{w}/nope.json", "--cert", "c", "--key", "k", "--json"],
+        "CONFIG_INVALID",
+    ),
+    "status_unreadable_cert": (
+        ["status", "--config", "{w}/instance.json", "--cert", "{w}/nope.pem", "--key", "{w}/nope.key", "--json"],
+        "FILE_UNREADABLE",
+    ),
 }
 
 

@@ -245,6 +245,9 @@ CASES: dict[str, Case] = {
     ),
     "mmmfed agreement consents --config gateway.json": Case(r"b\.example\s+withdrawn\s+operator"),
     "mmmfed agreement show --config gateway.json": Case(r"b\.example\s.*REVOKED"),
+    "mmmfed status --config instance.json --cert OP.pem --key OP.key": Case(
+        r"every node up[\s\S]*audit head\s+seq [1-9]\d*[\s\S]*b\.example\s+REVOKED"
+    ),
     "mmmfed audit show --config gateway.json": Case(r"AGREEMENT"),
     "mmmfed audit verify --config gateway.json": Case(r"VERIFIED \d+ entries"),
     "mmmfed audit checkpoint --config gateway.json --out cp.json": Case(r"CHECKPOINT of a\.example: \d+ entries"),
@@ -269,6 +272,7 @@ CASES: dict[str, Case] = {
     f"mmmfed avatar migrate mmm://a.example/processes/user/gd --to b.example {FED_OP}": Case(
         r"MIGRATED|migrated", cwd=".", before=_agreement_in_force
     ),
+    f"mmmfed status {FED_OP}": Case(r"every node up[\s\S]*b\.example\s+ACTIVE", cwd="."),
     # Two operators, two machines
     "mmmfed certs init pki --m-instance a.example --passphrase-file ca-pass": Case(r"trust domain a\.example: wrote"),
     "mmmfed certs show pki/ca.pem": Case(r"CA of a\.example[\s\S]*sha256\s+[0-9a-f]{64}"),

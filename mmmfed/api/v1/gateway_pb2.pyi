@@ -714,3 +714,239 @@ class PeerAssetHistoryRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PeerAssetHistoryRequest: _TypeAlias = PeerAssetHistoryRequest  # noqa: Y015
+
+@_typing.final
+class GetGatewayStatusRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetGatewayStatusRequest: _TypeAlias = GetGatewayStatusRequest  # noqa: Y015
+
+@_typing.final
+class GatewayStatus(_message.Message):
+    """GatewayStatus is one gateway's picture of its federation, as it holds it when answering."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    M_INSTANCE_ID_FIELD_NUMBER: _builtins.int
+    MANIFESTO_ID_FIELD_NUMBER: _builtins.int
+    PEERS_FIELD_NUMBER: _builtins.int
+    BRIDGES_FIELD_NUMBER: _builtins.int
+    MIGRATIONS_FIELD_NUMBER: _builtins.int
+    AUDIT_HEAD_SEQ_FIELD_NUMBER: _builtins.int
+    AUDIT_HEAD_HASH_FIELD_NUMBER: _builtins.int
+    TIME_MS_FIELD_NUMBER: _builtins.int
+    m_instance_id: _builtins.str
+    """The M-Instance this gateway serves, e.g. "a.example"."""
+    manifesto_id: _builtins.str
+    """The platform manifesto (MPMF) its M-Instance registered with it (FGMV-43 9.5 step 1, IMFC);
+    empty when none is registered yet (Negotiate then fails MANIFESTO_NOT_REGISTERED).
+    """
+    audit_head_seq: _builtins.int
+    """The audit log's head (LAF, FGMV-43 7.5.3): its last entry's sequence number and hash
+    (hex sha-256); 0 and "" while the log is empty.
+    """
+    audit_head_hash: _builtins.str
+    time_ms: _builtins.int
+    """When the gateway answered, Unix milliseconds."""
+    @_builtins.property
+    def peers(self) -> _containers.RepeatedCompositeFieldContainer[Global___PeerStatus]:
+        """Every configured peer, and every M-Instance an agreement record names, by id."""
+
+    @_builtins.property
+    def bridges(self) -> _containers.RepeatedCompositeFieldContainer[Global___BridgeStatus]:
+        """Every configured bridge, and every bridge a negotiation used, by id."""
+
+    @_builtins.property
+    def migrations(self) -> _containers.RepeatedCompositeFieldContainer[Global___MigrationInFlight]:
+        """Avatar migrations (FGMV-43 9.1) this gateway process is running now, oldest first. Held
+        in memory: with replicas on Redis, each answers for itself.
+        """
+
+    def __init__(
+        self,
+        *,
+        m_instance_id: _builtins.str = ...,
+        manifesto_id: _builtins.str = ...,
+        peers: _abc.Iterable[Global___PeerStatus] | None = ...,
+        bridges: _abc.Iterable[Global___BridgeStatus] | None = ...,
+        migrations: _abc.Iterable[Global___MigrationInFlight] | None = ...,
+        audit_head_seq: _builtins.int = ...,
+        audit_head_hash: _builtins.str = ...,
+        time_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audit_head_hash", b"audit_head_hash", "audit_head_seq", b"audit_head_seq", "bridges", b"bridges", "m_instance_id", b"m_instance_id", "manifesto_id", b"manifesto_id", "migrations", b"migrations", "peers", b"peers", "time_ms", b"time_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GatewayStatus: _TypeAlias = GatewayStatus  # noqa: Y015
+
+@_typing.final
+class PeerStatus(_message.Message):
+    """PeerStatus is a peer M-Instance and the trust agreement with it (FGMV-43 9.5 step 8)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    M_INSTANCE_ID_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    AGREEMENT_STATE_FIELD_NUMBER: _builtins.int
+    AGREEMENT_ID_FIELD_NUMBER: _builtins.int
+    VALID_FROM_MS_FIELD_NUMBER: _builtins.int
+    VALID_UNTIL_MS_FIELD_NUMBER: _builtins.int
+    REVOKED_AT_MS_FIELD_NUMBER: _builtins.int
+    REVOCATION_REASON_FIELD_NUMBER: _builtins.int
+    ANSWER_MANIFESTO_ID_FIELD_NUMBER: _builtins.int
+    m_instance_id: _builtins.str
+    address: _builtins.str
+    """HOST:PORT of its gateway as configured; empty if it is no longer a configured peer."""
+    agreement_state: _builtins.str
+    """"ACTIVE", "PROPOSED", "REVOKED", "EXPIRED" (ACTIVE past valid_until_ms) or "NONE"."""
+    agreement_id: _builtins.str
+    """The agreement's urn:uuid id; empty for NONE."""
+    valid_from_ms: _builtins.int
+    """Its validity period, Unix milliseconds (0 for NONE)."""
+    valid_until_ms: _builtins.int
+    revoked_at_ms: _builtins.int
+    """REVOKED: when, Unix milliseconds, and the reason given."""
+    revocation_reason: _builtins.str
+    answer_manifesto_id: _builtins.str
+    """The answer manifesto (MPMF) of the last negotiation with this peer; empty if none."""
+    def __init__(
+        self,
+        *,
+        m_instance_id: _builtins.str = ...,
+        address: _builtins.str = ...,
+        agreement_state: _builtins.str = ...,
+        agreement_id: _builtins.str = ...,
+        valid_from_ms: _builtins.int = ...,
+        valid_until_ms: _builtins.int = ...,
+        revoked_at_ms: _builtins.int = ...,
+        revocation_reason: _builtins.str = ...,
+        answer_manifesto_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "agreement_id", b"agreement_id", "agreement_state", b"agreement_state", "answer_manifesto_id", b"answer_manifesto_id", "m_instance_id", b"m_instance_id", "revocation_reason", b"revocation_reason", "revoked_at_ms", b"revoked_at_ms", "valid_from_ms", b"valid_from_ms", "valid_until_ms", b"valid_until_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PeerStatus: _TypeAlias = PeerStatus  # noqa: Y015
+
+@_typing.final
+class BridgeStatus(_message.Message):
+    """BridgeStatus is a bridge node (MBMF) and the virtual bridges negotiations set up on it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BRIDGE_ID_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    CONFIGURED_FIELD_NUMBER: _builtins.int
+    REACHABLE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    VIRTUAL_BRIDGES_FIELD_NUMBER: _builtins.int
+    bridge_id: _builtins.str
+    address: _builtins.str
+    """HOST:PORT as configured; empty when the bridge is not configured here (it was named by a
+    peer's offer manifesto V).
+    """
+    configured: _builtins.bool
+    """True when it is a bridge of this gateway's configuration (only those are probed)."""
+    reachable: _builtins.bool
+    """The probe's outcome: reachable, or the stable reason (e.g. UNAVAILABLE,
+    TLS_SERVER_CERT_UNTRUSTED) and a sentence.
+    """
+    reason: _builtins.str
+    message: _builtins.str
+    @_builtins.property
+    def virtual_bridges(self) -> _containers.RepeatedCompositeFieldContainer[Global___VirtualBridgeStatus]: ...
+    def __init__(
+        self,
+        *,
+        bridge_id: _builtins.str = ...,
+        address: _builtins.str = ...,
+        configured: _builtins.bool = ...,
+        reachable: _builtins.bool = ...,
+        reason: _builtins.str = ...,
+        message: _builtins.str = ...,
+        virtual_bridges: _abc.Iterable[Global___VirtualBridgeStatus] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "bridge_id", b"bridge_id", "configured", b"configured", "message", b"message", "reachable", b"reachable", "reason", b"reason", "virtual_bridges", b"virtual_bridges"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BridgeStatus: _TypeAlias = BridgeStatus  # noqa: Y015
+
+@_typing.final
+class VirtualBridgeStatus(_message.Message):
+    """VirtualBridgeStatus is one virtual bridge (offer manifesto V) between this M-Instance and a peer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VIRTUAL_BRIDGE_ID_FIELD_NUMBER: _builtins.int
+    PEER_M_INSTANCE_ID_FIELD_NUMBER: _builtins.int
+    virtual_bridge_id: _builtins.str
+    peer_m_instance_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        virtual_bridge_id: _builtins.str = ...,
+        peer_m_instance_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["peer_m_instance_id", b"peer_m_instance_id", "virtual_bridge_id", b"virtual_bridge_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VirtualBridgeStatus: _TypeAlias = VirtualBridgeStatus  # noqa: Y015
+
+@_typing.final
+class MigrationInFlight(_message.Message):
+    """MigrationInFlight is one avatar migration (FGMV-43 9.1) this gateway is running."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SIDE_FIELD_NUMBER: _builtins.int
+    USER_PROCESS_ID_FIELD_NUMBER: _builtins.int
+    PEER_M_INSTANCE_ID_FIELD_NUMBER: _builtins.int
+    TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    STARTED_MS_FIELD_NUMBER: _builtins.int
+    side: _builtins.str
+    """"home" (this M-Instance's User leaving) or "visiting" (a peer's User arriving)."""
+    user_process_id: _builtins.str
+    """The User Process at its home M-Instance."""
+    peer_m_instance_id: _builtins.str
+    """The other M-Instance."""
+    transfer_id: _builtins.str
+    """The transfer id, once the transfer has one (empty while the avatar is exported or converted)."""
+    started_ms: _builtins.int
+    """When it started, Unix milliseconds."""
+    def __init__(
+        self,
+        *,
+        side: _builtins.str = ...,
+        user_process_id: _builtins.str = ...,
+        peer_m_instance_id: _builtins.str = ...,
+        transfer_id: _builtins.str = ...,
+        started_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["peer_m_instance_id", b"peer_m_instance_id", "side", b"side", "started_ms", b"started_ms", "transfer_id", b"transfer_id", "user_process_id", b"user_process_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MigrationInFlight: _TypeAlias = MigrationInFlight  # noqa: Y015

@@ -79,6 +79,11 @@ class PlatformGatewayStub:
                 request_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.PeerAssetHistoryRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetHistoryResponse.FromString,
                 _registered_method=True)
+        self.GetStatus = channel.unary_unary(
+                '/mmmfed.api.v1.PlatformGateway/GetStatus',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetGatewayStatusRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.GatewayStatus.FromString,
+                _registered_method=True)
 
 
 class PlatformGatewayServicer:
@@ -147,6 +152,16 @@ class PlatformGatewayServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetStatus(self, request, context):
+        """RI-5, for this gateway's own M-Instance and its operators (never a peer): what this gateway
+        holds now (manifesto registered with it, peers and their trust agreements, bridges and
+        their virtual bridges, avatar migrations in flight, the audit head), for `mmmfed status`.
+        Each configured bridge is probed (Bridge.GetManifesto, 2 s); nothing is changed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlatformGatewayServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -189,6 +204,11 @@ def add_PlatformGatewayServicer_to_server(servicer, server):
                     servicer.GetPeerAssetHistory,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.PeerAssetHistoryRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetHistoryResponse.SerializeToString,
+            ),
+            'GetStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStatus,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetGatewayStatusRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.GatewayStatus.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -409,6 +429,33 @@ class PlatformGateway:
             '/mmmfed.api.v1.PlatformGateway/GetPeerAssetHistory',
             mmmfed_dot_api_dot_v1_dot_gateway__pb2.PeerAssetHistoryRequest.SerializeToString,
             mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.PlatformGateway/GetStatus',
+            mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetGatewayStatusRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_gateway__pb2.GatewayStatus.FromString,
             options,
             channel_credentials,
             insecure,

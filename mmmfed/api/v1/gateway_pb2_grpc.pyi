@@ -64,6 +64,12 @@ class PlatformGatewayStub:
     """RI-1: the instance's decision on a transfer; COMMIT's Transaction is signed here."""
     GetPeerAssetHistory: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.PeerAssetHistoryRequest, _asset_pb2.AssetHistoryResponse]
     """RI-1, ASIR-103: an Asset's history and current owner as a peer M-Instance holds it."""
+    GetStatus: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.GetGatewayStatusRequest, _gateway_pb2.GatewayStatus]
+    """RI-5, for this gateway's own M-Instance and its operators (never a peer): what this gateway
+    holds now (manifesto registered with it, peers and their trust agreements, bridges and
+    their virtual bridges, avatar migrations in flight, the audit head), for `mmmfed status`.
+    Each configured bridge is probed (Bridge.GetManifesto, 2 s); nothing is changed.
+    """
 
 @_typing.type_check_only
 class PlatformGatewayAsyncStub(PlatformGatewayStub):
@@ -96,6 +102,12 @@ class PlatformGatewayAsyncStub(PlatformGatewayStub):
     """RI-1: the instance's decision on a transfer; COMMIT's Transaction is signed here."""
     GetPeerAssetHistory: _aio.UnaryUnaryMultiCallable[_gateway_pb2.PeerAssetHistoryRequest, _asset_pb2.AssetHistoryResponse]  # type: ignore[assignment]
     """RI-1, ASIR-103: an Asset's history and current owner as a peer M-Instance holds it."""
+    GetStatus: _aio.UnaryUnaryMultiCallable[_gateway_pb2.GetGatewayStatusRequest, _gateway_pb2.GatewayStatus]  # type: ignore[assignment]
+    """RI-5, for this gateway's own M-Instance and its operators (never a peer): what this gateway
+    holds now (manifesto registered with it, peers and their trust agreements, bridges and
+    their virtual bridges, avatar migrations in flight, the audit head), for `mmmfed status`.
+    Each configured bridge is probed (Bridge.GetManifesto, 2 s); nothing is changed.
+    """
 
 class PlatformGatewayServicer(metaclass=_abc_1.ABCMeta):
     """PlatformGateway is what an M-Instance and its operators call on their own gateway (RI-1,
@@ -173,6 +185,18 @@ class PlatformGatewayServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_asset_pb2.AssetHistoryResponse, _abc.Awaitable[_asset_pb2.AssetHistoryResponse]]:
         """RI-1, ASIR-103: an Asset's history and current owner as a peer M-Instance holds it."""
+
+    @_abc_1.abstractmethod
+    def GetStatus(
+        self,
+        request: _gateway_pb2.GetGatewayStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.GatewayStatus, _abc.Awaitable[_gateway_pb2.GatewayStatus]]:
+        """RI-5, for this gateway's own M-Instance and its operators (never a peer): what this gateway
+        holds now (manifesto registered with it, peers and their trust agreements, bridges and
+        their virtual bridges, avatar migrations in flight, the audit head), for `mmmfed status`.
+        Each configured bridge is probed (Bridge.GetManifesto, 2 s); nothing is changed.
+        """
 
 def add_PlatformGatewayServicer_to_server(servicer: PlatformGatewayServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
