@@ -128,6 +128,7 @@ class Chaos:
         for m_id in (A, B):
             stub = self.clients[m_id].instance
             for process in self.processes[m_id]:
+                await self.clients[m_id].register_process(process)  # a Process that may Transact
                 await stub.FundWallet(apb.FundWalletRequest(holder_process_id=process, amount=FUND_MINOR))
                 self.funded[process] += FUND_MINOR
                 await self._mint(m_id, process)

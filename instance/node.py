@@ -8,6 +8,7 @@ from functools import partial
 
 import grpc
 
+from instance.assets.decisions import TransferDecisions
 from instance.assets.ledger import AssetLedger
 from instance.assets.transfers import TransferService
 from instance.avatars import AvatarService
@@ -72,7 +73,7 @@ class InstanceNode:
         self.avatars = AvatarService(config, self.store, self.process_actions)
         self._gateway_channel: grpc.aio.Channel | None = None
         self.assets = TransferService(
-            self.ledger,
+            TransferDecisions(self.ledger, self.process_actions),
             config.assets,
             config.manifesto,
             self._gateway_stub if config.gateway is not None else None,

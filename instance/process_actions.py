@@ -16,6 +16,7 @@ requests when their Time comes (:meth:`run_clock`). A request for a Process of a
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -28,6 +29,7 @@ from instance.world.engine import ProcessActionEngine, describe, malformed
 from instance.world.model import PAErrorCode, PAStatus, ProcessActionRequest, ProcessActionResponse, Profile
 from instance.world.seed import new_world
 from instance.world.world import WalletLedger
+from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.items import instance_or_none
 
 log = logging.getLogger(__name__)
@@ -92,6 +94,13 @@ class ProcessActionService:
         this M-Instance that act through the World (``RegisterHuman`` sends Register). Call on
         the event loop's thread: the engine is not shared with worker threads."""
         return self.engine.handle(request)
+
+    def adopt_asset(self, view: apb.AssetView) -> None:
+        """Hold an Asset of the asset ledger in the World (its Item and the Rights its
+        ICapabilities give; the Asset Transfer Service's Right while a transfer locks it). The
+        ledger is the World's durable store for Assets: what it holds is adopted on start."""
+        doc = json.loads(view.asset.item_json)
+        self.engine.world.adopt_asset(doc, locked_by=view.locked_by if view.state == "LOCKED" else "")
 
     def close(self) -> None:
         """Close the database if this service made it (a shared one is closed by its owner)."""

@@ -171,7 +171,7 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
 
     async def RegisterAsset(self, request: apb.RegisterAssetRequest, context: ServicerContext) -> apb.AssetView:
         """Mint an Asset (9.2 step 1); INVALID_ARGUMENT BAD_PROCESS_ID / ASSET_TOO_LARGE / ASSET_MALFORMED."""
-        return await asyncio.to_thread(self._assets.ledger.register_asset, request)
+        return await self._assets.register_asset(request)
 
     async def FundWallet(self, request: apb.FundWalletRequest, context: ServicerContext) -> apb.WalletView:
         """Issue currency from the treasury to a Process's Wallet; INVALID_ARGUMENT AMOUNT_INVALID."""

@@ -4,6 +4,7 @@ gateway, read Items back. Every failed call raises :class:`~mmmfed.errors.Remote
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,8 +16,10 @@ from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc, instance_pb2_grpc
 from mmmfed.api.v1 import instance_pb2 as ipb
 from mmmfed.api.v1 import item_pb2 as itpb
+from mmmfed.api.v1 import process_action_pb2 as papb
 from mmmfed.config import PeerAddress, TlsConfig
 from mmmfed.errors import FailedPrecondition, RemoteError, Unavailable
+from mmmfed.items import instance_of, item_document, new_id
 from mmmfed.rpc import call, decode_rpc_error
 from mmmfed.streams import chunked
 from mmmfed.tls import secure_channel
@@ -75,6 +78,39 @@ class OperatorClient:
                 yield ipb.RegisterHumanRequest(chunk=chunk)
 
         return await call(lambda: self.instance.RegisterHuman(requests()), attempts=1)
+
+    async def register_process(self, user_process_id: str) -> papb.ProcessActionResponse:
+        """Register a human without a Persona yet: the App asks the Registration Service to
+        Register them (MMM-TEC Register, through the instance's Inter-Process Protocol ``Act``)
+        with a Personal Profile naming ``user_process_id`` (``mmm://<m>/processes/user/<name>`` or
+        ``mmm://<m>/processes/<name>``) and no Personae. The User can at once hold Assets and
+        Transact; an avatar comes with :meth:`register_human` (another name) or an Author.
+        Returns the response: PA Status Ack, or Error Clash when the human is registered already
+        (not raised). InvalidInput ``BAD_IDENTIFIER`` for an id that is not an mmm:// id."""
+        m_instance_id = instance_of(user_process_id)
+        human_name = user_process_id.rsplit("/", 1)[-1]
+        user = user_process_id
+        profile = item_document(
+            m_instance_id=m_instance_id,
+            item_id=new_id(m_instance_id, "profiles"),
+            item_type="PPR",
+            qualifier={"SubType": "PersonalProfile"},
+            producer_process_id=f"mmm://{m_instance_id}/processes/app",
+            extra={"ProcessID": user, "Personae": []},
+            descr={"Name": human_name},
+        )
+        request = papb.ProcessActionRequest(
+            header="MMM-PAC-V2.2",
+            m_instance_id=m_instance_id,
+            process_action_id=new_id(m_instance_id, "process-actions"),
+            source_process_id=f"mmm://{m_instance_id}/processes/app",
+            destination_process_id=f"mmm://{m_instance_id}/processes/registration",
+            deontic_verb=papb.DEONTIC_VERB_MAY,
+            action="Register",
+            time_ms=int(time.time() * 1000),
+            items_json=[json.dumps(profile).encode()],
+        )
+        return await call(lambda: self.instance.Act(ipb.ActRequest(request=request)), attempts=1)
 
     async def negotiate(self, peer_id: str, *, wait_registered_s: float = 15.0) -> gpb.NegotiateResponse:
         """Negotiate with ``peer_id``, waiting while a manifesto is not yet registered."""

@@ -1,10 +1,13 @@
 """The asset ledger of one M-Instance: owner of record of its Assets, its Wallets, and the
 journal of asset transfers on both sides (FGMV-43 9.2, ASIR-103).
 
-:class:`AssetLedger` is persistence only: it is the :class:`~instance.assets.store.LedgerStore`
-(one SQLite file, one transaction per decision, crash points around each) with the origin
+:class:`AssetLedger` is persistence only, the World's durable store for Assets and Wallets: it
+is the :class:`~instance.assets.store.LedgerStore` (tables of the M-Instance's one database, one
+transaction per decision, crash points around each) with the origin
 (:mod:`instance.assets.origin`) and destination (:mod:`instance.assets.destination`) sides of a
-transfer. States are :mod:`instance.assets.states` enums.
+transfer. Who may do what is the World's to decide: the transfer's lock and decision are Process
+Actions (:mod:`instance.assets.decisions`), and the World holds the ledger's Assets with the
+Rights their ICapabilities give. States are :mod:`instance.assets.states` enums.
 
 Money is integers in minor units of this M-Instance's currency. Ledger accounts beside the
 Processes' Wallets: ``treasury`` (issues currency; its balance is minus what was issued),
@@ -28,7 +31,7 @@ from mmmfed.schemas import validate_item
 
 
 class AssetLedger(OriginJournal, DestinationJournal):
-    """The ledger in ``<data_dir>/assets.sqlite3`` (see the module docstring). Thread-safe; every
+    """The ledger's tables in the M-Instance's database (see the module docstring). Thread-safe; every
     method is one short transaction (call from a worker thread in async code)."""
 
     def fund(self, holder_process_id: str, amount: int) -> apb.WalletView:

@@ -1,24 +1,24 @@
-"""The origin side of an asset transfer (FGMV-43 9.2 steps 2, 7 and 8): begin (lock the Asset,
-hold the payment in escrow), the decision (COMMIT settles, ABORT unlocks and refunds) and the
-destination's acknowledgement. Each method is one write of :class:`LedgerStore` between its
-crash points ``origin.begin``, ``origin.decide`` and ``origin.ack``; states are in
-:mod:`instance.assets.states`.
+"""The origin side of an asset transfer in the ledger (FGMV-43 9.2 steps 2, 7 and 8): the writes
+of the lock (journal, lock the Asset, hold the payment in escrow), of the decision (COMMIT
+settles, ABORT unlocks and refunds) and of the destination's acknowledgement. Persistence only:
+the lock and the decision are Process Actions the World decides
+(:mod:`instance.assets.decisions`), whose transaction these writes join. Each is one write of
+:class:`LedgerStore` between its crash points ``origin.begin``, ``origin.decide`` and
+``origin.ack``; states are in :mod:`instance.assets.states`.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 
 from instance.assets import offers
 from instance.assets.states import ESCROW, FEES, AssetState, Role, TransferState, TxStatus, settlement_account
 from instance.assets.store import TRANSFER_COLUMNS, LedgerStore, TransferRow, insert_transfer, transfer_view
 from instance.assets.store import offers_asset_id as offers_asset_id
-from instance.world.itemdocs import capabilities_of
-from instance.world.model import Action
+from instance.world.actions.assets import DECIDE_POINT, LOCK_POINT
 from mmmfed.api.v1 import asset_pb2 as apb
-from mmmfed.errors import AlreadyExists, FailedPrecondition, InvalidInput, NotFound, PermissionDenied
-from mmmfed.items import instance_of, parse_item, sha256_hex
+from mmmfed.errors import AlreadyExists, FailedPrecondition, NotFound
+from mmmfed.items import instance_of
 
 
 class OriginJournal(LedgerStore):
@@ -71,96 +71,61 @@ class OriginJournal(LedgerStore):
         self,
         *,
         transfer_id: str,
+        request_digest: str,
         asset_id: str,
         source_process_id: str,
         destination_process_id: str,
-        payment: Callable[[], apb.ExchangeRecord] | None,
-        payment_amount: int,
-        timeout_ms: int,
-    ) -> apb.AssetTransferView:
-        """9.2 step 2: journal the transfer PENDING, lock the Asset and hold the payment in escrow,
-        in one write. Idempotent: the same ``transfer_id`` with the same request returns the
-        transfer as it is now.
-
-        ``payment`` gives the exchange record for ``payment_amount`` (ASEF); it raises its own
-        errors (``NO_EXCHANGE_POLICY``, ``AMOUNT_*``). Raises AlreadyExists ``TRANSFER_ID_REUSED``,
-        NotFound ``ASSET_NOT_FOUND``, PermissionDenied ``NO_TRANSACT_RIGHT`` (the source holds no
-        Transact Right in the Asset's ICapabilities, or is not its owner of record),
-        FailedPrecondition ``ASSET_LOCKED`` / ``ASSET_MIGRATED`` / ``INSUFFICIENT_FUNDS``,
-        InvalidInput ``BAD_PROCESS_ID`` (the destination is not a Process of another M-Instance).
-        """
-        self._check_local_process(source_process_id, "source_process_id")
-        try:
-            peer = instance_of(destination_process_id)
-        except InvalidInput as err:
-            raise InvalidInput(err.message, reason="BAD_PROCESS_ID") from err
-        if peer == self.m_instance_id or "/processes/" not in destination_process_id:
-            raise InvalidInput(
-                f"destination_process_id {destination_process_id[:256]!r} is not a Process of another M-Instance",
-                reason="BAD_PROCESS_ID",
-            )
-        request_digest = sha256_hex(
-            "\n".join([asset_id, source_process_id, destination_process_id, str(payment_amount)]).encode()
-        )
-        existing = self._existing(transfer_id, request_digest)
-        if existing is not None:
-            return existing
+        exchange: apb.ExchangeRecord,
+        expires_at_ms: int,
+        now_ms: int,
+    ) -> None:
+        """9.2 step 2, the write of a lock the World performed (the Transact of the Asset,
+        :class:`instance.assets.decisions.TransferDecisions`): journal the transfer PENDING, lock
+        the Asset and hold the payment in escrow, in one write (inside the decision's transaction).
+        The checks were the decision's; a state that contradicts them (FailedPrecondition
+        ``ASSET_LOCKED`` / ``ASSET_MIGRATED`` / ``INSUFFICIENT_FUNDS``) is raised and writes nothing."""
         view = self.asset(asset_id)
-        item = parse_item(view.asset.item_json)
-        rights = capabilities_of(item.doc, source_process_id)  # the World's reading of ICapabilities
-        holder = view.owner_process_id == source_process_id or view.state == AssetState.MIGRATED  # MIGRATED: said below
-        if Action.TRANSACT.value not in rights or not holder:
-            raise PermissionDenied(
-                f"{source_process_id} holds no Transact Right on {asset_id}", reason="NO_TRANSACT_RIGHT"
-            )
-        self._check_transferable(view)
-        record = payment() if payment is not None and payment_amount else apb.ExchangeRecord()
-        now = self._clock_ms()
         offer = apb.AssetOffer(
             transfer_id=transfer_id,
             source_process_id=source_process_id,
             destination_process_id=destination_process_id,
             asset=view.asset,
-            exchange=record,
-            expires_at_ms=now + timeout_ms,
+            exchange=exchange,
+            expires_at_ms=expires_at_ms,
         )
         offer.content_digest = offers.content_digest(offer)
-        with self._write("origin.begin") as db:
-            if self._existing_in(db, transfer_id, request_digest) is not None:
-                pass  # a concurrent call with this id won the race: it is the same transfer
-            else:
-                state = db.execute("SELECT state, owner FROM assets WHERE asset_id = ?", (asset_id,)).fetchone()
-                self._check_transferable(apb.AssetView(state=state[0], owner_process_id=state[1]), asset_id=asset_id)
-                paid = record.paid.amount_minor
-                if paid and self._balance(db, source_process_id) < paid:
-                    raise FailedPrecondition(
-                        f"{source_process_id} has {self._balance(db, source_process_id)} {self.currency_id} "
-                        f"minor units, {paid} needed",
-                        reason="INSUFFICIENT_FUNDS",
-                    )
-                if paid:
-                    self._move(db, source_process_id, ESCROW, paid)
-                db.execute(
-                    "UPDATE assets SET state = ?, locked_by = ? WHERE asset_id = ?",
-                    (AssetState.LOCKED, transfer_id, asset_id),
+        with self._write(LOCK_POINT) as db:
+            state = db.execute("SELECT state, owner FROM assets WHERE asset_id = ?", (asset_id,)).fetchone()
+            self._check_transferable(apb.AssetView(state=state[0], owner_process_id=state[1]), asset_id=asset_id)
+            paid = exchange.paid.amount_minor
+            if paid and self._balance(db, source_process_id) < paid:
+                raise FailedPrecondition(
+                    f"{source_process_id} has {self._balance(db, source_process_id)} {self.currency_id} "
+                    f"minor units, {paid} needed",
+                    reason="INSUFFICIENT_FUNDS",
                 )
-                row = TransferRow(
-                    transfer_id=transfer_id,
-                    role=Role.ORIGIN,
-                    state=TransferState.PENDING,
-                    tx_status=TxStatus.PENDING,
-                    peer=peer,
-                    created_ms=now,
-                    asset_id=asset_id,
-                    source_process_id=source_process_id,
-                    destination_process_id=destination_process_id,
-                    request_digest=request_digest,
-                    content_digest=offer.content_digest,
-                    offer=offer.SerializeToString(),
-                    expires_ms=offer.expires_at_ms,
-                )
-                insert_transfer(db, row)
-        return self.transfer(transfer_id)
+            if paid:
+                self._move(db, source_process_id, ESCROW, paid)
+            db.execute(
+                "UPDATE assets SET state = ?, locked_by = ? WHERE asset_id = ?",
+                (AssetState.LOCKED, transfer_id, asset_id),
+            )
+            row = TransferRow(
+                transfer_id=transfer_id,
+                role=Role.ORIGIN,
+                state=TransferState.PENDING,
+                tx_status=TxStatus.PENDING,
+                peer=instance_of(destination_process_id),
+                created_ms=now_ms,
+                asset_id=asset_id,
+                source_process_id=source_process_id,
+                destination_process_id=destination_process_id,
+                request_digest=request_digest,
+                content_digest=offer.content_digest,
+                offer=offer.SerializeToString(),
+                expires_ms=expires_at_ms,
+            )
+            insert_transfer(db, row)
 
     def _check_transferable(self, view: apb.AssetView, *, asset_id: str = "") -> None:
         name = asset_id or offers_asset_id(view)
@@ -173,7 +138,9 @@ class OriginJournal(LedgerStore):
                 f"{name} has migrated to {view.migrated_to or 'another M-Instance'}", reason="ASSET_MIGRATED"
             )
 
-    def _existing(self, transfer_id: str, request_digest: str) -> apb.AssetTransferView | None:
+    def existing(self, transfer_id: str, request_digest: str) -> apb.AssetTransferView | None:
+        """The transfer journalled under ``transfer_id`` for the same request, or None if there is
+        none. AlreadyExists ``TRANSFER_ID_REUSED`` when the id names another request."""
         with self._read() as db:
             return self._existing_in(db, transfer_id, request_digest)
 
@@ -194,7 +161,7 @@ class OriginJournal(LedgerStore):
         """The destination staged it: COMMIT. The Asset becomes MIGRATED (pointer to its new home),
         the escrowed payment goes to the exchange fee and the peer's settlement account. No-op
         unless the transfer is PENDING."""
-        with self._write("origin.decide") as db:
+        with self._write(DECIDE_POINT) as db:
             row = db.execute(
                 "SELECT state, asset_id, offer, peer FROM transfers WHERE transfer_id = ?", (transfer_id,)
             ).fetchone()
@@ -225,7 +192,7 @@ class OriginJournal(LedgerStore):
     def decide_abort(self, transfer_id: str, *, tx_status: TxStatus, reason: str, message: str) -> None:
         """ABORT (refused, expired or cancelled): unlock the Asset and refund the payment.
         ``tx_status`` is the Transaction status: Rejected, Failed or Cancelled. No-op unless PENDING."""
-        with self._write("origin.decide") as db:
+        with self._write(DECIDE_POINT) as db:
             row = db.execute(
                 "SELECT state, asset_id, offer, source_process_id FROM transfers WHERE transfer_id = ?", (transfer_id,)
             ).fetchone()

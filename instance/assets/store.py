@@ -223,6 +223,24 @@ class LedgerStore:
             raise NotFound(f"no Asset {asset_id[:256]!r} at {self.m_instance_id}", reason="ASSET_NOT_FOUND")
         return asset_view(row)
 
+    def asset_state(self, asset_id: str) -> tuple[str, str] | None:
+        """The Asset's :class:`AssetState` and the transfer locking it (``""``: none), or None if
+        the ledger holds no such Asset (the World's view of it: ``World.ledger``)."""
+        with self._read() as db:
+            row = db.execute("SELECT state, locked_by FROM assets WHERE asset_id = ?", (asset_id,)).fetchone()
+        return (str(row[0]), str(row[1])) if row is not None else None
+
+    def held_assets(self) -> list[apb.AssetView]:
+        """The Assets held here (OWNED or LOCKED; not those that migrated), oldest first: what the
+        World adopts when it starts."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT item_json, state, owner, migrated_to, locked_by FROM assets WHERE state != ? "
+                "ORDER BY created_ms, asset_id",
+                (AssetState.MIGRATED,),
+            ).fetchall()
+        return [asset_view(r) for r in rows]
+
     def asset_data(self, asset_id: str) -> bytes:
         """The Asset's data; NotFound ``ASSET_NOT_FOUND``."""
         with self._read() as db:

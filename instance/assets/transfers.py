@@ -28,7 +28,7 @@ from typing import TypeVar
 import grpc
 
 from instance.assets import offers
-from instance.assets.ledger import AssetLedger
+from instance.assets.decisions import TransferDecisions
 from instance.assets.states import TransferState, TxStatus
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import gateway_pb2_grpc
@@ -72,7 +72,8 @@ class TransferService:
     """Asset transfers of one M-Instance (see the module doc).
 
     Args:
-        ledger: the M-Instance's asset ledger (owner of record, Wallets, journal).
+        decisions: the origin's lock, commit and abort as Process Actions, over the M-Instance's
+            asset ledger (owner of record, Wallets, journal).
         config: currency, exchange policies by peer, timeout and retry settings.
         manifesto: what this M-Instance accepts (an offered Asset's Qualifier must be in it).
         gateway: returns a stub of this instance's own gateway (RI-1); None: no federation.
@@ -80,27 +81,30 @@ class TransferService:
 
     def __init__(
         self,
-        ledger: AssetLedger,
+        decisions: TransferDecisions,
         config: AssetsConfig,
         manifesto: ManifestoConfig,
         gateway: Callable[[], gateway_pb2_grpc.PlatformGatewayAsyncStub] | None,
         *,
         clock_ms: Callable[[], int] = _now_ms,
     ) -> None:
-        self.ledger = ledger
+        self.decisions = decisions
+        self.ledger = decisions.ledger
         self._config = config
         self._accepts = {(f.item_type, f.format) for f in manifesto.accepts}
         self._gateway = gateway
         self._clock_ms = clock_ms
         self._drivers: dict[str, asyncio.Task[None]] = {}
-        self._id = ledger.m_instance_id
+        self._id = self.ledger.m_instance_id
 
     # -- origin --------------------------------------------------------------------------
     async def transfer(self, request: apb.TransferAssetRequest) -> apb.AssetTransferView:
-        """9.2 step 2: journal and lock (see :meth:`AssetLedger.begin` for the errors), then drive
-        the transfer in the background. InvalidInput ``TIMEOUT_INVALID`` for a negative timeout;
-        FailedPrecondition ``NO_GATEWAY`` without a gateway, ``NO_EXCHANGE_POLICY`` for a payment
-        to a peer without an exchange policy."""
+        """9.2 step 2: the owner's Transact of the Asset, decided by the World and journalled with
+        the Asset locked (see :meth:`TransferDecisions.lock` for the errors), then the transfer is
+        driven in the background. InvalidInput ``TIMEOUT_INVALID`` for a negative timeout,
+        ``BAD_PROCESS_ID`` (the source is not a Process of this M-Instance, or the destination not
+        one of another); FailedPrecondition ``NO_GATEWAY`` without a gateway, ``NO_EXCHANGE_POLICY``
+        for a payment to a peer without an exchange policy."""
         if self._gateway is None:
             raise FailedPrecondition(f"{self._id} has no gateway to transfer through", reason="NO_GATEWAY")
         if request.timeout_ms < 0 or request.payment_amount < 0:
@@ -108,18 +112,36 @@ class TransferService:
         transfer_id = request.transfer_id or f"urn:uuid:{uuid.uuid4()}"
         if len(transfer_id) > 256 or not transfer_id.isprintable():
             raise InvalidInput("transfer_id must be at most 256 printable characters", reason="TRANSFER_ID_INVALID")
-        view = await asyncio.to_thread(
-            self.ledger.begin,
-            transfer_id=transfer_id,
-            asset_id=request.asset_id,
-            source_process_id=request.source_process_id,
-            destination_process_id=request.destination_process_id,
-            payment=lambda: self._exchange(request.destination_process_id, request.payment_amount),
-            payment_amount=request.payment_amount,
-            timeout_ms=request.timeout_ms or self._config.transfer_timeout_ms,
+        source, destination = request.source_process_id, request.destination_process_id
+        _check_process(source, "source_process_id", local_to=self._id)
+        _check_process(destination, "destination_process_id", foreign_to=self._id)
+        request_digest = sha256_hex(
+            "\n".join([request.asset_id, source, destination, str(request.payment_amount)]).encode()
         )
-        if not view.terminal:
+        existing = await asyncio.to_thread(self.ledger.existing, transfer_id, request_digest)
+        if existing is None:
+            paid = request.payment_amount
+            record = self._exchange(destination, paid) if paid else apb.ExchangeRecord()
+            now = self._clock_ms()
+            existing = self.decisions.lock(
+                transfer_id=transfer_id,
+                request_digest=request_digest,
+                asset_id=request.asset_id,
+                source_process_id=source,
+                destination_process_id=destination,
+                exchange=record,
+                expires_at_ms=now + (request.timeout_ms or self._config.transfer_timeout_ms),
+                now_ms=now,
+            )
+        if not existing.terminal:
             self._start_driver(transfer_id)
+        return existing
+
+    async def register_asset(self, request: apb.RegisterAssetRequest) -> apb.AssetView:
+        """9.2 step 1: mint the Asset in the ledger (:meth:`AssetLedger.register_asset` for the
+        errors); the World holds it at once, with the Rights its ICapabilities give its owner."""
+        view = await asyncio.to_thread(self.ledger.register_asset, request)
+        self.decisions.process_actions.adopt_asset(view)
         return view
 
     def _exchange(self, destination_process_id: str, amount: int) -> apb.ExchangeRecord:
@@ -202,8 +224,7 @@ class TransferService:
     async def _offer_and_decide(self, view: apb.AssetTransferView) -> None:
         tid = view.transfer_id
         if self._clock_ms() >= view.expires_at_ms:
-            await asyncio.to_thread(
-                self.ledger.decide_abort,
+            self.decisions.abort(
                 tid,
                 tx_status=TxStatus.FAILED,
                 reason="TRANSFER_EXPIRED",
@@ -220,13 +241,10 @@ class TransferService:
             if err.code not in REFUSALS:
                 raise
             status = TxStatus.FAILED if err.reason in PEER_GONE else TxStatus.REJECTED
-            await asyncio.to_thread(
-                self.ledger.decide_abort, tid, tx_status=status, reason=err.reason, message=err.message
-            )
+            self.decisions.abort(tid, tx_status=status, reason=err.reason, message=err.message)
             return
         if ack.state == "ABORTED":
-            await asyncio.to_thread(
-                self.ledger.decide_abort,
+            self.decisions.abort(
                 tid,
                 tx_status=TxStatus.CANCELLED,
                 reason="DESTINATION_ABORTED",
@@ -245,9 +263,7 @@ class TransferService:
             transfer_id=tid,
             exchange=offer.exchange,
         )
-        await asyncio.to_thread(
-            self.ledger.decide_commit, tid, destination_asset_id=ack.destination_asset_id, transaction_json=tra.raw
-        )
+        self.decisions.commit(tid, destination_asset_id=ack.destination_asset_id, transaction_json=tra.raw)
 
     async def _send_decision(self, view: apb.AssetTransferView) -> None:
         tid = view.transfer_id
@@ -360,4 +376,21 @@ class TransferService:
             raise InvalidInput("a COMMIT carries the signed Transaction", reason="TRANSACTION_MISSING")
         if decision.decision not in (apb.ASSET_DECISION_KIND_COMMIT, apb.ASSET_DECISION_KIND_ABORT):
             raise InvalidInput("decision must be COMMIT or ABORT", reason="DECISION_INVALID")
-        return await asyncio.to_thread(self.ledger.apply_decision, decision, origin=origin, transaction_json=tra)
+        ack = await asyncio.to_thread(self.ledger.apply_decision, decision, origin=origin, transaction_json=tra)
+        if ack.state == TransferState.COMMITTED:  # owned here now: its Rights are the World's
+            view = await asyncio.to_thread(self.ledger.transfer, decision.transfer_id)
+            self.decisions.adopt(view.destination_asset_id)
+        return ack
+
+
+def _check_process(process_id: str, field: str, *, local_to: str = "", foreign_to: str = "") -> None:
+    """InvalidInput ``BAD_PROCESS_ID`` unless ``process_id`` is a ProcessID of ``local_to`` (or of
+    an M-Instance other than ``foreign_to``)."""
+    try:
+        m_instance = instance_of(process_id)
+    except InvalidInput:
+        m_instance = ""
+    ok = "/processes/" in process_id and (m_instance == local_to if local_to else m_instance not in ("", foreign_to))
+    if not ok:
+        where = f"a Process of {local_to}" if local_to else "a Process of another M-Instance"
+        raise InvalidInput(f"{field} {process_id[:256]!r} is not {where}", reason="BAD_PROCESS_ID")

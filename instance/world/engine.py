@@ -105,6 +105,8 @@ class ProcessActionEngine:
             for record in list(self.activity):
                 if record.trigger == "resolution":
                     continue  # decided by another M-Instance: nothing changed here
+                if record.destination_id == self.world.transfer_service:
+                    continue  # an Asset transfer: the asset ledger holds its outcome (adopted after replay)
                 try:
                     request = request_from_json(record.request)
                 except InvalidInput:

@@ -11,6 +11,9 @@ parcels       Parcel Service: offers the parcels around the MM-Square (Rights Ma
 author        Author Service: offers Rooms it authored (Rights Manage)
 resolution    Resolution Service: the local counterpart of Processes of other M-Instances
 conversion    Conversion Service: Converts Items between the Formats it lists
+transfers     Asset Transfer Service (FGMV-43 9.2 ASTF): performs an owner's Transact of an
+              Asset to a Process of another M-Instance (the lock), and settles it by Rights
+              Manage (the commit or the abort; ``actions/assets.py``)
 app           the client App through which a human asks to Register
 ============  ======================================================================
 
@@ -73,6 +76,8 @@ FOREIGN_ACTIONS = (
 )
 PARCELS = ("parcel-1", "parcel-2", "parcel-3", "parcel-4")
 ROOMS = ("room-1", "room-2")
+TRANSFER_SERVICE = "transfers"
+"""The local name of the Asset Transfer Service Process (``mmm://<m>/processes/transfers``)."""
 OWNED_LOCATION_ACTIONS = frozenset({Action.MM_ADD, Action.MM_MOVE, Action.RIGHTS_MANAGE, Action.POST, Action.HIDE})
 
 _SERVICES: dict[str, frozenset[Action]] = {
@@ -95,6 +100,7 @@ _SERVICES: dict[str, frozenset[Action]] = {
         }
     ),
     "conversion": frozenset({Action.CONVERT}),
+    TRANSFER_SERVICE: frozenset({Action.TRANSACT, Action.RIGHTS_MANAGE}),
 }
 
 

@@ -21,6 +21,7 @@ from instance.world.model import (
     ProcessActionResponse,
     Profile,
     Right,
+    RightLevel,
     Value,
 )
 from instance.world.rulebook import RuleBook
@@ -39,8 +40,9 @@ class Rendering:
 
 
 class WalletLedger(Protocol):
-    """The durable store of the Wallets in one currency (the asset ledger's, in a node): the
-    Wallet ``asset fund`` (FundWallet) funds is the one a Transact in that currency pays from.
+    """The durable store of the Wallets in one currency and of the Assets (the asset ledger, in a
+    node): the Wallet ``asset fund`` (FundWallet) funds is the one a Transact in that currency
+    pays from, and an Asset's state there is what the Transact of an Asset is judged against.
     Holders are ProcessIDs and :func:`settlement_account` names."""
 
     currency_id: str
@@ -59,6 +61,11 @@ class WalletLedger(Protocol):
 
     def issue(self, transaction_id: str, holder: str, amount: int) -> None:
         """Issue currency to ``holder`` (an opening balance) once per Transaction."""
+        ...
+
+    def asset_state(self, asset_id: str) -> tuple[str, str] | None:
+        """The Asset's state in the store (``OWNED``, ``LOCKED`` or ``MIGRATED``) and the
+        transfer that locks it (``""`` if none); None if the store holds no such Asset."""
         ...
 
 
@@ -158,6 +165,63 @@ class World:
             if right.target_id == item_id and right.verb is DeonticVerb.MAY:
                 by_holder.setdefault(right.holder_id, set()).add(right.action.value)
         return [{"ProcessID": pid, "Rights": sorted(names)} for pid, names in sorted(by_holder.items())]
+
+    # Assets (held in the asset ledger, the World's durable store for them)
+
+    @property
+    def transfer_service(self) -> str:
+        """The Asset Transfer Service Process (``seed.TRANSFER_SERVICE``)."""
+        return self.id("processes", "transfers")
+
+    def is_asset(self, item_id: str | None) -> bool:
+        """Whether ``item_id`` is an Asset held here (an ASS Item adopted from the asset ledger)."""
+        return item_id is not None and self.items.get(item_id, {}).get("ItemType") == "ASS"
+
+    def adopt_asset(self, doc: Mapping[str, Any], *, locked_by: str = "") -> None:
+        """Hold an Asset of the asset ledger: its Item, and as Rights what its ICapabilities give
+        (Level Acquired); ``locked_by``: the transfer in flight, for which the Asset Transfer
+        Service holds the Right to Rights Manage it (the commit or the abort)."""
+        asset_id = str(doc["ItemID"])
+        self.forget_asset(asset_id)
+        self.items[asset_id] = dict(doc)
+        for entry in doc.get("ICapabilities") or ():
+            holder = str(entry.get("ProcessID", ""))
+            for name in entry.get("Rights") or ():
+                try:
+                    action = Action(name)
+                except ValueError:
+                    continue  # an Action this Profile does not know gives no Right here
+                right_id = f"{asset_id}#{holder}#{action.value}"
+                granted_by = str(doc.get("ProducerProcessID") or holder)
+                self.rights[right_id] = Right(
+                    right_id, holder, DeonticVerb.MAY, action, asset_id, RightLevel.ACQUIRED, granted_by, 0
+                )
+        if locked_by:
+            self.hold_for_transfer(asset_id, granted_by=self.transfer_service, at_ms=0)
+
+    def hold_for_transfer(self, asset_id: str, *, granted_by: str, at_ms: int) -> None:
+        """The Asset Transfer Service may Rights Manage ``asset_id`` until its transfer is decided."""
+        right_id = f"{asset_id}#transfer"
+        self.rights[right_id] = Right(
+            right_id,
+            self.transfer_service,
+            DeonticVerb.MAY,
+            Action.RIGHTS_MANAGE,
+            asset_id,
+            RightLevel.GRANTED,
+            granted_by,
+            at_ms,
+        )
+
+    def release_from_transfer(self, asset_id: str) -> None:
+        """The transfer of ``asset_id`` is decided: the Asset Transfer Service's Right ends."""
+        self.rights.pop(f"{asset_id}#transfer", None)
+
+    def forget_asset(self, asset_id: str) -> None:
+        """The Asset is not held here any more (it migrated): its Item and every Right on it go."""
+        self.items.pop(asset_id, None)
+        for right_id in [r.rights_id for r in self.rights.values() if r.target_id == asset_id]:
+            del self.rights[right_id]
 
     # Wallets
 

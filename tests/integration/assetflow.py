@@ -13,6 +13,7 @@ from sample_assets import BOX
 
 from instance.assets import offers
 from mmmfed.api.v1 import asset_pb2 as apb
+from mmmfed.api.v1 import process_action_pb2 as papb
 from mmmfed.cli.inprocess import Federation
 
 A, B = "a.example", "b.example"
@@ -26,8 +27,20 @@ async def negotiate_a_with_b(fed: Federation) -> None:
     await fed.at_a.negotiate(B)
 
 
+async def register_owner(fed: Federation, process_id: str) -> None:
+    """Make ``process_id`` a registered Process of its M-Instance (the Register Process Action),
+    so it can Transact its Assets; once is enough."""
+    client = fed.at_a if process_id.startswith(f"mmm://{A}/") else fed.at_b
+    assert client is not None
+    response = await client.register_process(process_id)
+    status = response.pa_status
+    assert status.ack or status.error.code == papb.PA_ERROR_CODE_CLASH, status  # Clash: registered already
+
+
 async def register_asset(fed: Federation, *, owner: str = ALICE, fmt: str = GLB, data: bytes | None = None) -> str:
+    """Register an Asset of ``owner`` at a.example (registering ``owner`` as a Process first)."""
     assert fed.at_a is not None
+    await register_owner(fed, owner)
     view = await fed.at_a.instance.RegisterAsset(
         apb.RegisterAssetRequest(
             owner_process_id=owner,

@@ -20,6 +20,7 @@ from assetflow import (
     negotiate_a_with_b,
     read_ledgers,
     register_asset,
+    register_owner,
     start_transfer,
     wait_terminal,
     wallet_balances,
@@ -144,6 +145,7 @@ async def test_refusals_change_nothing(federation: Federation) -> None:
     await negotiate_a_with_b(fed)
     assert fed.at_a is not None
     asset_id = await register_asset(fed)
+    await register_owner(fed, CAROL)  # a registered Process, without a Right on the Asset
     await fed.at_a.instance.FundWallet(apb.FundWalletRequest(holder_process_id=ALICE, amount=10))
     before = await read_ledgers(fed)
     stub = fed.at_a.instance

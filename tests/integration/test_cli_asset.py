@@ -33,6 +33,14 @@ async def _json(*args: str) -> object:
     return json.loads(done.stdout)
 
 
+async def _processes(federation: Federation) -> None:
+    """alice and carol are registered Processes of a.example (only a Process the M-Instance knows
+    can Transact)."""
+    assert federation.at_a is not None
+    for process_id in (ALICE, CAROL):
+        await federation.at_a.register_process(process_id)
+
+
 async def _register(at_a: list[str], owner: str = ALICE, *extra: str) -> str:
     registered = await _json("asset", "register", *at_a, "--owner", owner, "--file", str(BOX), *extra)
     assert isinstance(registered, dict)
@@ -46,6 +54,7 @@ async def test_transfer_with_payment_names_new_home_and_exchange(federation: Fed
     gateway with --peer) shows the same Transaction closing the Provenance; `ledger` shows it."""
     assert federation.at_a is not None
     await federation.at_a.negotiate(B)
+    await _processes(federation)
     at_a, at_b = _operator(federation, tmp_path, A), _operator(federation, tmp_path, B)
 
     plain = await mmmfed("asset", "register", *at_a, "--owner", ALICE, "--file", str(BOX), "--title", "Box")
@@ -102,6 +111,7 @@ async def test_transfer_by_a_process_without_the_right_exits_2_and_changes_nothi
     ledgers are identical before and after."""
     assert federation.at_a is not None
     await federation.at_a.negotiate(B)
+    await _processes(federation)
     at_a, at_b = _operator(federation, tmp_path, A), _operator(federation, tmp_path, B)
     asset_id = await _register(at_a)
     await _json("asset", "fund", *at_a, "--holder", CAROL, "--amount", "100")
@@ -129,6 +139,7 @@ async def test_refused_at_the_destination_exits_3_and_stuck_exits_4(federation: 
     0.3 s is still PENDING: exit 4 and the `asset status` command to check it later."""
     assert federation.at_a is not None
     await federation.at_a.negotiate(B)
+    await _processes(federation)
     at_a = _operator(federation, tmp_path, A)
     usdz = await _register(at_a, ALICE, "--format", "USDZ/1.0", "--media-type", "model/vnd.usdz+zip")
     cancelled = await mmmfed("asset", "transfer", usdz, *at_a, "--from", ALICE, "--to", BOB)

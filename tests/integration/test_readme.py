@@ -181,6 +181,7 @@ FED_OP = (
 ALICE, BOB = (f"mmm://{m}/processes/user/{u}" for m, u in ((A, "alice"), (B, "bob")))
 USER1, PERSONA1 = f"mmm://{A}/processes/user1", f"mmm://{A}/personae/user1"
 GODETTE_PATH = "../shared/samples/vrm/godot-vrm_Godette/Godette_vrm_v4.vrm"
+POSE_PATH = "../shared/samples/vrm/VRM-Addon-for-Blender_tests/pose_rotation_scale_shape_key_skinned.vrm"
 CASES: dict[str, Case] = {
     # The reference M-Instance: Processes acting on Items under Rights and Rules
     "mmmfed scenario phase0": Case(r"(\d+) of \1 steps answered as the use case expects"),
@@ -191,6 +192,7 @@ CASES: dict[str, Case] = {
     f"mmmfed pa send {OP} --file request.json --json": Case(r"Ack", check=_discovered),
     f"mmmfed activity show {OP} --process {USER1}": Case(r"MM-Add"),
     # Asset migration
+    f"mmmfed avatar register {OP} --human alice --file {POSE_PATH}": Case(re.escape(ALICE)),
     f"mmmfed asset register {OP} --owner {ALICE} --file box.glb": Case(
         r"owned by mmm://a\.example/processes/user/alice",
         after=_keep("ASSET_ID", r"(?m)^(mmm://a\.example/assets/\S+)"),

@@ -21,6 +21,7 @@ Right is final: the previous holder cannot take back what it transferred.
 
 from __future__ import annotations
 
+from instance.world.actions.assets import settle
 from instance.world.actions.base import ActionContext
 from instance.world.itemdocs import iso, item_doc, local_part
 from instance.world.model import (
@@ -35,8 +36,11 @@ from mmmfed.errors import MmmfedError
 
 
 def rights_manage(ctx: ActionContext) -> PAStatus | None:
-    """Grant or withdraw; see the module docstring. RS: Nil target, To/From holder, RGT Items."""
+    """Grant or withdraw; see the module docstring. RS: Nil target, To/From holder, RGT Items.
+    The Rights on an Asset held here change by its transfer only (``assets.py``)."""
     target = ctx.target() or ""
+    if ctx.world.is_asset(target):
+        return settle(ctx)
     to = ctx.target(ComplementKind.TO)
     frm = ctx.target(ComplementKind.FROM)
     if (to is None) == (frm is None):

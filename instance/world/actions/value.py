@@ -18,6 +18,7 @@ carried through Resolution, which its gateway verified). Each Transaction pays o
 
 from __future__ import annotations
 
+from instance.world.actions.assets import lock
 from instance.world.actions.base import ActionContext
 from instance.world.itemdocs import iso, item_doc, local_part, schema_problem
 from instance.world.model import ComplementKind, PAErrorCode, PAStatus, Value
@@ -25,8 +26,11 @@ from mmmfed.items import instance_or_none
 
 
 def transact(ctx: ActionContext) -> PAStatus | None:
-    """Pay ``payment`` from the Nil Wallet To a Process. RS: Nil Transaction (a TRA Item)."""
+    """Pay ``payment`` from the Nil Wallet To a Process. RS: Nil Transaction (a TRA Item).
+    The Transact of an Asset (the Nil an Asset held here) is its transfer's lock (``assets.py``)."""
     world = ctx.world
+    if world.is_asset(ctx.target()):
+        return lock(ctx)
     wallet_id = ctx.target() or ""
     paid = ctx.request.payment
     payee = ctx.target(ComplementKind.TO)
