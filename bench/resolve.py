@@ -5,9 +5,11 @@ What is measured (issue 6, item 5): a Process of a.example asks b.example's Reso
 Resolve an id, carrying one Item of a.example (a Message). Paths, every leg gRPC over mutual TLS
 on loopback, every node its own process (``mmmfed serve``), the client this process:
 
-* ``gateways``: client -> gateway A (PlatformGateway.Resolve: agreement check, signs the Item) ->
-  gateway B (Federation.ForwardProcessAction: origin, agreement, the Item's schema, Rules and
-  eddsa-jcs-2022 proof verified) -> instance B (Instance.Act: decided and recorded durably).
+* ``gateways``: client (with instance A's certificate, as instance A calls its gateway: Resolve
+  is refused to anyone else, NOT_OWN_INSTANCE) -> gateway A (PlatformGateway.Resolve: agreement
+  check, signs the Item) -> gateway B (Federation.ForwardProcessAction: origin, agreement, the
+  Item's schema, Rules and eddsa-jcs-2022 proof verified) -> instance B (Instance.Act: decided
+  and recorded durably).
 * ``direct``: client -> instance B (Instance.Act), the same request from a User of b.example
   with the same Item, unsigned: the baseline the round trip is held to.
 * ``nginx``: client -> nginx -> nginx -> instance B, ``grpc_pass`` over TLS with client
@@ -94,7 +96,9 @@ async def run(args: argparse.Namespace, workdir: Path, console: Console) -> int:
             check_ack(await at_b.instance.Act(ipb.ActRequest(request=registration_request())))
         channels = {
             "direct": secure_channel(op_b, peer(p.instance_b)),
-            "gateways": secure_channel(op, peer(p.gateway_a)),
+            # PlatformGateway.Resolve is for gateway A's own M-Instance only (NOT_OWN_INSTANCE for
+            # an operator): the client calls it as instance A does, with instance A's certificate.
+            "gateways": secure_channel(p.instance_a.tls, peer(p.gateway_a)),
             "nginx": secure_channel(op, proxies.nginx_entry),
             "python relays": secure_channel(op, proxies.relay_entry),
         }
