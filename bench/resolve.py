@@ -37,6 +37,9 @@ call alone costs one round trip, two when the previous call went through another
 Targets (issue 6): CPU per verified request at a gateway <= 500 us with at most one Redis round
 trip; the gateway path's throughput >= the Python relays'; its p50 <= 3.5 x the direct call's.
 
+Last line: ``RESULT p50_vs_direct=R throughput_vs_direct=T ... gateway_cpu_vs_relay=C
+throughput_vs_relays=U p50_vs_relays=P ...`` (:func:`bench.resolve_report.result_line`).
+
 Every request is decided for real (and recorded in b.example's Activity Data with an fsync), so
 each path carries the same instance cost. Exits non-zero if a call fails, 0 otherwise, whether or
 not a target is met.
@@ -66,7 +69,7 @@ if not __package__:  # run as a script (python bench/resolve.py): make `bench` i
 from bench.resolve_measure import Call, Figures, check_ack, measure, median_figures
 from bench.resolve_proxies import Proxies, start_proxies
 from bench.resolve_replicas import ReplicaFigures, run_replicas
-from bench.resolve_report import report, report_replicas
+from bench.resolve_report import report, report_replicas, result_line
 from bench.resolve_requests import LOCAL_USER, VISITOR, registration_request, resolve_request
 from mmmfed.api.v1 import gateway_pb2_grpc, instance_pb2_grpc
 from mmmfed.api.v1 import instance_pb2 as ipb
@@ -148,6 +151,7 @@ async def run(args: argparse.Namespace, workdir: Path, console: Console) -> int:
             return 1
     report(figures, args, console)
     report_replicas(replicated, figures, console)
+    print(result_line(figures, replicated), flush=True)
     return 0
 
 
