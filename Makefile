@@ -38,6 +38,7 @@ bench: setup
 	  apt-get install -y -qq --no-install-recommends nginx-light >/dev/null; }
 	$(BIN)/python bench/migrate.py
 	$(BIN)/python bench/verify.py
+	$(BIN)/python bench/convert.py --quick
 	$(BIN)/python bench/resolve.py
 
 protos: setup

@@ -16,8 +16,10 @@ transfer terminal (``--round-timeout-s``); then check the invariants over both l
 gateways' audit logs (:func:`bench.chaos_invariants.check_invariants`). A violation is counted once, in the first round
 that shows it. A harness failure (e.g. a node that does not restart) exits 2.
 
-Prints one line per round to stderr and, last on stdout, the summary
-``rounds=N duplicated=D lost=L stuck=S unbalanced=U``; exit code 0 iff all four are 0. Node logs
+Prints one line per round to stderr and, on stdout, the summary
+``rounds=N duplicated=D lost=L stuck=S unbalanced=U`` and, last, the same counts as
+``RESULT rounds=N duplicated=D lost=L stuck=S unbalanced=U`` (the machine-readable line of every
+bench; no baseline here: each count's bar is 0); exit code 0 iff all four are 0. Node logs
 are in ``<workdir>/logs``; the workdir is kept (and printed) when a counter is not 0.
 
 This module reads the options, runs the rounds and prints the summary; beside it,
@@ -88,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"workdir kept: {workdir} (node logs in {cluster.logs})", file=sys.stderr)
     elif args.workdir is None:
         shutil.rmtree(workdir, ignore_errors=True)
-    print(chaos.totals.line(), flush=True)
+    print(chaos.totals.line())
+    print(f"RESULT {chaos.totals.line()}", flush=True)
     return code or (1 if chaos.totals.failed else 0)
 
 

@@ -23,7 +23,8 @@ pass-through relay process (client -> relay -> counting server), i.e. one Python
 Target (issue): migration >= 0.5 x the raw stream's MB/s, though the bytes cross both gateways.
 MB = 10^6 bytes. Medians over ``--runs`` runs, after one warm-up of each path (channels and
 handshakes are set up then, as in a running federation). Exits 0 whether or not the target is
-met, non-zero if a migration fails.
+met, non-zero if a migration fails. Last line: ``RESULT migrate_mb_per_s=M raw_mb_per_s=S migrate_vs_raw=R
+migrate_vs_durable=D relay_vs_raw=L``.
 
 Run (from the checkout):  .venv/bin/python bench/migrate.py [--mb 64] [--runs 5]
 """
@@ -264,6 +265,12 @@ def report(size: int, runs: dict[str, list[float]], steps: dict[str, list[float]
     print(
         f"raw stream into a durable file (sha-256 + write + fsync, the least an importing instance "
         f"does): {durable:.1f} MB/s; migrate / that: {mig / durable:.2f}"
+    )
+    relayed = _rate(size, statistics.median(runs["raw stream via 1 relay"]))
+    print(
+        f"RESULT migrate_mb_per_s={mig:.1f} raw_mb_per_s={raw:.1f} migrate_vs_raw={ratio:.2f} "
+        f"migrate_vs_durable={mig / durable:.2f} relay_vs_raw={relayed / raw:.2f}",
+        flush=True,
     )
 
 

@@ -5,9 +5,11 @@ What is measured (issue 6, item 5): a Process of a.example asks b.example's Reso
 Resolve an id, carrying one Item of a.example (a Message). Paths, every leg gRPC over mutual TLS
 on loopback, every node its own process (``mmmfed serve``), the client this process:
 
-* ``gateways``: client -> gateway A (PlatformGateway.Resolve: agreement check, signs the Item) ->
-  gateway B (Federation.ForwardProcessAction: origin, agreement, the Item's schema, Rules and
-  eddsa-jcs-2022 proof verified) -> instance B (Instance.Act: decided and recorded durably).
+* ``gateways``: client (with instance A's certificate, as instance A calls its gateway: Resolve
+  is refused to anyone else, NOT_OWN_INSTANCE) -> gateway A (PlatformGateway.Resolve: agreement
+  check, signs the Item) -> gateway B (Federation.ForwardProcessAction: origin, agreement, the
+  Item's schema, Rules and eddsa-jcs-2022 proof verified) -> instance B (Instance.Act: decided
+  and recorded durably).
 * ``direct``: client -> instance B (Instance.Act), the same request from a User of b.example
   with the same Item, unsigned: the baseline the round trip is held to.
 * ``nginx``: client -> nginx -> nginx -> instance B, ``grpc_pass`` over TLS with client
@@ -34,6 +36,9 @@ Redis. Both over the throughput phase (at load, where a replica's audit appends 
 call alone costs one round trip, two when the previous call went through another replica).
 Targets (issue 6): CPU per verified request at a gateway <= 500 us with at most one Redis round
 trip; the gateway path's throughput >= the Python relays'; its p50 <= 3.5 x the direct call's.
+
+Last line: ``RESULT p50_vs_direct=R throughput_vs_direct=T ... gateway_cpu_vs_relay=C
+throughput_vs_relays=U p50_vs_relays=P ...`` (:func:`bench.resolve_report.result_line`).
 
 Every request is decided for real (and recorded in b.example's Activity Data with an fsync), so
 each path carries the same instance cost. Exits non-zero if a call fails, 0 otherwise, whether or
@@ -64,7 +69,7 @@ if not __package__:  # run as a script (python bench/resolve.py): make `bench` i
 from bench.resolve_measure import Call, Figures, check_ack, measure, median_figures
 from bench.resolve_proxies import Proxies, start_proxies
 from bench.resolve_replicas import ReplicaFigures, run_replicas
-from bench.resolve_report import report, report_replicas
+from bench.resolve_report import report, report_replicas, result_line
 from bench.resolve_requests import LOCAL_USER, VISITOR, registration_request, resolve_request
 from mmmfed.api.v1 import gateway_pb2_grpc, instance_pb2_grpc
 from mmmfed.api.v1 import instance_pb2 as ipb
@@ -94,7 +99,9 @@ async def run(args: argparse.Namespace, workdir: Path, console: Console) -> int:
             check_ack(await at_b.instance.Act(ipb.ActRequest(request=registration_request())))
         channels = {
             "direct": secure_channel(op_b, peer(p.instance_b)),
-            "gateways": secure_channel(op, peer(p.gateway_a)),
+            # PlatformGateway.Resolve is for gateway A's own M-Instance only (NOT_OWN_INSTANCE for
+            # an operator): the client calls it as instance A does, with instance A's certificate.
+            "gateways": secure_channel(p.instance_a.tls, peer(p.gateway_a)),
             "nginx": secure_channel(op, proxies.nginx_entry),
             "python relays": secure_channel(op, proxies.relay_entry),
         }
@@ -144,6 +151,7 @@ async def run(args: argparse.Namespace, workdir: Path, console: Console) -> int:
             return 1
     report(figures, args, console)
     report_replicas(replicated, figures, console)
+    print(result_line(figures, replicated), flush=True)
     return 0
 
 

@@ -105,7 +105,8 @@ async def run_replicas(args: argparse.Namespace, workdir: Path, replicas: int, c
         op = p.operator_tls
         async with OperatorClient(op, instance=peer(p.instance_a), gateway=entries[0]) as at_a:
             await at_a.negotiate(B)
-        channels = [secure_channel(op, entry) for entry in entries]
+        # Resolve as instance A calls it (its own certificate): an operator is NOT_OWN_INSTANCE.
+        channels = [secure_channel(p.instance_a.tls, entry) for entry in entries]
         stubs = [gateway_pb2_grpc.PlatformGatewayStub(c).Resolve for c in channels]
         counter = iter(range(10**9))
 

@@ -120,3 +120,35 @@ def report_replicas(replicated: dict[int, ReplicaFigures], figures: dict[str, Fi
             f"{r.commands_per_request:.1f}",
         )
     console.print(table)
+
+
+def result_line(figures: dict[str, Figures], replicated: dict[int, ReplicaFigures]) -> str:
+    """The machine-readable last line: ``RESULT name=value ...``, ratios to the baselines of the
+    same run. ``p50_vs_direct`` and ``throughput_vs_direct`` (gateway path / direct call);
+    ``gateway_cpu_vs_relay`` (the busier gateway's CPU per request / a bare relay hop's, the
+    mean of the two hops on the python relays path) with ``throughput_vs_relays`` and
+    ``p50_vs_relays`` when that path ran; ``p50_vs_nginx`` when nginx ran; each gateway's CPU
+    in us per request; for R replicas on Redis, ``replicas<R>_throughput_vs_1node`` (/ the
+    single-node SQLite gateway path) and ``replicas<R>_round_trips_a`` / ``_b`` per request."""
+    g, direct = figures["gateways"], figures["direct"]
+    fields = {
+        "p50_vs_direct": g.p50_us / direct.p50_us,
+        "throughput_vs_direct": g.per_s / direct.per_s,
+        "gateway_a_cpu_us": g.cpu_us["gateway A"],
+        "gateway_b_cpu_us": g.cpu_us["gateway B"],
+    }
+    relays = figures.get("python relays")
+    if relays is not None:
+        hop_us = (relays.cpu_us["relay hop 1"] + relays.cpu_us["relay hop 2"]) / 2
+        fields["gateway_cpu_vs_relay"] = max(fields["gateway_a_cpu_us"], fields["gateway_b_cpu_us"]) / hop_us
+        fields["throughput_vs_relays"] = g.per_s / relays.per_s
+        fields["p50_vs_relays"] = g.p50_us / relays.p50_us
+    if "nginx" in figures:
+        fields["p50_vs_nginx"] = g.p50_us / figures["nginx"].p50_us
+    for count, r in sorted(replicated.items()):
+        fields[f"replicas{count}_throughput_vs_1node"] = r.figures.per_s / g.per_s
+        fields[f"replicas{count}_round_trips_a"] = r.round_trips_per_request["gateway A"]
+        fields[f"replicas{count}_round_trips_b"] = r.round_trips_per_request["gateway B"]
+    return "RESULT " + " ".join(
+        f"{name}={value:.0f}" if name.endswith("_us") else f"{name}={value:.2f}" for name, value in fields.items()
+    )

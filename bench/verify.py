@@ -25,7 +25,8 @@ Targets (issue "Federated trust", item 10): pipeline >= signedjson, and >= 0.7 x
 Rates are medians over ``--rounds`` rounds; each round gives every path ``--seconds / --rounds``
 seconds of whole passes over the Items, after one untimed warm-up pass (the keyring's only fetch,
 the schema compilation). A second table splits the pipeline's time per Item into its steps.
-Exits 0 whether or not the targets are met, non-zero if any Item fails to verify.
+Exits 0 whether or not the targets are met, non-zero if any Item fails to verify. Last line:
+``RESULT pipeline_items_per_s=N pipeline_vs_signedjson=R pipeline_vs_libsodium=S ...``.
 
 Run (from the checkout):  .venv/bin/python bench/verify.py [--items 256] [--seconds 4]
 """
@@ -285,6 +286,12 @@ def report(count: int, rates: dict[str, list[float]], steps: dict[str, float]) -
         f"(target >= {TARGET_VS_SIGNEDJSON}: {met_matrix}); raw libsodium: {medians[LIBSODIUM]:,.0f}/s, ratio "
         f"{vs_sodium:.2f} (target >= {TARGET_VS_LIBSODIUM}: {met_sodium}); raw cryptography: "
         f"{medians[OPENSSL]:,.0f}/s, ratio {pipeline / medians[OPENSSL]:.2f}"
+    )
+    print(
+        f"RESULT pipeline_items_per_s={pipeline:.0f} pipeline_vs_signedjson={vs_matrix:.2f} "
+        f"pipeline_vs_libsodium={vs_sodium:.2f} pipeline_vs_cryptography={pipeline / medians[OPENSSL]:.2f} "
+        f"pipeline_vs_signedjson_parsed={pipeline / medians[SIGNEDJSON_PARSED]:.2f}",
+        flush=True,
     )
 
 

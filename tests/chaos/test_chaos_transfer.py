@@ -179,7 +179,8 @@ def test_every_crash_point_keeps_one_owner() -> None:
         text=True,
         timeout=240,
     )
-    assert run.stdout.strip().splitlines()[-1] == "rounds=15 duplicated=0 lost=0 stuck=0 unbalanced=0", run.stderr
+    summary = "rounds=15 duplicated=0 lost=0 stuck=0 unbalanced=0"
+    assert run.stdout.strip().splitlines()[-2:] == [summary, f"RESULT {summary}"], run.stderr
     assert run.returncode == 0, run.stderr
     for point in ALL_POINTS:
         pattern = rf"crash={re.escape(point)}@(\S+) -> .* restarted .*\b\1\(-9\)"
