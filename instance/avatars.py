@@ -213,18 +213,15 @@ class AvatarService:
 
     # -- export (RI-1, 9.1 step 1) ---------------------------------------------------------
     def persona_of(self, user_process_id: str) -> Item:
-        """The User's current Persona; NotFound (``USER_NOT_FOUND`` / ``PERSONA_NOT_FOUND``)."""
-        known = user_process_id in self._process_actions.world.processes
-        if not known and not self._store.find_items(item_type="PRC", owner_id=user_process_id):
+        """The User's current Persona (the last one Register gave it, here or on arrival);
+        NotFound (``USER_NOT_FOUND`` / ``PERSONA_NOT_FOUND``)."""
+        world = self._process_actions.world
+        if user_process_id not in world.processes:
             raise NotFound(f"no User {user_process_id} here", reason="USER_NOT_FOUND")
-        personae = [
-            i
-            for i in self._store.find_items(item_type="ITM", owner_id=user_process_id)
-            if i.qualifier.get("SubType") == PERSONA
-        ]
+        personae = world.personae.get(user_process_id) or []
         if not personae:
             raise NotFound(f"User {user_process_id} has no Persona", reason="PERSONA_NOT_FOUND")
-        return personae[-1]
+        return item_of(world.items[personae[-1]])
 
     def export(self, user_process_id: str) -> tuple[Item, Iterator[bytes]]:
         """The Persona Item and its data in chunks (FGMV-43 9.1 step 1)."""
@@ -300,27 +297,47 @@ class AvatarService:
         except BaseException:
             blob.path.unlink(missing_ok=True)
             raise
-        roaming = self._roaming_user(home_user_process_id)
+        try:
+            roaming = self._register_roaming(persona, home_user_process_id)
+        except BaseException:
+            blob.path.unlink(missing_ok=True)
+            raise
         self._store.put_item(persona, item_type="ITM", owner_id=home_user_process_id, blob=blob)
         return Imported(roaming, persona, blob.size)
 
-    def _roaming_user(self, home_user_process_id: str) -> Item:
-        existing = self._store.find_items(item_type="PRC", owner_id=home_user_process_id)
-        if existing:
-            return existing[0]
-        user = build_item(
+    def _register_roaming(self, persona: Item, home_user_process_id: str) -> Item:
+        """Send the World's Register of a roaming User (the Resolution Service asks, with the
+        visitor's Personal Profile and the Persona its home gateway sent): the visitor is a Process
+        the engine knows, under its home ProcessID (IDIR-103). Returns its PRC Item. InvalidInput
+        ``REGISTRATION_REFUSED`` with the PA Status if the World refuses."""
+        profile = item_document(
             m_instance_id=self._id,
-            item_type="PRC",
-            qualifier={"SubType": "User"},
+            item_id=new_id(self._id, "profiles"),
+            item_type="PPR",
+            qualifier={"SubType": "PersonalProfile"},
             producer_process_id=self._process_id,
-            extra={
-                "ProcessID": home_user_process_id,
-                "ProcessType": "User",
-                "Roaming": {"HomeMInstanceID": instance_of(home_user_process_id), "Kind": "registered roaming"},
-            },
+            extra={"ProcessID": home_user_process_id, "Personae": [persona.item_id]},
         )
-        self._store.put_item(user, item_type="PRC", owner_id=home_user_process_id)
-        return user
+        resolution, registration = (new_id(self._id, "processes", name) for name in ("resolution", "registration"))
+        request = ProcessActionRequest(
+            DeonticVerb.MAY,
+            Action.REGISTER,
+            resolution,
+            registration,
+            time_ms=int(time.time() * 1000),
+            process_action_id=new_id(self._id, "process-actions"),
+            items=(profile, dict(persona.doc)),
+        )
+        status = self._process_actions.decide(request).status
+        if not status.is_ack:
+            code = status.error.value if status.error is not None else status.kind.value
+            raise InvalidInput(
+                f"Register of visitor {home_user_process_id} refused ({code}): {status.reason}",
+                reason="REGISTRATION_REFUSED",
+                metadata={"pa_status": code},
+            )
+        world = self._process_actions.world
+        return item_of(world.items[world.visitor_item_id(home_user_process_id)])
 
     def read_item(self, item_id: str) -> tuple[Item, Iterator[bytes]]:
         """A stored Item and its data in chunks (none for an Item without data);

@@ -8,6 +8,7 @@ every check passed, so a refused request leaves it untouched.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -110,6 +111,8 @@ class World:
     performed: set[str] = field(default_factory=set)
     """ProcessActionIDs performed (Ack and done, not merely deferred): an If Event on a
     ProcessActionID waits for one of these."""
+    personae: dict[str, list[str]] = field(default_factory=dict)
+    """User ProcessID -> its Persona ItemIDs, oldest first (Register; a roaming User's too)."""
     reports: list[str] = field(default_factory=list)
     """ItemIDs of the Fault Behaviour / Fault Detection Reports raised, in order."""
     ledger: WalletLedger | None = None
@@ -124,6 +127,10 @@ class World:
     def id(self, kind: str, local: str) -> str:
         """``mmm://<this M-Instance>/<kind>/<local>``."""
         return f"mmm://{self.m_instance_id}/{kind}/{local}"
+
+    def visitor_item_id(self, process_id: str) -> str:
+        """The ItemID of the PRC Item of a roaming User here (its ProcessID stays the home one)."""
+        return self.id("visitors", str(uuid.uuid5(uuid.NAMESPACE_URL, process_id)))
 
     # Rights
 

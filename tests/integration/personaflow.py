@@ -152,17 +152,21 @@ def signed_by_a(fed: Federation, item: Item) -> Item:
 
 @dataclass(frozen=True)
 class Stored:
-    """What an instance holds: its ItemIDs and its committed blob files."""
+    """What an instance holds: its ItemIDs, its World's Processes and its committed blob files."""
 
     items: frozenset[str]
+    processes: frozenset[str]
     blobs: frozenset[str]
 
 
 def stored(fed: Federation, node: str = "instance-b") -> Stored:
-    """What ``node`` holds now: its ItemIDs and its committed blob files."""
+    """What ``node`` holds now: its ItemIDs (its World's and its Item store's), its World's
+    Processes and its committed blob files."""
     blobs = Path(fed.nodes[node].config.data_dir) / "blobs"
+    world = fed.nodes[node].process_actions.world
     return Stored(
-        items=frozenset(i.item_id for i in fed.nodes[node].store.find_items()),
+        items=frozenset(i.item_id for i in fed.nodes[node].store.find_items()) | frozenset(world.items),
+        processes=frozenset(world.processes),
         blobs=frozenset(p.name for p in blobs.iterdir() if p.name != "tmp"),
     )
 

@@ -97,7 +97,9 @@ async def test_correct_persona_is_imported_and_stored(
     kept = store.get_item(item.item_id)
     assert {k: v for k, v in kept.doc.items() if k != "proof"} == item.doc  # a gateway adds a.example's proof
     assert b"".join(store.read_blob(sha256_hex(good_glb), chunk_bytes=CHUNK_BYTES)) == good_glb
-    assert [u.doc["ProcessID"] for u in store.find_items(item_type="PRC", owner_id=HOME_USER)] == [HOME_USER]
+    world = fed.nodes["instance-b"].process_actions.world  # the visitor is a Process of b.example's World
+    assert world.personae[HOME_USER] == [item.item_id] and HOME_USER in world.processes
+    assert world.items[world.visitor_item_id(HOME_USER)]["ProcessID"] == HOME_USER
 
 
 # -- the data does not match the Item (GPIR-003 integrity) ---------------------------------

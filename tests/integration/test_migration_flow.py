@@ -73,8 +73,11 @@ async def test_godette_migrates_through_the_bridge(federation: Federation) -> No
     home_log = [(e.event, e.peer_id) for e in await federation.nodes["gateway-a"].audit.entries()]
     assert home_log == [("AGREEMENT_ACCEPTED", "b.example"), ("ACCEPTED", "b.example")]  # LAF at home too
 
-    roaming = federation.nodes["instance-b"].store.find_items(item_type="PRC", owner_id=reg.user_process_id)
-    assert len(roaming) == 1 and roaming[0].doc["Roaming"]["HomeMInstanceID"] == "a.example"
+    world_b = federation.nodes["instance-b"].process_actions.world  # a roaming User: a Process of b's World
+    prcs = [d for d in world_b.items.values() if d.get("ItemType") == "PRC"]
+    roaming = [d for d in prcs if d["ProcessID"] == reg.user_process_id]
+    assert len(roaming) == 1 and roaming[0]["Roaming"]["HomeMInstanceID"] == "a.example"
+    assert reg.user_process_id in world_b.processes
 
 
 async def test_vrm1_migrates_through_the_bridge(federation: Federation) -> None:

@@ -24,6 +24,7 @@ from instance.world.model import (
     Process,
     ProcessType,
 )
+from mmmfed.items import instance_or_none
 
 DEFAULT_ACCOUNT_TYPE = "Basic"
 DEVICE_CAPABILITIES: frozenset[Action] = frozenset(
@@ -52,6 +53,8 @@ def register(ctx: ActionContext) -> PAStatus | None:
     if problem is not None:
         return ctx.refuse(PAErrorCode.INC_DQ, f"Personal Profile: {problem}")
     user_id = profile["ProcessID"]
+    if not world.is_local(user_id):
+        return register_roaming(ctx, profile)
     prefix = world.id("processes", "")
     human_id = _user_local(user_id[len(prefix) :]) if user_id.startswith(prefix) else None
     if human_id is None:
@@ -109,6 +112,7 @@ def register(ctx: ActionContext) -> PAStatus | None:
             world, ctx.rules, user_id, account_type, wallet_id=wallet_id, at_ms=ctx.now, tag=f"{tag}#user"
         ):
             world.rights[right.rights_id] = right
+        world.personae[user_id] = [p["ItemID"] for p in personae]
         for index, persona in enumerate(personae):
             pid = persona["ItemID"]
             for right in owner_rights(world, ctx.rules, user_id, pid, at_ms=ctx.now, tag=f"{tag}#persona{index}"):
@@ -165,6 +169,77 @@ def register(ctx: ActionContext) -> PAStatus | None:
     ctx.produce(ComplementKind.NIL, user_id, is_process=True)
     ctx.produce(ComplementKind.TO, device_id, is_process=True)
     ctx.produce(ComplementKind.OF, account_id)
+    for persona in personae:
+        ctx.produce(ComplementKind.WITH, persona["ItemID"])
+    return None
+
+
+ROAMING_PERSONA_ACTIONS: frozenset[Action] = frozenset(
+    {Action.MU_ACTUATE, Action.MU_ADD, Action.MM_ADD, Action.MM_MOVE, Action.MM_ANIMATE, Action.MM_SEND}
+)
+"""What a roaming User may do with the Persona it brought: render it and place it."""
+
+
+def register_roaming(ctx: ActionContext, profile: Mapping[str, Any]) -> PAStatus | None:
+    """Register a roaming User (FGMV-43 9.1 step 4, "registered roaming"): a human of another
+    M-Instance whose Persona that M-Instance's gateway brought here. The Resolution Service (the
+    local counterpart of Processes of other M-Instances) asks, carrying the PPR that names the
+    home ProcessID (kept as it is, IDIR-103) and the Persona, an Item of the home M-Instance. The
+    User gets :data:`ROAMING_PERSONA_ACTIONS` on the Persona, no Account and no Wallet here. A User
+    registered already gets the new Persona (a later migration; the same Persona again changes
+    nothing). RS: Nil User, With Persona. Refuses InsRights (not the Resolution Service), IncID
+    (a Persona named but not carried), InCDQ (a Persona of another M-Instance than the User's)."""
+    world = ctx.world
+    user_id = str(profile["ProcessID"])
+    home = instance_or_none(user_id)
+    if ctx.source != world.id("processes", "resolution"):
+        return ctx.refuse(
+            PAErrorCode.INS_RIGHTS, f"a User of {home} is registered here by {world.id('processes', 'resolution')} only"
+        )
+    personae: list[dict[str, Any]] = []
+    for persona_id in profile["Personae"]:
+        persona = ctx.request.carried(persona_id)
+        if persona is None:
+            return ctx.refuse(PAErrorCode.INC_ID, f"Persona {persona_id} is named but not carried")
+        problem = schema_problem(persona)
+        if problem is not None or sub_type(persona) != "Persona" or persona.get("MInstanceID") != home:
+            return ctx.refuse(PAErrorCode.INC_DQ, f"Persona {persona_id}: {problem or f'not a Persona Item of {home}'}")
+        personae.append(dict(persona))
+    tag = ctx.request.process_action_id
+    known = world.processes.get(user_id)
+    user = known or Process(user_id, ProcessType.USER, world.profile.actions)
+    registrar = ctx.destination
+
+    def apply() -> None:
+        world.processes[user_id] = user
+        held = world.personae.setdefault(user_id, [])
+        for index, persona in enumerate(personae):
+            pid = persona["ItemID"]
+            if pid in held:
+                continue
+            held.append(pid)
+            world.items[pid] = persona
+            given = ROAMING_PERSONA_ACTIONS
+            rights = owner_rights(world, ctx.rules, user_id, pid, at_ms=ctx.now, tag=f"{tag}#p{index}", actions=given)
+            for right in rights:
+                world.rights[right.rights_id] = right
+        if known is None:
+            world.items[world.visitor_item_id(user_id)] = item_doc(
+                m_instance_id=world.m_instance_id,
+                item_id=world.visitor_item_id(user_id),
+                item_type="PRC",
+                sub_type="User",
+                producer_id=registrar,
+                time_ms=ctx.now,
+                fields={
+                    "ProcessID": user_id,
+                    "ProcessType": "User",
+                    "Roaming": {"HomeMInstanceID": home, "Kind": "registered roaming"},
+                },
+            )
+
+    ctx.then(apply)
+    ctx.produce(ComplementKind.NIL, user_id, is_process=True)
     for persona in personae:
         ctx.produce(ComplementKind.WITH, persona["ItemID"])
     return None
