@@ -195,6 +195,19 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
         """One transfer of the journal; NOT_FOUND TRANSFER_NOT_FOUND."""
         return await asyncio.to_thread(self._assets.ledger.transfer, request.transfer_id)
 
+    async def CancelAssetTransfer(
+        self, request: apb.CancelAssetTransferRequest, context: ServicerContext
+    ) -> apb.AssetTransferView:
+        """9.2 step 7, an operator's ABORT of a transfer not decided yet (see
+        :meth:`TransferService.cancel`); PERMISSION_DENIED NOT_OPERATOR for anyone but an operator
+        of this trust domain (not even this instance's gateway)."""
+        caller = self._domains.identify(context)
+        if not (caller.own and any(i.role == "operator" for i in caller.identities)):
+            raise PermissionDenied(
+                "only an operator of this M-Instance's trust domain cancels its transfers", reason="NOT_OPERATOR"
+            )
+        return await self._assets.cancel(request.transfer_id, note=request.note[:1024])
+
     async def AssetHistory(
         self, request: apb.AssetHistoryRequest, context: ServicerContext
     ) -> apb.AssetHistoryResponse:

@@ -128,17 +128,19 @@ class TransferDecisions:
                 transfer_id, destination_asset_id=destination_asset_id, transaction_json=transaction_json
             )
 
-    def abort(self, transfer_id: str, *, tx_status: TxStatus, reason: str, message: str) -> None:
+    def abort(self, transfer_id: str, *, tx_status: TxStatus, reason: str, message: str) -> bool:
         """9.2 step 7, ABORT (refused, expired, cancelled): the Asset Transfer Service's Right on
         the Asset ends; the Asset is unlocked and the payment refunded
-        (:meth:`AssetLedger.decide_abort`), with its record, in one write. No-op unless PENDING."""
+        (:meth:`AssetLedger.decide_abort`), with its record, in one write. No-op unless PENDING;
+        returns whether this call decided the abort."""
         with self.ledger.database.write(DECIDE_POINT):
             view = self.ledger.transfer(transfer_id)
             if view.state != TransferState.PENDING:
-                return
+                return False
             service = self.process_actions.world.transfer_service
             self._settle(view, "abort", Complement(ComplementKind.FROM, service, is_process=True))
             self.ledger.decide_abort(transfer_id, tx_status=tx_status, reason=reason, message=message)
+        return True
 
     def adopt(self, asset_id: str) -> None:
         """Hold an Asset of the ledger in the World (after it was registered, or arrived by a

@@ -29,11 +29,11 @@ import grpc
 
 from instance.assets import offers
 from instance.assets.decisions import TransferDecisions
-from instance.assets.states import TransferState, TxStatus
+from instance.assets.states import Role, TransferState, TxStatus
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import gateway_pb2_grpc
 from mmmfed.config import AssetsConfig, ManifestoConfig
-from mmmfed.errors import DataIntegrityError, FailedPrecondition, InvalidInput, PermissionDenied, RemoteError
+from mmmfed.errors import DataIntegrityError, FailedPrecondition, InvalidInput, NotFound, PermissionDenied, RemoteError
 from mmmfed.exchange import ExchangePolicy, exchange
 from mmmfed.items import Item, instance_of, parse_item, sha256_hex
 from mmmfed.rpc import decode_rpc_error
@@ -142,6 +142,30 @@ class TransferService:
         errors); the World holds it at once, with the Rights its ICapabilities give its owner."""
         view = await asyncio.to_thread(self.ledger.register_asset, request)
         self.decisions.process_actions.adopt_asset(view)
+        return view
+
+    async def cancel(self, transfer_id: str, *, note: str = "") -> apb.AssetTransferView:
+        """An operator ends an origin transfer that is not decided yet (PENDING): the abort of
+        :meth:`TransferDecisions.abort` (Transaction Cancelled, reason ``CANCELLED_BY_OPERATOR``),
+        then the driver delivers the ABORT. NotFound ``TRANSFER_NOT_FOUND`` (no origin transfer of
+        that id); FailedPrecondition ``TRANSFER_DECIDED`` when COMMIT or ABORT was decided first."""
+        view = await asyncio.to_thread(self.ledger.transfer, transfer_id)
+        if view.role != Role.ORIGIN:
+            raise NotFound(f"no transfer {transfer_id[:256]!r} from {self._id}", reason="TRANSFER_NOT_FOUND")
+        message = f"cancelled by the operator: {note}" if note else "cancelled by the operator"
+        decided = self.decisions.abort(
+            transfer_id, tx_status=TxStatus.CANCELLED, reason="CANCELLED_BY_OPERATOR", message=message
+        )
+        view = await asyncio.to_thread(self.ledger.transfer, transfer_id)
+        if not decided:
+            raise FailedPrecondition(
+                f"transfer {transfer_id} is {view.state}: its decision is taken, it can no longer be cancelled",
+                reason="TRANSFER_DECIDED",
+                metadata={"state": view.state},
+            )
+        if not view.terminal:
+            self._start_driver(transfer_id)  # the ABORT reaches the destination
+        log.info("asset transfer cancelled", extra={"transfer_id": transfer_id, "note": note[:200]})
         return view
 
     def _exchange(self, destination_process_id: str, amount: int) -> apb.ExchangeRecord:

@@ -33,6 +33,7 @@ from gateway.node import GatewayNode
 from instance.assets import offers
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import gateway_pb2 as gpb
+from mmmfed.api.v1 import instance_pb2 as ipb
 from mmmfed.cli.inprocess import Federation
 from mmmfed.errors import RemoteError
 from mmmfed.items import parse_item
@@ -327,3 +328,40 @@ async def test_tampered_offer_is_refused(federation: Federation) -> None:
         assert (caught.value.code, caught.value.reason) == (code, reason)
     _, ledger_b = await read_ledgers(fed)
     assert not ledger_b.transfers and not ledger_b.assets
+
+
+async def test_operator_cancels_an_undecided_transfer_with_its_refund(federation: Federation) -> None:
+    """FGMV-43 9.2 step 7, an operator's ABORT (CancelAssetTransfer): a transfer stuck PENDING
+    (b.example's gateway is down) ends as the Asset Transfer Service's abort: the Asset is alice's
+    again and the payment refunded at once; a second cancel is FAILED_PRECONDITION
+    TRANSFER_DECIDED; both decisions are Activity Data of a.example."""
+    fed = federation
+    await negotiate_a_with_b(fed)
+    assert fed.at_a is not None
+    asset_id = await register_asset(fed)
+    await fed.at_a.instance.FundWallet(apb.FundWalletRequest(holder_process_id=ALICE, amount=500))
+    await fed.nodes["gateway-b"].stop()
+    begun = await start_transfer(fed, asset_id, payment_amount=300, timeout_ms=60_000, transfer_id="urn:t:cancel")
+    assert begun.state == "PENDING"
+    cancelled = await fed.at_a.instance.CancelAssetTransfer(
+        apb.CancelAssetTransferRequest(transfer_id="urn:t:cancel", note="peer unreachable")
+    )
+    assert (cancelled.state, cancelled.reason) == ("ABORTING", "CANCELLED_BY_OPERATOR")
+    assert "peer unreachable" in cancelled.message
+    ledger_a, _ = await read_ledgers(fed)
+    [asset] = [a for a in ledger_a.assets if json.loads(a.asset.item_json)["AssetID"] == asset_id]
+    assert (asset.state, asset.owner_process_id) == ("OWNED", ALICE)
+    assert wallet_balances(ledger_a)[ALICE] == 500 and wallet_balances(ledger_a)["escrow"] == 0
+    await refused(
+        fed.at_a.instance.CancelAssetTransfer(apb.CancelAssetTransferRequest(transfer_id="urn:t:cancel")),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "TRANSFER_DECIDED",
+        "ABORTING",
+    )
+    await refused(
+        fed.at_a.instance.CancelAssetTransfer(apb.CancelAssetTransferRequest(transfer_id="urn:t:none")),
+        grpc.StatusCode.NOT_FOUND,
+        "TRANSFER_NOT_FOUND",
+    )
+    activity = await fed.at_a.instance.QueryActivity(ipb.QueryActivityRequest(item_id=asset_id))
+    assert [json.loads(r)["Action"] for r in activity.records_json] == ["Transact", "Rights Manage"]

@@ -98,6 +98,7 @@ HANDLER_ONLY = {
     ("Instance", "GetTransferRecord"): ORIGIN_NOT_GATEWAY,
     ("Instance", "StageAsset"): ORIGIN_NOT_GATEWAY,
     ("Instance", "DecideAssetTransfer"): ORIGIN_NOT_GATEWAY,
+    ("Instance", "CancelAssetTransfer"): ({"a/operator"}, "NOT_OPERATOR"),
 }
 
 

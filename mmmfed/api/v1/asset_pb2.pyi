@@ -598,6 +598,31 @@ class GetAssetTransferRequest(_message.Message):
 Global___GetAssetTransferRequest: _TypeAlias = GetAssetTransferRequest  # noqa: Y015
 
 @_typing.final
+class CancelAssetTransferRequest(_message.Message):
+    """CancelAssetTransferRequest names the origin transfer an operator ends, with why."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    transfer_id: _builtins.str
+    note: _builtins.str
+    """The operator's words, kept as the transfer's message (at most 1,024 characters are kept)."""
+    def __init__(
+        self,
+        *,
+        transfer_id: _builtins.str = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note", "transfer_id", b"transfer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelAssetTransferRequest: _TypeAlias = CancelAssetTransferRequest  # noqa: Y015
+
+@_typing.final
 class AssetHistoryRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

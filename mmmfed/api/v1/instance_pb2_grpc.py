@@ -109,6 +109,11 @@ class InstanceStub:
                 request_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.GetAssetTransferRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetTransferView.FromString,
                 _registered_method=True)
+        self.CancelAssetTransfer = channel.unary_unary(
+                '/mmmfed.api.v1.Instance/CancelAssetTransfer',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.CancelAssetTransferRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetTransferView.FromString,
+                _registered_method=True)
         self.AssetHistory = channel.unary_unary(
                 '/mmmfed.api.v1.Instance/AssetHistory',
                 request_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetHistoryRequest.SerializeToString,
@@ -242,6 +247,18 @@ class InstanceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CancelAssetTransfer(self, request, context):
+        """9.2 step 7, an operator's ABORT: ends an origin transfer the protocol still allows to end
+        (PENDING: no decision yet), as the Asset Transfer Service's abort: the Asset is its owner's
+        again and the payment refunded at once; the ABORT then reaches the destination. Operators of
+        this trust domain only (PERMISSION_DENIED NOT_OPERATOR). FAILED_PRECONDITION TRANSFER_DECIDED
+        once COMMIT or ABORT was decided; NOT_FOUND TRANSFER_NOT_FOUND (also for a transfer of which
+        this M-Instance is the destination).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def AssetHistory(self, request, context):
         """ASIR-103, ASIR-105: an Asset's current owner or new home, its Provenance and transfers.
         """
@@ -343,6 +360,11 @@ def add_InstanceServicer_to_server(servicer, server):
             'GetAssetTransfer': grpc.unary_unary_rpc_method_handler(
                     servicer.GetAssetTransfer,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.GetAssetTransferRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetTransferView.SerializeToString,
+            ),
+            'CancelAssetTransfer': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelAssetTransfer,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.CancelAssetTransferRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetTransferView.SerializeToString,
             ),
             'AssetHistory': grpc.unary_unary_rpc_method_handler(
@@ -744,6 +766,33 @@ class Instance:
             target,
             '/mmmfed.api.v1.Instance/GetAssetTransfer',
             mmmfed_dot_api_dot_v1_dot_asset__pb2.GetAssetTransferRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetTransferView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelAssetTransfer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Instance/CancelAssetTransfer',
+            mmmfed_dot_api_dot_v1_dot_asset__pb2.CancelAssetTransferRequest.SerializeToString,
             mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetTransferView.FromString,
             options,
             channel_credentials,

@@ -82,6 +82,14 @@ class InstanceStub:
     NO_EXCHANGE_POLICY, NOT_FOUND ASSET_NOT_FOUND, ALREADY_EXISTS TRANSFER_ID_REUSED.
     """
     GetAssetTransfer: _grpc.UnaryUnaryMultiCallable[_asset_pb2.GetAssetTransferRequest, _asset_pb2.AssetTransferView]
+    CancelAssetTransfer: _grpc.UnaryUnaryMultiCallable[_asset_pb2.CancelAssetTransferRequest, _asset_pb2.AssetTransferView]
+    """9.2 step 7, an operator's ABORT: ends an origin transfer the protocol still allows to end
+    (PENDING: no decision yet), as the Asset Transfer Service's abort: the Asset is its owner's
+    again and the payment refunded at once; the ABORT then reaches the destination. Operators of
+    this trust domain only (PERMISSION_DENIED NOT_OPERATOR). FAILED_PRECONDITION TRANSFER_DECIDED
+    once COMMIT or ABORT was decided; NOT_FOUND TRANSFER_NOT_FOUND (also for a transfer of which
+    this M-Instance is the destination).
+    """
     AssetHistory: _grpc.UnaryUnaryMultiCallable[_asset_pb2.AssetHistoryRequest, _asset_pb2.AssetHistoryResponse]
     """ASIR-103, ASIR-105: an Asset's current owner or new home, its Provenance and transfers."""
     StageAsset: _grpc.UnaryUnaryMultiCallable[_asset_pb2.AssetOffer, _asset_pb2.AssetOfferAck]
@@ -143,6 +151,14 @@ class InstanceAsyncStub(InstanceStub):
     NO_EXCHANGE_POLICY, NOT_FOUND ASSET_NOT_FOUND, ALREADY_EXISTS TRANSFER_ID_REUSED.
     """
     GetAssetTransfer: _aio.UnaryUnaryMultiCallable[_asset_pb2.GetAssetTransferRequest, _asset_pb2.AssetTransferView]  # type: ignore[assignment]
+    CancelAssetTransfer: _aio.UnaryUnaryMultiCallable[_asset_pb2.CancelAssetTransferRequest, _asset_pb2.AssetTransferView]  # type: ignore[assignment]
+    """9.2 step 7, an operator's ABORT: ends an origin transfer the protocol still allows to end
+    (PENDING: no decision yet), as the Asset Transfer Service's abort: the Asset is its owner's
+    again and the payment refunded at once; the ABORT then reaches the destination. Operators of
+    this trust domain only (PERMISSION_DENIED NOT_OPERATOR). FAILED_PRECONDITION TRANSFER_DECIDED
+    once COMMIT or ABORT was decided; NOT_FOUND TRANSFER_NOT_FOUND (also for a transfer of which
+    this M-Instance is the destination).
+    """
     AssetHistory: _aio.UnaryUnaryMultiCallable[_asset_pb2.AssetHistoryRequest, _asset_pb2.AssetHistoryResponse]  # type: ignore[assignment]
     """ASIR-103, ASIR-105: an Asset's current owner or new home, its Provenance and transfers."""
     StageAsset: _aio.UnaryUnaryMultiCallable[_asset_pb2.AssetOffer, _asset_pb2.AssetOfferAck]  # type: ignore[assignment]
@@ -285,6 +301,20 @@ class InstanceServicer(metaclass=_abc_1.ABCMeta):
         request: _asset_pb2.GetAssetTransferRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_asset_pb2.AssetTransferView, _abc.Awaitable[_asset_pb2.AssetTransferView]]: ...
+
+    @_abc_1.abstractmethod
+    def CancelAssetTransfer(
+        self,
+        request: _asset_pb2.CancelAssetTransferRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_asset_pb2.AssetTransferView, _abc.Awaitable[_asset_pb2.AssetTransferView]]:
+        """9.2 step 7, an operator's ABORT: ends an origin transfer the protocol still allows to end
+        (PENDING: no decision yet), as the Asset Transfer Service's abort: the Asset is its owner's
+        again and the payment refunded at once; the ABORT then reaches the destination. Operators of
+        this trust domain only (PERMISSION_DENIED NOT_OPERATOR). FAILED_PRECONDITION TRANSFER_DECIDED
+        once COMMIT or ABORT was decided; NOT_FOUND TRANSFER_NOT_FOUND (also for a transfer of which
+        this M-Instance is the destination).
+        """
 
     @_abc_1.abstractmethod
     def AssetHistory(
