@@ -1,7 +1,8 @@
-"""The scenario of bench/chaos_transfer.py: set-up (negotiation both ways, Wallets funded, Assets
-minted), the crash schedule (the 13 points of :mod:`mmmfed.crashpoints` in a shuffled cycle, then
-one round without a crash) and each round (a transfer with one crash point armed, driven until
-both sides hold it terminal, dead nodes restarted, then the invariants checked).
+"""The scenario of bench/chaos_transfer.py: set-up (negotiation both ways, Processes registered,
+Wallets funded, Assets minted), the crash schedule (the 15 points of :mod:`mmmfed.crashpoints` in
+a shuffled cycle, then one round without a crash) and each round (a transfer with one crash point
+armed, driven until both sides hold it terminal, or for a ``wallet.pay`` point a Transact,
+:mod:`bench.chaos_payments`; dead nodes restarted, then the invariants checked).
 
 Every random choice comes from one ``random.Random(seed)``. A round whose RPC keeps failing (or a
 node that will not restart) raises RuntimeError or ``grpc.aio.AioRpcError``: a harness failure,
@@ -22,16 +23,17 @@ import grpc
 
 from bench.chaos_cluster import Cluster
 from bench.chaos_invariants import asset_ids, check_invariants
+from bench.chaos_payments import payment_round
 from gateway.assets import ASSET_COMMITTED
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.audit import SqliteAuditLog
 from mmmfed.cli.loopback import A, B, samples_dir
 from mmmfed.client import OperatorClient
 from mmmfed.config import PeerAddress
-from mmmfed.crashpoints import DESTINATION_POINTS, GATEWAY_POINTS, ORIGIN_POINTS
+from mmmfed.crashpoints import DESTINATION_POINTS, GATEWAY_POINTS, ORIGIN_POINTS, WALLET_POINTS
 from mmmfed.items import FORMAT_GLB
 
-ALL_POINTS = (*ORIGIN_POINTS, *DESTINATION_POINTS, *GATEWAY_POINTS)
+ALL_POINTS = (*ORIGIN_POINTS, *DESTINATION_POINTS, *GATEWAY_POINTS, *WALLET_POINTS)
 INSTANCE_NODE = {A: "instance-a", B: "instance-b"}
 GATEWAY_NODE = {A: "gateway-a", B: "gateway-b"}
 PROCESSES_PER_INSTANCE = 3
@@ -86,6 +88,10 @@ class Chaos:
         self.clients: dict[str, OperatorClient] = {}
         self.processes = {m: [f"mmm://{m}/processes/chaos-{k}" for k in range(PROCESSES_PER_INSTANCE)] for m in (A, B)}
         self.funded: Counter[str] = Counter()
+        self.paid: Counter[str] = Counter()
+        """Net minor units each Process received by Transact (payment rounds)."""
+        plan = cluster.plan
+        self.currency = {A: plan.instance_a.assets.currency_id, B: plan.instance_b.assets.currency_id}
         self.registered: set[str] = set()
         self.ledgers: dict[str, apb.Ledger] = {}
         self.audit_logs: dict[str, SqliteAuditLog] = {}
@@ -155,7 +161,7 @@ class Chaos:
         view = self.rng.choice(owned)
         return asset_ids(view)[0], view.owner_process_id
 
-    async def _restart_dead(self) -> list[str]:
+    async def restart_dead(self) -> list[str]:
         """Restart every node that exited; returns "node(rc)" for each."""
         done = []
         for node, rc in self.cluster.dead().items():
@@ -170,7 +176,7 @@ class Chaos:
 
     async def _rpc_until_up(self, m_id: str, what: str, restarted: list[str]) -> apb.Ledger:
         for _ in range(100):
-            restarted += await self._restart_dead()
+            restarted += await self.restart_dead()
             try:
                 ledger: apb.Ledger = await self.clients[m_id].instance.GetLedger(
                     apb.GetLedgerRequest(), timeout=RPC_TIMEOUT_S
@@ -207,8 +213,11 @@ class Chaos:
                     break
 
     async def round(self, index: int, point: str | None, *, long_timeout: bool = False) -> tuple[str, bool]:
-        """One transfer with ``point`` armed; returns the round's line and whether the point was
-        reached (True without a point)."""
+        """One transfer with ``point`` armed (a payment round for a ``wallet.pay`` point,
+        :mod:`bench.chaos_payments`); returns the round's line and whether the point was reached
+        (True without a point)."""
+        if point in WALLET_POINTS:
+            return await payment_round(self, index, point, self.rng.choice((A, B)))
         rng, t0 = self.rng, time.monotonic()
         origin, dest = (A, B) if rng.random() < 0.75 else (B, A)
         asset_id, owner = await self._pick_asset(origin)
@@ -238,15 +247,7 @@ class Chaos:
         if node is not None and not reached:
             self.cluster.crash_file(node).unlink(missing_ok=True)
             notes.append("crash point not reached: it comes up again next round")
-        self.ledgers = await self._snapshot(restarted)
-        self._read_audit()
-        found = check_invariants(self.ledgers, audit=self.audit_counts, funded=self.funded, registered=self.registered)
-        for name, keys in found.counters().items():
-            for key in sorted(keys):
-                if (name, key) not in self.reported:
-                    self.reported.add((name, key))
-                    self.totals.counts[name] += 1
-                    notes.append(f"{name.upper()}: {key}")
+        notes += await self.check_round(restarted)
         self.totals.rounds += 1
         crash = f"{point}@{node}" if point else "none"
         pay = f" pay={payment}" if payment else ""
@@ -254,6 +255,22 @@ class Chaos:
         extra = (" restarted " + ",".join(restarted) if restarted else "") + "".join(f"\n    {n}" for n in notes)
         line = f"round {index}: {origin}->{dest}{pay} crash={crash} -> {outcome} ({time.monotonic() - t0:.2f} s){extra}"
         return line, reached
+
+    async def check_round(self, restarted: list[str]) -> list[str]:
+        """Read both ledgers and audit logs, check the invariants; a note per new violation."""
+        self.ledgers = await self._snapshot(restarted)
+        self._read_audit()
+        found = check_invariants(
+            self.ledgers, audit=self.audit_counts, funded=self.funded, paid=self.paid, registered=self.registered
+        )
+        notes = []
+        for name, keys in found.counters().items():
+            for key in sorted(keys):
+                if (name, key) not in self.reported:
+                    self.reported.add((name, key))
+                    self.totals.counts[name] += 1
+                    notes.append(f"{name.upper()}: {key}")
+        return notes
 
     async def _drive(
         self, request: apb.TransferAssetRequest, origin: str, dest: str
@@ -265,7 +282,7 @@ class Chaos:
         notes: list[str] = []
         restarted: list[str] = []
         while time.monotonic() < deadline:
-            restarted += await self._restart_dead()
+            restarted += await self.restart_dead()
             if not submitted:
                 try:
                     await self.clients[origin].instance.TransferAsset(request, timeout=RPC_TIMEOUT_S)

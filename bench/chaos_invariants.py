@@ -64,11 +64,13 @@ def check_invariants(
     *,
     audit: Mapping[str, Counter[str]],
     funded: Mapping[str, int],
+    paid: Mapping[str, int] | None = None,
     registered: Iterable[str] = (),
 ) -> Violations:
     """The invariants of asset migration over the ledgers of every M-Instance (by id), the
     ``ASSET_COMMITTED`` entries of every gateway's audit log (subject -> count, by gateway) and
-    what was issued to each Process (``funded``). ``registered``: AssetIDs minted (none may vanish).
+    what was issued to each Process (``funded``) and what each received net by Transact (``paid``).
+    ``registered``: AssetIDs minted (none may vanish).
 
     * duplicated: an Asset's lineage (the Asset and what it became at other M-Instances) with
       more than one owner of record (OWNED or LOCKED); lost: with none, or a migrated_to pointer
@@ -107,7 +109,7 @@ def check_invariants(
         if view.state == "LOCKED" and (lock is None or lock.terminal):
             out.stuck.add(f"asset {item_id} LOCKED by {view.locked_by or '?'}")
     _check_lineages(out, assets, lineages, derived, busy_assets, registered)
-    _check_money(out, ledgers, origin_rows, funded)
+    _check_money(out, ledgers, origin_rows, funded, paid or {})
     _check_audit(out, origin_rows, audit)
     return out
 
@@ -146,9 +148,11 @@ def _check_money(
     ledgers: Mapping[str, apb.Ledger],
     origin_rows: Mapping[str, apb.AssetTransferView],
     funded: Mapping[str, int],
+    paid: Mapping[str, int],
 ) -> None:
-    """Every account of every ledger against the funding and the transfers (each write moves the
-    journal and the Wallets together, so this holds at every instant, in flight or not)."""
+    """Every account of every ledger against the funding, the Transact payments and the
+    transfers (each write moves the journal and the Wallets together, so this holds at every
+    instant, in flight or not)."""
     for m_id, ledger in ledgers.items():
         balances = {w.holder: w.balance.amount_minor for w in ledger.wallets}
         total = sum(balances.values())
@@ -157,7 +161,7 @@ def _check_money(
         expected: Counter[str] = Counter()
         issued = sum(v for k, v in funded.items() if k.startswith(f"mmm://{m_id}/"))
         expected["treasury"] = -issued
-        for holder, amount in funded.items():
+        for holder, amount in (*funded.items(), *paid.items()):
             if holder.startswith(f"mmm://{m_id}/"):
                 expected[holder] += amount
         for t in ledger.transfers:

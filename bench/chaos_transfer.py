@@ -8,9 +8,10 @@ negotiate both ways; Assets (small glTF samples) are minted and payer Wallets fu
 
 Each round (``random.Random(seed)``): pick a direction (mostly a -> b), an OWNED Asset at the
 origin, maybe a payment, and a transfer timeout (mostly ``--timeout-ms``; some short enough to
-expire while a node restarts, so aborts run under crashes too); arm one crash point (the 13 of
-:mod:`mmmfed.crashpoints` come up in a shuffled cycle followed by one round without a crash, so 13
-rounds cover every point); call TransferAsset at the origin (again, with the same transfer id,
+expire while a node restarts, so aborts run under crashes too); arm one crash point (the 15 of
+:mod:`mmmfed.crashpoints` come up in a shuffled cycle followed by one round without a crash, so 16
+rounds cover every point; a ``wallet.pay`` point makes the round a Transact between two Processes
+instead, :mod:`bench.chaos_payments`); call TransferAsset at the origin (again, with the same transfer id,
 while it fails UNAVAILABLE); restart every node that died; wait until both sides record the
 transfer terminal (``--round-timeout-s``); then check the invariants over both ledgers and both
 gateways' audit logs (:func:`bench.chaos_invariants.check_invariants`). A violation is counted once, in the first round

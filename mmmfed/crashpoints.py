@@ -1,4 +1,5 @@
-"""Crash points: named places in the asset transfer protocol where a test may kill this process.
+"""Crash points: named places in the asset transfer protocol (and a Transact's payment) where a
+test may kill this process.
 
 Crash testing (issue 5) kills a node with SIGKILL right before or right after each durable write
 of the transfer protocol, then restarts it and lets recovery finish. A node started with
@@ -16,6 +17,8 @@ The points, by node:
   ``origin.ack.after`` (the destination's acknowledgement of the decision).
 * destination M-Instance: ``destination.stage.before`` / ``destination.stage.after``,
   ``destination.decide.before`` / ``destination.decide.after``.
+* the paying M-Instance of a Transact in its ledger's currency: ``wallet.pay.before`` /
+  ``wallet.pay.after`` (the payment and the Transact's Activity Data record: one write).
 * either gateway: ``gateway.offer.before_forward`` / ``gateway.offer.after_forward``,
   ``gateway.decision.before_audit`` / ``gateway.decision.after_audit``.
 """
@@ -41,6 +44,7 @@ DESTINATION_POINTS = (
     "destination.decide.before",
     "destination.decide.after",
 )
+WALLET_POINTS = ("wallet.pay.before", "wallet.pay.after")
 GATEWAY_POINTS = (
     "gateway.offer.before_forward",
     "gateway.offer.after_forward",
