@@ -185,4 +185,3 @@ def _only(method: str, expected: str, key: bytes) -> bytes:
     if method != expected:
         raise LookupError(method)
     return key
-

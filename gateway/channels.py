@@ -74,6 +74,7 @@ class Channels:
         if channel is not None:
             self._closing.add(asyncio.ensure_future(channel.close(grace=1.0)))
             self._closing = {t for t in self._closing if not t.done()}
+
     @property
     def instance_name(self) -> str:
         """The TLS name of this gateway's own M-Instance (the only caller of RI-1 asset methods)."""

@@ -14,6 +14,7 @@ peer gateway, and origin and envelope refusals in ``mmmfed_verification_refusals
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ from mmmfed.keys import InstanceKeyStore
 from mmmfed.metrics import RECEIVED, SENT, NodeMetrics
 from mmmfed.rpc import call, decode_rpc_error
 from mmmfed.streams import RequestPump
+
+log = logging.getLogger(__name__)
 
 # Codes by which a bridge or the peer refuses the avatar itself (AVIR-202), as opposed to
 # failures of the request or the network, which are returned as errors.
@@ -99,6 +102,7 @@ class MigrationService:
             with self.in_flight.track(HOME, user_process_id, peer_id) as running:
                 response = await self._migrate(user_process_id, peer_id, running)
             outcome = "migrated" if response.outcome == gpb.MIGRATION_OUTCOME_MIGRATED else "refused"
+            await self._report(response, user_process_id, peer_id, running.transfer_id or new_transfer_id())
             return response
         finally:
             self._metrics.migration_duration.labels(side="home", outcome=outcome).observe(time.perf_counter() - started)
@@ -170,6 +174,36 @@ class MigrationService:
             response.conversion_report_json = report["report"]
         response.timings.extend(gpb.StepTiming(step=s, seconds=t) for s, t in timer.steps)
         return response
+
+    async def _report(
+        self, response: gpb.MigrateAvatarResponse, user_process_id: str, peer_id: str, transfer_id: str
+    ) -> None:
+        """RI-1 ``RecordAvatarMigration``: tell the home instance where the avatar went (or why it
+        was refused), so ``avatar status`` can say it. A failure to report is logged, not raised:
+        the migration itself is done (or refused) at the peer either way."""
+        migrated = response.outcome == gpb.MIGRATION_OUTCOME_MIGRATED
+        record = ipb.AvatarMigrationRecord(
+            transfer_id=transfer_id,
+            user_process_id=user_process_id,
+            peer_m_instance_id=peer_id,
+            outcome="MIGRATED" if migrated else "REFUSED",
+            roaming_user_process_id=response.roaming_user_process_id,
+            peer_persona_id=_item_id(response.peer_persona.item_json),
+            home_persona_id=_item_id(response.home_persona.item_json),
+            route=response.route,
+            conversion_report_json=response.conversion_report_json,
+            refusal_reason=response.refusal_reason,
+            refusal_message=response.refusal_message[:1024],
+            default_avatar_id=_item_id(response.default_avatar.item_json),
+            time_ms=int(time.time() * 1000),
+        )
+        try:
+            await call(lambda: self._channels.instance().RecordAvatarMigration(record, timeout=5.0), attempts=2)
+        except RemoteError as err:
+            log.warning(
+                "migration outcome not recorded at the instance",
+                extra={"user_process_id": user_process_id, "peer": peer_id, "reason": err.reason},
+            )
 
     async def _refused(
         self, response: gpb.MigrateAvatarResponse, err: MmmfedError, user_process_id: str, peer_id: str, timer: _Timer
@@ -321,3 +355,13 @@ async def _transfer_stream(
         sent.n += len(chunk)
         count_bytes(len(chunk))
         yield gpb.TransferAvatarRequest(chunk=chunk)
+
+
+def _item_id(item_json: bytes) -> str:
+    """The ItemID of an Item's JSON bytes ("" for none or a document without one)."""
+    if not item_json:
+        return ""
+    try:
+        return str(parse_item(item_json).item_id)
+    except MmmfedError:
+        return ""

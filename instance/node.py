@@ -11,6 +11,7 @@ import grpc
 from instance.assets.decisions import TransferDecisions
 from instance.assets.ledger import AssetLedger
 from instance.assets.transfers import TransferService
+from instance.avatar_status import AvatarMigrations
 from instance.avatars import AvatarService
 from instance.database import Database
 from instance.process_actions import ProcessActionService
@@ -83,6 +84,7 @@ class InstanceNode:
         self.domains = node_trust_domains(config)
         servicer = InstanceServicer(
             self.avatars,
+            AvatarMigrations(self.database, self.process_actions.world),
             self.manifesto,
             self.process_actions,
             self.assets,

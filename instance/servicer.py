@@ -8,6 +8,7 @@ import json
 from collections.abc import AsyncIterator
 
 from instance.assets.transfers import TransferService
+from instance.avatar_status import AvatarMigrations
 from instance.avatars import AvatarService, receive
 from instance.process_actions import ProcessActionService
 from instance.world.activity import ActivityLog
@@ -35,6 +36,7 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
     def __init__(
         self,
         avatars: AvatarService,
+        migrations: AvatarMigrations,
         manifesto: mpb.Manifesto,
         process_actions: ProcessActionService,
         assets: TransferService,
@@ -44,6 +46,7 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
     ) -> None:
         self._assets = assets
         self._avatars = avatars
+        self._migrations = migrations
         self._manifesto = manifesto
         self._process_actions = process_actions
         self._own_gateway = own_gateway
@@ -144,6 +147,23 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
     ) -> ipb.GetDefaultAvatarResponse:
         """RI-1, AVIR-001; FAILED_PRECONDITION NO_DEFAULT_AVATAR."""
         return ipb.GetDefaultAvatarResponse(persona=envelope(self._avatars.default_avatar()))
+
+    async def RecordAvatarMigration(
+        self, request: ipb.AvatarMigrationRecord, context: ServicerContext
+    ) -> ipb.AvatarMigrationRecord:
+        """RI-1: the home gateway's report of a migration's outcome (FGMV-43 9.1); this
+        instance's gateway only (PERMISSION_DENIED ORIGIN_NOT_GATEWAY); INVALID_ARGUMENT
+        RECORD_MALFORMED."""
+        self._from_own_gateway(context)
+        return await asyncio.to_thread(self._migrations.record, request)
+
+    async def ListUsers(self, request: ipb.ListUsersRequest, context: ServicerContext) -> ipb.ListUsersResponse:
+        """The Users of this M-Instance with their current Persona and last migrations."""
+        return self._migrations.users()
+
+    async def GetAvatarStatus(self, request: ipb.GetAvatarStatusRequest, context: ServicerContext) -> ipb.AvatarStatus:
+        """One User's Personae and avatar migrations; NOT_FOUND USER_NOT_FOUND."""
+        return self._migrations.status(request.user_process_id)
 
     async def GetManifesto(self, request: ipb.GetManifestoRequest, context: ServicerContext) -> mpb.Manifesto:
         """This instance's platform manifesto (FGMV-43 9.5 step 1)."""

@@ -99,6 +99,7 @@ HANDLER_ONLY = {
     ("Instance", "StageAsset"): ORIGIN_NOT_GATEWAY,
     ("Instance", "DecideAssetTransfer"): ORIGIN_NOT_GATEWAY,
     ("Instance", "CancelAssetTransfer"): ({"a/operator"}, "NOT_OPERATOR"),
+    ("Instance", "RecordAvatarMigration"): ORIGIN_NOT_GATEWAY,
 }
 
 

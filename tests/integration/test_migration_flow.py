@@ -10,6 +10,7 @@ from sample_assets import BOX, FOX, GODETTE, SPHERE, VRM1, needs_samples
 
 from bridge.conversion import GltfValidator
 from mmmfed.api.v1 import gateway_pb2 as gpb
+from mmmfed.api.v1 import instance_pb2 as ipb
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.cli.inprocess import Federation
 from mmmfed.cli.loopback import B_MAX_TEXTURE_PX, B_MAX_TRIANGLES
@@ -131,3 +132,37 @@ async def test_registration_keeps_the_manifestos_promises(federation: Federation
         await federation.at_a.register_human("fox", FOX)
     assert err.value.reason == "CONSTRAINTS_NOT_MET" and "1024" in err.value.message
     assert len(federation.nodes["instance-a"].store.find_items()) == before
+
+
+async def test_home_instance_knows_where_each_avatar_went(federation: Federation) -> None:
+    """FGMV-43 9.1 steps 1-4 seen from home: the gateway reports each outcome to its instance
+    (RI-1 RecordAvatarMigration), so GetAvatarStatus says the VRM 1.0 avatar lives at b.example
+    (the Persona there, the route) and sphere.vrm was refused (AVIR-202 reason, AVIR-001 default
+    avatar); ListUsers at b.example names the visitor as registered roaming (IDIR-103)."""
+    assert federation.at_a is not None and federation.at_b is not None
+    await federation.at_a.negotiate("b.example")
+    mtoon = await federation.at_a.register_human("mtoon", VRM1)
+    sphere = await federation.at_a.register_human("sphere", SPHERE)
+    moved = await federation.at_a.migrate(mtoon.user_process_id, "b.example")
+    refused = await federation.at_a.migrate(sphere.user_process_id, "b.example")
+
+    status = await federation.at_a.instance.GetAvatarStatus(
+        ipb.GetAvatarStatusRequest(user_process_id=mtoon.user_process_id)
+    )
+    [went] = status.migrations
+    assert (went.outcome, went.peer_m_instance_id, went.route) == ("MIGRATED", "b.example", "via bridge")
+    assert went.peer_persona_id == json.loads(moved.peer_persona.item_json)["ItemID"]
+    assert went.home_persona_id == json.loads(mtoon.persona.item_json)["ItemID"]
+    assert status.user.kind == "home" and status.persona_ids == [went.home_persona_id]
+    [no] = (
+        await federation.at_a.instance.GetAvatarStatus(
+            ipb.GetAvatarStatusRequest(user_process_id=sphere.user_process_id)
+        )
+    ).migrations
+    assert (no.outcome, no.refusal_reason) == ("REFUSED", "GLTF_VALIDATION_FAILED")
+    assert no.default_avatar_id == json.loads(refused.default_avatar.item_json)["ItemID"]
+
+    visitors = (await federation.at_b.instance.ListUsers(ipb.ListUsersRequest())).users
+    [visitor] = [u for u in visitors if u.process_id == mtoon.user_process_id]
+    assert (visitor.kind, visitor.home_m_instance_id) == ("registered roaming", "a.example")
+    assert visitor.persona_id == went.peer_persona_id and visitor.persona_format == "glTF/2.0-binary"

@@ -374,3 +374,197 @@ class ReadItemRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReadItemRequest: _TypeAlias = ReadItemRequest  # noqa: Y015
+
+@_typing.final
+class AvatarMigrationRecord(_message.Message):
+    """AvatarMigrationRecord is what the home gateway reports of one avatar migration (9.1)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    USER_PROCESS_ID_FIELD_NUMBER: _builtins.int
+    PEER_M_INSTANCE_ID_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    ROAMING_USER_PROCESS_ID_FIELD_NUMBER: _builtins.int
+    PEER_PERSONA_ID_FIELD_NUMBER: _builtins.int
+    HOME_PERSONA_ID_FIELD_NUMBER: _builtins.int
+    ROUTE_FIELD_NUMBER: _builtins.int
+    CONVERSION_REPORT_JSON_FIELD_NUMBER: _builtins.int
+    REFUSAL_REASON_FIELD_NUMBER: _builtins.int
+    REFUSAL_MESSAGE_FIELD_NUMBER: _builtins.int
+    DEFAULT_AVATAR_ID_FIELD_NUMBER: _builtins.int
+    TIME_MS_FIELD_NUMBER: _builtins.int
+    transfer_id: _builtins.str
+    """The migration's transfer id (the gateway's), unique per attempt."""
+    user_process_id: _builtins.str
+    """The User at home, and the M-Instance its avatar was migrated to."""
+    peer_m_instance_id: _builtins.str
+    outcome: _builtins.str
+    """"MIGRATED" or "REFUSED"."""
+    roaming_user_process_id: _builtins.str
+    """MIGRATED: the roaming User at the peer and the Persona as stored there."""
+    peer_persona_id: _builtins.str
+    home_persona_id: _builtins.str
+    """The Persona exported at home."""
+    route: _builtins.str
+    """"direct" or "via bridge"."""
+    conversion_report_json: _builtins.bytes
+    """What the bridge's Conversion Service reported (JSON: kept, dropped), when it converted."""
+    refusal_reason: _builtins.str
+    """REFUSED: the reason (AVIR-202) and the peer's default avatar offered (AVIR-001), if any."""
+    refusal_message: _builtins.str
+    default_avatar_id: _builtins.str
+    time_ms: _builtins.int
+    """When the gateway had the outcome, Unix milliseconds."""
+    def __init__(
+        self,
+        *,
+        transfer_id: _builtins.str = ...,
+        user_process_id: _builtins.str = ...,
+        peer_m_instance_id: _builtins.str = ...,
+        outcome: _builtins.str = ...,
+        roaming_user_process_id: _builtins.str = ...,
+        peer_persona_id: _builtins.str = ...,
+        home_persona_id: _builtins.str = ...,
+        route: _builtins.str = ...,
+        conversion_report_json: _builtins.bytes = ...,
+        refusal_reason: _builtins.str = ...,
+        refusal_message: _builtins.str = ...,
+        default_avatar_id: _builtins.str = ...,
+        time_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversion_report_json", b"conversion_report_json", "default_avatar_id", b"default_avatar_id", "home_persona_id", b"home_persona_id", "outcome", b"outcome", "peer_m_instance_id", b"peer_m_instance_id", "peer_persona_id", b"peer_persona_id", "refusal_message", b"refusal_message", "refusal_reason", b"refusal_reason", "roaming_user_process_id", b"roaming_user_process_id", "route", b"route", "time_ms", b"time_ms", "transfer_id", b"transfer_id", "user_process_id", b"user_process_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AvatarMigrationRecord: _TypeAlias = AvatarMigrationRecord  # noqa: Y015
+
+@_typing.final
+class ListUsersRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListUsersRequest: _TypeAlias = ListUsersRequest  # noqa: Y015
+
+@_typing.final
+class UserSummary(_message.Message):
+    """UserSummary is one User Process of this M-Instance and its avatar."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROCESS_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    HOME_M_INSTANCE_ID_FIELD_NUMBER: _builtins.int
+    PERSONA_ID_FIELD_NUMBER: _builtins.int
+    PERSONA_FORMAT_FIELD_NUMBER: _builtins.int
+    LAST_MIGRATIONS_FIELD_NUMBER: _builtins.int
+    process_id: _builtins.str
+    kind: _builtins.str
+    """"home" (a human registered here) or "registered roaming" (a visitor, IDIR-103)."""
+    home_m_instance_id: _builtins.str
+    """The User's home M-Instance (this one for "home")."""
+    persona_id: _builtins.str
+    """The current Persona (the last Register gave it; empty: none) and its Qualifier Format."""
+    persona_format: _builtins.str
+    @_builtins.property
+    def last_migrations(self) -> _containers.RepeatedCompositeFieldContainer[Global___AvatarMigrationRecord]:
+        """The last migration of its avatar to each peer, by peer, newest last (home Users only)."""
+
+    def __init__(
+        self,
+        *,
+        process_id: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        home_m_instance_id: _builtins.str = ...,
+        persona_id: _builtins.str = ...,
+        persona_format: _builtins.str = ...,
+        last_migrations: _abc.Iterable[Global___AvatarMigrationRecord] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["home_m_instance_id", b"home_m_instance_id", "kind", b"kind", "last_migrations", b"last_migrations", "persona_format", b"persona_format", "persona_id", b"persona_id", "process_id", b"process_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UserSummary: _TypeAlias = UserSummary  # noqa: Y015
+
+@_typing.final
+class ListUsersResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def users(self) -> _containers.RepeatedCompositeFieldContainer[Global___UserSummary]: ...
+    def __init__(
+        self,
+        *,
+        users: _abc.Iterable[Global___UserSummary] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["users", b"users"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListUsersResponse: _TypeAlias = ListUsersResponse  # noqa: Y015
+
+@_typing.final
+class GetAvatarStatusRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_PROCESS_ID_FIELD_NUMBER: _builtins.int
+    user_process_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        user_process_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["user_process_id", b"user_process_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetAvatarStatusRequest: _TypeAlias = GetAvatarStatusRequest  # noqa: Y015
+
+@_typing.final
+class AvatarStatus(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_FIELD_NUMBER: _builtins.int
+    PERSONA_IDS_FIELD_NUMBER: _builtins.int
+    MIGRATIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def user(self) -> Global___UserSummary: ...
+    @_builtins.property
+    def persona_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Every Persona of the User here, oldest first."""
+
+    @_builtins.property
+    def migrations(self) -> _containers.RepeatedCompositeFieldContainer[Global___AvatarMigrationRecord]:
+        """Every migration of its avatar, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        user: Global___UserSummary | None = ...,
+        persona_ids: _abc.Iterable[_builtins.str] | None = ...,
+        migrations: _abc.Iterable[Global___AvatarMigrationRecord] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["migrations", b"migrations", "persona_ids", b"persona_ids", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AvatarStatus: _TypeAlias = AvatarStatus  # noqa: Y015

@@ -59,6 +59,21 @@ class InstanceStub:
                 request_serializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.GetDefaultAvatarRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.GetDefaultAvatarResponse.FromString,
                 _registered_method=True)
+        self.RecordAvatarMigration = channel.unary_unary(
+                '/mmmfed.api.v1.Instance/RecordAvatarMigration',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.AvatarMigrationRecord.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.AvatarMigrationRecord.FromString,
+                _registered_method=True)
+        self.ListUsers = channel.unary_unary(
+                '/mmmfed.api.v1.Instance/ListUsers',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.ListUsersRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.ListUsersResponse.FromString,
+                _registered_method=True)
+        self.GetAvatarStatus = channel.unary_unary(
+                '/mmmfed.api.v1.Instance/GetAvatarStatus',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.GetAvatarStatusRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.AvatarStatus.FromString,
+                _registered_method=True)
         self.GetManifesto = channel.unary_unary(
                 '/mmmfed.api.v1.Instance/GetManifesto',
                 request_serializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.GetManifestoRequest.SerializeToString,
@@ -166,6 +181,31 @@ class InstanceServicer:
 
     def GetDefaultAvatar(self, request, context):
         """RI-1: the default avatar this instance offers a visitor whose avatar it refused (AVIR-001).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordAvatarMigration(self, request, context):
+        """RI-1, called by this instance's gateway only (PERMISSION_DENIED ORIGIN_NOT_GATEWAY): the
+        outcome of a migration of one of its Users' avatars (FGMV-43 9.1 steps 1-4), migrated or
+        refused, so the home M-Instance knows where each avatar went. Idempotent by transfer_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListUsers(self, request, context):
+        """The Users of this M-Instance (its own and registered roaming visitors) with their current
+        Persona and, for its own, where their avatar went (FGMV-43 9.1; IDIR-103).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAvatarStatus(self, request, context):
+        """One User with its Personae and every migration of its avatar, newest last; NOT_FOUND
+        USER_NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -311,6 +351,21 @@ def add_InstanceServicer_to_server(servicer, server):
                     servicer.GetDefaultAvatar,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.GetDefaultAvatarRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.GetDefaultAvatarResponse.SerializeToString,
+            ),
+            'RecordAvatarMigration': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordAvatarMigration,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.AvatarMigrationRecord.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.AvatarMigrationRecord.SerializeToString,
+            ),
+            'ListUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUsers,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.ListUsersRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.ListUsersResponse.SerializeToString,
+            ),
+            'GetAvatarStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAvatarStatus,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.GetAvatarStatusRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.AvatarStatus.SerializeToString,
             ),
             'GetManifesto': grpc.unary_unary_rpc_method_handler(
                     servicer.GetManifesto,
@@ -497,6 +552,87 @@ class Instance:
             '/mmmfed.api.v1.Instance/GetDefaultAvatar',
             mmmfed_dot_api_dot_v1_dot_instance__pb2.GetDefaultAvatarRequest.SerializeToString,
             mmmfed_dot_api_dot_v1_dot_instance__pb2.GetDefaultAvatarResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordAvatarMigration(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Instance/RecordAvatarMigration',
+            mmmfed_dot_api_dot_v1_dot_instance__pb2.AvatarMigrationRecord.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_instance__pb2.AvatarMigrationRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Instance/ListUsers',
+            mmmfed_dot_api_dot_v1_dot_instance__pb2.ListUsersRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_instance__pb2.ListUsersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAvatarStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Instance/GetAvatarStatus',
+            mmmfed_dot_api_dot_v1_dot_instance__pb2.GetAvatarStatusRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_instance__pb2.AvatarStatus.FromString,
             options,
             channel_credentials,
             insecure,

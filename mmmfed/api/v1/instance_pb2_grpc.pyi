@@ -53,6 +53,19 @@ class InstanceStub:
     """
     GetDefaultAvatar: _grpc.UnaryUnaryMultiCallable[_instance_pb2.GetDefaultAvatarRequest, _instance_pb2.GetDefaultAvatarResponse]
     """RI-1: the default avatar this instance offers a visitor whose avatar it refused (AVIR-001)."""
+    RecordAvatarMigration: _grpc.UnaryUnaryMultiCallable[_instance_pb2.AvatarMigrationRecord, _instance_pb2.AvatarMigrationRecord]
+    """RI-1, called by this instance's gateway only (PERMISSION_DENIED ORIGIN_NOT_GATEWAY): the
+    outcome of a migration of one of its Users' avatars (FGMV-43 9.1 steps 1-4), migrated or
+    refused, so the home M-Instance knows where each avatar went. Idempotent by transfer_id.
+    """
+    ListUsers: _grpc.UnaryUnaryMultiCallable[_instance_pb2.ListUsersRequest, _instance_pb2.ListUsersResponse]
+    """The Users of this M-Instance (its own and registered roaming visitors) with their current
+    Persona and, for its own, where their avatar went (FGMV-43 9.1; IDIR-103).
+    """
+    GetAvatarStatus: _grpc.UnaryUnaryMultiCallable[_instance_pb2.GetAvatarStatusRequest, _instance_pb2.AvatarStatus]
+    """One User with its Personae and every migration of its avatar, newest last; NOT_FOUND
+    USER_NOT_FOUND.
+    """
     GetManifesto: _grpc.UnaryUnaryMultiCallable[_instance_pb2.GetManifestoRequest, _manifesto_pb2.Manifesto]
     """Returns this instance's platform manifesto (what it produces and accepts)."""
     ReadItem: _grpc.UnaryStreamMultiCallable[_instance_pb2.ReadItemRequest, _item_pb2.ItemPart]
@@ -122,6 +135,19 @@ class InstanceAsyncStub(InstanceStub):
     """
     GetDefaultAvatar: _aio.UnaryUnaryMultiCallable[_instance_pb2.GetDefaultAvatarRequest, _instance_pb2.GetDefaultAvatarResponse]  # type: ignore[assignment]
     """RI-1: the default avatar this instance offers a visitor whose avatar it refused (AVIR-001)."""
+    RecordAvatarMigration: _aio.UnaryUnaryMultiCallable[_instance_pb2.AvatarMigrationRecord, _instance_pb2.AvatarMigrationRecord]  # type: ignore[assignment]
+    """RI-1, called by this instance's gateway only (PERMISSION_DENIED ORIGIN_NOT_GATEWAY): the
+    outcome of a migration of one of its Users' avatars (FGMV-43 9.1 steps 1-4), migrated or
+    refused, so the home M-Instance knows where each avatar went. Idempotent by transfer_id.
+    """
+    ListUsers: _aio.UnaryUnaryMultiCallable[_instance_pb2.ListUsersRequest, _instance_pb2.ListUsersResponse]  # type: ignore[assignment]
+    """The Users of this M-Instance (its own and registered roaming visitors) with their current
+    Persona and, for its own, where their avatar went (FGMV-43 9.1; IDIR-103).
+    """
+    GetAvatarStatus: _aio.UnaryUnaryMultiCallable[_instance_pb2.GetAvatarStatusRequest, _instance_pb2.AvatarStatus]  # type: ignore[assignment]
+    """One User with its Personae and every migration of its avatar, newest last; NOT_FOUND
+    USER_NOT_FOUND.
+    """
     GetManifesto: _aio.UnaryUnaryMultiCallable[_instance_pb2.GetManifestoRequest, _manifesto_pb2.Manifesto]  # type: ignore[assignment]
     """Returns this instance's platform manifesto (what it produces and accepts)."""
     ReadItem: _aio.UnaryStreamMultiCallable[_instance_pb2.ReadItemRequest, _item_pb2.ItemPart]  # type: ignore[assignment]
@@ -212,6 +238,37 @@ class InstanceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_instance_pb2.GetDefaultAvatarResponse, _abc.Awaitable[_instance_pb2.GetDefaultAvatarResponse]]:
         """RI-1: the default avatar this instance offers a visitor whose avatar it refused (AVIR-001)."""
+
+    @_abc_1.abstractmethod
+    def RecordAvatarMigration(
+        self,
+        request: _instance_pb2.AvatarMigrationRecord,
+        context: _ServicerContext,
+    ) -> _typing.Union[_instance_pb2.AvatarMigrationRecord, _abc.Awaitable[_instance_pb2.AvatarMigrationRecord]]:
+        """RI-1, called by this instance's gateway only (PERMISSION_DENIED ORIGIN_NOT_GATEWAY): the
+        outcome of a migration of one of its Users' avatars (FGMV-43 9.1 steps 1-4), migrated or
+        refused, so the home M-Instance knows where each avatar went. Idempotent by transfer_id.
+        """
+
+    @_abc_1.abstractmethod
+    def ListUsers(
+        self,
+        request: _instance_pb2.ListUsersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_instance_pb2.ListUsersResponse, _abc.Awaitable[_instance_pb2.ListUsersResponse]]:
+        """The Users of this M-Instance (its own and registered roaming visitors) with their current
+        Persona and, for its own, where their avatar went (FGMV-43 9.1; IDIR-103).
+        """
+
+    @_abc_1.abstractmethod
+    def GetAvatarStatus(
+        self,
+        request: _instance_pb2.GetAvatarStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_instance_pb2.AvatarStatus, _abc.Awaitable[_instance_pb2.AvatarStatus]]:
+        """One User with its Personae and every migration of its avatar, newest last; NOT_FOUND
+        USER_NOT_FOUND.
+        """
 
     @_abc_1.abstractmethod
     def GetManifesto(
