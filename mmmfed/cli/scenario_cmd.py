@@ -63,7 +63,7 @@ def step_dict(index: int, r: StepResult) -> dict[str, Any]:
 
 def step_table(results: list[StepResult]) -> Table:
     """One row per step: M-Instance, Action, PA Status, expected or not, and the reason."""
-    table = FittingTable(show_lines=False, drop=("reason", "step"))
+    table = FittingTable(show_lines=False, drop=("reason", "at", "step"))
     for col in ("#", "step", "at", "Action", "PA Status", "", "reason"):
         table.add_column(col, no_wrap=col in ("#", "at", "Action"))
     for index, r in enumerate(results, 1):
@@ -89,16 +89,23 @@ async def _activity(stub: object) -> list[dict[str, Any]]:
 
 
 def activity_table(records: list[dict[str, Any]], m_instance_id: str) -> Table:
-    """One row per ACD record: Process Action, source, destination, Action, PA Status."""
-    table = FittingTable(title=f"Activity Data of {m_instance_id}", drop=("Process Action",))
-    for col in ("Process Action", "source", "destination", "Action", "PA Status"):
+    """One row per ACD record: Process Action, source -> destination, Action, PA Status. A
+    Process of ``m_instance_id`` is shown by its name (the title says so), another by its ProcessID
+    without ``mmm://``."""
+    local = f"mmm://{m_instance_id}/processes/"
+
+    def shown(process_id: str) -> str:
+        return process_id.removeprefix(local) if process_id.startswith(local) else process_id.removeprefix("mmm://")
+
+    title = f"Activity Data of {m_instance_id} (its Processes by name)"
+    table = FittingTable(title=title, title_justify="left", drop=("Process Action",))
+    for col in ("Process Action", "source -> destination", "Action", "PA Status"):
         table.add_column(col, no_wrap=col == "Process Action", overflow="fold")
     for r in records:
         status = r["PAStatus"]
         table.add_row(
             r["ProcessActionID"].rsplit("/", 1)[-1],
-            r["SourceProcessID"].removeprefix("mmm://"),
-            r["DestinationProcessID"].removeprefix("mmm://"),
+            f"{shown(r['SourceProcessID'])} ->\n{shown(r['DestinationProcessID'])}",
             r["Action"],
             status["Status"] + (f" {status['ErrorCode']}" if "ErrorCode" in status else ""),
         )
