@@ -203,7 +203,8 @@ def run_demo(out: Path, config_dir: Path | None = None, *, keep_running: bool = 
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         console.print(Rule("mmmfed demo: a.example and b.example federate on loopback"))
         console.print(
-            f"three trust domains, {A}, {B} and {BRIDGE}, each with its own CA; they exchange only their ca.pem bundles"
+            f"three trust domains, {A}, {B} and {BRIDGE}, each with its own CA; they exchange only "
+            "their ca.pem bundles"
         )
         try:
             procs.start_plan(p, workdir)
