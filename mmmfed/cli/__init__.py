@@ -34,6 +34,7 @@ from mmmfed.cli.pa_cmd import activity_app, pa_app
 from mmmfed.cli.peer_cmd import peer_app
 from mmmfed.cli.scenario_cmd import scenario_app
 from mmmfed.cli.status_cmd import status
+from mmmfed.cli.tables import WideOption, table_console
 from mmmfed.errors import MmmfedError
 
 app = typer.Typer(help="mmmfed: the federation gateway for independent M-Instances.", no_args_is_help=True)
@@ -135,6 +136,7 @@ def convert(
     texture_format: Annotated[TextureFormat, typer.Option("--texture-format")] = TextureFormat.jpeg,
     max_texture_px: Annotated[int, typer.Option("--max-texture-px", min=1)] = 1024,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    wide: WideOption = False,
 ) -> None:
     """Run the bridge's Conversion Service locally on one file and print its report."""
     from bridge.conversion import ConversionTarget, GltfValidator
@@ -152,7 +154,7 @@ def convert(
     if as_json:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
     else:
-        Console().print(conversion_table(source.name, report.to_dict()))
+        table_console(wide).print(conversion_table(source.name, report.to_dict()))
         Console().print(f"wrote {out} ({len(data):,} bytes)")
 
 

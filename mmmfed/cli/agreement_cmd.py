@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
+
+from mmmfed.cli.tables import FittingTable, WideOption, table_console
 
 agreement_app = typer.Typer(help="Trust agreements with peer M-Instances.", no_args_is_help=True)
 ConfigOption = Annotated[Path, typer.Option("--config", help="the gateway's configuration, .json or .toml")]
@@ -27,6 +27,7 @@ CertOption = Annotated[
     typer.Option("--cert", help="operator certificate (PEM) of the M-Instance's trust domain (`mmmfed certs init`)"),
 ]
 KeyOption = Annotated[Path, typer.Option("--key", help="its private key (PEM)")]
+JsonOption = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
 
 
 def _config(path: Path) -> Any:
@@ -71,12 +72,18 @@ def _remote(config: Any, cert: Path, key: Path, method: str, request: Any) -> An
 
 
 @agreement_app.command("propose")
-def agreement_propose(peer: str, config: ConfigOption, cert: CertOption, key: KeyOption) -> None:
-    """Negotiate with PEER (FGMV-43 9.5) and conclude a trust agreement signed by both."""
+def agreement_propose(
+    peer: str, config: ConfigOption, cert: CertOption, key: KeyOption, as_json: JsonOption = False
+) -> None:
+    """Negotiate with PEER (FGMV-43 9.5) and conclude a trust agreement signed by both (--json: the
+    signed agreement document)."""
     from mmmfed.api.v1 import gateway_pb2 as gpb
 
     result = _remote(_config(config), cert, key, "Negotiate", gpb.NegotiateRequest(peer_m_instance_id=peer))
     doc = json.loads(result.agreement_json)
+    if as_json:
+        typer.echo(json.dumps(doc, indent=2, sort_keys=True))
+        return
     typer.echo(f"ACTIVE {doc['AgreementID']} with {peer} until {_when(doc['ValidUntilMs'])}")
     typer.echo(f"scope: {', '.join(doc['Scope']['Features'])}")
 
@@ -128,29 +135,37 @@ ForceOption = Annotated[bool, typer.Option("--force", help="record it even if PE
 
 
 @agreement_app.command("accept")
-def agreement_accept(peer: str, config: ConfigOption, force: ForceOption = False) -> None:
+def agreement_accept(peer: str, config: ConfigOption, force: ForceOption = False, as_json: JsonOption = False) -> None:
     """Accept trust agreements that PEER proposes (takes effect at once, no restart)."""
     from gateway.agreements import record_consent
 
     cfg = _config(config)
     _configured_peer(cfg, peer, force=force)
     _on_state(cfg, lambda state: record_consent(state, peer))
+    if as_json:
+        typer.echo(json.dumps({"m_instance_id": cfg.m_instance_id, "peer": peer, "accepted": True}))
+        return
     typer.echo(f"{cfg.m_instance_id} now accepts trust agreements proposed by {peer}")
 
 
 @agreement_app.command("withdraw")
-def agreement_withdraw(peer: str, config: ConfigOption, force: ForceOption = False) -> None:
+def agreement_withdraw(
+    peer: str, config: ConfigOption, force: ForceOption = False, as_json: JsonOption = False
+) -> None:
     """No longer accept agreements PEER proposes (an ACTIVE agreement stays until revoked)."""
     from gateway.agreements import record_consent
 
     cfg = _config(config)
     _configured_peer(cfg, peer, force=force)
     _on_state(cfg, lambda state: record_consent(state, peer, accepted=False))
+    if as_json:
+        typer.echo(json.dumps({"m_instance_id": cfg.m_instance_id, "peer": peer, "accepted": False}))
+        return
     typer.echo(f"{cfg.m_instance_id} no longer accepts trust agreements proposed by {peer}")
 
 
 @agreement_app.command("consents")
-def agreement_consents(config: ConfigOption, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def agreement_consents(config: ConfigOption, as_json: JsonOption = False, wide: WideOption = False) -> None:
     """Which peers' proposals this M-Instance accepts: by configuration (accept_agreements_from)
     or by an operator's `agreement accept`, and withdrawals."""
     from gateway.agreements import all_consents
@@ -171,14 +186,17 @@ def agreement_consents(config: ConfigOption, as_json: Annotated[bool, typer.Opti
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table("peer", "accepts", "by", "since", box=None)
+    table = FittingTable(box=None, drop=("since", "by"))
+    table.add_column("peer", no_wrap=True)
+    for col in ("accepts", "by", "since"):
+        table.add_column(col)
     for row in rows:
         table.add_row(row["peer"], "yes" if row["accepted"] else "withdrawn", row["by"], _when(row["at"]))
-    Console().print(table)
+    table_console(wide).print(table, markup=False, highlight=False)
 
 
 @agreement_app.command("show")
-def agreement_show(config: ConfigOption, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def agreement_show(config: ConfigOption, as_json: JsonOption = False, wide: WideOption = False) -> None:
     """List this gateway's trust agreements: peer, status, id, validity, scope, signers."""
     from gateway.agreements import all_agreements
 
@@ -187,22 +205,22 @@ def agreement_show(config: ConfigOption, as_json: Annotated[bool, typer.Option("
     if as_json:
         typer.echo(json.dumps(records, indent=2, sort_keys=True))
         return
-    table = Table(title=f"trust agreements of {cfg.m_instance_id}")
+    table = FittingTable(title=f"trust agreements of {cfg.m_instance_id}", drop=("signed by", "scope", "valid until"))
     for col in ("peer", "status", "agreement", "valid until", "scope", "signed by"):
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold", no_wrap=col in ("peer", "agreement"))
     for peer_id, rec in records.items():
         doc = rec["Document"]
         proofs = doc.get("proof") if isinstance(doc.get("proof"), list) else [doc.get("proof")]
-        signers = ", ".join(str(p.get("verificationMethod", "")).split("#")[0] for p in proofs if p)
+        signers = [str(p.get("verificationMethod", "")).split("#")[0] for p in proofs if p]
         table.add_row(
             peer_id,
             rec["Status"],
             doc["AgreementID"],
             _when(doc["ValidUntilMs"]),
             "\n".join(doc["Scope"]["Features"]),
-            signers,
+            "\n".join(signers),
         )
-    Console().print(table)
+    table_console(wide).print(table, markup=False, highlight=False)
 
 
 @agreement_app.command("revoke")
@@ -211,11 +229,18 @@ def agreement_revoke(
     config: ConfigOption,
     cert: CertOption,
     key: KeyOption,
-    reason: Annotated[str, typer.Option("--reason")] = "revoked by the operator",
+    reason: Annotated[
+        str, typer.Option("--reason", help="why, recorded with the revocation")
+    ] = "revoked by the operator",
+    as_json: JsonOption = False,
 ) -> None:
-    """Revoke the trust agreement with PEER, here and at the peer, at once (in-flight work too)."""
+    """Revoke the trust agreement with PEER, here and at the peer, at once (in-flight work too;
+    --json: the revoked agreement document)."""
     from mmmfed.api.v1 import gateway_pb2 as gpb
 
     request = gpb.RevokePeerAgreementRequest(peer_m_instance_id=peer, reason=reason)
     result = _remote(_config(config), cert, key, "RevokeAgreement", request)
+    if as_json:
+        typer.echo(json.dumps(json.loads(result.agreement_json), indent=2, sort_keys=True))
+        return
     typer.echo(f"REVOKED {json.loads(result.agreement_json)['AgreementID']} with {peer}")

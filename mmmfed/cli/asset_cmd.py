@@ -48,6 +48,7 @@ from mmmfed.cli.asset_render import (
     value_dict,
 )
 from mmmfed.cli.operator_session import OperatorSession, once, open_session, run, stub
+from mmmfed.cli.tables import WideOption, table_console
 
 asset_app = typer.Typer(
     help="Assets, Wallets and Asset migration between M-Instances (FGMV-43 9.2).", no_args_is_help=True
@@ -75,11 +76,11 @@ def _echo_json(doc: Any) -> None:
 # -- for people ---------------------------------------------------------------------------------
 
 
-def _print_outcome(view: Any, op: OperatorSession, *, as_json: bool, table: bool) -> None:
+def _print_outcome(view: Any, op: OperatorSession, *, as_json: bool, table: bool, wide: bool = False) -> None:
     if as_json:
         _echo_json(transfer_dict(view))
         return
-    console = Console()
+    console = table_console(wide)
     if table:
         console.print(transfer_table(view))
     status = f"mmmfed asset status {shlex.quote(view.transfer_id)} {op.flags()}"
@@ -265,13 +266,14 @@ def asset_status(
     cert: CertOption,
     key: KeyOption,
     as_json: JsonOption = False,
+    wide: WideOption = False,
 ) -> None:
     """Show one transfer of this M-Instance's journal (either role). Exit codes as ``transfer``."""
     from mmmfed.api.v1 import asset_pb2 as apb
 
     op = open_session(config, cert, key)
     view = run(once(op, "GetAssetTransfer", apb.GetAssetTransferRequest(transfer_id=transfer_id), attempts=4))
-    _print_outcome(view, op, as_json=as_json, table=True)
+    _print_outcome(view, op, as_json=as_json, table=True, wide=wide)
     raise typer.Exit(code=exit_code(view))
 
 
@@ -283,6 +285,7 @@ def asset_history(
     key: KeyOption,
     peer: Annotated[str | None, typer.Option("--peer", help="ask this peer M-Instance through our gateway")] = None,
     as_json: JsonOption = False,
+    wide: WideOption = False,
 ) -> None:
     """An Asset's state, owner of record or new home, Provenance and transfers (ASIR-103/105).
 
@@ -302,7 +305,7 @@ def asset_history(
     if as_json:
         _echo_json({"m_instance_id": peer or op.config.m_instance_id, **history_dict(history)})
         return
-    console = Console()
+    console = table_console(wide)
     for table in history_tables(history, where=peer or op.config.m_instance_id):
         console.print(table)
     home = history.asset.migrated_to
@@ -313,7 +316,9 @@ def asset_history(
 
 
 @asset_app.command("ledger")
-def asset_ledger(config: ConfigOption, cert: CertOption, key: KeyOption, as_json: JsonOption = False) -> None:
+def asset_ledger(
+    config: ConfigOption, cert: CertOption, key: KeyOption, as_json: JsonOption = False, wide: WideOption = False
+) -> None:
     """Every Asset, Wallet (ledger accounts included) and transfer of this M-Instance's ledger."""
     from mmmfed.api.v1 import asset_pb2 as apb
 
@@ -322,6 +327,6 @@ def asset_ledger(config: ConfigOption, cert: CertOption, key: KeyOption, as_json
     if as_json:
         _echo_json(ledger_dict(ledger))
         return
-    console = Console()
+    console = table_console(wide)
     for table in ledger_tables(ledger):
         console.print(table)

@@ -9,34 +9,10 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markup import escape
-from rich.measure import Measurement
 from rich.table import Table
-from rich.text import Text
 
-
-class FittingTable(Table):
-    """A table that keeps identifiers whole: when its rows do not fit the terminal's width, each
-    row is printed as a block of ``column  value`` lines instead of squeezed columns (an 80-column
-    terminal would otherwise fold every other column to a few characters)."""
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        if Measurement.get(console, options.update(width=10_000), self).maximum <= options.max_width or not self.rows:
-            yield from super().__rich_console__(console, options)
-            return
-        if self.title:
-            yield Text(str(self.title), style="italic")
-        names = [str(c.header) for c in self.columns]
-        cells = [list(c.cells) for c in self.columns]
-        for r in range(len(self.rows)):
-            block = Table.grid(padding=(0, 2))
-            block.add_column(style="bold", no_wrap=True)
-            block.add_column(overflow="fold")
-            for name, column in zip(names, cells, strict=True):
-                block.add_row(name, column[r])
-            yield block
-            yield Text("")
+from mmmfed.cli.tables import FittingTable
 
 EXIT_NOT_COMPLETED = 3
 EXIT_NOT_TERMINAL = 4
@@ -161,9 +137,12 @@ def outcome_lines(view: Any, *, status_command: str) -> list[str]:
     return lines
 
 
-def _table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]], *, ids: int = 1) -> Table:
-    """A table whose first ``ids`` columns (identifiers, copied into commands) never wrap."""
-    table = FittingTable(title=title, title_justify="left")
+def _table(
+    title: str, columns: Sequence[str], rows: Iterable[Sequence[object]], *, ids: int = 1, drop: Sequence[str] = ()
+) -> Table:
+    """A table whose first ``ids`` columns (identifiers, copied into commands) never wrap; at a
+    narrow terminal the ``drop`` columns are hidden, least important first."""
+    table = FittingTable(title=title, title_justify="left", drop=drop)
     for i, col in enumerate(columns):
         table.add_column(col, no_wrap=i < ids, overflow="fold")
     for row in rows:
@@ -232,6 +211,7 @@ def history_tables(h: Any, *, where: str) -> list[Table]:
             "Provenance (Transactions, oldest first)",
             ("TransactionID", "status", "time", "payer -> payee", "Value"),
             (_tra_row(item_doc(e)) for e in h.provenance),
+            drop=("time", "payer -> payee"),
         ),
         transfers_table(h.transfers, title="transfers in this journal"),
     ]
@@ -254,7 +234,7 @@ def transfers_table(transfers: Any, *, title: str) -> Table:
         for t in transfers
     )
     columns = ("transfer", "role", "state", "Asset -> new home", "from -> to", "payment", "reason")
-    return _table(title, columns, rows)
+    return _table(title, columns, rows, drop=("payment", "from -> to", "reason", "role"))
 
 
 def ledger_tables(ledger: Any) -> list[Table]:
@@ -276,7 +256,10 @@ def ledger_tables(ledger: Any) -> list[Table]:
     wallets.columns[1].justify = "right"
     return [
         _table(
-            f"Assets of {ledger.m_instance_id}", ("AssetID", "state", "owner / new home", "Qualifier", "title"), assets
+            f"Assets of {ledger.m_instance_id}",
+            ("AssetID", "state", "owner / new home", "Qualifier", "title"),
+            assets,
+            drop=("Qualifier", "title"),
         ),
         wallets,
         transfers_table(ledger.transfers, title="transfers"),

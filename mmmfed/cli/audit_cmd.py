@@ -23,11 +23,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from mmmfed.cli.common import fail, refuse
+from mmmfed.cli.tables import FittingTable, WideOption, table_console
 
 audit_app = typer.Typer(
     help="The gateway's audit log: show entries, verify the hash chain, sign or fetch checkpoints.",
@@ -80,6 +79,7 @@ def audit_show(
     since: Annotated[int, typer.Option("--since", help="entries after this sequence number")] = 0,
     limit: Annotated[int, typer.Option("--limit", min=1, max=100_000)] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
+    wide: WideOption = False,
 ) -> None:
     """Print audit entries, oldest first: accepts, refusals (with their reason), agreement changes."""
     entries = _read(config, lambda log: log.entries(peer_id=peer, since_seq=since, limit=limit))
@@ -87,13 +87,13 @@ def audit_show(
         for e in entries:
             typer.echo(json.dumps({**e.hashed_fields(), "hash": e.hash}, sort_keys=True))
         return
-    table = Table(title=f"audit log of {config.name}")
+    table = FittingTable(title=f"audit log of {config.name}", drop=("time (UTC)", "peer"))
     for col in ("seq", "time (UTC)", "event", "peer", "subject", "reason"):
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold", no_wrap=col in ("seq", "time (UTC)"))
     for e in entries:
         when = datetime.datetime.fromtimestamp(e.time_ms / 1000, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
         table.add_row(str(e.seq), when, e.event, e.peer_id, escape(e.subject), e.reason)
-    Console().print(table)
+    table_console(wide).print(table)
 
 
 @audit_app.command("verify")

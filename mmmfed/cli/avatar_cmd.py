@@ -22,6 +22,7 @@ from rich.console import Console
 
 from mmmfed.cli.common import fail, refuse
 from mmmfed.cli.operator_session import OperatorSession, open_session, run, stub
+from mmmfed.cli.tables import WideOption, table_console
 
 avatar_app = typer.Typer(
     help="Humans' avatars: register one, migrate it to a peer (FGMV-43 9.1).", no_args_is_help=True
@@ -133,6 +134,7 @@ def avatar_migrate(
     cert: CertOption,
     key: KeyOption,
     as_json: JsonOption = False,
+    wide: WideOption = False,
 ) -> None:
     """Migrate a User's avatar to a peer: export, conversion through a bridge when the peer's
     manifesto needs it, transfer and import there; then where it lives now and what was
@@ -157,7 +159,7 @@ def avatar_migrate(
     if as_json:
         sys.stdout.write(json.dumps(view, indent=2) + "\n")
     else:
-        console = Console()
+        console = table_console(wide)
         console.print(migration_detail(process_id, result))
         if view["outcome"] == "MIGRATED":
             console.print(

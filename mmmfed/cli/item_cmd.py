@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from mmmfed.cli.common import fail, refuse
+from mmmfed.cli.tables import WideOption
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -100,6 +101,7 @@ def item_verify(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the verdict and each proof's result as JSON")] = False,
+    wide: WideOption = False,
 ) -> None:
     """Verify every proof on SIGNED (vc-di-eddsa 3.3.2, vc-data-integrity 4.5); print a verdict
     and the reason per proof. Exits 0 only if every proof verified, 2 otherwise.
@@ -115,8 +117,7 @@ def item_verify(
     """
     import json
 
-    from rich.console import Console
-
+    from mmmfed.cli.tables import table_console
     from mmmfed.errors import MmmfedError
     from mmmfed.proofs import verify_document
 
@@ -144,7 +145,7 @@ def item_verify(
         if not result.verified:
             raise typer.Exit(code=2)
         return
-    console = Console(emoji=False, highlight=False)
+    console = table_console(wide, emoji=False, highlight=False)
     if result.proofs:
         console.print(_proof_table(document, result))
     console.print(_verdict(_shown(str(signed)), result), soft_wrap=True)  # one line, so the method stays whole
@@ -247,11 +248,12 @@ def _verdict(name: str, result: VerificationResult) -> Text:
 
 def _proof_table(document: dict[str, Any], result: VerificationResult) -> Table:
     """One row per proof: method, purpose, created, and VERIFIED or the reason."""
-    from rich.table import Table
     from rich.text import Text
 
+    from mmmfed.cli.tables import FittingTable
+
     proofs = document["proof"] if isinstance(document["proof"], list) else [document["proof"]]
-    table = Table(title="Proofs (eddsa-jcs-2022)")
+    table = FittingTable(title="Proofs (eddsa-jcs-2022)", drop=("purpose", "created"))
     table.add_column("#", justify="right")
     for name in ("verification method", "purpose", "created", "result"):
         table.add_column(name, overflow="fold")

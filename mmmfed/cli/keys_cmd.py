@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from mmmfed.cli.common import fail, refuse
+from mmmfed.cli.tables import WideOption
 
 if TYPE_CHECKING:
     from mmmfed.keys import InstanceKeyStore, PublicKeyRecord
@@ -235,6 +236,7 @@ def keys_revoke(
 def keys_list(
     config: GatewayConfigOption,
     as_json: Annotated[bool, typer.Option("--json", help="print the keys as JSON")] = False,
+    wide: WideOption = False,
 ) -> None:
     """Show the M-Instance's keys, oldest first (FGMV-43 GPIR-003).
 
@@ -244,8 +246,7 @@ def keys_list(
     """
     import json
 
-    from rich.console import Console
-    from rich.table import Table
+    from mmmfed.cli.tables import FittingTable, table_console
 
     store = _open_store(config)
     records = store.records()
@@ -269,9 +270,11 @@ def keys_list(
     if not rows:
         sys.stdout.write(f"{store.m_instance_id} has no keys yet: the gateway makes one when it starts\n")
         return
-    table = Table(title=f"Signing keys of {store.m_instance_id}")
+    table = FittingTable(
+        title=f"Signing keys of {store.m_instance_id}", drop=("revoked at", "valid from", "valid until", "method")
+    )
     for column in ("key id", "method", "valid from", "valid until", "revoked at", "status"):
-        table.add_column(column, no_wrap=column != "method")
+        table.add_column(column, no_wrap=column != "method", overflow="fold")
     style = {"current": "green", "retired": "dim", "revoked": "red"}
     for r, row in zip(records, rows, strict=True):
         status = statuses[r.key_id]
@@ -283,13 +286,16 @@ def keys_list(
             row["revoked_at"] or "-",
             f"[{style[status]}]{status}[/]" + (f" ({r.revocation_reason})" if r.revocation_reason else ""),
         )
-    Console(emoji=False, highlight=False).print(table)
+    table_console(wide, emoji=False, highlight=False).print(table)
 
 
 @keys_app.command("export")
 def keys_export(
     config: GatewayConfigOption,
     out: Annotated[Path, typer.Option("--out", help="file to write the DID document to (replaced if it exists)")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print {file, did, verification_methods} of what was written as JSON")
+    ] = False,
 ) -> None:
     """Write the M-Instance's public keys as its did:web DID document, for verifiers outside the
     federation: `mmmfed item verify --keys FILE` takes it (W3C DID Core; FGMV-43 GPIR-003).
@@ -312,7 +318,8 @@ def keys_export(
             f"{store.m_instance_id} has no keys yet; start its gateway (it makes the first) "
             "or run `mmmfed keys rotate`",
         )
-    document = json.dumps(instance_did_document(store.m_instance_id, records), indent=2) + "\n"
+    did_document = instance_did_document(store.m_instance_id, records)
+    document = json.dumps(did_document, indent=2) + "\n"
     target = out.resolve()
     try:
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
@@ -328,4 +335,9 @@ def keys_export(
         raise refuse(
             "FILE_UNWRITABLE", f"cannot write {out}: {err.strerror}; choose an --out in a directory you can write"
         ) from err
+    if as_json:
+        methods = [m["id"] for m in did_document["verificationMethod"]]
+        written = {"file": str(out), "did": did_document["id"], "verification_methods": methods}
+        sys.stdout.write(json.dumps(written, indent=2) + "\n")
+        return
     sys.stdout.write(f"wrote {out}: did:web:{store.m_instance_id} with {len(records)} key(s)\n")

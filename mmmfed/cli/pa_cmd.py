@@ -22,6 +22,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mmmfed.cli.tables import FittingTable, WideOption, table_console
+
 pa_app = typer.Typer(help="Process Actions (MMM-TEC Inter-Process Protocol).", no_args_is_help=True)
 activity_app = typer.Typer(help="Activity Data of an M-Instance.", no_args_is_help=True)
 ConfigOption = Annotated[Path, typer.Option("--config", help="the M-Instance's configuration, .json or .toml")]
@@ -146,6 +148,7 @@ def pa_send(
     pay: Annotated[str | None, typer.Option("--pay", help="payment, e.g. '500 EUR' (minor units)")] = None,
     pa_id: Annotated[str | None, typer.Option("--id", help="ProcessActionID (default: a new one)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the response as JSON")] = False,
+    wide: WideOption = False,
 ) -> None:
     """Issue a Process Action to the M-Instance of CONFIG and print the response and PA Status."""
     from instance.world.codec import request_from_json, response_to_json
@@ -182,7 +185,7 @@ def pa_send(
     if as_json:
         typer.echo(json.dumps({"DecidedBy": reply.m_instance_id, **response_to_json(response)}, indent=2))
     else:
-        Console().print(response_table(response))
+        table_console(wide).print(response_table(response))
         Console().print(f"decided by {reply.m_instance_id}")
     kind = response.status.kind
     if kind is PAStatusKind.REQUEST:
@@ -212,6 +215,7 @@ def activity_show(
     until: Annotated[str | None, typer.Option("--until", help="RFC 3339 time or Unix ms (exclusive)")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=100_000)] = 1000,
     as_json: Annotated[bool, typer.Option("--json", help="print the ACD Items as JSON lines")] = False,
+    wide: WideOption = False,
 ) -> None:
     """Show the M-Instance's Activity Data (every Process Action performed or refused)."""
     from mmmfed.api.v1 import instance_pb2 as ipb
@@ -233,7 +237,9 @@ def activity_show(
         for record in records:
             typer.echo(json.dumps(record, separators=(",", ":")))
         return
-    table = Table("time", "Process Action", "source", "destination", "Action", "PA Status")
+    table = FittingTable(drop=("time", "Process Action"))
+    for col in ("time", "Process Action", "source", "destination", "Action", "PA Status"):
+        table.add_column(col, no_wrap=col in ("time", "Process Action"), overflow="fold")
     for r in records:
         status = r["PAStatus"]
         when = datetime.datetime.fromisoformat(r["Time"].replace("Z", "+00:00")).strftime("%H:%M:%S.%f")[:-3]
@@ -245,4 +251,4 @@ def activity_show(
             r["Action"],
             status["Status"] + (f" {status['ErrorCode']}" if "ErrorCode" in status else ""),
         )
-    Console(width=200).print(table)
+    table_console(wide).print(table, markup=False, highlight=False)

@@ -21,8 +21,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from mmmfed.cli.tables import FittingTable, WideOption, table_console
 from mmmfed.errors import InvalidInput, MmmfedError
 
 peer_app = typer.Typer(
@@ -122,6 +122,7 @@ def peer_add(
 def peer_list(
     config: ConfigOption,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    wide: WideOption = False,
 ) -> None:
     """The peers (and bridges) of the gateway configured in --config, with their bundles."""
     from mmmfed.cli.common import fail
@@ -154,7 +155,9 @@ def peer_list(
     if as_json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
-    table = Table("kind", "id", "address", "bundle", box=None)
+    table = FittingTable(box=None, drop=("bundle", "address", "kind"))
+    for col in ("kind", "id", "address", "bundle"):
+        table.add_column(col, no_wrap=col in ("id", "address"), overflow="fold")
     for row in rows:
         table.add_row(row["kind"], row["id"], row["address"], f"{row['bundle_state']} {Path(row['bundle']).name}")
-    Console().print(table)
+    table_console(wide).print(table, markup=False, highlight=False)

@@ -3,7 +3,10 @@ implementation (``mmmfed/cli/phase0.py``) on a loopback federation, each node it
 printing each step with its PA Status, then the Activity Data of each M-Instance.
 
 Exit code 0 when every step answers the PA Status the use case expects (the last one is the
-InsRights refusal), 1 otherwise.
+InsRights refusal), 1 otherwise. ``--json`` prints one object on stdout instead of the tables,
+``{"federated", "ok", "steps": [...], "activity": {M-Instance: [ACD records]}}`` (see
+:func:`step_dict`); a scenario that could not run is ``{"error": "SCENARIO_FAILED", "message"}``,
+exit 1. ``--wide`` prints every column of the tables whatever the terminal's width.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import signal
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,23 +25,49 @@ from rich.markup import escape
 from rich.rule import Rule
 from rich.table import Table
 
+from mmmfed.cli.common import write_json_error
 from mmmfed.cli.loopback import A, B, LoopbackPlan, plan, samples_dir
 from mmmfed.cli.phase0 import StepResult, run_phase0
 from mmmfed.cli.processes import NodeProcesses
+from mmmfed.cli.tables import FittingTable, WideOption, table_console
 from mmmfed.errors import MmmfedError
 
 scenario_app = typer.Typer(help="Runnable use cases.", no_args_is_help=True)
 AVATARS = ("vrm/godot-vrm_Godette/Godette_vrm_v4.vrm", "gltf/Fox/Fox.glb")
 
 
+def _status_text(r: StepResult) -> str:
+    status = r.response.status
+    shown = status.kind.value + (f" {status.error.value}" if status.error else "")
+    if status.value is not None:
+        shown += f" {status.value.amount_minor} {status.value.currency_id}"
+    return shown
+
+
+def step_dict(index: int, r: StepResult) -> dict[str, Any]:
+    """One step for ``--json``: ``{"index", "title", "m_instance_id", "action", "pa_status",
+    "error", "reason", "expected", "ok"}`` (``error`` is the PA Status error code or null)."""
+    status = r.response.status
+    return {
+        "index": index,
+        "title": r.title,
+        "m_instance_id": r.m_instance_id,
+        "action": r.request.action.value,
+        "pa_status": status.kind.value,
+        "error": status.error.value if status.error else None,
+        "reason": status.reason,
+        "expected": r.expected,
+        "ok": r.ok,
+    }
+
+
 def step_table(results: list[StepResult]) -> Table:
     """One row per step: M-Instance, Action, PA Status, expected or not, and the reason."""
-    table = Table("#", "step", "at", "Action", "PA Status", "", "reason", show_lines=False)
+    table = FittingTable(show_lines=False, drop=("reason", "at", "step"))
+    for col in ("#", "step", "at", "Action", "PA Status", "", "reason"):
+        table.add_column(col, no_wrap=col in ("#", "at", "Action"))
     for index, r in enumerate(results, 1):
-        status = r.response.status
-        shown = status.kind.value + (f" {status.error.value}" if status.error else "")
-        if status.value is not None:
-            shown += f" {status.value.amount_minor} {status.value.currency_id}"
+        shown = _status_text(r)
         table.add_row(
             str(index),
             escape(r.title),
@@ -46,32 +75,51 @@ def step_table(results: list[StepResult]) -> Table:
             r.request.action.value,
             shown,
             "[green]as expected[/]" if r.ok else f"[red]expected {r.expected}[/]",
-            escape(status.reason[:90]),
+            escape(r.response.status.reason[:90]),
         )
     return table
 
 
-async def _activity_table(stub: object, m_instance_id: str) -> Table:
+async def _activity(stub: object) -> list[dict[str, Any]]:
+    """The M-Instance's Activity Data: its ACD records, oldest first."""
     from mmmfed.api.v1 import instance_pb2 as ipb
 
     reply = await stub.QueryActivity(ipb.QueryActivityRequest())  # type: ignore[attr-defined]
-    table = Table(
-        "Process Action", "source", "destination", "Action", "PA Status", title=f"Activity Data of {m_instance_id}"
-    )
-    for raw in reply.records_json:
-        r = json.loads(raw)
+    return [json.loads(raw) for raw in reply.records_json]
+
+
+def activity_table(records: list[dict[str, Any]], m_instance_id: str) -> Table:
+    """One row per ACD record: Process Action, source -> destination, Action, PA Status. A
+    Process of ``m_instance_id`` is shown by its name (the title says so), another by its ProcessID
+    without ``mmm://``."""
+    local = f"mmm://{m_instance_id}/processes/"
+
+    def shown(process_id: str) -> str:
+        return process_id.removeprefix(local) if process_id.startswith(local) else process_id.removeprefix("mmm://")
+
+    title = f"Activity Data of {m_instance_id} (its Processes by name)"
+    table = FittingTable(title=title, title_justify="left", drop=("Process Action",))
+    for col in ("Process Action", "source -> destination", "Action", "PA Status"):
+        table.add_column(col, no_wrap=col == "Process Action", overflow="fold")
+    for r in records:
         status = r["PAStatus"]
         table.add_row(
             r["ProcessActionID"].rsplit("/", 1)[-1],
-            r["SourceProcessID"].removeprefix("mmm://"),
-            r["DestinationProcessID"].removeprefix("mmm://"),
+            f"{shown(r['SourceProcessID'])} ->\n{shown(r['DestinationProcessID'])}",
             r["Action"],
             status["Status"] + (f" {status['ErrorCode']}" if "ErrorCode" in status else ""),
         )
     return table
 
 
-async def _run(p: LoopbackPlan, procs: NodeProcesses, *, federated: bool, console: Console) -> int:
+Activity = dict[str, list[dict[str, Any]]]
+
+
+async def _run(
+    p: LoopbackPlan, procs: NodeProcesses, *, federated: bool, notes: Console
+) -> tuple[list[StepResult], Activity]:
+    """Run the use case on the started nodes: each step's result, and each M-Instance's
+    Activity Data afterwards."""
     from instance.world.model import ProcessActionRequest, ProcessActionResponse
     from instance.world.wire import request_to_proto, response_from_proto
     from mmmfed.api.v1 import instance_pb2 as ipb
@@ -86,7 +134,7 @@ async def _run(p: LoopbackPlan, procs: NodeProcesses, *, federated: bool, consol
         if federated:
             negotiated = await at_a.negotiate(B)
             agreement = json.loads(negotiated.agreement_json)
-            console.print(f"trust agreement {agreement['AgreementID']} between {A} and {B} is ACTIVE")
+            notes.print(f"trust agreement {agreement['AgreementID']} between {A} and {B} is ACTIVE")
         stubs = {A: at_a.instance, B: at_b.instance}
 
         async def send(m_instance_id: str, request: ProcessActionRequest) -> ProcessActionResponse:
@@ -102,37 +150,63 @@ async def _run(p: LoopbackPlan, procs: NodeProcesses, *, federated: bool, consol
             tag=f"p{int(time.time())}",
             start_ms=int(time.time() * 1000),
         )
-        console.print(step_table(results))
-        console.print(await _activity_table(at_a.instance, A))
+        activity = {A: await _activity(at_a.instance)}
         if federated:
-            console.print(await _activity_table(at_b.instance, B))
+            activity[B] = await _activity(at_b.instance)
+    return results, activity
+
+
+def _report(results: list[StepResult], activity: Activity, *, federated: bool, as_json: bool, wide: bool) -> int:
+    """Print the outcome (tables, or one JSON object) and return the exit code."""
     failed = [r for r in results if not r.ok]
-    console.print(f"[bold]{len(results) - len(failed)} of {len(results)} steps answered as the use case expects[/]")
+    if as_json:
+        doc = {
+            "federated": federated,
+            "ok": not failed,
+            "steps": [step_dict(i, r) for i, r in enumerate(results, 1)],
+            "activity": activity,
+        }
+        typer.echo(json.dumps(doc, indent=2))
+    else:
+        tables = table_console(wide, emoji=False)
+        tables.print(step_table(results))
+        for m_instance_id, records in activity.items():
+            tables.print(activity_table(records, m_instance_id))
+        Console(emoji=False).print(
+            f"[bold]{len(results) - len(failed)} of {len(results)} steps answered as the use case expects[/]"
+        )
     return 0 if not failed else 1
 
 
 @scenario_app.command("phase0")
 def phase0(
     federated: Annotated[bool, typer.Option("--federated", help="User2 lives in b.example (Resolution)")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the steps and Activity Data as one JSON object")
+    ] = False,
+    wide: WideOption = False,
 ) -> None:
     """Run the MMM phase 0 use case on loopback and print each step with its PA Status."""
-    console = Console(width=max(140, Console().width), emoji=False)
+    notes = Console(stderr=as_json, emoji=False)  # progress and failures: stderr under --json
     with tempfile.TemporaryDirectory(prefix="mmmfed-phase0-") as tmp:
         workdir = Path(tmp)
         p = plan(workdir)
         procs = NodeProcesses(workdir)
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         title = f"phase 0 use case, User2 in {B}" if federated else f"phase 0 use case in {A}"
-        console.print(Rule(f"mmmfed scenario: {title}"))
+        notes.print(Rule(f"mmmfed scenario: {title}"))
         try:
             procs.start_plan(p, workdir)
-            code = asyncio.run(_run(p, procs, federated=federated, console=console))
+            results, activity = asyncio.run(_run(p, procs, federated=federated, notes=notes))
+            code = _report(results, activity, federated=federated, as_json=as_json, wide=wide)
         except KeyboardInterrupt:
             code = 130
         except (MmmfedError, RuntimeError) as err:
-            console.print(f"[bold red]scenario failed:[/] {escape(str(err))}")
+            if as_json:
+                write_json_error("SCENARIO_FAILED", str(err))
+            notes.print(f"[bold red]scenario failed:[/] {escape(str(err))}")
             for name, tail in procs.log_tails().items():
-                console.print(f"[dim]--- {name}[/]\n{escape(tail)}")
+                notes.print(f"[dim]--- {name}[/]\n{escape(tail)}")
             code = 1
         finally:
             procs.stop()

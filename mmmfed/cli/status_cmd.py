@@ -23,6 +23,7 @@ from typing import Annotated, Any
 import typer
 
 from mmmfed.cli.operator_session import OperatorSession, open_session
+from mmmfed.cli.tables import WideOption
 
 EXIT_NODE_DOWN = 3
 DEFAULT_TIMEOUT_S = 5.0
@@ -99,6 +100,7 @@ def status(
         float, typer.Option("--timeout", min=0.1, help="seconds to wait for each node's answer")
     ] = DEFAULT_TIMEOUT_S,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as one JSON object")] = False,
+    wide: WideOption = False,
 ) -> None:
     """Show the whole picture of this M-Instance: its nodes' health, manifesto, peers, bridges, work in flight.
 
@@ -111,9 +113,8 @@ def status(
     A node that does not answer is shown as down with the reason; the rest is still shown.
 
     Exit codes: 0 every node answered; 3 a node is down; 2 nothing asked (bad configuration, certificate or key)."""
-    from rich.console import Console
-
     from mmmfed.cli.status_render import status_renderables
+    from mmmfed.cli.tables import table_console
 
     op = open_session(config, cert, key)
     _readable(op.config.tls.ca_cert, cert, key)
@@ -121,7 +122,7 @@ def status(
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:
-        console = Console()
+        console = table_console(wide)
         for part in status_renderables(report):
             console.print(part)
     if not report["all_reachable"]:

@@ -34,7 +34,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from mmmfed.cli.asset_render import FittingTable, transfer_dict
+from mmmfed.cli.asset_render import transfer_dict
+from mmmfed.cli.tables import FittingTable
 
 
 def _plain(message: Any) -> dict[str, Any]:

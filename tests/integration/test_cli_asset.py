@@ -98,6 +98,14 @@ async def test_transfer_with_payment_names_new_home_and_exchange(federation: Fed
     assert f"--peer {B}" in shown.stdout  # where to ask next
     ledger = await mmmfed("asset", "ledger", *at_b)
     assert ledger.returncode == 0 and home in ledger.stdout and "1,492" in ledger.stdout, ledger.stderr
+    narrow = await mmmfed("asset", "history", asset_id, *at_a, columns=80)  # identifiers whole at 80 columns
+    assert narrow.returncode == 0 and max(map(len, narrow.stdout.splitlines()[:-1])) <= 80, narrow.stdout
+    for identifier in (asset_id, home, last["TransactionID"], "urn:t:1", ALICE, BOB):
+        assert any(identifier in line for line in narrow.stdout.splitlines()), (identifier, narrow.stdout)
+    wide = await mmmfed("asset", "ledger", *at_b, "--wide", columns=80)  # every column, one row per transfer
+    header = next(line for line in wide.stdout.splitlines() if "transfer" in line and "role" in line)
+    assert all(name in header for name in ("state", "Asset -> new home", "from -> to", "payment", "reason"))
+    assert any("urn:t:1" in line and asset_id in line and ALICE in line for line in wide.stdout.splitlines())
     wallets = await _json("asset", "ledger", *at_b)
     assert isinstance(wallets, dict)
     assert {w["holder"]: w["balance"]["amount_minor"] for w in wallets["wallets"]}[BOB] == 1492

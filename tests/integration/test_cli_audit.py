@@ -25,6 +25,11 @@ async def test_audit_show_and_verify_then_detect_tampering(federation: Federatio
         ("AGREEMENT_PROPOSED", "a.example"),
         ("AGREEMENT_ACCEPTED", "a.example"),
     ]
+    narrow = mmmfed("audit", "show", "--config", str(config), columns=80).stdout.splitlines()
+    assert max(map(len, narrow)) <= 80 and any("AGREEMENT_ACCEPTED" in line for line in narrow), narrow
+    wide = mmmfed("audit", "show", "--config", str(config), "--wide", columns=80).stdout.splitlines()
+    header = next(line for line in wide if "seq" in line)
+    assert all(name in header for name in ("time (UTC)", "event", "peer", "subject", "reason")), wide
     ok = mmmfed("audit", "verify", "--config", str(config))
     assert ok.returncode == 0 and ok.stdout.startswith("VERIFIED 2 entries"), ok.stdout + ok.stderr
 

@@ -77,6 +77,10 @@ async def test_status_shows_peer_agreement_manifesto_bridge_and_audit_head(
     assert any(re.search(rf"{re.escape(B)}\s+ACTIVE\s+\d{{4}}-\d\d-\d\d", line) for line in lines), lines
     assert any(vb_id in line and BRIDGE in line for line in lines), lines  # one row, the id kept whole
     assert "no avatar migrations in flight" in text.stdout  # that one ended with its block
+    wide = await mmmfed("status", *args, "--wide", columns=80)  # every column of every table, one row each
+    header = next(line for line in wide.stdout.splitlines() if "peer" in line and "agreement" in line)
+    assert all(name in header for name in ("valid until", "address")), wide.stdout
+    assert any(vb_id in line and BRIDGE in line and B in line for line in wide.stdout.splitlines()), wide.stdout
 
 
 async def test_a_peer_operator_is_refused_everywhere(negotiated: Federation, tmp_path: Path) -> None:

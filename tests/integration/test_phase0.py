@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 
+from rich.console import Console
 from sample_assets import FOX, GODETTE, needs_samples
 
 from instance.world.model import ProcessActionRequest, ProcessActionResponse
@@ -13,6 +14,7 @@ from instance.world.wire import request_to_proto, response_from_proto
 from mmmfed.api.v1 import instance_pb2 as ipb
 from mmmfed.cli.inprocess import Federation
 from mmmfed.cli.phase0 import StepResult, run_phase0
+from mmmfed.cli.scenario_cmd import activity_table, step_table
 
 pytestmark = needs_samples
 
@@ -62,6 +64,14 @@ async def test_phase0_in_one_m_instance(federation: Federation) -> None:
     for step in results:
         assert step.request.process_action_id in recorded, step.title
     assert recorded[results[-1].request.process_action_id]["ErrorCode"] == "InsRights"
+    console = Console(width=80, record=True, color_system=None)  # what `scenario phase0` prints at 80 columns
+    console.print(step_table(results))
+    console.print(activity_table(records, "a.example"))
+    lines = console.export_text().splitlines()
+    assert max(map(len, lines)) <= 80
+    for r in records:  # each Process named whole on a line of its own row
+        name = str(r["DestinationProcessID"]).removeprefix("mmm://a.example/processes/")
+        assert any(line.strip("│ ").startswith(name) for line in lines), name
     room = await _activity(federation, "a.example", item_id="mmm://a.example/locations/room-1")
     assert [r["Action"] for r in room] == [
         "Rights Manage",
