@@ -1,11 +1,13 @@
-"""``mmmfed avatar register|migrate``: an operator registers a human with their avatar at a running
-M-Instance and migrates the avatar to a peer M-Instance (FGMV-43 9.1 steps 1-4), over the
-Instance service and the M-Instance's own gateway with an operator certificate of its trust
-domain (``--config`` is the M-Instance's configuration, as for ``asset``).
+"""``mmmfed avatar register|migrate|list|status|show``: an operator registers a human with their
+avatar at a running M-Instance, migrates the avatar to a peer M-Instance (FGMV-43 9.1 steps 1-4),
+and sees its Users, where each avatar went and a Persona, over the Instance service and the
+M-Instance's own gateway with an operator certificate of its trust domain (``--config`` is the
+M-Instance's configuration, as for ``asset``).
 
 Exit codes of ``migrate``: 0 the avatar was migrated (it lives at the peer as a roaming User);
 3 the peer refused it (the reason, and the default avatar it offered, are printed); 2 nothing
-was sent (bad input, no connection, no agreement). ``register`` exits 0 or 2. ``--json`` prints
+was sent (bad input, no connection, no agreement). ``register``, ``list``, ``status`` and ``show``
+exit 0 or 2 (2: nothing to show, e.g. USER_NOT_FOUND / ITEM_NOT_FOUND, or no connection). ``--json`` prints
 machine-readable output (errors too: ``{"error", "message"}``).
 """
 
@@ -25,7 +27,8 @@ from mmmfed.cli.operator_session import OperatorSession, open_session, run, stub
 from mmmfed.cli.tables import WideOption, table_console
 
 avatar_app = typer.Typer(
-    help="Humans' avatars: register one, migrate it to a peer (FGMV-43 9.1).", no_args_is_help=True
+    help="Humans' avatars: register one, migrate it to a peer, see where each went (FGMV-43 9.1).",
+    no_args_is_help=True,
 )
 ConfigOption = Annotated[Path, typer.Option("--config", help="the M-Instance's configuration, .json or .toml")]
 CertOption = Annotated[Path, typer.Option("--cert", help="operator certificate (PEM) of the M-Instance's trust domain")]
@@ -179,3 +182,174 @@ def avatar_migrate(
             )
     if view["outcome"] != "MIGRATED":
         raise typer.Exit(code=EXIT_REFUSED)
+
+
+def _record_view(rec: Any) -> dict[str, Any]:
+    """An AvatarMigrationRecord as a plain dict (--json)."""
+    report = json.loads(rec.conversion_report_json) if rec.conversion_report_json else None
+    migrated = rec.outcome == "MIGRATED"
+    return {
+        "transfer_id": rec.transfer_id,
+        "peer": rec.peer_m_instance_id,
+        "outcome": rec.outcome,
+        "time_ms": rec.time_ms,
+        "roaming_user_process_id": rec.roaming_user_process_id or None,
+        "peer_persona_id": rec.peer_persona_id or None,
+        "home_persona_id": rec.home_persona_id or None,
+        "route": rec.route or None,
+        "conversion": report,
+        "refusal": None if migrated else {"reason": rec.refusal_reason, "message": rec.refusal_message},
+        "default_avatar_id": rec.default_avatar_id or None,
+    }
+
+
+def _user_view(user: Any) -> dict[str, Any]:
+    return {
+        "process_id": user.process_id,
+        "kind": user.kind,
+        "home_m_instance_id": user.home_m_instance_id,
+        "persona_id": user.persona_id or None,
+        "format": user.persona_format or None,
+        "last_migrations": [_record_view(r) for r in user.last_migrations],
+    }
+
+
+def _where(user: Any) -> str:
+    """Where a User's avatar went, in a few words: ``b.example MIGRATED, c.example REFUSED``."""
+    if user.kind != "home":
+        return f"visiting from {user.home_m_instance_id}"
+    return ", ".join(f"{r.peer_m_instance_id} {r.outcome}" for r in user.last_migrations) or "home only"
+
+
+@avatar_app.command("list")
+def avatar_list(
+    config: ConfigOption,
+    cert: CertOption,
+    key: KeyOption,
+    as_json: JsonOption = False,
+    wide: WideOption = False,
+) -> None:
+    """The Users of this M-Instance, its own humans and roaming visitors, with their current
+    avatar (Persona and Format) and where each of its own humans' avatars went."""
+    from mmmfed.api.v1 import instance_pb2 as ipb
+    from mmmfed.cli.tables import FittingTable
+    from mmmfed.rpc import call
+
+    op = open_session(config, cert, key)
+
+    async def users() -> Any:
+        async with stub(op) as instance:
+            return await call(lambda: instance.ListUsers(ipb.ListUsersRequest()))
+
+    found = _json_errors(as_json, users())
+    if as_json:
+        sys.stdout.write(json.dumps([_user_view(u) for u in found.users], indent=2) + "\n")
+        return
+    table = FittingTable(
+        "User Process", "kind", "Persona", "Format", "avatar went to", drop=("Persona", "Format", "kind")
+    )
+    for column in table.columns[:3]:
+        column.no_wrap = True
+    for user in found.users:
+        table.add_row(user.process_id, user.kind, user.persona_id or "-", user.persona_format or "-", _where(user))
+    console = table_console(wide)
+    console.print(table if found.users else "no Users yet: mmmfed avatar register ...")
+
+
+@avatar_app.command("status")
+def avatar_status(
+    process_id: Annotated[str, typer.Argument(help="the User Process")],
+    config: ConfigOption,
+    cert: CertOption,
+    key: KeyOption,
+    as_json: JsonOption = False,
+    wide: WideOption = False,
+) -> None:
+    """Where a User's avatar lives now: its Personae here, then every migration of it, each with
+    its outcome: the peer and the Persona there, the route and what the bridge converted or
+    dropped, or the refusal with its reason and the default avatar offered. Exits 2 for a User
+    this M-Instance does not know (USER_NOT_FOUND)."""
+    from mmmfed.api.v1 import instance_pb2 as ipb
+    from mmmfed.cli.tables import FittingTable
+    from mmmfed.rpc import call
+
+    op = open_session(config, cert, key)
+
+    async def status() -> Any:
+        async with stub(op) as instance:
+            return await call(lambda: instance.GetAvatarStatus(ipb.GetAvatarStatusRequest(user_process_id=process_id)))
+
+    found = _json_errors(as_json, status())
+    view = {**_user_view(found.user), "persona_ids": list(found.persona_ids)}
+    view["migrations"] = [_record_view(r) for r in found.migrations]
+    view.pop("last_migrations")
+    if as_json:
+        sys.stdout.write(json.dumps(view, indent=2) + "\n")
+        return
+    console = table_console(wide)
+    console.print(f"{found.user.process_id} ({found.user.kind})", markup=False, highlight=False)
+    console.print(f"  Personae here: {', '.join(found.persona_ids) or 'none'}", markup=False, highlight=False)
+    if not found.migrations:
+        console.print("  never migrated", markup=False, highlight=False)
+        return
+    table = FittingTable("peer", "outcome", "there / why", "route", "converted", drop=("converted", "route"))
+    table.columns[2].no_wrap = True
+    for rec in found.migrations:
+        item = _record_view(rec)
+        if rec.outcome == "MIGRATED":
+            where = f"{rec.roaming_user_process_id} Persona {rec.peer_persona_id}"
+        else:
+            offered = f"; default avatar {rec.default_avatar_id}" if rec.default_avatar_id else ""
+            where = f"{rec.refusal_reason}: {rec.refusal_message}{offered}"
+        dropped = (item["conversion"] or {}).get("dropped") or []
+        converted = f"dropped {len(dropped)}: " + "; ".join(map(str, dropped)) if dropped else "-"
+        table.add_row(rec.peer_m_instance_id, rec.outcome, where, rec.route or "-", converted)
+    console.print(table)
+
+
+@avatar_app.command("show")
+def avatar_show(
+    persona_id: Annotated[str, typer.Argument(help="the Persona Item's id")],
+    config: ConfigOption,
+    cert: CertOption,
+    key: KeyOption,
+    as_json: JsonOption = False,
+) -> None:
+    """One Persona Item as this M-Instance holds it: its Qualifier (Format, triangles, textures),
+    data size and digest, licence and file name, and who holds Rights on it. Exits 2 for an Item
+    this M-Instance does not hold (ITEM_NOT_FOUND)."""
+    from mmmfed.client import read_item
+
+    op = open_session(config, cert, key)
+
+    async def show() -> Any:
+        async with stub(op) as instance:
+            envelope, data = await read_item(instance, persona_id)
+            return envelope, len(data)
+
+    envelope, size = _json_errors(as_json, show())
+    doc = json.loads(envelope.item_json)
+    qualifier = doc.get("ItemQualifier") or {}
+    view = {
+        "persona_id": doc.get("ItemID"),
+        "m_instance_id": doc.get("MInstanceID"),
+        "format": qualifier.get("Format"),
+        "attributes": qualifier.get("Attributes") or {},
+        "bytes": (doc.get("ItemData") or {}).get("Size", size),
+        "sha256": ((doc.get("ItemData") or {}).get("Digest") or {}).get("Value"),
+        "description": doc.get("DescrMetadata") or {},
+        "rights": doc.get("ICapabilities") or [],
+        "source_item_id": doc.get("SourceItemID"),
+        "signed": "proof" in doc,
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(view, indent=2) + "\n")
+        return
+    lines = [f"{view['persona_id']} ({view['format']}, {view['bytes']:,} bytes, of {view['m_instance_id']})"]
+    lines += [f"  {k}: {v}" for k, v in sorted(view["attributes"].items())]
+    lines += [f"  {k}: {v}" for k, v in sorted(view["description"].items())]
+    lines += [f"  sha-256: {view['sha256']}"]
+    if view["source_item_id"]:
+        lines.append(f"  converted from: {view['source_item_id']}")
+    lines += [f"  Rights of {r.get('ProcessID')}: {', '.join(r.get('Rights') or [])}" for r in view["rights"]]
+    Console().print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)

@@ -175,3 +175,24 @@ async def test_avatar_register_and_migrate_from_the_cli(federation: Federation, 
     unknown = await cli("avatar", "migrate", f"mmm://{A}/processes/user/nobody", "--to", B, *at_a, "--json")
     assert unknown.returncode == 2 and json.loads(unknown.stdout)["error"] == "USER_NOT_FOUND"
     assert "Traceback" not in unknown.stdout + unknown.stderr
+
+    # where each avatar went, from the home M-Instance (avatar list / status / show)
+    listed = await cli("avatar", "list", *at_a, "--json")
+    assert listed.returncode == 0, listed.stderr
+    users = {u["process_id"]: u for u in json.loads(listed.stdout)}
+    assert [(r["peer"], r["outcome"]) for r in users[godette]["last_migrations"]] == [(B, "MIGRATED")]
+    assert users[sphere["user_process_id"]]["last_migrations"][0]["outcome"] == "REFUSED"
+    table = await cli("avatar", "list", *at_a)
+    assert godette in table.stdout and f"{B} MIGRATED" in " ".join(table.stdout.split())
+    status = await cli("avatar", "status", sphere["user_process_id"], *at_a, "--json")
+    [went] = json.loads(status.stdout)["migrations"]
+    assert (
+        went["refusal"]["reason"] == "GLTF_VALIDATION_FAILED" and went["default_avatar_id"] == view["default_avatar_id"]
+    )
+    text = await cli("avatar", "status", godette, *at_a)
+    assert text.returncode == 0 and "MIGRATED" in text.stdout and "via bridge" in " ".join(text.stdout.split())
+    shown = await cli("avatar", "show", sphere["persona_id"], *at_a, "--json")
+    assert json.loads(shown.stdout)["format"] == sphere["format"], shown.stderr
+    nobody = await cli("avatar", "status", f"mmm://{A}/processes/user/nobody", *at_a, "--json")
+    assert nobody.returncode == 2 and json.loads(nobody.stdout)["error"] == "USER_NOT_FOUND"
+    assert "Traceback" not in nobody.stdout + nobody.stderr
