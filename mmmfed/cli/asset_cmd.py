@@ -1,4 +1,4 @@
-"""``mmmfed asset register|fund|transfer|status|history|ledger``: an operator's view of Asset
+"""``mmmfed asset register|fund|transfer|status|cancel|history|ledger``: an operator's view of Asset
 migration (FGMV-43 9.2, ASIFC) at a running M-Instance, over the Instance service with an operator
 certificate of its trust domain (``--config`` is the M-Instance's configuration, as for ``pa send``).
 
@@ -10,7 +10,9 @@ COMMITTED); 3 it ended without completing (CANCELLED, FAILED, ABORTED: refused o
 Asset is its owner's again and the payment refunded); 4 it is not terminal yet (PENDING, or
 decided and awaiting the peer's acknowledgement: the M-Instance carries on in the background);
 2 nothing was sent or read (bad input, a refusal such as PERMISSION_DENIED NO_TRANSACT_RIGHT or
-FAILED_PRECONDITION ASSET_LOCKED, no connection). The other commands exit 0 or 2.
+FAILED_PRECONDITION ASSET_LOCKED, no connection). ``cancel`` exits 0 when it ended the transfer
+(an operator's ABORT, refunded) and 2 when it could not (TRANSFER_DECIDED). The other commands
+exit 0 or 2.
 
 ``history`` of an Asset that has MIGRATED names its new home and prints the ``--peer`` command
 that asks the peer M-Instance for it; it does not follow the pointer by itself, because asking a
@@ -275,6 +277,28 @@ def asset_status(
     view = run(once(op, "GetAssetTransfer", apb.GetAssetTransferRequest(transfer_id=transfer_id), attempts=4))
     _print_outcome(view, op, as_json=as_json, table=True, wide=wide)
     raise typer.Exit(code=exit_code(view))
+
+
+@asset_app.command("cancel")
+def asset_cancel(
+    transfer_id: Annotated[str, typer.Argument(help="the transfer id (this M-Instance is its origin)")],
+    config: ConfigOption,
+    cert: CertOption,
+    key: KeyOption,
+    note: Annotated[str, typer.Option("--note", help="why, kept with the transfer")] = "",
+    as_json: JsonOption = False,
+    wide: WideOption = False,
+) -> None:
+    """End a transfer that is not decided yet (PENDING) with an ABORT: the Asset is its owner's
+    again and the payment refunded at once; the ABORT then reaches the peer in the background.
+    Exits 0 when cancelled; 2 when the transfer was decided already (TRANSFER_DECIDED: a COMMIT
+    cannot be taken back), is unknown here (TRANSFER_NOT_FOUND), or nothing was sent."""
+    from mmmfed.api.v1 import asset_pb2 as apb
+
+    op = open_session(config, cert, key)
+    request = apb.CancelAssetTransferRequest(transfer_id=transfer_id, note=note)
+    view = run(once(op, "CancelAssetTransfer", request, attempts=1))
+    _print_outcome(view, op, as_json=as_json, table=True, wide=wide)
 
 
 @asset_app.command("history")

@@ -164,3 +164,10 @@ async def test_refused_at_the_destination_exits_3_and_stuck_exits_4(federation: 
     assert "still PENDING" in stuck.stdout and "mmmfed asset status urn:t:stuck --config" in stuck.stdout
     status = await mmmfed("asset", "status", "urn:t:stuck", *at_a, "--json")
     assert status.returncode == 4 and json.loads(status.stdout)["state"] == "PENDING", status.stderr
+    # an operator's ABORT of the stuck transfer: the Asset is alice's again at once
+    cancelled = await mmmfed("asset", "cancel", "urn:t:stuck", *at_a, "--note", "b.example is down", "--json")
+    assert cancelled.returncode == 0, cancelled.stdout + cancelled.stderr
+    view = json.loads(cancelled.stdout)
+    assert (view["state"], view["reason"]) == ("ABORTING", "CANCELLED_BY_OPERATOR")
+    again = await mmmfed("asset", "cancel", "urn:t:stuck", *at_a)
+    assert again.returncode == 2 and "TRANSFER_DECIDED" in again.stderr and "Traceback" not in again.stderr

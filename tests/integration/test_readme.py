@@ -205,6 +205,7 @@ CASES: dict[str, Case] = {
         r"COMPLETED", after=_keep("TRANSFER_ID", r"transfer (urn:uuid:[0-9a-f-]+)")
     ),
     f"mmmfed asset status TRANSFER_ID {OP}": Case(r"COMPLETED"),
+    f"mmmfed asset cancel TRANSFER_ID {OP}": Case(r"TRANSFER_DECIDED", code=2),
     f"mmmfed asset history ASSET_ID {OP}": Case(
         r"MIGRATED", after=_keep("NEW_ASSET_ID", r"(mmm://b\.example/assets/[0-9a-f-]+)")
     ),
