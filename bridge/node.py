@@ -17,7 +17,7 @@ from cryptography import x509
 
 from bridge.conversion import ConversionLimits, GltfValidator
 from bridge.identity import VIRTUAL_BRIDGES_FILE, VirtualBridgeStore, configured_key
-from bridge.service import BridgeService
+from bridge.service import CONVERSION_PAIRS, BridgeService, check_conversion_pairs
 from bridge.servicer import BridgeServicer
 from mmmfed.api.v1 import bridge_pb2_grpc
 from mmmfed.bridge_identity import certificate_did_keys
@@ -53,6 +53,8 @@ class BridgeNode:
     """A bridge (``start()``/``stop()``, stop idempotent)."""
 
     def __init__(self, config: BridgeConfig) -> None:
+        # Before anything is opened: its manifesto V announces only formats mmmfed knows.
+        check_conversion_pairs(CONVERSION_PAIRS)
         self.config = config
         self.metrics = NodeMetrics()  # this node's own registry, served at observability.metrics_listen
         validator = GltfValidator(node_modules_dir=config.node_modules_dir, timeout_s=config.validator_timeout_s)

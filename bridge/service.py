@@ -14,6 +14,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,6 +23,7 @@ from bridge.identity import VirtualBridge, VirtualBridgeStore
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.bridge_identity import sign_bridge_manifesto
 from mmmfed.errors import InvalidInput, MmmfedError, NotFound, PermissionDenied
+from mmmfed.formats import lookup
 from mmmfed.glb import inspect_glb
 from mmmfed.items import (
     FORMAT_GLB,
@@ -59,6 +61,16 @@ CONVERTED_KINDS = (("ITM", "Persona"), ("ASS", "Model"))
 ASSET_FIELDS = ("AssetDate", "OwnerProcessID", "Provenance", "MarketClass", "ValueMetadata", "CurrencyID")
 NO_TEXTURE_LIMIT_PX = 16384
 NO_TRIANGLE_LIMIT = 2**31 - 1
+
+
+def check_conversion_pairs(pairs: Sequence[tuple[str, str, Sequence[str]]]) -> None:
+    """Refuse Conversion Service pairs ``(from format, to format, drops)`` naming a Qualifier
+    Format mmmfed does not know (:data:`mmmfed.formats.FORMATS`): manifesto V must announce only
+    conversions whose input and output files can be checked. InvalidInput ``UNKNOWN_FORMAT``
+    naming the pair."""
+    for index, (src, dst, _) in enumerate(pairs):
+        lookup(src, field=f"conversion pair {index} ({src} -> {dst}) from format")
+        lookup(dst, field=f"conversion pair {index} ({src} -> {dst}) to format")
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.did import public_key_from_verification_method
 from mmmfed.errors import FailedPrecondition, InvalidInput
+from mmmfed.formats import lookup
 from mmmfed.manifesto import compare, produced_facts, violations
 from mmmfed.rpc import call
 from mmmfed.store import SharedState
@@ -61,11 +62,16 @@ class NegotiationService:
     # -- RI-5 ---------------------------------------------------------------------------
     async def register(self, manifesto: mpb.Manifesto) -> str:
         """Store the platform's manifesto (9.5 step 1). InvalidInput ``MANIFESTO_INVALID`` if it
-        is not a PLATFORM manifesto issued by this gateway's instance."""
+        is not a PLATFORM manifesto issued by this gateway's instance, ``UNKNOWN_FORMAT`` if a
+        feature it produces or accepts names a Qualifier Format mmmfed does not know (nothing is
+        stored then; a peer's manifesto naming one is only compared, as unsupported)."""
         if manifesto.kind != mpb.MANIFESTO_KIND_PLATFORM or manifesto.issuer_id != self._id:
             raise InvalidInput(f"expected a PLATFORM manifesto issued by {self._id}", reason="MANIFESTO_INVALID")
         if not manifesto.manifesto_id:
             raise InvalidInput("manifesto_id is empty", reason="MANIFESTO_INVALID")
+        for section, features in (("produces", manifesto.produces), ("accepts", manifesto.accepts)):
+            for index, feature in enumerate(features):
+                lookup(feature.qualifier.format, field=f"manifesto.{section}[{index}].qualifier.format")
         await self._store.put_document(NS_PLATFORM, self._id, manifesto.SerializeToString())
         return manifesto.manifesto_id
 

@@ -19,7 +19,7 @@ from instance.servicer import InstanceServicer
 from instance.world.model import ProcessActionRequest, ProcessActionResponse
 from instance.world.wire import request_to_proto, response_from_proto
 from mmmfed.api.v1 import gateway_pb2_grpc, instance_pb2_grpc
-from mmmfed.config import InstanceConfig
+from mmmfed.config import InstanceConfig, check_manifesto_formats
 from mmmfed.datadir import DataDirLock
 from mmmfed.errors import MmmfedError, RemoteError
 from mmmfed.exchange import ExchangePolicy
@@ -52,6 +52,8 @@ class InstanceNode:
     gateway (FGMV-43 9.5 step 1); ``stop()`` is idempotent."""
 
     def __init__(self, config: InstanceConfig) -> None:
+        # Before anything is opened: a manifesto naming a format no one knows never starts.
+        check_manifesto_formats(config.manifesto, source=f"M-Instance {config.m_instance_id}")
         self.config = config
         self.metrics = NodeMetrics()  # this node's own registry, served at observability.metrics_listen
         self._data_lock = DataDirLock(config.data_dir)  # DATA_DIR_LOCKED: another node holds it

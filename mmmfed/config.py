@@ -16,6 +16,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mmmfed.errors import InvalidInput
+from mmmfed.formats import lookup
 from mmmfed.rules import RuleSet
 
 MiB = 1024 * 1024
@@ -241,6 +242,24 @@ class BridgeConfig(_Frozen):
 C = TypeVar("C", InstanceConfig, GatewayConfig, BridgeConfig)
 
 
+def check_manifesto_formats(manifesto: ManifestoConfig, *, source: str) -> None:
+    """Refuse a manifesto that produces or accepts a Qualifier Format mmmfed does not know
+    (:data:`mmmfed.formats.FORMATS`): no instance could check such a file, no Conversion Service
+    convert it. ``source`` names where the manifesto came from (e.g. ``config instance-a.json``).
+
+    Raises:
+        InvalidInput (reason ``UNKNOWN_FORMAT``): the message names ``source``, the field (e.g.
+            ``manifesto.accepts[1].format``), the value, the known formats and what to do."""
+    for section, features in (("produces", manifesto.produces), ("accepts", manifesto.accepts)):
+        for index, feature in enumerate(features):
+            try:
+                lookup(feature.format, field=f"manifesto.{section}[{index}].format")
+            except InvalidInput as err:
+                raise InvalidInput(
+                    f"{source}: {err.message}, or remove that feature", reason=err.reason, metadata=err.metadata
+                ) from err
+
+
 def load_config(path: Path, model: type[C]) -> C:
     """Load and validate a node configuration.
 
@@ -250,6 +269,8 @@ def load_config(path: Path, model: type[C]) -> C:
     Raises:
         InvalidInput (reason ``CONFIG_INVALID``): unreadable file or a field that fails
             validation; the message names the field.
+        InvalidInput (reason ``UNKNOWN_FORMAT``): an instance's manifesto names a Qualifier
+            Format mmmfed does not know (:func:`check_manifesto_formats`).
     """
     try:
         text = path.read_text()
@@ -268,6 +289,9 @@ def load_config(path: Path, model: type[C]) -> C:
         if env in os.environ and section in model.model_fields:
             raw[section] = {**(raw.get(section) or {}), key: os.environ[env]}
     try:
-        return model.model_validate(raw)
+        config = model.model_validate(raw)
     except ValueError as err:
         raise InvalidInput(f"invalid config {path}: {err}", reason="CONFIG_INVALID") from err
+    if isinstance(config, InstanceConfig):
+        check_manifesto_formats(config.manifesto, source=f"config {path}")
+    return config

@@ -26,11 +26,11 @@ ITEM_HEADER = "MMM-ITM-V2.2"
 MAX_ITEM_JSON_BYTES = 256 * 1024
 _INSTANCE_ID = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")
 
-# Qualifier formats (ItemQualifier.Format) of avatar data.
+# Qualifier formats (ItemQualifier.Format) of avatar data; every format mmmfed knows, with its
+# media types and checks, is registered in mmmfed.formats.
 FORMAT_VRM_0 = "VRM/0.x"
 FORMAT_VRM_1 = "VRM/1.0"
 FORMAT_GLB = "glTF/2.0-binary"
-KNOWN_FORMATS = frozenset({FORMAT_VRM_0, FORMAT_VRM_1, FORMAT_GLB})
 
 
 def check_instance_id(m_instance_id: str) -> str:

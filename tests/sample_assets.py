@@ -5,6 +5,10 @@ from one."""
 
 from __future__ import annotations
 
+import io
+import struct
+import zipfile
+
 import pytest
 
 from mmmfed.cli.loopback import samples_dir
@@ -24,3 +28,23 @@ FOX = SAMPLES / "gltf" / "Fox" / "Fox.glb"
 needs_samples = pytest.mark.skipif(
     not SAMPLES.is_dir(), reason=f"real sample assets not found at {SAMPLES} (../shared/samples)"
 )
+
+USDA_CUBE = b'#usda 1.0\n(\n    defaultPrim = "Cube"\n)\n\ndef Cube "Cube"\n{\n    double size = 1\n}\n'
+
+
+def usdz_package(entries: list[tuple[str, bytes]] | None = None, *, align: bool = True) -> bytes:
+    """A USDZ package (OpenUSD "Usdz File Format Specification"): a zip of stored entries whose
+    data starts on 64-byte boundaries (padded with an extra field, as usdzip does), first entry a
+    USD layer; by default one ``cube.usda``. ``align=False`` leaves the data unaligned (a plain
+    zip), to be refused."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, data in entries if entries is not None else [("cube.usda", USDA_CUBE)]:
+            info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+            pad = (-(out.tell() + 30 + len(name.encode()))) % 64 if align else 0
+            if 0 < pad < 4:
+                pad += 64  # an extra field record is at least its 4-byte header
+            if pad:
+                info.extra = struct.pack("<HH", 0x1986, pad - 4) + bytes(pad - 4)
+            archive.writestr(info, data)
+    return out.getvalue()
