@@ -26,6 +26,7 @@ from instance.assets.store import TRANSFER_COLUMNS, asset_view, insert_asset, tr
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import item_pb2 as itpb
 from mmmfed.errors import InvalidInput
+from mmmfed.formats import check_data, lookup
 from mmmfed.items import DataBinding, new_id, sha256_hex
 from mmmfed.schemas import validate_item
 
@@ -33,6 +34,26 @@ from mmmfed.schemas import validate_item
 class AssetLedger(OriginJournal, DestinationJournal):
     """The ledger's tables in the M-Instance's database (see the module docstring). Thread-safe; every
     method is one short transaction (call from a worker thread in async code)."""
+
+    @staticmethod
+    def _data_binding(request: apb.RegisterAssetRequest) -> DataBinding | None:
+        """The DataBinding of an Asset's data (None without data), once the data passed the check
+        of its declared Qualifier Format (:func:`mmmfed.formats.check_data`; the media type
+        recorded is the format's own when the request gives none). InvalidInput
+        ``UNKNOWN_FORMAT``, ``ASSET_FORMAT_MISSING`` (data without a format),
+        ``ASSET_MEDIA_TYPE_MISMATCH``, ``ASSET_FORMAT_MISMATCH``, ``GLB_MALFORMED``,
+        ``GLB_TRUNCATED``, ``USDZ_MALFORMED``."""
+        if not request.data:
+            if request.format:
+                lookup(request.format)
+            return None
+        if not request.format:
+            raise InvalidInput(
+                "Asset data needs a Qualifier Format to be checked against: give format (e.g. glTF/2.0-binary)",
+                reason="ASSET_FORMAT_MISSING",
+            )
+        media_type = check_data(request.format, request.data, media_type=request.media_type)
+        return DataBinding(len(request.data), sha256_hex(request.data), media_type)
 
     def fund(self, holder_process_id: str, amount: int) -> apb.WalletView:
         """Issue ``amount`` minor units from the treasury to a Process's Wallet. InvalidInput
@@ -47,8 +68,9 @@ class AssetLedger(OriginJournal, DestinationJournal):
 
     def register_asset(self, request: apb.RegisterAssetRequest) -> apb.AssetView:
         """Mint an ASS Item owned by ``owner_process_id`` (9.2 step 1), with a first, Final
-        Transaction in its Provenance. InvalidInput ``BAD_PROCESS_ID``, ``ASSET_MALFORMED``;
-        RESOURCE_EXHAUSTED is not used: data over 8 MiB is InvalidInput ``ASSET_TOO_LARGE``."""
+        Transaction in its Provenance. InvalidInput ``BAD_PROCESS_ID``, ``ASSET_MALFORMED``,
+        the format checks of :meth:`_data_binding`; RESOURCE_EXHAUSTED is not used: data over
+        8 MiB is InvalidInput ``ASSET_TOO_LARGE``. Nothing is stored when one is raised."""
         owner = request.owner_process_id
         self._check_local_process(owner, "owner_process_id")
         if len(request.data) > MAX_ASSET_BYTES:
@@ -56,11 +78,7 @@ class AssetLedger(OriginJournal, DestinationJournal):
         qualifier = {"SubType": request.sub_type or "Model"}
         if request.format:
             qualifier["Format"] = request.format
-        data = (
-            DataBinding(len(request.data), sha256_hex(request.data), request.media_type or "application/octet-stream")
-            if request.data
-            else None
-        )
+        data = self._data_binding(request)
         asset_id = new_id(self.m_instance_id, "assets")
         mint = offers.transaction_item(
             m_instance_id=self.m_instance_id,

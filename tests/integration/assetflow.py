@@ -37,15 +37,19 @@ async def register_owner(fed: Federation, process_id: str) -> None:
     assert status.ack or status.error.code == papb.PA_ERROR_CODE_CLASH, status  # Clash: registered already
 
 
-async def register_asset(fed: Federation, *, owner: str = ALICE, fmt: str = GLB, data: bytes | None = None) -> str:
-    """Register an Asset of ``owner`` at a.example (registering ``owner`` as a Process first)."""
+async def register_asset(
+    fed: Federation, *, owner: str = ALICE, fmt: str = GLB, data: bytes | None = None, media_type: str = ""
+) -> str:
+    """Register an Asset of ``owner`` at a.example (registering ``owner`` as a Process first);
+    ``data`` must be a file of ``fmt`` (BoxTextured.glb by default); ``media_type`` "": the
+    format's own."""
     assert fed.at_a is not None
     await register_owner(fed, owner)
     view = await fed.at_a.instance.RegisterAsset(
         apb.RegisterAssetRequest(
             owner_process_id=owner,
             format=fmt,
-            media_type="model/gltf-binary",
+            media_type=media_type,
             data=BOX.read_bytes() if data is None else data,
             market_class="collectible",
             title="BoxTextured",

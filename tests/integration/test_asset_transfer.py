@@ -26,7 +26,7 @@ from assetflow import (
     wallet_balances,
 )
 from rpcassert import refused
-from sample_assets import BOX, SPHERE, VRM1, needs_samples
+from sample_assets import BOX, SPHERE, VRM1, needs_samples, usdz_package
 
 from gateway.assets import ASSET_COMMITTED
 from gateway.node import GatewayNode
@@ -209,7 +209,7 @@ async def test_destination_refuses_asset_type(federation: Federation) -> None:
     the Asset is its owner's again, with nothing at b.example."""
     fed = federation
     await negotiate_a_with_b(fed)
-    asset_id = await register_asset(fed, fmt="USDZ/1.0")
+    asset_id = await register_asset(fed, fmt="USDZ/1.0", data=usdz_package())
     begun = await start_transfer(fed, asset_id)
     done = await wait_terminal(fed, begun.transfer_id)
     assert (done.state, done.transaction_status, done.reason) == ("CANCELLED", "Rejected", "QUALIFIER_NOT_SUPPORTED")

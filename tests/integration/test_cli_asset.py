@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from cliproc import mmmfed_in_thread as mmmfed
-from sample_assets import BOX, needs_samples
+from sample_assets import BOX, needs_samples, usdz_package
 
 from mmmfed.cli.inprocess import Federation
 
@@ -41,8 +41,8 @@ async def _processes(federation: Federation) -> None:
         await federation.at_a.register_process(process_id)
 
 
-async def _register(at_a: list[str], owner: str = ALICE, *extra: str) -> str:
-    registered = await _json("asset", "register", *at_a, "--owner", owner, "--file", str(BOX), *extra)
+async def _register(at_a: list[str], owner: str = ALICE, *extra: str, file: Path = BOX) -> str:
+    registered = await _json("asset", "register", *at_a, "--owner", owner, "--file", str(file), *extra)
     assert isinstance(registered, dict)
     return str(registered["asset_id"])
 
@@ -149,7 +149,9 @@ async def test_refused_at_the_destination_exits_3_and_stuck_exits_4(federation: 
     await federation.at_a.negotiate(B)
     await _processes(federation)
     at_a = _operator(federation, tmp_path, A)
-    usdz = await _register(at_a, ALICE, "--format", "USDZ/1.0", "--media-type", "model/vnd.usdz+zip")
+    package = tmp_path / "cube.usdz"
+    package.write_bytes(usdz_package())
+    usdz = await _register(at_a, ALICE, "--format", "USDZ/1.0", "--media-type", "model/vnd.usdz+zip", file=package)
     cancelled = await mmmfed("asset", "transfer", usdz, *at_a, "--from", ALICE, "--to", BOB)
     assert cancelled.returncode == 3, cancelled.stdout + cancelled.stderr
     text = " ".join(cancelled.stdout.split())
