@@ -26,7 +26,7 @@ from mmmfed.cli.audit_cmd import audit_app
 from mmmfed.cli.avatar_cmd import avatar_app
 from mmmfed.cli.bridge_cmd import bridge_app
 from mmmfed.cli.certs_cmd import certs_app
-from mmmfed.cli.common import fail
+from mmmfed.cli.common import fail, refuse
 from mmmfed.cli.config_cmd import config_app
 from mmmfed.cli.item_cmd import item_app
 from mmmfed.cli.keys_cmd import keys_app
@@ -88,9 +88,11 @@ def serve(
     observability.metrics_listen (or MMMFED_METRICS_LISTEN) the node also serves /metrics over HTTP."""
     from mmmfed.config import BridgeConfig, C, GatewayConfig, InstanceConfig, load_config
     from mmmfed.logs import configure
+    from mmmfed.preflight import check_node
 
     def logging_as(node_config: C) -> C:  # the config's log format (json or keyvalue), from the start
         configure(log_format=node_config.observability.log_format)
+        check_node(node_config)  # listen addresses, data_dir, trust material: one line, not a traceback
         return node_config
 
     try:
@@ -142,15 +144,19 @@ def convert(
     from bridge.conversion import ConversionTarget, GltfValidator
     from bridge.conversion import convert as run_conversion
     from mmmfed.cli.render import conversion_table
+    from mmmfed.preflight import check_output_file
 
     target = ConversionTarget(
         max_triangles=max_triangles, texture_format=texture_format.value, max_texture_px=max_texture_px
     )
     try:
+        check_output_file(out, "--out")  # before the conversion runs, not after
         data, report = asyncio.run(run_conversion(source.read_bytes(), target, validator=GltfValidator()))
+        out.write_bytes(data)
     except MmmfedError as err:
         raise fail(err) from err
-    out.write_bytes(data)
+    except OSError as err:
+        raise refuse("FILE_UNWRITABLE", f"cannot write {out}: {err.strerror or err}") from err
     if as_json:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
     else:

@@ -9,7 +9,6 @@ configuration would start, 2 otherwise (one message; ``--json``: ``{"error", "me
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -48,47 +47,6 @@ def load_any(path: Path) -> Any:
     return load_config(path, BridgeConfig)
 
 
-def check_node_tls(cfg: Any) -> dict[str, Any]:
-    """Check the node's trust material; returns facts for the report. Raises InvalidInput
-    ``BUNDLE_INVALID`` / ``CERT_INVALID`` naming the file and what to do."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-
-    from mmmfed.tls import node_trust_domains
-
-    domains = node_trust_domains(cfg)
-    own_domain = domains.own_domain
-    try:
-        leaf = x509.load_pem_x509_certificate(cfg.tls.cert.read_bytes())
-        key = serialization.load_pem_private_key(cfg.tls.key.read_bytes(), password=None)
-    except (OSError, ValueError, TypeError) as err:
-        raise InvalidInput(
-            f"tls.cert {cfg.tls.cert} / tls.key {cfg.tls.key}: cannot read a PEM certificate and its unencrypted "
-            f"key ({err})",
-            reason="CERT_INVALID",
-        ) from err
-    if not domains.own.issued(leaf):
-        raise InvalidInput(
-            f"tls.cert {cfg.tls.cert} was not issued by this node's own CA ({cfg.tls.ca_cert}); issue it with "
-            f"`mmmfed certs issue` from {own_domain}'s PKI",
-            reason="CERT_INVALID",
-        )
-    now = dt.datetime.now(dt.UTC)
-    if not leaf.not_valid_before_utc <= now <= leaf.not_valid_after_utc:
-        raise InvalidInput(
-            f"tls.cert {cfg.tls.cert} is not valid now (until {leaf.not_valid_after_utc:%Y-%m-%d}); "
-            "renew it with `mmmfed certs renew`",
-            reason="CERT_INVALID",
-        )
-    if key.public_key() != leaf.public_key():
-        raise InvalidInput(f"tls.key {cfg.tls.key} is not the key of tls.cert {cfg.tls.cert}", reason="CERT_INVALID")
-    return {
-        "trust_domain": own_domain,
-        "certificate_valid_until": leaf.not_valid_after_utc.isoformat(),
-        "other_trust_domains": sorted(domains.peers),
-    }
-
-
 @config_app.command("check")
 def config_check(
     path: Annotated[Path, typer.Argument(help="a node configuration, .json or .toml", dir_okay=False)],
@@ -96,10 +54,11 @@ def config_check(
 ) -> None:
     """Validate a configuration and the trust material it names, without starting the node."""
     from mmmfed.cli.common import fail
+    from mmmfed.preflight import check_node
 
     try:
         cfg = load_any(path)
-        facts = {"config": str(path), "kind": cfg.kind, **check_node_tls(cfg)}
+        facts = {"config": str(path), "kind": cfg.kind, **check_node(cfg)}
     except MmmfedError as err:
         raise fail(err) from err
     if as_json:
