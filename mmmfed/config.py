@@ -13,6 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal, TypeVar
 
+import pydantic
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mmmfed.errors import InvalidInput
@@ -260,6 +261,32 @@ def check_manifesto_formats(manifesto: ManifestoConfig, *, source: str) -> None:
                 ) from err
 
 
+_PLAIN = {
+    "missing": "is required: add it",
+    "extra_forbidden": "is not a field of this configuration: remove it (or check its spelling)",
+}
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    """``("tls", "cert")`` -> ``tls.cert``; list indexes as ``[i]``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def describe_validation(err: pydantic.ValidationError) -> str:
+    """A validation error as an operator reads it: ``field listen: Input should be a valid string
+    (got 5); field bogus: is not a field ...``, every field named, no pydantic internals."""
+    parts = []
+    for e in err.errors():
+        field = _location(tuple(e["loc"]))
+        what = _PLAIN.get(e["type"], e["msg"])
+        given = "" if e["type"] in _PLAIN else f" (got {e['input']!r:.60})"
+        parts.append(f"field {field}: {what}{given}")
+    return "; ".join(parts)
+
+
 def load_config(path: Path, model: type[C]) -> C:
     """Load and validate a node configuration.
 
@@ -290,6 +317,12 @@ def load_config(path: Path, model: type[C]) -> C:
             raw[section] = {**(raw.get(section) or {}), key: os.environ[env]}
     try:
         config = model.model_validate(raw)
+    except pydantic.ValidationError as err:
+        raise InvalidInput(
+            f"invalid config {path}: {describe_validation(err)}",
+            reason="CONFIG_INVALID",
+            metadata={"field": _location(err.errors()[0]["loc"]) if err.errors() else ""},
+        ) from err
     except ValueError as err:
         raise InvalidInput(f"invalid config {path}: {err}", reason="CONFIG_INVALID") from err
     if isinstance(config, InstanceConfig):
