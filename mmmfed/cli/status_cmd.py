@@ -58,15 +58,31 @@ async def _ask(op: OperatorSession, *, gateway: bool, timeout_s: float) -> tuple
         return None, err
 
 
+async def _users(op: OperatorSession, *, timeout_s: float) -> Any:
+    """The instance's ListUsers, or None if it does not answer (its health is in Nodes)."""
+    from mmmfed.api.v1 import instance_pb2 as ipb
+    from mmmfed.cli.operator_session import stub
+    from mmmfed.errors import MmmfedError
+    from mmmfed.rpc import call
+
+    try:
+        async with stub(op) as service:
+            return await call(lambda: service.ListUsers(ipb.ListUsersRequest(), timeout=timeout_s), attempts=1)
+    except MmmfedError:
+        return None
+
+
 async def gather(op: OperatorSession, *, timeout_s: float) -> dict[str, Any]:
     """The status report as JSON-ready data (shape: mmmfed/cli/status_render.py)."""
-    from mmmfed.cli.status_render import bridge_nodes, gateway_part, instance_part
+    from mmmfed.cli.status_render import avatars_part, bridge_nodes, gateway_part, instance_part
 
     cfg = op.config
     instance = _node("instance", cfg.tls_name, cfg.listen)
     gateway = _node("gateway", cfg.gateway.tls_name if cfg.gateway else "", cfg.gateway.address if cfg.gateway else "")
-    (ledger, instance_err), (status, gateway_err) = await asyncio.gather(
-        _ask(op, gateway=False, timeout_s=timeout_s), _ask(op, gateway=True, timeout_s=timeout_s)
+    (ledger, instance_err), (status, gateway_err), users = await asyncio.gather(
+        _ask(op, gateway=False, timeout_s=timeout_s),
+        _ask(op, gateway=True, timeout_s=timeout_s),
+        _users(op, timeout_s=timeout_s),
     )
     for node, err in ((instance, instance_err), (gateway, gateway_err)):
         if err is None:
@@ -77,6 +93,7 @@ async def gather(op: OperatorSession, *, timeout_s: float) -> dict[str, Any]:
     report.update(gateway_part(status))
     report["nodes"].extend(bridge_nodes(report["bridges"]))
     report.update(instance_part(ledger))
+    report["avatars"] = avatars_part(users)
     report["all_reachable"] = all(n["reachable"] for n in report["nodes"])
     return report
 

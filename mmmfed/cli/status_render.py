@@ -17,6 +17,8 @@ The JSON object::
      "audit_head": {"seq": int, "hash": "<64 hex>" or ""} or null,
      "gateway_time_ms": int or null,
      "transfers_in_flight": [AssetTransferView as `asset status --json` prints it, ...] or null,
+     "avatars": {"home_users": int, "visitors": int,
+                 "last_migrations": [{"user_process_id", "peer_m_instance_id", "outcome"}, ...]} or null,
      "all_reachable": bool}
 
 ``null`` means unknown: the node that holds it (gateway, or instance for transfers) is down.
@@ -69,6 +71,36 @@ def instance_part(ledger: Any) -> dict[str, Any]:
     if ledger is None:
         return {"transfers_in_flight": None}
     return {"transfers_in_flight": [transfer_dict(t) for t in ledger.transfers if not t.terminal]}
+
+
+def avatars_part(users: Any) -> dict[str, Any] | None:
+    """The Users here and where their avatars went last, by peer (``ListUsers``; None: unknown)."""
+    if users is None:
+        return None
+    home = [u for u in users.users if u.kind == "home"]
+    return {
+        "home_users": len(home),
+        "visitors": len(users.users) - len(home),
+        "last_migrations": [
+            {"user_process_id": u.process_id, "peer_m_instance_id": r.peer_m_instance_id, "outcome": r.outcome}
+            for u in home
+            for r in u.last_migrations
+        ],
+    }
+
+
+def _avatars(avatars: dict[str, Any]) -> RenderableType:
+    """How many Users, and where each home User's avatar went last (``avatar status`` for more)."""
+    line = Text(f"avatars: {avatars['home_users']} Users of this M-Instance, {avatars['visitors']} visiting")
+    if not avatars["last_migrations"]:
+        return line
+    table = FittingTable("user", "migrated to", "outcome", box=None, title="Avatars that left (last per peer)")
+    for m in avatars["last_migrations"]:
+        table.add_row(escape(m["user_process_id"]), escape(m["peer_m_instance_id"]), m["outcome"])
+    grid = Table.grid()
+    grid.add_row(line)
+    grid.add_row(table)
+    return grid
 
 
 def bridge_nodes(bridges: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
@@ -183,6 +215,7 @@ def status_renderables(report: dict[str, Any]) -> Iterator[RenderableType]:
         ("bridges", _virtual_bridges, "no bridges configured"),
         ("transfers_in_flight", _transfers, "no Asset transfers in flight"),
         ("migrations_in_flight", _migrations, "no avatar migrations in flight"),
+        ("avatars", _avatars, "no Users yet"),
     )
     for key, render, empty in sections:
         rows = report[key]

@@ -196,3 +196,8 @@ async def test_avatar_register_and_migrate_from_the_cli(federation: Federation, 
     nobody = await cli("avatar", "status", f"mmm://{A}/processes/user/nobody", *at_a, "--json")
     assert nobody.returncode == 2 and json.loads(nobody.stdout)["error"] == "USER_NOT_FOUND"
     assert "Traceback" not in nobody.stdout + nobody.stderr
+    whole = await cli("status", *at_a, "--json")
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+    avatars = json.loads(whole.stdout)["avatars"]
+    assert {"user_process_id": godette, "peer_m_instance_id": B, "outcome": "MIGRATED"} in avatars["last_migrations"]
+    assert avatars["home_users"] >= 2
