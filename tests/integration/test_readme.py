@@ -248,6 +248,7 @@ CASES: dict[str, Case] = {
     ),
     "mmmfed agreement consents --config gateway.json": Case(r"b\.example\s+withdrawn\s+operator"),
     "mmmfed agreement show --config gateway.json": Case(r"b\.example\s.*REVOKED"),
+    "mmmfed --version": Case(r"^mmmfed \d+\.\d+"),
     "mmmfed status --config instance.json --cert OP.pem --key OP.key": Case(
         r"every node up[\s\S]*audit head\s+seq [1-9]\d*[\s\S]*b\.example\s+REVOKED"
     ),
