@@ -176,8 +176,9 @@ def _keep_running(p: LoopbackPlan, procs: NodeProcesses, console: Console) -> in
 
 def run_demo(out: Path, config_dir: Path | None = None, *, keep_running: bool = False) -> int:
     """Run the demo; returns the process exit code (0 on success, 2 if ``config_dir`` is not an
-    empty or new directory). Stops every process it started, whatever happens; with
-    ``keep_running``, only once SIGINT or SIGTERM arrives after the demo succeeded (exit 0).
+    empty or new directory, or it or ``out`` cannot be written: ``DATA_DIR_UNWRITABLE``). Stops
+    every process it started, whatever happens; with ``keep_running``, only once SIGINT or SIGTERM
+    arrives after the demo succeeded (exit 0).
 
     With ``config_dir``, what it made stays there: per trust domain ``<domain>/pki/`` (``ca.pem``,
     ``ca.key``, node certificates, ``operator.pem`` + ``operator.key``), ``<domain>/instance.json``
@@ -191,6 +192,16 @@ def run_demo(out: Path, config_dir: Path | None = None, *, keep_running: bool = 
             highlight=False,
         )
         return 2
+    from mmmfed.errors import InvalidInput
+    from mmmfed.preflight import check_data_dir
+
+    try:  # before any node starts: one line, not a traceback half-way through the demo
+        for where, field in ((config_dir, "--config-dir"), (out, "--out")):
+            if where is not None:
+                check_data_dir(where, field)
+    except InvalidInput as err:
+        Console(stderr=True).print(f"error {err.reason}: {err.message}", markup=False, highlight=False)
+        return 2
     with contextlib.ExitStack() as stack:
         if config_dir is None:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mmmfed-demo-")))
@@ -203,8 +214,7 @@ def run_demo(out: Path, config_dir: Path | None = None, *, keep_running: bool = 
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         console.print(Rule("mmmfed demo: a.example and b.example federate on loopback"))
         console.print(
-            f"three trust domains, {A}, {B} and {BRIDGE}, each with its own CA; they exchange only "
-            "their ca.pem bundles"
+            f"three trust domains, {A}, {B} and {BRIDGE}, each with its own CA; they exchange only their ca.pem bundles"
         )
         try:
             procs.start_plan(p, workdir)

@@ -105,6 +105,80 @@ MISTAKES: dict[str, tuple[list[str], str, str]] = {
     ),
     "pa_send_missing_file": (["pa", "send", "{op}", "--file", "{w}/nope.json"], "FILE_UNREADABLE", "nope.json"),
     "asset_status_node_not_running": (["asset", "status", "urn:t:1", "{op}"], "UNAVAILABLE", "connect"),
+    "activity_show_missing_config": (["activity", "show", "{nope}"], "CONFIG_INVALID", "nope.json"),
+    "agreement_consents_missing_config": (
+        ["agreement", "consents", "--config", "{w}/nope.json"],
+        "CONFIG_INVALID",
+        "nope.json",
+    ),
+    "agreement_propose_missing_config": (
+        ["agreement", "propose", "b.example", "{nope}"],
+        "CONFIG_INVALID",
+        "nope.json",
+    ),
+    "agreement_revoke_missing_config": (
+        ["agreement", "revoke", "b.example", "{nope}"],
+        "CONFIG_INVALID",
+        "nope.json",
+    ),
+    "agreement_show_missing_config": (["agreement", "show", "--config", "{w}/nope.json"], "CONFIG_INVALID", "nope"),
+    "agreement_withdraw_a_typo": (
+        ["agreement", "withdraw", "x.exampel", "--config", "{w}/gateway.json"],
+        "PEER_NOT_CONFIGURED",
+        "x.exampel",
+    ),
+    "asset_cancel_missing_config": (["asset", "cancel", "urn:t:1", "{nope}"], "CONFIG_INVALID", "nope.json"),
+    "asset_fund_missing_config": (
+        ["asset", "fund", "{nope}", "--holder", ALICE, "--amount", "5"],
+        "CONFIG_INVALID",
+        "nope.json",
+    ),
+    "asset_history_missing_config": (["asset", "history", "X", "{nope}"], "CONFIG_INVALID", "nope.json"),
+    "asset_ledger_missing_config": (["asset", "ledger", "{nope}"], "CONFIG_INVALID", "nope.json"),
+    "asset_transfer_node_not_running": (
+        [
+            "asset",
+            "transfer",
+            "mmm://a.example/assets/x",
+            "{op}",
+            "--from",
+            ALICE,
+            "--to",
+            "mmm://b.example/processes/b",
+        ],
+        "UNAVAILABLE",
+        "connect",
+    ),
+    "audit_checkpoint_missing_config": (["audit", "checkpoint", "--config", "{w}/nope.json"], "CONFIG_INVALID", "nope"),
+    "audit_show_missing_config": (["audit", "show", "--config", "{w}/nope.json"], "CONFIG_INVALID", "nope.json"),
+    "audit_verify_missing_config": (["audit", "verify", "--config", "{w}/nope.json"], "CONFIG_INVALID", "nope.json"),
+    "avatar_list_missing_config": (["avatar", "list", "{nope}"], "CONFIG_INVALID", "nope.json"),
+    "avatar_migrate_node_not_running": (
+        ["avatar", "migrate", ALICE, "--to", "b.example", "{op}"],
+        "UNAVAILABLE",
+        "connect",
+    ),
+    "avatar_show_missing_config": (["avatar", "show", "X", "{nope}"], "CONFIG_INVALID", "nope.json"),
+    "avatar_status_missing_config": (["avatar", "status", ALICE, "{nope}"], "CONFIG_INVALID", "nope.json"),
+    "bridge_identity_missing_config": (["bridge", "identity", "--config", "{w}/nope.json"], "CONFIG_INVALID", "nope"),
+    "certs_renew_without_a_ca": (["certs", "renew", "{w}/nopki", "{w}/nope.pem"], "CA_NOT_FOUND", "nopki"),
+    "certs_show_missing_file": (["certs", "show", "{w}/nope.pem"], "FILE_UNREADABLE", "nope.pem"),
+    "certs_sign_without_a_ca": (
+        ["certs", "sign", "{w}/nopki", "{w}/nope.csr", "--out", "{w}/x.pem"],
+        "CA_NOT_FOUND",
+        "nopki",
+    ),
+    "demo_config_dir_unwritable": (["demo", "--config-dir", "{w}/a-file/fed"], "DATA_DIR_UNWRITABLE", "a-file"),
+    "keys_list_missing_config": (["keys", "list", "--config", "{w}/nope.json"], "CONFIG_INVALID", "nope.json"),
+    "keys_revoke_unknown_key": (["keys", "revoke", "nokey", "--config", "{w}/gateway.json"], "KEY_UNKNOWN", "nokey"),
+    "keys_rotate_missing_config": (["keys", "rotate", "--config", "{w}/nope.json"], "CONFIG_INVALID", "nope.json"),
+    "peer_add_without_an_endpoint": (
+        ["peer", "add", "c.example", "--config", "{w}/gateway.json", "--bundle", "{w}/nope.pem"],
+        "ENDPOINT_INVALID",
+        "--endpoint",
+    ),
+    "peer_list_missing_config": (["peer", "list", "--config", "{w}/nope.json"], "CONFIG_INVALID", "nope.json"),
+    "status_missing_config": (["status", "{nope}"], "CONFIG_INVALID", "nope.json"),
     "keys_export_before_any_key": (
         ["keys", "export", "--config", "{w}/gateway.json", "--out", "{w}/did.json"],
         "NO_KEYS",
@@ -116,8 +190,41 @@ MISTAKES: dict[str, tuple[list[str], str, str]] = {
 def _args(template: list[str], w: Path) -> list[str]:
     out: list[str] = []
     for arg in template:
-        out += _op(w) if arg == "{op}" else [arg.replace("{w}", str(w))]
+        if arg == "{op}":
+            out += _op(w)
+        elif arg == "{nope}":
+            out += ["--config", str(w / "nope.json"), "--cert", str(w / "c.pem"), "--key", str(w / "k.pem")]
+        else:
+            out.append(arg.replace("{w}", str(w)))
     return out
+
+
+# Mistakes the CLI's own parser refuses (USAGE_ERROR, exit 2; tests/integration/test_cli_json_errors.py
+# covers their JSON form): a required option left out or a value of the wrong type.
+PARSER_ONLY = {"certs csr", "item sign", "item verify", "keys generate", "scenario phase0"}
+
+
+def _commands() -> set[str]:
+    import typer
+
+    from mmmfed.cli import app
+
+    def walk(command: object, prefix: tuple[str, ...]) -> set[str]:
+        subs = getattr(command, "commands", None)
+        if not subs:
+            return {" ".join(prefix)}
+        return set().union(*(walk(sub, (*prefix, name)) for name, sub in subs.items()))
+
+    return walk(typer.main.get_command(app), ())
+
+
+def test_every_command_has_its_mistake_here() -> None:
+    """Every command of the CLI is in MISTAKES (or refused by the parser alone), so a new command
+    cannot ship without its mistake tested."""
+    covered = {" ".join(a for a in args[:2] if not a.startswith(("-", "{"))) for args, _, _ in MISTAKES.values()}
+    covered = {c if c in _commands() else c.split(" ")[0] for c in covered}
+    missing = sorted(_commands() - covered - PARSER_ONLY)
+    assert not missing, f"commands without a mistake test: {missing}"
 
 
 @needs_samples
