@@ -57,7 +57,7 @@ async def run(soak: Soak, args: argparse.Namespace) -> bool:
         await soak.close()
         return False
     try:
-        await soak.load(minutes=args.minutes, rate=args.rate, max_in_flight=args.max_in_flight)
+        await soak.load(minutes=args.minutes, rate=args.rate, max_in_flight=args.max_in_flight, kinds=args.kinds)
     finally:
         await soak.close()
     return True
@@ -69,7 +69,7 @@ def report(soak: Soak, args: argparse.Namespace) -> tuple[int, str]:
     for node, rc in soak.cluster.dead().items():
         tally.add("node", ERROR, f"{node} exited with {rc} during the soak")
     print(f"{'kind':16s} {'ok':>7s} {'refused':>8s} {'errors':>7s}  reasons")
-    for kind in [*WEIGHTS, "drain", "node"]:
+    for kind in [*args.kinds, "drain", "node"]:
         ok, refused, errors = (tally.counts[kind, o] for o in (OK, REFUSED, ERROR))
         if ok + refused + errors == 0 and kind in ("drain", "node"):
             continue
@@ -114,6 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=20.0, help="operations started per second, at most")
     parser.add_argument("--quick", action="store_true", help=f"a short run: --minutes {QUICK_MINUTES}")
     parser.add_argument("--max-in-flight", type=int, default=32, help="operations running at once, at most")
+    parser.add_argument(
+        "--kinds",
+        type=lambda text: [k.strip() for k in text.split(",") if k.strip()],
+        default=list(WEIGHTS),
+        help=f"the kinds of operation to run, of {','.join(WEIGHTS)} (default: all), e.g. to see "
+        "which one a node's RSS grows with",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", type=Path, help="default: a new temporary directory (kept unless clean)")
     args = parser.parse_args(argv)
@@ -121,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         args.minutes = QUICK_MINUTES
     if args.minutes <= 0 or args.rate <= 0 or args.max_in_flight < 1:
         parser.error("--minutes and --rate must be > 0, --max-in-flight >= 1")
+    if not args.kinds or set(args.kinds) - set(WEIGHTS):
+        parser.error(f"--kinds: some of {','.join(WEIGHTS)}")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="mmmfed-soak-"))
     workdir.mkdir(parents=True, exist_ok=True)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `timeout` unwinds like Ctrl-C

@@ -169,10 +169,10 @@ class Soak:
         outcome, detail = await run_one(kind, self.peers)
         self.tally.add(kind, outcome, detail)
 
-    async def load(self, *, minutes: float, rate: float, max_in_flight: int) -> None:
-        """The mixed load for ``minutes`` at up to ``rate`` operations/s; RSS sampled after the
-        warm-up (10% of the time or 10 s, the lesser) and once every operation has finished."""
-        kinds = list(WEIGHTS)
+    async def load(self, *, minutes: float, rate: float, max_in_flight: int, kinds: list[str]) -> None:
+        """The mixed load of ``kinds`` (names of ``soak_ops.WEIGHTS``, in their shares) for
+        ``minutes`` at up to ``rate`` operations/s; RSS sampled after the warm-up (10% of the time
+        or 10 s, the lesser) and once every operation has finished."""
         weights = [WEIGHTS[k][1] for k in kinds]
         duration = minutes * 60
         warmup = min(duration * 0.1, WARMUP_MAX_S)
