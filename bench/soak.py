@@ -1,0 +1,158 @@
+"""A soak (issue 18 item 4): a mixed load through a full loopback federation, bounded in rate and
+time, counting errors and watching each node's memory.
+
+Every node (two M-Instances, their gateways, the bridge) runs as its own ``mmmfed serve``
+process (:class:`bench.chaos_cluster.Cluster`). After the set-up (:mod:`bench.soak_load`), the
+load runs ``--minutes`` at up to ``--rate`` operations/s, each drawn from the kinds of
+:mod:`bench.soak_ops`: Transacts and Discovers through the instances' Act, Resolves through both
+gateways, avatar migrations (through the bridge, and refused by the validator), Asset transfers
+a -> b with payment, and the refusals it provokes (a Transact over the balance: InsValue; a
+transfer by a Process that does not own the Asset: PERMISSION_DENIED NO_TRANSACT_RIGHT).
+
+Prints, per kind, the operations that succeeded, the refusals expected and the unexpected errors
+(the first ones' details); per node, its RSS (VmRSS, MB) after the warm-up (10% of the time or
+10 s, the lesser) and at the end, and the growth end / warm-up, of its process and of its session
+(with the workers it started); the achieved rate beside the requested one. Baselines measured in
+the same run: the requested rate (``rate_ratio`` = achieved / requested) and each node's RSS after
+the warm-up (``max_rss_growth`` = the largest end / warm-up of a node's process). The last line:
+
+    RESULT minutes=M ops=N ops_per_s=R rate_ratio=Q unexpected_errors=E max_rss_growth=G errors=E rss_growth_max=G
+
+(``errors`` and ``rss_growth_max`` are issue 18's names for the same two figures; bars for a
+30-minute run: errors 0, rss_growth_max <= 1.1). Exit code 0 when there was no unexpected error, 1
+otherwise, 2 when the harness failed (the federation did not start or set up). Node logs are in
+``<workdir>/logs``; the workdir is kept (and printed) unless the run was clean.
+
+Run (from the checkout):  .venv/bin/python bench/soak.py --minutes 2 --rate 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if not __package__:  # run as a script (python bench/soak.py): make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.chaos_cluster import Cluster
+from bench.soak_load import Soak
+from bench.soak_ops import ERROR, OK, REFUSED, WEIGHTS
+from mmmfed.cli.loopback import plan
+
+MB = 1e6
+QUICK_MINUTES = 0.2
+
+
+async def run(soak: Soak, args: argparse.Namespace) -> bool:
+    """Set up (False if that fails: a harness failure, reported on stderr), then the load."""
+    try:
+        await soak.setup()
+    except Exception as err:  # whatever stops the set-up is a harness failure
+        print(f"soak: set-up failed: {err!r}", file=sys.stderr)
+        await soak.close()
+        return False
+    try:
+        await soak.load(minutes=args.minutes, rate=args.rate, max_in_flight=args.max_in_flight, kinds=args.kinds)
+    finally:
+        await soak.close()
+    return True
+
+
+def report(soak: Soak, args: argparse.Namespace) -> tuple[int, str]:
+    """Print the tables; returns the unexpected error count and the RESULT line."""
+    tally, samples = soak.tally, soak.samples
+    for node, rc in soak.cluster.dead().items():
+        tally.add("node", ERROR, f"{node} exited with {rc} during the soak")
+    print(f"{'kind':16s} {'ok':>7s} {'refused':>8s} {'errors':>7s}  reasons")
+    for kind in [*args.kinds, "drain", "node"]:
+        ok, refused, errors = (tally.counts[kind, o] for o in (OK, REFUSED, ERROR))
+        if ok + refused + errors == 0 and kind in ("drain", "node"):
+            continue
+        reasons = ", ".join(f"{d} x{n}" for (k, d), n in tally.reasons.most_common() if k == kind and n)
+        print(f"{kind:16s} {ok:7d} {refused:8d} {errors:7d}  {reasons[:150]}")
+    for line in tally.errors:
+        print(f"  error: {line}")
+    print(f"\nRSS (MB): warm-up sampled at {samples.warm_at_s:.1f} s, end after the load drained")
+    print(
+        f"{'node':12s} {'warm-up':>8s} {'end':>8s} {'growth':>7s}   {'session warm-up':>15s} {'end':>8s} {'growth':>7s}"
+    )
+    growth: dict[str, float] = {}
+    for node, (warm, warm_session) in samples.warm.items():
+        end, end_session = samples.end.get(node, (0, 0))
+        growth[node] = end / warm if warm else float("inf")
+        session = end_session / warm_session if warm_session else float("inf")
+        print(
+            f"{node:12s} {warm / MB:8.1f} {end / MB:8.1f} {growth[node]:6.2f}x   "
+            f"        {warm_session / MB:8.1f} {end_session / MB:8.1f} {session:6.2f}x"
+        )
+    ops = tally.total()
+    per_s = ops / soak.load_s if soak.load_s else 0.0
+    unexpected = tally.total(ERROR)
+    print(
+        f"\n{ops} operations in {soak.load_s:.1f} s (then {soak.drain_s:.1f} s to drain): {per_s:.1f}/s against "
+        f"{args.rate:g}/s requested ({per_s / args.rate:.2f}x); {tally.total(REFUSED)} refusals as provoked, "
+        f"{unexpected} unexpected errors"
+    )
+    worst = max(growth.values(), default=0.0)
+    bars = f"errors 0 ({'met' if unexpected == 0 else 'NOT met'}), rss_growth_max <= 1.10 "
+    print(f"bars (for 30 minutes): {bars}({'met' if worst <= 1.1 else 'NOT met'}: {worst:.2f}x)")
+    result = (
+        f"RESULT minutes={args.minutes:g} ops={ops} ops_per_s={per_s:.2f} rate_ratio={per_s / args.rate:.2f} "
+        f"unexpected_errors={unexpected} max_rss_growth={worst:.3f} errors={unexpected} rss_growth_max={worst:.3f}"
+    )
+    return unexpected, result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--minutes", type=float, default=1.0, help="how long the load runs")
+    parser.add_argument("--rate", type=float, default=20.0, help="operations started per second, at most")
+    parser.add_argument("--quick", action="store_true", help=f"a short run: --minutes {QUICK_MINUTES}")
+    parser.add_argument("--max-in-flight", type=int, default=32, help="operations running at once, at most")
+    parser.add_argument(
+        "--kinds",
+        type=lambda text: [k.strip() for k in text.split(",") if k.strip()],
+        default=list(WEIGHTS),
+        help=f"the kinds of operation to run, of {','.join(WEIGHTS)} (default: all), e.g. to see "
+        "which one a node's RSS grows with",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workdir", type=Path, help="default: a new temporary directory (kept unless clean)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.minutes = QUICK_MINUTES
+    if args.minutes <= 0 or args.rate <= 0 or args.max_in_flight < 1:
+        parser.error("--minutes and --rate must be > 0, --max-in-flight >= 1")
+    if not args.kinds or set(args.kinds) - set(WEIGHTS):
+        parser.error(f"--kinds: some of {','.join(WEIGHTS)}")
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="mmmfed-soak-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `timeout` unwinds like Ctrl-C
+    cluster = Cluster(plan(workdir), workdir)
+    soak = Soak(cluster, seed=args.seed)
+    t0 = time.monotonic()
+    try:
+        ready = asyncio.run(run(soak, args))
+        unexpected, result = report(soak, args) if ready else (0, "")
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        ready, unexpected, result = False, 0, ""
+    finally:
+        cluster.stop()
+    print(f"soak: {time.monotonic() - t0:.1f} s in all", file=sys.stderr)
+    if not ready or unexpected:
+        print(f"workdir kept: {workdir} (node logs in {cluster.logs})", file=sys.stderr)
+    elif args.workdir is None:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if result:
+        print(result, flush=True)
+    return 2 if not ready else 1 if unexpected else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
