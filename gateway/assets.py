@@ -222,7 +222,8 @@ class AssetRelay:
                         reason="ORIGIN_MISMATCH",
                     )
             await self._agreements.require_active(peer, item_type=ASSET_TYPE, action=ASSET_ACTION)
-            bridge_keys = await self._negotiation.bridge_keys(peer)  # a conversion is signed by an agreed bridge
+            # a conversion is signed by a bridge of the negotiation in which the peer offered to us
+            bridge_keys = await self._negotiation.bridge_keys(peer, incoming=True)
             await self._verifier.verify_persona(offer.asset.item_json, peer_id=peer, bridge_keys=bridge_keys)
             with refusals_counted(self._metrics):
                 await self._envelopes.check(

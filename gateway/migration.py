@@ -264,12 +264,11 @@ class MigrationService:
                 raise PermissionDenied(
                     f"{peer_id} may not transfer avatars of {header.home_user_process_id}", reason="ORIGIN_MISMATCH"
                 )
-        await self._negotiation.answer_for(peer_id)
+        await self._negotiation.answer_for(peer_id, incoming=True)  # the peer offered to us (9.5)
         agreements = self._negotiation.agreements
         await agreements.require_active(peer_id, item_type="ITM", action=AVATAR_ACTION)
-        await self._verifier.verify_persona(
-            header.persona.item_json, peer_id=peer_id, bridge_keys=await self._negotiation.bridge_keys(peer_id)
-        )
+        bridge_keys = await self._negotiation.bridge_keys(peer_id, incoming=True)
+        await self._verifier.verify_persona(header.persona.item_json, peer_id=peer_id, bridge_keys=bridge_keys)
         with refusals_counted(self._metrics):  # envelope, digest of the exact bytes, replay (GPIR-003)
             await self._envelopes.check(
                 header.envelope_json,

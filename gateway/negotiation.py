@@ -34,7 +34,13 @@ from mmmfed.store import SharedState
 
 NS_PLATFORM = "manifesto/platform"
 NS_ANSWER = "manifesto/answer"
+"""The peer's answer to what this gateway offered it (outgoing: what this M-Instance may send)."""
 NS_OFFER = "manifesto/offer"
+"""This gateway's offers A and V to the peer (outgoing)."""
+NS_ANSWERED = "manifesto/answered"
+"""This gateway's answer to the peer's offer (incoming: what the peer may send here)."""
+NS_OFFERED = "manifesto/offered"
+"""The peer's offers A and V to this gateway (incoming)."""
 
 
 def _now_ms() -> int:
@@ -91,10 +97,11 @@ class NegotiationService:
         return mpb.Manifesto.FromString(raw).manifesto_id if raw is not None else ""
 
     async def negotiated(self) -> dict[str, tuple[mpb.Manifesto, mpb.Manifesto]]:
-        """peer -> (answer manifesto, offer manifesto V) of the last negotiation with it, either
-        side's (an empty Manifesto where there is none; offer V is empty when no bridge was used)."""
-        answers = await self._store.list_documents(NS_ANSWER)
-        offers = await self._store.list_documents(NS_OFFER)
+        """peer -> (answer manifesto, offer manifesto V) of the negotiation with it: the one this
+        gateway offered if any, else the one it answered (an empty Manifesto where there is none;
+        offer V is empty when no bridge was used)."""
+        answers = {**await self._store.list_documents(NS_ANSWERED), **await self._store.list_documents(NS_ANSWER)}
+        offers = {**await self._store.list_documents(NS_OFFERED), **await self._store.list_documents(NS_OFFER)}
         out = {}
         for peer in sorted(answers.keys() | offers.keys()):
             answer = mpb.Manifesto.FromString(answers[peer]) if peer in answers else mpb.Manifesto()
@@ -102,20 +109,26 @@ class NegotiationService:
             out[peer] = (answer, offer.offer_v if offer is not None else mpb.Manifesto())
         return out
 
-    async def answer_for(self, peer_id: str) -> mpb.Manifesto:
-        """The answer manifesto negotiated with ``peer_id``; FailedPrecondition ``NOT_NEGOTIATED``."""
-        raw = await self._store.get_document(NS_ANSWER, peer_id)
+    async def answer_for(self, peer_id: str, *, incoming: bool = False) -> mpb.Manifesto:
+        """The answer manifesto of the negotiation in one direction (FGMV-43 9.5): by default the
+        peer's answer to what this gateway offered (what this M-Instance may send there);
+        ``incoming``: this gateway's answer to the peer's offer (what the peer may send here).
+        A negotiation each way is kept apart: negotiating b -> a does not replace a -> b.
+        FailedPrecondition ``NOT_NEGOTIATED``."""
+        raw = await self._store.get_document(NS_ANSWERED if incoming else NS_ANSWER, peer_id)
         if raw is None:
+            way = f"{peer_id} offered to {self._id}" if incoming else f"{self._id} offered to {peer_id}"
             raise FailedPrecondition(
-                f"no manifesto negotiated with {peer_id}; run Negotiate first", reason="NOT_NEGOTIATED"
+                f"no manifesto negotiated in which {way}; run Negotiate first", reason="NOT_NEGOTIATED"
             )
         return mpb.Manifesto.FromString(raw)
 
-    async def bridge_keys(self, peer_id: str) -> dict[str, bytes]:
+    async def bridge_keys(self, peer_id: str, *, incoming: bool = False) -> dict[str, bytes]:
         """did:key verification method -> public key of the bridge keys in offer manifesto V of
-        the negotiation with ``peer_id`` (empty if it used no bridge). Only a verified offer V is
-        stored, so these are the keys the bridge's certificate binds."""
-        raw = await self._store.get_document(NS_OFFER, peer_id)
+        the negotiation with ``peer_id`` in one direction (see :meth:`answer_for`; empty if it
+        used no bridge). Only a verified offer V is stored, so these are the keys the bridge's
+        certificate binds."""
+        raw = await self._store.get_document(NS_OFFERED if incoming else NS_OFFER, peer_id)
         if raw is None:
             return {}
         offer_v = gpb.OfferManifestosRequest.FromString(raw).offer_v
@@ -134,7 +147,7 @@ class NegotiationService:
             answer = mpb.Manifesto.FromString(raw)
             if answer.issuer_id == peer_id:
                 return dict(answer.policies)
-        raw = await self._store.get_document(NS_OFFER, peer_id)
+        raw = await self._store.get_document(NS_OFFERED, peer_id)
         if raw is not None:
             offer_a = gpb.OfferManifestosRequest.FromString(raw).offer_a
             if offer_a.issuer_id == peer_id:
@@ -236,8 +249,8 @@ class NegotiationService:
             negotiated=rows,
         )
         offers = gpb.OfferManifestosRequest(offer_a=offer_a, offer_v=offer_v)
-        await self._store.put_document(NS_OFFER, peer_id, offers.SerializeToString())
-        await self._store.put_document(NS_ANSWER, peer_id, answer.SerializeToString())
+        await self._store.put_document(NS_OFFERED, peer_id, offers.SerializeToString())
+        await self._store.put_document(NS_ANSWERED, peer_id, answer.SerializeToString())
         return gpb.OfferManifestosResponse(
             answer=answer, agreement_json=await self.agreements.propose(answer, offer_v, peer_id)
         )

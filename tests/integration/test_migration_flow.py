@@ -34,7 +34,7 @@ async def test_negotiation_stores_answer_with_all_three_routes(federation: Feder
     assert result.offer_v.kind == mpb.MANIFESTO_KIND_OFFER_V and result.offer_v.virtual_bridge_id
     assert result.answer.virtual_bridge_id == result.offer_v.virtual_bridge_id
     stored_a = await federation.nodes["gateway-a"].store.get_document("manifesto/answer", "b.example")
-    stored_b = await federation.nodes["gateway-b"].store.get_document("manifesto/answer", "a.example")
+    stored_b = await federation.nodes["gateway-b"].store.get_document("manifesto/answered", "a.example")
     assert mpb.Manifesto.FromString(stored_a).manifesto_id == result.answer.manifesto_id
     assert mpb.Manifesto.FromString(stored_b).manifesto_id == result.answer.manifesto_id
 
@@ -166,3 +166,21 @@ async def test_home_instance_knows_where_each_avatar_went(federation: Federation
     [visitor] = [u for u in visitors if u.process_id == mtoon.user_process_id]
     assert (visitor.kind, visitor.home_m_instance_id) == ("registered roaming", "a.example")
     assert visitor.persona_id == went.peer_persona_id and visitor.persona_format == "glTF/2.0-binary"
+
+
+async def test_negotiating_back_keeps_each_directions_answer(federation: Federation) -> None:
+    """FGMV-43 9.5 is directional: a.example offers what it produces and b.example answers with
+    what it accepts, and the other way round. Negotiating b -> a after a -> b keeps a's route to
+    b (its VRM avatars go through the bridge), so a migration a -> b still succeeds; and b's
+    answer for what a sends is kept apart from what b may send to a."""
+    assert federation.at_a is not None and federation.at_b is not None
+    await federation.at_a.negotiate("b.example")
+    await federation.at_b.negotiate("a.example")
+    reg = await federation.at_a.register_human("mtoon", VRM1)
+    result = await federation.at_a.migrate(reg.user_process_id, "b.example")
+    assert result.outcome == gpb.MIGRATION_OUTCOME_MIGRATED, result.refusal_message
+    assert result.route == "via bridge"
+    gateway_a = federation.nodes["gateway-a"]
+    outgoing = await gateway_a.negotiation.answer_for("b.example")
+    incoming = await gateway_a.negotiation.answer_for("b.example", incoming=True)
+    assert (outgoing.issuer_id, incoming.issuer_id) == ("b.example", "a.example")

@@ -187,7 +187,7 @@ async def test_gateway_refuses_client_without_valid_certificate(
         call = stub.Negotiate(gpb.NegotiateRequest(peer_m_instance_id=B), timeout=CALL_TIMEOUT_S)
         await refused(call, grpc.StatusCode.UNAVAILABLE, None)
     assert await fed.nodes["gateway-a"].store.get_document("manifesto/answer", B) is None
-    assert await fed.nodes["gateway-b"].store.get_document("manifesto/answer", A) is None
+    assert await fed.nodes["gateway-b"].store.get_document("manifesto/answered", A) is None
 
 
 @pytest.mark.parametrize("client", BAD_CLIENTS)
