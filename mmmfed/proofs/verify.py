@@ -203,6 +203,8 @@ def _starts_with(document_context: object, proof_context: object) -> bool:
 def _apply_chains(checks: list[ProofCheck], all_proofs: Sequence[Mapping[str, Any]]) -> list[ProofCheck]:
     """VC-DI 4.5: a verified proof stays verified only if every proof it names, transitively, is
     verified too; a loop of references gives ``PROOF_CHAIN_CYCLE``."""
+    if not any("previousProof" in proof for proof in all_proofs):
+        return checks  # no chain (a single proof, as on every Item a peer signs): nothing to walk
     named: list[list[int]] = []
     for proof in all_proofs:
         try:

@@ -32,7 +32,6 @@ tests/unit/test_fast_paths.py compares the two on generated Items.
 
 from __future__ import annotations
 
-import datetime
 import functools
 import json
 import re
@@ -48,6 +47,7 @@ from jsonschema.validators import extend
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
+from mmmfed.dates import is_calendar_date
 from mmmfed.errors import InvalidInput
 
 SCHEMA_BASE_URI = "https://mmmfed.dev/schemas/v1/"
@@ -80,13 +80,10 @@ def is_date_time(value: object) -> bool:
     m = _RFC3339.fullmatch(value)
     if m is None:
         return False
-    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
-    off_h, off_m = (int(g) if g else 0 for g in m.groups()[6:])
-    try:
-        datetime.date(year, month, day)
-    except ValueError:
+    year, month, day, hour, minute, second, off_h, off_m = m.groups()
+    if not (is_calendar_date(int(year), int(month), int(day)) and int(hour) <= 23 and int(minute) <= 59):
         return False
-    return hour <= 23 and minute <= 59 and second <= 60 and off_h <= 23 and off_m <= 59
+    return int(second) <= 60 and (off_h is None or (int(off_h) <= 23 and int(off_m) <= 59))
 
 
 @functools.cache
