@@ -96,6 +96,9 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # The fast path (_fast_parse): a ':' written as an escape.
 _COLON_ESCAPE = re.compile(rb"\\u003[aA]")
+# parse_json_plain: a lead byte of 4-byte UTF-8 (a character above U+FFFF), and the deepest plain value.
+_ASTRAL_UTF8 = re.compile(rb"[\xf0-\xff]")
+_PLAIN_DEPTH = 64
 _NOT_FAST = object()  # _fast_parse's "decide the slow way" (None is JSON null)
 _Trail = tuple[Any, str | int] | None  # (parent trail, member name or index); paths are built lazily
 
@@ -190,7 +193,15 @@ _LENIENT = json.JSONDecoder(
 
 
 def parse_json(data: bytes, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH) -> Any:
-    """Parse one strict I-JSON text from the exact UTF-8 bytes received.
+    """Parse one strict I-JSON text from the exact UTF-8 bytes received: the value of
+    :func:`parse_json_plain`, with the same arguments and errors."""
+    return parse_json_plain(data, max_bytes=max_bytes, max_depth=max_depth)[0]
+
+
+def parse_json_plain(
+    data: bytes, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH
+) -> tuple[Any, bool]:
+    """Parse one strict I-JSON text from the exact UTF-8 bytes received, and say if it is plain.
 
     Args:
         data: the bytes received (``bytes`` or ``bytearray``), not a ``str``.
@@ -198,7 +209,14 @@ def parse_json(data: bytes, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int =
         max_depth: most nested arrays/objects allowed, 0..256 (0 allows only a scalar).
 
     Returns:
-        The value, shaped as the module docstring says.
+        The value, shaped as the module docstring says, and whether it is *plain*: it holds no
+        float and no character above U+FFFF (so no surrogate either), at most 64 deep (here
+        always exact ``dict`` with ``str`` names, ``list``, ``str``, ``int`` within
+        +-(2**53-1), ``bool``, ``None``). Plain values need no type walk before
+        :func:`mmmfed.proofs.canonicalize` writes them with ``orjson`` or
+        :func:`mmmfed.schemas.validate_item` hands them to jsonschema-rs; False says only that
+        those walks decide. Known at C speed: the value came through :func:`_fast_parse` (no
+        floats), ``data`` has no byte 0xF0-0xFF (no 4-byte UTF-8) and no ``\\uD8..\\uDF`` escape.
 
     Raises:
         InvalidInput: with one of the reasons in the module docstring.
@@ -223,7 +241,8 @@ def parse_json(data: bytes, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int =
         raise _invalid("JSON_TOO_DEEP", f"JSON nests deeper than {max_depth} arrays/objects", offset=offset)
     fast = _fast_parse(data)
     if fast is not _NOT_FAST:
-        return fast
+        surrogate_escape = _SURROGATE_ESCAPE.search(data) is not None
+        return fast, max_depth <= _PLAIN_DEPTH and not surrogate_escape and not _ASTRAL_UTF8.search(data)
     try:
         value = _STRICT.decode(text)
     except json.JSONDecodeError as err:
@@ -232,7 +251,7 @@ def parse_json(data: bytes, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int =
         raise _locate(text, fault) from None
     if _SURROGATE_ESCAPE.search(data) and _has_surrogate(value):
         raise _first_fault(value, surrogates=True) or _invalid("JSON_LONE_SURROGATE", "a string holds a lone surrogate")
-    return value
+    return value, False
 
 
 def _fast_parse(data: bytes | bytearray) -> Any:

@@ -216,9 +216,13 @@ def _violation(item_type: str, path: str, detail: str) -> InvalidInput:
     )
 
 
-def validate_item(doc: Mapping[str, Any]) -> None:
+def validate_item(doc: Mapping[str, Any], *, plain_json: bool = False) -> None:
     """Check an Item document (as :func:`mmmfed.strictjson.parse_json` gives it) against the
     schema of its ItemType.
+
+    ``plain_json``: the caller knows ``doc`` is plain JSON (``Item.plain_json`` from
+    :func:`mmmfed.items.parse_item`), so jsonschema-rs may take it without the :func:`_plain_json`
+    walk. Only for values mmmfed.strictjson reported plain: anything else must leave it False.
 
     Raises InvalidInput: ``SCHEMA_VIOLATION`` (message names the JSON path, e.g.
     ``$.ItemData.Size``, and what failed; metadata ``item_type`` and ``path``), or
@@ -237,7 +241,7 @@ def validate_item(doc: Mapping[str, Any]) -> None:
             metadata={"item_type": shown},
         )
     instance = doc if isinstance(doc, dict) else dict(doc)
-    if _plain_json(instance):
+    if plain_json or _plain_json(instance):
         try:
             if _fast_validator(item_type).is_valid(instance):
                 return
