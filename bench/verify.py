@@ -229,15 +229,21 @@ async def steps_us(corpus: Corpus, keyring: Keyring, *, passes: int = 3) -> dict
         if not ed25519_verify(corpus.public_key, *pair):
             raise SystemExit("a signature failed ed25519_verify")
 
-    def verify(doc: Any) -> None:
-        if not verify_document(doc, resolve_key=keys.__getitem__, expected_proof_purpose="assertionMethod").verified:
+    def verify(item: Item) -> None:  # as the pipeline calls it: Item.plain_json skips the type walk
+        result = verify_document(
+            item.doc, resolve_key=keys.__getitem__, expected_proof_purpose="assertionMethod", plain_json=item.plain_json
+        )
+        if not result.verified:
             raise SystemExit("an Item failed verify_document")
+
+    def validate(item: Item) -> None:
+        validate_item(item.doc, plain_json=item.plain_json)
 
     steps: dict[str, Callable[[], Awaitable[None] | None]] = {
         "parse_item (strict JSON + fields)": each(parse_item, corpus.raws),
-        "validate_item (JSON Schema)": each(validate_item, docs),
+        "validate_item (JSON Schema)": each(validate, items),
         "keyring.resolve (warm)": resolve_all,
-        "verify_document (all of it)": each(verify, docs),
+        "verify_document (all of it)": each(verify, items),
         "  canonicalize(document)": each(canonicalize, unsigned),
         "  multibase_decode(proofValue)": each(multibase_decode, [p["proofValue"] for p in proofs]),
         "  ed25519_verify (strict, libsodium)": each(strict_verify, corpus.signed_messages),

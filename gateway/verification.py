@@ -1,6 +1,6 @@
 """Verification of foreign Items at the gateway (issue "Federated trust", item 6, first steps).
 
-For a Persona arriving from a peer (RE-1): strict parse (:func:`mmmfed.items.parse_json`); the
+For a Persona arriving from a peer (RE-1): strict parse (:func:`mmmfed.items.parse_item`); the
 JSON Schema (2020-12) of its Item type (:func:`mmmfed.schemas.validate_item`); the local Rules
 in force at the Effective Time (:mod:`mmmfed.rules`); origin
 equals the authenticated channel peer; every Data Integrity proof (eddsa-jcs-2022) verifies with
@@ -130,7 +130,9 @@ class ForeignItemVerifier:
 
     async def _verify_persona(self, raw: bytes, *, peer_id: str, bridge_keys: Mapping[str, bytes]) -> Item:
         item = parse_item(raw)
-        validate_item(item.doc)
+        # plain_json: parse_item saw no floats and nothing above U+FFFF, so the schema and proof
+        # checks skip their type walks (the doc and SourceItem inside it alike)
+        validate_item(item.doc, plain_json=item.plain_json)
         if item.m_instance_id != peer_id:
             raise ForeignItemRefused(
                 f"Item belongs to {item.m_instance_id} but came from {peer_id}", reason="ORIGIN_MISMATCH"
@@ -139,14 +141,14 @@ class ForeignItemVerifier:
         self._rules.check(item, origin=peer_id, at_ms=int(self._clock() * 1000))
         source = item.doc.get("SourceItem")
         if source is None:
-            await self._verify_signed_by_peer(item.doc, peer_id)
+            await self._verify_signed_by_peer(item.doc, peer_id, plain_json=item.plain_json)
             return item
         if not isinstance(source, Mapping) or source.get("ItemID") != item.doc.get("SourceItemID"):
             raise ForeignItemRefused("SourceItem does not match SourceItemID", reason="SOURCE_MISMATCH")
         if source.get("MInstanceID") != peer_id:
             raise ForeignItemRefused(f"the original Item is not {peer_id}'s", reason="ORIGIN_MISMATCH")
-        self._verify_signed_by_bridge(item.doc, bridge_keys)
-        await self._verify_signed_by_peer(source, peer_id)
+        self._verify_signed_by_bridge(item.doc, bridge_keys, plain_json=item.plain_json)
+        await self._verify_signed_by_peer(source, peer_id, plain_json=item.plain_json)
         return item
 
     async def verify_signed_by_peer(self, doc: Mapping[str, Any], peer_id: str) -> None:
@@ -155,7 +157,7 @@ class ForeignItemVerifier:
         with refusals_counted(self._metrics):
             await self._verify_signed_by_peer(doc, peer_id)
 
-    async def _verify_signed_by_peer(self, doc: Mapping[str, Any], peer_id: str) -> None:
+    async def _verify_signed_by_peer(self, doc: Mapping[str, Any], peer_id: str, *, plain_json: bool = False) -> None:
         keys: dict[str, bytes] = {}
         now_ms = int(self._clock() * 1000)
         for proof in _proofs(doc):
@@ -171,10 +173,13 @@ class ForeignItemVerifier:
                 )
             except KeyUnavailable as err:
                 raise ForeignItemRefused(err.message, reason=err.reason) from err
-        _raise_unless(verify_document(doc, resolve_key=keys.__getitem__, expected_proof_purpose="assertionMethod"))
+        result = verify_document(
+            doc, resolve_key=keys.__getitem__, expected_proof_purpose="assertionMethod", plain_json=plain_json
+        )
+        _raise_unless(result)
 
     @staticmethod
-    def _verify_signed_by_bridge(doc: Mapping[str, Any], bridge_keys: Mapping[str, bytes]) -> None:
+    def _verify_signed_by_bridge(doc: Mapping[str, Any], bridge_keys: Mapping[str, bytes], *, plain_json: bool) -> None:
         for proof in _proofs(doc):
             if proof.get("verificationMethod") not in bridge_keys:
                 raise ForeignItemRefused(
@@ -182,7 +187,12 @@ class ForeignItemVerifier:
                     reason="BRIDGE_NOT_ALLOWED",
                 )
         _raise_unless(
-            verify_document(doc, resolve_key=bridge_keys.__getitem__, expected_proof_purpose="assertionMethod")
+            verify_document(
+                doc,
+                resolve_key=bridge_keys.__getitem__,
+                expected_proof_purpose="assertionMethod",
+                plain_json=plain_json,
+            )
         )
 
 

@@ -9,6 +9,7 @@ bytes and never re-serialise them. Large data (3D files) is bound by ``ItemData.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -20,7 +21,7 @@ from typing import Any
 
 from mmmfed.errors import InvalidInput
 from mmmfed.proofs import SigningKey, sign_document
-from mmmfed.strictjson import parse_json
+from mmmfed.strictjson import parse_json_plain
 
 ITEM_HEADER = "MMM-ITM-V2.2"
 MAX_ITEM_JSON_BYTES = 256 * 1024
@@ -90,10 +91,16 @@ class DataBinding:
 
 @dataclass(frozen=True)
 class Item:
-    """A parsed Item: the exact bytes received and the decoded document."""
+    """A parsed Item: the exact bytes received and the decoded document.
+
+    ``plain_json`` is True when :func:`parse_item` read ``doc`` as plain JSON
+    (:func:`mmmfed.strictjson.parse_json_plain`: no floats, nothing above U+FFFF, exact JSON
+    types): :func:`mmmfed.schemas.validate_item` and :func:`mmmfed.proofs.verify_document` may then
+    skip their type walks. False (every Item built otherwise) only means that they walk."""
 
     raw: bytes
     doc: Mapping[str, Any]
+    plain_json: bool = dataclasses.field(default=False, compare=False)
 
     @property
     def item_id(self) -> str:
@@ -123,11 +130,11 @@ class Item:
 def parse_item(raw: bytes) -> Item:
     """Parse an Item from its exact bytes and check its required fields.
 
-    Raises InvalidInput: the ``JSON_*`` reasons of :func:`parse_json` (strict intake: size,
+    Raises InvalidInput: the ``JSON_*`` reasons of :func:`parse_json_plain` (strict intake: size,
     UTF-8, duplicate keys, NaN, I-JSON number range, lone surrogates, depth), then
     ``ITEM_MALFORMED`` (missing or mistyped fields) or ``BAD_IDENTIFIER``.
     """
-    doc = parse_json(raw, max_bytes=MAX_ITEM_JSON_BYTES)
+    doc, plain_json = parse_json_plain(raw, max_bytes=MAX_ITEM_JSON_BYTES)
     if not isinstance(doc, dict):
         raise InvalidInput("Item must be a JSON object", reason="ITEM_MALFORMED")
     if doc.get("Header") != ITEM_HEADER:
@@ -141,7 +148,7 @@ def parse_item(raw: bytes) -> Item:
             f"ItemID {doc['ItemID']} does not belong to MInstanceID {doc['MInstanceID']}",
             reason="BAD_IDENTIFIER",
         )
-    item = Item(raw=raw, doc=doc)
+    item = Item(raw=raw, doc=doc, plain_json=plain_json)
     data = doc.get("ItemData")
     if data is not None:
         try:

@@ -5,11 +5,11 @@ cryptosuite, the ``created`` format, and a proof set with its ``previousProof`` 
 
 from __future__ import annotations
 
-import datetime
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mmmfed.dates import is_calendar_date
 from mmmfed.proofs.reasons import PREVIOUS_PROOF_MISSING, PROOF_MALFORMED
 
 PROOF_TYPE = "DataIntegrityProof"
@@ -20,7 +20,7 @@ CRYPTOSUITE = "eddsa-jcs-2022"
 MAX_PROOFS = 16
 
 # XML Schema 1.1 dateTimeStamp (a dateTime with a time zone), as VC-DI 2.1 requires for `created`;
-# years limited to 0001-9999, and the date checked with `datetime.date`.
+# years limited to 0001-9999, and the date checked as `datetime.date` would (mmmfed.dates).
 _DATE_TIME_STAMP = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:Z|[+-](?:(?:0\d|1[0-3]):[0-5]\d|14:00))",
     re.ASCII,
@@ -32,11 +32,8 @@ def is_date_time_stamp(value: object) -> bool:
     match = _DATE_TIME_STAMP.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         return False
-    try:
-        datetime.date(*(int(g) for g in match.groups()))
-    except ValueError:
-        return False
-    return True
+    year, month, day = match.groups()
+    return is_calendar_date(int(year), int(month), int(day))
 
 
 class ProofFailure(Exception):

@@ -77,6 +77,7 @@ def verify_document(
     resolve_key: Callable[[str], bytes],
     expected_proof_purpose: str | None = None,
     max_proofs: int = MAX_PROOFS,
+    plain_json: bool = False,
 ) -> VerificationResult:
     """Verify every eddsa-jcs-2022 proof on ``document`` (DI-EDDSA 3.3.2, VC-DI 4.5). Never raises
     for anything in ``document``.
@@ -88,6 +89,9 @@ def verify_document(
             (``KEY_UNRESOLVED``); other exceptions are bugs and propagate.
         expected_proof_purpose: if given, each proof's ``proofPurpose`` must equal it (VC-DI 4.4).
         max_proofs: more proofs than this give ``TOO_MANY_PROOFS`` without any work.
+        plain_json: ``document`` is (part of) a value :func:`mmmfed.strictjson.parse_json_plain`
+            reported plain (``Item.plain_json``): canonicalisation skips its type walk
+            (:func:`mmmfed.proofs.canonicalize`). False for anything else.
 
     Per-proof reasons: ``VERIFIED``, ``PROOF_MALFORMED`` (a member missing or of the wrong type,
     ``created`` not a dateTimeStamp, ``proofValue`` not a 64-byte base58btc multibase value),
@@ -105,7 +109,9 @@ def verify_document(
         return VerificationResult(False, failure.reason, None)
     if len(all_proofs) > max_proofs:
         return VerificationResult(False, TOO_MANY_PROOFS, None)
-    checks = [_check(i, document, all_proofs, resolve_key, expected_proof_purpose) for i in range(len(all_proofs))]
+    checks = [
+        _check(i, document, all_proofs, resolve_key, expected_proof_purpose, plain_json) for i in range(len(all_proofs))
+    ]
     checks = _apply_chains(checks, all_proofs)
     failed = [c for c in checks if not c.verified]
     first = failed[0] if failed else checks[0]
@@ -133,11 +139,12 @@ def _check(
     all_proofs: Sequence[Mapping[str, Any]],
     resolve_key: Callable[[str], bytes],
     expected_proof_purpose: str | None,
+    plain_json: bool,
 ) -> ProofCheck:
     proof = all_proofs[index]
     vm = _text(proof, "verificationMethod")
     try:
-        _verify_one(proof, document, all_proofs, resolve_key, expected_proof_purpose)
+        _verify_one(proof, document, all_proofs, resolve_key, expected_proof_purpose, plain_json)
     except ProofFailure as failure:
         return ProofCheck(index, _text(proof, "id"), False, failure.reason, vm)
     return ProofCheck(index, _text(proof, "id"), True, VERIFIED, vm)
@@ -149,6 +156,7 @@ def _verify_one(
     all_proofs: Sequence[Mapping[str, Any]],
     resolve_key: Callable[[str], bytes],
     expected_proof_purpose: str | None,
+    plain_json: bool,
 ) -> None:
     """DI-EDDSA 3.3.2 for one proof; raises ProofFailure."""
     if proof.get("type") != PROOF_TYPE or proof.get("cryptosuite") != CRYPTOSUITE:  # 3.3.3 step 1, 3.3.5 step 2
@@ -177,7 +185,7 @@ def _verify_one(
             raise ProofFailure(PROOF_CONTEXT_MISMATCH)
         unsecured["@context"] = options["@context"]
     try:
-        hash_data = jcs_hash_data(unsecured, options)  # steps 5-7
+        hash_data = jcs_hash_data(unsecured, options, plain_json=plain_json)  # steps 5-7
     except InvalidInput:
         raise ProofFailure(NOT_CANONICALIZABLE) from None
     try:
@@ -203,6 +211,8 @@ def _starts_with(document_context: object, proof_context: object) -> bool:
 def _apply_chains(checks: list[ProofCheck], all_proofs: Sequence[Mapping[str, Any]]) -> list[ProofCheck]:
     """VC-DI 4.5: a verified proof stays verified only if every proof it names, transitively, is
     verified too; a loop of references gives ``PROOF_CHAIN_CYCLE``."""
+    if not any("previousProof" in proof for proof in all_proofs):
+        return checks  # no chain (a single proof, as on every Item a peer signs): nothing to walk
     named: list[list[int]] = []
     for proof in all_proofs:
         try:

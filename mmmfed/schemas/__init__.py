@@ -32,7 +32,6 @@ tests/unit/test_fast_paths.py compares the two on generated Items.
 
 from __future__ import annotations
 
-import datetime
 import functools
 import json
 import re
@@ -48,6 +47,7 @@ from jsonschema.validators import extend
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
+from mmmfed.dates import is_calendar_date
 from mmmfed.errors import InvalidInput
 
 SCHEMA_BASE_URI = "https://mmmfed.dev/schemas/v1/"
@@ -80,13 +80,10 @@ def is_date_time(value: object) -> bool:
     m = _RFC3339.fullmatch(value)
     if m is None:
         return False
-    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
-    off_h, off_m = (int(g) if g else 0 for g in m.groups()[6:])
-    try:
-        datetime.date(year, month, day)
-    except ValueError:
+    year, month, day, hour, minute, second, off_h, off_m = m.groups()
+    if not (is_calendar_date(int(year), int(month), int(day)) and int(hour) <= 23 and int(minute) <= 59):
         return False
-    return hour <= 23 and minute <= 59 and second <= 60 and off_h <= 23 and off_m <= 59
+    return int(second) <= 60 and (off_h is None or (int(off_h) <= 23 and int(off_m) <= 59))
 
 
 @functools.cache
@@ -219,9 +216,13 @@ def _violation(item_type: str, path: str, detail: str) -> InvalidInput:
     )
 
 
-def validate_item(doc: Mapping[str, Any]) -> None:
+def validate_item(doc: Mapping[str, Any], *, plain_json: bool = False) -> None:
     """Check an Item document (as :func:`mmmfed.strictjson.parse_json` gives it) against the
     schema of its ItemType.
+
+    ``plain_json``: the caller knows ``doc`` is plain JSON (``Item.plain_json`` from
+    :func:`mmmfed.items.parse_item`), so jsonschema-rs may take it without the :func:`_plain_json`
+    walk. Only for values mmmfed.strictjson reported plain: anything else must leave it False.
 
     Raises InvalidInput: ``SCHEMA_VIOLATION`` (message names the JSON path, e.g.
     ``$.ItemData.Size``, and what failed; metadata ``item_type`` and ``path``), or
@@ -240,7 +241,7 @@ def validate_item(doc: Mapping[str, Any]) -> None:
             metadata={"item_type": shown},
         )
     instance = doc if isinstance(doc, dict) else dict(doc)
-    if _plain_json(instance):
+    if plain_json or _plain_json(instance):
         try:
             if _fast_validator(item_type).is_valid(instance):
                 return

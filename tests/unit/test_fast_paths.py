@@ -31,10 +31,11 @@ from hypothesis import strategies as st
 from itemcases import BUILDERS, REFUSED
 
 from mmmfed.errors import InvalidInput
-from mmmfed.items import Item
+from mmmfed.items import Item, parse_item
 from mmmfed.proofs import SigningKey, canonicalize, sign_document
 from mmmfed.proofs.jcs import _ORJSON_JCS, _orjson_is_jcs
 from mmmfed.schemas import _fast_validator, _plain_json, _validator, validate_item
+from mmmfed.strictjson import parse_json_plain
 
 JCS = json.loads((Path(__file__).with_name("vectors") / "rfc8785_jcs.json").read_text(encoding="utf-8"))
 MAX_SAFE = 2**53 - 1
@@ -351,3 +352,50 @@ def test_values_jsonschema_rs_reads_differently_go_to_jsonschema(
     with pytest.raises(InvalidInput) as err:
         validate_item(doc)
     assert (err.value.reason, err.value.metadata["path"]) == ("SCHEMA_VIOLATION", path)
+
+
+# ----------------------------------------------------------------------------- plain JSON (parse_json_plain)
+
+
+@settings(max_examples=400)
+@given(_json(_ANY_SCALARS, _ANY_NAMES), st.booleans())
+def test_values_parsed_plain_pass_both_walks_and_canonicalise_as_rfc8785(value: Any, ensure_ascii: bool) -> None:
+    """Whatever a JSON text holds (floats, large integers, astral or escaped characters), when
+    parse_json_plain calls it plain both type walks accept it, so skipping them changes nothing,
+    and canonicalize(plain_json=True) writes rfc8785's bytes."""
+    try:
+        data = json.dumps(value, ensure_ascii=ensure_ascii).encode()
+    except UnicodeEncodeError:
+        return  # a lone surrogate json.dumps keeps raw: not UTF-8, never parsed
+    try:
+        parsed, plain = parse_json_plain(data)
+    except InvalidInput:
+        return
+    if plain:
+        assert _orjson_is_jcs(parsed)
+        assert _plain_json(parsed)
+        assert canonicalize(parsed, plain_json=True) == rfc8785.dumps(parsed)
+
+
+@pytest.mark.parametrize("doc", _DOCS, ids=[*BUILDERS, "signed persona", "signed converted persona"])
+def test_items_the_project_builds_parse_as_plain(doc: dict[str, Any]) -> None:
+    """The Items mmmfed builds, as a peer sends them, skip the walks."""
+    item = parse_item(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode())
+    assert item.plain_json
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d: d["DescrMetadata"].update(Scale=1.5),
+        lambda d: d["DescrMetadata"].update(Name="\U0001f600"),
+        lambda d: d["DescrMetadata"].update({"\U0001f600": "x"}),
+    ],
+    ids=["float", "astral string", "astral name"],
+)
+def test_floats_and_astral_characters_are_not_plain(change: Callable[[dict[str, Any]], object]) -> None:
+    """An Item with a float or a character above U+FFFF (raw or escaped) goes through the walks."""
+    doc = json.loads(json.dumps(BUILDERS["persona"]().doc))
+    change(doc)
+    for ensure_ascii in (True, False):
+        assert not parse_item(json.dumps(doc, ensure_ascii=ensure_ascii).encode()).plain_json

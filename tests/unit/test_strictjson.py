@@ -10,6 +10,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from mmmfed import strictjson
 from mmmfed.errors import InvalidInput
 from mmmfed.strictjson import MAX_JSON_BYTES, MAX_JSON_DEPTH, MAX_SAFE_INTEGER, parse_json
 
@@ -300,3 +301,59 @@ def test_accepts_exactly_what_a_slow_reference_accepts(data: bytes) -> None:
         assert _reason(data).reason.startswith("JSON_")
     else:
         assert repr(parse_json(data)) == repr(expected)
+
+
+# The orjson fast path (mmmfed.strictjson._fast_parse) against the strict parse.
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"a":1,"a":2}',
+        b'{"a":":","a":":"}',
+        b'{"a":1,"b":"\\u003a","a":2}',
+        b'{"a":1,"\\u0061":1,"c":"\\u003A"}',
+        b'{"a":{"x":1},"a":{"x":1}}',
+        b'{"a\\u0062":1,"ab":2}',
+        b'[{"k":"v:w"},{"k":1,"k":1}]',
+        b'{"k":"\\\\u003a","k":0}',
+    ],
+    ids=[
+        "plain",
+        "colons in strings",
+        "escaped colon",
+        "escaped colon upper",
+        "nested",
+        "escaped name",
+        "in array",
+        "escaped backslash",
+    ],
+)
+def test_duplicates_hidden_from_the_fast_path_are_refused(data: bytes) -> None:
+    """Duplicates are refused however the colons and names around them are written."""
+    assert _reason(data).reason == "JSON_DUPLICATE_KEY"
+
+
+_OBJECTS = st.dictionaries(_TEXT, _VALUES, min_size=1, max_size=5)
+
+
+@given(doc=_OBJECTS, extra=_VALUES, colon=st.sampled_from(["", ":", "\\u003a", "\\u003A"]), ascii_=st.booleans())
+def test_a_repeated_member_is_refused_whatever_else_the_object_holds(
+    doc: dict[str, Any], extra: Any, colon: str, ascii_: bool
+) -> None:
+    """An object with one of its names repeated (and, maybe, a colon in a string written raw or
+    escaped) is refused, as the strict parse refuses it."""
+    name = next(iter(doc))
+    body = json.dumps(doc, ensure_ascii=ascii_)[:-1]
+    data = f'{body},"c{colon}":"{colon}",{json.dumps(name, ensure_ascii=ascii_)}:{json.dumps(extra)}}}'.encode()
+    if _depth(doc) < MAX_JSON_DEPTH:
+        assert _reason(data).reason == "JSON_DUPLICATE_KEY"
+
+
+@given(data=_JSONISH | _VALUES.map(lambda v: json.dumps(v, ensure_ascii=False).encode()))
+def test_the_fast_path_gives_what_the_strict_parse_gives(data: bytes) -> None:
+    """Whenever orjson's result is taken, the strict json scanner gives the same value (repr)."""
+    fast = strictjson._fast_parse(data)
+    if fast is strictjson._NOT_FAST:
+        return
+    assert repr(fast) == repr(strictjson._STRICT.decode(data.decode("utf-8")))
