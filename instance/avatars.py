@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from instance.process_actions import ProcessActionService
-from instance.world.model import Action, ComplementKind, DeonticVerb, PAErrorCode, ProcessActionRequest
+from instance.world.model import (
+    Action,
+    ComplementKind,
+    DeonticVerb,
+    PAErrorCode,
+    ProcessActionRequest,
+    ProcessActionResponse,
+)
 from mmmfed.config import InstanceConfig
 from mmmfed.errors import AlreadyExists, FailedPrecondition, InvalidInput, NotFound
 from mmmfed.glb import GlbFacts, inspect_glb, inspect_glb_file
@@ -170,26 +177,7 @@ class AvatarService:
             producer_process_id=self._process_id,
             descr={"Name": f"{display_name}'s avatar", "FileName": file_name, "Licence": licence},
         )
-        profile = item_document(
-            m_instance_id=self._id,
-            item_id=new_id(self._id, "profiles"),
-            item_type="PPR",
-            qualifier={"SubType": "PersonalProfile"},
-            producer_process_id=self._process_id,
-            extra={"ProcessID": user_id, "Personae": [persona_id]},
-            descr={"Name": display_name},
-        )
-        app, registration = (new_id(self._id, "processes", name) for name in ("app", "registration"))
-        request = ProcessActionRequest(
-            DeonticVerb.MAY,
-            Action.REGISTER,
-            app,
-            registration,
-            time_ms=int(time.time() * 1000),
-            process_action_id=new_id(self._id, "process-actions"),
-            items=(profile, persona),
-        )
-        response = self._process_actions.decide(request)
+        profile, response = self._send_register("app", user_id, persona, descr={"Name": display_name})
         status = response.status
         if not status.is_ack:
             code = status.error.value if status.error is not None else status.kind.value
@@ -210,6 +198,33 @@ class AvatarService:
             personal_profile=item_of(items[str(profile["ItemID"])]),
             persona=item_of(items[persona_id]),
         )
+
+    def _send_register(
+        self, source: str, user_id: str, persona: dict[str, Any], *, descr: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], ProcessActionResponse]:
+        """Send the World's Register (MMM-TEC) of ``user_id`` with ``persona``, asked by the local
+        Process ``source`` (the App for a human registered here, the Resolution Service for a
+        visitor) of the Registration Service; returns the Personal Profile sent and the response."""
+        profile = item_document(
+            m_instance_id=self._id,
+            item_id=new_id(self._id, "profiles"),
+            item_type="PPR",
+            qualifier={"SubType": "PersonalProfile"},
+            producer_process_id=self._process_id,
+            extra={"ProcessID": user_id, "Personae": [persona["ItemID"]]},
+            descr=descr,
+        )
+        asking, registration = (new_id(self._id, "processes", name) for name in (source, "registration"))
+        request = ProcessActionRequest(
+            DeonticVerb.MAY,
+            Action.REGISTER,
+            asking,
+            registration,
+            time_ms=int(time.time() * 1000),
+            process_action_id=new_id(self._id, "process-actions"),
+            items=(profile, persona),
+        )
+        return profile, self._process_actions.decide(request)
 
     # -- export (RI-1, 9.1 step 1) ---------------------------------------------------------
     def persona_of(self, user_process_id: str) -> Item:
@@ -310,25 +325,7 @@ class AvatarService:
         visitor's Personal Profile and the Persona its home gateway sent): the visitor is a Process
         the engine knows, under its home ProcessID (IDIR-103). Returns its PRC Item. InvalidInput
         ``REGISTRATION_REFUSED`` with the PA Status if the World refuses."""
-        profile = item_document(
-            m_instance_id=self._id,
-            item_id=new_id(self._id, "profiles"),
-            item_type="PPR",
-            qualifier={"SubType": "PersonalProfile"},
-            producer_process_id=self._process_id,
-            extra={"ProcessID": home_user_process_id, "Personae": [persona.item_id]},
-        )
-        resolution, registration = (new_id(self._id, "processes", name) for name in ("resolution", "registration"))
-        request = ProcessActionRequest(
-            DeonticVerb.MAY,
-            Action.REGISTER,
-            resolution,
-            registration,
-            time_ms=int(time.time() * 1000),
-            process_action_id=new_id(self._id, "process-actions"),
-            items=(profile, dict(persona.doc)),
-        )
-        status = self._process_actions.decide(request).status
+        status = self._send_register("resolution", home_user_process_id, dict(persona.doc))[1].status
         if not status.is_ack:
             code = status.error.value if status.error is not None else status.kind.value
             raise InvalidInput(

@@ -23,7 +23,7 @@ import typer
 from rich.console import Console
 
 from mmmfed.cli.common import fail, refuse
-from mmmfed.cli.operator_session import OperatorSession, open_session, run, stub
+from mmmfed.cli.operator_session import OperatorSession, once, open_session, run, stub
 from mmmfed.cli.tables import WideOption, table_console
 
 avatar_app = typer.Typer(
@@ -233,15 +233,9 @@ def avatar_list(
     avatar (Persona and Format) and where each of its own humans' avatars went."""
     from mmmfed.api.v1 import instance_pb2 as ipb
     from mmmfed.cli.tables import FittingTable
-    from mmmfed.rpc import call
 
     op = open_session(config, cert, key)
-
-    async def users() -> Any:
-        async with stub(op) as instance:
-            return await call(lambda: instance.ListUsers(ipb.ListUsersRequest()))
-
-    found = _json_errors(as_json, users())
+    found = _json_errors(as_json, once(op, "ListUsers", ipb.ListUsersRequest(), attempts=3))
     if as_json:
         sys.stdout.write(json.dumps([_user_view(u) for u in found.users], indent=2) + "\n")
         return
@@ -271,15 +265,10 @@ def avatar_status(
     this M-Instance does not know (USER_NOT_FOUND)."""
     from mmmfed.api.v1 import instance_pb2 as ipb
     from mmmfed.cli.tables import FittingTable
-    from mmmfed.rpc import call
 
     op = open_session(config, cert, key)
-
-    async def status() -> Any:
-        async with stub(op) as instance:
-            return await call(lambda: instance.GetAvatarStatus(ipb.GetAvatarStatusRequest(user_process_id=process_id)))
-
-    found = _json_errors(as_json, status())
+    request = ipb.GetAvatarStatusRequest(user_process_id=process_id)
+    found = _json_errors(as_json, once(op, "GetAvatarStatus", request, attempts=3))
     view = {**_user_view(found.user), "persona_ids": list(found.persona_ids)}
     view["migrations"] = [_record_view(r) for r in found.migrations]
     view.pop("last_migrations")
