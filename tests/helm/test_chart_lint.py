@@ -9,17 +9,7 @@ import copy
 import helm_python as helm
 import kubernetes_validate
 import pytest
-from chart_render import (
-    CHART,
-    CRD_KINDS,
-    KUBE_VERSION,
-    NAMESPACE,
-    PREFIX,
-    VALUE_SETS,
-    find,
-    pod_spec,
-    render,
-)
+from chart_render import CHART, CRD_KINDS, KUBE_VERSION, NAMESPACE, PREFIX, VALUE_SETS, find, pod_spec, render
 
 # -- helm lint --------------------------------------------------------------------------------
 

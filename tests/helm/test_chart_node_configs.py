@@ -5,16 +5,7 @@ address each other through the chart's Services."""
 from __future__ import annotations
 
 import pytest
-from chart_render import (
-    NODE_MODELS,
-    PREFIX,
-    VALUE_SETS,
-    find,
-    node_config,
-    node_workloads,
-    pod_spec,
-    render,
-)
+from chart_render import NODE_MODELS, PREFIX, VALUE_SETS, find, node_config, node_workloads, pod_spec, render
 
 from mmmfed.config import BridgeConfig, GatewayConfig, InstanceConfig
 

@@ -9,12 +9,7 @@ from typing import Any
 
 import helm_python as helm
 import pytest
-from chart_render import (
-    CHART,
-    HA,
-    NAMESPACE,
-    RELEASE,
-)
+from chart_render import CHART, HA, NAMESPACE, RELEASE
 
 
 @pytest.fixture(scope="module")

@@ -10,17 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from chart_render import (
-    CHART,
-    PREFIX,
-    VALUE_SETS,
-    find,
-    node_config,
-    node_workloads,
-    pod_spec,
-    render,
-    workloads,
-)
+from chart_render import CHART, PREFIX, VALUE_SETS, find, node_config, node_workloads, pod_spec, render, workloads
 
 from bridge.node import BridgeNode
 from certs import init_trust_domain

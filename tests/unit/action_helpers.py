@@ -1,7 +1,7 @@
-"""Shared helpers for the tests of the reference M-Instance's Action handlers (instance/world/actions,
-MMM-TEC V2.2 Actions): PA Status error codes, request outcomes (``ok``, ``refused``: the World
-unchanged), the RS Complements of a response, and small World set-ups (a note, a placement, Room1).
-The ``users`` fixture (u1 and u2 registered) is in conftest.py."""
+"""Shared helpers for the tests of the reference M-Instance's Action handlers
+(instance/world/actions, MMM-TEC V2.2 Actions): PA Status error codes, request outcomes (``ok``,
+``refused``: the World unchanged), the RS Complements of a response, and small World set-ups (a
+note, a placement, Room1). The ``users`` fixture (u1 and u2 registered) is in conftest.py."""
 
 from __future__ import annotations
 

@@ -51,15 +51,7 @@ from mmm_helpers import (
     req,
 )
 
-from instance.world.model import (
-    Action,
-    DeonticVerb,
-    PAErrorCode,
-    ProcessActionRequest,
-    RightLevel,
-    RightSpec,
-    Value,
-)
+from instance.world.model import Action, DeonticVerb, PAErrorCode, ProcessActionRequest, RightLevel, RightSpec, Value
 from instance.world.seed import rules_item
 
 REFUSALS: dict[str, tuple[Case, PAErrorCode]] = {}

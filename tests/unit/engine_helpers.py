@@ -1,20 +1,13 @@
 """Shared helpers for the tests of the Process Action engine's pipeline (instance/world/engine.py,
-MMM-TEC V2.2 Inter-Process Protocol): the request time ``T`` and a well-formed request u1 may make."""
+MMM-TEC V2.2 Inter-Process Protocol): the request time ``T`` and a well-formed request u1 may
+make."""
 
 from __future__ import annotations
 
-from mmm_helpers import (
-    SQUARE,
-    START_MS,
-    register,
-    req,
-)
+from mmm_helpers import SQUARE, START_MS, register, req
 
 from instance.world.engine import ProcessActionEngine
-from instance.world.model import (
-    Action,
-    ProcessActionRequest,
-)
+from instance.world.model import Action, ProcessActionRequest
 
 T = START_MS + 100
 

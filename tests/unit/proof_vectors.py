@@ -20,10 +20,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mmmfed.proofs import (
-    SigningKey,
-    sign_document,
-)
+from mmmfed.proofs import SigningKey, sign_document
 
 VECTORS = Path(__file__).parent / "vectors"
 

@@ -1,24 +1,14 @@
 """Shared helpers for the tests of Rights Levels, Rules versions and deferred Process Actions of the
 reference M-Instance (instance/world: actions/rights.py, rulebook.py, engine.py; MMM-TEC V2.2
 Rights, Rules and If Events): the times of a Rules change (its notice and Effective Time), request
-builders, a Rules change, the Fault Behaviour Report a response names, and the Rights a Process holds."""
+builders, a Rules change, the Fault Behaviour Report a response names, and the Rights a Process
+holds."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from mmm_helpers import (
-    AUTHOR_SERVICE,
-    MANAGER,
-    ROOM1,
-    RULES_ID,
-    SQUARE,
-    START_MS,
-    User,
-    code,
-    message,
-    req,
-)
+from mmm_helpers import AUTHOR_SERVICE, MANAGER, ROOM1, RULES_ID, SQUARE, START_MS, User, code, message, req
 
 from instance.world.engine import ProcessActionEngine
 from instance.world.model import (

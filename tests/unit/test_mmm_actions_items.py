@@ -8,22 +8,8 @@ the pipeline (check order, retries, Activity Data, replay) is tested in test_mmm
 
 from __future__ import annotations
 
-from action_helpers import (
-    CLASH,
-    INC_DQ,
-    VISITOR,
-    Engine,
-    T,
-    Users,
-    new_note,
-    ok,
-    refused,
-    rs,
-)
-from action_refusals import (
-    MODEL,
-    _convert,
-)
+from action_helpers import CLASH, INC_DQ, VISITOR, Engine, T, Users, new_note, ok, refused, rs
+from action_refusals import MODEL, _convert
 from mmm_helpers import (
     CONVERSION,
     EUR,
@@ -45,10 +31,7 @@ from mmm_helpers import (
     snapshot,
 )
 
-from instance.world.model import (
-    Action,
-    ProcessType,
-)
+from instance.world.model import Action, ProcessType
 from instance.world.seed import rules_item
 
 

@@ -9,36 +9,10 @@ the pipeline (check order, retries, Activity Data, replay) is tested in test_mmm
 from __future__ import annotations
 
 import pytest
-from action_helpers import (
-    INC_DQ,
-    Engine,
-    T,
-    Users,
-    new_note,
-    ok,
-    place,
-    refused,
-    rs,
-)
-from mmm_helpers import (
-    ACTIVITY,
-    PARCEL1,
-    RESOLUTION,
-    ROOM1,
-    SQUARE,
-    author,
-    item_draft,
-    loc,
-    pid,
-    req,
-    snapshot,
-)
+from action_helpers import INC_DQ, Engine, T, Users, new_note, ok, place, refused, rs
+from mmm_helpers import ACTIVITY, PARCEL1, RESOLUTION, ROOM1, SQUARE, author, item_draft, loc, pid, req, snapshot
 
-from instance.world.model import (
-    Action,
-    DeonticVerb,
-    RightLevel,
-)
+from instance.world.model import Action, DeonticVerb, RightLevel
 
 
 # Discover

@@ -9,28 +9,10 @@ the pipeline (check order, retries, Activity Data, replay) is tested in test_mmm
 from __future__ import annotations
 
 import pytest
-from action_helpers import (
-    CLASH,
-    Engine,
-    T,
-    Users,
-    acquire_room,
-    new_note,
-    ok,
-    place,
-    refused,
-    rs,
-)
-from mmm_helpers import (
-    PARCEL1,
-    ROOM1,
-    SQUARE,
-    req,
-)
+from action_helpers import CLASH, Engine, T, Users, acquire_room, new_note, ok, place, refused, rs
+from mmm_helpers import PARCEL1, ROOM1, SQUARE, req
 
-from instance.world.model import (
-    Action,
-)
+from instance.world.model import Action
 from instance.world.world import Rendering
 
 

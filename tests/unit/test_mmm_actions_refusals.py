@@ -5,14 +5,8 @@ must carry, and leaves the World unchanged."""
 from __future__ import annotations
 
 import pytest
-from action_helpers import (
-    Engine,
-    Users,
-    refused,
-)
-from action_refusals import (
-    REFUSALS,
-)
+from action_helpers import Engine, Users, refused
+from action_refusals import REFUSALS
 
 
 # Refusals of every Action

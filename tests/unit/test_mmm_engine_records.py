@@ -26,15 +26,7 @@ from mmm_helpers import (
 
 from instance.world.activity import ActivityLog
 from instance.world.engine import ProcessActionEngine
-from instance.world.model import (
-    Action,
-    Complement,
-    ComplementKind,
-    IfEvent,
-    PAErrorCode,
-    PAStatusKind,
-    Value,
-)
+from instance.world.model import Action, Complement, ComplementKind, IfEvent, PAErrorCode, PAStatusKind, Value
 
 # 1. Idempotency by ProcessActionID
 

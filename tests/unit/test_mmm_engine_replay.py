@@ -9,19 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from engine_helpers import T, placing
-from mmm_helpers import (
-    EUR,
-    PARCEL1,
-    ROOM1,
-    SQUARE,
-    START_MS,
-    code,
-    may,
-    new_pa_id,
-    register,
-    req,
-    snapshot,
-)
+from mmm_helpers import EUR, PARCEL1, ROOM1, SQUARE, START_MS, code, may, new_pa_id, register, req, snapshot
 
 from instance.world.activity import ActivityLog
 from instance.world.engine import ProcessActionEngine

@@ -1,7 +1,7 @@
-"""Deferred Process Actions of the reference M-Instance (instance/world: engine.py; MMM-TEC V2.2 If Events and
-Must obligations): If Event Time, ProcessActionID and Action-on-Item events, a deferred request
-decided under the Rules and Rights at its event time, and the Fault Behaviour Report of a Must
-request that ends in an Error."""
+"""Deferred Process Actions of the reference M-Instance (instance/world: engine.py; MMM-TEC V2.2 If
+Events and Must obligations): If Event Time, ProcessActionID and Action-on-Item events, a deferred
+request decided under the Rules and Rights at its event time, and the Fault Behaviour Report of a
+Must request that ends in an Error."""
 
 from __future__ import annotations
 
@@ -23,23 +23,10 @@ from mmm_helpers import (
     req,
     snapshot,
 )
-from rules_rights_helpers import (
-    E,
-    T,
-    change_rules,
-    codes,
-    own_room,
-    put,
-    report,
-)
+from rules_rights_helpers import E, T, change_rules, codes, own_room, put, report
 
 from instance.world.engine import ProcessActionEngine
-from instance.world.model import (
-    Action,
-    DeonticVerb,
-    IfEvent,
-    PAErrorCode,
-)
+from instance.world.model import Action, DeonticVerb, IfEvent, PAErrorCode
 
 # 3. If Events and Must obligations
 

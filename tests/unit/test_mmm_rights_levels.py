@@ -1,7 +1,7 @@
-"""Rights Levels of the reference M-Instance (instance/world: actions/rights.py, engine.py; MMM-TEC V2.2 Rights):
-Internal Rights given at Registration by the Rules in force, Acquired transfers (final), Granted
-Rights until withdrawn, what Rights Manage may not give, May Not over May, validity windows, a May
-Not Right never transferred, and no Right gained by MM-Sending an Item to oneself."""
+"""Rights Levels of the reference M-Instance (instance/world: actions/rights.py, engine.py; MMM-TEC
+V2.2 Rights): Internal Rights given at Registration by the Rules in force, Acquired transfers
+(final), Granted Rights until withdrawn, what Rights Manage may not give, May Not over May, validity
+windows, a May Not Right never transferred, and no Right gained by MM-Sending an Item to oneself."""
 
 from __future__ import annotations
 
@@ -26,29 +26,10 @@ from mmm_helpers import (
     req,
     snapshot,
 )
-from rules_rights_helpers import (
-    PUBLIC,
-    E,
-    T,
-    acquired,
-    change_rules,
-    codes,
-    modify_note,
-    own_room,
-    put,
-    rights_of,
-)
+from rules_rights_helpers import PUBLIC, E, T, acquired, change_rules, codes, modify_note, own_room, put, rights_of
 
 from instance.world.engine import ProcessActionEngine
-from instance.world.model import (
-    ANY_TARGET,
-    Action,
-    DeonticVerb,
-    PAErrorCode,
-    PAStatusKind,
-    RightLevel,
-    RightSpec,
-)
+from instance.world.model import ANY_TARGET, Action, DeonticVerb, PAErrorCode, PAStatusKind, RightLevel, RightSpec
 from instance.world.seed import USER_INTERNAL_RIGHTS
 
 # 1. Rights Levels

@@ -1,7 +1,7 @@
-"""Rules versions of the reference M-Instance (instance/world: rulebook.py, engine.py; MMM-TEC V2.2 Rules): a new
-version's Rules (MaxMessageChars, ForeignProcessActions, MaxPlacementsPerProcess) take effect at its
-Effective Time; only the change procedure Process changes the Rules, with notice, a new version and
-a later Effective Time."""
+"""Rules versions of the reference M-Instance (instance/world: rulebook.py, engine.py; MMM-TEC V2.2
+Rules): a new version's Rules (MaxMessageChars, ForeignProcessActions, MaxPlacementsPerProcess) take
+effect at its Effective Time; only the change procedure Process changes the Rules, with notice, a
+new version and a later Effective Time."""
 
 from __future__ import annotations
 
@@ -19,22 +19,10 @@ from mmm_helpers import (
     req,
     snapshot,
 )
-from rules_rights_helpers import (
-    VISITOR,
-    E,
-    T,
-    change_rules,
-    codes,
-    put,
-    report,
-)
+from rules_rights_helpers import VISITOR, E, T, change_rules, codes, put, report
 
 from instance.world.engine import ProcessActionEngine
-from instance.world.model import (
-    Action,
-    PAErrorCode,
-    PAStatusKind,
-)
+from instance.world.model import Action, PAErrorCode, PAStatusKind
 from instance.world.seed import FOREIGN_ACTIONS, rules_item
 
 # 2. Rules versions

@@ -1,7 +1,7 @@
 """Proof sets and proof chains of eddsa-jcs-2022 Data Integrity proofs (W3C Data Integrity v1.0
-previousProof) in mmmfed.proofs: every proof of a set verified and the failure named, a chained proof
-covering the earlier one, chains over invalid proofs, reference cycles reported, and too many proofs
-refused before any work."""
+previousProof) in mmmfed.proofs: every proof of a set verified and the failure named, a chained
+proof covering the earlier one, chains over invalid proofs, reference cycles reported, and too many
+proofs refused before any work."""
 
 from __future__ import annotations
 
@@ -10,10 +10,7 @@ from typing import Any
 
 from proof_vectors import ALICE, BRIDGE, ITEM, _signed
 
-from mmmfed.proofs import (
-    ProofCheck,
-    verify_document_did_key,
-)
+from mmmfed.proofs import ProofCheck, verify_document_did_key
 from mmmfed.proofs.verify import _apply_chains
 
 # ----------------------------------------------------------------------------- proof sets and chains

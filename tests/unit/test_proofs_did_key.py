@@ -20,9 +20,7 @@ from mmmfed.did import (
     public_key_from_verification_method,
 )
 from mmmfed.errors import InvalidInput
-from mmmfed.proofs import (
-    SigningKey,
-)
+from mmmfed.proofs import SigningKey
 
 # ----------------------------------------------------------------------------- did:key, multibase
 

@@ -15,14 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from proof_vectors import ALICE, EDGE, RFC8032
 
-from mmmfed.proofs import (
-    SMALL_ORDER_Y,
-    L,
-    P,
-    SigningKey,
-    ed25519_verify,
-    generate_key,
-)
+from mmmfed.proofs import SMALL_ORDER_Y, L, P, SigningKey, ed25519_verify, generate_key
 
 
 def _lenient_verify(public_key: bytes, message: bytes, signature: bytes) -> bool:

@@ -12,9 +12,7 @@ from typing import Any
 import pytest
 from proof_vectors import ALICE, BRIDGE, CREATED, ITEM, W3C, _signed
 
-from mmmfed.did import (
-    multibase_decode,
-)
+from mmmfed.did import multibase_decode
 from mmmfed.errors import InvalidInput, NotFound
 from mmmfed.proofs import (
     SigningKey,

@@ -11,9 +11,7 @@ import rfc8785
 from proof_vectors import JCS
 
 from mmmfed.errors import InvalidInput
-from mmmfed.proofs import (
-    canonicalize,
-)
+from mmmfed.proofs import canonicalize
 
 # ----------------------------------------------------------------------------- RFC 8785
 

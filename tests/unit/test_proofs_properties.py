@@ -11,10 +11,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from proof_vectors import ITEM, _signed
 
-from mmmfed.proofs import (
-    canonicalize,
-    verify_document_did_key,
-)
+from mmmfed.proofs import canonicalize, verify_document_did_key
 
 # ----------------------------------------------------------------------------- properties
 
