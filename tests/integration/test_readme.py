@@ -66,7 +66,7 @@ COVERED_ELSEWHERE = {
 OTHER_LINES = {
     "make demo": "tests/integration/test_cli.py::test_demo_migrates_godette_refuses_sphere_and_stops_every_process",
     "make test": "the whole suite, this module included",
-    "helm install": "tests/helm/test_chart.py (lints and renders the chart, checks every manifest)",
+    "helm install": "tests/helm/test_chart_*.py (lint and render the chart, check every manifest)",
     # No cluster here: test_readme_commands_run_as_written checks that the files these lines read
     # were made by the README's mmmfed lines before them.
     "kubectl create secret": "test_readme_commands_run_as_written (the files it reads exist)",
