@@ -44,9 +44,7 @@ class BridgeServicer(bridge_pb2_grpc.BridgeServicer):
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._own_tmp = False
 
-    async def GetManifesto(
-        self, request: bpb.GetBridgeManifestoRequest, context: ServicerContext
-    ) -> mpb.Manifesto:
+    async def GetManifesto(self, request: bpb.GetBridgeManifestoRequest, context: ServicerContext) -> mpb.Manifesto:
         """Manifesto V of this bridge (FGMV-43 9.5)."""
         return self._service.manifesto()
 

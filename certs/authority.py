@@ -114,9 +114,13 @@ def check_node_name(name: str, role: str) -> NodeRole:
             f"role {role!r} is not one of {', '.join(r.value for r in NodeRole)}", reason="CERT_REQUEST_INVALID"
         ) from err
     labels = name.split(".")
-    if not name or len(name) > 253 or not all(
-        label and len(label) <= 63 and label.replace("-", "").isalnum() and label.isascii() and label[0] != "-"
-        for label in labels
+    if (
+        not name
+        or len(name) > 253
+        or not all(
+            label and len(label) <= 63 and label.replace("-", "").isalnum() and label.isascii() and label[0] != "-"
+            for label in labels
+        )
     ):
         raise InvalidInput(
             f"node name {name!r} is not a DNS name such as gateway.a.example", reason="CERT_REQUEST_INVALID"

@@ -148,4 +148,3 @@ def walk(items: Iterable[AuditEntry | Unreadable], *, first_seq: int, prev_hash:
             return broken(LINK_BROKEN, expected, f"entry {expected}'s prev_hash is not entry {expected - 1}'s hash")
         expected, last_hash, checked = expected + 1, item.hash, checked + 1
     return VerifyResult(True, VERIFIED, None, checked, expected - 1, last_hash)
-

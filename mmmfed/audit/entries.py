@@ -41,6 +41,7 @@ MAX_SAFE_INT = 2**53 - 1
 _EVENT = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
 FIELDS = ("seq", "time_ms", "event", "peer_id", "subject", "reason", "details", "prev_hash", "hash")
 
+
 @dataclass(frozen=True)
 class AuditEntry:
     """One record of the log; ``hash`` covers every other field (module docstring)."""
@@ -121,9 +122,7 @@ def draft_entry(
 
 def entry_row(entry: AuditEntry) -> tuple[Any, ...]:
     """How a backend stores ``entry``: its nine fields in order, ``details`` as JCS text."""
-    return tuple(
-        canonicalize(entry.details).decode() if name == "details" else getattr(entry, name) for name in FIELDS
-    )
+    return tuple(canonicalize(entry.details).decode() if name == "details" else getattr(entry, name) for name in FIELDS)
 
 
 def entry_from_row(row: Sequence[Any]) -> AuditEntry:
@@ -138,7 +137,6 @@ class Unreadable:
 
     seq: object
     why: str
-
 
 
 def is_int(value: object) -> TypeGuard[int]:

@@ -42,6 +42,7 @@ BEGIN SELECT RAISE(ABORT, 'audit log insert does not extend the chain'); END;
 CREATE TABLE IF NOT EXISTS audit_once (once TEXT PRIMARY KEY, seq INTEGER NOT NULL) STRICT;
 """
 
+
 class SqliteAuditLog:
     """:class:`AuditLog` in its own SQLite file (WAL, ``synchronous=FULL``: an entry returned by
     ``append`` survives a crash). Safe to share between threads; several instances or processes
@@ -146,9 +147,7 @@ class SqliteAuditLog:
                     message = f"entry {from_seq - 1}, before from_seq, is missing"
                     return VerifyResult(False, SEQ_GAP, from_seq - 1, 0, from_seq - 2, "", message)
                 prev_hash = row[0]
-            rows = reader.execute(
-                f"SELECT {', '.join(FIELDS)} FROM audit_log WHERE seq >= ? ORDER BY seq", (from_seq,)
-            )
+            rows = reader.execute(f"SELECT {', '.join(FIELDS)} FROM audit_log WHERE seq >= ? ORDER BY seq", (from_seq,))
             return walk((decode_row(row) for row in rows), first_seq=from_seq, prev_hash=prev_hash)
         finally:
             reader.close()
@@ -162,4 +161,3 @@ class SqliteAuditLog:
 
     def __exit__(self, *_: object) -> None:
         self.close()
-

@@ -107,8 +107,15 @@ def test_a_published_policy_parses_back_to_itself(p: int, q: int, fee_bp: int, r
 
 
 @pytest.mark.parametrize(
-    "described", ["", "to=BCU", "to=BCU rate=x fee_bp=1 rounding=up", "to=BCU rate=1/0 fee_bp=1 rounding=up",
-                  "to=BCU rate=1 fee_bp=1 rounding=sideways", "nonsense"]
+    "described",
+    [
+        "",
+        "to=BCU",
+        "to=BCU rate=x fee_bp=1 rounding=up",
+        "to=BCU rate=1/0 fee_bp=1 rounding=up",
+        "to=BCU rate=1 fee_bp=1 rounding=sideways",
+        "nonsense",
+    ],
 )
 def test_a_policy_value_that_is_not_one_is_refused(described: str) -> None:
     """A malformed ``asset.exchange.<peer>`` value is InvalidInput EXCHANGE_POLICY_INVALID."""
