@@ -17,7 +17,7 @@ import signal
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -26,11 +26,13 @@ from rich.rule import Rule
 from rich.table import Table
 
 from mmmfed.cli.common import write_json_error
-from mmmfed.cli.loopback import A, B, LoopbackPlan, plan, samples_dir
-from mmmfed.cli.phase0 import StepResult, run_phase0
-from mmmfed.cli.processes import NodeProcesses
 from mmmfed.cli.tables import FittingTable, WideOption, table_console
 from mmmfed.errors import MmmfedError
+
+if TYPE_CHECKING:  # the loopback federation is imported by the command that runs it, not by every CLI call
+    from mmmfed.cli.loopback import LoopbackPlan
+    from mmmfed.cli.phase0 import StepResult
+    from mmmfed.cli.processes import NodeProcesses
 
 scenario_app = typer.Typer(help="Runnable use cases.", no_args_is_help=True)
 AVATARS = ("vrm/godot-vrm_Godette/Godette_vrm_v4.vrm", "gltf/Fox/Fox.glb")
@@ -124,6 +126,8 @@ async def _run(
     from instance.world.wire import request_to_proto, response_from_proto
     from mmmfed.api.v1 import instance_pb2 as ipb
     from mmmfed.cli.inprocess import peer
+    from mmmfed.cli.loopback import A, B, samples_dir
+    from mmmfed.cli.phase0 import run_phase0
     from mmmfed.client import OperatorClient
 
     await procs.wait_ready(p)
@@ -187,6 +191,9 @@ def phase0(
     wide: WideOption = False,
 ) -> None:
     """Run the MMM phase 0 use case on loopback and print each step with its PA Status."""
+    from mmmfed.cli.loopback import A, B, plan
+    from mmmfed.cli.processes import NodeProcesses
+
     notes = Console(stderr=as_json, emoji=False)  # progress and failures: stderr under --json
     with tempfile.TemporaryDirectory(prefix="mmmfed-phase0-") as tmp:
         workdir = Path(tmp)

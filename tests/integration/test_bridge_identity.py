@@ -145,7 +145,7 @@ async def test_tampered_offer_v_relayed_to_the_peer_is_refused(
     async with secure_channel(fed.plan.gateway_a.tls, peer(fed.plan.gateway_b)) as channel:
         call = gateway_pb2_grpc.FederationStub(channel).OfferManifestos(request, timeout=30)
         await refused(call, grpc.StatusCode.PERMISSION_DENIED, reason, BRIDGE)
-    kept = await fed.nodes["gateway-b"].negotiation.bridge_keys("a.example")
+    kept = await fed.nodes["gateway-b"].negotiation.bridge_keys("a.example", incoming=True)
     assert list(kept) == [negotiated.offer_v.keys[0].verification_method]
 
 
@@ -187,6 +187,6 @@ async def test_peer_not_trusting_the_bridge_answers_its_rows_unsupported(tmp_pat
         negotiated = await fed.at_a.negotiate(B)
         routes = {row.route for row in negotiated.answer.negotiated}
         assert mpb.FEATURE_ROUTE_VIA_BRIDGE not in routes and mpb.FEATURE_ROUTE_DIRECT in routes
-        assert await fed.nodes["gateway-b"].negotiation.bridge_keys("a.example") == {}
+        assert await fed.nodes["gateway-b"].negotiation.bridge_keys("a.example", incoming=True) == {}
     finally:
         await fed.stop()

@@ -115,7 +115,7 @@ async def test_an_agreement_made_through_one_replica_is_active_on_every_replica(
     for node in r.nodes:
         record = await node.agreements.record(A)
         assert record["Status"] == ACTIVE and record["Document"] == doc
-        assert (await node.negotiation.answer_for(A)).manifesto_id == result.answer.manifesto_id
+        assert (await node.negotiation.answer_for(A, incoming=True)).manifesto_id == result.answer.manifesto_id
     assert [e.event for e in await _one_chain(r)] == ["AGREEMENT_PROPOSED", "AGREEMENT_ACCEPTED"]
 
 

@@ -140,7 +140,7 @@ async def test_node_peer_gateway_offers_manifestos_over_re5(federation: Federati
     )
     assert routes(answer) == {GLB: "FEATURE_ROUTE_DIRECT", VRM1: "FEATURE_ROUTE_UNSUPPORTED"}
     gateway_b = federation.nodes["gateway-b"]
-    assert (await gateway_b.negotiation.answer_for("a.example")).manifesto_id == answer["manifesto_id"]
+    assert (await gateway_b.negotiation.answer_for("a.example", incoming=True)).manifesto_id == answer["manifesto_id"]
 
     agreement = out["agreement"]
     assert agreement["Parties"] == ["a.example", "b.example"] and signers(agreement) == ["did:web:b.example"]
