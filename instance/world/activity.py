@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS activity (
 CREATE TABLE IF NOT EXISTS activity_ref (seq INTEGER NOT NULL, ref TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS activity_ref_by_ref ON activity_ref(ref, seq);
 CREATE INDEX IF NOT EXISTS activity_by_time ON activity(time_ms);
+CREATE INDEX IF NOT EXISTS activity_by_pa_id ON activity(pa_id, seq);
 CREATE INDEX IF NOT EXISTS activity_by_source ON activity(source, seq);
 CREATE INDEX IF NOT EXISTS activity_by_destination ON activity(destination, seq);
 """
@@ -158,6 +159,17 @@ class ActivityLog:
         args.append(max(1, min(limit, 100_000)))
         with self.database.read() as db:
             return [_record(row) for row in db.execute(sql, args).fetchall()]
+
+    def first_decision(self, process_action_id: str) -> ActivityRecord | None:
+        """The first record of a request decided here under ``process_action_id`` (not one it
+        triggered, not one resolved at another M-Instance), or None: what a retry of it must be
+        answered with once the engine's memory of recent answers has let it go."""
+        with self.database.read() as db:
+            row = db.execute(
+                "SELECT * FROM activity WHERE pa_id = ? AND trigger IS NULL ORDER BY seq LIMIT 1",
+                (process_action_id,),
+            ).fetchone()
+        return _record(row) if row is not None else None
 
     def __iter__(self) -> Iterator[ActivityRecord]:
         with self.database.read() as db:

@@ -44,7 +44,7 @@ from instance.world.actions.authority import authority, rights_targets
 from instance.world.actions.base import BrokenRule
 from instance.world.actions.value import payment_status, price_of
 from instance.world.activity import ActivityLog
-from instance.world.codec import request_from_json, request_to_json
+from instance.world.codec import request_from_json, request_to_json, response_from_json
 from instance.world.itemdocs import iso, item_doc, local_part
 from instance.world.model import (
     ACTIONS_WITHOUT_TARGET,
@@ -128,8 +128,9 @@ class ProcessActionEngine:
         if problem is not None:
             return self._finish(request, origin, trigger, PAStatus.fail(PAErrorCode.FAULTY_REQ, problem), None, depth)
         fingerprint = _fingerprint(request, origin)
-        if trigger is None and request.process_action_id in self.world.seen:
-            seen_print, seen_response = self.world.seen[request.process_action_id]
+        seen = self._seen(request.process_action_id) if trigger is None else None
+        if seen is not None:
+            seen_print, seen_response = seen
             if seen_print == fingerprint:
                 return seen_response
             clash = PAStatus.fail(
@@ -144,6 +145,21 @@ class ProcessActionEngine:
             ctx = ActionContext(self.world, request, self.world.rules.in_force(request.time_ms), origin)
             status = self._decide(ctx)
         return self._finish(request, origin, trigger, status, ctx, depth, fingerprint=fingerprint)
+
+    def _seen(self, process_action_id: str) -> tuple[str, ProcessActionResponse] | None:
+        """The fingerprint and answer of an earlier decision under this ProcessActionID: from the
+        recent ones in memory, else (not while replaying, which rebuilds them) from Activity Data."""
+        found = self.world.seen.get(process_action_id)
+        if found is not None or self._replaying:
+            return found
+        record = self.activity.first_decision(process_action_id)
+        if record is None:
+            return None
+        try:
+            earlier = request_from_json(record.request)
+        except InvalidInput:
+            return None  # a malformed request was refused; this one is decided on its own
+        return _fingerprint(earlier, record.origin), response_from_json(record.response)
 
     def _admit(self, request: ProcessActionRequest, origin: str | None) -> PAStatus | None:
         """Steps 3 and 4: ids, Profile, handler and Capabilities."""

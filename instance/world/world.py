@@ -9,6 +9,7 @@ every check passed, so a refused request leaves it untouched.
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -70,6 +71,25 @@ class WalletLedger(Protocol):
         ...
 
 
+class SeenResponses(OrderedDict[str, tuple[str, ProcessActionResponse]]):
+    """The answers of the last ``limit`` decided ProcessActionIDs (default 50,000), oldest dropped
+    first: Processes of other M-Instances choose ProcessActionIDs, so this must not grow without
+    bound. The engine finds an older one in Activity Data (``ActivityLog.first_decision``)."""
+
+    def __init__(self, limit: int = 50_000) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key: str, value: tuple[str, ProcessActionResponse]) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.limit:
+            self.popitem(last=False)
+
+    def __reduce__(self) -> Any:  # pickled with its limit (tests copy seeded Worlds by pickling)
+        return (type(self), (self.limit,), None, None, iter(self.items()))
+
+
 @dataclass(slots=True)
 class World:
     """One M-Instance's state (see the module docstring). Ids are ``mmm://`` ids."""
@@ -106,8 +126,9 @@ class World:
     validated: dict[str, str] = field(default_factory=dict)
     pending: dict[str, tuple[ProcessActionRequest, str | None]] = field(default_factory=dict)
     """Deferred requests (If Event, Must obligations) by ProcessActionID, with their origin."""
-    seen: dict[str, tuple[str, ProcessActionResponse]] = field(default_factory=dict)
-    """ProcessActionID -> (request fingerprint, response): a retry gets the same answer."""
+    seen: SeenResponses = field(default_factory=lambda: SeenResponses())
+    """ProcessActionID -> (request fingerprint, response) of the latest decisions: a retry gets
+    the same answer (older ones are found in Activity Data, so memory stays bounded)."""
     performed: set[str] = field(default_factory=set)
     """ProcessActionIDs performed (Ack and done, not merely deferred): an If Event on a
     ProcessActionID waits for one of these."""
