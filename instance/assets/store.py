@@ -151,14 +151,7 @@ class LedgerStore:
         return int(row[0]) if row else 0
 
     def _check_local_process(self, process_id: str, field: str) -> None:
-        try:
-            local = instance_of(process_id) == self.m_instance_id and "/processes/" in process_id
-        except InvalidInput:
-            local = False
-        if not local:
-            raise InvalidInput(
-                f"{field} {process_id[:256]!r} is not a Process of {self.m_instance_id}", reason="BAD_PROCESS_ID"
-            )
+        check_process(process_id, field, local_to=self.m_instance_id)
 
     def balance(self, holder: str) -> int:
         """The balance of ``holder``'s Wallet (or a ledger account) in minor units (0 if unknown)."""
@@ -320,3 +313,16 @@ def transfer_view(row: tuple[Any, ...]) -> apb.AssetTransferView:
         terminal=bool(terminal),
         attempts=int(attempts),
     )
+
+
+def check_process(process_id: str, field: str, *, local_to: str = "", foreign_to: str = "") -> None:
+    """InvalidInput ``BAD_PROCESS_ID`` unless ``process_id`` is a ProcessID of ``local_to`` (or of
+    an M-Instance other than ``foreign_to``)."""
+    try:
+        m_instance = instance_of(process_id)
+    except InvalidInput:
+        m_instance = ""
+    ok = "/processes/" in process_id and (m_instance == local_to if local_to else m_instance not in ("", foreign_to))
+    if not ok:
+        where = f"a Process of {local_to}" if local_to else "a Process of another M-Instance"
+        raise InvalidInput(f"{field} {process_id[:256]!r} is not {where}", reason="BAD_PROCESS_ID")

@@ -30,6 +30,7 @@ import grpc
 from instance.assets import offers
 from instance.assets.decisions import TransferDecisions
 from instance.assets.states import Role, TransferState, TxStatus
+from instance.assets.store import check_process
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import gateway_pb2_grpc
 from mmmfed.config import AssetsConfig, ManifestoConfig
@@ -113,8 +114,8 @@ class TransferService:
         if len(transfer_id) > 256 or not transfer_id.isprintable():
             raise InvalidInput("transfer_id must be at most 256 printable characters", reason="TRANSFER_ID_INVALID")
         source, destination = request.source_process_id, request.destination_process_id
-        _check_process(source, "source_process_id", local_to=self._id)
-        _check_process(destination, "destination_process_id", foreign_to=self._id)
+        check_process(source, "source_process_id", local_to=self._id)
+        check_process(destination, "destination_process_id", foreign_to=self._id)
         request_digest = sha256_hex(
             "\n".join([request.asset_id, source, destination, str(request.payment_amount)]).encode()
         )
@@ -405,16 +406,3 @@ class TransferService:
             view = await asyncio.to_thread(self.ledger.transfer, decision.transfer_id)
             self.decisions.adopt(view.destination_asset_id)
         return ack
-
-
-def _check_process(process_id: str, field: str, *, local_to: str = "", foreign_to: str = "") -> None:
-    """InvalidInput ``BAD_PROCESS_ID`` unless ``process_id`` is a ProcessID of ``local_to`` (or of
-    an M-Instance other than ``foreign_to``)."""
-    try:
-        m_instance = instance_of(process_id)
-    except InvalidInput:
-        m_instance = ""
-    ok = "/processes/" in process_id and (m_instance == local_to if local_to else m_instance not in ("", foreign_to))
-    if not ok:
-        where = f"a Process of {local_to}" if local_to else "a Process of another M-Instance"
-        raise InvalidInput(f"{field} {process_id[:256]!r} is not {where}", reason="BAD_PROCESS_ID")
