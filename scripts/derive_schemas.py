@@ -1,0 +1,217 @@
+"""Derive mmmfed's MMM-TEC V2.2 JSON Schema bundle and faults table from MPAI's document.
+
+Run:  python scripts/derive_schemas.py [--source PATH] [--check]
+Reads MPAI's OpenAPI 3.1 document (default ``../shared/spec/mpai-mmm-tec-v2.2-openapi.json`` beside
+the checkout), applies :data:`mmmfed.schemas.mpai_corrections.CORRECTIONS` to its
+``components.schemas`` (refusing, exit 1, if MPAI's value at a correction's place is not the one the
+correction expects), and writes:
+
+* ``mmmfed/schemas/mpai/mmm-tec-v2.2.json``: one JSON Schema 2020-12 document whose ``$defs`` hold
+  the transitive ``$ref`` closure of :data:`ROOTS` (references rewritten from
+  ``#/components/schemas/X`` to ``#/$defs/X``), sorted keys, 1-space indent, trailing newline;
+* ``docs/mpai-v22-faults.md``: the table of the corrections (what MPAI's schema says, what we emit,
+  the corrected fragment we validate against).
+
+``--check`` derives in memory and exits 1 naming each file that differs (used by tests).
+Both files are generated: never edited by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import re
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from mmmfed.schemas.mpai_corrections import CORRECTIONS, REMOVE, Correction, CorrectionMismatch, apply
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SOURCE = Path("..") / "shared" / "spec" / "mpai-mmm-tec-v2.2-openapi.json"
+"""MPAI's document, relative to the repository root (CI clones the repo with ../shared beside it)."""
+BUNDLE = Path("mmmfed") / "schemas" / "mpai" / "mmm-tec-v2.2.json"
+FAULTS = Path("docs") / "mpai-v22-faults.md"
+BUNDLE_ID = "https://mmmfed.dev/schemas/mpai/mmm-tec-v2.2.json"
+MPAI_REF = "#/components/schemas/"
+
+ROOTS = (
+    "MMM4_V22_Item",
+    "MMM4_V22_Process",
+    "MMM4_V22_Account",
+    "MMM4_V22_PersonalProfile",
+    "MMM4_V22_Rights",
+    "MMM4_V22_Rules",
+    "MMM4_V22_Wallet",
+    "MMM4_V22_Asset",
+    "MMM4_V22_Transaction",
+    "MMM4_V22_Provenance",
+    "MMM4_V22_Value",
+    "MMM4_V22_ActivityData",
+    "MMM4_V22_FaultBehaviourReport",
+    "MMM4_V22_FaultDetectionReport",
+    "MMM4_V22_ProcessAction",
+    "MMM4_V22_AnyProcessAction",
+    "MMM4_V22_Capabilities__ItemCapabilities",
+    "TFA_V15_AnyQualifier",
+    "PTF_V10_DataExchangeMetadata",
+    "OSD_V15_SimpleTime",
+    "OSD_V15_Time",
+    "ProcessActionRequest",
+    "ProcessActionResponse",
+)
+"""The component schemas mmmfed validates against; the ``*PA`` action schemas are added by name."""
+_PA = re.compile(r"^MMM4_V22_\w+PA$")
+
+
+def roots(schemas: Mapping[str, Any]) -> list[str]:
+    """:data:`ROOTS` and every ``MMM4_V22_<Action>PA`` schema of MPAI's document, sorted."""
+    return sorted({*ROOTS, *(n for n in schemas if _PA.match(n))})
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def closure(schemas: Mapping[str, Any], names: list[str]) -> list[str]:
+    """The names of ``names`` and of every component they reference, transitively, sorted.
+
+    Raises SystemExit on a reference that is not ``#/components/schemas/<name>`` of a known component.
+    """
+    seen: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        if name not in schemas:
+            raise SystemExit(f"MPAI's document has no component schema {name!r}")
+        seen.add(name)
+        for ref in _refs(schemas[name]):
+            if not ref.startswith(MPAI_REF):
+                raise SystemExit(f"{name}: reference {ref!r} is not to a component schema")
+            todo.append(ref[len(MPAI_REF) :])
+    return sorted(seen)
+
+
+def rewrite(node: Any) -> Any:
+    """A copy of ``node`` with each ``$ref`` ``#/components/schemas/X`` rewritten to ``#/$defs/X``."""
+    if isinstance(node, Mapping):
+        return {
+            k: "#/$defs/" + v[len(MPAI_REF) :]
+            if k == "$ref" and isinstance(v, str) and v.startswith(MPAI_REF)
+            else rewrite(v)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [rewrite(v) for v in node]
+    return node
+
+
+def bundle(document: Mapping[str, Any], source: str = SOURCE.as_posix()) -> dict[str, Any]:
+    """The corrected bundle of MPAI's ``document`` (an OpenAPI 3.1 object) read from ``source`` (named
+    in ``$comment``). Raises CorrectionMismatch."""
+    schemas = copy.deepcopy(dict(document["components"]["schemas"]))
+    apply(schemas)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": BUNDLE_ID,
+        "$comment": f"generated by scripts/derive_schemas.py from {source} + "
+        "mmmfed/schemas/mpai_corrections.py; do not edit",
+        "$defs": {name: rewrite(schemas[name]) for name in closure(schemas, roots(schemas))},
+    }
+
+
+def _compact(value: object) -> str:
+    return json.dumps(rewrite(value), separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+
+
+def _code(text: str) -> str:
+    return "`" + text.replace("|", "\\|") + "`"
+
+
+def _row(c: Correction) -> str:
+    mpai = "(absent)" if c.mpai is REMOVE else _compact(c.mpai)
+    says = c.fault if len(mpai) > 160 else f"{c.fault} MPAI: {_code(mpai)}"
+    fragment = "(key removed)" if c.corrected is REMOVE else _code(_compact(c.corrected))
+    return f"| {c.id} | `{c.schema}` `{c.pointer or '/'}` | {says} | {c.we_emit} | {fragment} |"
+
+
+def faults_page() -> str:
+    """The Markdown page of the faults table, one row per correction, in :data:`CORRECTIONS` order."""
+    lines = [
+        "# Faults in MPAI's MMM-TEC V2.2 schemas, and our corrections",
+        "",
+        "MPAI's published MMM-TEC V2.2 JSON Schemas (`../shared/spec/mpai-mmm-tec-v2.2-openapi.json`) have "
+        "faults: some types can never validate, some `oneOf`s refuse every instance, some constraints are "
+        "misspelt and so ignored. mmmfed validates its Items against MPAI's document with the corrections "
+        "below: the bundle `mmmfed/schemas/mpai/mmm-tec-v2.2.json` is derived from MPAI's document and "
+        "`mmmfed/schemas/mpai_corrections.py` by `scripts/derive_schemas.py`, not written by hand, and so "
+        "is this page.",
+        "",
+        "| id | MPAI schema and place | what MPAI's schema says | what we emit | corrected fragment |",
+        "|---|---|---|---|---|",
+        *(_row(c) for c in CORRECTIONS),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def derive(source: Path) -> dict[Path, str]:
+    """The text of each generated file (paths relative to the repository root) from ``source``."""
+    document = json.loads(source.read_text(encoding="utf-8"))
+    default = source.resolve() == (ROOT / SOURCE).resolve()
+    named = bundle(document, SOURCE.as_posix() if default else source.as_posix())
+    text = json.dumps(named, indent=1, sort_keys=True, ensure_ascii=True) + "\n"
+    return {BUNDLE: text, FAULTS: faults_page()}
+
+
+def stale(source: Path, root: Path = ROOT) -> list[Path]:
+    """The generated files under ``root`` that differ from what ``source`` derives (or are missing)."""
+    out = []
+    for path, text in derive(source).items():
+        target = root / path
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            out.append(path)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--source", type=Path, default=ROOT / SOURCE, help="MPAI's OpenAPI document")
+    parser.add_argument("--check", action="store_true", help="fail if regenerating changes files")
+    ns = parser.parse_args(argv)
+    if not ns.source.is_file():
+        print(f"MPAI's document not found at {ns.source}", file=sys.stderr)
+        return 2
+    try:
+        if ns.check:
+            differ = stale(ns.source)
+            if differ:
+                print(f"generated schemas are stale: {', '.join(p.as_posix() for p in differ)}")
+                return 1
+            print("generated schemas are up to date")
+            return 0
+        for path, text in derive(ns.source).items():
+            (ROOT / path).parent.mkdir(parents=True, exist_ok=True)
+            (ROOT / path).write_text(text, encoding="utf-8")
+            print(f"wrote {path.as_posix()}")
+    except CorrectionMismatch as err:
+        print(f"MPAI's document has changed where a correction applies; review it: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
