@@ -20,25 +20,10 @@ from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from mmmfed.schemas.mpai.pointer import ABSENT, put, same_json, value_at
 
-class _Absent:
-    """The type of :data:`ABSENT`."""
-
-    _instance: _Absent | None = None
-
-    def __new__(cls) -> _Absent:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "ABSENT"
-
-
-ABSENT: Final = _Absent()
-"""As ``mpai``: MPAI's document has no such key. As ``corrected``: the key is removed."""
 REMOVE: Final = ABSENT
-"""The same sentinel, for readability as a ``corrected`` value."""
+"""As ``corrected``: the key is removed (:data:`ABSENT`, which as ``mpai`` says MPAI has no such key)."""
 
 
 class CorrectionMismatch(ValueError):
@@ -146,7 +131,10 @@ CORRECTIONS: Final[tuple[Correction, ...]] = (
         pointer="/properties/Header/const",
         mpai="MMM-ACC-V2.2",
         corrected="MMM-PRC-V2.2",
-        fault="The Process schema fixes its Header to the Account's header, so a Process is indistinguishable from an Account by Header.",
+        fault=(
+            "The Process schema fixes its Header to the Account's header, so a Process is "
+            "indistinguishable from an Account by Header."
+        ),
         we_emit="Process Items carry Header MMM-PRC-V2.2.",
     ),
     Correction(
@@ -155,8 +143,13 @@ CORRECTIONS: Final[tuple[Correction, ...]] = (
         pointer="/required",
         mpai=["Header", "MInstanceID", "MEnvironmentID", "TransactionID", "TransactionData"],
         corrected=["Header", "MInstanceID", "MEnvironmentID", "TransactionID"],
-        fault="Transaction requires TransactionData, which it neither defines nor allows (additionalProperties false): no Transaction validates.",
-        we_emit="Transaction Items carry SenderData, ReceiverData and the other defined properties, no TransactionData.",
+        fault=(
+            "Transaction requires TransactionData, which it neither defines nor allows "
+            "(additionalProperties false): no Transaction validates."
+        ),
+        we_emit=(
+            "Transaction Items carry SenderData, ReceiverData and the other defined properties, no TransactionData."
+        ),
     ),
     Correction(
         id="PRV-HEADER",
@@ -173,16 +166,40 @@ CORRECTIONS: Final[tuple[Correction, ...]] = (
         pointer="/additionalProperties",
         mpai=False,
         corrected=REMOVE,
-        fault="The event base is closed, yet every event type adds its fields to it through allOf (TransactionEvent's TransactionID...), so no event validates.",
+        fault=(
+            "The event base is closed, yet every event type adds its fields to it through allOf "
+            "(TransactionEvent's TransactionID...), so no event validates."
+        ),
         we_emit="Provenance events carry the base fields plus their type's fields (removed: the base is left open).",
     ),
     Correction(
         id="CAP-RIGHTS",
         schema="MMM4_V22_Capabilities__MInstanceCapabilities",
         pointer="/required",
-        mpai=["CoordinateType", "Profile", "Actions", "ItemTypes", "QualifierTypes", "Rules", "Rights", "PMetadata", "IMetadata"],  # fmt: skip
-        corrected=["CoordinateType", "Profile", "Actions", "ItemTypes", "QualifierTypes", "Rules", "PMetadata", "IMetadata"],  # fmt: skip
-        fault="M-Instance Capabilities requires Rights, which this closed object does not define (MPAI's build report).",
+        mpai=[
+            "CoordinateType",
+            "Profile",
+            "Actions",
+            "ItemTypes",
+            "QualifierTypes",
+            "Rules",
+            "Rights",
+            "PMetadata",
+            "IMetadata",
+        ],
+        corrected=[
+            "CoordinateType",
+            "Profile",
+            "Actions",
+            "ItemTypes",
+            "QualifierTypes",
+            "Rules",
+            "PMetadata",
+            "IMetadata",
+        ],
+        fault=(
+            "M-Instance Capabilities requires Rights, which this closed object does not define (MPAI's build report)."
+        ),
         we_emit="M-Instance Capabilities carry the defined properties, no Rights.",
     ),
     Correction(
@@ -191,7 +208,10 @@ CORRECTIONS: Final[tuple[Correction, ...]] = (
         pointer="/properties/SuspectedActionWindow/required",
         mpai=["StartTime"],
         corrected=["TimeWindow"],
-        fault="SuspectedActionWindow requires StartTime, which this closed object does not define (its one property is TimeWindow).",
+        fault=(
+            "SuspectedActionWindow requires StartTime, which this closed object does not define (its one "
+            "property is TimeWindow)."
+        ),
         we_emit="A Fault Behaviour Report's SuspectedActionWindow carries TimeWindow, a Simple Time.",
     ),
     Correction(
@@ -209,7 +229,10 @@ CORRECTIONS: Final[tuple[Correction, ...]] = (
         pointer=f"{_APA_ITEM}/1/required",
         mpai=["Request"],
         corrected=["Response"],
-        fault="The Response branch requires Request, which it does not define (it defines Response): no Response validates.",
+        fault=(
+            "The Response branch requires Request, which it does not define (it defines Response): no "
+            "Response validates."
+        ),
         we_emit="A Process Action Response is an object with one property, Response.",
     ),
     Correction(
@@ -218,7 +241,10 @@ CORRECTIONS: Final[tuple[Correction, ...]] = (
         pointer=f"{_APA_ITEM}/1/properties/Response/required",
         mpai=["Time", "RQ-Complement", "PAStatus"],
         corrected=["Time", "PAStatus"],
-        fault="The Response requires RQ-Complement, which the closed object does not define (it has RS-Complements, optional).",
+        fault=(
+            "The Response requires RQ-Complement, which the closed object does not define (it has "
+            "RS-Complements, optional)."
+        ),
         we_emit="A Process Action Response carries Time, PAStatus and, when there are any, RS-Complements.",
     ),
     Correction(
@@ -233,7 +259,11 @@ CORRECTIONS: Final[tuple[Correction, ...]] = (
             {"type": "object", "required": ["IPPMessage"], "properties": {"IPPMessage": _ref("MMM4_V22_IPPMessage")}},
             {"type": "object", "required": ["IPPMessageID"], "properties": {"IPPMessageID": {"type": "string"}}},
         ],
-        fault="The first branch names IPPMessage where 'properties' was meant (not a keyword: it accepts anything) and the second requires nothing, so every object matches both and the oneOf refuses it.",
+        fault=(
+            "The first branch names IPPMessage where 'properties' was meant (not a keyword: it accepts "
+            "anything) and the second requires nothing, so every object matches both and the oneOf "
+            "refuses it."
+        ),
         we_emit="Each Activity Data entry carries either IPPMessage or IPPMessageID.",
     ),
     Correction(
@@ -242,7 +272,10 @@ CORRECTIONS: Final[tuple[Correction, ...]] = (
         pointer="/properties/CurrencyID",
         mpai={"oneOf": [_ref("TFA_V15_RealCurrencies"), _ref("TFA_V15_VirtualCurrencies")]},
         corrected={"anyOf": [_ref("TFA_V15_RealCurrencies"), _ref("TFA_V15_VirtualCurrencies"), _PLATFORM_CURRENCY]},
-        fault="CurrencyID is an ISO 4217 code or one of a fixed list of crypto tokens, so a platform's own currency cannot be named.",
+        fault=(
+            "CurrencyID is an ISO 4217 code or one of a fixed list of crypto tokens, so a platform's own "
+            "currency cannot be named."
+        ),
         we_emit="Assets name the ledger's currency, e.g. ACU or BCU (a platform currency code).",
     ),
     Correction(
@@ -251,7 +284,10 @@ CORRECTIONS: Final[tuple[Correction, ...]] = (
         pointer="/properties/Format/properties/VirtualCurrency",
         mpai=_ref("TFA_V15_VirtualCurrencies"),
         corrected={"anyOf": [_ref("TFA_V15_VirtualCurrencies"), _PLATFORM_CURRENCY]},
-        fault="A Value's Currency Qualifier names a virtual currency only from a fixed list of crypto tokens, so a platform's own currency cannot be named.",
+        fault=(
+            "A Value's Currency Qualifier names a virtual currency only from a fixed list of crypto "
+            "tokens, so a platform's own currency cannot be named."
+        ),
         we_emit="Values qualify their currency as Virtual with the ledger's code, e.g. ACU or BCU.",
     ),
     Correction(
@@ -260,7 +296,10 @@ CORRECTIONS: Final[tuple[Correction, ...]] = (
         pointer="/properties/Action",
         mpai=ABSENT,
         corrected={**_ref("MMM4_V22_AnyAction"), "description": "The Action requested (mmmfed correction)."},
-        fault="A Process Action has no property naming its Action (MM-Add, Transact...), so what is requested cannot be said in the type.",
+        fault=(
+            "A Process Action has no property naming its Action (MM-Add, Transact...), so what is "
+            "requested cannot be said in the type."
+        ),
         we_emit="Process Actions name their Action in an Action property (an MMM4_V22_AnyAction).",
     ),
     Correction(
@@ -269,7 +308,10 @@ CORRECTIONS: Final[tuple[Correction, ...]] = (
         pointer="/properties/PAStatus/items/oneOf",
         mpai=_PAC_STATUS,
         corrected=_with_required(_PAC_STATUS),
-        fault="The three PA Status branches require nothing, so every status object matches all three and the oneOf refuses it (the 'required' beside them, on the array, is a no-op).",
+        fault=(
+            "The three PA Status branches require nothing, so every status object matches all three and "
+            "the oneOf refuses it (the 'required' beside them, on the array, is a no-op)."
+        ),
         we_emit="Each PA Status entry is one of {Ack}, {Request: Value}, {Error: code}.",
     ),
     Correction(
@@ -278,7 +320,10 @@ CORRECTIONS: Final[tuple[Correction, ...]] = (
         pointer="/properties/RulesData/items/required",
         mpai=["PenaltiesID", "DeonticVerb", "PAIDOrPA", "Level"],
         corrected=["DeonticVerb", "PAIDOrPA"],
-        fault="A Rules entry requires PenaltiesID and Level, which this closed object does not define, and Rules need at least one entry: no Rules validate.",
+        fault=(
+            "A Rules entry requires PenaltiesID and Level, which this closed object does not define, and "
+            "Rules need at least one entry: no Rules validate."
+        ),
         we_emit="Each Rules entry carries DeonticVerb and PAIDOrPA.",
     ),
     Correction(
@@ -287,7 +332,10 @@ CORRECTIONS: Final[tuple[Correction, ...]] = (
         pointer="/allOf/0/if/required",
         mpai=ABSENT,
         corrected=["MarketClass"],
-        fault="The 'if MarketClass is MC-Service' test does not require MarketClass, so an Asset without MarketClass must carry a ServicePricingModel.",
+        fault=(
+            "The 'if MarketClass is MC-Service' test does not require MarketClass, so an Asset without "
+            "MarketClass must carry a ServicePricingModel."
+        ),
         we_emit="Assets carry a ServicePricingModel only for an MC-Service MarketClass.",
     ),
     Correction(
@@ -296,7 +344,10 @@ CORRECTIONS: Final[tuple[Correction, ...]] = (
         pointer="/properties/SimpleTimeData/items/allOf/1/if/required",
         mpai=ABSENT,
         corrected=["AccuracyMode"],
-        fault="The 'if AccuracyMode is separate' test does not require AccuracyMode, so a segment without it (default single) must carry the separate accuracies too.",
+        fault=(
+            "The 'if AccuracyMode is separate' test does not require AccuracyMode, so a segment without "
+            "it (default single) must carry the separate accuracies too."
+        ),
         we_emit="Time segments without AccuracyMode (single, the default) carry AccuracyPlusMinus only.",
     ),
     Correction(
@@ -314,7 +365,10 @@ CORRECTIONS: Final[tuple[Correction, ...]] = (
         pointer="/properties/PAIDOrPA/items/oneOf",
         mpai=_IPM_PAIDORPA,
         corrected=_with_required(_IPM_PAIDORPA),
-        fault="The two branches (ProcessAction, ProcessActionID) require nothing, so every entry matches both and the oneOf refuses it.",
+        fault=(
+            "The two branches (ProcessAction, ProcessActionID) require nothing, so every entry matches "
+            "both and the oneOf refuses it."
+        ),
         we_emit="Each PAIDOrPA entry of an IPP Message carries either ProcessAction or ProcessActionID.",
     ),
     Correction(
@@ -324,10 +378,19 @@ CORRECTIONS: Final[tuple[Correction, ...]] = (
         mpai=_IPM_PROCESSID,
         corrected=[
             {"type": "object", "required": ["SourceProcessID"], "properties": {"SourceProcessID": {"type": "string"}}},
-            {"type": "object", "required": ["DestinationProcessID"], "properties": {"DestinationProcessID": {"type": "string"}}},  # fmt: skip
+            {
+                "type": "object",
+                "required": ["DestinationProcessID"],
+                "properties": {"DestinationProcessID": {"type": "string"}},
+            },
         ],
-        fault="The two branches require nothing, so every entry matches both and the oneOf refuses it; and DestinationProcessID is an integer where every ProcessID is a string.",
-        we_emit="Each ProcessID entry of an IPP Message carries either SourceProcessID or DestinationProcessID, a string.",
+        fault=(
+            "The two branches require nothing, so every entry matches both and the oneOf refuses it; and "
+            "DestinationProcessID is an integer where every ProcessID is a string."
+        ),
+        we_emit=(
+            "Each ProcessID entry of an IPP Message carries either SourceProcessID or DestinationProcessID, a string."
+        ),
     ),
     *(
         Correction(
@@ -336,7 +399,10 @@ CORRECTIONS: Final[tuple[Correction, ...]] = (
             pointer=f"/properties/{action}PARS/properties/{rs}/properties/PAStatus/items/oneOf",
             mpai=_pa_status(errors, ack_first=ack_first),
             corrected=_with_required(_pa_status(errors, ack_first=ack_first)),
-            fault=f"The {action} PA Status branches (Err, Ack) require nothing, so every status matches both and the oneOf refuses it.",
+            fault=(
+                f"The {action} PA Status branches (Err, Ack) require nothing, so every status matches both"
+                f" and the oneOf refuses it."
+            ),
             we_emit="Each PA Status entry carries either Ack or Err.",
         )
         for action, rs, errors, ack_first in _PA_STATUSES
@@ -347,7 +413,10 @@ CORRECTIONS: Final[tuple[Correction, ...]] = (
         pointer="/required",
         mpai=["Header", "LicenceID", "LicensorID", "LicenseeID", "LicensorRights", "LicenseeRights", "IsFirstLicence"],
         corrected=["Header", "LicenceID", "LicensorID", "LicenseeID", "LicensorRights", "LicenseeRights"],
-        fault="Licence requires IsFirstLicence, which this closed object does not define (it has IsRootLicence, optional; MPAI's build report).",
+        fault=(
+            "Licence requires IsFirstLicence, which this closed object does not define (it has "
+            "IsRootLicence, optional; MPAI's build report)."
+        ),
         we_emit="No Licence Items yet; corrected so that the bundle has no unsatisfiable closed object.",
     ),
     Correction(
@@ -375,7 +444,10 @@ CORRECTIONS: Final[tuple[Correction, ...]] = (
             pointer=f"/allOf/{i}/then/properties/BBXContentFormats/contains/additionalProperties",
             mpai=False,
             corrected=REMOVE,
-            fault=f"For {dim} boxes, BBXContentFormats must contain an object that requires {dim} yet is closed with no properties: no such object exists.",
+            fault=(
+                f"For {dim} boxes, BBXContentFormats must contain an object that requires {dim} yet is "
+                f"closed with no properties: no such object exists."
+            ),
             we_emit="No Bounding Boxes yet; corrected so that the bundle has no unsatisfiable closed object.",
         )
         for i, dim in enumerate(("2D", "3D"))
@@ -384,44 +456,9 @@ CORRECTIONS: Final[tuple[Correction, ...]] = (
 """Every correction, in the order of the faults table."""
 
 
-def _tokens(pointer: str) -> list[str]:
-    """The reference tokens of an RFC 6901 pointer (``""`` has none). Raises ValueError if malformed."""
-    if pointer == "":
-        return []
-    if not pointer.startswith("/"):
-        raise ValueError(f"not a JSON pointer: {pointer!r}")
-    return [t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/")]
-
-
-def _step(node: Any, token: str) -> Any:
-    if isinstance(node, list):
-        return node[int(token)] if token.isdigit() and int(token) < len(node) else ABSENT
-    if isinstance(node, MutableMapping):
-        return node.get(token, ABSENT)
-    return ABSENT
-
-
-def _resolve(schemas: MutableMapping[str, Any], schema: str, tokens: list[str]) -> Any:
-    node: Any = schemas.get(schema, ABSENT)
-    for token in tokens:
-        if node is ABSENT:
-            return ABSENT
-        node = _step(node, token)
-    return node
-
-
 def found(schemas: MutableMapping[str, Any], correction: Correction) -> object:
     """The value at ``correction``'s place in MPAI's ``components.schemas`` map, or :data:`ABSENT`."""
-    return _resolve(schemas, correction.schema, _tokens(correction.pointer))
-
-
-def _same(have: object, want: object) -> bool:
-    """Exact JSON equality: ``False`` is not ``0``, ``1.0`` is not ``1`` (Python's ``==`` says they are)."""
-    if isinstance(want, dict):
-        return isinstance(have, dict) and have.keys() == want.keys() and all(_same(have[k], want[k]) for k in want)
-    if isinstance(want, list):
-        return isinstance(have, list) and len(have) == len(want) and all(map(_same, have, want))
-    return type(have) is type(want) and have == want
+    return value_at(schemas, correction.schema, correction.pointer)
 
 
 def apply(schemas: MutableMapping[str, Any], corrections: Iterable[Correction] = CORRECTIONS) -> None:
@@ -433,19 +470,11 @@ def apply(schemas: MutableMapping[str, Any], corrections: Iterable[Correction] =
     """
     for c in corrections:
         have = found(schemas, c)
-        if not _same(have, c.mpai):
+        if not same_json(have, c.mpai):
             raise CorrectionMismatch(
                 f"correction {c.id}: {c.schema}{c.pointer} is {have!r} in MPAI's document, expected {c.mpai!r}"
             )
-        value = copy.deepcopy(c.corrected)
-        tokens = _tokens(c.pointer)
-        parent = _resolve(schemas, c.schema, tokens[:-1]) if tokens else schemas
-        last: Any = tokens[-1] if tokens else c.schema
-        if isinstance(parent, list):
-            last = int(last)
-        elif not isinstance(parent, MutableMapping):
-            raise CorrectionMismatch(f"correction {c.id}: {c.schema}{c.pointer} has no parent in MPAI's document")
-        if value is REMOVE:
-            del parent[last]
-        else:
-            parent[last] = value
+        try:
+            put(schemas, c.schema, c.pointer, copy.deepcopy(c.corrected))
+        except LookupError as err:
+            raise CorrectionMismatch(f"correction {c.id}: {err} in MPAI's document") from err

@@ -27,16 +27,20 @@ _FILE = "mmm-tec-v2.2.json"
 
 
 @functools.cache
-def bundle() -> Mapping[str, Any]:
-    """The bundle as parsed JSON (loaded once; treat it as read-only)."""
+def _loaded() -> dict[str, Any]:
     text = resources.files(__package__).joinpath(_FILE).read_text(encoding="utf-8")
     loaded: dict[str, Any] = json.loads(text)
     return loaded
 
 
+def bundle() -> Mapping[str, Any]:
+    """The bundle as parsed JSON (loaded once; treat it as read-only)."""
+    return _loaded()
+
+
 @functools.cache
 def _registry() -> jsonschema_rs.Registry:
-    return jsonschema_rs.Registry([(BUNDLE_ID, bundle())], draft=jsonschema_rs.Draft202012)
+    return jsonschema_rs.Registry([(BUNDLE_ID, _loaded())], draft=jsonschema_rs.Draft202012)
 
 
 @functools.cache

@@ -121,7 +121,7 @@ def _accepts_bare_object(branch: Mapping[str, Any]) -> bool:
 
 def faults(bundle: Mapping[str, Any]) -> list[str]:
     """Findings of every check over each ``$defs`` entry of ``bundle``, as sorted strings."""
-    found = []
+    found: list[str] = []
     for name, schema in bundle.get("$defs", {}).items():
         for pointer, sub in walk(schema):
             in_all_of = re.search(r"/allOf/\d+$", pointer) is not None
