@@ -168,9 +168,10 @@ CORRECTIONS: Final[tuple[Correction, ...]] = (
         corrected=REMOVE,
         fault=(
             "The event base is closed, yet every event type adds its fields to it through allOf "
-            "(TransactionEvent's TransactionID...), so no event validates."
+            "(TransactionEvent's TransactionID...), so no event validates; corrected by removing the key "
+            "(each event type's EventType const still tells the events apart)."
         ),
-        we_emit="Provenance events carry the base fields plus their type's fields (removed: the base is left open).",
+        we_emit="Provenance events carry the base fields plus their type's fields.",
     ),
     Correction(
         id="CAP-RIGHTS",
