@@ -9,13 +9,13 @@ nothing for a violation.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from gateway.assets import ASSET_COMMITTED
 from mmmfed.api.v1 import asset_pb2 as apb
+from mmmfed.items import domain_doc
 
 OWNERS_OF_RECORD = ("OWNED", "LOCKED")
 ORIGIN_COMMITTED = ("COMMITTED", "COMPLETED")
@@ -36,7 +36,7 @@ class Violations:
 
 def asset_ids(view: apb.AssetView) -> tuple[str, str]:
     """(ItemID, SourceItemID or "") of an Asset's Item."""
-    doc = json.loads(view.asset.item_json)
+    doc = domain_doc(view.asset.item_json)
     return str(doc["ItemID"]), str(doc.get("SourceItemID") or "")
 
 

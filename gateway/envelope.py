@@ -30,6 +30,7 @@ from mmmfed.keys import InstanceKeyStore
 from mmmfed.proofs import sign_document
 from mmmfed.store import SharedState
 from mmmfed.strictjson import parse_json
+from mmmfed.v22 import embedded_source
 
 ENVELOPE_TYPE = "mmmfed/TransferEnvelope/v1"
 DEFAULT_LIFETIME_S = 120.0
@@ -160,14 +161,15 @@ class EnvelopeChecker:
 
 
 def _proofs_of(doc: Any) -> Iterator[Mapping[str, Any]]:
-    """The proofs on ``doc`` and on the ``SourceItem`` it embeds (a bridge's conversion)."""
+    """The proofs on ``doc`` (an Item's V2.2 form) and on the original Item it embeds (a bridge's
+    conversion: :func:`mmmfed.v22.embedded_source`)."""
     if not isinstance(doc, Mapping):
         return
     proof = doc.get("proof")
     for p in proof if isinstance(proof, list) else [proof] if proof else []:
         if isinstance(p, Mapping):
             yield p
-    yield from _proofs_of(doc.get("SourceItem"))
+    yield from _proofs_of(embedded_source(doc))
 
 
 def _check_proofs_near(issued_at_ms: int, docs: Sequence[Any]) -> None:

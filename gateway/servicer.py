@@ -32,7 +32,7 @@ from mmmfed.audit import (
 )
 from mmmfed.config import GatewayConfig
 from mmmfed.errors import MmmfedError, PermissionDenied
-from mmmfed.items import proof_time
+from mmmfed.items import domain_doc, proof_time
 from mmmfed.keyfile import load_signing_key
 from mmmfed.keys import COMPROMISED, SUPERSEDED, InstanceKeyStore
 from mmmfed.manifesto import ROUTE_NAMES
@@ -308,7 +308,7 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
             details: dict[str, object] = {"rpc": "TransferAvatar", "message": err.message[:500]}
             await self._audit.append(REFUSED, peer_id=peer, subject=subject, reason=err.reason, details=details)
             raise
-        item_id = json.loads(result.persona.item_json)["ItemID"]
+        item_id = domain_doc(result.persona.item_json)["ItemID"]
         details = {"rpc": "TransferAvatar", "transfer_id": subject, "bytes": result.bytes_received}
         await self._audit.append(ACCEPTED, peer_id=peer, subject=item_id, details=details)
         return result

@@ -35,6 +35,7 @@ from mmmfed.metrics import NodeMetrics
 from mmmfed.proofs import VerificationResult, verify_document
 from mmmfed.rules import Rules
 from mmmfed.schemas import validate_item
+from mmmfed.v22 import decode
 
 DEFAULT_SKEW_S = 300.0
 # Failures that say nothing about the Item (a key service unreachable, a bug): not refusals.
@@ -139,16 +140,18 @@ class ForeignItemVerifier:
             )
         # The Effective Time is the receipt: the Rules version in force now applies.
         self._rules.check(item, origin=peer_id, at_ms=int(self._clock() * 1000))
-        source = item.doc.get("SourceItem")
-        if source is None:
-            await self._verify_signed_by_peer(item.doc, peer_id, plain_json=item.plain_json)
+        # proofs cover the V2.2 form (item.wire); the domain's SourceItem is the original's V2.2 form
+        source_wire = item.doc.get("SourceItem")
+        if source_wire is None:
+            await self._verify_signed_by_peer(item.wire, peer_id, plain_json=item.plain_json)
             return item
-        if not isinstance(source, Mapping) or source.get("ItemID") != item.doc.get("SourceItemID"):
+        source = decode(source_wire) if isinstance(source_wire, Mapping) else {}
+        if source.get("ItemID") != item.doc.get("SourceItemID"):
             raise ForeignItemRefused("SourceItem does not match SourceItemID", reason="SOURCE_MISMATCH")
         if source.get("MInstanceID") != peer_id:
             raise ForeignItemRefused(f"the original Item is not {peer_id}'s", reason="ORIGIN_MISMATCH")
-        self._verify_signed_by_bridge(item.doc, bridge_keys, plain_json=item.plain_json)
-        await self._verify_signed_by_peer(source, peer_id, plain_json=item.plain_json)
+        self._verify_signed_by_bridge(item.wire, bridge_keys, plain_json=item.plain_json)
+        await self._verify_signed_by_peer(source_wire, peer_id, plain_json=item.plain_json)
         return item
 
     async def verify_signed_by_peer(self, doc: Mapping[str, Any], peer_id: str) -> None:

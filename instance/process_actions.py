@@ -16,7 +16,6 @@ requests when their Time comes (:meth:`run_clock`). A request for a Process of a
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -30,7 +29,7 @@ from instance.world.model import PAErrorCode, PAStatus, ProcessActionRequest, Pr
 from instance.world.seed import new_world
 from instance.world.world import WalletLedger
 from mmmfed.api.v1 import asset_pb2 as apb
-from mmmfed.items import instance_or_none
+from mmmfed.items import domain_doc, instance_or_none
 
 log = logging.getLogger(__name__)
 Resolver = Callable[[ProcessActionRequest], Awaitable[ProcessActionResponse]]
@@ -99,7 +98,7 @@ class ProcessActionService:
         """Hold an Asset of the asset ledger in the World (its Item and the Rights its
         ICapabilities give; the Asset Transfer Service's Right while a transfer locks it). The
         ledger is the World's durable store for Assets: what it holds is adopted on start."""
-        doc = json.loads(view.asset.item_json)
+        doc = domain_doc(view.asset.item_json)
         self.engine.world.adopt_asset(doc, locked_by=view.locked_by if view.state == "LOCKED" else "")
 
     def close(self) -> None:

@@ -1,10 +1,17 @@
 """MMM-ITM Items: identifiers, building, parsing, and the data binding (size + sha-256 digest).
 
-An Item is a JSON document with the MMM-TEC V2.2 Item fields (Header, MInstanceID, ItemID,
-SourceItemID, ICapabilities, ItemData, ItemQualifier, ItemStatus, DataExchangeMetadata, Trace,
-DescrMetadata). It travels as its exact bytes (``ItemEnvelope.item_json``); receivers parse those
-bytes and never re-serialise them. Large data (3D files) is bound by ``ItemData.Size`` and
-``ItemData.Digest`` = ``{"Algorithm": "sha-256", "Value": <hex>}``.
+An Item has two forms. Its **V2.2 form** (:mod:`mmmfed.v22`) is what is stored, signed and sent:
+the MPAI MMM-TEC V2.2 data type of its kind, with a Header per type (``MMM-ITM-V2.2``,
+``MMM-PRC-V2.2`` ...) and its Data Integrity ``proof`` beside the fields. Its **domain document**
+is what the M-Instance reads: the MMM-ITM fields every Item shares (Header, MInstanceID, ItemID,
+ItemType, SourceItemID, ICapabilities, ItemData, ItemQualifier, ItemStatus, Trace,
+DescrMetadata) plus its type's own. The two are inverse (:func:`mmmfed.v22.encode` /
+:func:`mmmfed.v22.decode`).
+
+An Item travels as the exact bytes of its V2.2 form (``ItemEnvelope.item_json``); receivers parse
+those bytes, verify proofs over that form and never re-serialise it. Large data (3D files) is
+bound by ``ItemData.Size`` and ``ItemData.Digest`` = ``{"Algorithm": "sha-256", "Value": <hex>}``
+(in V2.2: ``{"Length", "DataURI": "ni:///sha-256;..."}``).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from typing import Any
 from mmmfed.errors import InvalidInput
 from mmmfed.proofs import SigningKey, sign_document
 from mmmfed.strictjson import parse_json_plain
+from mmmfed.v22 import decode, encode
 
 ITEM_HEADER = "MMM-ITM-V2.2"
 MAX_ITEM_JSON_BYTES = 256 * 1024
@@ -91,15 +99,21 @@ class DataBinding:
 
 @dataclass(frozen=True)
 class Item:
-    """A parsed Item: the exact bytes received and the decoded document.
+    """A parsed Item: the exact bytes received, its V2.2 form and its domain document.
 
-    ``plain_json`` is True when :func:`parse_item` read ``doc`` as plain JSON
+    ``raw`` is the JSON of ``wire`` (the V2.2 form, :mod:`mmmfed.v22`: what proofs cover and what
+    travels); ``doc`` is the domain document decoded from it (what the M-Instance reads). Build
+    Items with :func:`parse_item`, :func:`item_of`, :func:`build_item` or :func:`sign_item`, so the
+    three agree.
+
+    ``plain_json`` is True when :func:`parse_item` read ``raw`` as plain JSON
     (:func:`mmmfed.strictjson.parse_json_plain`: no floats, nothing above U+FFFF, exact JSON
     types): :func:`mmmfed.schemas.validate_item` and :func:`mmmfed.proofs.verify_document` may then
     skip their type walks. False (every Item built otherwise) only means that they walk."""
 
     raw: bytes
     doc: Mapping[str, Any]
+    wire: Mapping[str, Any]
     plain_json: bool = dataclasses.field(default=False, compare=False)
 
     @property
@@ -134,11 +148,20 @@ def parse_item(raw: bytes) -> Item:
     UTF-8, duplicate keys, NaN, I-JSON number range, lone surrogates, depth), then
     ``ITEM_MALFORMED`` (missing or mistyped fields) or ``BAD_IDENTIFIER``.
     """
-    doc, plain_json = parse_json_plain(raw, max_bytes=MAX_ITEM_JSON_BYTES)
-    if not isinstance(doc, dict):
+    wire, plain_json = parse_json_plain(raw, max_bytes=MAX_ITEM_JSON_BYTES)
+    if not isinstance(wire, dict):
         raise InvalidInput("Item must be a JSON object", reason="ITEM_MALFORMED")
-    if doc.get("Header") != ITEM_HEADER:
-        raise InvalidInput(f"Item Header must be {ITEM_HEADER!r}", reason="ITEM_MALFORMED")
+    header = wire.get("Header")
+    if not (isinstance(header, str) and header.startswith("MMM-") and header.endswith("-V2.2")):
+        raise InvalidInput(
+            f"Item Header must be an MMM-TEC V2.2 data type (e.g. {ITEM_HEADER!r})", reason="ITEM_MALFORMED"
+        )
+    try:
+        doc = decode(wire)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:  # a shape decode did not expect
+        raise InvalidInput(
+            f"Item is not a well-formed {header}: {type(err).__name__} {err}"[:300], reason="ITEM_MALFORMED"
+        ) from err
     for field in ("MInstanceID", "ItemID"):
         if not isinstance(doc.get(field), str):
             raise InvalidInput(f"Item field {field} is missing or not a string", reason="ITEM_MALFORMED")
@@ -148,7 +171,7 @@ def parse_item(raw: bytes) -> Item:
             f"ItemID {doc['ItemID']} does not belong to MInstanceID {doc['MInstanceID']}",
             reason="BAD_IDENTIFIER",
         )
-    item = Item(raw=raw, doc=doc, plain_json=plain_json)
+    item = Item(raw=raw, doc=doc, wire=wire, plain_json=plain_json)
     data = doc.get("ItemData")
     if data is not None:
         try:
@@ -208,9 +231,27 @@ def item_document(
 
 
 def item_of(doc: Mapping[str, Any]) -> Item:
-    """``doc`` serialised once (compact UTF-8 JSON): the returned ``raw`` is what travels."""
-    raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
-    return Item(raw=raw, doc=doc)
+    """The Item of a domain document: its V2.2 form (:func:`mmmfed.v22.encode`) serialised once
+    (compact UTF-8 JSON); the returned ``raw`` is what travels. Raises InvalidInput for a document
+    that has no V2.2 form (:mod:`mmmfed.v22.codec`)."""
+    wire = encode(doc)
+    return Item(raw=_json_bytes(wire), doc=doc, wire=wire)
+
+
+def item_of_wire(wire: Mapping[str, Any]) -> Item:
+    """The Item of a V2.2 document already parsed (an original a conversion embeds)."""
+    return Item(raw=_json_bytes(wire), doc=decode(wire), wire=wire)
+
+
+def domain_doc(raw: bytes | str) -> dict[str, Any]:
+    """The domain document of an Item's V2.2 bytes, without :func:`parse_item`'s intake checks:
+    for Items this node already checked or made (display, its own stores). Raises InvalidInput
+    (``ITEM_MALFORMED``...) or ValueError for bytes that are not a V2.2 Item."""
+    return decode(json.loads(raw))
+
+
+def _json_bytes(doc: Mapping[str, Any]) -> bytes:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def build_item(
@@ -254,8 +295,8 @@ def proof_time(at: float | None = None) -> str:
 
 
 def sign_item(item: Item, *, key: SigningKey, verification_method: str) -> Item:
-    """``item`` with a Data Integrity proof (eddsa-jcs-2022, assertionMethod) added by ``key``,
-    serialised once: the returned ``raw`` is what travels. An Item that already has proofs gets
-    one more (a proof set)."""
-    doc = sign_document(item.doc, key=key, verification_method=verification_method, created=proof_time())
-    return Item(raw=json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode(), doc=doc)
+    """``item`` with a Data Integrity proof (eddsa-jcs-2022, assertionMethod) added by ``key`` over
+    its V2.2 form, serialised once: the returned ``raw`` is what travels. An Item that already has
+    proofs gets one more (a proof set). The domain document carries the same ``proof``."""
+    wire = sign_document(item.wire, key=key, verification_method=verification_method, created=proof_time())
+    return Item(raw=_json_bytes(wire), doc={**item.doc, "proof": wire["proof"]}, wire=wire)

@@ -11,7 +11,6 @@ signatures.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -21,7 +20,7 @@ import rfc8785
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import process_action_pb2 as papb
 from mmmfed.exchange import Exchanged
-from mmmfed.items import DataBinding, Item, build_item, now_iso, parse_item, sha256_hex
+from mmmfed.items import DataBinding, Item, build_item, item_of, item_of_wire, now_iso, parse_item, sha256_hex
 
 ASSET_RIGHTS = ("Transact", "MM-Add", "Author")
 """The Rights an Asset's owner holds on it (ICapabilities): Transact is the Right to transfer."""
@@ -57,7 +56,7 @@ def origin_item(item: Item) -> Item:
     """The origin's Asset Item: ``item`` itself, or the original a bridge's conversion embeds."""
     source = item.doc.get("SourceItem")
     if isinstance(source, Mapping):
-        return Item(raw=json.dumps(source, ensure_ascii=False, separators=(",", ":")).encode(), doc=source)
+        return item_of_wire(source)  # the domain's SourceItem is the original's V2.2 form
     return item
 
 
@@ -142,8 +141,7 @@ def with_provenance(item: Item, transaction_ids: Sequence[str]) -> Item:
         *doc.get("Provenance", []),
         *[t for t in transaction_ids if t not in doc.get("Provenance", [])],
     ]
-    raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
-    return Item(raw=raw, doc=doc)
+    return item_of(doc)
 
 
 def transaction_item(

@@ -5,7 +5,6 @@ of a transfer in sentences, and the exit code that outcome maps to (see mmmfed/c
 from __future__ import annotations
 
 import datetime
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -13,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mmmfed.cli.tables import FittingTable
+from mmmfed.items import domain_doc
 
 EXIT_NOT_COMPLETED = 3
 EXIT_NOT_TERMINAL = 4
@@ -47,7 +47,7 @@ def transfer_dict(v: Any) -> dict[str, Any]:
 
 
 def item_doc(envelope: Any) -> dict[str, Any]:
-    doc = json.loads(envelope.item_json) if envelope.item_json else {}
+    doc = domain_doc(envelope.item_json) if envelope.item_json else {}
     return doc if isinstance(doc, dict) else {}
 
 

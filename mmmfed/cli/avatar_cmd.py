@@ -25,6 +25,7 @@ from rich.console import Console
 from mmmfed.cli.common import fail, refuse
 from mmmfed.cli.operator_session import OperatorSession, once, open_session, run, stub
 from mmmfed.cli.tables import WideOption, table_console
+from mmmfed.items import domain_doc
 
 avatar_app = typer.Typer(
     help="Humans' avatars: register one, migrate it to a peer, see where each went (FGMV-43 9.1).",
@@ -85,7 +86,7 @@ def avatar_register(
     (the avatar, checked against what this M-Instance's manifesto says it produces)."""
     op = open_session(config, cert, key)
     reg = _json_errors(as_json, _register(op, human, file, display_name, licence))
-    persona = json.loads(reg.persona.item_json)
+    persona = domain_doc(reg.persona.item_json)
     view = {
         "user_process_id": reg.user_process_id,
         "account_id": reg.account_id,
@@ -117,12 +118,12 @@ def migration_view(result: Any) -> dict[str, Any]:
     return {
         "outcome": "MIGRATED" if migrated else "REFUSED",
         "roaming_user_process_id": result.roaming_user_process_id or None,
-        "peer_persona_id": json.loads(result.peer_persona.item_json)["ItemID"] if migrated else None,
+        "peer_persona_id": domain_doc(result.peer_persona.item_json)["ItemID"] if migrated else None,
         "route": result.route or None,
         "conversion": report,
         "refusal": {"reason": result.refusal_reason, "message": result.refusal_message} if not migrated else None,
         "default_avatar_id": (
-            json.loads(result.default_avatar.item_json)["ItemID"] if result.default_avatar.item_json else None
+            domain_doc(result.default_avatar.item_json)["ItemID"] if result.default_avatar.item_json else None
         ),
         "timings": [MessageToDict(t, preserving_proto_field_name=True) for t in result.timings],
         "bytes_sent": result.bytes_sent,
@@ -317,7 +318,7 @@ def avatar_show(
             return envelope, len(data)
 
     envelope, size = _json_errors(as_json, show())
-    doc = json.loads(envelope.item_json)
+    doc = domain_doc(envelope.item_json)
     qualifier = doc.get("ItemQualifier") or {}
     view = {
         "persona_id": doc.get("ItemID"),

@@ -24,7 +24,7 @@ from mmmfed.cli.render import feature_table, migration_detail, migration_summary
 from mmmfed.client import OperatorClient, read_item
 from mmmfed.config import PeerAddress
 from mmmfed.errors import MmmfedError
-from mmmfed.items import FORMAT_GLB
+from mmmfed.items import FORMAT_GLB, domain_doc
 
 # (human name, avatar file under ../shared/samples, licence / credit)
 DEMO_HUMANS = (
@@ -69,7 +69,7 @@ async def _scenario(p: LoopbackPlan, procs: NodeProcesses, out: Path, console: C
         users = []
         for human, rel, licence in DEMO_HUMANS:
             reg = await at_a.register_human(human, samples / rel, licence=licence)
-            facts = json.loads(reg.persona.item_json)
+            facts = domain_doc(reg.persona.item_json)
             console.print(
                 f"{reg.user_process_id}: Persona {facts['ItemID']} "
                 f"({facts['ItemQualifier']['Format']}, {facts['ItemData']['Size']:,} bytes)"
@@ -83,7 +83,7 @@ async def _scenario(p: LoopbackPlan, procs: NodeProcesses, out: Path, console: C
             rows.append((file_name, result))
             console.print(migration_detail(f"{file_name} ({user_id})", result))
             if result.outcome == gpb.MIGRATION_OUTCOME_MIGRATED:
-                item_id = json.loads(result.peer_persona.item_json)["ItemID"]
+                item_id = domain_doc(result.peer_persona.item_json)["ItemID"]
                 _, data = await read_item(at_b.instance, item_id)
                 target = out / f"{human}.glb"
                 await asyncio.to_thread(target.write_bytes, data)
@@ -105,7 +105,7 @@ async def _asset_step(at_a: OperatorClient, at_b: OperatorClient, owner: str, sa
     registered = await at_a.instance.RegisterAsset(
         apb.RegisterAssetRequest(owner_process_id=owner, format=FORMAT_GLB, media_type="model/gltf-binary", data=data)
     )
-    asset_id = json.loads(registered.asset.item_json)["AssetID"]
+    asset_id = domain_doc(registered.asset.item_json)["AssetID"]
     await at_a.instance.FundWallet(apb.FundWalletRequest(holder_process_id=owner, amount=5000))
     console.print(f"Asset {asset_id} ({box.name}, {len(data):,} bytes) owned by {owner}; Wallet funded 5,000 ACU")
     bob = f"mmm://{B}/processes/user/bob"

@@ -167,7 +167,12 @@ def _profile(m_instance_id: str, human: str, *, time_ms: int) -> list[dict[str, 
         sub_type="Account",
         producer_id=user,
         time_ms=time_ms,
-        fields={"AccountID": f"mmm://{m_instance_id}/accounts/{human}", "ProcessID": user, "AccountType": "Basic"},
+        fields={
+            "AccountID": f"mmm://{m_instance_id}/accounts/{human}",
+            "ProcessID": user,
+            "HumanID": human,
+            "AccountType": "Basic",
+        },
     )
     return [profile, account]
 

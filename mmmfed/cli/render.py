@@ -9,6 +9,7 @@ from rich.table import Table
 
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import manifesto_pb2 as mpb
+from mmmfed.items import domain_doc
 from mmmfed.manifesto import ROUTE_NAMES
 
 _ROUTE_STYLE = {"direct": "green", "via bridge": "yellow", "unsupported": "red"}
@@ -64,7 +65,7 @@ def conversion_table(name: str, report: dict[str, Any]) -> Table:
 
 
 def _item_facts(item_json: bytes) -> tuple[str, int, int]:
-    doc = json.loads(item_json)
+    doc = domain_doc(item_json)
     attrs = (doc.get("ItemQualifier") or {}).get("Attributes") or {}
     return (
         (doc.get("ItemQualifier") or {}).get("Format", "?"),
@@ -101,7 +102,7 @@ def migration_detail(name: str, r: gpb.MigrateAvatarResponse) -> Table:
         table.add_row("outcome", f"[green]migrated[/] ({r.route})")
         table.add_row("at peer", f"{fmt2}, {size2:,} bytes, {tris2:,} triangles")
         table.add_row("roaming User", r.roaming_user_process_id)
-        doc = json.loads(r.peer_persona.item_json)
+        doc = domain_doc(r.peer_persona.item_json)
         verified = f"signed by {', '.join(_signers(doc))}"
         if isinstance(doc.get("SourceItem"), dict):
             verified += f"; original signed by {', '.join(_signers(doc['SourceItem']))}"
@@ -116,7 +117,7 @@ def migration_detail(name: str, r: gpb.MigrateAvatarResponse) -> Table:
         table.add_row("outcome", f"[red]refused[/] (AVIR-202): {r.refusal_reason}")
         table.add_row("reason", _short(r.refusal_message))
         if r.default_avatar.item_json:
-            d = json.loads(r.default_avatar.item_json)
+            d = domain_doc(r.default_avatar.item_json)
             table.add_row("offered instead", f"default avatar {d['ItemID']} (AVIR-001)")
             table.add_row("verified here", f"signed by {', '.join(_signers(d))}")
     if r.conversion_report_json:

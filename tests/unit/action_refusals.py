@@ -118,7 +118,7 @@ ACCOUNT = item_draft(
     producer=U1,
     item_type="ACC",
     sub_type="Account",
-    fields={"AccountID": "mmm://a.example/accounts/extra", "ProcessID": U1, "AccountType": "Basic"},
+    fields={"AccountID": "mmm://a.example/accounts/extra", "ProcessID": U1, "HumanID": "u1", "AccountType": "Basic"},
 )
 BAD_PARENT = item_draft(loc("s"), producer=U1, sub_type="M-Location", content={"Parent": [SQUARE]})
 REFUSALS |= {

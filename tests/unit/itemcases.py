@@ -63,7 +63,7 @@ def account() -> Item:
         item_type="ACC",
         qualifier={"SubType": "Account"},
         producer_process_id=SERVICE,
-        extra={"AccountID": new_id(A, "accounts"), "ProcessID": USER, "AccountType": "Basic"},
+        extra={"AccountID": new_id(A, "accounts"), "ProcessID": USER, "HumanID": "alice", "AccountType": "Basic"},
     )
 
 

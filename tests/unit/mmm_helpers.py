@@ -238,7 +238,12 @@ def profile_items(
                 sub_type="Account",
                 producer_id=user,
                 time_ms=START_MS,
-                fields={"AccountID": f"mmm://{m}/accounts/{human}", "ProcessID": user, "AccountType": account_type},
+                fields={
+                    "AccountID": f"mmm://{m}/accounts/{human}",
+                    "ProcessID": user,
+                    "HumanID": human,
+                    "AccountType": account_type,
+                },
             )
         )
     return out

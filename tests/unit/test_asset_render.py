@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
+from instance.assets.offers import asset_item
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.cli.asset_render import ledger_tables
 
@@ -12,7 +13,15 @@ OWNER = "mmm://b.example/processes/user/bob"
 
 
 def _ledger() -> apb.Ledger:
-    item = b'{"AssetID": "%s", "ItemQualifier": {"SubType": "Model", "Format": "glTF/2.0-binary"}}' % ASSET.encode()
+    item = asset_item(
+        m_instance_id="b.example",
+        asset_id=ASSET,
+        owner_process_id=OWNER,
+        qualifier={"SubType": "Model", "Format": "glTF/2.0-binary"},
+        data=None,
+        currency_id="BCU",
+        provenance=[],
+    ).raw
     ledger = apb.Ledger(m_instance_id="b.example", currency_id="BCU")
     ledger.assets.add(state="OWNED", owner_process_id=OWNER).asset.item_json = item
     ledger.wallets.add(holder=OWNER).balance.amount_minor = 1492

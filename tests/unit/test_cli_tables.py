@@ -6,6 +6,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from instance.assets.offers import asset_item, transaction_item
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.cli.asset_render import history_tables, transfers_table
 from mmmfed.cli.tables import FittingTable, table_console
@@ -115,13 +116,25 @@ def test_asset_transfers_wide_are_one_table_with_every_column() -> None:
 def test_asset_history_at_80_columns_keeps_the_transaction_id_whole() -> None:
     history = apb.AssetHistoryResponse()
     history.asset.state = "OWNED"
-    history.asset.asset.item_json = b'{"AssetID": "mmm://a.example/assets/box"}'
-    tra = (
-        b'{"TransactionID": "mmm://a.example/transactions/4c6e1f0a-58a4-4be2-9d57-0d0c7e4a7b11",'
-        b' "Status": "Final", "Time": "2026-12-03T05:41:12.123Z",'
-        b' "PayerProcessID": "mmm://a.example/processes/user/alice",'
-        b' "PayeeProcessID": "mmm://a.example/processes/user/carol", "Value": {"Amount": 700, "CurrencyID": "ACU"}}'
-    )
+    alice, carol = "mmm://a.example/processes/user/alice", "mmm://a.example/processes/user/carol"
+    box = "mmm://a.example/assets/box"
+    history.asset.asset.item_json = asset_item(
+        m_instance_id="a.example",
+        asset_id=box,
+        owner_process_id=alice,
+        qualifier={"SubType": "Model", "Format": "glTF/2.0-binary"},
+        data=None,
+        currency_id="ACU",
+        provenance=[],
+    ).raw
+    tra = transaction_item(
+        m_instance_id="a.example",
+        transaction_id="mmm://a.example/transactions/4c6e1f0a-58a4-4be2-9d57-0d0c7e4a7b11",
+        payer_process_id=alice,
+        payee_process_id=carol,
+        value=(700, "ACU"),
+        status="Final",
+    ).raw
     history.provenance.add().item_json = tra
     console = Console(width=80, record=True, color_system=None)
     for table in history_tables(history, where="a.example"):

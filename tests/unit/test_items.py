@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -41,6 +43,20 @@ def test_build_then_parse_round_trips(name: str, size: int) -> None:
     assert parsed.data == DataBinding(size, "ab" * 32, "model/gltf-binary")
 
 
+def _claiming_another_instances_id() -> bytes:
+    """A well-formed V2.2 Item of a.example whose ItemID is b.example's."""
+    item = build_item(
+        m_instance_id="a.example",
+        item_type="ITM",
+        qualifier={"SubType": "Note"},
+        producer_process_id="mmm://a.example/p/x",
+    )
+    wire = dict(item.wire)
+    wire["ItemID"] = "mmm://b.example/items/1"
+    wire["DataXMData"] = {**wire["DataXMData"], "DataID": "mmm://b.example/items/1"}
+    return json.dumps(wire).encode()
+
+
 @pytest.mark.parametrize(
     ("raw", "reason"),
     [
@@ -50,7 +66,7 @@ def test_build_then_parse_round_trips(name: str, size: int) -> None:
             b'{"Header":"MMM-ITM-V2.2","MInstanceID":"a.example","ItemID":"mmm://a.example/items/1","N":NaN}',
             "JSON_NON_FINITE",
         ),
-        (b'{"Header":"MMM-ITM-V2.2","MInstanceID":"a.example","ItemID":"mmm://b.example/items/1"}', "BAD_IDENTIFIER"),
+        (_claiming_another_instances_id(), "BAD_IDENTIFIER"),
         (b'{"Header":"MMM-ITM-V2.2","MInstanceID":"a.example"}', "ITEM_MALFORMED"),
         (b"[]", "ITEM_MALFORMED"),
         (b"\xff\xfe", "JSON_NOT_UTF8"),

@@ -20,6 +20,7 @@ from mmmfed.items import proof_time
 from mmmfed.keys import COMPROMISED, SUPERSEDED, InstanceKeyStore
 from mmmfed.proofs import sign_document
 from mmmfed.store import embedded_state
+from mmmfed.v22.parts import json_data_uri
 
 A, B = "a.example", "b.example"
 T0_S = 1_800_000_000  # Unix s: when a.example's key starts
@@ -248,7 +249,8 @@ async def test_proof_created_outside_envelope_refused(tmp_path: Path, offset_ms:
     store = _store(tmp_path)
     issued_ms = ISSUED_S * 1000
     outside = _signed(store, {"Type": "ITM", "N": 1}, created_ms=issued_ms + offset_ms)
-    item = outside if where == "item" else _signed(store, {"Type": "ITM", "SourceItem": outside}, created_ms=issued_ms)
+    embedding = {"Type": "ITM", "ItemData": [json_data_uri(outside)]}  # a conversion embeds its original
+    item = outside if where == "item" else _signed(store, embedding, created_ms=issued_ms)
     with pytest.raises(ForeignItemRefused) as err:
         await _check(store, tmp_path, [item], transfer_id="urn:uuid:t-1")
     assert err.value.reason == "PROOF_CREATED_OUTSIDE_ENVELOPE"

@@ -163,7 +163,7 @@ def test_unknown_item_types_are_refused(item_type: str) -> None:
 
 def test_an_item_with_another_types_fields_is_refused() -> None:
     """Type confusion: a PRC's fields on an Account, or a Persona relabelled as a Process, fail."""
-    err = _refusal(_mutated(lambda d: d.update(HumanID="alice"), account))
+    err = _refusal(_mutated(lambda d: d.update(ProcessType="User"), account))
     assert (err.reason, err.metadata) == ("SCHEMA_VIOLATION", {"item_type": "ACC", "path": "$"})
     err = _refusal(_mutated(lambda d: d.update(ItemType="PRC")))
     assert err.metadata["item_type"] == "PRC"

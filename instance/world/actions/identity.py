@@ -161,7 +161,12 @@ def register(ctx: ActionContext) -> PAStatus | None:
             sub_type="Account",
             producer_id=registrar,
             time_ms=ctx.now,
-            fields={"AccountID": account_id, "ProcessID": user_id, "AccountType": account_type},
+            fields={
+                "AccountID": account_id,
+                "ProcessID": user_id,
+                "HumanID": human_id.rsplit("/", 1)[-1],
+                "AccountType": account_type,
+            },
         )
         world.items[profile["ItemID"]] = dict(profile)
 
