@@ -234,7 +234,7 @@ class BridgeService:
         descr = dict(source.doc.get("DescrMetadata") or {})
         descr["ConvertedBy"] = self.bridge_id
         item_type = str(source.doc.get("ItemType", "ITM"))
-        extra: dict[str, object] = {"SourceItem": dict(source.doc)}
+        extra: dict[str, object] = {"SourceItem": dict(source.wire)}  # the original in its V2.2 form, proof and all
         item_id = new_id(source.m_instance_id, "items")
         if item_type == "ASS":  # the converted Item is the same Asset, in another Qualifier
             extra.update({k: source.doc[k] for k in ASSET_FIELDS if k in source.doc}, AssetID=item_id)

@@ -36,6 +36,7 @@ from mmmfed.proofs import VerificationResult, verify_document
 from mmmfed.rules import Rules
 from mmmfed.schemas import validate_item
 from mmmfed.v22 import decode
+from mmmfed.v22.conformance import check_conforms
 
 DEFAULT_SKEW_S = 300.0
 # Failures that say nothing about the Item (a key service unreachable, a bug): not refusals.
@@ -145,7 +146,10 @@ class ForeignItemVerifier:
         if source_wire is None:
             await self._verify_signed_by_peer(item.wire, peer_id, plain_json=item.plain_json)
             return item
-        source = decode(source_wire) if isinstance(source_wire, Mapping) else {}
+        if not isinstance(source_wire, Mapping):
+            raise ForeignItemRefused("SourceItem must be an Item", reason="SOURCE_MISMATCH")
+        check_conforms(source_wire)  # the original too is MPAI's V2.2 type of its Header
+        source = decode(source_wire)
         if source.get("ItemID") != item.doc.get("SourceItemID"):
             raise ForeignItemRefused("SourceItem does not match SourceItemID", reason="SOURCE_MISMATCH")
         if source.get("MInstanceID") != peer_id:

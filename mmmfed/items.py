@@ -30,6 +30,7 @@ from mmmfed.errors import InvalidInput
 from mmmfed.proofs import SigningKey, sign_document
 from mmmfed.strictjson import parse_json_plain
 from mmmfed.v22 import decode, encode
+from mmmfed.v22.conformance import check_conforms
 
 ITEM_HEADER = "MMM-ITM-V2.2"
 MAX_ITEM_JSON_BYTES = 256 * 1024
@@ -146,7 +147,9 @@ def parse_item(raw: bytes) -> Item:
 
     Raises InvalidInput: the ``JSON_*`` reasons of :func:`parse_json_plain` (strict intake: size,
     UTF-8, duplicate keys, NaN, I-JSON number range, lone surrogates, depth), then
-    ``ITEM_MALFORMED`` (missing or mistyped fields) or ``BAD_IDENTIFIER``.
+    ``ITEM_MALFORMED`` (not an MMM-TEC V2.2 Header, missing or mistyped fields),
+    ``ITEM_TYPE_UNKNOWN``, ``V22_SCHEMA_VIOLATION`` (not MPAI's V2.2 data type of its Header,
+    :mod:`mmmfed.v22.conformance`) or ``BAD_IDENTIFIER``.
     """
     wire, plain_json = parse_json_plain(raw, max_bytes=MAX_ITEM_JSON_BYTES)
     if not isinstance(wire, dict):
@@ -156,6 +159,7 @@ def parse_item(raw: bytes) -> Item:
         raise InvalidInput(
             f"Item Header must be an MMM-TEC V2.2 data type (e.g. {ITEM_HEADER!r})", reason="ITEM_MALFORMED"
         )
+    check_conforms(wire)  # MPAI's V2.2 data type of its Header (V22_SCHEMA_VIOLATION)
     try:
         doc = decode(wire)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:  # a shape decode did not expect
@@ -235,6 +239,7 @@ def item_of(doc: Mapping[str, Any]) -> Item:
     (compact UTF-8 JSON); the returned ``raw`` is what travels. Raises InvalidInput for a document
     that has no V2.2 form (:mod:`mmmfed.v22.codec`)."""
     wire = encode(doc)
+    check_conforms(wire)  # what mmmfed makes is MPAI's V2.2 data type (a failure here is a bug)
     return Item(raw=_json_bytes(wire), doc=doc, wire=wire)
 
 

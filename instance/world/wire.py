@@ -31,6 +31,7 @@ from instance.world.model import (
 from mmmfed.api.v1 import process_action_pb2 as papb
 from mmmfed.errors import InvalidInput
 from mmmfed.strictjson import parse_json
+from mmmfed.v22 import decode, encode
 
 _VERBS = {
     papb.DEONTIC_VERB_MAY: DeonticVerb.MAY,
@@ -89,11 +90,19 @@ def _complement_pb(c: Complement) -> papb.Complement:
 def _items(raws: Any, field: str) -> tuple[Mapping[str, Any], ...]:
     out = []
     for index, raw in enumerate(raws):
-        doc = parse_json(bytes(raw))
-        if not isinstance(doc, dict):
+        wire = parse_json(bytes(raw))
+        if not isinstance(wire, dict):
             raise _bad(f"{field}[{index}]", "an Item is a JSON object")
-        out.append(doc)
+        try:
+            out.append(decode(wire))  # Items travel in their V2.2 form; the World reads the domain's
+        except (InvalidInput, KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+            raise _bad(f"{field}[{index}]", f"not an MMM-TEC V2.2 Item mmmfed reads: {err}"[:300]) from err
     return tuple(out)
+
+
+def _item_bytes(doc: Mapping[str, Any]) -> bytes:
+    """A carried Item's V2.2 form (:func:`mmmfed.v22.encode`) as compact JSON."""
+    return _json_bytes(encode(doc))
 
 
 def _json_bytes(doc: Mapping[str, Any]) -> bytes:
@@ -172,7 +181,7 @@ def request_to_proto(r: ProcessActionRequest, *, m_instance_id: str = "") -> pap
             )
             for s in r.rights
         ],
-        items_json=[_json_bytes(i) for i in r.items],
+        items_json=[_item_bytes(i) for i in r.items],
     )
     if r.payment is not None:
         msg.payment.CopyFrom(papb.Value(amount_minor=r.payment.amount_minor, currency_id=r.payment.currency_id))
@@ -212,7 +221,7 @@ def response_to_proto(r: ProcessActionResponse, *, m_instance_id: str) -> papb.P
         rs_complements=[_complement_pb(c) for c in r.complements],
         pa_status=status,
         time_ms=r.time_ms,
-        items_json=[_json_bytes(i) for i in r.items],
+        items_json=[_item_bytes(i) for i in r.items],
         m_instance_id=r.decided_by or m_instance_id,
     )
 

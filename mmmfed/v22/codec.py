@@ -63,7 +63,9 @@ def encode(doc: Mapping[str, Any]) -> dict[str, Any]:
     trace = rest.pop("Trace")
     descr = rest.pop("DescrMetadata", None) or {}
     proof = rest.pop("proof", None)
-    out: dict[str, Any] = {"Header": data_type.header, "MInstanceID": m_instance_id}
+    out: dict[str, Any] = {"Header": data_type.header}
+    if data_type.names_instance:
+        out["MInstanceID"] = m_instance_id
     if data_type.item_fields:
         out.update(item_fields_to(rest, item_id))
     else:

@@ -24,6 +24,7 @@ class DataType:
     encode: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
     decode: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
     item_fields: bool = False  # carries the Item fields (ItemQualifier, ItemData...) in V2.2 shape
+    names_instance: bool = True  # has MInstanceID (the Fault Detection Report names HostMInstance)
 
     @property
     def header(self) -> str:

@@ -16,7 +16,6 @@ from mmmfed.v22.datatype import DataType, move, need, take
 
 Doc = dict[str, Any]
 PROCESS_ACTION_HEADER = "MMM-PAC-V2.2"
-NO_PENALTIES = "none"
 
 
 def default_environment(m_instance_id: str) -> str:
@@ -172,7 +171,7 @@ def _rules_to(rest: Doc, ctx: Doc) -> Doc:
     foreign = (rest.get("Rules") or {}).get("ForeignProcessActions") or []
     if foreign:  # what Processes of other M-Instances may do here, as deontic Rules
         paid = [{"ProcessActionID": a, "Status": "Model"} for a in foreign]
-        out["RulesData"] = [{"PenaltiesID": NO_PENALTIES, "DeonticVerb": "May", "Level": "Granted", "PAIDOrPA": paid}]
+        out["RulesData"] = [{"DeonticVerb": "May", "PAIDOrPA": paid}]  # no PenaltiesID: RUL-REQUIRED
     return out
 
 
@@ -388,5 +387,5 @@ DATA_TYPES = (
     DataType("TRA", "TransactionID", "Transaction", True, _transaction_to, _transaction_of),
     DataType("ACD", "ActivityDataID", "ActivityData", False, _activity_to, _activity_of),
     DataType("FBR", "ReportID", "FaultBehaviourReport", True, _fbr_to, _fbr_of),
-    DataType("FDR", "ReportId", "FaultDetectionReport", True, _fdr_to, _fdr_of),
+    DataType("FDR", "ReportId", "FaultDetectionReport", True, _fdr_to, _fdr_of, names_instance=False),
 )

@@ -6,7 +6,6 @@ or accepts by that reason, and refuses a proof dated away from its transfer enve
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -20,7 +19,7 @@ from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.cli.inprocess import Federation, peer
-from mmmfed.items import Item, proof_time
+from mmmfed.items import Item, item_of, item_of_wire, proof_time
 from mmmfed.keys import COMPROMISED, SUPERSEDED, PublicKeyRecord, now_ms
 from mmmfed.proofs import sign_document
 from mmmfed.tls import secure_channel
@@ -41,12 +40,13 @@ def _signed_with(fed: Federation, record: PublicKeyRecord, item: Item, *, at_s: 
     anyone holding the key can write)."""
     keys = fed.nodes["gateway-a"].keys
     key = keys.current(record.valid_from_ms)[1]
-    doc = sign_document(item.doc, key=key, verification_method=keys.method(record), created=proof_time(at_s))
+    doc = sign_document(item.wire, key=key, verification_method=keys.method(record), created=proof_time(at_s))
     return _item(doc)
 
 
 def _item(doc: dict[str, Any]) -> Item:
-    return Item(raw=json.dumps(doc, separators=(",", ":")).encode(), doc=doc)
+    """The Item of a domain document, or of a V2.2 form (one with a proof made over it)."""
+    return item_of_wire(doc) if "DataXMData" in doc else item_of(doc)
 
 
 def _backdated_transfer(fed: Federation, item: Item, *, issued_at_s: float) -> list[gpb.TransferAvatarRequest]:

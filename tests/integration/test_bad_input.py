@@ -251,7 +251,8 @@ async def test_malformed_item_json_is_refused(
     """Item JSON that is not a single well-formed object is refused on the header, with the
     strict-intake reason (JSON_*) or ITEM_MALFORMED."""
     fed, before = negotiated, stored(negotiated)
-    bad = Item(raw=make_json(persona(good_glb)), doc={"ItemID": f"mmm://{A}/items/x"})
+    good = persona(good_glb)
+    bad = Item(raw=make_json(good), doc=good.doc, wire=good.wire)
     await refused(deliver(fed, bad, [], hold=True), grpc.StatusCode.INVALID_ARGUMENT, reason, mentions)
     await assert_nothing_stored(fed, before)
 

@@ -27,7 +27,7 @@ from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc
 from mmmfed.audit import entry_hash
 from mmmfed.cli.inprocess import Federation, peer
-from mmmfed.items import Item, proof_time, sign_item
+from mmmfed.items import Item, item_of, item_of_wire, proof_time, sign_item
 from mmmfed.keys import did_web_method
 from mmmfed.proofs import SigningKey, sign_document
 from mmmfed.tls import secure_channel
@@ -36,7 +36,8 @@ DENIED = grpc.StatusCode.PERMISSION_DENIED
 
 
 def _item(doc: dict[str, Any]) -> Item:
-    return Item(raw=json.dumps(doc, separators=(",", ":")).encode(), doc=doc)
+    """The Item of a domain document, or of a V2.2 form (one with a proof made over it)."""
+    return item_of_wire(doc) if "DataXMData" in doc else item_of(doc)
 
 
 async def _send(fed: Federation, item: Item, data: bytes, *, envelope: bool = True) -> Any:
@@ -45,7 +46,7 @@ async def _send(fed: Federation, item: Item, data: bytes, *, envelope: bool = Tr
 
 
 def _signed_as(key: SigningKey, method: str, item: Item, *, created: str | None = None) -> Item:
-    doc = sign_document(item.doc, key=key, verification_method=method, created=created or proof_time())
+    doc = sign_document(item.wire, key=key, verification_method=method, created=created or proof_time())
     return _item(doc)
 
 
@@ -55,8 +56,8 @@ def _self_signed(item: Item) -> Item:
 
 
 def _tamper(item: Item) -> Item:
-    doc = json.loads(item.raw)
-    doc["DescrMetadata"] = {"Name": "not what was signed"}
+    doc = json.loads(item.raw)  # the V2.2 form, as signed
+    doc["DescrMetadata"] = '{"Name":"not what was signed"}'
     return _item(doc)
 
 
@@ -139,10 +140,10 @@ async def test_bridge_proofs_must_come_from_the_agreed_bridge(
     fed, before = negotiated, stored(negotiated)
     original = signed_by_a(fed, persona(good_glb, attributes={"Triangles": "12"}))
     converted = persona(good_glb)
-    doc = {**converted.doc, "SourceItemID": original.item_id, "SourceItem": dict(original.doc)}
+    doc = {**converted.doc, "SourceItemID": original.item_id, "SourceItem": dict(original.wire)}
     await refused(_send(fed, _self_signed(_item(doc)), good_glb), DENIED, "BRIDGE_NOT_ALLOWED")
     bridge_key = fed.nodes["bridge"].service._key
-    forged_source = {**doc, "SourceItem": {**original.doc, "DescrMetadata": {"Name": "swapped"}}}
+    forged_source = {**doc, "SourceItem": {**original.wire, "DescrMetadata": '{"Name":"swapped"}'}}
     bridged = sign_item(_item(forged_source), key=bridge_key, verification_method=bridge_key.verification_method)
     await refused(_send(fed, bridged, good_glb), DENIED, "SIGNATURE_INVALID")
     await assert_nothing_stored(fed, before)

@@ -37,7 +37,7 @@ from mmmfed.api.v1 import gateway_pb2_grpc, instance_pb2_grpc
 from mmmfed.api.v1 import instance_pb2 as ipb
 from mmmfed.cli.inprocess import Federation, peer
 from mmmfed.cli.phase0 import registration_items
-from mmmfed.items import Item, sign_item
+from mmmfed.items import Item, item_of, item_of_wire, sign_item
 from mmmfed.tls import secure_channel
 
 A, B = "a.example", "b.example"
@@ -135,7 +135,8 @@ def _send_message(message: dict[str, Any]) -> ProcessActionRequest:
 
 
 def _item(doc: dict[str, Any]) -> Item:
-    return Item(raw=json.dumps(doc, separators=(",", ":")).encode(), doc=doc)
+    """The Item of a domain document, or of a V2.2 form (one with a proof made over it)."""
+    return item_of_wire(doc) if "DataXMData" in doc else item_of(doc)
 
 
 def _signed_by_a(fed: Federation, doc: dict[str, Any]) -> Item:
