@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mmmfed.config import BridgeConfig
+from mmmfed.data_format import open_checked
 from mmmfed.errors import InvalidInput
 from mmmfed.items import proof_time
 from mmmfed.keyfile import load_signing_key, write_key_files
@@ -74,7 +75,9 @@ class VirtualBridgeStore:
     """Virtual bridges of one bridge node in SQLite (module docstring); ``close()`` when done.
 
     Raises InvalidInput ``DATA_DIR_INVALID`` at opening when the file is not such a database or
-    its directory cannot be made (it is made, mode 0700, when missing).
+    its directory cannot be made (it is made, mode 0700, when missing); FailedPrecondition
+    ``DATA_DIR_FORMAT`` when it holds another data-dir format (:mod:`mmmfed.data_format`; left
+    unchanged, a new file is stamped).
     """
 
     def __init__(self, path: Path) -> None:
@@ -84,7 +87,8 @@ class VirtualBridgeStore:
         except OSError as err:
             raise InvalidInput(f"cannot make {path.parent}: {err.strerror}", reason="DATA_DIR_INVALID") from err
         try:
-            self._db = sqlite3.connect(path, isolation_level=None)
+            # DATA_DIR_FORMAT before anything is written: a file of another format is left as it is.
+            self._db = open_checked(str(path), what="the bridge's virtual bridge database")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute(

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mmmfed.crashpoints import crashpoint
+from mmmfed.data_format import open_checked
 
 FILE_NAME = "m-instance.sqlite3"
 
@@ -35,6 +36,10 @@ class Database:
         path: the file, or ``":memory:"`` for a throwaway database (tests). Its directory is
             created if missing.
 
+    Raises:
+        FailedPrecondition ``DATA_DIR_FORMAT``: the file holds another data-dir format
+            (:mod:`mmmfed.data_format`); it is left unchanged. A new file is stamped.
+
     Thread-safe: one connection behind a re-entrant lock; a write holds the lock from BEGIN to
     COMMIT, so worker threads and the event loop's thread take turns.
     """
@@ -42,7 +47,8 @@ class Database:
     def __init__(self, path: Path | str) -> None:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=10.0)
+        # DATA_DIR_FORMAT before anything is written: a database of another format is left as it is.
+        self._db = open_checked(str(path), what="the M-Instance database", timeout=10.0, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._lock = threading.RLock()

@@ -57,11 +57,17 @@ class InstanceNode:
         self.config = config
         self.metrics = NodeMetrics()  # this node's own registry, served at observability.metrics_listen
         self._data_lock = DataDirLock(config.data_dir)  # DATA_DIR_LOCKED: another node holds it
-        self.store = SqliteStore(config.data_dir)
+        try:  # DATA_DIR_FORMAT: a data_dir another release wrote is refused, left as it is
+            self.store = SqliteStore(config.data_dir)
+            # One database: Activity Data and the asset ledger commit each decision together.
+            self.database = Database.in_dir(config.data_dir)
+        except BaseException:
+            if hasattr(self, "store"):
+                self.store.close()
+            self._data_lock.release()
+            raise
         self.manifesto = platform_manifesto(config.m_instance_id, config.manifesto)
         self.manifesto.policies.update(asset_policies(config))  # ASEF: what peers may expect (9.2)
-        # One database: Activity Data and the asset ledger commit each decision together.
-        self.database = Database.in_dir(config.data_dir)
         self.ledger = AssetLedger(
             self.database,
             m_instance_id=config.m_instance_id,

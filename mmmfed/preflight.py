@@ -1,6 +1,7 @@
 """What a node checks before it starts (``mmmfed serve``) and ``mmmfed config check`` reports:
-the addresses it listens on, its data directory, and its trust material. Each check raises
-InvalidInput with a reason and a message naming the field or file and what to do, so a mistake
+the addresses it listens on, its data directory and the format of the stores in it, and its trust
+material. Each check raises InvalidInput (FailedPrecondition ``DATA_DIR_FORMAT`` for a store
+another release wrote) with a reason and a message naming the field or file and what to do, so a mistake
 in a configuration ends with one line, never a traceback, and nothing is created or changed.
 """
 
@@ -90,7 +91,31 @@ def check_node(cfg: Any) -> dict[str, Any]:
     if metrics:
         check_listen(metrics, "observability.metrics_listen")
     check_data_dir(cfg.data_dir)
+    check_data_dir_format(cfg.data_dir)
     return check_node_tls(cfg)
+
+
+def check_data_dir_format(data_dir: Path) -> None:
+    """Every SQLite file a node keeps in ``data_dir`` that is there already
+    (:data:`~mmmfed.data_format.DATA_DIR_FILES`) holds this release's data-dir format; each is
+    read from its main file (:func:`~mmmfed.data_format.peek_sqlite_format`), nothing is created or
+    changed. A file that is open (its ``-wal`` is there) or cannot be read
+    as SQLite is left to the node's own open to report. FailedPrecondition ``DATA_DIR_FORMAT``
+    (:func:`~mmmfed.data_format.check_store_format`). The gateways' Redis state is checked when
+    the gateway starts (it needs the server)."""
+    import sqlite3
+
+    from mmmfed.data_format import DATA_DIR_FILES, check_store_format, peek_sqlite_format
+
+    for name, what in DATA_DIR_FILES.items():
+        path = Path(data_dir) / name
+        if not path.is_file():
+            continue
+        try:
+            found = peek_sqlite_format(str(path))
+        except sqlite3.Error:
+            continue
+        check_store_format(found, what=what, path=str(path))
 
 
 def check_node_tls(cfg: Any) -> dict[str, Any]:

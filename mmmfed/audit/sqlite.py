@@ -17,6 +17,7 @@ from typing import Any
 
 from mmmfed.audit.chain import SEQ_GAP, VerifyResult, check_entries_query, check_verify_from, walk
 from mmmfed.audit.entries import FIELDS, GENESIS_HASH, AuditDraft, AuditEntry, decode_entry, decode_row, draft_entry
+from mmmfed.data_format import open_checked
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS audit_log (
@@ -47,14 +48,17 @@ class SqliteAuditLog:
     """:class:`AuditLog` in its own SQLite file (WAL, ``synchronous=FULL``: an entry returned by
     ``append`` survives a crash). Safe to share between threads; several instances or processes
     on one file serialise appends through ``BEGIN IMMEDIATE``, waiting up to ``busy_timeout_s``
-    (then ``sqlite3.OperationalError`` "database is locked" propagates)."""
+    (then ``sqlite3.OperationalError`` "database is locked" propagates). Opening a file of
+    another data-dir format raises FailedPrecondition ``DATA_DIR_FORMAT`` and leaves it unchanged
+    (:mod:`mmmfed.data_format`); a new file is stamped."""
 
     def __init__(self, path: Path, *, busy_timeout_s: float = 5.0) -> None:
         self._path = Path(path)
         self._path.parent.mkdir(parents=True, exist_ok=True)
         self._busy_timeout_s = busy_timeout_s
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self._path, isolation_level=None, timeout=busy_timeout_s, check_same_thread=False)
+        # DATA_DIR_FORMAT before anything is written: a log of another format is left as it is.
+        self._db = open_checked(str(self._path), what="the audit log", timeout=busy_timeout_s, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)

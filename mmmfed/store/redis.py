@@ -11,6 +11,7 @@ M-Instance, so the audit script's keys live together):
 ``...:audit:log``                 list; element ``seq - 1`` is entry ``seq`` (JSON array of its 9 fields)
 ``...:audit:head``                string ``"<seq> <hash>"`` of the newest entry
 ``...:audit:peer:<peer id>``      sorted set of the seqs of that peer's entries
+``...:format``                    string, the data-dir format (:mod:`mmmfed.data_format`)
 
 The chain. The entry hash (SHA-256 of JCS) is computed by the gateway, not by Redis, so an append
 is a compare-and-set: take the head, build the entries after it, and run
@@ -50,7 +51,15 @@ from mmmfed.config import StoreConfig
 from mmmfed.errors import FailedPrecondition
 from mmmfed.store.changes import DEFAULT_MAX_STALENESS_S, DocumentChanges
 from mmmfed.store.redis_audit import RedisAuditLog
-from mmmfed.store.redis_client import GatewayRedis, RedisDurability, as_bytes, as_text, log, reachable
+from mmmfed.store.redis_client import (
+    GatewayRedis,
+    RedisDurability,
+    as_bytes,
+    as_text,
+    log,
+    open_redis_format,
+    reachable,
+)
 
 __all__ = ["RedisAuditLog", "RedisDurability", "RedisState", "open_redis_state"]
 
@@ -67,12 +76,15 @@ class RedisState:
         self._closing = False
 
     async def start(self) -> None:
-        """PING, check durability (FailedPrecondition ``STORE_NOT_DURABLE``), then follow the
-        replicas' document changes (:meth:`documents_token`) until :meth:`close`."""
+        """PING, check durability (FailedPrecondition ``STORE_NOT_DURABLE``) and the key space's
+        data-dir format (FailedPrecondition ``DATA_DIR_FORMAT``; a new one is stamped:
+        :func:`~mmmfed.store.redis_client.open_redis_format`), then follow the replicas' document
+        changes (:meth:`documents_token`) until :meth:`close`."""
         async with reachable("PING"):
             self._r.sent("ping")
             await self._r.client.ping()
         await self._r.durability.check(self._r.client)
+        await open_redis_format(self._r)
         if self._watch is None:
             self._watch = asyncio.create_task(self._follow_changes(), name="redis document changes")
 

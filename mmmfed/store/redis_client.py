@@ -1,7 +1,8 @@
 """The connection a gateway's Redis backend writes through: one client, the key space of one
 M-Instance and how writes become durable before they are acknowledged (the "Durability"
 paragraph of :mod:`mmmfed.store.redis`), shared by :class:`~mmmfed.store.redis.RedisState`
-and :class:`~mmmfed.store.redis_audit.RedisAuditLog`.
+and :class:`~mmmfed.store.redis_audit.RedisAuditLog`, and the data-dir format stamp of its key
+space (:func:`open_redis_format`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
 
+from mmmfed.data_format import STORE_FORMAT, UNSTAMPED_FORMAT, check_store_format
 from mmmfed.errors import FailedPrecondition, Unavailable
 
 log = logging.getLogger("mmmfed.store.redis")  # one logger for the whole Redis backend
@@ -167,3 +169,51 @@ class GatewayRedis:
         """:meth:`RedisDurability.confirm` of a wait that was sent (None: none was needed)."""
         if wait_reply is not None:
             self.durability.confirm(wait_reply)
+
+
+def _glob_escaped(text: str) -> str:
+    """``text`` as a literal in a Redis MATCH pattern."""
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
+
+
+async def open_redis_format(r: GatewayRedis) -> None:
+    """Check the data-dir format of this M-Instance's keys (``<base>:format``,
+    :mod:`mmmfed.data_format`) and stamp a new key space with :data:`STORE_FORMAT` (``SET NX``)
+    before the gateway writes anything. Keys under ``<base>`` without a stamp were
+    written by a release before stores carried one (format 1). Replicas starting together agree:
+    each stamps before it writes, and one that finds keys but no stamp reads the stamp again.
+
+    Raises:
+        FailedPrecondition ``DATA_DIR_FORMAT``: another format (nothing is written).
+        Unavailable ``STORE_UNAVAILABLE``: Redis cannot be reached.
+    """
+    key = r.key("format")
+
+    async def stamp() -> int | None:  # None: no stamp; 0: a value that is not a format number
+        async with reachable("format check"):
+            r.sent("format check")
+            value = await r.client.get(key)
+        if value is None:
+            return None
+        text = as_text(value)
+        return int(text) if text.isdigit() else 0
+
+    found = await stamp()
+    if found is None:
+        async with reachable("format check"):
+            r.sent("format check")
+            others = [k async for k in r.client.scan_iter(match=f"{_glob_escaped(r.base)}:*", count=1000)]
+        if others:
+            found = await stamp()  # a replica starting beside this one may have stamped meanwhile
+            if found is None:
+                found = UNSTAMPED_FORMAT
+    if found is None:
+        # No durability wait of its own: Redis replicates and appends to its AOF in order, so every
+        # write acknowledged after it as durable makes it durable too, and a stamp lost with
+        # nothing after it leaves a key space that is new again.
+        async with reachable("format stamp"):
+            r.sent("format stamp")
+            if await r.client.set(key, str(STORE_FORMAT), nx=True):
+                return
+        found = await stamp()  # another replica stamped first
+    check_store_format(found, what="the gateway's Redis state", path=key)

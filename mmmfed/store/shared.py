@@ -212,6 +212,14 @@ def open_gateway_state(
 
 
 def embedded_state(data_dir: Path) -> tuple[EmbeddedState, EmbeddedAuditLog]:
-    """The embedded backend in ``data_dir`` (``store.sqlite3``, ``audit.sqlite3``), created if absent."""
+    """The embedded backend in ``data_dir`` (``store.sqlite3``, ``audit.sqlite3``), created if absent.
+    FailedPrecondition ``DATA_DIR_FORMAT`` when either holds another data-dir format
+    (:mod:`mmmfed.data_format`; nothing is left open)."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    return EmbeddedState(SqliteStore(data_dir)), EmbeddedAuditLog(SqliteAuditLog(data_dir / "audit.sqlite3"))
+    store = SqliteStore(data_dir)
+    try:
+        audit = SqliteAuditLog(data_dir / "audit.sqlite3")
+    except BaseException:
+        store.close()
+        raise
+    return EmbeddedState(store), EmbeddedAuditLog(audit)

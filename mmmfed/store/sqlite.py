@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from mmmfed.data_format import open_checked
 from mmmfed.errors import AlreadyExists, NotFound
 from mmmfed.items import Item, parse_item
 from mmmfed.store.base import BlobWriter, StagedBlob, fsync_rename
@@ -41,16 +42,23 @@ CREATE TABLE IF NOT EXISTS documents (
 
 
 class SqliteStore:
-    """:class:`mmmfed.store.Store` on SQLite and blob files under ``data_dir``."""
+    """:class:`mmmfed.store.Store` on SQLite and blob files under ``data_dir``.
+
+    Raises:
+        FailedPrecondition ``DATA_DIR_FORMAT`` at opening: ``store.sqlite3`` holds another
+            data-dir format (:mod:`mmmfed.data_format`); it is left unchanged. A new one is stamped.
+    """
 
     def __init__(self, data_dir: Path) -> None:
         self._dir = data_dir
         self._blobs = data_dir / "blobs"
         self._tmp = data_dir / "blobs" / "tmp"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # DATA_DIR_FORMAT before anything is written: a store of another format is left as it is.
+        self._db = open_checked(str(data_dir / "store.sqlite3"), what="the Item store")
         self._tmp.mkdir(parents=True, exist_ok=True)
         for leftover in self._tmp.glob("*.part"):
             leftover.unlink()  # partial uploads of a previous run: never committed
-        self._db = sqlite3.connect(data_dir / "store.sqlite3", isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from sample_assets import GODETTE, needs_samples
 
 from mmmfed.cli.loopback import plan
+from mmmfed.store import SqliteStore
 
 ROOT = Path(__file__).resolve().parents[2]
 ALICE = "mmm://a.example/processes/user/alice"
@@ -52,9 +54,22 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     }
     for name, doc in broken.items():
         (root / name).write_text(json.dumps(doc))
+    _old_format_data_dir(root / "old-data")
+    (root / "olddata.json").write_text(json.dumps({**good, "data_dir": str(root / "old-data")}))
     op = loopback.operators["a.example"]
     (root / "op.args").write_text(json.dumps(["--cert", str(op.cert), "--key", str(op.key)]))
     return root
+
+
+def _old_format_data_dir(data_dir: Path) -> None:
+    """A data_dir as a release before stores carried a format left it: an Item store with a row
+    and no format stamp (issue 15 item 5)."""
+    store = SqliteStore(data_dir)
+    store.put_document("agreement", "b.example", b"{}")
+    store.close()
+    db = sqlite3.connect(data_dir / "store.sqlite3")
+    db.execute("PRAGMA user_version = 0")
+    db.close()
 
 
 def _op(w: Path) -> list[str]:
@@ -69,6 +84,16 @@ MISTAKES: dict[str, tuple[list[str], str, str]] = {
         ["serve", "instance", "--config", "{w}/nowrite.json"],
         "DATA_DIR_UNWRITABLE",
         "a-file",
+    ),
+    "serve_data_dir_of_an_older_release": (
+        ["serve", "instance", "--config", "{w}/olddata.json"],
+        "DATA_DIR_FORMAT",
+        "old-data/store.sqlite3",
+    ),
+    "config_check_data_dir_of_an_older_release": (
+        ["config", "check", "{w}/olddata.json"],
+        "DATA_DIR_FORMAT",
+        "old-data/store.sqlite3",
     ),
     "config_check_listen_not_a_port": (["config", "check", "{w}/badport.json"], "LISTEN_INVALID", "listen"),
     "config_check_data_dir_unwritable": (["config", "check", "{w}/nowrite.json"], "DATA_DIR_UNWRITABLE", "data_dir"),
@@ -239,3 +264,16 @@ def test_a_mistake_is_exit_2_with_its_reason_no_traceback_and_nothing_left(work:
     assert "".join(named.split()) in "".join(done.stderr.split()), out  # rich wraps lines at 80 columns
     assert "Traceback" not in out and "pydantic" not in out  # read like the rest, not a library's dump
     assert files_under(work) == before  # no PKI, data directory or output file left behind
+
+
+def test_a_data_dir_of_an_older_release_is_json_under_json(work: Path) -> None:
+    """``config check --json`` (what ``serve`` refuses at start-up) gives the refusal as JSON on
+    stdout: reason DATA_DIR_FORMAT and a message naming the file and what to do; exit 2."""
+    before = files_under(work)
+    done = mmmfed("config", "check", str(work / "olddata.json"), "--json")
+    assert done.returncode == 2, done.stdout + done.stderr
+    error = json.loads(done.stdout)
+    assert error["error"] == "DATA_DIR_FORMAT"
+    assert str(work / "old-data" / "store.sqlite3") in error["message"] and "new data_dir" in error["message"]
+    assert "Traceback" not in done.stdout + done.stderr
+    assert files_under(work) == before
