@@ -4,7 +4,6 @@ gateway, read Items back. Every failed call raises :class:`~mmmfed.errors.Remote
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from mmmfed.api.v1 import item_pb2 as itpb
 from mmmfed.api.v1 import process_action_pb2 as papb
 from mmmfed.config import PeerAddress, TlsConfig
 from mmmfed.errors import FailedPrecondition, RemoteError, Unavailable
-from mmmfed.items import instance_of, item_document, new_id
+from mmmfed.items import instance_of, item_document, item_of, new_id
 from mmmfed.rpc import call, decode_rpc_error
 from mmmfed.streams import chunked
 from mmmfed.tls import secure_channel
@@ -108,7 +107,7 @@ class OperatorClient:
             deontic_verb=papb.DEONTIC_VERB_MAY,
             action="Register",
             time_ms=int(time.time() * 1000),
-            items_json=[json.dumps(profile).encode()],
+            items_json=[item_of(profile).raw],  # carried in its V2.2 form
         )
         return await call(lambda: self.instance.Act(ipb.ActRequest(request=request)), attempts=1)
 

@@ -30,12 +30,13 @@ PROOF_PURPOSE = "assertionMethod"
 
 
 def _read_item(path: Path) -> dict[str, Any]:
-    """The Item document in ``path``, through the strict intake (InvalidInput with its reason)."""
+    """The Item in ``path`` in its V2.2 form (what proofs cover), through the strict intake
+    (InvalidInput with its reason: not JSON, not MPAI's V2.2 type of its Header...)."""
     from mmmfed.items import MAX_ITEM_JSON_BYTES, parse_item
 
     with path.open("rb") as fh:
         raw = fh.read(MAX_ITEM_JSON_BYTES + 1)  # parse_item refuses anything longer
-    return dict(parse_item(raw).doc)
+    return dict(parse_item(raw).wire)
 
 
 @item_app.command("sign")

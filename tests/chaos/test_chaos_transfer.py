@@ -14,6 +14,7 @@ from sample_assets import needs_samples
 
 from bench.chaos_driver import ALL_POINTS
 from bench.chaos_invariants import Violations, check_invariants
+from instance.assets.offers import asset_item
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import item_pb2 as itpb
 from mmmfed.api.v1 import process_action_pb2 as papb
@@ -27,9 +28,18 @@ FUNDED = {P1: 1000, Q1: 1000}
 
 
 def _asset(item_id: str, state: str, *, owner: str = "", source: str = "", migrated_to: str = "", locked_by: str = ""):
-    doc = f'{{"ItemID": "{item_id}"' + (f', "SourceItemID": "{source}"' if source else "") + "}"
+    item = asset_item(
+        m_instance_id=item_id.split("/")[2],
+        asset_id=item_id,
+        owner_process_id=owner or P1,
+        qualifier={"SubType": "Model", "Format": "glTF/2.0-binary"},
+        data=None,
+        currency_id="ACU",
+        provenance=[],
+        source_item_id=source or None,
+    )
     return apb.AssetView(
-        asset=itpb.ItemEnvelope(item_json=doc.encode()),
+        asset=itpb.ItemEnvelope(item_json=item.raw),
         state=state,
         owner_process_id=owner,
         migrated_to=migrated_to,

@@ -233,10 +233,10 @@ def _item_with_duplicate_header(good: Item) -> bytes:
     [
         pytest.param(_item_with_duplicate_header, "JSON_DUPLICATE_KEY", '"Header" twice', id="duplicate-keys"),
         pytest.param(lambda good: b"<Item/>", "JSON_SYNTAX", "byte 0", id="not-json"),
-        pytest.param(lambda good: good.raw.replace(b'"Size":', b'"Size":NaN,"X":'), "JSON_NON_FINITE", "NaN", id="nan"),
+        pytest.param(lambda good: good.raw.replace(b'"Length":', b'"Length":NaN,"X":'), "JSON_NON_FINITE", "NaN", id="nan"),
         pytest.param(lambda good: json.dumps([good.doc]).encode(), "ITEM_MALFORMED", "JSON object", id="not-an-object"),
         pytest.param(
-            lambda good: good.raw.replace(b'"Size":', b'"Size":-'), "ITEM_MALFORMED", "non-negative", id="negative-size"
+            lambda good: good.raw.replace(b'"Length":', b'"Length":-'), "ITEM_MALFORMED", "non-negative", id="negative-size"
         ),
     ],
 )
@@ -252,7 +252,7 @@ async def test_malformed_item_json_is_refused(
     strict-intake reason (JSON_*) or ITEM_MALFORMED."""
     fed, before = negotiated, stored(negotiated)
     good = persona(good_glb)
-    bad = Item(raw=make_json(good), doc=good.doc, wire=good.wire)
+    bad = Item(raw=make_json(good), doc={"ItemID": f"mmm://{A}/items/x"}, wire=good.wire)
     await refused(deliver(fed, bad, [], hold=True), grpc.StatusCode.INVALID_ARGUMENT, reason, mentions)
     await assert_nothing_stored(fed, before)
 

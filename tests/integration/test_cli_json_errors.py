@@ -40,8 +40,8 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "instance.json").write_text(loopback.instance_a.model_dump_json())
     item = build_item(
         m_instance_id="a.example",
-        item_type="Avatar",
-        qualifier={"Format": "VRM/1.0"},
+        item_type="ITM",
+        qualifier={"SubType": "Persona", "Format": "VRM/1.0"},
         producer_process_id="mmm://a.example/x",
     )
     (root / "item.json").write_bytes(item.raw)

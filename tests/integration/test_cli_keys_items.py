@@ -49,8 +49,8 @@ def signed(tmp_path_factory: pytest.TempPathFactory) -> Signed:
     work = tmp_path_factory.mktemp("keys")
     item = build_item(
         m_instance_id="a.example",
-        item_type="Avatar",
-        qualifier={"Format": "VRM/1.0"},
+        item_type="ITM",
+        qualifier={"SubType": "Persona", "Format": "VRM/1.0"},
         producer_process_id="mmm://a.example/processes/user/alice",
     )
     (work / "item.json").write_bytes(item.raw)
@@ -95,7 +95,7 @@ def test_signed_item_verifies_on_its_own_and_names_the_method(signed: Signed) ->
 def test_tampered_item_is_signature_invalid(signed: Signed, tmp_path: Path) -> None:
     """Changing one field of a signed Item makes verify exit 2 with SIGNATURE_INVALID."""
     doc = json.loads(signed.signed.read_bytes())
-    doc["ItemType"] = "Scene"
+    doc["ItemStatus"] = "Model"
     tampered = tmp_path / "tampered.json"
     tampered.write_text(json.dumps(doc))
     result = mmmfed("item", "verify", tampered)
@@ -107,7 +107,7 @@ def test_duplicate_member_is_refused_before_verifying(signed: Signed, tmp_path: 
     """A signed Item that names a member twice is refused by the strict intake (exit 2, reason)."""
     raw = signed.signed.read_bytes()
     doubled = tmp_path / "doubled.json"
-    doubled.write_bytes(raw.replace(b'"ItemType":', b'"ItemType":"Scene","ItemType":', 1))
+    doubled.write_bytes(raw.replace(b'"ItemStatus":', b'"ItemStatus":"Model","ItemStatus":', 1))
     result = mmmfed("item", "verify", doubled)
     assert result.returncode == 2 and "JSON_DUPLICATE_KEY" in result.stderr and result.stdout == ""
 
