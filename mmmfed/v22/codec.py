@@ -55,7 +55,21 @@ def item_type_of(header: object) -> str:
 
 
 def encode(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """The V2.2 form of a domain Item document (its ``proof``, if any, kept beside the fields)."""
+    """The V2.2 form of a domain Item document (its ``proof``, if any, kept beside the fields).
+    Raises InvalidInput (``ITEM_MALFORMED``, naming the field) for a document of the wrong shape,
+    never KeyError or TypeError: drafts come from files people write (``pa send --file``)."""
+    try:
+        return _encode(doc)
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as err:
+        raise _shape_error("Item", err) from err
+
+
+def _shape_error(what: str, err: Exception) -> InvalidInput:
+    detail = f"field {err.args[0]!r} is missing" if isinstance(err, KeyError) else str(err)
+    return InvalidInput(f"{what} has no MMM-TEC V2.2 form: {detail}"[:300], reason="ITEM_MALFORMED")
+
+
+def _encode(doc: Mapping[str, Any]) -> dict[str, Any]:
     rest = dict(doc)
     data_type = _type(rest.pop("ItemType", None))
     rest.pop("Header", None)
@@ -89,7 +103,15 @@ def encode(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def decode(wire: Mapping[str, Any]) -> dict[str, Any]:
-    """The domain document of a V2.2 Item (the inverse of :func:`encode`)."""
+    """The domain document of a V2.2 Item (the inverse of :func:`encode`). Raises InvalidInput
+    (``ITEM_MALFORMED``, ``ITEM_TYPE_UNKNOWN``...) for anything else, never KeyError or TypeError."""
+    try:
+        return _decode(wire)
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as err:
+        raise _shape_error("V2.2 Item", err) from err
+
+
+def _decode(wire: Mapping[str, Any]) -> dict[str, Any]:
     rest = dict(wire)
     item_type = item_type_of(rest.pop("Header", None))
     data_type = _TYPES[item_type]

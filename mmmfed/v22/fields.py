@@ -118,6 +118,8 @@ def embedded_source(wire: object) -> dict[str, Any] | None:
 
 
 def _process_rights(item_id: str, index: int, capability: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(capability.get("ProcessID"), str) or not isinstance(capability.get("Rights"), list):
+        raise InvalidInput("ICapabilities entries need ProcessID and Rights", reason="ITEM_MALFORMED")
     actions = list(capability["Rights"])
     rights: dict[str, Any] = {"Header": RIGHTS_HEADER, "RightsID": f"{item_id}#rights-{index}"}
     rights["RightsData"] = [

@@ -5,7 +5,6 @@ a.example's instance would journal them (to hand to a gateway directly)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import Any
 
@@ -15,6 +14,7 @@ from instance.assets import offers
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import process_action_pb2 as papb
 from mmmfed.cli.inprocess import Federation
+from mmmfed.items import domain_doc
 
 A, B = "a.example", "b.example"
 ALICE = "mmm://a.example/processes/user/alice"
@@ -55,7 +55,7 @@ async def register_asset(
             title="BoxTextured",
         )
     )
-    return str(json.loads(view.asset.item_json)["AssetID"])
+    return str(domain_doc(view.asset.item_json)["AssetID"])
 
 
 async def wait_terminal(fed: Federation, transfer_id: str, timeout_s: float = 20.0) -> apb.AssetTransferView:

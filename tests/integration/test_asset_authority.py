@@ -5,8 +5,6 @@ is gone ends FAILED with the payment refunded."""
 
 from __future__ import annotations
 
-import json
-
 import grpc
 from assetflow import (
     ALICE,
@@ -29,6 +27,7 @@ from mmmfed.api.v1 import gateway_pb2_grpc
 from mmmfed.api.v1 import process_action_pb2 as papb
 from mmmfed.cli.inprocess import Federation, peer
 from mmmfed.errors import MmmfedError
+from mmmfed.items import domain_doc
 from mmmfed.tls import secure_channel
 
 pytestmark = [needs_samples]
@@ -49,7 +48,7 @@ async def _unchanged_owner(fed: Federation, asset_id: str) -> None:
 
 
 def json_id(view: apb.AssetView) -> str:
-    return str(json.loads(view.asset.item_json)["AssetID"])
+    return str(domain_doc(view.asset.item_json)["AssetID"])
 
 
 async def test_fgmv43_9_2_gateway_refuses_unjournalled_offer(federation: Federation) -> None:

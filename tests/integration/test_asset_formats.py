@@ -6,8 +6,6 @@ a format it does not know and keeps the one registered."""
 
 from __future__ import annotations
 
-import json
-
 import grpc
 import pytest
 from assetflow import ALICE, GLB, register_asset, register_owner
@@ -20,6 +18,7 @@ from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.cli.inprocess import Federation
 from mmmfed.errors import InvalidInput
 from mmmfed.formats import MEDIA_USDZ
+from mmmfed.items import domain_doc
 
 pytestmark = needs_samples
 USDZ = "USDZ/1.0"
@@ -50,7 +49,7 @@ async def test_register_asset_refuses_data_that_is_not_a_file_of_its_format(fede
 
     asset_id = await register_asset(fed, fmt=USDZ, data=usdz_package())
     (asset,) = (await fed.at_a.instance.GetLedger(apb.GetLedgerRequest())).assets
-    doc = json.loads(asset.asset.item_json)
+    doc = domain_doc(asset.asset.item_json)
     assert (doc["AssetID"], doc["ItemQualifier"]["Format"], doc["ItemData"]["MediaType"]) == (
         asset_id,
         USDZ,

@@ -36,7 +36,7 @@ from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import instance_pb2 as ipb
 from mmmfed.cli.inprocess import Federation
 from mmmfed.errors import RemoteError
-from mmmfed.items import parse_item
+from mmmfed.items import domain_doc, parse_item
 from mmmfed.proofs import verify_document
 
 pytestmark = [needs_samples]
@@ -60,7 +60,7 @@ async def test_asset_migrates_with_one_owner_of_record_and_shared_provenance(fed
     ledger_a, ledger_b = await read_ledgers(fed)
     (home,) = ledger_a.assets
     (moved,) = ledger_b.assets
-    moved_doc = json.loads(moved.asset.item_json)
+    moved_doc = domain_doc(moved.asset.item_json)
     assert (home.state, home.owner_process_id, home.migrated_to) == ("MIGRATED", "", done.destination_asset_id)
     assert (moved.state, moved.owner_process_id) == ("OWNED", BOB)
     assert moved_doc["AssetID"] == done.destination_asset_id and moved_doc["SourceItemID"] == asset_id
@@ -75,10 +75,10 @@ async def test_asset_migrates_with_one_owner_of_record_and_shared_provenance(fed
     assert (tra.doc["PayerProcessID"], tra.doc["PayeeProcessID"], tra.doc["AssetID"]) == (ALICE, BOB, asset_id)
     keys = fed.nodes["gateway-a"].keys
     record = keys.current()[0]
-    proof = verify_document(tra.doc, resolve_key={keys.method(record): record.public_key}.__getitem__)
+    proof = verify_document(tra.wire, resolve_key={keys.method(record): record.public_key}.__getitem__)
     assert proof.verified  # signed by a.example's key (b.example's gateway verified it before storing)
     # the home Provenance: the registration (first), then the transfer (last), on both sides
-    assert json.loads(history_a.asset.asset.item_json)["Provenance"] == moved_doc["Provenance"]
+    assert domain_doc(history_a.asset.asset.item_json)["Provenance"] == moved_doc["Provenance"]
     assert moved_doc["Provenance"][-1] == tra.doc["TransactionID"] and len(moved_doc["Provenance"]) == 2
 
     for node in ("gateway-a", "gateway-b"):
@@ -234,7 +234,7 @@ async def test_asset_in_a_qualifier_the_destination_lacks_goes_through_the_bridg
     assert (done.state, done.reason) == ("COMPLETED", "")
     _, ledger_b = await read_ledgers(fed)
     (moved,) = ledger_b.assets
-    doc = json.loads(moved.asset.item_json)
+    doc = domain_doc(moved.asset.item_json)
     assert doc["ItemQualifier"]["Format"] == GLB and doc["SourceItemID"] == asset_id
     assert doc["DescrMetadata"]["ConvertedBy"] == "bridge.example"
     assert fed.at_b is not None
@@ -349,7 +349,7 @@ async def test_operator_cancels_an_undecided_transfer_with_its_refund(federation
     assert (cancelled.state, cancelled.reason) == ("ABORTING", "CANCELLED_BY_OPERATOR")
     assert "peer unreachable" in cancelled.message
     ledger_a, _ = await read_ledgers(fed)
-    [asset] = [a for a in ledger_a.assets if json.loads(a.asset.item_json)["AssetID"] == asset_id]
+    [asset] = [a for a in ledger_a.assets if domain_doc(a.asset.item_json)["AssetID"] == asset_id]
     assert (asset.state, asset.owner_process_id) == ("OWNED", ALICE)
     assert wallet_balances(ledger_a)[ALICE] == 500 and wallet_balances(ledger_a)["escrow"] == 0
     await refused(

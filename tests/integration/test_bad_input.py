@@ -233,10 +233,15 @@ def _item_with_duplicate_header(good: Item) -> bytes:
     [
         pytest.param(_item_with_duplicate_header, "JSON_DUPLICATE_KEY", '"Header" twice', id="duplicate-keys"),
         pytest.param(lambda good: b"<Item/>", "JSON_SYNTAX", "byte 0", id="not-json"),
-        pytest.param(lambda good: good.raw.replace(b'"Length":', b'"Length":NaN,"X":'), "JSON_NON_FINITE", "NaN", id="nan"),
+        pytest.param(
+            lambda good: good.raw.replace(b'"Length":', b'"Length":NaN,"X":'), "JSON_NON_FINITE", "NaN", id="nan"
+        ),
         pytest.param(lambda good: json.dumps([good.doc]).encode(), "ITEM_MALFORMED", "JSON object", id="not-an-object"),
         pytest.param(
-            lambda good: good.raw.replace(b'"Length":', b'"Length":-'), "ITEM_MALFORMED", "non-negative", id="negative-size"
+            lambda good: good.raw.replace(b'"Length":', b'"Length":-'),
+            "ITEM_MALFORMED",
+            "non-negative",
+            id="negative-size",
         ),
     ],
 )

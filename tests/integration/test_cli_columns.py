@@ -58,7 +58,10 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Gateway:
     store = InstanceKeyStore(config.data_dir / "keys", A)
     record = store.records()[0]
     item = build_item(
-        m_instance_id=A, item_type="ITM", qualifier={"SubType": "Persona", "Format": "VRM/1.0"}, producer_process_id=f"mmm://{A}/x"
+        m_instance_id=A,
+        item_type="ITM",
+        qualifier={"SubType": "Persona", "Format": "VRM/1.0"},
+        producer_process_id=f"mmm://{A}/x",
     )
     (work / "item.json").write_bytes(item.raw)
     key = config.data_dir / "keys" / f"{record.key_id}.pem"

@@ -45,7 +45,10 @@ class Exported:
 
 def _sign(work: Path, gateway: GatewayConfig, key_id: str, name: str) -> Path:
     item = build_item(
-        m_instance_id=A, item_type="ITM", qualifier={"SubType": "Persona", "Format": "VRM/1.0"}, producer_process_id=f"mmm://{A}/x"
+        m_instance_id=A,
+        item_type="ITM",
+        qualifier={"SubType": "Persona", "Format": "VRM/1.0"},
+        producer_process_id=f"mmm://{A}/x",
     )
     unsigned = work / f"{name}.unsigned.json"
     unsigned.write_bytes(item.raw)

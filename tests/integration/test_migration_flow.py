@@ -16,7 +16,7 @@ from mmmfed.cli.inprocess import Federation
 from mmmfed.cli.loopback import B_MAX_TEXTURE_PX, B_MAX_TRIANGLES
 from mmmfed.client import read_item
 from mmmfed.glb import inspect_glb, split_glb
-from mmmfed.items import sha256_hex
+from mmmfed.items import domain_doc, sha256_hex
 
 pytestmark = needs_samples
 
@@ -49,8 +49,8 @@ async def test_godette_migrates_through_the_bridge(federation: Federation) -> No
     assert result.outcome == gpb.MIGRATION_OUTCOME_MIGRATED, result.refusal_message
     assert result.route == "via bridge"
     assert result.roaming_user_process_id == "mmm://a.example/processes/user/godette"
-    persona = json.loads(result.peer_persona.item_json)
-    home = json.loads(reg.persona.item_json)
+    persona = domain_doc(result.peer_persona.item_json)
+    home = domain_doc(reg.persona.item_json)
     assert persona["SourceItemID"] == home["ItemID"]
     assert persona["Trace"][-1]["ProcessID"].startswith("mmm://bridge.example/")
     assert persona["ItemQualifier"]["Format"] == "glTF/2.0-binary"
@@ -87,7 +87,7 @@ async def test_vrm1_migrates_through_the_bridge(federation: Federation) -> None:
     reg = await federation.at_a.register_human("mtoon", VRM1)
     result = await federation.at_a.migrate(reg.user_process_id, "b.example")
     assert result.outcome == gpb.MIGRATION_OUTCOME_MIGRATED, result.refusal_message
-    attrs = json.loads(result.peer_persona.item_json)["ItemQualifier"]["Attributes"]
+    attrs = domain_doc(result.peer_persona.item_json)["ItemQualifier"]["Attributes"]
     assert attrs["TextureFormats"] == "image/jpeg"
 
 
@@ -101,7 +101,7 @@ async def test_sphere_is_refused_with_the_validator_reason_and_default_avatar(fe
     assert result.outcome == gpb.MIGRATION_OUTCOME_REFUSED
     assert result.refusal_reason == "GLTF_VALIDATION_FAILED"
     assert "1984 errors" in result.refusal_message
-    default = json.loads(result.default_avatar.item_json)
+    default = domain_doc(result.default_avatar.item_json)
     assert default["MInstanceID"] == "b.example" and default["DescrMetadata"]["FileName"] == BOX.name
     assert len(federation.nodes["instance-b"].store.find_items()) == before
     refusal = (await federation.nodes["gateway-a"].audit.entries())[-1]
@@ -151,8 +151,8 @@ async def test_home_instance_knows_where_each_avatar_went(federation: Federation
     )
     [went] = status.migrations
     assert (went.outcome, went.peer_m_instance_id, went.route) == ("MIGRATED", "b.example", "via bridge")
-    assert went.peer_persona_id == json.loads(moved.peer_persona.item_json)["ItemID"]
-    assert went.home_persona_id == json.loads(mtoon.persona.item_json)["ItemID"]
+    assert went.peer_persona_id == domain_doc(moved.peer_persona.item_json)["ItemID"]
+    assert went.home_persona_id == domain_doc(mtoon.persona.item_json)["ItemID"]
     assert status.user.kind == "home" and status.persona_ids == [went.home_persona_id]
     [no] = (
         await federation.at_a.instance.GetAvatarStatus(
@@ -160,7 +160,7 @@ async def test_home_instance_knows_where_each_avatar_went(federation: Federation
         )
     ).migrations
     assert (no.outcome, no.refusal_reason) == ("REFUSED", "GLTF_VALIDATION_FAILED")
-    assert no.default_avatar_id == json.loads(refused.default_avatar.item_json)["ItemID"]
+    assert no.default_avatar_id == domain_doc(refused.default_avatar.item_json)["ItemID"]
 
     visitors = (await federation.at_b.instance.ListUsers(ipb.ListUsersRequest())).users
     [visitor] = [u for u in visitors if u.process_id == mtoon.user_process_id]

@@ -35,6 +35,7 @@ from mmmfed.api.v1 import gateway_pb2_grpc
 from mmmfed.cli.inprocess import Federation, peer
 from mmmfed.cli.loopback import A, B, plan
 from mmmfed.config import GatewayConfig, StoreConfig
+from mmmfed.items import domain_doc
 from mmmfed.rpc import error_info
 from mmmfed.testing import RedisServer
 from mmmfed.tls import secure_channel
@@ -139,12 +140,12 @@ async def test_migrations_are_accepted_by_each_replica_in_one_audit_chain(
         registered = await r.fed.at_a.register_human(f"visitor{i}", avatar)
         result = await r.fed.at_a.migrate(registered.user_process_id, B)
         assert result.outcome == gpb.MIGRATION_OUTCOME_MIGRATED, result.refusal_message
-        accepted.append(json.loads(result.peer_persona.item_json)["ItemID"])
+        accepted.append(domain_doc(result.peer_persona.item_json)["ItemID"])
     assert [node.keyring.fetches for node in r.nodes[1:]] == [0, 0]
 
     transfers = [start_transfer(r, good_glb) for _ in r.configs]
     results = await asyncio.gather(*(_send_to(r, i, messages) for i, messages in enumerate(transfers)))
-    accepted += [json.loads(result.persona.item_json)["ItemID"] for result in results]
+    accepted += [domain_doc(result.persona.item_json)["ItemID"] for result in results]
 
     entries = await _one_chain(r)
     subjects = [e.subject for e in entries if e.event == "ACCEPTED"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from sample_assets import GODETTE, needs_samples
@@ -10,6 +9,7 @@ from sample_assets import GODETTE, needs_samples
 from instance.node import InstanceNode
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.cli.inprocess import start_federation
+from mmmfed.items import domain_doc
 
 pytestmark = needs_samples
 
@@ -28,7 +28,7 @@ async def test_registered_avatar_survives_an_instance_restart(tmp_path: Path) ->
         await fed.at_a.negotiate("b.example")
         result = await fed.at_a.migrate(reg.user_process_id, "b.example")
         assert result.outcome == gpb.MIGRATION_OUTCOME_MIGRATED, result.refusal_message
-        exported = json.loads(result.home_persona.item_json)
-        assert {k: v for k, v in exported.items() if k != "proof"} == json.loads(reg.persona.item_json)
+        exported = domain_doc(result.home_persona.item_json)
+        assert {k: v for k, v in exported.items() if k != "proof"} == domain_doc(reg.persona.item_json)
     finally:
         await fed.stop()

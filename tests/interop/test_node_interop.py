@@ -107,13 +107,13 @@ def _items(numbers: list[Any] = NUMBERS) -> dict[str, dict[str, Any]]:
     data = DataBinding(1024, "ab" * 32, "model/gltf-binary")
     nested = {"a": [[], {}, [None, True, False, [1, [2, [3, {"deep": {"deeper": [0.5]}}]]]]], "b": {"c": {"d": {}}}}
     return {
-        "plain": build_item(**common, qualifier=avatar, data=data, descr={"Name": "Godette", "Scale": 1.5}).doc,
-        "unicode": build_item(**common, qualifier=avatar, descr=UNICODE).doc,
-        "nested": build_item(**common, qualifier=avatar, descr={"Tree": nested}, capabilities=[{"Rights": ["a"]}]).doc,
-        "numbers": build_item(**common, qualifier=avatar, extra={"Numbers": numbers}).doc,
+        "plain": build_item(**common, qualifier=avatar, data=data, descr={"Name": "Godette", "Scale": 1.5}).wire,
+        "unicode": build_item(**common, qualifier=avatar, descr=UNICODE).wire,
+        "nested": build_item(**common, qualifier=avatar, descr={"Tree": nested}, capabilities=[{"ProcessID": "mmm://a.example/p/1", "Rights": ["a"]}]).wire,
+        "numbers": build_item(**common, qualifier=avatar, extra={"Numbers": numbers}).wire,
         "context": build_item(
             **common, qualifier=avatar, extra={"@context": ["https://www.w3.org/ns/credentials/v2"]}
-        ).doc,
+        ).wire,
     }
 
 
@@ -144,9 +144,9 @@ def _tampered(document: dict[str, Any]) -> list[dict[str, Any]]:
         nudged = copy.deepcopy(document)
         nudged["Numbers"][NUMBERS.index(0.1)] = math.nextafter(0.1, 1)  # 0.10000000000000002: one ulp away
         out.append(nudged)
-    if "\U0001f98a" in document.get("DescrMetadata", {}):
+    if "\U0001f98a" in document.get("DescrMetadata", ""):  # V2.2 DescrMetadata: JSON text
         normalised = copy.deepcopy(document)
-        normalised["DescrMetadata"]["Name"] = normalised["DescrMetadata"]["Name"].replace("e\u0301", "é")
+        normalised["DescrMetadata"] = normalised["DescrMetadata"].replace("e\u0301", "é")
         out.append(normalised)
     return out
 
