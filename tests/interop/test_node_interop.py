@@ -105,11 +105,12 @@ def _items(numbers: list[Any] = NUMBERS) -> dict[str, dict[str, Any]]:
     }
     avatar = {"SubType": "Persona", "Format": "VRM/0.x"}
     data = DataBinding(1024, "ab" * 32, "model/gltf-binary")
+    grant = [{"ProcessID": "mmm://a.example/p/1", "Rights": ["a"]}]
     nested = {"a": [[], {}, [None, True, False, [1, [2, [3, {"deep": {"deeper": [0.5]}}]]]]], "b": {"c": {"d": {}}}}
     return {
         "plain": build_item(**common, qualifier=avatar, data=data, descr={"Name": "Godette", "Scale": 1.5}).wire,
         "unicode": build_item(**common, qualifier=avatar, descr=UNICODE).wire,
-        "nested": build_item(**common, qualifier=avatar, descr={"Tree": nested}, capabilities=[{"ProcessID": "mmm://a.example/p/1", "Rights": ["a"]}]).wire,
+        "nested": build_item(**common, qualifier=avatar, descr={"Tree": nested}, capabilities=grant).wire,
         "numbers": build_item(**common, qualifier=avatar, extra={"Numbers": numbers}).wire,
         "context": build_item(
             **common, qualifier=avatar, extra={"@context": ["https://www.w3.org/ns/credentials/v2"]}

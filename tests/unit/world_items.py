@@ -10,8 +10,8 @@ from typing import Any
 from action_helpers import VISITOR, T, new_note
 from mmm_helpers import EUR, M, make_engine, may, message, register, req
 
-from instance.world.activity import ActivityLog
 from instance.world.actions.base import BrokenRule
+from instance.world.activity import ActivityLog
 from instance.world.model import Action, PAErrorCode, PAStatus, Value
 
 
