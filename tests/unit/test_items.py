@@ -67,7 +67,7 @@ def _claiming_another_instances_id() -> bytes:
             "JSON_NON_FINITE",
         ),
         (_claiming_another_instances_id(), "BAD_IDENTIFIER"),
-        (b'{"Header":"MMM-ITM-V2.2","MInstanceID":"a.example"}', "ITEM_MALFORMED"),
+        (b'{"Header":"MMM-ITM-V2.2","MInstanceID":"a.example"}', "V22_SCHEMA_VIOLATION"),  # no ItemID
         (b"[]", "ITEM_MALFORMED"),
         (b"\xff\xfe", "JSON_NOT_UTF8"),
     ],
