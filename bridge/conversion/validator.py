@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.conversion.errors import ValidatorTimeout, ValidatorUnavailable
+from mmmfed.errors import TooLarge
 
 _SCRIPT = Path(__file__).with_name("validate.cjs")
 _WORKER_SCRIPT = Path(__file__).with_name("validate_worker.cjs")
@@ -37,6 +38,8 @@ _SETUP_HINT = "run `make setup` (or `npm ci` in the project root) to install the
 _EXIT_REFUSED = 2
 _EXIT_MISSING_PACKAGE = 3
 DEFAULT_VALIDATOR_TIMEOUT_S = 60.0
+DEFAULT_MAX_INPUT_BYTES = 256 * 1024 * 1024  # BridgeConfig.max_item_bytes' default
+_MAX_FRAME_BYTES = 2**32 - 1  # a request frame's 4-byte length
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,8 @@ class _Worker:
         watchdog = threading.Timer(timeout_s, self._expire)
         watchdog.start()
         try:
-            self.proc.stdin.write(len(data).to_bytes(4, "big") + data)
+            self.proc.stdin.write(len(data).to_bytes(4, "big"))
+            self.proc.stdin.write(data)  # apart from its header: no copy of the GLB is made
             self.proc.stdin.flush()
             length = int.from_bytes(self._read(4), "big")
             if length > _MAX_RESPONSE_BYTES:
@@ -170,10 +174,13 @@ class GltfValidator:
         timeout_s: wall-clock seconds one validation may take; then the process is killed
             (``BridgeConfig.validator_timeout_s``), and the worker restarts on the next validation.
         max_validations_per_worker: validations a worker does before it is replaced.
+        max_input_bytes: the largest GLB it validates (``BridgeConfig.max_item_bytes``; at most
+            2**32 - 1, a request frame's length).
 
     Raises (from ``validate``/``validate_sync``):
         ValidatorUnavailable: node or gltf-validator is missing, or the validator crashed.
         ValidatorTimeout: the run took longer than ``timeout_s`` (DEADLINE_EXCEEDED).
+        TooLarge: the input is over ``max_input_bytes`` (RESOURCE_EXHAUSTED, nothing is run).
 
     Call :meth:`close` when done with it (the bridge does when it stops) to end its worker; a
     worker also ends by itself when this process exits (its stdin closes).
@@ -187,7 +194,11 @@ class GltfValidator:
         max_issues: int = 100,
         timeout_s: float = DEFAULT_VALIDATOR_TIMEOUT_S,
         max_validations_per_worker: int = DEFAULT_MAX_VALIDATIONS_PER_WORKER,
+        max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES,
     ) -> None:
+        if not 0 < max_input_bytes <= _MAX_FRAME_BYTES:
+            raise ValueError(f"max_input_bytes must be in 1..{_MAX_FRAME_BYTES}, not {max_input_bytes}")
+        self.max_input_bytes = max_input_bytes
         self._node_modules = Path(node_modules_dir) if node_modules_dir is not None else find_node_modules()
         self._node = node
         self._max_issues = max_issues
@@ -203,6 +214,13 @@ class GltfValidator:
             "the input is too costly to validate (or raise validator_timeout_s)"
         )
 
+    def _check_size(self, data: bytes) -> None:
+        if len(data) > self.max_input_bytes:
+            raise TooLarge(
+                f"{len(data)} bytes is over the {self.max_input_bytes} bytes the glTF validator takes",
+                reason="VALIDATOR_INPUT_TOO_LARGE",
+            )
+
     def _command(self) -> tuple[list[str], dict[str, str]]:
         if self._node_modules is None or not (self._node_modules / _PACKAGE).is_dir():
             where = self._node_modules or f"${_ENV_VAR}, the working directory or its parents"
@@ -217,7 +235,9 @@ class GltfValidator:
         Raises ValidatorTimeout after ``timeout_s`` (the worker is killed), ValidatorUnavailable if
         Node.js or gltf-validator is missing or the worker died or broke the protocol while
         validating ``data`` (it is not retried: the same input would break the next one too). A
-        cancelled caller's worker is killed (its answer would otherwise be read as the next one's)."""
+        cancelled caller's worker is killed (its answer would otherwise be read as the next one's).
+        Raises TooLarge (nothing run) for input over ``max_input_bytes``."""
+        self._check_size(data)
         try:
             return await asyncio.to_thread(self._validate_on_worker, data)
         except asyncio.CancelledError:
@@ -291,7 +311,8 @@ class GltfValidator:
         return self._summary(report)
 
     def validate_sync(self, data: bytes) -> ValidationResult:
-        """Blocking variant of :meth:`validate` for scripts and tests."""
+        """Blocking variant of :meth:`validate` for scripts and tests (one process per call)."""
+        self._check_size(data)
         cmd, env = self._command()
         try:
             proc = subprocess.run(

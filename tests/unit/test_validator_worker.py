@@ -5,17 +5,21 @@ a cancelled caller, and is replaced after a number of validations."""
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import signal
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import grpc
 import pytest
 
 from bridge.conversion import GltfValidator
 from bridge.conversion import validator as validator_module
 from bridge.conversion.errors import ValidatorTimeout, ValidatorUnavailable
 from mmmfed.cli.loopback import samples_dir
+from mmmfed.errors import TooLarge
 
 BOX = samples_dir() / "gltf" / "BoxTextured" / "BoxTextured.glb"
 pytestmark = pytest.mark.skipif(not BOX.is_file(), reason=f"sample asset not found at {BOX}")
@@ -132,3 +136,47 @@ async def test_missing_gltf_validator_package_is_unavailable_with_the_setup_hint
         assert (await validator.validate(BOX.read_bytes())).errors == 0
     finally:
         await validator.close()
+
+
+async def test_a_worker_killed_mid_validation_fails_that_one_and_the_next_succeeds(tmp_path: Path) -> None:
+    """SIGKILL from outside while the worker holds a validation (it stalls): that validation
+    fails ValidatorUnavailable at once (no wait for the time limit), the next one gets a new
+    worker and succeeds."""
+    validator = GltfValidator(node=fake_node(tmp_path, "exec sleep 60"), timeout_s=30.0)
+    try:
+        task = asyncio.create_task(validator.validate(BOX.read_bytes()))
+        for _ in range(1000):  # until the worker exists (at most 10 s)
+            if validator._worker is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert validator._worker is not None
+        os.kill(validator._worker.proc.pid, signal.SIGKILL)
+        with pytest.raises(ValidatorUnavailable, match="worker failed on this input"):
+            await asyncio.wait_for(task, 20)
+        assert (await validator.validate(BOX.read_bytes())).errors == 0
+        assert validator.workers_started == 2
+    finally:
+        await validator.close()
+
+
+async def test_input_over_max_input_bytes_is_refused_before_any_worker_starts() -> None:
+    """A GLB one byte over max_input_bytes: TooLarge (RESOURCE_EXHAUSTED) naming both sizes, on
+    both paths, and no Node.js process was started; one at the limit validates."""
+    data = BOX.read_bytes()
+    validator = GltfValidator(max_input_bytes=len(data) - 1)
+    try:
+        with pytest.raises(TooLarge, match=rf"{len(data)} bytes is over the {len(data) - 1}") as info:
+            await validator.validate(data)
+        assert info.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        with pytest.raises(TooLarge):
+            validator.validate_sync(data)
+        assert validator.workers_started == 0
+    finally:
+        await validator.close()
+    at_limit = GltfValidator(max_input_bytes=len(data))
+    try:
+        assert (await at_limit.validate(data)).errors == 0
+    finally:
+        await at_limit.close()
+    with pytest.raises(ValueError, match="max_input_bytes"):
+        GltfValidator(max_input_bytes=2**32)
