@@ -20,9 +20,10 @@ import json
 import os
 import subprocess
 import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from bridge.conversion.errors import ValidatorTimeout, ValidatorUnavailable
 from mmmfed.errors import TooLarge
@@ -75,6 +76,24 @@ def find_node_modules(start_dirs: list[Path] | None = None) -> Path | None:
     return None
 
 
+def _close_quietly(stream: IO[bytes]) -> None:
+    with contextlib.suppress(OSError):
+        stream.close()
+
+
+class _StderrTail:
+    """The last bytes a worker wrote to stderr (a crash message), read in a thread so the pipe
+    never fills."""
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def read_until_eof(self, stream: IO[bytes]) -> None:
+        with contextlib.suppress(OSError, ValueError):  # the pipe was closed by kill()
+            while chunk := os.read(stream.fileno(), 4096):
+                self.data = (self.data + chunk)[-_STDERR_TAIL_BYTES:]
+
+
 class _Worker:
     """One running ``validate_worker.cjs`` process, used from one thread at a time (the caller
     holds :attr:`GltfValidator._lock`). Blocking I/O, so it belongs to no event loop: callers
@@ -85,16 +104,17 @@ class _Worker:
         self.proc = subprocess.Popen(cmd, stdin=pipe, stdout=pipe, stderr=pipe, env=env)
         self.validations = 0
         self.timed_out = False
-        self._stderr_tail = b""
-        self._stderr_reader = threading.Thread(target=self._read_stderr, name="gltf-validator-stderr", daemon=True)
-        self._stderr_reader.start()
-
-    def _read_stderr(self) -> None:
-        """Keep only the last bytes Node writes to stderr (a crash message), so the pipe never fills."""
+        self._stderr = _StderrTail()
         assert self.proc.stderr is not None
-        fd = self.proc.stderr.fileno()
-        while chunk := os.read(fd, 4096):
-            self._stderr_tail = (self._stderr_tail + chunk)[-_STDERR_TAIL_BYTES:]
+        # The reader holds the stderr pipe, not this worker, so a validator dropped without
+        # close() lets its worker be collected; that closes stdin, and the Node.js process ends
+        # (Popen itself keeps a running child's pipes open when collected).
+        assert self.proc.stdin is not None
+        weakref.finalize(self, _close_quietly, self.proc.stdin)
+        self._stderr_reader = threading.Thread(
+            target=self._stderr.read_until_eof, args=(self.proc.stderr,), name="gltf-validator-stderr", daemon=True
+        )
+        self._stderr_reader.start()
 
     @property
     def alive(self) -> bool:
@@ -105,7 +125,7 @@ class _Worker:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(wait_s)
         self._stderr_reader.join(wait_s)
-        return self.proc.returncode, self._stderr_tail.decode("utf-8", "replace").strip()
+        return self.proc.returncode, self._stderr.data.decode("utf-8", "replace").strip()
 
     def _read(self, n: int) -> bytes:
         assert self.proc.stdout is not None

@@ -58,9 +58,10 @@ async def convert_box(federation: Federation) -> list[bpb.ConvertResponse]:
         return [r async for r in stub.Convert(iter(requests), timeout=GUARD_S)]
 
 
-def node_children() -> list[int]:
-    """Pids of this process's child processes running Node.js (from /proc)."""
-    pids = []
+def node_children() -> set[int]:
+    """Pids of this process's running child processes that are Node.js (from /proc). Tests
+    compare against the set from before they start: other tests' validators may still run."""
+    pids = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -70,7 +71,7 @@ def node_children() -> list[int]:
         except OSError:
             continue  # ended while we looked
         if int(fields[1]) == os.getpid() and comm == "node" and fields[0] != "Z":
-            pids.append(int(entry.name))
+            pids.add(int(entry.name))
     return pids
 
 
@@ -104,25 +105,27 @@ async def test_a_worker_killed_from_outside_is_replaced_and_the_next_conversion_
 ) -> None:
     """SIGKILL to the bridge's Node.js worker between conversions: the next Convert starts a new
     worker and converts."""
-    validator = validator_of(federation)
+    validator, before = validator_of(federation), node_children()
     assert (await convert_box(federation))[0].HasField("item")
-    [pid] = node_children()
+    [pid] = node_children() - before
     os.kill(pid, signal.SIGKILL)
     assert (await convert_box(federation))[0].HasField("item")
     assert validator.workers_started == 2
-    assert pid not in node_children()
+    [replacement] = node_children() - before
+    assert replacement != pid
 
 
 async def test_no_node_process_is_left_once_the_bridge_stops(federation: Federation) -> None:
     """After a conversion one Node.js worker runs under this process; stopping the bridge ends it
     (and stopping again is fine)."""
+    before = node_children()
     assert (await convert_box(federation))[0].HasField("item")
-    assert len(node_children()) == 1
+    assert len(node_children() - before) == 1
     node = federation.nodes["bridge"]
     await node.stop()
     await node.stop()
     for _ in range(100):  # reaped at once by close(); allow /proc a moment
-        if not node_children():
+        if not node_children() - before:
             break
         await asyncio.sleep(0.05)
-    assert node_children() == []
+    assert node_children() - before == set()

@@ -5,6 +5,7 @@ a cancelled caller, and is replaced after a number of validations."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import shutil
 import signal
@@ -180,3 +181,27 @@ async def test_input_over_max_input_bytes_is_refused_before_any_worker_starts() 
         await at_limit.close()
     with pytest.raises(ValueError, match="max_input_bytes"):
         GltfValidator(max_input_bytes=2**32)
+
+
+def process_ended(pid: int) -> bool:
+    """The process ``pid`` is gone or a zombie (ended, not yet reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+async def test_a_validator_dropped_without_close_lets_its_worker_end() -> None:
+    """Nothing but the validator holds its worker (the stderr reader holds only the pipe): once
+    the validator is collected, the worker's stdin closes and the Node.js process ends."""
+    validator = GltfValidator()
+    assert (await validator.validate(BOX.read_bytes())).errors == 0
+    assert validator._worker is not None
+    pid = validator._worker.proc.pid
+    del validator
+    gc.collect()
+    for _ in range(200):  # at most 10 s
+        if process_ended(pid):
+            break
+        await asyncio.sleep(0.05)
+    assert process_ended(pid)
