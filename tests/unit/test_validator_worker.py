@@ -53,6 +53,20 @@ async def test_validations_share_one_warm_worker_and_match_a_fresh_process(valid
     assert results[0].errors == 0
 
 
+@pytest.mark.parametrize(
+    "sample",
+    ["vrm/VRM-Addon-for-Blender_tests/sphere.vrm", "vrm/godot-vrm_Godette/Godette_vrm_v4.vrm"],
+    ids=["sphere-rejected", "godette"],
+)
+async def test_reports_on_real_avatars_match_a_fresh_process(validator: GltfValidator, sample: str) -> None:
+    """The warm worker's report equals a fresh process's, counts and first messages, for an
+    avatar the validator rejects (sphere.vrm: 1984 errors) and one it accepts (Godette)."""
+    data = (samples_dir() / sample).read_bytes()
+    warm = await validator.validate(data)
+    assert warm == validator.validate_sync(data)
+    assert (warm.errors > 0) == sample.endswith("sphere.vrm")
+
+
 async def test_bytes_that_are_not_glb_are_refused_and_the_worker_keeps_serving(validator: GltfValidator) -> None:
     """Garbage gets an error report (GLB_INVALID_MAGIC, as a fresh process says), not an
     exception, then a real GLB validates on the same worker."""
