@@ -11,11 +11,16 @@ resize it LANCZOS to <= 512 px, encode JPEG quality 90), with nothing else: no g
 simplification, GLB rebuilding or report. For context, the same conversion with the validator
 run as one Node.js process per validation (what the bridge did before its warm worker).
 
-Samples (``../shared/samples``): Godette (VRM 0.x) and the VRMC MToon UV animation test (VRM 1.0).
-A ``.gltf`` sample (JSON with external files) joins when the Conversion Service takes ``.gltf``.
+Samples (``../shared/samples``): Godette (VRM 0.x), the VRMC MToon UV animation test (VRM 1.0) and
+AnimatedMorphCube (``.gltf`` JSON with an external ``.bin``; no textures, so its floor is the two
+validations). The Conversion Service takes GLB only (a ``.gltf`` input is another issue's), so the
+bench packs the ``.gltf`` into one GLB with pygltflib before anything is timed; that packing is
+not measured, and the conversion and its floor both start from the same GLB.
 
 Bar: ``convert_vs_floor`` (the worst sample) <= 2.0. Medians over ``--runs`` runs after one
-warm-up of each path. Last line: ``RESULT convert_vs_floor=R cold_validator_vs_warm=C ...``.
+warm-up of each path. Last line: ``RESULT convert_vs_floor=R <sample>_vs_floor=... cold_convert_vs_floor=K
+cold_validator_vs_warm=C`` (K: the worst sample's cold-validator conversion against its floor; C: the
+smallest gain of the warm worker over a process per validation).
 
 Run (from the checkout):  .venv/bin/python bench/convert.py [--runs 7] [--quick]
 """
@@ -28,9 +33,12 @@ import io
 import statistics
 import sys
 import time
+import warnings
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from PIL import Image
+from pygltflib import GLTF2, BufferFormat
 
 from bridge.conversion import ConversionTarget, GltfValidator, convert
 from bridge.conversion.gltf_model import buffer_view_bytes, parse_glb
@@ -41,9 +49,22 @@ SAMPLES = {
     "godette_vrm0": "vrm/godot-vrm_Godette/Godette_vrm_v4.vrm",
     "mtoon_vrm1": "vrm/vrm-specification_VRMC_materials_mtoon_UV_Animation_Test/"
     "VRMC_materials_mtoon_UV_Animation_Test.vrm",
+    "morphcube_gltf": "gltf/AnimatedMorphCube/AnimatedMorphCube.gltf",
 }
 TARGET = ConversionTarget(max_triangles=B_MAX_TRIANGLES, texture_format="jpeg", max_texture_px=B_MAX_TEXTURE_PX)
 JPEG_QUALITY = 90
+
+
+def glb_of(path: Path) -> bytes:
+    """The sample as GLB bytes: a ``.gltf`` (with external buffers) packed by pygltflib into one
+    GLB (buffers as the BIN chunk); a ``.vrm``/``.glb`` as it is."""
+    if path.suffix != ".gltf":
+        return path.read_bytes()
+    gltf = GLTF2().load(str(path))
+    with warnings.catch_warnings():  # "leaves the .bin orphaned": it is only read here
+        warnings.simplefilter("ignore", UserWarning)
+        gltf.convert_buffers(BufferFormat.BINARYBLOB)
+    return b"".join(gltf.save_to_bytes())
 
 
 class ColdValidator(GltfValidator):
@@ -117,7 +138,8 @@ async def bench_sample(name: str, data: bytes, runs: int, warm: GltfValidator, c
         f"{name:14s} {len(data) / 1e6:5.1f} MB {len(images):3d} images  "
         f"convert {medians['convert'] * 1000:7.0f} ms  floor {medians['floor'] * 1000:7.0f} ms  "
         f"ratio {medians['convert'] / medians['floor']:4.2f}x   "
-        f"(cold validator: convert {medians['convert_cold'] * 1000:.0f} ms)",
+        f"(cold validator: convert {medians['convert_cold'] * 1000:.0f} ms, "
+        f"{medians['convert_cold'] / medians['floor']:.2f}x the floor)",
         flush=True,
     )
     return medians
@@ -132,8 +154,7 @@ async def main(runs: int) -> int:
     warm, cold = GltfValidator(), ColdValidator()
     try:
         results = {
-            name: await bench_sample(name, (root / path).read_bytes(), runs, warm, cold)
-            for name, path in SAMPLES.items()
+            name: await bench_sample(name, glb_of(root / path), runs, warm, cold) for name, path in SAMPLES.items()
         }
     finally:
         await warm.close()
@@ -141,6 +162,7 @@ async def main(runs: int) -> int:
     cold_gain = {name: r["convert_cold"] / r["convert"] for name, r in results.items()}
     fields = [f"convert_vs_floor={max(ratios.values()):.2f}"]
     fields += [f"{name}_vs_floor={ratio:.2f}" for name, ratio in ratios.items()]
+    fields += [f"cold_convert_vs_floor={max(r['convert_cold'] / r['floor'] for r in results.values()):.2f}"]
     fields += [f"cold_validator_vs_warm={min(cold_gain.values()):.2f}"]
     print(f"bar: convert_vs_floor <= 2.00 ({'met' if max(ratios.values()) <= 2.0 else 'NOT met'})")
     print("RESULT " + " ".join(fields))

@@ -57,7 +57,11 @@ class BridgeNode:
         check_conversion_pairs(CONVERSION_PAIRS)
         self.config = config
         self.metrics = NodeMetrics()  # this node's own registry, served at observability.metrics_listen
-        validator = GltfValidator(node_modules_dir=config.node_modules_dir, timeout_s=config.validator_timeout_s)
+        validator = GltfValidator(
+            node_modules_dir=config.node_modules_dir,
+            timeout_s=config.validator_timeout_s,
+            max_input_bytes=min(config.max_item_bytes, 2**32 - 1),
+        )
         self._validator = validator
         limits = ConversionLimits(
             max_image_side_px=config.max_image_side_px,
@@ -91,6 +95,11 @@ class BridgeNode:
             metrics_listen=config.observability.metrics_listen,
             maximum_concurrent_rpcs=config.maximum_concurrent_rpcs,
         )
+
+    @property
+    def validator(self) -> GltfValidator:
+        """The node's glTF validator (its warm worker; ended by :meth:`stop`)."""
+        return self._validator
 
     async def start(self) -> str:
         """Serve; returns the bound "host:port"."""

@@ -2,12 +2,14 @@
 
 Steps: parse GLB -> validate input (refuse on errors) -> strip VRM, keep meta -> fix VRM 0.x
 facing -> simplify to the triangle budget -> re-encode textures -> rebuild one clean GLB ->
-validate output (0 errors or fail).
+validate output (0 errors or fail). The textures are re-encoded in a thread beside the mesh steps
+(see :func:`_convert_sync`); the validator runs on its warm worker (:mod:`.validator`).
 """
 
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from bridge.conversion.errors import (
@@ -32,7 +34,7 @@ from bridge.conversion.rebuild import (
 from bridge.conversion.report import ConversionReport
 from bridge.conversion.simplify import Primitive, simplify_to_budget, to_indexed_triangles
 from bridge.conversion.target import ConversionTarget
-from bridge.conversion.textures import reencode_image
+from bridge.conversion.textures import ReencodedImage, reencode_image
 from bridge.conversion.validator import GltfValidator, ValidationResult
 from bridge.conversion.vrm import VRM0, check_required_extensions, fix_facing, strip_vrm
 
@@ -119,7 +121,28 @@ async def _convert(
     return converted.data, converted.report
 
 
+def _reencode_images(glb: Glb, target: ConversionTarget) -> list[ReencodedImage]:
+    """Every image of the input (in order) re-encoded for ``target``: the texture work."""
+    return [
+        reencode_image(image_bytes(glb, image, i), fmt=target.texture_format, max_px=target.max_texture_px)
+        for i, image in enumerate(glb.doc.get("images") or [])
+    ]
+
+
 def _convert_sync(glb: Glb, bytes_in: int, target: ConversionTarget) -> _Converted:
+    """The conversion proper, on a validated input. The texture work runs in a second thread
+    beside the mesh work (Pillow's codecs and meshoptimizer's C code release the GIL): it reads
+    only ``glb`` (which nothing here changes: :func:`strip_vrm` works on a copy), and its result
+    or error is taken where the images are written, so errors come in the same order as when
+    both ran one after the other (mesh errors first)."""
+    with ThreadPoolExecutor(1, thread_name_prefix="conversion-textures") as pool:
+        images = pool.submit(_reencode_images, glb, target)
+        return _convert_with(glb, bytes_in, target, images)
+
+
+def _convert_with(
+    glb: Glb, bytes_in: int, target: ConversionTarget, images: Future[list[ReencodedImage]]
+) -> _Converted:
     check_required_extensions(glb.doc)
     doc, stripped = strip_vrm(glb.doc)
     report = ConversionReport(source_format=stripped.source_format, bytes_in=bytes_in)
@@ -138,7 +161,7 @@ def _convert_sync(glb: Glb, bytes_in: int, target: ConversionTarget) -> _Convert
     rebuilder = Rebuilder(glb)
     _write_meshes(doc, meshes, rebuilder, report)
     rewrite_skins_and_animations(doc, rebuilder)
-    _write_images(glb, doc, target, rebuilder, report)
+    _write_images(doc, images.result(), rebuilder, report)
     _describe_kept(doc, report)
     asset = doc.setdefault("asset", {"version": "2.0"})
     if "generator" in asset:
@@ -168,15 +191,12 @@ def _write_meshes(doc: Json, meshes: list[list[Primitive]], rebuilder: Rebuilder
         report.dropped.append(f"primitives left with no triangle ({emptied})")
 
 
-def _write_images(
-    glb: Glb, doc: Json, target: ConversionTarget, rebuilder: Rebuilder, report: ConversionReport
-) -> None:
+def _write_images(doc: Json, reencoded: list[ReencodedImage], rebuilder: Rebuilder, report: ConversionReport) -> None:
     users = texture_users(doc)
     materials = doc.get("materials") or []
     alpha_images = 0
     made_opaque: list[str] = []
-    for i, image in enumerate(doc.get("images") or []):
-        encoded = reencode_image(image_bytes(glb, image, i), fmt=target.texture_format, max_px=target.max_texture_px)
+    for i, (image, encoded) in enumerate(zip(doc.get("images") or [], reencoded, strict=True)):
         for key in ("uri", "bufferView", "mimeType"):
             image.pop(key, None)
         image["bufferView"] = rebuilder.add_image(encoded.data)

@@ -20,11 +20,13 @@ import json
 import os
 import subprocess
 import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from bridge.conversion.errors import ValidatorTimeout, ValidatorUnavailable
+from mmmfed.errors import TooLarge
 
 _SCRIPT = Path(__file__).with_name("validate.cjs")
 _WORKER_SCRIPT = Path(__file__).with_name("validate_worker.cjs")
@@ -37,6 +39,8 @@ _SETUP_HINT = "run `make setup` (or `npm ci` in the project root) to install the
 _EXIT_REFUSED = 2
 _EXIT_MISSING_PACKAGE = 3
 DEFAULT_VALIDATOR_TIMEOUT_S = 60.0
+DEFAULT_MAX_INPUT_BYTES = 256 * 1024 * 1024  # BridgeConfig.max_item_bytes' default
+_MAX_FRAME_BYTES = 2**32 - 1  # a request frame's 4-byte length
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,24 @@ def find_node_modules(start_dirs: list[Path] | None = None) -> Path | None:
     return None
 
 
+def _close_quietly(stream: IO[bytes]) -> None:
+    with contextlib.suppress(OSError):
+        stream.close()
+
+
+class _StderrTail:
+    """The last bytes a worker wrote to stderr (a crash message), read in a thread so the pipe
+    never fills."""
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def read_until_eof(self, stream: IO[bytes]) -> None:
+        with contextlib.suppress(OSError, ValueError):  # the pipe was closed by kill()
+            while chunk := os.read(stream.fileno(), 4096):
+                self.data = (self.data + chunk)[-_STDERR_TAIL_BYTES:]
+
+
 class _Worker:
     """One running ``validate_worker.cjs`` process, used from one thread at a time (the caller
     holds :attr:`GltfValidator._lock`). Blocking I/O, so it belongs to no event loop: callers
@@ -82,16 +104,17 @@ class _Worker:
         self.proc = subprocess.Popen(cmd, stdin=pipe, stdout=pipe, stderr=pipe, env=env)
         self.validations = 0
         self.timed_out = False
-        self._stderr_tail = b""
-        self._stderr_reader = threading.Thread(target=self._read_stderr, name="gltf-validator-stderr", daemon=True)
-        self._stderr_reader.start()
-
-    def _read_stderr(self) -> None:
-        """Keep only the last bytes Node writes to stderr (a crash message), so the pipe never fills."""
+        self._stderr = _StderrTail()
         assert self.proc.stderr is not None
-        fd = self.proc.stderr.fileno()
-        while chunk := os.read(fd, 4096):
-            self._stderr_tail = (self._stderr_tail + chunk)[-_STDERR_TAIL_BYTES:]
+        # The reader holds the stderr pipe, not this worker, so a validator dropped without
+        # close() lets its worker be collected; that closes stdin, and the Node.js process ends
+        # (Popen itself keeps a running child's pipes open when collected).
+        assert self.proc.stdin is not None
+        weakref.finalize(self, _close_quietly, self.proc.stdin)
+        self._stderr_reader = threading.Thread(
+            target=self._stderr.read_until_eof, args=(self.proc.stderr,), name="gltf-validator-stderr", daemon=True
+        )
+        self._stderr_reader.start()
 
     @property
     def alive(self) -> bool:
@@ -102,7 +125,7 @@ class _Worker:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(wait_s)
         self._stderr_reader.join(wait_s)
-        return self.proc.returncode, self._stderr_tail.decode("utf-8", "replace").strip()
+        return self.proc.returncode, self._stderr.data.decode("utf-8", "replace").strip()
 
     def _read(self, n: int) -> bytes:
         assert self.proc.stdout is not None
@@ -120,7 +143,8 @@ class _Worker:
         watchdog = threading.Timer(timeout_s, self._expire)
         watchdog.start()
         try:
-            self.proc.stdin.write(len(data).to_bytes(4, "big") + data)
+            self.proc.stdin.write(len(data).to_bytes(4, "big"))
+            self.proc.stdin.write(data)  # apart from its header: no copy of the GLB is made
             self.proc.stdin.flush()
             length = int.from_bytes(self._read(4), "big")
             if length > _MAX_RESPONSE_BYTES:
@@ -170,10 +194,13 @@ class GltfValidator:
         timeout_s: wall-clock seconds one validation may take; then the process is killed
             (``BridgeConfig.validator_timeout_s``), and the worker restarts on the next validation.
         max_validations_per_worker: validations a worker does before it is replaced.
+        max_input_bytes: the largest GLB it validates (``BridgeConfig.max_item_bytes``; at most
+            2**32 - 1, a request frame's length).
 
     Raises (from ``validate``/``validate_sync``):
         ValidatorUnavailable: node or gltf-validator is missing, or the validator crashed.
         ValidatorTimeout: the run took longer than ``timeout_s`` (DEADLINE_EXCEEDED).
+        TooLarge: the input is over ``max_input_bytes`` (RESOURCE_EXHAUSTED, nothing is run).
 
     Call :meth:`close` when done with it (the bridge does when it stops) to end its worker; a
     worker also ends by itself when this process exits (its stdin closes).
@@ -187,7 +214,11 @@ class GltfValidator:
         max_issues: int = 100,
         timeout_s: float = DEFAULT_VALIDATOR_TIMEOUT_S,
         max_validations_per_worker: int = DEFAULT_MAX_VALIDATIONS_PER_WORKER,
+        max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES,
     ) -> None:
+        if not 0 < max_input_bytes <= _MAX_FRAME_BYTES:
+            raise ValueError(f"max_input_bytes must be in 1..{_MAX_FRAME_BYTES}, not {max_input_bytes}")
+        self.max_input_bytes = max_input_bytes
         self._node_modules = Path(node_modules_dir) if node_modules_dir is not None else find_node_modules()
         self._node = node
         self._max_issues = max_issues
@@ -203,6 +234,13 @@ class GltfValidator:
             "the input is too costly to validate (or raise validator_timeout_s)"
         )
 
+    def _check_size(self, data: bytes) -> None:
+        if len(data) > self.max_input_bytes:
+            raise TooLarge(
+                f"{len(data)} bytes is over the {self.max_input_bytes} bytes the glTF validator takes",
+                reason="VALIDATOR_INPUT_TOO_LARGE",
+            )
+
     def _command(self) -> tuple[list[str], dict[str, str]]:
         if self._node_modules is None or not (self._node_modules / _PACKAGE).is_dir():
             where = self._node_modules or f"${_ENV_VAR}, the working directory or its parents"
@@ -217,7 +255,9 @@ class GltfValidator:
         Raises ValidatorTimeout after ``timeout_s`` (the worker is killed), ValidatorUnavailable if
         Node.js or gltf-validator is missing or the worker died or broke the protocol while
         validating ``data`` (it is not retried: the same input would break the next one too). A
-        cancelled caller's worker is killed (its answer would otherwise be read as the next one's)."""
+        cancelled caller's worker is killed (its answer would otherwise be read as the next one's).
+        Raises TooLarge (nothing run) for input over ``max_input_bytes``."""
+        self._check_size(data)
         try:
             return await asyncio.to_thread(self._validate_on_worker, data)
         except asyncio.CancelledError:
@@ -291,7 +331,8 @@ class GltfValidator:
         return self._summary(report)
 
     def validate_sync(self, data: bytes) -> ValidationResult:
-        """Blocking variant of :meth:`validate` for scripts and tests."""
+        """Blocking variant of :meth:`validate` for scripts and tests (one process per call)."""
+        self._check_size(data)
         cmd, env = self._command()
         try:
             proc = subprocess.run(

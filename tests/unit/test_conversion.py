@@ -16,6 +16,7 @@ from bridge.conversion import (
     GLTF_VALIDATION_FAILED,
     NOT_GLB,
     TRIANGLE_BUDGET_UNREACHABLE,
+    UNSUPPORTED_INPUT,
     ConversionRefused,
     ConversionTarget,
     GltfValidator,
@@ -23,6 +24,8 @@ from bridge.conversion import (
     convert,
 )
 from bridge.conversion.gltf_model import Glb, buffer_view_bytes, parse_glb, read_accessor
+from bridge.conversion.service import _convert_sync
+from mmmfed.testing import with_texture
 
 SAMPLES = Path(__file__).parents[2].parent / "shared" / "samples"
 pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"sample assets not found at {SAMPLES}")
@@ -281,3 +284,19 @@ async def test_validator_unavailable(tmp_path: Path) -> None:
     assert info.value.reason == "VALIDATOR_UNAVAILABLE"
     with pytest.raises(ValidatorUnavailable, match="make setup"):
         GltfValidator(node=str(tmp_path / "no-node")).validate_sync(box)
+
+
+def test_mesh_refusals_come_before_texture_refusals_though_textures_run_beside_meshes() -> None:
+    """The texture work runs in a thread beside the mesh work; an input whose meshes and texture
+    would both be refused still gets the mesh reason (as when they ran one after the other), and
+    with a budget it can meet, the texture's reason."""
+    gif = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(gif, format="GIF")
+    data = with_texture((SAMPLES / "gltf/BoxTextured/BoxTextured.glb").read_bytes(), gif.getvalue())
+    glb = parse_glb(data)
+    with pytest.raises(ConversionRefused) as both:
+        _convert_sync(glb, len(data), ConversionTarget(max_triangles=6, texture_format="png", max_texture_px=64))
+    assert both.value.reason == TRIANGLE_BUDGET_UNREACHABLE
+    with pytest.raises(ConversionRefused, match="GIF is not PNG or JPEG") as texture:
+        _convert_sync(glb, len(data), ConversionTarget(max_triangles=1500, texture_format="png", max_texture_px=64))
+    assert texture.value.reason == UNSUPPORTED_INPUT

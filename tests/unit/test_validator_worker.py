@@ -5,17 +5,22 @@ a cancelled caller, and is replaced after a number of validations."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import os
 import shutil
+import signal
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import grpc
 import pytest
 
 from bridge.conversion import GltfValidator
 from bridge.conversion import validator as validator_module
 from bridge.conversion.errors import ValidatorTimeout, ValidatorUnavailable
 from mmmfed.cli.loopback import samples_dir
+from mmmfed.errors import TooLarge
 
 BOX = samples_dir() / "gltf" / "BoxTextured" / "BoxTextured.glb"
 pytestmark = pytest.mark.skipif(not BOX.is_file(), reason=f"sample asset not found at {BOX}")
@@ -46,6 +51,20 @@ async def test_validations_share_one_warm_worker_and_match_a_fresh_process(valid
     assert validator.workers_started == 1
     assert results == [validator.validate_sync(data)] * 3
     assert results[0].errors == 0
+
+
+@pytest.mark.parametrize(
+    "sample",
+    ["vrm/VRM-Addon-for-Blender_tests/sphere.vrm", "vrm/godot-vrm_Godette/Godette_vrm_v4.vrm"],
+    ids=["sphere-rejected", "godette"],
+)
+async def test_reports_on_real_avatars_match_a_fresh_process(validator: GltfValidator, sample: str) -> None:
+    """The warm worker's report equals a fresh process's, counts and first messages, for an
+    avatar the validator rejects (sphere.vrm: 1984 errors) and one it accepts (Godette)."""
+    data = (samples_dir() / sample).read_bytes()
+    warm = await validator.validate(data)
+    assert warm == validator.validate_sync(data)
+    assert (warm.errors > 0) == sample.endswith("sphere.vrm")
 
 
 async def test_bytes_that_are_not_glb_are_refused_and_the_worker_keeps_serving(validator: GltfValidator) -> None:
@@ -132,3 +151,71 @@ async def test_missing_gltf_validator_package_is_unavailable_with_the_setup_hint
         assert (await validator.validate(BOX.read_bytes())).errors == 0
     finally:
         await validator.close()
+
+
+async def test_a_worker_killed_mid_validation_fails_that_one_and_the_next_succeeds(tmp_path: Path) -> None:
+    """SIGKILL from outside while the worker holds a validation (it stalls): that validation
+    fails ValidatorUnavailable at once (no wait for the time limit), the next one gets a new
+    worker and succeeds."""
+    validator = GltfValidator(node=fake_node(tmp_path, "exec sleep 60"), timeout_s=30.0)
+    try:
+        task = asyncio.create_task(validator.validate(BOX.read_bytes()))
+        for _ in range(1000):  # until the worker exists (at most 10 s)
+            if validator._worker is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert validator._worker is not None
+        os.kill(validator._worker.proc.pid, signal.SIGKILL)
+        with pytest.raises(ValidatorUnavailable, match="worker failed on this input"):
+            await asyncio.wait_for(task, 20)
+        assert (await validator.validate(BOX.read_bytes())).errors == 0
+        assert validator.workers_started == 2
+    finally:
+        await validator.close()
+
+
+async def test_input_over_max_input_bytes_is_refused_before_any_worker_starts() -> None:
+    """A GLB one byte over max_input_bytes: TooLarge (RESOURCE_EXHAUSTED) naming both sizes, on
+    both paths, and no Node.js process was started; one at the limit validates."""
+    data = BOX.read_bytes()
+    validator = GltfValidator(max_input_bytes=len(data) - 1)
+    try:
+        with pytest.raises(TooLarge, match=rf"{len(data)} bytes is over the {len(data) - 1}") as info:
+            await validator.validate(data)
+        assert info.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        with pytest.raises(TooLarge):
+            validator.validate_sync(data)
+        assert validator.workers_started == 0
+    finally:
+        await validator.close()
+    at_limit = GltfValidator(max_input_bytes=len(data))
+    try:
+        assert (await at_limit.validate(data)).errors == 0
+    finally:
+        await at_limit.close()
+    with pytest.raises(ValueError, match="max_input_bytes"):
+        GltfValidator(max_input_bytes=2**32)
+
+
+def process_ended(pid: int) -> bool:
+    """The process ``pid`` is gone or a zombie (ended, not yet reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+async def test_a_validator_dropped_without_close_lets_its_worker_end() -> None:
+    """Nothing but the validator holds its worker (the stderr reader holds only the pipe): once
+    the validator is collected, the worker's stdin closes and the Node.js process ends."""
+    validator = GltfValidator()
+    assert (await validator.validate(BOX.read_bytes())).errors == 0
+    assert validator._worker is not None
+    pid = validator._worker.proc.pid
+    del validator
+    gc.collect()
+    for _ in range(200):  # at most 10 s
+        if process_ended(pid):
+            break
+        await asyncio.sleep(0.05)
+    assert process_ended(pid)
