@@ -190,7 +190,8 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
             )
 
     async def RegisterAsset(self, request: apb.RegisterAssetRequest, context: ServicerContext) -> apb.AssetView:
-        """Mint an Asset (9.2 step 1); INVALID_ARGUMENT BAD_PROCESS_ID / ASSET_TOO_LARGE / ASSET_MALFORMED."""
+        """Mint an Asset (9.2 step 1); INVALID_ARGUMENT BAD_PROCESS_ID / ASSET_TOO_LARGE / ASSET_MALFORMED /
+        MARKET_CLASS_UNKNOWN / ASSET_PRICE_MISSING."""
         return await self._assets.register_asset(request)
 
     async def FundWallet(self, request: apb.FundWalletRequest, context: ServicerContext) -> apb.WalletView:

@@ -28,6 +28,7 @@ from mmmfed.api.v1 import item_pb2 as itpb
 from mmmfed.errors import InvalidInput
 from mmmfed.formats import check_data, lookup
 from mmmfed.items import DataBinding, new_id, sha256_hex
+from mmmfed.market import SERVICE, check_market_class
 from mmmfed.schemas import validate_item
 
 
@@ -69,12 +70,20 @@ class AssetLedger(OriginJournal, DestinationJournal):
     def register_asset(self, request: apb.RegisterAssetRequest) -> apb.AssetView:
         """Mint an ASS Item owned by ``owner_process_id`` (9.2 step 1), with a first, Final
         Transaction in its Provenance. InvalidInput ``BAD_PROCESS_ID``, ``ASSET_MALFORMED``,
+        ``MARKET_CLASS_UNKNOWN`` (not one of MPAI's MC-* codes), ``ASSET_PRICE_MISSING`` (an
+        MC-Service Asset without a price: MMM-TEC V2.2 requires its ServicePricingModel),
         the format checks of :meth:`_data_binding`; RESOURCE_EXHAUSTED is not used: data over
         8 MiB is InvalidInput ``ASSET_TOO_LARGE``. Nothing is stored when one is raised."""
         owner = request.owner_process_id
         self._check_local_process(owner, "owner_process_id")
         if len(request.data) > MAX_ASSET_BYTES:
             raise InvalidInput(f"Asset data is limited to {MAX_ASSET_BYTES} bytes", reason="ASSET_TOO_LARGE")
+        check_market_class(request.market_class)
+        if request.market_class == SERVICE and not request.price.amount_minor:
+            raise InvalidInput(
+                "an MC-Service Asset states its price (MMM-TEC V2.2: its ServicePricingModel): give price",
+                reason="ASSET_PRICE_MISSING",
+            )
         qualifier = {"SubType": request.sub_type or "Model"}
         if request.format:
             qualifier["Format"] = request.format

@@ -21,6 +21,7 @@ from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import process_action_pb2 as papb
 from mmmfed.exchange import Exchanged
 from mmmfed.items import DataBinding, Item, build_item, item_of, item_of_wire, now_iso, parse_item, sha256_hex
+from mmmfed.market import check_market_class
 
 ASSET_RIGHTS = ("Transact", "MM-Add", "Author")
 """The Rights an Asset's owner holds on it (ICapabilities): Transact is the Right to transfer."""
@@ -107,7 +108,10 @@ def asset_item(
     value_metadata: Mapping[str, Any] | None = None,
     descr: Mapping[str, Any] | None = None,
 ) -> Item:
-    """An ASS Item (MMM-TEC Asset): the owner holds :data:`ASSET_RIGHTS` in its ICapabilities."""
+    """An ASS Item (MMM-TEC Asset): the owner holds :data:`ASSET_RIGHTS` in its ICapabilities.
+    ``market_class`` is one of MPAI's MC-* codes or "" (InvalidInput ``MARKET_CLASS_UNKNOWN``);
+    ``value_metadata`` is ``{"Price": {"Amount", "CurrencyID"}}`` or None; ``provenance`` the
+    TransactionIDs on the Asset, registration first."""
     extra: dict[str, Any] = {
         "AssetID": asset_id,
         "AssetDate": now_iso(),
@@ -115,7 +119,7 @@ def asset_item(
         "Provenance": list(provenance),
         "CurrencyID": currency_id,
     }
-    if market_class:
+    if check_market_class(market_class):
         extra["MarketClass"] = market_class
     if value_metadata:
         extra["ValueMetadata"] = dict(value_metadata)

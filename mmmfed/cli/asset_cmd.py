@@ -51,6 +51,7 @@ from mmmfed.cli.asset_render import (
 )
 from mmmfed.cli.operator_session import OperatorSession, once, open_session, run, stub
 from mmmfed.cli.tables import WideOption, table_console
+from mmmfed.market import choices
 
 asset_app = typer.Typer(
     help="Assets, Wallets and Asset migration between M-Instances (FGMV-43 9.2).", no_args_is_help=True
@@ -90,6 +91,9 @@ def _print_outcome(view: Any, op: OperatorSession, *, as_json: bool, table: bool
         console.print(escape(line), emoji=False, soft_wrap=True)
 
 
+_MARKET_CLASS_HELP = f"MMM-TEC Market Class, code or word: {choices()}"
+
+
 @asset_app.command("register")
 def asset_register(
     config: ConfigOption,
@@ -100,7 +104,7 @@ def asset_register(
     fmt: Annotated[str | None, typer.Option("--format", help="Qualifier Format (default: from a GLB/VRM file)")] = None,
     media_type: Annotated[str | None, typer.Option("--media-type", help="default: model/gltf-binary (GLB)")] = None,
     sub_type: Annotated[str, typer.Option("--sub-type", help="Qualifier Sub-Type")] = "Model",
-    market_class: Annotated[str, typer.Option("--market-class", help="e.g. collectible")] = "",
+    market_class: Annotated[str, typer.Option("--market-class", help=_MARKET_CLASS_HELP)] = "",
     price: Annotated[int, typer.Option("--price", min=0, help="declared price, minor units (0: none)")] = 0,
     title: Annotated[str, typer.Option("--title")] = "",
     as_json: JsonOption = False,
@@ -108,13 +112,19 @@ def asset_register(
     """Mint an Asset from FILE for OWNER (FGMV-43 9.2 step 1) and print its AssetID.
 
     The ASS Item's Provenance starts with a Final Transaction. A GLB or VRM file is qualified from
-    its content; any other file needs --format."""
+    its content; any other file needs --format. --market-class takes one of MPAI's codes or its
+    word, anything else is refused (exit 2, MARKET_CLASS_UNKNOWN); MC-Service needs --price."""
     from mmmfed.api.v1 import asset_pb2 as apb
     from mmmfed.api.v1 import process_action_pb2 as papb
     from mmmfed.cli.common import fail
     from mmmfed.errors import InvalidInput, MmmfedError
     from mmmfed.glb import inspect_glb
+    from mmmfed.market import market_class_of
 
+    try:
+        market_class = market_class_of(market_class)
+    except InvalidInput as err:
+        raise fail(err) from err
     op = open_session(config, cert, key)
     try:
         data = file.read_bytes()

@@ -115,6 +115,14 @@ _PA_STATUSES: Final = (
     ("UMSend", "RS2", ["FaultyPA", "IncID", "InsRights", "InsValue"], False),
     ("Validate", "RS4", ["FaultyPA", "IncID", "LocOOR", "InsRights", "InsValue"], False),
 )
+_VM_IDS_DOC: Final = {
+    "title": "Value Metadata IDs V2.2",
+    "description": "Enumerated Value Metadata identifiers. Keep fallback pattern until the enum is complete.",
+}
+_VM_IDS: Final = [
+    {"type": "string", "enum": ["VM-ListPrice", "VM-Discount", "VM-VATIncluded", "VM-Region", "VM-LicenseScope"]},
+    {"type": "string", "pattern": "^VM-[A-Za-z0-9_-]{2,48}$"},
+]
 _IPM_PAIDORPA: Final = [
     {"type": "object", "properties": {"ProcessAction": _ref("MMM4_V22_ProcessAction")}},
     {"type": "object", "properties": {"ProcessActionID": {"type": "string"}}},
@@ -338,6 +346,19 @@ CORRECTIONS: Final[tuple[Correction, ...]] = (
             "MarketClass must carry a ServicePricingModel."
         ),
         we_emit="Assets carry a ServicePricingModel only for an MC-Service MarketClass.",
+    ),
+    Correction(
+        id="VMI-ONEOF",
+        schema="MMM4_V22_ValueMetadataIDs",
+        pointer="",
+        mpai={**_VM_IDS_DOC, "oneOf": _VM_IDS},
+        corrected={**_VM_IDS_DOC, "anyOf": _VM_IDS},
+        fault=(
+            "A Value Metadata ID is one of the enumerated VM-* codes or matches the fallback pattern "
+            "^VM-..., through oneOf; every enumerated code (VM-ListPrice...) matches the pattern too, so "
+            "oneOf refuses exactly the codes MPAI lists. Corrected to anyOf of the same two branches."
+        ),
+        we_emit='An Asset with a declared price has ValueMetadata ["VM-ListPrice"].',
     ),
     Correction(
         id="STM-IF",

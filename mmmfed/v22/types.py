@@ -12,6 +12,7 @@ from typing import Any
 
 from mmmfed.errors import InvalidInput
 from mmmfed.v22 import parts
+from mmmfed.v22.asset import asset_of, asset_to
 from mmmfed.v22.datatype import DataType, move, need, take
 
 Doc = dict[str, Any]
@@ -195,39 +196,6 @@ def _wallet_of(wire: Doc, ctx: Doc) -> Doc:
     return {"WalletID": need(wire, "WalletID"), "Balances": [parts.of_value_doc(v, "Wallet Value") for v in values]}
 
 
-# -- Asset (MMM-ASS) --------------------------------------------------------------------------
-MARKET_CLASSES = frozenset(
-    {
-        "MC-Service",
-        "MC-DigitalCollectible",
-        "MC-VirtualAsset",
-        "MC-PhysicalGood",
-        "MC-Experience",
-        "MC-AccessRight",
-        "MC-Donation",
-    }
-)
-
-
-def _asset_to(rest: Doc, ctx: Doc) -> Doc:
-    asset_id = take(rest, "AssetID")
-    out: Doc = {"AssetID": asset_id}
-    out["AssetTime"] = {"Header": "OSD-TIM-V1.5", "TimeID": f"{asset_id}#date", "Data": take(rest, "AssetDate")}
-    out["CurrencyID"] = take(rest, "CurrencyID")
-    if rest.get("MarketClass") in MARKET_CLASSES:
-        out["MarketClass"] = rest.pop("MarketClass")
-    return out
-
-
-def _asset_of(wire: Doc, ctx: Doc) -> Doc:
-    time = need(wire, "AssetTime")
-    if not isinstance(time, dict) or not isinstance(time.get("Data"), str):
-        raise InvalidInput("AssetTime must be an OSD Time with Data", reason="ITEM_MALFORMED")
-    out: Doc = {"AssetID": need(wire, "AssetID"), "AssetDate": time["Data"], "CurrencyID": need(wire, "CurrencyID")}
-    move(wire, out, "MarketClass")
-    return out
-
-
 # -- Transaction (MMM-TRA) --------------------------------------------------------------------
 def _transaction_to(rest: Doc, ctx: Doc) -> Doc:
     tid, payee = take(rest, "TransactionID"), take(rest, "PayeeProcessID")
@@ -383,7 +351,7 @@ DATA_TYPES = (
     DataType("RGT", "RightsID", "Right", True, _rights_to, _rights_of),
     DataType("RUL", "RulesID", "Rules", False, _rules_to, _rules_of),
     DataType("WAL", "WalletID", "Wallet", True, _wallet_to, _wallet_of),
-    DataType("ASS", "AssetID", None, False, _asset_to, _asset_of, item_fields=True),
+    DataType("ASS", "AssetID", None, False, asset_to, asset_of, item_fields=True),
     DataType("TRA", "TransactionID", "Transaction", True, _transaction_to, _transaction_of),
     DataType("ACD", "ActivityDataID", "ActivityData", False, _activity_to, _activity_of),
     DataType("FBR", "ReportID", "FaultBehaviourReport", True, _fbr_to, _fbr_of),

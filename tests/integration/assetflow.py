@@ -51,7 +51,7 @@ async def register_asset(
             format=fmt,
             media_type=media_type,
             data=BOX.read_bytes() if data is None else data,
-            market_class="collectible",
+            market_class="MC-DigitalCollectible",
             title="BoxTextured",
         )
     )

@@ -86,6 +86,8 @@ async def test_transfer_with_payment_names_new_home_and_exchange(federation: Fed
     assert isinstance(here, dict) and isinstance(there, dict) and isinstance(asked, dict)
     assert (here["asset"]["state"], here["asset"]["migrated_to"]) == ("MIGRATED", home)
     assert (there["asset"]["state"], there["asset"]["owner_process_id"]) == ("OWNED", BOB)
+    moved = there["asset"]["item"]  # the CLI word "collectible" is MPAI's code, and travels with the price
+    assert (moved["MarketClass"], moved["ValueMetadata"]["Price"]["Amount"]) == ("MC-DigitalCollectible", 700)
     last = here["provenance"][-1]
     assert last == there["provenance"][-1] == asked["provenance"][-1]
     assert (last["PayerProcessID"], last["PayeeProcessID"], last["Status"]) == (ALICE, BOB, "Final")
@@ -115,8 +117,9 @@ async def test_transfer_by_a_process_without_the_right_exits_2_and_changes_nothi
     federation: Federation, tmp_path: Path
 ) -> None:
     """carol, who is not the owner, is refused (PERMISSION_DENIED NO_TRANSACT_RIGHT, exit 2, no
-    traceback); an unreadable file and an unreachable M-Instance exit 2 with their reasons; both
-    ledgers are identical before and after."""
+    traceback); an unreadable file, a market class that is not one of MMM-TEC V2.2's (named, with
+    the choices), a service without a price and an unreachable M-Instance exit 2 with their
+    reasons; both ledgers are identical before and after."""
     assert federation.at_a is not None
     await federation.at_a.negotiate(B)
     await _processes(federation)
@@ -131,6 +134,14 @@ async def test_transfer_by_a_process_without_the_right_exits_2_and_changes_nothi
     assert "Traceback" not in refused.stderr
     missing = await mmmfed("asset", "register", *at_a, "--owner", ALICE, "--file", str(tmp_path / "nowhere.glb"))
     assert missing.returncode == 2 and "FILE_UNREADABLE" in missing.stderr, missing.stderr
+    unknown = await mmmfed("asset", "register", *at_a, "--owner", ALICE, "--file", str(BOX), "--market-class", "rare")
+    said = " ".join(unknown.stderr.split())
+    assert unknown.returncode == 2 and "MARKET_CLASS_UNKNOWN" in said and "'rare'" in said, unknown.stderr
+    assert "MC-DigitalCollectible (collectible)" in said and "MC-Donation (donation)" in said  # the choices
+    service = await mmmfed(
+        "asset", "register", *at_a, "--owner", ALICE, "--file", str(BOX), "--market-class", "service"
+    )
+    assert service.returncode == 2 and "ASSET_PRICE_MISSING" in service.stderr, service.stderr
 
     down = tmp_path / "down.json"
     down.write_text(federation.plan.instance_a.model_copy(update={"listen": "127.0.0.1:9"}).model_dump_json())

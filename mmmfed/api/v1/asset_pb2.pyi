@@ -469,6 +469,9 @@ class RegisterAssetRequest(_message.Message):
     media_type: _builtins.str
     data: _builtins.bytes
     market_class: _builtins.str
+    """MarketClass: one of MPAI's MMM-TEC V2.2 Market Classes ("MC-DigitalCollectible"...; "": none);
+    anything else is INVALID_ARGUMENT MARKET_CLASS_UNKNOWN. "MC-Service" needs a price.
+    """
     title: _builtins.str
     @_builtins.property
     def price(self) -> _process_action_pb2.Value:
