@@ -113,12 +113,10 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         return await self._resolution.send(request)
 
     async def SendToPeer(self, request: fpb.SendToPeerRequest, context: ServicerContext) -> fpb.SendToPeerResponse:
-        """RI-1 (issue 18 item 2): entries for a peer, sent in federation transactions
-        (gateway/outbox.py); only from this gateway's own M-Instance, as for Resolve (its Items
-        are signed here). PERMISSION_DENIED NOT_OWN_INSTANCE, RESOURCE_EXHAUSTED OUTBOX_FULL."""
+        """RI-1 (issue 18 item 2): entries for a peer, in federation transactions (gateway/outbox.py);
+        only from the own M-Instance, as for Resolve (PERMISSION_DENIED NOT_OWN_INSTANCE)."""
         self._from_own_instance(context)
-        results = await self._outbox.submit(request.peer_m_instance_id, request.entries)
-        return fpb.SendToPeerResponse(results=results)
+        return fpb.SendToPeerResponse(results=await self._outbox.submit(request.peer_m_instance_id, request.entries))
 
     async def RegisterManifesto(
         self, request: mpb.Manifesto, context: ServicerContext
@@ -240,9 +238,8 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
     async def SendTransaction(
         self, request: fpb.FederationTransaction, context: ServicerContext
     ) -> fpb.FederationTransactionResult:
-        """RE-1 (issue 18 item 2): a peer's federation transaction, a result per entry, applied
-        once per transaction id (gateway/transactions.py); only from a configured peer's gateway
-        (PERMISSION_DENIED UNKNOWN_PEER) under an active agreement."""
+        """RE-1 (issue 18 item 2): a peer's federation transaction, applied once per id, a result
+        per entry (gateway/transactions.py); PERMISSION_DENIED UNKNOWN_PEER for a non-peer."""
         return await self._transactions.receive(request, self._peer(context))
 
     def _peer(self, context: ServicerContext) -> str:

@@ -171,7 +171,7 @@ class PlatformGatewayServicer:
     def SendToPeer(self, request, context):
         """RI-1 (issue 18 item 2): entries for a peer, queued per destination and sent in federation
         transactions of up to 50 (RE-1 SendTransaction); answers once the peer answered each entry.
-        Only from this gateway's own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE); UNAVAILABLE
+        Only from this gateway's own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE); RESOURCE_EXHAUSTED
         OUTBOX_FULL when the destination's queue is full.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

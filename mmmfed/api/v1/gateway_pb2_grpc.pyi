@@ -74,7 +74,7 @@ class PlatformGatewayStub:
     SendToPeer: _grpc.UnaryUnaryMultiCallable[_federation_pb2.SendToPeerRequest, _federation_pb2.SendToPeerResponse]
     """RI-1 (issue 18 item 2): entries for a peer, queued per destination and sent in federation
     transactions of up to 50 (RE-1 SendTransaction); answers once the peer answered each entry.
-    Only from this gateway's own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE); UNAVAILABLE
+    Only from this gateway's own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE); RESOURCE_EXHAUSTED
     OUTBOX_FULL when the destination's queue is full.
     """
 
@@ -118,7 +118,7 @@ class PlatformGatewayAsyncStub(PlatformGatewayStub):
     SendToPeer: _aio.UnaryUnaryMultiCallable[_federation_pb2.SendToPeerRequest, _federation_pb2.SendToPeerResponse]  # type: ignore[assignment]
     """RI-1 (issue 18 item 2): entries for a peer, queued per destination and sent in federation
     transactions of up to 50 (RE-1 SendTransaction); answers once the peer answered each entry.
-    Only from this gateway's own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE); UNAVAILABLE
+    Only from this gateway's own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE); RESOURCE_EXHAUSTED
     OUTBOX_FULL when the destination's queue is full.
     """
 
@@ -219,7 +219,7 @@ class PlatformGatewayServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_federation_pb2.SendToPeerResponse, _abc.Awaitable[_federation_pb2.SendToPeerResponse]]:
         """RI-1 (issue 18 item 2): entries for a peer, queued per destination and sent in federation
         transactions of up to 50 (RE-1 SendTransaction); answers once the peer answered each entry.
-        Only from this gateway's own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE); UNAVAILABLE
+        Only from this gateway's own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE); RESOURCE_EXHAUSTED
         OUTBOX_FULL when the destination's queue is full.
         """
 
