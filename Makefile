@@ -40,6 +40,7 @@ bench: setup
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/convert.py --quick
 	$(BIN)/python bench/resolve.py
+	$(BIN)/python bench/federation.py
 	$(BIN)/python bench/soak.py --quick
 
 protos: setup

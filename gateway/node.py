@@ -18,10 +18,12 @@ from gateway.envelope import EnvelopeChecker
 from gateway.keyring import Keyring
 from gateway.migration import MigrationService
 from gateway.negotiation import NegotiationService
+from gateway.outbox import Outbox
 from gateway.refusals import CoalescingAuditLog
 from gateway.resolution import ResolutionService
 from gateway.servicer import FederationServicer, PlatformGatewayServicer
 from gateway.status import GatewayStatusService
+from gateway.transactions import TransactionReceiver
 from gateway.verification import ForeignItemVerifier
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc
@@ -128,6 +130,17 @@ class GatewayNode:
             verifier=verifier,
             audit=self.audit,
         )
+        # issue 18 item 2: federation transactions out (per-destination lanes) and in
+        self.outbox = Outbox(
+            config.m_instance_id, channels=self.channels, agreements=self.agreements, keys=self.keys, audit=self.audit
+        )
+        self.transactions = TransactionReceiver(
+            agreements=self.agreements,
+            verifier=verifier,
+            resolution=self.resolution,
+            store=self.store,
+            audit=self.audit,
+        )
         self.status = GatewayStatusService(
             config.m_instance_id,
             negotiation=self.negotiation,
@@ -158,6 +171,7 @@ class GatewayNode:
                         self.assets,
                         domains=self.domains,
                         status=self.status,
+                        outbox=self.outbox,
                     ),
                 ),
                 partial(
@@ -172,6 +186,7 @@ class GatewayNode:
                         self.audit,
                         self.resolution,
                         self.assets,
+                        transactions=self.transactions,
                     ),
                 ),
             ],
@@ -200,6 +215,7 @@ class GatewayNode:
     async def stop(self) -> None:
         """Stop serving, close channels and the store (idempotent)."""
         await self.bundles.stop()
+        await self.outbox.stop()
         await self.server.stop()
         if self._checkpoint_watch is not None:
             self._checkpoint_watch.cancel()

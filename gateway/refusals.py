@@ -25,11 +25,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmmfed.audit import AGREEMENT_REJECTED, REFUSED, AuditEntry, VerifyResult
+from mmmfed.audit import AGREEMENT_REJECTED, REFUSED, AuditDraft, AuditEntry, VerifyResult
 from mmmfed.store import SharedAuditLog
 
 REFUSALS_SUPPRESSED = "REFUSALS_SUPPRESSED"
@@ -94,12 +94,7 @@ class CoalescingAuditLog:
             )
         window = await self._window_of(peer_id)
         if window.written >= self._per_window and window.last is not None:
-            named = reason in window.suppressed or len(window.suppressed) < MAX_REASONS - 1
-            window.suppressed[reason if named else "OTHER"] += 1
-            self.suppressed_total += 1
-            if window.flusher is None:
-                delay = max(0.0, window.started + self._window_s - self._clock())
-                window.flusher = asyncio.create_task(self._flush_later(peer_id, window, delay))
+            self._count(peer_id, window, reason)
             return await asyncio.shield(window.last)
         window.written += 1
         window.last = asyncio.ensure_future(
@@ -108,6 +103,40 @@ class CoalescingAuditLog:
             )
         )
         return await asyncio.shield(window.last)  # a cancelled caller does not unwrite it
+
+    async def append_all(self, drafts: Sequence[AuditDraft]) -> list[AuditEntry]:
+        """As :meth:`SharedAuditLog.append_all` (one group commit), each peer's refusals counted
+        against its window as :meth:`append` counts them: those beyond the allowance are counted,
+        not written, and have no entry in the result (the result holds the entries written, in
+        order)."""
+        kept: list[AuditDraft] = []
+        last_refusal: dict[str, int] = {}  # peer -> index in kept of its last refusal written
+        windows: dict[str, _Window] = {}
+        for draft in drafts:
+            if draft.event not in COALESCED_EVENTS or not draft.peer_id:
+                kept.append(draft)
+                continue
+            window = windows.get(draft.peer_id) or await self._window_of(draft.peer_id)
+            windows[draft.peer_id] = window
+            if window.written >= self._per_window and (window.last is not None or draft.peer_id in last_refusal):
+                self._count(draft.peer_id, window, draft.reason)
+                continue
+            window.written += 1
+            last_refusal[draft.peer_id] = len(kept)
+            kept.append(draft)
+        group = asyncio.ensure_future(self._log.append_all(kept))
+        for peer_id, index in last_refusal.items():
+            windows[peer_id].last = asyncio.ensure_future(_entry_at(group, index))
+        return await asyncio.shield(group)  # a cancelled caller does not unwrite them
+
+    def _count(self, peer_id: str, window: _Window, reason: str) -> None:
+        """Count a refusal beyond the window's allowance; its count is written when the window ends."""
+        named = reason in window.suppressed or len(window.suppressed) < MAX_REASONS - 1
+        window.suppressed[reason if named else "OTHER"] += 1
+        self.suppressed_total += 1
+        if window.flusher is None:
+            delay = max(0.0, window.started + self._window_s - self._clock())
+            window.flusher = asyncio.create_task(self._flush_later(peer_id, window, delay))
 
     async def _window_of(self, peer_id: str) -> _Window:
         """The peer's current window; an ended one is closed (its count written) first. Past
@@ -164,3 +193,7 @@ class CoalescingAuditLog:
         """Write pending counts, then close the log (idempotent as the log's close is)."""
         await self.flush()
         await self._log.close()
+
+
+async def _entry_at(group: Awaitable[list[AuditEntry]], index: int) -> AuditEntry:
+    return (await group)[index]

@@ -30,7 +30,7 @@ from mmmfed.store import SharedAuditLog
 MAX_CARRIED_ITEMS = 32
 
 
-def _status_name(response: papb.ProcessActionResponse) -> str:
+def status_name(response: papb.ProcessActionResponse) -> str:
     which = response.pa_status.WhichOneof("status")
     if which == "error":
         return papb.PAErrorCode.Name(response.pa_status.error.code).removeprefix("PA_ERROR_CODE_")
@@ -109,35 +109,16 @@ class ResolutionService:
             ACCEPTED,
             peer_id=peer,
             subject=request.process_action_id,
-            details={"direction": "out", "action": request.action, "pa_status": _status_name(response)},
+            details={"direction": "out", "action": request.action, "pa_status": status_name(response)},
         )
         return response
 
     async def receive(self, request: papb.ProcessActionRequest, peer: str) -> papb.ProcessActionResponse:
         """RE-1: decide ``request`` from ``peer`` (the mTLS-authenticated peer M-Instance).
 
-        Raises PermissionDenied ``ORIGIN_MISMATCH`` (the source is not the peer's), FailedPrecondition
-        (agreement), InvalidInput ``PROCESS_ACTION_MALFORMED``, or the verification pipeline's
-        refusal of a carried Item (ForeignItemRefused, InvalidInput); nothing reaches the
-        M-Instance then."""
+        Raises as :meth:`check_received`; nothing reaches the M-Instance then. Audited either way."""
         try:
-            if _instance(request.source_process_id, "source_process_id") != peer:
-                raise PermissionDenied(
-                    f"{request.source_process_id} is not a Process of {peer}, the calling gateway's",
-                    reason="ORIGIN_MISMATCH",
-                )
-            if _instance(request.destination_process_id, "destination_process_id") != self._id:
-                raise InvalidInput(
-                    f"{request.destination_process_id} is not a Process of {self._id}",
-                    reason="PROCESS_ACTION_MALFORMED",
-                )
-            if len(request.items_json) > MAX_CARRIED_ITEMS:
-                raise InvalidInput(
-                    f"a request carries at most {MAX_CARRIED_ITEMS} Items", reason="PROCESS_ACTION_MALFORMED"
-                )
-            await self._agreements.require_active(peer, item_type=PROCESS_ACTION_TYPE, action=RESOLVE_ACTION)
-            for raw in request.items_json:
-                await self._verifier.verify_persona(raw, peer_id=peer, bridge_keys={})
+            await self.check_received(request, peer)
         except MmmfedError as err:
             await self._audit.append(
                 REFUSED,
@@ -147,14 +128,44 @@ class ResolutionService:
                 details={"direction": "in", "action": request.action},
             )
             raise
-        stub = self._channels.instance()
-        response: papb.ProcessActionResponse = await call(
-            lambda: stub.Act(ipb.ActRequest(request=request, origin_m_instance_id=peer))
-        )
+        response = await self.decide(request, peer)
         await self._audit.append(
             ACCEPTED,
             peer_id=peer,
             subject=request.process_action_id,
-            details={"direction": "in", "action": request.action, "pa_status": _status_name(response)},
+            details={"direction": "in", "action": request.action, "pa_status": status_name(response)},
+        )
+        return response
+
+    async def check_received(self, request: papb.ProcessActionRequest, peer: str, *, agreement: bool = True) -> None:
+        """RE-1 checks of a request from ``peer``: PermissionDenied ``ORIGIN_MISMATCH`` (the
+        source is not the peer's), InvalidInput ``PROCESS_ACTION_MALFORMED``, FailedPrecondition
+        (the agreement; ``agreement=False`` when the caller checked it, as a federation
+        transaction does once), or the verification pipeline's refusal of a carried Item
+        (ForeignItemRefused, InvalidInput). Used per request and per transaction entry."""
+        if _instance(request.source_process_id, "source_process_id") != peer:
+            raise PermissionDenied(
+                f"{request.source_process_id} is not a Process of {peer}, the calling gateway's",
+                reason="ORIGIN_MISMATCH",
+            )
+        if _instance(request.destination_process_id, "destination_process_id") != self._id:
+            raise InvalidInput(
+                f"{request.destination_process_id} is not a Process of {self._id}",
+                reason="PROCESS_ACTION_MALFORMED",
+            )
+        if len(request.items_json) > MAX_CARRIED_ITEMS:
+            raise InvalidInput(
+                f"a request carries at most {MAX_CARRIED_ITEMS} Items", reason="PROCESS_ACTION_MALFORMED"
+            )
+        if agreement:
+            await self._agreements.require_active(peer, item_type=PROCESS_ACTION_TYPE, action=RESOLVE_ACTION)
+        for raw in request.items_json:
+            await self._verifier.verify_persona(raw, peer_id=peer, bridge_keys={})
+
+    async def decide(self, request: papb.ProcessActionRequest, peer: str) -> papb.ProcessActionResponse:
+        """Hand a checked request to this M-Instance with its origin set (Instance.Act)."""
+        stub = self._channels.instance()
+        response: papb.ProcessActionResponse = await call(
+            lambda: stub.Act(ipb.ActRequest(request=request, origin_m_instance_id=peer))
         )
         return response

@@ -15,9 +15,12 @@ from gateway.channels import Channels
 from gateway.keyring import KEY_SET_TYPE
 from gateway.migration import MigrationService
 from gateway.negotiation import NegotiationService
+from gateway.outbox import Outbox
 from gateway.resolution import ResolutionService
 from gateway.status import GatewayStatusService
+from gateway.transactions import TransactionReceiver
 from mmmfed.api.v1 import asset_pb2 as apb
+from mmmfed.api.v1 import federation_pb2 as fpb
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc
 from mmmfed.api.v1 import manifesto_pb2 as mpb
@@ -58,9 +61,11 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         *,
         domains: TrustDomains,
         status: GatewayStatusService,
+        outbox: Outbox,
     ) -> None:
         self._domains = domains
         self._status = status
+        self._outbox = outbox
         self._negotiation = negotiation
         self._migration = migration
         self._channels = channels
@@ -106,6 +111,12 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         store holds them (instance/process_actions.py), and this gateway signs those."""
         self._from_own_instance(context)
         return await self._resolution.send(request)
+
+    async def SendToPeer(self, request: fpb.SendToPeerRequest, context: ServicerContext) -> fpb.SendToPeerResponse:
+        """RI-1 (issue 18 item 2): entries for a peer, in federation transactions (gateway/outbox.py);
+        only from the own M-Instance, as for Resolve (PERMISSION_DENIED NOT_OWN_INSTANCE)."""
+        self._from_own_instance(context)
+        return fpb.SendToPeerResponse(results=await self._outbox.submit(request.peer_m_instance_id, request.entries))
 
     async def RegisterManifesto(
         self, request: mpb.Manifesto, context: ServicerContext
@@ -188,7 +199,10 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         audit: SharedAuditLog,
         resolution: ResolutionService,
         assets: AssetRelay,
+        *,
+        transactions: TransactionReceiver,
     ) -> None:
+        self._transactions = transactions
         self._config = config
         self._domains = domains
         self._negotiation = negotiation
@@ -220,6 +234,13 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         """RE-1, MMM-TEC Resolution: a peer's Process asks a Process here; verified, then decided
         by this M-Instance (gateway/resolution.py)."""
         return await self._resolution.receive(request, self._peer(context))
+
+    async def SendTransaction(
+        self, request: fpb.FederationTransaction, context: ServicerContext
+    ) -> fpb.FederationTransactionResult:
+        """RE-1 (issue 18 item 2): a peer's federation transaction, applied once per id, a result
+        per entry (gateway/transactions.py); PERMISSION_DENIED UNKNOWN_PEER for a non-peer."""
+        return await self._transactions.receive(request, self._peer(context))
 
     def _peer(self, context: ServicerContext) -> str:
         """The calling peer's M-Instance: the trust domain whose bundle issued its certificate,

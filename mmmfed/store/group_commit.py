@@ -5,7 +5,7 @@ audit log (:class:`~mmmfed.store.shared.EmbeddedAuditLog`, :class:`~mmmfed.store
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from mmmfed.audit import AuditDraft, AuditEntry, draft_entry
@@ -42,6 +42,21 @@ class GroupCommit:
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_queued())
         return await asyncio.shield(written)  # a cancelled caller does not unwrite its entry
+
+    async def append_all(self, drafts: Sequence[AuditDraft]) -> list[AuditEntry]:
+        """Queue ``drafts`` together and return their entries, in order, once written: they are in
+        ONE batch (one write: all or none), with whatever else was queued beside them. A group
+        commit per federation transaction (issue 18 item 2)."""
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[AuditEntry]] = [loop.create_future() for _ in drafts]
+        self._queued.extend(zip(drafts, futures, strict=True))
+        if futures and (self._writer is None or self._writer.done()):
+            self._writer = asyncio.create_task(self._write_queued())
+        written = await asyncio.shield(asyncio.gather(*futures, return_exceptions=True))
+        for outcome in written:  # one batch: all written, or every one failed with the same error
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return [outcome for outcome in written if isinstance(outcome, AuditEntry)]
 
     async def _write_queued(self) -> None:
         while self._queued:

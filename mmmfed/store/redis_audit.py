@@ -69,6 +69,7 @@ class RedisAuditLog:
         self._last_head: bytes | str | None = None  # the head this replica last wrote or read
         self._group = GroupCommit(self._append_batch)  # one batch, one script call, one wait
         self.append = self._group.append
+        self.append_all = self._group.append_all
         self._head, self._log = shared.key("audit", "head"), shared.key("audit", "log")
         self._once = shared.key("audit", "once")
 

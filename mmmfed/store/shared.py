@@ -18,11 +18,11 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from mmmfed.audit import AuditEntry, SqliteAuditLog, VerifyResult
+from mmmfed.audit import AuditDraft, AuditEntry, SqliteAuditLog, VerifyResult
 from mmmfed.store.group_commit import GroupCommit
 from mmmfed.store.sqlite import SqliteStore
 
@@ -104,6 +104,12 @@ class SharedAuditLog(Protocol):
         at most once whatever the retries and replicas: a repeat returns the entry written first."""
         ...
 
+    async def append_all(self, drafts: Sequence[AuditDraft]) -> list[AuditEntry]:
+        """Add ``drafts`` (:func:`mmmfed.audit.draft_entry`) after the head in ONE write (a group
+        commit: all or none), in order, ``once`` keys honoured as by ``append``; returns them as
+        stored."""
+        ...
+
     async def entries(self, *, peer_id: str | None = None, since_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
         """Entries with ``seq > since_seq``, oldest first, at most ``limit`` (of ``peer_id`` only if given)."""
         ...
@@ -182,6 +188,7 @@ class EmbeddedAuditLog:
         self._log = log
         self._group = GroupCommit(lambda drafts: asyncio.to_thread(log.append_drafts, drafts))
         self.append = self._group.append
+        self.append_all = self._group.append_all
 
     async def entries(self, *, peer_id: str | None = None, since_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
         return self._log.entries(peer_id=peer_id, since_seq=since_seq, limit=limit)

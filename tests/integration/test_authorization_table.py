@@ -95,6 +95,7 @@ HANDLER_ONLY = {
     ("PlatformGateway", "SendAssetOffer"): NOT_OWN_INSTANCE,
     ("PlatformGateway", "SendAssetDecision"): NOT_OWN_INSTANCE,
     ("PlatformGateway", "Resolve"): NOT_OWN_INSTANCE,
+    ("PlatformGateway", "SendToPeer"): NOT_OWN_INSTANCE,
     ("Instance", "GetTransferRecord"): ORIGIN_NOT_GATEWAY,
     ("Instance", "StageAsset"): ORIGIN_NOT_GATEWAY,
     ("Instance", "DecideAssetTransfer"): ORIGIN_NOT_GATEWAY,

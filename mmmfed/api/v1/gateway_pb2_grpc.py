@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from mmmfed.api.v1 import asset_pb2 as mmmfed_dot_api_dot_v1_dot_asset__pb2
+from mmmfed.api.v1 import federation_pb2 as mmmfed_dot_api_dot_v1_dot_federation__pb2
 from mmmfed.api.v1 import gateway_pb2 as mmmfed_dot_api_dot_v1_dot_gateway__pb2
 from mmmfed.api.v1 import manifesto_pb2 as mmmfed_dot_api_dot_v1_dot_manifesto__pb2
 from mmmfed.api.v1 import process_action_pb2 as mmmfed_dot_api_dot_v1_dot_process__action__pb2
@@ -84,6 +85,11 @@ class PlatformGatewayStub:
                 request_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetGatewayStatusRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.GatewayStatus.FromString,
                 _registered_method=True)
+        self.SendToPeer = channel.unary_unary(
+                '/mmmfed.api.v1.PlatformGateway/SendToPeer',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_federation__pb2.SendToPeerRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_federation__pb2.SendToPeerResponse.FromString,
+                _registered_method=True)
 
 
 class PlatformGatewayServicer:
@@ -162,6 +168,16 @@ class PlatformGatewayServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SendToPeer(self, request, context):
+        """RI-1 (issue 18 item 2): entries for a peer, queued per destination and sent in federation
+        transactions of up to 50 (RE-1 SendTransaction); answers once the peer answered each entry.
+        Only from this gateway's own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE); RESOURCE_EXHAUSTED
+        OUTBOX_FULL when the destination's queue is full.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlatformGatewayServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -209,6 +225,11 @@ def add_PlatformGatewayServicer_to_server(servicer, server):
                     servicer.GetStatus,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetGatewayStatusRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.GatewayStatus.SerializeToString,
+            ),
+            'SendToPeer': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendToPeer,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_federation__pb2.SendToPeerRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_federation__pb2.SendToPeerResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -466,6 +487,33 @@ class PlatformGateway:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def SendToPeer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.PlatformGateway/SendToPeer',
+            mmmfed_dot_api_dot_v1_dot_federation__pb2.SendToPeerRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_federation__pb2.SendToPeerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class FederationStub:
     """Federation is what gateways call on each other (RE-1, RE-5).
@@ -546,6 +594,11 @@ class FederationStub:
                 '/mmmfed.api.v1.Federation/GetAuditCheckpoint',
                 request_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetAuditCheckpointRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.AuditCheckpoint.FromString,
+                _registered_method=True)
+        self.SendTransaction = channel.unary_unary(
+                '/mmmfed.api.v1.Federation/SendTransaction',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_federation__pb2.FederationTransaction.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_federation__pb2.FederationTransactionResult.FromString,
                 _registered_method=True)
 
 
@@ -659,6 +712,16 @@ class FederationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SendTransaction(self, request, context):
+        """RE-1 (issue 18 item 2): a federation transaction from the calling gateway's M-Instance:
+        every entry verified (Items by the verification pipeline, Process Actions as
+        ForwardProcessAction checks them), a result per entry, one audit group commit; idempotent
+        on the transaction id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FederationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -731,6 +794,11 @@ def add_FederationServicer_to_server(servicer, server):
                     servicer.GetAuditCheckpoint,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetAuditCheckpointRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_gateway__pb2.AuditCheckpoint.SerializeToString,
+            ),
+            'SendTransaction': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendTransaction,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_federation__pb2.FederationTransaction.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_federation__pb2.FederationTransactionResult.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1112,6 +1180,33 @@ class Federation:
             '/mmmfed.api.v1.Federation/GetAuditCheckpoint',
             mmmfed_dot_api_dot_v1_dot_gateway__pb2.GetAuditCheckpointRequest.SerializeToString,
             mmmfed_dot_api_dot_v1_dot_gateway__pb2.AuditCheckpoint.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SendTransaction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Federation/SendTransaction',
+            mmmfed_dot_api_dot_v1_dot_federation__pb2.FederationTransaction.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_federation__pb2.FederationTransactionResult.FromString,
             options,
             channel_credentials,
             insecure,

@@ -8,6 +8,7 @@ operators, RE reference points towards other gateways.
 from collections import abc as _abc
 from grpc import aio as _aio
 from mmmfed.api.v1 import asset_pb2 as _asset_pb2
+from mmmfed.api.v1 import federation_pb2 as _federation_pb2
 from mmmfed.api.v1 import gateway_pb2 as _gateway_pb2
 from mmmfed.api.v1 import manifesto_pb2 as _manifesto_pb2
 from mmmfed.api.v1 import process_action_pb2 as _process_action_pb2
@@ -70,6 +71,12 @@ class PlatformGatewayStub:
     their virtual bridges, avatar migrations in flight, the audit head), for `mmmfed status`.
     Each configured bridge is probed (Bridge.GetManifesto, 2 s); nothing is changed.
     """
+    SendToPeer: _grpc.UnaryUnaryMultiCallable[_federation_pb2.SendToPeerRequest, _federation_pb2.SendToPeerResponse]
+    """RI-1 (issue 18 item 2): entries for a peer, queued per destination and sent in federation
+    transactions of up to 50 (RE-1 SendTransaction); answers once the peer answered each entry.
+    Only from this gateway's own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE); RESOURCE_EXHAUSTED
+    OUTBOX_FULL when the destination's queue is full.
+    """
 
 @_typing.type_check_only
 class PlatformGatewayAsyncStub(PlatformGatewayStub):
@@ -107,6 +114,12 @@ class PlatformGatewayAsyncStub(PlatformGatewayStub):
     holds now (manifesto registered with it, peers and their trust agreements, bridges and
     their virtual bridges, avatar migrations in flight, the audit head), for `mmmfed status`.
     Each configured bridge is probed (Bridge.GetManifesto, 2 s); nothing is changed.
+    """
+    SendToPeer: _aio.UnaryUnaryMultiCallable[_federation_pb2.SendToPeerRequest, _federation_pb2.SendToPeerResponse]  # type: ignore[assignment]
+    """RI-1 (issue 18 item 2): entries for a peer, queued per destination and sent in federation
+    transactions of up to 50 (RE-1 SendTransaction); answers once the peer answered each entry.
+    Only from this gateway's own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE); RESOURCE_EXHAUSTED
+    OUTBOX_FULL when the destination's queue is full.
     """
 
 class PlatformGatewayServicer(metaclass=_abc_1.ABCMeta):
@@ -198,6 +211,18 @@ class PlatformGatewayServicer(metaclass=_abc_1.ABCMeta):
         Each configured bridge is probed (Bridge.GetManifesto, 2 s); nothing is changed.
         """
 
+    @_abc_1.abstractmethod
+    def SendToPeer(
+        self,
+        request: _federation_pb2.SendToPeerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_federation_pb2.SendToPeerResponse, _abc.Awaitable[_federation_pb2.SendToPeerResponse]]:
+        """RI-1 (issue 18 item 2): entries for a peer, queued per destination and sent in federation
+        transactions of up to 50 (RE-1 SendTransaction); answers once the peer answered each entry.
+        Only from this gateway's own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE); RESOURCE_EXHAUSTED
+        OUTBOX_FULL when the destination's queue is full.
+        """
+
 def add_PlatformGatewayServicer_to_server(servicer: PlatformGatewayServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class FederationStub:
@@ -249,6 +274,12 @@ class FederationStub:
     """RE-5 LAF (issue 12 item 7): this gateway's audit chain head, signed by its M-Instance's key,
     for the peer to keep and hold it to (mmmfed/audit/checkpoint.py).
     """
+    SendTransaction: _grpc.UnaryUnaryMultiCallable[_federation_pb2.FederationTransaction, _federation_pb2.FederationTransactionResult]
+    """RE-1 (issue 18 item 2): a federation transaction from the calling gateway's M-Instance:
+    every entry verified (Items by the verification pipeline, Process Actions as
+    ForwardProcessAction checks them), a result per entry, one audit group commit; idempotent
+    on the transaction id.
+    """
 
 @_typing.type_check_only
 class FederationAsyncStub(FederationStub):
@@ -296,6 +327,12 @@ class FederationAsyncStub(FederationStub):
     GetAuditCheckpoint: _aio.UnaryUnaryMultiCallable[_gateway_pb2.GetAuditCheckpointRequest, _gateway_pb2.AuditCheckpoint]  # type: ignore[assignment]
     """RE-5 LAF (issue 12 item 7): this gateway's audit chain head, signed by its M-Instance's key,
     for the peer to keep and hold it to (mmmfed/audit/checkpoint.py).
+    """
+    SendTransaction: _aio.UnaryUnaryMultiCallable[_federation_pb2.FederationTransaction, _federation_pb2.FederationTransactionResult]  # type: ignore[assignment]
+    """RE-1 (issue 18 item 2): a federation transaction from the calling gateway's M-Instance:
+    every entry verified (Items by the verification pipeline, Process Actions as
+    ForwardProcessAction checks them), a result per entry, one audit group commit; idempotent
+    on the transaction id.
     """
 
 class FederationServicer(metaclass=_abc_1.ABCMeta):
@@ -425,6 +462,18 @@ class FederationServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_gateway_pb2.AuditCheckpoint, _abc.Awaitable[_gateway_pb2.AuditCheckpoint]]:
         """RE-5 LAF (issue 12 item 7): this gateway's audit chain head, signed by its M-Instance's key,
         for the peer to keep and hold it to (mmmfed/audit/checkpoint.py).
+        """
+
+    @_abc_1.abstractmethod
+    def SendTransaction(
+        self,
+        request: _federation_pb2.FederationTransaction,
+        context: _ServicerContext,
+    ) -> _typing.Union[_federation_pb2.FederationTransactionResult, _abc.Awaitable[_federation_pb2.FederationTransactionResult]]:
+        """RE-1 (issue 18 item 2): a federation transaction from the calling gateway's M-Instance:
+        every entry verified (Items by the verification pipeline, Process Actions as
+        ForwardProcessAction checks them), a result per entry, one audit group commit; idempotent
+        on the transaction id.
         """
 
 def add_FederationServicer_to_server(servicer: FederationServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

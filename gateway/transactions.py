@@ -1,0 +1,191 @@
+"""Federation transactions, receiving side (issue 18 item 2; FGMV-43 RE-1 between two MIFMs).
+
+A peer's gateway sends Items (their MPAI V2.2 bytes, signed by its M-Instance's key) and Process
+Action requests to this gateway in transactions of up to :data:`MAX_ENTRIES` entries
+(``Federation.SendTransaction``). :meth:`TransactionReceiver.receive`:
+
+1. refuses the whole transaction, before anything is stored or audited, when it is malformed
+   (INVALID_ARGUMENT ``TRANSACTION_MALFORMED``: no id, an id over 128 characters, no entries),
+   has more than :data:`MAX_ENTRIES` entries (INVALID_ARGUMENT ``TRANSACTION_TOO_MANY_ENTRIES``),
+   is over :data:`MAX_TRANSACTION_BYTES` (RESOURCE_EXHAUSTED ``TRANSACTION_TOO_LARGE``), names
+   another origin than the mTLS peer (PERMISSION_DENIED ``ORIGIN_MISMATCH``), or no ACTIVE trust
+   agreement with the peer covers Process Actions (FAILED_PRECONDITION, the agreement's reasons);
+2. answers a transaction id it has applied with the result it gave then (idempotent: a retried
+   transaction is never applied twice);
+3. verifies every entry: an Item by the verification pipeline
+   (:meth:`ForeignItemVerifier.verify_persona`: strict parse, schema, Rules, origin, proofs), a
+   Process Action as ``ForwardProcessAction`` checks it, then hands it to this M-Instance. A
+   refused entry gets its reason and does not fail the others. An error that says nothing about
+   the entry (a key service UNAVAILABLE: :data:`~gateway.verification.NOT_REFUSALS`) fails the
+   whole transaction, retryable, before anything is stored;
+4. writes one audit entry per entry (``ACCEPTED`` / ``REFUSED``, subject the ItemID or
+   ProcessActionID) in ONE group commit (LAF, FGMV-43 7.5.3), each with a ``once`` key, then one
+   record of the transaction (its result and its accepted Items, :data:`NS_TRANSACTIONS`) in the
+   shared state: the Items wait there for the synchronisation channels that read them.
+
+Duplicates: in this process a transaction id is applied by one call at a time. A crash between
+the audit commit and the record leaves the transaction unrecorded: the retry verifies again and
+hands its Process Actions to the M-Instance again (the audit entries, keyed ``once``, are not
+written twice). Replicas on Redis share the record but not the in-process lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from gateway.agreements import PROCESS_ACTION_TYPE, RESOLVE_ACTION, AgreementBook
+from gateway.resolution import ResolutionService, status_name
+from gateway.verification import NOT_REFUSALS, ForeignItemVerifier
+from mmmfed.api.v1 import federation_pb2 as fpb
+from mmmfed.api.v1 import process_action_pb2 as papb
+from mmmfed.audit import ACCEPTED, REFUSED, AuditDraft, draft_entry
+from mmmfed.errors import InvalidInput, MmmfedError, PermissionDenied, TooLarge
+from mmmfed.store import SharedAuditLog, SharedState
+
+MAX_ENTRIES = 50
+MAX_TRANSACTION_BYTES = 4 * 1024 * 1024
+MAX_TRANSACTION_ID_CHARS = 128
+NS_TRANSACTIONS = "federation/transactions"
+"""Key ``"<peer> <transaction id>"``; value JSON ``{"result": base64 of the
+FederationTransactionResult, "items": [the accepted Items' exact bytes as text, in order]}``."""
+
+
+def check_limits(txn: fpb.FederationTransaction, peer: str) -> None:
+    """Step 1 of the module docstring, the agreement aside (raises; nothing is touched)."""
+    if not txn.transaction_id or len(txn.transaction_id) > MAX_TRANSACTION_ID_CHARS:
+        raise InvalidInput(
+            f"transaction_id must have 1 to {MAX_TRANSACTION_ID_CHARS} characters", reason="TRANSACTION_MALFORMED"
+        )
+    if not txn.entries:
+        raise InvalidInput("a transaction carries at least one entry", reason="TRANSACTION_MALFORMED")
+    if len(txn.entries) > MAX_ENTRIES:
+        raise InvalidInput(
+            f"a transaction carries at most {MAX_ENTRIES} entries, not {len(txn.entries)}",
+            reason="TRANSACTION_TOO_MANY_ENTRIES",
+            metadata={"max_entries": str(MAX_ENTRIES)},
+        )
+    size = txn.ByteSize()
+    if size > MAX_TRANSACTION_BYTES:
+        raise TooLarge(
+            f"a transaction is at most {MAX_TRANSACTION_BYTES} bytes, not {size}",
+            reason="TRANSACTION_TOO_LARGE",
+            metadata={"max_bytes": str(MAX_TRANSACTION_BYTES)},
+        )
+    if txn.origin_m_instance_id != peer:
+        raise PermissionDenied(
+            f"origin {txn.origin_m_instance_id[:256]!r} is not {peer}, the calling gateway's", reason="ORIGIN_MISMATCH"
+        )
+
+
+@dataclass
+class _Checked:
+    result: fpb.EntryResult
+    item_raw: bytes = b""  # an accepted Item's bytes
+
+
+class TransactionReceiver:
+    """Applies federation transactions from peers (module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        agreements: AgreementBook,
+        verifier: ForeignItemVerifier,
+        resolution: ResolutionService,
+        store: SharedState,
+        audit: SharedAuditLog,
+    ) -> None:
+        self._agreements = agreements
+        self._verifier = verifier
+        self._resolution = resolution
+        self._store = store
+        self._audit = audit
+        self._applying: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    async def receive(self, txn: fpb.FederationTransaction, peer: str) -> fpb.FederationTransactionResult:
+        """Apply ``txn`` from ``peer`` (the mTLS-authenticated M-Instance) once; a result per entry."""
+        check_limits(txn, peer)
+        await self._agreements.require_active(peer, item_type=PROCESS_ACTION_TYPE, action=RESOLVE_ACTION)
+        key = f"{peer} {txn.transaction_id}"
+        with self._one_at_a_time(key) as lock:
+            async with lock:
+                done = await self._store.get_document(NS_TRANSACTIONS, key)
+                if done is not None:
+                    return fpb.FederationTransactionResult.FromString(base64.b64decode(json.loads(done)["result"]))
+                return await self._apply(txn, peer, key)
+
+    @contextmanager
+    def _one_at_a_time(self, key: str) -> Iterator[asyncio.Lock]:
+        """The lock of ``key``, kept while any call holds or waits for it."""
+        lock, users = self._applying.get(key, (asyncio.Lock(), 0))
+        self._applying[key] = (lock, users + 1)
+        try:
+            yield lock
+        finally:
+            lock, users = self._applying[key]
+            if users == 1:
+                del self._applying[key]
+            else:
+                self._applying[key] = (lock, users - 1)
+
+    async def _apply(self, txn: fpb.FederationTransaction, peer: str, key: str) -> fpb.FederationTransactionResult:
+        checked = [await self._check(entry, peer) for entry in txn.entries]
+        for entry, one in zip(txn.entries, checked, strict=True):  # verified: hand Process Actions over, in order
+            if one.result.accepted and entry.WhichOneof("entry") == "process_action":
+                await self._decide(entry.process_action, peer, one.result)
+        drafts = [_draft(one.result, peer, txn.transaction_id, index) for index, one in enumerate(checked)]
+        await self._audit.append_all(drafts)
+        result = fpb.FederationTransactionResult(
+            transaction_id=txn.transaction_id, results=[one.result for one in checked]
+        )
+        record = {
+            "result": base64.b64encode(result.SerializeToString()).decode(),
+            "items": [one.item_raw.decode() for one in checked if one.result.accepted and one.item_raw],
+        }
+        await self._store.put_document(NS_TRANSACTIONS, key, json.dumps(record, separators=(",", ":")).encode())
+        return result
+
+    async def _check(self, entry: fpb.FederationEntry, peer: str) -> _Checked:
+        """Verify one entry; a refusal is its result, an error in NOT_REFUSALS propagates."""
+        which = entry.WhichOneof("entry")
+        subject = entry.process_action.process_action_id if which == "process_action" else ""
+        try:
+            if which == "item_json":
+                item = await self._verifier.verify_persona(entry.item_json, peer_id=peer, bridge_keys={})
+                return _Checked(fpb.EntryResult(accepted=True, subject=item.item_id), entry.item_json)
+            if which == "process_action":
+                await self._resolution.check_received(entry.process_action, peer, agreement=False)
+                return _Checked(fpb.EntryResult(accepted=True, subject=subject))
+            raise InvalidInput("an entry carries an Item or a Process Action", reason="ENTRY_EMPTY")
+        except MmmfedError as err:
+            if err.code in NOT_REFUSALS:
+                raise
+            refused = fpb.EntryResult(accepted=False, reason=err.reason, message=err.message[:500], subject=subject)
+            return _Checked(refused)
+
+    async def _decide(self, request: papb.ProcessActionRequest, peer: str, result: fpb.EntryResult) -> None:
+        """This M-Instance decides a verified Process Action; undelivered, the entry is refused
+        with the error's reason (it was not applied: the origin may send it again)."""
+        try:
+            result.process_action_response.CopyFrom(await self._resolution.decide(request, peer))
+        except MmmfedError as err:
+            result.accepted, result.reason, result.message = False, err.reason, err.message[:500]
+
+
+def _draft(result: fpb.EntryResult, peer: str, transaction_id: str, index: int) -> AuditDraft:
+    details: dict[str, object] = {"rpc": "SendTransaction", "transaction_id": transaction_id, "entry": index}
+    if result.HasField("process_action_response"):
+        details["pa_status"] = status_name(result.process_action_response)
+    return draft_entry(
+        ACCEPTED if result.accepted else REFUSED,
+        peer_id=peer,
+        subject=result.subject,
+        reason=result.reason,
+        details=details,
+        once=f"TXN {peer} {transaction_id} {index}",
+    )
