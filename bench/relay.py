@@ -21,6 +21,7 @@ if not __package__:  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.hop_trust import hop_trust
 from mmmfed.config import PeerAddress, TlsConfig
+from mmmfed.event_loop import run_event_loop
 from mmmfed.rpc_types import MethodHandler, ServicerContext
 from mmmfed.tls import CHANNEL_OPTIONS, secure_channel, server_credentials
 
@@ -78,7 +79,7 @@ def main() -> None:
     parser.add_argument("--relay-name", required=True)
     args = parser.parse_args()
     tls = TlsConfig.model_validate_json(args.tls.read_text())
-    asyncio.run(serve(tls, args.listen, PeerAddress(tls_name=args.relay_name, address=args.relay_to)))
+    run_event_loop(serve(tls, args.listen, PeerAddress(tls_name=args.relay_name, address=args.relay_to)))
 
 
 if __name__ == "__main__":

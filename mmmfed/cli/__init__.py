@@ -36,6 +36,7 @@ from mmmfed.cli.scenario_cmd import scenario_app
 from mmmfed.cli.status_cmd import status
 from mmmfed.cli.tables import WideOption, table_console
 from mmmfed.errors import MmmfedError
+from mmmfed.event_loop import run_event_loop
 
 app = typer.Typer(help="mmmfed: the federation gateway for independent M-Instances.", no_args_is_help=True)
 app.add_typer(certs_app, name="certs")
@@ -120,7 +121,7 @@ def serve(
             await node.run_forever()  # type: ignore[attr-defined]
 
     try:
-        asyncio.run(main())
+        run_event_loop(main())
     except MmmfedError as err:  # e.g. STORE_NOT_DURABLE at start-up: a reason, not a traceback
         raise fail(err) from err
 
