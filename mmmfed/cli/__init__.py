@@ -132,7 +132,14 @@ class TextureFormat(enum.StrEnum):
 
 @app.command()
 def convert(
-    source: Annotated[Path, typer.Argument(help="VRM 0.x / 1.0 or glTF binary file", exists=True, dir_okay=False)],
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="VRM 0.x / 1.0 or glTF binary file, or a .gltf with its external buffers and images",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", help="output .glb")],
     max_triangles: Annotated[int, typer.Option("--max-triangles", min=1)],
     texture_format: Annotated[TextureFormat, typer.Option("--texture-format")] = TextureFormat.jpeg,
@@ -140,10 +147,15 @@ def convert(
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
     wide: WideOption = False,
 ) -> None:
-    """Run the bridge's Conversion Service locally on one file and print its report."""
+    """Run the bridge's Conversion Service locally on one file and print its report.
+
+    A ``.gltf`` (glTF JSON with external buffers and images, FGMV-43 9.3 COIR-204/205) is read as
+    one package of content-addressed parts and packed into one GLB first; a URI that leaves its
+    folder is refused ``CONTENT_URI_OUTSIDE_PACKAGE`` (exit 2, nothing written)."""
     from bridge.conversion import ConversionTarget, GltfValidator
     from bridge.conversion import convert as run_conversion
     from mmmfed.cli.render import conversion_table
+    from mmmfed.content.input import read_model
     from mmmfed.preflight import check_output_file
 
     target = ConversionTarget(
@@ -151,14 +163,23 @@ def convert(
     )
     try:
         check_output_file(out, "--out")  # before the conversion runs, not after
-        data, report = asyncio.run(run_conversion(source.read_bytes(), target, validator=GltfValidator()))
-        out.write_bytes(data)
+        model = read_model(source)
+        data, report = asyncio.run(run_conversion(model.glb, target, validator=GltfValidator()))
     except MmmfedError as err:
         raise fail(err) from err
     except OSError as err:
+        raise refuse("FILE_UNREADABLE", f"cannot read {source}: {err.strerror or err}") from err
+    try:
+        out.write_bytes(data)
+    except OSError as err:
         raise refuse("FILE_UNWRITABLE", f"cannot write {out}: {err.strerror or err}") from err
+    if model.package is not None:
+        report.kept.insert(0, f"packed from .gltf: {len(model.package.parts)} parts")
     if as_json:
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+        body = report.to_dict()
+        if model.package is not None:
+            body["package"] = model.package_dict()
+        sys.stdout.write(json.dumps(body, indent=2) + "\n")
     else:
         table_console(wide).print(conversion_table(source.name, report.to_dict()))
         Console().print(f"wrote {out} ({len(data):,} bytes)")
