@@ -83,3 +83,14 @@ def copy_gltf_sample(src: Path, folder: Path) -> Path:
         if f.is_file():
             (folder / f.name).write_bytes(f.read_bytes())
     return folder / src.name
+
+
+SOUNDS = Path("/usr/share/sounds/freedesktop/stereo")  # Debian sound-theme-freedesktop (make setup)
+needs_sounds = pytest.mark.skipif(
+    not SOUNDS.is_dir(), reason=f"real sounds not found at {SOUNDS}: run make setup (sound-theme-freedesktop)"
+)
+
+
+def sound_sample(name: str) -> Path:
+    """A real Ogg Vorbis sound of the freedesktop sound theme, e.g. ``bell.oga``."""
+    return SOUNDS / name
