@@ -131,11 +131,5 @@ def _search(db: sqlite3.Connection, where: ContentFilter) -> list[tuple[bytes]]:
         " AND (:owner IS NULL OR owner = :owner) AND (:tag IS NULL OR EXISTS"
         " (SELECT 1 FROM content_tags t WHERE t.content_id = c.content_id AND t.tag = :tag))"
         " ORDER BY created_ms, rowid",
-        {
-            "kind": where.kind,
-            "creator": where.creator,
-            "licence": where.licence,
-            "owner": where.owner,
-            "tag": where.tag,
-        },
+        dataclasses.asdict(where),
     ).fetchall()
