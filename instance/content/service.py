@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from instance.content.store import ContentFilter, ContentStore
+from instance.content.store import ContentFilter, ContentStore, StoredContent
 from instance.process_actions import ProcessActionService
 from instance.world.model import Action, DeonticVerb, PAErrorCode, ProcessActionRequest, complements
 from mmmfed.content.item import content_document
@@ -88,15 +88,15 @@ class ContentService:
             )
         return item
 
-    def get(self, content_id: str) -> Item:
-        """The content's Item as stored; NotFound ``CONTENT_NOT_FOUND``."""
+    def get(self, content_id: str) -> StoredContent:
+        """The content's Item as stored and its owner; NotFound ``CONTENT_NOT_FOUND``."""
         return self._store.get(content_id)
 
     def package(self, content_id: str) -> ContentPackage:
         """The content's parts, checked against its Item (:meth:`ContentStore.package`)."""
         return self._store.package(content_id)
 
-    def search(self, where: ContentFilter) -> list[Item]:
+    def search(self, where: ContentFilter) -> list[StoredContent]:
         """Local search by kind, tag (case-insensitive), creator, licence and owner."""
         if where.tag is not None:
             where = replace(where, tag=where.tag.strip().lower())

@@ -16,6 +16,7 @@ import dataclasses
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from instance.database import Database
 from mmmfed.content.item import check_parts, parts_of
@@ -49,6 +50,13 @@ class ContentFilter:
     creator: str | None = None
     licence: str | None = None
     owner: str | None = None
+
+
+class StoredContent(NamedTuple):
+    """A content as stored: its Item (exact V2.2 bytes) and its owner's ProcessID."""
+
+    item: Item
+    owner: str
 
 
 class ContentStore:
@@ -92,20 +100,20 @@ class ContentStore:
                 [(p.sha256, p.data) for p in package.parts],
             )
 
-    def get(self, content_id: str) -> Item:
-        """The content's Item; NotFound ``CONTENT_NOT_FOUND``."""
+    def get(self, content_id: str) -> StoredContent:
+        """The content's Item and owner; NotFound ``CONTENT_NOT_FOUND``."""
         with self.database.read() as db:
-            row = db.execute("SELECT item_json FROM contents WHERE content_id = ?", (content_id,)).fetchone()
+            row = db.execute("SELECT item_json, owner FROM contents WHERE content_id = ?", (content_id,)).fetchone()
         if row is None:
             raise NotFound(
                 f"no content {content_id} here", reason="CONTENT_NOT_FOUND", metadata={"item_id": content_id}
             )
-        return parse_item(bytes(row[0]))
+        return StoredContent(parse_item(bytes(row[0])), str(row[1]))
 
     def package(self, content_id: str) -> ContentPackage:
         """The content's parts as stored, checked against its Item again (a blob changed on disk
         is DataIntegrityError ``DIGEST_MISMATCH``, never served). NotFound ``CONTENT_NOT_FOUND``."""
-        item = self.get(content_id)
+        item = self.get(content_id).item
         with self.database.read() as db:
             rows = db.execute(
                 "SELECT p.path, b.data FROM content_parts p JOIN content_blobs b ON b.sha256 = p.sha256"
@@ -117,16 +125,16 @@ class ContentStore:
         check_parts(item.doc, package)
         return package
 
-    def search(self, where: ContentFilter) -> list[Item]:
+    def search(self, where: ContentFilter) -> list[StoredContent]:
         """The contents matching ``where``, oldest first."""
         with self.database.read() as db:
             rows = _search(db, where)
-        return [parse_item(bytes(r[0])) for r in rows]
+        return [StoredContent(parse_item(bytes(r[0])), str(r[1])) for r in rows]
 
 
-def _search(db: sqlite3.Connection, where: ContentFilter) -> list[tuple[bytes]]:
+def _search(db: sqlite3.Connection, where: ContentFilter) -> list[tuple[bytes, str]]:
     return db.execute(
-        "SELECT item_json FROM contents c WHERE (:kind IS NULL OR kind = :kind)"
+        "SELECT item_json, owner FROM contents c WHERE (:kind IS NULL OR kind = :kind)"
         " AND (:creator IS NULL OR creator = :creator) AND (:licence IS NULL OR licence = :licence)"
         " AND (:owner IS NULL OR owner = :owner) AND (:tag IS NULL OR EXISTS"
         " (SELECT 1 FROM content_tags t WHERE t.content_id = c.content_id AND t.tag = :tag))"

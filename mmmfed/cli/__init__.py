@@ -3,7 +3,8 @@
 Commands: ``serve instance|gateway|bridge``, ``certs init|issue|csr|sign|renew|show``, ``peer add|list``,
 ``keys generate|rotate|revoke|list``,
 ``item sign|verify``, ``agreement propose|accept|show|revoke``, ``audit show|verify``,
-``asset register|fund|transfer|status|history|ledger``, ``status``, ``convert``, ``demo``.
+``asset register|fund|transfer|status|history|ledger``, ``content publish|list|show``, ``status``,
+``convert``, ``demo``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from mmmfed.cli.bridge_cmd import bridge_app
 from mmmfed.cli.certs_cmd import certs_app
 from mmmfed.cli.common import fail, refuse
 from mmmfed.cli.config_cmd import config_app
+from mmmfed.cli.content_cmd import content_app
 from mmmfed.cli.item_cmd import item_app
 from mmmfed.cli.keys_cmd import keys_app
 from mmmfed.cli.pa_cmd import activity_app, pa_app
@@ -47,6 +49,7 @@ app.add_typer(pa_app, name="pa")
 app.add_typer(activity_app, name="activity")
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(asset_app, name="asset")
+app.add_typer(content_app, name="content")
 app.add_typer(peer_app, name="peer")
 app.add_typer(avatar_app, name="avatar")
 app.add_typer(config_app, name="config")

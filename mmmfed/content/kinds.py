@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import enum
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ import soundfile
 from PIL import Image, UnidentifiedImageError
 
 from mmmfed.content.glb_pack import pack_glb
-from mmmfed.content.package import ContentPackage, ContentPart, read_gltf_package
+from mmmfed.content.package import ContentPackage, ContentPart, gltf_package, read_gltf_package
 from mmmfed.errors import InvalidInput, TooLarge
 from mmmfed.glb import inspect_glb
 
@@ -173,6 +173,42 @@ def inspect_file(path: Path) -> InspectedContent:
     OSError for a file that cannot be read."""
     if path.suffix.lower() != ".gltf":
         return inspect_single(path.name, path.read_bytes())
-    package = read_gltf_package(path, max_bytes=MAX_CONTENT_BYTES)
+    return gltf_content(read_gltf_package(path, max_bytes=MAX_CONTENT_BYTES))
+
+
+def gltf_content(package: ContentPackage) -> InspectedContent:
+    """A ``.gltf`` package as a 3D model, qualified by the GLB it packs into."""
     facts = inspect_glb(pack_glb(package))
     return InspectedContent(ContentKind.MODEL, FORMAT_GLTF_JSON, facts.attributes(), package)
+
+
+def inspect_parts(parts: Sequence[tuple[str, bytes]]) -> InspectedContent:
+    """The content sent as ``(path, bytes)`` parts, the root first: a ``.gltf`` root with exactly
+    the files its URIs name (each at the path its URI names), any other kind as one part.
+
+    Raises as the module docstring says, and InvalidInput ``CONTENT_PARTS_MISMATCH`` for no part,
+    a part sent twice, a part the ``.gltf`` does not name, or a second part of a one-file kind."""
+    if not parts:
+        raise InvalidInput("a content has at least one part", reason="CONTENT_PARTS_MISMATCH")
+    paths = [path for path, _ in parts]
+    if len(set(paths)) != len(paths):
+        raise InvalidInput("a part is sent twice", reason="CONTENT_PARTS_MISMATCH")
+    root_path, root = parts[0]
+    if Path(root_path).suffix.lower() != ".gltf":
+        if len(parts) > 1:
+            raise InvalidInput(f"{root_path} is a one-file content", reason="CONTENT_PARTS_MISMATCH")
+        return inspect_single(root_path, root)
+    sent = dict(parts[1:])
+
+    def load(path: str, uri: str) -> bytes:
+        if path not in sent:
+            raise InvalidInput(
+                f"{root_path} names {uri!r}, which was not sent", reason="CONTENT_PART_MISSING", metadata={"uri": uri}
+            )
+        return sent[path]
+
+    package = gltf_package(root_path, root, load, max_bytes=MAX_CONTENT_BYTES)
+    unnamed = sorted(set(sent) - {p.path for p in package.parts})
+    if unnamed:
+        raise InvalidInput(f"{root_path} does not name {unnamed}", reason="CONTENT_PARTS_MISMATCH")
+    return gltf_content(package)

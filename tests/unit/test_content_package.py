@@ -147,3 +147,35 @@ def test_coir_204_a_file_that_is_not_gltf_json_is_refused(tmp_path: Path) -> Non
     with pytest.raises(InvalidInput) as caught:
         read_gltf_package(gltf)
     assert caught.value.reason == "GLTF_MALFORMED" and "broken.gltf" in caught.value.message
+
+
+@needs_samples
+def test_coir_204_parts_sent_over_the_wire_are_checked_as_a_package() -> None:
+    """What the Content service receives: the .gltf and exactly the parts its URIs name."""
+    from mmmfed.content.kinds import inspect_parts
+
+    root, buffer = MORPH_CUBE.read_bytes(), MORPH_CUBE.with_suffix(".bin").read_bytes()
+    content = inspect_parts([("AnimatedMorphCube.gltf", root), ("AnimatedMorphCube.bin", buffer)])
+    assert [p.path for p in content.package.parts] == ["AnimatedMorphCube.gltf", "AnimatedMorphCube.bin"]
+    for parts, reason in [
+        ([("AnimatedMorphCube.gltf", root)], "CONTENT_PART_MISSING"),
+        (
+            [("AnimatedMorphCube.gltf", root), ("AnimatedMorphCube.bin", buffer), ("extra.bin", b"x")],
+            "CONTENT_PARTS_MISMATCH",
+        ),
+        ([("AnimatedMorphCube.gltf", root), ("AnimatedMorphCube.gltf", root)], "CONTENT_PARTS_MISMATCH"),
+        ([("a.txt", b"a"), ("b.txt", b"b")], "CONTENT_PARTS_MISMATCH"),
+        ([], "CONTENT_PARTS_MISMATCH"),
+    ]:
+        with pytest.raises(InvalidInput) as caught:
+            inspect_parts(parts)
+        assert caught.value.reason == reason, parts[:1]
+
+
+def test_coir_204_a_gltf_sent_with_a_uri_leaving_the_package_is_refused() -> None:
+    from mmmfed.content.kinds import inspect_parts
+
+    doc = {"asset": {"version": "2.0"}, "buffers": [{"uri": "../../etc/passwd", "byteLength": 4}]}
+    with pytest.raises(InvalidInput) as caught:
+        inspect_parts([("evil.gltf", json.dumps(doc).encode()), ("../../etc/passwd", b"root")])
+    assert caught.value.reason == "CONTENT_URI_OUTSIDE_PACKAGE"

@@ -62,7 +62,7 @@ def test_cotf_publishing_a_gltf_package_authors_one_item_owned_by_its_user(insta
     assert world.items[item.item_id]["ItemParts"] == item.doc["ItemParts"]
     assert item.doc["Trace"][-1]["ProcessID"] == ALICE and item.doc["ICapabilities"][0]["ProcessID"] == ALICE
     assert world.may(ALICE, Action.MODIFY, item.item_id, item_time_ms(item))
-    assert instance.contents.get(item.item_id).raw == item.raw
+    assert instance.contents.get(item.item_id) == (item, ALICE)
     assert instance.contents.package(item.item_id) == content.package
 
 
@@ -107,7 +107,7 @@ def test_coir_101_contents_are_found_by_kind_tag_creator_and_licence(instance: I
     note = instance.contents.publish(ALICE, inspect_single("n.md", b"# Notes\n"), meta("Notes", "MIT"))
 
     def ids(**where: str) -> list[str]:
-        return [i.item_id for i in instance.contents.search(ContentFilter(**where))]
+        return [found.item.item_id for found in instance.contents.search(ContentFilter(**where))]
 
     assert ids() == [cube.item_id, bell.item_id, note.item_id]
     assert ids(tag="DEMO") == [cube.item_id, bell.item_id]
