@@ -33,11 +33,14 @@ def _now_ms() -> int:
 
 
 class ContentService:
-    """The contents of ``process_actions``' M-Instance, kept in ``store`` (same database)."""
+    """The contents of ``process_actions``' M-Instance, kept in ``store``, which must be in the
+    same database as its Activity Data (one write holds a decision and its content)."""
 
     def __init__(
         self, process_actions: ProcessActionService, store: ContentStore, *, clock_ms: Callable[[], int] = _now_ms
     ) -> None:
+        if store.database is not process_actions.activity.database:
+            raise ValueError("the content store must be in the database that holds the World's Activity Data")
         self._process_actions = process_actions
         self._store = store
         self._clock_ms = clock_ms

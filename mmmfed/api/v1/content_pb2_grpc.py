@@ -60,6 +60,8 @@ class ContentServicer:
         that is not a file of its kind (CONTENT_MALFORMED, CONTENT_KIND_UNKNOWN...), a .gltf URI
         that leaves the package (CONTENT_URI_OUTSIDE_PACKAGE), a licence that is not SPDX
         (LICENCE_UNKNOWN), metadata out of bounds (CONTENT_METADATA_INVALID); nothing is stored.
+        The whole request is one message, so a content is at most the node's gRPC message limit
+        (16 MiB, mmmfed.tls.MAX_MESSAGE_BYTES) until a streamed upload exists.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -41,6 +41,8 @@ class ContentStub:
     that is not a file of its kind (CONTENT_MALFORMED, CONTENT_KIND_UNKNOWN...), a .gltf URI
     that leaves the package (CONTENT_URI_OUTSIDE_PACKAGE), a licence that is not SPDX
     (LICENCE_UNKNOWN), metadata out of bounds (CONTENT_METADATA_INVALID); nothing is stored.
+    The whole request is one message, so a content is at most the node's gRPC message limit
+    (16 MiB, mmmfed.tls.MAX_MESSAGE_BYTES) until a streamed upload exists.
     """
     ListContents: _grpc.UnaryUnaryMultiCallable[_content_pb2.ListContentsRequest, _content_pb2.ListContentsResponse]
     """The contents held here matching every filter given (empty: any), oldest first."""
@@ -58,6 +60,8 @@ class ContentAsyncStub(ContentStub):
     that is not a file of its kind (CONTENT_MALFORMED, CONTENT_KIND_UNKNOWN...), a .gltf URI
     that leaves the package (CONTENT_URI_OUTSIDE_PACKAGE), a licence that is not SPDX
     (LICENCE_UNKNOWN), metadata out of bounds (CONTENT_METADATA_INVALID); nothing is stored.
+    The whole request is one message, so a content is at most the node's gRPC message limit
+    (16 MiB, mmmfed.tls.MAX_MESSAGE_BYTES) until a streamed upload exists.
     """
     ListContents: _aio.UnaryUnaryMultiCallable[_content_pb2.ListContentsRequest, _content_pb2.ListContentsResponse]  # type: ignore[assignment]
     """The contents held here matching every filter given (empty: any), oldest first."""
@@ -78,6 +82,8 @@ class ContentServicer(metaclass=_abc_1.ABCMeta):
         that is not a file of its kind (CONTENT_MALFORMED, CONTENT_KIND_UNKNOWN...), a .gltf URI
         that leaves the package (CONTENT_URI_OUTSIDE_PACKAGE), a licence that is not SPDX
         (LICENCE_UNKNOWN), metadata out of bounds (CONTENT_METADATA_INVALID); nothing is stored.
+        The whole request is one message, so a content is at most the node's gRPC message limit
+        (16 MiB, mmmfed.tls.MAX_MESSAGE_BYTES) until a streamed upload exists.
         """
 
     @_abc_1.abstractmethod
