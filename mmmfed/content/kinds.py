@@ -112,6 +112,8 @@ def inspect_image(name: str, data: bytes) -> tuple[str, str, dict[str, str]]:
             if found not in _IMAGES:
                 raise _unsupported(name, found, ContentKind.IMAGE)
             image.load()  # every pixel: a truncated file fails here, not at a reader
+    except Image.DecompressionBombError as err:  # Pillow's own pixel limit, met before ours
+        raise TooLarge(f"{name}: {err}", reason="CONTENT_TOO_LARGE") from err
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise _malformed(name, f"not a readable image ({err})") from err
     fmt, media = _IMAGES[found]

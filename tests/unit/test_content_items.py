@@ -184,3 +184,16 @@ def test_cotf_parts_that_differ_from_the_item_are_refused() -> None:
     with pytest.raises(DataIntegrityError) as caught:
         check_parts(doc, ContentPackage((root, changed)))
     assert caught.value.reason == "DIGEST_MISMATCH" and caught.value.metadata["path"] == buffer.path
+
+
+@pytest.mark.parametrize("size", [(17000, 1), (16000, 11500)])
+def test_cotf_an_image_too_large_to_decode_is_refused_before_decoding(size: tuple[int, int]) -> None:
+    """A PNG wider than 16384 px (our limit), and one of 184 Mpx within it (Pillow's decompression
+    bomb limit): TooLarge, nothing decoded."""
+    from mmmfed.errors import TooLarge
+
+    out = io.BytesIO()
+    Image.new("1", size).save(out, format="PNG")  # 1 bit a pixel, all zero: small on disk
+    with pytest.raises(TooLarge) as caught:
+        inspect_single("bomb.png", out.getvalue())
+    assert caught.value.reason == "CONTENT_TOO_LARGE"
