@@ -7,13 +7,15 @@ BIN := $(VENV)/bin
 
 setup: $(VENV)/.installed node_modules/.installed system-tools
 
-# Debian tools the tests run for real: redis-server (gateway replicas' shared state) and promtool
-# (package prometheus, checks the metrics output). Installed only when missing (root, as on the
-# machines the README names).
+# Debian tools the tests run for real: redis-server (gateway replicas' shared state), promtool
+# (package prometheus, checks the metrics output) and sound-theme-freedesktop (real Ogg Vorbis
+# sounds for the content tests). Installed only when missing (root, as on the machines the README
+# names).
+SOUNDS := /usr/share/sounds/freedesktop/stereo
 system-tools:
-	@command -v redis-server >/dev/null && command -v promtool >/dev/null || { \
+	@command -v redis-server >/dev/null && command -v promtool >/dev/null && test -d $(SOUNDS) || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	    redis-server prometheus >/dev/null; }
+	    redis-server prometheus sound-theme-freedesktop >/dev/null; }
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -13,12 +13,15 @@ from instance.assets.ledger import AssetLedger
 from instance.assets.transfers import TransferService
 from instance.avatar_status import AvatarMigrations
 from instance.avatars import AvatarService
+from instance.content.service import ContentService
+from instance.content.servicer import ContentServicer
+from instance.content.store import ContentStore
 from instance.database import Database
 from instance.process_actions import ProcessActionService
 from instance.servicer import InstanceServicer
 from instance.world.model import ProcessActionRequest, ProcessActionResponse
 from instance.world.wire import request_to_proto, response_from_proto
-from mmmfed.api.v1 import gateway_pb2_grpc, instance_pb2_grpc
+from mmmfed.api.v1 import content_pb2_grpc, gateway_pb2_grpc, instance_pb2_grpc
 from mmmfed.config import InstanceConfig, check_manifesto_formats
 from mmmfed.datadir import DataDirLock
 from mmmfed.errors import MmmfedError, RemoteError
@@ -45,6 +48,7 @@ def asset_policies(config: InstanceConfig) -> dict[str, str]:
 
 
 SERVICE = "mmmfed.api.v1.Instance"
+CONTENT_SERVICE = "mmmfed.api.v1.Content"
 
 
 class InstanceNode:
@@ -102,12 +106,20 @@ class InstanceNode:
         self._clock: asyncio.Task[None] | None = None
         # Only its own gateway and operators call it: another M-Instance's gateway must go
         # through this instance's gateway, which checks origin and the negotiated answer.
-        policy = AccessPolicy(self.domains, {SERVICE: any_of(own_names(own_gateway), own_roles("operator"))})
+        # Contents (FGMV-43 9.3): published and read by this M-Instance's own operators.
+        self.contents = ContentService(self.process_actions, ContentStore(self.database))
+        policy = AccessPolicy(
+            self.domains,
+            {SERVICE: any_of(own_names(own_gateway), own_roles("operator")), CONTENT_SERVICE: own_roles("operator")},
+        )
         self.server = NodeServer(
             listen=config.listen,
             tls=config.tls,
-            registrars=[partial(instance_pb2_grpc.add_InstanceServicer_to_server, servicer)],
-            service_names=[SERVICE],
+            registrars=[
+                partial(instance_pb2_grpc.add_InstanceServicer_to_server, servicer),
+                partial(content_pb2_grpc.add_ContentServicer_to_server, ContentServicer(self.contents)),
+            ],
+            service_names=[SERVICE, CONTENT_SERVICE],
             policy=policy,
             metrics=self.metrics,
             metrics_listen=config.observability.metrics_listen,

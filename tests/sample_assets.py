@@ -6,8 +6,10 @@ from one."""
 from __future__ import annotations
 
 import io
+import json
 import struct
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +26,7 @@ VRM1 = (
 SPHERE = SAMPLES / "vrm" / "VRM-Addon-for-Blender_tests" / "sphere.vrm"
 BOX = SAMPLES / "gltf" / "BoxTextured" / "BoxTextured.glb"
 FOX = SAMPLES / "gltf" / "Fox" / "Fox.glb"
+MORPH_CUBE = SAMPLES / "gltf" / "AnimatedMorphCube" / "AnimatedMorphCube.gltf"
 
 needs_samples = pytest.mark.skipif(
     not SAMPLES.is_dir(), reason=f"real sample assets not found at {SAMPLES} (../shared/samples)"
@@ -48,3 +51,46 @@ def usdz_package(entries: list[tuple[str, bytes]] | None = None, *, align: bool 
                 info.extra = struct.pack("<HH", 0x1986, pad - 4) + bytes(pad - 4)
             archive.writestr(info, data)
     return out.getvalue()
+
+
+def gltf_folder_of_glb(glb: Path, folder: Path, *, image_uri: str = "texture.png") -> Path:
+    """Unpack a real GLB (e.g. BoxTextured) into ``folder`` as a ``.gltf`` with its BIN chunk as
+    an external ``.bin`` and each bufferView image as an external file (the first named
+    ``image_uri``; give a URI that leaves the folder to make a hostile package). Returns the
+    ``.gltf`` path."""
+    from mmmfed.glb import split_glb
+
+    doc, blob = split_glb(glb.read_bytes())
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{glb.stem}.bin").write_bytes(blob)
+    doc["buffers"] = [{"uri": f"{glb.stem}.bin", "byteLength": len(blob)}]
+    for i, image in enumerate(doc.get("images") or []):
+        view = doc["bufferViews"][image.pop("bufferView")]
+        start = view.get("byteOffset", 0)
+        name = image_uri if i == 0 else f"image{i}.png"
+        if not name.startswith(("..", "/", "file:", "http")):
+            (folder / name).write_bytes(blob[start : start + view["byteLength"]])
+        image["uri"] = name
+    path = folder / f"{glb.stem}.gltf"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def copy_gltf_sample(src: Path, folder: Path) -> Path:
+    """Copy a ``.gltf`` sample and the files beside it into ``folder`` (writable); the copy's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in src.parent.iterdir():  # bytes only: the samples are read-only, the copy is not
+        if f.is_file():
+            (folder / f.name).write_bytes(f.read_bytes())
+    return folder / src.name
+
+
+SOUNDS = Path("/usr/share/sounds/freedesktop/stereo")  # Debian sound-theme-freedesktop (make setup)
+needs_sounds = pytest.mark.skipif(
+    not SOUNDS.is_dir(), reason=f"real sounds not found at {SOUNDS}: run make setup (sound-theme-freedesktop)"
+)
+
+
+def sound_sample(name: str) -> Path:
+    """A real Ogg Vorbis sound of the freedesktop sound theme, e.g. ``bell.oga``."""
+    return SOUNDS / name

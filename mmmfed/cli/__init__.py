@@ -3,7 +3,8 @@
 Commands: ``serve instance|gateway|bridge``, ``certs init|issue|csr|sign|renew|show``, ``peer add|list``,
 ``keys generate|rotate|revoke|list``,
 ``item sign|verify``, ``agreement propose|accept|show|revoke``, ``audit show|verify``,
-``asset register|fund|transfer|status|history|ledger``, ``status``, ``convert``, ``demo``.
+``asset register|fund|transfer|status|history|ledger``, ``content publish|list|show``, ``status``,
+``convert``, ``demo``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from mmmfed.cli.bridge_cmd import bridge_app
 from mmmfed.cli.certs_cmd import certs_app
 from mmmfed.cli.common import fail, refuse
 from mmmfed.cli.config_cmd import config_app
+from mmmfed.cli.content_cmd import content_app
 from mmmfed.cli.item_cmd import item_app
 from mmmfed.cli.keys_cmd import keys_app
 from mmmfed.cli.pa_cmd import activity_app, pa_app
@@ -48,6 +50,7 @@ app.add_typer(pa_app, name="pa")
 app.add_typer(activity_app, name="activity")
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(asset_app, name="asset")
+app.add_typer(content_app, name="content")
 app.add_typer(peer_app, name="peer")
 app.add_typer(avatar_app, name="avatar")
 app.add_typer(config_app, name="config")
@@ -133,7 +136,14 @@ class TextureFormat(enum.StrEnum):
 
 @app.command()
 def convert(
-    source: Annotated[Path, typer.Argument(help="VRM 0.x / 1.0 or glTF binary file", exists=True, dir_okay=False)],
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="VRM 0.x / 1.0 or glTF binary file, or a .gltf with its external buffers and images",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", help="output .glb")],
     max_triangles: Annotated[int, typer.Option("--max-triangles", min=1)],
     texture_format: Annotated[TextureFormat, typer.Option("--texture-format")] = TextureFormat.jpeg,
@@ -141,10 +151,15 @@ def convert(
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
     wide: WideOption = False,
 ) -> None:
-    """Run the bridge's Conversion Service locally on one file and print its report."""
+    """Run the bridge's Conversion Service locally on one file and print its report.
+
+    A ``.gltf`` (glTF JSON with external buffers and images, FGMV-43 9.3 COIR-204/205) is read as
+    one package of content-addressed parts and packed into one GLB first; a URI that leaves its
+    folder is refused ``CONTENT_URI_OUTSIDE_PACKAGE`` (exit 2, nothing written)."""
     from bridge.conversion import ConversionTarget, GltfValidator
     from bridge.conversion import convert as run_conversion
     from mmmfed.cli.render import conversion_table
+    from mmmfed.content.input import read_model
     from mmmfed.preflight import check_output_file
 
     target = ConversionTarget(
@@ -152,14 +167,23 @@ def convert(
     )
     try:
         check_output_file(out, "--out")  # before the conversion runs, not after
-        data, report = asyncio.run(run_conversion(source.read_bytes(), target, validator=GltfValidator()))
-        out.write_bytes(data)
+        model = read_model(source)
+        data, report = asyncio.run(run_conversion(model.glb, target, validator=GltfValidator()))
     except MmmfedError as err:
         raise fail(err) from err
     except OSError as err:
+        raise refuse("FILE_UNREADABLE", f"cannot read {source}: {err.strerror or err}") from err
+    try:
+        out.write_bytes(data)
+    except OSError as err:
         raise refuse("FILE_UNWRITABLE", f"cannot write {out}: {err.strerror or err}") from err
+    if model.package is not None:
+        report.kept.insert(0, f"packed from .gltf: {len(model.package.parts)} parts")
     if as_json:
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+        body = report.to_dict()
+        if model.package is not None:
+            body["package"] = model.package_dict()
+        sys.stdout.write(json.dumps(body, indent=2) + "\n")
     else:
         table_console(wide).print(conversion_table(source.name, report.to_dict()))
         Console().print(f"wrote {out} ({len(data):,} bytes)")

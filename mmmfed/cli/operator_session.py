@@ -1,7 +1,7 @@
 """An operator's session with one running M-Instance: its configuration (``--config``, the
 instance's), the operator's certificate and key, and stubs on the instance and its own gateway.
 
-Shared by the commands that talk to a running M-Instance (``asset``, ``avatar``). Errors end the
+Shared by the commands that talk to a running M-Instance (``asset``, ``avatar``, ``content``). Errors end the
 command with exit 2 and one message (:func:`run`).
 """
 
@@ -60,11 +60,32 @@ async def stub(op: OperatorSession, *, gateway: bool = False) -> AsyncIterator[A
         yield instance_pb2_grpc.InstanceStub(channel)
 
 
+@contextlib.asynccontextmanager
+async def content_stub(op: OperatorSession) -> AsyncIterator[Any]:
+    """A Content stub on the M-Instance (``mmmfed.api.v1.Content``, FGMV-43 9.3)."""
+    from mmmfed.api.v1 import content_pb2_grpc
+    from mmmfed.config import PeerAddress, TlsConfig
+    from mmmfed.tls import secure_channel
+
+    cfg = op.config
+    tls = TlsConfig(ca_cert=cfg.tls.ca_cert, cert=op.cert, key=op.key)
+    async with secure_channel(tls, PeerAddress(tls_name=cfg.tls_name, address=cfg.listen)) as channel:
+        yield content_pb2_grpc.ContentStub(channel)
+
+
 async def once(op: OperatorSession, method: str, request: Any, *, attempts: int, gateway: bool = False) -> Any:
     """One RPC; ``attempts`` > 1 only for calls that are safe to repeat (reads, idempotent ids)."""
     from mmmfed.rpc import call
 
     async with stub(op, gateway=gateway) as service:
+        return await call(lambda: getattr(service, method)(request), attempts=attempts)
+
+
+async def content_once(op: OperatorSession, method: str, request: Any, *, attempts: int) -> Any:
+    """One RPC of the Content service (see :func:`once`)."""
+    from mmmfed.rpc import call
+
+    async with content_stub(op) as service:
         return await call(lambda: getattr(service, method)(request), attempts=attempts)
 
 

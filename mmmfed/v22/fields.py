@@ -7,6 +7,10 @@
   ``{"Data": <JSON text>}``, and the original Item a bridge's conversion embeds, with its proof,
   as ``{"Length", "DataURI": "data:application/json;base64,..."}`` (the domain's ``SourceItem``
   is that original's V2.2 form, so its proof still verifies).
+* A content of several parts (ITU FGMV-43 9.3: a ``.gltf`` with its buffers and images) lists
+  each part in the domain's ``ItemParts`` ``[{"Path", "MediaType", "Size", "Digest"}]``; in V2.2
+  each is one more data binding entry, after the others, whose ``DataID`` is the part's path in
+  the package: ``{"DataID": "Model.bin", "Length", "DataURI": "ni:///sha-256;..."}``.
 * ``ItemQualifier`` is a TFA Any Qualifier (``TFA-AYQ-V1.5``): ``QualifierType`` is the
   Sub-Type, ``QualifierValueOrRef`` holds the rest (``Format``, ``Attributes``).
 * ``ICapabilities`` is an Item Capabilities object: each Process with a Rights object
@@ -24,7 +28,16 @@ from mmmfed.v22 import parts
 
 QUALIFIER_HEADER = "TFA-AYQ-V1.5"
 RIGHTS_HEADER = "MMM-RGT-V2.2"
-ITEM_FIELDS = ("SourceItemID", "ItemData", "Content", "SourceItem", "ItemQualifier", "ICapabilities", "ItemStatus")
+ITEM_FIELDS = (
+    "SourceItemID",
+    "ItemData",
+    "ItemParts",
+    "Content",
+    "SourceItem",
+    "ItemQualifier",
+    "ICapabilities",
+    "ItemStatus",
+)
 
 
 def item_fields_to(rest: dict[str, Any], item_id: str) -> dict[str, Any]:
@@ -46,6 +59,14 @@ def item_fields_to(rest: dict[str, Any], item_id: str) -> dict[str, Any]:
         data.append({"Data": json.dumps(rest.pop("Content"), ensure_ascii=False, separators=(",", ":"))})
     if "SourceItem" in rest:
         data.append(parts.json_data_uri(rest.pop("SourceItem")))
+    for part in rest.pop("ItemParts", None) or []:
+        data.append(
+            {
+                "DataID": part["Path"],
+                "Length": part["Size"],
+                "DataURI": parts.ni_uri(part["Digest"]["Value"], part["MediaType"]),
+            }
+        )
     if data:
         out["ItemData"] = data
     qualifier = dict(rest.pop("ItemQualifier"))
@@ -74,7 +95,11 @@ def item_fields_of(wire: dict[str, Any], item_id: str) -> dict[str, Any]:
         if not isinstance(entry, Mapping):
             raise InvalidInput("ItemData entries are objects", reason="ITEM_MALFORMED")
         uri = entry.get("DataURI")
-        if isinstance(uri, str) and uri.startswith(parts.NI_PREFIX):
+        if isinstance(uri, str) and uri.startswith(parts.NI_PREFIX) and "DataID" in entry:
+            digest, media_type = parts.of_ni_uri(uri)
+            part = {"Path": entry["DataID"], "MediaType": media_type, "Size": entry.get("Length")}
+            out.setdefault("ItemParts", []).append({**part, "Digest": {"Algorithm": "sha-256", "Value": digest}})
+        elif isinstance(uri, str) and uri.startswith(parts.NI_PREFIX):
             digest, media_type = parts.of_ni_uri(uri)
             length = entry.get("Length")
             out["ItemData"] = {

@@ -28,7 +28,7 @@ from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 
 from certs import CertificateAuthority, NodeRole, init_trust_domain
-from mmmfed.api.v1 import bridge_pb2, gateway_pb2, instance_pb2
+from mmmfed.api.v1 import bridge_pb2, content_pb2, gateway_pb2, instance_pb2
 from mmmfed.cli.inprocess import Federation, peer, start_federation
 from mmmfed.cli.loopback import BRIDGE, A, B
 from mmmfed.config import PeerAddress, TlsConfig
@@ -40,12 +40,19 @@ CALL_TIMEOUT_S = 10.0
 OK, DENIED, HANDSHAKE = "ok", "denied", "handshake"
 SERVICES: dict[str, ServiceDescriptor] = {
     "Instance": instance_pb2.DESCRIPTOR.services_by_name["Instance"],
+    "Content": content_pb2.DESCRIPTOR.services_by_name["Content"],
     "PlatformGateway": gateway_pb2.DESCRIPTOR.services_by_name["PlatformGateway"],
     "Federation": gateway_pb2.DESCRIPTOR.services_by_name["Federation"],
     "Bridge": bridge_pb2.DESCRIPTOR.services_by_name["Bridge"],
 }
 # Which node serves each service here (b's nodes mirror a's).
-TARGET_OF = {"Instance": "instance_a", "PlatformGateway": "gateway_a", "Federation": "gateway_a", "Bridge": "bridge"}
+TARGET_OF = {
+    "Instance": "instance_a",
+    "Content": "instance_a",
+    "PlatformGateway": "gateway_a",
+    "Federation": "gateway_a",
+    "Bridge": "bridge",
+}
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,7 @@ TRUSTED = {"instance_a": {A}, "gateway_a": {A, B, BRIDGE}, "bridge": {BRIDGE, A,
 # Who passes the access check, by service.
 ALLOWED = {
     "Instance": {"a/gateway", "a/operator"},
+    "Content": {"a/operator"},  # FGMV-43 9.3: only the M-Instance's own operators publish and read contents
     "PlatformGateway": {"a/instance", "a/operator"},
     "Federation": {"b/gateway"},
     "Bridge": {"a/gateway", "b/gateway", "bridge/operator"},

@@ -160,6 +160,13 @@ MISTAKES: dict[str, tuple[list[str], str, str]] = {
     ),
     "asset_history_missing_config": (["asset", "history", "X", "{nope}"], "CONFIG_INVALID", "nope.json"),
     "asset_ledger_missing_config": (["asset", "ledger", "{nope}"], "CONFIG_INVALID", "nope.json"),
+    "content_publish_missing_file": (
+        ["content", "publish", "{w}/nope.md", "{op}", "--owner", ALICE, "--title", "Notes", "--licence", "MIT"],
+        "FILE_UNREADABLE",
+        "nope.md",
+    ),
+    "content_list_node_not_running": (["content", "list", "{op}"], "UNAVAILABLE", "connect"),
+    "content_show_missing_config": (["content", "show", "X", "{nope}"], "CONFIG_INVALID", "nope.json"),
     "asset_transfer_node_not_running": (
         [
             "asset",

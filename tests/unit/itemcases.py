@@ -97,6 +97,29 @@ def converted_persona(source: Item | None = None) -> Item:
     )
 
 
+def content_package() -> Item:
+    """A content of three parts (a .gltf, its buffer and a texture) as the content module builds
+    it (FGMV-43 9.3, mmmfed.content.item): ItemParts, a content SubType, its metadata."""
+    parts = [
+        ("Box.gltf", "model/gltf+json", 1200, "1" * 64),
+        ("Box.bin", "application/gltf-buffer", 840, "2" * 64),
+        ("textures/wood.png", "image/png", 9000, "3" * 64),
+    ]
+    return build_item(
+        m_instance_id=A,
+        item_type="ITM",
+        qualifier={"SubType": "Model3D", "Format": "glTF/2.0-json", "Attributes": ATTRIBUTES},
+        producer_process_id=USER,
+        descr={"Title": "Box", "Licence": "CC-BY-4.0", "Tags": ["box"], "Creator": "Cesium"},
+        extra={
+            "ItemParts": [
+                {"Path": p, "MediaType": m, "Size": n, "Digest": {"Algorithm": "sha-256", "Value": d}}
+                for p, m, n, d in parts
+            ]
+        },
+    )
+
+
 BUILDERS: dict[str, Callable[[], Item]] = {
     "persona": persona,
     "user": user,
@@ -104,6 +127,7 @@ BUILDERS: dict[str, Callable[[], Item]] = {
     "account": account,
     "personal profile": personal_profile,
     "converted persona": lambda: converted_persona(),
+    "content package": content_package,
 }
 
 

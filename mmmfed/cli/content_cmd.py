@@ -1,0 +1,197 @@
+"""``mmmfed content publish|list|show``: an operator publishes and reads the contents of a running
+M-Instance (ITU FGMV-43 9.3, COTF; COIR-101/102/204) over its Content service, with an operator
+certificate of its trust domain (``--config`` is the M-Instance's configuration, as for ``asset``).
+
+``publish FILE`` sends a 3D model (``.glb``, ``.vrm``, or a ``.gltf`` with the files its URIs
+name, read here as one package: a URI leaving its folder is refused before anything is sent), an
+image (PNG, JPEG, WebP), a sound (WAV, FLAC, Ogg) or UTF-8 text (``.md``, ``.txt``) with its
+metadata; the M-Instance checks every part and decides an Author Process Action for ``--owner``.
+``show ID --out PATH`` writes the content as this M-Instance holds it, each part checked against
+the Item's digests first: a one-part content to the file PATH, a package into the new folder PATH.
+``--json`` prints machine-readable output on stdout (errors too). Exit codes: 0 done; 2 not done
+(bad input, a refusal such as PERMISSION_DENIED InsRights, no connection); nothing is written then.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from mmmfed.cli.common import fail
+from mmmfed.cli.content_render import content_dict, content_facts, contents_table
+from mmmfed.cli.operator_session import content_once, open_session, run
+from mmmfed.cli.tables import WideOption, table_console
+from mmmfed.errors import InvalidInput, MmmfedError
+
+content_app = typer.Typer(help="Contents: 3D models, images, sounds and text (FGMV-43 9.3).", no_args_is_help=True)
+ConfigOption = Annotated[Path, typer.Option("--config", help="the M-Instance's configuration, .json or .toml")]
+CertOption = Annotated[Path, typer.Option("--cert", help="operator certificate (PEM) of the M-Instance's trust domain")]
+KeyOption = Annotated[Path, typer.Option("--key", help="its private key (PEM)")]
+JsonOption = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
+
+
+def _echo_json(doc: Any) -> None:
+    typer.echo(json.dumps(doc, indent=2, sort_keys=True))
+
+
+def _parts_of_file(file: Path) -> list[tuple[str, bytes]]:
+    """``(path, bytes)`` of what publishing ``file`` sends: a ``.gltf`` with its package's parts."""
+    from mmmfed.content.kinds import kind_of
+    from mmmfed.content.package import read_gltf_package
+
+    kind_of(file.name)  # CONTENT_KIND_UNKNOWN before anything is read or sent
+    if file.suffix.lower() == ".gltf":
+        return [(p.path, p.data) for p in read_gltf_package(file).parts]
+    return [(file.name, file.read_bytes())]
+
+
+@content_app.command("publish")
+def content_publish(
+    file: Annotated[Path, typer.Argument(help="the content's file (a .gltf brings the files it names)")],
+    config: ConfigOption,
+    cert: CertOption,
+    key: KeyOption,
+    owner: Annotated[str, typer.Option("--owner", help="owner: a User ProcessID at this M-Instance")],
+    title: Annotated[str, typer.Option("--title")],
+    licence: Annotated[str, typer.Option("--licence", help="SPDX licence expression, e.g. CC-BY-4.0")],
+    description: Annotated[str, typer.Option("--description")] = "",
+    tags: Annotated[list[str] | None, typer.Option("--tag", help="a tag (repeat for more)")] = None,
+    creator: Annotated[str, typer.Option("--creator")] = "",
+    copyright_: Annotated[str, typer.Option("--copyright")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Publish FILE for OWNER and print its ItemID (FGMV-43 9.3 step 1, COTF)."""
+    from mmmfed.api.v1 import content_pb2 as cpb
+    from mmmfed.content.metadata import ContentMetadata
+
+    try:
+        meta = ContentMetadata.of(
+            title=title,
+            licence=licence,
+            description=description,
+            tags=tags or [],
+            creator=creator,
+            copyright=copyright_,
+        )
+        parts = _parts_of_file(file)
+    except MmmfedError as err:
+        raise fail(err) from err
+    except OSError as err:
+        raise fail(InvalidInput(f"cannot read {file}: {err.strerror or err}", reason="FILE_UNREADABLE")) from err
+    op = open_session(config, cert, key)
+    request = cpb.PublishContentRequest(
+        owner_process_id=owner,
+        parts=[cpb.ContentPartData(path=path, data=data) for path, data in parts],
+        title=meta.title,
+        description=meta.description,
+        tags=list(meta.tags),
+        creator=meta.creator,
+        copyright=meta.copyright,
+        licence=meta.licence,
+    )
+    view = run(content_once(op, "PublishContent", request, attempts=1))  # not idempotent: never repeated
+    shown = content_dict(view)
+    if as_json:
+        _echo_json(shown)
+        return
+    typer.echo(shown["item_id"])
+    size = sum(p["size"] for p in shown["parts"])
+    summary = f"{shown['kind']} {shown['format']}, {len(shown['parts'])} parts, {size:,} bytes, {shown['licence']}"
+    Console(stderr=True).print(escape(f"{summary}, owned by {view.owner_process_id}"), emoji=False)
+
+
+@content_app.command("list")
+def content_list(
+    config: ConfigOption,
+    cert: CertOption,
+    key: KeyOption,
+    kind: Annotated[str, typer.Option("--kind", help="Model3D, Image, Sound or Text")] = "",
+    tag: Annotated[str, typer.Option("--tag")] = "",
+    creator: Annotated[str, typer.Option("--creator")] = "",
+    licence: Annotated[str, typer.Option("--licence", help="SPDX expression as published")] = "",
+    owner: Annotated[str, typer.Option("--owner")] = "",
+    as_json: JsonOption = False,
+    wide: WideOption = False,
+) -> None:
+    """The contents of the M-Instance matching every filter given, oldest first (COIR-101)."""
+    from mmmfed.api.v1 import content_pb2 as cpb
+
+    op = open_session(config, cert, key)
+    request = cpb.ListContentsRequest(kind=kind, tag=tag, creator=creator, licence=licence, owner_process_id=owner)
+    found = [content_dict(v) for v in run(content_once(op, "ListContents", request, attempts=3)).contents]
+    if as_json:
+        _echo_json(found)
+        return
+    table_console(wide).print(contents_table(found, title=f"Contents at {op.config.m_instance_id} ({len(found)})"))
+
+
+@content_app.command("show")
+def content_show(
+    content_id: Annotated[str, typer.Argument(help="the content's ItemID")],
+    config: ConfigOption,
+    cert: CertOption,
+    key: KeyOption,
+    out: Annotated[Path | None, typer.Option("--out", help="write it here: a file, or a new folder")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A content's metadata and parts; with --out, its bytes as this M-Instance holds them."""
+    from mmmfed.api.v1 import content_pb2 as cpb
+    from mmmfed.content.item import check_parts
+    from mmmfed.content.package import ContentPackage, ContentPart
+    from mmmfed.items import domain_doc
+
+    op = open_session(config, cert, key)
+    response = run(content_once(op, "GetContent", cpb.GetContentRequest(content_id=content_id), attempts=3))
+    shown = content_dict(response.content)
+    if out is not None:
+        package = ContentPackage(tuple(ContentPart.of(p.path, p.data, p.media_type) for p in response.parts))
+        try:
+            check_parts(domain_doc(response.content.item.item_json), package)  # what arrived is what the Item lists
+            shown["written"] = str(write_content(package, out))
+        except MmmfedError as err:
+            raise fail(err) from err
+    if as_json:
+        _echo_json(shown)
+        return
+    Console().print(content_facts(shown))
+    if out is not None:
+        Console(stderr=True).print(escape(f"wrote {shown['written']}"), emoji=False)
+
+
+def write_content(package: Any, out: Path) -> Path:
+    """Write a one-part content to the file ``out``, a package into the new folder ``out`` (each
+    part at its path, checked again not to leave it). All or nothing: written beside ``out``
+    first, then renamed. InvalidInput ``FILE_UNWRITABLE`` / ``OUTPUT_EXISTS`` /
+    ``CONTENT_URI_OUTSIDE_PACKAGE``."""
+    from mmmfed.content.package import package_path
+    from mmmfed.preflight import check_output_file
+
+    if out.exists() and (out.is_dir() or len(package.parts) > 1):
+        raise InvalidInput(f"--out {out} exists; give a new path", reason="OUTPUT_EXISTS")
+    check_output_file(out, "--out")
+    staging = Path(tempfile.mkdtemp(prefix=".content-", dir=out.absolute().parent))
+    try:
+        if len(package.parts) == 1:
+            (staging / "part").write_bytes(package.root.data)
+            (staging / "part").replace(out)
+            return out
+        for part in package.parts:
+            rel = package_path(part.path)
+            if rel is None:
+                raise InvalidInput(f"part {part.path!r} has no path", reason="CONTENT_URI_OUTSIDE_PACKAGE")
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(part.data)
+        staging.rename(out)
+        return out
+    except OSError as err:
+        raise InvalidInput(f"cannot write {out}: {err.strerror or err}", reason="FILE_UNWRITABLE") from err
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
