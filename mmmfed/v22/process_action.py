@@ -43,6 +43,7 @@ a JSON pointer into the document (e.g. ``/ProcessAction/0/Request/Action/mmmfed:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -78,6 +79,7 @@ _ERRORS = {
 }
 _ERROR_CODES = {v: k for k, v in _ERRORS.items()}
 _INNER = "/ProcessAction/0/Request/Action"
+_REQUIRED = re.compile(r'"([^"]+)" is a required property')
 
 
 def _bad(field: str, why: str) -> InvalidInput:
@@ -205,13 +207,16 @@ def _action_of(value: object, field: str) -> str:
     return value
 
 
-def _valid(name: str, doc: object) -> None:
-    """Raise naming the first place where ``doc`` is not a valid ``name``."""
+def _valid(name: str, doc: object, at: str = "") -> None:
+    """Raise naming the first place (under the pointer ``at``) where ``doc`` is not a valid ``name``."""
     failures = list(mpai.validator(name).iter_errors(doc))
     if failures:
         err = failures[0]
-        where = "".join(f"/{p}" for p in err.instance_path) or "/"
-        raise _bad(where, f"not a valid {name}: {err.message}")
+        where = at + "".join(f"/{p}" for p in err.instance_path)
+        missing = _REQUIRED.fullmatch(err.message)
+        if missing is not None:  # name the missing field itself, not its parent
+            where += f"/{missing.group(1)}"
+        raise _bad(where or "/", f"not a valid {name}: {err.message}")
 
 
 # -- requests --------------------------------------------------------------------------------
@@ -300,6 +305,7 @@ def request_from_v22(doc: object) -> papb.ProcessActionRequest:
     if it carries one, a valid ``*PA`` document of its Action), then where ``mmmfed:Fields`` is wrong."""
     if not isinstance(doc, Mapping):
         raise _bad("/", "a Process Action request is a JSON object")
+    _valid_request_entry(doc.get("ProcessAction"))
     _valid(REQUEST_SCHEMA, doc)
     entries = doc["ProcessAction"]
     if len(entries) != 1 or "Request" not in entries[0]:
@@ -341,6 +347,28 @@ def request_from_v22(doc: object) -> papb.ProcessActionRequest:
     msg.rights.extend(_right_of(r, f"{where}/Rights/{i}") for i, r in enumerate(rights))
     msg.items_json.extend(_items_of(fields.get("Items", []), f"{where}/Items"))
     return msg
+
+
+def _valid_request_entry(entries: object) -> None:
+    """Check the one Request entry's parts on their own first, so that a fault in them is named
+    where it is (``AnyProcessAction`` would only say that the entry matches no ``oneOf`` branch)."""
+    if not isinstance(entries, list) or len(entries) != 1 or not isinstance(entries[0], Mapping):
+        return
+    request = entries[0].get("Request")
+    if not isinstance(request, Mapping):
+        return
+    at = "/ProcessAction/0/Request"
+    unknown = sorted(set(request) - {"Time", "Action", "RQ-Complements"})
+    if unknown:
+        raise _bad(f"{at}/{unknown[0]}", "unknown field (a Request has Time, Action and RQ-Complements)")
+    for key, name in (
+        ("Time", "OSD_V15_SimpleTime"),
+        ("Action", "MMM4_V22_ProcessAction"),
+        ("RQ-Complements", "MMM4_V22_AnyProcessAction__Prepositions"),
+    ):
+        if key not in request:
+            raise _bad(f"{at}/{key}", "is required")
+        _valid(name, request[key], f"{at}/{key}")
 
 
 def _check_action_pa(pa: Mapping[str, Any], action: str, field: str) -> None:
