@@ -34,7 +34,8 @@ are carried in their V2.2 form, as on the wire. Schema names: :data:`REQUEST_SCH
 :data:`RESPONSE_SCHEMA` (MPAI's document with the corrections of ``docs/mpai-v22-faults.md``).
 
 Lossless: ``request_from_v22(request_to_v22(m)) == m`` for every valid request message (Header
-``MMM-PAC-V2.2``, known Action, Complements with a kind and a target), and likewise for
+``MMM-PAC-V2.2``, known Action, non-empty source and destination, Complements with a kind and a
+target, a time from 1970 to 9999), and likewise for
 responses (a PA Status set, ``ack`` true, a known error code), Items compared as compact JSON.
 Reading (``*_from_v22``) raises InvalidInput ``PROCESS_ACTION_MALFORMED`` with metadata ``field``,
 a JSON pointer into the document (e.g. ``/ProcessAction/0/Request/Action/mmmfed:Fields/Payment``).
@@ -88,7 +89,14 @@ def _bad(field: str, why: str) -> InvalidInput:
     )
 
 
+MAX_TIME_MS = 253_402_300_799_999
+"""The last millisecond of 9999 (UTC): a Process Action's time is one RFC 3339 can write, as the
+``*PA`` schemas with an OSD Time need."""
+
+
 def _time(pa_id: str, time_ms: int) -> dict[str, Any]:
+    if not 0 <= time_ms <= MAX_TIME_MS:
+        raise _bad("time_ms", f"{time_ms} is not a Unix time in milliseconds from 1970 to 9999")
     return parts.simple_time(f"{pa_id}#time", [(time_ms, time_ms)])
 
 
@@ -99,6 +107,8 @@ def _time_of(value: object, field: str) -> int:
         raise _bad(field, err.message) from err
     if len(segments) != 1 or segments[0][0] != segments[0][1]:
         raise _bad(field, "a Process Action's time is one instant")
+    if not 0 <= segments[0][0] <= MAX_TIME_MS:
+        raise _bad(field, "is not a Unix time in milliseconds from 1970 to 9999")
     return segments[0][0]
 
 
