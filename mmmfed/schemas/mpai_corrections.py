@@ -420,3 +420,6 @@ def apply(schemas: MutableMapping[str, Any], corrections: Iterable[Correction] =
             put(schemas, c.schema, c.pointer, copy.deepcopy(c.corrected))
         except LookupError as err:
             raise CorrectionMismatch(f"correction {c.id}: {err} in MPAI's document") from err
+
+
+__all__ = ["CORRECTIONS", "REMOVE", "Correction", "CorrectionMismatch", "apply", "found"]

@@ -28,7 +28,8 @@ no room for a Value Request, its reason or Items)::
 
 A Complement is one ``{<Kind><Item|Process>: id}`` entry (``NilItem``, ``ToProcess``, ``OfItem``...);
 times are Simple Times of one absolute-millisecond instant (``mmmfed.v22.parts``); Values are
-``MMM4_V22_Value`` s in minor units. Fields V2.2 has no place for go under ``mmmfed:Fields``, as
+``MMM4_V22_Value`` s in minor units (the shared parts: :mod:`mmmfed.v22.pa_parts`). Fields V2.2
+has no place for go under ``mmmfed:Fields``, as
 for Items (``docs/v22-items.md``); the ``*PA`` document is :mod:`mmmfed.v22.action_pa`'s. Items
 are carried in their V2.2 form, as on the wire. Schema names: :data:`REQUEST_SCHEMA`,
 :data:`RESPONSE_SCHEMA` (MPAI's document with the corrections of ``docs/mpai-v22-faults.md``).
@@ -43,190 +44,39 @@ a JSON pointer into the document (e.g. ``/ProcessAction/0/Request/Action/mmmfed:
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from mmmfed.api.v1 import process_action_pb2 as papb
-from mmmfed.errors import InvalidInput
 from mmmfed.schemas import mpai
-from mmmfed.strictjson import parse_json
 from mmmfed.v22 import parts
 from mmmfed.v22.action_pa import ACTION_PA_KEY, pa_schema, request_pa, response_pa
-from mmmfed.v22.conformance import check_conforms
+from mmmfed.v22.pa_parts import (
+    ERROR_CODES,
+    ERRORS,
+    FIELDS,
+    HEADER,
+    MAX_TIME_MS,
+    VERBS,
+    action_of,
+    bad,
+    complements_of,
+    complements_to,
+    fields_of,
+    integer,
+    items_of,
+    items_to,
+    nonempty_str,
+    time_doc,
+    time_of,
+    valid,
+    value_of,
+    verb_of,
+)
 
-HEADER = "MMM-PAC-V2.2"
 REQUEST_SCHEMA = "MMM4_V22_AnyProcessAction"
 RESPONSE_SCHEMA = "MMM4_V22_ProcessAction"
-FIELDS = parts.EXTENSION_KEY
-_KINDS = {getattr(papb, f"COMPLEMENT_KIND_{k.upper()}"): k for k in ("Nil", "At", "From", "To", "With", "Of")}
-_KIND_CODES = {v: k for k, v in _KINDS.items()}
-_VERBS = {papb.DEONTIC_VERB_MAY: "May", papb.DEONTIC_VERB_MAY_NOT: "May Not", papb.DEONTIC_VERB_MUST: "Must"}
-_VERB_CODES = {v: k for k, v in _VERBS.items()}
-_ERRORS = {
-    getattr(papb, f"PA_ERROR_CODE_{enum}"): code
-    for enum, code in (
-        ("CLASH", "Clash"),
-        ("FAULTY_REQ", "FaultyReq"),
-        ("INC_ID", "IncID"),
-        ("INC_DQ", "IncDQ"),
-        ("INS_RIGHTS", "InsRights"),
-        ("INS_VALUE", "InsValue"),
-        ("LOC_OOR", "LocOOR"),
-        ("POST_REF", "PostRef"),
-        ("QUAL_NS", "QualNS"),
-    )
-}
-_ERROR_CODES = {v: k for k, v in _ERRORS.items()}
 _INNER = "/ProcessAction/0/Request/Action"
-_REQUIRED = re.compile(r'"([^"]+)" is a required property')
-
-
-def _bad(field: str, why: str) -> InvalidInput:
-    return InvalidInput(
-        f"Process Action field {field}: {why}"[:500], reason="PROCESS_ACTION_MALFORMED", metadata={"field": field}
-    )
-
-
-MAX_TIME_MS = 253_402_300_799_999
-"""The last millisecond of 9999 (UTC): a Process Action's time is one RFC 3339 can write, as the
-``*PA`` schemas with an OSD Time need."""
-
-
-def _time(pa_id: str, time_ms: int) -> dict[str, Any]:
-    if not 0 <= time_ms <= MAX_TIME_MS:
-        raise _bad("time_ms", f"{time_ms} is not a Unix time in milliseconds from 1970 to 9999")
-    return parts.simple_time(f"{pa_id}#time", [(time_ms, time_ms)])
-
-
-def _time_of(value: object, field: str) -> int:
-    try:
-        segments = parts.segments_of(value, field)
-    except InvalidInput as err:
-        raise _bad(field, err.message) from err
-    if len(segments) != 1 or segments[0][0] != segments[0][1]:
-        raise _bad(field, "a Process Action's time is one instant")
-    if not 0 <= segments[0][0] <= MAX_TIME_MS:
-        raise _bad(field, "is not a Unix time in milliseconds from 1970 to 9999")
-    return segments[0][0]
-
-
-def _json_bytes(doc: Mapping[str, Any]) -> bytes:
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-# -- Complements, Values, Items --------------------------------------------------------------
-def _complements_to(cs: Any, field: str) -> list[dict[str, str]]:
-    out = []
-    for i, c in enumerate(cs):
-        kind, which = _KINDS.get(c.kind), c.WhichOneof("target")
-        if kind is None or which is None:
-            raise _bad(f"{field}[{i}]", "a Complement has a kind and an item_id or process_id")
-        out.append({f"{kind}{'Process' if which == 'process_id' else 'Item'}": getattr(c, which)})
-    return out
-
-
-def _complements_of(raw: object, field: str) -> list[papb.Complement]:
-    if not isinstance(raw, list):
-        raise _bad(field, "Complements are a list")
-    out = []
-    for i, entry in enumerate(raw):
-        key = next(iter(entry), "") if isinstance(entry, Mapping) and len(entry) == 1 else ""
-        kind = next((k for k in _KIND_CODES if key in (f"{k}Item", f"{k}Process")), None)
-        value = entry.get(key) if isinstance(entry, Mapping) else None
-        if kind is None or not isinstance(value, str) or not value:
-            raise _bad(f"{field}/{i}", "a Complement is one {NilItem|NilProcess|AtItem|...|OfProcess: id}")
-        if key.endswith("Process"):
-            out.append(papb.Complement(kind=_KIND_CODES[kind], process_id=value))
-        else:
-            out.append(papb.Complement(kind=_KIND_CODES[kind], item_id=value))
-    return out
-
-
-def _value_of(raw: object, field: str) -> papb.Value:
-    problems = mpai.errors("MMM4_V22_Value", raw)
-    if problems:
-        raise _bad(field, f"not an MMM4_V22_Value: {problems[0]}")
-    try:
-        value = parts.of_value_doc(raw, field)
-    except InvalidInput as err:
-        raise _bad(field, err.message) from err
-    return papb.Value(amount_minor=value["Amount"], currency_id=value["CurrencyID"])
-
-
-def _items_to(raws: Any, field: str) -> list[Any]:
-    out = []
-    for i, raw in enumerate(raws):
-        doc = parse_json(bytes(raw))
-        if not isinstance(doc, dict):
-            raise _bad(f"{field}[{i}]", "an Item is a JSON object")
-        out.append(doc)
-    return out
-
-
-def _items_of(raw: object, field: str) -> list[bytes]:
-    if not isinstance(raw, list) or len(raw) > 32:
-        raise _bad(field, "Items are a list of at most 32 MMM-TEC V2.2 Items")
-    out = []
-    for i, item in enumerate(raw):
-        if not isinstance(item, Mapping):
-            raise _bad(f"{field}/{i}", "an Item is a JSON object")
-        try:
-            check_conforms(item)
-        except InvalidInput as err:
-            raise _bad(f"{field}/{i}", err.message) from err
-        out.append(_json_bytes(item))
-    return out
-
-
-def _fields(raw: object, field: str, allowed: frozenset[str]) -> Mapping[str, Any]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise _bad(field, "is a JSON object")
-    unknown = sorted(set(raw) - allowed)
-    if unknown:
-        raise _bad(f"{field}/{unknown[0]}", "unknown field")
-    return raw
-
-
-def _str(raw: Mapping[str, Any], key: str, field: str) -> str:
-    value = raw.get(key)
-    if not isinstance(value, str) or not value:
-        raise _bad(f"{field}/{key}", "must be a non-empty string")
-    return value
-
-
-def _int(value: object, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _bad(field, f"must be an integer, not {value!r}"[:120])
-    return value
-
-
-def _verb_of(value: object, field: str) -> papb.DeonticVerb.ValueType:
-    code = _VERB_CODES.get(value) if isinstance(value, str) else None
-    if code is None:
-        raise _bad(field, f"{value!r} is not May, May Not or Must"[:120])
-    return code
-
-
-def _action_of(value: object, field: str) -> str:
-    if not isinstance(value, str) or mpai.errors("MMM4_V22_AnyAction", value):
-        raise _bad(field, f"{value!r} is not an MMM-TEC V2.2 Action (AnyAction)"[:160])
-    return value
-
-
-def _valid(name: str, doc: object, at: str = "") -> None:
-    """Raise naming the first place (under the pointer ``at``) where ``doc`` is not a valid ``name``."""
-    failures = list(mpai.validator(name).iter_errors(doc))
-    if failures:
-        err = failures[0]
-        where = at + "".join(f"/{p}" for p in err.instance_path)
-        missing = _REQUIRED.fullmatch(err.message)
-        if missing is not None:  # name the missing field itself, not its parent
-            where += f"/{missing.group(1)}"
-        raise _bad(where or "/", f"not a valid {name}: {err.message}")
 
 
 # -- requests --------------------------------------------------------------------------------
@@ -234,14 +84,14 @@ def request_to_v22(msg: papb.ProcessActionRequest) -> dict[str, Any]:
     """The V2.2 form of ``msg`` (see the module docstring). Raises InvalidInput for a message
     that has none (another Header, an unknown verb or Action, a Complement without kind or target)."""
     if msg.header not in ("", HEADER):
-        raise _bad("header", f"{msg.header!r} is not {HEADER}")
-    if msg.deontic_verb not in _VERBS:
-        raise _bad("deontic_verb", "unspecified or unknown deontic verb")
-    _action_of(msg.action, "action")
-    pa_id, when = msg.process_action_id, _time(msg.process_action_id, msg.time_ms)
-    complements = _complements_to(msg.rq_complements, "rq_complements")
+        raise bad("header", f"{msg.header!r} is not {HEADER}")
+    if msg.deontic_verb not in VERBS:
+        raise bad("deontic_verb", "unspecified or unknown deontic verb")
+    action_of(msg.action, "action")
+    pa_id, when = msg.process_action_id, time_doc(msg.process_action_id, msg.time_ms)
+    complements = complements_to(msg.rq_complements, "rq_complements")
     fields: dict[str, Any] = {
-        "DeonticVerb": _VERBS[msg.deontic_verb],
+        "DeonticVerb": VERBS[msg.deontic_verb],
         "SourceProcessID": msg.source_process_id,
         "DestinationProcessID": msg.destination_process_id,
     }
@@ -252,7 +102,7 @@ def request_to_v22(msg: papb.ProcessActionRequest) -> dict[str, Any]:
     if msg.rights:
         fields["Rights"] = [_right_to(r, f"rights[{i}]") for i, r in enumerate(msg.rights)]
     if msg.items_json:
-        fields["Items"] = _items_to(msg.items_json, "items_json")
+        fields["Items"] = items_to(msg.items_json, "items_json")
     inner: dict[str, Any] = {
         "Header": HEADER,
         "MInstanceID": msg.m_instance_id,
@@ -285,17 +135,17 @@ def _if_event_to(event: papb.IfEvent) -> dict[str, Any]:
     if which == "at_time_ms":
         return {"TimeMs": event.at_time_ms}
     if which == "on_action":
-        _action_of(event.on_action.action, "if_event.on_action.action")
+        action_of(event.on_action.action, "if_event.on_action.action")
         on = event.on_action
         return {"Action": on.action, **({"ItemID": on.item_id} if on.item_id else {})}
-    raise _bad("if_event", "an If Event names a Process Action, a Time or an Action")
+    raise bad("if_event", "an If Event names a Process Action, a Time or an Action")
 
 
 def _right_to(spec: papb.RightSpec, field: str) -> dict[str, Any]:
-    if spec.deontic_verb not in _VERBS:
-        raise _bad(f"{field}.deontic_verb", "unspecified or unknown deontic verb")
-    _action_of(spec.action, f"{field}.action")
-    out: dict[str, Any] = {"DeonticVerb": _VERBS[spec.deontic_verb], "Action": spec.action}
+    if spec.deontic_verb not in VERBS:
+        raise bad(f"{field}.deontic_verb", "unspecified or unknown deontic verb")
+    action_of(spec.action, f"{field}.action")
+    out: dict[str, Any] = {"DeonticVerb": VERBS[spec.deontic_verb], "Action": spec.action}
     if spec.level:
         out["Level"] = spec.level
     out["ValidFromMs"] = spec.valid_from_ms
@@ -314,48 +164,48 @@ def request_from_v22(doc: object) -> papb.ProcessActionRequest:
     first where ``doc`` is not a valid ``MMM4_V22_AnyProcessAction`` with one Request entry (and,
     if it carries one, a valid ``*PA`` document of its Action), then where ``mmmfed:Fields`` is wrong."""
     if not isinstance(doc, Mapping):
-        raise _bad("/", "a Process Action request is a JSON object")
+        raise bad("/", "a Process Action request is a JSON object")
     _valid_request_entry(doc.get("ProcessAction"))
-    _valid(REQUEST_SCHEMA, doc)
+    valid(REQUEST_SCHEMA, doc)
     entries = doc["ProcessAction"]
     if len(entries) != 1 or "Request" not in entries[0]:
-        raise _bad("/ProcessAction", "a request has exactly one entry, a Request")
+        raise bad("/ProcessAction", "a request has exactly one entry, a Request")
     request = entries[0]["Request"]
     inner = request["Action"]
-    action = _action_of(inner.get("Action"), f"{_INNER}/Action")
+    action = action_of(inner.get("Action"), f"{_INNER}/Action")
     for key in ("ProcessActionID", "MInstanceID"):
         if inner[key] != doc[key]:
-            raise _bad(f"{_INNER}/{key}", f"differs from the request's {key}")
+            raise bad(f"{_INNER}/{key}", f"differs from the request's {key}")
     if inner["RQ-Complements"] != request["RQ-Complements"]:
-        raise _bad(f"{_INNER}/RQ-Complements", "differs from the Request's RQ-Complements")
+        raise bad(f"{_INNER}/RQ-Complements", "differs from the Request's RQ-Complements")
     if inner["PAStatus"]:
-        raise _bad(f"{_INNER}/PAStatus", "a request has no PA Status yet")
-    time_ms = _time_of(doc.get("ProcessActionTime", request["Time"]), "/ProcessActionTime")
-    if _time_of(request["Time"], "/ProcessAction/0/Request/Time") != time_ms:
-        raise _bad("/ProcessAction/0/Request/Time", "differs from ProcessActionTime")
+        raise bad(f"{_INNER}/PAStatus", "a request has no PA Status yet")
+    time_ms = time_of(doc.get("ProcessActionTime", request["Time"]), "/ProcessActionTime")
+    if time_of(request["Time"], "/ProcessAction/0/Request/Time") != time_ms:
+        raise bad("/ProcessAction/0/Request/Time", "differs from ProcessActionTime")
     _check_action_pa(inner, action, f"{_INNER}/{ACTION_PA_KEY}")
     where = f"{_INNER}/{FIELDS}"
-    fields = _fields(inner.get(FIELDS), where, _REQUEST_FIELDS)
+    fields = fields_of(inner.get(FIELDS), where, _REQUEST_FIELDS)
     msg = papb.ProcessActionRequest(
         header=HEADER,
         m_instance_id=doc["MInstanceID"],
         process_action_id=doc["ProcessActionID"],
-        source_process_id=_str(fields, "SourceProcessID", where),
-        destination_process_id=_str(fields, "DestinationProcessID", where),
-        deontic_verb=_verb_of(fields.get("DeonticVerb"), f"{where}/DeonticVerb"),
+        source_process_id=nonempty_str(fields, "SourceProcessID", where),
+        destination_process_id=nonempty_str(fields, "DestinationProcessID", where),
+        deontic_verb=verb_of(fields.get("DeonticVerb"), f"{where}/DeonticVerb"),
         action=action,
-        rq_complements=_complements_of(request["RQ-Complements"], "/ProcessAction/0/Request/RQ-Complements"),
+        rq_complements=complements_of(request["RQ-Complements"], "/ProcessAction/0/Request/RQ-Complements"),
         time_ms=time_ms,
     )
     if "IfEvent" in fields:
         _if_event_of(fields["IfEvent"], f"{where}/IfEvent", msg.if_event)
     if "Payment" in fields:
-        msg.payment.CopyFrom(_value_of(fields["Payment"], f"{where}/Payment"))
+        msg.payment.CopyFrom(value_of(fields["Payment"], f"{where}/Payment"))
     rights = fields.get("Rights", [])
     if not isinstance(rights, list) or len(rights) > 32:
-        raise _bad(f"{where}/Rights", "must be a list of at most 32 Rights")
+        raise bad(f"{where}/Rights", "must be a list of at most 32 Rights")
     msg.rights.extend(_right_of(r, f"{where}/Rights/{i}") for i, r in enumerate(rights))
-    msg.items_json.extend(_items_of(fields.get("Items", []), f"{where}/Items"))
+    msg.items_json.extend(items_of(fields.get("Items", []), f"{where}/Items"))
     return msg
 
 
@@ -370,15 +220,15 @@ def _valid_request_entry(entries: object) -> None:
     at = "/ProcessAction/0/Request"
     unknown = sorted(set(request) - {"Time", "Action", "RQ-Complements"})
     if unknown:
-        raise _bad(f"{at}/{unknown[0]}", "unknown field (a Request has Time, Action and RQ-Complements)")
+        raise bad(f"{at}/{unknown[0]}", "unknown field (a Request has Time, Action and RQ-Complements)")
     for key, name in (
         ("Time", "OSD_V15_SimpleTime"),
         ("Action", "MMM4_V22_ProcessAction"),
         ("RQ-Complements", "MMM4_V22_AnyProcessAction__Prepositions"),
     ):
         if key not in request:
-            raise _bad(f"{at}/{key}", "is required")
-        _valid(name, request[key], f"{at}/{key}")
+            raise bad(f"{at}/{key}", "is required")
+        valid(name, request[key], f"{at}/{key}")
 
 
 def _check_action_pa(pa: Mapping[str, Any], action: str, field: str) -> None:
@@ -386,37 +236,37 @@ def _check_action_pa(pa: Mapping[str, Any], action: str, field: str) -> None:
         return
     name = pa_schema(action)
     if name is None:
-        raise _bad(field, f"MMM-TEC V2.2 has no *PA schema for {action}")
+        raise bad(field, f"MMM-TEC V2.2 has no *PA schema for {action}")
     problems = mpai.errors(name, pa[ACTION_PA_KEY])
     if problems:
-        raise _bad(f"{field}{problems[0].split(':', 1)[0].rstrip('/')}", f"not a valid {name}: {problems[0]}")
+        raise bad(f"{field}{problems[0].split(':', 1)[0].rstrip('/')}", f"not a valid {name}: {problems[0]}")
 
 
 def _if_event_of(raw: object, field: str, out: papb.IfEvent) -> None:
     keys = [k for k in ("ProcessActionID", "TimeMs", "Action") if isinstance(raw, Mapping) and k in raw]
     if not isinstance(raw, Mapping) or len(keys) != 1 or set(raw) - {"ProcessActionID", "TimeMs", "Action", "ItemID"}:
-        raise _bad(field, "is exactly one of {ProcessActionID}, {TimeMs} or {Action[, ItemID]}")
+        raise bad(field, "is exactly one of {ProcessActionID}, {TimeMs} or {Action[, ItemID]}")
     if keys == ["ProcessActionID"]:
-        out.process_action_id = _str(raw, "ProcessActionID", field)
+        out.process_action_id = nonempty_str(raw, "ProcessActionID", field)
     elif keys == ["TimeMs"]:
-        out.at_time_ms = _int(raw["TimeMs"], f"{field}/TimeMs")
+        out.at_time_ms = integer(raw["TimeMs"], f"{field}/TimeMs")
     else:
-        out.on_action.action = _action_of(raw["Action"], f"{field}/Action")
-        out.on_action.item_id = _str(raw, "ItemID", field) if "ItemID" in raw else ""
+        out.on_action.action = action_of(raw["Action"], f"{field}/Action")
+        out.on_action.item_id = nonempty_str(raw, "ItemID", field) if "ItemID" in raw else ""
 
 
 def _right_of(raw: object, field: str) -> papb.RightSpec:
     if not isinstance(raw, Mapping) or set(raw) - {"DeonticVerb", "Action", "Level", "ValidFromMs", "ValidUntilMs"}:
-        raise _bad(field, "a Right is {DeonticVerb, Action, Level?, ValidFromMs?, ValidUntilMs?}")
+        raise bad(field, "a Right is {DeonticVerb, Action, Level?, ValidFromMs?, ValidUntilMs?}")
     level = raw.get("Level", "")
     if level not in ("", "Internal", "Acquired", "Granted"):
-        raise _bad(f"{field}/Level", f"{level!r} is not Internal, Acquired or Granted"[:120])
+        raise bad(f"{field}/Level", f"{level!r} is not Internal, Acquired or Granted"[:120])
     return papb.RightSpec(
-        deontic_verb=_verb_of(raw.get("DeonticVerb"), f"{field}/DeonticVerb"),
-        action=_action_of(raw.get("Action"), f"{field}/Action"),
+        deontic_verb=verb_of(raw.get("DeonticVerb"), f"{field}/DeonticVerb"),
+        action=action_of(raw.get("Action"), f"{field}/Action"),
         level=level,
-        valid_from_ms=_int(raw.get("ValidFromMs", 0), f"{field}/ValidFromMs"),
-        valid_until_ms=_int(raw.get("ValidUntilMs", 0), f"{field}/ValidUntilMs"),
+        valid_from_ms=integer(raw.get("ValidFromMs", 0), f"{field}/ValidFromMs"),
+        valid_until_ms=integer(raw.get("ValidUntilMs", 0), f"{field}/ValidUntilMs"),
     )
 
 
@@ -431,28 +281,28 @@ def response_to_v22(msg: papb.ProcessActionResponse, *, action: str | None = Non
         status: dict[str, Any] = {"Ack": "Ack"}
     elif which == "request":
         status = {"Request": parts.value_doc(msg.pa_status.request.amount_minor, msg.pa_status.request.currency_id)}
-    elif which == "error" and msg.pa_status.error.code in _ERRORS:
-        status = {"Error": _ERRORS[msg.pa_status.error.code]}
+    elif which == "error" and msg.pa_status.error.code in ERRORS:
+        status = {"Error": ERRORS[msg.pa_status.error.code]}
         if msg.pa_status.error.reason:
             fields["Reason"] = msg.pa_status.error.reason
     else:
-        raise _bad("pa_status", "a response has a PA Status: ack, request or a known error code")
+        raise bad("pa_status", "a response has a PA Status: ack, request or a known error code")
     if msg.items_json:
-        fields["Items"] = _items_to(msg.items_json, "items_json")
-    pa_id, when = msg.process_action_id, _time(msg.process_action_id, msg.time_ms)
+        fields["Items"] = items_to(msg.items_json, "items_json")
+    pa_id, when = msg.process_action_id, time_doc(msg.process_action_id, msg.time_ms)
     out: dict[str, Any] = {
         "Header": HEADER,
         "MInstanceID": msg.m_instance_id,
         "ProcessActionID": pa_id,
         "ProcessActionTime": when,
         "RQ-Complements": [],
-        "RS-Complements": _complements_to(msg.rs_complements, "rs_complements"),
+        "RS-Complements": complements_to(msg.rs_complements, "rs_complements"),
         "PAStatus": [status],
     }
     if fields:
         out[FIELDS] = fields
     if action is not None:
-        out["Action"] = _action_of(action, "action")
+        out["Action"] = action_of(action, "action")
         action_pa = response_pa(
             action, m_instance_id=msg.m_instance_id, pa_id=pa_id, time_ms=msg.time_ms, status=status
         )
@@ -465,31 +315,43 @@ def response_from_v22(doc: object) -> papb.ProcessActionResponse:
     """The gRPC message of a response's V2.2 form (an ``MMM4_V22_ProcessAction`` with one PA
     Status). Raises InvalidInput (see the module docstring)."""
     if not isinstance(doc, Mapping):
-        raise _bad("/", "a Process Action response is a JSON object")
-    _valid(RESPONSE_SCHEMA, doc)
+        raise bad("/", "a Process Action response is a JSON object")
+    valid(RESPONSE_SCHEMA, doc)
     statuses = doc["PAStatus"]
     if len(statuses) != 1:
-        raise _bad("/PAStatus", "a response has exactly one PA Status")
+        raise bad("/PAStatus", "a response has exactly one PA Status")
     if "Action" in doc:
         _check_action_pa(doc, doc["Action"], f"/{ACTION_PA_KEY}")
-    fields = _fields(doc.get(FIELDS), f"/{FIELDS}", frozenset({"Reason", "Items"}))
+    fields = fields_of(doc.get(FIELDS), f"/{FIELDS}", frozenset({"Reason", "Items"}))
     msg = papb.ProcessActionResponse(
         process_action_id=doc["ProcessActionID"],
-        rs_complements=_complements_of(doc.get("RS-Complements", []), "/RS-Complements"),
-        time_ms=_time_of(doc.get("ProcessActionTime"), "/ProcessActionTime"),
+        rs_complements=complements_of(doc.get("RS-Complements", []), "/RS-Complements"),
+        time_ms=time_of(doc.get("ProcessActionTime"), "/ProcessActionTime"),
         m_instance_id=doc["MInstanceID"],
     )
     status = statuses[0]
     if "Reason" in fields and "Error" not in status:
-        raise _bad(f"/{FIELDS}/Reason", "only an Error has a Reason")
+        raise bad(f"/{FIELDS}/Reason", "only an Error has a Reason")
     if "Ack" in status:
         msg.pa_status.ack = True
     elif "Request" in status:
-        msg.pa_status.request.CopyFrom(_value_of(status["Request"], "/PAStatus/0/Request"))
+        msg.pa_status.request.CopyFrom(value_of(status["Request"], "/PAStatus/0/Request"))
     else:
         reason = fields.get("Reason", "")
         if not isinstance(reason, str):
-            raise _bad(f"/{FIELDS}/Reason", "must be a string")
-        msg.pa_status.error.CopyFrom(papb.PAError(code=_ERROR_CODES[status["Error"]], reason=reason))
-    msg.items_json.extend(_items_of(fields.get("Items", []), f"/{FIELDS}/Items"))
+            raise bad(f"/{FIELDS}/Reason", "must be a string")
+        msg.pa_status.error.CopyFrom(papb.PAError(code=ERROR_CODES[status["Error"]], reason=reason))
+    msg.items_json.extend(items_of(fields.get("Items", []), f"/{FIELDS}/Items"))
     return msg
+
+
+__all__ = [
+    "HEADER",
+    "MAX_TIME_MS",
+    "REQUEST_SCHEMA",
+    "RESPONSE_SCHEMA",
+    "request_from_v22",
+    "request_to_v22",
+    "response_from_v22",
+    "response_to_v22",
+]
