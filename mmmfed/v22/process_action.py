@@ -29,15 +29,15 @@ no room for a Value Request, its reason or Items)::
 A Complement is one ``{<Kind><Item|Process>: id}`` entry (``NilItem``, ``ToProcess``, ``OfItem``...);
 times are Simple Times of one absolute-millisecond instant (``mmmfed.v22.parts``); Values are
 ``MMM4_V22_Value`` s in minor units (the shared parts: :mod:`mmmfed.v22.pa_parts`). Fields V2.2
-has no place for go under ``mmmfed:Fields``, as
-for Items (``docs/v22-items.md``); the ``*PA`` document is :mod:`mmmfed.v22.action_pa`'s. Items
+has no place for go under ``mmmfed:Fields``, as for Items (``docs/v22-items.md``); the ``*PA``
+document is :mod:`mmmfed.v22.action_pa`'s. Items
 are carried in their V2.2 form, as on the wire. Schema names: :data:`REQUEST_SCHEMA`,
 :data:`RESPONSE_SCHEMA` (MPAI's document with the corrections of ``docs/mpai-v22-faults.md``).
 
 Lossless: ``request_from_v22(request_to_v22(m)) == m`` for every valid request message (Header
 ``MMM-PAC-V2.2``, known Action, non-empty source and destination, Complements with a kind and a
-target, a time from 1970 to 9999), and likewise for
-responses (a PA Status set, ``ack`` true, a known error code), Items compared as compact JSON.
+target, a time from 1970 to 9999), and likewise for responses (a PA Status set, ``ack`` true, a
+known error code), Items compared as compact JSON.
 Reading (``*_from_v22``) raises InvalidInput ``PROCESS_ACTION_MALFORMED`` with metadata ``field``,
 a JSON pointer into the document (e.g. ``/ProcessAction/0/Request/Action/mmmfed:Fields/Payment``).
 """
