@@ -21,9 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from instance.database import Database
-from instance.world.codec import response_to_json
+from instance.world.codec import request_from_json, response_from_json, response_to_json
 from instance.world.itemdocs import iso, item_doc, local_part
 from instance.world.model import ProcessActionRequest, ProcessActionResponse
+from instance.world.wire import request_to_proto, response_to_proto
+from mmmfed.errors import InvalidInput
+from mmmfed.items import instance_or_none
+from mmmfed.v22.process_action import request_to_v22, response_to_v22
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS activity (
@@ -198,6 +202,7 @@ class ActivityLog:
         }
         if record.trigger is not None:
             fields["Trigger"] = record.trigger
+        fields.update(_v22_pair(record, m_instance_id))
         return item_doc(
             m_instance_id=m_instance_id,
             item_id=f"mmm://{m_instance_id}/activity/{local_part(record.process_action_id)}-{record.seq}",
@@ -220,7 +225,30 @@ def _text(value: object) -> str:
 
 
 def _response_json(response: ProcessActionResponse) -> dict[str, Any]:
-    return response_to_json(response)
+    out = response_to_json(response)
+    if response.decided_by:
+        out["DecidedBy"] = response.decided_by  # a request resolved at another M-Instance
+    return out
+
+
+def _v22_pair(record: ActivityRecord, m_instance_id: str) -> dict[str, Any]:
+    """``{"ProcessAction": <request>, "ProcessActionResponse": <response>}``, both
+    ``MMM4_V22_ProcessAction`` s (the request's is the ``Action`` of its ``AnyProcessAction``
+    Request), or ``{}`` for a record of a request too malformed to have a V2.2 form."""
+    try:
+        request = request_from_json(record.request)
+        response = response_from_json(record.response)
+        source_instance = instance_or_none(request.source_id) or m_instance_id
+        decided_by = record.response.get("DecidedBy") or m_instance_id
+        any_pa = request_to_v22(request_to_proto(request, m_instance_id=source_instance))
+        return {
+            "ProcessAction": any_pa["ProcessAction"][0]["Request"]["Action"],
+            "ProcessActionResponse": response_to_v22(
+                response_to_proto(response, m_instance_id=decided_by), action=request.action.value
+            ),
+        }
+    except (InvalidInput, KeyError, TypeError, ValueError):
+        return {}
 
 
 def _record(row: tuple[Any, ...]) -> ActivityRecord:

@@ -1,5 +1,7 @@
-"""Process Action requests and responses as JSON objects (the form ``mmmfed pa send --file``
-reads, the Activity Data stores, and the protobuf messages map to one-to-one).
+"""Process Action requests and responses as JSON objects in the M-Instance's own form: what its
+Activity Data rows store and the engine replays (``instance/world/activity.py``). It is not the
+exchange form: ``mmmfed pa send --file``, ``--json`` and the ACD Items carry the MMM-TEC V2.2 form
+(``mmmfed/v22/process_action.py``, issue 15 item 3).
 
 Request::
 

@@ -2,10 +2,13 @@
 and read its Activity Data (issue "MMM-TEC core", item 7), over the Instance service with an
 operator certificate of the M-Instance's trust domain.
 
-A request comes from a JSON file in the form of ``instance/world/codec.py`` (``--file``), or from
-flags; flags given with ``--file`` override its fields. A request for a Process of another
-M-Instance is resolved by the M-Instance through its gateway. The exit code is 0 for Ack,
-3 for Request (pay first), 4 for a PA Status Error, 2 when the request could not be sent.
+A request comes from a JSON file in its MMM-TEC V2.2 form (``--file``: an
+``MMM4_V22_AnyProcessAction``, :mod:`mmmfed.v22.process_action`; issue 15 item 3), or from flags;
+flags given with ``--file`` override its fields. ``--json`` prints the response in its V2.2 form
+(an ``MMM4_V22_ProcessAction`` whose ``MInstanceID`` is the M-Instance that decided it). A
+request for a Process of another M-Instance is resolved by the M-Instance through its gateway.
+The exit code is 0 for Ack, 3 for Request (pay first), 4 for a PA Status Error, 2 when the
+request could not be sent.
 """
 
 from __future__ import annotations
@@ -59,13 +62,10 @@ async def _instance_call(config: Any, cert: Path, key: Path, method: str, reques
         return await call(lambda: getattr(stub, method)(request), attempts=1 if method == "Act" else 4)
 
 
-def _complement(kind: str, ref: str) -> dict[str, str]:
-    return {"Kind": kind, ("ProcessID" if "/processes/" in ref else "ItemID"): ref}
-
-
 def build_request(
-    base: dict[str, Any],
+    base: dict[str, Any] | None,
     *,
+    m_instance_id: str,
     source: str | None,
     destination: str | None,
     action: str | None,
@@ -74,41 +74,66 @@ def build_request(
     items: list[Path],
     pay: str | None,
     pa_id: str | None,
-) -> dict[str, Any]:
-    """The request's JSON form: ``base`` (from ``--file``) with the flags applied. Raises
-    InvalidInput (via the codec) when the result is not a valid request."""
-    from instance.world.codec import request_from_json
+) -> Any:
+    """The request message: ``base`` (the ``--file`` document, an ``MMM4_V22_AnyProcessAction``
+    in the form of :mod:`mmmfed.v22.process_action`) with the flags applied; ``--item`` files are
+    Items in their V2.2 form. Raises InvalidInput ``PROCESS_ACTION_MALFORMED`` naming the field
+    (a JSON pointer into the V2.2 form) when the file or the result is not a valid request."""
+    from mmmfed.api.v1 import process_action_pb2 as papb
     from mmmfed.errors import InvalidInput
     from mmmfed.strictjson import parse_json
+    from mmmfed.v22.process_action import request_from_v22, request_to_v22
 
-    raw = dict(base)
-    for field, value in (
-        ("SourceProcessID", source),
-        ("DestinationProcessID", destination),
-        ("Action", action),
-        ("DeonticVerb", verb),
-        ("ProcessActionID", pa_id),
-    ):
+    msg = request_from_v22(base) if base is not None else papb.ProcessActionRequest(header="MMM-PAC-V2.2")
+    for field, value in (("source_process_id", source), ("destination_process_id", destination), ("action", action)):
         if value is not None:
-            raw[field] = value
-    raw.setdefault("DeonticVerb", "May")
-    given = [_complement(kind, ref) for kind, ref in complements.items() if ref is not None]
+            setattr(msg, field, value)
+    if verb is not None:
+        verbs = {"May": papb.DEONTIC_VERB_MAY, "May Not": papb.DEONTIC_VERB_MAY_NOT, "Must": papb.DEONTIC_VERB_MUST}
+        msg.deontic_verb = verbs.get(verb, papb.DEONTIC_VERB_UNSPECIFIED)
+    elif not msg.deontic_verb:
+        msg.deontic_verb = papb.DEONTIC_VERB_MAY
+    given = [
+        (papb.ComplementKind.Value(f"COMPLEMENT_KIND_{kind.upper()}"), ref)
+        for kind, ref in complements.items()
+        if ref is not None
+    ]
     if given:
-        kinds = {c["Kind"] for c in given}
-        raw["RQComplements"] = [c for c in raw.get("RQComplements", []) if c.get("Kind") not in kinds] + given
-    if items:
-        raw["Items"] = [*raw.get("Items", []), *(parse_json(p.read_bytes()) for p in items)]
+        kept = [c for c in msg.rq_complements if c.kind not in {code for code, _ in given}]
+        del msg.rq_complements[:]
+        msg.rq_complements.extend(kept)
+        for code, ref in given:
+            target = {"process_id": ref} if "/processes/" in ref else {"item_id": ref}
+            msg.rq_complements.append(papb.Complement(kind=code, **target))
+    for path in items:
+        msg.items_json.append(
+            json.dumps(parse_json(path.read_bytes()), ensure_ascii=False, separators=(",", ":")).encode()
+        )
     if pay is not None:
         amount, _, currency = pay.partition(" ")
         if not amount.isdigit() or not currency:
             raise InvalidInput(f"--pay {pay!r}: give an integer amount in minor units and a currency, e.g. '500 EUR'")
-        raw["Payment"] = {"Amount": int(amount), "CurrencyID": currency}
-    source_id = raw.get("SourceProcessID")
-    if "ProcessActionID" not in raw and isinstance(source_id, str) and source_id.startswith("mmm://"):
-        raw["ProcessActionID"] = f"mmm://{source_id.removeprefix('mmm://').split('/', 1)[0]}/pa/{uuid.uuid4().hex}"
-    raw.setdefault("TimeMs", int(time.time() * 1000))
-    request_from_json(raw)  # refuse a bad request here, with the field named
-    return raw
+        msg.payment.CopyFrom(papb.Value(amount_minor=int(amount), currency_id=currency))
+    if pa_id is not None:
+        msg.process_action_id = pa_id
+    if not msg.process_action_id and msg.source_process_id.startswith("mmm://"):
+        home = msg.source_process_id.removeprefix("mmm://").split("/", 1)[0]
+        msg.process_action_id = f"mmm://{home}/pa/{uuid.uuid4().hex}"
+    if not msg.time_ms:
+        msg.time_ms = int(time.time() * 1000)
+    msg.m_instance_id = msg.m_instance_id or m_instance_id
+    try:
+        v22 = request_to_v22(msg)
+    except InvalidInput as err:  # a flag that gives it no V2.2 form (--action Fly): named as its field
+        named = {"action": "Action", "deontic_verb": "DeonticVerb"}.get(str(err.metadata.get("field")))
+        if named is None:
+            raise
+        raise InvalidInput(
+            f"Process Action field {named}: {err.message.split(': ', 1)[-1]}",
+            reason="PROCESS_ACTION_MALFORMED",
+            metadata={"field": named},
+        ) from err
+    return request_from_v22(v22)  # refuse a bad request here, the field named
 
 
 def response_table(response: Any) -> Table:
@@ -133,7 +158,9 @@ def pa_send(
     config: ConfigOption,
     cert: CertOption,
     key: KeyOption,
-    file: Annotated[Path | None, typer.Option("--file", help="request in JSON (instance/world/codec.py)")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="request in its MMM-TEC V2.2 form (docs/v22-process-actions.md)")
+    ] = None,
     source: Annotated[str | None, typer.Option("--source", help="requesting ProcessID")] = None,
     destination: Annotated[str | None, typer.Option("--destination", help="requested ProcessID")] = None,
     action: Annotated[str | None, typer.Option("--action", help="MMM-TEC Action, e.g. MM-Add")] = None,
@@ -144,28 +171,31 @@ def pa_send(
     from_: Annotated[str | None, typer.Option("--from", help="From Complement")] = None,
     of: Annotated[str | None, typer.Option("--of", help="Of Complement")] = None,
     with_: Annotated[str | None, typer.Option("--with", help="With Complement (e.g. the paying Transaction)")] = None,
-    item: Annotated[list[Path] | None, typer.Option("--item", help="an Item (JSON file) the request carries")] = None,
+    item: Annotated[
+        list[Path] | None, typer.Option("--item", help="an Item (V2.2 JSON file) the request carries")
+    ] = None,
     pay: Annotated[str | None, typer.Option("--pay", help="payment, e.g. '500 EUR' (minor units)")] = None,
     pa_id: Annotated[str | None, typer.Option("--id", help="ProcessActionID (default: a new one)")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print the response as JSON")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the response in its V2.2 form")] = False,
     wide: WideOption = False,
 ) -> None:
     """Issue a Process Action to the M-Instance of CONFIG and print the response and PA Status."""
-    from instance.world.codec import request_from_json, response_to_json
     from instance.world.model import PAStatusKind
-    from instance.world.wire import request_to_proto, response_from_proto
+    from instance.world.wire import request_from_proto, response_from_proto
     from mmmfed.api.v1 import instance_pb2 as ipb
     from mmmfed.cli.common import fail
     from mmmfed.errors import InvalidInput, MmmfedError
     from mmmfed.strictjson import parse_json
+    from mmmfed.v22.process_action import response_to_v22
 
     cfg = _config(config)
     try:
-        base = parse_json(file.read_bytes()) if file is not None else {}
-        if not isinstance(base, dict):
-            raise InvalidInput(f"{file}: a request is a JSON object")
-        raw = build_request(
+        base = parse_json(file.read_bytes()) if file is not None else None
+        if file is not None and not isinstance(base, dict):
+            raise InvalidInput(f"{file}: a request is a JSON object (an MMM4_V22_AnyProcessAction)")
+        message = build_request(
             base,
+            m_instance_id=cfg.m_instance_id,
             source=source,
             destination=destination,
             action=action,
@@ -175,15 +205,16 @@ def pa_send(
             pay=pay,
             pa_id=pa_id,
         )
-        message = request_to_proto(request_from_json(raw), m_instance_id=cfg.m_instance_id)
+        request_from_proto(message)  # the Items too: each one a V2.2 Item mmmfed reads
         reply = asyncio.run(_instance_call(cfg, cert, key, "Act", ipb.ActRequest(request=message)))
         response = response_from_proto(reply)
+        answer = response_to_v22(reply, action=message.action)
     except (MmmfedError, OSError) as err:
         if isinstance(err, OSError):
             err = InvalidInput(f"cannot read {err.filename}: {err.strerror}", reason="FILE_UNREADABLE")
         raise fail(err) from err
     if as_json:
-        typer.echo(json.dumps({"DecidedBy": reply.m_instance_id, **response_to_json(response)}, indent=2))
+        typer.echo(json.dumps(answer, indent=2, ensure_ascii=False))
     else:
         table_console(wide).print(response_table(response))
         Console().print(f"decided by {reply.m_instance_id}")

@@ -11,46 +11,22 @@ the spot) and the value we validate against instead. ``scripts/derive_schemas.py
 
 References in ``corrected`` values are written as in MPAI's document (``#/components/schemas/X``);
 the derivation rewrites them with the rest.
+
+The Process Action corrections (the ``*PA`` action schemas, MMM-TEC V2.2 Process Action and
+its Complements) are in :mod:`mmmfed.schemas.mpai_pa_corrections`.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, MutableMapping
-from dataclasses import dataclass
 from typing import Any, Final
 
 from mmmfed.schemas.mpai.pointer import ABSENT, put, same_json, value_at
+from mmmfed.schemas.mpai_correction import REMOVE, Correction, CorrectionMismatch, ref, with_required
+from mmmfed.schemas.mpai_pa_corrections import PA_SCHEMA_CORRECTIONS, PA_STATUS_CORRECTIONS
 
-REMOVE: Final = ABSENT
-"""As ``corrected``: the key is removed (:data:`ABSENT`, which as ``mpai`` says MPAI has no such key)."""
-
-
-class CorrectionMismatch(ValueError):
-    """MPAI's document does not have, at a correction's place, the value the correction expects."""
-
-
-@dataclass(frozen=True)
-class Correction:
-    """One fault in MPAI's schemas and its correction.
-
-    ``schema`` is a component name of MPAI's document, ``pointer`` an RFC 6901 JSON pointer inside
-    it (``""`` is the whole schema), ``mpai`` the exact value found there (or :data:`ABSENT`),
-    ``corrected`` the replacement (or :data:`REMOVE`), ``fault`` one sentence on what is wrong and
-    ``we_emit`` one sentence on what mmmfed's Items carry there.
-    """
-
-    id: str
-    schema: str
-    pointer: str
-    mpai: object
-    corrected: object
-    fault: str
-    we_emit: str
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+_ref = ref
 
 
 _PLATFORM_CURRENCY: Final = {"type": "string", "pattern": "^[A-Z][A-Z0-9-]{1,15}$"}
@@ -71,50 +47,7 @@ _PAC_STATUS: Final = [
 ]
 
 
-def _with_required(branches: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``oneOf`` branches of one property each, with that property made ``required``."""
-    return [{**b, "required": list(b["properties"])} for b in branches]
-
-
-def _pa_status(errors: list[str], *, ack_first: bool) -> list[dict[str, Any]]:
-    """The PA Status ``oneOf`` of MPAI's ``*PA`` schemas: an ``Err`` branch and an ``Ack`` branch."""
-    err = {"type": "object", "properties": {"Err": {"type": "string", "enum": errors}}}
-    ack = {"type": "object", "properties": {"Ack": {"type": "string", "enum": ["Ack"]}}}
-    return [ack, err] if ack_first else [err, ack]
-
-
-# (action, response key holding PAStatus, its Err codes, Ack branch first) as in MPAI's document.
-_PA_STATUSES: Final = (
-    ("Authenticate", "RS4", ["FaultyPA", "IncID", "MLocOOR", "InsRights", "InsValue"], False),
-    ("Author", "RS4", ["FaultyPA", "IncID", "InsRights", "InsValue"], False),
-    ("Convert", "RS4", ["FaultyPA", "IncID", "MLocOOR", "InsRights", "InsValue", "QualNS"], False),
-    ("Discover", "RS3", ["FaultyPA", "IncID", "MLocOOR", "InsRights", "InsValue"], False),
-    ("Execute", "RS3", ["FaultyPA", "IncID", "InsRights", "InsValue"], False),
-    ("Hide", "RS3", ["FaultyPA", "IncID", "InsRights", "InsValue"], False),
-    ("Identify", "RS3", ["FaultyPA", "IncDQ", "InsRights", "InsValue"], False),
-    ("Interpret", "RS3", ["FaultyPA", "IncDQ", "InsRights", "InsValue"], False),
-    ("MMAdd", "RS3", ["Clash", "FaultyPA", "IncID", "MLocOOR", "InsRights", "InsValue"], False),
-    ("MMAnimate", "RS3", ["Clash", "FaultyPA", "IncID", "InsRights", "InsValue", "LocOOR"], False),
-    ("MMCapture", "RS3", ["FaultyPA", "IncID", "MLocOOR", "InsRights", "InsValue"], False),
-    ("MMMove", "RS3", ["Clash", "FaultyPA", "IncID", "MLocOOR", "InsRights", "InsValue"], False),
-    ("MMSend", "RS3", ["FaultyPA", "IncID", "InsRights", "InsValue"], False),
-    ("MUActuate", "RS3", ["Clash", "FaultyPA", "IncID", "MLocOOR", "ULocOOR", "InsRights", "InsValue"], False),
-    ("MUAdd", "RS3", ["Clash", "FaultyPA", "IncID", "ULocOOR", "InsRights", "InsValue"], False),
-    ("MUAnimate", "RS3", ["Clash", "FaultyPA", "IncID", "ULocOOR", "InsRights", "InsValue"], False),
-    ("MUMove", "RS3", ["Clash", "FaultyPA", "IncID", "ULocOOR", "InsRights", "InsValue"], False),
-    ("MUSend", "RS3", ["FaultyPA", "IncID", "InsRights", "InsValue"], False),
-    ("Modify", "RS3", ["FaultyPA", "IncID", "IncDQ", "InsRights", "InsValue"], False),
-    ("Post", "RS2", ["FaultyPA", "IncID", "InsRights", "InsValue", "PostRef"], False),
-    ("PropertyChange", "RS3", ["FaultyPA", "IncID", "MLocOOR", "InsRights", "InsValue"], True),
-    ("Register", "RS2", ["FaultyPA", "IncID", "InsRights", "InsValue"], False),
-    ("Resolve", "RS3", ["FaultyPA", "IncID", "InsRights", "InsValue"], False),
-    ("RightsChange", "RS3", ["FaultyPA", "IncID", "InsRights", "InsValue", "MLocOOR"], False),
-    ("Transact", "RS2", ["FaultyPA", "IncID", "InsRights", "InsValue"], False),
-    ("UMActuate", "RS4", ["FaultyPA", "IncID", "IncDQ", "InsRights", "InsValue", "ULocOOR", "MLocOOR", "QualNS"], True),
-    ("UMCapture", "RS5", ["FaultyPA", "IncID", "InsRights", "InsValue", "ULocOOR"], False),
-    ("UMSend", "RS2", ["FaultyPA", "IncID", "InsRights", "InsValue"], False),
-    ("Validate", "RS4", ["FaultyPA", "IncID", "LocOOR", "InsRights", "InsValue"], False),
-)
+_with_required = with_required
 _VM_IDS_DOC: Final = {
     "title": "Value Metadata IDs V2.2",
     "description": "Enumerated Value Metadata identifiers. Keep fallback pattern until the enum is complete.",
@@ -414,21 +347,8 @@ CORRECTIONS: Final[tuple[Correction, ...]] = (
             "Each ProcessID entry of an IPP Message carries either SourceProcessID or DestinationProcessID, a string."
         ),
     ),
-    *(
-        Correction(
-            id=f"PA-STATUS-{action}",
-            schema=f"MMM4_V22_{action}PA",
-            pointer=f"/properties/{action}PARS/properties/{rs}/properties/PAStatus/items/oneOf",
-            mpai=_pa_status(errors, ack_first=ack_first),
-            corrected=_with_required(_pa_status(errors, ack_first=ack_first)),
-            fault=(
-                f"The {action} PA Status branches (Err, Ack) require nothing, so every status matches both"
-                f" and the oneOf refuses it."
-            ),
-            we_emit="Each PA Status entry carries either Ack or Err.",
-        )
-        for action, rs, errors, ack_first in _PA_STATUSES
-    ),
+    *PA_STATUS_CORRECTIONS,
+    *PA_SCHEMA_CORRECTIONS,
     Correction(
         id="LIC-REQUIRED",
         schema="MMM4_V22_Licence",
@@ -500,3 +420,6 @@ def apply(schemas: MutableMapping[str, Any], corrections: Iterable[Correction] =
             put(schemas, c.schema, c.pointer, copy.deepcopy(c.corrected))
         except LookupError as err:
             raise CorrectionMismatch(f"correction {c.id}: {err} in MPAI's document") from err
+
+
+__all__ = ["CORRECTIONS", "REMOVE", "Correction", "CorrectionMismatch", "apply", "found"]

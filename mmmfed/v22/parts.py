@@ -31,6 +31,7 @@ from urllib.parse import quote, unquote
 from mmmfed.errors import InvalidInput
 
 SIMPLE_TIME_HEADER = "OSD-STM-V1.5"
+OSD_TIME_HEADER = "OSD-TIM-V1.5"
 DEM_HEADER = "PTF-DEM-V1.0"
 ABSOLUTE_MS = 0b011  # FlagsByte: TimeType absolute (bit 0), TimeUnit 01 = milliseconds (bits 1-2)
 MAX_DESCR_CHARS = 2048

@@ -250,18 +250,44 @@ def _transaction_of(wire: Doc, ctx: Doc) -> Doc:
 
 
 # -- Activity Data (MMM-ACD) ------------------------------------------------------------------
+_ACD_PAS = ("ProcessAction", "ProcessActionResponse")
+"""The record's request and response in their V2.2 form (``MMM4_V22_ProcessAction`` s)."""
+
+
 def _activity_to(rest: Doc, ctx: Doc) -> Doc:
+    """The record's Process Action, request and response, is the IPP Message of its one
+    ``ActivityData`` entry (``PAIDOrPA``, in that order); a record without them names it by id."""
+    entry: Doc = {"IPPMessageID": rest["ProcessActionID"]}
+    if all(k in rest for k in _ACD_PAS):
+        entry = {
+            "IPPMessage": {
+                "Header": "MMM-IPP-V2.2",
+                "IPPMessageID": rest["ProcessActionID"],
+                "ProcessID": [
+                    {"SourceProcessID": rest["SourceProcessID"]},
+                    {"DestinationProcessID": rest["DestinationProcessID"]},
+                ],
+                "PAIDOrPA": [{"ProcessAction": rest.pop(k)} for k in _ACD_PAS],
+            }
+        }
     return {
         "ActivityDataID": ctx["ItemID"],
         "ActivityDataTime": parts.instant(f"{ctx['ItemID']}#time", rest["Time"]),
-        "ActivityData": [{"IPPMessageID": rest["ProcessActionID"]}],
+        "ActivityData": [entry],
     }
 
 
 def _activity_of(wire: Doc, ctx: Doc) -> Doc:
+    entries = wire.get("ActivityData")
+    message = entries[0].get("IPPMessage") if isinstance(entries, list) and len(entries) == 1 else None
     for name in ("ActivityDataID", "ActivityDataTime", "ActivityData"):
         wire.pop(name, None)  # restated from the extension fields (the record itself)
-    return {}
+    if not isinstance(message, dict):
+        return {}
+    pas = message.get("PAIDOrPA")
+    if not isinstance(pas, list) or len(pas) != len(_ACD_PAS):
+        raise InvalidInput("an Activity Data IPP Message carries its request and response", reason="ITEM_MALFORMED")
+    return {k: entry["ProcessAction"] for k, entry in zip(_ACD_PAS, pas, strict=True)}
 
 
 # -- Fault Behaviour Report (MMM-FBR) ---------------------------------------------------------

@@ -38,7 +38,11 @@ from mmmfed.api.v1 import instance_pb2 as ipb
 from mmmfed.cli.inprocess import Federation, peer
 from mmmfed.cli.phase0 import registration_items
 from mmmfed.items import Item, item_of, item_of_wire, sign_item
+from mmmfed.schemas import mpai
 from mmmfed.tls import secure_channel
+from mmmfed.v22 import encode
+from mmmfed.v22.action_pa import pa_schema
+from mmmfed.v22.conformance import check_conforms
 
 A, B = "a.example", "b.example"
 U1, U2 = f"mmm://{A}/processes/user1", f"mmm://{B}/processes/user2"
@@ -90,11 +94,21 @@ def _kind(response: ProcessActionResponse) -> str:
 
 
 async def _activity(fed: Federation, m_instance_id: str) -> list[dict[str, Any]]:
-    """Activity Data of ``m_instance_id`` (Instance.QueryActivity), as ACD Items."""
+    """Activity Data of ``m_instance_id`` (Instance.QueryActivity), as ACD Items. Each carries
+    the Process Action it records, request and response, in the MMM-TEC V2.2 form, which
+    conforms to MPAI's types (issue 15 item 3): the ACD's V2.2 form (MMM4_V22_ActivityData, its IPP
+    Message's PAIDOrPA), each MMM4_V22_ProcessAction and the Action's *PA document."""
     client = fed.at_a if m_instance_id == A else fed.at_b
     assert client is not None
     reply = await client.instance.QueryActivity(ipb.QueryActivityRequest())
-    return [json.loads(raw) for raw in reply.records_json]
+    records = [json.loads(raw) for raw in reply.records_json]
+    for record in records:
+        assert check_conforms(encode(record)) == "MMM4_V22_ActivityData"
+        for pa in (record["ProcessAction"], record["ProcessActionResponse"]):
+            assert mpai.errors("MMM4_V22_ProcessAction", pa) == []
+            name = pa_schema(pa["Action"])
+            assert name is None or mpai.errors(name, pa["mmmfed:ActionPA"]) == []
+    return records
 
 
 async def _register(fed: Federation, user: str) -> None:

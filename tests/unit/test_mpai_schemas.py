@@ -156,6 +156,9 @@ SIMPLE_TIME = {
 }
 
 
+OSD_TIME = {"Header": "OSD-TIM-V1.5", "TimeID": "t1", "Data": "2026-01-01T00:00:00.000Z"}
+
+
 CASES = [
     pytest.param(
         "MMM4_V22_Transaction",
@@ -171,6 +174,17 @@ CASES = [
             "ProcessAction": [{"Response": {"Time": SIMPLE_TIME, "PAStatus": [{"Ack": "Ack"}]}}],
         },
         id="APA-RESPONSE",
+    ),
+    pytest.param(
+        "MMM4_V22_AnyProcessAction__Prepositions", [{"OfItem": "i"}, {"NilProcess": "p"}], id="APA-COMPLEMENT-OF"
+    ),
+    pytest.param(
+        "MMM4_V22_ModifyPA",
+        {"Header": "MMM-MOP-V2.2", "MInstanceID": "m", "Time": OSD_TIME, "ModifyPARQ": {}},
+        id="PA-REQUIRED-Modify",
+    ),
+    pytest.param(
+        "MMM4_V22_ResolvePA", {"Header": "MMM-RSP-V2.2", "Time": OSD_TIME, "ResolvePARS": {}}, id="PA-HEADER-Resolve"
     ),
     pytest.param("MMM4_V22_Asset", {"Header": "MMM-ASS-V2.2", "CurrencyID": "ACU"}, id="ASS-CURRENCY"),
     pytest.param("MMM4_V22_ValueMetadataIDs", "VM-ListPrice", id="VMI-ONEOF"),

@@ -19,6 +19,7 @@ from instance.assets.offers import asset_item, transaction_item
 from mmmfed.items import DataBinding, Item, item_of, parse_item
 from mmmfed.schemas import mpai, validate_item
 from mmmfed.v22 import decode, encode
+from mmmfed.v22.action_pa import pa_schema
 from mmmfed.v22.conformance import check_conforms
 from mmmfed.v22.types import DATA_TYPES
 
@@ -84,6 +85,23 @@ def test_the_schemas_used_are_named_by_the_headers() -> None:
     print(json.dumps(used, indent=1, sort_keys=True))
     assert used["PRC"] == "MMM4_V22_Process" and used["ITM"] == "MMM4_V22_Item"
     assert len(set(used.values())) == len(used)
+
+
+def test_issue_15_item_3_process_actions_of_a_world_run_conform() -> None:
+    """The Process Actions an engine run decided, as its Activity Data carries them (request and
+    response, MMM-TEC V2.2 form), are MPAI's MMM4_V22_ProcessAction and their Action's *PA."""
+    acds = [d for _, d in DOCS if d["ItemType"] == "ACD"]
+    assert acds and all("ProcessAction" in d and "ProcessActionResponse" in d for d in acds)
+    for d in acds:
+        for key in ("ProcessAction", "ProcessActionResponse"):
+            pa = d[key]
+            assert mpai.errors("MMM4_V22_ProcessAction", pa) == []
+            used = ["MMM4_V22_ProcessAction"]
+            name = pa_schema(pa["Action"])
+            if name is not None:
+                assert mpai.errors(name, pa["mmmfed:ActionPA"]) == []
+                used.append(name)
+            print(f"{d['Action']} {key} ({d['PAStatus']['Status']}): validated against {' + '.join(used)}")
 
 
 def test_an_item_that_breaks_mpais_type_is_refused_at_intake() -> None:
