@@ -13,9 +13,9 @@ run as one Node.js process per validation (what the bridge did before its warm w
 
 Samples (``../shared/samples``): Godette (VRM 0.x), the VRMC MToon UV animation test (VRM 1.0) and
 AnimatedMorphCube (``.gltf`` JSON with an external ``.bin``; no textures, so its floor is the two
-validations). The Conversion Service takes GLB only (a ``.gltf`` input is another issue's), so the
-bench packs the ``.gltf`` into one GLB with pygltflib before anything is timed; that packing is
-not measured, and the conversion and its floor both start from the same GLB.
+validations). The Conversion Service takes GLB; ``mmmfed convert`` packs a ``.gltf`` package into one
+GLB first (:func:`mmmfed.content.input.read_model`), and so does this bench, before anything is
+timed: that packing is not measured, and the conversion and its floor both start from the same GLB.
 
 Bar: ``convert_vs_floor`` (the worst sample) <= 2.0. Medians over ``--runs`` runs after one
 warm-up of each path. Last line: ``RESULT convert_vs_floor=R <sample>_vs_floor=... cold_convert_vs_floor=K
@@ -33,17 +33,16 @@ import io
 import statistics
 import sys
 import time
-import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from PIL import Image
-from pygltflib import GLTF2, BufferFormat
 
 from bridge.conversion import ConversionTarget, GltfValidator, convert
 from bridge.conversion.gltf_model import buffer_view_bytes, parse_glb
 from bridge.conversion.validator import ValidationResult
 from mmmfed.cli.loopback import B_MAX_TEXTURE_PX, B_MAX_TRIANGLES, samples_dir
+from mmmfed.content.input import read_model
 
 SAMPLES = {
     "godette_vrm0": "vrm/godot-vrm_Godette/Godette_vrm_v4.vrm",
@@ -56,15 +55,9 @@ JPEG_QUALITY = 90
 
 
 def glb_of(path: Path) -> bytes:
-    """The sample as GLB bytes: a ``.gltf`` (with external buffers) packed by pygltflib into one
-    GLB (buffers as the BIN chunk); a ``.vrm``/``.glb`` as it is."""
-    if path.suffix != ".gltf":
-        return path.read_bytes()
-    gltf = GLTF2().load(str(path))
-    with warnings.catch_warnings():  # "leaves the .bin orphaned": it is only read here
-        warnings.simplefilter("ignore", UserWarning)
-        gltf.convert_buffers(BufferFormat.BINARYBLOB)
-    return b"".join(gltf.save_to_bytes())
+    """The sample as GLB bytes, as ``mmmfed convert`` reads it: a ``.gltf`` package packed into one
+    GLB (:func:`mmmfed.content.input.read_model`); a ``.vrm``/``.glb`` as it is."""
+    return read_model(path).glb
 
 
 class ColdValidator(GltfValidator):
