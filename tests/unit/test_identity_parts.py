@@ -15,7 +15,8 @@ from identity_helpers import ADULT, HOME, T0_S, make_home
 from mmmfed.errors import InvalidInput, TooLarge
 from mmmfed.identity.claims import age_claims, parse_birthdate
 from mmmfed.identity.credential import SD_JWT_VC_TYP, VCT
-from mmmfed.identity.jose import b64url_encode, json_bytes, public_key_from_jwk, read_jws
+from mmmfed.identity.jose import b64url_encode, json_bytes, public_jwk, public_key_from_jwk, read_jws
+from mmmfed.identity.jwks import instance_jwk_set
 from mmmfed.identity.nonces import NonceStore
 from mmmfed.identity.sdjwt import disclosed_claims, make_disclosure, parse_disclosure, parse_sd_jwt
 from mmmfed.identity.status_list import INVALID, VALID, StatusList, read_status_list_token, status_list_token
@@ -174,3 +175,15 @@ def test_nonce_store_is_bounded_refuses_replay_and_forgets_after_expiry() -> Non
     with pytest.raises(InvalidInput) as gone:
         store.consume(second, now_s=11)
     assert gone.value.reason == "NONCE_UNKNOWN"
+
+
+# -- the issuer's keys as a JWK Set (keys export) -----------------------------------------------
+def test_jwk_set_keeps_rotated_keys_and_leaves_out_compromised_ones(tmp_path: Path) -> None:
+    home = make_home(tmp_path)
+    first = home.keys.records()[0]
+    second = home.keys.rotate(at_ms=(T0_S + 10) * 1000)
+    third = home.keys.rotate(at_ms=(T0_S + 20) * 1000)
+    home.keys.revoke(second.key_id, at_ms=(T0_S + 30) * 1000)
+    keys = instance_jwk_set(HOME, home.keys.records())["keys"]
+    assert [k["kid"] for k in keys] == [f"did:web:a.example#{first.key_id}", f"did:web:a.example#{third.key_id}"]
+    assert keys[0] == {**public_jwk(first.public_key, kid=keys[0]["kid"]), "alg": "Ed25519", "use": "sig"}
