@@ -61,12 +61,22 @@ class NonceStore:
             self._entries[nonce] = (now_s + self.ttl_s, False)
             return nonce
 
+    def remember(self, nonce: str, *, issued_s: int) -> None:
+        """Hold ``nonce``, issued elsewhere at ``issued_s`` (e.g. by the destination's gateway, and
+        given to ``mmmfed identity verify --nonce``), as if this store had issued it."""
+        with self._lock:
+            self._purge(issued_s)
+            if nonce not in self._entries:
+                if len(self._entries) >= self.max_entries:
+                    raise TooLarge(f"{self.max_entries} presentation nonces are outstanding", reason="NONCE_STORE_FULL")
+                self._entries[nonce] = (issued_s + self.ttl_s, False)
+
     def consume(self, nonce: str, *, now_s: int) -> None:
         """Accept ``nonce`` once; raises InvalidInput ``PRESENTATION_REPLAYED`` or ``NONCE_UNKNOWN``."""
         with self._lock:
             self._purge(now_s)
             entry = self._entries.get(nonce)
-            if entry is None:
+            if entry is None or entry[0] <= now_s:  # remember() may put a nonce out of expiry order
                 raise InvalidInput(
                     "the presentation's nonce was not issued by this M-Instance or has expired; ask for a new one",
                     reason=NONCE_UNKNOWN,

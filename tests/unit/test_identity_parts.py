@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 from identity_helpers import ADULT, HOME, T0_S, make_home
 
+from mmmfed.did_document import instance_did_document
 from mmmfed.errors import InvalidInput, TooLarge
 from mmmfed.identity.claims import age_claims, parse_birthdate
 from mmmfed.identity.credential import SD_JWT_VC_TYP, VCT
 from mmmfed.identity.jose import b64url_encode, json_bytes, public_jwk, public_key_from_jwk, read_jws
 from mmmfed.identity.jwks import instance_jwk_set
 from mmmfed.identity.nonces import NonceStore
+from mmmfed.identity.published_keys import load_published_keys
 from mmmfed.identity.sdjwt import disclosed_claims, make_disclosure, parse_disclosure, parse_sd_jwt
 from mmmfed.identity.status_list import INVALID, VALID, StatusList, read_status_list_token, status_list_token
 from mmmfed.identity.user_did import UserKey, did_web_url, user_did, user_did_document, user_did_of_process
@@ -187,3 +189,41 @@ def test_jwk_set_keeps_rotated_keys_and_leaves_out_compromised_ones(tmp_path: Pa
     keys = instance_jwk_set(HOME, home.keys.records())["keys"]
     assert [k["kid"] for k in keys] == [f"did:web:a.example#{first.key_id}", f"did:web:a.example#{third.key_id}"]
     assert keys[0] == {**public_jwk(first.public_key, kid=keys[0]["kid"]), "alg": "Ed25519", "use": "sig"}
+
+
+def test_published_keys_from_a_did_document_keep_expiry_and_revocation(tmp_path: Path) -> None:
+    """keys export's DID document read back for `identity verify --keys`: the rotated-out key ends
+    when it ended, a superseded one still verifies before its revocation, a compromised one never."""
+    home = make_home(tmp_path)
+    first = home.keys.records()[0]
+    second = home.keys.rotate(at_ms=(T0_S + 10) * 1000)
+    third = home.keys.rotate(at_ms=(T0_S + 20) * 1000)
+    home.keys.revoke(second.key_id, at_ms=(T0_S + 30) * 1000, reason="superseded")
+    home.keys.revoke(third.key_id, at_ms=(T0_S + 40) * 1000)
+    doc = tmp_path / "did.json"
+    doc.write_text(json.dumps(instance_did_document(HOME, home.keys.records())))
+    host, records = load_published_keys(doc)
+    by_id = {r.key_id: r for r in records}
+    assert host == HOME and list(by_id) == [first.key_id, second.key_id, third.key_id]
+    assert by_id[first.key_id].usable_at(T0_S * 1000) is None
+    assert by_id[first.key_id].usable_at((T0_S + 10) * 1000) == "KEY_NOT_VALID_AT_TIME"
+    assert by_id[second.key_id].usable_at((T0_S + 15) * 1000, verified_at_ms=(T0_S + 99) * 1000) is None
+    assert by_id[third.key_id].usable_at((T0_S + 25) * 1000, verified_at_ms=(T0_S + 99) * 1000) == "KEY_REVOKED"
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps(instance_jwk_set(HOME, home.keys.records())))
+    assert [r.key_id for r in load_published_keys(jwks)[1]] == [first.key_id, second.key_id]
+    (tmp_path / "bad.json").write_text('{"keys": [{"kid": "did:web:a.example#k", "kty": "EC"}]}')
+    with pytest.raises(InvalidInput) as info:
+        load_published_keys(tmp_path / "bad.json")
+    assert info.value.reason == "KEY_FILE_INVALID" and "bad.json" in info.value.message
+
+
+def test_nonce_remembered_out_of_order_still_expires() -> None:
+    """A nonce issued elsewhere (identity verify --nonce) and remembered after a later one still
+    expires at its own time, though the oldest-first purge has not reached it."""
+    store = NonceStore(ttl_s=10, max_entries=4)
+    store.issue(now_s=5)  # expires at 15
+    store.remember("given", issued_s=0)  # expires at 10, stored after the one above
+    with pytest.raises(InvalidInput) as info:
+        store.consume("given", now_s=12)
+    assert info.value.reason == "NONCE_UNKNOWN"
