@@ -3,7 +3,7 @@
 Commands: ``serve instance|gateway|bridge``, ``certs init|issue|csr|sign|renew|show``, ``peer add|list``,
 ``keys generate|rotate|revoke|list``,
 ``item sign|verify``, ``agreement propose|accept|show|revoke``, ``audit show|verify``,
-``asset register|fund|transfer|status|history|ledger``, ``identity issue|present|verify|status-list|revoke``,
+``asset register|fund|transfer|status|history|ledger``, ``identity issue|show|present|verify|status-list|revoke``,
 ``status``, ``convert``, ``demo``.
 """
 

@@ -1,4 +1,4 @@
-"""``mmmfed identity issue|present|verify|status-list|revoke``: a user's portable identity as an
+"""``mmmfed identity issue|show|present|verify|status-list|revoke``: a user's portable identity as an
 SD-JWT VC (FGMV-43 9.4 steps 1-3; :mod:`mmmfed.identity`).
 
 ``issue``, ``present``, ``status-list`` and ``revoke`` act at the home M-Instance and take its
@@ -82,6 +82,19 @@ def _write_out(out: Path, text: str, *, mode: int) -> None:
         raise refuse("FILE_UNWRITABLE", f"cannot write {out}: {err.strerror}; choose another --out") from err
 
 
+def _read_json(path: Path) -> Any:
+    """The strict JSON in ``path``; InvalidInput ``FILE_UNREADABLE`` / ``JWK_INVALID`` naming it."""
+    from mmmfed.errors import InvalidInput, MmmfedError
+    from mmmfed.strictjson import parse_json
+
+    try:
+        return parse_json(path.read_bytes(), max_bytes=64 * 1024)
+    except OSError as err:
+        raise InvalidInput(f"cannot read {path}: {err.strerror}", reason="FILE_UNREADABLE") from err
+    except MmmfedError as err:
+        raise InvalidInput(f"{path} is not a JSON Web Key: {err.message}", reason="JWK_INVALID") from err
+
+
 def _issue_date(now_s: int) -> dt.date:
     return dt.datetime.fromtimestamp(now_s, tz=dt.UTC).date()
 
@@ -103,18 +116,24 @@ def identity_issue(
     asset: Annotated[list[str] | None, typer.Option("--asset", help="asset Item id; repeat")] = None,
     right: Annotated[list[str] | None, typer.Option("--right", help="Rights id; repeat")] = None,
     valid_days: Annotated[int, typer.Option("--valid-days", help="validity of the credential, days", min=1)] = 30,
+    holder_jwk: Annotated[
+        Path | None,
+        typer.Option("--holder-jwk", help="the user's own Ed25519 public key as a JWK file (default: a key held here)"),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Issue the user an identity credential (SD-JWT VC) signed with the M-Instance's current key.
 
     Every claim (name, birthdate, age_over_13/16/18/21 as of today, languages, avatars, assets,
-    Rights) is disclosable on its own; the user's key (made on first issue, held here) is bound
-    to it, and it gets the next index of the status list. Prints the user's DID and the claims.
+    Rights) is disclosable on its own; the user's key is bound to it (one made on first issue and
+    held here, or the one they bring with --holder-jwk), and it gets the next index of the status
+    list. Prints the user's DID and the claims.
     """
     from mmmfed.errors import MmmfedError
     from mmmfed.identity.claims import IdentityProfile, parse_birthdate
     from mmmfed.identity.credential import issue_credential
     from mmmfed.identity.sdjwt import parse_disclosure
+    from mmmfed.identity.user_did import UserKey
 
     store, issuer = _home(config)
     user_id, did = _user_of(process_id, issuer.m_instance_id)
@@ -129,6 +148,8 @@ def identity_issue(
             rights=tuple(right or ()),
         )
         profile.claims(issued_on=_issue_date(now_s))  # refuse a bad profile before any file is written
+        if holder_jwk is not None:
+            store.bring_own_key(user_id, UserKey.bring_own(_read_json(holder_jwk)))
         holder = store.user_key(user_id, did=did, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now_s)))
         credential = issue_credential(
             profile,
@@ -159,12 +180,17 @@ def identity_present(
     audience: Annotated[str, typer.Option("--audience", help="the destination M-Instance, e.g. b.example")],
     nonce: Annotated[str, typer.Option("--nonce", help="the nonce the destination gave")],
     out: Annotated[Path, typer.Option("--out", help="file to write the presentation to", dir_okay=False)],
+    key: Annotated[
+        Path | None,
+        typer.Option("--key", help="the user's private key file, for a key they brought (default: the key held here)"),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Write a presentation of the user's credential disclosing only the chosen claims, bound to
     the destination and its nonce by the user's key. Nothing else leaves the home."""
     from mmmfed.errors import MmmfedError
     from mmmfed.identity.presentation import present
+    from mmmfed.keyfile import load_signing_key
 
     store, issuer = _home(config)
     user_id, _did = _user_of(process_id, issuer.m_instance_id)
@@ -176,7 +202,7 @@ def identity_present(
             disclose=chosen,
             audience=audience,
             nonce=nonce,
-            holder_key=store.held_key(user_id),
+            holder_key=store.held_key(user_id) if key is None else load_signing_key(key),
             iat_s=int(time.time()),
         )
     except MmmfedError as err:
@@ -276,3 +302,44 @@ def identity_revoke(
     except MmmfedError as err:
         raise fail(err) from err
     _print({"did": did, "revoked_idx": idx}, as_json, [f"revoked the credential of {did} (status index {idx})"])
+
+
+@identity_app.command("show")
+def identity_show(
+    process_id: Annotated[str, typer.Argument(help="the user's Process id")],
+    config: GatewayConfigOption,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the user's DID, where it resolves, their key, and their current credential as the home
+    holds it: every claim, the validity and the status in the status list."""
+    from mmmfed.errors import MmmfedError
+    from mmmfed.identity.jose import read_jws
+    from mmmfed.identity.sdjwt import disclosed_claims
+    from mmmfed.identity.user_did import did_web_url
+
+    store, issuer = _home(config)
+    user_id, did = _user_of(process_id, issuer.m_instance_id)
+    try:
+        credential = store.credential(user_id)
+        payload = read_jws(credential.issuer_jwt, reason="CREDENTIAL_MALFORMED").payload
+        claims = disclosed_claims(payload, credential.disclosures)
+        idx = int(payload["status"]["status_list"]["idx"])
+        status = store.status_list()[0].get(idx)
+        held = store.holds_key(user_id)
+    except MmmfedError as err:
+        raise fail(err) from err
+    profile = {k: v for k, v in claims.items() if k not in payload}
+    result = {
+        "did": did,
+        "did_document_url": did_web_url(did),
+        "holder_jwk": payload["cnf"]["jwk"],
+        "key": "held" if held else "own",
+        "issued_at": payload["iat"],
+        "expires_at": payload["exp"],
+        "status_idx": idx,
+        "status": {0: "valid", 1: "revoked", 2: "suspended"}.get(status, f"{status:#x}"),
+        "claims": profile,
+    }
+    lines = [f"{did} ({result['did_document_url']})", f"key {result['key']}, status {result['status']}"]
+    lines += [f"  {k} = {json.dumps(v)}" for k, v in profile.items()]
+    _print(result, as_json, lines)

@@ -8,13 +8,15 @@ Layout under ``<gateway data_dir>/identity/``:
   :data:`~mmmfed.identity.status_list.DEFAULT_SIZE` long, and a full list refuses
   (``STATUS_LIST_FULL``).
 - ``users/<user id>/key.pem`` (0600) and ``key.pub.json``: the key held for the user
-  (:func:`mmmfed.keyfile.write_key_files`), made at the first issue;
+  (:func:`mmmfed.keyfile.write_key_files`), made at the first issue; or
+  ``users/<user id>/holder.jwk.json``: the public JWK of a key the user brought (the private key
+  never comes here);
 - ``users/<user id>/credential.sd-jwt`` (0600): the last credential issued, with every Disclosure
   (so as secret as the profile it holds).
 
 Writes go through a temporary file and ``os.replace``; one CLI process at a time is assumed (as
 for ``keys.json``). Errors: InvalidInput ``USER_ID_INVALID``, NotFound ``CREDENTIAL_UNKNOWN`` and
-``USER_KEY_UNKNOWN``, FailedPrecondition ``STATUS_LIST_FULL``.
+``USER_KEY_NOT_HELD``, FailedPrecondition ``STATUS_LIST_FULL``.
 """
 
 from __future__ import annotations
@@ -86,7 +88,11 @@ class IdentityStore:
         return self.directory / "users" / check_user_id(user_id)
 
     def user_key(self, user_id: str, *, did: str, created: str) -> UserKey:
-        """The key held for ``user_id``, made (and written as key files) on first use."""
+        """The user's key: the public key they brought (``bring_own_key``), else the key held for
+        them, made (and written as key files) on first use."""
+        own = self._user_dir(user_id) / "holder.jwk.json"
+        if own.exists():
+            return UserKey.bring_own(json.loads(own.read_text()))
         path = self._user_dir(user_id) / "key.pem"
         if path.exists():
             return UserKey.held(load_signing_key(path))
@@ -95,14 +101,26 @@ class IdentityStore:
         key.export(path, did=did, created=created)
         return key
 
+    def bring_own_key(self, user_id: str, key: UserKey) -> None:
+        """Bind ``user_id``'s next credentials to the public ``key`` they brought; a key held for
+        them before stays on disk but is no longer used."""
+        _write(self._user_dir(user_id) / "holder.jwk.json", json.dumps(key.jwk) + "\n", mode=0o644)
+
+    def holds_key(self, user_id: str) -> bool:
+        """True if the home holds ``user_id``'s private key (they did not bring their own)."""
+        user_dir = self._user_dir(user_id)
+        return (user_dir / "key.pem").exists() and not (user_dir / "holder.jwk.json").exists()
+
     def held_key(self, user_id: str) -> SigningKey:
-        """The private key held for ``user_id``; NotFound ``USER_KEY_UNKNOWN`` if none is held."""
-        path = self._user_dir(user_id) / "key.pem"
-        if not path.exists():
+        """The private key held for ``user_id``; NotFound ``USER_KEY_NOT_HELD`` if the user brought
+        their own key or none is held."""
+        if not self.holds_key(user_id):
             raise NotFound(
-                f"no key is held for {user_id}; run `mmmfed identity issue` first", reason="USER_KEY_UNKNOWN"
+                f"no key is held for {user_id} here (they brought their own, or have no credential): "
+                "pass the user's private key file with --key",
+                reason="USER_KEY_NOT_HELD",
             )
-        return load_signing_key(path)
+        return load_signing_key(self._user_dir(user_id) / "key.pem")
 
     def save_credential(self, user_id: str, credential: SdJwt) -> Path:
         path = self._user_dir(user_id) / "credential.sd-jwt"

@@ -8,7 +8,8 @@ own reason:
    ``kid`` (``did:web:<home>#<key id>``): ``ISSUER_KEY_UNKNOWN``; a key rotated out stays usable
    for what it signed while valid, a revoked one is refused (``ISSUER_KEY_REVOKED``,
    ``ISSUER_KEY_NOT_VALID``: :meth:`mmmfed.keys.PublicKeyRecord.usable_at` at ``iat``, checked now);
-   then ``ISSUER_SIGNATURE_INVALID``; ``CREDENTIAL_EXPIRED`` at or after ``exp``;
+   then ``ISSUER_SIGNATURE_INVALID``; ``CREDENTIAL_NOT_YET_VALID`` (``iat`` or ``nbf`` more than
+   :data:`CLOCK_SKEW_S` ahead), ``CREDENTIAL_EXPIRED`` at or after ``exp``;
 3. the Disclosures: ``DISCLOSURE_TAMPERED`` (one the issuer did not sign), ``DISCLOSURE_MALFORMED``;
 4. key binding: ``KB_JWT_MISSING``, ``KB_JWT_MALFORMED``, ``KB_SIGNATURE_INVALID`` (not the ``cnf``
    key), ``AUDIENCE_MISMATCH``, ``SD_HASH_MISMATCH`` (disclosures added or removed after signing),
@@ -83,6 +84,13 @@ class IdentityVerifier:
         key = self._issuer_key(issuer, issuer_jwt.header.get("kid"), iat_s=iat, now_s=now_s)
         if not issuer_jwt.verify(key):
             raise InvalidInput("the issuer's signature does not verify", reason="ISSUER_SIGNATURE_INVALID")
+        nbf = _seconds(payload, "nbf", CREDENTIAL_MALFORMED) if "nbf" in payload else iat
+        not_before = max(iat, nbf)
+        if not_before > now_s + CLOCK_SKEW_S:
+            raise FailedPrecondition(
+                f"the credential is valid only from {not_before}; check this M-Instance's clock",
+                reason="CREDENTIAL_NOT_YET_VALID",
+            )
         if now_s >= exp:
             raise FailedPrecondition(
                 f"the credential expired at {exp}; ask the home to re-issue it", reason="CREDENTIAL_EXPIRED"

@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from mmmfed.cli.loopback import A, plan
+from mmmfed.identity.jose import public_jwk
+from mmmfed.keyfile import load_signing_key
 
 ROOT = Path(__file__).resolve().parents[2]
 ALICE = f"mmm://{A}/processes/user/alice"
@@ -138,3 +140,32 @@ def test_idir306_cli_revocation_reaches_the_destination_through_the_status_list(
     assert ok(*home.verify(shown, nonce="n-5"))["disclosed"] == {"name": "Bob"}
     assert ok("identity", "revoke", bob, "--config", home.config)["revoked_idx"] == 2
     assert refused(*home.verify(shown, nonce="n-5")) == "CREDENTIAL_REVOKED"
+
+
+def test_idir202_cli_show_lists_the_users_claims_key_and_status(home: Home) -> None:
+    shown = ok("identity", "show", ALICE, "--config", home.config)
+    assert shown["did"] == f"did:web:{A}:users:alice"
+    assert shown["did_document_url"] == f"https://{A}/users/alice/did.json"
+    assert (shown["key"], shown["status"]) == ("held", "valid")
+    assert shown["claims"]["birthdate"] == "1990-05-17" and shown["claims"]["age_over_21"] is True
+
+
+def test_idir202_cli_user_brings_their_own_key(home: Home) -> None:
+    """Carol's key is made outside (keys generate); the home gets only its public JWK, and the
+    presentation is signed with the private key file the user passes."""
+    carol = f"mmm://{A}/processes/user/carol"
+    private = home.work / "carol.pem"
+    assert mmmfed("keys", "generate", "--out", private).returncode == 0
+    jwk_file = home.work / "carol.jwk.json"
+    jwk_file.write_text(json.dumps(public_jwk(load_signing_key(private).public_key_bytes)))
+    ok("identity", "issue", carol, "--config", home.config, "--birthdate", "2000-01-01", "--holder-jwk", jwk_file)
+    assert ok("identity", "show", carol, "--config", home.config)["key"] == "own"
+    args = ["--disclose", "age_over_21", "--audience", "b.example", "--nonce", "n-7", "--out", home.work / "carol"]
+    assert refused("identity", "present", carol, "--config", home.config, *args) == "USER_KEY_NOT_HELD"
+    ok("identity", "present", carol, "--config", home.config, *args, "--key", private)
+    assert ok(*home.verify(home.work / "carol", nonce="n-7"))["disclosed"] == {"age_over_21": True}
+    other = home.work / "other.pem"
+    assert mmmfed("keys", "generate", "--out", other).returncode == 0
+    assert (
+        refused("identity", "present", carol, "--config", home.config, *args, "--key", other) == "HOLDER_KEY_MISMATCH"
+    )

@@ -223,6 +223,11 @@ MISTAKES: dict[str, tuple[list[str], str, str]] = {
         "CONFIG_INVALID",
         "nope",
     ),
+    "identity_show_missing_config": (
+        ["identity", "show", ALICE, "--config", "{w}/nope.json"],
+        "CONFIG_INVALID",
+        "nope",
+    ),
     "identity_status_list_before_any_key": (
         ["identity", "status-list", "--config", "{w}/gateway.json", "--out", "{w}/s.txt"],
         "NO_SIGNING_KEY",

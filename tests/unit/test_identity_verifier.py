@@ -250,3 +250,20 @@ def test_idir303_age_not_disclosed_is_refused_and_adult_admitted(home: Home) -> 
     assert refusal(PermissionDenied, lambda: verifier.verify(text, now_s=T0_S)).reason == "ELIGIBILITY_CLAIM_MISSING"
     text, _ = presentation(home, verifier, ["name", "age_over_18"])
     assert verifier.verify(text, now_s=T0_S).disclosed == {"name": "Ada", "age_over_18": True}
+
+
+def test_idir306_credential_from_the_future_is_refused(home: Home) -> None:
+    """A credential whose iat is past the destination's clock (beyond the skew) is not yet valid."""
+    verifier = make_verifier(home)
+    nonce = verifier.nonces.issue(now_s=T0_S)
+    assert home.user.signing_key is not None
+    shown = present(
+        home.issue(at_s=T0_S + 3600),
+        disclose=["name"],
+        audience=DEST,
+        nonce=nonce,
+        holder_key=home.user.signing_key,
+        iat_s=T0_S,
+    )
+    err = refusal(FailedPrecondition, lambda: verifier.verify(shown.serialize(), now_s=T0_S))
+    assert err.reason == "CREDENTIAL_NOT_YET_VALID"
