@@ -225,7 +225,10 @@ def identity_verify(
 ) -> None:
     """Verify a presentation as the destination: issuer signature with the home's keys, key
     binding to AUDIENCE and NONCE, the status list, then the eligibility rules. Prints the
-    disclosed claims, and nothing else; exits 2 with the failed check's reason."""
+    disclosed claims, and nothing else; exits 2 with the failed check's reason.
+
+    Each run checks one presentation against the nonce given: refusing a second use of a nonce
+    is for the destination that hands out nonces, which keeps them between presentations."""
     from mmmfed.errors import MmmfedError
     from mmmfed.identity.nonces import NonceStore
     from mmmfed.identity.policy import EligibilityPolicy

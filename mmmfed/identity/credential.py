@@ -12,12 +12,14 @@ Every profile claim is a Disclosure (so each is disclosable on its own); the cla
 section 3.2.2.2 keeps plain (``iss``, ``vct``, ``iat``, ``exp``, ``cnf``, ``status``) are plain, and
 so is ``sub``: the destination needs the user's DID to recognise the same person arriving again
 (issue 17 item 4), and it is a pseudonym at the home, not a profile fact. The ages are derived
-from the birthdate on the UTC date of ``iat``; times are Unix seconds, passed in.
+from the birthdate on the UTC date of ``iat``; times are Unix seconds, passed in. ``_sd`` also
+holds 1 to :data:`MAX_DECOYS` decoy digests (RFC 9901 section 4.2.5).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +35,9 @@ from mmmfed.proofs import SigningKey
 SD_JWT_VC_TYP = "dc+sd-jwt"
 VCT = "https://mmmfed.dev/vct/identity/v1"
 DEFAULT_VALIDITY_S = 30 * 24 * 3600
+# Decoy digests added to _sd: with up to MAX_DECOYS - 1 random extra ones, the array's length no
+# longer tells which optional claims (languages, avatars, ...) a user has.
+MAX_DECOYS = 4
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,7 @@ def issue_credential(
         "cnf": {"jwk": holder.jwk},
         "status": status.to_json(),
         SD_ALG_KEY: SD_ALG,
-        SD: sorted_digests(disclosures),
+        SD: sorted_digests(disclosures, decoys=1 + secrets.randbelow(MAX_DECOYS)),
     }
     issuer_jwt = sign_jws({"typ": SD_JWT_VC_TYP, "kid": issuer.kid}, payload, issuer.key)
     return SdJwt(issuer_jwt, tuple(d.encoded for d in disclosures))

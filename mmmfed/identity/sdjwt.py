@@ -165,6 +165,9 @@ def disclosed_claims(payload: Mapping[str, Any], disclosures: Sequence[str]) -> 
     return claims
 
 
-def sorted_digests(disclosures: Iterable[Disclosure]) -> list[str]:
-    """The ``_sd`` array of ``disclosures``: their digests, sorted (RFC 9901 section 4.2.4.1)."""
-    return sorted(d.digest for d in disclosures)
+def sorted_digests(disclosures: Iterable[Disclosure], *, decoys: int = 0) -> list[str]:
+    """The ``_sd`` array of ``disclosures``: their digests and ``decoys`` decoy digests (digests of
+    random bytes, RFC 9901 section 4.2.5, so the array does not tell how many claims there are),
+    sorted (section 4.2.4.1)."""
+    fake = [b64url_encode(hashlib.sha256(secrets.token_bytes(SALT_BYTES)).digest()) for _ in range(decoys)]
+    return sorted([*(d.digest for d in disclosures), *fake])

@@ -227,3 +227,12 @@ def test_nonce_remembered_out_of_order_still_expires() -> None:
     with pytest.raises(InvalidInput) as info:
         store.consume("given", now_s=12)
     assert info.value.reason == "NONCE_UNKNOWN"
+
+
+def test_rfc9901_decoy_digests_hide_how_many_claims_there_are(tmp_path: Path) -> None:
+    home = make_home(tmp_path)
+    issued = home.issue()
+    digests = read_jws(issued.issuer_jwt, reason="X").payload["_sd"]
+    real = {parse_disclosure(d).digest for d in issued.disclosures}
+    assert real < set(digests) and 1 <= len(digests) - len(real) <= 4
+    assert digests == sorted(digests)
