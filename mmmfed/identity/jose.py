@@ -39,13 +39,18 @@ def b64url_encode(data: bytes) -> str:
 
 
 def b64url_decode(text: str, *, reason: str) -> bytes:
-    """The bytes of unpadded base64url ``text``; InvalidInput ``reason`` if it is not that."""
+    """The bytes of unpadded base64url ``text``; InvalidInput ``reason`` if it is not that, or is
+    not the one canonical spelling (RFC 4648 section 3.5: the unused bits of the last character
+    zero), so no part of a token can be re-spelled and still pass."""
     if not isinstance(text, str) or not _B64URL.fullmatch(text) or len(text) % 4 == 1:
         raise InvalidInput("not unpadded base64url text", reason=reason)
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as err:
         raise InvalidInput(f"not base64url: {err}", reason=reason) from err
+    if b64url_encode(data) != text:  # unused low bits set: another spelling of the same bytes
+        raise InvalidInput("not canonical base64url (unused bits set)", reason=reason)
+    return data
 
 
 def json_bytes(value: Mapping[str, Any] | list[Any]) -> bytes:

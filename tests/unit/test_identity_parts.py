@@ -10,19 +10,20 @@ import stat
 from pathlib import Path
 
 import pytest
-from identity_helpers import ADULT, HOME, T0_S, make_home
+from identity_helpers import ADULT, HOME, T0_S, make_home, make_verifier, presentation
 
 from mmmfed.did_document import instance_did_document
 from mmmfed.errors import InvalidInput, TooLarge
 from mmmfed.identity.claims import age_claims, parse_birthdate
 from mmmfed.identity.credential import SD_JWT_VC_TYP, VCT
-from mmmfed.identity.jose import b64url_encode, json_bytes, public_jwk, public_key_from_jwk, read_jws
+from mmmfed.identity.jose import b64url_decode, b64url_encode, json_bytes, public_jwk, public_key_from_jwk, read_jws
 from mmmfed.identity.jwks import instance_jwk_set
 from mmmfed.identity.nonces import NonceStore
 from mmmfed.identity.published_keys import load_published_keys
 from mmmfed.identity.sdjwt import disclosed_claims, make_disclosure, parse_disclosure, parse_sd_jwt
 from mmmfed.identity.status_list import INVALID, VALID, StatusList, read_status_list_token, status_list_token
 from mmmfed.identity.user_did import UserKey, did_web_url, user_did, user_did_document, user_did_of_process
+from mmmfed.identity.verifier import IdentityVerifier
 from mmmfed.keyfile import load_public_key_file, load_signing_key
 
 
@@ -236,3 +237,26 @@ def test_rfc9901_decoy_digests_hide_how_many_claims_there_are(tmp_path: Path) ->
     real = {parse_disclosure(d).digest for d in issued.disclosures}
     assert real < set(digests) and 1 <= len(digests) - len(real) <= 4
     assert digests == sorted(digests)
+
+
+def test_rfc4648_non_canonical_base64url_is_refused(tmp_path: Path) -> None:
+    """'AB' and 'AA' both decode to b'\\x00' in lenient decoders: only 'AA' is accepted, so a
+    KB-JWT signature cannot be re-spelled (its last character) and still verify."""
+    assert b64url_decode("AA", reason="X") == b"\x00"
+    with pytest.raises(InvalidInput, match="canonical"):
+        b64url_decode("AB", reason="X")
+    home = make_home(tmp_path)
+    verifier = make_verifier(home)
+    text, _ = presentation(home, verifier, ["name"])
+    last = text[-1]
+    sibling = B64URL_ALPHABET[B64URL_ALPHABET.index(last) ^ 1]  # same high bits, one unused bit flipped
+    assert verifier_reason(verifier, text[:-1] + sibling) == "KB_JWT_MALFORMED"
+
+
+B64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def verifier_reason(verifier: IdentityVerifier, text: str) -> str:
+    with pytest.raises(InvalidInput) as info:
+        verifier.verify(text, now_s=T0_S)
+    return info.value.reason
