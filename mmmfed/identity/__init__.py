@@ -15,6 +15,9 @@ Modules, one job each:
 - :mod:`.nonces`: the destination's nonce store (bounded, expiring; refuses replays).
 - :mod:`.policy`: the destination's eligibility rules (IDIR-303).
 - :mod:`.verifier`: the destination's checks, in order (FGMV-43 9.4 step 3, IDIR-306).
+- :mod:`.jwks`, :mod:`.published_keys`: the home's keys as a JWK Set, and read back from a
+  DID document or JWK Set file for verifying outside the federation.
+- :mod:`.store`: the home's files (users' held keys and credentials, the status list).
 
 Library choice (recorded as issue 17 asks). PyPI's ``sd-jwt`` (the OpenWallet Foundation reference,
 0.10.4 the newest there) was tried and not taken: it is untyped (this project runs mypy strict),
@@ -28,6 +31,7 @@ separators), so we use ``joserfc`` 1.8 (typed, maintained, RFC 9864 ``Ed25519``)
 and keep the SD-JWT, SD-JWT VC and status list rules in this package, checked against the
 independent ``@sd-jwt/sd-jwt-vc`` implementation (tests/interop).
 
-Not yet here (issue 17 items 4-6): carrying presentations over RE-4, import as a Process,
-link/unlink with deletion receipts, synchronisation, reputation credentials.
+Not yet here (issue 17 items 2-6): carrying presentations over RE-4 by both gateways, resolving
+user DIDs through the home gateway's key service over RE-5, import as a Process, link/unlink with
+deletion receipts, synchronisation, reputation credentials, appearance eligibility criteria.
 """
