@@ -76,7 +76,13 @@ class StatusList:
     @classmethod
     def from_json(cls, raw: object) -> StatusList:
         """The list in a ``status_list`` member; InvalidInput ``STATUS_LIST_INVALID`` else."""
-        if not isinstance(raw, dict) or not isinstance(raw.get("lst"), str) or raw.get("bits") not in (1, 2, 4, 8):
+        bits = raw.get("bits") if isinstance(raw, dict) else None
+        if (
+            not isinstance(raw, dict)
+            or not isinstance(raw.get("lst"), str)
+            or type(bits) is not int
+            or bits not in (1, 2, 4, 8)
+        ):
             raise InvalidInput('status_list must be {"bits": 1|2|4|8, "lst": "..."}', reason=STATUS_LIST_INVALID)
         inflater = zlib.decompressobj()
         try:
@@ -85,7 +91,7 @@ class StatusList:
             raise InvalidInput(f"status list lst is not zlib data: {err}", reason=STATUS_LIST_INVALID) from err
         if inflater.unconsumed_tail or not inflater.eof:
             raise InvalidInput("status list is truncated or larger than we read", reason=STATUS_LIST_INVALID)
-        return cls(bits=int(raw["bits"]), data=data)
+        return cls(bits=bits, data=data)
 
 
 def status_list_token(

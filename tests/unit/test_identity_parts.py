@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import stat
+import zlib
 from pathlib import Path
 
 import pytest
@@ -125,6 +126,20 @@ def test_status_list_reads_the_drafts_examples() -> None:
     assert [one.get(i) for i in range(16)] == [1, 0, 0, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 1, 0, 1]
     two = StatusList.from_json({"bits": 2, "lst": "eNo76fITAAPfAgc"})
     assert [two.get(i) for i in range(12)] == [1, 2, 0, 3, 0, 1, 0, 1, 1, 2, 3, 3]
+
+
+def test_status_list_refuses_what_is_not_a_status_list() -> None:
+    for bad in (
+        {"bits": True, "lst": "eNrbuRgAAhcBXQ"},
+        {"bits": 3, "lst": "eNrbuRgAAhcBXQ"},
+        {"bits": 1, "lst": "AAAA"},
+    ):
+        with pytest.raises(InvalidInput) as info:
+            StatusList.from_json(bad)
+        assert info.value.reason == "STATUS_LIST_INVALID", bad
+    bomb = b64url_encode(zlib.compress(bytes(2 << 20)))  # 2 MiB of zeros, a few KiB packed
+    with pytest.raises(InvalidInput, match="larger"):
+        StatusList.from_json({"bits": 1, "lst": bomb})
 
 
 def test_status_list_writes_the_drafts_example() -> None:
