@@ -3,8 +3,8 @@
 Commands: ``serve instance|gateway|bridge``, ``certs init|issue|csr|sign|renew|show``, ``peer add|list``,
 ``keys generate|rotate|revoke|list``,
 ``item sign|verify``, ``agreement propose|accept|show|revoke``, ``audit show|verify``,
-``asset register|fund|transfer|status|history|ledger``, ``content publish|list|show``, ``status``,
-``convert``, ``demo``.
+``asset register|fund|transfer|status|history|ledger``, ``content publish|list|show``,
+``identity issue|show|present|verify|status-list|revoke``, ``status``, ``convert``, ``demo``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from mmmfed.cli.certs_cmd import certs_app
 from mmmfed.cli.common import fail, refuse
 from mmmfed.cli.config_cmd import config_app
 from mmmfed.cli.content_cmd import content_app
+from mmmfed.cli.identity_cmd import identity_app
 from mmmfed.cli.item_cmd import item_app
 from mmmfed.cli.keys_cmd import keys_app
 from mmmfed.cli.pa_cmd import activity_app, pa_app
@@ -55,6 +56,7 @@ app.add_typer(peer_app, name="peer")
 app.add_typer(avatar_app, name="avatar")
 app.add_typer(config_app, name="config")
 app.add_typer(bridge_app, name="bridge")
+app.add_typer(identity_app, name="identity")
 app.command("status")(status)
 
 

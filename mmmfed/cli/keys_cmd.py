@@ -28,6 +28,13 @@ keys_app = typer.Typer(
 )
 
 
+class ExportFormat(enum.StrEnum):
+    """``keys export --format``: a did:web DID document, or a JWK Set (RFC 7517)."""
+
+    did = "did"
+    jwks = "jwks"
+
+
 class RevocationReason(enum.StrEnum):
     """``keys revoke --reason``: the values of :data:`mmmfed.keys.REVOCATION_REASONS`."""
 
@@ -296,6 +303,14 @@ def keys_export(
     as_json: Annotated[
         bool, typer.Option("--json", help="print {file, did, verification_methods} of what was written as JSON")
     ] = False,
+    export_format: Annotated[
+        ExportFormat,
+        typer.Option(
+            "--format",
+            help="did (default): the DID document; jwks: a JWK Set, for verifiers of identity credentials "
+            "and status lists (compromised keys left out)",
+        ),
+    ] = ExportFormat.did,
 ) -> None:
     """Write the M-Instance's public keys as its did:web DID document, for verifiers outside the
     federation: `mmmfed item verify --keys FILE` takes it (W3C DID Core; FGMV-43 GPIR-003).
@@ -303,12 +318,14 @@ def keys_export(
     Every key the M-Instance published is listed, with its expiry and revocation; a key revoked as
     compromised verifies nothing, one revoked as superseded still verifies what it signed before.
     The file holds public keys only. Prints where it was written and how many keys it lists.
+    With --format jwks the same keys go out as a JWK Set whose kid is each key's did:web method.
     """
     import json
     import os
     import tempfile
 
     from mmmfed.did_document import instance_did_document
+    from mmmfed.identity.jwks import instance_jwk_set
 
     store = _open_store(config)
     records = store.records()
@@ -319,7 +336,8 @@ def keys_export(
             "or run `mmmfed keys rotate`",
         )
     did_document = instance_did_document(store.m_instance_id, records)
-    document = json.dumps(did_document, indent=2) + "\n"
+    exported = did_document if export_format is ExportFormat.did else instance_jwk_set(store.m_instance_id, records)
+    document = json.dumps(exported, indent=2) + "\n"
     target = out.resolve()
     try:
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")

@@ -1,0 +1,348 @@
+"""``mmmfed identity issue|show|present|verify|status-list|revoke``: a user's portable identity as an
+SD-JWT VC (FGMV-43 9.4 steps 1-3; :mod:`mmmfed.identity`).
+
+``issue``, ``present``, ``status-list`` and ``revoke`` act at the home M-Instance and take its
+gateway's configuration: the issuer key is the gateway's current signing key
+(``<data_dir>/keys``), the users' keys, credentials and the status list live in
+``<data_dir>/identity`` (:class:`mmmfed.identity.store.IdentityStore`). ``verify`` is the
+destination's check from files only: the presentation, the home's keys (``keys export``, a DID
+document or ``--format jwks``) and its status list token. Times are the wall clock, in seconds.
+Exit codes: 0 done, 2 refused (the reason names the check that failed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from mmmfed.cli.common import fail, refuse
+
+if TYPE_CHECKING:
+    from mmmfed.identity.credential import Issuer
+    from mmmfed.identity.store import IdentityStore
+
+identity_app = typer.Typer(
+    help="Portable identity: issue a user's credential, present chosen claims, verify at a destination.",
+    no_args_is_help=True,
+)
+
+GatewayConfigOption = Annotated[
+    Path, typer.Option("--config", help="the home gateway's configuration, .json or .toml", dir_okay=False)
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="print the outcome as JSON")]
+
+
+def _home(config: Path) -> tuple[IdentityStore, Issuer]:
+    """The identity store and issuer (current key) of the gateway in ``config``; exits 2 on a bad
+    configuration or with no signing key (``NO_SIGNING_KEY``)."""
+    from mmmfed.config import GatewayConfig, load_config
+    from mmmfed.errors import MmmfedError
+    from mmmfed.identity.credential import Issuer
+    from mmmfed.identity.store import IdentityStore
+    from mmmfed.keys import InstanceKeyStore
+
+    try:
+        gateway = load_config(config, GatewayConfig)
+        keys = InstanceKeyStore(gateway.data_dir / "keys", gateway.m_instance_id)
+        record, key = keys.current()
+        store = IdentityStore(gateway.data_dir / "identity", gateway.m_instance_id)
+    except MmmfedError as err:
+        raise fail(err) from err
+    return store, Issuer(gateway.m_instance_id, record, key)
+
+
+def _user_of(process_id: str, m_instance_id: str) -> tuple[str, str]:
+    """(user id, DID) of a User Process of this M-Instance; exits 2 ``PROCESS_NOT_LOCAL`` else."""
+    from mmmfed.errors import MmmfedError
+    from mmmfed.identity.user_did import user_did_of_process
+
+    try:
+        did = user_did_of_process(process_id)
+    except MmmfedError as err:
+        raise fail(err) from err
+    if not did.startswith(f"did:web:{m_instance_id}:"):
+        raise refuse("PROCESS_NOT_LOCAL", f"{process_id} is not a Process of {m_instance_id}; issue at its home")
+    return did.rsplit(":", 1)[-1], did
+
+
+def _write_out(out: Path, text: str, *, mode: int) -> None:
+    import os
+
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text + "\n")
+    except OSError as err:
+        raise refuse("FILE_UNWRITABLE", f"cannot write {out}: {err.strerror}; choose another --out") from err
+
+
+def _read_json(path: Path) -> Any:
+    """The strict JSON in ``path``; InvalidInput ``FILE_UNREADABLE`` / ``JWK_INVALID`` naming it."""
+    from mmmfed.errors import InvalidInput, MmmfedError
+    from mmmfed.strictjson import parse_json
+
+    try:
+        return parse_json(path.read_bytes(), max_bytes=64 * 1024)
+    except OSError as err:
+        raise InvalidInput(f"cannot read {path}: {err.strerror}", reason="FILE_UNREADABLE") from err
+    except MmmfedError as err:
+        raise InvalidInput(f"{path} is not a JSON Web Key: {err.message}", reason="JWK_INVALID") from err
+
+
+def _issue_date(now_s: int) -> dt.date:
+    return dt.datetime.fromtimestamp(now_s, tz=dt.UTC).date()
+
+
+def _print(result: dict[str, Any], as_json: bool, lines: list[str]) -> None:
+    sys.stdout.write(json.dumps(result, indent=2) + "\n" if as_json else "\n".join(lines) + "\n")
+
+
+@identity_app.command("issue")
+def identity_issue(
+    process_id: Annotated[str, typer.Argument(help="the user's Process id, mmm://<home>/processes/user/<id>")],
+    config: GatewayConfigOption,
+    birthdate: Annotated[str, typer.Option("--birthdate", help="YYYY-MM-DD, from the Personal Profile")],
+    name: Annotated[str | None, typer.Option("--name", help="display name (default: the user id)")] = None,
+    language: Annotated[
+        list[str] | None, typer.Option("--language", help="BCP 47 tag; repeat, preferred first")
+    ] = None,
+    avatar: Annotated[list[str] | None, typer.Option("--avatar", help="avatar Item id; repeat")] = None,
+    asset: Annotated[list[str] | None, typer.Option("--asset", help="asset Item id; repeat")] = None,
+    right: Annotated[list[str] | None, typer.Option("--right", help="Rights id; repeat")] = None,
+    valid_days: Annotated[int, typer.Option("--valid-days", help="validity of the credential, days", min=1)] = 30,
+    holder_jwk: Annotated[
+        Path | None,
+        typer.Option("--holder-jwk", help="the user's own Ed25519 public key as a JWK file (default: a key held here)"),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Issue the user an identity credential (SD-JWT VC) signed with the M-Instance's current key.
+
+    Every claim (name, birthdate, age_over_13/16/18/21 as of today, languages, avatars, assets,
+    Rights) is disclosable on its own; the user's key is bound to it (one made on first issue and
+    held here, or the one they bring with --holder-jwk), and it gets the next index of the status
+    list. Prints the user's DID and the claims.
+    """
+    from mmmfed.errors import MmmfedError
+    from mmmfed.identity.claims import IdentityProfile, parse_birthdate
+    from mmmfed.identity.credential import issue_credential
+    from mmmfed.identity.sdjwt import parse_disclosure
+    from mmmfed.identity.user_did import UserKey
+
+    store, issuer = _home(config)
+    user_id, did = _user_of(process_id, issuer.m_instance_id)
+    now_s = int(time.time())
+    try:
+        profile = IdentityProfile(
+            name=name or user_id,
+            birthdate=parse_birthdate(birthdate),
+            languages=tuple(language or ()),
+            avatars=tuple(avatar or ()),
+            assets=tuple(asset or ()),
+            rights=tuple(right or ()),
+        )
+        profile.claims(issued_on=_issue_date(now_s))  # refuse a bad profile before any file is written
+        if holder_jwk is not None:
+            store.bring_own_key(user_id, UserKey.bring_own(_read_json(holder_jwk)))
+        holder = store.user_key(user_id, did=did, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now_s)))
+        credential = issue_credential(
+            profile,
+            issuer=issuer,
+            subject_did=did,
+            holder=holder,
+            status=store.allocate(),
+            issued_at_s=now_s,
+            valid_for_s=valid_days * 86400,
+        )
+        path = store.save_credential(user_id, credential)
+    except MmmfedError as err:
+        raise fail(err) from err
+    except OSError as err:
+        raise refuse("FILE_UNWRITABLE", f"cannot write {store.directory}: {err.strerror}") from err
+    claims = [parse_disclosure(d).name for d in credential.disclosures]
+    result = {"did": did, "credential": str(path), "issuer": issuer.kid, "claims": claims}
+    _print(result, as_json, [f"issued {did}", f"signed by {issuer.kid}", f"claims {', '.join(claims)}"])
+
+
+@identity_app.command("present")
+def identity_present(
+    process_id: Annotated[str, typer.Argument(help="the user's Process id")],
+    config: GatewayConfigOption,
+    disclose: Annotated[
+        str, typer.Option("--disclose", help="claims to disclose, comma-separated, e.g. name,age_over_18")
+    ],
+    audience: Annotated[str, typer.Option("--audience", help="the destination M-Instance, e.g. b.example")],
+    nonce: Annotated[str, typer.Option("--nonce", help="the nonce the destination gave")],
+    out: Annotated[Path, typer.Option("--out", help="file to write the presentation to", dir_okay=False)],
+    key: Annotated[
+        Path | None,
+        typer.Option("--key", help="the user's private key file, for a key they brought (default: the key held here)"),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write a presentation of the user's credential disclosing only the chosen claims, bound to
+    the destination and its nonce by the user's key. Nothing else leaves the home."""
+    from mmmfed.errors import MmmfedError
+    from mmmfed.identity.presentation import present
+    from mmmfed.keyfile import load_signing_key
+
+    store, issuer = _home(config)
+    user_id, _did = _user_of(process_id, issuer.m_instance_id)
+    chosen = [c.strip() for c in disclose.split(",") if c.strip()]
+    try:
+        credential = store.credential(user_id)
+        shown = present(
+            credential,
+            disclose=chosen,
+            audience=audience,
+            nonce=nonce,
+            holder_key=store.held_key(user_id) if key is None else load_signing_key(key),
+            iat_s=int(time.time()),
+        )
+    except MmmfedError as err:
+        raise fail(err) from err
+    _write_out(out, shown.serialize(), mode=0o600)
+    result = {"file": str(out), "audience": audience, "disclosed": chosen}
+    _print(result, as_json, [f"wrote {out} for {audience}: {', '.join(chosen) or 'no claim'} disclosed"])
+
+
+@identity_app.command("verify")
+def identity_verify(
+    presentation: Annotated[Path, typer.Argument(help="the presentation file", dir_okay=False)],
+    keys: Annotated[Path, typer.Option("--keys", help="the home's keys: `keys export` output", dir_okay=False)],
+    status_list: Annotated[Path, typer.Option("--status-list", help="the home's status list token", dir_okay=False)],
+    audience: Annotated[str, typer.Option("--audience", help="this (the destination) M-Instance")],
+    nonce: Annotated[str, typer.Option("--nonce", help="the nonce this M-Instance gave")],
+    min_age: Annotated[int | None, typer.Option("--min-age", help="13, 16, 18 or 21: age_over_N required")] = None,
+    require: Annotated[str, typer.Option("--require", help="claims that must be disclosed, comma-separated")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Verify a presentation as the destination: issuer signature with the home's keys, key
+    binding to AUDIENCE and NONCE, the status list, then the eligibility rules. Prints the
+    disclosed claims, and nothing else; exits 2 with the failed check's reason.
+
+    Each run checks one presentation against the nonce given: refusing a second use of a nonce
+    is for the destination that hands out nonces, which keeps them between presentations."""
+    from mmmfed.errors import MmmfedError
+    from mmmfed.identity.nonces import NonceStore
+    from mmmfed.identity.policy import EligibilityPolicy
+    from mmmfed.identity.published_keys import load_published_keys
+    from mmmfed.identity.verifier import IdentityVerifier
+
+    now_s = int(time.time())
+    try:
+        text, token = presentation.read_text().strip(), status_list.read_text().strip()
+    except OSError as err:
+        raise refuse("FILE_UNREADABLE", f"cannot read {err.filename}: {err.strerror}") from err
+    try:
+        home, records = load_published_keys(keys)
+        nonces = NonceStore()
+        nonces.remember(nonce, issued_s=now_s)
+        required = tuple(c.strip() for c in require.split(",") if c.strip())
+        verifier = IdentityVerifier(
+            audience=audience,
+            issuer_keys={home: records},
+            status_lists=lambda uri: token,
+            nonces=nonces,
+            policy=EligibilityPolicy(min_age=min_age, required_claims=required),
+        )
+        verified = verifier.verify(text, now_s=now_s, expected_nonce=nonce)
+    except MmmfedError as err:
+        raise fail(err) from err
+    result = {"issuer": verified.issuer, "subject": verified.subject, "disclosed": verified.disclosed}
+    lines = [f"VERIFIED {verified.subject} from {verified.issuer}"]
+    lines += [f"  {k} = {json.dumps(v)}" for k, v in verified.disclosed.items()]
+    _print(result, as_json, lines)
+
+
+@identity_app.command("status-list")
+def identity_status_list(
+    config: GatewayConfigOption,
+    out: Annotated[Path, typer.Option("--out", help="file to write the status list token to", dir_okay=False)],
+    ttl_s: Annotated[int, typer.Option("--ttl-s", help="seconds a verifier may cache it", min=1)] = 300,
+    as_json: JsonOption = False,
+) -> None:
+    """Write the M-Instance's current status list token (statuslist+jwt), signed with its current key."""
+    from mmmfed.errors import MmmfedError
+    from mmmfed.identity.status_list import status_list_token
+
+    store, issuer = _home(config)
+    try:
+        status, issued = store.status_list()
+        token = status_list_token(
+            status, uri=store.status_uri, key=issuer.key, kid=issuer.kid, iat_s=int(time.time()), ttl_s=ttl_s
+        )
+    except MmmfedError as err:
+        raise fail(err) from err
+    _write_out(out, token, mode=0o644)
+    result = {"file": str(out), "uri": store.status_uri, "issued": issued}
+    _print(result, as_json, [f"wrote {out}: {store.status_uri}, {issued} credential(s) issued"])
+
+
+@identity_app.command("revoke")
+def identity_revoke(
+    process_id: Annotated[str, typer.Argument(help="the user's Process id")],
+    config: GatewayConfigOption,
+    as_json: JsonOption = False,
+) -> None:
+    """Revoke the user's current credential in the status list: destinations refuse it once they
+    read the next status list token (`identity status-list`)."""
+    from mmmfed.errors import MmmfedError
+    from mmmfed.identity.jose import read_jws
+
+    store, issuer = _home(config)
+    user_id, did = _user_of(process_id, issuer.m_instance_id)
+    try:
+        payload = read_jws(store.credential(user_id).issuer_jwt, reason="CREDENTIAL_MALFORMED").payload
+        idx = int(payload["status"]["status_list"]["idx"])
+        store.revoke(idx)
+    except MmmfedError as err:
+        raise fail(err) from err
+    _print({"did": did, "revoked_idx": idx}, as_json, [f"revoked the credential of {did} (status index {idx})"])
+
+
+@identity_app.command("show")
+def identity_show(
+    process_id: Annotated[str, typer.Argument(help="the user's Process id")],
+    config: GatewayConfigOption,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the user's DID, where it resolves, their key, and their current credential as the home
+    holds it: every claim, the validity and the status in the status list."""
+    from mmmfed.errors import MmmfedError
+    from mmmfed.identity.jose import read_jws
+    from mmmfed.identity.sdjwt import disclosed_claims
+    from mmmfed.identity.user_did import did_web_url
+
+    store, issuer = _home(config)
+    user_id, did = _user_of(process_id, issuer.m_instance_id)
+    try:
+        credential = store.credential(user_id)
+        payload = read_jws(credential.issuer_jwt, reason="CREDENTIAL_MALFORMED").payload
+        claims = disclosed_claims(payload, credential.disclosures)
+        idx = int(payload["status"]["status_list"]["idx"])
+        status = store.status_list()[0].get(idx)
+        held = store.holds_key(user_id)
+    except MmmfedError as err:
+        raise fail(err) from err
+    profile = {k: v for k, v in claims.items() if k not in payload}
+    result = {
+        "did": did,
+        "did_document_url": did_web_url(did),
+        "holder_jwk": payload["cnf"]["jwk"],
+        "key": "held" if held else "own",
+        "issued_at": payload["iat"],
+        "expires_at": payload["exp"],
+        "status_idx": idx,
+        "status": {0: "valid", 1: "revoked", 2: "suspended"}.get(status, f"{status:#x}"),
+        "claims": profile,
+    }
+    lines = [f"{did} ({result['did_document_url']})", f"key {result['key']}, status {result['status']}"]
+    lines += [f"  {k} = {json.dumps(v)}" for k, v in profile.items()]
+    _print(result, as_json, lines)

@@ -1,0 +1,94 @@
+"""The identity claims of a user's Personal Profile (issue 17 item 1; IDIR-101/103) and the ages
+derived from the birthdate at issue time (FGMV-43 9.4 step 1).
+
+Claim names (every one selectively disclosable in the credential; names of OpenID Connect Core
+5.1 where one exists):
+
+- ``name``: display name (string, 1..200 characters);
+- ``birthdate``: ``YYYY-MM-DD``;
+- ``age_over_13``, ``age_over_16``, ``age_over_18``, ``age_over_21``: booleans, true when the
+  user has reached that age on the issue date (a birthday on 29 February counts from 1 March in
+  years without one);
+- ``languages``: BCP 47 tags, most preferred first; ``comfort``: comfort preferences as a JSON
+  object (e.g. ``{"motion": "reduced", "max_volume_db": 70}``);
+- ``avatars``, ``assets``, ``rights``: references (Item and Rights ids at the home M-Instance),
+  never the content itself.
+
+The issue date is always passed in (no wall clock here), so tests and re-issuance are exact.
+Errors: InvalidInput ``BIRTHDATE_INVALID`` (not a calendar date, or after the issue date),
+``PROFILE_INVALID`` (an empty or over-long name, a reference that is not a non-empty string).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mmmfed.errors import InvalidInput
+
+AGE_THRESHOLDS = (13, 16, 18, 21)
+MAX_NAME_CHARS = 200
+MAX_REFERENCES = 256
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_birthdate(text: str) -> dt.date:
+    """``YYYY-MM-DD`` as a date; InvalidInput ``BIRTHDATE_INVALID`` otherwise."""
+    if not isinstance(text, str) or not _DATE.fullmatch(text):
+        raise InvalidInput(f"birthdate {text!r} is not YYYY-MM-DD", reason="BIRTHDATE_INVALID")
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as err:
+        raise InvalidInput(f"birthdate {text!r} is not a calendar date", reason="BIRTHDATE_INVALID") from err
+
+
+def age_on(birthdate: dt.date, day: dt.date) -> int:
+    """Whole years from ``birthdate`` to ``day`` (the birthday itself counts)."""
+    return day.year - birthdate.year - ((day.month, day.day) < (birthdate.month, birthdate.day))
+
+
+def age_claims(birthdate: dt.date, issued_on: dt.date) -> dict[str, bool]:
+    """``{"age_over_13": ..., ..., "age_over_21": ...}`` on ``issued_on``; InvalidInput
+    ``BIRTHDATE_INVALID`` if the birthdate is after it."""
+    if birthdate > issued_on:
+        raise InvalidInput(f"birthdate {birthdate} is after the issue date {issued_on}", reason="BIRTHDATE_INVALID")
+    age = age_on(birthdate, issued_on)
+    return {f"age_over_{n}": age >= n for n in AGE_THRESHOLDS}
+
+
+def _references(name: str, values: tuple[str, ...]) -> list[str]:
+    if len(values) > MAX_REFERENCES or not all(isinstance(v, str) and v for v in values):
+        raise InvalidInput(f"{name} must be at most {MAX_REFERENCES} non-empty ids", reason="PROFILE_INVALID")
+    return list(values)
+
+
+@dataclass(frozen=True)
+class IdentityProfile:
+    """What the home M-Instance knows of a user and may put in their credential."""
+
+    name: str
+    birthdate: dt.date
+    languages: tuple[str, ...] = ()
+    comfort: Mapping[str, Any] = field(default_factory=dict)
+    avatars: tuple[str, ...] = ()
+    assets: tuple[str, ...] = ()
+    rights: tuple[str, ...] = ()
+
+    def claims(self, *, issued_on: dt.date) -> dict[str, Any]:
+        """Every disclosable claim (module docstring), ages as of ``issued_on``; empty lists and
+        an empty ``comfort`` are left out."""
+        if not isinstance(self.name, str) or not 0 < len(self.name) <= MAX_NAME_CHARS:
+            raise InvalidInput(f"display name must be 1..{MAX_NAME_CHARS} characters", reason="PROFILE_INVALID")
+        claims: dict[str, Any] = {"name": self.name, "birthdate": self.birthdate.isoformat()}
+        claims |= age_claims(self.birthdate, issued_on)
+        optional: dict[str, Any] = {
+            "languages": _references("languages", self.languages),
+            "comfort": dict(self.comfort),
+            "avatars": _references("avatars", self.avatars),
+            "assets": _references("assets", self.assets),
+            "rights": _references("rights", self.rights),
+        }
+        return claims | {k: v for k, v in optional.items() if v}
