@@ -12,49 +12,27 @@ from pathlib import Path
 
 import grpc
 import pytest
+from bridge_calls import convert_requests
 from rpcassert import refused
 
 from bridge.conversion import GltfValidator
 from bridge.node import BridgeNode
 from mmmfed.api.v1 import bridge_pb2 as bpb
 from mmmfed.api.v1 import bridge_pb2_grpc
-from mmmfed.api.v1 import item_pb2 as itpb
-from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.cli.inprocess import Federation, peer
-from mmmfed.cli.loopback import A, samples_dir
-from mmmfed.items import FORMAT_GLB, DataBinding, build_item, sha256_hex
-from mmmfed.streams import chunked
+from mmmfed.cli.loopback import samples_dir
 from mmmfed.tls import secure_channel
 
 BOX = samples_dir() / "gltf" / "BoxTextured" / "BoxTextured.glb"
 pytestmark = pytest.mark.skipif(not BOX.is_file(), reason=f"sample asset not found at {BOX}")
-GLB = mpb.Feature(item_type="ITM", qualifier=mpb.Qualifier(sub_type="Persona", format=FORMAT_GLB))
 GUARD_S = 60.0  # a test that would hang fails after this instead
 
 
 async def convert_box(federation: Federation) -> list[bpb.ConvertResponse]:
     """BoxTextured.glb through the bridge's Convert (as gateway A): every response part."""
-    p, data = federation.plan, BOX.read_bytes()
-    item = build_item(
-        m_instance_id=A,
-        item_type="ITM",
-        qualifier={"SubType": "Persona", "Format": FORMAT_GLB},
-        data=DataBinding(len(data), sha256_hex(data), "model/gltf-binary"),
-        producer_process_id=f"mmm://{A}/processes/service/avatar-service",
-    )
-    async with secure_channel(p.gateway_a.tls, peer(p.bridge)) as channel:
+    async with secure_channel(federation.plan.gateway_a.tls, peer(federation.plan.bridge)) as channel:
         stub = bridge_pb2_grpc.BridgeStub(channel)
-        created = await stub.CreateVirtualBridge(
-            bpb.CreateVirtualBridgeRequest(
-                from_m_instance_id=A,
-                to_m_instance_id="b.example",
-                features=[mpb.NegotiatedFeature(offered=GLB, target=GLB)],
-            )
-        )
-        header = bpb.ConvertHeader(
-            virtual_bridge_id=created.virtual_bridge_id, item=itpb.ItemEnvelope(item_json=item.raw), target=GLB
-        )
-        requests = [bpb.ConvertRequest(header=header), *(bpb.ConvertRequest(chunk=c) for c in chunked(data))]
+        requests = await convert_requests(stub, BOX.read_bytes())
         return [r async for r in stub.Convert(iter(requests), timeout=GUARD_S)]
 
 

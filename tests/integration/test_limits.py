@@ -14,6 +14,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from bridge_calls import convert_requests
 from rpcassert import refused
 
 from bridge.node import BridgeNode
@@ -21,21 +22,17 @@ from mmmfed import deadlines
 from mmmfed.api.v1 import bridge_pb2 as bpb
 from mmmfed.api.v1 import bridge_pb2_grpc, gateway_pb2_grpc
 from mmmfed.api.v1 import gateway_pb2 as gpb
-from mmmfed.api.v1 import item_pb2 as itpb
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.cli.inprocess import Federation, peer
-from mmmfed.cli.loopback import A, samples_dir
+from mmmfed.cli.loopback import samples_dir
 from mmmfed.errors import RemoteError
-from mmmfed.items import FORMAT_GLB, DataBinding, build_item, sha256_hex
 from mmmfed.rpc import call
-from mmmfed.streams import chunked
 from mmmfed.testing import solid_png, with_texture
 from mmmfed.tls import node_trust_domains, secure_channel, server_credentials
 
 ROOT = Path(__file__).parents[2]
 BOX = samples_dir() / "gltf" / "BoxTextured" / "BoxTextured.glb"
 pytestmark = pytest.mark.skipif(not BOX.is_file(), reason=f"sample asset not found at {BOX}")
-GLB = mpb.Feature(item_type="ITM", qualifier=mpb.Qualifier(sub_type="Persona", format=FORMAT_GLB))
 GUARD_S = 60.0  # a test that would hang fails after this instead
 
 
@@ -57,26 +54,9 @@ async def test_bridge_refuses_a_texture_bomb_before_decoding(federation: Federat
     INVALID_ARGUMENT IMAGE_TOO_LARGE, naming the size."""
     p = federation.plan
     data = await asyncio.to_thread(lambda: with_texture(BOX.read_bytes(), solid_png(12000, 12000)))
-    item = build_item(
-        m_instance_id=A,
-        item_type="ITM",
-        qualifier={"SubType": "Persona", "Format": FORMAT_GLB},
-        data=DataBinding(len(data), sha256_hex(data), "model/gltf-binary"),
-        producer_process_id=f"mmm://{A}/processes/service/avatar-service",
-    )
     async with secure_channel(p.gateway_a.tls, peer(p.bridge)) as channel:
         stub = bridge_pb2_grpc.BridgeStub(channel)
-        created = await stub.CreateVirtualBridge(
-            bpb.CreateVirtualBridgeRequest(
-                from_m_instance_id=A,
-                to_m_instance_id="b.example",
-                features=[mpb.NegotiatedFeature(offered=GLB, target=GLB)],
-            )
-        )
-        header = bpb.ConvertHeader(
-            virtual_bridge_id=created.virtual_bridge_id, item=itpb.ItemEnvelope(item_json=item.raw), target=GLB
-        )
-        requests = [bpb.ConvertRequest(header=header), *(bpb.ConvertRequest(chunk=c) for c in chunked(data))]
+        requests = await convert_requests(stub, data)
 
         async def first_answer() -> bpb.ConvertResponse:
             return await stub.Convert(iter(requests)).read()
