@@ -6,15 +6,18 @@ only; the gateway checks the trust agreement covers contents (Action ``Post`` on
 :data:`gateway.agreements.CONTENT_ACTION`), reads the content from its M-Instance (RI-3
 ExportContent: it signs only what its own M-Instance holds, never what a caller hands it, and
 only contents whose home is this M-Instance), refuses a licence that grants no redistribution
-(FAILED_PRECONDITION ``LICENCE_FORBIDS``, COIR-103: :mod:`mmmfed.content.licence`) before any
-byte leaves, signs the Item with the M-Instance key, and streams the header (the signed Item and
-an envelope binding origin, destination, transfer id and the Item's bytes) and then every part's
-bytes in chunks to the peer's gateway (RE-3 TransferContent).
+(FAILED_PRECONDITION ``LICENCE_FORBIDS``, COIR-103: :mod:`mmmfed.content.licence`) and a content
+the peer's manifesto does not accept (``CONTENT_NOT_ACCEPTED``, ``CONTENT_TOO_LARGE``:
+:mod:`mmmfed.content.acceptance`) before any byte leaves, signs the Item with the M-Instance
+key, and streams the header (the signed Item and an envelope binding origin, destination,
+transfer id and the Item's bytes) and then every part's bytes in chunks to the peer's gateway
+(RE-3 TransferContent).
 
 Receiving side (:meth:`ContentRelay.receive`, steps 3-4): the caller is the origin (mTLS) and
 the content's Item and owner are of it, the agreement is active, the Item's proof verifies (the
-verification pipeline of foreign Items), the envelope too, and the Item's parts are within this
-gateway's limits (:func:`mmmfed.content.transfer.check_limits`); then the bytes are streamed
+verification pipeline of foreign Items), the envelope too, and the content is within this
+gateway's limits (:func:`mmmfed.content.transfer.check_limits`) and is what its own manifesto
+accepts (:mod:`mmmfed.content.acceptance`); then the bytes are streamed
 through to the M-Instance (RI-3 ImportContent) while each part's size and sha-256 are checked
 (a part that does not match stops the stream before its bytes go on). The instance stores all or
 nothing. Both sides audit the outcome (``ACCEPTED`` / ``REFUSED``, rpc ``SendContent`` or
@@ -25,13 +28,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from gateway.agreements import CONTENT_ACTION, CONTENT_TYPE, AgreementBook
+from gateway.agreements import CONTENT_ACTION, CONTENT_TYPE
 from gateway.channels import Channels
 from gateway.envelope import EnvelopeChecker, make_envelope, new_transfer_id
+from gateway.negotiation import NegotiationService
 from gateway.verification import ForeignItemVerifier, refusals_counted
 from mmmfed.api.v1 import content_pb2 as cpb
 from mmmfed.api.v1 import item_pb2 as itpb
 from mmmfed.audit import ACCEPTED, REFUSED
+from mmmfed.content.acceptance import ContentAcceptance
 from mmmfed.content.item import check_parts, is_content, parts_of
 from mmmfed.content.licence import require_redistributable
 from mmmfed.content.metadata import ContentMetadata
@@ -54,7 +59,7 @@ class ContentRelay:
         self,
         m_instance_id: str,
         channels: Channels,
-        agreements: AgreementBook,
+        negotiation: NegotiationService,
         *,
         keys: InstanceKeyStore,
         verifier: ForeignItemVerifier,
@@ -66,7 +71,8 @@ class ContentRelay:
     ) -> None:
         self._id = m_instance_id
         self._channels = channels
-        self._agreements = agreements
+        self._negotiation = negotiation
+        self._agreements = negotiation.agreements
         self._keys = keys
         self._verifier = verifier
         self._envelopes = envelopes
@@ -114,6 +120,8 @@ class ContentRelay:
             )
         metadata = ContentMetadata.from_descr(item.doc.get("DescrMetadata") or {})
         require_redistributable(metadata.licence, content_id=content_id, peer=peer)  # before any byte leaves
+        accepted_there = ContentAcceptance.of(await self._negotiation.peer_policies(peer))
+        accepted_there.require(item.qualifier, parts_of(item.doc), where=peer)
         package = ContentPackage(tuple(ContentPart.of(p.path, p.data, p.media_type) for p in exported.parts))
         check_parts(item.doc, package)
         record, key = self._keys.current()
@@ -189,6 +197,8 @@ class ContentRelay:
             )
         refs = parts_of(item.doc)
         check_limits(refs, max_bytes=self.max_bytes, max_parts=self.max_parts)
+        accepted_here = ContentAcceptance.of(dict((await self._negotiation.platform()).policies))
+        accepted_here.require(item.qualifier, refs, where=self._id)  # as its manifesto publishes it
         checker = PartsChecker(refs)
         inward = cpb.ContentTransferHeader()
         inward.CopyFrom(header)

@@ -126,7 +126,7 @@ class GatewayNode:
         self.contents = ContentRelay(  # FGMV-43 9.3 steps 1-4 (RI-3, RE-3)
             config.m_instance_id,
             self.channels,
-            self.agreements,
+            self.negotiation,
             keys=self.keys,
             verifier=verifier,
             envelopes=envelopes,

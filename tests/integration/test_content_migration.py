@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from cliproc import mmmfed_in_thread as mmmfed
-from sample_assets import MORPH_CUBE, needs_samples
+from sample_assets import BOX, MORPH_CUBE, needs_samples
 
 import gateway.contents
 from instance.world.model import Action, DeonticVerb, PAErrorCode, ProcessActionRequest, complements
@@ -189,3 +189,60 @@ async def test_re3_a_content_past_bs_limits_or_outside_an_agreement_is_refused_a
     assert code == 0
     back = await mmmfed("content", "migrate", content_id, *at_b, "--to", A, "--json")
     assert back.returncode == 2 and json.loads(back.stdout)["error"] == "NOT_HOME_CONTENT", back.stdout
+
+
+async def _publish_box(at_a: list[str]) -> str:
+    published = await _json(
+        "content", "publish", str(BOX), *at_a, "--owner", ALICE, "--title", "Box", "--licence", "CC-BY-4.0"
+    )
+    assert published["format"] == "glTF/2.0-binary"
+    return str(published["item_id"])
+
+
+async def _publish_policies(fed: Federation, policies: dict[str, str]) -> None:
+    """b's M-Instance publishes ``policies`` in its manifesto (registered again with its gateway)."""
+    node_b = fed.nodes["instance-b"]
+    node_b.manifesto.policies.update(policies)
+    await node_b.register_manifesto()
+
+
+async def test_fgmv43_9_5_bs_manifesto_names_the_contents_it_accepts_and_a_refuses_the_rest_before_sending(
+    federation: Federation, tmp_path: Path
+) -> None:
+    """b accepts binary glTF models of at most a given size: the .gltf package (glTF/2.0-json) is
+    CONTENT_NOT_ACCEPTED naming what b accepts, a larger .glb CONTENT_TOO_LARGE, both refused at
+    a's gateway (b's gateway saw no call); the .glb within the limit migrates."""
+    at_a, _ = await _operators(federation, tmp_path)
+    await _publish_policies(
+        federation, {"content.accepts": "Model3D glTF/2.0-binary, Image", "content.max_bytes": str(BOX.stat().st_size)}
+    )
+    assert federation.at_a is not None
+    await federation.at_a.negotiate(B)
+    cube = await _cube(at_a)
+    code, refused = await _migrate(cube, at_a)
+    assert (code, refused["error"]) == (2, "CONTENT_NOT_ACCEPTED"), refused
+    assert "Model3D glTF/2.0-binary, Image" in refused["message"] and "glTF/2.0-json" in refused["message"]
+    box = await _publish_box(at_a)
+    await _publish_policies(federation, {"content.max_bytes": str(BOX.stat().st_size - 1)})
+    await federation.at_a.negotiate(B)
+    code, refused = await _migrate(box, at_a)
+    assert (code, refused["error"]) == (2, "CONTENT_TOO_LARGE"), refused
+    assert await _transfer_entries(federation) == []
+    await _publish_policies(federation, {"content.max_bytes": str(BOX.stat().st_size)})
+    await federation.at_a.negotiate(B)
+    code, migrated = await _migrate(box, at_a)
+    assert code == 0 and migrated["format"] == "glTF/2.0-binary", migrated
+
+
+async def test_fgmv43_9_5_bs_gateway_refuses_what_its_own_manifesto_no_longer_accepts(
+    negotiated: Federation, tmp_path: Path
+) -> None:
+    """b's manifesto changes after the negotiation (a's answer still accepts any content): b's
+    gateway checks its own manifesto again and refuses, and b stores nothing."""
+    at_a, _ = await _operators(negotiated, tmp_path)
+    await _publish_policies(negotiated, {"content.accepts": "Text"})
+    cube = await _cube(at_a)
+    code, refused = await _migrate(cube, at_a)
+    assert (code, refused["error"]) == (2, "CONTENT_NOT_ACCEPTED"), refused
+    assert await _transfer_entries(negotiated) == ["CONTENT_NOT_ACCEPTED"]
+    assert not negotiated.nodes["instance-b"].contents.store.has(cube)

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mmmfed.content.acceptance import ContentAcceptance
 from mmmfed.content.item import PartRef
 from mmmfed.content.licence import redistributable, require_redistributable
 from mmmfed.content.metadata import spdx_licence
@@ -113,3 +114,23 @@ def test_re3_limits_on_parts_and_bytes_are_content_too_large() -> None:
         with pytest.raises(TooLarge) as refused:
             check_limits(refs, **kwargs)
         assert refused.value.reason == "CONTENT_TOO_LARGE"
+
+
+def test_fgmv43_9_5_content_acceptance_from_manifesto_policies() -> None:
+    """Kinds alone or with a Format; limits; no policy accepts anything; a malformed one is refused."""
+    refs = _refs([b"x" * 10])
+    model = {"SubType": "Model3D", "Format": "glTF/2.0-binary"}
+    ContentAcceptance.of({}).require(model, refs, where="b.example")
+    only = ContentAcceptance.of({"content.accepts": "Image, Model3D glTF/2.0-binary", "content.max_parts": "1"})
+    only.require(model, refs, where="b.example")
+    only.require({"SubType": "Image", "Format": "PNG"}, refs, where="b.example")
+    with pytest.raises(FailedPrecondition) as refused:
+        only.require({"SubType": "Model3D", "Format": "glTF/2.0-json"}, refs, where="b.example")
+    assert refused.value.reason == "CONTENT_NOT_ACCEPTED"
+    assert refused.value.metadata["accepted"] == "Image, Model3D glTF/2.0-binary"
+    with pytest.raises(TooLarge):
+        ContentAcceptance.of({"content.max_bytes": "9"}).require(model, refs, where="b.example")
+    for bad in ({"content.accepts": "Video"}, {"content.max_bytes": "-1"}, {"content.max_parts": "many"}):
+        with pytest.raises(InvalidInput) as invalid:
+            ContentAcceptance.of(bad)
+        assert invalid.value.reason == "CONTENT_POLICY_INVALID", bad
