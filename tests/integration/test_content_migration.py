@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,9 +18,13 @@ from sample_assets import BOX, MORPH_CUBE, needs_samples
 
 import gateway.contents
 from instance.world.model import Action, DeonticVerb, PAErrorCode, ProcessActionRequest, complements
+from mmmfed.api.v1 import content_pb2 as cpb
+from mmmfed.api.v1 import item_pb2 as itpb
 from mmmfed.cli.inprocess import Federation
 from mmmfed.content.package import ContentPackage
+from mmmfed.errors import MmmfedError
 from mmmfed.items import domain_doc, new_id
+from mmmfed.rpc import call
 
 pytestmark = needs_samples
 A, B = "a.example", "b.example"
@@ -246,3 +250,54 @@ async def test_fgmv43_9_5_bs_gateway_refuses_what_its_own_manifesto_no_longer_ac
     assert (code, refused["error"]) == (2, "CONTENT_NOT_ACCEPTED"), refused
     assert await _transfer_entries(negotiated) == ["CONTENT_NOT_ACCEPTED"]
     assert not negotiated.nodes["instance-b"].contents.store.has(cube)
+
+
+async def test_content_migrate_bad_input_exits_2_with_its_reason(negotiated: Federation, tmp_path: Path) -> None:
+    """An unknown content, an unknown peer, the M-Instance itself: one reason each, nothing sent."""
+    at_a, _ = await _operators(negotiated, tmp_path)
+    content_id = await _cube(at_a)
+    cases = [
+        (f"mmm://{A}/items/none", B, "CONTENT_NOT_FOUND"),
+        (content_id, "c.example", "UNKNOWN_PEER"),
+        (content_id, A, "BAD_PEER"),
+    ]
+    for wanted, to, reason in cases:
+        done = await mmmfed("content", "migrate", wanted, *at_a, "--to", to, "--json")
+        assert done.returncode == 2 and json.loads(done.stdout)["error"] == reason, (reason, done.stdout)
+    assert await _transfer_entries(negotiated) == []
+
+
+async def _send_as_a(fed: Federation, header: cpb.ContentTransferHeader, chunks: list[bytes]) -> str:
+    """Call b's RE-3 TransferContent with a's gateway certificate; the error's reason."""
+    stub = fed.nodes["gateway-a"].channels.peer(B)
+
+    async def requests() -> AsyncIterator[cpb.ContentTransferRequest]:
+        yield cpb.ContentTransferRequest(header=header)
+        for chunk in chunks:
+            yield cpb.ContentTransferRequest(chunk=chunk)
+
+    with pytest.raises(MmmfedError) as refused:
+        await call(lambda: stub.TransferContent(requests()), attempts=1)
+    return refused.value.reason
+
+
+async def test_re3_a_hostile_origin_is_refused_before_any_byte_reaches_bs_instance(
+    negotiated: Federation, tmp_path: Path
+) -> None:
+    """Called by a's gateway itself: a content owned by a Process of c.example is ORIGIN_MISMATCH;
+    a's Item as its instance holds it, unsigned by the gateway, is PROOF_MISSING."""
+    at_a, _ = await _operators(negotiated, tmp_path)
+    content_id = await _cube(at_a)
+    item = negotiated.nodes["instance-a"].contents.store.get(content_id).item
+    foreign = cpb.ContentTransferHeader(
+        transfer_id="urn:uuid:00000000-0000-4000-8000-000000000001",
+        item=itpb.ItemEnvelope(item_json=item.raw),
+        owner_process_id="mmm://c.example/processes/user/carol",
+    )
+    assert await _send_as_a(negotiated, foreign, [b"x"]) == "ORIGIN_MISMATCH"
+    unsigned = cpb.ContentTransferHeader()
+    unsigned.CopyFrom(foreign)
+    unsigned.owner_process_id = ALICE
+    assert await _send_as_a(negotiated, unsigned, [b"x"]) == "PROOF_MISSING"
+    assert await _transfer_entries(negotiated) == ["ORIGIN_MISMATCH", "PROOF_MISSING"]
+    assert not negotiated.nodes["instance-b"].contents.store.has(content_id)
