@@ -40,8 +40,8 @@ from mmmfed.content.acceptance import ContentAcceptance
 from mmmfed.content.item import check_parts, is_content, parts_of
 from mmmfed.content.licence import require_redistributable
 from mmmfed.content.metadata import ContentMetadata
-from mmmfed.content.package import MAX_PACKAGE_BYTES, ContentPackage, ContentPart
-from mmmfed.content.transfer import MAX_CONTENT_PARTS, PartsChecker, check_limits, part_bytes
+from mmmfed.content.package import ContentPackage, ContentPart
+from mmmfed.content.transfer import MAX_CONTENT_BYTES, MAX_CONTENT_PARTS, PartsChecker, check_limits, part_bytes
 from mmmfed.errors import FailedPrecondition, InvalidInput, MmmfedError, PermissionDenied
 from mmmfed.items import instance_or_none, parse_item, sign_item
 from mmmfed.keys import InstanceKeyStore
@@ -66,7 +66,7 @@ class ContentRelay:
         envelopes: EnvelopeChecker,
         audit: SharedAuditLog,
         metrics: NodeMetrics,
-        max_bytes: int = MAX_PACKAGE_BYTES,
+        max_bytes: int = MAX_CONTENT_BYTES,
         max_parts: int = MAX_CONTENT_PARTS,
     ) -> None:
         self._id = m_instance_id

@@ -15,15 +15,20 @@ import hashlib
 from collections.abc import AsyncIterator, Iterator, Sequence
 
 from mmmfed.content.item import PartRef
-from mmmfed.content.package import MAX_PACKAGE_BYTES, ContentPackage, ContentPart
+from mmmfed.content.package import ContentPackage, ContentPart
 from mmmfed.errors import DataIntegrityError, TooLarge
 from mmmfed.streams import chunked
+from mmmfed.tls import MAX_MESSAGE_BYTES
 
 MAX_CONTENT_PARTS = 256
+MAX_CONTENT_BYTES = MAX_MESSAGE_BYTES - 1024 * 1024
+"""The largest content a node accepts from a peer by default: what it can serve again in one
+GetContent answer (the node's gRPC message limit, less 1 MiB for the Item and framing), as a
+content published here is at most one PublishContent message."""
 
 
 def check_limits(
-    refs: Sequence[PartRef], *, max_bytes: int = MAX_PACKAGE_BYTES, max_parts: int = MAX_CONTENT_PARTS
+    refs: Sequence[PartRef], *, max_bytes: int = MAX_CONTENT_BYTES, max_parts: int = MAX_CONTENT_PARTS
 ) -> int:
     """The total size (bytes) the Item lists; TooLarge ``CONTENT_TOO_LARGE`` past ``max_parts``
     parts or ``max_bytes`` bytes, DataIntegrityError ``SIZE_MISMATCH`` for a negative size."""
