@@ -96,9 +96,12 @@ async def test_fgmv43_9_3_steps_1_to_4_re3_a_gltf_package_migrates_with_its_home
 
     code, again = await _migrate(content_id, at_a)
     assert code == 0 and again["already_held"] is True
+    plain = await mmmfed("content", "migrate", content_id, *at_a, "--to", B)
+    assert plain.returncode == 0 and plain.stdout.strip() == content_id, plain.stderr
+    assert "b.example already held it; nothing changed" in plain.stderr
     listed = await mmmfed("content", "list", *at_b, "--json")
     assert [c["item_id"] for c in json.loads(listed.stdout)] == [content_id]
-    assert await _transfer_entries(negotiated) == ["ACCEPTED", "ACCEPTED"]
+    assert await _transfer_entries(negotiated) == ["ACCEPTED"] * 3
 
 
 async def test_coir_302_the_contents_rights_travel_and_bs_engine_enforces_them(
