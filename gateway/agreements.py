@@ -48,6 +48,10 @@ PROCESS_ACTION_TYPE = "PAC"
 ASSET_ACTION = "Transact"
 """Asset transfers between the M-Instances (FGMV-43 9.2), on ASS Items."""
 ASSET_TYPE = "ASS"
+CONTENT_ACTION = "Post"
+"""Contents migrating to the peer (FGMV-43 9.3 steps 1-4, RE-3): a home M-Instance Posts the
+content's Item into the peer's M-Environment; on ITM Items (SubType the content's kind)."""
+CONTENT_TYPE = "ITM"
 
 
 def _now_ms() -> int:
@@ -181,8 +185,10 @@ class AgreementBook:
             "Parties": [peer_id, self._id],
             "AnswerManifestoID": answer.manifesto_id,
             "Scope": {
-                "ItemTypes": sorted({r.offered.item_type for r in rows} | {PROCESS_ACTION_TYPE, ASSET_TYPE}),
-                "Actions": [AVATAR_ACTION, RESOLVE_ACTION, ASSET_ACTION],
+                "ItemTypes": sorted(
+                    {r.offered.item_type for r in rows} | {PROCESS_ACTION_TYPE, ASSET_TYPE, CONTENT_TYPE}
+                ),
+                "Actions": [AVATAR_ACTION, RESOLVE_ACTION, ASSET_ACTION, CONTENT_ACTION],
                 "Features": sorted(
                     f"{r.offered.item_type} {r.offered.qualifier.format} {ROUTE_NAMES[r.route]}" for r in rows
                 ),

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import grpc
 
-from mmmfed.api.v1 import bridge_pb2_grpc, gateway_pb2_grpc, instance_pb2_grpc
+from mmmfed.api.v1 import bridge_pb2_grpc, content_pb2_grpc, gateway_pb2_grpc, instance_pb2_grpc
 from mmmfed.config import PeerAddress, TlsConfig
 from mmmfed.errors import NotFound
 from mmmfed.tls import secure_channel
@@ -83,6 +83,10 @@ class Channels:
     def instance(self) -> instance_pb2_grpc.InstanceAsyncStub:
         """The Instance stub of this gateway's own M-Instance (RI-1)."""
         return self._stub(instance_pb2_grpc.InstanceStub, self._instance)
+
+    def content_exchange(self) -> content_pb2_grpc.ContentExchangeAsyncStub:
+        """The ContentExchange stub of this gateway's own M-Instance (RI-3, FGMV-43 9.3)."""
+        return self._stub(content_pb2_grpc.ContentExchangeStub, self._instance)
 
     def peer(self, m_instance_id: str) -> gateway_pb2_grpc.FederationAsyncStub:
         """The Federation stub of a peer's gateway; NotFound ``UNKNOWN_PEER`` if not configured."""

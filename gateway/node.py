@@ -14,6 +14,7 @@ from gateway.audit_service import PeerCheckpoints, checkpoint_fetcher
 from gateway.bridge_trust import BridgeTrust
 from gateway.bundles import BundleFollower
 from gateway.channels import Channels
+from gateway.contents import ContentRelay
 from gateway.envelope import EnvelopeChecker
 from gateway.keyring import Keyring
 from gateway.migration import MigrationService
@@ -122,6 +123,16 @@ class GatewayNode:
             audit=self.audit,
             metrics=self.metrics,
         )
+        self.contents = ContentRelay(  # FGMV-43 9.3 steps 1-4 (RI-3, RE-3)
+            config.m_instance_id,
+            self.channels,
+            self.negotiation,
+            keys=self.keys,
+            verifier=verifier,
+            envelopes=envelopes,
+            audit=self.audit,
+            metrics=self.metrics,
+        )
         self.resolution = ResolutionService(
             config.m_instance_id,
             channels=self.channels,
@@ -172,6 +183,7 @@ class GatewayNode:
                         domains=self.domains,
                         status=self.status,
                         outbox=self.outbox,
+                        contents=self.contents,
                     ),
                 ),
                 partial(
@@ -187,6 +199,7 @@ class GatewayNode:
                         self.resolution,
                         self.assets,
                         transactions=self.transactions,
+                        contents=self.contents,
                     ),
                 ),
             ],

@@ -12,6 +12,7 @@ from gateway.assets import AssetRelay
 from gateway.audit_service import AuditService
 from gateway.bundles import own_bundle
 from gateway.channels import Channels
+from gateway.contents import ContentRelay
 from gateway.keyring import KEY_SET_TYPE
 from gateway.migration import MigrationService
 from gateway.negotiation import NegotiationService
@@ -20,6 +21,7 @@ from gateway.resolution import ResolutionService
 from gateway.status import GatewayStatusService
 from gateway.transactions import TransactionReceiver
 from mmmfed.api.v1 import asset_pb2 as apb
+from mmmfed.api.v1 import content_pb2 as cpb
 from mmmfed.api.v1 import federation_pb2 as fpb
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc
@@ -62,7 +64,9 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         domains: TrustDomains,
         status: GatewayStatusService,
         outbox: Outbox,
+        contents: ContentRelay,
     ) -> None:
+        self._contents = contents
         self._domains = domains
         self._status = status
         self._outbox = outbox
@@ -97,6 +101,14 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         commit once; PERMISSION_DENIED NOT_OWN_INSTANCE, FAILED_PRECONDITION NOT_JOURNALLED."""
         self._from_own_instance(context)
         return await self._assets.send_decision(request)
+
+    async def SendContent(
+        self, request: cpb.MigrateContentRequest, context: ServicerContext
+    ) -> cpb.ContentTransferResponse:
+        """RI-3, FGMV-43 9.3 steps 1-2: migrate a content of this M-Instance, read from it here
+        (gateway/contents.py); PERMISSION_DENIED NOT_OWN_INSTANCE, FAILED_PRECONDITION LICENCE_FORBIDS."""
+        self._from_own_instance(context)
+        return await self._contents.send(request.content_id, request.peer_m_instance_id)
 
     async def GetPeerAssetHistory(
         self, request: gpb.PeerAssetHistoryRequest, context: ServicerContext
@@ -201,7 +213,9 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         assets: AssetRelay,
         *,
         transactions: TransactionReceiver,
+        contents: ContentRelay,
     ) -> None:
+        self._contents = contents
         self._transactions = transactions
         self._config = config
         self._domains = domains
@@ -333,6 +347,14 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         details = {"rpc": "TransferAvatar", "transfer_id": subject, "bytes": result.bytes_received}
         await self._audit.append(ACCEPTED, peer_id=peer, subject=item_id, details=details)
         return result
+
+    async def TransferContent(
+        self, request_iterator: AsyncIterator[cpb.ContentTransferRequest], context: ServicerContext
+    ) -> cpb.ContentTransferResponse:
+        """RE-3, FGMV-43 9.3 steps 3-4: verify a peer's content and store it here, all or nothing."""
+        peer = self._peer(context)
+        header, chunks = await split_header(request_iterator)
+        return await self._contents.receive(header, chunks, peer)
 
     async def OfferDefaultAvatar(
         self, request: gpb.OfferDefaultAvatarRequest, context: ServicerContext

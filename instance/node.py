@@ -13,8 +13,9 @@ from instance.assets.ledger import AssetLedger
 from instance.assets.transfers import TransferService
 from instance.avatar_status import AvatarMigrations
 from instance.avatars import AvatarService
+from instance.content.imports import ContentImports
 from instance.content.service import ContentService
-from instance.content.servicer import ContentServicer
+from instance.content.servicer import ContentExchangeServicer, ContentServicer
 from instance.content.store import ContentStore
 from instance.database import Database
 from instance.process_actions import ProcessActionService
@@ -49,6 +50,7 @@ def asset_policies(config: InstanceConfig) -> dict[str, str]:
 
 SERVICE = "mmmfed.api.v1.Instance"
 CONTENT_SERVICE = "mmmfed.api.v1.Content"
+CONTENT_EXCHANGE = "mmmfed.api.v1.ContentExchange"
 
 
 class InstanceNode:
@@ -107,19 +109,32 @@ class InstanceNode:
         # Only its own gateway and operators call it: another M-Instance's gateway must go
         # through this instance's gateway, which checks origin and the negotiated answer.
         # Contents (FGMV-43 9.3): published and read by this M-Instance's own operators.
+        # Their migration (9.3 steps 1-4, RI-3): ContentExchange for its own gateway only.
         self.contents = ContentService(self.process_actions, ContentStore(self.database))
+        self.content_imports = ContentImports(self.process_actions, self.contents.store)
         policy = AccessPolicy(
             self.domains,
-            {SERVICE: any_of(own_names(own_gateway), own_roles("operator")), CONTENT_SERVICE: own_roles("operator")},
+            {
+                SERVICE: any_of(own_names(own_gateway), own_roles("operator")),
+                CONTENT_SERVICE: own_roles("operator"),
+                CONTENT_EXCHANGE: own_names(own_gateway),
+            },
         )
+        gateway = self._gateway_stub if config.gateway is not None else None
         self.server = NodeServer(
             listen=config.listen,
             tls=config.tls,
             registrars=[
                 partial(instance_pb2_grpc.add_InstanceServicer_to_server, servicer),
-                partial(content_pb2_grpc.add_ContentServicer_to_server, ContentServicer(self.contents)),
+                partial(
+                    content_pb2_grpc.add_ContentServicer_to_server, ContentServicer(self.contents, gateway=gateway)
+                ),
+                partial(
+                    content_pb2_grpc.add_ContentExchangeServicer_to_server,
+                    ContentExchangeServicer(self.contents, self.content_imports),
+                ),
             ],
-            service_names=[SERVICE, CONTENT_SERVICE],
+            service_names=[SERVICE, CONTENT_SERVICE, CONTENT_EXCHANGE],
             policy=policy,
             metrics=self.metrics,
             metrics_listen=config.observability.metrics_listen,

@@ -42,7 +42,7 @@ class ContentService:
         if store.database is not process_actions.activity.database:
             raise ValueError("the content store must be in the database that holds the World's Activity Data")
         self._process_actions = process_actions
-        self._store = store
+        self._store = self.store = store
         self._clock_ms = clock_ms
         self.m_instance_id = process_actions.m_instance_id
 

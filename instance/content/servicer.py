@@ -1,22 +1,30 @@
-"""gRPC servicer of ``mmmfed.api.v1.Content`` (ITU FGMV-43 9.3, COTF): decode, call
-:class:`~instance.content.service.ContentService`, encode. The parts are checked by kind in a
-worker thread (decoding an image or a sound is CPU work); the World decides on the event loop's
-thread."""
+"""gRPC servicers of ``mmmfed.api.v1.Content`` (ITU FGMV-43 9.3, COTF) and of
+``ContentExchange`` (RI-3, for this M-Instance's gateway only): decode, call
+:class:`~instance.content.service.ContentService` or :class:`~instance.content.imports.ContentImports`,
+encode. The parts are checked by kind in a worker thread (decoding an image or a sound is CPU
+work); the World decides on the event loop's thread."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
 
+from instance.content.imports import ContentImports
 from instance.content.service import ContentService
 from instance.content.store import ContentFilter
 from mmmfed.api.v1 import content_pb2 as cpb
-from mmmfed.api.v1 import content_pb2_grpc
+from mmmfed.api.v1 import content_pb2_grpc, gateway_pb2_grpc
 from mmmfed.api.v1 import item_pb2 as itpb
 from mmmfed.content.kinds import inspect_parts
 from mmmfed.content.metadata import ContentMetadata
 from mmmfed.content.package import ContentPackage
+from mmmfed.errors import FailedPrecondition
 from mmmfed.items import Item
+from mmmfed.rpc import call
 from mmmfed.rpc_types import ServicerContext
+from mmmfed.streams import split_header
+
+GatewayStub = Callable[[], "gateway_pb2_grpc.PlatformGatewayAsyncStub"]
 
 
 def view(item: Item, owner: str) -> cpb.ContentView:
@@ -30,8 +38,9 @@ def parts_message(package: ContentPackage) -> list[cpb.ContentPartData]:
 class ContentServicer(content_pb2_grpc.ContentServicer):
     """Implements ``mmmfed.api.v1.Content`` over one :class:`ContentService`."""
 
-    def __init__(self, contents: ContentService) -> None:
+    def __init__(self, contents: ContentService, *, gateway: GatewayStub | None = None) -> None:
         self._contents = contents
+        self._gateway = gateway
 
     async def PublishContent(self, request: cpb.PublishContentRequest, context: ServicerContext) -> cpb.ContentView:
         metadata = ContentMetadata.of(
@@ -63,3 +72,40 @@ class ContentServicer(content_pb2_grpc.ContentServicer):
         item, owner = self._contents.get(request.content_id)
         package = await asyncio.to_thread(self._contents.package, request.content_id)
         return cpb.GetContentResponse(content=view(item, owner), parts=parts_message(package))
+
+    async def MigrateContent(
+        self, request: cpb.MigrateContentRequest, context: ServicerContext
+    ) -> cpb.ContentTransferResponse:
+        """FGMV-43 9.3 steps 1-4 through this M-Instance's gateway (RI-3 SendContent), which reads
+        the content from here itself: NOT_FOUND CONTENT_NOT_FOUND first, FAILED_PRECONDITION
+        NO_GATEWAY, then the gateway's and the peer's answers."""
+        self._contents.get(request.content_id)
+        if self._gateway is None:
+            raise FailedPrecondition("this M-Instance has no gateway to migrate through", reason="NO_GATEWAY")
+        stub = self._gateway()
+        sent = cpb.MigrateContentRequest(content_id=request.content_id, peer_m_instance_id=request.peer_m_instance_id)
+        result: cpb.ContentTransferResponse = await call(lambda: stub.SendContent(sent), attempts=1)
+        return result
+
+
+class ContentExchangeServicer(content_pb2_grpc.ContentExchangeServicer):
+    """Implements ``mmmfed.api.v1.ContentExchange`` (RI-3), which the node serves to its own gateway only."""
+
+    def __init__(self, contents: ContentService, imports: ContentImports) -> None:
+        self._contents = contents
+        self._imports = imports
+
+    async def ExportContent(
+        self, request: cpb.ExportContentRequest, context: ServicerContext
+    ) -> cpb.GetContentResponse:
+        """The content for the gateway to sign (9.3 step 1); NOT_FOUND CONTENT_NOT_FOUND."""
+        item, owner = self._contents.get(request.content_id)
+        package = await asyncio.to_thread(self._contents.package, request.content_id)
+        return cpb.GetContentResponse(content=view(item, owner), parts=parts_message(package))
+
+    async def ImportContent(
+        self, request_iterator: AsyncIterator[cpb.ContentTransferRequest], context: ServicerContext
+    ) -> cpb.ContentTransferResponse:
+        """A peer's content, verified by the gateway (9.3 step 4); stored all or nothing."""
+        header, chunks = await split_header(request_iterator)
+        return await self._imports.receive(header, chunks)

@@ -4,7 +4,9 @@ only: what may be published is the World's decision, :mod:`instance.content.serv
 
 Tables: ``contents`` (the Item's exact V2.2 bytes and the metadata it is searched by),
 ``content_tags``, ``content_parts`` (each part's path and sha-256, in package order) and
-``content_blobs`` (the parts' bytes, content-addressed: a part two contents share is kept once).
+``content_blobs`` (the parts' bytes, content-addressed: a part two contents share is kept once)
+and ``content_homes`` (for a content migrated here from a peer, FGMV-43 9.3 step 4: the
+M-Instance it came from, whose ItemID it keeps, and the transfer that brought it).
 A content and all its rows are written by :meth:`ContentStore.insert` in ONE write, which joins
 the decision open on this thread (the Author Process Action and its Activity Data record), so a
 crash leaves the content with its record or neither. Each table has one INSERT.
@@ -37,6 +39,9 @@ CREATE TABLE IF NOT EXISTS content_parts (
     content_id TEXT NOT NULL, seq INTEGER NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL,
     PRIMARY KEY (content_id, seq));
 CREATE TABLE IF NOT EXISTS content_blobs (sha256 TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS content_homes (
+    content_id TEXT PRIMARY KEY, home_m_instance_id TEXT NOT NULL, transfer_id TEXT NOT NULL,
+    received_ms INTEGER NOT NULL);
 """
 
 
@@ -68,10 +73,19 @@ class ContentStore:
         self.database = database if isinstance(database, Database) else Database(database)
         self.database.ensure_schema(_SCHEMA)
 
-    def insert(self, item: Item, *, owner: str, package: ContentPackage, created_ms: int) -> None:
-        """Store a content: its Item (as the World holds it) and its parts, which must be those
-        the Item lists (:func:`~mmmfed.content.item.check_parts`: ``DIGEST_MISMATCH``...).
-        Crash points ``content.insert.before`` / ``.after`` when not inside a decision."""
+    def insert(
+        self,
+        item: Item,
+        *,
+        owner: str,
+        package: ContentPackage,
+        created_ms: int,
+        home: str = "",
+        transfer_id: str = "",
+    ) -> None:
+        """Store a content: its Item (as the World holds it, or as its ``home`` M-Instance signed
+        it, for a content migrated here by ``transfer_id``) and its parts, which must be those
+        the Item lists (:func:`~mmmfed.content.item.check_parts`: ``DIGEST_MISMATCH``...)."""
         check_parts(item.doc, package)
         metadata = ContentMetadata.from_descr(item.doc.get("DescrMetadata") or {})
         qualifier = item.qualifier
@@ -99,6 +113,10 @@ class ContentStore:
                 "INSERT INTO content_blobs VALUES (?, ?) ON CONFLICT(sha256) DO NOTHING",
                 [(p.sha256, p.data) for p in package.parts],
             )
+            if home:
+                db.execute(
+                    "INSERT INTO content_homes VALUES (?, ?, ?, ?)", (item.item_id, home, transfer_id, created_ms)
+                )
 
     def get(self, content_id: str) -> StoredContent:
         """The content's Item and owner; NotFound ``CONTENT_NOT_FOUND``."""
@@ -109,6 +127,28 @@ class ContentStore:
                 f"no content {content_id} here", reason="CONTENT_NOT_FOUND", metadata={"item_id": content_id}
             )
         return StoredContent(parse_item(bytes(row[0])), str(row[1]))
+
+    def has(self, content_id: str) -> bool:
+        """Whether a content with this ItemID is held here."""
+        with self.database.read() as db:
+            return db.execute("SELECT 1 FROM contents WHERE content_id = ?", (content_id,)).fetchone() is not None
+
+    def home_of(self, content_id: str) -> str:
+        """The M-Instance a content migrated here from ("" for one published here)."""
+        with self.database.read() as db:
+            row = db.execute(
+                "SELECT home_m_instance_id FROM content_homes WHERE content_id = ?", (content_id,)
+            ).fetchone()
+        return str(row[0]) if row else ""
+
+    def migrated_here(self) -> list[StoredContent]:
+        """The contents that migrated here from peers, oldest first."""
+        with self.database.read() as db:
+            rows = db.execute(
+                "SELECT c.item_json, c.owner FROM contents c JOIN content_homes h ON h.content_id = c.content_id"
+                " ORDER BY h.received_ms, h.rowid"
+            ).fetchall()
+        return [StoredContent(parse_item(bytes(r[0])), str(r[1])) for r in rows]
 
     def package(self, content_id: str) -> ContentPackage:
         """The content's parts as stored, checked against its Item again (a blob changed on disk

@@ -8,6 +8,10 @@ image (PNG, JPEG, WebP), a sound (WAV, FLAC, Ogg) or UTF-8 text (``.md``, ``.txt
 metadata; the M-Instance checks every part and decides an Author Process Action for ``--owner``.
 ``show ID --out PATH`` writes the content as this M-Instance holds it, each part checked against
 the Item's digests first: a one-part content to the file PATH, a package into the new folder PATH.
+``migrate ID --to PEER`` sends a content to a peer M-Instance through this M-Instance's gateway
+(FGMV-43 9.3 steps 1-4, RI-3 and RE-3): its Item signed by the gateway, its parts, metadata,
+licence and Rights; a licence that grants no redistribution is refused ``LICENCE_FORBIDS`` before
+anything leaves (:mod:`mmmfed.content.licence`); migrating it again changes nothing.
 ``--json`` prints machine-readable output on stdout (errors too). Exit codes: 0 done; 2 not done
 (bad input, a refusal such as PERMISSION_DENIED InsRights, no connection); nothing is written then.
 """
@@ -163,6 +167,31 @@ def content_show(
     Console().print(content_facts(shown))
     if out is not None:
         Console(stderr=True).print(escape(f"wrote {shown['written']}"), emoji=False)
+
+
+@content_app.command("migrate")
+def content_migrate(
+    content_id: Annotated[str, typer.Argument(help="the content's ItemID")],
+    config: ConfigOption,
+    cert: CertOption,
+    key: KeyOption,
+    to: Annotated[str, typer.Option("--to", help="the peer M-Instance, e.g. b.example")],
+    as_json: JsonOption = False,
+) -> None:
+    """Migrate a content to the peer M-Instance TO (FGMV-43 9.3 steps 1-4, RE-3)."""
+    from mmmfed.api.v1 import content_pb2 as cpb
+
+    op = open_session(config, cert, key)
+    request = cpb.MigrateContentRequest(content_id=content_id, peer_m_instance_id=to)
+    result = run(content_once(op, "MigrateContent", request, attempts=1))  # the gateway answers once
+    shown = content_dict(result.content)
+    shown.update(peer_m_instance_id=to, bytes_sent=result.bytes, already_held=result.already_held)
+    if as_json:
+        _echo_json(shown)
+        return
+    typer.echo(shown["item_id"])
+    said = "already held it; nothing changed" if result.already_held else f"holds it now ({result.bytes:,} bytes sent)"
+    Console(stderr=True).print(escape(f"{to} {said}, owned by {result.content.owner_process_id}"), emoji=False)
 
 
 def write_content(package: Any, out: Path) -> Path:

@@ -1,6 +1,8 @@
 """The metadata that travels with a content (ITU FGMV-43 9.3, COIR-102/103/106): title,
 description, tags, creator, copyright and licence, an SPDX licence expression (``CC-BY-4.0``,
-``MIT OR Apache-2.0``) checked against the SPDX licence list that ``license-expression`` ships.
+``MIT OR Apache-2.0``) checked against the SPDX licence list that ``license-expression`` ships;
+a licence of the creator's own is an SPDX ``LicenseRef-<idstring>`` (SPDX 2.3 Annex D: letters,
+digits, ``.`` and ``-``), which :mod:`mmmfed.content.licence` reads as granting no redistribution.
 
 In the content's Item it is the DescrMetadata (MMM-TEC V2.2: a JSON text of at most 2,048
 characters): ``{"Title", "Description", "Tags", "Creator", "Copyright", "Licence"}``, empty
@@ -25,10 +27,12 @@ MAX_DESCRIPTION_CHARS = 800
 MAX_PARTY_CHARS = 200
 MAX_TAGS = 16
 _TAG = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+LICENSE_REF = re.compile(r"LicenseRef-[A-Za-z0-9.\-]+")
 
 
 @functools.cache
-def _licensing() -> Licensing:
+def spdx_licensing() -> Licensing:
+    """The SPDX licence list ``license-expression`` ships, loaded once."""
     return get_spdx_licensing()
 
 
@@ -38,12 +42,17 @@ def spdx_licence(expression: str) -> str:
     if not expression.strip():
         raise InvalidInput("a content needs a licence: an SPDX id such as CC-BY-4.0", reason="LICENCE_UNKNOWN")
     try:
-        info = _licensing().validate(expression, strict=True)
+        info = spdx_licensing().validate(expression, strict=True)
     except ExpressionError as err:
         info = None
         problem = str(err)
+    except AttributeError:  # license-expression fails so on some malformed input ("MIT/x")
+        info = None
+        problem = "malformed expression"
     else:
         problem = "; ".join(info.errors)
+        if info.invalid_symbols and all(LICENSE_REF.fullmatch(str(s)) for s in info.invalid_symbols):
+            return str(spdx_licensing().parse(expression))  # the listed ids spelt as SPDX does, LicenseRef-* kept
     if info is None or problem or not info.normalized_expression:
         raise InvalidInput(
             f"licence {expression[:100]!r} is not an SPDX licence expression ({problem or 'empty'}); "

@@ -11,7 +11,7 @@ from google.protobuf import descriptor_pool
 
 from bridge.servicer import BridgeServicer
 from gateway.servicer import FederationServicer, PlatformGatewayServicer
-from instance.content.servicer import ContentServicer
+from instance.content.servicer import ContentExchangeServicer, ContentServicer
 from instance.servicer import InstanceServicer
 from mmmfed.api.v1 import (  # noqa: F401 - load every descriptor
     bridge_pb2,
@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 IMPLEMENTATIONS = {
     "mmmfed.api.v1.Instance": InstanceServicer,
     "mmmfed.api.v1.Content": ContentServicer,
+    "mmmfed.api.v1.ContentExchange": ContentExchangeServicer,
     "mmmfed.api.v1.PlatformGateway": PlatformGatewayServicer,
     "mmmfed.api.v1.Federation": FederationServicer,
     "mmmfed.api.v1.Bridge": BridgeServicer,

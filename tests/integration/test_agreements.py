@@ -43,7 +43,7 @@ async def test_negotiation_leaves_one_agreement_signed_by_both(federation: Feder
     result = await federation.at_a.negotiate("b.example")
     doc = json.loads(result.agreement_json)
     assert doc["Parties"] == ["a.example", "b.example"] and doc["Scope"]["ItemTypes"] == ["ASS", "ITM", "PAC"]
-    assert doc["Scope"]["Actions"] == ["MM-Add", "Resolve", "Transact"]
+    assert doc["Scope"]["Actions"] == ["MM-Add", "Resolve", "Transact", "Post"]
     methods = sorted(p["verificationMethod"].split("#")[0] for p in doc["proof"])
     assert methods == ["did:web:a.example", "did:web:b.example"]
     keys = {}

@@ -41,6 +41,7 @@ OK, DENIED, HANDSHAKE = "ok", "denied", "handshake"
 SERVICES: dict[str, ServiceDescriptor] = {
     "Instance": instance_pb2.DESCRIPTOR.services_by_name["Instance"],
     "Content": content_pb2.DESCRIPTOR.services_by_name["Content"],
+    "ContentExchange": content_pb2.DESCRIPTOR.services_by_name["ContentExchange"],
     "PlatformGateway": gateway_pb2.DESCRIPTOR.services_by_name["PlatformGateway"],
     "Federation": gateway_pb2.DESCRIPTOR.services_by_name["Federation"],
     "Bridge": bridge_pb2.DESCRIPTOR.services_by_name["Bridge"],
@@ -49,6 +50,7 @@ SERVICES: dict[str, ServiceDescriptor] = {
 TARGET_OF = {
     "Instance": "instance_a",
     "Content": "instance_a",
+    "ContentExchange": "instance_a",
     "PlatformGateway": "gateway_a",
     "Federation": "gateway_a",
     "Bridge": "bridge",
@@ -90,6 +92,7 @@ TRUSTED = {"instance_a": {A}, "gateway_a": {A, B, BRIDGE}, "bridge": {BRIDGE, A,
 ALLOWED = {
     "Instance": {"a/gateway", "a/operator"},
     "Content": {"a/operator"},  # FGMV-43 9.3: only the M-Instance's own operators publish and read contents
+    "ContentExchange": {"a/gateway"},  # RI-3: only its own gateway reads a content to sign it, or hands one over
     "PlatformGateway": {"a/instance", "a/operator"},
     "Federation": {"b/gateway"},
     "Bridge": {"a/gateway", "b/gateway", "bridge/operator"},
@@ -104,6 +107,7 @@ HANDLER_ONLY = {
     ("PlatformGateway", "SendAssetDecision"): NOT_OWN_INSTANCE,
     ("PlatformGateway", "Resolve"): NOT_OWN_INSTANCE,
     ("PlatformGateway", "SendToPeer"): NOT_OWN_INSTANCE,
+    ("PlatformGateway", "SendContent"): NOT_OWN_INSTANCE,
     ("Instance", "GetTransferRecord"): ORIGIN_NOT_GATEWAY,
     ("Instance", "StageAsset"): ORIGIN_NOT_GATEWAY,
     ("Instance", "DecideAssetTransfer"): ORIGIN_NOT_GATEWAY,

@@ -167,6 +167,11 @@ MISTAKES: dict[str, tuple[list[str], str, str]] = {
     ),
     "content_list_node_not_running": (["content", "list", "{op}"], "UNAVAILABLE", "connect"),
     "content_show_missing_config": (["content", "show", "X", "{nope}"], "CONFIG_INVALID", "nope.json"),
+    "content_migrate_node_not_running": (
+        ["content", "migrate", "X", "{op}", "--to", "b.example"],
+        "UNAVAILABLE",
+        "connect",
+    ),
     "asset_transfer_node_not_running": (
         [
             "asset",

@@ -220,3 +220,147 @@ class GetContentResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetContentResponse: _TypeAlias = GetContentResponse  # noqa: Y015
+
+@_typing.final
+class ExportContentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTENT_ID_FIELD_NUMBER: _builtins.int
+    content_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        content_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_id", b"content_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportContentRequest: _TypeAlias = ExportContentRequest  # noqa: Y015
+
+@_typing.final
+class MigrateContentRequest(_message.Message):
+    """An operator asks its M-Instance to migrate a content to a peer (Content.MigrateContent), which
+    asks its gateway (PlatformGateway.SendContent, RI-3), which sends it to the peer's gateway
+    (Federation.TransferContent, RE-3).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTENT_ID_FIELD_NUMBER: _builtins.int
+    PEER_M_INSTANCE_ID_FIELD_NUMBER: _builtins.int
+    content_id: _builtins.str
+    peer_m_instance_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        content_id: _builtins.str = ...,
+        peer_m_instance_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_id", b"content_id", "peer_m_instance_id", b"peer_m_instance_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MigrateContentRequest: _TypeAlias = MigrateContentRequest  # noqa: Y015
+
+@_typing.final
+class ContentTransferHeader(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    ENVELOPE_JSON_FIELD_NUMBER: _builtins.int
+    ITEM_FIELD_NUMBER: _builtins.int
+    OWNER_PROCESS_ID_FIELD_NUMBER: _builtins.int
+    ORIGIN_M_INSTANCE_ID_FIELD_NUMBER: _builtins.int
+    transfer_id: _builtins.str
+    envelope_json: _builtins.bytes
+    """The origin gateway's envelope binding origin, destination, transfer id and the Item's bytes."""
+    owner_process_id: _builtins.str
+    """The owner at home: a User Process of the origin M-Instance."""
+    origin_m_instance_id: _builtins.str
+    """Set by the receiving gateway for its instance (ignored from a peer): the M-Instance it came from."""
+    @_builtins.property
+    def item(self) -> _item_pb2.ItemEnvelope:
+        """The content's Item signed by its home M-Instance's gateway (exact bytes)."""
+
+    def __init__(
+        self,
+        *,
+        transfer_id: _builtins.str = ...,
+        envelope_json: _builtins.bytes = ...,
+        item: _item_pb2.ItemEnvelope | None = ...,
+        owner_process_id: _builtins.str = ...,
+        origin_m_instance_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["envelope_json", b"envelope_json", "item", b"item", "origin_m_instance_id", b"origin_m_instance_id", "owner_process_id", b"owner_process_id", "transfer_id", b"transfer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContentTransferHeader: _TypeAlias = ContentTransferHeader  # noqa: Y015
+
+@_typing.final
+class ContentTransferRequest(_message.Message):
+    """A stream of one ContentTransferHeader, then chunks: every part's bytes, in the order the Item
+    lists them, each exactly its listed Size.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEADER_FIELD_NUMBER: _builtins.int
+    CHUNK_FIELD_NUMBER: _builtins.int
+    chunk: _builtins.bytes
+    @_builtins.property
+    def header(self) -> Global___ContentTransferHeader: ...
+    def __init__(
+        self,
+        *,
+        header: Global___ContentTransferHeader | None = ...,
+        chunk: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "header", b"header", "part", b"part"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "header", b"header", "part", b"part"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_part: _TypeAlias = _typing.Literal["header", "chunk"]  # noqa: Y015
+    _WhichOneofArgType_part: _TypeAlias = _typing.Literal["part", b"part"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_part) -> _WhichOneofReturnType_part | None: ...
+
+Global___ContentTransferRequest: _TypeAlias = ContentTransferRequest  # noqa: Y015
+
+@_typing.final
+class ContentTransferResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTENT_FIELD_NUMBER: _builtins.int
+    BYTES_FIELD_NUMBER: _builtins.int
+    ALREADY_HELD_FIELD_NUMBER: _builtins.int
+    PEER_M_INSTANCE_ID_FIELD_NUMBER: _builtins.int
+    bytes: _builtins.int
+    already_held: _builtins.bool
+    """True when the destination held it already (a repeated migration changes nothing)."""
+    peer_m_instance_id: _builtins.str
+    @_builtins.property
+    def content(self) -> Global___ContentView:
+        """The content as the destination holds it (the home ItemID kept; owner the home owner)."""
+
+    def __init__(
+        self,
+        *,
+        content: Global___ContentView | None = ...,
+        bytes: _builtins.int = ...,
+        already_held: _builtins.bool = ...,
+        peer_m_instance_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["content", b"content"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["already_held", b"already_held", "bytes", b"bytes", "content", b"content", "peer_m_instance_id", b"peer_m_instance_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContentTransferResponse: _TypeAlias = ContentTransferResponse  # noqa: Y015

@@ -49,6 +49,11 @@ class ContentStub:
                 request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.GetContentRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.GetContentResponse.FromString,
                 _registered_method=True)
+        self.MigrateContent = channel.unary_unary(
+                '/mmmfed.api.v1.Content/MigrateContent',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.MigrateContentRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferResponse.FromString,
+                _registered_method=True)
 
 
 class ContentServicer:
@@ -82,6 +87,16 @@ class ContentServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def MigrateContent(self, request, context):
+        """Migrate a content to a peer M-Instance (FGMV-43 9.3 steps 1-4) through this M-Instance's
+        gateway: FAILED_PRECONDITION LICENCE_FORBIDS (its licence forbids redistribution, nothing
+        leaves), OUT_OF_AGREEMENT / NO_AGREEMENT, NOT_FOUND CONTENT_NOT_FOUND / UNKNOWN_PEER, and the
+        peer's refusals with their reasons (nothing stored there).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ContentServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -99,6 +114,11 @@ def add_ContentServicer_to_server(servicer, server):
                     servicer.GetContent,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.GetContentRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.GetContentResponse.SerializeToString,
+            ),
+            'MigrateContent': grpc.unary_unary_rpc_method_handler(
+                    servicer.MigrateContent,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.MigrateContentRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -182,6 +202,166 @@ class Content:
             '/mmmfed.api.v1.Content/GetContent',
             mmmfed_dot_api_dot_v1_dot_content__pb2.GetContentRequest.SerializeToString,
             mmmfed_dot_api_dot_v1_dot_content__pb2.GetContentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MigrateContent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Content/MigrateContent',
+            mmmfed_dot_api_dot_v1_dot_content__pb2.MigrateContentRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class ContentExchangeStub:
+    """-- Content migration (FGMV-43 9.3 steps 1-4, COIFC; RI-3 and RE-3) ----------------------------
+
+    ContentExchange is RI-3 as the M-Instance serves it to its own gateway only: the gateway reads
+    a content to sign it (it signs only what its own M-Instance holds) and hands over a content a
+    peer sent, once verified.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ExportContent = channel.unary_unary(
+                '/mmmfed.api.v1.ContentExchange/ExportContent',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ExportContentRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.GetContentResponse.FromString,
+                _registered_method=True)
+        self.ImportContent = channel.stream_unary(
+                '/mmmfed.api.v1.ContentExchange/ImportContent',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferResponse.FromString,
+                _registered_method=True)
+
+
+class ContentExchangeServicer:
+    """-- Content migration (FGMV-43 9.3 steps 1-4, COIFC; RI-3 and RE-3) ----------------------------
+
+    ContentExchange is RI-3 as the M-Instance serves it to its own gateway only: the gateway reads
+    a content to sign it (it signs only what its own M-Instance holds) and hands over a content a
+    peer sent, once verified.
+    """
+
+    def ExportContent(self, request, context):
+        """A content as stored, its parts checked against the Item (NOT_FOUND CONTENT_NOT_FOUND).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportContent(self, request_iterator, context):
+        """A peer's content, verified by the gateway: header, then the parts' bytes in the Item's
+        order. All or nothing (a refusal stores nothing); idempotent by the home ItemID.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ContentExchangeServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ExportContent': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportContent,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ExportContentRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.GetContentResponse.SerializeToString,
+            ),
+            'ImportContent': grpc.stream_unary_rpc_method_handler(
+                    servicer.ImportContent,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'mmmfed.api.v1.ContentExchange', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('mmmfed.api.v1.ContentExchange', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class ContentExchange:
+    """-- Content migration (FGMV-43 9.3 steps 1-4, COIFC; RI-3 and RE-3) ----------------------------
+
+    ContentExchange is RI-3 as the M-Instance serves it to its own gateway only: the gateway reads
+    a content to sign it (it signs only what its own M-Instance holds) and hands over a content a
+    peer sent, once verified.
+    """
+
+    @staticmethod
+    def ExportContent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.ContentExchange/ExportContent',
+            mmmfed_dot_api_dot_v1_dot_content__pb2.ExportContentRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_content__pb2.GetContentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportContent(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/mmmfed.api.v1.ContentExchange/ImportContent',
+            mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -50,6 +50,12 @@ class ContentStub:
     """One content: its Item and its parts as stored, checked against the Item's digests
     (NOT_FOUND CONTENT_NOT_FOUND; DATA_LOSS DIGEST_MISMATCH for a part changed in storage).
     """
+    MigrateContent: _grpc.UnaryUnaryMultiCallable[_content_pb2.MigrateContentRequest, _content_pb2.ContentTransferResponse]
+    """Migrate a content to a peer M-Instance (FGMV-43 9.3 steps 1-4) through this M-Instance's
+    gateway: FAILED_PRECONDITION LICENCE_FORBIDS (its licence forbids redistribution, nothing
+    leaves), OUT_OF_AGREEMENT / NO_AGREEMENT, NOT_FOUND CONTENT_NOT_FOUND / UNKNOWN_PEER, and the
+    peer's refusals with their reasons (nothing stored there).
+    """
 
 @_typing.type_check_only
 class ContentAsyncStub(ContentStub):
@@ -68,6 +74,12 @@ class ContentAsyncStub(ContentStub):
     GetContent: _aio.UnaryUnaryMultiCallable[_content_pb2.GetContentRequest, _content_pb2.GetContentResponse]  # type: ignore[assignment]
     """One content: its Item and its parts as stored, checked against the Item's digests
     (NOT_FOUND CONTENT_NOT_FOUND; DATA_LOSS DIGEST_MISMATCH for a part changed in storage).
+    """
+    MigrateContent: _aio.UnaryUnaryMultiCallable[_content_pb2.MigrateContentRequest, _content_pb2.ContentTransferResponse]  # type: ignore[assignment]
+    """Migrate a content to a peer M-Instance (FGMV-43 9.3 steps 1-4) through this M-Instance's
+    gateway: FAILED_PRECONDITION LICENCE_FORBIDS (its licence forbids redistribution, nothing
+    leaves), OUT_OF_AGREEMENT / NO_AGREEMENT, NOT_FOUND CONTENT_NOT_FOUND / UNKNOWN_PEER, and the
+    peer's refusals with their reasons (nothing stored there).
     """
 
 class ContentServicer(metaclass=_abc_1.ABCMeta):
@@ -104,4 +116,80 @@ class ContentServicer(metaclass=_abc_1.ABCMeta):
         (NOT_FOUND CONTENT_NOT_FOUND; DATA_LOSS DIGEST_MISMATCH for a part changed in storage).
         """
 
+    @_abc_1.abstractmethod
+    def MigrateContent(
+        self,
+        request: _content_pb2.MigrateContentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_pb2.ContentTransferResponse, _abc.Awaitable[_content_pb2.ContentTransferResponse]]:
+        """Migrate a content to a peer M-Instance (FGMV-43 9.3 steps 1-4) through this M-Instance's
+        gateway: FAILED_PRECONDITION LICENCE_FORBIDS (its licence forbids redistribution, nothing
+        leaves), OUT_OF_AGREEMENT / NO_AGREEMENT, NOT_FOUND CONTENT_NOT_FOUND / UNKNOWN_PEER, and the
+        peer's refusals with their reasons (nothing stored there).
+        """
+
 def add_ContentServicer_to_server(servicer: ContentServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class ContentExchangeStub:
+    """-- Content migration (FGMV-43 9.3 steps 1-4, COIFC; RI-3 and RE-3) ----------------------------
+
+    ContentExchange is RI-3 as the M-Instance serves it to its own gateway only: the gateway reads
+    a content to sign it (it signs only what its own M-Instance holds) and hands over a content a
+    peer sent, once verified.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> ContentExchangeAsyncStub: ...
+    ExportContent: _grpc.UnaryUnaryMultiCallable[_content_pb2.ExportContentRequest, _content_pb2.GetContentResponse]
+    """A content as stored, its parts checked against the Item (NOT_FOUND CONTENT_NOT_FOUND)."""
+    ImportContent: _grpc.StreamUnaryMultiCallable[_content_pb2.ContentTransferRequest, _content_pb2.ContentTransferResponse]
+    """A peer's content, verified by the gateway: header, then the parts' bytes in the Item's
+    order. All or nothing (a refusal stores nothing); idempotent by the home ItemID.
+    """
+
+@_typing.type_check_only
+class ContentExchangeAsyncStub(ContentExchangeStub):
+    """-- Content migration (FGMV-43 9.3 steps 1-4, COIFC; RI-3 and RE-3) ----------------------------
+
+    ContentExchange is RI-3 as the M-Instance serves it to its own gateway only: the gateway reads
+    a content to sign it (it signs only what its own M-Instance holds) and hands over a content a
+    peer sent, once verified.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    ExportContent: _aio.UnaryUnaryMultiCallable[_content_pb2.ExportContentRequest, _content_pb2.GetContentResponse]  # type: ignore[assignment]
+    """A content as stored, its parts checked against the Item (NOT_FOUND CONTENT_NOT_FOUND)."""
+    ImportContent: _aio.StreamUnaryMultiCallable[_content_pb2.ContentTransferRequest, _content_pb2.ContentTransferResponse]  # type: ignore[assignment]
+    """A peer's content, verified by the gateway: header, then the parts' bytes in the Item's
+    order. All or nothing (a refusal stores nothing); idempotent by the home ItemID.
+    """
+
+class ContentExchangeServicer(metaclass=_abc_1.ABCMeta):
+    """-- Content migration (FGMV-43 9.3 steps 1-4, COIFC; RI-3 and RE-3) ----------------------------
+
+    ContentExchange is RI-3 as the M-Instance serves it to its own gateway only: the gateway reads
+    a content to sign it (it signs only what its own M-Instance holds) and hands over a content a
+    peer sent, once verified.
+    """
+
+    @_abc_1.abstractmethod
+    def ExportContent(
+        self,
+        request: _content_pb2.ExportContentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_pb2.GetContentResponse, _abc.Awaitable[_content_pb2.GetContentResponse]]:
+        """A content as stored, its parts checked against the Item (NOT_FOUND CONTENT_NOT_FOUND)."""
+
+    @_abc_1.abstractmethod
+    def ImportContent(
+        self,
+        request_iterator: _MaybeAsyncIterator[_content_pb2.ContentTransferRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_pb2.ContentTransferResponse, _abc.Awaitable[_content_pb2.ContentTransferResponse]]:
+        """A peer's content, verified by the gateway: header, then the parts' bytes in the Item's
+        order. All or nothing (a refusal stores nothing); idempotent by the home ItemID.
+        """
+
+def add_ContentExchangeServicer_to_server(servicer: ContentExchangeServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

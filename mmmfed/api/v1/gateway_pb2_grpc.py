@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from mmmfed.api.v1 import asset_pb2 as mmmfed_dot_api_dot_v1_dot_asset__pb2
+from mmmfed.api.v1 import content_pb2 as mmmfed_dot_api_dot_v1_dot_content__pb2
 from mmmfed.api.v1 import federation_pb2 as mmmfed_dot_api_dot_v1_dot_federation__pb2
 from mmmfed.api.v1 import gateway_pb2 as mmmfed_dot_api_dot_v1_dot_gateway__pb2
 from mmmfed.api.v1 import manifesto_pb2 as mmmfed_dot_api_dot_v1_dot_manifesto__pb2
@@ -89,6 +90,11 @@ class PlatformGatewayStub:
                 '/mmmfed.api.v1.PlatformGateway/SendToPeer',
                 request_serializer=mmmfed_dot_api_dot_v1_dot_federation__pb2.SendToPeerRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_federation__pb2.SendToPeerResponse.FromString,
+                _registered_method=True)
+        self.SendContent = channel.unary_unary(
+                '/mmmfed.api.v1.PlatformGateway/SendContent',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.MigrateContentRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferResponse.FromString,
                 _registered_method=True)
 
 
@@ -178,6 +184,16 @@ class PlatformGatewayServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SendContent(self, request, context):
+        """RI-3 (FGMV-43 9.3 steps 1-2): migrate a content this M-Instance holds to a peer. Only from the
+        own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE); the gateway reads the content from it,
+        checks agreement and licence (FAILED_PRECONDITION LICENCE_FORBIDS: nothing leaves), signs
+        the Item and streams it to the peer (RE-3 TransferContent).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlatformGatewayServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -230,6 +246,11 @@ def add_PlatformGatewayServicer_to_server(servicer, server):
                     servicer.SendToPeer,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_federation__pb2.SendToPeerRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_federation__pb2.SendToPeerResponse.SerializeToString,
+            ),
+            'SendContent': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendContent,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.MigrateContentRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -514,6 +535,33 @@ class PlatformGateway:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def SendContent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.PlatformGateway/SendContent',
+            mmmfed_dot_api_dot_v1_dot_content__pb2.MigrateContentRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class FederationStub:
     """Federation is what gateways call on each other (RE-1, RE-5).
@@ -599,6 +647,11 @@ class FederationStub:
                 '/mmmfed.api.v1.Federation/SendTransaction',
                 request_serializer=mmmfed_dot_api_dot_v1_dot_federation__pb2.FederationTransaction.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_federation__pb2.FederationTransactionResult.FromString,
+                _registered_method=True)
+        self.TransferContent = channel.stream_unary(
+                '/mmmfed.api.v1.Federation/TransferContent',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferResponse.FromString,
                 _registered_method=True)
 
 
@@ -722,6 +775,15 @@ class FederationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TransferContent(self, request_iterator, context):
+        """RE-3 (FGMV-43 9.3 steps 2-4): a content from the calling gateway's M-Instance, its Item
+        signed there, then its parts' bytes; verified (proof, each part's size and sha-256, limits)
+        and stored here all or nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FederationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -799,6 +861,11 @@ def add_FederationServicer_to_server(servicer, server):
                     servicer.SendTransaction,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_federation__pb2.FederationTransaction.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_federation__pb2.FederationTransactionResult.SerializeToString,
+            ),
+            'TransferContent': grpc.stream_unary_rpc_method_handler(
+                    servicer.TransferContent,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1207,6 +1274,33 @@ class Federation:
             '/mmmfed.api.v1.Federation/SendTransaction',
             mmmfed_dot_api_dot_v1_dot_federation__pb2.FederationTransaction.SerializeToString,
             mmmfed_dot_api_dot_v1_dot_federation__pb2.FederationTransactionResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransferContent(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/mmmfed.api.v1.Federation/TransferContent',
+            mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferResponse.FromString,
             options,
             channel_credentials,
             insecure,

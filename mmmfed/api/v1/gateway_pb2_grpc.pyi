@@ -8,6 +8,7 @@ operators, RE reference points towards other gateways.
 from collections import abc as _abc
 from grpc import aio as _aio
 from mmmfed.api.v1 import asset_pb2 as _asset_pb2
+from mmmfed.api.v1 import content_pb2 as _content_pb2
 from mmmfed.api.v1 import federation_pb2 as _federation_pb2
 from mmmfed.api.v1 import gateway_pb2 as _gateway_pb2
 from mmmfed.api.v1 import manifesto_pb2 as _manifesto_pb2
@@ -77,6 +78,12 @@ class PlatformGatewayStub:
     Only from this gateway's own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE); RESOURCE_EXHAUSTED
     OUTBOX_FULL when the destination's queue is full.
     """
+    SendContent: _grpc.UnaryUnaryMultiCallable[_content_pb2.MigrateContentRequest, _content_pb2.ContentTransferResponse]
+    """RI-3 (FGMV-43 9.3 steps 1-2): migrate a content this M-Instance holds to a peer. Only from the
+    own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE); the gateway reads the content from it,
+    checks agreement and licence (FAILED_PRECONDITION LICENCE_FORBIDS: nothing leaves), signs
+    the Item and streams it to the peer (RE-3 TransferContent).
+    """
 
 @_typing.type_check_only
 class PlatformGatewayAsyncStub(PlatformGatewayStub):
@@ -120,6 +127,12 @@ class PlatformGatewayAsyncStub(PlatformGatewayStub):
     transactions of up to 50 (RE-1 SendTransaction); answers once the peer answered each entry.
     Only from this gateway's own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE); RESOURCE_EXHAUSTED
     OUTBOX_FULL when the destination's queue is full.
+    """
+    SendContent: _aio.UnaryUnaryMultiCallable[_content_pb2.MigrateContentRequest, _content_pb2.ContentTransferResponse]  # type: ignore[assignment]
+    """RI-3 (FGMV-43 9.3 steps 1-2): migrate a content this M-Instance holds to a peer. Only from the
+    own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE); the gateway reads the content from it,
+    checks agreement and licence (FAILED_PRECONDITION LICENCE_FORBIDS: nothing leaves), signs
+    the Item and streams it to the peer (RE-3 TransferContent).
     """
 
 class PlatformGatewayServicer(metaclass=_abc_1.ABCMeta):
@@ -223,6 +236,18 @@ class PlatformGatewayServicer(metaclass=_abc_1.ABCMeta):
         OUTBOX_FULL when the destination's queue is full.
         """
 
+    @_abc_1.abstractmethod
+    def SendContent(
+        self,
+        request: _content_pb2.MigrateContentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_pb2.ContentTransferResponse, _abc.Awaitable[_content_pb2.ContentTransferResponse]]:
+        """RI-3 (FGMV-43 9.3 steps 1-2): migrate a content this M-Instance holds to a peer. Only from the
+        own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE); the gateway reads the content from it,
+        checks agreement and licence (FAILED_PRECONDITION LICENCE_FORBIDS: nothing leaves), signs
+        the Item and streams it to the peer (RE-3 TransferContent).
+        """
+
 def add_PlatformGatewayServicer_to_server(servicer: PlatformGatewayServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class FederationStub:
@@ -280,6 +305,11 @@ class FederationStub:
     ForwardProcessAction checks them), a result per entry, one audit group commit; idempotent
     on the transaction id.
     """
+    TransferContent: _grpc.StreamUnaryMultiCallable[_content_pb2.ContentTransferRequest, _content_pb2.ContentTransferResponse]
+    """RE-3 (FGMV-43 9.3 steps 2-4): a content from the calling gateway's M-Instance, its Item
+    signed there, then its parts' bytes; verified (proof, each part's size and sha-256, limits)
+    and stored here all or nothing.
+    """
 
 @_typing.type_check_only
 class FederationAsyncStub(FederationStub):
@@ -333,6 +363,11 @@ class FederationAsyncStub(FederationStub):
     every entry verified (Items by the verification pipeline, Process Actions as
     ForwardProcessAction checks them), a result per entry, one audit group commit; idempotent
     on the transaction id.
+    """
+    TransferContent: _aio.StreamUnaryMultiCallable[_content_pb2.ContentTransferRequest, _content_pb2.ContentTransferResponse]  # type: ignore[assignment]
+    """RE-3 (FGMV-43 9.3 steps 2-4): a content from the calling gateway's M-Instance, its Item
+    signed there, then its parts' bytes; verified (proof, each part's size and sha-256, limits)
+    and stored here all or nothing.
     """
 
 class FederationServicer(metaclass=_abc_1.ABCMeta):
@@ -474,6 +509,17 @@ class FederationServicer(metaclass=_abc_1.ABCMeta):
         every entry verified (Items by the verification pipeline, Process Actions as
         ForwardProcessAction checks them), a result per entry, one audit group commit; idempotent
         on the transaction id.
+        """
+
+    @_abc_1.abstractmethod
+    def TransferContent(
+        self,
+        request_iterator: _MaybeAsyncIterator[_content_pb2.ContentTransferRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_pb2.ContentTransferResponse, _abc.Awaitable[_content_pb2.ContentTransferResponse]]:
+        """RE-3 (FGMV-43 9.3 steps 2-4): a content from the calling gateway's M-Instance, its Item
+        signed there, then its parts' bytes; verified (proof, each part's size and sha-256, limits)
+        and stored here all or nothing.
         """
 
 def add_FederationServicer_to_server(servicer: FederationServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
