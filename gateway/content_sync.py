@@ -16,18 +16,25 @@ then RE-3 ``ExchangeContentVersions`` with those ids pulls the peer's versions t
 Answering side (:meth:`ContentVersionSync.exchange`): the caller is the peer (mTLS), the
 agreement is active, each version's id is its record's digest and its parts those it lists
 (DATA_LOSS ``VERSION_ID_MISMATCH`` / ``DIGEST_MISMATCH``), at most :data:`MAX_SYNC_VERSIONS`
-per message; the M-Instance checks the link (``NOT_LINKED``), the parents and the kind and
-applies them; the answer is the versions the caller lacks. Both sides audit the outcome (rpc
+per message, each within this gateway's limits and what its manifesto accepts (as a migration:
+``CONTENT_TOO_LARGE``, ``CONTENT_NOT_ACCEPTED``), and so are the versions it pulls; the
+M-Instance checks the link (``NOT_LINKED``), the parents, the kind and licence, and applies
+them; the answer is the versions the caller lacks. Both sides audit the outcome (rpc
 ``ExchangeContentVersions``).
 """
 
 from __future__ import annotations
 
-from gateway.agreements import CONTENT_ACTION, CONTENT_TYPE, AgreementBook
+from typing import Protocol
+
+from gateway.agreements import CONTENT_ACTION, CONTENT_TYPE
 from gateway.channels import Channels
+from gateway.negotiation import NegotiationService
 from mmmfed.api.v1 import content_pb2 as cpb
 from mmmfed.audit import ACCEPTED, REFUSED
+from mmmfed.content.acceptance import ContentAcceptance
 from mmmfed.content.package import ContentPackage, ContentPart
+from mmmfed.content.transfer import check_limits
 from mmmfed.content.versions import ContentVersion, check_package
 from mmmfed.errors import InvalidInput, MmmfedError
 from mmmfed.rpc import call
@@ -38,11 +45,19 @@ MAX_SYNC_VERSIONS = 256
 MAX_ROUNDS = 1024
 
 
-def check_versions(message: cpb.ContentVersions) -> None:
+class Limits(Protocol):
+    """The largest content this gateway accepts from a peer (:class:`gateway.contents.ContentRelay`)."""
+
+    max_bytes: int
+    max_parts: int
+
+
+def check_versions(message: cpb.ContentVersions) -> list[ContentVersion]:
     """Each version a message carries is what its id says (module docstring); InvalidInput
     ``TOO_MANY_VERSIONS`` past :data:`MAX_SYNC_VERSIONS` or ``VERSION_MALFORMED``."""
     if len(message.versions) > MAX_SYNC_VERSIONS or len(message.known_ids) > 64 * MAX_SYNC_VERSIONS:
         raise InvalidInput(f"a message carries at most {MAX_SYNC_VERSIONS} versions", reason="TOO_MANY_VERSIONS")
+    versions = []
     for data in message.versions:
         version = ContentVersion.from_record(data.record_json, version_id=data.version_id)
         if version.content_id != message.content_id:
@@ -51,18 +66,40 @@ def check_versions(message: cpb.ContentVersions) -> None:
         check_package(
             version, ContentPackage(tuple(ContentPart.of(p.path, p.data, media.get(p.path, "")) for p in data.parts))
         )
+        versions.append(version)
+    return versions
 
 
 class ContentVersionSync:
     """Both sides of content synchronisation for one gateway (see the module docstring)."""
 
     def __init__(
-        self, m_instance_id: str, channels: Channels, agreements: AgreementBook, *, audit: SharedAuditLog
+        self,
+        m_instance_id: str,
+        channels: Channels,
+        negotiation: NegotiationService,
+        *,
+        audit: SharedAuditLog,
+        limits: Limits,
     ) -> None:
         self._id = m_instance_id
         self._channels = channels
-        self._agreements = agreements
+        self._negotiation = negotiation
+        self._agreements = negotiation.agreements
         self._audit = audit
+        self._limits = limits
+
+    async def _receivable(self, message: cpb.ContentVersions) -> None:
+        """Versions from a peer: each what its id says, within this gateway's limits
+        (``CONTENT_TOO_LARGE``) and what its own manifesto accepts (``CONTENT_NOT_ACCEPTED``),
+        as for a migration (:mod:`gateway.contents`)."""
+        versions = check_versions(message)
+        if not versions:
+            return
+        accepted_here = ContentAcceptance.of(dict((await self._negotiation.platform()).policies))
+        for version in versions:
+            check_limits(version.parts, max_bytes=self._limits.max_bytes, max_parts=self._limits.max_parts)
+            accepted_here.require(version.qualifier, version.parts, where=self._id)
 
     async def _agreed(self, peer: str) -> None:
         await self._agreements.require_active(peer, item_type=CONTENT_TYPE, action=CONTENT_ACTION)
@@ -117,7 +154,7 @@ class ContentVersionSync:
         for _ in range(MAX_ROUNDS):  # pull
             ask = cpb.ContentVersions(content_id=content_id, known_ids=list(mine.known_ids))
             theirs: cpb.ContentVersions = await exchange(ask)
-            check_versions(theirs)
+            await self._receivable(theirs)
             received += await self._apply(content_id, peer, theirs)
             theirs_known = list(theirs.known_ids)
             mine = await self._export(content_id, peer, [], ids_only=True)
@@ -132,7 +169,7 @@ class ContentVersionSync:
             )
             answer: cpb.ContentVersions = await exchange(push)
             sent += len(out.versions)
-            check_versions(answer)
+            await self._receivable(answer)
             received += await self._apply(content_id, peer, answer)
             theirs_known = list(answer.known_ids)
         return cpb.SyncedPeer(peer_m_instance_id=peer, sent=sent, received=received)
@@ -143,7 +180,7 @@ class ContentVersionSync:
         with those it lacks. Raises as the module docstring says. Audited."""
         try:
             await self._agreed(peer)
-            check_versions(request)
+            await self._receivable(request)
             applied = await self._apply(request.content_id, peer, request)
             answer = await self._export(request.content_id, peer, list(request.known_ids), ids_only=False)
         except MmmfedError as err:

@@ -135,7 +135,7 @@ class GatewayNode:
             metrics=self.metrics,
         )
         self.content_sync = ContentVersionSync(  # FGMV-43 9.3 steps 5-7 (COSF)
-            config.m_instance_id, self.channels, self.agreements, audit=self.audit
+            config.m_instance_id, self.channels, self.negotiation, audit=self.audit, limits=self.contents
         )
         self.resolution = ResolutionService(
             config.m_instance_id,

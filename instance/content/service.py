@@ -37,8 +37,11 @@ from mmmfed.content.kinds import ContentKind, InspectedContent
 from mmmfed.content.metadata import ContentMetadata
 from mmmfed.content.package import ContentPackage, ContentPart
 from mmmfed.content.versions import ContentVersion, VersionGraph, merge_metadata, merge_text
-from mmmfed.errors import FailedPrecondition, InvalidInput, NotFound, PermissionDenied
+from mmmfed.errors import FailedPrecondition, InvalidInput, NotFound, PermissionDenied, TooLarge
 from mmmfed.items import Item, item_of, new_id
+
+MAX_VERSIONS = 10_000
+"""The most versions one content keeps here from peers (a peer's history is bounded)."""
 
 
 @dataclass(frozen=True)
@@ -207,7 +210,7 @@ class ContentService:
 
         Raises NotFound ``CONTENT_NOT_FOUND`` / ``USER_NOT_FOUND``, InvalidInput
         ``CONTENT_KIND_CHANGED`` (a version keeps the content's kind) / ``CONTENT_UNCHANGED``,
-        FailedPrecondition ``CONTENT_IN_CONFLICT`` (two heads wait for ``resolve``),
+        FailedPrecondition ``CONTENT_IN_CONFLICT`` (two heads wait for ``resolve``) / ``HISTORY_NOT_HERE``,
         PermissionDenied ``InsRights`` (the author lacks the Modify Right)."""
         graph = self._graph(content_id)
         head = self._one_head(graph, content_id)
@@ -289,6 +292,12 @@ class ContentService:
 
     def _one_head(self, graph: VersionGraph, content_id: str) -> ContentVersion:
         heads = graph.heads()
+        if not heads:
+            raise FailedPrecondition(
+                f"the history of content {content_id} has not arrived from its home yet;"
+                " try again once `mmmfed content sync` succeeds",
+                reason="HISTORY_NOT_HERE",
+            )
         if len(heads) != 1:
             raise FailedPrecondition(
                 f"content {content_id} has {len(heads)} heads ({', '.join(h.version_id[:12] for h in heads)}):"
@@ -377,12 +386,22 @@ class ContentService:
         current version: one head becomes current; two heads of a text content merge into a
         merge version (queued for every linked peer); a binary content keeps both heads.
 
-        Raises PermissionDenied ``NOT_LINKED``, InvalidInput ``VERSION_OF_OTHER_CONTENT`` /
-        ``CONTENT_KIND_CHANGED``, FailedPrecondition ``VERSION_PARENT_MISSING``,
-        DataIntegrityError ``DIGEST_MISMATCH``..."""
+        Raises PermissionDenied ``NOT_LINKED`` / ``LICENCE_CHANGED`` (the licence is the owner's),
+        InvalidInput ``VERSION_OF_OTHER_CONTENT`` / ``CONTENT_KIND_CHANGED`` /
+        ``CONTENT_METADATA_INVALID``, FailedPrecondition ``VERSION_PARENT_MISSING``, TooLarge
+        ``TOO_MANY_VERSIONS`` (past :data:`MAX_VERSIONS` for one content), DataIntegrityError
+        ``DIGEST_MISMATCH``..."""
         self.require_linked(content_id, origin)
         graph = self._graph(content_id)
-        kind = self._store.get(content_id).item.qualifier.get("SubType")
+        item = self._store.get(content_id).item
+        kind = item.qualifier.get("SubType")
+        licence = ContentMetadata.from_descr(item.doc.get("DescrMetadata") or {}).licence
+        if len(graph.versions) + len(versions) > MAX_VERSIONS:
+            raise TooLarge(
+                f"content {content_id} would have over {MAX_VERSIONS} versions here",
+                reason="TOO_MANY_VERSIONS",
+                metadata={"limit": str(MAX_VERSIONS)},
+            )
         results = []
         for version, package in versions:
             if version.content_id != content_id:
@@ -402,6 +421,12 @@ class ContentService:
             if version.kind != kind:
                 raise InvalidInput(
                     f"version {version.version_id[:12]} is {version.kind}, not {kind}", reason="CONTENT_KIND_CHANGED"
+                )
+            said = ContentMetadata.from_descr(version.metadata)  # CONTENT_METADATA_INVALID, LICENCE_UNKNOWN
+            if said.licence != licence:  # the licence is the owner's, never changed by a peer's version
+                raise PermissionDenied(
+                    f"version {version.version_id[:12]} changes the licence {licence} to {said.licence}",
+                    reason="LICENCE_CHANGED",
                 )
             added = self._store.add_version(version, package, now_ms=self._clock_ms(), except_peer=origin)
             graph.versions[version.version_id] = version

@@ -259,6 +259,15 @@ class ContentExchangeServicer(content_pb2_grpc.ContentExchangeServicer):
     ) -> cpb.ApplyVersionsResponse:
         """COSF: a linked peer's versions, verified again here and applied once each."""
         versions = versions_of(request)
+        for version, package in versions:  # each a file of the kind and format it says, as on import
+            inspected = await asyncio.to_thread(inspect_parts, [(p.path, p.data) for p in package.parts])
+            said = (version.kind, str(version.qualifier.get("Format", "")))
+            if said != (inspected.kind.value, inspected.format):
+                raise InvalidInput(
+                    f"version {version.version_id[:12]} says {said[0]} {said[1]}; its parts are"
+                    f" {inspected.kind.value} {inspected.format}",
+                    reason="CONTENT_QUALIFIER_MISMATCH",
+                )
         results = self._contents.apply_remote(request.content_id, request.origin_m_instance_id, versions)
         heads = [h.version_id for h in self._contents.history(request.content_id).heads]
         return cpb.ApplyVersionsResponse(applied_ids=[r.version_id for r in results if r.applied], head_ids=heads)

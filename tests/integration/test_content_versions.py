@@ -15,14 +15,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import grpc
 from cliproc import mmmfed_in_thread as mmmfed
 from PIL import Image
+from rpcassert import refused
 
 from gateway.node import GatewayNode
 from instance.world.model import Action, DeonticVerb, Right, RightLevel
-from mmmfed.cli.inprocess import Federation
+from mmmfed.api.v1 import content_pb2 as cpb
+from mmmfed.api.v1 import gateway_pb2_grpc
+from mmmfed.cli.inprocess import Federation, peer
+from mmmfed.content.item import PartRef
 from mmmfed.content.versions import ContentVersion
 from mmmfed.items import sha256_hex
+from mmmfed.tls import secure_channel
 
 A, B = "a.example", "b.example"
 ALICE = f"mmm://{A}/processes/user/alice"
@@ -195,9 +201,11 @@ async def test_cosf_history_travels_and_versions_reach_the_other_side_both_ways(
     await _until(lambda: _heads(fed, "instance-b", content_id) == [made["version_id"]])
     assert _current_bytes(fed, "instance-b", content_id) == v3
 
-    _let_bob_modify(fed, content_id)
     v4 = v3 + b"added at b\n"
-    from_b = await _json("content", "update", content_id, str(_file(tmp_path, "n4.md", v4)), *at_b, "--author", BOB)
+    n4 = str(_file(tmp_path, "n4.md", v4))
+    assert await _refused("content", "update", content_id, n4, *at_b, "--author", BOB) == "InsRights"  # b's engine
+    _let_bob_modify(fed, content_id)
+    from_b = await _json("content", "update", content_id, n4, *at_b, "--author", BOB)
     assert from_b["parent_ids"] == [made["version_id"]]
     await _until(lambda: _heads(fed, "instance-a", content_id) == [from_b["version_id"]])
     assert _current_bytes(fed, "instance-a", content_id) == v4
@@ -311,3 +319,79 @@ async def test_cosf_a_destination_down_during_an_edit_catches_up_after_restart(
     history_b = await _history(content_id, at_b)
     assert [v["version_id"] for v in history_b["versions"][-3:]] == [e["version_id"] for e in edits]  # in order
     assert _current_bytes(fed, "instance-b", content_id) == TEXT_V1.encode() + b"edit 2\n"
+
+
+def _as_gateway_a(fed: Federation) -> Any:
+    """A channel to gateway B presenting gateway A's certificate (the peer B is configured with)."""
+    b = fed.plan.gateway_b
+    return secure_channel(fed.plan.gateway_a.tls, peer(b), roots=b.tls.ca_cert.read_bytes())
+
+
+async def test_re3_versions_a_peer_may_not_send_are_refused_and_b_stores_nothing(
+    negotiated: Federation, tmp_path: Path
+) -> None:
+    """Called as a's gateway: a version whose id is not its record's digest (VERSION_ID_MISMATCH),
+    whose part is not what it lists (DIGEST_MISMATCH), that changes the owner's licence
+    (LICENCE_CHANGED), whose parent b does not hold (VERSION_PARENT_MISSING), and any version of
+    a content not linked with a (NOT_LINKED); b's history is unchanged."""
+    fed = negotiated
+    at_a, at_b = await _operators(fed, tmp_path)
+    content_id = await _publish(at_a, _file(tmp_path, "notes.md", TEXT_V1.encode()))
+    assert (await mmmfed("content", "migrate", content_id, *at_a, "--to", B)).returncode == 0
+    head = _heads(fed, "instance-b", content_id)[0]
+    held = fed.nodes["instance-b"].contents.store.versions(content_id)
+    text = b"# Notes\n\nchanged by a hostile peer\n"
+    metadata = dict(held[-1].metadata)
+
+    def version(parents: list[str], meta: dict[str, Any], data: bytes = text) -> ContentVersion:
+        return ContentVersion.make(
+            content_id=content_id,
+            parents=parents,
+            author=ALICE,
+            time_ms=int(time.time() * 1000),
+            qualifier=held[-1].qualifier,
+            metadata=meta,
+            parts=[PartRef("notes.md", "text/markdown", len(data), sha256_hex(data))],
+        )
+
+    def message(v: ContentVersion, data: bytes = text, *, vid: str | None = None) -> cpb.ContentVersions:
+        part = cpb.ContentPartData(path="notes.md", media_type="text/markdown", data=data)
+        sent = cpb.ContentVersionData(version_id=vid or v.version_id, record_json=v.record_json, parts=[part])
+        return cpb.ContentVersions(content_id=content_id, versions=[sent])
+
+    good = version([head], metadata)
+    cases = [
+        (message(good, vid="0" * 64), grpc.StatusCode.DATA_LOSS, "VERSION_ID_MISMATCH"),
+        (message(good, text + b"!"), grpc.StatusCode.DATA_LOSS, "SIZE_MISMATCH"),
+        (message(good, text.replace(b"hostile", b"HOSTILE")), grpc.StatusCode.DATA_LOSS, "DIGEST_MISMATCH"),
+        (
+            message(version([head], {**metadata, "Licence": "MIT"})),
+            grpc.StatusCode.PERMISSION_DENIED,
+            "LICENCE_CHANGED",
+        ),
+        (message(version(["f" * 64], metadata)), grpc.StatusCode.FAILED_PRECONDITION, "VERSION_PARENT_MISSING"),
+    ]
+    async with _as_gateway_a(fed) as channel:
+        exchange = gateway_pb2_grpc.FederationStub(channel).ExchangeContentVersions
+        for sent, code, reason in cases:
+            await refused(exchange(sent), code, reason)
+        own = await _json(
+            "content",
+            "publish",
+            str(_file(tmp_path, "b.md", b"# b's own\n")),
+            *at_b,
+            "--owner",
+            BOB,
+            "--title",
+            "Own",
+            "--licence",
+            "MIT",
+        )
+        await refused(
+            exchange(cpb.ContentVersions(content_id=str(own["item_id"]))),
+            grpc.StatusCode.PERMISSION_DENIED,
+            "NOT_LINKED",
+        )
+    assert [v.version_id for v in fed.nodes["instance-b"].contents.store.versions(content_id)] == [
+        v.version_id for v in held
+    ]
