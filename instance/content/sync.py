@@ -11,6 +11,13 @@ queued succeeded; a failure (the peer down: UNAVAILABLE) keeps it and backs that
 off (full jitter, ``base_s`` doubling to ``cap_s``), so a peer that was down catches up once it
 answers again, and so does a node restarted with rows left (the queue is in its database).
 Versions are applied once by id at the receiver, so a retry after a lost answer changes nothing.
+
+Why not the gateway's :class:`gateway.outbox.Outbox`: its lanes live in the gateway's memory
+(a restart fails what waits) and carry signed Items and Process Actions of at most 4 MiB per
+transaction; a content's versions must outlive a restart of either node and may be as large as
+the content. The queue is therefore kept where the versions are, in the M-Instance's database,
+and drained with the outbox's discipline: per destination, in order, one exchange at a time,
+capped exponential backoff with full jitter, applied once at the receiver.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from PIL import Image
 from rpcassert import refused
 
 from gateway.node import GatewayNode
+from instance.node import InstanceNode
 from instance.world.model import Action, DeonticVerb, Right, RightLevel
 from mmmfed.api.v1 import content_pb2 as cpb
 from mmmfed.api.v1 import gateway_pb2_grpc
@@ -395,3 +396,30 @@ async def test_re3_versions_a_peer_may_not_send_are_refused_and_b_stores_nothing
     assert [v.version_id for v in fed.nodes["instance-b"].contents.store.versions(content_id)] == [
         v.version_id for v in held
     ]
+
+
+async def test_cosf_the_queue_is_durable_a_sender_restarted_during_an_outage_still_delivers(
+    negotiated: Federation, tmp_path: Path
+) -> None:
+    """b's gateway is down when alice edits at a, then a's M-Instance restarts: the version waits
+    in a's database, and the restarted M-Instance delivers it once b's gateway serves again."""
+    fed = negotiated
+    at_a, _ = await _operators(fed, tmp_path)
+    content_id = await _publish(at_a, _file(tmp_path, "notes.md", TEXT_V1.encode()))
+    assert (await mmmfed("content", "migrate", content_id, *at_a, "--to", B)).returncode == 0
+    await fed.nodes["gateway-b"].stop()
+    text = TEXT_V1.encode() + b"written during the outage\n"
+    edit = await _json("content", "update", content_id, str(_file(tmp_path, "e.md", text)), *at_a)
+    await fed.nodes["instance-a"].stop()
+    restarted = InstanceNode(fed.plan.instance_a)
+    fed.nodes["instance-a"] = restarted
+    assert [(p, c) for p, c, _ in restarted.contents.store.queued()] == [(B, content_id)]
+    assert restarted.content_sync is not None
+    restarted.content_sync.cap_s = 0.3
+    await restarted.start()
+    gateway_b = GatewayNode(fed.plan.gateway_b)
+    fed.nodes["gateway-b"] = gateway_b
+    await gateway_b.start()
+    await _until(lambda: _heads(fed, "instance-b", content_id) == [edit["version_id"]])
+    assert _current_bytes(fed, "instance-b", content_id) == text
+    await _until(lambda: restarted.contents.store.queued() == [])
