@@ -103,6 +103,21 @@ class ContentService:
         self._store = self.store = store
         self._clock_ms = clock_ms
         self.m_instance_id = process_actions.m_instance_id
+        self._hold_current_versions()
+
+    def _hold_current_versions(self) -> None:
+        """On start: a content of this M-Instance whose current version came from a peer (COSF,
+        applied outside a Process Action, so Activity Data does not replay it) is held in the
+        World at that version again: its Qualifier, DescrMetadata and ItemParts, the rest of the
+        World's Item (Trace, status, ICapabilities) as replayed."""
+        items = self._process_actions.world.items
+        for stored in self._store.search(ContentFilter()):
+            held = items.get(stored.item.item_id)
+            if held is None or self._store.home_of(stored.item.item_id):
+                continue
+            fields = ("ItemQualifier", "DescrMetadata", "ItemParts")
+            if any(held.get(f) != stored.item.doc.get(f) for f in fields):
+                items[stored.item.item_id] = {**held, **{f: stored.item.doc.get(f) for f in fields}}
 
     def publish(self, owner_process_id: str, content: InspectedContent, metadata: ContentMetadata) -> Item:
         """Publish ``content`` owned by the local User Process ``owner_process_id``; the Item as

@@ -117,7 +117,7 @@ def history_table(h: dict[str, Any]) -> Table:
         title_justify="left",
         drop=("bytes", "author"),
     )
-    for i, column in enumerate(("version", "parents", "author", "time (UTC)", "bytes", "")):
+    for i, column in enumerate(("version", "parents", "author", "time (UTC)", "bytes", "state")):
         table.add_column(column, no_wrap=i in (0, 3), overflow="fold")
     heads = set(h["head_ids"])
     for v in h["versions"]:

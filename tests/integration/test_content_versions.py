@@ -423,3 +423,29 @@ async def test_cosf_the_queue_is_durable_a_sender_restarted_during_an_outage_sti
     await _until(lambda: _heads(fed, "instance-b", content_id) == [edit["version_id"]])
     assert _current_bytes(fed, "instance-b", content_id) == text
     await _until(lambda: restarted.contents.store.queued() == [])
+
+
+async def test_cosf_a_version_from_the_peer_stays_current_in_the_home_world_after_a_restart(
+    negotiated: Federation, tmp_path: Path
+) -> None:
+    """bob's version from b became current at a outside any Process Action of a's: after a's
+    M-Instance restarts (its World replayed from Activity Data), the World holds the content at
+    that version again, as the store does, and alice's next update builds on it."""
+    fed = negotiated
+    at_a, at_b = await _operators(fed, tmp_path)
+    content_id = await _publish(at_a, _file(tmp_path, "notes.md", TEXT_V1.encode()))
+    assert (await mmmfed("content", "migrate", content_id, *at_a, "--to", B)).returncode == 0
+    _let_bob_modify(fed, content_id)
+    text = TEXT_V1.encode() + b"from b\n"
+    from_b = await _json("content", "update", content_id, str(_file(tmp_path, "b.md", text)), *at_b, "--author", BOB)
+    await _until(lambda: _heads(fed, "instance-a", content_id) == [from_b["version_id"]])
+    await fed.nodes["instance-a"].stop()
+    restarted = InstanceNode(fed.plan.instance_a)
+    fed.nodes["instance-a"] = restarted
+    await restarted.start()
+    stored = restarted.contents.store.get(content_id).item.doc
+    held = restarted.process_actions.world.items[content_id]
+    assert held["ItemParts"] == stored["ItemParts"] and held["ItemParts"][0]["Size"] == len(text)
+    later = text + b"and from a again\n"
+    made = await _json("content", "update", content_id, str(_file(tmp_path, "a.md", later)), *at_a)
+    assert made["parent_ids"] == [from_b["version_id"]]
