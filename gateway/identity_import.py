@@ -18,7 +18,9 @@ nothing stored:
    key binding, audience, nonce (``PRESENTATION_REPLAYED``), status (``CREDENTIAL_REVOKED``), then
    the eligibility rules of this M-Instance's own manifesto as registered now
    (:func:`mmmfed.identity.policy.policy_from_manifesto`: ``identity.min_age``,
-   ``identity.required_claims``; ``ELIGIBILITY_AGE``, ``ELIGIBILITY_CLAIM_MISSING``);
+   ``identity.required_claims``; ``ELIGIBILITY_AGE``, ``ELIGIBILITY_CLAIM_MISSING``) and its
+   reputation rule (``identity.reputation.*``: ``REPUTATION_INSUFFICIENT``, or admitted
+   ``restricted``, kept with the link as ``admission``);
 4. the credential's ``sub`` is the DID sent (INVALID_ARGUMENT ``SUBJECT_MISMATCH``);
 
 then the identity is linked to a Process here (:class:`mmmfed.identity.linked.LinkedIdentities`,
@@ -51,6 +53,7 @@ from mmmfed.identity.linked import LinkedIdentities
 from mmmfed.identity.nonces import NonceStore
 from mmmfed.identity.policy import policy_from_manifesto
 from mmmfed.identity.receipts import check_unlink_request, deletion_receipt
+from mmmfed.identity.reputation import ReputationPolicy
 from mmmfed.identity.sdjwt import parse_sd_jwt
 from mmmfed.identity.status_list import STATUS_LIST_INVALID
 from mmmfed.identity.verifier import IdentityVerifier
@@ -150,13 +153,14 @@ class IdentityImport:
                 lambda: stub.GetStatusList(ipb.GetStatusListRequest(uri=uri))
             )
             token = answer.token
-        policy = policy_from_manifesto(dict((await self._negotiation.platform()).policies))
+        policies = dict((await self._negotiation.platform()).policies)
         verifier = IdentityVerifier(
             audience=self._id,
             issuer_keys={peer: records},
             status_lists=lambda _uri: token,
             nonces=self._nonces_of(peer),
-            policy=policy,
+            policy=policy_from_manifesto(policies),
+            reputation=ReputationPolicy.of(policies),  # identity.reputation.* (IDIR-301/304/305)
         )
         verified = verifier.verify(request.presentation, now_s=int(self._clock()))
         if verified.subject != request.did:
@@ -171,6 +175,7 @@ class IdentityImport:
                 holder_jwk=verified.holder_jwk,
                 now_s=int(self._clock()),
                 expires_s=verified.expires_s,
+                admission=verified.admission,
             )
         return ipb.PresentIdentityResponse(
             process_id=record.process_id, stored_claims=sorted(record.claims), already_linked=already

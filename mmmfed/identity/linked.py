@@ -10,7 +10,7 @@ path yet to delete a registered Process's data, which IDIR-204 requires. Each fi
     {"did": "did:web:a.example:users:alice", "home": "a.example",
      "process_id": "mmm://b.example/processes/user/linked-<sha 20 hex>",
      "claims": {<the disclosed claims, nothing else>}, "holder_jwk": {...},
-     "linked_at_s": s, "credential_expires_s": s}
+     "linked_at_s": s, "credential_expires_s": s, "admission": "admit" | "restricted"}
 
 The Process id is derived from the DID alone, so the same person arriving again (or after an
 unlink) is the same Process. Bounds: at most :data:`MAX_LINKED_PER_HOME` identities per home
@@ -53,6 +53,7 @@ class LinkedIdentity:
     holder_jwk: dict[str, Any]
     linked_at_s: int
     credential_expires_s: int
+    admission: str = "admit"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,6 +64,7 @@ class LinkedIdentity:
             "holder_jwk": self.holder_jwk,
             "linked_at_s": self.linked_at_s,
             "credential_expires_s": self.credential_expires_s,
+            "admission": self.admission,
         }
 
 
@@ -96,7 +98,15 @@ class LinkedIdentities:
         return out
 
     def link(
-        self, home: str, did: str, *, claims: dict[str, Any], holder_jwk: dict[str, Any], now_s: int, expires_s: int
+        self,
+        home: str,
+        did: str,
+        *,
+        claims: dict[str, Any],
+        holder_jwk: dict[str, Any],
+        now_s: int,
+        expires_s: int,
+        admission: str = "admit",
     ) -> tuple[LinkedIdentity, bool]:
         """Store (or replace) the link of ``did``: ``(link, already_linked)``. Replacing keeps
         the Process and its first ``linked_at_s``; the claims become exactly ``claims`` (the
@@ -117,6 +127,7 @@ class LinkedIdentities:
             holder_jwk=dict(holder_jwk),
             linked_at_s=before.linked_at_s if before is not None else now_s,
             credential_expires_s=expires_s,
+            admission=admission,
         )
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
