@@ -204,10 +204,5 @@ class IdentityMigration:
         status, _ = self.store.status_list()
         record, key = self._keys.current()
         return status_list_token(
-            status,
-            uri=uri,
-            key=key,
-            kid=self._keys.method(record),
-            iat_s=int(self._clock()),
-            ttl_s=STATUS_TTL_S,
+            status, uri=uri, key=key, kid=self._keys.method(record), iat_s=int(self._clock()), ttl_s=STATUS_TTL_S
         )

@@ -9,6 +9,7 @@ disclosed data at b and a receipt of deletion, signed by b, at home."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import json
@@ -367,3 +368,25 @@ async def test_a_presentation_to_b_never_carries_an_undisclosed_claim(
     await refused(
         _present_as_a(negotiated, shown.serialize(), user_did(A, "alice")), DENIED, "ELIGIBILITY_AGE", "not disclosed"
     )
+
+
+async def test_ivdf_a_rotated_issuer_key_still_verifies_what_it_signed_and_a_compromised_one_nothing(
+    negotiated: Federation,
+) -> None:
+    """a rotates its key after issuing alice's credential: b still admits it (the old key was
+    valid when it signed); once a revokes that key as compromised, b refuses ISSUER_KEY_REVOKED
+    (it reads a's key set afresh for each presentation) and stores nothing."""
+    _issue(negotiated, "alice", name="Alice", years=30)
+    keys = InstanceKeyStore(negotiated.plan.gateway_a.data_dir / "keys", A)
+    old, _ = keys.current()
+    # key validity changes on whole seconds (mmmfed.keys.now_ms): rotating in the second the key
+    # was made would leave it valid for no second at all
+    await asyncio.sleep(1.1)
+    keys.rotate()
+    async with _operator(negotiated) as home:
+        linked = await _migrate(home, ALICE, "name", "age_over_18")
+        assert list(linked.stored_claims) == ["age_over_18", "name"]
+        await home.UnlinkIdentity(ipb.UnlinkIdentityRequest(process_id=ALICE, peer_m_instance_id=B))
+        keys.revoke(old.key_id)
+        await refused(_migrate(home, ALICE, "name", "age_over_18"), FAILED, "ISSUER_KEY_REVOKED")
+    assert _linked_files(negotiated) == []
