@@ -8,7 +8,9 @@ so a nonce given to one peer is ``NONCE_UNKNOWN`` in a presentation another peer
 :meth:`IdentityImport.present`, in order, each refusal its gRPC status and ErrorInfo reason, and
 nothing stored:
 
-1. the DID is a user of the calling peer (PERMISSION_DENIED ``ORIGIN_MISMATCH``), the trust
+1. the DID is a user of the calling peer (PERMISSION_DENIED ``ORIGIN_MISMATCH``), the
+   presentation at most :data:`MAX_PRESENTATION_CHARS` (RESOURCE_EXHAUSTED
+   ``PRESENTATION_TOO_LARGE``), the trust
    agreement with it is active and covers ``Register`` on ``PPR`` (FAILED_PRECONDITION);
 2. the peer's published keys, fetched now from its key service (RE-5 GetKeys, the signed key set),
    and its current status list token (RE-4 GetStatusList on the peer, for the uri the credential
@@ -47,7 +49,7 @@ from gateway.negotiation import NegotiationService
 from mmmfed.api.v1 import identity_pb2 as ipb
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.audit import ACCEPTED, REFUSED
-from mmmfed.errors import InvalidInput, MmmfedError, NotFound, PermissionDenied
+from mmmfed.errors import InvalidInput, MmmfedError, NotFound, PermissionDenied, TooLarge
 from mmmfed.identity.jose import read_jws
 from mmmfed.identity.linked import LinkedIdentities
 from mmmfed.identity.nonces import NonceStore
@@ -64,6 +66,7 @@ from mmmfed.store import SharedAuditLog
 MAX_NONCES_PER_PEER = 1024
 NONCE_TTL_S = 300
 MAX_DID_CHARS = 512
+MAX_PRESENTATION_CHARS = 512 * 1024  # 64 Disclosures (RFC 9901 limit here) and two JWTs, with room
 
 
 T = TypeVar("T")
@@ -138,6 +141,10 @@ class IdentityImport:
 
     async def _present(self, request: ipb.PresentIdentityRequest, peer: str) -> ipb.PresentIdentityResponse:
         self._check_did(request.did, peer)
+        if len(request.presentation) > MAX_PRESENTATION_CHARS:
+            raise TooLarge(
+                f"a presentation is at most {MAX_PRESENTATION_CHARS} characters", reason="PRESENTATION_TOO_LARGE"
+            )
         sd_jwt = parse_sd_jwt(request.presentation)  # PRESENTATION_MALFORMED before any call
         await self._agreements.require_active(peer, item_type=IDENTITY_TYPE, action=IDENTITY_ACTION)
         records = verified_key_set(await self._fetch_keys(peer), peer)  # fresh: rotations and revocations

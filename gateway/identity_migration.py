@@ -33,12 +33,13 @@ from gateway.channels import Channels
 from gateway.keyring import Keyring
 from mmmfed.api.v1 import identity_pb2 as ipb
 from mmmfed.audit import ACCEPTED, REFUSED
-from mmmfed.errors import InvalidInput, MmmfedError, NotFound
+from mmmfed.errors import DataIntegrityError, InvalidInput, MmmfedError, NotFound
 from mmmfed.identity.presentation import disclosable, present
 from mmmfed.identity.receipts import read_receipt, unlink_request, verify_receipt
 from mmmfed.identity.status_list import status_list_token
 from mmmfed.identity.store import IdentityStore
 from mmmfed.identity.user_did import user_did_of_process
+from mmmfed.items import instance_or_none
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.rpc import call
 from mmmfed.store import SharedAuditLog
@@ -132,18 +133,24 @@ class IdentityMigration:
         )
         sent = ipb.PresentIdentityRequest(presentation=shown.serialize(), did=did)
         answer: ipb.PresentIdentityResponse = await call(lambda: stub.PresentIdentity(sent), attempts=1)
+        if instance_or_none(answer.process_id) != peer or len(answer.process_id) > 256:
+            raise DataIntegrityError(
+                f"{peer} answered a Process id that is not one of its own: {answer.process_id[:256]!r}",
+                reason="PEER_ANSWER_INVALID",
+            )
+        stored = sorted(set(answer.stored_claims) & set(chosen))  # what it says it keeps, of what it was sent
         self.store.save_link(
             user_id,
             peer,
             process_id=answer.process_id,
-            disclosed=list(answer.stored_claims),
+            disclosed=stored,
             linked_at_s=int(self._clock()),
         )
         return ipb.MigrateIdentityResponse(
             peer_m_instance_id=peer,
             did=did,
             peer_process_id=answer.process_id,
-            stored_claims=sorted(answer.stored_claims),
+            stored_claims=stored,
             already_linked=answer.already_linked,
         )
 
