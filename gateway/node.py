@@ -14,6 +14,7 @@ from gateway.audit_service import PeerCheckpoints, checkpoint_fetcher
 from gateway.bridge_trust import BridgeTrust
 from gateway.bundles import BundleFollower
 from gateway.channels import Channels
+from gateway.content_search import ContentSearch
 from gateway.contents import ContentRelay
 from gateway.envelope import EnvelopeChecker
 from gateway.identity_import import IdentityImport
@@ -160,6 +161,9 @@ class GatewayNode:
             linked=LinkedIdentities(config.data_dir / "identity" / "linked", config.m_instance_id),
             audit=self.audit,
         )
+        self.content_search = ContentSearch(  # COIR-101/105 (RI-3, RE-3)
+            config.m_instance_id, self.channels, self.agreements, keys=self.keys, verifier=verifier
+        )
         self.resolution = ResolutionService(
             config.m_instance_id,
             channels=self.channels,
@@ -218,6 +222,7 @@ class GatewayNode:
                         status=self.status,
                         outbox=self.outbox,
                         contents=self.contents,
+                        content_search=self.content_search,
                     ),
                 ),
                 partial(
@@ -234,6 +239,7 @@ class GatewayNode:
                         self.assets,
                         transactions=self.transactions,
                         contents=self.contents,
+                        content_search=self.content_search,
                     ),
                 ),
                 partial(

@@ -3,7 +3,7 @@
 Commands: ``serve instance|gateway|bridge``, ``certs init|issue|csr|sign|renew|show``, ``peer add|list``,
 ``keys generate|rotate|revoke|list``,
 ``item sign|verify``, ``agreement propose|accept|show|revoke``, ``audit show|verify``,
-``asset register|fund|transfer|status|history|ledger``, ``content publish|list|show``,
+``asset register|fund|transfer|status|history|ledger``, ``content publish|list|show|migrate|search|share``,
 ``identity issue|show|present|verify|status-list|revoke``, ``reputation issue|show``, ``status``, ``convert``, ``demo``.
 """
 
@@ -21,6 +21,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from mmmfed.cli import content_search_cmd as content_search_cmd  # registers content search|share
 from mmmfed.cli.agreement_cmd import agreement_app
 from mmmfed.cli.asset_cmd import asset_app
 from mmmfed.cli.audit_cmd import audit_app
