@@ -5,7 +5,10 @@ destination's gateway (IdentityFederation), and the home's status list served ov
 :meth:`IdentityMigration.migrate` (``mmmfed identity migrate PROCESS_ID --to PEER --disclose
 name,age_over_18``): the trust agreement with the peer must be active and cover ``Register`` on
 ``PPR`` (:data:`gateway.agreements.IDENTITY_ACTION`); the claims named must be ones the user's
-credential holds (``DISCLOSE_UNKNOWN_CLAIM`` before anything leaves); the gateway asks the peer
+credential holds (``DISCLOSE_UNKNOWN_CLAIM`` before anything leaves) and meet the peer's
+eligibility rules as its manifesto published them (``ELIGIBILITY_AGE``,
+``ELIGIBILITY_CLAIM_MISSING``: a user the peer would refuse sends it nothing, not even a name; the
+peer checks its current manifesto again); the gateway asks the peer
 for a nonce (RE-4 GetNonce), builds the presentation from the credential it holds for the user,
 with only the chosen Disclosures and a KB-JWT (``aud`` the peer's M-Instance id, the peer's
 nonce) signed by the user's held key, and sends it (RE-4 PresentIdentity). The Disclosures not
@@ -31,11 +34,14 @@ from typing import TypeVar
 from gateway.agreements import IDENTITY_ACTION, IDENTITY_TYPE, AgreementBook
 from gateway.channels import Channels
 from gateway.keyring import Keyring
+from gateway.negotiation import NegotiationService
 from mmmfed.api.v1 import identity_pb2 as ipb
 from mmmfed.audit import ACCEPTED, REFUSED
-from mmmfed.errors import DataIntegrityError, InvalidInput, MmmfedError, NotFound
+from mmmfed.errors import DataIntegrityError, InvalidInput, MmmfedError, NotFound, PermissionDenied
+from mmmfed.identity.policy import policy_from_manifesto
 from mmmfed.identity.presentation import disclosable, present
 from mmmfed.identity.receipts import read_receipt, unlink_request, verify_receipt
+from mmmfed.identity.sdjwt import parse_disclosure
 from mmmfed.identity.status_list import status_list_token
 from mmmfed.identity.store import IdentityStore
 from mmmfed.identity.user_did import user_did_of_process
@@ -58,6 +64,7 @@ class IdentityMigration:
         m_instance_id: str,
         channels: Channels,
         agreements: AgreementBook,
+        negotiation: NegotiationService,
         *,
         keys: InstanceKeyStore,
         keyring: Keyring,
@@ -68,6 +75,7 @@ class IdentityMigration:
         self._id = m_instance_id
         self._channels = channels
         self._agreements = agreements
+        self._negotiation = negotiation
         self._keys = keys
         self._keyring = keyring
         self.store = store
@@ -126,6 +134,8 @@ class IdentityMigration:
                 reason="DISCLOSE_UNKNOWN_CLAIM",
             )
         await self._agreements.require_active(peer, item_type=IDENTITY_TYPE, action=IDENTITY_ACTION)
+        shown_claims = {d.name: d.value for d in map(parse_disclosure, credential.disclosures) if d.name in chosen}
+        await self._check_peer_rules(peer, shown_claims)
         stub = self._channels.identity_peer(peer)
         nonce: ipb.GetIdentityNonceResponse = await call(lambda: stub.GetNonce(ipb.GetIdentityNonceRequest()))
         shown = present(
@@ -153,6 +163,26 @@ class IdentityMigration:
             stored_claims=stored,
             already_linked=answer.already_linked,
         )
+
+    async def _check_peer_rules(self, peer: str, claims: dict[str, object]) -> None:
+        """The peer's eligibility rules as it published them in the negotiation
+        (``identity.min_age``, ``identity.required_claims``), checked on what would be disclosed,
+        so a user the peer refuses sends it nothing (its name included); the peer checks its
+        current manifesto again. PermissionDenied ``ELIGIBILITY_AGE`` /
+        ``ELIGIBILITY_CLAIM_MISSING`` (metadata ``rule``); rules the home cannot read are left to
+        the peer."""
+        try:
+            rules = policy_from_manifesto(await self._negotiation.peer_policies(peer))
+        except InvalidInput:
+            return
+        try:
+            rules.check(claims)
+        except PermissionDenied as err:
+            raise PermissionDenied(
+                f"{peer} refuses this identity by its manifesto ({err.message}); nothing was sent to {peer}",
+                reason=err.reason,
+                metadata={**err.metadata, "peer": peer},
+            ) from err
 
     # -- unlink -------------------------------------------------------------------------------
     async def unlink(self, request: ipb.UnlinkIdentityRequest) -> ipb.UnlinkIdentityResponse:

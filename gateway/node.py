@@ -146,6 +146,7 @@ class GatewayNode:
             config.m_instance_id,
             self.channels,
             self.agreements,
+            self.negotiation,
             keys=self.keys,
             keyring=self.keyring,
             store=IdentityStore(config.data_dir / "identity", config.m_instance_id),

@@ -145,14 +145,19 @@ async def test_fgmv43_9_4_b_stores_exactly_the_chosen_claims_and_the_same_did_is
 
 
 async def test_idir_303_eligibility_refusals_name_their_rule_and_store_nothing(negotiated: Federation) -> None:
-    """kit is 16: b refuses ELIGIBILITY_AGE, rule age_over_18 (disclosed and false); alice without
-    name: ELIGIBILITY_CLAIM_MISSING, rule required:name; a claim the credential lacks is refused at
-    home before anything leaves."""
+    """kit is 16: ELIGIBILITY_AGE, rule age_over_18 (disclosed and false); alice without name:
+    ELIGIBILITY_CLAIM_MISSING, rule required:name; a claim the credential lacks:
+    DISCLOSE_UNKNOWN_CLAIM. a's gateway reads b's rules from the negotiated manifesto, so none of
+    these sends b anything (kit's name included)."""
     _issue(negotiated, "kit", name="Kit", years=16)
     _issue(negotiated, "alice", name="Alice", years=30)
     async with _operator(negotiated) as home:
         err = await refused(
-            _migrate(home, KIT, "name", "age_over_18"), DENIED, "ELIGIBILITY_AGE", "age_over_18 is false"
+            _migrate(home, KIT, "name", "age_over_18"),
+            DENIED,
+            "ELIGIBILITY_AGE",
+            "age_over_18 is false",
+            "nothing was sent",
         )
         assert dict(error_info(err).metadata)["rule"] == "age_over_18"  # type: ignore[union-attr]
         err = await refused(_migrate(home, ALICE, "age_over_18"), DENIED, "ELIGIBILITY_CLAIM_MISSING", "'name'")
@@ -161,8 +166,25 @@ async def test_idir_303_eligibility_refusals_name_their_rule_and_store_nothing(n
     assert _linked_files(negotiated) == []
     assert _home_store(negotiated).links("kit") == {}
     audit = await negotiated.nodes["gateway-b"].audit.entries(peer_id=A)
-    reasons = [e.reason for e in audit if (e.details or {}).get("rpc") == "PresentIdentity"]
-    assert reasons == ["ELIGIBILITY_AGE", "ELIGIBILITY_CLAIM_MISSING"]  # the unknown claim never reached b
+    assert [e for e in audit if (e.details or {}).get("rpc") == "PresentIdentity"] == []  # b saw nothing
+
+
+async def test_idir_303_b_applies_its_manifesto_as_it_is_now(negotiated: Federation) -> None:
+    """b's manifesto requires languages too after the negotiation (a still knows the old rule and
+    sends): b's gateway refuses ELIGIBILITY_CLAIM_MISSING, rule required:languages, by its
+    current manifesto, and stores nothing."""
+    _issue(negotiated, "alice", name="Alice", years=30)
+    node_b = negotiated.nodes["instance-b"]
+    node_b.manifesto.policies.update({"identity.required_claims": "name, languages"})
+    await node_b.register_manifesto()
+    async with _operator(negotiated) as home:
+        err = await refused(_migrate(home, ALICE, "name", "age_over_18"), DENIED, "ELIGIBILITY_CLAIM_MISSING")
+        assert dict(error_info(err).metadata)["rule"] == "required:languages"  # type: ignore[union-attr]
+        linked = await _migrate(home, ALICE, "name", "age_over_18", "languages")
+        assert list(linked.stored_claims) == ["age_over_18", "languages", "name"]
+    audit = await negotiated.nodes["gateway-b"].audit.entries(peer_id=A)
+    reasons = [e.reason or e.event for e in audit if (e.details or {}).get("rpc") == "PresentIdentity"]
+    assert reasons == ["ELIGIBILITY_CLAIM_MISSING", "ACCEPTED"]
 
 
 async def _nonce(fed: Federation) -> str:
