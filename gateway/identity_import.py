@@ -100,7 +100,9 @@ class IdentityImport:
         self._nonces: dict[str, NonceStore] = {}  # one per configured peer: bounded by the configuration
         self._lock = asyncio.Lock()
 
-    def _nonces_of(self, peer: str) -> NonceStore:
+    def nonces_of(self, peer: str) -> NonceStore:
+        """The nonces given to ``peer`` (made on its first nonce): a presentation from ``peer`` is
+        checked against these only."""
         store = self._nonces.get(peer)
         if store is None:
             store = self._nonces[peer] = NonceStore(ttl_s=NONCE_TTL_S, max_entries=MAX_NONCES_PER_PEER)
@@ -129,7 +131,7 @@ class IdentityImport:
     def nonce(self, peer: str) -> ipb.GetIdentityNonceResponse:
         """A nonce bound to ``peer`` (module docstring); TooLarge ``NONCE_STORE_FULL``."""
         now_s = int(self._clock())
-        store = self._nonces_of(peer)
+        store = self.nonces_of(peer)
         return ipb.GetIdentityNonceResponse(
             nonce=store.issue(now_s=now_s), audience=self._id, expires_s=now_s + store.ttl_s
         )
@@ -165,7 +167,7 @@ class IdentityImport:
             audience=self._id,
             issuer_keys={peer: records},
             status_lists=lambda _uri: token,
-            nonces=self._nonces_of(peer),
+            nonces=self.nonces_of(peer),
             policy=policy_from_manifesto(policies),
             reputation=ReputationPolicy.of(policies),  # identity.reputation.* (IDIR-301/304/305)
         )

@@ -86,3 +86,24 @@ def test_idir_303_eligibility_rules_come_from_the_manifesto_policies() -> None:
         with pytest.raises(InvalidInput) as caught:
             policy_from_manifesto({"identity.min_age": bad})
         assert caught.value.reason == "POLICY_INVALID"
+
+
+def test_rfc9901_7_3_a_nonce_is_bound_to_the_peer_it_was_given_to(tmp_path: Path) -> None:
+    """b's gateway gives a.example a nonce: it is in a.example's store only, so a presentation
+    carrying it from another peer is NONCE_UNKNOWN there, and a.example may use it once."""
+    from gateway.identity_import import IdentityImport
+
+    importer = IdentityImport(
+        B, None, None, None,  # type: ignore[arg-type]
+        keys=None, fetch_keys=None, linked=LinkedIdentities(tmp_path, B), audit=None,  # type: ignore[arg-type]
+        clock=lambda: NOW,
+    )  # fmt: skip
+    given = importer.nonce(A)
+    assert (given.audience, given.expires_s) == (B, NOW + 300)
+    with pytest.raises(InvalidInput) as caught:
+        importer.nonces_of("c.example").consume(given.nonce, now_s=NOW + 1)
+    assert caught.value.reason == "NONCE_UNKNOWN"
+    importer.nonces_of(A).consume(given.nonce, now_s=NOW + 1)
+    with pytest.raises(InvalidInput) as caught:
+        importer.nonces_of(A).consume(given.nonce, now_s=NOW + 2)
+    assert caught.value.reason == "PRESENTATION_REPLAYED"
