@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,14 +142,17 @@ async def convert_content(
         report.update({k: v for k, v in model_report.to_dict().items() if k not in ("source_format", "dropped")})
         if src == FORMAT_GLTF_JSON:
             report["kept"].insert(0, f"{len(package.parts)} files packed into one GLB")
-        if model_report.triangles_out < model_report.triangles_in:
-            report["changed"].append(
-                f"mesh simplified: {model_report.triangles_in} -> {model_report.triangles_out} triangles"
-            )
+        t_in, t_out = model_report.triangles_in, model_report.triangles_out
+        if t_out < t_in:
+            report["changed"].append(f"mesh simplified: {t_in} -> {t_out} triangles")
+            report["dropped"].append(f"mesh detail: {t_in - t_out} of {t_in} triangles")
         for texture in model_report.textures:
-            if texture.get("from") != texture.get("to"):
+            was, now = str(texture.get("from", "")), str(texture.get("to", ""))
+            if was != now:
                 name_of = texture.get("name", "")
-                report["changed"].append(f"texture {name_of}: {texture.get('from')} -> {texture.get('to')}")
+                report["changed"].append(f"texture {name_of}: {was} -> {now}")
+                if was.rpartition(" ")[2] != now.rpartition(" ")[2]:
+                    report["dropped"].append(f"texture {name_of} detail finer than {now.rpartition(' ')[2]} px")
         report["dropped"].extend(model_report.dropped)
     elif sub_type == "Image":
         check_image(package.root.data, limits, name=package.root.path)
@@ -282,8 +286,21 @@ def _convert_sound(data: bytes, fmt: str, max_rate: int, max_channels: int, repo
     return out.getvalue()
 
 
-def converted_item(source: Item, converted: ConvertedContent, *, bridge_id: str, producer_process_id: str) -> Item:
-    """The (unsigned) Item of ``converted``: a new ItemID of the home M-Instance, the Qualifier
+def converted_item_id(source: Item, target: mpb.Feature, package: ContentPackage, *, bridge_id: str) -> str:
+    """The ItemID of a conversion: an ItemID of the home M-Instance named by the source Item, the
+    bridge, the target Feature and the converted parts' digests (a UUID 5), so converting the same
+    content for the same target again names the same Item and the destination holds it once."""
+    digests = ",".join(p.sha256 for p in package.parts)
+    target_hex = target.SerializeToString(deterministic=True).hex()
+    local = uuid.uuid5(uuid.NAMESPACE_URL, f"{source.item_id}|{bridge_id}|{target_hex}|{digests}")
+    return new_id(source.m_instance_id, "items", str(local))
+
+
+def converted_item(
+    source: Item, converted: ConvertedContent, target: mpb.Feature, *, bridge_id: str, producer_process_id: str
+) -> Item:
+    """The (unsigned) Item of ``converted`` for ``target``: its ItemID of the home M-Instance
+    (:func:`converted_item_id`), the Qualifier
     of its bytes (as the destination will inspect them), ItemParts, the home Item's
     ICapabilities, DescrMetadata and Trace unchanged plus ``ConvertedBy``, and ``SourceItem``
     (the home Item in its V2.2 form, proof and all). InvalidInput (``CONTENT_*``) if the output
@@ -309,7 +326,7 @@ def converted_item(source: Item, converted: ConvertedContent, *, bridge_id: str,
     def build(described: Mapping[str, Any]) -> Item:
         return build_item(
             m_instance_id=source.m_instance_id,
-            item_id=new_id(source.m_instance_id, "items"),
+            item_id=converted_item_id(source, target, converted.package, bridge_id=bridge_id),
             item_type=CONTENT_ITEM_TYPE,
             qualifier=inspected.qualifier(),
             producer_process_id=producer_process_id,

@@ -314,7 +314,7 @@ class BridgeService:
             raise
         finally:
             self._metrics.conversion_duration.labels(outcome=outcome).observe(time.perf_counter() - started)
-        item = converted_item(source, converted, bridge_id=self.bridge_id, producer_process_id=self._process_id)
+        item = converted_item(source, converted, target, bridge_id=self.bridge_id, producer_process_id=self._process_id)
         signed = sign_item(item, key=self._key, verification_method=self._key.verification_method)
         return signed, converted.package, converted.report
 

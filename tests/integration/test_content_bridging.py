@@ -113,6 +113,7 @@ async def test_fgmv43_9_3_cocf_a_gltf_with_external_files_arrives_at_b_as_a_vali
     assert any("mesh simplified" in c for c in report["changed"]), report
     assert any("image/jpeg" in c for c in report["changed"]), report
     assert migrated["lost"] == report["dropped"]
+    assert any("mesh detail" in x for x in report["dropped"]) and any("64x64" in x for x in report["dropped"])
 
     doc, glb = _held_at_b(federation, str(migrated["item_id"]))
     validated = await federation.nodes["bridge"].validator.validate(glb)
@@ -131,9 +132,11 @@ async def test_fgmv43_9_3_cocf_a_gltf_with_external_files_arrives_at_b_as_a_vali
     assert (shown["owner_process_id"], shown["licence"]) == (ALICE, "CC-BY-4.0")
     assert await _transfer_entries(federation) == ["ACCEPTED"]
 
-    plain = await mmmfed("content", "migrate", home_id, *at_a, "--to", B)
-    assert plain.returncode == 0, plain.stderr
-    assert "converted by" in plain.stderr and "glTF/2.0-json" in plain.stderr and "lost:" in plain.stderr
+    plain = await mmmfed("content", "migrate", home_id, *at_a, "--to", B)  # the same conversion: held once
+    assert plain.returncode == 0 and plain.stdout.strip() == migrated["item_id"], plain.stderr
+    assert "already held it" in plain.stderr and "converted by" in plain.stderr, plain.stderr
+    assert "glTF/2.0-json" in plain.stderr and "lost:" in plain.stderr and "mesh simplified" in plain.stderr
+    assert [s.item.item_id for s in store_b.migrated_here()] == [migrated["item_id"]]
 
 
 @needs_sounds
