@@ -11,15 +11,19 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 import soundfile
 from cliproc import mmmfed_in_thread as mmmfed
 from PIL import Image
 from sample_assets import BOX, FOX, gltf_folder_of_glb, needs_samples, needs_sounds, sound_sample
 
+import bridge.service
+import gateway.content_bridging
 from mmmfed.cli.inprocess import Federation
 from mmmfed.glb import inspect_glb
-from mmmfed.items import domain_doc
+from mmmfed.items import Item, domain_doc, item_of
 
 pytestmark = needs_samples
 A, B = "a.example", "b.example"
@@ -209,4 +213,33 @@ async def test_cocf_a_content_no_bridge_converts_or_the_bridge_cannot_convert_is
     assert (code, refused["error"]) == (2, "CONVERSION_FAILED"), refused
     assert "TRIANGLE_BUDGET_UNREACHABLE" in json.dumps(refused), refused
     assert await _transfer_entries(federation) == []
+    assert federation.nodes["instance-b"].contents.store.migrated_here() == []
+
+
+async def test_cocf_a_bridge_that_alters_the_licence_is_refused_by_a_and_by_b_and_nothing_stored(
+    federation: Federation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bridge signs a conversion that changed the licence (COIR-103: it converts only the
+    bytes): a's gateway refuses it before sending, CONVERSION_ALTERED_CONTENT; with a's check
+    skipped, b's gateway refuses it the same way after verifying the bridge's proof."""
+    at_a, _ = await _operators(federation, tmp_path)
+    await _accepting(federation, {"content.accepts": "Image JPEG"})
+    convert_item = bridge.service.converted_item
+
+    def relicensed(*args: Any, **kwargs: Any) -> Item:
+        doc = dict(convert_item(*args, **kwargs).doc)
+        doc["DescrMetadata"] = {**doc["DescrMetadata"], "Licence": "CC0-1.0"}
+        return item_of(doc)
+
+    monkeypatch.setattr(bridge.service, "converted_item", relicensed)
+    gltf_folder_of_glb(FOX, tmp_path / "fox")
+    image_id = await _publish(at_a, tmp_path / "fox" / "texture.png")
+    code, refused = await _migrate(image_id, at_a)
+    assert (code, refused["error"]) == (2, "CONVERSION_ALTERED_CONTENT"), refused
+    assert "Licence" in str(refused["message"])
+    assert await _transfer_entries(federation) == []
+    monkeypatch.setattr(gateway.content_bridging, "check_kept", lambda item, home=None: None)
+    code, refused = await _migrate(image_id, at_a)
+    assert (code, refused["error"]) == (2, "CONVERSION_ALTERED_CONTENT"), refused
+    assert await _transfer_entries(federation) == ["CONVERSION_ALTERED_CONTENT"]
     assert federation.nodes["instance-b"].contents.store.migrated_here() == []
