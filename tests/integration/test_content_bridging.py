@@ -17,7 +17,7 @@ import pytest
 import soundfile
 from cliproc import mmmfed_in_thread as mmmfed
 from PIL import Image
-from sample_assets import BOX, FOX, gltf_folder_of_glb, needs_samples, needs_sounds, sound_sample
+from sample_assets import BOX, FOX, MORPH_CUBE, gltf_folder_of_glb, needs_samples, needs_sounds, sound_sample
 
 import bridge.service
 import gateway.content_bridging
@@ -141,6 +141,13 @@ async def test_fgmv43_9_3_cocf_a_gltf_with_external_files_arrives_at_b_as_a_vali
     assert "already held it" in plain.stderr and "converted by" in plain.stderr, plain.stderr
     assert "glTF/2.0-json" in plain.stderr and "lost:" in plain.stderr and "mesh simplified" in plain.stderr
     assert [s.item.item_id for s in store_b.migrated_here()] == [migrated["item_id"]]
+
+    cube_id = await _publish(at_a, MORPH_CUBE)  # the sample as published: .gltf + .bin, morph targets
+    code, cube = await _migrate(cube_id, at_a)
+    assert code == 0 and cube["converted"] is True and cube["format"] == "glTF/2.0-binary", cube
+    _, cube_glb = _held_at_b(federation, str(cube["item_id"]))
+    validated = await federation.nodes["bridge"].validator.validate(cube_glb)
+    assert validated.errors == 0, validated.messages
 
 
 @needs_sounds
