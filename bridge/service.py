@@ -6,7 +6,11 @@ counts in ``mmmfed_conversion_duration_seconds{outcome}`` (issue 6, item 2).
 
 Manifesto V (BRIDGE and OFFER_V) is signed by the bridge's key and carries its certificate, which
 binds that key (mmmfed/bridge_identity.py); virtual bridges are kept in the bridge's data_dir
-(bridge/identity.py), so they outlive a restart (issue 12 item 5)."""
+(bridge/identity.py), so they outlive a restart (issue 12 item 5).
+
+Contents (FGMV-43 9.3 with 9.5, COCF): manifesto V also announces the content pairs of
+:mod:`bridge.content_conversion` (Model3D, Image, Sound), virtual bridges carry them, and
+:meth:`BridgeService.convert_content` converts a content's parts into a new content Item."""
 
 from __future__ import annotations
 

@@ -66,7 +66,8 @@ class BridgeServicer(bridge_pb2_grpc.BridgeServicer):
     async def Convert(
         self, request_iterator: AsyncIterator[bpb.ConvertRequest], context: ServicerContext
     ) -> AsyncIterator[bpb.ConvertResponse]:
-        """Conversion Service (AVCF, 9.1 step 3): header, data in; converted Item, data, report out.
+        """Conversion Service (AVCF, 9.1 step 3; contents, COCF: :meth:`_convert_content`): header,
+        data in; converted Item, data, report out.
         INVALID_ARGUMENT (GLTF_VALIDATION_FAILED, NOT_GLB, ...), DATA_LOSS (DIGEST_MISMATCH),
         RESOURCE_EXHAUSTED (STREAM_TOO_LARGE), NOT_FOUND (UNKNOWN_VIRTUAL_BRIDGE).
         """

@@ -22,6 +22,13 @@ through to the M-Instance (RI-3 ImportContent) while each part's size and sha-25
 (a part that does not match stops the stream before its bytes go on). The instance stores all or
 nothing. Both sides audit the outcome (``ACCEPTED`` / ``REFUSED``, rpc ``SendContent`` or
 ``TransferContent``).
+
+A content the peer's manifesto accepts only converted travels through the bridge of the
+negotiated row for its Qualifier (COCF, COIR-204/205: :mod:`gateway.content_bridging`): the home
+side sends the bridge's converted Item (signed by the bridge over this gateway's proof) and its
+parts instead, and says so in the answer (``route``, ``source_item_id``, ``bridge_id``,
+``conversion_report_json``); the receiving side verifies the bridge's proof with the keys of the
+negotiation's offer V and that the conversion kept licence, metadata and Rights.
 """
 
 from __future__ import annotations
