@@ -134,6 +134,10 @@ async def test_fgmv43_9_3_cocf_a_gltf_with_external_files_arrives_at_b_as_a_vali
     assert store_b.home_of(str(migrated["item_id"])) == A and not store_b.has(home_id)
     shown = await _json("content", "show", str(migrated["item_id"]), *at_b)
     assert (shown["owner_process_id"], shown["licence"]) == (ALICE, "CC-BY-4.0")
+    assert (shown["converted_from"], shown["converted_by"]) == (home_id, migrated["bridge_id"])
+    assert shown["conversion_lost"] == report["dropped"]
+    table = await mmmfed("content", "show", str(migrated["item_id"]), *at_b)
+    assert table.returncode == 0 and "converted by" in table.stdout and "mesh detail" in table.stdout, table.stdout
     assert await _transfer_entries(federation) == ["ACCEPTED"]
 
     plain = await mmmfed("content", "migrate", home_id, *at_a, "--to", B)  # the same conversion: held once
