@@ -14,6 +14,7 @@ from gateway.audit_service import PeerCheckpoints, checkpoint_fetcher
 from gateway.bridge_trust import BridgeTrust
 from gateway.bundles import BundleFollower
 from gateway.channels import Channels
+from gateway.content_search import ContentSearch
 from gateway.contents import ContentRelay
 from gateway.envelope import EnvelopeChecker
 from gateway.keyring import Keyring
@@ -133,6 +134,9 @@ class GatewayNode:
             audit=self.audit,
             metrics=self.metrics,
         )
+        self.content_search = ContentSearch(  # COIR-101/105 (RI-3, RE-3)
+            config.m_instance_id, self.channels, self.agreements, keys=self.keys, verifier=verifier
+        )
         self.resolution = ResolutionService(
             config.m_instance_id,
             channels=self.channels,
@@ -184,6 +188,7 @@ class GatewayNode:
                         status=self.status,
                         outbox=self.outbox,
                         contents=self.contents,
+                        content_search=self.content_search,
                     ),
                 ),
                 partial(
@@ -200,6 +205,7 @@ class GatewayNode:
                         self.assets,
                         transactions=self.transactions,
                         contents=self.contents,
+                        content_search=self.content_search,
                     ),
                 ),
             ],

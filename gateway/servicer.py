@@ -12,6 +12,7 @@ from gateway.assets import AssetRelay
 from gateway.audit_service import AuditService
 from gateway.bundles import own_bundle
 from gateway.channels import Channels
+from gateway.content_search import ContentSearch
 from gateway.contents import ContentRelay
 from gateway.keyring import KEY_SET_TYPE
 from gateway.migration import MigrationService
@@ -65,8 +66,10 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         status: GatewayStatusService,
         outbox: Outbox,
         contents: ContentRelay,
+        content_search: ContentSearch,
     ) -> None:
         self._contents = contents
+        self._content_search = content_search
         self._domains = domains
         self._status = status
         self._outbox = outbox
@@ -109,6 +112,14 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         (gateway/contents.py); PERMISSION_DENIED NOT_OWN_INSTANCE, FAILED_PRECONDITION LICENCE_FORBIDS."""
         self._from_own_instance(context)
         return await self._contents.send(request.content_id, request.peer_m_instance_id)
+
+    async def SearchPeerContents(
+        self, request: cpb.SearchContentsRequest, context: ServicerContext
+    ) -> cpb.SearchContentsResponse:
+        """RI-3, COIR-101/105: search the agreed peers' shared contents (gateway/content_search.py);
+        PERMISSION_DENIED NOT_OWN_INSTANCE, INVALID_ARGUMENT CONTENT_QUERY_INVALID."""
+        self._from_own_instance(context)
+        return await self._content_search.search_peers(request)
 
     async def GetPeerAssetHistory(
         self, request: gpb.PeerAssetHistoryRequest, context: ServicerContext
@@ -214,8 +225,10 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         *,
         transactions: TransactionReceiver,
         contents: ContentRelay,
+        content_search: ContentSearch,
     ) -> None:
         self._contents = contents
+        self._content_search = content_search
         self._transactions = transactions
         self._config = config
         self._domains = domains
@@ -355,6 +368,13 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         peer = self._peer(context)
         header, chunks = await split_header(request_iterator)
         return await self._contents.receive(header, chunks, peer)
+
+    async def SearchContents(
+        self, request: cpb.SearchContentsRequest, context: ServicerContext
+    ) -> cpb.SearchContentsResponse:
+        """RE-3, COIR-101/105: what this M-Instance shares with the calling peer matching the query,
+        signed here; FAILED_PRECONDITION without an agreement covering contents."""
+        return await self._content_search.answer(request, self._peer(context))
 
     async def OfferDefaultAvatar(
         self, request: gpb.OfferDefaultAvatarRequest, context: ServicerContext

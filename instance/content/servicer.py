@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 
 from instance.content.imports import ContentImports
+from instance.content.search import ContentShares, search
 from instance.content.service import ContentService
 from instance.content.store import ContentFilter
 from mmmfed.api.v1 import content_pb2 as cpb
@@ -18,6 +19,7 @@ from mmmfed.api.v1 import item_pb2 as itpb
 from mmmfed.content.kinds import inspect_parts
 from mmmfed.content.metadata import ContentMetadata
 from mmmfed.content.package import ContentPackage
+from mmmfed.content.query import ContentQuery
 from mmmfed.errors import FailedPrecondition
 from mmmfed.items import Item
 from mmmfed.rpc import call
@@ -41,6 +43,7 @@ class ContentServicer(content_pb2_grpc.ContentServicer):
     def __init__(self, contents: ContentService, *, gateway: GatewayStub | None = None) -> None:
         self._contents = contents
         self._gateway = gateway
+        self._shares = ContentShares(contents.store, contents.m_instance_id)
 
     async def PublishContent(self, request: cpb.PublishContentRequest, context: ServicerContext) -> cpb.ContentView:
         metadata = ContentMetadata.of(
@@ -87,6 +90,36 @@ class ContentServicer(content_pb2_grpc.ContentServicer):
         result: cpb.ContentTransferResponse = await call(lambda: stub.SendContent(sent), attempts=1)
         return result
 
+    async def SearchContents(
+        self, request: cpb.SearchContentsRequest, context: ServicerContext
+    ) -> cpb.SearchContentsResponse:
+        """COIR-101/105: this M-Instance's hits first, then (``peers``) each peer's through the
+        gateway (RI-3 SearchPeerContents). INVALID_ARGUMENT CONTENT_QUERY_INVALID; FAILED_PRECONDITION
+        NO_GATEWAY for ``peers`` without a gateway."""
+        query = ContentQuery.of_message(request.query)
+        here = self._contents.m_instance_id
+        found = await asyncio.to_thread(search, self._contents.store, query)
+        answer = cpb.SearchContentsResponse(
+            hits=[cpb.ContentHit(m_instance_id=here, content=view(item, owner)) for item, owner in found]
+        )
+        if request.peers:
+            if self._gateway is None:
+                raise FailedPrecondition("this M-Instance has no gateway to search peers through", reason="NO_GATEWAY")
+            stub = self._gateway()
+            peers: cpb.SearchContentsResponse = await call(lambda: stub.SearchPeerContents(request), attempts=1)
+            answer.hits.extend(peers.hits)
+            answer.failures.extend(peers.failures)
+        return answer
+
+    async def ShareContent(
+        self, request: cpb.ShareContentRequest, context: ServicerContext
+    ) -> cpb.ShareContentResponse:
+        """COIR-105: share a content of this M-Instance with a peer, or stop (``unshare``)."""
+        shared = await asyncio.to_thread(
+            self._shares.set, request.content_id, request.peer_m_instance_id, shared=not request.unshare
+        )
+        return cpb.ShareContentResponse(content_id=request.content_id, shared_with=shared)
+
 
 class ContentExchangeServicer(content_pb2_grpc.ContentExchangeServicer):
     """Implements ``mmmfed.api.v1.ContentExchange`` (RI-3), which the node serves to its own gateway only."""
@@ -94,6 +127,7 @@ class ContentExchangeServicer(content_pb2_grpc.ContentExchangeServicer):
     def __init__(self, contents: ContentService, imports: ContentImports) -> None:
         self._contents = contents
         self._imports = imports
+        self._shares = ContentShares(contents.store, contents.m_instance_id)
 
     async def ExportContent(
         self, request: cpb.ExportContentRequest, context: ServicerContext
@@ -109,3 +143,16 @@ class ContentExchangeServicer(content_pb2_grpc.ContentExchangeServicer):
         """A peer's content, verified by the gateway (9.3 step 4); stored all or nothing."""
         header, chunks = await split_header(request_iterator)
         return await self._imports.receive(header, chunks)
+
+    async def SearchShared(
+        self, request: cpb.SearchSharedRequest, context: ServicerContext
+    ) -> cpb.SearchContentsResponse:
+        """COIR-105: what this M-Instance shares with ``peer_m_instance_id`` matching the query,
+        for the gateway to sign and answer that peer (RE-3). INVALID_ARGUMENT CONTENT_QUERY_INVALID."""
+        query = ContentQuery.of_message(request.query)
+        shared = await asyncio.to_thread(self._shares.shared_to, request.peer_m_instance_id)
+        found = await asyncio.to_thread(search, self._contents.store, query, among=shared) if shared else []
+        here = self._contents.m_instance_id
+        return cpb.SearchContentsResponse(
+            hits=[cpb.ContentHit(m_instance_id=here, content=view(item, owner)) for item, owner in found]
+        )

@@ -95,6 +95,25 @@ def _read_json(path: Path) -> Any:
         raise InvalidInput(f"{path} is not a JSON Web Key: {err.message}", reason="JWK_INVALID") from err
 
 
+def _read_reputation_file(path: Path, did: str) -> str:
+    """The reputation credential in ``path``, about ``did``; InvalidInput ``FILE_UNREADABLE`` or
+    ``REPUTATION_INVALID`` naming the file."""
+    from mmmfed.errors import InvalidInput, MmmfedError
+    from mmmfed.identity.reputation import REPUTATION_INVALID, read_reputation
+
+    try:
+        token = path.read_text().strip()
+    except (OSError, UnicodeDecodeError) as err:
+        raise InvalidInput(f"cannot read {path}: {err}", reason="FILE_UNREADABLE") from err
+    try:
+        about, _kid = read_reputation(token)
+    except MmmfedError as err:
+        raise InvalidInput(f"{path}: {err.message}", reason=REPUTATION_INVALID) from err
+    if about.subject != did:
+        raise InvalidInput(f"{path} is about {about.subject}, not {did}", reason=REPUTATION_INVALID)
+    return token
+
+
 def _issue_date(now_s: int) -> dt.date:
     return dt.datetime.fromtimestamp(now_s, tz=dt.UTC).date()
 
@@ -116,6 +135,14 @@ def identity_issue(
     asset: Annotated[list[str] | None, typer.Option("--asset", help="asset Item id; repeat")] = None,
     right: Annotated[list[str] | None, typer.Option("--right", help="Rights id; repeat")] = None,
     valid_days: Annotated[int, typer.Option("--valid-days", help="validity of the credential, days", min=1)] = 30,
+    reputation: Annotated[
+        Path | None,
+        typer.Option(
+            "--reputation",
+            help="a reputation credential file to carry (default: the one `reputation issue` keeps here)",
+            dir_okay=False,
+        ),
+    ] = None,
     holder_jwk: Annotated[
         Path | None,
         typer.Option("--holder-jwk", help="the user's own Ed25519 public key as a JWK file (default: a key held here)"),
@@ -125,9 +152,9 @@ def identity_issue(
     """Issue the user an identity credential (SD-JWT VC) signed with the M-Instance's current key.
 
     Every claim (name, birthdate, age_over_13/16/18/21 as of today, languages, avatars, assets,
-    Rights) is disclosable on its own; the user's key is bound to it (one made on first issue and
-    held here, or the one they bring with --holder-jwk), and it gets the next index of the status
-    list. Prints the user's DID and the claims.
+    Rights, the reputation credential) is disclosable on its own; the user's key is bound to it
+    (one made on first issue and held here, or the one they bring with --holder-jwk), and it gets
+    the next index of the status list. Prints the user's DID and the claims.
     """
     from mmmfed.errors import MmmfedError
     from mmmfed.identity.claims import IdentityProfile, parse_birthdate
@@ -139,8 +166,11 @@ def identity_issue(
     user_id, did = _user_of(process_id, issuer.m_instance_id)
     now_s = int(time.time())
     try:
+        held = store.reputation(user_id)
+        reputation_token = held if reputation is None else _read_reputation_file(reputation, did)
         profile = IdentityProfile(
             name=name or user_id,
+            reputation=reputation_token,
             birthdate=parse_birthdate(birthdate),
             languages=tuple(language or ()),
             avatars=tuple(avatar or ()),
@@ -221,10 +251,14 @@ def identity_verify(
     nonce: Annotated[str, typer.Option("--nonce", help="the nonce this M-Instance gave")],
     min_age: Annotated[int | None, typer.Option("--min-age", help="13, 16, 18 or 21: age_over_N required")] = None,
     require: Annotated[str, typer.Option("--require", help="claims that must be disclosed, comma-separated")] = "",
+    policy: Annotated[
+        list[str] | None,
+        typer.Option("--policy", help="a reputation rule (manifesto policy), e.g. identity.reputation.required=true"),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Verify a presentation as the destination: issuer signature with the home's keys, key
-    binding to AUDIENCE and NONCE, the status list, then the eligibility rules. Prints the
+    binding to AUDIENCE and NONCE, the status list, then the eligibility and reputation rules. Prints the
     disclosed claims, and nothing else; exits 2 with the failed check's reason.
 
     Each run checks one presentation against the nonce given: refusing a second use of a nonce
@@ -233,9 +267,11 @@ def identity_verify(
     from mmmfed.identity.nonces import NonceStore
     from mmmfed.identity.policy import EligibilityPolicy
     from mmmfed.identity.published_keys import load_published_keys
+    from mmmfed.identity.reputation import ReputationPolicy
     from mmmfed.identity.verifier import IdentityVerifier
 
     now_s = int(time.time())
+    rules = dict(_policy_pair(p) for p in policy or ())
     try:
         text, token = presentation.read_text().strip(), status_list.read_text().strip()
     except OSError as err:
@@ -251,14 +287,30 @@ def identity_verify(
             status_lists=lambda uri: token,
             nonces=nonces,
             policy=EligibilityPolicy(min_age=min_age, required_claims=required),
+            reputation=ReputationPolicy.of(rules),
         )
         verified = verifier.verify(text, now_s=now_s, expected_nonce=nonce)
     except MmmfedError as err:
         raise fail(err) from err
-    result = {"issuer": verified.issuer, "subject": verified.subject, "disclosed": verified.disclosed}
-    lines = [f"VERIFIED {verified.subject} from {verified.issuer}"]
+    result = {
+        "issuer": verified.issuer,
+        "subject": verified.subject,
+        "admission": verified.admission,
+        "disclosed": verified.disclosed,
+    }
+    lines = [f"VERIFIED {verified.subject} from {verified.issuer}, {verified.admission}"]
     lines += [f"  {k} = {json.dumps(v)}" for k, v in verified.disclosed.items()]
     _print(result, as_json, lines)
+
+
+def _policy_pair(text: str) -> tuple[str, str]:
+    """``KEY=VALUE`` of a ``--policy`` under ``identity.reputation.``; exits 2 ``POLICY_INVALID``."""
+    from mmmfed.identity.reputation import ReputationPolicy
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.startswith(ReputationPolicy.PREFIX):
+        raise refuse("POLICY_INVALID", f"--policy {text!r} is not {ReputationPolicy.PREFIX}<rule>=<value>")
+    return key, value
 
 
 @identity_app.command("status-list")

@@ -18,6 +18,8 @@ Modules, one job each:
 - :mod:`.jwks`, :mod:`.published_keys`: the home's keys as a JWK Set, and read back from a
   DID document or JWK Set file for verifying outside the federation.
 - :mod:`.store`: the home's files (users' held keys and credentials, the status list).
+- :mod:`.reputation`: the reputation credential (its published schema), its checks, and the
+  destination's rule on it (IDIR-301/304/305).
 
 Library choice (recorded as issue 17 asks). PyPI's ``sd-jwt`` (the OpenWallet Foundation reference,
 0.10.4 the newest there) was tried and not taken: it is untyped (this project runs mypy strict),
@@ -33,5 +35,5 @@ independent ``@sd-jwt/sd-jwt-vc`` implementation (tests/interop).
 
 Not yet here (issue 17 items 2-6): carrying presentations over RE-4 by both gateways, resolving
 user DIDs through the home gateway's key service over RE-5, import as a Process, link/unlink with
-deletion receipts, synchronisation, reputation credentials, appearance eligibility criteria.
+deletion receipts, synchronisation, appearance eligibility criteria.
 """

@@ -12,7 +12,9 @@ Layout under ``<gateway data_dir>/identity/``:
   ``users/<user id>/holder.jwk.json``: the public JWK of a key the user brought (the private key
   never comes here);
 - ``users/<user id>/credential.sd-jwt`` (0600): the last credential issued, with every Disclosure
-  (so as secret as the profile it holds).
+  (so as secret as the profile it holds);
+- ``users/<user id>/reputation.jwt`` (0600): the user's current reputation credential
+  (:mod:`mmmfed.identity.reputation`), embedded in the next identity credential issued.
 
 Writes go through a temporary file and ``os.replace``; one CLI process at a time is assumed (as
 for ``keys.json``). Errors: InvalidInput ``USER_ID_INVALID``, NotFound ``CREDENTIAL_UNKNOWN`` and
@@ -135,3 +137,16 @@ class IdentityStore:
             raise NotFound(
                 f"no credential issued to {user_id}; run `mmmfed identity issue` first", reason="CREDENTIAL_UNKNOWN"
             ) from err
+
+    def save_reputation(self, user_id: str, token: str) -> Path:
+        """Keep ``token`` as the user's current reputation credential; the path written."""
+        path = self._user_dir(user_id) / "reputation.jwt"
+        _write(path, token + "\n", mode=0o600)
+        return path
+
+    def reputation(self, user_id: str) -> str | None:
+        """The user's current reputation credential, or None if none was issued or kept."""
+        try:
+            return (self._user_dir(user_id) / "reputation.jwt").read_text().strip() or None
+        except FileNotFoundError:
+            return None

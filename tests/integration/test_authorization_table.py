@@ -108,6 +108,7 @@ HANDLER_ONLY = {
     ("PlatformGateway", "Resolve"): NOT_OWN_INSTANCE,
     ("PlatformGateway", "SendToPeer"): NOT_OWN_INSTANCE,
     ("PlatformGateway", "SendContent"): NOT_OWN_INSTANCE,
+    ("PlatformGateway", "SearchPeerContents"): NOT_OWN_INSTANCE,
     ("Instance", "GetTransferRecord"): ORIGIN_NOT_GATEWAY,
     ("Instance", "StageAsset"): ORIGIN_NOT_GATEWAY,
     ("Instance", "DecideAssetTransfer"): ORIGIN_NOT_GATEWAY,

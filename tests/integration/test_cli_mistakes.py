@@ -167,6 +167,18 @@ MISTAKES: dict[str, tuple[list[str], str, str]] = {
     ),
     "content_list_node_not_running": (["content", "list", "{op}"], "UNAVAILABLE", "connect"),
     "content_show_missing_config": (["content", "show", "X", "{nope}"], "CONFIG_INVALID", "nope.json"),
+    "content_search_node_not_running": (["content", "search", "cube", "{op}"], "UNAVAILABLE", "connect"),
+    "content_share_missing_config": (
+        ["content", "share", "X", "{nope}", "--with", "b.example"],
+        "CONFIG_INVALID",
+        "nope.json",
+    ),
+    "reputation_issue_before_any_key": (
+        ["reputation", "issue", ALICE, "--config", "{w}/gateway.json", "--from", "2026-01-01", "--to", "2026-02-01"],
+        "NO_SIGNING_KEY",
+        "keys rotate",
+    ),
+    "reputation_show_missing_file": (["reputation", "show", "{w}/nope.jwt"], "FILE_UNREADABLE", "nope.jwt"),
     "content_migrate_node_not_running": (
         ["content", "migrate", "X", "{op}", "--to", "b.example"],
         "UNAVAILABLE",

@@ -56,6 +56,18 @@ class ContentStub:
     leaves), OUT_OF_AGREEMENT / NO_AGREEMENT, NOT_FOUND CONTENT_NOT_FOUND / UNKNOWN_PEER, and the
     peer's refusals with their reasons (nothing stored there).
     """
+    SearchContents: _grpc.UnaryUnaryMultiCallable[_content_pb2.SearchContentsRequest, _content_pb2.SearchContentsResponse]
+    """Search (COIR-101/105): the contents held here matching the query (every word in the title,
+    description, tags or creator; the filters exactly), best first, at most query.limit (1..100,
+    0: 20). With peers, also what each peer whose trust agreement covers contents shares with
+    this M-Instance (through this gateway, RI-3 SearchPeerContents); a peer that fails or is
+    slow is named in failures, never fails the search. INVALID_ARGUMENT CONTENT_QUERY_INVALID.
+    """
+    ShareContent: _grpc.UnaryUnaryMultiCallable[_content_pb2.ShareContentRequest, _content_pb2.ShareContentResponse]
+    """Share a content of this M-Instance with a peer, so that the peer's searches find it, or stop
+    sharing it (unshare). NOT_FOUND CONTENT_NOT_FOUND; FAILED_PRECONDITION NOT_HOME_CONTENT for a
+    content that migrated here (its home shares it); INVALID_ARGUMENT BAD_PEER.
+    """
 
 @_typing.type_check_only
 class ContentAsyncStub(ContentStub):
@@ -80,6 +92,18 @@ class ContentAsyncStub(ContentStub):
     gateway: FAILED_PRECONDITION LICENCE_FORBIDS (its licence forbids redistribution, nothing
     leaves), OUT_OF_AGREEMENT / NO_AGREEMENT, NOT_FOUND CONTENT_NOT_FOUND / UNKNOWN_PEER, and the
     peer's refusals with their reasons (nothing stored there).
+    """
+    SearchContents: _aio.UnaryUnaryMultiCallable[_content_pb2.SearchContentsRequest, _content_pb2.SearchContentsResponse]  # type: ignore[assignment]
+    """Search (COIR-101/105): the contents held here matching the query (every word in the title,
+    description, tags or creator; the filters exactly), best first, at most query.limit (1..100,
+    0: 20). With peers, also what each peer whose trust agreement covers contents shares with
+    this M-Instance (through this gateway, RI-3 SearchPeerContents); a peer that fails or is
+    slow is named in failures, never fails the search. INVALID_ARGUMENT CONTENT_QUERY_INVALID.
+    """
+    ShareContent: _aio.UnaryUnaryMultiCallable[_content_pb2.ShareContentRequest, _content_pb2.ShareContentResponse]  # type: ignore[assignment]
+    """Share a content of this M-Instance with a peer, so that the peer's searches find it, or stop
+    sharing it (unshare). NOT_FOUND CONTENT_NOT_FOUND; FAILED_PRECONDITION NOT_HOME_CONTENT for a
+    content that migrated here (its home shares it); INVALID_ARGUMENT BAD_PEER.
     """
 
 class ContentServicer(metaclass=_abc_1.ABCMeta):
@@ -128,6 +152,30 @@ class ContentServicer(metaclass=_abc_1.ABCMeta):
         peer's refusals with their reasons (nothing stored there).
         """
 
+    @_abc_1.abstractmethod
+    def SearchContents(
+        self,
+        request: _content_pb2.SearchContentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_pb2.SearchContentsResponse, _abc.Awaitable[_content_pb2.SearchContentsResponse]]:
+        """Search (COIR-101/105): the contents held here matching the query (every word in the title,
+        description, tags or creator; the filters exactly), best first, at most query.limit (1..100,
+        0: 20). With peers, also what each peer whose trust agreement covers contents shares with
+        this M-Instance (through this gateway, RI-3 SearchPeerContents); a peer that fails or is
+        slow is named in failures, never fails the search. INVALID_ARGUMENT CONTENT_QUERY_INVALID.
+        """
+
+    @_abc_1.abstractmethod
+    def ShareContent(
+        self,
+        request: _content_pb2.ShareContentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_pb2.ShareContentResponse, _abc.Awaitable[_content_pb2.ShareContentResponse]]:
+        """Share a content of this M-Instance with a peer, so that the peer's searches find it, or stop
+        sharing it (unshare). NOT_FOUND CONTENT_NOT_FOUND; FAILED_PRECONDITION NOT_HOME_CONTENT for a
+        content that migrated here (its home shares it); INVALID_ARGUMENT BAD_PEER.
+        """
+
 def add_ContentServicer_to_server(servicer: ContentServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class ContentExchangeStub:
@@ -148,6 +196,10 @@ class ContentExchangeStub:
     """A peer's content, verified by the gateway: header, then the parts' bytes in the Item's
     order. All or nothing (a refusal stores nothing); idempotent by the home ItemID.
     """
+    SearchShared: _grpc.UnaryUnaryMultiCallable[_content_pb2.SearchSharedRequest, _content_pb2.SearchContentsResponse]
+    """What this M-Instance shares with the peer named (COIR-105) matching the query, for the
+    gateway to sign and answer that peer's search (RE-3 Federation.SearchContents).
+    """
 
 @_typing.type_check_only
 class ContentExchangeAsyncStub(ContentExchangeStub):
@@ -164,6 +216,10 @@ class ContentExchangeAsyncStub(ContentExchangeStub):
     ImportContent: _aio.StreamUnaryMultiCallable[_content_pb2.ContentTransferRequest, _content_pb2.ContentTransferResponse]  # type: ignore[assignment]
     """A peer's content, verified by the gateway: header, then the parts' bytes in the Item's
     order. All or nothing (a refusal stores nothing); idempotent by the home ItemID.
+    """
+    SearchShared: _aio.UnaryUnaryMultiCallable[_content_pb2.SearchSharedRequest, _content_pb2.SearchContentsResponse]  # type: ignore[assignment]
+    """What this M-Instance shares with the peer named (COIR-105) matching the query, for the
+    gateway to sign and answer that peer's search (RE-3 Federation.SearchContents).
     """
 
 class ContentExchangeServicer(metaclass=_abc_1.ABCMeta):
@@ -190,6 +246,16 @@ class ContentExchangeServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_content_pb2.ContentTransferResponse, _abc.Awaitable[_content_pb2.ContentTransferResponse]]:
         """A peer's content, verified by the gateway: header, then the parts' bytes in the Item's
         order. All or nothing (a refusal stores nothing); idempotent by the home ItemID.
+        """
+
+    @_abc_1.abstractmethod
+    def SearchShared(
+        self,
+        request: _content_pb2.SearchSharedRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_pb2.SearchContentsResponse, _abc.Awaitable[_content_pb2.SearchContentsResponse]]:
+        """What this M-Instance shares with the peer named (COIR-105) matching the query, for the
+        gateway to sign and answer that peer's search (RE-3 Federation.SearchContents).
         """
 
 def add_ContentExchangeServicer_to_server(servicer: ContentExchangeServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -84,6 +84,11 @@ class PlatformGatewayStub:
     checks agreement and licence (FAILED_PRECONDITION LICENCE_FORBIDS: nothing leaves), signs
     the Item and streams it to the peer (RE-3 TransferContent).
     """
+    SearchPeerContents: _grpc.UnaryUnaryMultiCallable[_content_pb2.SearchContentsRequest, _content_pb2.SearchContentsResponse]
+    """RI-3 (COIR-101/105): search every peer whose trust agreement covers contents (RE-3
+    SearchContents, 5 s each, at once); each hit's Item is verified, a peer that fails is named in
+    failures. Only from the own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE).
+    """
 
 @_typing.type_check_only
 class PlatformGatewayAsyncStub(PlatformGatewayStub):
@@ -133,6 +138,11 @@ class PlatformGatewayAsyncStub(PlatformGatewayStub):
     own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE); the gateway reads the content from it,
     checks agreement and licence (FAILED_PRECONDITION LICENCE_FORBIDS: nothing leaves), signs
     the Item and streams it to the peer (RE-3 TransferContent).
+    """
+    SearchPeerContents: _aio.UnaryUnaryMultiCallable[_content_pb2.SearchContentsRequest, _content_pb2.SearchContentsResponse]  # type: ignore[assignment]
+    """RI-3 (COIR-101/105): search every peer whose trust agreement covers contents (RE-3
+    SearchContents, 5 s each, at once); each hit's Item is verified, a peer that fails is named in
+    failures. Only from the own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE).
     """
 
 class PlatformGatewayServicer(metaclass=_abc_1.ABCMeta):
@@ -248,6 +258,17 @@ class PlatformGatewayServicer(metaclass=_abc_1.ABCMeta):
         the Item and streams it to the peer (RE-3 TransferContent).
         """
 
+    @_abc_1.abstractmethod
+    def SearchPeerContents(
+        self,
+        request: _content_pb2.SearchContentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_pb2.SearchContentsResponse, _abc.Awaitable[_content_pb2.SearchContentsResponse]]:
+        """RI-3 (COIR-101/105): search every peer whose trust agreement covers contents (RE-3
+        SearchContents, 5 s each, at once); each hit's Item is verified, a peer that fails is named in
+        failures. Only from the own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE).
+        """
+
 def add_PlatformGatewayServicer_to_server(servicer: PlatformGatewayServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class FederationStub:
@@ -310,6 +331,11 @@ class FederationStub:
     signed there, then its parts' bytes; verified (proof, each part's size and sha-256, limits)
     and stored here all or nothing.
     """
+    SearchContents: _grpc.UnaryUnaryMultiCallable[_content_pb2.SearchContentsRequest, _content_pb2.SearchContentsResponse]
+    """RE-3 (COIR-101/105): the contents this M-Instance shares with the calling gateway's
+    M-Instance matching the query, each Item signed by this gateway. FAILED_PRECONDITION when no
+    active agreement covers contents; INVALID_ARGUMENT CONTENT_QUERY_INVALID.
+    """
 
 @_typing.type_check_only
 class FederationAsyncStub(FederationStub):
@@ -368,6 +394,11 @@ class FederationAsyncStub(FederationStub):
     """RE-3 (FGMV-43 9.3 steps 2-4): a content from the calling gateway's M-Instance, its Item
     signed there, then its parts' bytes; verified (proof, each part's size and sha-256, limits)
     and stored here all or nothing.
+    """
+    SearchContents: _aio.UnaryUnaryMultiCallable[_content_pb2.SearchContentsRequest, _content_pb2.SearchContentsResponse]  # type: ignore[assignment]
+    """RE-3 (COIR-101/105): the contents this M-Instance shares with the calling gateway's
+    M-Instance matching the query, each Item signed by this gateway. FAILED_PRECONDITION when no
+    active agreement covers contents; INVALID_ARGUMENT CONTENT_QUERY_INVALID.
     """
 
 class FederationServicer(metaclass=_abc_1.ABCMeta):
@@ -520,6 +551,17 @@ class FederationServicer(metaclass=_abc_1.ABCMeta):
         """RE-3 (FGMV-43 9.3 steps 2-4): a content from the calling gateway's M-Instance, its Item
         signed there, then its parts' bytes; verified (proof, each part's size and sha-256, limits)
         and stored here all or nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def SearchContents(
+        self,
+        request: _content_pb2.SearchContentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_pb2.SearchContentsResponse, _abc.Awaitable[_content_pb2.SearchContentsResponse]]:
+        """RE-3 (COIR-101/105): the contents this M-Instance shares with the calling gateway's
+        M-Instance matching the query, each Item signed by this gateway. FAILED_PRECONDITION when no
+        active agreement covers contents; INVALID_ARGUMENT CONTENT_QUERY_INVALID.
         """
 
 def add_FederationServicer_to_server(servicer: FederationServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
