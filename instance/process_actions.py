@@ -23,7 +23,7 @@ from dataclasses import replace
 from typing import Any
 
 from instance.database import Database
-from instance.world.activity import ActivityLog
+from instance.world.activity import RESOLUTION_TRIGGER, ActivityLog
 from instance.world.engine import ProcessActionEngine, describe, malformed
 from instance.world.model import PAErrorCode, PAStatus, ProcessActionRequest, ProcessActionResponse, Profile
 from instance.world.seed import new_world
@@ -33,8 +33,6 @@ from mmmfed.items import domain_doc, instance_or_none
 
 log = logging.getLogger(__name__)
 Resolver = Callable[[ProcessActionRequest], Awaitable[ProcessActionResponse]]
-RESOLUTION_TRIGGER = "resolution"
-"""Activity Data ``trigger`` of a request sent to another M-Instance (never replayed here)."""
 
 
 def _now_ms() -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -71,12 +71,18 @@ class WalletLedger(Protocol):
         ...
 
 
-class SeenResponses(OrderedDict[str, tuple[str, ProcessActionResponse]]):
-    """The answers of the last ``limit`` decided ProcessActionIDs (default 50,000), oldest dropped
-    first: Processes of other M-Instances choose ProcessActionIDs, so this must not grow without
-    bound. The engine finds an older one in Activity Data (``ActivityLog.first_decision``)."""
+RECENT_LIMIT = 4_096
+"""How many recent ProcessActionIDs the World keeps answers and performances of in memory; older
+ones are found in Activity Data (indexed by ProcessActionID)."""
 
-    def __init__(self, limit: int = 50_000) -> None:
+
+class SeenResponses(OrderedDict[str, tuple[str, ProcessActionResponse]]):
+    """The answers of the last ``limit`` decided ProcessActionIDs (default :data:`RECENT_LIMIT`),
+    oldest dropped first: Processes of other M-Instances choose ProcessActionIDs, so this must not
+    grow without bound. The engine finds an older one in Activity Data
+    (``ActivityLog.first_decision``)."""
+
+    def __init__(self, limit: int = RECENT_LIMIT) -> None:
         super().__init__()
         self.limit = limit
 
@@ -88,6 +94,44 @@ class SeenResponses(OrderedDict[str, tuple[str, ProcessActionResponse]]):
 
     def __reduce__(self) -> Any:  # pickled with its limit (tests copy seeded Worlds by pickling)
         return (type(self), (self.limit,), None, None, iter(self.items()))
+
+
+class RecentIds:
+    """The last ``limit`` ProcessActionIDs added (default :data:`RECENT_LIMIT`), oldest dropped
+    first: a set whose memory is bounded. ``in`` answers only for the recent ones; whoever needs
+    an older one asks Activity Data (the engine: ``ActivityLog.performed``)."""
+
+    __slots__ = ("_ids", "limit")
+
+    def __init__(self, limit: int = RECENT_LIMIT, ids: Iterable[str] = ()) -> None:
+        self.limit = limit
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        for one in ids:
+            self.add(one)
+
+    def add(self, process_action_id: str) -> None:
+        """Remember ``process_action_id`` as the most recent; the oldest goes past ``limit``."""
+        self._ids[process_action_id] = None
+        self._ids.move_to_end(process_action_id)
+        while len(self._ids) > self.limit:
+            self._ids.popitem(last=False)
+
+    def __contains__(self, process_action_id: object) -> bool:
+        return process_action_id in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RecentIds):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def __reduce__(self) -> Any:  # pickled with its limit, like SeenResponses
+        return (type(self), (self.limit, list(self._ids)))
 
 
 @dataclass(slots=True)
@@ -129,9 +173,9 @@ class World:
     seen: SeenResponses = field(default_factory=lambda: SeenResponses())
     """ProcessActionID -> (request fingerprint, response) of the latest decisions: a retry gets
     the same answer (older ones are found in Activity Data, so memory stays bounded)."""
-    performed: set[str] = field(default_factory=set)
-    """ProcessActionIDs performed (Ack and done, not merely deferred): an If Event on a
-    ProcessActionID waits for one of these."""
+    performed: RecentIds = field(default_factory=lambda: RecentIds())
+    """The latest ProcessActionIDs performed (Ack and done, not merely deferred): an If Event on a
+    ProcessActionID waits for one of these (older ones are found in Activity Data)."""
     personae: dict[str, list[str]] = field(default_factory=dict)
     """User ProcessID -> its Persona ItemIDs, oldest first (Register; a roaming User's too)."""
     reports: list[str] = field(default_factory=list)
@@ -298,4 +342,14 @@ def right_summary(right: Right) -> Mapping[str, Any]:
     }
 
 
-__all__ = ["ANY_TARGET", "Rendering", "WalletLedger", "World", "right_summary", "settlement_account"]
+__all__ = [
+    "ANY_TARGET",
+    "RECENT_LIMIT",
+    "RecentIds",
+    "Rendering",
+    "SeenResponses",
+    "WalletLedger",
+    "World",
+    "right_summary",
+    "settlement_account",
+]
