@@ -27,6 +27,7 @@ from instance.world.activity import RESOLUTION_TRIGGER, ActivityLog
 from instance.world.engine import ProcessActionEngine, describe, malformed
 from instance.world.model import PAErrorCode, PAStatus, ProcessActionRequest, ProcessActionResponse, Profile
 from instance.world.seed import new_world
+from instance.world.spill import Spill
 from instance.world.world import WalletLedger
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.items import domain_doc, instance_or_none
@@ -67,6 +68,11 @@ class ProcessActionService:
         self.activity = ActivityLog(database if database is not None else Database(":memory:"))
         world = new_world(m_instance_id, profile=profile)
         world.ledger = ledger
+        # Items and Transactions: the recent ones in memory, all in a throwaway file (rebuilt below).
+        self._spill = Spill()
+        items, world.items = world.items, self._spill.docs("items")
+        world.items.update(items)
+        world.transactions = self._spill.docs("transactions")
         self.engine = ProcessActionEngine(world, self.activity)
         replayed = self.engine.replay()
         if replayed:
@@ -100,9 +106,11 @@ class ProcessActionService:
         self.engine.world.adopt_asset(doc, locked_by=view.locked_by if view.state == "LOCKED" else "")
 
     def close(self) -> None:
-        """Close the database if this service made it (a shared one is closed by its owner)."""
+        """Close the database if this service made it (a shared one is closed by its owner) and the
+        World's spill of Items and Transactions."""
         if self._owns_database:
             self.activity.close()
+        self._spill.close()
 
     async def run_clock(self, *, period_s: float = 1.0, clock: Callable[[], int] = _now_ms) -> None:
         """Run deferred requests whose Time has come, every ``period_s`` seconds, until cancelled."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -142,7 +142,8 @@ class World:
     profile: Profile
     rules: RuleBook
     processes: dict[str, Process] = field(default_factory=dict)
-    items: dict[str, dict[str, Any]] = field(default_factory=dict)
+    items: MutableMapping[str, dict[str, Any]] = field(default_factory=dict)
+    """ItemID -> Item: a ``dict``, or in a node the bounded-memory :class:`~instance.world.spill.SpilledDocs`."""
     rights: dict[str, Right] = field(default_factory=dict)
     locations: dict[str, str | None] = field(default_factory=dict)
     """M-Location ItemID -> the M-Location it lies in (None: top level)."""
@@ -152,7 +153,8 @@ class World:
     public_locations: set[str] = field(default_factory=set)
     wallets: dict[str, dict[str, int]] = field(default_factory=dict)
     """WalletID -> CurrencyID -> Amount (minor units)."""
-    transactions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    transactions: MutableMapping[str, dict[str, Any]] = field(default_factory=dict)
+    """TransactionID -> TRA Item (a ``dict``, or in a node a :class:`~instance.world.spill.SpilledDocs`)."""
     consumed: set[str] = field(default_factory=set)
     """TransactionIDs already used to pay for a Process Action (each pays once)."""
     prices: dict[tuple[str, Action], Value] = field(default_factory=dict)
