@@ -68,11 +68,13 @@ class ProcessActionService:
         self.activity = ActivityLog(database if database is not None else Database(":memory:"))
         world = new_world(m_instance_id, profile=profile)
         world.ledger = ledger
-        # Items and Transactions: the recent ones in memory, all in a throwaway file (rebuilt below).
+        # Items, Transactions, Rights: the recent ones in memory, all in a throwaway file (rebuilt below).
         self._spill = Spill()
         items, world.items = world.items, self._spill.docs("items")
         world.items.update(items)
         world.transactions = self._spill.docs("transactions")
+        rights, world.rights = world.rights, self._spill.rights()
+        world.rights.update(rights)
         self.engine = ProcessActionEngine(world, self.activity)
         replayed = self.engine.replay()
         if replayed:

@@ -1,5 +1,5 @@
-"""Where a node's World keeps the Items and Transactions it holds: the most recently used ones in
-memory, every one in a private temporary SQLite file (DEVELOPERS: what peers can make us spend has
+"""Where a node's World keeps the Items, Transactions and Rights it holds: the most recently used
+ones in memory, every one in a private temporary SQLite file (DEVELOPERS: what peers can make us spend has
 a limit; issue 18's soak: an M-Instance's memory must not grow with every Item it ever held).
 
 The World is rebuilt from Activity Data on every start (``ProcessActionEngine.replay``), so this
@@ -20,8 +20,13 @@ from collections import OrderedDict
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
+from instance.world.model import Action, DeonticVerb, Right, RightLevel
+
 DOCS_IN_MEMORY = 2_048
 """How many documents of one table a :class:`SpilledDocs` keeps in memory."""
+
+HOLDERS_IN_MEMORY = 512
+"""How many holders' Rights a :class:`SpilledRights` keeps in memory (a Rights check reads them)."""
 
 Doc = dict[str, Any]
 
@@ -41,6 +46,12 @@ class Spill:
         """A mapping of id -> JSON document kept in ``table`` (a plain identifier), ``in_memory``
         of them in memory (default :data:`DOCS_IN_MEMORY`)."""
         return SpilledDocs(self, table, in_memory=DOCS_IN_MEMORY if in_memory is None else in_memory)
+
+    def rights(self, *, holders_in_memory: int | None = None) -> SpilledRights:
+        """A mapping of RightsID -> :class:`~instance.world.model.Right` kept in table ``rights``,
+        indexed by holder and target; the Rights of ``holders_in_memory`` recent holders in memory
+        (default :data:`HOLDERS_IN_MEMORY`)."""
+        return SpilledRights(self, in_memory=HOLDERS_IN_MEMORY if holders_in_memory is None else holders_in_memory)
 
     def close(self) -> None:
         with self.lock:
@@ -131,4 +142,126 @@ class SpilledDocs(MutableMapping[str, Doc]):
             self._spill.db.execute(f"INSERT OR REPLACE INTO {self._table} (id, doc) VALUES (?, ?)", (key, text))
 
 
-__all__ = ["DOCS_IN_MEMORY", "Spill", "SpilledDocs"]
+class SpilledRights(MutableMapping[str, Right]):
+    """RightsID -> Right, all in the :class:`Spill`'s ``rights`` table (indexed by holder and by
+    target); the Rights of the last ``in_memory`` holders asked about (:meth:`held_by`) in memory.
+    Iteration is in RightsID order. Copies (``pickle``, ``copy.deepcopy``) are plain ``dict``s."""
+
+    def __init__(self, spill: Spill, *, in_memory: int = HOLDERS_IN_MEMORY) -> None:
+        if in_memory < 1:
+            raise ValueError("in_memory must be >= 1")
+        self._spill = spill
+        self.in_memory = in_memory
+        self._held: OrderedDict[str, tuple[Right, ...]] = OrderedDict()
+        with spill.lock:
+            spill.db.executescript(
+                "CREATE TABLE IF NOT EXISTS rights (id TEXT PRIMARY KEY, holder TEXT NOT NULL,"
+                " target TEXT NOT NULL, right TEXT NOT NULL);"
+                "CREATE INDEX IF NOT EXISTS rights_by_holder ON rights(holder);"
+                "CREATE INDEX IF NOT EXISTS rights_by_target ON rights(target);"
+            )
+
+    def held_by(self, holder_id: str) -> tuple[Right, ...]:
+        """Every Right whose holder is ``holder_id`` (what ``World.rights_of`` asks)."""
+        held = self._held.get(holder_id)
+        if held is not None:
+            self._held.move_to_end(holder_id)
+            return held
+        held = tuple(self._select("holder", holder_id))
+        self._held[holder_id] = held
+        while len(self._held) > self.in_memory:
+            self._held.popitem(last=False)
+        return held
+
+    def on_target(self, target_id: str) -> list[Right]:
+        """Every Right on ``target_id`` (ICapabilities, an Asset that leaves)."""
+        return self._select("target", target_id)
+
+    def __getitem__(self, key: str) -> Right:
+        with self._spill.lock:
+            row = self._spill.db.execute("SELECT right FROM rights WHERE id = ?", (key,)).fetchone()
+        if row is None:
+            raise KeyError(key)
+        return _right(row[0])
+
+    def __setitem__(self, key: str, right: Right) -> None:
+        with self._spill.lock:
+            old = self._spill.db.execute("SELECT holder FROM rights WHERE id = ?", (key,)).fetchone()
+            self._spill.db.execute(
+                "INSERT OR REPLACE INTO rights (id, holder, target, right) VALUES (?, ?, ?, ?)",
+                (key, right.holder_id, right.target_id, _right_json(right)),
+            )
+        self._held.pop(right.holder_id, None)
+        if old is not None:
+            self._held.pop(old[0], None)
+
+    def __delitem__(self, key: str) -> None:
+        with self._spill.lock:
+            old = self._spill.db.execute("SELECT holder FROM rights WHERE id = ?", (key,)).fetchone()
+            if old is None:
+                raise KeyError(key)
+            self._spill.db.execute("DELETE FROM rights WHERE id = ?", (key,))
+        self._held.pop(old[0], None)
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        with self._spill.lock:
+            return self._spill.db.execute("SELECT 1 FROM rights WHERE id = ?", (key,)).fetchone() is not None
+
+    def __iter__(self) -> Iterator[str]:
+        with self._spill.lock:
+            keys = [k for (k,) in self._spill.db.execute("SELECT id FROM rights ORDER BY id")]
+        return iter(keys)
+
+    def __len__(self) -> int:
+        with self._spill.lock:
+            return int(self._spill.db.execute("SELECT COUNT(*) FROM rights").fetchone()[0])
+
+    def __reduce__(self) -> Any:
+        return (dict, (dict(self.items()),))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Right]:
+        return dict(self.items())  # a Right is immutable
+
+    def _select(self, column: str, value: str) -> list[Right]:
+        with self._spill.lock:
+            rows = self._spill.db.execute(
+                f"SELECT right FROM rights WHERE {column} = ? ORDER BY id", (value,)
+            ).fetchall()
+        return [_right(text) for (text,) in rows]
+
+
+def _right_json(right: Right) -> str:
+    return json.dumps(
+        [
+            right.rights_id,
+            right.holder_id,
+            right.verb.value,
+            right.action.value,
+            right.target_id,
+            right.level.value,
+            right.granted_by,
+            right.valid_from_ms,
+            right.valid_until_ms,
+        ],
+        separators=(",", ":"),
+    )
+
+
+def _right(text: str) -> Right:
+    rights_id, holder, verb, action, target, level, granted_by, valid_from, valid_until = json.loads(text)
+    return Right(
+        rights_id,
+        holder,
+        DeonticVerb(verb),
+        Action(action),
+        target,
+        RightLevel(level),
+        granted_by,
+        valid_from,
+        valid_until,
+    )
+
+
+__all__ = ["DOCS_IN_MEMORY", "HOLDERS_IN_MEMORY", "Spill", "SpilledDocs", "SpilledRights"]

@@ -144,7 +144,8 @@ class World:
     processes: dict[str, Process] = field(default_factory=dict)
     items: MutableMapping[str, dict[str, Any]] = field(default_factory=dict)
     """ItemID -> Item: a ``dict``, or in a node the bounded-memory :class:`~instance.world.spill.SpilledDocs`."""
-    rights: dict[str, Right] = field(default_factory=dict)
+    rights: MutableMapping[str, Right] = field(default_factory=dict)
+    """RightsID -> Right: a ``dict``, or in a node the indexed :class:`~instance.world.spill.SpilledRights`."""
     locations: dict[str, str | None] = field(default_factory=dict)
     """M-Location ItemID -> the M-Location it lies in (None: top level)."""
     placements: dict[str, str] = field(default_factory=dict)
@@ -202,7 +203,18 @@ class World:
     # Rights
 
     def rights_of(self, holder_id: str) -> list[Right]:
+        """Every Right ``holder_id`` holds (from the holder index of a spilled ``rights``)."""
+        held_by = getattr(self.rights, "held_by", None)
+        if held_by is not None:
+            return list(held_by(holder_id))
         return [r for r in self.rights.values() if r.holder_id == holder_id]
+
+    def rights_on(self, target_id: str) -> list[Right]:
+        """Every Right on ``target_id`` (from the target index of a spilled ``rights``)."""
+        on_target = getattr(self.rights, "on_target", None)
+        if on_target is not None:
+            return list(on_target(target_id))
+        return [r for r in self.rights.values() if r.target_id == target_id]
 
     def covering(self, holder_id: str, action: Action, target_id: str | None, at_ms: int) -> list[Right]:
         """The Rights of ``holder_id`` that speak about ``action`` on ``target_id`` at ``at_ms``."""
@@ -235,8 +247,8 @@ class World:
     def capabilities_doc(self, item_id: str) -> list[dict[str, Any]]:
         """The ICapabilities of ``item_id``: who holds May Rights on it now, and for what."""
         by_holder: dict[str, set[str]] = {}
-        for right in self.rights.values():
-            if right.target_id == item_id and right.verb is DeonticVerb.MAY:
+        for right in self.rights_on(item_id):
+            if right.verb is DeonticVerb.MAY:
                 by_holder.setdefault(right.holder_id, set()).add(right.action.value)
         return [{"ProcessID": pid, "Rights": sorted(names)} for pid, names in sorted(by_holder.items())]
 
@@ -294,7 +306,7 @@ class World:
     def forget_asset(self, asset_id: str) -> None:
         """The Asset is not held here any more (it migrated): its Item and every Right on it go."""
         self.items.pop(asset_id, None)
-        for right_id in [r.rights_id for r in self.rights.values() if r.target_id == asset_id]:
+        for right_id in [r.rights_id for r in self.rights_on(asset_id)]:
             del self.rights[right_id]
 
     # Wallets

@@ -9,13 +9,13 @@ import pickle
 from pathlib import Path
 
 import pytest
-from mmm_helpers import M, code, register, req
+from mmm_helpers import START_MS, M, code, register, req
 
 import instance.world.spill as spill_module
 from instance.assets.ledger import AssetLedger
 from instance.process_actions import ProcessActionService
-from instance.world.model import Action, Value
-from instance.world.spill import Spill, SpilledDocs
+from instance.world.model import Action, DeonticVerb, Right, RightLevel, Value
+from instance.world.spill import Spill, SpilledDocs, SpilledRights
 
 
 def test_only_the_most_recently_used_documents_stay_in_memory() -> None:
@@ -63,6 +63,32 @@ def test_copies_are_plain_dicts_and_tables_are_apart() -> None:
     spill.close()
 
 
+def _right(rights_id: str, holder: str, target: str, action: Action = Action.MM_ADD) -> Right:
+    return Right(rights_id, holder, DeonticVerb.MAY, action, target, RightLevel.INTERNAL, "mmm://a.example/m", 5, 9)
+
+
+def test_rights_are_found_by_holder_and_by_target_and_follow_every_change() -> None:
+    """``held_by`` (what a Rights check reads, kept in memory for recent holders) and ``on_target``
+    (ICapabilities) see each Right added, replaced (even to another holder) or removed."""
+    spill = Spill()
+    rights = spill.rights(holders_in_memory=1)
+    rights["r1"], rights["r2"] = _right("r1", "alice", "x"), _right("r2", "alice", "y", Action.MM_MOVE)
+    rights["r3"] = _right("r3", "bob", "x")
+    assert [r.rights_id for r in rights.held_by("alice")] == ["r1", "r2"]
+    assert [r.rights_id for r in rights.on_target("x")] == ["r1", "r3"]
+    assert rights["r2"] == _right("r2", "alice", "y", Action.MM_MOVE)  # every field read back
+    rights.held_by("bob")  # alice's Rights leave memory
+    rights["r1"] = _right("r1", "bob", "x")  # replaced: now bob's
+    assert [r.rights_id for r in rights.held_by("alice")] == ["r2"]
+    assert [r.rights_id for r in rights.held_by("bob")] == ["r1", "r3"]
+    del rights["r3"]
+    assert [r.rights_id for r in rights.held_by("bob")] == ["r1"] and "r3" not in rights and len(rights) == 2
+    with pytest.raises(KeyError):
+        del rights["r3"]
+    assert copy.deepcopy(rights) == {"r1": _right("r1", "bob", "x"), "r2": rights["r2"]}
+    spill.close()
+
+
 def test_a_node_world_holds_items_in_bounded_memory_and_answers_the_same(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -74,6 +100,7 @@ def test_a_node_world_holds_items_in_bounded_memory_and_answers_the_same(
     service = ProcessActionService(M, database=ledger.database, resolver=None, ledger=ledger)
     world = service.world
     assert isinstance(world.items, SpilledDocs) and isinstance(world.transactions, SpilledDocs)
+    assert isinstance(world.rights, SpilledRights)
     users = [register(service.engine, f"u{i}") for i in range(4)]
     ledger.fund(users[0].id, 1000)
     pay = req(users[0].id, users[0].id, Action.TRANSACT, nil=users[0].wallet, to=users[1].id, payment=Value(7, "ACU"))
@@ -81,6 +108,8 @@ def test_a_node_world_holds_items_in_bounded_memory_and_answers_the_same(
     assert world.items.cached() <= 3 and world.transactions.cached() <= 3
     assert all(u.persona in world.items and u.wallet in world.items for u in users)
     items, transactions = dict(world.items.items()), dict(world.transactions.items())
+    rights = dict(world.rights.items())
+    assert world.may(users[0].id, Action.MM_ADD, users[0].persona, START_MS)  # a Right read back
     assert len(transactions) == 1 and len(items) > 3 * len(users)
     assert code(service.decide(pay)) == "Ack" and ledger.balance(users[1].id) == 7  # a retry pays nothing more
     service.close()
@@ -88,5 +117,6 @@ def test_a_node_world_holds_items_in_bounded_memory_and_answers_the_same(
     again = ProcessActionService(M, database=ledger.database, resolver=None, ledger=ledger)
     assert dict(again.world.items.items()) == items
     assert dict(again.world.transactions.items()) == transactions
+    assert dict(again.world.rights.items()) == rights
     again.close()
     ledger.close()
