@@ -22,10 +22,10 @@ from typing import Any
 
 from instance.world.model import Action, DeonticVerb, Right, RightLevel
 
-DOCS_IN_MEMORY = 2_048
+DOCS_IN_MEMORY = 1_024
 """How many documents of one table a :class:`SpilledDocs` keeps in memory."""
 
-HOLDERS_IN_MEMORY = 512
+HOLDERS_IN_MEMORY = 256
 """How many holders' Rights a :class:`SpilledRights` keeps in memory (a Rights check reads them)."""
 
 Doc = dict[str, Any]

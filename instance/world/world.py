@@ -71,7 +71,7 @@ class WalletLedger(Protocol):
         ...
 
 
-RECENT_LIMIT = 4_096
+RECENT_LIMIT = 2_048
 """How many recent ProcessActionIDs the World keeps answers and performances of in memory; older
 ones are found in Activity Data (indexed by ProcessActionID)."""
 
