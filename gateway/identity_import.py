@@ -3,7 +3,9 @@ IDIR-204/303/306; issue 17 items 3-5), served over RE-4 (IdentityFederation) to 
 
 :meth:`IdentityImport.nonce`: a nonce for one presentation, held in a store of the calling peer's
 own (:class:`mmmfed.identity.nonces.NonceStore`, at most :data:`MAX_NONCES_PER_PEER` outstanding),
-so a nonce given to one peer is ``NONCE_UNKNOWN`` in a presentation another peer sends.
+so a nonce given to one peer is ``NONCE_UNKNOWN`` in a presentation another peer sends. The
+nonces live in this gateway process: replicas behind one address (store ``redis``) would each
+know only their own, so identity migration assumes one gateway process per M-Instance for now.
 
 :meth:`IdentityImport.present`, in order, each refusal its gRPC status and ErrorInfo reason, and
 nothing stored:
