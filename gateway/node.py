@@ -14,9 +14,13 @@ from gateway.audit_service import PeerCheckpoints, checkpoint_fetcher
 from gateway.bridge_trust import BridgeTrust
 from gateway.bundles import BundleFollower
 from gateway.channels import Channels
+from gateway.content_search import ContentSearch
 from gateway.content_sync import ContentVersionSync
 from gateway.contents import ContentRelay
 from gateway.envelope import EnvelopeChecker
+from gateway.identity_import import IdentityImport
+from gateway.identity_migration import IdentityMigration
+from gateway.identity_servicer import IdentityFederationServicer, IdentityGatewayServicer
 from gateway.keyring import Keyring
 from gateway.migration import MigrationService
 from gateway.negotiation import NegotiationService
@@ -28,10 +32,12 @@ from gateway.status import GatewayStatusService
 from gateway.transactions import TransactionReceiver
 from gateway.verification import ForeignItemVerifier
 from mmmfed.api.v1 import gateway_pb2 as gpb
-from mmmfed.api.v1 import gateway_pb2_grpc
+from mmmfed.api.v1 import gateway_pb2_grpc, identity_pb2_grpc
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.config import GatewayConfig
 from mmmfed.datadir import DataDirLock
+from mmmfed.identity.linked import LinkedIdentities
+from mmmfed.identity.store import IdentityStore
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.metrics import NodeMetrics
 from mmmfed.rpc import call
@@ -42,6 +48,8 @@ from mmmfed.tls import AccessPolicy, any_of, node_trust_domains, own_names, own_
 
 PLATFORM = "mmmfed.api.v1.PlatformGateway"
 FEDERATION = "mmmfed.api.v1.Federation"
+IDENTITY_GATEWAY = "mmmfed.api.v1.IdentityGateway"
+IDENTITY_FEDERATION = "mmmfed.api.v1.IdentityFederation"
 EXPIRED = "EXPIRED"  # an ACTIVE agreement past its ValidUntilMs
 
 
@@ -137,6 +145,30 @@ class GatewayNode:
         self.content_sync = ContentVersionSync(  # FGMV-43 9.3 steps 5-7 (COSF)
             config.m_instance_id, self.channels, self.negotiation, audit=self.audit, limits=self.contents
         )
+        # FGMV-43 9.4 (issue 17): identities, home side (RI-4, RE-4 out) and destination (RE-4 in)
+        self.identity = IdentityMigration(
+            config.m_instance_id,
+            self.channels,
+            self.agreements,
+            self.negotiation,
+            keys=self.keys,
+            keyring=self.keyring,
+            store=IdentityStore(config.data_dir / "identity", config.m_instance_id),
+            audit=self.audit,
+        )
+        self.identity_import = IdentityImport(
+            config.m_instance_id,
+            self.channels,
+            self.agreements,
+            self.negotiation,
+            keys=self.keys,
+            fetch_keys=self._fetch_keys,
+            linked=LinkedIdentities(config.data_dir / "identity" / "linked", config.m_instance_id),
+            audit=self.audit,
+        )
+        self.content_search = ContentSearch(  # COIR-101/105 (RI-3, RE-3)
+            config.m_instance_id, self.channels, self.agreements, keys=self.keys, verifier=verifier
+        )
         self.resolution = ResolutionService(
             config.m_instance_id,
             channels=self.channels,
@@ -170,7 +202,14 @@ class GatewayNode:
             own_names([config.instance.tls_name, *config.platform_clients]), own_roles("operator")
         )
         peer_callers = peer_gateways({m: p.tls_name for m, p in config.peers.items()})
-        policy = AccessPolicy(self.domains, {PLATFORM: platform_callers, FEDERATION: peer_callers})
+        # RI-4 identity migration: the M-Instance's operators only (they act for its users)
+        by_service = {
+            PLATFORM: platform_callers,
+            FEDERATION: peer_callers,
+            IDENTITY_GATEWAY: own_roles("operator"),
+            IDENTITY_FEDERATION: peer_callers,
+        }
+        policy = AccessPolicy(self.domains, by_service)
         self.server = NodeServer(
             listen=config.listen,
             tls=config.tls,
@@ -189,6 +228,7 @@ class GatewayNode:
                         outbox=self.outbox,
                         contents=self.contents,
                         content_sync=self.content_sync,
+                        content_search=self.content_search,
                     ),
                 ),
                 partial(
@@ -206,10 +246,20 @@ class GatewayNode:
                         transactions=self.transactions,
                         contents=self.contents,
                         content_sync=self.content_sync,
+                        content_search=self.content_search,
+                    ),
+                ),
+                partial(
+                    identity_pb2_grpc.add_IdentityGatewayServicer_to_server, IdentityGatewayServicer(self.identity)
+                ),
+                partial(
+                    identity_pb2_grpc.add_IdentityFederationServicer_to_server,
+                    IdentityFederationServicer(
+                        self.identity_import, self.identity, domains=self.domains, channels=self.channels
                     ),
                 ),
             ],
-            service_names=[PLATFORM, FEDERATION],
+            service_names=[PLATFORM, FEDERATION, IDENTITY_GATEWAY, IDENTITY_FEDERATION],
             policy=policy,
             metrics=self.metrics,
             metrics_listen=config.observability.metrics_listen,

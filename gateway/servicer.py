@@ -12,6 +12,7 @@ from gateway.assets import AssetRelay
 from gateway.audit_service import AuditService
 from gateway.bundles import own_bundle
 from gateway.channels import Channels
+from gateway.content_search import ContentSearch
 from gateway.content_sync import ContentVersionSync
 from gateway.contents import ContentRelay
 from gateway.keyring import KEY_SET_TYPE
@@ -66,9 +67,11 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         status: GatewayStatusService,
         outbox: Outbox,
         contents: ContentRelay,
+        content_search: ContentSearch,
         content_sync: ContentVersionSync | None = None,
     ) -> None:
         self._contents = contents
+        self._content_search = content_search
         self._content_sync = content_sync
         self._domains = domains
         self._status = status
@@ -123,6 +126,14 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         if self._content_sync is None:
             raise FailedPrecondition("this gateway does not synchronise contents", reason="NO_CONTENT_SYNC")
         return self._content_sync
+
+    async def SearchPeerContents(
+        self, request: cpb.SearchContentsRequest, context: ServicerContext
+    ) -> cpb.SearchContentsResponse:
+        """RI-3, COIR-101/105: search the agreed peers' shared contents (gateway/content_search.py);
+        PERMISSION_DENIED NOT_OWN_INSTANCE, INVALID_ARGUMENT CONTENT_QUERY_INVALID."""
+        self._from_own_instance(context)
+        return await self._content_search.search_peers(request)
 
     async def GetPeerAssetHistory(
         self, request: gpb.PeerAssetHistoryRequest, context: ServicerContext
@@ -228,9 +239,11 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         *,
         transactions: TransactionReceiver,
         contents: ContentRelay,
+        content_search: ContentSearch,
         content_sync: ContentVersionSync | None = None,
     ) -> None:
         self._contents = contents
+        self._content_search = content_search
         self._content_sync = content_sync
         self._transactions = transactions
         self._config = config
@@ -381,6 +394,13 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         if self._content_sync is None:
             raise FailedPrecondition("this gateway does not synchronise contents", reason="NO_CONTENT_SYNC")
         return await self._content_sync.exchange(request, peer)
+
+    async def SearchContents(
+        self, request: cpb.SearchContentsRequest, context: ServicerContext
+    ) -> cpb.SearchContentsResponse:
+        """RE-3, COIR-101/105: what this M-Instance shares with the calling peer matching the query,
+        signed here; FAILED_PRECONDITION without an agreement covering contents."""
+        return await self._content_search.answer(request, self._peer(context))
 
     async def OfferDefaultAvatar(
         self, request: gpb.OfferDefaultAvatarRequest, context: ServicerContext

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 
 from instance.content.imports import ContentImports
+from instance.content.search import ContentShares, search
 from instance.content.service import ContentHistory, ContentService
 from instance.content.store import ContentFilter
 from instance.content.sync import ContentSyncWorker
@@ -19,9 +20,10 @@ from mmmfed.api.v1 import item_pb2 as itpb
 from mmmfed.content.kinds import inspect_parts
 from mmmfed.content.metadata import ContentMetadata
 from mmmfed.content.package import ContentPackage, ContentPart
+from mmmfed.content.query import ContentQuery
 from mmmfed.content.versions import ContentVersion
 from mmmfed.errors import FailedPrecondition, InvalidInput
-from mmmfed.items import Item
+from mmmfed.items import Item, domain_doc
 from mmmfed.rpc import call
 from mmmfed.rpc_types import ServicerContext
 from mmmfed.streams import split_header
@@ -101,6 +103,7 @@ class ContentServicer(content_pb2_grpc.ContentServicer):
         self._contents = contents
         self._gateway = gateway
         self._syncer = syncer
+        self._shares = ContentShares(contents.store, contents.m_instance_id)
 
     async def PublishContent(self, request: cpb.PublishContentRequest, context: ServicerContext) -> cpb.ContentView:
         metadata = ContentMetadata.of(
@@ -145,11 +148,13 @@ class ContentServicer(content_pb2_grpc.ContentServicer):
         stub = self._gateway()
         sent = cpb.MigrateContentRequest(content_id=request.content_id, peer_m_instance_id=request.peer_m_instance_id)
         result: cpb.ContentTransferResponse = await call(lambda: stub.SendContent(sent), attempts=1)
-        # COSF: the content stays linked to the peer; its history follows now (and, should this
-        # fail, from the queue).
-        self._contents.link(request.content_id, request.peer_m_instance_id)
-        if self._syncer is not None:
-            await self._syncer.sync(request.content_id, request.peer_m_instance_id)
+        # COSF: a content the peer holds as it is stays linked to it; its history follows now (and,
+        # should this fail, from the queue). One the bridge converted is a new Item there, whose
+        # versions are not synchronised (not built yet).
+        if result.content.item.item_json and domain_doc(result.content.item.item_json)["ItemID"] == request.content_id:
+            self._contents.link(request.content_id, request.peer_m_instance_id)
+            if self._syncer is not None:
+                await self._syncer.sync(request.content_id, request.peer_m_instance_id)
         return result
 
     async def UpdateContent(
@@ -214,6 +219,36 @@ class ContentServicer(content_pb2_grpc.ContentServicer):
             self._contents.resolve(request.content_id, request.keep_version_id, request.author_process_id)
         )
 
+    async def SearchContents(
+        self, request: cpb.SearchContentsRequest, context: ServicerContext
+    ) -> cpb.SearchContentsResponse:
+        """COIR-101/105: this M-Instance's hits first, then (``peers``) each peer's through the
+        gateway (RI-3 SearchPeerContents). INVALID_ARGUMENT CONTENT_QUERY_INVALID; FAILED_PRECONDITION
+        NO_GATEWAY for ``peers`` without a gateway."""
+        query = ContentQuery.of_message(request.query)
+        here = self._contents.m_instance_id
+        found = await asyncio.to_thread(search, self._contents.store, query)
+        answer = cpb.SearchContentsResponse(
+            hits=[cpb.ContentHit(m_instance_id=here, content=view(item, owner)) for item, owner in found]
+        )
+        if request.peers:
+            if self._gateway is None:
+                raise FailedPrecondition("this M-Instance has no gateway to search peers through", reason="NO_GATEWAY")
+            stub = self._gateway()
+            peers: cpb.SearchContentsResponse = await call(lambda: stub.SearchPeerContents(request), attempts=1)
+            answer.hits.extend(peers.hits)
+            answer.failures.extend(peers.failures)
+        return answer
+
+    async def ShareContent(
+        self, request: cpb.ShareContentRequest, context: ServicerContext
+    ) -> cpb.ShareContentResponse:
+        """COIR-105: share a content of this M-Instance with a peer, or stop (``unshare``)."""
+        shared = await asyncio.to_thread(
+            self._shares.set, request.content_id, request.peer_m_instance_id, shared=not request.unshare
+        )
+        return cpb.ShareContentResponse(content_id=request.content_id, shared_with=shared)
+
 
 class ContentExchangeServicer(content_pb2_grpc.ContentExchangeServicer):
     """Implements ``mmmfed.api.v1.ContentExchange`` (RI-3), which the node serves to its own gateway only."""
@@ -221,6 +256,7 @@ class ContentExchangeServicer(content_pb2_grpc.ContentExchangeServicer):
     def __init__(self, contents: ContentService, imports: ContentImports) -> None:
         self._contents = contents
         self._imports = imports
+        self._shares = ContentShares(contents.store, contents.m_instance_id)
 
     async def ExportContent(
         self, request: cpb.ExportContentRequest, context: ServicerContext
@@ -271,3 +307,16 @@ class ContentExchangeServicer(content_pb2_grpc.ContentExchangeServicer):
         results = self._contents.apply_remote(request.content_id, request.origin_m_instance_id, versions)
         heads = [h.version_id for h in self._contents.history(request.content_id).heads]
         return cpb.ApplyVersionsResponse(applied_ids=[r.version_id for r in results if r.applied], head_ids=heads)
+
+    async def SearchShared(
+        self, request: cpb.SearchSharedRequest, context: ServicerContext
+    ) -> cpb.SearchContentsResponse:
+        """COIR-105: what this M-Instance shares with ``peer_m_instance_id`` matching the query,
+        for the gateway to sign and answer that peer (RE-3). INVALID_ARGUMENT CONTENT_QUERY_INVALID."""
+        query = ContentQuery.of_message(request.query)
+        shared = await asyncio.to_thread(self._shares.shared_to, request.peer_m_instance_id)
+        found = await asyncio.to_thread(search, self._contents.store, query, among=shared) if shared else []
+        here = self._contents.m_instance_id
+        return cpb.SearchContentsResponse(
+            hits=[cpb.ContentHit(m_instance_id=here, content=view(item, owner)) for item, owner in found]
+        )

@@ -3,8 +3,8 @@
 Commands: ``serve instance|gateway|bridge``, ``certs init|issue|csr|sign|renew|show``, ``peer add|list``,
 ``keys generate|rotate|revoke|list``,
 ``item sign|verify``, ``agreement propose|accept|show|revoke``, ``audit show|verify``,
-``asset register|fund|transfer|status|history|ledger``, ``content publish|list|show``,
-``identity issue|show|present|verify|status-list|revoke``, ``status``, ``convert``, ``demo``.
+``asset register|fund|transfer|status|history|ledger``, ``content publish|list|show|migrate|search|share``,
+``identity issue|show|present|verify|status-list|revoke``, ``reputation issue|show``, ``status``, ``convert``, ``demo``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from mmmfed.cli import content_search_cmd as content_search_cmd  # registers content search|share
 from mmmfed.cli.agreement_cmd import agreement_app
 from mmmfed.cli.asset_cmd import asset_app
 from mmmfed.cli.audit_cmd import audit_app
@@ -35,6 +36,7 @@ from mmmfed.cli.item_cmd import item_app
 from mmmfed.cli.keys_cmd import keys_app
 from mmmfed.cli.pa_cmd import activity_app, pa_app
 from mmmfed.cli.peer_cmd import peer_app
+from mmmfed.cli.reputation_cmd import reputation_app
 from mmmfed.cli.scenario_cmd import scenario_app
 from mmmfed.cli.status_cmd import status
 from mmmfed.cli.tables import WideOption, table_console
@@ -57,6 +59,7 @@ app.add_typer(avatar_app, name="avatar")
 app.add_typer(config_app, name="config")
 app.add_typer(bridge_app, name="bridge")
 app.add_typer(identity_app, name="identity")
+app.add_typer(reputation_app, name="reputation")
 app.command("status")(status)
 
 

@@ -12,7 +12,9 @@ Claim names (every one selectively disclosable in the credential; names of OpenI
 - ``languages``: BCP 47 tags, most preferred first; ``comfort``: comfort preferences as a JSON
   object (e.g. ``{"motion": "reduced", "max_volume_db": 70}``);
 - ``avatars``, ``assets``, ``rights``: references (Item and Rights ids at the home M-Instance),
-  never the content itself.
+  never the content itself;
+- ``reputation``: a reputation credential in its compact form (:mod:`.reputation`), issued by the
+  home or a third party, carried as it is.
 
 The issue date is always passed in (no wall clock here), so tests and re-issuance are exact.
 Errors: InvalidInput ``BIRTHDATE_INVALID`` (not a calendar date, or after the issue date),
@@ -32,6 +34,7 @@ from mmmfed.errors import InvalidInput
 AGE_THRESHOLDS = (13, 16, 18, 21)
 MAX_NAME_CHARS = 200
 MAX_REFERENCES = 256
+MAX_REPUTATION_CHARS = 8192
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -76,6 +79,7 @@ class IdentityProfile:
     avatars: tuple[str, ...] = ()
     assets: tuple[str, ...] = ()
     rights: tuple[str, ...] = ()
+    reputation: str | None = None
 
     def claims(self, *, issued_on: dt.date) -> dict[str, Any]:
         """Every disclosable claim (module docstring), ages as of ``issued_on``; empty lists and
@@ -91,4 +95,10 @@ class IdentityProfile:
             "assets": _references("assets", self.assets),
             "rights": _references("rights", self.rights),
         }
+        if self.reputation is not None:
+            if not isinstance(self.reputation, str) or not 0 < len(self.reputation) <= MAX_REPUTATION_CHARS:
+                raise InvalidInput(
+                    f"a reputation credential is 1..{MAX_REPUTATION_CHARS} characters", reason="PROFILE_INVALID"
+                )
+            optional["reputation"] = self.reputation
         return claims | {k: v for k, v in optional.items() if v}

@@ -17,7 +17,10 @@ own reason:
    ``NONCE_MISMATCH``, then the nonce store: ``NONCE_UNKNOWN``, ``PRESENTATION_REPLAYED``;
 5. status (draft-ietf-oauth-status-list section 8): ``STATUS_LIST_INVALID``,
    ``CREDENTIAL_REVOKED``, ``CREDENTIAL_SUSPENDED``;
-6. the destination's policy (:mod:`.policy`): ``ELIGIBILITY_AGE``, ``ELIGIBILITY_CLAIM_MISSING``.
+6. the destination's policy (:mod:`.policy`): ``ELIGIBILITY_AGE``, ``ELIGIBILITY_CLAIM_MISSING``;
+7. reputation (:mod:`.reputation`, IDIR-301/304/305): the disclosed ``reputation`` credential
+   (``REPUTATION_INVALID``, ``REPUTATION_EXPIRED``), then the destination's rule on it
+   (``REPUTATION_INSUFFICIENT``), which admits or admits with restricted Rights.
 
 Only when all pass is a :class:`VerifiedIdentity` returned, holding the disclosed claims and no
 other profile claim (those not disclosed never arrived). Times are Unix seconds, passed in.
@@ -37,6 +40,7 @@ from mmmfed.identity.jose import Jws, public_key_from_jwk, read_jws
 from mmmfed.identity.nonces import NonceStore
 from mmmfed.identity.policy import EligibilityPolicy
 from mmmfed.identity.presentation import KB_JWT_TYP
+from mmmfed.identity.reputation import REPUTATION_CLAIM, Reputation, ReputationPolicy, verify_reputation
 from mmmfed.identity.sdjwt import CREDENTIAL_MALFORMED, SdJwt, disclosed_claims, parse_sd_jwt
 from mmmfed.identity.status_list import INVALID, SUSPENDED, VALID, read_status_list_token
 from mmmfed.keys import PublicKeyRecord, parse_did_web_method
@@ -47,13 +51,16 @@ CLOCK_SKEW_S = 60
 
 @dataclass(frozen=True)
 class VerifiedIdentity:
-    """An admitted identity: who issued it, whose it is, and exactly the claims disclosed."""
+    """An admitted identity: who issued it, whose it is, exactly the claims disclosed, and the
+    reputation rule's outcome (``admission``: ``admit`` or ``restricted``)."""
 
     issuer: str
     subject: str
     holder_jwk: dict[str, Any]
     disclosed: dict[str, Any]
     expires_s: int
+    admission: str = "admit"
+    reputation: Reputation | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,7 @@ class IdentityVerifier:
     status_lists: Callable[[str], str]
     nonces: NonceStore
     policy: EligibilityPolicy = field(default_factory=EligibilityPolicy)
+    reputation: ReputationPolicy = field(default_factory=ReputationPolicy)
 
     def verify(self, presentation: str, *, now_s: int, expected_nonce: str | None = None) -> VerifiedIdentity:
         """Check ``presentation`` (module docstring for the order and reasons)."""
@@ -100,12 +108,34 @@ class IdentityVerifier:
         self._check_status(issuer, payload, now_s=now_s)
         disclosed = {k: v for k, v in claims.items() if k not in PLAIN_CLAIMS}
         self.policy.check(disclosed)
+        subject = str(payload.get("sub", ""))
+        reputation = self._check_reputation(issuer, subject, disclosed.get(REPUTATION_CLAIM), now_s=now_s)
         return VerifiedIdentity(
             issuer=payload["iss"],
-            subject=str(payload.get("sub", "")),
+            subject=subject,
             holder_jwk=dict(payload["cnf"]["jwk"]),
             disclosed=disclosed,
             expires_s=exp,
+            admission=self.reputation.decide(reputation, now_s=now_s),
+            reputation=reputation,
+        )
+
+    def _check_reputation(self, issuer: str, subject: str, token: object, *, now_s: int) -> Reputation | None:
+        if token is None:
+            return None
+        if not isinstance(token, str):
+            raise InvalidInput("the disclosed reputation is not a compact credential", reason="REPUTATION_INVALID")
+
+        def home_key(kid: str, iat_s: int) -> bytes:
+            return self._issuer_key(issuer, kid, iat_s=iat_s, now_s=now_s)
+
+        return verify_reputation(
+            token,
+            subject=subject,
+            home_key=home_key,
+            home_issuer=f"did:web:{issuer}",
+            third_parties=self.reputation.issuers,
+            now_s=now_s,
         )
 
     # -- the issuer -------------------------------------------------------------------------

@@ -165,7 +165,7 @@ class RedisState:
                 unanswered = {k: t for k, t in unanswered.items() if k > answered}
         finally:
             with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves PubSub.aclose unannotated
+                await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # unannotated before redis-py 8.2
 
     async def claim_nonce(self, namespace: str, nonce: str, *, keep_until_ms: int, now_ms: int) -> bool:
         ttl_ms = max(1, keep_until_ms - now_ms)  # relative: Redis's clock need not be the gateway's

@@ -824,10 +824,25 @@ class ContentTransferResponse(_message.Message):
     BYTES_FIELD_NUMBER: _builtins.int
     ALREADY_HELD_FIELD_NUMBER: _builtins.int
     PEER_M_INSTANCE_ID_FIELD_NUMBER: _builtins.int
+    ROUTE_FIELD_NUMBER: _builtins.int
+    SOURCE_ITEM_ID_FIELD_NUMBER: _builtins.int
+    BRIDGE_ID_FIELD_NUMBER: _builtins.int
+    CONVERSION_REPORT_JSON_FIELD_NUMBER: _builtins.int
     bytes: _builtins.int
     already_held: _builtins.bool
     """True when the destination held it already (a repeated migration changes nothing)."""
     peer_m_instance_id: _builtins.str
+    route: _builtins.str
+    """"direct", or "via bridge" when the destination's manifesto did not accept the content as it
+    is and a bridge's Conversion Service converted it (FGMV-43 9.3 with 9.5 steps 5-9, COCF,
+    COIR-204/205): the destination then holds a new Item whose SourceItem is the home content.
+    """
+    source_item_id: _builtins.str
+    """Via bridge: the home content's ItemID (the converted content has an ItemID of its own)."""
+    bridge_id: _builtins.str
+    """Via bridge: the bridge whose Conversion Service converted and signed it."""
+    conversion_report_json: _builtins.bytes
+    """Via bridge: the Conversion Service's report (JSON: what was kept, changed and lost)."""
     @_builtins.property
     def content(self) -> Global___ContentView:
         """The content as the destination holds it (the home ItemID kept; owner the home owner)."""
@@ -839,11 +854,236 @@ class ContentTransferResponse(_message.Message):
         bytes: _builtins.int = ...,
         already_held: _builtins.bool = ...,
         peer_m_instance_id: _builtins.str = ...,
+        route: _builtins.str = ...,
+        source_item_id: _builtins.str = ...,
+        bridge_id: _builtins.str = ...,
+        conversion_report_json: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["content", b"content"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["already_held", b"already_held", "bytes", b"bytes", "content", b"content", "peer_m_instance_id", b"peer_m_instance_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["already_held", b"already_held", "bridge_id", b"bridge_id", "bytes", b"bytes", "content", b"content", "conversion_report_json", b"conversion_report_json", "peer_m_instance_id", b"peer_m_instance_id", "route", b"route", "source_item_id", b"source_item_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ContentTransferResponse: _TypeAlias = ContentTransferResponse  # noqa: Y015
+
+@_typing.final
+class ContentQuery(_message.Message):
+    """-- Search and sharing (COIR-101/105) -----------------------------------------------------------
+
+    ContentQuery: words (case-insensitive, each must appear in the title, description, tags or
+    creator; at most 8 words, 200 characters) and exact filters; empty fields match anything.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TEXT_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    TAG_FIELD_NUMBER: _builtins.int
+    CREATOR_FIELD_NUMBER: _builtins.int
+    LICENCE_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    text: _builtins.str
+    kind: _builtins.str
+    """Qualifier SubType: Model3D, Image, Sound or Text."""
+    tag: _builtins.str
+    creator: _builtins.str
+    licence: _builtins.str
+    """The SPDX expression as the Item spells it."""
+    limit: _builtins.int
+    """At most this many hits per M-Instance (1..100; 0: 20)."""
+    def __init__(
+        self,
+        *,
+        text: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        tag: _builtins.str = ...,
+        creator: _builtins.str = ...,
+        licence: _builtins.str = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["creator", b"creator", "kind", b"kind", "licence", b"licence", "limit", b"limit", "tag", b"tag", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContentQuery: _TypeAlias = ContentQuery  # noqa: Y015
+
+@_typing.final
+class SearchContentsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUERY_FIELD_NUMBER: _builtins.int
+    PEERS_FIELD_NUMBER: _builtins.int
+    peers: _builtins.bool
+    """Also ask every peer whose trust agreement covers contents."""
+    @_builtins.property
+    def query(self) -> Global___ContentQuery: ...
+    def __init__(
+        self,
+        *,
+        query: Global___ContentQuery | None = ...,
+        peers: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["query", b"query"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["peers", b"peers", "query", b"query"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchContentsRequest: _TypeAlias = SearchContentsRequest  # noqa: Y015
+
+@_typing.final
+class ContentHit(_message.Message):
+    """A hit: the M-Instance that answered and the content as it holds it (from a peer, its Item
+    signed by that peer's gateway and verified by this one).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    M_INSTANCE_ID_FIELD_NUMBER: _builtins.int
+    CONTENT_FIELD_NUMBER: _builtins.int
+    m_instance_id: _builtins.str
+    @_builtins.property
+    def content(self) -> Global___ContentView: ...
+    def __init__(
+        self,
+        *,
+        m_instance_id: _builtins.str = ...,
+        content: Global___ContentView | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["content", b"content"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "m_instance_id", b"m_instance_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContentHit: _TypeAlias = ContentHit  # noqa: Y015
+
+@_typing.final
+class PeerSearchFailure(_message.Message):
+    """A peer that could not answer a search, with the reason (its gRPC error's ErrorInfo reason, or
+    PEER_TIMEOUT / PEER_UNAVAILABLE) and a message.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PEER_M_INSTANCE_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    peer_m_instance_id: _builtins.str
+    reason: _builtins.str
+    message: _builtins.str
+    def __init__(
+        self,
+        *,
+        peer_m_instance_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["message", b"message", "peer_m_instance_id", b"peer_m_instance_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PeerSearchFailure: _TypeAlias = PeerSearchFailure  # noqa: Y015
+
+@_typing.final
+class SearchContentsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HITS_FIELD_NUMBER: _builtins.int
+    FAILURES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def hits(self) -> _containers.RepeatedCompositeFieldContainer[Global___ContentHit]: ...
+    @_builtins.property
+    def failures(self) -> _containers.RepeatedCompositeFieldContainer[Global___PeerSearchFailure]: ...
+    def __init__(
+        self,
+        *,
+        hits: _abc.Iterable[Global___ContentHit] | None = ...,
+        failures: _abc.Iterable[Global___PeerSearchFailure] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["failures", b"failures", "hits", b"hits"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchContentsResponse: _TypeAlias = SearchContentsResponse  # noqa: Y015
+
+@_typing.final
+class SearchSharedRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PEER_M_INSTANCE_ID_FIELD_NUMBER: _builtins.int
+    QUERY_FIELD_NUMBER: _builtins.int
+    peer_m_instance_id: _builtins.str
+    @_builtins.property
+    def query(self) -> Global___ContentQuery: ...
+    def __init__(
+        self,
+        *,
+        peer_m_instance_id: _builtins.str = ...,
+        query: Global___ContentQuery | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["query", b"query"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["peer_m_instance_id", b"peer_m_instance_id", "query", b"query"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchSharedRequest: _TypeAlias = SearchSharedRequest  # noqa: Y015
+
+@_typing.final
+class ShareContentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTENT_ID_FIELD_NUMBER: _builtins.int
+    PEER_M_INSTANCE_ID_FIELD_NUMBER: _builtins.int
+    UNSHARE_FIELD_NUMBER: _builtins.int
+    content_id: _builtins.str
+    peer_m_instance_id: _builtins.str
+    unshare: _builtins.bool
+    """Stop sharing it with that peer."""
+    def __init__(
+        self,
+        *,
+        content_id: _builtins.str = ...,
+        peer_m_instance_id: _builtins.str = ...,
+        unshare: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_id", b"content_id", "peer_m_instance_id", b"peer_m_instance_id", "unshare", b"unshare"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ShareContentRequest: _TypeAlias = ShareContentRequest  # noqa: Y015
+
+@_typing.final
+class ShareContentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTENT_ID_FIELD_NUMBER: _builtins.int
+    SHARED_WITH_FIELD_NUMBER: _builtins.int
+    content_id: _builtins.str
+    @_builtins.property
+    def shared_with(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Every peer the content is shared with now, sorted."""
+
+    def __init__(
+        self,
+        *,
+        content_id: _builtins.str = ...,
+        shared_with: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_id", b"content_id", "shared_with", b"shared_with"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ShareContentResponse: _TypeAlias = ShareContentResponse  # noqa: Y015

@@ -84,6 +84,16 @@ class ContentStub:
                 request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ResolveContentRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentVersionInfo.FromString,
                 _registered_method=True)
+        self.SearchContents = channel.unary_unary(
+                '/mmmfed.api.v1.Content/SearchContents',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsResponse.FromString,
+                _registered_method=True)
+        self.ShareContent = channel.unary_unary(
+                '/mmmfed.api.v1.Content/ShareContent',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ShareContentRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ShareContentResponse.FromString,
+                _registered_method=True)
 
 
 class ContentServicer:
@@ -177,6 +187,26 @@ class ContentServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SearchContents(self, request, context):
+        """Search (COIR-101/105): the contents held here matching the query (every word in the title,
+        description, tags or creator; the filters exactly), best first, at most query.limit (1..100,
+        0: 20). With peers, also what each peer whose trust agreement covers contents shares with
+        this M-Instance (through this gateway, RI-3 SearchPeerContents); a peer that fails or is
+        slow is named in failures, never fails the search. INVALID_ARGUMENT CONTENT_QUERY_INVALID.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ShareContent(self, request, context):
+        """Share a content of this M-Instance with a peer, so that the peer's searches find it, or stop
+        sharing it (unshare). NOT_FOUND CONTENT_NOT_FOUND; FAILED_PRECONDITION NOT_HOME_CONTENT for a
+        content that migrated here (its home shares it); INVALID_ARGUMENT BAD_PEER.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ContentServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -229,6 +259,16 @@ def add_ContentServicer_to_server(servicer, server):
                     servicer.ResolveContent,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ResolveContentRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentVersionInfo.SerializeToString,
+            ),
+            'SearchContents': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchContents,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsResponse.SerializeToString,
+            ),
+            'ShareContent': grpc.unary_unary_rpc_method_handler(
+                    servicer.ShareContent,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ShareContentRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ShareContentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -511,6 +551,60 @@ class Content:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def SearchContents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Content/SearchContents',
+            mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ShareContent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Content/ShareContent',
+            mmmfed_dot_api_dot_v1_dot_content__pb2.ShareContentRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_content__pb2.ShareContentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class ContentExchangeStub:
     """-- Content migration (FGMV-43 9.3 steps 1-4, COIFC; RI-3 and RE-3) ----------------------------
@@ -545,6 +639,11 @@ class ContentExchangeStub:
                 '/mmmfed.api.v1.ContentExchange/ApplyVersions',
                 request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ApplyVersionsRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ApplyVersionsResponse.FromString,
+                _registered_method=True)
+        self.SearchShared = channel.unary_unary(
+                '/mmmfed.api.v1.ContentExchange/SearchShared',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SearchSharedRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsResponse.FromString,
                 _registered_method=True)
 
 
@@ -586,6 +685,14 @@ class ContentExchangeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SearchShared(self, request, context):
+        """What this M-Instance shares with the peer named (COIR-105) matching the query, for the
+        gateway to sign and answer that peer's search (RE-3 Federation.SearchContents).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ContentExchangeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -608,6 +715,11 @@ def add_ContentExchangeServicer_to_server(servicer, server):
                     servicer.ApplyVersions,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ApplyVersionsRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ApplyVersionsResponse.SerializeToString,
+            ),
+            'SearchShared': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchShared,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SearchSharedRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -723,6 +835,33 @@ class ContentExchange:
             '/mmmfed.api.v1.ContentExchange/ApplyVersions',
             mmmfed_dot_api_dot_v1_dot_content__pb2.ApplyVersionsRequest.SerializeToString,
             mmmfed_dot_api_dot_v1_dot_content__pb2.ApplyVersionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchShared(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.ContentExchange/SearchShared',
+            mmmfed_dot_api_dot_v1_dot_content__pb2.SearchSharedRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -80,6 +80,18 @@ class ContentStub:
     head kept (PERMISSION_DENIED NOT_OWNER, FAILED_PRECONDITION NO_CONFLICT, INVALID_ARGUMENT
     VERSION_NOT_A_HEAD). Queued for every linked peer.
     """
+    SearchContents: _grpc.UnaryUnaryMultiCallable[_content_pb2.SearchContentsRequest, _content_pb2.SearchContentsResponse]
+    """Search (COIR-101/105): the contents held here matching the query (every word in the title,
+    description, tags or creator; the filters exactly), best first, at most query.limit (1..100,
+    0: 20). With peers, also what each peer whose trust agreement covers contents shares with
+    this M-Instance (through this gateway, RI-3 SearchPeerContents); a peer that fails or is
+    slow is named in failures, never fails the search. INVALID_ARGUMENT CONTENT_QUERY_INVALID.
+    """
+    ShareContent: _grpc.UnaryUnaryMultiCallable[_content_pb2.ShareContentRequest, _content_pb2.ShareContentResponse]
+    """Share a content of this M-Instance with a peer, so that the peer's searches find it, or stop
+    sharing it (unshare). NOT_FOUND CONTENT_NOT_FOUND; FAILED_PRECONDITION NOT_HOME_CONTENT for a
+    content that migrated here (its home shares it); INVALID_ARGUMENT BAD_PEER.
+    """
 
 @_typing.type_check_only
 class ContentAsyncStub(ContentStub):
@@ -128,6 +140,18 @@ class ContentAsyncStub(ContentStub):
     """The owner resolves a conflict: a merge version with every head as parent and the parts of the
     head kept (PERMISSION_DENIED NOT_OWNER, FAILED_PRECONDITION NO_CONFLICT, INVALID_ARGUMENT
     VERSION_NOT_A_HEAD). Queued for every linked peer.
+    """
+    SearchContents: _aio.UnaryUnaryMultiCallable[_content_pb2.SearchContentsRequest, _content_pb2.SearchContentsResponse]  # type: ignore[assignment]
+    """Search (COIR-101/105): the contents held here matching the query (every word in the title,
+    description, tags or creator; the filters exactly), best first, at most query.limit (1..100,
+    0: 20). With peers, also what each peer whose trust agreement covers contents shares with
+    this M-Instance (through this gateway, RI-3 SearchPeerContents); a peer that fails or is
+    slow is named in failures, never fails the search. INVALID_ARGUMENT CONTENT_QUERY_INVALID.
+    """
+    ShareContent: _aio.UnaryUnaryMultiCallable[_content_pb2.ShareContentRequest, _content_pb2.ShareContentResponse]  # type: ignore[assignment]
+    """Share a content of this M-Instance with a peer, so that the peer's searches find it, or stop
+    sharing it (unshare). NOT_FOUND CONTENT_NOT_FOUND; FAILED_PRECONDITION NOT_HOME_CONTENT for a
+    content that migrated here (its home shares it); INVALID_ARGUMENT BAD_PEER.
     """
 
 class ContentServicer(metaclass=_abc_1.ABCMeta):
@@ -236,6 +260,30 @@ class ContentServicer(metaclass=_abc_1.ABCMeta):
         VERSION_NOT_A_HEAD). Queued for every linked peer.
         """
 
+    @_abc_1.abstractmethod
+    def SearchContents(
+        self,
+        request: _content_pb2.SearchContentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_pb2.SearchContentsResponse, _abc.Awaitable[_content_pb2.SearchContentsResponse]]:
+        """Search (COIR-101/105): the contents held here matching the query (every word in the title,
+        description, tags or creator; the filters exactly), best first, at most query.limit (1..100,
+        0: 20). With peers, also what each peer whose trust agreement covers contents shares with
+        this M-Instance (through this gateway, RI-3 SearchPeerContents); a peer that fails or is
+        slow is named in failures, never fails the search. INVALID_ARGUMENT CONTENT_QUERY_INVALID.
+        """
+
+    @_abc_1.abstractmethod
+    def ShareContent(
+        self,
+        request: _content_pb2.ShareContentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_pb2.ShareContentResponse, _abc.Awaitable[_content_pb2.ShareContentResponse]]:
+        """Share a content of this M-Instance with a peer, so that the peer's searches find it, or stop
+        sharing it (unshare). NOT_FOUND CONTENT_NOT_FOUND; FAILED_PRECONDITION NOT_HOME_CONTENT for a
+        content that migrated here (its home shares it); INVALID_ARGUMENT BAD_PEER.
+        """
+
 def add_ContentServicer_to_server(servicer: ContentServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class ContentExchangeStub:
@@ -262,6 +310,10 @@ class ContentExchangeStub:
     """
     ApplyVersions: _grpc.UnaryUnaryMultiCallable[_content_pb2.ApplyVersionsRequest, _content_pb2.ApplyVersionsResponse]
     """Versions a linked peer sent, verified here (id, parents, parts), each applied once."""
+    SearchShared: _grpc.UnaryUnaryMultiCallable[_content_pb2.SearchSharedRequest, _content_pb2.SearchContentsResponse]
+    """What this M-Instance shares with the peer named (COIR-105) matching the query, for the
+    gateway to sign and answer that peer's search (RE-3 Federation.SearchContents).
+    """
 
 @_typing.type_check_only
 class ContentExchangeAsyncStub(ContentExchangeStub):
@@ -285,6 +337,10 @@ class ContentExchangeAsyncStub(ContentExchangeStub):
     """
     ApplyVersions: _aio.UnaryUnaryMultiCallable[_content_pb2.ApplyVersionsRequest, _content_pb2.ApplyVersionsResponse]  # type: ignore[assignment]
     """Versions a linked peer sent, verified here (id, parents, parts), each applied once."""
+    SearchShared: _aio.UnaryUnaryMultiCallable[_content_pb2.SearchSharedRequest, _content_pb2.SearchContentsResponse]  # type: ignore[assignment]
+    """What this M-Instance shares with the peer named (COIR-105) matching the query, for the
+    gateway to sign and answer that peer's search (RE-3 Federation.SearchContents).
+    """
 
 class ContentExchangeServicer(metaclass=_abc_1.ABCMeta):
     """-- Content migration (FGMV-43 9.3 steps 1-4, COIFC; RI-3 and RE-3) ----------------------------
@@ -329,5 +385,15 @@ class ContentExchangeServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_content_pb2.ApplyVersionsResponse, _abc.Awaitable[_content_pb2.ApplyVersionsResponse]]:
         """Versions a linked peer sent, verified here (id, parents, parts), each applied once."""
+
+    @_abc_1.abstractmethod
+    def SearchShared(
+        self,
+        request: _content_pb2.SearchSharedRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_pb2.SearchContentsResponse, _abc.Awaitable[_content_pb2.SearchContentsResponse]]:
+        """What this M-Instance shares with the peer named (COIR-105) matching the query, for the
+        gateway to sign and answer that peer's search (RE-3 Federation.SearchContents).
+        """
 
 def add_ContentExchangeServicer_to_server(servicer: ContentExchangeServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -101,6 +101,11 @@ class PlatformGatewayStub:
                 request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SyncContentRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SyncedPeer.FromString,
                 _registered_method=True)
+        self.SearchPeerContents = channel.unary_unary(
+                '/mmmfed.api.v1.PlatformGateway/SearchPeerContents',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsResponse.FromString,
+                _registered_method=True)
 
 
 class PlatformGatewayServicer:
@@ -209,6 +214,15 @@ class PlatformGatewayServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SearchPeerContents(self, request, context):
+        """RI-3 (COIR-101/105): search every peer whose trust agreement covers contents (RE-3
+        SearchContents, 5 s each, at once); each hit's Item is verified, a peer that fails is named in
+        failures. Only from the own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlatformGatewayServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -271,6 +285,11 @@ def add_PlatformGatewayServicer_to_server(servicer, server):
                     servicer.SyncContentWithPeer,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SyncContentRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SyncedPeer.SerializeToString,
+            ),
+            'SearchPeerContents': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchPeerContents,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -609,6 +628,33 @@ class PlatformGateway:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def SearchPeerContents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.PlatformGateway/SearchPeerContents',
+            mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class FederationStub:
     """Federation is what gateways call on each other (RE-1, RE-5).
@@ -704,6 +750,11 @@ class FederationStub:
                 '/mmmfed.api.v1.Federation/ExchangeContentVersions',
                 request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentVersions.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentVersions.FromString,
+                _registered_method=True)
+        self.SearchContents = channel.unary_unary(
+                '/mmmfed.api.v1.Federation/SearchContents',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsResponse.FromString,
                 _registered_method=True)
 
 
@@ -847,6 +898,15 @@ class FederationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SearchContents(self, request, context):
+        """RE-3 (COIR-101/105): the contents this M-Instance shares with the calling gateway's
+        M-Instance matching the query, each Item signed by this gateway. FAILED_PRECONDITION when no
+        active agreement covers contents; INVALID_ARGUMENT CONTENT_QUERY_INVALID.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FederationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -934,6 +994,11 @@ def add_FederationServicer_to_server(servicer, server):
                     servicer.ExchangeContentVersions,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentVersions.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentVersions.SerializeToString,
+            ),
+            'SearchContents': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchContents,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1396,6 +1461,33 @@ class Federation:
             '/mmmfed.api.v1.Federation/ExchangeContentVersions',
             mmmfed_dot_api_dot_v1_dot_content__pb2.ContentVersions.SerializeToString,
             mmmfed_dot_api_dot_v1_dot_content__pb2.ContentVersions.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchContents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Federation/SearchContents',
+            mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsResponse.FromString,
             options,
             channel_credentials,
             insecure,

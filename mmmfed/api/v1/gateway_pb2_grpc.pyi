@@ -90,6 +90,11 @@ class PlatformGatewayStub:
     ExchangeContentVersions). Only from the own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE);
     UNAVAILABLE while the peer is down (the instance's queue retries).
     """
+    SearchPeerContents: _grpc.UnaryUnaryMultiCallable[_content_pb2.SearchContentsRequest, _content_pb2.SearchContentsResponse]
+    """RI-3 (COIR-101/105): search every peer whose trust agreement covers contents (RE-3
+    SearchContents, 5 s each, at once); each hit's Item is verified, a peer that fails is named in
+    failures. Only from the own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE).
+    """
 
 @_typing.type_check_only
 class PlatformGatewayAsyncStub(PlatformGatewayStub):
@@ -145,6 +150,11 @@ class PlatformGatewayAsyncStub(PlatformGatewayStub):
     versions it holds that this M-Instance lacks, then push those it lacks (RE-3
     ExchangeContentVersions). Only from the own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE);
     UNAVAILABLE while the peer is down (the instance's queue retries).
+    """
+    SearchPeerContents: _aio.UnaryUnaryMultiCallable[_content_pb2.SearchContentsRequest, _content_pb2.SearchContentsResponse]  # type: ignore[assignment]
+    """RI-3 (COIR-101/105): search every peer whose trust agreement covers contents (RE-3
+    SearchContents, 5 s each, at once); each hit's Item is verified, a peer that fails is named in
+    failures. Only from the own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE).
     """
 
 class PlatformGatewayServicer(metaclass=_abc_1.ABCMeta):
@@ -272,6 +282,17 @@ class PlatformGatewayServicer(metaclass=_abc_1.ABCMeta):
         UNAVAILABLE while the peer is down (the instance's queue retries).
         """
 
+    @_abc_1.abstractmethod
+    def SearchPeerContents(
+        self,
+        request: _content_pb2.SearchContentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_pb2.SearchContentsResponse, _abc.Awaitable[_content_pb2.SearchContentsResponse]]:
+        """RI-3 (COIR-101/105): search every peer whose trust agreement covers contents (RE-3
+        SearchContents, 5 s each, at once); each hit's Item is verified, a peer that fails is named in
+        failures. Only from the own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE).
+        """
+
 def add_PlatformGatewayServicer_to_server(servicer: PlatformGatewayServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class FederationStub:
@@ -341,6 +362,11 @@ class FederationStub:
     (agreement), DATA_LOSS VERSION_ID_MISMATCH / DIGEST_MISMATCH; bounded (at most
     MAX_SYNC_BYTES of parts per message).
     """
+    SearchContents: _grpc.UnaryUnaryMultiCallable[_content_pb2.SearchContentsRequest, _content_pb2.SearchContentsResponse]
+    """RE-3 (COIR-101/105): the contents this M-Instance shares with the calling gateway's
+    M-Instance matching the query, each Item signed by this gateway. FAILED_PRECONDITION when no
+    active agreement covers contents; INVALID_ARGUMENT CONTENT_QUERY_INVALID.
+    """
 
 @_typing.type_check_only
 class FederationAsyncStub(FederationStub):
@@ -406,6 +432,11 @@ class FederationAsyncStub(FederationStub):
     this side's versions the caller lacks. PERMISSION_DENIED NOT_LINKED, FAILED_PRECONDITION
     (agreement), DATA_LOSS VERSION_ID_MISMATCH / DIGEST_MISMATCH; bounded (at most
     MAX_SYNC_BYTES of parts per message).
+    """
+    SearchContents: _aio.UnaryUnaryMultiCallable[_content_pb2.SearchContentsRequest, _content_pb2.SearchContentsResponse]  # type: ignore[assignment]
+    """RE-3 (COIR-101/105): the contents this M-Instance shares with the calling gateway's
+    M-Instance matching the query, each Item signed by this gateway. FAILED_PRECONDITION when no
+    active agreement covers contents; INVALID_ARGUMENT CONTENT_QUERY_INVALID.
     """
 
 class FederationServicer(metaclass=_abc_1.ABCMeta):
@@ -571,6 +602,17 @@ class FederationServicer(metaclass=_abc_1.ABCMeta):
         this side's versions the caller lacks. PERMISSION_DENIED NOT_LINKED, FAILED_PRECONDITION
         (agreement), DATA_LOSS VERSION_ID_MISMATCH / DIGEST_MISMATCH; bounded (at most
         MAX_SYNC_BYTES of parts per message).
+        """
+
+    @_abc_1.abstractmethod
+    def SearchContents(
+        self,
+        request: _content_pb2.SearchContentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_pb2.SearchContentsResponse, _abc.Awaitable[_content_pb2.SearchContentsResponse]]:
+        """RE-3 (COIR-101/105): the contents this M-Instance shares with the calling gateway's
+        M-Instance matching the query, each Item signed by this gateway. FAILED_PRECONDITION when no
+        active agreement covers contents; INVALID_ARGUMENT CONTENT_QUERY_INVALID.
         """
 
 def add_FederationServicer_to_server(servicer: FederationServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
