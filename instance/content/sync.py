@@ -5,11 +5,13 @@ another) queues a row (peer, content) in the content store's durable per-destina
 (:mod:`instance.content.store`, ``content_sync_queue``). :class:`ContentSyncWorker` drains it on
 its own: every ``interval_s`` (0.5 s) it asks this M-Instance's gateway to synchronise each
 queued content with its peer (RI-3 ``PlatformGateway.SyncContentWithPeer``: pull what the peer
-holds, push what it lacks, RE-3 ``Federation.ExchangeContentVersions``), one call at a time per
-destination, in queue order. A row goes only when a synchronisation that started after it was
-queued succeeded; a failure (the peer down: UNAVAILABLE) keeps it and backs that destination
-off (full jitter, ``base_s`` doubling to ``cap_s``), so a peer that was down catches up once it
-answers again, and so does a node restarted with rows left (the queue is in its database).
+holds, push what it lacks, RE-3 ``Federation.ExchangeContentVersions``), one call at a time, in
+queue order. A row goes only when a synchronisation that started after it was queued
+succeeded; a failure keeps it. The destination down (UNAVAILABLE, DEADLINE_EXCEEDED) backs that
+destination off (full jitter, ``base_s`` doubling to ``cap_s``), so a peer that was down
+catches up once it answers again, and so does a node restarted with rows left (the queue is in
+its database); a refusal of one content backs off that row alone, so it never holds up the
+destination's other rows.
 Versions are applied once by id at the receiver, so a retry after a lost answer changes nothing.
 
 Why not the gateway's :class:`gateway.outbox.Outbox`: its lanes live in the gateway's memory
@@ -30,6 +32,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import grpc
+
 from instance.content.store import ContentStore
 from mmmfed.api.v1 import content_pb2 as cpb
 from mmmfed.api.v1 import gateway_pb2_grpc
@@ -37,6 +41,8 @@ from mmmfed.errors import MmmfedError, RemoteError
 from mmmfed.rpc import call
 
 log = logging.getLogger(__name__)
+PEER_DOWN = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+"""What says the destination (or this M-Instance's gateway) cannot answer now, not a refusal."""
 GatewayStub = Callable[[], "gateway_pb2_grpc.PlatformGatewayAsyncStub"]
 
 
@@ -44,6 +50,14 @@ GatewayStub = Callable[[], "gateway_pb2_grpc.PlatformGatewayAsyncStub"]
 class _Backoff:
     failures: int = 0
     not_before: float = 0.0
+
+    def failed(self, base_s: float, cap_s: float) -> None:
+        delay = random.random() * min(cap_s, base_s * 2.0**self.failures)
+        self.failures += 1
+        self.not_before = time.monotonic() + delay
+
+    def waiting(self) -> bool:
+        return self.not_before > time.monotonic()
 
 
 @dataclass
@@ -57,6 +71,7 @@ class ContentSyncWorker:
     cap_s: float = 5.0
     call_timeout_s: float = 30.0
     _backoff: dict[str, _Backoff] = field(default_factory=dict)
+    _row_backoff: dict[tuple[str, str], _Backoff] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -73,30 +88,35 @@ class ContentSyncWorker:
                 lambda: stub.SyncContentWithPeer(request, timeout=self.call_timeout_s), attempts=1
             )
         except MmmfedError as err:
-            self._failed(peer)
+            if isinstance(err, RemoteError) and err.code in PEER_DOWN:  # the peer (or gateway) is down
+                self._backoff.setdefault(peer, _Backoff()).failed(self.base_s, self.cap_s)
+            else:  # a refusal of this content only: it waits alone, the destination's other rows go on
+                self._row_backoff.setdefault((peer, content_id), _Backoff()).failed(self.base_s, self.cap_s * 12)
             return cpb.SyncedPeer(peer_m_instance_id=peer, error=err.reason, message=err.message[:500])
         self._backoff.pop(peer, None)
+        self._row_backoff.pop((peer, content_id), None)
         if mark is not None:
             self.store.done_sync(peer, content_id, mark)
         return answer
 
-    def _failed(self, peer: str) -> None:
-        state = self._backoff.setdefault(peer, _Backoff())
-        delay = random.random() * min(self.cap_s, self.base_s * 2.0**state.failures)
-        state.failures += 1
-        state.not_before = time.monotonic() + delay
+    def _waiting(self, peer: str, content_id: str) -> bool:
+        """Whether the destination, or this row of it, is backing off."""
+        states = (self._backoff.get(peer), self._row_backoff.get((peer, content_id)))
+        return any(state is not None and state.waiting() for state in states)
 
     async def drain_once(self) -> None:
-        """One pass over the queue: each destination not backing off, its rows in order, until
-        one fails (the rest of that destination wait for its next turn)."""
+        """One pass over the queue: each destination not backing off, its rows in order. A
+        destination that is down (UNAVAILABLE, DEADLINE_EXCEEDED) stops its pass and backs off;
+        a row the peer or gateway refuses (e.g. a version the peer does not accept) backs off on
+        its own (up to 12 times ``cap_s``) and never holds up the rows behind it."""
         async with self._lock:
             stopped: set[str] = set()
             for peer, content_id, _ in self.store.queued():
-                backoff = self._backoff.get(peer)
-                if peer in stopped or (backoff is not None and backoff.not_before > time.monotonic()):
+                if peer in stopped or self._waiting(peer, content_id):
                     continue
+                down_before = self._backoff.get(peer, _Backoff()).failures
                 answer = await self.sync(content_id, peer)
-                if answer.error:
+                if answer.error and self._backoff.get(peer, _Backoff()).failures > down_before:
                     stopped.add(peer)
                     log.info(
                         "content synchronisation waits",

@@ -449,3 +449,22 @@ async def test_cosf_a_version_from_the_peer_stays_current_in_the_home_world_afte
     later = text + b"and from a again\n"
     made = await _json("content", "update", content_id, str(_file(tmp_path, "a.md", later)), *at_a)
     assert made["parent_ids"] == [from_b["version_id"]]
+
+
+async def test_cosf_a_refused_row_waits_alone_and_never_holds_up_the_destinations_queue(
+    negotiated: Federation, tmp_path: Path
+) -> None:
+    """The oldest row of a's queue for b names a content a's gateway refuses (CONTENT_NOT_FOUND,
+    a refusal, not an outage): it backs off on its own and stays queued, while a later version of
+    another content reaches b."""
+    fed = negotiated
+    at_a, _ = await _operators(fed, tmp_path)
+    content_id = await _publish(at_a, _file(tmp_path, "notes.md", TEXT_V1.encode()))
+    assert (await mmmfed("content", "migrate", content_id, *at_a, "--to", B)).returncode == 0
+    store = fed.nodes["instance-a"].contents.store
+    missing = f"mmm://{A}/items/not-here"
+    store.queue_sync(missing, now_ms=0, peer=B)  # queued first, so it heads the queue
+    text = TEXT_V1.encode() + b"behind a refused row\n"
+    made = await _json("content", "update", content_id, str(_file(tmp_path, "n.md", text)), *at_a)
+    await _until(lambda: _heads(fed, "instance-b", content_id) == [made["version_id"]])
+    await _until(lambda: [c for _, c, _ in store.queued()] == [missing])
