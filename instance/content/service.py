@@ -38,7 +38,7 @@ from mmmfed.content.metadata import ContentMetadata
 from mmmfed.content.package import ContentPackage, ContentPart
 from mmmfed.content.versions import ContentVersion, VersionGraph, merge_metadata, merge_text
 from mmmfed.errors import FailedPrecondition, InvalidInput, NotFound, PermissionDenied, TooLarge
-from mmmfed.items import Item, item_of, new_id
+from mmmfed.items import Item, instance_or_none, item_of, new_id
 
 MAX_VERSIONS = 10_000
 """The most versions one content keeps here from peers (a peer's history is bounded)."""
@@ -360,7 +360,9 @@ class ContentService:
             author,
             complements(nil=content_id),
             now,
-            process_action_id=new_id(self.m_instance_id, "process-actions"),
+            # The engine reads a ProcessActionID as its requester's M-Instance's: a User roaming
+            # here (the owner at home, MMM-TEC Resolution) acts under its home's id space.
+            process_action_id=new_id(instance_or_none(author) or self.m_instance_id, "process-actions"),
             items=(draft,),
         )
         with self._store.database.write("content.modify"):

@@ -6,8 +6,8 @@ run in this order; the first that fails gives the answer and nothing changes:
 1. The same ProcessActionID seen before: the same request gets the same response again (a retry);
    different content under that id is Error Clash.
 2. Error FaultyReq: malformed (types, ids, a May Not request, Complements, payment).
-3. Error IncID: the source is not a Process of this M-Instance (or, through Resolution, of the
-   M-Instance the request came from), or the destination is not a Process of this M-Instance.
+3. Error IncID: the source is not a Process of this M-Instance or a User roaming here (or,
+   through Resolution, of the M-Instance the request came from), or the destination is neither.
 4. Error FaultyReq: the Action is outside this M-Instance's Profile, has no handler here, or is
    not among the destination's Capabilities, or a carried Item's type is outside the Profile
    (MMM-TEC names no code for "not supported"; the reason says which).
@@ -170,11 +170,11 @@ class ProcessActionEngine:
         """Steps 3 and 4: ids, Profile, handler and Capabilities."""
         world = self.world
         if origin is None:
-            if not world.is_local(request.source_id) or request.source_id not in world.processes:
+            if not world.acts_here(request.source_id):
                 return PAStatus.fail(
                     PAErrorCode.INC_ID, f"{request.source_id} is not a Process of {world.m_instance_id}"
                 )
-            if not world.is_local(request.destination_id):
+            if not world.acts_here(request.destination_id) and not world.is_local(request.destination_id):
                 return PAStatus.fail(
                     PAErrorCode.INC_ID,
                     f"{request.destination_id} is not a Process of {world.m_instance_id}; ask it through Resolution",
@@ -184,7 +184,8 @@ class ProcessActionEngine:
                 PAErrorCode.INC_ID, f"{request.source_id} is not a Process of {origin}, where the request came from"
             )
         destination = world.processes.get(request.destination_id)
-        if destination is None or not world.is_local(request.destination_id):
+        here = world.is_local(request.destination_id) or (origin is None and world.acts_here(request.destination_id))
+        if destination is None or not here:
             return PAStatus.fail(PAErrorCode.INC_ID, f"no Process {request.destination_id} in {world.m_instance_id}")
         action = request.action
         if action not in world.profile.actions:

@@ -196,6 +196,14 @@ class World:
         """``mmm://<this M-Instance>/<kind>/<local>``."""
         return f"mmm://{self.m_instance_id}/{kind}/{local}"
 
+    def acts_here(self, process_id: str) -> bool:
+        """Whether ``process_id`` may ask this M-Instance's engine directly (not through Resolution):
+        a Process of this M-Instance, or a User of another roaming here (registered on arrival,
+        FGMV-43 9.1 step 4, IDIR-103), whose avatar and Rights are here."""
+        if process_id not in self.processes:
+            return False
+        return self.is_local(process_id) or self.visitor_item_id(process_id) in self.items
+
     def visitor_item_id(self, process_id: str) -> str:
         """The ItemID of the PRC Item of a roaming User here (its ProcessID stays the home one)."""
         return self.id("visitors", str(uuid.uuid5(uuid.NAMESPACE_URL, process_id)))

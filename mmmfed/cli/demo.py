@@ -2,7 +2,9 @@
 loopback; negotiate (FGMV-43 9.5), register three humans at a.example, migrate their avatars to
 b.example (9.1), an Asset with a payment (9.2) and two identities (9.4: one linked with only the
 claims chosen, one under 18 refused, then an unlink with its receipt:
-:mod:`mmmfed.cli.demo_identity`), print a report, write the converted GLBs, and stop every
+:mod:`mmmfed.cli.demo_identity`) and three contents (9.3: a .gltf converted by the bridge, then a
+note and an image edited at both sides at once, merged and resolved: :mod:`mmmfed.cli.demo_content`),
+print a report, write the converted GLBs, and stop every
 process."""
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from rich.rule import Rule
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.cli.asset_render import exchange_line
+from mmmfed.cli.demo_content import B_CONTENT_POLICIES, content_step
 from mmmfed.cli.demo_identity import identity_step
 from mmmfed.cli.loopback import BRIDGE, A, B, LoopbackPlan, plan, samples_dir
 from mmmfed.cli.processes import NodeProcesses
@@ -96,11 +99,13 @@ async def _scenario(p: LoopbackPlan, procs: NodeProcesses, out: Path, console: C
         await _asset_step(at_a, at_b, users[0][2], samples, console)
         console.print(Rule(f"5. Identity migration {A} -> {B} with the user's scope (FGMV-43 9.4, IDIR-204/303)"))
         identities_ok = await identity_step(p, users[0][2], users[1][2], console)
+        console.print(Rule(f"6. Content migration and synchronisation {A} <-> {B} (FGMV-43 9.3, COIR-104)"))
+        contents_ok = await content_step(p, procs, users[0][2], samples, console)
         console.print(Rule("Summary"))
         console.print(migration_summary(rows))
     migrated = sum(r.outcome == gpb.MIGRATION_OUTCOME_MIGRATED for _, r in rows)
     console.print(f"[bold]{migrated} of {len(rows)} avatars migrated; converted files in {out}[/]")
-    return 0 if identities_ok else 1
+    return 0 if identities_ok and contents_ok else 1
 
 
 async def _asset_step(at_a: OperatorClient, at_b: OperatorClient, owner: str, samples: Path, console: Console) -> None:
@@ -215,6 +220,7 @@ def run_demo(out: Path, config_dir: Path | None = None, *, keep_running: bool = 
             config_dir.mkdir(parents=True, exist_ok=True)
             workdir = config_dir.resolve()
         p = plan(workdir)
+        p.instance_b.manifesto.policies.update(B_CONTENT_POLICIES)  # b takes 3D models as .glb only
         procs = NodeProcesses(workdir)
         # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so the finally below stops the nodes.
         signal.signal(signal.SIGTERM, signal.default_int_handler)

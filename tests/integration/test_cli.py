@@ -41,6 +41,13 @@ def test_demo_migrates_godette_refuses_sphere_and_stops_every_process(tmp_path: 
     assert "b.example stores only age_over_18, name (disclosed: name, age_over_18)" in flat  # FGMV-43 9.4
     assert "mtoon -> b.example: REFUSED ELIGIBILITY_AGE (rule age_over_18)" in flat  # IDIR-303
     assert "it deleted age_over_18, name; receipt of deletion signed by did:web:b.example#" in flat  # IDIR-204
+    # FGMV-43 9.3 and COIR-104: the .gltf through the bridge, then concurrent edits merged and resolved
+    assert "AnimatedMorphCube.gltf + 1 external part, CC0-1.0 -> b.example: via bridge bridge.example" in flat
+    assert "arrived as glTF/2.0-binary" in flat and "kept: 2 files packed into one GLB" in flat
+    assert "note: the two edits merged on their own; both hold head" in flat
+    assert "| # Fox sighting (north gate)" in flat and "| It ran towards the forest, then back to the gate." in flat
+    assert "image: CONFLICT shown at a.example and b.example" in flat
+    assert "b.example holds the same head, no conflict left" in flat
     godette = inspect_glb((out / "godette.glb").read_bytes())
     assert godette.format == "glTF/2.0-binary" and godette.triangles <= 1500
     pids = [int(p) for p in re.findall(r"pid (\d+)", text)]
