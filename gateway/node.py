@@ -11,6 +11,7 @@ from functools import partial
 from gateway.agreements import ACTIVE, PROPOSED, REVOKED, AgreementBook
 from gateway.assets import AssetRelay
 from gateway.audit_service import PeerCheckpoints, checkpoint_fetcher
+from gateway.avatar_sync import AvatarSyncRelay
 from gateway.bridge_trust import BridgeTrust
 from gateway.bundles import BundleFollower
 from gateway.channels import Channels
@@ -105,6 +106,7 @@ class GatewayNode:
             bridge_trust=BridgeTrust.from_config(config),  # issue 12 item 5: manifesto V verified
         )
         envelopes = EnvelopeChecker(config.m_instance_id, self.keyring, self.store)
+        self.avatar_sync = AvatarSyncRelay(config.m_instance_id, self.channels, self.agreements)  # 9.1 steps 5-7
         self.migration = MigrationService(
             config.m_instance_id,
             self.channels,
@@ -113,6 +115,7 @@ class GatewayNode:
             verifier=verifier,
             envelopes=envelopes,
             metrics=self.metrics,
+            avatar_sync=self.avatar_sync,
         )
         self.assets = AssetRelay(
             config.m_instance_id,
@@ -189,6 +192,7 @@ class GatewayNode:
                         outbox=self.outbox,
                         contents=self.contents,
                         content_search=self.content_search,
+                        avatar_sync=self.avatar_sync,
                     ),
                 ),
                 partial(
@@ -206,6 +210,7 @@ class GatewayNode:
                         transactions=self.transactions,
                         contents=self.contents,
                         content_search=self.content_search,
+                        avatar_sync=self.avatar_sync,
                     ),
                 ),
             ],
