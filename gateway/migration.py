@@ -195,7 +195,7 @@ class MigrationService:
         return response
 
     async def _avatar_version(self, user_process_id: str) -> spb.AvatarVersion:
-        """The home avatar's current version with its attachments (AVIR-301), from the instance."""
+        """The home avatar's current version with its attachments (AVIR-104, AVIR-303), from the instance."""
         instance = self._channels.instance()
         request = spb.GetAvatarHistoryRequest(user_process_id=user_process_id)
         history = await call(lambda: instance.GetAvatarHistory(request, timeout=10.0))

@@ -1,4 +1,4 @@
-"""Avatars that come home (FGMV-43 9.1 steps 5-7, AVSF; AVIR-102, AVIR-103, AVIR-301/303/304).
+"""Avatars that come home (FGMV-43 9.1 steps 5-7, AVSF; AVIR-102, AVIR-103, AVIR-104, AVIR-301-304).
 
 At home: the versions of each User's avatar (its Persona and the Items attached to it:
 accessories and outfits), and the roaming changes received from the M-Instance the avatar is
@@ -59,7 +59,7 @@ class HomeSync(Protocol):
 
 def attachment_of(item: Item, slot: str) -> spb.AvatarAttachment:
     """The attachment record of ``item`` in ``slot``: its ItemID, Qualifier (canonical JSON) and
-    data digest (AVIR-301)."""
+    data digest (AVIR-104, AVIR-303)."""
     qualifier = json.dumps(item.qualifier, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     return spb.AvatarAttachment(
         item_id=item.item_id, slot=slot, qualifier_json=qualifier, digest=item.data.sha256 if item.data else ""
@@ -182,7 +182,7 @@ class AvatarSync:
 
     # -- both sides: a change of appearance ----------------------------------------------
     def change(self, request: spb.ChangeAppearanceRequest) -> spb.ChangeAppearanceResponse:
-        """AVIR-301/303/304: attach and detach Items held here. For a home User a new version;
+        """AVIR-303 (and AVIR-301 when roaming): attach and detach Items held here. For a home User a new version;
         for a roaming User a roaming change of its current visit, recorded here (SENT once the
         caller synchronised it home). InvalidInput ``ATTACHMENT_SLOT_UNKNOWN``, NotFound
         ``ITEM_NOT_FOUND`` / ``ROAMING_AVATAR_NOT_FOUND``, TooLarge

@@ -155,7 +155,7 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
     async def ChangeAppearance(
         self, request: spb.ChangeAppearanceRequest, context: ServicerContext
     ) -> spb.ChangeAppearanceResponse:
-        """AVIR-301/303/304: at home a new avatar version; for a roaming User a roaming change sent
+        """AVIR-303, AVIR-301: at home a new avatar version; for a roaming User a roaming change sent
         home over RI-1 SyncAvatarHome (9.1 steps 5-6); the home's refusal passes through."""
         return await self._avatar_sync.change_and_sync(request, self._home_sync)
 

@@ -1,5 +1,5 @@
 """Avatars that come home, over real nodes (FGMV-43 9.1 steps 5-7, AVSF; AVIR-102, AVIR-103,
-AVIR-301/303/304): accessories and outfits are Items attached to the avatar and travel with it;
+AVIR-104, AVIR-301-304): accessories and outfits are Items attached to the avatar and travel with it;
 a change of appearance at b.example reaches a.example as a pending roaming change with b's
 activity records, and becomes a new version only when the User keeps it; a revisit recovers the
 roaming avatar without conversion or transfer; a sync from a peer the avatar is not visiting is
@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import grpc
+from cliproc import mmmfed_in_thread as mmmfed
 from rpcassert import refused
 from sample_assets import VRM1, needs_samples
 
@@ -192,3 +193,45 @@ async def _status(fed: Federation, user: str) -> ipb.AvatarStatus:
 def fed_visit(status: ipb.AvatarStatus) -> str:
     """The transfer id of the avatar's last migration: the visit it is on."""
     return str([m for m in status.migrations if m.outcome == "MIGRATED"][-1].transfer_id)
+
+
+async def _operator_args(fed: Federation, tmp_path: Path, at: str) -> list[str]:
+    """--config (the M-Instance's, written to a file) and its operator's TLS material."""
+    cfg = fed.plan.instance_a if at == "a" else fed.plan.instance_b
+    config = tmp_path / f"instance-{at}.json"
+    config.write_text(cfg.model_dump_json())
+    tls = fed.plan.operator_for(cfg)
+    return ["--config", str(config), "--cert", str(tls.cert), "--key", str(tls.key)]
+
+
+async def test_cli_wear_at_b_then_history_and_sync_keep_at_home(
+    negotiated: Federation, tmp_path: Path, good_glb: bytes
+) -> None:
+    """`mmmfed avatar wear` at b sends the change home; `avatar history` at home shows it
+    pending (table within 80 columns, and --json); `avatar sync --keep` makes version 3; a second
+    `sync` exits 2 NO_PENDING_CHANGE."""
+    fed = negotiated
+    assert fed.at_b is not None
+    user, hat, _ = await _roaming_alice(fed, tmp_path, good_glb)
+    coat = await _asset(fed.at_b, SHOP_B, "Outfit", good_glb, "coat")
+    at_a, at_b = await _operator_args(fed, tmp_path, "a"), await _operator_args(fed, tmp_path, "b")
+
+    worn = await mmmfed("avatar", "wear", user, *at_b, "--outfit", coat, "--remove", hat, "--json")
+    assert worn.returncode == 0, worn.stdout + worn.stderr
+    sent = json.loads(worn.stdout)["change"]
+    assert sent["state"] == "PENDING" and [a["item_id"] for a in sent["attachments"]] == [coat]
+
+    table = await mmmfed("avatar", "history", user, *at_a, columns=80)
+    assert table.returncode == 0, table.stderr
+    assert all(len(line) <= 80 for line in table.stdout.splitlines()) and "PENDING" in table.stdout
+    history = json.loads((await mmmfed("avatar", "history", user, *at_a, "--json")).stdout)
+    assert [v["version"] for v in history["versions"]] == [1, 2]
+    assert history["changes"][0]["activity"] and history["changes"][0]["visited_m_instance_id"] == B
+
+    kept = await mmmfed("avatar", "sync", user, *at_a, "--keep", "--json")
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+    head = json.loads(kept.stdout)["versions"][-1]
+    assert (head["version"], head["parent_version"], head["visited_m_instance_id"]) == (3, 2, B)
+    assert [a["item_id"] for a in head["attachments"]] == [coat]
+    again = await mmmfed("avatar", "sync", user, *at_a, "--discard")
+    assert again.returncode == 2 and "NO_PENDING_CHANGE" in again.stderr

@@ -235,7 +235,7 @@ class ImportAvatarHeader(_message.Message):
 
     @_builtins.property
     def avatar_version(self) -> _avatar_sync_pb2.AvatarVersion:
-        """The home avatar version it was made from, with its attachments (AVIR-301)."""
+        """The home avatar version it was made from, with its attachments (AVIR-104, AVIR-303)."""
 
     def __init__(
         self,

@@ -356,7 +356,7 @@ class InstanceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ChangeAppearance(self, request, context):
-        """A change of appearance (accessories, outfits: AVIR-301/303/304): at home a new version of
+        """A change of appearance (accessories, outfits: AVIR-104, AVIR-301, AVIR-303): at home a new version of
         the avatar; for a roaming User a roaming change of its visit, synchronised home through this
         instance's gateway (FGMV-43 9.1 steps 5-7). INVALID_ARGUMENT ATTACHMENT_*, NOT_FOUND
         USER_NOT_FOUND / ITEM_NOT_FOUND, RESOURCE_EXHAUSTED TOO_MANY_ATTACHMENTS.

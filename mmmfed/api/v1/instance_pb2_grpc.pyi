@@ -117,7 +117,7 @@ class InstanceStub:
     TRANSFER_NOT_FOUND; PERMISSION_DENIED ORIGIN_NOT_GATEWAY for any other caller.
     """
     ChangeAppearance: _grpc.UnaryUnaryMultiCallable[_avatar_sync_pb2.ChangeAppearanceRequest, _avatar_sync_pb2.ChangeAppearanceResponse]
-    """A change of appearance (accessories, outfits: AVIR-301/303/304): at home a new version of
+    """A change of appearance (accessories, outfits: AVIR-104, AVIR-301, AVIR-303): at home a new version of
     the avatar; for a roaming User a roaming change of its visit, synchronised home through this
     instance's gateway (FGMV-43 9.1 steps 5-7). INVALID_ARGUMENT ATTACHMENT_*, NOT_FOUND
     USER_NOT_FOUND / ITEM_NOT_FOUND, RESOURCE_EXHAUSTED TOO_MANY_ATTACHMENTS.
@@ -220,7 +220,7 @@ class InstanceAsyncStub(InstanceStub):
     TRANSFER_NOT_FOUND; PERMISSION_DENIED ORIGIN_NOT_GATEWAY for any other caller.
     """
     ChangeAppearance: _aio.UnaryUnaryMultiCallable[_avatar_sync_pb2.ChangeAppearanceRequest, _avatar_sync_pb2.ChangeAppearanceResponse]  # type: ignore[assignment]
-    """A change of appearance (accessories, outfits: AVIR-301/303/304): at home a new version of
+    """A change of appearance (accessories, outfits: AVIR-104, AVIR-301, AVIR-303): at home a new version of
     the avatar; for a roaming User a roaming change of its visit, synchronised home through this
     instance's gateway (FGMV-43 9.1 steps 5-7). INVALID_ARGUMENT ATTACHMENT_*, NOT_FOUND
     USER_NOT_FOUND / ITEM_NOT_FOUND, RESOURCE_EXHAUSTED TOO_MANY_ATTACHMENTS.
@@ -458,7 +458,7 @@ class InstanceServicer(metaclass=_abc_1.ABCMeta):
         request: _avatar_sync_pb2.ChangeAppearanceRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_avatar_sync_pb2.ChangeAppearanceResponse, _abc.Awaitable[_avatar_sync_pb2.ChangeAppearanceResponse]]:
-        """A change of appearance (accessories, outfits: AVIR-301/303/304): at home a new version of
+        """A change of appearance (accessories, outfits: AVIR-104, AVIR-301, AVIR-303): at home a new version of
         the avatar; for a roaming User a roaming change of its visit, synchronised home through this
         instance's gateway (FGMV-43 9.1 steps 5-7). INVALID_ARGUMENT ATTACHMENT_*, NOT_FOUND
         USER_NOT_FOUND / ITEM_NOT_FOUND, RESOURCE_EXHAUSTED TOO_MANY_ATTACHMENTS.
