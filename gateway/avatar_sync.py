@@ -87,13 +87,14 @@ class AvatarSyncRelay:
         return await call(lambda: instance.ReceiveRoamingChange(received, timeout=CALL_TIMEOUT_S), attempts=1)
 
     async def recover_at(
-        self, peer_id: str, user_process_id: str, home_item_id: str, version: int, visit_id: str
+        self, peer_id: str, user_process_id: str, home_item_id: str, version: spb.AvatarVersion, visit_id: str
     ) -> spb.RecoverRoamingAvatarResponse:
         """AVIR-103 from home: ask ``peer_id`` whether it still holds the roaming avatar made from
-        ``home_item_id`` at ``version``. A peer that cannot answer (an older release, a failure)
-        counts as not holding it: the migration then transfers as before."""
+        the Persona ``home_item_id`` (then it wears ``version``'s attachments, in visit
+        ``visit_id``). A peer that cannot answer (an older release, a failure) counts as not
+        holding it: the migration then transfers as before."""
         request = spb.RecoverRoamingAvatarRequest(
-            home_user_process_id=user_process_id, home_item_id=home_item_id, version=version, visit_id=visit_id
+            home_user_process_id=user_process_id, home_item_id=home_item_id, avatar_version=version, visit_id=visit_id
         )
         peer = self._channels.peer(peer_id)
         try:

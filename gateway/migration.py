@@ -137,10 +137,8 @@ class MigrationService:
         transfer_id = running.transfer_id = new_transfer_id()
         version = await self._avatar_version(user_process_id)
         if self._avatar_sync is not None:
-            recovered = await self._avatar_sync.recover_at(
-                peer_id, user_process_id, home.item_id, version.version, transfer_id
-            )
-            if recovered.held:  # AVIR-103: no conversion, no transfer
+            recovered = await self._avatar_sync.recover_at(peer_id, user_process_id, home.item_id, version, transfer_id)
+            if recovered.held and _made_from(recovered.persona.item_json, home.item_id):  # AVIR-103
                 export.cancel()
                 timer.lap("roaming avatar recovered at peer (AVIR-103)")
                 response.outcome = gpb.MIGRATION_OUTCOME_MIGRATED
@@ -381,6 +379,16 @@ async def _transfer_stream(
         sent.n += len(chunk)
         count_bytes(len(chunk))
         yield gpb.TransferAvatarRequest(chunk=chunk)
+
+
+def _made_from(item_json: bytes, home_item_id: str) -> bool:
+    """Whether a peer's Persona is the home one or a conversion of it (its SourceItemID): a
+    recovered roaming avatar must be (AVIR-103); anything else is transferred again."""
+    try:
+        item = parse_item(item_json)
+    except MmmfedError:
+        return False
+    return home_item_id in (item.item_id, item.doc.get("SourceItemID"))
 
 
 def _item_id(item_json: bytes) -> str:

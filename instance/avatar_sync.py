@@ -69,7 +69,8 @@ def attachment_of(item: Item, slot: str) -> spb.AvatarAttachment:
 def check_change(change: spb.RoamingChange) -> None:
     """Bounds and shape of a peer's roaming change. InvalidInput ``ROAMING_CHANGE_MALFORMED``;
     TooLarge ``ROAMING_CHANGE_TOO_LARGE`` (over 256 KiB, 16 attachments, 64 activity
-    records of 8 KiB each)."""
+    records of 8 KiB each); InvalidInput ``ROAMING_CHANGE_MALFORMED`` also for an activity record
+    that is not an ACD Item or a Qualifier that is not a JSON object."""
     if change.ByteSize() > MAX_CHANGE_BYTES or len(change.attachments) > MAX_ATTACHMENTS:
         raise TooLarge(
             f"a roaming change is at most {MAX_CHANGE_BYTES} bytes with {MAX_ATTACHMENTS} attachments",
@@ -82,6 +83,13 @@ def check_change(change: spb.RoamingChange) -> None:
             f"a roaming change carries at most {MAX_ACTIVITY_RECORDS} activity records of "
             f"{MAX_ACTIVITY_RECORD_BYTES} bytes",
             reason="ROAMING_CHANGE_TOO_LARGE",
+        )
+    if not all(_is_acd(r) for r in change.activity_json) or not all(
+        _is_json_object(a.qualifier_json) for a in change.attachments if a.qualifier_json
+    ):
+        raise InvalidInput(
+            "a roaming change's activity records are ACD Items and its Qualifiers JSON objects",
+            reason="ROAMING_CHANGE_MALFORMED",
         )
     if (
         not change.change_id.startswith("urn:uuid:")
@@ -298,9 +306,9 @@ class AvatarSync:
                     f"{user} has {count} pending roaming changes: keep or discard them first",
                     reason="TOO_MANY_PENDING_CHANGES",
                 )
-            db.execute(
+            db.execute(  # ordered by when it arrived here, not by the peer's clock
                 "INSERT INTO roaming_changes VALUES (?, ?, ?, ?, ?, ?)",
-                (pending.change_id, user, pending.visit_id, PENDING, pending.time_ms, pending.SerializeToString()),
+                (pending.change_id, user, pending.visit_id, PENDING, _now_ms(), pending.SerializeToString()),
             )
         return pending
 
@@ -363,20 +371,21 @@ class AvatarSync:
 
     def recover(self, request: spb.RecoverRoamingAvatarRequest) -> spb.RecoverRoamingAvatarResponse:
         """AVIR-103: the roaming avatar of a revisiting User when it was made from the same home
-        Persona and version (the visit becomes ``visit_id``); ``held`` false otherwise."""
+        Persona (``held`` false otherwise). Held, it now wears the home's current version (its
+        attachments, at most 16) and the visit becomes ``visit_id``: changes discarded at home do
+        not come back."""
         user = request.home_user_process_id
         with self._database.read() as db:
             row = db.execute(
-                "SELECT home_item_id, version, persona_id FROM roaming_avatars WHERE user_process_id = ?", (user,)
+                "SELECT home_item_id, persona_id FROM roaming_avatars WHERE user_process_id = ?", (user,)
             ).fetchone()
-        if row is None or row[0] != request.home_item_id or row[1] != request.version:
+        if row is None or row[0] != request.home_item_id or not request.visit_id or len(request.visit_id) > 256:
             return spb.RecoverRoamingAvatarResponse(held=False)
         try:
-            persona = self._lookup(str(row[2]))
+            persona = self._lookup(str(row[1]))
         except NotFound:
             return spb.RecoverRoamingAvatarResponse(held=False)
-        with self._database.write() as db:
-            db.execute("UPDATE roaming_avatars SET visit_id = ? WHERE user_process_id = ?", (request.visit_id, user))
+        self.keep_roaming(user, request.home_item_id, request.visit_id, persona, request.avatar_version)
         return spb.RecoverRoamingAvatarResponse(
             held=True, roaming_user_process_id=user, persona=itpb.ItemEnvelope(item_json=persona.raw)
         )
@@ -407,6 +416,21 @@ def _apply(
     if len(result) > MAX_ATTACHMENTS:
         raise TooLarge(f"an avatar has at most {MAX_ATTACHMENTS} attachments", reason="TOO_MANY_ATTACHMENTS")
     return result
+
+
+def _is_json_object(data: bytes) -> bool:
+    try:
+        return isinstance(json.loads(data), dict)
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError both are
+        return False
+
+
+def _is_acd(data: bytes) -> bool:
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return False
+    return isinstance(doc, dict) and doc.get("ItemType") == "ACD"
 
 
 def _now_ms() -> int:

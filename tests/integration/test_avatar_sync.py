@@ -235,3 +235,76 @@ async def test_cli_wear_at_b_then_history_and_sync_keep_at_home(
     assert [a["item_id"] for a in head["attachments"]] == [coat]
     again = await mmmfed("avatar", "sync", user, *at_a, "--discard")
     assert again.returncode == 2 and "NO_PENDING_CHANGE" in again.stderr
+
+
+def _change(user: str, visit_id: str, **fields: object) -> spb.RoamingChange:
+    return spb.RoamingChange(
+        change_id=f"urn:uuid:{uuid.uuid4()}", home_user_process_id=user, visit_id=visit_id, base_version=2, **fields
+    )
+
+
+async def test_every_peer_controlled_part_of_a_sync_is_bounded(
+    negotiated: Federation, tmp_path: Path, good_glb: bytes
+) -> None:
+    """From the peer the avatar visits, in its visit: over 256 KiB, 17 attachments or an activity
+    record that is not an ACD Item are refused and nothing is recorded; the 17th pending change is
+    refused TOO_MANY_PENDING_CHANGES until the User decides; the peer's word for where it is
+    (visited_m_instance_id) is replaced by the authenticated peer."""
+    fed = negotiated
+    assert fed.at_a is not None
+    user, hat, _ = await _roaming_alice(fed, tmp_path, good_glb)
+    visit = fed_visit(await _status(fed, user))
+    one = spb.AvatarAttachment(item_id=hat, slot="accessory")
+    p = fed.plan
+    async with secure_channel(p.gateway_b.tls, peer(p.gateway_a)) as channel:
+        stub = gateway_pb2_grpc.FederationStub(channel)
+        huge = _change(user, visit, activity_json=[b"x" * 8000] * 40)
+        await refused(stub.SyncAvatar(huge), grpc.StatusCode.RESOURCE_EXHAUSTED, "ROAMING_CHANGE_TOO_LARGE")
+        crowded = _change(user, visit, attachments=[one] * 17)
+        await refused(stub.SyncAvatar(crowded), grpc.StatusCode.RESOURCE_EXHAUSTED, "ROAMING_CHANGE_TOO_LARGE")
+        forged = _change(user, visit, activity_json=[b'{"ItemType":"PRC"}'])
+        await refused(stub.SyncAvatar(forged), grpc.StatusCode.INVALID_ARGUMENT, "ROAMING_CHANGE_MALFORMED")
+        assert list((await _history(fed.at_a, user)).changes) == []
+
+        for _ in range(16):
+            accepted = await stub.SyncAvatar(_change(user, visit, attachments=[one], visited_m_instance_id="c.example"))
+            assert (accepted.state, accepted.visited_m_instance_id) == ("PENDING", B)
+        await refused(
+            stub.SyncAvatar(_change(user, visit, attachments=[one])),
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "TOO_MANY_PENDING_CHANGES",
+        )
+        await fed.at_a.instance.DecideRoamingChanges(spb.DecideRoamingChangesRequest(user_process_id=user, keep=False))
+        assert (await stub.SyncAvatar(_change(user, visit, attachments=[one]))).state == "PENDING"
+    assert len((await _history(fed.at_a, user)).versions) == 2  # none of it became a version
+
+
+async def test_after_a_revisit_only_the_new_visit_syncs_and_a_kept_version_travels_again(
+    negotiated: Federation, tmp_path: Path, good_glb: bytes
+) -> None:
+    """The recovery begins a new visit: a change of the old visit is refused NOT_VISITING, one of
+    the new visit is accepted. Once kept (version 3), the next migration to b recovers the same
+    Persona again, and b's roaming avatar then wears version 3."""
+    fed = negotiated
+    assert fed.at_a is not None
+    assert fed.at_b is not None
+    user, hat, _ = await _roaming_alice(fed, tmp_path, good_glb)
+    old_visit = fed_visit(await _status(fed, user))
+    again = await fed.at_a.migrate(user, B)
+    assert again.route == "recovered"
+    new_visit = fed_visit(await _status(fed, user))
+    assert new_visit != old_visit
+    p = fed.plan
+    async with secure_channel(p.gateway_b.tls, peer(p.gateway_a)) as channel:
+        stub = gateway_pb2_grpc.FederationStub(channel)
+        await refused(stub.SyncAvatar(_change(user, old_visit)), grpc.StatusCode.FAILED_PRECONDITION, "NOT_VISITING")
+    coat, changed = await _swap_outfit_at_b(fed, user, good_glb)  # b's own path, in the new visit
+    assert changed.change.visit_id == new_visit
+    await fed.at_a.instance.DecideRoamingChanges(spb.DecideRoamingChangesRequest(user_process_id=user, keep=True))
+
+    third = await fed.at_a.migrate(user, B)  # the same Persona: recovered again, wearing version 3
+    assert (third.route, third.bytes_sent) == ("recovered", 0)
+    worn = await fed.at_b.instance.ChangeAppearance(
+        spb.ChangeAppearanceRequest(user_process_id=user, detach_item_ids=["nothing"])
+    )
+    assert worn.change.base_version == 3 and [a.item_id for a in worn.change.attachments] == [hat, coat]

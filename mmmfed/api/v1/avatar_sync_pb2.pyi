@@ -326,30 +326,35 @@ Global___AvatarHistory: _TypeAlias = AvatarHistory  # noqa: Y015
 
 @_typing.final
 class RecoverRoamingAvatarRequest(_message.Message):
-    """AVIR-103: does the visited M-Instance still hold the roaming avatar made from this version?"""
+    """AVIR-103: does the visited M-Instance still hold the roaming avatar made from this home
+    Persona? If so it wears avatar_version's attachments from now on, and no byte is transferred.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     HOME_USER_PROCESS_ID_FIELD_NUMBER: _builtins.int
     HOME_ITEM_ID_FIELD_NUMBER: _builtins.int
-    VERSION_FIELD_NUMBER: _builtins.int
+    AVATAR_VERSION_FIELD_NUMBER: _builtins.int
     VISIT_ID_FIELD_NUMBER: _builtins.int
     home_user_process_id: _builtins.str
     home_item_id: _builtins.str
-    version: _builtins.int
     visit_id: _builtins.str
     """The transfer id the home gives this new visit."""
+    @_builtins.property
+    def avatar_version(self) -> Global___AvatarVersion:
+        """The home avatar's current version (the Persona home_item_id and its attachments)."""
+
     def __init__(
         self,
         *,
         home_user_process_id: _builtins.str = ...,
         home_item_id: _builtins.str = ...,
-        version: _builtins.int = ...,
+        avatar_version: Global___AvatarVersion | None = ...,
         visit_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["avatar_version", b"avatar_version"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["home_item_id", b"home_item_id", "home_user_process_id", b"home_user_process_id", "version", b"version", "visit_id", b"visit_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["avatar_version", b"avatar_version", "home_item_id", b"home_item_id", "home_user_process_id", b"home_user_process_id", "visit_id", b"visit_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
