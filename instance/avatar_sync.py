@@ -14,6 +14,7 @@ attachments per avatar, activity records and bytes per change, pending changes p
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -24,7 +25,7 @@ from instance.database import Database
 from instance.world.activity import ActivityLog, ActivityRecord
 from mmmfed.api.v1 import avatar_sync_pb2 as spb
 from mmmfed.api.v1 import item_pb2 as itpb
-from mmmfed.errors import FailedPrecondition, InvalidInput, NotFound, TooLarge
+from mmmfed.errors import AlreadyExists, FailedPrecondition, InvalidInput, NotFound, TooLarge
 from mmmfed.items import Item, instance_or_none
 
 _SCHEMA = """
@@ -170,9 +171,14 @@ class AvatarSync:
             return first
 
     def _new_version(
-        self, user_process_id: str, attachments: Iterable[spb.AvatarAttachment], **visit: str
+        self, db: sqlite3.Connection, user_process_id: str, attachments: Iterable[spb.AvatarAttachment], **visit: str
     ) -> spb.AvatarVersion:
-        head = self._head(user_process_id)
+        """Write the version after the User's current one (in ``db``'s transaction)."""
+        row = db.execute(
+            "SELECT record FROM avatar_versions WHERE user_process_id = ? ORDER BY version DESC LIMIT 1",
+            (user_process_id,),
+        ).fetchone()
+        head = spb.AvatarVersion.FromString(bytes(row[0]))  # _head made the first one
         version = spb.AvatarVersion(
             version=head.version + 1,
             parent_version=head.version,
@@ -181,11 +187,10 @@ class AvatarSync:
             time_ms=_now_ms(),
             **visit,
         )
-        with self._database.write() as db:
-            db.execute(
-                "INSERT INTO avatar_versions VALUES (?, ?, ?)",
-                (user_process_id, version.version, version.SerializeToString()),
-            )
+        db.execute(
+            "INSERT INTO avatar_versions VALUES (?, ?, ?)",
+            (user_process_id, version.version, version.SerializeToString()),
+        )
         return version
 
     # -- both sides: a change of appearance ----------------------------------------------
@@ -200,7 +205,8 @@ class AvatarSync:
         current = list(self._head(user).attachments) if home else list(self._roaming(user)[1].attachments)
         attachments = _apply(current, request, self._lookup)
         if home:
-            return spb.ChangeAppearanceResponse(version=self._new_version(user, attachments))
+            with self._database.write() as db:
+                return spb.ChangeAppearanceResponse(version=self._new_version(db, user, attachments))
         visit_id, roaming = self._roaming(user)
         records = self._activity_of(user)
         activity = [
@@ -278,7 +284,8 @@ class AvatarSync:
     def receive(self, change: spb.RoamingChange) -> spb.RoamingChange:
         """Keep a peer's roaming change PENDING (once per change_id). FailedPrecondition
         ``NOT_VISITING`` unless the User's avatar last migrated to ``visited_m_instance_id`` in
-        the visit named; TooLarge ``TOO_MANY_PENDING_CHANGES`` (over 16 pending)."""
+        the visit named; AlreadyExists ``CHANGE_ID_TAKEN`` for another User's or peer's change
+        id; TooLarge ``TOO_MANY_PENDING_CHANGES`` (over 16 pending)."""
         check_change(change)
         user = change.home_user_process_id
         self._head(user)
@@ -296,8 +303,11 @@ class AvatarSync:
         pending.state, pending.kept_as_version = PENDING, 0
         with self._database.write() as db:
             row = db.execute("SELECT record FROM roaming_changes WHERE change_id = ?", (change.change_id,)).fetchone()
-            if row is not None:
-                return spb.RoamingChange.FromString(bytes(row[0]))
+            if row is not None:  # a repeated request: the first answer, to the same peer only
+                first = spb.RoamingChange.FromString(bytes(row[0]))
+                if (first.home_user_process_id, first.visited_m_instance_id) != (user, change.visited_m_instance_id):
+                    raise AlreadyExists("that change id is taken", reason="CHANGE_ID_TAKEN")
+                return first
             (count,) = db.execute(
                 "SELECT COUNT(*) FROM roaming_changes WHERE user_process_id = ? AND state = ?", (user, PENDING)
             ).fetchone()
@@ -332,17 +342,18 @@ class AvatarSync:
                 f"no pending roaming change of {user}" + (f" in visit {visit_id[:256]}" if request.visit_id else ""),
                 reason="NO_PENDING_CHANGE",
             )
-        kept = 0
-        if request.keep:
-            last = of_visit[-1]
-            kept = self._new_version(
-                user,
-                last.attachments,
-                visited_m_instance_id=last.visited_m_instance_id,
-                visit_id=last.visit_id,
-                change_id=last.change_id,
-            ).version
-        with self._database.write() as db:
+        with self._database.write() as db:  # the version and the decision commit together
+            kept = 0
+            if request.keep:
+                last = of_visit[-1]
+                kept = self._new_version(
+                    db,
+                    user,
+                    last.attachments,
+                    visited_m_instance_id=last.visited_m_instance_id,
+                    visit_id=last.visit_id,
+                    change_id=last.change_id,
+                ).version
             for c in of_visit:
                 c.state, c.kept_as_version = (KEPT, kept) if request.keep else (DISCARDED, 0)
                 db.execute(

@@ -70,6 +70,7 @@ def change_view(c: Any) -> dict[str, Any]:
 
 
 def history_view(h: Any) -> dict[str, Any]:
+    """An AvatarHistory as a plain dict (--json): versions and roaming changes, oldest first."""
     return {
         "user_process_id": h.user_process_id,
         "versions": [version_view(v) for v in h.versions],
