@@ -165,7 +165,11 @@ class AvatarSync:
                 (user_process_id,),
             ).fetchone()
             if row is not None:
-                return spb.AvatarVersion.FromString(bytes(row[0]))
+                head = spb.AvatarVersion.FromString(bytes(row[0]))
+                if head.persona_id == persona.item_id:
+                    return head
+                # a new Persona (registered again): a version of it, wearing what the last wore
+                return self._new_version(db, user_process_id, head.attachments, persona_id=persona.item_id)
             first = spb.AvatarVersion(version=1, persona_id=persona.item_id, time_ms=_now_ms())
             db.execute("INSERT INTO avatar_versions VALUES (?, 1, ?)", (user_process_id, first.SerializeToString()))
             return first
@@ -179,13 +183,13 @@ class AvatarSync:
             (user_process_id,),
         ).fetchone()
         head = spb.AvatarVersion.FromString(bytes(row[0]))  # _head made the first one
+        fields = {"persona_id": head.persona_id, **visit}  # a kept change's visit, or a new Persona
         version = spb.AvatarVersion(
             version=head.version + 1,
             parent_version=head.version,
-            persona_id=head.persona_id,
             attachments=list(attachments),
             time_ms=_now_ms(),
-            **visit,
+            **fields,
         )
         db.execute(
             "INSERT INTO avatar_versions VALUES (?, ?, ?)",
@@ -195,8 +199,8 @@ class AvatarSync:
 
     # -- both sides: a change of appearance ----------------------------------------------
     def change(self, request: spb.ChangeAppearanceRequest) -> spb.ChangeAppearanceResponse:
-        """AVIR-303 (and AVIR-301 when roaming): attach and detach Items held here. For a home User a new version;
-        for a roaming User a roaming change of its current visit, recorded here (SENT once the
+        """AVIR-303 (and AVIR-301 when roaming): attach and detach Items held here. For a home User
+        a new version; for a roaming User a roaming change of its current visit, recorded here (SENT once the
         caller synchronised it home). InvalidInput ``ATTACHMENT_SLOT_UNKNOWN``, NotFound
         ``ITEM_NOT_FOUND`` / ``ROAMING_AVATAR_NOT_FOUND``, TooLarge
         ``TOO_MANY_ATTACHMENTS`` (over 16)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -121,3 +122,32 @@ def test_a_well_formed_roaming_change_passes() -> None:
     check_change(
         _change(activity_json=[b'{"ItemType":"ACD"}'], attachments=[spb.AvatarAttachment(item_id="x", slot="outfit")])
     )
+
+
+def test_a_new_persona_at_home_is_a_new_version_wearing_what_the_last_wore(tmp_path: Path) -> None:
+    """The home avatar's history follows its Persona: registered again, the next version names the
+    new Persona, with the last version as parent and its attachments."""
+    from typing import Any, cast
+
+    from instance.avatar_sync import AvatarSync
+    from instance.database import Database
+
+    items = _items("first", "second", "hat")
+    current = {"persona": items["first"]}
+    sync = AvatarSync(
+        Database.in_dir(tmp_path),
+        A,
+        lookup=_lookup(items),
+        persona_of=lambda _user: current["persona"],
+        migrations=cast(Any, None),  # not reached: no roaming change here
+        activity=cast(Any, None),
+    )
+    user = f"mmm://{A}/processes/user/alice"
+    sync.change(spb.ChangeAppearanceRequest(user_process_id=user, attach=[_ref(items["hat"], "accessory")]))
+    current["persona"] = items["second"]
+    head = sync.head(user)
+    assert (head.version, head.parent_version, head.persona_id) == (3, 2, items["second"].item_id)
+    assert [a.item_id for a in head.attachments] == [items["hat"].item_id]
+    assert [v.persona_id for v in sync.history(user).versions] == [items["first"].item_id] * 2 + [
+        items["second"].item_id
+    ]
