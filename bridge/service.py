@@ -6,7 +6,11 @@ counts in ``mmmfed_conversion_duration_seconds{outcome}`` (issue 6, item 2).
 
 Manifesto V (BRIDGE and OFFER_V) is signed by the bridge's key and carries its certificate, which
 binds that key (mmmfed/bridge_identity.py); virtual bridges are kept in the bridge's data_dir
-(bridge/identity.py), so they outlive a restart (issue 12 item 5)."""
+(bridge/identity.py), so they outlive a restart (issue 12 item 5).
+
+Contents (FGMV-43 9.3 with 9.5, COCF): manifesto V also announces the content pairs of
+:mod:`bridge.content_conversion` (Model3D, Image, Sound), virtual bridges carry them, and
+:meth:`BridgeService.convert_content` converts a content's parts into a new content Item."""
 
 from __future__ import annotations
 
@@ -18,10 +22,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from bridge.content_conversion import content_conversions, content_pair, convert_content, converted_item
 from bridge.conversion import ConversionLimits, ConversionReport, ConversionTarget, GltfValidator, convert
 from bridge.identity import VirtualBridge, VirtualBridgeStore
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.bridge_identity import sign_bridge_manifesto
+from mmmfed.content.item import CONTENT_SUB_TYPES, is_content
+from mmmfed.content.package import ContentPackage
 from mmmfed.errors import InvalidInput, MmmfedError, NotFound, PermissionDenied
 from mmmfed.formats import lookup
 from mmmfed.glb import inspect_glb
@@ -147,7 +154,8 @@ class BridgeService:
                     )
                     for item_type, sub_type in CONVERTED_KINDS
                     for src, dst, drops in CONVERSION_PAIRS
-                ],
+                ]
+                + content_conversions(),  # contents (FGMV-43 9.3, COCF)
                 issued_at_ms=int(time.time() * 1000),
             )
         )
@@ -163,6 +171,22 @@ class BridgeService:
         supported = {(s, d): drops for s, d, drops in CONVERSION_PAIRS}
         for row in features:
             key = (row.offered.qualifier.format, row.target.qualifier.format)
+            if row.offered.qualifier.sub_type in CONTENT_SUB_TYPES:  # a content's pair (COCF)
+                drops = content_pair(row.offered.qualifier.sub_type, *key)
+                if drops is None:
+                    raise InvalidInput(
+                        f"this bridge does not convert {row.offered.qualifier.sub_type} {key[0]} to {key[1]}",
+                        reason="QUALIFIER_NOT_SUPPORTED",
+                    )
+                pairs.append(
+                    mpb.ConversionPair(
+                        item_type=row.offered.item_type,
+                        from_qualifier=row.offered.qualifier,
+                        to_qualifier=row.target.qualifier,
+                        drops=drops,
+                    )
+                )
+                continue
             if key not in supported:
                 raise InvalidInput(
                     f"this bridge does not convert {key[0]} to {key[1]}", reason="QUALIFIER_NOT_SUPPORTED"
@@ -203,6 +227,15 @@ class BridgeService:
                 f"virtual bridge {vb_id} converts Items of {vb.from_m_instance_id}, not of {item.m_instance_id}",
                 reason="VIRTUAL_BRIDGE_MISMATCH",
             )
+        if is_content(item.doc):  # a content's parts follow instead of one data binding (COCF)
+            sub_type, fmt = str(item.qualifier.get("SubType", "")), item.format
+            if target.qualifier.sub_type != sub_type or content_pair(sub_type, fmt, target.qualifier.format) is None:
+                raise InvalidInput(
+                    f"this bridge does not convert {sub_type} {fmt} to "
+                    f"{target.qualifier.sub_type} {target.qualifier.format}",
+                    reason="QUALIFIER_NOT_SUPPORTED",
+                )
+            return item
         if item.data is None:
             raise InvalidInput("Item has no data to convert", reason="ITEM_MALFORMED")
         if (item.format, target.qualifier.format) not in {(s, d) for s, d, _ in CONVERSION_PAIRS}:
@@ -258,6 +291,36 @@ class BridgeService:
         )
         signed = sign_item(item, key=self._key, verification_method=self._key.verification_method)
         return Converted(signed, out, report)
+
+    async def convert_content(
+        self, source: Item, package: ContentPackage, target: mpb.Feature
+    ) -> tuple[Item, ContentPackage, dict[str, object]]:
+        """Convert a content (FGMV-43 9.3 with 9.5, COCF: :mod:`bridge.content_conversion`):
+        ``package`` (its parts, digests already checked against the source Item) for ``target``
+        (the destination's accepted Feature with its limits). Returns the converted Item signed
+        by this bridge, its package and the report. Raises ConversionRefused (INVALID_ARGUMENT,
+        e.g. ``TRIANGLE_BUDGET_UNREACHABLE``, ``IMAGE_TOO_LARGE``, ``SOUND_TOO_LONG``) and the
+        validator's and time limits' errors; counted in ``mmmfed_conversion_duration_seconds``."""
+        started, outcome = time.perf_counter(), "error"
+        try:
+            model_target = target_of(target) if target.qualifier.sub_type == "Model3D" else None
+            converted = await convert_content(
+                package,
+                source.qualifier,
+                target,
+                validator=self._validator,
+                limits=self._limits,
+                model_target=model_target,
+            )
+            outcome = "converted"
+        except MmmfedError:
+            outcome = "refused"
+            raise
+        finally:
+            self._metrics.conversion_duration.labels(outcome=outcome).observe(time.perf_counter() - started)
+        item = converted_item(source, converted, target, bridge_id=self.bridge_id, producer_process_id=self._process_id)
+        signed = sign_item(item, key=self._key, verification_method=self._key.verification_method)
+        return signed, converted.package, converted.report
 
 
 def report_json(report: ConversionReport) -> bytes:

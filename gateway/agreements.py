@@ -52,6 +52,11 @@ CONTENT_ACTION = "Post"
 """Contents migrating to the peer (FGMV-43 9.3 steps 1-4, RE-3): a home M-Instance Posts the
 content's Item into the peer's M-Environment; on ITM Items (SubType the content's kind)."""
 CONTENT_TYPE = "ITM"
+IDENTITY_ACTION = "Register"
+"""Identities migrating to the peer (FGMV-43 9.4 steps 1-4, RE-4): the destination Registers a
+Process for a user of the home M-Instance from a presentation of their Personal Profile's claims;
+on PPR Items (the Personal Profile)."""
+IDENTITY_TYPE = "PPR"
 
 
 def _now_ms() -> int:
@@ -186,9 +191,9 @@ class AgreementBook:
             "AnswerManifestoID": answer.manifesto_id,
             "Scope": {
                 "ItemTypes": sorted(
-                    {r.offered.item_type for r in rows} | {PROCESS_ACTION_TYPE, ASSET_TYPE, CONTENT_TYPE}
+                    {r.offered.item_type for r in rows} | {PROCESS_ACTION_TYPE, ASSET_TYPE, CONTENT_TYPE, IDENTITY_TYPE}
                 ),
-                "Actions": [AVATAR_ACTION, RESOLVE_ACTION, ASSET_ACTION, CONTENT_ACTION],
+                "Actions": [AVATAR_ACTION, RESOLVE_ACTION, ASSET_ACTION, CONTENT_ACTION, IDENTITY_ACTION],
                 "Features": sorted(
                     f"{r.offered.item_type} {r.offered.qualifier.format} {ROUTE_NAMES[r.route]}" for r in rows
                 ),

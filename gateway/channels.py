@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import grpc
 
-from mmmfed.api.v1 import bridge_pb2_grpc, content_pb2_grpc, gateway_pb2_grpc, instance_pb2_grpc
+from mmmfed.api.v1 import bridge_pb2_grpc, content_pb2_grpc, gateway_pb2_grpc, identity_pb2_grpc, instance_pb2_grpc
 from mmmfed.config import PeerAddress, TlsConfig
 from mmmfed.errors import NotFound
 from mmmfed.tls import secure_channel
@@ -98,6 +98,15 @@ class Channels:
         bundle = self._domains.peer_bundle(m_instance_id) if self._domains is not None else None
         return self._stub(
             gateway_pb2_grpc.FederationStub, self.peers[m_instance_id], roots=bundle.pem if bundle else None
+        )
+
+    def identity_peer(self, m_instance_id: str) -> identity_pb2_grpc.IdentityFederationAsyncStub:
+        """The IdentityFederation stub (RE-4, FGMV-43 9.4) of a peer's gateway, on the same channel
+        as :meth:`peer`; NotFound ``UNKNOWN_PEER`` if not configured."""
+        self.peer(m_instance_id)  # UNKNOWN_PEER, and the channel opened with the bundle held now
+        bundle = self._domains.peer_bundle(m_instance_id) if self._domains is not None else None
+        return self._stub(
+            identity_pb2_grpc.IdentityFederationStub, self.peers[m_instance_id], roots=bundle.pem if bundle else None
         )
 
     def bridge(self, bridge_id: str) -> bridge_pb2_grpc.BridgeAsyncStub:

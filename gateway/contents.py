@@ -22,6 +22,13 @@ through to the M-Instance (RI-3 ImportContent) while each part's size and sha-25
 (a part that does not match stops the stream before its bytes go on). The instance stores all or
 nothing. Both sides audit the outcome (``ACCEPTED`` / ``REFUSED``, rpc ``SendContent`` or
 ``TransferContent``).
+
+A content the peer's manifesto accepts only converted travels through the bridge of the
+negotiated row for its Qualifier (COCF, COIR-204/205: :mod:`gateway.content_bridging`): the home
+side sends the bridge's converted Item (signed by the bridge over this gateway's proof) and its
+parts instead, and says so in the answer (``route``, ``source_item_id``, ``bridge_id``,
+``conversion_report_json``); the receiving side verifies the bridge's proof with the keys of the
+negotiation's offer V and that the conversion kept licence, metadata and Rights.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from collections.abc import AsyncIterator
 
 from gateway.agreements import CONTENT_ACTION, CONTENT_TYPE
 from gateway.channels import Channels
+from gateway.content_bridging import DIRECT, VIA_BRIDGE, ContentBridge, check_kept
 from gateway.envelope import EnvelopeChecker, make_envelope, new_transfer_id
 from gateway.negotiation import NegotiationService
 from gateway.verification import ForeignItemVerifier, refusals_counted
@@ -80,6 +88,7 @@ class ContentRelay:
         self._metrics = metrics
         self.max_bytes = max_bytes
         self.max_parts = max_parts
+        self.bridging = ContentBridge(channels, negotiation)  # contents the peer accepts only converted (COCF)
 
     async def _agreed(self, peer: str) -> None:
         await self._agreements.require_active(peer, item_type=CONTENT_TYPE, action=CONTENT_ACTION)
@@ -101,6 +110,12 @@ class ContentRelay:
             )
             raise
         details = {"rpc": "SendContent", "bytes": result.bytes, "already_held": result.already_held}
+        if result.route == VIA_BRIDGE:
+            details.update(
+                route=result.route,
+                bridge=result.bridge_id,
+                converted_item=_item_id(result.content.item.item_json),
+            )
         await self._audit.append(ACCEPTED, peer_id=peer, subject=content_id, details=details)
         return result
 
@@ -121,11 +136,21 @@ class ContentRelay:
         metadata = ContentMetadata.from_descr(item.doc.get("DescrMetadata") or {})
         require_redistributable(metadata.licence, content_id=content_id, peer=peer)  # before any byte leaves
         accepted_there = ContentAcceptance.of(await self._negotiation.peer_policies(peer))
-        accepted_there.require(item.qualifier, parts_of(item.doc), where=peer)
+        row = None if accepted_there.fits(item.qualifier) else await self.bridging.route(peer, item.qualifier)
+        if row is None:  # as it is, or not at all
+            accepted_there.require(
+                item.qualifier, parts_of(item.doc), where=peer, no_bridge="no bridge of the negotiation converts it"
+            )
         package = ContentPackage(tuple(ContentPart.of(p.path, p.data, p.media_type) for p in exported.parts))
         check_parts(item.doc, package)
         record, key = self._keys.current()
-        signed = sign_item(item, key=key, verification_method=self._keys.method(record)).raw
+        home = sign_item(item, key=key, verification_method=self._keys.method(record))
+        signed = home.raw
+        converted = None
+        if row is not None:  # FGMV-43 9.3 with 9.5 step 9: through the bridge's Conversion Service (COCF)
+            converted = await self.bridging.convert(home, package, row, peer)
+            accepted_there.require(converted.item.qualifier, parts_of(converted.item.doc), where=peer)
+            signed, package = converted.item.raw, converted.package
         transfer_id = new_transfer_id()
         header = cpb.ContentTransferHeader(
             transfer_id=transfer_id,
@@ -147,6 +172,10 @@ class ContentRelay:
             lambda: pump.result(stub.TransferContent(pump.requests())), attempts=1
         )
         result.peer_m_instance_id = peer
+        result.route = DIRECT
+        if converted is not None:
+            result.route, result.source_item_id, result.bridge_id = VIA_BRIDGE, home.item_id, converted.bridge_id
+            result.conversion_report_json = converted.report_json()
         return result
 
     # -- receiving side -------------------------------------------------------------------
@@ -184,9 +213,12 @@ class ContentRelay:
                     f"{peer} may not migrate contents of {header.owner_process_id[:256]}", reason="ORIGIN_MISMATCH"
                 )
         await self._agreed(peer)
-        item = await self._verifier.verify_persona(header.item.item_json, peer_id=peer, bridge_keys={})
+        bridge_keys = await self._negotiation.bridge_keys(peer, incoming=True)  # a content converted on the way
+        item = await self._verifier.verify_persona(header.item.item_json, peer_id=peer, bridge_keys=bridge_keys)
         if not is_content(item.doc):
             raise InvalidInput(f"{item.item_id[:256]} is not a content's Item", reason="NOT_CONTENT")
+        if "SourceItem" in item.doc:
+            check_kept(item)  # licence, metadata and Rights as at home (COIR-102/103/302)
         with refusals_counted(self._metrics):  # envelope, digest of the exact bytes, replay
             await self._envelopes.check(
                 header.envelope_json,

@@ -1,9 +1,11 @@
 """Manifesto registration and negotiation, FGMV-43 9.5 (IMFC: MPMF and MBMF).
 
-Offering side (A): fetch B's manifesto, compare feature by feature, ask a bridge for a virtual
-bridge for the bridged features, send offer manifestos A and V, store B's answer manifesto.
-Answering side (B): check each offered row against its own platform manifesto and the bridge's
-offer V, and answer with what it accepts.
+Offering side (A): fetch B's manifesto, compare feature by feature, add the rows by which
+contents B's content policies do not accept reach it through a bridge (9.5 steps 5-9 for 9.3,
+:mod:`gateway.content_bridging`), ask a bridge for a virtual bridge for the bridged features,
+send offer manifestos A and V, store B's answer manifesto.
+Answering side (B): check each offered row against its own platform manifesto (content rows:
+its content policies) and the bridge's offer V, and answer with what it accepts.
 
 Manifesto V is used only once verified (issue 12 item 5, gateway/bridge_trust.py): signed by the
 bridge's did:key, which its certificate (chaining to the bridge's bundle, for its TLS name) binds.
@@ -22,6 +24,7 @@ from functools import partial
 from gateway.agreements import AgreementBook
 from gateway.bridge_trust import BridgeTrust, same_bridge
 from gateway.channels import Channels
+from gateway.content_bridging import check_content_row, content_rows, is_content_row
 from mmmfed.api.v1 import bridge_pb2 as bpb
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import manifesto_pb2 as mpb
@@ -174,6 +177,8 @@ class NegotiationService:
             identities[bridge_id] = self._bridges.verify(v, bridge_id, kind=mpb.MANIFESTO_KIND_BRIDGE)
             conversions[bridge_id] = list(identities[bridge_id].manifesto.conversions)
         table = compare(list(mine.produces), list(theirs.accepts), conversions)
+        used = next((r.bridge_id for r in table if r.route == mpb.FEATURE_ROUTE_VIA_BRIDGE), "")
+        table += content_rows(dict(theirs.policies), conversions, prefer=used)  # contents via a bridge (COCF)
         offer_v = mpb.Manifesto()
         by_bridge: dict[str, list[mpb.NegotiatedFeature]] = defaultdict(list)
         for row in table:
@@ -235,7 +240,10 @@ class NegotiationService:
         bridged = {(p.item_type, p.from_qualifier.format, p.to_qualifier.format) for p in offer_v.conversions}
         rows = []
         for row in offer_a.negotiated:
-            rows.append(self._check_row(row, list(mine.accepts), bridged, offer_v.issuer_id))
+            if is_content_row(row):  # checked against this instance's content policies
+                rows.append(check_content_row(row, dict(mine.policies), bridged, offer_v.issuer_id))
+            else:
+                rows.append(self._check_row(row, list(mine.accepts), bridged, offer_v.issuer_id))
         answer = mpb.Manifesto(
             manifesto_id=f"urn:uuid:{uuid.uuid4()}",
             kind=mpb.MANIFESTO_KIND_ANSWER,

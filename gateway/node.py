@@ -18,6 +18,9 @@ from gateway.channels import Channels
 from gateway.content_search import ContentSearch
 from gateway.contents import ContentRelay
 from gateway.envelope import EnvelopeChecker
+from gateway.identity_import import IdentityImport
+from gateway.identity_migration import IdentityMigration
+from gateway.identity_servicer import IdentityFederationServicer, IdentityGatewayServicer
 from gateway.keyring import Keyring
 from gateway.migration import MigrationService
 from gateway.negotiation import NegotiationService
@@ -29,10 +32,12 @@ from gateway.status import GatewayStatusService
 from gateway.transactions import TransactionReceiver
 from gateway.verification import ForeignItemVerifier
 from mmmfed.api.v1 import gateway_pb2 as gpb
-from mmmfed.api.v1 import gateway_pb2_grpc
+from mmmfed.api.v1 import gateway_pb2_grpc, identity_pb2_grpc
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.config import GatewayConfig
 from mmmfed.datadir import DataDirLock
+from mmmfed.identity.linked import LinkedIdentities
+from mmmfed.identity.store import IdentityStore
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.metrics import NodeMetrics
 from mmmfed.rpc import call
@@ -43,6 +48,8 @@ from mmmfed.tls import AccessPolicy, any_of, node_trust_domains, own_names, own_
 
 PLATFORM = "mmmfed.api.v1.PlatformGateway"
 FEDERATION = "mmmfed.api.v1.Federation"
+IDENTITY_GATEWAY = "mmmfed.api.v1.IdentityGateway"
+IDENTITY_FEDERATION = "mmmfed.api.v1.IdentityFederation"
 EXPIRED = "EXPIRED"  # an ACTIVE agreement past its ValidUntilMs
 
 
@@ -137,6 +144,27 @@ class GatewayNode:
             audit=self.audit,
             metrics=self.metrics,
         )
+        # FGMV-43 9.4 (issue 17): identities, home side (RI-4, RE-4 out) and destination (RE-4 in)
+        self.identity = IdentityMigration(
+            config.m_instance_id,
+            self.channels,
+            self.agreements,
+            self.negotiation,
+            keys=self.keys,
+            keyring=self.keyring,
+            store=IdentityStore(config.data_dir / "identity", config.m_instance_id),
+            audit=self.audit,
+        )
+        self.identity_import = IdentityImport(
+            config.m_instance_id,
+            self.channels,
+            self.agreements,
+            self.negotiation,
+            keys=self.keys,
+            fetch_keys=self._fetch_keys,
+            linked=LinkedIdentities(config.data_dir / "identity" / "linked", config.m_instance_id),
+            audit=self.audit,
+        )
         self.content_search = ContentSearch(  # COIR-101/105 (RI-3, RE-3)
             config.m_instance_id, self.channels, self.agreements, keys=self.keys, verifier=verifier
         )
@@ -173,7 +201,14 @@ class GatewayNode:
             own_names([config.instance.tls_name, *config.platform_clients]), own_roles("operator")
         )
         peer_callers = peer_gateways({m: p.tls_name for m, p in config.peers.items()})
-        policy = AccessPolicy(self.domains, {PLATFORM: platform_callers, FEDERATION: peer_callers})
+        # RI-4 identity migration: the M-Instance's operators only (they act for its users)
+        by_service = {
+            PLATFORM: platform_callers,
+            FEDERATION: peer_callers,
+            IDENTITY_GATEWAY: own_roles("operator"),
+            IDENTITY_FEDERATION: peer_callers,
+        }
+        policy = AccessPolicy(self.domains, by_service)
         self.server = NodeServer(
             listen=config.listen,
             tls=config.tls,
@@ -213,8 +248,17 @@ class GatewayNode:
                         avatar_sync=self.avatar_sync,
                     ),
                 ),
+                partial(
+                    identity_pb2_grpc.add_IdentityGatewayServicer_to_server, IdentityGatewayServicer(self.identity)
+                ),
+                partial(
+                    identity_pb2_grpc.add_IdentityFederationServicer_to_server,
+                    IdentityFederationServicer(
+                        self.identity_import, self.identity, domains=self.domains, channels=self.channels
+                    ),
+                ),
             ],
-            service_names=[PLATFORM, FEDERATION],
+            service_names=[PLATFORM, FEDERATION, IDENTITY_GATEWAY, IDENTITY_FEDERATION],
             policy=policy,
             metrics=self.metrics,
             metrics_listen=config.observability.metrics_listen,

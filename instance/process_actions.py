@@ -23,18 +23,17 @@ from dataclasses import replace
 from typing import Any
 
 from instance.database import Database
-from instance.world.activity import ActivityLog
+from instance.world.activity import RESOLUTION_TRIGGER, ActivityLog
 from instance.world.engine import ProcessActionEngine, describe, malformed
 from instance.world.model import PAErrorCode, PAStatus, ProcessActionRequest, ProcessActionResponse, Profile
 from instance.world.seed import new_world
+from instance.world.spill import Spill
 from instance.world.world import WalletLedger
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.items import domain_doc, instance_or_none
 
 log = logging.getLogger(__name__)
 Resolver = Callable[[ProcessActionRequest], Awaitable[ProcessActionResponse]]
-RESOLUTION_TRIGGER = "resolution"
-"""Activity Data ``trigger`` of a request sent to another M-Instance (never replayed here)."""
 
 
 def _now_ms() -> int:
@@ -69,6 +68,13 @@ class ProcessActionService:
         self.activity = ActivityLog(database if database is not None else Database(":memory:"))
         world = new_world(m_instance_id, profile=profile)
         world.ledger = ledger
+        # Items, Transactions, Rights: the recent ones in memory, all in a throwaway file (rebuilt below).
+        self._spill = Spill()
+        items, world.items = world.items, self._spill.docs("items")
+        world.items.update(items)
+        world.transactions = self._spill.docs("transactions")
+        rights, world.rights = world.rights, self._spill.rights()
+        world.rights.update(rights)
         self.engine = ProcessActionEngine(world, self.activity)
         replayed = self.engine.replay()
         if replayed:
@@ -102,9 +108,11 @@ class ProcessActionService:
         self.engine.world.adopt_asset(doc, locked_by=view.locked_by if view.state == "LOCKED" else "")
 
     def close(self) -> None:
-        """Close the database if this service made it (a shared one is closed by its owner)."""
+        """Close the database if this service made it (a shared one is closed by its owner) and the
+        World's spill of Items and Transactions."""
         if self._owns_database:
             self.activity.close()
+        self._spill.close()
 
     async def run_clock(self, *, period_s: float = 1.0, clock: Callable[[], int] = _now_ms) -> None:
         """Run deferred requests whose Time has come, every ``period_s`` seconds, until cancelled."""

@@ -33,6 +33,10 @@ from mmmfed.v22 import decode, encode
 from mmmfed.v22.conformance import check_conforms
 
 ITEM_HEADER = "MMM-ITM-V2.2"
+MAX_TRACE = 64
+"""The most Trace entries an Item carries (``item-base.json`` Trace ``maxItems``): an Item built
+from one that already has as many keeps the newest, so an Asset that moves between M-Instances
+hop after hop stays valid (each hop's Item appends one entry)."""
 MAX_ITEM_JSON_BYTES = 256 * 1024
 _INSTANCE_ID = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")
 
@@ -210,7 +214,8 @@ def item_document(
     (which serialises it) or by the World's ``instance.world.itemdocs.item_doc``.
 
     ``time`` is the Trace entry's RFC 3339 time (now when None); ``trace`` is the Trace of the
-    source Item, if any, to which this producer's entry is appended.
+    source Item, if any, to which this producer's entry is appended (the newest :data:`MAX_TRACE`
+    entries kept, oldest dropped).
     """
     doc: dict[str, Any] = {
         "Header": ITEM_HEADER,
@@ -221,7 +226,7 @@ def item_document(
         "ICapabilities": list(capabilities or []),
         "ItemQualifier": dict(qualifier),
         "ItemStatus": "Final",
-        "Trace": [*(trace or []), {"ProcessID": producer_process_id, "Time": time or now_iso()}],
+        "Trace": [*(trace or []), {"ProcessID": producer_process_id, "Time": time or now_iso()}][-MAX_TRACE:],
         "DescrMetadata": dict(descr or {}),
     }
     if data is not None:

@@ -23,11 +23,14 @@ from typing import Any
 from instance.database import Database
 from instance.world.codec import request_from_json, response_from_json, response_to_json
 from instance.world.itemdocs import iso, item_doc, local_part
-from instance.world.model import ProcessActionRequest, ProcessActionResponse
+from instance.world.model import PAStatusKind, ProcessActionRequest, ProcessActionResponse
 from instance.world.wire import request_to_proto, response_to_proto
 from mmmfed.errors import InvalidInput
 from mmmfed.items import instance_or_none
 from mmmfed.v22.process_action import request_to_v22, response_to_v22
+
+RESOLUTION_TRIGGER = "resolution"
+"""Activity Data ``trigger`` of a request sent to another M-Instance (never replayed here)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS activity (
@@ -174,6 +177,28 @@ class ActivityLog:
                 (process_action_id,),
             ).fetchone()
         return _record(row) if row is not None else None
+
+    def performed(self, process_action_id: str) -> bool:
+        """Whether a Process Action under ``process_action_id`` was performed here: an Ack the
+        engine decided (not one resolved at another M-Instance) that is not a deferral (a request
+        with an If Event, Ack'd until its event; the fired one is recorded with its trigger).
+        What an If Event on that ProcessActionID asks once the engine's memory of recent
+        performances has let it go (MMM-TEC Process Action If Event)."""
+        with self.database.read() as db:
+            rows = db.execute(
+                "SELECT trigger, request FROM activity WHERE pa_id = ? AND status = ?"
+                " AND (trigger IS NULL OR trigger != ?) ORDER BY seq",
+                (process_action_id, PAStatusKind.ACK.value, RESOLUTION_TRIGGER),
+            ).fetchall()
+        for trigger, request in rows:
+            if trigger is not None:
+                return True
+            try:
+                if request_from_json(json.loads(request)).if_event is None:
+                    return True
+            except (InvalidInput, ValueError):
+                continue  # a malformed request was refused, never performed
+        return False
 
     def __iter__(self) -> Iterator[ActivityRecord]:
         with self.database.read() as db:

@@ -43,7 +43,7 @@ from instance.world.actions import HANDLERS, ActionContext, Handler
 from instance.world.actions.authority import authority, rights_targets
 from instance.world.actions.base import BrokenRule
 from instance.world.actions.value import payment_status, price_of
-from instance.world.activity import ActivityLog
+from instance.world.activity import RESOLUTION_TRIGGER, ActivityLog
 from instance.world.codec import request_from_json, request_to_json, response_from_json
 from instance.world.itemdocs import iso, item_doc, local_part
 from instance.world.model import (
@@ -103,7 +103,7 @@ class ProcessActionEngine:
         count = 0
         try:
             for record in list(self.activity):
-                if record.trigger == "resolution":
+                if record.trigger == RESOLUTION_TRIGGER:
                     continue  # decided by another M-Instance: nothing changed here
                 if record.destination_id == self.world.transfer_service:
                     continue  # an Asset transfer: the asset ledger holds its outcome (adopted after replay)
@@ -160,6 +160,11 @@ class ProcessActionEngine:
         except InvalidInput:
             return None  # a malformed request was refused; this one is decided on its own
         return _fingerprint(earlier, record.origin), response_from_json(record.response)
+
+    def _performed(self, process_action_id: str) -> bool:
+        """Whether ``process_action_id`` was performed: among the recent ones in memory, else in
+        Activity Data (``ActivityLog.performed``), so an If Event on an old one still fires."""
+        return process_action_id in self.world.performed or self.activity.performed(process_action_id)
 
     def _admit(self, request: ProcessActionRequest, origin: str | None) -> PAStatus | None:
         """Steps 3 and 4: ids, Profile, handler and Capabilities."""
@@ -243,7 +248,7 @@ class ProcessActionEngine:
         status = PAStatus.ack(f"deferred until {when}")
         response = self._finish(request, origin, None, status, None, depth, fingerprint=fingerprint)
         if not self._replaying:
-            if event.process_action_id in self.world.performed:
+            if event.process_action_id is not None and self._performed(event.process_action_id):
                 self._fire(
                     request.process_action_id, trigger=event.process_action_id, at_ms=request.time_ms, depth=depth + 1
                 )

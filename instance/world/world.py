@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -71,12 +71,18 @@ class WalletLedger(Protocol):
         ...
 
 
-class SeenResponses(OrderedDict[str, tuple[str, ProcessActionResponse]]):
-    """The answers of the last ``limit`` decided ProcessActionIDs (default 50,000), oldest dropped
-    first: Processes of other M-Instances choose ProcessActionIDs, so this must not grow without
-    bound. The engine finds an older one in Activity Data (``ActivityLog.first_decision``)."""
+RECENT_LIMIT = 2_048
+"""How many recent ProcessActionIDs the World keeps answers and performances of in memory; older
+ones are found in Activity Data (indexed by ProcessActionID)."""
 
-    def __init__(self, limit: int = 50_000) -> None:
+
+class SeenResponses(OrderedDict[str, tuple[str, ProcessActionResponse]]):
+    """The answers of the last ``limit`` decided ProcessActionIDs (default :data:`RECENT_LIMIT`),
+    oldest dropped first: Processes of other M-Instances choose ProcessActionIDs, so this must not
+    grow without bound. The engine finds an older one in Activity Data
+    (``ActivityLog.first_decision``)."""
+
+    def __init__(self, limit: int = RECENT_LIMIT) -> None:
         super().__init__()
         self.limit = limit
 
@@ -90,6 +96,44 @@ class SeenResponses(OrderedDict[str, tuple[str, ProcessActionResponse]]):
         return (type(self), (self.limit,), None, None, iter(self.items()))
 
 
+class RecentIds:
+    """The last ``limit`` ProcessActionIDs added (default :data:`RECENT_LIMIT`), oldest dropped
+    first: a set whose memory is bounded. ``in`` answers only for the recent ones; whoever needs
+    an older one asks Activity Data (the engine: ``ActivityLog.performed``)."""
+
+    __slots__ = ("_ids", "limit")
+
+    def __init__(self, limit: int = RECENT_LIMIT, ids: Iterable[str] = ()) -> None:
+        self.limit = limit
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        for one in ids:
+            self.add(one)
+
+    def add(self, process_action_id: str) -> None:
+        """Remember ``process_action_id`` as the most recent; the oldest goes past ``limit``."""
+        self._ids[process_action_id] = None
+        self._ids.move_to_end(process_action_id)
+        while len(self._ids) > self.limit:
+            self._ids.popitem(last=False)
+
+    def __contains__(self, process_action_id: object) -> bool:
+        return process_action_id in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RecentIds):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def __reduce__(self) -> Any:  # pickled with its limit, like SeenResponses
+        return (type(self), (self.limit, list(self._ids)))
+
+
 @dataclass(slots=True)
 class World:
     """One M-Instance's state (see the module docstring). Ids are ``mmm://`` ids."""
@@ -98,8 +142,10 @@ class World:
     profile: Profile
     rules: RuleBook
     processes: dict[str, Process] = field(default_factory=dict)
-    items: dict[str, dict[str, Any]] = field(default_factory=dict)
-    rights: dict[str, Right] = field(default_factory=dict)
+    items: MutableMapping[str, dict[str, Any]] = field(default_factory=dict)
+    """ItemID -> Item: a ``dict``, or in a node the bounded-memory :class:`~instance.world.spill.SpilledDocs`."""
+    rights: MutableMapping[str, Right] = field(default_factory=dict)
+    """RightsID -> Right: a ``dict``, or in a node the indexed :class:`~instance.world.spill.SpilledRights`."""
     locations: dict[str, str | None] = field(default_factory=dict)
     """M-Location ItemID -> the M-Location it lies in (None: top level)."""
     placements: dict[str, str] = field(default_factory=dict)
@@ -108,7 +154,8 @@ class World:
     public_locations: set[str] = field(default_factory=set)
     wallets: dict[str, dict[str, int]] = field(default_factory=dict)
     """WalletID -> CurrencyID -> Amount (minor units)."""
-    transactions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    transactions: MutableMapping[str, dict[str, Any]] = field(default_factory=dict)
+    """TransactionID -> TRA Item (a ``dict``, or in a node a :class:`~instance.world.spill.SpilledDocs`)."""
     consumed: set[str] = field(default_factory=set)
     """TransactionIDs already used to pay for a Process Action (each pays once)."""
     prices: dict[tuple[str, Action], Value] = field(default_factory=dict)
@@ -129,9 +176,9 @@ class World:
     seen: SeenResponses = field(default_factory=lambda: SeenResponses())
     """ProcessActionID -> (request fingerprint, response) of the latest decisions: a retry gets
     the same answer (older ones are found in Activity Data, so memory stays bounded)."""
-    performed: set[str] = field(default_factory=set)
-    """ProcessActionIDs performed (Ack and done, not merely deferred): an If Event on a
-    ProcessActionID waits for one of these."""
+    performed: RecentIds = field(default_factory=lambda: RecentIds())
+    """The latest ProcessActionIDs performed (Ack and done, not merely deferred): an If Event on a
+    ProcessActionID waits for one of these (older ones are found in Activity Data)."""
     personae: dict[str, list[str]] = field(default_factory=dict)
     """User ProcessID -> its Persona ItemIDs, oldest first (Register; a roaming User's too)."""
     reports: list[str] = field(default_factory=list)
@@ -156,7 +203,18 @@ class World:
     # Rights
 
     def rights_of(self, holder_id: str) -> list[Right]:
+        """Every Right ``holder_id`` holds (from the holder index of a spilled ``rights``)."""
+        held_by = getattr(self.rights, "held_by", None)
+        if held_by is not None:
+            return list(held_by(holder_id))
         return [r for r in self.rights.values() if r.holder_id == holder_id]
+
+    def rights_on(self, target_id: str) -> list[Right]:
+        """Every Right on ``target_id`` (from the target index of a spilled ``rights``)."""
+        on_target = getattr(self.rights, "on_target", None)
+        if on_target is not None:
+            return list(on_target(target_id))
+        return [r for r in self.rights.values() if r.target_id == target_id]
 
     def covering(self, holder_id: str, action: Action, target_id: str | None, at_ms: int) -> list[Right]:
         """The Rights of ``holder_id`` that speak about ``action`` on ``target_id`` at ``at_ms``."""
@@ -189,8 +247,8 @@ class World:
     def capabilities_doc(self, item_id: str) -> list[dict[str, Any]]:
         """The ICapabilities of ``item_id``: who holds May Rights on it now, and for what."""
         by_holder: dict[str, set[str]] = {}
-        for right in self.rights.values():
-            if right.target_id == item_id and right.verb is DeonticVerb.MAY:
+        for right in self.rights_on(item_id):
+            if right.verb is DeonticVerb.MAY:
                 by_holder.setdefault(right.holder_id, set()).add(right.action.value)
         return [{"ProcessID": pid, "Rights": sorted(names)} for pid, names in sorted(by_holder.items())]
 
@@ -248,7 +306,7 @@ class World:
     def forget_asset(self, asset_id: str) -> None:
         """The Asset is not held here any more (it migrated): its Item and every Right on it go."""
         self.items.pop(asset_id, None)
-        for right_id in [r.rights_id for r in self.rights.values() if r.target_id == asset_id]:
+        for right_id in [r.rights_id for r in self.rights_on(asset_id)]:
             del self.rights[right_id]
 
     # Wallets
@@ -298,4 +356,14 @@ def right_summary(right: Right) -> Mapping[str, Any]:
     }
 
 
-__all__ = ["ANY_TARGET", "Rendering", "WalletLedger", "World", "right_summary", "settlement_account"]
+__all__ = [
+    "ANY_TARGET",
+    "RECENT_LIMIT",
+    "RecentIds",
+    "Rendering",
+    "SeenResponses",
+    "WalletLedger",
+    "World",
+    "right_summary",
+    "settlement_account",
+]

@@ -186,12 +186,48 @@ def content_migrate(
     result = run(content_once(op, "MigrateContent", request, attempts=1))  # the gateway answers once
     shown = content_dict(result.content)
     shown.update(peer_m_instance_id=to, bytes_sent=result.bytes, already_held=result.already_held)
+    shown.update(conversion_of(result))
     if as_json:
         _echo_json(shown)
         return
     typer.echo(shown["item_id"])
     said = "already held it; nothing changed" if result.already_held else f"holds it now ({result.bytes:,} bytes sent)"
-    Console(stderr=True).print(escape(f"{to} {said}, owned by {result.content.owner_process_id}"), emoji=False)
+    err = Console(stderr=True)
+    err.print(escape(f"{to} {said}, owned by {result.content.owner_process_id}"), emoji=False)
+    if shown["converted"]:
+        report = shown["conversion_report"]
+        err.print(
+            escape(
+                f"converted by {shown['bridge_id']} from {report.get('kind', '')} {report.get('source_format', '')} "
+                f"to {shown['format']} (its home content: {shown['source_item_id']})"
+            ),
+            emoji=False,
+        )
+        for label in ("changed", "dropped"):
+            entries = "; ".join(str(e) for e in report.get(label) or []) or "nothing"
+            err.print(escape(f"{'lost' if label == 'dropped' else label}: {entries}"), emoji=False)
+
+
+def conversion_of(result: Any) -> dict[str, Any]:
+    """What ``content migrate`` says of a conversion on the way (FGMV-43 9.3, COCF): ``{"route",
+    "converted", "source_item_id", "bridge_id", "conversion_report", "lost"}`` (the report as
+    the bridge's Conversion Service wrote it; ``lost``: its ``dropped`` entries)."""
+    report: dict[str, Any] = {}
+    if result.conversion_report_json:
+        try:
+            parsed = json.loads(result.conversion_report_json)
+        except ValueError:
+            parsed = {}
+        report = parsed if isinstance(parsed, dict) else {}
+    converted = result.route == "via bridge"
+    return {
+        "route": result.route or "direct",
+        "converted": converted,
+        "source_item_id": result.source_item_id,
+        "bridge_id": result.bridge_id,
+        "conversion_report": report,
+        "lost": [str(e) for e in report.get("dropped") or []],
+    }
 
 
 def write_content(package: Any, out: Path) -> Path:

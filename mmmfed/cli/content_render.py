@@ -16,10 +16,17 @@ from mmmfed.items import domain_doc
 
 def content_dict(view: Any) -> dict[str, Any]:
     """``{"item_id", "owner_process_id", "kind", "format", "attributes", "title", "description",
-    "tags", "creator", "copyright", "licence", "parts": [{path, media_type, size, sha256}]}``."""
+    "tags", "creator", "copyright", "licence", "parts": [{path, media_type, size, sha256}],
+    "converted_from", "converted_by", "conversion_lost"}`` (the last three for a content a
+    bridge converted on its way here, FGMV-43 9.3 COCF: its home content's ItemID, the bridge,
+    what it lost; empty otherwise)."""
     doc = domain_doc(view.item.item_json)
     qualifier = doc.get("ItemQualifier") or {}
     descr = doc.get("DescrMetadata") or {}
+    conversion = descr.get("Conversion")
+    if not isinstance(conversion, dict):
+        conversion = {}
+    converted_by = str(descr.get("ConvertedBy") or "")
     return {
         "item_id": doc["ItemID"],
         "owner_process_id": view.owner_process_id,
@@ -35,6 +42,9 @@ def content_dict(view: Any) -> dict[str, Any]:
         "parts": [
             {"path": p.path, "media_type": p.media_type, "size": p.size, "sha256": p.sha256} for p in parts_of(doc)
         ],
+        "converted_from": str(doc.get("SourceItemID") or "") if converted_by else "",
+        "converted_by": converted_by,
+        "conversion_lost": [str(x) for x in conversion.get("Lost") or []] if converted_by else [],
     }
 
 
@@ -67,6 +77,12 @@ def content_facts(c: dict[str, Any]) -> Table:
         ("description", c["description"] or "-"),
         ("owner", c["owner_process_id"]),
     ]
+    if c.get("converted_by"):
+        rows += [
+            ("converted from", c["converted_from"]),
+            ("converted by", c["converted_by"]),
+            ("lost", "; ".join(c["conversion_lost"]) or "nothing"),
+        ]
     rows += [(f"part {i}", f"{p['path']} {p['media_type']} {p['size']:,} bytes") for i, p in enumerate(c["parts"])]
     for name, value in rows:
         table.add_row(name, escape(value))

@@ -1,6 +1,9 @@
 """``mmmfed demo``: two M-Instances, their gateways and a bridge, each its own process on
 loopback; negotiate (FGMV-43 9.5), register three humans at a.example, migrate their avatars to
-b.example (9.1), print a report, write the converted GLBs, and stop every process."""
+b.example (9.1), an Asset with a payment (9.2) and two identities (9.4: one linked with only the
+claims chosen, one under 18 refused, then an unlink with its receipt:
+:mod:`mmmfed.cli.demo_identity`), print a report, write the converted GLBs, and stop every
+process."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from rich.rule import Rule
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.cli.asset_render import exchange_line
+from mmmfed.cli.demo_identity import identity_step
 from mmmfed.cli.loopback import BRIDGE, A, B, LoopbackPlan, plan, samples_dir
 from mmmfed.cli.processes import NodeProcesses
 from mmmfed.cli.render import feature_table, migration_detail, migration_summary
@@ -90,11 +94,13 @@ async def _scenario(p: LoopbackPlan, procs: NodeProcesses, out: Path, console: C
                 console.print(f"wrote {target} ({len(data):,} bytes, read back from {B})")
         console.print(Rule(f"4. Asset migration {A} -> {B} with a payment (FGMV-43 9.2, ASEF)"))
         await _asset_step(at_a, at_b, users[0][2], samples, console)
+        console.print(Rule(f"5. Identity migration {A} -> {B} with the user's scope (FGMV-43 9.4, IDIR-204/303)"))
+        identities_ok = await identity_step(p, users[0][2], users[1][2], console)
         console.print(Rule("Summary"))
         console.print(migration_summary(rows))
     migrated = sum(r.outcome == gpb.MIGRATION_OUTCOME_MIGRATED for _, r in rows)
     console.print(f"[bold]{migrated} of {len(rows)} avatars migrated; converted files in {out}[/]")
-    return 0
+    return 0 if identities_ok else 1
 
 
 async def _asset_step(at_a: OperatorClient, at_b: OperatorClient, owner: str, samples: Path, console: Console) -> None:

@@ -1,12 +1,15 @@
-"""``mmmfed identity issue|show|present|verify|status-list|revoke``: a user's portable identity as an
-SD-JWT VC (FGMV-43 9.4 steps 1-3; :mod:`mmmfed.identity`).
+"""``mmmfed identity issue|show|present|verify|status-list|revoke|migrate|unlink``: a user's portable
+identity as an SD-JWT VC (FGMV-43 9.4 steps 1-4; IDIR-204; :mod:`mmmfed.identity`).
 
 ``issue``, ``present``, ``status-list`` and ``revoke`` act at the home M-Instance and take its
 gateway's configuration: the issuer key is the gateway's current signing key
 (``<data_dir>/keys``), the users' keys, credentials and the status list live in
 ``<data_dir>/identity`` (:class:`mmmfed.identity.store.IdentityStore`). ``verify`` is the
 destination's check from files only: the presentation, the home's keys (``keys export``, a DID
-document or ``--format jwks``) and its status list token. Times are the wall clock, in seconds.
+document or ``--format jwks``) and its status list token. ``migrate`` and ``unlink`` ask the
+running home gateway over RI-4 (IdentityGateway) with an operator certificate of its trust
+domain; the gateway talks to the destination's gateway over RE-4 (gateway/identity_migration.py).
+Times are the wall clock, in seconds.
 Exit codes: 0 done, 2 refused (the reason names the check that failed).
 """
 
@@ -36,6 +39,10 @@ GatewayConfigOption = Annotated[
     Path, typer.Option("--config", help="the home gateway's configuration, .json or .toml", dir_okay=False)
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print the outcome as JSON")]
+CertOption = Annotated[
+    Path, typer.Option("--cert", help="operator certificate (PEM) of the M-Instance's trust domain", dir_okay=False)
+]
+OperatorKeyOption = Annotated[Path, typer.Option("--key", help="the operator certificate's private key (PEM)")]
 
 
 def _home(config: Path) -> tuple[IdentityStore, Issuer]:
@@ -381,6 +388,8 @@ def identity_show(
         idx = int(payload["status"]["status_list"]["idx"])
         status = store.status_list()[0].get(idx)
         held = store.holds_key(user_id)
+        links = store.links(user_id)
+        receipts = [_receipt_of(path) for path in store.receipts(user_id)]
     except MmmfedError as err:
         raise fail(err) from err
     profile = {k: v for k, v in claims.items() if k not in payload}
@@ -394,7 +403,126 @@ def identity_show(
         "status_idx": idx,
         "status": {0: "valid", 1: "revoked", 2: "suspended"}.get(status, f"{status:#x}"),
         "claims": profile,
+        "links": links,
+        "receipts": receipts,
     }
     lines = [f"{did} ({result['did_document_url']})", f"key {result['key']}, status {result['status']}"]
     lines += [f"  {k} = {json.dumps(v)}" for k, v in profile.items()]
+    for peer, link in links.items():
+        lines.append(f"linked at {peer} as {link['process_id']}: {', '.join(map(str, link['disclosed']))}")
+    for receipt in receipts:
+        deleted = ", ".join(receipt.get("deleted_claims", []))
+        lines.append(
+            f"receipt of deletion from {receipt.get('iss')} at {receipt.get('iat')}: {deleted} ({receipt['file']})"
+        )
+    _print(result, as_json, lines)
+
+
+def _receipt_of(path: Path) -> dict[str, Any]:
+    """A kept receipt of deletion, as its file, kid and payload (verified when it was received)."""
+    from mmmfed.identity.receipts import read_receipt
+
+    text = path.read_text().strip()
+    header, payload = read_receipt(text)
+    return {"file": str(path), "kid": header.get("kid"), **payload, "jws": text}
+
+
+def _ri4(config: Path, cert: Path, key: Path, method: str, request: Any) -> Any:
+    """One RI-4 call (IdentityGateway ``method``) to the running gateway of ``config``, with the
+    operator's certificate; exit 2 with the reason on any refusal or connection failure."""
+    import asyncio
+
+    from mmmfed.api.v1 import identity_pb2_grpc
+    from mmmfed.config import GatewayConfig, PeerAddress, TlsConfig, load_config
+    from mmmfed.errors import InvalidInput, MmmfedError
+    from mmmfed.rpc import call
+    from mmmfed.tls import secure_channel
+
+    try:
+        gateway = load_config(config, GatewayConfig)
+    except MmmfedError as err:
+        raise fail(err) from err
+
+    async def once() -> Any:
+        tls = TlsConfig(ca_cert=gateway.tls.ca_cert, cert=cert, key=key)
+        async with secure_channel(tls, PeerAddress(tls_name=gateway.tls_name, address=gateway.listen)) as channel:
+            stub = identity_pb2_grpc.IdentityGatewayStub(channel)
+            return await call(lambda: getattr(stub, method)(request), attempts=1)
+
+    try:
+        return asyncio.run(once())
+    except MmmfedError as err:
+        raise fail(err) from err
+    except OSError as err:
+        raise fail(InvalidInput(f"cannot read {err.filename}: {err.strerror}", reason="FILE_UNREADABLE")) from err
+
+
+@identity_app.command("migrate")
+def identity_migrate(
+    process_id: Annotated[str, typer.Argument(help="the user's Process id, mmm://<home>/processes/user/<id>")],
+    to: Annotated[str, typer.Option("--to", help="the destination M-Instance, e.g. b.example")],
+    disclose: Annotated[
+        str, typer.Option("--disclose", help="claims to disclose, comma-separated, e.g. name,age_over_18")
+    ],
+    config: GatewayConfigOption,
+    cert: CertOption,
+    key: OperatorKeyOption,
+    as_json: JsonOption = False,
+) -> None:
+    """Migrate the user's identity to a peer M-Instance (FGMV-43 9.4 steps 1-4): the home gateway
+    presents the user's credential disclosing only the chosen claims, bound to the peer and its
+    nonce by the user's key; the peer verifies it, checks its eligibility rules and links it to a
+    Process of its own holding only those claims. Migrating again gives the same Process."""
+    from mmmfed.api.v1 import identity_pb2 as ipb
+
+    chosen = [c.strip() for c in disclose.split(",") if c.strip()]
+    request = ipb.MigrateIdentityRequest(process_id=process_id, peer_m_instance_id=to, disclose=chosen)
+    done = _ri4(config, cert, key, "MigrateIdentity", request)
+    result = {
+        "did": done.did,
+        "peer_m_instance_id": done.peer_m_instance_id,
+        "peer_process_id": done.peer_process_id,
+        "stored_claims": list(done.stored_claims),
+        "already_linked": done.already_linked,
+    }
+    again = " (already linked: same Process)" if done.already_linked else ""
+    lines = [
+        f"LINKED {done.did} at {done.peer_m_instance_id} as {done.peer_process_id}{again}",
+        f"  stored there: {', '.join(done.stored_claims) or 'no claim'}",
+    ]
+    _print(result, as_json, lines)
+
+
+@identity_app.command("unlink")
+def identity_unlink(
+    process_id: Annotated[str, typer.Argument(help="the user's Process id")],
+    from_: Annotated[str, typer.Option("--from", help="the M-Instance the identity is linked at")],
+    config: GatewayConfigOption,
+    cert: CertOption,
+    key: OperatorKeyOption,
+    as_json: JsonOption = False,
+) -> None:
+    """Unlink the user's identity from a peer M-Instance (IDIR-204): the peer deletes the
+    disclosed claims and the link and answers with a receipt of deletion signed by its key; the
+    home gateway verifies it with the peer's published keys and keeps it (`identity show`)."""
+    from mmmfed.api.v1 import identity_pb2 as ipb
+    from mmmfed.identity.receipts import read_receipt
+
+    request = ipb.UnlinkIdentityRequest(process_id=process_id, peer_m_instance_id=from_)
+    done = _ri4(config, cert, key, "UnlinkIdentity", request)
+    header, payload = read_receipt(done.receipt_jws)
+    result = {
+        "did": done.did,
+        "peer_m_instance_id": done.peer_m_instance_id,
+        "peer_process_id": done.peer_process_id,
+        "deleted_claims": list(done.deleted_claims),
+        "receipt": {"kid": header.get("kid"), **payload},
+        "receipt_path": done.receipt_path,
+        "receipt_jws": done.receipt_jws,
+    }
+    lines = [
+        f"UNLINKED {done.did} from {done.peer_m_instance_id} ({done.peer_process_id})",
+        f"  deleted there: {', '.join(done.deleted_claims) or 'no claim'}",
+        f"  receipt of deletion signed by {header.get('kid')}, kept in {done.receipt_path}",
+    ]
     _print(result, as_json, lines)

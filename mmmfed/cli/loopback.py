@@ -157,7 +157,12 @@ def _gltf_manifesto() -> ManifestoConfig:
         produces=[FeatureConfig(format=FORMAT_GLB, constraints=limits), GLB_ASSET],
         accepts=[FeatureConfig(format=FORMAT_GLB, constraints=limits), GLB_ASSET],
         profiles=["Baseline"],
-        policies={"avatar.default": "offered on refusal (AVIR-001)"},
+        # IDIR-303: identities arriving at b.example must show they are 18 or over, and a name
+        policies={
+            "avatar.default": "offered on refusal (AVIR-001)",
+            "identity.min_age": "18",
+            "identity.required_claims": "name",
+        },
     )
 
 

@@ -23,6 +23,10 @@ def _constraints(c: mpb.Constraints) -> str:
         parts.append("/".join(f.removeprefix("image/") for f in c.texture_formats))
     if c.max_texture_px:
         parts.append(f"<= {c.max_texture_px} px")
+    if c.max_sample_rate_hz:  # a sound content's (FGMV-43 9.3)
+        parts.append(f"<= {c.max_sample_rate_hz:,} Hz")
+    if c.max_channels:
+        parts.append(f"<= {c.max_channels} channels")
     return ", ".join(parts) or "no limits"
 
 

@@ -17,7 +17,16 @@ Modules, one job each:
 - :mod:`.verifier`: the destination's checks, in order (FGMV-43 9.4 step 3, IDIR-306).
 - :mod:`.jwks`, :mod:`.published_keys`: the home's keys as a JWK Set, and read back from a
   DID document or JWK Set file for verifying outside the federation.
-- :mod:`.store`: the home's files (users' held keys and credentials, the status list).
+- :mod:`.store`: the home's files (users' held keys and credentials, the status list, the
+  user's links to peers and the receipts of deletion they answered).
+- :mod:`.linked`: the destination's linked identities (a Process per DID, only the disclosed
+  claims; FGMV-43 9.4 step 4).
+- :mod:`.receipts`: the user's signed unlink request and the destination's signed receipt of
+  deletion (IDIR-204).
+
+Carried over RE-4 by both gateways: gateway/identity_migration.py (home: RI-4 from operators,
+presentation out, receipt kept) and gateway/identity_import.py (destination: nonce, verify,
+eligibility from its manifesto, link, unlink), proto/mmmfed/api/v1/identity.proto.
 - :mod:`.reputation`: the reputation credential (its published schema), its checks, and the
   destination's rule on it (IDIR-301/304/305).
 
@@ -33,7 +42,8 @@ separators), so we use ``joserfc`` 1.8 (typed, maintained, RFC 9864 ``Ed25519``)
 and keep the SD-JWT, SD-JWT VC and status list rules in this package, checked against the
 independent ``@sd-jwt/sd-jwt-vc`` implementation (tests/interop).
 
-Not yet here (issue 17 items 2-6): carrying presentations over RE-4 by both gateways, resolving
-user DIDs through the home gateway's key service over RE-5, import as a Process, link/unlink with
-deletion receipts, synchronisation, appearance eligibility criteria.
+Not yet here (issue 17): resolving user DIDs through the home gateway's key service over RE-5,
+linking without migrating, Rights granted to a linked Process, registering it with the
+destination's M-Instance (the link is kept by its gateway), synchronisation, appearance
+eligibility criteria.
 """

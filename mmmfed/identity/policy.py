@@ -57,3 +57,23 @@ class EligibilityPolicy:
                     reason=ELIGIBILITY_AGE,
                     metadata={"rule": rule},
                 )
+
+
+MIN_AGE_POLICY = "identity.min_age"
+REQUIRED_CLAIMS_POLICY = "identity.required_claims"
+
+
+def policy_from_manifesto(policies: Mapping[str, str]) -> EligibilityPolicy:
+    """The destination's rules from its manifesto's policies (FGMV-43 9.5 step 1):
+    ``identity.min_age`` (``"18"``) and ``identity.required_claims`` (``"name, languages"``);
+    neither present: no rule. InvalidInput ``POLICY_INVALID`` (metadata ``policy``) for a
+    min_age that is not 13, 16, 18 or 21."""
+    raw_age = policies.get(MIN_AGE_POLICY, "").strip()
+    required = tuple(c.strip() for c in policies.get(REQUIRED_CLAIMS_POLICY, "").split(",") if c.strip())
+    if raw_age and not raw_age.isdigit():
+        raise InvalidInput(
+            f"manifesto policy {MIN_AGE_POLICY}={raw_age[:50]!r} is not a number",
+            reason="POLICY_INVALID",
+            metadata={"policy": MIN_AGE_POLICY},
+        )
+    return EligibilityPolicy(min_age=int(raw_age) if raw_age else None, required_claims=required)

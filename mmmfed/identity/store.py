@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from mmmfed.errors import FailedPrecondition, NotFound
 from mmmfed.identity.sdjwt import SdJwt, parse_sd_jwt
@@ -150,3 +151,39 @@ class IdentityStore:
             return (self._user_dir(user_id) / "reputation.jwt").read_text().strip() or None
         except FileNotFoundError:
             return None
+
+    # -- links to peers and receipts of deletion (issue 17 items 2 and 5; IDIR-204) -------------
+    def _links_file(self, user_id: str) -> Path:
+        return self._user_dir(user_id) / "links.json"
+
+    def links(self, user_id: str) -> dict[str, dict[str, Any]]:
+        """peer M-Instance id -> ``{"process_id", "disclosed": [names], "linked_at_s"}`` for every
+        peer the user's identity is linked to now (empty if none)."""
+        try:
+            raw = json.loads(self._links_file(user_id).read_text())
+        except FileNotFoundError:
+            return {}
+        return {str(k): dict(v) for k, v in raw.items()}
+
+    def save_link(self, user_id: str, peer: str, *, process_id: str, disclosed: list[str], linked_at_s: int) -> None:
+        """Record that ``peer`` linked the user's identity to ``process_id`` with ``disclosed``."""
+        links = self.links(user_id)
+        links[peer] = {"process_id": process_id, "disclosed": sorted(disclosed), "linked_at_s": linked_at_s}
+        _write(self._links_file(user_id), json.dumps(links, indent=2, sort_keys=True) + "\n", mode=0o600)
+
+    def drop_link(self, user_id: str, peer: str) -> None:
+        links = self.links(user_id)
+        if links.pop(peer, None) is not None:
+            _write(self._links_file(user_id), json.dumps(links, indent=2, sort_keys=True) + "\n", mode=0o600)
+
+    def save_receipt(self, user_id: str, peer: str, receipt_jws: str, *, issued_at_s: int) -> Path:
+        """Keep a peer's receipt of deletion (a compact JWS, verified by the caller) as
+        ``users/<id>/receipts/<peer>-<iat>.jws``; returns its path."""
+        path = self._user_dir(user_id) / "receipts" / f"{check_instance_id(peer)}-{issued_at_s}.jws"
+        _write(path, receipt_jws + "\n", mode=0o644)
+        return path
+
+    def receipts(self, user_id: str) -> list[Path]:
+        """The receipts of deletion kept for ``user_id``, oldest first by name."""
+        folder = self._user_dir(user_id) / "receipts"
+        return sorted(folder.glob("*.jws")) if folder.is_dir() else []

@@ -10,6 +10,7 @@ import pytest
 from google.protobuf import descriptor_pool
 
 from bridge.servicer import BridgeServicer
+from gateway.identity_servicer import IdentityFederationServicer, IdentityGatewayServicer
 from gateway.servicer import FederationServicer, PlatformGatewayServicer
 from instance.content.servicer import ContentExchangeServicer, ContentServicer
 from instance.servicer import InstanceServicer
@@ -17,6 +18,7 @@ from mmmfed.api.v1 import (  # noqa: F401 - load every descriptor
     bridge_pb2,
     content_pb2,
     gateway_pb2,
+    identity_pb2,
     instance_pb2,
     item_pb2,
     manifesto_pb2,
@@ -31,6 +33,8 @@ IMPLEMENTATIONS = {
     "mmmfed.api.v1.PlatformGateway": PlatformGatewayServicer,
     "mmmfed.api.v1.Federation": FederationServicer,
     "mmmfed.api.v1.Bridge": BridgeServicer,
+    "mmmfed.api.v1.IdentityGateway": IdentityGatewayServicer,
+    "mmmfed.api.v1.IdentityFederation": IdentityFederationServicer,
 }
 
 

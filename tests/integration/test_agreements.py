@@ -42,8 +42,8 @@ async def test_negotiation_leaves_one_agreement_signed_by_both(federation: Feder
     """Both gateways hold the same ACTIVE agreement, with one valid proof by each instance's key."""
     result = await federation.at_a.negotiate("b.example")
     doc = json.loads(result.agreement_json)
-    assert doc["Parties"] == ["a.example", "b.example"] and doc["Scope"]["ItemTypes"] == ["ASS", "ITM", "PAC"]
-    assert doc["Scope"]["Actions"] == ["MM-Add", "Resolve", "Transact", "Post"]
+    assert doc["Parties"] == ["a.example", "b.example"] and doc["Scope"]["ItemTypes"] == ["ASS", "ITM", "PAC", "PPR"]
+    assert doc["Scope"]["Actions"] == ["MM-Add", "Resolve", "Transact", "Post", "Register"]
     methods = sorted(p["verificationMethod"].split("#")[0] for p in doc["proof"])
     assert methods == ["did:web:a.example", "did:web:b.example"]
     keys = {}

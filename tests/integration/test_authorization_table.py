@@ -28,7 +28,7 @@ from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 
 from certs import CertificateAuthority, NodeRole, init_trust_domain
-from mmmfed.api.v1 import bridge_pb2, content_pb2, gateway_pb2, instance_pb2
+from mmmfed.api.v1 import bridge_pb2, content_pb2, gateway_pb2, identity_pb2, instance_pb2
 from mmmfed.cli.inprocess import Federation, peer, start_federation
 from mmmfed.cli.loopback import BRIDGE, A, B
 from mmmfed.config import PeerAddress, TlsConfig
@@ -45,6 +45,8 @@ SERVICES: dict[str, ServiceDescriptor] = {
     "PlatformGateway": gateway_pb2.DESCRIPTOR.services_by_name["PlatformGateway"],
     "Federation": gateway_pb2.DESCRIPTOR.services_by_name["Federation"],
     "Bridge": bridge_pb2.DESCRIPTOR.services_by_name["Bridge"],
+    "IdentityGateway": identity_pb2.DESCRIPTOR.services_by_name["IdentityGateway"],
+    "IdentityFederation": identity_pb2.DESCRIPTOR.services_by_name["IdentityFederation"],
 }
 # Which node serves each service here (b's nodes mirror a's).
 TARGET_OF = {
@@ -54,6 +56,8 @@ TARGET_OF = {
     "PlatformGateway": "gateway_a",
     "Federation": "gateway_a",
     "Bridge": "bridge",
+    "IdentityGateway": "gateway_a",
+    "IdentityFederation": "gateway_a",
 }
 
 
@@ -96,6 +100,8 @@ ALLOWED = {
     "PlatformGateway": {"a/instance", "a/operator"},
     "Federation": {"b/gateway"},
     "Bridge": {"a/gateway", "b/gateway", "bridge/operator"},
+    "IdentityGateway": {"a/operator"},  # RI-4: the M-Instance's operators migrate and unlink its users' identities
+    "IdentityFederation": {"b/gateway"},  # RE-4: peer-only
 }
 
 

@@ -21,8 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_demo_migrates_godette_refuses_sphere_and_stops_every_process(tmp_path: Path) -> None:
     """`mmmfed demo` prints the report, concludes a trust agreement signed by both, verifies every
     foreign Item, writes Godette converted within b's budget, refuses sphere.vrm with the
-    validator's reason, migrates an Asset with an exchanged payment, exits 0 and leaves no node
-    process running."""
+    validator's reason, migrates an Asset with an exchanged payment, links godette's identity at
+    b.example with only name and age_over_18, refuses mtoon (16) ELIGIBILITY_AGE, unlinks godette
+    with a receipt of deletion, exits 0 and leaves no node process running."""
     out = tmp_path / "out"
     result = mmmfed("demo", "--out", str(out))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -36,6 +37,10 @@ def test_demo_migrates_godette_refuses_sphere_and_stops_every_process(tmp_path: 
     assert "verified here" in text  # the default avatar b.example offered, verified at a.example
     assert "PENDING -> COMPLETED" in text or "PENDING -> COMMITTED -> COMPLETED" in text
     assert "received 1,492 BCU" in text and "owner of record now mmm://b.example/processes/user/bob" in text
+    flat = " ".join(text.split())  # rich wraps long lines
+    assert "b.example stores only age_over_18, name (disclosed: name, age_over_18)" in flat  # FGMV-43 9.4
+    assert "mtoon -> b.example: REFUSED ELIGIBILITY_AGE (rule age_over_18)" in flat  # IDIR-303
+    assert "it deleted age_over_18, name; receipt of deletion signed by did:web:b.example#" in flat  # IDIR-204
     godette = inspect_glb((out / "godette.glb").read_bytes())
     assert godette.format == "glTF/2.0-binary" and godette.triangles <= 1500
     pids = [int(p) for p in re.findall(r"pid (\d+)", text)]

@@ -216,7 +216,8 @@ async def _publish_policies(fed: Federation, policies: dict[str, str]) -> None:
 async def test_fgmv43_9_5_bs_manifesto_names_the_contents_it_accepts_and_a_refuses_the_rest_before_sending(
     federation: Federation, tmp_path: Path
 ) -> None:
-    """b accepts binary glTF models of at most a given size: the .gltf package (glTF/2.0-json) is
+    """b accepts binary glTF models and images of at most a given size: a Markdown text (which no
+    bridge converts; test_content_bridging.py has the contents a bridge converts) is
     CONTENT_NOT_ACCEPTED naming what b accepts, a larger .glb CONTENT_TOO_LARGE, both refused at
     a's gateway (b's gateway saw no call); the .glb within the limit migrates."""
     at_a, _ = await _operators(federation, tmp_path)
@@ -225,10 +226,13 @@ async def test_fgmv43_9_5_bs_manifesto_names_the_contents_it_accepts_and_a_refus
     )
     assert federation.at_a is not None
     await federation.at_a.negotiate(B)
-    cube = await _cube(at_a)
-    code, refused = await _migrate(cube, at_a)
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Notes\n")
+    owned = ("--owner", ALICE, "--title", "Notes", "--licence", "MIT")
+    text = await _json("content", "publish", str(notes), *at_a, *owned)
+    code, refused = await _migrate(str(text["item_id"]), at_a)
     assert (code, refused["error"]) == (2, "CONTENT_NOT_ACCEPTED"), refused
-    assert "Model3D glTF/2.0-binary, Image" in refused["message"] and "glTF/2.0-json" in refused["message"]
+    assert "Model3D glTF/2.0-binary, Image" in refused["message"] and "Text Markdown" in refused["message"]
     box = await _publish_box(at_a)
     await _publish_policies(federation, {"content.max_bytes": str(BOX.stat().st_size - 1)})
     await federation.at_a.negotiate(B)

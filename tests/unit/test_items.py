@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mmmfed.errors import InvalidInput
-from mmmfed.items import DataBinding, build_item, instance_of, new_id, parse_item
+from mmmfed.items import MAX_TRACE, DataBinding, build_item, instance_of, new_id, parse_item
+from mmmfed.schemas import validate_item
 
 
 def test_identifiers_keep_their_instance() -> None:
@@ -77,3 +78,23 @@ def test_malformed_items_are_refused(raw: bytes, reason: str) -> None:
     with pytest.raises(InvalidInput) as err:
         parse_item(raw)
     assert err.value.reason == reason
+
+
+def test_an_item_built_hop_after_hop_keeps_the_newest_trace_entries_and_stays_valid() -> None:
+    """An Asset that moves between M-Instances again and again: each hop's Item is built from the
+    last one's Trace plus its own entry; past MAX_TRACE (the schema's maxItems) the oldest entries
+    go, the newest stay, and every hop's Item is still a valid Item (no SCHEMA_VIOLATION)."""
+    trace: list[dict[str, str]] | None = None
+    for hop in range(MAX_TRACE + 10):
+        m = "a.example" if hop % 2 == 0 else "b.example"
+        item = build_item(
+            m_instance_id=m,
+            item_type="ITM",
+            qualifier={"SubType": "Model", "Format": "glTF/2.0"},
+            producer_process_id=f"mmm://{m}/processes/owner-{hop}",
+            trace=trace,
+        )
+        validate_item(item.doc)
+        trace = item.doc["Trace"]
+    assert trace is not None and len(trace) == MAX_TRACE
+    assert [t["ProcessID"].rsplit("-", 1)[1] for t in trace] == [str(h) for h in range(10, MAX_TRACE + 10)]

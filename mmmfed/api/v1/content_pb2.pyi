@@ -341,10 +341,25 @@ class ContentTransferResponse(_message.Message):
     BYTES_FIELD_NUMBER: _builtins.int
     ALREADY_HELD_FIELD_NUMBER: _builtins.int
     PEER_M_INSTANCE_ID_FIELD_NUMBER: _builtins.int
+    ROUTE_FIELD_NUMBER: _builtins.int
+    SOURCE_ITEM_ID_FIELD_NUMBER: _builtins.int
+    BRIDGE_ID_FIELD_NUMBER: _builtins.int
+    CONVERSION_REPORT_JSON_FIELD_NUMBER: _builtins.int
     bytes: _builtins.int
     already_held: _builtins.bool
     """True when the destination held it already (a repeated migration changes nothing)."""
     peer_m_instance_id: _builtins.str
+    route: _builtins.str
+    """"direct", or "via bridge" when the destination's manifesto did not accept the content as it
+    is and a bridge's Conversion Service converted it (FGMV-43 9.3 with 9.5 steps 5-9, COCF,
+    COIR-204/205): the destination then holds a new Item whose SourceItem is the home content.
+    """
+    source_item_id: _builtins.str
+    """Via bridge: the home content's ItemID (the converted content has an ItemID of its own)."""
+    bridge_id: _builtins.str
+    """Via bridge: the bridge whose Conversion Service converted and signed it."""
+    conversion_report_json: _builtins.bytes
+    """Via bridge: the Conversion Service's report (JSON: what was kept, changed and lost)."""
     @_builtins.property
     def content(self) -> Global___ContentView:
         """The content as the destination holds it (the home ItemID kept; owner the home owner)."""
@@ -356,10 +371,14 @@ class ContentTransferResponse(_message.Message):
         bytes: _builtins.int = ...,
         already_held: _builtins.bool = ...,
         peer_m_instance_id: _builtins.str = ...,
+        route: _builtins.str = ...,
+        source_item_id: _builtins.str = ...,
+        bridge_id: _builtins.str = ...,
+        conversion_report_json: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["content", b"content"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["already_held", b"already_held", "bytes", b"bytes", "content", b"content", "peer_m_instance_id", b"peer_m_instance_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["already_held", b"already_held", "bridge_id", b"bridge_id", "bytes", b"bytes", "content", b"content", "conversion_report_json", b"conversion_report_json", "peer_m_instance_id", b"peer_m_instance_id", "route", b"route", "source_item_id", b"source_item_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmmmfed/api/v1/manifesto.proto\x12\rmmmfed.api.v1\"\x9e\x01\n\tQualifier\x12\x10\n\x08sub_type\x18\x01 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12<\n\nattributes\x18\x03 \x03(\x0b\x32(.mmmfed.api.v1.Qualifier.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"h\n\x0b\x43onstraints\x12\x15\n\rmax_triangles\x18\x01 \x01(\r\x12\x17\n\x0ftexture_formats\x18\x02 \x03(\t\x12\x16\n\x0emax_texture_px\x18\x03 \x01(\r\x12\x11\n\tmax_bytes\x18\x04 \x01(\x04\"z\n\x07\x46\x65\x61ture\x12\x11\n\titem_type\x18\x01 \x01(\t\x12+\n\tqualifier\x18\x02 \x01(\x0b\x32\x18.mmmfed.api.v1.Qualifier\x12/\n\x0b\x63onstraints\x18\x03 \x01(\x0b\x32\x1a.mmmfed.api.v1.Constraints\"\x94\x01\n\x0e\x43onversionPair\x12\x11\n\titem_type\x18\x01 \x01(\t\x12\x30\n\x0e\x66rom_qualifier\x18\x02 \x01(\x0b\x32\x18.mmmfed.api.v1.Qualifier\x12.\n\x0cto_qualifier\x18\x03 \x01(\x0b\x32\x18.mmmfed.api.v1.Qualifier\x12\r\n\x05\x64rops\x18\x04 \x03(\t\"\xd2\x04\n\tManifesto\x12\x14\n\x0cmanifesto_id\x18\x01 \x01(\t\x12*\n\x04kind\x18\x02 \x01(\x0e\x32\x1c.mmmfed.api.v1.ManifestoKind\x12\x11\n\tissuer_id\x18\x03 \x01(\t\x12(\n\x08produces\x18\x04 \x03(\x0b\x32\x16.mmmfed.api.v1.Feature\x12\'\n\x07\x61\x63\x63\x65pts\x18\x05 \x03(\x0b\x32\x16.mmmfed.api.v1.Feature\x12\x10\n\x08profiles\x18\x06 \x03(\t\x12\x38\n\x08policies\x18\x07 \x03(\x0b\x32&.mmmfed.api.v1.Manifesto.PoliciesEntry\x12\x32\n\x0b\x63onversions\x18\x08 \x03(\x0b\x32\x1d.mmmfed.api.v1.ConversionPair\x12\x14\n\x0cissued_at_ms\x18\t \x01(\x03\x12\x0f\n\x07peer_id\x18\n \x01(\t\x12\x19\n\x11virtual_bridge_id\x18\x0b \x01(\t\x12\x34\n\nnegotiated\x18\x0c \x03(\x0b\x32 .mmmfed.api.v1.NegotiatedFeature\x12,\n\x04keys\x18\r \x03(\x0b\x32\x1e.mmmfed.api.v1.VerificationKey\x12\x18\n\x10signed_keys_json\x18\x0e \x01(\x0c\x12\x13\n\x0bsigned_json\x18\x0f \x01(\x0c\x12\x17\n\x0f\x63\x65rtificate_pem\x18\x10 \x01(\t\x1a/\n\rPoliciesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb3\x01\n\x11NegotiatedFeature\x12\'\n\x07offered\x18\x01 \x01(\x0b\x32\x16.mmmfed.api.v1.Feature\x12*\n\x05route\x18\x02 \x01(\x0e\x32\x1b.mmmfed.api.v1.FeatureRoute\x12&\n\x06target\x18\x03 \x01(\x0b\x32\x16.mmmfed.api.v1.Feature\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x11\n\tbridge_id\x18\x05 \x01(\t\"\xe1\x01\n\x0fVerificationKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x1b\n\x13verification_method\x18\x02 \x01(\t\x12\x1c\n\x14public_key_multibase\x18\x03 \x01(\t\x12\x15\n\rvalid_from_ms\x18\x04 \x01(\x03\x12\x16\n\x0evalid_until_ms\x18\x05 \x01(\x03\x12\x15\n\rrevoked_at_ms\x18\x06 \x01(\x03\x12=\n\x11revocation_reason\x18\x07 \x01(\x0e\x32\".mmmfed.api.v1.KeyRevocationReason\"b\n\x06KeySet\x12\x15\n\rm_instance_id\x18\x01 \x01(\t\x12,\n\x04keys\x18\x02 \x03(\x0b\x32\x1e.mmmfed.api.v1.VerificationKey\x12\x13\n\x0bsigned_json\x18\x03 \x01(\x0c*\xba\x01\n\rManifestoKind\x12\x1e\n\x1aMANIFESTO_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17MANIFESTO_KIND_PLATFORM\x10\x01\x12\x1a\n\x16MANIFESTO_KIND_OFFER_A\x10\x02\x12\x1a\n\x16MANIFESTO_KIND_OFFER_V\x10\x03\x12\x19\n\x15MANIFESTO_KIND_ANSWER\x10\x04\x12\x19\n\x15MANIFESTO_KIND_BRIDGE\x10\x05*\x84\x01\n\x0c\x46\x65\x61tureRoute\x12\x1d\n\x19\x46\x45\x41TURE_ROUTE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x46\x45\x41TURE_ROUTE_DIRECT\x10\x01\x12\x1c\n\x18\x46\x45\x41TURE_ROUTE_VIA_BRIDGE\x10\x02\x12\x1d\n\x19\x46\x45\x41TURE_ROUTE_UNSUPPORTED\x10\x03*\x89\x01\n\x13KeyRevocationReason\x12%\n!KEY_REVOCATION_REASON_UNSPECIFIED\x10\x00\x12%\n!KEY_REVOCATION_REASON_COMPROMISED\x10\x01\x12$\n KEY_REVOCATION_REASON_SUPERSEDED\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmmmfed/api/v1/manifesto.proto\x12\rmmmfed.api.v1\"\x9e\x01\n\tQualifier\x12\x10\n\x08sub_type\x18\x01 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12<\n\nattributes\x18\x03 \x03(\x0b\x32(.mmmfed.api.v1.Qualifier.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x9a\x01\n\x0b\x43onstraints\x12\x15\n\rmax_triangles\x18\x01 \x01(\r\x12\x17\n\x0ftexture_formats\x18\x02 \x03(\t\x12\x16\n\x0emax_texture_px\x18\x03 \x01(\r\x12\x11\n\tmax_bytes\x18\x04 \x01(\x04\x12\x1a\n\x12max_sample_rate_hz\x18\x05 \x01(\r\x12\x14\n\x0cmax_channels\x18\x06 \x01(\r\"z\n\x07\x46\x65\x61ture\x12\x11\n\titem_type\x18\x01 \x01(\t\x12+\n\tqualifier\x18\x02 \x01(\x0b\x32\x18.mmmfed.api.v1.Qualifier\x12/\n\x0b\x63onstraints\x18\x03 \x01(\x0b\x32\x1a.mmmfed.api.v1.Constraints\"\x94\x01\n\x0e\x43onversionPair\x12\x11\n\titem_type\x18\x01 \x01(\t\x12\x30\n\x0e\x66rom_qualifier\x18\x02 \x01(\x0b\x32\x18.mmmfed.api.v1.Qualifier\x12.\n\x0cto_qualifier\x18\x03 \x01(\x0b\x32\x18.mmmfed.api.v1.Qualifier\x12\r\n\x05\x64rops\x18\x04 \x03(\t\"\xd2\x04\n\tManifesto\x12\x14\n\x0cmanifesto_id\x18\x01 \x01(\t\x12*\n\x04kind\x18\x02 \x01(\x0e\x32\x1c.mmmfed.api.v1.ManifestoKind\x12\x11\n\tissuer_id\x18\x03 \x01(\t\x12(\n\x08produces\x18\x04 \x03(\x0b\x32\x16.mmmfed.api.v1.Feature\x12\'\n\x07\x61\x63\x63\x65pts\x18\x05 \x03(\x0b\x32\x16.mmmfed.api.v1.Feature\x12\x10\n\x08profiles\x18\x06 \x03(\t\x12\x38\n\x08policies\x18\x07 \x03(\x0b\x32&.mmmfed.api.v1.Manifesto.PoliciesEntry\x12\x32\n\x0b\x63onversions\x18\x08 \x03(\x0b\x32\x1d.mmmfed.api.v1.ConversionPair\x12\x14\n\x0cissued_at_ms\x18\t \x01(\x03\x12\x0f\n\x07peer_id\x18\n \x01(\t\x12\x19\n\x11virtual_bridge_id\x18\x0b \x01(\t\x12\x34\n\nnegotiated\x18\x0c \x03(\x0b\x32 .mmmfed.api.v1.NegotiatedFeature\x12,\n\x04keys\x18\r \x03(\x0b\x32\x1e.mmmfed.api.v1.VerificationKey\x12\x18\n\x10signed_keys_json\x18\x0e \x01(\x0c\x12\x13\n\x0bsigned_json\x18\x0f \x01(\x0c\x12\x17\n\x0f\x63\x65rtificate_pem\x18\x10 \x01(\t\x1a/\n\rPoliciesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb3\x01\n\x11NegotiatedFeature\x12\'\n\x07offered\x18\x01 \x01(\x0b\x32\x16.mmmfed.api.v1.Feature\x12*\n\x05route\x18\x02 \x01(\x0e\x32\x1b.mmmfed.api.v1.FeatureRoute\x12&\n\x06target\x18\x03 \x01(\x0b\x32\x16.mmmfed.api.v1.Feature\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x11\n\tbridge_id\x18\x05 \x01(\t\"\xe1\x01\n\x0fVerificationKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x1b\n\x13verification_method\x18\x02 \x01(\t\x12\x1c\n\x14public_key_multibase\x18\x03 \x01(\t\x12\x15\n\rvalid_from_ms\x18\x04 \x01(\x03\x12\x16\n\x0evalid_until_ms\x18\x05 \x01(\x03\x12\x15\n\rrevoked_at_ms\x18\x06 \x01(\x03\x12=\n\x11revocation_reason\x18\x07 \x01(\x0e\x32\".mmmfed.api.v1.KeyRevocationReason\"b\n\x06KeySet\x12\x15\n\rm_instance_id\x18\x01 \x01(\t\x12,\n\x04keys\x18\x02 \x03(\x0b\x32\x1e.mmmfed.api.v1.VerificationKey\x12\x13\n\x0bsigned_json\x18\x03 \x01(\x0c*\xba\x01\n\rManifestoKind\x12\x1e\n\x1aMANIFESTO_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17MANIFESTO_KIND_PLATFORM\x10\x01\x12\x1a\n\x16MANIFESTO_KIND_OFFER_A\x10\x02\x12\x1a\n\x16MANIFESTO_KIND_OFFER_V\x10\x03\x12\x19\n\x15MANIFESTO_KIND_ANSWER\x10\x04\x12\x19\n\x15MANIFESTO_KIND_BRIDGE\x10\x05*\x84\x01\n\x0c\x46\x65\x61tureRoute\x12\x1d\n\x19\x46\x45\x41TURE_ROUTE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x46\x45\x41TURE_ROUTE_DIRECT\x10\x01\x12\x1c\n\x18\x46\x45\x41TURE_ROUTE_VIA_BRIDGE\x10\x02\x12\x1d\n\x19\x46\x45\x41TURE_ROUTE_UNSUPPORTED\x10\x03*\x89\x01\n\x13KeyRevocationReason\x12%\n!KEY_REVOCATION_REASON_UNSPECIFIED\x10\x00\x12%\n!KEY_REVOCATION_REASON_COMPROMISED\x10\x01\x12$\n KEY_REVOCATION_REASON_SUPERSEDED\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,30 +35,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_QUALIFIER_ATTRIBUTESENTRY']._serialized_options = b'8\001'
   _globals['_MANIFESTO_POLICIESENTRY']._loaded_options = None
   _globals['_MANIFESTO_POLICIESENTRY']._serialized_options = b'8\001'
-  _globals['_MANIFESTOKIND']._serialized_start=1698
-  _globals['_MANIFESTOKIND']._serialized_end=1884
-  _globals['_FEATUREROUTE']._serialized_start=1887
-  _globals['_FEATUREROUTE']._serialized_end=2019
-  _globals['_KEYREVOCATIONREASON']._serialized_start=2022
-  _globals['_KEYREVOCATIONREASON']._serialized_end=2159
+  _globals['_MANIFESTOKIND']._serialized_start=1749
+  _globals['_MANIFESTOKIND']._serialized_end=1935
+  _globals['_FEATUREROUTE']._serialized_start=1938
+  _globals['_FEATUREROUTE']._serialized_end=2070
+  _globals['_KEYREVOCATIONREASON']._serialized_start=2073
+  _globals['_KEYREVOCATIONREASON']._serialized_end=2210
   _globals['_QUALIFIER']._serialized_start=49
   _globals['_QUALIFIER']._serialized_end=207
   _globals['_QUALIFIER_ATTRIBUTESENTRY']._serialized_start=158
   _globals['_QUALIFIER_ATTRIBUTESENTRY']._serialized_end=207
-  _globals['_CONSTRAINTS']._serialized_start=209
-  _globals['_CONSTRAINTS']._serialized_end=313
-  _globals['_FEATURE']._serialized_start=315
-  _globals['_FEATURE']._serialized_end=437
-  _globals['_CONVERSIONPAIR']._serialized_start=440
-  _globals['_CONVERSIONPAIR']._serialized_end=588
-  _globals['_MANIFESTO']._serialized_start=591
-  _globals['_MANIFESTO']._serialized_end=1185
-  _globals['_MANIFESTO_POLICIESENTRY']._serialized_start=1138
-  _globals['_MANIFESTO_POLICIESENTRY']._serialized_end=1185
-  _globals['_NEGOTIATEDFEATURE']._serialized_start=1188
-  _globals['_NEGOTIATEDFEATURE']._serialized_end=1367
-  _globals['_VERIFICATIONKEY']._serialized_start=1370
-  _globals['_VERIFICATIONKEY']._serialized_end=1595
-  _globals['_KEYSET']._serialized_start=1597
-  _globals['_KEYSET']._serialized_end=1695
+  _globals['_CONSTRAINTS']._serialized_start=210
+  _globals['_CONSTRAINTS']._serialized_end=364
+  _globals['_FEATURE']._serialized_start=366
+  _globals['_FEATURE']._serialized_end=488
+  _globals['_CONVERSIONPAIR']._serialized_start=491
+  _globals['_CONVERSIONPAIR']._serialized_end=639
+  _globals['_MANIFESTO']._serialized_start=642
+  _globals['_MANIFESTO']._serialized_end=1236
+  _globals['_MANIFESTO_POLICIESENTRY']._serialized_start=1189
+  _globals['_MANIFESTO_POLICIESENTRY']._serialized_end=1236
+  _globals['_NEGOTIATEDFEATURE']._serialized_start=1239
+  _globals['_NEGOTIATEDFEATURE']._serialized_end=1418
+  _globals['_VERIFICATIONKEY']._serialized_start=1421
+  _globals['_VERIFICATIONKEY']._serialized_end=1646
+  _globals['_KEYSET']._serialized_start=1648
+  _globals['_KEYSET']._serialized_end=1746
 # @@protoc_insertion_point(module_scope)

@@ -163,11 +163,17 @@ class Constraints(_message.Message):
     TEXTURE_FORMATS_FIELD_NUMBER: _builtins.int
     MAX_TEXTURE_PX_FIELD_NUMBER: _builtins.int
     MAX_BYTES_FIELD_NUMBER: _builtins.int
+    MAX_SAMPLE_RATE_HZ_FIELD_NUMBER: _builtins.int
+    MAX_CHANNELS_FIELD_NUMBER: _builtins.int
     max_triangles: _builtins.int
     max_texture_px: _builtins.int
     """Longest side of any texture, pixels."""
     max_bytes: _builtins.int
     """Largest Item data, bytes."""
+    max_sample_rate_hz: _builtins.int
+    """Highest sample rate of a sound content, Hz (content Features, FGMV-43 9.3 with 9.5)."""
+    max_channels: _builtins.int
+    """Most channels of a sound content."""
     @_builtins.property
     def texture_formats(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Image media types accepted in textures, e.g. "image/jpeg"."""
@@ -179,10 +185,12 @@ class Constraints(_message.Message):
         texture_formats: _abc.Iterable[_builtins.str] | None = ...,
         max_texture_px: _builtins.int = ...,
         max_bytes: _builtins.int = ...,
+        max_sample_rate_hz: _builtins.int = ...,
+        max_channels: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_bytes", b"max_bytes", "max_texture_px", b"max_texture_px", "max_triangles", b"max_triangles", "texture_formats", b"texture_formats"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_bytes", b"max_bytes", "max_channels", b"max_channels", "max_sample_rate_hz", b"max_sample_rate_hz", "max_texture_px", b"max_texture_px", "max_triangles", b"max_triangles", "texture_formats", b"texture_formats"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,244 @@
+"""Identity migration, the destination gateway's part (ITU FGMV-43 9.4 steps 3-4, IDVF;
+IDIR-204/303/306; issue 17 items 3-5), served over RE-4 (IdentityFederation) to peers' gateways.
+
+:meth:`IdentityImport.nonce`: a nonce for one presentation, held in a store of the calling peer's
+own (:class:`mmmfed.identity.nonces.NonceStore`, at most :data:`MAX_NONCES_PER_PEER` outstanding),
+so a nonce given to one peer is ``NONCE_UNKNOWN`` in a presentation another peer sends. The
+nonces live in this gateway process: replicas behind one address (store ``redis``) would each
+know only their own, so identity migration assumes one gateway process per M-Instance for now.
+
+:meth:`IdentityImport.present`, in order, each refusal its gRPC status and ErrorInfo reason, and
+nothing stored:
+
+1. the DID is a user of the calling peer (PERMISSION_DENIED ``ORIGIN_MISMATCH``), the
+   presentation at most :data:`MAX_PRESENTATION_CHARS` (RESOURCE_EXHAUSTED
+   ``PRESENTATION_TOO_LARGE``), the trust
+   agreement with it is active and covers ``Register`` on ``PPR`` (FAILED_PRECONDITION);
+2. the peer's published keys, fetched now from its key service (RE-5 GetKeys, the signed key set),
+   and its current status list token (RE-4 GetStatusList on the peer, for the uri the credential
+   names, which must be at the peer: ``STATUS_LIST_INVALID`` otherwise);
+3. :class:`mmmfed.identity.verifier.IdentityVerifier` with this M-Instance as audience:
+   issuer signature (rotated keys valid for what they signed, revoked ones refused), Disclosures,
+   key binding, audience, nonce (``PRESENTATION_REPLAYED``), status (``CREDENTIAL_REVOKED``), then
+   the eligibility rules of this M-Instance's own manifesto as registered now
+   (:func:`mmmfed.identity.policy.policy_from_manifesto`: ``identity.min_age``,
+   ``identity.required_claims``; ``ELIGIBILITY_AGE``, ``ELIGIBILITY_CLAIM_MISSING``) and its
+   reputation rule (``identity.reputation.*``: ``REPUTATION_INSUFFICIENT``, or admitted
+   ``restricted``, kept with the link as ``admission``);
+4. the credential's ``sub`` is the DID sent (INVALID_ARGUMENT ``SUBJECT_MISMATCH``);
+
+then the identity is linked to a Process here (:class:`mmmfed.identity.linked.LinkedIdentities`,
+in this gateway's data dir) holding exactly the disclosed claims; the same DID again is the same
+Process (``already_linked``).
+
+:meth:`IdentityImport.unlink` (IDIR-204): the request must be signed by the user's key the
+credential named (:func:`mmmfed.identity.receipts.check_unlink_request`); the link and every
+disclosed claim are deleted, and the answer carries a receipt of deletion signed by this
+M-Instance's current key. Everything is audited (rpc ``PresentIdentity`` / ``UnlinkIdentity``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from gateway.agreements import IDENTITY_ACTION, IDENTITY_TYPE, AgreementBook
+from gateway.channels import Channels
+from gateway.keyring import verified_key_set
+from gateway.negotiation import NegotiationService
+from mmmfed.api.v1 import identity_pb2 as ipb
+from mmmfed.api.v1 import manifesto_pb2 as mpb
+from mmmfed.audit import ACCEPTED, REFUSED
+from mmmfed.errors import InvalidInput, MmmfedError, NotFound, PermissionDenied, TooLarge
+from mmmfed.identity.jose import read_jws
+from mmmfed.identity.linked import LinkedIdentities
+from mmmfed.identity.nonces import NonceStore
+from mmmfed.identity.policy import policy_from_manifesto
+from mmmfed.identity.receipts import check_unlink_request, deletion_receipt
+from mmmfed.identity.reputation import ReputationPolicy
+from mmmfed.identity.sdjwt import parse_sd_jwt
+from mmmfed.identity.status_list import STATUS_LIST_INVALID
+from mmmfed.identity.verifier import IdentityVerifier
+from mmmfed.keys import InstanceKeyStore
+from mmmfed.rpc import call
+from mmmfed.store import SharedAuditLog
+
+MAX_NONCES_PER_PEER = 1024
+NONCE_TTL_S = 300
+MAX_DID_CHARS = 512
+MAX_PRESENTATION_CHARS = 512 * 1024  # 64 Disclosures (RFC 9901 limit here) and two JWTs, with room
+
+
+T = TypeVar("T")
+
+
+class IdentityImport:
+    """The destination side of identity migration for one gateway (module docstring)."""
+
+    def __init__(
+        self,
+        m_instance_id: str,
+        channels: Channels,
+        agreements: AgreementBook,
+        negotiation: NegotiationService,
+        *,
+        keys: InstanceKeyStore,
+        fetch_keys: Callable[[str], Awaitable[mpb.KeySet]],
+        linked: LinkedIdentities,
+        audit: SharedAuditLog,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._id = m_instance_id
+        self._channels = channels
+        self._agreements = agreements
+        self._negotiation = negotiation
+        self._keys = keys
+        self._fetch_keys = fetch_keys
+        self.linked = linked
+        self._audit = audit
+        self._clock = clock
+        self._nonces: dict[str, NonceStore] = {}  # one per configured peer: bounded by the configuration
+        self._lock = asyncio.Lock()
+
+    def nonces_of(self, peer: str) -> NonceStore:
+        """The nonces given to ``peer`` (made on its first nonce): a presentation from ``peer`` is
+        checked against these only."""
+        store = self._nonces.get(peer)
+        if store is None:
+            store = self._nonces[peer] = NonceStore(ttl_s=NONCE_TTL_S, max_entries=MAX_NONCES_PER_PEER)
+        return store
+
+    async def _audited(self, rpc: str, peer: str, subject: str, work: Awaitable[T]) -> T:
+        try:
+            result = await work
+        except MmmfedError as err:
+            details: dict[str, object] = {"rpc": rpc, "message": err.message[:500]}
+            await self._audit.append(REFUSED, peer_id=peer, subject=subject[:256], reason=err.reason, details=details)
+            raise
+        await self._audit.append(ACCEPTED, peer_id=peer, subject=subject[:256], details={"rpc": rpc})
+        return result
+
+    def _check_did(self, did: str, peer: str) -> None:
+        if not did or len(did) > MAX_DID_CHARS or not did.startswith("did:web:"):
+            raise InvalidInput(
+                "the user's DID (did:web:<home>:users:<id>) is missing or malformed",
+                reason="DID_INVALID",
+            )
+        if not did.startswith(f"did:web:{peer}:users:"):
+            raise PermissionDenied(f"{peer} may not present identities of {did[:256]}", reason="ORIGIN_MISMATCH")
+
+    # -- RE-4 GetNonce ------------------------------------------------------------------------
+    def nonce(self, peer: str) -> ipb.GetIdentityNonceResponse:
+        """A nonce bound to ``peer`` (module docstring); TooLarge ``NONCE_STORE_FULL``."""
+        now_s = int(self._clock())
+        store = self.nonces_of(peer)
+        return ipb.GetIdentityNonceResponse(
+            nonce=store.issue(now_s=now_s), audience=self._id, expires_s=now_s + store.ttl_s
+        )
+
+    # -- RE-4 PresentIdentity -----------------------------------------------------------------
+    async def present(self, request: ipb.PresentIdentityRequest, peer: str) -> ipb.PresentIdentityResponse:
+        """FGMV-43 9.4 steps 3-4 for a presentation from ``peer`` (module docstring). Audited."""
+        return await self._audited("PresentIdentity", peer, request.did, self._present(request, peer))
+
+    async def _present(self, request: ipb.PresentIdentityRequest, peer: str) -> ipb.PresentIdentityResponse:
+        self._check_did(request.did, peer)
+        if len(request.presentation) > MAX_PRESENTATION_CHARS:
+            raise TooLarge(
+                f"a presentation is at most {MAX_PRESENTATION_CHARS} characters", reason="PRESENTATION_TOO_LARGE"
+            )
+        sd_jwt = parse_sd_jwt(request.presentation)  # PRESENTATION_MALFORMED before any call
+        await self._agreements.require_active(peer, item_type=IDENTITY_TYPE, action=IDENTITY_ACTION)
+        records = verified_key_set(await self._fetch_keys(peer), peer)  # fresh: rotations and revocations
+        uri = _status_uri(sd_jwt.issuer_jwt)
+        token = ""
+        if uri is not None:
+            if not uri.startswith(f"https://{peer}/"):
+                raise InvalidInput(
+                    f"the credential's status list {uri[:256]} is not published by {peer}", reason=STATUS_LIST_INVALID
+                )
+            stub = self._channels.identity_peer(peer)
+            answer: ipb.GetStatusListResponse = await call(
+                lambda: stub.GetStatusList(ipb.GetStatusListRequest(uri=uri))
+            )
+            token = answer.token
+        policies = dict((await self._negotiation.platform()).policies)
+        verifier = IdentityVerifier(
+            audience=self._id,
+            issuer_keys={peer: records},
+            status_lists=lambda _uri: token,
+            nonces=self.nonces_of(peer),
+            policy=policy_from_manifesto(policies),
+            reputation=ReputationPolicy.of(policies),  # identity.reputation.* (IDIR-301/304/305)
+        )
+        verified = verifier.verify(request.presentation, now_s=int(self._clock()))
+        if verified.subject != request.did:
+            raise InvalidInput(
+                f"the credential is {verified.subject[:256]}'s, not {request.did[:256]}'s", reason="SUBJECT_MISMATCH"
+            )
+        async with self._lock:
+            record, already = self.linked.link(
+                peer,
+                request.did,
+                claims=verified.disclosed,
+                holder_jwk=verified.holder_jwk,
+                now_s=int(self._clock()),
+                expires_s=verified.expires_s,
+                admission=verified.admission,
+            )
+        return ipb.PresentIdentityResponse(
+            process_id=record.process_id, stored_claims=sorted(record.claims), already_linked=already
+        )
+
+    # -- RE-4 UnlinkIdentity ------------------------------------------------------------------
+    async def unlink(self, request: ipb.PeerUnlinkIdentityRequest, peer: str) -> ipb.PeerUnlinkIdentityResponse:
+        """IDIR-204 for ``request.did`` of ``peer``: InvalidInput ``DID_INVALID`` /
+        ``UNLINK_REQUEST_INVALID``, PermissionDenied ``ORIGIN_MISMATCH``, NotFound ``NOT_LINKED``.
+        Audited. Not gated on the trust agreement: a revoked agreement must not keep a user's
+        data here."""
+        return await self._audited("UnlinkIdentity", peer, request.did, self._unlink(request, peer))
+
+    async def _unlink(self, request: ipb.PeerUnlinkIdentityRequest, peer: str) -> ipb.PeerUnlinkIdentityResponse:
+        self._check_did(request.did, peer)
+        now_s = int(self._clock())
+        async with self._lock:
+            record = self.linked.get(peer, request.did)
+            if record is None:
+                raise NotFound(f"{self._id} holds no identity linked to {request.did[:256]}", reason="NOT_LINKED")
+            check_unlink_request(
+                request.request_jws,
+                did=request.did,
+                destination=self._id,
+                holder_jwk=record.holder_jwk,
+                linked_at_s=record.linked_at_s,
+                now_s=now_s,
+            )
+            deleted = self.linked.unlink(peer, request.did)
+        key_record, key = self._keys.current()
+        receipt = deletion_receipt(
+            destination=self._id,
+            home=peer,
+            did=request.did,
+            process_id=deleted.process_id,
+            deleted_claims=sorted(deleted.claims),
+            key=key,
+            kid=self._keys.method(key_record),
+            iat_s=now_s,
+        )
+        return ipb.PeerUnlinkIdentityResponse(
+            receipt_jws=receipt, process_id=deleted.process_id, deleted_claims=sorted(deleted.claims)
+        )
+
+
+def _status_uri(issuer_jwt: str) -> str | None:
+    """The ``status.status_list.uri`` the (not yet verified) credential names, or None when it
+    names none or cannot be read: the verifier then refuses it with its own reason."""
+    try:
+        status = read_jws(issuer_jwt, reason="CREDENTIAL_MALFORMED").payload.get("status")
+    except MmmfedError:
+        return None
+    ref = status.get("status_list") if isinstance(status, dict) else None
+    uri = ref.get("uri") if isinstance(ref, dict) else None
+    return uri if isinstance(uri, str) else None

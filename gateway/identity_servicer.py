@@ -1,0 +1,86 @@
+"""gRPC servicers of identity migration (FGMV-43 9.4; issue 17): IdentityGateway (RI-4, this
+M-Instance's operators) and IdentityFederation (RE-4, peers' gateways). The access policy
+(gateway/node.py) admits the callers; these name the calling peer and hand over to
+:mod:`gateway.identity_migration` (home side) and :mod:`gateway.identity_import` (destination)."""
+
+from __future__ import annotations
+
+from gateway.channels import Channels
+from gateway.identity_import import IdentityImport
+from gateway.identity_migration import IdentityMigration
+from mmmfed.api.v1 import identity_pb2 as ipb
+from mmmfed.api.v1 import identity_pb2_grpc
+from mmmfed.errors import PermissionDenied
+from mmmfed.rpc_types import ServicerContext
+from mmmfed.trust import TrustDomains
+
+
+def calling_peer(domains: TrustDomains, channels: Channels, context: ServicerContext) -> str:
+    """The calling peer's M-Instance: the trust domain whose bundle issued its certificate, when
+    that is a configured peer and the certificate is its gateway's; PermissionDenied
+    ``UNKNOWN_PEER`` otherwise."""
+    caller = domains.identify(context)
+    for domain in caller.trust_domains:
+        peer = channels.peers.get(domain)
+        if peer is not None and any(i.role == "gateway" and i.name == peer.tls_name for i in caller.identities):
+            return domain
+    raise PermissionDenied("the calling gateway is not a configured peer", reason="UNKNOWN_PEER")
+
+
+class IdentityGatewayServicer(identity_pb2_grpc.IdentityGatewayServicer):
+    """RI-4: an operator of this M-Instance migrates or unlinks a user's identity."""
+
+    def __init__(self, migration: IdentityMigration) -> None:
+        self._migration = migration
+
+    async def MigrateIdentity(
+        self, request: ipb.MigrateIdentityRequest, context: ServicerContext
+    ) -> ipb.MigrateIdentityResponse:
+        """RI-4, FGMV-43 9.4 steps 1-2: present the chosen claims to the peer (gateway/identity_migration.py)."""
+        return await self._migration.migrate(request)
+
+    async def UnlinkIdentity(
+        self, request: ipb.UnlinkIdentityRequest, context: ServicerContext
+    ) -> ipb.UnlinkIdentityResponse:
+        """RI-4, IDIR-204: unlink at the peer and keep its signed receipt of deletion."""
+        return await self._migration.unlink(request)
+
+
+class IdentityFederationServicer(identity_pb2_grpc.IdentityFederationServicer):
+    """RE-4: a peer's gateway presents, unlinks, or reads this M-Instance's status list."""
+
+    def __init__(
+        self, importer: IdentityImport, migration: IdentityMigration, *, domains: TrustDomains, channels: Channels
+    ) -> None:
+        self._import = importer
+        self._migration = migration
+        self._domains = domains
+        self._channels = channels
+
+    def _peer(self, context: ServicerContext) -> str:
+        return calling_peer(self._domains, self._channels, context)
+
+    async def GetNonce(
+        self, request: ipb.GetIdentityNonceRequest, context: ServicerContext
+    ) -> ipb.GetIdentityNonceResponse:
+        """RE-4: a nonce for one presentation, bound to the calling peer."""
+        return self._import.nonce(self._peer(context))
+
+    async def PresentIdentity(
+        self, request: ipb.PresentIdentityRequest, context: ServicerContext
+    ) -> ipb.PresentIdentityResponse:
+        """RE-4, FGMV-43 9.4 steps 3-4: verify and link (gateway/identity_import.py)."""
+        return await self._import.present(request, self._peer(context))
+
+    async def UnlinkIdentity(
+        self, request: ipb.PeerUnlinkIdentityRequest, context: ServicerContext
+    ) -> ipb.PeerUnlinkIdentityResponse:
+        """RE-4, IDIR-204: delete the link and its claims, answer a signed receipt of deletion."""
+        return await self._import.unlink(request, self._peer(context))
+
+    async def GetStatusList(
+        self, request: ipb.GetStatusListRequest, context: ServicerContext
+    ) -> ipb.GetStatusListResponse:
+        """RE-4: this M-Instance's current status list token (statuslist+jwt)."""
+        self._peer(context)
+        return ipb.GetStatusListResponse(token=self._migration.status_list_token(request.uri))

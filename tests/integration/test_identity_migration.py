@@ -1,0 +1,414 @@
+"""Identity migration over real nodes and real mTLS (ITU FGMV-43 9.4 steps 1-4, IDIFC; IDMF,
+IDVF; IDIR-204/303/306; issue 17 items 2-5): RI-4 operator to home gateway, RE-4 gateway to
+gateway. b.example's manifesto requires ``age_over_18`` and ``name`` (mmmfed/cli/loopback.py).
+
+Shown here: b stores exactly the claims chosen and no other; a tampered, replayed,
+wrongly-addressed or revoked presentation is refused with its reason and nothing stored;
+eligibility refusals name their rule; re-migration gives the same Process; unlink leaves no
+disclosed data at b and a receipt of deletion, signed by b, at home."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from cliproc import mmmfed_in_thread as mmmfed
+from rpcassert import refused
+
+from mmmfed.api.v1 import identity_pb2 as ipb
+from mmmfed.api.v1 import identity_pb2_grpc
+from mmmfed.cli.inprocess import Federation
+from mmmfed.config import PeerAddress
+from mmmfed.identity.claims import IdentityProfile
+from mmmfed.identity.credential import Issuer, issue_credential
+from mmmfed.identity.jose import read_jws
+from mmmfed.identity.presentation import present
+from mmmfed.identity.receipts import verify_receipt
+from mmmfed.identity.sdjwt import SdJwt, make_disclosure
+from mmmfed.identity.store import IdentityStore
+from mmmfed.identity.user_did import user_did
+from mmmfed.keys import InstanceKeyStore
+from mmmfed.rpc import error_info
+from mmmfed.tls import secure_channel
+
+A, B = "a.example", "b.example"
+ALICE = f"mmm://{A}/processes/user/alice"
+KIT = f"mmm://{A}/processes/user/kit"
+INVALID, FAILED, DENIED = (
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.PERMISSION_DENIED,
+)
+
+
+def _text(path: str | Path) -> str | None:
+    """The file's text, or None if there is none."""
+    try:
+        return Path(path).read_text()
+    except FileNotFoundError:
+        return None
+
+
+def _home_store(fed: Federation) -> IdentityStore:
+    return IdentityStore(fed.plan.gateway_a.data_dir / "identity", A)
+
+
+def _issue(fed: Federation, user: str, *, name: str, years: int) -> str:
+    """Issue ``user`` at a.example a credential (as `mmmfed identity issue` does), born ``years``
+    years and a day ago, with languages and an avatar reference too; returns the birthdate."""
+    today = dt.datetime.now(dt.UTC).date()
+    born = today.replace(year=today.year - years) - dt.timedelta(days=1)
+    record, key = InstanceKeyStore(fed.plan.gateway_a.data_dir / "keys", A).current()
+    store = _home_store(fed)
+    did = user_did(A, user)
+    holder = store.user_key(user, did=did, created="2026-01-01T00:00:00Z")
+    profile = IdentityProfile(name=name, birthdate=born, languages=("fr-FR", "en"), avatars=(f"mmm://{A}/items/av1",))
+    credential = issue_credential(
+        profile,
+        issuer=Issuer(A, record, key),
+        subject_did=did,
+        holder=holder,
+        status=store.allocate(),
+        issued_at_s=int(time.time()),
+    )
+    store.save_credential(user, credential)
+    return born.isoformat()
+
+
+@contextlib.asynccontextmanager
+async def _operator(fed: Federation) -> AsyncIterator[identity_pb2_grpc.IdentityGatewayAsyncStub]:
+    """a.example's operator on its gateway's RI-4 (IdentityGateway), over mTLS."""
+    gw = fed.plan.gateway_a
+    async with secure_channel(fed.plan.operators[A], PeerAddress(tls_name=gw.tls_name, address=gw.listen)) as ch:
+        yield identity_pb2_grpc.IdentityGatewayStub(ch)
+
+
+def _migrate(stub: Any, process_id: str, *claims: str) -> Any:
+    request = ipb.MigrateIdentityRequest(process_id=process_id, peer_m_instance_id=B, disclose=list(claims))
+    return stub.MigrateIdentity(request)
+
+
+def _linked_files(fed: Federation) -> list[Path]:
+    """Every file b.example's gateway holds for linked identities."""
+    root = fed.plan.gateway_b.data_dir / "identity" / "linked"
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def _b_identity_bytes(fed: Federation) -> bytes:
+    """Everything under b's gateway identity folder, concatenated (to search for claims)."""
+    root = fed.plan.gateway_b.data_dir / "identity"
+    return b"".join(p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()) if root.exists() else b""
+
+
+async def test_fgmv43_9_4_b_stores_exactly_the_chosen_claims_and_the_same_did_is_the_same_process(
+    negotiated: Federation,
+) -> None:
+    """alice discloses name and age_over_18: b's link holds exactly those two claims (not her
+    birthdate, languages, avatars or other ages, which b never saw); migrating again is the same
+    Process; the home records the link."""
+    born = _issue(negotiated, "alice", name="Alice Liddell", years=30)
+    async with _operator(negotiated) as home:
+        first = await _migrate(home, ALICE, "name", "age_over_18")
+        assert (first.did, first.peer_m_instance_id) == (user_did(A, "alice"), B)
+        assert list(first.stored_claims) == ["age_over_18", "name"] and not first.already_linked
+        assert first.peer_process_id.startswith(f"mmm://{B}/processes/user/linked-")
+        files = _linked_files(negotiated)
+        assert len(files) == 1
+        stored = json.loads(files[0].read_text())
+        assert stored["claims"] == {"name": "Alice Liddell", "age_over_18": True}
+        assert (stored["did"], stored["home"], stored["process_id"]) == (first.did, A, first.peer_process_id)
+        seen = _b_identity_bytes(negotiated)
+        for never in (born.encode(), b"fr-FR", b"av1", b"age_over_21", b"age_over_13", b"birthdate"):
+            assert never not in seen, never
+
+        again = await _migrate(home, ALICE, "age_over_18", "name")
+        assert again.peer_process_id == first.peer_process_id and again.already_linked
+        assert len(_linked_files(negotiated)) == 1
+    links = _home_store(negotiated).links("alice")
+    assert links == {
+        B: {
+            "process_id": first.peer_process_id,
+            "disclosed": ["age_over_18", "name"],
+            "linked_at_s": links[B]["linked_at_s"],
+        }
+    }
+    audit = await negotiated.nodes["gateway-b"].audit.entries(peer_id=A)
+    assert [e.event for e in audit if (e.details or {}).get("rpc") == "PresentIdentity"] == ["ACCEPTED"] * 2
+
+
+async def test_idir_303_eligibility_refusals_name_their_rule_and_store_nothing(negotiated: Federation) -> None:
+    """kit is 16: ELIGIBILITY_AGE, rule age_over_18 (disclosed and false); alice without name:
+    ELIGIBILITY_CLAIM_MISSING, rule required:name; a claim the credential lacks:
+    DISCLOSE_UNKNOWN_CLAIM. a's gateway reads b's rules from the negotiated manifesto, so none of
+    these sends b anything (kit's name included)."""
+    _issue(negotiated, "kit", name="Kit", years=16)
+    _issue(negotiated, "alice", name="Alice", years=30)
+    async with _operator(negotiated) as home:
+        err = await refused(
+            _migrate(home, KIT, "name", "age_over_18"),
+            DENIED,
+            "ELIGIBILITY_AGE",
+            "age_over_18 is false",
+            "nothing was sent",
+        )
+        assert dict(error_info(err).metadata)["rule"] == "age_over_18"  # type: ignore[union-attr]
+        err = await refused(_migrate(home, ALICE, "age_over_18"), DENIED, "ELIGIBILITY_CLAIM_MISSING", "'name'")
+        assert dict(error_info(err).metadata)["rule"] == "required:name"  # type: ignore[union-attr]
+        await refused(_migrate(home, ALICE, "name", "shoe_size"), INVALID, "DISCLOSE_UNKNOWN_CLAIM", "shoe_size")
+    assert _linked_files(negotiated) == []
+    assert _home_store(negotiated).links("kit") == {}
+    audit = await negotiated.nodes["gateway-b"].audit.entries(peer_id=A)
+    assert [e for e in audit if (e.details or {}).get("rpc") == "PresentIdentity"] == []  # b saw nothing
+
+
+async def test_idir_303_b_applies_its_manifesto_as_it_is_now(negotiated: Federation) -> None:
+    """b's manifesto requires languages too after the negotiation (a still knows the old rule and
+    sends): b's gateway refuses ELIGIBILITY_CLAIM_MISSING, rule required:languages, by its
+    current manifesto, and stores nothing."""
+    _issue(negotiated, "alice", name="Alice", years=30)
+    node_b = negotiated.nodes["instance-b"]
+    node_b.manifesto.policies.update({"identity.required_claims": "name, languages"})
+    await node_b.register_manifesto()
+    async with _operator(negotiated) as home:
+        err = await refused(_migrate(home, ALICE, "name", "age_over_18"), DENIED, "ELIGIBILITY_CLAIM_MISSING")
+        assert dict(error_info(err).metadata)["rule"] == "required:languages"  # type: ignore[union-attr]
+        linked = await _migrate(home, ALICE, "name", "age_over_18", "languages")
+        assert list(linked.stored_claims) == ["age_over_18", "languages", "name"]
+    audit = await negotiated.nodes["gateway-b"].audit.entries(peer_id=A)
+    reasons = [e.reason or e.event for e in audit if (e.details or {}).get("rpc") == "PresentIdentity"]
+    assert reasons == ["ELIGIBILITY_CLAIM_MISSING", "ACCEPTED"]
+
+
+async def _nonce(fed: Federation) -> str:
+    stub = fed.nodes["gateway-a"].channels.identity_peer(B)  # a's gateway, its own certificate
+    answer = await stub.GetNonce(ipb.GetIdentityNonceRequest())
+    assert answer.audience == B
+    return str(answer.nonce)
+
+
+async def _present_as_a(fed: Federation, presentation: str, did: str) -> Any:
+    stub = fed.nodes["gateway-a"].channels.identity_peer(B)
+    return await stub.PresentIdentity(ipb.PresentIdentityRequest(presentation=presentation, did=did))
+
+
+async def test_fgmv43_9_4_step_3_tampered_replayed_misaddressed_and_revoked_presentations_are_refused(
+    negotiated: Federation,
+) -> None:
+    """Presentations built as a's gateway builds them, sent over RE-4 with a's gateway
+    certificate: a forged Disclosure (DISCLOSURE_TAMPERED), a KB-JWT for another M-Instance
+    (AUDIENCE_MISMATCH), a nonce used twice (PRESENTATION_REPLAYED), a nonce b never gave
+    (NONCE_UNKNOWN), a credential a revoked (CREDENTIAL_REVOKED); b stores nothing."""
+    _issue(negotiated, "kit", name="Kit", years=16)
+    _issue(negotiated, "alice", name="Alice", years=30)
+    store = _home_store(negotiated)
+    kit_did, alice_did = user_did(A, "kit"), user_did(A, "alice")
+
+    def shown(user: str, nonce: str, *, audience: str = B, claims: tuple[str, ...] = ("name", "age_over_18")) -> SdJwt:
+        return present(
+            store.credential(user),
+            disclose=claims,
+            audience=audience,
+            nonce=nonce,
+            holder_key=store.held_key(user),
+            iat_s=int(time.time()),
+        )
+
+    # kit is 16: swap his age_over_18 Disclosure for one saying true, and bind it properly
+    nonce = await _nonce(negotiated)
+    honest = shown("kit", nonce, claims=("name",))
+    forged = SdJwt(honest.issuer_jwt, (*honest.disclosures, make_disclosure("age_over_18", True).encoded))
+    rebound = present(
+        forged,
+        disclose=("name", "age_over_18"),
+        audience=B,
+        nonce=nonce,
+        holder_key=store.held_key("kit"),
+        iat_s=int(time.time()),
+    )
+    await refused(_present_as_a(negotiated, rebound.serialize(), kit_did), INVALID, "DISCLOSURE_TAMPERED")
+
+    await refused(
+        _present_as_a(
+            negotiated, shown("alice", await _nonce(negotiated), audience="c.example").serialize(), alice_did
+        ),
+        INVALID,
+        "AUDIENCE_MISMATCH",
+        "c.example",
+    )
+    await refused(
+        _present_as_a(negotiated, shown("alice", "not-a-nonce-of-b").serialize(), alice_did), INVALID, "NONCE_UNKNOWN"
+    )
+
+    # kit's honest presentation is refused on eligibility, after its nonce was used: sent again, a replay
+    once = shown("kit", await _nonce(negotiated)).serialize()
+    await refused(_present_as_a(negotiated, once, kit_did), DENIED, "ELIGIBILITY_AGE")
+    await refused(_present_as_a(negotiated, once, kit_did), INVALID, "PRESENTATION_REPLAYED")
+
+    # a presentation of alice's credential under kit's DID
+    await refused(
+        _present_as_a(negotiated, shown("alice", await _nonce(negotiated)).serialize(), kit_did),
+        INVALID,
+        "SUBJECT_MISMATCH",
+    )
+
+    # a revokes alice's credential: b reads a's status list over RE-4 and refuses
+    idx = read_jws(store.credential("alice").issuer_jwt, reason="X").payload["status"]["status_list"]["idx"]
+    store.revoke(idx)
+    async with _operator(negotiated) as home:
+        await refused(_migrate(home, ALICE, "name", "age_over_18"), FAILED, "CREDENTIAL_REVOKED")
+    assert _linked_files(negotiated) == []
+
+
+async def test_re4_presentations_name_users_of_the_calling_peer_and_need_an_agreement(federation: Federation) -> None:
+    """Without a trust agreement a's gateway refuses NO_AGREEMENT before anything leaves; b
+    refuses a DID of another M-Instance from a (ORIGIN_MISMATCH)."""
+    _issue(federation, "alice", name="Alice", years=30)
+    async with _operator(federation) as home:
+        await refused(_migrate(home, ALICE, "name", "age_over_18"), FAILED, "NO_AGREEMENT")
+        await refused(
+            home.MigrateIdentity(ipb.MigrateIdentityRequest(process_id=ALICE, peer_m_instance_id=A)),
+            INVALID,
+            "BAD_PEER",
+        )
+    await refused(_present_as_a(federation, "x~", f"did:web:{B}:users:bob"), DENIED, "ORIGIN_MISMATCH")
+    assert _linked_files(federation) == []
+
+
+async def test_idir_204_unlink_deletes_the_disclosed_data_at_b_and_the_home_keeps_a_signed_receipt(
+    negotiated: Federation,
+) -> None:
+    """After unlink, b holds no file and no claim of alice; the receipt at home is b's
+    (did:web:b.example key), names what was deleted, verifies with b's published key; unlinking
+    again is NOT_LINKED; migrating again gives the same Process as before."""
+    _issue(negotiated, "alice", name="Alice Liddell", years=30)
+    async with _operator(negotiated) as home:
+        linked = await _migrate(home, ALICE, "name", "age_over_18")
+        done = await home.UnlinkIdentity(ipb.UnlinkIdentityRequest(process_id=ALICE, peer_m_instance_id=B))
+        assert _linked_files(negotiated) == []
+        assert b"Alice Liddell" not in _b_identity_bytes(negotiated)
+        assert list(done.deleted_claims) == ["age_over_18", "name"] and done.peer_process_id == linked.peer_process_id
+        assert (_text(done.receipt_path) or "").strip() == done.receipt_jws
+        assert (
+            Path(done.receipt_path).parent
+            == negotiated.plan.gateway_a.data_dir / "identity" / "users" / "alice" / "receipts"
+        )
+        b_keys = InstanceKeyStore(negotiated.plan.gateway_b.data_dir / "keys", B)
+        by_kid = {b_keys.method(r): r.public_key for r in b_keys.records()}
+        receipt = verify_receipt(
+            done.receipt_jws, destination=B, home=A, did=linked.did, key_of=lambda kid, _iat: by_kid[kid]
+        )
+        assert receipt.payload["deleted_claims"] == ["age_over_18", "name"]
+        assert receipt.payload["process_id"] == linked.peer_process_id
+        assert _home_store(negotiated).links("alice") == {}
+
+        await refused(
+            home.UnlinkIdentity(ipb.UnlinkIdentityRequest(process_id=ALICE, peer_m_instance_id=B)),
+            grpc.StatusCode.NOT_FOUND,
+            "NOT_LINKED",
+        )
+        back = await _migrate(home, ALICE, "name", "age_over_18")
+        assert back.peer_process_id == linked.peer_process_id and not back.already_linked
+
+
+async def test_re4_unlink_needs_the_users_signature(negotiated: Federation) -> None:
+    """A peer unlink request not signed by the user's key is UNLINK_REQUEST_INVALID; the link stays."""
+    _issue(negotiated, "alice", name="Alice", years=30)
+    async with _operator(negotiated) as home:
+        await _migrate(home, ALICE, "name", "age_over_18")
+    stub = negotiated.nodes["gateway-a"].channels.identity_peer(B)
+    request = ipb.PeerUnlinkIdentityRequest(did=user_did(A, "alice"), request_jws="a.b.c")
+    await refused(stub.UnlinkIdentity(request), INVALID, "UNLINK_REQUEST_INVALID")
+    assert len(_linked_files(negotiated)) == 1
+
+
+async def _cli_json(*args: str) -> tuple[int, dict[str, Any]]:
+    done = await mmmfed(*args, "--json")
+    assert "Traceback" not in done.stdout + done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+async def test_cli_identity_migrate_show_unlink(negotiated: Federation, tmp_path: Path) -> None:
+    """`mmmfed identity issue`, `migrate --to b.example --disclose name,age_over_18`, `show` (the
+    link), `unlink --from b.example` (the receipt), `show` (the receipt kept); mistakes exit 2
+    with one reason."""
+    config = tmp_path / "gateway-a.json"
+    config.write_text(negotiated.plan.gateway_a.model_dump_json())
+    tls = negotiated.plan.operators[A]
+    op = ["--config", str(config), "--cert", str(tls.cert), "--key", str(tls.key)]
+    code, issued = await _cli_json("identity", "issue", ALICE, "--config", str(config), "--birthdate", "1990-04-01")
+    assert code == 0, issued
+    code, migrated = await _cli_json("identity", "migrate", ALICE, "--to", B, "--disclose", "name,age_over_18", *op)
+    assert code == 0, migrated
+    assert migrated["stored_claims"] == ["age_over_18", "name"] and migrated["already_linked"] is False
+    code, shown = await _cli_json("identity", "show", ALICE, "--config", str(config))
+    assert code == 0 and shown["links"][B]["process_id"] == migrated["peer_process_id"], shown
+    code, unlinked = await _cli_json("identity", "unlink", ALICE, "--from", B, *op)
+    assert code == 0, unlinked
+    assert unlinked["receipt"]["iss"] == f"did:web:{B}" and unlinked["receipt"]["kid"].startswith(f"did:web:{B}#")
+    assert unlinked["deleted_claims"] == ["age_over_18", "name"] and _text(unlinked["receipt_path"])
+    code, shown = await _cli_json("identity", "show", ALICE, "--config", str(config))
+    assert code == 0 and shown["links"] == {}
+    assert [r["jws"] for r in shown["receipts"]] == [unlinked["receipt_jws"]]
+    plain = await mmmfed("identity", "show", ALICE, "--config", str(config))
+    assert plain.returncode == 0 and f"receipt of deletion from did:web:{B}" in plain.stdout, plain.stderr
+
+    code, err = await _cli_json("identity", "migrate", ALICE, "--to", B, "--disclose", "name,shoe_size", *op)
+    assert (code, err["error"]) == (2, "DISCLOSE_UNKNOWN_CLAIM") and "shoe_size" in err["message"]
+    code, err = await _cli_json("identity", "unlink", ALICE, "--from", B, *op)
+    assert (code, err["error"]) == (2, "NOT_LINKED")
+    bad = await mmmfed("identity", "migrate", ALICE, "--to", "nowhere.example", "--disclose", "name", *op)
+    assert bad.returncode == 2 and "UNKNOWN_PEER" in bad.stderr and "Traceback" not in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+
+
+@pytest.mark.parametrize("claims", [("name",)])
+async def test_a_presentation_to_b_never_carries_an_undisclosed_claim(
+    negotiated: Federation, claims: tuple[str, ...]
+) -> None:
+    """What a's gateway sends over RE-4 holds only the Disclosures chosen (checked on the bytes
+    of the presentation itself): b refuses it for lack of age_over_18, having seen only name."""
+    born = _issue(negotiated, "alice", name="Alice", years=30)
+    store = _home_store(negotiated)
+    nonce = await _nonce(negotiated)
+    shown = present(
+        store.credential("alice"),
+        disclose=claims,
+        audience=B,
+        nonce=nonce,
+        holder_key=store.held_key("alice"),
+        iat_s=int(time.time()),
+    )
+    assert len(shown.disclosures) == 1 and born not in shown.serialize()
+    await refused(
+        _present_as_a(negotiated, shown.serialize(), user_did(A, "alice")), DENIED, "ELIGIBILITY_AGE", "not disclosed"
+    )
+
+
+async def test_ivdf_a_rotated_issuer_key_still_verifies_what_it_signed_and_a_compromised_one_nothing(
+    negotiated: Federation,
+) -> None:
+    """a rotates its key after issuing alice's credential: b still admits it (the old key was
+    valid when it signed); once a revokes that key as compromised, b refuses ISSUER_KEY_REVOKED
+    (it reads a's key set afresh for each presentation) and stores nothing."""
+    _issue(negotiated, "alice", name="Alice", years=30)
+    keys = InstanceKeyStore(negotiated.plan.gateway_a.data_dir / "keys", A)
+    old, _ = keys.current()
+    # key validity changes on whole seconds (mmmfed.keys.now_ms): rotating in the second the key
+    # was made would leave it valid for no second at all
+    await asyncio.sleep(1.1)
+    keys.rotate()
+    async with _operator(negotiated) as home:
+        linked = await _migrate(home, ALICE, "name", "age_over_18")
+        assert list(linked.stored_claims) == ["age_over_18", "name"]
+        await home.UnlinkIdentity(ipb.UnlinkIdentityRequest(process_id=ALICE, peer_m_instance_id=B))
+        keys.revoke(old.key_id)
+        await refused(_migrate(home, ALICE, "name", "age_over_18"), FAILED, "ISSUER_KEY_REVOKED")
+    assert _linked_files(negotiated) == []
