@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS roaming_changes (
 CREATE INDEX IF NOT EXISTS roaming_changes_by_user ON roaming_changes (user_process_id, time_ms);
 CREATE TABLE IF NOT EXISTS roaming_avatars (
     user_process_id TEXT PRIMARY KEY, home_item_id TEXT NOT NULL, version INTEGER NOT NULL,
-    visit_id TEXT NOT NULL, persona_id TEXT NOT NULL, record BLOB NOT NULL);
+    visit_id TEXT NOT NULL, persona_id TEXT NOT NULL, record BLOB NOT NULL, visit_since_ms INTEGER NOT NULL);
 """
 
 SLOTS = frozenset({"outfit", "accessory"})
@@ -253,15 +253,24 @@ class AvatarSync:
         return spb.ChangeAppearanceResponse(change=accepted)
 
     def _activity_of(self, user_process_id: str) -> list[ActivityRecord]:
-        """7.1.3: the last 64 activity records here of the roaming Process (as source or
-        destination) or naming its roaming Persona (its Register on arrival, for one)."""
+        """7.1.3: the activity records here of the roaming Process (as source or destination)
+        since the visit began or its last change went home, and those naming its roaming Persona
+        (its Register on arrival, for one); the newest 64."""
         with self._database.read() as db:
             row = db.execute(
-                "SELECT persona_id FROM roaming_avatars WHERE user_process_id = ?", (user_process_id,)
+                "SELECT persona_id, visit_id, visit_since_ms FROM roaming_avatars WHERE user_process_id = ?",
+                (user_process_id,),
             ).fetchone()
-        by_seq = {r.seq: r for r in self._activity.query(process_id=user_process_id, limit=100_000)}
-        if row is not None:
-            by_seq.update((r.seq, r) for r in self._activity.query(item_id=str(row[0]), limit=100_000))
+            if row is None:
+                return []
+            (sent_ms,) = db.execute(
+                "SELECT MAX(time_ms) FROM roaming_changes WHERE user_process_id = ? AND visit_id = ? AND state = ?",
+                (user_process_id, row[1], SENT),
+            ).fetchone()
+        since_ms = max(int(row[2]), int(sent_ms or 0))
+        window = 100_000  # the query's own cap; each Process's records since one visit's last change
+        by_seq = {r.seq: r for r in self._activity.query(process_id=user_process_id, since_ms=since_ms, limit=window)}
+        by_seq.update((r.seq, r) for r in self._activity.query(item_id=str(row[0]), limit=MAX_ACTIVITY_RECORDS))
         return [by_seq[k] for k in sorted(by_seq)][-MAX_ACTIVITY_RECORDS:]
 
     def record_sent(self, change: spb.RoamingChange) -> None:
@@ -378,10 +387,18 @@ class AvatarSync:
         del kept.attachments[MAX_ATTACHMENTS:]
         with self._database.write() as db:
             db.execute(
-                "INSERT INTO roaming_avatars VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(user_process_id) DO UPDATE SET "
+                "INSERT INTO roaming_avatars VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(user_process_id) DO UPDATE SET "
                 "home_item_id = excluded.home_item_id, version = excluded.version, visit_id = excluded.visit_id, "
-                "persona_id = excluded.persona_id, record = excluded.record",
-                (user_process_id, home_item_id, kept.version, visit_id, persona.item_id, kept.SerializeToString()),
+                "persona_id = excluded.persona_id, record = excluded.record, visit_since_ms = excluded.visit_since_ms",
+                (
+                    user_process_id,
+                    home_item_id,
+                    kept.version,
+                    visit_id,
+                    persona.item_id,
+                    kept.SerializeToString(),
+                    _now_ms(),
+                ),
             )
 
     def recover(self, request: spb.RecoverRoamingAvatarRequest) -> spb.RecoverRoamingAvatarResponse:

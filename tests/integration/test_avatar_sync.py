@@ -8,6 +8,7 @@ refused and changes nothing."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from pathlib import Path
 
@@ -16,13 +17,15 @@ from cliproc import mmmfed_in_thread as mmmfed
 from rpcassert import refused
 from sample_assets import VRM1, needs_samples
 
+from instance.world.model import Action, DeonticVerb, PAErrorCode, PAStatusKind, ProcessActionRequest, complements
+from instance.world.wire import request_to_proto, response_from_proto
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import avatar_sync_pb2 as spb
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import gateway_pb2_grpc
 from mmmfed.api.v1 import instance_pb2 as ipb
 from mmmfed.cli.inprocess import Federation, peer
-from mmmfed.cli.loopback import B
+from mmmfed.cli.loopback import A, B
 from mmmfed.client import OperatorClient
 from mmmfed.items import FORMAT_GLB, domain_doc
 from mmmfed.tls import secure_channel
@@ -67,6 +70,27 @@ async def _swap_outfit_at_b(fed: Federation, user: str, glb: bytes) -> tuple[str
     return coat, changed
 
 
+async def _authenticate_at_b(fed: Federation, user: str) -> str:
+    """A Process Action of the roaming User at b (Authenticate, to b's registration Process), which
+    b's engine decides and records as Activity Data; returns its ProcessActionID. Sent by b's
+    operator it is refused IncID (a visitor's own requests come through its home's gateway), and
+    the refusal is Activity Data of her visit all the same."""
+    assert fed.at_b is not None
+    pa_id = f"mmm://{A}/pa/{uuid.uuid4()}"  # an id of the requesting Process's M-Instance
+    request = ProcessActionRequest(
+        DeonticVerb.MAY,
+        Action.AUTHENTICATE,
+        user,
+        f"mmm://{B}/processes/registration",
+        complements(nil=user),
+        int(time.time() * 1000),
+        process_action_id=pa_id,
+    )
+    reply = response_from_proto(await fed.at_b.instance.Act(ipb.ActRequest(request=request_to_proto(request))))
+    assert reply.status.kind is PAStatusKind.ERROR and reply.status.error is PAErrorCode.INC_ID, reply.status
+    return pa_id
+
+
 async def _history(client: OperatorClient, user: str) -> spb.AvatarHistory:
     return await client.instance.GetAvatarHistory(spb.GetAvatarHistoryRequest(user_process_id=user))
 
@@ -80,6 +104,7 @@ async def test_attachments_travel_and_a_kept_change_becomes_a_version(
     fed = negotiated
     assert fed.at_a is not None
     user, hat, moved = await _roaming_alice(fed, tmp_path, good_glb)
+    acted = await _authenticate_at_b(fed, user)  # what alice does at b: Activity Data of b
     coat, changed = await _swap_outfit_at_b(fed, user, good_glb)
 
     assert changed.change.state == "PENDING" and changed.change.visited_m_instance_id == B
@@ -92,7 +117,10 @@ async def test_attachments_travel_and_a_kept_change_becomes_a_version(
     # 7.1.3: what alice did at b is seen at home (ACD Items of b, naming her Process)
     activity = [json.loads(r) for r in pending.activity_json]
     assert activity and all(r["ItemType"] == "ACD" and r["MInstanceID"] == B for r in activity)
-    assert any(user in json.dumps(r) for r in activity)
+    mine = [r for r in activity if r["SourceProcessID"] == user]
+    assert [(r["ProcessActionID"], r["Action"], r["PAStatus"]["ErrorCode"]) for r in mine] == [
+        (acted, "Authenticate", "IncID")
+    ]
 
     kept = await fed.at_a.instance.DecideRoamingChanges(
         spb.DecideRoamingChangesRequest(user_process_id=user, keep=True)
