@@ -24,7 +24,7 @@ from functools import partial
 from gateway.agreements import AgreementBook
 from gateway.bridge_trust import BridgeTrust, same_bridge
 from gateway.channels import Channels
-from gateway.content_bridging import check_content_row, content_rows, is_content_row
+from gateway.content_rows import check_content_row, content_rows, is_content_row
 from mmmfed.api.v1 import bridge_pb2 as bpb
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import manifesto_pb2 as mpb

@@ -16,6 +16,7 @@ from gateway.bridge_trust import BridgeTrust
 from gateway.bundles import BundleFollower
 from gateway.channels import Channels
 from gateway.content_search import ContentSearch
+from gateway.content_sync import ContentVersionSync
 from gateway.contents import ContentRelay
 from gateway.envelope import EnvelopeChecker
 from gateway.identity_import import IdentityImport
@@ -144,6 +145,9 @@ class GatewayNode:
             audit=self.audit,
             metrics=self.metrics,
         )
+        self.content_sync = ContentVersionSync(  # FGMV-43 9.3 steps 5-7 (COSF)
+            config.m_instance_id, self.channels, self.negotiation, audit=self.audit, limits=self.contents
+        )
         # FGMV-43 9.4 (issue 17): identities, home side (RI-4, RE-4 out) and destination (RE-4 in)
         self.identity = IdentityMigration(
             config.m_instance_id,
@@ -226,6 +230,7 @@ class GatewayNode:
                         status=self.status,
                         outbox=self.outbox,
                         contents=self.contents,
+                        content_sync=self.content_sync,
                         content_search=self.content_search,
                         avatar_sync=self.avatar_sync,
                     ),
@@ -244,6 +249,7 @@ class GatewayNode:
                         self.assets,
                         transactions=self.transactions,
                         contents=self.contents,
+                        content_sync=self.content_sync,
                         content_search=self.content_search,
                         avatar_sync=self.avatar_sync,
                     ),

@@ -14,6 +14,7 @@ from gateway.avatar_sync import AvatarSyncRelay
 from gateway.bundles import own_bundle
 from gateway.channels import Channels
 from gateway.content_search import ContentSearch
+from gateway.content_sync import ContentVersionSync
 from gateway.contents import ContentRelay
 from gateway.keyring import KEY_SET_TYPE
 from gateway.migration import MigrationService
@@ -39,7 +40,7 @@ from mmmfed.audit import (
     REFUSED,
 )
 from mmmfed.config import GatewayConfig
-from mmmfed.errors import MmmfedError, PermissionDenied
+from mmmfed.errors import FailedPrecondition, MmmfedError, PermissionDenied
 from mmmfed.items import domain_doc, proof_time
 from mmmfed.keyfile import load_signing_key
 from mmmfed.keys import COMPROMISED, SUPERSEDED, InstanceKeyStore
@@ -70,10 +71,12 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         contents: ContentRelay,
         content_search: ContentSearch,
         avatar_sync: AvatarSyncRelay,
+        content_sync: ContentVersionSync | None = None,
     ) -> None:
         self._avatar_sync = avatar_sync
         self._contents = contents
         self._content_search = content_search
+        self._content_sync = content_sync
         self._domains = domains
         self._status = status
         self._outbox = outbox
@@ -116,6 +119,17 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         (gateway/contents.py); PERMISSION_DENIED NOT_OWN_INSTANCE, FAILED_PRECONDITION LICENCE_FORBIDS."""
         self._from_own_instance(context)
         return await self._contents.send(request.content_id, request.peer_m_instance_id)
+
+    async def SyncContentWithPeer(self, request: cpb.SyncContentRequest, context: ServicerContext) -> cpb.SyncedPeer:
+        """RI-3, FGMV-43 9.3 steps 5-7 (COSF): pull and push a content's versions with one linked
+        peer (gateway/content_sync.py); PERMISSION_DENIED NOT_OWN_INSTANCE / NOT_LINKED."""
+        self._from_own_instance(context)
+        return await self._sync().sync_with(request.content_id, request.peer_m_instance_id)
+
+    def _sync(self) -> ContentVersionSync:
+        if self._content_sync is None:
+            raise FailedPrecondition("this gateway does not synchronise contents", reason="NO_CONTENT_SYNC")
+        return self._content_sync
 
     async def SearchPeerContents(
         self, request: cpb.SearchContentsRequest, context: ServicerContext
@@ -237,10 +251,12 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         contents: ContentRelay,
         content_search: ContentSearch,
         avatar_sync: AvatarSyncRelay,
+        content_sync: ContentVersionSync | None = None,
     ) -> None:
         self._avatar_sync = avatar_sync
         self._contents = contents
         self._content_search = content_search
+        self._content_sync = content_sync
         self._transactions = transactions
         self._config = config
         self._domains = domains
@@ -380,6 +396,16 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         peer = self._peer(context)
         header, chunks = await split_header(request_iterator)
         return await self._contents.receive(header, chunks, peer)
+
+    async def ExchangeContentVersions(
+        self, request: cpb.ContentVersions, context: ServicerContext
+    ) -> cpb.ContentVersions:
+        """RE-3, FGMV-43 9.3 steps 5-7 (COSF): a linked peer's versions of a content, verified and
+        applied once each; answered with this side's versions it lacks (gateway/content_sync.py)."""
+        peer = self._peer(context)
+        if self._content_sync is None:
+            raise FailedPrecondition("this gateway does not synchronise contents", reason="NO_CONTENT_SYNC")
+        return await self._content_sync.exchange(request, peer)
 
     async def SearchContents(
         self, request: cpb.SearchContentsRequest, context: ServicerContext

@@ -18,6 +18,7 @@ from instance.content.imports import ContentImports
 from instance.content.service import ContentService
 from instance.content.servicer import ContentExchangeServicer, ContentServicer
 from instance.content.store import ContentStore
+from instance.content.sync import ContentSyncWorker
 from instance.database import Database
 from instance.process_actions import ProcessActionService
 from instance.servicer import InstanceServicer
@@ -135,13 +136,16 @@ class InstanceNode:
             },
         )
         gateway = self._gateway_stub if config.gateway is not None else None
+        # COSF: the durable per-destination queue of content versions, drained on its own.
+        self.content_sync = ContentSyncWorker(self.contents.store, gateway) if gateway is not None else None
         self.server = NodeServer(
             listen=config.listen,
             tls=config.tls,
             registrars=[
                 partial(instance_pb2_grpc.add_InstanceServicer_to_server, servicer),
                 partial(
-                    content_pb2_grpc.add_ContentServicer_to_server, ContentServicer(self.contents, gateway=gateway)
+                    content_pb2_grpc.add_ContentServicer_to_server,
+                    ContentServicer(self.contents, gateway=gateway, syncer=self.content_sync),
                 ),
                 partial(
                     content_pb2_grpc.add_ContentExchangeServicer_to_server,
@@ -162,6 +166,8 @@ class InstanceNode:
         address = await self.server.start()
         self._clock = asyncio.create_task(self.process_actions.run_clock())
         self.assets.recover()  # every transfer not yet acknowledged is driven on to a terminal state
+        if self.content_sync is not None:
+            self.content_sync.start()  # what was queued before a stop is retried now
         return address
 
     def _gateway_stub(self) -> gateway_pb2_grpc.PlatformGatewayAsyncStub:
@@ -239,6 +245,8 @@ class InstanceNode:
         """Stop serving and close the store (idempotent)."""
         await self.server.stop()
         await self.assets.stop()
+        if self.content_sync is not None:
+            await self.content_sync.stop()
         if self._clock is not None:
             self._clock.cancel()
             self._clock = None

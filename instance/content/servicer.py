@@ -11,17 +11,19 @@ from collections.abc import AsyncIterator, Callable
 
 from instance.content.imports import ContentImports
 from instance.content.search import ContentShares, search
-from instance.content.service import ContentService
+from instance.content.service import ContentHistory, ContentService
 from instance.content.store import ContentFilter
+from instance.content.sync import ContentSyncWorker
 from mmmfed.api.v1 import content_pb2 as cpb
 from mmmfed.api.v1 import content_pb2_grpc, gateway_pb2_grpc
 from mmmfed.api.v1 import item_pb2 as itpb
 from mmmfed.content.kinds import inspect_parts
 from mmmfed.content.metadata import ContentMetadata
-from mmmfed.content.package import ContentPackage
+from mmmfed.content.package import ContentPackage, ContentPart
 from mmmfed.content.query import ContentQuery
-from mmmfed.errors import FailedPrecondition
-from mmmfed.items import Item
+from mmmfed.content.versions import ContentVersion
+from mmmfed.errors import FailedPrecondition, InvalidInput
+from mmmfed.items import Item, domain_doc
 from mmmfed.rpc import call
 from mmmfed.rpc_types import ServicerContext
 from mmmfed.streams import split_header
@@ -37,12 +39,70 @@ def parts_message(package: ContentPackage) -> list[cpb.ContentPartData]:
     return [cpb.ContentPartData(path=p.path, media_type=p.media_type, data=p.data) for p in package.parts]
 
 
+def version_info(version: ContentVersion) -> cpb.ContentVersionInfo:
+    """What a table shows of a version, and its record."""
+    return cpb.ContentVersionInfo(
+        version_id=version.version_id,
+        parent_ids=list(version.parents),
+        author_process_id=version.author,
+        time_ms=version.time_ms,
+        title=version.title,
+        format=str(version.qualifier.get("Format", "")),
+        bytes=version.size,
+        part_count=len(version.parts),
+        record_json=version.record_json,
+    )
+
+
+def history_message(history: ContentHistory) -> cpb.ContentHistoryResponse:
+    return cpb.ContentHistoryResponse(
+        content_id=history.content_id,
+        versions=[version_info(v) for v in history.versions],
+        head_ids=[h.version_id for h in history.heads],
+        current_version_id=history.current,
+        linked_peers=history.linked,
+    )
+
+
+def version_data(version: ContentVersion, package: ContentPackage) -> cpb.ContentVersionData:
+    return cpb.ContentVersionData(
+        version_id=version.version_id, record_json=version.record_json, parts=parts_message(package)
+    )
+
+
+def versions_of(message: cpb.ContentVersions | cpb.ApplyVersionsRequest) -> list[tuple[ContentVersion, ContentPackage]]:
+    """The versions a message carries, each checked: its id is its record's digest
+    (DATA_LOSS VERSION_ID_MISMATCH), its parts those the record lists (DIGEST_MISMATCH...)."""
+    from mmmfed.content.versions import check_package
+
+    out = []
+    for data in message.versions:
+        version = ContentVersion.from_record(data.record_json, version_id=data.version_id)
+        by_path = {p.path: p for p in version.parts}
+        package = ContentPackage(
+            tuple(
+                ContentPart.of(p.path, p.data, by_path[p.path].media_type if p.path in by_path else "")
+                for p in data.parts
+            )
+        )
+        check_package(version, package)
+        out.append((version, package))
+    return out
+
+
 class ContentServicer(content_pb2_grpc.ContentServicer):
     """Implements ``mmmfed.api.v1.Content`` over one :class:`ContentService`."""
 
-    def __init__(self, contents: ContentService, *, gateway: GatewayStub | None = None) -> None:
+    def __init__(
+        self,
+        contents: ContentService,
+        *,
+        gateway: GatewayStub | None = None,
+        syncer: ContentSyncWorker | None = None,
+    ) -> None:
         self._contents = contents
         self._gateway = gateway
+        self._syncer = syncer
         self._shares = ContentShares(contents.store, contents.m_instance_id)
 
     async def PublishContent(self, request: cpb.PublishContentRequest, context: ServicerContext) -> cpb.ContentView:
@@ -88,7 +148,76 @@ class ContentServicer(content_pb2_grpc.ContentServicer):
         stub = self._gateway()
         sent = cpb.MigrateContentRequest(content_id=request.content_id, peer_m_instance_id=request.peer_m_instance_id)
         result: cpb.ContentTransferResponse = await call(lambda: stub.SendContent(sent), attempts=1)
+        # COSF: a content the peer holds as it is stays linked to it; its history follows now (and,
+        # should this fail, from the queue). One the bridge converted is a new Item there, whose
+        # versions are not synchronised (not built yet).
+        if result.content.item.item_json and domain_doc(result.content.item.item_json)["ItemID"] == request.content_id:
+            self._contents.link(request.content_id, request.peer_m_instance_id)
+            if self._syncer is not None:
+                await self._syncer.sync(request.content_id, request.peer_m_instance_id)
         return result
+
+    async def UpdateContent(
+        self, request: cpb.UpdateContentRequest, context: ServicerContext
+    ) -> cpb.ContentVersionInfo:
+        """COIR-104: a new version (service.ContentService.update)."""
+        self._contents.get(request.content_id)  # CONTENT_NOT_FOUND before the parts are read
+        content = await asyncio.to_thread(inspect_parts, [(p.path, p.data) for p in request.parts])
+        return version_info(self._contents.update(request.content_id, request.author_process_id, content))
+
+    async def ContentHistory(
+        self, request: cpb.ContentHistoryRequest, context: ServicerContext
+    ) -> cpb.ContentHistoryResponse:
+        """COIR-104: the versions held here; NOT_FOUND CONTENT_NOT_FOUND."""
+        return history_message(self._contents.history(request.content_id))
+
+    async def RevertContent(
+        self, request: cpb.RevertContentRequest, context: ServicerContext
+    ) -> cpb.ContentVersionInfo:
+        """COIR-104: a new version equal to an old one (service.ContentService.revert)."""
+        return version_info(self._contents.revert(request.content_id, request.version_id, request.author_process_id))
+
+    async def SyncContent(self, request: cpb.SyncContentRequest, context: ServicerContext) -> cpb.SyncContentResponse:
+        """COSF now: each linked peer (or the one named) through the gateway; a peer's failure is
+        in its SyncedPeer (the synchronisation stays queued). FAILED_PRECONDITION NOT_LINKED /
+        NO_GATEWAY, NOT_FOUND CONTENT_NOT_FOUND."""
+        history = self._contents.history(request.content_id)
+        peers = [request.peer_m_instance_id] if request.peer_m_instance_id else history.linked
+        if not peers or not set(peers) <= set(history.linked):
+            raise FailedPrecondition(
+                f"content {request.content_id} is not linked with {request.peer_m_instance_id or 'any peer'}"
+                " (it is linked once it migrates)",
+                reason="NOT_LINKED",
+            )
+        if self._syncer is None:
+            raise FailedPrecondition("this M-Instance has no gateway to synchronise through", reason="NO_GATEWAY")
+        answers = [await self._syncer.sync(request.content_id, peer) for peer in peers]
+        heads = [h.version_id for h in self._contents.history(request.content_id).heads]
+        return cpb.SyncContentResponse(peers=answers, head_ids=heads)
+
+    async def ListConflicts(
+        self, request: cpb.ListConflictsRequest, context: ServicerContext
+    ) -> cpb.ListConflictsResponse:
+        """COSF: the contents held here with two or more heads."""
+        conflicts = [
+            cpb.ContentConflict(
+                content_id=h.content_id,
+                title=h.heads[-1].title,
+                heads=[version_info(v) for v in h.heads],
+            )
+            for h in self._contents.conflicts()
+        ]
+        return cpb.ListConflictsResponse(conflicts=conflicts)
+
+    async def ResolveContent(
+        self, request: cpb.ResolveContentRequest, context: ServicerContext
+    ) -> cpb.ContentVersionInfo:
+        """COSF: the owner's merge version (service.ContentService.resolve)."""
+        if not request.keep_version_id:
+            raise InvalidInput("name the head to keep (--keep VERSION)", reason="VERSION_NOT_FOUND")
+        return version_info(
+            self._contents.resolve(request.content_id, request.keep_version_id, request.author_process_id)
+        )
 
     async def SearchContents(
         self, request: cpb.SearchContentsRequest, context: ServicerContext
@@ -143,6 +272,41 @@ class ContentExchangeServicer(content_pb2_grpc.ContentExchangeServicer):
         """A peer's content, verified by the gateway (9.3 step 4); stored all or nothing."""
         header, chunks = await split_header(request_iterator)
         return await self._imports.receive(header, chunks)
+
+    async def ExportVersions(self, request: cpb.ExportVersionsRequest, context: ServicerContext) -> cpb.ContentVersions:
+        """COSF: every version id, and those the linked peer lacks with their parts (bounded by
+        ``max_bytes``); PERMISSION_DENIED NOT_LINKED."""
+        every, out, more = self._contents.export_versions(
+            request.content_id,
+            request.peer_m_instance_id,
+            known=set(request.known_ids),
+            max_bytes=int(request.max_bytes) or 8 * 1024 * 1024,
+            ids_only=request.ids_only,
+        )
+        return cpb.ContentVersions(
+            content_id=request.content_id,
+            known_ids=[v.version_id for v in every],
+            versions=[version_data(v, p) for v, p in out],
+            more=more,
+        )
+
+    async def ApplyVersions(
+        self, request: cpb.ApplyVersionsRequest, context: ServicerContext
+    ) -> cpb.ApplyVersionsResponse:
+        """COSF: a linked peer's versions, verified again here and applied once each."""
+        versions = versions_of(request)
+        for version, package in versions:  # each a file of the kind and format it says, as on import
+            inspected = await asyncio.to_thread(inspect_parts, [(p.path, p.data) for p in package.parts])
+            said = (version.kind, str(version.qualifier.get("Format", "")))
+            if said != (inspected.kind.value, inspected.format):
+                raise InvalidInput(
+                    f"version {version.version_id[:12]} says {said[0]} {said[1]}; its parts are"
+                    f" {inspected.kind.value} {inspected.format}",
+                    reason="CONTENT_QUALIFIER_MISMATCH",
+                )
+        results = self._contents.apply_remote(request.content_id, request.origin_m_instance_id, versions)
+        heads = [h.version_id for h in self._contents.history(request.content_id).heads]
+        return cpb.ApplyVersionsResponse(applied_ids=[r.version_id for r in results if r.applied], head_ids=heads)
 
     async def SearchShared(
         self, request: cpb.SearchSharedRequest, context: ServicerContext

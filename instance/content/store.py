@@ -5,8 +5,20 @@ only: what may be published is the World's decision, :mod:`instance.content.serv
 Tables: ``contents`` (the Item's exact V2.2 bytes and the metadata it is searched by),
 ``content_tags``, ``content_parts`` (each part's path and sha-256, in package order) and
 ``content_blobs`` (the parts' bytes, content-addressed: a part two contents share is kept once)
-and ``content_homes`` (for a content migrated here from a peer, FGMV-43 9.3 step 4: the
+``content_homes`` (for a content migrated here from a peer, FGMV-43 9.3 step 4: the
 M-Instance it came from, whose ItemID it keeps, and the transfer that brought it).
+
+Versions (COIR-104, :mod:`mmmfed.content.versions`): ``content_versions`` holds each version's
+record (JCS bytes; its id is their sha-256), in the order they arrived here (a version after its
+parents); their parts' bytes are in ``content_blobs`` like every part. ``contents`` and
+``content_parts`` describe the current version (the one head, or the head shown while a
+conflict waits). Synchronisation (COSF): ``content_links`` names, at a content's home, each peer
+it migrated to (the peer end of the link is ``content_homes``); ``content_sync_queue`` is the
+durable per-destination queue: a (peer, content) row waits until a synchronisation with that
+peer succeeds after its ``mark`` was set (a crash or an outage leaves it to be retried).
+These tables were added to format 2 (:mod:`mmmfed.data_format`): they are new tables, created
+when missing, and change nothing in what an older release wrote; a content published before
+them gets its first version from its Item when its history is first read.
 A content and all its rows are written by :meth:`ContentStore.insert` in ONE write, which joins
 the decision open on this thread (the Author Process Action and its Activity Data record), so a
 crash leaves the content with its record or neither. Each table has one INSERT.
@@ -24,6 +36,7 @@ from instance.database import Database
 from mmmfed.content.item import check_parts, parts_of
 from mmmfed.content.metadata import ContentMetadata
 from mmmfed.content.package import ContentPackage, ContentPart
+from mmmfed.content.versions import ContentVersion, check_package
 from mmmfed.errors import NotFound
 from mmmfed.items import Item, parse_item
 
@@ -42,6 +55,16 @@ CREATE TABLE IF NOT EXISTS content_blobs (sha256 TEXT PRIMARY KEY, data BLOB NOT
 CREATE TABLE IF NOT EXISTS content_homes (
     content_id TEXT PRIMARY KEY, home_m_instance_id TEXT NOT NULL, transfer_id TEXT NOT NULL,
     received_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS content_versions (
+    version_id TEXT PRIMARY KEY, content_id TEXT NOT NULL, record_json BLOB NOT NULL,
+    received_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS content_versions_by_content ON content_versions (content_id);
+CREATE TABLE IF NOT EXISTS content_links (
+    content_id TEXT NOT NULL, peer TEXT NOT NULL, linked_ms INTEGER NOT NULL,
+    PRIMARY KEY (content_id, peer));
+CREATE TABLE IF NOT EXISTS content_sync_queue (
+    peer TEXT NOT NULL, content_id TEXT NOT NULL, mark INTEGER NOT NULL, queued_ms INTEGER NOT NULL,
+    PRIMARY KEY (peer, content_id));
 """
 
 
@@ -170,6 +193,166 @@ class ContentStore:
         with self.database.read() as db:
             rows = _search(db, where)
         return [StoredContent(parse_item(bytes(r[0])), str(r[1])) for r in rows]
+
+    # -- versions (COIR-104) --------------------------------------------------------------
+    def versions(self, content_id: str) -> list[ContentVersion]:
+        """The content's versions in the order they arrived here (each after its parents)."""
+        with self.database.read() as db:
+            rows = db.execute(
+                "SELECT version_id, record_json FROM content_versions WHERE content_id = ? ORDER BY rowid",
+                (content_id,),
+            ).fetchall()
+        return [ContentVersion.from_record(bytes(r[1]), version_id=str(r[0])) for r in rows]
+
+    def has_version(self, version_id: str) -> bool:
+        """Whether the version with this id is held here."""
+        with self.database.read() as db:
+            found = db.execute("SELECT 1 FROM content_versions WHERE version_id = ?", (version_id,)).fetchone()
+        return found is not None
+
+    def add_version(
+        self,
+        version: ContentVersion,
+        package: ContentPackage,
+        *,
+        current: Item | None = None,
+        now_ms: int,
+        mark_peers: bool = True,
+        except_peer: str = "",
+    ) -> bool:
+        """Store ``version`` and its parts (``package``, checked against it) in one write, joining
+        the write open on this thread; with ``current``, the content's Item becomes it (the
+        current version's Item: its ItemParts those of ``version``). ``mark_peers``: queue a
+        synchronisation with every peer the content is linked to (but ``except_peer``). False
+        when the version was held already (nothing written: applied once)."""
+        check_package(version, package)
+        with self.database.write("content.version") as db:
+            held = db.execute("SELECT 1 FROM content_versions WHERE version_id = ?", (version.version_id,)).fetchone()
+            if held is not None:
+                return False
+            db.execute(
+                "INSERT INTO content_versions VALUES (?, ?, ?, ?)",
+                (version.version_id, version.content_id, version.record_json, now_ms),
+            )
+            db.executemany(
+                "INSERT INTO content_blobs VALUES (?, ?) ON CONFLICT(sha256) DO NOTHING",
+                [(p.sha256, p.data) for p in package.parts],
+            )
+            if current is not None:
+                self._replace_current(db, current, package)
+            if mark_peers:
+                self._mark(db, version.content_id, now_ms, except_peer=except_peer)
+        return True
+
+    def set_current(self, item: Item, package: ContentPackage) -> None:
+        """Make ``item`` (listing ``package``'s parts) the content's current Item."""
+        check_parts(item.doc, package)
+        with self.database.write("content.current") as db:
+            self._replace_current(db, item, package)
+
+    def _replace_current(self, db: sqlite3.Connection, item: Item, package: ContentPackage) -> None:
+        check_parts(item.doc, package)
+        metadata = ContentMetadata.from_descr(item.doc.get("DescrMetadata") or {})
+        content_id = item.item_id
+        db.execute(
+            "UPDATE contents SET item_json = ?, format = ?, title = ?, creator = ?, licence = ? WHERE content_id = ?",
+            (
+                item.raw,
+                str(item.qualifier.get("Format", "")),
+                metadata.title,
+                metadata.creator,
+                metadata.licence,
+                content_id,
+            ),
+        )
+        db.execute("DELETE FROM content_tags WHERE content_id = ?", (content_id,))
+        db.executemany("INSERT INTO content_tags VALUES (?, ?)", [(content_id, t) for t in metadata.tags])
+        db.execute("DELETE FROM content_parts WHERE content_id = ?", (content_id,))
+        db.executemany(
+            "INSERT INTO content_parts VALUES (?, ?, ?, ?)",
+            [(content_id, seq, p.path, p.sha256) for seq, p in enumerate(package.parts)],
+        )
+
+    def version_package(self, version: ContentVersion) -> ContentPackage:
+        """The parts of ``version`` from the blobs, checked against it (DataIntegrityError
+        ``DIGEST_MISMATCH`` for a blob changed on disk, NotFound ``PART_NOT_HELD``)."""
+        with self.database.read() as db:
+            found = {
+                str(r[0]): bytes(r[1])
+                for r in db.execute(
+                    f"SELECT sha256, data FROM content_blobs WHERE sha256 IN ({','.join('?' * len(version.parts))})",
+                    [p.sha256 for p in version.parts],
+                ).fetchall()
+            }
+        missing = [p.path for p in version.parts if p.sha256 not in found]
+        if missing:
+            raise NotFound(
+                f"the parts {missing} of version {version.version_id[:12]} are not held here", reason="PART_NOT_HELD"
+            )
+        package = ContentPackage(tuple(ContentPart.of(p.path, found[p.sha256], p.media_type) for p in version.parts))
+        check_package(version, package)
+        return package
+
+    # -- links and the synchronisation queue (COSF) -----------------------------------------
+    def link(self, content_id: str, peer: str, *, now_ms: int) -> None:
+        """Record at the content's home that it migrated to ``peer`` (idempotent)."""
+        with self.database.write("content.link") as db:
+            db.execute(
+                "INSERT INTO content_links VALUES (?, ?, ?) ON CONFLICT(content_id, peer) DO NOTHING",
+                (content_id, peer, now_ms),
+            )
+
+    def linked_peers(self, content_id: str) -> list[str]:
+        """The M-Instances this content stays in step with: its home (for a content that
+        migrated here) and the peers it migrated to (at its home), sorted."""
+        with self.database.read() as db:
+            return self._linked(db, content_id)
+
+    def _linked(self, db: sqlite3.Connection, content_id: str) -> list[str]:
+        rows = db.execute(
+            "SELECT peer FROM content_links WHERE content_id = ?"
+            " UNION SELECT home_m_instance_id FROM content_homes WHERE content_id = ?",
+            (content_id, content_id),
+        ).fetchall()
+        return sorted(str(r[0]) for r in rows)
+
+    def _mark(self, db: sqlite3.Connection, content_id: str, now_ms: int, *, except_peer: str = "") -> None:
+        for peer in self._linked(db, content_id):
+            if peer != except_peer:
+                db.execute(
+                    "INSERT INTO content_sync_queue VALUES (?, ?, 1, ?) ON CONFLICT(peer, content_id)"
+                    " DO UPDATE SET mark = mark + 1",
+                    (peer, content_id, now_ms),
+                )
+
+    def queue_sync(self, content_id: str, *, now_ms: int, peer: str = "") -> None:
+        """Queue a synchronisation of the content with ``peer`` (every linked peer when "")."""
+        with self.database.write("content.queue") as db:
+            if peer:
+                db.execute(
+                    "INSERT INTO content_sync_queue VALUES (?, ?, 1, ?) ON CONFLICT(peer, content_id)"
+                    " DO UPDATE SET mark = mark + 1",
+                    (peer, content_id, now_ms),
+                )
+            else:
+                self._mark(db, content_id, now_ms)
+
+    def queued(self) -> list[tuple[str, str, int]]:
+        """``(peer, content_id, mark)`` of every synchronisation waiting, oldest first."""
+        with self.database.read() as db:
+            rows = db.execute(
+                "SELECT peer, content_id, mark FROM content_sync_queue ORDER BY queued_ms, rowid"
+            ).fetchall()
+        return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+    def done_sync(self, peer: str, content_id: str, mark: int) -> None:
+        """A synchronisation that started when the row's mark was ``mark`` succeeded: the row
+        goes, unless a version queued it again since."""
+        with self.database.write("content.synced") as db:
+            db.execute(
+                "DELETE FROM content_sync_queue WHERE peer = ? AND content_id = ? AND mark = ?",
+                (peer, content_id, mark),
+            )
 
 
 def _search(db: sqlite3.Connection, where: ContentFilter) -> list[tuple[bytes, str]]:

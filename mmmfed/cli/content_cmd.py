@@ -12,6 +12,13 @@ the Item's digests first: a one-part content to the file PATH, a package into th
 (FGMV-43 9.3 steps 1-4, RI-3 and RE-3): its Item signed by the gateway, its parts, metadata,
 licence and Rights; a licence that grants no redistribution is refused ``LICENCE_FORBIDS`` before
 anything leaves (:mod:`mmmfed.content.licence`); migrating it again changes nothing.
+``update ID FILE`` makes a new version of a content (COIR-104: its parent the head, decided as a
+Modify Process Action of ``--author``, the owner by default); ``history ID`` lists its versions;
+``revert ID VERSION`` makes a NEW version equal to an old one (a VERSION is its id or a unique
+prefix of at least 8 hex digits, as ``history`` shows). A migrated content stays linked to its
+home (COSF): each new version reaches the other side on its own within seconds, and ``sync ID``
+does it now; concurrent versions of a text merge, of a binary content wait in ``conflicts`` until
+the owner runs ``resolve ID --keep VERSION``.
 ``--json`` prints machine-readable output on stdout (errors too). Exit codes: 0 done; 2 not done
 (bad input, a refusal such as PERMISSION_DENIED InsRights, no connection); nothing is written then.
 """
@@ -29,7 +36,15 @@ from rich.console import Console
 from rich.markup import escape
 
 from mmmfed.cli.common import fail
-from mmmfed.cli.content_render import content_dict, content_facts, contents_table
+from mmmfed.cli.content_render import (
+    conflicts_table,
+    content_dict,
+    content_facts,
+    contents_table,
+    history_dict,
+    history_table,
+    version_dict,
+)
 from mmmfed.cli.operator_session import content_once, open_session, run
 from mmmfed.cli.tables import WideOption, table_console
 from mmmfed.errors import InvalidInput, MmmfedError
@@ -228,6 +243,181 @@ def conversion_of(result: Any) -> dict[str, Any]:
         "conversion_report": report,
         "lost": [str(e) for e in report.get("dropped") or []],
     }
+
+
+ContentIdArgument = Annotated[str, typer.Argument(help="the content's ItemID")]
+AuthorOption = Annotated[
+    str, typer.Option("--author", help="a User ProcessID here with the Modify Right (default: the owner)")
+]
+
+
+def _version_out(info: Any, as_json: bool, said: str) -> None:
+    shown = version_dict(info)
+    if as_json:
+        _echo_json(shown)
+        return
+    typer.echo(shown["version_id"])
+    parents = ", ".join(p[:12] for p in shown["parent_ids"]) or "none"
+    Console(stderr=True).print(escape(f"{said}; parents {parents}, by {shown['author_process_id']}"), emoji=False)
+
+
+@content_app.command("update")
+def content_update(
+    content_id: ContentIdArgument,
+    file: Annotated[Path, typer.Argument(help="the new version's file (a .gltf brings the files it names)")],
+    config: ConfigOption,
+    cert: CertOption,
+    key: KeyOption,
+    author: AuthorOption = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Make a new version of a content from FILE and print its version id (COIR-104)."""
+    from mmmfed.api.v1 import content_pb2 as cpb
+
+    try:
+        parts = _parts_of_file(file)
+    except MmmfedError as err:
+        raise fail(err) from err
+    except OSError as err:
+        raise fail(InvalidInput(f"cannot read {file}: {err.strerror or err}", reason="FILE_UNREADABLE")) from err
+    op = open_session(config, cert, key)
+    request = cpb.UpdateContentRequest(
+        content_id=content_id,
+        author_process_id=author,
+        parts=[cpb.ContentPartData(path=path, data=data) for path, data in parts],
+    )
+    info = run(content_once(op, "UpdateContent", request, attempts=1))
+    _version_out(info, as_json, "new version")
+
+
+@content_app.command("history")
+def content_history(
+    content_id: ContentIdArgument,
+    config: ConfigOption,
+    cert: CertOption,
+    key: KeyOption,
+    as_json: JsonOption = False,
+    wide: WideOption = False,
+) -> None:
+    """A content's versions as this M-Instance holds them, oldest first (COIR-104)."""
+    from mmmfed.api.v1 import content_pb2 as cpb
+
+    op = open_session(config, cert, key)
+    response = run(content_once(op, "ContentHistory", cpb.ContentHistoryRequest(content_id=content_id), attempts=3))
+    shown = history_dict(response)
+    if as_json:
+        _echo_json(shown)
+        return
+    table_console(wide).print(history_table(shown))
+    if shown["in_conflict"]:
+        heads = ", ".join(h[:12] for h in shown["head_ids"])
+        Console(stderr=True).print(
+            escape(f"in conflict: heads {heads}; the owner runs `mmmfed content resolve {content_id} --keep VERSION`"),
+            emoji=False,
+        )
+
+
+@content_app.command("revert")
+def content_revert(
+    content_id: ContentIdArgument,
+    version: Annotated[str, typer.Argument(help="the version to give back: its id or 8+ hex digits of it")],
+    config: ConfigOption,
+    cert: CertOption,
+    key: KeyOption,
+    author: AuthorOption = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Make a NEW version equal to VERSION, its parent the head (COIR-104)."""
+    from mmmfed.api.v1 import content_pb2 as cpb
+
+    op = open_session(config, cert, key)
+    request = cpb.RevertContentRequest(content_id=content_id, version_id=version, author_process_id=author)
+    info = run(content_once(op, "RevertContent", request, attempts=1))
+    _version_out(info, as_json, f"new version equal to {version[:12]}")
+
+
+@content_app.command("sync")
+def content_sync(
+    content_id: ContentIdArgument,
+    config: ConfigOption,
+    cert: CertOption,
+    key: KeyOption,
+    peer: Annotated[str, typer.Option("--peer", help="only this linked peer (default: every one)")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Push a content's new versions to its linked peers and pull theirs, now (COSF)."""
+    from mmmfed.api.v1 import content_pb2 as cpb
+
+    op = open_session(config, cert, key)
+    request = cpb.SyncContentRequest(content_id=content_id, peer_m_instance_id=peer)
+    response = run(content_once(op, "SyncContent", request, attempts=1))
+    peers = [
+        {
+            "peer_m_instance_id": p.peer_m_instance_id,
+            "sent": p.sent,
+            "received": p.received,
+            "error": p.error,
+            "message": p.message,
+        }
+        for p in response.peers
+    ]
+    failed = [p for p in peers if p["error"]]
+    if as_json:
+        _echo_json({"content_id": content_id, "peers": peers, "head_ids": list(response.head_ids)})
+    else:
+        err = Console(stderr=True)
+        for p in peers:
+            if p["error"]:
+                said = f"{p['peer_m_instance_id']}: not now ({p['error']}: {p['message']}); it stays queued"
+            else:
+                said = f"{p['peer_m_instance_id']}: {p['sent']} versions sent, {p['received']} received"
+            err.print(escape(said), emoji=False)
+        typer.echo(" ".join(response.head_ids))
+    if failed:
+        raise typer.Exit(code=2)
+
+
+@content_app.command("conflicts")
+def content_conflicts(
+    config: ConfigOption,
+    cert: CertOption,
+    key: KeyOption,
+    as_json: JsonOption = False,
+    wide: WideOption = False,
+) -> None:
+    """The contents held here with concurrent versions waiting for their owner (COSF)."""
+    from mmmfed.api.v1 import content_pb2 as cpb
+
+    op = open_session(config, cert, key)
+    response = run(content_once(op, "ListConflicts", cpb.ListConflictsRequest(), attempts=3))
+    found = [
+        {"content_id": c.content_id, "title": c.title, "heads": [version_dict(v) for v in c.heads]}
+        for c in response.conflicts
+    ]
+    if as_json:
+        _echo_json(found)
+        return
+    title = f"Contents in conflict at {op.config.m_instance_id} ({len(found)})"
+    table_console(wide).print(conflicts_table(found, title=title))
+
+
+@content_app.command("resolve")
+def content_resolve(
+    content_id: ContentIdArgument,
+    config: ConfigOption,
+    cert: CertOption,
+    key: KeyOption,
+    keep: Annotated[str, typer.Option("--keep", help="the head to keep: its id or 8+ hex digits of it")],
+    author: Annotated[str, typer.Option("--author", help="the content's owner (default: the owner)")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """The owner resolves a conflict: a merge version of every head, holding the head KEEP (COSF)."""
+    from mmmfed.api.v1 import content_pb2 as cpb
+
+    op = open_session(config, cert, key)
+    request = cpb.ResolveContentRequest(content_id=content_id, keep_version_id=keep, author_process_id=author)
+    info = run(content_once(op, "ResolveContent", request, attempts=1))
+    _version_out(info, as_json, f"resolved, keeping {keep[:12]}")
 
 
 def write_content(package: Any, out: Path) -> Path:

@@ -87,3 +87,76 @@ def content_facts(c: dict[str, Any]) -> Table:
     for name, value in rows:
         table.add_row(name, escape(value))
     return table
+
+
+def _when(time_ms: int) -> str:
+    import datetime
+
+    moment = datetime.datetime.fromtimestamp(time_ms / 1000, tz=datetime.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def version_dict(v: Any) -> dict[str, Any]:
+    """``{"version_id", "parent_ids", "author_process_id", "time_ms", "title", "format",
+    "bytes", "part_count"}`` of a ContentVersionInfo (COIR-104)."""
+    return {
+        "version_id": v.version_id,
+        "parent_ids": list(v.parent_ids),
+        "author_process_id": v.author_process_id,
+        "time_ms": int(v.time_ms),
+        "title": v.title,
+        "format": v.format,
+        "bytes": int(v.bytes),
+        "part_count": int(v.part_count),
+    }
+
+
+def history_dict(h: Any) -> dict[str, Any]:
+    """``{"content_id", "versions": [version_dict...], "head_ids", "current_version_id",
+    "linked_peers", "in_conflict"}`` of a ContentHistoryResponse."""
+    return {
+        "content_id": h.content_id,
+        "versions": [version_dict(v) for v in h.versions],
+        "head_ids": list(h.head_ids),
+        "current_version_id": h.current_version_id,
+        "linked_peers": list(h.linked_peers),
+        "in_conflict": len(h.head_ids) > 1,
+    }
+
+
+def history_table(h: dict[str, Any]) -> Table:
+    """One row per version, newest last: short id (12 hex digits), parents, author, time (UTC),
+    size, and a mark: ``current``, ``head`` (another head: a conflict), ``merge``."""
+    linked = ", ".join(h["linked_peers"]) or "none"
+    table = FittingTable(
+        title=f"{h['content_id']} ({len(h['versions'])} versions, linked with {linked})",
+        title_justify="left",
+        drop=("bytes", "author"),
+    )
+    for i, column in enumerate(("version", "parents", "author", "time (UTC)", "bytes", "state")):
+        table.add_column(column, no_wrap=i in (0, 3), overflow="fold")
+    heads = set(h["head_ids"])
+    for v in h["versions"]:
+        marks = []
+        if v["version_id"] == h["current_version_id"]:
+            marks.append("current")
+        elif v["version_id"] in heads:
+            marks.append("head")
+        if len(v["parent_ids"]) > 1:
+            marks.append("merge")
+        parents = " ".join(p[:12] for p in v["parent_ids"]) or "-"
+        row = (v["version_id"][:12], parents, v["author_process_id"], _when(v["time_ms"]), f"{v['bytes']:,}")
+        table.add_row(*(escape(str(x)) for x in row), escape(", ".join(marks)))
+    return table
+
+
+def conflicts_table(conflicts: list[dict[str, Any]], *, title: str) -> Table:
+    """One row per head of each content in conflict: content, head (short id), author, time."""
+    table = FittingTable(title=title, title_justify="left", drop=("title",))
+    for i, column in enumerate(("content", "title", "head", "author", "time (UTC)")):
+        table.add_column(column, no_wrap=i in (0, 2), overflow="fold")
+    for c in conflicts:
+        for v in c["heads"]:
+            row = (c["content_id"], c["title"], v["version_id"][:12], v["author_process_id"], _when(v["time_ms"]))
+            table.add_row(*(escape(str(x)) for x in row))
+    return table

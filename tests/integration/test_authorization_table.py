@@ -114,6 +114,7 @@ HANDLER_ONLY = {
     ("PlatformGateway", "Resolve"): NOT_OWN_INSTANCE,
     ("PlatformGateway", "SendToPeer"): NOT_OWN_INSTANCE,
     ("PlatformGateway", "SendContent"): NOT_OWN_INSTANCE,
+    ("PlatformGateway", "SyncContentWithPeer"): NOT_OWN_INSTANCE,
     ("PlatformGateway", "SearchPeerContents"): NOT_OWN_INSTANCE,
     ("PlatformGateway", "SyncAvatarHome"): NOT_OWN_INSTANCE,
     ("Instance", "GetTransferRecord"): ORIGIN_NOT_GATEWAY,

@@ -184,6 +184,16 @@ MISTAKES: dict[str, tuple[list[str], str, str]] = {
         "UNAVAILABLE",
         "connect",
     ),
+    "content_update_missing_file": (["content", "update", "X", "{w}/nope.md", "{op}"], "FILE_UNREADABLE", "nope.md"),
+    "content_history_node_not_running": (["content", "history", "X", "{op}"], "UNAVAILABLE", "connect"),
+    "content_revert_missing_config": (["content", "revert", "X", "0123abcd", "{nope}"], "CONFIG_INVALID", "nope.json"),
+    "content_sync_node_not_running": (["content", "sync", "X", "{op}"], "UNAVAILABLE", "connect"),
+    "content_conflicts_missing_config": (["content", "conflicts", "{nope}"], "CONFIG_INVALID", "nope.json"),
+    "content_resolve_node_not_running": (
+        ["content", "resolve", "X", "{op}", "--keep", "0123abcd"],
+        "UNAVAILABLE",
+        "connect",
+    ),
     "asset_transfer_node_not_running": (
         [
             "asset",

@@ -24,7 +24,8 @@ from bridge.content_conversion import (
     converted_item_id,
 )
 from bridge.conversion.errors import ConversionRefused
-from gateway.content_bridging import check_content_row, check_kept, content_route, content_rows
+from gateway.content_bridging import check_kept
+from gateway.content_rows import check_content_row, content_route, content_rows
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.content.acceptance import ContentAcceptance
 from mmmfed.content.item import content_document

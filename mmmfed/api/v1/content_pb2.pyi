@@ -24,6 +24,489 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
+class UpdateContentRequest(_message.Message):
+    """-- Versions (COIR-104) and synchronisation (COSF) --------------------------------------------"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTENT_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_PROCESS_ID_FIELD_NUMBER: _builtins.int
+    PARTS_FIELD_NUMBER: _builtins.int
+    content_id: _builtins.str
+    author_process_id: _builtins.str
+    """A User Process of this M-Instance with the Modify Right; empty: the content's owner."""
+    @_builtins.property
+    def parts(self) -> _containers.RepeatedCompositeFieldContainer[Global___ContentPartData]:
+        """As PublishContentRequest.parts: the root first."""
+
+    def __init__(
+        self,
+        *,
+        content_id: _builtins.str = ...,
+        author_process_id: _builtins.str = ...,
+        parts: _abc.Iterable[Global___ContentPartData] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_process_id", b"author_process_id", "content_id", b"content_id", "parts", b"parts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateContentRequest: _TypeAlias = UpdateContentRequest  # noqa: Y015
+
+@_typing.final
+class ContentVersionInfo(_message.Message):
+    """ContentVersionInfo describes one version: its record (RFC 8785 JSON, its id is their sha-256)
+    and what a table shows of it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_ID_FIELD_NUMBER: _builtins.int
+    PARENT_IDS_FIELD_NUMBER: _builtins.int
+    AUTHOR_PROCESS_ID_FIELD_NUMBER: _builtins.int
+    TIME_MS_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    FORMAT_FIELD_NUMBER: _builtins.int
+    BYTES_FIELD_NUMBER: _builtins.int
+    PART_COUNT_FIELD_NUMBER: _builtins.int
+    RECORD_JSON_FIELD_NUMBER: _builtins.int
+    version_id: _builtins.str
+    author_process_id: _builtins.str
+    time_ms: _builtins.int
+    title: _builtins.str
+    format: _builtins.str
+    bytes: _builtins.int
+    part_count: _builtins.int
+    record_json: _builtins.bytes
+    @_builtins.property
+    def parent_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        version_id: _builtins.str = ...,
+        parent_ids: _abc.Iterable[_builtins.str] | None = ...,
+        author_process_id: _builtins.str = ...,
+        time_ms: _builtins.int = ...,
+        title: _builtins.str = ...,
+        format: _builtins.str = ...,
+        bytes: _builtins.int = ...,
+        part_count: _builtins.int = ...,
+        record_json: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_process_id", b"author_process_id", "bytes", b"bytes", "format", b"format", "parent_ids", b"parent_ids", "part_count", b"part_count", "record_json", b"record_json", "time_ms", b"time_ms", "title", b"title", "version_id", b"version_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContentVersionInfo: _TypeAlias = ContentVersionInfo  # noqa: Y015
+
+@_typing.final
+class ContentHistoryRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTENT_ID_FIELD_NUMBER: _builtins.int
+    content_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        content_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_id", b"content_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContentHistoryRequest: _TypeAlias = ContentHistoryRequest  # noqa: Y015
+
+@_typing.final
+class ContentHistoryResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTENT_ID_FIELD_NUMBER: _builtins.int
+    VERSIONS_FIELD_NUMBER: _builtins.int
+    HEAD_IDS_FIELD_NUMBER: _builtins.int
+    CURRENT_VERSION_ID_FIELD_NUMBER: _builtins.int
+    LINKED_PEERS_FIELD_NUMBER: _builtins.int
+    content_id: _builtins.str
+    current_version_id: _builtins.str
+    @_builtins.property
+    def versions(self) -> _containers.RepeatedCompositeFieldContainer[Global___ContentVersionInfo]:
+        """In the order they arrived here (each after its parents)."""
+
+    @_builtins.property
+    def head_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def linked_peers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Its home (for a content that migrated here) and the peers it migrated to (at its home)."""
+
+    def __init__(
+        self,
+        *,
+        content_id: _builtins.str = ...,
+        versions: _abc.Iterable[Global___ContentVersionInfo] | None = ...,
+        head_ids: _abc.Iterable[_builtins.str] | None = ...,
+        current_version_id: _builtins.str = ...,
+        linked_peers: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_id", b"content_id", "current_version_id", b"current_version_id", "head_ids", b"head_ids", "linked_peers", b"linked_peers", "versions", b"versions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContentHistoryResponse: _TypeAlias = ContentHistoryResponse  # noqa: Y015
+
+@_typing.final
+class RevertContentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTENT_ID_FIELD_NUMBER: _builtins.int
+    VERSION_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_PROCESS_ID_FIELD_NUMBER: _builtins.int
+    content_id: _builtins.str
+    version_id: _builtins.str
+    """The version to give back: its id, or a unique prefix of at least 8 hex digits."""
+    author_process_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        content_id: _builtins.str = ...,
+        version_id: _builtins.str = ...,
+        author_process_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_process_id", b"author_process_id", "content_id", b"content_id", "version_id", b"version_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevertContentRequest: _TypeAlias = RevertContentRequest  # noqa: Y015
+
+@_typing.final
+class SyncContentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTENT_ID_FIELD_NUMBER: _builtins.int
+    PEER_M_INSTANCE_ID_FIELD_NUMBER: _builtins.int
+    content_id: _builtins.str
+    peer_m_instance_id: _builtins.str
+    """Empty: every linked peer."""
+    def __init__(
+        self,
+        *,
+        content_id: _builtins.str = ...,
+        peer_m_instance_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_id", b"content_id", "peer_m_instance_id", b"peer_m_instance_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SyncContentRequest: _TypeAlias = SyncContentRequest  # noqa: Y015
+
+@_typing.final
+class SyncedPeer(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PEER_M_INSTANCE_ID_FIELD_NUMBER: _builtins.int
+    SENT_FIELD_NUMBER: _builtins.int
+    RECEIVED_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    peer_m_instance_id: _builtins.str
+    sent: _builtins.int
+    received: _builtins.int
+    error: _builtins.str
+    """Empty when it succeeded; else the reason (the synchronisation stays queued and is retried)."""
+    message: _builtins.str
+    def __init__(
+        self,
+        *,
+        peer_m_instance_id: _builtins.str = ...,
+        sent: _builtins.int = ...,
+        received: _builtins.int = ...,
+        error: _builtins.str = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "message", b"message", "peer_m_instance_id", b"peer_m_instance_id", "received", b"received", "sent", b"sent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SyncedPeer: _TypeAlias = SyncedPeer  # noqa: Y015
+
+@_typing.final
+class SyncContentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PEERS_FIELD_NUMBER: _builtins.int
+    HEAD_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def peers(self) -> _containers.RepeatedCompositeFieldContainer[Global___SyncedPeer]: ...
+    @_builtins.property
+    def head_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        peers: _abc.Iterable[Global___SyncedPeer] | None = ...,
+        head_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["head_ids", b"head_ids", "peers", b"peers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SyncContentResponse: _TypeAlias = SyncContentResponse  # noqa: Y015
+
+@_typing.final
+class ListConflictsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListConflictsRequest: _TypeAlias = ListConflictsRequest  # noqa: Y015
+
+@_typing.final
+class ContentConflict(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTENT_ID_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    HEADS_FIELD_NUMBER: _builtins.int
+    content_id: _builtins.str
+    title: _builtins.str
+    @_builtins.property
+    def heads(self) -> _containers.RepeatedCompositeFieldContainer[Global___ContentVersionInfo]: ...
+    def __init__(
+        self,
+        *,
+        content_id: _builtins.str = ...,
+        title: _builtins.str = ...,
+        heads: _abc.Iterable[Global___ContentVersionInfo] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_id", b"content_id", "heads", b"heads", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContentConflict: _TypeAlias = ContentConflict  # noqa: Y015
+
+@_typing.final
+class ListConflictsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONFLICTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def conflicts(self) -> _containers.RepeatedCompositeFieldContainer[Global___ContentConflict]: ...
+    def __init__(
+        self,
+        *,
+        conflicts: _abc.Iterable[Global___ContentConflict] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conflicts", b"conflicts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListConflictsResponse: _TypeAlias = ListConflictsResponse  # noqa: Y015
+
+@_typing.final
+class ResolveContentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTENT_ID_FIELD_NUMBER: _builtins.int
+    KEEP_VERSION_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_PROCESS_ID_FIELD_NUMBER: _builtins.int
+    content_id: _builtins.str
+    keep_version_id: _builtins.str
+    author_process_id: _builtins.str
+    """Must be the content's owner; empty: the owner."""
+    def __init__(
+        self,
+        *,
+        content_id: _builtins.str = ...,
+        keep_version_id: _builtins.str = ...,
+        author_process_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_process_id", b"author_process_id", "content_id", b"content_id", "keep_version_id", b"keep_version_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResolveContentRequest: _TypeAlias = ResolveContentRequest  # noqa: Y015
+
+@_typing.final
+class ContentVersionData(_message.Message):
+    """A version with its parts' bytes (the record's digests name them)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_ID_FIELD_NUMBER: _builtins.int
+    RECORD_JSON_FIELD_NUMBER: _builtins.int
+    PARTS_FIELD_NUMBER: _builtins.int
+    version_id: _builtins.str
+    record_json: _builtins.bytes
+    @_builtins.property
+    def parts(self) -> _containers.RepeatedCompositeFieldContainer[Global___ContentPartData]: ...
+    def __init__(
+        self,
+        *,
+        version_id: _builtins.str = ...,
+        record_json: _builtins.bytes = ...,
+        parts: _abc.Iterable[Global___ContentPartData] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["parts", b"parts", "record_json", b"record_json", "version_id", b"version_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContentVersionData: _TypeAlias = ContentVersionData  # noqa: Y015
+
+@_typing.final
+class ExportVersionsRequest(_message.Message):
+    """RI-3 ExportVersions: what the gateway sends a linked peer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTENT_ID_FIELD_NUMBER: _builtins.int
+    PEER_M_INSTANCE_ID_FIELD_NUMBER: _builtins.int
+    KNOWN_IDS_FIELD_NUMBER: _builtins.int
+    MAX_BYTES_FIELD_NUMBER: _builtins.int
+    IDS_ONLY_FIELD_NUMBER: _builtins.int
+    content_id: _builtins.str
+    peer_m_instance_id: _builtins.str
+    max_bytes: _builtins.int
+    ids_only: _builtins.bool
+    """Only the ids of the versions held here (no version sent)."""
+    @_builtins.property
+    def known_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Versions the peer holds already: not sent."""
+
+    def __init__(
+        self,
+        *,
+        content_id: _builtins.str = ...,
+        peer_m_instance_id: _builtins.str = ...,
+        known_ids: _abc.Iterable[_builtins.str] | None = ...,
+        max_bytes: _builtins.int = ...,
+        ids_only: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_id", b"content_id", "ids_only", b"ids_only", "known_ids", b"known_ids", "max_bytes", b"max_bytes", "peer_m_instance_id", b"peer_m_instance_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportVersionsRequest: _TypeAlias = ExportVersionsRequest  # noqa: Y015
+
+@_typing.final
+class ContentVersions(_message.Message):
+    """RE-3 ExchangeContentVersions both ways, and RI-3 ExportVersions' answer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTENT_ID_FIELD_NUMBER: _builtins.int
+    KNOWN_IDS_FIELD_NUMBER: _builtins.int
+    VERSIONS_FIELD_NUMBER: _builtins.int
+    MORE_FIELD_NUMBER: _builtins.int
+    content_id: _builtins.str
+    more: _builtins.bool
+    """True when more versions are left than one message carries."""
+    @_builtins.property
+    def known_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Every version id the sender holds."""
+
+    @_builtins.property
+    def versions(self) -> _containers.RepeatedCompositeFieldContainer[Global___ContentVersionData]:
+        """Versions the other side does not know, in order (each after its parents)."""
+
+    def __init__(
+        self,
+        *,
+        content_id: _builtins.str = ...,
+        known_ids: _abc.Iterable[_builtins.str] | None = ...,
+        versions: _abc.Iterable[Global___ContentVersionData] | None = ...,
+        more: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_id", b"content_id", "known_ids", b"known_ids", "more", b"more", "versions", b"versions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContentVersions: _TypeAlias = ContentVersions  # noqa: Y015
+
+@_typing.final
+class ApplyVersionsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTENT_ID_FIELD_NUMBER: _builtins.int
+    ORIGIN_M_INSTANCE_ID_FIELD_NUMBER: _builtins.int
+    VERSIONS_FIELD_NUMBER: _builtins.int
+    content_id: _builtins.str
+    origin_m_instance_id: _builtins.str
+    """Set by the gateway: the linked peer they came from (checked against the content's links)."""
+    @_builtins.property
+    def versions(self) -> _containers.RepeatedCompositeFieldContainer[Global___ContentVersionData]: ...
+    def __init__(
+        self,
+        *,
+        content_id: _builtins.str = ...,
+        origin_m_instance_id: _builtins.str = ...,
+        versions: _abc.Iterable[Global___ContentVersionData] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_id", b"content_id", "origin_m_instance_id", b"origin_m_instance_id", "versions", b"versions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplyVersionsRequest: _TypeAlias = ApplyVersionsRequest  # noqa: Y015
+
+@_typing.final
+class ApplyVersionsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPLIED_IDS_FIELD_NUMBER: _builtins.int
+    HEAD_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def applied_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The ids applied now (a version held already is not among them: applied once)."""
+
+    @_builtins.property
+    def head_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        applied_ids: _abc.Iterable[_builtins.str] | None = ...,
+        head_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_ids", b"applied_ids", "head_ids", b"head_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplyVersionsResponse: _TypeAlias = ApplyVersionsResponse  # noqa: Y015
+
+@_typing.final
 class ContentPartData(_message.Message):
     """ContentPartData is one part of a content: its relative path in the package (for a single
     file, its file name, whose suffix names the kind), media type and bytes.

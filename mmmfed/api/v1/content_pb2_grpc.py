@@ -54,6 +54,36 @@ class ContentStub:
                 request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.MigrateContentRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferResponse.FromString,
                 _registered_method=True)
+        self.UpdateContent = channel.unary_unary(
+                '/mmmfed.api.v1.Content/UpdateContent',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.UpdateContentRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentVersionInfo.FromString,
+                _registered_method=True)
+        self.ContentHistory = channel.unary_unary(
+                '/mmmfed.api.v1.Content/ContentHistory',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentHistoryRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentHistoryResponse.FromString,
+                _registered_method=True)
+        self.RevertContent = channel.unary_unary(
+                '/mmmfed.api.v1.Content/RevertContent',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.RevertContentRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentVersionInfo.FromString,
+                _registered_method=True)
+        self.SyncContent = channel.unary_unary(
+                '/mmmfed.api.v1.Content/SyncContent',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SyncContentRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SyncContentResponse.FromString,
+                _registered_method=True)
+        self.ListConflicts = channel.unary_unary(
+                '/mmmfed.api.v1.Content/ListConflicts',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ListConflictsRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ListConflictsResponse.FromString,
+                _registered_method=True)
+        self.ResolveContent = channel.unary_unary(
+                '/mmmfed.api.v1.Content/ResolveContent',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ResolveContentRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentVersionInfo.FromString,
+                _registered_method=True)
         self.SearchContents = channel.unary_unary(
                 '/mmmfed.api.v1.Content/SearchContents',
                 request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsRequest.SerializeToString,
@@ -107,6 +137,56 @@ class ContentServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateContent(self, request, context):
+        """A new version of a content (COIR-104): its parts, the head's metadata, its parent the head,
+        decided as a Modify Process Action of the author (PERMISSION_DENIED InsRights without the
+        Right). INVALID_ARGUMENT CONTENT_KIND_CHANGED / CONTENT_UNCHANGED and the kinds' refusals,
+        FAILED_PRECONDITION CONTENT_IN_CONFLICT, NOT_FOUND CONTENT_NOT_FOUND / USER_NOT_FOUND. Queued
+        for every linked peer (COSF).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ContentHistory(self, request, context):
+        """A content's versions as held here, its heads and current version (NOT_FOUND CONTENT_NOT_FOUND).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevertContent(self, request, context):
+        """A NEW version equal to an old one, its parent the head (NOT_FOUND VERSION_NOT_FOUND, and as
+        UpdateContent).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SyncContent(self, request, context):
+        """Synchronise a content with its linked peers now, or one of them (COSF, FGMV-43 9.3 steps 5-7):
+        push the versions they lack and pull theirs, through this M-Instance's gateway.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListConflicts(self, request, context):
+        """The contents held here with two or more heads (concurrent binary versions wait for their owner).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveContent(self, request, context):
+        """The owner resolves a conflict: a merge version with every head as parent and the parts of the
+        head kept (PERMISSION_DENIED NOT_OWNER, FAILED_PRECONDITION NO_CONFLICT, INVALID_ARGUMENT
+        VERSION_NOT_A_HEAD). Queued for every linked peer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SearchContents(self, request, context):
         """Search (COIR-101/105): the contents held here matching the query (every word in the title,
         description, tags or creator; the filters exactly), best first, at most query.limit (1..100,
@@ -149,6 +229,36 @@ def add_ContentServicer_to_server(servicer, server):
                     servicer.MigrateContent,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.MigrateContentRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferResponse.SerializeToString,
+            ),
+            'UpdateContent': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateContent,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.UpdateContentRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentVersionInfo.SerializeToString,
+            ),
+            'ContentHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.ContentHistory,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentHistoryRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentHistoryResponse.SerializeToString,
+            ),
+            'RevertContent': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevertContent,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.RevertContentRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentVersionInfo.SerializeToString,
+            ),
+            'SyncContent': grpc.unary_unary_rpc_method_handler(
+                    servicer.SyncContent,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SyncContentRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SyncContentResponse.SerializeToString,
+            ),
+            'ListConflicts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListConflicts,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ListConflictsRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ListConflictsResponse.SerializeToString,
+            ),
+            'ResolveContent': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveContent,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ResolveContentRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentVersionInfo.SerializeToString,
             ),
             'SearchContents': grpc.unary_unary_rpc_method_handler(
                     servicer.SearchContents,
@@ -280,6 +390,168 @@ class Content:
             _registered_method=True)
 
     @staticmethod
+    def UpdateContent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Content/UpdateContent',
+            mmmfed_dot_api_dot_v1_dot_content__pb2.UpdateContentRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_content__pb2.ContentVersionInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ContentHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Content/ContentHistory',
+            mmmfed_dot_api_dot_v1_dot_content__pb2.ContentHistoryRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_content__pb2.ContentHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevertContent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Content/RevertContent',
+            mmmfed_dot_api_dot_v1_dot_content__pb2.RevertContentRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_content__pb2.ContentVersionInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SyncContent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Content/SyncContent',
+            mmmfed_dot_api_dot_v1_dot_content__pb2.SyncContentRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_content__pb2.SyncContentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListConflicts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Content/ListConflicts',
+            mmmfed_dot_api_dot_v1_dot_content__pb2.ListConflictsRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_content__pb2.ListConflictsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveContent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Content/ResolveContent',
+            mmmfed_dot_api_dot_v1_dot_content__pb2.ResolveContentRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_content__pb2.ContentVersionInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def SearchContents(request,
             target,
             options=(),
@@ -358,6 +630,16 @@ class ContentExchangeStub:
                 request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferResponse.FromString,
                 _registered_method=True)
+        self.ExportVersions = channel.unary_unary(
+                '/mmmfed.api.v1.ContentExchange/ExportVersions',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ExportVersionsRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentVersions.FromString,
+                _registered_method=True)
+        self.ApplyVersions = channel.unary_unary(
+                '/mmmfed.api.v1.ContentExchange/ApplyVersions',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ApplyVersionsRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ApplyVersionsResponse.FromString,
+                _registered_method=True)
         self.SearchShared = channel.unary_unary(
                 '/mmmfed.api.v1.ContentExchange/SearchShared',
                 request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SearchSharedRequest.SerializeToString,
@@ -388,6 +670,21 @@ class ContentExchangeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportVersions(self, request, context):
+        """Every version id of a content and the versions a linked peer lacks, with their parts
+        (PERMISSION_DENIED NOT_LINKED for a peer it is not linked with).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApplyVersions(self, request, context):
+        """Versions a linked peer sent, verified here (id, parents, parts), each applied once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SearchShared(self, request, context):
         """What this M-Instance shares with the peer named (COIR-105) matching the query, for the
         gateway to sign and answer that peer's search (RE-3 Federation.SearchContents).
@@ -408,6 +705,16 @@ def add_ContentExchangeServicer_to_server(servicer, server):
                     servicer.ImportContent,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferResponse.SerializeToString,
+            ),
+            'ExportVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportVersions,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ExportVersionsRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentVersions.SerializeToString,
+            ),
+            'ApplyVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyVersions,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ApplyVersionsRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ApplyVersionsResponse.SerializeToString,
             ),
             'SearchShared': grpc.unary_unary_rpc_method_handler(
                     servicer.SearchShared,
@@ -474,6 +781,60 @@ class ContentExchange:
             '/mmmfed.api.v1.ContentExchange/ImportContent',
             mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferRequest.SerializeToString,
             mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.ContentExchange/ExportVersions',
+            mmmfed_dot_api_dot_v1_dot_content__pb2.ExportVersionsRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_content__pb2.ContentVersions.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.ContentExchange/ApplyVersions',
+            mmmfed_dot_api_dot_v1_dot_content__pb2.ApplyVersionsRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_content__pb2.ApplyVersionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

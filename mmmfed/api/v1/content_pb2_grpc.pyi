@@ -56,6 +56,30 @@ class ContentStub:
     leaves), OUT_OF_AGREEMENT / NO_AGREEMENT, NOT_FOUND CONTENT_NOT_FOUND / UNKNOWN_PEER, and the
     peer's refusals with their reasons (nothing stored there).
     """
+    UpdateContent: _grpc.UnaryUnaryMultiCallable[_content_pb2.UpdateContentRequest, _content_pb2.ContentVersionInfo]
+    """A new version of a content (COIR-104): its parts, the head's metadata, its parent the head,
+    decided as a Modify Process Action of the author (PERMISSION_DENIED InsRights without the
+    Right). INVALID_ARGUMENT CONTENT_KIND_CHANGED / CONTENT_UNCHANGED and the kinds' refusals,
+    FAILED_PRECONDITION CONTENT_IN_CONFLICT, NOT_FOUND CONTENT_NOT_FOUND / USER_NOT_FOUND. Queued
+    for every linked peer (COSF).
+    """
+    ContentHistory: _grpc.UnaryUnaryMultiCallable[_content_pb2.ContentHistoryRequest, _content_pb2.ContentHistoryResponse]
+    """A content's versions as held here, its heads and current version (NOT_FOUND CONTENT_NOT_FOUND)."""
+    RevertContent: _grpc.UnaryUnaryMultiCallable[_content_pb2.RevertContentRequest, _content_pb2.ContentVersionInfo]
+    """A NEW version equal to an old one, its parent the head (NOT_FOUND VERSION_NOT_FOUND, and as
+    UpdateContent).
+    """
+    SyncContent: _grpc.UnaryUnaryMultiCallable[_content_pb2.SyncContentRequest, _content_pb2.SyncContentResponse]
+    """Synchronise a content with its linked peers now, or one of them (COSF, FGMV-43 9.3 steps 5-7):
+    push the versions they lack and pull theirs, through this M-Instance's gateway.
+    """
+    ListConflicts: _grpc.UnaryUnaryMultiCallable[_content_pb2.ListConflictsRequest, _content_pb2.ListConflictsResponse]
+    """The contents held here with two or more heads (concurrent binary versions wait for their owner)."""
+    ResolveContent: _grpc.UnaryUnaryMultiCallable[_content_pb2.ResolveContentRequest, _content_pb2.ContentVersionInfo]
+    """The owner resolves a conflict: a merge version with every head as parent and the parts of the
+    head kept (PERMISSION_DENIED NOT_OWNER, FAILED_PRECONDITION NO_CONFLICT, INVALID_ARGUMENT
+    VERSION_NOT_A_HEAD). Queued for every linked peer.
+    """
     SearchContents: _grpc.UnaryUnaryMultiCallable[_content_pb2.SearchContentsRequest, _content_pb2.SearchContentsResponse]
     """Search (COIR-101/105): the contents held here matching the query (every word in the title,
     description, tags or creator; the filters exactly), best first, at most query.limit (1..100,
@@ -92,6 +116,30 @@ class ContentAsyncStub(ContentStub):
     gateway: FAILED_PRECONDITION LICENCE_FORBIDS (its licence forbids redistribution, nothing
     leaves), OUT_OF_AGREEMENT / NO_AGREEMENT, NOT_FOUND CONTENT_NOT_FOUND / UNKNOWN_PEER, and the
     peer's refusals with their reasons (nothing stored there).
+    """
+    UpdateContent: _aio.UnaryUnaryMultiCallable[_content_pb2.UpdateContentRequest, _content_pb2.ContentVersionInfo]  # type: ignore[assignment]
+    """A new version of a content (COIR-104): its parts, the head's metadata, its parent the head,
+    decided as a Modify Process Action of the author (PERMISSION_DENIED InsRights without the
+    Right). INVALID_ARGUMENT CONTENT_KIND_CHANGED / CONTENT_UNCHANGED and the kinds' refusals,
+    FAILED_PRECONDITION CONTENT_IN_CONFLICT, NOT_FOUND CONTENT_NOT_FOUND / USER_NOT_FOUND. Queued
+    for every linked peer (COSF).
+    """
+    ContentHistory: _aio.UnaryUnaryMultiCallable[_content_pb2.ContentHistoryRequest, _content_pb2.ContentHistoryResponse]  # type: ignore[assignment]
+    """A content's versions as held here, its heads and current version (NOT_FOUND CONTENT_NOT_FOUND)."""
+    RevertContent: _aio.UnaryUnaryMultiCallable[_content_pb2.RevertContentRequest, _content_pb2.ContentVersionInfo]  # type: ignore[assignment]
+    """A NEW version equal to an old one, its parent the head (NOT_FOUND VERSION_NOT_FOUND, and as
+    UpdateContent).
+    """
+    SyncContent: _aio.UnaryUnaryMultiCallable[_content_pb2.SyncContentRequest, _content_pb2.SyncContentResponse]  # type: ignore[assignment]
+    """Synchronise a content with its linked peers now, or one of them (COSF, FGMV-43 9.3 steps 5-7):
+    push the versions they lack and pull theirs, through this M-Instance's gateway.
+    """
+    ListConflicts: _aio.UnaryUnaryMultiCallable[_content_pb2.ListConflictsRequest, _content_pb2.ListConflictsResponse]  # type: ignore[assignment]
+    """The contents held here with two or more heads (concurrent binary versions wait for their owner)."""
+    ResolveContent: _aio.UnaryUnaryMultiCallable[_content_pb2.ResolveContentRequest, _content_pb2.ContentVersionInfo]  # type: ignore[assignment]
+    """The owner resolves a conflict: a merge version with every head as parent and the parts of the
+    head kept (PERMISSION_DENIED NOT_OWNER, FAILED_PRECONDITION NO_CONFLICT, INVALID_ARGUMENT
+    VERSION_NOT_A_HEAD). Queued for every linked peer.
     """
     SearchContents: _aio.UnaryUnaryMultiCallable[_content_pb2.SearchContentsRequest, _content_pb2.SearchContentsResponse]  # type: ignore[assignment]
     """Search (COIR-101/105): the contents held here matching the query (every word in the title,
@@ -153,6 +201,66 @@ class ContentServicer(metaclass=_abc_1.ABCMeta):
         """
 
     @_abc_1.abstractmethod
+    def UpdateContent(
+        self,
+        request: _content_pb2.UpdateContentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_pb2.ContentVersionInfo, _abc.Awaitable[_content_pb2.ContentVersionInfo]]:
+        """A new version of a content (COIR-104): its parts, the head's metadata, its parent the head,
+        decided as a Modify Process Action of the author (PERMISSION_DENIED InsRights without the
+        Right). INVALID_ARGUMENT CONTENT_KIND_CHANGED / CONTENT_UNCHANGED and the kinds' refusals,
+        FAILED_PRECONDITION CONTENT_IN_CONFLICT, NOT_FOUND CONTENT_NOT_FOUND / USER_NOT_FOUND. Queued
+        for every linked peer (COSF).
+        """
+
+    @_abc_1.abstractmethod
+    def ContentHistory(
+        self,
+        request: _content_pb2.ContentHistoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_pb2.ContentHistoryResponse, _abc.Awaitable[_content_pb2.ContentHistoryResponse]]:
+        """A content's versions as held here, its heads and current version (NOT_FOUND CONTENT_NOT_FOUND)."""
+
+    @_abc_1.abstractmethod
+    def RevertContent(
+        self,
+        request: _content_pb2.RevertContentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_pb2.ContentVersionInfo, _abc.Awaitable[_content_pb2.ContentVersionInfo]]:
+        """A NEW version equal to an old one, its parent the head (NOT_FOUND VERSION_NOT_FOUND, and as
+        UpdateContent).
+        """
+
+    @_abc_1.abstractmethod
+    def SyncContent(
+        self,
+        request: _content_pb2.SyncContentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_pb2.SyncContentResponse, _abc.Awaitable[_content_pb2.SyncContentResponse]]:
+        """Synchronise a content with its linked peers now, or one of them (COSF, FGMV-43 9.3 steps 5-7):
+        push the versions they lack and pull theirs, through this M-Instance's gateway.
+        """
+
+    @_abc_1.abstractmethod
+    def ListConflicts(
+        self,
+        request: _content_pb2.ListConflictsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_pb2.ListConflictsResponse, _abc.Awaitable[_content_pb2.ListConflictsResponse]]:
+        """The contents held here with two or more heads (concurrent binary versions wait for their owner)."""
+
+    @_abc_1.abstractmethod
+    def ResolveContent(
+        self,
+        request: _content_pb2.ResolveContentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_pb2.ContentVersionInfo, _abc.Awaitable[_content_pb2.ContentVersionInfo]]:
+        """The owner resolves a conflict: a merge version with every head as parent and the parts of the
+        head kept (PERMISSION_DENIED NOT_OWNER, FAILED_PRECONDITION NO_CONFLICT, INVALID_ARGUMENT
+        VERSION_NOT_A_HEAD). Queued for every linked peer.
+        """
+
+    @_abc_1.abstractmethod
     def SearchContents(
         self,
         request: _content_pb2.SearchContentsRequest,
@@ -196,6 +304,12 @@ class ContentExchangeStub:
     """A peer's content, verified by the gateway: header, then the parts' bytes in the Item's
     order. All or nothing (a refusal stores nothing); idempotent by the home ItemID.
     """
+    ExportVersions: _grpc.UnaryUnaryMultiCallable[_content_pb2.ExportVersionsRequest, _content_pb2.ContentVersions]
+    """Every version id of a content and the versions a linked peer lacks, with their parts
+    (PERMISSION_DENIED NOT_LINKED for a peer it is not linked with).
+    """
+    ApplyVersions: _grpc.UnaryUnaryMultiCallable[_content_pb2.ApplyVersionsRequest, _content_pb2.ApplyVersionsResponse]
+    """Versions a linked peer sent, verified here (id, parents, parts), each applied once."""
     SearchShared: _grpc.UnaryUnaryMultiCallable[_content_pb2.SearchSharedRequest, _content_pb2.SearchContentsResponse]
     """What this M-Instance shares with the peer named (COIR-105) matching the query, for the
     gateway to sign and answer that peer's search (RE-3 Federation.SearchContents).
@@ -217,6 +331,12 @@ class ContentExchangeAsyncStub(ContentExchangeStub):
     """A peer's content, verified by the gateway: header, then the parts' bytes in the Item's
     order. All or nothing (a refusal stores nothing); idempotent by the home ItemID.
     """
+    ExportVersions: _aio.UnaryUnaryMultiCallable[_content_pb2.ExportVersionsRequest, _content_pb2.ContentVersions]  # type: ignore[assignment]
+    """Every version id of a content and the versions a linked peer lacks, with their parts
+    (PERMISSION_DENIED NOT_LINKED for a peer it is not linked with).
+    """
+    ApplyVersions: _aio.UnaryUnaryMultiCallable[_content_pb2.ApplyVersionsRequest, _content_pb2.ApplyVersionsResponse]  # type: ignore[assignment]
+    """Versions a linked peer sent, verified here (id, parents, parts), each applied once."""
     SearchShared: _aio.UnaryUnaryMultiCallable[_content_pb2.SearchSharedRequest, _content_pb2.SearchContentsResponse]  # type: ignore[assignment]
     """What this M-Instance shares with the peer named (COIR-105) matching the query, for the
     gateway to sign and answer that peer's search (RE-3 Federation.SearchContents).
@@ -247,6 +367,24 @@ class ContentExchangeServicer(metaclass=_abc_1.ABCMeta):
         """A peer's content, verified by the gateway: header, then the parts' bytes in the Item's
         order. All or nothing (a refusal stores nothing); idempotent by the home ItemID.
         """
+
+    @_abc_1.abstractmethod
+    def ExportVersions(
+        self,
+        request: _content_pb2.ExportVersionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_pb2.ContentVersions, _abc.Awaitable[_content_pb2.ContentVersions]]:
+        """Every version id of a content and the versions a linked peer lacks, with their parts
+        (PERMISSION_DENIED NOT_LINKED for a peer it is not linked with).
+        """
+
+    @_abc_1.abstractmethod
+    def ApplyVersions(
+        self,
+        request: _content_pb2.ApplyVersionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_pb2.ApplyVersionsResponse, _abc.Awaitable[_content_pb2.ApplyVersionsResponse]]:
+        """Versions a linked peer sent, verified here (id, parents, parts), each applied once."""
 
     @_abc_1.abstractmethod
     def SearchShared(

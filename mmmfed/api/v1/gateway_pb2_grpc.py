@@ -97,6 +97,11 @@ class PlatformGatewayStub:
                 request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.MigrateContentRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferResponse.FromString,
                 _registered_method=True)
+        self.SyncContentWithPeer = channel.unary_unary(
+                '/mmmfed.api.v1.PlatformGateway/SyncContentWithPeer',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SyncContentRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SyncedPeer.FromString,
+                _registered_method=True)
         self.SearchPeerContents = channel.unary_unary(
                 '/mmmfed.api.v1.PlatformGateway/SearchPeerContents',
                 request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsRequest.SerializeToString,
@@ -205,6 +210,16 @@ class PlatformGatewayServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SyncContentWithPeer(self, request, context):
+        """RI-3 (FGMV-43 9.3 steps 5-7, COSF): synchronise a content with one linked peer: pull the
+        versions it holds that this M-Instance lacks, then push those it lacks (RE-3
+        ExchangeContentVersions). Only from the own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE);
+        UNAVAILABLE while the peer is down (the instance's queue retries).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SearchPeerContents(self, request, context):
         """RI-3 (COIR-101/105): search every peer whose trust agreement covers contents (RE-3
         SearchContents, 5 s each, at once); each hit's Item is verified, a peer that fails is named in
@@ -280,6 +295,11 @@ def add_PlatformGatewayServicer_to_server(servicer, server):
                     servicer.SendContent,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.MigrateContentRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferResponse.SerializeToString,
+            ),
+            'SyncContentWithPeer': grpc.unary_unary_rpc_method_handler(
+                    servicer.SyncContentWithPeer,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SyncContentRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SyncedPeer.SerializeToString,
             ),
             'SearchPeerContents': grpc.unary_unary_rpc_method_handler(
                     servicer.SearchPeerContents,
@@ -602,6 +622,33 @@ class PlatformGateway:
             _registered_method=True)
 
     @staticmethod
+    def SyncContentWithPeer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.PlatformGateway/SyncContentWithPeer',
+            mmmfed_dot_api_dot_v1_dot_content__pb2.SyncContentRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_content__pb2.SyncedPeer.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def SearchPeerContents(request,
             target,
             options=(),
@@ -745,6 +792,11 @@ class FederationStub:
                 '/mmmfed.api.v1.Federation/TransferContent',
                 request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferResponse.FromString,
+                _registered_method=True)
+        self.ExchangeContentVersions = channel.unary_unary(
+                '/mmmfed.api.v1.Federation/ExchangeContentVersions',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentVersions.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentVersions.FromString,
                 _registered_method=True)
         self.SearchContents = channel.unary_unary(
                 '/mmmfed.api.v1.Federation/SearchContents',
@@ -892,6 +944,17 @@ class FederationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExchangeContentVersions(self, request, context):
+        """RE-3 (FGMV-43 9.3 steps 5-7, COSF): the caller's versions of a content linked between the two
+        M-Instances (each verified and applied once, by id) and its known version ids; answered with
+        this side's versions the caller lacks. PERMISSION_DENIED NOT_LINKED, FAILED_PRECONDITION
+        (agreement), DATA_LOSS VERSION_ID_MISMATCH / DIGEST_MISMATCH; bounded (at most
+        MAX_SYNC_BYTES of parts per message).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SearchContents(self, request, context):
         """RE-3 (COIR-101/105): the contents this M-Instance shares with the calling gateway's
         M-Instance matching the query, each Item signed by this gateway. FAILED_PRECONDITION when no
@@ -998,6 +1061,11 @@ def add_FederationServicer_to_server(servicer, server):
                     servicer.TransferContent,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferResponse.SerializeToString,
+            ),
+            'ExchangeContentVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExchangeContentVersions,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentVersions.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.ContentVersions.SerializeToString,
             ),
             'SearchContents': grpc.unary_unary_rpc_method_handler(
                     servicer.SearchContents,
@@ -1448,6 +1516,33 @@ class Federation:
             '/mmmfed.api.v1.Federation/TransferContent',
             mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferRequest.SerializeToString,
             mmmfed_dot_api_dot_v1_dot_content__pb2.ContentTransferResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExchangeContentVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Federation/ExchangeContentVersions',
+            mmmfed_dot_api_dot_v1_dot_content__pb2.ContentVersions.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_content__pb2.ContentVersions.FromString,
             options,
             channel_credentials,
             insecure,

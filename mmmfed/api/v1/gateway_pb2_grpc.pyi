@@ -85,6 +85,12 @@ class PlatformGatewayStub:
     checks agreement and licence (FAILED_PRECONDITION LICENCE_FORBIDS: nothing leaves), signs
     the Item and streams it to the peer (RE-3 TransferContent).
     """
+    SyncContentWithPeer: _grpc.UnaryUnaryMultiCallable[_content_pb2.SyncContentRequest, _content_pb2.SyncedPeer]
+    """RI-3 (FGMV-43 9.3 steps 5-7, COSF): synchronise a content with one linked peer: pull the
+    versions it holds that this M-Instance lacks, then push those it lacks (RE-3
+    ExchangeContentVersions). Only from the own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE);
+    UNAVAILABLE while the peer is down (the instance's queue retries).
+    """
     SearchPeerContents: _grpc.UnaryUnaryMultiCallable[_content_pb2.SearchContentsRequest, _content_pb2.SearchContentsResponse]
     """RI-3 (COIR-101/105): search every peer whose trust agreement covers contents (RE-3
     SearchContents, 5 s each, at once); each hit's Item is verified, a peer that fails is named in
@@ -144,6 +150,12 @@ class PlatformGatewayAsyncStub(PlatformGatewayStub):
     own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE); the gateway reads the content from it,
     checks agreement and licence (FAILED_PRECONDITION LICENCE_FORBIDS: nothing leaves), signs
     the Item and streams it to the peer (RE-3 TransferContent).
+    """
+    SyncContentWithPeer: _aio.UnaryUnaryMultiCallable[_content_pb2.SyncContentRequest, _content_pb2.SyncedPeer]  # type: ignore[assignment]
+    """RI-3 (FGMV-43 9.3 steps 5-7, COSF): synchronise a content with one linked peer: pull the
+    versions it holds that this M-Instance lacks, then push those it lacks (RE-3
+    ExchangeContentVersions). Only from the own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE);
+    UNAVAILABLE while the peer is down (the instance's queue retries).
     """
     SearchPeerContents: _aio.UnaryUnaryMultiCallable[_content_pb2.SearchContentsRequest, _content_pb2.SearchContentsResponse]  # type: ignore[assignment]
     """RI-3 (COIR-101/105): search every peer whose trust agreement covers contents (RE-3
@@ -270,6 +282,18 @@ class PlatformGatewayServicer(metaclass=_abc_1.ABCMeta):
         """
 
     @_abc_1.abstractmethod
+    def SyncContentWithPeer(
+        self,
+        request: _content_pb2.SyncContentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_pb2.SyncedPeer, _abc.Awaitable[_content_pb2.SyncedPeer]]:
+        """RI-3 (FGMV-43 9.3 steps 5-7, COSF): synchronise a content with one linked peer: pull the
+        versions it holds that this M-Instance lacks, then push those it lacks (RE-3
+        ExchangeContentVersions). Only from the own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE);
+        UNAVAILABLE while the peer is down (the instance's queue retries).
+        """
+
+    @_abc_1.abstractmethod
     def SearchPeerContents(
         self,
         request: _content_pb2.SearchContentsRequest,
@@ -353,6 +377,13 @@ class FederationStub:
     signed there, then its parts' bytes; verified (proof, each part's size and sha-256, limits)
     and stored here all or nothing.
     """
+    ExchangeContentVersions: _grpc.UnaryUnaryMultiCallable[_content_pb2.ContentVersions, _content_pb2.ContentVersions]
+    """RE-3 (FGMV-43 9.3 steps 5-7, COSF): the caller's versions of a content linked between the two
+    M-Instances (each verified and applied once, by id) and its known version ids; answered with
+    this side's versions the caller lacks. PERMISSION_DENIED NOT_LINKED, FAILED_PRECONDITION
+    (agreement), DATA_LOSS VERSION_ID_MISMATCH / DIGEST_MISMATCH; bounded (at most
+    MAX_SYNC_BYTES of parts per message).
+    """
     SearchContents: _grpc.UnaryUnaryMultiCallable[_content_pb2.SearchContentsRequest, _content_pb2.SearchContentsResponse]
     """RE-3 (COIR-101/105): the contents this M-Instance shares with the calling gateway's
     M-Instance matching the query, each Item signed by this gateway. FAILED_PRECONDITION when no
@@ -422,6 +453,13 @@ class FederationAsyncStub(FederationStub):
     """RE-3 (FGMV-43 9.3 steps 2-4): a content from the calling gateway's M-Instance, its Item
     signed there, then its parts' bytes; verified (proof, each part's size and sha-256, limits)
     and stored here all or nothing.
+    """
+    ExchangeContentVersions: _aio.UnaryUnaryMultiCallable[_content_pb2.ContentVersions, _content_pb2.ContentVersions]  # type: ignore[assignment]
+    """RE-3 (FGMV-43 9.3 steps 5-7, COSF): the caller's versions of a content linked between the two
+    M-Instances (each verified and applied once, by id) and its known version ids; answered with
+    this side's versions the caller lacks. PERMISSION_DENIED NOT_LINKED, FAILED_PRECONDITION
+    (agreement), DATA_LOSS VERSION_ID_MISMATCH / DIGEST_MISMATCH; bounded (at most
+    MAX_SYNC_BYTES of parts per message).
     """
     SearchContents: _aio.UnaryUnaryMultiCallable[_content_pb2.SearchContentsRequest, _content_pb2.SearchContentsResponse]  # type: ignore[assignment]
     """RE-3 (COIR-101/105): the contents this M-Instance shares with the calling gateway's
@@ -585,6 +623,19 @@ class FederationServicer(metaclass=_abc_1.ABCMeta):
         """RE-3 (FGMV-43 9.3 steps 2-4): a content from the calling gateway's M-Instance, its Item
         signed there, then its parts' bytes; verified (proof, each part's size and sha-256, limits)
         and stored here all or nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def ExchangeContentVersions(
+        self,
+        request: _content_pb2.ContentVersions,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_pb2.ContentVersions, _abc.Awaitable[_content_pb2.ContentVersions]]:
+        """RE-3 (FGMV-43 9.3 steps 5-7, COSF): the caller's versions of a content linked between the two
+        M-Instances (each verified and applied once, by id) and its known version ids; answered with
+        this side's versions the caller lacks. PERMISSION_DENIED NOT_LINKED, FAILED_PRECONDITION
+        (agreement), DATA_LOSS VERSION_ID_MISMATCH / DIGEST_MISMATCH; bounded (at most
+        MAX_SYNC_BYTES of parts per message).
         """
 
     @_abc_1.abstractmethod

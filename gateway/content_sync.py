@@ -1,0 +1,194 @@
+"""Content synchronisation through the MIFM (ITU FGMV-43 9.3 steps 5-7, COSF): the gateway's
+part, RI-3 towards its own M-Instance and RE-3 towards a linked peer's gateway.
+
+Versions are content-addressed (:mod:`mmmfed.content.versions`): a side sends the other the
+versions it lacks, named by the ids each holds, and the receiver applies each once by id, so
+an exchange repeated after a lost answer changes nothing (at least once, applied once).
+
+Asking side (:meth:`ContentVersionSync.sync_with`, RI-3 ``SyncContentWithPeer`` from the own
+M-Instance, which queues and retries it): the agreement covers contents; the ids held here
+(RI-3 ``ExportVersions``, refused ``NOT_LINKED`` for a peer the content is not linked with);
+then RE-3 ``ExchangeContentVersions`` with those ids pulls the peer's versions this side lacks
+(applied here, RI-3 ``ApplyVersions``), and again with the versions the peer lacks pushes them
+(its answer brings any version it made meanwhile, e.g. a merge). Every message carries at most
+:data:`MAX_SYNC_BYTES` of parts (``more`` says another follows).
+
+Answering side (:meth:`ContentVersionSync.exchange`): the caller is the peer (mTLS), the
+agreement is active, each version's id is its record's digest and its parts those it lists
+(DATA_LOSS ``VERSION_ID_MISMATCH`` / ``DIGEST_MISMATCH``), at most :data:`MAX_SYNC_VERSIONS`
+per message, each within this gateway's limits and what its manifesto accepts (as a migration:
+``CONTENT_TOO_LARGE``, ``CONTENT_NOT_ACCEPTED``), and so are the versions it pulls; the
+M-Instance checks the link (``NOT_LINKED``), the parents, the kind and licence, and applies
+them; the answer is the versions the caller lacks. Both sides audit the outcome (rpc
+``ExchangeContentVersions``).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from gateway.agreements import CONTENT_ACTION, CONTENT_TYPE
+from gateway.channels import Channels
+from gateway.negotiation import NegotiationService
+from mmmfed.api.v1 import content_pb2 as cpb
+from mmmfed.audit import ACCEPTED, REFUSED
+from mmmfed.content.acceptance import ContentAcceptance
+from mmmfed.content.package import ContentPackage, ContentPart
+from mmmfed.content.transfer import check_limits
+from mmmfed.content.versions import ContentVersion, check_package
+from mmmfed.errors import InvalidInput, MmmfedError
+from mmmfed.rpc import call
+from mmmfed.store import SharedAuditLog
+
+MAX_SYNC_BYTES = 8 * 1024 * 1024
+MAX_SYNC_VERSIONS = 256
+MAX_ROUNDS = 1024
+
+
+class Limits(Protocol):
+    """The largest content this gateway accepts from a peer (:class:`gateway.contents.ContentRelay`)."""
+
+    max_bytes: int
+    max_parts: int
+
+
+def check_versions(message: cpb.ContentVersions) -> list[ContentVersion]:
+    """Each version a message carries is what its id says (module docstring); InvalidInput
+    ``TOO_MANY_VERSIONS`` past :data:`MAX_SYNC_VERSIONS` or ``VERSION_MALFORMED``."""
+    if len(message.versions) > MAX_SYNC_VERSIONS or len(message.known_ids) > 64 * MAX_SYNC_VERSIONS:
+        raise InvalidInput(f"a message carries at most {MAX_SYNC_VERSIONS} versions", reason="TOO_MANY_VERSIONS")
+    versions = []
+    for data in message.versions:
+        version = ContentVersion.from_record(data.record_json, version_id=data.version_id)
+        if version.content_id != message.content_id:
+            raise InvalidInput(f"version {data.version_id[:12]} is of another content", reason="VERSION_MALFORMED")
+        media = {p.path: p.media_type for p in version.parts}
+        check_package(
+            version, ContentPackage(tuple(ContentPart.of(p.path, p.data, media.get(p.path, "")) for p in data.parts))
+        )
+        versions.append(version)
+    return versions
+
+
+class ContentVersionSync:
+    """Both sides of content synchronisation for one gateway (see the module docstring)."""
+
+    def __init__(
+        self,
+        m_instance_id: str,
+        channels: Channels,
+        negotiation: NegotiationService,
+        *,
+        audit: SharedAuditLog,
+        limits: Limits,
+    ) -> None:
+        self._id = m_instance_id
+        self._channels = channels
+        self._negotiation = negotiation
+        self._agreements = negotiation.agreements
+        self._audit = audit
+        self._limits = limits
+
+    async def _receivable(self, message: cpb.ContentVersions) -> None:
+        """Versions from a peer: each what its id says, within this gateway's limits
+        (``CONTENT_TOO_LARGE``) and what its own manifesto accepts (``CONTENT_NOT_ACCEPTED``),
+        as for a migration (:mod:`gateway.contents`)."""
+        versions = check_versions(message)
+        if not versions:
+            return
+        accepted_here = ContentAcceptance.of(dict((await self._negotiation.platform()).policies))
+        for version in versions:
+            check_limits(version.parts, max_bytes=self._limits.max_bytes, max_parts=self._limits.max_parts)
+            accepted_here.require(version.qualifier, version.parts, where=self._id)
+
+    async def _agreed(self, peer: str) -> None:
+        await self._agreements.require_active(peer, item_type=CONTENT_TYPE, action=CONTENT_ACTION)
+
+    async def _apply(self, content_id: str, peer: str, message: cpb.ContentVersions) -> int:
+        if not message.versions:
+            return 0
+        instance = self._channels.content_exchange()
+        request = cpb.ApplyVersionsRequest(
+            content_id=content_id, origin_m_instance_id=peer, versions=list(message.versions)
+        )
+        applied: cpb.ApplyVersionsResponse = await call(lambda: instance.ApplyVersions(request))
+        return len(applied.applied_ids)
+
+    async def _export(self, content_id: str, peer: str, known: list[str], *, ids_only: bool) -> cpb.ContentVersions:
+        instance = self._channels.content_exchange()
+        request = cpb.ExportVersionsRequest(
+            content_id=content_id, peer_m_instance_id=peer, known_ids=known, max_bytes=MAX_SYNC_BYTES, ids_only=ids_only
+        )
+        exported: cpb.ContentVersions = await call(lambda: instance.ExportVersions(request))
+        return exported
+
+    # -- asking side ----------------------------------------------------------------------
+    async def sync_with(self, content_id: str, peer: str) -> cpb.SyncedPeer:
+        """Pull then push the versions of ``content_id`` with ``peer`` (module docstring).
+
+        Raises NotFound ``UNKNOWN_PEER`` / ``CONTENT_NOT_FOUND``, FailedPrecondition (agreement),
+        PermissionDenied ``NOT_LINKED``, the peer's refusals, Unavailable while it is down. Audited."""
+        try:
+            result = await self._sync_with(content_id, peer)
+        except MmmfedError as err:
+            details: dict[str, object] = {"rpc": "ExchangeContentVersions", "message": err.message[:500]}
+            await self._audit.append(
+                REFUSED, peer_id=peer, subject=content_id[:256], reason=err.reason, details=details
+            )
+            raise
+        details = {"rpc": "ExchangeContentVersions", "sent": result.sent, "received": result.received}
+        await self._audit.append(ACCEPTED, peer_id=peer, subject=content_id, details=details)
+        return result
+
+    async def _sync_with(self, content_id: str, peer: str) -> cpb.SyncedPeer:
+        stub = self._channels.peer(peer)
+
+        async def exchange(message: cpb.ContentVersions) -> cpb.ContentVersions:
+            answer: cpb.ContentVersions = await call(lambda: stub.ExchangeContentVersions(message), attempts=1)
+            return answer
+
+        await self._agreed(peer)
+        mine = await self._export(content_id, peer, [], ids_only=True)
+        received = sent = 0
+        theirs_known: list[str] = []
+        for _ in range(MAX_ROUNDS):  # pull
+            ask = cpb.ContentVersions(content_id=content_id, known_ids=list(mine.known_ids))
+            theirs: cpb.ContentVersions = await exchange(ask)
+            await self._receivable(theirs)
+            received += await self._apply(content_id, peer, theirs)
+            theirs_known = list(theirs.known_ids)
+            mine = await self._export(content_id, peer, [], ids_only=True)
+            if not theirs.more:
+                break
+        for _ in range(MAX_ROUNDS):  # push
+            out = await self._export(content_id, peer, theirs_known, ids_only=False)
+            if not out.versions:
+                break
+            push = cpb.ContentVersions(
+                content_id=content_id, known_ids=list(out.known_ids), versions=list(out.versions)
+            )
+            answer: cpb.ContentVersions = await exchange(push)
+            sent += len(out.versions)
+            await self._receivable(answer)
+            received += await self._apply(content_id, peer, answer)
+            theirs_known = list(answer.known_ids)
+        return cpb.SyncedPeer(peer_m_instance_id=peer, sent=sent, received=received)
+
+    # -- answering side -------------------------------------------------------------------
+    async def exchange(self, request: cpb.ContentVersions, peer: str) -> cpb.ContentVersions:
+        """RE-3 from the linked ``peer`` (the authenticated caller): apply its versions, answer
+        with those it lacks. Raises as the module docstring says. Audited."""
+        try:
+            await self._agreed(peer)
+            await self._receivable(request)
+            applied = await self._apply(request.content_id, peer, request)
+            answer = await self._export(request.content_id, peer, list(request.known_ids), ids_only=False)
+        except MmmfedError as err:
+            details: dict[str, object] = {"rpc": "ExchangeContentVersions", "message": err.message[:500]}
+            subject = request.content_id[:256]
+            await self._audit.append(REFUSED, peer_id=peer, subject=subject, reason=err.reason, details=details)
+            raise
+        if applied:
+            details = {"rpc": "ExchangeContentVersions", "applied": applied}
+            await self._audit.append(ACCEPTED, peer_id=peer, subject=request.content_id, details=details)
+        return answer
