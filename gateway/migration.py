@@ -22,12 +22,14 @@ from dataclasses import dataclass, field
 import grpc
 
 from gateway.agreements import AVATAR_ACTION
+from gateway.avatar_sync import AvatarSyncRelay
 from gateway.bridging import choose_route, convert_via_bridge
 from gateway.channels import Channels
 from gateway.envelope import EnvelopeChecker, make_envelope, new_transfer_id
 from gateway.in_flight import HOME, VISITING, InFlightMigrations, Migration
 from gateway.negotiation import NegotiationService
 from gateway.verification import NOT_REFUSALS, ForeignItemVerifier, refusals_counted
+from mmmfed.api.v1 import avatar_sync_pb2 as spb
 from mmmfed.api.v1 import gateway_pb2 as gpb
 from mmmfed.api.v1 import instance_pb2 as ipb
 from mmmfed.api.v1 import item_pb2 as itpb
@@ -77,7 +79,9 @@ class MigrationService:
         verifier: ForeignItemVerifier,
         envelopes: EnvelopeChecker,
         metrics: NodeMetrics | None = None,
+        avatar_sync: AvatarSyncRelay | None = None,
     ) -> None:
+        self._avatar_sync = avatar_sync  # AVIR-103: a revisit recovers the roaming avatar
         self._metrics = metrics if metrics is not None else NodeMetrics()
         self._id = m_instance_id
         self._channels = channels
@@ -130,6 +134,19 @@ class MigrationService:
         home = sign_item(parse_item(first.envelope.item_json), key=key, verification_method=self._keys.method(record))
         response = gpb.MigrateAvatarResponse(home_persona=itpb.ItemEnvelope(item_json=home.raw))
         timer.lap("export (9.1 step 1)")
+        transfer_id = running.transfer_id = new_transfer_id()
+        version = await self._avatar_version(user_process_id)
+        if self._avatar_sync is not None:
+            recovered = await self._avatar_sync.recover_at(peer_id, user_process_id, home.item_id, version, transfer_id)
+            if recovered.held and _made_from(recovered.persona.item_json, home.item_id):  # AVIR-103
+                export.cancel()
+                timer.lap("roaming avatar recovered at peer (AVIR-103)")
+                response.outcome = gpb.MIGRATION_OUTCOME_MIGRATED
+                response.route = "recovered"
+                response.roaming_user_process_id = recovered.roaming_user_process_id
+                response.peer_persona.CopyFrom(recovered.persona)
+                response.timings.extend(gpb.StepTiming(step=s, seconds=t) for s, t in timer.steps)
+                return response
         try:
             row = choose_route(home, answer)
             chunks = _chunks_of(export)
@@ -146,7 +163,6 @@ class MigrationService:
                 envelope = itpb.ItemEnvelope(item_json=home.raw)
                 response.route = "direct"
             sent = _Counter()
-            transfer_id = running.transfer_id = new_transfer_id()
             header = gpb.TransferAvatarHeader(
                 transfer_id=transfer_id,
                 envelope_json=make_envelope(
@@ -156,6 +172,7 @@ class MigrationService:
                 persona=envelope,
                 home_item_id=home.item_id,
                 answer_manifesto_id=answer.manifesto_id,
+                avatar_version=version,
             )
             sent_bytes = self._metrics.transferred_bytes.labels(direction=SENT)
             pump = RequestPump(_transfer_stream(header, chunks, sent, still_agreed, sent_bytes.inc))
@@ -174,6 +191,13 @@ class MigrationService:
             response.conversion_report_json = report["report"]
         response.timings.extend(gpb.StepTiming(step=s, seconds=t) for s, t in timer.steps)
         return response
+
+    async def _avatar_version(self, user_process_id: str) -> spb.AvatarVersion:
+        """The home avatar's current version with its attachments (AVIR-104, AVIR-303), from the instance."""
+        instance = self._channels.instance()
+        request = spb.GetAvatarHistoryRequest(user_process_id=user_process_id)
+        history = await call(lambda: instance.GetAvatarHistory(request, timeout=10.0))
+        return history.versions[-1] if history.versions else spb.AvatarVersion()
 
     async def _report(
         self, response: gpb.MigrateAvatarResponse, user_process_id: str, peer_id: str, transfer_id: str
@@ -283,6 +307,7 @@ class MigrationService:
             persona=header.persona,
             home_item_id=header.home_item_id,
             transfer_id=header.transfer_id,
+            avatar_version=header.avatar_version,
         )
 
         received_bytes = self._metrics.transferred_bytes.labels(direction=RECEIVED)
@@ -354,6 +379,16 @@ async def _transfer_stream(
         sent.n += len(chunk)
         count_bytes(len(chunk))
         yield gpb.TransferAvatarRequest(chunk=chunk)
+
+
+def _made_from(item_json: bytes, home_item_id: str) -> bool:
+    """Whether a peer's Persona is the home one or a conversion of it (its SourceItemID): a
+    recovered roaming avatar must be (AVIR-103); anything else is transferred again."""
+    try:
+        item = parse_item(item_json)
+    except MmmfedError:
+        return False
+    return home_item_id in (item.item_id, item.doc.get("SourceItemID"))
 
 
 def _item_id(item_json: bytes) -> str:

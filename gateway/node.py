@@ -11,6 +11,7 @@ from functools import partial
 from gateway.agreements import ACTIVE, PROPOSED, REVOKED, AgreementBook
 from gateway.assets import AssetRelay
 from gateway.audit_service import PeerCheckpoints, checkpoint_fetcher
+from gateway.avatar_sync import AvatarSyncRelay
 from gateway.bridge_trust import BridgeTrust
 from gateway.bundles import BundleFollower
 from gateway.channels import Channels
@@ -113,6 +114,7 @@ class GatewayNode:
             bridge_trust=BridgeTrust.from_config(config),  # issue 12 item 5: manifesto V verified
         )
         envelopes = EnvelopeChecker(config.m_instance_id, self.keyring, self.store)
+        self.avatar_sync = AvatarSyncRelay(config.m_instance_id, self.channels, self.agreements)  # 9.1 steps 5-7
         self.migration = MigrationService(
             config.m_instance_id,
             self.channels,
@@ -121,6 +123,7 @@ class GatewayNode:
             verifier=verifier,
             envelopes=envelopes,
             metrics=self.metrics,
+            avatar_sync=self.avatar_sync,
         )
         self.assets = AssetRelay(
             config.m_instance_id,
@@ -229,6 +232,7 @@ class GatewayNode:
                         contents=self.contents,
                         content_sync=self.content_sync,
                         content_search=self.content_search,
+                        avatar_sync=self.avatar_sync,
                     ),
                 ),
                 partial(
@@ -247,6 +251,7 @@ class GatewayNode:
                         contents=self.contents,
                         content_sync=self.content_sync,
                         content_search=self.content_search,
+                        avatar_sync=self.avatar_sync,
                     ),
                 ),
                 partial(

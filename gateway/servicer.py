@@ -10,6 +10,7 @@ from google.protobuf.json_format import MessageToDict
 
 from gateway.assets import AssetRelay
 from gateway.audit_service import AuditService
+from gateway.avatar_sync import AvatarSyncRelay
 from gateway.bundles import own_bundle
 from gateway.channels import Channels
 from gateway.content_search import ContentSearch
@@ -23,6 +24,7 @@ from gateway.resolution import ResolutionService
 from gateway.status import GatewayStatusService
 from gateway.transactions import TransactionReceiver
 from mmmfed.api.v1 import asset_pb2 as apb
+from mmmfed.api.v1 import avatar_sync_pb2 as spb
 from mmmfed.api.v1 import content_pb2 as cpb
 from mmmfed.api.v1 import federation_pb2 as fpb
 from mmmfed.api.v1 import gateway_pb2 as gpb
@@ -68,8 +70,10 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         outbox: Outbox,
         contents: ContentRelay,
         content_search: ContentSearch,
+        avatar_sync: AvatarSyncRelay,
         content_sync: ContentVersionSync | None = None,
     ) -> None:
+        self._avatar_sync = avatar_sync
         self._contents = contents
         self._content_search = content_search
         self._content_sync = content_sync
@@ -134,6 +138,12 @@ class PlatformGatewayServicer(gateway_pb2_grpc.PlatformGatewayServicer):
         PERMISSION_DENIED NOT_OWN_INSTANCE, INVALID_ARGUMENT CONTENT_QUERY_INVALID."""
         self._from_own_instance(context)
         return await self._content_search.search_peers(request)
+
+    async def SyncAvatarHome(self, request: spb.RoamingChange, context: ServicerContext) -> spb.RoamingChange:
+        """RI-1, FGMV-43 9.1 steps 5-6: a roaming User's change to its home gateway (RE-1 SyncAvatar,
+        gateway/avatar_sync.py); own M-Instance only (PERMISSION_DENIED NOT_OWN_INSTANCE)."""
+        self._from_own_instance(context)
+        return await self._avatar_sync.send_home(request)
 
     async def GetPeerAssetHistory(
         self, request: gpb.PeerAssetHistoryRequest, context: ServicerContext
@@ -240,8 +250,10 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         transactions: TransactionReceiver,
         contents: ContentRelay,
         content_search: ContentSearch,
+        avatar_sync: AvatarSyncRelay,
         content_sync: ContentVersionSync | None = None,
     ) -> None:
+        self._avatar_sync = avatar_sync
         self._contents = contents
         self._content_search = content_search
         self._content_sync = content_sync
@@ -401,6 +413,28 @@ class FederationServicer(gateway_pb2_grpc.FederationServicer):
         """RE-3, COIR-101/105: what this M-Instance shares with the calling peer matching the query,
         signed here; FAILED_PRECONDITION without an agreement covering contents."""
         return await self._content_search.answer(request, self._peer(context))
+
+    async def SyncAvatar(self, request: spb.RoamingChange, context: ServicerContext) -> spb.RoamingChange:
+        """RE-1, FGMV-43 9.1 step 7 (AVSF): a roaming change of one of our Users from the peer it
+        visits, kept PENDING at home (gateway/avatar_sync.py); FAILED_PRECONDITION NOT_VISITING."""
+        peer = self._peer(context)
+        try:
+            result = await self._avatar_sync.receive(request, peer)
+        except MmmfedError as err:
+            details: dict[str, object] = {"rpc": "SyncAvatar", "message": err.message[:500]}
+            await self._audit.append(
+                REFUSED, peer_id=peer, subject=request.change_id[:256], reason=err.reason, details=details
+            )
+            raise
+        details = {"rpc": "SyncAvatar", "user": request.home_user_process_id[:256]}
+        await self._audit.append(ACCEPTED, peer_id=peer, subject=result.change_id, details=details)
+        return result
+
+    async def RecoverRoamingAvatar(
+        self, request: spb.RecoverRoamingAvatarRequest, context: ServicerContext
+    ) -> spb.RecoverRoamingAvatarResponse:
+        """RE-1, AVIR-103: whether the roaming avatar of a revisiting User is still held here."""
+        return await self._avatar_sync.answer_recover(request, self._peer(context))
 
     async def OfferDefaultAvatar(
         self, request: gpb.OfferDefaultAvatarRequest, context: ServicerContext

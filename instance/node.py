@@ -12,6 +12,7 @@ from instance.assets.decisions import TransferDecisions
 from instance.assets.ledger import AssetLedger
 from instance.assets.transfers import TransferService
 from instance.avatar_status import AvatarMigrations
+from instance.avatar_sync import AvatarSync
 from instance.avatars import AvatarService
 from instance.content.imports import ContentImports
 from instance.content.service import ContentService
@@ -23,11 +24,13 @@ from instance.process_actions import ProcessActionService
 from instance.servicer import InstanceServicer
 from instance.world.model import ProcessActionRequest, ProcessActionResponse
 from instance.world.wire import request_to_proto, response_from_proto
+from mmmfed.api.v1 import avatar_sync_pb2 as spb
 from mmmfed.api.v1 import content_pb2_grpc, gateway_pb2_grpc, instance_pb2_grpc
 from mmmfed.config import InstanceConfig, check_manifesto_formats
 from mmmfed.datadir import DataDirLock
-from mmmfed.errors import MmmfedError, RemoteError
+from mmmfed.errors import MmmfedError, NotFound, RemoteError
 from mmmfed.exchange import ExchangePolicy
+from mmmfed.items import Item, parse_item
 from mmmfed.manifesto import platform_manifesto
 from mmmfed.metrics import NodeMetrics
 from mmmfed.rpc import RETRYABLE_CODES, call
@@ -97,14 +100,25 @@ class InstanceNode:
         own_gateway = [config.gateway.tls_name] if config.gateway is not None else []
         # Its own trust domain only: no other domain's certificate completes a handshake here.
         self.domains = node_trust_domains(config)
+        migrations = AvatarMigrations(self.database, self.process_actions.world)
+        self.avatar_sync = AvatarSync(  # FGMV-43 9.1 steps 5-7, AVIR-102/103
+            self.database,
+            config.m_instance_id,
+            lookup=self._held_item,
+            persona_of=self.avatars.persona_of,
+            migrations=migrations,
+            activity=self.process_actions.activity,
+        )
         servicer = InstanceServicer(
             self.avatars,
-            AvatarMigrations(self.database, self.process_actions.world),
+            migrations,
             self.manifesto,
             self.process_actions,
             self.assets,
             own_gateway=own_gateway[0] if own_gateway else None,
             domains=self.domains,
+            avatar_sync=self.avatar_sync,
+            home_sync=self._sync_home if config.gateway is not None else None,
         )
         self._clock: asyncio.Task[None] | None = None
         # Only its own gateway and operators call it: another M-Instance's gateway must go
@@ -162,6 +176,23 @@ class InstanceNode:
         if self._gateway_channel is None:
             self._gateway_channel = secure_channel(self.config.tls, self.config.gateway)
         return gateway_pb2_grpc.PlatformGatewayStub(self._gateway_channel)
+
+    def _held_item(self, item_id: str) -> Item:
+        """An Item this M-Instance holds: in its Item store, else an Asset of its ledger;
+        NotFound ``ITEM_NOT_FOUND``."""
+        try:
+            return self.store.get_item(item_id)
+        except NotFound:
+            pass
+        try:
+            return parse_item(self.ledger.asset(item_id).asset.item_json)
+        except NotFound as err:
+            raise NotFound(f"no Item {item_id[:256]} here", reason="ITEM_NOT_FOUND") from err
+
+    async def _sync_home(self, change: spb.RoamingChange) -> spb.RoamingChange:
+        """RI-1 SyncAvatarHome: a roaming change to its home, through this instance's gateway."""
+        stub = self._gateway_stub()
+        return await call(lambda: stub.SyncAvatarHome(change, timeout=15.0), attempts=1)
 
     async def _resolve(self, request: ProcessActionRequest) -> ProcessActionResponse:
         """Send a request for a Process of another M-Instance through this instance's gateway (RI-1)."""

@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator
 
 from instance.assets.transfers import TransferService
 from instance.avatar_status import AvatarMigrations
+from instance.avatar_sync import AvatarSync, HomeSync
 from instance.avatars import AvatarService, receive
 from instance.process_actions import ProcessActionService
 from instance.world.activity import ActivityLog
 from instance.world.wire import request_from_proto, response_to_proto
 from mmmfed.api.v1 import asset_pb2 as apb
+from mmmfed.api.v1 import avatar_sync_pb2 as spb
 from mmmfed.api.v1 import instance_pb2 as ipb
 from mmmfed.api.v1 import instance_pb2_grpc
 from mmmfed.api.v1 import item_pb2 as itpb
@@ -43,7 +45,11 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
         *,
         own_gateway: str | None,
         domains: TrustDomains,
+        avatar_sync: AvatarSync,
+        home_sync: HomeSync | None = None,
     ) -> None:
+        self._avatar_sync = avatar_sync
+        self._home_sync = home_sync
         self._assets = assets
         self._avatars = avatars
         self._migrations = migrations
@@ -136,11 +142,47 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
         blob = await receive(chunks, writer)
         facts = await self._avatars.inspect_staged(blob)  # off the event loop
         imported = self._avatars.complete_import(persona, header.home_user_process_id, blob, facts=facts)
+        self._avatar_sync.keep_roaming(  # AVIR-103: kept for a revisit
+            header.home_user_process_id, header.home_item_id, header.transfer_id, persona, header.avatar_version
+        )
         return ipb.ImportAvatarResponse(
             roaming_user_process_id=str(imported.roaming_user.doc["ProcessID"]),
             persona=envelope(imported.persona),
             bytes_received=imported.bytes_received,
         )
+
+    # -- avatars that come home (FGMV-43 9.1 steps 5-7: instance/avatar_sync.py) ----------
+    async def ChangeAppearance(
+        self, request: spb.ChangeAppearanceRequest, context: ServicerContext
+    ) -> spb.ChangeAppearanceResponse:
+        """AVIR-303, AVIR-301: at home a new avatar version; for a roaming User a roaming change sent
+        home over RI-1 SyncAvatarHome (9.1 steps 5-6); the home's refusal passes through."""
+        return await self._avatar_sync.change_and_sync(request, self._home_sync)
+
+    async def ReceiveRoamingChange(self, request: spb.RoamingChange, context: ServicerContext) -> spb.RoamingChange:
+        """RI-1, 9.1 step 7, own gateway only (PERMISSION_DENIED ORIGIN_NOT_GATEWAY): keep PENDING;
+        FAILED_PRECONDITION NOT_VISITING, RESOURCE_EXHAUSTED TOO_MANY_PENDING_CHANGES."""
+        self._from_own_gateway(context)
+        return self._avatar_sync.receive(request)  # the Item store is of the event loop thread
+
+    async def DecideRoamingChanges(
+        self, request: spb.DecideRoamingChangesRequest, context: ServicerContext
+    ) -> spb.AvatarHistory:
+        """AVIR-102: keep or discard a visit's pending changes; FAILED_PRECONDITION NO_PENDING_CHANGE."""
+        return self._avatar_sync.decide(request)  # the Item store is of the event loop thread
+
+    async def GetAvatarHistory(
+        self, request: spb.GetAvatarHistoryRequest, context: ServicerContext
+    ) -> spb.AvatarHistory:
+        """A home avatar's versions and roaming changes; NOT_FOUND USER_NOT_FOUND, INVALID_ARGUMENT NOT_HOME_USER."""
+        return self._avatar_sync.history(request.user_process_id)
+
+    async def RecoverRoamingAvatar(
+        self, request: spb.RecoverRoamingAvatarRequest, context: ServicerContext
+    ) -> spb.RecoverRoamingAvatarResponse:
+        """RI-1, AVIR-103, own gateway only: the roaming avatar still held for a revisit, if any."""
+        self._from_own_gateway(context)
+        return self._avatar_sync.recover(request)  # the Item store is of the event loop thread
 
     async def GetDefaultAvatar(
         self, request: ipb.GetDefaultAvatarRequest, context: ServicerContext

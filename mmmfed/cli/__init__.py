@@ -21,6 +21,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from mmmfed.cli import avatar_sync_cmd as avatar_sync_cmd  # registers avatar wear|sync|history
 from mmmfed.cli import content_search_cmd as content_search_cmd  # registers content search|share
 from mmmfed.cli.agreement_cmd import agreement_app
 from mmmfed.cli.asset_cmd import asset_app

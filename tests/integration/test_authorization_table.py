@@ -116,11 +116,14 @@ HANDLER_ONLY = {
     ("PlatformGateway", "SendContent"): NOT_OWN_INSTANCE,
     ("PlatformGateway", "SyncContentWithPeer"): NOT_OWN_INSTANCE,
     ("PlatformGateway", "SearchPeerContents"): NOT_OWN_INSTANCE,
+    ("PlatformGateway", "SyncAvatarHome"): NOT_OWN_INSTANCE,
     ("Instance", "GetTransferRecord"): ORIGIN_NOT_GATEWAY,
     ("Instance", "StageAsset"): ORIGIN_NOT_GATEWAY,
     ("Instance", "DecideAssetTransfer"): ORIGIN_NOT_GATEWAY,
     ("Instance", "CancelAssetTransfer"): ({"a/operator"}, "NOT_OPERATOR"),
     ("Instance", "RecordAvatarMigration"): ORIGIN_NOT_GATEWAY,
+    ("Instance", "ReceiveRoamingChange"): ORIGIN_NOT_GATEWAY,
+    ("Instance", "RecoverRoamingAvatar"): ORIGIN_NOT_GATEWAY,
 }
 
 

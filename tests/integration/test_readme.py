@@ -278,6 +278,7 @@ CASES: dict[str, Case] = {
     ),
     f"mmmfed avatar status mmm://a.example/processes/user/gd {FED_OP}": Case(r"b\.example\W+MIGRATED", cwd="."),
     f"mmmfed avatar list {FED_OP}": Case(r"b\.example MIGRATED", cwd="."),
+    f"mmmfed avatar history mmm://a.example/processes/user/gd {FED_OP}": Case(r"version 1 now", cwd="."),
     f"mmmfed status {FED_OP}": Case(r"every node up[\s\S]*b\.example\s+ACTIVE", cwd="."),
     # Two operators, two machines
     "mmmfed certs init pki --m-instance a.example --passphrase-file ca-pass": Case(r"trust domain a\.example: wrote"),

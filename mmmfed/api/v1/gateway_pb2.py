@@ -23,6 +23,7 @@ _sym_db = _symbol_database.Default()
 
 
 from mmmfed.api.v1 import asset_pb2 as mmmfed_dot_api_dot_v1_dot_asset__pb2
+from mmmfed.api.v1 import avatar_sync_pb2 as mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2
 from mmmfed.api.v1 import content_pb2 as mmmfed_dot_api_dot_v1_dot_content__pb2
 from mmmfed.api.v1 import federation_pb2 as mmmfed_dot_api_dot_v1_dot_federation__pb2
 from mmmfed.api.v1 import item_pb2 as mmmfed_dot_api_dot_v1_dot_item__pb2
@@ -30,81 +31,81 @@ from mmmfed.api.v1 import manifesto_pb2 as mmmfed_dot_api_dot_v1_dot_manifesto__
 from mmmfed.api.v1 import process_action_pb2 as mmmfed_dot_api_dot_v1_dot_process__action__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bmmmfed/api/v1/gateway.proto\x12\rmmmfed.api.v1\x1a\x19mmmfed/api/v1/asset.proto\x1a\x1bmmmfed/api/v1/content.proto\x1a\x1emmmfed/api/v1/federation.proto\x1a\x18mmmfed/api/v1/item.proto\x1a\x1dmmmfed/api/v1/manifesto.proto\x1a\"mmmfed/api/v1/process_action.proto\":\n\x16GetAuditEntriesRequest\x12\x11\n\tsince_seq\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\"\xa2\x01\n\nAuditEntry\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x0f\n\x07time_ms\x18\x02 \x01(\x03\x12\r\n\x05\x65vent\x18\x03 \x01(\t\x12\x0f\n\x07peer_id\x18\x04 \x01(\t\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x14\n\x0c\x64\x65tails_json\x18\x07 \x01(\x0c\x12\x11\n\tprev_hash\x18\x08 \x01(\t\x12\x0c\n\x04hash\x18\t \x01(\t\"\x9b\x01\n\x17GetAuditEntriesResponse\x12*\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x19.mmmfed.api.v1.AuditEntry\x12\x10\n\x08head_seq\x18\x02 \x01(\x04\x12\x11\n\thead_hash\x18\x03 \x01(\t\x12\x17\n\x0f\x63heckpoint_json\x18\x04 \x01(\x0c\x12\x16\n\x0enext_since_seq\x18\x05 \x01(\x04\"\x1b\n\x19GetAuditCheckpointRequest\"&\n\x0f\x41uditCheckpoint\x12\x13\n\x0bsigned_json\x18\x01 \x01(\x0c\"\x10\n\x0eGetKeysRequest\"\x12\n\x10GetBundleRequest\"O\n\x0bTrustBundle\x12\x14\n\x0ctrust_domain\x18\x01 \x01(\t\x12\x12\n\nbundle_pem\x18\x02 \x01(\x0c\x12\x16\n\x0erefresh_hint_s\x18\x03 \x01(\x03\"1\n\x19RegisterManifestoResponse\x12\x14\n\x0cmanifesto_id\x18\x01 \x01(\t\".\n\x10NegotiateRequest\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\"\xab\x01\n\x11NegotiateResponse\x12)\n\x07offer_a\x18\x01 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12)\n\x07offer_v\x18\x02 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12(\n\x06\x61nswer\x18\x03 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12\x16\n\x0e\x61greement_json\x18\x04 \x01(\x0c\"H\n\x1aRevokePeerAgreementRequest\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"K\n\x14MigrateAvatarRequest\x12\x17\n\x0fuser_process_id\x18\x01 \x01(\t\x12\x1a\n\x12peer_m_instance_id\x18\x02 \x01(\t\"+\n\nStepTiming\x12\x0c\n\x04step\x18\x01 \x01(\t\x12\x0f\n\x07seconds\x18\x02 \x01(\x01\"\xa5\x03\n\x15MigrateAvatarResponse\x12\x30\n\x07outcome\x18\x01 \x01(\x0e\x32\x1f.mmmfed.api.v1.MigrationOutcome\x12\x1f\n\x17roaming_user_process_id\x18\x02 \x01(\t\x12\x31\n\x0chome_persona\x18\x03 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\x31\n\x0cpeer_persona\x18\x04 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\r\n\x05route\x18\x05 \x01(\t\x12\x1e\n\x16\x63onversion_report_json\x18\x06 \x01(\x0c\x12\x16\n\x0erefusal_reason\x18\x07 \x01(\t\x12\x17\n\x0frefusal_message\x18\x08 \x01(\t\x12\x33\n\x0e\x64\x65\x66\x61ult_avatar\x18\t \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12*\n\x07timings\x18\n \x03(\x0b\x32\x19.mmmfed.api.v1.StepTiming\x12\x12\n\nbytes_sent\x18\x0b \x01(\x04\"\x19\n\x17GetPeerManifestoRequest\"[\n\x17OfferManifestosResponse\x12(\n\x06\x61nswer\x18\x01 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12\x16\n\x0e\x61greement_json\x18\x02 \x01(\x0c\"*\n\x10\x41greementMessage\x12\x16\n\x0e\x61greement_json\x18\x01 \x01(\x0c\">\n\x16RevokeAgreementRequest\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"n\n\x16OfferManifestosRequest\x12)\n\x07offer_a\x18\x01 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12)\n\x07offer_v\x18\x02 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\"\xc1\x01\n\x14TransferAvatarHeader\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x1c\n\x14home_user_process_id\x18\x02 \x01(\t\x12,\n\x07persona\x18\x03 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\x14\n\x0chome_item_id\x18\x04 \x01(\t\x12\x1b\n\x13\x61nswer_manifesto_id\x18\x05 \x01(\t\x12\x15\n\renvelope_json\x18\x06 \x01(\x0c\"g\n\x15TransferAvatarRequest\x12\x35\n\x06header\x18\x01 \x01(\x0b\x32#.mmmfed.api.v1.TransferAvatarHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\x7f\n\x16TransferAvatarResponse\x12\x1f\n\x17roaming_user_process_id\x18\x01 \x01(\t\x12,\n\x07persona\x18\x02 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\x16\n\x0e\x62ytes_received\x18\x03 \x01(\x04\"Q\n\x19OfferDefaultAvatarRequest\x12\x1c\n\x14home_user_process_id\x18\x01 \x01(\t\x12\x16\n\x0erefusal_reason\x18\x02 \x01(\t\"J\n\x1aOfferDefaultAvatarResponse\x12,\n\x07persona\x18\x01 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\"G\n\x17PeerAssetHistoryRequest\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\x12\x10\n\x08\x61sset_id\x18\x02 \x01(\t\"\x19\n\x17GetGatewayStatusRequest\"\x8c\x02\n\rGatewayStatus\x12\x15\n\rm_instance_id\x18\x01 \x01(\t\x12\x14\n\x0cmanifesto_id\x18\x02 \x01(\t\x12(\n\x05peers\x18\x03 \x03(\x0b\x32\x19.mmmfed.api.v1.PeerStatus\x12,\n\x07\x62ridges\x18\x04 \x03(\x0b\x32\x1b.mmmfed.api.v1.BridgeStatus\x12\x34\n\nmigrations\x18\x05 \x03(\x0b\x32 .mmmfed.api.v1.MigrationInFlight\x12\x16\n\x0e\x61udit_head_seq\x18\x06 \x01(\x04\x12\x17\n\x0f\x61udit_head_hash\x18\x07 \x01(\t\x12\x0f\n\x07time_ms\x18\x08 \x01(\x03\"\xe1\x01\n\nPeerStatus\x12\x15\n\rm_instance_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x17\n\x0f\x61greement_state\x18\x03 \x01(\t\x12\x14\n\x0c\x61greement_id\x18\x04 \x01(\t\x12\x15\n\rvalid_from_ms\x18\x05 \x01(\x03\x12\x16\n\x0evalid_until_ms\x18\x06 \x01(\x03\x12\x15\n\rrevoked_at_ms\x18\x07 \x01(\x03\x12\x19\n\x11revocation_reason\x18\x08 \x01(\t\x12\x1b\n\x13\x61nswer_manifesto_id\x18\t \x01(\t\"\xb7\x01\n\x0c\x42ridgeStatus\x12\x11\n\tbridge_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x12\n\nconfigured\x18\x03 \x01(\x08\x12\x11\n\treachable\x18\x04 \x01(\x08\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12;\n\x0fvirtual_bridges\x18\x07 \x03(\x0b\x32\".mmmfed.api.v1.VirtualBridgeStatus\"L\n\x13VirtualBridgeStatus\x12\x19\n\x11virtual_bridge_id\x18\x01 \x01(\t\x12\x1a\n\x12peer_m_instance_id\x18\x02 \x01(\t\"\x7f\n\x11MigrationInFlight\x12\x0c\n\x04side\x18\x01 \x01(\t\x12\x17\n\x0fuser_process_id\x18\x02 \x01(\t\x12\x1a\n\x12peer_m_instance_id\x18\x03 \x01(\t\x12\x13\n\x0btransfer_id\x18\x04 \x01(\t\x12\x12\n\nstarted_ms\x18\x05 \x01(\x03*t\n\x10MigrationOutcome\x12!\n\x1dMIGRATION_OUTCOME_UNSPECIFIED\x10\x00\x12\x1e\n\x1aMIGRATION_OUTCOME_MIGRATED\x10\x01\x12\x1d\n\x19MIGRATION_OUTCOME_REFUSED\x10\x02\x32\x89\t\n\x0fPlatformGateway\x12W\n\x11RegisterManifesto\x12\x18.mmmfed.api.v1.Manifesto\x1a(.mmmfed.api.v1.RegisterManifestoResponse\x12N\n\tNegotiate\x12\x1f.mmmfed.api.v1.NegotiateRequest\x1a .mmmfed.api.v1.NegotiateResponse\x12Z\n\rMigrateAvatar\x12#.mmmfed.api.v1.MigrateAvatarRequest\x1a$.mmmfed.api.v1.MigrateAvatarResponse\x12]\n\x0fRevokeAgreement\x12).mmmfed.api.v1.RevokePeerAgreementRequest\x1a\x1f.mmmfed.api.v1.AgreementMessage\x12T\n\x07Resolve\x12#.mmmfed.api.v1.ProcessActionRequest\x1a$.mmmfed.api.v1.ProcessActionResponse\x12I\n\x0eSendAssetOffer\x12\x19.mmmfed.api.v1.AssetOffer\x1a\x1c.mmmfed.api.v1.AssetOfferAck\x12R\n\x11SendAssetDecision\x12\x1c.mmmfed.api.v1.AssetDecision\x1a\x1f.mmmfed.api.v1.AssetDecisionAck\x12\x62\n\x13GetPeerAssetHistory\x12&.mmmfed.api.v1.PeerAssetHistoryRequest\x1a#.mmmfed.api.v1.AssetHistoryResponse\x12Q\n\tGetStatus\x12&.mmmfed.api.v1.GetGatewayStatusRequest\x1a\x1c.mmmfed.api.v1.GatewayStatus\x12Q\n\nSendToPeer\x12 .mmmfed.api.v1.SendToPeerRequest\x1a!.mmmfed.api.v1.SendToPeerResponse\x12[\n\x0bSendContent\x12$.mmmfed.api.v1.MigrateContentRequest\x1a&.mmmfed.api.v1.ContentTransferResponse\x12S\n\x13SyncContentWithPeer\x12!.mmmfed.api.v1.SyncContentRequest\x1a\x19.mmmfed.api.v1.SyncedPeer\x12\x61\n\x12SearchPeerContents\x12$.mmmfed.api.v1.SearchContentsRequest\x1a%.mmmfed.api.v1.SearchContentsResponse2\xe9\x0c\n\nFederation\x12P\n\x0cGetManifesto\x12&.mmmfed.api.v1.GetPeerManifestoRequest\x1a\x18.mmmfed.api.v1.Manifesto\x12`\n\x0fOfferManifestos\x12%.mmmfed.api.v1.OfferManifestosRequest\x1a&.mmmfed.api.v1.OfferManifestosResponse\x12T\n\x10\x43onfirmAgreement\x12\x1f.mmmfed.api.v1.AgreementMessage\x1a\x1f.mmmfed.api.v1.AgreementMessage\x12\x61\n\x14\x46orwardProcessAction\x12#.mmmfed.api.v1.ProcessActionRequest\x1a$.mmmfed.api.v1.ProcessActionResponse\x12Y\n\x0fRevokeAgreement\x12%.mmmfed.api.v1.RevokeAgreementRequest\x1a\x1f.mmmfed.api.v1.AgreementMessage\x12_\n\x0eTransferAvatar\x12$.mmmfed.api.v1.TransferAvatarRequest\x1a%.mmmfed.api.v1.TransferAvatarResponse(\x01\x12i\n\x12OfferDefaultAvatar\x12(.mmmfed.api.v1.OfferDefaultAvatarRequest\x1a).mmmfed.api.v1.OfferDefaultAvatarResponse\x12?\n\x07GetKeys\x12\x1d.mmmfed.api.v1.GetKeysRequest\x1a\x15.mmmfed.api.v1.KeySet\x12`\n\x0fGetAuditEntries\x12%.mmmfed.api.v1.GetAuditEntriesRequest\x1a&.mmmfed.api.v1.GetAuditEntriesResponse\x12\x45\n\nOfferAsset\x12\x19.mmmfed.api.v1.AssetOffer\x1a\x1c.mmmfed.api.v1.AssetOfferAck\x12T\n\x13\x44\x65\x63ideAssetTransfer\x12\x1c.mmmfed.api.v1.AssetDecision\x1a\x1f.mmmfed.api.v1.AssetDecisionAck\x12Z\n\x0fGetAssetHistory\x12\".mmmfed.api.v1.AssetHistoryRequest\x1a#.mmmfed.api.v1.AssetHistoryResponse\x12H\n\tGetBundle\x12\x1f.mmmfed.api.v1.GetBundleRequest\x1a\x1a.mmmfed.api.v1.TrustBundle\x12^\n\x12GetAuditCheckpoint\x12(.mmmfed.api.v1.GetAuditCheckpointRequest\x1a\x1e.mmmfed.api.v1.AuditCheckpoint\x12\x63\n\x0fSendTransaction\x12$.mmmfed.api.v1.FederationTransaction\x1a*.mmmfed.api.v1.FederationTransactionResult\x12\x62\n\x0fTransferContent\x12%.mmmfed.api.v1.ContentTransferRequest\x1a&.mmmfed.api.v1.ContentTransferResponse(\x01\x12Y\n\x17\x45xchangeContentVersions\x12\x1e.mmmfed.api.v1.ContentVersions\x1a\x1e.mmmfed.api.v1.ContentVersions\x12]\n\x0eSearchContents\x12$.mmmfed.api.v1.SearchContentsRequest\x1a%.mmmfed.api.v1.SearchContentsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bmmmfed/api/v1/gateway.proto\x12\rmmmfed.api.v1\x1a\x19mmmfed/api/v1/asset.proto\x1a\x1fmmmfed/api/v1/avatar_sync.proto\x1a\x1bmmmfed/api/v1/content.proto\x1a\x1emmmfed/api/v1/federation.proto\x1a\x18mmmfed/api/v1/item.proto\x1a\x1dmmmfed/api/v1/manifesto.proto\x1a\"mmmfed/api/v1/process_action.proto\":\n\x16GetAuditEntriesRequest\x12\x11\n\tsince_seq\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\"\xa2\x01\n\nAuditEntry\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x0f\n\x07time_ms\x18\x02 \x01(\x03\x12\r\n\x05\x65vent\x18\x03 \x01(\t\x12\x0f\n\x07peer_id\x18\x04 \x01(\t\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x14\n\x0c\x64\x65tails_json\x18\x07 \x01(\x0c\x12\x11\n\tprev_hash\x18\x08 \x01(\t\x12\x0c\n\x04hash\x18\t \x01(\t\"\x9b\x01\n\x17GetAuditEntriesResponse\x12*\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x19.mmmfed.api.v1.AuditEntry\x12\x10\n\x08head_seq\x18\x02 \x01(\x04\x12\x11\n\thead_hash\x18\x03 \x01(\t\x12\x17\n\x0f\x63heckpoint_json\x18\x04 \x01(\x0c\x12\x16\n\x0enext_since_seq\x18\x05 \x01(\x04\"\x1b\n\x19GetAuditCheckpointRequest\"&\n\x0f\x41uditCheckpoint\x12\x13\n\x0bsigned_json\x18\x01 \x01(\x0c\"\x10\n\x0eGetKeysRequest\"\x12\n\x10GetBundleRequest\"O\n\x0bTrustBundle\x12\x14\n\x0ctrust_domain\x18\x01 \x01(\t\x12\x12\n\nbundle_pem\x18\x02 \x01(\x0c\x12\x16\n\x0erefresh_hint_s\x18\x03 \x01(\x03\"1\n\x19RegisterManifestoResponse\x12\x14\n\x0cmanifesto_id\x18\x01 \x01(\t\".\n\x10NegotiateRequest\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\"\xab\x01\n\x11NegotiateResponse\x12)\n\x07offer_a\x18\x01 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12)\n\x07offer_v\x18\x02 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12(\n\x06\x61nswer\x18\x03 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12\x16\n\x0e\x61greement_json\x18\x04 \x01(\x0c\"H\n\x1aRevokePeerAgreementRequest\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"K\n\x14MigrateAvatarRequest\x12\x17\n\x0fuser_process_id\x18\x01 \x01(\t\x12\x1a\n\x12peer_m_instance_id\x18\x02 \x01(\t\"+\n\nStepTiming\x12\x0c\n\x04step\x18\x01 \x01(\t\x12\x0f\n\x07seconds\x18\x02 \x01(\x01\"\xa5\x03\n\x15MigrateAvatarResponse\x12\x30\n\x07outcome\x18\x01 \x01(\x0e\x32\x1f.mmmfed.api.v1.MigrationOutcome\x12\x1f\n\x17roaming_user_process_id\x18\x02 \x01(\t\x12\x31\n\x0chome_persona\x18\x03 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\x31\n\x0cpeer_persona\x18\x04 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\r\n\x05route\x18\x05 \x01(\t\x12\x1e\n\x16\x63onversion_report_json\x18\x06 \x01(\x0c\x12\x16\n\x0erefusal_reason\x18\x07 \x01(\t\x12\x17\n\x0frefusal_message\x18\x08 \x01(\t\x12\x33\n\x0e\x64\x65\x66\x61ult_avatar\x18\t \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12*\n\x07timings\x18\n \x03(\x0b\x32\x19.mmmfed.api.v1.StepTiming\x12\x12\n\nbytes_sent\x18\x0b \x01(\x04\"\x19\n\x17GetPeerManifestoRequest\"[\n\x17OfferManifestosResponse\x12(\n\x06\x61nswer\x18\x01 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12\x16\n\x0e\x61greement_json\x18\x02 \x01(\x0c\"*\n\x10\x41greementMessage\x12\x16\n\x0e\x61greement_json\x18\x01 \x01(\x0c\">\n\x16RevokeAgreementRequest\x12\x14\n\x0c\x61greement_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"n\n\x16OfferManifestosRequest\x12)\n\x07offer_a\x18\x01 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\x12)\n\x07offer_v\x18\x02 \x01(\x0b\x32\x18.mmmfed.api.v1.Manifesto\"\xf7\x01\n\x14TransferAvatarHeader\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x1c\n\x14home_user_process_id\x18\x02 \x01(\t\x12,\n\x07persona\x18\x03 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\x14\n\x0chome_item_id\x18\x04 \x01(\t\x12\x1b\n\x13\x61nswer_manifesto_id\x18\x05 \x01(\t\x12\x15\n\renvelope_json\x18\x06 \x01(\x0c\x12\x34\n\x0e\x61vatar_version\x18\x07 \x01(\x0b\x32\x1c.mmmfed.api.v1.AvatarVersion\"g\n\x15TransferAvatarRequest\x12\x35\n\x06header\x18\x01 \x01(\x0b\x32#.mmmfed.api.v1.TransferAvatarHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\x7f\n\x16TransferAvatarResponse\x12\x1f\n\x17roaming_user_process_id\x18\x01 \x01(\t\x12,\n\x07persona\x18\x02 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\x16\n\x0e\x62ytes_received\x18\x03 \x01(\x04\"Q\n\x19OfferDefaultAvatarRequest\x12\x1c\n\x14home_user_process_id\x18\x01 \x01(\t\x12\x16\n\x0erefusal_reason\x18\x02 \x01(\t\"J\n\x1aOfferDefaultAvatarResponse\x12,\n\x07persona\x18\x01 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\"G\n\x17PeerAssetHistoryRequest\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\x12\x10\n\x08\x61sset_id\x18\x02 \x01(\t\"\x19\n\x17GetGatewayStatusRequest\"\x8c\x02\n\rGatewayStatus\x12\x15\n\rm_instance_id\x18\x01 \x01(\t\x12\x14\n\x0cmanifesto_id\x18\x02 \x01(\t\x12(\n\x05peers\x18\x03 \x03(\x0b\x32\x19.mmmfed.api.v1.PeerStatus\x12,\n\x07\x62ridges\x18\x04 \x03(\x0b\x32\x1b.mmmfed.api.v1.BridgeStatus\x12\x34\n\nmigrations\x18\x05 \x03(\x0b\x32 .mmmfed.api.v1.MigrationInFlight\x12\x16\n\x0e\x61udit_head_seq\x18\x06 \x01(\x04\x12\x17\n\x0f\x61udit_head_hash\x18\x07 \x01(\t\x12\x0f\n\x07time_ms\x18\x08 \x01(\x03\"\xe1\x01\n\nPeerStatus\x12\x15\n\rm_instance_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x17\n\x0f\x61greement_state\x18\x03 \x01(\t\x12\x14\n\x0c\x61greement_id\x18\x04 \x01(\t\x12\x15\n\rvalid_from_ms\x18\x05 \x01(\x03\x12\x16\n\x0evalid_until_ms\x18\x06 \x01(\x03\x12\x15\n\rrevoked_at_ms\x18\x07 \x01(\x03\x12\x19\n\x11revocation_reason\x18\x08 \x01(\t\x12\x1b\n\x13\x61nswer_manifesto_id\x18\t \x01(\t\"\xb7\x01\n\x0c\x42ridgeStatus\x12\x11\n\tbridge_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x12\n\nconfigured\x18\x03 \x01(\x08\x12\x11\n\treachable\x18\x04 \x01(\x08\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12;\n\x0fvirtual_bridges\x18\x07 \x03(\x0b\x32\".mmmfed.api.v1.VirtualBridgeStatus\"L\n\x13VirtualBridgeStatus\x12\x19\n\x11virtual_bridge_id\x18\x01 \x01(\t\x12\x1a\n\x12peer_m_instance_id\x18\x02 \x01(\t\"\x7f\n\x11MigrationInFlight\x12\x0c\n\x04side\x18\x01 \x01(\t\x12\x17\n\x0fuser_process_id\x18\x02 \x01(\t\x12\x1a\n\x12peer_m_instance_id\x18\x03 \x01(\t\x12\x13\n\x0btransfer_id\x18\x04 \x01(\t\x12\x12\n\nstarted_ms\x18\x05 \x01(\x03*t\n\x10MigrationOutcome\x12!\n\x1dMIGRATION_OUTCOME_UNSPECIFIED\x10\x00\x12\x1e\n\x1aMIGRATION_OUTCOME_MIGRATED\x10\x01\x12\x1d\n\x19MIGRATION_OUTCOME_REFUSED\x10\x02\x32\xd7\t\n\x0fPlatformGateway\x12W\n\x11RegisterManifesto\x12\x18.mmmfed.api.v1.Manifesto\x1a(.mmmfed.api.v1.RegisterManifestoResponse\x12N\n\tNegotiate\x12\x1f.mmmfed.api.v1.NegotiateRequest\x1a .mmmfed.api.v1.NegotiateResponse\x12Z\n\rMigrateAvatar\x12#.mmmfed.api.v1.MigrateAvatarRequest\x1a$.mmmfed.api.v1.MigrateAvatarResponse\x12]\n\x0fRevokeAgreement\x12).mmmfed.api.v1.RevokePeerAgreementRequest\x1a\x1f.mmmfed.api.v1.AgreementMessage\x12T\n\x07Resolve\x12#.mmmfed.api.v1.ProcessActionRequest\x1a$.mmmfed.api.v1.ProcessActionResponse\x12I\n\x0eSendAssetOffer\x12\x19.mmmfed.api.v1.AssetOffer\x1a\x1c.mmmfed.api.v1.AssetOfferAck\x12R\n\x11SendAssetDecision\x12\x1c.mmmfed.api.v1.AssetDecision\x1a\x1f.mmmfed.api.v1.AssetDecisionAck\x12\x62\n\x13GetPeerAssetHistory\x12&.mmmfed.api.v1.PeerAssetHistoryRequest\x1a#.mmmfed.api.v1.AssetHistoryResponse\x12Q\n\tGetStatus\x12&.mmmfed.api.v1.GetGatewayStatusRequest\x1a\x1c.mmmfed.api.v1.GatewayStatus\x12Q\n\nSendToPeer\x12 .mmmfed.api.v1.SendToPeerRequest\x1a!.mmmfed.api.v1.SendToPeerResponse\x12[\n\x0bSendContent\x12$.mmmfed.api.v1.MigrateContentRequest\x1a&.mmmfed.api.v1.ContentTransferResponse\x12S\n\x13SyncContentWithPeer\x12!.mmmfed.api.v1.SyncContentRequest\x1a\x19.mmmfed.api.v1.SyncedPeer\x12\x61\n\x12SearchPeerContents\x12$.mmmfed.api.v1.SearchContentsRequest\x1a%.mmmfed.api.v1.SearchContentsResponse\x12L\n\x0eSyncAvatarHome\x12\x1c.mmmfed.api.v1.RoamingChange\x1a\x1c.mmmfed.api.v1.RoamingChange2\xa4\x0e\n\nFederation\x12P\n\x0cGetManifesto\x12&.mmmfed.api.v1.GetPeerManifestoRequest\x1a\x18.mmmfed.api.v1.Manifesto\x12`\n\x0fOfferManifestos\x12%.mmmfed.api.v1.OfferManifestosRequest\x1a&.mmmfed.api.v1.OfferManifestosResponse\x12T\n\x10\x43onfirmAgreement\x12\x1f.mmmfed.api.v1.AgreementMessage\x1a\x1f.mmmfed.api.v1.AgreementMessage\x12\x61\n\x14\x46orwardProcessAction\x12#.mmmfed.api.v1.ProcessActionRequest\x1a$.mmmfed.api.v1.ProcessActionResponse\x12Y\n\x0fRevokeAgreement\x12%.mmmfed.api.v1.RevokeAgreementRequest\x1a\x1f.mmmfed.api.v1.AgreementMessage\x12_\n\x0eTransferAvatar\x12$.mmmfed.api.v1.TransferAvatarRequest\x1a%.mmmfed.api.v1.TransferAvatarResponse(\x01\x12i\n\x12OfferDefaultAvatar\x12(.mmmfed.api.v1.OfferDefaultAvatarRequest\x1a).mmmfed.api.v1.OfferDefaultAvatarResponse\x12?\n\x07GetKeys\x12\x1d.mmmfed.api.v1.GetKeysRequest\x1a\x15.mmmfed.api.v1.KeySet\x12`\n\x0fGetAuditEntries\x12%.mmmfed.api.v1.GetAuditEntriesRequest\x1a&.mmmfed.api.v1.GetAuditEntriesResponse\x12\x45\n\nOfferAsset\x12\x19.mmmfed.api.v1.AssetOffer\x1a\x1c.mmmfed.api.v1.AssetOfferAck\x12T\n\x13\x44\x65\x63ideAssetTransfer\x12\x1c.mmmfed.api.v1.AssetDecision\x1a\x1f.mmmfed.api.v1.AssetDecisionAck\x12Z\n\x0fGetAssetHistory\x12\".mmmfed.api.v1.AssetHistoryRequest\x1a#.mmmfed.api.v1.AssetHistoryResponse\x12H\n\tGetBundle\x12\x1f.mmmfed.api.v1.GetBundleRequest\x1a\x1a.mmmfed.api.v1.TrustBundle\x12^\n\x12GetAuditCheckpoint\x12(.mmmfed.api.v1.GetAuditCheckpointRequest\x1a\x1e.mmmfed.api.v1.AuditCheckpoint\x12\x63\n\x0fSendTransaction\x12$.mmmfed.api.v1.FederationTransaction\x1a*.mmmfed.api.v1.FederationTransactionResult\x12\x62\n\x0fTransferContent\x12%.mmmfed.api.v1.ContentTransferRequest\x1a&.mmmfed.api.v1.ContentTransferResponse(\x01\x12Y\n\x17\x45xchangeContentVersions\x12\x1e.mmmfed.api.v1.ContentVersions\x1a\x1e.mmmfed.api.v1.ContentVersions\x12]\n\x0eSearchContents\x12$.mmmfed.api.v1.SearchContentsRequest\x1a%.mmmfed.api.v1.SearchContentsResponse\x12H\n\nSyncAvatar\x12\x1c.mmmfed.api.v1.RoamingChange\x1a\x1c.mmmfed.api.v1.RoamingChange\x12o\n\x14RecoverRoamingAvatar\x12*.mmmfed.api.v1.RecoverRoamingAvatarRequest\x1a+.mmmfed.api.v1.RecoverRoamingAvatarResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mmmfed.api.v1.gateway_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MIGRATIONOUTCOME']._serialized_start=3612
-  _globals['_MIGRATIONOUTCOME']._serialized_end=3728
-  _globals['_GETAUDITENTRIESREQUEST']._serialized_start=227
-  _globals['_GETAUDITENTRIESREQUEST']._serialized_end=285
-  _globals['_AUDITENTRY']._serialized_start=288
-  _globals['_AUDITENTRY']._serialized_end=450
-  _globals['_GETAUDITENTRIESRESPONSE']._serialized_start=453
-  _globals['_GETAUDITENTRIESRESPONSE']._serialized_end=608
-  _globals['_GETAUDITCHECKPOINTREQUEST']._serialized_start=610
-  _globals['_GETAUDITCHECKPOINTREQUEST']._serialized_end=637
-  _globals['_AUDITCHECKPOINT']._serialized_start=639
-  _globals['_AUDITCHECKPOINT']._serialized_end=677
-  _globals['_GETKEYSREQUEST']._serialized_start=679
-  _globals['_GETKEYSREQUEST']._serialized_end=695
-  _globals['_GETBUNDLEREQUEST']._serialized_start=697
-  _globals['_GETBUNDLEREQUEST']._serialized_end=715
-  _globals['_TRUSTBUNDLE']._serialized_start=717
-  _globals['_TRUSTBUNDLE']._serialized_end=796
-  _globals['_REGISTERMANIFESTORESPONSE']._serialized_start=798
-  _globals['_REGISTERMANIFESTORESPONSE']._serialized_end=847
-  _globals['_NEGOTIATEREQUEST']._serialized_start=849
-  _globals['_NEGOTIATEREQUEST']._serialized_end=895
-  _globals['_NEGOTIATERESPONSE']._serialized_start=898
-  _globals['_NEGOTIATERESPONSE']._serialized_end=1069
-  _globals['_REVOKEPEERAGREEMENTREQUEST']._serialized_start=1071
-  _globals['_REVOKEPEERAGREEMENTREQUEST']._serialized_end=1143
-  _globals['_MIGRATEAVATARREQUEST']._serialized_start=1145
-  _globals['_MIGRATEAVATARREQUEST']._serialized_end=1220
-  _globals['_STEPTIMING']._serialized_start=1222
-  _globals['_STEPTIMING']._serialized_end=1265
-  _globals['_MIGRATEAVATARRESPONSE']._serialized_start=1268
-  _globals['_MIGRATEAVATARRESPONSE']._serialized_end=1689
-  _globals['_GETPEERMANIFESTOREQUEST']._serialized_start=1691
-  _globals['_GETPEERMANIFESTOREQUEST']._serialized_end=1716
-  _globals['_OFFERMANIFESTOSRESPONSE']._serialized_start=1718
-  _globals['_OFFERMANIFESTOSRESPONSE']._serialized_end=1809
-  _globals['_AGREEMENTMESSAGE']._serialized_start=1811
-  _globals['_AGREEMENTMESSAGE']._serialized_end=1853
-  _globals['_REVOKEAGREEMENTREQUEST']._serialized_start=1855
-  _globals['_REVOKEAGREEMENTREQUEST']._serialized_end=1917
-  _globals['_OFFERMANIFESTOSREQUEST']._serialized_start=1919
-  _globals['_OFFERMANIFESTOSREQUEST']._serialized_end=2029
-  _globals['_TRANSFERAVATARHEADER']._serialized_start=2032
-  _globals['_TRANSFERAVATARHEADER']._serialized_end=2225
-  _globals['_TRANSFERAVATARREQUEST']._serialized_start=2227
-  _globals['_TRANSFERAVATARREQUEST']._serialized_end=2330
-  _globals['_TRANSFERAVATARRESPONSE']._serialized_start=2332
-  _globals['_TRANSFERAVATARRESPONSE']._serialized_end=2459
-  _globals['_OFFERDEFAULTAVATARREQUEST']._serialized_start=2461
-  _globals['_OFFERDEFAULTAVATARREQUEST']._serialized_end=2542
-  _globals['_OFFERDEFAULTAVATARRESPONSE']._serialized_start=2544
-  _globals['_OFFERDEFAULTAVATARRESPONSE']._serialized_end=2618
-  _globals['_PEERASSETHISTORYREQUEST']._serialized_start=2620
-  _globals['_PEERASSETHISTORYREQUEST']._serialized_end=2691
-  _globals['_GETGATEWAYSTATUSREQUEST']._serialized_start=2693
-  _globals['_GETGATEWAYSTATUSREQUEST']._serialized_end=2718
-  _globals['_GATEWAYSTATUS']._serialized_start=2721
-  _globals['_GATEWAYSTATUS']._serialized_end=2989
-  _globals['_PEERSTATUS']._serialized_start=2992
-  _globals['_PEERSTATUS']._serialized_end=3217
-  _globals['_BRIDGESTATUS']._serialized_start=3220
-  _globals['_BRIDGESTATUS']._serialized_end=3403
-  _globals['_VIRTUALBRIDGESTATUS']._serialized_start=3405
-  _globals['_VIRTUALBRIDGESTATUS']._serialized_end=3481
-  _globals['_MIGRATIONINFLIGHT']._serialized_start=3483
-  _globals['_MIGRATIONINFLIGHT']._serialized_end=3610
-  _globals['_PLATFORMGATEWAY']._serialized_start=3731
-  _globals['_PLATFORMGATEWAY']._serialized_end=4892
-  _globals['_FEDERATION']._serialized_start=4895
-  _globals['_FEDERATION']._serialized_end=6536
+  _globals['_MIGRATIONOUTCOME']._serialized_start=3699
+  _globals['_MIGRATIONOUTCOME']._serialized_end=3815
+  _globals['_GETAUDITENTRIESREQUEST']._serialized_start=260
+  _globals['_GETAUDITENTRIESREQUEST']._serialized_end=318
+  _globals['_AUDITENTRY']._serialized_start=321
+  _globals['_AUDITENTRY']._serialized_end=483
+  _globals['_GETAUDITENTRIESRESPONSE']._serialized_start=486
+  _globals['_GETAUDITENTRIESRESPONSE']._serialized_end=641
+  _globals['_GETAUDITCHECKPOINTREQUEST']._serialized_start=643
+  _globals['_GETAUDITCHECKPOINTREQUEST']._serialized_end=670
+  _globals['_AUDITCHECKPOINT']._serialized_start=672
+  _globals['_AUDITCHECKPOINT']._serialized_end=710
+  _globals['_GETKEYSREQUEST']._serialized_start=712
+  _globals['_GETKEYSREQUEST']._serialized_end=728
+  _globals['_GETBUNDLEREQUEST']._serialized_start=730
+  _globals['_GETBUNDLEREQUEST']._serialized_end=748
+  _globals['_TRUSTBUNDLE']._serialized_start=750
+  _globals['_TRUSTBUNDLE']._serialized_end=829
+  _globals['_REGISTERMANIFESTORESPONSE']._serialized_start=831
+  _globals['_REGISTERMANIFESTORESPONSE']._serialized_end=880
+  _globals['_NEGOTIATEREQUEST']._serialized_start=882
+  _globals['_NEGOTIATEREQUEST']._serialized_end=928
+  _globals['_NEGOTIATERESPONSE']._serialized_start=931
+  _globals['_NEGOTIATERESPONSE']._serialized_end=1102
+  _globals['_REVOKEPEERAGREEMENTREQUEST']._serialized_start=1104
+  _globals['_REVOKEPEERAGREEMENTREQUEST']._serialized_end=1176
+  _globals['_MIGRATEAVATARREQUEST']._serialized_start=1178
+  _globals['_MIGRATEAVATARREQUEST']._serialized_end=1253
+  _globals['_STEPTIMING']._serialized_start=1255
+  _globals['_STEPTIMING']._serialized_end=1298
+  _globals['_MIGRATEAVATARRESPONSE']._serialized_start=1301
+  _globals['_MIGRATEAVATARRESPONSE']._serialized_end=1722
+  _globals['_GETPEERMANIFESTOREQUEST']._serialized_start=1724
+  _globals['_GETPEERMANIFESTOREQUEST']._serialized_end=1749
+  _globals['_OFFERMANIFESTOSRESPONSE']._serialized_start=1751
+  _globals['_OFFERMANIFESTOSRESPONSE']._serialized_end=1842
+  _globals['_AGREEMENTMESSAGE']._serialized_start=1844
+  _globals['_AGREEMENTMESSAGE']._serialized_end=1886
+  _globals['_REVOKEAGREEMENTREQUEST']._serialized_start=1888
+  _globals['_REVOKEAGREEMENTREQUEST']._serialized_end=1950
+  _globals['_OFFERMANIFESTOSREQUEST']._serialized_start=1952
+  _globals['_OFFERMANIFESTOSREQUEST']._serialized_end=2062
+  _globals['_TRANSFERAVATARHEADER']._serialized_start=2065
+  _globals['_TRANSFERAVATARHEADER']._serialized_end=2312
+  _globals['_TRANSFERAVATARREQUEST']._serialized_start=2314
+  _globals['_TRANSFERAVATARREQUEST']._serialized_end=2417
+  _globals['_TRANSFERAVATARRESPONSE']._serialized_start=2419
+  _globals['_TRANSFERAVATARRESPONSE']._serialized_end=2546
+  _globals['_OFFERDEFAULTAVATARREQUEST']._serialized_start=2548
+  _globals['_OFFERDEFAULTAVATARREQUEST']._serialized_end=2629
+  _globals['_OFFERDEFAULTAVATARRESPONSE']._serialized_start=2631
+  _globals['_OFFERDEFAULTAVATARRESPONSE']._serialized_end=2705
+  _globals['_PEERASSETHISTORYREQUEST']._serialized_start=2707
+  _globals['_PEERASSETHISTORYREQUEST']._serialized_end=2778
+  _globals['_GETGATEWAYSTATUSREQUEST']._serialized_start=2780
+  _globals['_GETGATEWAYSTATUSREQUEST']._serialized_end=2805
+  _globals['_GATEWAYSTATUS']._serialized_start=2808
+  _globals['_GATEWAYSTATUS']._serialized_end=3076
+  _globals['_PEERSTATUS']._serialized_start=3079
+  _globals['_PEERSTATUS']._serialized_end=3304
+  _globals['_BRIDGESTATUS']._serialized_start=3307
+  _globals['_BRIDGESTATUS']._serialized_end=3490
+  _globals['_VIRTUALBRIDGESTATUS']._serialized_start=3492
+  _globals['_VIRTUALBRIDGESTATUS']._serialized_end=3568
+  _globals['_MIGRATIONINFLIGHT']._serialized_start=3570
+  _globals['_MIGRATIONINFLIGHT']._serialized_end=3697
+  _globals['_PLATFORMGATEWAY']._serialized_start=3818
+  _globals['_PLATFORMGATEWAY']._serialized_end=5057
+  _globals['_FEDERATION']._serialized_start=5060
+  _globals['_FEDERATION']._serialized_end=6888
 # @@protoc_insertion_point(module_scope)

@@ -10,6 +10,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from mmmfed.api.v1 import avatar_sync_pb2 as _avatar_sync_pb2
 from mmmfed.api.v1 import item_pb2 as _item_pb2
 from mmmfed.api.v1 import manifesto_pb2 as _manifesto_pb2
 import builtins as _builtins
@@ -566,6 +567,7 @@ class TransferAvatarHeader(_message.Message):
     HOME_ITEM_ID_FIELD_NUMBER: _builtins.int
     ANSWER_MANIFESTO_ID_FIELD_NUMBER: _builtins.int
     ENVELOPE_JSON_FIELD_NUMBER: _builtins.int
+    AVATAR_VERSION_FIELD_NUMBER: _builtins.int
     transfer_id: _builtins.str
     home_user_process_id: _builtins.str
     home_item_id: _builtins.str
@@ -581,6 +583,10 @@ class TransferAvatarHeader(_message.Message):
     def persona(self) -> _item_pb2.ItemEnvelope:
         """The Persona to import (home Item, or a bridge's conversion of it)."""
 
+    @_builtins.property
+    def avatar_version(self) -> _avatar_sync_pb2.AvatarVersion:
+        """The home avatar version it was made from, with its attachments (AVIR-104, AVIR-303)."""
+
     def __init__(
         self,
         *,
@@ -590,10 +596,11 @@ class TransferAvatarHeader(_message.Message):
         home_item_id: _builtins.str = ...,
         answer_manifesto_id: _builtins.str = ...,
         envelope_json: _builtins.bytes = ...,
+        avatar_version: _avatar_sync_pb2.AvatarVersion | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["persona", b"persona"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["avatar_version", b"avatar_version", "persona", b"persona"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer_manifesto_id", b"answer_manifesto_id", "envelope_json", b"envelope_json", "home_item_id", b"home_item_id", "home_user_process_id", b"home_user_process_id", "persona", b"persona", "transfer_id", b"transfer_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer_manifesto_id", b"answer_manifesto_id", "avatar_version", b"avatar_version", "envelope_json", b"envelope_json", "home_item_id", b"home_item_id", "home_user_process_id", b"home_user_process_id", "persona", b"persona", "transfer_id", b"transfer_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

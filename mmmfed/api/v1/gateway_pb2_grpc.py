@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from mmmfed.api.v1 import asset_pb2 as mmmfed_dot_api_dot_v1_dot_asset__pb2
+from mmmfed.api.v1 import avatar_sync_pb2 as mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2
 from mmmfed.api.v1 import content_pb2 as mmmfed_dot_api_dot_v1_dot_content__pb2
 from mmmfed.api.v1 import federation_pb2 as mmmfed_dot_api_dot_v1_dot_federation__pb2
 from mmmfed.api.v1 import gateway_pb2 as mmmfed_dot_api_dot_v1_dot_gateway__pb2
@@ -105,6 +106,11 @@ class PlatformGatewayStub:
                 '/mmmfed.api.v1.PlatformGateway/SearchPeerContents',
                 request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsResponse.FromString,
+                _registered_method=True)
+        self.SyncAvatarHome = channel.unary_unary(
+                '/mmmfed.api.v1.PlatformGateway/SyncAvatarHome',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RoamingChange.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RoamingChange.FromString,
                 _registered_method=True)
 
 
@@ -223,6 +229,15 @@ class PlatformGatewayServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SyncAvatarHome(self, request, context):
+        """RI-1, FGMV-43 9.1 steps 5-6, from this gateway's own M-Instance only (PERMISSION_DENIED
+        NOT_OWN_INSTANCE): a roaming User's change of appearance, sent to its home gateway (RE-1
+        SyncAvatar).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlatformGatewayServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -290,6 +305,11 @@ def add_PlatformGatewayServicer_to_server(servicer, server):
                     servicer.SearchPeerContents,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsResponse.SerializeToString,
+            ),
+            'SyncAvatarHome': grpc.unary_unary_rpc_method_handler(
+                    servicer.SyncAvatarHome,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RoamingChange.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RoamingChange.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -655,6 +675,33 @@ class PlatformGateway:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def SyncAvatarHome(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.PlatformGateway/SyncAvatarHome',
+            mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RoamingChange.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RoamingChange.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class FederationStub:
     """Federation is what gateways call on each other (RE-1, RE-5).
@@ -755,6 +802,16 @@ class FederationStub:
                 '/mmmfed.api.v1.Federation/SearchContents',
                 request_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsResponse.FromString,
+                _registered_method=True)
+        self.SyncAvatar = channel.unary_unary(
+                '/mmmfed.api.v1.Federation/SyncAvatar',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RoamingChange.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RoamingChange.FromString,
+                _registered_method=True)
+        self.RecoverRoamingAvatar = channel.unary_unary(
+                '/mmmfed.api.v1.Federation/RecoverRoamingAvatar',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RecoverRoamingAvatarRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RecoverRoamingAvatarResponse.FromString,
                 _registered_method=True)
 
 
@@ -907,6 +964,21 @@ class FederationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SyncAvatar(self, request, context):
+        """RE-1, FGMV-43 9.1 steps 6-7 (AVSF): a roaming change of one of this M-Instance's Users from
+        the peer it is visiting, under an active agreement covering avatars; kept PENDING at home.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecoverRoamingAvatar(self, request, context):
+        """RE-1, AVIR-103: whether this M-Instance still holds the roaming avatar of a revisiting User.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FederationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -999,6 +1071,16 @@ def add_FederationServicer_to_server(servicer, server):
                     servicer.SearchContents,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsResponse.SerializeToString,
+            ),
+            'SyncAvatar': grpc.unary_unary_rpc_method_handler(
+                    servicer.SyncAvatar,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RoamingChange.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RoamingChange.SerializeToString,
+            ),
+            'RecoverRoamingAvatar': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecoverRoamingAvatar,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RecoverRoamingAvatarRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RecoverRoamingAvatarResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1488,6 +1570,60 @@ class Federation:
             '/mmmfed.api.v1.Federation/SearchContents',
             mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsRequest.SerializeToString,
             mmmfed_dot_api_dot_v1_dot_content__pb2.SearchContentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SyncAvatar(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Federation/SyncAvatar',
+            mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RoamingChange.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RoamingChange.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecoverRoamingAvatar(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Federation/RecoverRoamingAvatar',
+            mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RecoverRoamingAvatarRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RecoverRoamingAvatarResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -8,6 +8,7 @@ operators, RE reference points towards other gateways.
 from collections import abc as _abc
 from grpc import aio as _aio
 from mmmfed.api.v1 import asset_pb2 as _asset_pb2
+from mmmfed.api.v1 import avatar_sync_pb2 as _avatar_sync_pb2
 from mmmfed.api.v1 import content_pb2 as _content_pb2
 from mmmfed.api.v1 import federation_pb2 as _federation_pb2
 from mmmfed.api.v1 import gateway_pb2 as _gateway_pb2
@@ -95,6 +96,11 @@ class PlatformGatewayStub:
     SearchContents, 5 s each, at once); each hit's Item is verified, a peer that fails is named in
     failures. Only from the own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE).
     """
+    SyncAvatarHome: _grpc.UnaryUnaryMultiCallable[_avatar_sync_pb2.RoamingChange, _avatar_sync_pb2.RoamingChange]
+    """RI-1, FGMV-43 9.1 steps 5-6, from this gateway's own M-Instance only (PERMISSION_DENIED
+    NOT_OWN_INSTANCE): a roaming User's change of appearance, sent to its home gateway (RE-1
+    SyncAvatar).
+    """
 
 @_typing.type_check_only
 class PlatformGatewayAsyncStub(PlatformGatewayStub):
@@ -155,6 +161,11 @@ class PlatformGatewayAsyncStub(PlatformGatewayStub):
     """RI-3 (COIR-101/105): search every peer whose trust agreement covers contents (RE-3
     SearchContents, 5 s each, at once); each hit's Item is verified, a peer that fails is named in
     failures. Only from the own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE).
+    """
+    SyncAvatarHome: _aio.UnaryUnaryMultiCallable[_avatar_sync_pb2.RoamingChange, _avatar_sync_pb2.RoamingChange]  # type: ignore[assignment]
+    """RI-1, FGMV-43 9.1 steps 5-6, from this gateway's own M-Instance only (PERMISSION_DENIED
+    NOT_OWN_INSTANCE): a roaming User's change of appearance, sent to its home gateway (RE-1
+    SyncAvatar).
     """
 
 class PlatformGatewayServicer(metaclass=_abc_1.ABCMeta):
@@ -293,6 +304,17 @@ class PlatformGatewayServicer(metaclass=_abc_1.ABCMeta):
         failures. Only from the own M-Instance (PERMISSION_DENIED NOT_OWN_INSTANCE).
         """
 
+    @_abc_1.abstractmethod
+    def SyncAvatarHome(
+        self,
+        request: _avatar_sync_pb2.RoamingChange,
+        context: _ServicerContext,
+    ) -> _typing.Union[_avatar_sync_pb2.RoamingChange, _abc.Awaitable[_avatar_sync_pb2.RoamingChange]]:
+        """RI-1, FGMV-43 9.1 steps 5-6, from this gateway's own M-Instance only (PERMISSION_DENIED
+        NOT_OWN_INSTANCE): a roaming User's change of appearance, sent to its home gateway (RE-1
+        SyncAvatar).
+        """
+
 def add_PlatformGatewayServicer_to_server(servicer: PlatformGatewayServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class FederationStub:
@@ -367,6 +389,12 @@ class FederationStub:
     M-Instance matching the query, each Item signed by this gateway. FAILED_PRECONDITION when no
     active agreement covers contents; INVALID_ARGUMENT CONTENT_QUERY_INVALID.
     """
+    SyncAvatar: _grpc.UnaryUnaryMultiCallable[_avatar_sync_pb2.RoamingChange, _avatar_sync_pb2.RoamingChange]
+    """RE-1, FGMV-43 9.1 steps 6-7 (AVSF): a roaming change of one of this M-Instance's Users from
+    the peer it is visiting, under an active agreement covering avatars; kept PENDING at home.
+    """
+    RecoverRoamingAvatar: _grpc.UnaryUnaryMultiCallable[_avatar_sync_pb2.RecoverRoamingAvatarRequest, _avatar_sync_pb2.RecoverRoamingAvatarResponse]
+    """RE-1, AVIR-103: whether this M-Instance still holds the roaming avatar of a revisiting User."""
 
 @_typing.type_check_only
 class FederationAsyncStub(FederationStub):
@@ -438,6 +466,12 @@ class FederationAsyncStub(FederationStub):
     M-Instance matching the query, each Item signed by this gateway. FAILED_PRECONDITION when no
     active agreement covers contents; INVALID_ARGUMENT CONTENT_QUERY_INVALID.
     """
+    SyncAvatar: _aio.UnaryUnaryMultiCallable[_avatar_sync_pb2.RoamingChange, _avatar_sync_pb2.RoamingChange]  # type: ignore[assignment]
+    """RE-1, FGMV-43 9.1 steps 6-7 (AVSF): a roaming change of one of this M-Instance's Users from
+    the peer it is visiting, under an active agreement covering avatars; kept PENDING at home.
+    """
+    RecoverRoamingAvatar: _aio.UnaryUnaryMultiCallable[_avatar_sync_pb2.RecoverRoamingAvatarRequest, _avatar_sync_pb2.RecoverRoamingAvatarResponse]  # type: ignore[assignment]
+    """RE-1, AVIR-103: whether this M-Instance still holds the roaming avatar of a revisiting User."""
 
 class FederationServicer(metaclass=_abc_1.ABCMeta):
     """Federation is what gateways call on each other (RE-1, RE-5)."""
@@ -614,5 +648,23 @@ class FederationServicer(metaclass=_abc_1.ABCMeta):
         M-Instance matching the query, each Item signed by this gateway. FAILED_PRECONDITION when no
         active agreement covers contents; INVALID_ARGUMENT CONTENT_QUERY_INVALID.
         """
+
+    @_abc_1.abstractmethod
+    def SyncAvatar(
+        self,
+        request: _avatar_sync_pb2.RoamingChange,
+        context: _ServicerContext,
+    ) -> _typing.Union[_avatar_sync_pb2.RoamingChange, _abc.Awaitable[_avatar_sync_pb2.RoamingChange]]:
+        """RE-1, FGMV-43 9.1 steps 6-7 (AVSF): a roaming change of one of this M-Instance's Users from
+        the peer it is visiting, under an active agreement covering avatars; kept PENDING at home.
+        """
+
+    @_abc_1.abstractmethod
+    def RecoverRoamingAvatar(
+        self,
+        request: _avatar_sync_pb2.RecoverRoamingAvatarRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_avatar_sync_pb2.RecoverRoamingAvatarResponse, _abc.Awaitable[_avatar_sync_pb2.RecoverRoamingAvatarResponse]]:
+        """RE-1, AVIR-103: whether this M-Instance still holds the roaming avatar of a revisiting User."""
 
 def add_FederationServicer_to_server(servicer: FederationServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

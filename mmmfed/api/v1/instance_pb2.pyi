@@ -9,6 +9,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from mmmfed.api.v1 import avatar_sync_pb2 as _avatar_sync_pb2
 from mmmfed.api.v1 import item_pb2 as _item_pb2
 from mmmfed.api.v1 import process_action_pb2 as _process_action_pb2
 import builtins as _builtins
@@ -220,6 +221,7 @@ class ImportAvatarHeader(_message.Message):
     PERSONA_FIELD_NUMBER: _builtins.int
     HOME_ITEM_ID_FIELD_NUMBER: _builtins.int
     TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    AVATAR_VERSION_FIELD_NUMBER: _builtins.int
     home_user_process_id: _builtins.str
     """The home User's ProcessID, e.g. "mmm://a.example/processes/user/alice"."""
     home_m_instance_id: _builtins.str
@@ -231,6 +233,10 @@ class ImportAvatarHeader(_message.Message):
     def persona(self) -> _item_pb2.ItemEnvelope:
         """The Persona Item as it arrives (possibly a bridge's conversion of the home Item)."""
 
+    @_builtins.property
+    def avatar_version(self) -> _avatar_sync_pb2.AvatarVersion:
+        """The home avatar version it was made from, with its attachments (AVIR-104, AVIR-303)."""
+
     def __init__(
         self,
         *,
@@ -239,10 +245,11 @@ class ImportAvatarHeader(_message.Message):
         persona: _item_pb2.ItemEnvelope | None = ...,
         home_item_id: _builtins.str = ...,
         transfer_id: _builtins.str = ...,
+        avatar_version: _avatar_sync_pb2.AvatarVersion | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["persona", b"persona"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["avatar_version", b"avatar_version", "persona", b"persona"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["home_item_id", b"home_item_id", "home_m_instance_id", b"home_m_instance_id", "home_user_process_id", b"home_user_process_id", "persona", b"persona", "transfer_id", b"transfer_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["avatar_version", b"avatar_version", "home_item_id", b"home_item_id", "home_m_instance_id", b"home_m_instance_id", "home_user_process_id", b"home_user_process_id", "persona", b"persona", "transfer_id", b"transfer_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from mmmfed.api.v1 import asset_pb2 as mmmfed_dot_api_dot_v1_dot_asset__pb2
+from mmmfed.api.v1 import avatar_sync_pb2 as mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2
 from mmmfed.api.v1 import instance_pb2 as mmmfed_dot_api_dot_v1_dot_instance__pb2
 from mmmfed.api.v1 import item_pb2 as mmmfed_dot_api_dot_v1_dot_item__pb2
 from mmmfed.api.v1 import manifesto_pb2 as mmmfed_dot_api_dot_v1_dot_manifesto__pb2
@@ -148,6 +149,31 @@ class InstanceStub:
                 '/mmmfed.api.v1.Instance/GetTransferRecord',
                 request_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.GetAssetTransferRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetTransferRecord.FromString,
+                _registered_method=True)
+        self.ChangeAppearance = channel.unary_unary(
+                '/mmmfed.api.v1.Instance/ChangeAppearance',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.ChangeAppearanceRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.ChangeAppearanceResponse.FromString,
+                _registered_method=True)
+        self.ReceiveRoamingChange = channel.unary_unary(
+                '/mmmfed.api.v1.Instance/ReceiveRoamingChange',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RoamingChange.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RoamingChange.FromString,
+                _registered_method=True)
+        self.DecideRoamingChanges = channel.unary_unary(
+                '/mmmfed.api.v1.Instance/DecideRoamingChanges',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.DecideRoamingChangesRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.AvatarHistory.FromString,
+                _registered_method=True)
+        self.GetAvatarHistory = channel.unary_unary(
+                '/mmmfed.api.v1.Instance/GetAvatarHistory',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.GetAvatarHistoryRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.AvatarHistory.FromString,
+                _registered_method=True)
+        self.RecoverRoamingAvatar = channel.unary_unary(
+                '/mmmfed.api.v1.Instance/RecoverRoamingAvatar',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RecoverRoamingAvatarRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RecoverRoamingAvatarResponse.FromString,
                 _registered_method=True)
 
 
@@ -329,6 +355,48 @@ class InstanceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ChangeAppearance(self, request, context):
+        """A change of appearance (accessories, outfits: AVIR-104, AVIR-301, AVIR-303): at home a new version of
+        the avatar; for a roaming User a roaming change of its visit, synchronised home through this
+        instance's gateway (FGMV-43 9.1 steps 5-7). INVALID_ARGUMENT ATTACHMENT_*, NOT_FOUND
+        USER_NOT_FOUND / ITEM_NOT_FOUND, RESOURCE_EXHAUSTED TOO_MANY_ATTACHMENTS.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReceiveRoamingChange(self, request, context):
+        """RI-1, this instance's gateway only (PERMISSION_DENIED ORIGIN_NOT_GATEWAY): a roaming change
+        from the M-Instance a home User is visiting (9.1 step 7), kept PENDING; FAILED_PRECONDITION
+        NOT_VISITING, RESOURCE_EXHAUSTED TOO_MANY_PENDING_CHANGES.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecideRoamingChanges(self, request, context):
+        """Keep or discard a visit's pending roaming changes (AVIR-102); FAILED_PRECONDITION
+        NO_PENDING_CHANGE.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAvatarHistory(self, request, context):
+        """A home avatar's versions and the roaming changes received for it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecoverRoamingAvatar(self, request, context):
+        """RI-1, this instance's gateway only: whether the roaming avatar of a revisiting User is still
+        held here (AVIR-103); when held, the visit becomes the new one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InstanceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -441,6 +509,31 @@ def add_InstanceServicer_to_server(servicer, server):
                     servicer.GetTransferRecord,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.GetAssetTransferRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetTransferRecord.SerializeToString,
+            ),
+            'ChangeAppearance': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChangeAppearance,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.ChangeAppearanceRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.ChangeAppearanceResponse.SerializeToString,
+            ),
+            'ReceiveRoamingChange': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReceiveRoamingChange,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RoamingChange.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RoamingChange.SerializeToString,
+            ),
+            'DecideRoamingChanges': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecideRoamingChanges,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.DecideRoamingChangesRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.AvatarHistory.SerializeToString,
+            ),
+            'GetAvatarHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAvatarHistory,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.GetAvatarHistoryRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.AvatarHistory.SerializeToString,
+            ),
+            'RecoverRoamingAvatar': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecoverRoamingAvatar,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RecoverRoamingAvatarRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RecoverRoamingAvatarResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1038,6 +1131,141 @@ class Instance:
             '/mmmfed.api.v1.Instance/GetTransferRecord',
             mmmfed_dot_api_dot_v1_dot_asset__pb2.GetAssetTransferRequest.SerializeToString,
             mmmfed_dot_api_dot_v1_dot_asset__pb2.AssetTransferRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChangeAppearance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Instance/ChangeAppearance',
+            mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.ChangeAppearanceRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.ChangeAppearanceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReceiveRoamingChange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Instance/ReceiveRoamingChange',
+            mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RoamingChange.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RoamingChange.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecideRoamingChanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Instance/DecideRoamingChanges',
+            mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.DecideRoamingChangesRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.AvatarHistory.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAvatarHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Instance/GetAvatarHistory',
+            mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.GetAvatarHistoryRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.AvatarHistory.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecoverRoamingAvatar(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Instance/RecoverRoamingAvatar',
+            mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RecoverRoamingAvatarRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RecoverRoamingAvatarResponse.FromString,
             options,
             channel_credentials,
             insecure,

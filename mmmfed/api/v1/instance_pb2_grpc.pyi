@@ -8,6 +8,7 @@ operators' tools (registration).
 from collections import abc as _abc
 from grpc import aio as _aio
 from mmmfed.api.v1 import asset_pb2 as _asset_pb2
+from mmmfed.api.v1 import avatar_sync_pb2 as _avatar_sync_pb2
 from mmmfed.api.v1 import instance_pb2 as _instance_pb2
 from mmmfed.api.v1 import item_pb2 as _item_pb2
 from mmmfed.api.v1 import manifesto_pb2 as _manifesto_pb2
@@ -115,6 +116,27 @@ class InstanceStub:
     decision of one origin transfer, which are all the gateway may sign for it. NOT_FOUND
     TRANSFER_NOT_FOUND; PERMISSION_DENIED ORIGIN_NOT_GATEWAY for any other caller.
     """
+    ChangeAppearance: _grpc.UnaryUnaryMultiCallable[_avatar_sync_pb2.ChangeAppearanceRequest, _avatar_sync_pb2.ChangeAppearanceResponse]
+    """A change of appearance (accessories, outfits: AVIR-104, AVIR-301, AVIR-303): at home a new version of
+    the avatar; for a roaming User a roaming change of its visit, synchronised home through this
+    instance's gateway (FGMV-43 9.1 steps 5-7). INVALID_ARGUMENT ATTACHMENT_*, NOT_FOUND
+    USER_NOT_FOUND / ITEM_NOT_FOUND, RESOURCE_EXHAUSTED TOO_MANY_ATTACHMENTS.
+    """
+    ReceiveRoamingChange: _grpc.UnaryUnaryMultiCallable[_avatar_sync_pb2.RoamingChange, _avatar_sync_pb2.RoamingChange]
+    """RI-1, this instance's gateway only (PERMISSION_DENIED ORIGIN_NOT_GATEWAY): a roaming change
+    from the M-Instance a home User is visiting (9.1 step 7), kept PENDING; FAILED_PRECONDITION
+    NOT_VISITING, RESOURCE_EXHAUSTED TOO_MANY_PENDING_CHANGES.
+    """
+    DecideRoamingChanges: _grpc.UnaryUnaryMultiCallable[_avatar_sync_pb2.DecideRoamingChangesRequest, _avatar_sync_pb2.AvatarHistory]
+    """Keep or discard a visit's pending roaming changes (AVIR-102); FAILED_PRECONDITION
+    NO_PENDING_CHANGE.
+    """
+    GetAvatarHistory: _grpc.UnaryUnaryMultiCallable[_avatar_sync_pb2.GetAvatarHistoryRequest, _avatar_sync_pb2.AvatarHistory]
+    """A home avatar's versions and the roaming changes received for it."""
+    RecoverRoamingAvatar: _grpc.UnaryUnaryMultiCallable[_avatar_sync_pb2.RecoverRoamingAvatarRequest, _avatar_sync_pb2.RecoverRoamingAvatarResponse]
+    """RI-1, this instance's gateway only: whether the roaming avatar of a revisiting User is still
+    held here (AVIR-103); when held, the visit becomes the new one.
+    """
 
 @_typing.type_check_only
 class InstanceAsyncStub(InstanceStub):
@@ -196,6 +218,27 @@ class InstanceAsyncStub(InstanceStub):
     """RI-1, called by this instance's gateway only (issue 12 item 3): the journalled offer and
     decision of one origin transfer, which are all the gateway may sign for it. NOT_FOUND
     TRANSFER_NOT_FOUND; PERMISSION_DENIED ORIGIN_NOT_GATEWAY for any other caller.
+    """
+    ChangeAppearance: _aio.UnaryUnaryMultiCallable[_avatar_sync_pb2.ChangeAppearanceRequest, _avatar_sync_pb2.ChangeAppearanceResponse]  # type: ignore[assignment]
+    """A change of appearance (accessories, outfits: AVIR-104, AVIR-301, AVIR-303): at home a new version of
+    the avatar; for a roaming User a roaming change of its visit, synchronised home through this
+    instance's gateway (FGMV-43 9.1 steps 5-7). INVALID_ARGUMENT ATTACHMENT_*, NOT_FOUND
+    USER_NOT_FOUND / ITEM_NOT_FOUND, RESOURCE_EXHAUSTED TOO_MANY_ATTACHMENTS.
+    """
+    ReceiveRoamingChange: _aio.UnaryUnaryMultiCallable[_avatar_sync_pb2.RoamingChange, _avatar_sync_pb2.RoamingChange]  # type: ignore[assignment]
+    """RI-1, this instance's gateway only (PERMISSION_DENIED ORIGIN_NOT_GATEWAY): a roaming change
+    from the M-Instance a home User is visiting (9.1 step 7), kept PENDING; FAILED_PRECONDITION
+    NOT_VISITING, RESOURCE_EXHAUSTED TOO_MANY_PENDING_CHANGES.
+    """
+    DecideRoamingChanges: _aio.UnaryUnaryMultiCallable[_avatar_sync_pb2.DecideRoamingChangesRequest, _avatar_sync_pb2.AvatarHistory]  # type: ignore[assignment]
+    """Keep or discard a visit's pending roaming changes (AVIR-102); FAILED_PRECONDITION
+    NO_PENDING_CHANGE.
+    """
+    GetAvatarHistory: _aio.UnaryUnaryMultiCallable[_avatar_sync_pb2.GetAvatarHistoryRequest, _avatar_sync_pb2.AvatarHistory]  # type: ignore[assignment]
+    """A home avatar's versions and the roaming changes received for it."""
+    RecoverRoamingAvatar: _aio.UnaryUnaryMultiCallable[_avatar_sync_pb2.RecoverRoamingAvatarRequest, _avatar_sync_pb2.RecoverRoamingAvatarResponse]  # type: ignore[assignment]
+    """RI-1, this instance's gateway only: whether the roaming avatar of a revisiting User is still
+    held here (AVIR-103); when held, the visit becomes the new one.
     """
 
 class InstanceServicer(metaclass=_abc_1.ABCMeta):
@@ -407,6 +450,57 @@ class InstanceServicer(metaclass=_abc_1.ABCMeta):
         """RI-1, called by this instance's gateway only (issue 12 item 3): the journalled offer and
         decision of one origin transfer, which are all the gateway may sign for it. NOT_FOUND
         TRANSFER_NOT_FOUND; PERMISSION_DENIED ORIGIN_NOT_GATEWAY for any other caller.
+        """
+
+    @_abc_1.abstractmethod
+    def ChangeAppearance(
+        self,
+        request: _avatar_sync_pb2.ChangeAppearanceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_avatar_sync_pb2.ChangeAppearanceResponse, _abc.Awaitable[_avatar_sync_pb2.ChangeAppearanceResponse]]:
+        """A change of appearance (accessories, outfits: AVIR-104, AVIR-301, AVIR-303): at home a new version of
+        the avatar; for a roaming User a roaming change of its visit, synchronised home through this
+        instance's gateway (FGMV-43 9.1 steps 5-7). INVALID_ARGUMENT ATTACHMENT_*, NOT_FOUND
+        USER_NOT_FOUND / ITEM_NOT_FOUND, RESOURCE_EXHAUSTED TOO_MANY_ATTACHMENTS.
+        """
+
+    @_abc_1.abstractmethod
+    def ReceiveRoamingChange(
+        self,
+        request: _avatar_sync_pb2.RoamingChange,
+        context: _ServicerContext,
+    ) -> _typing.Union[_avatar_sync_pb2.RoamingChange, _abc.Awaitable[_avatar_sync_pb2.RoamingChange]]:
+        """RI-1, this instance's gateway only (PERMISSION_DENIED ORIGIN_NOT_GATEWAY): a roaming change
+        from the M-Instance a home User is visiting (9.1 step 7), kept PENDING; FAILED_PRECONDITION
+        NOT_VISITING, RESOURCE_EXHAUSTED TOO_MANY_PENDING_CHANGES.
+        """
+
+    @_abc_1.abstractmethod
+    def DecideRoamingChanges(
+        self,
+        request: _avatar_sync_pb2.DecideRoamingChangesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_avatar_sync_pb2.AvatarHistory, _abc.Awaitable[_avatar_sync_pb2.AvatarHistory]]:
+        """Keep or discard a visit's pending roaming changes (AVIR-102); FAILED_PRECONDITION
+        NO_PENDING_CHANGE.
+        """
+
+    @_abc_1.abstractmethod
+    def GetAvatarHistory(
+        self,
+        request: _avatar_sync_pb2.GetAvatarHistoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_avatar_sync_pb2.AvatarHistory, _abc.Awaitable[_avatar_sync_pb2.AvatarHistory]]:
+        """A home avatar's versions and the roaming changes received for it."""
+
+    @_abc_1.abstractmethod
+    def RecoverRoamingAvatar(
+        self,
+        request: _avatar_sync_pb2.RecoverRoamingAvatarRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_avatar_sync_pb2.RecoverRoamingAvatarResponse, _abc.Awaitable[_avatar_sync_pb2.RecoverRoamingAvatarResponse]]:
+        """RI-1, this instance's gateway only: whether the roaming avatar of a revisiting User is still
+        held here (AVIR-103); when held, the visit becomes the new one.
         """
 
 def add_InstanceServicer_to_server(servicer: InstanceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
