@@ -53,6 +53,9 @@ from mmmfed.items import FORMAT_GLB
 OK, REFUSED, ERROR = "ok", "refused", "error"
 RPC_TIMEOUT_S = 30.0
 TRANSFER_TIMEOUT_MS = 20_000
+MIN_PAYMENT_MINOR = 100
+"""The least a ``transfer`` pays: after the exchange's fee (rounded up) and rate, 1 ACU would deliver
+0 BCU, which the exchange refuses (AMOUNT_TOO_SMALL): a refusal the soak does not mean to provoke."""
 OVERDRAW_MINOR = 10**15
 """More than any Wallet of the soak ever holds (each is funded with bench.soak_load.FUND_MINOR)."""
 
@@ -178,7 +181,7 @@ async def transfer(p: Peers) -> Outcome:
         asset_id=asset_id,
         source_process_id=owner,
         destination_process_id=p.rng.choice(p.processes[B]),
-        payment_amount=p.rng.randint(1, 5000),
+        payment_amount=p.rng.randint(MIN_PAYMENT_MINOR, 5000),
         timeout_ms=TRANSFER_TIMEOUT_MS,
     )
     instance = p.clients[A].instance
