@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import soundfile
 from cliproc import mmmfed_in_thread as mmmfed
+from contentflow import cli_json, operators
 from PIL import Image
 from sample_assets import BOX, FOX, MORPH_CUBE, gltf_folder_of_glb, needs_samples, needs_sounds, sound_sample
 
@@ -31,30 +32,8 @@ ALICE = f"mmm://{A}/processes/user/alice"
 BOB = f"mmm://{B}/processes/user/bob"
 
 
-async def _operators(fed: Federation, tmp_path: Path) -> tuple[list[str], list[str]]:
-    """CLI options (--config, --cert, --key) for a's and b's operators; alice at a, bob at b."""
-    assert fed.at_a is not None and fed.at_b is not None
-    await fed.at_a.register_process(ALICE)
-    await fed.at_b.register_process(BOB)
-    out = []
-    for name, cfg in (("a", fed.plan.instance_a), ("b", fed.plan.instance_b)):
-        config = tmp_path / f"instance-{name}.json"
-        config.write_text(cfg.model_dump_json())
-        tls = fed.plan.operator_for(cfg)
-        out.append(["--config", str(config), "--cert", str(tls.cert), "--key", str(tls.key)])
-    return out[0], out[1]
-
-
-async def _json(*args: str) -> dict[str, object]:
-    done = await mmmfed(*args, "--json")
-    assert done.returncode == 0, done.stdout + done.stderr
-    shown = json.loads(done.stdout)
-    assert isinstance(shown, dict)
-    return shown
-
-
 async def _publish(at_a: list[str], path: Path, licence: str = "CC-BY-4.0") -> str:
-    published = await _json(
+    published = await cli_json(
         "content", "publish", str(path), *at_a, "--owner", ALICE, "--title", path.stem, "--licence", licence
     )
     return str(published["item_id"])
@@ -95,7 +74,7 @@ async def test_fgmv43_9_3_cocf_a_gltf_with_external_files_arrives_at_b_as_a_vali
     300 triangles and 64 px JPEG textures: the negotiation routes it via the bridge, b holds a
     new Item (SourceItem the home content, ConvertedBy the bridge, licence and Rights unchanged)
     whose .glb the bridge's Khronos validator finds clean and within b's limits."""
-    at_a, at_b = await _operators(federation, tmp_path)
+    at_a, at_b = await operators(federation, tmp_path)
     await _accepting(
         federation,
         {
@@ -132,7 +111,7 @@ async def test_fgmv43_9_3_cocf_a_gltf_with_external_files_arrives_at_b_as_a_vali
     assert doc["ICapabilities"] == home_doc["ICapabilities"]
     store_b = federation.nodes["instance-b"].contents.store
     assert store_b.home_of(str(migrated["item_id"])) == A and not store_b.has(home_id)
-    shown = await _json("content", "show", str(migrated["item_id"]), *at_b)
+    shown = await cli_json("content", "show", str(migrated["item_id"]), *at_b)
     assert (shown["owner_process_id"], shown["licence"]) == (ALICE, "CC-BY-4.0")
     assert (shown["converted_from"], shown["converted_by"]) == (home_id, migrated["bridge_id"])
     assert shown["conversion_lost"] == report["dropped"]
@@ -161,7 +140,7 @@ async def test_cocf_an_image_and_a_sound_are_converted_to_what_b_accepts(
     """A PNG texture of Fox becomes a JPEG of at most 64 px (its alpha reported if lost); the
     freedesktop bell (Ogg Vorbis, 44.1 kHz stereo) becomes FLAC at 22.05 kHz mono, as b's
     manifesto accepts, and libsndfile and Pillow read b's stored bytes as such."""
-    at_a, _ = await _operators(federation, tmp_path)
+    at_a, _ = await operators(federation, tmp_path)
     await _accepting(
         federation,
         {
@@ -208,7 +187,7 @@ async def test_cocf_a_content_no_bridge_converts_or_the_bridge_cannot_convert_is
     naming the format and what b accepts, refused at a before any byte leaves. BoxTextured as a
     .gltf where b allows 2 triangles: the bridge cannot simplify a box that far, CONVERSION_FAILED
     naming the bridge's reason. b's gateway saw no transfer and b stores nothing."""
-    at_a, _ = await _operators(federation, tmp_path)
+    at_a, _ = await operators(federation, tmp_path)
     await _accepting(federation, {"content.accepts": "Text PlainText, Model3D glTF/2.0-binary"})
     notes = tmp_path / "notes.md"
     notes.write_text("# Notes\n\nA content in Markdown.\n")
@@ -233,7 +212,7 @@ async def test_cocf_a_bridge_that_alters_the_licence_is_refused_by_a_and_by_b_an
     """The bridge signs a conversion that changed the licence (COIR-103: it converts only the
     bytes): a's gateway refuses it before sending, CONVERSION_ALTERED_CONTENT; with a's check
     skipped, b's gateway refuses it the same way after verifying the bridge's proof."""
-    at_a, _ = await _operators(federation, tmp_path)
+    at_a, _ = await operators(federation, tmp_path)
     await _accepting(federation, {"content.accepts": "Image JPEG"})
     convert_item = bridge.service.converted_item
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from cliproc import mmmfed_in_thread as mmmfed
+from contentflow import cli_json, operators
 from sample_assets import BOX, MORPH_CUBE, needs_samples
 
 import gateway.contents
@@ -32,30 +33,8 @@ ALICE = f"mmm://{A}/processes/user/alice"
 BOB = f"mmm://{B}/processes/user/bob"
 
 
-async def _operators(fed: Federation, tmp_path: Path) -> tuple[list[str], list[str]]:
-    """CLI options (--config, --cert, --key) for a's and b's operators; alice at a, bob at b."""
-    assert fed.at_a is not None and fed.at_b is not None
-    await fed.at_a.register_process(ALICE)
-    await fed.at_b.register_process(BOB)
-    out = []
-    for name, cfg in (("a", fed.plan.instance_a), ("b", fed.plan.instance_b)):
-        config = tmp_path / f"instance-{name}.json"
-        config.write_text(cfg.model_dump_json())
-        tls = fed.plan.operator_for(cfg)
-        out.append(["--config", str(config), "--cert", str(tls.cert), "--key", str(tls.key)])
-    return out[0], out[1]
-
-
-async def _json(*args: str) -> dict[str, object]:
-    done = await mmmfed(*args, "--json")
-    assert done.returncode == 0, done.stdout + done.stderr
-    shown = json.loads(done.stdout)
-    assert isinstance(shown, dict)
-    return shown
-
-
 async def _cube(at_a: list[str], licence: str = "CC-BY-4.0") -> str:
-    published = await _json(
+    published = await cli_json(
         "content", "publish", str(MORPH_CUBE), *at_a, "--owner", ALICE, "--title", "Cube", "--licence", licence
     )
     return str(published["item_id"])
@@ -77,7 +56,7 @@ async def test_fgmv43_9_3_steps_1_to_4_re3_a_gltf_package_migrates_with_its_home
 ) -> None:
     """b holds the content under a's ItemID, signed by a's gateway, owned by alice at a, each part
     as published; migrating it again is answered already_held and b still holds one content."""
-    at_a, at_b = await _operators(negotiated, tmp_path)
+    at_a, at_b = await operators(negotiated, tmp_path)
     content_id = await _cube(at_a)
     code, first = await _migrate(content_id, at_a)
     assert code == 0, first
@@ -85,7 +64,7 @@ async def test_fgmv43_9_3_steps_1_to_4_re3_a_gltf_package_migrates_with_its_home
     assert first["bytes_sent"] == MORPH_CUBE.stat().st_size + MORPH_CUBE.with_suffix(".bin").stat().st_size
 
     folder = tmp_path / "at-b"
-    shown = await _json("content", "show", content_id, *at_b, "--out", str(folder))
+    shown = await cli_json("content", "show", content_id, *at_b, "--out", str(folder))
     assert (shown["licence"], shown["title"], shown["owner_process_id"]) == ("CC-BY-4.0", "Cube", ALICE)
     for name in ("AnimatedMorphCube.gltf", "AnimatedMorphCube.bin"):
         assert (folder / name).read_bytes() == (MORPH_CUBE.parent / name).read_bytes()
@@ -109,7 +88,7 @@ async def test_coir_302_the_contents_rights_travel_and_bs_engine_enforces_them(
 ) -> None:
     """The Item's ICapabilities become Rights in b's World: alice (owner at home) may Modify the
     content there; bob, a User of b without the Right, is refused InsRights by b's engine."""
-    at_a, _ = await _operators(negotiated, tmp_path)
+    at_a, _ = await operators(negotiated, tmp_path)
     content_id = await _cube(at_a)
     code, migrated = await _migrate(content_id, at_a)
     assert code == 0, migrated
@@ -138,7 +117,7 @@ async def test_coir_103_a_licence_without_redistribution_is_refused_before_any_b
 ) -> None:
     """LicenseRef-* (proprietary) and an AND with one: LICENCE_FORBIDS at a's gateway; b's store
     holds nothing and b's gateway saw no call. An OR with a listed licence migrates."""
-    at_a, _ = await _operators(negotiated, tmp_path)
+    at_a, _ = await operators(negotiated, tmp_path)
     for licence in ("LicenseRef-Proprietary", "CC-BY-4.0 AND LicenseRef-Studio"):
         content_id = await _cube(at_a, licence)
         code, refused = await _migrate(content_id, at_a)
@@ -166,7 +145,7 @@ def tampered(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_re3_a_part_changed_on_the_way_is_digest_mismatch_and_b_stores_nothing(
     negotiated: Federation, tmp_path: Path, tampered: None
 ) -> None:
-    at_a, _ = await _operators(negotiated, tmp_path)
+    at_a, _ = await operators(negotiated, tmp_path)
     content_id = await _cube(at_a)
     code, refused = await _migrate(content_id, at_a)
     assert (code, refused["error"]) == (2, "DIGEST_MISMATCH"), refused
@@ -180,7 +159,7 @@ async def test_re3_a_content_past_bs_limits_or_outside_an_agreement_is_refused_a
     """Before negotiation: NO_AGREEMENT at a. Then b accepts at most 1,000 bytes: CONTENT_TOO_LARGE
     from b's gateway before any part is read. A content that migrated to b is not b's to send on:
     NOT_HOME_CONTENT (a gateway signs only its own M-Instance's contents)."""
-    at_a, at_b = await _operators(federation, tmp_path)
+    at_a, at_b = await operators(federation, tmp_path)
     content_id = await _cube(at_a)
     code, refused = await _migrate(content_id, at_a)
     assert (code, refused["error"]) == (2, "NO_AGREEMENT"), refused
@@ -199,7 +178,7 @@ async def test_re3_a_content_past_bs_limits_or_outside_an_agreement_is_refused_a
 
 
 async def _publish_box(at_a: list[str]) -> str:
-    published = await _json(
+    published = await cli_json(
         "content", "publish", str(BOX), *at_a, "--owner", ALICE, "--title", "Box", "--licence", "CC-BY-4.0"
     )
     assert published["format"] == "glTF/2.0-binary"
@@ -220,7 +199,7 @@ async def test_fgmv43_9_5_bs_manifesto_names_the_contents_it_accepts_and_a_refus
     bridge converts; test_content_bridging.py has the contents a bridge converts) is
     CONTENT_NOT_ACCEPTED naming what b accepts, a larger .glb CONTENT_TOO_LARGE, both refused at
     a's gateway (b's gateway saw no call); the .glb within the limit migrates."""
-    at_a, _ = await _operators(federation, tmp_path)
+    at_a, _ = await operators(federation, tmp_path)
     await _publish_policies(
         federation, {"content.accepts": "Model3D glTF/2.0-binary, Image", "content.max_bytes": str(BOX.stat().st_size)}
     )
@@ -229,7 +208,7 @@ async def test_fgmv43_9_5_bs_manifesto_names_the_contents_it_accepts_and_a_refus
     notes = tmp_path / "notes.md"
     notes.write_text("# Notes\n")
     owned = ("--owner", ALICE, "--title", "Notes", "--licence", "MIT")
-    text = await _json("content", "publish", str(notes), *at_a, *owned)
+    text = await cli_json("content", "publish", str(notes), *at_a, *owned)
     code, refused = await _migrate(str(text["item_id"]), at_a)
     assert (code, refused["error"]) == (2, "CONTENT_NOT_ACCEPTED"), refused
     assert "Model3D glTF/2.0-binary, Image" in refused["message"] and "Text Markdown" in refused["message"]
@@ -250,7 +229,7 @@ async def test_fgmv43_9_5_bs_gateway_refuses_what_its_own_manifesto_no_longer_ac
 ) -> None:
     """b's manifesto changes after the negotiation (a's answer still accepts any content): b's
     gateway checks its own manifesto again and refuses, and b stores nothing."""
-    at_a, _ = await _operators(negotiated, tmp_path)
+    at_a, _ = await operators(negotiated, tmp_path)
     await _publish_policies(negotiated, {"content.accepts": "Text"})
     cube = await _cube(at_a)
     code, refused = await _migrate(cube, at_a)
@@ -261,7 +240,7 @@ async def test_fgmv43_9_5_bs_gateway_refuses_what_its_own_manifesto_no_longer_ac
 
 async def test_content_migrate_bad_input_exits_2_with_its_reason(negotiated: Federation, tmp_path: Path) -> None:
     """An unknown content, an unknown peer, the M-Instance itself: one reason each, nothing sent."""
-    at_a, _ = await _operators(negotiated, tmp_path)
+    at_a, _ = await operators(negotiated, tmp_path)
     content_id = await _cube(at_a)
     cases = [
         (f"mmm://{A}/items/none", B, "CONTENT_NOT_FOUND"),
@@ -293,7 +272,7 @@ async def test_re3_a_hostile_origin_is_refused_before_any_byte_reaches_bs_instan
 ) -> None:
     """Called by a's gateway itself: a content owned by a Process of c.example is ORIGIN_MISMATCH;
     a's Item as its instance holds it, unsigned by the gateway, is PROOF_MISSING."""
-    at_a, _ = await _operators(negotiated, tmp_path)
+    at_a, _ = await operators(negotiated, tmp_path)
     content_id = await _cube(at_a)
     item = negotiated.nodes["instance-a"].contents.store.get(content_id).item
     foreign = cpb.ContentTransferHeader(

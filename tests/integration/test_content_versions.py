@@ -17,6 +17,7 @@ from typing import Any
 
 import grpc
 from cliproc import mmmfed_in_thread as mmmfed
+from contentflow import cli_json, cli_refused, operators
 from PIL import Image
 from rpcassert import refused
 
@@ -37,34 +38,6 @@ BOB = f"mmm://{B}/processes/user/bob"
 TEXT_V1 = "# Notes\n\nline one\nline two\nline three\n"
 
 
-async def _operators(fed: Federation, tmp_path: Path) -> tuple[list[str], list[str]]:
-    """CLI options (--config, --cert, --key) for a's and b's operators; alice at a, bob at b."""
-    assert fed.at_a is not None and fed.at_b is not None
-    await fed.at_a.register_process(ALICE)
-    await fed.at_b.register_process(BOB)
-    out = []
-    for name, cfg in (("a", fed.plan.instance_a), ("b", fed.plan.instance_b)):
-        config = tmp_path / f"instance-{name}.json"
-        config.write_text(cfg.model_dump_json())
-        tls = fed.plan.operator_for(cfg)
-        out.append(["--config", str(config), "--cert", str(tls.cert), "--key", str(tls.key)])
-    return out[0], out[1]
-
-
-async def _json(*args: str) -> Any:
-    done = await mmmfed(*args, "--json")
-    assert done.returncode == 0, done.stdout + done.stderr
-    return json.loads(done.stdout)
-
-
-async def _refused(*args: str) -> str:
-    """The reason of a CLI call that must exit 2 with one JSON error."""
-    done = await mmmfed(*args, "--json")
-    assert done.returncode == 2, done.stdout + done.stderr
-    assert "Traceback" not in done.stderr
-    return str(json.loads(done.stdout)["error"])
-
-
 def _file(tmp_path: Path, name: str, data: bytes) -> Path:
     path = tmp_path / name
     path.write_bytes(data)
@@ -78,14 +51,14 @@ def _png(colour: tuple[int, int, int]) -> bytes:
 
 
 async def _publish(at: list[str], file: Path, title: str = "Notes") -> str:
-    shown = await _json(
+    shown = await cli_json(
         "content", "publish", str(file), *at, "--owner", ALICE, "--title", title, "--licence", "CC-BY-4.0"
     )
     return str(shown["item_id"])
 
 
 async def _history(content_id: str, at: list[str]) -> dict[str, Any]:
-    shown = await _json("content", "history", content_id, *at)
+    shown = await cli_json("content", "history", content_id, *at)
     assert isinstance(shown, dict)
     return shown
 
@@ -129,18 +102,18 @@ async def test_coir_104_update_history_revert_make_content_addressed_versions(
     """Publish makes the first version; update makes a second (parent the first, author alice);
     revert makes a NEW third equal to the first; each id is the sha-256 of its record, and the
     content's current bytes are the head's."""
-    at_a, _ = await _operators(federation, tmp_path)
+    at_a, _ = await operators(federation, tmp_path)
     content_id = await _publish(at_a, _file(tmp_path, "notes.md", TEXT_V1.encode()))
     first = await _history(content_id, at_a)
     assert len(first["versions"]) == 1 and first["versions"][0]["parent_ids"] == []
     v1 = first["versions"][0]["version_id"]
 
     v2_text = TEXT_V1.replace("line two", "line 2").encode()
-    updated = await _json("content", "update", content_id, str(_file(tmp_path, "notes-2.md", v2_text)), *at_a)
+    updated = await cli_json("content", "update", content_id, str(_file(tmp_path, "notes-2.md", v2_text)), *at_a)
     assert (updated["parent_ids"], updated["author_process_id"]) == ([v1], ALICE)
     assert _current_bytes(federation, "instance-a", content_id) == v2_text
 
-    reverted = await _json("content", "revert", content_id, v1[:12], *at_a)
+    reverted = await cli_json("content", "revert", content_id, v1[:12], *at_a)
     assert reverted["parent_ids"] == [updated["version_id"]] and reverted["version_id"] not in (
         v1,
         updated["version_id"],
@@ -160,20 +133,20 @@ async def test_coir_104_update_history_revert_make_content_addressed_versions(
 
 async def test_content_versions_bad_input_exits_2_with_one_reason(federation: Federation, tmp_path: Path) -> None:
     """Unknown content or version, a new version of another kind, one that changes nothing."""
-    at_a, _ = await _operators(federation, tmp_path)
+    at_a, _ = await operators(federation, tmp_path)
     notes = _file(tmp_path, "notes.md", TEXT_V1.encode())
     content_id = await _publish(at_a, notes)
     unknown = f"mmm://{A}/items/nothing-here"
-    assert await _refused("content", "history", unknown, *at_a) == "CONTENT_NOT_FOUND"
-    assert await _refused("content", "update", unknown, str(notes), *at_a) == "CONTENT_NOT_FOUND"
-    assert await _refused("content", "revert", content_id, "0123456789abcdef", *at_a) == "VERSION_NOT_FOUND"
-    assert await _refused("content", "revert", content_id, "abc", *at_a) == "VERSION_NOT_FOUND"
+    assert await cli_refused("content", "history", unknown, *at_a) == "CONTENT_NOT_FOUND"
+    assert await cli_refused("content", "update", unknown, str(notes), *at_a) == "CONTENT_NOT_FOUND"
+    assert await cli_refused("content", "revert", content_id, "0123456789abcdef", *at_a) == "VERSION_NOT_FOUND"
+    assert await cli_refused("content", "revert", content_id, "abc", *at_a) == "VERSION_NOT_FOUND"
     image = _file(tmp_path, "red.png", _png((255, 0, 0)))
-    assert await _refused("content", "update", content_id, str(image), *at_a) == "CONTENT_KIND_CHANGED"
-    assert await _refused("content", "update", content_id, str(notes), *at_a) == "CONTENT_UNCHANGED"
-    assert await _refused("content", "update", content_id, str(tmp_path / "missing.md"), *at_a) == "FILE_UNREADABLE"
-    assert await _refused("content", "sync", content_id, *at_a) == "NOT_LINKED"
-    assert await _refused("content", "resolve", content_id, *at_a, "--keep", "0123456789ab") == "NO_CONFLICT"
+    assert await cli_refused("content", "update", content_id, str(image), *at_a) == "CONTENT_KIND_CHANGED"
+    assert await cli_refused("content", "update", content_id, str(notes), *at_a) == "CONTENT_UNCHANGED"
+    assert await cli_refused("content", "update", content_id, str(tmp_path / "missing.md"), *at_a) == "FILE_UNREADABLE"
+    assert await cli_refused("content", "sync", content_id, *at_a) == "NOT_LINKED"
+    assert await cli_refused("content", "resolve", content_id, *at_a, "--keep", "0123456789ab") == "NO_CONFLICT"
     plain = await mmmfed("content", "revert", content_id, "0123456789abcdef", *at_a)
     assert plain.returncode == 2 and "VERSION_NOT_FOUND" in plain.stderr and "Traceback" not in plain.stderr
     assert len(await _history(content_id, at_a)) and len((await _history(content_id, at_a))["versions"]) == 1
@@ -185,10 +158,10 @@ async def test_cosf_history_travels_and_versions_reach_the_other_side_both_ways(
     """b receives every version on migration, each verified; a later version at a reaches b on
     its own, and one at b (bob, with the Modify Right there) reaches a; both stay linked."""
     fed = negotiated
-    at_a, at_b = await _operators(fed, tmp_path)
+    at_a, at_b = await operators(fed, tmp_path)
     content_id = await _publish(at_a, _file(tmp_path, "notes.md", TEXT_V1.encode()))
     v2 = TEXT_V1.replace("line one", "line 1").encode()
-    await _json("content", "update", content_id, str(_file(tmp_path, "n2.md", v2)), *at_a)
+    await cli_json("content", "update", content_id, str(_file(tmp_path, "n2.md", v2)), *at_a)
     done = await mmmfed("content", "migrate", content_id, *at_a, "--to", B, "--json")
     assert done.returncode == 0, done.stdout
     at_home, there = await _history(content_id, at_a), await _history(content_id, at_b)
@@ -198,20 +171,20 @@ async def test_cosf_history_travels_and_versions_reach_the_other_side_both_ways(
     assert _current_bytes(fed, "instance-b", content_id) == v2
 
     v3 = v2.replace(b"line three", b"line 3")
-    made = await _json("content", "update", content_id, str(_file(tmp_path, "n3.md", v3)), *at_a)
+    made = await cli_json("content", "update", content_id, str(_file(tmp_path, "n3.md", v3)), *at_a)
     await _until(lambda: _heads(fed, "instance-b", content_id) == [made["version_id"]])
     assert _current_bytes(fed, "instance-b", content_id) == v3
 
     v4 = v3 + b"added at b\n"
     n4 = str(_file(tmp_path, "n4.md", v4))
-    assert await _refused("content", "update", content_id, n4, *at_b, "--author", BOB) == "InsRights"  # b's engine
+    assert await cli_refused("content", "update", content_id, n4, *at_b, "--author", BOB) == "InsRights"  # b's engine
     _let_bob_modify(fed, content_id)
-    from_b = await _json("content", "update", content_id, n4, *at_b, "--author", BOB)
+    from_b = await cli_json("content", "update", content_id, n4, *at_b, "--author", BOB)
     assert from_b["parent_ids"] == [made["version_id"]]
     await _until(lambda: _heads(fed, "instance-a", content_id) == [from_b["version_id"]])
     assert _current_bytes(fed, "instance-a", content_id) == v4
     await _until(lambda: fed.nodes["instance-a"].contents.store.queued() == [])
-    synced = await _json("content", "sync", content_id, *at_a)
+    synced = await cli_json("content", "sync", content_id, *at_a)
     assert synced["head_ids"] == [from_b["version_id"]] and synced["peers"][0]["error"] == ""
     assert (synced["peers"][0]["sent"], synced["peers"][0]["received"]) == (0, 0)  # applied once: nothing new
 
@@ -222,7 +195,7 @@ async def test_cosf_concurrent_text_edits_merge_to_the_same_head_on_both_sides(
     """a changes the first line, b the last, neither seeing the other: two heads, a conflict the
     version graph shows, merged at once into one merge version, the same at a and b."""
     fed = negotiated
-    at_a, at_b = await _operators(fed, tmp_path)
+    at_a, at_b = await operators(fed, tmp_path)
     content_id = await _publish(at_a, _file(tmp_path, "notes.md", TEXT_V1.encode()))
     assert (await mmmfed("content", "migrate", content_id, *at_a, "--to", B)).returncode == 0
     base = _heads(fed, "instance-a", content_id)
@@ -230,11 +203,11 @@ async def test_cosf_concurrent_text_edits_merge_to_the_same_head_on_both_sides(
     _let_bob_modify(fed, content_id)
     ours = TEXT_V1.replace("line one", "line ONE (a)").encode()
     theirs = TEXT_V1.replace("line three", "line THREE (b)").encode()
-    va = await _json("content", "update", content_id, str(_file(tmp_path, "a.md", ours)), *at_a)
-    vb = await _json("content", "update", content_id, str(_file(tmp_path, "b.md", theirs)), *at_b, "--author", BOB)
+    va = await cli_json("content", "update", content_id, str(_file(tmp_path, "a.md", ours)), *at_a)
+    vb = await cli_json("content", "update", content_id, str(_file(tmp_path, "b.md", theirs)), *at_b, "--author", BOB)
     assert va["parent_ids"] == vb["parent_ids"] == base
 
-    synced = await _json("content", "sync", content_id, *at_a)
+    synced = await cli_json("content", "sync", content_id, *at_a)
     assert synced["peers"][0]["error"] == "", synced
     head_a, head_b = _heads(fed, "instance-a", content_id), _heads(fed, "instance-b", content_id)
     assert head_a == head_b and len(head_a) == 1
@@ -242,7 +215,7 @@ async def test_cosf_concurrent_text_edits_merge_to_the_same_head_on_both_sides(
     assert set(merge.parents) == {va["version_id"], vb["version_id"]}
     merged = TEXT_V1.replace("line one", "line ONE (a)").replace("line three", "line THREE (b)").encode()
     assert _current_bytes(fed, "instance-a", content_id) == merged == _current_bytes(fed, "instance-b", content_id)
-    assert await _json("content", "conflicts", *at_a) == [] == await _json("content", "conflicts", *at_b)
+    assert await cli_json("content", "conflicts", *at_a) == [] == await cli_json("content", "conflicts", *at_b)
 
 
 async def test_cosf_concurrent_image_edits_wait_for_the_owner_then_both_hold_the_same_head(
@@ -252,19 +225,19 @@ async def test_cosf_concurrent_image_edits_wait_for_the_owner_then_both_hold_the
     update is refused until the owner resolves; bob (not the owner) may not; alice keeps b's
     head at a, and the merge version reaches b on its own."""
     fed = negotiated
-    at_a, at_b = await _operators(fed, tmp_path)
+    at_a, at_b = await operators(fed, tmp_path)
     content_id = await _publish(at_a, _file(tmp_path, "red.png", _png((255, 0, 0))), "Swatch")
     assert (await mmmfed("content", "migrate", content_id, *at_a, "--to", B)).returncode == 0
     await _pause_sync(fed)
     _let_bob_modify(fed, content_id)
     green, blue = _png((0, 255, 0)), _png((0, 0, 255))
-    va = await _json("content", "update", content_id, str(_file(tmp_path, "green.png", green)), *at_a)
-    vb = await _json("content", "update", content_id, str(_file(tmp_path, "blue.png", blue)), *at_b, "--author", BOB)
-    synced = await _json("content", "sync", content_id, *at_b)
+    va = await cli_json("content", "update", content_id, str(_file(tmp_path, "green.png", green)), *at_a)
+    vb = await cli_json("content", "update", content_id, str(_file(tmp_path, "blue.png", blue)), *at_b, "--author", BOB)
+    synced = await cli_json("content", "sync", content_id, *at_b)
     assert synced["peers"][0]["error"] == "", synced
     both = sorted([va["version_id"], vb["version_id"]])
     for at, node in ((at_a, "instance-a"), (at_b, "instance-b")):
-        listed = await _json("content", "conflicts", *at)
+        listed = await cli_json("content", "conflicts", *at)
         assert [c["content_id"] for c in listed] == [content_id]
         assert sorted(h["version_id"] for h in listed[0]["heads"]) == both
         assert sorted(_heads(fed, node, content_id)) == both
@@ -273,22 +246,22 @@ async def test_cosf_concurrent_image_edits_wait_for_the_owner_then_both_hold_the
     table = await mmmfed("content", "conflicts", *at_a)
     assert table.returncode == 0 and vb["version_id"][:12] in table.stdout
     again = _file(tmp_path, "white.png", _png((255, 255, 255)))
-    assert await _refused("content", "update", content_id, str(again), *at_a) == "CONTENT_IN_CONFLICT"
-    assert await _refused("content", "resolve", content_id, *at_b, "--keep", vb["version_id"], "--author", BOB) == (
+    assert await cli_refused("content", "update", content_id, str(again), *at_a) == "CONTENT_IN_CONFLICT"
+    assert await cli_refused("content", "resolve", content_id, *at_b, "--keep", vb["version_id"], "--author", BOB) == (
         "NOT_OWNER"
     )
-    assert await _refused("content", "resolve", content_id, *at_a, "--keep", "0" * 12) == "VERSION_NOT_FOUND"
+    assert await cli_refused("content", "resolve", content_id, *at_a, "--keep", "0" * 12) == "VERSION_NOT_FOUND"
 
     for node in ("instance-a", "instance-b"):
         worker = fed.nodes[node].content_sync
         assert worker is not None
         worker.start()
-    resolved = await _json("content", "resolve", content_id, *at_a, "--keep", vb["version_id"][:12])
+    resolved = await cli_json("content", "resolve", content_id, *at_a, "--keep", vb["version_id"][:12])
     assert sorted(resolved["parent_ids"]) == both
     await _until(lambda: _heads(fed, "instance-b", content_id) == [resolved["version_id"]])
     assert _heads(fed, "instance-a", content_id) == [resolved["version_id"]]
     assert _current_bytes(fed, "instance-a", content_id) == blue == _current_bytes(fed, "instance-b", content_id)
-    assert await _json("content", "conflicts", *at_b) == []
+    assert await cli_json("content", "conflicts", *at_b) == []
 
 
 async def test_cosf_a_destination_down_during_an_edit_catches_up_after_restart(
@@ -297,14 +270,14 @@ async def test_cosf_a_destination_down_during_an_edit_catches_up_after_restart(
     """b's gateway is down while alice edits at a: a's durable queue keeps the version and
     retries with backoff; once b's gateway serves again, b holds it, and a's queue is empty."""
     fed = negotiated
-    at_a, at_b = await _operators(fed, tmp_path)
+    at_a, at_b = await operators(fed, tmp_path)
     content_id = await _publish(at_a, _file(tmp_path, "notes.md", TEXT_V1.encode()))
     assert (await mmmfed("content", "migrate", content_id, *at_a, "--to", B)).returncode == 0
     await fed.nodes["gateway-b"].stop()
     edits = []
     for i in range(3):
         text = TEXT_V1.encode() + f"edit {i}\n".encode()
-        edits.append(await _json("content", "update", content_id, str(_file(tmp_path, f"e{i}.md", text)), *at_a))
+        edits.append(await cli_json("content", "update", content_id, str(_file(tmp_path, f"e{i}.md", text)), *at_a))
     worker = fed.nodes["instance-a"].content_sync
     assert worker is not None
     await worker.drain_once()
@@ -336,7 +309,7 @@ async def test_re3_versions_a_peer_may_not_send_are_refused_and_b_stores_nothing
     (LICENCE_CHANGED), whose parent b does not hold (VERSION_PARENT_MISSING), and any version of
     a content not linked with a (NOT_LINKED); b's history is unchanged."""
     fed = negotiated
-    at_a, at_b = await _operators(fed, tmp_path)
+    at_a, at_b = await operators(fed, tmp_path)
     content_id = await _publish(at_a, _file(tmp_path, "notes.md", TEXT_V1.encode()))
     assert (await mmmfed("content", "migrate", content_id, *at_a, "--to", B)).returncode == 0
     head = _heads(fed, "instance-b", content_id)[0]
@@ -376,7 +349,7 @@ async def test_re3_versions_a_peer_may_not_send_are_refused_and_b_stores_nothing
         exchange = gateway_pb2_grpc.FederationStub(channel).ExchangeContentVersions
         for sent, code, reason in cases:
             await refused(exchange(sent), code, reason)
-        own = await _json(
+        own = await cli_json(
             "content",
             "publish",
             str(_file(tmp_path, "b.md", b"# b's own\n")),
@@ -404,12 +377,12 @@ async def test_cosf_the_queue_is_durable_a_sender_restarted_during_an_outage_sti
     """b's gateway is down when alice edits at a, then a's M-Instance restarts: the version waits
     in a's database, and the restarted M-Instance delivers it once b's gateway serves again."""
     fed = negotiated
-    at_a, _ = await _operators(fed, tmp_path)
+    at_a, _ = await operators(fed, tmp_path)
     content_id = await _publish(at_a, _file(tmp_path, "notes.md", TEXT_V1.encode()))
     assert (await mmmfed("content", "migrate", content_id, *at_a, "--to", B)).returncode == 0
     await fed.nodes["gateway-b"].stop()
     text = TEXT_V1.encode() + b"written during the outage\n"
-    edit = await _json("content", "update", content_id, str(_file(tmp_path, "e.md", text)), *at_a)
+    edit = await cli_json("content", "update", content_id, str(_file(tmp_path, "e.md", text)), *at_a)
     await fed.nodes["instance-a"].stop()
     restarted = InstanceNode(fed.plan.instance_a)
     fed.nodes["instance-a"] = restarted
@@ -432,12 +405,12 @@ async def test_cosf_a_version_from_the_peer_stays_current_in_the_home_world_afte
     M-Instance restarts (its World replayed from Activity Data), the World holds the content at
     that version again, as the store does, and alice's next update builds on it."""
     fed = negotiated
-    at_a, at_b = await _operators(fed, tmp_path)
+    at_a, at_b = await operators(fed, tmp_path)
     content_id = await _publish(at_a, _file(tmp_path, "notes.md", TEXT_V1.encode()))
     assert (await mmmfed("content", "migrate", content_id, *at_a, "--to", B)).returncode == 0
     _let_bob_modify(fed, content_id)
     text = TEXT_V1.encode() + b"from b\n"
-    from_b = await _json("content", "update", content_id, str(_file(tmp_path, "b.md", text)), *at_b, "--author", BOB)
+    from_b = await cli_json("content", "update", content_id, str(_file(tmp_path, "b.md", text)), *at_b, "--author", BOB)
     await _until(lambda: _heads(fed, "instance-a", content_id) == [from_b["version_id"]])
     await fed.nodes["instance-a"].stop()
     restarted = InstanceNode(fed.plan.instance_a)
@@ -447,7 +420,7 @@ async def test_cosf_a_version_from_the_peer_stays_current_in_the_home_world_afte
     held = restarted.process_actions.world.items[content_id]
     assert held["ItemParts"] == stored["ItemParts"] and held["ItemParts"][0]["Size"] == len(text)
     later = text + b"and from a again\n"
-    made = await _json("content", "update", content_id, str(_file(tmp_path, "a.md", later)), *at_a)
+    made = await cli_json("content", "update", content_id, str(_file(tmp_path, "a.md", later)), *at_a)
     assert made["parent_ids"] == [from_b["version_id"]]
 
 
@@ -458,13 +431,13 @@ async def test_cosf_a_refused_row_waits_alone_and_never_holds_up_the_destination
     a refusal, not an outage): it backs off on its own and stays queued, while a later version of
     another content reaches b."""
     fed = negotiated
-    at_a, _ = await _operators(fed, tmp_path)
+    at_a, _ = await operators(fed, tmp_path)
     content_id = await _publish(at_a, _file(tmp_path, "notes.md", TEXT_V1.encode()))
     assert (await mmmfed("content", "migrate", content_id, *at_a, "--to", B)).returncode == 0
     store = fed.nodes["instance-a"].contents.store
     missing = f"mmm://{A}/items/not-here"
     store.queue_sync(missing, now_ms=0, peer=B)  # queued first, so it heads the queue
     text = TEXT_V1.encode() + b"behind a refused row\n"
-    made = await _json("content", "update", content_id, str(_file(tmp_path, "n.md", text)), *at_a)
+    made = await cli_json("content", "update", content_id, str(_file(tmp_path, "n.md", text)), *at_a)
     await _until(lambda: _heads(fed, "instance-b", content_id) == [made["version_id"]])
     await _until(lambda: [c for _, c, _ in store.queued()] == [missing])
