@@ -21,14 +21,21 @@ revoked keys honoured by :class:`gateway.keyring.Keyring`) and kept under the us
 ``receipts/``; the link is dropped. Both are audited (rpc ``MigrateIdentity`` /
 ``UnlinkIdentity``, ``ACCEPTED`` or ``REFUSED`` with the reason).
 
+:meth:`IdentityMigration.resolve_local` answers RE-5 ResolveDid (IDIR-101/202) for this
+M-Instance's DIDs: its own (its key set) and its users' (``#key-1``, the user's current key, held
+or brought; ``DID_UNKNOWN`` for a user with none); :meth:`IdentityMigration.resolve` (RI-4) asks
+the DID's home for any other.
+
 :meth:`IdentityMigration.status_list_token` answers RE-4 GetStatusList with the current Token
 Status List token, signed with the M-Instance's current key.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 from gateway.agreements import IDENTITY_ACTION, IDENTITY_TYPE, AgreementBook
@@ -37,6 +44,7 @@ from gateway.keyring import Keyring
 from gateway.negotiation import NegotiationService
 from mmmfed.api.v1 import identity_pb2 as ipb
 from mmmfed.audit import ACCEPTED, REFUSED
+from mmmfed.did_document import instance_did_document, load_did_document
 from mmmfed.errors import DataIntegrityError, InvalidInput, MmmfedError, NotFound, PermissionDenied
 from mmmfed.identity.policy import policy_from_manifesto
 from mmmfed.identity.presentation import disclosable, present
@@ -44,13 +52,38 @@ from mmmfed.identity.receipts import read_receipt, unlink_request, verify_receip
 from mmmfed.identity.sdjwt import parse_disclosure
 from mmmfed.identity.status_list import status_list_token
 from mmmfed.identity.store import IdentityStore
-from mmmfed.identity.user_did import user_did_of_process
+from mmmfed.identity.user_did import parse_did, user_did_document, user_did_of_process
 from mmmfed.items import instance_or_none
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.rpc import call
 from mmmfed.store import SharedAuditLog
 
 STATUS_TTL_S = 300
+MAX_DOCUMENT_CHARS = 64 * 1024  # a resolved DID document; the instance's lists its few keys
+
+
+async def resolve_at_home(channels: Channels, did: str) -> ipb.ResolveDidResponse:
+    """RE-5 ResolveDid of ``did`` at its home (the DID's host, a configured peer: NotFound
+    ``UNKNOWN_PEER``); the peer's refusals with their reasons; DataIntegrityError
+    ``PEER_ANSWER_INVALID`` if the answer is not a DID document of ``did`` from that home."""
+    host, _ = parse_did(did)
+    channels.peer(host)
+    stub = channels.identity_peer(host)
+    answer: ipb.ResolveDidResponse = await call(lambda: stub.ResolveDid(ipb.ResolveDidRequest(did=did)))
+    try:
+        document = json.loads(answer.document_json) if len(answer.document_json) <= MAX_DOCUMENT_CHARS else None
+    except ValueError:
+        document = None
+    if not isinstance(document, dict) or document.get("id") != did or answer.resolved_by != host:
+        raise DataIntegrityError(f"{host} answered no DID document of {did[:256]}", reason="PEER_ANSWER_INVALID")
+    return answer
+
+
+def document_keys(answer: ipb.ResolveDidResponse) -> list[bytes]:
+    """The Ed25519 public keys (32 bytes) a resolved DID document lists; InvalidInput
+    ``KEY_FILE_INVALID`` if it is not a Multikey DID document."""
+    where = Path(f"<DID document of {answer.did[:256]} from {answer.resolved_by}>")
+    return [k.public_key for k in load_did_document(where, answer.document_json.encode())]
 
 
 T = TypeVar("T")
@@ -228,6 +261,37 @@ class IdentityMigration:
             receipt_jws=receipt.text,
             receipt_path=str(path),
         )
+
+    # -- RE-5 DID resolution (IDIR-101/202) -----------------------------------------------------
+    def resolve_local(self, did: str) -> ipb.ResolveDidResponse:
+        """The DID document of ``did:web:<this M-Instance>`` (its key set: rotated keys with
+        ``expires``, revoked ones with ``revoked``) or of ``did:web:<this M-Instance>:users:<id>``
+        (``#key-1``: the user's current key, held here or brought by them). InvalidInput
+        ``DID_INVALID``; NotFound ``DID_UNKNOWN`` for another M-Instance's DID or a user with no
+        key here."""
+        host, user_id = parse_did(did)
+        if host != self._id:
+            raise NotFound(f"{did[:256]} is not a DID of {self._id}; resolve it at {host}", reason="DID_UNKNOWN")
+        if user_id is None:
+            document = instance_did_document(self._id, self._keys.records())
+        else:
+            key = self.store.public_key(user_id)
+            if key is None:
+                raise NotFound(
+                    f"{self._id} has no user {user_id} with a key (no credential issued)", reason="DID_UNKNOWN"
+                )
+            document = user_did_document(did, key)
+        return ipb.ResolveDidResponse(did=did, document_json=json.dumps(document, sort_keys=True), resolved_by=self._id)
+
+    async def resolve(self, did: str) -> ipb.ResolveDidResponse:
+        """RI-4 ResolveDid: :meth:`resolve_local` for a DID of this M-Instance, else RE-5
+        ResolveDid at the DID's home (its host, which must be a configured peer: NotFound
+        ``UNKNOWN_PEER``); the answer must be the document of ``did`` (DataIntegrityError
+        ``PEER_ANSWER_INVALID`` otherwise)."""
+        host, _ = parse_did(did)
+        if host == self._id:
+            return self.resolve_local(did)
+        return await resolve_at_home(self._channels, did)
 
     # -- RE-4 status list ---------------------------------------------------------------------
     def status_list_token(self, uri: str) -> str:

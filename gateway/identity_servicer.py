@@ -45,6 +45,11 @@ class IdentityGatewayServicer(identity_pb2_grpc.IdentityGatewayServicer):
         """RI-4, IDIR-204: unlink at the peer and keep its signed receipt of deletion."""
         return await self._migration.unlink(request)
 
+    async def ResolveDid(self, request: ipb.ResolveDidRequest, context: ServicerContext) -> ipb.ResolveDidResponse:
+        """RI-4, IDIR-101/202: a DID document, here for this M-Instance's DIDs, else at the
+        DID's home over RE-5."""
+        return await self._migration.resolve(request.did)
+
 
 class IdentityFederationServicer(identity_pb2_grpc.IdentityFederationServicer):
     """RE-4: a peer's gateway presents, unlinks, or reads this M-Instance's status list."""
@@ -84,3 +89,9 @@ class IdentityFederationServicer(identity_pb2_grpc.IdentityFederationServicer):
         """RE-4: this M-Instance's current status list token (statuslist+jwt)."""
         self._peer(context)
         return ipb.GetStatusListResponse(token=self._migration.status_list_token(request.uri))
+
+    async def ResolveDid(self, request: ipb.ResolveDidRequest, context: ServicerContext) -> ipb.ResolveDidResponse:
+        """RE-5, IDIR-101/202: the DID document of this M-Instance or of one of its users (the
+        user's current key); NOT_FOUND DID_UNKNOWN otherwise."""
+        self._peer(context)
+        return self._migration.resolve_local(request.did)

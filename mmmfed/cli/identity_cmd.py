@@ -457,22 +457,8 @@ def _ri4(config: Path, cert: Path, key: Path, method: str, request: Any) -> Any:
         raise fail(InvalidInput(f"cannot read {err.filename}: {err.strerror}", reason="FILE_UNREADABLE")) from err
 
 
-@identity_app.command("migrate")
-def identity_migrate(
-    process_id: Annotated[str, typer.Argument(help="the user's Process id, mmm://<home>/processes/user/<id>")],
-    to: Annotated[str, typer.Option("--to", help="the destination M-Instance, e.g. b.example")],
-    disclose: Annotated[
-        str, typer.Option("--disclose", help="claims to disclose, comma-separated, e.g. name,age_over_18")
-    ],
-    config: GatewayConfigOption,
-    cert: CertOption,
-    key: OperatorKeyOption,
-    as_json: JsonOption = False,
-) -> None:
-    """Migrate the user's identity to a peer M-Instance (FGMV-43 9.4 steps 1-4): the home gateway
-    presents the user's credential disclosing only the chosen claims, bound to the peer and its
-    nonce by the user's key; the peer verifies it, checks its eligibility rules and links it to a
-    Process of its own holding only those claims. Migrating again gives the same Process."""
+def _link(process_id: str, to: str, disclose: str, config: Path, cert: Path, key: Path, as_json: bool) -> None:
+    """RI-4 MigrateIdentity and its report, for `identity migrate` and `identity link`."""
     from mmmfed.api.v1 import identity_pb2 as ipb
 
     chosen = [c.strip() for c in disclose.split(",") if c.strip()]
@@ -489,6 +475,71 @@ def identity_migrate(
     lines = [
         f"LINKED {done.did} at {done.peer_m_instance_id} as {done.peer_process_id}{again}",
         f"  stored there: {', '.join(done.stored_claims) or 'no claim'}",
+    ]
+    _print(result, as_json, lines)
+
+
+@identity_app.command("migrate")
+def identity_migrate(
+    process_id: Annotated[str, typer.Argument(help="the user's Process id, mmm://<home>/processes/user/<id>")],
+    to: Annotated[str, typer.Option("--to", help="the destination M-Instance, e.g. b.example")],
+    disclose: Annotated[
+        str, typer.Option("--disclose", help="claims to disclose, comma-separated, e.g. name,age_over_18")
+    ],
+    config: GatewayConfigOption,
+    cert: CertOption,
+    key: OperatorKeyOption,
+    as_json: JsonOption = False,
+) -> None:
+    """Migrate the user's identity to a peer M-Instance (FGMV-43 9.4 steps 1-4): the home gateway
+    presents the user's credential disclosing only the chosen claims, bound to the peer and its
+    nonce by the user's key; the peer verifies it, checks its eligibility rules and links it to a
+    Process of its own holding only those claims. Migrating again gives the same Process. The
+    same as `identity link`."""
+    _link(process_id, to, disclose, config, cert, key, as_json)
+
+
+@identity_app.command("link")
+def identity_link(
+    process_id: Annotated[str, typer.Argument(help="the user's Process id, mmm://<home>/processes/user/<id>")],
+    to: Annotated[str, typer.Option("--to", help="the platform (M-Instance) to link to, e.g. b.example")],
+    disclose: Annotated[
+        str, typer.Option("--disclose", help="claims the platform may read, comma-separated, e.g. name,age_over_18")
+    ],
+    config: GatewayConfigOption,
+    cert: CertOption,
+    key: OperatorKeyOption,
+    as_json: JsonOption = False,
+) -> None:
+    """Link the user's identity to a platform (IDIR-204), the user staying at home: the platform
+    gets a presentation of the chosen claims only, verifies it and links it to a Process of its
+    own, and may read that consented profile and nothing more; `identity sync` keeps it current
+    within that scope, `identity unlink` ends it. The same request as `identity migrate`."""
+    _link(process_id, to, disclose, config, cert, key, as_json)
+
+
+@identity_app.command("resolve")
+def identity_resolve(
+    did: Annotated[str, typer.Argument(help="did:web:<m-instance> or did:web:<m-instance>:users:<id>")],
+    config: GatewayConfigOption,
+    cert: CertOption,
+    key: OperatorKeyOption,
+    as_json: JsonOption = False,
+) -> None:
+    """Resolve a DID to its DID document through this M-Instance's gateway: its own DIDs there,
+    any other at the DID's home M-Instance (its host) over the key service, RE-5. A user's document
+    holds the user's current public key (#key-1)."""
+    from mmmfed.api.v1 import identity_pb2 as ipb
+
+    if not did.startswith("did:web:"):
+        raise refuse("DID_INVALID", f"{did[:200]!r} is not a did:web DID; pass did:web:<m-instance>[:users:<id>]")
+    done = _ri4(config, cert, key, "ResolveDid", ipb.ResolveDidRequest(did=did))
+    document = json.loads(done.document_json)
+    methods = document.get("verificationMethod", [])
+    result = {"did": done.did, "resolved_by": done.resolved_by, "document": document}
+    lines = [f"{done.did} (resolved by {done.resolved_by})"]
+    lines += [
+        f"  {m.get('id')}  {m.get('publicKeyMultibase')}" + (" revoked" if "revoked" in m else "") for m in methods
     ]
     _print(result, as_json, lines)
 

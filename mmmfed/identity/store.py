@@ -114,6 +114,17 @@ class IdentityStore:
         user_dir = self._user_dir(user_id)
         return (user_dir / "key.pem").exists() and not (user_dir / "holder.jwk.json").exists()
 
+    def public_key(self, user_id: str) -> UserKey | None:
+        """The user's current public key (the one they brought, else the one held for them), or
+        None if the user has none here; never makes a key (RE-5 resolution reads it, IDIR-202)."""
+        user_dir = self._user_dir(user_id)
+        own = user_dir / "holder.jwk.json"
+        if own.exists():
+            return UserKey.bring_own(json.loads(own.read_text()))
+        if (user_dir / "key.pem").exists():
+            return UserKey(load_signing_key(user_dir / "key.pem").public_key_bytes)
+        return None
+
     def held_key(self, user_id: str) -> SigningKey:
         """The private key held for ``user_id``; NotFound ``USER_KEY_NOT_HELD`` if the user brought
         their own key or none is held."""
@@ -165,11 +176,36 @@ class IdentityStore:
             return {}
         return {str(k): dict(v) for k, v in raw.items()}
 
-    def save_link(self, user_id: str, peer: str, *, process_id: str, disclosed: list[str], linked_at_s: int) -> None:
-        """Record that ``peer`` linked the user's identity to ``process_id`` with ``disclosed``."""
+    def save_link(
+        self, user_id: str, peer: str, *, process_id: str, disclosed: list[str], linked_at_s: int, version: int = 0
+    ) -> None:
+        """Record that ``peer`` linked the user's identity to ``process_id`` with ``disclosed`` (the
+        consented scope there), holding profile ``version`` (IDSF)."""
         links = self.links(user_id)
-        links[peer] = {"process_id": process_id, "disclosed": sorted(disclosed), "linked_at_s": linked_at_s}
+        links[peer] = {
+            "process_id": process_id,
+            "disclosed": sorted(disclosed),
+            "linked_at_s": linked_at_s,
+            "version": version,
+        }
         _write(self._links_file(user_id), json.dumps(links, indent=2, sort_keys=True) + "\n", mode=0o600)
+
+    def set_link_version(self, user_id: str, peer: str, version: int) -> None:
+        """Record that ``peer`` holds profile ``version`` now (after a push, IDSF); nothing if the
+        link is gone."""
+        links = self.links(user_id)
+        if peer in links:
+            links[peer]["version"] = version
+            _write(self._links_file(user_id), json.dumps(links, indent=2, sort_keys=True) + "\n", mode=0o600)
+
+    def sync_file(self, user_id: str) -> Path:
+        """``users/<id>/sync.json``: the user's profile versions and offered changes
+        (:mod:`mmmfed.identity.sync_state`)."""
+        return self._user_dir(user_id) / "sync.json"
+
+    def write_private(self, path: Path, text: str) -> None:
+        """Write ``text`` to ``path`` (under this store) as 0600, atomically."""
+        _write(path, text, mode=0o600)
 
     def drop_link(self, user_id: str, peer: str) -> None:
         links = self.links(user_id)

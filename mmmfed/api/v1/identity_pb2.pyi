@@ -331,3 +331,50 @@ class GetStatusListResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetStatusListResponse: _TypeAlias = GetStatusListResponse  # noqa: Y015
+
+@_typing.final
+class ResolveDidRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DID_FIELD_NUMBER: _builtins.int
+    did: _builtins.str
+    """did:web:<m-instance> or did:web:<m-instance>:users:<id>."""
+    def __init__(
+        self,
+        *,
+        did: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["did", b"did"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResolveDidRequest: _TypeAlias = ResolveDidRequest  # noqa: Y015
+
+@_typing.final
+class ResolveDidResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DID_FIELD_NUMBER: _builtins.int
+    DOCUMENT_JSON_FIELD_NUMBER: _builtins.int
+    RESOLVED_BY_FIELD_NUMBER: _builtins.int
+    did: _builtins.str
+    document_json: _builtins.str
+    """The DID document (W3C DID Core 1.0, Multikey verification methods) as JSON."""
+    resolved_by: _builtins.str
+    """The M-Instance whose gateway answered (the DID's home)."""
+    def __init__(
+        self,
+        *,
+        did: _builtins.str = ...,
+        document_json: _builtins.str = ...,
+        resolved_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["did", b"did", "document_json", b"document_json", "resolved_by", b"resolved_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResolveDidResponse: _TypeAlias = ResolveDidResponse  # noqa: Y015

@@ -47,6 +47,11 @@ class IdentityGatewayStub:
                 request_serializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.UnlinkIdentityRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.UnlinkIdentityResponse.FromString,
                 _registered_method=True)
+        self.ResolveDid = channel.unary_unary(
+                '/mmmfed.api.v1.IdentityGateway/ResolveDid',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.ResolveDidRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.ResolveDidResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityGatewayServicer:
@@ -74,6 +79,15 @@ class IdentityGatewayServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResolveDid(self, request, context):
+        """IDIR-101/202: the DID document of a DID, resolved here for a DID of this M-Instance, else at
+        its home (the DID's host) over RE-5 (IdentityFederation.ResolveDid). NOT_FOUND DID_UNKNOWN /
+        UNKNOWN_PEER; INVALID_ARGUMENT DID_INVALID.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityGatewayServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -86,6 +100,11 @@ def add_IdentityGatewayServicer_to_server(servicer, server):
                     servicer.UnlinkIdentity,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.UnlinkIdentityRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.UnlinkIdentityResponse.SerializeToString,
+            ),
+            'ResolveDid': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveDid,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.ResolveDidRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.ResolveDidResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -155,6 +174,33 @@ class IdentityGateway:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def ResolveDid(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.IdentityGateway/ResolveDid',
+            mmmfed_dot_api_dot_v1_dot_identity__pb2.ResolveDidRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_identity__pb2.ResolveDidResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class IdentityFederationStub:
     """IdentityFederation is RE-4 at the destination's gateway, called by a peer's gateway only
@@ -186,6 +232,11 @@ class IdentityFederationStub:
                 '/mmmfed.api.v1.IdentityFederation/GetStatusList',
                 request_serializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.GetStatusListRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.GetStatusListResponse.FromString,
+                _registered_method=True)
+        self.ResolveDid = channel.unary_unary(
+                '/mmmfed.api.v1.IdentityFederation/ResolveDid',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.ResolveDidRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.ResolveDidResponse.FromString,
                 _registered_method=True)
 
 
@@ -227,6 +278,16 @@ class IdentityFederationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResolveDid(self, request, context):
+        """RE-5 DID resolution (IDIR-101/202): did:web:<this M-Instance> (its key set as a DID
+        document) or did:web:<this M-Instance>:users:<id> (the user's current key, held here or
+        brought by them). NOT_FOUND DID_UNKNOWN (no such user here, or another M-Instance's DID);
+        INVALID_ARGUMENT DID_INVALID.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityFederationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -249,6 +310,11 @@ def add_IdentityFederationServicer_to_server(servicer, server):
                     servicer.GetStatusList,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.GetStatusListRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.GetStatusListResponse.SerializeToString,
+            ),
+            'ResolveDid': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveDid,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.ResolveDidRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.ResolveDidResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -361,6 +427,33 @@ class IdentityFederation:
             '/mmmfed.api.v1.IdentityFederation/GetStatusList',
             mmmfed_dot_api_dot_v1_dot_identity__pb2.GetStatusListRequest.SerializeToString,
             mmmfed_dot_api_dot_v1_dot_identity__pb2.GetStatusListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveDid(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.IdentityFederation/ResolveDid',
+            mmmfed_dot_api_dot_v1_dot_identity__pb2.ResolveDidRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_identity__pb2.ResolveDidResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -53,6 +53,11 @@ class IdentityGatewayStub:
     """IDIR-204: ask a peer to unlink the user's identity; the peer's signed receipt of deletion is
     verified with its keys and kept at home. NOT_FOUND NOT_LINKED.
     """
+    ResolveDid: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ResolveDidRequest, _identity_pb2.ResolveDidResponse]
+    """IDIR-101/202: the DID document of a DID, resolved here for a DID of this M-Instance, else at
+    its home (the DID's host) over RE-5 (IdentityFederation.ResolveDid). NOT_FOUND DID_UNKNOWN /
+    UNKNOWN_PEER; INVALID_ARGUMENT DID_INVALID.
+    """
 
 @_typing.type_check_only
 class IdentityGatewayAsyncStub(IdentityGatewayStub):
@@ -72,6 +77,11 @@ class IdentityGatewayAsyncStub(IdentityGatewayStub):
     UnlinkIdentity: _aio.UnaryUnaryMultiCallable[_identity_pb2.UnlinkIdentityRequest, _identity_pb2.UnlinkIdentityResponse]  # type: ignore[assignment]
     """IDIR-204: ask a peer to unlink the user's identity; the peer's signed receipt of deletion is
     verified with its keys and kept at home. NOT_FOUND NOT_LINKED.
+    """
+    ResolveDid: _aio.UnaryUnaryMultiCallable[_identity_pb2.ResolveDidRequest, _identity_pb2.ResolveDidResponse]  # type: ignore[assignment]
+    """IDIR-101/202: the DID document of a DID, resolved here for a DID of this M-Instance, else at
+    its home (the DID's host) over RE-5 (IdentityFederation.ResolveDid). NOT_FOUND DID_UNKNOWN /
+    UNKNOWN_PEER; INVALID_ARGUMENT DID_INVALID.
     """
 
 class IdentityGatewayServicer(metaclass=_abc_1.ABCMeta):
@@ -103,6 +113,17 @@ class IdentityGatewayServicer(metaclass=_abc_1.ABCMeta):
         verified with its keys and kept at home. NOT_FOUND NOT_LINKED.
         """
 
+    @_abc_1.abstractmethod
+    def ResolveDid(
+        self,
+        request: _identity_pb2.ResolveDidRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.ResolveDidResponse, _abc.Awaitable[_identity_pb2.ResolveDidResponse]]:
+        """IDIR-101/202: the DID document of a DID, resolved here for a DID of this M-Instance, else at
+        its home (the DID's host) over RE-5 (IdentityFederation.ResolveDid). NOT_FOUND DID_UNKNOWN /
+        UNKNOWN_PEER; INVALID_ARGUMENT DID_INVALID.
+        """
+
 def add_IdentityGatewayServicer_to_server(servicer: IdentityGatewayServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class IdentityFederationStub:
@@ -130,6 +151,12 @@ class IdentityFederationStub:
     """RE-4 status: this M-Instance's current Token Status List token (statuslist+jwt) for the uri
     its credentials name (NOT_FOUND STATUS_LIST_UNKNOWN for another uri).
     """
+    ResolveDid: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ResolveDidRequest, _identity_pb2.ResolveDidResponse]
+    """RE-5 DID resolution (IDIR-101/202): did:web:<this M-Instance> (its key set as a DID
+    document) or did:web:<this M-Instance>:users:<id> (the user's current key, held here or
+    brought by them). NOT_FOUND DID_UNKNOWN (no such user here, or another M-Instance's DID);
+    INVALID_ARGUMENT DID_INVALID.
+    """
 
 @_typing.type_check_only
 class IdentityFederationAsyncStub(IdentityFederationStub):
@@ -153,6 +180,12 @@ class IdentityFederationAsyncStub(IdentityFederationStub):
     GetStatusList: _aio.UnaryUnaryMultiCallable[_identity_pb2.GetStatusListRequest, _identity_pb2.GetStatusListResponse]  # type: ignore[assignment]
     """RE-4 status: this M-Instance's current Token Status List token (statuslist+jwt) for the uri
     its credentials name (NOT_FOUND STATUS_LIST_UNKNOWN for another uri).
+    """
+    ResolveDid: _aio.UnaryUnaryMultiCallable[_identity_pb2.ResolveDidRequest, _identity_pb2.ResolveDidResponse]  # type: ignore[assignment]
+    """RE-5 DID resolution (IDIR-101/202): did:web:<this M-Instance> (its key set as a DID
+    document) or did:web:<this M-Instance>:users:<id> (the user's current key, held here or
+    brought by them). NOT_FOUND DID_UNKNOWN (no such user here, or another M-Instance's DID);
+    INVALID_ARGUMENT DID_INVALID.
     """
 
 class IdentityFederationServicer(metaclass=_abc_1.ABCMeta):
@@ -198,6 +231,18 @@ class IdentityFederationServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_identity_pb2.GetStatusListResponse, _abc.Awaitable[_identity_pb2.GetStatusListResponse]]:
         """RE-4 status: this M-Instance's current Token Status List token (statuslist+jwt) for the uri
         its credentials name (NOT_FOUND STATUS_LIST_UNKNOWN for another uri).
+        """
+
+    @_abc_1.abstractmethod
+    def ResolveDid(
+        self,
+        request: _identity_pb2.ResolveDidRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.ResolveDidResponse, _abc.Awaitable[_identity_pb2.ResolveDidResponse]]:
+        """RE-5 DID resolution (IDIR-101/202): did:web:<this M-Instance> (its key set as a DID
+        document) or did:web:<this M-Instance>:users:<id> (the user's current key, held here or
+        brought by them). NOT_FOUND DID_UNKNOWN (no such user here, or another M-Instance's DID);
+        INVALID_ARGUMENT DID_INVALID.
         """
 
 def add_IdentityFederationServicer_to_server(servicer: IdentityFederationServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
