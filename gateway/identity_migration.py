@@ -115,7 +115,7 @@ class IdentityMigration:
         self._audit = audit
         self._clock = clock
 
-    def _user(self, process_id: str) -> tuple[str, str]:
+    def user_of(self, process_id: str) -> tuple[str, str]:
         """(user id, DID) of a User Process of this M-Instance; InvalidInput ``USER_ID_INVALID`` /
         ``PROCESS_NOT_LOCAL``."""
         did = user_did_of_process(process_id)
@@ -126,7 +126,8 @@ class IdentityMigration:
             )
         return did.rsplit(":", 1)[-1], did
 
-    def _peer(self, peer: str) -> None:
+    def check_peer(self, peer: str) -> None:
+        """InvalidInput ``BAD_PEER`` for no peer or this M-Instance, NotFound ``UNKNOWN_PEER``."""
         if not peer or peer == self._id:
             raise InvalidInput("an identity migrates to another M-Instance (--to)", reason="BAD_PEER")
         self._channels.peer(peer)  # NotFound UNKNOWN_PEER
@@ -154,8 +155,8 @@ class IdentityMigration:
 
     async def _migrate(self, request: ipb.MigrateIdentityRequest) -> ipb.MigrateIdentityResponse:
         peer = request.peer_m_instance_id
-        self._peer(peer)
-        user_id, did = self._user(request.process_id)
+        self.check_peer(peer)
+        user_id, did = self.user_of(request.process_id)
         chosen = sorted({c.strip() for c in request.disclose if c.strip()})
         credential = self.store.credential(user_id)
         user_key = self.store.held_key(user_id)
@@ -174,7 +175,8 @@ class IdentityMigration:
         shown = present(
             credential, disclose=chosen, audience=peer, nonce=nonce.nonce, holder_key=user_key, iat_s=int(self._clock())
         )
-        sent = ipb.PresentIdentityRequest(presentation=shown.serialize(), did=did)
+        version = self.store.observe_sync(user_id).version  # IDSF: the profile version presented
+        sent = ipb.PresentIdentityRequest(presentation=shown.serialize(), did=did, version=version)
         answer: ipb.PresentIdentityResponse = await call(lambda: stub.PresentIdentity(sent), attempts=1)
         if instance_or_none(answer.process_id) != peer or len(answer.process_id) > 256:
             raise DataIntegrityError(
@@ -188,6 +190,7 @@ class IdentityMigration:
             process_id=answer.process_id,
             disclosed=stored,
             linked_at_s=int(self._clock()),
+            version=version,
         )
         return ipb.MigrateIdentityResponse(
             peer_m_instance_id=peer,
@@ -227,8 +230,8 @@ class IdentityMigration:
 
     async def _unlink(self, request: ipb.UnlinkIdentityRequest) -> ipb.UnlinkIdentityResponse:
         peer = request.peer_m_instance_id
-        self._peer(peer)
-        user_id, did = self._user(request.process_id)
+        self.check_peer(peer)
+        user_id, did = self.user_of(request.process_id)
         user_key = self.store.held_key(user_id)
         token = unlink_request(did, destination=peer, user_key=user_key, iat_s=int(self._clock()))
         stub = self._channels.identity_peer(peer)

@@ -577,3 +577,89 @@ def identity_unlink(
         f"  receipt of deletion signed by {header.get('kid')}, kept in {done.receipt_path}",
     ]
     _print(result, as_json, lines)
+
+
+@identity_app.command("sync")
+def identity_sync(
+    process_id: Annotated[
+        str, typer.Argument(help="the user's Process id at home, or the linked Process id at the platform")
+    ],
+    config: GatewayConfigOption,
+    cert: CertOption,
+    key: OperatorKeyOption,
+    accept: Annotated[
+        str | None, typer.Option("--accept", help="at home: a change id to accept (its value becomes the home's)")
+    ] = None,
+    reject: Annotated[
+        str | None, typer.Option("--reject", help="at home: a change id to reject (the home's value stays)")
+    ] = None,
+    set_: Annotated[
+        str | None,
+        typer.Option(
+            "--set", help='at the platform: FIELD=JSON the user changed here, e.g. comfort={"motion":"reduced"}'
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Keep a linked identity in step (FGMV-43 9.4 steps 5-7).
+
+    At home: push the user's current credential now, with its version, to every platform the
+    identity is linked to, each getting only the claims the user disclosed to it; first apply the
+    user's choice on a change a platform offered (--accept takes its value and re-issues the
+    credential, --reject keeps the home's; a CONFLICT, the home having changed the field too, is
+    settled the same way). At the platform: offer a change the user made here (--set name=...,
+    languages=[...] or comfort={...}) to the home, which applies it only when the user accepts.
+    Both list the changes not yet settled, conflicts included, with their status.
+    """
+    from mmmfed.api.v1 import identity_pb2 as ipb
+
+    field, value = "", ""
+    if set_ is not None:
+        field, sep, value = set_.partition("=")
+        if not sep or not field.strip():
+            raise refuse(
+                "SYNC_ARGUMENTS", f'--set {set_[:80]!r} is not FIELD=JSON, e.g. comfort=\'{{"motion": "reduced"}}\''
+            )
+    request = ipb.SyncIdentityRequest(
+        process_id=process_id, accept=accept or "", reject=reject or "", set_field=field.strip(), set_value_json=value
+    )
+    done = _ri4(config, cert, key, "SyncIdentity", request)
+    peers = [
+        {"peer_m_instance_id": p.peer_m_instance_id, "version": p.version, "outcome": p.outcome, "reason": p.reason}
+        | {"claims": list(p.claims)}
+        for p in done.peers
+    ]
+    changes = [
+        {
+            "change_id": c.change_id,
+            "peer_m_instance_id": c.peer_m_instance_id,
+            "field": c.field,
+            "value": json.loads(c.value_json) if c.value_json else None,
+            "base_version": c.base_version,
+            "status": c.status,
+            "home_value": json.loads(c.home_value_json) if c.home_value_json else None,
+        }
+        for c in done.changes
+    ]
+    result = {
+        "did": done.did,
+        "version": done.version,
+        "peers": peers,
+        "changes": changes,
+        "conflicts": [c for c in changes if c["status"] == "CONFLICT"],
+        "claims": list(done.claims),
+    }
+    lines = [f"{done.did} at version {done.version}"]
+    lines += [
+        f"  {p['peer_m_instance_id']:<24} {p['outcome']:<11} v{p['version']}  {p['reason'] or ', '.join(p['claims'])}"
+        for p in peers
+    ]
+    for c in changes:
+        home = f" (home has {json.dumps(c['home_value'])})" if c["home_value"] is not None else ""
+        lines.append(
+            f"  change {c['change_id']} from {c['peer_m_instance_id']}: {c['field']} = "
+            f"{json.dumps(c['value'])[:60]}  {c['status']}{home}"
+        )
+    if done.claims:
+        lines.append(f"  held here: {', '.join(done.claims)}")
+    _print(result, as_json, lines)

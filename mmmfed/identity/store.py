@@ -13,6 +13,10 @@ Layout under ``<gateway data_dir>/identity/``:
   never comes here);
 - ``users/<user id>/credential.sd-jwt`` (0600): the last credential issued, with every Disclosure
   (so as secret as the profile it holds);
+- ``users/<user id>/links.json`` (0600): the platforms the identity is linked to, the claims
+  disclosed to each (its consented scope) and the profile version each holds;
+- ``users/<user id>/sync.json`` (0600): profile versions and the changes offered from platforms
+  (:mod:`mmmfed.identity.sync_state`, IDSF);
 - ``users/<user id>/reputation.jwt`` (0600): the user's current reputation credential
   (:mod:`mmmfed.identity.reputation`), embedded in the next identity credential issued.
 
@@ -29,8 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from mmmfed.errors import FailedPrecondition, NotFound
-from mmmfed.identity.sdjwt import SdJwt, parse_sd_jwt
+from mmmfed.identity.sdjwt import SdJwt, parse_disclosure, parse_sd_jwt
 from mmmfed.identity.status_list import DEFAULT_SIZE, StatusList, StatusReference
+from mmmfed.identity.sync_state import SyncState
 from mmmfed.identity.user_did import UserKey, check_user_id
 from mmmfed.items import check_instance_id
 from mmmfed.keyfile import load_signing_key
@@ -203,9 +208,21 @@ class IdentityStore:
         (:mod:`mmmfed.identity.sync_state`)."""
         return self._user_dir(user_id) / "sync.json"
 
-    def write_private(self, path: Path, text: str) -> None:
-        """Write ``text`` to ``path`` (under this store) as 0600, atomically."""
-        _write(path, text, mode=0o600)
+    def sync_state(self, user_id: str) -> SyncState:
+        """The user's synchronisation state (version 0 before the first observation)."""
+        return SyncState.load(self.sync_file(user_id))
+
+    def save_sync_state(self, user_id: str, state: SyncState) -> None:
+        _write(self.sync_file(user_id), state.to_text(), mode=0o600)
+
+    def observe_sync(self, user_id: str) -> SyncState:
+        """The user's synchronisation state after observing the claims of their current
+        credential (a new version if they changed, IDSF); NotFound ``CREDENTIAL_UNKNOWN``."""
+        claims = {d.name: d.value for d in map(parse_disclosure, self.credential(user_id).disclosures)}
+        state = self.sync_state(user_id)
+        if state.observe(claims):
+            self.save_sync_state(user_id, state)
+        return state
 
     def drop_link(self, user_id: str, peer: str) -> None:
         links = self.links(user_id)

@@ -295,6 +295,23 @@ MISTAKES: dict[str, tuple[list[str], str, str]] = {
         "DID_INVALID",
         "did:key:z6Mk",
     ),
+    "identity_sync_set_without_value": (
+        [
+            "identity",
+            "sync",
+            ALICE,
+            "--set",
+            "comfort",
+            "--config",
+            "{w}/gateway.json",
+            "--cert",
+            "{w}/op.pem",
+            "--key",
+            "{w}/op.key",
+        ],
+        "SYNC_ARGUMENTS",
+        "FIELD=JSON",
+    ),
     "identity_unlink_missing_config": (
         [
             "identity",

@@ -3,31 +3,76 @@
 gateway, RE-4/RE-5 gateway to gateway.
 
 Shown here: RE-5 resolves a user's DID to their current key (held, or brought later) and refuses
-an unknown one; `identity link` leaves at the platform exactly the consented claims."""
+an unknown one; `identity link` leaves at the platform exactly the consented claims; a profile
+change at home reaches the linked platform, only within the consented scope, versioned; a change
+made at the platform reaches home only when the user accepts it; a concurrent change of one field
+is a conflict shown on both sides until the user chooses a value; pushes outside the scope or
+older than the version held are refused and store nothing."""
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import grpc
+from cliproc import mmmfed_in_thread as mmmfed
 from rpcassert import refused
-from test_identity_migration import ALICE, _cli_json, _home_store, _issue, _linked_files
+from test_identity_migration import ALICE, _cli_json, _home_store, _issue, _linked_files, _migrate, _operator
 
 from mmmfed.api.v1 import identity_pb2 as ipb
 from mmmfed.api.v1 import identity_pb2_grpc
 from mmmfed.cli.inprocess import Federation
 from mmmfed.config import PeerAddress
 from mmmfed.did import DID_KEY_PREFIX, did_key
+from mmmfed.identity.claims import IdentityProfile
+from mmmfed.identity.credential import Issuer, issue_credential
+from mmmfed.identity.linked import LinkedIdentities
+from mmmfed.identity.presentation import present
+from mmmfed.identity.sdjwt import parse_disclosure
 from mmmfed.identity.user_did import UserKey, user_did
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.tls import secure_channel
 
 A, B = "a.example", "b.example"
 NOT_FOUND, INVALID = grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT
+DENIED, FAILED = grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.FAILED_PRECONDITION
+BORN = dt.date(1990, 5, 17)
+
+
+def _issue_profile(fed: Federation, user: str, **fields: Any) -> None:
+    """(Re-)issue ``user`` at a.example a credential of the profile ``fields`` (as `mmmfed
+    identity issue` does), born 1990-05-17, bound to the key held for them."""
+    record, key = InstanceKeyStore(fed.plan.gateway_a.data_dir / "keys", A).current()
+    store = _home_store(fed)
+    did = user_did(A, user)
+    holder = store.user_key(user, did=did, created="2026-01-01T00:00:00Z")
+    credential = issue_credential(
+        IdentityProfile(birthdate=BORN, **fields),
+        issuer=Issuer(A, record, key),
+        subject_did=did,
+        holder=holder,
+        status=store.allocate(),
+        issued_at_s=int(time.time()),
+    )
+    store.save_credential(user, credential)
+
+
+def _home_claims(fed: Federation, user: str) -> dict[str, Any]:
+    """The claims of ``user``'s current credential at home."""
+    return {d.name: d.value for d in map(parse_disclosure, _home_store(fed).credential(user).disclosures)}
+
+
+def _at_b(fed: Federation) -> LinkedIdentities:
+    return LinkedIdentities(fed.plan.gateway_b.data_dir / "identity" / "linked", B)
+
+
+def _sync(stub: Any, process_id: str, **fields: str) -> Any:
+    return stub.SyncIdentity(ipb.SyncIdentityRequest(process_id=process_id, **fields))
 
 
 @contextlib.asynccontextmanager
@@ -109,3 +154,185 @@ async def test_cli_identity_link_leaves_exactly_the_consented_claims_and_resolve
     assert (code, err["error"]) == (2, "DID_UNKNOWN")
     code, err = await _cli_json("identity", "resolve", "did:web:a.example:users:", *op_b)
     assert (code, err["error"]) == (2, "DID_INVALID")
+
+
+async def test_idsf_a_change_at_home_reaches_the_linked_platform_only_within_the_consented_scope(
+    negotiated: Federation,
+) -> None:
+    """alice linked b with name, age_over_18 and avatars. At home her display name changes, her
+    avatar is revoked and her languages change: `sync` pushes version 2 to b, which now holds the
+    new name, no avatars (gone from the credential) and still no languages (never consented to
+    b). A sync with nothing changed stays at version 2."""
+    _issue_profile(negotiated, "alice", name="Alice", languages=("fr-FR",), avatars=(f"mmm://{A}/items/av1",))
+    did = user_did(A, "alice")
+    async with _operator(negotiated) as home:
+        linked = await _migrate(home, ALICE, "name", "age_over_18", "avatars")
+        record = _at_b(negotiated).get(A, did)
+        assert record is not None and record.version == 1 and record.scope == ["age_over_18", "avatars", "name"]
+
+        _issue_profile(negotiated, "alice", name="Alice Liddell", languages=("de-DE", "en"))
+        pushed = await _sync(home, ALICE)
+        assert pushed.version == 2
+        (peer,) = pushed.peers
+        assert (peer.peer_m_instance_id, peer.outcome, peer.version) == (B, "SYNCED", 2)
+        assert list(peer.claims) == ["age_over_18", "name"]
+        record = _at_b(negotiated).get(A, did)
+        assert record is not None and record.process_id == linked.peer_process_id
+        assert record.claims == {"name": "Alice Liddell", "age_over_18": True} and record.version == 2
+        seen = b"".join(p.read_bytes() for p in _linked_files(negotiated))
+        for never in (b"de-DE", b"fr-FR", b"av1", b"birthdate", BORN.isoformat().encode()):
+            assert never not in seen, never
+        assert _home_store(negotiated).links("alice")[B]["version"] == 2
+
+        again = await _sync(home, ALICE)
+        assert again.version == 2 and [p.outcome for p in again.peers] == ["SYNCED"]
+    audit = await negotiated.nodes["gateway-b"].audit.entries(peer_id=A)
+    assert [e.event for e in audit if (e.details or {}).get("rpc") == "PushIdentityUpdate"] == ["ACCEPTED"] * 2
+
+
+async def test_idsf_a_change_made_at_the_platform_reaches_home_only_when_the_user_accepts(
+    negotiated: Federation,
+) -> None:
+    """At b, alice sets reduced motion: the home keeps the offer PENDING and her credential keeps
+    full motion until she accepts; accepting re-issues it (version 2) and b, pushed, holds the new
+    value and no open change. A display name she sets at b and rejects at home never reaches the
+    credential, and b drops the change when told."""
+    _issue_profile(negotiated, "alice", name="Alice", comfort={"motion": "full"})
+    did = user_did(A, "alice")
+    async with _operator(negotiated) as home, _operator_b(negotiated) as at_b:
+        linked = await _migrate(home, ALICE, "name", "age_over_18", "comfort")
+        offered = await _sync(at_b, linked.peer_process_id, set_field="comfort", set_value_json='{"motion": "reduced"}')
+        (change,) = offered.changes
+        assert (change.field, change.status, change.base_version) == ("comfort", "PENDING", 1)
+        assert _home_claims(negotiated, "alice")["comfort"] == {"motion": "full"}  # not applied yet
+
+        listed = await _sync(home, ALICE)
+        assert [(c.change_id, c.status, c.peer_m_instance_id) for c in listed.changes] == [
+            (change.change_id, "PENDING", B)
+        ]
+        assert listed.version == 1 and _home_claims(negotiated, "alice")["comfort"] == {"motion": "full"}
+
+        accepted = await _sync(home, ALICE, accept=change.change_id)
+        assert [(c.change_id, c.status) for c in accepted.changes] == [(change.change_id, "ACCEPTED")]
+        assert accepted.version == 2 and [p.outcome for p in accepted.peers] == ["SYNCED"]
+        assert _home_claims(negotiated, "alice")["comfort"] == {"motion": "reduced"}
+        record = _at_b(negotiated).get(A, did)
+        assert record is not None and record.claims["comfort"] == {"motion": "reduced"} and record.roaming == {}
+        assert list((await _sync(home, ALICE)).changes) == []  # settled, and b was told
+
+        renamed = await _sync(at_b, linked.peer_process_id, set_field="name", set_value_json='"Al"')
+        (rename,) = renamed.changes
+        rejected = await _sync(home, ALICE, reject=rename.change_id)
+        assert [(c.change_id, c.status) for c in rejected.changes] == [(rename.change_id, "REJECTED")]
+        assert _home_claims(negotiated, "alice")["name"] == "Alice" and rejected.version == 2
+        record = _at_b(negotiated).get(A, did)
+        assert record is not None and record.claims["name"] == "Alice" and record.roaming == {}
+
+        await refused(_sync(home, ALICE, accept=rename.change_id), NOT_FOUND, "CHANGE_UNKNOWN")
+        await refused(
+            _sync(at_b, linked.peer_process_id, set_field="birthdate", set_value_json='"2010-01-01"'),
+            INVALID,
+            "FIELD_NOT_ROAMABLE",
+        )
+        await refused(
+            _sync(at_b, linked.peer_process_id, set_field="comfort", set_value_json="[1]"), INVALID, "VALUE_INVALID"
+        )
+        await refused(_sync(at_b, linked.peer_process_id, accept=rename.change_id), INVALID, "SYNC_ARGUMENTS")
+
+
+async def test_idsf_a_concurrent_change_of_one_field_is_a_conflict_shown_on_both_sides_until_the_user_chooses(
+    negotiated: Federation, tmp_path: Path
+) -> None:
+    """The home changes alice's comfort (version 2) while b, still at version 1, offers another
+    comfort: a CONFLICT, listed by `identity sync --json` at home and at b with both values; a
+    push does not settle it. She chooses b's value with `--accept`: the credential holds it
+    (version 3), b holds it and no conflict is left on either side."""
+    _issue_profile(negotiated, "alice", name="Alice", comfort={"motion": "full"})
+    did = user_did(A, "alice")
+    config_a = tmp_path / "gateway-a.json"
+    config_a.write_text(negotiated.plan.gateway_a.model_dump_json())
+    config_b = tmp_path / "gateway-b.json"
+    config_b.write_text(negotiated.plan.gateway_b.model_dump_json())
+    op_a = ["--config", str(config_a), "--cert", str(negotiated.plan.operators[A].cert)]
+    op_a += ["--key", str(negotiated.plan.operators[A].key)]
+    op_b = ["--config", str(config_b), "--cert", str(negotiated.plan.operators[B].cert)]
+    op_b += ["--key", str(negotiated.plan.operators[B].key)]
+    code, linked = await _cli_json(
+        "identity", "link", ALICE, "--to", B, "--disclose", "name,age_over_18,comfort", *op_a
+    )
+    assert code == 0, linked
+    linked_process = linked["peer_process_id"]
+
+    _issue_profile(negotiated, "alice", name="Alice", comfort={"motion": "teleport"})  # at home, not yet pushed
+    code, at_b = await _cli_json("identity", "sync", linked_process, "--set", 'comfort={"motion": "reduced"}', *op_b)
+    assert code == 0, at_b
+    (conflict,) = at_b["conflicts"]
+    assert (conflict["field"], conflict["value"], conflict["base_version"]) == ("comfort", {"motion": "reduced"}, 1)
+    assert conflict["home_value"] == {"motion": "teleport"}
+
+    code, at_home = await _cli_json("identity", "sync", ALICE, *op_a)
+    assert code == 0, at_home
+    assert at_home["version"] == 2 and [p["outcome"] for p in at_home["peers"]] == ["SYNCED"]
+    assert [(c["change_id"], c["status"], c["value"]) for c in at_home["conflicts"]] == [
+        (conflict["change_id"], "CONFLICT", {"motion": "reduced"})
+    ]
+    record = _at_b(negotiated).get(A, did)
+    assert record is not None and record.claims["comfort"] == {"motion": "teleport"} and record.version == 2
+    assert record.roaming[conflict["change_id"]]["status"] == "CONFLICT"  # still there: not silently lost
+    code, at_b = await _cli_json("identity", "sync", linked_process, *op_b)
+    assert code == 0 and [c["change_id"] for c in at_b["conflicts"]] == [conflict["change_id"]], at_b
+    plain = await mmmfed("identity", "sync", ALICE, *op_a)
+    assert (
+        plain.returncode == 0 and "CONFLICT" in plain.stdout and '"teleport"' not in plain.stdout.split("home has")[0]
+    )
+
+    code, chosen = await _cli_json("identity", "sync", ALICE, "--accept", conflict["change_id"], *op_a)
+    assert code == 0, chosen
+    assert chosen["version"] == 3 and chosen["conflicts"] == []
+    assert _home_claims(negotiated, "alice")["comfort"] == {"motion": "reduced"}
+    record = _at_b(negotiated).get(A, did)
+    assert record is not None and record.claims["comfort"] == {"motion": "reduced"} and record.roaming == {}
+    code, at_b = await _cli_json("identity", "sync", linked_process, *op_b)
+    assert code == 0 and at_b["changes"] == [] and at_b["version"] == 3, at_b
+    code, err = await _cli_json("identity", "sync", ALICE, "--set", "comfort", *op_a)
+    assert (code, err["error"]) == (2, "SYNC_ARGUMENTS")
+
+
+async def test_idsf_a_push_outside_the_scope_or_older_than_held_is_refused_and_stores_nothing(
+    negotiated: Federation,
+) -> None:
+    """a's gateway pushing languages to b, which alice consented only name and age_over_18 to:
+    SCOPE_EXCEEDED; a version older than the one b holds: VERSION_STALE; a DID not linked there:
+    NOT_LINKED. b's link is unchanged."""
+    _issue_profile(negotiated, "alice", name="Alice", languages=("fr-FR",))
+    did = user_did(A, "alice")
+    async with _operator(negotiated) as home:
+        await _migrate(home, ALICE, "name", "age_over_18")
+        _issue_profile(negotiated, "alice", name="Alice L.", languages=("fr-FR",))
+        assert (await _sync(home, ALICE)).version == 2
+    before = _at_b(negotiated).get(A, did)
+    stub = negotiated.nodes["gateway-a"].channels.identity_peer(B)
+    store = _home_store(negotiated)
+
+    async def pushed(version: int, *claims: str, to: str = did) -> Any:
+        nonce = await stub.GetNonce(ipb.GetIdentityNonceRequest())
+        shown = present(
+            store.credential("alice"),
+            disclose=claims,
+            audience=B,
+            nonce=nonce.nonce,
+            holder_key=store.held_key("alice"),
+            iat_s=int(time.time()),
+        )
+        sent = ipb.PushIdentityUpdateRequest(did=to, presentation=shown.serialize(), version=version)
+        return await stub.PushIdentityUpdate(sent)
+
+    await refused(pushed(3, "name", "age_over_18", "languages"), DENIED, "SCOPE_EXCEEDED", "languages")
+    await refused(pushed(1, "name", "age_over_18"), FAILED, "VERSION_STALE")
+    await refused(pushed(3, "name", to=user_did(A, "nobody")), NOT_FOUND, "NOT_LINKED")
+    assert _at_b(negotiated).get(A, did) == before
+    await refused(
+        stub.OfferIdentityChange(ipb.OfferIdentityChangeRequest(did=did, change_id="x" * 12, field="name")),
+        NOT_FOUND,
+        "DID_UNKNOWN",
+    )
