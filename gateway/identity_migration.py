@@ -256,6 +256,10 @@ class IdentityMigration:
         )
         path = self.store.save_receipt(user_id, peer, receipt.text, issued_at_s=receipt.iat_s)
         self.store.drop_link(user_id, peer)
+        state = self.store.sync_state(user_id)  # the platform's offers go with the link (IDSF)
+        if any(c.peer == peer for c in state.changes.values()):
+            state.changes = {k: c for k, c in state.changes.items() if c.peer != peer}
+            self.store.save_sync_state(user_id, state)
         return ipb.UnlinkIdentityResponse(
             peer_m_instance_id=peer,
             did=did,

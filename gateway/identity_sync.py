@@ -176,6 +176,8 @@ class IdentitySync:
                     f"the user settles changes at their home, {linked.home}, not here", reason="SYNC_ARGUMENTS"
                 )
             return await self._platform_sync(linked, request)
+        if request.process_id.startswith(f"mmm://{self._id}/processes/user/linked-"):
+            raise NotFound(f"{self._id} holds no identity linked as {request.process_id[:256]}", reason="NOT_LINKED")
         if request.set_field or request.set_value_json:
             raise InvalidInput(
                 "a change is set at the platform the user visits (sync its linked Process there); "

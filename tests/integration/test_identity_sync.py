@@ -238,6 +238,12 @@ async def test_idsf_a_change_made_at_the_platform_reaches_home_only_when_the_use
             _sync(at_b, linked.peer_process_id, set_field="comfort", set_value_json="[1]"), INVALID, "VALUE_INVALID"
         )
         await refused(_sync(at_b, linked.peer_process_id, accept=rename.change_id), INVALID, "SYNC_ARGUMENTS")
+        await refused(_sync(at_b, f"mmm://{B}/processes/user/linked-0000"), NOT_FOUND, "NOT_LINKED")
+
+        await _sync(at_b, linked.peer_process_id, set_field="languages", set_value_json='["en"]')
+        assert [c.field for c in _home_store(negotiated).sync_state("alice").changes.values()] == ["languages"]
+        await home.UnlinkIdentity(ipb.UnlinkIdentityRequest(process_id=ALICE, peer_m_instance_id=B))
+        assert _home_store(negotiated).sync_state("alice").changes == {}  # the platform's offers went with the link
 
 
 async def test_idsf_a_concurrent_change_of_one_field_is_a_conflict_shown_on_both_sides_until_the_user_chooses(
