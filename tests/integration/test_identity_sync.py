@@ -342,3 +342,50 @@ async def test_idsf_a_push_outside_the_scope_or_older_than_held_is_refused_and_s
         NOT_FOUND,
         "DID_UNKNOWN",
     )
+
+
+def _new_held_key(fed: Federation, user: str) -> UserKey:
+    """Replace the key a.example holds for ``user`` with a new one (as a key change at home)."""
+    user_dir = _home_store(fed).directory / "users" / user
+    for name in ("key.pem", "key.pub.json"):
+        (user_dir / name).unlink()
+    key = UserKey.generate()
+    key.export(user_dir / "key.pem", did=user_did(A, user), created="2026-02-01T00:00:00Z")
+    return key
+
+
+async def test_idsf_a_new_user_key_is_taken_only_when_the_homes_did_document_lists_it(negotiated: Federation) -> None:
+    """The home gives alice a new key and re-issues her credential: b, pushed, resolves her DID
+    over RE-5, finds the new key listed and takes it. A credential bound to a key the home's
+    document no longer lists is refused HOLDER_KEY_MISMATCH and b keeps the key it had."""
+    _issue_profile(negotiated, "alice", name="Alice")
+    did = user_did(A, "alice")
+    async with _operator(negotiated) as home:
+        await _migrate(home, ALICE, "name", "age_over_18")
+        second = _new_held_key(negotiated, "alice")
+        _issue_profile(negotiated, "alice", name="Alice")
+        pushed = await _sync(home, ALICE)
+        assert [p.outcome for p in pushed.peers] == ["SYNCED"]
+    record = _at_b(negotiated).get(A, did)
+    assert record is not None and record.holder_jwk == second.jwk
+
+    third = _new_held_key(negotiated, "alice")
+    _issue_profile(negotiated, "alice", name="Alice B.")  # bound to the third key
+    store = _home_store(negotiated)
+    credential = store.credential("alice")
+    _new_held_key(negotiated, "alice")  # the home's document lists a fourth key now
+    stub = negotiated.nodes["gateway-a"].channels.identity_peer(B)
+    nonce = await stub.GetNonce(ipb.GetIdentityNonceRequest())
+    assert third.signing_key is not None
+    shown = present(
+        credential,
+        disclose=["name", "age_over_18"],
+        audience=B,
+        nonce=nonce.nonce,
+        holder_key=third.signing_key,
+        iat_s=int(time.time()),
+    )
+    sent = ipb.PushIdentityUpdateRequest(did=did, presentation=shown.serialize(), version=9)
+    await refused(stub.PushIdentityUpdate(sent), DENIED, "HOLDER_KEY_MISMATCH")
+    after = _at_b(negotiated).get(A, did)
+    assert after == record
