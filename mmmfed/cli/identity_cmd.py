@@ -373,7 +373,9 @@ def identity_show(
     as_json: JsonOption = False,
 ) -> None:
     """Show the user's DID, where it resolves, their key, and their current credential as the home
-    holds it: every claim, the validity and the status in the status list."""
+    holds it: every claim, the validity and the status in the status list; the platforms it is
+    linked to with the profile version each holds, and the changes platforms offered that await
+    the user."""
     from mmmfed.errors import MmmfedError
     from mmmfed.identity.jose import read_jws
     from mmmfed.identity.sdjwt import disclosed_claims
@@ -390,6 +392,7 @@ def identity_show(
         held = store.holds_key(user_id)
         links = store.links(user_id)
         receipts = [_receipt_of(path) for path in store.receipts(user_id)]
+        sync = store.sync_state(user_id)
     except MmmfedError as err:
         raise fail(err) from err
     profile = {k: v for k, v in claims.items() if k not in payload}
@@ -405,11 +408,18 @@ def identity_show(
         "claims": profile,
         "links": links,
         "receipts": receipts,
+        "version": sync.version,
+        "open_changes": [c.change_id for c in sync.changes.values() if c.status in ("PENDING", "CONFLICT")],
     }
     lines = [f"{did} ({result['did_document_url']})", f"key {result['key']}, status {result['status']}"]
     lines += [f"  {k} = {json.dumps(v)}" for k, v in profile.items()]
     for peer, link in links.items():
-        lines.append(f"linked at {peer} as {link['process_id']}: {', '.join(map(str, link['disclosed']))}")
+        lines.append(
+            f"linked at {peer} as {link['process_id']}: {', '.join(map(str, link['disclosed']))}"
+            f" (holds version {link.get('version', 0)} of {sync.version})"
+        )
+    if result["open_changes"]:
+        lines.append(f"changes offered by platforms awaiting the user: {len(result['open_changes'])} (identity sync)")
     for receipt in receipts:
         deleted = ", ".join(receipt.get("deleted_claims", []))
         lines.append(

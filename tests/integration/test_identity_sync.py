@@ -292,6 +292,10 @@ async def test_idsf_a_concurrent_change_of_one_field_is_a_conflict_shown_on_both
         plain.returncode == 0 and "CONFLICT" in plain.stdout and '"teleport"' not in plain.stdout.split("home has")[0]
     )
 
+    code, shown = await _cli_json("identity", "show", ALICE, "--config", str(config_a))
+    assert code == 0 and shown["open_changes"] == [conflict["change_id"]], shown
+    assert (shown["version"], shown["links"][B]["version"]) == (2, 2)
+
     code, chosen = await _cli_json("identity", "sync", ALICE, "--accept", conflict["change_id"], *op_a)
     assert code == 0, chosen
     assert chosen["version"] == 3 and chosen["conflicts"] == []
