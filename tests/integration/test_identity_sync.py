@@ -393,3 +393,32 @@ async def test_idsf_a_new_user_key_is_taken_only_when_the_homes_did_document_lis
     await refused(stub.PushIdentityUpdate(sent), DENIED, "HOLDER_KEY_MISMATCH")
     after = _at_b(negotiated).get(A, did)
     assert after == record
+
+
+async def test_idsf_a_home_change_after_a_pending_offer_makes_it_a_conflict_without_leaking_the_home_value(
+    negotiated: Federation,
+) -> None:
+    """b offers a comfort alice set there (PENDING); then the home changes her comfort too: the
+    next sync shows the offer as a CONFLICT on both sides. comfort is outside b's consented scope
+    (name, age_over_18), so b is never told the home's value. Rejecting keeps the home's."""
+    _issue_profile(negotiated, "alice", name="Alice", comfort={"motion": "full"})
+    did = user_did(A, "alice")
+    async with _operator(negotiated) as home, _operator_b(negotiated) as at_b:
+        linked = await _migrate(home, ALICE, "name", "age_over_18")
+        offered = await _sync(at_b, linked.peer_process_id, set_field="comfort", set_value_json='{"motion": "reduced"}')
+        (change,) = offered.changes
+        assert change.status == "PENDING"
+        _issue_profile(negotiated, "alice", name="Alice", comfort={"motion": "teleport"})
+        pushed = await _sync(home, ALICE)
+        assert [(c.change_id, c.status) for c in pushed.changes] == [(change.change_id, "CONFLICT")]
+        record = _at_b(negotiated).get(A, did)
+        assert record is not None and record.roaming[change.change_id]["status"] == "CONFLICT"
+        assert record.roaming[change.change_id]["home_value"] is None and "comfort" not in record.claims
+        assert b"teleport" not in b"".join(p.read_bytes() for p in _linked_files(negotiated))
+        listed = await _sync(at_b, linked.peer_process_id)
+        assert [(c.status, c.home_value_json) for c in listed.changes] == [("CONFLICT", "")]
+
+        await _sync(home, ALICE, reject=change.change_id)
+        assert _home_claims(negotiated, "alice")["comfort"] == {"motion": "teleport"}
+        record = _at_b(negotiated).get(A, did)
+        assert record is not None and record.roaming == {}
