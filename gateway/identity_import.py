@@ -60,7 +60,7 @@ from mmmfed.identity.receipts import check_unlink_request, deletion_receipt
 from mmmfed.identity.reputation import ReputationPolicy
 from mmmfed.identity.sdjwt import parse_sd_jwt
 from mmmfed.identity.status_list import STATUS_LIST_INVALID
-from mmmfed.identity.verifier import IdentityVerifier
+from mmmfed.identity.verifier import IdentityVerifier, VerifiedIdentity
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.rpc import call
 from mmmfed.store import SharedAuditLog
@@ -120,7 +120,9 @@ class IdentityImport:
         await self._audit.append(ACCEPTED, peer_id=peer, subject=subject[:256], details={"rpc": rpc})
         return result
 
-    def _check_did(self, did: str, peer: str) -> None:
+    def check_did(self, did: str, peer: str) -> None:
+        """InvalidInput ``DID_INVALID`` for a missing or malformed DID, PermissionDenied
+        ``ORIGIN_MISMATCH`` for a DID that is not a user of ``peer``."""
         if not did or len(did) > MAX_DID_CHARS or not did.startswith("did:web:"):
             raise InvalidInput(
                 "the user's DID (did:web:<home>:users:<id>) is missing or malformed",
@@ -143,13 +145,16 @@ class IdentityImport:
         """FGMV-43 9.4 steps 3-4 for a presentation from ``peer`` (module docstring). Audited."""
         return await self._audited("PresentIdentity", peer, request.did, self._present(request, peer))
 
-    async def _present(self, request: ipb.PresentIdentityRequest, peer: str) -> ipb.PresentIdentityResponse:
-        self._check_did(request.did, peer)
-        if len(request.presentation) > MAX_PRESENTATION_CHARS:
+    async def verify_presentation(self, presentation: str, did: str, peer: str) -> VerifiedIdentity:
+        """Steps 1-4 of the module docstring for ``presentation`` of ``did`` sent by ``peer``
+        (PresentIdentity, and PushIdentityUpdate of IDSF): the verified identity, or the refusal
+        with its reason."""
+        self.check_did(did, peer)
+        if len(presentation) > MAX_PRESENTATION_CHARS:
             raise TooLarge(
                 f"a presentation is at most {MAX_PRESENTATION_CHARS} characters", reason="PRESENTATION_TOO_LARGE"
             )
-        sd_jwt = parse_sd_jwt(request.presentation)  # PRESENTATION_MALFORMED before any call
+        sd_jwt = parse_sd_jwt(presentation)  # PRESENTATION_MALFORMED before any call
         await self._agreements.require_active(peer, item_type=IDENTITY_TYPE, action=IDENTITY_ACTION)
         records = verified_key_set(await self._fetch_keys(peer), peer)  # fresh: rotations and revocations
         uri = _status_uri(sd_jwt.issuer_jwt)
@@ -173,11 +178,15 @@ class IdentityImport:
             policy=policy_from_manifesto(policies),
             reputation=ReputationPolicy.of(policies),  # identity.reputation.* (IDIR-301/304/305)
         )
-        verified = verifier.verify(request.presentation, now_s=int(self._clock()))
-        if verified.subject != request.did:
+        verified = verifier.verify(presentation, now_s=int(self._clock()))
+        if verified.subject != did:
             raise InvalidInput(
-                f"the credential is {verified.subject[:256]}'s, not {request.did[:256]}'s", reason="SUBJECT_MISMATCH"
+                f"the credential is {verified.subject[:256]}'s, not {did[:256]}'s", reason="SUBJECT_MISMATCH"
             )
+        return verified
+
+    async def _present(self, request: ipb.PresentIdentityRequest, peer: str) -> ipb.PresentIdentityResponse:
+        verified = await self.verify_presentation(request.presentation, request.did, peer)
         async with self._lock:
             record, already = self.linked.link(
                 peer,
@@ -187,6 +196,7 @@ class IdentityImport:
                 now_s=int(self._clock()),
                 expires_s=verified.expires_s,
                 admission=verified.admission,
+                version=max(0, request.version),
             )
         return ipb.PresentIdentityResponse(
             process_id=record.process_id, stored_claims=sorted(record.claims), already_linked=already
@@ -201,7 +211,7 @@ class IdentityImport:
         return await self._audited("UnlinkIdentity", peer, request.did, self._unlink(request, peer))
 
     async def _unlink(self, request: ipb.PeerUnlinkIdentityRequest, peer: str) -> ipb.PeerUnlinkIdentityResponse:
-        self._check_did(request.did, peer)
+        self.check_did(request.did, peer)
         now_s = int(self._clock())
         async with self._lock:
             record = self.linked.get(peer, request.did)

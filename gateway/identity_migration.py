@@ -21,14 +21,21 @@ revoked keys honoured by :class:`gateway.keyring.Keyring`) and kept under the us
 ``receipts/``; the link is dropped. Both are audited (rpc ``MigrateIdentity`` /
 ``UnlinkIdentity``, ``ACCEPTED`` or ``REFUSED`` with the reason).
 
+:meth:`IdentityMigration.resolve_local` answers RE-5 ResolveDid (IDIR-101/202) for this
+M-Instance's DIDs: its own (its key set) and its users' (``#key-1``, the user's current key, held
+or brought; ``DID_UNKNOWN`` for a user with none); :meth:`IdentityMigration.resolve` (RI-4) asks
+the DID's home for any other.
+
 :meth:`IdentityMigration.status_list_token` answers RE-4 GetStatusList with the current Token
 Status List token, signed with the M-Instance's current key.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 from gateway.agreements import IDENTITY_ACTION, IDENTITY_TYPE, AgreementBook
@@ -37,6 +44,7 @@ from gateway.keyring import Keyring
 from gateway.negotiation import NegotiationService
 from mmmfed.api.v1 import identity_pb2 as ipb
 from mmmfed.audit import ACCEPTED, REFUSED
+from mmmfed.did_document import instance_did_document, load_did_document
 from mmmfed.errors import DataIntegrityError, InvalidInput, MmmfedError, NotFound, PermissionDenied
 from mmmfed.identity.policy import policy_from_manifesto
 from mmmfed.identity.presentation import disclosable, present
@@ -44,13 +52,38 @@ from mmmfed.identity.receipts import read_receipt, unlink_request, verify_receip
 from mmmfed.identity.sdjwt import parse_disclosure
 from mmmfed.identity.status_list import status_list_token
 from mmmfed.identity.store import IdentityStore
-from mmmfed.identity.user_did import user_did_of_process
+from mmmfed.identity.user_did import parse_did, user_did_document, user_did_of_process
 from mmmfed.items import instance_or_none
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.rpc import call
 from mmmfed.store import SharedAuditLog
 
 STATUS_TTL_S = 300
+MAX_DOCUMENT_CHARS = 64 * 1024  # a resolved DID document; the instance's lists its few keys
+
+
+async def resolve_at_home(channels: Channels, did: str) -> ipb.ResolveDidResponse:
+    """RE-5 ResolveDid of ``did`` at its home (the DID's host, a configured peer: NotFound
+    ``UNKNOWN_PEER``); the peer's refusals with their reasons; DataIntegrityError
+    ``PEER_ANSWER_INVALID`` if the answer is not a DID document of ``did`` from that home."""
+    host, _ = parse_did(did)
+    channels.peer(host)
+    stub = channels.identity_peer(host)
+    answer: ipb.ResolveDidResponse = await call(lambda: stub.ResolveDid(ipb.ResolveDidRequest(did=did)))
+    try:
+        document = json.loads(answer.document_json) if len(answer.document_json) <= MAX_DOCUMENT_CHARS else None
+    except ValueError:
+        document = None
+    if not isinstance(document, dict) or document.get("id") != did or answer.resolved_by != host:
+        raise DataIntegrityError(f"{host} answered no DID document of {did[:256]}", reason="PEER_ANSWER_INVALID")
+    return answer
+
+
+def document_keys(answer: ipb.ResolveDidResponse) -> list[bytes]:
+    """The Ed25519 public keys (32 bytes) a resolved DID document lists; InvalidInput
+    ``KEY_FILE_INVALID`` if it is not a Multikey DID document."""
+    where = Path(f"<DID document of {answer.did[:256]} from {answer.resolved_by}>")
+    return [k.public_key for k in load_did_document(where, answer.document_json.encode())]
 
 
 T = TypeVar("T")
@@ -82,7 +115,7 @@ class IdentityMigration:
         self._audit = audit
         self._clock = clock
 
-    def _user(self, process_id: str) -> tuple[str, str]:
+    def user_of(self, process_id: str) -> tuple[str, str]:
         """(user id, DID) of a User Process of this M-Instance; InvalidInput ``USER_ID_INVALID`` /
         ``PROCESS_NOT_LOCAL``."""
         did = user_did_of_process(process_id)
@@ -93,7 +126,8 @@ class IdentityMigration:
             )
         return did.rsplit(":", 1)[-1], did
 
-    def _peer(self, peer: str) -> None:
+    def check_peer(self, peer: str) -> None:
+        """InvalidInput ``BAD_PEER`` for no peer or this M-Instance, NotFound ``UNKNOWN_PEER``."""
         if not peer or peer == self._id:
             raise InvalidInput("an identity migrates to another M-Instance (--to)", reason="BAD_PEER")
         self._channels.peer(peer)  # NotFound UNKNOWN_PEER
@@ -121,8 +155,8 @@ class IdentityMigration:
 
     async def _migrate(self, request: ipb.MigrateIdentityRequest) -> ipb.MigrateIdentityResponse:
         peer = request.peer_m_instance_id
-        self._peer(peer)
-        user_id, did = self._user(request.process_id)
+        self.check_peer(peer)
+        user_id, did = self.user_of(request.process_id)
         chosen = sorted({c.strip() for c in request.disclose if c.strip()})
         credential = self.store.credential(user_id)
         user_key = self.store.held_key(user_id)
@@ -141,7 +175,8 @@ class IdentityMigration:
         shown = present(
             credential, disclose=chosen, audience=peer, nonce=nonce.nonce, holder_key=user_key, iat_s=int(self._clock())
         )
-        sent = ipb.PresentIdentityRequest(presentation=shown.serialize(), did=did)
+        version = self.store.observe_sync(user_id).version  # IDSF: the profile version presented
+        sent = ipb.PresentIdentityRequest(presentation=shown.serialize(), did=did, version=version)
         answer: ipb.PresentIdentityResponse = await call(lambda: stub.PresentIdentity(sent), attempts=1)
         if instance_or_none(answer.process_id) != peer or len(answer.process_id) > 256:
             raise DataIntegrityError(
@@ -155,6 +190,7 @@ class IdentityMigration:
             process_id=answer.process_id,
             disclosed=stored,
             linked_at_s=int(self._clock()),
+            version=version,
         )
         return ipb.MigrateIdentityResponse(
             peer_m_instance_id=peer,
@@ -194,8 +230,8 @@ class IdentityMigration:
 
     async def _unlink(self, request: ipb.UnlinkIdentityRequest) -> ipb.UnlinkIdentityResponse:
         peer = request.peer_m_instance_id
-        self._peer(peer)
-        user_id, did = self._user(request.process_id)
+        self.check_peer(peer)
+        user_id, did = self.user_of(request.process_id)
         user_key = self.store.held_key(user_id)
         token = unlink_request(did, destination=peer, user_key=user_key, iat_s=int(self._clock()))
         stub = self._channels.identity_peer(peer)
@@ -220,6 +256,10 @@ class IdentityMigration:
         )
         path = self.store.save_receipt(user_id, peer, receipt.text, issued_at_s=receipt.iat_s)
         self.store.drop_link(user_id, peer)
+        state = self.store.sync_state(user_id)  # the platform's offers go with the link (IDSF)
+        if any(c.peer == peer for c in state.changes.values()):
+            state.changes = {k: c for k, c in state.changes.items() if c.peer != peer}
+            self.store.save_sync_state(user_id, state)
         return ipb.UnlinkIdentityResponse(
             peer_m_instance_id=peer,
             did=did,
@@ -228,6 +268,37 @@ class IdentityMigration:
             receipt_jws=receipt.text,
             receipt_path=str(path),
         )
+
+    # -- RE-5 DID resolution (IDIR-101/202) -----------------------------------------------------
+    def resolve_local(self, did: str) -> ipb.ResolveDidResponse:
+        """The DID document of ``did:web:<this M-Instance>`` (its key set: rotated keys with
+        ``expires``, revoked ones with ``revoked``) or of ``did:web:<this M-Instance>:users:<id>``
+        (``#key-1``: the user's current key, held here or brought by them). InvalidInput
+        ``DID_INVALID``; NotFound ``DID_UNKNOWN`` for another M-Instance's DID or a user with no
+        key here."""
+        host, user_id = parse_did(did)
+        if host != self._id:
+            raise NotFound(f"{did[:256]} is not a DID of {self._id}; resolve it at {host}", reason="DID_UNKNOWN")
+        if user_id is None:
+            document = instance_did_document(self._id, self._keys.records())
+        else:
+            key = self.store.public_key(user_id)
+            if key is None:
+                raise NotFound(
+                    f"{self._id} has no user {user_id} with a key (no credential issued)", reason="DID_UNKNOWN"
+                )
+            document = user_did_document(did, key)
+        return ipb.ResolveDidResponse(did=did, document_json=json.dumps(document, sort_keys=True), resolved_by=self._id)
+
+    async def resolve(self, did: str) -> ipb.ResolveDidResponse:
+        """RI-4 ResolveDid: :meth:`resolve_local` for a DID of this M-Instance, else RE-5
+        ResolveDid at the DID's home (its host, which must be a configured peer: NotFound
+        ``UNKNOWN_PEER``); the answer must be the document of ``did`` (DataIntegrityError
+        ``PEER_ANSWER_INVALID`` otherwise)."""
+        host, _ = parse_did(did)
+        if host == self._id:
+            return self.resolve_local(did)
+        return await resolve_at_home(self._channels, did)
 
     # -- RE-4 status list ---------------------------------------------------------------------
     def status_list_token(self, uri: str) -> str:

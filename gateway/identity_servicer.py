@@ -8,6 +8,7 @@ from __future__ import annotations
 from gateway.channels import Channels
 from gateway.identity_import import IdentityImport
 from gateway.identity_migration import IdentityMigration
+from gateway.identity_sync import IdentitySync
 from mmmfed.api.v1 import identity_pb2 as ipb
 from mmmfed.api.v1 import identity_pb2_grpc
 from mmmfed.errors import PermissionDenied
@@ -30,8 +31,9 @@ def calling_peer(domains: TrustDomains, channels: Channels, context: ServicerCon
 class IdentityGatewayServicer(identity_pb2_grpc.IdentityGatewayServicer):
     """RI-4: an operator of this M-Instance migrates or unlinks a user's identity."""
 
-    def __init__(self, migration: IdentityMigration) -> None:
+    def __init__(self, migration: IdentityMigration, sync: IdentitySync) -> None:
         self._migration = migration
+        self._sync = sync
 
     async def MigrateIdentity(
         self, request: ipb.MigrateIdentityRequest, context: ServicerContext
@@ -45,15 +47,33 @@ class IdentityGatewayServicer(identity_pb2_grpc.IdentityGatewayServicer):
         """RI-4, IDIR-204: unlink at the peer and keep its signed receipt of deletion."""
         return await self._migration.unlink(request)
 
+    async def ResolveDid(self, request: ipb.ResolveDidRequest, context: ServicerContext) -> ipb.ResolveDidResponse:
+        """RI-4, IDIR-101/202: a DID document, here for this M-Instance's DIDs, else at the
+        DID's home over RE-5."""
+        return await self._migration.resolve(request.did)
+
+    async def SyncIdentity(
+        self, request: ipb.SyncIdentityRequest, context: ServicerContext
+    ) -> ipb.SyncIdentityResponse:
+        """RI-4, IDSF (FGMV-43 9.4 steps 5-7): push, settle or offer changes (gateway/identity_sync.py)."""
+        return await self._sync.sync(request)
+
 
 class IdentityFederationServicer(identity_pb2_grpc.IdentityFederationServicer):
     """RE-4: a peer's gateway presents, unlinks, or reads this M-Instance's status list."""
 
     def __init__(
-        self, importer: IdentityImport, migration: IdentityMigration, *, domains: TrustDomains, channels: Channels
+        self,
+        importer: IdentityImport,
+        migration: IdentityMigration,
+        sync: IdentitySync,
+        *,
+        domains: TrustDomains,
+        channels: Channels,
     ) -> None:
         self._import = importer
         self._migration = migration
+        self._sync = sync
         self._domains = domains
         self._channels = channels
 
@@ -84,3 +104,21 @@ class IdentityFederationServicer(identity_pb2_grpc.IdentityFederationServicer):
         """RE-4: this M-Instance's current status list token (statuslist+jwt)."""
         self._peer(context)
         return ipb.GetStatusListResponse(token=self._migration.status_list_token(request.uri))
+
+    async def ResolveDid(self, request: ipb.ResolveDidRequest, context: ServicerContext) -> ipb.ResolveDidResponse:
+        """RE-5, IDIR-101/202: the DID document of this M-Instance or of one of its users (the
+        user's current key); NOT_FOUND DID_UNKNOWN otherwise."""
+        self._peer(context)
+        return self._migration.resolve_local(request.did)
+
+    async def PushIdentityUpdate(
+        self, request: ipb.PushIdentityUpdateRequest, context: ServicerContext
+    ) -> ipb.PushIdentityUpdateResponse:
+        """RE-4, IDSF steps 5-6: take the home's re-issued credential within the consented scope."""
+        return await self._sync.push_update(request, self._peer(context))
+
+    async def OfferIdentityChange(
+        self, request: ipb.OfferIdentityChangeRequest, context: ServicerContext
+    ) -> ipb.OfferIdentityChangeResponse:
+        """RE-4, IDSF step 7: keep a change the user made at the calling platform until they settle it."""
+        return await self._sync.offer(request, self._peer(context))

@@ -22,6 +22,7 @@ from gateway.envelope import EnvelopeChecker
 from gateway.identity_import import IdentityImport
 from gateway.identity_migration import IdentityMigration
 from gateway.identity_servicer import IdentityFederationServicer, IdentityGatewayServicer
+from gateway.identity_sync import IdentitySync
 from gateway.keyring import Keyring
 from gateway.migration import MigrationService
 from gateway.negotiation import NegotiationService
@@ -169,6 +170,15 @@ class GatewayNode:
             linked=LinkedIdentities(config.data_dir / "identity" / "linked", config.m_instance_id),
             audit=self.audit,
         )
+        self.identity_sync = IdentitySync(  # IDSF, 9.4 steps 5-7: both sides
+            self.identity,
+            self.identity_import,
+            m_instance_id=config.m_instance_id,
+            channels=self.channels,
+            agreements=self.agreements,
+            keys=self.keys,
+            audit=self.audit,
+        )
         self.content_search = ContentSearch(  # COIR-101/105 (RI-3, RE-3)
             config.m_instance_id, self.channels, self.agreements, keys=self.keys, verifier=verifier
         )
@@ -255,12 +265,17 @@ class GatewayNode:
                     ),
                 ),
                 partial(
-                    identity_pb2_grpc.add_IdentityGatewayServicer_to_server, IdentityGatewayServicer(self.identity)
+                    identity_pb2_grpc.add_IdentityGatewayServicer_to_server,
+                    IdentityGatewayServicer(self.identity, self.identity_sync),
                 ),
                 partial(
                     identity_pb2_grpc.add_IdentityFederationServicer_to_server,
                     IdentityFederationServicer(
-                        self.identity_import, self.identity, domains=self.domains, channels=self.channels
+                        self.identity_import,
+                        self.identity,
+                        self.identity_sync,
+                        domains=self.domains,
+                        channels=self.channels,
                     ),
                 ),
             ],

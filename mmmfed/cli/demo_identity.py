@@ -1,8 +1,9 @@
 """The demo's identity step (FGMV-43 9.4 steps 1-4, IDIR-204/303; issue 17 item 7): a.example
 issues two of its users an identity credential (SD-JWT VC); one, an adult, migrates her identity
 to b.example disclosing only ``name`` and ``age_over_18``; the second, aged 16, is refused by
-b.example's manifesto rule ``identity.min_age`` = 18 (``ELIGIBILITY_AGE``); the first unlinks
-and a.example keeps b.example's signed receipt of deletion.
+b.example's manifesto rule ``identity.min_age`` = 18 (``ELIGIBILITY_AGE``); the first changes her
+display name at home, which `identity sync` pushes to b.example (IDSF), then unlinks and a.example
+keeps b.example's signed receipt of deletion.
 
 The credentials are issued as ``mmmfed identity issue`` issues them, from a.example's gateway
 data dir (its current key, its identity store), while the gateway runs in its own process;
@@ -67,8 +68,8 @@ def issue(data_dir: Path, process_id: str, *, name: str, birthdate: dt.date) -> 
 
 async def identity_step(p: LoopbackPlan, adult: str, minor: str, console: Console) -> bool:
     """Run the step for the User Processes ``adult`` and ``minor`` of a.example and print what
-    happens; True when the adult was linked, the minor refused ELIGIBILITY_AGE and the unlink
-    answered a receipt."""
+    happens; True when the adult was linked, the minor refused ELIGIBILITY_AGE, the new name
+    synchronised and the unlink answered a receipt."""
     today = dt.datetime.now(dt.UTC).date()
     issue(p.gateway_a.data_dir, adult, name=adult.rsplit("/", 1)[-1].capitalize(), birthdate=_born(30, today=today))
     issue(p.gateway_a.data_dir, minor, name=minor.rsplit("/", 1)[-1].capitalize(), birthdate=_born(16, today=today))
@@ -95,6 +96,18 @@ async def identity_step(p: LoopbackPlan, adult: str, minor: str, console: Consol
             rule = err.metadata.get("rule", "-")
             console.print(f"{minor} -> {B}: REFUSED {err.reason} (rule {rule}): {err.message}", markup=False)
             ok = ok and err.reason == "ELIGIBILITY_AGE"
+        # IDSF (9.4 steps 5-7): a new display name at home reaches b.example, within the scope
+        renamed = f"{adult.rsplit('/', 1)[-1].capitalize()} L."
+        issue(p.gateway_a.data_dir, adult, name=renamed, birthdate=_born(30, today=today))
+        sync = ipb.SyncIdentityRequest(process_id=adult)
+        synced: ipb.SyncIdentityResponse = await call(lambda: home.SyncIdentity(sync), attempts=1)
+        for peer in synced.peers:
+            console.print(
+                f"{linked.did}: new display name {renamed!r} pushed to {peer.peer_m_instance_id}: {peer.outcome} "
+                f"at version {peer.version}, holding {', '.join(peer.claims) or peer.reason}",
+                markup=False,
+            )
+        ok = ok and [peer.outcome for peer in synced.peers] == ["SYNCED"]
         request = ipb.UnlinkIdentityRequest(process_id=adult, peer_m_instance_id=B)
         done: ipb.UnlinkIdentityResponse = await call(lambda: home.UnlinkIdentity(request), attempts=1)
         header, payload = read_receipt(done.receipt_jws)

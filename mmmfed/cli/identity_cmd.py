@@ -373,7 +373,9 @@ def identity_show(
     as_json: JsonOption = False,
 ) -> None:
     """Show the user's DID, where it resolves, their key, and their current credential as the home
-    holds it: every claim, the validity and the status in the status list."""
+    holds it: every claim, the validity and the status in the status list; the platforms it is
+    linked to with the profile version each holds, and the changes platforms offered that await
+    the user."""
     from mmmfed.errors import MmmfedError
     from mmmfed.identity.jose import read_jws
     from mmmfed.identity.sdjwt import disclosed_claims
@@ -390,6 +392,7 @@ def identity_show(
         held = store.holds_key(user_id)
         links = store.links(user_id)
         receipts = [_receipt_of(path) for path in store.receipts(user_id)]
+        sync = store.sync_state(user_id)
     except MmmfedError as err:
         raise fail(err) from err
     profile = {k: v for k, v in claims.items() if k not in payload}
@@ -405,11 +408,18 @@ def identity_show(
         "claims": profile,
         "links": links,
         "receipts": receipts,
+        "version": sync.version,
+        "open_changes": [c.change_id for c in sync.changes.values() if c.status in ("PENDING", "CONFLICT")],
     }
     lines = [f"{did} ({result['did_document_url']})", f"key {result['key']}, status {result['status']}"]
     lines += [f"  {k} = {json.dumps(v)}" for k, v in profile.items()]
     for peer, link in links.items():
-        lines.append(f"linked at {peer} as {link['process_id']}: {', '.join(map(str, link['disclosed']))}")
+        lines.append(
+            f"linked at {peer} as {link['process_id']}: {', '.join(map(str, link['disclosed']))}"
+            f" (holds version {link.get('version', 0)} of {sync.version})"
+        )
+    if result["open_changes"]:
+        lines.append(f"changes offered by platforms awaiting the user: {len(result['open_changes'])} (identity sync)")
     for receipt in receipts:
         deleted = ", ".join(receipt.get("deleted_claims", []))
         lines.append(
@@ -457,22 +467,8 @@ def _ri4(config: Path, cert: Path, key: Path, method: str, request: Any) -> Any:
         raise fail(InvalidInput(f"cannot read {err.filename}: {err.strerror}", reason="FILE_UNREADABLE")) from err
 
 
-@identity_app.command("migrate")
-def identity_migrate(
-    process_id: Annotated[str, typer.Argument(help="the user's Process id, mmm://<home>/processes/user/<id>")],
-    to: Annotated[str, typer.Option("--to", help="the destination M-Instance, e.g. b.example")],
-    disclose: Annotated[
-        str, typer.Option("--disclose", help="claims to disclose, comma-separated, e.g. name,age_over_18")
-    ],
-    config: GatewayConfigOption,
-    cert: CertOption,
-    key: OperatorKeyOption,
-    as_json: JsonOption = False,
-) -> None:
-    """Migrate the user's identity to a peer M-Instance (FGMV-43 9.4 steps 1-4): the home gateway
-    presents the user's credential disclosing only the chosen claims, bound to the peer and its
-    nonce by the user's key; the peer verifies it, checks its eligibility rules and links it to a
-    Process of its own holding only those claims. Migrating again gives the same Process."""
+def _link(process_id: str, to: str, disclose: str, config: Path, cert: Path, key: Path, as_json: bool) -> None:
+    """RI-4 MigrateIdentity and its report, for `identity migrate` and `identity link`."""
     from mmmfed.api.v1 import identity_pb2 as ipb
 
     chosen = [c.strip() for c in disclose.split(",") if c.strip()]
@@ -489,6 +485,71 @@ def identity_migrate(
     lines = [
         f"LINKED {done.did} at {done.peer_m_instance_id} as {done.peer_process_id}{again}",
         f"  stored there: {', '.join(done.stored_claims) or 'no claim'}",
+    ]
+    _print(result, as_json, lines)
+
+
+@identity_app.command("migrate")
+def identity_migrate(
+    process_id: Annotated[str, typer.Argument(help="the user's Process id, mmm://<home>/processes/user/<id>")],
+    to: Annotated[str, typer.Option("--to", help="the destination M-Instance, e.g. b.example")],
+    disclose: Annotated[
+        str, typer.Option("--disclose", help="claims to disclose, comma-separated, e.g. name,age_over_18")
+    ],
+    config: GatewayConfigOption,
+    cert: CertOption,
+    key: OperatorKeyOption,
+    as_json: JsonOption = False,
+) -> None:
+    """Migrate the user's identity to a peer M-Instance (FGMV-43 9.4 steps 1-4): the home gateway
+    presents the user's credential disclosing only the chosen claims, bound to the peer and its
+    nonce by the user's key; the peer verifies it, checks its eligibility rules and links it to a
+    Process of its own holding only those claims. Migrating again gives the same Process. The
+    same as `identity link`."""
+    _link(process_id, to, disclose, config, cert, key, as_json)
+
+
+@identity_app.command("link")
+def identity_link(
+    process_id: Annotated[str, typer.Argument(help="the user's Process id, mmm://<home>/processes/user/<id>")],
+    to: Annotated[str, typer.Option("--to", help="the platform (M-Instance) to link to, e.g. b.example")],
+    disclose: Annotated[
+        str, typer.Option("--disclose", help="claims the platform may read, comma-separated, e.g. name,age_over_18")
+    ],
+    config: GatewayConfigOption,
+    cert: CertOption,
+    key: OperatorKeyOption,
+    as_json: JsonOption = False,
+) -> None:
+    """Link the user's identity to a platform (IDIR-204), the user staying at home: the platform
+    gets a presentation of the chosen claims only, verifies it and links it to a Process of its
+    own, and may read that consented profile and nothing more; `identity sync` keeps it current
+    within that scope, `identity unlink` ends it. The same request as `identity migrate`."""
+    _link(process_id, to, disclose, config, cert, key, as_json)
+
+
+@identity_app.command("resolve")
+def identity_resolve(
+    did: Annotated[str, typer.Argument(help="did:web:<m-instance> or did:web:<m-instance>:users:<id>")],
+    config: GatewayConfigOption,
+    cert: CertOption,
+    key: OperatorKeyOption,
+    as_json: JsonOption = False,
+) -> None:
+    """Resolve a DID to its DID document through this M-Instance's gateway: its own DIDs there,
+    any other at the DID's home M-Instance (its host) over the key service, RE-5. A user's document
+    holds the user's current public key (#key-1)."""
+    from mmmfed.api.v1 import identity_pb2 as ipb
+
+    if not did.startswith("did:web:"):
+        raise refuse("DID_INVALID", f"{did[:200]!r} is not a did:web DID; pass did:web:<m-instance>[:users:<id>]")
+    done = _ri4(config, cert, key, "ResolveDid", ipb.ResolveDidRequest(did=did))
+    document = json.loads(done.document_json)
+    methods = document.get("verificationMethod", [])
+    result = {"did": done.did, "resolved_by": done.resolved_by, "document": document}
+    lines = [f"{done.did} (resolved by {done.resolved_by})"]
+    lines += [
+        f"  {m.get('id')}  {m.get('publicKeyMultibase')}" + (" revoked" if "revoked" in m else "") for m in methods
     ]
     _print(result, as_json, lines)
 
@@ -525,4 +586,90 @@ def identity_unlink(
         f"  deleted there: {', '.join(done.deleted_claims) or 'no claim'}",
         f"  receipt of deletion signed by {header.get('kid')}, kept in {done.receipt_path}",
     ]
+    _print(result, as_json, lines)
+
+
+@identity_app.command("sync")
+def identity_sync(
+    process_id: Annotated[
+        str, typer.Argument(help="the user's Process id at home, or the linked Process id at the platform")
+    ],
+    config: GatewayConfigOption,
+    cert: CertOption,
+    key: OperatorKeyOption,
+    accept: Annotated[
+        str | None, typer.Option("--accept", help="at home: a change id to accept (its value becomes the home's)")
+    ] = None,
+    reject: Annotated[
+        str | None, typer.Option("--reject", help="at home: a change id to reject (the home's value stays)")
+    ] = None,
+    set_: Annotated[
+        str | None,
+        typer.Option(
+            "--set", help='at the platform: FIELD=JSON the user changed here, e.g. comfort={"motion":"reduced"}'
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Keep a linked identity in step (FGMV-43 9.4 steps 5-7).
+
+    At home: push the user's current credential now, with its version, to every platform the
+    identity is linked to, each getting only the claims the user disclosed to it; first apply the
+    user's choice on a change a platform offered (--accept takes its value and re-issues the
+    credential, --reject keeps the home's; a CONFLICT, the home having changed the field too, is
+    settled the same way). At the platform: offer a change the user made here (--set name=...,
+    languages=[...] or comfort={...}) to the home, which applies it only when the user accepts.
+    Both list the changes not yet settled, conflicts included, with their status.
+    """
+    from mmmfed.api.v1 import identity_pb2 as ipb
+
+    field, value = "", ""
+    if set_ is not None:
+        field, sep, value = set_.partition("=")
+        if not sep or not field.strip():
+            raise refuse(
+                "SYNC_ARGUMENTS", f'--set {set_[:80]!r} is not FIELD=JSON, e.g. comfort=\'{{"motion": "reduced"}}\''
+            )
+    request = ipb.SyncIdentityRequest(
+        process_id=process_id, accept=accept or "", reject=reject or "", set_field=field.strip(), set_value_json=value
+    )
+    done = _ri4(config, cert, key, "SyncIdentity", request)
+    peers = [
+        {"peer_m_instance_id": p.peer_m_instance_id, "version": p.version, "outcome": p.outcome, "reason": p.reason}
+        | {"claims": list(p.claims)}
+        for p in done.peers
+    ]
+    changes = [
+        {
+            "change_id": c.change_id,
+            "peer_m_instance_id": c.peer_m_instance_id,
+            "field": c.field,
+            "value": json.loads(c.value_json) if c.value_json else None,
+            "base_version": c.base_version,
+            "status": c.status,
+            "home_value": json.loads(c.home_value_json) if c.home_value_json else None,
+        }
+        for c in done.changes
+    ]
+    result = {
+        "did": done.did,
+        "version": done.version,
+        "peers": peers,
+        "changes": changes,
+        "conflicts": [c for c in changes if c["status"] == "CONFLICT"],
+        "claims": list(done.claims),
+    }
+    lines = [f"{done.did} at version {done.version}"]
+    lines += [
+        f"  {p['peer_m_instance_id']:<24} {p['outcome']:<11} v{p['version']}  {p['reason'] or ', '.join(p['claims'])}"
+        for p in peers
+    ]
+    for c in changes:
+        home = f" (home has {json.dumps(c['home_value'])})" if c["home_value"] is not None else ""
+        lines.append(
+            f"  change {c['change_id']} from {c['peer_m_instance_id']}: {c['field']} = "
+            f"{json.dumps(c['value'])[:60]}  {c['status']}{home}"
+        )
+    if done.claims:
+        lines.append(f"  held here: {', '.join(done.claims)}")
     _print(result, as_json, lines)

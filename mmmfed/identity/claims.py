@@ -81,6 +81,25 @@ class IdentityProfile:
     rights: tuple[str, ...] = ()
     reputation: str | None = None
 
+    @classmethod
+    def from_claims(cls, claims: Mapping[str, Any]) -> IdentityProfile:
+        """The profile a credential's claims hold (the ages are derived again at the next issue),
+        for re-issuing it with a change (IDSF). InvalidInput ``BIRTHDATE_INVALID`` /
+        ``PROFILE_INVALID`` for claims no credential of ours holds."""
+        try:
+            return cls(
+                name=str(claims["name"]),
+                birthdate=parse_birthdate(str(claims["birthdate"])),
+                languages=tuple(claims.get("languages", ())),
+                comfort=dict(claims.get("comfort", {})),
+                avatars=tuple(claims.get("avatars", ())),
+                assets=tuple(claims.get("assets", ())),
+                rights=tuple(claims.get("rights", ())),
+                reputation=claims.get("reputation"),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise InvalidInput(f"the credential's claims are not a profile: {err}", reason="PROFILE_INVALID") from err
+
     def claims(self, *, issued_on: dt.date) -> dict[str, Any]:
         """Every disclosable claim (module docstring), ages as of ``issued_on``; empty lists and
         an empty ``comfort`` are left out."""

@@ -10,7 +10,15 @@ path yet to delete a registered Process's data, which IDIR-204 requires. Each fi
     {"did": "did:web:a.example:users:alice", "home": "a.example",
      "process_id": "mmm://b.example/processes/user/linked-<sha 20 hex>",
      "claims": {<the disclosed claims, nothing else>}, "holder_jwk": {...},
-     "linked_at_s": s, "credential_expires_s": s, "admission": "admit" | "restricted"}
+     "linked_at_s": s, "credential_expires_s": s, "admission": "admit" | "restricted",
+     "scope": [<the claim names the user consented to here>], "version": <home profile version>,
+     "roaming": {<change id>: {"field", "value", "base_version", "status", "home_value",
+                               "made_at_s"}}}
+
+``scope`` is what the user disclosed at the last link (PresentIdentity): a synchronisation
+(IDSF, PushIdentityUpdate) may change the values within it and drop a claim the home no longer
+has, never add one outside it. ``roaming`` holds the changes the user made here while visiting
+(IDSF step 7), at most :data:`MAX_ROAMING_CHANGES`, until the home settles them.
 
 The Process id is derived from the DID alone, so the same person arriving again (or after an
 unlink) is the same Process. Bounds: at most :data:`MAX_LINKED_PER_HOME` identities per home
@@ -23,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +39,7 @@ from mmmfed.errors import NotFound, TooLarge
 from mmmfed.items import check_instance_id
 
 MAX_LINKED_PER_HOME = 100_000
+MAX_ROAMING_CHANGES = 16
 
 
 def _digest(did: str) -> str:
@@ -54,6 +63,9 @@ class LinkedIdentity:
     linked_at_s: int
     credential_expires_s: int
     admission: str = "admit"
+    scope: list[str] = field(default_factory=list)
+    version: int = 0
+    roaming: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -65,7 +77,16 @@ class LinkedIdentity:
             "linked_at_s": self.linked_at_s,
             "credential_expires_s": self.credential_expires_s,
             "admission": self.admission,
+            "scope": self.scope,
+            "version": self.version,
+            "roaming": self.roaming,
         }
+
+
+def _record(raw: dict[str, Any]) -> LinkedIdentity:
+    """A link as read from its file; one written before synchronisation has the scope of its claims."""
+    raw.setdefault("scope", sorted(raw.get("claims", {})))
+    return LinkedIdentity(**raw)
 
 
 class LinkedIdentities:
@@ -85,7 +106,7 @@ class LinkedIdentities:
             raw = json.loads(self._path(home, did).read_text())
         except FileNotFoundError:
             return None
-        return LinkedIdentity(**raw)
+        return _record(raw)
 
     def all(self, home: str | None = None) -> list[LinkedIdentity]:
         """Every link (of ``home`` only, if given), by file name."""
@@ -94,7 +115,7 @@ class LinkedIdentities:
         for h in homes:
             folder = self.directory / check_instance_id(h)
             for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-                out.append(LinkedIdentity(**json.loads(path.read_text())))
+                out.append(_record(json.loads(path.read_text())))
         return out
 
     def link(
@@ -107,10 +128,12 @@ class LinkedIdentities:
         now_s: int,
         expires_s: int,
         admission: str = "admit",
+        version: int = 0,
     ) -> tuple[LinkedIdentity, bool]:
         """Store (or replace) the link of ``did``: ``(link, already_linked)``. Replacing keeps
-        the Process and its first ``linked_at_s``; the claims become exactly ``claims`` (the
-        user's latest disclosure). TooLarge ``LINKED_IDENTITIES_FULL`` for a new link past the bound."""
+        the Process, its first ``linked_at_s`` and its roaming changes; the claims and the scope
+        become exactly ``claims`` (the user's latest disclosure), at the home's profile
+        ``version``. TooLarge ``LINKED_IDENTITIES_FULL`` for a new link past the bound."""
         path = self._path(home, did)
         before = self.get(home, did)
         full = path.parent.is_dir() and sum(1 for _ in path.parent.glob("*.json")) >= self.max_per_home
@@ -128,14 +151,28 @@ class LinkedIdentities:
             linked_at_s=before.linked_at_s if before is not None else now_s,
             credential_expires_s=expires_s,
             admission=admission,
+            scope=sorted(claims),
+            version=version,
+            roaming=dict(before.roaming) if before is not None else {},
         )
+        self.save(record)
+        return record, before is not None
+
+    def save(self, record: LinkedIdentity) -> None:
+        """Write ``record`` over the link of its DID (0600, atomically)."""
+        path = self._path(record.home, record.did)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n")
         os.replace(tmp, path)
-        return record, before is not None
+
+    def by_process(self, process_id: str) -> LinkedIdentity | None:
+        """The link whose Process here is ``process_id``, or None (a scan of the links)."""
+        if not process_id.startswith(f"mmm://{self.m_instance_id}/processes/user/linked-"):
+            return None
+        return next((r for r in self.all() if r.process_id == process_id), None)
 
     def unlink(self, home: str, did: str) -> LinkedIdentity:
         """Delete the link of ``did`` and every claim it held; returns what was deleted.

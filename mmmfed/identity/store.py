@@ -13,6 +13,10 @@ Layout under ``<gateway data_dir>/identity/``:
   never comes here);
 - ``users/<user id>/credential.sd-jwt`` (0600): the last credential issued, with every Disclosure
   (so as secret as the profile it holds);
+- ``users/<user id>/links.json`` (0600): the platforms the identity is linked to, the claims
+  disclosed to each (its consented scope) and the profile version each holds;
+- ``users/<user id>/sync.json`` (0600): profile versions and the changes offered from platforms
+  (:mod:`mmmfed.identity.sync_state`, IDSF);
 - ``users/<user id>/reputation.jwt`` (0600): the user's current reputation credential
   (:mod:`mmmfed.identity.reputation`), embedded in the next identity credential issued.
 
@@ -29,8 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from mmmfed.errors import FailedPrecondition, NotFound
-from mmmfed.identity.sdjwt import SdJwt, parse_sd_jwt
+from mmmfed.identity.sdjwt import SdJwt, parse_disclosure, parse_sd_jwt
 from mmmfed.identity.status_list import DEFAULT_SIZE, StatusList, StatusReference
+from mmmfed.identity.sync_state import SyncState
 from mmmfed.identity.user_did import UserKey, check_user_id
 from mmmfed.items import check_instance_id
 from mmmfed.keyfile import load_signing_key
@@ -114,6 +119,17 @@ class IdentityStore:
         user_dir = self._user_dir(user_id)
         return (user_dir / "key.pem").exists() and not (user_dir / "holder.jwk.json").exists()
 
+    def public_key(self, user_id: str) -> UserKey | None:
+        """The user's current public key (the one they brought, else the one held for them), or
+        None if the user has none here; never makes a key (RE-5 resolution reads it, IDIR-202)."""
+        user_dir = self._user_dir(user_id)
+        own = user_dir / "holder.jwk.json"
+        if own.exists():
+            return UserKey.bring_own(json.loads(own.read_text()))
+        if (user_dir / "key.pem").exists():
+            return UserKey(load_signing_key(user_dir / "key.pem").public_key_bytes)
+        return None
+
     def held_key(self, user_id: str) -> SigningKey:
         """The private key held for ``user_id``; NotFound ``USER_KEY_NOT_HELD`` if the user brought
         their own key or none is held."""
@@ -165,11 +181,48 @@ class IdentityStore:
             return {}
         return {str(k): dict(v) for k, v in raw.items()}
 
-    def save_link(self, user_id: str, peer: str, *, process_id: str, disclosed: list[str], linked_at_s: int) -> None:
-        """Record that ``peer`` linked the user's identity to ``process_id`` with ``disclosed``."""
+    def save_link(
+        self, user_id: str, peer: str, *, process_id: str, disclosed: list[str], linked_at_s: int, version: int = 0
+    ) -> None:
+        """Record that ``peer`` linked the user's identity to ``process_id`` with ``disclosed`` (the
+        consented scope there), holding profile ``version`` (IDSF)."""
         links = self.links(user_id)
-        links[peer] = {"process_id": process_id, "disclosed": sorted(disclosed), "linked_at_s": linked_at_s}
+        links[peer] = {
+            "process_id": process_id,
+            "disclosed": sorted(disclosed),
+            "linked_at_s": linked_at_s,
+            "version": version,
+        }
         _write(self._links_file(user_id), json.dumps(links, indent=2, sort_keys=True) + "\n", mode=0o600)
+
+    def set_link_version(self, user_id: str, peer: str, version: int) -> None:
+        """Record that ``peer`` holds profile ``version`` now (after a push, IDSF); nothing if the
+        link is gone."""
+        links = self.links(user_id)
+        if peer in links:
+            links[peer]["version"] = version
+            _write(self._links_file(user_id), json.dumps(links, indent=2, sort_keys=True) + "\n", mode=0o600)
+
+    def sync_file(self, user_id: str) -> Path:
+        """``users/<id>/sync.json``: the user's profile versions and offered changes
+        (:mod:`mmmfed.identity.sync_state`)."""
+        return self._user_dir(user_id) / "sync.json"
+
+    def sync_state(self, user_id: str) -> SyncState:
+        """The user's synchronisation state (version 0 before the first observation)."""
+        return SyncState.load(self.sync_file(user_id))
+
+    def save_sync_state(self, user_id: str, state: SyncState) -> None:
+        _write(self.sync_file(user_id), state.to_text(), mode=0o600)
+
+    def observe_sync(self, user_id: str) -> SyncState:
+        """The user's synchronisation state after observing the claims of their current
+        credential (a new version if they changed, IDSF); NotFound ``CREDENTIAL_UNKNOWN``."""
+        claims = {d.name: d.value for d in map(parse_disclosure, self.credential(user_id).disclosures)}
+        state = self.sync_state(user_id)
+        if state.observe(claims):
+            self.save_sync_state(user_id, state)
+        return state
 
     def drop_link(self, user_id: str, peer: str) -> None:
         links = self.links(user_id)

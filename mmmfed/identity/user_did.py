@@ -65,6 +65,26 @@ def did_web_url(did: str) -> str:
     return f"https://{check_instance_id(host)}/{'/'.join(path)}/did.json"
 
 
+MAX_DID_CHARS = 512
+
+
+def parse_did(did: str) -> tuple[str, str | None]:
+    """``(m_instance_id, user id or None)`` of ``did:web:<m_instance_id>`` or
+    ``did:web:<m_instance_id>:users:<id>`` (the DIDs RE-5 resolves, IDIR-101/202); InvalidInput
+    ``DID_INVALID`` for anything else (at most :data:`MAX_DID_CHARS` characters)."""
+    parts = did.split(":") if isinstance(did, str) and len(did) <= MAX_DID_CHARS else []
+    try:
+        if len(parts) == 3 and parts[:2] == ["did", "web"]:
+            return check_instance_id(parts[2]), None
+        if len(parts) == 5 and parts[:2] == ["did", "web"] and parts[3] == USERS_SEGMENT:
+            return check_instance_id(parts[2]), check_user_id(parts[4])
+    except InvalidInput:
+        pass
+    raise InvalidInput(
+        f"{str(did)[:256]!r} is not did:web:<m-instance> nor did:web:<m-instance>:users:<id>", reason="DID_INVALID"
+    )
+
+
 @dataclass(frozen=True)
 class UserKey:
     """A user's Ed25519 public key and, when the home holds it for them, the private key."""

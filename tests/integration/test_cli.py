@@ -22,8 +22,9 @@ def test_demo_migrates_godette_refuses_sphere_and_stops_every_process(tmp_path: 
     """`mmmfed demo` prints the report, concludes a trust agreement signed by both, verifies every
     foreign Item, writes Godette converted within b's budget, refuses sphere.vrm with the
     validator's reason, migrates an Asset with an exchanged payment, links godette's identity at
-    b.example with only name and age_over_18, refuses mtoon (16) ELIGIBILITY_AGE, unlinks godette
-    with a receipt of deletion, exits 0 and leaves no node process running."""
+    b.example with only name and age_over_18, refuses mtoon (16) ELIGIBILITY_AGE, pushes godette's
+    new display name to b.example (IDSF), unlinks godette with a receipt of deletion, exits 0 and
+    leaves no node process running."""
     out = tmp_path / "out"
     result = mmmfed("demo", "--out", str(out))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -40,6 +41,7 @@ def test_demo_migrates_godette_refuses_sphere_and_stops_every_process(tmp_path: 
     flat = " ".join(text.split())  # rich wraps long lines
     assert "b.example stores only age_over_18, name (disclosed: name, age_over_18)" in flat  # FGMV-43 9.4
     assert "mtoon -> b.example: REFUSED ELIGIBILITY_AGE (rule age_over_18)" in flat  # IDIR-303
+    assert "new display name 'Godette L.' pushed to b.example: SYNCED at version 2, holding age_over_18, name" in flat
     assert "it deleted age_over_18, name; receipt of deletion signed by did:web:b.example#" in flat  # IDIR-204
     # FGMV-43 9.3 and COIR-104: the .gltf through the bridge, then concurrent edits merged and resolved
     assert "AnimatedMorphCube.gltf + 1 external part, CC0-1.0 -> b.example: via bridge bridge.example" in flat

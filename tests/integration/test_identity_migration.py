@@ -138,6 +138,7 @@ async def test_fgmv43_9_4_b_stores_exactly_the_chosen_claims_and_the_same_did_is
             "process_id": first.peer_process_id,
             "disclosed": ["age_over_18", "name"],
             "linked_at_s": links[B]["linked_at_s"],
+            "version": 1,
         }
     }
     audit = await negotiated.nodes["gateway-b"].audit.entries(peer_id=A)

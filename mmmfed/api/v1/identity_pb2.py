@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cmmmfed/api/v1/identity.proto\x12\rmmmfed.api.v1\"Z\n\x16MigrateIdentityRequest\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x1a\n\x12peer_m_instance_id\x18\x02 \x01(\t\x12\x10\n\x08\x64isclose\x18\x03 \x03(\t\"\x8a\x01\n\x17MigrateIdentityResponse\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\x12\x0b\n\x03\x64id\x18\x02 \x01(\t\x12\x17\n\x0fpeer_process_id\x18\x03 \x01(\t\x12\x15\n\rstored_claims\x18\x04 \x03(\t\x12\x16\n\x0e\x61lready_linked\x18\x05 \x01(\x08\"G\n\x15UnlinkIdentityRequest\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x1a\n\x12peer_m_instance_id\x18\x02 \x01(\t\"\x9d\x01\n\x16UnlinkIdentityResponse\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\x12\x0b\n\x03\x64id\x18\x02 \x01(\t\x12\x17\n\x0fpeer_process_id\x18\x03 \x01(\t\x12\x16\n\x0e\x64\x65leted_claims\x18\x04 \x03(\t\x12\x13\n\x0breceipt_jws\x18\x05 \x01(\t\x12\x14\n\x0creceipt_path\x18\x06 \x01(\t\"\x19\n\x17GetIdentityNonceRequest\"N\n\x18GetIdentityNonceResponse\x12\r\n\x05nonce\x18\x01 \x01(\t\x12\x10\n\x08\x61udience\x18\x02 \x01(\t\x12\x11\n\texpires_s\x18\x03 \x01(\x03\";\n\x16PresentIdentityRequest\x12\x14\n\x0cpresentation\x18\x01 \x01(\t\x12\x0b\n\x03\x64id\x18\x02 \x01(\t\"\\\n\x17PresentIdentityResponse\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x15\n\rstored_claims\x18\x02 \x03(\t\x12\x16\n\x0e\x61lready_linked\x18\x03 \x01(\x08\"=\n\x19PeerUnlinkIdentityRequest\x12\x0b\n\x03\x64id\x18\x01 \x01(\t\x12\x13\n\x0brequest_jws\x18\x02 \x01(\t\"]\n\x1aPeerUnlinkIdentityResponse\x12\x13\n\x0breceipt_jws\x18\x01 \x01(\t\x12\x12\n\nprocess_id\x18\x02 \x01(\t\x12\x16\n\x0e\x64\x65leted_claims\x18\x03 \x03(\t\"#\n\x14GetStatusListRequest\x12\x0b\n\x03uri\x18\x01 \x01(\t\"&\n\x15GetStatusListResponse\x12\r\n\x05token\x18\x01 \x01(\t2\xd2\x01\n\x0fIdentityGateway\x12`\n\x0fMigrateIdentity\x12%.mmmfed.api.v1.MigrateIdentityRequest\x1a&.mmmfed.api.v1.MigrateIdentityResponse\x12]\n\x0eUnlinkIdentity\x12$.mmmfed.api.v1.UnlinkIdentityRequest\x1a%.mmmfed.api.v1.UnlinkIdentityResponse2\x96\x03\n\x12IdentityFederation\x12[\n\x08GetNonce\x12&.mmmfed.api.v1.GetIdentityNonceRequest\x1a\'.mmmfed.api.v1.GetIdentityNonceResponse\x12`\n\x0fPresentIdentity\x12%.mmmfed.api.v1.PresentIdentityRequest\x1a&.mmmfed.api.v1.PresentIdentityResponse\x12\x65\n\x0eUnlinkIdentity\x12(.mmmfed.api.v1.PeerUnlinkIdentityRequest\x1a).mmmfed.api.v1.PeerUnlinkIdentityResponse\x12Z\n\rGetStatusList\x12#.mmmfed.api.v1.GetStatusListRequest\x1a$.mmmfed.api.v1.GetStatusListResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cmmmfed/api/v1/identity.proto\x12\rmmmfed.api.v1\"Z\n\x16MigrateIdentityRequest\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x1a\n\x12peer_m_instance_id\x18\x02 \x01(\t\x12\x10\n\x08\x64isclose\x18\x03 \x03(\t\"\x8a\x01\n\x17MigrateIdentityResponse\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\x12\x0b\n\x03\x64id\x18\x02 \x01(\t\x12\x17\n\x0fpeer_process_id\x18\x03 \x01(\t\x12\x15\n\rstored_claims\x18\x04 \x03(\t\x12\x16\n\x0e\x61lready_linked\x18\x05 \x01(\x08\"G\n\x15UnlinkIdentityRequest\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x1a\n\x12peer_m_instance_id\x18\x02 \x01(\t\"\x9d\x01\n\x16UnlinkIdentityResponse\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\x12\x0b\n\x03\x64id\x18\x02 \x01(\t\x12\x17\n\x0fpeer_process_id\x18\x03 \x01(\t\x12\x16\n\x0e\x64\x65leted_claims\x18\x04 \x03(\t\x12\x13\n\x0breceipt_jws\x18\x05 \x01(\t\x12\x14\n\x0creceipt_path\x18\x06 \x01(\t\"\x19\n\x17GetIdentityNonceRequest\"N\n\x18GetIdentityNonceResponse\x12\r\n\x05nonce\x18\x01 \x01(\t\x12\x10\n\x08\x61udience\x18\x02 \x01(\t\x12\x11\n\texpires_s\x18\x03 \x01(\x03\"L\n\x16PresentIdentityRequest\x12\x14\n\x0cpresentation\x18\x01 \x01(\t\x12\x0b\n\x03\x64id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x03\"\\\n\x17PresentIdentityResponse\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x15\n\rstored_claims\x18\x02 \x03(\t\x12\x16\n\x0e\x61lready_linked\x18\x03 \x01(\x08\"=\n\x19PeerUnlinkIdentityRequest\x12\x0b\n\x03\x64id\x18\x01 \x01(\t\x12\x13\n\x0brequest_jws\x18\x02 \x01(\t\"]\n\x1aPeerUnlinkIdentityResponse\x12\x13\n\x0breceipt_jws\x18\x01 \x01(\t\x12\x12\n\nprocess_id\x18\x02 \x01(\t\x12\x16\n\x0e\x64\x65leted_claims\x18\x03 \x03(\t\"#\n\x14GetStatusListRequest\x12\x0b\n\x03uri\x18\x01 \x01(\t\"&\n\x15GetStatusListResponse\x12\r\n\x05token\x18\x01 \x01(\t\" \n\x11ResolveDidRequest\x12\x0b\n\x03\x64id\x18\x01 \x01(\t\"M\n\x12ResolveDidResponse\x12\x0b\n\x03\x64id\x18\x01 \x01(\t\x12\x15\n\rdocument_json\x18\x02 \x01(\t\x12\x13\n\x0bresolved_by\x18\x03 \x01(\t\"t\n\x13SyncIdentityRequest\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63\x63\x65pt\x18\x02 \x01(\t\x12\x0e\n\x06reject\x18\x03 \x01(\t\x12\x11\n\tset_field\x18\x04 \x01(\t\x12\x16\n\x0eset_value_json\x18\x05 \x01(\t\"h\n\x08PeerSync\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x0f\n\x07outcome\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0e\n\x06\x63laims\x18\x05 \x03(\t\"\xa1\x01\n\x0eIdentityChange\x12\x11\n\tchange_id\x18\x01 \x01(\t\x12\x1a\n\x12peer_m_instance_id\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t\x12\x12\n\nvalue_json\x18\x04 \x01(\t\x12\x14\n\x0c\x62\x61se_version\x18\x05 \x01(\x03\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x17\n\x0fhome_value_json\x18\x07 \x01(\t\"\x9c\x01\n\x14SyncIdentityResponse\x12\x0b\n\x03\x64id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12&\n\x05peers\x18\x03 \x03(\x0b\x32\x17.mmmfed.api.v1.PeerSync\x12.\n\x07\x63hanges\x18\x04 \x03(\x0b\x32\x1d.mmmfed.api.v1.IdentityChange\x12\x0e\n\x06\x63laims\x18\x05 \x03(\t\"\x7f\n\x19PushIdentityUpdateRequest\x12\x0b\n\x03\x64id\x18\x01 \x01(\t\x12\x14\n\x0cpresentation\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x03\x12.\n\x07\x63hanges\x18\x04 \x03(\x0b\x32\x1d.mmmfed.api.v1.IdentityChange\"X\n\x1aPushIdentityUpdateResponse\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x15\n\rstored_claims\x18\x03 \x03(\t\"u\n\x1aOfferIdentityChangeRequest\x12\x0b\n\x03\x64id\x18\x01 \x01(\t\x12\x11\n\tchange_id\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t\x12\x12\n\nvalue_json\x18\x04 \x01(\t\x12\x14\n\x0c\x62\x61se_version\x18\x05 \x01(\x03\"o\n\x1bOfferIdentityChangeResponse\x12\x11\n\tchange_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x14\n\x0chome_version\x18\x03 \x01(\x03\x12\x17\n\x0fhome_value_json\x18\x04 \x01(\t2\xfe\x02\n\x0fIdentityGateway\x12`\n\x0fMigrateIdentity\x12%.mmmfed.api.v1.MigrateIdentityRequest\x1a&.mmmfed.api.v1.MigrateIdentityResponse\x12]\n\x0eUnlinkIdentity\x12$.mmmfed.api.v1.UnlinkIdentityRequest\x1a%.mmmfed.api.v1.UnlinkIdentityResponse\x12Q\n\nResolveDid\x12 .mmmfed.api.v1.ResolveDidRequest\x1a!.mmmfed.api.v1.ResolveDidResponse\x12W\n\x0cSyncIdentity\x12\".mmmfed.api.v1.SyncIdentityRequest\x1a#.mmmfed.api.v1.SyncIdentityResponse2\xc2\x05\n\x12IdentityFederation\x12[\n\x08GetNonce\x12&.mmmfed.api.v1.GetIdentityNonceRequest\x1a\'.mmmfed.api.v1.GetIdentityNonceResponse\x12`\n\x0fPresentIdentity\x12%.mmmfed.api.v1.PresentIdentityRequest\x1a&.mmmfed.api.v1.PresentIdentityResponse\x12\x65\n\x0eUnlinkIdentity\x12(.mmmfed.api.v1.PeerUnlinkIdentityRequest\x1a).mmmfed.api.v1.PeerUnlinkIdentityResponse\x12Z\n\rGetStatusList\x12#.mmmfed.api.v1.GetStatusListRequest\x1a$.mmmfed.api.v1.GetStatusListResponse\x12Q\n\nResolveDid\x12 .mmmfed.api.v1.ResolveDidRequest\x1a!.mmmfed.api.v1.ResolveDidResponse\x12i\n\x12PushIdentityUpdate\x12(.mmmfed.api.v1.PushIdentityUpdateRequest\x1a).mmmfed.api.v1.PushIdentityUpdateResponse\x12l\n\x13OfferIdentityChange\x12).mmmfed.api.v1.OfferIdentityChangeRequest\x1a*.mmmfed.api.v1.OfferIdentityChangeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,19 +44,39 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETIDENTITYNONCERESPONSE']._serialized_start=540
   _globals['_GETIDENTITYNONCERESPONSE']._serialized_end=618
   _globals['_PRESENTIDENTITYREQUEST']._serialized_start=620
-  _globals['_PRESENTIDENTITYREQUEST']._serialized_end=679
-  _globals['_PRESENTIDENTITYRESPONSE']._serialized_start=681
-  _globals['_PRESENTIDENTITYRESPONSE']._serialized_end=773
-  _globals['_PEERUNLINKIDENTITYREQUEST']._serialized_start=775
-  _globals['_PEERUNLINKIDENTITYREQUEST']._serialized_end=836
-  _globals['_PEERUNLINKIDENTITYRESPONSE']._serialized_start=838
-  _globals['_PEERUNLINKIDENTITYRESPONSE']._serialized_end=931
-  _globals['_GETSTATUSLISTREQUEST']._serialized_start=933
-  _globals['_GETSTATUSLISTREQUEST']._serialized_end=968
-  _globals['_GETSTATUSLISTRESPONSE']._serialized_start=970
-  _globals['_GETSTATUSLISTRESPONSE']._serialized_end=1008
-  _globals['_IDENTITYGATEWAY']._serialized_start=1011
-  _globals['_IDENTITYGATEWAY']._serialized_end=1221
-  _globals['_IDENTITYFEDERATION']._serialized_start=1224
-  _globals['_IDENTITYFEDERATION']._serialized_end=1630
+  _globals['_PRESENTIDENTITYREQUEST']._serialized_end=696
+  _globals['_PRESENTIDENTITYRESPONSE']._serialized_start=698
+  _globals['_PRESENTIDENTITYRESPONSE']._serialized_end=790
+  _globals['_PEERUNLINKIDENTITYREQUEST']._serialized_start=792
+  _globals['_PEERUNLINKIDENTITYREQUEST']._serialized_end=853
+  _globals['_PEERUNLINKIDENTITYRESPONSE']._serialized_start=855
+  _globals['_PEERUNLINKIDENTITYRESPONSE']._serialized_end=948
+  _globals['_GETSTATUSLISTREQUEST']._serialized_start=950
+  _globals['_GETSTATUSLISTREQUEST']._serialized_end=985
+  _globals['_GETSTATUSLISTRESPONSE']._serialized_start=987
+  _globals['_GETSTATUSLISTRESPONSE']._serialized_end=1025
+  _globals['_RESOLVEDIDREQUEST']._serialized_start=1027
+  _globals['_RESOLVEDIDREQUEST']._serialized_end=1059
+  _globals['_RESOLVEDIDRESPONSE']._serialized_start=1061
+  _globals['_RESOLVEDIDRESPONSE']._serialized_end=1138
+  _globals['_SYNCIDENTITYREQUEST']._serialized_start=1140
+  _globals['_SYNCIDENTITYREQUEST']._serialized_end=1256
+  _globals['_PEERSYNC']._serialized_start=1258
+  _globals['_PEERSYNC']._serialized_end=1362
+  _globals['_IDENTITYCHANGE']._serialized_start=1365
+  _globals['_IDENTITYCHANGE']._serialized_end=1526
+  _globals['_SYNCIDENTITYRESPONSE']._serialized_start=1529
+  _globals['_SYNCIDENTITYRESPONSE']._serialized_end=1685
+  _globals['_PUSHIDENTITYUPDATEREQUEST']._serialized_start=1687
+  _globals['_PUSHIDENTITYUPDATEREQUEST']._serialized_end=1814
+  _globals['_PUSHIDENTITYUPDATERESPONSE']._serialized_start=1816
+  _globals['_PUSHIDENTITYUPDATERESPONSE']._serialized_end=1904
+  _globals['_OFFERIDENTITYCHANGEREQUEST']._serialized_start=1906
+  _globals['_OFFERIDENTITYCHANGEREQUEST']._serialized_end=2023
+  _globals['_OFFERIDENTITYCHANGERESPONSE']._serialized_start=2025
+  _globals['_OFFERIDENTITYCHANGERESPONSE']._serialized_end=2136
+  _globals['_IDENTITYGATEWAY']._serialized_start=2139
+  _globals['_IDENTITYGATEWAY']._serialized_end=2521
+  _globals['_IDENTITYFEDERATION']._serialized_start=2524
+  _globals['_IDENTITYFEDERATION']._serialized_end=3230
 # @@protoc_insertion_point(module_scope)

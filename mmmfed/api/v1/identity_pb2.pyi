@@ -199,19 +199,23 @@ class PresentIdentityRequest(_message.Message):
 
     PRESENTATION_FIELD_NUMBER: _builtins.int
     DID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
     presentation: _builtins.str
     """An SD-JWT+KB (issuer JWT ~ chosen Disclosures ~ KB-JWT)."""
     did: _builtins.str
     """The user's DID; must be the credential's sub."""
+    version: _builtins.int
+    """The home's profile version of this credential (IDSF; 0: unversioned)."""
     def __init__(
         self,
         *,
         presentation: _builtins.str = ...,
         did: _builtins.str = ...,
+        version: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["did", b"did", "presentation", b"presentation"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["did", b"did", "presentation", b"presentation", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -331,3 +335,326 @@ class GetStatusListResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetStatusListResponse: _TypeAlias = GetStatusListResponse  # noqa: Y015
+
+@_typing.final
+class ResolveDidRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DID_FIELD_NUMBER: _builtins.int
+    did: _builtins.str
+    """did:web:<m-instance> or did:web:<m-instance>:users:<id>."""
+    def __init__(
+        self,
+        *,
+        did: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["did", b"did"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResolveDidRequest: _TypeAlias = ResolveDidRequest  # noqa: Y015
+
+@_typing.final
+class ResolveDidResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DID_FIELD_NUMBER: _builtins.int
+    DOCUMENT_JSON_FIELD_NUMBER: _builtins.int
+    RESOLVED_BY_FIELD_NUMBER: _builtins.int
+    did: _builtins.str
+    document_json: _builtins.str
+    """The DID document (W3C DID Core 1.0, Multikey verification methods) as JSON."""
+    resolved_by: _builtins.str
+    """The M-Instance whose gateway answered (the DID's home)."""
+    def __init__(
+        self,
+        *,
+        did: _builtins.str = ...,
+        document_json: _builtins.str = ...,
+        resolved_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["did", b"did", "document_json", b"document_json", "resolved_by", b"resolved_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResolveDidResponse: _TypeAlias = ResolveDidResponse  # noqa: Y015
+
+@_typing.final
+class SyncIdentityRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROCESS_ID_FIELD_NUMBER: _builtins.int
+    ACCEPT_FIELD_NUMBER: _builtins.int
+    REJECT_FIELD_NUMBER: _builtins.int
+    SET_FIELD_FIELD_NUMBER: _builtins.int
+    SET_VALUE_JSON_FIELD_NUMBER: _builtins.int
+    process_id: _builtins.str
+    """A User Process of this M-Instance (home), or a linked Process here (visited platform)."""
+    accept: _builtins.str
+    """Home only: a change id to accept (apply its value) or to reject (keep the home's value)."""
+    reject: _builtins.str
+    set_field: _builtins.str
+    """Visited platform only: a claim the user changed here (name, languages, comfort) and its new
+    value as JSON.
+    """
+    set_value_json: _builtins.str
+    def __init__(
+        self,
+        *,
+        process_id: _builtins.str = ...,
+        accept: _builtins.str = ...,
+        reject: _builtins.str = ...,
+        set_field: _builtins.str = ...,
+        set_value_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accept", b"accept", "process_id", b"process_id", "reject", b"reject", "set_field", b"set_field", "set_value_json", b"set_value_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SyncIdentityRequest: _TypeAlias = SyncIdentityRequest  # noqa: Y015
+
+@_typing.final
+class PeerSync(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PEER_M_INSTANCE_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    CLAIMS_FIELD_NUMBER: _builtins.int
+    peer_m_instance_id: _builtins.str
+    version: _builtins.int
+    """The profile version the peer holds after this push."""
+    outcome: _builtins.str
+    """SYNCED, or REFUSED / UNREACHABLE with the reason (the next sync pushes again)."""
+    reason: _builtins.str
+    @_builtins.property
+    def claims(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The claims the peer holds now (within the consented scope)."""
+
+    def __init__(
+        self,
+        *,
+        peer_m_instance_id: _builtins.str = ...,
+        version: _builtins.int = ...,
+        outcome: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        claims: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claims", b"claims", "outcome", b"outcome", "peer_m_instance_id", b"peer_m_instance_id", "reason", b"reason", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PeerSync: _TypeAlias = PeerSync  # noqa: Y015
+
+@_typing.final
+class IdentityChange(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANGE_ID_FIELD_NUMBER: _builtins.int
+    PEER_M_INSTANCE_ID_FIELD_NUMBER: _builtins.int
+    FIELD_FIELD_NUMBER: _builtins.int
+    VALUE_JSON_FIELD_NUMBER: _builtins.int
+    BASE_VERSION_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    HOME_VALUE_JSON_FIELD_NUMBER: _builtins.int
+    change_id: _builtins.str
+    peer_m_instance_id: _builtins.str
+    """The platform where the user made the change."""
+    field: _builtins.str
+    value_json: _builtins.str
+    base_version: _builtins.int
+    """The home's profile version the platform held when the change was made."""
+    status: _builtins.str
+    """OFFERED (at the platform, not yet at home), PENDING (awaiting the user), CONFLICT (the home
+    changed the field too since base_version), ACCEPTED, REJECTED.
+    """
+    home_value_json: _builtins.str
+    """For a CONFLICT: the home's value, when the field is in the scope disclosed to the platform."""
+    def __init__(
+        self,
+        *,
+        change_id: _builtins.str = ...,
+        peer_m_instance_id: _builtins.str = ...,
+        field: _builtins.str = ...,
+        value_json: _builtins.str = ...,
+        base_version: _builtins.int = ...,
+        status: _builtins.str = ...,
+        home_value_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["base_version", b"base_version", "change_id", b"change_id", "field", b"field", "home_value_json", b"home_value_json", "peer_m_instance_id", b"peer_m_instance_id", "status", b"status", "value_json", b"value_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IdentityChange: _TypeAlias = IdentityChange  # noqa: Y015
+
+@_typing.final
+class SyncIdentityResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    PEERS_FIELD_NUMBER: _builtins.int
+    CHANGES_FIELD_NUMBER: _builtins.int
+    CLAIMS_FIELD_NUMBER: _builtins.int
+    did: _builtins.str
+    version: _builtins.int
+    """Home: the current profile version; platform: the version it holds."""
+    @_builtins.property
+    def peers(self) -> _containers.RepeatedCompositeFieldContainer[Global___PeerSync]:
+        """Home: the outcome of the push to each linked platform."""
+
+    @_builtins.property
+    def changes(self) -> _containers.RepeatedCompositeFieldContainer[Global___IdentityChange]:
+        """The changes made at platforms, not yet settled (and the one just settled)."""
+
+    @_builtins.property
+    def claims(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Platform: the claims it holds of the identity."""
+
+    def __init__(
+        self,
+        *,
+        did: _builtins.str = ...,
+        version: _builtins.int = ...,
+        peers: _abc.Iterable[Global___PeerSync] | None = ...,
+        changes: _abc.Iterable[Global___IdentityChange] | None = ...,
+        claims: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changes", b"changes", "claims", b"claims", "did", b"did", "peers", b"peers", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SyncIdentityResponse: _TypeAlias = SyncIdentityResponse  # noqa: Y015
+
+@_typing.final
+class PushIdentityUpdateRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DID_FIELD_NUMBER: _builtins.int
+    PRESENTATION_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    CHANGES_FIELD_NUMBER: _builtins.int
+    did: _builtins.str
+    presentation: _builtins.str
+    """An SD-JWT+KB bound to this M-Instance and a nonce it gave (GetNonce)."""
+    version: _builtins.int
+    """The home's profile version of the credential presented."""
+    @_builtins.property
+    def changes(self) -> _containers.RepeatedCompositeFieldContainer[Global___IdentityChange]:
+        """The status of the changes this platform offered (ACCEPTED and REJECTED ones are settled)."""
+
+    def __init__(
+        self,
+        *,
+        did: _builtins.str = ...,
+        presentation: _builtins.str = ...,
+        version: _builtins.int = ...,
+        changes: _abc.Iterable[Global___IdentityChange] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changes", b"changes", "did", b"did", "presentation", b"presentation", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PushIdentityUpdateRequest: _TypeAlias = PushIdentityUpdateRequest  # noqa: Y015
+
+@_typing.final
+class PushIdentityUpdateResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROCESS_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    STORED_CLAIMS_FIELD_NUMBER: _builtins.int
+    process_id: _builtins.str
+    version: _builtins.int
+    @_builtins.property
+    def stored_claims(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        process_id: _builtins.str = ...,
+        version: _builtins.int = ...,
+        stored_claims: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["process_id", b"process_id", "stored_claims", b"stored_claims", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PushIdentityUpdateResponse: _TypeAlias = PushIdentityUpdateResponse  # noqa: Y015
+
+@_typing.final
+class OfferIdentityChangeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DID_FIELD_NUMBER: _builtins.int
+    CHANGE_ID_FIELD_NUMBER: _builtins.int
+    FIELD_FIELD_NUMBER: _builtins.int
+    VALUE_JSON_FIELD_NUMBER: _builtins.int
+    BASE_VERSION_FIELD_NUMBER: _builtins.int
+    did: _builtins.str
+    change_id: _builtins.str
+    """Made by the platform: 8..64 of [A-Za-z0-9_-]."""
+    field: _builtins.str
+    value_json: _builtins.str
+    base_version: _builtins.int
+    def __init__(
+        self,
+        *,
+        did: _builtins.str = ...,
+        change_id: _builtins.str = ...,
+        field: _builtins.str = ...,
+        value_json: _builtins.str = ...,
+        base_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["base_version", b"base_version", "change_id", b"change_id", "did", b"did", "field", b"field", "value_json", b"value_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OfferIdentityChangeRequest: _TypeAlias = OfferIdentityChangeRequest  # noqa: Y015
+
+@_typing.final
+class OfferIdentityChangeResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANGE_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    HOME_VERSION_FIELD_NUMBER: _builtins.int
+    HOME_VALUE_JSON_FIELD_NUMBER: _builtins.int
+    change_id: _builtins.str
+    status: _builtins.str
+    """PENDING or CONFLICT."""
+    home_version: _builtins.int
+    home_value_json: _builtins.str
+    def __init__(
+        self,
+        *,
+        change_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+        home_version: _builtins.int = ...,
+        home_value_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_id", b"change_id", "home_value_json", b"home_value_json", "home_version", b"home_version", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OfferIdentityChangeResponse: _TypeAlias = OfferIdentityChangeResponse  # noqa: Y015

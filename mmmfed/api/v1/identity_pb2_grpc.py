@@ -47,6 +47,16 @@ class IdentityGatewayStub:
                 request_serializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.UnlinkIdentityRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.UnlinkIdentityResponse.FromString,
                 _registered_method=True)
+        self.ResolveDid = channel.unary_unary(
+                '/mmmfed.api.v1.IdentityGateway/ResolveDid',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.ResolveDidRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.ResolveDidResponse.FromString,
+                _registered_method=True)
+        self.SyncIdentity = channel.unary_unary(
+                '/mmmfed.api.v1.IdentityGateway/SyncIdentity',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.SyncIdentityRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.SyncIdentityResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityGatewayServicer:
@@ -74,6 +84,29 @@ class IdentityGatewayServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResolveDid(self, request, context):
+        """IDIR-101/202: the DID document of a DID, resolved here for a DID of this M-Instance, else at
+        its home (the DID's host) over RE-5 (IdentityFederation.ResolveDid). NOT_FOUND DID_UNKNOWN /
+        UNKNOWN_PEER; INVALID_ARGUMENT DID_INVALID.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SyncIdentity(self, request, context):
+        """IDSF (FGMV-43 9.4 steps 5-7). For a User Process of this M-Instance (the home): apply the
+        user's choice on a change offered from a platform (accept or reject; a conflict is resolved
+        the same way: accept takes the platform's value, reject keeps the home's), then push the
+        current credential, versioned, to every linked platform within the scope the user consented
+        to there. For a linked Process here (the visited platform): record a change the user made here
+        (set_field) and offer it to the home, or, with no change, list the changes and their status.
+        NOT_FOUND CHANGE_UNKNOWN / NOT_LINKED; INVALID_ARGUMENT FIELD_NOT_ROAMABLE / VALUE_INVALID /
+        SYNC_ARGUMENTS.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityGatewayServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -86,6 +119,16 @@ def add_IdentityGatewayServicer_to_server(servicer, server):
                     servicer.UnlinkIdentity,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.UnlinkIdentityRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.UnlinkIdentityResponse.SerializeToString,
+            ),
+            'ResolveDid': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveDid,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.ResolveDidRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.ResolveDidResponse.SerializeToString,
+            ),
+            'SyncIdentity': grpc.unary_unary_rpc_method_handler(
+                    servicer.SyncIdentity,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.SyncIdentityRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.SyncIdentityResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -155,6 +198,60 @@ class IdentityGateway:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def ResolveDid(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.IdentityGateway/ResolveDid',
+            mmmfed_dot_api_dot_v1_dot_identity__pb2.ResolveDidRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_identity__pb2.ResolveDidResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SyncIdentity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.IdentityGateway/SyncIdentity',
+            mmmfed_dot_api_dot_v1_dot_identity__pb2.SyncIdentityRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_identity__pb2.SyncIdentityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class IdentityFederationStub:
     """IdentityFederation is RE-4 at the destination's gateway, called by a peer's gateway only
@@ -186,6 +283,21 @@ class IdentityFederationStub:
                 '/mmmfed.api.v1.IdentityFederation/GetStatusList',
                 request_serializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.GetStatusListRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.GetStatusListResponse.FromString,
+                _registered_method=True)
+        self.ResolveDid = channel.unary_unary(
+                '/mmmfed.api.v1.IdentityFederation/ResolveDid',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.ResolveDidRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.ResolveDidResponse.FromString,
+                _registered_method=True)
+        self.PushIdentityUpdate = channel.unary_unary(
+                '/mmmfed.api.v1.IdentityFederation/PushIdentityUpdate',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.PushIdentityUpdateRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.PushIdentityUpdateResponse.FromString,
+                _registered_method=True)
+        self.OfferIdentityChange = channel.unary_unary(
+                '/mmmfed.api.v1.IdentityFederation/OfferIdentityChange',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.OfferIdentityChangeRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.OfferIdentityChangeResponse.FromString,
                 _registered_method=True)
 
 
@@ -227,6 +339,38 @@ class IdentityFederationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResolveDid(self, request, context):
+        """RE-5 DID resolution (IDIR-101/202): did:web:<this M-Instance> (its key set as a DID
+        document) or did:web:<this M-Instance>:users:<id> (the user's current key, held here or
+        brought by them). NOT_FOUND DID_UNKNOWN (no such user here, or another M-Instance's DID);
+        INVALID_ARGUMENT DID_INVALID.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PushIdentityUpdate(self, request, context):
+        """IDSF step 5-6: the home pushes a re-issued credential of a DID linked here, presented with
+        exactly the claims in the scope the user consented to here, at a profile version; this
+        M-Instance verifies it as PresentIdentity does and replaces the linked claims. NOT_FOUND
+        NOT_LINKED; FAILED_PRECONDITION VERSION_STALE (older than the one held); PERMISSION_DENIED
+        SCOPE_EXCEEDED (a claim outside the consented scope: nothing stored) / HOLDER_KEY_MISMATCH
+        (a new user key that the home's DID document does not list).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def OfferIdentityChange(self, request, context):
+        """IDSF step 7: a visited platform offers a change the user made there to the home, which keeps
+        it until the user accepts or rejects it; a change to a field the home changed since the
+        version the platform holds is a CONFLICT. NOT_FOUND NOT_LINKED; INVALID_ARGUMENT
+        FIELD_NOT_ROAMABLE / VALUE_INVALID; RESOURCE_EXHAUSTED CHANGES_FULL.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityFederationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -249,6 +393,21 @@ def add_IdentityFederationServicer_to_server(servicer, server):
                     servicer.GetStatusList,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.GetStatusListRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.GetStatusListResponse.SerializeToString,
+            ),
+            'ResolveDid': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveDid,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.ResolveDidRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.ResolveDidResponse.SerializeToString,
+            ),
+            'PushIdentityUpdate': grpc.unary_unary_rpc_method_handler(
+                    servicer.PushIdentityUpdate,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.PushIdentityUpdateRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.PushIdentityUpdateResponse.SerializeToString,
+            ),
+            'OfferIdentityChange': grpc.unary_unary_rpc_method_handler(
+                    servicer.OfferIdentityChange,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.OfferIdentityChangeRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_identity__pb2.OfferIdentityChangeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -361,6 +520,87 @@ class IdentityFederation:
             '/mmmfed.api.v1.IdentityFederation/GetStatusList',
             mmmfed_dot_api_dot_v1_dot_identity__pb2.GetStatusListRequest.SerializeToString,
             mmmfed_dot_api_dot_v1_dot_identity__pb2.GetStatusListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveDid(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.IdentityFederation/ResolveDid',
+            mmmfed_dot_api_dot_v1_dot_identity__pb2.ResolveDidRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_identity__pb2.ResolveDidResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PushIdentityUpdate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.IdentityFederation/PushIdentityUpdate',
+            mmmfed_dot_api_dot_v1_dot_identity__pb2.PushIdentityUpdateRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_identity__pb2.PushIdentityUpdateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OfferIdentityChange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.IdentityFederation/OfferIdentityChange',
+            mmmfed_dot_api_dot_v1_dot_identity__pb2.OfferIdentityChangeRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_identity__pb2.OfferIdentityChangeResponse.FromString,
             options,
             channel_credentials,
             insecure,

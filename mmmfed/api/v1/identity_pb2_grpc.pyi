@@ -53,6 +53,21 @@ class IdentityGatewayStub:
     """IDIR-204: ask a peer to unlink the user's identity; the peer's signed receipt of deletion is
     verified with its keys and kept at home. NOT_FOUND NOT_LINKED.
     """
+    ResolveDid: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ResolveDidRequest, _identity_pb2.ResolveDidResponse]
+    """IDIR-101/202: the DID document of a DID, resolved here for a DID of this M-Instance, else at
+    its home (the DID's host) over RE-5 (IdentityFederation.ResolveDid). NOT_FOUND DID_UNKNOWN /
+    UNKNOWN_PEER; INVALID_ARGUMENT DID_INVALID.
+    """
+    SyncIdentity: _grpc.UnaryUnaryMultiCallable[_identity_pb2.SyncIdentityRequest, _identity_pb2.SyncIdentityResponse]
+    """IDSF (FGMV-43 9.4 steps 5-7). For a User Process of this M-Instance (the home): apply the
+    user's choice on a change offered from a platform (accept or reject; a conflict is resolved
+    the same way: accept takes the platform's value, reject keeps the home's), then push the
+    current credential, versioned, to every linked platform within the scope the user consented
+    to there. For a linked Process here (the visited platform): record a change the user made here
+    (set_field) and offer it to the home, or, with no change, list the changes and their status.
+    NOT_FOUND CHANGE_UNKNOWN / NOT_LINKED; INVALID_ARGUMENT FIELD_NOT_ROAMABLE / VALUE_INVALID /
+    SYNC_ARGUMENTS.
+    """
 
 @_typing.type_check_only
 class IdentityGatewayAsyncStub(IdentityGatewayStub):
@@ -72,6 +87,21 @@ class IdentityGatewayAsyncStub(IdentityGatewayStub):
     UnlinkIdentity: _aio.UnaryUnaryMultiCallable[_identity_pb2.UnlinkIdentityRequest, _identity_pb2.UnlinkIdentityResponse]  # type: ignore[assignment]
     """IDIR-204: ask a peer to unlink the user's identity; the peer's signed receipt of deletion is
     verified with its keys and kept at home. NOT_FOUND NOT_LINKED.
+    """
+    ResolveDid: _aio.UnaryUnaryMultiCallable[_identity_pb2.ResolveDidRequest, _identity_pb2.ResolveDidResponse]  # type: ignore[assignment]
+    """IDIR-101/202: the DID document of a DID, resolved here for a DID of this M-Instance, else at
+    its home (the DID's host) over RE-5 (IdentityFederation.ResolveDid). NOT_FOUND DID_UNKNOWN /
+    UNKNOWN_PEER; INVALID_ARGUMENT DID_INVALID.
+    """
+    SyncIdentity: _aio.UnaryUnaryMultiCallable[_identity_pb2.SyncIdentityRequest, _identity_pb2.SyncIdentityResponse]  # type: ignore[assignment]
+    """IDSF (FGMV-43 9.4 steps 5-7). For a User Process of this M-Instance (the home): apply the
+    user's choice on a change offered from a platform (accept or reject; a conflict is resolved
+    the same way: accept takes the platform's value, reject keeps the home's), then push the
+    current credential, versioned, to every linked platform within the scope the user consented
+    to there. For a linked Process here (the visited platform): record a change the user made here
+    (set_field) and offer it to the home, or, with no change, list the changes and their status.
+    NOT_FOUND CHANGE_UNKNOWN / NOT_LINKED; INVALID_ARGUMENT FIELD_NOT_ROAMABLE / VALUE_INVALID /
+    SYNC_ARGUMENTS.
     """
 
 class IdentityGatewayServicer(metaclass=_abc_1.ABCMeta):
@@ -103,6 +133,33 @@ class IdentityGatewayServicer(metaclass=_abc_1.ABCMeta):
         verified with its keys and kept at home. NOT_FOUND NOT_LINKED.
         """
 
+    @_abc_1.abstractmethod
+    def ResolveDid(
+        self,
+        request: _identity_pb2.ResolveDidRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.ResolveDidResponse, _abc.Awaitable[_identity_pb2.ResolveDidResponse]]:
+        """IDIR-101/202: the DID document of a DID, resolved here for a DID of this M-Instance, else at
+        its home (the DID's host) over RE-5 (IdentityFederation.ResolveDid). NOT_FOUND DID_UNKNOWN /
+        UNKNOWN_PEER; INVALID_ARGUMENT DID_INVALID.
+        """
+
+    @_abc_1.abstractmethod
+    def SyncIdentity(
+        self,
+        request: _identity_pb2.SyncIdentityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.SyncIdentityResponse, _abc.Awaitable[_identity_pb2.SyncIdentityResponse]]:
+        """IDSF (FGMV-43 9.4 steps 5-7). For a User Process of this M-Instance (the home): apply the
+        user's choice on a change offered from a platform (accept or reject; a conflict is resolved
+        the same way: accept takes the platform's value, reject keeps the home's), then push the
+        current credential, versioned, to every linked platform within the scope the user consented
+        to there. For a linked Process here (the visited platform): record a change the user made here
+        (set_field) and offer it to the home, or, with no change, list the changes and their status.
+        NOT_FOUND CHANGE_UNKNOWN / NOT_LINKED; INVALID_ARGUMENT FIELD_NOT_ROAMABLE / VALUE_INVALID /
+        SYNC_ARGUMENTS.
+        """
+
 def add_IdentityGatewayServicer_to_server(servicer: IdentityGatewayServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class IdentityFederationStub:
@@ -130,6 +187,26 @@ class IdentityFederationStub:
     """RE-4 status: this M-Instance's current Token Status List token (statuslist+jwt) for the uri
     its credentials name (NOT_FOUND STATUS_LIST_UNKNOWN for another uri).
     """
+    ResolveDid: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ResolveDidRequest, _identity_pb2.ResolveDidResponse]
+    """RE-5 DID resolution (IDIR-101/202): did:web:<this M-Instance> (its key set as a DID
+    document) or did:web:<this M-Instance>:users:<id> (the user's current key, held here or
+    brought by them). NOT_FOUND DID_UNKNOWN (no such user here, or another M-Instance's DID);
+    INVALID_ARGUMENT DID_INVALID.
+    """
+    PushIdentityUpdate: _grpc.UnaryUnaryMultiCallable[_identity_pb2.PushIdentityUpdateRequest, _identity_pb2.PushIdentityUpdateResponse]
+    """IDSF step 5-6: the home pushes a re-issued credential of a DID linked here, presented with
+    exactly the claims in the scope the user consented to here, at a profile version; this
+    M-Instance verifies it as PresentIdentity does and replaces the linked claims. NOT_FOUND
+    NOT_LINKED; FAILED_PRECONDITION VERSION_STALE (older than the one held); PERMISSION_DENIED
+    SCOPE_EXCEEDED (a claim outside the consented scope: nothing stored) / HOLDER_KEY_MISMATCH
+    (a new user key that the home's DID document does not list).
+    """
+    OfferIdentityChange: _grpc.UnaryUnaryMultiCallable[_identity_pb2.OfferIdentityChangeRequest, _identity_pb2.OfferIdentityChangeResponse]
+    """IDSF step 7: a visited platform offers a change the user made there to the home, which keeps
+    it until the user accepts or rejects it; a change to a field the home changed since the
+    version the platform holds is a CONFLICT. NOT_FOUND NOT_LINKED; INVALID_ARGUMENT
+    FIELD_NOT_ROAMABLE / VALUE_INVALID; RESOURCE_EXHAUSTED CHANGES_FULL.
+    """
 
 @_typing.type_check_only
 class IdentityFederationAsyncStub(IdentityFederationStub):
@@ -153,6 +230,26 @@ class IdentityFederationAsyncStub(IdentityFederationStub):
     GetStatusList: _aio.UnaryUnaryMultiCallable[_identity_pb2.GetStatusListRequest, _identity_pb2.GetStatusListResponse]  # type: ignore[assignment]
     """RE-4 status: this M-Instance's current Token Status List token (statuslist+jwt) for the uri
     its credentials name (NOT_FOUND STATUS_LIST_UNKNOWN for another uri).
+    """
+    ResolveDid: _aio.UnaryUnaryMultiCallable[_identity_pb2.ResolveDidRequest, _identity_pb2.ResolveDidResponse]  # type: ignore[assignment]
+    """RE-5 DID resolution (IDIR-101/202): did:web:<this M-Instance> (its key set as a DID
+    document) or did:web:<this M-Instance>:users:<id> (the user's current key, held here or
+    brought by them). NOT_FOUND DID_UNKNOWN (no such user here, or another M-Instance's DID);
+    INVALID_ARGUMENT DID_INVALID.
+    """
+    PushIdentityUpdate: _aio.UnaryUnaryMultiCallable[_identity_pb2.PushIdentityUpdateRequest, _identity_pb2.PushIdentityUpdateResponse]  # type: ignore[assignment]
+    """IDSF step 5-6: the home pushes a re-issued credential of a DID linked here, presented with
+    exactly the claims in the scope the user consented to here, at a profile version; this
+    M-Instance verifies it as PresentIdentity does and replaces the linked claims. NOT_FOUND
+    NOT_LINKED; FAILED_PRECONDITION VERSION_STALE (older than the one held); PERMISSION_DENIED
+    SCOPE_EXCEEDED (a claim outside the consented scope: nothing stored) / HOLDER_KEY_MISMATCH
+    (a new user key that the home's DID document does not list).
+    """
+    OfferIdentityChange: _aio.UnaryUnaryMultiCallable[_identity_pb2.OfferIdentityChangeRequest, _identity_pb2.OfferIdentityChangeResponse]  # type: ignore[assignment]
+    """IDSF step 7: a visited platform offers a change the user made there to the home, which keeps
+    it until the user accepts or rejects it; a change to a field the home changed since the
+    version the platform holds is a CONFLICT. NOT_FOUND NOT_LINKED; INVALID_ARGUMENT
+    FIELD_NOT_ROAMABLE / VALUE_INVALID; RESOURCE_EXHAUSTED CHANGES_FULL.
     """
 
 class IdentityFederationServicer(metaclass=_abc_1.ABCMeta):
@@ -198,6 +295,44 @@ class IdentityFederationServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_identity_pb2.GetStatusListResponse, _abc.Awaitable[_identity_pb2.GetStatusListResponse]]:
         """RE-4 status: this M-Instance's current Token Status List token (statuslist+jwt) for the uri
         its credentials name (NOT_FOUND STATUS_LIST_UNKNOWN for another uri).
+        """
+
+    @_abc_1.abstractmethod
+    def ResolveDid(
+        self,
+        request: _identity_pb2.ResolveDidRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.ResolveDidResponse, _abc.Awaitable[_identity_pb2.ResolveDidResponse]]:
+        """RE-5 DID resolution (IDIR-101/202): did:web:<this M-Instance> (its key set as a DID
+        document) or did:web:<this M-Instance>:users:<id> (the user's current key, held here or
+        brought by them). NOT_FOUND DID_UNKNOWN (no such user here, or another M-Instance's DID);
+        INVALID_ARGUMENT DID_INVALID.
+        """
+
+    @_abc_1.abstractmethod
+    def PushIdentityUpdate(
+        self,
+        request: _identity_pb2.PushIdentityUpdateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.PushIdentityUpdateResponse, _abc.Awaitable[_identity_pb2.PushIdentityUpdateResponse]]:
+        """IDSF step 5-6: the home pushes a re-issued credential of a DID linked here, presented with
+        exactly the claims in the scope the user consented to here, at a profile version; this
+        M-Instance verifies it as PresentIdentity does and replaces the linked claims. NOT_FOUND
+        NOT_LINKED; FAILED_PRECONDITION VERSION_STALE (older than the one held); PERMISSION_DENIED
+        SCOPE_EXCEEDED (a claim outside the consented scope: nothing stored) / HOLDER_KEY_MISMATCH
+        (a new user key that the home's DID document does not list).
+        """
+
+    @_abc_1.abstractmethod
+    def OfferIdentityChange(
+        self,
+        request: _identity_pb2.OfferIdentityChangeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.OfferIdentityChangeResponse, _abc.Awaitable[_identity_pb2.OfferIdentityChangeResponse]]:
+        """IDSF step 7: a visited platform offers a change the user made there to the home, which keeps
+        it until the user accepts or rejects it; a change to a field the home changed since the
+        version the platform holds is a CONFLICT. NOT_FOUND NOT_LINKED; INVALID_ARGUMENT
+        FIELD_NOT_ROAMABLE / VALUE_INVALID; RESOURCE_EXHAUSTED CHANGES_FULL.
         """
 
 def add_IdentityFederationServicer_to_server(servicer: IdentityFederationServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
