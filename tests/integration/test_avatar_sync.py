@@ -72,9 +72,9 @@ async def _swap_outfit_at_b(fed: Federation, user: str, glb: bytes) -> tuple[str
 
 async def _authenticate_at_b(fed: Federation, user: str) -> str:
     """A Process Action of the roaming User at b (Authenticate, to b's registration Process), which
-    b's engine decides and records as Activity Data; returns its ProcessActionID. Sent by b's
-    operator it is refused IncID (a visitor's own requests come through its home's gateway), and
-    the refusal is Activity Data of her visit all the same."""
+    b's engine decides and records as Activity Data; returns its ProcessActionID. The visitor acts
+    at b in person (IDIR-103) but holds no Right to Authenticate there, so it is refused InsRights,
+    and the refusal is Activity Data of her visit all the same."""
     assert fed.at_b is not None
     pa_id = f"mmm://{A}/pa/{uuid.uuid4()}"  # an id of the requesting Process's M-Instance
     request = ProcessActionRequest(
@@ -87,7 +87,7 @@ async def _authenticate_at_b(fed: Federation, user: str) -> str:
         process_action_id=pa_id,
     )
     reply = response_from_proto(await fed.at_b.instance.Act(ipb.ActRequest(request=request_to_proto(request))))
-    assert reply.status.kind is PAStatusKind.ERROR and reply.status.error is PAErrorCode.INC_ID, reply.status
+    assert reply.status.kind is PAStatusKind.ERROR and reply.status.error is PAErrorCode.INS_RIGHTS, reply.status
     return pa_id
 
 
@@ -119,7 +119,7 @@ async def test_attachments_travel_and_a_kept_change_becomes_a_version(
     assert activity and all(r["ItemType"] == "ACD" and r["MInstanceID"] == B for r in activity)
     mine = [r for r in activity if r["SourceProcessID"] == user]
     assert [(r["ProcessActionID"], r["Action"], r["PAStatus"]["ErrorCode"]) for r in mine] == [
-        (acted, "Authenticate", "IncID")
+        (acted, "Authenticate", "InsRights")
     ]
 
     kept = await fed.at_a.instance.DecideRoamingChanges(
