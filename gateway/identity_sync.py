@@ -17,8 +17,10 @@ the pushes and offers the changes the user made there.
    credential disclosing exactly the claims of the platform's consented scope that it still
    holds (no other Disclosure leaves), the version, and the status of the changes that platform
    offered (a conflict carries the home's value only when the field is in the scope). A platform
-   refusing or unreachable is reported (``REFUSED`` / ``UNREACHABLE`` with the reason) and is
-   pushed again by the next sync: the version it holds is recorded only when it took the push.
+   refusing or unreachable is reported (``REFUSED`` / ``UNREACHABLE`` with the reason); the
+   version it holds is recorded only when it took the push. The same push runs on its own
+   (:mod:`gateway.identity_push`, from a durable queue per platform: :meth:`push_queued`); one
+   push to a platform at a time, whichever started it, so versions reach it in order.
 
 RE-4 ``OfferIdentityChange`` at home: the DID must be a user here linked to the calling platform
 (``NOT_LINKED``); the change is kept (:meth:`mmmfed.identity.sync_state.SyncState.offer`),
@@ -41,6 +43,7 @@ home's push tells of them. Everything is audited (rpc ``PushIdentityUpdate`` /
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import secrets
@@ -71,6 +74,7 @@ from mmmfed.identity.credential import Issuer, issue_credential
 from mmmfed.identity.jose import public_key_from_jwk, read_jws
 from mmmfed.identity.linked import MAX_ROAMING_CHANGES, LinkedIdentity
 from mmmfed.identity.presentation import disclosable, present
+from mmmfed.identity.push_queue import PushQueue
 from mmmfed.identity.sdjwt import parse_disclosure
 from mmmfed.identity.status_list import StatusReference
 from mmmfed.identity.sync_state import (
@@ -83,7 +87,7 @@ from mmmfed.identity.sync_state import (
     Change,
     check_change,
 )
-from mmmfed.identity.user_did import parse_did
+from mmmfed.identity.user_did import parse_did, user_did
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.rpc import call
 from mmmfed.store import SharedAuditLog
@@ -151,6 +155,8 @@ class IdentitySync:
         self._keys = keys
         self._audit = audit
         self._clock = clock
+        self.queue: PushQueue | None = None  # the worker's queue (gateway/identity_push.py), if one runs
+        self._push_locks: dict[str, asyncio.Lock] = {}  # per peer (bounded by the configuration)
 
     async def _audited(self, rpc: str, peer: str, subject: str, work: Awaitable[T]) -> T:
         try:
@@ -240,8 +246,47 @@ class IdentitySync:
             changes=[_change_message(c) for c in sorted(shown.values(), key=lambda c: (c.offered_at_s, c.change_id))],
         )
 
+    async def push_queued(self, user_id: str, peer: str) -> ipb.PeerSync | None:
+        """Push ``user_id``'s current credential to ``peer`` as :meth:`_push` does, for the push
+        worker (:mod:`gateway.identity_push`): None if the user is no longer linked to ``peer``;
+        a ``SYNCED`` answer without any call when ``peer`` holds the current version already.
+        Never raises for the peer's refusal or absence (``outcome`` and ``reason`` say it)."""
+        did = user_did(self._id, user_id)
+        store = self._home.store
+        try:
+            state = store.observe_sync(user_id)
+        except MmmfedError as err:  # CREDENTIAL_UNKNOWN: nothing to push
+            return ipb.PeerSync(peer_m_instance_id=peer, outcome=REFUSED_OUTCOME, reason=err.reason)
+        link = store.links(user_id).get(peer)
+        if link is None:
+            return None
+        held = int(link.get("version", 0))
+        if held >= state.version:
+            if self.queue is not None:
+                self.queue.done(peer, user_id, held)
+            return ipb.PeerSync(peer_m_instance_id=peer, version=held, outcome=SYNCED)
+        return await self._push(user_id, did, peer, link)
+
     async def _push(self, user_id: str, did: str, peer: str, link: dict[str, Any]) -> ipb.PeerSync:
-        """Push the current credential to ``peer`` within its scope (module docstring, 3)."""
+        """Push the current credential to ``peer`` within its scope (module docstring, 3); one
+        push to a peer at a time (the worker's and RI-4's), so versions reach it in order. A
+        push the peer took ends the user's entry in the push queue."""
+        lock = self._push_locks.setdefault(peer, asyncio.Lock())
+        async with lock:
+            current = self._home.store.links(user_id).get(peer)  # re-read: unlinked meanwhile?
+            if current is None:
+                return ipb.PeerSync(
+                    peer_m_instance_id=peer,
+                    version=int(link.get("version", 0)),
+                    outcome=REFUSED_OUTCOME,
+                    reason="NOT_LINKED",
+                )
+            answer = await self._push_audited(user_id, did, peer, current)
+        if answer.outcome == SYNCED and self.queue is not None:
+            self.queue.done(peer, user_id, answer.version)
+        return answer
+
+    async def _push_audited(self, user_id: str, did: str, peer: str, link: dict[str, Any]) -> ipb.PeerSync:
         try:
             return await self._audited("PushIdentityUpdate", peer, did, self._push_once(user_id, did, peer, link))
         except RemoteError as err:

@@ -21,6 +21,7 @@ from gateway.contents import ContentRelay
 from gateway.envelope import EnvelopeChecker
 from gateway.identity_import import IdentityImport
 from gateway.identity_migration import IdentityMigration
+from gateway.identity_push import IdentityPushWorker
 from gateway.identity_servicer import IdentityFederationServicer, IdentityGatewayServicer
 from gateway.identity_sync import IdentitySync
 from gateway.keyring import Keyring
@@ -39,6 +40,7 @@ from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.config import GatewayConfig
 from mmmfed.datadir import DataDirLock
 from mmmfed.identity.linked import LinkedIdentities
+from mmmfed.identity.push_queue import PushQueue
 from mmmfed.identity.store import IdentityStore
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.metrics import NodeMetrics
@@ -179,6 +181,10 @@ class GatewayNode:
             keys=self.keys,
             audit=self.audit,
         )
+        # IDSF step 5 on its own: a change at home reaches every linked platform (durable queue)
+        self.identity_push = IdentityPushWorker(
+            self.identity_sync, self.identity.store, PushQueue(config.data_dir / "identity" / "push-queue")
+        )
         self.content_search = ContentSearch(  # COIR-101/105 (RI-3, RE-3)
             config.m_instance_id, self.channels, self.agreements, keys=self.keys, verifier=verifier
         )
@@ -297,6 +303,7 @@ class GatewayNode:
         self.keys.ensure_key()
         address = await self.server.start()
         self.bundles.start()
+        self.identity_push.start()  # what was queued before a stop is pushed now
         # keep each peer's signed audit checkpoint, every 5 minutes (issue 12 item 7)
         self._checkpoint_watch = asyncio.create_task(self.peer_checkpoints.run(lambda: list(self.channels.peers)))
         return address
@@ -304,6 +311,7 @@ class GatewayNode:
     async def stop(self) -> None:
         """Stop serving, close channels and the store (idempotent)."""
         await self.bundles.stop()
+        await self.identity_push.stop()
         await self.outbox.stop()
         await self.server.stop()
         if self._checkpoint_watch is not None:

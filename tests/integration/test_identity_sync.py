@@ -83,6 +83,12 @@ async def _operator_b(fed: Federation) -> AsyncIterator[identity_pb2_grpc.Identi
         yield identity_pb2_grpc.IdentityGatewayStub(ch)
 
 
+async def _only_on_sync(fed: Federation) -> None:
+    """Stop a.example's identity push worker (gateway/identity_push.py): its changes reach b only
+    by `identity sync`, so a test can hold one back (a change "not yet pushed") or count pushes."""
+    await fed.nodes["gateway-a"].identity_push.stop()
+
+
 def _multibase(key: bytes) -> str:
     return did_key(key).removeprefix(DID_KEY_PREFIX)
 
@@ -163,6 +169,7 @@ async def test_idsf_a_change_at_home_reaches_the_linked_platform_only_within_the
     avatar is revoked and her languages change: `sync` pushes version 2 to b, which now holds the
     new name, no avatars (gone from the credential) and still no languages (never consented to
     b). A sync with nothing changed stays at version 2."""
+    await _only_on_sync(negotiated)  # the pushes counted below are the two syncs'
     _issue_profile(negotiated, "alice", name="Alice", languages=("fr-FR",), avatars=(f"mmm://{A}/items/av1",))
     did = user_did(A, "alice")
     async with _operator(negotiated) as home:
@@ -253,6 +260,7 @@ async def test_idsf_a_concurrent_change_of_one_field_is_a_conflict_shown_on_both
     comfort: a CONFLICT, listed by `identity sync --json` at home and at b with both values; a
     push does not settle it. She chooses b's value with `--accept`: the credential holds it
     (version 3), b holds it and no conflict is left on either side."""
+    await _only_on_sync(negotiated)  # the home's change must still be unpushed when b offers its own
     _issue_profile(negotiated, "alice", name="Alice", comfort={"motion": "full"})
     did = user_did(A, "alice")
     config_a = tmp_path / "gateway-a.json"
@@ -362,6 +370,7 @@ async def test_idsf_a_new_user_key_is_taken_only_when_the_homes_did_document_lis
     """The home gives alice a new key and re-issues her credential: b, pushed, resolves her DID
     over RE-5, finds the new key listed and takes it. A credential bound to a key the home's
     document no longer lists is refused HOLDER_KEY_MISMATCH and b keeps the key it had."""
+    await _only_on_sync(negotiated)  # the credential bound to the third key is pushed by hand below
     _issue_profile(negotiated, "alice", name="Alice")
     did = user_did(A, "alice")
     async with _operator(negotiated) as home:

@@ -1,0 +1,131 @@
+"""Identity synchronisation on its own over real nodes and real mTLS (ITU FGMV-43 9.4 step 5,
+IDSF; issue 17 item 6; gateway/identity_push.py): a change at home reaches every linked platform
+without anyone running `identity sync`, within the scope the user consented to there, and a
+platform whose gateway was down during the change gets it once it serves again (the home's
+queue is durable, and survives the home's own restart)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from test_identity_migration import ALICE, _home_store, _linked_files, _migrate, _operator
+from test_identity_sync import BORN, _at_b, _issue_profile
+
+from gateway.node import GatewayNode
+from mmmfed.api.v1 import identity_pb2 as ipb
+from mmmfed.cli.inprocess import Federation
+from mmmfed.identity.push_queue import PushQueue
+from mmmfed.identity.sdjwt import parse_disclosure, parse_sd_jwt
+from mmmfed.identity.user_did import user_did
+
+A, B = "a.example", "b.example"
+NEVER_AT_B = (b"de-DE", b"fr-FR", b"av1", b"birthdate", BORN.isoformat().encode())
+
+
+async def _until(what: Callable[[], bool], *, timeout_s: float = 30.0) -> None:
+    """Wait until ``what()`` holds (the push runs on its own); fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not what():
+        assert time.monotonic() < deadline, "the push did not arrive"
+        await asyncio.sleep(0.1)
+
+
+def _version_at_b(fed: Federation) -> int:
+    record = _at_b(fed).get(A, user_did(A, "alice"))
+    return -1 if record is None else record.version
+
+
+def _queue_a(fed: Federation) -> PushQueue:
+    return PushQueue(fed.plan.gateway_a.data_dir / "identity" / "push-queue")
+
+
+def _record_presentations(fed: Federation) -> list[str]:
+    """Every presentation b's gateway receives by RE-4 PushIdentityUpdate, in order (the real
+    servicer's method wrapped, so what travelled can be read)."""
+    seen: list[str] = []
+    sync = fed.nodes["gateway-b"].identity_sync
+    received = sync._push_update
+
+    async def recording(request: ipb.PushIdentityUpdateRequest, peer: str) -> Any:
+        seen.append(request.presentation)
+        return await received(request, peer)
+
+    sync._push_update = recording
+    return seen
+
+
+async def test_idsf_a_change_at_home_reaches_the_linked_platform_without_identity_sync(
+    negotiated: Federation,
+) -> None:
+    """alice linked b with name, age_over_18 and avatars. At home her credential is re-issued
+    with another display name, her avatar revoked and other languages, and nobody runs `identity
+    sync`: b holds version 2 with the new name and no avatar; every presentation b received
+    disclosed only consented claims (never languages, never the birthdate), and a's queue is empty."""
+    _issue_profile(negotiated, "alice", name="Alice", languages=("fr-FR",), avatars=(f"mmm://{A}/items/av1",))
+    did = user_did(A, "alice")
+    async with _operator(negotiated) as home:
+        await _migrate(home, ALICE, "name", "age_over_18", "avatars")
+    assert _version_at_b(negotiated) == 1
+    presentations = _record_presentations(negotiated)
+
+    _issue_profile(negotiated, "alice", name="Alice Liddell", languages=("de-DE", "en"))  # as `identity issue`
+    await _until(lambda: _version_at_b(negotiated) == 2)
+    record = _at_b(negotiated).get(A, did)
+    assert record is not None and record.claims == {"name": "Alice Liddell", "age_over_18": True}
+    seen = b"".join(p.read_bytes() for p in _linked_files(negotiated))
+    for never in NEVER_AT_B:
+        assert never not in seen, never
+    assert presentations, "b received no push"
+    for shown in presentations:
+        names = {parse_disclosure(d).name for d in parse_sd_jwt(shown).disclosures}
+        assert names <= {"name", "age_over_18", "avatars"}, names
+        assert "languages" not in names and "birthdate" not in names
+    await _until(lambda: _queue_a(negotiated).entries(B) == [])
+    assert _home_store(negotiated).links("alice")[B]["version"] == 2
+
+    _issue_profile(negotiated, "alice", name="Alice L.", languages=("de-DE", "en"))  # and the next change
+    await _until(lambda: _version_at_b(negotiated) == 3)
+    record = _at_b(negotiated).get(A, did)
+    assert record is not None and record.claims["name"] == "Alice L."
+    audit = await negotiated.nodes["gateway-b"].audit.entries(peer_id=A)
+    pushes = [e.event for e in audit if (e.details or {}).get("rpc") == "PushIdentityUpdate"]
+    assert pushes and set(pushes) == {"ACCEPTED"}
+
+
+async def test_idsf_a_platform_down_during_the_change_gets_it_after_its_gateway_restarts(
+    negotiated: Federation,
+) -> None:
+    """b's gateway is down when alice's name changes at home: a's durable queue keeps the push
+    (b still holds version 1) and retries with backoff; a's gateway itself restarts meanwhile,
+    and once b's gateway serves again, b holds version 2 and a's queue is empty."""
+    fed = negotiated
+    _issue_profile(fed, "alice", name="Alice")
+    async with _operator(fed) as home:
+        await _migrate(home, ALICE, "name", "age_over_18")
+    await fed.nodes["gateway-b"].stop()
+
+    _issue_profile(fed, "alice", name="Alice Liddell")
+    worker = fed.nodes["gateway-a"].identity_push
+    await worker.run_once()  # finds the change, and fails to push it
+    (queued,) = _queue_a(fed).entries(B)
+    assert (queued.user, queued.version) == ("alice", 2)
+    assert _version_at_b(fed) == 1
+
+    await fed.nodes["gateway-a"].stop()  # the home restarts with the push still queued
+    home_again = GatewayNode(fed.plan.gateway_a)
+    fed.nodes["gateway-a"] = home_again
+    home_again.identity_push.cap_s = 0.3  # retry every 0.3 s at most, so the catch-up is quick
+    await home_again.start()
+    assert [(e.user, e.version) for e in _queue_a(fed).entries(B)] == [("alice", 2)]
+
+    restarted = GatewayNode(fed.plan.gateway_b)
+    fed.nodes["gateway-b"] = restarted
+    await restarted.start()
+    await _until(lambda: _version_at_b(fed) == 2)
+    record = _at_b(fed).get(A, user_did(A, "alice"))
+    assert record is not None and record.claims == {"name": "Alice Liddell", "age_over_18": True}
+    await _until(lambda: _queue_a(fed).entries(B) == [])
+    assert _home_store(fed).links("alice")[B]["version"] == 2
