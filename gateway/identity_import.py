@@ -1,11 +1,13 @@
 """Identity migration, the destination gateway's part (ITU FGMV-43 9.4 steps 3-4, IDVF;
 IDIR-204/303/306; issue 17 items 3-5), served over RE-4 (IdentityFederation) to peers' gateways.
 
-:meth:`IdentityImport.nonce`: a nonce for one presentation, held in a store of the calling peer's
-own (:class:`mmmfed.identity.nonces.NonceStore`, at most :data:`MAX_NONCES_PER_PEER` outstanding),
-so a nonce given to one peer is ``NONCE_UNKNOWN`` in a presentation another peer sends. The
-nonces live in this gateway process: replicas behind one address (store ``redis``) would each
-know only their own, so identity migration assumes one gateway process per M-Instance for now.
+:meth:`IdentityImport.nonce`: a nonce for one presentation, bound to the calling peer (at most
+:data:`MAX_NONCES_PER_PEER` outstanding per peer), so a nonce given to one peer is
+``NONCE_UNKNOWN`` in a presentation another peer sends
+(:class:`mmmfed.identity.nonces.PresentationNonces`). One gateway process keeps them in memory;
+replicas behind one address (store ``redis``) share them in Redis
+(:mod:`mmmfed.store.redis_nonces`), so a nonce one replica gave is accepted once at any replica
+and a replay is refused at every replica.
 
 :meth:`IdentityImport.present`, in order, each refusal its gRPC status and ErrorInfo reason, and
 nothing stored:
@@ -54,7 +56,7 @@ from mmmfed.audit import ACCEPTED, REFUSED
 from mmmfed.errors import InvalidInput, MmmfedError, NotFound, PermissionDenied, TooLarge
 from mmmfed.identity.jose import read_jws
 from mmmfed.identity.linked import LinkedIdentities
-from mmmfed.identity.nonces import NonceStore
+from mmmfed.identity.nonces import LocalPresentationNonces, PresentationNonces
 from mmmfed.identity.policy import policy_from_manifesto
 from mmmfed.identity.receipts import check_unlink_request, deletion_receipt
 from mmmfed.identity.reputation import ReputationPolicy
@@ -88,6 +90,7 @@ class IdentityImport:
         fetch_keys: Callable[[str], Awaitable[mpb.KeySet]],
         linked: LinkedIdentities,
         audit: SharedAuditLog,
+        nonces: PresentationNonces | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._id = m_instance_id
@@ -99,16 +102,9 @@ class IdentityImport:
         self.linked = linked
         self._audit = audit
         self._clock = clock
-        self._nonces: dict[str, NonceStore] = {}  # one per configured peer: bounded by the configuration
+        # per calling peer, in this process unless shared by replicas (module docstring)
+        self.nonces = nonces or LocalPresentationNonces(ttl_s=NONCE_TTL_S, max_per_peer=MAX_NONCES_PER_PEER)
         self._lock = asyncio.Lock()
-
-    def nonces_of(self, peer: str) -> NonceStore:
-        """The nonces given to ``peer`` (made on its first nonce): a presentation from ``peer`` is
-        checked against these only."""
-        store = self._nonces.get(peer)
-        if store is None:
-            store = self._nonces[peer] = NonceStore(ttl_s=NONCE_TTL_S, max_entries=MAX_NONCES_PER_PEER)
-        return store
 
     async def _audited(self, rpc: str, peer: str, subject: str, work: Awaitable[T]) -> T:
         try:
@@ -132,13 +128,12 @@ class IdentityImport:
             raise PermissionDenied(f"{peer} may not present identities of {did[:256]}", reason="ORIGIN_MISMATCH")
 
     # -- RE-4 GetNonce ------------------------------------------------------------------------
-    def nonce(self, peer: str) -> ipb.GetIdentityNonceResponse:
-        """A nonce bound to ``peer`` (module docstring); TooLarge ``NONCE_STORE_FULL``."""
+    async def nonce(self, peer: str) -> ipb.GetIdentityNonceResponse:
+        """A nonce bound to ``peer`` (module docstring); TooLarge ``NONCE_STORE_FULL``,
+        Unavailable ``STORE_UNAVAILABLE`` (replicas' Redis unreachable)."""
         now_s = int(self._clock())
-        store = self.nonces_of(peer)
-        return ipb.GetIdentityNonceResponse(
-            nonce=store.issue(now_s=now_s), audience=self._id, expires_s=now_s + store.ttl_s
-        )
+        nonce = await self.nonces.issue(peer, now_s=now_s)
+        return ipb.GetIdentityNonceResponse(nonce=nonce, audience=self._id, expires_s=now_s + self.nonces.ttl_s)
 
     # -- RE-4 PresentIdentity -----------------------------------------------------------------
     async def present(self, request: ipb.PresentIdentityRequest, peer: str) -> ipb.PresentIdentityResponse:
@@ -174,11 +169,16 @@ class IdentityImport:
             audience=self._id,
             issuer_keys={peer: records},
             status_lists=lambda _uri: token,
-            nonces=self.nonces_of(peer),
+            nonce_ttl_s=self.nonces.ttl_s,
             policy=policy_from_manifesto(policies),
             reputation=ReputationPolicy.of(policies),  # identity.reputation.* (IDIR-301/304/305)
         )
-        verified = verifier.verify(presentation, now_s=int(self._clock()))
+        now_s = int(self._clock())
+
+        async def consume(nonce: str) -> None:
+            await self.nonces.consume(peer, nonce, now_s=now_s)
+
+        verified = await verifier.verify_with(presentation, now_s=now_s, consume=consume)
         if verified.subject != did:
             raise InvalidInput(
                 f"the credential is {verified.subject[:256]}'s, not {did[:256]}'s", reason="SUBJECT_MISMATCH"

@@ -84,7 +84,7 @@ class IdentityFederationServicer(identity_pb2_grpc.IdentityFederationServicer):
         self, request: ipb.GetIdentityNonceRequest, context: ServicerContext
     ) -> ipb.GetIdentityNonceResponse:
         """RE-4: a nonce for one presentation, bound to the calling peer."""
-        return self._import.nonce(self._peer(context))
+        return await self._import.nonce(self._peer(context))
 
     async def PresentIdentity(
         self, request: ipb.PresentIdentityRequest, context: ServicerContext

@@ -19,7 +19,7 @@ from gateway.content_search import ContentSearch
 from gateway.content_sync import ContentVersionSync
 from gateway.contents import ContentRelay
 from gateway.envelope import EnvelopeChecker
-from gateway.identity_import import IdentityImport
+from gateway.identity_import import MAX_NONCES_PER_PEER, NONCE_TTL_S, IdentityImport
 from gateway.identity_migration import IdentityMigration
 from gateway.identity_push import IdentityPushWorker
 from gateway.identity_servicer import IdentityFederationServicer, IdentityGatewayServicer
@@ -40,6 +40,7 @@ from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.config import GatewayConfig
 from mmmfed.datadir import DataDirLock
 from mmmfed.identity.linked import LinkedIdentities
+from mmmfed.identity.nonces import LocalPresentationNonces, PresentationNonces
 from mmmfed.identity.push_queue import PushQueue
 from mmmfed.identity.store import IdentityStore
 from mmmfed.keys import InstanceKeyStore
@@ -171,6 +172,7 @@ class GatewayNode:
             fetch_keys=self._fetch_keys,
             linked=LinkedIdentities(config.data_dir / "identity" / "linked", config.m_instance_id),
             audit=self.audit,
+            nonces=self._presentation_nonces(),
         )
         self.identity_sync = IdentitySync(  # IDSF, 9.4 steps 5-7: both sides
             self.identity,
@@ -291,6 +293,15 @@ class GatewayNode:
             metrics_listen=config.observability.metrics_listen,
             maximum_concurrent_rpcs=config.maximum_concurrent_rpcs,
         )
+
+    def _presentation_nonces(self) -> PresentationNonces:
+        """RE-4 presentation nonces: in Redis, shared by every replica, when the gateway's state
+        is there; else in this process (FGMV-43 9.4 step 3, gateway/identity_import.py)."""
+        shared = getattr(self.store, "presentation_nonces", None)  # RedisState's (redis imported only then)
+        if shared is not None:
+            nonces: PresentationNonces = shared(ttl_s=NONCE_TTL_S, max_per_peer=MAX_NONCES_PER_PEER)
+            return nonces
+        return LocalPresentationNonces(ttl_s=NONCE_TTL_S, max_per_peer=MAX_NONCES_PER_PEER)
 
     async def _fetch_keys(self, m_instance_id: str) -> mpb.KeySet:
         stub = self.channels.peer(m_instance_id)

@@ -10,6 +10,13 @@ an unexpired nonce, which would reopen the replay window. Times are Unix seconds
 
 Errors: InvalidInput ``NONCE_UNKNOWN`` (not issued here, or expired), ``PRESENTATION_REPLAYED``
 (consumed before); TooLarge ``NONCE_STORE_FULL``.
+
+A destination gateway hands out nonces per calling peer (the home whose user presents) through
+:class:`PresentationNonces`: :class:`LocalPresentationNonces` keeps one :class:`NonceStore` per
+peer in the gateway process (store ``sqlite``, one gateway process); gateway replicas on Redis
+share :class:`mmmfed.store.redis_nonces.RedisPresentationNonces`, so a nonce one replica gave is
+accepted once by whichever replica the presentation reaches, and refused as a replay at every
+other.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections import OrderedDict
+from typing import Protocol
 
 from mmmfed.errors import InvalidInput, TooLarge
 
@@ -84,3 +92,45 @@ class NonceStore:
             if entry[1]:
                 raise InvalidInput("this presentation was already received (nonce used)", reason=PRESENTATION_REPLAYED)
             self._entries[nonce] = (entry[0], True)
+
+
+class PresentationNonces(Protocol):
+    """Nonces a destination gives each calling peer for one presentation (FGMV-43 9.4 step 3;
+    RFC 9901 section 7.3): issued bound to ``peer``, accepted once and only from ``peer``, kept
+    until ``ttl_s`` after issue, at most a bounded number outstanding per peer."""
+
+    ttl_s: int
+
+    async def issue(self, peer: str, *, now_s: int) -> str:
+        """A new nonce for ``peer`` valid ``ttl_s`` from ``now_s`` (Unix s); TooLarge
+        ``NONCE_STORE_FULL`` when ``peer`` has its bound outstanding."""
+        ...
+
+    async def consume(self, peer: str, nonce: str, *, now_s: int) -> None:
+        """Accept ``nonce`` from ``peer`` once; InvalidInput ``NONCE_UNKNOWN`` (not given to
+        ``peer``, or expired) or ``PRESENTATION_REPLAYED`` (accepted before)."""
+        ...
+
+
+class LocalPresentationNonces:
+    """:class:`PresentationNonces` in this process: one :class:`NonceStore` of at most
+    ``max_per_peer`` nonces per peer (made on the peer's first nonce; peers are configured, so
+    their number is bounded)."""
+
+    def __init__(self, *, ttl_s: int = DEFAULT_TTL_S, max_per_peer: int = 1024) -> None:
+        self.ttl_s = ttl_s
+        self.max_per_peer = max_per_peer
+        self._stores: dict[str, NonceStore] = {}
+
+    def of(self, peer: str) -> NonceStore:
+        """The nonces given to ``peer``."""
+        store = self._stores.get(peer)
+        if store is None:
+            store = self._stores[peer] = NonceStore(ttl_s=self.ttl_s, max_entries=self.max_per_peer)
+        return store
+
+    async def issue(self, peer: str, *, now_s: int) -> str:
+        return self.of(peer).issue(now_s=now_s)
+
+    async def consume(self, peer: str, nonce: str, *, now_s: int) -> None:
+        self.of(peer).consume(nonce, now_s=now_s)

@@ -30,14 +30,14 @@ credential's or key's state, PermissionDenied for an unknown issuer and for the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from mmmfed.errors import FailedPrecondition, InvalidInput, MmmfedError, PermissionDenied
 from mmmfed.identity.credential import SD_JWT_VC_TYP, VCT
 from mmmfed.identity.jose import Jws, public_key_from_jwk, read_jws
-from mmmfed.identity.nonces import NonceStore
+from mmmfed.identity.nonces import DEFAULT_TTL_S, NonceStore
 from mmmfed.identity.policy import EligibilityPolicy
 from mmmfed.identity.presentation import KB_JWT_TYP
 from mmmfed.identity.reputation import REPUTATION_CLAIM, Reputation, ReputationPolicy, verify_reputation
@@ -64,6 +64,17 @@ class VerifiedIdentity:
 
 
 @dataclass(frozen=True)
+class _Checked:
+    """What steps 1-4 found: the credential's payload, its issuer, the claims and the nonce."""
+
+    payload: Mapping[str, Any]
+    issuer: str
+    claims: dict[str, Any]
+    expires_s: int
+    nonce: str
+
+
+@dataclass(frozen=True)
 class IdentityVerifier:
     """The destination ``audience`` (its M-Instance id) and what it checks against.
 
@@ -74,12 +85,43 @@ class IdentityVerifier:
     audience: str
     issuer_keys: Mapping[str, Sequence[PublicKeyRecord]]
     status_lists: Callable[[str], str]
-    nonces: NonceStore
+    nonces: NonceStore | None = None
     policy: EligibilityPolicy = field(default_factory=EligibilityPolicy)
     reputation: ReputationPolicy = field(default_factory=ReputationPolicy)
+    nonce_ttl_s: int = DEFAULT_TTL_S
+
+    @property
+    def ttl_s(self) -> int:
+        """How long a nonce lives (s): :attr:`nonces`'s, else :attr:`nonce_ttl_s`; a key binding
+        JWT older than that is ``PRESENTATION_STALE``."""
+        return self.nonces.ttl_s if self.nonces is not None else self.nonce_ttl_s
 
     def verify(self, presentation: str, *, now_s: int, expected_nonce: str | None = None) -> VerifiedIdentity:
-        """Check ``presentation`` (module docstring for the order and reasons)."""
+        """Check ``presentation`` (module docstring for the order and reasons), its nonce in
+        :attr:`nonces` (which must be set)."""
+        checked = self._until_nonce(presentation, now_s=now_s, expected_nonce=expected_nonce)
+        if self.nonces is None:
+            raise InvalidInput("this verifier holds no nonces; use verify_with", reason="NONCE_UNKNOWN")
+        self.nonces.consume(checked.nonce, now_s=now_s)
+        return self._after_nonce(checked, now_s=now_s)
+
+    async def verify_with(
+        self,
+        presentation: str,
+        *,
+        now_s: int,
+        consume: Callable[[str], Awaitable[None]],
+        expected_nonce: str | None = None,
+    ) -> VerifiedIdentity:
+        """:meth:`verify` with the nonce accepted by ``consume(nonce)`` (a store shared by gateway
+        replicas, :class:`mmmfed.identity.nonces.PresentationNonces`; it raises
+        ``NONCE_UNKNOWN`` / ``PRESENTATION_REPLAYED``), at the same step of the same order."""
+        checked = self._until_nonce(presentation, now_s=now_s, expected_nonce=expected_nonce)
+        await consume(checked.nonce)
+        return self._after_nonce(checked, now_s=now_s)
+
+    def _until_nonce(self, presentation: str, *, now_s: int, expected_nonce: str | None) -> _Checked:
+        """Steps 1-4 of the module docstring but the nonce store."""
         sd_jwt = parse_sd_jwt(presentation)
         issuer_jwt = _read(sd_jwt.issuer_jwt, CREDENTIAL_MALFORMED)
         payload = issuer_jwt.payload
@@ -104,18 +146,23 @@ class IdentityVerifier:
                 f"the credential expired at {exp}; ask the home to re-issue it", reason="CREDENTIAL_EXPIRED"
             )
         claims = disclosed_claims(payload, sd_jwt.disclosures)
-        self._check_key_binding(sd_jwt, payload, now_s=now_s, expected_nonce=expected_nonce)
-        self._check_status(issuer, payload, now_s=now_s)
-        disclosed = {k: v for k, v in claims.items() if k not in PLAIN_CLAIMS}
+        nonce = self._check_key_binding(sd_jwt, payload, now_s=now_s, expected_nonce=expected_nonce)
+        return _Checked(payload=payload, issuer=issuer, claims=claims, expires_s=exp, nonce=nonce)
+
+    def _after_nonce(self, checked: _Checked, *, now_s: int) -> VerifiedIdentity:
+        """Steps 5-7 of the module docstring."""
+        payload = checked.payload
+        self._check_status(checked.issuer, payload, now_s=now_s)
+        disclosed = {k: v for k, v in checked.claims.items() if k not in PLAIN_CLAIMS}
         self.policy.check(disclosed)
         subject = str(payload.get("sub", ""))
-        reputation = self._check_reputation(issuer, subject, disclosed.get(REPUTATION_CLAIM), now_s=now_s)
+        reputation = self._check_reputation(checked.issuer, subject, disclosed.get(REPUTATION_CLAIM), now_s=now_s)
         return VerifiedIdentity(
             issuer=payload["iss"],
             subject=subject,
             holder_jwk=dict(payload["cnf"]["jwk"]),
             disclosed=disclosed,
-            expires_s=exp,
+            expires_s=checked.expires_s,
             admission=self.reputation.decide(reputation, now_s=now_s),
             reputation=reputation,
         )
@@ -168,7 +215,8 @@ class IdentityVerifier:
     # -- key binding ------------------------------------------------------------------------
     def _check_key_binding(
         self, sd_jwt: SdJwt, payload: Mapping[str, Any], *, now_s: int, expected_nonce: str | None
-    ) -> None:
+    ) -> str:
+        """Step 4 but the nonce store; returns the KB-JWT's nonce."""
         if sd_jwt.kb_jwt is None:
             raise InvalidInput("the presentation has no key binding JWT", reason="KB_JWT_MISSING")
         kb = _read(sd_jwt.kb_jwt, "KB_JWT_MALFORMED")
@@ -191,14 +239,14 @@ class IdentityVerifier:
         if kb.payload.get("sd_hash") != sd_jwt.sd_hash:
             raise InvalidInput("sd_hash does not match the disclosures sent", reason="SD_HASH_MISMATCH")
         iat = _seconds(kb.payload, "iat", "KB_JWT_MALFORMED")
-        if iat > now_s + CLOCK_SKEW_S or iat <= now_s - self.nonces.ttl_s:
+        if iat > now_s + CLOCK_SKEW_S or iat <= now_s - self.ttl_s:
             raise InvalidInput(
                 f"the presentation was made at {iat}, outside the accepted window", reason="PRESENTATION_STALE"
             )
         nonce = kb.payload.get("nonce")
         if not isinstance(nonce, str) or (expected_nonce is not None and nonce != expected_nonce):
             raise InvalidInput("the presentation's nonce is not the one this M-Instance gave", reason="NONCE_MISMATCH")
-        self.nonces.consume(nonce, now_s=now_s)
+        return nonce
 
     # -- status -----------------------------------------------------------------------------
     def _check_status(self, issuer: str, payload: Mapping[str, Any], *, now_s: int) -> None:

@@ -8,6 +8,7 @@ M-Instance, so the audit script's keys live together):
 ``...:doc:<namespace>``          hash, document key -> bytes
 ``...:nonce:<namespace>:<nonce>`` string, ``SET NX PX`` (expires when it may be forgotten)
 ``...:cache:<namespace>:<key>``   string with a TTL (peers' key sets)
+``...:idnonce[s]:<peer>...``      identity presentation nonces (:mod:`mmmfed.store.redis_nonces`)
 ``...:audit:log``                 list; element ``seq - 1`` is entry ``seq`` (JSON array of its 9 fields)
 ``...:audit:head``                string ``"<seq> <hash>"`` of the newest entry
 ``...:audit:peer:<peer id>``      sorted set of the seqs of that peer's entries
@@ -60,6 +61,7 @@ from mmmfed.store.redis_client import (
     open_redis_format,
     reachable,
 )
+from mmmfed.store.redis_nonces import RedisPresentationNonces
 
 __all__ = ["RedisAuditLog", "RedisDurability", "RedisState", "open_redis_state"]
 
@@ -175,6 +177,11 @@ class RedisState:
             return False
         self._r.confirm(wait)
         return True
+
+    def presentation_nonces(self, *, ttl_s: int, max_per_peer: int) -> RedisPresentationNonces:
+        """The identity presentation nonces every replica shares (:mod:`mmmfed.store.redis_nonces`),
+        on this state's connection."""
+        return RedisPresentationNonces(self._r, ttl_s=ttl_s, max_per_peer=max_per_peer)
 
     async def put_cached(self, namespace: str, key: str, value: bytes, *, ttl_ms: int) -> None:
         async with reachable("cache"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,3 +253,53 @@ async def test_an_asset_offered_and_committed_through_every_replica_at_once_move
 
 def _data(r: Replicas, asset_id: str) -> bytes:
     return r.fed.nodes["instance-a"].ledger.asset_data(asset_id)
+
+
+async def test_a_presentation_nonce_from_one_replica_is_accepted_once_at_another_and_replays_are_refused(
+    replicas: Replicas,
+) -> None:
+    """FGMV-43 9.4 step 3 across replicas (RE-4, gateway/identity_import.py): a.example's gateway
+    gets a nonce from replica 1 and presents alice's identity with it at replica 2, which admits
+    it (the nonce is in Redis, not in replica 1's process); the same presentation replayed at
+    replica 1 or 3 is PRESENTATION_REPLAYED, a made-up nonce NONCE_UNKNOWN, and a nonce given to
+    a.example is still theirs only: the chain every replica reads holds one accept."""
+    from test_identity_migration import _home_store, _issue
+
+    from mmmfed.api.v1 import identity_pb2 as ipb
+    from mmmfed.api.v1 import identity_pb2_grpc
+    from mmmfed.identity.presentation import present
+    from mmmfed.identity.user_did import user_did
+
+    r = replicas
+    await r.fed.at_a.negotiate(B)
+    _issue(r.fed, "alice", name="Alice", years=30)
+    store, did = _home_store(r.fed), user_did(A, "alice")
+
+    async def at_replica(replica: int, rpc: str, request: Any) -> Any:
+        async with secure_channel(r.fed.plan.gateway_a.tls, peer(r.configs[replica])) as channel:
+            return await getattr(identity_pb2_grpc.IdentityFederationStub(channel), rpc)(request)
+
+    def shown(nonce: str) -> ipb.PresentIdentityRequest:
+        presentation = present(
+            store.credential("alice"),
+            disclose=["name", "age_over_18"],
+            audience=B,
+            nonce=nonce,
+            holder_key=store.held_key("alice"),
+            iat_s=int(time.time()),
+        )
+        return ipb.PresentIdentityRequest(did=did, presentation=presentation.serialize(), version=1)
+
+    given = await at_replica(0, "GetNonce", ipb.GetIdentityNonceRequest())
+    presented = shown(given.nonce)
+    admitted = await at_replica(1, "PresentIdentity", presented)
+    assert sorted(admitted.stored_claims) == ["age_over_18", "name"] and not admitted.already_linked
+    for replica in (0, 2):
+        await refused(at_replica(replica, "PresentIdentity", presented), grpc.StatusCode.INVALID_ARGUMENT,
+                      "PRESENTATION_REPLAYED")  # fmt: skip
+    await refused(at_replica(2, "PresentIdentity", shown("never-given-here-0000")),
+                  grpc.StatusCode.INVALID_ARGUMENT, "NONCE_UNKNOWN")  # fmt: skip
+
+    entries = await _one_chain(r)
+    presents = [(e.event, e.reason) for e in entries if (e.details or {}).get("rpc") == "PresentIdentity"]
+    assert presents == [("ACCEPTED", ""), *[("REFUSED", "PRESENTATION_REPLAYED")] * 2, ("REFUSED", "NONCE_UNKNOWN")]

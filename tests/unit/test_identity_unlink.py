@@ -88,7 +88,7 @@ def test_idir_303_eligibility_rules_come_from_the_manifesto_policies() -> None:
         assert caught.value.reason == "POLICY_INVALID"
 
 
-def test_rfc9901_7_3_a_nonce_is_bound_to_the_peer_it_was_given_to(tmp_path: Path) -> None:
+async def test_rfc9901_7_3_a_nonce_is_bound_to_the_peer_it_was_given_to(tmp_path: Path) -> None:
     """b's gateway gives a.example a nonce: it is in a.example's store only, so a presentation
     carrying it from another peer is NONCE_UNKNOWN there, and a.example may use it once."""
     from gateway.identity_import import IdentityImport
@@ -98,12 +98,12 @@ def test_rfc9901_7_3_a_nonce_is_bound_to_the_peer_it_was_given_to(tmp_path: Path
         keys=None, fetch_keys=None, linked=LinkedIdentities(tmp_path, B), audit=None,  # type: ignore[arg-type]
         clock=lambda: NOW,
     )  # fmt: skip
-    given = importer.nonce(A)
+    given = await importer.nonce(A)
     assert (given.audience, given.expires_s) == (B, NOW + 300)
     with pytest.raises(InvalidInput) as caught:
-        importer.nonces_of("c.example").consume(given.nonce, now_s=NOW + 1)
+        await importer.nonces.consume("c.example", given.nonce, now_s=NOW + 1)
     assert caught.value.reason == "NONCE_UNKNOWN"
-    importer.nonces_of(A).consume(given.nonce, now_s=NOW + 1)
+    await importer.nonces.consume(A, given.nonce, now_s=NOW + 1)
     with pytest.raises(InvalidInput) as caught:
-        importer.nonces_of(A).consume(given.nonce, now_s=NOW + 2)
+        await importer.nonces.consume(A, given.nonce, now_s=NOW + 2)
     assert caught.value.reason == "PRESENTATION_REPLAYED"
