@@ -12,7 +12,7 @@ each linked platform, within the scope the user consented to there, without anyo
    issue`` re-issued, another display name, preferences, a revoked avatar, a changed Right, is
    a new version) and queues the user for each linked platform that holds an older version
    (:class:`mmmfed.identity.push_queue.PushQueue`, durable, one file per destination).
-2. **Push.** Per destination, its queue in order, one push at a time
+2. **Push.** Per destination, its queue in order, one push at a time (destinations side by side)
    (:meth:`gateway.identity_sync.IdentitySync.push_queued`: nonce, then RE-4
    ``PushIdentityUpdate`` with a presentation disclosing only the consented claims the
    credential still holds). A push the platform took removes the entry; the platform applies
@@ -134,32 +134,35 @@ class IdentityPushWorker:
         return any(state is not None and state.waiting() for state in states)
 
     async def drain_once(self) -> None:
-        """Step 2 of the module docstring: one pass over every destination's queue."""
-        for peer in self.queue.peers():
-            for entry in self.queue.entries(peer):
-                if self._waiting(peer, entry.user):
-                    if self._backoff.get(peer, _Backoff()).waiting():
-                        break
-                    continue
-                answer = await self.sync.push_queued(entry.user, peer)
-                if answer is None:  # unlinked at home
-                    self.queue.drop(peer, entry.user)
-                    continue
-                if answer.outcome == SYNCED:
-                    self._backoff.pop(peer, None)
-                    self._row_backoff.pop((peer, entry.user), None)
-                    continue
-                log.info(
-                    "identity push waits",
-                    extra={"peer": peer, "user": entry.user, "outcome": answer.outcome, "reason": answer.reason},
-                )
-                if answer.outcome == UNREACHABLE:
-                    self._backoff.setdefault(peer, _Backoff()).failed(self.base_s, self.cap_s)
-                    break
-                if answer.outcome == REFUSED_OUTCOME and answer.reason in FINAL_REFUSALS:
-                    self.queue.drop(peer, entry.user)
-                    continue
-                self._row_backoff.setdefault((peer, entry.user), _Backoff()).failed(self.base_s, self.cap_s * 12)
+        """Step 2 of the module docstring: one pass over every destination's queue, the
+        destinations side by side (a slow one holds up only itself), each in order."""
+        await asyncio.gather(*(self._drain(peer) for peer in self.queue.peers()))
+
+    async def _drain(self, peer: str) -> None:
+        for entry in self.queue.entries(peer):
+            if self._waiting(peer, entry.user):
+                if self._backoff.get(peer, _Backoff()).waiting():
+                    return
+                continue
+            answer = await self.sync.push_queued(entry.user, peer)
+            if answer is None:  # unlinked at home
+                self.queue.drop(peer, entry.user)
+                continue
+            if answer.outcome == SYNCED:
+                self._backoff.pop(peer, None)
+                self._row_backoff.pop((peer, entry.user), None)
+                continue
+            log.info(
+                "identity push waits",
+                extra={"peer": peer, "user": entry.user, "outcome": answer.outcome, "reason": answer.reason},
+            )
+            if answer.outcome == UNREACHABLE:
+                self._backoff.setdefault(peer, _Backoff()).failed(self.base_s, self.cap_s)
+                return
+            if answer.outcome == REFUSED_OUTCOME and answer.reason in FINAL_REFUSALS:
+                self.queue.drop(peer, entry.user)
+                continue
+            self._row_backoff.setdefault((peer, entry.user), _Backoff()).failed(self.base_s, self.cap_s * 12)
 
     async def run_once(self) -> None:
         """One scan and one drain (what :meth:`run` does every ``interval_s``)."""

@@ -17,6 +17,7 @@ from test_identity_sync import BORN, _at_b, _issue_profile
 from gateway.node import GatewayNode
 from mmmfed.api.v1 import identity_pb2 as ipb
 from mmmfed.cli.inprocess import Federation
+from mmmfed.identity.jose import read_jws
 from mmmfed.identity.push_queue import PushQueue
 from mmmfed.identity.sdjwt import parse_disclosure, parse_sd_jwt
 from mmmfed.identity.user_did import user_did
@@ -129,3 +130,39 @@ async def test_idsf_a_platform_down_during_the_change_gets_it_after_its_gateway_
     assert record is not None and record.claims == {"name": "Alice Liddell", "age_over_18": True}
     await _until(lambda: _queue_a(fed).entries(B) == [])
     assert _home_store(fed).links("alice")[B]["version"] == 2
+
+
+async def test_idsf_a_push_the_platform_refuses_waits_alone_and_goes_once_the_credential_is_good(
+    negotiated: Federation,
+) -> None:
+    """alice and bob are linked to b. alice's re-issued credential is revoked at home before it
+    is pushed, and bob's changes too: b refuses alice's push (CREDENTIAL_REVOKED) and her entry
+    waits, while bob's, queued after hers, reaches b. Re-issued again, alice's reaches b too."""
+    fed = negotiated
+    await fed.nodes["gateway-a"].identity_push.stop()  # its passes are run one by one below
+    bob = f"mmm://{A}/processes/user/bob"
+    for user in ("alice", "bob"):
+        _issue_profile(fed, user, name=user.title())
+    async with _operator(fed) as home:
+        await _migrate(home, ALICE, "name", "age_over_18")
+        await _migrate(home, bob, "name", "age_over_18")
+    store = _home_store(fed)
+    _issue_profile(fed, "alice", name="Alice Liddell")
+    issued = read_jws(store.credential("alice").issuer_jwt, reason="CREDENTIAL_MALFORMED").payload
+    store.revoke(issued["status"]["status_list"]["idx"])
+    _issue_profile(fed, "bob", name="Bob Builder")
+
+    worker = fed.nodes["gateway-a"].identity_push
+    await worker.run_once()
+    assert [(e.user, e.version) for e in _queue_a(fed).entries(B)] == [("alice", 2)]
+    assert _version_at_b(fed) == 1
+    record = _at_b(fed).get(A, user_did(A, "bob"))
+    assert record is not None and (record.version, record.claims["name"]) == (2, "Bob Builder")
+    audit = await fed.nodes["gateway-b"].audit.entries(peer_id=A)
+    assert "CREDENTIAL_REVOKED" in [e.reason for e in audit if (e.details or {}).get("rpc") == "PushIdentityUpdate"]
+
+    _issue_profile(fed, "alice", name="Alice L.")  # a new credential, at a new status index
+    await worker.run_once()
+    assert _version_at_b(fed) == 3 and _queue_a(fed).entries(B) == []
+    record = _at_b(fed).get(A, user_did(A, "alice"))
+    assert record is not None and record.claims == {"name": "Alice L.", "age_over_18": True}
