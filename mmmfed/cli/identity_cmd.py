@@ -614,7 +614,8 @@ def identity_sync(
     """Keep a linked identity in step (FGMV-43 9.4 steps 5-7).
 
     At home: push the user's current credential now, with its version, to every platform the
-    identity is linked to, each getting only the claims the user disclosed to it; first apply the
+    identity is linked to, each getting only the claims the user disclosed to it (the running
+    gateway also pushes every change on its own within seconds); first apply the
     user's choice on a change a platform offered (--accept takes its value and re-issues the
     credential, --reject keeps the home's; a CONFLICT, the home having changed the field too, is
     settled the same way). At the platform: offer a change the user made here (--set name=...,
