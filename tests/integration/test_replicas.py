@@ -259,10 +259,11 @@ async def test_a_presentation_nonce_from_one_replica_is_accepted_once_at_another
     replicas: Replicas,
 ) -> None:
     """FGMV-43 9.4 step 3 across replicas (RE-4, gateway/identity_import.py): a.example's gateway
-    gets a nonce from replica 1 and presents alice's identity with it at replica 2, which admits
-    it (the nonce is in Redis, not in replica 1's process); the same presentation replayed at
-    replica 1 or 3 is PRESENTATION_REPLAYED, a made-up nonce NONCE_UNKNOWN, and a nonce given to
-    a.example is still theirs only: the chain every replica reads holds one accept."""
+        gets a nonce from replica 1 and presents alice's identity with it at replica 2, which admits
+        it (the nonce is in Redis, not in replica 1's process); the same presentation replayed at
+        replica 1 or 3 is PRESENTATION_REPLAYED and a made-up nonce NONCE_UNKNOWN at any replica;
+        then a push of her changed profile with a nonce from replica 3 is taken at replica 1 and
+    refused as a replay at replica 2. The chain every replica reads holds one accept of each."""
     from test_identity_migration import _home_store, _issue
 
     from mmmfed.api.v1 import identity_pb2 as ipb
@@ -299,6 +300,14 @@ async def test_a_presentation_nonce_from_one_replica_is_accepted_once_at_another
                       "PRESENTATION_REPLAYED")  # fmt: skip
     await refused(at_replica(2, "PresentIdentity", shown("never-given-here-0000")),
                   grpc.StatusCode.INVALID_ARGUMENT, "NONCE_UNKNOWN")  # fmt: skip
+
+    # IDSF across replicas: a nonce from replica 3, the push at replica 1, the link replica 2 made
+    _issue(r.fed, "alice", name="Alice Liddell", years=30)
+    again = await at_replica(2, "GetNonce", ipb.GetIdentityNonceRequest())
+    push = ipb.PushIdentityUpdateRequest(did=did, presentation=shown(again.nonce).presentation, version=2)
+    updated = await at_replica(0, "PushIdentityUpdate", push)
+    assert (updated.process_id, updated.version) == (admitted.process_id, 2)
+    await refused(at_replica(1, "PushIdentityUpdate", push), grpc.StatusCode.INVALID_ARGUMENT, "PRESENTATION_REPLAYED")
 
     entries = await _one_chain(r)
     presents = [(e.event, e.reason) for e in entries if (e.details or {}).get("rpc") == "PresentIdentity"]
