@@ -27,19 +27,26 @@ nothing stored:
    ``restricted``, kept with the link as ``admission``);
 4. the credential's ``sub`` is the DID sent (INVALID_ARGUMENT ``SUBJECT_MISMATCH``);
 
-then the identity is linked to a Process here (:class:`mmmfed.identity.linked.LinkedIdentities`,
-in this gateway's data dir) holding exactly the disclosed claims; the same DID again is the same
-Process (``already_linked``).
+then the identity is handed to this M-Instance over RI-1 (Instance.ImportIdentity,
+``instance/linked_identities.py``), where it becomes a User Process linked to the home DID with
+the Rights its admission gives (``admit``: Account type ``Linked``; ``restricted``:
+``LinkedRestricted``, so the engine answers ``InsRights`` to what only a full one may do), holding
+the disclosed claims; and the gateway keeps the link (:class:`mmmfed.identity.linked.LinkedIdentities`,
+in its data dir: the holder key for an unlink, the scope for synchronisation) with exactly the
+disclosed claims. The same DID again is the same Process (``already_linked``), its Rights those
+of its admission now.
 
 :meth:`IdentityImport.unlink` (IDIR-204): the request must be signed by the user's key the
-credential named (:func:`mmmfed.identity.receipts.check_unlink_request`); the link and every
-disclosed claim are deleted, and the answer carries a receipt of deletion signed by this
+credential named (:func:`mmmfed.identity.receipts.check_unlink_request`); the Process, its
+Rights and its claims are deleted at this M-Instance (RI-1 Instance.RemoveIdentity), then the
+link and every disclosed claim here, and the answer carries a receipt of deletion signed by this
 M-Instance's current key. Everything is audited (rpc ``PresentIdentity`` / ``UnlinkIdentity``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -49,9 +56,10 @@ from gateway.channels import Channels
 from gateway.keyring import verified_key_set
 from gateway.negotiation import NegotiationService
 from mmmfed.api.v1 import identity_pb2 as ipb
+from mmmfed.api.v1 import instance_pb2 as ipb_instance
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.audit import ACCEPTED, REFUSED
-from mmmfed.errors import InvalidInput, MmmfedError, NotFound, PermissionDenied, TooLarge
+from mmmfed.errors import InvalidInput, MmmfedError, NotFound, PermissionDenied, RemoteError, TooLarge
 from mmmfed.identity.jose import read_jws
 from mmmfed.identity.linked import LinkedIdentities
 from mmmfed.identity.nonces import NonceStore
@@ -69,6 +77,7 @@ MAX_NONCES_PER_PEER = 1024
 NONCE_TTL_S = 300
 MAX_DID_CHARS = 512
 MAX_PRESENTATION_CHARS = 512 * 1024  # 64 Disclosures (RFC 9901 limit here) and two JWTs, with room
+INSTANCE_TIMEOUT_S = 15.0
 
 
 T = TypeVar("T")
@@ -188,6 +197,7 @@ class IdentityImport:
     async def _present(self, request: ipb.PresentIdentityRequest, peer: str) -> ipb.PresentIdentityResponse:
         verified = await self.verify_presentation(request.presentation, request.did, peer)
         async with self._lock:
+            await self.hand_to_instance(peer, request.did, claims=verified.disclosed, admission=verified.admission)
             record, already = self.linked.link(
                 peer,
                 request.did,
@@ -201,6 +211,35 @@ class IdentityImport:
         return ipb.PresentIdentityResponse(
             process_id=record.process_id, stored_claims=sorted(record.claims), already_linked=already
         )
+
+    async def hand_to_instance(
+        self, home: str, did: str, *, claims: dict[str, object], admission: str
+    ) -> ipb_instance.ImportIdentityResponse:
+        """FGMV-43 9.4 step 4 over RI-1 (Instance.ImportIdentity): the admitted identity becomes a
+        User Process of this M-Instance linked to ``did``, with the Rights of ``admission``
+        (``admit``: Account type Linked; ``restricted``: LinkedRestricted, fewer Rights) and
+        holding ``claims`` (the disclosed ones). The instance's refusal passes through (e.g.
+        INVALID_ARGUMENT ``REGISTRATION_REFUSED``); nothing is linked here then."""
+        instance = self._channels.instance()
+        sent = ipb_instance.ImportIdentityRequest(
+            did=did,
+            home_m_instance_id=home,
+            admission=admission,
+            claims_json=json.dumps(claims, sort_keys=True, separators=(",", ":")).encode(),
+        )
+        return await call(lambda: instance.ImportIdentity(sent, timeout=INSTANCE_TIMEOUT_S), attempts=1)
+
+    async def _remove_at_instance(self, process_id: str) -> None:
+        """IDIR-204 over RI-1 (Instance.RemoveIdentity): the linked Process, its Rights and its
+        claims leave this M-Instance. A Process the instance never held (a link made before
+        identities became Processes there) is nothing to delete there."""
+        instance = self._channels.instance()
+        sent = ipb_instance.RemoveIdentityRequest(process_id=process_id)
+        try:
+            await call(lambda: instance.RemoveIdentity(sent, timeout=INSTANCE_TIMEOUT_S), attempts=1)
+        except RemoteError as err:
+            if err.reason != "NOT_LINKED":
+                raise
 
     # -- RE-4 UnlinkIdentity ------------------------------------------------------------------
     async def unlink(self, request: ipb.PeerUnlinkIdentityRequest, peer: str) -> ipb.PeerUnlinkIdentityResponse:
@@ -225,6 +264,7 @@ class IdentityImport:
                 linked_at_s=record.linked_at_s,
                 now_s=now_s,
             )
+            await self._remove_at_instance(record.process_id)  # first: a failure there keeps the link
             deleted = self.linked.unlink(peer, request.did)
         key_record, key = self._keys.current()
         receipt = deletion_receipt(
