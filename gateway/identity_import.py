@@ -49,16 +49,15 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 from gateway.agreements import IDENTITY_ACTION, IDENTITY_TYPE, AgreementBook
 from gateway.channels import Channels
+from gateway.identity_audit import audited
 from gateway.keyring import verified_key_set
 from gateway.negotiation import NegotiationService
 from mmmfed.api.v1 import identity_pb2 as ipb
 from mmmfed.api.v1 import instance_pb2 as ipb_instance
 from mmmfed.api.v1 import manifesto_pb2 as mpb
-from mmmfed.audit import ACCEPTED, REFUSED
 from mmmfed.errors import InvalidInput, MmmfedError, NotFound, PermissionDenied, RemoteError, TooLarge
 from mmmfed.identity.jose import read_jws
 from mmmfed.identity.linked import LinkedIdentities
@@ -78,9 +77,6 @@ NONCE_TTL_S = 300
 MAX_DID_CHARS = 512
 MAX_PRESENTATION_CHARS = 512 * 1024  # 64 Disclosures (RFC 9901 limit here) and two JWTs, with room
 INSTANCE_TIMEOUT_S = 15.0
-
-
-T = TypeVar("T")
 
 
 class IdentityImport:
@@ -119,16 +115,6 @@ class IdentityImport:
             store = self._nonces[peer] = NonceStore(ttl_s=NONCE_TTL_S, max_entries=MAX_NONCES_PER_PEER)
         return store
 
-    async def _audited(self, rpc: str, peer: str, subject: str, work: Awaitable[T]) -> T:
-        try:
-            result = await work
-        except MmmfedError as err:
-            details: dict[str, object] = {"rpc": rpc, "message": err.message[:500]}
-            await self._audit.append(REFUSED, peer_id=peer, subject=subject[:256], reason=err.reason, details=details)
-            raise
-        await self._audit.append(ACCEPTED, peer_id=peer, subject=subject[:256], details={"rpc": rpc})
-        return result
-
     def check_did(self, did: str, peer: str) -> None:
         """InvalidInput ``DID_INVALID`` for a missing or malformed DID, PermissionDenied
         ``ORIGIN_MISMATCH`` for a DID that is not a user of ``peer``."""
@@ -152,7 +138,7 @@ class IdentityImport:
     # -- RE-4 PresentIdentity -----------------------------------------------------------------
     async def present(self, request: ipb.PresentIdentityRequest, peer: str) -> ipb.PresentIdentityResponse:
         """FGMV-43 9.4 steps 3-4 for a presentation from ``peer`` (module docstring). Audited."""
-        return await self._audited("PresentIdentity", peer, request.did, self._present(request, peer))
+        return await audited(self._audit, "PresentIdentity", peer, request.did, self._present(request, peer))
 
     async def verify_presentation(self, presentation: str, did: str, peer: str) -> VerifiedIdentity:
         """Steps 1-4 of the module docstring for ``presentation`` of ``did`` sent by ``peer``
@@ -247,7 +233,7 @@ class IdentityImport:
         ``UNLINK_REQUEST_INVALID``, PermissionDenied ``ORIGIN_MISMATCH``, NotFound ``NOT_LINKED``.
         Audited. Not gated on the trust agreement: a revoked agreement must not keep a user's
         data here."""
-        return await self._audited("UnlinkIdentity", peer, request.did, self._unlink(request, peer))
+        return await audited(self._audit, "UnlinkIdentity", peer, request.did, self._unlink(request, peer))
 
     async def _unlink(self, request: ipb.PeerUnlinkIdentityRequest, peer: str) -> ipb.PeerUnlinkIdentityResponse:
         self.check_did(request.did, peer)
