@@ -22,7 +22,8 @@ nothing stored:
    key binding, audience, nonce (``PRESENTATION_REPLAYED``), status (``CREDENTIAL_REVOKED``), then
    the eligibility rules of this M-Instance's own manifesto as registered now
    (:func:`mmmfed.identity.policy.policy_from_manifesto`: ``identity.min_age``,
-   ``identity.required_claims``; ``ELIGIBILITY_AGE``, ``ELIGIBILITY_CLAIM_MISSING``) and its
+   ``identity.required_claims``, ``identity.appearance`` with its accepted Persona rows;
+   ``ELIGIBILITY_AGE``, ``ELIGIBILITY_CLAIM_MISSING``, ``ELIGIBILITY_APPEARANCE``) and its
    reputation rule (``identity.reputation.*``: ``REPUTATION_INSUFFICIENT``, or admitted
    ``restricted``, kept with the link as ``admission``);
 4. the credential's ``sub`` is the DID sent (INVALID_ARGUMENT ``SUBJECT_MISMATCH``);
@@ -164,13 +165,14 @@ class IdentityImport:
                 lambda: stub.GetStatusList(ipb.GetStatusListRequest(uri=uri))
             )
             token = answer.token
-        policies = dict((await self._negotiation.platform()).policies)
+        platform = await self._negotiation.platform()
+        policies = dict(platform.policies)
         verifier = IdentityVerifier(
             audience=self._id,
             issuer_keys={peer: records},
             status_lists=lambda _uri: token,
             nonces=self.nonces_of(peer),
-            policy=policy_from_manifesto(policies),
+            policy=policy_from_manifesto(policies, platform.accepts),  # IDIR-303: age, claims, appearance
             reputation=ReputationPolicy.of(policies),  # identity.reputation.* (IDIR-301/304/305)
         )
         verified = verifier.verify(presentation, now_s=int(self._clock()))

@@ -67,7 +67,15 @@ def _home_store(fed: Federation) -> IdentityStore:
     return IdentityStore(fed.plan.gateway_a.data_dir / "identity", A)
 
 
-def _issue(fed: Federation, user: str, *, name: str, years: int, reports: int | None = None) -> str:
+def _issue(
+    fed: Federation,
+    user: str,
+    *,
+    name: str,
+    years: int,
+    reports: int | None = None,
+    avatars: tuple[Any, ...] = (f"mmm://{A}/items/av1",),
+) -> str:
     """Issue ``user`` at a.example a credential (as `mmmfed identity issue` does), born ``years``
     years and a day ago, with languages and an avatar reference too, and, given ``reports``, a
     reputation credential of a.example counting that many reports; returns the birthdate."""
@@ -97,7 +105,7 @@ def _issue(fed: Federation, user: str, *, name: str, years: int, reports: int | 
         name=name,
         birthdate=born,
         languages=("fr-FR", "en"),
-        avatars=(f"mmm://{A}/items/av1",),
+        avatars=avatars,
         reputation=reputation,
     )
     credential = issue_credential(
@@ -549,3 +557,55 @@ async def test_idir_204_unlink_removes_the_process_its_rights_and_its_claims_fro
 
         back = await _migrate(home, ALICE, "name", "age_over_18")
         assert back.peer_process_id == pid and pid in world.processes and not back.already_linked
+
+
+def _persona(fmt: str, triangles: int, textures: str = "image/jpeg", px: int = 256) -> dict[str, Any]:
+    """An avatar claim as a's credential carries it: the Persona's id and Qualifier facts."""
+    return {
+        "ItemID": f"mmm://{A}/personae/alice-{fmt.replace('/', '-')}-{triangles}",
+        "Format": fmt,
+        "Attributes": {"Triangles": str(triangles), "TextureFormats": textures, "MaxTexturePx": str(px)},
+    }
+
+
+async def test_idir_303_appearance_an_avatar_outside_bs_accepted_personae_is_refused_naming_the_rule(
+    negotiated: Federation,
+) -> None:
+    """b's manifesto sets identity.appearance=accepts: an avatar disclosed must be a Persona b
+    accepts (glTF binary, at most 1,500 triangles, JPEG textures up to 512 px, as its accepts row
+    says). Too many triangles: ELIGIBILITY_APPEARANCE, rule appearance:max_triangles:1500; a VRM:
+    rule appearance:format; PNG textures: rule appearance:texture_formats:image/jpeg; a bare
+    reference: rule appearance:qualifier; each stores nothing. An avatar within the limits is
+    admitted with it; not disclosing avatars is not refused by this rule."""
+    node_b = negotiated.nodes["instance-b"]
+    node_b.manifesto.policies.update({"identity.appearance": "accepts"})
+    await node_b.register_manifesto()
+    glb = "glTF/2.0-binary"
+    cases = [
+        ((_persona(glb, 5000),), "appearance:max_triangles:1500", "5000 triangles > 1500"),
+        ((_persona("VRM/1.0", 800),), "appearance:format", "VRM/1.0"),
+        ((_persona(glb, 800, textures="image/png"),), "appearance:texture_formats:image/jpeg", "image/png"),
+        ((f"mmm://{A}/items/av1",), "appearance:qualifier", "no Qualifier"),
+    ]
+    async with _operator(negotiated) as home:
+        for avatars, rule, said in cases:
+            _issue(negotiated, "alice", name="Alice", years=30, avatars=avatars)
+            err = await refused(
+                _migrate(home, ALICE, "name", "age_over_18", "avatars"), DENIED, "ELIGIBILITY_APPEARANCE", said
+            )
+            assert dict(error_info(err).metadata)["rule"] == rule  # type: ignore[union-attr]
+            assert _linked_files(negotiated) == [] and node_b.linked_identities.process_ids() == set()
+
+        fits = _persona(glb, 800)
+        _issue(negotiated, "alice", name="Alice", years=30, avatars=(_persona("VRM/1.0", 800), fits))
+        await refused(_migrate(home, ALICE, "name", "age_over_18", "avatars"), DENIED, "ELIGIBILITY_APPEARANCE")
+        linked = await _migrate(home, ALICE, "name", "age_over_18")  # avatars not disclosed: not judged
+        assert list(linked.stored_claims) == ["age_over_18", "name"]
+        _issue(negotiated, "alice", name="Alice", years=30, avatars=(fits,))
+        linked = await _migrate(home, ALICE, "name", "age_over_18", "avatars")
+        assert list(linked.stored_claims) == ["age_over_18", "avatars", "name"]
+        row = node_b.linked_identities.get(linked.peer_process_id)
+        assert row is not None and row.claims["avatars"] == [fits]
+    audit = await negotiated.nodes["gateway-b"].audit.entries(peer_id=A)
+    reasons = [e.reason or e.event for e in audit if (e.details or {}).get("rpc") == "PresentIdentity"]
+    assert reasons == ["ELIGIBILITY_APPEARANCE"] * 5 + ["ACCEPTED"] * 2
