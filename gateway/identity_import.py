@@ -24,36 +24,44 @@ nothing stored:
    key binding, audience, nonce (``PRESENTATION_REPLAYED``), status (``CREDENTIAL_REVOKED``), then
    the eligibility rules of this M-Instance's own manifesto as registered now
    (:func:`mmmfed.identity.policy.policy_from_manifesto`: ``identity.min_age``,
-   ``identity.required_claims``; ``ELIGIBILITY_AGE``, ``ELIGIBILITY_CLAIM_MISSING``) and its
+   ``identity.required_claims``, ``identity.appearance`` with its accepted Persona rows;
+   ``ELIGIBILITY_AGE``, ``ELIGIBILITY_CLAIM_MISSING``, ``ELIGIBILITY_APPEARANCE``) and its
    reputation rule (``identity.reputation.*``: ``REPUTATION_INSUFFICIENT``, or admitted
    ``restricted``, kept with the link as ``admission``);
 4. the credential's ``sub`` is the DID sent (INVALID_ARGUMENT ``SUBJECT_MISMATCH``);
 
-then the identity is linked to a Process here (:class:`mmmfed.identity.linked.LinkedIdentities`,
-in this gateway's data dir) holding exactly the disclosed claims; the same DID again is the same
-Process (``already_linked``).
+then the identity is handed to this M-Instance over RI-1 (Instance.ImportIdentity,
+``instance/linked_identities.py``), where it becomes a User Process linked to the home DID with
+the Rights its admission gives (``admit``: Account type ``Linked``; ``restricted``:
+``LinkedRestricted``, so the engine answers ``InsRights`` to what only a full one may do), holding
+the disclosed claims; and the gateway keeps the link (:class:`mmmfed.identity.linked.LinkedIdentities`,
+in its data dir: the holder key for an unlink, the scope for synchronisation) with exactly the
+disclosed claims. The same DID again is the same Process (``already_linked``), its Rights those
+of its admission now.
 
 :meth:`IdentityImport.unlink` (IDIR-204): the request must be signed by the user's key the
-credential named (:func:`mmmfed.identity.receipts.check_unlink_request`); the link and every
-disclosed claim are deleted, and the answer carries a receipt of deletion signed by this
+credential named (:func:`mmmfed.identity.receipts.check_unlink_request`); the Process, its
+Rights and its claims are deleted at this M-Instance (RI-1 Instance.RemoveIdentity), then the
+link and every disclosed claim here, and the answer carries a receipt of deletion signed by this
 M-Instance's current key. Everything is audited (rpc ``PresentIdentity`` / ``UnlinkIdentity``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 from gateway.agreements import IDENTITY_ACTION, IDENTITY_TYPE, AgreementBook
 from gateway.channels import Channels
+from gateway.identity_audit import audited
 from gateway.keyring import verified_key_set
 from gateway.negotiation import NegotiationService
 from mmmfed.api.v1 import identity_pb2 as ipb
+from mmmfed.api.v1 import instance_pb2 as ipb_instance
 from mmmfed.api.v1 import manifesto_pb2 as mpb
-from mmmfed.audit import ACCEPTED, REFUSED
-from mmmfed.errors import InvalidInput, MmmfedError, NotFound, PermissionDenied, TooLarge
+from mmmfed.errors import InvalidInput, MmmfedError, NotFound, PermissionDenied, RemoteError, TooLarge
 from mmmfed.identity.jose import read_jws
 from mmmfed.identity.linked import LinkedIdentities
 from mmmfed.identity.nonces import LocalPresentationNonces, PresentationNonces
@@ -71,9 +79,7 @@ MAX_NONCES_PER_PEER = 1024
 NONCE_TTL_S = 300
 MAX_DID_CHARS = 512
 MAX_PRESENTATION_CHARS = 512 * 1024  # 64 Disclosures (RFC 9901 limit here) and two JWTs, with room
-
-
-T = TypeVar("T")
+INSTANCE_TIMEOUT_S = 15.0
 
 
 class IdentityImport:
@@ -106,16 +112,6 @@ class IdentityImport:
         self.nonces = nonces or LocalPresentationNonces(ttl_s=NONCE_TTL_S, max_per_peer=MAX_NONCES_PER_PEER)
         self._lock = asyncio.Lock()
 
-    async def _audited(self, rpc: str, peer: str, subject: str, work: Awaitable[T]) -> T:
-        try:
-            result = await work
-        except MmmfedError as err:
-            details: dict[str, object] = {"rpc": rpc, "message": err.message[:500]}
-            await self._audit.append(REFUSED, peer_id=peer, subject=subject[:256], reason=err.reason, details=details)
-            raise
-        await self._audit.append(ACCEPTED, peer_id=peer, subject=subject[:256], details={"rpc": rpc})
-        return result
-
     def check_did(self, did: str, peer: str) -> None:
         """InvalidInput ``DID_INVALID`` for a missing or malformed DID, PermissionDenied
         ``ORIGIN_MISMATCH`` for a DID that is not a user of ``peer``."""
@@ -138,7 +134,7 @@ class IdentityImport:
     # -- RE-4 PresentIdentity -----------------------------------------------------------------
     async def present(self, request: ipb.PresentIdentityRequest, peer: str) -> ipb.PresentIdentityResponse:
         """FGMV-43 9.4 steps 3-4 for a presentation from ``peer`` (module docstring). Audited."""
-        return await self._audited("PresentIdentity", peer, request.did, self._present(request, peer))
+        return await audited(self._audit, "PresentIdentity", peer, request.did, self._present(request, peer))
 
     async def verify_presentation(self, presentation: str, did: str, peer: str) -> VerifiedIdentity:
         """Steps 1-4 of the module docstring for ``presentation`` of ``did`` sent by ``peer``
@@ -164,13 +160,14 @@ class IdentityImport:
                 lambda: stub.GetStatusList(ipb.GetStatusListRequest(uri=uri))
             )
             token = answer.token
-        policies = dict((await self._negotiation.platform()).policies)
+        platform = await self._negotiation.platform()
+        policies = dict(platform.policies)
         verifier = IdentityVerifier(
             audience=self._id,
             issuer_keys={peer: records},
             status_lists=lambda _uri: token,
             nonce_ttl_s=self.nonces.ttl_s,
-            policy=policy_from_manifesto(policies),
+            policy=policy_from_manifesto(policies, platform.accepts),  # IDIR-303: age, claims, appearance
             reputation=ReputationPolicy.of(policies),  # identity.reputation.* (IDIR-301/304/305)
         )
         now_s = int(self._clock())
@@ -188,6 +185,7 @@ class IdentityImport:
     async def _present(self, request: ipb.PresentIdentityRequest, peer: str) -> ipb.PresentIdentityResponse:
         verified = await self.verify_presentation(request.presentation, request.did, peer)
         async with self._lock:
+            await self.hand_to_instance(peer, request.did, claims=verified.disclosed, admission=verified.admission)
             record, already = self.linked.link(
                 peer,
                 request.did,
@@ -202,13 +200,42 @@ class IdentityImport:
             process_id=record.process_id, stored_claims=sorted(record.claims), already_linked=already
         )
 
+    async def hand_to_instance(
+        self, home: str, did: str, *, claims: dict[str, object], admission: str
+    ) -> ipb_instance.ImportIdentityResponse:
+        """FGMV-43 9.4 step 4 over RI-1 (Instance.ImportIdentity): the admitted identity becomes a
+        User Process of this M-Instance linked to ``did``, with the Rights of ``admission``
+        (``admit``: Account type Linked; ``restricted``: LinkedRestricted, fewer Rights) and
+        holding ``claims`` (the disclosed ones). The instance's refusal passes through (e.g.
+        INVALID_ARGUMENT ``REGISTRATION_REFUSED``); nothing is linked here then."""
+        instance = self._channels.instance()
+        sent = ipb_instance.ImportIdentityRequest(
+            did=did,
+            home_m_instance_id=home,
+            admission=admission,
+            claims_json=json.dumps(claims, sort_keys=True, separators=(",", ":")).encode(),
+        )
+        return await call(lambda: instance.ImportIdentity(sent, timeout=INSTANCE_TIMEOUT_S), attempts=1)
+
+    async def _remove_at_instance(self, process_id: str) -> None:
+        """IDIR-204 over RI-1 (Instance.RemoveIdentity): the linked Process, its Rights and its
+        claims leave this M-Instance. A Process the instance never held (a link made before
+        identities became Processes there) is nothing to delete there."""
+        instance = self._channels.instance()
+        sent = ipb_instance.RemoveIdentityRequest(process_id=process_id)
+        try:
+            await call(lambda: instance.RemoveIdentity(sent, timeout=INSTANCE_TIMEOUT_S), attempts=1)
+        except RemoteError as err:
+            if err.reason != "NOT_LINKED":
+                raise
+
     # -- RE-4 UnlinkIdentity ------------------------------------------------------------------
     async def unlink(self, request: ipb.PeerUnlinkIdentityRequest, peer: str) -> ipb.PeerUnlinkIdentityResponse:
         """IDIR-204 for ``request.did`` of ``peer``: InvalidInput ``DID_INVALID`` /
         ``UNLINK_REQUEST_INVALID``, PermissionDenied ``ORIGIN_MISMATCH``, NotFound ``NOT_LINKED``.
         Audited. Not gated on the trust agreement: a revoked agreement must not keep a user's
         data here."""
-        return await self._audited("UnlinkIdentity", peer, request.did, self._unlink(request, peer))
+        return await audited(self._audit, "UnlinkIdentity", peer, request.did, self._unlink(request, peer))
 
     async def _unlink(self, request: ipb.PeerUnlinkIdentityRequest, peer: str) -> ipb.PeerUnlinkIdentityResponse:
         self.check_did(request.did, peer)
@@ -225,6 +252,7 @@ class IdentityImport:
                 linked_at_s=record.linked_at_s,
                 now_s=now_s,
             )
+            await self._remove_at_instance(record.process_id)  # first: a failure there keeps the link
             deleted = self.linked.unlink(peer, request.did)
         key_record, key = self._keys.current()
         receipt = deletion_receipt(

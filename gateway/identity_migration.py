@@ -34,16 +34,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 from gateway.agreements import IDENTITY_ACTION, IDENTITY_TYPE, AgreementBook
 from gateway.channels import Channels
+from gateway.identity_audit import audited
 from gateway.keyring import Keyring
 from gateway.negotiation import NegotiationService
 from mmmfed.api.v1 import identity_pb2 as ipb
-from mmmfed.audit import ACCEPTED, REFUSED
 from mmmfed.did_document import instance_did_document, load_did_document
 from mmmfed.errors import DataIntegrityError, InvalidInput, MmmfedError, NotFound, PermissionDenied
 from mmmfed.identity.policy import policy_from_manifesto
@@ -84,9 +83,6 @@ def document_keys(answer: ipb.ResolveDidResponse) -> list[bytes]:
     ``KEY_FILE_INVALID`` if it is not a Multikey DID document."""
     where = Path(f"<DID document of {answer.did[:256]} from {answer.resolved_by}>")
     return [k.public_key for k in load_did_document(where, answer.document_json.encode())]
-
-
-T = TypeVar("T")
 
 
 class IdentityMigration:
@@ -132,18 +128,6 @@ class IdentityMigration:
             raise InvalidInput("an identity migrates to another M-Instance (--to)", reason="BAD_PEER")
         self._channels.peer(peer)  # NotFound UNKNOWN_PEER
 
-    async def _audited(self, rpc: str, peer: str, subject: str, work: Awaitable[T]) -> T:
-        try:
-            result = await work
-        except MmmfedError as err:
-            details: dict[str, object] = {"rpc": rpc, "message": err.message[:500]}
-            await self._audit.append(
-                REFUSED, peer_id=peer[:256], subject=subject[:256], reason=err.reason, details=details
-            )
-            raise
-        await self._audit.append(ACCEPTED, peer_id=peer, subject=subject[:256], details={"rpc": rpc})
-        return result
-
     # -- migrate ------------------------------------------------------------------------------
     async def migrate(self, request: ipb.MigrateIdentityRequest) -> ipb.MigrateIdentityResponse:
         """FGMV-43 9.4 steps 1-2 (module docstring). Raises InvalidInput ``BAD_PEER`` /
@@ -151,7 +135,7 @@ class IdentityMigration:
         ``CREDENTIAL_UNKNOWN`` / ``USER_KEY_NOT_HELD``, FailedPrecondition (agreement), and the
         peer's refusals with their reasons. Audited."""
         peer = request.peer_m_instance_id
-        return await self._audited("MigrateIdentity", peer, request.process_id, self._migrate(request))
+        return await audited(self._audit, "MigrateIdentity", peer, request.process_id, self._migrate(request))
 
     async def _migrate(self, request: ipb.MigrateIdentityRequest) -> ipb.MigrateIdentityResponse:
         peer = request.peer_m_instance_id
@@ -226,7 +210,7 @@ class IdentityMigration:
         ``RECEIPT_INVALID``, NotFound ``UNKNOWN_PEER`` / ``USER_KEY_NOT_HELD`` / ``NOT_LINKED`` (the
         peer's), and the peer's other refusals. Audited."""
         peer = request.peer_m_instance_id
-        return await self._audited("UnlinkIdentity", peer, request.process_id, self._unlink(request))
+        return await audited(self._audit, "UnlinkIdentity", peer, request.process_id, self._unlink(request))
 
     async def _unlink(self, request: ipb.UnlinkIdentityRequest) -> ipb.UnlinkIdentityResponse:
         peer = request.peer_m_instance_id

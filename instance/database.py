@@ -110,6 +110,13 @@ class Database:
         with self._lock:
             yield self._db
 
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the file and empty it (``wal_checkpoint(TRUNCATE)``), so
+        what a write deleted (with ``secure_delete`` on) is not left in the log's old frames
+        either (IDIR-204: a linked identity's claims, ``instance/linked_identities.py``)."""
+        with self._lock:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def close(self) -> None:
         """Close the connection; a second call does nothing."""
         with self._lock:

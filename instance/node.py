@@ -20,6 +20,7 @@ from instance.content.servicer import ContentExchangeServicer, ContentServicer
 from instance.content.store import ContentStore
 from instance.content.sync import ContentSyncWorker
 from instance.database import Database
+from instance.linked_identities import LinkedIdentityService
 from instance.process_actions import ProcessActionService
 from instance.servicer import InstanceServicer
 from instance.world.model import ProcessActionRequest, ProcessActionResponse
@@ -90,6 +91,9 @@ class InstanceNode:
             ledger=self.ledger,  # one Wallet per Process: FundWallet funds what Transact pays from
         )
         self.avatars = AvatarService(config, self.store, self.process_actions)
+        # FGMV-43 9.4 step 4: identities its gateway admitted; an unlinked one stays gone after replay
+        self.linked_identities = LinkedIdentityService(self.database, self.process_actions)
+        self.linked_identities.reconcile()
         self._gateway_channel: grpc.aio.Channel | None = None
         self.assets = TransferService(
             TransferDecisions(self.ledger, self.process_actions),
@@ -119,6 +123,7 @@ class InstanceNode:
             domains=self.domains,
             avatar_sync=self.avatar_sync,
             home_sync=self._sync_home if config.gateway is not None else None,
+            linked=self.linked_identities,
         )
         self._clock: asyncio.Task[None] | None = None
         # Only its own gateway and operators call it: another M-Instance's gateway must go

@@ -11,6 +11,7 @@ from instance.assets.transfers import TransferService
 from instance.avatar_status import AvatarMigrations
 from instance.avatar_sync import AvatarSync, HomeSync
 from instance.avatars import AvatarService, receive
+from instance.linked_identities import LinkedIdentityService
 from instance.process_actions import ProcessActionService
 from instance.world.activity import ActivityLog
 from instance.world.wire import request_from_proto, response_to_proto
@@ -21,7 +22,7 @@ from mmmfed.api.v1 import instance_pb2_grpc
 from mmmfed.api.v1 import item_pb2 as itpb
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.api.v1 import process_action_pb2 as papb
-from mmmfed.errors import InvalidInput, PermissionDenied
+from mmmfed.errors import FailedPrecondition, InvalidInput, PermissionDenied
 from mmmfed.items import Item
 from mmmfed.rpc_types import ServicerContext
 from mmmfed.streams import split_header
@@ -47,7 +48,9 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
         domains: TrustDomains,
         avatar_sync: AvatarSync,
         home_sync: HomeSync | None = None,
+        linked: LinkedIdentityService | None = None,
     ) -> None:
+        self._linked = linked
         self._avatar_sync = avatar_sync
         self._home_sync = home_sync
         self._assets = assets
@@ -183,6 +186,30 @@ class InstanceServicer(instance_pb2_grpc.InstanceServicer):
         """RI-1, AVIR-103, own gateway only: the roaming avatar still held for a revisit, if any."""
         self._from_own_gateway(context)
         return self._avatar_sync.recover(request)  # the Item store is of the event loop thread
+
+    # -- identities linked from other M-Instances (FGMV-43 9.4 step 4: instance/linked_identities.py)
+    def _linked_identities(self) -> LinkedIdentityService:
+        if self._linked is None:
+            raise FailedPrecondition("this M-Instance links no identities", reason="IDENTITIES_NOT_LINKED_HERE")
+        return self._linked
+
+    async def ImportIdentity(
+        self, request: ipb.ImportIdentityRequest, context: ServicerContext
+    ) -> ipb.ImportIdentityResponse:
+        """RI-1, FGMV-43 9.4 step 4, own gateway only (PERMISSION_DENIED ORIGIN_NOT_GATEWAY): the
+        admitted identity becomes a User Process here with the Rights of its admission;
+        INVALID_ARGUMENT LINKED_IDENTITY_MALFORMED / REGISTRATION_REFUSED, RESOURCE_EXHAUSTED
+        LINKED_IDENTITIES_FULL."""
+        self._from_own_gateway(context)
+        return self._linked_identities().import_identity(request)  # the World is of the event loop thread
+
+    async def RemoveIdentity(
+        self, request: ipb.RemoveIdentityRequest, context: ServicerContext
+    ) -> ipb.RemoveIdentityResponse:
+        """RI-1, IDIR-204, own gateway only: the linked Process, its Rights and its disclosed
+        claims are deleted here; NOT_FOUND NOT_LINKED."""
+        self._from_own_gateway(context)
+        return self._linked_identities().remove(request)
 
     async def GetDefaultAvatar(
         self, request: ipb.GetDefaultAvatarRequest, context: ServicerContext

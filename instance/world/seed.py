@@ -20,7 +20,9 @@ app           the client App through which a human asks to Register
 M-Locations: the MM-Square, four parcels in it (public: every User may walk there), and
 ``room-1`` and ``room-2``, Rooms authored and offered by the Author Service. Rules version ``v1``
 (effective from the start): the Account type ``Basic`` (Internal Rights and a Wallet opening with
-100.00 in the M-Instance's currency), messages of at most 280 characters, at most 8 placed Items
+100.00 in the M-Instance's currency), the Account types of identities admitted from other
+M-Instances (``Linked``: Basic's Rights without a Wallet; ``LinkedRestricted``: presence and
+placement only, FGMV-43 9.4 step 4), messages of at most 280 characters, at most 8 placed Items
 per Process, and the Actions Processes of other M-Instances may ask for. The Activity Service
 charges Processes of other M-Instances 0.05 for a presence query (Service Pricing Model).
 """
@@ -63,6 +65,25 @@ USER_INTERNAL_RIGHTS = (
     "Rights Manage",
     "Transact",
 )
+LINKED_ACCOUNT = "Linked"
+LINKED_RESTRICTED_ACCOUNT = "LinkedRestricted"
+LINKED_INTERNAL_RIGHTS = tuple(a for a in USER_INTERNAL_RIGHTS if a != "Transact")
+"""An identity admitted from another M-Instance (FGMV-43 9.4 step 4): what a User registered here
+may do, without a Wallet (no currency is issued to arrivals)."""
+LINKED_RESTRICTED_RIGHTS = (
+    "Discover",
+    "Resolve",
+    "Authenticate",
+    "Inform",
+    "MM-Add",
+    "MM-Move",
+    "MM-Animate",
+    "MU-Actuate",
+    "MU-Add",
+)
+"""An identity admitted with restricted Rights (its reputation, IDIR-305): it may be present, walk
+and be seen, but not make Items (Author, Identify), post, modify, message (MM-Send), manage
+Rights or trade."""
 FOREIGN_ACTIONS = (
     "MM-Send",
     "MM-Add",
@@ -139,7 +160,9 @@ def rules_item(
                     "Basic": {
                         "InternalRights": list(USER_INTERNAL_RIGHTS),
                         "Wallet": {"CurrencyID": currency, "OpeningAmount": 10_000},
-                    }
+                    },
+                    LINKED_ACCOUNT: {"InternalRights": list(LINKED_INTERNAL_RIGHTS)},
+                    LINKED_RESTRICTED_ACCOUNT: {"InternalRights": list(LINKED_RESTRICTED_RIGHTS)},
                 },
                 "ForeignProcessActions": list(FOREIGN_ACTIONS),
                 "MaxPlacementsPerProcess": max_placements,

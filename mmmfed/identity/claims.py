@@ -12,7 +12,11 @@ Claim names (every one selectively disclosable in the credential; names of OpenI
 - ``languages``: BCP 47 tags, most preferred first; ``comfort``: comfort preferences as a JSON
   object (e.g. ``{"motion": "reduced", "max_volume_db": 70}``);
 - ``avatars``, ``assets``, ``rights``: references (Item and Rights ids at the home M-Instance),
-  never the content itself;
+  never the content itself; an avatar may instead be its Persona's id with the Qualifier facts
+  the home vouches for (:data:`AVATAR_FIELDS`: ``{"ItemID": id, "Format": "glTF/2.0-binary",
+  "Attributes": {"Triangles": "12", "TextureFormats": "image/png", "MaxTexturePx": "211"},
+  "Length": bytes}``, as the Persona Item's ItemQualifier and ItemData state them), so a
+  destination can judge its appearance criteria (IDIR-303, :mod:`.policy`);
 - ``reputation``: a reputation credential in its compact form (:mod:`.reputation`), issued by the
   home or a third party, carried as it is.
 
@@ -62,6 +66,54 @@ def age_claims(birthdate: dt.date, issued_on: dt.date) -> dict[str, bool]:
     return {f"age_over_{n}": age >= n for n in AGE_THRESHOLDS}
 
 
+AVATAR_FIELDS = ("ItemID", "Format", "Attributes", "Length")
+MAX_AVATAR_ATTRIBUTES = 16
+MAX_ATTRIBUTE_CHARS = 256
+
+
+def _attribute(key: object, value: object) -> bool:
+    return isinstance(key, str) and isinstance(value, str) and len(value) <= MAX_ATTRIBUTE_CHARS
+
+
+def _avatars(values: tuple[str | Mapping[str, Any], ...]) -> list[Any]:
+    """The ``avatars`` claim: references, or Personae with their Qualifier (module docstring);
+    InvalidInput ``PROFILE_INVALID`` naming what is wrong."""
+    if len(values) > MAX_REFERENCES:
+        raise InvalidInput(f"avatars must be at most {MAX_REFERENCES}", reason="PROFILE_INVALID")
+    out: list[Any] = []
+    for value in values:
+        if isinstance(value, str) and value:
+            out.append(value)
+            continue
+        if not isinstance(value, Mapping) or set(value) - set(AVATAR_FIELDS):
+            raise InvalidInput(
+                f"an avatar is an Item id or an object of {', '.join(AVATAR_FIELDS)}", reason="PROFILE_INVALID"
+            )
+        attrs = value.get("Attributes", {})
+        length = value.get("Length", 0)
+        if (
+            not isinstance(value.get("ItemID"), str)
+            or not value["ItemID"]
+            or not isinstance(value.get("Format"), str)
+            or not 0 < len(value["Format"]) <= 64
+            or not isinstance(attrs, Mapping)
+            or len(attrs) > MAX_AVATAR_ATTRIBUTES
+            or not all(
+                isinstance(k, str) and isinstance(v, str) and len(v) <= MAX_ATTRIBUTE_CHARS for k, v in attrs.items()
+            )
+            or not isinstance(length, int)
+            or isinstance(length, bool)
+            or length < 0
+        ):
+            raise InvalidInput(
+                "an avatar object names its ItemID and Format (1..64 characters), at most"
+                f" {MAX_AVATAR_ATTRIBUTES} string Attributes and a Length in bytes",
+                reason="PROFILE_INVALID",
+            )
+        out.append(dict(value) | {"Attributes": dict(attrs)})
+    return out
+
+
 def _references(name: str, values: tuple[str, ...]) -> list[str]:
     if len(values) > MAX_REFERENCES or not all(isinstance(v, str) and v for v in values):
         raise InvalidInput(f"{name} must be at most {MAX_REFERENCES} non-empty ids", reason="PROFILE_INVALID")
@@ -76,7 +128,7 @@ class IdentityProfile:
     birthdate: dt.date
     languages: tuple[str, ...] = ()
     comfort: Mapping[str, Any] = field(default_factory=dict)
-    avatars: tuple[str, ...] = ()
+    avatars: tuple[str | Mapping[str, Any], ...] = ()
     assets: tuple[str, ...] = ()
     rights: tuple[str, ...] = ()
     reputation: str | None = None
@@ -110,7 +162,7 @@ class IdentityProfile:
         optional: dict[str, Any] = {
             "languages": _references("languages", self.languages),
             "comfort": dict(self.comfort),
-            "avatars": _references("avatars", self.avatars),
+            "avatars": _avatars(self.avatars),
             "assets": _references("assets", self.assets),
             "rights": _references("rights", self.rights),
         }

@@ -124,6 +124,8 @@ HANDLER_ONLY = {
     ("Instance", "RecordAvatarMigration"): ORIGIN_NOT_GATEWAY,
     ("Instance", "ReceiveRoamingChange"): ORIGIN_NOT_GATEWAY,
     ("Instance", "RecoverRoamingAvatar"): ORIGIN_NOT_GATEWAY,
+    ("Instance", "ImportIdentity"): ORIGIN_NOT_GATEWAY,
+    ("Instance", "RemoveIdentity"): ORIGIN_NOT_GATEWAY,
 }
 
 

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,8 +24,12 @@ import pytest
 from cliproc import mmmfed_in_thread as mmmfed
 from rpcassert import refused
 
+from instance.world.itemdocs import item_doc
+from instance.world.model import Action, DeonticVerb, ProcessActionRequest, ProcessType, complements
+from instance.world.wire import request_to_proto, response_from_proto
 from mmmfed.api.v1 import identity_pb2 as ipb
 from mmmfed.api.v1 import identity_pb2_grpc
+from mmmfed.api.v1.instance_pb2 import ActRequest
 from mmmfed.cli.inprocess import Federation
 from mmmfed.config import PeerAddress
 from mmmfed.identity.claims import IdentityProfile
@@ -32,6 +37,7 @@ from mmmfed.identity.credential import Issuer, issue_credential
 from mmmfed.identity.jose import read_jws
 from mmmfed.identity.presentation import present
 from mmmfed.identity.receipts import verify_receipt
+from mmmfed.identity.reputation import Reputation, issue_reputation
 from mmmfed.identity.sdjwt import SdJwt, make_disclosure
 from mmmfed.identity.store import IdentityStore
 from mmmfed.identity.user_did import user_did
@@ -61,16 +67,47 @@ def _home_store(fed: Federation) -> IdentityStore:
     return IdentityStore(fed.plan.gateway_a.data_dir / "identity", A)
 
 
-def _issue(fed: Federation, user: str, *, name: str, years: int) -> str:
+def _issue(
+    fed: Federation,
+    user: str,
+    *,
+    name: str,
+    years: int,
+    reports: int | None = None,
+    avatars: tuple[Any, ...] = (f"mmm://{A}/items/av1",),
+) -> str:
     """Issue ``user`` at a.example a credential (as `mmmfed identity issue` does), born ``years``
-    years and a day ago, with languages and an avatar reference too; returns the birthdate."""
+    years and a day ago, with languages and an avatar reference too, and, given ``reports``, a
+    reputation credential of a.example counting that many reports; returns the birthdate."""
     today = dt.datetime.now(dt.UTC).date()
     born = today.replace(year=today.year - years) - dt.timedelta(days=1)
-    record, key = InstanceKeyStore(fed.plan.gateway_a.data_dir / "keys", A).current()
+    keys = InstanceKeyStore(fed.plan.gateway_a.data_dir / "keys", A)
+    record, key = keys.current()
     store = _home_store(fed)
     did = user_did(A, user)
     holder = store.user_key(user, did=did, created="2026-01-01T00:00:00Z")
-    profile = IdentityProfile(name=name, birthdate=born, languages=("fr-FR", "en"), avatars=(f"mmm://{A}/items/av1",))
+    reputation = None
+    if reports is not None:
+        now_s = int(time.time())
+        standing = Reputation(
+            issuer=f"did:web:{A}",
+            subject=did,
+            period_from=today - dt.timedelta(days=30),
+            period_to=today,
+            sanctions={},
+            reports={"spam": reports},
+            standing="good",
+            issued_at_s=now_s,
+            expires_s=now_s + 86400,
+        )
+        reputation = issue_reputation(standing, key=key, kid=keys.method(record))
+    profile = IdentityProfile(
+        name=name,
+        birthdate=born,
+        languages=("fr-FR", "en"),
+        avatars=avatars,
+        reputation=reputation,
+    )
     credential = issue_credential(
         profile,
         issuer=Issuer(A, record, key),
@@ -413,3 +450,162 @@ async def test_ivdf_a_rotated_issuer_key_still_verifies_what_it_signed_and_a_com
         keys.revoke(old.key_id)
         await refused(_migrate(home, ALICE, "name", "age_over_18"), FAILED, "ISSUER_KEY_REVOKED")
     assert _linked_files(negotiated) == []
+
+
+async def _author_message(fed: Federation, process_id: str) -> Any:
+    """b's operator asks b's engine (Instance.Act) for ``process_id`` to Author a Message Item."""
+    assert fed.at_b is not None
+    local = f"msg-{time.time_ns()}"
+    message = item_doc(
+        m_instance_id=B,
+        item_id=f"mmm://{B}/messages/{local}",
+        item_type="ITM",
+        sub_type="Message",
+        producer_id=process_id,
+        time_ms=int(time.time() * 1000),
+        fields={"Content": {"Text": "hello from a linked identity"}},
+    )
+    request = ProcessActionRequest(
+        DeonticVerb.MAY,
+        Action.AUTHOR,
+        process_id,
+        process_id,
+        complements(nil=message["ItemID"]),
+        int(time.time() * 1000),
+        None,
+        process_action_id=f"mmm://{B}/pa/{local}",
+        items=(message,),
+    )
+    reply = await fed.at_b.instance.Act(ActRequest(request=request_to_proto(request)))
+    return response_from_proto(reply).status
+
+
+def _pa_code(status: Any) -> str:
+    return status.error.value if status.error is not None else status.kind.value
+
+
+async def test_fgmv43_9_4_step_4_an_admitted_identity_is_a_process_at_b_with_the_rights_its_admission_gives(
+    negotiated: Federation,
+) -> None:
+    """b restricts an identity whose reputation counts a report (identity.reputation.restrict_reports
+    = 0): alice, with one, becomes a User Process of b's World linked to her DID, Account type
+    LinkedRestricted, and b's engine answers InsRights when she Authors an Item; bob, without
+    one, is a full Linked User and Authors it (Ack). alice arriving again once b lifts the rule
+    is the same Process, now with the full Rights, and Authors it."""
+    node_b = negotiated.nodes["instance-b"]
+    node_b.manifesto.policies.update({"identity.reputation.restrict_reports": "0"})
+    await node_b.register_manifesto()
+    _issue(negotiated, "alice", name="Alice Liddell", years=30, reports=1)
+    _issue(negotiated, "bob", name="Bob", years=40)
+    world = node_b.process_actions.world
+    async with _operator(negotiated) as home:
+        alice = await _migrate(home, ALICE, "name", "age_over_18", "reputation")
+        bob = await _migrate(home, f"mmm://{A}/processes/user/bob", "name", "age_over_18")
+        for linked in (alice, bob):
+            process = world.processes[linked.peer_process_id]
+            assert process.type is ProcessType.USER and world.acts_here(linked.peer_process_id)
+        assert world.processes[alice.peer_process_id].account_type == "LinkedRestricted"
+        assert world.processes[bob.peer_process_id].account_type == "Linked"
+        row = node_b.linked_identities.get(alice.peer_process_id)
+        assert row is not None and (row.did, row.home, row.admission) == (user_did(A, "alice"), A, "restricted")
+        assert set(row.claims) == {"name", "age_over_18", "reputation"}
+
+        refused_status = await _author_message(negotiated, alice.peer_process_id)
+        assert _pa_code(refused_status) == "InsRights", refused_status.reason
+        assert _pa_code(await _author_message(negotiated, bob.peer_process_id)) == "Ack"
+
+        node_b.manifesto.policies.pop("identity.reputation.restrict_reports")
+        await node_b.register_manifesto()
+        again = await _migrate(home, ALICE, "name", "age_over_18", "reputation")
+        assert again.peer_process_id == alice.peer_process_id and again.already_linked
+        assert world.processes[alice.peer_process_id].account_type == "Linked"
+        assert _pa_code(await _author_message(negotiated, alice.peer_process_id)) == "Ack"
+
+
+def _instance_b_bytes(fed: Federation) -> bytes:
+    """b.example's M-Instance database as SQL (every table's rows) and as the bytes of its files."""
+    database = fed.plan.instance_b.data_dir / "m-instance.sqlite3"
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        dump = "\n".join(db.iterdump()).encode()
+    files = [database, database.with_name(database.name + "-wal")]
+    return dump + b"".join(p.read_bytes() for p in files if p.exists())
+
+
+async def test_idir_204_unlink_removes_the_process_its_rights_and_its_claims_from_bs_m_instance(
+    negotiated: Federation,
+) -> None:
+    """After unlink, b's World holds no Process, Device or Right of alice's linked identity, and
+    b's M-Instance database (its rows and its files) holds neither her name nor her DID; the
+    receipt still reaches home. Migrating again makes the same Process anew."""
+    _issue(negotiated, "alice", name="Alice Pleasance Liddell", years=30)
+    node_b = negotiated.nodes["instance-b"]
+    world = node_b.process_actions.world
+    did = user_did(A, "alice").encode()
+    async with _operator(negotiated) as home:
+        linked = await _migrate(home, ALICE, "name", "age_over_18")
+        pid = linked.peer_process_id
+        assert pid in world.processes and world.rights_of(pid)
+        assert b"Alice Pleasance Liddell" in _instance_b_bytes(negotiated)
+        done = await home.UnlinkIdentity(ipb.UnlinkIdentityRequest(process_id=ALICE, peer_m_instance_id=B))
+        assert done.receipt_jws and list(done.deleted_claims) == ["age_over_18", "name"]
+        assert pid not in world.processes and f"{pid}-device" not in world.processes
+        assert world.rights_of(pid) == [] and world.rights_of(f"{pid}-device") == []
+        assert node_b.linked_identities.get(pid) is None
+        held = _instance_b_bytes(negotiated)
+        assert b"Alice Pleasance Liddell" not in held and did not in held
+        assert _pa_code(await _author_message(negotiated, pid)) == "IncID"
+
+        back = await _migrate(home, ALICE, "name", "age_over_18")
+        assert back.peer_process_id == pid and pid in world.processes and not back.already_linked
+
+
+def _persona(fmt: str, triangles: int, textures: str = "image/jpeg", px: int = 256) -> dict[str, Any]:
+    """An avatar claim as a's credential carries it: the Persona's id and Qualifier facts."""
+    return {
+        "ItemID": f"mmm://{A}/personae/alice-{fmt.replace('/', '-')}-{triangles}",
+        "Format": fmt,
+        "Attributes": {"Triangles": str(triangles), "TextureFormats": textures, "MaxTexturePx": str(px)},
+    }
+
+
+async def test_idir_303_appearance_an_avatar_outside_bs_accepted_personae_is_refused_naming_the_rule(
+    negotiated: Federation,
+) -> None:
+    """b's manifesto sets identity.appearance=accepts: an avatar disclosed must be a Persona b
+    accepts (glTF binary, at most 1,500 triangles, JPEG textures up to 512 px, as its accepts row
+    says). Too many triangles: ELIGIBILITY_APPEARANCE, rule appearance:max_triangles:1500; a VRM:
+    rule appearance:format; PNG textures: rule appearance:texture_formats:image/jpeg; a bare
+    reference: rule appearance:qualifier; each stores nothing. An avatar within the limits is
+    admitted with it; not disclosing avatars is not refused by this rule."""
+    node_b = negotiated.nodes["instance-b"]
+    node_b.manifesto.policies.update({"identity.appearance": "accepts"})
+    await node_b.register_manifesto()
+    glb = "glTF/2.0-binary"
+    cases = [
+        ((_persona(glb, 5000),), "appearance:max_triangles:1500", "5000 triangles > 1500"),
+        ((_persona("VRM/1.0", 800),), "appearance:format", "VRM/1.0"),
+        ((_persona(glb, 800, textures="image/png"),), "appearance:texture_formats:image/jpeg", "image/png"),
+        ((f"mmm://{A}/items/av1",), "appearance:qualifier", "no Qualifier"),
+    ]
+    async with _operator(negotiated) as home:
+        for avatars, rule, said in cases:
+            _issue(negotiated, "alice", name="Alice", years=30, avatars=avatars)
+            err = await refused(
+                _migrate(home, ALICE, "name", "age_over_18", "avatars"), DENIED, "ELIGIBILITY_APPEARANCE", said
+            )
+            assert dict(error_info(err).metadata)["rule"] == rule  # type: ignore[union-attr]
+            assert _linked_files(negotiated) == [] and node_b.linked_identities.process_ids() == set()
+
+        fits = _persona(glb, 800)
+        _issue(negotiated, "alice", name="Alice", years=30, avatars=(_persona("VRM/1.0", 800), fits))
+        await refused(_migrate(home, ALICE, "name", "age_over_18", "avatars"), DENIED, "ELIGIBILITY_APPEARANCE")
+        linked = await _migrate(home, ALICE, "name", "age_over_18")  # avatars not disclosed: not judged
+        assert list(linked.stored_claims) == ["age_over_18", "name"]
+        _issue(negotiated, "alice", name="Alice", years=30, avatars=(fits,))
+        linked = await _migrate(home, ALICE, "name", "age_over_18", "avatars")
+        assert list(linked.stored_claims) == ["age_over_18", "avatars", "name"]
+        row = node_b.linked_identities.get(linked.peer_process_id)
+        assert row is not None and row.claims["avatars"] == [fits]
+    audit = await negotiated.nodes["gateway-b"].audit.entries(peer_id=A)
+    reasons = [e.reason or e.event for e in audit if (e.details or {}).get("rpc") == "PresentIdentity"]
+    assert reasons == ["ELIGIBILITY_APPEARANCE"] * 5 + ["ACCEPTED"] * 2

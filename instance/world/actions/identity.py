@@ -5,6 +5,14 @@ Personal Profile. The request carries a PPR Item naming the new User's ProcessID
 Persona Items (Sub-Type Persona), and optionally an ACC Item naming the Account type (default
 ``Basic``). The Registration Service creates the Account, the User and Device Processes, a Wallet
 if the Account type opens one, and the Internal Rights the Rules give that Account type.
+
+A linked identity (FGMV-43 9.4 step 4: a user of another M-Instance whose identity this
+M-Instance's gateway verified and admitted, ``instance/linked_identities.py``) is a User here
+named ``processes/user/linked-<hex>``: only the Resolution Service Registers it, with the Account
+type ``Linked`` or ``LinkedRestricted`` (those types are for linked identities only: InsRights
+and IncDQ otherwise), without Personae; Registering it again is the same Process, its
+Registration Rights replaced by those of its Account type now. :func:`unregister_linked` removes
+it (IDIR-204).
 """
 
 from __future__ import annotations
@@ -17,13 +25,18 @@ from instance.world.actions.content import store_new_item
 from instance.world.actions.ownership import owner_rights, registration_rights
 from instance.world.itemdocs import item_doc, local_part, schema_problem, sub_type
 from instance.world.model import (
+    ANY_TARGET,
     Action,
     ComplementKind,
     PAErrorCode,
     PAStatus,
     Process,
     ProcessType,
+    Right,
+    RightLevel,
 )
+from instance.world.seed import LINKED_ACCOUNT, LINKED_RESTRICTED_ACCOUNT
+from instance.world.world import World
 from mmmfed.items import instance_or_none
 
 DEFAULT_ACCOUNT_TYPE = "Basic"
@@ -61,17 +74,25 @@ def register(ctx: ActionContext) -> PAStatus | None:
         return ctx.refuse(
             PAErrorCode.INC_ID, f"a User registered here is named {prefix}<name> or {prefix}user/<name>, not {user_id}"
         )
-    if user_id in world.processes or world.id("processes", f"{human_id}-device") in world.processes:
-        return ctx.refuse(PAErrorCode.CLASH, f"{user_id} is already registered")
-    if profile["ItemID"] in world.items or not world.is_local(profile["ItemID"]):
-        return ctx.refuse(
-            PAErrorCode.CLASH, f"Personal Profile {profile['ItemID']} is taken or not an id of {world.m_instance_id}"
-        )
     account = _carried_of_type(ctx, "ACC")
     problem = schema_problem(account) if account is not None else None
     if problem is not None:
         return ctx.refuse(PAErrorCode.INC_DQ, f"Account: {problem}")
     account_type = account.get("AccountType") if account is not None else DEFAULT_ACCOUNT_TYPE
+    linked = human_id.startswith(LINKED_PREFIX)
+    refusal = _linked_refusal(ctx, user_id, account_type, linked=linked)
+    if refusal is not None:
+        return refusal
+    arriving_again = linked and user_id in world.processes  # the same person again: the same Process
+    if not arriving_again and (
+        user_id in world.processes or world.id("processes", f"{human_id}-device") in world.processes
+    ):
+        return ctx.refuse(PAErrorCode.CLASH, f"{user_id} is already registered")
+    same_profile = arriving_again and profile["ItemID"] == linked_profile_id(world, user_id)
+    if (profile["ItemID"] in world.items and not same_profile) or not world.is_local(profile["ItemID"]):
+        return ctx.refuse(
+            PAErrorCode.CLASH, f"Personal Profile {profile['ItemID']} is taken or not an id of {world.m_instance_id}"
+        )
     if not isinstance(account_type, str) or account_type not in ctx.rules.account_types:
         return ctx.refuse(
             PAErrorCode.INC_DQ,
@@ -106,8 +127,10 @@ def register(ctx: ActionContext) -> PAStatus | None:
     registrar = ctx.destination
 
     def apply() -> None:
+        if arriving_again:
+            _drop_registration_rights(world, user_id)
         world.processes[user_id] = user
-        world.processes[device_id] = device
+        world.processes.setdefault(device_id, device)
         for right in registration_rights(
             world, ctx.rules, user_id, account_type, wallet_id=wallet_id, at_ms=ctx.now, tag=f"{tag}#user"
         ):
@@ -177,6 +200,84 @@ def register(ctx: ActionContext) -> PAStatus | None:
     for persona in personae:
         ctx.produce(ComplementKind.WITH, persona["ItemID"])
     return None
+
+
+LINKED_PREFIX = "user/linked-"
+"""The local part of a linked identity's User ProcessID begins so (``mmmfed.identity.linked``)."""
+LINKED_ACCOUNT_TYPES = frozenset({LINKED_ACCOUNT, LINKED_RESTRICTED_ACCOUNT})
+
+
+def linked_profile_id(world: World, user_id: str) -> str:
+    """The Personal Profile ItemID of the linked identity ``user_id`` (one per Process, so an
+    arrival again replaces it): ``mmm://<here>/profiles/<the ProcessID's local part>``."""
+    return world.id("profiles", user_id.removeprefix(world.id("processes", "")))
+
+
+def _linked_refusal(ctx: ActionContext, user_id: str, account_type: object, *, linked: bool) -> PAStatus | None:
+    """FGMV-43 9.4 step 4: a linked identity (``processes/user/linked-...``) is registered by the
+    Resolution Service only (its gateway verified and admitted it), with a Linked Account type;
+    those Account types are for linked identities only."""
+    resolution = ctx.world.id("processes", "resolution")
+    if linked and ctx.source != resolution:
+        return ctx.refuse(
+            PAErrorCode.INS_RIGHTS,
+            f"{user_id} names an identity linked from another M-Instance: only {resolution} registers it",
+        )
+    if linked and account_type not in LINKED_ACCOUNT_TYPES:
+        return ctx.refuse(
+            PAErrorCode.INC_DQ,
+            f"a linked identity has Account type {' or '.join(sorted(LINKED_ACCOUNT_TYPES))}, not {account_type!r}",
+        )
+    if not linked and account_type in LINKED_ACCOUNT_TYPES:
+        return ctx.refuse(
+            PAErrorCode.INC_DQ, f"Account type {account_type} is for identities linked from other M-Instances"
+        )
+    return None
+
+
+def _registration_right(world: World, right: Right) -> bool:
+    """Whether ``right`` is one Register gave (Internal, by the M-Instance Manager, on ``"*"``, a
+    public M-Location or a Wallet), not one on an Item the Process made or acquired."""
+    return (
+        right.level is RightLevel.INTERNAL
+        and right.granted_by == world.id("processes", "manager")
+        and (
+            right.target_id == ANY_TARGET
+            or right.target_id in world.public_locations
+            or right.target_id in world.wallets
+        )
+    )
+
+
+def _drop_registration_rights(world: World, user_id: str) -> None:
+    for right in world.rights_of(user_id):
+        if _registration_right(world, right):
+            del world.rights[right.rights_id]
+
+
+def unregister_linked(world: World, user_id: str) -> int:
+    """Unlink (IDIR-204): the linked identity ``user_id`` and its Device stop being Processes here;
+    every Right they hold, their PRC, Account and Personal Profile Items, presence and inbox go.
+    Items the User made stay (without its Rights on them). Returns how many Rights went; 0 and
+    nothing changed for a ProcessID that is not a linked identity here."""
+    prefix = world.id("processes", LINKED_PREFIX)
+    if not user_id.startswith(prefix) or user_id not in world.processes:
+        return 0
+    human_id = user_id.removeprefix(world.id("processes", ""))
+    device_id = world.id("processes", f"{human_id}-device")
+    removed = 0
+    for pid in (user_id, device_id):
+        for right in world.rights_of(pid):
+            del world.rights[right.rights_id]
+            removed += 1
+        world.processes.pop(pid, None)
+        world.items.pop(pid, None)
+        world.presence.pop(pid, None)
+        world.inboxes.pop(pid, None)
+    world.items.pop(world.id("accounts", human_id), None)
+    world.items.pop(linked_profile_id(world, user_id), None)
+    world.personae.pop(user_id, None)
+    return removed
 
 
 ROAMING_PERSONA_ACTIONS: frozenset[Action] = frozenset(

@@ -29,53 +29,61 @@ from mmmfed.api.v1 import manifesto_pb2 as mmmfed_dot_api_dot_v1_dot_manifesto__
 from mmmfed.api.v1 import process_action_pb2 as mmmfed_dot_api_dot_v1_dot_process__action__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cmmmfed/api/v1/instance.proto\x12\rmmmfed.api.v1\x1a\x19mmmfed/api/v1/asset.proto\x1a\x1fmmmfed/api/v1/avatar_sync.proto\x1a\x18mmmfed/api/v1/item.proto\x1a\x1dmmmfed/api/v1/manifesto.proto\x1a\"mmmfed/api/v1/process_action.proto\"`\n\nActRequest\x12\x34\n\x07request\x18\x01 \x01(\x0b\x32#.mmmfed.api.v1.ProcessActionRequest\x12\x1c\n\x14origin_m_instance_id\x18\x02 \x01(\t\"n\n\x14QueryActivityRequest\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x0f\n\x07item_id\x18\x02 \x01(\t\x12\x10\n\x08since_ms\x18\x03 \x01(\x03\x12\x10\n\x08until_ms\x18\x04 \x01(\x03\x12\r\n\x05limit\x18\x05 \x01(\x05\"-\n\x15QueryActivityResponse\x12\x14\n\x0crecords_json\x18\x01 \x03(\x0c\"c\n\x13RegisterHumanHeader\x12\x12\n\nhuman_name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\tfile_name\x18\x03 \x01(\t\x12\x0f\n\x07licence\x18\x04 \x01(\t\"e\n\x14RegisterHumanRequest\x12\x34\n\x06header\x18\x01 \x01(\x0b\x32\".mmmfed.api.v1.RegisterHumanHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\x8f\x01\n\x15RegisterHumanResponse\x12\x17\n\x0fuser_process_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\x1b\n\x13personal_profile_id\x18\x03 \x01(\t\x12,\n\x07persona\x18\x04 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\".\n\x13\x45xportAvatarRequest\x12\x17\n\x0fuser_process_id\x18\x01 \x01(\t\"\xdd\x01\n\x12ImportAvatarHeader\x12\x1c\n\x14home_user_process_id\x18\x01 \x01(\t\x12\x1a\n\x12home_m_instance_id\x18\x02 \x01(\t\x12,\n\x07persona\x18\x03 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\x14\n\x0chome_item_id\x18\x04 \x01(\t\x12\x13\n\x0btransfer_id\x18\x05 \x01(\t\x12\x34\n\x0e\x61vatar_version\x18\x06 \x01(\x0b\x32\x1c.mmmfed.api.v1.AvatarVersion\"c\n\x13ImportAvatarRequest\x12\x33\n\x06header\x18\x01 \x01(\x0b\x32!.mmmfed.api.v1.ImportAvatarHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"}\n\x14ImportAvatarResponse\x12\x1f\n\x17roaming_user_process_id\x18\x01 \x01(\t\x12,\n\x07persona\x18\x02 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\x16\n\x0e\x62ytes_received\x18\x03 \x01(\x04\"7\n\x17GetDefaultAvatarRequest\x12\x1c\n\x14home_user_process_id\x18\x01 \x01(\t\"H\n\x18GetDefaultAvatarResponse\x12,\n\x07persona\x18\x01 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\"\x15\n\x13GetManifestoRequest\"\"\n\x0fReadItemRequest\x12\x0f\n\x07item_id\x18\x01 \x01(\t\"\xd1\x02\n\x15\x41vatarMigrationRecord\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x17\n\x0fuser_process_id\x18\x02 \x01(\t\x12\x1a\n\x12peer_m_instance_id\x18\x03 \x01(\t\x12\x0f\n\x07outcome\x18\x04 \x01(\t\x12\x1f\n\x17roaming_user_process_id\x18\x05 \x01(\t\x12\x17\n\x0fpeer_persona_id\x18\x06 \x01(\t\x12\x17\n\x0fhome_persona_id\x18\x07 \x01(\t\x12\r\n\x05route\x18\x08 \x01(\t\x12\x1e\n\x16\x63onversion_report_json\x18\t \x01(\x0c\x12\x16\n\x0erefusal_reason\x18\n \x01(\t\x12\x17\n\x0frefusal_message\x18\x0b \x01(\t\x12\x19\n\x11\x64\x65\x66\x61ult_avatar_id\x18\x0c \x01(\t\x12\x0f\n\x07time_ms\x18\r \x01(\x03\"\x12\n\x10ListUsersRequest\"\xb6\x01\n\x0bUserSummary\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x1a\n\x12home_m_instance_id\x18\x03 \x01(\t\x12\x12\n\npersona_id\x18\x04 \x01(\t\x12\x16\n\x0epersona_format\x18\x05 \x01(\t\x12=\n\x0flast_migrations\x18\x06 \x03(\x0b\x32$.mmmfed.api.v1.AvatarMigrationRecord\">\n\x11ListUsersResponse\x12)\n\x05users\x18\x01 \x03(\x0b\x32\x1a.mmmfed.api.v1.UserSummary\"1\n\x16GetAvatarStatusRequest\x12\x17\n\x0fuser_process_id\x18\x01 \x01(\t\"\x87\x01\n\x0c\x41vatarStatus\x12(\n\x04user\x18\x01 \x01(\x0b\x32\x1a.mmmfed.api.v1.UserSummary\x12\x13\n\x0bpersona_ids\x18\x02 \x03(\t\x12\x38\n\nmigrations\x18\x03 \x03(\x0b\x32$.mmmfed.api.v1.AvatarMigrationRecord2\xbc\x12\n\x08Instance\x12\\\n\rRegisterHuman\x12#.mmmfed.api.v1.RegisterHumanRequest\x1a$.mmmfed.api.v1.RegisterHumanResponse(\x01\x12M\n\x0c\x45xportAvatar\x12\".mmmfed.api.v1.ExportAvatarRequest\x1a\x17.mmmfed.api.v1.ItemPart0\x01\x12Y\n\x0cImportAvatar\x12\".mmmfed.api.v1.ImportAvatarRequest\x1a#.mmmfed.api.v1.ImportAvatarResponse(\x01\x12\x63\n\x10GetDefaultAvatar\x12&.mmmfed.api.v1.GetDefaultAvatarRequest\x1a\'.mmmfed.api.v1.GetDefaultAvatarResponse\x12\x63\n\x15RecordAvatarMigration\x12$.mmmfed.api.v1.AvatarMigrationRecord\x1a$.mmmfed.api.v1.AvatarMigrationRecord\x12N\n\tListUsers\x12\x1f.mmmfed.api.v1.ListUsersRequest\x1a .mmmfed.api.v1.ListUsersResponse\x12U\n\x0fGetAvatarStatus\x12%.mmmfed.api.v1.GetAvatarStatusRequest\x1a\x1b.mmmfed.api.v1.AvatarStatus\x12L\n\x0cGetManifesto\x12\".mmmfed.api.v1.GetManifestoRequest\x1a\x18.mmmfed.api.v1.Manifesto\x12\x45\n\x08ReadItem\x12\x1e.mmmfed.api.v1.ReadItemRequest\x1a\x17.mmmfed.api.v1.ItemPart0\x01\x12\x46\n\x03\x41\x63t\x12\x19.mmmfed.api.v1.ActRequest\x1a$.mmmfed.api.v1.ProcessActionResponse\x12Z\n\rQueryActivity\x12#.mmmfed.api.v1.QueryActivityRequest\x1a$.mmmfed.api.v1.QueryActivityResponse\x12N\n\rRegisterAsset\x12#.mmmfed.api.v1.RegisterAssetRequest\x1a\x18.mmmfed.api.v1.AssetView\x12I\n\nFundWallet\x12 .mmmfed.api.v1.FundWalletRequest\x1a\x19.mmmfed.api.v1.WalletView\x12G\n\tGetWallet\x12\x1f.mmmfed.api.v1.GetWalletRequest\x1a\x19.mmmfed.api.v1.WalletView\x12\x43\n\tGetLedger\x12\x1f.mmmfed.api.v1.GetLedgerRequest\x1a\x15.mmmfed.api.v1.Ledger\x12V\n\rTransferAsset\x12#.mmmfed.api.v1.TransferAssetRequest\x1a .mmmfed.api.v1.AssetTransferView\x12\\\n\x10GetAssetTransfer\x12&.mmmfed.api.v1.GetAssetTransferRequest\x1a .mmmfed.api.v1.AssetTransferView\x12\x62\n\x13\x43\x61ncelAssetTransfer\x12).mmmfed.api.v1.CancelAssetTransferRequest\x1a .mmmfed.api.v1.AssetTransferView\x12W\n\x0c\x41ssetHistory\x12\".mmmfed.api.v1.AssetHistoryRequest\x1a#.mmmfed.api.v1.AssetHistoryResponse\x12\x45\n\nStageAsset\x12\x19.mmmfed.api.v1.AssetOffer\x1a\x1c.mmmfed.api.v1.AssetOfferAck\x12T\n\x13\x44\x65\x63ideAssetTransfer\x12\x1c.mmmfed.api.v1.AssetDecision\x1a\x1f.mmmfed.api.v1.AssetDecisionAck\x12_\n\x11GetTransferRecord\x12&.mmmfed.api.v1.GetAssetTransferRequest\x1a\".mmmfed.api.v1.AssetTransferRecord\x12\x63\n\x10\x43hangeAppearance\x12&.mmmfed.api.v1.ChangeAppearanceRequest\x1a\'.mmmfed.api.v1.ChangeAppearanceResponse\x12R\n\x14ReceiveRoamingChange\x12\x1c.mmmfed.api.v1.RoamingChange\x1a\x1c.mmmfed.api.v1.RoamingChange\x12`\n\x14\x44\x65\x63ideRoamingChanges\x12*.mmmfed.api.v1.DecideRoamingChangesRequest\x1a\x1c.mmmfed.api.v1.AvatarHistory\x12X\n\x10GetAvatarHistory\x12&.mmmfed.api.v1.GetAvatarHistoryRequest\x1a\x1c.mmmfed.api.v1.AvatarHistory\x12o\n\x14RecoverRoamingAvatar\x12*.mmmfed.api.v1.RecoverRoamingAvatarRequest\x1a+.mmmfed.api.v1.RecoverRoamingAvatarResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cmmmfed/api/v1/instance.proto\x12\rmmmfed.api.v1\x1a\x19mmmfed/api/v1/asset.proto\x1a\x1fmmmfed/api/v1/avatar_sync.proto\x1a\x18mmmfed/api/v1/item.proto\x1a\x1dmmmfed/api/v1/manifesto.proto\x1a\"mmmfed/api/v1/process_action.proto\"h\n\x15ImportIdentityRequest\x12\x0b\n\x03\x64id\x18\x01 \x01(\t\x12\x1a\n\x12home_m_instance_id\x18\x02 \x01(\t\x12\x11\n\tadmission\x18\x03 \x01(\t\x12\x13\n\x0b\x63laims_json\x18\x04 \x01(\x0c\"\x85\x01\n\x16ImportIdentityResponse\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63ount_type\x18\x02 \x01(\t\x12\x0e\n\x06rights\x18\x03 \x03(\t\x12\x15\n\rstored_claims\x18\x04 \x03(\t\x12\x1a\n\x12\x61lready_registered\x18\x05 \x01(\x08\"+\n\x15RemoveIdentityRequest\x12\x12\n\nprocess_id\x18\x01 \x01(\t\"\\\n\x16RemoveIdentityResponse\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x16\n\x0e\x64\x65leted_claims\x18\x02 \x03(\t\x12\x16\n\x0eremoved_rights\x18\x03 \x01(\x05\"`\n\nActRequest\x12\x34\n\x07request\x18\x01 \x01(\x0b\x32#.mmmfed.api.v1.ProcessActionRequest\x12\x1c\n\x14origin_m_instance_id\x18\x02 \x01(\t\"n\n\x14QueryActivityRequest\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x0f\n\x07item_id\x18\x02 \x01(\t\x12\x10\n\x08since_ms\x18\x03 \x01(\x03\x12\x10\n\x08until_ms\x18\x04 \x01(\x03\x12\r\n\x05limit\x18\x05 \x01(\x05\"-\n\x15QueryActivityResponse\x12\x14\n\x0crecords_json\x18\x01 \x03(\x0c\"c\n\x13RegisterHumanHeader\x12\x12\n\nhuman_name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\tfile_name\x18\x03 \x01(\t\x12\x0f\n\x07licence\x18\x04 \x01(\t\"e\n\x14RegisterHumanRequest\x12\x34\n\x06header\x18\x01 \x01(\x0b\x32\".mmmfed.api.v1.RegisterHumanHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\x8f\x01\n\x15RegisterHumanResponse\x12\x17\n\x0fuser_process_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\x1b\n\x13personal_profile_id\x18\x03 \x01(\t\x12,\n\x07persona\x18\x04 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\".\n\x13\x45xportAvatarRequest\x12\x17\n\x0fuser_process_id\x18\x01 \x01(\t\"\xdd\x01\n\x12ImportAvatarHeader\x12\x1c\n\x14home_user_process_id\x18\x01 \x01(\t\x12\x1a\n\x12home_m_instance_id\x18\x02 \x01(\t\x12,\n\x07persona\x18\x03 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\x14\n\x0chome_item_id\x18\x04 \x01(\t\x12\x13\n\x0btransfer_id\x18\x05 \x01(\t\x12\x34\n\x0e\x61vatar_version\x18\x06 \x01(\x0b\x32\x1c.mmmfed.api.v1.AvatarVersion\"c\n\x13ImportAvatarRequest\x12\x33\n\x06header\x18\x01 \x01(\x0b\x32!.mmmfed.api.v1.ImportAvatarHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"}\n\x14ImportAvatarResponse\x12\x1f\n\x17roaming_user_process_id\x18\x01 \x01(\t\x12,\n\x07persona\x18\x02 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\x12\x16\n\x0e\x62ytes_received\x18\x03 \x01(\x04\"7\n\x17GetDefaultAvatarRequest\x12\x1c\n\x14home_user_process_id\x18\x01 \x01(\t\"H\n\x18GetDefaultAvatarResponse\x12,\n\x07persona\x18\x01 \x01(\x0b\x32\x1b.mmmfed.api.v1.ItemEnvelope\"\x15\n\x13GetManifestoRequest\"\"\n\x0fReadItemRequest\x12\x0f\n\x07item_id\x18\x01 \x01(\t\"\xd1\x02\n\x15\x41vatarMigrationRecord\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x17\n\x0fuser_process_id\x18\x02 \x01(\t\x12\x1a\n\x12peer_m_instance_id\x18\x03 \x01(\t\x12\x0f\n\x07outcome\x18\x04 \x01(\t\x12\x1f\n\x17roaming_user_process_id\x18\x05 \x01(\t\x12\x17\n\x0fpeer_persona_id\x18\x06 \x01(\t\x12\x17\n\x0fhome_persona_id\x18\x07 \x01(\t\x12\r\n\x05route\x18\x08 \x01(\t\x12\x1e\n\x16\x63onversion_report_json\x18\t \x01(\x0c\x12\x16\n\x0erefusal_reason\x18\n \x01(\t\x12\x17\n\x0frefusal_message\x18\x0b \x01(\t\x12\x19\n\x11\x64\x65\x66\x61ult_avatar_id\x18\x0c \x01(\t\x12\x0f\n\x07time_ms\x18\r \x01(\x03\"\x12\n\x10ListUsersRequest\"\xb6\x01\n\x0bUserSummary\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x1a\n\x12home_m_instance_id\x18\x03 \x01(\t\x12\x12\n\npersona_id\x18\x04 \x01(\t\x12\x16\n\x0epersona_format\x18\x05 \x01(\t\x12=\n\x0flast_migrations\x18\x06 \x03(\x0b\x32$.mmmfed.api.v1.AvatarMigrationRecord\">\n\x11ListUsersResponse\x12)\n\x05users\x18\x01 \x03(\x0b\x32\x1a.mmmfed.api.v1.UserSummary\"1\n\x16GetAvatarStatusRequest\x12\x17\n\x0fuser_process_id\x18\x01 \x01(\t\"\x87\x01\n\x0c\x41vatarStatus\x12(\n\x04user\x18\x01 \x01(\x0b\x32\x1a.mmmfed.api.v1.UserSummary\x12\x13\n\x0bpersona_ids\x18\x02 \x03(\t\x12\x38\n\nmigrations\x18\x03 \x03(\x0b\x32$.mmmfed.api.v1.AvatarMigrationRecord2\xfa\x13\n\x08Instance\x12\\\n\rRegisterHuman\x12#.mmmfed.api.v1.RegisterHumanRequest\x1a$.mmmfed.api.v1.RegisterHumanResponse(\x01\x12M\n\x0c\x45xportAvatar\x12\".mmmfed.api.v1.ExportAvatarRequest\x1a\x17.mmmfed.api.v1.ItemPart0\x01\x12Y\n\x0cImportAvatar\x12\".mmmfed.api.v1.ImportAvatarRequest\x1a#.mmmfed.api.v1.ImportAvatarResponse(\x01\x12\x63\n\x10GetDefaultAvatar\x12&.mmmfed.api.v1.GetDefaultAvatarRequest\x1a\'.mmmfed.api.v1.GetDefaultAvatarResponse\x12\x63\n\x15RecordAvatarMigration\x12$.mmmfed.api.v1.AvatarMigrationRecord\x1a$.mmmfed.api.v1.AvatarMigrationRecord\x12N\n\tListUsers\x12\x1f.mmmfed.api.v1.ListUsersRequest\x1a .mmmfed.api.v1.ListUsersResponse\x12U\n\x0fGetAvatarStatus\x12%.mmmfed.api.v1.GetAvatarStatusRequest\x1a\x1b.mmmfed.api.v1.AvatarStatus\x12L\n\x0cGetManifesto\x12\".mmmfed.api.v1.GetManifestoRequest\x1a\x18.mmmfed.api.v1.Manifesto\x12\x45\n\x08ReadItem\x12\x1e.mmmfed.api.v1.ReadItemRequest\x1a\x17.mmmfed.api.v1.ItemPart0\x01\x12\x46\n\x03\x41\x63t\x12\x19.mmmfed.api.v1.ActRequest\x1a$.mmmfed.api.v1.ProcessActionResponse\x12Z\n\rQueryActivity\x12#.mmmfed.api.v1.QueryActivityRequest\x1a$.mmmfed.api.v1.QueryActivityResponse\x12N\n\rRegisterAsset\x12#.mmmfed.api.v1.RegisterAssetRequest\x1a\x18.mmmfed.api.v1.AssetView\x12I\n\nFundWallet\x12 .mmmfed.api.v1.FundWalletRequest\x1a\x19.mmmfed.api.v1.WalletView\x12G\n\tGetWallet\x12\x1f.mmmfed.api.v1.GetWalletRequest\x1a\x19.mmmfed.api.v1.WalletView\x12\x43\n\tGetLedger\x12\x1f.mmmfed.api.v1.GetLedgerRequest\x1a\x15.mmmfed.api.v1.Ledger\x12V\n\rTransferAsset\x12#.mmmfed.api.v1.TransferAssetRequest\x1a .mmmfed.api.v1.AssetTransferView\x12\\\n\x10GetAssetTransfer\x12&.mmmfed.api.v1.GetAssetTransferRequest\x1a .mmmfed.api.v1.AssetTransferView\x12\x62\n\x13\x43\x61ncelAssetTransfer\x12).mmmfed.api.v1.CancelAssetTransferRequest\x1a .mmmfed.api.v1.AssetTransferView\x12W\n\x0c\x41ssetHistory\x12\".mmmfed.api.v1.AssetHistoryRequest\x1a#.mmmfed.api.v1.AssetHistoryResponse\x12\x45\n\nStageAsset\x12\x19.mmmfed.api.v1.AssetOffer\x1a\x1c.mmmfed.api.v1.AssetOfferAck\x12T\n\x13\x44\x65\x63ideAssetTransfer\x12\x1c.mmmfed.api.v1.AssetDecision\x1a\x1f.mmmfed.api.v1.AssetDecisionAck\x12_\n\x11GetTransferRecord\x12&.mmmfed.api.v1.GetAssetTransferRequest\x1a\".mmmfed.api.v1.AssetTransferRecord\x12\x63\n\x10\x43hangeAppearance\x12&.mmmfed.api.v1.ChangeAppearanceRequest\x1a\'.mmmfed.api.v1.ChangeAppearanceResponse\x12R\n\x14ReceiveRoamingChange\x12\x1c.mmmfed.api.v1.RoamingChange\x1a\x1c.mmmfed.api.v1.RoamingChange\x12`\n\x14\x44\x65\x63ideRoamingChanges\x12*.mmmfed.api.v1.DecideRoamingChangesRequest\x1a\x1c.mmmfed.api.v1.AvatarHistory\x12X\n\x10GetAvatarHistory\x12&.mmmfed.api.v1.GetAvatarHistoryRequest\x1a\x1c.mmmfed.api.v1.AvatarHistory\x12o\n\x14RecoverRoamingAvatar\x12*.mmmfed.api.v1.RecoverRoamingAvatarRequest\x1a+.mmmfed.api.v1.RecoverRoamingAvatarResponse\x12]\n\x0eImportIdentity\x12$.mmmfed.api.v1.ImportIdentityRequest\x1a%.mmmfed.api.v1.ImportIdentityResponse\x12]\n\x0eRemoveIdentity\x12$.mmmfed.api.v1.RemoveIdentityRequest\x1a%.mmmfed.api.v1.RemoveIdentityResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mmmfed.api.v1.instance_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACTREQUEST']._serialized_start=200
-  _globals['_ACTREQUEST']._serialized_end=296
-  _globals['_QUERYACTIVITYREQUEST']._serialized_start=298
-  _globals['_QUERYACTIVITYREQUEST']._serialized_end=408
-  _globals['_QUERYACTIVITYRESPONSE']._serialized_start=410
-  _globals['_QUERYACTIVITYRESPONSE']._serialized_end=455
-  _globals['_REGISTERHUMANHEADER']._serialized_start=457
-  _globals['_REGISTERHUMANHEADER']._serialized_end=556
-  _globals['_REGISTERHUMANREQUEST']._serialized_start=558
-  _globals['_REGISTERHUMANREQUEST']._serialized_end=659
-  _globals['_REGISTERHUMANRESPONSE']._serialized_start=662
-  _globals['_REGISTERHUMANRESPONSE']._serialized_end=805
-  _globals['_EXPORTAVATARREQUEST']._serialized_start=807
-  _globals['_EXPORTAVATARREQUEST']._serialized_end=853
-  _globals['_IMPORTAVATARHEADER']._serialized_start=856
-  _globals['_IMPORTAVATARHEADER']._serialized_end=1077
-  _globals['_IMPORTAVATARREQUEST']._serialized_start=1079
-  _globals['_IMPORTAVATARREQUEST']._serialized_end=1178
-  _globals['_IMPORTAVATARRESPONSE']._serialized_start=1180
-  _globals['_IMPORTAVATARRESPONSE']._serialized_end=1305
-  _globals['_GETDEFAULTAVATARREQUEST']._serialized_start=1307
-  _globals['_GETDEFAULTAVATARREQUEST']._serialized_end=1362
-  _globals['_GETDEFAULTAVATARRESPONSE']._serialized_start=1364
-  _globals['_GETDEFAULTAVATARRESPONSE']._serialized_end=1436
-  _globals['_GETMANIFESTOREQUEST']._serialized_start=1438
-  _globals['_GETMANIFESTOREQUEST']._serialized_end=1459
-  _globals['_READITEMREQUEST']._serialized_start=1461
-  _globals['_READITEMREQUEST']._serialized_end=1495
-  _globals['_AVATARMIGRATIONRECORD']._serialized_start=1498
-  _globals['_AVATARMIGRATIONRECORD']._serialized_end=1835
-  _globals['_LISTUSERSREQUEST']._serialized_start=1837
-  _globals['_LISTUSERSREQUEST']._serialized_end=1855
-  _globals['_USERSUMMARY']._serialized_start=1858
-  _globals['_USERSUMMARY']._serialized_end=2040
-  _globals['_LISTUSERSRESPONSE']._serialized_start=2042
-  _globals['_LISTUSERSRESPONSE']._serialized_end=2104
-  _globals['_GETAVATARSTATUSREQUEST']._serialized_start=2106
-  _globals['_GETAVATARSTATUSREQUEST']._serialized_end=2155
-  _globals['_AVATARSTATUS']._serialized_start=2158
-  _globals['_AVATARSTATUS']._serialized_end=2293
-  _globals['_INSTANCE']._serialized_start=2296
-  _globals['_INSTANCE']._serialized_end=4660
+  _globals['_IMPORTIDENTITYREQUEST']._serialized_start=200
+  _globals['_IMPORTIDENTITYREQUEST']._serialized_end=304
+  _globals['_IMPORTIDENTITYRESPONSE']._serialized_start=307
+  _globals['_IMPORTIDENTITYRESPONSE']._serialized_end=440
+  _globals['_REMOVEIDENTITYREQUEST']._serialized_start=442
+  _globals['_REMOVEIDENTITYREQUEST']._serialized_end=485
+  _globals['_REMOVEIDENTITYRESPONSE']._serialized_start=487
+  _globals['_REMOVEIDENTITYRESPONSE']._serialized_end=579
+  _globals['_ACTREQUEST']._serialized_start=581
+  _globals['_ACTREQUEST']._serialized_end=677
+  _globals['_QUERYACTIVITYREQUEST']._serialized_start=679
+  _globals['_QUERYACTIVITYREQUEST']._serialized_end=789
+  _globals['_QUERYACTIVITYRESPONSE']._serialized_start=791
+  _globals['_QUERYACTIVITYRESPONSE']._serialized_end=836
+  _globals['_REGISTERHUMANHEADER']._serialized_start=838
+  _globals['_REGISTERHUMANHEADER']._serialized_end=937
+  _globals['_REGISTERHUMANREQUEST']._serialized_start=939
+  _globals['_REGISTERHUMANREQUEST']._serialized_end=1040
+  _globals['_REGISTERHUMANRESPONSE']._serialized_start=1043
+  _globals['_REGISTERHUMANRESPONSE']._serialized_end=1186
+  _globals['_EXPORTAVATARREQUEST']._serialized_start=1188
+  _globals['_EXPORTAVATARREQUEST']._serialized_end=1234
+  _globals['_IMPORTAVATARHEADER']._serialized_start=1237
+  _globals['_IMPORTAVATARHEADER']._serialized_end=1458
+  _globals['_IMPORTAVATARREQUEST']._serialized_start=1460
+  _globals['_IMPORTAVATARREQUEST']._serialized_end=1559
+  _globals['_IMPORTAVATARRESPONSE']._serialized_start=1561
+  _globals['_IMPORTAVATARRESPONSE']._serialized_end=1686
+  _globals['_GETDEFAULTAVATARREQUEST']._serialized_start=1688
+  _globals['_GETDEFAULTAVATARREQUEST']._serialized_end=1743
+  _globals['_GETDEFAULTAVATARRESPONSE']._serialized_start=1745
+  _globals['_GETDEFAULTAVATARRESPONSE']._serialized_end=1817
+  _globals['_GETMANIFESTOREQUEST']._serialized_start=1819
+  _globals['_GETMANIFESTOREQUEST']._serialized_end=1840
+  _globals['_READITEMREQUEST']._serialized_start=1842
+  _globals['_READITEMREQUEST']._serialized_end=1876
+  _globals['_AVATARMIGRATIONRECORD']._serialized_start=1879
+  _globals['_AVATARMIGRATIONRECORD']._serialized_end=2216
+  _globals['_LISTUSERSREQUEST']._serialized_start=2218
+  _globals['_LISTUSERSREQUEST']._serialized_end=2236
+  _globals['_USERSUMMARY']._serialized_start=2239
+  _globals['_USERSUMMARY']._serialized_end=2421
+  _globals['_LISTUSERSRESPONSE']._serialized_start=2423
+  _globals['_LISTUSERSRESPONSE']._serialized_end=2485
+  _globals['_GETAVATARSTATUSREQUEST']._serialized_start=2487
+  _globals['_GETAVATARSTATUSREQUEST']._serialized_end=2536
+  _globals['_AVATARSTATUS']._serialized_start=2539
+  _globals['_AVATARSTATUS']._serialized_end=2674
+  _globals['_INSTANCE']._serialized_start=2677
+  _globals['_INSTANCE']._serialized_end=5231
 # @@protoc_insertion_point(module_scope)

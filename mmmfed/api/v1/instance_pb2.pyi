@@ -24,6 +24,121 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
+class ImportIdentityRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DID_FIELD_NUMBER: _builtins.int
+    HOME_M_INSTANCE_ID_FIELD_NUMBER: _builtins.int
+    ADMISSION_FIELD_NUMBER: _builtins.int
+    CLAIMS_JSON_FIELD_NUMBER: _builtins.int
+    did: _builtins.str
+    """The user's home DID (did:web:<home>:users:<id>) and its home M-Instance."""
+    home_m_instance_id: _builtins.str
+    admission: _builtins.str
+    """"admit" or "restricted": the outcome of this M-Instance's reputation rule (IDIR-301/305)."""
+    claims_json: _builtins.bytes
+    """The disclosed claims, a JSON object (nothing else the home holds)."""
+    def __init__(
+        self,
+        *,
+        did: _builtins.str = ...,
+        home_m_instance_id: _builtins.str = ...,
+        admission: _builtins.str = ...,
+        claims_json: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["admission", b"admission", "claims_json", b"claims_json", "did", b"did", "home_m_instance_id", b"home_m_instance_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportIdentityRequest: _TypeAlias = ImportIdentityRequest  # noqa: Y015
+
+@_typing.final
+class ImportIdentityResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROCESS_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_TYPE_FIELD_NUMBER: _builtins.int
+    RIGHTS_FIELD_NUMBER: _builtins.int
+    STORED_CLAIMS_FIELD_NUMBER: _builtins.int
+    ALREADY_REGISTERED_FIELD_NUMBER: _builtins.int
+    process_id: _builtins.str
+    """mmm://<this M-Instance>/processes/user/linked-<20 hex>, derived from the DID."""
+    account_type: _builtins.str
+    """The Account type whose Internal Rights the Process holds (Linked or LinkedRestricted)."""
+    already_registered: _builtins.bool
+    """True when the DID was linked here already (the same Process, its Rights as admitted now)."""
+    @_builtins.property
+    def rights(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The Actions of those Rights, sorted."""
+
+    @_builtins.property
+    def stored_claims(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        process_id: _builtins.str = ...,
+        account_type: _builtins.str = ...,
+        rights: _abc.Iterable[_builtins.str] | None = ...,
+        stored_claims: _abc.Iterable[_builtins.str] | None = ...,
+        already_registered: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_type", b"account_type", "already_registered", b"already_registered", "process_id", b"process_id", "rights", b"rights", "stored_claims", b"stored_claims"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportIdentityResponse: _TypeAlias = ImportIdentityResponse  # noqa: Y015
+
+@_typing.final
+class RemoveIdentityRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROCESS_ID_FIELD_NUMBER: _builtins.int
+    process_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        process_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["process_id", b"process_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemoveIdentityRequest: _TypeAlias = RemoveIdentityRequest  # noqa: Y015
+
+@_typing.final
+class RemoveIdentityResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROCESS_ID_FIELD_NUMBER: _builtins.int
+    DELETED_CLAIMS_FIELD_NUMBER: _builtins.int
+    REMOVED_RIGHTS_FIELD_NUMBER: _builtins.int
+    process_id: _builtins.str
+    removed_rights: _builtins.int
+    """How many Rights the Process (and its Device) held here, now gone."""
+    @_builtins.property
+    def deleted_claims(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        process_id: _builtins.str = ...,
+        deleted_claims: _abc.Iterable[_builtins.str] | None = ...,
+        removed_rights: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deleted_claims", b"deleted_claims", "process_id", b"process_id", "removed_rights", b"removed_rights"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemoveIdentityResponse: _TypeAlias = RemoveIdentityResponse  # noqa: Y015
+
+@_typing.final
 class ActRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

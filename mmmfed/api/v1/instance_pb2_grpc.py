@@ -175,6 +175,16 @@ class InstanceStub:
                 request_serializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RecoverRoamingAvatarRequest.SerializeToString,
                 response_deserializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RecoverRoamingAvatarResponse.FromString,
                 _registered_method=True)
+        self.ImportIdentity = channel.unary_unary(
+                '/mmmfed.api.v1.Instance/ImportIdentity',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.ImportIdentityRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.ImportIdentityResponse.FromString,
+                _registered_method=True)
+        self.RemoveIdentity = channel.unary_unary(
+                '/mmmfed.api.v1.Instance/RemoveIdentity',
+                request_serializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.RemoveIdentityRequest.SerializeToString,
+                response_deserializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.RemoveIdentityResponse.FromString,
+                _registered_method=True)
 
 
 class InstanceServicer:
@@ -397,6 +407,26 @@ class InstanceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportIdentity(self, request, context):
+        """RI-1, this instance's gateway only (PERMISSION_DENIED ORIGIN_NOT_GATEWAY): an identity the
+        gateway admitted (FGMV-43 9.4 step 4) becomes a User Process here linked to its home DID,
+        with the Rights of the Account type its admission gives (full: Linked, restricted:
+        LinkedRestricted), holding the disclosed claims; the same DID again is the same Process.
+        INVALID_ARGUMENT LINKED_IDENTITY_MALFORMED / REGISTRATION_REFUSED, RESOURCE_EXHAUSTED
+        LINKED_IDENTITIES_FULL.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveIdentity(self, request, context):
+        """RI-1, this instance's gateway only: unlink (IDIR-204): the linked Process, its Rights and
+        every disclosed claim are deleted here. NOT_FOUND NOT_LINKED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InstanceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -534,6 +564,16 @@ def add_InstanceServicer_to_server(servicer, server):
                     servicer.RecoverRoamingAvatar,
                     request_deserializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RecoverRoamingAvatarRequest.FromString,
                     response_serializer=mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RecoverRoamingAvatarResponse.SerializeToString,
+            ),
+            'ImportIdentity': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportIdentity,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.ImportIdentityRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.ImportIdentityResponse.SerializeToString,
+            ),
+            'RemoveIdentity': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveIdentity,
+                    request_deserializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.RemoveIdentityRequest.FromString,
+                    response_serializer=mmmfed_dot_api_dot_v1_dot_instance__pb2.RemoveIdentityResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1266,6 +1306,60 @@ class Instance:
             '/mmmfed.api.v1.Instance/RecoverRoamingAvatar',
             mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RecoverRoamingAvatarRequest.SerializeToString,
             mmmfed_dot_api_dot_v1_dot_avatar__sync__pb2.RecoverRoamingAvatarResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportIdentity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Instance/ImportIdentity',
+            mmmfed_dot_api_dot_v1_dot_instance__pb2.ImportIdentityRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_instance__pb2.ImportIdentityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveIdentity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmmfed.api.v1.Instance/RemoveIdentity',
+            mmmfed_dot_api_dot_v1_dot_instance__pb2.RemoveIdentityRequest.SerializeToString,
+            mmmfed_dot_api_dot_v1_dot_instance__pb2.RemoveIdentityResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -137,6 +137,18 @@ class InstanceStub:
     """RI-1, this instance's gateway only: whether the roaming avatar of a revisiting User is still
     held here (AVIR-103); when held, the visit becomes the new one.
     """
+    ImportIdentity: _grpc.UnaryUnaryMultiCallable[_instance_pb2.ImportIdentityRequest, _instance_pb2.ImportIdentityResponse]
+    """RI-1, this instance's gateway only (PERMISSION_DENIED ORIGIN_NOT_GATEWAY): an identity the
+    gateway admitted (FGMV-43 9.4 step 4) becomes a User Process here linked to its home DID,
+    with the Rights of the Account type its admission gives (full: Linked, restricted:
+    LinkedRestricted), holding the disclosed claims; the same DID again is the same Process.
+    INVALID_ARGUMENT LINKED_IDENTITY_MALFORMED / REGISTRATION_REFUSED, RESOURCE_EXHAUSTED
+    LINKED_IDENTITIES_FULL.
+    """
+    RemoveIdentity: _grpc.UnaryUnaryMultiCallable[_instance_pb2.RemoveIdentityRequest, _instance_pb2.RemoveIdentityResponse]
+    """RI-1, this instance's gateway only: unlink (IDIR-204): the linked Process, its Rights and
+    every disclosed claim are deleted here. NOT_FOUND NOT_LINKED.
+    """
 
 @_typing.type_check_only
 class InstanceAsyncStub(InstanceStub):
@@ -239,6 +251,18 @@ class InstanceAsyncStub(InstanceStub):
     RecoverRoamingAvatar: _aio.UnaryUnaryMultiCallable[_avatar_sync_pb2.RecoverRoamingAvatarRequest, _avatar_sync_pb2.RecoverRoamingAvatarResponse]  # type: ignore[assignment]
     """RI-1, this instance's gateway only: whether the roaming avatar of a revisiting User is still
     held here (AVIR-103); when held, the visit becomes the new one.
+    """
+    ImportIdentity: _aio.UnaryUnaryMultiCallable[_instance_pb2.ImportIdentityRequest, _instance_pb2.ImportIdentityResponse]  # type: ignore[assignment]
+    """RI-1, this instance's gateway only (PERMISSION_DENIED ORIGIN_NOT_GATEWAY): an identity the
+    gateway admitted (FGMV-43 9.4 step 4) becomes a User Process here linked to its home DID,
+    with the Rights of the Account type its admission gives (full: Linked, restricted:
+    LinkedRestricted), holding the disclosed claims; the same DID again is the same Process.
+    INVALID_ARGUMENT LINKED_IDENTITY_MALFORMED / REGISTRATION_REFUSED, RESOURCE_EXHAUSTED
+    LINKED_IDENTITIES_FULL.
+    """
+    RemoveIdentity: _aio.UnaryUnaryMultiCallable[_instance_pb2.RemoveIdentityRequest, _instance_pb2.RemoveIdentityResponse]  # type: ignore[assignment]
+    """RI-1, this instance's gateway only: unlink (IDIR-204): the linked Process, its Rights and
+    every disclosed claim are deleted here. NOT_FOUND NOT_LINKED.
     """
 
 class InstanceServicer(metaclass=_abc_1.ABCMeta):
@@ -501,6 +525,30 @@ class InstanceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_avatar_sync_pb2.RecoverRoamingAvatarResponse, _abc.Awaitable[_avatar_sync_pb2.RecoverRoamingAvatarResponse]]:
         """RI-1, this instance's gateway only: whether the roaming avatar of a revisiting User is still
         held here (AVIR-103); when held, the visit becomes the new one.
+        """
+
+    @_abc_1.abstractmethod
+    def ImportIdentity(
+        self,
+        request: _instance_pb2.ImportIdentityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_instance_pb2.ImportIdentityResponse, _abc.Awaitable[_instance_pb2.ImportIdentityResponse]]:
+        """RI-1, this instance's gateway only (PERMISSION_DENIED ORIGIN_NOT_GATEWAY): an identity the
+        gateway admitted (FGMV-43 9.4 step 4) becomes a User Process here linked to its home DID,
+        with the Rights of the Account type its admission gives (full: Linked, restricted:
+        LinkedRestricted), holding the disclosed claims; the same DID again is the same Process.
+        INVALID_ARGUMENT LINKED_IDENTITY_MALFORMED / REGISTRATION_REFUSED, RESOURCE_EXHAUSTED
+        LINKED_IDENTITIES_FULL.
+        """
+
+    @_abc_1.abstractmethod
+    def RemoveIdentity(
+        self,
+        request: _instance_pb2.RemoveIdentityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_instance_pb2.RemoveIdentityResponse, _abc.Awaitable[_instance_pb2.RemoveIdentityResponse]]:
+        """RI-1, this instance's gateway only: unlink (IDIR-204): the linked Process, its Rights and
+        every disclosed claim are deleted here. NOT_FOUND NOT_LINKED.
         """
 
 def add_InstanceServicer_to_server(servicer: InstanceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
