@@ -57,14 +57,17 @@ carries its 3D data out of band (bound by size and digest), so its JSON is metad
 bounds the worst foreign document to about 15 ms to accept or 30 ms to refuse (measured with
 adversarial shapes). ``MAX_JSON_DEPTH`` (32) is several times the deepest Item (3 or 4 levels:
 Item, ItemData, Digest; ICapabilities, entry, Rights) and far below what would trouble recursive
-consumers (the ``json`` C scanner, canonicalisers, pydantic). A pre-scan refuses deeper documents
-before any recursion, so 100,000 ``[`` cost well under a millisecond. ``max_depth`` may be 0 (a
-scalar only) to 256.
+consumers (the ``json`` C scanner, canonicalisers, pydantic). Deeper documents are refused before
+any recursion in Python (orjson, which reads at most 1,024 levels, and the walk after it stop at
+the limit; what orjson refuses gets a pre-scan), so 100,000 ``[`` cost well under a millisecond.
+``max_depth`` may be 0 (a scalar only) to 256.
 
-Cost on the success path: a length check, ``bytes.decode``, two ``bytes.count`` (and a string-
-stripping scan only when there are more openers than ``max_depth``), then ``orjson`` with the
-checks of :func:`_fast_parse` (~5 us for an Item, against ~13 us before); documents with floats,
-escaped colons or anything orjson refuses go to the C ``json`` scanner with small Python hooks for
+Cost on the success path: a length check, ``bytes.decode``, then ``orjson`` with the checks of
+:func:`_fast_parse`, whose one walk of the value finds floats and the depth (for a signed Persona
+about half the time it took when the depth needed a byte scan first, as an Item has more containers
+than ``MAX_JSON_DEPTH``: bench/verify.py). Documents with floats, escaped colons or anything orjson
+refuses take the pre-scan for depth (``bytes.count``, then a string-stripping scan when there are
+more openers than ``max_depth``) and go to the C ``json`` scanner with small Python hooks for
 objects and numbers, and a search for ``\\uD8..\\uDF`` escapes (strings are re-checked only when
 one is present). Errors found by a hook are located by a second, lenient parse.
 """
@@ -100,6 +103,8 @@ _COLON_ESCAPE = re.compile(rb"\\u003[aA]")
 _ASTRAL_UTF8 = re.compile(rb"[\xf0-\xff]")
 _PLAIN_DEPTH = 64
 _NOT_FAST = object()  # _fast_parse's "decide the slow way" (None is JSON null)
+_TOO_DEEP = object()  # _fast_parse's "valid JSON, nested deeper than allowed"
+_FLOAT = object()  # _float_or_too_deep's "holds a float"
 _Trail = tuple[Any, str | int] | None  # (parent trail, member name or index); paths are built lazily
 
 
@@ -236,13 +241,17 @@ def parse_json_plain(
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise _invalid("JSON_NOT_UTF8", f"JSON text is not UTF-8 ({err.reason})", offset=err.start) from err
+    fast = _fast_parse(data, max_depth)
+    if fast is _TOO_DEEP:
+        offset = _deep_offset(data, max_depth)
+        raise _invalid("JSON_TOO_DEEP", f"JSON nests deeper than {max_depth} arrays/objects", offset=offset)
+    if fast is not _NOT_FAST:
+        surrogate_escape = b"\\u" in data and _SURROGATE_ESCAPE.search(data) is not None
+        astral = not data.isascii() and _ASTRAL_UTF8.search(data) is not None
+        return fast, max_depth <= _PLAIN_DEPTH and not surrogate_escape and not astral
     if data.count(b"[") + data.count(b"{") > max_depth and _too_deep(data, max_depth):
         offset = _deep_offset(data, max_depth)
         raise _invalid("JSON_TOO_DEEP", f"JSON nests deeper than {max_depth} arrays/objects", offset=offset)
-    fast = _fast_parse(data)
-    if fast is not _NOT_FAST:
-        surrogate_escape = _SURROGATE_ESCAPE.search(data) is not None
-        return fast, max_depth <= _PLAIN_DEPTH and not surrogate_escape and not _ASTRAL_UTF8.search(data)
     try:
         value = _STRICT.decode(text)
     except json.JSONDecodeError as err:
@@ -254,50 +263,62 @@ def parse_json_plain(
     return value, False
 
 
-def _fast_parse(data: bytes | bytearray) -> Any:
+def _fast_parse(data: bytes | bytearray, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """The value of ``data`` parsed by ``orjson`` when that is provably the value the strict parse
-    gives, else ``_NOT_FAST`` (then the strict parse decides, and finds the error to report).
+    gives; ``_TOO_DEEP`` when ``data`` is JSON that orjson reads and nests deeper than
+    ``max_depth`` (what :func:`_too_deep` says of it); else ``_NOT_FAST`` (then the strict parse
+    decides, and finds the error to report).
 
     ``orjson.loads`` (~3x faster than the ``json`` scanner with hooks) is strict RFC 8259 where
     this module is (no NaN or Infinity, no lone surrogates, no control characters in strings, no
-    BOM, whitespace only space, tab, LF, CR, nothing after the value; ``-0`` is the integer 0), and
-    gives the same shapes: exact ``dict`` (member order kept), ``list``, ``str``, ``int``, ``bool``,
-    ``None``. What it does not refuse is checked on its output, written back compactly with
-    ``orjson.dumps``: integers beyond +-(2**53-1) (``OPT_STRICT_INTEGER`` refuses them; orjson reads
-    those beyond 64 bits as floats), floats (any float sends the document to the strict parse, so
-    float rounding never depends on orjson) and duplicate member names, which orjson keeps the last
-    of. Every member has exactly one ``:`` outside strings and ``:`` inside strings is written raw
-    by orjson, so with no ``\\u003a`` escape in ``data`` a dropped duplicate (with everything in
-    its value) is exactly what makes the output have fewer ``:`` than ``data``.
+    BOM, no invalid UTF-8, whitespace only space, tab, LF, CR, nothing after the value; ``-0`` is
+    the integer 0), and gives the same shapes: exact ``dict`` (member order kept), ``list``,
+    ``str``, ``int``, ``bool``, ``None``. What it does not refuse is checked on its output, written
+    back compactly with ``orjson.dumps``: integers beyond +-(2**53-1) (``OPT_STRICT_INTEGER``
+    refuses them; orjson reads those beyond 64 bits as floats), floats (any float sends the
+    document to the strict parse, so float rounding never depends on orjson) and duplicate member
+    names, which orjson keeps the last of. Every member has exactly one ``:`` outside strings and
+    ``:`` inside strings is written raw by orjson, so with no ``\\u003a`` escape in ``data`` a
+    dropped duplicate (with everything in its value) is exactly what makes the output have fewer
+    ``:`` than ``data``. Floats and the depth are found in one walk of the value
+    (:func:`_float_or_too_deep`), so a valid document needs no scan of its bytes for brackets
+    (an Item has about 33 containers, more than :data:`MAX_JSON_DEPTH`: that scan took ~19 us).
     tests/unit/test_strictjson.py compares the two paths on generated documents.
     """
-    if _COLON_ESCAPE.search(data):
+    if b"\\u" in data and _COLON_ESCAPE.search(data):
         return _NOT_FAST
     try:
         value = orjson.loads(data)
         written = orjson.dumps(value, option=orjson.OPT_STRICT_INTEGER)
     except (orjson.JSONDecodeError, orjson.JSONEncodeError):
         return _NOT_FAST
-    if written.count(b":") != data.count(b":") or _has_float(value):
+    if written.count(b":") != data.count(b":"):
         return _NOT_FAST
-    return value
-
-
-def _has_float(value: Any) -> bool:
-    """Whether a value orjson parsed holds a float (a search of its compact output would need a
-    regular expression, slower than this walk over containers)."""
     kind = type(value)
-    if kind is dict:
-        children: Any = value.values()
-    elif kind is list:
-        children = value
+    if kind is dict or kind is list:
+        found = _TOO_DEEP if max_depth == 0 else _float_or_too_deep(value, max_depth - 1)
     else:
-        return kind is float
-    for child in children:
-        child_kind = type(child)
-        if child_kind is float or ((child_kind is dict or child_kind is list) and _has_float(child)):
-            return True
-    return False
+        found = _FLOAT if kind is float else None
+    if found is _TOO_DEEP:
+        return _TOO_DEEP
+    return _NOT_FAST if found is _FLOAT else value
+
+
+def _float_or_too_deep(value: Any, room: int) -> object:
+    """``_FLOAT`` if a container orjson parsed holds a float, ``_TOO_DEEP`` if its containers
+    nest more than ``room`` levels below it, whichever the walk meets first; else None.
+    Recursion is bounded by ``room`` (at most 255: ``_DEPTH_CEILING``)."""
+    for child in value.values() if type(value) is dict else value:
+        kind = type(child)
+        if kind is float:
+            return _FLOAT
+        if kind is dict or kind is list:
+            if room == 0:
+                return _TOO_DEEP
+            found = _float_or_too_deep(child, room - 1)
+            if found is not None:
+                return found
+    return None
 
 
 def _invalid(reason: str, message: str, *, offset: int | None = None, path: str | None = None) -> InvalidInput:

@@ -17,6 +17,7 @@ import datetime
 import enum
 import json
 import math
+import re
 import struct
 import uuid
 from collections.abc import Callable
@@ -30,11 +31,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from itemcases import BUILDERS, REFUSED
 
+from mmmfed.dates import is_calendar_date
 from mmmfed.errors import InvalidInput
 from mmmfed.items import Item, parse_item
 from mmmfed.proofs import SigningKey, canonicalize, sign_document
 from mmmfed.proofs.jcs import _ORJSON_JCS, _orjson_is_jcs
-from mmmfed.schemas import _fast_validator, _plain_json, _validator, validate_item
+from mmmfed.schemas import CALENDAR_DATE, _fast_validator, _plain_json, _validator, validate_item
 from mmmfed.strictjson import parse_json_plain
 from mmmfed.v22 import encode
 
@@ -330,6 +332,63 @@ def test_mutated_items_get_the_same_verdict(doc: dict[str, Any], edits: list[tup
             container[key][name] = value
     if isinstance(doc.get("ItemType"), str) and doc["ItemType"] in {"ITM", "PRC", "ACC", "PPR"} and _plain_json(doc):
         assert _verdicts(doc)[0] == _verdicts(doc)[1]
+
+
+def test_the_calendar_pattern_is_is_calendar_date() -> None:
+    """jsonschema-rs checks a timestamp's date with CALENDAR_DATE instead of calling is_date_time:
+    on every year with the months and days where calendars differ, and on every month and day of
+    years of each kind (leap, not, centuries), it matches exactly the dates is_calendar_date takes."""
+    pattern = re.compile(CALENDAR_DATE)
+    every_day = [(m, d) for m in range(14) for d in range(33)]
+    edges = [(1, 1), (2, 28), (2, 29), (2, 30), (4, 30), (4, 31), (12, 31), (0, 1), (13, 1), (1, 0), (1, 32)]
+    kinds = {0, 1, 4, 100, 200, 400, 1600, 1900, 2000, 2023, 2024, 2100, 2400, 9996, 9999}
+    for year in range(10_000):
+        for month, day in every_day if year in kinds else edges:
+            text = f"{year:04d}-{month:02d}-{day:02d}T00:00:00Z"
+            assert (pattern.match(text) is not None) == is_calendar_date(year, month, day), text
+
+
+_CALENDAR_EDGES = st.builds(
+    "{:04d}-{:02d}-{:02d}T{}".format,
+    st.sampled_from([0, 1, 4, 100, 1900, 2000, 2023, 2024, 2100, 2400, 9999]) | st.integers(0, 9999),
+    st.integers(0, 13),
+    st.sampled_from([0, 1, 28, 29, 30, 31, 32]) | st.integers(0, 32),
+    st.sampled_from(["12:00:00Z", "23:59:59.5+14:00", "00:00:60Z", "24:00:00Z", "12:00:00+14:01", "12:00:00z"]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(time=_CALENDAR_EDGES, place=st.sampled_from(["trace", "created"]))
+def test_timestamps_get_the_same_verdict(time: str, place: str) -> None:
+    """A Trace Time or a proof's created on calendar edges (29 February, day 31, years 0 and 9999,
+    second 60, offsets): jsonschema-rs, which checks the date by pattern, and jsonschema, which
+    calls is_date_time, agree."""
+    doc = json.loads(json.dumps(_DOCS[-2]))  # a signed Persona
+    if place == "trace":
+        doc["Trace"][0]["Time"] = time
+    else:
+        doc["proof"]["created"] = time
+    assert _verdicts(doc)[0] == _verdicts(doc)[1]
+
+
+def _host(chars: int) -> str:
+    """A host of exactly ``chars`` characters: labels of 63, then the rest."""
+    labels = []
+    while chars > 64:
+        labels.append("a" * 63)
+        chars -= 64
+    return ".".join([*labels, "b" * chars])
+
+
+@pytest.mark.parametrize("chars", [1, 3, 191, 252, 253, 254, 300])
+def test_identifier_host_lengths_get_the_same_verdict(chars: int) -> None:
+    """The host of an mmm:// identifier is 1 to 253 characters up to its first '/' (a look-ahead
+    in the schema, a second pattern in jsonschema-rs): both validators draw the line there."""
+    doc = json.loads(json.dumps(BUILDERS["persona"]().doc))
+    doc["ICapabilities"][0]["ProcessID"] = f"mmm://{_host(chars)}/processes/user/x"
+    assert _verdicts(doc)[0] == _verdicts(doc)[1]
+    if chars in (253, 254):
+        assert _verdicts(doc)[1] == (chars == 253)
 
 
 @pytest.mark.parametrize(

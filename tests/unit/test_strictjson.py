@@ -357,3 +357,25 @@ def test_the_fast_path_gives_what_the_strict_parse_gives(data: bytes) -> None:
     if fast is strictjson._NOT_FAST:
         return
     assert repr(fast) == repr(strictjson._STRICT.decode(data.decode("utf-8")))
+
+
+@given(data=_VALUES.map(lambda v: json.dumps(v, ensure_ascii=False).encode()), max_depth=st.integers(0, 6))
+def test_the_fast_path_finds_the_depth_the_scan_finds(data: bytes, max_depth: int) -> None:
+    """The fast path's walk of the parsed value refuses a document as too deep exactly when the
+    byte scan before the strict parse does (and otherwise gives the strict parse's value)."""
+    fast = strictjson._fast_parse(data, max_depth)
+    if fast is strictjson._NOT_FAST:
+        return
+    assert (fast is strictjson._TOO_DEEP) == strictjson._too_deep(data, max_depth)
+    if fast is not strictjson._TOO_DEEP:
+        assert repr(fast) == repr(strictjson._STRICT.decode(data.decode("utf-8")))
+
+
+@pytest.mark.parametrize(
+    "data", [b"[1.5]", b'{"a":[{"b":1e3}]}', b"[12345678901234567890123]", b'["1.5", true, false, null, -0]']
+)
+def test_floats_and_huge_integers_leave_the_fast_path(data: bytes) -> None:
+    """A float anywhere, or an integer orjson would read as one, sends a document to the strict
+    parse; floats inside strings and the literals do not."""
+    fast = strictjson._fast_parse(data)
+    assert (fast is strictjson._NOT_FAST) == (b'"1.5"' not in data)
