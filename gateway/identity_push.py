@@ -25,6 +25,11 @@ each linked platform, within the scope the user consented to there, without anyo
    destination's other users; a platform that no longer holds the link (``NOT_LINKED``), or
    holds a newer version (``VERSION_STALE``), ends the entry, and so does the link's end at home.
 
+Replicas on Redis sharing the data dir run the passes one at a time: the replica holding the
+lease ``identity-push`` (:meth:`mmmfed.store.redis.RedisState.hold_lease`, renewed each pass,
+lapsing after :data:`LEASE_S` without one, when another replica takes over); RI-4 ``identity
+sync`` pushes at whichever replica it reaches.
+
 Bounds: the queue's (:data:`mmmfed.identity.push_queue.MAX_QUEUED_PER_PEER` users per
 destination; a user refused by a full queue is looked at again on the next pass), one push in
 flight per destination, each call's own deadline (:func:`mmmfed.rpc.call`).
@@ -38,7 +43,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +56,7 @@ log = logging.getLogger(__name__)
 FINAL_REFUSALS = frozenset({"NOT_LINKED", "VERSION_STALE", "DID_UNKNOWN"})
 """A platform's refusals that no retry of the same entry can change: the entry goes."""
 
+LEASE_S = 10.0
 _Signature = tuple[tuple[int, int, int] | None, tuple[int, int, int] | None]
 
 
@@ -87,6 +93,8 @@ class IdentityPushWorker:
     base_s: float = 0.2
     cap_s: float = 5.0
     clock: Callable[[], float] = time.time
+    lease: Callable[[], Awaitable[bool]] | None = None
+    """For replicas on Redis: True while this replica may run passes (one replica at a time)."""
     _seen: dict[str, _Signature] = field(default_factory=dict)
     _backoff: dict[str, _Backoff] = field(default_factory=dict)
     _row_backoff: dict[tuple[str, str], _Backoff] = field(default_factory=dict)
@@ -164,11 +172,15 @@ class IdentityPushWorker:
                 continue
             self._row_backoff.setdefault((peer, entry.user), _Backoff()).failed(self.base_s, self.cap_s * 12)
 
-    async def run_once(self) -> None:
-        """One scan and one drain (what :meth:`run` does every ``interval_s``)."""
+    async def run_once(self) -> bool:
+        """One scan and one drain (what :meth:`run` does every ``interval_s``); False (and
+        nothing done) while another replica holds the lease."""
+        if self.lease is not None and not await self.lease():
+            return False
         async with self._lock:
             self.scan()
             await self.drain_once()
+        return True
 
     async def run(self) -> None:
         """:meth:`run_once` every ``interval_s`` until cancelled; a failed pass is logged and the

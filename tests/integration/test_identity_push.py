@@ -7,8 +7,10 @@ queue is durable, and survives the home's own restart)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from test_identity_migration import ALICE, _home_store, _linked_files, _migrate, _operator
@@ -17,10 +19,13 @@ from test_identity_sync import BORN, _at_b, _issue_profile
 from gateway.node import GatewayNode
 from mmmfed.api.v1 import identity_pb2 as ipb
 from mmmfed.cli.inprocess import Federation
+from mmmfed.cli.loopback import plan
+from mmmfed.config import StoreConfig
 from mmmfed.identity.jose import read_jws
 from mmmfed.identity.push_queue import PushQueue
 from mmmfed.identity.sdjwt import parse_disclosure, parse_sd_jwt
 from mmmfed.identity.user_did import user_did
+from mmmfed.testing import RedisServer
 
 A, B = "a.example", "b.example"
 NEVER_AT_B = (b"de-DE", b"fr-FR", b"av1", b"birthdate", BORN.isoformat().encode())
@@ -166,3 +171,32 @@ async def test_idsf_a_push_the_platform_refuses_waits_alone_and_goes_once_the_cr
     assert _version_at_b(fed) == 3 and _queue_a(fed).entries(B) == []
     record = _at_b(fed).get(A, user_did(A, "alice"))
     assert record is not None and record.claims == {"name": "Alice L.", "age_over_18": True}
+
+
+async def test_idsf_home_replicas_on_redis_push_a_change_once(tmp_path: Path, redis_server: RedisServer) -> None:
+    """a.example's gateway runs as two replicas on Redis sharing its data dir: one of them holds
+    the push lease, alice's change at home reaches b once (one PushIdentityUpdate), and the other
+    replica pushes nothing while the lease is held."""
+    p = plan(tmp_path / "fed")
+    store = StoreConfig(backend="redis", redis_url=redis_server.url)
+    p = dataclasses.replace(p, gateway_a=p.gateway_a.model_copy(update={"store": store}))
+    fed = Federation(p)
+    second = GatewayNode(p.gateway_a.model_copy(update={"listen": "127.0.0.1:0"}))
+    try:
+        await fed.start()
+        await second.start()
+        assert fed.at_a is not None
+        await fed.at_a.negotiate(B)
+        _issue_profile(fed, "alice", name="Alice")
+        async with _operator(fed) as home:
+            await _migrate(home, ALICE, "name", "age_over_18")
+        _issue_profile(fed, "alice", name="Alice Liddell")
+        await _until(lambda: _version_at_b(fed) == 2)
+        await _until(lambda: _queue_a(fed).entries(B) == [])
+        held = [await node.identity_push.lease() for node in (fed.nodes["gateway-a"], second)]
+        assert sorted(held) == [False, True], held
+        audit = await fed.nodes["gateway-b"].audit.entries(peer_id=A)
+        assert [e.event for e in audit if (e.details or {}).get("rpc") == "PushIdentityUpdate"] == ["ACCEPTED"]
+    finally:
+        await second.stop()
+        await fed.stop()
