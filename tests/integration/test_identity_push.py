@@ -66,36 +66,48 @@ def _record_presentations(fed: Federation) -> list[str]:
 async def test_idsf_a_change_at_home_reaches_the_linked_platform_without_identity_sync(
     negotiated: Federation,
 ) -> None:
-    """alice linked b with name, age_over_18 and avatars. At home her credential is re-issued
-    with another display name, her avatar revoked and other languages, and nobody runs `identity
-    sync`: b holds version 2 with the new name and no avatar; every presentation b received
-    disclosed only consented claims (never languages, never the birthdate), and a's queue is empty."""
-    _issue_profile(negotiated, "alice", name="Alice", languages=("fr-FR",), avatars=(f"mmm://{A}/items/av1",))
+    """alice linked b with name, age_over_18, avatars, rights and comfort. At home her credential
+    is re-issued with another display name, her avatar revoked, a changed Right, other comfort
+    preferences and other languages, and nobody runs `identity sync`: b holds version 2 with the
+    new name, Right and comfort and no avatar; every presentation b received disclosed only
+    consented claims (never languages, never the birthdate), and a's queue is empty."""
+    rights = (f"mmm://{A}/rights/r1",)
+    _issue_profile(
+        negotiated, "alice", name="Alice", languages=("fr-FR",), avatars=(f"mmm://{A}/items/av1",), rights=rights,
+        comfort={"motion": "full"},
+    )  # fmt: skip
     did = user_did(A, "alice")
     async with _operator(negotiated) as home:
-        await _migrate(home, ALICE, "name", "age_over_18", "avatars")
+        await _migrate(home, ALICE, "name", "age_over_18", "avatars", "rights", "comfort")
     assert _version_at_b(negotiated) == 1
     presentations = _record_presentations(negotiated)
 
-    _issue_profile(negotiated, "alice", name="Alice Liddell", languages=("de-DE", "en"))  # as `identity issue`
+    changed = (f"mmm://{A}/rights/r2",)  # as `identity issue` re-issues it
+    _issue_profile(
+        negotiated, "alice", name="Alice Liddell", languages=("de-DE", "en"), rights=changed,
+        comfort={"motion": "reduced"},
+    )  # fmt: skip
     await _until(lambda: _version_at_b(negotiated) == 2)
     record = _at_b(negotiated).get(A, did)
-    assert record is not None and record.claims == {"name": "Alice Liddell", "age_over_18": True}
+    assert record is not None
+    assert record.claims == {
+        "name": "Alice Liddell", "age_over_18": True, "rights": list(changed), "comfort": {"motion": "reduced"},
+    }  # fmt: skip
     seen = b"".join(p.read_bytes() for p in _linked_files(negotiated))
     for never in NEVER_AT_B:
         assert never not in seen, never
     assert presentations, "b received no push"
     for shown in presentations:
         names = {parse_disclosure(d).name for d in parse_sd_jwt(shown).disclosures}
-        assert names <= {"name", "age_over_18", "avatars"}, names
+        assert names <= {"name", "age_over_18", "avatars", "rights", "comfort"}, names
         assert "languages" not in names and "birthdate" not in names
     await _until(lambda: _queue_a(negotiated).entries(B) == [])
     assert _home_store(negotiated).links("alice")[B]["version"] == 2
 
-    _issue_profile(negotiated, "alice", name="Alice L.", languages=("de-DE", "en"))  # and the next change
+    _issue_profile(negotiated, "alice", name="Alice L.", languages=("de-DE", "en"))  # and the next change: no Right
     await _until(lambda: _version_at_b(negotiated) == 3)
     record = _at_b(negotiated).get(A, did)
-    assert record is not None and record.claims["name"] == "Alice L."
+    assert record is not None and record.claims == {"name": "Alice L.", "age_over_18": True}
     audit = await negotiated.nodes["gateway-b"].audit.entries(peer_id=A)
     pushes = [e.event for e in audit if (e.details or {}).get("rpc") == "PushIdentityUpdate"]
     assert pushes and set(pushes) == {"ACCEPTED"}
