@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from test_identity_migration import ALICE, _home_store, _linked_files, _migrate, _operator
+from test_identity_migration import ALICE, _cli_json, _home_store, _linked_files, _migrate, _operator
 from test_identity_sync import BORN, _at_b, _issue_profile
 
 from gateway.node import GatewayNode
@@ -114,11 +114,12 @@ async def test_idsf_a_change_at_home_reaches_the_linked_platform_without_identit
 
 
 async def test_idsf_a_platform_down_during_the_change_gets_it_after_its_gateway_restarts(
-    negotiated: Federation,
+    negotiated: Federation, tmp_path: Path
 ) -> None:
     """b's gateway is down when alice's name changes at home: a's durable queue keeps the push
     (b still holds version 1) and retries with backoff; a's gateway itself restarts meanwhile,
-    and once b's gateway serves again, b holds version 2 and a's queue is empty."""
+    and once b's gateway serves again, b holds version 2 and a's queue is empty. `identity show`
+    tells the operator meanwhile that b holds version 1 and version 2 is queued for it."""
     fed = negotiated
     _issue_profile(fed, "alice", name="Alice")
     async with _operator(fed) as home:
@@ -131,6 +132,10 @@ async def test_idsf_a_platform_down_during_the_change_gets_it_after_its_gateway_
     (queued,) = _queue_a(fed).entries(B)
     assert (queued.user, queued.version) == ("alice", 2)
     assert _version_at_b(fed) == 1
+    config_a = tmp_path / "gateway-a.json"
+    config_a.write_text(fed.plan.gateway_a.model_dump_json())
+    code, shown = await _cli_json("identity", "show", ALICE, "--config", str(config_a))
+    assert code == 0 and (shown["links"][B]["version"], shown["links"][B]["queued_version"]) == (1, 2), shown
 
     await fed.nodes["gateway-a"].stop()  # the home restarts with the push still queued
     home_again = GatewayNode(fed.plan.gateway_a)
