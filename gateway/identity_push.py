@@ -10,8 +10,10 @@ each linked platform, within the scope the user consented to there, without anyo
    mtime and inode; every user on start), it takes the profile version
    (:meth:`mmmfed.identity.store.IdentityStore.observe_sync`: whatever ``mmmfed identity
    issue`` re-issued, another display name, preferences, a revoked avatar, a changed Right, is
-   a new version) and queues the user for each linked platform that holds an older version
-   (:class:`mmmfed.identity.push_queue.PushQueue`, durable, one file per destination).
+   a new version) and queues the user for each linked platform that holds an older version,
+   or another credential (re-issued with the same claims: another user key, a new validity;
+   :func:`gateway.identity_sync.link_behind`) (:class:`mmmfed.identity.push_queue.PushQueue`,
+   durable, one file per destination).
 2. **Push.** Per destination, its queue in order, one push at a time (destinations side by side)
    (:meth:`gateway.identity_sync.IdentitySync.push_queued`: nonce, then RE-4
    ``PushIdentityUpdate`` with a presentation disclosing only the consented claims the
@@ -47,10 +49,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.identity_sync import REFUSED_OUTCOME, SYNCED, UNREACHABLE, IdentitySync
+from gateway.identity_sync import REFUSED_OUTCOME, SYNCED, UNREACHABLE, IdentitySync, link_behind
 from mmmfed.errors import MmmfedError
 from mmmfed.identity.push_queue import PushQueue
-from mmmfed.identity.store import IdentityStore
+from mmmfed.identity.store import IdentityStore, credential_digest
 
 log = logging.getLogger(__name__)
 FINAL_REFUSALS = frozenset({"NOT_LINKED", "VERSION_STALE", "DID_UNKNOWN"})
@@ -119,14 +121,17 @@ class IdentityPushWorker:
                 continue
             try:
                 links = self.store.links(user)
-                version = self.store.observe_sync(user).version if links and signature[0] is not None else 0
+                version, credential = 0, ""
+                if links and signature[0] is not None:
+                    version = self.store.observe_sync(user).version
+                    credential = credential_digest(self.store.credential(user))
             except (MmmfedError, OSError, ValueError) as err:  # a user id or file this worker cannot read
                 log.warning("identity push scan skipped a user", extra={"user": user[:80], "cause": str(err)[:200]})
                 self._seen[user] = signature
                 continue
             complete = True
             for peer, link in sorted(links.items()):
-                if int(link.get("version", 0)) >= version:
+                if not link_behind(link, version, credential):
                     continue
                 if self.queue.enqueue(peer, user, version, now_s=now_s):
                     self._row_backoff.pop((peer, user), None)  # a newer version: retry it now

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from test_identity_migration import ALICE, _cli_json, _home_store, _linked_files, _migrate, _operator
-from test_identity_sync import BORN, _at_b, _issue_profile
+from test_identity_sync import BORN, _at_b, _issue_profile, _new_held_key
 
 from gateway.node import GatewayNode
 from mmmfed.api.v1 import identity_pb2 as ipb
@@ -217,3 +217,31 @@ async def test_idsf_home_replicas_on_redis_push_a_change_once(tmp_path: Path, re
     finally:
         await second.stop()
         await fed.stop()
+
+
+async def test_idsf_a_credential_re_issued_with_the_same_claims_but_a_new_user_key_reaches_the_platform(
+    negotiated: Federation,
+) -> None:
+    """The home gives alice a new key and re-issues her credential with the same claims (the
+    profile version stays 1): the credential is still pushed on its own, and b, having found the
+    new key in the home's DID document, holds it, so an unlink she signs with it is accepted."""
+    fed = negotiated
+    _issue_profile(fed, "alice", name="Alice")
+    did = user_did(A, "alice")
+    async with _operator(fed) as home:
+        await _migrate(home, ALICE, "name", "age_over_18")
+        before = _at_b(fed).get(A, did)
+        assert before is not None
+        second = _new_held_key(fed, "alice")
+        _issue_profile(fed, "alice", name="Alice")
+
+        def holds_new_key() -> bool:
+            record = _at_b(fed).get(A, did)
+            return record is not None and record.holder_jwk == second.jwk
+
+        await _until(holds_new_key)
+        record = _at_b(fed).get(A, did)
+        assert record is not None and (record.version, record.claims) == (1, before.claims)
+        await _until(lambda: _queue_a(fed).entries(B) == [])
+        unlinked = await home.UnlinkIdentity(ipb.UnlinkIdentityRequest(process_id=ALICE, peer_m_instance_id=B))
+        assert unlinked.receipt_path and _at_b(fed).get(A, did) is None
