@@ -50,7 +50,7 @@ from mmmfed.identity.presentation import disclosable, present
 from mmmfed.identity.receipts import read_receipt, unlink_request, verify_receipt
 from mmmfed.identity.sdjwt import parse_disclosure
 from mmmfed.identity.status_list import status_list_token
-from mmmfed.identity.store import IdentityStore
+from mmmfed.identity.store import IdentityStore, credential_digest
 from mmmfed.identity.user_did import parse_did, user_did_document, user_did_of_process
 from mmmfed.items import instance_or_none
 from mmmfed.keys import InstanceKeyStore
@@ -175,6 +175,7 @@ class IdentityMigration:
             disclosed=stored,
             linked_at_s=int(self._clock()),
             version=version,
+            credential=credential_digest(credential),
         )
         return ipb.MigrateIdentityResponse(
             peer_m_instance_id=peer,

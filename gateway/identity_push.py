@@ -10,8 +10,10 @@ each linked platform, within the scope the user consented to there, without anyo
    mtime and inode; every user on start), it takes the profile version
    (:meth:`mmmfed.identity.store.IdentityStore.observe_sync`: whatever ``mmmfed identity
    issue`` re-issued, another display name, preferences, a revoked avatar, a changed Right, is
-   a new version) and queues the user for each linked platform that holds an older version
-   (:class:`mmmfed.identity.push_queue.PushQueue`, durable, one file per destination).
+   a new version) and queues the user for each linked platform that holds an older version,
+   or another credential (re-issued with the same claims: another user key, a new validity;
+   :func:`gateway.identity_sync.link_behind`) (:class:`mmmfed.identity.push_queue.PushQueue`,
+   durable, one file per destination).
 2. **Push.** Per destination, its queue in order, one push at a time (destinations side by side)
    (:meth:`gateway.identity_sync.IdentitySync.push_queued`: nonce, then RE-4
    ``PushIdentityUpdate`` with a presentation disclosing only the consented claims the
@@ -24,6 +26,11 @@ each linked platform, within the scope the user consented to there, without anyo
    ``cap_s``; a newer version of the user retries it at once), so it never holds up the
    destination's other users; a platform that no longer holds the link (``NOT_LINKED``), or
    holds a newer version (``VERSION_STALE``), ends the entry, and so does the link's end at home.
+
+Replicas on Redis sharing the data dir run the passes one at a time: the replica holding the
+lease ``identity-push`` (:meth:`mmmfed.store.redis.RedisState.hold_lease`, renewed each pass,
+lapsing after :data:`LEASE_S` without one, when another replica takes over); RI-4 ``identity
+sync`` pushes at whichever replica it reaches.
 
 Bounds: the queue's (:data:`mmmfed.identity.push_queue.MAX_QUEUED_PER_PEER` users per
 destination; a user refused by a full queue is looked at again on the next pass), one push in
@@ -38,19 +45,20 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.identity_sync import REFUSED_OUTCOME, SYNCED, UNREACHABLE, IdentitySync
+from gateway.identity_sync import REFUSED_OUTCOME, SYNCED, UNREACHABLE, IdentitySync, link_behind
 from mmmfed.errors import MmmfedError
 from mmmfed.identity.push_queue import PushQueue
-from mmmfed.identity.store import IdentityStore
+from mmmfed.identity.store import IdentityStore, credential_digest
 
 log = logging.getLogger(__name__)
 FINAL_REFUSALS = frozenset({"NOT_LINKED", "VERSION_STALE", "DID_UNKNOWN"})
 """A platform's refusals that no retry of the same entry can change: the entry goes."""
 
+LEASE_S = 10.0
 _Signature = tuple[tuple[int, int, int] | None, tuple[int, int, int] | None]
 
 
@@ -87,6 +95,8 @@ class IdentityPushWorker:
     base_s: float = 0.2
     cap_s: float = 5.0
     clock: Callable[[], float] = time.time
+    lease: Callable[[], Awaitable[bool]] | None = None
+    """For replicas on Redis: True while this replica may run passes (one replica at a time)."""
     _seen: dict[str, _Signature] = field(default_factory=dict)
     _backoff: dict[str, _Backoff] = field(default_factory=dict)
     _row_backoff: dict[tuple[str, str], _Backoff] = field(default_factory=dict)
@@ -111,14 +121,17 @@ class IdentityPushWorker:
                 continue
             try:
                 links = self.store.links(user)
-                version = self.store.observe_sync(user).version if links and signature[0] is not None else 0
+                version, credential = 0, ""
+                if links and signature[0] is not None:
+                    version = self.store.observe_sync(user).version
+                    credential = credential_digest(self.store.credential(user))
             except (MmmfedError, OSError, ValueError) as err:  # a user id or file this worker cannot read
                 log.warning("identity push scan skipped a user", extra={"user": user[:80], "cause": str(err)[:200]})
                 self._seen[user] = signature
                 continue
             complete = True
             for peer, link in sorted(links.items()):
-                if int(link.get("version", 0)) >= version:
+                if not link_behind(link, version, credential):
                     continue
                 if self.queue.enqueue(peer, user, version, now_s=now_s):
                     self._row_backoff.pop((peer, user), None)  # a newer version: retry it now
@@ -164,11 +177,15 @@ class IdentityPushWorker:
                 continue
             self._row_backoff.setdefault((peer, entry.user), _Backoff()).failed(self.base_s, self.cap_s * 12)
 
-    async def run_once(self) -> None:
-        """One scan and one drain (what :meth:`run` does every ``interval_s``)."""
+    async def run_once(self) -> bool:
+        """One scan and one drain (what :meth:`run` does every ``interval_s``); False (and
+        nothing done) while another replica holds the lease."""
+        if self.lease is not None and not await self.lease():
+            return False
         async with self._lock:
             self.scan()
             await self.drain_once()
+        return True
 
     async def run(self) -> None:
         """:meth:`run_once` every ``interval_s`` until cancelled; a failed pass is logged and the

@@ -77,6 +77,7 @@ from mmmfed.identity.presentation import disclosable, present
 from mmmfed.identity.push_queue import PushQueue
 from mmmfed.identity.sdjwt import parse_disclosure
 from mmmfed.identity.status_list import StatusReference
+from mmmfed.identity.store import credential_digest
 from mmmfed.identity.sync_state import (
     CONFLICT,
     MAX_VALUE_CHARS,
@@ -120,6 +121,15 @@ async def _offer_to(
     """One RE-4 OfferIdentityChange (no retry: the next sync offers it again)."""
     answer: ipb.OfferIdentityChangeResponse = await call(lambda: stub.OfferIdentityChange(sent), attempts=1)
     return answer
+
+
+def link_behind(link: dict[str, Any], version: int, credential: str) -> bool:
+    """Whether the platform of ``link`` (an entry of ``links.json``) lacks the home's profile
+    ``version`` or its current credential (digest ``credential``): a credential re-issued with
+    the same claims, another user key say, is pushed too. A link recorded without a digest (made
+    before links kept one) counts as holding the current credential."""
+    held = link.get("credential")
+    return int(link.get("version", 0)) < version or (isinstance(held, str) and held != credential)
 
 
 def _peer_value(text: str) -> Any:
@@ -261,7 +271,7 @@ class IdentitySync:
         if link is None:
             return None
         held = int(link.get("version", 0))
-        if held >= state.version:
+        if not link_behind(link, state.version, credential_digest(store.credential(user_id))):
             if self.queue is not None:
                 self.queue.done(peer, user_id, held)
             return ipb.PeerSync(peer_m_instance_id=peer, version=held, outcome=SYNCED)
@@ -322,7 +332,7 @@ class IdentitySync:
             did=did, presentation=shown.serialize(), version=state.version, changes=changes
         )
         answer: ipb.PushIdentityUpdateResponse = await call(lambda: stub.PushIdentityUpdate(sent), attempts=1)
-        store.set_link_version(user_id, peer, state.version)
+        store.set_link_version(user_id, peer, state.version, credential=credential_digest(credential))
         told = {c.change_id for c in offered if c.status in SETTLED}
         after = store.sync_state(user_id)  # re-read: an offer may have come in meanwhile
         for change_id in told:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import secrets
+import socket
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 from gateway.agreements import ACTIVE, PROPOSED, REVOKED, AgreementBook
@@ -21,7 +25,7 @@ from gateway.contents import ContentRelay
 from gateway.envelope import EnvelopeChecker
 from gateway.identity_import import MAX_NONCES_PER_PEER, NONCE_TTL_S, IdentityImport
 from gateway.identity_migration import IdentityMigration
-from gateway.identity_push import IdentityPushWorker
+from gateway.identity_push import LEASE_S, IdentityPushWorker
 from gateway.identity_servicer import IdentityFederationServicer, IdentityGatewayServicer
 from gateway.identity_sync import IdentitySync
 from gateway.keyring import Keyring
@@ -185,7 +189,10 @@ class GatewayNode:
         )
         # IDSF step 5 on its own: a change at home reaches every linked platform (durable queue)
         self.identity_push = IdentityPushWorker(
-            self.identity_sync, self.identity.store, PushQueue(config.data_dir / "identity" / "push-queue")
+            self.identity_sync,
+            self.identity.store,
+            PushQueue(config.data_dir / "identity" / "push-queue"),
+            lease=self._push_lease(),  # replicas on Redis: one pushes at a time
         )
         self.content_search = ContentSearch(  # COIR-101/105 (RI-3, RE-3)
             config.m_instance_id, self.channels, self.agreements, keys=self.keys, verifier=verifier
@@ -293,6 +300,20 @@ class GatewayNode:
             metrics_listen=config.observability.metrics_listen,
             maximum_concurrent_rpcs=config.maximum_concurrent_rpcs,
         )
+
+    def _push_lease(self) -> Callable[[], Awaitable[bool]] | None:
+        """The identity push worker's lease among replicas on Redis (gateway/identity_push.py),
+        held by this process; None for one gateway process."""
+        hold = getattr(self.store, "hold_lease", None)
+        if hold is None:
+            return None
+        holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+        async def lease() -> bool:
+            taken: bool = await hold("identity-push", holder, ttl_ms=int(LEASE_S * 1000))
+            return taken
+
+        return lease
 
     def _presentation_nonces(self) -> PresentationNonces:
         """RE-4 presentation nonces: in Redis, shared by every replica, when the gateway's state

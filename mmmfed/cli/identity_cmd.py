@@ -374,10 +374,11 @@ def identity_show(
 ) -> None:
     """Show the user's DID, where it resolves, their key, and their current credential as the home
     holds it: every claim, the validity and the status in the status list; the platforms it is
-    linked to with the profile version each holds, and the changes platforms offered that await
-    the user."""
+    linked to with the profile version each holds (and the one queued for it, which the gateway
+    pushes on its own), and the changes platforms offered that await the user."""
     from mmmfed.errors import MmmfedError
     from mmmfed.identity.jose import read_jws
+    from mmmfed.identity.push_queue import PushQueue
     from mmmfed.identity.sdjwt import disclosed_claims
     from mmmfed.identity.user_did import did_web_url
 
@@ -393,8 +394,12 @@ def identity_show(
         links = store.links(user_id)
         receipts = [_receipt_of(path) for path in store.receipts(user_id)]
         sync = store.sync_state(user_id)
+        queue = PushQueue(store.directory / "push-queue")
+        queued = {p: e.version for p in links for e in queue.entries(p) if e.user == user_id}
     except MmmfedError as err:
         raise fail(err) from err
+    for peer, version in queued.items():
+        links[peer]["queued_version"] = version  # the gateway pushes it on its own (IDSF)
     profile = {k: v for k, v in claims.items() if k not in payload}
     result = {
         "did": did,
@@ -416,7 +421,8 @@ def identity_show(
     for peer, link in links.items():
         lines.append(
             f"linked at {peer} as {link['process_id']}: {', '.join(map(str, link['disclosed']))}"
-            f" (holds version {link.get('version', 0)} of {sync.version})"
+            f" (holds version {link.get('version', 0)} of {sync.version}"
+            + (f"; version {queued[peer]} queued for it)" if peer in queued else ")")
         )
     if result["open_changes"]:
         lines.append(f"changes offered by platforms awaiting the user: {len(result['open_changes'])} (identity sync)")

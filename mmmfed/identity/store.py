@@ -14,7 +14,8 @@ Layout under ``<gateway data_dir>/identity/``:
 - ``users/<user id>/credential.sd-jwt`` (0600): the last credential issued, with every Disclosure
   (so as secret as the profile it holds);
 - ``users/<user id>/links.json`` (0600): the platforms the identity is linked to, the claims
-  disclosed to each (its consented scope) and the profile version each holds;
+  disclosed to each (its consented scope), the profile version each holds and the digest of
+  the credential it holds (:func:`credential_digest`);
 - ``users/<user id>/sync.json`` (0600): profile versions and the changes offered from platforms
   (:mod:`mmmfed.identity.sync_state`, IDSF);
 - ``users/<user id>/reputation.jwt`` (0600): the user's current reputation credential
@@ -27,6 +28,7 @@ for ``keys.json``). Errors: InvalidInput ``USER_ID_INVALID``, NotFound ``CREDENT
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -42,6 +44,13 @@ from mmmfed.keyfile import load_signing_key
 from mmmfed.proofs import SigningKey
 
 STATUS_PATH = "/identity/status/1"
+
+
+def credential_digest(credential: SdJwt) -> str:
+    """SHA-256 hex of the credential's issuer-signed JWT (which fixes its Disclosures by their
+    digests): a link records the one its platform holds, so a credential re-issued with the same
+    claims (another user key, a new validity or status index) is still pushed (IDSF)."""
+    return hashlib.sha256(credential.issuer_jwt.encode()).hexdigest()
 
 
 def _write(path: Path, data: str, *, mode: int) -> None:
@@ -182,10 +191,19 @@ class IdentityStore:
         return {str(k): dict(v) for k, v in raw.items()}
 
     def save_link(
-        self, user_id: str, peer: str, *, process_id: str, disclosed: list[str], linked_at_s: int, version: int = 0
+        self,
+        user_id: str,
+        peer: str,
+        *,
+        process_id: str,
+        disclosed: list[str],
+        linked_at_s: int,
+        version: int = 0,
+        credential: str = "",
     ) -> None:
         """Record that ``peer`` linked the user's identity to ``process_id`` with ``disclosed`` (the
-        consented scope there), holding profile ``version`` (IDSF)."""
+        consented scope there), holding profile ``version`` of the credential whose
+        :func:`credential_digest` is ``credential`` (IDSF)."""
         links = self.links(user_id)
         links[peer] = {
             "process_id": process_id,
@@ -193,14 +211,18 @@ class IdentityStore:
             "linked_at_s": linked_at_s,
             "version": version,
         }
+        if credential:
+            links[peer]["credential"] = credential
         _write(self._links_file(user_id), json.dumps(links, indent=2, sort_keys=True) + "\n", mode=0o600)
 
-    def set_link_version(self, user_id: str, peer: str, version: int) -> None:
-        """Record that ``peer`` holds profile ``version`` now (after a push, IDSF); nothing if the
-        link is gone."""
+    def set_link_version(self, user_id: str, peer: str, version: int, *, credential: str = "") -> None:
+        """Record that ``peer`` holds profile ``version`` now, of the credential whose
+        :func:`credential_digest` is ``credential`` (after a push, IDSF); nothing if the link is gone."""
         links = self.links(user_id)
         if peer in links:
             links[peer]["version"] = version
+            if credential:
+                links[peer]["credential"] = credential
             _write(self._links_file(user_id), json.dumps(links, indent=2, sort_keys=True) + "\n", mode=0o600)
 
     def sync_file(self, user_id: str) -> Path:

@@ -9,6 +9,7 @@ M-Instance, so the audit script's keys live together):
 ``...:nonce:<namespace>:<nonce>`` string, ``SET NX PX`` (expires when it may be forgotten)
 ``...:cache:<namespace>:<key>``   string with a TTL (peers' key sets)
 ``...:idnonce[s]:<peer>...``      identity presentation nonces (:mod:`mmmfed.store.redis_nonces`)
+``...:lease:<name>``              string, the replica holding a lease, with a TTL (:meth:`RedisState.hold_lease`)
 ``...:audit:log``                 list; element ``seq - 1`` is entry ``seq`` (JSON array of its 9 fields)
 ``...:audit:head``                string ``"<seq> <hash>"`` of the newest entry
 ``...:audit:peer:<peer id>``      sorted set of the seqs of that peer's entries
@@ -64,6 +65,14 @@ from mmmfed.store.redis_client import (
 from mmmfed.store.redis_nonces import RedisPresentationNonces
 
 __all__ = ["RedisAuditLog", "RedisDurability", "RedisState", "open_redis_state"]
+
+# KEYS: the lease. ARGV: holder, ttl ms. 1 if the holder has it now (taken or renewed), else 0.
+_LEASE_LUA = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
 
 
 class RedisState:
@@ -177,6 +186,16 @@ class RedisState:
             return False
         self._r.confirm(wait)
         return True
+
+    async def hold_lease(self, name: str, holder: str, *, ttl_ms: int) -> bool:
+        """Take lease ``name`` for ``holder`` (a replica's id) for ``ttl_ms``, or renew it if
+        ``holder`` has it; False while another replica holds it (one work loop among replicas,
+        e.g. the identity push worker). Not durable: a lease lost with Redis lets two replicas do
+        that work at once for at most ``ttl_ms``, which must be harmless."""
+        async with reachable("lease"):
+            self._r.sent("lease")
+            taken = await self._r.client.eval(_LEASE_LUA, 1, self._r.key("lease", name), holder, max(1, ttl_ms))
+        return bool(int(taken))
 
     def presentation_nonces(self, *, ttl_s: int, max_per_peer: int) -> RedisPresentationNonces:
         """The identity presentation nonces every replica shares (:mod:`mmmfed.store.redis_nonces`),

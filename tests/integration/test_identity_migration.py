@@ -39,7 +39,7 @@ from mmmfed.identity.presentation import present
 from mmmfed.identity.receipts import verify_receipt
 from mmmfed.identity.reputation import Reputation, issue_reputation
 from mmmfed.identity.sdjwt import SdJwt, make_disclosure
-from mmmfed.identity.store import IdentityStore
+from mmmfed.identity.store import IdentityStore, credential_digest
 from mmmfed.identity.user_did import user_did
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.rpc import error_info
@@ -176,6 +176,7 @@ async def test_fgmv43_9_4_b_stores_exactly_the_chosen_claims_and_the_same_did_is
             "disclosed": ["age_over_18", "name"],
             "linked_at_s": links[B]["linked_at_s"],
             "version": 1,
+            "credential": credential_digest(_home_store(negotiated).credential("alice")),  # the one b holds
         }
     }
     audit = await negotiated.nodes["gateway-b"].audit.entries(peer_id=A)

@@ -7,20 +7,25 @@ queue is durable, and survives the home's own restart)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from test_identity_migration import ALICE, _home_store, _linked_files, _migrate, _operator
-from test_identity_sync import BORN, _at_b, _issue_profile
+from test_identity_migration import ALICE, _cli_json, _home_store, _linked_files, _migrate, _operator
+from test_identity_sync import BORN, _at_b, _issue_profile, _new_held_key
 
 from gateway.node import GatewayNode
 from mmmfed.api.v1 import identity_pb2 as ipb
 from mmmfed.cli.inprocess import Federation
+from mmmfed.cli.loopback import plan
+from mmmfed.config import StoreConfig
 from mmmfed.identity.jose import read_jws
 from mmmfed.identity.push_queue import PushQueue
 from mmmfed.identity.sdjwt import parse_disclosure, parse_sd_jwt
 from mmmfed.identity.user_did import user_did
+from mmmfed.testing import RedisServer
 
 A, B = "a.example", "b.example"
 NEVER_AT_B = (b"de-DE", b"fr-FR", b"av1", b"birthdate", BORN.isoformat().encode())
@@ -61,47 +66,60 @@ def _record_presentations(fed: Federation) -> list[str]:
 async def test_idsf_a_change_at_home_reaches_the_linked_platform_without_identity_sync(
     negotiated: Federation,
 ) -> None:
-    """alice linked b with name, age_over_18 and avatars. At home her credential is re-issued
-    with another display name, her avatar revoked and other languages, and nobody runs `identity
-    sync`: b holds version 2 with the new name and no avatar; every presentation b received
-    disclosed only consented claims (never languages, never the birthdate), and a's queue is empty."""
-    _issue_profile(negotiated, "alice", name="Alice", languages=("fr-FR",), avatars=(f"mmm://{A}/items/av1",))
+    """alice linked b with name, age_over_18, avatars, rights and comfort. At home her credential
+    is re-issued with another display name, her avatar revoked, a changed Right, other comfort
+    preferences and other languages, and nobody runs `identity sync`: b holds version 2 with the
+    new name, Right and comfort and no avatar; every presentation b received disclosed only
+    consented claims (never languages, never the birthdate), and a's queue is empty."""
+    rights = (f"mmm://{A}/rights/r1",)
+    _issue_profile(
+        negotiated, "alice", name="Alice", languages=("fr-FR",), avatars=(f"mmm://{A}/items/av1",), rights=rights,
+        comfort={"motion": "full"},
+    )  # fmt: skip
     did = user_did(A, "alice")
     async with _operator(negotiated) as home:
-        await _migrate(home, ALICE, "name", "age_over_18", "avatars")
+        await _migrate(home, ALICE, "name", "age_over_18", "avatars", "rights", "comfort")
     assert _version_at_b(negotiated) == 1
     presentations = _record_presentations(negotiated)
 
-    _issue_profile(negotiated, "alice", name="Alice Liddell", languages=("de-DE", "en"))  # as `identity issue`
+    changed = (f"mmm://{A}/rights/r2",)  # as `identity issue` re-issues it
+    _issue_profile(
+        negotiated, "alice", name="Alice Liddell", languages=("de-DE", "en"), rights=changed,
+        comfort={"motion": "reduced"},
+    )  # fmt: skip
     await _until(lambda: _version_at_b(negotiated) == 2)
     record = _at_b(negotiated).get(A, did)
-    assert record is not None and record.claims == {"name": "Alice Liddell", "age_over_18": True}
+    assert record is not None
+    assert record.claims == {
+        "name": "Alice Liddell", "age_over_18": True, "rights": list(changed), "comfort": {"motion": "reduced"},
+    }  # fmt: skip
     seen = b"".join(p.read_bytes() for p in _linked_files(negotiated))
     for never in NEVER_AT_B:
         assert never not in seen, never
     assert presentations, "b received no push"
     for shown in presentations:
         names = {parse_disclosure(d).name for d in parse_sd_jwt(shown).disclosures}
-        assert names <= {"name", "age_over_18", "avatars"}, names
+        assert names <= {"name", "age_over_18", "avatars", "rights", "comfort"}, names
         assert "languages" not in names and "birthdate" not in names
     await _until(lambda: _queue_a(negotiated).entries(B) == [])
     assert _home_store(negotiated).links("alice")[B]["version"] == 2
 
-    _issue_profile(negotiated, "alice", name="Alice L.", languages=("de-DE", "en"))  # and the next change
+    _issue_profile(negotiated, "alice", name="Alice L.", languages=("de-DE", "en"))  # and the next change: no Right
     await _until(lambda: _version_at_b(negotiated) == 3)
     record = _at_b(negotiated).get(A, did)
-    assert record is not None and record.claims["name"] == "Alice L."
+    assert record is not None and record.claims == {"name": "Alice L.", "age_over_18": True}
     audit = await negotiated.nodes["gateway-b"].audit.entries(peer_id=A)
     pushes = [e.event for e in audit if (e.details or {}).get("rpc") == "PushIdentityUpdate"]
     assert pushes and set(pushes) == {"ACCEPTED"}
 
 
 async def test_idsf_a_platform_down_during_the_change_gets_it_after_its_gateway_restarts(
-    negotiated: Federation,
+    negotiated: Federation, tmp_path: Path
 ) -> None:
     """b's gateway is down when alice's name changes at home: a's durable queue keeps the push
     (b still holds version 1) and retries with backoff; a's gateway itself restarts meanwhile,
-    and once b's gateway serves again, b holds version 2 and a's queue is empty."""
+    and once b's gateway serves again, b holds version 2 and a's queue is empty. `identity show`
+    tells the operator meanwhile that b holds version 1 and version 2 is queued for it."""
     fed = negotiated
     _issue_profile(fed, "alice", name="Alice")
     async with _operator(fed) as home:
@@ -114,6 +132,10 @@ async def test_idsf_a_platform_down_during_the_change_gets_it_after_its_gateway_
     (queued,) = _queue_a(fed).entries(B)
     assert (queued.user, queued.version) == ("alice", 2)
     assert _version_at_b(fed) == 1
+    config_a = tmp_path / "gateway-a.json"
+    config_a.write_text(fed.plan.gateway_a.model_dump_json())
+    code, shown = await _cli_json("identity", "show", ALICE, "--config", str(config_a))
+    assert code == 0 and (shown["links"][B]["version"], shown["links"][B]["queued_version"]) == (1, 2), shown
 
     await fed.nodes["gateway-a"].stop()  # the home restarts with the push still queued
     home_again = GatewayNode(fed.plan.gateway_a)
@@ -166,3 +188,60 @@ async def test_idsf_a_push_the_platform_refuses_waits_alone_and_goes_once_the_cr
     assert _version_at_b(fed) == 3 and _queue_a(fed).entries(B) == []
     record = _at_b(fed).get(A, user_did(A, "alice"))
     assert record is not None and record.claims == {"name": "Alice L.", "age_over_18": True}
+
+
+async def test_idsf_home_replicas_on_redis_push_a_change_once(tmp_path: Path, redis_server: RedisServer) -> None:
+    """a.example's gateway runs as two replicas on Redis sharing its data dir: one of them holds
+    the push lease, alice's change at home reaches b once (one PushIdentityUpdate), and the other
+    replica pushes nothing while the lease is held."""
+    p = plan(tmp_path / "fed")
+    store = StoreConfig(backend="redis", redis_url=redis_server.url)
+    p = dataclasses.replace(p, gateway_a=p.gateway_a.model_copy(update={"store": store}))
+    fed = Federation(p)
+    second = GatewayNode(p.gateway_a.model_copy(update={"listen": "127.0.0.1:0"}))
+    try:
+        await fed.start()
+        await second.start()
+        assert fed.at_a is not None
+        await fed.at_a.negotiate(B)
+        _issue_profile(fed, "alice", name="Alice")
+        async with _operator(fed) as home:
+            await _migrate(home, ALICE, "name", "age_over_18")
+        _issue_profile(fed, "alice", name="Alice Liddell")
+        await _until(lambda: _version_at_b(fed) == 2)
+        await _until(lambda: _queue_a(fed).entries(B) == [])
+        held = [await node.identity_push.lease() for node in (fed.nodes["gateway-a"], second)]
+        assert sorted(held) == [False, True], held
+        audit = await fed.nodes["gateway-b"].audit.entries(peer_id=A)
+        assert [e.event for e in audit if (e.details or {}).get("rpc") == "PushIdentityUpdate"] == ["ACCEPTED"]
+    finally:
+        await second.stop()
+        await fed.stop()
+
+
+async def test_idsf_a_credential_re_issued_with_the_same_claims_but_a_new_user_key_reaches_the_platform(
+    negotiated: Federation,
+) -> None:
+    """The home gives alice a new key and re-issues her credential with the same claims (the
+    profile version stays 1): the credential is still pushed on its own, and b, having found the
+    new key in the home's DID document, holds it, so an unlink she signs with it is accepted."""
+    fed = negotiated
+    _issue_profile(fed, "alice", name="Alice")
+    did = user_did(A, "alice")
+    async with _operator(fed) as home:
+        await _migrate(home, ALICE, "name", "age_over_18")
+        before = _at_b(fed).get(A, did)
+        assert before is not None
+        second = _new_held_key(fed, "alice")
+        _issue_profile(fed, "alice", name="Alice")
+
+        def holds_new_key() -> bool:
+            record = _at_b(fed).get(A, did)
+            return record is not None and record.holder_jwk == second.jwk
+
+        await _until(holds_new_key)
+        record = _at_b(fed).get(A, did)
+        assert record is not None and (record.version, record.claims) == (1, before.claims)
+        await _until(lambda: _queue_a(fed).entries(B) == [])
+        unlinked = await home.UnlinkIdentity(ipb.UnlinkIdentityRequest(process_id=ALICE, peer_m_instance_id=B))
+        assert unlinked.receipt_path and _at_b(fed).get(A, did) is None

@@ -1,7 +1,8 @@
 """Identity presentation nonces (FGMV-43 9.4 step 3, RFC 9901 section 7.3) on both forms: in one
 gateway process (mmmfed.identity.nonces.LocalPresentationNonces) and shared by replicas on a real
 redis-server (mmmfed.store.redis_nonces.RedisPresentationNonces): bound to the peer they were
-given to, accepted once whichever replica sees them, bounded per peer without evicting one."""
+given to, accepted once whichever replica sees them, bounded per peer without evicting one; and
+the lease that lets one home replica at a time run the identity push worker."""
 
 from __future__ import annotations
 
@@ -70,3 +71,29 @@ async def test_a_peer_has_at_most_its_bound_outstanding_and_none_is_evicted(
     await second.consume(A, kept[1], now_s=NOW + 1)  # both kept, neither evicted
     assert await first.issue(C, now_s=NOW + 1)  # another peer's bound is its own
     assert await first.issue(A, now_s=NOW + 301)  # expired ones make room again
+
+
+async def test_a_lease_is_held_by_one_replica_and_taken_over_once_it_lapses(redis_server: RedisServer) -> None:
+    """RedisState.hold_lease (the identity push worker's, gateway/identity_push.py): the first
+    replica takes it and renews it, the second is refused while it is held and takes it once
+    the first stops renewing it and it lapses."""
+    import asyncio
+
+    states = [open_redis_state(StoreConfig(backend="redis", redis_url=redis_server.url), m_instance_id="a.example")]
+    states.append(open_redis_state(StoreConfig(backend="redis", redis_url=redis_server.url), m_instance_id="a.example"))
+    try:
+        (one, _), (two, _) = states
+        assert await one.hold_lease("identity-push", "r1", ttl_ms=300)
+        assert not await two.hold_lease("identity-push", "r2", ttl_ms=300)
+        assert await one.hold_lease("identity-push", "r1", ttl_ms=300)  # renewed
+        for _ in range(100):
+            if await two.hold_lease("identity-push", "r2", ttl_ms=60_000):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the lapsed lease was never taken over")
+        assert not await one.hold_lease("identity-push", "r1", ttl_ms=300)
+    finally:
+        for state, audit in states:
+            await state.close()
+            await audit.close()
