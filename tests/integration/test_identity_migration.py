@@ -23,6 +23,7 @@ import grpc
 import pytest
 from cliproc import mmmfed_in_thread as mmmfed
 from rpcassert import refused
+from sample_assets import GODETTE
 
 from instance.world.itemdocs import item_doc
 from instance.world.model import Action, DeonticVerb, ProcessActionRequest, ProcessType, complements
@@ -41,6 +42,7 @@ from mmmfed.identity.reputation import Reputation, issue_reputation
 from mmmfed.identity.sdjwt import SdJwt, make_disclosure
 from mmmfed.identity.store import IdentityStore
 from mmmfed.identity.user_did import user_did
+from mmmfed.items import parse_item
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.rpc import error_info
 from mmmfed.tls import secure_channel
@@ -609,3 +611,75 @@ async def test_idir_303_appearance_an_avatar_outside_bs_accepted_personae_is_ref
     audit = await negotiated.nodes["gateway-b"].audit.entries(peer_id=A)
     reasons = [e.reason or e.event for e in audit if (e.details or {}).get("rpc") == "PresentIdentity"]
     assert reasons == ["ELIGIBILITY_APPEARANCE"] * 5 + ["ACCEPTED"] * 2
+
+
+async def test_idir_303_cli_issue_reads_each_avatars_qualifier_from_the_m_instance(
+    negotiated: Federation, tmp_path: Path, good_glb: bytes
+) -> None:
+    """`identity issue --avatar PERSONA_ID --cert --key` carries each Persona a.example holds with
+    its Qualifier: Godette (VRM 0.x) is refused by b's appearance rule, rule appearance:format (b
+    accepts glTF binary only); a box model converted to fit b is admitted with it.
+    --cert without --key, and an avatar a.example does not hold, exit 2 with one reason."""
+    assert negotiated.at_a is not None
+    node_b = negotiated.nodes["instance-b"]
+    node_b.manifesto.policies.update({"identity.appearance": "accepts"})
+    await node_b.register_manifesto()
+    fitting = tmp_path / "fits-b.glb"
+    fitting.write_bytes(good_glb)
+    config = tmp_path / "gateway-a.json"
+    config.write_text(negotiated.plan.gateway_a.model_dump_json())
+    tls = negotiated.plan.operators[A]
+    op = ["--cert", str(tls.cert), "--key", str(tls.key)]
+    outcomes = {}
+    async with _operator(negotiated) as home:
+        for human, model in (("godette", GODETTE), ("fitter", fitting)):
+            registered = await negotiated.at_a.register_human(human, model)
+            user = registered.user_process_id
+            persona = parse_item(registered.persona.item_json).item_id
+            code, issued = await _cli_json(
+                "identity",
+                "issue",
+                user,
+                "--config",
+                str(config),
+                "--birthdate",
+                "1990-04-01",
+                "--avatar",
+                persona,
+                *op,
+            )
+            assert code == 0 and "avatars" in issued["claims"], issued
+            try:
+                outcomes[human] = await _migrate(home, user, "name", "age_over_18", "avatars")
+            except grpc.aio.AioRpcError as err:
+                outcomes[human] = err
+    godette = outcomes["godette"]
+    assert isinstance(godette, grpc.aio.AioRpcError) and godette.code() == DENIED
+    info = error_info(godette)
+    assert info is not None and info.reason == "ELIGIBILITY_APPEARANCE" and "VRM/0.x" in (godette.details() or "")
+    assert dict(info.metadata)["rule"] == "appearance:format"
+    fitter = outcomes["fitter"]
+    assert not isinstance(fitter, grpc.aio.AioRpcError)
+    row = node_b.linked_identities.get(fitter.peer_process_id)
+    assert row is not None
+    (shown,) = row.claims["avatars"]
+    assert shown["Format"] == "glTF/2.0-binary" and shown["Length"] == len(good_glb)
+    assert int(shown["Attributes"]["Triangles"]) <= 1500
+
+    half = await mmmfed(
+        "identity", "issue", ALICE, "--config", str(config), "--birthdate", "1990-04-01", "--cert", str(tls.cert)
+    )
+    assert half.returncode == 2 and "OPTION_MISSING" in half.stderr and "Traceback" not in half.stderr
+    code, err = await _cli_json(
+        "identity",
+        "issue",
+        ALICE,
+        "--config",
+        str(config),
+        "--birthdate",
+        "1990-04-01",
+        "--avatar",
+        f"mmm://{A}/items/none",
+        *op,
+    )
+    assert code == 2 and err["error"] == "ITEM_NOT_FOUND", err
