@@ -550,12 +550,18 @@ def _link(process_id: str, to: str, disclose: str, config: Path, cert: Path, key
         "peer_process_id": done.peer_process_id,
         "stored_claims": list(done.stored_claims),
         "already_linked": done.already_linked,
+        "admission": done.admission,
+        "account_type": done.account_type,
+        "rights": list(done.rights),
     }
     again = " (already linked: same Process)" if done.already_linked else ""
     lines = [
         f"LINKED {done.did} at {done.peer_m_instance_id} as {done.peer_process_id}{again}",
         f"  stored there: {', '.join(done.stored_claims) or 'no claim'}",
     ]
+    if done.admission:
+        lines.append(f"  admitted: {done.admission} (Account type {done.account_type or 'not said'})")
+        lines.append(f"  may there: {', '.join(done.rights) or 'nothing'}")
     _print(result, as_json, lines)
 
 

@@ -388,6 +388,7 @@ async def test_cli_identity_migrate_show_unlink(negotiated: Federation, tmp_path
     code, migrated = await _cli_json("identity", "migrate", ALICE, "--to", B, "--disclose", "name,age_over_18", *op)
     assert code == 0, migrated
     assert migrated["stored_claims"] == ["age_over_18", "name"] and migrated["already_linked"] is False
+    assert (migrated["admission"], migrated["account_type"]) == ("admit", "Linked") and migrated["rights"]
     code, shown = await _cli_json("identity", "show", ALICE, "--config", str(config))
     assert code == 0 and shown["links"][B]["process_id"] == migrated["peer_process_id"], shown
     code, unlinked = await _cli_json("identity", "unlink", ALICE, "--from", B, *op)
@@ -508,6 +509,13 @@ async def test_fgmv43_9_4_step_4_an_admitted_identity_is_a_process_at_b_with_the
             assert process.type is ProcessType.USER and world.acts_here(linked.peer_process_id)
         assert world.processes[alice.peer_process_id].account_type == "LinkedRestricted"
         assert world.processes[bob.peer_process_id].account_type == "Linked"
+        assert (alice.admission, alice.account_type, bob.admission, bob.account_type) == (
+            "restricted",
+            "LinkedRestricted",
+            "admit",
+            "Linked",
+        )  # the home learns what b granted
+        assert "Author" in bob.rights and "Author" not in alice.rights and "MM-Add" in alice.rights
         row = node_b.linked_identities.get(alice.peer_process_id)
         assert row is not None and (row.did, row.home, row.admission) == (user_did(A, "alice"), A, "restricted")
         assert set(row.claims) == {"name", "age_over_18", "reputation"}
@@ -683,3 +691,26 @@ async def test_idir_303_cli_issue_reads_each_avatars_qualifier_from_the_m_instan
         *op,
     )
     assert code == 2 and err["error"] == "ITEM_NOT_FOUND", err
+
+
+async def test_fgmv43_9_4_step_4_no_process_at_b_without_its_link_when_bs_gateway_holds_no_more(
+    negotiated: Federation,
+) -> None:
+    """b's gateway holds at most one link from a here: alice is linked and is a Process of b;
+    bob is refused RESOURCE_EXHAUSTED LINKED_IDENTITIES_FULL before b's instance makes him one."""
+    negotiated.nodes["gateway-b"].identity_import.linked.max_per_home = 1
+    _issue(negotiated, "alice", name="Alice", years=30)
+    _issue(negotiated, "bob", name="Bob", years=40)
+    world = negotiated.nodes["instance-b"].process_actions.world
+    async with _operator(negotiated) as home:
+        alice = await _migrate(home, ALICE, "name", "age_over_18")
+        await refused(
+            _migrate(home, f"mmm://{A}/processes/user/bob", "name", "age_over_18"),
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "LINKED_IDENTITIES_FULL",
+        )
+        again = await _migrate(home, ALICE, "name", "age_over_18")  # a link held already is no new one
+        assert again.already_linked
+    linked_here = {p for p in world.processes if "/processes/user/linked-" in p and not p.endswith("-device")}
+    assert linked_here == {alice.peer_process_id}
+    assert negotiated.nodes["instance-b"].linked_identities.process_ids() == {alice.peer_process_id}
