@@ -30,7 +30,7 @@ from instance.world.model import Action, DeonticVerb, ProcessActionRequest, Proc
 from instance.world.wire import request_to_proto, response_from_proto
 from mmmfed.api.v1 import identity_pb2 as ipb
 from mmmfed.api.v1 import identity_pb2_grpc
-from mmmfed.api.v1.instance_pb2 import ActRequest
+from mmmfed.api.v1.instance_pb2 import ActRequest, ListUsersRequest
 from mmmfed.cli.inprocess import Federation
 from mmmfed.config import PeerAddress
 from mmmfed.identity.claims import IdentityProfile
@@ -516,6 +516,12 @@ async def test_fgmv43_9_4_step_4_an_admitted_identity_is_a_process_at_b_with_the
             "Linked",
         )  # the home learns what b granted
         assert "Author" in bob.rights and "Author" not in alice.rights and "MM-Add" in alice.rights
+        assert negotiated.at_b is not None
+        users = {u.process_id: u for u in (await negotiated.at_b.instance.ListUsers(ListUsersRequest())).users}
+        assert (users[alice.peer_process_id].kind, users[alice.peer_process_id].home_m_instance_id) == (
+            "linked identity",
+            A,
+        )
         row = node_b.linked_identities.get(alice.peer_process_id)
         assert row is not None and (row.did, row.home, row.admission) == (user_did(A, "alice"), A, "restricted")
         assert set(row.claims) == {"name", "age_over_18", "reputation"}
