@@ -63,7 +63,7 @@ from mmmfed.api.v1 import instance_pb2 as ipb_instance
 from mmmfed.api.v1 import manifesto_pb2 as mpb
 from mmmfed.errors import InvalidInput, MmmfedError, NotFound, PermissionDenied, RemoteError, TooLarge
 from mmmfed.identity.jose import read_jws
-from mmmfed.identity.linked import LinkedIdentities
+from mmmfed.identity.linked import LinkedIdentities, LinkedIdentity
 from mmmfed.identity.nonces import LocalPresentationNonces, PresentationNonces
 from mmmfed.identity.policy import policy_from_manifesto
 from mmmfed.identity.receipts import check_unlink_request, deletion_receipt
@@ -185,19 +185,38 @@ class IdentityImport:
     async def _present(self, request: ipb.PresentIdentityRequest, peer: str) -> ipb.PresentIdentityResponse:
         verified = await self.verify_presentation(request.presentation, request.did, peer)
         async with self._lock:
-            await self.hand_to_instance(peer, request.did, claims=verified.disclosed, admission=verified.admission)
-            record, already = self.linked.link(
-                peer,
-                request.did,
-                claims=verified.disclosed,
-                holder_jwk=verified.holder_jwk,
-                now_s=int(self._clock()),
-                expires_s=verified.expires_s,
-                admission=verified.admission,
-                version=max(0, request.version),
+            if self.linked.get(peer, request.did) is None:
+                self.linked.check_room(peer)  # before the instance makes a Process this gateway cannot link
+            made = await self.hand_to_instance(
+                peer, request.did, claims=verified.disclosed, admission=verified.admission
             )
+            try:
+                record, already = self._link(peer, request, verified)
+            except BaseException:
+                if not made.already_registered:  # no Process at the instance without its link here
+                    await self._remove_at_instance(made.process_id)
+                raise
         return ipb.PresentIdentityResponse(
-            process_id=record.process_id, stored_claims=sorted(record.claims), already_linked=already
+            process_id=record.process_id,
+            stored_claims=sorted(record.claims),
+            already_linked=already,
+            admission=record.admission,
+            account_type=made.account_type,
+            rights=list(made.rights),
+        )
+
+    def _link(
+        self, peer: str, request: ipb.PresentIdentityRequest, verified: VerifiedIdentity
+    ) -> tuple[LinkedIdentity, bool]:
+        return self.linked.link(
+            peer,
+            request.did,
+            claims=verified.disclosed,
+            holder_jwk=verified.holder_jwk,
+            now_s=int(self._clock()),
+            expires_s=verified.expires_s,
+            admission=verified.admission,
+            version=max(0, request.version),
         )
 
     async def hand_to_instance(

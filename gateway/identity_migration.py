@@ -61,6 +61,17 @@ STATUS_TTL_S = 300
 MAX_DOCUMENT_CHARS = 64 * 1024  # a resolved DID document; the instance's lists its few keys
 
 
+MAX_GRANTED_RIGHTS = 64
+
+
+def _granted(answer: ipb.PresentIdentityResponse) -> tuple[str, str, list[str]]:
+    """What the peer says its policy granted (FGMV-43 9.4 step 4), bounded: its admission
+    (``admit`` / ``restricted``, else ``""``), Account type (64 characters) and at most
+    :data:`MAX_GRANTED_RIGHTS` Action names (64 characters each)."""
+    admission = answer.admission if answer.admission in ("admit", "restricted") else ""
+    return admission, answer.account_type[:64], [r[:64] for r in answer.rights[:MAX_GRANTED_RIGHTS]]
+
+
 async def resolve_at_home(channels: Channels, did: str) -> ipb.ResolveDidResponse:
     """RE-5 ResolveDid of ``did`` at its home (the DID's host, a configured peer: NotFound
     ``UNKNOWN_PEER``); the peer's refusals with their reasons; DataIntegrityError
@@ -168,6 +179,7 @@ class IdentityMigration:
                 reason="PEER_ANSWER_INVALID",
             )
         stored = sorted(set(answer.stored_claims) & set(chosen))  # what it says it keeps, of what it was sent
+        admission, account_type, rights = _granted(answer)
         self.store.save_link(
             user_id,
             peer,
@@ -183,6 +195,9 @@ class IdentityMigration:
             peer_process_id=answer.process_id,
             stored_claims=stored,
             already_linked=answer.already_linked,
+            admission=admission,
+            account_type=account_type,
+            rights=rights,
         )
 
     async def _check_peer_rules(self, peer: str, claims: dict[str, object]) -> None:

@@ -10,7 +10,7 @@ default avatar offered), which the home M-Instance does not otherwise learn.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from instance.database import Database
 from instance.world.model import ProcessType
@@ -32,9 +32,12 @@ MAX_RECORD_BYTES = 256 * 1024
 class AvatarMigrations:
     """The migration records of one M-Instance's Users, in ``database``."""
 
-    def __init__(self, database: Database, world: World) -> None:
+    def __init__(
+        self, database: Database, world: World, *, linked_home: Callable[[str], str | None] | None = None
+    ) -> None:
         self._database = database
         self._world = world
+        self._linked_home = linked_home  # the home M-Instance of a linked identity (FGMV-43 9.4 step 4)
         database.ensure_schema(_SCHEMA)
 
     def record(self, rec: ipb.AvatarMigrationRecord) -> ipb.AvatarMigrationRecord:
@@ -97,9 +100,13 @@ class AvatarMigrations:
         personae = world.personae.get(user_process_id) or []
         current = personae[-1] if personae else ""
         persona_format = str((world.items.get(current) or {}).get("ItemQualifier", {}).get("Format", ""))
+        kind = "home" if home == world.m_instance_id else "registered roaming"
+        linked_home = self._linked_home(user_process_id) if self._linked_home is not None else None
+        if linked_home is not None:
+            kind, home = "linked identity", linked_home
         return ipb.UserSummary(
             process_id=user_process_id,
-            kind="home" if home == world.m_instance_id else "registered roaming",
+            kind=kind,
             home_m_instance_id=home,
             persona_id=current,
             persona_format=persona_format,

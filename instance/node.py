@@ -104,7 +104,7 @@ class InstanceNode:
         own_gateway = [config.gateway.tls_name] if config.gateway is not None else []
         # Its own trust domain only: no other domain's certificate completes a handshake here.
         self.domains = node_trust_domains(config)
-        migrations = AvatarMigrations(self.database, self.process_actions.world)
+        migrations = AvatarMigrations(self.database, self.process_actions.world, linked_home=self._linked_home)
         self.avatar_sync = AvatarSync(  # FGMV-43 9.1 steps 5-7, AVIR-102/103
             self.database,
             config.m_instance_id,
@@ -181,6 +181,13 @@ class InstanceNode:
         if self._gateway_channel is None:
             self._gateway_channel = secure_channel(self.config.tls, self.config.gateway)
         return gateway_pb2_grpc.PlatformGatewayStub(self._gateway_channel)
+
+    def _linked_home(self, process_id: str) -> str | None:
+        """The home M-Instance of the linked identity ``process_id`` here, or None (FGMV-43 9.4 step 4)."""
+        if "/processes/user/linked-" not in process_id:
+            return None
+        row = self.linked_identities.get(process_id)
+        return row.home if row is not None else None
 
     def _held_item(self, item_id: str) -> Item:
         """An Item this M-Instance holds: in its Item store, else an Asset of its ledger;

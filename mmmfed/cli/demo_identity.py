@@ -85,7 +85,8 @@ async def identity_step(p: LoopbackPlan, adult: str, minor: str, console: Consol
         linked: ipb.MigrateIdentityResponse = await call(lambda: home.MigrateIdentity(migrate(adult)), attempts=1)
         console.print(
             f"{linked.did} -> {B}: LINKED as {linked.peer_process_id}; {B} stores only "
-            f"{', '.join(linked.stored_claims)} (disclosed: {', '.join(DISCLOSED)})",
+            f"{', '.join(linked.stored_claims)} (disclosed: {', '.join(DISCLOSED)}); a User Process of {B}, "
+            f"admitted {linked.admission or '?'} (Account type {linked.account_type or '?'})",
             markup=False,
         )
         try:

@@ -154,6 +154,13 @@ def identity_issue(
         Path | None,
         typer.Option("--holder-jwk", help="the user's own Ed25519 public key as a JWK file (default: a key held here)"),
     ] = None,
+    cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--cert", help="operator certificate: read each --avatar's Qualifier from the M-Instance", dir_okay=False
+        ),
+    ] = None,
+    key: Annotated[Path | None, typer.Option("--key", help="the operator certificate's private key")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Issue the user an identity credential (SD-JWT VC) signed with the M-Instance's current key.
@@ -161,7 +168,9 @@ def identity_issue(
     Every claim (name, birthdate, age_over_13/16/18/21 as of today, languages, avatars, assets,
     Rights, the reputation credential) is disclosable on its own; the user's key is bound to it
     (one made on first issue and held here, or the one they bring with --holder-jwk), and it gets
-    the next index of the status list. Prints the user's DID and the claims.
+    the next index of the status list. With --cert and --key (an operator's), each --avatar is
+    read from the M-Instance and carried with its Qualifier (Format, triangles, textures, size),
+    so a destination can judge its appearance rules (IDIR-303). Prints the user's DID and the claims.
     """
     from mmmfed.errors import MmmfedError
     from mmmfed.identity.claims import IdentityProfile, parse_birthdate
@@ -171,6 +180,11 @@ def identity_issue(
 
     store, issuer = _home(config)
     user_id, did = _user_of(process_id, issuer.m_instance_id)
+    if (cert is None) != (key is None):
+        raise refuse("OPTION_MISSING", "give --cert and --key together (an operator's), or neither")
+    avatars: list[Any] = list(avatar or ())
+    if cert is not None and key is not None and avatars:
+        avatars = _persona_qualifiers(config, cert, key, avatars)
     now_s = int(time.time())
     try:
         held = store.reputation(user_id)
@@ -180,7 +194,7 @@ def identity_issue(
             reputation=reputation_token,
             birthdate=parse_birthdate(birthdate),
             languages=tuple(language or ()),
-            avatars=tuple(avatar or ()),
+            avatars=tuple(avatars),
             assets=tuple(asset or ()),
             rights=tuple(right or ()),
         )
@@ -473,6 +487,62 @@ def _ri4(config: Path, cert: Path, key: Path, method: str, request: Any) -> Any:
         raise fail(InvalidInput(f"cannot read {err.filename}: {err.strerror}", reason="FILE_UNREADABLE")) from err
 
 
+def _persona_qualifiers(config: Path, cert: Path, key: Path, item_ids: list[str]) -> list[dict[str, Any]]:
+    """Each Persona ``item_ids`` names, read from the home M-Instance (RI-1 ReadItem, with the
+    operator's certificate) as the ``avatars`` claim carries it: ``{"ItemID", "Format",
+    "Attributes", "Length"}`` (:data:`mmmfed.identity.claims.AVATAR_FIELDS`), so the credential
+    vouches only for what the M-Instance holds. Exit 2 ``ITEM_NOT_FOUND`` / ``AVATAR_NOT_PERSONA``
+    naming the avatar, or the connection's reason."""
+    import asyncio
+    from functools import partial
+
+    from mmmfed.api.v1 import instance_pb2 as ipb
+    from mmmfed.api.v1 import instance_pb2_grpc
+    from mmmfed.config import GatewayConfig, TlsConfig, load_config
+    from mmmfed.errors import InvalidInput, MmmfedError
+    from mmmfed.identity.claims import MAX_AVATAR_ATTRIBUTES
+    from mmmfed.items import parse_item
+    from mmmfed.rpc import call
+    from mmmfed.tls import secure_channel
+
+    try:
+        gateway = load_config(config, GatewayConfig)
+    except MmmfedError as err:
+        raise fail(err) from err
+
+    async def first_part(stub: instance_pb2_grpc.InstanceAsyncStub, item_id: str) -> bytes:
+        stream = stub.ReadItem(ipb.ReadItemRequest(item_id=item_id))
+        try:
+            async for part in stream:
+                return bytes(part.envelope.item_json)
+        finally:
+            stream.cancel()
+        raise InvalidInput(f"the M-Instance sent no Item for {item_id}", reason="ITEM_NOT_FOUND")
+
+    async def read_all() -> list[dict[str, Any]]:
+        tls = TlsConfig(ca_cert=gateway.tls.ca_cert, cert=cert, key=key)
+        out = []
+        async with secure_channel(tls, gateway.instance) as channel:
+            stub = instance_pb2_grpc.InstanceStub(channel)
+            for item_id in item_ids:
+                raw = await call(partial(first_part, stub, item_id), attempts=1)
+                item = parse_item(raw)
+                if item.qualifier.get("SubType") != "Persona" or not item.format:
+                    raise InvalidInput(f"{item_id} is not a Persona (an avatar)", reason="AVATAR_NOT_PERSONA")
+                attrs = item.qualifier.get("Attributes") or {}
+                kept = {str(k): str(v) for k, v in sorted(attrs.items())[:MAX_AVATAR_ATTRIBUTES]}
+                length = item.data.size if item.data is not None else 0
+                out.append({"ItemID": item.item_id, "Format": item.format, "Attributes": kept, "Length": length})
+        return out
+
+    try:
+        return asyncio.run(read_all())
+    except MmmfedError as err:
+        raise fail(err) from err
+    except OSError as err:
+        raise fail(InvalidInput(f"cannot read {err.filename}: {err.strerror}", reason="FILE_UNREADABLE")) from err
+
+
 def _link(process_id: str, to: str, disclose: str, config: Path, cert: Path, key: Path, as_json: bool) -> None:
     """RI-4 MigrateIdentity and its report, for `identity migrate` and `identity link`."""
     from mmmfed.api.v1 import identity_pb2 as ipb
@@ -486,12 +556,18 @@ def _link(process_id: str, to: str, disclose: str, config: Path, cert: Path, key
         "peer_process_id": done.peer_process_id,
         "stored_claims": list(done.stored_claims),
         "already_linked": done.already_linked,
+        "admission": done.admission,
+        "account_type": done.account_type,
+        "rights": list(done.rights),
     }
     again = " (already linked: same Process)" if done.already_linked else ""
     lines = [
         f"LINKED {done.did} at {done.peer_m_instance_id} as {done.peer_process_id}{again}",
         f"  stored there: {', '.join(done.stored_claims) or 'no claim'}",
     ]
+    if done.admission:
+        lines.append(f"  admitted: {done.admission} (Account type {done.account_type or 'not said'})")
+        lines.append(f"  may there: {', '.join(done.rights) or 'nothing'}")
     _print(result, as_json, lines)
 
 

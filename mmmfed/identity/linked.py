@@ -134,14 +134,9 @@ class LinkedIdentities:
         the Process, its first ``linked_at_s`` and its roaming changes; the claims and the scope
         become exactly ``claims`` (the user's latest disclosure), at the home's profile
         ``version``. TooLarge ``LINKED_IDENTITIES_FULL`` for a new link past the bound."""
-        path = self._path(home, did)
         before = self.get(home, did)
-        full = path.parent.is_dir() and sum(1 for _ in path.parent.glob("*.json")) >= self.max_per_home
-        if before is None and full:
-            raise TooLarge(
-                f"{self.m_instance_id} holds {self.max_per_home} identities from {home}; none more is linked",
-                reason="LINKED_IDENTITIES_FULL",
-            )
+        if before is None:
+            self.check_room(home)
         record = LinkedIdentity(
             did=did,
             home=home,
@@ -157,6 +152,16 @@ class LinkedIdentities:
         )
         self.save(record)
         return record, before is not None
+
+    def check_room(self, home: str) -> None:
+        """TooLarge ``LINKED_IDENTITIES_FULL`` when ``home`` has :attr:`max_per_home` links here
+        already (a new one would pass the bound)."""
+        folder = self.directory / check_instance_id(home)
+        if folder.is_dir() and sum(1 for _ in folder.glob("*.json")) >= self.max_per_home:
+            raise TooLarge(
+                f"{self.m_instance_id} holds {self.max_per_home} identities from {home}; none more is linked",
+                reason="LINKED_IDENTITIES_FULL",
+            )
 
     def save(self, record: LinkedIdentity) -> None:
         """Write ``record`` over the link of its DID (0600, atomically)."""

@@ -40,6 +40,7 @@ def test_demo_migrates_godette_refuses_sphere_and_stops_every_process(tmp_path: 
     assert "received 1,492 BCU" in text and "owner of record now mmm://b.example/processes/user/bob" in text
     flat = " ".join(text.split())  # rich wraps long lines
     assert "b.example stores only age_over_18, name (disclosed: name, age_over_18)" in flat  # FGMV-43 9.4
+    assert "a User Process of b.example, admitted admit (Account type Linked)" in flat  # 9.4 step 4
     assert "mtoon -> b.example: REFUSED ELIGIBILITY_AGE (rule age_over_18)" in flat  # IDIR-303
     assert "new display name 'Godette L.' pushed to b.example: SYNCED at version 2, holding age_over_18, name" in flat
     assert "it deleted age_over_18, name; receipt of deletion signed by did:web:b.example#" in flat  # IDIR-204

@@ -23,13 +23,14 @@ import grpc
 import pytest
 from cliproc import mmmfed_in_thread as mmmfed
 from rpcassert import refused
+from sample_assets import GODETTE
 
 from instance.world.itemdocs import item_doc
 from instance.world.model import Action, DeonticVerb, ProcessActionRequest, ProcessType, complements
 from instance.world.wire import request_to_proto, response_from_proto
 from mmmfed.api.v1 import identity_pb2 as ipb
 from mmmfed.api.v1 import identity_pb2_grpc
-from mmmfed.api.v1.instance_pb2 import ActRequest
+from mmmfed.api.v1.instance_pb2 import ActRequest, ListUsersRequest
 from mmmfed.cli.inprocess import Federation
 from mmmfed.config import PeerAddress
 from mmmfed.identity.claims import IdentityProfile
@@ -41,6 +42,7 @@ from mmmfed.identity.reputation import Reputation, issue_reputation
 from mmmfed.identity.sdjwt import SdJwt, make_disclosure
 from mmmfed.identity.store import IdentityStore, credential_digest
 from mmmfed.identity.user_did import user_did
+from mmmfed.items import parse_item
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.rpc import error_info
 from mmmfed.tls import secure_channel
@@ -387,6 +389,7 @@ async def test_cli_identity_migrate_show_unlink(negotiated: Federation, tmp_path
     code, migrated = await _cli_json("identity", "migrate", ALICE, "--to", B, "--disclose", "name,age_over_18", *op)
     assert code == 0, migrated
     assert migrated["stored_claims"] == ["age_over_18", "name"] and migrated["already_linked"] is False
+    assert (migrated["admission"], migrated["account_type"]) == ("admit", "Linked") and migrated["rights"]
     code, shown = await _cli_json("identity", "show", ALICE, "--config", str(config))
     assert code == 0 and shown["links"][B]["process_id"] == migrated["peer_process_id"], shown
     code, unlinked = await _cli_json("identity", "unlink", ALICE, "--from", B, *op)
@@ -507,6 +510,19 @@ async def test_fgmv43_9_4_step_4_an_admitted_identity_is_a_process_at_b_with_the
             assert process.type is ProcessType.USER and world.acts_here(linked.peer_process_id)
         assert world.processes[alice.peer_process_id].account_type == "LinkedRestricted"
         assert world.processes[bob.peer_process_id].account_type == "Linked"
+        assert (alice.admission, alice.account_type, bob.admission, bob.account_type) == (
+            "restricted",
+            "LinkedRestricted",
+            "admit",
+            "Linked",
+        )  # the home learns what b granted
+        assert "Author" in bob.rights and "Author" not in alice.rights and "MM-Add" in alice.rights
+        assert negotiated.at_b is not None
+        users = {u.process_id: u for u in (await negotiated.at_b.instance.ListUsers(ListUsersRequest())).users}
+        assert (users[alice.peer_process_id].kind, users[alice.peer_process_id].home_m_instance_id) == (
+            "linked identity",
+            A,
+        )
         row = node_b.linked_identities.get(alice.peer_process_id)
         assert row is not None and (row.did, row.home, row.admission) == (user_did(A, "alice"), A, "restricted")
         assert set(row.claims) == {"name", "age_over_18", "reputation"}
@@ -610,3 +626,98 @@ async def test_idir_303_appearance_an_avatar_outside_bs_accepted_personae_is_ref
     audit = await negotiated.nodes["gateway-b"].audit.entries(peer_id=A)
     reasons = [e.reason or e.event for e in audit if (e.details or {}).get("rpc") == "PresentIdentity"]
     assert reasons == ["ELIGIBILITY_APPEARANCE"] * 5 + ["ACCEPTED"] * 2
+
+
+async def test_idir_303_cli_issue_reads_each_avatars_qualifier_from_the_m_instance(
+    negotiated: Federation, tmp_path: Path, good_glb: bytes
+) -> None:
+    """`identity issue --avatar PERSONA_ID --cert --key` carries each Persona a.example holds with
+    its Qualifier: Godette (VRM 0.x) is refused by b's appearance rule, rule appearance:format (b
+    accepts glTF binary only); a box model converted to fit b is admitted with it.
+    --cert without --key, and an avatar a.example does not hold, exit 2 with one reason."""
+    assert negotiated.at_a is not None
+    node_b = negotiated.nodes["instance-b"]
+    node_b.manifesto.policies.update({"identity.appearance": "accepts"})
+    await node_b.register_manifesto()
+    fitting = tmp_path / "fits-b.glb"
+    fitting.write_bytes(good_glb)
+    config = tmp_path / "gateway-a.json"
+    config.write_text(negotiated.plan.gateway_a.model_dump_json())
+    tls = negotiated.plan.operators[A]
+    op = ["--cert", str(tls.cert), "--key", str(tls.key)]
+    outcomes = {}
+    async with _operator(negotiated) as home:
+        for human, model in (("godette", GODETTE), ("fitter", fitting)):
+            registered = await negotiated.at_a.register_human(human, model)
+            user = registered.user_process_id
+            persona = parse_item(registered.persona.item_json).item_id
+            code, issued = await _cli_json(
+                "identity",
+                "issue",
+                user,
+                "--config",
+                str(config),
+                "--birthdate",
+                "1990-04-01",
+                "--avatar",
+                persona,
+                *op,
+            )
+            assert code == 0 and "avatars" in issued["claims"], issued
+            try:
+                outcomes[human] = await _migrate(home, user, "name", "age_over_18", "avatars")
+            except grpc.aio.AioRpcError as err:
+                outcomes[human] = err
+    godette = outcomes["godette"]
+    assert isinstance(godette, grpc.aio.AioRpcError) and godette.code() == DENIED
+    info = error_info(godette)
+    assert info is not None and info.reason == "ELIGIBILITY_APPEARANCE" and "VRM/0.x" in (godette.details() or "")
+    assert dict(info.metadata)["rule"] == "appearance:format"
+    fitter = outcomes["fitter"]
+    assert not isinstance(fitter, grpc.aio.AioRpcError)
+    row = node_b.linked_identities.get(fitter.peer_process_id)
+    assert row is not None
+    (shown,) = row.claims["avatars"]
+    assert shown["Format"] == "glTF/2.0-binary" and shown["Length"] == len(good_glb)
+    assert int(shown["Attributes"]["Triangles"]) <= 1500
+
+    half = await mmmfed(
+        "identity", "issue", ALICE, "--config", str(config), "--birthdate", "1990-04-01", "--cert", str(tls.cert)
+    )
+    assert half.returncode == 2 and "OPTION_MISSING" in half.stderr and "Traceback" not in half.stderr
+    code, err = await _cli_json(
+        "identity",
+        "issue",
+        ALICE,
+        "--config",
+        str(config),
+        "--birthdate",
+        "1990-04-01",
+        "--avatar",
+        f"mmm://{A}/items/none",
+        *op,
+    )
+    assert code == 2 and err["error"] == "ITEM_NOT_FOUND", err
+
+
+async def test_fgmv43_9_4_step_4_no_process_at_b_without_its_link_when_bs_gateway_holds_no_more(
+    negotiated: Federation,
+) -> None:
+    """b's gateway holds at most one link from a here: alice is linked and is a Process of b;
+    bob is refused RESOURCE_EXHAUSTED LINKED_IDENTITIES_FULL before b's instance makes him one."""
+    negotiated.nodes["gateway-b"].identity_import.linked.max_per_home = 1
+    _issue(negotiated, "alice", name="Alice", years=30)
+    _issue(negotiated, "bob", name="Bob", years=40)
+    world = negotiated.nodes["instance-b"].process_actions.world
+    async with _operator(negotiated) as home:
+        alice = await _migrate(home, ALICE, "name", "age_over_18")
+        await refused(
+            _migrate(home, f"mmm://{A}/processes/user/bob", "name", "age_over_18"),
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "LINKED_IDENTITIES_FULL",
+        )
+        again = await _migrate(home, ALICE, "name", "age_over_18")  # a link held already is no new one
+        assert again.already_linked
+    linked_here = {p for p in world.processes if "/processes/user/linked-" in p and not p.endswith("-device")}
+    assert linked_here == {alice.peer_process_id}
+    assert negotiated.nodes["instance-b"].linked_identities.process_ids() == {alice.peer_process_id}

@@ -62,6 +62,9 @@ class MigrateIdentityResponse(_message.Message):
     PEER_PROCESS_ID_FIELD_NUMBER: _builtins.int
     STORED_CLAIMS_FIELD_NUMBER: _builtins.int
     ALREADY_LINKED_FIELD_NUMBER: _builtins.int
+    ADMISSION_FIELD_NUMBER: _builtins.int
+    ACCOUNT_TYPE_FIELD_NUMBER: _builtins.int
+    RIGHTS_FIELD_NUMBER: _builtins.int
     peer_m_instance_id: _builtins.str
     did: _builtins.str
     """The user's DID (did:web:<home>:users:<id>)."""
@@ -69,10 +72,17 @@ class MigrateIdentityResponse(_message.Message):
     """The Process the destination linked the identity to."""
     already_linked: _builtins.bool
     """True when the destination held a link for this DID already (same Process)."""
+    admission: _builtins.str
+    """What the destination's policy granted (FGMV-43 9.4 step 4): "admit" or "restricted" (its
+    reputation rule), the Account type of the Process there and the Actions of its Rights.
+    """
+    account_type: _builtins.str
     @_builtins.property
     def stored_claims(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The claims the destination stored (exactly those disclosed)."""
 
+    @_builtins.property
+    def rights(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
@@ -81,10 +91,13 @@ class MigrateIdentityResponse(_message.Message):
         peer_process_id: _builtins.str = ...,
         stored_claims: _abc.Iterable[_builtins.str] | None = ...,
         already_linked: _builtins.bool = ...,
+        admission: _builtins.str = ...,
+        account_type: _builtins.str = ...,
+        rights: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["already_linked", b"already_linked", "did", b"did", "peer_m_instance_id", b"peer_m_instance_id", "peer_process_id", b"peer_process_id", "stored_claims", b"stored_claims"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_type", b"account_type", "admission", b"admission", "already_linked", b"already_linked", "did", b"did", "peer_m_instance_id", b"peer_m_instance_id", "peer_process_id", b"peer_process_id", "rights", b"rights", "stored_claims", b"stored_claims"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -228,20 +241,33 @@ class PresentIdentityResponse(_message.Message):
     PROCESS_ID_FIELD_NUMBER: _builtins.int
     STORED_CLAIMS_FIELD_NUMBER: _builtins.int
     ALREADY_LINKED_FIELD_NUMBER: _builtins.int
+    ADMISSION_FIELD_NUMBER: _builtins.int
+    ACCOUNT_TYPE_FIELD_NUMBER: _builtins.int
+    RIGHTS_FIELD_NUMBER: _builtins.int
     process_id: _builtins.str
     already_linked: _builtins.bool
+    admission: _builtins.str
+    """FGMV-43 9.4 step 4: "admit" or "restricted", the Account type of the User Process the
+    identity became at this M-Instance (Linked, LinkedRestricted) and the Actions of its Rights.
+    """
+    account_type: _builtins.str
     @_builtins.property
     def stored_claims(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def rights(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
         process_id: _builtins.str = ...,
         stored_claims: _abc.Iterable[_builtins.str] | None = ...,
         already_linked: _builtins.bool = ...,
+        admission: _builtins.str = ...,
+        account_type: _builtins.str = ...,
+        rights: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["already_linked", b"already_linked", "process_id", b"process_id", "stored_claims", b"stored_claims"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_type", b"account_type", "admission", b"admission", "already_linked", b"already_linked", "process_id", b"process_id", "rights", b"rights", "stored_claims", b"stored_claims"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

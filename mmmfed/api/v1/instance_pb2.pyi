@@ -592,7 +592,9 @@ class UserSummary(_message.Message):
     LAST_MIGRATIONS_FIELD_NUMBER: _builtins.int
     process_id: _builtins.str
     kind: _builtins.str
-    """"home" (a human registered here) or "registered roaming" (a visitor, IDIR-103)."""
+    """"home" (a human registered here), "registered roaming" (a visitor, IDIR-103) or "linked
+    identity" (an identity of another M-Instance admitted here, FGMV-43 9.4 step 4).
+    """
     home_m_instance_id: _builtins.str
     """The User's home M-Instance (this one for "home")."""
     persona_id: _builtins.str
