@@ -37,6 +37,7 @@ from mmmfed.rules import Rules
 from mmmfed.schemas import validate_item
 from mmmfed.v22 import decode
 from mmmfed.v22.conformance import check_conforms
+from mmmfed.v22.parts import is_mapping
 
 DEFAULT_SKEW_S = 300.0
 # Failures that say nothing about the Item (a key service unreachable, a bug): not refusals.
@@ -72,7 +73,7 @@ def _proofs(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     if not proof:
         raise ForeignItemRefused("the Item carries no proof", reason="PROOF_MISSING")
     proofs = proof if isinstance(proof, list) else [proof]
-    if not all(isinstance(p, Mapping) for p in proofs):
+    if not all(is_mapping(p) for p in proofs):
         raise ForeignItemRefused("proof must be an object or a list of objects", reason="PROOF_MALFORMED")
     return proofs
 
@@ -127,8 +128,15 @@ class ForeignItemVerifier:
         other reasons); InvalidInput for malformed JSON (the ``JSON_*`` reasons) and
         ``SCHEMA_VIOLATION`` / ``ITEM_TYPE_UNKNOWN``. Each counts as a refusal by its reason.
         """
-        with refusals_counted(self._metrics):
+        try:  # refusals_counted, without a generator per Item (this runs for every Item a peer sends)
             return await self._verify_persona(raw, peer_id=peer_id, bridge_keys=bridge_keys)
+        except MmmfedError as err:
+            self._count_refusal(err)
+            raise
+
+    def _count_refusal(self, err: MmmfedError) -> None:
+        if err.code not in NOT_REFUSALS:
+            self._metrics.verification_refusals.labels(reason=err.reason).inc()
 
     async def _verify_persona(self, raw: bytes, *, peer_id: str, bridge_keys: Mapping[str, bytes]) -> Item:
         item = parse_item(raw)
@@ -146,7 +154,7 @@ class ForeignItemVerifier:
         if source_wire is None:
             await self._verify_signed_by_peer(item.wire, peer_id, plain_json=item.plain_json)
             return item
-        if not isinstance(source_wire, Mapping):
+        if not is_mapping(source_wire):
             raise ForeignItemRefused("SourceItem must be an Item", reason="SOURCE_MISMATCH")
         check_conforms(source_wire)  # the original too is MPAI's V2.2 type of its Header
         source = decode(source_wire)

@@ -31,6 +31,7 @@ from mmmfed.proofs import SigningKey, sign_document
 from mmmfed.strictjson import parse_json_plain
 from mmmfed.v22 import decode, encode
 from mmmfed.v22.conformance import check_conforms
+from mmmfed.v22.parts import is_mapping
 
 ITEM_HEADER = "MMM-ITM-V2.2"
 MAX_TRACE = 64
@@ -141,7 +142,7 @@ class Item:
     def data(self) -> DataBinding | None:
         """The data binding, or None for an Item without streamed data."""
         data = self.doc.get("ItemData")
-        if not isinstance(data, Mapping) or "Digest" not in data:
+        if not is_mapping(data) or "Digest" not in data:
             return None
         return DataBinding(int(data["Size"]), str(data["Digest"]["Value"]), str(data.get("MediaType", "")))
 

@@ -92,7 +92,7 @@ def item_fields_of(wire: dict[str, Any], item_id: str) -> dict[str, Any]:
     """Pop the V2.2 Item fields from ``wire``; return the domain's."""
     out: dict[str, Any] = {"SourceItemID": wire.pop("SourceItemID", None)}
     for entry in wire.pop("ItemData", None) or []:
-        if not isinstance(entry, Mapping):
+        if not parts.is_mapping(entry):
             raise InvalidInput("ItemData entries are objects", reason="ITEM_MALFORMED")
         uri = entry.get("DataURI")
         if isinstance(uri, str) and uri.startswith(parts.NI_PREFIX) and "DataID" in entry:
@@ -117,10 +117,10 @@ def item_fields_of(wire: dict[str, Any], item_id: str) -> dict[str, Any]:
         else:
             raise InvalidInput("an ItemData entry mmmfed does not read", reason="ITEM_MALFORMED")
     qualifier = wire.pop("ItemQualifier", None)
-    values = qualifier.get("QualifierValueOrRef") if isinstance(qualifier, Mapping) else None
-    if not isinstance(qualifier, Mapping) or not isinstance(values, list) or len(values) != 1:
+    values = qualifier.get("QualifierValueOrRef") if parts.is_mapping(qualifier) else None
+    if not parts.is_mapping(qualifier) or not isinstance(values, list) or len(values) != 1:
         raise InvalidInput("ItemQualifier must be a TFA Any Qualifier", reason="ITEM_MALFORMED")
-    value = values[0] if values and isinstance(values[0], Mapping) else {}
+    value = values[0] if values and parts.is_mapping(values[0]) else {}
     out["ItemQualifier"] = {"SubType": qualifier.get("QualifierType"), **value}
     capabilities = wire.pop("ICapabilities", None)
     out["ICapabilities"] = [_capability(p) for p in (capabilities or {}).get("Processes", [])]
@@ -131,9 +131,9 @@ def item_fields_of(wire: dict[str, Any], item_id: str) -> dict[str, Any]:
 def embedded_source(wire: object) -> dict[str, Any] | None:
     """The original Item (its V2.2 form) a conversion's V2.2 ``wire`` embeds in its ItemData, or
     None (also for anything malformed: callers that must refuse parse the Item fully)."""
-    data = wire.get("ItemData") if isinstance(wire, Mapping) else None
+    data = wire.get("ItemData") if parts.is_mapping(wire) else None
     for entry in data if isinstance(data, list) else []:
-        uri = entry.get("DataURI") if isinstance(entry, Mapping) else None
+        uri = entry.get("DataURI") if parts.is_mapping(entry) else None
         if isinstance(uri, str) and uri.startswith(parts.DATA_JSON_PREFIX):
             try:
                 return parts.of_json_data_uri(uri)
@@ -155,9 +155,9 @@ def _process_rights(item_id: str, index: int, capability: Mapping[str, Any]) -> 
 
 
 def _capability(entry: object) -> dict[str, Any]:
-    rights = entry.get("Rights") if isinstance(entry, Mapping) else None
-    data = rights.get("RightsData") if isinstance(rights, Mapping) else None
-    if not isinstance(entry, Mapping) or not isinstance(data, list):
+    rights = entry.get("Rights") if parts.is_mapping(entry) else None
+    data = rights.get("RightsData") if parts.is_mapping(rights) else None
+    if not parts.is_mapping(entry) or not isinstance(data, list):
         raise InvalidInput("ICapabilities Processes entries need ProcessID and Rights", reason="ITEM_MALFORMED")
     actions = [pa.get("ProcessActionID") for right in data for pa in right.get("PAIDOrPA", [])]
     return {"ProcessID": entry.get("ProcessID"), "Rights": actions}

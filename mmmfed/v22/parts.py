@@ -25,7 +25,7 @@ import base64
 import datetime
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import quote, unquote
 
 from mmmfed.errors import InvalidInput
@@ -39,6 +39,13 @@ EXTENSION_KEY = "mmmfed:Fields"
 NI_PREFIX = "ni:///sha-256;"
 DATA_JSON_PREFIX = "data:application/json;base64,"
 OPEN_END_MS = 9_007_199_254_740_991  # EndTime of a segment with no end (a Right without ValidUntil)
+
+
+def is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:
+    """``isinstance(value, Mapping)``, answered without the ABC machinery (a Python-level
+    ``__instancecheck__``) for a ``dict``, which is what parsed JSON holds: the codec asks this a
+    dozen times an Item."""
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def iso_of_ms(ms: int) -> str:
@@ -85,12 +92,12 @@ def instant(time_id: str, text: str) -> dict[str, Any]:
 def segments_of(value: object, where: str) -> list[tuple[int, int]]:
     """The absolute millisecond segments of a Simple Time. Raises InvalidInput ``ITEM_MALFORMED``
     naming ``where`` for anything else (another TimeUnit, a relative time, a float)."""
-    data = value.get("SimpleTimeData") if isinstance(value, Mapping) else None
+    data = value.get("SimpleTimeData") if is_mapping(value) else None
     if not isinstance(data, list):
         raise InvalidInput(f"{where} is not a Simple Time", reason="ITEM_MALFORMED")
     out = []
     for segment in data:
-        if not isinstance(segment, Mapping) or segment.get("FlagsByte") != ABSOLUTE_MS:
+        if not is_mapping(segment) or segment.get("FlagsByte") != ABSOLUTE_MS:
             raise InvalidInput(f"{where} is not in absolute milliseconds (FlagsByte 3)", reason="ITEM_MALFORMED")
         start, end = segment.get("StartTime"), segment.get("EndTime")
         if not all(isinstance(t, int) and not isinstance(t, bool) for t in (start, end)):
@@ -119,7 +126,7 @@ def dem(item_id: str, trace: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 def trace_of(value: object) -> tuple[str, list[dict[str, Any]]]:
     """(ItemID, Trace) from a ``DataXMData``. Raises InvalidInput ``ITEM_MALFORMED``."""
-    if not isinstance(value, Mapping) or not isinstance(value.get("DataID"), str):
+    if not is_mapping(value) or not isinstance(value.get("DataID"), str):
         raise InvalidInput("DataXMData with a DataID is required", reason="ITEM_MALFORMED")
     sources = value.get("Source")
     times = segments_of(value.get("DataExchangeMetadataTime"), "DataXMData.DataExchangeMetadataTime")
@@ -127,7 +134,7 @@ def trace_of(value: object) -> tuple[str, list[dict[str, Any]]]:
         raise InvalidInput("DataXMData.Source and its times must pair up", reason="ITEM_MALFORMED")
     trace = []
     for source, (start, _end) in zip(sources, times, strict=True):
-        producer = source.get("ImplementerAIMID") if isinstance(source, Mapping) else None
+        producer = source.get("ImplementerAIMID") if is_mapping(source) else None
         if not isinstance(producer, str):
             raise InvalidInput("DataXMData.Source entries name a Process", reason="ITEM_MALFORMED")
         trace.append({"ProcessID": producer, "Time": iso_of_ms(start)})
@@ -219,9 +226,9 @@ def value_doc(amount: int, currency_id: str) -> dict[str, Any]:
 
 def of_value_doc(value: object, where: str) -> dict[str, Any]:
     """``{"Amount", "CurrencyID"}`` from a :func:`value_doc`."""
-    currency = value.get("Currency") if isinstance(value, Mapping) else None
-    amount = value.get("Amount") if isinstance(value, Mapping) else None
-    if not isinstance(currency, Mapping) or not isinstance(currency.get("CurrencyData"), str):
+    currency = value.get("Currency") if is_mapping(value) else None
+    amount = value.get("Amount") if is_mapping(value) else None
+    if not is_mapping(currency) or not isinstance(currency.get("CurrencyData"), str):
         raise InvalidInput(f"{where} has no Currency", reason="ITEM_MALFORMED")
     if not isinstance(amount, int) or isinstance(amount, bool):
         raise InvalidInput(f"{where} Amount must be an integer of minor units", reason="ITEM_MALFORMED")
