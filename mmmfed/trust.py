@@ -25,6 +25,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,10 @@ TRUST_DOMAIN_PREFIX = f"{URI_SCHEME}://trust-domain/"
 BUNDLE_INVALID = "BUNDLE_INVALID"
 # Distinct client certificates remembered by identify(); a peer cannot grow it past this.
 IDENTIFY_CACHE_ENTRIES = 1024
+# The caller of the call being served, as :meth:`TrustDomains.identify` found it: grpc.aio serves
+# each call in a task of its own, so the guard's identification is reused by the servicer (a
+# gateway's own-instance and peer checks) instead of asking the TLS layer for the certificate again.
+_IDENTIFIED: ContextVar[tuple[object, object, Caller] | None] = ContextVar("mmmfed_identified_caller", default=None)
 # A bundle larger than this is not a CA bundle (a few CAs are a few KB).
 MAX_BUNDLE_BYTES = 256 * 1024
 
@@ -293,11 +298,15 @@ class TrustDomains:
         return caller
 
     def identify(self, context: ServicerContext) -> Caller:
-        """Who the client of ``context`` is (its certificate as the TLS layer verified it)."""
-        pems = list(context.auth_context().get("x509_pem_cert") or ())
-        if not pems:
-            return Caller(trust_domains=(), own=False)
-        return self.identify_pem(bytes(pems[0]))
+        """Who the client of ``context`` is (its certificate as the TLS layer verified it); found
+        once per call and these trust domains (the guard's answer is the servicer's)."""
+        hit = _IDENTIFIED.get()
+        if hit is not None and hit[0] is context and hit[1] is self:
+            return hit[2]
+        pem = next(iter(context.auth_context().get("x509_pem_cert") or ()), None)
+        caller = self.identify_pem(bytes(pem)) if pem is not None else Caller(trust_domains=(), own=False)
+        _IDENTIFIED.set((context, self, caller))
+        return caller
 
 
 def bundles_from(paths: Mapping[str, Path]) -> list[TrustBundle]:

@@ -96,6 +96,7 @@ def serve(
 
     Logs go to stderr in the config's observability.log_format (json by default); with
     observability.metrics_listen (or MMMFED_METRICS_LISTEN) the node also serves /metrics over HTTP."""
+    from mmmfed.allocator import limit_arenas, trim_interval_s, trim_periodically
     from mmmfed.config import BridgeConfig, C, GatewayConfig, InstanceConfig, load_config
     from mmmfed.logs import configure
     from mmmfed.preflight import check_node
@@ -105,7 +106,9 @@ def serve(
         check_node(node_config)  # listen addresses, data_dir, trust material: one line, not a traceback
         return node_config
 
+    limit_arenas()  # before the node starts threads (mmmfed/allocator.py)
     try:
+        trim_every_s = trim_interval_s()
         if kind is NodeKind.instance:
             from instance.node import InstanceNode
 
@@ -126,8 +129,12 @@ def serve(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, task.cancel)  # type: ignore[union-attr]
-        with contextlib.suppress(asyncio.CancelledError):
-            await node.run_forever()  # type: ignore[attr-defined]
+        trimming = asyncio.create_task(trim_periodically(trim_every_s))
+        try:
+            with contextlib.suppress(asyncio.CancelledError):
+                await node.run_forever()  # type: ignore[attr-defined]
+        finally:
+            trimming.cancel()
 
     try:
         run_event_loop(main())

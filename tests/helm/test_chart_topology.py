@@ -110,7 +110,26 @@ def test_external_redis_url_and_its_secret() -> None:
     assert config.peers["b.example"].address == "gateway.b.example:443"
     assert config.rules[0].version_id == "r1"
     env = pod_spec(gateway)["containers"][0]["env"]
-    assert env == [{"name": "MMMFED_REDIS_URL", "valueFrom": {"secretKeyRef": {"name": "redis-url", "key": "url"}}}]
+    redis_url = [e for e in env if e["name"] == "MMMFED_REDIS_URL"]
+    assert redis_url == [
+        {"name": "MMMFED_REDIS_URL", "valueFrom": {"secretKeyRef": {"name": "redis-url", "key": "url"}}}
+    ]
+
+
+def test_every_node_gets_the_allocator_settings() -> None:
+    """Every node container runs with glibc limited to 2 malloc arenas and trimming every 30 s
+    (mmmfed/allocator.py), as ``mmmfed serve`` would choose itself; values ``malloc`` change them."""
+    for values, arenas, trim in (
+        (EXTERNAL_REDIS, "2", "30"),
+        ({**EXTERNAL_REDIS, "malloc": {"arenaMax": 4, "trimSeconds": 0}}, "4", "0"),
+    ):
+        docs = render(values)
+        for kind, name in (("Deployment", "gateway"), ("Deployment", "bridge"), ("StatefulSet", "instance")):
+            env = {
+                e["name"]: e.get("value")
+                for e in pod_spec(find(docs, kind, f"{PREFIX}-{name}"))["containers"][0]["env"]
+            }
+            assert (env["MALLOC_ARENA_MAX"], env["MMMFED_MALLOC_TRIM_S"]) == (arenas, trim), name
 
 
 def test_bridge_disabled_renders_no_bridge() -> None:

@@ -401,3 +401,25 @@ async def test_concurrent_appends_are_group_committed_into_one_chain(tmp_path: P
     assert err.value.reason == "AUDIT_ENTRY_MALFORMED"
     assert (await shared.head()).seq == 50  # type: ignore[union-attr]
     await shared.close()
+
+
+async def test_a_cancelled_append_is_written_all_the_same(tmp_path: Path) -> None:
+    """An append whose caller is cancelled while its batch is being written (a client gone) is
+    still written, in its place in the chain, and the appends beside it get their entries."""
+    import asyncio
+
+    from mmmfed.store.shared import EmbeddedAuditLog
+
+    shared = EmbeddedAuditLog(SqliteAuditLog(tmp_path / "audit.sqlite3"))
+    first = asyncio.ensure_future(shared.append(ACCEPTED, peer_id="b.example", subject="kept"))
+    gone = asyncio.ensure_future(shared.append(ACCEPTED, peer_id="b.example", subject="caller-gone"))
+    await asyncio.sleep(0)  # both queued, the writer started
+    gone.cancel()
+    assert (await first).subject == "kept"
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    await shared.close()  # drains the writer
+    reopened = SqliteAuditLog(tmp_path / "audit.sqlite3")
+    assert [e.subject for e in reopened.entries()] == ["kept", "caller-gone"]
+    assert reopened.verify().ok
+    reopened.close()

@@ -309,3 +309,11 @@ appenddirname appendonlydir
 save ""
 maxmemory-policy noeviction
 {{- end }}
+
+{{/* Environment of every node container: its C allocator (mmmfed/allocator.py, values "malloc"). */}}
+{{- define "mmmfed.nodeEnv" -}}
+- name: MALLOC_ARENA_MAX
+  value: {{ .Values.malloc.arenaMax | quote }}
+- name: MMMFED_MALLOC_TRIM_S
+  value: {{ .Values.malloc.trimSeconds | quote }}
+{{- end -}}
