@@ -83,12 +83,14 @@ def _heads(fed: Federation, node: str, content_id: str) -> list[str]:
 
 
 def _let_bob_modify(fed: Federation, content_id: str) -> None:
-    """b's World gives bob, a User of b, the Modify Right on the migrated content."""
-    world = fed.nodes["instance-b"].process_actions.world
-    right_id = f"{content_id}#{BOB}#Modify"
-    world.rights[right_id] = Right(
-        right_id, BOB, DeonticVerb.MAY, Action.MODIFY, content_id, RightLevel.ACQUIRED, ALICE, 0
-    )
+    """Both Worlds give bob, a User of b, the Modify Right on the content (as its owner alice
+    would grant it at each): b's to make a version, a's to apply it at home (COIR-302)."""
+    for node in ("instance-b", "instance-a"):
+        world = fed.nodes[node].process_actions.world
+        right_id = f"{content_id}#{BOB}#Modify"
+        world.rights[right_id] = Right(
+            right_id, BOB, DeonticVerb.MAY, Action.MODIFY, content_id, RightLevel.GRANTED, ALICE, 0
+        )
 
 
 async def _pause_sync(fed: Federation) -> None:
@@ -522,3 +524,40 @@ async def test_re3_versions_are_signed_by_the_sending_gateway_and_b_refuses_forg
     after = fed.nodes["instance-b"].contents.store.versions(content_id)
     assert len(after) == len(held) + 1
     assert _current_bytes(fed, "instance-b", content_id) == b"# Notes\n\nnew key\n"
+
+
+async def test_coir_302_b_applies_a_version_only_if_its_author_may_modify_the_content_at_b(
+    negotiated: Federation, tmp_path: Path
+) -> None:
+    """carol, a User of a whom a's World lets Modify alice's content after it migrated, makes a
+    version at a; b's World gives carol no Modify Right on it, so b refuses it ``InsRights`` and
+    stores nothing, and a's `content sync` shows that reason. Once b's World holds the Right
+    too, the same version reaches b."""
+    fed = negotiated
+    at_a, at_b = await operators(fed, tmp_path)
+    carol = f"mmm://{A}/processes/user/carol"
+    assert fed.at_a is not None
+    await fed.at_a.register_process(carol)
+    content_id = await _publish(at_a, _file(tmp_path, "notes.md", TEXT_V1.encode()))
+    assert (await mmmfed("content", "migrate", content_id, *at_a, "--to", B)).returncode == 0
+    held = [v["version_id"] for v in (await _history(content_id, at_b))["versions"]]
+
+    def grant(node: str) -> None:
+        right_id = f"{content_id}#{carol}#Modify"
+        fed.nodes[node].process_actions.world.rights[right_id] = Right(
+            right_id, carol, DeonticVerb.MAY, Action.MODIFY, content_id, RightLevel.GRANTED, ALICE, 0
+        )
+
+    grant("instance-a")
+    text = TEXT_V1.encode() + b"by carol\n"
+    made = await cli_json("content", "update", content_id, str(_file(tmp_path, "c.md", text)), *at_a, "--author", carol)
+    done = await mmmfed("content", "sync", content_id, *at_a, "--json")
+    assert done.returncode == 2, done.stdout + done.stderr  # not done: b refused it
+    synced = json.loads(done.stdout)
+    assert [(p["peer_m_instance_id"], p["error"]) for p in synced["peers"]] == [(B, "InsRights")]
+    assert carol in synced["peers"][0]["message"]
+    assert [v["version_id"] for v in (await _history(content_id, at_b))["versions"]] == held
+    grant("instance-b")
+    await cli_json("content", "sync", content_id, *at_a)
+    assert _heads(fed, "instance-b", content_id) == [made["version_id"]]
+    assert _current_bytes(fed, "instance-b", content_id) == text
