@@ -7,6 +7,7 @@ refused and changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -17,6 +18,8 @@ from cliproc import mmmfed_in_thread as mmmfed
 from rpcassert import refused
 from sample_assets import VRM1, needs_samples
 
+from gateway.node import GatewayNode
+from instance.node import InstanceNode
 from instance.world.model import Action, DeonticVerb, PAErrorCode, PAStatusKind, ProcessActionRequest, complements
 from instance.world.wire import request_to_proto, response_from_proto
 from mmmfed.api.v1 import asset_pb2 as apb
@@ -336,3 +339,42 @@ async def test_after_a_revisit_only_the_new_visit_syncs_and_a_kept_version_trave
         spb.ChangeAppearanceRequest(user_process_id=user, detach_item_ids=["nothing"])
     )
     assert worn.change.base_version == 3 and [a.item_id for a in worn.change.attachments] == [hat, coat]
+
+
+async def test_changes_made_while_home_is_down_wait_in_a_durable_queue_and_reach_home_in_order(
+    negotiated: Federation, tmp_path: Path, good_glb: bytes
+) -> None:
+    """a's gateway is down when alice, visiting b, puts on a coat and then takes off her hat:
+    each change is QUEUED at b (worn there at once, kept in b's database), b's M-Instance
+    restarts, and once a's gateway serves again both reach home PENDING, in the order made and
+    each once; b's queue is then empty."""
+    fed = negotiated
+    assert fed.at_b is not None
+    user, hat, _ = await _roaming_alice(fed, tmp_path, good_glb)
+    await fed.nodes["gateway-a"].stop()
+    coat, first = await _swap_outfit_at_b(fed, user, good_glb)
+    assert first.change.state == "QUEUED" and [a.item_id for a in first.change.attachments] == [hat, coat]
+    second = await fed.at_b.instance.ChangeAppearance(
+        spb.ChangeAppearanceRequest(user_process_id=user, detach_item_ids=[hat])
+    )
+    assert second.change.state == "QUEUED" and [a.item_id for a in second.change.attachments] == [coat]
+    await fed.nodes["instance-b"].stop()
+    restarted = InstanceNode(fed.plan.instance_b)
+    fed.nodes["instance-b"] = restarted
+    assert restarted.avatar_home is not None
+    queued = [c.change_id for c in restarted.avatar_home.queued()]
+    assert queued == [first.change.change_id, second.change.change_id]
+    restarted.avatar_home.cap_s = 0.3
+    await restarted.start()
+    gateway_a = GatewayNode(fed.plan.gateway_a)
+    fed.nodes["gateway-a"] = gateway_a
+    await gateway_a.start()
+    deadline = time.monotonic() + 30
+    while restarted.avatar_home.queued():
+        assert time.monotonic() < deadline, "the queued changes did not reach home"
+        await asyncio.sleep(0.1)
+    assert fed.at_a is not None
+    history = await _history(fed.at_a, user)
+    assert [(c.change_id, c.state) for c in history.changes] == [(q, "PENDING") for q in queued]
+    assert [a.item_id for a in history.changes[-1].attachments] == [coat]
+    assert [v.version for v in history.versions] == [1, 2]  # a version only when alice keeps it
