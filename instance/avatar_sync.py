@@ -25,7 +25,7 @@ from instance.database import Database
 from instance.world.activity import ActivityLog, ActivityRecord
 from mmmfed.api.v1 import avatar_sync_pb2 as spb
 from mmmfed.api.v1 import item_pb2 as itpb
-from mmmfed.errors import AlreadyExists, FailedPrecondition, InvalidInput, NotFound, TooLarge
+from mmmfed.errors import AlreadyExists, FailedPrecondition, InvalidInput, MmmfedError, NotFound, TooLarge
 from mmmfed.items import Item, instance_or_none
 
 _SCHEMA = """
@@ -114,7 +114,9 @@ class AvatarSync:
     """Avatar versions and roaming changes of one M-Instance, in ``database``.
 
     ``lookup(item_id)`` returns an Item this M-Instance holds (NotFound ``ITEM_NOT_FOUND``);
-    ``persona_of(user)`` the User's current Persona; ``migrations`` says where home avatars went.
+    ``persona_of(user)`` the User's current Persona; ``migrations`` says where home avatars went;
+    ``wear(user, persona_id)`` decides a home wear in the World (None: no decision, as in unit tests
+    of the store alone).
     """
 
     def __init__(
@@ -126,6 +128,7 @@ class AvatarSync:
         persona_of: Callable[[str], Item],
         migrations: AvatarMigrations,
         activity: ActivityLog,
+        wear: Callable[[str, str], MmmfedError | None] | None = None,
     ) -> None:
         self._database = database
         self._id = m_instance_id
@@ -133,6 +136,7 @@ class AvatarSync:
         self._persona_of = persona_of
         self._migrations = migrations
         self._activity = activity
+        self._wear = wear  # a home wear decided as a World Process Action (instance/avatar_wear.py)
         database.ensure_schema(_SCHEMA)
 
     # -- home: versions ----------------------------------------------------------------------
@@ -204,8 +208,10 @@ class AvatarSync:
     # -- both sides: a change of appearance ----------------------------------------------
     def change(self, request: spb.ChangeAppearanceRequest) -> spb.ChangeAppearanceResponse:
         """AVIR-303 (and AVIR-301 when roaming): attach and detach Items held here. For a home User
-        a new version; for a roaming User a roaming change of its current visit, recorded here (SENT once the
-        caller synchronised it home). InvalidInput ``ATTACHMENT_SLOT_UNKNOWN``, NotFound
+        a new version, once the World decided it as the User's Modify of its Persona
+        (:mod:`instance.avatar_wear`; PermissionDenied ``InsRights``, recorded, no version); for a
+        roaming User a roaming change of its current visit, to be recorded here by the caller's
+        queue (:mod:`instance.avatar_home_queue`: SENT or QUEUED). InvalidInput ``ATTACHMENT_SLOT_UNKNOWN``, NotFound
         ``ITEM_NOT_FOUND`` / ``ROAMING_AVATAR_NOT_FOUND``, TooLarge
         ``TOO_MANY_ATTACHMENTS`` (over 16)."""
         user = request.user_process_id
@@ -213,8 +219,11 @@ class AvatarSync:
         current = list(self._head(user).attachments) if home else list(self._roaming(user)[1].attachments)
         attachments = _apply(current, request, self._lookup)
         if home:
-            with self._database.write() as db:
-                return spb.ChangeAppearanceResponse(version=self._new_version(db, user, attachments))
+            with self._database.write() as db:  # the World's decision and the version: one write
+                refusal = self._wear(user, self._head(user).persona_id) if self._wear is not None else None
+                if refusal is None:
+                    return spb.ChangeAppearanceResponse(version=self._new_version(db, user, attachments))
+            raise refusal  # InsRights...: the refusal is Activity Data, no version
         visit_id, roaming = self._roaming(user)
         records = self._activity_of(user)
         activity = [

@@ -14,6 +14,7 @@ from instance.assets.transfers import TransferService
 from instance.avatar_home_queue import AvatarHomeQueue
 from instance.avatar_status import AvatarMigrations
 from instance.avatar_sync import AvatarSync
+from instance.avatar_wear import wear_in_world
 from instance.avatars import AvatarService
 from instance.content.imports import ContentImports
 from instance.content.service import ContentService
@@ -109,6 +110,7 @@ class InstanceNode:
             persona_of=self.avatars.persona_of,
             migrations=migrations,
             activity=self.process_actions.activity,
+            wear=wear_in_world(self.process_actions),  # AVIR-303: a Modify of the Persona, Rights checked
         )
         # AVSF: a roaming User's change goes home at once, or waits in a durable queue while home is down.
         self.avatar_home = (

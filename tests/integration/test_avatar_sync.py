@@ -20,7 +20,16 @@ from sample_assets import VRM1, needs_samples
 
 from gateway.node import GatewayNode
 from instance.node import InstanceNode
-from instance.world.model import Action, DeonticVerb, PAErrorCode, PAStatusKind, ProcessActionRequest, complements
+from instance.world.model import (
+    Action,
+    DeonticVerb,
+    PAErrorCode,
+    PAStatusKind,
+    ProcessActionRequest,
+    Right,
+    RightLevel,
+    complements,
+)
 from instance.world.wire import request_to_proto, response_from_proto
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import avatar_sync_pb2 as spb
@@ -378,3 +387,39 @@ async def test_changes_made_while_home_is_down_wait_in_a_durable_queue_and_reach
     assert [(c.change_id, c.state) for c in history.changes] == [(q, "PENDING") for q in queued]
     assert [a.item_id for a in history.changes[-1].attachments] == [coat]
     assert [v.version for v in history.versions] == [1, 2]  # a version only when alice keeps it
+
+
+async def test_a_wear_at_home_is_a_modify_of_the_persona_the_world_decides(
+    negotiated: Federation, tmp_path: Path, good_glb: bytes
+) -> None:
+    """AVIR-303 at home: wearing the hat is the World's Modify of alice's Persona, asked by alice
+    (Ack, Activity Data naming the Persona); once a May Not Right forbids her to Modify it, the
+    next wear is refused InsRights, recorded as Activity Data too, and makes no version."""
+    fed = negotiated
+    assert fed.at_a is not None
+    path = tmp_path / "alice.glb"
+    path.write_bytes(good_glb)
+    user = (await fed.at_a.register_human("alice", path)).user_process_id
+    hat = await _asset(fed.at_a, user, "Accessory", good_glb, "hat")
+    node = fed.nodes["instance-a"]
+    persona = node.avatars.persona_of(user).item_id
+    worn = await fed.at_a.instance.ChangeAppearance(
+        spb.ChangeAppearanceRequest(user_process_id=user, attach=[spb.AttachmentRef(item_id=hat, slot="accessory")])
+    )
+    assert worn.version.version == 2
+    [modify] = [r for r in node.process_actions.activity.query(item_id=persona) if r.action == "Modify"]
+    assert (modify.source_id, modify.status, modify.error) == (user, "Ack", None)
+    world = node.process_actions.world
+    right_id = f"{persona}#{user}#no-modify"
+    world.rights[right_id] = Right(
+        right_id, user, DeonticVerb.MAY_NOT, Action.MODIFY, persona, RightLevel.GRANTED, user, 0
+    )
+    await refused(
+        fed.at_a.instance.ChangeAppearance(spb.ChangeAppearanceRequest(user_process_id=user, detach_item_ids=[hat])),
+        grpc.StatusCode.PERMISSION_DENIED,
+        "InsRights",
+        persona,
+    )
+    refusals = [r for r in node.process_actions.activity.query(process_id=user) if r.error == "InsRights"]
+    assert [r.action for r in refusals] == ["Modify"]
+    assert [v.version for v in (await _history(fed.at_a, user)).versions] == [1, 2]
