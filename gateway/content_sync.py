@@ -13,9 +13,15 @@ then RE-3 ``ExchangeContentVersions`` with those ids pulls the peer's versions t
 (its answer brings any version it made meanwhile, e.g. a merge). Every message carries at most
 :data:`MAX_SYNC_BYTES` of parts (``more`` says another follows).
 
+Every message either side sends is signed by its gateway over what its own M-Instance exported
+(:mod:`gateway.version_signing`), and every message either side receives is checked against the
+peer's keys before its M-Instance applies anything (PERMISSION_DENIED ``ENVELOPE_MISSING``,
+``ENVELOPE_MISMATCH`` for a version changed after signing, ``SIGNATURE_INVALID``, ``KEY_*``).
+
 Answering side (:meth:`ContentVersionSync.exchange`): the caller is the peer (mTLS), the
 agreement is active, each version's id is its record's digest and its parts those it lists
-(DATA_LOSS ``VERSION_ID_MISMATCH`` / ``DIGEST_MISMATCH``), at most :data:`MAX_SYNC_VERSIONS`
+(DATA_LOSS ``VERSION_ID_MISMATCH`` / ``DIGEST_MISMATCH``), the message is signed by the
+peer's gateway, at most :data:`MAX_SYNC_VERSIONS`
 per message, each within this gateway's limits and what its manifesto accepts (as a migration:
 ``CONTENT_TOO_LARGE``, ``CONTENT_NOT_ACCEPTED``), and so are the versions it pulls; the
 M-Instance checks the link (``NOT_LINKED``), the parents, the kind and licence, and applies
@@ -29,7 +35,9 @@ from typing import Protocol
 
 from gateway.agreements import CONTENT_ACTION, CONTENT_TYPE
 from gateway.channels import Channels
+from gateway.envelope import EnvelopeChecker
 from gateway.negotiation import NegotiationService
+from gateway.version_signing import check_signed, sign_versions
 from mmmfed.api.v1 import content_pb2 as cpb
 from mmmfed.audit import ACCEPTED, REFUSED
 from mmmfed.content.acceptance import ContentAcceptance
@@ -37,6 +45,7 @@ from mmmfed.content.package import ContentPackage, ContentPart
 from mmmfed.content.transfer import check_limits
 from mmmfed.content.versions import ContentVersion, check_package
 from mmmfed.errors import InvalidInput, MmmfedError
+from mmmfed.keys import InstanceKeyStore
 from mmmfed.rpc import call
 from mmmfed.store import SharedAuditLog
 
@@ -81,6 +90,8 @@ class ContentVersionSync:
         *,
         audit: SharedAuditLog,
         limits: Limits,
+        keys: InstanceKeyStore,
+        envelopes: EnvelopeChecker,
     ) -> None:
         self._id = m_instance_id
         self._channels = channels
@@ -88,12 +99,17 @@ class ContentVersionSync:
         self._agreements = negotiation.agreements
         self._audit = audit
         self._limits = limits
+        self._keys = keys
+        self._envelopes = envelopes
 
-    async def _receivable(self, message: cpb.ContentVersions) -> None:
-        """Versions from a peer: each what its id says, within this gateway's limits
-        (``CONTENT_TOO_LARGE``) and what its own manifesto accepts (``CONTENT_NOT_ACCEPTED``),
-        as for a migration (:mod:`gateway.contents`)."""
+    async def _receivable(self, message: cpb.ContentVersions, peer: str) -> None:
+        """Versions from ``peer``: each what its id says, the message signed by ``peer``'s
+        gateway for this one (:mod:`gateway.version_signing`: ``ENVELOPE_*``, ``SIGNATURE_INVALID``,
+        ``KEY_*``, ``REPLAYED``), within this gateway's limits (``CONTENT_TOO_LARGE``) and what
+        its own manifesto accepts (``CONTENT_NOT_ACCEPTED``), as for a migration
+        (:mod:`gateway.contents`)."""
         versions = check_versions(message)
+        await check_signed(message, versions, envelopes=self._envelopes, peer_id=peer)
         if not versions:
             return
         accepted_here = ContentAcceptance.of(dict((await self._negotiation.platform()).policies))
@@ -144,7 +160,9 @@ class ContentVersionSync:
         stub = self._channels.peer(peer)
 
         async def exchange(message: cpb.ContentVersions) -> cpb.ContentVersions:
-            answer: cpb.ContentVersions = await call(lambda: stub.ExchangeContentVersions(message), attempts=1)
+            signed = sign_versions(message, keys=self._keys, destination=peer)  # what our M-Instance exported
+            answer: cpb.ContentVersions = await call(lambda: stub.ExchangeContentVersions(signed), attempts=1)
+            await self._receivable(answer, peer)
             return answer
 
         await self._agreed(peer)
@@ -154,7 +172,6 @@ class ContentVersionSync:
         for _ in range(MAX_ROUNDS):  # pull
             ask = cpb.ContentVersions(content_id=content_id, known_ids=list(mine.known_ids))
             theirs: cpb.ContentVersions = await exchange(ask)
-            await self._receivable(theirs)
             received += await self._apply(content_id, peer, theirs)
             theirs_known = list(theirs.known_ids)
             mine = await self._export(content_id, peer, [], ids_only=True)
@@ -169,7 +186,6 @@ class ContentVersionSync:
             )
             answer: cpb.ContentVersions = await exchange(push)
             sent += len(out.versions)
-            await self._receivable(answer)
             received += await self._apply(content_id, peer, answer)
             theirs_known = list(answer.known_ids)
         return cpb.SyncedPeer(peer_m_instance_id=peer, sent=sent, received=received)
@@ -180,9 +196,10 @@ class ContentVersionSync:
         with those it lacks. Raises as the module docstring says. Audited."""
         try:
             await self._agreed(peer)
-            await self._receivable(request)
+            await self._receivable(request, peer)
             applied = await self._apply(request.content_id, peer, request)
-            answer = await self._export(request.content_id, peer, list(request.known_ids), ids_only=False)
+            exported = await self._export(request.content_id, peer, list(request.known_ids), ids_only=False)
+            answer = sign_versions(exported, keys=self._keys, destination=peer)
         except MmmfedError as err:
             details: dict[str, object] = {"rpc": "ExchangeContentVersions", "message": err.message[:500]}
             subject = request.content_id[:256]

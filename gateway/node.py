@@ -154,7 +154,13 @@ class GatewayNode:
             metrics=self.metrics,
         )
         self.content_sync = ContentVersionSync(  # FGMV-43 9.3 steps 5-7 (COSF)
-            config.m_instance_id, self.channels, self.negotiation, audit=self.audit, limits=self.contents
+            config.m_instance_id,
+            self.channels,
+            self.negotiation,
+            audit=self.audit,
+            limits=self.contents,
+            keys=self.keys,
+            envelopes=envelopes,
         )
         # FGMV-43 9.4 (issue 17): identities, home side (RI-4, RE-4 out) and destination (RE-4 in)
         self.identity = IdentityMigration(

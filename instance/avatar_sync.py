@@ -25,7 +25,7 @@ from instance.database import Database
 from instance.world.activity import ActivityLog, ActivityRecord
 from mmmfed.api.v1 import avatar_sync_pb2 as spb
 from mmmfed.api.v1 import item_pb2 as itpb
-from mmmfed.errors import AlreadyExists, FailedPrecondition, InvalidInput, NotFound, TooLarge
+from mmmfed.errors import AlreadyExists, FailedPrecondition, InvalidInput, MmmfedError, NotFound, TooLarge
 from mmmfed.items import Item, instance_or_none
 
 _SCHEMA = """
@@ -48,12 +48,16 @@ MAX_ACTIVITY_RECORD_BYTES = 8 * 1024
 MAX_CHANGE_BYTES = 256 * 1024  # one RoamingChange on the wire
 MAX_PENDING_PER_USER = 16
 PENDING, KEPT, DISCARDED, SENT = "PENDING", "KEPT", "DISCARDED", "SENT"
+QUEUED, REFUSED = "QUEUED", "REFUSED"
+"""At the visited M-Instance: a change waiting in the queue for its home (home down), and one its
+home refused once dequeued (:mod:`instance.avatar_home_queue`)."""
 
 ItemLookup = Callable[[str], Item]
 
 
 class HomeSync(Protocol):
-    """What sends a roaming change home: this instance's gateway (RI-1 SyncAvatarHome)."""
+    """What sends a roaming change home and records it here: the durable queue towards this
+    instance's gateway (RI-1 SyncAvatarHome; :class:`instance.avatar_home_queue.AvatarHomeQueue`)."""
 
     async def __call__(self, change: spb.RoamingChange) -> spb.RoamingChange: ...
 
@@ -110,7 +114,9 @@ class AvatarSync:
     """Avatar versions and roaming changes of one M-Instance, in ``database``.
 
     ``lookup(item_id)`` returns an Item this M-Instance holds (NotFound ``ITEM_NOT_FOUND``);
-    ``persona_of(user)`` the User's current Persona; ``migrations`` says where home avatars went.
+    ``persona_of(user)`` the User's current Persona; ``migrations`` says where home avatars went;
+    ``wear(user, persona_id)`` decides a home wear in the World (None: no decision, as in unit tests
+    of the store alone).
     """
 
     def __init__(
@@ -122,6 +128,7 @@ class AvatarSync:
         persona_of: Callable[[str], Item],
         migrations: AvatarMigrations,
         activity: ActivityLog,
+        wear: Callable[[str, str], MmmfedError | None] | None = None,
     ) -> None:
         self._database = database
         self._id = m_instance_id
@@ -129,6 +136,7 @@ class AvatarSync:
         self._persona_of = persona_of
         self._migrations = migrations
         self._activity = activity
+        self._wear = wear  # a home wear decided as a World Process Action (instance/avatar_wear.py)
         database.ensure_schema(_SCHEMA)
 
     # -- home: versions ----------------------------------------------------------------------
@@ -200,8 +208,10 @@ class AvatarSync:
     # -- both sides: a change of appearance ----------------------------------------------
     def change(self, request: spb.ChangeAppearanceRequest) -> spb.ChangeAppearanceResponse:
         """AVIR-303 (and AVIR-301 when roaming): attach and detach Items held here. For a home User
-        a new version; for a roaming User a roaming change of its current visit, recorded here (SENT once the
-        caller synchronised it home). InvalidInput ``ATTACHMENT_SLOT_UNKNOWN``, NotFound
+        a new version, once the World decided it as the User's Modify of its Persona
+        (:mod:`instance.avatar_wear`; PermissionDenied ``InsRights``, recorded, no version); for a
+        roaming User a roaming change of its current visit, to be recorded here by the caller's
+        queue (:mod:`instance.avatar_home_queue`: SENT or QUEUED). InvalidInput ``ATTACHMENT_SLOT_UNKNOWN``, NotFound
         ``ITEM_NOT_FOUND`` / ``ROAMING_AVATAR_NOT_FOUND``, TooLarge
         ``TOO_MANY_ATTACHMENTS`` (over 16)."""
         user = request.user_process_id
@@ -209,8 +219,11 @@ class AvatarSync:
         current = list(self._head(user).attachments) if home else list(self._roaming(user)[1].attachments)
         attachments = _apply(current, request, self._lookup)
         if home:
-            with self._database.write() as db:
-                return spb.ChangeAppearanceResponse(version=self._new_version(db, user, attachments))
+            with self._database.write() as db:  # the World's decision and the version: one write
+                refusal = self._wear(user, self._head(user).persona_id) if self._wear is not None else None
+                if refusal is None:
+                    return spb.ChangeAppearanceResponse(version=self._new_version(db, user, attachments))
+            raise refusal  # InsRights...: the refusal is Activity Data, no version
         visit_id, roaming = self._roaming(user)
         records = self._activity_of(user)
         activity = [
@@ -239,18 +252,17 @@ class AvatarSync:
     async def change_and_sync(
         self, request: spb.ChangeAppearanceRequest, home: HomeSync | None
     ) -> spb.ChangeAppearanceResponse:
-        """:meth:`change`, then for a roaming User the change goes home (FGMV-43 9.1 steps 5-6)
-        and, once home accepted it, is recorded here and worn (:meth:`record_sent`). The home's
-        refusal passes through and nothing changes here. FailedPrecondition ``NO_GATEWAY`` for a
-        roaming User of an instance without a gateway."""
+        """:meth:`change`, then for a roaming User ``home`` sends the change home (FGMV-43 9.1
+        steps 5-6) and records it here: worn and SENT once home accepted it, or worn and QUEUED
+        while home cannot answer (it goes later, in order). The home's refusal passes through and
+        nothing changes here. FailedPrecondition ``NO_GATEWAY`` for a roaming User of an instance
+        without a gateway."""
         response = self.change(request)
         if not response.HasField("change"):
             return response
         if home is None:
             raise FailedPrecondition("this M-Instance has no gateway to reach the avatar's home", reason="NO_GATEWAY")
-        accepted = await home(response.change)
-        self.record_sent(response.change)
-        return spb.ChangeAppearanceResponse(change=accepted)
+        return spb.ChangeAppearanceResponse(change=await home(response.change))
 
     def _activity_of(self, user_process_id: str) -> list[ActivityRecord]:
         """7.1.3: the activity records here of the roaming Process (as source or destination)
@@ -264,8 +276,9 @@ class AvatarSync:
             if row is None:
                 return []
             (sent_ms,) = db.execute(
-                "SELECT MAX(time_ms) FROM roaming_changes WHERE user_process_id = ? AND visit_id = ? AND state = ?",
-                (user_process_id, row[1], SENT),
+                "SELECT MAX(time_ms) FROM roaming_changes WHERE user_process_id = ? AND visit_id = ?"
+                " AND state IN (?, ?)",
+                (user_process_id, row[1], SENT, QUEUED),
             ).fetchone()
         since_ms = max(int(row[2]), int(sent_ms or 0))
         window = 100_000  # the query's own cap; each Process's records since one visit's last change
@@ -273,25 +286,42 @@ class AvatarSync:
         by_seq.update((r.seq, r) for r in self._activity.query(item_id=str(row[0]), limit=MAX_ACTIVITY_RECORDS))
         return [by_seq[k] for k in sorted(by_seq)][-MAX_ACTIVITY_RECORDS:]
 
-    def record_sent(self, change: spb.RoamingChange) -> None:
-        """At the visited M-Instance: the change reached home; the roaming avatar now wears it."""
+    def record_sent(self, change: spb.RoamingChange, *, wear: bool = True) -> None:
+        """At the visited M-Instance: the change reached home; the roaming avatar now wears it
+        (``wear=False``: it wore it when queued, and may wear a later change since)."""
+        self._record(change, SENT, wear=wear)
+
+    def record_queued(self, change: spb.RoamingChange) -> spb.RoamingChange:
+        """At the visited M-Instance: home cannot answer now; the roaming avatar wears the change
+        at once and it is recorded QUEUED (the caller's queue sends it later). Returns it so."""
+        return self._record(change, QUEUED, wear=True)
+
+    def record_refused(self, change: spb.RoamingChange) -> None:
+        """At the visited M-Instance: home refused a queued change (it stays worn here)."""
+        self._record(change, REFUSED, wear=False)
+
+    def _record(self, change: spb.RoamingChange, state: str, *, wear: bool) -> spb.RoamingChange:
         user = change.home_user_process_id
         visit_id, roaming = self._roaming(user)
         worn = spb.AvatarVersion()
         worn.CopyFrom(roaming)
         del worn.attachments[:]
         worn.attachments.extend(change.attachments)
-        sent = spb.RoamingChange()
-        sent.CopyFrom(change)
-        sent.state = SENT
+        recorded = spb.RoamingChange()
+        recorded.CopyFrom(change)
+        recorded.state = state
         with self._database.write() as db:
+            if wear:
+                db.execute(
+                    "UPDATE roaming_avatars SET record = ? WHERE user_process_id = ?",
+                    (worn.SerializeToString(), user),
+                )
             db.execute(
-                "UPDATE roaming_avatars SET record = ? WHERE user_process_id = ?", (worn.SerializeToString(), user)
+                "INSERT INTO roaming_changes VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(change_id)"
+                " DO UPDATE SET state = excluded.state, record = excluded.record",
+                (recorded.change_id, user, visit_id, state, recorded.time_ms, recorded.SerializeToString()),
             )
-            db.execute(
-                "INSERT INTO roaming_changes VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(change_id) DO NOTHING",
-                (sent.change_id, user, visit_id, SENT, sent.time_ms, sent.SerializeToString()),
-            )
+        return recorded
 
     # -- home: roaming changes (9.1 step 7, AVIR-102) --------------------------------------
     def receive(self, change: spb.RoamingChange) -> spb.RoamingChange:

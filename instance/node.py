@@ -11,8 +11,10 @@ import grpc
 from instance.assets.decisions import TransferDecisions
 from instance.assets.ledger import AssetLedger
 from instance.assets.transfers import TransferService
+from instance.avatar_home_queue import AvatarHomeQueue
 from instance.avatar_status import AvatarMigrations
 from instance.avatar_sync import AvatarSync
+from instance.avatar_wear import wear_in_world
 from instance.avatars import AvatarService
 from instance.content.imports import ContentImports
 from instance.content.service import ContentService
@@ -112,6 +114,11 @@ class InstanceNode:
             persona_of=self.avatars.persona_of,
             migrations=migrations,
             activity=self.process_actions.activity,
+            wear=wear_in_world(self.process_actions),  # AVIR-303: a Modify of the Persona, Rights checked
+        )
+        # AVSF: a roaming User's change goes home at once, or waits in a durable queue while home is down.
+        self.avatar_home = (
+            AvatarHomeQueue(self.database, self.avatar_sync, self._sync_home) if config.gateway is not None else None
         )
         servicer = InstanceServicer(
             self.avatars,
@@ -122,7 +129,7 @@ class InstanceNode:
             own_gateway=own_gateway[0] if own_gateway else None,
             domains=self.domains,
             avatar_sync=self.avatar_sync,
-            home_sync=self._sync_home if config.gateway is not None else None,
+            home_sync=self.avatar_home.submit if self.avatar_home is not None else None,
             linked=self.linked_identities,
         )
         self._clock: asyncio.Task[None] | None = None
@@ -173,6 +180,8 @@ class InstanceNode:
         self.assets.recover()  # every transfer not yet acknowledged is driven on to a terminal state
         if self.content_sync is not None:
             self.content_sync.start()  # what was queued before a stop is retried now
+        if self.avatar_home is not None:
+            self.avatar_home.start()
         return address
 
     def _gateway_stub(self) -> gateway_pb2_grpc.PlatformGatewayAsyncStub:
@@ -259,6 +268,8 @@ class InstanceNode:
         await self.assets.stop()
         if self.content_sync is not None:
             await self.content_sync.stop()
+        if self.avatar_home is not None:
+            await self.avatar_home.stop()
         if self._clock is not None:
             self._clock.cancel()
             self._clock = None

@@ -403,7 +403,11 @@ class ContentService:
         current version: one head becomes current; two heads of a text content merge into a
         merge version (queued for every linked peer); a binary content keeps both heads.
 
-        Raises PermissionDenied ``NOT_LINKED`` / ``LICENCE_CHANGED`` (the licence is the owner's),
+        Each new version's author must hold the Modify Right here (COIR-302,
+        :meth:`_require_modify_right`).
+
+        Raises PermissionDenied ``NOT_LINKED`` / ``LICENCE_CHANGED`` (the licence is the owner's) /
+        ``InsRights`` (the author may not Modify the content here),
         InvalidInput ``VERSION_OF_OTHER_CONTENT`` / ``CONTENT_KIND_CHANGED`` /
         ``CONTENT_METADATA_INVALID``, FailedPrecondition ``VERSION_PARENT_MISSING``, TooLarge
         ``TOO_MANY_VERSIONS`` (past :data:`MAX_VERSIONS` for one content), DataIntegrityError
@@ -445,11 +449,28 @@ class ContentService:
                     f"version {version.version_id[:12]} changes the licence {licence} to {said.licence}",
                     reason="LICENCE_CHANGED",
                 )
+            self._require_modify_right(version)
             added = self._store.add_version(version, package, now_ms=self._clock_ms(), except_peer=origin)
             graph.versions[version.version_id] = version
             results.append(Applied(version.version_id, added))
         self._settle(content_id, graph)
         return results
+
+    def _require_modify_right(self, version: ContentVersion) -> None:
+        """COIR-302: this World's Rights on the content let the version's author Modify it now
+        (a May Right and no May Not Right: :meth:`instance.world.world.World.may`, as the engine
+        checks a Process Action's authority), whatever the sending M-Instance decided; else
+        PermissionDenied ``InsRights`` (the PA Status Error the engine answers), metadata
+        ``version_id`` and ``author``."""
+        world = self._process_actions.world
+        if world.may(version.author, Action.MODIFY, version.content_id, self._clock_ms()):
+            return
+        raise PermissionDenied(
+            f"version {version.version_id[:12]}: {version.author[:256]} holds no May Right to"
+            f" {Action.MODIFY.value} {version.content_id[:256]} in {self.m_instance_id}",
+            reason=PAErrorCode.INS_RIGHTS.value,
+            metadata={"version_id": version.version_id, "author": version.author[:256]},
+        )
 
     def _settle(self, content_id: str, graph: VersionGraph) -> None:
         """Make the one head current, or merge two heads of a text content (see :meth:`apply_remote`)."""

@@ -4,8 +4,10 @@ AVIR-102, AVIR-103, AVIR-104, AVIR-301-304).
 ``wear`` attaches accessories and an outfit (Items this M-Instance holds) to a User's avatar, or
 removes them: at home a new version of the avatar; at the M-Instance a User is visiting, a
 roaming change sent home at once (with the User's activity records here), where it waits for the
-User's choice. ``sync`` is that choice, per visit, at home: ``--keep`` makes the visit's last
-change a new version, ``--discard`` drops it (AVIR-102). ``history`` shows the versions and the
+User's choice; while home cannot answer, it waits in a durable queue here (state QUEUED, worn
+already) and goes home on its own, in order, once home answers. ``sync`` is that choice, per
+visit, at home: ``--keep`` makes the visit's last change a new version, ``--discard`` drops it
+(AVIR-102). ``history`` shows the versions and the
 roaming changes received.
 
 Exit codes: 0 done; 2 not done because of the input or a refusal (e.g. NO_PENDING_CHANGE,
@@ -184,10 +186,16 @@ def avatar_wear(
         said = f"version {found.version.version}: {_worn(found.version.attachments)}"
     else:
         view = {"change": change_view(found.change)}
-        said = (
-            f"sent home: change {found.change.change_id} is {found.change.state} there "
-            f"({_worn(found.change.attachments)}); keep or discard it at home with mmmfed avatar sync"
-        )
+        if found.change.state == "QUEUED":  # home cannot answer now: the change waits here, worn already
+            said = (
+                f"queued: the home cannot answer now; change {found.change.change_id} "
+                f"({_worn(found.change.attachments)}) goes home on its own once it answers"
+            )
+        else:
+            said = (
+                f"sent home: change {found.change.change_id} is {found.change.state} there "
+                f"({_worn(found.change.attachments)}); keep or discard it at home with mmmfed avatar sync"
+            )
     if as_json:
         sys.stdout.write(json.dumps(view, indent=2) + "\n")
         return

@@ -7,6 +7,7 @@ refused and changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -17,7 +18,18 @@ from cliproc import mmmfed_in_thread as mmmfed
 from rpcassert import refused
 from sample_assets import VRM1, needs_samples
 
-from instance.world.model import Action, DeonticVerb, PAErrorCode, PAStatusKind, ProcessActionRequest, complements
+from gateway.node import GatewayNode
+from instance.node import InstanceNode
+from instance.world.model import (
+    Action,
+    DeonticVerb,
+    PAErrorCode,
+    PAStatusKind,
+    ProcessActionRequest,
+    Right,
+    RightLevel,
+    complements,
+)
 from instance.world.wire import request_to_proto, response_from_proto
 from mmmfed.api.v1 import asset_pb2 as apb
 from mmmfed.api.v1 import avatar_sync_pb2 as spb
@@ -336,3 +348,78 @@ async def test_after_a_revisit_only_the_new_visit_syncs_and_a_kept_version_trave
         spb.ChangeAppearanceRequest(user_process_id=user, detach_item_ids=["nothing"])
     )
     assert worn.change.base_version == 3 and [a.item_id for a in worn.change.attachments] == [hat, coat]
+
+
+async def test_changes_made_while_home_is_down_wait_in_a_durable_queue_and_reach_home_in_order(
+    negotiated: Federation, tmp_path: Path, good_glb: bytes
+) -> None:
+    """a's gateway is down when alice, visiting b, puts on a coat and then takes off her hat:
+    each change is QUEUED at b (worn there at once, kept in b's database), b's M-Instance
+    restarts, and once a's gateway serves again both reach home PENDING, in the order made and
+    each once; b's queue is then empty."""
+    fed = negotiated
+    assert fed.at_b is not None
+    user, hat, _ = await _roaming_alice(fed, tmp_path, good_glb)
+    await fed.nodes["gateway-a"].stop()
+    coat, first = await _swap_outfit_at_b(fed, user, good_glb)
+    assert first.change.state == "QUEUED" and [a.item_id for a in first.change.attachments] == [hat, coat]
+    second = await fed.at_b.instance.ChangeAppearance(
+        spb.ChangeAppearanceRequest(user_process_id=user, detach_item_ids=[hat])
+    )
+    assert second.change.state == "QUEUED" and [a.item_id for a in second.change.attachments] == [coat]
+    await fed.nodes["instance-b"].stop()
+    restarted = InstanceNode(fed.plan.instance_b)
+    fed.nodes["instance-b"] = restarted
+    assert restarted.avatar_home is not None
+    queued = [c.change_id for c in restarted.avatar_home.queued()]
+    assert queued == [first.change.change_id, second.change.change_id]
+    restarted.avatar_home.cap_s = 0.3
+    await restarted.start()
+    gateway_a = GatewayNode(fed.plan.gateway_a)
+    fed.nodes["gateway-a"] = gateway_a
+    await gateway_a.start()
+    deadline = time.monotonic() + 30
+    while restarted.avatar_home.queued():
+        assert time.monotonic() < deadline, "the queued changes did not reach home"
+        await asyncio.sleep(0.1)
+    assert fed.at_a is not None
+    history = await _history(fed.at_a, user)
+    assert [(c.change_id, c.state) for c in history.changes] == [(q, "PENDING") for q in queued]
+    assert [a.item_id for a in history.changes[-1].attachments] == [coat]
+    assert [v.version for v in history.versions] == [1, 2]  # a version only when alice keeps it
+
+
+async def test_a_wear_at_home_is_a_modify_of_the_persona_the_world_decides(
+    negotiated: Federation, tmp_path: Path, good_glb: bytes
+) -> None:
+    """AVIR-303 at home: wearing the hat is the World's Modify of alice's Persona, asked by alice
+    (Ack, Activity Data naming the Persona); once a May Not Right forbids her to Modify it, the
+    next wear is refused InsRights, recorded as Activity Data too, and makes no version."""
+    fed = negotiated
+    assert fed.at_a is not None
+    path = tmp_path / "alice.glb"
+    path.write_bytes(good_glb)
+    user = (await fed.at_a.register_human("alice", path)).user_process_id
+    hat = await _asset(fed.at_a, user, "Accessory", good_glb, "hat")
+    node = fed.nodes["instance-a"]
+    persona = node.avatars.persona_of(user).item_id
+    worn = await fed.at_a.instance.ChangeAppearance(
+        spb.ChangeAppearanceRequest(user_process_id=user, attach=[spb.AttachmentRef(item_id=hat, slot="accessory")])
+    )
+    assert worn.version.version == 2
+    [modify] = [r for r in node.process_actions.activity.query(item_id=persona) if r.action == "Modify"]
+    assert (modify.source_id, modify.status, modify.error) == (user, "Ack", None)
+    world = node.process_actions.world
+    right_id = f"{persona}#{user}#no-modify"
+    world.rights[right_id] = Right(
+        right_id, user, DeonticVerb.MAY_NOT, Action.MODIFY, persona, RightLevel.GRANTED, user, 0
+    )
+    await refused(
+        fed.at_a.instance.ChangeAppearance(spb.ChangeAppearanceRequest(user_process_id=user, detach_item_ids=[hat])),
+        grpc.StatusCode.PERMISSION_DENIED,
+        "InsRights",
+        persona,
+    )
+    refusals = [r for r in node.process_actions.activity.query(process_id=user) if r.error == "InsRights"]
+    assert [r.action for r in refusals] == ["Modify"]
+    assert [v.version for v in (await _history(fed.at_a, user)).versions] == [1, 2]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,7 @@ from PIL import Image
 from rpcassert import refused
 
 from gateway.node import GatewayNode
+from gateway.version_signing import sign_versions
 from instance.node import InstanceNode
 from instance.world.model import Action, DeonticVerb, Right, RightLevel
 from mmmfed.api.v1 import content_pb2 as cpb
@@ -30,6 +32,7 @@ from mmmfed.cli.inprocess import Federation, peer
 from mmmfed.content.item import PartRef
 from mmmfed.content.versions import ContentVersion
 from mmmfed.items import sha256_hex
+from mmmfed.keys import InstanceKeyStore
 from mmmfed.tls import secure_channel
 
 A, B = "a.example", "b.example"
@@ -80,12 +83,14 @@ def _heads(fed: Federation, node: str, content_id: str) -> list[str]:
 
 
 def _let_bob_modify(fed: Federation, content_id: str) -> None:
-    """b's World gives bob, a User of b, the Modify Right on the migrated content."""
-    world = fed.nodes["instance-b"].process_actions.world
-    right_id = f"{content_id}#{BOB}#Modify"
-    world.rights[right_id] = Right(
-        right_id, BOB, DeonticVerb.MAY, Action.MODIFY, content_id, RightLevel.ACQUIRED, ALICE, 0
-    )
+    """Both Worlds give bob, a User of b, the Modify Right on the content (as its owner alice
+    would grant it at each): b's to make a version, a's to apply it at home (COIR-302)."""
+    for node in ("instance-b", "instance-a"):
+        world = fed.nodes[node].process_actions.world
+        right_id = f"{content_id}#{BOB}#Modify"
+        world.rights[right_id] = Right(
+            right_id, BOB, DeonticVerb.MAY, Action.MODIFY, content_id, RightLevel.GRANTED, ALICE, 0
+        )
 
 
 async def _pause_sync(fed: Federation) -> None:
@@ -333,17 +338,28 @@ async def test_re3_versions_a_peer_may_not_send_are_refused_and_b_stores_nothing
         sent = cpb.ContentVersionData(version_id=vid or v.version_id, record_json=v.record_json, parts=[part])
         return cpb.ContentVersions(content_id=content_id, versions=[sent])
 
+    def signed(sent: cpb.ContentVersions) -> cpb.ContentVersions:  # as a's gateway signs what it sends
+        return sign_versions(sent, keys=fed.nodes["gateway-a"].keys, destination=B)
+
     good = version([head], metadata)
-    cases = [
+    cases = [  # each version's shape is checked before its signature, as an Item's is
         (message(good, vid="0" * 64), grpc.StatusCode.DATA_LOSS, "VERSION_ID_MISMATCH"),
-        (message(good, text + b"!"), grpc.StatusCode.DATA_LOSS, "SIZE_MISMATCH"),
-        (message(good, text.replace(b"hostile", b"HOSTILE")), grpc.StatusCode.DATA_LOSS, "DIGEST_MISMATCH"),
+        (signed(message(good, text + b"!")), grpc.StatusCode.DATA_LOSS, "SIZE_MISMATCH"),
         (
-            message(version([head], {**metadata, "Licence": "MIT"})),
+            signed(message(good, text.replace(b"hostile", b"HOSTILE"))),
+            grpc.StatusCode.DATA_LOSS,
+            "DIGEST_MISMATCH",
+        ),
+        (
+            signed(message(version([head], {**metadata, "Licence": "MIT"}))),
             grpc.StatusCode.PERMISSION_DENIED,
             "LICENCE_CHANGED",
         ),
-        (message(version(["f" * 64], metadata)), grpc.StatusCode.FAILED_PRECONDITION, "VERSION_PARENT_MISSING"),
+        (
+            signed(message(version(["f" * 64], metadata))),
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "VERSION_PARENT_MISSING",
+        ),
     ]
     async with _as_gateway_a(fed) as channel:
         exchange = gateway_pb2_grpc.FederationStub(channel).ExchangeContentVersions
@@ -362,7 +378,7 @@ async def test_re3_versions_a_peer_may_not_send_are_refused_and_b_stores_nothing
             "MIT",
         )
         await refused(
-            exchange(cpb.ContentVersions(content_id=str(own["item_id"]))),
+            exchange(signed(cpb.ContentVersions(content_id=str(own["item_id"])))),
             grpc.StatusCode.PERMISSION_DENIED,
             "NOT_LINKED",
         )
@@ -441,3 +457,107 @@ async def test_cosf_a_refused_row_waits_alone_and_never_holds_up_the_destination
     made = await cli_json("content", "update", content_id, str(_file(tmp_path, "n.md", text)), *at_a)
     await _until(lambda: _heads(fed, "instance-b", content_id) == [made["version_id"]])
     await _until(lambda: [c for _, c, _ in store.queued()] == [missing])
+
+
+async def test_re3_versions_are_signed_by_the_sending_gateway_and_b_refuses_forged_or_tampered_ones(
+    negotiated: Federation, tmp_path: Path
+) -> None:
+    """Every RE-3 message carries an envelope a's gateway signed over what a's M-Instance holds:
+    b refuses a version sent unsigned (ENVELOPE_MISSING), one changed after a's gateway signed
+    it, even re-addressed under its new id (ENVELOPE_MISMATCH), a signed message sent again
+    (REPLAYED), and, once a rotated its key and revoked the old one as compromised, one signed
+    with that old key (KEY_REVOKED), and one signed by a key a never published (KEY_UNKNOWN); b
+    stores none of them. A version a's gateway signs with its new key reaches b."""
+    fed = negotiated
+    at_a, _ = await operators(fed, tmp_path)
+    content_id = await _publish(at_a, _file(tmp_path, "notes.md", TEXT_V1.encode()))
+    assert (await mmmfed("content", "migrate", content_id, *at_a, "--to", B)).returncode == 0
+    await _pause_sync(fed)
+    head = _heads(fed, "instance-b", content_id)[0]
+    held = [v.version_id for v in fed.nodes["instance-b"].contents.store.versions(content_id)]
+    last = fed.nodes["instance-b"].contents.store.versions(content_id)[-1]
+    keys_a = fed.nodes["gateway-a"].keys
+    stolen = tmp_path / "stolen-keys"  # a copy of a's keys as they are now: the key a revokes below
+    shutil.copytree(keys_a.directory, stolen)
+
+    def message(text: bytes) -> cpb.ContentVersions:
+        v = ContentVersion.make(
+            content_id=content_id,
+            parents=[head],
+            author=ALICE,
+            time_ms=int(time.time() * 1000),
+            qualifier=last.qualifier,
+            metadata=last.metadata,
+            parts=[PartRef("notes.md", "text/markdown", len(text), sha256_hex(text))],
+        )
+        part = cpb.ContentPartData(path="notes.md", media_type="text/markdown", data=text)
+        data = cpb.ContentVersionData(version_id=v.version_id, record_json=v.record_json, parts=[part])
+        return cpb.ContentVersions(content_id=content_id, known_ids=held, versions=[data])
+
+    honest = sign_versions(message(b"# Notes\n\nsigned by a\n"), keys=keys_a, destination=B)
+    tampered = cpb.ContentVersions()
+    tampered.CopyFrom(honest)
+    swapped = message(b"# Notes\n\nswapped on the way\n").versions[0]  # a valid version, another one
+    del tampered.versions[:]
+    tampered.versions.append(swapped)
+    InstanceKeyStore(tmp_path / "forged", A).rotate()
+    forged = sign_versions(
+        message(b"# Notes\n\nforged\n"), keys=InstanceKeyStore(tmp_path / "forged", A), destination=B
+    )
+    ask = sign_versions(cpb.ContentVersions(content_id=content_id, known_ids=held), keys=keys_a, destination=B)
+    async with _as_gateway_a(fed) as channel:
+        exchange = gateway_pb2_grpc.FederationStub(channel).ExchangeContentVersions
+        denied = grpc.StatusCode.PERMISSION_DENIED
+        await refused(exchange(message(b"# Notes\n\nunsigned\n")), denied, "ENVELOPE_MISSING")
+        await refused(exchange(tampered), denied, "ENVELOPE_MISMATCH", "ItemSHA256")
+        await exchange(ask)
+        await refused(exchange(ask), denied, "REPLAYED")
+        assert [v.version_id for v in fed.nodes["instance-b"].contents.store.versions(content_id)] == held
+        old = keys_a.records()[-1].key_id
+        keys_a.rotate()
+        keys_a.revoke(old, reason="compromised")
+        # a's next message, signed with the new key, makes b's keyring fetch a's keys again
+        await exchange(sign_versions(message(b"# Notes\n\nnew key\n"), keys=keys_a, destination=B))
+        with_old = sign_versions(message(b"# Notes\n\nold key\n"), keys=InstanceKeyStore(stolen, A), destination=B)
+        await refused(exchange(with_old), denied, "KEY_REVOKED")
+        await refused(exchange(forged), denied, "KEY_UNKNOWN")
+    after = fed.nodes["instance-b"].contents.store.versions(content_id)
+    assert len(after) == len(held) + 1
+    assert _current_bytes(fed, "instance-b", content_id) == b"# Notes\n\nnew key\n"
+
+
+async def test_coir_302_b_applies_a_version_only_if_its_author_may_modify_the_content_at_b(
+    negotiated: Federation, tmp_path: Path
+) -> None:
+    """carol, a User of a whom a's World lets Modify alice's content after it migrated, makes a
+    version at a; b's World gives carol no Modify Right on it, so b refuses it ``InsRights`` and
+    stores nothing, and a's `content sync` shows that reason. Once b's World holds the Right
+    too, the same version reaches b."""
+    fed = negotiated
+    at_a, at_b = await operators(fed, tmp_path)
+    carol = f"mmm://{A}/processes/user/carol"
+    assert fed.at_a is not None
+    await fed.at_a.register_process(carol)
+    content_id = await _publish(at_a, _file(tmp_path, "notes.md", TEXT_V1.encode()))
+    assert (await mmmfed("content", "migrate", content_id, *at_a, "--to", B)).returncode == 0
+    held = [v["version_id"] for v in (await _history(content_id, at_b))["versions"]]
+
+    def grant(node: str) -> None:
+        right_id = f"{content_id}#{carol}#Modify"
+        fed.nodes[node].process_actions.world.rights[right_id] = Right(
+            right_id, carol, DeonticVerb.MAY, Action.MODIFY, content_id, RightLevel.GRANTED, ALICE, 0
+        )
+
+    grant("instance-a")
+    text = TEXT_V1.encode() + b"by carol\n"
+    made = await cli_json("content", "update", content_id, str(_file(tmp_path, "c.md", text)), *at_a, "--author", carol)
+    done = await mmmfed("content", "sync", content_id, *at_a, "--json")
+    assert done.returncode == 2, done.stdout + done.stderr  # not done: b refused it
+    synced = json.loads(done.stdout)
+    assert [(p["peer_m_instance_id"], p["error"]) for p in synced["peers"]] == [(B, "InsRights")]
+    assert carol in synced["peers"][0]["message"]
+    assert [v["version_id"] for v in (await _history(content_id, at_b))["versions"]] == held
+    grant("instance-b")
+    await cli_json("content", "sync", content_id, *at_a)
+    assert _heads(fed, "instance-b", content_id) == [made["version_id"]]
+    assert _current_bytes(fed, "instance-b", content_id) == text

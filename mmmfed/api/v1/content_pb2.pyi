@@ -426,9 +426,18 @@ class ContentVersions(_message.Message):
     KNOWN_IDS_FIELD_NUMBER: _builtins.int
     VERSIONS_FIELD_NUMBER: _builtins.int
     MORE_FIELD_NUMBER: _builtins.int
+    ENVELOPE_JSON_FIELD_NUMBER: _builtins.int
+    TRANSFER_ID_FIELD_NUMBER: _builtins.int
     content_id: _builtins.str
     more: _builtins.bool
     """True when more versions are left than one message carries."""
+    envelope_json: _builtins.bytes
+    """RE-3 only (issue 16): the sending gateway's transfer envelope (gateway/envelope.py), signed
+    with its M-Instance's key, binding origin, destination, transfer id and the sha-256 of the
+    versions' statement (content id, known ids, each version's id, parents, author, time and
+    part digests: gateway/version_signing.py); the receiver verifies it before applying any.
+    """
+    transfer_id: _builtins.str
     @_builtins.property
     def known_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Every version id the sender holds."""
@@ -444,10 +453,12 @@ class ContentVersions(_message.Message):
         known_ids: _abc.Iterable[_builtins.str] | None = ...,
         versions: _abc.Iterable[Global___ContentVersionData] | None = ...,
         more: _builtins.bool = ...,
+        envelope_json: _builtins.bytes = ...,
+        transfer_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_id", b"content_id", "known_ids", b"known_ids", "more", b"more", "versions", b"versions"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_id", b"content_id", "envelope_json", b"envelope_json", "known_ids", b"known_ids", "more", b"more", "transfer_id", b"transfer_id", "versions", b"versions"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
