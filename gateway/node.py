@@ -17,6 +17,7 @@ from gateway.bundles import BundleFollower
 from gateway.channels import Channels
 from gateway.content_search import ContentSearch
 from gateway.content_sync import ContentVersionSync
+from gateway.content_version_bridging import VersionConversion
 from gateway.contents import ContentRelay
 from gateway.envelope import EnvelopeChecker
 from gateway.identity_import import IdentityImport
@@ -148,6 +149,14 @@ class GatewayNode:
         )
         self.content_sync = ContentVersionSync(  # FGMV-43 9.3 steps 5-7 (COSF)
             config.m_instance_id, self.channels, self.negotiation, audit=self.audit, limits=self.contents
+        )
+        self.content_sync.conversion = VersionConversion(  # a converted content's versions (COCF)
+            config.m_instance_id,
+            self.channels,
+            self.negotiation,
+            bridge=self.contents.bridging,
+            keys=self.keys,
+            verifier=verifier,
         )
         # FGMV-43 9.4 (issue 17): identities, home side (RI-4, RE-4 out) and destination (RE-4 in)
         self.identity = IdentityMigration(
