@@ -14,7 +14,9 @@ converted parts, the converted Item (signed by the bridge over this gateway's pr
 and its report. A version the bridge cannot convert stops the message: FAILED_PRECONDITION
 ``CONVERSION_FAILED`` (``cause``, ``bridge``), nothing of it sent, so nothing stored at the peer.
 The synchronisation fails with that reason, is audited, and the M-Instance's queue retries that
-row alone with its capped backoff (:mod:`instance.content.sync`: the destination's other
+row alone with its capped backoff (the refusal is remembered for :data:`REFUSAL_HOLD_S` per peer
+and version, at most :data:`MAX_REFUSALS_HELD` of them, so a retry meanwhile fails at once
+instead of asking the bridge again) (:mod:`instance.content.sync`: the destination's other
 contents go on, and the versions the peer made still come home, since a synchronisation pulls
 before it pushes); the versions after it wait, since each names its parents.
 
@@ -36,11 +38,13 @@ same model a ``.gltf`` package is.
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
 from gateway.channels import Channels
-from gateway.content_bridging import ContentBridge, check_kept
+from gateway.content_bridging import CONVERSION_FAILED, ContentBridge, check_kept
 from gateway.negotiation import NegotiationService
 from gateway.verification import ForeignItemVerifier
 from mmmfed.api.v1 import content_pb2 as cpb
@@ -48,11 +52,15 @@ from mmmfed.content.acceptance import ContentAcceptance
 from mmmfed.content.item import PartRef, check_parts, is_content, parts_of
 from mmmfed.content.package import ContentPackage, ContentPart
 from mmmfed.content.versions import ContentVersion
-from mmmfed.errors import InvalidInput, PermissionDenied
+from mmmfed.errors import FailedPrecondition, InvalidInput, PermissionDenied
 from mmmfed.items import Item, instance_or_none, item_of, parse_item, sign_item
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.rpc import call
 from mmmfed.v22.codec import decode
+
+REFUSAL_HOLD_S = 30.0
+"""How long a bridge's refusal of one version for one peer is answered again without asking it."""
+MAX_REFUSALS_HELD = 256
 
 
 def _version_doc(doc: Mapping[str, Any], version: ContentVersion) -> dict[str, Any]:
@@ -96,6 +104,19 @@ class VersionConversion:
         self._bridge = bridge
         self._keys = keys
         self._verifier = verifier
+        self._refused: OrderedDict[tuple[str, str], tuple[float, FailedPrecondition]] = OrderedDict()
+
+    def _held_refusal(self, peer: str, version_id: str) -> FailedPrecondition | None:
+        held = self._refused.get((peer, version_id))
+        if held is None or held[0] < time.monotonic():
+            self._refused.pop((peer, version_id), None)
+            return None
+        return held[1]
+
+    def _hold_refusal(self, peer: str, version_id: str, err: FailedPrecondition) -> None:
+        self._refused[(peer, version_id)] = (time.monotonic() + REFUSAL_HOLD_S, err)
+        while len(self._refused) > MAX_REFUSALS_HELD:
+            self._refused.popitem(last=False)
 
     async def _home_item(self, content_id: str) -> Item:
         instance = self._channels.content_exchange()
@@ -122,12 +143,20 @@ class VersionConversion:
             row = await self._bridge.route(peer, version.qualifier)
             if row is None:  # no route: the peer refuses it with its reason, as a migration
                 continue
+            held = self._held_refusal(peer, version.version_id)
+            if held is not None:
+                raise FailedPrecondition(held.message, reason=held.reason, metadata=dict(held.metadata))
             home = home or await self._home_item(message.content_id)
             record, key = self._keys.current()
             signed = sign_item(
                 item_of(_version_doc(home.doc, version)), key=key, verification_method=self._keys.method(record)
             )
-            converted = await self._bridge.convert(signed, _package(data, version.parts), row, peer)
+            try:
+                converted = await self._bridge.convert(signed, _package(data, version.parts), row, peer)
+            except FailedPrecondition as err:
+                if err.reason == CONVERSION_FAILED:
+                    self._hold_refusal(peer, version.version_id, err)
+                raise
             accepted_there.require(converted.item.qualifier, parts_of(converted.item.doc), where=peer)
             del data.parts[:]
             data.parts.extend(
