@@ -27,6 +27,11 @@ per message, each within this gateway's limits and what its manifesto accepts (a
 M-Instance checks the link (``NOT_LINKED``), the parents, the kind and licence, and applies
 them; the answer is the versions the caller lacks. Both sides audit the outcome (rpc
 ``ExchangeContentVersions``).
+
+A content the bridge converted on its migration (COCF) shares its home's version graph: the
+messages name it by the home's ItemID, and :attr:`ContentVersionSync.conversion`
+(:mod:`gateway.content_version_bridging`) converts, on every message to the peer, the versions
+its manifesto accepts only converted, and verifies the converted versions a peer sends.
 """
 
 from __future__ import annotations
@@ -35,12 +40,14 @@ from typing import Protocol
 
 from gateway.agreements import CONTENT_ACTION, CONTENT_TYPE
 from gateway.channels import Channels
+from gateway.content_version_bridging import VersionConversion
 from gateway.envelope import EnvelopeChecker
 from gateway.negotiation import NegotiationService
 from gateway.version_signing import check_signed, sign_versions
 from mmmfed.api.v1 import content_pb2 as cpb
 from mmmfed.audit import ACCEPTED, REFUSED
 from mmmfed.content.acceptance import ContentAcceptance
+from mmmfed.content.item import parts_of
 from mmmfed.content.package import ContentPackage, ContentPart
 from mmmfed.content.transfer import check_limits
 from mmmfed.content.versions import ContentVersion, check_package
@@ -71,6 +78,9 @@ def check_versions(message: cpb.ContentVersions) -> list[ContentVersion]:
         version = ContentVersion.from_record(data.record_json, version_id=data.version_id)
         if version.content_id != message.content_id:
             raise InvalidInput(f"version {data.version_id[:12]} is of another content", reason="VERSION_MALFORMED")
+        if data.converted_item.item_json:  # its parts are the converted Item's: VersionConversion.incoming
+            versions.append(version)
+            continue
         media = {p.path: p.media_type for p in version.parts}
         check_package(
             version, ContentPackage(tuple(ContentPart.of(p.path, p.data, media.get(p.path, "")) for p in data.parts))
@@ -101,21 +111,39 @@ class ContentVersionSync:
         self._limits = limits
         self._keys = keys
         self._envelopes = envelopes
+        self.conversion: VersionConversion | None = None  # converted contents' versions (COCF)
 
     async def _receivable(self, message: cpb.ContentVersions, peer: str) -> None:
         """Versions from ``peer``: each what its id says, the message signed by ``peer``'s
         gateway for this one (:mod:`gateway.version_signing`: ``ENVELOPE_*``, ``SIGNATURE_INVALID``,
         ``KEY_*``, ``REPLAYED``), within this gateway's limits (``CONTENT_TOO_LARGE``) and what
         its own manifesto accepts (``CONTENT_NOT_ACCEPTED``), as for a migration
-        (:mod:`gateway.contents`)."""
+        (:mod:`gateway.contents`); a converted one as it is held here (its Item's proofs checked
+        by :class:`~gateway.content_version_bridging.VersionConversion`)."""
         versions = check_versions(message)
         await check_signed(message, versions, envelopes=self._envelopes, peer_id=peer)
         if not versions:
             return
+        if self.conversion is not None:
+            converted = await self.conversion.incoming(message, peer)
+        elif any(data.converted_item.item_json for data in message.versions):
+            raise InvalidInput("this gateway takes no converted versions", reason="VERSION_MALFORMED")
+        else:
+            converted = {}
         accepted_here = ContentAcceptance.of(dict((await self._negotiation.platform()).policies))
         for version in versions:
-            check_limits(version.parts, max_bytes=self._limits.max_bytes, max_parts=self._limits.max_parts)
-            accepted_here.require(version.qualifier, version.parts, where=self._id)
+            held = converted.get(version.version_id)
+            qualifier, parts = (
+                (held.qualifier, parts_of(held.doc)) if held is not None else (version.qualifier, version.parts)
+            )
+            check_limits(parts, max_bytes=self._limits.max_bytes, max_parts=self._limits.max_parts)
+            accepted_here.require(qualifier, parts, where=self._id)
+
+    async def _outgoing(self, message: cpb.ContentVersions, peer: str) -> cpb.ContentVersions:
+        """``message`` for ``peer`` with the versions it accepts only converted, converted."""
+        if self.conversion is not None:
+            await self.conversion.outgoing(message, peer)
+        return message
 
     async def _agreed(self, peer: str) -> None:
         await self._agreements.require_active(peer, item_type=CONTENT_TYPE, action=CONTENT_ACTION)
@@ -167,6 +195,7 @@ class ContentVersionSync:
 
         await self._agreed(peer)
         mine = await self._export(content_id, peer, [], ids_only=True)
+        content_id = mine.content_id or content_id  # the home's ItemID for a content converted here
         received = sent = 0
         theirs_known: list[str] = []
         for _ in range(MAX_ROUNDS):  # pull
@@ -178,7 +207,7 @@ class ContentVersionSync:
             if not theirs.more:
                 break
         for _ in range(MAX_ROUNDS):  # push
-            out = await self._export(content_id, peer, theirs_known, ids_only=False)
+            out = await self._outgoing(await self._export(content_id, peer, theirs_known, ids_only=False), peer)
             if not out.versions:
                 break
             push = cpb.ContentVersions(
@@ -199,7 +228,7 @@ class ContentVersionSync:
             await self._receivable(request, peer)
             applied = await self._apply(request.content_id, peer, request)
             exported = await self._export(request.content_id, peer, list(request.known_ids), ids_only=False)
-            answer = sign_versions(exported, keys=self._keys, destination=peer)
+            answer = sign_versions(await self._outgoing(exported, peer), keys=self._keys, destination=peer)
         except MmmfedError as err:
             details: dict[str, object] = {"rpc": "ExchangeContentVersions", "message": err.message[:500]}
             subject = request.content_id[:256]

@@ -21,6 +21,7 @@ from gateway.bundles import BundleFollower
 from gateway.channels import Channels
 from gateway.content_search import ContentSearch
 from gateway.content_sync import ContentVersionSync
+from gateway.content_version_bridging import VersionConversion
 from gateway.contents import ContentRelay
 from gateway.envelope import EnvelopeChecker
 from gateway.identity_import import MAX_NONCES_PER_PEER, NONCE_TTL_S, IdentityImport
@@ -161,6 +162,14 @@ class GatewayNode:
             limits=self.contents,
             keys=self.keys,
             envelopes=envelopes,
+        )
+        self.content_sync.conversion = VersionConversion(  # a converted content's versions (COCF)
+            config.m_instance_id,
+            self.channels,
+            self.negotiation,
+            bridge=self.contents.bridging,
+            keys=self.keys,
+            verifier=verifier,
         )
         # FGMV-43 9.4 (issue 17): identities, home side (RI-4, RE-4 out) and destination (RE-4 in)
         self.identity = IdentityMigration(

@@ -17,12 +17,21 @@ a conflict: a text content merges at once (:func:`~mmmfed.content.versions.merge
 merge version is the same on both sides, author the owner, time the later head's); a binary one
 keeps both heads until its owner resolves (:meth:`~ContentService.resolve`).
 
+Converted contents (COCF with COSF, :mod:`mmmfed.content.renditions`): a content the bridge
+converted on its migration here (a new Item here, SourceItem the home content) shares its home's
+version graph: its version records carry the home's ItemID (:meth:`~ContentService.wire_id`), a
+version from the home arrives with the bridge's converted representation (a
+:class:`~mmmfed.content.renditions.Rendition`, held instead of the record's parts), and a version
+made here names the parts held here (e.g. the ``.glb`` a user edited). The current Item here is
+the held representation of the current version.
+
 Plain class; a servicer only decodes and encodes. Call on the event loop's thread (the engine is
 not shared with worker threads).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -36,6 +45,7 @@ from mmmfed.content.item import PartRef, content_document, parts_of
 from mmmfed.content.kinds import ContentKind, InspectedContent
 from mmmfed.content.metadata import ContentMetadata
 from mmmfed.content.package import ContentPackage, ContentPart
+from mmmfed.content.renditions import Rendition
 from mmmfed.content.versions import ContentVersion, VersionGraph, merge_metadata, merge_text
 from mmmfed.errors import FailedPrecondition, InvalidInput, NotFound, PermissionDenied, TooLarge
 from mmmfed.items import Item, instance_or_none, item_of, new_id
@@ -54,6 +64,8 @@ class ContentHistory:
     heads: list[ContentVersion]
     current: str
     linked: list[str]
+    converted: Mapping[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    """For a content held here converted: ``{version_id: (bridge_id, Format held here)}``."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +95,18 @@ def version_doc(doc: Mapping[str, Any], version: ContentVersion) -> dict[str, An
         }
         for p in version.parts
     ]
+    return new
+
+
+def held_doc(doc: Mapping[str, Any], version: ContentVersion, rendition: Rendition | None) -> dict[str, Any]:
+    """The Item document of the content at ``version`` as held here: :func:`version_doc`, or,
+    for a version held converted, with the converted Item's Qualifier, DescrMetadata (which
+    names the bridge) and ItemParts."""
+    new = version_doc(doc, version)
+    if rendition is not None:
+        new["ItemQualifier"] = dict(rendition.qualifier)
+        new["DescrMetadata"] = dict(rendition.metadata)
+        new["ItemParts"] = list(rendition.item.doc["ItemParts"])
     return new
 
 
@@ -208,10 +232,36 @@ class ContentService:
         """The content's versions, heads, current version and links; NotFound ``CONTENT_NOT_FOUND``."""
         graph = self._graph(content_id)
         item = self._store.get(content_id).item
-        current = _current_id(graph, item)
+        renditions = self._store.rendition_items(content_id)
+        current = _current_id(graph, item, {v: r for v, (r, _) in renditions.items()})
+        converted = {v: (bridge, str(r.qualifier.get("Format", ""))) for v, (r, bridge) in renditions.items()}
         return ContentHistory(
-            content_id, list(graph.versions.values()), graph.heads(), current, self._store.linked_peers(content_id)
+            content_id,
+            list(graph.versions.values()),
+            graph.heads(),
+            current,
+            self._store.linked_peers(content_id),
+            converted,
         )
+
+    def wire_id(self, content_id: str) -> str:
+        """The ContentID of the content's version records: its home content's ItemID for a content
+        converted on its migration here, else its own ItemID."""
+        return self._store.source_of(content_id) or content_id
+
+    def local_id(self, content_id: str, peer: str) -> str:
+        """The content held here that ``peer`` names ``content_id`` (its own ItemID, or, for a
+        content converted on its migration here from ``peer``, the home content's ItemID)."""
+        if self._store.has(content_id):
+            return content_id
+        return self._store.converted_from(content_id, peer) or content_id
+
+    def _held(self, version: ContentVersion) -> tuple[Mapping[str, Any], ContentPackage]:
+        """The Qualifier and parts of ``version`` as held here (converted, or as its record names)."""
+        rendition = self._store.rendition(version)
+        if rendition is not None:
+            return rendition.qualifier, rendition.package
+        return version.qualifier, self._store.version_package(version)
 
     def version_package(self, content_id: str, version_id: str) -> tuple[ContentVersion, ContentPackage]:
         """A version (id or unique prefix of 8+ hex digits) and its parts. NotFound
@@ -251,12 +301,12 @@ class ContentService:
         graph = self._graph(content_id)
         head = self._one_head(graph, content_id)
         old = graph.find(version_id)
-        package = self._store.version_package(old)
+        qualifier, package = self._held(old)  # a version held converted comes back as held here
         return self._commit(
             content_id,
             author,
             parents=(head.version_id,),
-            qualifier=old.qualifier,
+            qualifier=qualifier,
             metadata=old.metadata,
             package=package,
             head=head,
@@ -286,13 +336,14 @@ class ContentService:
                 f" ({', '.join(h.version_id[:12] for h in heads)})",
                 reason="VERSION_NOT_A_HEAD",
             )
+        qualifier, package = self._held(kept)  # kept converted here: the merge names what is held here
         return self._commit(
             content_id,
             by,
             parents=tuple(h.version_id for h in heads),
-            qualifier=kept.qualifier,
+            qualifier=qualifier,
             metadata=kept.metadata,
-            package=self._store.version_package(kept),
+            package=package,
             head=None,
         )
 
@@ -340,7 +391,7 @@ class ContentService:
             raise NotFound(f"no User Process {author} here to author a version", reason="USER_NOT_FOUND")
         now = self._clock_ms()
         version = ContentVersion.make(
-            content_id=content_id,
+            content_id=self.wire_id(content_id),
             parents=parents,
             author=author,
             time_ms=now,
@@ -369,7 +420,7 @@ class ContentService:
             status = self._process_actions.decide(request).status
             if status.is_ack:
                 item = item_of(self._process_actions.world.items[content_id])
-                self._store.add_version(version, package, current=item, now_ms=now)
+                self._store.add_version(version, package, current=item, now_ms=now, local_id=content_id)
         if not status.is_ack:
             code = status.error.value if status.error is not None else status.kind.value
             if status.error is PAErrorCode.INS_RIGHTS:
@@ -395,7 +446,11 @@ class ContentService:
             raise PermissionDenied(f"content {content_id} is not linked with {peer}", reason="NOT_LINKED")
 
     def apply_remote(
-        self, content_id: str, origin: str, versions: Sequence[tuple[ContentVersion, ContentPackage]]
+        self,
+        content_id: str,
+        origin: str,
+        versions: Sequence[tuple[ContentVersion, ContentPackage]],
+        renditions: Mapping[str, Rendition] | None = None,
     ) -> list[Applied]:
         """Apply versions from the linked peer ``origin``, in order, each once (by id): a version
         whose parents are not held, of another content or kind, or whose parts do not match is
@@ -411,8 +466,15 @@ class ContentService:
         InvalidInput ``VERSION_OF_OTHER_CONTENT`` / ``CONTENT_KIND_CHANGED`` /
         ``CONTENT_METADATA_INVALID``, FailedPrecondition ``VERSION_PARENT_MISSING``, TooLarge
         ``TOO_MANY_VERSIONS`` (past :data:`MAX_VERSIONS` for one content), DataIntegrityError
-        ``DIGEST_MISMATCH``..."""
+        ``DIGEST_MISMATCH``...
+
+        ``content_id`` may be the home's ItemID of a content converted here (:meth:`local_id`);
+        ``renditions`` (by version id): the versions held here converted, their package the
+        converted parts (:mod:`mmmfed.content.renditions`)."""
+        content_id = self.local_id(content_id, origin)
+        renditions = renditions or {}
         self.require_linked(content_id, origin)
+        wire_id = self.wire_id(content_id)
         graph = self._graph(content_id)
         item = self._store.get(content_id).item
         kind = item.qualifier.get("SubType")
@@ -425,9 +487,9 @@ class ContentService:
             )
         results = []
         for version, package in versions:
-            if version.content_id != content_id:
+            if version.content_id != wire_id:
                 raise InvalidInput(
-                    f"version {version.version_id[:12]} is of {version.content_id[:200]}, not {content_id}",
+                    f"version {version.version_id[:12]} is of {version.content_id[:200]}, not {wire_id}",
                     reason="VERSION_OF_OTHER_CONTENT",
                 )
             if version.version_id in graph.versions:
@@ -450,7 +512,14 @@ class ContentService:
                     reason="LICENCE_CHANGED",
                 )
             self._require_modify_right(version)
-            added = self._store.add_version(version, package, now_ms=self._clock_ms(), except_peer=origin)
+            added = self._store.add_version(
+                version,
+                package,
+                now_ms=self._clock_ms(),
+                except_peer=origin,
+                local_id=content_id,
+                rendition=renditions.get(version.version_id),
+            )
             graph.versions[version.version_id] = version
             results.append(Applied(version.version_id, added))
         self._settle(content_id, graph)
@@ -477,7 +546,8 @@ class ContentService:
         heads = graph.heads()
         stored = self._store.get(content_id)
         if len(heads) == 1:
-            if _current_id(graph, stored.item) != heads[0].version_id:
+            shapes = {v: r for v, (r, _) in self._store.rendition_items(content_id).items()}
+            if _current_id(graph, stored.item, shapes) != heads[0].version_id:
                 self._set_current(stored.item, heads[0])
             return
         if len(heads) > 1 and all(h.kind == ContentKind.TEXT.value and len(h.parts) == 1 for h in heads):
@@ -509,10 +579,12 @@ class ContentService:
         return version
 
     def _set_current(self, item: Item, version: ContentVersion) -> None:
-        doc = version_doc(item.doc, version)
+        rendition = self._store.rendition(version)
+        doc = held_doc(item.doc, version, rendition)
         doc["Trace"] = [*(doc.get("Trace") or []), {"ProcessID": version.author, "Time": iso(version.time_ms)}][-64:]
         current = item_of(doc)
-        self._store.set_current(current, self._store.version_package(version))
+        package = rendition.package if rendition is not None else self._store.version_package(version)
+        self._store.set_current(current, package)
         self._process_actions.world.items[current.item_id] = dict(current.doc)
 
     def export_versions(
@@ -520,7 +592,9 @@ class ContentService:
     ) -> tuple[list[ContentVersion], list[tuple[ContentVersion, ContentPackage]], bool]:
         """For the linked ``peer``: every version id held here, and the versions it does not
         know with their parts, in arrival order, at most ``max_bytes`` of parts (at least one
-        version); the flag says more are left. PermissionDenied ``NOT_LINKED``."""
+        version); the flag says more are left. PermissionDenied ``NOT_LINKED``. ``content_id``
+        may be the home's ItemID of a content converted here (:meth:`local_id`)."""
+        content_id = self.local_id(content_id, peer)
         self.require_linked(content_id, peer)
         graph = self._graph(content_id)
         out: list[tuple[ContentVersion, ContentPackage]] = []
@@ -549,17 +623,19 @@ def _trace_ms(entry: Mapping[str, Any]) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def _current_id(graph: VersionGraph, item: Item) -> str:
+def _current_id(graph: VersionGraph, item: Item, converted: Mapping[str, Item] | None = None) -> str:
     """The version whose parts, Qualifier and metadata the content's Item holds (the latest
-    such by arrival), "" when none."""
+    such by arrival; for a version held converted, ``converted[version_id]``'s), "" when none."""
     refs = tuple(parts_of(item.doc))
     descr = dict(item.doc.get("DescrMetadata") or {})
     found = ""
     for vid, version in graph.versions.items():
-        if (
-            version.parts == refs
-            and dict(version.metadata) == descr
-            and dict(version.qualifier) == dict(item.qualifier)
-        ):
+        held = (converted or {}).get(vid)
+        parts, metadata, qualifier = (
+            (tuple(parts_of(held.doc)), held.doc.get("DescrMetadata") or {}, held.qualifier)
+            if held is not None
+            else (version.parts, version.metadata, version.qualifier)
+        )
+        if parts == refs and dict(metadata) == descr and dict(qualifier) == dict(item.qualifier):
             found = vid
     return found

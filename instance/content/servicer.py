@@ -17,13 +17,15 @@ from instance.content.sync import ContentSyncWorker
 from mmmfed.api.v1 import content_pb2 as cpb
 from mmmfed.api.v1 import content_pb2_grpc, gateway_pb2_grpc
 from mmmfed.api.v1 import item_pb2 as itpb
+from mmmfed.content.item import parts_of
 from mmmfed.content.kinds import inspect_parts
 from mmmfed.content.metadata import ContentMetadata
 from mmmfed.content.package import ContentPackage, ContentPart
 from mmmfed.content.query import ContentQuery
+from mmmfed.content.renditions import Rendition
 from mmmfed.content.versions import ContentVersion
 from mmmfed.errors import FailedPrecondition, InvalidInput
-from mmmfed.items import Item, domain_doc
+from mmmfed.items import Item, domain_doc, parse_item
 from mmmfed.rpc import call
 from mmmfed.rpc_types import ServicerContext
 from mmmfed.streams import split_header
@@ -39,9 +41,12 @@ def parts_message(package: ContentPackage) -> list[cpb.ContentPartData]:
     return [cpb.ContentPartData(path=p.path, media_type=p.media_type, data=p.data) for p in package.parts]
 
 
-def version_info(version: ContentVersion) -> cpb.ContentVersionInfo:
-    """What a table shows of a version, and its record."""
+def version_info(version: ContentVersion, converted: tuple[str, str] = ("", "")) -> cpb.ContentVersionInfo:
+    """What a table shows of a version, and its record; ``converted``: (bridge, Format held
+    here) for a version held here converted (COCF)."""
     return cpb.ContentVersionInfo(
+        converted_by=converted[0],
+        held_format=converted[1],
         version_id=version.version_id,
         parent_ids=list(version.parents),
         author_process_id=version.author,
@@ -57,7 +62,7 @@ def version_info(version: ContentVersion) -> cpb.ContentVersionInfo:
 def history_message(history: ContentHistory) -> cpb.ContentHistoryResponse:
     return cpb.ContentHistoryResponse(
         content_id=history.content_id,
-        versions=[version_info(v) for v in history.versions],
+        versions=[version_info(v, history.converted.get(v.version_id, ("", ""))) for v in history.versions],
         head_ids=[h.version_id for h in history.heads],
         current_version_id=history.current,
         linked_peers=history.linked,
@@ -72,21 +77,35 @@ def version_data(version: ContentVersion, package: ContentPackage) -> cpb.Conten
 
 def versions_of(message: cpb.ContentVersions | cpb.ApplyVersionsRequest) -> list[tuple[ContentVersion, ContentPackage]]:
     """The versions a message carries, each checked: its id is its record's digest
-    (DATA_LOSS VERSION_ID_MISMATCH), its parts those the record lists (DIGEST_MISMATCH...)."""
+    (DATA_LOSS VERSION_ID_MISMATCH), its parts those the record lists (DIGEST_MISMATCH...), or,
+    for a version converted on the way, those its converted Item lists
+    (:class:`~mmmfed.content.renditions.Rendition`)."""
+    return [(version, package) for version, package, _ in _versions_with_renditions(message)]
+
+
+def _versions_with_renditions(
+    message: cpb.ContentVersions | cpb.ApplyVersionsRequest,
+) -> list[tuple[ContentVersion, ContentPackage, Rendition | None]]:
     from mmmfed.content.versions import check_package
 
-    out = []
+    out: list[tuple[ContentVersion, ContentPackage, Rendition | None]] = []
     for data in message.versions:
         version = ContentVersion.from_record(data.record_json, version_id=data.version_id)
-        by_path = {p.path: p for p in version.parts}
+        converted = parse_item(data.converted_item.item_json) if data.converted_item.item_json else None
+        listed = parts_of(converted.doc) if converted is not None else version.parts
+        by_path = {p.path: p for p in listed}
         package = ContentPackage(
             tuple(
                 ContentPart.of(p.path, p.data, by_path[p.path].media_type if p.path in by_path else "")
                 for p in data.parts
             )
         )
-        check_package(version, package)
-        out.append((version, package))
+        if converted is None:
+            check_package(version, package)
+            out.append((version, package, None))
+        else:
+            rendition = Rendition.of(version, converted, package, data.bridge_id, data.conversion_report_json)
+            out.append((version, package, rendition))
     return out
 
 
@@ -148,10 +167,12 @@ class ContentServicer(content_pb2_grpc.ContentServicer):
         stub = self._gateway()
         sent = cpb.MigrateContentRequest(content_id=request.content_id, peer_m_instance_id=request.peer_m_instance_id)
         result: cpb.ContentTransferResponse = await call(lambda: stub.SendContent(sent), attempts=1)
-        # COSF: a content the peer holds as it is stays linked to it; its history follows now (and,
-        # should this fail, from the queue). One the bridge converted is a new Item there, whose
-        # versions are not synchronised (not built yet).
-        if result.content.item.item_json and domain_doc(result.content.item.item_json)["ItemID"] == request.content_id:
+        # COSF: a content the peer holds stays linked to it, as it is or converted by a bridge (a new
+        # Item there whose SourceItem is this one, sharing this content's version graph, COCF); its
+        # history follows now (and, should this fail, from the queue).
+        held_there = domain_doc(result.content.item.item_json) if result.content.item.item_json else {}
+        converted = result.route == "via bridge" and result.source_item_id == request.content_id
+        if held_there and (held_there["ItemID"] == request.content_id or converted):
             self._contents.link(request.content_id, request.peer_m_instance_id)
             if self._syncer is not None:
                 await self._syncer.sync(request.content_id, request.peer_m_instance_id)
@@ -203,7 +224,7 @@ class ContentServicer(content_pb2_grpc.ContentServicer):
             cpb.ContentConflict(
                 content_id=h.content_id,
                 title=h.heads[-1].title,
-                heads=[version_info(v) for v in h.heads],
+                heads=[version_info(v, h.converted.get(v.version_id, ("", ""))) for v in h.heads],
             )
             for h in self._contents.conflicts()
         ]
@@ -283,8 +304,9 @@ class ContentExchangeServicer(content_pb2_grpc.ContentExchangeServicer):
             max_bytes=int(request.max_bytes) or 8 * 1024 * 1024,
             ids_only=request.ids_only,
         )
+        local = self._contents.local_id(request.content_id, request.peer_m_instance_id)
         return cpb.ContentVersions(
-            content_id=request.content_id,
+            content_id=self._contents.wire_id(local),  # the home's ItemID for a content converted here
             known_ids=[v.version_id for v in every],
             versions=[version_data(v, p) for v, p in out],
             more=more,
@@ -294,18 +316,23 @@ class ContentExchangeServicer(content_pb2_grpc.ContentExchangeServicer):
         self, request: cpb.ApplyVersionsRequest, context: ServicerContext
     ) -> cpb.ApplyVersionsResponse:
         """COSF: a linked peer's versions, verified again here and applied once each."""
-        versions = versions_of(request)
-        for version, package in versions:  # each a file of the kind and format it says, as on import
+        checked = _versions_with_renditions(request)
+        versions = [(v, p) for v, p, _ in checked]
+        renditions = {v.version_id: r for v, _, r in checked if r is not None}
+        for version, package, rendition in checked:  # each a file of the kind and format it says, as on import
             inspected = await asyncio.to_thread(inspect_parts, [(p.path, p.data) for p in package.parts])
-            said = (version.kind, str(version.qualifier.get("Format", "")))
+            qualifier = rendition.qualifier if rendition is not None else version.qualifier
+            said = (str(qualifier.get("SubType", "")), str(qualifier.get("Format", "")))
             if said != (inspected.kind.value, inspected.format):
                 raise InvalidInput(
                     f"version {version.version_id[:12]} says {said[0]} {said[1]}; its parts are"
                     f" {inspected.kind.value} {inspected.format}",
                     reason="CONTENT_QUALIFIER_MISMATCH",
                 )
-        results = self._contents.apply_remote(request.content_id, request.origin_m_instance_id, versions)
-        heads = [h.version_id for h in self._contents.history(request.content_id).heads]
+        origin = request.origin_m_instance_id
+        results = self._contents.apply_remote(request.content_id, origin, versions, renditions)
+        local = self._contents.local_id(request.content_id, origin)
+        heads = [h.version_id for h in self._contents.history(local).heads]
         return cpb.ApplyVersionsResponse(applied_ids=[r.version_id for r in results if r.applied], head_ids=heads)
 
     async def SearchShared(

@@ -16,6 +16,11 @@ conflict waits). Synchronisation (COSF): ``content_links`` names, at a content's
 it migrated to (the peer end of the link is ``content_homes``); ``content_sync_queue`` is the
 durable per-destination queue: a (peer, content) row waits until a synchronisation with that
 peer succeeds after its ``mark`` was set (a crash or an outage leaves it to be retried).
+Converted contents (COCF with COSF, :mod:`mmmfed.content.renditions`): ``content_sources`` names,
+for a content the bridge converted on its migration here, the home content it was converted
+from (whose ItemID its version records carry); ``content_renditions`` holds, for each version
+held here only converted, the bridge's converted Item, the bridge, its report and the version it
+came from (its parts' bytes in ``content_blobs``).
 These tables were added to format 2 (:mod:`mmmfed.data_format`): they are new tables, created
 when missing, and change nothing in what an older release wrote; a content published before
 them gets its first version from its Item when its history is first read.
@@ -28,14 +33,16 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 from instance.database import Database
-from mmmfed.content.item import check_parts, parts_of
+from mmmfed.content.item import PartRef, check_parts, parts_of
 from mmmfed.content.metadata import ContentMetadata
 from mmmfed.content.package import ContentPackage, ContentPart
+from mmmfed.content.renditions import Rendition
 from mmmfed.content.versions import ContentVersion, check_package
 from mmmfed.errors import NotFound
 from mmmfed.items import Item, parse_item
@@ -62,6 +69,13 @@ CREATE INDEX IF NOT EXISTS content_versions_by_content ON content_versions (cont
 CREATE TABLE IF NOT EXISTS content_links (
     content_id TEXT NOT NULL, peer TEXT NOT NULL, linked_ms INTEGER NOT NULL,
     PRIMARY KEY (content_id, peer));
+CREATE TABLE IF NOT EXISTS content_sources (
+    content_id TEXT PRIMARY KEY, source_item_id TEXT NOT NULL, home_m_instance_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS content_sources_by_source ON content_sources (source_item_id);
+CREATE TABLE IF NOT EXISTS content_renditions (
+    version_id TEXT PRIMARY KEY, content_id TEXT NOT NULL, item_json BLOB NOT NULL,
+    bridge_id TEXT NOT NULL, report_json BLOB NOT NULL, source_version_id TEXT NOT NULL,
+    received_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS content_sync_queue (
     peer TEXT NOT NULL, content_id TEXT NOT NULL, mark INTEGER NOT NULL, queued_ms INTEGER NOT NULL,
     PRIMARY KEY (peer, content_id));
@@ -140,6 +154,9 @@ class ContentStore:
                 db.execute(
                     "INSERT INTO content_homes VALUES (?, ?, ?, ?)", (item.item_id, home, transfer_id, created_ms)
                 )
+                source = item.doc.get("SourceItemID")
+                if isinstance(source, str) and source and "SourceItem" in item.doc:  # converted on the way
+                    db.execute("INSERT INTO content_sources VALUES (?, ?, ?)", (item.item_id, source, home))
 
     def get(self, content_id: str) -> StoredContent:
         """The content's Item and owner; NotFound ``CONTENT_NOT_FOUND``."""
@@ -161,6 +178,26 @@ class ContentStore:
         with self.database.read() as db:
             row = db.execute(
                 "SELECT home_m_instance_id FROM content_homes WHERE content_id = ?", (content_id,)
+            ).fetchone()
+        return str(row[0]) if row else ""
+
+    def source_of(self, content_id: str) -> str:
+        """The home content a content converted on its migration here was converted from ("" for
+        any other content): the ContentID of its version records (COCF with COSF)."""
+        with self.database.read() as db:
+            row = db.execute(
+                "SELECT source_item_id FROM content_sources WHERE content_id = ?", (content_id,)
+            ).fetchone()
+        return str(row[0]) if row else ""
+
+    def converted_from(self, source_item_id: str, home: str) -> str:
+        """The content held here converted from ``home``'s content ``source_item_id`` (the first
+        that arrived), "" when none."""
+        with self.database.read() as db:
+            row = db.execute(
+                "SELECT content_id FROM content_sources WHERE source_item_id = ? AND home_m_instance_id = ?"
+                " ORDER BY rowid LIMIT 1",
+                (source_item_id, home),
             ).fetchone()
         return str(row[0]) if row else ""
 
@@ -219,21 +256,45 @@ class ContentStore:
         now_ms: int,
         mark_peers: bool = True,
         except_peer: str = "",
+        local_id: str = "",
+        rendition: Rendition | None = None,
     ) -> bool:
         """Store ``version`` and its parts (``package``, checked against it) in one write, joining
         the write open on this thread; with ``current``, the content's Item becomes it (the
         current version's Item: its ItemParts those of ``version``). ``mark_peers``: queue a
         synchronisation with every peer the content is linked to (but ``except_peer``). False
-        when the version was held already (nothing written: applied once)."""
-        check_package(version, package)
+        when the version was held already (nothing written: applied once).
+
+        ``local_id``: the content's ItemID here when it is not the record's ContentID (a content
+        converted on its migration here). ``rendition``: the version is held here converted;
+        ``package`` is then the rendition's parts (checked against its Item), and the record's
+        own parts are not held here."""
+        if rendition is None:
+            check_package(version, package)
+        else:
+            check_parts(rendition.item.doc, package)
+        content_id = local_id or version.content_id
         with self.database.write("content.version") as db:
             held = db.execute("SELECT 1 FROM content_versions WHERE version_id = ?", (version.version_id,)).fetchone()
             if held is not None:
                 return False
             db.execute(
                 "INSERT INTO content_versions VALUES (?, ?, ?, ?)",
-                (version.version_id, version.content_id, version.record_json, now_ms),
+                (version.version_id, content_id, version.record_json, now_ms),
             )
+            if rendition is not None:
+                db.execute(
+                    "INSERT INTO content_renditions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        version.version_id,
+                        content_id,
+                        rendition.item.raw,
+                        rendition.bridge_id,
+                        rendition.report_json(),
+                        rendition.source_version_id,
+                        now_ms,
+                    ),
+                )
             db.executemany(
                 "INSERT INTO content_blobs VALUES (?, ?) ON CONFLICT(sha256) DO NOTHING",
                 [(p.sha256, p.data) for p in package.parts],
@@ -241,8 +302,33 @@ class ContentStore:
             if current is not None:
                 self._replace_current(db, current, package)
             if mark_peers:
-                self._mark(db, version.content_id, now_ms, except_peer=except_peer)
+                self._mark(db, content_id, now_ms, except_peer=except_peer)
         return True
+
+    def rendition(self, version: ContentVersion) -> Rendition | None:
+        """The converted representation of ``version`` held here (None: its record's own parts
+        are held), its parts checked against its Item (DataIntegrityError ``DIGEST_MISMATCH``)."""
+        with self.database.read() as db:
+            row = db.execute(
+                "SELECT item_json, bridge_id, report_json, source_version_id FROM content_renditions"
+                " WHERE version_id = ?",
+                (version.version_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        item = parse_item(bytes(row[0]))
+        package = self._blobs(parts_of(item.doc), version.version_id)
+        return Rendition.of(version, item, package, str(row[1]), bytes(row[2]), source_version_id=str(row[3]))
+
+    def rendition_items(self, content_id: str) -> dict[str, tuple[Item, str]]:
+        """``{version_id: (converted Item, bridge_id)}`` of the versions of ``content_id`` held here
+        converted (their parts not read)."""
+        with self.database.read() as db:
+            rows = db.execute(
+                "SELECT version_id, item_json, bridge_id FROM content_renditions WHERE content_id = ? ORDER BY rowid",
+                (content_id,),
+            ).fetchall()
+        return {str(r[0]): (parse_item(bytes(r[1])), str(r[2])) for r in rows}
 
     def set_current(self, item: Item, package: ContentPackage) -> None:
         """Make ``item`` (listing ``package``'s parts) the content's current Item."""
@@ -276,22 +362,25 @@ class ContentStore:
     def version_package(self, version: ContentVersion) -> ContentPackage:
         """The parts of ``version`` from the blobs, checked against it (DataIntegrityError
         ``DIGEST_MISMATCH`` for a blob changed on disk, NotFound ``PART_NOT_HELD``)."""
+        package = self._blobs(version.parts, version.version_id)
+        check_package(version, package)
+        return package
+
+    def _blobs(self, parts: Sequence[PartRef], version_id: str) -> ContentPackage:
         with self.database.read() as db:
             found = {
                 str(r[0]): bytes(r[1])
                 for r in db.execute(
-                    f"SELECT sha256, data FROM content_blobs WHERE sha256 IN ({','.join('?' * len(version.parts))})",
-                    [p.sha256 for p in version.parts],
+                    f"SELECT sha256, data FROM content_blobs WHERE sha256 IN ({','.join('?' * len(parts))})",
+                    [p.sha256 for p in parts],
                 ).fetchall()
             }
-        missing = [p.path for p in version.parts if p.sha256 not in found]
+        missing = [p.path for p in parts if p.sha256 not in found]
         if missing:
             raise NotFound(
-                f"the parts {missing} of version {version.version_id[:12]} are not held here", reason="PART_NOT_HELD"
+                f"the parts {missing} of version {version_id[:12]} are not held here", reason="PART_NOT_HELD"
             )
-        package = ContentPackage(tuple(ContentPart.of(p.path, found[p.sha256], p.media_type) for p in version.parts))
-        check_package(version, package)
-        return package
+        return ContentPackage(tuple(ContentPart.of(p.path, found[p.sha256], p.media_type) for p in parts))
 
     # -- links and the synchronisation queue (COSF) -----------------------------------------
     def link(self, content_id: str, peer: str, *, now_ms: int) -> None:

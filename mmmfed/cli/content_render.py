@@ -98,7 +98,9 @@ def _when(time_ms: int) -> str:
 
 def version_dict(v: Any) -> dict[str, Any]:
     """``{"version_id", "parent_ids", "author_process_id", "time_ms", "title", "format",
-    "bytes", "part_count"}`` of a ContentVersionInfo (COIR-104)."""
+    "bytes", "part_count", "converted_by", "held_format"}`` of a ContentVersionInfo (COIR-104;
+    the last two set for a version this M-Instance holds converted, COCF: the bridge and the
+    Format held here, while ``format`` is the record's)."""
     return {
         "version_id": v.version_id,
         "parent_ids": list(v.parent_ids),
@@ -108,6 +110,8 @@ def version_dict(v: Any) -> dict[str, Any]:
         "format": v.format,
         "bytes": int(v.bytes),
         "part_count": int(v.part_count),
+        "converted_by": v.converted_by,
+        "held_format": v.held_format,
     }
 
 
@@ -126,7 +130,8 @@ def history_dict(h: Any) -> dict[str, Any]:
 
 def history_table(h: dict[str, Any]) -> Table:
     """One row per version, newest last: short id (12 hex digits), parents, author, time (UTC),
-    size, and a mark: ``current``, ``head`` (another head: a conflict), ``merge``."""
+    size, and a mark: ``current``, ``head`` (another head: a conflict), ``merge``, ``held as
+    FORMAT`` (a version held here converted by a bridge)."""
     linked = ", ".join(h["linked_peers"]) or "none"
     table = FittingTable(
         title=f"{h['content_id']} ({len(h['versions'])} versions, linked with {linked})",
@@ -144,6 +149,8 @@ def history_table(h: dict[str, Any]) -> Table:
             marks.append("head")
         if len(v["parent_ids"]) > 1:
             marks.append("merge")
+        if v.get("converted_by"):
+            marks.append(f"held as {v['held_format']}")
         parents = " ".join(p[:12] for p in v["parent_ids"]) or "-"
         row = (v["version_id"][:12], parents, v["author_process_id"], _when(v["time_ms"]), f"{v['bytes']:,}")
         table.add_row(*(escape(str(x)) for x in row), escape(", ".join(marks)))

@@ -2,8 +2,9 @@
 loopback; negotiate (FGMV-43 9.5), register three humans at a.example, migrate their avatars to
 b.example (9.1), an Asset with a payment (9.2) and two identities (9.4: one linked with only the
 claims chosen, one under 18 refused, then an unlink with its receipt:
-:mod:`mmmfed.cli.demo_identity`) and three contents (9.3: a .gltf converted by the bridge, then a
-note and an image edited at both sides at once, merged and resolved: :mod:`mmmfed.cli.demo_content`),
+:mod:`mmmfed.cli.demo_identity`) and two contents (9.3: a .gltf converted by the bridge and a
+note, each edited at both sides at once, the note merged, the model's conflict resolved:
+:mod:`mmmfed.cli.demo_content`),
 print a report, write the converted GLBs, and stop every
 process."""
 

@@ -3,29 +3,29 @@
 1. A ``.gltf`` model with its external ``.bin`` (the AnimatedMorphCube sample, CC0-1.0) migrates
    to b.example, whose manifesto accepts 3D models only as binary glTF within its limits
    (:data:`B_CONTENT_POLICIES`): the bridge's Conversion Service packs and converts it, and says
-   what changed.
-2. A Markdown note and an image (the Fox sample's texture, CC-BY-4.0) migrate to b.example, which
-   accepts them as they are; they stay linked to their home.
+   what changed. The converted model stays linked to its home: one version graph, the same
+   version ids on both sides, b holding each home version as the bridge converted it
+   (:mod:`gateway.content_version_bridging`).
+2. A Markdown note migrates to b.example, which accepts it as it is; it stays linked too.
 3. b.example's gateway stops; the user edits both contents at a.example and at b.example at once
-   (each side queues its new versions); b.example's gateway starts again and both queues drain.
-   The note's concurrent edits merge on their own (a three-way line merge); the image's are a
-   conflict both sides show until the owner keeps one (``content resolve``); then both hold the
-   same head.
+   (each side queues its new versions): the model recoloured red at a (a ``.gltf``), blue at b
+   (the ``.glb`` b holds); b.example's gateway starts again and both queues drain. The note's
+   concurrent edits merge on their own (a three-way line merge); the model's are a conflict both
+   sides show (a's ``.gltf`` reaching b converted, b's ``.glb`` reaching a as it is) until the
+   owner keeps one (``content resolve``); then both hold the same head, b its converted form.
 
 The calls are the Content service's (what ``mmmfed content ...`` sends), with each M-Instance's
-operator certificate. A content the bridge converted is a new Item of the home's and is not kept
-in step (a limit of the synchronisation as built).
+operator certificate.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
+import json
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from PIL import Image
 from rich.console import Console
 
 from mmmfed.api.v1 import content_pb2 as cpb
@@ -35,7 +35,8 @@ from mmmfed.cli.loopback import A, B, LoopbackPlan
 from mmmfed.cli.processes import NodeProcesses
 from mmmfed.client import wait_serving
 from mmmfed.config import PeerAddress
-from mmmfed.content.package import read_gltf_package
+from mmmfed.content.glb_pack import glb_bytes
+from mmmfed.content.package import ContentPackage, ContentPart, read_gltf_package
 from mmmfed.glb import split_glb
 from mmmfed.items import domain_doc
 from mmmfed.rpc import call
@@ -53,18 +54,30 @@ NOTE = "# Fox sighting\n\nSeen at the north gate at dusk.\nIt ran towards the fo
 SYNC_TIMEOUT_S = 30.0
 
 
-def fox_texture(samples: Path) -> bytes:
-    """The PNG texture embedded in the Fox sample (CC-BY-4.0), as its GLB holds it."""
-    doc, blob = split_glb((samples / "gltf" / "Fox" / "Fox.glb").read_bytes())
-    view = doc["bufferViews"][doc["images"][0]["bufferView"]]
-    start = view.get("byteOffset", 0)
-    return blob[start : start + view["byteLength"]]
+RED, BLUE = [1.0, 0.0, 0.0, 1.0], [0.0, 0.0, 1.0, 1.0]
 
 
-def _edited_png(data: bytes, edit: Callable[[Image.Image], Image.Image]) -> bytes:
-    out = io.BytesIO()
-    edit(Image.open(io.BytesIO(data)).convert("RGB")).save(out, format="PNG")
-    return out.getvalue()
+def recoloured_gltf(package: ContentPackage, colour: list[float]) -> list[tuple[str, bytes]]:
+    """The ``.gltf`` package's parts (root first) with every material's base colour ``colour``."""
+    doc = json.loads(package.root.data)
+    for material in doc.get("materials") or []:
+        material.setdefault("pbrMetallicRoughness", {})["baseColorFactor"] = colour
+    root = ContentPart.of(package.root.path, json.dumps(doc).encode(), package.root.media_type)
+    return [(p.path, p.data) for p in (root, *package.parts[1:])]
+
+
+def recoloured_glb(glb: bytes, colour: list[float]) -> bytes:
+    """A ``.glb`` with every material's base colour ``colour`` (its BIN chunk unchanged)."""
+    doc, blob = split_glb(glb)
+    for material in doc.get("materials") or []:
+        material.setdefault("pbrMetallicRoughness", {})["baseColorFactor"] = colour
+    return glb_bytes(doc, blob)
+
+
+def base_colour(glb: bytes) -> list[float]:
+    """The first material's base colour of a ``.glb`` ([] when it has none)."""
+    materials = split_glb(glb)[0].get("materials") or [{}]
+    return list(materials[0].get("pbrMetallicRoughness", {}).get("baseColorFactor") or [])
 
 
 async def _until(check: Callable[[], Awaitable[bool]], what: str) -> None:
@@ -98,8 +111,10 @@ class _Side:
         result: cpb.ContentTransferResponse = await call(lambda: self.stub.MigrateContent(request), attempts=1)
         return result
 
-    async def update(self, content_id: str, name: str, data: bytes) -> cpb.ContentVersionInfo:
-        request = cpb.UpdateContentRequest(content_id=content_id, parts=[cpb.ContentPartData(path=name, data=data)])
+    async def update(self, content_id: str, parts: list[tuple[str, bytes]]) -> cpb.ContentVersionInfo:
+        request = cpb.UpdateContentRequest(
+            content_id=content_id, parts=[cpb.ContentPartData(path=name, data=data) for name, data in parts]
+        )
         info: cpb.ContentVersionInfo = await call(lambda: self.stub.UpdateContent(request), attempts=1)
         return info
 
@@ -114,6 +129,12 @@ class _Side:
         )
         return list(listed.conflicts)
 
+    async def current_view(self, content_id: str) -> cpb.GetContentResponse:
+        got: cpb.GetContentResponse = await call(
+            lambda: self.stub.GetContent(cpb.GetContentRequest(content_id=content_id)), attempts=3
+        )
+        return got
+
     async def current(self, content_id: str) -> bytes:
         got: cpb.GetContentResponse = await call(
             lambda: self.stub.GetContent(cpb.GetContentRequest(content_id=content_id)), attempts=3
@@ -127,8 +148,8 @@ def _short(version_id: str) -> str:
 
 async def content_step(p: LoopbackPlan, procs: NodeProcesses, owner: str, samples: Path, console: Console) -> bool:
     """Run the step for ``owner`` (a User Process of a.example whose avatar is at b.example) and
-    print what happens; True when the model arrived converted, the note merged and the image's
-    conflict was resolved with both sides on the same head."""
+    print what happens; True when the model arrived converted, the note merged and the model's
+    conflict was resolved with both sides on the same head (b holding it converted)."""
     addresses = {
         A: PeerAddress(tls_name=p.instance_a.tls_name, address=p.instance_a.listen),
         B: PeerAddress(tls_name=p.instance_b.tls_name, address=p.instance_b.listen),
@@ -159,15 +180,24 @@ async def content_step(p: LoopbackPlan, procs: NodeProcesses, owner: str, sample
             console.print(f"  {'lost' if label == 'dropped' else label}: {entries}", markup=False)
         converted = conversion["converted"] and fmt == "glTF/2.0-binary"
 
-        # 2. a note and an image that stay linked
-        note = await at_a.publish(owner, [("sighting.md", NOTE.encode())], "Fox sighting", "CC-BY-4.0")
-        texture = await asyncio.to_thread(fox_texture, samples)
-        image = await at_a.publish(
-            owner, [("fox.png", texture)], "Fox texture", "CC-BY-4.0", creator="PixelMannen, tomkranis"
+        here = str(arrived["ItemID"])  # the converted model's ItemID at b (its records name the home's)
+
+        async def linked_model() -> bool:
+            ha, hb = await at_a.history(model), await at_b.history(here)
+            return bool(hb.versions) and list(ha.head_ids) == list(hb.head_ids)
+
+        await _until(linked_model, "the converted model's first version at b")
+        first = (await at_b.history(here)).versions[0]
+        console.print(
+            f"  linked: both hold version {_short(first.version_id)} ({A}: {first.format}, "
+            f"{B}: {first.held_format} converted by {first.converted_by})",
+            markup=False,
         )
-        for content_id in (note, image):
-            await at_a.migrate(content_id)
-        console.print(f"{note} (Markdown) and {image} (PNG) migrated to {B}, linked to their home", markup=False)
+
+        # 2. a note that stays linked
+        note = await at_a.publish(owner, [("sighting.md", NOTE.encode())], "Fox sighting", "CC-BY-4.0")
+        await at_a.migrate(note)
+        console.print(f"{note} (Markdown) migrated to {B} as it is, linked to its home", markup=False)
 
         # 3. edits at both sides at once, b's gateway down
         procs.procs["gateway-b"].terminate()
@@ -176,11 +206,14 @@ async def content_step(p: LoopbackPlan, procs: NodeProcesses, owner: str, sample
         lines = NOTE.splitlines()
         note_a = "\n".join([lines[0].replace("sighting", "sighting (north gate)"), *lines[1:]]) + "\n"
         note_b = "\n".join([*lines[:-1], "It ran towards the forest, then back to the gate."]) + "\n"
-        await at_a.update(note, "sighting.md", note_a.encode())
-        await at_b.update(note, "sighting.md", note_b.encode())
-        rotated = await at_a.update(image, "fox.png", _edited_png(texture, lambda im: im.rotate(90)))
-        await at_b.update(image, "fox.png", _edited_png(texture, lambda im: im.convert("L").convert("RGB")))
-        console.print("edited at both: the note's first line at a, its last at b; the image rotated at a, grey at b")
+        await at_a.update(note, [("sighting.md", note_a.encode())])
+        await at_b.update(note, [("sighting.md", note_b.encode())])
+        red = await at_a.update(model, recoloured_gltf(package, RED))
+        held_glb = (await at_b.current_view(here)).parts[0]
+        await at_b.update(here, [(held_glb.path, recoloured_glb(bytes(held_glb.data), BLUE))])
+        console.print(
+            "edited at both: the note's first line at a, its last at b; the model red at a (.gltf), blue at b (.glb)"
+        )
         path = p.config_paths()["gateway-b"]
         procs.start("gateway-b", ["serve", "gateway", "--config", str(path)])
         await wait_serving(
@@ -200,28 +233,33 @@ async def content_step(p: LoopbackPlan, procs: NodeProcesses, owner: str, sample
         for line in merged.splitlines():
             console.print(f"  | {line}", markup=False)
 
-        async def image_in_conflict() -> bool:
-            listed = [await side.conflicts() for side in (at_a, at_b)]
-            return all(any(c.content_id == image for c in conflicts) for conflicts in listed)
+        async def model_in_conflict() -> bool:
+            at_home = any(c.content_id == model and len(c.heads) == 2 for c in await at_a.conflicts())
+            there = any(c.content_id == here and len(c.heads) == 2 for c in await at_b.conflicts())
+            return at_home and there
 
-        await _until(image_in_conflict, "the image's conflict")
-        heads = next(c for c in await at_a.conflicts() if c.content_id == image).heads
-        console.print(
-            f"image: CONFLICT shown at {A} and {B}, heads {', '.join(_short(h.version_id) for h in heads)}",
-            markup=False,
-        )
-        request = cpb.ResolveContentRequest(content_id=image, keep_version_id=rotated.version_id)
+        await _until(model_in_conflict, "the model's conflict")
+        for side, content_id in ((at_a, model), (at_b, here)):
+            heads = next(c for c in await side.conflicts() if c.content_id == content_id).heads
+            shown = ", ".join(
+                f"{_short(h.version_id)} ({h.held_format or h.format}{' converted' if h.converted_by else ''})"
+                for h in heads
+            )
+            console.print(f"model: CONFLICT shown at {side.name}, heads {shown}", markup=False)
+        request = cpb.ResolveContentRequest(content_id=model, keep_version_id=red.version_id)
         kept: cpb.ContentVersionInfo = await call(lambda: at_a.stub.ResolveContent(request), attempts=1)
 
-        async def image_resolved() -> bool:
-            ha, hb = await at_a.history(image), await at_b.history(image)
+        async def model_resolved() -> bool:
+            ha, hb = await at_a.history(model), await at_b.history(here)
             return list(ha.head_ids) == list(hb.head_ids) == [kept.version_id]
 
-        await _until(image_resolved, "the image's resolution reaching b")
-        same_image = await at_a.current(image) == await at_b.current(image)
+        await _until(model_resolved, "the model's resolution reaching b")
+        held = await at_b.current_view(here)
+        held_format = domain_doc(held.content.item.item_json)["ItemQualifier"]["Format"]
+        red_at_b = base_colour(bytes(held.parts[0].data))[:3] == RED[:3]
         console.print(
-            f"image: the owner kept a's rotation (merge version {_short(kept.version_id)}, both heads its "
-            f"parents); {B} holds the same head, no conflict left",
+            f"model: the owner kept a's red .gltf (merge version {_short(kept.version_id)}, both heads its "
+            f"parents); {B} holds the same head as {held_format} converted by the bridge, red, no conflict left",
             markup=False,
         )
-    return converted and same_note and same_image
+    return converted and same_note and red_at_b and held_format == "glTF/2.0-binary"

@@ -71,6 +71,8 @@ class ContentVersionInfo(_message.Message):
     BYTES_FIELD_NUMBER: _builtins.int
     PART_COUNT_FIELD_NUMBER: _builtins.int
     RECORD_JSON_FIELD_NUMBER: _builtins.int
+    CONVERTED_BY_FIELD_NUMBER: _builtins.int
+    HELD_FORMAT_FIELD_NUMBER: _builtins.int
     version_id: _builtins.str
     author_process_id: _builtins.str
     time_ms: _builtins.int
@@ -79,6 +81,11 @@ class ContentVersionInfo(_message.Message):
     bytes: _builtins.int
     part_count: _builtins.int
     record_json: _builtins.bytes
+    converted_by: _builtins.str
+    """Set when this M-Instance holds the version converted (COCF): the bridge that converted it and
+    the Format held here (the record names the home's parts).
+    """
+    held_format: _builtins.str
     @_builtins.property
     def parent_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -93,10 +100,12 @@ class ContentVersionInfo(_message.Message):
         bytes: _builtins.int = ...,
         part_count: _builtins.int = ...,
         record_json: _builtins.bytes = ...,
+        converted_by: _builtins.str = ...,
+        held_format: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_process_id", b"author_process_id", "bytes", b"bytes", "format", b"format", "parent_ids", b"parent_ids", "part_count", b"part_count", "record_json", b"record_json", "time_ms", b"time_ms", "title", b"title", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_process_id", b"author_process_id", "bytes", b"bytes", "converted_by", b"converted_by", "format", b"format", "held_format", b"held_format", "parent_ids", b"parent_ids", "part_count", b"part_count", "record_json", b"record_json", "time_ms", b"time_ms", "title", b"title", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -360,20 +369,40 @@ class ContentVersionData(_message.Message):
     VERSION_ID_FIELD_NUMBER: _builtins.int
     RECORD_JSON_FIELD_NUMBER: _builtins.int
     PARTS_FIELD_NUMBER: _builtins.int
+    CONVERTED_ITEM_FIELD_NUMBER: _builtins.int
+    BRIDGE_ID_FIELD_NUMBER: _builtins.int
+    CONVERSION_REPORT_JSON_FIELD_NUMBER: _builtins.int
     version_id: _builtins.str
     record_json: _builtins.bytes
+    bridge_id: _builtins.str
+    """With converted_item: the bridge that converted it and its report (JSON: kept, changed, lost)."""
+    conversion_report_json: _builtins.bytes
     @_builtins.property
-    def parts(self) -> _containers.RepeatedCompositeFieldContainer[Global___ContentPartData]: ...
+    def parts(self) -> _containers.RepeatedCompositeFieldContainer[Global___ContentPartData]:
+        """The record's parts; for a version converted on the way (converted_item set), the converted
+        Item's parts instead (COCF: the destination holds the converted representation).
+        """
+
+    @_builtins.property
+    def converted_item(self) -> _item_pb2.ItemEnvelope:
+        """Set by the home gateway when the peer's manifesto accepts this version only converted: the
+        Item of the content at this version as the bridge's Conversion Service converted it (signed
+        by the bridge over the home gateway's proof; its ItemParts list `parts`).
+        """
+
     def __init__(
         self,
         *,
         version_id: _builtins.str = ...,
         record_json: _builtins.bytes = ...,
         parts: _abc.Iterable[Global___ContentPartData] | None = ...,
+        converted_item: _item_pb2.ItemEnvelope | None = ...,
+        bridge_id: _builtins.str = ...,
+        conversion_report_json: _builtins.bytes = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["converted_item", b"converted_item"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["parts", b"parts", "record_json", b"record_json", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bridge_id", b"bridge_id", "conversion_report_json", b"conversion_report_json", "converted_item", b"converted_item", "parts", b"parts", "record_json", b"record_json", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
