@@ -514,6 +514,8 @@ async def test_re3_versions_are_signed_by_the_sending_gateway_and_b_refuses_forg
         await refused(exchange(ask), denied, "REPLAYED")
         assert [v.version_id for v in fed.nodes["instance-b"].contents.store.versions(content_id)] == held
         old = keys_a.records()[-1].key_id
+        # b refetches a's keys for an unknown key at most every 5 s: now, not within the test's first seconds
+        fed.nodes["gateway-b"].keyring.min_refresh_s = 0.0
         keys_a.rotate()
         keys_a.revoke(old, reason="compromised")
         # a's next message, signed with the new key, makes b's keyring fetch a's keys again
