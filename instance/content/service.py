@@ -511,7 +511,7 @@ class ContentService:
                     f"version {version.version_id[:12]} changes the licence {licence} to {said.licence}",
                     reason="LICENCE_CHANGED",
                 )
-            self._require_modify_right(version)
+            self._require_modify_right(version, content_id)
             added = self._store.add_version(
                 version,
                 package,
@@ -525,18 +525,20 @@ class ContentService:
         self._settle(content_id, graph)
         return results
 
-    def _require_modify_right(self, version: ContentVersion) -> None:
-        """COIR-302: this World's Rights on the content let the version's author Modify it now
+    def _require_modify_right(self, version: ContentVersion, content_id: str) -> None:
+        """COIR-302: this World's Rights on the content ``content_id`` (the Item this M-Instance
+        holds: for a content converted here not the home's ItemID the version names) let the
+        version's author Modify it now
         (a May Right and no May Not Right: :meth:`instance.world.world.World.may`, as the engine
         checks a Process Action's authority), whatever the sending M-Instance decided; else
         PermissionDenied ``InsRights`` (the PA Status Error the engine answers), metadata
         ``version_id`` and ``author``."""
         world = self._process_actions.world
-        if world.may(version.author, Action.MODIFY, version.content_id, self._clock_ms()):
+        if world.may(version.author, Action.MODIFY, content_id, self._clock_ms()):
             return
         raise PermissionDenied(
             f"version {version.version_id[:12]}: {version.author[:256]} holds no May Right to"
-            f" {Action.MODIFY.value} {version.content_id[:256]} in {self.m_instance_id}",
+            f" {Action.MODIFY.value} {content_id[:256]} in {self.m_instance_id}",
             reason=PAErrorCode.INS_RIGHTS.value,
             metadata={"version_id": version.version_id, "author": version.author[:256]},
         )

@@ -65,12 +65,16 @@ def _start_sync(fed: Federation) -> None:
         worker.start()
 
 
-def _let_bob_modify(fed: Federation, content_id: str) -> None:
-    world = fed.nodes["instance-b"].process_actions.world
-    right_id = f"{content_id}#{BOB}#Modify"
-    world.rights[right_id] = Right(
-        right_id, BOB, DeonticVerb.MAY, Action.MODIFY, content_id, RightLevel.ACQUIRED, ALICE, 0
-    )
+def _let_bob_modify(fed: Federation, here_id: str, home_id: str) -> None:
+    """Both Worlds give bob, a User of b, the Modify Right on the content (as its owner alice
+    would grant it at each): b's on the Item b holds, to make a version there; a's on the home's
+    Item, to apply that version at home (COIR-302)."""
+    for node, content_id in (("instance-b", here_id), ("instance-a", home_id)):
+        world = fed.nodes[node].process_actions.world
+        right_id = f"{content_id}#{BOB}#Modify"
+        world.rights[right_id] = Right(
+            right_id, BOB, DeonticVerb.MAY, Action.MODIFY, content_id, RightLevel.ACQUIRED, ALICE, 0
+        )
 
 
 def _heads(fed: Federation, node: str, content_id: str) -> list[str]:
@@ -134,7 +138,7 @@ async def test_cosf_cocf_a_converted_gltf_edited_at_both_sides_conflicts_then_bo
 
     # edited at both sides at once: a red .gltf at home, a blue .glb at b
     await _pause_sync(fed)
-    _let_bob_modify(fed, here_id)
+    _let_bob_modify(fed, here_id, home_id)
     red = _recoloured_gltf(MORPH_CUBE, tmp_path / "red", [1.0, 0.0, 0.0, 1.0])
     va = await cli_json("content", "update", home_id, str(red), *at_a)
     blue = tmp_path / "blue.glb"
