@@ -493,6 +493,11 @@ class IdentitySync:
             version=request.version,
             roaming=roaming,
         )
+        # 9.4 step 4 kept: the Process at this M-Instance holds the re-issued claims and the Rights
+        # of the admission now, before the link says so (a refusal there stores nothing here)
+        await self._import.hand_to_instance(
+            peer, request.did, claims=dict(verified.disclosed), admission=verified.admission
+        )
         linked.save(updated)
         return ipb.PushIdentityUpdateResponse(
             process_id=updated.process_id, version=updated.version, stored_claims=sorted(updated.claims)

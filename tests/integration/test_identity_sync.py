@@ -186,6 +186,8 @@ async def test_idsf_a_change_at_home_reaches_the_linked_platform_only_within_the
         record = _at_b(negotiated).get(A, did)
         assert record is not None and record.process_id == linked.peer_process_id
         assert record.claims == {"name": "Alice Liddell", "age_over_18": True} and record.version == 2
+        held = negotiated.nodes["instance-b"].linked_identities.get(record.process_id)  # b's M-Instance too
+        assert held is not None and held.claims == {"name": "Alice Liddell", "age_over_18": True}
         seen = b"".join(p.read_bytes() for p in _linked_files(negotiated))
         for never in (b"de-DE", b"fr-FR", b"av1", b"birthdate", BORN.isoformat().encode()):
             assert never not in seen, never
