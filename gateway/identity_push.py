@@ -43,13 +43,13 @@ import asyncio
 import contextlib
 import logging
 import os
-import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.identity_sync import REFUSED_OUTCOME, SYNCED, UNREACHABLE, IdentitySync, link_behind
+from mmmfed.backoff import Backoff
 from mmmfed.errors import MmmfedError
 from mmmfed.identity.push_queue import PushQueue
 from mmmfed.identity.store import IdentityStore, credential_digest
@@ -60,20 +60,6 @@ FINAL_REFUSALS = frozenset({"NOT_LINKED", "VERSION_STALE", "DID_UNKNOWN"})
 
 LEASE_S = 10.0
 _Signature = tuple[tuple[int, int, int] | None, tuple[int, int, int] | None]
-
-
-@dataclass
-class _Backoff:
-    failures: int = 0
-    not_before: float = 0.0
-
-    def failed(self, base_s: float, cap_s: float) -> None:
-        delay = random.random() * min(cap_s, base_s * 2.0**self.failures)
-        self.failures += 1
-        self.not_before = time.monotonic() + delay
-
-    def waiting(self) -> bool:
-        return self.not_before > time.monotonic()
 
 
 def _stat(path: Path) -> tuple[int, int, int] | None:
@@ -98,8 +84,8 @@ class IdentityPushWorker:
     lease: Callable[[], Awaitable[bool]] | None = None
     """For replicas on Redis: True while this replica may run passes (one replica at a time)."""
     _seen: dict[str, _Signature] = field(default_factory=dict)
-    _backoff: dict[str, _Backoff] = field(default_factory=dict)
-    _row_backoff: dict[tuple[str, str], _Backoff] = field(default_factory=dict)
+    _backoff: dict[str, Backoff] = field(default_factory=dict)
+    _row_backoff: dict[tuple[str, str], Backoff] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -154,7 +140,7 @@ class IdentityPushWorker:
     async def _drain(self, peer: str) -> None:
         for entry in self.queue.entries(peer):
             if self._waiting(peer, entry.user):
-                if self._backoff.get(peer, _Backoff()).waiting():
+                if self._backoff.get(peer, Backoff()).waiting():
                     return
                 continue
             answer = await self.sync.push_queued(entry.user, peer)
@@ -170,12 +156,12 @@ class IdentityPushWorker:
                 extra={"peer": peer, "user": entry.user, "outcome": answer.outcome, "reason": answer.reason},
             )
             if answer.outcome == UNREACHABLE:
-                self._backoff.setdefault(peer, _Backoff()).failed(self.base_s, self.cap_s)
+                self._backoff.setdefault(peer, Backoff()).failed(self.base_s, self.cap_s)
                 return
             if answer.outcome == REFUSED_OUTCOME and answer.reason in FINAL_REFUSALS:
                 self.queue.drop(peer, entry.user)
                 continue
-            self._row_backoff.setdefault((peer, entry.user), _Backoff()).failed(self.base_s, self.cap_s * 12)
+            self._row_backoff.setdefault((peer, entry.user), Backoff()).failed(self.base_s, self.cap_s * 12)
 
     async def run_once(self) -> bool:
         """One scan and one drain (what :meth:`run` does every ``interval_s``); False (and

@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from dataclasses import dataclass, field
 
@@ -39,6 +38,7 @@ import grpc
 from instance.avatar_sync import AvatarSync, HomeSync
 from instance.database import Database
 from mmmfed.api.v1 import avatar_sync_pb2 as spb
+from mmmfed.backoff import Backoff
 from mmmfed.errors import MmmfedError, NotFound, RemoteError, TooLarge
 from mmmfed.items import instance_or_none
 
@@ -56,20 +56,6 @@ MAX_QUEUED_PER_USER = 16
 
 
 @dataclass
-class _Backoff:
-    failures: int = 0
-    not_before: float = 0.0
-
-    def failed(self, base_s: float, cap_s: float) -> None:
-        delay = random.random() * min(cap_s, base_s * 2.0**self.failures)
-        self.failures += 1
-        self.not_before = time.monotonic() + delay
-
-    def waiting(self) -> bool:
-        return self.not_before > time.monotonic()
-
-
-@dataclass
 class AvatarHomeQueue:
     """Sends ``sync``'s roaming changes home through ``send`` (RI-1 SyncAvatarHome), queueing
     them in ``database`` while home cannot answer (module docstring)."""
@@ -80,7 +66,7 @@ class AvatarHomeQueue:
     interval_s: float = 0.5
     base_s: float = 0.2
     cap_s: float = 5.0
-    _backoff: dict[str, _Backoff] = field(default_factory=dict)
+    _backoff: dict[str, Backoff] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -133,7 +119,7 @@ class AvatarHomeQueue:
                 except MmmfedError as err:
                     if not _home_down(err):
                         raise
-                    self._backoff.setdefault(home, _Backoff()).failed(self.base_s, self.cap_s)
+                    self._backoff.setdefault(home, Backoff()).failed(self.base_s, self.cap_s)
                     log.info("roaming change queued", extra={"home": home, "reason": err.reason})
                 else:
                     self._backoff.pop(home, None)
@@ -158,7 +144,7 @@ class AvatarHomeQueue:
                     await self.send(change)
                 except MmmfedError as err:
                     if _home_down(err):
-                        self._backoff.setdefault(home, _Backoff()).failed(self.base_s, self.cap_s)
+                        self._backoff.setdefault(home, Backoff()).failed(self.base_s, self.cap_s)
                         stopped.add(home)
                         continue
                     log.warning(

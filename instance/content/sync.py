@@ -27,8 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -37,6 +35,7 @@ import grpc
 from instance.content.store import ContentStore
 from mmmfed.api.v1 import content_pb2 as cpb
 from mmmfed.api.v1 import gateway_pb2_grpc
+from mmmfed.backoff import Backoff
 from mmmfed.errors import MmmfedError, RemoteError
 from mmmfed.rpc import call
 
@@ -44,20 +43,6 @@ log = logging.getLogger(__name__)
 PEER_DOWN = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 """What says the destination (or this M-Instance's gateway) cannot answer now, not a refusal."""
 GatewayStub = Callable[[], "gateway_pb2_grpc.PlatformGatewayAsyncStub"]
-
-
-@dataclass
-class _Backoff:
-    failures: int = 0
-    not_before: float = 0.0
-
-    def failed(self, base_s: float, cap_s: float) -> None:
-        delay = random.random() * min(cap_s, base_s * 2.0**self.failures)
-        self.failures += 1
-        self.not_before = time.monotonic() + delay
-
-    def waiting(self) -> bool:
-        return self.not_before > time.monotonic()
 
 
 @dataclass
@@ -70,8 +55,8 @@ class ContentSyncWorker:
     base_s: float = 0.2
     cap_s: float = 5.0
     call_timeout_s: float = 30.0
-    _backoff: dict[str, _Backoff] = field(default_factory=dict)
-    _row_backoff: dict[tuple[str, str], _Backoff] = field(default_factory=dict)
+    _backoff: dict[str, Backoff] = field(default_factory=dict)
+    _row_backoff: dict[tuple[str, str], Backoff] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -89,9 +74,9 @@ class ContentSyncWorker:
             )
         except MmmfedError as err:
             if isinstance(err, RemoteError) and err.code in PEER_DOWN:  # the peer (or gateway) is down
-                self._backoff.setdefault(peer, _Backoff()).failed(self.base_s, self.cap_s)
+                self._backoff.setdefault(peer, Backoff()).failed(self.base_s, self.cap_s)
             else:  # a refusal of this content only: it waits alone, the destination's other rows go on
-                self._row_backoff.setdefault((peer, content_id), _Backoff()).failed(self.base_s, self.cap_s * 12)
+                self._row_backoff.setdefault((peer, content_id), Backoff()).failed(self.base_s, self.cap_s * 12)
             return cpb.SyncedPeer(peer_m_instance_id=peer, error=err.reason, message=err.message[:500])
         self._backoff.pop(peer, None)
         self._row_backoff.pop((peer, content_id), None)
@@ -114,9 +99,9 @@ class ContentSyncWorker:
             for peer, content_id, _ in self.store.queued():
                 if peer in stopped or self._waiting(peer, content_id):
                     continue
-                down_before = self._backoff.get(peer, _Backoff()).failures
+                down_before = self._backoff.get(peer, Backoff()).failures
                 answer = await self.sync(content_id, peer)
-                if answer.error and self._backoff.get(peer, _Backoff()).failures > down_before:
+                if answer.error and self._backoff.get(peer, Backoff()).failures > down_before:
                     stopped.add(peer)
                     log.info(
                         "content synchronisation waits",
