@@ -49,8 +49,10 @@ def test_demo_migrates_godette_refuses_sphere_and_stops_every_process(tmp_path: 
     assert "arrived as glTF/2.0-binary" in flat and "kept: 2 files packed into one GLB" in flat
     assert "note: the two edits merged on their own; both hold head" in flat
     assert "| # Fox sighting (north gate)" in flat and "| It ran towards the forest, then back to the gate." in flat
-    assert "image: CONFLICT shown at a.example and b.example" in flat
-    assert "b.example holds the same head, no conflict left" in flat
+    # the binary conflict is on the converted model: shown at both sides, resolved to one head (issue 16)
+    assert "model: CONFLICT shown at a.example" in flat and "model: CONFLICT shown at b.example" in flat
+    assert "glTF/2.0-binary converted" in flat
+    assert "b.example holds the same head as glTF/2.0-binary converted by the bridge, red, no conflict left" in flat
     godette = inspect_glb((out / "godette.glb").read_bytes())
     assert godette.format == "glTF/2.0-binary" and godette.triangles <= 1500
     pids = [int(p) for p in re.findall(r"pid (\d+)", text)]
