@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeGuard
@@ -49,9 +50,18 @@ def is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:
 
 
 def iso_of_ms(ms: int) -> str:
-    """Unix ms -> ``2026-11-25T07:00:00.123Z``."""
-    moment = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    """Unix ms -> ``2026-11-25T07:00:00.123Z``.
+
+    The decoder asks this of every Trace entry of every Item a gateway verifies, mostly for
+    times within the same few seconds: the second's text is cached (:func:`_iso_second`)."""
+    second, milli = divmod(ms, 1000)
+    return f"{_iso_second(second)}{milli:03d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_second(second: int) -> str:
+    """Unix seconds -> ``2026-11-25T07:00:00.`` (bounded: 4,096 seconds' texts, ~0.5 MB at most)."""
+    return datetime.datetime.fromtimestamp(second, tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.")
 
 
 def ms_of_iso(text: str) -> int:
