@@ -22,7 +22,10 @@ Item is refused or a call fails.
 
 Last line: ``RESULT items_per_core_vs_libsodium=R unbatched_items_per_core_vs_libsodium=U ...``.
 
-Run (from the checkout):  .venv/bin/python bench/federation.py [--items 5000] [--quick]
+``--where`` runs one more batched phase with py-spy sampling gateway B and prints where its CPU
+per Item goes, by component (:mod:`bench.where`).
+
+Run (from the checkout):  .venv/bin/python bench/federation.py [--items 5000] [--quick] [--where]
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ if not __package__:  # run as a script (python bench/federation.py): make `bench
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.resolve_measure import cpu_seconds
 from bench.verify import persona
+from bench.where import report as report_where
+from bench.where import sampling
 from mmmfed.api.v1 import federation_pb2 as fpb
 from mmmfed.api.v1 import gateway_pb2_grpc
 from mmmfed.cli.inprocess import peer
@@ -117,6 +122,11 @@ async def run(args: argparse.Namespace, workdir: Path, console: Console) -> int:
                 unbatched = items[: args.unbatched_items]
                 per_core, wall = await phase(send, unbatched, per_call=1, in_flight=1, pid=pid)
                 figures["unbatched"] += [per_core, wall]
+            if args.where:  # once more, gateway B sampled: where its CPU per Item goes
+                console.print("batched again, gateway B sampled by py-spy (--where) ...")
+                async with sampling({"gateway B": pid}) as splits:
+                    per_core, _ = await phase(send, items, per_call=BATCH, in_flight=args.in_flight, pid=pid)
+                report_where(splits, {"gateway B": 1e6 / per_core}, "Item", console)
     except (grpc.aio.AioRpcError, RuntimeError) as err:
         console.print(f"[bold red]bench failed:[/] {err}")
         for name, tail in procs.log_tails().items():
@@ -165,6 +175,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--libsodium-s", type=float, default=1.0, help="seconds of raw verifies per round")
     parser.add_argument("--quick", action="store_true", help="a short run: 1,000 and 200 Items, 1 round")
+    parser.add_argument(
+        "--where", action="store_true", help="then a batched phase under py-spy: where gateway B's CPU per Item goes"
+    )
     args = parser.parse_args()
     if args.quick:
         args.items, args.unbatched_items, args.rounds, args.libsodium_s = 1000, 200, 1, 0.5

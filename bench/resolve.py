@@ -49,8 +49,12 @@ bench/resolve_requests.py builds the requests, bench/resolve_proxies.py starts t
 Python relay hops, bench/resolve_measure.py measures a path, bench/resolve_replicas.py runs the
 replicated gateway path and bench/resolve_report.py prints the tables.
 
+``--where`` measures the gateway path once more with py-spy sampling both gateways and prints
+where each one's CPU per request goes, by component (:mod:`bench.where`).
+
 Run (from the checkout):  .venv/bin/python bench/resolve.py [--calls 300] [--total 2000]
                                   [--in-flight 64] [--rounds 3] [--replicas 1,2,3] [--paths ...]
+                                  [--where]
 """
 
 from __future__ import annotations
@@ -71,6 +75,8 @@ from bench.resolve_proxies import Proxies, start_proxies
 from bench.resolve_replicas import ReplicaFigures, run_replicas
 from bench.resolve_report import report, report_replicas, result_line
 from bench.resolve_requests import LOCAL_USER, VISITOR, registration_request, resolve_request
+from bench.where import report as report_where
+from bench.where import sampling
 from mmmfed.api.v1 import gateway_pb2_grpc, instance_pb2_grpc
 from mmmfed.api.v1 import instance_pb2 as ipb
 from mmmfed.cli.inprocess import peer
@@ -130,6 +136,13 @@ async def run(args: argparse.Namespace, workdir: Path, console: Console) -> int:
                     await measure(paths[name], calls=args.calls, total=args.total, in_flight=args.in_flight, pids=pids)
                 )
         figures = {name: median_figures(measured) for name, measured in rounds.items()}
+        if args.where:  # once more, the gateways sampled: where their CPU per request goes
+            console.print("measuring gateways again, sampled by py-spy (--where) ...")
+            async with sampling({name: pids[name][0] for name in ("gateway A", "gateway B")}) as splits:
+                sampled = await measure(
+                    paths["gateways"], calls=1, total=args.total, in_flight=args.in_flight, pids=pids
+                )
+            report_where(splits, sampled.cpu_us, "request", console)
         for channel in channels.values():
             await channel.close()
     except (grpc.aio.AioRpcError, RuntimeError) as err:
@@ -177,6 +190,11 @@ def main() -> None:
         type=lambda text: [x.strip() for x in text.split(",") if x.strip()],
         default=list(PATHS),
         help=f"paths to measure, of {', '.join(PATHS)} (the ratios need 'direct' and 'gateways')",
+    )
+    parser.add_argument(
+        "--where",
+        action="store_true",
+        help="then measure the gateway path once more under py-spy and show where each gateway's CPU goes",
     )
     args = parser.parse_args()
     unknown = set(args.paths) - set(PATHS)
