@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from mmmfed.audit import AuditDraft, AuditEntry, SqliteAuditLog, VerifyResult
 from mmmfed.store.group_commit import GroupCommit
 from mmmfed.store.sqlite import SqliteStore
+from mmmfed.store.writer_thread import WriterThread
 
 if TYPE_CHECKING:
     from mmmfed.config import GatewayConfig
@@ -180,13 +181,15 @@ class EmbeddedAuditLog:
     """:class:`SharedAuditLog` over :class:`SqliteAuditLog` (``data_dir/audit.sqlite3``).
 
     Appends are group-committed (:class:`GroupCommit`): each waits for its entry to be written and
-    fsynced, but the writing runs in a worker thread (the event loop goes on serving) and takes
-    every entry queued meanwhile in one transaction, so N concurrent appends cost one fsync.
+    fsynced, but the writing runs on the log's own writer thread (:class:`WriterThread`: the event
+    loop goes on serving) and takes every entry queued meanwhile in one transaction, so N
+    concurrent appends cost one fsync.
     """
 
     def __init__(self, log: SqliteAuditLog) -> None:
         self._log = log
-        self._group = GroupCommit(lambda drafts: asyncio.to_thread(log.append_drafts, drafts))
+        self._writer = WriterThread("audit-writer")
+        self._group = GroupCommit(lambda drafts: self._writer.run(log.append_drafts, drafts))
         self.append = self._group.append
         self.append_all = self._group.append_all
 
@@ -201,6 +204,7 @@ class EmbeddedAuditLog:
 
     async def close(self) -> None:
         await self._group.drain()  # what was queued is written before the file closes
+        await asyncio.to_thread(self._writer.stop)
         self._log.close()
 
 
