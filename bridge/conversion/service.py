@@ -135,6 +135,10 @@ def _convert_sync(glb: Glb, bytes_in: int, target: ConversionTarget) -> _Convert
     only ``glb`` (which nothing here changes: :func:`strip_vrm` works on a copy), and its result
     or error is taken where the images are written, so errors come in the same order as when
     both ran one after the other (mesh errors first)."""
+    if not glb.doc.get("images"):  # no texture work: no second thread to start and join (~0.6 ms)
+        none: Future[list[ReencodedImage]] = Future()
+        none.set_result([])
+        return _convert_with(glb, bytes_in, target, none)
     with ThreadPoolExecutor(1, thread_name_prefix="conversion-textures") as pool:
         images = pool.submit(_reencode_images, glb, target)
         return _convert_with(glb, bytes_in, target, images)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 import pytest
 
@@ -62,11 +61,9 @@ async def test_a_cancelled_caller_does_not_stop_its_write() -> None:
 async def test_an_idle_thread_ends_and_the_next_call_starts_another(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(writer_thread, "IDLE_EXIT_S", 0.05)
     writer = WriterThread("test-writer")
-    first = await writer.run(threading.get_ident)
-    deadline = time.monotonic() + 5
-    while any(t.ident == first for t in threading.enumerate()) and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
-    assert not any(t.ident == first for t in threading.enumerate()), "the idle thread did not end"
+    first = await writer.run(threading.current_thread)
+    await asyncio.to_thread(first.join, 5)
+    assert not first.is_alive(), "the idle thread did not end"
     assert await writer.run(lambda: 7) == 7  # a new thread serves it
     writer.stop()
     assert not any(t.name == "test-writer" and t.is_alive() for t in threading.enumerate())
