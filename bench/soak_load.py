@@ -38,7 +38,11 @@ from mmmfed.tls import secure_channel
 
 PROCESSES_PER_INSTANCE = 4
 FUND_MINOR = 10**12
-WARMUP_MAX_S = 10.0
+WARMUP_SHARE = 0.1
+WARMUP_MIN_S = 10.0
+WARMUP_MAX_S = 180.0
+"""The warm-up: 10% of the load time, at least 10 s and at most 3 minutes (never more than half
+the load): see bench/soak.py's docstring for why 10 s was too short."""
 SAMPLE_EVERY_MAX_S = 60.0
 DRAIN_TIMEOUT_S = 90.0
 ERRORS_KEPT = 20
@@ -103,6 +107,13 @@ class Samples:
     warm_at_s: float = 0.0
     half_at_s: float = 0.0
     points: list[tuple[float, Sample]] = field(default_factory=list)
+
+
+def warmup_s(duration_s: float) -> float:
+    """Seconds of a load of ``duration_s`` seconds after which the warm-up's RSS is sampled:
+    :data:`WARMUP_SHARE` of it within [:data:`WARMUP_MIN_S`, :data:`WARMUP_MAX_S`], and at
+    most half of it."""
+    return min(max(duration_s * WARMUP_SHARE, WARMUP_MIN_S), WARMUP_MAX_S, duration_s / 2)
 
 
 def sample_times(duration_s: float, warmup_s: float) -> list[float]:
@@ -212,12 +223,11 @@ class Soak:
 
     async def load(self, *, minutes: float, rate: float, max_in_flight: int, kinds: list[str]) -> None:
         """The mixed load of ``kinds`` (names of ``soak_ops.WEIGHTS``, in their shares) for
-        ``minutes`` at up to ``rate`` operations/s; RSS sampled after the warm-up (10% of the time
-        or :data:`WARMUP_MAX_S`, the lesser), at the points of :func:`sample_times` and once every
-        operation has finished."""
+        ``minutes`` at up to ``rate`` operations/s; RSS sampled after the warm-up (:func:`warmup_s`),
+        at the points of :func:`sample_times` and once every operation has finished."""
         weights = [WEIGHTS[k][1] for k in kinds]
         duration = minutes * 60
-        warmup = min(duration * 0.1, WARMUP_MAX_S)
+        warmup = warmup_s(duration)
         running: set[asyncio.Task[None]] = set()
         t0 = time.monotonic()
         sampler = asyncio.create_task(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sample_assets import needs_samples
 
-from bench.soak_load import rss_bytes, sample_times, session_rss_bytes
+from bench.soak_load import rss_bytes, sample_times, session_rss_bytes, warmup_s
 from bench.soak_ops import WEIGHTS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,6 +30,11 @@ def test_rss_of_this_process_and_its_session() -> None:
     assert 1_000_000 < mine < 10**11
     assert session_rss_bytes(os.getsid(0)) >= mine
     assert rss_bytes(2**22 + 1) == 0  # above the kernel's pid_max: no such process
+
+
+def test_the_warm_up_is_a_tenth_of_the_load_within_10_s_and_3_minutes_and_at_most_half() -> None:
+    assert warmup_s(1800.0) == 180.0 and warmup_s(3600.0) == 180.0
+    assert warmup_s(300.0) == 30.0 and warmup_s(60.0) == 10.0 and warmup_s(9.0) == 4.5
 
 
 def test_rss_is_sampled_every_tenth_of_the_load_at_most_a_minute_apart_and_half_way() -> None:
