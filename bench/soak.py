@@ -32,16 +32,17 @@ Why the warm-up is 10% of the run, up to 3 minutes (it was 10 s at most): a node
 bounded caches that this load fills over its first minutes, and growth while they fill is not a
 leak. Measured at the default 20 operations/s (bench/soak_trace.py, the deep sizes of instance-b's
 World): the last 2,048 Process Actions' answers (``World.seen``, about 1.1 KB each: 2.4 MB) and
-ProcessActionIDs (``World.performed``, 0.5 MB), full after about 3.3 minutes; 1,024 Items in
-memory (``spill.DOCS_IN_MEMORY``, about 4.5 KB each at b: 4.6 MB) after about 3.5 minutes; 1,024
-Transactions (2.0 MB) after about 7 minutes; SQLite's page caches (the M-Instance database's
-2 MB, the spill's 1 MB) and glibc's free lists, a few MB more. Over an 8-minute run instance-b
-grew 142.6 -> 159.5 MB by the half-way point (4 minutes) and 159.5 -> 162.7 MB in the second
-half (then with a leak since fixed: a receiving Process's Rights all kept in memory, 1.6 MB). A 10 s baseline, taken before any of these had filled, counted all of that as growth; a
-3-minute one still counts the Transactions' and SQLite's filling (a few percent), so the figure
-errs on the side of growth. What is not bounded and still grows: the state of every human the
-load registers (a User and a Device Process, a Wallet, Personae: about 1.3 KB per human in
-memory; at a, 1.2 registered per s, about 2.7 MB over 30 minutes).
+ProcessActionIDs (``World.performed``, 0.5 MB), full after about 3.3 minutes; 1,024 Items in memory
+(``spill.DOCS_IN_MEMORY``, about 4.5 KB each at b: 4.6 MB) after about 3.5 minutes; 1,024
+Transactions (2.0 MB) after about 7 minutes; SQLite's page caches (the M-Instance database's 2 MB,
+the spill's 1 MB) and glibc's free lists, a few MB more. Over an 8-minute run instance-b grew 142.6
+-> 159.5 MB by the half-way point (4 minutes) and 159.5 -> 162.7 MB in the second half (then with a
+leak since fixed: a receiving Process's Rights all kept in memory, 1.6 MB). A 10 s baseline, taken
+before any of these had filled, counted all of that as growth; a 3-minute one still counts the
+Transactions' and SQLite's filling (a few percent), so the figure errs on the side of growth. What
+is not bounded and still grows: the state of every human the load registers (a User and a Device
+Process, a Wallet, Personae: about 1.3 KB per human in memory; at a, 1.2 registered per s, about
+2.7 MB over 30 minutes).
 
 Run (from the checkout):  .venv/bin/python bench/soak.py --minutes 2 --rate 20
 """
