@@ -22,6 +22,8 @@ from mmmfed.client import wait_serving
 from mmmfed.config import InstanceConfig, PeerAddress
 from mmmfed.crashpoints import ENV
 
+TRACE_ENV = "MMMFED_SOAK_TRACE"
+"""Nodes (comma-separated) to start under tracemalloc, for diagnosis (bench/soak_trace.py)."""
 RETRY_MAX_MS = 300  # the nodes' transfer retry backoff cap (default 2 s would make rounds slow)
 
 
@@ -49,12 +51,16 @@ class Cluster:
                 cfg = cfg.model_copy(update={"assets": cfg.assets.model_copy(update={"retry_max_ms": RETRY_MAX_MS})})
             path.write_text(cfg.model_dump_json(indent=2))
         env = {**os.environ, ENV: str(self.crash_file(node))}
+        command = [sys.executable, "-m", "mmmfed"]
+        if node in os.environ.get(TRACE_ENV, "").split(","):  # diagnosis only: bench/soak_trace.py
+            command = [sys.executable, str(Path(__file__).with_name("soak_trace.py"))]
+            env["MMMFED_SOAK_TRACE_DIR"] = str(self.workdir / f"trace-{node}")
         self.starts[node] += 1
         with open(self.logs / f"{node}.log", "ab") as log:
             log.write(f"\n=== chaos_transfer: start #{self.starts[node]} of {node}\n".encode())
             log.flush()
             self.procs[node] = subprocess.Popen(
-                [sys.executable, "-m", "mmmfed", "serve", cfg.kind, "--config", str(path)],
+                [*command, "serve", cfg.kind, "--config", str(path)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,

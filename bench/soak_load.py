@@ -2,7 +2,8 @@
 serve`` process, :class:`bench.chaos_cluster.Cluster`; negotiation both ways; Processes
 registered and their Wallets funded; one Asset kept at a.example for the refused transfers), then
 the mixed load of :mod:`bench.soak_ops` at a bounded rate for a bounded time, with each node's
-RSS sampled after the warm-up and at the end.
+RSS sampled after the warm-up, at regular points of the load (every 10% of its time, at least
+every :data:`SAMPLE_EVERY_MAX_S` s, and at its half-way point) and at the end.
 
 Rate: operation ``i`` starts at ``t0 + i / rate`` (its kind drawn by the weights of
 ``soak_ops.WEIGHTS`` from ``random.Random(seed)``, so a seed gives one sequence of kinds), unless
@@ -37,7 +38,12 @@ from mmmfed.tls import secure_channel
 
 PROCESSES_PER_INSTANCE = 4
 FUND_MINOR = 10**12
-WARMUP_MAX_S = 10.0
+WARMUP_SHARE = 0.1
+WARMUP_MIN_S = 10.0
+WARMUP_MAX_S = 180.0
+"""The warm-up: 10% of the load time, at least 10 s and at most 3 minutes (never more than half
+the load): see bench/soak.py's docstring for why 10 s was too short."""
+SAMPLE_EVERY_MAX_S = 60.0
 DRAIN_TIMEOUT_S = 90.0
 ERRORS_KEPT = 20
 
@@ -85,13 +91,42 @@ class Tally:
         return sum(n for (_, o), n in self.counts.items() if outcome is None or o == outcome)
 
 
+Sample = dict[str, tuple[int, int]]
+"""Node -> (RSS of its process, RSS of its session), bytes."""
+
+
 @dataclass
 class Samples:
-    """RSS in bytes per node: of its process and of its session, after warm-up and at the end."""
+    """RSS in bytes per node: of its process and of its session, after warm-up, half-way through
+    the load and at the end; ``points`` every sample taken, (seconds since the load began, sample)
+    in time order (the warm-up's, the half-way one's and the end's among them)."""
 
-    warm: dict[str, tuple[int, int]] = field(default_factory=dict)
-    end: dict[str, tuple[int, int]] = field(default_factory=dict)
+    warm: Sample = field(default_factory=dict)
+    half: Sample = field(default_factory=dict)
+    end: Sample = field(default_factory=dict)
     warm_at_s: float = 0.0
+    half_at_s: float = 0.0
+    points: list[tuple[float, Sample]] = field(default_factory=list)
+
+
+def warmup_s(duration_s: float) -> float:
+    """Seconds of a load of ``duration_s`` seconds after which the warm-up's RSS is sampled:
+    :data:`WARMUP_SHARE` of it within [:data:`WARMUP_MIN_S`, :data:`WARMUP_MAX_S`], and at
+    most half of it."""
+    return min(max(duration_s * WARMUP_SHARE, WARMUP_MIN_S), WARMUP_MAX_S, duration_s / 2)
+
+
+def sample_times(duration_s: float, warmup_s: float) -> list[float]:
+    """When to sample RSS during a load of ``duration_s`` seconds (seconds since it began, sorted,
+    all < ``duration_s``): after the warm-up, every 10% of the load time (at most every
+    :data:`SAMPLE_EVERY_MAX_S` s) and at the half-way point."""
+    every = min(duration_s * 0.1, SAMPLE_EVERY_MAX_S)
+    times = {round(warmup_s, 3), round(duration_s / 2, 3)}
+    k = 1
+    while k * every < duration_s - 1e-6:
+        times.add(round(k * every, 3))
+        k += 1
+    return sorted(t for t in times if t < duration_s)
 
 
 class Soak:
@@ -111,8 +146,25 @@ class Soak:
         self.drain_s = 0.0
         self._channels: list[grpc.aio.Channel] = []
 
-    def sample(self) -> dict[str, tuple[int, int]]:
+    def sample(self) -> Sample:
         return {n: (rss_bytes(p.pid), session_rss_bytes(p.pid)) for n, p in sorted(self.cluster.procs.items())}
+
+    async def _sample_at(self, times: list[float], *, t0: float, warmup_s: float, half_s: float) -> None:
+        """Sample at each of ``times`` (seconds after ``t0``); the first at or after ``warmup_s``
+        is the warm-up's, the first at or after ``half_s`` the half-way one. Runs until done or
+        cancelled."""
+        for at in times:
+            await asyncio.sleep(max(0.0, at - (time.monotonic() - t0)))
+            self._record(time.monotonic() - t0, warmup_s=warmup_s, half_s=half_s)
+
+    def _record(self, now: float, *, warmup_s: float, half_s: float) -> Sample:
+        taken = self.sample()
+        self.samples.points.append((now, taken))
+        if not self.samples.warm and now >= warmup_s:
+            self.samples.warm, self.samples.warm_at_s = taken, now
+        if not self.samples.half and now >= half_s:
+            self.samples.half, self.samples.half_at_s = taken, now
+        return taken
 
     async def setup(self) -> None:
         """Start every node, negotiate both ways, register and fund the Processes, mint the Asset
@@ -171,17 +223,18 @@ class Soak:
 
     async def load(self, *, minutes: float, rate: float, max_in_flight: int, kinds: list[str]) -> None:
         """The mixed load of ``kinds`` (names of ``soak_ops.WEIGHTS``, in their shares) for
-        ``minutes`` at up to ``rate`` operations/s; RSS sampled after the warm-up (10% of the time
-        or 10 s, the lesser) and once every operation has finished."""
+        ``minutes`` at up to ``rate`` operations/s; RSS sampled after the warm-up (:func:`warmup_s`),
+        at the points of :func:`sample_times` and once every operation has finished."""
         weights = [WEIGHTS[k][1] for k in kinds]
         duration = minutes * 60
-        warmup = min(duration * 0.1, WARMUP_MAX_S)
+        warmup = warmup_s(duration)
         running: set[asyncio.Task[None]] = set()
         t0 = time.monotonic()
+        sampler = asyncio.create_task(
+            self._sample_at(sample_times(duration, warmup), t0=t0, warmup_s=warmup, half_s=duration / 2)
+        )
         started = 0
         while (now := time.monotonic() - t0) < duration:
-            if not self.samples.warm and now >= warmup:
-                self.samples.warm, self.samples.warm_at_s = self.sample(), now
             due = started / rate
             if due > now:
                 await asyncio.sleep(min(due - now, duration - now))
@@ -193,12 +246,11 @@ class Soak:
             task.add_done_callback(running.discard)
             started += 1
         self.load_s = time.monotonic() - t0
+        sampler.cancel()
         if running:
             _, late = await asyncio.wait(running, timeout=DRAIN_TIMEOUT_S)
             for task in late:
                 task.cancel()
                 self.tally.add("drain", ERROR, f"an operation still running {DRAIN_TIMEOUT_S:.0f} s after the load")
         self.drain_s = time.monotonic() - t0 - self.load_s
-        if not self.samples.warm:
-            self.samples.warm, self.samples.warm_at_s = self.sample(), time.monotonic() - t0
-        self.samples.end = self.sample()
+        self.samples.end = self._record(time.monotonic() - t0, warmup_s=warmup, half_s=duration / 2)

@@ -172,7 +172,7 @@ class ProcessActionService:
         Transaction it paid with): only such Items leave, signed by this M-Instance."""
         world = self.engine.world
         return item_id in world.items and (
-            any(r.target_id == item_id for r in world.rights_of(source))
+            bool(world.held_on(source, (item_id,)))
             or world.transactions.get(item_id, {}).get("PayerProcessID") == source
         )
 

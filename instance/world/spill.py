@@ -17,7 +17,7 @@ import json
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping
 from typing import Any
 
 from instance.world.model import Action, DeonticVerb, Right, RightLevel
@@ -27,6 +27,13 @@ DOCS_IN_MEMORY = 1_024
 
 HOLDERS_IN_MEMORY = 256
 """How many holders' Rights a :class:`SpilledRights` keeps in memory (a Rights check reads them)."""
+
+RIGHTS_PER_HOLDER_IN_MEMORY = 64
+"""A holder's Rights are kept in memory only if it holds at most this many. A holder with more (a
+Process that has received thousands of Assets holds Rights on each) is asked about in the file,
+by holder and target (:meth:`SpilledRights.held_on`): kept whole, its Rights made the memory of
+the ``HOLDERS_IN_MEMORY`` holders grow with every Right they were ever given (issue 18's soak:
+instance-b's cache of 5 holders held 0.5 MB after 3 minutes, growing 2.5 KB/s)."""
 
 Doc = dict[str, Any]
 
@@ -47,11 +54,16 @@ class Spill:
         of them in memory (default :data:`DOCS_IN_MEMORY`)."""
         return SpilledDocs(self, table, in_memory=DOCS_IN_MEMORY if in_memory is None else in_memory)
 
-    def rights(self, *, holders_in_memory: int | None = None) -> SpilledRights:
+    def rights(self, *, holders_in_memory: int | None = None, per_holder: int | None = None) -> SpilledRights:
         """A mapping of RightsID -> :class:`~instance.world.model.Right` kept in table ``rights``,
         indexed by holder and target; the Rights of ``holders_in_memory`` recent holders in memory
-        (default :data:`HOLDERS_IN_MEMORY`)."""
-        return SpilledRights(self, in_memory=HOLDERS_IN_MEMORY if holders_in_memory is None else holders_in_memory)
+        (default :data:`HOLDERS_IN_MEMORY`), of those holding at most ``per_holder`` (default
+        :data:`RIGHTS_PER_HOLDER_IN_MEMORY`)."""
+        return SpilledRights(
+            self,
+            in_memory=HOLDERS_IN_MEMORY if holders_in_memory is None else holders_in_memory,
+            per_holder=RIGHTS_PER_HOLDER_IN_MEMORY if per_holder is None else per_holder,
+        )
 
     def close(self) -> None:
         with self.lock:
@@ -143,35 +155,65 @@ class SpilledDocs(MutableMapping[str, Doc]):
 
 
 class SpilledRights(MutableMapping[str, Right]):
-    """RightsID -> Right, all in the :class:`Spill`'s ``rights`` table (indexed by holder and by
-    target); the Rights of the last ``in_memory`` holders asked about (:meth:`held_by`) in memory.
-    Iteration is in RightsID order. Copies (``pickle``, ``copy.deepcopy``) are plain ``dict``s."""
+    """RightsID -> Right, all in the :class:`Spill`'s ``rights`` table (indexed by holder and
+    target, and by target); in memory the Rights of the last ``in_memory`` holders asked about
+    (:meth:`held_by`, :meth:`held_on`) that hold at most ``per_holder`` Rights, so at most
+    ``in_memory * per_holder`` Rights. Iteration is in RightsID order. Copies (``pickle``,
+    ``copy.deepcopy``) are plain ``dict``s."""
 
-    def __init__(self, spill: Spill, *, in_memory: int = HOLDERS_IN_MEMORY) -> None:
-        if in_memory < 1:
-            raise ValueError("in_memory must be >= 1")
+    def __init__(
+        self, spill: Spill, *, in_memory: int = HOLDERS_IN_MEMORY, per_holder: int = RIGHTS_PER_HOLDER_IN_MEMORY
+    ) -> None:
+        if in_memory < 1 or per_holder < 0:
+            raise ValueError("in_memory must be >= 1 and per_holder >= 0")
         self._spill = spill
         self.in_memory = in_memory
+        self.per_holder = per_holder
         self._held: OrderedDict[str, tuple[Right, ...]] = OrderedDict()
+        self._many: OrderedDict[str, None] = OrderedDict()
+        """Recent holders found to hold more than ``per_holder`` Rights: asked about in the file."""
         with spill.lock:
             spill.db.executescript(
                 "CREATE TABLE IF NOT EXISTS rights (id TEXT PRIMARY KEY, holder TEXT NOT NULL,"
                 " target TEXT NOT NULL, right TEXT NOT NULL);"
-                "CREATE INDEX IF NOT EXISTS rights_by_holder ON rights(holder);"
+                "CREATE INDEX IF NOT EXISTS rights_by_holder ON rights(holder, target);"
                 "CREATE INDEX IF NOT EXISTS rights_by_target ON rights(target);"
             )
 
     def held_by(self, holder_id: str) -> tuple[Right, ...]:
-        """Every Right whose holder is ``holder_id`` (what ``World.rights_of`` asks)."""
+        """Every Right whose holder is ``holder_id``, in RightsID order (what ``World.rights_of``
+        asks); kept in memory if there are at most ``per_holder``."""
         held = self._held.get(holder_id)
         if held is not None:
             self._held.move_to_end(holder_id)
             return held
         held = tuple(self._select("holder", holder_id))
-        self._held[holder_id] = held
-        while len(self._held) > self.in_memory:
-            self._held.popitem(last=False)
+        if len(held) > self.per_holder:
+            _recent(self._many, holder_id, None, self.in_memory)
+        else:
+            self._many.pop(holder_id, None)
+            _recent(self._held, holder_id, held, self.in_memory)
         return held
+
+    def held_on(self, holder_id: str, target_ids: Iterable[str]) -> tuple[Right, ...]:
+        """The Rights of ``holder_id`` on any of ``target_ids``, in RightsID order (what a Rights
+        check reads: ``World.covering``): from memory, or for a holder of more than ``per_holder``
+        Rights from the file's (holder, target) index."""
+        targets = tuple(dict.fromkeys(target_ids))
+        if holder_id in self._many:
+            self._many.move_to_end(holder_id)
+            marks = ", ".join("?" * len(targets))
+            with self._spill.lock:
+                rows = self._spill.db.execute(
+                    f"SELECT right FROM rights WHERE holder = ? AND target IN ({marks}) ORDER BY id",
+                    (holder_id, *targets),
+                ).fetchall()
+            return tuple(_right(text) for (text,) in rows)
+        return tuple(r for r in self.held_by(holder_id) if r.target_id in targets)
+
+    def cached(self) -> int:
+        """How many Rights are in memory now (at most ``in_memory * per_holder``)."""
+        return sum(len(held) for held in self._held.values())
 
     def on_target(self, target_id: str) -> list[Right]:
         """Every Right on ``target_id`` (ICapabilities, an Asset that leaves)."""
@@ -232,6 +274,14 @@ class SpilledRights(MutableMapping[str, Right]):
         return [_right(text) for (text,) in rows]
 
 
+def _recent(cache: OrderedDict[str, Any], key: str, value: Any, limit: int) -> None:
+    """Put ``key`` last in ``cache``, the oldest dropped past ``limit`` entries."""
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > limit:
+        cache.popitem(last=False)
+
+
 def _right_json(right: Right) -> str:
     return json.dumps(
         [
@@ -264,4 +314,11 @@ def _right(text: str) -> Right:
     )
 
 
-__all__ = ["DOCS_IN_MEMORY", "HOLDERS_IN_MEMORY", "Spill", "SpilledDocs", "SpilledRights"]
+__all__ = [
+    "DOCS_IN_MEMORY",
+    "HOLDERS_IN_MEMORY",
+    "RIGHTS_PER_HOLDER_IN_MEMORY",
+    "Spill",
+    "SpilledDocs",
+    "SpilledRights",
+]

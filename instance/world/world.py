@@ -224,9 +224,19 @@ class World:
             return list(on_target(target_id))
         return [r for r in self.rights.values() if r.target_id == target_id]
 
+    def held_on(self, holder_id: str, target_ids: tuple[str, ...]) -> list[Right]:
+        """The Rights ``holder_id`` holds on any of ``target_ids`` (from the (holder, target)
+        index of a spilled ``rights``, which keeps only small holders' Rights in memory)."""
+        held_on = getattr(self.rights, "held_on", None)
+        if held_on is not None:
+            return list(held_on(holder_id, target_ids))
+        return [r for r in self.rights_of(holder_id) if r.target_id in target_ids]
+
     def covering(self, holder_id: str, action: Action, target_id: str | None, at_ms: int) -> list[Right]:
-        """The Rights of ``holder_id`` that speak about ``action`` on ``target_id`` at ``at_ms``."""
-        return [r for r in self.rights_of(holder_id) if r.covers(action, target_id, at_ms)]
+        """The Rights of ``holder_id`` that speak about ``action`` on ``target_id`` at ``at_ms``
+        (a Right on ``target_id`` or on any target, :data:`~instance.world.model.ANY_TARGET`)."""
+        targets = (ANY_TARGET,) if target_id is None else (ANY_TARGET, target_id)
+        return [r for r in self.held_on(holder_id, targets) if r.covers(action, target_id, at_ms)]
 
     def may(self, holder_id: str, action: Action, target_id: str | None, at_ms: int) -> bool:
         """A May Right covers it and no May Not Right does (May Not wins)."""

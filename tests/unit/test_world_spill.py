@@ -89,6 +89,60 @@ def test_rights_are_found_by_holder_and_by_target_and_follow_every_change() -> N
     spill.close()
 
 
+def test_a_holder_of_many_rights_is_answered_from_the_file_and_memory_stays_bounded() -> None:
+    """Issue 18's soak: a Process that receives an Asset every few seconds holds Rights on each;
+    kept whole in memory, one holder's Rights grew without bound. Past ``per_holder`` Rights a
+    holder's are read by (holder, target) from the file, and every answer stays the same."""
+    spill = Spill()
+    rights = spill.rights(holders_in_memory=2, per_holder=3)
+    for i in range(50):
+        rights[f"r{i:02d}"] = _right(f"r{i:02d}", "collector", f"asset-{i}")
+    rights["any"] = _right("any", "collector", "*", Action.MM_MOVE)
+    rights["b1"], rights["b2"] = _right("b1", "bob", "x"), _right("b2", "bob", "y")
+    assert len(rights.held_by("collector")) == 51 and rights.cached() == 0
+    assert [r.rights_id for r in rights.held_on("collector", ("*", "asset-7"))] == ["any", "r07"]
+    assert rights.held_on("collector", ("nothing",)) == ()
+    assert [r.rights_id for r in rights.held_on("bob", ("y", "*"))] == ["b2"] and rights.cached() == 2
+    rights["r51"] = _right("r51", "collector", "asset-51")  # one more: found at once
+    assert [r.rights_id for r in rights.held_on("collector", ("asset-51",))] == ["r51"]
+    for i in range(48):
+        del rights[f"r{i:02d}"]
+    assert [r.rights_id for r in rights.held_on("collector", ("asset-48", "asset-3"))] == ["r48"]
+    assert rights.cached() <= 2 * 3
+    spill.close()
+
+
+def test_a_world_checks_the_rights_of_a_holder_of_many_from_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``World.may`` (every Rights check) reads only the Rights on the target and on any target:
+    a holder of more than :data:`~instance.world.spill.RIGHTS_PER_HOLDER_IN_MEMORY` Rights leaves
+    nothing of them in memory, and the answers are those of a plain ``dict`` of Rights."""
+    monkeypatch.setattr(spill_module, "RIGHTS_PER_HOLDER_IN_MEMORY", 4)
+    service = ProcessActionService(M, database=None, resolver=None)
+    world = service.world
+    user = register(service.engine, "collector")
+    plain = dict(world.rights.items())
+    for i in range(20):
+        right = Right(
+            f"asset-{i}#add", user.id, DeonticVerb.MAY, Action.MM_ADD, f"asset-{i}", RightLevel.ACQUIRED, M, 0
+        )
+        world.rights[right.rights_id] = plain[right.rights_id] = right
+    refusal = Right("no-7", user.id, DeonticVerb.MAY_NOT, Action.MM_ADD, "asset-7", RightLevel.INTERNAL, M, 0)
+    world.rights["no-7"] = plain["no-7"] = refusal
+    others = world.rights.cached()  # other holders' Rights, read while registering
+    assert world.may(user.id, Action.MM_ADD, "asset-3", START_MS) and world.rights.cached() == others
+    assert not world.may(user.id, Action.MM_ADD, "asset-7", START_MS)  # May Not wins
+    assert not world.may(user.id, Action.MM_ADD, "asset-99", START_MS)
+    assert world.may(user.id, Action.MM_ADD, user.persona, START_MS)  # a registration Right, too
+    dict_world = copy.copy(world)
+    dict_world.rights = plain
+    for target in ("asset-3", "asset-7", "asset-99", user.persona, None):
+        for action in (Action.MM_ADD, Action.MM_MOVE, Action.TRANSACT):
+            assert world.covering(user.id, action, target, START_MS) == dict_world.covering(
+                user.id, action, target, START_MS
+            ), (action, target)
+    service.close()
+
+
 def test_a_node_world_holds_items_in_bounded_memory_and_answers_the_same(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
