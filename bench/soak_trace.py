@@ -2,10 +2,18 @@
 under tracemalloc (from 15 s after its start), writing every ``MMMFED_SOAK_TRACE_S`` seconds (default 30) to
 ``MMMFED_SOAK_TRACE_DIR`` a tracemalloc snapshot (``snap-<s>.pickle``), and a line of
 ``stats.jsonl``: the traced Python heap, SQLite's own allocator (``sqlite3_memory_used``), glibc's
-``mallinfo2`` and ``/proc/self/smaps_rollup``, and the 40 commonest object types (``gc``).
+``mallinfo2`` and ``/proc/self/smaps_rollup``, and the 40 commonest long-lived object types (``gc``).
 
 bench/chaos_cluster.py starts the nodes named in ``MMMFED_SOAK_TRACE`` (comma-separated) this way.
-``MMMFED_SOAK_TRACE_SHRINK=N`` divides the World's bounded memories by N (they fill N times sooner).
+The statistics walk only the oldest generation of the collector (``gc.get_objects(generation=2)``,
+where the World and its caches live): holding references to every object from this thread once
+made a node's ``_PyTuple_Resize`` (which needs the only reference) fail a request with
+``SystemError: bad argument to internal function``; with the oldest generation only that is much
+less likely but still possible, so a traced run's errors are not the product's.
+
+``MMMFED_SOAK_TRACE_FRAMES`` (default 8; 0: no tracemalloc, the statistics only) sets the frames
+kept per allocation; ``MMMFED_SOAK_TRACE_SHRINK=N`` divides the World's bounded memories by N
+(they fill N times sooner).
 Compare two snapshots with ``python bench/soak_trace.py --compare OLD NEW``.
 """
 
@@ -69,7 +77,7 @@ def _deep(obj: object, seen: set[int]) -> int:
 def _world_sizes() -> dict[str, object]:
     """Per field of each World (and the caches of its spilled mappings): (entries, deep bytes)."""
     out: dict[str, object] = {}
-    for obj in gc.get_objects():
+    for obj in gc.get_objects(generation=2):
         if type(obj).__name__ != "World":
             continue
         for name in type(obj).__slots__:
@@ -104,7 +112,7 @@ def _stats() -> dict[str, object]:
         key, value = line.split(":", 1)
         if key in ("Rss", "Anonymous", "Private_Dirty", "Shared_Clean", "Private_Clean"):
             out[key] = int(value.split()[0]) * 1024
-    out["types"] = collections.Counter(type(o).__name__ for o in gc.get_objects()).most_common(40)
+    out["types"] = collections.Counter(type(o).__name__ for o in gc.get_objects(generation=2)).most_common(40)
     return out
 
 
