@@ -52,7 +52,10 @@ COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "/nacl/",
         ),
     ),
-    ("thread hand-off (to_thread, pool)", ("/concurrent/futures/", "/asyncio/threads.py", "/threading.py")),
+    (
+        "thread hand-off (writer thread, pool)",
+        ("/mmmfed/store/writer_thread.py", "/concurrent/futures/", "/asyncio/threads.py", "/threading.py"),
+    ),
     (
         "authorization, metrics, deadlines",
         (

@@ -25,6 +25,8 @@ def test_the_innermost_frame_of_a_known_component_decides() -> None:
     assert component(verify_under_servicer) == "Items: strict JSON, V2.2, schemas, proofs"
     assert component(f"decide (gateway/resolution.py:168);_invoke ({GRPC}:580)") == "gRPC Python layer (grpc.aio calls)"
     assert component("run (/usr/lib/python3.11/asyncio/runners.py:118)") == OTHER
+    writer_waiting = "_bootstrap (/usr/lib/python3.11/threading.py:995);_serve (mmmfed/store/writer_thread.py:60)"
+    assert component(writer_waiting) == "thread hand-off (writer thread, pool)"
 
 
 def test_split_raw_counts_samples_and_report_prints_shares() -> None:
