@@ -62,7 +62,8 @@ class WriterThread:
             except queue.Empty:
                 with self._lock:  # a call queued meanwhile is served by this thread, not orphaned
                     if self._jobs.empty():
-                        self._thread = None
+                        if self._thread is threading.current_thread():  # not a successor after stop()
+                            self._thread = None
                         return
                 continue
             if job is None:
