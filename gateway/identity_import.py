@@ -77,6 +77,8 @@ from mmmfed.store import SharedAuditLog
 
 MAX_NONCES_PER_PEER = 1024
 NONCE_TTL_S = 300
+MAX_NONCES_PER_CALL = 50
+"""As many as a federation transaction carries entries (gateway.transactions.MAX_ENTRIES)."""
 MAX_DID_CHARS = 512
 MAX_PRESENTATION_CHARS = 512 * 1024  # 64 Disclosures (RFC 9901 limit here) and two JWTs, with room
 INSTANCE_TIMEOUT_S = 15.0
@@ -124,12 +126,20 @@ class IdentityImport:
             raise PermissionDenied(f"{peer} may not present identities of {did[:256]}", reason="ORIGIN_MISMATCH")
 
     # -- RE-4 GetNonce ------------------------------------------------------------------------
-    async def nonce(self, peer: str) -> ipb.GetIdentityNonceResponse:
-        """A nonce bound to ``peer`` (module docstring); TooLarge ``NONCE_STORE_FULL``,
-        Unavailable ``STORE_UNAVAILABLE`` (replicas' Redis unreachable)."""
+    async def nonce(self, peer: str, count: int = 1) -> ipb.GetIdentityNonceResponse:
+        """``count`` nonces (0 means 1; at most :data:`MAX_NONCES_PER_CALL`, one per presentation
+        of a federation transaction) bound to ``peer`` (module docstring); InvalidInput
+        ``NONCE_COUNT``, TooLarge ``NONCE_STORE_FULL`` (what was issued before stays valid until
+        it expires), Unavailable ``STORE_UNAVAILABLE`` (replicas' Redis unreachable)."""
+        if count > MAX_NONCES_PER_CALL:
+            raise InvalidInput(
+                f"ask for at most {MAX_NONCES_PER_CALL} nonces at a time, not {count}", reason="NONCE_COUNT"
+            )
         now_s = int(self._clock())
-        nonce = await self.nonces.issue(peer, now_s=now_s)
-        return ipb.GetIdentityNonceResponse(nonce=nonce, audience=self._id, expires_s=now_s + self.nonces.ttl_s)
+        nonces = [await self.nonces.issue(peer, now_s=now_s) for _ in range(max(1, count))]
+        return ipb.GetIdentityNonceResponse(
+            nonce=nonces[0], nonces=nonces if count > 1 else [], audience=self._id, expires_s=now_s + self.nonces.ttl_s
+        )
 
     # -- RE-4 PresentIdentity -----------------------------------------------------------------
     async def present(self, request: ipb.PresentIdentityRequest, peer: str) -> ipb.PresentIdentityResponse:

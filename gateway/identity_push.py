@@ -14,10 +14,12 @@ each linked platform, within the scope the user consented to there, without anyo
    or another credential (re-issued with the same claims: another user key, a new validity;
    :func:`gateway.identity_sync.link_behind`) (:class:`mmmfed.identity.push_queue.PushQueue`,
    durable, one file per destination).
-2. **Push.** Per destination, its queue in order, one push at a time (destinations side by side)
-   (:meth:`gateway.identity_sync.IdentitySync.push_queued`: nonce, then RE-4
-   ``PushIdentityUpdate`` with a presentation disclosing only the consented claims the
-   credential still holds). A push the platform took removes the entry; the platform applies
+2. **Push.** Per destination, its queue in order, up to 50 users in one federation transaction
+   (issue 18 item 2), one transaction at a time (destinations side by side)
+   (:meth:`gateway.identity_sync.IdentitySync.push_queued_batch`: one RE-4 GetNonce for all of
+   them, then RE-1 ``SendTransaction`` with a PushIdentityUpdate entry per user, its
+   presentation disclosing only the consented claims the credential still holds; the platform
+   answers each entry on its own). A push the platform took removes the entry; the platform applies
    a version once (it refuses an older one, ``VERSION_STALE``). A destination that is down
    (UNAVAILABLE, DEADLINE_EXCEEDED) stops its pass and backs off (full jitter, ``base_s``
    doubling to ``cap_s``), so it catches up once it answers again, and so does a home restarted
@@ -49,6 +51,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.identity_sync import REFUSED_OUTCOME, SYNCED, UNREACHABLE, IdentitySync, link_behind
+from gateway.transactions import MAX_ENTRIES
+from mmmfed.api.v1 import identity_pb2 as ipb
 from mmmfed.backoff import Backoff
 from mmmfed.errors import MmmfedError
 from mmmfed.identity.push_queue import PushQueue
@@ -138,30 +142,41 @@ class IdentityPushWorker:
         await asyncio.gather(*(self._drain(peer) for peer in self.queue.peers()))
 
     async def _drain(self, peer: str) -> None:
-        for entry in self.queue.entries(peer):
-            if self._waiting(peer, entry.user):
-                if self._backoff.get(peer, Backoff()).waiting():
-                    return
-                continue
-            answer = await self.sync.push_queued(entry.user, peer)
-            if answer is None:  # unlinked at home
-                self.queue.drop(peer, entry.user)
-                continue
-            if answer.outcome == SYNCED:
-                self._backoff.pop(peer, None)
-                self._row_backoff.pop((peer, entry.user), None)
-                continue
-            log.info(
-                "identity push waits",
-                extra={"peer": peer, "user": entry.user, "outcome": answer.outcome, "reason": answer.reason},
-            )
-            if answer.outcome == UNREACHABLE:
-                self._backoff.setdefault(peer, Backoff()).failed(self.base_s, self.cap_s)
+        """``peer``'s queue in order, :data:`~gateway.transactions.MAX_ENTRIES` users per
+        federation transaction, skipping the users backing off; a peer that is down ends it."""
+        if self._backoff.get(peer, Backoff()).waiting():
+            return
+        users = [entry.user for entry in self.queue.entries(peer) if not self._waiting(peer, entry.user)]
+        for start in range(0, len(users), MAX_ENTRIES):
+            batch = users[start : start + MAX_ENTRIES]
+            answers = await self.sync.push_queued_batch(peer, batch)
+            down = False
+            for user, answer in zip(batch, answers, strict=True):
+                down = self._answered(peer, user, answer) or down
+            if down:
                 return
-            if answer.outcome == REFUSED_OUTCOME and answer.reason in FINAL_REFUSALS:
-                self.queue.drop(peer, entry.user)
-                continue
-            self._row_backoff.setdefault((peer, entry.user), Backoff()).failed(self.base_s, self.cap_s * 12)
+
+    def _answered(self, peer: str, user: str, answer: ipb.PeerSync | None) -> bool:
+        """Act on one user's push answer (module docstring, 2); True if ``peer`` is down."""
+        if answer is None:  # unlinked at home
+            self.queue.drop(peer, user)
+            return False
+        if answer.outcome == SYNCED:
+            self._backoff.pop(peer, None)
+            self._row_backoff.pop((peer, user), None)
+            return False
+        log.info(
+            "identity push waits",
+            extra={"peer": peer, "user": user, "outcome": answer.outcome, "reason": answer.reason},
+        )
+        if answer.outcome == UNREACHABLE:
+            self._backoff.setdefault(peer, Backoff()).failed(self.base_s, self.cap_s)
+            return True
+        if answer.outcome == REFUSED_OUTCOME and answer.reason in FINAL_REFUSALS:
+            self.queue.drop(peer, user)
+            return False
+        self._row_backoff.setdefault((peer, user), Backoff()).failed(self.base_s, self.cap_s * 12)
+        return False
 
     async def run_once(self) -> bool:
         """One scan and one drain (what :meth:`run` does every ``interval_s``); False (and

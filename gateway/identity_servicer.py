@@ -83,8 +83,9 @@ class IdentityFederationServicer(identity_pb2_grpc.IdentityFederationServicer):
     async def GetNonce(
         self, request: ipb.GetIdentityNonceRequest, context: ServicerContext
     ) -> ipb.GetIdentityNonceResponse:
-        """RE-4: a nonce for one presentation, bound to the calling peer."""
-        return await self._import.nonce(self._peer(context))
+        """RE-4: ``count`` nonces (default 1, at most 50; INVALID_ARGUMENT ``NONCE_COUNT``), one
+        per presentation, bound to the calling peer."""
+        return await self._import.nonce(self._peer(context), request.count)
 
     async def PresentIdentity(
         self, request: ipb.PresentIdentityRequest, context: ServicerContext

@@ -48,7 +48,9 @@ import dataclasses
 import json
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import grpc
@@ -57,9 +59,12 @@ from gateway.agreements import IDENTITY_ACTION, IDENTITY_TYPE, AgreementBook
 from gateway.channels import Channels
 from gateway.identity_import import IdentityImport
 from gateway.identity_migration import IdentityMigration, document_keys, resolve_at_home
+from gateway.outbox import Outbox
+from gateway.transactions import MAX_ENTRIES
+from mmmfed.api.v1 import federation_pb2 as fpb
 from mmmfed.api.v1 import identity_pb2 as ipb
 from mmmfed.api.v1 import identity_pb2_grpc
-from mmmfed.audit import ACCEPTED, REFUSED
+from mmmfed.audit import ACCEPTED, REFUSED, draft_entry
 from mmmfed.errors import (
     FailedPrecondition,
     InvalidInput,
@@ -142,6 +147,32 @@ def _peer_value(text: str) -> Any:
         return None
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """One user's push, made and not yet answered."""
+
+    user_id: str
+    peer: str
+    request: ipb.PushIdentityUpdateRequest
+    credential: str  # its digest, recorded with the version once the peer took it
+    disclose: list[str]
+    told: frozenset[str]  # the settled changes the push tells of
+
+
+def _peer_sync(outcome: ipb.PeerSync | MmmfedError, peer: str, link: dict[str, Any]) -> ipb.PeerSync:
+    """A push's outcome as RI-4 reports it: the answer, or the error as ``UNREACHABLE`` (the peer
+    down or timing out) or ``REFUSED`` with its reason and the version the peer still holds."""
+    if isinstance(outcome, ipb.PeerSync):
+        return outcome
+    unreachable = outcome.code in _UNREACHABLE_CODES
+    return ipb.PeerSync(
+        peer_m_instance_id=peer,
+        version=int(link.get("version", 0)),
+        outcome=UNREACHABLE if unreachable else REFUSED_OUTCOME,
+        reason=outcome.reason,
+    )
+
+
 class IdentitySync:
     """Both sides of identity synchronisation for one gateway (module docstring)."""
 
@@ -166,6 +197,7 @@ class IdentitySync:
         self._audit = audit
         self._clock = clock
         self.queue: PushQueue | None = None  # the worker's queue (gateway/identity_push.py), if one runs
+        self.outbox: Outbox | None = None  # identity lanes of federation transactions (set by the node)
         self._push_locks: dict[str, asyncio.Lock] = {}  # per peer (bounded by the configuration)
 
     async def _audited(self, rpc: str, peer: str, subject: str, work: Awaitable[T]) -> T:
@@ -257,25 +289,48 @@ class IdentitySync:
         )
 
     async def push_queued(self, user_id: str, peer: str) -> ipb.PeerSync | None:
-        """Push ``user_id``'s current credential to ``peer`` as :meth:`_push` does, for the push
-        worker (:mod:`gateway.identity_push`): None if the user is no longer linked to ``peer``;
-        a ``SYNCED`` answer without any call when ``peer`` holds the current version already.
-        Never raises for the peer's refusal or absence (``outcome`` and ``reason`` say it)."""
-        did = user_did(self._id, user_id)
+        """:meth:`push_queued_batch` for one user."""
+        return (await self.push_queued_batch(peer, [user_id]))[0]
+
+    async def push_queued_batch(self, peer: str, user_ids: Sequence[str]) -> list[ipb.PeerSync | None]:
+        """Push each of ``user_ids``' current credential to ``peer`` as :meth:`_push` does, for the
+        push worker (:mod:`gateway.identity_push`), all of them in one federation transaction
+        (at most :data:`~gateway.transactions.MAX_ENTRIES` users): per user, in order, None if
+        the user is no longer linked to ``peer``, a ``SYNCED`` answer without any call when
+        ``peer`` holds the current version already. Never raises for the peer's refusal or
+        absence (``outcome`` and ``reason`` say it)."""
+        if len(user_ids) > MAX_ENTRIES:
+            raise InvalidInput(f"push at most {MAX_ENTRIES} users at a time", reason="TOO_MANY_USERS")
+        lock = self._push_locks.setdefault(peer, asyncio.Lock())
+        async with lock:
+            answers: list[ipb.PeerSync | None] = []
+            due: dict[int, tuple[str, dict[str, Any]]] = {}  # index in user_ids: (user, link)
+            for index, user_id in enumerate(user_ids):
+                answer, link = self._push_due(user_id, peer)
+                answers.append(answer)
+                if link is not None:
+                    due[index] = (user_id, link)
+            for index, pushed in zip(due, await self._push_many(peer, list(due.values())), strict=True):
+                answers[index] = pushed
+            return answers
+
+    def _push_due(self, user_id: str, peer: str) -> tuple[ipb.PeerSync | None, dict[str, Any] | None]:
+        """(the answer without a push, None) or (None, the link to push to); (None, None) when
+        ``user_id`` is not linked to ``peer``."""
         store = self._home.store
         try:
             state = store.observe_sync(user_id)
         except MmmfedError as err:  # CREDENTIAL_UNKNOWN: nothing to push
-            return ipb.PeerSync(peer_m_instance_id=peer, outcome=REFUSED_OUTCOME, reason=err.reason)
+            return ipb.PeerSync(peer_m_instance_id=peer, outcome=REFUSED_OUTCOME, reason=err.reason), None
         link = store.links(user_id).get(peer)
         if link is None:
-            return None
+            return None, None
         held = int(link.get("version", 0))
         if not link_behind(link, state.version, credential_digest(store.credential(user_id))):
             if self.queue is not None:
                 self.queue.done(peer, user_id, held)
-            return ipb.PeerSync(peer_m_instance_id=peer, version=held, outcome=SYNCED)
-        return await self._push(user_id, did, peer, link)
+            return ipb.PeerSync(peer_m_instance_id=peer, version=held, outcome=SYNCED), None
+        return None, link
 
     async def _push(self, user_id: str, did: str, peer: str, link: dict[str, Any]) -> ipb.PeerSync:
         """Push the current credential to ``peer`` within its scope (module docstring, 3); one
@@ -291,55 +346,115 @@ class IdentitySync:
                     outcome=REFUSED_OUTCOME,
                     reason="NOT_LINKED",
                 )
-            answer = await self._push_audited(user_id, did, peer, current)
-        if answer.outcome == SYNCED and self.queue is not None:
-            self.queue.done(peer, user_id, answer.version)
-        return answer
+            return (await self._push_many(peer, [(user_id, current)]))[0]
 
-    async def _push_audited(self, user_id: str, did: str, peer: str, link: dict[str, Any]) -> ipb.PeerSync:
+    async def _push_many(self, peer: str, due: Sequence[tuple[str, dict[str, Any]]]) -> list[ipb.PeerSync]:
+        """Push each (user, link) of ``due`` (module docstring, 3): one RE-4 GetNonce for all of
+        them, then one federation transaction (:attr:`outbox`; without one, a PushIdentityUpdate
+        each). A push the peer took records the version it holds and ends the user's queue
+        entry. Every outcome is audited here, in one group commit (rpc ``PushIdentityUpdate``)."""
+        if not due:
+            return []
+        outcomes: dict[int, ipb.PeerSync | MmmfedError] = {}
+        prepared: dict[int, _Prepared] = {}
         try:
-            return await self._audited("PushIdentityUpdate", peer, did, self._push_once(user_id, did, peer, link))
-        except RemoteError as err:
-            outcome, reason = (UNREACHABLE if err.code in _UNREACHABLE_CODES else REFUSED_OUTCOME), err.reason
-        except MmmfedError as err:
-            outcome, reason = REFUSED_OUTCOME, err.reason
-        return ipb.PeerSync(
-            peer_m_instance_id=peer, version=int(link.get("version", 0)), outcome=outcome, reason=reason
-        )
+            await self._agreements.require_active(peer, item_type=IDENTITY_TYPE, action=IDENTITY_ACTION)
+            nonces = await self._nonces(peer, len(due))
+            for index, ((user_id, link), nonce) in enumerate(zip(due, nonces, strict=True)):
+                try:
+                    prepared[index] = self._prepare(user_id, peer, link, nonce)
+                except MmmfedError as err:
+                    outcomes[index] = err
+            for index, sent in zip(prepared, await self._send(peer, list(prepared.values())), strict=True):
+                outcomes[index] = sent if isinstance(sent, MmmfedError) else self._settle(prepared[index], sent)
+        except MmmfedError as err:  # nothing answered: each user's push failed with it
+            outcomes = {index: outcomes.get(index, err) for index in range(len(due))}
+        answers = [_peer_sync(outcomes[index], peer, link) for index, (_, link) in enumerate(due)]
+        drafts = []
+        for index, ((user_id, _), answer) in enumerate(zip(due, answers, strict=True)):
+            details: dict[str, object] = {"rpc": "PushIdentityUpdate"}
+            outcome = outcomes[index]
+            if isinstance(outcome, MmmfedError):
+                details["message"] = outcome.message[:500]
+            elif self.queue is not None:
+                self.queue.done(peer, user_id, answer.version)
+            event = ACCEPTED if answer.outcome == SYNCED else REFUSED
+            subject = user_did(self._id, user_id)[:256]
+            drafts.append(
+                draft_entry(event, peer_id=peer[:256], subject=subject, reason=answer.reason, details=details)
+            )
+        await self._audit.append_all(drafts)
+        return answers
 
-    async def _push_once(self, user_id: str, did: str, peer: str, link: dict[str, Any]) -> ipb.PeerSync:
+    async def _nonces(self, peer: str, count: int) -> list[str]:
+        """``count`` nonces of ``peer`` (RE-4 GetNonce with ``count``; a peer that gives fewer is
+        asked again for the rest)."""
+        stub = self._channels.identity_peer(peer)
+        nonces: list[str] = []
+        while len(nonces) < count:
+            ask = ipb.GetIdentityNonceRequest(count=count - len(nonces))
+            given = await call(partial(stub.GetNonce, ask))
+            nonces.extend(list(given.nonces)[: count - len(nonces)] or [given.nonce])
+        return nonces
+
+    def _prepare(self, user_id: str, peer: str, link: dict[str, Any], nonce: str) -> _Prepared:
+        """The PushIdentityUpdate for ``user_id``: a presentation bound to ``peer`` and ``nonce``
+        disclosing the consented claims the credential still holds, the version, the status of
+        the changes ``peer`` offered (module docstring, 3)."""
         store = self._home.store
-        await self._agreements.require_active(peer, item_type=IDENTITY_TYPE, action=IDENTITY_ACTION)
         state = store.sync_state(user_id)
         credential = store.credential(user_id)
         scope = set(link.get("disclosed", ()))
         disclose = sorted(scope & set(disclosable(credential)))
         in_scope = {k: v for k, v in self._claims(user_id).items() if k in scope}
-        user_key = store.held_key(user_id)
         offered = state.of_peer(peer)
         changes = [_change_message(c, in_scope.get(c.field) if c.status == CONFLICT else None) for c in offered]
-        stub = self._channels.identity_peer(peer)
-        nonce: ipb.GetIdentityNonceResponse = await call(lambda: stub.GetNonce(ipb.GetIdentityNonceRequest()))
         shown = present(
             credential,
             disclose=disclose,
             audience=peer,
-            nonce=nonce.nonce,
-            holder_key=user_key,
+            nonce=nonce,
+            holder_key=store.held_key(user_id),
             iat_s=int(self._clock()),
         )
-        sent = ipb.PushIdentityUpdateRequest(
-            did=did, presentation=shown.serialize(), version=state.version, changes=changes
+        request = ipb.PushIdentityUpdateRequest(
+            did=user_did(self._id, user_id), presentation=shown.serialize(), version=state.version, changes=changes
         )
-        answer: ipb.PushIdentityUpdateResponse = await call(lambda: stub.PushIdentityUpdate(sent), attempts=1)
-        store.set_link_version(user_id, peer, state.version, credential=credential_digest(credential))
-        told = {c.change_id for c in offered if c.status in SETTLED}
-        after = store.sync_state(user_id)  # re-read: an offer may have come in meanwhile
-        for change_id in told:
+        told = frozenset(c.change_id for c in offered if c.status in SETTLED)
+        return _Prepared(user_id, peer, request, credential_digest(credential), disclose, told)
+
+    async def _send(self, peer: str, prepared: list[_Prepared]) -> list[ipb.PushIdentityUpdateResponse | MmmfedError]:
+        """Each push's answer, or the peer's refusal of it (RemoteError with its code and reason)."""
+        if not prepared:
+            return []
+        if self.outbox is not None:
+            entries = [fpb.FederationEntry(identity_update=one.request) for one in prepared]
+            results = await self.outbox.send(peer, entries)
+            return [
+                r.identity_update_response
+                if r.accepted
+                else RemoteError(r.message, code=grpc.StatusCode.FAILED_PRECONDITION, reason=r.reason)
+                for r in results
+            ]
+        stub = self._channels.identity_peer(peer)
+        answers: list[ipb.PushIdentityUpdateResponse | MmmfedError] = []
+        for one in prepared:
+            try:
+                answers.append(await call(partial(stub.PushIdentityUpdate, one.request), attempts=1))
+            except MmmfedError as err:
+                answers.append(err)
+        return answers
+
+    def _settle(self, prepared: _Prepared, answer: ipb.PushIdentityUpdateResponse) -> ipb.PeerSync:
+        """``peer`` took the push: record the version it holds, drop the settled changes it was told of."""
+        store, peer = self._home.store, prepared.peer
+        store.set_link_version(prepared.user_id, peer, prepared.request.version, credential=prepared.credential)
+        after = store.sync_state(prepared.user_id)  # re-read: an offer may have come in meanwhile
+        for change_id in prepared.told:
             after.changes.pop(change_id, None)
-        store.save_sync_state(user_id, after)
-        stored = sorted(set(answer.stored_claims) & set(disclose))
-        return ipb.PeerSync(peer_m_instance_id=peer, version=state.version, outcome=SYNCED, claims=stored)
+        store.save_sync_state(prepared.user_id, after)
+        stored = sorted(set(answer.stored_claims) & set(prepared.disclose))
+        return ipb.PeerSync(peer_m_instance_id=peer, version=prepared.request.version, outcome=SYNCED, claims=stored)
 
     async def offer(self, request: ipb.OfferIdentityChangeRequest, peer: str) -> ipb.OfferIdentityChangeResponse:
         """RE-4 OfferIdentityChange from ``peer`` (module docstring). InvalidInput ``DID_INVALID``
@@ -444,6 +559,12 @@ class IdentitySync:
     async def push_update(self, request: ipb.PushIdentityUpdateRequest, peer: str) -> ipb.PushIdentityUpdateResponse:
         """RE-4 PushIdentityUpdate from the home ``peer`` (module docstring). Audited."""
         return await self._audited("PushIdentityUpdate", peer, request.did, self._push_update(request, peer))
+
+    async def apply_update(self, request: ipb.PushIdentityUpdateRequest, peer: str) -> ipb.PushIdentityUpdateResponse:
+        """An identity update the home ``peer`` sent in a federation transaction
+        (:mod:`gateway.transactions`, which audits it): checked and applied as
+        :meth:`push_update` does, raising its refusals."""
+        return await self._push_update(request, peer)
 
     async def _push_update(self, request: ipb.PushIdentityUpdateRequest, peer: str) -> ipb.PushIdentityUpdateResponse:
         self._import.check_did(request.did, peer)

@@ -3,7 +3,13 @@
 This gateway's M-Instance hands it entries for a peer (``PlatformGateway.SendToPeer``): Items and
 Process Action requests. :meth:`Outbox.submit` checks the trust agreement covers Process Actions,
 signs each Item (and each Item a Process Action carries) with the instance key as
-``Resolve`` does, and queues the entries in the destination's lane. Each lane:
+``Resolve`` does, and queues the entries in the destination's lane; an entry of another kind is
+refused (INVALID_ARGUMENT ``ENTRY_KIND``). :meth:`Outbox.send` queues what this gateway made
+itself, as it is: the identity synchronisation channel's pushes (:mod:`gateway.identity_sync`),
+which have lanes of their own (a second Outbox, :data:`IDENTITY_LIMITS`): their presentations'
+nonces expire, and their durable queue (:mod:`gateway.identity_push`) retries on its own, so
+they give up after seconds, not minutes, and a peer that is down never holds up the Items and
+Process Actions queued for it, nor they it. Each lane:
 
 - is bounded: at most ``max_queued`` entries wait (RESOURCE_EXHAUSTED ``OUTBOX_FULL`` beyond, so
   the caller slows down), and a submission is queued whole or not at all;
@@ -37,15 +43,17 @@ import grpc
 
 from gateway.agreements import PROCESS_ACTION_TYPE, RESOLVE_ACTION, AgreementBook
 from gateway.channels import Channels
-from gateway.transactions import MAX_ENTRIES, MAX_TRANSACTION_BYTES
+from gateway.transactions import MAX_ENTRIES, MAX_TRANSACTION_BYTES, agreements_needed
 from mmmfed.api.v1 import federation_pb2 as fpb
 from mmmfed.audit import ACCEPTED, REFUSED, draft_entry
-from mmmfed.errors import MmmfedError, TooLarge, Unavailable
+from mmmfed.errors import InvalidInput, MmmfedError, TooLarge, Unavailable
 from mmmfed.items import parse_item, sign_item
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.rpc import decode_rpc_error
 from mmmfed.store import SharedAuditLog
 
+INSTANCE_KINDS = frozenset({"item_json", "process_action"})
+"""The kinds of entry an M-Instance hands its gateway (RI-1); identity updates are made here."""
 RETRIED_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 
 
@@ -59,6 +67,11 @@ class OutboxLimits:
     backoff_base_s: float = 0.1
     backoff_cap_s: float = 5.0
     give_up_s: float = 300.0
+
+
+IDENTITY_LIMITS = OutboxLimits(call_timeout_s=15.0, give_up_s=10.0)
+"""The identity channel's lanes (module docstring): the push worker's pass waits at most ~25 s
+for a peer that is down, then backs that peer off."""
 
 
 def backoff_s(attempt: int, limits: OutboxLimits, rng: Callable[[], float] = random.random) -> float:
@@ -108,21 +121,45 @@ class Outbox:
         self._lanes: dict[str, _Lane] = {}
 
     async def submit(self, peer: str, entries: Sequence[fpb.FederationEntry]) -> list[fpb.EntryResult]:
-        """Send ``entries`` to ``peer``; the peer's result per entry, in order. Raises NotFound
-        ``UNKNOWN_PEER``, FailedPrecondition (agreement), InvalidInput (an Item that does not
-        parse), TooLarge ``OUTBOX_FULL``, or the error that failed a transaction (see above)."""
+        """RI-1: send the M-Instance's ``entries`` (Items and Process Actions, signed here) to
+        ``peer``; the peer's result per entry, in order. Raises InvalidInput ``ENTRY_KIND`` (an
+        entry of another kind, or none) or an Item that does not parse, NotFound
+        ``UNKNOWN_PEER``, FailedPrecondition (agreement), TooLarge ``OUTBOX_FULL``, or the error
+        that failed a transaction (see above)."""
+        for index, entry in enumerate(entries):
+            kind = entry.WhichOneof("entry")
+            if kind not in INSTANCE_KINDS:
+                raise InvalidInput(
+                    f"entry {index} carries {kind or 'nothing'}: an M-Instance hands its gateway Items "
+                    "(item_json) and Process Actions (process_action) to send",
+                    reason="ENTRY_KIND",
+                )
         self._channels.peer(peer)  # UNKNOWN_PEER
         await self._agreements.require_active(peer, item_type=PROCESS_ACTION_TYPE, action=RESOLVE_ACTION)
-        signed = [self._signed(entry) for entry in entries]
+        return await self._queue(peer, [self._signed(entry) for entry in entries])
+
+    async def send(self, peer: str, entries: Sequence[fpb.FederationEntry]) -> list[fpb.EntryResult]:
+        """Send this gateway's own ``entries`` (e.g. the identity updates it made,
+        :mod:`gateway.identity_sync`) to ``peer`` as they are; the peer's result per entry, in
+        order. Raises NotFound ``UNKNOWN_PEER``, FailedPrecondition (no agreement covering each
+        kind, :data:`~gateway.transactions.AGREEMENT_OF_KIND`), TooLarge ``OUTBOX_FULL``, or the
+        error that failed a transaction."""
+        self._channels.peer(peer)
+        for item_type, action in agreements_needed(entries):
+            await self._agreements.require_active(peer, item_type=item_type, action=action)
+        return await self._queue(peer, list(entries))
+
+    async def _queue(self, peer: str, entries: list[fpb.FederationEntry]) -> list[fpb.EntryResult]:
+        """Queue ``entries`` whole in ``peer``'s lane (or refuse them all) and wait for their results."""
         lane = self._lanes.setdefault(peer, _Lane())
-        if len(lane.queued) + len(signed) > self.limits.max_queued:
+        if len(lane.queued) + len(entries) > self.limits.max_queued:
             raise TooLarge(
                 f"{len(lane.queued)} entries already wait for {peer} (at most {self.limits.max_queued})",
                 reason="OUTBOX_FULL",
             )
         loop = asyncio.get_running_loop()
-        futures = [loop.create_future() for _ in signed]
-        lane.queued.extend(zip(signed, futures, strict=True))
+        futures = [loop.create_future() for _ in entries]
+        lane.queued.extend(zip(entries, futures, strict=True))
         if lane.worker is None or lane.worker.done():
             lane.worker = asyncio.create_task(self._run(peer, lane))
         return list(await asyncio.gather(*futures))

@@ -1,15 +1,19 @@
 """Federation transactions, receiving side (issue 18 item 2; FGMV-43 RE-1 between two MIFMs).
 
-A peer's gateway sends Items (their MPAI V2.2 bytes, signed by its M-Instance's key) and Process
-Action requests to this gateway in transactions of up to :data:`MAX_ENTRIES` entries
-(``Federation.SendTransaction``). :meth:`TransactionReceiver.receive`:
+A peer's gateway sends Items (their MPAI V2.2 bytes, signed by its M-Instance's key), Process
+Action requests and the identity synchronisation channel's pushes (a linked user's re-issued
+credential, FGMV-43 9.4 step 5, IDSF: :mod:`gateway.identity_push`) to this gateway in
+transactions of up to :data:`MAX_ENTRIES` entries (``Federation.SendTransaction``).
+:meth:`TransactionReceiver.receive`:
 
 1. refuses the whole transaction, before anything is stored or audited, when it is malformed
    (INVALID_ARGUMENT ``TRANSACTION_MALFORMED``: no id, an id over 128 characters, no entries),
    has more than :data:`MAX_ENTRIES` entries (INVALID_ARGUMENT ``TRANSACTION_TOO_MANY_ENTRIES``),
    is over :data:`MAX_TRANSACTION_BYTES` (RESOURCE_EXHAUSTED ``TRANSACTION_TOO_LARGE``), names
    another origin than the mTLS peer (PERMISSION_DENIED ``ORIGIN_MISMATCH``), or no ACTIVE trust
-   agreement with the peer covers Process Actions (FAILED_PRECONDITION, the agreement's reasons);
+   agreement with the peer covers each kind of entry it carries (:data:`AGREEMENT_OF_KIND`:
+   Process Actions for Items and Process Actions, identities for identity updates;
+   FAILED_PRECONDITION, the agreement's reasons);
 2. answers a transaction id it has applied with the result it gave then (idempotent: a retried
    transaction is never applied twice);
 3. verifies every entry: an Item by the verification pipeline
@@ -17,11 +21,18 @@ Action requests to this gateway in transactions of up to :data:`MAX_ENTRIES` ent
    Process Action as ``ForwardProcessAction`` checks it, then hands it to this M-Instance. A
    refused entry gets its reason and does not fail the others. An error that says nothing about
    the entry (a key service UNAVAILABLE: :data:`~gateway.verification.NOT_REFUSALS`) fails the
-   whole transaction, retryable, before anything is stored;
+   whole transaction, retryable, before anything is stored. An identity update is verified and
+   applied on its own, in entry order, as ``PushIdentityUpdate`` does
+   (:meth:`gateway.identity_sync.IdentitySync.apply_update`: the presentation's nonce, key
+   binding, scope, version): any error of it, unavailability included, is its own refusal, so
+   what the entries before it applied never rides on a failed transaction (the home's durable
+   queue pushes it again with a fresh nonce). Items and Process Actions are checked first, so
+   an error that fails the transaction comes before any identity update is applied;
 4. writes one audit entry per entry (``ACCEPTED`` / ``REFUSED``, subject the ItemID or
    ProcessActionID) in ONE group commit (LAF, FGMV-43 7.5.3), each with a ``once`` key, then one
    record of the transaction (its result and its accepted Items, :data:`NS_TRANSACTIONS`) in the
-   shared state: the Items wait there for the synchronisation channels that read them.
+   shared state: the Items wait there for the synchronisation channels that read them. An
+   identity update's entry is audited with rpc ``PushIdentityUpdate``, as the single call is.
 
 Duplicates: in this process a transaction id is applied by one call at a time. A crash between
 the audit commit and the record leaves the transaction unrecorded: the retry verifies again and
@@ -33,24 +44,33 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 import orjson
 
-from gateway.agreements import PROCESS_ACTION_TYPE, RESOLVE_ACTION, AgreementBook
+from gateway.agreements import IDENTITY_ACTION, IDENTITY_TYPE, PROCESS_ACTION_TYPE, RESOLVE_ACTION, AgreementBook
 from gateway.resolution import ResolutionService, status_name
 from gateway.verification import NOT_REFUSALS, ForeignItemVerifier
 from mmmfed.api.v1 import federation_pb2 as fpb
+from mmmfed.api.v1 import identity_pb2 as ipb
 from mmmfed.api.v1 import process_action_pb2 as papb
 from mmmfed.audit import ACCEPTED, REFUSED, AuditDraft, draft_entry
-from mmmfed.errors import InvalidInput, MmmfedError, PermissionDenied, TooLarge
+from mmmfed.errors import FailedPrecondition, InvalidInput, MmmfedError, PermissionDenied, TooLarge
 from mmmfed.store import SharedAuditLog, SharedState
 
 MAX_ENTRIES = 50
 MAX_TRANSACTION_BYTES = 4 * 1024 * 1024
 MAX_TRANSACTION_ID_CHARS = 128
+AGREEMENT_OF_KIND: dict[str, tuple[str, str]] = {
+    "item_json": (PROCESS_ACTION_TYPE, RESOLVE_ACTION),
+    "process_action": (PROCESS_ACTION_TYPE, RESOLVE_ACTION),
+    "identity_update": (IDENTITY_TYPE, IDENTITY_ACTION),
+}
+"""Each kind of entry (the ``FederationEntry.entry`` oneof) and the (Item type, Action) the
+trust agreement with the peer must cover for it."""
 NS_TRANSACTIONS = "federation/transactions"
 """Key ``"<peer> <transaction id>"``; value JSON ``{"result": base64 of the
 FederationTransactionResult, "items": [the accepted Items' exact bytes as text, in order]}``."""
@@ -83,6 +103,21 @@ def check_limits(txn: fpb.FederationTransaction, peer: str) -> None:
         )
 
 
+def agreements_needed(entries: Iterable[fpb.FederationEntry]) -> list[tuple[str, str]]:
+    """The (Item type, Action) pairs ``entries`` need covered (:data:`AGREEMENT_OF_KIND`), sorted;
+    an empty entry needs the Process Actions' (it is refused on its own, ``ENTRY_EMPTY``)."""
+    default = AGREEMENT_OF_KIND["process_action"]
+    return sorted({AGREEMENT_OF_KIND.get(_kind(entry), default) for entry in entries})
+
+
+class IdentityUpdates(Protocol):
+    """The platform side of identity synchronisation (:class:`gateway.identity_sync.IdentitySync`)."""
+
+    async def apply_update(
+        self, request: ipb.PushIdentityUpdateRequest, peer: str
+    ) -> ipb.PushIdentityUpdateResponse: ...
+
+
 @dataclass
 class _Checked:
     result: fpb.EntryResult
@@ -100,18 +135,21 @@ class TransactionReceiver:
         resolution: ResolutionService,
         store: SharedState,
         audit: SharedAuditLog,
+        identity: IdentityUpdates | None = None,
     ) -> None:
         self._agreements = agreements
         self._verifier = verifier
         self._resolution = resolution
         self._store = store
         self._audit = audit
+        self.identity = identity  # set by the node once its identity synchronisation exists
         self._applying: dict[str, tuple[asyncio.Lock, int]] = {}
 
     async def receive(self, txn: fpb.FederationTransaction, peer: str) -> fpb.FederationTransactionResult:
         """Apply ``txn`` from ``peer`` (the mTLS-authenticated M-Instance) once; a result per entry."""
         check_limits(txn, peer)
-        await self._agreements.require_active(peer, item_type=PROCESS_ACTION_TYPE, action=RESOLVE_ACTION)
+        for item_type, action in agreements_needed(txn.entries):
+            await self._agreements.require_active(peer, item_type=item_type, action=action)
         key = f"{peer} {txn.transaction_id}"
         with self._one_at_a_time(key) as lock:
             async with lock:
@@ -135,11 +173,20 @@ class TransactionReceiver:
                 self._applying[key] = (lock, users - 1)
 
     async def _apply(self, txn: fpb.FederationTransaction, peer: str, key: str) -> fpb.FederationTransactionResult:
-        checked = [await self._check(entry, peer) for entry in txn.entries]
+        # Items and Process Actions first: an error of theirs fails the transaction before any
+        # identity update is applied; then the identity updates, in entry order
+        first = [None if _kind(entry) == "identity_update" else await self._check(entry, peer) for entry in txn.entries]
+        checked = [
+            one if one is not None else await self._check(entry, peer)
+            for entry, one in zip(txn.entries, first, strict=True)
+        ]
         for entry, one in zip(txn.entries, checked, strict=True):  # verified: hand Process Actions over, in order
             if one.result.accepted and entry.WhichOneof("entry") == "process_action":
                 await self._decide(entry.process_action, peer, one.result)
-        drafts = [_draft(one.result, peer, txn.transaction_id, index) for index, one in enumerate(checked)]
+        drafts = [
+            _draft(one.result, _kind(entry), peer, txn.transaction_id, index)
+            for index, (entry, one) in enumerate(zip(txn.entries, checked, strict=True))
+        ]
         await self._audit.append_all(drafts)
         result = fpb.FederationTransactionResult(
             transaction_id=txn.transaction_id, results=[one.result for one in checked]
@@ -164,12 +211,23 @@ class TransactionReceiver:
             if which == "process_action":
                 await self._resolution.check_received(entry.process_action, peer, agreement=False)
                 return _Checked(fpb.EntryResult(accepted=True, subject=subject))
-            raise InvalidInput("an entry carries an Item or a Process Action", reason="ENTRY_EMPTY")
+            if which == "identity_update":
+                return await self._identity_update(entry.identity_update, peer)
+            raise InvalidInput("an entry carries an Item, a Process Action or an identity update", reason="ENTRY_EMPTY")
         except MmmfedError as err:
-            if err.code in NOT_REFUSALS:
+            if err.code in NOT_REFUSALS and which != "identity_update":
                 raise
+            if which == "identity_update":
+                subject = entry.identity_update.did[:256]
             refused = fpb.EntryResult(accepted=False, reason=err.reason, message=err.message[:500], subject=subject)
             return _Checked(refused)
+
+    async def _identity_update(self, request: ipb.PushIdentityUpdateRequest, peer: str) -> _Checked:
+        """Verify and apply one identity update now (module docstring, step 3)."""
+        if self.identity is None:
+            raise FailedPrecondition("this gateway takes no identity updates", reason="IDENTITY_NOT_SERVED")
+        response = await self.identity.apply_update(request, peer)
+        return _Checked(fpb.EntryResult(accepted=True, subject=request.did, identity_update_response=response))
 
     async def _decide(self, request: papb.ProcessActionRequest, peer: str, result: fpb.EntryResult) -> None:
         """This M-Instance decides a verified Process Action; undelivered, the entry is refused
@@ -180,8 +238,13 @@ class TransactionReceiver:
             result.accepted, result.reason, result.message = False, err.reason, err.message[:500]
 
 
-def _draft(result: fpb.EntryResult, peer: str, transaction_id: str, index: int) -> AuditDraft:
-    details: dict[str, object] = {"rpc": "SendTransaction", "transaction_id": transaction_id, "entry": index}
+def _kind(entry: fpb.FederationEntry) -> str:
+    return entry.WhichOneof("entry") or ""
+
+
+def _draft(result: fpb.EntryResult, kind: str, peer: str, transaction_id: str, index: int) -> AuditDraft:
+    rpc = "PushIdentityUpdate" if kind == "identity_update" else "SendTransaction"
+    details: dict[str, object] = {"rpc": rpc, "transaction_id": transaction_id, "entry": index}
     if result.HasField("process_action_response"):
         details["pa_status"] = status_name(result.process_action_response)
     return draft_entry(

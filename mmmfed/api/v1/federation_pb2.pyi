@@ -10,6 +10,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from mmmfed.api.v1 import identity_pb2 as _identity_pb2
 from mmmfed.api.v1 import process_action_pb2 as _process_action_pb2
 import builtins as _builtins
 import sys
@@ -25,27 +26,33 @@ DESCRIPTOR: _descriptor.FileDescriptor
 @_typing.final
 class FederationEntry(_message.Message):
     """FederationEntry is one entry of a transaction: an Item (the exact bytes of its MPAI V2.2 form,
-    signed by the origin's gateway) or a Process Action request (MMM-TEC Resolution).
+    signed by the origin's gateway), a Process Action request (MMM-TEC Resolution), or the push of
+    a linked user's re-issued credential (FGMV-43 9.4 step 5, IDSF; made by the home's gateway
+    only: RI-1 SendToPeer refuses it, INVALID_ARGUMENT ENTRY_KIND).
     """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     ITEM_JSON_FIELD_NUMBER: _builtins.int
     PROCESS_ACTION_FIELD_NUMBER: _builtins.int
+    IDENTITY_UPDATE_FIELD_NUMBER: _builtins.int
     item_json: _builtins.bytes
     @_builtins.property
     def process_action(self) -> _process_action_pb2.ProcessActionRequest: ...
+    @_builtins.property
+    def identity_update(self) -> _identity_pb2.PushIdentityUpdateRequest: ...
     def __init__(
         self,
         *,
         item_json: _builtins.bytes = ...,
         process_action: _process_action_pb2.ProcessActionRequest | None = ...,
+        identity_update: _identity_pb2.PushIdentityUpdateRequest | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry", "item_json", b"item_json", "process_action", b"process_action"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry", "identity_update", b"identity_update", "item_json", b"item_json", "process_action", b"process_action"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry", "item_json", b"item_json", "process_action", b"process_action"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry", "identity_update", b"identity_update", "item_json", b"item_json", "process_action", b"process_action"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_entry: _TypeAlias = _typing.Literal["item_json", "process_action"]  # noqa: Y015
+    _WhichOneofReturnType_entry: _TypeAlias = _typing.Literal["item_json", "process_action", "identity_update"]  # noqa: Y015
     _WhichOneofArgType_entry: _TypeAlias = _typing.Literal["entry", b"entry"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_entry) -> _WhichOneofReturnType_entry | None: ...
 
@@ -102,6 +109,7 @@ class EntryResult(_message.Message):
     MESSAGE_FIELD_NUMBER: _builtins.int
     SUBJECT_FIELD_NUMBER: _builtins.int
     PROCESS_ACTION_RESPONSE_FIELD_NUMBER: _builtins.int
+    IDENTITY_UPDATE_RESPONSE_FIELD_NUMBER: _builtins.int
     accepted: _builtins.bool
     reason: _builtins.str
     """The refusal's reason (e.g. SIGNATURE_INVALID) and message; empty when accepted."""
@@ -112,6 +120,12 @@ class EntryResult(_message.Message):
     def process_action_response(self) -> _process_action_pb2.ProcessActionResponse:
         """For an accepted Process Action: the destination M-Instance's response and PA Status."""
 
+    @_builtins.property
+    def identity_update_response(self) -> _identity_pb2.PushIdentityUpdateResponse:
+        """For an accepted identity update: what the platform holds now (its linked Process, version
+        and stored claims).
+        """
+
     def __init__(
         self,
         *,
@@ -120,10 +134,11 @@ class EntryResult(_message.Message):
         message: _builtins.str = ...,
         subject: _builtins.str = ...,
         process_action_response: _process_action_pb2.ProcessActionResponse | None = ...,
+        identity_update_response: _identity_pb2.PushIdentityUpdateResponse | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["process_action_response", b"process_action_response"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["identity_update_response", b"identity_update_response", "process_action_response", b"process_action_response"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "message", b"message", "process_action_response", b"process_action_response", "reason", b"reason", "subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "identity_update_response", b"identity_update_response", "message", b"message", "process_action_response", b"process_action_response", "reason", b"reason", "subject", b"subject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cmmmfed/api/v1/identity.proto\x12\rmmmfed.api.v1\"Z\n\x16MigrateIdentityRequest\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x1a\n\x12peer_m_instance_id\x18\x02 \x01(\t\x12\x10\n\x08\x64isclose\x18\x03 \x03(\t\"\xc3\x01\n\x17MigrateIdentityResponse\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\x12\x0b\n\x03\x64id\x18\x02 \x01(\t\x12\x17\n\x0fpeer_process_id\x18\x03 \x01(\t\x12\x15\n\rstored_claims\x18\x04 \x03(\t\x12\x16\n\x0e\x61lready_linked\x18\x05 \x01(\x08\x12\x11\n\tadmission\x18\x06 \x01(\t\x12\x14\n\x0c\x61\x63\x63ount_type\x18\x07 \x01(\t\x12\x0e\n\x06rights\x18\x08 \x03(\t\"G\n\x15UnlinkIdentityRequest\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x1a\n\x12peer_m_instance_id\x18\x02 \x01(\t\"\x9d\x01\n\x16UnlinkIdentityResponse\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\x12\x0b\n\x03\x64id\x18\x02 \x01(\t\x12\x17\n\x0fpeer_process_id\x18\x03 \x01(\t\x12\x16\n\x0e\x64\x65leted_claims\x18\x04 \x03(\t\x12\x13\n\x0breceipt_jws\x18\x05 \x01(\t\x12\x14\n\x0creceipt_path\x18\x06 \x01(\t\"\x19\n\x17GetIdentityNonceRequest\"N\n\x18GetIdentityNonceResponse\x12\r\n\x05nonce\x18\x01 \x01(\t\x12\x10\n\x08\x61udience\x18\x02 \x01(\t\x12\x11\n\texpires_s\x18\x03 \x01(\x03\"L\n\x16PresentIdentityRequest\x12\x14\n\x0cpresentation\x18\x01 \x01(\t\x12\x0b\n\x03\x64id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x03\"\x95\x01\n\x17PresentIdentityResponse\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x15\n\rstored_claims\x18\x02 \x03(\t\x12\x16\n\x0e\x61lready_linked\x18\x03 \x01(\x08\x12\x11\n\tadmission\x18\x04 \x01(\t\x12\x14\n\x0c\x61\x63\x63ount_type\x18\x05 \x01(\t\x12\x0e\n\x06rights\x18\x06 \x03(\t\"=\n\x19PeerUnlinkIdentityRequest\x12\x0b\n\x03\x64id\x18\x01 \x01(\t\x12\x13\n\x0brequest_jws\x18\x02 \x01(\t\"]\n\x1aPeerUnlinkIdentityResponse\x12\x13\n\x0breceipt_jws\x18\x01 \x01(\t\x12\x12\n\nprocess_id\x18\x02 \x01(\t\x12\x16\n\x0e\x64\x65leted_claims\x18\x03 \x03(\t\"#\n\x14GetStatusListRequest\x12\x0b\n\x03uri\x18\x01 \x01(\t\"&\n\x15GetStatusListResponse\x12\r\n\x05token\x18\x01 \x01(\t\" \n\x11ResolveDidRequest\x12\x0b\n\x03\x64id\x18\x01 \x01(\t\"M\n\x12ResolveDidResponse\x12\x0b\n\x03\x64id\x18\x01 \x01(\t\x12\x15\n\rdocument_json\x18\x02 \x01(\t\x12\x13\n\x0bresolved_by\x18\x03 \x01(\t\"t\n\x13SyncIdentityRequest\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63\x63\x65pt\x18\x02 \x01(\t\x12\x0e\n\x06reject\x18\x03 \x01(\t\x12\x11\n\tset_field\x18\x04 \x01(\t\x12\x16\n\x0eset_value_json\x18\x05 \x01(\t\"h\n\x08PeerSync\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x0f\n\x07outcome\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0e\n\x06\x63laims\x18\x05 \x03(\t\"\xa1\x01\n\x0eIdentityChange\x12\x11\n\tchange_id\x18\x01 \x01(\t\x12\x1a\n\x12peer_m_instance_id\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t\x12\x12\n\nvalue_json\x18\x04 \x01(\t\x12\x14\n\x0c\x62\x61se_version\x18\x05 \x01(\x03\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x17\n\x0fhome_value_json\x18\x07 \x01(\t\"\x9c\x01\n\x14SyncIdentityResponse\x12\x0b\n\x03\x64id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12&\n\x05peers\x18\x03 \x03(\x0b\x32\x17.mmmfed.api.v1.PeerSync\x12.\n\x07\x63hanges\x18\x04 \x03(\x0b\x32\x1d.mmmfed.api.v1.IdentityChange\x12\x0e\n\x06\x63laims\x18\x05 \x03(\t\"\x7f\n\x19PushIdentityUpdateRequest\x12\x0b\n\x03\x64id\x18\x01 \x01(\t\x12\x14\n\x0cpresentation\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x03\x12.\n\x07\x63hanges\x18\x04 \x03(\x0b\x32\x1d.mmmfed.api.v1.IdentityChange\"X\n\x1aPushIdentityUpdateResponse\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x15\n\rstored_claims\x18\x03 \x03(\t\"u\n\x1aOfferIdentityChangeRequest\x12\x0b\n\x03\x64id\x18\x01 \x01(\t\x12\x11\n\tchange_id\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t\x12\x12\n\nvalue_json\x18\x04 \x01(\t\x12\x14\n\x0c\x62\x61se_version\x18\x05 \x01(\x03\"o\n\x1bOfferIdentityChangeResponse\x12\x11\n\tchange_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x14\n\x0chome_version\x18\x03 \x01(\x03\x12\x17\n\x0fhome_value_json\x18\x04 \x01(\t2\xfe\x02\n\x0fIdentityGateway\x12`\n\x0fMigrateIdentity\x12%.mmmfed.api.v1.MigrateIdentityRequest\x1a&.mmmfed.api.v1.MigrateIdentityResponse\x12]\n\x0eUnlinkIdentity\x12$.mmmfed.api.v1.UnlinkIdentityRequest\x1a%.mmmfed.api.v1.UnlinkIdentityResponse\x12Q\n\nResolveDid\x12 .mmmfed.api.v1.ResolveDidRequest\x1a!.mmmfed.api.v1.ResolveDidResponse\x12W\n\x0cSyncIdentity\x12\".mmmfed.api.v1.SyncIdentityRequest\x1a#.mmmfed.api.v1.SyncIdentityResponse2\xc2\x05\n\x12IdentityFederation\x12[\n\x08GetNonce\x12&.mmmfed.api.v1.GetIdentityNonceRequest\x1a\'.mmmfed.api.v1.GetIdentityNonceResponse\x12`\n\x0fPresentIdentity\x12%.mmmfed.api.v1.PresentIdentityRequest\x1a&.mmmfed.api.v1.PresentIdentityResponse\x12\x65\n\x0eUnlinkIdentity\x12(.mmmfed.api.v1.PeerUnlinkIdentityRequest\x1a).mmmfed.api.v1.PeerUnlinkIdentityResponse\x12Z\n\rGetStatusList\x12#.mmmfed.api.v1.GetStatusListRequest\x1a$.mmmfed.api.v1.GetStatusListResponse\x12Q\n\nResolveDid\x12 .mmmfed.api.v1.ResolveDidRequest\x1a!.mmmfed.api.v1.ResolveDidResponse\x12i\n\x12PushIdentityUpdate\x12(.mmmfed.api.v1.PushIdentityUpdateRequest\x1a).mmmfed.api.v1.PushIdentityUpdateResponse\x12l\n\x13OfferIdentityChange\x12).mmmfed.api.v1.OfferIdentityChangeRequest\x1a*.mmmfed.api.v1.OfferIdentityChangeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cmmmfed/api/v1/identity.proto\x12\rmmmfed.api.v1\"Z\n\x16MigrateIdentityRequest\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x1a\n\x12peer_m_instance_id\x18\x02 \x01(\t\x12\x10\n\x08\x64isclose\x18\x03 \x03(\t\"\xc3\x01\n\x17MigrateIdentityResponse\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\x12\x0b\n\x03\x64id\x18\x02 \x01(\t\x12\x17\n\x0fpeer_process_id\x18\x03 \x01(\t\x12\x15\n\rstored_claims\x18\x04 \x03(\t\x12\x16\n\x0e\x61lready_linked\x18\x05 \x01(\x08\x12\x11\n\tadmission\x18\x06 \x01(\t\x12\x14\n\x0c\x61\x63\x63ount_type\x18\x07 \x01(\t\x12\x0e\n\x06rights\x18\x08 \x03(\t\"G\n\x15UnlinkIdentityRequest\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x1a\n\x12peer_m_instance_id\x18\x02 \x01(\t\"\x9d\x01\n\x16UnlinkIdentityResponse\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\x12\x0b\n\x03\x64id\x18\x02 \x01(\t\x12\x17\n\x0fpeer_process_id\x18\x03 \x01(\t\x12\x16\n\x0e\x64\x65leted_claims\x18\x04 \x03(\t\x12\x13\n\x0breceipt_jws\x18\x05 \x01(\t\x12\x14\n\x0creceipt_path\x18\x06 \x01(\t\"(\n\x17GetIdentityNonceRequest\x12\r\n\x05\x63ount\x18\x01 \x01(\r\"^\n\x18GetIdentityNonceResponse\x12\r\n\x05nonce\x18\x01 \x01(\t\x12\x0e\n\x06nonces\x18\x04 \x03(\t\x12\x10\n\x08\x61udience\x18\x02 \x01(\t\x12\x11\n\texpires_s\x18\x03 \x01(\x03\"L\n\x16PresentIdentityRequest\x12\x14\n\x0cpresentation\x18\x01 \x01(\t\x12\x0b\n\x03\x64id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x03\"\x95\x01\n\x17PresentIdentityResponse\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x15\n\rstored_claims\x18\x02 \x03(\t\x12\x16\n\x0e\x61lready_linked\x18\x03 \x01(\x08\x12\x11\n\tadmission\x18\x04 \x01(\t\x12\x14\n\x0c\x61\x63\x63ount_type\x18\x05 \x01(\t\x12\x0e\n\x06rights\x18\x06 \x03(\t\"=\n\x19PeerUnlinkIdentityRequest\x12\x0b\n\x03\x64id\x18\x01 \x01(\t\x12\x13\n\x0brequest_jws\x18\x02 \x01(\t\"]\n\x1aPeerUnlinkIdentityResponse\x12\x13\n\x0breceipt_jws\x18\x01 \x01(\t\x12\x12\n\nprocess_id\x18\x02 \x01(\t\x12\x16\n\x0e\x64\x65leted_claims\x18\x03 \x03(\t\"#\n\x14GetStatusListRequest\x12\x0b\n\x03uri\x18\x01 \x01(\t\"&\n\x15GetStatusListResponse\x12\r\n\x05token\x18\x01 \x01(\t\" \n\x11ResolveDidRequest\x12\x0b\n\x03\x64id\x18\x01 \x01(\t\"M\n\x12ResolveDidResponse\x12\x0b\n\x03\x64id\x18\x01 \x01(\t\x12\x15\n\rdocument_json\x18\x02 \x01(\t\x12\x13\n\x0bresolved_by\x18\x03 \x01(\t\"t\n\x13SyncIdentityRequest\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63\x63\x65pt\x18\x02 \x01(\t\x12\x0e\n\x06reject\x18\x03 \x01(\t\x12\x11\n\tset_field\x18\x04 \x01(\t\x12\x16\n\x0eset_value_json\x18\x05 \x01(\t\"h\n\x08PeerSync\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x0f\n\x07outcome\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0e\n\x06\x63laims\x18\x05 \x03(\t\"\xa1\x01\n\x0eIdentityChange\x12\x11\n\tchange_id\x18\x01 \x01(\t\x12\x1a\n\x12peer_m_instance_id\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t\x12\x12\n\nvalue_json\x18\x04 \x01(\t\x12\x14\n\x0c\x62\x61se_version\x18\x05 \x01(\x03\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x17\n\x0fhome_value_json\x18\x07 \x01(\t\"\x9c\x01\n\x14SyncIdentityResponse\x12\x0b\n\x03\x64id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12&\n\x05peers\x18\x03 \x03(\x0b\x32\x17.mmmfed.api.v1.PeerSync\x12.\n\x07\x63hanges\x18\x04 \x03(\x0b\x32\x1d.mmmfed.api.v1.IdentityChange\x12\x0e\n\x06\x63laims\x18\x05 \x03(\t\"\x7f\n\x19PushIdentityUpdateRequest\x12\x0b\n\x03\x64id\x18\x01 \x01(\t\x12\x14\n\x0cpresentation\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x03\x12.\n\x07\x63hanges\x18\x04 \x03(\x0b\x32\x1d.mmmfed.api.v1.IdentityChange\"X\n\x1aPushIdentityUpdateResponse\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x15\n\rstored_claims\x18\x03 \x03(\t\"u\n\x1aOfferIdentityChangeRequest\x12\x0b\n\x03\x64id\x18\x01 \x01(\t\x12\x11\n\tchange_id\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t\x12\x12\n\nvalue_json\x18\x04 \x01(\t\x12\x14\n\x0c\x62\x61se_version\x18\x05 \x01(\x03\"o\n\x1bOfferIdentityChangeResponse\x12\x11\n\tchange_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x14\n\x0chome_version\x18\x03 \x01(\x03\x12\x17\n\x0fhome_value_json\x18\x04 \x01(\t2\xfe\x02\n\x0fIdentityGateway\x12`\n\x0fMigrateIdentity\x12%.mmmfed.api.v1.MigrateIdentityRequest\x1a&.mmmfed.api.v1.MigrateIdentityResponse\x12]\n\x0eUnlinkIdentity\x12$.mmmfed.api.v1.UnlinkIdentityRequest\x1a%.mmmfed.api.v1.UnlinkIdentityResponse\x12Q\n\nResolveDid\x12 .mmmfed.api.v1.ResolveDidRequest\x1a!.mmmfed.api.v1.ResolveDidResponse\x12W\n\x0cSyncIdentity\x12\".mmmfed.api.v1.SyncIdentityRequest\x1a#.mmmfed.api.v1.SyncIdentityResponse2\xc2\x05\n\x12IdentityFederation\x12[\n\x08GetNonce\x12&.mmmfed.api.v1.GetIdentityNonceRequest\x1a\'.mmmfed.api.v1.GetIdentityNonceResponse\x12`\n\x0fPresentIdentity\x12%.mmmfed.api.v1.PresentIdentityRequest\x1a&.mmmfed.api.v1.PresentIdentityResponse\x12\x65\n\x0eUnlinkIdentity\x12(.mmmfed.api.v1.PeerUnlinkIdentityRequest\x1a).mmmfed.api.v1.PeerUnlinkIdentityResponse\x12Z\n\rGetStatusList\x12#.mmmfed.api.v1.GetStatusListRequest\x1a$.mmmfed.api.v1.GetStatusListResponse\x12Q\n\nResolveDid\x12 .mmmfed.api.v1.ResolveDidRequest\x1a!.mmmfed.api.v1.ResolveDidResponse\x12i\n\x12PushIdentityUpdate\x12(.mmmfed.api.v1.PushIdentityUpdateRequest\x1a).mmmfed.api.v1.PushIdentityUpdateResponse\x12l\n\x13OfferIdentityChange\x12).mmmfed.api.v1.OfferIdentityChangeRequest\x1a*.mmmfed.api.v1.OfferIdentityChangeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,43 +40,43 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UNLINKIDENTITYRESPONSE']._serialized_start=411
   _globals['_UNLINKIDENTITYRESPONSE']._serialized_end=568
   _globals['_GETIDENTITYNONCEREQUEST']._serialized_start=570
-  _globals['_GETIDENTITYNONCEREQUEST']._serialized_end=595
-  _globals['_GETIDENTITYNONCERESPONSE']._serialized_start=597
-  _globals['_GETIDENTITYNONCERESPONSE']._serialized_end=675
-  _globals['_PRESENTIDENTITYREQUEST']._serialized_start=677
-  _globals['_PRESENTIDENTITYREQUEST']._serialized_end=753
-  _globals['_PRESENTIDENTITYRESPONSE']._serialized_start=756
-  _globals['_PRESENTIDENTITYRESPONSE']._serialized_end=905
-  _globals['_PEERUNLINKIDENTITYREQUEST']._serialized_start=907
-  _globals['_PEERUNLINKIDENTITYREQUEST']._serialized_end=968
-  _globals['_PEERUNLINKIDENTITYRESPONSE']._serialized_start=970
-  _globals['_PEERUNLINKIDENTITYRESPONSE']._serialized_end=1063
-  _globals['_GETSTATUSLISTREQUEST']._serialized_start=1065
-  _globals['_GETSTATUSLISTREQUEST']._serialized_end=1100
-  _globals['_GETSTATUSLISTRESPONSE']._serialized_start=1102
-  _globals['_GETSTATUSLISTRESPONSE']._serialized_end=1140
-  _globals['_RESOLVEDIDREQUEST']._serialized_start=1142
-  _globals['_RESOLVEDIDREQUEST']._serialized_end=1174
-  _globals['_RESOLVEDIDRESPONSE']._serialized_start=1176
-  _globals['_RESOLVEDIDRESPONSE']._serialized_end=1253
-  _globals['_SYNCIDENTITYREQUEST']._serialized_start=1255
-  _globals['_SYNCIDENTITYREQUEST']._serialized_end=1371
-  _globals['_PEERSYNC']._serialized_start=1373
-  _globals['_PEERSYNC']._serialized_end=1477
-  _globals['_IDENTITYCHANGE']._serialized_start=1480
-  _globals['_IDENTITYCHANGE']._serialized_end=1641
-  _globals['_SYNCIDENTITYRESPONSE']._serialized_start=1644
-  _globals['_SYNCIDENTITYRESPONSE']._serialized_end=1800
-  _globals['_PUSHIDENTITYUPDATEREQUEST']._serialized_start=1802
-  _globals['_PUSHIDENTITYUPDATEREQUEST']._serialized_end=1929
-  _globals['_PUSHIDENTITYUPDATERESPONSE']._serialized_start=1931
-  _globals['_PUSHIDENTITYUPDATERESPONSE']._serialized_end=2019
-  _globals['_OFFERIDENTITYCHANGEREQUEST']._serialized_start=2021
-  _globals['_OFFERIDENTITYCHANGEREQUEST']._serialized_end=2138
-  _globals['_OFFERIDENTITYCHANGERESPONSE']._serialized_start=2140
-  _globals['_OFFERIDENTITYCHANGERESPONSE']._serialized_end=2251
-  _globals['_IDENTITYGATEWAY']._serialized_start=2254
-  _globals['_IDENTITYGATEWAY']._serialized_end=2636
-  _globals['_IDENTITYFEDERATION']._serialized_start=2639
-  _globals['_IDENTITYFEDERATION']._serialized_end=3345
+  _globals['_GETIDENTITYNONCEREQUEST']._serialized_end=610
+  _globals['_GETIDENTITYNONCERESPONSE']._serialized_start=612
+  _globals['_GETIDENTITYNONCERESPONSE']._serialized_end=706
+  _globals['_PRESENTIDENTITYREQUEST']._serialized_start=708
+  _globals['_PRESENTIDENTITYREQUEST']._serialized_end=784
+  _globals['_PRESENTIDENTITYRESPONSE']._serialized_start=787
+  _globals['_PRESENTIDENTITYRESPONSE']._serialized_end=936
+  _globals['_PEERUNLINKIDENTITYREQUEST']._serialized_start=938
+  _globals['_PEERUNLINKIDENTITYREQUEST']._serialized_end=999
+  _globals['_PEERUNLINKIDENTITYRESPONSE']._serialized_start=1001
+  _globals['_PEERUNLINKIDENTITYRESPONSE']._serialized_end=1094
+  _globals['_GETSTATUSLISTREQUEST']._serialized_start=1096
+  _globals['_GETSTATUSLISTREQUEST']._serialized_end=1131
+  _globals['_GETSTATUSLISTRESPONSE']._serialized_start=1133
+  _globals['_GETSTATUSLISTRESPONSE']._serialized_end=1171
+  _globals['_RESOLVEDIDREQUEST']._serialized_start=1173
+  _globals['_RESOLVEDIDREQUEST']._serialized_end=1205
+  _globals['_RESOLVEDIDRESPONSE']._serialized_start=1207
+  _globals['_RESOLVEDIDRESPONSE']._serialized_end=1284
+  _globals['_SYNCIDENTITYREQUEST']._serialized_start=1286
+  _globals['_SYNCIDENTITYREQUEST']._serialized_end=1402
+  _globals['_PEERSYNC']._serialized_start=1404
+  _globals['_PEERSYNC']._serialized_end=1508
+  _globals['_IDENTITYCHANGE']._serialized_start=1511
+  _globals['_IDENTITYCHANGE']._serialized_end=1672
+  _globals['_SYNCIDENTITYRESPONSE']._serialized_start=1675
+  _globals['_SYNCIDENTITYRESPONSE']._serialized_end=1831
+  _globals['_PUSHIDENTITYUPDATEREQUEST']._serialized_start=1833
+  _globals['_PUSHIDENTITYUPDATEREQUEST']._serialized_end=1960
+  _globals['_PUSHIDENTITYUPDATERESPONSE']._serialized_start=1962
+  _globals['_PUSHIDENTITYUPDATERESPONSE']._serialized_end=2050
+  _globals['_OFFERIDENTITYCHANGEREQUEST']._serialized_start=2052
+  _globals['_OFFERIDENTITYCHANGEREQUEST']._serialized_end=2169
+  _globals['_OFFERIDENTITYCHANGERESPONSE']._serialized_start=2171
+  _globals['_OFFERIDENTITYCHANGERESPONSE']._serialized_end=2282
+  _globals['_IDENTITYGATEWAY']._serialized_start=2285
+  _globals['_IDENTITYGATEWAY']._serialized_end=2667
+  _globals['_IDENTITYFEDERATION']._serialized_start=2670
+  _globals['_IDENTITYFEDERATION']._serialized_end=3376
 # @@protoc_insertion_point(module_scope)

@@ -168,12 +168,19 @@ Global___UnlinkIdentityResponse: _TypeAlias = UnlinkIdentityResponse  # noqa: Y0
 class GetIdentityNonceRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    COUNT_FIELD_NUMBER: _builtins.int
+    count: _builtins.int
+    """How many nonces, for that many presentations (a home pushing several users' updates in one
+    federation transaction); 0 means 1, at most 50 (INVALID_ARGUMENT NONCE_COUNT).
+    """
     def __init__(
         self,
+        *,
+        count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -184,23 +191,28 @@ class GetIdentityNonceResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     NONCE_FIELD_NUMBER: _builtins.int
+    NONCES_FIELD_NUMBER: _builtins.int
     AUDIENCE_FIELD_NUMBER: _builtins.int
     EXPIRES_S_FIELD_NUMBER: _builtins.int
     nonce: _builtins.str
+    """The first nonce; with count > 1, nonces holds all of them, this one first."""
     audience: _builtins.str
     """The audience a presentation must name: this M-Instance's id."""
     expires_s: _builtins.int
     """Unix seconds after which the nonce is refused (NONCE_UNKNOWN)."""
+    @_builtins.property
+    def nonces(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
         nonce: _builtins.str = ...,
+        nonces: _abc.Iterable[_builtins.str] | None = ...,
         audience: _builtins.str = ...,
         expires_s: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["audience", b"audience", "expires_s", b"expires_s", "nonce", b"nonce"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audience", b"audience", "expires_s", b"expires_s", "nonce", b"nonce", "nonces", b"nonces"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
