@@ -30,9 +30,12 @@ transactions of up to :data:`MAX_ENTRIES` entries (``Federation.SendTransaction`
    an error that fails the transaction comes before any identity update is applied;
 4. writes one audit entry per entry (``ACCEPTED`` / ``REFUSED``, subject the ItemID or
    ProcessActionID) in ONE group commit (LAF, FGMV-43 7.5.3), each with a ``once`` key, then one
-   record of the transaction (its result and its accepted Items, :data:`NS_TRANSACTIONS`) in the
-   shared state: the Items wait there for the synchronisation channels that read them. An
-   identity update's entry is audited with rpc ``PushIdentityUpdate``, as the single call is.
+   record of the transaction's result in the shared state (:data:`NS_TRANSACTIONS`, kept
+   :data:`RECORD_KEEP_S`, then dropped: what a peer makes this gateway store is bounded in time,
+   and a record holds results only, at most 50 of them). An accepted Item is verified and
+   audited, and not kept here: an Item the M-Instance must hold travels in the Process Action
+   that uses it (``items_json``), which is handed over. An identity update's entry is audited
+   with rpc ``PushIdentityUpdate``, as the single call is.
 
 Duplicates: in this process a transaction id is applied by one call at a time. A crash between
 the audit commit and the record leaves the transaction unrecorded: the retry verifies again and
@@ -43,13 +46,10 @@ written twice). Replicas on Redis share the record but not the in-process lock.
 from __future__ import annotations
 
 import asyncio
-import base64
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Protocol
-
-import orjson
 
 from gateway.agreements import IDENTITY_ACTION, IDENTITY_TYPE, PROCESS_ACTION_TYPE, RESOLVE_ACTION, AgreementBook
 from gateway.resolution import ResolutionService, status_name
@@ -72,8 +72,10 @@ AGREEMENT_OF_KIND: dict[str, tuple[str, str]] = {
 """Each kind of entry (the ``FederationEntry.entry`` oneof) and the (Item type, Action) the
 trust agreement with the peer must cover for it."""
 NS_TRANSACTIONS = "federation/transactions"
-"""Key ``"<peer> <transaction id>"``; value JSON ``{"result": base64 of the
-FederationTransactionResult, "items": [the accepted Items' exact bytes as text, in order]}``."""
+"""Records (:meth:`mmmfed.store.SharedState.put_record`) keyed ``"<peer> <transaction id>"``,
+each the serialized FederationTransactionResult."""
+RECORD_KEEP_S = 3600
+"""How long a transaction's result answers its retries: twelve times the sending side's retry window."""
 
 
 def check_limits(txn: fpb.FederationTransaction, peer: str) -> None:
@@ -118,12 +120,6 @@ class IdentityUpdates(Protocol):
     ) -> ipb.PushIdentityUpdateResponse: ...
 
 
-@dataclass
-class _Checked:
-    result: fpb.EntryResult
-    item_raw: bytes = b""  # an accepted Item's bytes
-
-
 class TransactionReceiver:
     """Applies federation transactions from peers (module docstring)."""
 
@@ -153,9 +149,9 @@ class TransactionReceiver:
         key = f"{peer} {txn.transaction_id}"
         with self._one_at_a_time(key) as lock:
             async with lock:
-                done = await self._store.get_document(NS_TRANSACTIONS, key)
+                done = await self._store.get_record(NS_TRANSACTIONS, key, now_ms=_now_ms())
                 if done is not None:
-                    return fpb.FederationTransactionResult.FromString(base64.b64decode(orjson.loads(done)["result"]))
+                    return fpb.FederationTransactionResult.FromString(done)
                 return await self._apply(txn, peer, key)
 
     @contextmanager
@@ -181,36 +177,35 @@ class TransactionReceiver:
             for entry, one in zip(txn.entries, first, strict=True)
         ]
         for entry, one in zip(txn.entries, checked, strict=True):  # verified: hand Process Actions over, in order
-            if one.result.accepted and entry.WhichOneof("entry") == "process_action":
-                await self._decide(entry.process_action, peer, one.result)
+            if one.accepted and entry.WhichOneof("entry") == "process_action":
+                await self._decide(entry.process_action, peer, one)
         drafts = [
-            _draft(one.result, _kind(entry), peer, txn.transaction_id, index)
+            _draft(one, _kind(entry), peer, txn.transaction_id, index)
             for index, (entry, one) in enumerate(zip(txn.entries, checked, strict=True))
         ]
         await self._audit.append_all(drafts)
-        result = fpb.FederationTransactionResult(
-            transaction_id=txn.transaction_id, results=[one.result for one in checked]
+        result = fpb.FederationTransactionResult(transaction_id=txn.transaction_id, results=checked)
+        now_ms = _now_ms()
+        await self._store.put_record(
+            NS_TRANSACTIONS,
+            key,
+            result.SerializeToString(),
+            keep_until_ms=now_ms + RECORD_KEEP_S * 1000,
+            now_ms=now_ms,
         )
-        record = {
-            "result": base64.b64encode(result.SerializeToString()).decode(),
-            "items": [one.item_raw.decode() for one in checked if one.result.accepted and one.item_raw],
-        }
-        # orjson: the record holds up to 50 Items' JSON as strings; json.dumps escaping them took
-        # ~2% of a verifying gateway's CPU per Item (py-spy, bench/federation.py)
-        await self._store.put_document(NS_TRANSACTIONS, key, orjson.dumps(record))
         return result
 
-    async def _check(self, entry: fpb.FederationEntry, peer: str) -> _Checked:
+    async def _check(self, entry: fpb.FederationEntry, peer: str) -> fpb.EntryResult:
         """Verify one entry; a refusal is its result, an error in NOT_REFUSALS propagates."""
         which = entry.WhichOneof("entry")
         subject = entry.process_action.process_action_id if which == "process_action" else ""
         try:
             if which == "item_json":
                 item = await self._verifier.verify_persona(entry.item_json, peer_id=peer, bridge_keys={})
-                return _Checked(fpb.EntryResult(accepted=True, subject=item.item_id), entry.item_json)
+                return fpb.EntryResult(accepted=True, subject=item.item_id)
             if which == "process_action":
                 await self._resolution.check_received(entry.process_action, peer, agreement=False)
-                return _Checked(fpb.EntryResult(accepted=True, subject=subject))
+                return fpb.EntryResult(accepted=True, subject=subject)
             if which == "identity_update":
                 return await self._identity_update(entry.identity_update, peer)
             raise InvalidInput("an entry carries an Item, a Process Action or an identity update", reason="ENTRY_EMPTY")
@@ -220,14 +215,14 @@ class TransactionReceiver:
             if which == "identity_update":
                 subject = entry.identity_update.did[:256]
             refused = fpb.EntryResult(accepted=False, reason=err.reason, message=err.message[:500], subject=subject)
-            return _Checked(refused)
+            return refused
 
-    async def _identity_update(self, request: ipb.PushIdentityUpdateRequest, peer: str) -> _Checked:
+    async def _identity_update(self, request: ipb.PushIdentityUpdateRequest, peer: str) -> fpb.EntryResult:
         """Verify and apply one identity update now (module docstring, step 3)."""
         if self.identity is None:
             raise FailedPrecondition("this gateway takes no identity updates", reason="IDENTITY_NOT_SERVED")
         response = await self.identity.apply_update(request, peer)
-        return _Checked(fpb.EntryResult(accepted=True, subject=request.did, identity_update_response=response))
+        return fpb.EntryResult(accepted=True, subject=request.did, identity_update_response=response)
 
     async def _decide(self, request: papb.ProcessActionRequest, peer: str, result: fpb.EntryResult) -> None:
         """This M-Instance decides a verified Process Action; undelivered, the entry is refused
@@ -236,6 +231,10 @@ class TransactionReceiver:
             result.process_action_response.CopyFrom(await self._resolution.decide(request, peer))
         except MmmfedError as err:
             result.accepted, result.reason, result.message = False, err.reason, err.message[:500]
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _kind(entry: fpb.FederationEntry) -> str:

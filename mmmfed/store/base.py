@@ -155,6 +155,15 @@ class Store(Protocol):
         Atomic: of two concurrent claims exactly one wins. Drops nonces kept past ``now_ms``."""
         ...
 
+    def put_record(self, namespace: str, key: str, value: bytes, *, keep_until_ms: int, now_ms: int) -> None:
+        """Insert or replace a record kept until ``keep_until_ms`` (Unix ms), durably; drops the
+        records kept past ``now_ms`` in the same transaction."""
+        ...
+
+    def get_record(self, namespace: str, key: str, *, now_ms: int) -> bytes | None:
+        """The record, or None if there is none kept at ``now_ms``."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -187,6 +187,20 @@ class RedisState:
         self._r.confirm(wait)
         return True
 
+    async def put_record(self, namespace: str, key: str, value: bytes, *, keep_until_ms: int, now_ms: int) -> None:
+        """SET with PX, durable as a document write (:meth:`put_document`); the TTL is relative,
+        so Redis's clock need not be the gateway's."""
+        ttl_ms = max(1, keep_until_ms - now_ms)
+        name = self._r.key("record", namespace, key)
+        _, wait = await self._r.durable("record write", lambda pipe: pipe.set(name, value, px=ttl_ms))
+        self._r.confirm(wait)
+
+    async def get_record(self, namespace: str, key: str, *, now_ms: int) -> bytes | None:
+        async with reachable("read"):
+            self._r.sent("record read")
+            value = await self._r.client.get(self._r.key("record", namespace, key))
+        return as_bytes(value) if value is not None else None
+
     async def hold_lease(self, name: str, holder: str, *, ttl_ms: int) -> bool:
         """Take lease ``name`` for ``holder`` (a replica's id) for ``ttl_ms``, or renew it if
         ``holder`` has it; False while another replica holds it (one work loop among replicas,

@@ -71,6 +71,16 @@ class SharedState(Protocol):
         of one nonce exactly one returns True, and only once the claim is durable."""
         ...
 
+    async def put_record(self, namespace: str, key: str, value: bytes, *, keep_until_ms: int, now_ms: int) -> None:
+        """Keep ``value`` durably until ``keep_until_ms`` (Unix ms; ``now_ms`` is the caller's
+        clock), then forget it: what a peer can make this node record is bounded in time (e.g.
+        the results of federation transactions, for the retries of their senders)."""
+        ...
+
+    async def get_record(self, namespace: str, key: str, *, now_ms: int) -> bytes | None:
+        """The record, or None once it was kept past its time or if it was never written."""
+        ...
+
     async def put_cached(self, namespace: str, key: str, value: bytes, *, ttl_ms: int) -> None:
         """Cache ``value`` for ``ttl_ms`` milliseconds (> 0); not durable (peers' keys)."""
         ...
@@ -161,6 +171,12 @@ class EmbeddedState:
 
     async def claim_nonce(self, namespace: str, nonce: str, *, keep_until_ms: int, now_ms: int) -> bool:
         return self._store.claim_nonce(namespace, nonce, keep_until_ms=keep_until_ms, now_ms=now_ms)
+
+    async def put_record(self, namespace: str, key: str, value: bytes, *, keep_until_ms: int, now_ms: int) -> None:
+        self._store.put_record(namespace, key, value, keep_until_ms=keep_until_ms, now_ms=now_ms)
+
+    async def get_record(self, namespace: str, key: str, *, now_ms: int) -> bytes | None:
+        return self._store.get_record(namespace, key, now_ms=now_ms)
 
     async def put_cached(self, namespace: str, key: str, value: bytes, *, ttl_ms: int) -> None:
         expires_ms = int(self._clock_s() * 1000) + ttl_ms

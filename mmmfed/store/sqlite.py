@@ -38,6 +38,14 @@ CREATE TABLE IF NOT EXISTS documents (
     value BLOB NOT NULL,
     PRIMARY KEY (namespace, key)
 );
+CREATE TABLE IF NOT EXISTS records (
+    namespace TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value BLOB NOT NULL,
+    keep_until_ms INTEGER NOT NULL,
+    PRIMARY KEY (namespace, key)
+);
+CREATE INDEX IF NOT EXISTS records_by_expiry ON records(keep_until_ms);
 """
 
 
@@ -137,6 +145,20 @@ class SqliteStore:
         self._db.execute("DELETE FROM nonces WHERE keep_until_ms < ?", (now_ms,))
         cursor = self._db.execute("INSERT OR IGNORE INTO nonces VALUES (?, ?, ?)", (namespace, nonce, keep_until_ms))
         return cursor.rowcount == 1
+
+    def put_record(self, namespace: str, key: str, value: bytes, *, keep_until_ms: int, now_ms: int) -> None:
+        with self._db:  # one transaction: the expired records go with this write
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM records WHERE keep_until_ms < ?", (now_ms,))
+            self._db.execute(
+                "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?)", (namespace, key, value, keep_until_ms)
+            )
+
+    def get_record(self, namespace: str, key: str, *, now_ms: int) -> bytes | None:
+        row = self._db.execute(
+            "SELECT value FROM records WHERE namespace = ? AND key = ? AND keep_until_ms >= ?", (namespace, key, now_ms)
+        ).fetchone()
+        return bytes(row[0]) if row else None
 
     def close(self) -> None:
         self._db.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 import uuid
 
 import grpc
@@ -18,7 +19,7 @@ from rpcassert import refused
 from bench.verify import persona
 from gateway.node import GatewayNode
 from gateway.outbox import OutboxLimits
-from gateway.transactions import MAX_TRANSACTION_BYTES, NS_TRANSACTIONS
+from gateway.transactions import MAX_TRANSACTION_BYTES, NS_TRANSACTIONS, RECORD_KEEP_S
 from mmmfed.api.v1 import federation_pb2 as fpb
 from mmmfed.api.v1 import gateway_pb2_grpc
 from mmmfed.audit import AuditEntry
@@ -35,6 +36,10 @@ def signed_items(fed: Federation, count: int, *, seed: int = 0) -> list[bytes]:
     record, key = keys.current()
     rng = random.Random(seed)
     return [sign_item(persona(i, rng), key=key, verification_method=keys.method(record)).raw for i in range(count)]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def unsigned_items(count: int, *, seed: int = 0) -> list[bytes]:
@@ -87,8 +92,16 @@ async def test_re1_transaction_of_50_with_one_tampered_item_answers_49_accepted_
     assert [e.details["entry"] for e in audited] == list(range(50))
     assert [e.seq for e in audited] == list(range(audited[0].seq, audited[0].seq + 50))
     assert [e.event for e in audited].count("REFUSED") == 1
-    record = json.loads(await fed.nodes["gateway-b"].store.get_document(NS_TRANSACTIONS, f"{A} {txn.transaction_id}"))
-    assert [raw.encode() for raw in record["items"]] == [raw for i, raw in enumerate(items) if i != 17]
+    record = await fed.nodes["gateway-b"].store.get_record(
+        NS_TRANSACTIONS, f"{A} {txn.transaction_id}", now_ms=now_ms()
+    )
+    assert record is not None and fpb.FederationTransactionResult.FromString(record) == result
+    # kept RECORD_KEEP_S, then gone: what a peer makes b store is bounded in time
+    later = now_ms() + RECORD_KEEP_S * 1000 + 1
+    assert (
+        await fed.nodes["gateway-b"].store.get_record(NS_TRANSACTIONS, f"{A} {txn.transaction_id}", now_ms=later)
+        is None
+    )
 
 
 async def test_re1_retried_transaction_id_is_answered_the_same_and_not_applied_twice(negotiated: Federation) -> None:
@@ -100,8 +113,10 @@ async def test_re1_retried_transaction_id_is_answered_the_same_and_not_applied_t
         again = await asyncio.gather(send(txn), send(txn))
     assert all(r == first for r in again)
     assert len(await b_entries(fed, txn.transaction_id)) == 5
-    stored = await fed.nodes["gateway-b"].store.list_documents(NS_TRANSACTIONS)
-    assert list(stored) == [f"{A} {txn.transaction_id}"]
+    stored = await fed.nodes["gateway-b"].store.get_record(
+        NS_TRANSACTIONS, f"{A} {txn.transaction_id}", now_ms=now_ms()
+    )
+    assert stored == first.SerializeToString()
 
 
 async def test_re1_over_limit_transactions_are_refused_and_nothing_is_stored(negotiated: Federation) -> None:
@@ -115,7 +130,9 @@ async def test_re1_over_limit_transactions_are_refused_and_nothing_is_stored(neg
         await refused(send(too_large), grpc.StatusCode.RESOURCE_EXHAUSTED, "TRANSACTION_TOO_LARGE")
         await refused(send(transaction([])), grpc.StatusCode.INVALID_ARGUMENT, "TRANSACTION_MALFORMED")
     assert await fed.nodes["gateway-b"].audit.head() == head
-    assert await fed.nodes["gateway-b"].store.list_documents(NS_TRANSACTIONS) == {}
+    for txn in (too_many, too_large):
+        key = f"{A} {txn.transaction_id}"
+        assert await fed.nodes["gateway-b"].store.get_record(NS_TRANSACTIONS, key, now_ms=now_ms()) is None
 
 
 async def test_re1_only_the_peer_gateway_of_its_own_origin_under_an_agreement_may_send(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -306,6 +307,30 @@ async def test_malformed_entries_and_queries_are_refused_and_change_nothing(back
         await audit.entries(limit=0)
     assert bad.value.reason == "AUDIT_QUERY_MALFORMED"
     assert await audit.entries() == [first] and (await audit.verify()).ok
+
+
+# -- records (federation transactions' results) -------------------------------------------
+async def test_records_are_shared_durable_and_dropped_after_their_time(backend: Backend, tmp_path: Path) -> None:
+    """A record one replica writes is read by another while it is kept; once kept past its time
+    it is read by none, and (SQLite) the next write deletes it from the file: a peer's
+    transactions cost this node bounded storage (issue 18 item 2)."""
+    (one, _), (two, _) = await _started(backend, 2)
+    now = int(time.time() * 1000)
+    await one.put_record("federation/transactions", "a t-1", b"result-1", keep_until_ms=now + 400, now_ms=now)
+    await one.put_record("federation/transactions", "a t-1", b"result-1b", keep_until_ms=now + 400, now_ms=now)
+    assert await two.get_record("federation/transactions", "a t-1", now_ms=now) == b"result-1b"
+    assert await two.get_record("federation/transactions", "a t-2", now_ms=now) is None
+    assert await two.get_record("other", "a t-1", now_ms=now) is None
+    await asyncio.sleep(0.6)
+    later = int(time.time() * 1000)
+    assert await one.get_record("federation/transactions", "a t-1", now_ms=later) is None
+    await two.put_record("federation/transactions", "a t-2", b"result-2", keep_until_ms=later + 60_000, now_ms=later)
+    assert await one.get_record("federation/transactions", "a t-2", now_ms=later) == b"result-2"
+    if backend.name == "sqlite":
+        db = sqlite3.connect(tmp_path / "gateway-b" / "store.sqlite3")
+        keys = [row[0] for row in db.execute("SELECT key FROM records")]
+        db.close()
+        assert keys == ["a t-2"]
 
 
 # -- the key cache -------------------------------------------------------------------------
