@@ -36,15 +36,17 @@ its manifesto accepts only converted, and verifies the converted versions a peer
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from gateway.agreements import CONTENT_ACTION, CONTENT_TYPE
 from gateway.channels import Channels
 from gateway.content_version_bridging import VersionConversion
 from gateway.envelope import EnvelopeChecker
 from gateway.negotiation import NegotiationService
+from gateway.outbox import Outbox, refusal_of
 from gateway.version_signing import check_signed, sign_versions
 from mmmfed.api.v1 import content_pb2 as cpb
+from mmmfed.api.v1 import federation_pb2 as fpb
 from mmmfed.audit import ACCEPTED, REFUSED
 from mmmfed.content.acceptance import ContentAcceptance
 from mmmfed.content.item import parts_of
@@ -57,6 +59,9 @@ from mmmfed.rpc import call
 from mmmfed.store import SharedAuditLog
 
 MAX_SYNC_BYTES = 8 * 1024 * 1024
+MAX_ENTRY_BYTES = 256 * 1024
+"""A content message in a federation transaction, and its answer there, are at most this big:
+fifty answers fit the 16 MiB a gRPC message may hold (:data:`mmmfed.tls.MAX_MESSAGE_BYTES`)."""
 MAX_SYNC_VERSIONS = 256
 MAX_ROUNDS = 1024
 
@@ -112,6 +117,7 @@ class ContentVersionSync:
         self._keys = keys
         self._envelopes = envelopes
         self.conversion: VersionConversion | None = None  # converted contents' versions (COCF)
+        self.outbox: Outbox | None = None  # the synchronisation channels' transaction lanes (set by the node)
 
     async def _receivable(self, message: cpb.ContentVersions, peer: str) -> None:
         """Versions from ``peer``: each what its id says, the message signed by ``peer``'s
@@ -158,10 +164,12 @@ class ContentVersionSync:
         applied: cpb.ApplyVersionsResponse = await call(lambda: instance.ApplyVersions(request))
         return len(applied.applied_ids)
 
-    async def _export(self, content_id: str, peer: str, known: list[str], *, ids_only: bool) -> cpb.ContentVersions:
+    async def _export(
+        self, content_id: str, peer: str, known: list[str], *, ids_only: bool, max_bytes: int = MAX_SYNC_BYTES
+    ) -> cpb.ContentVersions:
         instance = self._channels.content_exchange()
         request = cpb.ExportVersionsRequest(
-            content_id=content_id, peer_m_instance_id=peer, known_ids=known, max_bytes=MAX_SYNC_BYTES, ids_only=ids_only
+            content_id=content_id, peer_m_instance_id=peer, known_ids=known, max_bytes=max_bytes, ids_only=ids_only
         )
         exported: cpb.ContentVersions = await call(lambda: instance.ExportVersions(request))
         return exported
@@ -186,26 +194,36 @@ class ContentVersionSync:
 
     async def _sync_with(self, content_id: str, peer: str) -> cpb.SyncedPeer:
         stub = self._channels.peer(peer)
+        direct = False  # the next message goes by RE-3 itself (the peer's next versions are too large)
 
         async def exchange(message: cpb.ContentVersions) -> cpb.ContentVersions:
+            nonlocal direct
             signed = sign_versions(message, keys=self._keys, destination=peer)  # what our M-Instance exported
-            answer: cpb.ContentVersions = await call(lambda: stub.ExchangeContentVersions(signed), attempts=1)
+            answer = await self._send(peer, stub, signed, direct=direct)
             await self._receivable(answer, peer)
+            direct = answer.more and not answer.versions
             return answer
 
         await self._agreed(peer)
         mine = await self._export(content_id, peer, [], ids_only=True)
         content_id = mine.content_id or content_id  # the home's ItemID for a content converted here
         received = sent = 0
-        theirs_known: list[str] = []
-        for _ in range(MAX_ROUNDS):  # pull
-            ask = cpb.ContentVersions(content_id=content_id, known_ids=list(mine.known_ids))
-            theirs: cpb.ContentVersions = await exchange(ask)
-            received += await self._apply(content_id, peer, theirs)
-            theirs_known = list(theirs.known_ids)
-            mine = await self._export(content_id, peer, [], ids_only=True)
-            if not theirs.more:
-                break
+
+        async def pull(known: list[str]) -> list[str]:
+            """Ask for the versions ``peer`` holds beyond ``known`` (ours) until it has no more;
+            the ids it holds."""
+            nonlocal received
+            theirs = cpb.ContentVersions()
+            for _ in range(MAX_ROUNDS):
+                theirs = await exchange(cpb.ContentVersions(content_id=content_id, known_ids=known))
+                received += await self._apply(content_id, peer, theirs)
+                known = list((await self._export(content_id, peer, [], ids_only=True)).known_ids)
+                if not theirs.more:
+                    break
+            return list(theirs.known_ids)
+
+        theirs_known = await pull(list(mine.known_ids))
+        more = False
         for _ in range(MAX_ROUNDS):  # push
             out = await self._outgoing(await self._export(content_id, peer, theirs_known, ids_only=False), peer)
             if not out.versions:
@@ -216,19 +234,29 @@ class ContentVersionSync:
             answer: cpb.ContentVersions = await exchange(push)
             sent += len(out.versions)
             received += await self._apply(content_id, peer, answer)
-            theirs_known = list(answer.known_ids)
+            theirs_known, more = list(answer.known_ids), answer.more
+        if more:  # the peer holds more than its answers carried (e.g. a merge it made meanwhile)
+            await pull(list((await self._export(content_id, peer, [], ids_only=True)).known_ids))
         return cpb.SyncedPeer(peer_m_instance_id=peer, sent=sent, received=received)
+
+    async def _send(self, peer: str, stub: Any, signed: cpb.ContentVersions, *, direct: bool) -> cpb.ContentVersions:
+        """``signed`` to ``peer`` and its answer: in a federation transaction (:attr:`outbox`) when
+        it is at most :data:`MAX_ENTRY_BYTES`, else (or ``direct``) by RE-3 itself. A refused
+        entry raises as the call would (RemoteError with the peer's code and reason)."""
+        if self.outbox is not None and not direct and signed.ByteSize() <= MAX_ENTRY_BYTES:
+            (result,) = await self.outbox.send(peer, [fpb.FederationEntry(content_versions=signed)])
+            if not result.accepted:
+                raise refusal_of(result)
+            return result.content_versions
+        answer: cpb.ContentVersions = await call(lambda: stub.ExchangeContentVersions(signed), attempts=1)
+        return answer
 
     # -- answering side -------------------------------------------------------------------
     async def exchange(self, request: cpb.ContentVersions, peer: str) -> cpb.ContentVersions:
         """RE-3 from the linked ``peer`` (the authenticated caller): apply its versions, answer
         with those it lacks. Raises as the module docstring says. Audited."""
         try:
-            await self._agreed(peer)
-            await self._receivable(request, peer)
-            applied = await self._apply(request.content_id, peer, request)
-            exported = await self._export(request.content_id, peer, list(request.known_ids), ids_only=False)
-            answer = sign_versions(await self._outgoing(exported, peer), keys=self._keys, destination=peer)
+            answer, applied = await self._answer(request, peer, max_bytes=MAX_SYNC_BYTES)
         except MmmfedError as err:
             details: dict[str, object] = {"rpc": "ExchangeContentVersions", "message": err.message[:500]}
             subject = request.content_id[:256]
@@ -238,3 +266,32 @@ class ContentVersionSync:
             details = {"rpc": "ExchangeContentVersions", "applied": applied}
             await self._audit.append(ACCEPTED, peer_id=peer, subject=request.content_id, details=details)
         return answer
+
+    async def exchange_entry(
+        self, request: cpb.ContentVersions, peer: str
+    ) -> tuple[cpb.ContentVersions, cpb.ContentVersions]:
+        """RE-1: ``request`` from ``peer`` as an entry of a federation transaction
+        (:mod:`gateway.transactions`, which audits it): checked and applied as :meth:`exchange`
+        does, raising its refusals. Returns the answer, at most :data:`MAX_ENTRY_BYTES` of the
+        versions ``peer`` lacks (none, with ``more``, when the next one alone is larger: ``peer``
+        asks for it by RE-3 itself), and the answer's stand-in for the transaction's record (the
+        ids held here, ``more``, no versions; both signed)."""
+        answer, _ = await self._answer(request, peer, max_bytes=MAX_ENTRY_BYTES)
+        if answer.ByteSize() <= MAX_ENTRY_BYTES and not answer.versions:
+            return answer, answer
+        ids = cpb.ContentVersions(content_id=answer.content_id, known_ids=list(answer.known_ids), more=True)
+        stand_in = sign_versions(ids, keys=self._keys, destination=peer)
+        return (answer if answer.ByteSize() <= MAX_ENTRY_BYTES else stand_in), stand_in
+
+    async def _answer(
+        self, request: cpb.ContentVersions, peer: str, *, max_bytes: int
+    ) -> tuple[cpb.ContentVersions, int]:
+        """Apply ``request``'s versions from ``peer`` (module docstring); the signed answer with at
+        most ``max_bytes`` of the versions it lacks (at least one, if any), and how many were applied."""
+        await self._agreed(peer)
+        await self._receivable(request, peer)
+        applied = await self._apply(request.content_id, peer, request)
+        exported = await self._export(
+            request.content_id, peer, list(request.known_ids), ids_only=False, max_bytes=max_bytes
+        )
+        return sign_versions(await self._outgoing(exported, peer), keys=self._keys, destination=peer), applied

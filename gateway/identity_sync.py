@@ -59,7 +59,7 @@ from gateway.agreements import IDENTITY_ACTION, IDENTITY_TYPE, AgreementBook
 from gateway.channels import Channels
 from gateway.identity_import import IdentityImport
 from gateway.identity_migration import IdentityMigration, document_keys, resolve_at_home
-from gateway.outbox import Outbox
+from gateway.outbox import Outbox, refusal_of
 from gateway.transactions import MAX_ENTRIES
 from mmmfed.api.v1 import federation_pb2 as fpb
 from mmmfed.api.v1 import identity_pb2 as ipb
@@ -430,12 +430,7 @@ class IdentitySync:
         if self.outbox is not None:
             entries = [fpb.FederationEntry(identity_update=one.request) for one in prepared]
             results = await self.outbox.send(peer, entries)
-            return [
-                r.identity_update_response
-                if r.accepted
-                else RemoteError(r.message, code=grpc.StatusCode.FAILED_PRECONDITION, reason=r.reason)
-                for r in results
-            ]
+            return [r.identity_update_response if r.accepted else refusal_of(r) for r in results]
         stub = self._channels.identity_peer(peer)
         answers: list[ipb.PushIdentityUpdateResponse | MmmfedError] = []
         for one in prepared:

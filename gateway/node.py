@@ -32,7 +32,7 @@ from gateway.identity_sync import IdentitySync
 from gateway.keyring import Keyring
 from gateway.migration import MigrationService
 from gateway.negotiation import NegotiationService
-from gateway.outbox import IDENTITY_LIMITS, Outbox
+from gateway.outbox import SYNC_LIMITS, Outbox
 from gateway.refusals import CoalescingAuditLog
 from gateway.resolution import ResolutionService
 from gateway.servicer import FederationServicer, PlatformGatewayServicer
@@ -231,17 +231,19 @@ class GatewayNode:
             store=self.store,
             audit=self.audit,
             identity=self.identity_sync,
+            content=self.content_sync,
         )
-        # the identity channel's pushes travel in transactions too, in lanes of their own
-        self.identity_outbox = Outbox(
+        # the synchronisation channels' messages travel in transactions too, in lanes of their own
+        self.sync_outbox = Outbox(
             config.m_instance_id,
             channels=self.channels,
             agreements=self.agreements,
             keys=self.keys,
             audit=self.audit,
-            limits=IDENTITY_LIMITS,
+            limits=SYNC_LIMITS,
         )
-        self.identity_sync.outbox = self.identity_outbox
+        self.identity_sync.outbox = self.sync_outbox
+        self.content_sync.outbox = self.sync_outbox
         self.status = GatewayStatusService(
             config.m_instance_id,
             negotiation=self.negotiation,
@@ -371,7 +373,7 @@ class GatewayNode:
         await self.bundles.stop()
         await self.identity_push.stop()
         await self.outbox.stop()
-        await self.identity_outbox.stop()
+        await self.sync_outbox.stop()
         await self.server.stop()
         if self._checkpoint_watch is not None:
             self._checkpoint_watch.cancel()

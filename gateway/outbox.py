@@ -5,11 +5,12 @@ Process Action requests. :meth:`Outbox.submit` checks the trust agreement covers
 signs each Item (and each Item a Process Action carries) with the instance key as
 ``Resolve`` does, and queues the entries in the destination's lane; an entry of another kind is
 refused (INVALID_ARGUMENT ``ENTRY_KIND``). :meth:`Outbox.send` queues what this gateway made
-itself, as it is: the identity synchronisation channel's pushes (:mod:`gateway.identity_sync`),
-which have lanes of their own (a second Outbox, :data:`IDENTITY_LIMITS`): their presentations'
-nonces expire, and their durable queue (:mod:`gateway.identity_push`) retries on its own, so
-they give up after seconds, not minutes, and a peer that is down never holds up the Items and
-Process Actions queued for it, nor they it. Each lane:
+itself, as it is: the messages of the synchronisation channels, identity pushes
+(:mod:`gateway.identity_sync`) and content versions (:mod:`gateway.content_sync`). They have
+lanes of their own (a second Outbox, :data:`SYNC_LIMITS`): each channel keeps a durable queue
+that retries on its own (:mod:`gateway.identity_push`, :mod:`instance.content.sync`), and a
+presentation's nonce expires, so they give up after seconds, not minutes, and a peer that is
+down never holds up the Items and Process Actions queued for it, nor they it. Each lane:
 
 - is bounded: at most ``max_queued`` entries wait (RESOURCE_EXHAUSTED ``OUTBOX_FULL`` beyond, so
   the caller slows down), and a submission is queued whole or not at all;
@@ -46,7 +47,7 @@ from gateway.channels import Channels
 from gateway.transactions import MAX_ENTRIES, MAX_TRANSACTION_BYTES, agreements_needed
 from mmmfed.api.v1 import federation_pb2 as fpb
 from mmmfed.audit import ACCEPTED, REFUSED, draft_entry
-from mmmfed.errors import InvalidInput, MmmfedError, TooLarge, Unavailable
+from mmmfed.errors import InvalidInput, MmmfedError, RemoteError, TooLarge, Unavailable
 from mmmfed.items import parse_item, sign_item
 from mmmfed.keys import InstanceKeyStore
 from mmmfed.rpc import decode_rpc_error
@@ -69,9 +70,21 @@ class OutboxLimits:
     give_up_s: float = 300.0
 
 
-IDENTITY_LIMITS = OutboxLimits(call_timeout_s=15.0, give_up_s=10.0)
-"""The identity channel's lanes (module docstring): the push worker's pass waits at most ~25 s
+SYNC_LIMITS = OutboxLimits(call_timeout_s=15.0, give_up_s=10.0)
+"""The synchronisation channels' lanes (module docstring): a channel's pass waits at most ~25 s
 for a peer that is down, then backs that peer off."""
+
+
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def refusal_of(result: fpb.EntryResult) -> RemoteError:
+    """A refused entry's result as the error its single call would have raised (its code,
+    reason and message; FAILED_PRECONDITION for a peer that gave no code)."""
+    code = _CODES.get(result.code, grpc.StatusCode.FAILED_PRECONDITION)
+    if code == grpc.StatusCode.OK:
+        code = grpc.StatusCode.FAILED_PRECONDITION
+    return RemoteError(result.message or result.reason, code=code, reason=result.reason)
 
 
 def backoff_s(attempt: int, limits: OutboxLimits, rng: Callable[[], float] = random.random) -> float:

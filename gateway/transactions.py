@@ -1,9 +1,10 @@
 """Federation transactions, receiving side (issue 18 item 2; FGMV-43 RE-1 between two MIFMs).
 
 A peer's gateway sends Items (their MPAI V2.2 bytes, signed by its M-Instance's key), Process
-Action requests and the identity synchronisation channel's pushes (a linked user's re-issued
-credential, FGMV-43 9.4 step 5, IDSF: :mod:`gateway.identity_push`) to this gateway in
-transactions of up to :data:`MAX_ENTRIES` entries (``Federation.SendTransaction``).
+Action requests, and the messages of the synchronisation channels (a linked user's re-issued
+credential, FGMV-43 9.4 step 5, IDSF: :mod:`gateway.identity_push`; a content's versions,
+FGMV-43 9.3 steps 5-7, COSF: :mod:`gateway.content_sync`) to this gateway in transactions of
+up to :data:`MAX_ENTRIES` entries (``Federation.SendTransaction``).
 :meth:`TransactionReceiver.receive`:
 
 1. refuses the whole transaction, before anything is stored or audited, when it is malformed
@@ -21,21 +22,27 @@ transactions of up to :data:`MAX_ENTRIES` entries (``Federation.SendTransaction`
    Process Action as ``ForwardProcessAction`` checks it, then hands it to this M-Instance. A
    refused entry gets its reason and does not fail the others. An error that says nothing about
    the entry (a key service UNAVAILABLE: :data:`~gateway.verification.NOT_REFUSALS`) fails the
-   whole transaction, retryable, before anything is stored. An identity update is verified and
-   applied on its own, in entry order, as ``PushIdentityUpdate`` does
+   whole transaction, retryable, before anything is stored. A synchronisation channel's entry
+   (:data:`ON_THEIR_OWN`) is verified and applied on its own, in entry order, as its single call
+   does: an identity update as ``PushIdentityUpdate``
    (:meth:`gateway.identity_sync.IdentitySync.apply_update`: the presentation's nonce, key
-   binding, scope, version): any error of it, unavailability included, is its own refusal, so
-   what the entries before it applied never rides on a failed transaction (the home's durable
-   queue pushes it again with a fresh nonce). Items and Process Actions are checked first, so
-   an error that fails the transaction comes before any identity update is applied;
+   binding, scope, version), a content's versions as ``ExchangeContentVersions``
+   (:meth:`gateway.content_sync.ContentVersionSync.exchange_entry`: envelope, ids, limits,
+   link; the answer carries at most 256 KiB of the versions the sender lacks). Any error of
+   such an entry, unavailability included, is its own refusal, and Items and Process Actions
+   are checked first, so what these entries applied never rides on a failed transaction (their
+   senders' durable queues send them again, signed anew). A refusal carries the gRPC code the
+   single call would have answered;
 4. writes one audit entry per entry (``ACCEPTED`` / ``REFUSED``, subject the ItemID or
    ProcessActionID) in ONE group commit (LAF, FGMV-43 7.5.3), each with a ``once`` key, then one
    record of the transaction's result in the shared state (:data:`NS_TRANSACTIONS`, kept
    :data:`RECORD_KEEP_S`, then dropped: what a peer makes this gateway store is bounded in time,
    and a record holds results only, at most 50 of them). An accepted Item is verified and
    audited, and not kept here: an Item the M-Instance must hold travels in the Process Action
-   that uses it (``items_json``), which is handed over. An identity update's entry is audited
-   with rpc ``PushIdentityUpdate``, as the single call is.
+   that uses it (``items_json``), which is handed over. A channel's entry is audited with the
+   rpc of its single call (``PushIdentityUpdate``, ``ExchangeContentVersions``). For a content
+   entry the record keeps a stand-in of the answer: the ids it held, ``more`` set and no
+   versions, signed, so a retry is told to ask for the versions again.
 
 Duplicates: in this process a transaction id is applied by one call at a time. A crash between
 the audit commit and the record leaves the transaction unrecorded: the retry verifies again and
@@ -49,11 +56,21 @@ import asyncio
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Protocol
 
-from gateway.agreements import IDENTITY_ACTION, IDENTITY_TYPE, PROCESS_ACTION_TYPE, RESOLVE_ACTION, AgreementBook
+from gateway.agreements import (
+    CONTENT_ACTION,
+    CONTENT_TYPE,
+    IDENTITY_ACTION,
+    IDENTITY_TYPE,
+    PROCESS_ACTION_TYPE,
+    RESOLVE_ACTION,
+    AgreementBook,
+)
 from gateway.resolution import ResolutionService, status_name
 from gateway.verification import NOT_REFUSALS, ForeignItemVerifier
+from mmmfed.api.v1 import content_pb2 as cpb
 from mmmfed.api.v1 import federation_pb2 as fpb
 from mmmfed.api.v1 import identity_pb2 as ipb
 from mmmfed.api.v1 import process_action_pb2 as papb
@@ -68,9 +85,13 @@ AGREEMENT_OF_KIND: dict[str, tuple[str, str]] = {
     "item_json": (PROCESS_ACTION_TYPE, RESOLVE_ACTION),
     "process_action": (PROCESS_ACTION_TYPE, RESOLVE_ACTION),
     "identity_update": (IDENTITY_TYPE, IDENTITY_ACTION),
+    "content_versions": (CONTENT_TYPE, CONTENT_ACTION),
 }
 """Each kind of entry (the ``FederationEntry.entry`` oneof) and the (Item type, Action) the
 trust agreement with the peer must cover for it."""
+ON_THEIR_OWN = frozenset({"identity_update", "content_versions"})
+"""The synchronisation channels' entries: each is verified and applied on its own, after the
+transaction's Items and Process Actions were checked, and any error of it is its refusal."""
 NS_TRANSACTIONS = "federation/transactions"
 """Records (:meth:`mmmfed.store.SharedState.put_record`) keyed ``"<peer> <transaction id>"``,
 each the serialized FederationTransactionResult."""
@@ -112,6 +133,14 @@ def agreements_needed(entries: Iterable[fpb.FederationEntry]) -> list[tuple[str,
     return sorted({AGREEMENT_OF_KIND.get(_kind(entry), default) for entry in entries})
 
 
+class ContentExchanges(Protocol):
+    """The answering side of content synchronisation (:class:`gateway.content_sync.ContentVersionSync`)."""
+
+    async def exchange_entry(
+        self, request: cpb.ContentVersions, peer: str
+    ) -> tuple[cpb.ContentVersions, cpb.ContentVersions]: ...
+
+
 class IdentityUpdates(Protocol):
     """The platform side of identity synchronisation (:class:`gateway.identity_sync.IdentitySync`)."""
 
@@ -132,13 +161,15 @@ class TransactionReceiver:
         store: SharedState,
         audit: SharedAuditLog,
         identity: IdentityUpdates | None = None,
+        content: ContentExchanges | None = None,
     ) -> None:
         self._agreements = agreements
         self._verifier = verifier
         self._resolution = resolution
         self._store = store
         self._audit = audit
-        self.identity = identity  # set by the node once its identity synchronisation exists
+        self.identity = identity  # the synchronisation channels (gateway/identity_sync.py, content_sync.py)
+        self.content = content
         self._applying: dict[str, tuple[asyncio.Lock, int]] = {}
 
     async def receive(self, txn: fpb.FederationTransaction, peer: str) -> fpb.FederationTransactionResult:
@@ -170,59 +201,80 @@ class TransactionReceiver:
 
     async def _apply(self, txn: fpb.FederationTransaction, peer: str, key: str) -> fpb.FederationTransactionResult:
         # Items and Process Actions first: an error of theirs fails the transaction before any
-        # identity update is applied; then the identity updates, in entry order
-        first = [None if _kind(entry) == "identity_update" else await self._check(entry, peer) for entry in txn.entries]
+        # entry of a synchronisation channel is applied; then those, in entry order
+        first = [None if _kind(entry) in ON_THEIR_OWN else await self._check(entry, peer) for entry in txn.entries]
         checked = [
             one if one is not None else await self._check(entry, peer)
             for entry, one in zip(txn.entries, first, strict=True)
         ]
         for entry, one in zip(txn.entries, checked, strict=True):  # verified: hand Process Actions over, in order
-            if one.accepted and entry.WhichOneof("entry") == "process_action":
-                await self._decide(entry.process_action, peer, one)
+            if one.result.accepted and entry.WhichOneof("entry") == "process_action":
+                await self._decide(entry.process_action, peer, one.result)
         drafts = [
-            _draft(one, _kind(entry), peer, txn.transaction_id, index)
+            _draft(one.result, _kind(entry), peer, txn.transaction_id, index)
             for index, (entry, one) in enumerate(zip(txn.entries, checked, strict=True))
         ]
         await self._audit.append_all(drafts)
-        result = fpb.FederationTransactionResult(transaction_id=txn.transaction_id, results=checked)
+        result = fpb.FederationTransactionResult(
+            transaction_id=txn.transaction_id, results=[one.result for one in checked]
+        )
+        recorded = fpb.FederationTransactionResult(
+            transaction_id=txn.transaction_id, results=[one.recorded or one.result for one in checked]
+        )
         now_ms = _now_ms()
         await self._store.put_record(
             NS_TRANSACTIONS,
             key,
-            result.SerializeToString(),
+            recorded.SerializeToString(),
             keep_until_ms=now_ms + RECORD_KEEP_S * 1000,
             now_ms=now_ms,
         )
         return result
 
-    async def _check(self, entry: fpb.FederationEntry, peer: str) -> fpb.EntryResult:
-        """Verify one entry; a refusal is its result, an error in NOT_REFUSALS propagates."""
-        which = entry.WhichOneof("entry")
-        subject = entry.process_action.process_action_id if which == "process_action" else ""
+    async def _check(self, entry: fpb.FederationEntry, peer: str) -> _Checked:
+        """Verify one entry (apply it, for those :data:`ON_THEIR_OWN`); a refusal is its
+        result; an error in NOT_REFUSALS propagates, except from those."""
+        which = _kind(entry)
+        subject = {
+            "process_action": entry.process_action.process_action_id,
+            "identity_update": entry.identity_update.did[:256],
+            "content_versions": entry.content_versions.content_id[:256],
+        }.get(which, "")
         try:
             if which == "item_json":
                 item = await self._verifier.verify_persona(entry.item_json, peer_id=peer, bridge_keys={})
-                return fpb.EntryResult(accepted=True, subject=item.item_id)
+                return _Checked(fpb.EntryResult(accepted=True, subject=item.item_id))
             if which == "process_action":
                 await self._resolution.check_received(entry.process_action, peer, agreement=False)
-                return fpb.EntryResult(accepted=True, subject=subject)
+                return _Checked(fpb.EntryResult(accepted=True, subject=subject))
             if which == "identity_update":
                 return await self._identity_update(entry.identity_update, peer)
-            raise InvalidInput("an entry carries an Item, a Process Action or an identity update", reason="ENTRY_EMPTY")
+            if which == "content_versions":
+                return await self._content_versions(entry.content_versions, peer)
+            raise InvalidInput(
+                "an entry carries an Item, a Process Action, an identity update or content versions",
+                reason="ENTRY_EMPTY",
+            )
         except MmmfedError as err:
-            if err.code in NOT_REFUSALS and which != "identity_update":
+            if err.code in NOT_REFUSALS and which not in ON_THEIR_OWN:
                 raise
-            if which == "identity_update":
-                subject = entry.identity_update.did[:256]
-            refused = fpb.EntryResult(accepted=False, reason=err.reason, message=err.message[:500], subject=subject)
-            return refused
+            return _Checked(_refusal(err, subject))
 
-    async def _identity_update(self, request: ipb.PushIdentityUpdateRequest, peer: str) -> fpb.EntryResult:
+    async def _identity_update(self, request: ipb.PushIdentityUpdateRequest, peer: str) -> _Checked:
         """Verify and apply one identity update now (module docstring, step 3)."""
         if self.identity is None:
             raise FailedPrecondition("this gateway takes no identity updates", reason="IDENTITY_NOT_SERVED")
         response = await self.identity.apply_update(request, peer)
-        return fpb.EntryResult(accepted=True, subject=request.did, identity_update_response=response)
+        return _Checked(fpb.EntryResult(accepted=True, subject=request.did, identity_update_response=response))
+
+    async def _content_versions(self, request: cpb.ContentVersions, peer: str) -> _Checked:
+        """Verify and apply one content's versions now, answer with those the sender lacks
+        (module docstring, step 3); the record keeps the answer's stand-in."""
+        if self.content is None:
+            raise FailedPrecondition("this gateway takes no content versions", reason="CONTENT_NOT_SERVED")
+        answer, stand_in = await self.content.exchange_entry(request, peer)
+        result = fpb.EntryResult(accepted=True, subject=request.content_id, content_versions=answer)
+        return _Checked(result, fpb.EntryResult(accepted=True, subject=request.content_id, content_versions=stand_in))
 
     async def _decide(self, request: papb.ProcessActionRequest, peer: str, result: fpb.EntryResult) -> None:
         """This M-Instance decides a verified Process Action; undelivered, the entry is refused
@@ -230,7 +282,18 @@ class TransactionReceiver:
         try:
             result.process_action_response.CopyFrom(await self._resolution.decide(request, peer))
         except MmmfedError as err:
-            result.accepted, result.reason, result.message = False, err.reason, err.message[:500]
+            result.CopyFrom(_refusal(err, result.subject))
+
+
+@dataclass
+class _Checked:
+    result: fpb.EntryResult
+    recorded: fpb.EntryResult | None = None  # what the record keeps instead, if not the result
+
+
+def _refusal(err: MmmfedError, subject: str) -> fpb.EntryResult:
+    code = int(err.code.value[0])
+    return fpb.EntryResult(accepted=False, reason=err.reason, message=err.message[:500], subject=subject, code=code)
 
 
 def _now_ms() -> int:
@@ -241,8 +304,11 @@ def _kind(entry: fpb.FederationEntry) -> str:
     return entry.WhichOneof("entry") or ""
 
 
+_RPC_OF_KIND = {"identity_update": "PushIdentityUpdate", "content_versions": "ExchangeContentVersions"}
+
+
 def _draft(result: fpb.EntryResult, kind: str, peer: str, transaction_id: str, index: int) -> AuditDraft:
-    rpc = "PushIdentityUpdate" if kind == "identity_update" else "SendTransaction"
+    rpc = _RPC_OF_KIND.get(kind, "SendTransaction")
     details: dict[str, object] = {"rpc": rpc, "transaction_id": transaction_id, "entry": index}
     if result.HasField("process_action_response"):
         details["pa_status"] = status_name(result.process_action_response)

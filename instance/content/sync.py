@@ -5,21 +5,25 @@ another) queues a row (peer, content) in the content store's durable per-destina
 (:mod:`instance.content.store`, ``content_sync_queue``). :class:`ContentSyncWorker` drains it on
 its own: every ``interval_s`` (0.5 s) it asks this M-Instance's gateway to synchronise each
 queued content with its peer (RI-3 ``PlatformGateway.SyncContentWithPeer``: pull what the peer
-holds, push what it lacks, RE-3 ``Federation.ExchangeContentVersions``), one call at a time, in
-queue order. A row goes only when a synchronisation that started after it was queued
+holds, push what it lacks, RE-3 ``Federation.ExchangeContentVersions``). Destinations go side by
+side; a destination's rows go in queue order, up to ``parallel`` (16) contents at a time, so
+the gateway carries their messages to the peer together, in federation transactions of up to 50
+entries (issue 18 item 2; :mod:`gateway.content_sync`). One content is synchronised by one call
+at a time, and a row goes only when a synchronisation that started after it was queued
 succeeded; a failure keeps it. The destination down (UNAVAILABLE, DEADLINE_EXCEEDED) backs that
-destination off (full jitter, ``base_s`` doubling to ``cap_s``), so a peer that was down
-catches up once it answers again, and so does a node restarted with rows left (the queue is in
-its database); a refusal of one content backs off that row alone, so it never holds up the
-destination's other rows.
+destination off once per pass (full jitter, ``base_s`` doubling to ``cap_s``), so a peer that
+was down catches up once it answers again, and so does a node restarted with rows left (the
+queue is in its database); a refusal of one content backs off that row alone, so it never holds
+up the destination's other rows.
 Versions are applied once by id at the receiver, so a retry after a lost answer changes nothing.
 
-Why not the gateway's :class:`gateway.outbox.Outbox`: its lanes live in the gateway's memory
-(a restart fails what waits) and carry signed Items and Process Actions of at most 4 MiB per
-transaction; a content's versions must outlive a restart of either node and may be as large as
-the content. The queue is therefore kept where the versions are, in the M-Instance's database,
-and drained with the outbox's discipline: per destination, in order, one exchange at a time,
-capped exponential backoff with full jitter, applied once at the receiver.
+Why the queue is here and not in the gateway's :class:`gateway.outbox.Outbox`: its lanes live in
+the gateway's memory (a restart fails what waits) and carry at most 4 MiB per transaction; a
+content's versions must outlive a restart of either node and may be as large as the content. The
+queue is therefore kept where the versions are, in the M-Instance's database, and drained with
+the outbox's discipline (per destination, in order, capped exponential backoff with full jitter,
+applied once at the receiver); the gateway sends what fits a transaction in one, and a larger
+message by RE-3 itself.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ class ContentSyncWorker:
     base_s: float = 0.2
     cap_s: float = 5.0
     call_timeout_s: float = 30.0
+    parallel: int = 16
     _backoff: dict[str, Backoff] = field(default_factory=dict)
     _row_backoff: dict[tuple[str, str], Backoff] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
@@ -63,7 +68,16 @@ class ContentSyncWorker:
     async def sync(self, content_id: str, peer: str) -> cpb.SyncedPeer:
         """Synchronise ``content_id`` with ``peer`` now; the row queued for them (if any) goes
         on success. Never raises for the peer's or gateway's refusal: the answer's ``error`` and
-        ``message`` name it, and the row stays queued."""
+        ``message`` name it, and the row stays queued (a refusal of this content backs off its
+        row; the destination down backs off the destination)."""
+        answer, down = await self._sync(content_id, peer)
+        if down:
+            self._backoff.setdefault(peer, Backoff()).failed(self.base_s, self.cap_s)
+        return answer
+
+    async def _sync(self, content_id: str, peer: str) -> tuple[cpb.SyncedPeer, bool]:
+        """:meth:`sync` without the destination's backoff: (the answer, whether the destination
+        is down)."""
         marks = {(p, c): m for p, c, m in self.store.queued()}
         mark = marks.get((peer, content_id))
         stub = self.gateway()
@@ -73,16 +87,15 @@ class ContentSyncWorker:
                 lambda: stub.SyncContentWithPeer(request, timeout=self.call_timeout_s), attempts=1
             )
         except MmmfedError as err:
-            if isinstance(err, RemoteError) and err.code in PEER_DOWN:  # the peer (or gateway) is down
-                self._backoff.setdefault(peer, Backoff()).failed(self.base_s, self.cap_s)
-            else:  # a refusal of this content only: it waits alone, the destination's other rows go on
+            down = isinstance(err, RemoteError) and err.code in PEER_DOWN  # the peer (or gateway) is down
+            if not down:  # a refusal of this content only: it waits alone, the destination's other rows go on
                 self._row_backoff.setdefault((peer, content_id), Backoff()).failed(self.base_s, self.cap_s * 12)
-            return cpb.SyncedPeer(peer_m_instance_id=peer, error=err.reason, message=err.message[:500])
+            return cpb.SyncedPeer(peer_m_instance_id=peer, error=err.reason, message=err.message[:500]), down
         self._backoff.pop(peer, None)
         self._row_backoff.pop((peer, content_id), None)
         if mark is not None:
             self.store.done_sync(peer, content_id, mark)
-        return answer
+        return answer, False
 
     def _waiting(self, peer: str, content_id: str) -> bool:
         """Whether the destination, or this row of it, is backing off."""
@@ -90,23 +103,27 @@ class ContentSyncWorker:
         return any(state is not None and state.waiting() for state in states)
 
     async def drain_once(self) -> None:
-        """One pass over the queue: each destination not backing off, its rows in order. A
-        destination that is down (UNAVAILABLE, DEADLINE_EXCEEDED) stops its pass and backs off;
-        a row the peer or gateway refuses (e.g. a version the peer does not accept) backs off on
-        its own (up to 12 times ``cap_s``) and never holds up the rows behind it."""
+        """One pass over the queue (module docstring): each destination not backing off, side
+        by side, its rows in order, ``parallel`` at a time. A destination that is down
+        (UNAVAILABLE, DEADLINE_EXCEEDED) stops its pass and backs off once; a row the peer or
+        gateway refuses (e.g. a version the peer does not accept) backs off on its own (up to
+        12 times ``cap_s``) and never holds up the rows behind it."""
         async with self._lock:
-            stopped: set[str] = set()
+            rows: dict[str, list[str]] = {}
             for peer, content_id, _ in self.store.queued():
-                if peer in stopped or self._waiting(peer, content_id):
-                    continue
-                down_before = self._backoff.get(peer, Backoff()).failures
-                answer = await self.sync(content_id, peer)
-                if answer.error and self._backoff.get(peer, Backoff()).failures > down_before:
-                    stopped.add(peer)
-                    log.info(
-                        "content synchronisation waits",
-                        extra={"peer": peer, "content_id": content_id, "reason": answer.error},
-                    )
+                rows.setdefault(peer, []).append(content_id)
+            await asyncio.gather(*(self._drain(peer, content_ids) for peer, content_ids in rows.items()))
+
+    async def _drain(self, peer: str, content_ids: list[str]) -> None:
+        due = [content_id for content_id in content_ids if not self._waiting(peer, content_id)]
+        for start in range(0, len(due), self.parallel):
+            chunk = due[start : start + self.parallel]
+            answers = await asyncio.gather(*(self._sync(content_id, peer) for content_id in chunk))
+            down = [answer for answer, is_down in answers if is_down]
+            if down:
+                self._backoff.setdefault(peer, Backoff()).failed(self.base_s, self.cap_s)
+                log.info("content synchronisation waits", extra={"peer": peer, "reason": down[0].error})
+                return
 
     async def run(self) -> None:
         """Drain the queue every ``interval_s`` until cancelled."""

@@ -22,27 +22,28 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from mmmfed.api.v1 import content_pb2 as mmmfed_dot_api_dot_v1_dot_content__pb2
 from mmmfed.api.v1 import identity_pb2 as mmmfed_dot_api_dot_v1_dot_identity__pb2
 from mmmfed.api.v1 import process_action_pb2 as mmmfed_dot_api_dot_v1_dot_process__action__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emmmfed/api/v1/federation.proto\x12\rmmmfed.api.v1\x1a\x1cmmmfed/api/v1/identity.proto\x1a\"mmmfed/api/v1/process_action.proto\"\xb3\x01\n\x0f\x46\x65\x64\x65rationEntry\x12\x13\n\titem_json\x18\x01 \x01(\x0cH\x00\x12=\n\x0eprocess_action\x18\x02 \x01(\x0b\x32#.mmmfed.api.v1.ProcessActionRequestH\x00\x12\x43\n\x0fidentity_update\x18\x03 \x01(\x0b\x32(.mmmfed.api.v1.PushIdentityUpdateRequestH\x00\x42\x07\n\x05\x65ntry\"\x8f\x01\n\x15\x46\x65\x64\x65rationTransaction\x12\x16\n\x0etransaction_id\x18\x01 \x01(\t\x12\x1c\n\x14origin_m_instance_id\x18\x02 \x01(\t\x12/\n\x07\x65ntries\x18\x03 \x03(\x0b\x32\x1e.mmmfed.api.v1.FederationEntry\x12\x0f\n\x07time_ms\x18\x04 \x01(\x03\"\xe5\x01\n\x0b\x45ntryResult\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x45\n\x17process_action_response\x18\x05 \x01(\x0b\x32$.mmmfed.api.v1.ProcessActionResponse\x12K\n\x18identity_update_response\x18\x06 \x01(\x0b\x32).mmmfed.api.v1.PushIdentityUpdateResponse\"b\n\x1b\x46\x65\x64\x65rationTransactionResult\x12\x16\n\x0etransaction_id\x18\x01 \x01(\t\x12+\n\x07results\x18\x02 \x03(\x0b\x32\x1a.mmmfed.api.v1.EntryResult\"`\n\x11SendToPeerRequest\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\x12/\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x1e.mmmfed.api.v1.FederationEntry\"A\n\x12SendToPeerResponse\x12+\n\x07results\x18\x01 \x03(\x0b\x32\x1a.mmmfed.api.v1.EntryResultb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emmmfed/api/v1/federation.proto\x12\rmmmfed.api.v1\x1a\x1bmmmfed/api/v1/content.proto\x1a\x1cmmmfed/api/v1/identity.proto\x1a\"mmmfed/api/v1/process_action.proto\"\xef\x01\n\x0f\x46\x65\x64\x65rationEntry\x12\x13\n\titem_json\x18\x01 \x01(\x0cH\x00\x12=\n\x0eprocess_action\x18\x02 \x01(\x0b\x32#.mmmfed.api.v1.ProcessActionRequestH\x00\x12\x43\n\x0fidentity_update\x18\x03 \x01(\x0b\x32(.mmmfed.api.v1.PushIdentityUpdateRequestH\x00\x12:\n\x10\x63ontent_versions\x18\x04 \x01(\x0b\x32\x1e.mmmfed.api.v1.ContentVersionsH\x00\x42\x07\n\x05\x65ntry\"\x8f\x01\n\x15\x46\x65\x64\x65rationTransaction\x12\x16\n\x0etransaction_id\x18\x01 \x01(\t\x12\x1c\n\x14origin_m_instance_id\x18\x02 \x01(\t\x12/\n\x07\x65ntries\x18\x03 \x03(\x0b\x32\x1e.mmmfed.api.v1.FederationEntry\x12\x0f\n\x07time_ms\x18\x04 \x01(\x03\"\xad\x02\n\x0b\x45ntryResult\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0c\n\x04\x63ode\x18\x08 \x01(\x05\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x45\n\x17process_action_response\x18\x05 \x01(\x0b\x32$.mmmfed.api.v1.ProcessActionResponse\x12K\n\x18identity_update_response\x18\x06 \x01(\x0b\x32).mmmfed.api.v1.PushIdentityUpdateResponse\x12\x38\n\x10\x63ontent_versions\x18\x07 \x01(\x0b\x32\x1e.mmmfed.api.v1.ContentVersions\"b\n\x1b\x46\x65\x64\x65rationTransactionResult\x12\x16\n\x0etransaction_id\x18\x01 \x01(\t\x12+\n\x07results\x18\x02 \x03(\x0b\x32\x1a.mmmfed.api.v1.EntryResult\"`\n\x11SendToPeerRequest\x12\x1a\n\x12peer_m_instance_id\x18\x01 \x01(\t\x12/\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x1e.mmmfed.api.v1.FederationEntry\"A\n\x12SendToPeerResponse\x12+\n\x07results\x18\x01 \x03(\x0b\x32\x1a.mmmfed.api.v1.EntryResultb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mmmfed.api.v1.federation_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FEDERATIONENTRY']._serialized_start=116
-  _globals['_FEDERATIONENTRY']._serialized_end=295
-  _globals['_FEDERATIONTRANSACTION']._serialized_start=298
-  _globals['_FEDERATIONTRANSACTION']._serialized_end=441
-  _globals['_ENTRYRESULT']._serialized_start=444
-  _globals['_ENTRYRESULT']._serialized_end=673
-  _globals['_FEDERATIONTRANSACTIONRESULT']._serialized_start=675
-  _globals['_FEDERATIONTRANSACTIONRESULT']._serialized_end=773
-  _globals['_SENDTOPEERREQUEST']._serialized_start=775
-  _globals['_SENDTOPEERREQUEST']._serialized_end=871
-  _globals['_SENDTOPEERRESPONSE']._serialized_start=873
-  _globals['_SENDTOPEERRESPONSE']._serialized_end=938
+  _globals['_FEDERATIONENTRY']._serialized_start=145
+  _globals['_FEDERATIONENTRY']._serialized_end=384
+  _globals['_FEDERATIONTRANSACTION']._serialized_start=387
+  _globals['_FEDERATIONTRANSACTION']._serialized_end=530
+  _globals['_ENTRYRESULT']._serialized_start=533
+  _globals['_ENTRYRESULT']._serialized_end=834
+  _globals['_FEDERATIONTRANSACTIONRESULT']._serialized_start=836
+  _globals['_FEDERATIONTRANSACTIONRESULT']._serialized_end=934
+  _globals['_SENDTOPEERREQUEST']._serialized_start=936
+  _globals['_SENDTOPEERREQUEST']._serialized_end=1032
+  _globals['_SENDTOPEERRESPONSE']._serialized_start=1034
+  _globals['_SENDTOPEERRESPONSE']._serialized_end=1099
 # @@protoc_insertion_point(module_scope)

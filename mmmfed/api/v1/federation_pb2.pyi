@@ -10,6 +10,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from mmmfed.api.v1 import content_pb2 as _content_pb2
 from mmmfed.api.v1 import identity_pb2 as _identity_pb2
 from mmmfed.api.v1 import process_action_pb2 as _process_action_pb2
 import builtins as _builtins
@@ -26,9 +27,11 @@ DESCRIPTOR: _descriptor.FileDescriptor
 @_typing.final
 class FederationEntry(_message.Message):
     """FederationEntry is one entry of a transaction: an Item (the exact bytes of its MPAI V2.2 form,
-    signed by the origin's gateway), a Process Action request (MMM-TEC Resolution), or the push of
-    a linked user's re-issued credential (FGMV-43 9.4 step 5, IDSF; made by the home's gateway
-    only: RI-1 SendToPeer refuses it, INVALID_ARGUMENT ENTRY_KIND).
+    signed by the origin's gateway), a Process Action request (MMM-TEC Resolution), or a message of
+    a synchronisation channel, made by the origin's gateway only (RI-1 SendToPeer refuses them,
+    INVALID_ARGUMENT ENTRY_KIND): the push of a linked user's re-issued credential (FGMV-43 9.4
+    step 5, IDSF), or a content's versions (FGMV-43 9.3 steps 5-7, COSF: what RE-3
+    ExchangeContentVersions carries, at most 256 KiB in a transaction; larger ones travel by it).
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -36,23 +39,27 @@ class FederationEntry(_message.Message):
     ITEM_JSON_FIELD_NUMBER: _builtins.int
     PROCESS_ACTION_FIELD_NUMBER: _builtins.int
     IDENTITY_UPDATE_FIELD_NUMBER: _builtins.int
+    CONTENT_VERSIONS_FIELD_NUMBER: _builtins.int
     item_json: _builtins.bytes
     @_builtins.property
     def process_action(self) -> _process_action_pb2.ProcessActionRequest: ...
     @_builtins.property
     def identity_update(self) -> _identity_pb2.PushIdentityUpdateRequest: ...
+    @_builtins.property
+    def content_versions(self) -> _content_pb2.ContentVersions: ...
     def __init__(
         self,
         *,
         item_json: _builtins.bytes = ...,
         process_action: _process_action_pb2.ProcessActionRequest | None = ...,
         identity_update: _identity_pb2.PushIdentityUpdateRequest | None = ...,
+        content_versions: _content_pb2.ContentVersions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry", "identity_update", b"identity_update", "item_json", b"item_json", "process_action", b"process_action"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["content_versions", b"content_versions", "entry", b"entry", "identity_update", b"identity_update", "item_json", b"item_json", "process_action", b"process_action"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry", "identity_update", b"identity_update", "item_json", b"item_json", "process_action", b"process_action"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_versions", b"content_versions", "entry", b"entry", "identity_update", b"identity_update", "item_json", b"item_json", "process_action", b"process_action"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_entry: _TypeAlias = _typing.Literal["item_json", "process_action", "identity_update"]  # noqa: Y015
+    _WhichOneofReturnType_entry: _TypeAlias = _typing.Literal["item_json", "process_action", "identity_update", "content_versions"]  # noqa: Y015
     _WhichOneofArgType_entry: _TypeAlias = _typing.Literal["entry", b"entry"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_entry) -> _WhichOneofReturnType_entry | None: ...
 
@@ -107,13 +114,18 @@ class EntryResult(_message.Message):
     ACCEPTED_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
     SUBJECT_FIELD_NUMBER: _builtins.int
     PROCESS_ACTION_RESPONSE_FIELD_NUMBER: _builtins.int
     IDENTITY_UPDATE_RESPONSE_FIELD_NUMBER: _builtins.int
+    CONTENT_VERSIONS_FIELD_NUMBER: _builtins.int
     accepted: _builtins.bool
     reason: _builtins.str
-    """The refusal's reason (e.g. SIGNATURE_INVALID) and message; empty when accepted."""
+    """The refusal's reason (e.g. SIGNATURE_INVALID), message and gRPC status code (the number of
+    google.rpc.Code, as the single call would have answered); empty and 0 when accepted.
+    """
     message: _builtins.str
+    code: _builtins.int
     subject: _builtins.str
     """The ItemID or ProcessActionID the entry carried (empty if it could not be read)."""
     @_builtins.property
@@ -126,19 +138,28 @@ class EntryResult(_message.Message):
         and stored claims).
         """
 
+    @_builtins.property
+    def content_versions(self) -> _content_pb2.ContentVersions:
+        """For an accepted content entry: the receiver's answer, as ExchangeContentVersions answers
+        (the versions the sender lacks, signed by the receiver's gateway), at most 256 KiB of them;
+        more with no versions when the next one is larger: the sender asks for it by RE-3 itself.
+        """
+
     def __init__(
         self,
         *,
         accepted: _builtins.bool = ...,
         reason: _builtins.str = ...,
         message: _builtins.str = ...,
+        code: _builtins.int = ...,
         subject: _builtins.str = ...,
         process_action_response: _process_action_pb2.ProcessActionResponse | None = ...,
         identity_update_response: _identity_pb2.PushIdentityUpdateResponse | None = ...,
+        content_versions: _content_pb2.ContentVersions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["identity_update_response", b"identity_update_response", "process_action_response", b"process_action_response"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["content_versions", b"content_versions", "identity_update_response", b"identity_update_response", "process_action_response", b"process_action_response"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "identity_update_response", b"identity_update_response", "message", b"message", "process_action_response", b"process_action_response", "reason", b"reason", "subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "code", b"code", "content_versions", b"content_versions", "identity_update_response", b"identity_update_response", "message", b"message", "process_action_response", b"process_action_response", "reason", b"reason", "subject", b"subject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
