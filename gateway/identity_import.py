@@ -52,6 +52,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from gateway.agreements import IDENTITY_ACTION, IDENTITY_TYPE, AgreementBook
 from gateway.channels import Channels
@@ -71,7 +72,7 @@ from mmmfed.identity.reputation import ReputationPolicy
 from mmmfed.identity.sdjwt import parse_sd_jwt
 from mmmfed.identity.status_list import STATUS_LIST_INVALID
 from mmmfed.identity.verifier import IdentityVerifier, VerifiedIdentity
-from mmmfed.keys import InstanceKeyStore
+from mmmfed.keys import InstanceKeyStore, PublicKeyRecord
 from mmmfed.rpc import call
 from mmmfed.store import SharedAuditLog
 
@@ -82,6 +83,17 @@ MAX_NONCES_PER_CALL = 50
 MAX_DID_CHARS = 512
 MAX_PRESENTATION_CHARS = 512 * 1024  # 64 Disclosures (RFC 9901 limit here) and two JWTs, with room
 INSTANCE_TIMEOUT_S = 15.0
+
+
+@dataclass
+class PeerMaterial:
+    """What verifying a peer's presentations fetches from it: its verified key set and its status
+    list tokens, by URI. A presentation verified alone fetches them fresh; the identity updates
+    of one federation transaction share one, so a transaction fetches each once (issue 18 item 2)
+    and its updates are checked against the peer's keys and statuses as they were when it came."""
+
+    keys: list[PublicKeyRecord] | None = None
+    status_tokens: dict[str, str] = field(default_factory=dict)
 
 
 class IdentityImport:
@@ -146,10 +158,13 @@ class IdentityImport:
         """FGMV-43 9.4 steps 3-4 for a presentation from ``peer`` (module docstring). Audited."""
         return await audited(self._audit, "PresentIdentity", peer, request.did, self._present(request, peer))
 
-    async def verify_presentation(self, presentation: str, did: str, peer: str) -> VerifiedIdentity:
+    async def verify_presentation(
+        self, presentation: str, did: str, peer: str, material: PeerMaterial | None = None
+    ) -> VerifiedIdentity:
         """Steps 1-4 of the module docstring for ``presentation`` of ``did`` sent by ``peer``
         (PresentIdentity, and PushIdentityUpdate of IDSF): the verified identity, or the refusal
-        with its reason."""
+        with its reason. ``peer``'s key set and status list are fetched fresh, or once per
+        ``material`` (the identity updates of one federation transaction share one)."""
         self.check_did(did, peer)
         if len(presentation) > MAX_PRESENTATION_CHARS:
             raise TooLarge(
@@ -157,7 +172,10 @@ class IdentityImport:
             )
         sd_jwt = parse_sd_jwt(presentation)  # PRESENTATION_MALFORMED before any call
         await self._agreements.require_active(peer, item_type=IDENTITY_TYPE, action=IDENTITY_ACTION)
-        records = verified_key_set(await self._fetch_keys(peer), peer)  # fresh: rotations and revocations
+        material = material if material is not None else PeerMaterial()
+        if material.keys is None:  # fresh: rotations and revocations
+            material.keys = verified_key_set(await self._fetch_keys(peer), peer)
+        records = material.keys
         uri = _status_uri(sd_jwt.issuer_jwt)
         token = ""
         if uri is not None:
@@ -165,11 +183,13 @@ class IdentityImport:
                 raise InvalidInput(
                     f"the credential's status list {uri[:256]} is not published by {peer}", reason=STATUS_LIST_INVALID
                 )
-            stub = self._channels.identity_peer(peer)
-            answer: ipb.GetStatusListResponse = await call(
-                lambda: stub.GetStatusList(ipb.GetStatusListRequest(uri=uri))
-            )
-            token = answer.token
+            if uri not in material.status_tokens:
+                stub = self._channels.identity_peer(peer)
+                answer: ipb.GetStatusListResponse = await call(
+                    lambda: stub.GetStatusList(ipb.GetStatusListRequest(uri=uri))
+                )
+                material.status_tokens[uri] = answer.token
+            token = material.status_tokens[uri]
         platform = await self._negotiation.platform()
         policies = dict(platform.policies)
         verifier = IdentityVerifier(

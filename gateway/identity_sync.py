@@ -57,7 +57,7 @@ import grpc
 
 from gateway.agreements import IDENTITY_ACTION, IDENTITY_TYPE, AgreementBook
 from gateway.channels import Channels
-from gateway.identity_import import IdentityImport
+from gateway.identity_import import IdentityImport, PeerMaterial
 from gateway.identity_migration import IdentityMigration, document_keys, resolve_at_home
 from gateway.outbox import Outbox, refusal_of
 from gateway.transactions import MAX_ENTRIES
@@ -555,13 +555,18 @@ class IdentitySync:
         """RE-4 PushIdentityUpdate from the home ``peer`` (module docstring). Audited."""
         return await self._audited("PushIdentityUpdate", peer, request.did, self._push_update(request, peer))
 
-    async def apply_update(self, request: ipb.PushIdentityUpdateRequest, peer: str) -> ipb.PushIdentityUpdateResponse:
+    async def apply_update(
+        self, request: ipb.PushIdentityUpdateRequest, peer: str, material: PeerMaterial
+    ) -> ipb.PushIdentityUpdateResponse:
         """An identity update the home ``peer`` sent in a federation transaction
         (:mod:`gateway.transactions`, which audits it): checked and applied as
-        :meth:`push_update` does, raising its refusals."""
-        return await self._push_update(request, peer)
+        :meth:`push_update` does, raising its refusals; ``peer``'s keys and status list are
+        fetched once per ``material`` (one per transaction)."""
+        return await self._push_update(request, peer, material)
 
-    async def _push_update(self, request: ipb.PushIdentityUpdateRequest, peer: str) -> ipb.PushIdentityUpdateResponse:
+    async def _push_update(
+        self, request: ipb.PushIdentityUpdateRequest, peer: str, material: PeerMaterial | None = None
+    ) -> ipb.PushIdentityUpdateResponse:
         self._import.check_did(request.did, peer)
         linked = self._import.linked
         record = linked.get(peer, request.did)
@@ -572,7 +577,7 @@ class IdentitySync:
                 f"version {request.version} is older than the version {record.version} held here",
                 reason="VERSION_STALE",
             )
-        verified = await self._import.verify_presentation(request.presentation, request.did, peer)
+        verified = await self._import.verify_presentation(request.presentation, request.did, peer, material)
         outside = sorted(set(verified.disclosed) - set(record.scope))
         if outside:
             raise PermissionDenied(

@@ -68,6 +68,7 @@ from gateway.agreements import (
     RESOLVE_ACTION,
     AgreementBook,
 )
+from gateway.identity_import import PeerMaterial
 from gateway.resolution import ResolutionService, status_name
 from gateway.verification import NOT_REFUSALS, ForeignItemVerifier
 from mmmfed.api.v1 import content_pb2 as cpb
@@ -145,7 +146,7 @@ class IdentityUpdates(Protocol):
     """The platform side of identity synchronisation (:class:`gateway.identity_sync.IdentitySync`)."""
 
     async def apply_update(
-        self, request: ipb.PushIdentityUpdateRequest, peer: str
+        self, request: ipb.PushIdentityUpdateRequest, peer: str, material: PeerMaterial
     ) -> ipb.PushIdentityUpdateResponse: ...
 
 
@@ -202,9 +203,12 @@ class TransactionReceiver:
     async def _apply(self, txn: fpb.FederationTransaction, peer: str, key: str) -> fpb.FederationTransactionResult:
         # Items and Process Actions first: an error of theirs fails the transaction before any
         # entry of a synchronisation channel is applied; then those, in entry order
-        first = [None if _kind(entry) in ON_THEIR_OWN else await self._check(entry, peer) for entry in txn.entries]
+        material = PeerMaterial()  # the peer's keys and status list, fetched once for its identity updates
+        first = [
+            None if _kind(entry) in ON_THEIR_OWN else await self._check(entry, peer, material) for entry in txn.entries
+        ]
         checked = [
-            one if one is not None else await self._check(entry, peer)
+            one if one is not None else await self._check(entry, peer, material)
             for entry, one in zip(txn.entries, first, strict=True)
         ]
         for entry, one in zip(txn.entries, checked, strict=True):  # verified: hand Process Actions over, in order
@@ -231,7 +235,7 @@ class TransactionReceiver:
         )
         return result
 
-    async def _check(self, entry: fpb.FederationEntry, peer: str) -> _Checked:
+    async def _check(self, entry: fpb.FederationEntry, peer: str, material: PeerMaterial) -> _Checked:
         """Verify one entry (apply it, for those :data:`ON_THEIR_OWN`); a refusal is its
         result; an error in NOT_REFUSALS propagates, except from those."""
         which = _kind(entry)
@@ -248,7 +252,7 @@ class TransactionReceiver:
                 await self._resolution.check_received(entry.process_action, peer, agreement=False)
                 return _Checked(fpb.EntryResult(accepted=True, subject=subject))
             if which == "identity_update":
-                return await self._identity_update(entry.identity_update, peer)
+                return await self._identity_update(entry.identity_update, peer, material)
             if which == "content_versions":
                 return await self._content_versions(entry.content_versions, peer)
             raise InvalidInput(
@@ -260,11 +264,13 @@ class TransactionReceiver:
                 raise
             return _Checked(_refusal(err, subject))
 
-    async def _identity_update(self, request: ipb.PushIdentityUpdateRequest, peer: str) -> _Checked:
+    async def _identity_update(
+        self, request: ipb.PushIdentityUpdateRequest, peer: str, material: PeerMaterial
+    ) -> _Checked:
         """Verify and apply one identity update now (module docstring, step 3)."""
         if self.identity is None:
             raise FailedPrecondition("this gateway takes no identity updates", reason="IDENTITY_NOT_SERVED")
-        response = await self.identity.apply_update(request, peer)
+        response = await self.identity.apply_update(request, peer, material)
         return _Checked(fpb.EntryResult(accepted=True, subject=request.did, identity_update_response=response))
 
     async def _content_versions(self, request: cpb.ContentVersions, peer: str) -> _Checked:

@@ -55,9 +55,9 @@ def _record_presentations(fed: Federation) -> list[str]:
     sync = fed.nodes["gateway-b"].identity_sync
     received = sync._push_update
 
-    async def recording(request: ipb.PushIdentityUpdateRequest, peer: str) -> Any:
+    async def recording(request: ipb.PushIdentityUpdateRequest, peer: str, *material: Any) -> Any:
         seen.append(request.presentation)
-        return await received(request, peer)
+        return await received(request, peer, *material)
 
     sync._push_update = recording
     return seen

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import grpc
 from rpcassert import refused
@@ -46,6 +47,20 @@ def _pushes(entries: list[AuditEntry]) -> list[AuditEntry]:
     return [e for e in entries if (e.details or {}).get("rpc") == "PushIdentityUpdate"]
 
 
+def _key_fetches(fed: Federation) -> list[str]:
+    """Every fetch of a peer's key set b's identity import makes from now on (wrapped)."""
+    fetched: list[str] = []
+    importer = fed.nodes["gateway-b"].identity_import
+    fetch = importer._fetch_keys
+
+    async def counting(peer_id: str) -> Any:
+        fetched.append(peer_id)
+        return await fetch(peer_id)
+
+    importer._fetch_keys = counting
+    return fetched
+
+
 def _nonce_counts(fed: Federation) -> list[int]:
     """The count of every RE-4 GetNonce b's gateway answers from now on (the real method wrapped)."""
     counts: list[int] = []
@@ -64,18 +79,20 @@ async def test_idsf_issue18_updates_of_three_users_travel_in_one_transaction_wit
     negotiated: Federation,
 ) -> None:
     """All three are re-issued at home with new names; one pass of a's push worker: b asked
-    once for three nonces, b's audit shows three ACCEPTED PushIdentityUpdate entries of ONE
-    transaction id, b holds version 2 with the new names, and a's queue is empty."""
+    once for three nonces and fetched a's key set once for the three presentations, b's audit
+    shows three ACCEPTED PushIdentityUpdate entries of ONE transaction id, b holds version 2
+    with the new names, and a's queue is empty."""
     fed = negotiated
     await _link_all(fed)
     counts = _nonce_counts(fed)
+    fetched = _key_fetches(fed)
     seen = _record_presentations(fed)
     before = len(_pushes(await fed.nodes["gateway-b"].audit.entries(peer_id=A)))
     for user in USERS:
         _issue_profile(fed, user, name=f"{user.title()} 2")
     assert await fed.nodes["gateway-a"].identity_push.run_once()
 
-    assert counts == [3]
+    assert counts == [3] and fetched == [A]
     assert len(seen) == 3
     pushes = _pushes(await fed.nodes["gateway-b"].audit.entries(peer_id=A))[before:]
     assert [e.event for e in pushes] == ["ACCEPTED"] * 3
