@@ -43,6 +43,7 @@ bench: setup
 	$(BIN)/python bench/convert.py --quick
 	$(BIN)/python bench/resolve.py
 	$(BIN)/python bench/federation.py
+	$(BIN)/python bench/sync_channels.py --quick
 	$(BIN)/python bench/soak.py --quick
 
 protos: setup
