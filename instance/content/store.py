@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from instance.content.version_cache import VersionCache
 from instance.database import Database
 from mmmfed.content.item import PartRef, check_parts, parts_of
 from mmmfed.content.metadata import ContentMetadata
@@ -109,6 +110,7 @@ class ContentStore:
     def __init__(self, database: Database | Path) -> None:
         self.database = database if isinstance(database, Database) else Database(database)
         self.database.ensure_schema(_SCHEMA)
+        self._versions = VersionCache()  # parsed once: a version's record never changes
 
     def insert(
         self,
@@ -239,7 +241,7 @@ class ContentStore:
                 "SELECT version_id, record_json FROM content_versions WHERE content_id = ? ORDER BY rowid",
                 (content_id,),
             ).fetchall()
-        return [ContentVersion.from_record(bytes(r[1]), version_id=str(r[0])) for r in rows]
+        return [self._versions.parsed(str(r[0]), bytes(r[1])) for r in rows]
 
     def has_version(self, version_id: str) -> bool:
         """Whether the version with this id is held here."""
