@@ -102,8 +102,9 @@ class IdentityPushWorker:
 
     def scan(self) -> int:
         """Step 1 of the module docstring; returns how many (user, platform) entries it queued."""
-        queued = 0
         now_s = int(self.clock())
+        wanted: dict[str, list[tuple[str, int]]] = {}  # per platform: (user, version), queued at the end
+        looked: dict[str, _Signature] = {}
         for user in self._users():
             user_dir = self.store.directory / "users" / user
             signature = (_stat(user_dir / "credential.sd-jwt"), _stat(user_dir / "links.json"))
@@ -119,16 +120,20 @@ class IdentityPushWorker:
                 log.warning("identity push scan skipped a user", extra={"user": user[:80], "cause": str(err)[:200]})
                 self._seen[user] = signature
                 continue
-            complete = True
             for peer, link in sorted(links.items()):
-                if not link_behind(link, version, credential):
-                    continue
-                if self.queue.enqueue(peer, user, version, now_s=now_s):
+                if link_behind(link, version, credential):
+                    wanted.setdefault(peer, []).append((user, version))
+            looked[user] = signature
+        queued, full = 0, set()
+        for peer, pushes in sorted(wanted.items()):  # one write of each platform's queue per pass
+            for (user, _), taken in zip(pushes, self.queue.enqueue_all(peer, pushes, now_s=now_s), strict=True):
+                if taken:
                     self._row_backoff.pop((peer, user), None)  # a newer version: retry it now
                     queued += 1
                 else:
-                    complete = False  # the queue is full: look again on the next pass
-            if complete:
+                    full.add(user)  # the queue is full: look again on the next pass
+        for user, signature in looked.items():
+            if user not in full:
                 self._seen[user] = signature
         return queued
 

@@ -312,6 +312,9 @@ class IdentitySync:
                     due[index] = (user_id, link)
             for index, pushed in zip(due, await self._push_many(peer, list(due.values())), strict=True):
                 answers[index] = pushed
+            if self.queue is not None:  # the entries of what peer holds now go, in one write
+                synced = zip(user_ids, answers, strict=True)
+                self.queue.done_all(peer, [(u, a.version) for u, a in synced if a is not None and a.outcome == SYNCED])
             return answers
 
     def _push_due(self, user_id: str, peer: str) -> tuple[ipb.PeerSync | None, dict[str, Any] | None]:
@@ -327,8 +330,6 @@ class IdentitySync:
             return None, None
         held = int(link.get("version", 0))
         if not link_behind(link, state.version, credential_digest(store.credential(user_id))):
-            if self.queue is not None:
-                self.queue.done(peer, user_id, held)
             return ipb.PeerSync(peer_m_instance_id=peer, version=held, outcome=SYNCED), None
         return None, link
 
@@ -346,13 +347,16 @@ class IdentitySync:
                     outcome=REFUSED_OUTCOME,
                     reason="NOT_LINKED",
                 )
-            return (await self._push_many(peer, [(user_id, current)]))[0]
+            answer = (await self._push_many(peer, [(user_id, current)]))[0]
+        if answer.outcome == SYNCED and self.queue is not None:
+            self.queue.done(peer, user_id, answer.version)
+        return answer
 
     async def _push_many(self, peer: str, due: Sequence[tuple[str, dict[str, Any]]]) -> list[ipb.PeerSync]:
         """Push each (user, link) of ``due`` (module docstring, 3): one RE-4 GetNonce for all of
         them, then one federation transaction (:attr:`outbox`; without one, a PushIdentityUpdate
-        each). A push the peer took records the version it holds and ends the user's queue
-        entry. Every outcome is audited here, in one group commit (rpc ``PushIdentityUpdate``)."""
+        each). A push the peer took records the version it holds (its queue entry is the caller's
+        to end). Every outcome is audited here, in one group commit (rpc ``PushIdentityUpdate``)."""
         if not due:
             return []
         outcomes: dict[int, ipb.PeerSync | MmmfedError] = {}
@@ -376,8 +380,6 @@ class IdentitySync:
             outcome = outcomes[index]
             if isinstance(outcome, MmmfedError):
                 details["message"] = outcome.message[:500]
-            elif self.queue is not None:
-                self.queue.done(peer, user_id, answer.version)
             event = ACCEPTED if answer.outcome == SYNCED else REFUSED
             subject = user_did(self._id, user_id)[:256]
             drafts.append(

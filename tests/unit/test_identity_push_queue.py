@@ -48,3 +48,27 @@ def test_the_queue_is_bounded_per_destination_and_ids_are_checked(tmp_path: Path
         queue.enqueue("b.example", "../x", 1, now_s=1)
     with pytest.raises(InvalidInput):
         queue.enqueue("../b", "u1", 1, now_s=1)
+
+
+def test_a_pass_queues_and_ends_many_users_with_one_write_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """enqueue_all and done_all (issue 18 item 2: a federation transaction answers up to 50
+    users) give what one call per user gives, in order, and rewrite the file once each; a full
+    queue refuses the users past its bound and keeps the others."""
+    queue = PushQueue(tmp_path, max_per_peer=3)
+    assert queue.enqueue("b.example", "alice", 2, now_s=10)
+    writes: list[int] = []
+    save = queue._save
+    monkeypatch.setattr(queue, "_save", lambda peer, entries: (writes.append(len(entries)), save(peer, entries)))
+    taken = queue.enqueue_all("b.example", [("bob", 1), ("alice", 5), ("carol", 2), ("dave", 1)], now_s=11)
+    assert taken == [True, True, True, False] and writes == [3]
+    assert queue.entries("b.example") == [
+        QueuedPush("alice", 5, 10),
+        QueuedPush("bob", 1, 11),
+        QueuedPush("carol", 2, 11),
+    ]
+    queue.done_all("b.example", [("alice", 4), ("bob", 1), ("carol", 2), ("carol", 1)])
+    assert writes == [3, 1] and queue.entries("b.example") == [QueuedPush("alice", 5, 10)]
+    queue.done_all("b.example", [])
+    with pytest.raises(InvalidInput):
+        queue.enqueue_all("b.example", [("bob", 1), ("../x", 1)], now_s=12)
+    assert writes == [3, 1] and queue.entries("b.example") == [QueuedPush("alice", 5, 10)]
