@@ -221,9 +221,15 @@ class GatewayNode:
             audit=self.audit,
         )
         # issue 18 item 2: federation transactions out (per-destination lanes) and in
-        self.outbox = Outbox(
-            config.m_instance_id, channels=self.channels, agreements=self.agreements, keys=self.keys, audit=self.audit
+        outbox = partial(
+            Outbox,
+            config.m_instance_id,
+            channels=self.channels,
+            agreements=self.agreements,
+            keys=self.keys,
+            audit=self.audit,
         )
+        self.outbox = outbox()
         self.transactions = TransactionReceiver(
             agreements=self.agreements,
             verifier=verifier,
@@ -234,14 +240,7 @@ class GatewayNode:
             content=self.content_sync,
         )
         # the synchronisation channels' messages travel in transactions too, in lanes of their own
-        self.sync_outbox = Outbox(
-            config.m_instance_id,
-            channels=self.channels,
-            agreements=self.agreements,
-            keys=self.keys,
-            audit=self.audit,
-            limits=SYNC_LIMITS,
-        )
+        self.sync_outbox = outbox(limits=SYNC_LIMITS)
         self.identity_sync.outbox = self.sync_outbox
         self.content_sync.outbox = self.sync_outbox
         self.status = GatewayStatusService(
