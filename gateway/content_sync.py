@@ -44,6 +44,7 @@ from gateway.content_version_bridging import VersionConversion
 from gateway.envelope import EnvelopeChecker
 from gateway.negotiation import NegotiationService
 from gateway.outbox import Outbox, refusal_of
+from gateway.transactions import NOT_TAKEN
 from gateway.version_signing import check_signed, sign_versions
 from mmmfed.api.v1 import content_pb2 as cpb
 from mmmfed.api.v1 import federation_pb2 as fpb
@@ -118,6 +119,7 @@ class ContentVersionSync:
         self._envelopes = envelopes
         self.conversion: VersionConversion | None = None  # converted contents' versions (COCF)
         self.outbox: Outbox | None = None  # the synchronisation channels' transaction lanes (set by the node)
+        self._by_single_calls: set[str] = set()  # peers that take no content entries in transactions
 
     async def _receivable(self, message: cpb.ContentVersions, peer: str) -> None:
         """Versions from ``peer``: each what its id says, the message signed by ``peer``'s
@@ -242,12 +244,17 @@ class ContentVersionSync:
     async def _send(self, peer: str, stub: Any, signed: cpb.ContentVersions, *, direct: bool) -> cpb.ContentVersions:
         """``signed`` to ``peer`` and its answer: in a federation transaction (:attr:`outbox`) when
         it is at most :data:`MAX_ENTRY_BYTES`, else (or ``direct``) by RE-3 itself. A refused
-        entry raises as the call would (RemoteError with the peer's code and reason)."""
-        if self.outbox is not None and not direct and signed.ByteSize() <= MAX_ENTRY_BYTES:
+        entry raises as the call would (RemoteError with the peer's code and reason); a peer
+        that takes no content entries (:data:`~gateway.transactions.NOT_TAKEN`) gets this
+        message, and every later one, by RE-3."""
+        fits = signed.ByteSize() <= MAX_ENTRY_BYTES
+        if self.outbox is not None and not direct and fits and peer not in self._by_single_calls:
             (result,) = await self.outbox.send(peer, [fpb.FederationEntry(content_versions=signed)])
-            if not result.accepted:
+            if result.accepted:
+                return result.content_versions
+            if result.reason not in NOT_TAKEN:
                 raise refusal_of(result)
-            return result.content_versions
+            self._by_single_calls.add(peer)  # bounded by the configured peers
         answer: cpb.ContentVersions = await call(lambda: stub.ExchangeContentVersions(signed), attempts=1)
         return answer
 

@@ -60,7 +60,7 @@ from gateway.channels import Channels
 from gateway.identity_import import IdentityImport, PeerMaterial
 from gateway.identity_migration import IdentityMigration, document_keys, resolve_at_home
 from gateway.outbox import Outbox, refusal_of
-from gateway.transactions import MAX_ENTRIES
+from gateway.transactions import MAX_ENTRIES, NOT_TAKEN
 from mmmfed.api.v1 import federation_pb2 as fpb
 from mmmfed.api.v1 import identity_pb2 as ipb
 from mmmfed.api.v1 import identity_pb2_grpc
@@ -198,6 +198,7 @@ class IdentitySync:
         self._clock = clock
         self.queue: PushQueue | None = None  # the worker's queue (gateway/identity_push.py), if one runs
         self.outbox: Outbox | None = None  # identity lanes of federation transactions (set by the node)
+        self._by_single_calls: set[str] = set()  # peers that take no identity entries in transactions
         self._push_locks: dict[str, asyncio.Lock] = {}  # per peer (bounded by the configuration)
 
     async def _audited(self, rpc: str, peer: str, subject: str, work: Awaitable[T]) -> T:
@@ -426,20 +427,27 @@ class IdentitySync:
         return _Prepared(user_id, peer, request, credential_digest(credential), disclose, told)
 
     async def _send(self, peer: str, prepared: list[_Prepared]) -> list[ipb.PushIdentityUpdateResponse | MmmfedError]:
-        """Each push's answer, or the peer's refusal of it (RemoteError with its code and reason)."""
-        if not prepared:
-            return []
-        if self.outbox is not None:
+        """Each push's answer, or the peer's refusal of it (RemoteError with its code and reason).
+        A peer that takes no identity entries (:data:`~gateway.transactions.NOT_TAKEN`: nothing
+        of them was checked, so their nonces are unused) gets them, and every later push, by
+        PushIdentityUpdate."""
+        single = list(range(len(prepared)))
+        answers: list[ipb.PushIdentityUpdateResponse | MmmfedError] = []
+        if self.outbox is not None and peer not in self._by_single_calls and prepared:
             entries = [fpb.FederationEntry(identity_update=one.request) for one in prepared]
             results = await self.outbox.send(peer, entries)
-            return [r.identity_update_response if r.accepted else refusal_of(r) for r in results]
+            answers = [r.identity_update_response if r.accepted else refusal_of(r) for r in results]
+            single = [i for i, r in enumerate(results) if not r.accepted and r.reason in NOT_TAKEN]
+            if not single:
+                return answers
+            self._by_single_calls.add(peer)  # bounded by the configured peers
+        answers = answers or [MmmfedError("not sent")] * len(prepared)
         stub = self._channels.identity_peer(peer)
-        answers: list[ipb.PushIdentityUpdateResponse | MmmfedError] = []
-        for one in prepared:
+        for i in single:
             try:
-                answers.append(await call(partial(stub.PushIdentityUpdate, one.request), attempts=1))
+                answers[i] = await call(partial(stub.PushIdentityUpdate, prepared[i].request), attempts=1)
             except MmmfedError as err:
-                answers.append(err)
+                answers[i] = err
         return answers
 
     def _settle(self, prepared: _Prepared, answer: ipb.PushIdentityUpdateResponse) -> ipb.PeerSync:

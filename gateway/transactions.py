@@ -90,6 +90,10 @@ AGREEMENT_OF_KIND: dict[str, tuple[str, str]] = {
 }
 """Each kind of entry (the ``FederationEntry.entry`` oneof) and the (Item type, Action) the
 trust agreement with the peer must cover for it."""
+NOT_TAKEN = frozenset({"ENTRY_EMPTY", "IDENTITY_NOT_SERVED", "CONTENT_NOT_SERVED"})
+"""Refusals that say the receiver takes no entries of that kind in transactions (``ENTRY_EMPTY``
+from a gateway that does not know the kind): nothing of the entry was checked or applied, so
+the sender may send the same message by its single call (a synchronisation channel does)."""
 ON_THEIR_OWN = frozenset({"identity_update", "content_versions"})
 """The synchronisation channels' entries: each is verified and applied on its own, after the
 transaction's Items and Process Actions were checked, and any error of it is its refusal."""

@@ -135,3 +135,26 @@ async def test_re1_a_retried_content_entry_is_answered_by_a_signed_stand_in_and_
     assert stand_in.transfer_id != first.content_versions.transfer_id
     audited = [e for e in await _exchanges_at_b(fed) if e.details.get("transaction_id") == txn.transaction_id]
     assert len(audited) == 1
+
+
+async def test_cosf_a_peer_that_takes_no_content_entries_gets_the_messages_by_re3(
+    negotiated: Federation, tmp_path: Path
+) -> None:
+    """b's gateway takes no content entries in transactions (as one that does not know them):
+    it refuses the first CONTENT_NOT_SERVED having checked nothing, and a's gateway sends that
+    message and every later one by RE-3 ExchangeContentVersions; b holds the new version."""
+    fed = negotiated
+    at_a, _ = await operators(fed, tmp_path)
+    (content_id,) = await _linked_contents(fed, at_a, tmp_path, 1)
+    await _pause_sync(fed)
+    fed.nodes["gateway-b"].transactions.content = None
+    before = len(await _exchanges_at_b(fed))
+    text = f"{TEXT_V1}content 0, second version\n".encode()
+    made = await cli_json("content", "update", content_id, str(_file(tmp_path, "m.md", text)), *at_a)
+    worker = fed.nodes["instance-a"].content_sync
+    assert worker is not None
+    await worker.drain_once()
+
+    assert _heads(fed, "instance-b", content_id) == [made["version_id"]]
+    seen = [(e.event, e.reason, "transaction_id" in e.details) for e in (await _exchanges_at_b(fed))[before:]]
+    assert seen == [("REFUSED", "CONTENT_NOT_SERVED", True), ("ACCEPTED", "", False)]

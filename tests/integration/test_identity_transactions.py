@@ -193,3 +193,34 @@ async def test_re1_an_identity_update_entry_needs_the_agreement_to_cover_identit
     assert [(e.event, e.reason) for e in pushes] == [("REFUSED", "PRESENTATION_MALFORMED")]
     record = _at_b(fed).get(A, user_did(A, "alice"))
     assert record is not None and record.version == 1
+
+
+async def test_idsf_a_platform_that_takes_no_identity_entries_gets_the_pushes_by_single_calls(
+    negotiated: Federation,
+) -> None:
+    """b's gateway takes no identity entries in transactions (as one that does not know them):
+    it refuses them IDENTITY_NOT_SERVED having checked nothing, and a's pass sends the same
+    pushes by PushIdentityUpdate, which b takes; later passes go by single calls at once."""
+    fed = negotiated
+    await _link_all(fed)
+    fed.nodes["gateway-b"].transactions.identity = None
+    counts = _nonce_counts(fed)
+    for user in USERS:
+        _issue_profile(fed, user, name=f"{user.title()} 2")
+    assert await fed.nodes["gateway-a"].identity_push.run_once()
+
+    assert counts == [3]  # the nonces given for the transaction serve the single calls
+    for user in USERS:
+        record = _at_b(fed).get(A, user_did(A, user))
+        assert record is not None and record.version == 2 and record.claims["name"] == f"{user.title()} 2"
+    pushes = _pushes(await fed.nodes["gateway-b"].audit.entries(peer_id=A))
+    refused_here = [e for e in pushes if e.event == "REFUSED"]
+    assert {e.reason for e in refused_here} == {"IDENTITY_NOT_SERVED"} and len(refused_here) == 3
+    single = [e for e in pushes if e.event == "ACCEPTED" and "transaction_id" not in e.details]
+    assert sorted(e.subject for e in single) == sorted(user_did(A, u) for u in USERS)
+
+    _issue_profile(fed, "alice", name="Alice 3")
+    assert await fed.nodes["gateway-a"].identity_push.run_once()
+    record = _at_b(fed).get(A, user_did(A, "alice"))
+    assert record is not None and record.version == 3
+    assert len([e for e in _pushes(await fed.nodes["gateway-b"].audit.entries(peer_id=A)) if e.event == "REFUSED"]) == 3
