@@ -228,6 +228,7 @@ class GatewayNode:
             agreements=self.agreements,
             keys=self.keys,
             audit=self.audit,
+            metrics=self.metrics,
         )
         self.outbox = outbox()
         self.transactions = TransactionReceiver(
@@ -238,6 +239,7 @@ class GatewayNode:
             audit=self.audit,
             identity=self.identity_sync,
             content=self.content_sync,
+            metrics=self.metrics,
         )
         # the synchronisation channels' messages travel in transactions too, in lanes of their own
         self.sync_outbox = outbox(limits=SYNC_LIMITS)

@@ -44,12 +44,13 @@ import grpc
 
 from gateway.agreements import PROCESS_ACTION_TYPE, RESOLVE_ACTION, AgreementBook
 from gateway.channels import Channels
-from gateway.transactions import MAX_ENTRIES, MAX_TRANSACTION_BYTES, agreements_needed
+from gateway.transactions import MAX_ENTRIES, MAX_TRANSACTION_BYTES, agreements_needed, count_answered
 from mmmfed.api.v1 import federation_pb2 as fpb
 from mmmfed.audit import ACCEPTED, REFUSED, draft_entry
 from mmmfed.errors import InvalidInput, MmmfedError, RemoteError, TooLarge, Unavailable
 from mmmfed.items import parse_item, sign_item
 from mmmfed.keys import InstanceKeyStore
+from mmmfed.metrics import NodeMetrics
 from mmmfed.rpc import decode_rpc_error
 from mmmfed.store import SharedAuditLog
 
@@ -124,12 +125,14 @@ class Outbox:
         keys: InstanceKeyStore,
         audit: SharedAuditLog,
         limits: OutboxLimits | None = None,
+        metrics: NodeMetrics | None = None,
     ) -> None:
         self._id = m_instance_id
         self._channels = channels
         self._agreements = agreements
         self._keys = keys
         self._audit = audit
+        self._metrics = metrics
         self.limits = limits or OutboxLimits()
         self._lanes: dict[str, _Lane] = {}
 
@@ -226,6 +229,7 @@ class Outbox:
             except asyncio.CancelledError:
                 _fail(batch, _stopping())
                 raise
+            count_answered(self._metrics, "out", txn.entries, result.results)
             for (_, future), entry_result in zip(batch, result.results, strict=True):
                 if not future.done():
                     future.set_result(entry_result)

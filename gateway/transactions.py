@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -77,6 +77,7 @@ from mmmfed.api.v1 import identity_pb2 as ipb
 from mmmfed.api.v1 import process_action_pb2 as papb
 from mmmfed.audit import ACCEPTED, REFUSED, AuditDraft, draft_entry
 from mmmfed.errors import FailedPrecondition, InvalidInput, MmmfedError, PermissionDenied, TooLarge
+from mmmfed.metrics import NodeMetrics
 from mmmfed.store import SharedAuditLog, SharedState
 
 MAX_ENTRIES = 50
@@ -167,6 +168,7 @@ class TransactionReceiver:
         audit: SharedAuditLog,
         identity: IdentityUpdates | None = None,
         content: ContentExchanges | None = None,
+        metrics: NodeMetrics | None = None,
     ) -> None:
         self._agreements = agreements
         self._verifier = verifier
@@ -175,6 +177,7 @@ class TransactionReceiver:
         self._audit = audit
         self.identity = identity  # the synchronisation channels (gateway/identity_sync.py, content_sync.py)
         self.content = content
+        self._metrics = metrics
         self._applying: dict[str, tuple[asyncio.Lock, int]] = {}
 
     async def receive(self, txn: fpb.FederationTransaction, peer: str) -> fpb.FederationTransactionResult:
@@ -237,6 +240,7 @@ class TransactionReceiver:
             keep_until_ms=now_ms + RECORD_KEEP_S * 1000,
             now_ms=now_ms,
         )
+        count_answered(self._metrics, "in", txn.entries, result.results)
         return result
 
     async def _check(self, entry: fpb.FederationEntry, peer: str, material: PeerMaterial) -> _Checked:
@@ -304,6 +308,22 @@ class _Checked:
 def _refusal(err: MmmfedError, subject: str) -> fpb.EntryResult:
     code = int(err.code.value[0])
     return fpb.EntryResult(accepted=False, reason=err.reason, message=err.message[:500], subject=subject, code=code)
+
+
+def count_answered(
+    metrics: NodeMetrics | None,
+    direction: str,
+    entries: Sequence[fpb.FederationEntry],
+    results: Sequence[fpb.EntryResult],
+) -> None:
+    """Count an answered transaction in ``mmmfed_federation_entries_total`` (each entry by kind
+    and outcome) and ``mmmfed_federation_transaction_entries`` (``direction`` "in" or "out")."""
+    if metrics is None:
+        return
+    for entry, result in zip(entries, results, strict=True):
+        outcome = "accepted" if result.accepted else "refused"
+        metrics.federation_entries.labels(direction=direction, kind=_kind(entry) or "empty", outcome=outcome).inc()
+    metrics.federation_transaction_entries.labels(direction=direction).observe(len(entries))
 
 
 def _now_ms() -> int:

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 # Bucket upper bounds, seconds. RPCs range from sub-millisecond health checks to avatar streams.
 RPC_BUCKETS_S = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 MIGRATION_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
+TRANSACTION_ENTRY_BUCKETS = (1, 2, 5, 10, 20, 30, 40, 50)
 CONVERSION_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
 SENT, RECEIVED = "sent", "received"
 
@@ -137,6 +138,22 @@ class NodeMetrics:
             "Item data bytes streamed to (sent) or from (received) another node: a gateway counts "
             "RE-1 avatar transfers with peer gateways, a bridge the data it converts (in) and returns (out).",
             ["direction"],
+            registry=r,
+        )
+        self.federation_entries = Counter(
+            "mmmfed_federation_entries",
+            "Entries of federation transactions (issue 18 item 2) this gateway sent and had answered "
+            '(direction "out") or received and answered ("in"), by kind (item_json, process_action, '
+            "identity_update, content_versions) and outcome (accepted, refused); gateways only.",
+            ["direction", "kind", "outcome"],
+            registry=r,
+        )
+        self.federation_transaction_entries = Histogram(
+            "mmmfed_federation_transaction_entries",
+            'Entries per answered federation transaction, sent ("out") or received ("in"): how much '
+            "each lane batches; gateways only.",
+            ["direction"],
+            buckets=TRANSACTION_ENTRY_BUCKETS,
             registry=r,
         )
         self.store_round_trips = Counter(

@@ -104,6 +104,14 @@ async def test_idsf_issue18_updates_of_three_users_travel_in_one_transaction_wit
         assert record is not None and record.version == 2 and record.claims["name"] == f"{user.title()} 2"
         assert _home_store(fed).links(user)[B]["version"] == 2
     assert PushQueue(fed.plan.gateway_a.data_dir / "identity" / "push-queue").entries(B) == []
+    # the operators see it: three entries each way, in one transaction of three
+    for node, direction in (("gateway-b", "in"), ("gateway-a", "out")):
+        registry = fed.nodes[node].metrics.registry
+        entries = {"direction": direction, "kind": "identity_update", "outcome": "accepted"}
+        assert registry.get_sample_value("mmmfed_federation_entries_total", entries) == 3
+        per_transaction = {"direction": direction}
+        assert registry.get_sample_value("mmmfed_federation_transaction_entries_count", per_transaction) == 1
+        assert registry.get_sample_value("mmmfed_federation_transaction_entries_sum", per_transaction) == 3
 
 
 async def test_idsf_issue18_a_refused_update_fails_no_other_entry_of_its_transaction(
@@ -136,6 +144,9 @@ async def test_idsf_issue18_a_refused_update_fails_no_other_entry_of_its_transac
     assert home.links("bob")[B]["version"] == 1
     queued = PushQueue(fed.plan.gateway_a.data_dir / "identity" / "push-queue").entries(B)
     assert [entry.user for entry in queued] == ["bob"]
+    registry = fed.nodes["gateway-b"].metrics.registry
+    refused_in = {"direction": "in", "kind": "identity_update", "outcome": "refused"}
+    assert registry.get_sample_value("mmmfed_federation_entries_total", refused_in) == 1
 
 
 async def test_ri1_the_m_instance_cannot_hand_its_gateway_identity_updates(negotiated: Federation) -> None:
