@@ -219,9 +219,10 @@ class ContentVersionSync:
             for _ in range(MAX_ROUNDS):
                 theirs = await exchange(cpb.ContentVersions(content_id=content_id, known_ids=known))
                 received += await self._apply(content_id, peer, theirs)
-                known = list((await self._export(content_id, peer, [], ids_only=True)).known_ids)
                 if not theirs.more:
                     break
+                if theirs.versions:  # what we hold now (unchanged when nothing came)
+                    known = list((await self._export(content_id, peer, [], ids_only=True)).known_ids)
             return list(theirs.known_ids)
 
         theirs_known = await pull(list(mine.known_ids))
