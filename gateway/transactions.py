@@ -13,10 +13,11 @@ up to :data:`MAX_ENTRIES` entries (``Federation.SendTransaction``).
    is over :data:`MAX_TRANSACTION_BYTES` (RESOURCE_EXHAUSTED ``TRANSACTION_TOO_LARGE``), names
    another origin than the mTLS peer (PERMISSION_DENIED ``ORIGIN_MISMATCH``), or no ACTIVE trust
    agreement with the peer covers each kind of entry it carries (:data:`AGREEMENT_OF_KIND`:
-   Process Actions for Items and Process Actions, identities for identity updates;
-   FAILED_PRECONDITION, the agreement's reasons);
+   Process Actions for Items and Process Actions, identities for identity updates, contents for
+   content versions; FAILED_PRECONDITION, the agreement's reasons);
 2. answers a transaction id it has applied with the result it gave then (idempotent: a retried
-   transaction is never applied twice);
+   transaction is never applied twice), for :data:`RECORD_KEEP_S` after it applied it (the
+   sending side retries one transaction for 5 minutes at most, :class:`gateway.outbox.OutboxLimits`);
 3. verifies every entry: an Item by the verification pipeline
    (:meth:`ForeignItemVerifier.verify_persona`: strict parse, schema, Rules, origin, proofs), a
    Process Action as ``ForwardProcessAction`` checks it, then hands it to this M-Instance. A

@@ -12,6 +12,7 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
+import grpc
 from cliproc import mmmfed_in_thread as mmmfed
 from contentflow import cli_json, operators
 from test_content_versions import TEXT_V1, _file, _heads, _pause_sync, _publish
@@ -158,3 +159,31 @@ async def test_cosf_a_peer_that_takes_no_content_entries_gets_the_messages_by_re
     assert _heads(fed, "instance-b", content_id) == [made["version_id"]]
     seen = [(e.event, e.reason, "transaction_id" in e.details) for e in (await _exchanges_at_b(fed))[before:]]
     assert seen == [("REFUSED", "CONTENT_NOT_SERVED", True), ("ACCEPTED", "", False)]
+
+
+async def test_re1_an_unsigned_content_entry_is_refused_on_its_own_and_changes_nothing(
+    negotiated: Federation, tmp_path: Path
+) -> None:
+    """A content entry without the sending gateway's envelope, beside a signed one: b refuses it
+    PERMISSION_DENIED ENVELOPE_MISSING (the code the single call answers), takes the other, and
+    audits both; the content at b is as it was."""
+    fed = negotiated
+    at_a, _ = await operators(fed, tmp_path)
+    (content_id,) = await _linked_contents(fed, at_a, tmp_path, 1)
+    await _pause_sync(fed)
+    heads = _heads(fed, "instance-b", content_id)
+    ask = cpb.ContentVersions(content_id=content_id, known_ids=heads)
+    signed = sign_versions(ask, keys=fed.nodes["gateway-a"].keys, destination=B)
+    txn = fpb.FederationTransaction(
+        transaction_id=f"urn:uuid:{uuid.uuid4()}",
+        origin_m_instance_id=A,
+        entries=[fpb.FederationEntry(content_versions=ask), fpb.FederationEntry(content_versions=signed)],
+    )
+    async with as_gateway_a(fed) as channel:
+        unsigned, accepted = (await gateway_pb2_grpc.FederationStub(channel).SendTransaction(txn)).results
+    assert (unsigned.accepted, unsigned.reason) == (False, "ENVELOPE_MISSING")
+    assert unsigned.code == grpc.StatusCode.PERMISSION_DENIED.value[0] and unsigned.subject == content_id
+    assert accepted.accepted and accepted.content_versions.envelope_json
+    audited = [e for e in await _exchanges_at_b(fed) if e.details.get("transaction_id") == txn.transaction_id]
+    assert [(e.event, e.reason) for e in audited] == [("REFUSED", "ENVELOPE_MISSING"), ("ACCEPTED", "")]
+    assert _heads(fed, "instance-b", content_id) == heads
